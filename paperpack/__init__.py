@@ -1,0 +1,22 @@
+"""paperpack: turn a paper's repository into a verified, launchable, reproducible package."""
+
+from ._version import __version__
+from .errors import PaperpackError
+from .findings import Finding, Rule, Severity
+from .manifest import Manifest, load_manifest
+from .repo import Repo
+from .report import Report
+from .validate import validate
+
+__all__ = [
+    "__version__",
+    "Finding",
+    "Manifest",
+    "PaperpackError",
+    "Repo",
+    "Report",
+    "Rule",
+    "Severity",
+    "load_manifest",
+    "validate",
+]

@@ -1,0 +1,94 @@
+"""``paperpack`` entry point: parse, call the library, map errors to exit codes.
+
+Each sub-command lives in its own module in this package, exposing
+``register(subparsers)``; the module sets ``func`` on its parser, a callable
+``func(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from .._version import __version__
+from ..errors import EXIT_USAGE, PaperpackError
+
+__all__ = ["main", "entry", "build_parser"]
+
+#: Sub-command modules, in the order ``--help`` lists them.
+COMMANDS = ("validate", "init", "data", "build", "run", "base_image", "export")
+
+EPILOG = """\
+exit codes:
+  0  success: clean, or warnings only
+  1  findings with severity error (or warnings with --strict), a failed build or notebook
+  2  usage or configuration error (bad option, invalid paperpack.yml, missing engine)
+
+Start with `paperpack validate PATH`, then `paperpack build PATH`.
+Docs: docs/cli.md, docs/manifest.md, docs/rules.md."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paperpack",
+        description="Turn a paper's repository into a verified, launchable, reproducible package.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"paperpack {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="say more (-vv for debug logs)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors and the verdict")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour output (default: only on a terminal)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{name}":
+                raise
+            continue  # command not built yet
+        module.register(sub)
+    return parser
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    handler = RichHandler(console=None, show_time=False, show_path=False, markup=False)
+    root = logging.getLogger("paperpack")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    _setup_logging(args.verbose, args.quiet)
+    try:
+        return int(args.func(args))
+    except PaperpackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""``paperpack.yml``: reading, schema validation with line numbers, and typed access.
+
+The manifest is optional. :func:`load_manifest` returns ``None`` when the repository
+has none; callers then infer what they need (see :mod:`paperpack.infer`).
+Errors are :class:`~paperpack.errors.ManifestError` with the file, line, the path
+inside the document, what was expected and, for misspelt keys, a "did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterator
+
+import jsonschema
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from .errors import ManifestError
+from .schemas import load_schema, validator_for
+
+__all__ = [
+    "MANIFEST_NAMES",
+    "Manifest",
+    "NotebookSpec",
+    "find_manifest",
+    "load_manifest",
+    "parse_manifest",
+    "safe_relpath",
+]
+
+MANIFEST_NAMES = ("paperpack.yml", "paperpack.yaml")
+MAX_MANIFEST_BYTES = 1 << 20
+
+
+@dataclass
+class NotebookSpec:
+    """How one notebook is run, from the manifest (or defaults)."""
+
+    path: str
+    depends_on: list[str] = field(default_factory=list)
+    timeout: float | None = None
+    cell_timeout: float | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    allow_errors: bool = False
+    skip: bool | str = False
+    kernel: str | None = None
+    compare: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Manifest:
+    """A validated manifest. ``data`` is the plain document; ``path`` the file read."""
+
+    data: dict[str, Any]
+    path: Path | None = None
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, repr=False)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def line_of(self, *where: str | int) -> int | None:
+        """1-based line of the node at ``where`` (closest enclosing node known)."""
+        key = tuple(where)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return None
+
+    @property
+    def notebooks(self) -> list[NotebookSpec]:
+        out = []
+        for item in self.data.get("notebooks", []) or []:
+            known = {k: v for k, v in item.items() if k in NotebookSpec.__dataclass_fields__}
+            out.append(NotebookSpec(**known))
+        return out
+
+    @property
+    def datasets(self) -> list[dict[str, Any]]:
+        return list(self.data.get("data", []) or [])
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name) or {}
+        return dict(value)
+
+
+def find_manifest(root: Path) -> Path | None:
+    for name in MANIFEST_NAMES:
+        candidate = root / name
+        if candidate.is_file() and not candidate.is_symlink():
+            return candidate
+    return None
+
+
+def load_manifest(root: Path) -> Manifest | None:
+    """Read and validate the repository's manifest; ``None`` if there is none."""
+    path = find_manifest(root)
+    if path is None:
+        return None
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            f"{path.name} is {path.stat().st_size} bytes; a manifest is a short file",
+            hint="keep data listings in the manifest short; large file lists belong in the DOI record",
+            path=path,
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"{path.name} is not UTF-8 (byte {exc.start} is 0x{raw[exc.start]:02x})",
+            hint="save the file as UTF-8",
+            path=path,
+        ) from None
+    manifest = parse_manifest(text, path=path)
+    _check_paths(manifest, root)
+    return manifest
+
+
+def parse_manifest(text: str, *, path: Path | None = None) -> Manifest:
+    name = path.name if path else "paperpack.yml"
+    yaml = YAML(typ="rt")
+    try:
+        doc = yaml.load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ManifestError(
+            f"{name}{line}: YAML syntax error: {problem}",
+            hint="fix the YAML syntax (indentation with spaces, a space after each colon, quotes around values with ':' or '#')",
+            path=path,
+        ) from None
+    if doc is None:
+        doc = CommentedMap()
+    if not isinstance(doc, dict):
+        raise ManifestError(
+            f"{name}:1: the manifest must be a mapping of keys (version, title, notebooks, …), found a {type(doc).__name__}",
+            hint="start from `paperpack init`, which writes a manifest inferred from the repository",
+            path=path,
+        )
+    lines: dict[tuple[str | int, ...], int] = {}
+    _collect_lines(doc, (), lines)
+    plain = _to_plain(doc)
+    manifest = Manifest(data=plain, path=path, lines=lines)
+    _validate(manifest, name)
+    return manifest
+
+
+def _collect_lines(node: Any, where: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]) -> None:
+    if isinstance(node, CommentedMap):
+        for key in node:
+            try:
+                line = node.lc.key(key)[0] + 1
+            except (KeyError, TypeError):
+                continue
+            out[where + (str(key),)] = line
+            _collect_lines(node[key], where + (str(key),), out)
+    elif isinstance(node, CommentedSeq):
+        for index, item in enumerate(node):
+            try:
+                out[where + (index,)] = node.lc.item(index)[0] + 1
+            except (KeyError, TypeError):
+                pass
+            _collect_lines(item, where + (index,), out)
+
+
+def _to_plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_to_plain(v) for v in node]
+    if hasattr(node, "isoformat"):
+        return node.isoformat()
+    return node
+
+
+def _schema_at(schema: dict[str, Any], error: jsonschema.ValidationError) -> dict[str, Any]:
+    return error.schema if isinstance(error.schema, dict) else schema
+
+
+def _best_error(errors: list[jsonschema.ValidationError]) -> jsonschema.ValidationError:
+    best = jsonschema.exceptions.best_match(errors)
+    # For oneOf/anyOf, descend into the branch that came nearest (nbformat's approach).
+    while best.context:
+        deeper = jsonschema.exceptions.best_match(best.context)
+        if deeper is None:
+            break
+        best = deeper
+    return best
+
+
+def _validate(manifest: Manifest, name: str) -> None:
+    validator = validator_for("manifest")
+    errors = list(validator.iter_errors(manifest.data))
+    if not errors:
+        return
+    error = _best_error(errors)
+    where = tuple(error.absolute_path)
+    message, hint = _explain(error, manifest)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = (_schema_at(load_schema("manifest"), error).get("properties") or {}).keys()
+        unknown = [k for k in error.instance if k not in allowed]
+        if unknown:
+            where = where + (str(unknown[0]),)
+    dotted = _dotted(where) or "(top level)"
+    line = manifest.line_of(*where) or 1
+    extra = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    raise ManifestError(
+        f"{name}:{line}: {dotted}: {message}{extra}",
+        hint=hint,
+        path=manifest.path,
+    )
+
+
+def _dotted(where: tuple[Any, ...]) -> str:
+    out = ""
+    for part in where:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _explain(error: jsonschema.ValidationError, manifest: Manifest) -> tuple[str, str]:
+    schema = _schema_at(load_schema("manifest"), error)
+    if error.validator == "additionalProperties":
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        allowed = sorted((schema.get("properties") or {}).keys())
+        unknown = [k for k in instance if k not in allowed]
+        key = unknown[0] if unknown else "?"
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        # point at the misspelt key's own line
+        guess = f"did you mean '{close[0]}'?" if close else f"allowed keys here: {', '.join(allowed)}"
+        return f"unknown key '{key}'; {guess}", (
+            f"rename '{key}' to '{close[0]}'" if close else f"remove '{key}' or use one of: {', '.join(allowed)}"
+        )
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        if missing == "version":
+            return "'version' is missing", "add `version: 1` as the first line of the manifest"
+        return f"'{missing}' is required here", f"add '{missing}'"
+    if error.validator == "type":
+        expected = error.validator_value
+        return (
+            f"expected {_a(expected)}, found {_a(type(error.instance).__name__)} ({_short(error.instance)})",
+            f"write a value of type {expected}",
+        )
+    if error.validator == "const" and list(error.absolute_path) == ["version"]:
+        return f"version {error.instance!r} is not supported; this paperpack reads version 1", "set `version: 1`"
+    if error.validator == "enum":
+        choices = ", ".join(repr(v) for v in error.validator_value)
+        return f"{_short(error.instance)} is not one of {choices}", f"use one of {choices}"
+    if error.validator == "not" and "relpath" in str(error.schema_path) or (
+        error.validator == "not" and isinstance(error.instance, str)
+    ):
+        return (
+            f"{error.instance!r} is an absolute path; paths in the manifest are relative to the repository root",
+            f"write it relative to the repository root, e.g. {PurePosixPath(str(error.instance).lstrip('/')).name!r}",
+        )
+    if error.validator == "pattern":
+        return f"{_short(error.instance)} does not match the expected form {error.validator_value}", (
+            schema.get("description") or "see schemas/paperpack.manifest.v1.json"
+        )
+    return error.message, schema.get("description") or "see docs/manifest.md for the manifest format"
+
+
+def _a(t: Any) -> str:
+    names = {"str": "a string", "string": "a string", "int": "an integer", "integer": "an integer",
+             "float": "a number", "number": "a number", "bool": "true or false", "boolean": "true or false",
+             "list": "a list", "array": "a list", "dict": "a mapping", "object": "a mapping",
+             "NoneType": "nothing (null)", "null": "nothing (null)"}
+    if isinstance(t, list):
+        return " or ".join(_a(x) for x in t)
+    return names.get(str(t), str(t))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def safe_relpath(root: Path, rel: str) -> Path:
+    """Resolve ``rel`` under ``root`` without leaving it, through ``..`` or a symlink.
+
+    Raises :class:`ValueError` with a sentence saying why, for the caller to wrap.
+    """
+    pure = PurePosixPath(rel.replace("\\", "/"))
+    if pure.is_absolute() or (len(rel) > 1 and rel[1] == ":"):
+        raise ValueError(f"{rel!r} is absolute; write it relative to the repository root")
+    if ".." in pure.parts:
+        raise ValueError(f"{rel!r} contains '..'; paths must stay inside the repository")
+    current = root
+    for part in pure.parts:
+        current = current / part
+        if current.is_symlink():
+            raise ValueError(f"{rel!r} goes through the symbolic link {current.relative_to(root)}, which paperpack never follows")
+    return current
+
+
+def _iter_paths(manifest: Manifest) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    for i, nb in enumerate(manifest.data.get("notebooks", []) or []):
+        yield ("notebooks", i, "path"), nb.get("path", "")
+        for j, dep in enumerate(nb.get("depends_on", []) or []):
+            yield ("notebooks", i, "depends_on", j), dep
+    for i, ds in enumerate(manifest.data.get("data", []) or []):
+        for j, f in enumerate(ds.get("files", []) or []):
+            yield ("data", i, "files", j, "path"), f.get("path", "")
+
+
+def _check_paths(manifest: Manifest, root: Path) -> None:
+    name = manifest.path.name if manifest.path else "paperpack.yml"
+    for where, rel in _iter_paths(manifest):
+        try:
+            safe_relpath(root, rel)
+        except ValueError as exc:
+            line = manifest.line_of(*where) or 1
+            raise ManifestError(
+                f"{name}:{line}: {_dotted(where)}: {exc}",
+                hint="use a path relative to the repository root, inside the repository, with no symbolic links",
+                path=manifest.path,
+            ) from None

@@ -1,0 +1,92 @@
+"""Reports: one :class:`Report` model, several renderings (human, JSON, GitHub).
+
+JSON reports follow ``schemas/paperpack.report.v1.json`` and are written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..findings import Findings, Severity
+
+__all__ = ["Report", "REPORT_VERSION", "write_atomic", "write_json_atomic"]
+
+REPORT_VERSION = 1
+
+
+@dataclass
+class Report:
+    root: Path
+    findings: Findings = field(default_factory=Findings)
+    manifest: str | None = None
+    commit: str | None = None
+    environment: dict[str, Any] | None = None
+    build: dict[str, Any] | None = None
+    run: dict[str, Any] | None = None
+    complete: bool = True
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+    def failed(self, strict: bool = False) -> bool:
+        if self.findings.errors:
+            return True
+        if strict and self.findings.warnings:
+            return True
+        if self.run and self.run.get("failed"):
+            return True
+        return False
+
+    def verdict(self, strict: bool = False) -> str:
+        e, w = self.findings.errors, self.findings.warnings
+        if e:
+            return f"{e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)}"
+        if w:
+            return f"no errors, {w} warning{'s' * (w != 1)}" + (" (--strict: failing)" if strict else "")
+        return "clean"
+
+    def to_dict(self, strict: bool = False) -> dict[str, Any]:
+        return {
+            "report_version": REPORT_VERSION,
+            "paperpack_version": __version__,
+            "created": self.created,
+            "complete": self.complete,
+            "repository": {"root": str(self.root), "commit": self.commit, "manifest": self.manifest},
+            "summary": {
+                "errors": self.findings.errors,
+                "warnings": self.findings.warnings,
+                "infos": self.findings.count(Severity.INFO),
+                "verdict": self.verdict(strict),
+            },
+            "environment": self.environment,
+            "findings": [f.to_dict() for f in self.findings.sorted()],
+            "build": self.build,
+            "run": self.run,
+        }
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write to a temporary file beside ``path`` and move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False) + "\n")

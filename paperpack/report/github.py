@@ -1,0 +1,37 @@
+"""GitHub Actions workflow commands: one ``::error``/``::warning``/``::notice`` a finding."""
+
+from __future__ import annotations
+
+from ..findings import Finding, Severity
+from . import Report
+
+__all__ = ["render_github", "annotation"]
+
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def _escape_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_prop(s: str) -> str:
+    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(f: Finding, prefix: str = "") -> str:
+    props = []
+    if f.path:
+        props.append(f"file={_escape_prop(prefix + f.path)}")
+    if f.line:
+        props.append(f"line={f.line}")
+    props.append(f"title={_escape_prop(f'{f.rule} {f.name}')}")
+    where = f" (cell {f.cell})" if f.cell is not None and not f.line else ""
+    body = f"{f.message}{where}\nWhy: {f.why}\nFix: {f.fix}"
+    return f"::{_LEVEL[f.severity]} {','.join(props)}::{_escape_data(body)}"
+
+
+def render_github(report: Report, *, prefix: str = "") -> str:
+    """Annotations for every finding; ``prefix`` is the repo's path inside the workspace."""
+    lines = [annotation(f, prefix) for f in report.findings.sorted()]
+    lines.append(f"paperpack: {report.verdict()}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,53 @@
+"""Human-readable output: findings grouped by file, colour only on a terminal."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from rich.console import Console
+from rich.markup import escape
+
+from ..findings import Finding, Severity
+from . import Report
+
+__all__ = ["render_text", "make_console"]
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def make_console(stream: IO[str] | None = None, *, color: bool | None = None) -> Console:
+    """A console that colours only when writing to a terminal (or when forced)."""
+    if color is None:
+        return Console(file=stream, highlight=False, soft_wrap=True)
+    return Console(file=stream, highlight=False, soft_wrap=True, force_terminal=color, no_color=not color)
+
+
+def _line(f: Finding) -> str:
+    where = f"line {f.line}" if f.line else (f"cell {f.cell}" if f.cell is not None else "")
+    sev = f.severity.value
+    head = f"  [{_STYLE[f.severity]}]{sev:<7}[/] [dim]{f.rule}[/] "
+    head += f"[bold]{escape(where)}[/]: " if where else ""
+    out = head + escape(f.message)
+    if f.why:
+        out += f"\n           [dim]why:[/] {escape(f.why)}"
+    if f.fix:
+        out += f"\n           [green]fix:[/] {escape(f.fix)}"
+    return out
+
+
+def render_text(report: Report, console: Console, *, strict: bool = False, verbose: bool = False) -> None:
+    env = report.environment or {}
+    if env.get("summary"):
+        console.print(f"[bold]environment[/]: {escape(str(env['summary']))}")
+    for path, items in report.findings.by_path().items():
+        shown = [f for f in items if verbose or f.severity is not Severity.INFO]
+        if not shown:
+            continue
+        console.print(f"\n[bold underline]{escape(path)}[/]")
+        for f in shown:
+            console.print(_line(f))
+    hidden = sum(1 for f in report.findings if f.severity is Severity.INFO) if not verbose else 0
+    style = "bold red" if report.failed(strict) else "bold green"
+    console.print()
+    tail = f" ({hidden} info finding{'s' * (hidden != 1)} hidden; -v shows them)" if hidden else ""
+    console.print(f"[{style}]{escape(report.verdict(strict))}[/]{tail}")

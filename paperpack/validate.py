@@ -1,0 +1,51 @@
+"""``paperpack validate``: run every check family over a repository and collect findings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .checks import CheckContext, CheckRegistry, default_registry
+from .errors import ManifestError
+from .findings import Findings
+from .manifest import find_manifest
+from .repo import Repo
+from .report import Report
+
+__all__ = ["validate"]
+
+log = logging.getLogger(__name__)
+
+
+def validate(
+    root: Path | str,
+    *,
+    offline: bool = False,
+    resolve_dois: bool = True,
+    registry: CheckRegistry | None = None,
+    context: CheckContext | None = None,
+) -> Report:
+    """Check the repository at ``root`` and return a :class:`Report`.
+
+    Never modifies anything under ``root``. A manifest that does not follow its
+    schema becomes a finding (and the rest is inferred), so one run shows everything.
+    """
+    ctx = context or CheckContext(offline=offline, resolve_dois=resolve_dois)
+    repo = Repo.open(root, manifest=False)
+    try:
+        repo.manifest = Repo.open(repo.root).manifest
+    except ManifestError as exc:
+        ctx.cache["manifest_error"] = exc
+    findings = Findings()
+    for family, check in registry or default_registry():
+        log.debug("running %s checks", family)
+        findings.extend(check(repo, ctx))
+    env = ctx.cache.get("environment")
+    manifest_path = find_manifest(repo.root)
+    return Report(
+        root=repo.root,
+        findings=findings,
+        manifest=manifest_path.relative_to(repo.root).as_posix() if manifest_path else None,
+        commit=repo.commit(),
+        environment=env.to_dict() if env is not None else None,
+    )

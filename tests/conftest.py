@@ -1,0 +1,75 @@
+"""Shared test set-up.
+
+Integration tests that need a real part (Docker, Chromium, …) skip on a laptop without
+it, saying why. In CI (``CI=true``) or with ``PAPERPACK_REQUIRE_ALL=1``, such a skip is
+a failure: use :func:`require` rather than ``pytest.skip`` for missing parts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = Path(__file__).resolve().parent / "cases"
+SAMPLE = ROOT / "sample_paper"
+
+
+def strict_environment() -> bool:
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("PAPERPACK_REQUIRE_ALL") == "1"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when ``condition`` is false; fail instead in CI, where every part must be present."""
+    if condition:
+        return
+    if strict_environment():
+        pytest.fail(f"required in CI but missing: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def docker_available() -> tuple[bool, str]:
+    if not shutil.which("docker"):
+        return False, "no docker client on PATH"
+    try:
+        out = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                             capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"docker info failed: {exc}"
+    if out.returncode != 0:
+        return False, f"no Docker daemon: {out.stderr.strip()[:200]}"
+    return True, out.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def docker() -> str:
+    """The Docker server version; skips (fails in CI) without a daemon."""
+    ok, detail = docker_available()
+    require(ok, detail)
+    return detail
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of every file under root: to prove sources were not touched."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            st = p.stat()
+            out[p.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture
+def copy_case(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Copy tests/cases/<name> to a temporary folder and return its path."""
+
+    def _copy(name: str) -> Path:
+        dest = tmp_path / name
+        shutil.copytree(CASES / name, dest, symlinks=True)
+        return dest
+
+    return _copy
