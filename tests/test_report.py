@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from paperpack.findings import Findings, Rule, Severity
+from paperpack.report import Report, write_atomic
+from paperpack.report.github import annotation
+from paperpack.schemas import validator_for
+
+RULE = Rule("TST001", "test-rule", Severity.WARNING, "because, with: commas, and % signs")
+
+
+def test_report_json_follows_its_schema(tmp_path: Path) -> None:
+    findings = Findings([RULE.at("a.ipynb", "m", "f", cell=3), RULE.at(None, "m2", "f2", severity=Severity.ERROR)])
+    report = Report(root=tmp_path, findings=findings)
+    doc = report.to_dict()
+    errors = list(validator_for("report").iter_errors(doc))
+    assert errors == []
+    assert doc["summary"]["errors"] == 1 and doc["summary"]["warnings"] == 1
+    assert report.failed() and not Report(root=tmp_path).failed(strict=True)
+
+
+def test_strict_turns_warnings_into_failure(tmp_path: Path) -> None:
+    report = Report(root=tmp_path, findings=Findings([RULE.at("x", "m", "f")]))
+    assert not report.failed()
+    assert report.failed(strict=True)
+
+
+def test_github_annotation_escapes_properties_and_newlines() -> None:
+    f = RULE.at("dir,with:odd.ipynb", "line one\nline two 100%", "fix it", line=4)
+    text = annotation(f)
+    assert text.startswith("::warning file=dir%2Cwith%3Aodd.ipynb,line=4,title=TST001 test-rule::")
+    assert "\n" not in text
+    assert "100%25" in text
+
+
+def test_write_atomic_leaves_no_temporary_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "report.json"
+    write_atomic(target, "first")
+
+    class Boom(str):
+        def encode(self, *a: object, **k: object) -> bytes:  # type: ignore[override]
+            raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(target, Boom("second"))
+    assert target.read_text() == "first"
+    assert os.listdir(target.parent) == ["report.json"]
+    json.dumps(Report(root=tmp_path).to_dict())
