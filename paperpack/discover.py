@@ -1,0 +1,432 @@
+"""Which environment files repo2docker will use, and which it will silently ignore.
+
+This mirrors jupyter-repo2docker 2026.4.0 (``app.py`` ``buildpacks`` and
+``buildpacks/*``) without importing its ``detect()``, which needs ``chdir``: an
+ordered list of small classes, the first whose :meth:`BuildPackRule.detect` is true
+wins, and ``PythonBuildPack`` is the default when none does.
+
+``detect(repo)`` never raises on bad content: whatever repo2docker would refuse
+(``binder/`` and ``.binder/`` both present, a malformed ``runtime.txt``…) is
+recorded in :attr:`Environment.problems` for the ENV checks to report.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+
+from .envfiles import (
+    EnvProblem,
+    Requirement,
+    parse_environment_yml,
+    parse_pipfile,
+    parse_pyproject,
+    parse_requirements_txt,
+    parse_setup_py,
+    read_text,
+)
+from .repo import Repo
+
+__all__ = ["Environment", "Requirement", "EnvProblem", "BuildPackRule", "BUILDPACKS", "detect",
+           "ENV_FILES", "SUPPORTED_PYTHON", "parse_runtime"]
+
+log = logging.getLogger(__name__)
+
+#: repo2docker's ``buildpacks/conda/supported_python_version.py`` (3.8–3.14 have lock files).
+SUPPORTED_PYTHON = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
+#: repo2docker's default for an unspecified Python 3 (``major_pythons["3"]``).
+DEFAULT_PYTHON = "3.10"
+
+#: Every file name repo2docker looks at in the configuration folder.
+ENV_FILES = ("Dockerfile", "Project.toml", "JuliaProject.toml", "REQUIRE", "default.nix", "install.R",
+             "DESCRIPTION", "environment.yml", "environment.yaml", "Pipfile", "Pipfile.lock",
+             "requirements.txt", "requirements3.txt", "setup.py", "pyproject.toml", "runtime.txt",
+             "apt.txt", "postBuild", "start")
+#: Files read only at the repository root, and only without a configuration folder.
+ROOT_ONLY = ("setup.py", "pyproject.toml", "DESCRIPTION")
+BASE_FILES = ("apt.txt", "postBuild", "start")
+
+
+@dataclass
+class Environment:
+    """What repo2docker will build from, as paperpack understands it."""
+
+    buildpack: str  #: repo2docker's class name, e.g. ``PythonBuildPack``
+    config_dir: str  #: "", "binder" or ".binder"
+    files: list[str] = field(default_factory=list)  #: environment files used (relative POSIX)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  #: (path, reason)
+    language: str | None = None  #: "python", "r", "julia" or None (Dockerfile, Nix)
+    kernels: set[str] = field(default_factory=set)  #: kernel languages the image serves
+    python_version: str | None = None  #: from runtime.txt / environment.yml / Pipfile ("3.11")
+    python_source: str | None = None  #: file that set it, None for repo2docker's default
+    requirements: list[Requirement] = field(default_factory=list)
+    local_packages: list[str] = field(default_factory=list)  #: normalised names the repo installs itself
+    runtime: tuple[str | None, str | None, str | None] = (None, None, None)  #: runtime.txt (name, version, date)
+    problems: list[EnvProblem] = field(default_factory=list)
+    defaulted: bool = False  #: no buildpack detected anything: repo2docker's default was taken
+
+    def path(self, name: str) -> str:
+        """``name`` inside the configuration folder."""
+        return f"{self.config_dir}/{name}" if self.config_dir else name
+
+    @property
+    def summary(self) -> str:
+        used = ", ".join(self.files) or "no environment files"
+        py = f", Python {self.python_version}" if self.python_version else ""
+        where = f" from {self.config_dir}/" if self.config_dir else ""
+        return f"{self.buildpack}{where}: {used}{py}" + (f"; {len(self.ignored)} ignored" if self.ignored else "")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "buildpack": self.buildpack,
+            "config_dir": self.config_dir,
+            "files": list(self.files),
+            "ignored": [{"path": p, "reason": r} for p, r in self.ignored],
+            "language": self.language,
+            "kernels": sorted(self.kernels),
+            "python_version": self.python_version,
+            "requirements": [r.to_dict() for r in self.requirements],
+            "local_packages": list(self.local_packages),
+            "summary": self.summary,
+        }
+
+
+def parse_runtime(text: str) -> tuple[str | None, str | None, str | None]:
+    """repo2docker's ``runtime.txt`` grammar: name-version, name-version-yyyy-mm-dd, name-yyyy-mm-dd.
+
+    Raises :class:`ValueError` for what repo2docker rejects.
+    """
+    value = text.strip()
+    parts = value.split("-")
+    if len(parts) not in (2, 4, 5) or any(not p for p in parts):
+        raise ValueError(f"{value!r} is not of the form python-3.11, r-4.3-2024-01-15 or r-2024-01-15")
+    name = parts[0]
+    version = parts[1] if len(parts) in (2, 5) else None
+    date = "-".join(parts[-3:]) if len(parts) in (4, 5) else None
+    if date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        raise ValueError(f"{date!r} in {value!r} is not a yyyy-mm-dd date")
+    return name, version, date
+
+
+class _Probe:
+    """The repository as one buildpack sees it: files looked up in the configuration folder."""
+
+    def __init__(self, root: Path, config_dir: str):
+        self.root = root
+        self.config_dir = config_dir
+        self.problems: list[EnvProblem] = []
+        self._runtime: tuple[str | None, str | None, str | None] | None = None
+
+    def rel(self, name: str) -> str:
+        return f"{self.config_dir}/{name}" if self.config_dir else name
+
+    def exists(self, name: str) -> bool:
+        p = self.root / self.rel(name)
+        return p.exists() and not p.is_symlink()
+
+    def root_exists(self, name: str) -> bool:
+        return not self.config_dir and (self.root / name).is_file()
+
+    @property
+    def runtime(self) -> tuple[str | None, str | None, str | None]:
+        if self._runtime is None:
+            self._runtime = (None, None, None)
+            text = read_text(self.root, self.rel("runtime.txt")) if self.exists("runtime.txt") else None
+            if text is not None:
+                try:
+                    self._runtime = parse_runtime(text)
+                except ValueError as exc:
+                    self.problems.append(EnvProblem("runtime-invalid", self.rel("runtime.txt"), str(exc), 1))
+        return self._runtime
+
+    def is_python_package(self) -> bool:
+        if self.config_dir:
+            return False
+        if self.root_exists("setup.py"):
+            return True
+        if self.root_exists("pyproject.toml"):
+            return parse_pyproject(self.root, "pyproject.toml")[4]
+        return False
+
+
+class BuildPackRule:
+    """One of repo2docker's buildpacks: when it is picked and which files it reads."""
+
+    name: ClassVar[str] = ""
+    language: ClassVar[str | None] = "python"
+    kernels: ClassVar[frozenset[str]] = frozenset({"python"})
+    #: files read in the configuration folder, in addition to apt.txt, postBuild and start
+    reads: ClassVar[tuple[str, ...]] = ()
+
+    def detect(self, p: _Probe) -> bool:
+        raise NotImplementedError
+
+
+class LegacyBinderDockerRule(BuildPackRule):
+    name = "LegacyBinderDockerBuildPack"
+
+    def detect(self, p: _Probe) -> bool:
+        text = read_text(p.root, "Dockerfile") or ""  # repo2docker reads the root one, whatever binder/ says
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.startswith("FROM") and "andrewosh/binder-base" in line.split("#")[0].lower():
+                p.problems.append(EnvProblem("legacy-dockerfile", "Dockerfile",
+                                             "FROM andrewosh/binder-base: repo2docker removed the legacy buildpack "
+                                             "in January 2020 and refuses to build", number))
+        return False
+
+
+class DockerRule(BuildPackRule):
+    name = "DockerBuildPack"
+    language = None
+    kernels = frozenset()
+    reads = ("Dockerfile",)
+
+    def detect(self, p: _Probe) -> bool:
+        return p.exists("Dockerfile")
+
+
+class JuliaProjectTomlRule(BuildPackRule):
+    name = "JuliaProjectTomlBuildPack"
+    language = "julia"
+    kernels = frozenset({"python", "julia"})
+    reads = ("Project.toml", "JuliaProject.toml", "environment.yml", "environment.yaml", "runtime.txt",
+             "requirements.txt")
+
+    def detect(self, p: _Probe) -> bool:
+        return p.exists("Project.toml") or p.exists("JuliaProject.toml")
+
+
+class JuliaRequireRule(BuildPackRule):
+    name = "JuliaRequireBuildPack"
+    language = "julia"
+    kernels = frozenset({"python", "julia"})
+    reads = ("REQUIRE",)
+
+    def detect(self, p: _Probe) -> bool:
+        found = p.exists("REQUIRE")
+        if found:
+            p.problems.append(EnvProblem("julia-require", p.rel("REQUIRE"),
+                                         "Julia REQUIRE files are no longer supported by repo2docker; the build fails",
+                                         None))
+        return found
+
+
+class NixRule(BuildPackRule):
+    name = "NixBuildPack"
+    language = None
+    kernels = frozenset()
+    reads = ("default.nix",)
+
+    def detect(self, p: _Probe) -> bool:
+        return p.exists("default.nix")
+
+
+class RRule(BuildPackRule):
+    name = "RBuildPack"
+    language = "r"
+    kernels = frozenset({"python", "r"})
+    reads = ("install.R", "DESCRIPTION", "runtime.txt", "requirements.txt", "environment.yml", "environment.yaml")
+
+    def detect(self, p: _Probe) -> bool:
+        name, _, date = p.runtime
+        if name == "r" and date:
+            return True
+        return p.root_exists("DESCRIPTION")
+
+
+class CondaRule(BuildPackRule):
+    name = "CondaBuildPack"
+    reads = ("environment.yml", "environment.yaml")
+
+    def detect(self, p: _Probe) -> bool:
+        return p.exists("environment.yml") or p.exists("environment.yaml")
+
+
+class PipfileRule(BuildPackRule):
+    name = "PipfileBuildPack"
+    reads = ("Pipfile", "Pipfile.lock", "runtime.txt")
+
+    def detect(self, p: _Probe) -> bool:
+        name = p.runtime[0]
+        if name and name != "python":
+            return False
+        return p.exists("Pipfile") or p.exists("Pipfile.lock")
+
+
+class PythonRule(BuildPackRule):
+    name = "PythonBuildPack"
+    reads = ("runtime.txt", "requirements.txt")
+
+    def detect(self, p: _Probe) -> bool:
+        name = p.runtime[0]
+        if name:
+            return name == "python"
+        if p.is_python_package():
+            return True
+        return p.exists("requirements.txt")
+
+
+#: repo2docker's ``Repo2Docker.buildpacks`` default, in order; the first match wins.
+BUILDPACKS: tuple[type[BuildPackRule], ...] = (
+    LegacyBinderDockerRule, DockerRule, JuliaProjectTomlRule, JuliaRequireRule, NixRule, RRule,
+    CondaRule, PipfileRule, PythonRule,
+)
+DEFAULT_BUILDPACK: type[BuildPackRule] = PythonRule
+
+
+def _config_dir(root: Path, problems: list[EnvProblem]) -> str:
+    has_binder = (root / "binder").is_dir() and not (root / "binder").is_symlink()
+    has_dot = (root / ".binder").is_dir() and not (root / ".binder").is_symlink()
+    if has_binder and has_dot:
+        problems.append(EnvProblem("binder-both", ".binder",
+                                   "the repository has both binder/ and .binder/; repo2docker refuses to build "
+                                   "(they are exclusive)"))
+    return ".binder" if has_dot else "binder" if has_binder else ""
+
+
+def detect(repo: Repo | Path) -> Environment:
+    """The environment repo2docker would build for ``repo``, with every file it uses and ignores."""
+    root = repo.root if isinstance(repo, Repo) else Path(repo)
+    problems: list[EnvProblem] = []
+    config_dir = _config_dir(root, problems)
+    probe = _Probe(root, config_dir)
+    picked: type[BuildPackRule] | None = next((bp for bp in BUILDPACKS if bp().detect(probe)), None)
+    env = Environment(buildpack=(picked or DEFAULT_BUILDPACK).name, config_dir=config_dir,
+                      defaulted=picked is None)
+    rule = picked or DEFAULT_BUILDPACK
+    env.language = rule.language
+    env.kernels = set(rule.kernels)
+    env.runtime = probe.runtime
+    _collect(env, rule, probe)
+    env.problems = problems + probe.problems + env.problems
+    _ignored(env, rule, probe)
+    log.debug("environment: %s", env.summary)
+    return env
+
+
+def _used_names(rule: type[BuildPackRule], p: _Probe) -> list[str]:
+    if rule is DockerRule:
+        return ["Dockerfile"]
+    names = [n for n in rule.reads + BASE_FILES if p.exists(n)]
+    if "environment.yml" in names and "environment.yaml" in names:
+        names.remove("environment.yaml")  # repo2docker takes the first of the two
+    if rule in (RRule, JuliaProjectTomlRule, PythonRule) and p.is_python_package():
+        names += [n for n in ("setup.py", "pyproject.toml") if p.root_exists(n)]
+    if rule is RRule and "DESCRIPTION" in names and p.config_dir:
+        names.remove("DESCRIPTION")
+    if "runtime.txt" in names and rule is not RRule and p.runtime[0] not in (None, "python"):
+        names.remove("runtime.txt")
+    return sorted(names, key=ENV_FILES.index)
+
+
+def _collect(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
+    names = _used_names(rule, p)
+    env.files = [p.rel(n) for n in names]
+    root = p.root
+    name, version, _ = p.runtime
+    if "runtime.txt" in names and name == "python" and version:
+        env.python_version, env.python_source = version, p.rel("runtime.txt")
+    for n in ("environment.yml", "environment.yaml"):
+        if n in names:
+            reqs, probs, py, conda_names = parse_environment_yml(root, p.rel(n))
+            env.requirements += reqs
+            env.problems += probs
+            if py and not env.python_version:
+                env.python_version, env.python_source = py, p.rel(n)
+            if {"r-base", "r-irkernel"} & set(conda_names):
+                env.kernels.add("r")
+    if "requirements.txt" in names:
+        reqs, probs, local, files = parse_requirements_txt(root, p.rel("requirements.txt"))
+        env.requirements += reqs
+        env.problems += probs
+        env.files += [f for f in files if f not in env.files]
+        if local:
+            env.local_packages += _local_names(root)
+    if "Pipfile" in names or "Pipfile.lock" in names:
+        reqs, probs, py = parse_pipfile(root, p.rel("Pipfile") if "Pipfile" in names else "",
+                                        p.rel("Pipfile.lock") if "Pipfile.lock" in names else None)
+        env.requirements += reqs
+        env.problems += probs
+        if py and not env.python_version:
+            env.python_version, env.python_source = str(py), p.rel("Pipfile")
+    if "setup.py" in names:
+        reqs, probs, pkg = parse_setup_py(root, "setup.py")
+        env.requirements += reqs
+        env.problems += probs
+        env.local_packages.append(canonicalize_name(pkg) if pkg else "")
+    if "pyproject.toml" in names:
+        reqs, probs, pkg, requires_python, _ = parse_pyproject(root, "pyproject.toml")
+        env.requirements += reqs
+        env.problems += probs
+        env.local_packages.append(canonicalize_name(pkg) if pkg else "")
+        _check_requires_python(env, requires_python)
+    env.local_packages = sorted({n for n in env.local_packages if n})
+    if env.python_version:
+        env.python_version = ".".join(env.python_version.split(".")[:2])
+    if env.language == "python" and env.python_version is None and rule is not DockerRule:
+        env.python_source = None  # repo2docker's default (3.10), said by the ENV checks
+
+
+def _local_names(root: Path) -> list[str]:
+    out = []
+    if (root / "setup.py").is_file():
+        out.append(parse_setup_py(root, "setup.py")[2] or "")
+    if (root / "pyproject.toml").is_file():
+        out.append(parse_pyproject(root, "pyproject.toml")[2] or "")
+    return [canonicalize_name(n) for n in out if n]
+
+
+def _check_requires_python(env: Environment, requires_python: str | None) -> None:
+    if not requires_python or not env.python_version or env.python_source is None:
+        return
+    try:
+        ok = SpecifierSet(requires_python).contains(".".join(env.python_version.split(".")[:2]))
+    except InvalidSpecifier:
+        return
+    if not ok:
+        env.problems.append(EnvProblem(
+            "requires-python", env.python_source,
+            f"{env.python_source} asks for Python {env.python_version} but pyproject.toml says "
+            f"requires-python = {requires_python!r}; repo2docker refuses to build", 1))
+
+
+def _ignored(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
+    used = set(env.files)
+    if p.config_dir:
+        for n in ENV_FILES:
+            if (p.root / n).is_file() and n not in used:
+                env.ignored.append((n, f"{p.config_dir}/ exists, so repo2docker reads environment files "
+                                       f"only from there"))
+    for n in ENV_FILES:
+        rel = p.rel(n)
+        if rel in used or not p.exists(n) or (n in ROOT_ONLY and p.config_dir):
+            continue
+        env.ignored.append((rel, _reason(n, rule, p)))
+
+
+def _reason(n: str, rule: type[BuildPackRule], p: _Probe) -> str:
+    if rule is DockerRule:
+        return f"{p.rel('Dockerfile')} exists, so repo2docker builds from it and ignores every other environment file"
+    if rule is CondaRule and n in ("requirements.txt", "runtime.txt", "Pipfile", "Pipfile.lock", "setup.py",
+                                   "pyproject.toml", "install.R"):
+        return f"{p.rel('environment.yml')} exists, so repo2docker uses conda and ignores {n}"
+    if rule is PipfileRule and n in ("requirements.txt", "setup.py", "pyproject.toml"):
+        return f"a Pipfile exists, so repo2docker installs with pipenv and ignores {n}"
+    if n == "environment.yaml":
+        return "environment.yml exists too; repo2docker reads only environment.yml"
+    if n == "runtime.txt":
+        return f"runtime.txt names {p.runtime[0]!r}, which {rule.name} does not read"
+    if n in ("install.R", "DESCRIPTION"):
+        return ("R is only installed when runtime.txt names an R snapshot date (r-4.3-2024-01-15) "
+                "or a DESCRIPTION file is at the root")
+    if n == "requirements3.txt":
+        return "requirements3.txt is read only for a Python 2 kernel"
+    if n == "pyproject.toml":
+        return "pyproject.toml has no [project] and [build-system] tables, so it is not installed"
+    return f"{rule.name} does not read {n}"
