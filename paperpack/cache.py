@@ -13,12 +13,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cache_dir", "JsonCache", "atomic_write_bytes"]
+from .report import write_atomic
+
+__all__ = ["cache_dir", "JsonCache"]
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +34,6 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("paperpack"))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then move it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 class JsonCache:
@@ -85,7 +70,7 @@ class JsonCache:
         entry = {"key": key, "stored": time.time(), "ttl": self.ttl if ttl is None else ttl, "value": value}
         data = json.dumps(entry, ensure_ascii=False, sort_keys=True).encode("utf-8")
         try:
-            atomic_write_bytes(self._path(key), data)
+            write_atomic(self._path(key), data)
         except OSError as exc:  # a read-only or full cache must not stop validation
             log.warning("could not write the cache entry for %s in %s: %s", key, self.folder, exc)
 

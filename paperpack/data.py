@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from .cache import atomic_write_bytes, cache_dir as default_cache_dir
+from .cache import cache_dir as default_cache_dir
 from .errors import ChecksumError, DataError
 from .repo import Repo
+from .report import write_atomic
 
 __all__ = [
     "DataMount",
@@ -137,9 +138,9 @@ class DataStore:
     def remember(self, sha256: str, *, md5: str | None = None, key: str | None = None) -> None:
         """Record that ``md5`` and the source ``key`` name the blob ``sha256``."""
         if md5:
-            atomic_write_bytes(self._alias("md5", md5.lower()), sha256.encode("ascii"))
+            write_atomic(self._alias("md5", md5.lower()), sha256.encode("ascii"))
         if key:
-            atomic_write_bytes(self._alias("keys", hashlib.sha256(key.encode("utf-8")).hexdigest()),
+            write_atomic(self._alias("keys", hashlib.sha256(key.encode("utf-8")).hexdigest()),
                                sha256.encode("ascii"))
 
     def _read_alias(self, kind: str, name: str) -> str | None:

@@ -1,0 +1,196 @@
+"""HTTP for DOI services and data downloads: one configuration, one polite client.
+
+:class:`ServiceConfig` holds the base URLs of the services paperpack talks to (the
+DOI handle API, DataCite, Crossref, a Zenodo-style records API), timeouts, retries
+and the contact address sent in the User-Agent. Every value can come from the
+environment (:meth:`ServiceConfig.from_env`), so a mirror or a test server on
+loopback can stand in for the real services.
+
+:class:`HttpClient` retries 429 and 5xx answers with exponential backoff, honouring
+``Retry-After``; a host that cannot be reached at all (DNS failure, connection
+refused) is remembered and not tried again in the same run, so an offline machine
+fails fast instead of waiting on every DOI.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Mapping
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ._version import __version__
+from .errors import ConfigError, PaperpackError
+
+__all__ = ["ServiceConfig", "HttpClient", "NetworkError", "ServiceUnreachable", "ServiceTimeout",
+           "user_agent", "RETRY_STATUSES"]
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+#: Environment variable → ServiceConfig field.
+ENV_VARS = {
+    "PAPERPACK_DOI_RESOLVER": "doi_resolver",
+    "PAPERPACK_DATACITE_API": "datacite_api",
+    "PAPERPACK_CROSSREF_API": "crossref_api",
+    "PAPERPACK_ZENODO_API": "zenodo_api",
+    "PAPERPACK_CONTACT": "contact",
+    "PAPERPACK_HTTP_TIMEOUT": "timeout",
+    "PAPERPACK_HTTP_RETRIES": "retries",
+    "PAPERPACK_DOI_WORKERS": "workers",
+}
+
+
+class NetworkError(PaperpackError):
+    """A service could not give an answer (unreachable, or too slow after retries)."""
+
+
+class ServiceUnreachable(NetworkError):
+    """DNS failure, connection refused or connect timeout: the host is not reachable."""
+
+
+class ServiceTimeout(NetworkError):
+    """The host answered too slowly, every time it was tried."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Where the DOI and data services are, and how patiently to talk to them."""
+
+    doi_resolver: str = "https://doi.org"  # handle API at <base>/api/handles/<doi>; content negotiation at <base>/<doi>
+    datacite_api: str = "https://api.datacite.org"  # <base>/dois/<doi>
+    crossref_api: str = "https://api.crossref.org"  # <base>/works/<doi>
+    zenodo_api: str = "https://zenodo.org/api"  # <base>/records/<id>
+    contact: str = ""  # e-mail sent as mailto: in the User-Agent (Crossref's polite pool)
+    timeout: float = 10.0  # seconds to wait for an answer (read); connecting gets min(timeout, connect_timeout)
+    connect_timeout: float = 3.05
+    retries: int = 3  # extra attempts after a 429/5xx answer or a read timeout
+    backoff: float = 0.5  # first wait between attempts; doubles each time (unless Retry-After says)
+    max_retry_after: float = 30.0  # never wait longer than this for one Retry-After
+    workers: int = 32  # DOIs resolved at once
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "ServiceConfig":
+        """Defaults, then ``PAPERPACK_*`` environment variables, then ``overrides``."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for var, name in ENV_VARS.items():
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            default = getattr(cls, name)
+            try:
+                if isinstance(default, (int, float)):
+                    values[name] = type(default)(raw)
+                else:
+                    values[name] = raw if name == "contact" else raw.rstrip("/")
+            except ValueError:
+                raise ConfigError(f"{var}={raw!r} is not a number", hint=f"set {var} to a number, or unset it") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)  # type: ignore[arg-type]
+
+
+def user_agent(contact: str = "") -> str:
+    """``paperpack/<version> (+https://github.com/paperpack/paperpack; mailto:<contact>)``."""
+    mail = f"; mailto:{contact}" if contact else ""
+    return f"paperpack/{__version__} (+https://github.com/paperpack/paperpack{mail})"
+
+
+def _retry_after(value: str | None, fallback: float, cap: float) -> float:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    if not value:
+        return min(fallback, cap)
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value) if value else None
+        seconds = when.timestamp() - time.time() if when is not None else fallback
+    return max(0.0, min(seconds, cap))
+
+
+class HttpClient:
+    """A thread-safe GET with retries; one :class:`requests.Session` per thread."""
+
+    def __init__(self, config: ServiceConfig | None = None) -> None:
+        self.config = config or ServiceConfig.from_env()
+        self._local = threading.local()
+        self._down: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.sleep = time.sleep
+
+    @property
+    def session(self) -> requests.Session:
+        s = getattr(self._local, "session", None)
+        if s is None:
+            s = requests.Session()
+            adapter = HTTPAdapter(pool_connections=8, pool_maxsize=max(8, self.config.workers), max_retries=0)
+            s.mount("http://", adapter)
+            s.mount("https://", adapter)
+            s.headers["User-Agent"] = user_agent(self.config.contact)
+            self._local.session = s
+        return s
+
+    def unreachable_hosts(self) -> dict[str, str]:
+        """Hosts found unreachable in this run, with the reason."""
+        with self._lock:
+            return dict(self._down)
+
+    def get(self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = False,
+            allow_redirects: bool = True) -> requests.Response:
+        """GET ``url``; retry 429/5xx and read timeouts; raise :class:`NetworkError` when no answer comes.
+
+        The last 429/5xx response is returned when the retries are used up, for the
+        caller to report.
+        """
+        host = urlsplit(url).netloc
+        with self._lock:
+            reason = self._down.get(host)
+        if reason is not None:
+            raise ServiceUnreachable(f"{host} is unreachable: {reason}", hint="check the network, or use --offline")
+        cfg = self.config
+        timeout = (min(cfg.connect_timeout, cfg.timeout), cfg.timeout)
+        attempt = 0
+        while True:
+            try:
+                response = self.session.get(url, headers=dict(headers or {}), timeout=timeout, stream=stream,
+                                            allow_redirects=allow_redirects)
+            except requests.ConnectionError as exc:  # includes ConnectTimeout, not ReadTimeout
+                with self._lock:
+                    self._down[host] = _short_reason(exc)
+                log.debug("%s unreachable: %s", host, exc)
+                raise ServiceUnreachable(f"{host} is unreachable: {_short_reason(exc)}",
+                                         hint="check the network or the service URL, or use --offline") from None
+            except requests.Timeout:
+                if attempt >= cfg.retries:
+                    raise ServiceTimeout(
+                        f"{url} did not answer within {cfg.timeout:g} s ({attempt + 1} attempts)",
+                        hint="try again later, raise PAPERPACK_HTTP_TIMEOUT, or use --offline") from None
+                wait = cfg.backoff * (2 ** attempt)
+                log.debug("timeout on %s; retrying in %.2f s", url, wait)
+            else:
+                if response.status_code not in RETRY_STATUSES or attempt >= cfg.retries:
+                    return response
+                wait = _retry_after(response.headers.get("Retry-After"), cfg.backoff * (2 ** attempt),
+                                    cfg.max_retry_after)
+                log.debug("%s answered %s; retrying in %.2f s", url, response.status_code, wait)
+                response.close()
+            attempt += 1
+            self.sleep(wait)
+
+
+def _short_reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("Name or service not known", "Temporary failure in name resolution", "Connection refused",
+                   "No route to host", "Network is unreachable", "timed out"):
+        if marker in text:
+            return marker.lower() if marker != "timed out" else "connection timed out"
+    return text.splitlines()[0][:160] if text else type(exc).__name__

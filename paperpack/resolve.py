@@ -1,0 +1,298 @@
+"""DOI resolution: does a DOI exist, where does it land, and what is it?
+
+A chain of small classes in pooch's style, each with a base URL taken from
+:class:`~paperpack.httpclient.ServiceConfig` (so a mirror or a loopback test server
+can stand in) and each returning ``None`` for a DOI that is not theirs:
+
+1. :class:`HandleApi` — the DOI handle API says whether the DOI exists and its landing URL;
+2. :class:`DataCite` (JSON:API), :class:`Crossref` (works) and :class:`ContentNegotiation`
+   (CSL JSON from the resolver) — the first that knows the DOI gives title, type,
+   year and registration agency.
+
+:class:`DoiResolver` runs the chain for many DOIs at once, with a persistent cache
+(:class:`~paperpack.cache.JsonCache`; not-found answers kept for a shorter time) and
+an offline mode that reads the cache only.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import quote
+
+import requests
+
+from .cache import JsonCache, cache_dir
+from .httpclient import HttpClient, NetworkError, ServiceConfig, ServiceUnreachable
+
+__all__ = ["DoiRecord", "HandleApi", "DataCite", "Crossref", "ContentNegotiation", "DoiResolver",
+           "METADATA_PROVIDERS", "FOUND", "NOT_FOUND", "UNREACHABLE", "FAILED", "UNCHECKED"]
+
+log = logging.getLogger(__name__)
+
+FOUND, NOT_FOUND, UNREACHABLE, FAILED, UNCHECKED = "found", "not-found", "unreachable", "failed", "unchecked"
+
+FOUND_TTL = 30 * 86400.0
+NOT_FOUND_TTL = 86400.0
+
+_DATASET_TYPES = {"dataset", "database", "component", "datapaper"}
+_ARTICLE_TYPES = {"journalarticle", "journal-article", "article-journal", "article", "proceedings-article",
+                  "paper-conference", "conferencepaper", "preprint", "posted-content", "book-chapter",
+                  "report", "text"}
+_SOFTWARE_TYPES = {"software", "computationalnotebook"}
+
+
+def kind_of(resource_type: str | None) -> str | None:
+    """``dataset``, ``article``, ``software``, ``other`` (or ``None``) for a DataCite, Crossref or CSL type."""
+    if not resource_type:
+        return None
+    t = resource_type.strip().lower().replace("_", "-")
+    if t in _DATASET_TYPES:
+        return "dataset"
+    if t in _SOFTWARE_TYPES:
+        return "software"
+    if t in _ARTICLE_TYPES:
+        return "article"
+    return "other"
+
+
+@dataclass(frozen=True)
+class DoiRecord:
+    """What is known about one DOI. ``status`` is one of found, not-found, unreachable, failed, unchecked."""
+
+    doi: str
+    status: str
+    url: str | None = None
+    title: str | None = None
+    type: str | None = None  # as the agency writes it (Dataset, journal-article, …)
+    kind: str | None = None  # dataset, article, software, other
+    year: int | None = None
+    agency: str | None = None  # DataCite, Crossref, …
+    source: str | None = None  # the service that gave the metadata
+    reason: str | None = None  # why it is not found / not checked
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DoiRecord":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def summary(self) -> str:
+        """``"Title" (Dataset, 2021, DataCite)`` for messages."""
+        parts = [p for p in (self.type, str(self.year) if self.year else None, self.agency) if p]
+        title = f'"{self.title}"' if self.title else "(no title in the metadata)"
+        return f"{title} ({', '.join(parts)})" if parts else title
+
+
+def _doi_path(doi: str) -> str:
+    return quote(doi, safe="/:;()")
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class HandleApi:
+    """The DOI handle API: ``<base>/api/handles/<doi>`` → exists or not, and the landing URL."""
+
+    name = "handle"
+    base_url = "https://doi.org"
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.base_url = config.doi_resolver
+
+    def lookup(self, doi: str, client: HttpClient) -> DoiRecord:
+        response = client.get(f"{self.base_url}/api/handles/{_doi_path(doi)}", headers={"Accept": "application/json"})
+        body = _json(response) or {}
+        code = body.get("responseCode") if isinstance(body, dict) else None
+        if response.status_code == 404 or code == 100:
+            return DoiRecord(doi, NOT_FOUND, reason="the DOI handle API does not know this DOI")
+        if response.status_code != 200 or code not in (1, 200):
+            return DoiRecord(doi, FAILED, reason=f"the DOI handle API answered HTTP {response.status_code}")
+        url = None
+        for value in body.get("values") or []:
+            if isinstance(value, dict) and value.get("type") == "URL":
+                url = (value.get("data") or {}).get("value")
+                break
+        return DoiRecord(doi, FOUND, url=url)
+
+
+class _MetadataProvider:
+    """Base of the metadata chain: ``metadata(doi, client)`` returns fields or ``None``."""
+
+    name = ""
+    agency: str | None = None
+    base_url = ""  # the public service; replaced by the ServiceConfig field named in ``config_field``
+    config_field = ""
+    path = "/{doi}"
+    accept = "application/json"
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.base_url = getattr(config, self.config_field, self.base_url)
+
+    def url(self, doi: str) -> str:
+        return self.base_url + self.path.format(doi=_doi_path(doi))
+
+    def parse(self, body: Any) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def metadata(self, doi: str, client: HttpClient) -> dict[str, Any] | None:
+        response = client.get(self.url(doi), headers={"Accept": self.accept})
+        if response.status_code != 200:
+            log.debug("%s: %s answered %s", doi, self.name, response.status_code)
+            return None
+        body = _json(response)
+        fields = self.parse(body) if body is not None else None
+        if fields is None:
+            return None
+        fields.setdefault("agency", self.agency)
+        fields["source"] = self.name
+        fields["kind"] = kind_of(fields.get("type"))
+        return fields
+
+
+class DataCite(_MetadataProvider):
+    """DataCite REST API (JSON:API): ``<base>/dois/<doi>``."""
+
+    name = "datacite"
+    agency = "DataCite"
+    base_url, config_field, path = "https://api.datacite.org", "datacite_api", "/dois/{doi}"
+    accept = "application/vnd.api+json"
+
+    def parse(self, body: Any) -> dict[str, Any] | None:
+        attrs = ((body or {}).get("data") or {}).get("attributes") if isinstance(body, dict) else None
+        if not isinstance(attrs, dict):
+            return None
+        titles = attrs.get("titles") or [{}]
+        types = attrs.get("types") or {}
+        return {"title": (titles[0] or {}).get("title"), "type": types.get("resourceTypeGeneral"),
+                "year": _int(attrs.get("publicationYear")), "url": attrs.get("url")}
+
+
+class Crossref(_MetadataProvider):
+    """Crossref REST API: ``<base>/works/<doi>``."""
+
+    name = "crossref"
+    agency = "Crossref"
+    base_url, config_field, path = "https://api.crossref.org", "crossref_api", "/works/{doi}"
+
+    def parse(self, body: Any) -> dict[str, Any] | None:
+        msg = body.get("message") if isinstance(body, dict) else None
+        if not isinstance(msg, dict):
+            return None
+        title = msg.get("title")
+        year = None
+        for key in ("issued", "published", "published-print", "published-online", "created"):
+            parts = (msg.get(key) or {}).get("date-parts") or [[None]]
+            if parts and parts[0] and parts[0][0]:
+                year = _int(parts[0][0])
+                break
+        return {"title": title[0] if isinstance(title, list) and title else title, "type": msg.get("type"),
+                "year": year, "url": msg.get("URL")}
+
+
+class ContentNegotiation(_MetadataProvider):
+    """CSL JSON by content negotiation on the resolver: ``<base>/<doi>`` (any agency)."""
+
+    name = "content-negotiation"
+    agency = None
+    base_url, config_field, path = "https://doi.org", "doi_resolver", "/{doi}"
+    accept = "application/vnd.citationstyles.csl+json"
+
+    def parse(self, body: Any) -> dict[str, Any] | None:
+        if not isinstance(body, dict):
+            return None
+        parts = (body.get("issued") or {}).get("date-parts") or [[None]]
+        title = body.get("title")
+        return {"title": title[0] if isinstance(title, list) and title else title, "type": body.get("type"),
+                "year": _int(parts[0][0]) if parts and parts[0] else None, "url": body.get("URL"),
+                "agency": body.get("source")}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+#: The metadata chain, in the order it is tried.
+METADATA_PROVIDERS: tuple[type[_MetadataProvider], ...] = (DataCite, Crossref, ContentNegotiation)
+
+
+class DoiResolver:
+    """Resolve DOIs through the chain, many at once, with a persistent cache.
+
+    ``offline=True`` reads the cache only: DOIs not in it come back ``unchecked``.
+    """
+
+    def __init__(self, config: ServiceConfig | None = None, *, cache: JsonCache | None = None,
+                 cache_folder: Path | None = None, offline: bool = False,
+                 client: HttpClient | None = None) -> None:
+        self.config = config or ServiceConfig.from_env()
+        self.client = client or HttpClient(self.config)
+        self.cache = cache or JsonCache((cache_folder or cache_dir()) / "doi", ttl=FOUND_TTL)
+        self.offline = offline
+        self.handle = HandleApi(self.config)
+        self.providers = [cls(self.config) for cls in METADATA_PROVIDERS]
+
+    def _key(self, doi: str) -> str:
+        return f"{self.config.doi_resolver}|{doi}"
+
+    def resolve(self, doi: str) -> DoiRecord:
+        """The record for one normalised DOI (lower case, no prefix)."""
+        cached = self.cache.get(self._key(doi))
+        if isinstance(cached, dict):
+            return replace(DoiRecord.from_dict(cached), cached=True)
+        if self.offline:
+            return DoiRecord(doi, UNCHECKED, reason="offline, and not in the cache")
+        try:
+            record = self._resolve_online(doi)
+        except ServiceUnreachable as exc:
+            return DoiRecord(doi, UNREACHABLE, reason=exc.message)
+        except NetworkError as exc:
+            return DoiRecord(doi, FAILED, reason=exc.message)
+        if record.status == FOUND:
+            self.cache.set(self._key(doi), record.to_dict(), ttl=FOUND_TTL)
+        elif record.status == NOT_FOUND:
+            self.cache.set(self._key(doi), record.to_dict(), ttl=NOT_FOUND_TTL)
+        return record
+
+    def _resolve_online(self, doi: str) -> DoiRecord:
+        record = self.handle.lookup(doi, self.client)
+        if record.status != FOUND:
+            return record
+        for provider in self.providers:
+            try:
+                fields = provider.metadata(doi, self.client)
+            except ServiceUnreachable:
+                raise
+            except NetworkError as exc:
+                log.debug("%s: %s failed: %s", doi, provider.name, exc)
+                continue
+            if fields:
+                fields = {k: v for k, v in fields.items() if v is not None}
+                if record.url:
+                    fields.pop("url", None)  # the handle's landing URL is authoritative
+                return replace(record, **fields)
+        return replace(record, reason="exists, but no service gave its metadata")
+
+    def resolve_many(self, dois: Iterable[str]) -> dict[str, DoiRecord]:
+        """Records for every distinct DOI, resolved concurrently (``config.workers`` at once)."""
+        unique = list(dict.fromkeys(dois))
+        if not unique:
+            return {}
+        workers = max(1, min(self.config.workers, len(unique)))
+        if workers == 1:
+            return {doi: self.resolve(doi) for doi in unique}
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paperpack-doi") as pool:
+            return dict(zip(unique, pool.map(self.resolve, unique)))

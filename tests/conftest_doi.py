@@ -1,0 +1,29 @@
+"""Fixtures for the DOI and data tests: the loopback DOI server and an isolated cache.
+
+Import them into a test module with ``from conftest_doi import doi_server, doi_env``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from doiserver import DoiServer
+
+
+@pytest.fixture
+def doi_server() -> Iterator[DoiServer]:
+    with DoiServer() as server:
+        yield server
+
+
+@pytest.fixture
+def doi_env(doi_server: DoiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DoiServer:
+    """Point every paperpack service at the loopback server, with a fresh cache and short timeouts."""
+    for key, value in doi_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PAPERPACK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PAPERPACK_HTTP_TIMEOUT", "1")
+    return doi_server

@@ -1,0 +1,253 @@
+"""A real HTTP server on 127.0.0.1 standing in for the DOI services and data downloads.
+
+It serves, from one port:
+
+- the DOI handle API          ``/api/handles/<doi>``
+- DataCite (JSON:API)         ``/dois/<doi>``
+- Crossref (works)            ``/works/<doi>``
+- content negotiation (CSL)   ``/<doi>`` with ``Accept: application/vnd.citationstyles.csl+json``
+- a Zenodo-style records API  ``/api/records/<id>`` (files with ``md5:`` checksums)
+- file downloads              ``/files/<name>`` (``Range`` supported)
+
+Behaviour switches: :meth:`DoiServer.script` queues one-off answers for a path
+(``429`` with ``Retry-After``, ``500``, a slow answer, a download cut off half-way);
+``delay`` slows every answer (the benchmark uses 50 ms). Every request is counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+
+@dataclass
+class Action:
+    """A one-off answer: ``status`` (with ``retry_after``), ``delay`` seconds first, or ``cut`` the body."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    delay: float = 0.0
+    cut: bool = False
+
+
+@dataclass
+class Doi:
+    doi: str
+    agency: str  # "datacite", "crossref" or "other" (content negotiation only)
+    title: str
+    type: str
+    year: int
+    url: str
+
+
+@dataclass
+class ServerState:
+    dois: dict[str, Doi] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scripts: dict[str, list[Action]] = field(default_factory=dict)
+    delay: float = 0.0
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Range header)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        return
+
+    def _send(self, status: int, body: bytes, ctype: str = "application/json",
+              headers: dict[str, str] | None = None, length: int | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body) if length is None else length))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def _json(self, status: int, obj: Any, ctype: str = "application/json") -> None:
+        self._send(status, json.dumps(obj).encode(), ctype)
+
+    def do_GET(self) -> None:  # noqa: N802
+        state = self.server.state
+        path = unquote(urlsplit(self.path).path)
+        with state.lock:
+            state.requests.append((path, self.headers.get("Range", "")))
+            queue = state.scripts.get(path)
+            action = queue.pop(0) if queue else None
+        delay = state.delay + (action.delay if action else 0.0)
+        if delay:
+            time.sleep(delay)
+        if action and action.status:
+            headers = {"Retry-After": action.retry_after} if action.retry_after else {}
+            self._send(action.status, b'{"error": "scripted"}', headers=headers)
+            return
+        try:
+            self._route(path, cut=bool(action and action.cut))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _route(self, path: str, *, cut: bool) -> None:
+        state = self.server.state
+        base = f"http://{self.headers.get('Host')}"
+        if m := re.fullmatch(r"/api/handles/(.+)", path):
+            d = state.dois.get(m.group(1).lower())
+            if d is None:
+                self._json(404, {"responseCode": 100, "handle": m.group(1)})
+            else:
+                self._json(200, {"responseCode": 1, "handle": d.doi, "values": [
+                    {"index": 1, "type": "URL", "data": {"format": "string", "value": d.url.replace("{base}", base)}}]})
+        elif m := re.fullmatch(r"/dois/(.+)", path):
+            d = state.dois.get(m.group(1).lower())
+            if d is None or d.agency != "datacite":
+                self._json(404, {"errors": [{"status": "404", "title": "The resource you are looking for doesn't exist."}]})
+            else:
+                self._json(200, {"data": {"id": d.doi, "type": "dois", "attributes": {
+                    "doi": d.doi, "titles": [{"title": d.title}], "publicationYear": d.year,
+                    "types": {"resourceTypeGeneral": d.type}, "url": d.url}}}, "application/vnd.api+json")
+        elif m := re.fullmatch(r"/works/(.+)", path):
+            d = state.dois.get(m.group(1).lower())
+            if d is None or d.agency != "crossref":
+                self._send(404, b"Resource not found.", "text/plain")
+            else:
+                self._json(200, {"status": "ok", "message": {
+                    "DOI": d.doi, "title": [d.title], "type": d.type, "URL": d.url,
+                    "issued": {"date-parts": [[d.year, 1, 1]]}}})
+        elif m := re.fullmatch(r"/api/records/(\w+)", path):
+            rec = state.records.get(m.group(1))
+            if rec is None:
+                self._json(404, {"status": 404, "message": "PID does not exist."})
+            else:
+                self._json(200, json.loads(json.dumps(rec).replace("{base}", base)))
+        elif m := re.fullmatch(r"/files/(.+)", path):
+            self._file(m.group(1), cut=cut)
+        elif m := re.fullmatch(r"/(10\..+)", path):
+            d = state.dois.get(m.group(1).lower())
+            if d is None:
+                self._send(404, b"DOI not found", "text/plain")
+            else:
+                self._json(200, {"DOI": d.doi, "title": d.title, "type": d.type, "URL": d.url,
+                                 "issued": {"date-parts": [[d.year]]}, "source": "mEDRA"},
+                           "application/vnd.citationstyles.csl+json")
+        else:
+            self._send(404, b"no such path", "text/plain")
+
+    def _file(self, name: str, *, cut: bool) -> None:
+        data = self.server.state.files.get(name)
+        if data is None:
+            self._send(404, b"no such file", "text/plain")
+            return
+        start = 0
+        rng = self.headers.get("Range", "")
+        if m := re.fullmatch(r"bytes=(\d+)-", rng):
+            start = int(m.group(1))
+        body = data[start:]
+        headers = {"Accept-Ranges": "bytes"}
+        status = 200
+        if start:
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        if cut:  # announce everything, send half, close the connection
+            self.close_connection = True
+            self._send(status, body[: len(body) // 2], "application/octet-stream", headers, length=len(body))
+            return
+        self._send(status, body, "application/octet-stream", headers)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    state: ServerState
+
+
+class DoiServer:
+    """Start with :meth:`start` (or as a context manager); ``url`` is its base URL."""
+
+    def __init__(self) -> None:
+        self.state = ServerState()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.state = self.state
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="doiserver", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "DoiServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "DoiServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        """The ``PAPERPACK_*`` variables that point paperpack at this server."""
+        return {"PAPERPACK_DOI_RESOLVER": self.url, "PAPERPACK_DATACITE_API": self.url,
+                "PAPERPACK_CROSSREF_API": self.url, "PAPERPACK_ZENODO_API": f"{self.url}/api"}
+
+    # -- content -----------------------------------------------------------------
+    def add_doi(self, doi: str, *, agency: str = "datacite", title: str = "A dataset", type: str = "Dataset",
+                year: int = 2021, url: str = "{base}/landing") -> None:
+        with self.state.lock:
+            self.state.dois[doi.lower()] = Doi(doi, agency, title, type, year, url)
+
+    def add_file(self, name: str, data: bytes) -> str:
+        """Serve ``data`` at ``/files/<name>``; returns the URL."""
+        with self.state.lock:
+            self.state.files[name] = data
+        return f"{self.url}/files/{name}"
+
+    def add_record(self, record_id: str, files: dict[str, bytes], *, doi: str | None = None,
+                   wrong_md5: set[str] | None = None, title: str = "A Zenodo dataset") -> None:
+        """A Zenodo-style record whose files are served too; ``wrong_md5`` lists files given a wrong checksum."""
+        entries = []
+        for name, data in files.items():
+            self.add_file(f"{record_id}/{name}", data)
+            md5 = hashlib.md5(data if name not in (wrong_md5 or set()) else b"not this", usedforsecurity=False)
+            entries.append({"key": name, "size": len(data), "checksum": f"md5:{md5.hexdigest()}",
+                            "links": {"self": f"{{base}}/files/{record_id}/{name}"}})
+        with self.state.lock:
+            self.state.records[record_id] = {"id": record_id, "files": entries, "metadata": {"title": title}}
+        if doi:
+            self.add_doi(doi, title=title, url=f"{{base}}/records/{record_id}")
+
+    def script(self, path: str, *actions: Action) -> None:
+        with self.state.lock:
+            self.state.scripts.setdefault(path, []).extend(actions)
+
+    # -- observation -------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        with self.state.lock:
+            return len(self.state.requests)
+
+    def paths(self) -> list[str]:
+        with self.state.lock:
+            return [p for p, _ in self.state.requests]
+
+    def ranges(self) -> list[str]:
+        with self.state.lock:
+            return [r for _, r in self.state.requests]
+
+    def reset_counts(self) -> None:
+        with self.state.lock:
+            self.state.requests.clear()

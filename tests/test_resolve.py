@@ -1,0 +1,132 @@
+"""DOI resolution against a real HTTP server on loopback (handle API, DataCite, Crossref, CSL)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
+from doiserver import Action, DoiServer
+from paperpack.httpclient import HttpClient, ServiceConfig, ServiceTimeout, user_agent
+from paperpack.resolve import FOUND, NOT_FOUND, UNCHECKED, UNREACHABLE, DoiResolver
+
+
+def resolver(tmp_path: Path, **overrides: object) -> DoiResolver:
+    return DoiResolver(ServiceConfig.from_env(**overrides), cache_folder=tmp_path / "cache")
+
+
+def test_not_found(doi_env: DoiServer, tmp_path: Path) -> None:
+    rec = resolver(tmp_path).resolve("10.5555/does-not-exist")
+    assert rec.status == NOT_FOUND
+    assert doi_env.paths() == ["/api/handles/10.5555/does-not-exist"]
+
+
+def test_dataset_doi_from_datacite(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_doi("10.5281/zenodo.42", title="Ocean temperatures 1990-2020", type="Dataset", year=2021)
+    rec = resolver(tmp_path).resolve("10.5281/zenodo.42")
+    assert (rec.status, rec.title, rec.kind, rec.year, rec.agency) == (
+        FOUND, "Ocean temperatures 1990-2020", "dataset", 2021, "DataCite")
+    assert rec.url == f"{doi_env.url}/landing"
+    assert rec.summary() == '"Ocean temperatures 1990-2020" (Dataset, 2021, DataCite)'
+
+
+def test_article_doi_from_crossref(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_doi("10.1038/s41586-020-2649-2", agency="crossref", title="Array programming with NumPy",
+                    type="journal-article", year=2020)
+    rec = resolver(tmp_path).resolve("10.1038/s41586-020-2649-2")
+    assert (rec.status, rec.kind, rec.agency, rec.source) == (FOUND, "article", "Crossref", "crossref")
+    # DataCite was asked first and said 404
+    assert doi_env.paths()[:3] == ["/api/handles/10.1038/s41586-020-2649-2", "/dois/10.1038/s41586-020-2649-2",
+                                   "/works/10.1038/s41586-020-2649-2"]
+
+
+def test_other_agency_by_content_negotiation(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_doi("10.3390/x1", agency="other", title="Via CSL", type="article-journal", year=2019)
+    rec = resolver(tmp_path).resolve("10.3390/x1")
+    assert (rec.status, rec.source, rec.agency, rec.kind) == (FOUND, "content-negotiation", "mEDRA", "article")
+
+
+def test_429_with_retry_after_is_honoured(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_doi("10.5281/zenodo.7")
+    doi_env.script("/api/handles/10.5281/zenodo.7", Action(status=429, retry_after="1"))
+    start = time.monotonic()
+    rec = resolver(tmp_path, backoff=0.01).resolve("10.5281/zenodo.7")
+    elapsed = time.monotonic() - start
+    assert rec.status == FOUND
+    assert elapsed >= 0.95, "Retry-After: 1 must be waited for, not the 0.01 s backoff"
+    assert doi_env.paths().count("/api/handles/10.5281/zenodo.7") == 2
+
+
+def test_500_then_success(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_doi("10.5281/zenodo.8")
+    doi_env.script("/dois/10.5281/zenodo.8", Action(status=500), Action(status=503))
+    rec = resolver(tmp_path, backoff=0.01).resolve("10.5281/zenodo.8")
+    assert rec.status == FOUND and rec.source == "datacite"
+    assert doi_env.paths().count("/dois/10.5281/zenodo.8") == 3
+
+
+def test_response_slower_than_timeout(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_doi("10.5281/zenodo.9")
+    doi_env.script("/api/handles/10.5281/zenodo.9", Action(delay=1.0))
+    # one slow answer, then a normal one: the retry succeeds
+    rec = resolver(tmp_path, timeout=0.3, backoff=0.01).resolve("10.5281/zenodo.9")
+    assert rec.status == FOUND
+    # always slow: a clear timeout, not "not found"
+    doi_env.script("/api/handles/10.5281/zenodo.10", *[Action(delay=0.6)] * 3)
+    client = HttpClient(ServiceConfig.from_env(timeout=0.3, backoff=0.01, retries=2))
+    with pytest.raises(ServiceTimeout, match="did not answer within 0.3 s"):
+        client.get(f"{doi_env.url}/api/handles/10.5281/zenodo.10")
+    rec = resolver(tmp_path, timeout=0.3, backoff=0.01, retries=1).resolve("10.5281/zenodo.11")
+    assert rec.status == NOT_FOUND  # a quick 404 is still a real answer
+
+
+def test_unreachable_is_not_not_found_and_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a loopback port nobody listens on: connection refused
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    base = f"http://127.0.0.1:{port}"
+    config = ServiceConfig(doi_resolver=base, datacite_api=base, crossref_api=base, zenodo_api=base)
+    res = DoiResolver(config, cache_folder=tmp_path / "cache")
+    start = time.monotonic()
+    records = res.resolve_many([f"10.5281/zenodo.{i}" for i in range(50)])
+    assert time.monotonic() - start < 5
+    assert {r.status for r in records.values()} == {UNREACHABLE}
+    assert not (tmp_path / "cache" / "doi").exists() or not any((tmp_path / "cache" / "doi").rglob("*.json"))
+
+
+def test_cache_and_offline(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_doi("10.5281/zenodo.12", title="Cached")
+    first = resolver(tmp_path).resolve_many(["10.5281/zenodo.12", "10.5555/missing"])
+    assert first["10.5281/zenodo.12"].status == FOUND and not first["10.5281/zenodo.12"].cached
+    sent = doi_env.count
+    again = resolver(tmp_path).resolve_many(["10.5281/zenodo.12", "10.5555/missing"])
+    assert doi_env.count == sent, "a warm cache sends no request"
+    assert again["10.5281/zenodo.12"].cached and again["10.5555/missing"].status == NOT_FOUND
+    offline = DoiResolver(ServiceConfig.from_env(), cache_folder=tmp_path / "cache", offline=True)
+    assert offline.resolve("10.5281/zenodo.12").title == "Cached"
+    assert offline.resolve("10.5281/zenodo.13").status == UNCHECKED
+    assert doi_env.count == sent
+
+
+def test_negative_results_expire_sooner(doi_env: DoiServer, tmp_path: Path) -> None:
+    res = resolver(tmp_path)
+    res.resolve("10.5555/missing")
+    key = res._key("10.5555/missing")
+    assert res.cache.get(key) is not None
+    assert res.cache.get(key, now=time.time() + 2 * 86400) is None  # 1 day for not-found
+    doi_env.add_doi("10.5281/zenodo.14")
+    res.resolve("10.5281/zenodo.14")
+    assert res.cache.get(res._key("10.5281/zenodo.14"), now=time.time() + 2 * 86400) is not None
+
+
+def test_user_agent_has_contact(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERPACK_CONTACT", "editor@example.org")
+    ua = HttpClient(ServiceConfig.from_env()).session.headers["User-Agent"]
+    assert ua.startswith("paperpack/") and ua.endswith("(+https://github.com/paperpack/paperpack; mailto:editor@example.org)")
+    assert "mailto" not in user_agent("")
