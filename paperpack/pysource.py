@@ -1,0 +1,239 @@
+"""What a piece of Python code (a notebook cell or a local module) imports, reads and writes.
+
+:func:`analyse` parses the source once with :mod:`ast` (after :func:`strip_magics` has
+turned IPython syntax into plain Python, keeping line numbers) and returns
+:class:`CodeFacts`: imports, file paths passed to reading and writing calls, absolute
+path literals, or the syntax error that stopped the parse. It never raises.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from dataclasses import dataclass, field
+
+__all__ = ["Import", "PathUse", "CodeFacts", "strip_magics", "analyse", "ABSOLUTE_PATH", "SCRATCH_PATH"]
+
+#: Cell magics whose body is not Python (the whole cell is skipped).
+_FOREIGN_CELL_MAGICS = frozenset({"bash", "sh", "script", "html", "HTML", "javascript", "js", "latex", "markdown",
+                                  "perl", "ruby", "sql", "svg", "writefile", "file", "R", "julia", "octave",
+                                  "sx", "system", "cmd", "powershell", "dot", "md"})
+_MAGIC_LINE = re.compile(r"^(\s*)(?:[%!]|\w[\w\s,]*=\s*[%!])")
+_HELP_LINE = re.compile(r"^\s*\??[\w.]+\?\??\s*$|^\s*\?")
+
+#: Absolute paths that exist only on one machine (home folders, cluster file systems, drives).
+ABSOLUTE_PATH = re.compile(
+    r"^(?:/home/|/Users/|/root/|/scratch|/gpfs|/lustre|/cluster/|/project/|/projects/|/work/|/mnt/|/media/|"
+    r"/net/|/nfs/|/storage/|/data/|/Volumes/|/global/|/hpc/|/p/|/share/|[A-Za-z]:[\\/]|\\\\[\w.-]+\\)")
+#: Machine-local temporary folders: a warning at most.
+SCRATCH_PATH = re.compile(r"^(?:/tmp/|/var/tmp/)")
+
+_READ_CALLS = frozenset({
+    "open", "read_csv", "read_table", "read_excel", "read_parquet", "read_json", "read_hdf", "read_feather",
+    "read_pickle", "read_fwf", "read_stata", "read_sas", "read_spss", "read_orc", "read_xml", "loadtxt",
+    "genfromtxt", "load", "fromfile", "imread", "open_dataset", "open_mfdataset", "open_dataarray",
+    "load_workbook", "read_file", "loadmat", "File", "read_text", "read_bytes", "Dataset", "load_dataset",
+    "read", "read_image", "load_img", "read_shapefile", "ExcelFile", "read_raw", "read_table",
+})
+_WRITE_CALLS = frozenset({
+    "savefig", "to_csv", "to_excel", "to_parquet", "to_json", "to_hdf", "to_pickle", "to_feather", "to_netcdf",
+    "to_file", "to_string", "to_html", "to_latex", "save", "savez", "savez_compressed", "savetxt", "imsave",
+    "imwrite", "write_text", "write_bytes", "write_image", "write_html", "makedirs", "mkdir", "savemat",
+    "to_zarr", "write", "dump", "copy", "copyfile", "urlretrieve", "download",
+})
+_DATA_SUFFIX = re.compile(
+    r"\.(?:csv|tsv|txt|dat|json|jsonl|h5|hdf5|hdf|nc|nc4|npy|npz|parquet|feather|xlsx|xls|pkl|pickle|mat|fits|"
+    r"fit|zip|gz|bz2|xz|tar|tif|tiff|jpg|jpeg|png|zarr|shp|geojson|sav|dta|sqlite|db|xml|yaml|yml|root|edf|"
+    r"fastq|fasta|fa|vcf|bam|sam|bed|gff|gtf|pdb|cif|mzml|arrow|orc|avro|rds|rda)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # top-level name, e.g. "numpy" for "import numpy.linalg"
+    line: int
+    optional: bool = False  # inside try/except ImportError
+
+
+@dataclass(frozen=True)
+class PathUse:
+    path: str
+    line: int
+    call: str  # function it is passed to, "" for a bare path-looking literal
+
+
+@dataclass
+class CodeFacts:
+    imports: list[Import] = field(default_factory=list)
+    relative_imports: list[tuple[str, int]] = field(default_factory=list)  # (module or "", line)
+    reads: list[PathUse] = field(default_factory=list)
+    writes: list[PathUse] = field(default_factory=list)
+    absolute: list[PathUse] = field(default_factory=list)  # literals matching ABSOLUTE_PATH or SCRATCH_PATH
+    syntax_error: tuple[int, str] | None = None  # (line, message)
+    skipped: str = ""  # why the source was not parsed (a non-Python cell magic)
+
+
+def strip_magics(source: str) -> tuple[str, str]:
+    """``(python, skipped)``: IPython-only lines become ``pass`` at the same indentation.
+
+    A cell whose first line is a non-Python cell magic (``%%bash``, ``%%writefile`` …)
+    returns ``("", "%%bash")``; other cell magics (``%%time``) keep their body.
+    """
+    if "%" not in source and "!" not in source and "?" not in source:
+        return source, ""
+    lines = source.split("\n")
+    first = lines[0].strip()
+    if first.startswith("%%"):
+        name = first[2:].split(None, 1)[0] if len(first) > 2 else ""
+        if name in _FOREIGN_CELL_MAGICS or not name:
+            return "", f"%%{name}"
+        lines[0] = ""
+    out = []
+    continued = False
+    for line in lines:
+        if continued or _MAGIC_LINE.match(line) or _HELP_LINE.match(line):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}pass" if line.strip() and not continued else "")
+            continued = line.rstrip().endswith("\\")
+        else:
+            out.append(line)
+    return "\n".join(out), ""
+
+
+def _literal(node: ast.AST, names: dict[str, str]) -> str | None:
+    """A string known statically: a literal, a name bound to one, or os.path.join / Path / "/" of those."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):  # Path("data") / "x.csv"
+        left, right = _literal(node.left, names), _literal(node.right, names)
+        return f"{left.rstrip('/')}/{right}" if left is not None and right is not None else None
+    if isinstance(node, ast.Call):
+        func = _call_name(node.func)
+        if func in ("join", "Path", "PurePath", "PurePosixPath") and node.args and not node.keywords:
+            parts = [_literal(a, names) for a in node.args]
+            if all(p is not None for p in parts):
+                return "/".join(p.rstrip("/") for p in parts if p is not None)
+    return None
+
+
+def _call_name(func: ast.AST) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _mode(call: ast.Call, names: dict[str, str]) -> str:
+    if len(call.args) > 1:
+        return _literal(call.args[1], names) or ""
+    for kw in call.keywords:
+        if kw.arg == "mode":
+            return _literal(kw.value, names) or ""
+    return ""
+
+
+class _Visitor(ast.NodeVisitor):
+    def __init__(self, facts: CodeFacts) -> None:
+        self.facts = facts
+        self.names: dict[str, str] = {}
+        self.optional = 0
+        self.in_call: set[int] = set()
+
+    def visit_Try(self, node: ast.Try) -> None:
+        catches = any(_catches_import_error(h.type) for h in node.handlers)
+        self.optional += catches
+        for stmt in node.body:
+            self.visit(stmt)
+        self.optional -= catches
+        for part in (node.handlers, node.orelse, node.finalbody):
+            for stmt in part:
+                self.visit(stmt)
+
+    visit_TryStar = visit_Try  # type: ignore[assignment]
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self.facts.imports.append(Import(alias.name.split(".")[0], node.lineno, self.optional > 0))
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            self.facts.relative_imports.append((node.module or "", node.lineno))
+        elif node.module and node.module != "__future__":
+            self.facts.imports.append(Import(node.module.split(".")[0], node.lineno, self.optional > 0))
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        value = _literal(node.value, self.names)
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                if value is not None:
+                    self.names[target.id] = value
+                else:
+                    self.names.pop(target.id, None)
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = _call_name(node.func)
+        target: ast.AST | None = node.args[0] if node.args else None
+        if target is None:
+            target = next((kw.value for kw in node.keywords if kw.arg in ("path", "fname", "filepath_or_buffer",
+                                                                         "filename", "file", "fname")), None)
+        owner = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if name in ("read_text", "read_bytes", "write_text", "write_bytes", "open", "mkdir") and owner is not None:
+            target = owner if _literal(owner, self.names) is not None else target  # Path("x").read_text()
+        path = _literal(target, self.names) if target is not None else None
+        if path is not None and not _is_url(path):
+            use = PathUse(path, getattr(target, "lineno", node.lineno), name)
+            mode = _mode(node, self.names) if name in ("open", "File", "Dataset") else ""
+            if name in _WRITE_CALLS or any(c in mode for c in "wax+"):
+                self.facts.writes.append(use)
+            elif name in _READ_CALLS:
+                self.facts.reads.append(use)
+            if target is not None:
+                self.in_call.add(id(target))
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        value = node.value
+        if not isinstance(value, str) or len(value) > 400 or "\n" in value or _is_url(value):
+            return
+        if ABSOLUTE_PATH.match(value) or SCRATCH_PATH.match(value):
+            self.facts.absolute.append(PathUse(value, node.lineno, ""))
+        elif id(node) not in self.in_call and _DATA_SUFFIX.search(value) and " " not in value.strip() \
+                and not value.startswith(("*", ".", "%", "{")) and "/" in value:
+            self.facts.reads.append(PathUse(value, node.lineno, ""))
+
+
+def _is_url(value: str) -> bool:
+    return "://" in value or value.startswith(("www.", "git@", "s3:", "gs:", "doi:"))
+
+
+def _catches_import_error(node: ast.AST | None) -> bool:
+    if node is None:
+        return True  # bare except
+    if isinstance(node, ast.Tuple):
+        return any(_catches_import_error(e) for e in node.elts)
+    return _call_name(node) in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException")
+
+
+def analyse(source: str, *, magics: bool = True) -> CodeFacts:
+    """Facts about ``source`` (a cell when ``magics``, else a ``.py`` file). Never raises."""
+    facts = CodeFacts()
+    if magics:
+        source, facts.skipped = strip_magics(source)
+        if facts.skipped:
+            return facts
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes in user code
+            tree = ast.parse(source)
+    except SyntaxError as exc:
+        facts.syntax_error = (exc.lineno or 1, exc.msg or "invalid syntax")
+        return facts
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
+        facts.syntax_error = (1, str(exc) or type(exc).__name__)
+        return facts
+    _Visitor(facts).visit(tree)
+    return facts
