@@ -8,18 +8,23 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-__all__ = ["DOI_PATTERN", "normalize_doi", "find_dois", "is_valid_doi", "is_placeholder_doi"]
+__all__ = ["DOI_PATTERN", "normalize_doi", "find_dois", "find_malformed_dois", "is_valid_doi",
+           "is_placeholder_doi", "doi_url", "syntax_problem"]
 
 #: Crossref's recommended pattern for modern DOIs (covers >99.3% of registered DOIs).
 DOI_PATTERN = re.compile(r"10\.\d{4,9}/[-._;()/:A-Za-z0-9<>\[\]]+")
 _PREFIXES = re.compile(
-    r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/|https?://doi\.org/|info:doi/)", re.IGNORECASE
+    r"^(?:doi:\s*|(?:https?://)?(?:dx\.|www\.)?doi\.org/|info:doi/)", re.IGNORECASE
 )
 _IN_TEXT = re.compile(
     r"(?:doi:\s*|https?://(?:dx\.)?doi\.org/|\b)(10\.\d{4,9}/[^\s\"'<>\])},`]+)", re.IGNORECASE
 )
-_PLACEHOLDERS = re.compile(r"^10\.(0000|1234|9999|xxxx)/|/(x+|xxx+|todo|tbd|placeholder|example|0+)$",
-                           re.IGNORECASE)
+_PLACEHOLDERS = re.compile(
+    r"^10\.(0000|1234|9999|xxxx)/|/(x+|xxx+|todo|tbd|placeholder|example|0+)$"
+    r"|xxxx|\b(todo|tbd|placeholder)\b|[./]0{5,}$",
+    re.IGNORECASE)
+#: Text written as a DOI (after ``doi:`` or ``doi.org/``), well-formed or not.
+_CLAIMED = re.compile(r"(?:\bdoi:\s*|doi\.org/)(\d[^\s\"'<>\])},`]*)", re.IGNORECASE)
 
 
 def normalize_doi(text: str) -> str | None:
@@ -40,8 +45,8 @@ def is_valid_doi(text: str) -> bool:
 
 
 def is_placeholder_doi(doi: str) -> bool:
-    """True for DOIs that are evidently placeholders (10.xxxx/…, 10.1234/abc, …/XXXX)."""
-    return bool(_PLACEHOLDERS.search(doi))
+    """True for DOIs that are evidently placeholders (10.xxxx/…, 10.1234/abc, …/XXXX), in any written form."""
+    return bool(_PLACEHOLDERS.search(_PREFIXES.sub("", unquote(doi.strip())).strip()))
 
 
 def find_dois(text: str) -> list[tuple[str, int]]:
@@ -55,3 +60,40 @@ def find_dois(text: str) -> list[tuple[str, int]]:
         for m in _IN_TEXT.finditer(line):
             out.append((m.group(1).rstrip(".,;:"), lineno))
     return out
+
+
+def find_malformed_dois(text: str) -> list[tuple[str, int]]:
+    """Text written as a DOI (after ``doi:`` or ``doi.org/``) that is not a valid DOI, with its line.
+
+    ``find_dois`` only sees well-formed prefixes; this finds ``doi:10.123/x`` and friends.
+    """
+    out: list[tuple[str, int]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        for m in _CLAIMED.finditer(line):
+            raw = m.group(1).rstrip(".,;:")
+            if normalize_doi(raw) is None:
+                out.append((raw, lineno))
+    return out
+
+
+def syntax_problem(text: str) -> str:
+    """Why ``text`` is not a DOI, in a few words (for messages)."""
+    s = _PREFIXES.sub("", unquote(text.strip())).strip()
+    if not s:
+        return "it is empty"
+    if not s.startswith("10."):
+        return "a DOI starts with '10.'"
+    prefix, _, suffix = s.partition("/")
+    if not re.fullmatch(r"10\.\d{4,9}", prefix):
+        return f"the prefix {prefix!r} should be '10.' followed by 4 to 9 digits"
+    if not suffix:
+        return "there is nothing after the '/'"
+    bad = sorted({c for c in suffix if not re.match(r"[-._;()/:A-Za-z0-9<>\[\]]", c)})
+    if bad:
+        return f"the suffix contains {', '.join(repr(c) for c in bad)}"
+    return "it does not have the form 10.<registrant>/<suffix>"
+
+
+def doi_url(doi: str) -> str:
+    """The https://doi.org/ link for a normalised DOI."""
+    return f"https://doi.org/{doi}"
