@@ -29,6 +29,7 @@ __all__ = [
     "load_manifest",
     "parse_manifest",
     "safe_relpath",
+    "find_cycle",
 ]
 
 MANIFEST_NAMES = ("paperpack.yml", "paperpack.yaml")
@@ -120,6 +121,16 @@ def load_manifest(root: Path) -> Manifest | None:
     return manifest
 
 
+def _error(name: str, line: int | None, where: str, message: str, hint: str, path: Path | None) -> ManifestError:
+    """A :class:`ManifestError` reading ``name:line: where: message``, with ``line`` and ``where`` attributes."""
+    head = f"{name}:{line}" if line else name
+    exc = ManifestError(f"{head}: {where + ': ' if where else ''}{message}", hint=hint, path=path)
+    exc.line = line  # type: ignore[attr-defined]
+    exc.where = where  # type: ignore[attr-defined]
+    exc.detail = message  # type: ignore[attr-defined]
+    return exc
+
+
 def parse_manifest(text: str, *, path: Path | None = None) -> Manifest:
     name = path.name if path else "paperpack.yml"
     yaml = YAML(typ="rt")
@@ -127,21 +138,20 @@ def parse_manifest(text: str, *, path: Path | None = None) -> Manifest:
         doc = yaml.load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
+        context = getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ManifestError(
-            f"{name}{line}: YAML syntax error: {problem}",
-            hint="fix the YAML syntax (indentation with spaces, a space after each colon, quotes around values with ':' or '#')",
-            path=path,
-        ) from None
+        opened = getattr(exc, "context", None)
+        if context is not None and mark is not None and context.line != mark.line and opened:
+            problem += f" ({opened} on line {context.line + 1})"
+        raise _error(name, mark.line + 1 if mark is not None else None, "", f"YAML syntax error: {problem}",
+                     "fix the YAML syntax (indentation with spaces, a space after each colon, quotes around "
+                     "values with ':' or '#')", path) from None
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, dict):
-        raise ManifestError(
-            f"{name}:1: the manifest must be a mapping of keys (version, title, notebooks, …), found a {type(doc).__name__}",
-            hint="start from `paperpack init`, which writes a manifest inferred from the repository",
-            path=path,
-        )
+        raise _error(name, 1, "", "the manifest must be a mapping of keys (version, title, notebooks, …), "
+                     f"found {_a(type(_to_plain(doc)).__name__)}",
+                     "start from `paperpack init`, which writes a manifest inferred from the repository", path)
     lines: dict[tuple[str | int, ...], int] = {}
     _collect_lines(doc, (), lines)
     plain = _to_plain(doc)
@@ -184,13 +194,28 @@ def _schema_at(schema: dict[str, Any], error: jsonschema.ValidationError) -> dic
 
 def _best_error(errors: list[jsonschema.ValidationError]) -> jsonschema.ValidationError:
     best = jsonschema.exceptions.best_match(errors)
-    # For oneOf/anyOf, descend into the branch that came nearest (nbformat's approach).
-    while best.context:
+    # For oneOf, descend into the branch that came nearest (nbformat's approach), unless every
+    # branch failed on its type: then the oneOf itself says best what is allowed.
+    while best.context and not all(e.validator == "type" for e in best.context) and best.validator != "anyOf":
         deeper = jsonschema.exceptions.best_match(best.context)
         if deeper is None:
             break
         best = deeper
     return best
+
+
+def _locate(error: jsonschema.ValidationError, manifest: Manifest) -> tuple[tuple[Any, ...], int]:
+    where = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = (_schema_at(load_schema("manifest"), error).get("properties") or {}).keys()
+        unknown = [k for k in error.instance if k not in allowed]
+        if unknown:
+            where = where + (str(unknown[0]),)  # point at the misspelt key's own line
+    return where, manifest.line_of(*where) or 1
+
+
+#: at most this many further problems are listed under the first (the message stays under 10 lines)
+MAX_MORE = 3
 
 
 def _validate(manifest: Manifest, name: str) -> None:
@@ -199,21 +224,18 @@ def _validate(manifest: Manifest, name: str) -> None:
     if not errors:
         return
     error = _best_error(errors)
-    where = tuple(error.absolute_path)
+    where, line = _locate(error, manifest)
     message, hint = _explain(error, manifest)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = (_schema_at(load_schema("manifest"), error).get("properties") or {}).keys()
-        unknown = [k for k in error.instance if k not in allowed]
-        if unknown:
-            where = where + (str(unknown[0]),)
-    dotted = _dotted(where) or "(top level)"
-    line = manifest.line_of(*where) or 1
-    extra = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-    raise ManifestError(
-        f"{name}:{line}: {dotted}: {message}{extra}",
-        hint=hint,
-        path=manifest.path,
-    )
+    others = []
+    for other in sorted((e for e in errors if e is not error and list(e.absolute_path) != list(error.absolute_path)),
+                        key=lambda e: _locate(e, manifest)[1]):
+        o_where, o_line = _locate(_best_error([other]), manifest)
+        o_message = _explain(_best_error([other]), manifest)[0]
+        others.append(f"\n  also line {o_line}: {_dotted(o_where) or '(top level)'}: {o_message}")
+    extra = "".join(others[:MAX_MORE])
+    if len(others) > MAX_MORE:
+        extra += f"\n  and {len(others) - MAX_MORE} more"
+    raise _error(name, line, _dotted(where) or "(top level)", message + extra, hint, manifest.path)
 
 
 def _dotted(where: tuple[Any, ...]) -> str:
@@ -223,46 +245,67 @@ def _dotted(where: tuple[Any, ...]) -> str:
     return out
 
 
+_FORMS = {
+    "memory": "a memory size such as 2g or 512m",
+    "sha256": "64 hexadecimal characters (`sha256sum FILE`)",
+    "md5": "32 hexadecimal characters (`md5sum FILE`)",
+    "python": "a Python version such as 3.11",
+}
+
+
 def _explain(error: jsonschema.ValidationError, manifest: Manifest) -> tuple[str, str]:
     schema = _schema_at(load_schema("manifest"), error)
+    key = str(error.absolute_path[-1]) if error.absolute_path else ""
     if error.validator == "additionalProperties":
         instance = error.instance if isinstance(error.instance, dict) else {}
         allowed = sorted((schema.get("properties") or {}).keys())
         unknown = [k for k in instance if k not in allowed]
-        key = unknown[0] if unknown else "?"
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        # point at the misspelt key's own line
+        bad = unknown[0] if unknown else "?"
+        close = difflib.get_close_matches(bad, allowed, n=1, cutoff=0.6)
         guess = f"did you mean '{close[0]}'?" if close else f"allowed keys here: {', '.join(allowed)}"
-        return f"unknown key '{key}'; {guess}", (
-            f"rename '{key}' to '{close[0]}'" if close else f"remove '{key}' or use one of: {', '.join(allowed)}"
+        return f"unknown key '{bad}'; {guess}", (
+            f"rename '{bad}' to '{close[0]}'" if close else f"remove '{bad}' or use one of: {', '.join(allowed)}"
         )
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         if missing == "version":
             return "'version' is missing", "add `version: 1` as the first line of the manifest"
         return f"'{missing}' is required here", f"add '{missing}'"
+    if error.validator == "anyOf" and all(e.validator == "required" for e in error.context):
+        keys = [e.message.split("'")[1] for e in error.context if "'" in e.message]
+        listed = ", ".join(keys[:-1]) + f" or {keys[-1]}" if len(keys) > 1 else "".join(keys)
+        return f"needs at least one of {listed}", f"add {listed}"
+    if error.validator == "oneOf" and all(e.validator == "type" for e in error.context):
+        kinds = [e.validator_value for e in error.context]
+        return (f"expected {' or '.join(_a(k) for k in kinds)}, found {_a(type(error.instance).__name__)} "
+                f"({_short(error.instance)})", schema.get("description") or f"write {_a(kinds[0])}")
     if error.validator == "type":
         expected = error.validator_value
         return (
             f"expected {_a(expected)}, found {_a(type(error.instance).__name__)} ({_short(error.instance)})",
-            f"write a value of type {expected}",
+            f"write {_a(expected)}",
         )
     if error.validator == "const" and list(error.absolute_path) == ["version"]:
         return f"version {error.instance!r} is not supported; this paperpack reads version 1", "set `version: 1`"
     if error.validator == "enum":
         choices = ", ".join(repr(v) for v in error.validator_value)
         return f"{_short(error.instance)} is not one of {choices}", f"use one of {choices}"
-    if error.validator == "not" and "relpath" in str(error.schema_path) or (
-        error.validator == "not" and isinstance(error.instance, str)
-    ):
+    if error.validator == "not" and isinstance(error.instance, str):
         return (
             f"{error.instance!r} is an absolute path; paths in the manifest are relative to the repository root",
             f"write it relative to the repository root, e.g. {PurePosixPath(str(error.instance).lstrip('/')).name!r}",
         )
     if error.validator == "pattern":
-        return f"{_short(error.instance)} does not match the expected form {error.validator_value}", (
-            schema.get("description") or "see schemas/paperpack.manifest.v1.json"
-        )
+        form = _FORMS.get(key) or schema.get("description") or f"text matching {error.validator_value}"
+        return f"{_short(error.instance)} is not {form}" if key in _FORMS else (
+            f"{_short(error.instance)} does not have the expected form ({form})"), f"write {form}"
+    bounds = {"minimum": "at least", "exclusiveMinimum": "greater than", "maximum": "at most"}
+    if error.validator in bounds:
+        return f"{_short(error.instance)} is too {'large' if error.validator == 'maximum' else 'small'}: " \
+               f"it must be {bounds[str(error.validator)]} {error.validator_value}", (
+                   schema.get("description") or "see docs/manifest.md for the allowed values")
+    if error.validator == "minLength":
+        return "must not be empty", "write a value, or remove the key"
     return error.message, schema.get("description") or "see docs/manifest.md for the manifest format"
 
 
@@ -315,9 +358,36 @@ def _check_paths(manifest: Manifest, root: Path) -> None:
         try:
             safe_relpath(root, rel)
         except ValueError as exc:
-            line = manifest.line_of(*where) or 1
-            raise ManifestError(
-                f"{name}:{line}: {_dotted(where)}: {exc}",
-                hint="use a path relative to the repository root, inside the repository, with no symbolic links",
-                path=manifest.path,
-            ) from None
+            raise _error(name, manifest.line_of(*where) or 1, _dotted(where), str(exc),
+                         "use a path relative to the repository root, inside the repository, with no "
+                         "symbolic links", manifest.path) from None
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """One cycle of ``graph`` (notebook → notebooks it depends on), in order, or ``None``.
+
+    Shared by the MAN checks and anything that orders notebook runs.
+    """
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if state.get(dep) == 1:
+                return stack[stack.index(dep):]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None

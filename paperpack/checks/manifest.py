@@ -1,4 +1,9 @@
-"""Manifest family: ``paperpack.yml`` follows its schema, or its absence is noted."""
+"""Manifest family (MAN): ``paperpack.yml`` follows its schema and names notebooks that exist.
+
+Schema and path errors come from :func:`paperpack.manifest.load_manifest` (the validation
+run keeps the :class:`~paperpack.errors.ManifestError` in ``ctx.cache["manifest_error"]``);
+the run-order rules (missing notebooks, unknown or circular ``depends_on``) are checked here.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Iterable
 
 from ..errors import ManifestError
 from ..findings import Finding, Rule, Severity
+from ..manifest import Manifest, find_cycle
 from ..repo import Repo
 from . import CheckContext
 
@@ -21,18 +27,66 @@ MAN002 = Rule(
     "records the paper DOI, the authors, the data and the run order.",
     family="manifest",
 )
+MAN003 = Rule(
+    "MAN003", "notebook-missing", Severity.ERROR,
+    "A notebook listed in the manifest that is not in the repository cannot be run, so the paper's results "
+    "cannot be reproduced as declared.",
+    family="manifest",
+)
+MAN004 = Rule(
+    "MAN004", "depends-on-unknown", Severity.ERROR,
+    "depends_on must name a notebook of the manifest's list; otherwise the run order it asks for cannot be "
+    "honoured.",
+    family="manifest",
+)
+MAN005 = Rule(
+    "MAN005", "depends-on-cycle", Severity.ERROR,
+    "Notebooks that depend on each other in a circle can never run: none of them can go first.",
+    family="manifest",
+)
 
 
 def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     error: ManifestError | None = ctx.cache.get("manifest_error")
     if error is not None:
         path = error.path.name if error.path else "paperpack.yml"
-        line = None
-        head = error.message.split(":", 2)
-        if len(head) > 2 and head[1].isdigit():
-            line = int(head[1])
-        message = error.message.split(": ", 1)[1] if line else error.message
+        line = getattr(error, "line", None)
+        where = getattr(error, "where", "")
+        detail = getattr(error, "detail", None)
+        message = f"{where}: {detail}" if detail and where else detail or error.message
         yield MAN001.at(path, message, error.hint, line=line)
     elif repo.manifest is None:
         yield MAN002.at(None, "no paperpack.yml: everything is inferred from the repository",
                         "run `paperpack init` to write the inferred manifest, then review it")
+    else:
+        yield from check_run_order(repo, repo.manifest)
+
+
+def check_run_order(repo: Repo, manifest: Manifest) -> Iterable[Finding]:
+    """MAN003–MAN005 for a valid manifest."""
+    name = manifest.path.name if manifest.path else "paperpack.yml"
+    specs = manifest.notebooks
+    listed = [nb.path for nb in specs]
+    files = set(repo.files)
+    for i, nb in enumerate(specs):
+        if nb.path not in files:
+            close = [f for f in repo.notebooks if f.rsplit("/", 1)[-1] == nb.path.rsplit("/", 1)[-1]]
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            yield MAN003.at(name, f"notebooks[{i}].path: {nb.path!r} is not in the repository",
+                            f"{hint}fix the path (relative to the repository root), commit the notebook, "
+                            "or remove the entry", line=manifest.line_of("notebooks", i, "path"))
+        for j, dep in enumerate(nb.depends_on):
+            if dep not in listed:
+                yield MAN004.at(name, f"notebooks[{i}].depends_on: {dep!r} is not one of the notebooks listed",
+                                f"list {dep!r} under notebooks:, or write one of: {', '.join(listed)}",
+                                line=manifest.line_of("notebooks", i, "depends_on", j))
+            elif dep == nb.path:
+                yield MAN005.at(name, f"notebooks[{i}]: {dep!r} depends on itself",
+                                "remove it from its own depends_on",
+                                line=manifest.line_of("notebooks", i, "depends_on", j))
+    cycle = find_cycle({nb.path: [d for d in nb.depends_on if d in listed and d != nb.path] for nb in specs})
+    if cycle:
+        first = listed.index(cycle[0])
+        yield MAN005.at(name, "depends_on goes round in a circle: " + " → ".join(cycle + [cycle[0]]),
+                        "remove one of these depends_on entries so that one notebook can run first",
+                        line=manifest.line_of("notebooks", first, "depends_on"))
