@@ -1,0 +1,135 @@
+"""Safe extraction: real zip and tar.gz files built in the test, some of them hostile."""
+
+from __future__ import annotations
+
+import io
+import stat
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from paperpack.archive import ArchiveLimits, extract_archive
+from paperpack.errors import DataError, UnsafeArchiveError
+
+
+def make_tar(path: Path, members: list[tuple[str, str, bytes | str]]) -> Path:
+    """members: (name, kind, data-or-linkname) with kind in file, dir, sym, hard, fifo."""
+    with tarfile.open(path, "w:gz") as tf:
+        for name, kind, payload in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                data = payload if isinstance(payload, bytes) else payload.encode()
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE,
+                         "fifo": tarfile.FIFOTYPE}[kind]
+            if kind in ("sym", "hard"):
+                info.linkname = str(payload)
+            tf.addfile(info)
+    return path
+
+
+def make_zip(path: Path, members: list[tuple[str, str, bytes | str]]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, kind, payload in members:
+            data = payload if isinstance(payload, bytes) else payload.encode()
+            if kind == "sym":
+                info = zipfile.ZipInfo(name)
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+                zf.writestr(info, data)
+            else:
+                zf.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("maker", [make_tar, make_zip])
+def test_good_archive_unpacks(maker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    arch = maker(tmp_path / ("a.tar.gz" if maker is make_tar else "a.zip"),
+                 [("data/x.csv", "file", "a,b\n1,2\n"), ("data/link.csv", "sym", "x.csv"), ("top.txt", "file", "hi")])
+    out = extract_archive(arch, tmp_path / "out")
+    assert (out / "data" / "x.csv").read_text() == "a,b\n1,2\n"
+    assert (out / "data" / "link.csv").is_symlink() and (out / "data" / "link.csv").read_text() == "a,b\n1,2\n"
+    assert (out / "top.txt").read_text() == "hi"
+
+
+@pytest.mark.parametrize("maker", [make_tar, make_zip])
+@pytest.mark.parametrize("members, why", [
+    ([("../evil.txt", "file", "x")], "'..'"),
+    ([("ok/../../evil.txt", "file", "x")], "'..'"),
+    ([("/etc/evil.txt", "file", "x")], "absolute path"),
+    ([("data/out", "sym", "../../outside")], "points outside"),
+    ([("data/abs", "sym", "/etc/passwd")], "absolute path"),
+])
+def test_hostile_members_are_refused(maker, members, why: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    arch = maker(tmp_path / ("a.tar.gz" if maker is make_tar else "a.zip"), members)
+    with pytest.raises(UnsafeArchiveError, match=why) as info:
+        extract_archive(arch, tmp_path / "target" / "out")
+    assert arch.name in str(info.value)
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "target" / "evil.txt").exists()
+    assert list((tmp_path / "target").iterdir()) == [], "no half-extracted folder is left"
+
+
+def test_tar_hardlink_pointing_out(tmp_path: Path) -> None:
+    arch = make_tar(tmp_path / "h.tar.gz", [("a.txt", "file", "x"), ("b.txt", "hard", "../../etc/passwd")])
+    with pytest.raises(UnsafeArchiveError, match="'..'"):
+        extract_archive(arch, tmp_path / "out")
+    arch = make_tar(tmp_path / "h2.tar.gz", [("b.txt", "hard", "/etc/passwd")])
+    with pytest.raises(UnsafeArchiveError, match="absolute"):
+        extract_archive(arch, tmp_path / "out")
+    good = make_tar(tmp_path / "h3.tar.gz", [("a.txt", "file", "same"), ("b.txt", "hard", "a.txt")])
+    out = extract_archive(good, tmp_path / "out")
+    assert (out / "b.txt").read_text() == "same"
+
+
+def test_link_chains(tmp_path: Path) -> None:
+    # each link looks inside on its own; together they lead out
+    arch = make_tar(tmp_path / "c.tar.gz", [("a", "sym", "."), ("a/b", "sym", ".."), ("a/b/evil.txt", "file", "x")])
+    with pytest.raises(UnsafeArchiveError, match="through other links"):
+        extract_archive(arch, tmp_path / "out")
+    assert not (tmp_path / "evil.txt").exists()
+    arch = make_tar(tmp_path / "w.tar.gz", [("sub", "dir", b""), ("sub/up", "sym", ".."), ("sub/up/x.txt", "file", "x")])
+    out = extract_archive(arch, tmp_path / "out")  # sub/up -> sub/.. is the root: still inside
+    assert (out / "x.txt").read_text() == "x"
+
+
+def test_fifo_is_refused(tmp_path: Path) -> None:
+    arch = make_tar(tmp_path / "f.tar.gz", [("pipe", "fifo", b"")])
+    with pytest.raises(UnsafeArchiveError, match="device or FIFO"):
+        extract_archive(arch, tmp_path / "out")
+
+
+@pytest.mark.parametrize("maker", [make_tar, make_zip])
+def test_size_bomb_stops_at_the_limit(maker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    arch = maker(tmp_path / ("b.tar.gz" if maker is make_tar else "b.zip"), [("zeros.bin", "file", bytes(4 << 20))])
+    assert arch.stat().st_size < 64 << 10
+    with pytest.raises(UnsafeArchiveError, match="more than 1048576 bytes"):
+        extract_archive(arch, tmp_path / "out", limits=ArchiveLimits(max_total_bytes=1 << 20, max_ratio=1e9))
+    assert not (tmp_path / "out").exists()
+
+
+def test_zip_compression_ratio_bomb(tmp_path: Path) -> None:
+    arch = make_zip(tmp_path / "r.zip", [("zeros.bin", "file", bytes(8 << 20))])
+    with pytest.raises(UnsafeArchiveError, match="compression bomb"):
+        extract_archive(arch, tmp_path / "out", limits=ArchiveLimits(max_ratio=100))
+
+
+def test_too_many_members(tmp_path: Path) -> None:
+    arch = make_zip(tmp_path / "m.zip", [(f"f{i}.txt", "file", "x") for i in range(20)])
+    with pytest.raises(UnsafeArchiveError, match="more than 10 members"):
+        extract_archive(arch, tmp_path / "out", limits=ArchiveLimits(max_members=10))
+
+
+def test_not_an_archive_and_damaged(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.csv"
+    plain.write_text("a,b\n")
+    with pytest.raises(DataError, match="neither a zip nor a tar"):
+        extract_archive(plain, tmp_path / "out")
+    arch = make_tar(tmp_path / "d.tar.gz", [(f"f{i}.bin", "file", bytes(range(256)) * 400) for i in range(4)])
+    data = arch.read_bytes()
+    arch.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="damaged"):
+        extract_archive(arch, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
