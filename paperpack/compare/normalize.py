@@ -1,0 +1,62 @@
+"""Text normalisation: remove what legitimately changes between two runs of the same code.
+
+Memory addresses, timestamps and dates, temporary and home paths, UUIDs and widget model
+ids, progress bars (tqdm and friends, which rewrite a line with ``\\r``), ``%time`` /
+``%timeit`` output, and any line matching the manifest's ``compare.ignore_patterns``.
+Numbers are left in place: :mod:`paperpack.compare.numbers` compares them with a tolerance.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+__all__ = ["normalise_text", "RULES"]
+
+#: (pattern, replacement), applied in this order.
+RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\x1b\[[0-9;]*[A-Za-z]"), ""),  # ANSI colours
+    (re.compile(r"\b0x[0-9a-fA-F]{6,16}\b"), "0x<ADDR>"),
+    (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<UUID>"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<DATETIME>"),
+    (re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} "
+                r"\d{2}:\d{2}:\d{2}( [A-Z]{3,4})? \d{4}"), "<DATETIME>"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<DATE>"),
+    (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(\.\d+)?\b"), "<TIME>"),
+    (re.compile(r"(/private)?/(tmp|var/tmp|var/folders)/[^\s'\"<>)\],]*"), "<TMP>"),
+    (re.compile(r"/paperpack/work\b|/paperpack/repo\b"), "<WORKDIR>"),
+    (re.compile(r"/(home|Users)/[^/\s'\"]+"), "<HOME>"),
+    (re.compile(r"[A-Za-z]:\\Users\\[^\\\s'\"]+"), "<HOME>"),
+    (re.compile(r"^(CPU times|Wall time):.*$", re.M), "<TIMING>"),
+    (re.compile(r"^.*(±|\+-) .* per loop \(mean.*$", re.M), "<TIMING>"),
+    (re.compile(r"^\s*\d+%\|.*\|.*$", re.M), "<PROGRESS>"),  # tqdm
+    (re.compile(r"(\"model_id\"\s*:\s*\")[0-9a-f]{16,}\""), r"\1<MODEL>\""),
+    (re.compile(r"\b(id|data-root-id|data-id)=([\"'])[A-Za-z0-9_-]{16,}\2"), r"\1=\2<ID>\2"),
+    (re.compile(r"\b[0-9a-f]{32}\b"), "<HEX>"),
+]
+
+
+def _last_carriage_segment(text: str) -> str:
+    """A line rewritten with ``\\r`` (a progress bar) keeps only its final state."""
+    if "\r" not in text:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        lines.append(line.rstrip("\r").rsplit("\r", 1)[-1])
+    return "\n".join(lines)
+
+
+def normalise_text(text: str, ignore_patterns: Iterable[str] = (), workdirs: Iterable[str] = ()) -> str:
+    """``text`` with every legitimately changing part replaced by a placeholder."""
+    text = _last_carriage_segment(text.replace("\r\n", "\n"))
+    for folder in workdirs:
+        if folder:
+            text = text.replace(folder, "<WORKDIR>")
+    for pattern, replacement in RULES:
+        text = pattern.sub(replacement, text)
+    ignores = [re.compile(p) for p in ignore_patterns]
+    lines = [line.rstrip() for line in text.split("\n")
+             if line.strip() != "<PROGRESS>" and not any(p.search(line) for p in ignores)]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)

@@ -1,0 +1,164 @@
+"""``run_notebooks``: plan, run every notebook in the chosen engine, compare, gather results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..repo import DEFAULT_OUTPUT, Repo
+from .engines import Batch, Engine, EngineRegistry, Session, default_registry, detect_engine
+from .outcome import interpret
+from .plan import Limits, Plan, PlannedNotebook, make_plan
+from .results import NotebookRun, RunEvent, RunResult
+from .scheduler import Executor, ThreadExecutor
+from .verdict import judge
+
+__all__ = ["run_notebooks"]
+
+log = logging.getLogger(__name__)
+
+
+def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None, out_dir: Path | None = None,
+                  jobs: int | None = None, parameters: dict[str, object] | None = None,
+                  limits: Limits | None = None, progress: Callable[[RunEvent], None] | None = None,
+                  registry: EngineRegistry | None = None, executor: Executor | None = None) -> RunResult:
+    """Run every notebook of ``repo`` end to end and compare it with its committed outputs.
+
+    ``engine`` is ``docker`` (needs ``image``), ``local`` or ``auto``. Executed copies go
+    to ``out_dir/executed/`` (default ``<repo>/paperpack-out``); the repository itself is
+    never written. On Ctrl-C every container and process is stopped and the result comes
+    back with ``complete=False``.
+    """
+    registry = registry or default_registry()
+    name = detect_engine(registry, image) if engine == "auto" else engine
+    runner = registry.get(name)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    plan = make_plan(repo, parameters=parameters, limits=limits, jobs=jobs)
+    resolved = (limits or Limits()).resolved(repo.manifest.section("run") if repo.manifest else {}, jobs)
+    out = Path(out_dir) if out_dir is not None else repo.root / DEFAULT_OUTPUT
+    notify = progress or (lambda event: None)
+    result = RunResult(engine=name, isolation=runner.isolation, image=image if name == "docker" else None,
+                       out_dir=out, jobs=jobs, limits=resolved.to_dict())
+    started = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="paperpack-run-"))
+    try:
+        work = scratch / "work"
+        work.mkdir()
+        keys = {nb.path: f"nb{i:03d}" for i, nb in enumerate(plan.notebooks)}
+        paths = {key: path for path, key in keys.items()}
+
+        def on_event(event: dict[str, Any]) -> None:
+            path = paths.get(str(event.get("key")), "")
+            if event.get("event") in ("start", "cell"):
+                notify(RunEvent(kind=str(event["event"]), path=path, cell=event.get("cell"),
+                                cells=event.get("cells")))
+
+        session = Session(repo=repo, work_dir=work, limits=resolved, jobs=jobs,
+                          image=image, on_event=on_event)
+        runs = _schedule(plan, runner, session, scratch, keys, executor or ThreadExecutor(jobs), notify, result)
+        for nb in plan.notebooks:
+            run = runs.get(nb.path) or NotebookRun(path=nb.path, status="not-run", verdict="failed",
+                                                   message="not run: interrupted before it started")
+            result.notebooks.append(run)
+            if nb.path not in runs:
+                notify(RunEvent(kind="done", path=nb.path, status=run.status, verdict=run.verdict,
+                                message=run.message))
+    finally:
+        runner.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        result.duration = time.monotonic() - started
+    notify(RunEvent(kind="finished", message=result.summary()))
+    return result
+
+
+def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys: dict[str, str],
+              executor: Executor, notify: Callable[[RunEvent], None], result: RunResult) -> dict[str, NotebookRun]:
+    runs: dict[str, NotebookRun] = {}
+    succeeded: set[str] = set()
+    failed: set[str] = set()
+    settled: set[str] = set()
+    running: dict[Any, Batch] = {}
+    number = 0
+
+    def settle(run: NotebookRun) -> None:
+        runs[run.path] = run
+        settled.add(run.path)
+        (succeeded if run.verdict not in ("failed", "skipped") else failed).add(run.path)
+        notify(RunEvent(kind="done", path=run.path, status=run.status, verdict=run.verdict, message=run.message))
+
+    for nb in plan.notebooks:
+        if nb.skip is not None:
+            settle(NotebookRun(path=nb.path, status="skipped", verdict="skipped", message=nb.skip))
+        else:
+            notify(RunEvent(kind="queued", path=nb.path))
+    try:
+        runner.prepare(session)
+        while True:
+            for nb, dep in plan.blocked(failed, settled):
+                settle(NotebookRun(path=nb.path, status="skipped", verdict="skipped",
+                                   message=f"not run: it depends on {dep}, which did not succeed"))
+            in_flight = {nb.path for batch in running.values() for nb in batch.notebooks}
+            ready = [nb for nb in plan.ready(succeeded, settled) if nb.path not in in_flight]
+            if ready:
+                out = scratch / f"batch{number:03d}"
+                out.mkdir()
+                batch = Batch(number=number, notebooks=ready, keys=keys, out_dir=out)
+                number += 1
+                running[executor.submit(runner.run_batch, session, batch)] = batch
+            if not running:
+                break
+            for future in executor.wait_first(running):
+                batch = running.pop(future)
+                for run in _collect(batch, future.result(), session, result.out_dir):
+                    settle(run)
+    except KeyboardInterrupt:
+        log.warning("interrupted: stopping every running notebook")
+        result.complete = False
+        session.cancelled.set()
+        runner.cancel()
+        for future, batch in running.items():
+            try:
+                facts = future.result()
+            except Exception as exc:  # noqa: BLE001 - report what we have
+                facts = {"exit_code": None, "output": str(exc)}
+            for run in _collect(batch, facts, session, result.out_dir):
+                settle(run)
+    finally:
+        executor.shutdown(wait=True)
+    return runs
+
+
+def _collect(batch: Batch, facts: dict[str, Any], session: Session, out_dir: Path) -> list[NotebookRun]:
+    runs = []
+    for nb in batch.notebooks:
+        key = batch.keys[nb.path]
+        result = _read_result(batch.out_dir / f"{key}.result.json")
+        run = interpret(nb, result, facts, session.limits, session.cancelled.is_set())
+        executed = batch.out_dir / f"{key}.ipynb"
+        if executed.is_file():
+            run.executed = _publish(executed, out_dir, nb)
+        judge(run, nb, session.repo.root / nb.path, executed if executed.is_file() else None)
+        runs.append(run)
+    return runs
+
+
+def _read_result(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def _publish(executed: Path, out_dir: Path, nb: PlannedNotebook) -> str:
+    """Copy the executed notebook to ``out_dir/executed/<path>`` atomically; return that relative path."""
+    from ..report import write_atomic
+
+    rel = Path("executed") / nb.path
+    write_atomic(out_dir / rel, executed.read_bytes())
+    return rel.as_posix()

@@ -1,0 +1,186 @@
+"""Engines run the in-image runner on a batch of notebooks: in a container, or locally.
+
+An :class:`EngineRegistry` is a plain class with ``register``/``get`` (papermill's
+pattern), so tests can build their own. :func:`default_registry` knows ``docker`` and
+``local``; :func:`detect_engine` picks one for ``--engine auto``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import UsageError
+from ..repo import Repo
+from .plan import Limits, PlannedNotebook
+
+__all__ = ["Batch", "Session", "Engine", "EngineRegistry", "default_registry", "detect_engine",
+           "RUNNER", "EVENT_PREFIX"]
+
+log = logging.getLogger(__name__)
+
+RUNNER = Path(__file__).resolve().parent / "runner.py"
+EVENT_PREFIX = "@@paperpack-event "
+TAIL_LINES = 40
+
+
+@dataclass
+class Batch:
+    """Independent notebooks run by one runner process (one container)."""
+
+    number: int
+    notebooks: list[PlannedNotebook]
+    keys: dict[str, str]  # path -> key
+    out_dir: Path  # host folder the runner writes into
+
+
+@dataclass
+class Session:
+    """Everything a run shares across batches."""
+
+    repo: Repo
+    work_dir: Path  # host folder: the writable working copy
+    limits: Limits  # resolved
+    jobs: int
+    image: str | None = None
+    on_event: Callable[[dict[str, Any]], None] = lambda event: None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+class Engine:
+    """Base: run a batch through the runner and stream its progress lines."""
+
+    name = "engine"
+    isolation = ""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, subprocess.Popen[str]] = {}
+        self._lock = threading.Lock()
+
+    # what subclasses provide
+    def available(self) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    def prepare(self, session: Session) -> None:
+        """Once per run, before any batch (build the venv, check the image)."""
+
+    def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
+        """Run one batch; returns facts about it (exit code, OOM, output tail)."""
+        raise NotImplementedError
+
+    def cancel(self) -> None:
+        """Stop everything running now (called on Ctrl-C, from the main thread)."""
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            _kill_group(proc)
+
+    def close(self) -> None:
+        """Remove whatever is left (containers); safe to call twice."""
+
+    # shared helpers
+    def write_spec(self, batch: Batch, session: Session, *, source: str, workdir: str, outdir: str,
+                   links: list[dict[str, str]], env: dict[str, str] | None = None) -> Path:
+        spec = {
+            "source": source, "workdir": workdir, "outdir": outdir, "jobs": session.jobs, "links": links,
+            "shared_umask": True, "env": env or {},
+            "notebooks": [{"key": batch.keys[nb.path], "path": nb.path, "timeout": nb.timeout,
+                           "cell_timeout": nb.cell_timeout, "parameters": nb.parameters,
+                           "kernel": nb.kernel, "allow_errors": nb.allow_errors}
+                          for nb in batch.notebooks],
+        }
+        path = batch.out_dir / "spec.json"
+        path.write_text(json.dumps(spec, default=repr), encoding="utf-8")
+        return path
+
+    def stream(self, cmd: list[str], session: Session, *, env: dict[str, str] | None = None) -> tuple[int, str]:
+        """Run ``cmd`` in its own process group; pass runner events on; return (code, output tail)."""
+        log.debug("running %s", " ".join(cmd))
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=env, start_new_session=True, errors="replace")
+        with self._lock:
+            self._procs[proc.pid] = proc
+        tail: list[str] = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.startswith(EVENT_PREFIX):
+                    try:
+                        session.on_event(json.loads(line[len(EVENT_PREFIX):]))
+                    except ValueError:
+                        pass
+                    continue
+                tail.append(line.rstrip("\n"))
+                del tail[:-TAIL_LINES]
+            code = proc.wait()
+        finally:
+            if proc.poll() is None:
+                _kill_group(proc)
+            with self._lock:
+                self._procs.pop(proc.pid, None)
+        return code, "\n".join(tail)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM the runner's process group, SIGKILL it if it does not go within 5 s."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+class EngineRegistry:
+    """Engine factories by name."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, Callable[[], Engine]] = {}
+
+    def register(self, name: str, factory: Callable[[], Engine]) -> None:
+        self._factories[name] = factory
+
+    def names(self) -> list[str]:
+        return list(self._factories)
+
+    def get(self, name: str) -> Engine:
+        try:
+            factory = self._factories[name]
+        except KeyError:
+            raise UsageError(f"no engine named {name!r}",
+                             hint=f"use one of: auto, {', '.join(self._factories)}") from None
+        return factory()
+
+
+def default_registry() -> EngineRegistry:
+    from .container import DockerEngine
+    from .local import LocalEngine
+
+    registry = EngineRegistry()
+    registry.register("docker", DockerEngine)
+    registry.register("local", LocalEngine)
+    return registry
+
+
+def detect_engine(registry: EngineRegistry, image: str | None) -> str:
+    """``docker`` when a daemon answers and an image is given, else ``local``."""
+    if image and "docker" in registry.names():
+        ok, why = registry.get("docker").available()
+        if ok:
+            return "docker"
+        log.warning("no usable Docker (%s): running with the local engine", why)
+    return "local"

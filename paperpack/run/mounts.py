@@ -1,0 +1,31 @@
+"""Fetched data for a run: where each declared file comes from and where notebooks see it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..repo import Repo
+
+__all__ = ["data_sources", "data_links"]
+
+log = logging.getLogger(__name__)
+
+
+def data_sources(repo: Repo) -> list[tuple[Path, str]]:
+    """(fetched file or folder on this machine, repo-relative target) for each declared dataset file.
+
+    Comes from :func:`paperpack.data.data_mounts`, which raises a ``DataError`` saying
+    to run ``paperpack data fetch`` when something declared was not fetched.
+    """
+    try:
+        from ..data import data_mounts
+    except ImportError:  # the data stage is not installed in this build
+        log.debug("paperpack.data is not available: no data mounts")
+        return []
+    return [(Path(m.source), str(m.target)) for m in data_mounts(repo)]
+
+
+def data_links(repo: Repo) -> list[dict[str, str]]:
+    """Runner ``links`` for the local engine: the working copy links each target to its source."""
+    return [{"target": target, "source": str(source)} for source, target in data_sources(repo)]

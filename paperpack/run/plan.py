@@ -1,0 +1,152 @@
+"""Which notebooks run, in which order, with which settings.
+
+The order comes from the manifest's ``notebooks`` list (with ``depends_on``) or, without
+one, every notebook found, in path order, all independent. The plan is a DAG: a notebook
+is ready once everything it depends on succeeded; if a dependency failed it is skipped
+with that reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..errors import ConfigError
+from ..manifest import NotebookSpec, find_cycle
+from ..repo import Repo
+
+__all__ = ["Limits", "PlannedNotebook", "Plan", "make_plan", "DEFAULT_TIMEOUT", "DEFAULT_CELL_TIMEOUT"]
+
+DEFAULT_TIMEOUT = 3600.0
+DEFAULT_CELL_TIMEOUT = 1200.0
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class Limits:
+    """Resource limits for a run. ``None`` means: the manifest's ``run`` section, then the default.
+
+    Values given here (from the command line) win over the manifest, also over a
+    notebook's own ``timeout``, so a CI job can tighten every limit at once.
+    """
+
+    timeout: float | None = None
+    cell_timeout: float | None = None
+    memory: str | None = None
+    pids: int | None = None
+    cpus: float | None = None
+
+    def resolved(self, manifest_run: dict[str, Any], jobs: int) -> "Limits":
+        return Limits(
+            timeout=self.timeout or manifest_run.get("timeout") or DEFAULT_TIMEOUT,
+            cell_timeout=self.cell_timeout or manifest_run.get("cell_timeout") or DEFAULT_CELL_TIMEOUT,
+            memory=self.memory or manifest_run.get("memory") or "2g",
+            pids=self.pids or manifest_run.get("pids") or 512,
+            cpus=self.cpus or manifest_run.get("cpus") or float(jobs),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "memory": self.memory,
+                "pids": self.pids, "cpus": self.cpus}
+
+
+@dataclass
+class PlannedNotebook:
+    path: str
+    depends_on: list[str] = field(default_factory=list)
+    timeout: float = DEFAULT_TIMEOUT
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT
+    parameters: dict[str, Any] = field(default_factory=dict)
+    kernel: str | None = None
+    allow_errors: bool = False
+    skip: str | None = None
+    compare: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    notebooks: list[PlannedNotebook]
+
+    def __post_init__(self) -> None:
+        self.by_path = {nb.path: nb for nb in self.notebooks}
+
+    @property
+    def to_run(self) -> list[PlannedNotebook]:
+        return [nb for nb in self.notebooks if nb.skip is None]
+
+    def ready(self, succeeded: set[str], settled: set[str]) -> list[PlannedNotebook]:
+        """Notebooks not yet settled whose dependencies all succeeded."""
+        return [nb for nb in self.to_run if nb.path not in settled
+                and all(dep in succeeded for dep in nb.depends_on)]
+
+    def blocked(self, failed: set[str], settled: set[str]) -> list[tuple[PlannedNotebook, str]]:
+        """Notebooks that can no longer run because a dependency failed or was skipped."""
+        out = []
+        for nb in self.to_run:
+            if nb.path in settled:
+                continue
+            bad = [dep for dep in nb.depends_on if dep in failed]
+            if bad:
+                out.append((nb, bad[0]))
+        return out
+
+
+def make_plan(repo: Repo, *, parameters: dict[str, Any] | None = None, limits: Limits | None = None,
+              jobs: int = 1) -> Plan:
+    """The run plan for ``repo``: manifest order and settings, command-line overrides on top."""
+    manifest = repo.manifest
+    run_section = manifest.section("run") if manifest else {}
+    top_compare = manifest.section("compare") if manifest else {}
+    given = limits or Limits()
+    resolved = given.resolved(run_section, jobs)
+    specs: list[NotebookSpec] = manifest.notebooks if manifest else []
+    if not specs:
+        specs = [NotebookSpec(path=p) for p in repo.notebooks]
+    _check(repo, specs)
+    extra = dict(parameters or {})
+    for name in extra:
+        if not _IDENTIFIER.match(name):
+            raise ConfigError(f"parameter name {name!r} is not a Python identifier",
+                              hint="use -p NAME VALUE with NAME a valid variable name, e.g. -p n_samples 100")
+    planned = []
+    for spec in specs:
+        skip = spec.skip
+        planned.append(PlannedNotebook(
+            path=spec.path,
+            depends_on=list(spec.depends_on),
+            timeout=float(given.timeout or spec.timeout or resolved.timeout or DEFAULT_TIMEOUT),
+            cell_timeout=float(given.cell_timeout or spec.cell_timeout or resolved.cell_timeout
+                               or DEFAULT_CELL_TIMEOUT),
+            parameters={**spec.parameters, **extra},
+            kernel=spec.kernel,
+            allow_errors=spec.allow_errors,
+            skip=(skip if isinstance(skip, str) else "skip: true in paperpack.yml") if skip else None,
+            compare={**top_compare, **(spec.compare or {})},
+        ))
+    return Plan(planned)
+
+
+def _check(repo: Repo, specs: Iterable[NotebookSpec]) -> None:
+    specs = list(specs)
+    where = repo.manifest.path.name if repo.manifest and repo.manifest.path else "paperpack.yml"
+    paths = [s.path for s in specs]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.path in seen:
+            raise ConfigError(f"{where}: notebook {spec.path!r} is listed twice",
+                              hint="list each notebook once; merge the two entries")
+        seen.add(spec.path)
+        if not (repo.root / spec.path).is_file():
+            raise ConfigError(f"{where}: notebook {spec.path!r} does not exist in {repo.root}",
+                              hint="fix the path (relative to the repository root) or remove the entry")
+        for dep in spec.depends_on:
+            if dep not in paths:
+                raise ConfigError(
+                    f"{where}: {spec.path!r} depends on {dep!r}, which is not in the notebooks list",
+                    hint=f"add {dep!r} to `notebooks:` or remove it from depends_on")
+    cycle = find_cycle({s.path: list(s.depends_on) for s in specs})
+    if cycle:
+        cycle = cycle + cycle[:1] if cycle[-1] != cycle[0] else cycle
+        raise ConfigError(f"{where}: notebooks depend on each other in a circle: {' -> '.join(cycle)}",
+                          hint="remove one depends_on entry so the order has a start")

@@ -1,0 +1,99 @@
+"""What a run produced: one :class:`NotebookRun` per notebook, gathered in a :class:`RunResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RunEvent", "NotebookRun", "RunResult", "FAILING_VERDICTS"]
+
+#: Verdicts that make ``paperpack run`` exit 1. "differs" is one: a journal wants the same results.
+FAILING_VERDICTS = frozenset({"failed", "differs"})
+
+
+@dataclass
+class RunEvent:
+    """Progress, for a display: ``kind`` is queued, start, cell, done, skipped, or finished."""
+
+    kind: str
+    path: str = ""
+    cell: int | None = None
+    cells: int | None = None
+    status: str | None = None
+    verdict: str | None = None
+    message: str = ""
+
+
+@dataclass
+class NotebookRun:
+    path: str
+    status: str = "not-run"  # ok, error, timeout, dead-kernel, oom, pids-limit, no-kernel, skipped, interrupted, not-run
+    verdict: str = "failed"  # same, differs, failed, no-outputs, skipped
+    message: str = ""
+    duration: float | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    kernel: str | None = None
+    error: dict[str, Any] | None = None
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    executed: str | None = None  # path of the executed copy, relative to the output folder
+    comparison: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "status": self.status, "verdict": self.verdict, "message": self.message,
+                "duration": self.duration, "parameters": self.parameters, "kernel": self.kernel,
+                "error": self.error, "cells": self.cells, "executed": self.executed,
+                "comparison": self.comparison}
+
+
+@dataclass
+class RunResult:
+    engine: str
+    isolation: str
+    image: str | None
+    out_dir: Path
+    jobs: int
+    limits: dict[str, Any]
+    notebooks: list[NotebookRun] = field(default_factory=list)
+    complete: bool = True
+    duration: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return (not self.complete) or any(nb.verdict in FAILING_VERDICTS for nb in self.notebooks)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for nb in self.notebooks:
+            out[nb.verdict] = out.get(nb.verdict, 0) + 1
+        return out
+
+    def summary(self) -> str:
+        ran = [nb for nb in self.notebooks if nb.verdict != "skipped"]
+        good = [nb for nb in ran if nb.verdict in ("same", "no-outputs")]
+        same = sum(1 for nb in ran if nb.verdict == "same")
+        text = f"{len(good)}/{len(ran)} notebooks ran"
+        text += f", {same} with the same results" if same else ""
+        counts = self.counts()
+        for verdict in ("differs", "failed", "no-outputs", "skipped"):
+            if counts.get(verdict):
+                text += f", {counts[verdict]} {verdict}"
+        if not self.complete:
+            text += " (interrupted: incomplete)"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "isolation": self.isolation,
+            "image": self.image,
+            "out_dir": str(self.out_dir),
+            "jobs": self.jobs,
+            "limits": self.limits,
+            "complete": self.complete,
+            "failed": self.failed,
+            "duration": round(self.duration, 3),
+            "summary": self.summary(),
+            "counts": self.counts(),
+            "notebooks": [nb.to_dict() for nb in self.notebooks],
+        }

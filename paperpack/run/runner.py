@@ -1,0 +1,353 @@
+#!/usr/bin/env python3
+"""paperpack's notebook runner: executes a batch of notebooks and reports structured results.
+
+This file runs *inside the image* under the image's own Python (mounted read-only), or
+under the local engine's virtual environment. It must stay self-contained: the standard
+library, nbformat and nbclient only; never import paperpack here.
+
+Usage::
+
+    python3 runner.py --spec SPEC.json
+
+The spec (JSON) says::
+
+    {"source": "/paperpack/repo",      # the repository, read-only
+     "workdir": "/paperpack/work",     # writable working copy (filled from source once)
+     "outdir": "/paperpack/out",       # executed notebooks and results go here
+     "jobs": 2,                        # notebooks executed at once
+     "links": [{"target": "data/x.csv", "source": "/paperpack/data/0"}],
+     "notebooks": [{"key": "nb000", "path": "a.ipynb", "timeout": 600, "cell_timeout": 120,
+                    "parameters": {"n": 10}, "kernel": null, "allow_errors": false}]}
+
+For each notebook it writes ``<outdir>/<key>.ipynb`` (the executed copy, also when it
+failed part-way) and ``<outdir>/<key>.result.json``, both atomically. Progress goes to
+stdout as lines starting with ``@@paperpack-event `` followed by JSON; anything else on
+stdout (an image's entrypoint may print) is ignored by paperpack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+EVENT_PREFIX = "@@paperpack-event "
+RESULT_VERSION = 1
+COPY_MARKER = ".paperpack-copied"
+SKIP_NAMES = {".git", ".hg", ".svn", "paperpack-out", ".venv", "venv", "node_modules", "__pycache__",
+              ".ipynb_checkpoints", ".tox", ".mypy_cache", ".pytest_cache"}
+MAX_TRACEBACK_LINES = 60
+
+
+def emit(kind: str, **fields: Any) -> None:
+    """One progress line on stdout."""
+    fields["event"] = kind
+    sys.stdout.write(EVENT_PREFIX + json.dumps(fields, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def write_atomic(path: str, data: str) -> None:
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# --- the working copy -------------------------------------------------------------------
+
+def prepare_workdir(source: str, workdir: str, links: list[dict[str, str]]) -> None:
+    """Copy the repository into the working copy once (under a lock), then link the data."""
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, ".paperpack-lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(os.path.join(workdir, COPY_MARKER)):
+            shutil.copytree(source, workdir, symlinks=True, dirs_exist_ok=True,
+                            ignore=lambda _d, names: [n for n in names if n in SKIP_NAMES])
+            for link in links:
+                target = os.path.join(workdir, link["target"])
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                if os.path.lexists(target):
+                    if os.path.isdir(target) and not os.path.islink(target):
+                        shutil.rmtree(target)
+                    else:
+                        os.unlink(target)
+                os.symlink(link["source"], target)
+            with open(os.path.join(workdir, COPY_MARKER), "w") as fh:
+                fh.write("copied by paperpack's runner\n")
+
+
+# --- parameters -------------------------------------------------------------------------
+
+def inject_parameters(nb: Any, parameters: dict[str, Any]) -> int | None:
+    """papermill-style: a cell tagged ``injected-parameters`` after the ``parameters`` cell.
+
+    Returns the index of the injected cell, or ``None`` when there is nothing to inject.
+    """
+    if not parameters:
+        return None
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    lines = ["# Parameters injected by paperpack"] + [f"{name} = {value!r}" for name, value in parameters.items()]
+    cell = nbformat.v4.new_code_cell("\n".join(lines))
+    cell.metadata["tags"] = ["injected-parameters"]
+    if (nb.nbformat, nb.nbformat_minor) < (4, 5):
+        cell.pop("id", None)
+    at = 0
+    for index, existing in enumerate(nb.cells):
+        if "parameters" in existing.get("metadata", {}).get("tags", []):
+            at = index + 1
+            break
+    nb.cells.insert(at, cell)
+    return at
+
+
+# --- cgroup counters (inside a container) ----------------------------------------------------
+
+def cgroup_counter(name: str, key: str) -> int | None:
+    """A counter from the container's cgroup (v2 first, then v1), or ``None`` outside one."""
+    for path in (f"/sys/fs/cgroup/{name}", f"/sys/fs/cgroup/memory/{name}", f"/sys/fs/cgroup/pids/{name}"):
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    parts = line.split()
+                    if len(parts) == 2 and parts[0] == key:
+                        return int(parts[1])
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def oom_kills() -> int | None:
+    return cgroup_counter("memory.events", "oom_kill")
+
+
+def pids_max_hits() -> int | None:
+    return cgroup_counter("pids.events", "max")
+
+
+# --- one notebook -------------------------------------------------------------------------
+
+def _short_traceback(lines: list[str]) -> list[str]:
+    return [str(x) for x in lines[-MAX_TRACEBACK_LINES:]]
+
+
+def _failing_cell(nb: Any, index: int | None) -> dict[str, Any] | None:
+    """The first error output of cell ``index`` (ename, evalue, traceback)."""
+    if index is None or index >= len(nb.cells):
+        return None
+    for output in nb.cells[index].get("outputs", []):
+        if output.get("output_type") == "error":
+            return {"ename": output.get("ename", ""), "evalue": output.get("evalue", ""),
+                    "traceback": _short_traceback(output.get("traceback", []))}
+    return None
+
+
+class Tracker:
+    """nbclient hooks: per-cell timings and the cell being executed."""
+
+    def __init__(self, key: str, n_cells: int):
+        self.key = key
+        self.n_cells = n_cells
+        self.current: int | None = None
+        self.started: dict[int, float] = {}
+        self.cells: dict[int, dict[str, Any]] = {}
+        self.process: Any = None
+
+    def remember_kernel(self, client: Any) -> None:
+        """Keep the kernel's process, to read its exit status after nbclient cleaned up."""
+        provisioner = getattr(getattr(client, "km", None), "provisioner", None)
+        self.process = getattr(provisioner, "process", None)
+
+    def on_start(self, cell: Any, cell_index: int) -> None:
+        self.current = cell_index
+        self.started[cell_index] = time.monotonic()
+        emit("cell", key=self.key, cell=cell_index, cells=self.n_cells)
+
+    def on_executed(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
+        began = self.started.get(cell_index, time.monotonic())
+        status = (execute_reply or {}).get("content", {}).get("status", "ok")
+        self.cells[cell_index] = {"index": cell_index, "duration": round(time.monotonic() - began, 4),
+                                  "status": status}
+
+    def timings(self) -> list[dict[str, Any]]:
+        out = [self.cells[i] for i in sorted(self.cells)]
+        if self.current is not None and self.current not in self.cells:
+            began = self.started.get(self.current, time.monotonic())
+            out.append({"index": self.current, "duration": round(time.monotonic() - began, 4),
+                        "status": "unfinished"})
+        return out
+
+
+async def run_one(spec: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    key, rel = job["key"], job["path"]
+    src = os.path.join(spec["workdir"], rel)
+    out_nb = os.path.join(spec["outdir"], key + ".ipynb")
+    result: dict[str, Any] = {"result_version": RESULT_VERSION, "key": key, "path": rel,
+                              "parameters": job.get("parameters") or {}, "status": "ok", "error": None,
+                              "cells": [], "kernel": None, "kernel_exit": None,
+                              "timeout": job.get("timeout"), "cell_timeout": job.get("cell_timeout")}
+    began = time.monotonic()
+    oom_before, pids_before = oom_kills(), pids_max_hits()
+    emit("start", key=key, path=rel)
+    try:
+        nb = nbformat.read(src, as_version=4)
+    except Exception as exc:  # unreadable notebook: a result, not a crash
+        result.update(status="error", error={"kind": "unreadable", "cell": None, "ename": type(exc).__name__,
+                                             "evalue": str(exc), "traceback": []})
+        return _finish(result, None, out_nb, began, oom_before, pids_before)
+    injected = inject_parameters(nb, job.get("parameters") or {})
+    result["injected_cell"] = injected
+    kernel = job.get("kernel") or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    result["kernel"] = kernel
+    tracker = Tracker(key, len(nb.cells))
+    client = NotebookClient(
+        nb, timeout=job.get("cell_timeout"), kernel_name=kernel, allow_errors=bool(job.get("allow_errors")),
+        shutdown_kernel="immediate", record_timing=True, startup_timeout=job.get("startup_timeout", 60),
+        resources={"metadata": {"path": os.path.dirname(src) or spec["workdir"]}},
+        on_cell_start=tracker.on_start, on_cell_executed=tracker.on_executed,
+    )
+    client.on_notebook_start = lambda notebook: tracker.remember_kernel(client)
+    try:
+        await asyncio.wait_for(client.async_execute(), timeout=job.get("timeout"))
+    except CellTimeoutError as exc:
+        result.update(status="timeout", error={
+            "kind": "cell-timeout", "cell": tracker.current, "ename": "CellTimeoutError",
+            "evalue": f"cell {tracker.current} ran longer than {job.get('cell_timeout')} s",
+            "traceback": _short_traceback(str(exc).splitlines())})
+    except asyncio.TimeoutError:
+        result.update(status="timeout", error={
+            "kind": "notebook-timeout", "cell": tracker.current, "ename": "TimeoutError",
+            "evalue": f"the notebook ran longer than {job.get('timeout')} s (stopped in cell {tracker.current})",
+            "traceback": []})
+    except DeadKernelError as exc:
+        result.update(status="dead-kernel", error={
+            "kind": "dead-kernel", "cell": tracker.current, "ename": "DeadKernelError",
+            "evalue": str(exc) or "the kernel died", "traceback": []})
+    except CellExecutionError as exc:
+        found = _failing_cell(nb, tracker.current) or {
+            "ename": getattr(exc, "ename", "") or "CellExecutionError",
+            "evalue": getattr(exc, "evalue", "") or (str(exc).splitlines() or [""])[-1],
+            "traceback": _short_traceback(str(exc).splitlines())}
+        result.update(status="error", error={"kind": "cell-error", "cell": tracker.current, **found})
+    except Exception as exc:  # kernel missing, kernel failed to start, …
+        name = type(exc).__name__
+        kind = "no-kernel" if name == "NoSuchKernel" else "kernel-start" if tracker.current is None else "runner"
+        if kind == "no-kernel":
+            result["available_kernels"] = _available_kernels()
+        result.update(status="no-kernel" if kind == "no-kernel" else "error", error={
+            "kind": kind, "cell": tracker.current, "ename": name, "evalue": str(exc),
+            "traceback": _short_traceback(traceback.format_exc().splitlines())})
+    finally:
+        result["cells"] = tracker.timings()
+        await _stop_kernel(client)
+        result["kernel_exit"] = _kernel_exit(tracker.process)
+    if result["status"] == "ok" and job.get("allow_errors"):
+        result["cell_errors"] = [i for i, c in enumerate(nb.cells)
+                                 if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    return _finish(result, nb, out_nb, began, oom_before, pids_before)
+
+
+def _available_kernels() -> list[str]:
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        return sorted(KernelSpecManager().find_kernel_specs())
+    except Exception:
+        return []
+
+
+def _kernel_exit(process: Any) -> int | None:
+    """The kernel's exit status (negative: killed by that signal), ``None`` if unknown."""
+    if process is None:
+        return None
+    try:
+        return process.poll()  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+async def _stop_kernel(client: NotebookClient) -> None:
+    km = getattr(client, "km", None)
+    if km is None:
+        return
+    try:
+        if await km._async_is_alive():
+            await km._async_shutdown_kernel(now=True)
+    except Exception:
+        pass
+
+
+def _finish(result: dict[str, Any], nb: Any, out_nb: str, began: float,
+            oom_before: int | None, pids_before: int | None) -> dict[str, Any]:
+    result["duration"] = round(time.monotonic() - began, 4)
+    after_oom, after_pids = oom_kills(), pids_max_hits()
+    result["oom_kills"] = (after_oom - oom_before) if after_oom is not None and oom_before is not None else None
+    result["pids_limit_hits"] = (after_pids - pids_before) if after_pids is not None and pids_before is not None else None
+    if nb is not None:
+        write_atomic(out_nb, nbformat.writes(nb))
+        result["executed"] = os.path.basename(out_nb)
+    write_atomic(out_nb[: -len(".ipynb")] + ".result.json", json.dumps(result, indent=1, default=str))
+    emit("done", key=result["key"], status=result["status"], duration=result["duration"])
+    return result
+
+
+# --- the batch ----------------------------------------------------------------------------
+
+async def run_batch(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    gate = asyncio.Semaphore(max(1, int(spec.get("jobs") or 1)))
+
+    async def guarded(job: dict[str, Any]) -> dict[str, Any]:
+        async with gate:
+            return await run_one(spec, job)
+
+    return list(await asyncio.gather(*(guarded(job) for job in spec["notebooks"])))
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="paperpack's notebook runner (runs inside the image)")
+    parser.add_argument("--spec", required=True, help="path of the batch spec (JSON)")
+    args = parser.parse_args(argv)
+    with open(args.spec, encoding="utf-8") as fh:
+        spec = json.load(fh)
+    if spec.get("shared_umask"):
+        os.umask(0)  # files in the shared working copy stay removable by the host user
+    for name, value in (spec.get("env") or {}).items():
+        os.environ[name] = str(value)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    os.makedirs(spec["outdir"], exist_ok=True)
+    prepare_workdir(spec["source"], spec["workdir"], spec.get("links") or [])
+    try:
+        results = asyncio.run(run_batch(spec))
+    except KeyboardInterrupt:
+        emit("interrupted")
+        return 130
+    emit("batch-done", notebooks=len(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
