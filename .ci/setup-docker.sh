@@ -20,3 +20,32 @@ if ! docker info >/dev/null 2>&1; then
     docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/paperpack-dockerd.log" >&2; tail -20 /var/log/paperpack-dockerd.log >&2; exit 1; }
 fi
 echo "docker $(docker version --format '{{.Server.Version}}')"
+
+# --- buildx plugin -----------------------------------------------------------------
+# repo2docker builds through `docker buildx build`. Debian bookworm's docker.io has no
+# buildx; Debian trixie's docker-buildx .deb works on bookworm. Download it with apt
+# using a trixie sources list kept in a temporary folder (the machine's own apt
+# configuration is not touched), then put the plugin where every docker client looks.
+PLUGIN_DIR=/usr/libexec/docker/cli-plugins
+if ! docker buildx version >/dev/null 2>&1; then
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    # The mirror this machine already uses (deb822 .sources or a one-line sources.list).
+    mirror=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -1 || true)
+    if [ -z "$mirror" ]; then
+        mirror=$(grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}' | grep -v security | head -1 || true)
+    fi
+    [ -n "$mirror" ] || { echo "no Debian mirror found in /etc/apt/sources.list*" >&2; exit 1; }
+    mkdir -p "$tmp/lists/partial" "$tmp/archives/partial"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" > "$tmp/sources.list"
+    apt_opts=(-o "Dir::Etc::sourcelist=$tmp/sources.list" -o "Dir::Etc::sourceparts=-"
+              -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache::archives=$tmp/archives"
+              -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root")
+    apt-get "${apt_opts[@]}" update -qq
+    (cd "$tmp" && apt-get "${apt_opts[@]}" download docker-buildx -qq)
+    dpkg-deb -x "$tmp"/docker-buildx_*.deb "$tmp/root"
+    mkdir -p "$PLUGIN_DIR"
+    install -m 0755 "$tmp/root/usr/libexec/docker/cli-plugins/docker-buildx" "$PLUGIN_DIR/docker-buildx"
+    rm -rf "$tmp"; trap - EXIT
+fi
+echo "$(docker buildx version)"

@@ -92,6 +92,8 @@ class UnsafeArchiveError(DataError):
 class EngineError(PaperpackError):
     """The container engine (Docker, buildx, a base image) is missing or broken."""
 
+    exit_code = EXIT_USAGE  # "missing engine" is a set-up problem (see the CLI's exit codes)
+
 
 class BuildError(PaperpackError):
     """Building the image failed."""

@@ -1,0 +1,311 @@
+"""Build a paper repository into a container image with repo2docker, driven as a library.
+
+:func:`build_image` works out the mode and the base image, computes the
+content-addressed tag (and returns at once when that image exists), stages the
+repository's files into a temporary build context, and runs
+:class:`repo2docker.app.Repo2Docker` with uid 1000/jovyan, content providers
+restricted to local folders and git, the buildpacks of the mode, provenance labels
+and the CA bundle as a BuildKit secret. Not thread-safe: repo2docker changes the
+current directory while it builds (a lock serialises builds in one process).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import platformdirs
+
+from .._version import __version__
+from ..errors import BuildError, ConfigError, EngineError, UsageError
+from ..repo import Repo
+from . import engine
+from .baseimage import base_image_tag
+from .buildpack import CA_SECRET_ID, offline_buildpack
+from .diagnose import diagnose
+from .environment import binder_dir, plan_offline
+from .tags import TAG_LENGTH, content_hash, image_repository
+
+__all__ = ["BuildResult", "build_image", "resolve_mode", "ca_bundle_from_env", "STOCK_BASE_IMAGE", "MODES",
+           "LABEL_PREFIX"]
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "binder", "offline")
+STOCK_BASE_IMAGE = "docker.io/library/buildpack-deps:24.04"
+NB_USER, NB_UID = "jovyan", 1000
+LABEL_PREFIX = "io.paperpack"
+CA_ENV_VARS = ("PAPERPACK_CA_BUNDLE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+_LOCK = threading.Lock()
+
+
+@dataclass
+class BuildResult:
+    image: str  # the content-addressed tag, e.g. paperpack/my-paper:1a2b…
+    image_id: str
+    reused: bool
+    mode: str  # "binder" or "offline"
+    python_version: str | None
+    labels: dict[str, str] = field(default_factory=dict)
+    duration: float = 0.0  # seconds
+    log_path: Path | None = None
+    substitution: str | None = None
+    pushed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["log_path"] = str(self.log_path) if self.log_path else None
+        d["duration"] = round(self.duration, 3)
+        return d
+
+
+def _env_settings(repo: Repo) -> dict[str, Any]:
+    env = repo.manifest.get("environment", {}) if repo.manifest else {}
+    return dict(env or {})
+
+
+def resolve_mode(mode: str, repo: Repo) -> str:
+    """``binder`` or ``offline``. ``auto``: the manifest's ``environment.mode`` if set, else
+    binder only when repo2docker's stock base image is already in the local image store
+    (no network probe), else offline."""
+    if mode not in MODES:
+        raise UsageError(f"unknown build mode {mode!r}", hint=f"use one of {', '.join(MODES)}")
+    if mode != "auto":
+        return mode
+    configured = _env_settings(repo).get("mode")
+    if configured:
+        return str(configured)
+    return "binder" if engine.image_id(STOCK_BASE_IMAGE) else "offline"
+
+
+def ca_bundle_from_env() -> Path | None:
+    """The CA bundle named by the usual environment variables, if that file exists."""
+    for var in CA_ENV_VARS:
+        value = os.environ.get(var)
+        if value and Path(value).is_file():
+            return Path(value)
+    return None
+
+
+def _log_path(tag: str) -> Path:
+    folder = Path(platformdirs.user_cache_dir("paperpack")) / "build-logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / (tag.replace("/", "_").replace(":", "_") + ".log")
+
+
+def _stage(repo: Repo, dest: Path) -> None:
+    """Copy the files that make the build context (hard links where possible)."""
+    for rel in repo.files:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(repo.root / rel, target)
+        except OSError:
+            shutil.copy2(repo.root / rel, target)
+    for rel in repo.symlinks:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.readlink(repo.root / rel), target)
+
+
+class _LineHandler(logging.Handler):
+    """Collects repo2docker's log lines into the log file, a list and the progress callback."""
+
+    def __init__(self, sink: Any, progress: Callable[[str], None] | None):
+        super().__init__(logging.INFO)
+        self.sink = sink
+        self.progress = progress
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for line in record.getMessage().splitlines():
+            self.lines.append(line)
+            self.sink.write(line + "\n")
+            if self.progress is not None:
+                self.progress(line)
+
+
+@dataclass
+class _Plan:
+    mode: str
+    base_image: str
+    base_id: str
+    python: str | None
+    release: str | None
+    substitution: str | None
+    buildpacks: list[type]
+
+
+def _plan(repo: Repo, mode: str, allow_substitution: bool | None) -> _Plan:
+    from ._r2d import DockerBuildPack, Repo2Docker
+
+    settings = _env_settings(repo)
+    if mode == "binder":
+        base = str(settings.get("base_image") or STOCK_BASE_IMAGE)
+        return _Plan(mode, base, engine.image_id(base) or "not-present-locally", None, None, None,
+                     list(Repo2Docker.buildpacks.default_value))
+    allow = bool(settings.get("allow_python_substitution")) if allow_substitution is None else allow_substitution
+    python = settings.get("python")
+    if (binder_dir(repo.root) / "Dockerfile").is_file():
+        plan = None
+        base = str(settings.get("base_image") or base_image_tag("bookworm"))
+        base_id = engine.image_id(base) or "not-present-locally"
+    else:
+        plan = plan_offline(repo.root, python=python, allow_substitution=allow)
+        base = str(settings.get("base_image") or base_image_tag(plan.release))
+        found = engine.image_id(base)
+        if found is None:
+            raise EngineError(f"the base image {base} is not present in the local Docker image store",
+                              hint=f"make it with `paperpack base-image --release {plan.release}` "
+                                   "(debootstrap + docker import, about a minute; needs root)")
+        base_id = found
+    bp = offline_buildpack(python=python, allow_substitution=allow)
+    return _Plan("offline", base, base_id, plan.python if plan else None, plan.release if plan else None,
+                 plan.substitution if plan else None, [DockerBuildPack, bp])
+
+
+def _labels(repo: Repo, plan: _Plan, digest: str) -> dict[str, str]:
+    from ._r2d import repo2docker
+
+    commit = repo.commit()
+    labels = {
+        "org.opencontainers.image.created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "org.opencontainers.image.title": repo.root.name,
+        "org.opencontainers.image.base.name": plan.base_image,
+        f"{LABEL_PREFIX}.version": __version__,
+        f"{LABEL_PREFIX}.repo2docker-version": repo2docker.__version__,
+        f"{LABEL_PREFIX}.mode": plan.mode,
+        f"{LABEL_PREFIX}.base-image-id": plan.base_id,
+        f"{LABEL_PREFIX}.content-hash": digest,
+        f"{LABEL_PREFIX}.python": plan.python or "",
+        f"{LABEL_PREFIX}.commit": commit or "",
+    }
+    if commit:
+        labels["org.opencontainers.image.revision"] = commit
+    if plan.substitution:
+        labels[f"{LABEL_PREFIX}.python-substitution"] = plan.substitution
+    if repo.manifest and (repo.manifest.get("paper") or {}).get("doi"):
+        labels[f"{LABEL_PREFIX}.paper-doi"] = str(repo.manifest.get("paper")["doi"])
+    return labels
+
+
+def _run_repo2docker(context: Path, tag: str, plan: _Plan, labels: dict[str, str], ca_bundle: Path | None,
+                     handler: _LineHandler) -> None:
+    from traitlets.config import Config
+
+    from ._r2d import Repo2Docker, contentproviders
+
+    class _Builder(Repo2Docker):  # type: ignore[misc]
+        def find_image(self) -> bool:  # paperpack decided to build; never reuse by name
+            return False
+
+    extra = ["--secret", f"id={CA_SECRET_ID},src={ca_bundle}"] if ca_bundle else []
+    config = Config()
+    config.DockerEngine.extra_buildx_build_args = extra
+    r2d = _Builder(config=config)
+    r2d.repo = str(context)
+    r2d.output_image_spec = tag
+    r2d.user_id, r2d.user_name = NB_UID, NB_USER
+    r2d.content_providers = [contentproviders.Local, contentproviders.Git]
+    r2d.buildpacks = plan.buildpacks
+    r2d.base_image = plan.base_image
+    r2d.labels = labels
+    r2d.extra_build_args = {k: v for k, v in os.environ.items() if k in PROXY_VARS}
+    r2d.run = False
+    r2d.push = False
+    r2d.initialize()
+    r2d_log = logging.getLogger("repo2docker")
+    r2d_log.handlers = [handler]  # after initialize(), which installs its own stderr handler
+    r2d_log.propagate = False
+    with warnings.catch_warnings():
+        # repo2docker leaves the build process's pipe to the garbage collector
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            r2d.build()
+        finally:
+            gc.collect()
+
+
+def _push(tag: str, progress: Callable[[str], None] | None) -> None:
+    from .push import push_image
+
+    push_image(tag, progress=progress)
+
+
+def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundle: Path | None = None,
+                push: bool = False, progress: Callable[[str], None] | None = None,
+                image_name: str | None = None, allow_substitution: bool | None = None) -> BuildResult:
+    """Build (or reuse) the image of ``repo``; see the module docstring.
+
+    Raises :class:`~paperpack.errors.EngineError` when Docker, buildx or the base image
+    is missing, :class:`~paperpack.errors.ConfigError` for environment files an offline
+    build cannot honour, and :class:`~paperpack.errors.BuildError` (with ``step``,
+    ``log_tail`` and a hint) when the build fails.
+    """
+    start = time.monotonic()
+    if ca_bundle is not None and not Path(ca_bundle).is_file():
+        raise ConfigError(f"CA bundle {ca_bundle}: no such file", hint="give the PEM file your proxy's CA is in",
+                          path=ca_bundle)
+    ca = Path(ca_bundle).resolve() if ca_bundle else ca_bundle_from_env()
+    engine.preflight(buildx=False)  # buildx is checked only when a build is needed
+    chosen = resolve_mode(mode, repo)
+    plan = _plan(repo, chosen, allow_substitution)
+    digest = content_hash(repo.root, repo.files, repo.symlinks, settings={
+        "mode": plan.mode, "base_image": plan.base_image, "base_id": plan.base_id, "python": plan.python,
+        "substitution": plan.substitution, "user": f"{NB_USER}:{NB_UID}"})
+    repository = image_repository(repo.root, image_name)
+    if ":" in repository.rsplit("/", 1)[-1] or "@" in repository:
+        raise UsageError(f"image name {repository!r} has a tag; paperpack sets the tag from the content",
+                         hint="give the repository part only, e.g. ghcr.io/me/paper")
+    tag = f"{repository}:{digest[:TAG_LENGTH]}"
+    info = None if force else engine.image_inspect(tag)
+    if info is not None:
+        labels = dict(info.get("Config", {}).get("Labels") or {})
+        if push:
+            _push(tag, progress)
+        return BuildResult(image=tag, image_id=str(info["Id"]), reused=True, mode=plan.mode,
+                           python_version=labels.get(f"{LABEL_PREFIX}.python") or plan.python, labels=labels,
+                           duration=time.monotonic() - start, log_path=None,
+                           substitution=labels.get(f"{LABEL_PREFIX}.python-substitution"), pushed=push)
+    engine.preflight(buildx=True)
+    labels = _labels(repo, plan, digest)
+    log_path = _log_path(tag)
+    log.info("building %s (%s mode, base %s)", tag, plan.mode, plan.base_image)
+    with _LOCK, tempfile.TemporaryDirectory(prefix="paperpack-context-") as tmp, \
+            log_path.open("w", encoding="utf-8") as sink:
+        context = Path(tmp) / repo.root.name
+        context.mkdir()
+        _stage(repo, context)
+        handler = _LineHandler(sink, progress)
+        try:
+            _run_repo2docker(context, tag, plan, labels, ca, handler)
+        except subprocess.CalledProcessError:
+            d = diagnose(handler.lines, python=plan.python, release=plan.release)
+            raise BuildError(f"building {tag} failed at {d.step}: {d.cause}", hint=d.hint, log_tail=d.tail,
+                             step=d.step, path=log_path) from None
+        except (ValueError, RuntimeError, FileNotFoundError) as exc:
+            raise BuildError(f"repo2docker could not build {repo.root}: {exc}",
+                             hint="see the build log for details", path=log_path) from None
+    image = engine.image_inspect(tag)
+    if image is None:
+        raise EngineError(f"the build reported success but {tag} is not in the local image store",
+                          hint="is buildx using a builder other than the docker driver? try "
+                               "`docker buildx use default`")
+    if push:
+        _push(tag, progress)
+    return BuildResult(image=tag, image_id=str(image["Id"]), reused=False, mode=plan.mode,
+                       python_version=plan.python, labels=dict(image.get("Config", {}).get("Labels") or {}),
+                       duration=time.monotonic() - start, log_path=log_path, substitution=plan.substitution,
+                       pushed=push)

@@ -1,0 +1,86 @@
+"""Turn a failed ``docker buildx build`` log into the failing step, the last lines and a hint."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Diagnosis", "diagnose", "step_of"]
+
+_STEP = re.compile(r"^#(\d+) \[(?:[^\]]*?\s)?(\d+/\d+)\] (.+)$")
+_ERROR = re.compile(r"^#(\d+) ERROR: (.+)$")
+
+
+@dataclass
+class Diagnosis:
+    step: str  # e.g. "[12/20] RUN ./postBuild"
+    tail: str  # the last lines of that step's output
+    hint: str
+    cause: str  # one line: what went wrong
+
+
+def step_of(line: str) -> str | None:
+    """``"[ 3/20] RUN …"`` when a BuildKit plain-progress line starts a step."""
+    m = _STEP.match(line)
+    return f"[{m.group(2)}] {m.group(3)}" if m else None
+
+
+def _step_output(lines: list[str], number: str) -> list[str]:
+    prefix = f"#{number} "
+    return [ln[len(prefix):] for ln in lines if ln.startswith(prefix)]
+
+
+def _hint(text: str, step: str, python: str | None, release: str | None) -> tuple[str, str]:
+    py = f"Python {python}" if python else "this Python"
+    deb = f"Debian {release}" if release else "the base image's Debian release"
+    m = re.search(r"No matching distribution found for ([^\s]+)", text)
+    if m:
+        req = m.group(1)
+        versions = re.search(r"\(from versions: ([^)]*)\)", text)
+        seen = f" (versions pip could use here: {versions.group(1)[-120:]})" if versions and versions.group(1) else ""
+        return (f"pip found no release of {req} installable on {py}",
+                f"{req}: no release matches, or none has a wheel for {py}{seen}. Pin a version that exists and "
+                f"supports {py}, or change runtime.txt to a Python that version supports.")
+    m = re.search(r"(?:Unable to locate package|Package '?)([A-Za-z0-9.+-]+)'? (?:has no installation candidate)?",
+                  text) if "Unable to locate package" in text or "has no installation candidate" in text else None
+    if m:
+        return (f"apt package {m.group(1)} does not exist in {deb}",
+                f"apt.txt names {m.group(1)!r}, which {deb} does not have: check the name on packages.debian.org "
+                f"(search the {release or 'matching'} release) and fix apt.txt.")
+    if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text:
+        return ("TLS verification failed while downloading",
+                "a proxy intercepts TLS: pass its CA bundle with --ca-bundle FILE (or set REQUESTS_CA_BUNDLE); "
+                "it is mounted only into download steps and never stored in the image.")
+    if "Failed building wheel" in text or "subprocess-exited-with-error" in text or "metadata-generation-failed" in text:
+        return (f"a package had no wheel for {py} and building it from source failed",
+                f"pin a version that publishes wheels for {py} (see its 'Download files' page on PyPI), "
+                "or add the compilers and libraries it needs to apt.txt.")
+    if "postBuild" in step:
+        return ("postBuild failed",
+                "postBuild exited with an error: run it by hand in the image to debug (`paperpack build "
+                "--no-run` then `docker run -it IMAGE bash`), and make it fail loudly with `set -euo pipefail`.")
+    if "ModuleNotFoundError" in text or "ImportError" in text:
+        return ("an import failed during the build", "a package is missing: declare it in requirements.txt")
+    return ("the build step failed", "read the step's last lines above; the full log is in the build log file")
+
+
+def diagnose(lines: list[str], *, python: str | None = None, release: str | None = None,
+             tail_lines: int = 20) -> Diagnosis:
+    """Find the failing step in BuildKit plain-progress output and say what to do."""
+    steps: dict[str, str] = {}
+    failed: str | None = None
+    for ln in lines:
+        m = _STEP.match(ln)
+        if m:
+            steps[m.group(1)] = f"[{m.group(2)}] {m.group(3)}"
+        e = _ERROR.match(ln)
+        if e and failed is None:
+            failed = e.group(1)
+    if failed is not None:
+        output = _step_output(lines, failed)
+        step = steps.get(failed, f"step #{failed}")
+    else:
+        output, step = lines, "unknown step"
+    tail = "\n".join(output[-tail_lines:])
+    cause, hint = _hint("\n".join(output[-400:]), step, python, release)
+    return Diagnosis(step=step, tail=tail, hint=hint, cause=cause)
