@@ -10,14 +10,23 @@ declared paths (:func:`data_mounts`), so notebooks need no network.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Callable, Iterator
+
+from ruamel.yaml import YAML
 
 from .cache import cache_dir as default_cache_dir
+from .archive import ArchiveLimits, extract_archive
+from .download import hash_file, download
 from .errors import ChecksumError, DataError
+from .httpclient import HttpClient, ServiceConfig
+from .records import DataRecord, fetch_record
 from .repo import Repo
 from .report import write_atomic
 
@@ -27,7 +36,11 @@ __all__ = [
     "DataStore",
     "declared_files",
     "data_mounts",
-    "file_hashes",
+    "hash_file",
+    "FetchResult",
+    "fetch_data",
+    "lock_hashes",
+    "data_status",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,16 +113,6 @@ def declared_files(repo: Repo) -> list[DeclaredFile]:
                 line=repo.manifest.line_of("data", i, "files", j, "path"),
             ))
     return out
-
-
-def file_hashes(path: Path, chunk: int = 1 << 20) -> dict[str, str]:
-    """sha256 and md5 of a file, read once."""
-    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            sha.update(block)
-            md5.update(block)
-    return {"sha256": sha.hexdigest(), "md5": md5.hexdigest()}
 
 
 class DataStore:
@@ -185,7 +188,7 @@ def _present_in_repo(repo: Repo, declared: DeclaredFile) -> bool:
     expected = declared.expected
     if expected is None:
         return True  # nothing to compare with: the committed file is what the paper uses
-    actual = file_hashes(target)[expected[0]]
+    actual = hash_file(target)[expected[0]]
     if actual != expected[1]:
         raise ChecksumError(
             f"{declared.path}: {expected[0]} is {actual}, but paperpack.yml declares {expected[1]}",
@@ -223,8 +226,154 @@ def data_mounts(repo: Repo, *, cache_dir: Path | None = None) -> list[DataMount]
     return mounts
 
 
-def iter_missing_hashes(repo: Repo) -> Iterator[DeclaredFile]:
-    """Declared files with neither sha256 nor md5."""
+
+
+# -- fetch ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What happened to one declared file: in-repo, cached, fetched."""
+
+    declared: DeclaredFile
+    state: str
+    sha256: str | None = None
+    source: Path | None = None
+
+
+#: ``progress(path, bytes_done, bytes_total_or_None)``
+FetchProgress = Callable[[str, int, "int | None"], None]
+
+
+class _Fetcher:
+    def __init__(self, repo: Repo, store: DataStore, config: ServiceConfig, client: HttpClient,
+                 limits: ArchiveLimits, progress: FetchProgress | None) -> None:
+        self.repo, self.store, self.config, self.client = repo, store, config, client
+        self.limits, self.progress = limits, progress
+        self.records: dict[str, DataRecord] = {}
+
+    def record(self, doi: str) -> DataRecord:
+        if doi not in self.records:
+            self.records[doi] = fetch_record(doi, self.client, self.config)
+        return self.records[doi]
+
+    def source(self, declared: DeclaredFile) -> tuple[str, tuple[str, str] | None, int | None]:
+        """URL, expected hash and size of a declared file (asking the DOI record if needed)."""
+        if declared.url:
+            return declared.url, declared.expected, declared.size
+        if not declared.doi:
+            raise DataError(f"{declared.path}: paperpack.yml gives neither a `url:` nor a dataset `doi:` for it",
+                            hint="add the file's download `url:` or the dataset's `doi:`")
+        entry = self.record(declared.doi).file(declared.record_name)
+        expected = declared.expected or entry.checksum
+        if declared.expected and entry.checksum and declared.expected[0] == entry.checksum[0] \
+                and declared.expected != entry.checksum:
+            raise ChecksumError(
+                f"{declared.path}: paperpack.yml declares {declared.expected[0]} {declared.expected[1]}, but the "
+                f"record of {declared.doi} says {entry.checksum[1]} for {entry.name}",
+                hint="one of them is out of date: check the record and correct paperpack.yml")
+        return entry.url, expected, declared.size if declared.size is not None else entry.size
+
+    def fetch(self, declared: DeclaredFile) -> FetchResult:
+        if _present_in_repo(self.repo, declared):
+            return FetchResult(declared, "in-repo", source=self.repo.root / declared.path)
+        sha = self.store.find(declared)
+        state = "cached"
+        if sha is None:
+            url, expected, size = self.source(declared)
+            partial = self.store.partial(declared.key)
+            progress = self.progress
+            report = (lambda done, total: progress(declared.path, done, total)) if progress else None
+            hashes = download(self.client, url, partial, expected=expected, size=size, label=declared.path,
+                              progress=report)
+            sha = hashes["sha256"]
+            blob = self.store.blob(sha)
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(partial, blob)
+            os.chmod(blob, 0o444)
+            self.store.remember(sha, md5=hashes["md5"], key=declared.key)
+            state = "fetched"
+        if declared.extract and not self.store.extracted(sha).is_dir():
+            extract_archive(self.store.blob(sha), self.store.extracted(sha), limits=self.limits)
+        return FetchResult(declared, state, sha, self.store.mount_source(declared, sha))
+
+
+def fetch_data(repo: Repo, *, config: ServiceConfig | None = None, cache_dir: Path | None = None,
+               client: HttpClient | None = None, limits: ArchiveLimits | None = None,
+               progress: FetchProgress | None = None, workers: int = 4) -> list[FetchResult]:
+    """Download every declared file not in the repo or the cache; check hashes; unpack archives.
+
+    Files are fetched ``workers`` at a time. The first error is raised after the
+    other downloads finished (what was fetched stays in the cache).
+    """
+    config = config or ServiceConfig.from_env()
+    fetcher = _Fetcher(repo, DataStore(cache_dir), config, client or HttpClient(config),
+                       limits or ArchiveLimits(), progress)
+    declared = declared_files(repo)
+    for doi in dict.fromkeys(d.doi for d in declared if d.doi and not d.url):
+        if any(fetcher.store.find(d) is None for d in declared if d.doi == doi and not d.url):
+            fetcher.record(doi)  # once, before the threads start
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="paperpack-fetch") as pool:
+        futures = [pool.submit(fetcher.fetch, d) for d in declared]
+    results: list[FetchResult] = []
+    for future in futures:
+        results.append(future.result())  # raises the first error, in manifest order
+    return results
+
+
+# -- lock and status ------------------------------------------------------------------------
+
+def lock_hashes(repo: Repo, *, cache_dir: Path | None = None) -> list[tuple[str, str]]:
+    """Write ``sha256:`` into paperpack.yml for declared files that have no hash yet.
+
+    The hash comes from the file in the repo, or from the fetched copy. Returns the
+    (path, sha256) pairs written; the manifest keeps its comments and layout.
+    """
+    if repo.manifest is None or repo.manifest.path is None:
+        raise DataError("no paperpack.yml: nothing is declared, so there is nothing to lock",
+                        hint="declare the data under `data:` in paperpack.yml (`paperpack init` starts one)")
+    store = DataStore(cache_dir)
+    found: list[tuple[DeclaredFile, str]] = []
     for declared in declared_files(repo):
-        if declared.expected is None:
-            yield declared
+        if declared.expected is not None:
+            continue
+        target = repo.root / declared.path
+        if target.is_file() and not target.is_symlink() and not declared.extract:
+            found.append((declared, hash_file(target)["sha256"]))
+        elif (sha := store.find(declared)) is not None:
+            found.append((declared, sha))
+        else:
+            raise DataError(f"{declared.path}: no hash declared and not fetched yet, so there is nothing to lock",
+                            hint=FETCH_HINT + ", then run `paperpack data lock` again", path=repo.manifest.path)
+    if not found:
+        return []
+    path = repo.manifest.path
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    doc = yaml.load(path.read_text(encoding="utf-8"))
+    for declared, sha in found:
+        doc["data"][declared.dataset]["files"][declared.index]["sha256"] = sha
+    buf = io.StringIO()
+    yaml.dump(doc, buf)
+    write_atomic(path, buf.getvalue())
+    return [(d.path, sha) for d, sha in found]
+
+
+def data_status(repo: Repo, *, cache_dir: Path | None = None) -> list[FetchResult]:
+    """For each declared file: in-repo, cached, missing, or mismatch (in the repo with another hash)."""
+    store = DataStore(cache_dir)
+    out: list[FetchResult] = []
+    for declared in declared_files(repo):
+        try:
+            if _present_in_repo(repo, declared):
+                out.append(FetchResult(declared, "in-repo", source=repo.root / declared.path))
+                continue
+        except ChecksumError:
+            out.append(FetchResult(declared, "mismatch", source=repo.root / declared.path))
+            continue
+        sha = store.find(declared)
+        source = store.mount_source(declared, sha) if sha else None
+        if sha and source is not None and source.exists():
+            out.append(FetchResult(declared, "cached", sha, source))
+        else:
+            out.append(FetchResult(declared, "missing"))
+    return out

@@ -1,0 +1,110 @@
+"""``paperpack data fetch|lock|status``: get the declared data into the cache, checked."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
+
+from ..data import data_status, fetch_data, lock_hashes
+from ..errors import EXIT_FINDINGS, EXIT_OK
+from ..repo import Repo
+from ..report.text import make_console
+
+HELP = "fetch the data paperpack.yml declares into the cache, checked against its hashes"
+DESCRIPTION = """\
+Data cited by DOI (or URL) is downloaded once into a content-addressed cache,
+checked against the hash in paperpack.yml or in the DOI record, and unpacked
+safely when `extract: true`. Runs mount it read-only at the declared paths,
+so notebooks need no network. Files already committed with the right hash are
+used as they are.
+
+  fetch   download what is missing (interrupted downloads resume)
+  lock    write sha256 into paperpack.yml for files that have no hash yet
+  status  say, for each declared file, whether it is in the repo, cached or missing
+
+Services and the cache are configured by environment variables:
+PAPERPACK_CACHE_DIR, PAPERPACK_ZENODO_API, PAPERPACK_DOI_RESOLVER, PAPERPACK_CONTACT
+(see docs/dois-and-data.md).
+
+examples:
+  paperpack data fetch .
+  paperpack data lock . && git diff paperpack.yml
+  paperpack data status path/to/paper"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help=HELP, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = p.add_subparsers(dest="data_command", metavar="ACTION")
+    for name, func, text in (("fetch", _fetch, "download the declared data that is missing"),
+                             ("lock", _lock, "record sha256 of files that have no hash yet in paperpack.yml"),
+                             ("status", _status, "show which declared files are in the repo, cached or missing")):
+        a = actions.add_parser(name, help=text, description=text)
+        a.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
+        a.add_argument("--cache-dir", type=Path, help="data cache folder (default: <user cache>/paperpack/data)")
+        if name == "fetch":
+            a.add_argument("-j", "--jobs", type=int, default=4, help="downloads at once (default: 4)")
+        a.set_defaults(func=func)
+    p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
+
+
+def _color(args: argparse.Namespace) -> bool | None:
+    return {"always": True, "never": False}.get(args.color)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    repo = Repo.open(args.path)
+    console = make_console(sys.stderr, color=_color(args))
+    tasks: dict[str, TaskID] = {}
+    lock = threading.Lock()
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=console, transient=True, disable=args.quiet) as progress:
+        def report(path: str, done: int, total: int | None) -> None:
+            with lock:
+                if path not in tasks:
+                    tasks[path] = progress.add_task(escape(path), total=total)
+                progress.update(tasks[path], completed=done, total=total)
+
+        results = fetch_data(repo, cache_dir=args.cache_dir, progress=report, workers=args.jobs)
+    out = make_console(sys.stdout, color=_color(args))
+    for r in results:
+        out.print(f"{r.state:<8} {escape(r.declared.path)}" + (f"  [dim]{r.sha256}[/]" if r.sha256 else ""))
+    fetched = sum(r.state == "fetched" for r in results)
+    out.print(f"{len(results)} declared file{'s' if len(results) != 1 else ''}: {fetched} fetched, "
+              f"{sum(r.state == 'cached' for r in results)} cached, {sum(r.state == 'in-repo' for r in results)} "
+              "in the repository")
+    return EXIT_OK
+
+
+def _lock(args: argparse.Namespace) -> int:
+    repo = Repo.open(args.path)
+    written = lock_hashes(repo, cache_dir=args.cache_dir)
+    out = make_console(sys.stdout, color=_color(args))
+    for path, sha in written:
+        out.print(f"locked {escape(path)}  sha256 {sha}")
+    if not written:
+        out.print("every declared file already has a hash; paperpack.yml unchanged")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    repo = Repo.open(args.path)
+    results = data_status(repo, cache_dir=args.cache_dir)
+    out = make_console(sys.stdout, color=_color(args))
+    style = {"in-repo": "green", "cached": "green", "missing": "yellow", "mismatch": "bold red"}
+    for r in results:
+        hashed = "" if r.declared.expected else "  [dim](no hash: run `paperpack data lock`)[/]"
+        out.print(f"[{style[r.state]}]{r.state:<8}[/] {escape(r.declared.path)}{hashed}")
+    if not results:
+        out.print("paperpack.yml declares no data files")
+    bad = [r for r in results if r.state in ("missing", "mismatch")]
+    if bad:
+        out.print(f"{len(bad)} file{'s' if len(bad) != 1 else ''} not ready: run `paperpack data fetch`"
+                  if all(r.state == "missing" for r in bad) else
+                  "a committed file differs from its declared hash: replace it or correct the hash")
+    return EXIT_FINDINGS if bad else EXIT_OK

@@ -1,0 +1,177 @@
+"""Data fetch, lock, status and mounts against a real loopback server (URLs and a Zenodo-style record)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
+from doiserver import Action, DoiServer
+from paperpack.cli.main import main
+from paperpack.data import DataMount, DataStore, data_mounts, data_status, fetch_data, lock_hashes
+from paperpack.errors import ChecksumError, DataError, UnsafeArchiveError
+from paperpack.repo import Repo
+
+CSV = b"station,temp\n" + b"".join(f"s{i},{i % 30}.5\n".encode() for i in range(2000))
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def paper(tmp_path: Path, manifest: str, files: dict[str, bytes] | None = None) -> Repo:
+    root = tmp_path / "paper"
+    root.mkdir(parents=True)
+    (root / "paperpack.yml").write_text(manifest, encoding="utf-8")
+    for rel, data in (files or {}).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return Repo.open(root)
+
+
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache" / "data"
+
+
+def test_fetch_by_url_then_cached_then_mounted(doi_env: DoiServer, tmp_path: Path) -> None:
+    url = doi_env.add_file("obs.csv", CSV)
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n"
+                           f"        sha256: {sha(CSV)}\n")
+    with pytest.raises(DataError, match="not fetched yet: data/obs.csv") as info:
+        data_mounts(repo)
+    assert info.value.hint == "run `paperpack data fetch` to download the declared data into the cache"
+    [first] = fetch_data(repo)
+    assert first.state == "fetched" and first.sha256 == sha(CSV)
+    sent = doi_env.count
+    [again] = fetch_data(repo)
+    assert again.state == "cached" and doi_env.count == sent
+    [mount] = data_mounts(repo)
+    assert mount == DataMount(source=store_dir(tmp_path) / "sha256" / sha(CSV), target="data/obs.csv")
+    assert mount.source.read_bytes() == CSV
+    assert not (repo.root / "data").exists(), "the repository is never modified"
+
+
+def test_committed_file_with_right_hash_is_not_mounted_wrong_hash_is_an_error(doi_env: DoiServer, tmp_path: Path) -> None:
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {doi_env.url}/files/x\n    files:\n"
+                           f"      - path: data/obs.csv\n        sha256: {sha(CSV)}\n", {"data/obs.csv": CSV})
+    assert data_mounts(repo) == []
+    assert fetch_data(repo)[0].state == "in-repo" and doi_env.count == 0
+    (repo.root / "data" / "obs.csv").write_bytes(CSV + b"tampered\n")
+    with pytest.raises(ChecksumError) as info:
+        data_mounts(repo)
+    assert sha(CSV) in str(info.value) and sha(CSV + b"tampered\n") in str(info.value)
+    assert [r.state for r in data_status(repo)] == ["mismatch"]
+
+
+def test_zenodo_record_from_doi_then_lock(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_record("123", {"obs.csv": CSV, "readme.txt": b"about\n"}, doi="10.5281/zenodo.123")
+    manifest = ("version: 1\n# the observations\ndata:\n  - doi: 10.5281/zenodo.123  # Zenodo\n    files:\n"
+                "      - path: data/obs.csv\n      - path: docs/about.txt\n        name: readme.txt\n")
+    repo = paper(tmp_path, manifest)
+    results = fetch_data(repo)
+    assert [(r.state, r.sha256) for r in results] == [("fetched", sha(CSV)), ("fetched", sha(b"about\n"))]
+    assert "/api/records/123" in doi_env.paths()
+    assert not any(p.startswith("/api/handles") for p in doi_env.paths()), "a zenodo DOI names its record"
+    assert [m.target for m in data_mounts(repo)] == ["data/obs.csv", "docs/about.txt"]
+    written = lock_hashes(Repo.open(repo.root))
+    assert written == [("data/obs.csv", sha(CSV)), ("docs/about.txt", sha(b"about\n"))]
+    text = (repo.root / "paperpack.yml").read_text()
+    assert "# the observations" in text and "# Zenodo" in text
+    assert f"sha256: {sha(CSV)}" in text
+    relocked = Repo.open(repo.root)
+    assert lock_hashes(relocked) == []
+    assert [m.source.name for m in data_mounts(relocked)] == [sha(CSV), sha(b"about\n")]
+
+
+def test_record_found_through_the_landing_url(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_record("77", {"t.csv": CSV})
+    doi_env.add_doi("10.5061/dryad.xyz", url="{base}/records/77")
+    repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5061/dryad.xyz\n    files:\n      - path: t.csv\n")
+    assert fetch_data(repo)[0].sha256 == sha(CSV)
+    bad = paper(tmp_path / "b", "version: 1\ndata:\n  - doi: 10.5061/dryad.xyz\n    files:\n      - path: T.csv\n")
+    with pytest.raises(DataError, match="has no file named 'T.csv'; did you mean 't.csv'"):
+        fetch_data(bad)
+
+
+def test_wrong_checksum_deletes_the_download_and_names_both_hashes(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_record("9", {"obs.csv": CSV}, doi="10.5281/zenodo.9", wrong_md5={"obs.csv"})
+    repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5281/zenodo.9\n    files:\n      - path: obs.csv\n")
+    with pytest.raises(ChecksumError) as info:
+        fetch_data(repo)
+    message = str(info.value)
+    assert hashlib.md5(CSV).hexdigest() in message and hashlib.md5(b"not this").hexdigest() in message
+    assert "the download was deleted" in message
+    store = DataStore(store_dir(tmp_path))
+    assert not list((store.root / "partial").glob("*")) and not (store.root / "sha256").exists()
+
+
+def test_cut_off_download_resumes(doi_env: DoiServer, tmp_path: Path) -> None:
+    big = CSV * 80  # ~1.7 MB: several blocks arrive before the cut
+    url = doi_env.add_file("big.csv", big)
+    doi_env.script("/files/big.csv", Action(cut=True))
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: big.csv\n"
+                           f"        sha256: {sha(big)}\n")
+    with pytest.raises(DataError, match=r"cut off after \d+ of \d+ bytes; the partial file is kept"):
+        fetch_data(repo)
+    [part] = list((store_dir(tmp_path) / "partial").glob("*.part"))
+    kept = part.stat().st_size
+    assert 0 < kept < len(big)
+    [result] = fetch_data(repo)
+    assert result.state == "fetched" and result.source is not None and result.source.read_bytes() == big
+    assert doi_env.ranges()[-1] == f"bytes={kept}-", "the second fetch asks only for the rest"
+    assert not part.exists()
+
+
+def test_download_retries_429_and_500(doi_env: DoiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERPACK_HTTP_RETRIES", "3")
+    url = doi_env.add_file("r.csv", CSV)
+    doi_env.script("/files/r.csv", Action(status=429, retry_after="0"), Action(status=500))
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: r.csv\n")
+    assert fetch_data(repo)[0].sha256 == sha(CSV)
+    assert doi_env.paths().count("/files/r.csv") == 3
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_archives_are_extracted_and_hostile_ones_refused(doi_env: DoiServer, tmp_path: Path) -> None:
+    good = _tar({"obs.csv": CSV, "sub/meta.txt": b"m"})
+    evil = _tar({"../escape.txt": b"x"})
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {doi_env.add_file('g.tgz', good)}\n    files:\n"
+                           "      - path: data/raw\n        extract: true\n")
+    [result] = fetch_data(repo)
+    [mount] = data_mounts(repo)
+    assert mount.target == "data/raw" and (mount.source / "obs.csv").read_bytes() == CSV
+    assert mount.source == DataStore(store_dir(tmp_path)).extracted(sha(good))
+    bad = paper(tmp_path / "b", f"version: 1\ndata:\n  - url: {doi_env.add_file('e.tgz', evil)}\n    files:\n"
+                                "      - path: data/raw\n        extract: true\n")
+    with pytest.raises(UnsafeArchiveError, match=r"'\.\./escape.txt' points outside"):
+        fetch_data(bad)
+    assert not (store_dir(tmp_path) / "escape.txt").exists()
+    assert not DataStore(store_dir(tmp_path)).extracted(sha(evil)).exists()
+
+
+def test_cli_fetch_status_lock(doi_env: DoiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = doi_env.add_file("c.csv", CSV)
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: c.csv\n")
+    assert main(["data", "status", str(repo.root)]) == 1
+    assert "missing  c.csv" in capsys.readouterr().out
+    assert main(["data", "lock", str(repo.root)]) == 1
+    assert "not fetched yet" in capsys.readouterr().err
+    assert main(["data", "fetch", str(repo.root)]) == 0
+    assert "1 fetched" in capsys.readouterr().out
+    assert main(["data", "lock", str(repo.root)]) == 0
+    assert f"locked c.csv  sha256 {sha(CSV)}" in capsys.readouterr().out
+    assert main(["data", "status", str(repo.root)]) == 0
+    assert "cached   c.csv" in capsys.readouterr().out
