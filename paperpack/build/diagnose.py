@@ -41,8 +41,8 @@ def _hint(text: str, step: str, python: str | None, release: str | None) -> tupl
         return (f"pip found no release of {req} installable on {py}",
                 f"{req}: no release matches, or none has a wheel for {py}{seen}. Pin a version that exists and "
                 f"supports {py}, or change runtime.txt to a Python that version supports.")
-    m = re.search(r"(?:Unable to locate package|Package '?)([A-Za-z0-9.+-]+)'? (?:has no installation candidate)?",
-                  text) if "Unable to locate package" in text or "has no installation candidate" in text else None
+    m = (re.search(r"Unable to locate package (\S+)", text)
+         or re.search(r"Package '?([^' ]+)'? has no installation candidate", text))
     if m:
         return (f"apt package {m.group(1)} does not exist in {deb}",
                 f"apt.txt names {m.group(1)!r}, which {deb} does not have: check the name on packages.debian.org "

@@ -1,0 +1,69 @@
+"""Console display of a build: a live status line with the last log lines, and failure panels."""
+
+from __future__ import annotations
+
+from collections import deque
+from types import TracebackType
+from typing import IO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.panel import Panel
+from rich.text import Text
+
+from ..build.diagnose import step_of
+from ..errors import BuildError
+
+__all__ = ["BuildView", "show_build_failure"]
+
+
+class BuildView:
+    """Callable progress sink: on a terminal a live view, elsewhere one line per build step."""
+
+    def __init__(self, console: Console, *, title: str, lines: int = 8, verbose: bool = False, quiet: bool = False):
+        self.console = console
+        self.title = title
+        self.status = "starting"
+        self.recent: deque[str] = deque(maxlen=lines)
+        self.verbose = verbose
+        self.quiet = quiet
+        self.live: Live | None = None
+
+    def _render(self) -> Group:
+        status = Text.assemble((f"{self.title}  ", "bold"), (self.status, "cyan"))
+        body = Text("\n".join(line[-self.console.width + 4:] for line in self.recent), style="dim")
+        return Group(status, body)
+
+    def __enter__(self) -> "BuildView":
+        if self.console.is_terminal and not self.quiet:
+            self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.live is not None:
+            self.live.__exit__(exc_type, exc, tb)
+
+    def __call__(self, line: str) -> None:
+        step = step_of(line)
+        if step:
+            self.status = step[:160]
+        self.recent.append(line)
+        if self.live is not None:
+            self.live.update(self._render())
+        elif self.verbose:
+            self.console.print(escape(line), highlight=False)
+        elif step and not self.quiet:
+            self.console.print(f"  {escape(step[:160])}", highlight=False)
+
+
+def show_build_failure(exc: BuildError, stream: IO[str]) -> None:
+    """The failing step and its last lines (the message and hint are printed by main)."""
+    console = Console(file=stream, highlight=False)
+    if exc.step or exc.log_tail:
+        console.print(Panel(Text(exc.log_tail or "(no output)"), title=f"failed step: {escape(exc.step or '?')}",
+                            border_style="red", expand=False))
+    if exc.path:
+        console.print(f"full build log: {exc.path}")

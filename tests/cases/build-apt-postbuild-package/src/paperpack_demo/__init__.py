@@ -1,0 +1,5 @@
+"""A local package installed into the image by the offline buildpack."""
+
+
+def answer() -> int:
+    return 42

@@ -1,0 +1,60 @@
+"""Failure diagnosis from BuildKit plain-progress logs (shapes taken from real failed builds)."""
+
+from __future__ import annotations
+
+from paperpack.build.diagnose import diagnose, step_of
+
+BAD_PIN = """\
+#17 [stage-0 12/16] COPY --chown=1000:1000 src/requirements.txt /home/jovyan/requirements.txt
+#17 DONE 0.0s
+#18 [stage-0 13/16] RUN --mount=type=secret,id=cacert,mode=0444 /srv/venv/bin/pip install -r requirements.txt
+#18 1.2 ERROR: Could not find a version that satisfies the requirement numpy==1.0.99 (from versions: 1.3.0, 2.4.6)
+#18 1.2 ERROR: No matching distribution found for numpy==1.0.99
+#18 ERROR: process "/bin/sh -c /srv/venv/bin/pip install -r requirements.txt" did not complete successfully: exit code: 1
+------
+ > [stage-0 13/16] RUN --mount=type=secret,id=cacert,mode=0444 /srv/venv/bin/pip install -r requirements.txt:
+------
+""".splitlines()
+
+MISSING_APT = """\
+#12 [stage-0  8/16] RUN apt-get -qq update && apt-get install --yes --no-install-recommends nope
+#12 3.1 Reading package lists...
+#12 3.3 E: Unable to locate package nope
+#12 ERROR: process "/bin/sh -c apt-get -qq update" did not complete successfully: exit code: 100
+""".splitlines()
+
+POSTBUILD = """\
+#20 [stage-0 15/17] RUN ./postBuild
+#20 0.3 ./postBuild: line 3: frobnicate: command not found
+#20 ERROR: process "/bin/sh -c ./postBuild" did not complete successfully: exit code: 127
+""".splitlines()
+
+
+def test_step_of_reads_plain_progress() -> None:
+    assert step_of("#5 [stage-0  3/16] RUN echo hi") == "[3/16] RUN echo hi"
+    assert step_of("#5 [internal] load metadata") is None
+    assert step_of("#5 DONE 0.1s") is None
+
+
+def test_bad_pin() -> None:
+    d = diagnose(BAD_PIN, python="3.11", release="bookworm")
+    assert d.step.startswith("[13/16] RUN")
+    assert "numpy==1.0.99" in d.hint and "Python 3.11" in d.hint and "2.4.6" in d.hint
+    assert "No matching distribution found" in d.tail
+    assert "COPY" not in d.tail  # only the failing step's lines
+
+
+def test_missing_apt_package() -> None:
+    d = diagnose(MISSING_APT, python="3.11", release="bookworm")
+    assert "nope" in d.cause and "Debian bookworm" in d.cause
+    assert "apt.txt" in d.hint and "packages.debian.org" in d.hint
+
+
+def test_postbuild_failure() -> None:
+    d = diagnose(POSTBUILD)
+    assert d.cause == "postBuild failed" and "frobnicate" in d.tail and "postBuild" in d.step
+
+
+def test_unknown_failure_still_names_a_step() -> None:
+    d = diagnose(["#3 [stage-0 2/9] RUN false", "#3 ERROR: process did not complete successfully: exit code: 1"])
+    assert d.step == "[2/9] RUN false" and d.hint

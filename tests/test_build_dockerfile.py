@@ -1,0 +1,97 @@
+"""The Dockerfile the offline buildpack renders: secret only on download steps, Docker 20.10 syntax."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from paperpack.build.buildpack import CA_PATH, JUPYTER_STACK, offline_buildpack
+from paperpack.errors import ConfigError
+from tests.conftest import CASES
+
+BUILD_ARGS = {"NB_USER": "jovyan", "NB_UID": "1000"}
+
+
+def render(root: Path, monkeypatch: pytest.MonkeyPatch, **settings: object) -> str:
+    monkeypatch.chdir(root)  # repo2docker creates buildpacks inside the checkout
+    bp = offline_buildpack(**settings)(base_image="paperpack/base:bookworm")  # type: ignore[arg-type]
+    return str(bp.render(BUILD_ARGS))
+
+
+def run_lines(dockerfile: str) -> list[str]:
+    return [ln for ln in dockerfile.splitlines() if ln.startswith("RUN ")]
+
+
+def test_secret_mounted_only_on_download_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    df = render(CASES / "build-apt-postbuild-package", monkeypatch)
+    runs = run_lines(df)
+    with_secret = [ln for ln in runs if "type=secret" in ln]
+    # the Jupyter stack and the local package: both pip installs, nothing else
+    assert len(with_secret) == 2
+    assert all("/srv/venv/bin/pip install" in ln for ln in with_secret)
+    assert all(ln.startswith("RUN --mount=type=secret,id=cacert,mode=0444 --mount=type=cache") for ln in with_secret)
+    assert any(all(pkg.split(">")[0] in ln for pkg in JUPYTER_STACK) for ln in with_secret)
+    for ln in runs:
+        if "pip install" not in ln:
+            assert "secret" not in ln and CA_PATH not in ln, ln
+    # the CA is trusted inside the download steps only, never through ENV
+    assert not re.search(r"^ENV .*(PIP_CERT|REQUESTS_CA_BUNDLE|SSL_CERT_FILE)", df, re.M)
+    assert CA_PATH not in "\n".join(ln for ln in df.splitlines() if not ln.startswith("RUN "))
+
+
+def test_no_syntax_line_and_no_heredocs(monkeypatch: pytest.MonkeyPatch) -> None:
+    df = render(CASES / "build-apt-postbuild-package", monkeypatch)
+    assert "# syntax=" not in df
+    assert "<<" not in df
+
+
+def test_apt_postbuild_start_and_local_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(CASES / "build-apt-postbuild-package", root)
+    (root / "start").write_text("#!/bin/bash\nexec \"$@\"\n")
+    df = render(root, monkeypatch)
+    assert re.search(r"^RUN apt-get -qq update && apt-get install --yes --no-install-recommends jq ", df, re.M)
+    assert "RUN ./postBuild" in df
+    assert 'ENV R2D_ENTRYPOINT="${REPO_DIR}/start"' in df
+    pip_local = [ln for ln in run_lines(df) if ln.endswith("pip install --disable-pip-version-check "
+                                                            "--progress-bar off .")]
+    assert len(pip_local) == 1
+    assert df.index("COPY --chown=1000:1000 src/ ${REPO_DIR}/") < df.index(pip_local[0])
+
+
+def test_simple_requirements_install_before_the_sources_are_copied(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "requirements.txt").write_text("numpy==1.26.4\n")
+    df = render(tmp_path, monkeypatch)
+    step = next(ln for ln in run_lines(df) if "-r requirements.txt" in ln)
+    assert df.index("src/requirements.txt") < df.index(step) < df.index("COPY --chown=1000:1000 src/ ")
+    assert "python3 -c 'import sys" in df and '"3.11"' in df  # the base image's Python is checked
+
+
+def test_local_requirements_install_after_the_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "requirements.txt").write_text("-e .\nnumpy\n")
+    df = render(tmp_path, monkeypatch)
+    step = next(ln for ln in run_lines(df) if "-r requirements.txt" in ln)
+    assert df.index("COPY --chown=1000:1000 src/ ") < df.index(step)
+
+
+def test_environment_yml_requirements_are_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    df = render(CASES / "build-environment-yml", monkeypatch)
+    step = next(ln for ln in run_lines(df) if "numpy==1.26.*" in ln)
+    assert "'packaging>=23'" in step and "six==1.17.0" in step and "type=secret" in step
+
+
+def test_pyproject_without_project_table_is_not_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
+    df = render(tmp_path, monkeypatch)
+    assert not any(ln.endswith(" .") for ln in run_lines(df))
+
+
+def test_bad_apt_name_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "apt.txt").write_text("jq\nrm -rf /\n")
+    with pytest.raises(ConfigError) as info:
+        render(tmp_path, monkeypatch)
+    assert "apt.txt:2" in info.value.message and "rm -rf /" in info.value.message
