@@ -39,10 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"paperpack {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="say more (-vv for debug logs)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors and the verdict")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                        help="colour output (default: only on a terminal)")
+    _add_common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -52,7 +49,27 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # command not built yet
         module.register(sub)
+    for subparser in sub.choices.values():
+        _add_common(subparser, suppress=True)
     return parser
+
+
+def _add_common(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """-v/-q/--color, accepted before or after the sub-command."""
+    default = argparse.SUPPRESS if suppress else None
+    options: list[tuple[tuple[str, ...], dict[str, object]]] = [
+        (("-v", "--verbose"), {"action": "count", "help": "say more (-vv for debug logs)",
+                               "default": default if suppress else 0}),
+        (("-q", "--quiet"), {"action": "store_true", "help": "print only errors and the verdict",
+                             "default": default if suppress else False}),
+        (("--color",), {"choices": ("auto", "always", "never"), "help": "colour output (default: only on a terminal)",
+                        "default": default if suppress else "auto"}),
+    ]
+    for flags, kwargs in options:
+        try:
+            parser.add_argument(*flags, **kwargs)  # type: ignore[arg-type]
+        except argparse.ArgumentError:
+            pass  # the sub-command defines this flag itself
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
