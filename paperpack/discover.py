@@ -29,6 +29,7 @@ from .envfiles import (
     parse_pyproject,
     parse_requirements_txt,
     parse_setup_py,
+    inside,
     read_text,
 )
 from .repo import Repo
@@ -127,8 +128,13 @@ class _Probe:
         return f"{self.config_dir}/{name}" if self.config_dir else name
 
     def exists(self, name: str) -> bool:
-        p = self.root / self.rel(name)
-        return p.exists() and not p.is_symlink()
+        rel = self.rel(name)
+        if inside(self.root, rel):
+            return True
+        if (self.root / rel).is_symlink() and not any(p.path == rel for p in self.problems):
+            self.problems.append(EnvProblem("link-outside", rel, f"{rel} is a symbolic link that leads outside the "
+                                            "repository (or nowhere); nobody else has its target"))
+        return False
 
     def root_exists(self, name: str) -> bool:
         return not self.config_dir and (self.root / name).is_file()

@@ -32,6 +32,7 @@ __all__ = [
     "parse_setup_py",
     "parse_pyproject",
     "read_text",
+    "inside",
 ]
 
 MAX_BYTES = 2 << 20
@@ -70,10 +71,20 @@ class EnvProblem:
     line: int | None = None
 
 
-def read_text(root: Path, rel: str) -> str | None:
+def inside(root: Path, rel: str) -> bool:
+    """True if ``root/rel`` exists and, symbolic links resolved, stays inside ``root``."""
     p = root / rel
     try:
-        if p.is_symlink() or not p.is_file() or p.stat().st_size > MAX_BYTES:
+        return p.exists() and p.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def read_text(root: Path, rel: str) -> str | None:
+    """Text of a small file inside the repository (links leading out of it are not followed)."""
+    p = root / rel
+    try:
+        if not inside(root, rel) or not p.is_file() or p.stat().st_size > MAX_BYTES:
             return None
         return p.read_bytes().decode("utf-8", errors="replace")
     except OSError:

@@ -56,7 +56,7 @@ ENV012 = Rule("ENV012", "python-default", Severity.INFO,
 _PROBLEM_RULES = {
     "binder-both": ENV002, "runtime-invalid": ENV008, "yaml-invalid": ENV010, "toml-invalid": ENV010,
     "json-invalid": ENV010, "python-invalid": ENV010, "requirement-invalid": ENV010, "file-unreadable": ENV010,
-    "legacy-dockerfile": ENV011, "julia-require": ENV011, "requires-python": ENV011,
+    "legacy-dockerfile": ENV011, "link-outside": ENV010, "julia-require": ENV011, "requires-python": ENV011,
 }
 _FIXES = {
     "binder-both": "keep one of binder/ and .binder/ and delete the other",
@@ -64,6 +64,7 @@ _FIXES = {
     "legacy-dockerfile": "replace the Dockerfile with requirements.txt or environment.yml",
     "julia-require": "replace REQUIRE with a Project.toml (julia> ]activate .; add …)",
     "requires-python": "make runtime.txt and requires-python agree",
+    "link-outside": "replace the link with the file itself, committed in the repository",
 }
 _SET_E = re.compile(r"^\s*set\s+-[a-zA-Z]*e|^#!.*\s-[a-zA-Z]*e\b|^\s*set\s+-o\s+errexit")
 

@@ -1,0 +1,199 @@
+"""Discovery agrees with repo2docker 2026.4.0, file for file, without changing directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import CASES, SAMPLE
+from paperpack.discover import BUILDPACKS, SUPPORTED_PYTHON, detect, parse_runtime
+from paperpack.envfiles import parse_conda_spec, parse_environment_yml, parse_pipfile, parse_requirements_txt
+from paperpack.repo import Repo
+
+# repo2docker's own detect() needs chdir, so it runs in a child process (test only).
+R2D_PROBE = textwrap.dedent("""
+    import json, os, sys
+    from repo2docker.app import Repo2Docker
+    out = {}
+    for d in sys.argv[1:]:
+        os.chdir(d)
+        try:
+            picked = next((type(bp).__name__ for bp in (BP(base_image="x") for BP in Repo2Docker().buildpacks)
+                           if bp.detect()), "PythonBuildPack")
+        except (RuntimeError, ValueError) as exc:
+            picked = "refused: " + type(exc).__name__
+        out[d] = picked
+    print(json.dumps(out))
+""")
+
+EXTRA = {
+    "nix": {"default.nix": "with import <nixpkgs> {}; mkShell {}\n", "requirements.txt": "numpy==2.4.6\n"},
+    "julia-require": {"REQUIRE": "julia 0.6\n"},
+    "pipfile-lock-only": {"Pipfile.lock": json.dumps({"_meta": {"requires": {"python_version": "3.11"}},
+                                                      "default": {"numpy": {"version": "==2.4.6"}}, "develop": {}})},
+    "environment-yaml": {"environment.yaml": "dependencies:\n  - numpy=2.4.6\n", "requirements.txt": "x==1\n"},
+    "dotbinder-conda": {".binder/environment.yml": "dependencies: [numpy=2.4.6]\n", "Dockerfile": "FROM x\n"},
+    "binder-dockerfile": {"binder/Dockerfile": "FROM x\n", "binder/requirements.txt": "numpy==2.4.6\n"},
+    "pyproject-tool-only": {"pyproject.toml": "[tool.black]\nline-length = 100\n"},
+    "r-runtime-pipfile": {"runtime.txt": "r-2024-01-15\n", "Pipfile": "[packages]\nnumpy = '*'\n"},
+    "python-runtime-with-conda": {"runtime.txt": "python-3.12\n", "environment.yml": "dependencies: [numpy=2.4.6]\n"},
+}
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+@pytest.fixture(scope="module")
+def all_repos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    base = tmp_path_factory.mktemp("extra")
+    repos = sorted(p for p in CASES.iterdir() if p.name.startswith("env-")) + [SAMPLE]
+    for name, files in EXTRA.items():
+        _write(base / name, files)
+        repos.append(base / name)
+    return repos
+
+
+def test_same_buildpack_as_repo2docker(all_repos: list[Path]) -> None:
+    out = subprocess.run([sys.executable, "-c", R2D_PROBE, *map(str, all_repos)], capture_output=True, text=True,
+                         timeout=120, check=True)
+    theirs = json.loads(out.stdout)
+    cwd = os.getcwd()
+    for repo in all_repos:
+        env = detect(Repo.open(repo, manifest=False))
+        codes = {p.code for p in env.problems}
+        expected = theirs[str(repo)]
+        if expected == "refused: RuntimeError":
+            assert codes & {"binder-both", "julia-require", "requires-python", "legacy-dockerfile"}, repo.name
+        elif expected == "refused: ValueError":
+            assert "runtime-invalid" in codes, repo.name
+        else:
+            assert env.buildpack == expected, (repo.name, env.buildpack, expected)
+    assert os.getcwd() == cwd
+
+
+def test_buildpack_order_and_python_versions_are_repo2dockers() -> None:
+    code = ("from repo2docker.app import Repo2Docker\n"
+            "from repo2docker.buildpacks.conda.supported_python_version import SUPPORTED_PYTHON_VERSION as V\n"
+            "print(' '.join(b.__name__ for b in Repo2Docker().buildpacks)); print(' '.join(V))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    order, versions = out.stdout.splitlines()
+    assert [b.name for b in BUILDPACKS] == order.split()
+    assert list(SUPPORTED_PYTHON) == versions.split()
+
+
+def test_sample_paper() -> None:
+    env = detect(SAMPLE)
+    assert env.buildpack == "PythonBuildPack" and env.config_dir == "" and env.language == "python"
+    assert env.files == ["requirements.txt", "runtime.txt"]
+    assert env.python_version == "3.11" and env.kernels == {"python"}
+    assert [(r.name, r.specifier, r.pinned, r.line) for r in env.requirements] == [
+        ("numpy", "==2.4.6", True, 1), ("scipy", "==1.17.1", True, 2),
+        ("matplotlib", "==3.11.2", True, 3), ("pandas", "==3.1.1", True, 4)]
+    d = env.to_dict()
+    assert d["summary"] == "PythonBuildPack: requirements.txt, runtime.txt, Python 3.11"
+    assert json.loads(json.dumps(d)) == d
+
+
+def test_dockerfile_shadows_and_binder_wins(tmp_path: Path) -> None:
+    _write(tmp_path, EXTRA["dotbinder-conda"] | {"requirements.txt": "numpy==1\n", ".binder/requirements.txt": "x\n"})
+    env = detect(tmp_path)
+    assert env.buildpack == "CondaBuildPack" and env.config_dir == ".binder"
+    ignored = dict(env.ignored)
+    assert "only from there" in ignored["Dockerfile"] and "only from there" in ignored["requirements.txt"]
+    assert "uses conda and ignores requirements.txt" in ignored[".binder/requirements.txt"]
+
+
+@pytest.mark.parametrize(("text", "parsed"), [
+    ("python-3.11", ("python", "3.11", None)),
+    ("python-3.11.4\n", ("python", "3.11.4", None)),
+    ("r-4.3-2024-01-15", ("r", "4.3", "2024-01-15")),
+    ("r-2024-01-15", ("r", None, "2024-01-15")),
+])
+def test_runtime_forms(text: str, parsed: tuple[str, str | None, str | None]) -> None:
+    assert parse_runtime(text) == parsed
+
+
+@pytest.mark.parametrize("text", ["python3.11", "python-", "r-4.3-2024-1", "python-3.11-x-y"])
+def test_runtime_rejected(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_runtime(text)
+
+
+def test_requirements_txt_details(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        "Scikit_Learn[alldeps]==1.5.0 ; python_version >= '3.9'  # comment\n"
+        "numpy==2.4.6 --hash=sha256:abc\n"
+        "-e .\n"
+        "git+https://example.org/repo.git\n"
+        "scipy \\\n  >=1.10\n"
+        "-c constraints.txt\n"
+        "not a requirement!!\n")
+    reqs, problems, local, files = parse_requirements_txt(tmp_path, "requirements.txt")
+    assert [(r.name, r.specifier, r.pinned, r.line) for r in reqs] == [
+        ("scikit-learn", "==1.5.0", True, 1), ("numpy", "==2.4.6", True, 2), ("scipy", ">=1.10", False, 5)]
+    assert local == ["-e .", "git+https://example.org/repo.git"]
+    assert [(p.code, p.line) for p in problems] == [("requirement-invalid", 8)]
+    assert files == ["requirements.txt"]
+
+
+@pytest.mark.parametrize(("spec", "parsed"), [
+    ("numpy=1.26.4=py311h64a7726_0", ("numpy", "==1.26.4", True, "py311h64a7726_0")),
+    ("numpy=1.26", ("numpy", "==1.26", True, None)),
+    ("numpy=1", ("numpy", "==1.*", False, None)),
+    ("numpy=1.26.*", ("numpy", "==1.26.*", False, None)),
+    ("conda-forge::xarray>=2024.1", ("xarray", ">=2024.1", False, None)),
+    ("pandas", ("pandas", "", False, None)),
+    ("scipy==1.13.1", ("scipy", "==1.13.1", True, None)),
+])
+def test_conda_specs(spec: str, parsed: tuple[str, str, bool, str | None]) -> None:
+    assert parse_conda_spec(spec) == parsed
+
+
+def test_environment_yml_r_kernel_and_python(tmp_path: Path) -> None:
+    (tmp_path / "environment.yml").write_text("dependencies:\n  - python=3.12.3\n  - r-base=4.3\n  - r-irkernel\n")
+    reqs, problems, python, names = parse_environment_yml(tmp_path, "environment.yml")
+    assert python == "3.12" and problems == [] and "r-base" in names
+    env = detect(tmp_path)
+    assert env.kernels == {"python", "r"} and env.python_version == "3.12"
+
+
+def test_pipfile_lock_wins_over_pipfile(tmp_path: Path) -> None:
+    (tmp_path / "Pipfile").write_text("[packages]\nnumpy = '*'\n")
+    (tmp_path / "Pipfile.lock").write_text(json.dumps({"default": {"numpy": {"version": "==2.4.6"}}}, indent=2))
+    reqs, problems, _ = parse_pipfile(tmp_path, "Pipfile", "Pipfile.lock")
+    assert [(r.name, r.pinned, r.source, r.line) for r in reqs] == [("numpy", True, "Pipfile.lock", 3)]
+    env = detect(tmp_path)
+    assert env.buildpack == "PipfileBuildPack" and env.files == ["Pipfile", "Pipfile.lock"]
+
+
+def test_requirements_include_outside_repository_is_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("-r ../secret.txt\nnumpy==2.4.6\n")
+    reqs, _, _, files = parse_requirements_txt(tmp_path, "requirements.txt")
+    assert [r.name for r in reqs] == ["numpy"] and files == ["requirements.txt"]
+
+
+def test_symlink_inside_is_followed_like_repo2docker(tmp_path: Path) -> None:
+    (tmp_path / "env").mkdir()
+    (tmp_path / "env" / "reqs.txt").write_text("numpy==2.4.6\n")
+    os.symlink("env/reqs.txt", tmp_path / "requirements.txt")
+    env = detect(tmp_path)
+    assert env.files == ["requirements.txt"] and [r.name for r in env.requirements] == ["numpy"]
+
+
+def test_symlink_leading_outside_is_not_read(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (tmp_path / "elsewhere.txt").write_text("numpy\n")
+    os.symlink(tmp_path / "elsewhere.txt", repo / "requirements.txt")
+    env = detect(repo)
+    assert env.requirements == [] and env.files == []
+    assert [(p.code, p.path) for p in env.problems] == [("link-outside", "requirements.txt")]
