@@ -190,4 +190,5 @@ def compare_notebooks(reference: Any, executed: Any, options: CompareOptions | N
         plural = "s" if len(differences) > 1 else ""
         return Comparison("differs", compared, differences,
                           f"{len(differences)} of {compared} cells differ (cell{plural} {cells})", options)
-    return Comparison("same", compared, message=f"{compared} cells with the same results", options=options)
+    plural = "s" if compared != 1 else ""
+    return Comparison("same", compared, message=f"{compared} cell{plural} with the same results", options=options)

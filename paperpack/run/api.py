@@ -27,13 +27,19 @@ log = logging.getLogger(__name__)
 def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None, out_dir: Path | None = None,
                   jobs: int | None = None, parameters: dict[str, object] | None = None,
                   limits: Limits | None = None, progress: Callable[[RunEvent], None] | None = None,
-                  registry: EngineRegistry | None = None, executor: Executor | None = None) -> RunResult:
+                  registry: EngineRegistry | None = None, executor: Executor | None = None,
+                  isolate: bool = False) -> RunResult:
     """Run every notebook of ``repo`` end to end and compare it with its committed outputs.
 
     ``engine`` is ``docker`` (needs ``image``), ``local`` or ``auto``. Executed copies go
     to ``out_dir/executed/`` (default ``<repo>/paperpack-out``); the repository itself is
     never written. On Ctrl-C every container and process is stopped and the result comes
     back with ``complete=False``.
+
+    Notebooks that do not depend on each other run together, ``jobs`` at a time, in one
+    runner process (one container) per batch; ``isolate=True`` gives each notebook its
+    own container, so memory and process limits apply to it alone. ``registry`` and
+    ``executor`` let tests (or a Dask cluster) supply their own.
     """
     registry = registry or default_registry()
     name = detect_engine(registry, image) if engine == "auto" else engine
@@ -61,7 +67,8 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
 
         session = Session(repo=repo, work_dir=work, limits=resolved, jobs=jobs,
                           image=image, on_event=on_event)
-        runs = _schedule(plan, runner, session, scratch, keys, executor or ThreadExecutor(jobs), notify, result)
+        runs = _schedule(plan, runner, session, scratch, keys, executor or ThreadExecutor(jobs), notify, result,
+                         isolate)
         for nb in plan.notebooks:
             run = runs.get(nb.path) or NotebookRun(path=nb.path, status="not-run", verdict="failed",
                                                    message="not run: interrupted before it started")
@@ -78,7 +85,8 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
 
 
 def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys: dict[str, str],
-              executor: Executor, notify: Callable[[RunEvent], None], result: RunResult) -> dict[str, NotebookRun]:
+              executor: Executor, notify: Callable[[RunEvent], None], result: RunResult,
+              isolate: bool) -> dict[str, NotebookRun]:
     runs: dict[str, NotebookRun] = {}
     succeeded: set[str] = set()
     failed: set[str] = set()
@@ -105,10 +113,10 @@ def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys:
                                    message=f"not run: it depends on {dep}, which did not succeed"))
             in_flight = {nb.path for batch in running.values() for nb in batch.notebooks}
             ready = [nb for nb in plan.ready(succeeded, settled) if nb.path not in in_flight]
-            if ready:
+            for group in ([[nb] for nb in ready] if isolate else [ready] if ready else []):
                 out = scratch / f"batch{number:03d}"
                 out.mkdir()
-                batch = Batch(number=number, notebooks=ready, keys=keys, out_dir=out)
+                batch = Batch(number=number, notebooks=group, keys=keys, out_dir=out)
                 number += 1
                 running[executor.submit(runner.run_batch, session, batch)] = batch
             if not running:

@@ -56,7 +56,7 @@ def _cache_root() -> Path:
 def venv_dir(root: Path) -> Path:
     req = requirements_file(root)
     digest = hashlib.sha256()
-    digest.update(f"python {sys.version_info[:3]} {sys.executable}\n".encode())
+    digest.update(f"python {sys.version} {sys.base_prefix}\n".encode())
     digest.update((" ".join(RUNNER_PACKAGES) + "\n").encode())
     digest.update(req.read_bytes() if req else b"")
     return _cache_root() / "venvs" / digest.hexdigest()[:20]

@@ -69,18 +69,15 @@ class RunResult:
         return out
 
     def summary(self) -> str:
-        ran = [nb for nb in self.notebooks if nb.verdict != "skipped"]
-        good = [nb for nb in ran if nb.verdict in ("same", "no-outputs")]
-        same = sum(1 for nb in ran if nb.verdict == "same")
-        text = f"{len(good)}/{len(ran)} notebooks ran"
-        text += f", {same} with the same results" if same else ""
+        """E.g. "4/5 notebooks ran to the end: 3 same results, 1 differs, 1 failed"."""
         counts = self.counts()
-        for verdict in ("differs", "failed", "no-outputs", "skipped"):
-            if counts.get(verdict):
-                text += f", {counts[verdict]} {verdict}"
-        if not self.complete:
-            text += " (interrupted: incomplete)"
-        return text
+        considered = len(self.notebooks) - counts.get("skipped", 0)
+        ran = considered - counts.get("failed", 0)
+        parts = [f"{counts[v]} {label}" for v, label in (("same", "same results"), ("differs", "differs"),
+                                                         ("no-outputs", "no stored outputs"), ("failed", "failed"),
+                                                         ("skipped", "skipped")) if counts.get(v)]
+        text = f"{ran}/{considered} notebooks ran to the end" + (": " + ", ".join(parts) if parts else "")
+        return text + ("" if self.complete else " (interrupted: incomplete)")
 
     def to_dict(self) -> dict[str, Any]:
         return {

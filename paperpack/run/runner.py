@@ -82,8 +82,7 @@ def prepare_workdir(source: str, workdir: str, links: list[dict[str, str]]) -> N
     with open(os.path.join(workdir, ".paperpack-lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not os.path.exists(os.path.join(workdir, COPY_MARKER)):
-            shutil.copytree(source, workdir, symlinks=True, dirs_exist_ok=True,
-                            ignore=lambda _d, names: [n for n in names if n in SKIP_NAMES])
+            _copy_tree(source, workdir)
             for link in links:
                 target = os.path.join(workdir, link["target"])
                 os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -95,6 +94,19 @@ def prepare_workdir(source: str, workdir: str, links: list[dict[str, str]]) -> N
                 os.symlink(link["source"], target)
             with open(os.path.join(workdir, COPY_MARKER), "w") as fh:
                 fh.write("copied by paperpack's runner\n")
+
+
+def _copy_tree(source: str, workdir: str) -> None:
+    """Copy the entries of ``source`` into ``workdir`` (which may belong to another user)."""
+    skip = shutil.ignore_patterns(*SKIP_NAMES)
+    for entry in os.scandir(source):
+        if entry.name in SKIP_NAMES:
+            continue
+        target = os.path.join(workdir, entry.name)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.copytree(entry.path, target, symlinks=True, dirs_exist_ok=True, ignore=skip)
+        else:
+            shutil.copy2(entry.path, target, follow_symlinks=False)
 
 
 # --- parameters -------------------------------------------------------------------------

@@ -1,0 +1,222 @@
+"""``paperpack run``: run every notebook end to end and say whether it gives the same results.
+
+``paperpack build`` calls :func:`add_run_arguments` and :func:`run_from_args` to run the
+notebooks in the image it just built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from ..errors import EXIT_FINDINGS, EXIT_OK
+from ..report import Report, write_json_atomic
+from ..repo import DEFAULT_OUTPUT, Repo
+from ..run import Limits, RunEvent, RunResult, run_notebooks
+
+__all__ = ["register", "add_run_arguments", "run_from_args", "parse_parameters", "EXIT_INTERRUPTED"]
+
+EXIT_INTERRUPTED = 130
+HELP = "run every notebook end to end and compare with the committed outputs"
+DESCRIPTION = """\
+Run every notebook of the repository at PATH end to end — in the image built by
+`paperpack build` (--image) or, without a container engine, in a local virtual
+environment built from requirements.txt — and compare each with its committed outputs.
+
+Each notebook gets a verdict: same (results match, within tolerance), differs (which
+cells, with a short diff), failed (where and why: error, timeout, dead kernel, out of
+memory…), no-outputs (nothing committed to compare with) or skipped.
+
+Exit 1 if any notebook failed or differs (--allow-differs: only failures count), 2 on a
+usage error, 130 when interrupted (the partial report is marked incomplete). The
+repository is never modified: executed copies and report.json go to the output folder.
+
+examples:
+  paperpack run .                                  # auto: docker with --image, else local
+  paperpack run . --image paperpack/paper:3f2a --jobs 4
+  paperpack run . --engine local -p n_samples 100  # reduced-size run for CI
+  paperpack run . --timeout 600 --cell-timeout 120 --memory 4g --format json"""
+
+VERDICT_STYLE = {"same": "green", "no-outputs": "cyan", "differs": "yellow", "failed": "red", "skipped": "dim"}
+
+
+def parse_value(text: str) -> Any:
+    """A -p value: JSON (numbers, true/false, null, lists, "strings"), Python's True/False/None, else text."""
+    python = {"True": True, "False": False, "None": None}
+    if text in python:
+        return python[text]
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_parameters(pairs: list[list[str]] | None) -> dict[str, Any]:
+    return {name: parse_value(value) for name, value in (pairs or [])}
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a notebook run (shared by ``paperpack run`` and ``paperpack build``)."""
+    group = parser.add_argument_group("running notebooks")
+    group.add_argument("--jobs", "-j", type=int, metavar="N",
+                       help="notebooks run at once (default: the number of cores)")
+    group.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), dest="parameters",
+                       help="inject NAME = VALUE after the cell tagged `parameters` (papermill-style), in every "
+                            "notebook; VALUE is read as JSON when it can be (repeatable)")
+    group.add_argument("--timeout", type=float, metavar="S", help="per-notebook timeout in seconds")
+    group.add_argument("--cell-timeout", type=float, metavar="S", help="per-cell timeout in seconds")
+    group.add_argument("--memory", metavar="SIZE", help="memory limit per container, e.g. 2g (default 2g)")
+    group.add_argument("--pids", type=int, metavar="N", help="process limit per container (default 512)")
+    group.add_argument("--cpus", type=float, metavar="N", help="CPU limit per container (default: --jobs)")
+    group.add_argument("--isolate", action="store_true",
+                       help="one container per notebook, so the memory and process limits apply to each alone")
+    group.add_argument("-o", "--out", type=Path, metavar="DIR",
+                       help=f"output folder for executed notebooks and report.json (default: PATH/{DEFAULT_OUTPUT})")
+    group.add_argument("--allow-differs", action="store_true",
+                       help="exit 0 when notebooks run but give different results (journals should not use this)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("run", help=HELP, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
+    p.add_argument("--image", metavar="TAG", help="the image to run in (printed by `paperpack build`)")
+    p.add_argument("--engine", choices=("auto", "docker", "local"), default="auto",
+                   help="docker (needs --image), local (a virtual environment; less isolated), "
+                        "auto (docker when an image is given and Docker answers; default)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text for people, json (the report's run section) on stdout")
+    add_run_arguments(p)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return run_from_args(args, Repo.open(args.path), args.image)
+
+
+def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, report: Report | None = None) -> int:
+    """Run the notebooks as ``args`` say, show progress and verdicts, write report.json; return the exit code.
+
+    ``report`` (e.g. from ``paperpack build``) receives the ``run`` section; without
+    one, a new report is made. It is written to ``<out>/report.json`` atomically.
+    """
+    fmt = getattr(args, "format", "text")
+    engine = getattr(args, "engine", None) or ("docker" if image else "auto")
+    out_dir = args.out or repo.root / DEFAULT_OUTPUT
+    limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=args.memory,
+                    pids=args.pids, cpus=args.cpus)
+    color = {"always": True, "never": False}.get(getattr(args, "color", "auto"))
+    console = Console(file=sys.stderr if fmt == "json" else sys.stdout, force_terminal=color,
+                      no_color=color is False, highlight=False)
+    display = Progress(console, quiet=getattr(args, "quiet", False) or fmt == "json")
+    previous = _sigterm_as_interrupt()
+    try:
+        with display:
+            result = run_notebooks(repo, engine=engine, image=image, out_dir=out_dir, jobs=args.jobs,
+                                   parameters=parse_parameters(args.parameters), limits=limits,
+                                   progress=display.update,
+                                   isolate=getattr(args, "isolate", False))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    report = report or Report(root=repo.root, commit=repo.commit(),
+                              manifest=str(repo.manifest.path) if repo.manifest and repo.manifest.path else None)
+    report.run = result.to_dict()
+    report.complete = report.complete and result.complete
+    write_json_atomic(out_dir / "report.json", report.to_dict())
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        render_verdicts(result, console)
+    if not result.complete:
+        return EXIT_INTERRUPTED
+    bad = {"failed"} if getattr(args, "allow_differs", False) else {"failed", "differs"}
+    return EXIT_FINDINGS if any(nb.verdict in bad for nb in result.notebooks) else EXIT_OK
+
+
+def _sigterm_as_interrupt() -> Any:
+    """SIGTERM (a CI runner cancelling) stops a run like Ctrl-C: containers removed, partial report."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+class Progress:
+    """One live line per notebook on a terminal; one line per finished notebook otherwise."""
+
+    def __init__(self, console: Console, quiet: bool):
+        self.console = console
+        self.quiet = quiet
+        self.rows: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.live: Live | None = None
+
+    def __enter__(self) -> "Progress":
+        if not self.quiet and self.console.is_terminal:
+            self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def _table(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        for path, state in self.rows.items():
+            table.add_row(path, state)
+        return table
+
+    def update(self, event: RunEvent) -> None:
+        if self.quiet or not event.path:
+            return
+        with self.lock:
+            if event.kind == "queued":
+                self.rows[event.path] = "queued"
+            elif event.kind == "start":
+                self.rows[event.path] = "starting the kernel"
+            elif event.kind == "cell":
+                self.rows[event.path] = f"cell {event.cell} of {event.cells}"
+            elif event.kind == "done":
+                self.rows[event.path] = str(event.verdict)
+                if self.live is None:
+                    self.console.print(f"{event.path}: {event.verdict}"
+                                       + (f" — {event.message}" if event.message else ""))
+            if self.live is not None:
+                self.live.update(self._table())
+
+
+def render_verdicts(result: RunResult, console: Console) -> None:
+    table = Table(title=f"notebooks ({result.engine} engine)", show_lines=False)
+    for column in ("notebook", "verdict", "time", "details"):
+        table.add_column(column, overflow="fold")
+    for nb in result.notebooks:
+        duration = f"{nb.duration:.1f} s" if nb.duration is not None else "-"
+        table.add_row(nb.path, Text(nb.verdict, style=VERDICT_STYLE.get(nb.verdict, "")), duration,
+                      nb.message or "")
+    console.print(table)
+    for nb in result.notebooks:
+        for difference in (nb.comparison or {}).get("differences", [])[:3]:
+            console.print(f"[bold]{nb.path}[/bold], cell {difference['cell']}: {difference['reason']}")
+            if difference.get("diff"):
+                console.print(Text(difference["diff"]), style="dim")
+        if nb.parameters:
+            console.print(f"{nb.path} ran with parameters: "
+                          + ", ".join(f"{k}={v!r}" for k, v in nb.parameters.items()))
+    if result.engine == "local":
+        console.print(Text(result.isolation, style="yellow"))
+    console.print(f"[bold]{result.summary()}[/bold]  (report: {result.out_dir / 'report.json'})")
