@@ -8,6 +8,7 @@ It serves, from one port:
 - content negotiation (CSL)   ``/<doi>`` with ``Accept: application/vnd.citationstyles.csl+json``
 - a Zenodo-style records API  ``/api/records/<id>`` (files with ``md5:`` checksums)
 - file downloads              ``/files/<name>`` (``Range`` supported)
+- ``/_stats`` and ``/_reset``: the request count, for a server run in another process
 
 Behaviour switches: :meth:`DoiServer.script` queues one-off answers for a path
 (``429`` with ``Retry-After``, ``500``, a slow answer, a download cut off half-way);
@@ -61,6 +62,7 @@ class ServerState:
 class _Handler(BaseHTTPRequestHandler):
     server: "_Server"
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stalls
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
         return
@@ -82,6 +84,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         state = self.server.state
         path = unquote(urlsplit(self.path).path)
+        if path in ("/_stats", "/_reset"):  # control endpoints for a server in another process; not counted
+            with state.lock:
+                count = len(state.requests)
+                if path == "/_reset":
+                    state.requests.clear()
+            self._json(200, {"requests": count})
+            return
         with state.lock:
             state.requests.append((path, self.headers.get("Range", "")))
             queue = state.scripts.get(path)
