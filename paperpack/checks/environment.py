@@ -75,7 +75,7 @@ def environment_of(repo: Repo, ctx: CheckContext) -> Environment:
     if env is None:
         env = detect(repo)
         ctx.cache["environment"] = env
-    return env  # type: ignore[no-any-return]
+    return env
 
 
 def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
@@ -158,8 +158,13 @@ def _postbuild(repo: Repo, env: Environment) -> Iterable[Finding]:
         return
     text = read_text(repo.root, rel) or ""
     lines = text.splitlines()
-    if lines and lines[0].startswith("#!") and "bash" not in lines[0] and "sh" not in lines[0]:
-        return  # a Python or other interpreter script: set -e does not apply
+    shebang = re.match(r"#!\s*(\S+)(?:\s+(\S+))?", lines[0]) if lines else None
+    if shebang:
+        interpreter = shebang.group(1).rsplit("/", 1)[-1]
+        if interpreter == "env":
+            interpreter = shebang.group(2) or ""
+        if interpreter not in ("sh", "bash", "dash", "zsh", "ksh"):
+            return  # a Python or other interpreter script: set -e does not apply
     if not any(_SET_E.search(line) for line in lines[:20]):
         yield ENV005.at(rel, "postBuild does not start with `set -e`: a failing step would not fail the build",
                         "add `set -euo pipefail` after the #! line", line=1)
