@@ -17,14 +17,15 @@ _PREFIXES = re.compile(
     r"^(?:doi:\s*|(?:https?://)?(?:dx\.|www\.)?doi\.org/|info:doi/)", re.IGNORECASE
 )
 _IN_TEXT = re.compile(
-    r"(?:doi:\s*|https?://(?:dx\.)?doi\.org/|\b)(10\.\d{4,9}/[^\s\"'<>\])},`]+)", re.IGNORECASE
+    r"(?:doi:\s*|https?://(?:dx\.|www\.)?doi\.org/|\b)(10\.\d{4,9}/[-._;()/:A-Za-z0-9<>\[\]%]+)", re.IGNORECASE
 )
+_PAIRS = {")": "(", "]": "[", ">": "<"}
 _PLACEHOLDERS = re.compile(
     r"^10\.(0000|1234|9999|xxxx)/|/(x+|xxx+|todo|tbd|placeholder|example|0+)$"
     r"|xxxx|\b(todo|tbd|placeholder)\b|[./]0{5,}$",
     re.IGNORECASE)
 #: Text written as a DOI (after ``doi:`` or ``doi.org/``), well-formed or not.
-_CLAIMED = re.compile(r"(?:\bdoi:\s*|doi\.org/)(\d[^\s\"'<>\])},`]*)", re.IGNORECASE)
+_CLAIMED = re.compile(r"(?:\bdoi:\s*|doi\.org/)(\d[^\s\"'`{}*|]*)", re.IGNORECASE)
 
 
 def normalize_doi(text: str) -> str | None:
@@ -58,8 +59,26 @@ def find_dois(text: str) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         for m in _IN_TEXT.finditer(line):
-            out.append((m.group(1).rstrip(".,;:"), lineno))
+            out.append((_trim(m.group(1)), lineno))
     return out
+
+
+def _trim(candidate: str) -> str:
+    """Drop what text puts after a DOI: sentence punctuation and unbalanced closing brackets.
+
+    ``(see 10.1/x)`` and ``[link](https://doi.org/10.1/x)`` end in a ``)`` that is not
+    part of the DOI; ``10.1175/1520-0469(1963)020<0130:DNF>2.0.CO;2`` keeps its own.
+    """
+    s = candidate
+    while s:
+        last = s[-1]
+        if last in ".,;:":
+            s = s[:-1]
+        elif last in _PAIRS and s.count(last) > s.count(_PAIRS[last]):
+            s = s[:-1]
+        else:
+            break
+    return s
 
 
 def find_malformed_dois(text: str) -> list[tuple[str, int]]:
@@ -70,7 +89,7 @@ def find_malformed_dois(text: str) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         for m in _CLAIMED.finditer(line):
-            raw = m.group(1).rstrip(".,;:")
+            raw = _trim(m.group(1))
             if normalize_doi(raw) is None:
                 out.append((raw, lineno))
     return out

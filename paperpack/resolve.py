@@ -274,9 +274,7 @@ class DoiResolver:
         for provider in self.providers:
             try:
                 fields = provider.metadata(doi, self.client)
-            except ServiceUnreachable:
-                raise
-            except NetworkError as exc:
+            except NetworkError as exc:  # the DOI exists; another provider (or none) gives its metadata
                 log.debug("%s: %s failed: %s", doi, provider.name, exc)
                 continue
             if fields:
