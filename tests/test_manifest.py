@@ -135,3 +135,17 @@ def test_manifest_error_becomes_one_finding_with_line(tmp_path: Path, capsys: py
     found = _man_findings(tmp_path, "version: 1\nnotebooks:\n  - path: a.ipynb\n    timeout: fast\n", capsys)
     assert [(r, line) for r, line, _ in found] == [("MAN001", 4)]
     assert found[0][2].startswith("notebooks[0].timeout: expected a number, found a string")
+
+
+def test_docs_full_example_validates() -> None:
+    import re
+
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "manifest.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert example is not None
+    m = parse_manifest(example.group(1))
+    schema = json.loads((ROOT / "schemas" / "paperpack.manifest.v1.json").read_text(encoding="utf-8"))
+    assert set(m.data) == set(schema["properties"]), "the full example uses every top-level key"
+    assert m.notebooks[2].depends_on == ["02-integrate.ipynb"]
