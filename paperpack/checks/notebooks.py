@@ -6,7 +6,9 @@ analyses every code cell once (:mod:`paperpack.pysource`); both results are shar
 and ``ctx.cache["code"]`` (``{rel: {cell_index: CodeFacts}}``) for the dependency family.
 
 Options (``ctx.options``): ``max_notebook_bytes`` (default 64 MB), ``jobs`` (processes
-used to read notebooks; default: all cores from 64 notebooks on, else 1).
+used to read notebooks; default: all cores from 64 notebooks on, else 1), ``syntax_check``
+(parse every code cell, so every syntax error is reported; by default only cells that may
+import a module or name a file are parsed, see :func:`paperpack.pysource.analyse`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import posixpath
 from typing import Any, Iterable
 
 from ..findings import Finding, Rule, Severity
-from ..notebooks import MAX_NOTEBOOK_BYTES, NotebookProblem, ParsedNotebook, read_notebooks
-from ..pysource import SCRATCH_PATH, CodeFacts, analyse
+from ..notebooks import MAX_NOTEBOOK_BYTES, NotebookProblem, ParsedNotebook, analyse_cells, read_notebooks
+from ..pysource import SCRATCH_PATH, CodeFacts
 from ..repo import Repo
 from . import CheckContext
 
@@ -106,34 +108,28 @@ def _run_order(repo: Repo) -> list[str]:
 
 
 def parsed_notebooks(repo: Repo, ctx: CheckContext) -> dict[str, ParsedNotebook | NotebookProblem]:
-    """Every notebook of the repository, read once per validation run (in run order)."""
+    """Every notebook of the repository, read and its code analysed once per run (in run order)."""
     cached = ctx.cache.get("notebooks")
     if cached is None:
         rels = _run_order(repo)
         limit = int(ctx.options.get("max_notebook_bytes", MAX_NOTEBOOK_BYTES))
-        results = read_notebooks(repo.root, rels, max_bytes=limit, jobs=_jobs(ctx, len(rels)))
+        code = "all" if ctx.options.get("syntax_check") else "facts"
+        results = read_notebooks(repo.root, rels, max_bytes=limit, jobs=_jobs(ctx, len(rels)), code=code)
         cached = {r.rel: r for r in results}
         ctx.cache["notebooks"] = cached
     return cached  # type: ignore[no-any-return]
 
 
 def code_facts(repo: Repo, ctx: CheckContext) -> dict[str, dict[int, CodeFacts]]:
-    """:class:`CodeFacts` of every code cell of every Python notebook, analysed once."""
+    """:class:`CodeFacts` of the code cells of every Python notebook: ``{rel: {cell index: facts}}``."""
     cached = ctx.cache.get("code")
     if cached is None:
         cached = {}
-        memo: dict[str, CodeFacts] = {}  # identical cells (copied set-up cells) are analysed once
         for rel, nb in parsed_notebooks(repo, ctx).items():
-            if isinstance(nb, NotebookProblem) or (nb.language not in (None, "python")):
-                continue
-            per_cell = {}
-            for cell in nb.cells:
-                if cell.cell_type == "code" and cell.source.strip():
-                    facts = memo.get(cell.source)
-                    if facts is None:
-                        facts = memo[cell.source] = analyse(cell.source)
-                    per_cell[cell.index] = facts
-            cached[rel] = per_cell
+            if isinstance(nb, ParsedNotebook) and nb.language in (None, "python"):
+                if nb.code is None:  # read elsewhere without analysis
+                    analyse_cells(nb, syntax=bool(ctx.options.get("syntax_check")))
+                cached[rel] = nb.code
         ctx.cache["code"] = cached
     return cached  # type: ignore[no-any-return]
 

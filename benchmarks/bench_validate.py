@@ -1,0 +1,172 @@
+"""Benchmark: ``paperpack validate`` against the tools people use today to check notebooks.
+
+Generates (once; reused under ``benchmarks/.work/``) a repository of 1,000 notebooks of 40 cells
+each, with code, markdown, stream and PNG outputs (~130 MB in all), then times, interleaved in
+the same run and repeated:
+
+* ``paperpack validate --offline --format json``: the CLI entry point called in-process
+  (``paperpack.cli.main.main``, stdout discarded), default settings (reads notebooks across
+  all cores from 64 notebooks on);
+* the same with ``jobs=1`` (library call, single process), to show the single-process path;
+* ``nbformat.read`` + ``nbformat.validate`` over every file (what people write today);
+* a bare ``json.loads(path.read_bytes())`` loop (the floor: just parsing the JSON).
+
+Prints the median of each and the ratios. Run:  .venv/bin/python benchmarks/bench_validate.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import io
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import zlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+SPEC = {"notebooks": 1000, "cells": 40, "version": 2}
+
+
+def _png(rng: random.Random, size: int = 52) -> str:
+    """A real PNG (noise, so it does not compress), base64 as Jupyter stores it."""
+    raw = b"".join(b"\x00" + bytes(rng.getrandbits(8) for _ in range(size * 3)) for _ in range(size))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", size.to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00") \
+        + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b"")
+    return base64.b64encode(png).decode() + "\n"
+
+
+def _notebook(i: int, pngs: list[str], rng: random.Random) -> dict:
+    cells = [{"cell_type": "markdown", "id": f"m{i}-0", "metadata": {},
+              "source": [f"# Analysis {i}\n", "Re-runs the figures of section 3.\n"]},
+             {"cell_type": "code", "id": f"c{i}-1", "execution_count": 1, "metadata": {}, "outputs": [],
+              "source": ["import numpy as np\n", "import matplotlib.pyplot as plt\n", "import pandas as pd"]}]
+    count = 1
+    for j in range(2, SPEC["cells"]):
+        if j % 5 == 0:
+            cells.append({"cell_type": "markdown", "id": f"m{i}-{j}", "metadata": {},
+                          "source": [f"## Step {j}\n", "We fit the model and plot the residuals. " * 4]})
+            continue
+        count += 1
+        outputs: list[dict] = [{"output_type": "stream", "name": "stdout",
+                                "text": [f"mean {rng.random():.6f} std {rng.random():.6f}\n"] * 4}]
+        if j % 3 == 0:
+            outputs.append({"output_type": "display_data", "metadata": {},
+                            "data": {"image/png": pngs[rng.randrange(len(pngs))],
+                                     "text/plain": ["<Figure size 640x480 with 1 Axes>"]}})
+        cells.append({"cell_type": "code", "id": f"c{i}-{j}", "execution_count": count, "metadata": {},
+                      "outputs": outputs,
+                      "source": [f"x{j} = np.linspace(0, {j}, {100 + i})\n",
+                                 f"y{j} = np.sin(x{j}) * {rng.random():.4f}\n",
+                                 f"plt.plot(x{j}, y{j})\n", f"print('mean', y{j}.mean(), 'std', y{j}.std())"]})
+    return {"nbformat": 4, "nbformat_minor": 5, "cells": cells,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                         "language_info": {"name": "python", "version": "3.11.7"}}}
+
+
+def generate(root: Path) -> Path:
+    repo = root / "nb1000"
+    stamp = repo / ".bench-spec.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) == SPEC:
+        return repo
+    repo.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(42)
+    pngs = [_png(rng) for _ in range(64)]
+    for i in range(SPEC["notebooks"]):
+        folder = repo / f"part{i // 100:02d}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"analysis_{i:04d}.ipynb").write_text(json.dumps(_notebook(i, pngs, rng), indent=1))
+    (repo / "requirements.txt").write_text("numpy==1.26.4\nmatplotlib==3.8.4\npandas==2.2.2\n")
+    stamp.write_text(json.dumps(SPEC))
+    return repo
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the worker processes)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _files(repo: Path) -> list[Path]:
+    return sorted(repo.rglob("*.ipynb"))
+
+
+def run_paperpack_cli(repo: Path) -> None:
+    from paperpack.cli.main import main
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(["validate", str(repo), "--offline", "--format", "json"])
+
+
+def run_paperpack_single(repo: Path) -> None:
+    from paperpack.checks import CheckContext
+    from paperpack.validate import validate
+
+    report = validate(repo, context=CheckContext(offline=True, options={"jobs": 1}))
+    json.dumps(report.to_dict(False))
+
+
+def run_nbformat(repo: Path) -> None:
+    import nbformat
+
+    for path in _files(repo):
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+
+
+def run_json(repo: Path) -> None:
+    for path in _files(repo):
+        json.loads(path.read_bytes())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--work", type=Path, default=WORK)
+    args = parser.parse_args(argv)
+    repo = generate(args.work)
+    total = sum(p.stat().st_size for p in _files(repo))
+    print(f"{len(_files(repo))} notebooks, {total / 1e6:.0f} MB, {os.cpu_count()} cores, Python "
+          f"{sys.version.split()[0]}")
+    contenders = {"paperpack validate (CLI in-process, auto jobs)": run_paperpack_cli,
+                  "paperpack validate (library, jobs=1)": run_paperpack_single,
+                  "nbformat.read + nbformat.validate loop": run_nbformat,
+                  "bare json.loads loop": run_json}
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
+    run_json(repo)  # warm the page cache and imports once
+    run_paperpack_single(repo)
+    for rep in range(args.repeat):
+        names = list(contenders)
+        names = names[rep % len(names):] + names[:rep % len(names)]  # rotate who goes first
+        for name in names:
+            start, start_cpu = time.perf_counter(), _cpu()
+            contenders[name](repo)
+            times[name].append(time.perf_counter() - start)
+            cpu[name].append(_cpu() - start_cpu)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores: above 2 means the timings are shared)")
+    for name, t in times.items():
+        print(f"{name:50s} median {med[name]:6.2f} s wall, {statistics.median(cpu[name]):6.2f} s CPU   "
+              f"runs {' '.join(f'{x:.2f}' for x in t)}")
+    pp, single = med["paperpack validate (CLI in-process, auto jobs)"], med["paperpack validate (library, jobs=1)"]
+    nbf, js = med["nbformat.read + nbformat.validate loop"], med["bare json.loads loop"]
+    print(f"nbformat loop / paperpack: {nbf / pp:.1f}x faster (goal >= 5x); jobs=1: {nbf / single:.1f}x")
+    print(f"paperpack / json.loads: {pp / js:.2f}x (goal <= 3x); jobs=1: {single / js:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
