@@ -31,7 +31,7 @@ class CompareOptions:
 
     rtol: float = 1e-5
     atol: float = 1e-8
-    image_threshold: float = 0.95
+    image_threshold: float = 0.9
     ignore_cells: list[int] = field(default_factory=list)
     ignore_patterns: list[str] = field(default_factory=list)
     workdirs: list[str] = field(default_factory=list)

@@ -30,7 +30,7 @@ RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(CPU times|Wall time):.*$", re.M), "<TIMING>"),
     (re.compile(r"^.*(±|\+-) .* per loop \(mean.*$", re.M), "<TIMING>"),
     (re.compile(r"^\s*\d+%\|.*\|.*$", re.M), "<PROGRESS>"),  # tqdm
-    (re.compile(r"(\"model_id\"\s*:\s*\")[0-9a-f]{16,}\""), r"\1<MODEL>\""),
+    (re.compile(r"(\"model_id\"\s*:\s*\")[0-9a-f]{16,}\""), r'\1<MODEL>"'),
     (re.compile(r"\b(id|data-root-id|data-id)=([\"'])[A-Za-z0-9_-]{16,}\2"), r"\1=\2<ID>\2"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "<HEX>"),
 ]

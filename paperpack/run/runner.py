@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import fcntl
 import json
+import math
 import os
 import shutil
 import signal
@@ -174,6 +175,28 @@ def _failing_cell(nb: Any, index: int | None) -> dict[str, Any] | None:
     return None
 
 
+class NotebookTimeout(Exception):
+    """The whole notebook ran longer than its timeout."""
+
+
+async def _execute_within(client: NotebookClient, timeout: float | None) -> None:
+    """Execute the notebook; past ``timeout`` seconds stop it and raise :class:`NotebookTimeout`.
+
+    (Not ``asyncio.wait_for``: when the cancelled execution fails while cleaning up, for
+    instance with a dead kernel, wait_for reports that failure instead of the timeout.)
+    """
+    task = asyncio.ensure_future(client.async_execute())
+    done, _pending = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        task.cancel()
+        try:
+            await task
+        except (Exception, asyncio.CancelledError):
+            pass
+        raise NotebookTimeout
+    task.result()
+
+
 class Tracker:
     """nbclient hooks: per-cell timings and the cell being executed."""
 
@@ -233,20 +256,20 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
     result["kernel"] = kernel
     tracker = Tracker(key, len(nb.cells))
     client = NotebookClient(
-        nb, timeout=job.get("cell_timeout"), kernel_name=kernel, allow_errors=bool(job.get("allow_errors")),
+        nb, timeout=_whole_seconds(job.get("cell_timeout")), kernel_name=kernel, allow_errors=bool(job.get("allow_errors")),
         shutdown_kernel="immediate", record_timing=True, startup_timeout=job.get("startup_timeout", 60),
         resources={"metadata": {"path": os.path.dirname(src) or spec["workdir"]}},
         on_cell_start=tracker.on_start, on_cell_executed=tracker.on_executed,
     )
     client.on_notebook_start = lambda notebook: tracker.remember_kernel(client)
     try:
-        await asyncio.wait_for(client.async_execute(), timeout=job.get("timeout"))
+        await _execute_within(client, job.get("timeout"))
     except CellTimeoutError as exc:
         result.update(status="timeout", error={
             "kind": "cell-timeout", "cell": tracker.current, "ename": "CellTimeoutError",
             "evalue": f"cell {tracker.current} ran longer than {job.get('cell_timeout')} s",
             "traceback": _short_traceback(str(exc).splitlines())})
-    except asyncio.TimeoutError:
+    except NotebookTimeout:
         result.update(status="timeout", error={
             "kind": "notebook-timeout", "cell": tracker.current, "ename": "TimeoutError",
             "evalue": f"the notebook ran longer than {job.get('timeout')} s (stopped in cell {tracker.current})",
@@ -277,6 +300,11 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
         result["cell_errors"] = [i for i, c in enumerate(nb.cells)
                                  if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     return _finish(result, nb, out_nb, began, oom_before, pids_before)
+
+
+def _whole_seconds(value: Any) -> int | None:
+    """nbclient takes whole seconds; round a fractional timeout up."""
+    return int(math.ceil(float(value))) if value else None
 
 
 def _available_kernels() -> list[str]:
