@@ -98,3 +98,12 @@ def test_offline_uses_the_cache(doi_env: DoiServer, copy_case) -> None:  # type:
     assert rules == ["DOI003", "DOI005", "DOI007"]
     offline = next(f for f in report.findings if f.rule == "DOI007")
     assert "cached results used for 2" in offline.message
+
+
+def test_offline_is_said_in_the_text_output(copy_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    _point_at(monkeypatch, _closed_port_url(), tmp_path / "cache")
+    repo = copy_case("doi-clean")
+    main(["validate", str(repo), "--offline", "--color", "never"])
+    out = capsys.readouterr().out
+    assert out.startswith("offline: DOIs checked for syntax and against the cache only; none was resolved")

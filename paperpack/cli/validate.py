@@ -49,5 +49,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_github(report))
     else:
         color = {"always": True, "never": False}.get(args.color)
-        render_text(report, make_console(sys.stdout, color=color), strict=args.strict, verbose=args.verbose > 0)
+        console = make_console(sys.stdout, color=color)
+        if args.offline:
+            console.print("[bold]offline[/]: DOIs checked for syntax and against the cache only; none was resolved")
+        render_text(report, console, strict=args.strict, verbose=args.verbose > 0)
     return EXIT_FINDINGS if report.failed(args.strict) else EXIT_OK
