@@ -73,12 +73,13 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool = False) -> N
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
+    from rich.console import Console
     from rich.logging import RichHandler
 
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
     if quiet:
         level = logging.ERROR
-    handler = RichHandler(console=None, show_time=False, show_path=False, markup=False)
+    handler = RichHandler(console=Console(stderr=True), show_time=False, show_path=False, markup=False)
     root = logging.getLogger("paperpack")
     root.handlers[:] = [handler]
     root.setLevel(level)
