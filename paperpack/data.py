@@ -306,14 +306,19 @@ def fetch_data(repo: Repo, *, config: ServiceConfig | None = None, cache_dir: Pa
     other downloads finished (what was fetched stays in the cache).
     """
     config = config or ServiceConfig.from_env()
-    fetcher = _Fetcher(repo, DataStore(cache_dir), config, client or HttpClient(config),
-                       limits or ArchiveLimits(), progress)
+    own = client is None
+    http = client or HttpClient(config)
+    fetcher = _Fetcher(repo, DataStore(cache_dir), config, http, limits or ArchiveLimits(), progress)
     declared = declared_files(repo)
-    for doi in dict.fromkeys(d.doi for d in declared if d.doi and not d.url):
-        if any(fetcher.store.find(d) is None for d in declared if d.doi == doi and not d.url):
-            fetcher.record(doi)  # once, before the threads start
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="paperpack-fetch") as pool:
-        futures = [pool.submit(fetcher.fetch, d) for d in declared]
+    try:
+        for doi in dict.fromkeys(d.doi for d in declared if d.doi and not d.url):
+            if any(fetcher.store.find(d) is None for d in declared if d.doi == doi and not d.url):
+                fetcher.record(doi)  # once, before the threads start
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="paperpack-fetch") as pool:
+            futures = [pool.submit(fetcher.fetch, d) for d in declared]
+    finally:
+        if own:
+            http.close()
     results: list[FetchResult] = []
     for future in futures:
         results.append(future.result())  # raises the first error, in manifest order

@@ -126,6 +126,7 @@ class HttpClient:
         self._down: dict[str, str] = {}
         self._lock = threading.Lock()
         self._proxy_cache: dict[str, dict[str, str]] = {}
+        self._sessions: list[requests.Session] = []
         self.sleep = time.sleep
 
     @property
@@ -142,7 +143,23 @@ class HttpClient:
             s.trust_env = False
             s.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
             self._local.session = s
+            with self._lock:
+                self._sessions.append(s)
         return s
+
+    def close(self) -> None:
+        """Close the connections of every thread's session."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for s in sessions:
+            s.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> "HttpClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _proxies(self, url: str) -> dict[str, str]:
         """The environment's proxies for ``url``'s host (honouring NO_PROXY), computed once per host."""

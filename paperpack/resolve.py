@@ -239,6 +239,7 @@ class DoiResolver:
                  cache_folder: Path | None = None, offline: bool = False,
                  client: HttpClient | None = None) -> None:
         self.config = config or ServiceConfig.from_env()
+        self._own_client = client is None
         self.client = client or HttpClient(self.config)
         self.cache = cache or JsonCache((cache_folder or cache_dir()) / "doi", ttl=FOUND_TTL)
         self.offline = offline
@@ -290,7 +291,11 @@ class DoiResolver:
         if not unique:
             return {}
         workers = max(1, min(self.config.workers, len(unique)))
-        if workers == 1:
-            return {doi: self.resolve(doi) for doi in unique}
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paperpack-doi") as pool:
-            return dict(zip(unique, pool.map(self.resolve, unique)))
+        try:
+            if workers == 1:
+                return {doi: self.resolve(doi) for doi in unique}
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paperpack-doi") as pool:
+                return dict(zip(unique, pool.map(self.resolve, unique)))
+        finally:
+            if self._own_client:
+                self.client.close()  # the threads are gone; their connections go with them
