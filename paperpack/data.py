@@ -327,6 +327,12 @@ def fetch_data(repo: Repo, *, config: ServiceConfig | None = None, cache_dir: Pa
 
 # -- lock and status ------------------------------------------------------------------------
 
+def _list_offset(text: str) -> int:
+    """How far the author indents ``- `` under its key (0 or 2, usually), so a rewrite keeps the layout."""
+    m = re.search(r"^( *)[\w-]+:[ \t]*(?:#.*)?\n(?:[ \t]*#.*\n)*( *)- ", text, re.MULTILINE)
+    return max(0, len(m.group(2)) - len(m.group(1))) if m else 2
+
+
 def lock_hashes(repo: Repo, *, cache_dir: Path | None = None) -> list[tuple[str, str]]:
     """Write ``sha256:`` into paperpack.yml for declared files that have no hash yet.
 
@@ -352,9 +358,13 @@ def lock_hashes(repo: Repo, *, cache_dir: Path | None = None) -> list[tuple[str,
     if not found:
         return []
     path = repo.manifest.path
+    text = path.read_text(encoding="utf-8")
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
-    doc = yaml.load(path.read_text(encoding="utf-8"))
+    yaml.width = 4096
+    offset = _list_offset(text)
+    yaml.indent(mapping=2, sequence=offset + 2, offset=offset)
+    doc = yaml.load(text)
     for declared, sha in found:
         doc["data"][declared.dataset]["files"][declared.index]["sha256"] = sha
     buf = io.StringIO()

@@ -80,8 +80,8 @@ def test_zenodo_record_from_doi_then_lock(doi_env: DoiServer, tmp_path: Path) ->
     written = lock_hashes(Repo.open(repo.root))
     assert written == [("data/obs.csv", sha(CSV)), ("docs/about.txt", sha(b"about\n"))]
     text = (repo.root / "paperpack.yml").read_text()
-    assert "# the observations" in text and "# Zenodo" in text
-    assert f"sha256: {sha(CSV)}" in text
+    assert text == manifest.replace("      - path: docs/", f"        sha256: {sha(CSV)}\n      - path: docs/") + \
+        f"        sha256: {sha(b'about' + bytes([10]))}\n", "only the hashes are added; comments and layout stay"
     relocked = Repo.open(repo.root)
     assert lock_hashes(relocked) == []
     assert [m.source.name for m in data_mounts(relocked)] == [sha(CSV), sha(b"about\n")]
