@@ -35,12 +35,14 @@ from .envfiles import (
 from .repo import Repo
 
 __all__ = ["Environment", "Requirement", "EnvProblem", "BuildPackRule", "BUILDPACKS", "detect",
-           "ENV_FILES", "SUPPORTED_PYTHON", "parse_runtime"]
+           "ENV_FILES", "SUPPORTED_PYTHON", "LEGACY_PYTHON", "parse_runtime"]
 
 log = logging.getLogger(__name__)
 
 #: repo2docker's ``buildpacks/conda/supported_python_version.py`` (3.8–3.14 have lock files).
 SUPPORTED_PYTHON = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
+#: Older versions repo2docker still builds, in a separate kernel environment (it ships linux-64 lock files for them).
+LEGACY_PYTHON = ("2.7", "3.5", "3.6", "3.7")
 #: repo2docker's default for an unspecified Python 3 (``major_pythons["3"]``).
 DEFAULT_PYTHON = "3.10"
 

@@ -94,7 +94,8 @@ def read_text(root: Path, rel: str) -> str | None:
 def _from_pep508(text: str, path: str, line: int | None, source: str) -> Requirement:
     req = PkgRequirement(text)
     spec = str(req.specifier)
-    pinned = len(req.specifier) == 1 and next(iter(req.specifier)).operator in _PINNED_OPS
+    only = next(iter(req.specifier)) if len(req.specifier) == 1 else None
+    pinned = only is not None and only.operator in _PINNED_OPS and "*" not in only.version
     return Requirement(canonicalize_name(req.name), text, spec, pinned, path, line, source)
 
 
@@ -188,7 +189,7 @@ def parse_conda_spec(spec: str) -> tuple[str, str, bool, str | None] | None:
         exact = version.rstrip(".*")
         pinned = not wildcard and exact.count(".") >= 1
         return name, (f"=={exact}.*" if wildcard or not pinned else f"=={exact}"), pinned, build
-    return name, f"{op}{version}", op == "==", build
+    return name, f"{op}{version}", op == "==" and "*" not in version, build
 
 
 def parse_environment_yml(root: Path, rel: str

@@ -70,7 +70,8 @@ def test_conda_export_is_one_finding_naming_the_count(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("runtime", "rule", "words"), [
     ("python-2.7", "ENV009", "Python 2.7 is Python 2"),
-    ("python-3.7", "ENV008", "Python 3.7 is not supported by repo2docker (supported: 3.8, "),
+    ("python-3.4", "ENV008", "Python 3.4 is not supported by repo2docker (supported: 3.8, "),
+    ("python-3.15", "ENV008", "Python 3.15 is not supported by repo2docker"),
     ("python-3.x", "ENV008", "'3.x' is not a Python version"),
     ("python 3.11", "ENV008", "is not of the form python-3.11"),
 ])
@@ -79,6 +80,11 @@ def test_bad_python(tmp_path: Path, runtime: str, rule: str, words: str) -> None
     hits = [f for f in findings if f.rule == rule]
     assert hits and words in hits[0].message and hits[0].path == "runtime.txt" and hits[0].line == 1
     assert hits[0].severity.value == "error"
+
+
+def test_legacy_python_is_a_warning(tmp_path: Path) -> None:
+    findings, _ = _run(tmp_path, {"requirements.txt": "numpy==1.21.6\n", "runtime.txt": "python-3.7\n"})
+    assert [(f.rule, f.severity.value, f.line) for f in findings] == [("ENV013", "warning", 1)]
 
 
 def test_python_from_environment_yml_is_checked_too(tmp_path: Path) -> None:

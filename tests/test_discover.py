@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CASES, SAMPLE
-from paperpack.discover import BUILDPACKS, SUPPORTED_PYTHON, detect, parse_runtime
+from paperpack.discover import BUILDPACKS, LEGACY_PYTHON, SUPPORTED_PYTHON, detect, parse_runtime
 from paperpack.envfiles import parse_conda_spec, parse_environment_yml, parse_pipfile, parse_requirements_txt
 from paperpack.repo import Repo
 
@@ -81,13 +81,18 @@ def test_same_buildpack_as_repo2docker(all_repos: list[Path]) -> None:
 
 
 def test_buildpack_order_and_python_versions_are_repo2dockers() -> None:
-    code = ("from repo2docker.app import Repo2Docker\n"
+    code = ("import os, re\n"
+            "from repo2docker.app import Repo2Docker\n"
+            "from repo2docker.buildpacks import conda\n"
             "from repo2docker.buildpacks.conda.supported_python_version import SUPPORTED_PYTHON_VERSION as V\n"
-            "print(' '.join(b.__name__ for b in Repo2Docker().buildpacks)); print(' '.join(V))")
+            "locks = sorted(m.group(1) for f in os.listdir(os.path.dirname(conda.__file__))\n"
+            "               if (m := re.fullmatch(r'environment.py-([0-9.]+)-linux-64.lock', f)))\n"
+            "print(' '.join(b.__name__ for b in Repo2Docker().buildpacks)); print(' '.join(V)); print(' '.join(locks))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    order, versions = out.stdout.splitlines()
+    order, versions, locks = out.stdout.splitlines()
     assert [b.name for b in BUILDPACKS] == order.split()
     assert list(SUPPORTED_PYTHON) == versions.split()
+    assert set(LEGACY_PYTHON) | set(SUPPORTED_PYTHON) == set(locks.split())
 
 
 def test_sample_paper() -> None:
@@ -153,6 +158,7 @@ def test_requirements_txt_details(tmp_path: Path) -> None:
     ("conda-forge::xarray>=2024.1", ("xarray", ">=2024.1", False, None)),
     ("pandas", ("pandas", "", False, None)),
     ("scipy==1.13.1", ("scipy", "==1.13.1", True, None)),
+    ("scipy==1.13.*", ("scipy", "==1.13.*", False, None)),
 ])
 def test_conda_specs(spec: str, parsed: tuple[str, str, bool, str | None]) -> None:
     assert parse_conda_spec(spec) == parsed

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from ..discover import SUPPORTED_PYTHON, Environment, detect
+from ..discover import LEGACY_PYTHON, SUPPORTED_PYTHON, Environment, detect
 from ..envfiles import read_text
 from ..findings import Finding, Rule, Severity
 from ..repo import Repo
@@ -52,6 +52,9 @@ ENV011 = Rule("ENV011", "build-refused", Severity.ERROR,
 ENV012 = Rule("ENV012", "python-default", Severity.INFO,
               "Without a declared Python version, repo2docker picks its current default, which changes between "
               "releases.", family=_F)
+ENV013 = Rule("ENV013", "python-legacy", Severity.WARNING,
+              "Python versions past their end of life get no fixes and lose package wheels; repo2docker still "
+              "builds them, in a separate kernel environment, but each year fewer packages install.", family=_F)
 
 _PROBLEM_RULES = {
     "binder-both": ENV002, "runtime-invalid": ENV008, "yaml-invalid": ENV010, "toml-invalid": ENV010,
@@ -146,6 +149,11 @@ def _python(env: Environment) -> Iterable[Finding]:
                         line=line)
     elif not re.fullmatch(r"\d+(\.\d+){0,2}", py):
         yield ENV008.at(where, f"{py!r} is not a Python version", "write e.g. python-3.11", line=line)
+    elif major_minor in LEGACY_PYTHON:
+        yield ENV013.at(where, f"Python {py} is past its end of life: repo2docker installs it as a separate legacy "
+                               "kernel, and current packages publish no wheels for it",
+                        f"move to a supported Python ({SUPPORTED_PYTHON[0]}–{SUPPORTED_PYTHON[-1]}) and re-pin the "
+                        "requirements", line=line)
     elif py != "3" and major_minor not in SUPPORTED_PYTHON:
         yield ENV008.at(where, f"Python {py} is not supported by repo2docker "
                                f"(supported: {', '.join(SUPPORTED_PYTHON)})",
