@@ -90,8 +90,13 @@ class ServiceConfig:
             try:
                 if isinstance(default, (int, float)):
                     values[name] = type(default)(raw)
+                elif name == "contact":
+                    values[name] = raw
+                elif not raw.startswith(("http://", "https://")):
+                    raise ConfigError(f"{var}={raw!r} is not an http(s) URL",
+                                      hint=f"set {var} to a base URL such as {getattr(cls, name)}, or unset it")
                 else:
-                    values[name] = raw if name == "contact" else raw.rstrip("/")
+                    values[name] = raw.rstrip("/")
             except ValueError:
                 raise ConfigError(f"{var}={raw!r} is not a number", hint=f"set {var} to a number, or unset it") from None
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -13,6 +13,7 @@ from conftest import CASES
 from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
 from doiserver import DoiServer
 from paperpack.cli.main import main
+from paperpack.schemas import validator_for
 from paperpack.validate import validate
 
 DOI_CASES = sorted(p.name for p in CASES.glob("doi-*") if (p / "expected.json").is_file())
@@ -62,6 +63,7 @@ def test_resolved_title_is_in_the_message(doi_env: DoiServer, copy_case, capsys)
     repo = copy_case("doi-clean")
     assert main(["validate", str(repo), "--format", "json"]) in (0, 1)
     report = json.loads(capsys.readouterr().out)
+    validator_for("report").validate(report)
     resolved = {f["detail"]["doi"]: f for f in report["findings"] if f["rule"] == "DOI005"}
     assert set(resolved) == {"10.1038/s41586-020-2649-2", "10.5281/zenodo.3509134"}
     paper = resolved["10.1038/s41586-020-2649-2"]

@@ -130,3 +130,14 @@ def test_user_agent_has_contact(monkeypatch: pytest.MonkeyPatch) -> None:
     ua = HttpClient(ServiceConfig.from_env()).session.headers["User-Agent"]
     assert ua.startswith("paperpack/") and ua.endswith("(+https://github.com/paperpack/paperpack; mailto:editor@example.org)")
     assert "mailto" not in user_agent("")
+
+
+def test_bad_configuration_is_a_config_error() -> None:
+    from paperpack.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="PAPERPACK_DATACITE_API='api.datacite.org' is not an http"):
+        ServiceConfig.from_env({"PAPERPACK_DATACITE_API": "api.datacite.org"})
+    with pytest.raises(ConfigError, match="PAPERPACK_HTTP_TIMEOUT='soon' is not a number"):
+        ServiceConfig.from_env({"PAPERPACK_HTTP_TIMEOUT": "soon"})
+    assert ServiceConfig.from_env({"PAPERPACK_DOI_WORKERS": "8", "PAPERPACK_DOI_RESOLVER": "http://127.0.0.1:9/"}) \
+        == ServiceConfig(workers=8, doi_resolver="http://127.0.0.1:9")
