@@ -202,7 +202,7 @@ class _Visitor(ast.NodeVisitor):
         if ABSOLUTE_PATH.match(value) or SCRATCH_PATH.match(value):
             self.facts.absolute.append(PathUse(value, node.lineno, ""))
         elif id(node) not in self.in_call and _DATA_SUFFIX.search(value) and " " not in value.strip() \
-                and not value.startswith(("*", ".", "%", "{")) and "/" in value:
+                and "/" in value and not value.startswith(("*", ".")) and "%" not in value and "{" not in value:
             self.facts.reads.append(PathUse(value, node.lineno, ""))
 
 
@@ -285,4 +285,7 @@ def analyse(source: str, *, magics: bool = True, syntax: bool = True) -> CodeFac
         facts.syntax_error = (1, str(exc) or type(exc).__name__)
         return facts
     _Visitor(facts).visit(tree)
+    if facts.reads:  # a literal bound to a name and then read is one read, the call's
+        named = {u.path for u in facts.reads if u.call} | {u.path for u in facts.writes}
+        facts.reads = [u for u in facts.reads if u.call or u.path not in named]
     return facts

@@ -59,8 +59,9 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     notebooks = parsed_notebooks(repo, ctx)
     facts = code_facts(repo, ctx)
     yield from _syntax_errors(notebooks, facts)
-    if env is None or getattr(env, "language", None) != "python" or not facts:
-        return  # a Dockerfile/Nix/R/Julia environment, or no Python notebook: nothing to compare against
+    if env is None or getattr(env, "language", None) is None or "python" not in getattr(env, "kernels", ()) \
+            or not facts:
+        return  # a Dockerfile/Nix environment, or no Python notebook: nothing to compare against
     local = _local_modules(repo, list(notebooks))
     uses, module_errors = _imports(repo, facts, local)
     yield from module_errors

@@ -186,7 +186,7 @@ def _kernel(nb: ParsedNotebook, env: Any) -> Iterable[Finding]:
     name = str(ks.get("name", "")) if ks else ""
     language = nb.language
     li = nb.language_info or {}
-    if ks is None or not name:
+    if (ks is None or not name) and nb.nbformat >= 4:  # older formats had no kernelspec: NB003 says upgrade
         yield NB005.at(nb.rel, "no kernelspec in the notebook metadata" +
                        (f" (language_info says {language})" if language else ""),
                        "open the notebook in Jupyter, choose the kernel (Kernel → Change kernel) and save")
@@ -202,7 +202,7 @@ def _kernel(nb: ParsedNotebook, env: Any) -> Iterable[Finding]:
         return  # unknown kernel language, or a Dockerfile/Nix environment paperpack cannot see into
     if language not in served:
         have = ", ".join(sorted(served)) or "none"
-        yield NB006.at(nb.rel, f"needs a {language} kernel ({name or 'kernelspec without name'}), but the "
+        yield NB006.at(nb.rel, f"needs a kernel for {language} ({name or 'kernelspec without name'}), but the "
                        f"environment ({getattr(env, 'buildpack', '?')}) serves: {have}",
                        _KERNEL_FIX.get(language, f"install a {language} kernel in postBuild, or use a Dockerfile"))
 

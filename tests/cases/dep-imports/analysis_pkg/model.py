@@ -1,0 +1,3 @@
+import numpy as np
+import xarray
+from .util import thing

@@ -1,0 +1,3 @@
+thing = 1
+def broken(:
+    pass

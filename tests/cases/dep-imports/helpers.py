@@ -1,0 +1,2 @@
+import scipy.stats
+from dateutil import parser
