@@ -229,13 +229,19 @@ def _run_repo2docker(context: Path, tag: str, plan: _Plan, labels: dict[str, str
     r2d_log = logging.getLogger("repo2docker")
     r2d_log.handlers = [handler]  # after initialize(), which installs its own stderr handler
     r2d_log.propagate = False
+    failed: int | None = None
     with warnings.catch_warnings():
-        # repo2docker leaves the build process's pipe to the garbage collector
+        # repo2docker leaves the build process's pipe to the garbage collector: let it go here,
+        # not later (the exception's traceback would keep it alive past this block)
         warnings.simplefilter("ignore", ResourceWarning)
         try:
             r2d.build()
+        except subprocess.CalledProcessError as exc:
+            failed = exc.returncode
         finally:
             gc.collect()
+    if failed is not None:
+        raise subprocess.CalledProcessError(failed, "docker buildx build")
 
 
 def _push(tag: str, progress: Callable[[str], None] | None) -> None:
