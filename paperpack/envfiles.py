@@ -23,6 +23,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from .manifest import yaml_problem
+
 __all__ = [
     "Requirement",
     "EnvProblem",
@@ -201,10 +203,8 @@ def parse_environment_yml(root: Path, rel: str
     try:
         doc = YAML(typ="rt").load(text)
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return [], [EnvProblem("yaml-invalid", rel, f"YAML syntax error: {problem}",
-                               mark.line + 1 if mark is not None else None)], None, []
+        problem, line = yaml_problem(exc)
+        return [], [EnvProblem("yaml-invalid", rel, f"YAML syntax error: {problem}", line)], None, []
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, dict):

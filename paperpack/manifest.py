@@ -30,6 +30,7 @@ __all__ = [
     "parse_manifest",
     "safe_relpath",
     "find_cycle",
+    "yaml_problem",
 ]
 
 MANIFEST_NAMES = ("paperpack.yml", "paperpack.yaml")
@@ -121,6 +122,17 @@ def load_manifest(root: Path) -> Manifest | None:
     return manifest
 
 
+def yaml_problem(exc: YAMLError) -> tuple[str, int | None]:
+    """(what is wrong, 1-based line) of a YAML syntax error, naming where an unclosed thing was opened."""
+    mark = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    opened = getattr(exc, "context", None)
+    if context is not None and mark is not None and context.line != mark.line and opened:
+        problem += f" ({opened} on line {context.line + 1})"
+    return problem, mark.line + 1 if mark is not None else None
+
+
 def _error(name: str, line: int | None, where: str, message: str, hint: str, path: Path | None) -> ManifestError:
     """A :class:`ManifestError` reading ``name:line: where: message``, with ``line`` and ``where`` attributes."""
     head = f"{name}:{line}" if line else name
@@ -137,13 +149,8 @@ def parse_manifest(text: str, *, path: Path | None = None) -> Manifest:
     try:
         doc = yaml.load(text)
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        context = getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        opened = getattr(exc, "context", None)
-        if context is not None and mark is not None and context.line != mark.line and opened:
-            problem += f" ({opened} on line {context.line + 1})"
-        raise _error(name, mark.line + 1 if mark is not None else None, "", f"YAML syntax error: {problem}",
+        problem, line = yaml_problem(exc)
+        raise _error(name, line, "", f"YAML syntax error: {problem}",
                      "fix the YAML syntax (indentation with spaces, a space after each colon, quotes around "
                      "values with ':' or '#')", path) from None
     if doc is None:

@@ -17,6 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from ..findings import Finding, Rule, Severity
+from ..manifest import yaml_problem
 from ..repo import Repo
 from . import CheckContext
 
@@ -106,9 +107,8 @@ def read_citation(repo: Repo) -> tuple[Any | None, tuple[str, int | None] | None
     try:
         return YAML(typ="rt").load(text), None
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return None, (f"YAML syntax error: {problem}", mark.line + 1 if mark is not None else None)
+        problem, line = yaml_problem(exc)
+        return None, (f"YAML syntax error: {problem}", line)
 
 
 def read_zenodo(repo: Repo) -> tuple[dict[str, Any] | None, tuple[str, int | None] | None]:
