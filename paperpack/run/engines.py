@@ -123,6 +123,8 @@ class Engine:
         finally:
             if proc.poll() is None:
                 _kill_group(proc)
+            if proc.stdout is not None:
+                proc.stdout.close()
             with self._lock:
                 self._procs.pop(proc.pid, None)
         return code, "\n".join(tail)

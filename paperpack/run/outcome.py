@@ -49,6 +49,9 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
     run.verdict = "failed"
     cell = error.get("source_cell") if error else None
     where = f"cell {cell}" if cell is not None else "before the first cell"
+    if cancelled:  # whatever the runner saw while being stopped, the cause is the interruption
+        run.status, run.message = "interrupted", f"interrupted in {where}"
+        return run
     ename, evalue = (error or {}).get("ename", ""), (error or {}).get("evalue", "")
     if run.status == "timeout":
         if (error or {}).get("kind") == "cell-timeout":

@@ -8,6 +8,7 @@ with that reason.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -43,7 +44,7 @@ class Limits:
             cell_timeout=self.cell_timeout or manifest_run.get("cell_timeout") or DEFAULT_CELL_TIMEOUT,
             memory=self.memory or manifest_run.get("memory") or "2g",
             pids=self.pids or manifest_run.get("pids") or 512,
-            cpus=self.cpus or manifest_run.get("cpus") or float(jobs),
+            cpus=self.cpus or manifest_run.get("cpus") or float(min(jobs, os.cpu_count() or 1)),
         )
 
     def to_dict(self) -> dict[str, Any]:

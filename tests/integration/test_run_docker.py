@@ -1,0 +1,119 @@
+"""Notebooks run in a real container: bad notebooks get precise verdicts and leave nothing behind.
+
+The image is made from tests/integration/run_image/Dockerfile (FROM the local base image
+paperpack/base:bookworm, a venv with nbclient + ipykernel, user 1000) and removed at the
+end. Every container paperpack starts is named paperpack-run-… and labelled paperpack.run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from paperpack.repo import Repo
+from paperpack.run import Limits, run_notebooks
+from tests.conftest import require
+from tests.runhelp import interrupt_run, read_report, tree_hashes
+
+pytestmark = pytest.mark.docker
+
+IMAGE_DIR = Path(__file__).resolve().parent / "run_image"
+BASE = "paperpack/base:bookworm"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def _docker(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=900, env=env)
+
+
+def run_containers() -> set[str]:
+    out = _docker("ps", "-a", "--filter", "label=paperpack.run", "--format", "{{.Names}}").stdout
+    return set(out.split())
+
+
+@pytest.fixture(scope="module")
+def run_image(docker: str) -> Iterator[str]:
+    if _docker("image", "inspect", BASE, check=False).returncode != 0:
+        require(os.geteuid() == 0 and shutil.which("debootstrap") is not None,
+                f"{BASE} is missing and cannot be made here: run `paperpack base-image`")
+        from paperpack.build import ensure_base_image
+
+        ensure_base_image("bookworm")
+    digest = hashlib.sha256((IMAGE_DIR / "Dockerfile").read_bytes()).hexdigest()[:12]
+    tag = f"paperpack-test-run:{digest}"
+    secret = ["--secret", f"id=ca,src={CA_BUNDLE}"] if CA_BUNDLE.is_file() else []
+    built = _docker("build", "-q", "-t", tag, *secret, str(IMAGE_DIR), check=False,
+                   env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    assert built.returncode == 0, built.stderr[-3000:]
+    yield tag
+    _docker("rmi", "-f", tag, check=False)
+
+
+EXPECTED = {  # notebook: (status, words the message must contain)
+    "loop.ipynb": ("timeout", ["cell 1", "cell timeout"]),
+    "exit.ipynb": ("dead-kernel", ["cell 0", "exit code 7"]),
+    "segfault.ipynb": ("dead-kernel", ["cell 0", "SIGSEGV"]),
+    "membomb.ipynb": ("oom", ["out of memory", "256m"]),
+    "forkbomb.ipynb": ("pids-limit", ["process limit (64)"]),
+    "network.ipynb": ("error", ["cell 0", "URLError"]),
+    "nokernel.ipynb": ("no-kernel", ["nosuch-kernel-1", "python3"]),
+    "writes.ipynb": ("ok", ["no outputs"]),
+}
+
+
+def test_bad_notebooks(run_image: str, copy_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = copy_case("run-bad")
+    before, containers = tree_hashes(repo), run_containers()
+    result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out", jobs=2,
+                           limits=Limits(cell_timeout=5, timeout=60, memory="256m", pids=64), isolate=True)
+    got = {nb.path: nb for nb in result.notebooks}
+    for path, (status, words) in EXPECTED.items():
+        assert got[path].status == status, (path, got[path].message)
+        for word in words:
+            assert word in got[path].message, (path, got[path].message)
+        assert got[path].verdict == ("no-outputs" if status == "ok" else "failed")
+    assert result.failed and result.complete and result.engine == "docker"
+    written = (tmp_path / "out" / "executed" / "writes.ipynb").read_text()
+    assert "hello" in written
+    assert tree_hashes(repo) == before, "the sources must stay untouched"
+    assert run_containers() <= containers, "containers left behind"
+
+
+def test_same_results_in_the_container(run_image: str, copy_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = copy_case("run-basic")
+    before = tree_hashes(repo)
+    result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out",
+                           limits=Limits(cell_timeout=30, memory="512m"))
+    verdicts = {nb.path: nb.verdict for nb in result.notebooks}
+    assert verdicts == {"analysis/produce.ipynb": "same", "analysis/consume.ipynb": "same",
+                        "independent.ipynb": "same", "differs.ipynb": "differs", "empty.ipynb": "no-outputs"}
+    assert tree_hashes(repo) == before
+
+
+def test_interrupt_removes_every_container(run_image: str, copy_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = copy_case("run-interrupt")
+    out = tmp_path / "out"
+    existing = run_containers()
+    ours: set[str] = set()
+
+    def started(proc) -> bool:  # type: ignore[no-untyped-def]
+        ours.update(run_containers() - existing)
+        if ours:
+            time.sleep(3)  # into the long cell
+            return True
+        return False
+
+    proc, output = interrupt_run(["run", str(repo), "--image", run_image, "-o", str(out), "--isolate",
+                                  "--jobs", "3"], started)
+    assert proc.returncode == 130, output
+    assert not (ours & run_containers()), "containers left behind after Ctrl-C"
+    report = read_report(out)
+    assert report["complete"] is False
+    assert {nb["status"] for nb in report["run"]["notebooks"]} <= {"interrupted", "not-run"}

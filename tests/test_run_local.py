@@ -1,0 +1,92 @@
+"""``paperpack run`` end to end with the local engine, on tests/cases/run-basic and run-interrupt.
+
+The first run builds the local engine's environment (cached under the paperpack cache).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from paperpack.cli.main import main
+from paperpack.repo import Repo
+from paperpack.run import RunEvent, run_notebooks
+from paperpack.run.local import LOCAL_LABEL
+from tests.runhelp import alive, children, interrupt_run, read_report, tree_hashes
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_basic_local(copy_case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    repo = copy_case("run-basic")
+    before = tree_hashes(repo)
+    out = tmp_path / "out"
+    code = main(["run", str(repo), "--engine", "local", "-o", str(out), "--format", "json"])
+    assert code == 1, "a notebook that differs fails the run"
+    printed = json.loads(capsys.readouterr().out)
+    verdicts = {nb["path"]: nb["verdict"] for nb in printed["notebooks"]}
+    assert verdicts == {"analysis/produce.ipynb": "same", "analysis/consume.ipynb": "same",
+                        "independent.ipynb": "same", "differs.ipynb": "differs", "empty.ipynb": "no-outputs"}
+    by_path = {nb["path"]: nb for nb in printed["notebooks"]}
+    assert by_path["analysis/produce.ipynb"]["parameters"] == {"n": 5}
+    differs = by_path["differs.ipynb"]["comparison"]
+    assert [d["cell"] for d in differs["differences"]] == [0]  # cell 1 is within the notebook's rtol
+    assert "-46" in differs["differences"][0]["diff"] and "+45" in differs["differences"][0]["diff"]
+    assert printed["isolation"] == LOCAL_LABEL and printed["complete"] is True
+    report = read_report(out)
+    assert report["run"]["failed"] is True and report["complete"] is True
+    for nb in verdicts:
+        assert (out / "executed" / nb).is_file()
+    assert tree_hashes(repo) == before, "the repository must not change"
+
+
+def test_parameters_and_allow_differs(copy_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = copy_case("run-basic")
+    before = tree_hashes(repo)
+    events: list[RunEvent] = []
+    result = run_notebooks(Repo.open(repo), engine="local", out_dir=tmp_path / "out",
+                           parameters={"n": 2}, progress=events.append)
+    runs = {nb.path: nb for nb in result.notebooks}
+    assert runs["analysis/produce.ipynb"].verdict == "differs"
+    assert runs["analysis/produce.ipynb"].parameters == {"n": 2}
+    assert "n=2" in runs["analysis/produce.ipynb"].message
+    assert runs["analysis/consume.ipynb"].verdict == "differs"  # it read what produce wrote with n=2
+    assert runs["empty.ipynb"].parameters == {"n": 2}
+    kinds = {e.kind for e in events}
+    assert {"queued", "start", "cell", "done", "finished"} <= kinds
+    starts = [e.path for e in events if e.kind == "start"]
+    assert starts.index("analysis/consume.ipynb") > starts.index("analysis/produce.ipynb")
+    assert tree_hashes(repo) == before
+    code = main(["run", str(repo), "--engine", "local", "-o", str(tmp_path / "o2"), "--allow-differs",
+                 "-p", "n", "5", "--format", "json"])
+    assert code == 0
+
+
+def test_interrupt_local(copy_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = copy_case("run-interrupt")
+    out = tmp_path / "out"
+    seen: dict[str, list[int]] = {}
+
+    def started(proc) -> bool:  # type: ignore[no-untyped-def]
+        runners = children(proc.pid)
+        kernels = [k for r in runners for k in children(r)]
+        if len(kernels) >= 2:
+            seen["pids"] = runners + kernels
+            time.sleep(2)  # let the kernels reach the long cell
+            return True
+        return False
+
+    proc, output = interrupt_run(["run", str(repo), "--engine", "local", "-o", str(out), "--jobs", "2"], started)
+    assert proc.returncode == 130, output
+    report = read_report(out)
+    assert report["complete"] is False and report["run"]["complete"] is False
+    statuses = {nb["status"] for nb in report["run"]["notebooks"]}
+    assert statuses <= {"interrupted", "not-run"}
+    assert "interrupted: incomplete" in report["run"]["summary"]
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in seen["pids"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in seen["pids"] if alive(pid)], "runner or kernel processes left behind"
