@@ -109,3 +109,22 @@ def test_offline_is_said_in_the_text_output(copy_case, tmp_path: Path, monkeypat
     main(["validate", str(repo), "--offline", "--color", "never"])
     out = capsys.readouterr().out
     assert out.startswith("offline: DOIs checked for syntax and against the cache only; none was resolved")
+
+
+def test_service_errors_are_a_warning_per_doi_not_not_found(doi_env: DoiServer, copy_case,  # type: ignore[no-untyped-def]
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from doiserver import Action
+
+    monkeypatch.setenv("PAPERPACK_HTTP_RETRIES", "1")
+    doi_env.add_doi("10.1038/s41586-020-2649-2", agency="crossref", title="Array programming with NumPy",
+                    type="journal-article", year=2020)
+    doi_env.script("/api/handles/10.5281/zenodo.3509134", Action(status=503, retry_after="0"),
+                   Action(status=503, retry_after="0"))
+    report = validate(copy_case("doi-clean"))
+    doi = sorted((f.rule, f.severity.value, f.line) for f in report.findings if f.rule.startswith("DOI"))
+    assert doi == [("DOI005", "info", 4), ("DOI009", "warning", 6)]
+    failed = next(f for f in report.findings if f.rule == "DOI009")
+    assert "10.5281/zenodo.3509134 was not checked: the DOI handle API answered HTTP 503" in failed.message
+    # nothing was cached for it: the next run asks again
+    validate(report.root)
+    assert doi_env.paths().count("/api/handles/10.5281/zenodo.3509134") == 3
