@@ -1,0 +1,70 @@
+"""The dependency family (DEP): one generated test per tests/cases/dep-* folder, plus the import map."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from nbcases import folders, run_case
+from paperpack.importmap import IMAGE_PROVIDED, MODULE_TO_DISTS, distributions_for, normalise, requires_closure
+
+CASE_FOLDERS = folders("dep-")
+
+
+def test_there_are_cases() -> None:
+    assert len(CASE_FOLDERS) >= 4
+
+
+@pytest.mark.parametrize("name", CASE_FOLDERS)
+def test_case(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_case(name, tmp_path, capsys)
+
+
+def test_missing_dependency_names_the_cell_and_the_line_to_add(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    got = run_case("dep-imports", tmp_path, capsys)
+    sklearn = next(f for f in got if f["rule"] == "DEP001" and "sklearn" in f["message"])
+    assert sklearn["path"] == "analysis.ipynb" and sklearn["cell"] == 1
+    assert sklearn["message"].startswith("cell 1, line 1:")
+    assert "`scikit-learn==" in sklearn["fix"] and "requirements.txt" in sklearn["fix"]
+    assert sklearn["detail"]["cell_line"] == 1
+    helper = next(f for f in got if f["path"] == "helpers.py" and f["rule"] == "DEP001")
+    assert helper["line"] == 1 and "scipy" in helper["fix"]
+    transitive = next(f for f in got if f["rule"] == "DEP002" and f["path"] == "analysis.ipynb")
+    assert "seaborn" in transitive["message"] and transitive["severity"] == "warning"
+
+
+def test_environment_yml_is_the_file_to_edit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    got = run_case("dep-environment-yml", tmp_path, capsys)
+    assert ["environment.yml" in f["fix"] for f in got] == [True]
+
+
+@pytest.mark.parametrize("module,dists", [
+    ("sklearn", ("scikit-learn",)), ("cv2", ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
+                                             "opencv-contrib-python-headless")),
+    ("PIL", ("pillow",)), ("yaml", ("pyyaml",)), ("bs4", ("beautifulsoup4",)), ("skimage", ("scikit-image",)),
+    ("Bio", ("biopython",)), ("dateutil", ("python-dateutil",)), ("Some_Thing", ("some-thing",)),
+    ("numpy", ("numpy",)),
+])
+def test_distributions_for(module: str, dists: tuple[str, ...]) -> None:
+    assert distributions_for(module) == dists
+
+
+def test_import_map_is_consistent() -> None:
+    assert len(MODULE_TO_DISTS) >= 100
+    for module, dists in MODULE_TO_DISTS.items():
+        assert dists and all(normalise(d) == d for d in dists), module  # written normalised
+    assert not IMAGE_PROVIDED & set(sys.stdlib_module_names) - {"_distutils_hack"}
+    assert "ipywidgets" not in IMAGE_PROVIDED  # declared like any other package (offline images lack it)
+    assert requires_closure({"seaborn"})["matplotlib"] == "seaborn"
+    assert "numpy" in requires_closure({"seaborn"}) and "seaborn" not in requires_closure({"seaborn"})
+    assert requires_closure({"pandas", "numpy"}).get("numpy") is None
+
+
+def test_report_is_valid_json_with_details(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    got = run_case("dep-imports", tmp_path, capsys)
+    assert json.loads(json.dumps(got)) == got
+    assert all(f["detail"]["distribution"] for f in got if f["rule"] in ("DEP001", "DEP002"))
