@@ -59,7 +59,10 @@ def find_dois(text: str) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         for m in _IN_TEXT.finditer(line):
-            out.append((_trim(m.group(1)), lineno))
+            raw = _trim(m.group(1))
+            if line[: m.start(1)].lower().endswith("/badge/doi/"):  # Zenodo's badge image: …/badge/DOI/<doi>.svg
+                raw = re.sub(r"\.(svg|png)$", "", raw, flags=re.IGNORECASE)
+            out.append((raw, lineno))
     return out
 
 

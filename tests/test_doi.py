@@ -68,3 +68,8 @@ def test_find_dois_in_markdown_keeps_lines_and_trims_what_follows() -> None:
     assert find_dois(text) == [(SICI, 1), ("10.5281/zenodo.1", 1), ("10.5281/zenodo.2", 2),
                                ("10.5281/zenodo.3", 2), ("10.5281/zenodo.4", 2)]
     assert find_malformed_dois(text) == [("10.1/x", 3), ("10.12/bad", 3)]
+
+
+def test_zenodo_badge_image_is_not_part_of_the_doi() -> None:
+    text = "[![DOI](https://zenodo.org/badge/DOI/10.5281/zenodo.1234567.svg)](https://doi.org/10.5281/zenodo.1234567)"
+    assert find_dois(text) == [("10.5281/zenodo.1234567", 1), ("10.5281/zenodo.1234567", 1)]
