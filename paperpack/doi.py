@@ -17,7 +17,9 @@ _PREFIXES = re.compile(
     r"^(?:doi:\s*|(?:https?://)?(?:dx\.|www\.)?doi\.org/|info:doi/)", re.IGNORECASE
 )
 _IN_TEXT = re.compile(
-    r"(?:doi:\s*|https?://(?:dx\.|www\.)?doi\.org/|\b)(10\.\d{4,9}/[-._;()/:A-Za-z0-9<>\[\]%]+)", re.IGNORECASE
+    # the suffix stops where Markdown links join (`](`, `)]`, `)(`) or another URL starts
+    r"(?:doi:\s*|https?://(?:dx\.|www\.)?doi\.org/|\b)"
+    r"(10\.\d{4,9}/(?:(?!\]\(|\)\]|\)\(|https?://)[-._;()/:A-Za-z0-9<>\[\]%])+)", re.IGNORECASE
 )
 _PAIRS = {")": "(", "]": "[", ">": "<"}
 _PLACEHOLDERS = re.compile(
