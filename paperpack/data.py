@@ -175,14 +175,14 @@ class DataStore:
 def _present_in_repo(repo: Repo, declared: DeclaredFile) -> bool:
     """True if the repo already holds the declared file with the right hash.
 
-    A file with a wrong hash raises :class:`ChecksumError`; an extracted folder
-    committed to the repo counts as present.
+    A file with a wrong hash raises :class:`ChecksumError`; a non-empty folder at the
+    target of an ``extract: true`` archive counts as present.
     """
     target = repo.root / declared.path
     if target.is_symlink():
         return False
-    if declared.extract:
-        return target.is_dir()
+    if declared.extract:  # an unpacked copy committed to the repo (a folder holding only .gitkeep is not one)
+        return target.is_dir() and any(not p.name.startswith(".") for p in target.iterdir())
     if not target.is_file():
         return False
     expected = declared.expected

@@ -150,7 +150,10 @@ def test_archives_are_extracted_and_hostile_ones_refused(doi_env: DoiServer, tmp
     evil = _tar({"../escape.txt": b"x"})
     repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {doi_env.add_file('g.tgz', good)}\n    files:\n"
                            "      - path: data/raw\n        extract: true\n")
+    (repo.root / "data" / "raw").mkdir(parents=True)
+    (repo.root / "data" / "raw" / ".gitkeep").write_text("")  # an empty placeholder folder is not the data
     [result] = fetch_data(repo)
+    assert result.state == "fetched"
     [mount] = data_mounts(repo)
     assert mount.target == "data/raw" and (mount.source / "obs.csv").read_bytes() == CSV
     assert mount.source == DataStore(store_dir(tmp_path)).extracted(sha(good))
