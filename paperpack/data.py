@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -226,8 +227,6 @@ def data_mounts(repo: Repo, *, cache_dir: Path | None = None) -> list[DataMount]
     return mounts
 
 
-
-
 # -- fetch ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -250,11 +249,14 @@ class _Fetcher:
         self.repo, self.store, self.config, self.client = repo, store, config, client
         self.limits, self.progress = limits, progress
         self.records: dict[str, DataRecord] = {}
+        self._lock = threading.Lock()
 
     def record(self, doi: str) -> DataRecord:
-        if doi not in self.records:
-            self.records[doi] = fetch_record(doi, self.client, self.config)
-        return self.records[doi]
+        """The DOI's record, asked for once per run (only when a file must be downloaded)."""
+        with self._lock:
+            if doi not in self.records:
+                self.records[doi] = fetch_record(doi, self.client, self.config)
+            return self.records[doi]
 
     def source(self, declared: DeclaredFile) -> tuple[str, tuple[str, str] | None, int | None]:
         """URL, expected hash and size of a declared file (asking the DOI record if needed)."""
@@ -311,9 +313,6 @@ def fetch_data(repo: Repo, *, config: ServiceConfig | None = None, cache_dir: Pa
     fetcher = _Fetcher(repo, DataStore(cache_dir), config, http, limits or ArchiveLimits(), progress)
     declared = declared_files(repo)
     try:
-        for doi in dict.fromkeys(d.doi for d in declared if d.doi and not d.url):
-            if any(fetcher.store.find(d) is None for d in declared if d.doi == doi and not d.url):
-                fetcher.record(doi)  # once, before the threads start
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="paperpack-fetch") as pool:
             futures = [pool.submit(fetcher.fetch, d) for d in declared]
     finally:

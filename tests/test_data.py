@@ -178,3 +178,10 @@ def test_cli_fetch_status_lock(doi_env: DoiServer, tmp_path: Path, capsys: pytes
     assert f"locked c.csv  sha256 {sha(CSV)}" in capsys.readouterr().out
     assert main(["data", "status", str(repo.root)]) == 0
     assert "cached   c.csv" in capsys.readouterr().out
+
+
+def test_committed_files_need_no_network(doi_env: DoiServer, tmp_path: Path) -> None:
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - doi: 10.5281/zenodo.31\n    files:\n      - path: obs.csv\n"
+                           f"        sha256: {sha(CSV)}\n", {"obs.csv": CSV})
+    assert [r.state for r in fetch_data(repo)] == ["in-repo"]
+    assert doi_env.count == 0, "no record lookup for data already in the repository"
