@@ -41,10 +41,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help=HELP, description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="data_command", metavar="ACTION")
-    for name, func, text in (("fetch", _fetch, "download the declared data that is missing"),
-                             ("lock", _lock, "record sha256 of files that have no hash yet in paperpack.yml"),
-                             ("status", _status, "show which declared files are in the repo, cached or missing")):
-        a = actions.add_parser(name, help=text, description=text)
+    for name, func, text, more in (
+        ("fetch", _fetch, "download the declared data that is missing",
+         "Files already committed with the right hash, or already cached, are not downloaded again; an\n"
+         "interrupted download resumes. A wrong hash deletes the download and names both hashes.\n\n"
+         "examples:\n  paperpack data fetch .\n  paperpack data fetch path/to/paper --jobs 8"),
+        ("lock", _lock, "record sha256 of files that have no hash yet in paperpack.yml",
+         "Hashes come from the committed file or the fetched copy; comments and layout of paperpack.yml\n"
+         "are kept. Files that already have sha256 or md5 are left alone.\n\n"
+         "examples:\n  paperpack data fetch . && paperpack data lock . && git diff paperpack.yml"),
+        ("status", _status, "show which declared files are in the repo, cached or missing",
+         "Exit status 1 when a file is missing or a committed file has another hash than declared.\n\n"
+         "examples:\n  paperpack data status ."),
+    ):
+        a = actions.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}.\n\n{more}",
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
         a.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
         a.add_argument("--cache-dir", type=Path, help="data cache folder (default: <user cache>/paperpack/data)")
         if name == "fetch":
