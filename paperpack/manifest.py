@@ -24,6 +24,7 @@ from .schemas import load_schema, validator_for
 __all__ = [
     "MANIFEST_NAMES",
     "Manifest",
+    "ManifestProblem",
     "NotebookSpec",
     "find_manifest",
     "load_manifest",
@@ -140,6 +141,7 @@ def _error(name: str, line: int | None, where: str, message: str, hint: str, pat
     exc.line = line  # type: ignore[attr-defined]
     exc.where = where  # type: ignore[attr-defined]
     exc.detail = message  # type: ignore[attr-defined]
+    exc.problems = [ManifestProblem(line, where, message, hint)]  # type: ignore[attr-defined]
     return exc
 
 
@@ -225,24 +227,37 @@ def _locate(error: jsonschema.ValidationError, manifest: Manifest) -> tuple[tupl
 MAX_MORE = 3
 
 
+@dataclass(frozen=True)
+class ManifestProblem:
+    """One schema violation: line, place in the document, what is wrong, how to fix it."""
+
+    line: int | None
+    where: str
+    message: str
+    hint: str
+
+
 def _validate(manifest: Manifest, name: str) -> None:
     validator = validator_for("manifest")
     errors = list(validator.iter_errors(manifest.data))
     if not errors:
         return
-    error = _best_error(errors)
-    where, line = _locate(error, manifest)
-    message, hint = _explain(error, manifest)
-    others = []
-    for other in sorted((e for e in errors if e is not error and list(e.absolute_path) != list(error.absolute_path)),
-                        key=lambda e: _locate(e, manifest)[1]):
-        o_where, o_line = _locate(_best_error([other]), manifest)
-        o_message = _explain(_best_error([other]), manifest)[0]
-        others.append(f"\n  also line {o_line}: {_dotted(o_where) or '(top level)'}: {o_message}")
-    extra = "".join(others[:MAX_MORE])
-    if len(others) > MAX_MORE:
-        extra += f"\n  and {len(others) - MAX_MORE} more"
-    raise _error(name, line, _dotted(where) or "(top level)", message + extra, hint, manifest.path)
+    first = _best_error(errors)
+    rest = sorted((e for e in errors if e is not first and list(e.absolute_path) != list(first.absolute_path)),
+                  key=lambda e: _locate(e, manifest)[1])
+    problems = []
+    for error in [first] + rest:
+        error = _best_error([error]) if error is not first else error
+        where, line = _locate(error, manifest)
+        message, hint = _explain(error, manifest)
+        problems.append(ManifestProblem(line, _dotted(where) or "(top level)", message, hint))
+    head = problems[0]
+    extra = "".join(f"\n  also line {p.line}: {p.where}: {p.message}" for p in problems[1:MAX_MORE + 1])
+    if len(problems) > MAX_MORE + 1:
+        extra += f"\n  and {len(problems) - MAX_MORE - 1} more"
+    exc = _error(name, head.line, head.where, head.message + extra, head.hint, manifest.path)
+    exc.problems = problems  # type: ignore[attr-defined]
+    raise exc
 
 
 def _dotted(where: tuple[Any, ...]) -> str:

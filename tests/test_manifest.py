@@ -149,3 +149,10 @@ def test_docs_full_example_validates() -> None:
     schema = json.loads((ROOT / "schemas" / "paperpack.manifest.v1.json").read_text(encoding="utf-8"))
     assert set(m.data) == set(schema["properties"]), "the full example uses every top-level key"
     assert m.notebooks[2].depends_on == ["02-integrate.ipynb"]
+
+
+def test_each_schema_problem_is_its_own_finding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    found = _man_findings(tmp_path, "version: 1\ntitel: x\nrun:\n  jobs: 0\n", capsys)
+    assert sorted((r, line) for r, line, _ in found) == [("MAN001", 2), ("MAN001", 4)]
+    assert {m for _, _, m in found} == {"titel: unknown key 'titel'; did you mean 'title'?",
+                                        "run.jobs: 0 is too small: it must be at least 1"}

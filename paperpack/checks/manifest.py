@@ -11,7 +11,7 @@ from typing import Iterable
 
 from ..errors import ManifestError
 from ..findings import Finding, Rule, Severity
-from ..manifest import Manifest, find_cycle
+from ..manifest import Manifest, ManifestProblem, find_cycle
 from ..repo import Repo
 from . import CheckContext
 
@@ -50,11 +50,11 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     error: ManifestError | None = ctx.cache.get("manifest_error")
     if error is not None:
         path = error.path.name if error.path else "paperpack.yml"
-        line = getattr(error, "line", None)
-        where = getattr(error, "where", "")
-        detail = getattr(error, "detail", None)
-        message = f"{where}: {detail}" if detail and where else detail or error.message
-        yield MAN001.at(path, message, error.hint, line=line)
+        problems: list[ManifestProblem] = getattr(error, "problems", [])
+        for p in problems:  # one finding per problem, each at its own line
+            yield MAN001.at(path, f"{p.where}: {p.message}" if p.where else p.message, p.hint, line=p.line)
+        if not problems:  # not readable at all (size, encoding)
+            yield MAN001.at(path, error.message, error.hint)
     elif repo.manifest is None:
         yield MAN002.at(None, "no paperpack.yml: everything is inferred from the repository",
                         "run `paperpack init` to write the inferred manifest, then review it")
