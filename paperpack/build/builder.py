@@ -207,7 +207,7 @@ def _run_repo2docker(context: Path, tag: str, plan: _Plan, labels: dict[str, str
 
     from ._r2d import Repo2Docker, contentproviders
 
-    class _Builder(Repo2Docker):  # type: ignore[misc]
+    class _Builder(Repo2Docker):
         def find_image(self) -> bool:  # paperpack decided to build; never reuse by name
             return False
 

@@ -29,7 +29,7 @@ from .environment import OfflinePlan, binder_dir, plan_offline
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+    import tomli as tomllib
 
 __all__ = ["OfflineBuildPack", "offline_buildpack", "CA_SECRET_ID", "CA_PATH", "VENV", "JUPYTER_STACK"]
 

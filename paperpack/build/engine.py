@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 from collections import deque
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import EngineError
 
@@ -83,7 +83,7 @@ def stream(args: Sequence[str], *, what: str, on_line: Callable[[str], None] | N
     return list(last)
 
 
-def image_inspect(ref: str) -> dict | None:  # type: ignore[type-arg]
+def image_inspect(ref: str) -> dict[str, Any] | None:
     """``docker image inspect`` of ``ref``, or ``None`` when there is no such image."""
     proc = run([docker_cli(), "image", "inspect", ref], what=f"inspect image {ref}", check=False, timeout=60)
     if proc.returncode != 0:

@@ -28,7 +28,7 @@ examples:
   sudo paperpack base-image --mirror http://ftp.de.debian.org/debian --force"""
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("base-image", help=HELP, description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--release", choices=tuple(RELEASES), default=DEFAULT_RELEASE,

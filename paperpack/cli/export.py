@@ -29,7 +29,7 @@ examples:
   paperpack export . -o paper-oci.tar --format oci"""
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help=HELP, description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("image", metavar="IMAGE_OR_PATH", help="image tag, or the paper repository folder")
