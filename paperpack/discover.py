@@ -404,8 +404,16 @@ def _check_requires_python(env: Environment, requires_python: str | None) -> Non
             f"requires-python = {requires_python!r}; repo2docker refuses to build", 1))
 
 
+def _declares_project(root: Path) -> bool:
+    """A root pyproject.toml with a [project] table (tool settings alone are not an environment file)."""
+    doc = read_text(root, "pyproject.toml") or ""
+    return bool(re.search(r"^\s*\[project\]", doc, re.MULTILINE))
+
+
 def _ignored(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
     used = set(env.files)
+    if "pyproject.toml" not in used and not _declares_project(p.root):
+        used.add("pyproject.toml")  # never reported: it only configures tools
     if p.config_dir:
         for n in ENV_FILES:
             if (p.root / n).is_file() and n not in used:
@@ -436,5 +444,5 @@ def _reason(n: str, rule: type[BuildPackRule], p: _Probe) -> str:
     if n == "requirements3.txt":
         return "requirements3.txt is read only for a Python 2 kernel"
     if n == "pyproject.toml":
-        return "pyproject.toml has no [project] and [build-system] tables, so it is not installed"
+        return "pyproject.toml has a [project] table but no [build-system], so repo2docker does not install it"
     return f"{rule.name} does not read {n}"

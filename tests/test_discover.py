@@ -187,6 +187,15 @@ def test_requirements_include_outside_repository_is_not_followed(tmp_path: Path)
     assert [r.name for r in reqs] == ["numpy"] and files == ["requirements.txt"]
 
 
+def test_tool_only_pyproject_is_not_an_environment_file(tmp_path: Path) -> None:
+    _write(tmp_path, {"pyproject.toml": "[tool.black]\nline-length = 100\n", "requirements.txt": "numpy==2.4.6\n"})
+    env = detect(tmp_path)
+    assert env.files == ["requirements.txt"] and env.ignored == []
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\ndependencies = ['scipy']\n")
+    assert [p for p, _ in detect(tmp_path).ignored] == ["pyproject.toml"]
+    assert "no [build-system]" in detect(tmp_path).ignored[0][1]
+
+
 def test_symlink_inside_is_followed_like_repo2docker(tmp_path: Path) -> None:
     (tmp_path / "env").mkdir()
     (tmp_path / "env" / "reqs.txt").write_text("numpy==2.4.6\n")
