@@ -375,10 +375,8 @@ def _collect(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
         env.local_packages.append(canonicalize_name(pkg) if pkg else "")
         _check_requires_python(env, requires_python)
     env.local_packages = sorted({n for n in env.local_packages if n})
-    if env.python_version:
+    if env.python_version:  # None: repo2docker's default (DEFAULT_PYTHON), which ENV012 mentions
         env.python_version = ".".join(env.python_version.split(".")[:2])
-    if env.language == "python" and env.python_version is None and rule is not DockerRule:
-        env.python_source = None  # repo2docker's default (3.10), said by the ENV checks
 
 
 def _local_names(root: Path) -> list[str]:
