@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Sequence
 try:  # optional speed-up; the standard library is the fallback
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised only without orjson
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
 __all__ = [
     "MAX_NOTEBOOK_BYTES",
@@ -178,7 +178,7 @@ def _fast_validator(version: str) -> Callable[[Any], bool]:
         try:
             import jsonschema_rs
         except ImportError:
-            jsonschema_rs = None
+            jsonschema_rs = None  # type: ignore[assignment]
         if jsonschema_rs is not None:
             _fast[version] = jsonschema_rs.Draft4Validator(_schema(version)).is_valid
         else:
@@ -371,14 +371,15 @@ def _decode_problem(rel: str, data: bytes, exc: ValueError) -> NotebookProblem:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
+        at = data.count(b"\n", 0, err.start) + 1
         return NotebookProblem(
             rel, "not-utf8",
             f"is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}): not a notebook, "
             "or saved in another encoding",
-            "notebooks are UTF-8 JSON: re-save it from Jupyter, or remove it if it is not a notebook", size, line)
+            "notebooks are UTF-8 JSON: re-save it from Jupyter, or remove it if it is not a notebook", size, at)
     pos = getattr(exc, "pos", None)
-    line = getattr(exc, "lineno", None)
+    lineno = getattr(exc, "lineno", None)
+    line = lineno if isinstance(lineno, int) else None
     if isinstance(pos, int) and pos >= len(data.rstrip()):
         return NotebookProblem(rel, "truncated", f"is truncated: the JSON ends before the notebook is complete "
                                f"(after {size} bytes)",
@@ -459,7 +460,7 @@ def parse_document(doc: Any, rel: str, size: int = 0) -> ParsedNotebook | Notebo
                                "paperpack and nbformat do not know",
                                "save it with a current Jupyter (nbformat 4)", size)
     minor_int = minor if isinstance(minor, int) and not isinstance(minor, bool) else 0
-    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    metadata: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
     if major < 4:
         cells = _v3_cells(doc)
         version = "3" if major == 3 else ""

@@ -148,11 +148,12 @@ class _Visitor(ast.NodeVisitor):
         for stmt in node.body:
             self.visit(stmt)
         self.optional -= catches
-        for part in (node.handlers, node.orelse, node.finalbody):
-            for stmt in part:
-                self.visit(stmt)
+        for handler in node.handlers:
+            self.visit(handler)
+        for stmt in node.orelse + node.finalbody:
+            self.visit(stmt)
 
-    visit_TryStar = visit_Try  # type: ignore[assignment]
+    visit_TryStar = visit_Try
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:

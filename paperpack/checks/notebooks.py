@@ -6,7 +6,7 @@ analyses every code cell once (:mod:`paperpack.pysource`); both results are shar
 and ``ctx.cache["code"]`` (``{rel: {cell_index: CodeFacts}}``) for the dependency family.
 
 Options (``ctx.options``): ``max_notebook_bytes`` (default 64 MB), ``jobs`` (processes
-used to read notebooks; default: all cores from 64 notebooks on, else 1), ``syntax_check``
+used to read notebooks; default 1, see :func:`_jobs`), ``syntax_check``
 (parse every code cell, so every syntax error is reported; by default only cells that may
 import a module or name a file are parsed, see :func:`paperpack.pysource.analyse`).
 """
@@ -14,7 +14,6 @@ import a module or name a file are parsed, see :func:`paperpack.pysource.analyse
 from __future__ import annotations
 
 import fnmatch
-import os
 import posixpath
 from typing import Any, Iterable
 
@@ -89,11 +88,15 @@ _KERNEL_FIX = {
 }
 
 
-def _jobs(ctx: CheckContext, count: int) -> int:
+def _jobs(ctx: CheckContext) -> int:
+    """Processes that read notebooks: 1 unless ``ctx.options["jobs"]`` says otherwise.
+
+    Measured (benchmarks/bench_validate.py, 1,000 notebooks): reading one costs ~1 ms, and
+    sending its summary back from a worker (pickle + unpickle) costs about as much, so
+    worker processes only pay off for notebooks much heavier to analyse than usual.
+    """
     jobs = ctx.options.get("jobs")
-    if isinstance(jobs, int) and jobs > 0:
-        return jobs
-    return min(os.cpu_count() or 1, 8) if count >= 64 else 1
+    return jobs if isinstance(jobs, int) and jobs > 0 else 1
 
 
 def _run_order(repo: Repo) -> list[str]:
@@ -114,10 +117,10 @@ def parsed_notebooks(repo: Repo, ctx: CheckContext) -> dict[str, ParsedNotebook 
         rels = _run_order(repo)
         limit = int(ctx.options.get("max_notebook_bytes", MAX_NOTEBOOK_BYTES))
         code = "all" if ctx.options.get("syntax_check") else "facts"
-        results = read_notebooks(repo.root, rels, max_bytes=limit, jobs=_jobs(ctx, len(rels)), code=code)
+        results = read_notebooks(repo.root, rels, max_bytes=limit, jobs=_jobs(ctx), code=code)
         cached = {r.rel: r for r in results}
         ctx.cache["notebooks"] = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def code_facts(repo: Repo, ctx: CheckContext) -> dict[str, dict[int, CodeFacts]]:
@@ -131,7 +134,7 @@ def code_facts(repo: Repo, ctx: CheckContext) -> dict[str, dict[int, CodeFacts]]
                     analyse_cells(nb, syntax=bool(ctx.options.get("syntax_check")))
                 cached[rel] = nb.code
         ctx.cache["code"] = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
