@@ -117,8 +117,10 @@ def _retry_after(value: str | None, fallback: float, cap: float) -> float:
     try:
         seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        seconds = when.timestamp() - time.time() if when is not None else fallback
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError):  # neither seconds nor a date: use our own backoff
+            seconds = fallback
     return max(0.0, min(seconds, cap))
 
 

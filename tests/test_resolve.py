@@ -141,3 +141,16 @@ def test_bad_configuration_is_a_config_error() -> None:
         ServiceConfig.from_env({"PAPERPACK_HTTP_TIMEOUT": "soon"})
     assert ServiceConfig.from_env({"PAPERPACK_DOI_WORKERS": "8", "PAPERPACK_DOI_RESOLVER": "http://127.0.0.1:9/"}) \
         == ServiceConfig(workers=8, doi_resolver="http://127.0.0.1:9")
+
+
+def test_retry_after_forms() -> None:
+    import email.utils
+
+    from paperpack.httpclient import _retry_after
+
+    assert _retry_after("2", 0.5, 30) == 2
+    assert _retry_after("120", 0.5, 30) == 30  # capped
+    assert _retry_after(None, 0.5, 30) == 0.5
+    assert _retry_after("soon", 0.5, 30) == 0.5
+    later = email.utils.formatdate(time.time() + 5, usegmt=True)
+    assert 3 < _retry_after(later, 0.5, 30) <= 5
