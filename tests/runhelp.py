@@ -29,7 +29,7 @@ def tree_hashes(root: Path) -> dict[str, str]:
 def read_report(out: Path) -> dict[str, Any]:
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     validator_for("report").validate(report)
-    return report  # type: ignore[no-any-return]
+    return report
 
 
 def children(pid: int) -> list[int]:

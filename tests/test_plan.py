@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -74,8 +75,9 @@ def test_command_line_wins(tmp_path: Path) -> None:
 
 
 def test_limits_resolution() -> None:
-    resolved = Limits(memory="1g").resolved({"pids": 100, "memory": "8g"}, jobs=3)
-    assert (resolved.memory, resolved.pids, resolved.cpus) == ("1g", 100, 3.0)
+    resolved = Limits(memory="1g").resolved({"pids": 100, "memory": "8g"}, jobs=1)
+    assert (resolved.memory, resolved.pids, resolved.cpus) == ("1g", 100, 1.0)
+    assert Limits().resolved({}, jobs=10_000).cpus == float(os.cpu_count() or 1)  # docker refuses more
 
 
 @pytest.mark.parametrize("manifest, message", [

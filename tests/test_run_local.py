@@ -20,7 +20,7 @@ from tests.runhelp import alive, children, interrupt_run, read_report, tree_hash
 pytestmark = pytest.mark.slow
 
 
-def test_run_basic_local(copy_case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_run_basic_local(copy_case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = copy_case("run-basic")
     before = tree_hashes(repo)
     out = tmp_path / "out"
@@ -43,7 +43,7 @@ def test_run_basic_local(copy_case, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert tree_hashes(repo) == before, "the repository must not change"
 
 
-def test_parameters_and_allow_differs(copy_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_parameters_and_allow_differs(copy_case, tmp_path: Path) -> None:
     repo = copy_case("run-basic")
     before = tree_hashes(repo)
     events: list[RunEvent] = []
@@ -65,12 +65,12 @@ def test_parameters_and_allow_differs(copy_case, tmp_path: Path) -> None:  # typ
     assert code == 0
 
 
-def test_interrupt_local(copy_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_interrupt_local(copy_case, tmp_path: Path) -> None:
     repo = copy_case("run-interrupt")
     out = tmp_path / "out"
     seen: dict[str, list[int]] = {}
 
-    def started(proc) -> bool:  # type: ignore[no-untyped-def]
+    def started(proc) -> bool:
         runners = children(proc.pid)
         kernels = [k for r in runners for k in children(r)]
         if len(kernels) >= 2:

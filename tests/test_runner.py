@@ -34,7 +34,7 @@ NOTEBOOKS = {
     "nokernel.ipynb": _nb("1", kernel="no-such-kernel-xyz"),
     "writes.ipynb": _nb("open('out.txt', 'w').write('x')\nprint(open('data/input.csv').read())"),
 }
-JOBS = [
+JOBS: list[dict[str, Any]] = [
     {"key": "p", "path": "params.ipynb", "parameters": {"n": 4}},
     {"key": "t", "path": "sub/top.ipynb", "parameters": {"n": 2, "label": "small"}},
     {"key": "e", "path": "error.ipynb"},

@@ -158,7 +158,7 @@ def _collect(batch: Batch, facts: dict[str, Any], session: Session, out_dir: Pat
 
 def _read_result(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 

@@ -321,7 +321,7 @@ def _kernel_exit(process: Any) -> int | None:
     if process is None:
         return None
     try:
-        return process.poll()  # type: ignore[no-any-return]
+        return process.poll()
     except Exception:
         return None
 

@@ -68,7 +68,7 @@ EXPECTED = {  # notebook: (status, words the message must contain)
 }
 
 
-def test_bad_notebooks(run_image: str, copy_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_notebooks(run_image: str, copy_case, tmp_path: Path) -> None:
     repo = copy_case("run-bad")
     before, containers = tree_hashes(repo), run_containers()
     result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out", jobs=2,
@@ -86,7 +86,7 @@ def test_bad_notebooks(run_image: str, copy_case, tmp_path: Path) -> None:  # ty
     assert run_containers() <= containers, "containers left behind"
 
 
-def test_same_results_in_the_container(run_image: str, copy_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_same_results_in_the_container(run_image: str, copy_case, tmp_path: Path) -> None:
     repo = copy_case("run-basic")
     before = tree_hashes(repo)
     result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out",
@@ -97,13 +97,13 @@ def test_same_results_in_the_container(run_image: str, copy_case, tmp_path: Path
     assert tree_hashes(repo) == before
 
 
-def test_interrupt_removes_every_container(run_image: str, copy_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_interrupt_removes_every_container(run_image: str, copy_case, tmp_path: Path) -> None:
     repo = copy_case("run-interrupt")
     out = tmp_path / "out"
     existing = run_containers()
     ours: set[str] = set()
 
-    def started(proc) -> bool:  # type: ignore[no-untyped-def]
+    def started(proc) -> bool:
         ours.update(run_containers() - existing)
         if ours:
             time.sleep(3)  # into the long cell
