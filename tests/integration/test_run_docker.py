@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+import nbformat
 import pytest
 
 from paperpack.repo import Repo
@@ -117,3 +118,24 @@ def test_interrupt_removes_every_container(run_image: str, copy_case, tmp_path: 
     report = read_report(out)
     assert report["complete"] is False
     assert {nb["status"] for nb in report["run"]["notebooks"]} <= {"interrupted", "not-run"}
+
+
+def test_fetched_data_is_mounted_read_only(run_image: str, copy_case, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = copy_case("run-data")
+    content = b"x,y\n1,2\n"
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PAPERPACK_CACHE_DIR", str(cache))
+    blob = cache / "data" / "sha256" / hashlib.sha256(content).hexdigest()
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(content)
+    blob.chmod(0o666)  # only the read-only mount can stop the notebook from writing it
+    result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out",
+                           limits=Limits(cell_timeout=30, memory="512m"))
+    (run,) = result.notebooks
+    assert run.status == "ok", run.message
+    executed = nbformat.read(tmp_path / "out" / "executed" / "reads.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"] == "x,y\n1,2\n\n"
+    assert executed.cells[1].outputs[0]["text"] == "not written: EROFS\n"
+    assert blob.read_bytes() == content
+    assert not (repo / "data").exists()
