@@ -65,8 +65,12 @@ def parse_parameters(pairs: list[list[str]] | None) -> dict[str, Any]:
     return {name: parse_value(value) for name, value in (pairs or [])}
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of a notebook run (shared by ``paperpack run`` and ``paperpack build``)."""
+def add_run_arguments(parser: argparse.ArgumentParser, *, short: bool = True) -> None:
+    """The options of a notebook run (shared by ``paperpack run`` and ``paperpack build``).
+
+    ``short=False`` leaves out ``-o`` (the output folder is then only ``--out-dir``) for a
+    command that uses ``-o`` for something else.
+    """
     group = parser.add_argument_group("running notebooks")
     group.add_argument("--jobs", "-j", type=int, metavar="N",
                        help="notebooks run at once (default: the number of cores)")
@@ -80,7 +84,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cpus", type=float, metavar="N", help="CPU limit per container (default: --jobs)")
     group.add_argument("--isolate", action="store_true",
                        help="one container per notebook, so the memory and process limits apply to each alone")
-    group.add_argument("-o", "--out", type=Path, metavar="DIR",
+    group.add_argument(*(["-o"] if short else []), "--out-dir", dest="out", type=Path, metavar="DIR",
                        help=f"output folder for executed notebooks and report.json (default: PATH/{DEFAULT_OUTPUT})")
     group.add_argument("--allow-differs", action="store_true",
                        help="exit 0 when notebooks run but give different results (journals should not use this)")
@@ -110,9 +114,9 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
     ``report`` (e.g. from ``paperpack build``) receives the ``run`` section; without
     one, a new report is made. It is written to ``<out>/report.json`` atomically.
     """
-    fmt = getattr(args, "format", "text")
+    fmt = "json" if getattr(args, "json", False) else getattr(args, "format", "text")
     engine = getattr(args, "engine", None) or ("docker" if image else "auto")
-    out_dir = args.out or repo.root / DEFAULT_OUTPUT
+    out_dir = getattr(args, "out", None) or repo.root / DEFAULT_OUTPUT
     limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=args.memory,
                     pids=args.pids, cpus=args.cpus)
     color = {"always": True, "never": False}.get(getattr(args, "color", "auto"))
@@ -136,6 +140,8 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
     write_json_atomic(out_dir / "report.json", report.to_dict())
     if fmt == "json":
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    elif getattr(args, "quiet", False):
+        console.print(result.summary())
     else:
         render_verdicts(result, console)
     if not result.complete:
