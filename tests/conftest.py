@@ -19,6 +19,30 @@ CASES = Path(__file__).resolve().parent / "cases"
 SAMPLE = ROOT / "sample_paper"
 
 
+#: A loopback port nothing listens on: tests that do not start their own DOI server must
+#: never reach the real DOI services (or any address but loopback).
+CLOSED_LOOPBACK = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hermetic_services(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Point every service at a closed loopback port and the cache at a temporary folder.
+
+    Tests that need a DOI server set the variables (or pass a config) themselves.
+    """
+    names = ("PAPERPACK_DOI_RESOLVER", "PAPERPACK_DATACITE_API", "PAPERPACK_CROSSREF_API", "PAPERPACK_ZENODO_API")
+    saved = {n: os.environ.get(n) for n in (*names, "PAPERPACK_CACHE_DIR")}
+    for name in names:
+        os.environ[name] = CLOSED_LOOPBACK
+    os.environ["PAPERPACK_CACHE_DIR"] = str(tmp_path_factory.mktemp("paperpack-cache"))
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def strict_environment() -> bool:
     return os.environ.get("CI", "").lower() == "true" or os.environ.get("PAPERPACK_REQUIRE_ALL") == "1"
 
