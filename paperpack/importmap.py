@@ -22,11 +22,13 @@ import re
 
 __all__ = ["MODULE_TO_DISTS", "IMAGE_PROVIDED", "REQUIRES", "normalise", "distributions_for", "requires_closure"]
 
-#: Top-level import name → distributions that provide it (first one is suggested).
+#: Top-level import name → distributions that provide it (first one is suggested; conda names such as
+#: ``matplotlib-base`` or ``pytorch`` count too, for environment.yml).
 MODULE_TO_DISTS: dict[str, tuple[str, ...]] = {
     "sklearn": ("scikit-learn",), "skimage": ("scikit-image",), "cv2": ("opencv-python", "opencv-python-headless",
                                                                         "opencv-contrib-python",
-                                                                        "opencv-contrib-python-headless"),
+                                                                        "opencv-contrib-python-headless",
+                                                                        "opencv", "py-opencv"),
     "PIL": ("pillow",), "yaml": ("pyyaml",), "bs4": ("beautifulsoup4",), "Bio": ("biopython",),
     "dateutil": ("python-dateutil",), "dotenv": ("python-dotenv",), "jose": ("python-jose",),
     "magic": ("python-magic",), "docx": ("python-docx",), "pptx": ("python-pptx",), "serial": ("pyserial",),
@@ -34,8 +36,8 @@ MODULE_TO_DISTS: dict[str, tuple[str, ...]] = {
     "git": ("gitpython",), "github": ("pygithub",), "attr": ("attrs",), "attrs": ("attrs",),
     "google": ("protobuf", "google-cloud-storage", "google-api-python-client"),
     "googleapiclient": ("google-api-python-client",), "tensorflow": ("tensorflow", "tensorflow-cpu"),
-    "tf_keras": ("tf-keras",), "torch": ("torch",), "torchvision": ("torchvision",), "mpl_toolkits": ("matplotlib",),
-    "pylab": ("matplotlib",), "Cython": ("cython",), "fitz": ("pymupdf",), "wx": ("wxpython",),
+    "tf_keras": ("tf-keras",), "torch": ("torch", "pytorch"), "torchvision": ("torchvision",), "mpl_toolkits": ("matplotlib", "matplotlib-base"),
+    "pylab": ("matplotlib", "matplotlib-base"), "Cython": ("cython",), "fitz": ("pymupdf",), "wx": ("wxpython",),
     "gi": ("pygobject",), "OpenGL": ("pyopengl",), "zmq": ("pyzmq",), "nacl": ("pynacl",),
     "MySQLdb": ("mysqlclient",), "psycopg2": ("psycopg2", "psycopg2-binary"), "pymysql": ("pymysql",),
     "sqlalchemy": ("sqlalchemy",), "lxml": ("lxml",), "Levenshtein": ("python-levenshtein", "levenshtein"),
@@ -58,7 +60,7 @@ MODULE_TO_DISTS: dict[str, tuple[str, ...]] = {
     "datasets": ("datasets",), "tokenizers": ("tokenizers",), "spacy": ("spacy",), "nltk": ("nltk",),
     "gensim": ("gensim",), "plotly": ("plotly",), "bokeh": ("bokeh",), "altair": ("altair",),
     "holoviews": ("holoviews",), "hvplot": ("hvplot",), "panel": ("panel",), "dash": ("dash",),
-    "seaborn": ("seaborn",), "matplotlib": ("matplotlib",), "numpy": ("numpy",), "scipy": ("scipy",),
+    "seaborn": ("seaborn",), "matplotlib": ("matplotlib", "matplotlib-base"), "numpy": ("numpy",), "scipy": ("scipy",),
     "pandas": ("pandas",), "xarray": ("xarray",), "dask": ("dask",), "distributed": ("distributed",),
     "h5py": ("h5py",), "tables": ("tables",), "zarr": ("zarr",), "pyarrow": ("pyarrow",),
     "fastparquet": ("fastparquet",), "openpyxl": ("openpyxl",), "xlrd": ("xlrd",), "tqdm": ("tqdm",),

@@ -288,7 +288,10 @@ def _payload_size(value: Any) -> int:
     if value.__class__ is str:
         return len(value)
     if value.__class__ is list:
-        return sum([len(v) for v in value if v.__class__ is str])
+        try:
+            return sum(map(len, value))
+        except TypeError:  # not all strings: the schema check reports it
+            return sum([len(v) for v in value if v.__class__ is str])
     if value is None:
         return 0
     if _orjson is not None:

@@ -44,7 +44,7 @@ def test_environment_yml_is_the_file_to_edit(tmp_path: Path, capsys: pytest.Capt
 
 @pytest.mark.parametrize("module,dists", [
     ("sklearn", ("scikit-learn",)), ("cv2", ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
-                                             "opencv-contrib-python-headless")),
+                                             "opencv-contrib-python-headless", "opencv", "py-opencv")),
     ("PIL", ("pillow",)), ("yaml", ("pyyaml",)), ("bs4", ("beautifulsoup4",)), ("skimage", ("scikit-image",)),
     ("Bio", ("biopython",)), ("dateutil", ("python-dateutil",)), ("Some_Thing", ("some-thing",)),
     ("numpy", ("numpy",)),
