@@ -186,15 +186,23 @@ async def _execute_within(client: NotebookClient, timeout: float | None) -> None
     instance with a dead kernel, wait_for reports that failure instead of the timeout.)
     """
     task = asyncio.ensure_future(client.async_execute())
-    done, _pending = await asyncio.wait({task}, timeout=timeout)
+    try:
+        done, _pending = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:  # the runner is being stopped
+        await _cancel(task)
+        raise
     if not done:
-        task.cancel()
-        try:
-            await task
-        except (Exception, asyncio.CancelledError):
-            pass
+        await _cancel(task)
         raise NotebookTimeout
     task.result()
+
+
+async def _cancel(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    try:
+        await task
+    except (Exception, asyncio.CancelledError):
+        pass
 
 
 class Tracker:
@@ -233,7 +241,26 @@ class Tracker:
         return out
 
 
-async def run_one(spec: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+class Gates:
+    """``run``: notebooks executing at once (``jobs``); ``alive``: kernels alive at once (2 × jobs).
+
+    The next notebooks' kernels start while the current ones execute, so a kernel's
+    start-up (about a second) overlaps another notebook's work instead of adding to it.
+    """
+
+    def __init__(self, jobs: int):
+        self.run = asyncio.Semaphore(jobs)
+        self.alive = asyncio.Semaphore(2 * jobs)
+
+
+async def _start_kernel(client: NotebookClient, tracker: "Tracker") -> None:
+    client.km = client.create_kernel_manager()
+    await client.async_start_new_kernel()
+    await client.async_start_new_kernel_client()
+    tracker.remember_kernel(client)
+
+
+async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> dict[str, Any]:
     key, rel = job["key"], job["path"]
     src = os.path.join(spec["workdir"], rel)
     out_nb = os.path.join(spec["outdir"], key + ".ipynb")
@@ -261,9 +288,11 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
         resources={"metadata": {"path": os.path.dirname(src) or spec["workdir"]}},
         on_cell_start=tracker.on_start, on_cell_executed=tracker.on_executed,
     )
-    client.on_notebook_start = lambda notebook: tracker.remember_kernel(client)
     try:
-        await _execute_within(client, job.get("timeout"))
+        async with gates.alive:
+            await _start_kernel(client, tracker)
+            async with gates.run:
+                await _execute_within(client, job.get("timeout"))
     except CellTimeoutError as exc:
         result.update(status="timeout", error={
             "kind": "cell-timeout", "cell": tracker.current, "ename": "CellTimeoutError",
@@ -284,6 +313,10 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
             "evalue": getattr(exc, "evalue", "") or (str(exc).splitlines() or [""])[-1],
             "traceback": _short_traceback(str(exc).splitlines())}
         result.update(status="error", error={"kind": "cell-error", "cell": tracker.current, **found})
+    except asyncio.CancelledError:
+        result.update(status="interrupted", error={
+            "kind": "interrupted", "cell": tracker.current, "ename": "Interrupted",
+            "evalue": "the run was stopped", "traceback": []})
     except Exception as exc:  # kernel missing, kernel failed to start, …
         name = type(exc).__name__
         kind = "no-kernel" if name == "NoSuchKernel" else "kernel-start" if tracker.current is None else "runner"
@@ -353,14 +386,34 @@ def _finish(result: dict[str, Any], nb: Any, out_nb: str, began: float,
 
 # --- the batch ----------------------------------------------------------------------------
 
+STOPPING = False
+
+
 async def run_batch(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    gate = asyncio.Semaphore(max(1, int(spec.get("jobs") or 1)))
+    """Run the batch's notebooks; SIGTERM or SIGINT stops them all, each kernel shut down."""
+    global STOPPING
+    gates = Gates(max(1, int(spec.get("jobs") or 1)))
+    tasks = [asyncio.ensure_future(run_one(spec, job, gates)) for job in spec["notebooks"]]
 
-    async def guarded(job: dict[str, Any]) -> dict[str, Any]:
-        async with gate:
-            return await run_one(spec, job)
+    def stop() -> None:
+        global STOPPING
+        STOPPING = True
+        for task in tasks:
+            task.cancel()
 
-    return list(await asyncio.gather(*(guarded(job) for job in spec["notebooks"])))
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)
+    # nbclient installs its own handlers on the loop for each notebook (each cleaning up
+    # only that notebook's kernel, the last one replacing the others); when refused with
+    # RuntimeError it carries on without them, and ours stop every notebook.
+    setattr(loop, "add_signal_handler", _refuse_signal_handler)
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    return [r for r in done if isinstance(r, dict)]
+
+
+def _refuse_signal_handler(*args: Any, **kwargs: Any) -> None:
+    raise RuntimeError("paperpack's runner handles signals itself")
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -377,12 +430,15 @@ def main(argv: list[str] | None = None) -> int:
         os.umask(0)  # files in the shared working copy stay removable by the host user
     for name, value in (spec.get("env") or {}).items():
         os.environ[name] = str(value)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # until the event loop takes over
     os.makedirs(spec["outdir"], exist_ok=True)
-    prepare_workdir(spec["source"], spec["workdir"], spec.get("links") or [])
     try:
+        prepare_workdir(spec["source"], spec["workdir"], spec.get("links") or [])
         results = asyncio.run(run_batch(spec))
     except KeyboardInterrupt:
+        emit("interrupted")
+        return 130
+    if STOPPING:
         emit("interrupted")
         return 130
     emit("batch-done", notebooks=len(results))
