@@ -14,7 +14,9 @@ API
 Memory is bounded: the size is checked with ``fstat`` before anything is read, a file
 over ``max_bytes`` is not loaded (a ``too-large`` problem), and a :class:`ParsedNotebook`
 keeps only cell sources and a summary of each output (type, payload size, error name),
-never the output payloads, so holding thousands of them is cheap.
+never the output payloads (nor saved widget state), so holding thousands of them is cheap.
+Peak memory while reading is one notebook at a time: its bytes plus the decoded document,
+about three times ``max_bytes`` at worst.
 
 Schema conformance uses the schema nbformat ships for the notebook's minor version
 (``nbformat/v4/nbformat.v4.<minor>.schema.json``), compiled once per process with
@@ -464,6 +466,8 @@ def parse_document(doc: Any, rel: str, size: int = 0) -> ParsedNotebook | Notebo
                                "save it with a current Jupyter (nbformat 4)", size)
     minor_int = minor if isinstance(minor, int) and not isinstance(minor, bool) else 0
     metadata: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
+    if "widgets" in metadata:  # saved widget state can be megabytes; nothing downstream reads it
+        metadata = {k: v for k, v in metadata.items() if k != "widgets"}
     if major < 4:
         cells = _v3_cells(doc)
         version = "3" if major == 3 else ""

@@ -241,8 +241,10 @@ def _execution(nb: ParsedNotebook) -> Iterable[Finding]:
 
 
 def _outputs(nb: ParsedNotebook) -> Iterable[Finding]:
+    total = 0
     for cell in nb.cells:
         for out in cell.outputs:
+            total += out.size
             if out.size > OUTPUT_LIMIT:
                 yield NB014.at(nb.rel, f"cell {cell.index} has a {out.output_type} output of "
                                f"{out.size / 1048576:.1f} MB ({', '.join(out.mimetypes) or 'text'})",
@@ -252,7 +254,6 @@ def _outputs(nb: ParsedNotebook) -> Iterable[Finding]:
                 yield NB017.at(nb.rel, f"cell {cell.index} shows an error: {out.ename}: {(out.evalue or '')[:120]}",
                                "fix the cell, restart the kernel and run all cells, then save; or mark it "
                                "`raises-exception` (cell tag) if the error is intended", cell=cell.index)
-    total = nb.output_size
     if total > NOTEBOOK_OUTPUT_LIMIT:
         yield NB015.at(nb.rel, f"outputs total {total / 1048576:.1f} MB",
                        "clear outputs that are not results, and save large results to files")
