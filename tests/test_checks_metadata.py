@@ -86,3 +86,10 @@ def test_missing_fields_message_lists_them_with_an_example(tmp_path: Path) -> No
     (f,) = [f for f in findings if f.rule == "META003"]
     assert "cff-version, message, authors" in f.message
     assert "`cff-version: 1.2.0`" in f.fix
+
+
+def test_citation_cff_wants_orcid_urls(tmp_path: Path) -> None:
+    findings = _run(tmp_path, {"CITATION.cff": "cff-version: 1.2.0\nmessage: m\ntitle: t\nauthors:\n"
+                                               "  - name: A\n    orcid: 0000-0002-1825-0097\n"})
+    assert [(f.rule, f.line, f.fix) for f in findings if f.rule.startswith("META00") and f.path] == [
+        ("META003", 6, "write `orcid: https://orcid.org/0000-0002-1825-0097`")]
