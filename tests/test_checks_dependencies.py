@@ -28,7 +28,7 @@ def test_missing_dependency_names_the_cell_and_the_line_to_add(tmp_path: Path,
     got = run_case("dep-imports", tmp_path, capsys)
     sklearn = next(f for f in got if f["rule"] == "DEP001" and "sklearn" in f["message"])
     assert sklearn["path"] == "analysis.ipynb" and sklearn["cell"] == 1
-    assert sklearn["message"].startswith("cell 1, line 1:")
+    assert sklearn["message"].startswith("line 1: `import sklearn` needs scikit-learn")
     assert "`scikit-learn==" in sklearn["fix"] and "requirements.txt" in sklearn["fix"]
     assert sklearn["detail"]["cell_line"] == 1
     helper = next(f for f in got if f["path"] == "helpers.py" and f["rule"] == "DEP001")

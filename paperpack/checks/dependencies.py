@@ -77,16 +77,16 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
         if any(d in declared for d in dists) or (use.path, use.module) in reported:
             continue
         reported.add((use.path, use.module))
-        where = f"cell {use.cell}, line {use.line}" if use.cell is not None else f"line {use.line}"
+        where = f"line {use.line}: " if use.cell is not None else ""  # a file's line is the finding's own
         via = next((pulled[d] for d in dists if d in pulled), None)
         if via is not None:
-            yield DEP002.at(use.path, f"{where}: `{use.module}` is installed only as a dependency of {via} "
+            yield DEP002.at(use.path, f"{where}`{use.module}` is installed only as a dependency of {via} "
                             f"(not declared, not pinned)", f"add `{dists[0]}==<version>` to {target}",
                             cell=use.cell, line=use.line if use.cell is None else None,
                             detail=_detail(use, dists[0]))
         else:
             alt = f" (or {', '.join(dists[1:])})" if len(dists) > 1 else ""
-            yield DEP001.at(use.path, f"{where}: `import {use.module}` needs {dists[0]}{alt}, which is not declared",
+            yield DEP001.at(use.path, f"{where}`import {use.module}` needs {dists[0]}{alt}, which is not declared",
                             f"add `{dists[0]}==<version you used>` to {target} (pip show {dists[0]} prints it)",
                             cell=use.cell, line=use.line if use.cell is None else None,
                             detail=_detail(use, dists[0]))
@@ -131,7 +131,7 @@ def _syntax_errors(notebooks: dict[str, Any], facts: dict[str, dict[int, CodeFac
                 continue
             line, msg = f.syntax_error
             severity = Severity.INFO if "raises-exception" in tags.get(index, ()) else None
-            yield DEP004.at(rel, f"cell {index}, line {line}: SyntaxError: {msg}",
+            yield DEP004.at(rel, f"line {line}: SyntaxError: {msg}",
                             "fix the cell so it runs (IPython magics start with % or !)", cell=index,
                             severity=severity, detail={"cell_line": line})
 
@@ -182,7 +182,7 @@ def _imports(repo: Repo, facts: dict[str, dict[int, CodeFacts]],
         f = analyse(text, magics=False)
         if f.syntax_error is not None:
             line, msg = f.syntax_error
-            errors.append(DEP004.at(path, f"line {line}: SyntaxError: {msg}",
+            errors.append(DEP004.at(path, f"SyntaxError: {msg}",
                                     "fix the module so it imports", line=line))
         for imp in f.imports:
             if not imp.optional:

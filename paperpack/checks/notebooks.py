@@ -246,12 +246,12 @@ def _outputs(nb: ParsedNotebook) -> Iterable[Finding]:
         for out in cell.outputs:
             total += out.size
             if out.size > OUTPUT_LIMIT:
-                yield NB014.at(nb.rel, f"cell {cell.index} has a {out.output_type} output of "
+                yield NB014.at(nb.rel, f"a {out.output_type} output of "
                                f"{out.size / 1048576:.1f} MB ({', '.join(out.mimetypes) or 'text'})",
                                "save large results to a file (and figures at a sensible resolution), "
                                "or clear that output", cell=cell.index)
             if out.output_type == "error":
-                yield NB017.at(nb.rel, f"cell {cell.index} shows an error: {out.ename}: {(out.evalue or '')[:120]}",
+                yield NB017.at(nb.rel, f"the committed output is an error: {out.ename}: {(out.evalue or '')[:120]}",
                                "fix the cell, restart the kernel and run all cells, then save; or mark it "
                                "`raises-exception` (cell tag) if the error is intended", cell=cell.index)
     if total > NOTEBOOK_OUTPUT_LIMIT:
@@ -292,7 +292,7 @@ def _paths(repo: Repo, ctx: CheckContext, notebooks: dict[str, Any]) -> Iterable
         for index, f in sorted(cells.items()):
             for use in f.absolute:
                 scratch = bool(SCRATCH_PATH.match(use.path))
-                yield NB011.at(rel, f"cell {index}, line {use.line}: absolute path {use.path!r}"
+                yield NB011.at(rel, f"line {use.line}: absolute path {use.path!r}"
                                + (" (machine-local temporary folder)" if scratch else ""),
                                "use a path relative to the notebook (or the repository), e.g. "
                                f"{posixpath.basename(use.path.rstrip('/')) or 'data'!r}, and commit the file or "
@@ -311,11 +311,11 @@ def _paths(repo: Repo, ctx: CheckContext, notebooks: dict[str, Any]) -> Iterable
                 later = sorted({w[2] for w in done})
                 how = f"read by {use.call}()" if use.call else "path"
                 if later:
-                    message = (f"cell {index}, line {use.line}: {use.path!r} ({how}) is written only later, by "
+                    message = (f"line {use.line}: {use.path!r} ({how}) is written only later, by "
                                f"{', '.join(later)}")
                     fix = "list the notebooks in paperpack.yml in the order they must run (or use depends_on)"
                 else:
-                    message = f"cell {index}, line {use.line}: {use.path!r} ({how}) is not in the repository"
+                    message = f"line {use.line}: {use.path!r} ({how}) is not in the repository"
                     fix = (f"commit {cands[0]!r}, or declare it under data: in paperpack.yml "
                            "(DOI or URL, with its sha256), or write it in an earlier cell")
                 yield NB012.at(rel, message, fix, cell=index, detail={"cell_line": use.line, "path": use.path})
