@@ -342,12 +342,13 @@ def _collect(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
         env.python_version, env.python_source = version, p.rel("runtime.txt")
     for n in ("environment.yml", "environment.yaml"):
         if n in names:
-            reqs, probs, py, conda_names = parse_environment_yml(root, p.rel(n))
-            env.requirements += reqs
-            env.problems += probs
-            if py and not env.python_version:
-                env.python_version, env.python_source = py, p.rel(n)
-            if {"r-base", "r-irkernel"} & set(conda_names):
+            conda = parse_environment_yml(root, p.rel(n))
+            env.requirements += conda.requirements
+            env.problems += conda.problems
+            env.files += [f for f in conda.included if f not in env.files]
+            if conda.python and not env.python_version:
+                env.python_version, env.python_source = conda.python, p.rel(n)
+            if {"r-base", "r-irkernel"} & set(conda.conda_names):
                 env.kernels.add("r")
     if "requirements.txt" in names:
         reqs, probs, local, files = parse_requirements_txt(root, p.rel("requirements.txt"))

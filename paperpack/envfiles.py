@@ -12,7 +12,7 @@ import ast
 import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "EnvProblem",
     "parse_requirements_txt",
     "parse_environment_yml",
+    "CondaEnv",
     "parse_pipfile",
     "parse_setup_py",
     "parse_pyproject",
@@ -194,29 +195,37 @@ def parse_conda_spec(spec: str) -> tuple[str, str, bool, str | None] | None:
     return name, f"{op}{version}", op == "==" and "*" not in version, build
 
 
-def parse_environment_yml(root: Path, rel: str
-                          ) -> tuple[list[Requirement], list[EnvProblem], str | None, list[str]]:
-    """(requirements, problems, python version, conda names) of a conda ``environment.yml``."""
+@dataclass
+class CondaEnv:
+    """What an ``environment.yml`` declares."""
+
+    requirements: list[Requirement]
+    problems: list[EnvProblem]
+    python: str | None = None  #: from ``- python=3.11``
+    conda_names: list[str] = field(default_factory=list)  #: lower-case conda package names
+    included: list[str] = field(default_factory=list)  #: files pulled in by ``- pip: [-r requirements.txt]``
+
+
+def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
+    """The packages, Python version and included pip files of a conda ``environment.yml``."""
     text = read_text(root, rel)
     if text is None:
-        return [], [EnvProblem("file-unreadable", rel, f"{rel} cannot be read as text")], None, []
+        return CondaEnv([], [EnvProblem("file-unreadable", rel, f"{rel} cannot be read as text")])
     try:
         doc = YAML(typ="rt").load(text)
     except YAMLError as exc:
         problem, line = yaml_problem(exc)
-        return [], [EnvProblem("yaml-invalid", rel, f"YAML syntax error: {problem}", line)], None, []
+        return CondaEnv([], [EnvProblem("yaml-invalid", rel, f"YAML syntax error: {problem}", line)])
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, dict):
-        return [], [EnvProblem("yaml-invalid", rel, "environment.yml must be a mapping with a "
-                               "'dependencies' list", 1)], None, []
+        return CondaEnv([], [EnvProblem("yaml-invalid", rel, "environment.yml must be a mapping with a "
+                                        "'dependencies' list", 1)])
     deps = doc.get("dependencies") or []
     if not isinstance(deps, list):
-        return [], [EnvProblem("yaml-invalid", rel, "'dependencies' must be a list", None)], None, []
-    reqs: list[Requirement] = []
-    problems: list[EnvProblem] = []
-    python: str | None = None
-    conda_names: list[str] = []
+        return CondaEnv([], [EnvProblem("yaml-invalid", rel, "'dependencies' must be a list", None)])
+    out = CondaEnv([], [])
+    reqs, problems, conda_names = out.requirements, out.problems, out.conda_names
     for i, dep in enumerate(deps):
         line = _yaml_line(deps, i) if isinstance(deps, CommentedSeq) else None
         if isinstance(dep, dict):
@@ -224,6 +233,15 @@ def parse_environment_yml(root: Path, rel: str
             for j, item in enumerate(pips if isinstance(pips, list) else []):
                 pline = _yaml_line(pips, j) if isinstance(pips, CommentedSeq) else line
                 item = str(item)
+                include = re.match(r"^(?:-r|--requirement)\s*=?\s*(\S+)", item)
+                if include:  # pip reads it relative to the environment file's folder
+                    target = (Path(rel).parent / include.group(1)).as_posix()
+                    if ".." not in Path(target).parts:
+                        sub = parse_requirements_txt(root, target)
+                        reqs += sub[0]
+                        problems += sub[1]
+                        out.included += sub[3]
+                    continue
                 if is_local_requirement(item) or item.startswith("-"):
                     continue
                 try:
@@ -241,13 +259,13 @@ def parse_environment_yml(root: Path, rel: str
         conda_names.append(name.lower())
         if name.lower() == "python":
             m = re.match(r"[=<>~!]*(\d+(?:\.\d+)?)", spec.lstrip("=") or "")
-            python = m.group(1) if m else None
+            out.python = m.group(1) if m else None
             continue
         if name.lower() == "pip":
             continue
         reqs.append(Requirement(canonicalize_name(name), str(dep), spec, pinned, rel, line,
                                 "environment.yml:conda", build))
-    return reqs, problems, python, conda_names
+    return out
 
 
 def _toml(root: Path, rel: str) -> tuple[dict[str, Any] | None, EnvProblem | None, str]:

@@ -166,10 +166,18 @@ def test_conda_specs(spec: str, parsed: tuple[str, str, bool, str | None]) -> No
 
 def test_environment_yml_r_kernel_and_python(tmp_path: Path) -> None:
     (tmp_path / "environment.yml").write_text("dependencies:\n  - python=3.12.3\n  - r-base=4.3\n  - r-irkernel\n")
-    reqs, problems, python, names = parse_environment_yml(tmp_path, "environment.yml")
-    assert python == "3.12" and problems == [] and "r-base" in names
+    conda = parse_environment_yml(tmp_path, "environment.yml")
+    assert conda.python == "3.12" and conda.problems == [] and "r-base" in conda.conda_names
     env = detect(tmp_path)
     assert env.kernels == {"python", "r"} and env.python_version == "3.12"
+
+
+def test_environment_yml_pip_include_makes_requirements_txt_used(tmp_path: Path) -> None:
+    _write(tmp_path, {"binder/environment.yml": "dependencies:\n  - pip\n  - pip:\n    - -r requirements.txt\n",
+                      "binder/requirements.txt": "numpy==2.4.6\n"})
+    env = detect(tmp_path)
+    assert env.files == ["binder/environment.yml", "binder/requirements.txt"] and env.ignored == []
+    assert [(r.name, r.path, r.line) for r in env.requirements] == [("numpy", "binder/requirements.txt", 1)]
 
 
 def test_pipfile_lock_wins_over_pipfile(tmp_path: Path) -> None:
