@@ -111,3 +111,11 @@ def test_symlink_out_of_the_repository(tmp_path: Path) -> None:
     (repo / "requirements.txt").symlink_to(tmp_path / "outside.txt")
     findings, _ = _run(repo, {})
     assert {(f.rule, f.path) for f in findings} >= {("ENV010", "requirements.txt"), ("ENV001", None)}
+
+
+def test_ignored_file_named_in_postbuild_is_only_info(tmp_path: Path) -> None:
+    findings, _ = _run(tmp_path, {"environment.yml": "dependencies:\n  - numpy=2.4.6\n",
+                                  "requirements.txt": "scipy==1.17.1\n",
+                                  "postBuild": "#!/bin/bash\nset -e\npip install -r requirements.txt\n"})
+    (f,) = [f for f in findings if f.rule == "ENV003"]
+    assert f.severity.value == "info" and "postBuild names it" in f.message

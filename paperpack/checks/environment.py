@@ -119,11 +119,14 @@ def _holds_packages(repo: Repo, path: str) -> bool:
 
 
 def _ignored(repo: Repo, env: Environment) -> Iterable[Finding]:
+    post_build = read_text(repo.root, env.path("postBuild")) if env.path("postBuild") in env.files else None
     for path, reason in env.ignored:
         if env.buildpack == "DockerBuildPack" and "Dockerfile" in reason:
             continue  # said once, by ENV004
         loud = _holds_packages(repo, path)
         what = "and what it declares is not installed" if loud else "(it is empty)"
+        if loud and post_build and path.rsplit("/", 1)[-1] in post_build:
+            loud, what = False, "(postBuild names it, so it may be installed there)"
         yield ENV003.at(path, f"ignored by repo2docker {what}: {reason}",
                         f"move what {path} declares into {', '.join(env.files) or 'the file repo2docker uses'}, "
                         f"then delete {path}",
