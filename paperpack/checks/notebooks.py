@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 from typing import Any, Iterable
 
 from ..findings import Finding, Rule, Severity
 from ..notebooks import MAX_NOTEBOOK_BYTES, NotebookProblem, ParsedNotebook, analyse_cells, read_notebooks
-from ..pysource import SCRATCH_PATH, CodeFacts
+from ..pysource import ABSOLUTE_PATH, SCRATCH_PATH, CodeFacts
 from ..repo import Repo
 from . import CheckContext
 
@@ -261,6 +262,20 @@ def _outputs(nb: ParsedNotebook) -> Iterable[Finding]:
 
 # -- paths ---------------------------------------------------------------------------------------------------
 
+_QUOTED = re.compile(r"([\"'])([^\"'\n]{2,400})\1")
+
+
+def _foreign_absolute(nb: ParsedNotebook) -> Iterable[tuple[int, int, str]]:
+    """(cell, line, path) of absolute-path string literals in R, Julia … code (not parsed: quoted text)."""
+    for cell in nb.code_cells:
+        for m in _QUOTED.finditer(cell.source):
+            value = m.group(2)
+            if ABSOLUTE_PATH.match(value) or SCRATCH_PATH.match(value):
+                line_start = cell.source.rfind("\n", 0, m.start()) + 1
+                if not cell.source[line_start:m.start()].lstrip().startswith("#"):  # R/Julia comments
+                    yield cell.index, cell.source.count("\n", 0, m.start()) + 1, value
+
+
 def _candidates(nb_dir: str, path: str) -> list[str]:
     p = path.replace("\\", "/")
     out = [posixpath.normpath(posixpath.join(nb_dir, p))] if nb_dir else []
@@ -287,18 +302,25 @@ def _paths(repo: Repo, ctx: CheckContext, notebooks: dict[str, Any]) -> Iterable
             for use in f.writes:
                 for cand in _candidates(nb_dir, use.path):
                     writes.setdefault(cand, []).append((order[rel], index, rel))
+    absolute: dict[str, list[tuple[int, int, str]]] = {
+        rel: [(index, use.line, use.path) for index, f in sorted(cells.items()) for use in f.absolute]
+        for rel, cells in facts.items()}
+    for rel, nb in notebooks.items():
+        if isinstance(nb, ParsedNotebook) and rel not in facts:
+            absolute[rel] = list(_foreign_absolute(nb))
+    for rel, found in absolute.items():
+        for index, line, path in found:
+            scratch = bool(SCRATCH_PATH.match(path))
+            yield NB011.at(rel, f"line {line}: absolute path {path!r}"
+                           + (" (machine-local temporary folder)" if scratch else ""),
+                           "use a path relative to the notebook (or the repository), e.g. "
+                           f"{posixpath.basename(path.rstrip('/')) or 'data'!r}, and commit the file or "
+                           "declare it as data in paperpack.yml",
+                           cell=index, severity=Severity.WARNING if scratch else None,
+                           detail={"cell_line": line, "path": path})
     for rel, cells in facts.items():
         nb_dir = posixpath.dirname(rel)
         for index, f in sorted(cells.items()):
-            for use in f.absolute:
-                scratch = bool(SCRATCH_PATH.match(use.path))
-                yield NB011.at(rel, f"line {use.line}: absolute path {use.path!r}"
-                               + (" (machine-local temporary folder)" if scratch else ""),
-                               "use a path relative to the notebook (or the repository), e.g. "
-                               f"{posixpath.basename(use.path.rstrip('/')) or 'data'!r}, and commit the file or "
-                               "declare it as data in paperpack.yml",
-                               cell=index, severity=Severity.WARNING if scratch else None,
-                               detail={"cell_line": use.line, "path": use.path})
             for use in f.reads:
                 if use.path.startswith(("/", "~")) or ":" in use.path[:3] or not use.path.strip():
                     continue
