@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
+if TYPE_CHECKING:  # numpy and pillow load only when an image is compared (they cost ~0.4 s at start-up)
+    import numpy as np
+    from PIL import Image
 
 __all__ = ["image_similarity", "decode_image"]
 
@@ -15,8 +17,10 @@ SIDE = 256  # both images are resized to this square before comparing
 WINDOW = 7
 
 
-def decode_image(data: str | bytes) -> Image.Image | None:
+def decode_image(data: str | bytes) -> "Image.Image | None":
     """A PIL image from a notebook's base64 output (PNG, JPEG, GIF), or ``None`` if it is not one."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         raw = base64.b64decode(data if isinstance(data, (bytes, str)) else "", validate=False)
         image = Image.open(io.BytesIO(raw))
@@ -26,7 +30,10 @@ def decode_image(data: str | bytes) -> Image.Image | None:
         return None
 
 
-def _gray(image: Image.Image) -> np.ndarray:
+def _gray(image: "Image.Image") -> "np.ndarray":
+    import numpy as np
+    from PIL import Image
+
     if image.mode in ("RGBA", "LA", "P"):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -35,14 +42,16 @@ def _gray(image: Image.Image) -> np.ndarray:
     return np.asarray(resized, dtype=np.float64)
 
 
-def _box(values: np.ndarray) -> np.ndarray:
+def _box(values: "np.ndarray") -> "np.ndarray":
     """Mean over each WINDOW×WINDOW window (valid part), via a summed-area table."""
+    import numpy as np
+
     table = np.pad(values, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
     k = WINDOW
     return (table[k:, k:] - table[:-k, k:] - table[k:, :-k] + table[:-k, :-k]) / (k * k)
 
 
-def _ssim(a: np.ndarray, b: np.ndarray) -> float:
+def _ssim(a: "np.ndarray", b: "np.ndarray") -> float:
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_a, mu_b = _box(a), _box(b)
     var_a = _box(a * a) - mu_a**2
