@@ -239,6 +239,7 @@ def _run_repo2docker(context: Path, tag: str, plan: _Plan, labels: dict[str, str
         except subprocess.CalledProcessError as exc:
             failed = exc.returncode
         finally:
+            r2d_log.handlers = []  # the handler's log file closes after this build
             gc.collect()
     if failed is not None:
         raise subprocess.CalledProcessError(failed, "docker buildx build")

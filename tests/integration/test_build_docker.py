@@ -171,6 +171,9 @@ def test_unchanged_repo_is_reused_without_docker_build(sample: tuple[BuildResult
     assert main(["build", str(root), "--offline", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["reused"] is True and out["image"] == result.image
+    report = tmp_path / "out" / "report.json"
+    assert main(["build", str(root), "--offline", "-q", "-o", str(report)]) == 0
+    assert json.loads(report.read_text())["build"]["image"] == result.image
     (root / "notes.md").write_text("a change\n")  # a changed repository gets a new tag
     from paperpack.build.tags import content_hash
     repo = Repo.open(root)
