@@ -289,9 +289,15 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> di
         on_cell_start=tracker.on_start, on_cell_executed=tracker.on_executed,
     )
     try:
+        waiting = time.monotonic()
         async with gates.alive:
+            result["waited"] = time.monotonic() - waiting
+            kernel_started = time.monotonic()
             await _start_kernel(client, tracker)
+            result["kernel_startup"] = round(time.monotonic() - kernel_started, 4)
+            waiting = time.monotonic()
             async with gates.run:
+                result["waited"] += time.monotonic() - waiting
                 await _execute_within(client, job.get("timeout"))
     except CellTimeoutError as exc:
         result.update(status="timeout", error={
@@ -372,7 +378,8 @@ async def _stop_kernel(client: NotebookClient) -> None:
 
 def _finish(result: dict[str, Any], nb: Any, out_nb: str, began: float,
             oom_before: int | None, pids_before: int | None) -> dict[str, Any]:
-    result["duration"] = round(time.monotonic() - began, 4)
+    result["waited"] = round(result.get("waited", 0.0), 4)  # for a free slot: not the notebook's time
+    result["duration"] = round(time.monotonic() - began - result["waited"], 4)
     after_oom, after_pids = oom_kills(), pids_max_hits()
     result["oom_kills"] = (after_oom - oom_before) if after_oom is not None and oom_before is not None else None
     result["pids_limit_hits"] = (after_pids - pids_before) if after_pids is not None and pids_before is not None else None
