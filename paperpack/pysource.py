@@ -268,7 +268,8 @@ def analyse(source: str, *, magics: bool = True, syntax: bool = True) -> CodeFac
     parsed at all (``skipped="no facts"``), so its syntax errors go unreported: parsing
     costs ~25 µs a line, several times the cost of reading the notebook.
     """
-    if not syntax and not may_have_facts(source):
+    wanted = may_have_facts(source)
+    if not syntax and not wanted:
         return NO_FACTS
     facts = CodeFacts()
     if magics:
@@ -285,6 +286,8 @@ def analyse(source: str, *, magics: bool = True, syntax: bool = True) -> CodeFac
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
         facts.syntax_error = (1, str(exc) or type(exc).__name__)
         return facts
+    if not wanted:  # parsed for its syntax only: nothing to find in it
+        return NO_FACTS
     _Visitor(facts).visit(tree)
     if facts.reads:  # a literal bound to a name and then read is one read, the call's
         named = {u.path for u in facts.reads if u.call} | {u.path for u in facts.writes}
