@@ -41,7 +41,8 @@ def _code(src: str, n: int | None, outputs: list[dict] | None = None) -> dict:  
 
 def _nb_findings(root: Path, **options: object) -> list[tuple[str, str | None, int | None, int | None]]:
     report = validate(root, context=CheckContext(offline=True, options=dict(options)))
-    return sorted((f.rule, f.path, f.line, f.cell) for f in report.findings if f.rule.startswith(("NB", "DEP")))
+    got = [(f.rule, f.path, f.line, f.cell) for f in report.findings if f.rule.startswith(("NB", "DEP"))]
+    return sorted(got, key=lambda g: (g[0], g[1] or "", g[2] or 0, -1 if g[3] is None else g[3]))
 
 
 def test_large_outputs_are_reported_per_output_and_per_notebook(tmp_path: Path) -> None:
@@ -133,3 +134,38 @@ def test_manifest_order_decides_what_is_written_earlier(tmp_path: Path) -> None:
     assert ("NB012", "a.ipynb", None, 0) in _nb_findings(tmp_path)
     (tmp_path / "paperpack.yml").write_text("version: 1\nnotebooks:\n  - path: b.ipynb\n  - path: a.ipynb\n")
     assert not [f for f in _nb_findings(tmp_path) if f[0] == "NB012"]
+
+
+def _mutate(node: object, rng, depth: int = 0) -> object:  # type: ignore[no-untyped-def]
+    """Replace a random part of a JSON tree by a value of the wrong type."""
+    odd = [None, True, 7, -1, 2.5, "", "x", [], {}, [1, "a"], {"a": [None]}, "/home/x", "import os"]
+    if isinstance(node, dict) and node and rng.random() < 0.85:
+        key = rng.choice(sorted(node))
+        return {**node, key: _mutate(node[key], rng, depth + 1)}
+    if isinstance(node, list) and node and rng.random() < 0.85:
+        i = rng.randrange(len(node))
+        return node[:i] + [_mutate(node[i], rng, depth + 1)] + node[i + 1:]
+    return rng.choice(odd)
+
+
+def test_checks_survive_schema_invalid_notebooks(tmp_path: Path) -> None:
+    """Wrong types anywhere in a notebook: findings, never an exception."""
+    import random
+
+    rng = random.Random(11)
+    base = {"nbformat": 4, "nbformat_minor": 4,
+            "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "P"},
+                         "language_info": {"name": "python", "version": "3.11", "codemirror_mode": {"version": 3}}},
+            "cells": [_code("import numpy as np\nx = np.load('data/x.npy')", 1,
+                            [{"output_type": "stream", "name": "stdout", "text": ["a"]},
+                             {"output_type": "error", "ename": "E", "evalue": "v", "traceback": []},
+                             {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "x"}}]),
+                      {"cell_type": "markdown", "metadata": {"tags": ["a"]}, "source": ["# t"]}]}
+    (tmp_path / "requirements.txt").write_text("numpy==1.26.4\n")
+    for i in range(150):
+        doc = base
+        for _ in range(rng.randint(1, 3)):
+            doc = _mutate(doc, rng)  # type: ignore[assignment]
+        (tmp_path / f"f{i:03d}.ipynb").write_text(json.dumps(doc))
+    got = _nb_findings(tmp_path, syntax_check=True)
+    assert len({f[1] for f in got if f[0] in ("NB001", "NB002")}) > 100
