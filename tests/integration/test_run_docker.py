@@ -139,3 +139,25 @@ def test_fetched_data_is_mounted_read_only(run_image: str, copy_case, tmp_path: 
     assert executed.cells[1].outputs[0]["text"] == "not written: EROFS\n"
     assert blob.read_bytes() == content
     assert not (repo / "data").exists()
+
+
+def test_in_an_image_built_by_paperpack(docker: str, copy_case, tmp_path: Path) -> None:
+    """The whole pipeline: build_image (offline mode) on run-basic, then run it in that image."""
+    from paperpack.build import build_image
+    from paperpack.errors import EngineError
+
+    require(_docker("image", "inspect", BASE, check=False).returncode == 0, f"{BASE} is missing")
+    repo = copy_case("run-basic")
+    try:
+        built = build_image(Repo.open(repo), mode="offline", image_name="paperpack-test-run-built")
+    except EngineError as exc:  # buildx missing on a laptop
+        require(False, f"cannot build here: {exc}")
+        return
+    try:
+        result = run_notebooks(Repo.open(repo), engine="docker", image=built.image, out_dir=tmp_path / "out",
+                               limits=Limits(cell_timeout=60, memory="1g"))
+        verdicts = {nb.path: nb.verdict for nb in result.notebooks}
+        assert verdicts["analysis/consume.ipynb"] == "same" and verdicts["differs.ipynb"] == "differs"
+        assert set(verdicts.values()) == {"same", "differs", "no-outputs"}
+    finally:
+        _docker("rmi", "-f", built.image, check=False)
