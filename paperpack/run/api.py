@@ -106,7 +106,8 @@ def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys:
         else:
             notify(RunEvent(kind="queued", path=nb.path))
     try:
-        runner.prepare(session)
+        if plan.to_run:
+            runner.prepare(session)
         while True:
             for nb, dep in plan.blocked(failed, settled):
                 settle(NotebookRun(path=nb.path, status="skipped", verdict="skipped",

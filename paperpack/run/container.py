@@ -20,7 +20,7 @@ import threading
 import uuid
 from typing import Any
 
-from ..errors import EngineError
+from ..errors import EngineError, UsageError
 from .engines import RUNNER, Batch, Engine, Session
 from .mounts import data_sources
 
@@ -85,7 +85,7 @@ class DockerEngine(Engine):
 
     def prepare(self, session: Session) -> None:
         if not session.image:
-            raise EngineError("the docker engine needs an image to run the notebooks in",
+            raise UsageError("the docker engine needs an image to run the notebooks in",
                               hint="run `paperpack build PATH` (it runs the notebooks after building), "
                                    "pass --image TAG, or use --engine local")
         out = _docker("image", "inspect", "--format", "{{.Config.User}}", session.image)

@@ -70,6 +70,8 @@ class RunResult:
 
     def summary(self) -> str:
         """E.g. "4/5 notebooks ran to the end: 3 same results, 1 differs, 1 failed"."""
+        if not self.notebooks:
+            return "no notebooks to run (none listed in paperpack.yml, none found)"
         counts = self.counts()
         considered = len(self.notebooks) - counts.get("skipped", 0)
         ran = considered - counts.get("failed", 0)
