@@ -62,3 +62,15 @@ def test_base_image_is_reused(docker: str, capsys: pytest.CaptureFixture[str]) -
     out = json.loads(capsys.readouterr().out)
     assert out["reused"] is True and out["tag"] == "paperpack/base:bookworm" and out["python"] == "3.11"
     assert out["size"] > 50_000_000 and out["image_id"].startswith("sha256:")
+
+
+def test_binder_mode_uses_stock_buildpacks(tmp_path: Path, docker: str) -> None:
+    from paperpack.build.builder import STOCK_BASE_IMAGE, _plan
+
+    (tmp_path / "requirements.txt").write_text("numpy\n")
+    plan = _plan(Repo.open(tmp_path), "binder", None)
+    assert plan.mode == "binder" and plan.base_image == STOCK_BASE_IMAGE
+    assert plan.buildpacks is None  # repo2docker's own list, untouched
+    offline = _plan(Repo.open(tmp_path), "offline", None)
+    assert [bp.__name__ for bp in offline.buildpacks] == ["DockerBuildPack", "OfflineBuildPack"]
+    assert offline.base_image == "paperpack/base:bookworm" and offline.base_id.startswith("sha256:")

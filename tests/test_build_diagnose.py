@@ -58,3 +58,11 @@ def test_postbuild_failure() -> None:
 def test_unknown_failure_still_names_a_step() -> None:
     d = diagnose(["#3 [stage-0 2/9] RUN false", "#3 ERROR: process did not complete successfully: exit code: 1"])
     assert d.step == "[2/9] RUN false" and d.hint
+
+
+def test_unreachable_base_image() -> None:
+    log = ["#3 [internal] load metadata for docker.io/library/buildpack-deps:24.04",
+           '#3 ERROR: failed to do request: Head "https://registry-1.docker.io/v2/": no such host']
+    d = diagnose(log)
+    assert d.step == "[internal] load metadata for docker.io/library/buildpack-deps:24.04"
+    assert "buildpack-deps:24.04" in d.cause and "--offline" in d.hint and "paperpack base-image" in d.hint

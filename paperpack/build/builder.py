@@ -145,17 +145,16 @@ class _Plan:
     python: str | None
     release: str | None
     substitution: str | None
-    buildpacks: list[type]
+    buildpacks: list[type] | None  # None: repo2docker's stock list
 
 
 def _plan(repo: Repo, mode: str, allow_substitution: bool | None) -> _Plan:
-    from ._r2d import DockerBuildPack, Repo2Docker
+    from ._r2d import DockerBuildPack
 
     settings = _env_settings(repo)
     if mode == "binder":
         base = str(settings.get("base_image") or STOCK_BASE_IMAGE)
-        return _Plan(mode, base, engine.image_id(base) or "not-present-locally", None, None, None,
-                     list(Repo2Docker.buildpacks.default_value))
+        return _Plan(mode, base, engine.image_id(base) or "not-present-locally", None, None, None, None)
     allow = bool(settings.get("allow_python_substitution")) if allow_substitution is None else allow_substitution
     python = settings.get("python")
     if (binder_dir(repo.root) / "Dockerfile").is_file():
@@ -219,7 +218,8 @@ def _run_repo2docker(context: Path, tag: str, plan: _Plan, labels: dict[str, str
     r2d.output_image_spec = tag
     r2d.user_id, r2d.user_name = NB_UID, NB_USER
     r2d.content_providers = [contentproviders.Local, contentproviders.Git]
-    r2d.buildpacks = plan.buildpacks
+    if plan.buildpacks is not None:
+        r2d.buildpacks = plan.buildpacks
     r2d.base_image = plan.base_image
     r2d.labels = labels
     r2d.extra_build_args = {k: v for k, v in os.environ.items() if k in PROXY_VARS}

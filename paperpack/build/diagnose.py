@@ -8,6 +8,7 @@ from dataclasses import dataclass
 __all__ = ["Diagnosis", "diagnose", "step_of"]
 
 _STEP = re.compile(r"^#(\d+) \[(?:[^\]]*?\s)?(\d+/\d+)\] (.+)$")
+_INTERNAL = re.compile(r"^#(\d+) \[(internal|auth)\] (.+)$")
 _ERROR = re.compile(r"^#(\d+) ERROR: (.+)$")
 
 
@@ -47,6 +48,11 @@ def _hint(text: str, step: str, python: str | None, release: str | None) -> tupl
         return (f"apt package {m.group(1)} does not exist in {deb}",
                 f"apt.txt names {m.group(1)!r}, which {deb} does not have: check the name on packages.debian.org "
                 f"(search the {release or 'matching'} release) and fix apt.txt.")
+    m = re.search(r"load metadata for (\S+)", step)
+    if m:
+        return (f"cannot fetch the base image {m.group(1)}",
+                f"{m.group(1)} is neither in the local image store nor reachable (no Docker Hub here?): build with "
+                "--offline from a local base image (`paperpack base-image`), or `docker load` the image first.")
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text:
         return ("TLS verification failed while downloading",
                 "a proxy intercepts TLS: pass its CA bundle with --ca-bundle FILE (or set REQUESTS_CA_BUNDLE); "
@@ -70,9 +76,9 @@ def diagnose(lines: list[str], *, python: str | None = None, release: str | None
     steps: dict[str, str] = {}
     failed: str | None = None
     for ln in lines:
-        m = _STEP.match(ln)
+        m = _STEP.match(ln) or _INTERNAL.match(ln)
         if m:
-            steps[m.group(1)] = f"[{m.group(2)}] {m.group(3)}"
+            steps.setdefault(m.group(1), f"[{m.group(2)}] {m.group(3)}")
         e = _ERROR.match(ln)
         if e and failed is None:
             failed = e.group(1)
