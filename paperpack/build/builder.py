@@ -277,8 +277,9 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
         raise UsageError(f"image name {repository!r} has a tag; paperpack sets the tag from the content",
                          hint="give the repository part only, e.g. ghcr.io/me/paper")
     tag = f"{repository}:{digest[:TAG_LENGTH]}"
-    info = None if force else engine.image_inspect(tag)
-    if info is not None:
+    info = engine.image_inspect(tag)
+    replaced = str(info["Id"]) if info is not None and force else None
+    if info is not None and not force:
         labels = dict(info.get("Config", {}).get("Labels") or {})
         if push:
             _push(tag, progress)
@@ -310,6 +311,10 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
         raise EngineError(f"the build reported success but {tag} is not in the local image store",
                           hint="is buildx using a builder other than the docker driver? try "
                                "`docker buildx use default`")
+    if replaced and replaced != image["Id"]:
+        # --force left paperpack's previous image under this tag untagged: remove it
+        # (refused, harmlessly, while a container still uses it)
+        engine.run([engine.docker_cli(), "image", "rm", replaced], what="remove the replaced image", check=False)
     if push:
         _push(tag, progress)
     return BuildResult(image=tag, image_id=str(image["Id"]), reused=False, mode=plan.mode,

@@ -29,6 +29,7 @@ class BuildView:
         self.verbose = verbose
         self.quiet = quiet
         self.live: Live | None = None
+        self.seen: set[str] = set()
 
     def _render(self) -> Group:
         status = Text.assemble((f"{self.title}  ", "bold"), (self.status, "cyan"))
@@ -55,7 +56,8 @@ class BuildView:
             self.live.update(self._render())
         elif self.verbose:
             self.console.print(escape(line), highlight=False)
-        elif step and not self.quiet:
+        elif step and step not in self.seen and not self.quiet:
+            self.seen.add(step)
             self.console.print(f"  {escape(step[:160])}", highlight=False)
 
 

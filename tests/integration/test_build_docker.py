@@ -174,6 +174,11 @@ def test_unchanged_repo_is_reused_without_docker_build(sample: tuple[BuildResult
     report = tmp_path / "out" / "report.json"
     assert main(["build", str(root), "--offline", "-q", "-o", str(report)]) == 0
     assert json.loads(report.read_text())["build"]["image"] == result.image
+    monkeypatch.delenv("PAPERPACK_DOCKER")
+    forced = build_image(Repo.open(root), mode="offline", force=True)  # --force: built again, same tag
+    assert not forced.reused and forced.image == result.image
+    assert forced.image_id != result.image_id  # a new creation time label
+    assert docker("image", "inspect", result.image_id, check=False).returncode != 0  # the old one is removed
     (root / "notes.md").write_text("a change\n")  # a changed repository gets a new tag
     from paperpack.build.tags import content_hash
     repo = Repo.open(root)
@@ -252,3 +257,12 @@ def test_missing_apt_package_fails_with_hint(base_image: str, tmp_path: Path) ->
     err = info.value
     assert "paperpack-no-such-package" in err.message and "Debian bookworm" in err.message
     assert "apt.txt" in err.hint and "apt-get" in err.step
+
+
+def test_python_substitution_is_recorded(base_image: str, images: list[str], tmp_path: Path) -> None:
+    result = build_case(CASES / "build-runtime-310", tmp_path, images, allow_substitution=True)
+    assert result.python_version == "3.11" and result.substitution
+    assert "3.10" in result.substitution and "runtime.txt" in result.substitution
+    assert result.labels["io.paperpack.python-substitution"] == result.substitution
+    got = in_image(result.image, "import sys, numpy\nresult = ['%d.%d' % sys.version_info[:2], numpy.__version__]")
+    assert got == ["3.11", "1.26.4"]
