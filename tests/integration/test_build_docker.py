@@ -220,6 +220,9 @@ def test_repo_dockerfile_and_export(base_image: str, images: list[str], tmp_path
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
     assert manifest[0]["RepoTags"] == [result.image]
+    by_path = tmp_path / "by-path.tar"  # a repository folder: the image `paperpack build` made for it
+    assert main(["export", str(tmp_path / "build-dockerfile"), "-o", str(by_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["image"] == result.image and by_path.stat().st_size > 1e6
     # OCI layout: every blob is where its digest says
     oci = export_image(result.image, tmp_path / "paper-oci.tar", fmt="oci")
     assert any("oci-archive://" in c for c in oci.commands)
