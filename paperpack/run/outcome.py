@@ -94,7 +94,22 @@ def _no_result(run: NotebookRun, facts: dict[str, Any], limits: Limits, cancelle
         run.message = f"out of memory: the container was killed (memory limit {limits.memory}; raise it with --memory)"
     else:
         run.status = "error"
-        tail = (facts.get("output") or "").strip().splitlines()[-5:]
+        output = facts.get("output") or ""
+        tail = output.strip().splitlines()[-5:]
         run.message = (f"the runner stopped without a result (exit code {facts.get('exit_code')})"
                        + (": " + " | ".join(tail) if tail else ""))
+        for needle, hint in RUNNER_PROBLEMS:
+            if needle in output:
+                run.message += f" — {hint}"
+                break
     return run
+
+
+#: What the runner's output says when the environment cannot run it, and what to do.
+RUNNER_PROBLEMS = (
+    ("No module named 'nbclient'", "the environment lacks nbclient (every repo2docker image has it): "
+                                   "add nbclient to requirements.txt or rebuild with `paperpack build`"),
+    ("No module named 'nbformat'", "the environment lacks nbformat: add it to requirements.txt"),
+    ("executable file not found", "the image has no python3 on its PATH: is it a Jupyter image built by "
+                                  "repo2docker or `paperpack build`?"),
+)
