@@ -90,3 +90,17 @@ def test_interrupt_local(copy_case, tmp_path: Path) -> None:
     while any(alive(pid) for pid in seen["pids"]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [pid for pid in seen["pids"] if alive(pid)], "runner or kernel processes left behind"
+
+
+def test_failed_dependency_skip_and_allow_errors(copy_case, tmp_path: Path) -> None:
+    repo = copy_case("run-deps")
+    result = run_notebooks(Repo.open(repo), engine="local", out_dir=tmp_path / "out")
+    runs = {nb.path: nb for nb in result.notebooks}
+    assert runs["load.ipynb"].verdict == "failed"
+    assert runs["load.ipynb"].message.startswith("cell 1: FileNotFoundError:")
+    assert (runs["model.ipynb"].verdict, runs["model.ipynb"].message) == (
+        "skipped", "not run: it depends on load.ipynb, which did not succeed")
+    assert (runs["gpu.ipynb"].verdict, runs["gpu.ipynb"].message) == ("skipped", "needs a GPU")
+    assert (runs["report.ipynb"].status, runs["report.ipynb"].verdict) == ("ok", "no-outputs")
+    assert result.summary() == "1/2 notebooks ran to the end: 1 no stored outputs, 1 failed, 2 skipped"
+    assert result.failed
