@@ -9,8 +9,8 @@ from .api import run_notebooks
 from .engines import Engine, EngineRegistry, default_registry, detect_engine
 from .plan import Limits, Plan, PlannedNotebook, make_plan
 from .results import FAILING_VERDICTS, NotebookRun, RunEvent, RunResult
-from .scheduler import Executor, ThreadExecutor
+from .scheduler import DaskExecutor, Executor, ThreadExecutor
 
 __all__ = ["run_notebooks", "Engine", "EngineRegistry", "default_registry", "detect_engine", "Limits", "Plan",
            "PlannedNotebook", "make_plan", "FAILING_VERDICTS", "NotebookRun", "RunEvent", "RunResult",
-           "Executor", "ThreadExecutor"]
+           "DaskExecutor", "Executor", "ThreadExecutor"]

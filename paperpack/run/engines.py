@@ -41,6 +41,10 @@ class Batch:
     out_dir: Path  # host folder the runner writes into
 
 
+def _no_event(event: dict[str, Any]) -> None:
+    """Progress events go nowhere (the default, and on a remote worker)."""
+
+
 @dataclass
 class Session:
     """Everything a run shares across batches."""
@@ -50,8 +54,21 @@ class Session:
     limits: Limits  # resolved
     jobs: int
     image: str | None = None
-    on_event: Callable[[dict[str, Any]], None] = lambda event: None
+    on_event: Callable[[dict[str, Any]], None] = _no_event
     cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Sent to another process (a Dask worker): no progress callback, a fresh cancel flag."""
+        state = dict(self.__dict__)
+        state["on_event"] = _no_event
+        state["cancelled"] = self.cancelled.is_set()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        cancelled = threading.Event()
+        if state.pop("cancelled"):
+            cancelled.set()
+        self.__dict__.update(state, cancelled=cancelled)
 
 
 class Engine:
@@ -63,6 +80,17 @@ class Engine:
     def __init__(self) -> None:
         self._procs: dict[int, subprocess.Popen[str]] = {}
         self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """An engine can be sent to a Dask worker: without its processes and lock."""
+        state = dict(self.__dict__)
+        state.pop("_procs")
+        state.pop("_lock")
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        Engine.__init__(self)
 
     # what subclasses provide
     def available(self) -> tuple[bool, str]:

@@ -78,7 +78,8 @@ class LocalEngine(Engine):
         self.venv = ensure_venv(session.repo.root)
 
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
-        assert self.venv is not None, "prepare() first"
+        if self.venv is None or not (self.venv / READY_MARKER).is_file():  # e.g. on another machine
+            self.venv = ensure_venv(session.repo.root)
         home = session.work_dir.parent
         env_overrides = {
             "IPYTHONDIR": str(home / "ipython"),  # no personal IPython start-up files
