@@ -66,3 +66,22 @@ def test_unreachable_base_image() -> None:
     d = diagnose(log)
     assert d.step == "[internal] load metadata for docker.io/library/buildpack-deps:24.04"
     assert "buildpack-deps:24.04" in d.cause and "--offline" in d.hint and "paperpack base-image" in d.hint
+
+
+NO_WHEEL = """\
+#18 [stage-0 13/16] RUN --mount=type=secret,id=cacert,mode=0444 --mount=type=cache,id=paperpack-pip,target=/tmp/c,uid=1000,gid=1000 if [ -f /run/secrets/cacert ]; then export PIP_CERT=/run/secrets/cacert; fi && export PIP_CACHE_DIR=/tmp/c && /srv/venv/bin/pip install -r requirements.txt
+#18 1.280 Collecting numpy==1.26.4 (from -r requirements.txt (line 1))
+#18 1.562   Downloading numpy-1.26.4.tar.gz (15.8 MB)
+#18 13.66   error: subprocess-exited-with-error
+#18 13.66       ../meson.build:1:0: ERROR: Unknown compiler(s): [['cc'], ['gcc']]
+#18 13.66 error: metadata-generation-failed
+#18 ERROR: executor failed running [/bin/sh -c pip install -r requirements.txt]: exit code: 1
+""".splitlines()
+
+
+def test_no_wheel_for_this_python() -> None:
+    d = diagnose(NO_WHEEL, python="3.13", release="trixie")
+    assert d.step == "[13/16] RUN /srv/venv/bin/pip install -r requirements.txt"  # mounts and CA preamble hidden
+    assert d.cause == ("numpy==1.26.4 has no wheel for Python 3.13 (pip fetched the source, numpy-1.26.4.tar.gz) "
+                       "and building it from source failed")
+    assert "pin a version of numpy" in d.hint and "no C compiler" in d.hint

@@ -26,6 +26,14 @@ def step_of(line: str) -> str | None:
     return f"[{m.group(2)}] {m.group(3)}" if m else None
 
 
+def _short(step: str, width: int = 160) -> str:
+    """A step as people read it: without paperpack's mount flags and CA preamble."""
+    step = re.sub(r"--mount=\S+\s*", "", step)
+    step = re.sub(r"if \[ -f /run/secrets/\S+ \]; then .*?; fi && export PIP_CACHE_DIR=\S+ && ", "", step)
+    step = re.sub(r"\s+", " ", step)
+    return step if len(step) <= width else step[:width - 1] + "…"
+
+
 def _step_output(lines: list[str], number: str) -> list[str]:
     prefix = f"#{number} "
     return [ln[len(prefix):] for ln in lines if ln.startswith(prefix)]
@@ -58,9 +66,15 @@ def _hint(text: str, step: str, python: str | None, release: str | None) -> tupl
                 "a proxy intercepts TLS: pass its CA bundle with --ca-bundle FILE (or set REQUESTS_CA_BUNDLE); "
                 "it is mounted only into download steps and never stored in the image.")
     if "Failed building wheel" in text or "subprocess-exited-with-error" in text or "metadata-generation-failed" in text:
-        return (f"a package had no wheel for {py} and building it from source failed",
-                f"pin a version that publishes wheels for {py} (see its 'Download files' page on PyPI), "
-                "or add the compilers and libraries it needs to apt.txt.")
+        collected = re.findall(r"Collecting (\S+)", text)
+        sdists = re.findall(r"Downloading (\S+\.(?:tar\.gz|zip))", text)
+        what = collected[-1] if collected else "a package"
+        source = f" (pip fetched the source, {sdists[-1]})" if sdists else ""
+        compiler = " There is no C compiler in the image." if "Unknown compiler" in text else ""
+        return (f"{what} has no wheel for {py}{source} and building it from source failed",
+                f"pin a version of {what.split('=')[0].split('<')[0].split('>')[0]} that publishes wheels for {py} "
+                f"(see its 'Download files' page on PyPI), or change runtime.txt to a Python it has wheels for."
+                f"{compiler} Building from source needs the compilers and libraries in apt.txt.")
     if "postBuild" in step:
         return ("postBuild failed",
                 "postBuild exited with an error: run it by hand in the image to debug (`paperpack build "
@@ -84,7 +98,7 @@ def diagnose(lines: list[str], *, python: str | None = None, release: str | None
             failed = e.group(1)
     if failed is not None:
         output = _step_output(lines, failed)
-        step = steps.get(failed, f"step #{failed}")
+        step = _short(steps.get(failed, f"step #{failed}"))
     else:
         output, step = lines, "unknown step"
     tail = "\n".join(output[-tail_lines:])
