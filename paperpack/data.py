@@ -37,6 +37,7 @@ __all__ = [
     "DataStore",
     "declared_files",
     "data_mounts",
+    "ensure_data",
     "hash_file",
     "FetchResult",
     "fetch_data",
@@ -322,6 +323,33 @@ def fetch_data(repo: Repo, *, config: ServiceConfig | None = None, cache_dir: Pa
     for future in futures:
         results.append(future.result())  # raises the first error, in manifest order
     return results
+
+
+def ensure_data(repo: Repo, *, cache_dir: Path | None = None,
+                progress: Callable[[str], None] | None = None) -> list[FetchResult]:
+    """Fetch what a run needs and is not yet in the repo or the cache; return what was downloaded.
+
+    Nothing is asked of the network when every declared file is already there. A
+    committed file whose hash differs from the declared one raises :class:`ChecksumError`.
+    """
+    try:
+        data_mounts(repo, cache_dir=cache_dir)
+        return []
+    except ChecksumError:
+        raise
+    except DataError:
+        pass
+    report = None
+    if progress is not None:
+        seen: set[str] = set()
+
+        def report(path: str, done: int, total: int | None) -> None:
+            if path not in seen:
+                seen.add(path)
+                progress(f"fetching {path}" + (f" ({total} bytes)" if total else ""))
+
+    results = fetch_data(repo, cache_dir=cache_dir, progress=report)
+    return [r for r in results if r.state == "fetched"]
 
 
 # -- lock and status ------------------------------------------------------------------------

@@ -53,14 +53,7 @@ _FAMILY_MODULES = ("manifest", "environment", "notebooks", "dependencies", "dois
 def _modules() -> list[Any]:
     import importlib
 
-    mods = []
-    for name in _FAMILY_MODULES:
-        try:
-            mods.append(importlib.import_module(f"{__name__}.{name}"))
-        except ModuleNotFoundError as exc:  # a family not written yet
-            if exc.name != f"{__name__}.{name}":
-                raise
-    return mods
+    return [importlib.import_module(f"{__name__}.{name}") for name in _FAMILY_MODULES]
 
 
 def default_registry() -> CheckRegistry:

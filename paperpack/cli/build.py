@@ -7,17 +7,33 @@ import json
 import sys
 from pathlib import Path
 
-from ..build import build_image
-from ..build.builder import MODES
-from ..errors import EXIT_OK, BuildError
+from rich.console import Console
+from rich.markup import escape
+
+from ..errors import EXIT_FINDINGS, EXIT_OK, BuildError, EngineError, UsageError
+from ..findings import Severity
 from ..repo import Repo
 from ..report import Report, write_json_atomic
 from ..report.text import make_console
-from ._buildview import BuildView, show_build_failure
+from .run import add_run_arguments, run_from_args
 
-HELP = "build the repository into a container image (repo2docker), reusing an unchanged one"
+MODES = ("auto", "binder", "offline")  # paperpack.build.builder.MODES, without importing repo2docker here
+
+HELP = "build the image, run every notebook in it and compare the results (the whole verification)"
 DESCRIPTION = """\
-Build the repository at PATH into a container image with repo2docker.
+Verify the repository at PATH end to end:
+
+  validate     the checks of `paperpack validate` (DOIs: syntax and cache only)
+  fetch data   declared data not yet in the repository or the cache
+  build        a container image with repo2docker (reused when nothing changed)
+  run          every notebook in the image: no network, non-root, memory,
+               process and CPU limits, sources mounted read-only
+  compare      new outputs against the committed ones: same / differs / failed
+  report       PATH/paperpack-out/report.json (schemas/paperpack.report.v1.json)
+
+Without a Docker daemon (--engine auto), the notebooks run with the local engine:
+a virtual environment built from requirements.txt. It is less isolated (notebook
+code runs as you, with your network) and says so. --no-run stops after the build.
 
 modes:
   binder   repo2docker's stock buildpacks: the image mybinder.org would launch
@@ -38,6 +54,8 @@ BuildKit secret: it is never stored in the image.
 
 examples:
   paperpack build .
+  paperpack build . --no-run                       # only the image
+  paperpack build . -p t_end 10 --timeout 600      # a reduced-size run for CI
   paperpack build path/to/paper --offline --ca-bundle /etc/ssl/certs/ca-certificates.crt
   paperpack build . --image-name ghcr.io/me/paper --push
   paperpack build . --json > build.json"""
@@ -61,38 +79,105 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--push", action="store_true",
                    help="push the image (credentials: PAPERPACK_REGISTRY_USERNAME/PASSWORD or "
                         "CONTAINER_ENGINE_REGISTRY_CREDENTIALS, else your docker login)")
+    p.add_argument("--engine", choices=("auto", "docker", "local"), default="auto",
+                   help="docker: build the image and run in it; local: no image, run in a virtual environment "
+                        "(less isolated); auto (default): docker when a Docker daemon answers, else local")
     p.add_argument("--no-run", action="store_true", help="only build; do not run the notebooks in the image")
-    p.add_argument("--json", action="store_true", help="print the build result as JSON on stdout")
+    p.add_argument("--strict", action="store_true", help="validation warnings fail the build too")
+    p.add_argument("--json", action="store_true", help="print the run result (or, with --no-run, the build) as JSON")
     p.add_argument("-o", "--output", type=Path, metavar="REPORT",
                    help="also write a JSON report (schemas/paperpack.report.v1.json) to this file, atomically")
+    add_run_arguments(p, short=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """validate → fetch data → build → run → compare → report."""
+    from ..build import build_image
+    from ..data import ensure_data
+    from ..validate import validate
+    from ._buildview import BuildView, show_build_failure
+
     repo = Repo.open(args.path)
     color = {"always": True, "never": False}.get(args.color)
     err = make_console(sys.stderr, color=color)
-    view = BuildView(err, title=f"building {repo.root.name}", verbose=args.verbose > 0, quiet=args.quiet or args.json)
-    try:
-        with view:
-            result = build_image(repo, mode=args.mode, force=args.force, ca_bundle=args.ca_bundle, push=args.push,
-                                 progress=view, image_name=args.image_name,
-                                 allow_substitution=args.allow_python_substitution)
-    except BuildError as exc:
-        show_build_failure(exc, sys.stderr)
-        raise
+    quiet = args.quiet or args.json
+
+    report = validate(repo.root, offline=True)  # DOIs: syntax and cache only; `paperpack validate` resolves
+    _show_validation(report, err, quiet=quiet, verbose=args.verbose > 0)
+
+    engine = args.engine
+    if engine == "local" and args.no_run:
+        raise UsageError("--engine local --no-run: nothing to do (the local engine builds no image)",
+                         hint="drop --no-run to run the notebooks, or use --engine docker to build the image")
+    if engine == "auto":
+        engine, why = _pick_engine(args.no_run)
+        if engine == "local":
+            err.print(f"[yellow]no usable container engine ({escape(why)}): running the notebooks with the local "
+                      "engine — less isolated: notebook code runs as you, with your network.[/]")
+    image = None
+    if engine == "docker":
+        view = BuildView(err, title=f"building {repo.root.name}", verbose=args.verbose > 0, quiet=quiet)
+        try:
+            with view:
+                result = build_image(repo, mode=args.mode, force=args.force, ca_bundle=args.ca_bundle,
+                                     push=args.push, progress=view, image_name=args.image_name,
+                                     allow_substitution=args.allow_python_substitution)
+        except BuildError as exc:
+            show_build_failure(exc, sys.stderr)
+            raise
+        image = result.image
+        report.build = result.to_dict()
+        if not quiet:
+            what = "reused (unchanged)" if result.reused else f"built in {result.duration:.1f} s"
+            err.print(f"[bold]{result.image}[/]  {what}, {result.mode} mode, Python {result.python_version or '?'}")
+            if result.substitution:
+                err.print(f"[yellow]substitution:[/] {escape(result.substitution)}")
+            if result.pushed:
+                err.print("pushed")
+            if result.log_path:
+                err.print(f"[dim]build log: {result.log_path}[/]")
+
+    validation_code = EXIT_FINDINGS if report.failed(args.strict) else EXIT_OK
+    if args.no_run:
+        if args.output:
+            write_json_atomic(args.output, report.to_dict(args.strict))
+        if args.json:
+            sys.stdout.write(json.dumps(report.build or {}, indent=2) + "\n")
+        return validation_code
+
+    fetched = ensure_data(repo, progress=None if quiet else (lambda message: err.print(escape(message))))
+    if fetched and not quiet:
+        err.print(f"data: {len(fetched)} file(s) fetched into the cache")
+    args.engine = engine
+    run_code = run_from_args(args, repo, image, report)
     if args.output:
-        write_json_atomic(args.output, Report(root=repo.root, commit=repo.commit(), build=result.to_dict()).to_dict())
-    if args.json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
-    elif not args.quiet:
-        out = make_console(sys.stdout, color=color)
-        what = "reused (unchanged)" if result.reused else f"built in {result.duration:.1f} s"
-        out.print(f"[bold]{result.image}[/]  {what}, {result.mode} mode, Python {result.python_version or '?'}")
-        if result.substitution:
-            out.print(f"[yellow]substitution:[/] {result.substitution}")
-        if result.pushed:
-            out.print("pushed")
-        if result.log_path:
-            out.print(f"[dim]build log: {result.log_path}[/]")
-    return EXIT_OK
+        write_json_atomic(args.output, report.to_dict(args.strict))
+    return run_code if run_code != EXIT_OK else validation_code
+
+
+def _pick_engine(no_run: bool) -> tuple[str, str]:
+    """``docker`` when a Docker daemon answers, else ``local`` with the reason."""
+    from ..run.engines import default_registry
+
+    ok, why = default_registry().get("docker").available()
+    if ok:
+        return "docker", ""
+    if no_run:
+        raise EngineError(f"cannot build an image: {why}",
+                          hint="install and start Docker (see docs/build.md), or drop --no-run to run the "
+                               "notebooks with the local engine")
+    return "local", why
+
+
+def _show_validation(report: Report, console: Console, *, quiet: bool, verbose: bool) -> None:
+    """Errors and warnings from validation, briefly; the full list is `paperpack validate`'s job."""
+    shown = [f for f in report.findings.sorted() if f.severity is not Severity.INFO]
+    if quiet and not report.findings.errors:
+        return
+    for f in shown if (verbose or len(shown) <= 12) else shown[:12]:
+        style = "red" if f.severity is Severity.ERROR else "yellow"
+        console.print(f"[{style}]{f.severity.value}[/] {f.rule} {escape(f.where)}: {escape(f.message)}")
+    if len(shown) > 12 and not verbose:
+        console.print(f"… and {len(shown) - 12} more; `paperpack validate` lists them with the fixes")
+    console.print(f"validation: {report.verdict()}")

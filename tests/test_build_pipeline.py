@@ -1,0 +1,60 @@
+"""`paperpack build` as a whole: validate → fetch data → build → run → compare → report.
+
+The docker variant is in tests/integration/test_pipeline_docker.py; here the local
+engine (a real virtual environment and real kernels) stands in for the container.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import CASES, snapshot
+from paperpack.cli.build import MODES
+from paperpack.cli.main import main
+from paperpack.schemas import validator_for
+
+
+def test_local_engine_pipeline_reports_validation_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "paper"
+    shutil.copytree(CASES / "run-basic", repo)
+    before = snapshot(repo)
+    out = tmp_path / "out"
+    report_path = tmp_path / "report.json"
+    code = main(["build", str(repo), "--engine", "local", "--out-dir", str(out), "-o", str(report_path),
+                 "--timeout", "120"])
+    captured = capsys.readouterr()
+    assert code == 1, captured.out + captured.err  # differs.ipynb differs on purpose
+    assert "less isolated" in captured.out + captured.err
+    report = json.loads(report_path.read_text())
+    assert list(validator_for("report").iter_errors(report)) == []
+    assert report["build"] is None
+    verdicts = {nb["path"]: nb["verdict"] for nb in report["run"]["notebooks"]}
+    assert verdicts["independent.ipynb"] == "same"
+    assert verdicts["differs.ipynb"] == "differs"
+    assert report["summary"]["verdict"]  # validation findings are part of the same report
+    assert json.loads((out / "report.json").read_text())["run"] == report["run"]
+    assert snapshot(repo) == before, "paperpack build modified the repository"
+
+
+def test_allow_differs_makes_a_differing_run_pass(tmp_path: Path) -> None:
+    repo = tmp_path / "paper"
+    shutil.copytree(CASES / "run-basic", repo)
+    code = main(["build", str(repo), "--engine", "local", "--out-dir", str(tmp_path / "o"), "--allow-differs", "-q"])
+    assert code == 0
+
+
+def test_local_engine_with_no_run_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "paper"
+    shutil.copytree(CASES / "run-basic", repo)
+    assert main(["build", str(repo), "--engine", "local", "--no-run"]) == 2
+    assert "nothing to do" in capsys.readouterr().err
+
+
+def test_cli_modes_match_the_builder() -> None:
+    from paperpack.build.builder import MODES as BUILDER_MODES
+
+    assert MODES == BUILDER_MODES
