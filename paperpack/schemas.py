@@ -38,7 +38,7 @@ def load_schema(name: str, version: int = 1) -> dict[str, Any]:
     key = f"{name}.v{version}"
     if key not in _cache:
         _cache[key] = json.loads(schema_path(name, version).read_text(encoding="utf-8"))
-    return _cache[key]  # type: ignore[no-any-return]
+    return _cache[key]
 
 
 def validator_for(name: str, version: int = 1) -> jsonschema.protocols.Validator:

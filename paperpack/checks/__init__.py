@@ -40,7 +40,7 @@ class CheckRegistry:
     def register(self, family: str, check: Check) -> None:
         self._checks.append((family, check))
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self._checks)
 
     def families(self) -> list[str]:

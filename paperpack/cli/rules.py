@@ -20,7 +20,7 @@ examples:
   paperpack rules --format json"""
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rules", help="list the validation rules", description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--family", help="only rules whose id starts with this prefix (ENV, NB, DEP, DOI, META, MAN)")
