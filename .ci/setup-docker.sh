@@ -49,3 +49,36 @@ if ! docker buildx version >/dev/null 2>&1; then
     rm -rf "$tmp"; trap - EXIT
 fi
 echo "$(docker buildx version)"
+
+# --- docker-registry and htpasswd (for the push test) --------------------------------
+# tests/integration/test_push_registry.py starts its own `docker-registry serve` on
+# 127.0.0.1 with htpasswd auth (bcrypt, from apache2-utils). The package's own service
+# (listening on :5000, all interfaces) must not run: invoke-rc.d is told not to start
+# it (policy-rc.d, unless the machine already has one), and it is stopped and disabled
+# should it run anyway.
+need_apt=()
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
+if ((${#need_apt[@]})); then
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 0755 "$policy"; own_policy=1
+        trap 'rm -f "$policy"' EXIT
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    if ((own_policy)); then rm -f "$policy"; trap - EXIT; fi
+fi
+if [ -x /etc/init.d/docker-registry ]; then
+    /etc/init.d/docker-registry status >/dev/null 2>&1 && /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+    update-rc.d docker-registry disable >/dev/null 2>&1 || true
+fi
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+fi
+listening=$(ss -ltnp 2>/dev/null || true)
+if grep -q '"docker-registry"' <<<"$listening"; then
+    echo "a docker-registry service is still listening:" >&2; grep docker-registry <<<"$listening" >&2; exit 1
+fi
+echo "docker-registry $(docker-registry --version | awk '{print $3}') (no service running)"
