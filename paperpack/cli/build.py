@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(less isolated); auto (default): docker when a Docker daemon answers, else local")
     p.add_argument("--no-run", action="store_true", help="only build; do not run the notebooks in the image")
     p.add_argument("--strict", action="store_true", help="validation warnings fail the build too")
-    p.add_argument("--json", action="store_true", help="print the run result (or, with --no-run, the build) as JSON")
+    p.add_argument("--json", action="store_true", help="print the report (validation, build and run) as JSON on stdout")
     p.add_argument("-o", "--output", type=Path, metavar="REPORT",
                    help="also write a JSON report (schemas/paperpack.report.v1.json) to this file, atomically")
     add_run_arguments(p, short=False)
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         if args.output:
             write_json_atomic(args.output, report.to_dict(args.strict))
         if args.json:
-            sys.stdout.write(json.dumps(report.build or {}, indent=2) + "\n")
+            sys.stdout.write(json.dumps(report.to_dict(args.strict), indent=2, ensure_ascii=False) + "\n")
         return validation_code
 
     fetched = ensure_data(repo, progress=None if quiet else (lambda message: err.print(escape(message))))

@@ -112,8 +112,10 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
     """Run the notebooks as ``args`` say, show progress and verdicts, write report.json; return the exit code.
 
     ``report`` (e.g. from ``paperpack build``) receives the ``run`` section; without
-    one, a new report is made. It is written to ``<out>/report.json`` atomically.
+    one, a new report is made. It is written to ``<out>/report.json`` atomically. With
+    JSON output, stdout gets the run section — or the whole report when the caller gave one.
     """
+    whole_report = report is not None
     fmt = "json" if getattr(args, "json", False) else getattr(args, "format", "text")
     engine = getattr(args, "engine", None) or ("docker" if image else "auto")
     out_dir = getattr(args, "out", None) or repo.root / DEFAULT_OUTPUT
@@ -133,13 +135,14 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    report = report or Report(root=repo.root, commit=repo.commit(),
-                              manifest=str(repo.manifest.path) if repo.manifest and repo.manifest.path else None)
+    manifest = repo.manifest.path.relative_to(repo.root).as_posix() if repo.manifest and repo.manifest.path else None
+    report = report or Report(root=repo.root, commit=repo.commit(), manifest=manifest)
     report.run = result.to_dict()
     report.complete = report.complete and result.complete
     write_json_atomic(out_dir / "report.json", report.to_dict())
     if fmt == "json":
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        doc = report.to_dict() if whole_report else result.to_dict()
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     elif getattr(args, "quiet", False):
         console.print(result.summary())
     else:

@@ -168,11 +168,11 @@ def test_unchanged_repo_is_reused_without_docker_build(sample: tuple[BuildResult
     assert again.labels == result.labels and again.log_path is None
     logged = calls.read_text().splitlines()
     assert logged and not any(ln.startswith(("build", "buildx")) for ln in logged), logged
-    assert main(["build", str(root), "--offline", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    assert main(["build", str(root), "--offline", "--no-run", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["build"]
     assert out["reused"] is True and out["image"] == result.image
     report = tmp_path / "out" / "report.json"
-    assert main(["build", str(root), "--offline", "-q", "-o", str(report)]) == 0
+    assert main(["build", str(root), "--offline", "--no-run", "-q", "-o", str(report)]) == 0
     assert json.loads(report.read_text())["build"]["image"] == result.image
     monkeypatch.delenv("PAPERPACK_DOCKER")
     forced = build_image(Repo.open(root), mode="offline", force=True)  # --force: built again, same tag
