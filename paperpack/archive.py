@@ -10,6 +10,7 @@ member has been written; on any error nothing is left behind.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import logging
 import lzma
@@ -79,8 +80,10 @@ class _Writer:
         self.real_root = os.path.realpath(root)
         self.total = 0
         self.members = 0
+        self.current = ""  # the member being written, for error messages
 
     def _target(self, rel: str) -> Path:
+        self.current = rel
         self.members += 1
         if self.members > self.limits.max_members:
             raise UnsafeArchiveError(f"{self.archive.name}: more than {self.limits.max_members} members",
@@ -191,6 +194,16 @@ def extract_archive(archive: Path, dest: Path, *, limits: ArchiveLimits | None =
             raise DataError(f"{archive.name}: the archive is damaged: {exc}",
                             hint="delete it from the cache and fetch again (`paperpack data fetch`)",
                             path=archive) from None
+        except OSError as exc:  # e.g. a file `a` then a member `a/b`, or a folder where a file should go
+            if exc.errno in (errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                raise UnsafeArchiveError(
+                    f"{archive.name}: member {writer.current!r} cannot be extracted: {exc.strerror} (the archive "
+                    "holds both a file and a folder, or two entries, at the same path)",
+                    hint=HINT, path=archive) from None
+            raise DataError(f"{archive.name}: cannot extract member {writer.current!r} into {dest.parent}: "
+                            f"{exc.strerror or exc}",
+                            hint="check that the cache folder is writable and has room, then run "
+                                 "`paperpack data fetch` again", path=archive) from None
         log.debug("extracted %s: %d members, %d bytes", archive, writer.members, writer.total)
         try:
             os.rename(tmp, dest)

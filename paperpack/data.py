@@ -9,6 +9,8 @@ declared paths (:func:`data_mounts`), so notebooks need no network.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import logging
@@ -122,7 +124,8 @@ class DataStore:
 
     Layout: ``sha256/<hex>`` the files; ``md5/<hex>`` and ``keys/<sha256 of key>``
     small text files naming the sha256 of a blob; ``extracted/<hex>/`` unpacked
-    archives; ``partial/`` downloads in progress (resumable).
+    archives; ``partial/`` downloads in progress (resumable); ``locks/`` one lock file
+    per source, held while it is downloaded.
     """
 
     def __init__(self, root: Path | None = None) -> None:
@@ -136,6 +139,36 @@ class DataStore:
 
     def partial(self, key: str) -> Path:
         return self.root / "partial" / (hashlib.sha256(key.encode("utf-8")).hexdigest() + ".part")
+
+    def prepare(self) -> None:
+        """Create the store's folders, or raise :class:`DataError` naming the folder that cannot be made."""
+        try:
+            for sub in ("partial", "locks"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"cannot use {self.root} as the data cache: {exc.strerror or exc}",
+                            hint="pass a writable folder with --cache-dir, or set PAPERPACK_CACHE_DIR to one",
+                            path=self.root) from None
+
+    @contextlib.contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """Hold the lock of ``key`` across processes (``flock`` on ``locks/<sha256 of key>.lock``).
+
+        Threads of one process also serialise on it: each ``flock`` call opens its own file
+        description, and those exclude one another. The lock file stays (deleting it would race).
+        """
+        path = self.root / "locks" / (hashlib.sha256(key.encode("utf-8")).hexdigest() + ".lock")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DataError(f"cannot create the lock file {path}: {exc.strerror or exc}",
+                            hint="pass a writable folder with --cache-dir, or set PAPERPACK_CACHE_DIR to one",
+                            path=path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def _alias(self, kind: str, name: str) -> Path:
         return self.root / kind / name
@@ -251,6 +284,7 @@ class _Fetcher:
         self.limits, self.progress = limits, progress
         self.records: dict[str, DataRecord] = {}
         self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
 
     def record(self, doi: str) -> DataRecord:
         """The DOI's record, asked for once per run (only when a file must be downloaded)."""
@@ -276,28 +310,49 @@ class _Fetcher:
                 hint="one of them is out of date: check the record and correct paperpack.yml")
         return entry.url, expected, declared.size if declared.size is not None else entry.size
 
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
     def fetch(self, declared: DeclaredFile) -> FetchResult:
         if _present_in_repo(self.repo, declared):
             return FetchResult(declared, "in-repo", source=self.repo.root / declared.path)
         sha = self.store.find(declared)
         state = "cached"
-        if sha is None:
-            url, expected, size = self.source(declared)
-            partial = self.store.partial(declared.key)
-            progress = self.progress
-            report = (lambda done, total: progress(declared.path, done, total)) if progress else None
-            hashes = download(self.client, url, partial, expected=expected, size=size, label=declared.path,
-                              progress=report)
-            sha = hashes["sha256"]
-            blob = self.store.blob(sha)
+        if sha is None or (declared.extract and not self.store.extracted(sha).is_dir()):
+            # One download per source at a time, in this process (threads) and across processes sharing the cache.
+            with self._key_lock(declared.key), self.store.locked(declared.key):
+                sha = self.store.find(declared)  # another thread or process may have fetched it meanwhile
+                if sha is None:
+                    sha = self._download(declared)
+                    state = "fetched"
+                if declared.extract and not self.store.extracted(sha).is_dir():
+                    extract_archive(self.store.blob(sha), self.store.extracted(sha), limits=self.limits)
+        return FetchResult(declared, state, sha, self.store.mount_source(declared, sha))
+
+    def _download(self, declared: DeclaredFile) -> str:
+        """Download ``declared`` into the store (the caller holds its key's lock); return its sha256."""
+        url, expected, size = self.source(declared)
+        partial = self.store.partial(declared.key)
+        progress = self.progress
+        report = (lambda done, total: progress(declared.path, done, total)) if progress else None
+        hashes = download(self.client, url, partial, expected=expected, size=size, label=declared.path,
+                          progress=report)
+        sha = hashes["sha256"]
+        blob = self.store.blob(sha)
+        try:
             blob.parent.mkdir(parents=True, exist_ok=True)
             os.replace(partial, blob)
             os.chmod(blob, 0o444)
-            self.store.remember(sha, md5=hashes["md5"], key=declared.key)
-            state = "fetched"
-        if declared.extract and not self.store.extracted(sha).is_dir():
-            extract_archive(self.store.blob(sha), self.store.extracted(sha), limits=self.limits)
-        return FetchResult(declared, state, sha, self.store.mount_source(declared, sha))
+        except OSError as exc:
+            if not blob.is_file():
+                raise DataError(f"{declared.path}: cannot move the download into the cache at {blob}: "
+                                f"{exc.strerror or exc}",
+                                hint="check that the cache folder is writable and not full, then run "
+                                     "`paperpack data fetch` again", path=blob) from None
+            log.debug("%s: %s already in the cache (%s)", declared.path, blob, exc)
+        self.store.remember(sha, md5=hashes["md5"], key=declared.key)
+        return sha
 
 
 def fetch_data(repo: Repo, *, config: ServiceConfig | None = None, cache_dir: Path | None = None,
@@ -309,13 +364,20 @@ def fetch_data(repo: Repo, *, config: ServiceConfig | None = None, cache_dir: Pa
     other downloads finished (what was fetched stays in the cache).
     """
     config = config or ServiceConfig.from_env()
+    store = DataStore(cache_dir)
+    declared = declared_files(repo)
+    if declared:
+        store.prepare()
     own = client is None
     http = client or HttpClient(config)
-    fetcher = _Fetcher(repo, DataStore(cache_dir), config, http, limits or ArchiveLimits(), progress)
-    declared = declared_files(repo)
+    fetcher = _Fetcher(repo, store, config, http, limits or ArchiveLimits(), progress)
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="paperpack-fetch") as pool:
-            futures = [pool.submit(fetcher.fetch, d) for d in declared]
+            # The first file of each source goes first; files sharing its source wait for it (then hit the cache).
+            keys = [d.key for d in declared]
+            order = sorted(range(len(declared)), key=lambda i: (keys.index(keys[i]) != i, i))
+            submitted = {i: pool.submit(fetcher.fetch, declared[i]) for i in order}
+            futures = [submitted[i] for i in range(len(declared))]
     finally:
         if own:
             http.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import os
 import threading
 import time
@@ -89,7 +90,7 @@ class ServiceConfig:
             default = getattr(cls, name)
             try:
                 if isinstance(default, (int, float)):
-                    values[name] = type(default)(raw)
+                    values[name] = _number(var, raw, type(default))
                 elif name == "contact":
                     values[name] = raw
                 elif not raw.startswith(("http://", "https://")):
@@ -101,6 +102,28 @@ class ServiceConfig:
                 raise ConfigError(f"{var}={raw!r} is not a number", hint=f"set {var} to a number, or unset it") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]
+
+
+#: The smallest value each numeric variable accepts (timeouts and workers must be positive).
+_MINIMUM = {"PAPERPACK_HTTP_TIMEOUT": (0.0, False), "PAPERPACK_HTTP_RETRIES": (0, True),
+            "PAPERPACK_DOI_WORKERS": (1, True)}
+
+
+def _number(var: str, raw: str, kind: type) -> float | int:
+    """``raw`` as ``kind`` (int or float), or :class:`ConfigError` naming the variable and the value."""
+    what = "a whole number" if kind is int else "a number"
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{var}={raw!r} is not {what}", hint=f"set {var} to {what}, or unset it") from None
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{var}={raw!r} is not a finite number", hint=f"set {var} to a number, or unset it")
+    low, inclusive = _MINIMUM.get(var, (None, True))
+    if low is not None and (value < low or (value == low and not inclusive)):
+        bound = f"at least {low}" if inclusive else f"greater than {low:g}"
+        raise ConfigError(f"{var}={raw!r} is out of range: it must be {bound}",
+                          hint=f"set {var} to {what} {bound}, or unset it for the default")
+    return value
 
 
 def user_agent(contact: str = "") -> str:

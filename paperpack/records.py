@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import DataError
 from .httpclient import HttpClient, NetworkError, ServiceConfig
-from .resolve import FOUND, HandleApi
+from .resolve import FOUND, HandleApi, shape_of
 
 __all__ = ["RecordFile", "DataRecord", "record_id_for", "fetch_record"]
 
@@ -73,12 +73,40 @@ def _checksum(value: Any) -> tuple[str, str] | None:
     return None
 
 
-def _entries(body: dict[str, Any]) -> list[dict[str, Any]]:
+def _malformed(url: str, doi: str, what: str) -> DataError:
+    return DataError(f"{url} answered a record of the wrong shape for {doi}: {what}",
+                     hint="check PAPERPACK_ZENODO_API (it must be a Zenodo-style records API, e.g. "
+                          "https://zenodo.org/api), or give each file's `url:` in paperpack.yml")
+
+
+def _entries(body: Any, url: str, doi: str) -> list[dict[str, Any]]:
+    """The file entries of a record; :class:`DataError` if the record or an entry has the wrong shape."""
+    if not isinstance(body, dict):
+        raise _malformed(url, doi, f"the record is {shape_of(body)}, not an object")
     files = body.get("files")
+    if files is None:
+        return []
     if isinstance(files, dict):  # InvenioRDM: {"entries": {key: {...}}}
-        entries = files.get("entries") or {}
-        return [dict(v, key=v.get("key", k)) for k, v in entries.items()] if isinstance(entries, dict) else []
-    return [f for f in files or [] if isinstance(f, dict)]
+        entries = files.get("entries")
+        if entries is None:
+            return []
+        if not isinstance(entries, dict):
+            raise _malformed(url, doi, f"`files.entries` is {shape_of(entries)}, not an object")
+        items = [(f"files.entries[{k!r}]", dict(v, key=v.get("key", k)) if isinstance(v, dict) else v)
+                 for k, v in entries.items()]
+    elif isinstance(files, list):
+        items = [(f"files[{i}]", v) for i, v in enumerate(files)]
+    else:
+        raise _malformed(url, doi, f"`files` is {shape_of(files)}, not a list")
+    out = []
+    for where, entry in items:
+        if not isinstance(entry, dict):
+            raise _malformed(url, doi, f"`{where}` is {shape_of(entry)}, not an object")
+        links = entry.get("links")
+        if links is not None and not isinstance(links, dict):
+            raise _malformed(url, doi, f"`{where}.links` is {shape_of(links)}, not an object")
+        out.append(entry)
+    return out
 
 
 def fetch_record(doi: str, client: HttpClient, config: ServiceConfig) -> DataRecord:
@@ -98,11 +126,11 @@ def fetch_record(doi: str, client: HttpClient, config: ServiceConfig) -> DataRec
         raise DataError(f"{url} did not answer JSON for the record of {doi}",
                         hint="check PAPERPACK_ZENODO_API (it must be the records API base, e.g. https://zenodo.org/api)") from None
     files: dict[str, RecordFile] = {}
-    for entry in _entries(body if isinstance(body, dict) else {}):
+    for entry in _entries(body, url, doi):
         name = entry.get("key") or entry.get("filename")
         links = entry.get("links") or {}
         link = links.get("content") or links.get("download") or links.get("self")
-        if name and link:
+        if isinstance(name, (str, int)) and name != "" and isinstance(link, str) and link:
             size = entry.get("size") if isinstance(entry.get("size"), int) else None
             files[str(name)] = RecordFile(str(name), str(link), _checksum(entry.get("checksum")), size)
     return DataRecord(doi, record_id, files)

@@ -28,7 +28,7 @@ import requests
 from .cache import JsonCache, cache_dir
 from .httpclient import HttpClient, NetworkError, ServiceConfig, ServiceUnreachable
 
-__all__ = ["DoiRecord", "HandleApi", "DataCite", "Crossref", "ContentNegotiation", "DoiResolver",
+__all__ = ["DoiRecord", "MalformedAnswer", "shape_of", "HandleApi", "DataCite", "Crossref", "ContentNegotiation", "DoiResolver",
            "METADATA_PROVIDERS", "FOUND", "NOT_FOUND", "UNREACHABLE", "FAILED", "UNCHECKED"]
 
 log = logging.getLogger(__name__)
@@ -118,10 +118,19 @@ class HandleApi:
             return DoiRecord(doi, NOT_FOUND, reason="the DOI handle API does not know this DOI")
         if response.status_code != 200 or code not in (1, 200):
             return DoiRecord(doi, FAILED, reason=f"the DOI handle API answered HTTP {response.status_code}")
+        values = body.get("values") if isinstance(body, dict) else None
+        if not isinstance(values, list):
+            return DoiRecord(doi, FAILED, reason=f"the DOI handle API answered {shape_of(values)} for `values`, "
+                                                 "not a list")
         url = None
-        for value in body.get("values") or []:
+        for value in values:
             if isinstance(value, dict) and value.get("type") == "URL":
-                url = (value.get("data") or {}).get("value")
+                data = value.get("data")
+                found = data.get("value") if isinstance(data, dict) else None
+                if not isinstance(found, str):
+                    return DoiRecord(doi, FAILED, reason=f"the DOI handle API answered {shape_of(found)} for the "
+                                                         "URL value, not a string")
+                url = found
                 break
         return DoiRecord(doi, FOUND, url=url)
 
@@ -169,13 +178,15 @@ class DataCite(_MetadataProvider):
     accept = "application/vnd.api+json"
 
     def parse(self, body: Any) -> dict[str, Any] | None:
-        attrs = ((body or {}).get("data") or {}).get("attributes") if isinstance(body, dict) else None
-        if not isinstance(attrs, dict):
+        data = _field(self.name, body, "data", dict)
+        attrs = _field(self.name, data, "attributes", dict)
+        if attrs is None:
             return None
-        titles = attrs.get("titles") or [{}]
-        types = attrs.get("types") or {}
-        return {"title": (titles[0] or {}).get("title"), "type": types.get("resourceTypeGeneral"),
-                "year": _int(attrs.get("publicationYear")), "url": attrs.get("url")}
+        titles = _field(self.name, attrs, "titles", list) or [{}]
+        types = _field(self.name, attrs, "types", dict) or {}
+        first = titles[0] if isinstance(titles[0], dict) else {}
+        return {"title": _str(first.get("title")), "type": _str(types.get("resourceTypeGeneral")),
+                "year": _int(attrs.get("publicationYear")), "url": _str(attrs.get("url"))}
 
 
 class Crossref(_MetadataProvider):
@@ -186,18 +197,16 @@ class Crossref(_MetadataProvider):
     base_url, config_field, path = "https://api.crossref.org", "crossref_api", "/works/{doi}"
 
     def parse(self, body: Any) -> dict[str, Any] | None:
-        msg = body.get("message") if isinstance(body, dict) else None
-        if not isinstance(msg, dict):
+        msg = _field(self.name, body, "message", dict)
+        if msg is None:
             return None
-        title = msg.get("title")
         year = None
         for key in ("issued", "published", "published-print", "published-online", "created"):
-            parts = (msg.get(key) or {}).get("date-parts") or [[None]]
-            if parts and parts[0] and parts[0][0]:
-                year = _int(parts[0][0])
+            year = _year(msg.get(key))
+            if year is not None:
                 break
-        return {"title": title[0] if isinstance(title, list) and title else title, "type": msg.get("type"),
-                "year": year, "url": msg.get("URL")}
+        return {"title": _title(msg.get("title")), "type": _str(msg.get("type")), "year": year,
+                "url": _str(msg.get("URL"))}
 
 
 class ContentNegotiation(_MetadataProvider):
@@ -210,18 +219,64 @@ class ContentNegotiation(_MetadataProvider):
 
     def parse(self, body: Any) -> dict[str, Any] | None:
         if not isinstance(body, dict):
-            return None
-        parts = (body.get("issued") or {}).get("date-parts") or [[None]]
-        title = body.get("title")
-        return {"title": title[0] if isinstance(title, list) and title else title, "type": body.get("type"),
-                "year": _int(parts[0][0]) if parts and parts[0] else None, "url": body.get("URL"),
-                "agency": body.get("source")}
+            raise MalformedAnswer(f"{self.name} answered {shape_of(body)}, not a JSON object")
+        return {"title": _title(body.get("title")), "type": _str(body.get("type")), "year": _year(body.get("issued")),
+                "url": _str(body.get("URL")), "agency": _str(body.get("source"))}
+
+
+class MalformedAnswer(NetworkError):
+    """A service answered JSON of the wrong shape (a number where an object belongs, …)."""
+
+
+def shape_of(value: Any) -> str:
+    """``a number (5)``, ``a list``, … for messages about wrong-shaped answers."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"a boolean ({value})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r})"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def _field(service: str, parent: Any, key: str, kind: type) -> Any:
+    """``parent[key]`` if it has type ``kind``; ``None`` if absent; :class:`MalformedAnswer` if another type."""
+    if parent is None:
+        return None
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if not isinstance(parent, dict) or (value is not None and not isinstance(value, kind)):
+        what = "an object" if kind is dict else "a list" if kind is list else kind.__name__
+        shown = shape_of(value if isinstance(parent, dict) else parent)
+        raise MalformedAnswer(f"{service} answered {shown} for `{key}`, not {what}",
+                              hint="the service's API may have changed, or PAPERPACK_* points at the wrong service")
+    return value
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _title(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return _str(value)
+
+
+def _year(date: Any) -> int | None:
+    """The year of a CSL/Crossref date: ``{"date-parts": [[2021, 1, 1]]}``."""
+    parts = date.get("date-parts") if isinstance(date, dict) else None
+    first = parts[0] if isinstance(parts, list) and parts else None
+    return _int(first[0]) if isinstance(first, list) and first else None
 
 
 def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -272,9 +327,14 @@ class DoiResolver:
         record = self.handle.lookup(doi, self.client)
         if record.status != FOUND:
             return record
+        malformed: list[str] = []
         for provider in self.providers:
             try:
                 fields = provider.metadata(doi, self.client)
+            except MalformedAnswer as exc:  # try the next provider; fail only if none answers properly
+                log.debug("%s: %s", doi, exc.message)
+                malformed.append(exc.message)
+                continue
             except NetworkError as exc:  # the DOI exists; another provider (or none) gives its metadata
                 log.debug("%s: %s failed: %s", doi, provider.name, exc)
                 continue
@@ -283,6 +343,8 @@ class DoiResolver:
                 if record.url:
                     fields.pop("url", None)  # the handle's landing URL is authoritative
                 return replace(record, **fields)
+        if malformed:
+            return replace(record, status=FAILED, reason="; ".join(malformed))
         return replace(record, reason="exists, but no service gave its metadata")
 
     def resolve_many(self, dois: Iterable[str]) -> dict[str, DoiRecord]:
