@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -403,7 +404,12 @@ def read_notebook(path: Path, rel: str, *, max_bytes: int = MAX_NOTEBOOK_BYTES,
     every syntax error is found (slower: see :func:`paperpack.pysource.analyse`).
     """
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return NotebookProblem(rel, "unreadable", "is not a regular file (a pipe, socket or device)",
+                                   "replace it with the notebook file itself", 0)
+        with os.fdopen(fd, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
                 return NotebookProblem(

@@ -8,6 +8,7 @@ control folders and paperpack's own output.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,23 @@ from pathlib import Path
 from .errors import UsageError
 from .manifest import Manifest, load_manifest
 
-__all__ = ["Repo", "SKIP_DIRS", "DEFAULT_OUTPUT"]
+__all__ = ["Repo", "SKIP_DIRS", "DEFAULT_OUTPUT", "OUTPUT_MARKER", "mark_output_dir"]
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox",
                        ".mypy_cache", ".pytest_cache", "paperpack-out"})
 DEFAULT_OUTPUT = "paperpack-out"
+#: A file paperpack puts in every output folder it writes, so that a folder given with
+#: --out-dir inside the repository is never read back as the paper's sources.
+OUTPUT_MARKER = ".paperpack-output"
+
+
+def mark_output_dir(path: Path) -> None:
+    """Create ``path`` if needed and mark it as paperpack output (see :data:`OUTPUT_MARKER`)."""
+    path.mkdir(parents=True, exist_ok=True)
+    marker = path / OUTPUT_MARKER
+    if not marker.exists():
+        marker.write_text("This folder holds paperpack output; paperpack does not read it as sources.\n",
+                          encoding="utf-8")
 
 
 @dataclass
@@ -55,20 +68,28 @@ class Repo:
                 if (Path(dirpath) / d).is_symlink():
                     links.append((rel_dir / d).as_posix())
                     continue
+                if (Path(dirpath) / d / OUTPUT_MARKER).exists():
+                    continue  # paperpack's own output, wherever --out-dir put it
                 keep.append(d)
             dirnames[:] = keep
             for name in sorted(filenames):
                 rel = (rel_dir / name).as_posix()
-                if (Path(dirpath) / name).is_symlink():
+                try:
+                    mode = os.lstat(Path(dirpath) / name).st_mode
+                except OSError:
+                    continue
+                if stat.S_ISLNK(mode):
                     links.append(rel)
-                else:
+                elif stat.S_ISREG(mode):
                     files.append(rel)
+                # pipes, sockets and devices are not files of a paper: never opened
         self._files = sorted(files)
         self._symlinks = sorted(links)
 
     @property
     def files(self) -> list[str]:
-        """Regular files, relative POSIX paths, sorted; symlinks excluded."""
+        """Regular files, relative POSIX paths, sorted; symlinks, pipes, sockets, devices and
+        paperpack's output folders excluded."""
         if self._files is None:
             self._walk()
         assert self._files is not None

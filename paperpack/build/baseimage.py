@@ -81,7 +81,7 @@ def machine_mirror(paths: tuple[Path, ...] = APT_SOURCES) -> tuple[str, str | No
     security = [u for u in uris if "security" in u]
     if not main:
         raise ConfigError("no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d/",
-                          hint="give one with --mirror URL (or environment.apt_mirror in paperpack.yml)")
+                          hint="give one with `paperpack base-image --mirror URL`")
     return main[0].rstrip("/"), (security[0].rstrip("/") if security else None)
 
 

@@ -43,9 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"{__package__}.{name}").register(sub)
+    _add_common_everywhere(sub)
+    return parser
+
+
+def _add_common_everywhere(sub: argparse._SubParsersAction) -> None:
+    """Give every sub-command, and every action of one (``data fetch``…), the common options."""
     for subparser in sub.choices.values():
         _add_common(subparser, suppress=True)
-    return parser
+        for action in subparser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_common_everywhere(action)
 
 
 def _add_common(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +40,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _workspace_prefix(root: Path) -> str:
+    """Where the repository is inside the workspace, so annotations name files GitHub knows.
+
+    Relative to ``$GITHUB_WORKSPACE`` when set, else to the current folder; empty when
+    the repository is not below it.
+    """
+    base = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd()).resolve()
+    try:
+        rel = root.resolve().relative_to(base).as_posix()
+    except ValueError:
+        return ""
+    return "" if rel == "." else rel + "/"
+
+
 def run(args: argparse.Namespace) -> int:
     report = validate(args.path, offline=args.offline)
     if args.output:
@@ -46,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_dict(args.strict), indent=2, ensure_ascii=False) + "\n")
     elif args.format == "github":
-        sys.stdout.write(render_github(report))
+        sys.stdout.write(render_github(report, prefix=_workspace_prefix(report.root)))
     else:
         color = {"always": True, "never": False}.get(args.color)
         console = make_console(sys.stdout, color=color)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..errors import UsageError
 from ..findings import Findings, Severity
 
 __all__ = ["Report", "REPORT_VERSION", "write_atomic", "write_json_atomic"]
@@ -70,22 +72,52 @@ class Report:
         }
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside ``path`` and move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write to a temporary file beside ``path`` and move it into place.
+
+    A file that is replaced keeps its permissions; a new one gets the usual ``0o666 & ~umask``.
+    Problems with the target (a folder, a file where a folder should be, no permission) raise
+    :class:`~paperpack.errors.UsageError` naming the path; nothing half-written is left.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a folder", hint="give a file name, e.g. report.json")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _unwritable(path, exc) from None
         raise
+
+
+def _unwritable(path: Path, exc: OSError) -> UsageError:
+    return UsageError(f"cannot write {path}: {exc.strerror or exc}",
+                      hint="choose a writable location (its parent must be a folder you can write to)", path=path)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
