@@ -22,6 +22,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from .checks.metadata import as_list
 from .discover import detect
 from .doi import find_dois, normalize_doi
 from .manifest import parse_manifest
@@ -170,14 +171,14 @@ def _structured_dois(cff: Any, zen: Any) -> tuple[str | None, list[tuple[str, st
         for key in ("doi",):
             if cff.get(key):
                 found.append((str(cff[key]), "CITATION.cff"))
-        for ident in cff.get("identifiers") or []:
+        for ident in as_list(cff.get("identifiers")):
             if isinstance(ident, dict) and ident.get("type") == "doi" and ident.get("value"):
                 found.append((str(ident["value"]), "CITATION.cff"))
-        for ref in cff.get("references") or []:
+        for ref in as_list(cff.get("references")):
             if isinstance(ref, dict) and ref.get("doi"):
                 found.append((str(ref["doi"]), "CITATION.cff"))
     if isinstance(zen, dict):
-        for ident in zen.get("related_identifiers") or []:
+        for ident in as_list(zen.get("related_identifiers")):
             if not isinstance(ident, dict) or not ident.get("identifier"):
                 continue
             doi = normalize_doi(str(ident["identifier"]))

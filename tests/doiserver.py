@@ -11,7 +11,8 @@ It serves, from one port:
 - ``/_stats`` and ``/_reset``: the request count, for a server run in another process
 
 Behaviour switches: :meth:`DoiServer.script` queues one-off answers for a path
-(``429`` with ``Retry-After``, ``500``, a slow answer, a download cut off half-way);
+(``429`` with ``Retry-After``, ``500``, a slow answer, a download cut off half-way,
+a JSON body of the wrong shape);
 ``delay`` slows every answer (the benchmark uses 50 ms). Every request is counted.
 """
 
@@ -30,12 +31,14 @@ from urllib.parse import unquote, urlsplit
 
 @dataclass
 class Action:
-    """A one-off answer: ``status`` (with ``retry_after``), ``delay`` seconds first, or ``cut`` the body."""
+    """A one-off answer: ``status`` (with ``retry_after``), ``delay`` seconds first, ``cut`` the body,
+    or ``body``: this JSON (of any shape) with ``status`` or 200."""
 
     status: int | None = None
     retry_after: str | None = None
     delay: float = 0.0
     cut: bool = False
+    body: Any = None
 
 
 @dataclass
@@ -52,7 +55,7 @@ class Doi:
 class ServerState:
     dois: dict[str, Doi] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, Any] = field(default_factory=dict)
     scripts: dict[str, list[Action]] = field(default_factory=dict)
     delay: float = 0.0
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Range header)
@@ -98,6 +101,9 @@ class _Handler(BaseHTTPRequestHandler):
         delay = state.delay + (action.delay if action else 0.0)
         if delay:
             time.sleep(delay)
+        if action and action.body is not None:
+            self._json(action.status or 200, action.body)
+            return
         if action and action.status:
             headers = {"Retry-After": action.retry_after} if action.retry_after else {}
             self._send(action.status, b'{"error": "scripted"}', headers=headers)
@@ -238,6 +244,13 @@ class DoiServer:
             self.state.records[record_id] = {"id": record_id, "files": entries, "metadata": {"title": title}}
         if doi:
             self.add_doi(doi, title=title, url=f"{{base}}/records/{record_id}")
+
+    def add_raw_record(self, record_id: str, body: Any, *, doi: str | None = None) -> None:
+        """Serve ``body`` (any JSON, e.g. of the wrong shape) as the record ``record_id``."""
+        with self.state.lock:
+            self.state.records[record_id] = body
+        if doi:
+            self.add_doi(doi, url=f"{{base}}/records/{record_id}")
 
     def script(self, path: str, *actions: Action) -> None:
         with self.state.lock:

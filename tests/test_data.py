@@ -185,3 +185,96 @@ def test_committed_files_need_no_network(doi_env: DoiServer, tmp_path: Path) -> 
                            f"        sha256: {sha(CSV)}\n", {"obs.csv": CSV})
     assert [r.state for r in fetch_data(repo)] == ["in-repo"]
     assert doi_env.count == 0, "no record lookup for data already in the repository"
+
+
+# -- one download per source, however many files and processes ask for it ---------------------
+
+BIG = bytes(range(256)) * (8 * 4096)  # 8 MiB
+
+
+def _same_url_twice(doi_env: DoiServer, tmp_path: Path) -> Repo:
+    url = doi_env.add_file("big.bin", BIG)
+    return paper(tmp_path, f"version: 1\ndata:\n  - title: twice\n    files:\n      - path: a/big.bin\n"
+                           f"        url: {url}\n      - path: b/big.bin\n        url: {url}\n")
+
+
+def test_two_files_with_one_source_are_downloaded_once(doi_env: DoiServer, tmp_path: Path) -> None:
+    repo = _same_url_twice(doi_env, tmp_path)
+    doi_env.script("/files/big.bin", Action(delay=0.5))  # the first download is slow: the threads overlap
+    results = fetch_data(repo, workers=4)
+    assert sorted(r.state for r in results) == ["cached", "fetched"]
+    assert {r.sha256 for r in results} == {sha(BIG)}
+    assert doi_env.paths().count("/files/big.bin") == 1
+    assert [m.source.read_bytes() == BIG for m in data_mounts(repo)] == [True, True]
+    assert not list((store_dir(tmp_path) / "partial").glob("*.part"))
+
+
+_CHILD = """
+import sys
+from pathlib import Path
+from paperpack.data import fetch_data
+from paperpack.repo import Repo
+print(",".join(r.state for r in fetch_data(Repo.open(Path(sys.argv[1])))))
+"""
+
+
+def test_two_processes_sharing_the_cache_download_once(doi_env: DoiServer, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    repo = _same_url_twice(doi_env, tmp_path)
+    doi_env.script("/files/big.bin", Action(delay=2.0))  # whichever process asks first holds the lock a while
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PAPERPACK_HTTP_TIMEOUT": "10"}  # no retries
+    procs = [subprocess.Popen([sys.executable, "-c", _CHILD, str(repo.root)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    states = sorted(",".join(sorted(out.strip().split(","))) for out, _ in outs)
+    assert states == ["cached,cached", "cached,fetched"]
+    assert doi_env.paths().count("/files/big.bin") == 1
+    assert DataStore(store_dir(tmp_path)).blob(sha(BIG)).read_bytes() == BIG
+
+
+def test_unusable_cache_dir_is_an_error_naming_it(doi_env: DoiServer, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {doi_env.add_file('c.csv', CSV)}\n    files:\n"
+                           "      - path: c.csv\n")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["data", "fetch", str(repo.root), "--cache-dir", str(blocker / "cache")]) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot use {blocker / 'cache'} as the data cache: Not a directory" in err
+    assert "hint: pass a writable folder with --cache-dir" in err and "Traceback" not in err
+    assert doi_env.count == 0
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640])
+def test_lock_keeps_the_manifest_mode(doi_env: DoiServer, tmp_path: Path, mode: int) -> None:
+    import stat
+
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {doi_env.add_file('c.csv', CSV)}\n    files:\n"
+                           "      - path: c.csv\n")
+    manifest = repo.root / "paperpack.yml"
+    manifest.chmod(mode)
+    fetch_data(repo)
+    assert lock_hashes(Repo.open(repo.root)) == [("c.csv", sha(CSV))]
+    assert stat.S_IMODE(manifest.stat().st_mode) == mode
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ({"files": 5}, "`files` is a number (5), not a list"),
+    ({"files": [5]}, "`files[0]` is a number (5), not an object"),
+    ({"files": {"entries": [1]}}, "`files.entries` is a list, not an object"),
+    ({"files": [{"key": "obs.csv", "links": "x"}]}, "`files[0].links` is a string ('x'), not an object"),
+    ([1, 2], "the record is a list, not an object"),
+])
+def test_record_of_the_wrong_shape_is_a_data_error(doi_env: DoiServer, tmp_path: Path, body: object,
+                                                   problem: str) -> None:
+    doi_env.add_raw_record("55", body)
+    repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5281/zenodo.55\n    files:\n      - path: obs.csv\n")
+    with pytest.raises(DataError) as info:
+        fetch_data(repo)
+    assert info.value.message == (f"{doi_env.url}/api/records/55 answered a record of the wrong shape for "
+                                  f"10.5281/zenodo.55: {problem}")
+    assert "PAPERPACK_ZENODO_API" in info.value.hint

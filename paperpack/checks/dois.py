@@ -24,6 +24,7 @@ from ..findings import Finding, Rule, Severity
 from ..repo import Repo
 from ..resolve import FAILED, FOUND, NOT_FOUND, UNREACHABLE, DoiRecord, DoiResolver
 from . import CheckContext
+from .metadata import as_list
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ def _from_manifest(repo: Repo) -> Iterator[Mention]:
     if m is None or m.path is None:
         return
     path = m.path.name
-    paper = m.get("paper") or {}
+    paper = m.get("paper")
+    paper = paper if isinstance(paper, dict) else {}
     if (found := _mention(paper.get("doi"), path, m.line_of("paper", "doi"), "paper", "paper.doi")):
         yield found
     for i, ds in enumerate(m.datasets):
@@ -137,7 +139,7 @@ def _cff_entry(entry: Any, path: str, role: str, where: str) -> Iterator[Mention
         return
     if (found := _mention(entry.get("doi"), path, _line(entry, "doi"), role, f"{where}doi")):
         yield found
-    for i, ident in enumerate(entry.get("identifiers") or []):
+    for i, ident in enumerate(as_list(entry.get("identifiers"))):
         if isinstance(ident, CommentedMap) and str(ident.get("type", "")).lower() == "doi":
             if (found := _mention(ident.get("value"), path, _line(ident, "value"), role,
                                   f"{where}identifiers[{i}].value")):
@@ -159,7 +161,7 @@ def _from_cff(repo: Repo, path: str) -> Iterator[Mention]:
     if isinstance(pref, CommentedMap):
         role = "paper" if str(pref.get("type", "")).lower() in _ARTICLE_TYPES else "other"
         yield from _cff_entry(pref, path, role, "preferred-citation.")
-    for i, ref in enumerate(doc.get("references") or []):
+    for i, ref in enumerate(as_list(doc.get("references"))):
         if isinstance(ref, CommentedMap):
             role = "data" if str(ref.get("type", "")).lower() in ("data", "dataset", "database") else "other"
             yield from _cff_entry(ref, path, role, f"references[{i}].")
@@ -176,7 +178,7 @@ def _from_zenodo(repo: Repo, path: str) -> Iterator[Mention]:
     if not isinstance(doc, dict):
         return
     values: list[tuple[Any, str]] = [(doc.get("doi"), "doi")]
-    for i, rel in enumerate(doc.get("related_identifiers") or []):
+    for i, rel in enumerate(as_list(doc.get("related_identifiers"))):
         if isinstance(rel, dict) and (str(rel.get("scheme", "")).lower() == "doi"
                                       or str(rel.get("identifier", "")).lower().startswith(("10.", "doi:", "https://doi.org"))):
             values.append((rel.get("identifier"), f"related_identifiers[{i}].identifier"))

@@ -19,9 +19,11 @@ from ruamel.yaml.error import YAMLError
 from ..findings import Finding, Rule, Severity
 from ..manifest import yaml_problem
 from ..repo import Repo
+from ..resolve import shape_of
 from . import CheckContext
 
-__all__ = ["check", "orcid_checksum", "is_valid_orcid", "read_citation", "LICENSE_FILES", "Person"]
+__all__ = ["check", "orcid_checksum", "is_valid_orcid", "read_citation", "LICENSE_FILES", "Person", "as_list",
+           "Shape", "shape_problems"]
 
 _F = "metadata"
 META001 = Rule("META001", "orcid-invalid", Severity.ERROR,
@@ -48,6 +50,68 @@ META007 = Rule("META007", "authors-missing", Severity.INFO,
 LICENSE_FILES = re.compile(r"^(LICEN[CS]E|COPYING)([.-][\w.-]+)?$", re.IGNORECASE)
 _ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])/?$")
 CFF_REQUIRED = ("cff-version", "message", "title", "authors")
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else an empty list (a wrong type is reported by :func:`shape_problems`)."""
+    return value if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a field must be: one of ``types``; for a list, each item ``items``; for a mapping, its ``fields``."""
+
+    types: tuple[type, ...]
+    items: "Shape | None" = None
+    fields: "dict[str, Shape] | None" = None
+
+    @property
+    def label(self) -> str:
+        names = {str: "a string", list: "a list", dict: "a mapping", int: "a number"}
+        return " or ".join(names.get(t, t.__name__) for t in self.types)
+
+
+_TEXT = Shape((str,))
+_PERSON = Shape((dict,), fields={"name": _TEXT, "orcid": _TEXT, "given-names": _TEXT, "family-names": _TEXT})
+_CFF_IDENTIFIER = Shape((dict,), fields={"type": _TEXT, "value": _TEXT})
+_CFF_ENTRY = {"doi": _TEXT, "title": _TEXT, "type": _TEXT, "authors": Shape((list,), items=_PERSON),
+              "identifiers": Shape((list,), items=_CFF_IDENTIFIER)}
+#: The CITATION.cff fields paperpack reads, and the types they must have.
+CFF_SHAPE = Shape((dict,), fields={
+    **_CFF_ENTRY, "cff-version": _TEXT, "message": _TEXT, "license": Shape((str, list)),
+    "preferred-citation": Shape((dict,), fields=_CFF_ENTRY),
+    "references": Shape((list,), items=Shape((dict,), fields=_CFF_ENTRY)),
+})
+_ZEN_PERSON = Shape((dict,), fields={"name": _TEXT, "orcid": _TEXT})
+#: The .zenodo.json fields paperpack reads, and the types they must have.
+ZENODO_SHAPE = Shape((dict,), fields={
+    "title": _TEXT, "doi": _TEXT, "license": Shape((str, dict)),
+    "creators": Shape((list,), items=_ZEN_PERSON), "contributors": Shape((list,), items=_ZEN_PERSON),
+    "related_identifiers": Shape((list,), items=Shape((dict,), fields={"identifier": _TEXT, "relation": _TEXT,
+                                                                         "scheme": _TEXT})),
+})
+
+
+def shape_problems(value: Any, shape: Shape, where: str = "", parent: Any = None,
+                   key: Any = None) -> Iterator[tuple[str, str, Any, Any]]:
+    """(where, message, parent, key) for each field of ``value`` whose type differs from ``shape``.
+
+    ``null`` counts as absent (missing required fields are another rule's job). ORCID iDs
+    written as numbers are reported here and by META001.
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, shape.types):
+        name = where or "the top level"
+        yield name, f"`{name}` must be {shape.label}, not {shape_of(value)}", parent, key
+        return
+    if shape.items is not None and isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from shape_problems(item, shape.items, f"{where}[{i}]", value, i)
+    if shape.fields is not None and isinstance(value, dict):
+        for field, sub in shape.fields.items():
+            if field in value:
+                yield from shape_problems(value[field], sub, f"{where}.{field}" if where else field, value, field)
 
 
 @dataclass(frozen=True)
@@ -99,6 +163,15 @@ def _yaml_line(node: Any, key: str | int) -> int | None:
     return None
 
 
+def _json_line(text: str, where: str) -> int | None:
+    """The line of the last key named in ``where`` (``creators[0].orcid`` → ``"orcid"``) in JSON ``text``."""
+    key = re.sub(r"\[\d+\]$", "", where).rsplit(".", 1)[-1]
+    pos = text.find(json.dumps(key) + ":") if key else -1
+    if pos < 0:
+        pos = text.find(json.dumps(key))
+    return text.count("\n", 0, pos) + 1 if pos >= 0 else None
+
+
 def read_citation(repo: Repo) -> tuple[Any | None, tuple[str, int | None] | None]:
     """(CITATION.cff document, None) or (None, (error message, line)); (None, None) without the file."""
     text = repo.read_text("CITATION.cff")
@@ -144,7 +217,7 @@ def _cff_people(doc: Any, path: str = "CITATION.cff") -> Iterator[Person]:
 def _zenodo_people(doc: dict[str, Any], text: str) -> Iterator[Person]:
     lines = text.splitlines()
     for key in ("creators", "contributors"):
-        for person in doc.get(key) or []:
+        for person in as_list(doc.get(key)):
             if not isinstance(person, dict):
                 continue
             orcid = person.get("orcid")
@@ -158,7 +231,9 @@ def _manifest_people(repo: Repo) -> Iterator[Person]:
     m = repo.manifest
     if m is None or m.path is None:
         return
-    for i, person in enumerate(m.get("authors") or []):
+    for i, person in enumerate(as_list(m.get("authors"))):
+        if not isinstance(person, dict):
+            continue
         orcid = person.get("orcid")
         line = m.line_of("authors", i, "orcid") if orcid else m.line_of("authors", i)
         yield Person(str(person.get("name", "")), str(orcid) if orcid else None, m.path.name, line)
@@ -179,7 +254,11 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
         yield META006.at(".zenodo.json", zen_error[0], "fix the JSON syntax (e.g. with `python -m json.tool`)",
                          line=zen_error[1])
     elif zen is not None:
-        people += list(_zenodo_people(zen, repo.read_text(".zenodo.json") or ""))
+        text = repo.read_text(".zenodo.json") or ""
+        for where, message, _, _ in shape_problems(zen, ZENODO_SHAPE):
+            yield META006.at(".zenodo.json", message, f"write `{where}` as Zenodo's metadata reference describes "
+                             "(https://developers.zenodo.org/#representation)", line=_json_line(text, where))
+        people += list(_zenodo_people(zen, text))
     for person in people:
         problem = _orcid_problem(person.orcid) if person.orcid else None
         if problem:
@@ -205,6 +284,12 @@ def _cff_fields(cff: Any) -> Iterable[Finding]:
         yield META002.at("CITATION.cff", "the top level must be a mapping of keys (cff-version, title, …)",
                          "start from https://citation-file-format.github.io/cff-initializer-javascript/", line=1)
         return
+    for where, message, parent, key in shape_problems(cff, CFF_SHAPE):
+        if where == "authors":
+            continue  # META003 below, as documented
+        yield META002.at("CITATION.cff", message, f"write `{where}` as the Citation File Format describes "
+                         "(https://github.com/citation-file-format/citation-file-format)",
+                         line=_yaml_line(parent, key))
     missing = [k for k in CFF_REQUIRED if not cff.get(k)]
     if missing:
         yield META003.at("CITATION.cff", f"required field{'s' * (len(missing) > 1)} missing or empty: "
