@@ -9,6 +9,7 @@ inside the document, what was expected and, for misspelt keys, a "did you mean".
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
@@ -166,7 +167,30 @@ def parse_manifest(text: str, *, path: Path | None = None) -> Manifest:
     plain = _to_plain(doc)
     manifest = Manifest(data=plain, path=path, lines=lines)
     _validate(manifest, name)
+    _check_patterns(manifest, name)
     return manifest
+
+
+def _iter_patterns(manifest: Manifest) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    sections: list[tuple[tuple[str | int, ...], Any]] = [(("compare",), manifest.data.get("compare"))]
+    sections += [(("notebooks", i, "compare"), nb.get("compare"))
+                 for i, nb in enumerate(manifest.data.get("notebooks", []) or []) if isinstance(nb, dict)]
+    for where, section in sections:
+        if isinstance(section, dict):
+            for j, pattern in enumerate(section.get("ignore_patterns", []) or []):
+                yield where + ("ignore_patterns", j), pattern
+
+
+def _check_patterns(manifest: Manifest, name: str) -> None:
+    """Every ``compare.ignore_patterns`` entry must be a valid regular expression."""
+    for where, pattern in _iter_patterns(manifest):
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise _error(name, manifest.line_of(*where) or 1, _dotted(where),
+                         f"{pattern!r} is not a valid regular expression: {exc}",
+                         "fix the pattern (Python `re` syntax; escape literal brackets and dots with \\, "
+                         "quote the YAML value with single quotes)", manifest.path) from None
 
 
 def _collect_lines(node: Any, where: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]) -> None:

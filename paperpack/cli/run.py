@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import threading
@@ -65,6 +66,38 @@ def parse_parameters(pairs: list[list[str]] | None) -> dict[str, Any]:
     return {name: parse_value(value) for name, value in (pairs or [])}
 
 
+MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[kmgKMG]?$")  # as in the manifest schema's run.memory
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number of seconds (or CPUs) above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
+
+
+def memory_size(text: str) -> str:
+    """An argparse type: a memory size such as 512m or 2g."""
+    if not MEMORY.match(text):
+        raise argparse.ArgumentTypeError(f"expected a size such as 512m or 2g (k, m or g), got {text!r}")
+    return text
+
+
 def add_run_arguments(parser: argparse.ArgumentParser, *, short: bool = True) -> None:
     """The options of a notebook run (shared by ``paperpack run`` and ``paperpack build``).
 
@@ -72,16 +105,17 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, short: bool = True) ->
     command that uses ``-o`` for something else.
     """
     group = parser.add_argument_group("running notebooks")
-    group.add_argument("--jobs", "-j", type=int, metavar="N",
-                       help="notebooks run at once (default: the number of cores)")
+    group.add_argument("--jobs", "-j", type=positive_int, metavar="N",
+                       help="notebooks run at once (default: run.jobs in paperpack.yml, else the number of cores)")
     group.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), dest="parameters",
                        help="inject NAME = VALUE after the cell tagged `parameters` (papermill-style), in every "
                             "notebook; VALUE is read as JSON when it can be (repeatable)")
-    group.add_argument("--timeout", type=float, metavar="S", help="per-notebook timeout in seconds")
-    group.add_argument("--cell-timeout", type=float, metavar="S", help="per-cell timeout in seconds")
-    group.add_argument("--memory", metavar="SIZE", help="memory limit per container, e.g. 2g (default 2g)")
-    group.add_argument("--pids", type=int, metavar="N", help="process limit per container (default 512)")
-    group.add_argument("--cpus", type=float, metavar="N", help="CPU limit per container (default: --jobs)")
+    group.add_argument("--timeout", type=positive_float, metavar="S", help="per-notebook timeout in seconds")
+    group.add_argument("--cell-timeout", type=positive_float, metavar="S", help="per-cell timeout in seconds")
+    group.add_argument("--memory", type=memory_size, metavar="SIZE",
+                       help="memory limit per container, e.g. 2g (default 2g)")
+    group.add_argument("--pids", type=positive_int, metavar="N", help="process limit per container (default 512)")
+    group.add_argument("--cpus", type=positive_float, metavar="N", help="CPU limit per container (default: --jobs)")
     group.add_argument("--isolate", action="store_true",
                        help="one container per notebook, so the memory and process limits apply to each alone")
     group.add_argument(*(["-o"] if short else []), "--out-dir", dest="out", type=Path, metavar="DIR",

@@ -8,10 +8,11 @@ Numbers are left in place: :mod:`paperpack.compare.numbers` compares them with a
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterable
 
-__all__ = ["normalise_text", "RULES"]
+__all__ = ["normalise_text", "compile_patterns", "RULES"]
 
 #: (pattern, replacement), applied in this order.
 RULES: list[tuple[re.Pattern[str], str]] = [
@@ -46,6 +47,12 @@ def _last_carriage_segment(text: str) -> str:
     return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=64)
+def compile_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """The manifest's ``ignore_patterns``, compiled once per run (the manifest loader checked them)."""
+    return tuple(re.compile(p) for p in patterns)
+
+
 def normalise_text(text: str, ignore_patterns: Iterable[str] = (), workdirs: Iterable[str] = ()) -> str:
     """``text`` with every legitimately changing part replaced by a placeholder."""
     text = _last_carriage_segment(text.replace("\r\n", "\n"))
@@ -54,7 +61,7 @@ def normalise_text(text: str, ignore_patterns: Iterable[str] = (), workdirs: Ite
             text = text.replace(folder, "<WORKDIR>")
     for pattern, replacement in RULES:
         text = pattern.sub(replacement, text)
-    ignores = [re.compile(p) for p in ignore_patterns]
+    ignores = compile_patterns(tuple(ignore_patterns))
     lines = [line.rstrip() for line in text.split("\n")
              if line.strip() != "<PROGRESS>" and not any(p.search(line) for p in ignores)]
     while lines and not lines[-1]:

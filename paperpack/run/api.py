@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..repo import DEFAULT_OUTPUT, Repo
+from ..errors import UsageError
+from ..repo import DEFAULT_OUTPUT, Repo, mark_output_dir
 from .engines import Batch, Engine, EngineRegistry, Session, default_registry, detect_engine
 from .outcome import interpret
 from .plan import Limits, Plan, PlannedNotebook, make_plan
@@ -19,7 +20,7 @@ from .results import NotebookRun, RunEvent, RunResult
 from .scheduler import Executor, ThreadExecutor
 from .verdict import judge
 
-__all__ = ["run_notebooks"]
+__all__ = ["run_notebooks", "prepare_out_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,14 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
     own container, so memory and process limits apply to it alone. ``registry`` and
     ``executor`` let tests (or a Dask cluster) supply their own.
     """
+    out = prepare_out_dir(Path(out_dir) if out_dir is not None else repo.root / DEFAULT_OUTPUT)
     registry = registry or default_registry()
     name = detect_engine(registry, image) if engine == "auto" else engine
     runner = registry.get(name)
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    run_section = repo.manifest.section("run") if repo.manifest else {}
+    jobs = max(1, jobs if jobs is not None else run_section.get("jobs") or os.cpu_count() or 1)
     plan = make_plan(repo, parameters=parameters, limits=limits, jobs=jobs)
-    resolved = (limits or Limits()).resolved(repo.manifest.section("run") if repo.manifest else {}, jobs)
-    out = Path(out_dir) if out_dir is not None else repo.root / DEFAULT_OUTPUT
+    resolved = (limits or Limits()).resolved(run_section, jobs)
     notify = progress or (lambda event: None)
     result = RunResult(engine=name, isolation=runner.isolation, image=image if name == "docker" else None,
                        out_dir=out, jobs=jobs, limits=resolved.to_dict())
@@ -82,6 +84,31 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
         result.duration = time.monotonic() - started
     notify(RunEvent(kind="finished", message=result.summary()))
     return result
+
+
+def prepare_out_dir(out: Path) -> Path:
+    """Create the output folder and check it is writable, before any notebook runs.
+
+    The folder gets paperpack's output marker, so that an output folder inside the
+    repository is never read back (or copied into the working copy) as the paper's sources.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"the output folder {out} exists and is not a folder",
+                         hint="pass --out-dir with a folder path (new or existing), or move that file away") from None
+    except OSError as exc:
+        raise UsageError(f"cannot create the output folder {out}: {exc.strerror or exc}",
+                         hint="pass --out-dir with a folder you can write to") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"the output folder {out} is not writable",
+                         hint="pass --out-dir with a folder you can write to, or fix its permissions")
+    try:
+        mark_output_dir(out)
+    except OSError as exc:
+        raise UsageError(f"cannot write into the output folder {out}: {exc.strerror or exc}",
+                         hint="pass --out-dir with a folder you can write to") from None
+    return out
 
 
 def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys: dict[str, str],

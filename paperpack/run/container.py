@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import shutil
 import subprocess
 import threading
 import uuid
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
+from ..build.engine import docker_cli
 from ..errors import EngineError, UsageError
 from .engines import RUNNER, Batch, Engine, Session
 from .mounts import data_sources
 
-__all__ = ["DockerEngine", "DOCKER_LABEL", "CONTAINER_PREFIX"]
+__all__ = ["DockerEngine", "DOCKER_LABEL", "CONTAINER_PREFIX", "container_user", "bind_mount"]
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +42,74 @@ _live_lock = threading.Lock()
 
 
 def _docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    docker = shutil.which("docker") or "docker"
-    return subprocess.run([docker, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run([docker_cli(), *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def container_user(configured: str, lookup: Callable[[str], tuple[int, int] | None]) -> str:
+    """The numeric ``uid:gid`` to run as, never root, from the image's ``Config.User``.
+
+    ``lookup(user)`` gives a user's (uid, primary gid) inside the image, or ``None``. A
+    plain ``uid:gid`` pair is taken as it is; anything else (a name, a uid alone, a named
+    group) is looked up. uid 0 — by number or by a name that resolves to it — becomes
+    :data:`DEFAULT_USER`; group 0 becomes the uid's own number.
+    """
+    user, _, group = configured.strip().partition(":")
+    if not user:
+        return DEFAULT_USER
+    if user.isdigit() and group.isdigit():
+        uid, gid = int(user), int(group)
+    else:
+        found = lookup(user)
+        if found is None:
+            if not user.isdigit():
+                return DEFAULT_USER  # a name we cannot resolve: do not guess
+            found = (int(user), int(user))
+        uid, gid = found
+        if group.isdigit():
+            gid = int(group)
+        elif group == "root":
+            gid = 0
+    if uid == 0:
+        return DEFAULT_USER
+    return f"{uid}:{gid or uid}"
+
+
+def _lookup_user(image: str) -> Callable[[str], tuple[int, int] | None]:
+    """``id USER`` inside ``image`` (no network, no capabilities, as nobody): (uid, gid) or ``None``."""
+
+    def lookup(user: str) -> tuple[int, int] | None:
+        name = f"{CONTAINER_PREFIX}id-{uuid.uuid4().hex[:12]}"
+        with _live_lock:
+            _live.add(name)
+        try:
+            out = _docker("run", "--rm", "--name", name, "--label", "paperpack.run=1", "--network", "none",
+                          "--user", "65534:65534", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+                          "--entrypoint", "id", image, "--", user, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("could not look up user %r in %s: %s", user, image, exc)
+            return None
+        finally:
+            remove_containers([name])
+        match = re.match(r"uid=(\d+)\S*\s+gid=(\d+)", out.stdout.strip())
+        if out.returncode != 0 or not match:
+            log.warning("user %r of %s not found (%s): running as %s", user, image,
+                        (out.stderr or out.stdout).strip()[:200], DEFAULT_USER)
+            return None
+        return int(match.group(1)), int(match.group(2))
+
+    return lookup
+
+
+def bind_mount(source: Path | str, target: str, *, readonly: bool) -> list[str]:
+    """``--mount type=bind,…`` for ``source`` (any path with ``:``; a ``,`` or ``"`` is refused)."""
+    text = str(source)
+    bad = [c for c in (",", '"', "\n") if c in text]
+    if bad:
+        raise UsageError(f"cannot mount {text!r} into the container: Docker's --mount cannot take a path "
+                         f"containing {bad[0]!r}",
+                         hint="move or rename the folder so its path has no comma, quote or newline "
+                              "(or use --out-dir elsewhere)")
+    return ["--mount", f"type=bind,src={text},dst={target}" + (",readonly" if readonly else "")]
 
 
 def remove_containers(names: list[str]) -> None:
@@ -73,8 +142,9 @@ class DockerEngine(Engine):
         self.names: set[str] = set()
 
     def available(self) -> tuple[bool, str]:
-        if not shutil.which("docker"):
-            return False, "no docker client on PATH"
+        docker = docker_cli()
+        if not shutil.which(docker):
+            return False, f"no docker client: {docker!r} is not an executable on PATH (PAPERPACK_DOCKER)"
         try:
             out = _docker("info", "--format", "{{.ServerVersion}}", timeout=20)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -92,27 +162,25 @@ class DockerEngine(Engine):
         if out.returncode != 0:
             raise EngineError(f"image {session.image!r} does not exist in the local Docker daemon",
                               hint="build it first with `paperpack build PATH`, or pass the tag it printed")
-        user = out.stdout.strip()
-        if user and user not in ("0", "root") and not user.startswith("0:"):
-            self.user = user
+        self.user = container_user(out.stdout.strip(), _lookup_user(session.image))
         for folder in (session.work_dir,):
             folder.chmod(0o777)  # the container's user writes the working copy
 
     def command(self, session: Session, batch: Batch, name: str) -> list[str]:
         limits = session.limits
-        cmd = ["docker", "run", "--name", name, "--label", "paperpack.run=1",
+        cmd = [docker_cli(), "run", "--name", name, "--label", "paperpack.run=1",
                "--network", "none", "--user", self.user, "--cap-drop", "ALL",
                "--security-opt", "no-new-privileges",
                "--memory", str(limits.memory), "--memory-swap", str(limits.memory),
                "--pids-limit", str(limits.pids), "--cpus", str(limits.cpus),
-               "-v", f"{session.repo.root}:{IN_REPO}:ro",
-               "-v", f"{RUNNER}:{IN_RUNNER}:ro",
-               "-v", f"{session.work_dir}:{IN_WORK}:rw",
-               "-v", f"{batch.out_dir}:{IN_OUT}:rw",
+               *bind_mount(session.repo.root, IN_REPO, readonly=True),
+               *bind_mount(RUNNER, IN_RUNNER, readonly=True),
+               *bind_mount(session.work_dir, IN_WORK, readonly=False),
+               *bind_mount(batch.out_dir, IN_OUT, readonly=False),
                "-e", "IPYTHONDIR=/tmp/paperpack-ipython", "-e", "MPLCONFIGDIR=/tmp/paperpack-mpl",
                "-e", "JUPYTER_RUNTIME_DIR=/tmp/paperpack-runtime", "-e", "MPLBACKEND=agg"]
         for index, (source, _target) in enumerate(data_sources(session.repo)):
-            cmd += ["-v", f"{source}:{IN_DATA}/{index}:ro"]
+            cmd += bind_mount(source, f"{IN_DATA}/{index}", readonly=True)
         cmd += [str(session.image), "python3", IN_RUNNER, "--spec", f"{IN_OUT}/spec.json"]
         return cmd
 
@@ -130,7 +198,6 @@ class DockerEngine(Engine):
             if session.cancelled.is_set():
                 return {**facts, "exit_code": None, "output": "cancelled before start"}
             cmd = self.command(session, batch, name)
-            cmd[0] = shutil.which("docker") or "docker"
             code, tail = self.stream(cmd, session)
             state = _docker("inspect", "--format", "{{.State.OOMKilled}} {{.State.ExitCode}}", name)
             if state.returncode == 0:

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import UsageError
+from ..errors import EngineError, UsageError
 from ..repo import Repo
 from .plan import Limits, PlannedNotebook
 
-__all__ = ["Batch", "Session", "Engine", "EngineRegistry", "default_registry", "detect_engine",
+__all__ = ["Batch", "Session", "Engine", "EngineRegistry", "default_registry", "detect_engine", "docker_available",
            "RUNNER", "EVENT_PREFIX"]
 
 log = logging.getLogger(__name__)
@@ -206,11 +206,24 @@ def default_registry() -> EngineRegistry:
     return registry
 
 
+def docker_available() -> tuple[bool, str]:
+    """(whether a Docker daemon answers, its version or why not), through ``$PAPERPACK_DOCKER`` or ``docker``."""
+    from .container import DockerEngine
+
+    return DockerEngine().available()
+
+
 def detect_engine(registry: EngineRegistry, image: str | None) -> str:
-    """``docker`` when a daemon answers and an image is given, else ``local``."""
+    """``docker`` when an image is given (its daemon must answer), else ``local``.
+
+    An image asks for the container's isolation, so a missing daemon is an error, never a
+    silent fall back to the less isolated local engine.
+    """
     if image and "docker" in registry.names():
         ok, why = registry.get("docker").available()
         if ok:
             return "docker"
-        log.warning("no usable Docker (%s): running with the local engine", why)
+        raise EngineError(f"cannot run in the image {image!r}: no usable Docker ({why})",
+                          hint="start the Docker daemon (or set PAPERPACK_DOCKER to a docker client), or "
+                               "pass --engine local to run without container isolation, knowingly")
     return "local"

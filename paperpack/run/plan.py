@@ -24,6 +24,11 @@ DEFAULT_CELL_TIMEOUT = 1200.0
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def _first(*values: Any) -> Any:
+    """The first value that is set (``0`` counts as set: validation rejects it before it gets here)."""
+    return next((v for v in values if v is not None), None)
+
+
 @dataclass
 class Limits:
     """Resource limits for a run. ``None`` means: the manifest's ``run`` section, then the default.
@@ -40,11 +45,11 @@ class Limits:
 
     def resolved(self, manifest_run: dict[str, Any], jobs: int) -> "Limits":
         return Limits(
-            timeout=self.timeout or manifest_run.get("timeout") or DEFAULT_TIMEOUT,
-            cell_timeout=self.cell_timeout or manifest_run.get("cell_timeout") or DEFAULT_CELL_TIMEOUT,
-            memory=self.memory or manifest_run.get("memory") or "2g",
-            pids=self.pids or manifest_run.get("pids") or 512,
-            cpus=self.cpus or manifest_run.get("cpus") or float(min(jobs, os.cpu_count() or 1)),
+            timeout=_first(self.timeout, manifest_run.get("timeout"), DEFAULT_TIMEOUT),
+            cell_timeout=_first(self.cell_timeout, manifest_run.get("cell_timeout"), DEFAULT_CELL_TIMEOUT),
+            memory=_first(self.memory, manifest_run.get("memory"), "2g"),
+            pids=_first(self.pids, manifest_run.get("pids"), 512),
+            cpus=_first(self.cpus, manifest_run.get("cpus"), float(min(jobs, os.cpu_count() or 1))),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,9 +121,8 @@ def make_plan(repo: Repo, *, parameters: dict[str, Any] | None = None, limits: L
         planned.append(PlannedNotebook(
             path=spec.path,
             depends_on=list(spec.depends_on),
-            timeout=float(given.timeout or spec.timeout or resolved.timeout or DEFAULT_TIMEOUT),
-            cell_timeout=float(given.cell_timeout or spec.cell_timeout or resolved.cell_timeout
-                               or DEFAULT_CELL_TIMEOUT),
+            timeout=float(_first(given.timeout, spec.timeout, resolved.timeout)),
+            cell_timeout=float(_first(given.cell_timeout, spec.cell_timeout, resolved.cell_timeout)),
             parameters={**spec.parameters, **extra},
             kernel=spec.kernel,
             allow_errors=spec.allow_errors,

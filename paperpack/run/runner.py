@@ -50,6 +50,9 @@ RESULT_VERSION = 1
 COPY_MARKER = ".paperpack-copied"
 SKIP_NAMES = {".git", ".hg", ".svn", "paperpack-out", ".venv", "venv", "node_modules", "__pycache__",
               ".ipynb_checkpoints", ".tox", ".mypy_cache", ".pytest_cache"}
+#: paperpack marks each output folder with this file (``paperpack.repo.OUTPUT_MARKER``; this script cannot
+#: import paperpack): such a folder inside the repository is not copied, it is not the paper's
+OUTPUT_MARKER = ".paperpack-output"
 MAX_TRACEBACK_LINES = 60
 
 
@@ -97,15 +100,21 @@ def prepare_workdir(source: str, workdir: str, links: list[dict[str, str]]) -> N
                 fh.write("copied by paperpack's runner\n")
 
 
+def skip_entries(folder: str, names: list[str]) -> set[str]:
+    """``shutil.copytree``'s ``ignore``: VCS folders, caches and paperpack's own output folders."""
+    return {name for name in names if name in SKIP_NAMES
+            or os.path.isfile(os.path.join(folder, name, OUTPUT_MARKER))}
+
+
 def _copy_tree(source: str, workdir: str) -> None:
     """Copy the entries of ``source`` into ``workdir`` (which may belong to another user)."""
-    skip = shutil.ignore_patterns(*SKIP_NAMES)
+    skipped = skip_entries(source, os.listdir(source))
     for entry in os.scandir(source):
-        if entry.name in SKIP_NAMES:
+        if entry.name in skipped:
             continue
         target = os.path.join(workdir, entry.name)
         if entry.is_dir(follow_symlinks=False):
-            shutil.copytree(entry.path, target, symlinks=True, dirs_exist_ok=True, ignore=skip)
+            shutil.copytree(entry.path, target, symlinks=True, dirs_exist_ok=True, ignore=skip_entries)
         else:
             shutil.copy2(entry.path, target, follow_symlinks=False)
 

@@ -98,6 +98,34 @@ def test_same_results_in_the_container(run_image: str, copy_case, tmp_path: Path
     assert tree_hashes(repo) == before
 
 
+def test_repository_path_with_a_colon(run_image: str, tmp_path: Path) -> None:
+    from tests.conftest import CASES
+
+    repo = tmp_path / "paper:v2" / "run-env"
+    shutil.copytree(CASES / "run-env", repo)
+    before = tree_hashes(repo)
+    result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out:1",
+                           limits=Limits(cell_timeout=30, memory="512m"))
+    [run] = result.notebooks
+    assert run.status == "ok", run.message
+    assert (tmp_path / "out:1" / "executed" / "environment.ipynb").is_file()
+    assert tree_hashes(repo) == before
+
+
+def test_image_user_is_resolved_never_root(run_image: str) -> None:
+    from paperpack.run.container import DEFAULT_USER, _lookup_user, container_user
+
+    existing = run_containers()
+    lookup = _lookup_user(run_image)
+    assert lookup("root") == (0, 0)
+    assert lookup("jovyan") == (1000, 1000)
+    assert lookup("nobody-here") is None
+    assert container_user("root:root", lookup) == DEFAULT_USER
+    assert container_user("jovyan", lookup) == "1000:1000"
+    assert container_user("1000", lookup) == "1000:1000"
+    assert run_containers() <= existing, "look-up containers left behind"
+
+
 def test_interrupt_removes_every_container(run_image: str, copy_case, tmp_path: Path) -> None:
     repo = copy_case("run-interrupt")
     out = tmp_path / "out"

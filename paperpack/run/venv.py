@@ -1,0 +1,197 @@
+"""The local engine's virtual environment: built from the repo's requirements.txt, cached.
+
+The environment lives under ``<paperpack cache>/venvs/<hash>``. The hash covers the
+requirements file, the Python version and the runner's own packages — and, when the
+requirements read files of the repository (``.``, ``-e .``, ``./pkg``, ``file:``,
+``-r other.txt``), the content of the repository too, so two repositories never share
+an environment holding the other's package.
+
+pip never runs in (or writes into) the repository: it runs in a scratch folder, and
+requirements that name local paths are installed, non-editable, from a scratch copy of
+the repository (an editable install would write ``<pkg>.egg-info/`` into it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import EngineError
+from .runner import skip_entries
+
+__all__ = ["requirements_file", "reads_repo", "venv_dir", "ensure_venv", "minimal_env", "pip_env",
+           "RUNNER_PACKAGES",
+           "READY_MARKER"]
+
+log = logging.getLogger(__name__)
+
+RUNNER_PACKAGES = ("ipykernel", "nbclient", "nbformat")
+READY_MARKER = ".paperpack-ready"
+_EDITABLE = re.compile(r"^\s*(-e|--editable)(\s+|=)")
+_LOCAL = re.compile(r"^(\.|/|~|file:)|\s@\s*file:|^(-r|--requirement|-c|--constraint)(\s|=)")
+#: variables the notebook kernels (and pip) keep; everything else (tokens, passwords…) is dropped
+KEEP = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "PYTHONHASHSEED",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "VECLIB_MAXIMUM_THREADS"}
+KEEP_PREFIXES = ("LC_", "OMP_", "OPENBLAS_", "MKL_", "NUMEXPR_")
+PROXIES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+
+
+def minimal_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The allow-listed part of ``environ`` (default ``os.environ``) that notebook code may see.
+
+    Locale, time zone, temporary folder, PATH/HOME, thread settings and CA bundles; proxy
+    variables only when they carry no credentials (``user:password@``).
+    """
+    source = os.environ if environ is None else environ
+    env = {}
+    for name, value in source.items():
+        if name in KEEP or name.startswith(KEEP_PREFIXES):
+            env[name] = value
+        elif name.lower() in PROXIES and "@" not in value:
+            env[name] = value
+    return env
+
+
+def _is_local(line: str) -> bool:
+    """Whether one requirement line names a local path, a file: URL or another requirements file."""
+    line = _EDITABLE.sub("", line).strip()
+    first = re.split(r"[\s;]", line, maxsplit=1)[0]
+    return bool(_LOCAL.search(line)) or ("/" in first and "://" not in first and "@" not in first)
+
+
+def requirements_file(root: Path) -> Path | None:
+    """The requirements.txt repo2docker would use (binder/ or .binder/ wins over the root)."""
+    for folder in ("binder", ".binder"):
+        if (root / folder).is_dir():
+            candidate = root / folder / "requirements.txt"
+            return candidate if candidate.is_file() else None
+    candidate = root / "requirements.txt"
+    return candidate if candidate.is_file() else None
+
+
+def _requirement_lines(text: str) -> list[str]:
+    lines = []
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if line:
+            lines.append(line)
+    return lines
+
+
+def reads_repo(text: str) -> bool:
+    """Whether requirements ``text`` installs from (or includes) files of the repository."""
+    return any(_is_local(line) for line in _requirement_lines(text))
+
+
+def _non_editable(text: str) -> str:
+    """``text`` with ``-e``/``--editable`` dropped from local paths (VCS editables keep it)."""
+    out = []
+    for raw in text.splitlines():
+        rest = _EDITABLE.sub("", raw)
+        out.append(rest if rest != raw and _is_local(rest) else raw)
+    return "\n".join(out) + "\n"
+
+
+def _content_hash(root: Path) -> str:
+    """sha256 over every file's path and bytes (symbolic links: their target); VCS, caches and outputs skipped."""
+    digest = hashlib.sha256()
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(set(dirs) - skip_entries(folder, dirs))
+        for name in sorted(files):
+            path = Path(folder) / name
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            if path.is_symlink():
+                digest.update(b"link " + os.readlink(path).encode())
+            else:
+                with open(path, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        digest.update(block)
+            digest.update(b"\0")
+        for name in sorted(d for d in dirs if (Path(folder) / d).is_symlink()):
+            digest.update(f"{(Path(folder) / name).relative_to(root).as_posix()} link "
+                          f"{os.readlink(Path(folder) / name)}\0".encode())
+    return digest.hexdigest()
+
+
+def _cache_root() -> Path:
+    from ..cache import cache_dir
+
+    return cache_dir()
+
+
+def venv_dir(root: Path) -> Path:
+    """Where the environment for ``root`` is cached (see the module docstring for the key)."""
+    req = requirements_file(root)
+    text = req.read_bytes() if req else b""
+    digest = hashlib.sha256()
+    digest.update(f"python {sys.version} {sys.base_prefix}\n".encode())
+    digest.update((" ".join(RUNNER_PACKAGES) + "\n").encode())
+    digest.update(text)
+    if reads_repo(text.decode("utf-8", "replace")):
+        digest.update(b"\0repo " + _content_hash(root).encode())
+    return _cache_root() / "venvs" / digest.hexdigest()[:20]
+
+
+def pip_env() -> dict[str, str]:
+    """The environment pip runs with: the kernels' minimal one, plus pip's own settings and proxies."""
+    env = minimal_env()
+    env.update({k: v for k, v in os.environ.items()
+                if k.startswith("PIP_") or k.lower() in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")})
+    return env
+
+
+def ensure_venv(root: Path) -> Path:
+    """The cached virtual environment for this repository, built on first use."""
+    target = venv_dir(root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f"{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / READY_MARKER).is_file():
+            log.info("reusing the local environment %s", target)
+            return target
+        if target.exists():
+            shutil.rmtree(target)  # a build that was interrupted
+        log.warning("building the local environment in %s (once per requirements.txt)", target)
+        with tempfile.TemporaryDirectory(prefix="paperpack-venv-") as scratch:
+            _build(root, target, Path(scratch))
+        (target / READY_MARKER).write_text("ok\n")
+    return target
+
+
+def _build(root: Path, target: Path, scratch: Path) -> None:
+    req = requirements_file(root)
+    install = [*RUNNER_PACKAGES]
+    cwd = scratch
+    if req is not None:
+        text = req.read_text(encoding="utf-8", errors="replace")
+        if reads_repo(text):
+            cwd = scratch / "repo"  # pip builds local packages in a copy, never in the repository
+            shutil.copytree(root, cwd, symlinks=True, ignore=skip_entries)
+            copied = cwd / req.relative_to(root)
+            copied.write_text(_non_editable(text), encoding="utf-8")
+            install += ["-r", str(copied)]
+        else:
+            install += ["-r", str(req)]
+    steps = [[sys.executable, "-m", "venv", str(target)],
+             [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+              "--no-input", *install]]
+    for step in steps:
+        out = subprocess.run(step, capture_output=True, text=True, check=False, cwd=cwd, env=pip_env())
+        if out.returncode != 0:
+            shutil.rmtree(target, ignore_errors=True)
+            tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-15:])
+            raise EngineError(
+                f"could not build the local environment from {req or 'the runner packages'}: "
+                f"`{' '.join(step[:4])} …` exited {out.returncode}:\n{tail}",
+                hint="check that every requirement exists on PyPI for this Python "
+                     f"({sys.version.split()[0]}) and that local packages build, or use --engine docker "
+                     "with the built image",
+                path=req)

@@ -1,0 +1,3 @@
+"""The paper's own helper package (repository a)."""
+
+WHO = "a"
