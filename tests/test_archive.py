@@ -133,3 +133,17 @@ def test_not_an_archive_and_damaged(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="damaged"):
         extract_archive(arch, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("members", "culprit"), [
+    ([("a", "file", b"x"), ("a/b", "file", b"y")], "a/b"),  # a file, then a file inside it
+    ([("a", "file", b"x"), ("a", "dir", b"")], "a"),  # a file, then a folder of the same name
+    ([("a", "dir", b""), ("a", "file", b"x")], "a"),  # a folder, then a file of the same name
+])
+def test_file_and_folder_at_one_path_is_unsafe_not_a_crash(tmp_path: Path, members: list[tuple[str, str, bytes]],
+                                                           culprit: str) -> None:
+    arch = make_tar(tmp_path / "clash.tar.gz", members)
+    with pytest.raises(UnsafeArchiveError, match=rf"^clash\.tar\.gz: member {culprit!r} cannot be extracted") as info:
+        extract_archive(arch, tmp_path / "out")
+    assert info.value.path == arch
+    assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["clash.tar.gz"]

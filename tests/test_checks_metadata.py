@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
+import json
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -93,3 +98,82 @@ def test_citation_cff_wants_orcid_urls(tmp_path: Path) -> None:
                                                "  - name: A\n    orcid: 0000-0002-1825-0097\n"})
     assert [(f.rule, f.line, f.fix) for f in findings if f.rule.startswith("META00") and f.path] == [
         ("META003", 6, "write `orcid: https://orcid.org/0000-0002-1825-0097`")]
+
+
+def test_wrong_types_in_citation_cff_are_findings_with_lines(tmp_path: Path) -> None:
+    findings = _run(tmp_path, {"CITATION.cff": "cff-version: 1.2.0\nmessage: m\ntitle: t\nauthors:\n  - name: A\n"
+                                               "identifiers: 3\nreferences:\n  - 5\n  - doi: [1]\n"})
+    assert [(f.rule, f.line, f.message) for f in findings if f.rule == "META002"] == [
+        ("META002", 6, "`identifiers` must be a list, not a number (3)"),
+        ("META002", 8, "`references[0]` must be a mapping, not a number (5)"),
+        ("META002", 9, "`references[1].doi` must be a string, not a list"),
+    ]
+
+
+def test_wrong_types_in_zenodo_json_are_findings_with_lines(tmp_path: Path) -> None:
+    findings = _run(tmp_path, {".zenodo.json": '{\n  "title": "t",\n  "creators": 5,\n  "related_identifiers": ["x"]\n}'})
+    assert [(f.rule, f.line, f.message) for f in findings if f.rule == "META006"] == [
+        ("META006", 3, "`creators` must be a list, not a number (5)"),
+        ("META006", 4, "`related_identifiers[0]` must be a mapping, not a string ('x')"),
+    ]
+
+
+# -- fuzz: every field of the three metadata files replaced by a value of every wrong type ----------
+
+_CFF = {"cff-version": "1.2.0", "message": "cite", "title": "T", "doi": "10.5281/zenodo.1", "license": "MIT",
+        "authors": [{"family-names": "C", "given-names": "J", "name": "x", "affiliation": "a",
+                     "orcid": "https://orcid.org/0000-0002-1825-0097"}],
+        "identifiers": [{"type": "doi", "value": "10.5281/zenodo.2"}],
+        "preferred-citation": {"type": "article", "title": "P", "doi": "10.1000/x", "authors": [{"family-names": "C"}],
+                               "identifiers": [{"type": "doi", "value": "10.1000/y"}]},
+        "references": [{"type": "dataset", "doi": "10.5281/zenodo.3", "identifiers": [{"type": "doi", "value": "10.1/z"}]}]}
+_ZENODO = {"title": "T", "doi": "10.5281/zenodo.1", "license": {"id": "MIT"},
+           "creators": [{"name": "C, J", "orcid": "0000-0002-1825-0097", "affiliation": "a"}],
+           "contributors": [{"name": "D", "orcid": "0000-0002-1825-0097", "type": "Other"}],
+           "related_identifiers": [{"identifier": "10.1000/x", "relation": "isSupplementTo", "scheme": "doi"}]}
+_MANIFEST = {"version": 1, "title": "T", "license": "MIT", "authors": [{"name": "A", "orcid": "0000-0002-1825-0097"}],
+             "paper": {"doi": "10.1000/x"}, "notebooks": ["a.ipynb"],
+             "data": [{"doi": "10.5281/zenodo.1", "url": "http://127.0.0.1:9/x", "title": "d",
+                       "files": [{"path": "data/a.csv", "sha256": "0" * 64, "md5": "0" * 32, "size": 3, "name": "a.csv",
+                                  "extract": False, "url": "http://127.0.0.1:9/a"}]}]}
+_WRONG: list[object] = [3, "x", [], {}, None]
+
+
+def _field_paths(doc: object, prefix: tuple[object, ...] = ()) -> Iterator[tuple[object, ...]]:
+    yield prefix
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    for key, value in items:
+        yield from _field_paths(value, prefix + (key,))
+
+
+def _replaced(doc: object, path: tuple[object, ...], value: object) -> object:
+    if not path:
+        return value
+    doc = copy.deepcopy(doc)
+    node: Any = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return doc
+
+
+@pytest.mark.parametrize(("name", "base"), [("CITATION.cff", _CFF), (".zenodo.json", _ZENODO),
+                                             ("paperpack.yml", _MANIFEST)])
+def test_no_field_of_the_wrong_type_crashes_validate_or_init(name: str, base: dict[str, Any], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperpack.cli.main import main
+
+    monkeypatch.setenv("PAPERPACK_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "paper"
+    root.mkdir()
+    tried = 0
+    for path in _field_paths(base):
+        for value in _WRONG:
+            (root / name).write_text(json.dumps(_replaced(base, path, value)), encoding="utf-8")  # JSON is YAML
+            where = f"{name} {'.'.join(map(str, path)) or '<top>'} = {value!r}"
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                assert main(["validate", str(root), "--offline", "-q"]) in (0, 1), where
+                if name != "paperpack.yml":  # init refuses to run beside a manifest
+                    assert main(["init", str(root), "--stdout"]) == 0, where
+            tried += 1
+    assert tried == 5 * len(list(_field_paths(base))) > 60

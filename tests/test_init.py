@@ -120,3 +120,44 @@ def test_license_recognised_from_its_text(tmp_path: Path, capsys: pytest.Capture
 
 def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["init", str(tmp_path / "nope")]) == 2
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_written_manifest_gets_the_umask_mode(tmp_path: Path, umask: int) -> None:
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        assert main(["init", str(tmp_path)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "paperpack.yml").stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["paperpack.yml"], "no temporary file is left"
+
+
+def test_unwritable_target_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    from paperpack.cli.init import _write_new
+    from paperpack.errors import UsageError
+
+    blocker = tmp_path / "a-file"  # a file where the folder should be fails for root too
+    blocker.write_text("x")
+    with pytest.raises(UsageError, match=rf"^cannot write {blocker}/paperpack.yml: Not a directory$") as info:
+        _write_new(blocker / "paperpack.yml", "version: 1\n")
+    assert "--stdout" in info.value.hint
+
+
+def test_read_only_folder_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes into a 0o555 folder anyway; test_unwritable_target_is_a_usage_error_naming_it "
+                    "covers the same code as root")
+    tmp_path.chmod(0o555)
+    try:
+        assert main(["init", str(tmp_path)]) == 2
+    finally:
+        tmp_path.chmod(0o755)
+    err = capsys.readouterr().err
+    assert f"error: cannot write {tmp_path / 'paperpack.yml'}: Permission denied" in err and "Traceback" not in err
+    assert not (tmp_path / "paperpack.yml").exists()

@@ -10,7 +10,7 @@ import pytest
 from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
 from doiserver import Action, DoiServer
 from paperpack.httpclient import HttpClient, ServiceConfig, ServiceTimeout, user_agent
-from paperpack.resolve import FOUND, NOT_FOUND, UNCHECKED, UNREACHABLE, DoiResolver
+from paperpack.resolve import FAILED, FOUND, NOT_FOUND, UNCHECKED, UNREACHABLE, DoiResolver
 
 
 def resolver(tmp_path: Path, **overrides: object) -> DoiResolver:
@@ -154,3 +154,80 @@ def test_retry_after_forms() -> None:
     assert _retry_after("soon", 0.5, 30) == 0.5
     later = email.utils.formatdate(time.time() + 5, usegmt=True)
     assert 3 < _retry_after(later, 0.5, 30) <= 5
+
+
+@pytest.mark.parametrize(("raw", "problem"), [
+    ("0", "must be greater than 0"), ("-2", "must be greater than 0"), ("nan", "is not a finite number"),
+    ("inf", "is not a finite number"), ("soon", "is not a number"),
+])
+def test_timeout_must_be_a_positive_number(raw: str, problem: str) -> None:
+    from paperpack.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        ServiceConfig.from_env({"PAPERPACK_HTTP_TIMEOUT": raw})
+    assert info.value.message.startswith(f"PAPERPACK_HTTP_TIMEOUT={raw!r} ") and problem in info.value.message
+    assert "PAPERPACK_HTTP_TIMEOUT" in info.value.hint
+
+
+@pytest.mark.parametrize(("var", "raw", "problem"), [
+    ("PAPERPACK_DOI_WORKERS", "0", "must be at least 1"), ("PAPERPACK_DOI_WORKERS", "-3", "must be at least 1"),
+    ("PAPERPACK_DOI_WORKERS", "2.5", "is not a whole number"), ("PAPERPACK_HTTP_RETRIES", "-1", "must be at least 0"),
+    ("PAPERPACK_HTTP_RETRIES", "many", "is not a whole number"),
+])
+def test_workers_and_retries_ranges(var: str, raw: str, problem: str) -> None:
+    from paperpack.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"^{var}={raw!r} .*{problem}"):
+        ServiceConfig.from_env({var: raw})
+    assert ServiceConfig.from_env({"PAPERPACK_HTTP_RETRIES": "0", "PAPERPACK_HTTP_TIMEOUT": "0.5"}) == \
+        ServiceConfig(retries=0, timeout=0.5)
+
+
+def test_zero_timeout_in_validate_is_a_usage_error(doi_env: DoiServer, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from paperpack.cli.main import main
+
+    (tmp_path / "paperpack.yml").write_text("version: 1\npaper:\n  doi: 10.1000/xyz\n")
+    monkeypatch.setenv("PAPERPACK_HTTP_TIMEOUT", "0")
+    assert main(["validate", str(tmp_path)]) == 2
+    assert "error: PAPERPACK_HTTP_TIMEOUT='0' is out of range" in capsys.readouterr().err
+    assert doi_env.count == 0
+
+
+def test_handle_api_values_of_the_wrong_shape(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_doi("10.5281/zenodo.61")
+    path = "/api/handles/10.5281/zenodo.61"
+    doi_env.script(path, Action(body={"responseCode": 1, "values": 5}))
+    rec = resolver(tmp_path).resolve("10.5281/zenodo.61")
+    assert (rec.status, rec.reason) == (FAILED, "the DOI handle API answered a number (5) for `values`, not a list")
+    doi_env.script(path, Action(body={"responseCode": 1, "values": [{"type": "URL", "data": {"value": [1]}}]}))
+    rec = resolver(tmp_path).resolve("10.5281/zenodo.61")
+    assert (rec.status, rec.reason) == (FAILED, "the DOI handle API answered a list for the URL value, not a string")
+    doi_env.script(path, Action(body=[1, 2]))
+    assert resolver(tmp_path).resolve("10.5281/zenodo.61").status == FAILED
+    assert resolver(tmp_path).resolve("10.5281/zenodo.61").status == FOUND, "failures are not cached"
+
+
+def test_metadata_of_the_wrong_shape_falls_back_then_fails(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi = "10.5281/zenodo.62"
+    doi_env.add_doi(doi, title="Good")
+    doi_env.script(f"/dois/{doi}", Action(body={"data": 5}))
+    rec = resolver(tmp_path).resolve(doi)
+    assert (rec.status, rec.source, rec.title) == (FOUND, "content-negotiation", "Good")
+    for body in ({"data": 5}, {"data": {"attributes": [1]}}):
+        doi_env.script(f"/dois/{doi}", Action(body=body))
+        doi_env.script(f"/{doi}", Action(body=[1]))
+        rec = resolver(tmp_path / "fresh").resolve(doi)
+        assert rec.status == FAILED and "datacite answered " in (rec.reason or "")
+        assert "content-negotiation answered a list, not a JSON object" in (rec.reason or "")
+
+
+def test_odd_values_inside_metadata_are_ignored_not_fatal(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi = "10.1038/odd"
+    doi_env.add_doi(doi, agency="crossref")
+    doi_env.script(f"/works/{doi}", Action(body={"message": {"title": 5, "issued": 5, "published": {"date-parts": 3},
+                                                             "created": {"date-parts": [[2020]]}, "type": [],
+                                                             "URL": {}}}))
+    rec = resolver(tmp_path).resolve(doi)
+    assert (rec.status, rec.source, rec.title, rec.year, rec.type) == (FOUND, "crossref", None, 2020, None)
