@@ -31,8 +31,8 @@ EXIT_INTERRUPTED = 130
 HELP = "run every notebook end to end and compare with the committed outputs"
 DESCRIPTION = """\
 Run every notebook of the repository at PATH end to end — in the image built by
-`paperpack build` (--image) or, without a container engine, in a local virtual
-environment built from requirements.txt — and compare each with its committed outputs.
+`paperpack build` (--image) or, without one, in a local virtual environment built from
+requirements.txt — and compare each with its committed outputs.
 
 Each notebook gets a verdict: same (results match, within tolerance), differs (which
 cells, with a short diff), failed (where and why: error, timeout, dead kernel, out of
@@ -131,7 +131,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image", metavar="TAG", help="the image to run in (printed by `paperpack build`)")
     p.add_argument("--engine", choices=("auto", "docker", "local"), default="auto",
                    help="docker (needs --image), local (a virtual environment; less isolated), "
-                        "auto (docker when an image is given and Docker answers; default)")
+                        "auto (default: docker when --image is given — an error if Docker does not answer — "
+                        "else local)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="text for people, json (the report's run section) on stdout")
     add_run_arguments(p)
