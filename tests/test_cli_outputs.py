@@ -83,3 +83,15 @@ def test_common_options_after_nested_actions(tmp_path: Path, capsys: pytest.Capt
     repo = small_repo(tmp_path / "r")
     assert main(["data", "status", str(repo), "--color", "never", "-v"]) == 0
     assert main(["validate", str(repo), "--offline", "-q", "--color", "never"]) == 0
+
+
+@pytest.mark.parametrize("where", [".", "sub"])
+def test_out_dir_never_the_repository_or_its_folders(tmp_path: Path, where: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    repo = small_repo(tmp_path / "r")
+    (repo / "sub").mkdir()
+    (repo / "sub" / "keep.txt").write_text("the author's file")
+    before = sorted(p.name for p in repo.rglob("*"))
+    assert main(["run", str(repo), "--engine", "local", "--out-dir", str(repo / where)]) == 2
+    assert "output folder" in capsys.readouterr().err
+    assert sorted(p.name for p in repo.rglob("*")) == before

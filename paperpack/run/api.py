@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UsageError
-from ..repo import DEFAULT_OUTPUT, Repo, mark_output_dir
+from ..repo import DEFAULT_OUTPUT, OUTPUT_MARKER, Repo, mark_output_dir
 from .engines import Batch, Engine, EngineRegistry, Session, default_registry, detect_engine
 from .outcome import interpret
 from .plan import Limits, Plan, PlannedNotebook, make_plan
@@ -42,7 +42,7 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
     own container, so memory and process limits apply to it alone. ``registry`` and
     ``executor`` let tests (or a Dask cluster) supply their own.
     """
-    out = prepare_out_dir(Path(out_dir) if out_dir is not None else repo.root / DEFAULT_OUTPUT)
+    out = prepare_out_dir(Path(out_dir) if out_dir is not None else repo.root / DEFAULT_OUTPUT, repo.root)
     registry = registry or default_registry()
     name = detect_engine(registry, image) if engine == "auto" else engine
     runner = registry.get(name)
@@ -86,12 +86,16 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
     return result
 
 
-def prepare_out_dir(out: Path) -> Path:
+def prepare_out_dir(out: Path, repo_root: Path | None = None) -> Path:
     """Create the output folder and check it is writable, before any notebook runs.
 
     The folder gets paperpack's output marker, so that an output folder inside the
     repository is never read back (or copied into the working copy) as the paper's sources.
+    Inside the repository it must be a new folder (or one paperpack made): never the
+    root, nor a folder holding the paper's own files.
     """
+    if repo_root is not None:
+        _check_out_dir_placement(out, repo_root)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -109,6 +113,17 @@ def prepare_out_dir(out: Path) -> Path:
         raise UsageError(f"cannot write into the output folder {out}: {exc.strerror or exc}",
                          hint="pass --out-dir with a folder you can write to") from None
     return out
+
+
+def _check_out_dir_placement(out: Path, repo_root: Path) -> None:
+    target, root = out.resolve(), repo_root.resolve()
+    if target == root or root.is_relative_to(target):
+        raise UsageError(f"the output folder {out} is the repository or holds it; paperpack never writes over sources",
+                         hint=f"pass --out-dir with a new folder, e.g. {root / DEFAULT_OUTPUT}")
+    if target.is_relative_to(root) and target.is_dir() and not (target / OUTPUT_MARKER).exists() \
+            and any(target.iterdir()):
+        raise UsageError(f"the output folder {out} already holds files of the repository",
+                         hint="pass --out-dir with a new folder (or one paperpack made before)")
 
 
 def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys: dict[str, str],
