@@ -97,3 +97,14 @@ def copy_case(tmp_path: Path):  # type: ignore[no-untyped-def]
         return dest
 
     return _copy
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """In CI every test must really run: any skip, whatever raised it, becomes a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and strict_environment() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run: {reason}"
