@@ -32,7 +32,6 @@ from ..errors import BuildError, ConfigError, EngineError, UsageError
 from ..repo import Repo
 from . import engine
 from .baseimage import base_image_tag
-from .buildpack import CA_SECRET_ID, offline_buildpack
 from .diagnose import diagnose
 from .environment import binder_dir, plan_offline
 from .tags import TAG_LENGTH, content_hash, image_repository
@@ -170,6 +169,8 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None) -> _Plan:
                               hint=f"make it with `paperpack base-image --release {plan.release}` "
                                    "(debootstrap + docker import, about a minute; needs root)")
         base_id = found
+    from .buildpack import offline_buildpack  # imports repo2docker: only when building
+
     bp = offline_buildpack(python=python, allow_substitution=allow)
     return _Plan("offline", base, base_id, plan.python if plan else None, plan.release if plan else None,
                  plan.substitution if plan else None, [DockerBuildPack, bp])
@@ -209,6 +210,8 @@ def _run_repo2docker(context: Path, tag: str, plan: _Plan, labels: dict[str, str
     class _Builder(Repo2Docker):
         def find_image(self) -> bool:  # paperpack decided to build; never reuse by name
             return False
+
+    from .buildpack import CA_SECRET_ID
 
     extra = ["--secret", f"id={CA_SECRET_ID},src={ca_bundle}"] if ca_bundle else []
     config = Config()

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
-from ..data import data_status, fetch_data, lock_hashes
+from .. import data
 from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..repo import Repo
 from ..report.text import make_console
@@ -81,7 +81,7 @@ def _fetch(args: argparse.Namespace) -> int:
                     tasks[path] = progress.add_task(escape(path), total=total)
                 progress.update(tasks[path], completed=done, total=total)
 
-        results = fetch_data(repo, cache_dir=args.cache_dir, progress=report, workers=args.jobs)
+        results = data.fetch_data(repo, cache_dir=args.cache_dir, progress=report, workers=args.jobs)
     out = make_console(sys.stdout, color=_color(args))
     for r in results:
         out.print(f"{r.state:<8} {escape(r.declared.path)}" + (f"  [dim]{r.sha256}[/]" if r.sha256 else ""))
@@ -94,7 +94,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _lock(args: argparse.Namespace) -> int:
     repo = Repo.open(args.path)
-    written = lock_hashes(repo, cache_dir=args.cache_dir)
+    written = data.lock_hashes(repo, cache_dir=args.cache_dir)
     out = make_console(sys.stdout, color=_color(args))
     for path, sha in written:
         out.print(f"locked {escape(path)}  sha256 {sha}")
@@ -105,7 +105,7 @@ def _lock(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     repo = Repo.open(args.path)
-    results = data_status(repo, cache_dir=args.cache_dir)
+    results = data.data_status(repo, cache_dir=args.cache_dir)
     out = make_console(sys.stdout, color=_color(args))
     style = {"in-repo": "green", "cached": "green", "missing": "yellow", "mismatch": "bold red"}
     for r in results:

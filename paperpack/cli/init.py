@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 from ..errors import EXIT_OK, UsageError
-from ..infer import infer_manifest, render_manifest
 from ..manifest import MANIFEST_NAMES, find_manifest
 from ..repo import Repo
 
@@ -50,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
                  "and merge by hand (or move the old file away first)",
             path=existing,
         )
+    from ..infer import infer_manifest, render_manifest  # not at start-up: it reads every metadata format
+
     text = render_manifest(infer_manifest(repo))
     if args.stdout:
         sys.stdout.write(text)
