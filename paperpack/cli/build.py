@@ -115,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
         if engine == "local":
             err.print(f"[yellow]no usable container engine ({escape(why)}): running the notebooks with the local "
                       "engine — less isolated: notebook code runs as you, with your network.[/]")
+    if not args.no_run:  # before the build: a data problem should not wait for a long build
+        fetched = ensure_data(repo, progress=None if quiet else (lambda message: err.print(escape(message))))
+        if fetched and not quiet:
+            err.print(f"data: {len(fetched)} file(s) fetched into the cache")
     image = None
     if engine == "docker":
         view = BuildView(err, title=f"building {repo.root.name}", verbose=args.verbose > 0, quiet=quiet)
@@ -146,9 +150,6 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(json.dumps(report.to_dict(args.strict), indent=2, ensure_ascii=False) + "\n")
         return validation_code
 
-    fetched = ensure_data(repo, progress=None if quiet else (lambda message: err.print(escape(message))))
-    if fetched and not quiet:
-        err.print(f"data: {len(fetched)} file(s) fetched into the cache")
     args.engine = engine
     run_code = run_from_args(args, repo, image, report)
     if args.output:
