@@ -41,6 +41,7 @@ class Repo:
     manifest: Manifest | None = None
     _files: list[str] | None = field(default=None, repr=False)
     _symlinks: list[str] | None = field(default=None, repr=False)
+    _file_set: frozenset[str] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, root: Path | str, *, manifest: bool = True) -> "Repo":
@@ -103,7 +104,9 @@ class Repo:
         return self._symlinks
 
     def has(self, rel: str) -> bool:
-        return rel in set(self.files)
+        if self._file_set is None:
+            self._file_set = frozenset(self.files)
+        return rel in self._file_set
 
     def path(self, rel: str) -> Path:
         return self.root / rel

@@ -8,7 +8,7 @@ from pathlib import Path
 from .checks import CheckContext, CheckRegistry, default_registry
 from .errors import ManifestError
 from .findings import Findings
-from .manifest import find_manifest
+from .manifest import find_manifest, load_manifest
 from .repo import Repo
 from .report import Report
 
@@ -33,7 +33,7 @@ def validate(
     ctx = context or CheckContext(offline=offline, resolve_dois=resolve_dois)
     repo = Repo.open(root, manifest=False)
     try:
-        repo.manifest = Repo.open(repo.root).manifest
+        repo.manifest = load_manifest(repo.root)
     except ManifestError as exc:
         ctx.cache["manifest_error"] = exc
     findings = Findings()

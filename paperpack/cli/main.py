@@ -58,15 +58,16 @@ def _add_common_everywhere(sub: argparse._SubParsersAction) -> None:
 
 def _add_common(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
     """-v/-q/--color, accepted before or after the sub-command."""
-    default = argparse.SUPPRESS if suppress else None
+    # After the sub-command the defaults are suppressed, so they do not overwrite a value given before it.
     options: list[tuple[tuple[str, ...], dict[str, object]]] = [
-        (("-v", "--verbose"), {"action": "count", "help": "say more (-vv for debug logs)",
-                               "default": default if suppress else 0}),
-        (("-q", "--quiet"), {"action": "store_true", "help": "print only errors and the verdict",
-                             "default": default if suppress else False}),
+        (("-v", "--verbose"), {"action": "count", "help": "say more (-vv for debug logs)", "default": 0}),
+        (("-q", "--quiet"), {"action": "store_true", "help": "print only errors and the verdict", "default": False}),
         (("--color",), {"choices": ("auto", "always", "never"), "help": "colour output (default: only on a terminal)",
-                        "default": default if suppress else "auto"}),
+                        "default": "auto"}),
     ]
+    if suppress:
+        for _, kwargs in options:
+            kwargs["default"] = argparse.SUPPRESS
     for flags, kwargs in options:
         try:
             parser.add_argument(*flags, **kwargs)  # type: ignore[arg-type]
