@@ -51,3 +51,14 @@ def test_write_atomic_leaves_no_temporary_file_on_failure(tmp_path: Path) -> Non
     assert target.read_text() == "first"
     assert os.listdir(target.parent) == ["report.json"]
     json.dumps(Report(root=tmp_path).to_dict())
+
+
+def test_write_atomic_without_overwrite_keeps_an_existing_file(tmp_path: Path) -> None:
+    from paperpack.errors import UsageError
+
+    target = tmp_path / "paperpack.yml"
+    write_atomic(target, "first", overwrite=False)
+    with pytest.raises(UsageError, match="exists; not overwritten"):
+        write_atomic(target, "second", overwrite=False, hint="use --stdout")
+    assert target.read_text() == "first"
+    assert os.listdir(tmp_path) == ["paperpack.yml"]

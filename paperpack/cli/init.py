@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from ..errors import EXIT_OK, UsageError
 from ..manifest import MANIFEST_NAMES, find_manifest
 from ..repo import Repo
+from ..report import write_atomic
 
 HELP = "write paperpack.yml inferred from the repository (never overwrites)"
 DESCRIPTION = """\
@@ -63,34 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_new(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` atomically, failing if ``target`` appeared meanwhile.
-
-    The file gets the usual ``0o666 & ~umask`` (a temporary file alone would be 0600). A
-    folder paperpack cannot write to raises :class:`UsageError` naming it.
-    """
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}",
-                         hint=f"make {target.parent} writable (or run init in a copy you own), or use "
-                              "`paperpack init --stdout > paperpack.yml` to write it elsewhere",
-                         path=target) from None
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fchmod(fh.fileno(), 0o666 & ~mask)
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, target)  # unlike rename, link never replaces an existing file
-        except FileExistsError:
-            raise UsageError(f"{target} appeared while paperpack init was running; not overwritten",
-                             hint="run `paperpack init --stdout` and merge by hand", path=target) from None
-        except OSError as exc:
-            raise UsageError(f"cannot write {target}: {exc.strerror or exc}",
-                             hint=f"make {target.parent} writable, or use `paperpack init --stdout`",
-                             path=target) from None
-    finally:
-        os.unlink(tmp)
+    """Write ``text`` to ``target`` atomically, never replacing a manifest that appeared meanwhile."""
+    write_atomic(target, text, overwrite=False,
+                 hint=f"make {target.parent} writable (or run init in a copy you own), or use "
+                      "`paperpack init --stdout > paperpack.yml` to write it elsewhere")

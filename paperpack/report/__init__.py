@@ -78,46 +78,57 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
+def write_atomic(path: Path, data: str | bytes, *, overwrite: bool = True, hint: str | None = None) -> None:
     """Write to a temporary file beside ``path`` and move it into place.
 
     A file that is replaced keeps its permissions; a new one gets the usual ``0o666 & ~umask``.
+    With ``overwrite=False`` an existing ``path`` is never replaced, even one that appears
+    while writing (the file is linked into place, which fails where a rename would not).
     Problems with the target (a folder, a file where a folder should be, no permission) raise
-    :class:`~paperpack.errors.UsageError` naming the path; nothing half-written is left.
+    :class:`~paperpack.errors.UsageError` naming the path, with ``hint`` if given; nothing
+    half-written is left.
     """
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
     except OSError as exc:
-        raise _unwritable(path, exc) from None
+        raise _unwritable(path, exc, hint) from None
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a folder", hint="give a file name, e.g. report.json")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise _unwritable(path, exc) from None
+        raise _unwritable(path, exc, hint) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            os.unlink(tmp)
     except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, FileExistsError) and not overwrite:
+            raise UsageError(f"{path} exists; not overwritten", hint=hint or "remove it first, or write elsewhere",
+                             path=path) from None
         if isinstance(exc, OSError):
-            raise _unwritable(path, exc) from None
+            raise _unwritable(path, exc, hint) from None
         raise
 
 
-def _unwritable(path: Path, exc: OSError) -> UsageError:
+def _unwritable(path: Path, exc: OSError, hint: str | None = None) -> UsageError:
     return UsageError(f"cannot write {path}: {exc.strerror or exc}",
-                      hint="choose a writable location (its parent must be a folder you can write to)", path=path)
+                      hint=hint or "choose a writable location (its parent must be a folder you can write to)",
+                      path=path)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
