@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -50,7 +49,6 @@ def test_write_atomic_leaves_no_temporary_file_on_failure(tmp_path: Path) -> Non
         write_atomic(target, Boom("second"))
     assert target.read_text() == "first"
     assert os.listdir(target.parent) == ["report.json"]
-    json.dumps(Report(root=tmp_path).to_dict())
 
 
 def test_write_atomic_without_overwrite_keeps_an_existing_file(tmp_path: Path) -> None:
