@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -56,22 +55,11 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-def docker_available() -> tuple[bool, str]:
-    if not shutil.which("docker"):
-        return False, "no docker client on PATH"
-    try:
-        out = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                             capture_output=True, text=True, timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"docker info failed: {exc}"
-    if out.returncode != 0:
-        return False, f"no Docker daemon: {out.stderr.strip()[:200]}"
-    return True, out.stdout.strip()
-
-
 @pytest.fixture(scope="session")
 def docker() -> str:
     """The Docker server version; skips (fails in CI) without a daemon."""
+    from paperpack.run.engines import docker_available
+
     ok, detail = docker_available()
     require(ok, detail)
     return detail
