@@ -246,14 +246,11 @@ def data_mounts(repo: Repo, *, cache_dir: Path | None = None) -> list[DataMount]
     mounts: list[DataMount] = []
     missing: list[str] = []
     for declared in declared_files(repo):
-        if _present_in_repo(repo, declared):
-            continue
-        sha = store.find(declared)
-        source = store.mount_source(declared, sha) if sha else None
-        if source is None or not source.exists():
+        local = _local_result(repo, store, declared)
+        if local is None:
             missing.append(declared.path)
-            continue
-        mounts.append(DataMount(source=source, target=declared.path))
+        elif local.state == "cached" and local.source is not None:
+            mounts.append(DataMount(source=local.source, target=declared.path))
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise DataError(f"declared data not fetched yet: {shown} (cache: {store.root})", hint=FETCH_HINT,
@@ -271,6 +268,21 @@ class FetchResult:
     state: str
     sha256: str | None = None
     source: Path | None = None
+
+
+def _local_result(repo: Repo, store: DataStore, declared: DeclaredFile) -> FetchResult | None:
+    """``declared`` as it is without network: in the repo ("in-repo"), in the store ("cached"), or ``None``.
+
+    A committed file with a wrong hash raises :class:`ChecksumError`; an ``extract: true``
+    archive counts as cached only once it is unpacked.
+    """
+    if _present_in_repo(repo, declared):
+        return FetchResult(declared, "in-repo", source=repo.root / declared.path)
+    sha = store.find(declared)
+    if sha is None:
+        return None
+    source = store.mount_source(declared, sha)
+    return FetchResult(declared, "cached", sha, source) if source.exists() else None
 
 
 #: ``progress(path, bytes_done, bytes_total_or_None)``
@@ -315,19 +327,18 @@ class _Fetcher:
             return self._key_locks.setdefault(key, threading.Lock())
 
     def fetch(self, declared: DeclaredFile) -> FetchResult:
-        if _present_in_repo(self.repo, declared):
-            return FetchResult(declared, "in-repo", source=self.repo.root / declared.path)
-        sha = self.store.find(declared)
+        local = _local_result(self.repo, self.store, declared)
+        if local is not None:
+            return local
         state = "cached"
-        if sha is None or (declared.extract and not self.store.extracted(sha).is_dir()):
-            # One download per source at a time, in this process (threads) and across processes sharing the cache.
-            with self._key_lock(declared.key), self.store.locked(declared.key):
-                sha = self.store.find(declared)  # another thread or process may have fetched it meanwhile
-                if sha is None:
-                    sha = self._download(declared)
-                    state = "fetched"
-                if declared.extract and not self.store.extracted(sha).is_dir():
-                    extract_archive(self.store.blob(sha), self.store.extracted(sha), limits=self.limits)
+        # One download per source at a time, in this process (threads) and across processes sharing the cache.
+        with self._key_lock(declared.key), self.store.locked(declared.key):
+            sha = self.store.find(declared)  # another thread or process may have fetched it meanwhile
+            if sha is None:
+                sha = self._download(declared)
+                state = "fetched"
+            if declared.extract and not self.store.extracted(sha).is_dir():
+                extract_archive(self.store.blob(sha), self.store.extracted(sha), limits=self.limits)
         return FetchResult(declared, state, sha, self.store.mount_source(declared, sha))
 
     def _download(self, declared: DeclaredFile) -> str:
@@ -363,9 +374,16 @@ def fetch_data(repo: Repo, *, config: ServiceConfig | None = None, cache_dir: Pa
     Files are fetched ``workers`` at a time. The first error is raised after the
     other downloads finished (what was fetched stays in the cache).
     """
+    return _fetch(repo, declared_files(repo), config=config, cache_dir=cache_dir, client=client, limits=limits,
+                  progress=progress, workers=workers)
+
+
+def _fetch(repo: Repo, declared: list[DeclaredFile], *, config: ServiceConfig | None = None,
+           cache_dir: Path | None = None, client: HttpClient | None = None, limits: ArchiveLimits | None = None,
+           progress: FetchProgress | None = None, workers: int = 4) -> list[FetchResult]:
+    """:func:`fetch_data` for the files ``declared`` (results in their order)."""
     config = config or ServiceConfig.from_env()
     store = DataStore(cache_dir)
-    declared = declared_files(repo)
     if declared:
         store.prepare()
     own = client is None
@@ -394,13 +412,10 @@ def ensure_data(repo: Repo, *, cache_dir: Path | None = None,
     Nothing is asked of the network when every declared file is already there. A
     committed file whose hash differs from the declared one raises :class:`ChecksumError`.
     """
-    try:
-        data_mounts(repo, cache_dir=cache_dir)
+    store = DataStore(cache_dir)
+    missing = [d for d in declared_files(repo) if _local_result(repo, store, d) is None]  # hashes committed files once
+    if not missing:
         return []
-    except ChecksumError:
-        raise
-    except DataError:
-        pass
     report = None
     if progress is not None:
         seen: set[str] = set()
@@ -410,7 +425,7 @@ def ensure_data(repo: Repo, *, cache_dir: Path | None = None,
                 seen.add(path)
                 progress(f"fetching {path}" + (f" ({total} bytes)" if total else ""))
 
-    results = fetch_data(repo, cache_dir=cache_dir, progress=report)
+    results = _fetch(repo, missing, cache_dir=cache_dir, progress=report)
     return [r for r in results if r.state == "fetched"]
 
 
@@ -468,16 +483,8 @@ def data_status(repo: Repo, *, cache_dir: Path | None = None) -> list[FetchResul
     out: list[FetchResult] = []
     for declared in declared_files(repo):
         try:
-            if _present_in_repo(repo, declared):
-                out.append(FetchResult(declared, "in-repo", source=repo.root / declared.path))
-                continue
+            local = _local_result(repo, store, declared)
         except ChecksumError:
-            out.append(FetchResult(declared, "mismatch", source=repo.root / declared.path))
-            continue
-        sha = store.find(declared)
-        source = store.mount_source(declared, sha) if sha else None
-        if sha and source is not None and source.exists():
-            out.append(FetchResult(declared, "cached", sha, source))
-        else:
-            out.append(FetchResult(declared, "missing"))
+            local = FetchResult(declared, "mismatch", source=repo.root / declared.path)
+        out.append(local or FetchResult(declared, "missing"))
     return out

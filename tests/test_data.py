@@ -12,7 +12,7 @@ import pytest
 from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
 from doiserver import Action, DoiServer
 from paperpack.cli.main import main
-from paperpack.data import DataMount, DataStore, data_mounts, data_status, fetch_data, lock_hashes
+from paperpack.data import DataMount, DataStore, data_mounts, data_status, ensure_data, fetch_data, lock_hashes
 from paperpack.errors import ChecksumError, DataError, UnsafeArchiveError
 from paperpack.repo import Repo
 
@@ -65,6 +65,23 @@ def test_committed_file_with_right_hash_is_not_mounted_wrong_hash_is_an_error(do
         data_mounts(repo)
     assert sha(CSV) in str(info.value) and sha(CSV + b"tampered\n") in str(info.value)
     assert [r.state for r in data_status(repo)] == ["mismatch"]
+
+
+def test_ensure_data_fetches_only_what_is_missing(doi_env: DoiServer, tmp_path: Path) -> None:
+    url = doi_env.add_file("obs.csv", CSV)
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n"
+                           f"        url: {url}\n        sha256: {sha(CSV)}\n      - path: data/kept.csv\n"
+                           f"        sha256: {sha(b'kept')}\n", {"data/kept.csv": b"kept"})
+    said: list[str] = []
+    [fetched] = ensure_data(repo, progress=said.append)
+    assert fetched.declared.path == "data/obs.csv" and fetched.state == "fetched"
+    assert said == [f"fetching data/obs.csv ({len(CSV)} bytes)"]
+    sent = doi_env.count
+    assert ensure_data(repo) == [] and doi_env.count == sent, "everything there: no network"
+    (repo.root / "data" / "kept.csv").write_bytes(b"changed")
+    with pytest.raises(ChecksumError, match="data/kept.csv"):
+        ensure_data(repo)
+    assert doi_env.count == sent
 
 
 def test_zenodo_record_from_doi_then_lock(doi_env: DoiServer, tmp_path: Path) -> None:
