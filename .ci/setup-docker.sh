@@ -3,12 +3,17 @@
 # Idempotent: reuses what is already installed and running.
 set -euo pipefail
 
+apt_updated=0
+apt_install() {  # apt-get update at most once per run
+    ((apt_updated)) || { apt-get update -qq; apt_updated=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
 need_apt=()
 command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 if ((${#need_apt[@]})); then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    apt_install "${need_apt[@]}"
 fi
 
 if ! docker info >/dev/null 2>&1; then
@@ -66,8 +71,7 @@ if ((${#need_apt[@]})); then
         printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 0755 "$policy"; own_policy=1
         trap 'rm -f "$policy"' EXIT
     fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    apt_install "${need_apt[@]}"
     if ((own_policy)); then rm -f "$policy"; trap - EXIT; fi
 fi
 if [ -x /etc/init.d/docker-registry ]; then

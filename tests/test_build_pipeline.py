@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -17,7 +19,6 @@ import pytest
 from conftest import CASES, snapshot
 from conftest_doi import doi_env, doi_server  # noqa: F401  (fixtures)
 from doiserver import DoiServer
-from paperpack.cli.build import MODES
 from paperpack.cli.main import main
 from paperpack.schemas import validator_for
 
@@ -58,10 +59,12 @@ def test_local_engine_with_no_run_is_a_usage_error(tmp_path: Path, capsys: pytes
     assert "nothing to do" in capsys.readouterr().err
 
 
-def test_cli_modes_match_the_builder() -> None:
-    from paperpack.build.builder import MODES as BUILDER_MODES
-
-    assert MODES == BUILDER_MODES
+def test_parsing_the_command_line_does_not_import_repo2docker() -> None:
+    """repo2docker is imported only when an image is built, not at every start-up."""
+    code = ("import sys; from paperpack.cli.main import build_parser; build_parser(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'repo2docker'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_build_fetches_declared_data_before_running(tmp_path: Path, doi_env: DoiServer,

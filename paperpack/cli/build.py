@@ -10,14 +10,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from ..build.builder import MODES
 from ..errors import EXIT_FINDINGS, EXIT_OK, BuildError, EngineError, UsageError
 from ..findings import Severity
 from ..repo import Repo
 from ..report import Report, write_json_atomic
 from ..report.text import make_console
 from .run import add_run_arguments, run_from_args
-
-MODES = ("auto", "binder", "offline")  # paperpack.build.builder.MODES, without importing repo2docker here
 
 HELP = "build the image, run every notebook in it and compare the results (the whole verification)"
 DESCRIPTION = """\
