@@ -189,6 +189,8 @@ def test_cli_fetch_status_lock(doi_env: DoiServer, tmp_path: Path, capsys: pytes
     assert "missing  c.csv" in capsys.readouterr().out
     assert main(["data", "lock", str(repo.root)]) == 1
     assert "not fetched yet" in capsys.readouterr().err
+    assert main(["data", "fetch", str(repo.root), "--jobs", "0"]) == 2, "zero downloads at once is a usage error"
+    assert "expected a whole number above 0, got '0'" in capsys.readouterr().err
     assert main(["data", "fetch", str(repo.root)]) == 0
     assert "1 fetched" in capsys.readouterr().out
     assert main(["data", "lock", str(repo.root)]) == 0

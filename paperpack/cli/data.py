@@ -14,6 +14,7 @@ from .. import data
 from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..repo import Repo
 from ..report.text import make_console
+from .run import positive_int
 
 HELP = "fetch the data paperpack.yml declares into the cache, checked against its hashes"
 DESCRIPTION = """\
@@ -59,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         a.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
         a.add_argument("--cache-dir", type=Path, help="data cache folder (default: <user cache>/paperpack/data)")
         if name == "fetch":
-            a.add_argument("-j", "--jobs", type=int, default=4, help="downloads at once (default: 4)")
+            a.add_argument("-j", "--jobs", type=positive_int, default=4, help="downloads at once (default: 4)")
         a.set_defaults(func=func)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
