@@ -28,7 +28,7 @@ from typing import IO
 
 from .errors import DataError, UnsafeArchiveError
 
-__all__ = ["ArchiveLimits", "extract_archive", "is_archive"]
+__all__ = ["ArchiveLimits", "extract_archive"]
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,6 @@ class ArchiveLimits:
     max_total_bytes: int = 20 << 30  # 20 GiB unpacked
     max_members: int = 200_000
     max_ratio: float = 1000.0  # unpacked / packed size of one member, above 1 MiB
-
-
-def is_archive(path: Path) -> bool:
-    return zipfile.is_zipfile(path) or tarfile.is_tarfile(path)
 
 
 def _member_path(archive: Path, name: str) -> str:
@@ -107,7 +103,10 @@ class _Writer:
             raise UnsafeArchiveError(
                 f"{self.archive.name}: member {rel!r} unpacks {packed} bytes into {unpacked} (ratio above "
                 f"{self.limits.max_ratio:g}): a compression bomb", hint=HINT, path=self.archive)
-        target = self._target(rel)
+        self._write(self._target(rel), source, mode)
+
+    def _write(self, target: Path, source: IO[bytes], mode: int) -> None:
+        """Copy ``source`` to ``target``, counting every byte against ``max_total_bytes``."""
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "wb") as out:
             while block := source.read(1 << 20):
@@ -135,9 +134,10 @@ class _Writer:
         if not source.is_file() or source.is_symlink():
             raise UnsafeArchiveError(f"{self.archive.name}: hard link {rel!r} points to {target!r}, which is not a "
                                      "file extracted before it", hint=HINT, path=self.archive)
-        path = self._target(rel)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, path)
+        if inside == rel:
+            return  # a link to itself: the file is already there
+        with open(source, "rb") as src:  # a copy, counted like any file: links cannot multiply a bomb past the limit
+            self._write(self._target(rel), src, source.stat().st_mode)
 
 
 def _extract_zip(archive: Path, writer: _Writer) -> None:

@@ -110,6 +110,17 @@ def test_size_bomb_stops_at_the_limit(maker, tmp_path: Path) -> None:  # type: i
     assert not (tmp_path / "out").exists()
 
 
+def test_hard_links_count_against_the_size_limit(tmp_path: Path) -> None:
+    """Each hard link is a copy: links to one big member cannot write past max_total_bytes."""
+    arch = make_tar(tmp_path / "h.tar.gz", [("big.bin", "file", bytes(600 << 10)), ("c1.bin", "hard", "big.bin"),
+                                            ("c2.bin", "hard", "big.bin")])
+    with pytest.raises(UnsafeArchiveError, match="more than 1048576 bytes"):
+        extract_archive(arch, tmp_path / "out", limits=ArchiveLimits(max_total_bytes=1 << 20, max_ratio=1e9))
+    assert not (tmp_path / "out").exists()
+    self_link = make_tar(tmp_path / "s.tar.gz", [("a.txt", "file", "kept"), ("a.txt", "hard", "a.txt")])
+    assert (extract_archive(self_link, tmp_path / "s") / "a.txt").read_text() == "kept"
+
+
 def test_zip_compression_ratio_bomb(tmp_path: Path) -> None:
     arch = make_zip(tmp_path / "r.zip", [("zeros.bin", "file", bytes(8 << 20))])
     with pytest.raises(UnsafeArchiveError, match="compression bomb"):
