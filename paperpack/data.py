@@ -50,6 +50,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FETCH_HINT = "run `paperpack data fetch` to download the declared data into the cache"
+CACHE_HINT = "pass a writable folder with --cache-dir, or set PAPERPACK_CACHE_DIR to one"
 _HEX = re.compile(r"^[0-9a-f]+$")
 
 
@@ -119,6 +120,11 @@ def declared_files(repo: Repo) -> list[DeclaredFile]:
     return out
 
 
+def _name_of(key: str) -> str:
+    """The file name standing for a source key in the store (its sha256)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
 class DataStore:
     """The content-addressed data cache under ``<root>``.
 
@@ -138,7 +144,7 @@ class DataStore:
         return self.root / "extracted" / sha256.lower()
 
     def partial(self, key: str) -> Path:
-        return self.root / "partial" / (hashlib.sha256(key.encode("utf-8")).hexdigest() + ".part")
+        return self.root / "partial" / (_name_of(key) + ".part")
 
     def prepare(self) -> None:
         """Create the store's folders, or raise :class:`DataError` naming the folder that cannot be made."""
@@ -147,8 +153,7 @@ class DataStore:
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DataError(f"cannot use {self.root} as the data cache: {exc.strerror or exc}",
-                            hint="pass a writable folder with --cache-dir, or set PAPERPACK_CACHE_DIR to one",
-                            path=self.root) from None
+                            hint=CACHE_HINT, path=self.root) from None
 
     @contextlib.contextmanager
     def locked(self, key: str) -> Iterator[None]:
@@ -157,13 +162,12 @@ class DataStore:
         Threads of one process also serialise on it: each ``flock`` call opens its own file
         description, and those exclude one another. The lock file stays (deleting it would race).
         """
-        path = self.root / "locks" / (hashlib.sha256(key.encode("utf-8")).hexdigest() + ".lock")
+        path = self.root / "locks" / (_name_of(key) + ".lock")
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise DataError(f"cannot create the lock file {path}: {exc.strerror or exc}",
-                            hint="pass a writable folder with --cache-dir, or set PAPERPACK_CACHE_DIR to one",
-                            path=path) from None
+                            hint=CACHE_HINT, path=path) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -178,8 +182,7 @@ class DataStore:
         if md5:
             write_atomic(self._alias("md5", md5.lower()), sha256.encode("ascii"))
         if key:
-            write_atomic(self._alias("keys", hashlib.sha256(key.encode("utf-8")).hexdigest()),
-                               sha256.encode("ascii"))
+            write_atomic(self._alias("keys", _name_of(key)), sha256.encode("ascii"))
 
     def _read_alias(self, kind: str, name: str) -> str | None:
         try:
@@ -197,7 +200,7 @@ class DataStore:
         elif expected:
             candidates.append(self._read_alias("md5", expected[1]))
         else:
-            candidates.append(self._read_alias("keys", hashlib.sha256(declared.key.encode("utf-8")).hexdigest()))
+            candidates.append(self._read_alias("keys", _name_of(declared.key)))
         for sha in candidates:
             if sha and self.blob(sha).is_file():
                 return sha
