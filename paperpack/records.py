@@ -40,7 +40,7 @@ class DataRecord:
         if name in self.files:
             return self.files[name]
         close = difflib.get_close_matches(name, list(self.files), n=1)
-        guess = f"; did you mean {close[0]!r}?" if close else ""
+        guess = f"; did you mean {close[0]!r}?" if close else "."
         listing = ", ".join(sorted(self.files)[:10]) or "no files"
         raise DataError(f"the record of {self.doi} (record {self.record_id}) has no file named {name!r}{guess} "
                         f"It has: {listing}",

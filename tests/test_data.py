@@ -112,6 +112,9 @@ def test_record_found_through_the_landing_url(doi_env: DoiServer, tmp_path: Path
     bad = paper(tmp_path / "b", "version: 1\ndata:\n  - doi: 10.5061/dryad.xyz\n    files:\n      - path: T.csv\n")
     with pytest.raises(DataError, match="has no file named 'T.csv'; did you mean 't.csv'"):
         fetch_data(bad)
+    other = paper(tmp_path / "o", "version: 1\ndata:\n  - doi: 10.5061/dryad.xyz\n    files:\n      - path: zzz.bin\n")
+    with pytest.raises(DataError, match=r"has no file named 'zzz.bin'\. It has: t.csv$"):
+        fetch_data(other)
 
 
 def test_wrong_checksum_deletes_the_download_and_names_both_hashes(doi_env: DoiServer, tmp_path: Path) -> None:
