@@ -136,12 +136,11 @@ def yaml_problem(exc: YAMLError) -> tuple[str, int | None]:
 
 
 def _error(name: str, line: int | None, where: str, message: str, hint: str, path: Path | None) -> ManifestError:
-    """A :class:`ManifestError` reading ``name:line: where: message``, with ``line`` and ``where`` attributes."""
+    """A :class:`ManifestError` reading ``name:line: where: message``, with ``line``, ``where`` and ``problems`` attributes."""
     head = f"{name}:{line}" if line else name
     exc = ManifestError(f"{head}: {where + ': ' if where else ''}{message}", hint=hint, path=path)
     exc.line = line  # type: ignore[attr-defined]
     exc.where = where  # type: ignore[attr-defined]
-    exc.detail = message  # type: ignore[attr-defined]
     exc.problems = [ManifestProblem(line, where, message, hint)]  # type: ignore[attr-defined]
     return exc
 

@@ -16,12 +16,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from ..discover import Environment
 from ..findings import Finding, Rule, Severity
 from ..importmap import IMAGE_PROVIDED, distributions_for, requires_closure
 from ..notebooks import NotebookProblem
 from ..pysource import CodeFacts, analyse
 from ..repo import Repo
 from . import CheckContext
+from .environment import environment_of
 from .notebooks import code_facts, parsed_notebooks
 
 __all__ = ["check"]
@@ -55,18 +57,17 @@ class _Use:
 
 
 def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
-    env = _environment(repo, ctx)
+    env = environment_of(repo, ctx)
     notebooks = parsed_notebooks(repo, ctx)
     facts = code_facts(repo, ctx)
     yield from _syntax_errors(notebooks, facts)
-    if env is None or getattr(env, "language", None) is None or "python" not in getattr(env, "kernels", ()) \
-            or not facts:
+    if env.language is None or "python" not in env.kernels or not facts:
         return  # a Dockerfile/Nix environment, or no Python notebook: nothing to compare against
     local = _local_modules(repo, list(notebooks))
     uses, module_errors = _imports(repo, facts, local)
     yield from module_errors
-    requirements = list(getattr(env, "requirements", []))
-    declared = {r.name for r in requirements} | set(getattr(env, "local_packages", []))
+    requirements = env.requirements
+    declared = {r.name for r in requirements} | set(env.local_packages)
     pulled = requires_closure(declared)
     target = _requirements_file(env)
     reported: set[tuple[str, str]] = set()
@@ -93,7 +94,7 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     imported = {d for use in uses for d in distributions_for(use.module)}
     for req in requirements:
         if req.name in imported or req.name in _NOT_PACKAGES or req.name.startswith("r-") \
-                or req.name in getattr(env, "local_packages", []):
+                or req.name in env.local_packages:
             continue
         yield DEP003.at(req.path, f"{req.raw.strip() or req.name} is declared but no notebook or local module "
                         "imports it", "remove it, unless it is needed as a plugin or backend", line=req.line)
@@ -106,19 +107,13 @@ def _detail(use: _Use, dist: str) -> dict[str, object]:
     return out
 
 
-def _environment(repo: Repo, ctx: CheckContext) -> Any:
-    from .environment import environment_of
-
-    return environment_of(repo, ctx)
-
-
-def _requirements_file(env: Any) -> str:
-    files = list(getattr(env, "files", []))
+def _requirements_file(env: Environment) -> str:
+    files = env.files
     for name in ("requirements.txt", "environment.yml", "environment.yaml", "Pipfile", "pyproject.toml", "setup.py"):
         hit = next((f for f in files if posixpath.basename(f) == name), None)
         if hit:
             return hit
-    config = getattr(env, "config_dir", "")
+    config = env.config_dir
     return posixpath.join(config, "requirements.txt") if config else "requirements.txt"
 
 

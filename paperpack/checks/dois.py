@@ -15,16 +15,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.comments import CommentedMap
 
 from ..doi import find_dois, find_malformed_dois, is_placeholder_doi, normalize_doi, syntax_problem
 from ..findings import Finding, Rule, Severity
 from ..repo import Repo
 from ..resolve import FAILED, FOUND, NOT_FOUND, UNREACHABLE, DoiRecord, DoiResolver
 from . import CheckContext
-from .metadata import as_list
+from .metadata import as_list, read_citation, yaml_line
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +93,7 @@ def collect_mentions(repo: Repo) -> Iterator[Mention]:
     """Every DOI written in the manifest, CITATION.cff, .zenodo.json and README files."""
     yield from _from_manifest(repo)
     if repo.has("CITATION.cff"):
-        yield from _from_cff(repo, "CITATION.cff")
+        yield from _from_cff(repo)
     if repo.has(".zenodo.json"):
         yield from _from_zenodo(repo, ".zenodo.json")
     for rel in repo.files:
@@ -123,37 +121,21 @@ def _from_manifest(repo: Repo) -> Iterator[Mention]:
             yield found
 
 
-def _line(node: Any, key: Any) -> int | None:
-    try:
-        if isinstance(node, CommentedMap):
-            return int(node.lc.key(key)[0]) + 1
-        if isinstance(node, CommentedSeq):
-            return int(node.lc.item(key)[0]) + 1
-    except (KeyError, TypeError, IndexError, AttributeError):
-        return None
-    return None
-
-
 def _cff_entry(entry: Any, path: str, role: str, where: str) -> Iterator[Mention]:
     if not isinstance(entry, CommentedMap):
         return
-    if (found := _mention(entry.get("doi"), path, _line(entry, "doi"), role, f"{where}doi")):
+    if (found := _mention(entry.get("doi"), path, yaml_line(entry, "doi"), role, f"{where}doi")):
         yield found
     for i, ident in enumerate(as_list(entry.get("identifiers"))):
         if isinstance(ident, CommentedMap) and str(ident.get("type", "")).lower() == "doi":
-            if (found := _mention(ident.get("value"), path, _line(ident, "value"), role,
+            if (found := _mention(ident.get("value"), path, yaml_line(ident, "value"), role,
                                   f"{where}identifiers[{i}].value")):
                 yield found
 
 
-def _from_cff(repo: Repo, path: str) -> Iterator[Mention]:
-    text = repo.read_text(path)
-    if text is None:
-        return
-    try:
-        doc = YAML(typ="rt").load(text)
-    except YAMLError:
-        return  # the metadata family reports an unreadable CITATION.cff
+def _from_cff(repo: Repo) -> Iterator[Mention]:
+    path = "CITATION.cff"
+    doc, _ = read_citation(repo)  # the metadata family reports an unreadable CITATION.cff
     if not isinstance(doc, CommentedMap):
         return
     yield from _cff_entry(doc, path, "other", "")

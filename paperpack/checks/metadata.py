@@ -23,7 +23,7 @@ from ..resolve import shape_of
 from . import CheckContext
 
 __all__ = ["check", "orcid_checksum", "is_valid_orcid", "read_citation", "LICENSE_FILES", "Person", "as_list",
-           "Shape", "shape_problems"]
+           "Shape", "shape_problems", "yaml_line"]
 
 _F = "metadata"
 META001 = Rule("META001", "orcid-invalid", Severity.ERROR,
@@ -152,7 +152,8 @@ def _orcid_problem(value: str) -> str | None:
     return None
 
 
-def _yaml_line(node: Any, key: str | int) -> int | None:
+def yaml_line(node: Any, key: str | int) -> int | None:
+    """1-based line of ``key`` in a round-trip YAML mapping (or item ``key`` of a sequence); ``None`` if unknown."""
     try:
         if isinstance(node, CommentedMap):
             return int(node.lc.key(key)[0]) + 1
@@ -210,7 +211,7 @@ def _cff_people(doc: Any, path: str = "CITATION.cff") -> Iterator[Person]:
                 continue
             name = person.get("name") or " ".join(str(person.get(k, "")) for k in ("given-names", "family-names"))
             orcid = person.get("orcid")
-            line = _yaml_line(person, "orcid") if orcid else _yaml_line(people, i)
+            line = yaml_line(person, "orcid") if orcid else yaml_line(people, i)
             yield Person(str(name).strip(), str(orcid) if orcid else None, path, line)
 
 
@@ -289,7 +290,7 @@ def _cff_fields(cff: Any) -> Iterable[Finding]:
             continue  # META003 below, as documented
         yield META002.at("CITATION.cff", message, f"write `{where}` as the Citation File Format describes "
                          "(https://github.com/citation-file-format/citation-file-format)",
-                         line=_yaml_line(parent, key))
+                         line=yaml_line(parent, key))
     missing = [k for k in CFF_REQUIRED if not cff.get(k)]
     if missing:
         yield META003.at("CITATION.cff", f"required field{'s' * (len(missing) > 1)} missing or empty: "
@@ -298,7 +299,7 @@ def _cff_fields(cff: Any) -> Iterable[Finding]:
     authors = cff.get("authors")
     if authors is not None and not isinstance(authors, list):
         yield META003.at("CITATION.cff", "'authors' must be a list of people",
-                         "write each author as a list item: `- family-names: …`", line=_yaml_line(cff, "authors"))
+                         "write each author as a list item: `- family-names: …`", line=yaml_line(cff, "authors"))
     for person in _cff_people(cff):
         bare = _ORCID.match(person.orcid.strip()) if person.orcid else None
         if bare and is_valid_orcid(bare.group(1)) and not person.orcid.startswith("https://orcid.org/"):  # type: ignore[union-attr]

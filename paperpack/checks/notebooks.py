@@ -18,11 +18,13 @@ import posixpath
 import re
 from typing import Any, Iterable
 
+from ..discover import Environment
 from ..findings import Finding, Rule, Severity
 from ..notebooks import MAX_NOTEBOOK_BYTES, NotebookProblem, ParsedNotebook, analyse_cells, read_notebooks
 from ..pysource import ABSOLUTE_PATH, SCRATCH_PATH, CodeFacts
 from ..repo import Repo
 from . import CheckContext
+from .environment import environment_of
 
 __all__ = ["check", "parsed_notebooks", "code_facts", "OUTPUT_LIMIT", "NOTEBOOK_OUTPUT_LIMIT"]
 
@@ -144,7 +146,7 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
         yield NB016.at(None, "no notebooks (*.ipynb) in the repository",
                        "commit the notebooks that produce the paper's results")
     yield from _checkpoints(repo)
-    env = _environment(repo, ctx)
+    env = environment_of(repo, ctx)
     for rel, nb in notebooks.items():
         if isinstance(nb, NotebookProblem):
             rule = NB004 if nb.kind == "too-large" else NB001
@@ -155,14 +157,6 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
         yield from _execution(nb)
         yield from _outputs(nb)
     yield from _paths(repo, ctx, notebooks)
-
-
-def _environment(repo: Repo, ctx: CheckContext) -> Any:
-    try:
-        from .environment import environment_of
-    except ImportError:  # pragma: no cover - the environment family is part of paperpack
-        return ctx.cache.get("environment")
-    return environment_of(repo, ctx)
 
 
 def _checkpoints(repo: Repo) -> Iterable[Finding]:
@@ -185,7 +179,7 @@ def _format(nb: ParsedNotebook) -> Iterable[Finding]:
                        cell=issue.cell, detail={"where": issue.where, "version": nb.version})
 
 
-def _kernel(nb: ParsedNotebook, env: Any) -> Iterable[Finding]:
+def _kernel(nb: ParsedNotebook, env: Environment) -> Iterable[Finding]:
     ks = nb.kernelspec
     name = str(ks.get("name", "")) if ks else ""
     language = nb.language
@@ -201,13 +195,12 @@ def _kernel(nb: ParsedNotebook, env: Any) -> Iterable[Finding]:
         yield NB007.at(nb.rel, f"written for Python 2 (kernel {name or '?'}, version {version or mode_version})",
                        "port the notebook to Python 3 (2to3 helps), run it, and save it with a Python 3 kernel")
         return
-    served = getattr(env, "kernels", None)
-    if not language or env is None or getattr(env, "language", None) is None or served is None:
+    if not language or env.language is None:
         return  # unknown kernel language, or a Dockerfile/Nix environment paperpack cannot see into
-    if language not in served:
-        have = ", ".join(sorted(served)) or "none"
+    if language not in env.kernels:
+        have = ", ".join(sorted(env.kernels)) or "none"
         yield NB006.at(nb.rel, f"needs a kernel for {language} ({name or 'kernelspec without name'}), but the "
-                       f"environment ({getattr(env, 'buildpack', '?')}) serves: {have}",
+                       f"environment ({env.buildpack}) serves: {have}",
                        _KERNEL_FIX.get(language, f"install a {language} kernel in postBuild, or use a Dockerfile"))
 
 
