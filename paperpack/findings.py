@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Iterable
 
 __all__ = ["Severity", "Rule", "Finding", "Findings"]
 
@@ -127,6 +126,3 @@ class Findings(list[Finding]):
         for f in self.sorted():
             groups.setdefault(f.path or "<repository>", []).append(f)
         return groups
-
-    def extend_from(self, items: Iterable[Finding]) -> None:
-        self.extend(items)
