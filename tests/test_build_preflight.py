@@ -12,7 +12,7 @@ from paperpack.build.engine import preflight
 from paperpack.cli.main import main
 from paperpack.errors import EXIT_USAGE, EngineError
 from paperpack.repo import Repo
-from tests.conftest import CASES
+from tests.conftest import CASES, require
 
 
 def test_no_docker_client(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,8 +23,7 @@ def test_no_docker_client(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_no_daemon(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    if not shutil.which("docker"):
-        pytest.skip("needs the docker client (not the daemon)")
+    require(shutil.which("docker") is not None, "needs the docker client (not the daemon)")
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")
     with pytest.raises(EngineError) as info:
         preflight()

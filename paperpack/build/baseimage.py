@@ -100,8 +100,10 @@ class BaseImage:
         return asdict(self)
 
 
-def _describe(tag: str, release: str, *, reused: bool, duration: float, mirror: str | None) -> BaseImage:
-    info = engine.image_inspect(tag)
+def _describe(tag: str, release: str, *, reused: bool, duration: float, mirror: str | None,
+              info: dict[str, Any] | None = None) -> BaseImage:
+    """``info``: the image's ``docker image inspect`` when the caller has it already."""
+    info = info or engine.image_inspect(tag)
     if info is None:
         raise EngineError(f"{tag} was imported but cannot be found", hint="check `docker images`")
     return BaseImage(tag=tag, image_id=str(info["Id"]), release=release, python=RELEASES[release],
@@ -124,8 +126,9 @@ def ensure_base_image(release: str = DEFAULT_RELEASE, *, mirror: str | None = No
                           hint=f"choose one of {', '.join(RELEASES)}")
     tag = base_image_tag(release)
     engine.preflight(buildx=False)
-    if not force and engine.image_id(tag) is not None:
-        return _describe(tag, release, reused=True, duration=0.0, mirror=None)
+    present = None if force else engine.image_inspect(tag)
+    if present is not None:
+        return _describe(tag, release, reused=True, duration=0.0, mirror=None, info=present)
     if shutil.which("debootstrap") is None:
         raise EngineError("debootstrap is not installed", hint="apt-get install debootstrap (as root)")
     if os.geteuid() != 0:

@@ -128,21 +128,18 @@ def export_image(image: str, output: Path, *, fmt: str = "docker-archive") -> Ex
     fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    saved = tmp  # docker-archive: what `docker save` writes; oci: converted from it
+    if fmt == "oci":
+        fd, saved_name = tempfile.mkstemp(prefix=".docker-save.", suffix=".part", dir=output.parent)
+        os.close(fd)
+        saved = Path(saved_name)
     try:
-        if fmt == "docker-archive":
-            engine.run([engine.docker_cli(), "save", "-o", str(tmp), image], what=f"save {image}", timeout=3600)
-        else:
-            fd2, saved_name = tempfile.mkstemp(prefix=".docker-save.", suffix=".part", dir=output.parent)
-            os.close(fd2)
-            saved = Path(saved_name)
-            try:
-                engine.run([engine.docker_cli(), "save", "-o", str(saved), image], what=f"save {image}",
-                           timeout=3600)
-                _docker_archive_to_oci(saved, tmp, image.rsplit(":", 1)[-1] if ":" in image else "latest")
-            finally:
-                saved.unlink(missing_ok=True)
+        engine.run([engine.docker_cli(), "save", "-o", str(saved), image], what=f"save {image}", timeout=3600)
+        if saved != tmp:
+            _docker_archive_to_oci(saved, tmp, image.rsplit(":", 1)[-1] if ":" in image else "latest")
         os.replace(tmp, output)
     finally:
+        saved.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
     return ExportResult(image=image, image_id=str(info["Id"]), path=output, format=fmt, size=output.stat().st_size,
                         duration=time.monotonic() - start, commands=usage_commands(output, fmt, image))
