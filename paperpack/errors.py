@@ -10,6 +10,7 @@ Messages name the file, the value, what was expected, and the fix.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "PaperpackError",
@@ -66,7 +67,19 @@ class ConfigError(PaperpackError):
 
 
 class ManifestError(ConfigError):
-    """``paperpack.yml`` cannot be read or does not follow its schema."""
+    """``paperpack.yml`` cannot be read or does not follow its schema.
+
+    ``line`` and ``where`` (the place in the document) point at the first problem;
+    ``problems`` lists every one (:class:`paperpack.manifest.ManifestProblem`), empty
+    when the file could not be read at all.
+    """
+
+    def __init__(self, message: str, *, hint: str = "", path: Path | str | None = None,
+                 line: int | None = None, where: str = "", problems: list[Any] | None = None):
+        super().__init__(message, hint=hint, path=path)
+        self.line = line
+        self.where = where
+        self.problems: list[Any] = list(problems or [])
 
 
 class NotebookError(PaperpackError):

@@ -138,11 +138,8 @@ def yaml_problem(exc: YAMLError) -> tuple[str, int | None]:
 def _error(name: str, line: int | None, where: str, message: str, hint: str, path: Path | None) -> ManifestError:
     """A :class:`ManifestError` reading ``name:line: where: message``, with ``line``, ``where`` and ``problems`` attributes."""
     head = f"{name}:{line}" if line else name
-    exc = ManifestError(f"{head}: {where + ': ' if where else ''}{message}", hint=hint, path=path)
-    exc.line = line  # type: ignore[attr-defined]
-    exc.where = where  # type: ignore[attr-defined]
-    exc.problems = [ManifestProblem(line, where, message, hint)]  # type: ignore[attr-defined]
-    return exc
+    return ManifestError(f"{head}: {where + ': ' if where else ''}{message}", hint=hint, path=path,
+                         line=line, where=where, problems=[ManifestProblem(line, where, message, hint)])
 
 
 def parse_manifest(text: str, *, path: Path | None = None) -> Manifest:
@@ -279,7 +276,7 @@ def _validate(manifest: Manifest, name: str) -> None:
     if len(problems) > MAX_MORE + 1:
         extra += f"\n  and {len(problems) - MAX_MORE - 1} more"
     exc = _error(name, head.line, head.where, head.message + extra, head.hint, manifest.path)
-    exc.problems = problems  # type: ignore[attr-defined]
+    exc.problems = problems
     raise exc
 
 

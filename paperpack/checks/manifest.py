@@ -50,7 +50,7 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     error: ManifestError | None = ctx.cache.get("manifest_error")
     if error is not None:
         path = error.path.name if error.path else "paperpack.yml"
-        problems: list[ManifestProblem] = getattr(error, "problems", [])
+        problems: list[ManifestProblem] = error.problems
         for p in problems:  # one finding per problem, each at its own line
             yield MAN001.at(path, f"{p.where}: {p.message}" if p.where else p.message, p.hint, line=p.line)
         if not problems:  # not readable at all (size, encoding)
