@@ -10,12 +10,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from ..build import build_image
 from ..build.builder import MODES
 from ..errors import EXIT_FINDINGS, EXIT_OK, BuildError, EngineError, UsageError
 from ..findings import Severity
 from ..repo import Repo
 from ..report import Report, write_json_atomic
 from ..report.text import make_console
+from ._buildview import BuildView, show_build_failure
 from .run import add_run_arguments, run_from_args
 
 HELP = "build the image, run every notebook in it and compare the results (the whole verification)"
@@ -92,10 +94,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """validate → fetch data → build → run → compare → report."""
-    from ..build import build_image
     from ..data import ensure_data
     from ..validate import validate
-    from ._buildview import BuildView, show_build_failure
 
     repo = Repo.open(args.path)
     color = {"always": True, "never": False}.get(args.color)
