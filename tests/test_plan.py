@@ -72,6 +72,7 @@ def test_command_line_wins(tmp_path: Path) -> None:
     assert prep.parameters == {"n": 2, "label": "full"}
     assert plan.by_path["side.ipynb"].parameters == {"n": 2}
     assert (plan.by_path["fit.ipynb"].timeout, prep.cell_timeout) == (7.0, 3.0)
+    assert (plan.limits.timeout, plan.limits.cell_timeout) == (7.0, 3.0)
 
 
 def test_limits_resolution() -> None:
@@ -83,6 +84,7 @@ def test_limits_resolution() -> None:
 @pytest.mark.parametrize("manifest, message", [
     ("version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [b.ipynb]\n  - path: b.ipynb\n"
      "    depends_on: [a.ipynb]\n", "in a circle: "),
+    ("version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [a.ipynb]\n", "in a circle: a.ipynb -> a.ipynb"),
     ("version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [c.ipynb]\n", "'a.ipynb' depends on 'c.ipynb'"),
     ("version: 1\nnotebooks:\n  - path: missing.ipynb\n", "'missing.ipynb' does not exist"),
 ])

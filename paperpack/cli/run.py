@@ -153,7 +153,6 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
     whole_report = report is not None
     fmt = "json" if getattr(args, "json", False) else getattr(args, "format", "text")
     engine = getattr(args, "engine", None) or ("docker" if image else "auto")
-    out_dir = getattr(args, "out", None) or repo.root / DEFAULT_OUTPUT
     limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=args.memory,
                     pids=args.pids, cpus=args.cpus)
     color = {"always": True, "never": False}.get(getattr(args, "color", "auto"))
@@ -163,10 +162,9 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
     previous = _sigterm_as_interrupt()
     try:
         with display:
-            result = run_notebooks(repo, engine=engine, image=image, out_dir=out_dir, jobs=args.jobs,
-                                   parameters=parse_parameters(args.parameters), limits=limits,
-                                   progress=display.update,
-                                   isolate=getattr(args, "isolate", False))
+            result = run_notebooks(repo, engine=engine, image=image, out_dir=getattr(args, "out", None),
+                                   jobs=args.jobs, parameters=parse_parameters(args.parameters), limits=limits,
+                                   progress=display.update, isolate=getattr(args, "isolate", False))
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -174,7 +172,7 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
     report = report or Report(root=repo.root, commit=repo.commit(), manifest=manifest)
     report.run = result.to_dict()
     report.complete = report.complete and result.complete
-    write_json_atomic(out_dir / "report.json", report.to_dict())
+    write_json_atomic(result.out_dir / "report.json", report.to_dict())
     if fmt == "json":
         doc = report.to_dict() if whole_report else result.to_dict()
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from ..errors import UsageError
 from ..repo import DEFAULT_OUTPUT, OUTPUT_MARKER, Repo, mark_output_dir
 from .engines import Batch, Engine, EngineRegistry, Session, default_registry, detect_engine
+from .mounts import data_sources
 from .outcome import interpret
 from .plan import Limits, Plan, PlannedNotebook, make_plan
 from .results import NotebookRun, RunEvent, RunResult
@@ -49,10 +50,9 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
     run_section = repo.manifest.section("run") if repo.manifest else {}
     jobs = max(1, jobs if jobs is not None else run_section.get("jobs") or os.cpu_count() or 1)
     plan = make_plan(repo, parameters=parameters, limits=limits, jobs=jobs)
-    resolved = (limits or Limits()).resolved(run_section, jobs)
     notify = progress or (lambda event: None)
     result = RunResult(engine=name, isolation=runner.isolation, image=image if name == "docker" else None,
-                       out_dir=out, jobs=jobs, limits=resolved.to_dict())
+                       out_dir=out, jobs=jobs, limits=plan.limits.to_dict())
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="paperpack-run-"))
     try:
@@ -67,7 +67,7 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
                 notify(RunEvent(kind=str(event["event"]), path=path, cell=event.get("cell"),
                                 cells=event.get("cells")))
 
-        session = Session(repo=repo, work_dir=work, limits=resolved, jobs=jobs,
+        session = Session(repo=repo, work_dir=work, limits=plan.limits, jobs=jobs,
                           image=image, on_event=on_event)
         runs = _schedule(plan, runner, session, scratch, keys, executor or ThreadExecutor(jobs), notify, result,
                          isolate)
@@ -149,6 +149,7 @@ def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys:
             notify(RunEvent(kind="queued", path=nb.path))
     try:
         if plan.to_run:
+            session.data = data_sources(session.repo)  # once per run: it checks the hashes of in-repo data
             runner.prepare(session)
         while True:
             for nb, dep in plan.blocked(failed, settled):

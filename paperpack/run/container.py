@@ -15,17 +15,16 @@ from __future__ import annotations
 import atexit
 import logging
 import re
-import shutil
 import subprocess
 import threading
 import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from ..build import engine
 from ..build.engine import docker_cli
 from ..errors import EngineError, UsageError
 from .engines import RUNNER, Batch, Engine, Session
-from .mounts import data_sources
 
 __all__ = ["DockerEngine", "DOCKER_LABEL", "CONTAINER_PREFIX", "container_user", "bind_mount"]
 
@@ -142,13 +141,13 @@ class DockerEngine(Engine):
         self.names: set[str] = set()
 
     def available(self) -> tuple[bool, str]:
-        docker = docker_cli()
-        if not shutil.which(docker):
-            return False, f"no docker client: {docker!r} is not an executable on PATH (PAPERPACK_DOCKER)"
-        try:
-            out = _docker("info", "--format", "{{.ServerVersion}}", timeout=20)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return False, f"docker info failed: {exc}"
+        try:  # a missing client or a hung daemon comes back as EngineError, with the client's name
+            out = engine.run([docker_cli(), "info", "--format", "{{.ServerVersion}}"],
+                             what="ask the Docker daemon its version", check=False, timeout=20)
+        except EngineError as exc:
+            return False, str(exc)
+        except OSError as exc:  # e.g. PAPERPACK_DOCKER names a file that is not executable
+            return False, f"cannot run the docker client {docker_cli()!r}: {exc.strerror or exc}"
         if out.returncode != 0:
             return False, f"the Docker daemon does not answer: {out.stderr.strip()[:200]}"
         return True, out.stdout.strip()
@@ -179,14 +178,14 @@ class DockerEngine(Engine):
                *bind_mount(batch.out_dir, IN_OUT, readonly=False),
                "-e", "IPYTHONDIR=/tmp/paperpack-ipython", "-e", "MPLCONFIGDIR=/tmp/paperpack-mpl",
                "-e", "JUPYTER_RUNTIME_DIR=/tmp/paperpack-runtime", "-e", "MPLBACKEND=agg"]
-        for index, (source, _target) in enumerate(data_sources(session.repo)):
+        for index, (source, _target) in enumerate(session.data):
             cmd += bind_mount(source, f"{IN_DATA}/{index}", readonly=True)
         cmd += [str(session.image), "python3", IN_RUNNER, "--spec", f"{IN_OUT}/spec.json"]
         return cmd
 
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
         links = [{"target": target, "source": f"{IN_DATA}/{index}"}
-                 for index, (_source, target) in enumerate(data_sources(session.repo))]
+                 for index, (_source, target) in enumerate(session.data)]
         self.write_spec(batch, session, source=IN_REPO, workdir=IN_WORK, outdir=IN_OUT, links=links)
         batch.out_dir.chmod(0o777)
         name = f"{CONTAINER_PREFIX}{uuid.uuid4().hex[:12]}"

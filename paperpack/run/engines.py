@@ -55,6 +55,7 @@ class Session:
     jobs: int
     image: str | None = None
     on_event: Callable[[dict[str, Any]], None] = _no_event
+    data: list[tuple[Path, str]] = field(default_factory=list)  # (fetched file, repo-relative target)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -53,7 +53,7 @@ class LocalEngine(Engine):
             "MPLBACKEND": "agg",
         }
         spec = self.write_spec(batch, session, source=str(session.repo.root), workdir=str(session.work_dir),
-                               outdir=str(batch.out_dir), links=data_links(session.repo), env=env_overrides)
+                               outdir=str(batch.out_dir), links=data_links(session.data), env=env_overrides)
         env = minimal_env()  # notebook code sees no tokens or passwords from the caller's environment
         env.update(env_overrides)
         env["VIRTUAL_ENV"] = str(self.venv)

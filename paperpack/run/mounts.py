@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from ..repo import Repo
 
 __all__ = ["data_sources", "data_links"]
-
-log = logging.getLogger(__name__)
 
 
 def data_sources(repo: Repo) -> list[tuple[Path, str]]:
@@ -18,14 +15,11 @@ def data_sources(repo: Repo) -> list[tuple[Path, str]]:
     Comes from :func:`paperpack.data.data_mounts`, which raises a ``DataError`` saying
     to run ``paperpack data fetch`` when something declared was not fetched.
     """
-    try:
-        from ..data import data_mounts
-    except ImportError:  # the data stage is not installed in this build
-        log.debug("paperpack.data is not available: no data mounts")
-        return []
+    from ..data import data_mounts  # imported by the runs that need it (start-up time)
+
     return [(Path(m.source), str(m.target)) for m in data_mounts(repo)]
 
 
-def data_links(repo: Repo) -> list[dict[str, str]]:
+def data_links(sources: list[tuple[Path, str]]) -> list[dict[str, str]]:
     """Runner ``links`` for the local engine: the working copy links each target to its source."""
-    return [{"target": target, "source": str(source)} for source, target in data_sources(repo)]
+    return [{"target": target, "source": str(source)} for source, target in sources]

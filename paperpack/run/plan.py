@@ -73,6 +73,7 @@ class PlannedNotebook:
 @dataclass
 class Plan:
     notebooks: list[PlannedNotebook]
+    limits: Limits = field(default_factory=Limits)  # resolved: command line, then manifest, then defaults
 
     def __post_init__(self) -> None:
         self.by_path = {nb.path: nb for nb in self.notebooks}
@@ -129,7 +130,7 @@ def make_plan(repo: Repo, *, parameters: dict[str, Any] | None = None, limits: L
             skip=(skip if isinstance(skip, str) else "skip: true in paperpack.yml") if skip else None,
             compare={**top_compare, **(spec.compare or {})},
         ))
-    return Plan(planned)
+    return Plan(planned, resolved)
 
 
 def _check(repo: Repo, specs: Iterable[NotebookSpec]) -> None:
@@ -152,6 +153,5 @@ def _check(repo: Repo, specs: Iterable[NotebookSpec]) -> None:
                     hint=f"add {dep!r} to `notebooks:` or remove it from depends_on")
     cycle = find_cycle({s.path: list(s.depends_on) for s in specs})
     if cycle:
-        cycle = cycle + cycle[:1] if cycle[-1] != cycle[0] else cycle
-        raise ConfigError(f"{where}: notebooks depend on each other in a circle: {' -> '.join(cycle)}",
+        raise ConfigError(f"{where}: notebooks depend on each other in a circle: {' -> '.join(cycle + cycle[:1])}",
                           hint="remove one depends_on entry so the order has a start")

@@ -172,15 +172,16 @@ def test_fetched_data_is_mounted_read_only(run_image: str, copy_case, tmp_path: 
 def test_in_an_image_built_by_paperpack(docker: str, copy_case, tmp_path: Path) -> None:
     """The whole pipeline: build_image (offline mode) on run-basic, then run it in that image."""
     from paperpack.build import build_image
+    from paperpack.build.engine import preflight
     from paperpack.errors import EngineError
 
     require(_docker("image", "inspect", BASE, check=False).returncode == 0, f"{BASE} is missing")
-    repo = copy_case("run-basic")
     try:
-        built = build_image(Repo.open(repo), mode="offline", image_name="paperpack-test-run-built")
-    except EngineError as exc:  # buildx missing on a laptop
+        preflight(buildx=True)
+    except EngineError as exc:  # buildx missing on a laptop; a failing build below is a failure, never a skip
         require(False, f"cannot build here: {exc}")
-        return
+    repo = copy_case("run-basic")
+    built = build_image(Repo.open(repo), mode="offline", image_name="paperpack-test-run-built")
     try:
         result = run_notebooks(Repo.open(repo), engine="docker", image=built.image, out_dir=tmp_path / "out",
                                limits=Limits(cell_timeout=60, memory="1g"))
