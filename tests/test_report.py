@@ -60,3 +60,14 @@ def test_write_atomic_without_overwrite_keeps_an_existing_file(tmp_path: Path) -
         write_atomic(target, "second", overwrite=False, hint="use --stdout")
     assert target.read_text() == "first"
     assert os.listdir(tmp_path) == ["paperpack.yml"]
+
+
+@pytest.mark.parametrize(("choice", "coloured"), [("always", True), ("never", False)])
+def test_make_console_takes_the_command_line_colour_choice(choice: str, coloured: bool) -> None:
+    import io
+
+    from paperpack.report.text import make_console
+
+    stream = io.StringIO()
+    make_console(stream, color=choice).print("[red]x[/]")
+    assert ("\x1b[" in stream.getvalue()) is coloured

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import deque
 from types import TracebackType
-from typing import IO
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -61,9 +60,8 @@ class BuildView:
             self.console.print(f"  {escape(step[:160])}", highlight=False)
 
 
-def show_build_failure(exc: BuildError, stream: IO[str]) -> None:
+def show_build_failure(exc: BuildError, console: Console) -> None:
     """The failing step and its last lines (the message and hint are printed by main)."""
-    console = Console(file=stream, highlight=False)
     if exc.step or exc.log_tail:
         console.print(Panel(Text(exc.log_tail or "(no output)"), title=f"failed step: {escape(exc.step or '?')}",
                             border_style="red", expand=False))

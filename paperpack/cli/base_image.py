@@ -40,15 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    color = {"always": True, "never": False}.get(args.color)
-    view = BuildView(make_console(sys.stderr, color=color), title=f"debootstrap {args.release}",
+    view = BuildView(make_console(sys.stderr, color=args.color), title=f"debootstrap {args.release}",
                      verbose=args.verbose > 0, quiet=args.quiet or args.json)
     with view:
         image = ensure_base_image(args.release, mirror=args.mirror, force=args.force, progress=view)
     if args.json:
         sys.stdout.write(json.dumps(image.to_dict(), indent=2) + "\n")
     elif not args.quiet:
-        out = make_console(sys.stdout, color=color)
+        out = make_console(sys.stdout, color=args.color)
         size = f"{image.size / 1e6:.0f} MB"
         if image.reused:
             out.print(f"[bold]{image.tag}[/] already present ({size}, {image.image_id[:19]}); --force to remake it")

@@ -98,8 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from ..validate import validate
 
     repo = Repo.open(args.path)
-    color = {"always": True, "never": False}.get(args.color)
-    err = make_console(sys.stderr, color=color)
+    err = make_console(sys.stderr, color=args.color)
     quiet = args.quiet or args.json
 
     report = validate(repo.root, offline=True)  # DOIs: syntax and cache only; `paperpack validate` resolves
@@ -127,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                                      push=args.push, progress=view, image_name=args.image_name,
                                      allow_substitution=args.allow_python_substitution)
         except BuildError as exc:
-            show_build_failure(exc, sys.stderr)
+            show_build_failure(exc, err)
             raise
         image = result.image
         report.build = result.to_dict()
@@ -158,9 +157,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _pick_engine(no_run: bool) -> tuple[str, str]:
     """``docker`` when a Docker daemon answers, else ``local`` with the reason."""
-    from ..run.engines import default_registry
+    from ..run.engines import docker_available
 
-    ok, why = default_registry().get("docker").available()
+    ok, why = docker_available()
     if ok:
         return "docker", ""
     if no_run:

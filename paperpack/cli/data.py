@@ -65,13 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
 
-def _color(args: argparse.Namespace) -> bool | None:
-    return {"always": True, "never": False}.get(args.color)
-
-
 def _fetch(args: argparse.Namespace) -> int:
     repo = Repo.open(args.path)
-    console = make_console(sys.stderr, color=_color(args))
+    console = make_console(sys.stderr, color=args.color)
     tasks: dict[str, TaskID] = {}
     lock = threading.Lock()
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -83,7 +79,7 @@ def _fetch(args: argparse.Namespace) -> int:
                 progress.update(tasks[path], completed=done, total=total)
 
         results = data.fetch_data(repo, cache_dir=args.cache_dir, progress=report, workers=args.jobs)
-    out = make_console(sys.stdout, color=_color(args))
+    out = make_console(sys.stdout, color=args.color)
     for r in results:
         out.print(f"{r.state:<8} {escape(r.declared.path)}" + (f"  [dim]{r.sha256}[/]" if r.sha256 else ""))
     fetched = sum(r.state == "fetched" for r in results)
@@ -96,7 +92,7 @@ def _fetch(args: argparse.Namespace) -> int:
 def _lock(args: argparse.Namespace) -> int:
     repo = Repo.open(args.path)
     written = data.lock_hashes(repo, cache_dir=args.cache_dir)
-    out = make_console(sys.stdout, color=_color(args))
+    out = make_console(sys.stdout, color=args.color)
     for path, sha in written:
         out.print(f"locked {escape(path)}  sha256 {sha}")
     if not written:
@@ -107,7 +103,7 @@ def _lock(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     repo = Repo.open(args.path)
     results = data.data_status(repo, cache_dir=args.cache_dir)
-    out = make_console(sys.stdout, color=_color(args))
+    out = make_console(sys.stdout, color=args.color)
     style = {"in-repo": "green", "cached": "green", "missing": "yellow", "mismatch": "bold red"}
     for r in results:
         hashed = "" if r.declared.expected else "  [dim](no hash: run `paperpack data lock`)[/]"

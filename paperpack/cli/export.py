@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
         return EXIT_OK
-    out = make_console(sys.stdout, color={"always": True, "never": False}.get(args.color))
+    out = make_console(sys.stdout, color=args.color)
     out.print(f"wrote [bold]{result.path}[/] ({result.format}, {result.size / 1e6:.0f} MB) in {result.duration:.1f} s")
     out.print("use it with:")
     for cmd in result.commands:

@@ -22,6 +22,7 @@ from rich.text import Text
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..report import Report, write_json_atomic
+from ..report.text import make_console
 from ..repo import DEFAULT_OUTPUT, Repo
 from ..run import Limits, RunEvent, RunResult, run_notebooks
 
@@ -155,9 +156,8 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
     engine = getattr(args, "engine", None) or ("docker" if image else "auto")
     limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=args.memory,
                     pids=args.pids, cpus=args.cpus)
-    color = {"always": True, "never": False}.get(getattr(args, "color", "auto"))
-    console = Console(file=sys.stderr if fmt == "json" else sys.stdout, force_terminal=color,
-                      no_color=color is False, highlight=False)
+    console = make_console(sys.stderr if fmt == "json" else sys.stdout, color=getattr(args, "color", "auto"),
+                           soft_wrap=False)
     display = Progress(console, quiet=getattr(args, "quiet", False) or fmt == "json")
     previous = _sigterm_as_interrupt()
     try:

@@ -63,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "github":
         sys.stdout.write(render_github(report, prefix=_workspace_prefix(report.root)))
     else:
-        color = {"always": True, "never": False}.get(args.color)
-        console = make_console(sys.stdout, color=color)
+        console = make_console(sys.stdout, color=args.color)
         if args.offline:
             console.print("[bold]offline[/]: DOIs checked for syntax and against the cache only; none was resolved")
         render_text(report, console, strict=args.strict, verbose=args.verbose > 0)

@@ -15,11 +15,16 @@ __all__ = ["render_text", "make_console"]
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-def make_console(stream: IO[str] | None = None, *, color: bool | None = None) -> Console:
-    """A console that colours only when writing to a terminal (or when forced)."""
-    if color is None:
-        return Console(file=stream, highlight=False, soft_wrap=True)
-    return Console(file=stream, highlight=False, soft_wrap=True, force_terminal=color, no_color=not color)
+def make_console(stream: IO[str] | None = None, *, color: bool | str | None = None,
+                 soft_wrap: bool = True) -> Console:
+    """A console that colours only when writing to a terminal, unless forced.
+
+    ``color`` is the command line's ``auto``/``always``/``never`` (or ``None``/``True``/``False``).
+    """
+    forced = {"always": True, "never": False}.get(color, None) if isinstance(color, str) else color
+    if forced is None:
+        return Console(file=stream, highlight=False, soft_wrap=soft_wrap)
+    return Console(file=stream, highlight=False, soft_wrap=soft_wrap, force_terminal=forced, no_color=not forced)
 
 
 def _line(f: Finding) -> str:
