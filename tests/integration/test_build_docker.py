@@ -79,6 +79,9 @@ def marked_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
 def build_case(src: Path, dest_parent: Path, images: list[str], **kwargs: object) -> BuildResult:
     root = dest_parent / src.name
     shutil.copytree(src, root, symlinks=True)
+    # force: an image with the same content tag may already be on this machine (a user's
+    # `paperpack build`, an earlier CI run); these tests are about building, not reusing.
+    kwargs.setdefault("force", True)
     result = build_image(Repo.open(root), mode="offline", **kwargs)  # type: ignore[arg-type]
     images.append(result.image)
     return result
