@@ -1,8 +1,9 @@
 """Build a paper repository into a container image with repo2docker, driven as a library.
 
 :func:`build_image` works out the mode and the base image, computes the
-content-addressed tag (and returns at once when that image exists), stages the
-repository's files into a temporary build context, and runs
+content-addressed tag (:func:`expected_image` gives it without building; ``paperpack
+run`` uses it to find the image), returns at once when that image exists, else stages
+the repository's files into a temporary build context and runs
 :class:`repo2docker.app.Repo2Docker` with uid 1000/jovyan, content providers
 restricted to local folders and git, the buildpacks of the mode, provenance labels
 and the CA bundle as a BuildKit secret. Not thread-safe: repo2docker changes the
@@ -36,8 +37,8 @@ from .diagnose import diagnose
 from .environment import binder_dir, plan_offline
 from .tags import TAG_LENGTH, content_hash, image_repository
 
-__all__ = ["BuildResult", "build_image", "resolve_mode", "ca_bundle_from_env", "STOCK_BASE_IMAGE", "MODES",
-           "LABEL_PREFIX"]
+__all__ = ["BuildResult", "build_image", "expected_image", "resolve_mode", "ca_bundle_from_env", "STOCK_BASE_IMAGE",
+           "MODES", "LABEL_PREFIX"]
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +255,34 @@ def _push(tag: str, progress: Callable[[str], None] | None) -> None:
     push_image(tag, progress=progress)
 
 
+def _target(repo: Repo, mode: str, image_name: str | None,
+            allow_substitution: bool | None) -> tuple[_Plan, str, str]:
+    """(plan, content hash, tag): everything :func:`build_image` decides before it looks for the image."""
+    engine.preflight(buildx=False)  # buildx is checked only when a build is needed
+    plan = _plan(repo, resolve_mode(mode, repo), allow_substitution)
+    digest = content_hash(repo.root, repo.files, repo.symlinks, settings={
+        "mode": plan.mode, "base_image": plan.base_image, "base_id": plan.base_id, "python": plan.python,
+        "substitution": plan.substitution, "user": f"{NB_USER}:{NB_UID}"})
+    repository = image_repository(repo.root, image_name)
+    if ":" in repository.rsplit("/", 1)[-1] or "@" in repository:
+        raise UsageError(f"image name {repository!r} has a tag; paperpack sets the tag from the content",
+                         hint="give the repository part only, e.g. ghcr.io/me/paper")
+    return plan, digest, f"{repository}:{digest[:TAG_LENGTH]}"
+
+
+def expected_image(repo: Repo, *, mode: str = "auto", image_name: str | None = None,
+                   allow_substitution: bool | None = None) -> str:
+    """The content-addressed tag :func:`build_image` gives (or reuses) for this state of ``repo``.
+
+    Nothing is built, and the image need not exist: ``paperpack run`` looks for it. It
+    asks Docker for the base image's id (part of the tag), so it raises the
+    :class:`~paperpack.errors.EngineError` build_image would when Docker or the base
+    image is missing, and :class:`~paperpack.errors.ConfigError` when the environment
+    files cannot be built in the mode.
+    """
+    return _target(repo, mode, image_name, allow_substitution)[2]
+
+
 def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundle: Path | None = None,
                 push: bool = False, progress: Callable[[str], None] | None = None,
                 image_name: str | None = None, allow_substitution: bool | None = None) -> BuildResult:
@@ -269,17 +298,7 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
         raise ConfigError(f"CA bundle {ca_bundle}: no such file", hint="give the PEM file your proxy's CA is in",
                           path=ca_bundle)
     ca = Path(ca_bundle).resolve() if ca_bundle else ca_bundle_from_env()
-    engine.preflight(buildx=False)  # buildx is checked only when a build is needed
-    chosen = resolve_mode(mode, repo)
-    plan = _plan(repo, chosen, allow_substitution)
-    digest = content_hash(repo.root, repo.files, repo.symlinks, settings={
-        "mode": plan.mode, "base_image": plan.base_image, "base_id": plan.base_id, "python": plan.python,
-        "substitution": plan.substitution, "user": f"{NB_USER}:{NB_UID}"})
-    repository = image_repository(repo.root, image_name)
-    if ":" in repository.rsplit("/", 1)[-1] or "@" in repository:
-        raise UsageError(f"image name {repository!r} has a tag; paperpack sets the tag from the content",
-                         hint="give the repository part only, e.g. ghcr.io/me/paper")
-    tag = f"{repository}:{digest[:TAG_LENGTH]}"
+    plan, digest, tag = _target(repo, mode, image_name, allow_substitution)
     info = engine.image_inspect(tag)
     replaced = str(info["Id"]) if info is not None and force else None
     if info is not None and not force:

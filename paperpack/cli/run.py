@@ -25,15 +25,22 @@ from ..report import Report, write_json_atomic
 from ..report.text import make_console
 from ..repo import DEFAULT_OUTPUT, Repo
 from ..run import Limits, RunEvent, RunResult, run_notebooks
+from ..run.engines import FOUND, choose_engine, default_registry
 
 __all__ = ["register", "add_run_arguments", "run_from_args", "parse_parameters", "EXIT_INTERRUPTED"]
 
 EXIT_INTERRUPTED = 130
 HELP = "run every notebook end to end and compare with the committed outputs"
 DESCRIPTION = """\
-Run every notebook of the repository at PATH end to end — in the image built by
-`paperpack build` (--image) or, without one, in a local virtual environment built from
-requirements.txt — and compare each with its committed outputs.
+Run every notebook of the repository at PATH end to end — in a container of the image
+`paperpack build` made, or in a local virtual environment built from requirements.txt —
+and compare each with its committed outputs.
+
+The image: --image TAG, else the one `paperpack build PATH` made for this exact state of
+the repository (its content-addressed tag), when it is in the local image store. With
+--engine auto and no such image (or no Docker), the notebooks run with the local engine,
+which is less isolated (notebook code runs as you, with your network); a note says why.
+--engine docker without that image is an error naming the tag it looked for.
 
 Each notebook gets a verdict: same (results match, within tolerance), differs (which
 cells, with a short diff), failed (where and why: error, timeout, dead kernel, out of
@@ -44,11 +51,14 @@ usage error, 130 when interrupted (the partial report is marked incomplete). The
 repository is never modified: executed copies and report.json go to the output folder.
 
 examples:
-  paperpack run .                                  # auto: docker with --image, else local
+  paperpack build . --no-run && paperpack run .    # runs in the image just built
+  paperpack run .                                  # auto: that image if it exists, else local
+  paperpack run . --engine docker                  # the image of this state, or exit 2
   paperpack run . --image paperpack/paper:3f2a --jobs 4
   paperpack run . --engine local -p n_samples 100  # reduced-size run for CI
   paperpack run . --timeout 600 --cell-timeout 120 --memory 4g --format json"""
 
+FOUND_TEXT = "found as the image `paperpack build` made for this state of the repository"
 VERDICT_STYLE = {"same": "green", "no-outputs": "cyan", "differs": "yellow", "failed": "red", "skipped": "dim"}
 
 
@@ -129,11 +139,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help=HELP, description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
-    p.add_argument("--image", metavar="TAG", help="the image to run in (printed by `paperpack build`)")
+    p.add_argument("--image", metavar="TAG",
+                   help="the image to run in (default: the one `paperpack build PATH` made for this state of "
+                        "the repository, if it exists)")
     p.add_argument("--engine", choices=("auto", "docker", "local"), default="auto",
-                   help="docker (needs --image), local (a virtual environment; less isolated), "
-                        "auto (default: docker when --image is given — an error if Docker does not answer — "
-                        "else local)")
+                   help="docker (--image, or the image of this repository state: an error if it is missing), "
+                        "local (a virtual environment; less isolated), auto (default: docker when --image is "
+                        "given — an error if Docker does not answer — or when the image of this repository "
+                        "state exists, else local with a note saying why)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="text for people, json (the report's run section) on stdout")
     add_run_arguments(p)
@@ -158,11 +171,18 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
                     pids=args.pids, cpus=args.cpus)
     console = make_console(sys.stderr if fmt == "json" else sys.stdout, color=getattr(args, "color", "auto"),
                            soft_wrap=False)
-    display = Progress(console, quiet=getattr(args, "quiet", False) or fmt == "json")
+    quiet = getattr(args, "quiet", False) or fmt == "json"
+    choice = choose_engine(default_registry(), engine, image, repo=repo,
+                           path=str(getattr(args, "path", None) or repo.root))
+    if choice.note:
+        console.print(Text(f"{choice.note}.", style="yellow"))
+    elif choice.source == FOUND and not quiet:
+        console.print(f"image: {choice.image} — {FOUND_TEXT}")
+    display = Progress(console, quiet=quiet)
     previous = _sigterm_as_interrupt()
     try:
         with display:
-            result = run_notebooks(repo, engine=engine, image=image, out_dir=getattr(args, "out", None),
+            result = run_notebooks(repo, engine=choice.name, image=choice.image, out_dir=getattr(args, "out", None),
                                    jobs=args.jobs, parameters=parse_parameters(args.parameters), limits=limits,
                                    progress=display.update, isolate=getattr(args, "isolate", False))
     finally:
@@ -170,16 +190,19 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
             signal.signal(signal.SIGTERM, previous)
     manifest = repo.manifest.path.relative_to(repo.root).as_posix() if repo.manifest and repo.manifest.path else None
     report = report or Report(root=repo.root, commit=repo.commit(), manifest=manifest)
-    report.run = result.to_dict()
+    run_section = result.to_dict()
+    run_section["image_source"] = choice.source if result.image else None  # given / found
+    run_section["engine_note"] = choice.note or None
+    report.run = run_section
     report.complete = report.complete and result.complete
     write_json_atomic(result.out_dir / "report.json", report.to_dict())
     if fmt == "json":
-        doc = report.to_dict() if whole_report else result.to_dict()
+        doc = report.to_dict() if whole_report else run_section
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     elif getattr(args, "quiet", False):
         console.print(result.summary())
     else:
-        render_verdicts(result, console)
+        render_verdicts(result, console, found=choice.source == FOUND)
     if not result.complete:
         return EXIT_INTERRUPTED
     bad = {"failed"} if getattr(args, "allow_differs", False) else {"failed", "differs"}
@@ -242,8 +265,10 @@ class Progress:
                 self.live.update(self._table())
 
 
-def render_verdicts(result: RunResult, console: Console) -> None:
-    table = Table(title=f"notebooks ({result.engine} engine)", show_lines=False)
+def render_verdicts(result: RunResult, console: Console, *, found: bool = False) -> None:
+    """The verdict table; ``found``: the image was found as the one `paperpack build` made for this state."""
+    title = f"notebooks ({result.engine} engine" + (f", image {result.image})" if result.image else ")")
+    table = Table(title=title, caption=FOUND_TEXT if found and result.image else None, show_lines=False)
     for column in ("notebook", "verdict", "time", "details"):
         table.add_column(column, overflow="fold")
     for nb in result.notebooks:

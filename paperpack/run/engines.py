@@ -2,7 +2,9 @@
 
 An :class:`EngineRegistry` is a plain class with ``register``/``get`` (papermill's
 pattern), so tests can build their own. :func:`default_registry` knows ``docker`` and
-``local``; :func:`detect_engine` picks one for ``--engine auto``.
+``local``; :func:`choose_engine` picks one (and the image) for ``--engine auto`` and
+``--engine docker``: without ``--image``, the image ``paperpack build`` made for this exact
+state of the repository, when it exists.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import threading
@@ -17,18 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import EngineError, UsageError
+from ..errors import EngineError, PaperpackError, UsageError
 from ..repo import Repo
 from .plan import Limits, PlannedNotebook
 
-__all__ = ["Batch", "Session", "Engine", "EngineRegistry", "default_registry", "detect_engine", "docker_available",
-           "RUNNER", "EVENT_PREFIX"]
+__all__ = ["Batch", "Session", "Engine", "EngineRegistry", "EngineChoice", "default_registry", "detect_engine",
+           "choose_engine", "repo_image", "docker_available", "RUNNER", "EVENT_PREFIX", "GIVEN", "FOUND"]
 
 log = logging.getLogger(__name__)
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 EVENT_PREFIX = "@@paperpack-event "
 TAIL_LINES = 40
+NO_DOCKER_HINT = ("start the Docker daemon (or set PAPERPACK_DOCKER to a docker client), or pass --engine local "
+                  "to run without container isolation, knowingly")
 
 
 @dataclass
@@ -214,17 +219,102 @@ def docker_available() -> tuple[bool, str]:
     return DockerEngine().available()
 
 
+@dataclass
+class EngineChoice:
+    """What ``--engine`` and ``--image`` came to, and why (for the report and for people)."""
+
+    name: str  # the engine: docker, local, …
+    image: str | None = None
+    source: str | None = None  # GIVEN (--image, paperpack build) or FOUND (the image of this repo state)
+    note: str = ""  # why the less isolated local engine, when auto chose it
+
+
+#: ``EngineChoice.source``: the image was passed in, or found as the image `paperpack build` made for this state.
+GIVEN, FOUND = "given", "found"
+
+
 def detect_engine(registry: EngineRegistry, image: str | None) -> str:
     """``docker`` when an image is given (its daemon must answer), else ``local``.
 
     An image asks for the container's isolation, so a missing daemon is an error, never a
-    silent fall back to the less isolated local engine.
+    silent fall back to the less isolated local engine. :func:`choose_engine` with a
+    repository also looks for the image `paperpack build` made.
     """
-    if image and "docker" in registry.names():
-        ok, why = registry.get("docker").available()
-        if ok:
-            return "docker"
-        raise EngineError(f"cannot run in the image {image!r}: no usable Docker ({why})",
-                          hint="start the Docker daemon (or set PAPERPACK_DOCKER to a docker client), or "
-                               "pass --engine local to run without container isolation, knowingly")
-    return "local"
+    return choose_engine(registry, "auto", image).name
+
+
+def choose_engine(registry: EngineRegistry, engine: str = "auto", image: str | None = None, *,
+                  repo: Repo | None = None, path: str | None = None) -> EngineChoice:
+    """The engine and image for a run.
+
+    With an image, ``auto`` means docker (an error if Docker does not answer). Without
+    one, and given ``repo``, the image is the one `paperpack build` made for this exact
+    state of the repository (:func:`~paperpack.build.builder.expected_image`), when it
+    is in the local image store: ``auto`` runs in it, or falls back to the local engine
+    with a note saying why; ``docker`` raises :class:`UsageError` naming the expected tag.
+    ``path`` is the repository as the user wrote it, for the hints (default: its root).
+    """
+    if engine not in ("auto", "docker"):
+        return EngineChoice(engine, image, GIVEN if image else None)
+    if image:
+        if engine == "auto" and "docker" in registry.names():
+            ok, why = registry.get("docker").available()
+            if not ok:
+                raise EngineError(f"cannot run in the image {image!r}: no usable Docker ({why})",
+                                  hint=NO_DOCKER_HINT)
+        return EngineChoice("docker" if "docker" in registry.names() else "local", image, GIVEN)
+    if repo is None or "docker" not in registry.names():
+        return EngineChoice("local" if engine == "auto" else engine)
+    shown = path or str(repo.root)
+    ok, why = registry.get("docker").available()
+    if not ok:
+        if engine == "docker":
+            raise EngineError(f"cannot run in a container: no usable Docker ({why})",
+                              hint=NO_DOCKER_HINT)
+        return EngineChoice("local", note=f"no usable Docker ({why}): the notebooks run with the local engine")
+    tag, found, problem = repo_image(repo)
+    if found:
+        return EngineChoice("docker", tag, FOUND)
+    missing = (f"no image for this state of the repository ({tag} is not in the local image store)" if tag
+               else f"no image for this state of the repository (its tag cannot be worked out: {problem})")
+    build = f"paperpack build {shlex.quote(shown)}"
+    if engine == "docker":
+        raise UsageError(f"--engine docker: {missing}",
+                         hint=f"build it first with `{build} --no-run`, or pass --image TAG, "
+                              "or use --engine local")
+    return EngineChoice("local", note=f"{missing}: the notebooks run with the local engine — run `{build}` "
+                                      "first for the isolated run")
+
+
+def repo_image(repo: Repo) -> tuple[str | None, bool, str]:
+    """(the tag `paperpack build` gives this state of ``repo``, whether that image exists, why no tag).
+
+    The build's own mode (``auto``: the manifest, else whether the stock base image is
+    present) decides the tag and the reason; the other mode is looked at too, since
+    ``paperpack build --mode`` may have chosen it. A Python substitution is allowed: the
+    tag records it, so only an image built with it matches. A mode whose tag cannot be
+    worked out (a base image missing, environment files it cannot build) has no image.
+    """
+    from ..build.builder import expected_image, resolve_mode
+    from ..build.engine import image_inspect
+
+    try:
+        own = resolve_mode("auto", repo)
+    except PaperpackError as exc:
+        return None, False, str(exc)
+    expected: str | None = None
+    problem = ""
+    for mode in (own, *(m for m in ("offline", "binder") if m != own)):
+        try:
+            tag = expected_image(repo, mode=mode, allow_substitution=True)
+            exists = image_inspect(tag) is not None
+        except PaperpackError as exc:
+            log.debug("no image tag in %s mode: %s", mode, exc)
+            if mode == own:
+                problem = str(exc)
+            continue
+        if exists:
+            return tag, True, ""
+        if mode == own:
+            expected = tag
+    return expected, False, problem
