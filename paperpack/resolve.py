@@ -7,7 +7,9 @@ can stand in) and each returning ``None`` for a DOI that is not theirs:
 1. :class:`HandleApi` — the DOI handle API says whether the DOI exists and its landing URL;
 2. :class:`DataCite` (JSON:API), :class:`Crossref` (works) and :class:`ContentNegotiation`
    (CSL JSON from the resolver) — the first that knows the DOI gives title, type,
-   year and registration agency.
+   year and registration agency;
+3. :class:`RegistrationAgency` — the resolver's "Which RA?" service, asked only when step 2
+   left the agency unknown (a DOI of mEDRA, JaLC, KISTI, …, or CSL JSON without ``source``).
 
 :class:`DoiResolver` runs the chain for many DOIs at once, with a persistent cache
 (:class:`~paperpack.cache.JsonCache`; not-found answers kept for a shorter time) and
@@ -28,8 +30,8 @@ import requests
 from .cache import JsonCache, cache_dir
 from .httpclient import HttpClient, NetworkError, ServiceConfig, ServiceUnreachable
 
-__all__ = ["DoiRecord", "MalformedAnswer", "shape_of", "HandleApi", "DataCite", "Crossref", "ContentNegotiation", "DoiResolver",
-           "METADATA_PROVIDERS", "FOUND", "NOT_FOUND", "UNREACHABLE", "FAILED", "UNCHECKED"]
+__all__ = ["DoiRecord", "MalformedAnswer", "shape_of", "HandleApi", "DataCite", "Crossref", "ContentNegotiation",
+           "RegistrationAgency", "DoiResolver", "METADATA_PROVIDERS", "FOUND", "NOT_FOUND", "UNREACHABLE", "FAILED", "UNCHECKED"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ FOUND, NOT_FOUND, UNREACHABLE, FAILED, UNCHECKED = "found", "not-found", "unreac
 
 FOUND_TTL = 30 * 86400.0
 NOT_FOUND_TTL = 86400.0
+
+_WRONG_SERVICE = "the service's API may have changed, or PAPERPACK_* points at the wrong service"
 
 _DATASET_TYPES = {"dataset", "database", "component", "datapaper"}
 _ARTICLE_TYPES = {"journalarticle", "journal-article", "article-journal", "article", "proceedings-article",
@@ -224,6 +228,43 @@ class ContentNegotiation(_MetadataProvider):
                 "url": _str(body.get("URL")), "agency": _str(body.get("source"))}
 
 
+class RegistrationAgency:
+    """The resolver's "Which RA?" service: ``<base>/ra/<doi>`` → the DOI's registration agency.
+
+    It answers a list with one object per DOI asked: ``[{"DOI": "10.1000/x", "RA": "mEDRA"}]``,
+    or ``[{"DOI": "10.1000/x", "status": "DOI does not exist"}]`` (also ``"Invalid DOI"``,
+    ``"Unknown"``) when it cannot name one.
+    """
+
+    name = "ra"
+    base_url = "https://doi.org"
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.base_url = config.doi_resolver
+
+    def agency(self, doi: str, client: HttpClient) -> str | None:
+        """The agency's name (DataCite, Crossref, mEDRA, JaLC, …), ``None`` if the service names none;
+        :class:`MalformedAnswer` for an answer of the wrong shape."""
+        response = client.get(f"{self.base_url}/ra/{_doi_path(doi)}", headers={"Accept": "application/json"})
+        if response.status_code != 200:
+            log.debug("%s: %s answered %s", doi, self.name, response.status_code)
+            return None
+        body = _json(response)
+        if not isinstance(body, list) or not body:
+            shown = "an empty list" if isinstance(body, list) else shape_of(body)
+            raise MalformedAnswer(f"{self.name} answered {shown}, not a list with an object per DOI",
+                                  hint=_WRONG_SERVICE)
+        entry = body[0]
+        if not isinstance(entry, dict):
+            raise MalformedAnswer(f"{self.name} answered {shape_of(entry)} for the DOI, not an object",
+                                  hint=_WRONG_SERVICE)
+        agency = _field(self.name, entry, "RA", str)
+        if agency is None or not agency.strip():
+            log.debug("%s: %s names no agency (status %r)", doi, self.name, entry.get("status"))
+            return None
+        return agency.strip()
+
+
 class MalformedAnswer(NetworkError):
     """A service answered JSON of the wrong shape (a number where an object belongs, …)."""
 
@@ -249,8 +290,7 @@ def _field(service: str, parent: Any, key: str, kind: type) -> Any:
     if not isinstance(parent, dict) or (value is not None and not isinstance(value, kind)):
         what = "an object" if kind is dict else "a list" if kind is list else kind.__name__
         shown = shape_of(value if isinstance(parent, dict) else parent)
-        raise MalformedAnswer(f"{service} answered {shown} for `{key}`, not {what}",
-                              hint="the service's API may have changed, or PAPERPACK_* points at the wrong service")
+        raise MalformedAnswer(f"{service} answered {shown} for `{key}`, not {what}", hint=_WRONG_SERVICE)
     return value
 
 
@@ -300,6 +340,7 @@ class DoiResolver:
         self.offline = offline
         self.handle = HandleApi(self.config)
         self.providers = [cls(self.config) for cls in METADATA_PROVIDERS]
+        self.registration_agency = RegistrationAgency(self.config)
 
     def _key(self, doi: str) -> str:
         return f"{self.config.doi_resolver}|{doi}"
@@ -327,6 +368,22 @@ class DoiResolver:
         record = self.handle.lookup(doi, self.client)
         if record.status != FOUND:
             return record
+        record = self._with_metadata(record)
+        if record.status == FOUND and record.agency is None:
+            record = replace(record, agency=self._agency(doi))
+        return record
+
+    def _agency(self, doi: str) -> str | None:
+        """The agency from the "Which RA?" service; ``None`` (not a failure) when it cannot say."""
+        try:
+            return self.registration_agency.agency(doi, self.client)
+        except NetworkError as exc:  # the DOI exists and has its metadata; only the agency stays unknown
+            log.debug("%s: %s", doi, exc.message)
+            return None
+
+    def _with_metadata(self, record: DoiRecord) -> DoiRecord:
+        """``record`` with the fields of the first metadata provider that knows its DOI."""
+        doi = record.doi
         malformed: list[str] = []
         for provider in self.providers:
             try:

@@ -6,6 +6,7 @@ It serves, from one port:
 - DataCite (JSON:API)         ``/dois/<doi>``
 - Crossref (works)            ``/works/<doi>``
 - content negotiation (CSL)   ``/<doi>`` with ``Accept: application/vnd.citationstyles.csl+json``
+- "Which RA?"                 ``/ra/<doi>[,<doi>…]`` (the registration agency, as doi.org answers it)
 - a Zenodo-style records API  ``/api/records/<id>`` (files with ``md5:`` checksums)
 - file downloads              ``/files/<name>`` (``Range`` supported)
 - ``/_stats`` and ``/_reset``: the request count, for a server run in another process
@@ -41,6 +42,10 @@ class Action:
     body: Any = None
 
 
+#: The name /ra/ gives each kind of DOI by default.
+_RA_NAMES = {"datacite": "DataCite", "crossref": "Crossref", "other": "mEDRA"}
+
+
 @dataclass
 class Doi:
     doi: str
@@ -49,6 +54,8 @@ class Doi:
     type: str
     year: int
     url: str
+    ra: str  # the registration agency /ra/ names (and CSL's ``source``)
+    csl_source: bool = True  # whether content negotiation's CSL JSON carries ``source``
 
 
 @dataclass
@@ -116,7 +123,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, path: str, *, cut: bool) -> None:
         state = self.server.state
         base = f"http://{self.headers.get('Host')}"
-        if m := re.fullmatch(r"/api/handles/(.+)", path):
+        if path.startswith("/ra/"):
+            self._ra()
+        elif m := re.fullmatch(r"/api/handles/(.+)", path):
             d = state.dois.get(m.group(1).lower())
             if d is None:
                 self._json(404, {"responseCode": 100, "handle": m.group(1)})
@@ -152,11 +161,27 @@ class _Handler(BaseHTTPRequestHandler):
             if d is None:
                 self._send(404, b"DOI not found", "text/plain")
             else:
-                self._json(200, {"DOI": d.doi, "title": d.title, "type": d.type, "URL": d.url,
-                                 "issued": {"date-parts": [[d.year]]}, "source": "mEDRA"},
-                           "application/vnd.citationstyles.csl+json")
+                csl = {"DOI": d.doi, "title": d.title, "type": d.type, "URL": d.url,
+                       "issued": {"date-parts": [[d.year]]}}
+                if d.csl_source:
+                    csl["source"] = d.ra
+                self._json(200, csl, "application/vnd.citationstyles.csl+json")
         else:
             self._send(404, b"no such path", "text/plain")
+
+    def _ra(self) -> None:
+        """doi.org's answer: one object per comma-separated DOI (an encoded comma belongs to the DOI)."""
+        raw = urlsplit(self.path).path[len("/ra/"):]
+        answer = []
+        for name in (unquote(part) for part in raw.split(",")):
+            d = self.server.state.dois.get(name.lower())
+            if not re.fullmatch(r"10\.\d{4,9}/\S+", name):
+                answer.append({"DOI": name, "status": "Invalid DOI"})
+            elif d is None:
+                answer.append({"DOI": name, "status": "DOI does not exist"})
+            else:
+                answer.append({"DOI": d.doi, "RA": d.ra})
+        self._json(200, answer)
 
     def _file(self, name: str, *, cut: bool) -> None:
         data = self.server.state.files.get(name)
@@ -221,9 +246,14 @@ class DoiServer:
 
     # -- content -----------------------------------------------------------------
     def add_doi(self, doi: str, *, agency: str = "datacite", title: str = "A dataset", type: str = "Dataset",
-                year: int = 2021, url: str = "{base}/landing") -> None:
+                year: int = 2021, url: str = "{base}/landing", ra: str | None = None,
+                csl_source: bool = True) -> None:
+        """``agency``: which API knows it (datacite, crossref, other: content negotiation only);
+        ``ra``: the name /ra/ gives (DataCite, Crossref, mEDRA by default); ``csl_source=False``: CSL without
+        ``source``."""
         with self.state.lock:
-            self.state.dois[doi.lower()] = Doi(doi, agency, title, type, year, url)
+            self.state.dois[doi.lower()] = Doi(doi, agency, title, type, year, url, ra or _RA_NAMES[agency],
+                                               csl_source)
 
     def add_file(self, name: str, data: bytes) -> str:
         """Serve ``data`` at ``/files/<name>``; returns the URL."""

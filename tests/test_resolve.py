@@ -46,6 +46,85 @@ def test_other_agency_by_content_negotiation(doi_env: DoiServer, tmp_path: Path)
     doi_env.add_doi("10.3390/x1", agency="other", title="Via CSL", type="article-journal", year=2019)
     rec = resolver(tmp_path).resolve("10.3390/x1")
     assert (rec.status, rec.source, rec.agency, rec.kind) == (FOUND, "content-negotiation", "mEDRA", "article")
+    assert not _ra_requests(doi_env), "the CSL `source` named the agency: /ra/ is not asked"
+
+
+def _ra_requests(server: DoiServer) -> list[str]:
+    return [p for p in server.paths() if p.startswith("/ra/")]
+
+
+def test_agency_from_ra_when_the_metadata_does_not_say(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi = "10.1430/8105"
+    doi_env.add_doi(doi, agency="other", ra="mEDRA", csl_source=False, title="Via CSL", type="article-journal")
+    rec = resolver(tmp_path).resolve(doi)
+    assert (rec.status, rec.source, rec.agency, rec.title) == (FOUND, "content-negotiation", "mEDRA", "Via CSL")
+    assert doi_env.paths() == [f"/api/handles/{doi}", f"/dois/{doi}", f"/works/{doi}", f"/{doi}", f"/ra/{doi}"]
+    sent = doi_env.count
+    again = resolver(tmp_path).resolve(doi)
+    assert (again.cached, again.agency) == (True, "mEDRA") and doi_env.count == sent, "the agency is cached"
+
+
+def test_agency_from_ra_when_no_service_gives_metadata(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi = "10.11467/isss2003.7.1_11"
+    doi_env.add_doi(doi, agency="other", ra="JaLC")
+    doi_env.script(f"/{doi}", Action(status=404))
+    rec = resolver(tmp_path).resolve(doi)
+    assert (rec.status, rec.agency, rec.title, rec.reason) == (
+        FOUND, "JaLC", None, "exists, but no service gave its metadata")
+
+
+def test_datacite_and_crossref_dois_send_no_ra_request(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_doi("10.5281/zenodo.71")
+    doi_env.add_doi("10.1038/x71", agency="crossref", type="journal-article")
+    records = resolver(tmp_path).resolve_many(["10.5281/zenodo.71", "10.1038/x71"])
+    assert [r.agency for r in records.values()] == ["DataCite", "Crossref"]
+    assert doi_env.count == 5 and not _ra_requests(doi_env)
+
+
+@pytest.mark.parametrize("body", [5, {"RA": "mEDRA"}, [], [5], [{"DOI": "10.1430/72", "RA": 5}],
+                                  [{"DOI": "10.1430/72", "status": "DOI does not exist"}],
+                                  [{"DOI": "10.1430/72", "status": "Unknown"}], [{"DOI": "10.1430/72", "RA": ""}]])
+def test_ra_answer_of_the_wrong_shape_or_without_agency_is_not_fatal(doi_env: DoiServer, tmp_path: Path,
+                                                                     body: object) -> None:
+    doi = "10.1430/72"
+    doi_env.add_doi(doi, agency="other", csl_source=False, title="Still found")
+    doi_env.script(f"/ra/{doi}", Action(body=body))
+    rec = resolver(tmp_path).resolve(doi)
+    assert (rec.status, rec.title, rec.agency, rec.reason) == (FOUND, "Still found", None, None)
+    assert _ra_requests(doi_env) == [f"/ra/{doi}"]
+
+
+@pytest.mark.parametrize("action", [Action(status=500), Action(status=404), Action(delay=0.6)])
+def test_ra_errors_are_not_fatal(doi_env: DoiServer, tmp_path: Path, action: Action) -> None:
+    doi = "10.1430/73"
+    doi_env.add_doi(doi, agency="other", csl_source=False, title="Still found")
+    doi_env.script(f"/ra/{doi}", *[action] * 2)
+    rec = resolver(tmp_path, retries=1, backoff=0.01, timeout=0.3).resolve(doi)
+    assert (rec.status, rec.title, rec.agency) == (FOUND, "Still found", None)
+
+
+def test_ra_answers_like_doi_org(doi_env: DoiServer) -> None:
+    """The stand-in's /ra/ has doi.org's shapes: a list, one object per comma-separated DOI."""
+    import requests
+
+    doi_env.add_doi("10.1430/8105", agency="other")
+    answer = requests.get(f"{doi_env.url}/ra/10.1430/8105,10.5555/none,not-a-doi", timeout=5).json()
+    assert answer == [{"DOI": "10.1430/8105", "RA": "mEDRA"}, {"DOI": "10.5555/none", "status": "DOI does not exist"},
+                      {"DOI": "not-a-doi", "status": "Invalid DOI"}]
+
+
+def test_validate_shows_the_agency_from_ra(doi_env: DoiServer, tmp_path: Path) -> None:
+    from paperpack.validate import validate
+
+    doi_env.add_doi("10.1430/8105", agency="other", csl_source=False, title="Una rivista", type="article-journal",
+                    year=2019)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "paperpack.yml").write_text("version: 1\npaper:\n  doi: 10.1430/8105\n")
+    report = validate(repo)
+    resolved = [f for f in report.findings if f.rule == "DOI005"]
+    assert len(resolved) == 1 and '"Una rivista" (article-journal, 2019, mEDRA)' in resolved[0].message
+    assert resolved[0].detail["agency"] == "mEDRA"
 
 
 def test_429_with_retry_after_is_honoured(doi_env: DoiServer, tmp_path: Path) -> None:
