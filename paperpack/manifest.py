@@ -23,6 +23,7 @@ from .errors import ManifestError
 from .schemas import load_schema, validator_for
 
 __all__ = [
+    "record_folder",
     "MANIFEST_NAMES",
     "Manifest",
     "ManifestProblem",
@@ -37,6 +38,7 @@ __all__ = [
 
 MANIFEST_NAMES = ("paperpack.yml", "paperpack.yaml")
 MAX_MANIFEST_BYTES = 1 << 20
+RECORD_FOLDER = "data"  # where a whole-record dataset goes without `path:`
 
 
 @dataclass
@@ -384,12 +386,19 @@ def safe_relpath(root: Path, rel: str) -> Path:
     return current
 
 
+def record_folder(dataset: dict[str, Any]) -> str:
+    """The folder a whole-record dataset (a ``doi`` and no ``files``) puts its files in: ``path`` or ``data``."""
+    return str(dataset.get("path") or RECORD_FOLDER).strip("/") or RECORD_FOLDER
+
+
 def _iter_paths(manifest: Manifest) -> Iterator[tuple[tuple[str | int, ...], str]]:
     for i, nb in enumerate(manifest.data.get("notebooks", []) or []):
         yield ("notebooks", i, "path"), nb.get("path", "")
         for j, dep in enumerate(nb.get("depends_on", []) or []):
             yield ("notebooks", i, "depends_on", j), dep
     for i, ds in enumerate(manifest.data.get("data", []) or []):
+        if ds.get("path"):
+            yield ("data", i, "path"), ds["path"]
         for j, f in enumerate(ds.get("files", []) or []):
             yield ("data", i, "files", j, "path"), f.get("path", "")
 

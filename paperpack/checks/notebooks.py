@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from ..discover import Environment
 from ..findings import Finding, Rule, Severity
+from ..manifest import record_folder
 from ..notebooks import MAX_NOTEBOOK_BYTES, NotebookProblem, ParsedNotebook, analyse_cells, read_notebooks
 from ..pysource import ABSOLUTE_PATH, SCRATCH_PATH, CodeFacts
 from ..repo import Repo
@@ -285,8 +286,10 @@ def _paths(repo: Repo, ctx: CheckContext, notebooks: dict[str, Any]) -> Iterable
         while d and d not in folders:
             folders.add(d)
             d = posixpath.dirname(d)
-    declared = [str(f.get("path", "")).strip("/") for ds in (repo.manifest.datasets if repo.manifest else [])
-                for f in (ds.get("files") or []) if isinstance(f, dict)]
+    datasets = repo.manifest.datasets if repo.manifest else []
+    declared = [str(f.get("path", "")).strip("/") for ds in datasets for f in (ds.get("files") or [])
+                if isinstance(f, dict)]
+    declared += [record_folder(ds) for ds in datasets if ds.get("doi") and not ds.get("files")]
     writes: dict[str, list[tuple[int, int, str]]] = {}
     order = {rel: i for i, rel in enumerate(notebooks)}
     for rel, cells in facts.items():

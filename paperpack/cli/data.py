@@ -106,8 +106,8 @@ def _status(args: argparse.Namespace) -> int:
     out = make_console(sys.stdout, color=args.color)
     style = {"in-repo": "green", "cached": "green", "missing": "yellow", "mismatch": "bold red"}
     for r in results:
-        hashed = "" if r.declared.expected else "  [dim](no hash: run `paperpack data lock`)[/]"
-        out.print(f"[{style[r.state]}]{r.state:<8}[/] {escape(r.declared.path)}{hashed}")
+        hashed = "" if r.declared.expected or r.declared.unlisted else "  [dim](no hash: run `paperpack data lock`)[/]"
+        out.print(f"[{style[r.state]}]{r.state:<8}[/] {escape(r.declared.label)}{hashed}")
     if not results:
         out.print("paperpack.yml declares no data files")
     bad = [r for r in results if r.state in ("missing", "mismatch")]
