@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -30,14 +32,37 @@ Progress = Callable[[int, "int | None"], None]
 RESUME_HINT = "run `paperpack data fetch` again: it resumes where this one stopped"
 
 
+#: (device, inode, size, mtime, ctime) of a file -> its hashes; a build reads each committed data file once
+#: (the image tag, `ensure_data` and the run's mounts all ask for them).
+_HASHES: dict[tuple[int, ...], dict[str, str]] = {}
+_HASHES_LOCK = threading.Lock()
+_HASHES_MAX = 4096
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def hash_file(path: Path, chunk: int = 1 << 20) -> dict[str, str]:
-    """sha256 and md5 of a file, read once."""
-    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    """sha256 and md5 of a file, read once (and not again in this process while it is unchanged)."""
     with path.open("rb") as fh:
+        before = _identity(os.fstat(fh.fileno()))
+        with _HASHES_LOCK:
+            known = _HASHES.get(before)
+        if known is not None:
+            return dict(known)
+        sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         for block in iter(lambda: fh.read(chunk), b""):
             sha.update(block)
             md5.update(block)
-    return {"sha256": sha.hexdigest(), "md5": md5.hexdigest()}
+        after = _identity(os.fstat(fh.fileno()))
+    hashes = {"sha256": sha.hexdigest(), "md5": md5.hexdigest()}
+    if after == before:  # not written to while it was read
+        with _HASHES_LOCK:
+            if len(_HASHES) >= _HASHES_MAX:
+                _HASHES.clear()
+            _HASHES[before] = hashes
+    return dict(hashes)
 
 
 def _total(response: requests.Response, start: int) -> int | None:

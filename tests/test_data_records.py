@@ -6,6 +6,7 @@ Against the real loopback server of tests/doiserver.py (a Zenodo-style records A
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from paperpack.cli.main import main
 from paperpack.data import data_mounts, data_status, ensure_data, fetch_data, lock_hashes
 from paperpack.errors import DataError
 from paperpack.repo import Repo
+from tests.conftest import require
 from test_data import paper, sha
 
 OBS = b"t,x\n" + b"".join(f"{i},{i * 0.5}\n".encode() for i in range(500))
@@ -120,3 +122,26 @@ def test_validate_counts_the_record_folder_as_declared_data(tmp_path: Path,
         main(["validate", str(repo.root), "--offline", "--format", "json"])
         out = capsys.readouterr().out
         assert ("inputs/obs.csv" in out) is flagged, out
+
+
+def _bytes_read() -> int:
+    with open("/proc/self/io") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("rchar:"))
+
+
+def test_committed_data_is_read_once_per_process_while_unchanged(tmp_path: Path) -> None:
+    """The image tag, `ensure_data` and the run's mounts all hash committed data: one read is enough."""
+    from paperpack.data import hash_file
+
+    require(Path("/proc/self/io").is_file(), "/proc/self/io (Linux I/O accounting) is not available")
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\x01" * (8 << 20))
+    first = hash_file(big)
+    start = _bytes_read()
+    assert hash_file(big) == first
+    assert _bytes_read() - start < (1 << 20), "an unchanged file is not read again"
+    with big.open("r+b") as fh:  # same size, same mtime afterwards: only the ctime tells
+        stat = big.stat()
+        fh.write(b"\x02")
+    os.utime(big, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert hash_file(big)["sha256"] == hashlib.sha256(b"\x02" + b"\x01" * ((8 << 20) - 1)).hexdigest()

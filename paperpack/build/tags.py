@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .._version import __version__
+from ..download import hash_file
 
 __all__ = ["content_hash", "image_repository", "TAG_LENGTH", "BUILD_SOURCES"]
 
@@ -26,11 +27,7 @@ BUILD_SOURCES = ("buildpack.py", "environment.py", "builder.py")
 
 
 def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return hash_file(path)["sha256"]  # remembered: data files are hashed again for the data step
 
 
 def content_hash(root: Path, files: Iterable[str], symlinks: Iterable[str], *,
