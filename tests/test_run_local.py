@@ -6,6 +6,7 @@ The first run builds the local engine's environment (cached under the paperpack 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 from paperpack.cli.main import main
 from paperpack.repo import Repo
 from paperpack.run import RunEvent, run_notebooks
-from paperpack.run.local import LOCAL_LABEL
+from paperpack.run.plan import Limits
+from paperpack.run.sandbox import describe, probe
 from tests.runhelp import alive, children, interrupt_run, read_report, tree_hashes
 
 pytestmark = pytest.mark.slow
@@ -35,7 +37,11 @@ def test_run_basic_local(copy_case, tmp_path: Path, capsys: pytest.CaptureFixtur
     differs = by_path["differs.ipynb"]["comparison"]
     assert [d["cell"] for d in differs["differences"]] == [0]  # cell 1 is within the notebook's rtol
     assert "-46" in differs["differences"][0]["diff"] and "+45" in differs["differences"][0]["diff"]
-    assert printed["isolation"] == LOCAL_LABEL and printed["complete"] is True
+    label = printed["isolation"]
+    assert label.startswith("local engine: no network," if probe().net else "local engine: network ON ("), label
+    assert "memory ≤ 2g per process" in label and "less isolated than a container" in label
+    assert label == describe(probe(), Limits(**printed["limits"]), cores=len(os.sched_getaffinity(0)))
+    assert printed["complete"] is True
     report = read_report(out)
     assert report["run"]["failed"] is True and report["complete"] is True
     for nb in verdicts:

@@ -151,6 +151,7 @@ def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys:
         if plan.to_run:
             session.data = data_sources(session.repo)  # once per run: it checks the hashes of in-repo data
             runner.prepare(session)
+            result.isolation = runner.isolation  # what the engine applied (the local engine learns it here)
         while True:
             for nb, dep in plan.blocked(failed, settled):
                 settle(NotebookRun(path=nb.path, status="skipped", verdict="skipped",

@@ -1,7 +1,7 @@
 """The local engine's virtual environment: built from the repo's requirements.txt, cached.
 
 The environment lives under ``<paperpack cache>/venvs/<hash>``. The hash covers the
-requirements file, the Python version and the runner's own packages — and, when the
+requirements file, the interpreter (its path and full version) and the runner's own packages — and, when the
 requirements read files of the repository (``.``, ``-e .``, ``./pkg``, ``file:``,
 ``-r other.txt``), the content of the repository too, so two repositories never share
 an environment holding the other's package.
@@ -9,6 +9,10 @@ an environment holding the other's package.
 pip never runs in (or writes into) the repository: it runs in a scratch folder, and
 requirements that name local paths are installed, non-editable, from a scratch copy of
 the repository (an editable install would write ``<pkg>.egg-info/`` into it).
+
+The interpreter is the one the repository asks for (``runtime.txt``, or whatever else
+repo2docker reads the Python version from) when a working ``pythonX.Y`` with ``venv`` is
+on PATH; otherwise the current one, and :attr:`Interpreter.mismatch` says so.
 """
 
 from __future__ import annotations
@@ -22,14 +26,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EngineError
 from .runner import skip_entries
 
 __all__ = ["requirements_file", "reads_repo", "venv_dir", "ensure_venv", "minimal_env", "pip_env",
-           "RUNNER_PACKAGES",
-           "READY_MARKER"]
+           "Interpreter", "choose_python", "RUNNER_PACKAGES", "READY_MARKER"]
 
 log = logging.getLogger(__name__)
 
@@ -121,18 +125,84 @@ def _content_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Interpreter:
+    """The Python the local environment is built with, and what the repository asked for."""
+
+    executable: str
+    version: str  # "3.11"
+    full: str  # sys.version of that interpreter
+    prefix: str  # its sys.base_prefix
+    asked: str | None = None  # "3.10", from `source`
+    source: str | None = None  # e.g. "runtime.txt"
+
+    @property
+    def mismatch(self) -> str | None:
+        """A warning when the repository asks for another Python than the one used, else ``None``."""
+        if self.asked is None or self.asked == self.version:
+            return None
+        return (f"{self.source or 'the repository'} asks for Python {self.asked}; the local engine used "
+                f"{self.version} (no working python{self.asked} with venv on PATH) — build the image for the "
+                f"exact version (`paperpack build`), or install python{self.asked}")
+
+
+_FACTS = "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2]); print(sys.executable); " \
+         "print(sys.base_prefix); print(sys.version.replace(chr(10), ' '))"
+
+
+def _interpreter(command: str) -> Interpreter | None:
+    """Facts of the interpreter ``command`` names, or ``None`` when it does not run or lacks venv/ensurepip.
+
+    (A pyenv shim for a version that is installed but not selected is on PATH and fails.)
+    """
+    found = shutil.which(command)
+    if found is None:
+        return None
+    try:
+        out = subprocess.run([found, "-c", _FACTS], capture_output=True, text=True, timeout=30, check=False,
+                             env=minimal_env())
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = out.stdout.splitlines()
+    if out.returncode != 0 or len(lines) != 4:
+        log.info("%s does not work as a Python with venv: %s", found, (out.stderr or out.stdout).strip()[-200:])
+        return None
+    return Interpreter(executable=lines[1], version=lines[0], prefix=lines[2], full=lines[3])
+
+
+def _current() -> Interpreter:
+    return Interpreter(executable=sys.executable, version="%d.%d" % sys.version_info[:2],
+                       full=sys.version.replace("\n", " "), prefix=sys.base_prefix)
+
+
+def choose_python(root: Path) -> Interpreter:
+    """``pythonX.Y`` when the repository asks for X.Y and it works here, else the current Python."""
+    from ..discover import detect
+
+    env = detect(root)
+    asked = ".".join((env.python_version or "").split(".")[:2]) or None
+    current = _current()
+    if asked is None:
+        return current
+    source = env.python_source or "runtime.txt"
+    found = current if asked == current.version else _interpreter(f"python{asked}")
+    chosen = found or current
+    return Interpreter(chosen.executable, chosen.version, chosen.full, chosen.prefix, asked=asked, source=source)
+
+
 def _cache_root() -> Path:
     from ..cache import cache_dir
 
     return cache_dir()
 
 
-def venv_dir(root: Path) -> Path:
-    """Where the environment for ``root`` is cached (see the module docstring for the key)."""
+def venv_dir(root: Path, python: Interpreter | None = None) -> Path:
+    """Where the environment for ``root`` built with ``python`` (default: :func:`choose_python`) is cached."""
+    python = python or choose_python(root)
     req = requirements_file(root)
     text = req.read_bytes() if req else b""
     digest = hashlib.sha256()
-    digest.update(f"python {sys.version} {sys.base_prefix}\n".encode())
+    digest.update(f"python {python.executable} {python.full} {python.prefix}\n".encode())
     digest.update((" ".join(RUNNER_PACKAGES) + "\n").encode())
     digest.update(text)
     if reads_repo(text.decode("utf-8", "replace")):
@@ -148,9 +218,10 @@ def pip_env() -> dict[str, str]:
     return env
 
 
-def ensure_venv(root: Path) -> Path:
-    """The cached virtual environment for this repository, built on first use."""
-    target = venv_dir(root)
+def ensure_venv(root: Path, python: Interpreter | None = None) -> Path:
+    """The cached virtual environment for this repository, built with ``python`` on first use."""
+    python = python or choose_python(root)
+    target = venv_dir(root, python)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -159,14 +230,15 @@ def ensure_venv(root: Path) -> Path:
             return target
         if target.exists():
             shutil.rmtree(target)  # a build that was interrupted
-        log.warning("building the local environment in %s (once per requirements.txt)", target)
+        log.warning("building the local environment in %s with Python %s (once per requirements.txt)",
+                    target, python.version)
         with tempfile.TemporaryDirectory(prefix="paperpack-venv-") as scratch:
-            _build(root, target, Path(scratch))
+            _build(root, target, Path(scratch), python)
         (target / READY_MARKER).write_text("ok\n")
     return target
 
 
-def _build(root: Path, target: Path, scratch: Path) -> None:
+def _build(root: Path, target: Path, scratch: Path, python: Interpreter) -> None:
     req = requirements_file(root)
     install = [*RUNNER_PACKAGES]
     cwd = scratch
@@ -180,7 +252,7 @@ def _build(root: Path, target: Path, scratch: Path) -> None:
             install += ["-r", str(copied)]
         else:
             install += ["-r", str(req)]
-    steps = [[sys.executable, "-m", "venv", str(target)],
+    steps = [[python.executable, "-m", "venv", str(target)],
              [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
               "--no-input", *install]]
     for step in steps:
@@ -192,6 +264,6 @@ def _build(root: Path, target: Path, scratch: Path) -> None:
                 f"could not build the local environment from {req or 'the runner packages'}: "
                 f"`{' '.join(step[:4])} …` exited {out.returncode}:\n{tail}",
                 hint="check that every requirement exists on PyPI for this Python "
-                     f"({sys.version.split()[0]}) and that local packages build, or use --engine docker "
+                     f"({python.version}) and that local packages build, or use --engine docker "
                      "with the built image",
                 path=req)
