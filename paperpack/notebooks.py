@@ -18,10 +18,8 @@ never the output payloads (nor saved widget state), so holding thousands of them
 Peak memory while reading is one notebook at a time: its bytes plus the decoded document,
 about three times ``max_bytes`` at worst.
 
-Schema conformance uses the schema nbformat ships for the notebook's minor version
-(``nbformat/v4/nbformat.v4.<minor>.schema.json``), compiled once per process with
-fastjsonschema; only a notebook that fails is re-checked with jsonschema to turn the
-errors into short messages with the cell index. JSON is parsed with orjson when present.
+Schema conformance is :mod:`paperpack.nbschema` (nbformat's own schema per minor version,
+compiled once per process). JSON is parsed with orjson when present.
 """
 
 from __future__ import annotations
@@ -31,9 +29,8 @@ import logging
 import os
 import stat
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Sequence
 
 try:  # optional speed-up; the standard library is the fallback
     import orjson as _orjson
@@ -53,13 +50,12 @@ __all__ = [
     "parse_document",
 ]
 
+from .nbschema import LATEST_V4_MINOR, SchemaIssue, conforms, detailed_issues, schema_version, short_repr
+
 log = logging.getLogger(__name__)
 
 #: Notebooks larger than this are reported as too large and not loaded.
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
-#: At most this many schema messages per notebook (the first ones, in document order).
-MAX_SCHEMA_ISSUES = 5
-_LATEST_V4_MINOR = 5
 
 
 @dataclass(slots=True)
@@ -86,15 +82,6 @@ class Cell:
     @property
     def output_size(self) -> int:
         return sum(o.size for o in self.outputs)
-
-
-@dataclass(frozen=True)
-class SchemaIssue:
-    """One place where a notebook does not follow its nbformat schema."""
-
-    message: str  # short, starts with the path inside the document
-    where: str  # e.g. "cells[3].outputs[0]"
-    cell: int | None = None
 
 
 @dataclass
@@ -153,125 +140,6 @@ class NotebookProblem:
     fix: str
     size: int = 0
     line: int | None = None
-
-
-# -- schemas -------------------------------------------------------------------------------------------------
-
-_schemas: dict[str, dict[str, Any]] = {}
-_fast: dict[str, Callable[[Any], bool]] = {}
-
-
-def _schema(version: str) -> dict[str, Any]:
-    """nbformat's own schema file for ``version`` ("3" or "4.<minor>")."""
-    if version not in _schemas:
-        major = version.split(".")[0]
-        name = f"nbformat.v{version}.schema.json"
-        text = (resources.files("nbformat") / f"v{major}" / name).read_text(encoding="utf-8")
-        _schemas[version] = json.loads(text)
-    return _schemas[version]
-
-
-def _fast_validator(version: str) -> Callable[[Any], bool]:
-    """``is_valid(doc)`` for the schema, compiled once per process.
-
-    jsonschema-rs (compiled Rust, ~40x faster here) when installed, else fastjsonschema
-    (what nbformat itself can use). Both implement draft 4, which nbformat's schemas use.
-    """
-    if version not in _fast:
-        try:
-            import jsonschema_rs
-        except ImportError:
-            jsonschema_rs = None  # type: ignore[assignment]
-        if jsonschema_rs is not None:
-            _fast[version] = jsonschema_rs.Draft4Validator(_schema(version)).is_valid
-        else:
-            import fastjsonschema
-
-            compiled = fastjsonschema.compile(_schema(version), use_default=False)
-
-            def is_valid(doc: Any) -> bool:
-                try:
-                    compiled(doc)
-                except fastjsonschema.JsonSchemaException:
-                    return False
-                return True
-
-            _fast[version] = is_valid
-    return _fast[version]
-
-
-def _schema_version(major: int, minor: Any) -> str:
-    if major == 3:
-        return "3"
-    if isinstance(minor, int) and not isinstance(minor, bool) and 0 <= minor <= _LATEST_V4_MINOR:
-        return f"4.{minor}"
-    return f"4.{_LATEST_V4_MINOR}"
-
-
-def _conforms(doc: dict[str, Any], version: str) -> bool:
-    return _fast_validator(version)(doc)
-
-
-def _dotted(path: Iterable[Any]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _explain(error: Any) -> str:
-    kind, expected, value = error.validator, error.validator_value, error.instance
-    if kind == "type":
-        return f"expected {expected if isinstance(expected, str) else ' or '.join(expected)}, " \
-               f"got {type(value).__name__} {_short(value)}"
-    if kind == "enum":
-        return f"{_short(value)} is not one of {', '.join(map(str, expected))}"
-    if kind == "pattern":
-        return f"{_short(value)} does not match {expected}"
-    if kind in ("required", "additionalProperties", "minimum", "maximum", "minLength", "maxLength"):
-        return str(error.message) if len(str(error.message)) < 160 else str(error.message)[:159] + "…"
-    return f"fails '{kind}'" + (f" ({_short(value)})" if not isinstance(value, (dict, list)) else "")
-
-
-def _detailed_issues(doc: dict[str, Any], version: str) -> list[SchemaIssue]:
-    """Short messages for a notebook known not to conform (slow path, jsonschema)."""
-    import jsonschema
-
-    schema = _schema(version)
-    definitions = schema.get("definitions", {})
-    issues: list[SchemaIssue] = []
-
-    def collect(instance: Any, sub: dict[str, Any], prefix: list[Any]) -> None:
-        validator = jsonschema.Draft4Validator(sub)
-        for error in sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path]):
-            if len(issues) >= MAX_SCHEMA_ISSUES:
-                return
-            path = prefix + list(error.path)
-            if error.validator == "oneOf" and isinstance(error.instance, dict):
-                # like nbformat's better_validation_error: re-check against the branch the object claims
-                claimed = error.instance.get("cell_type") or error.instance.get("output_type")
-                name = f"{claimed}_cell" if "cell_type" in error.instance else claimed
-                if isinstance(name, str) and name in definitions and name not in ("unrecognized_cell",):
-                    before = len(issues)
-                    collect(error.instance, {"definitions": definitions, "$ref": f"#/definitions/{name}"}, path)
-                    if len(issues) > before:
-                        continue
-                field_name = "cell_type" if "cell_type" in error.instance or "cells" in path else "output_type"
-                message = f"{_dotted(path)}: unknown or missing {field_name} {_short(claimed)}"
-            else:
-                message = f"{_dotted(path)}: {_explain(error)}"
-            cell = path[1] if len(path) > 1 and path[0] == "cells" and isinstance(path[1], int) else None
-            issues.append(SchemaIssue(message=message, where=_dotted(path), cell=cell))
-
-    collect(doc, schema, [])
-    if not issues:  # fastjsonschema and jsonschema disagree: say so rather than nothing
-        issues.append(SchemaIssue(message="does not follow the nbformat schema", where="(top level)"))
-    return issues
 
 
 # -- cells ---------------------------------------------------------------------------------------------------
@@ -467,7 +335,7 @@ def parse_document(doc: Any, rel: str, size: int = 0) -> ParsedNotebook | Notebo
                                "rename it if it is not a notebook, or re-save it from Jupyter", size)
     major, minor = doc.get("nbformat"), doc.get("nbformat_minor", 0)
     if not isinstance(major, int) or isinstance(major, bool) or major < 1 or major > 4:
-        return NotebookProblem(rel, "unknown-format", f"declares nbformat {_short(major)}, which this version of "
+        return NotebookProblem(rel, "unknown-format", f"declares nbformat {short_repr(major)}, which this version of "
                                "paperpack and nbformat do not know",
                                "save it with a current Jupyter (nbformat 4)", size)
     minor_int = minor if isinstance(minor, int) and not isinstance(minor, bool) else 0
@@ -480,13 +348,13 @@ def parse_document(doc: Any, rel: str, size: int = 0) -> ParsedNotebook | Notebo
     else:
         raw = doc.get("cells")
         cells = [_cell(i, c) for i, c in enumerate(raw)] if isinstance(raw, list) else []
-        version = _schema_version(major, minor)
+        version = schema_version(major, minor)
     issues: list[SchemaIssue] = []
-    if version and not _conforms(doc, version):
-        issues = _detailed_issues(doc, version)
-    if major == 4 and isinstance(minor, int) and minor > _LATEST_V4_MINOR:
+    if version and not conforms(doc, version):
+        issues = detailed_issues(doc, version)
+    if major == 4 and isinstance(minor, int) and minor > LATEST_V4_MINOR:
         issues.append(SchemaIssue(f"nbformat_minor: 4.{minor} is newer than the schemas shipped with nbformat; "
-                                  f"checked against 4.{_LATEST_V4_MINOR}", "nbformat_minor"))
+                                  f"checked against 4.{LATEST_V4_MINOR}", "nbformat_minor"))
     return ParsedNotebook(rel=rel, size=size, nbformat=major, nbformat_minor=minor_int, cells=cells,
                           metadata=metadata, schema_errors=issues, schema_version=version)
 

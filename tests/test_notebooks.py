@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from paperpack import notebooks as nbmod
+from paperpack import nbschema
 from paperpack.notebooks import NotebookProblem, ParsedNotebook, parse_document, read_notebook, read_notebooks
 from paperpack.pysource import NO_FACTS, analyse, may_have_facts, strip_magics
 
@@ -127,7 +127,7 @@ def _variants() -> list[dict]:  # type: ignore[type-arg]
 def test_schema_verdict_matches_nbformat(use_rust: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if not use_rust:  # the fastjsonschema path, used when jsonschema-rs is not installed
         monkeypatch.setitem(sys.modules, "jsonschema_rs", None)
-        monkeypatch.setattr(nbmod, "_fast", {})
+        monkeypatch.setattr(nbschema, "_fast", {})
     for doc in _variants():
         try:
             nbformat.validate(copy.deepcopy(doc), version=4, version_minor=doc.get("nbformat_minor", 0))
