@@ -1,4 +1,4 @@
-"""The local engine keeps repositories apart and secrets away from notebook code.
+"""The local engine keeps repositories apart and secrets away from notebook code, and confines it.
 
 tests/cases/run-localpkg-a and -b have the same requirements.txt (``-e .``) and each its
 own ``paperlib`` module; tests/cases/run-env prints the environment its kernel sees.
@@ -7,15 +7,28 @@ own ``paperlib`` module; tests/cases/run-env prints the environment its kernel s
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
 
+from paperpack.cli.main import main
 from paperpack.repo import Repo
 from paperpack.run import run_notebooks
 from paperpack.run.local import venv_dir
-from tests.runhelp import tree_hashes
+from paperpack.run.plan import Limits
+from paperpack.run.results import NotebookRun
+from paperpack.run.sandbox import probe
+from paperpack.run.venv import choose_python
+from tests.conftest import require
+from tests.runhelp import read_report, tree_hashes
 
 pytestmark = pytest.mark.slow
 
@@ -48,3 +61,108 @@ def test_notebook_code_sees_no_secrets(copy_case, tmp_path: Path, monkeypatch: p
     assert not keys & {"GITHUB_TOKEN", "MY_SECRET", "PAPERPACK_REGISTRY_PASSWORD", "AWS_SECRET_ACCESS_KEY"}
     assert {"PATH", "HOME", "LC_ALL", "TMPDIR", "VIRTUAL_ENV"} <= keys
     assert seen["tmp"] == str(tmp_path)
+
+
+# --- confinement: memory, network, processes; the Python version -----------------------------
+
+def _notebook_repo(root: Path, *cells: str, runtime: str | None = None) -> Path:
+    """A repository with one notebook of ``cells`` (no requirements: the runner packages' environment)."""
+    root.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / "bomb.ipynb")
+    if runtime:
+        (root / "runtime.txt").write_text(runtime + "\n")
+    return root
+
+
+def _run_one(root: Path, out: Path, **limits: Any) -> NotebookRun:
+    result = run_notebooks(Repo.open(root), engine="local", out_dir=out, jobs=1,
+                           limits=Limits(timeout=60, cell_timeout=60, **limits))
+    [run] = result.notebooks
+    return run
+
+
+def test_memory_bomb_is_a_memory_error_in_its_cell(tmp_path: Path) -> None:
+    # bounded at 3 GB, in case the limit did not hold: then the notebook succeeds and the test fails
+    repo = _notebook_repo(tmp_path / "repo", "x = 1",
+                          "hoard = []\nfor _ in range(60):\n    hoard.append(bytearray(50 * 2**20))")
+    run = _run_one(repo, tmp_path / "out", memory="512m")
+    assert (run.status, run.verdict) == ("error", "failed"), run.message
+    assert run.message.startswith("cell 1: MemoryError"), run.message
+
+
+def test_no_network_inside(tmp_path: Path) -> None:
+    caps = probe()
+    require(caps.net is not None, f"no network namespace on this machine: {caps.net_note}")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        socket.create_connection(("127.0.0.1", port), timeout=3).close()  # reachable from here
+        repo = _notebook_repo(tmp_path / "repo", f"import socket\nsocket.create_connection(('127.0.0.1', {port}), "
+                                                 "timeout=3).close()")
+        run = _run_one(repo, tmp_path / "out")
+    assert run.status == "error", "the notebook reached a server outside its network namespace"
+    assert run.message.startswith("cell 0: ConnectionRefusedError"), run.message
+
+
+def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path) -> None:
+    caps = probe()
+    require(caps.cgroup is not None or not caps.root,
+            f"no process limit for root here (RLIMIT_NPROC does not apply to root; {caps.cgroup_note})")
+    # bounded: 1000 children sleeping 20 s, in case the limit did not hold
+    repo = _notebook_repo(tmp_path / "repo", "import os, time\nfor _ in range(1000):\n    if os.fork() == 0:\n"
+                                             "        time.sleep(20)\n        os._exit(0)")
+    started = time.monotonic()
+    run = _run_one(repo, tmp_path / "out", pids=40)
+    assert run.status == "error" or run.status == "pids-limit", run.message
+    assert run.message.startswith("cell 0: BlockingIOError"), run.message
+    if caps.cgroup is not None:
+        assert run.status == "pids-limit" and "the process limit (40) was reached" in run.message, run.message
+        assert not list(caps.cgroup.glob("paperpack-run-*")), "the batch's cgroup (and its strays) must be gone"
+    assert time.monotonic() - started < 20, "the sleeping children must be killed, not waited for"
+
+
+def test_python_version_mismatch_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = _notebook_repo(tmp_path / "repo", "print(1)", runtime="python-3.99")
+    current = "%d.%d" % sys.version_info[:2]
+    warning = f"runtime.txt asks for Python 3.99; the local engine used {current}"
+    result = run_notebooks(Repo.open(repo), engine="local", out_dir=tmp_path / "out")
+    assert warning in result.isolation and "build the image for the exact version" in result.isolation
+    assert main(["run", str(repo), "--engine", "local", "-o", str(tmp_path / "o2"), "--color", "never"]) == 0
+    assert warning in " ".join(capsys.readouterr().out.split())
+    assert warning in read_report(tmp_path / "o2")["run"]["isolation"]
+
+
+def _other_python() -> Path | None:
+    """A working Python of another minor version than this one (on PATH or under pyenv)."""
+    current = "%d.%d" % sys.version_info[:2]
+    found = [Path(p) for m in range(8, 15) if f"3.{m}" != current and (p := shutil.which(f"python3.{m}"))]
+    found += sorted(Path.home().glob(".pyenv/versions/3.*/bin/python3.*[0-9]"))
+    for path in found:
+        out = subprocess.run([str(path), "-c", "import venv, ensurepip, sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, check=False)
+        if out.returncode == 0 and out.stdout.strip() not in (current, "") and out.stdout.strip() >= "3.8":
+            return path
+    return None
+
+
+def test_the_python_runtime_txt_asks_for_is_used_when_on_path(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    other = _other_python()
+    require(other is not None, "no second Python version on this machine")
+    assert other is not None
+    version = subprocess.run([str(other), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    repo = _notebook_repo(tmp_path / "repo", "print(1)", runtime=f"python-{version}")
+    before = choose_python(repo)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / f"python{version}").symlink_to(other)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    chosen = choose_python(repo)
+    assert (chosen.version, chosen.asked, chosen.mismatch) == (version, version, None)
+    assert Path(chosen.executable).resolve() == other.resolve()
+    assert venv_dir(repo, chosen) != venv_dir(repo, before), "the cache key must include the interpreter"
