@@ -34,7 +34,7 @@ Verify the repository at PATH end to end:
 
 Without a Docker daemon (--engine auto), the notebooks run with the local engine:
 a virtual environment built from requirements.txt. It is less isolated (notebook
-code runs as you, with your network) and says so. --no-run stops after the build.
+code runs as you, on your files; network and limits only where the machine allows) and says so. --no-run stops after the build.
 
 modes:
   binder   repo2docker's stock buildpacks: the image mybinder.org would launch
@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         engine, why = _pick_engine(args.no_run)
         if engine == "local":
             err.print(f"[yellow]no usable container engine ({escape(why)}): running the notebooks with the local "
-                      "engine — less isolated: notebook code runs as you, with your network.[/]")
+                      "engine — less isolated: notebook code runs as you, on your files (the run's report "
+                      "says which limits and network isolation this machine allowed).[/]")
     if not args.no_run:  # before the build: a data problem should not wait for a long build
         fetched = ensure_data(repo, progress=None if quiet else (lambda message: err.print(escape(message))))
         if fetched and not quiet:

@@ -39,7 +39,8 @@ and compare each with its committed outputs.
 The image: --image TAG, else the one `paperpack build PATH` made for this exact state of
 the repository (its content-addressed tag), when it is in the local image store. With
 --engine auto and no such image (or no Docker), the notebooks run with the local engine,
-which is less isolated (notebook code runs as you, with your network); a note says why.
+which is less isolated (notebook code runs as you, on your files; no network and
+limits only where the machine allows — the label says what was applied); a note says why.
 --engine docker without that image is an error naming the tag it looked for.
 
 Each notebook gets a verdict: same (results match, within tolerance), differs (which
