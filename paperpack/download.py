@@ -91,7 +91,7 @@ def download(client: HttpClient, url: str, partial: Path, *, expected: tuple[str
     try:
         response = client.get(url, headers=headers, stream=True)
     except NetworkError as exc:
-        raise DataError(f"{label}: cannot download {url}: {exc.message}", hint=exc.hint or RESUME_HINT) from None
+        raise DataError(f"{label}: cannot download {url}: {exc.message}", hint=RESUME_HINT) from None
     with response:
         if response.status_code == 416 and start:  # nothing left to send: the partial file is complete
             pass

@@ -18,6 +18,8 @@ from .resolve import FOUND, HandleApi, shape_of
 
 __all__ = ["RecordFile", "DataRecord", "record_id_for", "fetch_record"]
 
+NETWORK_HINT = ("fetching data needs the network once: check it (and PAPERPACK_DOI_RESOLVER / PAPERPACK_ZENODO_API "
+                "for a mirror), then run `paperpack data fetch` again; or commit the files with their sha256")
 _ZENODO_DOI = re.compile(r"^10\.5281/zenodo\.(\d+)$")
 _RECORD_URL = re.compile(r"/records?/(\d+)(?:[/?#]|$)")
 
@@ -54,7 +56,7 @@ def record_id_for(doi: str, client: HttpClient, config: ServiceConfig) -> str:
     try:
         record = HandleApi(config).lookup(doi, client)
     except NetworkError as exc:
-        raise DataError(f"cannot resolve {doi} to find its files: {exc.message}", hint=exc.hint) from None
+        raise DataError(f"cannot resolve {doi} to find its files: {exc.message}", hint=NETWORK_HINT) from None
     if record.status != FOUND:
         raise DataError(f"{doi}: {record.reason or record.status}",
                         hint="check the DOI under `data:` in paperpack.yml (`paperpack validate` says more)")
@@ -116,7 +118,7 @@ def fetch_record(doi: str, client: HttpClient, config: ServiceConfig) -> DataRec
     try:
         response = client.get(url, headers={"Accept": "application/json"})
     except NetworkError as exc:
-        raise DataError(f"cannot read the record of {doi}: {exc.message}", hint=exc.hint) from None
+        raise DataError(f"cannot read the record of {doi}: {exc.message}", hint=NETWORK_HINT) from None
     if response.status_code != 200:
         raise DataError(f"{url} answered HTTP {response.status_code} for the record of {doi}",
                         hint="check the DOI, or give each file's `url:` in paperpack.yml")

@@ -145,3 +145,12 @@ def test_committed_data_is_read_once_per_process_while_unchanged(tmp_path: Path)
         fh.write(b"\x02")
     os.utime(big, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert hash_file(big)["sha256"] == hashlib.sha256(b"\x02" + b"\x01" * ((8 << 20) - 1)).hexdigest()
+
+
+def test_unreachable_record_service_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """conftest points every service at a closed loopback port: the record cannot be read."""
+    repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5281/zenodo.11\n")
+    assert main(["data", "fetch", str(repo.root)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot read the record of 10.5281/zenodo.11" in err and "unreachable" in err
+    assert "paperpack data fetch` again" in err and "--offline" not in err, "data fetch has no --offline"
