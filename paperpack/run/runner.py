@@ -39,11 +39,12 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+if TYPE_CHECKING:
+    from nbclient import NotebookClient
+# nbformat and nbclient are imported where they are used: paperpack imports this module for
+# skip_entries, and a command that never runs a notebook should not pay for jupyter_client.
 
 EVENT_PREFIX = "@@paperpack-event "
 RESULT_VERSION = 1
@@ -128,6 +129,8 @@ def inject_parameters(nb: Any, parameters: dict[str, Any]) -> int | None:
     """
     if not parameters:
         return None
+    import nbformat
+
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
     lines = ["# Parameters injected by paperpack"] + [f"{name} = {value!r}" for name, value in parameters.items()]
     cell = nbformat.v4.new_code_cell("\n".join(lines))
@@ -280,6 +283,10 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> di
     began = time.monotonic()
     oom_before, pids_before = oom_kills(), pids_max_hits()
     emit("start", key=key, path=rel)
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
     try:
         nb = nbformat.read(src, as_version=4)
     except Exception as exc:  # unreadable notebook: a result, not a crash
@@ -393,6 +400,8 @@ def _finish(result: dict[str, Any], nb: Any, out_nb: str, began: float,
     result["oom_kills"] = (after_oom - oom_before) if after_oom is not None and oom_before is not None else None
     result["pids_limit_hits"] = (after_pids - pids_before) if after_pids is not None and pids_before is not None else None
     if nb is not None:
+        import nbformat
+
         write_atomic(out_nb, nbformat.writes(nb))
         result["executed"] = os.path.basename(out_nb)
     write_atomic(out_nb[: -len(".ipynb")] + ".result.json", json.dumps(result, indent=1, default=str))
