@@ -6,7 +6,8 @@
 - ``lo_up``: bring the loopback interface up (a new network namespace starts with it
   down, and the kernels talk to the runner over 127.0.0.1);
 - ``cgroup``: join that cgroup folder (a pids limit that also holds for root);
-- ``cores``: CPU affinity to that many cores;
+- ``cores``, ``first_core``: CPU affinity to that many cores, from that position in the
+  allowed set (wrapping), so batches running at once do not share one core;
 - ``rlimits``: ``{"RLIMIT_DATA": [soft, hard], …}``.
 
 Standard library only: it runs in the notebook environment, which has no paperpack.
@@ -45,7 +46,9 @@ def apply(settings: dict[str, Any]) -> None:
     cores = settings.get("cores")
     if cores:
         allowed = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, allowed[:max(1, int(cores))])
+        first = int(settings.get("first_core") or 0)
+        count = min(max(1, int(cores)), len(allowed))
+        os.sched_setaffinity(0, [allowed[(first + i) % len(allowed)] for i in range(count)])
     for name, (soft, hard) in (settings.get("rlimits") or {}).items():
         kind = getattr(resource, name)
         _, current_hard = resource.getrlimit(kind)

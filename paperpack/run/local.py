@@ -57,8 +57,8 @@ class LocalEngine(Engine):
         log.warning(self.isolation)
         self.venv = ensure_venv(session.repo.root, self.python)
 
-    def _confinement(self, session: Session, longest: float) -> Confinement:
-        return Confinement(session.limits, longest, probe())
+    def _confinement(self, session: Session, longest: float, slot: int = 0) -> Confinement:
+        return Confinement(session.limits, longest, probe(), slot=slot)
 
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
         if self.venv is None or not (self.venv / READY_MARKER).is_file():  # e.g. on another machine
@@ -78,7 +78,7 @@ class LocalEngine(Engine):
         env["PATH"] = f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         python = str(self.venv / "bin" / "python")
         longest = max((nb.timeout for nb in batch.notebooks), default=session.limits.timeout or 0)
-        with self._confinement(session, longest) as confined:
+        with self._confinement(session, longest, batch.number) as confined:
             code, tail = self.stream(confined.command(python, [python, str(RUNNER), "--spec", str(spec)]),
                                      session, env=env)
             hits = confined.pids_hits()

@@ -14,9 +14,16 @@ become, for the runner and every kernel it starts (inherited):
   delegated cgroup v2 subtree); else, for a non-root user, ``RLIMIT_NPROC`` (counted per
   user: the user's current tasks plus the limit); else (root without a writable cgroup —
   ``RLIMIT_NPROC`` does not apply to root) none, and the label says so;
-- network: a new, empty network namespace (``unshare --net`` as root, or
-  ``unshare --user --map-root-user --net`` where unprivileged user namespaces are allowed),
-  with only the loopback interface up; else the network stays on, and the label says so.
+- network: a new, empty network namespace with only the loopback interface up, inside a
+  new user namespace where that is allowed (``unshare --user --map-root-user --net``: even
+  for root, the notebook then holds no capability outside it, so it cannot re-enter the
+  host's network namespace or raise its limits), else ``unshare --net`` (root only); else
+  the network stays on, and the label says so.
+
+These are guards against accidents (a notebook that downloads, forks or allocates too
+much), not a security boundary: notebook code runs as you and can read your files, and
+as root it can still move itself out of the pids cgroup. Untrusted code belongs in the
+container engine; the label says so.
 
 :func:`probe` tries each mechanism once per process, for real (a probe that starts the
 launcher :mod:`paperpack.run.confine` the same way a batch will).
@@ -49,7 +56,8 @@ log = logging.getLogger(__name__)
 CONFINE = Path(__file__).resolve().parent / "confine.py"
 NOFILE = 4096
 CPU_SLACK = 60  # seconds of CPU time beyond the budget before SIGXCPU
-NET_PREFIXES = (("unshare", "--net"), ("unshare", "--user", "--map-root-user", "--net"))
+USERNS_NET = ("unshare", "--user", "--map-root-user", "--net")
+NET_PREFIXES = (USERNS_NET, ("unshare", "--net"))  # the user namespace first: it drops host capabilities
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
@@ -90,7 +98,7 @@ def _probe_net() -> tuple[tuple[str, ...] | None, str]:
         ok, why = _launch_ok([*prefix, sys.executable, str(CONFINE), check, "/bin/true"])
         if ok:
             return prefix, " ".join(prefix)
-    return None, f"`{' '.join(NET_PREFIXES[-1])}` is not allowed here ({why})"
+    return None, f"`{' '.join(USERNS_NET)}` is not allowed here ({why})"
 
 
 def _own_pids_cgroup() -> Path | None:
@@ -141,6 +149,11 @@ def probe() -> Capabilities:
     return caps
 
 
+def _kernel_at_least(major: int, minor: int) -> bool:
+    found = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return bool(found) and (int(found.group(1)), int(found.group(2))) >= (major, minor)  # type: ignore[union-attr]
+
+
 def _user_tasks(uid: int) -> int:
     """Tasks (threads count: RLIMIT_NPROC counts them) whose real uid is ``uid``."""
     total = 0
@@ -183,10 +196,13 @@ def _remove_cgroup(folder: Path) -> None:
 class Confinement:
     """The confinement of one batch: the launch command, and its pids cgroup while it runs."""
 
-    def __init__(self, limits: Limits, longest_timeout: float, caps: Capabilities | None = None) -> None:
+    def __init__(self, limits: Limits, longest_timeout: float, caps: Capabilities | None = None, *,
+                 slot: int = 0) -> None:
         self.caps = caps or probe()
         self.limits = limits
-        self.cores = max(1, min(math.ceil(float(limits.cpus or 1)), len(os.sched_getaffinity(0))))
+        available = len(os.sched_getaffinity(0))
+        self.cores = max(1, min(math.ceil(float(limits.cpus or 1)), available))
+        self.first_core = (slot * self.cores) % available  # batches running at once get different cores
         self.memory = memory_bytes(str(limits.memory or "2g"))
         self.cpu_seconds = int(math.ceil(longest_timeout * self.cores)) + CPU_SLACK
         self.cgroup: Path | None = None
@@ -198,10 +214,12 @@ class Confinement:
             "RLIMIT_NOFILE": [NOFILE, NOFILE],
         }
         if self.cgroup is None and not self.caps.root and self.limits.pids:
-            budget = _user_tasks(os.getuid()) + int(self.limits.pids)
+            # Linux >= 5.14 counts RLIMIT_NPROC per user namespace: in a new one only its own tasks count.
+            own_namespace = self.caps.net == USERNS_NET and _kernel_at_least(5, 14)
+            budget = int(self.limits.pids) + (1 if own_namespace else _user_tasks(os.getuid()))
             rlimits["RLIMIT_NPROC"] = [budget, budget]
         return {"lo_up": self.caps.net is not None, "cgroup": str(self.cgroup) if self.cgroup else None,
-                "cores": self.cores, "rlimits": rlimits}
+                "cores": self.cores, "first_core": self.first_core, "rlimits": rlimits}
 
     def command(self, python: str, cmd: list[str]) -> list[str]:
         """``cmd`` started through the launcher (run by ``python``), in the network namespace if any."""
@@ -255,4 +273,5 @@ def describe(caps: Capabilities, limits: Limits, cores: int) -> str:
         procs = f"no process limit (root: RLIMIT_NPROC does not apply, and {caps.cgroup_note})"
     cpu = f"{cores} core{'s' * (cores != 1)} (CPU time ≤ timeout × {cores} per process)"
     return (f"local engine: {net}, memory ≤ {limits.memory} per process, {procs}, {cpu}, ≤ {NOFILE} open files — "
-            "less isolated than a container: notebook code runs as you, on your files")
+            "less isolated than a container: guards against accidents, not a security boundary (notebook code "
+            "runs as you, on your files)")
