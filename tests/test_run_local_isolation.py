@@ -183,6 +183,12 @@ def test_python_version_mismatch_is_reported(tmp_path: Path, capsys: pytest.Capt
     assert warning in read_report(tmp_path / "o2")["run"]["isolation"]
 
 
+def test_runtime_txt_python_3_means_any_python_3(tmp_path: Path) -> None:
+    """repo2docker reads `python-3` as "a Python 3": the current one, no warning."""
+    chosen = choose_python(_notebook_repo(tmp_path / "repo", "print(1)", runtime="python-3"))
+    assert (chosen.executable, chosen.asked, chosen.mismatch) == (sys.executable, "3", None)
+
+
 def _other_python() -> Path | None:
     """A working Python of another minor version than this one (on PATH or under pyenv)."""
     current = "%d.%d" % sys.version_info[:2]
@@ -191,7 +197,8 @@ def _other_python() -> Path | None:
     for path in found:
         out = subprocess.run([str(path), "-c", "import venv, ensurepip, sys; print('%d.%d' % sys.version_info[:2])"],
                              capture_output=True, text=True, check=False)
-        if out.returncode == 0 and out.stdout.strip() not in (current, "") and out.stdout.strip() >= "3.8":
+        version = out.stdout.strip()
+        if out.returncode == 0 and version not in (current, "") and tuple(map(int, version.split("."))) >= (3, 8):
             return path
     return None
 

@@ -139,7 +139,7 @@ class Interpreter:
     @property
     def mismatch(self) -> str | None:
         """A warning when the repository asks for another Python than the one used, else ``None``."""
-        if self.asked is None or self.asked == self.version:
+        if self.asked is None or _satisfies(self.version, self.asked):
             return None
         return (f"{self.source or 'the repository'} asks for Python {self.asked}; the local engine used "
                 f"{self.version} (no working python{self.asked} with venv on PATH) — build the image for the "
@@ -170,6 +170,11 @@ def _interpreter(command: str) -> Interpreter | None:
     return Interpreter(executable=lines[1], version=lines[0], prefix=lines[2], full=lines[3])
 
 
+def _satisfies(version: str, asked: str) -> bool:
+    """``3.11`` satisfies ``3.11`` and ``3`` (runtime.txt's ``python-3``: any Python 3)."""
+    return version == asked or ("." not in asked and version.split(".")[0] == asked)
+
+
 def _current() -> Interpreter:
     return Interpreter(executable=sys.executable, version="%d.%d" % sys.version_info[:2],
                        full=sys.version.replace("\n", " "), prefix=sys.base_prefix)
@@ -185,7 +190,7 @@ def choose_python(root: Path) -> Interpreter:
     if asked is None:
         return current
     source = env.python_source or "runtime.txt"
-    found = current if asked == current.version else _interpreter(f"python{asked}")
+    found = current if _satisfies(current.version, asked) else _interpreter(f"python{asked}")
     chosen = found or current
     return Interpreter(chosen.executable, chosen.version, chosen.full, chosen.prefix, asked=asked, source=source)
 
