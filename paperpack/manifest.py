@@ -388,7 +388,7 @@ def safe_relpath(root: Path, rel: str) -> Path:
 
 def record_folder(dataset: dict[str, Any]) -> str:
     """The folder a whole-record dataset (a ``doi`` and no ``files``) puts its files in: ``path`` or ``data``."""
-    return str(dataset.get("path") or RECORD_FOLDER).strip("/") or RECORD_FOLDER
+    return str(PurePosixPath(str(dataset.get("path") or RECORD_FOLDER)))  # "./inputs/" -> "inputs", "./" -> "."
 
 
 def _iter_paths(manifest: Manifest) -> Iterator[tuple[tuple[str | int, ...], str]]:

@@ -154,3 +154,26 @@ def test_unreachable_record_service_says_what_to_do(tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err
     assert "cannot read the record of 10.5281/zenodo.11" in err and "unreachable" in err
     assert "paperpack data fetch` again" in err and "--offline" not in err, "data fetch has no --offline"
+
+
+@pytest.mark.parametrize("folder, target", [("./inputs/", "inputs/obs.csv"), (".", "obs.csv")])
+def test_the_record_folder_is_normalised(doi_env: DoiServer, tmp_path: Path, folder: str, target: str) -> None:
+    doi_env.add_record("12", {"obs.csv": OBS}, doi="10.5281/zenodo.12")
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - doi: 10.5281/zenodo.12\n    path: '{folder}'\n")
+    assert [r.declared.path for r in fetch_data(repo)] == [target]
+    assert [m.target for m in data_mounts(repo)] == [target]
+
+
+def test_a_record_sub_folder_through_a_symlink_is_refused(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_record("13", {"sub/obs.csv": OBS}, doi="10.5281/zenodo.13")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "obs.csv").write_bytes(OBS)
+    repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5281/zenodo.13\n")
+    (repo.root / "data").mkdir()
+    (repo.root / "data" / "sub").symlink_to(outside)
+    with pytest.raises(DataError, match="symbolic link") as info:
+        fetch_data(repo)
+    assert "data/sub/obs.csv" in str(info.value)
+    with pytest.raises(DataError, match="symbolic link"):
+        data_mounts(repo)  # the listing was saved; the check holds offline too

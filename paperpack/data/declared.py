@@ -17,7 +17,7 @@ from typing import Any
 
 from ..doi import normalize_doi
 from ..errors import DataError
-from ..manifest import record_folder
+from ..manifest import record_folder, safe_relpath
 from ..records import DataRecord
 from ..repo import Repo
 from .store import DataStore
@@ -119,8 +119,15 @@ def whole_record(repo: Repo, index: int, doi: str, store: DataStore) -> list[Dec
     out = []
     for entry in listing:
         name = str(entry["name"])
+        path = posixpath.normpath(posixpath.join(folder, safe_record_name(name, doi)))
+        try:
+            safe_relpath(repo.root, path)  # a record's sub-folder must not go through a symlink in the repo
+        except ValueError as exc:
+            raise DataError(f"data[{index}]: the file {name!r} of {doi} would be placed at {exc}",
+                            hint="remove the symbolic link, or declare the files under `files:` with their own "
+                                 "`path:`", path=repo.manifest.path) from None
         out.append(DeclaredFile(
-            path=posixpath.join(folder, safe_record_name(name, doi)), dataset=index, index=-1, doi=doi, name=name,
+            path=path, dataset=index, index=-1, doi=doi, name=name,
             sha256=_hex(entry.get("sha256")), md5=_hex(entry.get("md5")),
             size=entry["size"] if isinstance(entry.get("size"), int) else None, line=line))
     return out
