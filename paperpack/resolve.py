@@ -359,7 +359,9 @@ class DoiResolver:
         except NetworkError as exc:
             return DoiRecord(doi, FAILED, reason=exc.message)
         if record.status == FOUND:
-            self.cache.set(self._key(doi), record.to_dict(), ttl=FOUND_TTL)
+            # Incomplete (a service failed, or none knew the agency): asked again after a day, not a month.
+            complete = record.agency is not None and record.title is not None
+            self.cache.set(self._key(doi), record.to_dict(), ttl=FOUND_TTL if complete else NOT_FOUND_TTL)
         elif record.status == NOT_FOUND:
             self.cache.set(self._key(doi), record.to_dict(), ttl=NOT_FOUND_TTL)
         return record

@@ -99,8 +99,13 @@ def test_ra_errors_are_not_fatal(doi_env: DoiServer, tmp_path: Path, action: Act
     doi = "10.1430/73"
     doi_env.add_doi(doi, agency="other", csl_source=False, title="Still found")
     doi_env.script(f"/ra/{doi}", *[action] * 2)
-    rec = resolver(tmp_path, retries=1, backoff=0.01, timeout=0.3).resolve(doi)
+    first = resolver(tmp_path, retries=1, backoff=0.01, timeout=0.3)
+    rec = first.resolve(doi)
     assert (rec.status, rec.title, rec.agency) == (FOUND, "Still found", None)
+    # an incomplete record is kept a day, not a month: asked again once the day is over
+    key = first._key(doi)
+    assert first.cache.get(key, now=time.time() + 3600) is not None
+    assert first.cache.get(key, now=time.time() + 2 * 86400) is None
 
 
 def test_ra_answers_like_doi_org(doi_env: DoiServer) -> None:
