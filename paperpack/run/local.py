@@ -5,8 +5,8 @@ machine allows is applied to the runner and every kernel it starts
 (:mod:`paperpack.run.sandbox`): the run's memory, CPU and process limits (the same
 resolved :class:`~paperpack.run.plan.Limits` the container engine takes), an open-files
 limit, and no network where a network namespace can be made. :attr:`LocalEngine.isolation`
-says exactly what was applied and what was not; :attr:`LocalEngine.warnings` holds the
-warnings a run report should show (e.g. the Python version differs from runtime.txt's).
+says exactly what was applied and what was not, and ends with a warning when the Python
+version differs from the one runtime.txt asks for.
 The kernels get a minimal environment (:func:`~paperpack.run.venv.minimal_env`): no
 tokens or passwords of the caller.
 
@@ -43,14 +43,12 @@ class LocalEngine(Engine):
         self.venv: Path | None = None
         self.python: Interpreter | None = None
         self.isolation = LOCAL_LABEL
-        self.warnings: list[str] = []
 
     def available(self) -> tuple[bool, str]:
         return True, sys.executable
 
     def prepare(self, session: Session) -> None:
         self.python = choose_python(session.repo.root)
-        self.warnings = [self.python.mismatch] if self.python.mismatch else []
         self.isolation = self._confinement(session, session.limits.timeout or 0).label()
         if self.python.mismatch:
             self.isolation += f"; {self.python.mismatch}"
