@@ -117,8 +117,10 @@ def test_validate_counts_the_record_folder_as_declared_data(tmp_path: Path,
           '"display_name": "Python 3", "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}')
     files = {"analysis.ipynb": nb.encode(), "requirements.txt": b""}
     for manifest, flagged in [("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n    path: inputs\n", False),
+                              ("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n    path: ./inputs/\n", False),
+                              ("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n    path: .\n", False),
                               ("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n", True)]:
-        repo = paper(tmp_path / str(flagged), manifest, files)
+        repo = paper(tmp_path / str(len(manifest)), manifest, files)
         main(["validate", str(repo.root), "--offline", "--format", "json"])
         out = capsys.readouterr().out
         assert ("inputs/obs.csv" in out) is flagged, out

@@ -344,4 +344,5 @@ def _exists(cand: str, files: set[str], folders: set[str], declared: list[str]) 
         return True
     if any(ch in cand for ch in "*?["):
         return any(fnmatch.fnmatch(f, cand) for f in files)
-    return any(cand == d or cand.startswith(d + "/") or d.startswith(cand + "/") for d in declared if d)
+    # "." is a whole record placed at the root: any file may come from it
+    return any(d == "." or cand == d or cand.startswith(d + "/") or d.startswith(cand + "/") for d in declared if d)
