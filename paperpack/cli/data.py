@@ -10,7 +10,6 @@ from pathlib import Path
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
-from .. import data
 from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..repo import Repo
 from ..report.text import make_console
@@ -66,6 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from .. import data  # here, not at start-up: every command builds this parser
+
     repo = Repo.open(args.path)
     console = make_console(sys.stderr, color=args.color)
     tasks: dict[str, TaskID] = {}
@@ -90,6 +91,8 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _lock(args: argparse.Namespace) -> int:
+    from .. import data  # here, not at start-up: every command builds this parser
+
     repo = Repo.open(args.path)
     written = data.lock_hashes(repo, cache_dir=args.cache_dir)
     out = make_console(sys.stdout, color=args.color)
@@ -101,6 +104,8 @@ def _lock(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from .. import data  # here, not at start-up: every command builds this parser
+
     repo = Repo.open(args.path)
     results = data.data_status(repo, cache_dir=args.cache_dir)
     out = make_console(sys.stdout, color=args.color)
