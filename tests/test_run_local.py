@@ -79,8 +79,9 @@ def test_interrupt_local(copy_case, tmp_path: Path) -> None:
     def started(proc) -> bool:
         runners = children(proc.pid)
         kernels = [k for r in runners for k in children(r)]
-        if len(kernels) >= 2:
-            seen["pids"] = runners + kernels
+        forked = [f for k in kernels for f in children(k)]  # kernels forked from the runner's kernel template
+        if len(forked or kernels) >= 2:
+            seen["pids"] = runners + kernels + forked
             time.sleep(2)  # let the kernels reach the long cell
             return True
         return False

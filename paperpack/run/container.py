@@ -34,6 +34,7 @@ DOCKER_LABEL = "container: no network, non-root, read-only sources, memory/proce
 CONTAINER_PREFIX = "paperpack-run-"
 IN_REPO, IN_WORK, IN_OUT, IN_RUNNER, IN_DATA = ("/paperpack/repo", "/paperpack/work", "/paperpack/out",
                                                  "/paperpack/runner.py", "/paperpack/data")
+IN_KERNELFORK = "/paperpack/kernelfork.py"  # beside the runner, which forks kernels with it
 DEFAULT_USER = "1000:1000"
 
 _live: set[str] = set()
@@ -174,6 +175,7 @@ class DockerEngine(Engine):
                "--pids-limit", str(limits.pids), "--cpus", str(limits.cpus),
                *bind_mount(session.repo.root, IN_REPO, readonly=True),
                *bind_mount(RUNNER, IN_RUNNER, readonly=True),
+               *bind_mount(RUNNER.with_name("kernelfork.py"), IN_KERNELFORK, readonly=True),
                *bind_mount(session.work_dir, IN_WORK, readonly=False),
                *bind_mount(batch.out_dir, IN_OUT, readonly=False),
                "-e", "IPYTHONDIR=/tmp/paperpack-ipython", "-e", "MPLCONFIGDIR=/tmp/paperpack-mpl",

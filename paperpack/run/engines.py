@@ -30,6 +30,8 @@ __all__ = ["Batch", "Session", "Engine", "EngineRegistry", "EngineChoice", "defa
 log = logging.getLogger(__name__)
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
+#: paperpack's own settings the runner reads from its environment (runner.py, kernelfork.py)
+RUNNER_SWITCHES = ("PAPERPACK_KERNEL_TEMPLATE",)
 EVENT_PREFIX = "@@paperpack-event "
 TAIL_LINES = 40
 NO_DOCKER_HINT = ("start the Docker daemon (or set PAPERPACK_DOCKER to a docker client), or pass --engine local "
@@ -124,7 +126,8 @@ class Engine:
                    links: list[dict[str, str]], env: dict[str, str] | None = None) -> Path:
         spec = {
             "source": source, "workdir": workdir, "outdir": outdir, "jobs": session.jobs, "links": links,
-            "shared_umask": True, "env": env or {},
+            "shared_umask": True, "env": {**(env or {}), **{name: os.environ[name] for name in RUNNER_SWITCHES
+                                                             if name in os.environ}},
             "notebooks": [{"key": batch.keys[nb.path], "path": nb.path, "timeout": nb.timeout,
                            "cell_timeout": nb.cell_timeout, "parameters": nb.parameters,
                            "kernel": nb.kernel, "allow_errors": nb.allow_errors}

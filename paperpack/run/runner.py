@@ -267,6 +267,8 @@ class Gates:
 
 async def _start_kernel(client: NotebookClient, tracker: "Tracker") -> None:
     client.km = client.create_kernel_manager()
+    if TEMPLATE is not None:
+        KERNELFORK.use_template(client.km, TEMPLATE)
     await client.async_start_new_kernel()
     await client.async_start_new_kernel_client()
     tracker.remember_kernel(client)
@@ -311,6 +313,7 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> di
             kernel_started = time.monotonic()
             await _start_kernel(client, tracker)
             result["kernel_startup"] = round(time.monotonic() - kernel_started, 4)
+            result["kernel_forked"] = type(tracker.process).__name__ == "ForkedKernel"
             waiting = time.monotonic()
             async with gates.run:
                 result["waited"] += time.monotonic() - waiting
@@ -409,6 +412,38 @@ def _finish(result: dict[str, Any], nb: Any, out_nb: str, began: float,
     return result
 
 
+# --- kernels forked from a template (kernelfork.py, beside this file) -------------------------
+
+KERNELFORK: Any = None  # the kernelfork module, loaded from beside this file
+TEMPLATE: Any = None  # kernelfork.Template of the running batch; None: kernels launched the normal way
+
+
+def _start_template() -> None:
+    """Start the batch's kernel template, unless turned off or kernelfork.py is not beside this file."""
+    global KERNELFORK, TEMPLATE
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernelfork.py")
+    if not os.path.isfile(path):
+        return
+    import importlib.util
+
+    try:
+        spec = importlib.util.spec_from_file_location("paperpack_kernelfork", path)
+        assert spec is not None and spec.loader is not None
+        KERNELFORK = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(KERNELFORK)
+        if KERNELFORK.enabled():  # PAPERPACK_KERNEL_TEMPLATE=0 turns it off
+            TEMPLATE = KERNELFORK.Template()
+    except Exception as exc:  # the normal launch still works
+        sys.stderr.write(f"paperpack runner: no kernel template ({type(exc).__name__}: {exc})\n")
+
+
+def _stop_template() -> None:
+    global TEMPLATE
+    if TEMPLATE is not None:
+        TEMPLATE.close()
+        TEMPLATE = None
+
+
 # --- the batch ----------------------------------------------------------------------------
 
 STOPPING = False
@@ -459,10 +494,13 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(spec["outdir"], exist_ok=True)
     try:
         prepare_workdir(spec["source"], spec["workdir"], spec.get("links") or [])
+        _start_template()
         results = asyncio.run(run_batch(spec))
     except KeyboardInterrupt:
         emit("interrupted")
         return 130
+    finally:
+        _stop_template()
     if STOPPING:
         emit("interrupted")
         return 130

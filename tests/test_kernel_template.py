@@ -1,0 +1,202 @@
+"""Kernels forked from the runner's pre-loaded template (paperpack/run/kernelfork.py), and the switch that turns it off."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from paperpack.run import kernelfork
+from paperpack.run.engines import EVENT_PREFIX, RUNNER
+
+v4 = nbformat.v4
+SWITCH = "PAPERPACK_KERNEL_TEMPLATE"
+
+#: what a notebook can see of how its kernel was started: all of it must match the normal launch
+PROBE = ("import os, sys, signal, random\n"
+         "print(os.getcwd())\n"
+         "print(sys.path)\n"
+         "print(sys.argv[0].rsplit('/', 1)[-1], sys.argv[1])\n"
+         "print(os.environ.get('PAPERPACK_PROBE'), os.environ.get('JPY_PARENT_PID') == str(os.getppid()))\n"
+         "print(os.getsid(0) == os.getpid(), os.getpgid(0) == os.getpid())\n"
+         "print(signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGCHLD))\n"
+         "print(type(sys.stdout).__name__, sys.stdin is None or sys.stdin.__class__.__name__)\n"
+         "import local_helper\n"
+         "print(local_helper.VALUE)")
+
+
+def _nb(*sources: str, kernel: str = "python3") -> Any:
+    nb = v4.new_notebook(metadata={"kernelspec": {"name": kernel, "display_name": kernel, "language": "python"}})
+    nb.cells = [v4.new_code_cell(src) for src in sources]
+    return nb
+
+
+def _run(root: Path, notebooks: dict[str, Any], template: bool, env: dict[str, str] | None = None,
+         jobs: int = 2) -> dict[str, Any]:
+    """Run the runner on ``notebooks`` with the template on or off; its results and events."""
+    source, out = root / "repo", root / "out"
+    for rel, nb in notebooks.items():
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, source / rel)
+    (source / "sub" / "local_helper.py").parent.mkdir(parents=True, exist_ok=True)
+    (source / "sub" / "local_helper.py").write_text("VALUE = 'found beside the notebook'\n")
+    keys = {rel: f"nb{i}" for i, rel in enumerate(notebooks)}
+    spec = {"source": str(source), "workdir": str(root / "work"), "outdir": str(out), "jobs": jobs, "links": [],
+            "notebooks": [{"key": key, "path": rel, "timeout": 60, "cell_timeout": 30} for rel, key in keys.items()]}
+    (root / "spec.json").write_text(json.dumps(spec))
+    run_env = {**os.environ, "PAPERPACK_PROBE": "inherited", SWITCH: "1" if template else "0", **(env or {})}
+    proc = subprocess.run([sys.executable, str(RUNNER), "--spec", str(root / "spec.json")], env=run_env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = {rel: json.loads((out / f"{key}.result.json").read_text()) for rel, key in keys.items()}
+    executed = {rel: nbformat.read(out / f"{key}.ipynb", as_version=4) for rel, key in keys.items()}
+    return {"results": results, "executed": executed, "proc": proc}
+
+
+def _texts(nb: Any, work: Path) -> list[str]:
+    """Each cell's outputs as text, the working copy's path made neutral."""
+    out = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("evalue") or json.dumps(output.get("data", {}))
+            out.append(str(text).replace(str(work), "<work>"))
+    return out
+
+
+def test_forked_and_normal_kernels_give_the_same_outputs(tmp_path: Path) -> None:
+    notebooks = {"sub/probe.ipynb": _nb(PROBE, "x = 6 * 7\nprint(x)", "raise ValueError('shown')")}
+    runs = {mode: _run(tmp_path / mode, notebooks, template=mode == "forked") for mode in ("forked", "normal")}
+    forked, normal = runs["forked"]["results"]["sub/probe.ipynb"], runs["normal"]["results"]["sub/probe.ipynb"]
+    assert forked["kernel_forked"] is True and normal["kernel_forked"] is False
+    assert forked["status"] == normal["status"] == "error"
+    assert forked["error"]["evalue"] == normal["error"]["evalue"] == "shown"
+    texts = {mode: _texts(runs[mode]["executed"]["sub/probe.ipynb"], tmp_path / mode / "work") for mode in runs}
+    assert texts["forked"] == texts["normal"], texts
+    assert "found beside the notebook" in texts["forked"][0] and "42" in texts["forked"][1]
+    assert "kernelfork" not in texts["forked"][0], "the template's folder leaked into the kernel's sys.path"
+
+
+def test_kernel_is_a_child_of_the_template_and_exit_statuses_come_through(tmp_path: Path) -> None:
+    notebooks = {
+        "parent.ipynb": _nb("import os\nprint(open(f'/proc/{os.getppid()}/cmdline').read().split(chr(0))[1])"),
+        "segv.ipynb": _nb("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)"),
+        "exit.ipynb": _nb("import os\nos._exit(7)"),
+        "seeds.ipynb": _nb("import random\nprint(random.random())"),
+        "seeds2.ipynb": _nb("import random\nprint(random.random())"),
+    }
+    run = _run(tmp_path, notebooks, template=True, jobs=3)
+    results = run["results"]
+    assert all(r["kernel_forked"] for r in results.values()), results
+    assert _texts(run["executed"]["parent.ipynb"], tmp_path)[0].strip() == str(Path(RUNNER).parent / "kernelfork.py")
+    assert results["segv.ipynb"]["status"] == "dead-kernel" and results["segv.ipynb"]["kernel_exit"] == -11
+    assert results["exit.ipynb"]["status"] == "dead-kernel" and results["exit.ipynb"]["kernel_exit"] == 7
+    seeds = [_texts(run["executed"][name], tmp_path)[0] for name in ("seeds.ipynb", "seeds2.ipynb")]
+    assert seeds[0] != seeds[1], "forked kernels share the template's random state"
+
+
+def test_other_python_and_startup_settings_are_launched_normally(tmp_path: Path) -> None:
+    notebooks = {"a.ipynb": _nb("import sys\nprint(sys.flags.hash_randomization)")}
+    run = _run(tmp_path, notebooks, template=True, env={"PYTHONHASHSEED": "0"})
+    # the template was started with PYTHONHASHSEED=0 too: same settings, so forked
+    assert run["results"]["a.ipynb"]["kernel_forked"] is True
+    env = dict(os.environ)
+    assert kernelfork.forkable([sys.executable, "-m", "ipykernel_launcher", "-f", "x.json"], env)
+    assert not kernelfork.forkable(["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "x.json"], env) \
+        or os.path.abspath(sys.executable) == "/usr/bin/python3"
+    assert not kernelfork.forkable([sys.executable, "-m", "other_kernel", "-f", "x.json"], env)
+    assert not kernelfork.forkable([sys.executable, "-m", "ipykernel_launcher", "-f", "x.json"],
+                                   {**env, "PYTHONHASHSEED": "12345"})
+
+
+def test_stopping_the_runner_leaves_no_kernel_or_template(tmp_path: Path) -> None:
+    notebooks = {f"slow{i}.ipynb": _nb("import os\nprint(os.getpid(), os.getppid(), flush=True)",
+                                       "import time\ntime.sleep(60)") for i in range(2)}
+    source, out = tmp_path / "repo", tmp_path / "out"
+    for rel, nb in notebooks.items():
+        source.mkdir(exist_ok=True)
+        nbformat.write(nb, source / rel)
+    spec = {"source": str(source), "workdir": str(tmp_path / "work"), "outdir": str(out), "jobs": 2, "links": [],
+            "notebooks": [{"key": rel[:-6], "path": rel, "timeout": 90} for rel in notebooks]}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    proc = subprocess.Popen([sys.executable, str(RUNNER), "--spec", str(tmp_path / "spec.json")],
+                            env={**os.environ, SWITCH: "1"}, stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    cells = 0
+    for line in proc.stdout:
+        if line.startswith(EVENT_PREFIX) and json.loads(line[len(EVENT_PREFIX):]).get("cell") == 1:
+            cells += 1
+            if cells == 2:
+                break
+    time.sleep(0.5)
+    family = _descendants(proc.pid)
+    assert len(family) >= 3, family  # the template and two kernels
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in family):
+        time.sleep(0.1)
+    assert not [pid for pid in family if _alive(pid)], "processes left behind"
+    results = [json.loads(p.read_text()) for p in out.glob("*.result.json")]
+    assert len(results) == 2 and all(r["status"] == "interrupted" and r["kernel_forked"] for r in results)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Processes whose parent chain leads to ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found += children
+        frontier += children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("value", ["0", "off"])
+def test_switch_turns_the_template_off(tmp_path: Path, value: str) -> None:
+    run = _run(tmp_path, {"a.ipynb": _nb("print(1)")}, template=False, env={SWITCH: value})
+    assert run["results"]["a.ipynb"]["kernel_forked"] is False
+
+
+@pytest.mark.parametrize("switch, forked", [(None, True), ("0", False)])
+def test_switch_reaches_the_runner_through_the_local_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            switch: str | None, forked: bool) -> None:
+    from paperpack.repo import Repo
+    from paperpack.run import run_notebooks
+
+    if switch is None:
+        monkeypatch.delenv(SWITCH, raising=False)
+    else:
+        monkeypatch.setenv(SWITCH, switch)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    nbformat.write(_nb("import os\nprint('kernelfork.py' in open(f'/proc/{os.getppid()}/cmdline').read())"),
+                   repo / "a.ipynb")
+    result = run_notebooks(Repo.open(repo), engine="local", out_dir=tmp_path / "out", jobs=1)
+    assert [nb.status for nb in result.notebooks] == ["ok"]
+    executed = nbformat.read(tmp_path / "out" / "executed" / "a.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"].strip() == str(forked)
