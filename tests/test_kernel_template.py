@@ -16,6 +16,7 @@ import pytest
 
 from paperpack.run import kernelfork
 from paperpack.run.engines import EVENT_PREFIX, RUNNER
+from tests.runhelp import alive
 
 v4 = nbformat.v4
 SWITCH = "PAPERPACK_KERNEL_TEMPLATE"
@@ -29,6 +30,9 @@ PROBE = ("import os, sys, signal, random\n"
          "print(os.getsid(0) == os.getpid(), os.getpgid(0) == os.getpid())\n"
          "print(signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGCHLD))\n"
          "print(type(sys.stdout).__name__, sys.stdin is None or sys.stdin.__class__.__name__)\n"
+         "print([ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('SigIgn')])\n"  # SIGPIPE ignored
+         "from ipykernel.kernelapp import IPKernelApp\n"
+         "print(type(getattr(IPKernelApp.instance(), 'poller', None)).__name__)\n"  # watches its parent
          "import local_helper\n"
          "print(local_helper.VALUE)")
 
@@ -143,9 +147,9 @@ def test_stopping_the_runner_leaves_no_kernel_or_template(tmp_path: Path) -> Non
     proc.communicate(timeout=30)
     assert proc.returncode == 130
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(pid) for pid in family):
+    while time.monotonic() < deadline and any(alive(pid) for pid in family):
         time.sleep(0.1)
-    assert not [pid for pid in family if _alive(pid)], "processes left behind"
+    assert not [pid for pid in family if alive(pid)], "processes left behind"
     results = [json.loads(p.read_text()) for p in out.glob("*.result.json")]
     assert len(results) == 2 and all(r["status"] == "interrupted" and r["kernel_forked"] for r in results)
 
@@ -168,7 +172,7 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
@@ -200,3 +204,53 @@ def test_switch_reaches_the_runner_through_the_local_engine(tmp_path: Path, monk
     assert [nb.status for nb in result.notebooks] == ["ok"]
     executed = nbformat.read(tmp_path / "out" / "executed" / "a.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"].strip() == str(forked)
+
+
+def _connection_file(folder: Path) -> str:
+    from jupyter_client.connect import write_connection_file
+
+    path, _ = write_connection_file(str(folder / "kernel.json"))
+    return path
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_forked_kernel_goes_when_its_template_is_killed(tmp_path: Path) -> None:
+    template = kernelfork.Template()
+    try:
+        kernel = template.fork(["-f", _connection_file(tmp_path)], str(tmp_path), dict(os.environ))
+        assert alive(kernel.pid)
+        template.process.kill()  # as the OOM killer or a SIGKILL to the runner's group would
+        assert _gone_within(kernel.pid, 15), "the kernel outlived its template (no parent poller)"
+    finally:
+        template.close()
+
+
+def test_a_failed_request_fails_only_that_kernel(tmp_path: Path) -> None:
+    """A request the template cannot serve (here unreadable; a fork refused by the process limit takes the
+    same path) is answered with an error: the running kernels and the template stay."""
+    template = kernelfork.Template()
+    try:
+        (tmp_path / "a").mkdir()
+        first = template.fork(["-f", _connection_file(tmp_path / "a")], str(tmp_path), dict(os.environ))
+        with template._lock:
+            os.write(template._req_w, b"{not json\n")
+            with template._changed:
+                assert template._changed.wait_for(lambda: template._answers, timeout=30)
+                answer = template._answers.pop(0)
+        assert isinstance(answer, OSError)
+        assert first.poll() is None and template.alive, "one bad request took the other kernels down"
+        second = template.fork(["-f", _connection_file(tmp_path)], str(tmp_path), dict(os.environ))
+        assert second.poll() is None and second.pid != first.pid
+        for kernel in (first, second):
+            kernel.kill()
+            assert kernel.wait(timeout=15) == -signal.SIGKILL
+    finally:
+        template.close()

@@ -40,7 +40,9 @@ STARTUP_VARIABLES = ("PYTHONHASHSEED", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTU
                      "PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONEXECUTABLE",
                      "PYTHONPLATLIBDIR", "PYTHONFAULTHANDLER", "PYTHONMALLOC", "PYTHONINSPECT", "PYTHONVERBOSE",
                      "PYTHONUNBUFFERED", "PYTHONNODEBUGRANGES", "PYTHONINTMAXSTRDIGITS", "PYTHONPYCACHEPREFIX",
-                     "PYTHONBREAKPOINT", "PYTHONCOERCECLOCALE", "PYTHONLEGACYWINDOWSSTDIO")
+                     "PYTHONBREAKPOINT", "PYTHONCOERCECLOCALE", "PYTHONLEGACYWINDOWSSTDIO",
+                     # read by the C library or the dynamic loader when the process starts
+                     "LD_LIBRARY_PATH", "LD_PRELOAD", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 
 #: what a kernel imports while it initializes, beyond the modules above (none starts a thread)
 LATER_IMPORTS = ("IPython.core.completerlib", "IPython.core.debugger", "IPython.core.oinspect",
@@ -77,8 +79,12 @@ def _serve(req_fd: int, reply_fd: int) -> None:
             buffered += chunk
             while b"\n" in buffered:
                 line, buffered = buffered.split(b"\n", 1)
-                request = json.loads(line)
-                pid = os.fork()
+                try:
+                    request = json.loads(line)
+                    pid = os.fork()
+                except (OSError, ValueError) as exc:  # e.g. the process limit: only this kernel fails
+                    reply.write(json.dumps({"error": str(exc)}) + "\n")
+                    continue
                 if pid == 0:
                     signal.set_wakeup_fd(-1)
                     for fd in (req_fd, wake_r, wake_w):
@@ -91,7 +97,10 @@ def _serve(req_fd: int, reply_fd: int) -> None:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
-                pass
+                try:  # not yet its own process group (killed between fork and setsid)
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         for pid in children:
             try:
                 os.waitpid(pid, 0)
@@ -116,7 +125,7 @@ def _become_kernel(request: dict[str, Any], reply: Any) -> None:
     code = 1
     try:
         os.setsid()  # its own process group, as jupyter_client's launcher gives a kernel
-        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):  # SIGPIPE stays ignored, as Python sets it
             signal.signal(signum, signal.SIG_DFL if signum != signal.SIGINT else signal.default_int_handler)
         reply.close()
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -134,7 +143,8 @@ def _become_kernel(request: dict[str, Any], reply: Any) -> None:
         from ipykernel.kernelapp import IPKernelApp
 
         sys.argv = [ipykernel_launcher.__file__, *request["argv"]]
-        IPKernelApp.launch_instance(argv=request["argv"])
+        # parent_handle: the default was read from JPY_PARENT_PID when the template imported kernelapp
+        IPKernelApp.launch_instance(argv=request["argv"], parent_handle=os.getppid())
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -232,7 +242,7 @@ class Template:
         self.forked = 0
         self._lock = threading.Lock()  # one request at a time: answers come in order
         self._changed = threading.Condition()
-        self._pids: list[int] = []
+        self._answers: list[int | OSError] = []  # one per request, in order
         self._exits: dict[int, int] = {}
         self._gone = False
         self._reader = threading.Thread(target=self._read, args=(reply_r,), daemon=True,
@@ -240,30 +250,39 @@ class Template:
         self._reader.start()
 
     def _read(self, fd: int) -> None:
-        with os.fdopen(fd, "rb") as fh:
-            for line in fh:
-                message = json.loads(line)
-                with self._changed:
-                    if "exit" in message:
-                        self._exits[message["exit"]] = message["status"]
-                    else:
-                        self._pids.append(message["pid"])
-                    self._changed.notify_all()
-        with self._changed:
-            self._gone = True
-            self._changed.notify_all()
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                for line in fh:
+                    message = json.loads(line)
+                    with self._changed:
+                        if "exit" in message:
+                            self._exits[message["exit"]] = message["status"]
+                        elif "pid" in message:
+                            self._exits.pop(message["pid"], None)  # a reused pid: the old kernel's exit is history
+                            self._answers.append(message["pid"])
+                        else:
+                            self._answers.append(OSError(message.get("error") or "the fork failed"))
+                        self._changed.notify_all()
+        finally:
+            with self._changed:
+                self._gone = True
+                self._changed.notify_all()
 
     def fork(self, argv: list[str], cwd: str, env: dict[str, str]) -> ForkedKernel:
         """Fork a kernel running ``ipykernel_launcher ARGV`` (blocks a few milliseconds)."""
         with self._lock:
-            os.write(self._req_w, (json.dumps({"argv": argv, "cwd": cwd, "env": env}) + "\n").encode())
+            request = memoryview((json.dumps({"argv": argv, "cwd": cwd, "env": env}) + "\n").encode())
+            while request:
+                request = request[os.write(self._req_w, request):]
             with self._changed:
-                self._changed.wait_for(lambda: self._pids or self._gone)
-                if not self._pids:
-                    raise RuntimeError(f"the kernel template stopped (exit status {self.process.poll()})")
-                pid = self._pids.pop(0)
+                self._changed.wait_for(lambda: self._answers or self._gone, timeout=60)
+                if not self._answers:
+                    raise OSError(f"the kernel template stopped (exit status {self.process.poll()})")
+                answer = self._answers.pop(0)
+        if isinstance(answer, OSError):
+            raise answer
         self.forked += 1
-        return ForkedKernel(pid, self)
+        return ForkedKernel(answer, self)
 
     def status(self, pid: int) -> int | None:
         with self._changed:
@@ -363,6 +382,8 @@ def provisioner_class() -> type:
             except asyncio.CancelledError:  # the fork goes on in its thread: kill what it gives
                 forking.add_done_callback(_kill_forked)
                 raise
+            except OSError:  # the template could not fork (a process limit) or is gone: the normal launch
+                return await super().launch_kernel(cmd, **kwargs)
             self.process = process  # type: ignore[assignment]  # a Popen for everything the provisioner does
             self.pid = self.pgid = process.pid
             self.cwd = cwd
@@ -373,5 +394,7 @@ def provisioner_class() -> type:
 
 
 if __name__ == "__main__":
-    sys.path[:] = [p for p in sys.path[1:]]  # not this script's folder: the kernels must not see it
+    here = os.path.dirname(os.path.abspath(__file__))
+    if sys.path and os.path.abspath(sys.path[0] or ".") == here:
+        del sys.path[0]  # not this script's folder: the kernels must not see it
     sys.exit(template_main(sys.argv[1:]))
