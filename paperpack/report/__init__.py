@@ -9,7 +9,6 @@ import datetime as _dt
 import json
 import os
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,10 +71,19 @@ class Report:
         }
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A new empty file beside ``path``, opened for writing with mode ``0o666 & ~umask``.
+
+    Created like ``open(..., "w")`` would (the kernel applies the umask), so the umask is
+    never read: ``os.umask`` can only be read by setting it, which races with other threads.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), str(tmp)
+        except FileExistsError:
+            continue
 
 
 def write_atomic(path: Path, data: str | bytes, *, overwrite: bool = True, hint: str | None = None) -> None:
@@ -88,17 +96,19 @@ def write_atomic(path: Path, data: str | bytes, *, overwrite: bool = True, hint:
     :class:`~paperpack.errors.UsageError` naming the path, with ``hint`` if given; nothing
     half-written is left.
     """
+    mode: int | None
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        mode = 0o666 & ~_umask()
+        mode = None  # a new file: the temporary file's own mode (0o666 & ~umask) is right
     except OSError as exc:
         raise _unwritable(path, exc, hint) from None
     if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a folder", hint="give a file name, e.g. report.json")
+        raise UsageError(f"cannot write {path}: it is a folder", hint=hint or "give a file name, e.g. report.json",
+                         path=path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = _temp_beside(path)
     except OSError as exc:
         raise _unwritable(path, exc, hint) from None
     try:
@@ -106,7 +116,8 @@ def write_atomic(path: Path, data: str | bytes, *, overwrite: bool = True, hint:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
+        if mode is not None:
+            os.chmod(tmp, mode)
         if overwrite:
             os.replace(tmp, path)
         else:
