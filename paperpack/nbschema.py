@@ -32,7 +32,6 @@ class SchemaIssue:
     cell: int | None = None
 
 
-
 _schemas: dict[str, dict[str, Any]] = {}
 _fast: dict[str, Callable[[Any], bool]] = {}
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from .nbschema import LATEST_V4_MINOR, SchemaIssue, conforms, detailed_issues, schema_version, short_repr
+
 try:  # optional speed-up; the standard library is the fallback
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised only without orjson
@@ -49,8 +51,6 @@ __all__ = [
     "analyse_cells",
     "parse_document",
 ]
-
-from .nbschema import LATEST_V4_MINOR, SchemaIssue, conforms, detailed_issues, schema_version, short_repr
 
 log = logging.getLogger(__name__)
 

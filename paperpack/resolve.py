@@ -31,7 +31,8 @@ from .cache import JsonCache, cache_dir
 from .httpclient import HttpClient, NetworkError, ServiceConfig, ServiceUnreachable
 
 __all__ = ["DoiRecord", "MalformedAnswer", "shape_of", "HandleApi", "DataCite", "Crossref", "ContentNegotiation",
-           "RegistrationAgency", "DoiResolver", "METADATA_PROVIDERS", "FOUND", "NOT_FOUND", "UNREACHABLE", "FAILED", "UNCHECKED"]
+           "RegistrationAgency", "DoiResolver", "METADATA_PROVIDERS", "FOUND", "NOT_FOUND", "UNREACHABLE", "FAILED",
+           "UNCHECKED"]
 
 log = logging.getLogger(__name__)
 
@@ -286,12 +287,11 @@ def _field(service: str, parent: Any, key: str, kind: type) -> Any:
     """``parent[key]`` if it has type ``kind``; ``None`` if absent; :class:`MalformedAnswer` if another type."""
     if parent is None:
         return None
-    value = parent.get(key) if isinstance(parent, dict) else None
-    if not isinstance(parent, dict) or (value is not None and not isinstance(value, kind)):
-        what = "an object" if kind is dict else "a list" if kind is list else kind.__name__
-        shown = shape_of(value if isinstance(parent, dict) else parent)
-        raise MalformedAnswer(f"{service} answered {shown} for `{key}`, not {what}", hint=_WRONG_SERVICE)
-    return value
+    value = parent.get(key) if isinstance(parent, dict) else parent  # a non-object parent is the wrong shape
+    if isinstance(parent, dict) and (value is None or isinstance(value, kind)):
+        return value
+    what = "an object" if kind is dict else "a list" if kind is list else kind.__name__
+    raise MalformedAnswer(f"{service} answered {shape_of(value)} for `{key}`, not {what}", hint=_WRONG_SERVICE)
 
 
 def _str(value: Any) -> str | None:

@@ -301,9 +301,10 @@ def _cff_fields(cff: Any) -> Iterable[Finding]:
         yield META003.at("CITATION.cff", "'authors' must be a list of people",
                          "write each author as a list item: `- family-names: …`", line=yaml_line(cff, "authors"))
     for person in _cff_people(cff):
-        bare = _ORCID.match(person.orcid.strip()) if person.orcid else None
-        if bare and is_valid_orcid(bare.group(1)) and not person.orcid.startswith("https://orcid.org/"):  # type: ignore[union-attr]
-            yield META003.at("CITATION.cff", f"orcid {person.orcid!r}: CITATION.cff requires the URL form",
+        orcid = person.orcid or ""
+        bare = _ORCID.match(orcid.strip())
+        if bare and is_valid_orcid(bare.group(1)) and not orcid.startswith("https://orcid.org/"):
+            yield META003.at("CITATION.cff", f"orcid {orcid!r}: CITATION.cff requires the URL form",
                              f"write `orcid: https://orcid.org/{bare.group(1)}`", line=person.line)
 
 

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 FETCH_HINT = "run `paperpack data fetch` to download the declared data into the cache"
 
+
 def _present_in_repo(repo: Repo, declared: DeclaredFile) -> bool:
     """True if the repo already holds the declared file with the right hash.
 
@@ -62,7 +63,7 @@ def data_mounts(repo: Repo, *, cache_dir: Path | None = None) -> list[DataMount]
     mounts: list[DataMount] = []
     missing: list[str] = []
     for declared in declared_files(repo, store):
-        local = _local_result(repo, store, declared)
+        local = local_result(repo, store, declared)
         if local is None:
             missing.append(declared.label)
         elif local.state == "cached" and local.source is not None:
@@ -86,7 +87,7 @@ class FetchResult:
     source: Path | None = None
 
 
-def _local_result(repo: Repo, store: DataStore, declared: DeclaredFile) -> FetchResult | None:
+def local_result(repo: Repo, store: DataStore, declared: DeclaredFile) -> FetchResult | None:
     """``declared`` as it is without network: in the repo ("in-repo"), in the store ("cached"), or ``None``.
 
     A committed file with a wrong hash raises :class:`ChecksumError`; an ``extract: true``
@@ -160,7 +161,7 @@ class _Fetcher:
             return self._key_locks.setdefault(key, threading.Lock())
 
     def fetch(self, declared: DeclaredFile) -> FetchResult:
-        local = _local_result(self.repo, self.store, declared)
+        local = local_result(self.repo, self.store, declared)
         if local is not None:
             return local
         state = "cached"
@@ -207,8 +208,8 @@ def fetch_data(repo: Repo, *, config: ServiceConfig | None = None, cache_dir: Pa
     Files are fetched ``workers`` at a time. The first error is raised after the
     other downloads finished (what was fetched stays in the cache).
     """
-    return _fetch(repo, declared_files(repo, DataStore(cache_dir)), config=config, cache_dir=cache_dir, client=client, limits=limits,
-                  progress=progress, workers=workers)
+    return _fetch(repo, declared_files(repo, DataStore(cache_dir)), config=config, cache_dir=cache_dir,
+                  client=client, limits=limits, progress=progress, workers=workers)
 
 
 def _fetch(repo: Repo, declared: list[DeclaredFile], *, config: ServiceConfig | None = None,
@@ -226,17 +227,16 @@ def _fetch(repo: Repo, declared: list[DeclaredFile], *, config: ServiceConfig | 
         declared = [f for d in declared for f in fetcher.expand(d)]  # records are listed first (network)
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="paperpack-fetch") as pool:
             # The first file of each source goes first; files sharing its source wait for it (then hit the cache).
-            keys = [d.key for d in declared]
-            order = sorted(range(len(declared)), key=lambda i: (keys.index(keys[i]) != i, i))
+            first: dict[str, int] = {}
+            for i, d in enumerate(declared):
+                first.setdefault(d.key, i)
+            order = sorted(range(len(declared)), key=lambda i: (first[declared[i].key] != i, i))
             submitted = {i: pool.submit(fetcher.fetch, declared[i]) for i in order}
             futures = [submitted[i] for i in range(len(declared))]
     finally:
         if own:
             http.close()
-    results: list[FetchResult] = []
-    for future in futures:
-        results.append(future.result())  # raises the first error, in manifest order
-    return results
+    return [future.result() for future in futures]  # raises the first error, in manifest order
 
 
 def ensure_data(repo: Repo, *, cache_dir: Path | None = None,
@@ -247,7 +247,8 @@ def ensure_data(repo: Repo, *, cache_dir: Path | None = None,
     committed file whose hash differs from the declared one raises :class:`ChecksumError`.
     """
     store = DataStore(cache_dir)
-    missing = [d for d in declared_files(repo, store) if _local_result(repo, store, d) is None]  # hashes committed files once
+    # hashes each committed file once (download.hash_file remembers it for the fetch and the mounts)
+    missing = [d for d in declared_files(repo, store) if local_result(repo, store, d) is None]
     if not missing:
         return []
     report = None

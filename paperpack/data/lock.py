@@ -14,8 +14,9 @@ from ..errors import ChecksumError, DataError
 from ..repo import Repo
 from ..report import write_atomic
 from .declared import DeclaredFile, declared_files
-from .fetch import FETCH_HINT, FetchResult, _local_result
+from .fetch import FETCH_HINT, FetchResult, local_result
 from .store import DataStore
+
 
 def _list_offset(text: str) -> int:
     """How far the author indents ``- `` under its key (0 or 2, usually), so a rewrite keeps the layout."""
@@ -90,7 +91,7 @@ def data_status(repo: Repo, *, cache_dir: Path | None = None) -> list[FetchResul
     out: list[FetchResult] = []
     for declared in declared_files(repo, store):
         try:
-            local = _local_result(repo, store, declared)
+            local = local_result(repo, store, declared)
         except ChecksumError:
             local = FetchResult(declared, "mismatch", source=repo.root / declared.path)
         out.append(local or FetchResult(declared, "missing"))

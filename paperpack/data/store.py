@@ -22,6 +22,7 @@ CACHE_HINT = "pass a writable folder with --cache-dir, or set PAPERPACK_CACHE_DI
 _HEX = re.compile(r"^[0-9a-f]+$")
 LISTING_VERSION = 1
 
+
 def _name_of(key: str) -> str:
     """The file name standing for a source key in the store (its sha256)."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -97,21 +98,14 @@ class DataStore:
     def find(self, declared: DeclaredFile) -> str | None:
         """The sha256 of the cached blob for ``declared``, or ``None`` if not fetched."""
         expected = declared.expected
-        candidates: list[str | None] = []
-        if expected and expected[0] == "sha256":
-            candidates.append(expected[1])
-        elif expected:
-            candidates.append(self._read_alias("md5", expected[1]))
+        if expected is None:
+            sha = self._read_alias("keys", _name_of(declared.key))
         else:
-            candidates.append(self._read_alias("keys", _name_of(declared.key)))
-        for sha in candidates:
-            if sha and self.blob(sha).is_file():
-                return sha
-        return None
+            sha = expected[1] if expected[0] == "sha256" else self._read_alias("md5", expected[1])
+        return sha if sha and self.blob(sha).is_file() else None
 
     def mount_source(self, declared: DeclaredFile, sha256: str) -> Path:
         return self.extracted(sha256) if declared.extract else self.blob(sha256)
-
 
     def _listing_path(self, doi: str) -> Path:
         return self.root / "records" / (_name_of(f"doi:{doi.lower()}") + ".json")
