@@ -85,3 +85,10 @@ def test_no_wheel_for_this_python() -> None:
     assert d.cause == ("numpy==1.26.4 has no wheel for Python 3.13 (pip fetched the source, numpy-1.26.4.tar.gz) "
                        "and building it from source failed")
     assert "pin a version of numpy" in d.hint and "no C compiler" in d.hint
+
+
+def test_no_wheel_without_a_collecting_line_names_no_fake_package() -> None:
+    log = [ln for ln in NO_WHEEL if "Collecting" not in ln]
+    d = diagnose(log, python="3.13", release="trixie")
+    assert d.cause.startswith("a package has no wheel for Python 3.13")
+    assert "pin a version of the package " in d.hint

@@ -207,12 +207,11 @@ def _run_repo2docker(context: Path, tag: str, plan: _Plan, labels: dict[str, str
     from traitlets.config import Config
 
     from ._r2d import Repo2Docker, contentproviders
+    from .buildpack import CA_SECRET_ID
 
     class _Builder(Repo2Docker):
         def find_image(self) -> bool:  # paperpack decided to build; never reuse by name
             return False
-
-    from .buildpack import CA_SECRET_ID
 
     extra = ["--secret", f"id={CA_SECRET_ID},src={ca_bundle}"] if ca_bundle else []
     config = Config()

@@ -69,10 +69,11 @@ def _hint(text: str, step: str, python: str | None, release: str | None) -> tupl
         collected = re.findall(r"Collecting (\S+)", text)
         sdists = re.findall(r"Downloading (\S+\.(?:tar\.gz|zip))", text)
         what = collected[-1] if collected else "a package"
+        name = re.split(r"[=<>!~\[;@ ]", what)[0] if collected else "the package"  # the project's name
         source = f" (pip fetched the source, {sdists[-1]})" if sdists else ""
         compiler = " There is no C compiler in the image." if "Unknown compiler" in text else ""
         return (f"{what} has no wheel for {py}{source} and building it from source failed",
-                f"pin a version of {what.split('=')[0].split('<')[0].split('>')[0]} that publishes wheels for {py} "
+                f"pin a version of {name} that publishes wheels for {py} "
                 f"(see its 'Download files' page on PyPI), or change runtime.txt to a Python it has wheels for."
                 f"{compiler} Building from source needs the compilers and libraries in apt.txt.")
     if "postBuild" in step:

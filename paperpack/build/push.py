@@ -55,12 +55,10 @@ def credentials_from_env(image: str) -> dict[str, str] | None:
     return None
 
 
-def _is_auth_failure(exc: EngineError) -> bool:
-    text = exc.message.lower()
-    return any(marker in text for marker in AUTH_FAILURE_MARKERS)
-
-
-def _auth_error(exc: EngineError, registry: str, fix: str) -> ConfigError:
+def _auth_error(exc: EngineError, registry: str, fix: str) -> ConfigError | None:
+    """A :class:`ConfigError` when ``exc`` says the registry refused the credentials, else None."""
+    if not any(marker in exc.message.lower() for marker in AUTH_FAILURE_MARKERS):
+        return None
     detail = exc.message.split("\n", 1)[-1].strip()
     return ConfigError(f"authentication failed at registry {registry}: {detail}", hint=fix)
 
@@ -88,27 +86,25 @@ def push_image(image: str, *, progress: Callable[[str], None] | None = None) -> 
     cli = engine.docker_cli()
     registry = creds["registry"] if creds else registry_of(image)
     if creds is None:
-        try:
-            engine.stream([cli, "push", image], what=f"push {image}", on_line=progress)
-        except EngineError as exc:
-            if _is_auth_failure(exc):
-                raise _auth_error(exc, registry, f"log in first (`docker login {registry}`), or set "
-                                  "PAPERPACK_REGISTRY_USERNAME and PAPERPACK_REGISTRY_PASSWORD") from None
-            raise
-        return
-    fix = (f"check {creds['source']} (user {creds['username']!r}): the password or token must be valid "
-           f"for {registry} and allowed to push to {image.rsplit(':', 1)[0]}")
-    tmp = Path(tempfile.mkdtemp(prefix="paperpack-docker-config-"))
+        fix = (f"log in first (`docker login {registry}`), or set "
+               "PAPERPACK_REGISTRY_USERNAME and PAPERPACK_REGISTRY_PASSWORD")
+    else:
+        fix = (f"check {creds['source']} (user {creds['username']!r}): the password or token must be valid "
+               f"for {registry} and allowed to push to {image.rsplit(':', 1)[0]}")
+    tmp = Path(tempfile.mkdtemp(prefix="paperpack-docker-config-")) if creds else None
     try:
-        _temporary_config(tmp)
-        env = dict(os.environ, DOCKER_CONFIG=str(tmp))
-        try:
+        env = None
+        if creds and tmp:
+            _temporary_config(tmp)
+            env = dict(os.environ, DOCKER_CONFIG=str(tmp))
             engine.run([cli, "login", "--username", creds["username"], "--password-stdin", registry],
                        what=f"log in to {registry}", input=creds["password"].encode(), env=env, timeout=120)
-            engine.stream([cli, "push", image], what=f"push {image}", on_line=progress, env=env)
-        except EngineError as exc:
-            if _is_auth_failure(exc):
-                raise _auth_error(exc, registry, fix) from None
-            raise
+        engine.stream([cli, "push", image], what=f"push {image}", on_line=progress, env=env)
+    except EngineError as exc:
+        auth = _auth_error(exc, registry, fix)
+        if auth is not None:
+            raise auth from None
+        raise
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)

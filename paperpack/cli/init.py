@@ -64,5 +64,6 @@ def run(args: argparse.Namespace) -> int:
 def _write_new(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` atomically, never replacing a manifest that appeared meanwhile."""
     write_atomic(target, text, overwrite=False,
-                 hint=f"make {target.parent} writable (or run init in a copy you own), or use "
-                      "`paperpack init --stdout > paperpack.yml` to write it elsewhere")
+                 hint=f"print it with `paperpack init --stdout` and save it elsewhere or merge it by hand into a "
+                      f"manifest that appeared meanwhile; or make {target.parent} writable (or run init in a copy "
+                      "you own)")
