@@ -51,6 +51,9 @@ def test_interrupted_and_missing_results() -> None:
     lost = interpret(NB, None, {"exit_code": 1, "output": "ModuleNotFoundError: No module named 'nbclient'"},
                      LIMITS, False)
     assert lost.status == "error" and "add nbclient to requirements.txt" in lost.message
+    no_python = interpret(NB, None, {"exit_code": 127, "output": 'exec: "python3": executable file not found in '
+                                                               "$PATH"}, LIMITS, False)
+    assert "pass --image with a Jupyter image" in no_python.message
     ok = interpret(NB, {"status": "ok", "duration": 2.0, "cells": [{"index": 0, "duration": 1.0}]}, {}, LIMITS,
                    False)
     assert ok.status == "ok" and ok.error is None

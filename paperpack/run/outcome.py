@@ -110,6 +110,6 @@ RUNNER_PROBLEMS = (
     ("No module named 'nbclient'", "the environment lacks nbclient (every repo2docker image has it): "
                                    "add nbclient to requirements.txt or rebuild with `paperpack build`"),
     ("No module named 'nbformat'", "the environment lacks nbformat: add it to requirements.txt"),
-    ("executable file not found", "the image has no python3 on its PATH: is it a Jupyter image built by "
-                                  "repo2docker or `paperpack build`?"),
+    ("executable file not found", "the image has no python3 on its PATH: pass --image with a Jupyter image "
+                                  "built by repo2docker, or build one with `paperpack build`"),
 )
