@@ -22,6 +22,7 @@ __all__ = [
     "DataError",
     "ChecksumError",
     "UnsafeArchiveError",
+    "UnsafeUrlError",
     "EngineError",
     "BuildError",
     "RunError",
@@ -100,6 +101,10 @@ class ChecksumError(DataError):
 
 class UnsafeArchiveError(DataError):
     """An archive member would land outside its target, or is too large."""
+
+
+class UnsafeUrlError(DataError):
+    """A data URL (or a redirect) leads to plain http, loopback, a private network or a metadata endpoint."""
 
 
 class EngineError(PaperpackError):

@@ -18,17 +18,23 @@ import email.utils
 import logging
 import math
 import os
+import socket
 import threading
 import time
-from dataclasses import dataclass, replace
-from typing import Mapping
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import create_connection
 
 from ._version import __version__
-from .errors import ConfigError, PaperpackError
+from .errors import ConfigError, PaperpackError, UnsafeUrlError
+from .urlpolicy import UrlPolicy
 
 __all__ = ["ServiceConfig", "HttpClient", "NetworkError", "ServiceUnreachable", "ServiceTimeout",
            "user_agent", "RETRY_STATUSES"]
@@ -77,6 +83,7 @@ class ServiceConfig:
     backoff: float = 0.5  # first wait between attempts; doubles each time (unless Retry-After says)
     max_retry_after: float = 30.0  # never wait longer than this for one Retry-After
     workers: int = 32  # DOIs resolved at once
+    data_policy: UrlPolicy = field(default_factory=UrlPolicy)  # where data URLs may lead (urlpolicy.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "ServiceConfig":
@@ -100,6 +107,7 @@ class ServiceConfig:
                     values[name] = raw.rstrip("/")
             except ValueError:
                 raise ConfigError(f"{var}={raw!r} is not a number", hint=f"set {var} to a number, or unset it") from None
+        values["data_policy"] = UrlPolicy.from_env(env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]
 
@@ -147,8 +155,69 @@ def _retry_after(value: str | None, fallback: float, cap: float) -> float:
     return max(0.0, min(seconds, cap))
 
 
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def _connect_checked(conn: HTTPConnection, policy: UrlPolicy) -> socket.socket:
+    """Resolve ``conn``'s host once, check every address with ``policy``, connect to a checked one.
+
+    Connecting to the very addresses that were checked (not to the name again) means a
+    second DNS answer cannot send the connection elsewhere. :class:`UnsafeUrlError` is not
+    an ``OSError``, so urllib3 and requests let it through unchanged.
+    """
+    port = conn.port or conn.default_port
+    try:
+        addresses = policy.addresses(conn.host, port)
+    except socket.gaierror as exc:
+        raise NameResolutionError(conn.host, conn, exc) from exc
+    error: Exception = NewConnectionError(conn, f"Failed to establish a new connection: {conn.host} has no address")
+    for address in addresses:
+        try:
+            return create_connection((address, port), conn.timeout, source_address=conn.source_address,
+                                     socket_options=conn.socket_options)
+        except socket.timeout as exc:
+            error = ConnectTimeoutError(conn, f"Connection to {conn.host} timed out. (connect timeout={conn.timeout})")
+            error.__cause__ = exc
+        except OSError as exc:
+            error = NewConnectionError(conn, f"Failed to establish a new connection: {exc}")
+            error.__cause__ = exc
+    raise error
+
+
+class _CheckedHTTPConnection(HTTPConnection):
+    policy = UrlPolicy()
+
+    def _new_conn(self) -> socket.socket:
+        return _connect_checked(self, self.policy)
+
+
+class _CheckedHTTPSConnection(HTTPSConnection):
+    policy = UrlPolicy()
+
+    def _new_conn(self) -> socket.socket:
+        return _connect_checked(self, self.policy)
+
+
+class _CheckedAdapter(HTTPAdapter):
+    """An adapter whose direct connections go only where ``policy`` allows (see :func:`_connect_checked`)."""
+
+    def __init__(self, policy: UrlPolicy, **kwargs: Any) -> None:
+        self._policy = policy  # before HTTPAdapter.__init__, which calls init_poolmanager
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        bound = {"policy": self._policy}
+        http = type("CheckedHTTPConnection", (_CheckedHTTPConnection,), bound)
+        https = type("CheckedHTTPSConnection", (_CheckedHTTPSConnection,), bound)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("CheckedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type("CheckedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+        }
+
+
 class HttpClient:
-    """A thread-safe GET with retries; one :class:`requests.Session` per thread."""
+    """A thread-safe GET with retries; one :class:`requests.Session` per thread (and per trust level)."""
 
     def __init__(self, config: ServiceConfig | None = None) -> None:
         self.config = config or ServiceConfig.from_env()
@@ -159,23 +228,37 @@ class HttpClient:
         self._sessions: list[requests.Session] = []
         self.sleep = time.sleep
 
+    def _new_session(self, adapter: HTTPAdapter) -> requests.Session:
+        s = requests.Session()
+        s.mount("http://", adapter)
+        s.mount("https://", adapter)
+        s.headers["User-Agent"] = user_agent(self.config.contact)
+        # Read proxy and CA settings from the environment once, not on every request
+        # (requests scans os.environ per request; with hundreds of DOIs that is most of the CPU).
+        s.trust_env = False
+        s.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        with self._lock:
+            self._sessions.append(s)
+        return s
+
+    def _thread_session(self, slot: str, adapter: Callable[[], HTTPAdapter]) -> requests.Session:
+        s = getattr(self._local, slot, None)
+        if s is None:
+            s = self._new_session(adapter())
+            setattr(self._local, slot, s)
+        return s
+
     @property
     def session(self) -> requests.Session:
-        s = getattr(self._local, "session", None)
-        if s is None:
-            s = requests.Session()
-            adapter = HTTPAdapter(pool_connections=8, pool_maxsize=max(8, self.config.workers), max_retries=0)
-            s.mount("http://", adapter)
-            s.mount("https://", adapter)
-            s.headers["User-Agent"] = user_agent(self.config.contact)
-            # Read proxy and CA settings from the environment once, not on every request
-            # (requests scans os.environ per request; with hundreds of DOIs that is most of the CPU).
-            s.trust_env = False
-            s.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-            self._local.session = s
-            with self._lock:
-                self._sessions.append(s)
-        return s
+        """This thread's session for the configured services (trusted: the user chose them)."""
+        return self._thread_session("session", lambda: HTTPAdapter(
+            pool_connections=8, pool_maxsize=max(8, self.config.workers), max_retries=0))
+
+    @property
+    def checked_session(self) -> requests.Session:
+        """This thread's session for untrusted URLs: connections only where ``config.data_policy`` allows."""
+        return self._thread_session("checked", lambda: _CheckedAdapter(
+            self.config.data_policy, pool_connections=8, pool_maxsize=8, max_retries=0))
 
     def close(self) -> None:
         """Close the connections of every thread's session."""
@@ -210,11 +293,44 @@ class HttpClient:
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = False,
             allow_redirects: bool = True) -> requests.Response:
-        """GET ``url``; retry 429/5xx and read timeouts; raise :class:`NetworkError` when no answer comes.
+        """GET ``url`` of a configured service; retry 429/5xx and read timeouts; raise :class:`NetworkError`
+        when no answer comes.
 
         The last 429/5xx response is returned when the retries are used up, for the
         caller to report.
         """
+        return self._get(self.session, url, headers, stream, allow_redirects)
+
+    def get_untrusted(self, url: str, *, headers: Mapping[str, str] | None = None,
+                      stream: bool = False) -> requests.Response:
+        """GET a URL from an untrusted source (a data URL) under ``config.data_policy``, hop by hop.
+
+        Every URL of the redirect chain is checked (scheme, IP literal) before it is asked,
+        and every connection goes only to checked addresses; :class:`UnsafeUrlError` names
+        the hop that was refused. Through a proxy (which resolves names itself), the host's
+        addresses are checked here before the request: a best effort, as the proxy may see
+        other DNS answers.
+        """
+        policy = self.config.data_policy
+        current = url
+        for _ in range(policy.max_redirects + 1):
+            policy.check_url(current)
+            if self._proxies(current):
+                parts = urlsplit(current)
+                policy.addresses(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+            response = self._get(self.checked_session, current, headers, stream, False)
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                return response
+            response.close()
+            following = urljoin(current, location)
+            log.debug("%s redirects to %s", current, following)
+            current = following
+        raise UnsafeUrlError(f"{url}: more than {policy.max_redirects} redirects (the last to {current})",
+                             hint="give the file's final download URL in paperpack.yml")
+
+    def _get(self, session: requests.Session, url: str, headers: Mapping[str, str] | None, stream: bool,
+             allow_redirects: bool) -> requests.Response:
         host = urlsplit(url).netloc
         with self._lock:
             reason = self._down.get(host)
@@ -225,8 +341,8 @@ class HttpClient:
         attempt = 0
         while True:
             try:
-                response = self.session.get(url, headers=dict(headers or {}), timeout=timeout, stream=stream,
-                                            allow_redirects=allow_redirects, proxies=self._proxies(url))
+                response = session.get(url, headers=dict(headers or {}), timeout=timeout, stream=stream,
+                                       allow_redirects=allow_redirects, proxies=self._proxies(url))
             except requests.ConnectionError as exc:  # includes ConnectTimeout, not ReadTimeout
                 with self._lock:
                     self._down[host] = _short_reason(exc)

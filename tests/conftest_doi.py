@@ -21,8 +21,12 @@ def doi_server() -> Iterator[DoiServer]:
 
 @pytest.fixture
 def doi_env(doi_server: DoiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DoiServer:
-    """Point every paperpack service at the loopback server, with a fresh cache and short timeouts."""
-    for key, value in doi_server.env().items():
+    """Point every paperpack service at the loopback server, with a fresh cache and short timeouts.
+
+    The server's data downloads are allowed the way a user allows a mirror: its host:port in
+    PAPERPACK_DATA_ALLOW, and plain http (``doi_server.env(data=True)``).
+    """
+    for key, value in doi_server.env(data=True).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("PAPERPACK_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("PAPERPACK_HTTP_TIMEOUT", "1")

@@ -8,7 +8,8 @@ It serves, from one port:
 - content negotiation (CSL)   ``/<doi>`` with ``Accept: application/vnd.citationstyles.csl+json``
 - "Which RA?"                 ``/ra/<doi>[,<doi>…]`` (the registration agency, as doi.org answers it)
 - a Zenodo-style records API  ``/api/records/<id>`` (files with ``md5:`` checksums)
-- file downloads              ``/files/<name>`` (``Range`` supported)
+- file downloads              ``/files/<name>`` (``Range`` and ``If-Range``, with ETag and Last-Modified;
+                              :class:`FileOptions` makes a server that misbehaves on ranges)
 - ``/_stats`` and ``/_reset``: the request count, for a server run in another process
 
 Behaviour switches: :meth:`DoiServer.script` queues one-off answers for a path
@@ -19,6 +20,7 @@ a JSON body of the wrong shape);
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
 import re
@@ -42,6 +44,18 @@ class Action:
     body: Any = None
 
 
+@dataclass
+class FileOptions:
+    """How ``/files/<name>`` answers: validators sent (``etag``, ``last_modified``), whether ``If-Range`` is
+    honoured, and ``range_shift``: a Content-Range (and body) starting that many bytes off the asked start."""
+
+    etag: bool = True
+    last_modified: bool = True
+    honour_if_range: bool = True
+    range_shift: int = 0
+    version: int = 0
+
+
 #: The name /ra/ gives each kind of DOI by default.
 _RA_NAMES = {"datacite": "DataCite", "crossref": "Crossref", "other": "mEDRA"}
 
@@ -62,10 +76,11 @@ class Doi:
 class ServerState:
     dois: dict[str, Doi] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
+    file_options: dict[str, FileOptions] = field(default_factory=dict)
     records: dict[str, Any] = field(default_factory=dict)
     scripts: dict[str, list[Action]] = field(default_factory=dict)
     delay: float = 0.0
-    requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Range header)
+    requests: list[tuple[str, str, str]] = field(default_factory=list)  # (path, Range, If-Range)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -102,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"requests": count})
             return
         with state.lock:
-            state.requests.append((path, self.headers.get("Range", "")))
+            state.requests.append((path, self.headers.get("Range", ""), self.headers.get("If-Range", "")))
             queue = state.scripts.get(path)
             action = queue.pop(0) if queue else None
         delay = state.delay + (action.delay if action else 0.0)
@@ -184,18 +199,30 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, answer)
 
     def _file(self, name: str, *, cut: bool) -> None:
-        data = self.server.state.files.get(name)
+        with self.server.state.lock:
+            data = self.server.state.files.get(name)
+            opts = self.server.state.file_options.get(name, FileOptions())
         if data is None:
             self._send(404, b"no such file", "text/plain")
             return
+        headers = {"Accept-Ranges": "bytes"}
+        if opts.etag:
+            headers["ETag"] = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
+        if opts.last_modified:
+            headers["Last-Modified"] = email.utils.formatdate(1_700_000_000 + opts.version, usegmt=True)
         start = 0
         rng = self.headers.get("Range", "")
+        if_range = self.headers.get("If-Range")
         if m := re.fullmatch(r"bytes=(\d+)-", rng):
             start = int(m.group(1))
-        body = data[start:]
-        headers = {"Accept-Ranges": "bytes"}
-        status = 200
+        if start and if_range is not None and opts.honour_if_range \
+                and if_range not in (headers.get("ETag"), headers.get("Last-Modified")):
+            start = 0  # RFC 9110: the file changed, send all of it
         if start:
+            start = max(0, start + opts.range_shift)
+        body = data[start:]
+        status = 200
+        if rng and start:
             status = 206
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
         if cut:  # announce everything, send half, close the connection
@@ -239,10 +266,19 @@ class DoiServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def env(self) -> dict[str, str]:
-        """The ``PAPERPACK_*`` variables that point paperpack at this server."""
-        return {"PAPERPACK_DOI_RESOLVER": self.url, "PAPERPACK_DATACITE_API": self.url,
-                "PAPERPACK_CROSSREF_API": self.url, "PAPERPACK_ZENODO_API": f"{self.url}/api"}
+    @property
+    def hostport(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    def env(self, *, data: bool = False) -> dict[str, str]:
+        """The ``PAPERPACK_*`` variables that point paperpack at this server; with ``data``, also the
+        user's permission to download data from it (a loopback mirror, over plain http)."""
+        env = {"PAPERPACK_DOI_RESOLVER": self.url, "PAPERPACK_DATACITE_API": self.url,
+               "PAPERPACK_CROSSREF_API": self.url, "PAPERPACK_ZENODO_API": f"{self.url}/api"}
+        if data:
+            env.update({"PAPERPACK_DATA_ALLOW": self.hostport, "PAPERPACK_DATA_ALLOW_HTTP": "1"})
+        return env
 
     # -- content -----------------------------------------------------------------
     def add_doi(self, doi: str, *, agency: str = "datacite", title: str = "A dataset", type: str = "Dataset",
@@ -255,10 +291,17 @@ class DoiServer:
             self.state.dois[doi.lower()] = Doi(doi, agency, title, type, year, url, ra or _RA_NAMES[agency],
                                                csl_source)
 
-    def add_file(self, name: str, data: bytes) -> str:
-        """Serve ``data`` at ``/files/<name>``; returns the URL."""
+    def add_file(self, name: str, data: bytes, **options: Any) -> str:
+        """Serve ``data`` at ``/files/<name>`` (replacing an earlier version); returns the URL.
+
+        ``options``: :class:`FileOptions` fields (kept from the earlier version unless given)."""
         with self.state.lock:
+            old = self.state.file_options.get(name)
+            version = old.version + 1 if old is not None else 0
+            kept = {k: getattr(old, k) for k in ("etag", "last_modified", "honour_if_range", "range_shift")} \
+                if old is not None else {}
             self.state.files[name] = data
+            self.state.file_options[name] = FileOptions(**{**kept, **options, "version": version})
         return f"{self.url}/files/{name}"
 
     def add_record(self, record_id: str, files: dict[str, bytes], *, doi: str | None = None,
@@ -294,11 +337,15 @@ class DoiServer:
 
     def paths(self) -> list[str]:
         with self.state.lock:
-            return [p for p, _ in self.state.requests]
+            return [p for p, _, _ in self.state.requests]
 
     def ranges(self) -> list[str]:
         with self.state.lock:
-            return [r for _, r in self.state.requests]
+            return [r for _, r, _ in self.state.requests]
+
+    def if_ranges(self) -> list[str]:
+        with self.state.lock:
+            return [v for _, _, v in self.state.requests]
 
     def reset_counts(self) -> None:
         with self.state.lock:
