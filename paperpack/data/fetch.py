@@ -22,6 +22,22 @@ from .store import DataStore
 log = logging.getLogger(__name__)
 
 FETCH_HINT = "run `paperpack data fetch` to download the declared data into the cache"
+LOCK_HINT = ("run `paperpack data fetch` then `paperpack data lock`: it writes the sha256 of what was fetched into "
+             "paperpack.yml (check the file first), so every later build gets exactly those bytes")
+
+
+def require_hashes(repo: Repo, declared: list[DeclaredFile]) -> None:
+    """:class:`DataError` if a file to download by URL has no declared hash (a build or run needs one).
+
+    Without a hash nothing says the bytes a build gets are the bytes the paper used: the
+    server may change the file, or splice two versions of it.
+    """
+    unpinned = [d for d in declared if d.url and d.expected is None]
+    if unpinned:
+        shown = ", ".join(f"{d.path} (data[{d.dataset}])" for d in unpinned[:5])
+        more = f" and {len(unpinned) - 5} more" if len(unpinned) > 5 else ""
+        raise DataError(f"no sha256 declared for data downloaded by URL: {shown}{more}", hint=LOCK_HINT,
+                        path=repo.manifest.path if repo.manifest else None)
 
 
 def _present_in_repo(repo: Repo, declared: DeclaredFile) -> bool:
@@ -56,18 +72,22 @@ def data_mounts(repo: Repo, *, cache_dir: Path | None = None) -> list[DataMount]
 
     ``cache_dir`` is the data store folder (default ``<paperpack cache>/data``).
     Raises :class:`DataError` (hint: run ``paperpack data fetch``) when a declared
-    file has not been fetched, and :class:`ChecksumError` for a committed file whose
+    file has not been fetched, or (hint: ``paperpack data lock``) when a cached file
+    declared by URL has no hash, and :class:`ChecksumError` for a committed file whose
     hash differs from the declared one.
     """
     store = DataStore(cache_dir)
     mounts: list[DataMount] = []
     missing: list[str] = []
+    unpinned: list[DeclaredFile] = []
     for declared in declared_files(repo, store):
         local = local_result(repo, store, declared)
         if local is None:
             missing.append(declared.label)
         elif local.state == "cached" and local.source is not None:
             mounts.append(DataMount(source=local.source, target=declared.path))
+            unpinned.append(declared)
+    require_hashes(repo, unpinned)
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise DataError(f"declared data not fetched yet: {shown} (cache: {store.root})", hint=FETCH_HINT,
@@ -172,7 +192,8 @@ class _Fetcher:
                 sha = self._download(declared)
                 state = "fetched"
             if declared.extract and not self.store.extracted(sha).is_dir():
-                extract_archive(self.store.blob(sha), self.store.extracted(sha), limits=self.limits)
+                extract_archive(self.store.blob(sha), self.store.extracted(sha), limits=self.limits,
+                                label=declared.path)
         return FetchResult(declared, state, sha, self.store.mount_source(declared, sha))
 
     def _download(self, declared: DeclaredFile) -> str:
@@ -222,7 +243,7 @@ def _fetch(repo: Repo, declared: list[DeclaredFile], *, config: ServiceConfig | 
         store.prepare()
     own = client is None
     http = client or HttpClient(config)
-    fetcher = _Fetcher(repo, store, config, http, limits or ArchiveLimits(), progress)
+    fetcher = _Fetcher(repo, store, config, http, limits or ArchiveLimits.from_env(), progress)
     try:
         declared = [f for d in declared for f in fetcher.expand(d)]  # records are listed first (network)
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="paperpack-fetch") as pool:
@@ -244,13 +265,16 @@ def ensure_data(repo: Repo, *, cache_dir: Path | None = None,
     """Fetch what a run needs and is not yet in the repo or the cache; return what was downloaded.
 
     Nothing is asked of the network when every declared file is already there. A
-    committed file whose hash differs from the declared one raises :class:`ChecksumError`.
+    committed file whose hash differs from the declared one raises :class:`ChecksumError`;
+    a file to download by URL without a declared hash raises :class:`DataError` before
+    any download (``paperpack data fetch`` and ``lock`` pin it).
     """
     store = DataStore(cache_dir)
     # hashes each committed file once (download.hash_file remembers it for the fetch and the mounts)
     missing = [d for d in declared_files(repo, store) if local_result(repo, store, d) is None]
     if not missing:
         return []
+    require_hashes(repo, missing)
     report = None
     if progress is not None:
         seen: set[str] = set()
