@@ -34,11 +34,12 @@ from urllib.parse import unquote, urlsplit
 
 @dataclass
 class Action:
-    """A one-off answer: ``status`` (with ``retry_after``), ``delay`` seconds first, ``cut`` the body,
-    or ``body``: this JSON (of any shape) with ``status`` or 200."""
+    """A one-off answer: ``status`` (with ``retry_after``, or ``location`` for a redirect), ``delay`` seconds
+    first, ``cut`` the body, or ``body``: this JSON (of any shape) with ``status`` or 200."""
 
     status: int | None = None
     retry_after: str | None = None
+    location: str | None = None
     delay: float = 0.0
     cut: bool = False
     body: Any = None
@@ -128,6 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if action and action.status:
             headers = {"Retry-After": action.retry_after} if action.retry_after else {}
+            if action.location:
+                headers["Location"] = action.location
             self._send(action.status, b'{"error": "scripted"}', headers=headers)
             return
         try:

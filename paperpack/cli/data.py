@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
@@ -14,6 +16,9 @@ from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..repo import Repo
 from ..report.text import make_console
 from .run import positive_int
+
+if TYPE_CHECKING:
+    from ..httpclient import ServiceConfig
 
 HELP = "fetch the data paperpack.yml declares into the cache, checked against its hashes"
 DESCRIPTION = """\
@@ -27,9 +32,16 @@ used as they are.
   lock    write sha256 into paperpack.yml for files that have no hash yet
   status  say, for each declared file, whether it is in the repo, cached or missing
 
+Data URLs (from paperpack.yml or a DOI record) are fetched over https from public
+addresses only; a mirror on a private or loopback address, or plain http, must be
+allowed by you: PAPERPACK_DATA_ALLOW=host[:port],... and PAPERPACK_DATA_ALLOW_HTTP=1
+(or `data fetch --allow-host/--allow-http`), never by paperpack.yml. `paperpack build`
+and `run` need a sha256 for each URL file: `data fetch` then `data lock` write it.
+
 Services and the cache are configured by environment variables:
-PAPERPACK_CACHE_DIR, PAPERPACK_ZENODO_API, PAPERPACK_DOI_RESOLVER, PAPERPACK_CONTACT
-(see docs/dois-and-data.md).
+PAPERPACK_CACHE_DIR, PAPERPACK_ZENODO_API, PAPERPACK_DOI_RESOLVER, PAPERPACK_CONTACT,
+PAPERPACK_DATA_ALLOW, PAPERPACK_DATA_ALLOW_HTTP, PAPERPACK_ARCHIVE_MAX_RATIO,
+PAPERPACK_ARCHIVE_MAX_BYTES (see docs/dois-and-data.md).
 
 examples:
   paperpack data fetch .
@@ -60,14 +72,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         a.add_argument("--cache-dir", type=Path, help="data cache folder (default: <user cache>/paperpack/data)")
         if name == "fetch":
             a.add_argument("-j", "--jobs", type=positive_int, default=4, help="downloads at once (default: 4)")
+            a.add_argument("--allow-host", action="append", default=[], metavar="HOST[:PORT]",
+                           help="a mirror you trust on a private or loopback address (repeatable; adds to "
+                                "PAPERPACK_DATA_ALLOW). Data URLs otherwise reach only public addresses")
+            a.add_argument("--allow-http", action="store_true",
+                           help="allow plain http data URLs (like PAPERPACK_DATA_ALLOW_HTTP=1); https otherwise")
         a.set_defaults(func=func)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
+
+
+def _config(args: argparse.Namespace) -> ServiceConfig:
+    """The services from the environment, with the data hosts and http the user allowed on the command line."""
+    from ..httpclient import ServiceConfig  # here, not at start-up: it imports requests
+    from ..urlpolicy import parse_allowed
+
+    config = ServiceConfig.from_env()
+    policy = config.data_policy
+    extra = parse_allowed(",".join(args.allow_host), source="--allow-host")
+    return replace(config, data_policy=replace(policy, allowed=policy.allowed + extra,
+                                               allow_http=policy.allow_http or args.allow_http))
 
 
 def _fetch(args: argparse.Namespace) -> int:
     from .. import data  # here, not at start-up: every command builds this parser
 
     repo = Repo.open(args.path)
+    config = _config(args)
     console = make_console(sys.stderr, color=args.color)
     tasks: dict[str, TaskID] = {}
     lock = threading.Lock()
@@ -79,7 +109,7 @@ def _fetch(args: argparse.Namespace) -> int:
                     tasks[path] = progress.add_task(escape(path), total=total)
                 progress.update(tasks[path], completed=done, total=total)
 
-        results = data.fetch_data(repo, cache_dir=args.cache_dir, progress=report, workers=args.jobs)
+        results = data.fetch_data(repo, config=config, cache_dir=args.cache_dir, progress=report, workers=args.jobs)
     out = make_console(sys.stdout, color=args.color)
     for r in results:
         out.print(f"{r.state:<8} {escape(r.declared.path)}" + (f"  [dim]{r.sha256}[/]" if r.sha256 else ""))
