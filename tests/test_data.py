@@ -143,6 +143,7 @@ def test_cut_off_download_resumes(doi_env: DoiServer, tmp_path: Path) -> None:
     [result] = fetch_data(repo)
     assert result.state == "fetched" and result.source is not None and result.source.read_bytes() == big
     assert doi_env.ranges()[-1] == f"bytes={kept}-", "the second fetch asks only for the rest"
+    assert doi_env.if_ranges()[-1] == f'"{sha(big)[:16]}"', "of the same version (its ETag)"
     assert not part.exists()
 
 
@@ -179,8 +180,9 @@ def test_archives_are_extracted_and_hostile_ones_refused(doi_env: DoiServer, tmp
     assert mount.source == DataStore(store_dir(tmp_path)).extracted(sha(good))
     bad = paper(tmp_path / "b", f"version: 1\ndata:\n  - url: {doi_env.add_file('e.tgz', evil)}\n    files:\n"
                                 "      - path: data/raw\n        extract: true\n")
-    with pytest.raises(UnsafeArchiveError, match=r"'\.\./escape.txt' points outside"):
+    with pytest.raises(UnsafeArchiveError, match=r"^data/raw: member '\.\./escape.txt' points outside") as info:
         fetch_data(bad)
+    assert sha(evil) not in str(info.value), "named by the declared path, not the cache's hash"
     assert not (store_dir(tmp_path) / "escape.txt").exists()
     assert not DataStore(store_dir(tmp_path)).extracted(sha(evil)).exists()
 
