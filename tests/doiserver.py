@@ -24,6 +24,7 @@ import email.utils
 import hashlib
 import json
 import re
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -140,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str, *, cut: bool) -> None:
         state = self.server.state
-        base = f"http://{self.headers.get('Host')}"
+        base = f"{self.server.scheme}://{self.headers.get('Host')}"
         if path.startswith("/ra/"):
             self._ra()
         elif m := re.fullmatch(r"/api/handles/(.+)", path):
@@ -239,21 +240,29 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
     state: ServerState
+    scheme = "http"
 
 
 class DoiServer:
     """Start with :meth:`start` (or as a context manager); ``url`` is its base URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: tuple[str, str] | None = None) -> None:
+        """``tls``: (certificate file, key file) to serve https instead of http."""
         self.state = ServerState()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = self._server.scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="doiserver", daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def start(self) -> "DoiServer":
         self._thread.start()

@@ -23,7 +23,7 @@ from doiserver import Action, DoiServer
 from paperpack.cli.main import main
 from paperpack.data import DataStore, data_mounts, ensure_data, fetch_data, lock_hashes
 from paperpack.errors import ChecksumError, ConfigError, DataError, UnsafeArchiveError, UnsafeUrlError
-from paperpack.httpclient import HttpClient, ServiceConfig
+from paperpack.httpclient import HttpClient, ServiceConfig, ServiceUnreachable
 from paperpack.repo import Repo
 from paperpack.urlpolicy import AddressKind, AllowedHost, UrlPolicy, classify
 
@@ -384,3 +384,39 @@ def test_a_tar_bomb_is_refused_naming_the_declared_path(doi_env: DoiServer, tmp_
     store = DataStore(store_dir(tmp_path))
     assert not store.extracted(sha(bomb)).exists()
     assert [p.name for p in (store.root / "extracted").iterdir()] == [], "nothing half-extracted is left"
+
+
+@pytest.fixture(scope="module")
+def mirror_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for the name ``mirror.test`` (made with the openssl command)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mirror.test",
+                    "-addext", "subjectAltName=DNS:mirror.test", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=120)
+    return cert, key
+
+
+def test_https_to_a_checked_address_still_verifies_the_host_name(mirror_cert: tuple[str, str], tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 connects: list[Any]) -> None:
+    """The socket goes to the checked address; TLS still checks the certificate against the URL's host name."""
+    cert, _ = mirror_cert
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    with DoiServer(tls=mirror_cert) as mirror:
+        port = int(mirror.hostport.rsplit(":", 1)[1])
+        mirror.add_file("obs.csv", CSV)
+        resolver = Resolver({"mirror.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+        policy = UrlPolicy(allowed=(AllowedHost("mirror.test", port), AllowedHost("other.test", port)),
+                           resolve=resolver)
+        with HttpClient(ServiceConfig(data_policy=policy, timeout=5.0)) as client:
+            response = client.get_untrusted(f"https://mirror.test:{port}/files/obs.csv")
+            assert (response.status_code, response.content) == (200, CSV)
+            with pytest.raises(ServiceUnreachable, match="SSLCertVerificationError"):
+                client.get_untrusted(f"https://other.test:{port}/files/obs.csv")  # same address, wrong name
+        assert to_port(connects, port) == [("127.0.0.1", port), ("127.0.0.1", port)]
