@@ -31,7 +31,7 @@ from typing import IO, Callable, Mapping
 
 from .errors import ConfigError, DataError, UnsafeArchiveError
 
-__all__ = ["ArchiveLimits", "extract_archive"]
+__all__ = ["ArchiveLimits", "extract_archive", "open_up"]
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ def _extract_tar(archive: Path, writer: _Writer) -> None:
                 raise writer.refuse(f"member {member.name!r} is a device or FIFO, which data archives never need")
 
 
-def _open_up(root: Path) -> None:
+def open_up(root: Path) -> None:
     """Folders 0755, files 0644 (0755 if executable): what the run's user (not the owner) needs to read.
 
     ``mkdtemp`` makes the root 0700 and ``mkdir`` follows the umask; a run's container user
@@ -263,7 +263,7 @@ def extract_archive(archive: Path, dest: Path, *, limits: ArchiveLimits | None =
                             f"{exc.strerror or exc}",
                             hint="check that the cache folder is writable and has room, then run "
                                  "`paperpack data fetch` again", path=archive) from None
-        _open_up(tmp)
+        open_up(tmp)
         log.debug("extracted %s: %d members, %d bytes", archive, writer.members, writer.total)
         try:
             os.rename(tmp, dest)

@@ -362,6 +362,38 @@ def test_an_upper_case_sha256_that_matches_is_accepted(doi_env: DoiServer, tmp_p
     assert [m.source.read_bytes() for m in data_mounts(repo)] == [CSV]
 
 
+# -- archives: readable by the run's user; a tar bomb, named by the declared path -------------
+
+def test_an_extracted_dataset_is_readable_by_the_runs_user(doi_env: DoiServer, tmp_path: Path) -> None:
+    """Fetched by root with a umask of 077, the mounted folder is still 0755 with 0644 files (uid 1000 reads it)."""
+    import io
+    import os
+    import stat
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, mode in (("sub/obs.csv", 0o600), ("run.sh", 0o4700)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(CSV), mode
+            tf.addfile(info, io.BytesIO(CSV))
+    archive = buf.getvalue()
+    repo = paper(tmp_path, url_manifest(doi_env.add_file("raw.tgz", archive), "data/raw", sha(archive), extract=True))
+    old = os.umask(0o077)
+    try:
+        fetch_data(repo)
+    finally:
+        os.umask(old)
+    [mount] = data_mounts(repo)
+
+    def modes() -> dict[str, int]:
+        return {str(p.relative_to(mount.source)): stat.S_IMODE(p.stat().st_mode)
+                for p in [mount.source, *mount.source.rglob("*")]}
+
+    assert modes() == {".": 0o755, "sub": 0o755, "sub/obs.csv": 0o644, "run.sh": 0o755}
+    os.chmod(mount.source, 0o700)  # as an older paperpack left it
+    assert data_mounts(repo) == [mount] and modes()["."] == 0o755, "a cached folder is opened up for the run"
+
+
 # -- archives: a tar bomb, named by the declared path ------------------------------------------
 
 def _gzip_tar_bomb(size: int) -> bytes:

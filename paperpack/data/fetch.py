@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..archive import ArchiveLimits, extract_archive
+from ..archive import ArchiveLimits, extract_archive, open_up
 from ..download import download, hash_file
 from ..errors import ChecksumError, DataError
 from ..httpclient import HttpClient, ServiceConfig
@@ -121,7 +122,11 @@ def local_result(repo: Repo, store: DataStore, declared: DeclaredFile) -> FetchR
     if sha is None:
         return None
     source = store.mount_source(declared, sha)
-    return FetchResult(declared, "cached", sha, source) if source.exists() else None
+    if not source.exists():
+        return None
+    if declared.extract and stat.S_IMODE(source.stat().st_mode) != 0o755:
+        open_up(source)  # unpacked by an older paperpack, 0700: the run's user could not read it
+    return FetchResult(declared, "cached", sha, source)
 
 
 #: ``progress(path, bytes_done, bytes_total_or_None)``
