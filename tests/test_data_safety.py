@@ -428,8 +428,8 @@ def mirror_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
         pytest.skip("the openssl command is needed to make a test certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mirror.test",
-                    "-addext", "subjectAltName=DNS:mirror.test", "-keyout", key, "-out", cert],
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=mirror.test", "-addext", "subjectAltName=DNS:mirror.test", "-keyout", key, "-out", cert],
                    check=True, capture_output=True, timeout=120)
     return cert, key
 
