@@ -229,7 +229,7 @@ def download(client: HttpClient, url: str, partial: Path, *, expected: tuple[str
     _Validator.path(partial).unlink(missing_ok=True)  # complete: nothing left to resume
     hashes = hash_file(partial)
     actual_size = partial.stat().st_size
-    if expected is not None and hashes[expected[0]] != expected[1].lower():
+    if expected is not None and hashes[expected[0]] != expected[1]:
         partial.unlink()
         raise ChecksumError(
             f"{label}: {expected[0]} of the download from {url} is {hashes[expected[0]]}, expected {expected[1]}; "
