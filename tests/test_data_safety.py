@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import ipaddress
 import socket
 import sys
 import tarfile
@@ -197,10 +198,18 @@ class Resolver:
 
     def __call__(self, host: str, port: int) -> Sequence[tuple[Any, ...]]:
         self.asked.append(host)
+        try:  # an IP literal answers for itself, as with getaddrinfo
+            return self._infos([str(ipaddress.ip_address(host))], port)
+        except ValueError:
+            pass
         if host not in self.table:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return self._infos(self.table[host], port)
+
+    @staticmethod
+    def _infos(addresses: list[str], port: int) -> list[tuple[Any, ...]]:
         return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
-                for a in self.table[host]]
+                for a in addresses]
 
 
 @pytest.mark.parametrize(("url", "kind"), [
@@ -452,3 +461,20 @@ def test_https_to_a_checked_address_still_verifies_the_host_name(mirror_cert: tu
             with pytest.raises(ServiceUnreachable, match="SSLCertVerificationError"):
                 client.get_untrusted(f"https://other.test:{port}/files/obs.csv")  # same address, wrong name
         assert to_port(connects, port) == [("127.0.0.1", port), ("127.0.0.1", port)]
+
+
+def test_a_redirect_from_https_to_plain_http_is_refused(mirror_cert: tuple[str, str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, _ = mirror_cert
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    with DoiServer(tls=mirror_cert) as mirror, DoiServer() as plain:
+        port = int(mirror.hostport.rsplit(":", 1)[1])
+        plain_port = int(plain.hostport.rsplit(":", 1)[1])
+        target = plain.add_file("obs.csv", CSV)
+        mirror.script("/files/obs.csv", Action(status=302, location=target))
+        policy = UrlPolicy(allowed=(AllowedHost("mirror.test", port), AllowedHost("127.0.0.1", plain_port)),
+                           resolve=Resolver({"mirror.test": ["127.0.0.1"]}))
+        with HttpClient(ServiceConfig(data_policy=policy, timeout=5.0)) as client, \
+                pytest.raises(UnsafeUrlError, match=f"^{target}: plain http is not used for data downloads"):
+            client.get_untrusted(f"https://mirror.test:{port}/files/obs.csv")
+        assert mirror.paths() == ["/files/obs.csv"] and plain.count == 0
