@@ -44,7 +44,7 @@ from .plan import size_bytes
 from .sweep import OWNER_LABEL, current_owner
 
 __all__ = ["DockerEngine", "DOCKER_LABEL", "CONTAINER_PREFIX", "VOLUME_PREFIX", "VCS_NAMES", "container_user",
-           "bind_mount", "tmpfs_mount", "vcs_metadata"]
+           "bind_mount", "empty_folder", "user_tmpfs", "vcs_metadata"]
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +143,23 @@ def bind_mount(source: Path | str, target: str, *, readonly: bool) -> list[str]:
             + (",readonly" if readonly else "")]
 
 
-def tmpfs_mount(target: str, size: int, *, mode: str = "1777") -> list[str]:
-    """``--mount type=tmpfs,…``: a memory-backed folder of at most ``size`` bytes at ``target``."""
-    return ["--mount", f"type=tmpfs,dst={_mount_path(target)},tmpfs-size={size},tmpfs-mode={mode}"]
+def empty_folder(target: str) -> list[str]:
+    """``--mount type=tmpfs,…,readonly``: an empty folder nobody can write, over ``target``."""
+    return ["--mount", f"type=tmpfs,dst={_mount_path(target)},tmpfs-size=4096,readonly"]
+
+
+def user_tmpfs(target: str, size: int, user: str) -> list[str]:
+    """``--tmpfs``: a memory-backed folder of at most ``size`` bytes at ``target``, owned by ``user`` (uid:gid).
+
+    (``--mount type=tmpfs`` cannot set the owner, and over a folder of the image Docker
+    20.10 ignores its ``tmpfs-mode``: the folder would be root's.)
+    """
+    if ":" in target:
+        raise UsageError(f"cannot mount a size-limited folder at {target!r}: Docker's --tmpfs cannot take a "
+                         "path containing ':'",
+                         hint="rename the VOLUME path in the Dockerfile")
+    uid, _, gid = user.partition(":")
+    return ["--tmpfs", f"{_mount_path(target)}:rw,exec,nosuid,nodev,size={size},uid={uid},gid={gid},mode=0700"]
 
 
 def vcs_metadata(root: Path) -> list[tuple[str, bool]]:
@@ -172,11 +186,11 @@ def vcs_metadata(root: Path) -> list[tuple[str, bool]]:
 
 
 def _hide(entries: list[tuple[str, bool]], under: str) -> list[str]:
-    """Mounts that hide each entry: an empty read-only folder, or the empty file ``/dev/null``."""
+    """Mounts that hide each entry: an empty read-only folder, or the empty file ``/dev/null`` (read-only)."""
     args: list[str] = []
     for rel, is_dir in entries:
         target = posixpath.join(under, rel)
-        args += tmpfs_mount(target, 4096, mode="0555") if is_dir else bind_mount("/dev/null", target, readonly=True)
+        args += empty_folder(target) if is_dir else bind_mount("/dev/null", target, readonly=True)
     return args
 
 
@@ -222,6 +236,7 @@ class DockerEngine(Engine):
         self.user = DEFAULT_USER
         self.names: set[str] = set()
         self.volume: str | None = None  # the working copy, shared by the run's batches
+        self.holder: str | None = None  # the container keeping it mounted
         self.image_volumes: list[str] = []  # the image's VOLUME paths
         self.hidden: dict[Path, list[tuple[str, bool]]] = {}  # repository root: its version-control entries
 
@@ -251,6 +266,7 @@ class DockerEngine(Engine):
         self.image_volumes = sorted({posixpath.normpath(p) for p in config.get("Volumes") or {}})
         self.hidden[session.repo.root] = vcs_metadata(session.repo.root)
         self.volume = self.work_volume(session)
+        self.holder = self.hold(session, self.volume)
 
     def work_volume(self, session: Session) -> str:
         """A memory-backed volume of at most ``Limits.disk`` for the working copy, owned by the run's user."""
@@ -265,6 +281,29 @@ class DockerEngine(Engine):
             raise EngineError(f"cannot make the working-copy volume {name}: {made.stderr.strip()[:300]}",
                               hint="check that the Docker daemon runs and can mount a tmpfs volume "
                                    "(`docker volume create --opt type=tmpfs --opt device=tmpfs x`)")
+        return name
+
+    def hold(self, session: Session, volume: str) -> str:
+        """A container that keeps ``volume`` mounted for the whole run; returns its name.
+
+        Docker unmounts a tmpfs volume, losing its files, when the last container using it
+        stops: without this one, a notebook would not find what the notebook it depends
+        on wrote in an earlier batch. It runs the image's Python, idle, as locked down as a batch.
+        """
+        name = f"{CONTAINER_PREFIX}hold-{uuid.uuid4().hex[:12]}"
+        with _live_lock:
+            _live.add(name)
+        started = _docker("run", "-d", "--name", name, "--label", "paperpack.run=1",
+                          "--label", f"{OWNER_LABEL}={current_owner()}", "--network", "none", "--user", self.user,
+                          "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--read-only",
+                          "--memory", "64m", "--memory-swap", "64m", "--pids-limit", "4", "--cpus", "0.1",
+                          "--mount", f"type=volume,src={volume},dst={IN_WORK}", "--entrypoint", "python3",
+                          str(session.image), "-c", "import signal; signal.pause()")
+        if started.returncode != 0:
+            raise EngineError(f"cannot start the container that holds the working copy ({name}) in image "
+                              f"{session.image!r}: {started.stderr.strip()[:300]}",
+                              hint="the image needs python3 on its PATH (every image `paperpack build` or "
+                                   "repo2docker makes has it)")
         return name
 
     def command(self, session: Session, batch: Batch, name: str) -> list[str]:
@@ -293,7 +332,7 @@ class DockerEngine(Engine):
         cmd += ["-e", "XDG_CACHE_HOME=/tmp/paperpack-cache"]  # the image's files, $HOME too, are read-only
         cmd += _hide(self.hidden[root], IN_REPO)
         for path in self.image_volumes:  # instead of an anonymous volume on the host's disk
-            cmd += tmpfs_mount(path, disk)
+            cmd += user_tmpfs(path, disk, self.user)
         for index, (source, _target) in enumerate(session.data):
             cmd += bind_mount(source, f"{IN_DATA}/{index}", readonly=True)
         cmd += [str(session.image), "python3", IN_RUNNER, "--spec", f"{IN_OUT}/spec.json"]
@@ -331,7 +370,8 @@ class DockerEngine(Engine):
         super().cancel()
 
     def close(self) -> None:
-        remove_containers(sorted(self.names))
+        remove_containers(sorted(self.names) + ([self.holder] if self.holder else []))
+        self.holder = None
         if self.volume is not None:
             remove_volume(self.volume)
             self.volume = None
