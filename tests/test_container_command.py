@@ -15,15 +15,16 @@ import pytest
 
 from paperpack.errors import UsageError
 from paperpack.repo import Repo
-from paperpack.run.container import IN_OUT, IN_REPO, IN_WORK, MAX_HIDDEN, DockerEngine, vcs_metadata
+from paperpack.run.container import IN_REPO, IN_WORK, MAX_HIDDEN, DockerEngine, vcs_metadata
 from paperpack.run.engines import Batch, Session
 from paperpack.run.plan import Limits, PlannedNotebook
 from paperpack.run.sweep import OWNER_LABEL, Owner, current_owner
 
 #: every flag the command may hold; anything else (--privileged, --cap-add, --network host, -v …) fails the test
 KNOWN_FLAGS = {"--name", "--label", "--network", "--user", "--cap-drop", "--security-opt", "--memory",
-               "--memory-swap", "--pids-limit", "--cpus", "--read-only", "--tmpfs", "--mount", "-e"}
-TAKES_VALUE = KNOWN_FLAGS - {"--read-only"}
+               "--memory-swap", "--pids-limit", "--cpus", "--read-only", "--tmpfs", "--mount", "-e",
+               "-i"}  # -i: the spec and results travel over stdin/stdout (run/channel.py)
+TAKES_VALUE = KNOWN_FLAGS - {"--read-only", "-i"}
 FAKE_TOKEN = "ghs_FAKEtokenFromActionsCheckout0000"
 
 
@@ -117,8 +118,8 @@ def test_mounts_are_read_only_except_the_bounded_ones(command: tuple[list[str], 
                                                       tmp_path: Path) -> None:
     mounts = _mounts(_parse(command[0])[0])
     writable = {dst for dst, fields in mounts.items() if "readonly" not in fields}
-    # the output folder is a bind mount of the batch's folder; every other writable mount is size-limited
-    assert writable == {IN_WORK, IN_OUT}
+    # the working copy is a size-limited volume; /paperpack/out (where there is one) is the batch's folder
+    assert writable - {"/paperpack/out"} == {IN_WORK}
     assert mounts[IN_REPO] == {"type": "bind", "src": str(tmp_path / "repo"), "dst": IN_REPO, "readonly": ""}
     assert mounts["/paperpack/runner.py"]["type"] == "bind" and "readonly" in mounts["/paperpack/runner.py"]
     assert "readonly" in mounts["/paperpack/kernelfork.py"]
