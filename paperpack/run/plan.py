@@ -17,7 +17,8 @@ from ..errors import ConfigError
 from ..manifest import NotebookSpec, find_cycle
 from ..repo import Repo
 
-__all__ = ["Limits", "PlannedNotebook", "Plan", "make_plan", "DEFAULT_TIMEOUT", "DEFAULT_CELL_TIMEOUT", "DEFAULT_DISK", "size_bytes"]
+__all__ = ["Limits", "PlannedNotebook", "Plan", "make_plan", "DEFAULT_TIMEOUT", "DEFAULT_CELL_TIMEOUT", "DEFAULT_DISK",
+           "size_bytes"]
 
 DEFAULT_TIMEOUT = 3600.0
 DEFAULT_CELL_TIMEOUT = 1200.0

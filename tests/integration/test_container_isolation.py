@@ -229,9 +229,12 @@ def _wait_for_container(proc: subprocess.Popen[str]) -> set[str]:
         time.sleep(0.5)
 
 
+def _owner_of(folder: Path) -> Owner | None:
+    return Owner.parse((folder / OWNER_FILE).read_text()) if (folder / OWNER_FILE).is_file() else None
+
+
 def _scratch_of(pid: int, tmpdir: Path) -> list[Path]:
-    return [p for p in tmpdir.glob(f"{SCRATCH_PREFIX}*")
-            if (p / OWNER_FILE).is_file() and Owner.parse((p / OWNER_FILE).read_text()).pid == pid]  # type: ignore[union-attr]
+    return [p for p in tmpdir.glob(f"{SCRATCH_PREFIX}*") if getattr(_owner_of(p), "pid", None) == pid]
 
 
 def test_a_killed_run_is_swept_by_the_next_but_a_running_one_is_not(run_image: str, tmp_path: Path,  # noqa: F811
@@ -262,9 +265,8 @@ def test_a_killed_run_is_swept_by_the_next_but_a_running_one_is_not(run_image: s
         assert running_containers <= _owned_by(running.pid), "a concurrent run's containers must be left alone"
         assert _owned_by(running.pid, "volume") and _scratch_of(running.pid, tmpdir)
         assert running.poll() is None
-        assert not list(tmpdir.glob(f"{SCRATCH_PREFIX}*")) or all(
-            Owner.parse((p / OWNER_FILE).read_text()).pid == running.pid  # type: ignore[union-attr]
-            for p in tmpdir.glob(f"{SCRATCH_PREFIX}*")), "the next run removes its own scratch folder"
+        assert {getattr(_owner_of(p), "pid", None) for p in tmpdir.glob(f"{SCRATCH_PREFIX}*")} == {running.pid}, \
+            "only the running run's scratch folder is left: the next run removed its own"
     finally:
         for proc in (running, killed):
             if proc.poll() is None:
