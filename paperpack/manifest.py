@@ -291,6 +291,7 @@ def _dotted(where: tuple[Any, ...]) -> str:
 
 _FORMS = {
     "memory": "a memory size such as 2g or 512m",
+    "disk": "a size such as 4g or 512m",
     "sha256": "64 hexadecimal characters (`sha256sum FILE`)",
     "md5": "32 hexadecimal characters (`md5sum FILE`)",
     "python": "a Python version such as 3.11",

@@ -127,6 +127,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, short: bool = True) ->
     group.add_argument("--memory", type=memory_size, metavar="SIZE",
                        help="memory limit per container, e.g. 2g (default 2g)")
     group.add_argument("--pids", type=positive_int, metavar="N", help="process limit per container (default 512)")
+    group.add_argument("--disk", type=memory_size, metavar="SIZE",
+                       help="docker engine: what a run may write, in its working folder and in each container's "
+                            "/tmp, e.g. 4g (default 4g; memory-backed)")
     group.add_argument("--cpus", type=positive_float, metavar="N", help="CPU limit per container (default: --jobs)")
     group.add_argument("--isolate", action="store_true",
                        help="one container per notebook, so the memory and process limits apply to each alone")
@@ -169,7 +172,7 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
     fmt = "json" if getattr(args, "json", False) else getattr(args, "format", "text")
     engine = getattr(args, "engine", None) or ("docker" if image else "auto")
     limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=args.memory,
-                    pids=args.pids, cpus=args.cpus)
+                    pids=args.pids, cpus=args.cpus, disk=args.disk)
     console = make_console(sys.stderr if fmt == "json" else sys.stdout, color=getattr(args, "color", "auto"),
                            soft_wrap=False)
     quiet = getattr(args, "quiet", False) or fmt == "json"

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +18,7 @@ from .outcome import interpret
 from .plan import Limits, Plan, PlannedNotebook, make_plan
 from .results import NotebookRun, RunEvent, RunResult
 from .scheduler import Executor, ThreadExecutor
+from .sweep import new_scratch
 from .verdict import judge
 
 __all__ = ["run_notebooks", "prepare_out_dir"]
@@ -54,7 +54,7 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
     result = RunResult(engine=name, isolation=runner.isolation, image=image if name == "docker" else None,
                        out_dir=out, jobs=jobs, limits=plan.limits.to_dict())
     started = time.monotonic()
-    scratch = Path(tempfile.mkdtemp(prefix="paperpack-run-"))
+    scratch = new_scratch(docker=name == "docker")  # after removing what killed runs left
     try:
         work = scratch / "work"
         work.mkdir()

@@ -79,6 +79,8 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
                        f"(available: {available})")
     else:
         run.message = f"{where}: {ename}: {evalue}".rstrip(": ")
+    if facts.get("disk_limit") and run.status == "error":
+        run.message += _disk_hint(f"{ename}: {evalue}", str(facts["disk_limit"]))
     if result.get("pids_limit_hits"):
         run.status = "pids-limit" if run.status == "error" else run.status
         run.message += f" — the process limit ({limits.pids}) was reached: stopped by --pids"
@@ -98,11 +100,29 @@ def _no_result(run: NotebookRun, facts: dict[str, Any], limits: Limits, cancelle
         tail = output.strip().splitlines()[-5:]
         run.message = (f"the runner stopped without a result (exit code {facts.get('exit_code')})"
                        + (": " + " | ".join(tail) if tail else ""))
+        if facts.get("disk_limit") and NO_SPACE in output:
+            run.message += (f" — the repository's working copy does not fit in the disk limit "
+                            f"({facts['disk_limit']}): raise run.disk in paperpack.yml or --disk")
         for needle, hint in RUNNER_PROBLEMS:
             if needle in output:
                 run.message += f" — {hint}"
                 break
     return run
+
+
+NO_SPACE = "No space left on device"  # ENOSPC, as Python words it
+READ_ONLY = "Read-only file system"  # EROFS
+
+
+def _disk_hint(error: str, disk: str) -> str:
+    """What the docker engine's disk limit and read-only image mean for a cell's error, or ""."""
+    if NO_SPACE in error:
+        return (f" — the notebook wrote more than {disk} (the limit on the working folder, shared by the run's "
+                f"notebooks, and on /tmp): raise run.disk in paperpack.yml or --disk")
+    if READ_ONLY in error:
+        return (" — in the container only the working folder (where the notebook runs) and /tmp are "
+                "writable: write files there, with paths relative to the notebook")
+    return ""
 
 
 #: What the runner's output says when the environment cannot run it, and what to do.

@@ -17,11 +17,25 @@ from ..errors import ConfigError
 from ..manifest import NotebookSpec, find_cycle
 from ..repo import Repo
 
-__all__ = ["Limits", "PlannedNotebook", "Plan", "make_plan", "DEFAULT_TIMEOUT", "DEFAULT_CELL_TIMEOUT"]
+__all__ = ["Limits", "PlannedNotebook", "Plan", "make_plan", "DEFAULT_TIMEOUT", "DEFAULT_CELL_TIMEOUT", "DEFAULT_DISK",
+           "size_bytes"]
 
 DEFAULT_TIMEOUT = 3600.0
 DEFAULT_CELL_TIMEOUT = 1200.0
+#: the docker engine's cap on the working copy and on each container's /tmp (memory-backed: see container.py)
+DEFAULT_DISK = "4g"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+
+
+def size_bytes(text: str) -> int:
+    """A size as the manifest and the command line write it (``512m``, ``1.5g``, bytes alone) in bytes."""
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([kmgKMG]?)", text.strip())
+    if match is None:
+        raise ConfigError(f"{text!r} is not a size", hint="write a size such as 512m or 4g (k, m or g)")
+    return max(1, int(float(match.group(1)) * _UNITS[match.group(2).lower()]))
 
 
 def _first(*values: Any) -> Any:
@@ -42,6 +56,7 @@ class Limits:
     memory: str | None = None
     pids: int | None = None
     cpus: float | None = None
+    disk: str | None = None  # what a run may write: its working copy, and each container's /tmp
 
     def resolved(self, manifest_run: dict[str, Any], jobs: int) -> "Limits":
         return Limits(
@@ -50,11 +65,12 @@ class Limits:
             memory=_first(self.memory, manifest_run.get("memory"), "2g"),
             pids=_first(self.pids, manifest_run.get("pids"), 512),
             cpus=_first(self.cpus, manifest_run.get("cpus"), float(min(jobs, os.cpu_count() or 1))),
+            disk=_first(self.disk, manifest_run.get("disk"), DEFAULT_DISK),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "memory": self.memory,
-                "pids": self.pids, "cpus": self.cpus}
+                "pids": self.pids, "cpus": self.cpus, "disk": self.disk}
 
 
 @dataclass
