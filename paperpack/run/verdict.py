@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 
 from ..compare import CompareOptions, compare_notebooks
+from .outcome import REPRODUCES_ERROR
 from .plan import PlannedNotebook
 from .results import NotebookRun
 
@@ -17,9 +18,14 @@ log = logging.getLogger(__name__)
 
 
 def judge(run: NotebookRun, nb: PlannedNotebook, committed: Path, executed: Path | None) -> None:
-    """Set ``run.verdict`` (and ``comparison``/``message``) for a notebook that ran to the end."""
+    """Set ``run.verdict`` (and ``comparison``/``message``) for a notebook that ran to the end.
+
+    A notebook that did not run to the end keeps the verdict :func:`~paperpack.run.outcome.interpret`
+    gave it: failed, or reproduces-error (its failing cell fails as the committed one did).
+    """
     if run.status != "ok":
-        run.verdict = "failed"
+        if run.verdict != REPRODUCES_ERROR:
+            run.verdict = "failed"
         return
     if executed is None:
         run.status, run.verdict, run.message = "error", "failed", "the runner wrote no executed notebook"
