@@ -81,6 +81,18 @@ def test_translation_is_named_not_the_author() -> None:
     assert _cause(environment_yml={"numpy": "==1.26.*"}, **abi) == "numpy-abi"
 
 
+def test_translation_only_where_environment_yml_was_translated(tmp_path: Path) -> None:
+    (tmp_path / "environment.yml").write_text("dependencies:\n  - python=3.11\n  - dask\n", encoding="utf-8")
+    _committed(tmp_path / "a.ipynb", [new_code_cell("import pyarrow", execution_count=1)])
+    nb = PlannedNotebook(path="a.ipynb")
+    failed = _error(0, ename="ModuleNotFoundError", evalue="No module named 'pyarrow'")
+    local = interpret(nb, failed, {}, LIMITS, False, root=tmp_path)  # the local engine: packages from PyPI
+    assert local.error is not None and local.error["cause"]["id"] == "environment-translation", local.message
+    # an image paperpack did not build in offline mode (conda solved environment.yml): the author's dependency
+    solved = interpret(nb, failed, {}, LIMITS, False, root=tmp_path, image="paperpack-test-absent:conda")
+    assert solved.error is not None and "cause" not in solved.error, solved.message
+
+
 def test_missing_upstream_output_and_empty_glob(tmp_path: Path) -> None:
     missing = dict(ename="FileNotFoundError", evalue="[Errno 2] No such file or directory: '../results/fit.csv'")
     writers = {"results/fit.csv": ["analysis/fit.ipynb"]}

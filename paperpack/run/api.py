@@ -193,7 +193,8 @@ def _collect(batch: Batch, facts: dict[str, Any], session: Session, out_dir: Pat
     for nb in batch.notebooks:
         key = batch.keys[nb.path]
         result = _read_result(batch.out_dir / f"{key}.result.json")
-        run = interpret(nb, result, facts, session.limits, session.cancelled.is_set(), root=session.repo.root)
+        run = interpret(nb, result, facts, session.limits, session.cancelled.is_set(), root=session.repo.root,
+                        image=session.image)
         executed = batch.out_dir / f"{key}.ipynb"
         if executed.is_file():
             run.executed = _publish(executed, out_dir, nb)

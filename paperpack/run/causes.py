@@ -73,7 +73,8 @@ class Failure:
     writers: dict[str, list[str]] = field(default_factory=dict)  # file this notebook reads -> notebooks writing it
     kernel: str | None = None
     available_kernels: list[str] = field(default_factory=list)
-    environment_yml: dict[str, str] | None = None  # translated environment.yml: package name -> PEP 440 specifier
+    #: environment.yml's packages (name -> PEP 440 specifier) when the environment was translated from it to PyPI
+    environment_yml: dict[str, str] | None = None
 
     @property
     def text(self) -> str:
@@ -129,7 +130,8 @@ def clean_traceback(lines: list[str]) -> list[str]:
 
 # --- the rules ------------------------------------------------------------------------------
 
-_PERMISSION = re.compile(r"PermissionError: \[Errno 13\] Permission denied: '([^'\n]+)'")
+#: PermissionError's text (shutil.copytree gathers it into a shutil.Error for files in folders)
+_PERMISSION = re.compile(r"\[Errno 13\] Permission denied: '([^'\n]+)'")
 
 
 def _unreadable(f: Failure) -> Diagnosis | None:
@@ -146,8 +148,8 @@ def _unreadable(f: Failure) -> Diagnosis | None:
             break
     return Diagnosis(
         "unreadable-file",
-        f"the repository file {rel!r} cannot be read by the user notebooks run as (not you, not root), so "
-        "paperpack could not copy the repository and no notebook ran",
+        f"the repository file {rel!r} cannot be read by the user the notebooks run as (in a container: not "
+        "you, not root), so paperpack could not copy the repository and no notebook ran",
         f"make it readable for everyone: `chmod a+r {rel}` (folders also need a+x), or delete it if it is not "
         "part of the paper", {"path": rel})
 
@@ -195,7 +197,8 @@ def _translation(f: Failure) -> Diagnosis | None:
                 return Diagnosis(
                     "environment-translation",
                     f"module {missing!r} is missing: environment.yml asks for {conda_name!r}, which on conda-forge "
-                    f"pulls in {dist}, but paperpack translated it to PyPI's {conda_name!r}, which does not",
+                    f"pulls in {dist}, but this environment was made from PyPI packages (paperpack translates "
+                    f"environment.yml), and PyPI's {conda_name!r} does not",
                     f"add `{dist}` to environment.yml (or build with --mode binder, where conda installs it)",
                     {"package": conda_name, "module": missing})
     return None
@@ -268,7 +271,7 @@ def _upstream(f: Failure) -> Diagnosis | None:
             names = ", ".join(writers)
             return Diagnosis(
                 UPSTREAM_OUTPUT,
-                f"{cand!r} is missing: {names} writes it, and ran before this notebook without writing it",
+                f"{cand!r} is missing: {names} writes it, and had not written it when this notebook ran",
                 f"fix {names} first (this failure is a consequence of it)",
                 {"path": cand, "writers": list(writers)})
     return None

@@ -8,6 +8,7 @@ then the error itself. The cause goes into ``error.cause`` of report.json.
 
 from __future__ import annotations
 
+import functools
 import re
 import signal
 from pathlib import Path
@@ -73,11 +74,13 @@ def where(committed: ParsedNotebook | None, index: int | None) -> str:
 
 
 def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[str, Any],
-              limits: Limits, cancelled: bool, *, root: Path | None = None) -> NotebookRun:
+              limits: Limits, cancelled: bool, *, root: Path | None = None, image: str | None = None) -> NotebookRun:
     """The run of ``nb`` from the runner's ``result`` and the engine's ``facts``.
 
     ``root`` (the repository) lets the message count cells as the committed notebook shows
-    them and name the root cause (:func:`paperpack.run.causes.diagnose`).
+    them and name the root cause (:func:`paperpack.run.causes.diagnose`). ``image`` is the
+    image the notebook ran in (``None``: the local engine), to tell whether its environment
+    was translated from environment.yml to PyPI packages.
     """
     run = NotebookRun(path=nb.path, parameters=dict(nb.parameters), kernel=nb.kernel)
     if result is None:
@@ -140,7 +143,7 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
     else:
         run.message = f"{at}: {ename}: {evalue}".rstrip(": ")
     if run.status in ("error", "no-kernel"):
-        found = diagnose(_failure(nb, result, error, committed, root))
+        found = diagnose(_failure(nb, result, error, committed, root, translated=_translated(image)))
         if found is not None:
             _explain(run, error, found, at)
     if result.get("pids_limit_hits"):
@@ -165,7 +168,8 @@ def _reproduces(committed: ParsedNotebook | None, index: int | None, ename: str,
 
 
 def _failure(nb: PlannedNotebook, result: dict[str, Any] | None, error: dict[str, Any] | None,
-             committed: ParsedNotebook | None, root: Path | None, output: str = "") -> Failure:
+             committed: ParsedNotebook | None, root: Path | None, output: str = "",
+             translated: bool = False) -> Failure:
     error = error or {}
     index = error.get("source_cell")
     code = [c.source for c in (committed.cells if committed else [])
@@ -178,7 +182,29 @@ def _failure(nb: PlannedNotebook, result: dict[str, Any] | None, error: dict[str
         stderr=strip_ansi(str(error.get("stderr") or "")), output=output, cell=index,
         source=cell.source if cell is not None else "", code=code, root=root, writers=dict(nb.writers),
         kernel=(result or {}).get("kernel"), available_kernels=list((result or {}).get("available_kernels") or []),
-        environment_yml=_environment_yml(root))
+        environment_yml=_environment_yml(root) if translated else None)
+
+
+def _translated(image: str | None) -> bool:
+    """Whether the environment's packages came from PyPI: the local engine, or an image ``paperpack build``
+    made in offline mode (its ``io.paperpack.mode`` label), where environment.yml is translated, not solved."""
+    if image is None:
+        return True
+    return _image_mode(image) == "offline"
+
+
+@functools.lru_cache(maxsize=16)
+def _image_mode(image: str) -> str | None:
+    from ..build.builder import LABEL_PREFIX
+    from ..build.engine import image_inspect
+    from ..errors import PaperpackError
+
+    try:
+        info = image_inspect(image)
+    except PaperpackError:
+        return None
+    labels = ((info or {}).get("Config") or {}).get("Labels") or {}
+    return labels.get(f"{LABEL_PREFIX}.mode")
 
 
 def _environment_yml(root: Path | None) -> dict[str, str] | None:
