@@ -18,14 +18,13 @@ from ..notebooks import Cell, ParsedNotebook, read_notebook
 from ..terminal import strip_ansi
 from .causes import REPRODUCES_COMMITTED_ERROR, UPSTREAM_OUTPUT, Diagnosis, Failure, clean_traceback, diagnose
 from .plan import Limits, PlannedNotebook
-from .results import NotebookRun
+from .results import NotebookRun, Status, Verdict
 
 __all__ = ["interpret", "link_upstream", "FAILED_STATUSES", "REPRODUCES_ERROR"]
 
-FAILED_STATUSES = frozenset({"error", "timeout", "dead-kernel", "oom", "pids-limit", "no-kernel",
-                             "interrupted", "not-run"})
+FAILED_STATUSES = frozenset(set(Status) - {Status.OK, Status.SKIPPED})
 #: The verdict of a notebook whose failing cell fails as the committed notebook shows it did.
-REPRODUCES_ERROR = "reproduces-error"
+REPRODUCES_ERROR = Verdict.REPRODUCES_ERROR
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 
@@ -95,28 +94,28 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
         if error.get("traceback"):
             error["traceback"] = clean_traceback(list(error["traceback"]))
     run.error = error
-    if run.status == "ok":
+    if run.status == Status.OK:
         return run
-    run.verdict = "failed"
+    run.verdict = Verdict.FAILED
     index = error.get("source_cell") if error else None
-    committed = _committed(root, nb) if run.status != "interrupted" and not cancelled else None
+    committed = _committed(root, nb) if run.status != Status.INTERRUPTED and not cancelled else None
     at = where(committed, index)
     if error is not None:
         error["where"] = at
     if cancelled:  # whatever the runner saw while being stopped, the cause is the interruption
-        run.status, run.message = "interrupted", f"interrupted in {at}"
+        run.status, run.message = Status.INTERRUPTED, f"interrupted in {at}"
         return run
     ename, evalue = (error or {}).get("ename", ""), (error or {}).get("evalue", "")
-    if run.status == "timeout":
+    if run.status == Status.TIMEOUT:
         if (error or {}).get("kind") == "cell-timeout":
             run.message = f"timeout: {at} ran longer than {nb.cell_timeout:g} s (the cell timeout)"
         else:
             run.message = f"timeout: the notebook ran longer than {nb.timeout:g} s; it was in {at}"
-    elif run.status == "dead-kernel":
+    elif run.status == Status.DEAD_KERNEL:
         oom = bool(result.get("oom_kills")) or bool(facts.get("oom_killed"))
         sig = _signal_name(result.get("kernel_exit"))
         if oom:
-            run.status = "oom"
+            run.status = Status.OOM
             run.message = (f"out of memory: the kernel was killed in {at} "
                            f"(memory limit {limits.memory}; raise it with --memory)")
         elif sig:
@@ -127,7 +126,7 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
             exit_code = result.get("kernel_exit")
             status = f" with exit code {exit_code}" if exit_code is not None else ""
             run.message = f"the kernel died in {at}: it exited{status} (os._exit or a crash)"
-    elif run.status == "no-kernel":
+    elif run.status == Status.NO_KERNEL:
         available = ", ".join(result.get("available_kernels") or []) or "none"
         run.message = (f"kernel {result.get('kernel')!r} is not installed in the environment "
                        f"(available: {available})")
@@ -142,12 +141,12 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
         return run
     else:
         run.message = f"{at}: {ename}: {evalue}".rstrip(": ")
-    if run.status in ("error", "no-kernel"):
+    if run.status in (Status.ERROR, Status.NO_KERNEL):
         found = diagnose(_failure(nb, result, error, committed, root, translated=_translated(image)))
         if found is not None:
             _explain(run, error, found, at)
     if result.get("pids_limit_hits"):
-        run.status = "pids-limit" if run.status == "error" else run.status
+        run.status = Status.PIDS_LIMIT if run.status == Status.ERROR else run.status
         run.message += f" — the process limit ({limits.pids}) was reached: stopped by --pids"
     return run
 
@@ -252,7 +251,7 @@ def link_upstream(runs: list[NotebookRun]) -> None:
         notes = []
         for writer in (cause.get("detail") or {}).get("writers", []):
             other = by_path.get(writer)
-            if other is not None and other.verdict not in ("same", "no-outputs"):
+            if other is not None and other.verdict not in (Verdict.SAME, Verdict.NO_OUTPUTS):
                 notes.append(f"{writer} {other.verdict}: {other.message}" if other.message
                              else f"{writer} {other.verdict}")
         if notes:
@@ -262,14 +261,14 @@ def link_upstream(runs: list[NotebookRun]) -> None:
 
 def _no_result(run: NotebookRun, nb: PlannedNotebook, facts: dict[str, Any], limits: Limits, cancelled: bool,
                root: Path | None) -> NotebookRun:
-    run.verdict = "failed"
+    run.verdict = Verdict.FAILED
     if cancelled:
-        run.status, run.message = "interrupted", "interrupted before it finished"
+        run.status, run.message = Status.INTERRUPTED, "interrupted before it finished"
     elif facts.get("oom_killed"):
-        run.status = "oom"
+        run.status = Status.OOM
         run.message = f"out of memory: the container was killed (memory limit {limits.memory}; raise it with --memory)"
     else:
-        run.status = "error"
+        run.status = Status.ERROR
         output = facts.get("output") or ""
         tail = strip_ansi(output).strip().splitlines()[-5:]
         run.message = (f"the runner stopped without a result (exit code {facts.get('exit_code')})"

@@ -3,10 +3,45 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunEvent", "NotebookRun", "RunResult", "FAILING_VERDICTS"]
+__all__ = ["RunEvent", "NotebookRun", "RunResult", "FAILING_VERDICTS", "Verdict", "Status"]
+
+
+class _Word(str, Enum):
+    """A closed vocabulary whose members are strings: equal to, printed and written (JSON) as their value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Verdict(_Word):
+    """A notebook's verdict."""
+
+    SAME = "same"
+    DIFFERS = "differs"
+    FAILED = "failed"
+    REPRODUCES_ERROR = "reproduces-error"  # the failing cell fails as the committed notebook shows
+    NO_OUTPUTS = "no-outputs"
+    SKIPPED = "skipped"
+
+
+class Status(_Word):
+    """How a notebook's run ended."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    DEAD_KERNEL = "dead-kernel"
+    OOM = "oom"
+    PIDS_LIMIT = "pids-limit"
+    NO_KERNEL = "no-kernel"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+    NOT_RUN = "not-run"
+
 
 #: Verdicts that make ``paperpack run`` exit 1. "differs" is one: a journal wants the same results.
 FAILING_VERDICTS = frozenset({"failed", "differs"})

@@ -8,9 +8,8 @@ from pathlib import Path
 import nbformat
 
 from ..compare import CompareOptions, compare_notebooks
-from .outcome import REPRODUCES_ERROR
 from .plan import PlannedNotebook
-from .results import NotebookRun
+from .results import NotebookRun, Status, Verdict
 
 __all__ = ["judge"]
 
@@ -23,18 +22,18 @@ def judge(run: NotebookRun, nb: PlannedNotebook, committed: Path, executed: Path
     A notebook that did not run to the end keeps the verdict :func:`~paperpack.run.outcome.interpret`
     gave it: failed, or reproduces-error (its failing cell fails as the committed one did).
     """
-    if run.status != "ok":
-        if run.verdict != REPRODUCES_ERROR:
-            run.verdict = "failed"
+    if run.status != Status.OK:
+        if run.verdict != Verdict.REPRODUCES_ERROR:
+            run.verdict = Verdict.FAILED
         return
     if executed is None:
-        run.status, run.verdict, run.message = "error", "failed", "the runner wrote no executed notebook"
+        run.status, run.verdict, run.message = Status.ERROR, Verdict.FAILED, "the runner wrote no executed notebook"
         return
     try:
         reference = nbformat.read(committed, as_version=4)
         result = nbformat.read(executed, as_version=4)
     except Exception as exc:  # noqa: BLE001 - an unreadable notebook is a verdict, not a crash
-        run.verdict, run.message = "failed", f"could not read the notebook to compare it: {exc}"
+        run.verdict, run.message = Verdict.FAILED, f"could not read the notebook to compare it: {exc}"
         return
     options = CompareOptions.from_manifest(nb.compare)
     comparison = compare_notebooks(reference, result, options)
