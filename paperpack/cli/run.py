@@ -45,8 +45,11 @@ limits only where the machine allows — the label says what was applied); a not
 --engine docker without that image is an error naming the tag it looked for.
 
 Each notebook gets a verdict: same (results match, within tolerance), differs (which
-cells, with a short diff), failed (where and why: error, timeout, dead kernel, out of
-memory…), no-outputs (nothing committed to compare with) or skipped.
+cells, with a short diff), failed (where — code cell 3 (In [7]) — the root cause and
+the fix: no network, a missing input, a NumPy 1 package… then the error), reproduces-error
+(the cell fails with the error the committed notebook shows), no-outputs (nothing
+committed to compare with) or skipped. Text from notebooks is printed with control
+characters escaped.
 
 Exit 1 if any notebook failed or differs (--allow-differs: only failures count), 2 on a
 usage error, 130 when interrupted (the partial report is marked incomplete). The
