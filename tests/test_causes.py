@@ -193,6 +193,29 @@ def test_the_committed_error_is_a_verdict_of_its_own(tmp_path: Path) -> None:
     assert result.summary() == "0/1 notebooks ran to the end: 1 reproduce the committed error"
 
 
+def test_reproduced_error_after_different_results_differs(tmp_path: Path) -> None:
+    """The same error, but the cells before it gave other results: not a reproduction (no false "same")."""
+    def notebook(path: Path, printed: str) -> None:
+        error = new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])
+        _committed(path, [new_code_cell("print(x)", execution_count=1,
+                                        outputs=[new_output("stream", name="stdout", text=printed)]),
+                          new_code_cell("1 / 0", execution_count=2, outputs=[error])])
+
+    notebook(tmp_path / "a.ipynb", "1\n")
+    notebook(tmp_path / "same.ipynb", "1\n")
+    notebook(tmp_path / "other.ipynb", "2\n")
+    nb = PlannedNotebook(path="a.ipynb")
+    failed = _error(1, ename="ZeroDivisionError", evalue="division by zero")
+    same = interpret(nb, failed, {}, LIMITS, False, root=tmp_path)
+    judge(same, nb, tmp_path / "a.ipynb", tmp_path / "same.ipynb")
+    assert same.verdict == "reproduces-error", same.message
+    other = interpret(nb, failed, {}, LIMITS, False, root=tmp_path)
+    judge(other, nb, tmp_path / "a.ipynb", tmp_path / "other.ipynb")
+    assert other.verdict == "differs" and other.comparison is not None, other.message
+    assert [d["cell"] for d in other.comparison["differences"]] == [0]
+    assert "but 1 cell before it differ" in other.message
+
+
 def test_upstream_failure_is_linked() -> None:
     writer = NotebookRun(path="fit.ipynb", status="error", verdict="failed", message="code cell 2: ValueError: bad")
     reader = NotebookRun(path="plot.ipynb", status="error", verdict="failed", message="code cell 1: 'out.csv' …",

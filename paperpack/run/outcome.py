@@ -142,7 +142,7 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
     else:
         run.message = f"{at}: {ename}: {evalue}".rstrip(": ")
     if run.status in (Status.ERROR, Status.NO_KERNEL):
-        found = diagnose(_failure(nb, result, error, committed, root, translated=_translated(image)))
+        found = diagnose(_failure(nb, result, error, committed, root, image=image))
         if found is not None:
             _explain(run, error, found, at)
     if result.get("pids_limit_hits"):
@@ -168,12 +168,15 @@ def _reproduces(committed: ParsedNotebook | None, index: int | None, ename: str,
 
 def _failure(nb: PlannedNotebook, result: dict[str, Any] | None, error: dict[str, Any] | None,
              committed: ParsedNotebook | None, root: Path | None, output: str = "",
-             translated: bool = False) -> Failure:
+             image: str | None = None) -> Failure:
     error = error or {}
     index = error.get("source_cell")
     code = [c.source for c in (committed.cells if committed else [])
             if c.cell_type == "code" and (index is None or c.index <= index)]
     cell = _committed_cell(committed, index)
+    environment_yml = _environment_yml(root)
+    if environment_yml is not None and not _translated(image):
+        environment_yml = None  # conda solved it: what is missing is the author's to declare
     return Failure(
         notebook=nb.path, status="no-result" if result is None else str(result.get("status", "error")),
         ename=str(error.get("ename") or ""), evalue=strip_ansi(str(error.get("evalue") or "")),
@@ -181,7 +184,7 @@ def _failure(nb: PlannedNotebook, result: dict[str, Any] | None, error: dict[str
         stderr=strip_ansi(str(error.get("stderr") or "")), output=output, cell=index,
         source=cell.source if cell is not None else "", code=code, root=root, writers=dict(nb.writers),
         kernel=(result or {}).get("kernel"), available_kernels=list((result or {}).get("available_kernels") or []),
-        environment_yml=_environment_yml(root) if translated else None)
+        environment_yml=environment_yml)
 
 
 def _translated(image: str | None) -> bool:

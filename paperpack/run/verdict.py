@@ -23,7 +23,9 @@ def judge(run: NotebookRun, nb: PlannedNotebook, committed: Path, executed: Path
     gave it: failed, or reproduces-error (its failing cell fails as the committed one did).
     """
     if run.status != Status.OK:
-        if run.verdict != Verdict.REPRODUCES_ERROR:
+        if run.verdict == Verdict.REPRODUCES_ERROR:
+            _earlier_cells(run, nb, committed, executed)
+        else:
             run.verdict = Verdict.FAILED
         return
     if executed is None:
@@ -42,3 +44,28 @@ def judge(run: NotebookRun, nb: PlannedNotebook, committed: Path, executed: Path
     run.message = comparison.message
     if nb.parameters:
         run.message += f" (with parameters {', '.join(f'{k}={v!r}' for k, v in nb.parameters.items())})"
+
+
+def _earlier_cells(run: NotebookRun, nb: PlannedNotebook, committed: Path, executed: Path | None) -> None:
+    """A notebook reproducing its committed error must give the same results in the cells before it.
+
+    Cells before the failing one that differ make the verdict *differs*: the error is the same,
+    the results leading to it are not. (The failing cell and those after it are not compared:
+    the traceback's paths differ, and nothing after it ran.)
+    """
+    failing = (run.error or {}).get("source_cell")
+    if executed is None or failing is None:
+        return
+    try:
+        comparison = compare_notebooks(nbformat.read(committed, as_version=4), nbformat.read(executed, as_version=4),
+                                       CompareOptions.from_manifest(nb.compare))
+    except Exception as exc:  # noqa: BLE001 - the error is reproduced; say why earlier cells were not compared
+        log.warning("%s: cells before the error not compared: %s", nb.path, exc)
+        return
+    earlier = [d for d in comparison.differences if d.cell < failing]
+    if earlier:
+        comparison.differences = earlier
+        run.verdict = Verdict.DIFFERS
+        run.comparison = comparison.to_dict()
+        run.message += f"; but {len(earlier)} cell{'s' * (len(earlier) > 1)} before it differ " \
+                       f"(cell {', '.join(str(d.cell) for d in earlier[:8])})"
