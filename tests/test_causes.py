@@ -20,8 +20,10 @@ from paperpack.cli._buildview import BuildView, show_build_failure
 from paperpack.cli.run import render_verdicts
 from paperpack.errors import BuildError
 from paperpack.findings import Finding, Severity
+from paperpack.findings import Findings
+from paperpack.report import Report
 from paperpack.report.github import annotation
-from paperpack.report.text import make_console
+from paperpack.report.text import make_console, render_text
 from paperpack.repo import Repo
 from paperpack.run import runner
 from paperpack.run.causes import CAUSES, Failure, clean_traceback, diagnose
@@ -305,6 +307,12 @@ def test_run_table_and_findings_escape_notebook_text(tmp_path: Path) -> None:
     line = annotation(finding)
     _no_control(line)
     assert line.startswith("::error ")
+    text = io.StringIO()
+    render_text(Report(root=tmp_path, findings=Findings([finding]), environment={"summary": HOSTILE}),
+                make_console(text, color="always"))
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", text.getvalue())  # our own colours: the only escapes allowed
+    _no_control(shown)
+    assert "pwned" not in shown and "\\x0dall good" in shown
 
 
 def test_build_view_escapes_build_output() -> None:
