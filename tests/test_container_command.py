@@ -187,7 +187,7 @@ def test_messages_name_the_disk_limit() -> None:
     error = {"kind": "cell-error", "cell": 2, "ename": "OSError", "evalue": "[Errno 28] No space left on device"}
     result = {"status": "error", "error": error}
     run = interpret(nb, result, {"disk_limit": "64m"}, limits, False)
-    assert run.message == ("cell 2: OSError: [Errno 28] No space left on device — the notebook wrote more than 64m "
+    assert run.message == ("cell 3: OSError: [Errno 28] No space left on device — the notebook wrote more than 64m "
                            "(the limit on the working folder, shared by the run's notebooks, and on /tmp): "
                            "raise run.disk in paperpack.yml or --disk")
     assert "run.disk" not in interpret(nb, result, {}, limits, False).message, "the local engine has no such limit"

@@ -20,7 +20,7 @@ def test_error_cell_is_counted_in_the_committed_notebook() -> None:
     run = interpret(NB, _result("error", kind="cell-error", ename="KeyError"), {}, LIMITS, False)
     assert run.verdict == "failed" and run.error is not None
     assert run.error["source_cell"] == 2  # the injected parameters cell (index 1) shifted it
-    assert run.message == "cell 2: E: v"
+    assert run.message == "cell 3: E: v"  # 1-based; without the committed notebook, among all cells
     assert run.parameters == {"n": 2}
 
 
@@ -30,16 +30,16 @@ def test_dead_kernel_causes() -> None:
     docker_oom = interpret(NB, _result("dead-kernel", kernel_exit=-9), {"oom_killed": True}, LIMITS, False)
     assert docker_oom.status == "oom"
     segv = interpret(NB, _result("dead-kernel", kernel_exit=-11), {}, LIMITS, False)
-    assert segv.status == "dead-kernel" and "SIGSEGV" in segv.message and "cell 2" in segv.message
+    assert segv.status == "dead-kernel" and "SIGSEGV" in segv.message and "cell 3" in segv.message
     exited = interpret(NB, _result("dead-kernel", kernel_exit=7), {}, LIMITS, False)
     assert "exit code 7" in exited.message
 
 
 def test_timeouts_and_limits() -> None:
     cell = interpret(NB, _result("timeout", kind="cell-timeout"), {}, LIMITS, False)
-    assert cell.message == "timeout: cell 2 ran longer than 10 s (the cell timeout)"
+    assert cell.message == "timeout: cell 3 ran longer than 10 s (the cell timeout)"
     whole = interpret(NB, _result("timeout", kind="notebook-timeout", cell=0), {}, LIMITS, False)
-    assert whole.message == "timeout: the notebook ran longer than 100 s; it was in cell 0"
+    assert whole.message == "timeout: the notebook ran longer than 100 s; it was in cell 1"
     pids = interpret(NB, _result("error", pids_limit_hits=5), {}, LIMITS, False)
     assert pids.status == "pids-limit" and "process limit (64)" in pids.message
 

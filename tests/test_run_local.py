@@ -104,7 +104,7 @@ def test_failed_dependency_skip_and_allow_errors(copy_case, tmp_path: Path) -> N
     result = run_notebooks(Repo.open(repo), engine="local", out_dir=tmp_path / "out")
     runs = {nb.path: nb for nb in result.notebooks}
     assert runs["load.ipynb"].verdict == "failed"
-    assert runs["load.ipynb"].message.startswith("cell 1: FileNotFoundError:")
+    assert runs["load.ipynb"].message.startswith("code cell 2: FileNotFoundError:")
     assert (runs["model.ipynb"].verdict, runs["model.ipynb"].message) == (
         "skipped", "not run: it depends on load.ipynb, which did not succeed")
     assert (runs["gpu.ipynb"].verdict, runs["gpu.ipynb"].message) == ("skipped", "needs a GPU")

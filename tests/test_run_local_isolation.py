@@ -90,7 +90,7 @@ def test_memory_bomb_is_a_memory_error_in_its_cell(tmp_path: Path) -> None:
                           "hoard = []\nfor _ in range(60):\n    hoard.append(bytearray(50 * 2**20))")
     run = _run_one(repo, tmp_path / "out", memory="512m")
     assert (run.status, run.verdict) == ("error", "failed"), run.message
-    assert run.message.startswith("cell 1: MemoryError"), run.message
+    assert run.message.startswith("code cell 2: MemoryError"), run.message
 
 
 def test_no_network_inside(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_no_network_inside(tmp_path: Path) -> None:
                                                  "timeout=3).close()")
         run = _run_one(repo, tmp_path / "out")
     assert run.status == "error", "the notebook reached a server outside its network namespace"
-    assert run.message.startswith("cell 0: ConnectionRefusedError"), run.message
+    assert run.message.startswith("code cell 1: ConnectionRefusedError"), run.message
 
 
 SETNS = """
@@ -165,7 +165,7 @@ def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path) -> None:
     started = time.monotonic()
     run = _run_one(repo, tmp_path / "out", pids=40)
     assert run.status == "error" or run.status == "pids-limit", run.message
-    assert run.message.startswith("cell 0: BlockingIOError"), run.message
+    assert run.message.startswith("code cell 1: BlockingIOError"), run.message
     if caps.cgroup is not None:
         assert run.status == "pids-limit" and "the process limit (40) was reached" in run.message, run.message
         assert not list(caps.cgroup.glob("paperpack-run-*")), "the batch's cgroup (and its strays) must be gone"

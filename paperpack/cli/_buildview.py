@@ -7,12 +7,13 @@ from types import TracebackType
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
 from ..build.diagnose import step_of
 from ..errors import BuildError
+from ..report.text import safe
+from ..terminal import printable
 
 __all__ = ["BuildView", "show_build_failure"]
 
@@ -47,6 +48,7 @@ class BuildView:
             self.live.__exit__(exc_type, exc, tb)
 
     def __call__(self, line: str) -> None:
+        line = printable(line, newlines=False)  # build output runs the repository's code (postBuild, setup.py)
         step = step_of(line)
         if step:
             self.status = step[:160]
@@ -54,16 +56,17 @@ class BuildView:
         if self.live is not None:
             self.live.update(self._render())
         elif self.verbose:
-            self.console.print(escape(line), highlight=False)
+            self.console.print(safe(line), highlight=False)
         elif step and step not in self.seen and not self.quiet:
             self.seen.add(step)
-            self.console.print(f"  {escape(step[:160])}", highlight=False)
+            self.console.print(f"  {safe(step[:160])}", highlight=False)
 
 
 def show_build_failure(exc: BuildError, console: Console) -> None:
     """The failing step and its last lines (the message and hint are printed by main)."""
     if exc.step or exc.log_tail:
-        console.print(Panel(Text(exc.log_tail or "(no output)"), title=f"failed step: {escape(exc.step or '?')}",
+        console.print(Panel(Text(printable(exc.log_tail or "(no output)")),
+                            title=f"failed step: {safe(exc.step or '?')}",
                             border_style="red", expand=False))
     if exc.path:
         console.print(f"full build log: {exc.path}")

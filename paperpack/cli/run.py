@@ -22,7 +22,8 @@ from rich.text import Text
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..report import Report, write_json_atomic
-from ..report.text import make_console
+from ..report.text import make_console, safe
+from ..terminal import printable
 from ..repo import DEFAULT_OUTPUT, Repo
 from ..run import Limits, RunEvent, RunResult, run_notebooks
 from ..run.engines import FOUND, choose_engine, default_registry
@@ -44,8 +45,11 @@ limits only where the machine allows — the label says what was applied); a not
 --engine docker without that image is an error naming the tag it looked for.
 
 Each notebook gets a verdict: same (results match, within tolerance), differs (which
-cells, with a short diff), failed (where and why: error, timeout, dead kernel, out of
-memory…), no-outputs (nothing committed to compare with) or skipped.
+cells, with a short diff), failed (where — code cell 3 (In [7]) — the root cause and
+the fix: no network, a missing input, a NumPy 1 package… then the error), reproduces-error
+(the cell fails with the error the committed notebook shows), no-outputs (nothing
+committed to compare with) or skipped. Text from notebooks is printed with control
+characters escaped.
 
 Exit 1 if any notebook failed or differs (--allow-differs: only failures count), 2 on a
 usage error, 130 when interrupted (the partial report is marked incomplete). The
@@ -60,7 +64,8 @@ examples:
   paperpack run . --timeout 600 --cell-timeout 120 --memory 4g --format json"""
 
 FOUND_TEXT = "found as the image `paperpack build` made for this state of the repository"
-VERDICT_STYLE = {"same": "green", "no-outputs": "cyan", "differs": "yellow", "failed": "red", "skipped": "dim"}
+VERDICT_STYLE = {"same": "green", "no-outputs": "cyan", "differs": "yellow", "failed": "red", "skipped": "dim",
+                 "reproduces-error": "magenta"}
 
 
 def parse_value(text: str) -> Any:
@@ -247,7 +252,7 @@ class Progress:
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))
         for path, state in self.rows.items():
-            table.add_row(path, state)
+            table.add_row(Text(printable(path, newlines=False)), state)
         return table
 
     def update(self, event: RunEvent) -> None:
@@ -263,8 +268,8 @@ class Progress:
             elif event.kind == "done":
                 self.rows[event.path] = str(event.verdict)
                 if self.live is None:
-                    self.console.print(f"{event.path}: {event.verdict}"
-                                       + (f" — {event.message}" if event.message else ""))
+                    self.console.print(safe(f"{event.path}: {event.verdict}"
+                                            + (f" — {event.message}" if event.message else "")))
             if self.live is not None:
                 self.live.update(self._table())
 
@@ -277,17 +282,18 @@ def render_verdicts(result: RunResult, console: Console, *, found: bool = False)
         table.add_column(column, overflow="fold")
     for nb in result.notebooks:
         duration = f"{nb.duration:.1f} s" if nb.duration is not None else "-"
-        table.add_row(nb.path, Text(nb.verdict, style=VERDICT_STYLE.get(nb.verdict, "")), duration,
-                      nb.message or "")
+        table.add_row(Text(printable(nb.path, newlines=False)),
+                      Text(nb.verdict, style=VERDICT_STYLE.get(nb.verdict, "")), duration,
+                      Text(printable(nb.message or "", newlines=False)))
     console.print(table)
     for nb in result.notebooks:
         for difference in (nb.comparison or {}).get("differences", [])[:3]:
-            console.print(f"[bold]{nb.path}[/bold], cell {difference['cell']}: {difference['reason']}")
+            console.print(f"[bold]{safe(nb.path)}[/bold], cell {difference['cell']}: {safe(difference['reason'])}")
             if difference.get("diff"):
-                console.print(Text(difference["diff"]), style="dim")
+                console.print(Text(printable(difference["diff"])), style="dim")
         if nb.parameters:
-            console.print(f"{nb.path} ran with parameters: "
-                          + ", ".join(f"{k}={v!r}" for k, v in nb.parameters.items()))
+            console.print(safe(f"{nb.path} ran with parameters: "
+                               + ", ".join(f"{k}={v!r}" for k, v in nb.parameters.items())))
     if result.engine == "local":
         console.print(Text(result.isolation, style="yellow"))
     console.print(f"[bold]{result.summary()}[/bold]  (report: {result.out_dir / 'report.json'})")

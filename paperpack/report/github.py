@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..findings import Finding, Severity
+from ..terminal import printable
 from . import Report
 
 __all__ = ["render_github", "annotation"]
@@ -11,7 +12,8 @@ _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "
 
 
 def _escape_data(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's data: escape sequences and control characters from notebooks made visible."""
+    return printable(s).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_prop(s: str) -> str:

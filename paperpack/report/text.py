@@ -8,9 +8,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..findings import Finding, Severity
+from ..terminal import printable
 from . import Report
 
-__all__ = ["render_text", "make_console"]
+__all__ = ["render_text", "make_console", "safe"]
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -27,28 +28,36 @@ def make_console(stream: IO[str] | None = None, *, color: bool | str | None = No
     return Console(file=stream, highlight=False, soft_wrap=soft_wrap, force_terminal=forced, no_color=not forced)
 
 
+def safe(text: object, *, newlines: bool = False) -> str:
+    """``text`` (from a repository: untrusted) ready for rich markup: no escape sequences, no markup.
+
+    Control characters show as ``\\xNN``; ``newlines=True`` keeps line breaks (a traceback).
+    """
+    return escape(printable(str(text), newlines=newlines))
+
+
 def _line(f: Finding) -> str:
     where = f"line {f.line}" if f.line else (f"cell {f.cell}" if f.cell is not None else "")
     sev = f.severity.value
     head = f"  [{_STYLE[f.severity]}]{sev:<7}[/] [dim]{f.rule}[/] "
-    head += f"[bold]{escape(where)}[/]: " if where else ""
-    out = head + escape(f.message)
+    head += f"[bold]{safe(where)}[/]: " if where else ""
+    out = head + safe(f.message)
     if f.why:
-        out += f"\n           [dim]why:[/] {escape(f.why)}"
+        out += f"\n           [dim]why:[/] {safe(f.why)}"
     if f.fix:
-        out += f"\n           [green]fix:[/] {escape(f.fix)}"
+        out += f"\n           [green]fix:[/] {safe(f.fix)}"
     return out
 
 
 def render_text(report: Report, console: Console, *, strict: bool = False, verbose: bool = False) -> None:
     env = report.environment or {}
     if env.get("summary"):
-        console.print(f"[bold]environment[/]: {escape(str(env['summary']))}")
+        console.print(f"[bold]environment[/]: {safe(env['summary'])}")
     for path, items in report.findings.by_path().items():
         shown = [f for f in items if verbose or f.severity is not Severity.INFO]
         if not shown:
             continue
-        console.print(f"\n[bold underline]{escape(path)}[/]")
+        console.print(f"\n[bold underline]{safe(path)}[/]")
         for f in shown:
             console.print(_line(f))
     hidden = sum(1 for f in report.findings if f.severity is Severity.INFO) if not verbose else 0

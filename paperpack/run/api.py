@@ -14,7 +14,7 @@ from ..errors import UsageError
 from ..repo import DEFAULT_OUTPUT, OUTPUT_MARKER, Repo, mark_output_dir
 from .engines import Batch, Engine, EngineRegistry, Session, default_registry, detect_engine
 from .mounts import data_sources
-from .outcome import interpret
+from .outcome import interpret, link_upstream
 from .plan import Limits, Plan, PlannedNotebook, make_plan
 from .results import NotebookRun, RunEvent, RunResult
 from .scheduler import Executor, ThreadExecutor
@@ -78,6 +78,7 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
             if nb.path not in runs:
                 notify(RunEvent(kind="done", path=nb.path, status=run.status, verdict=run.verdict,
                                 message=run.message))
+        link_upstream(result.notebooks)
     finally:
         runner.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -192,7 +193,8 @@ def _collect(batch: Batch, facts: dict[str, Any], session: Session, out_dir: Pat
     for nb in batch.notebooks:
         key = batch.keys[nb.path]
         result = _read_result(batch.out_dir / f"{key}.result.json")
-        run = interpret(nb, result, facts, session.limits, session.cancelled.is_set())
+        run = interpret(nb, result, facts, session.limits, session.cancelled.is_set(), root=session.repo.root,
+                        image=session.image)
         executed = batch.out_dir / f"{key}.ipynb"
         if executed.is_file():
             run.executed = _publish(executed, out_dir, nb)

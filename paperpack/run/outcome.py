@@ -1,17 +1,31 @@
-"""Turn what the runner wrote (and what the engine saw) into a precise status and message."""
+"""Turn what the runner wrote (and what the engine saw) into a precise status and message.
+
+A failure's message starts with where it happened, as a person finds it in Jupyter (the
+1-based position among code cells, and ``In [n]`` where the committed notebook has an
+execution count), then its root cause and fix in words (:mod:`paperpack.run.causes`),
+then the error itself. The cause goes into ``error.cause`` of report.json.
+"""
 
 from __future__ import annotations
 
+import functools
+import re
 import signal
+from pathlib import Path
 from typing import Any
 
+from ..notebooks import Cell, ParsedNotebook, read_notebook
+from ..terminal import strip_ansi
+from .causes import REPRODUCES_COMMITTED_ERROR, UPSTREAM_OUTPUT, Diagnosis, Failure, clean_traceback, diagnose
 from .plan import Limits, PlannedNotebook
-from .results import NotebookRun
+from .results import NotebookRun, Status, Verdict
 
-__all__ = ["interpret"]
+__all__ = ["interpret", "link_upstream", "FAILED_STATUSES", "REPRODUCES_ERROR"]
 
-FAILED_STATUSES = frozenset({"error", "timeout", "dead-kernel", "oom", "pids-limit", "no-kernel",
-                             "interrupted", "not-run"})
+FAILED_STATUSES = frozenset(set(Status) - {Status.OK, Status.SKIPPED})
+#: The verdict of a notebook whose failing cell fails as the committed notebook shows it did.
+REPRODUCES_ERROR = Verdict.REPRODUCES_ERROR
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 
 def _signal_name(code: int | None) -> str | None:
@@ -31,11 +45,45 @@ def _source_cell(result: dict[str, Any], cell: int | None) -> int | None:
     return cell - 1 if cell > injected else cell
 
 
+def _committed(root: Path | None, nb: PlannedNotebook) -> ParsedNotebook | None:
+    if root is None:
+        return None
+    parsed = read_notebook(root / nb.path, nb.path)
+    return parsed if isinstance(parsed, ParsedNotebook) else None
+
+
+def _committed_cell(committed: ParsedNotebook | None, index: int | None) -> Cell | None:
+    if committed is None or index is None or not 0 <= index < len(committed.cells):
+        return None
+    return committed.cells[index]
+
+
+def where(committed: ParsedNotebook | None, index: int | None) -> str:
+    """"code cell 3 (In [7])": the failing cell as a person finds it in the committed notebook."""
+    if index is None:
+        return "before the first cell"
+    cell = _committed_cell(committed, index)
+    if committed is None or cell is None:
+        return f"cell {index + 1}"
+    if cell.cell_type != "code":
+        return f"cell {index + 1}"
+    position = sum(1 for c in committed.cells[:index + 1] if c.cell_type == "code")
+    count = f" (In [{cell.execution_count}])" if cell.execution_count is not None else ""
+    return f"code cell {position}{count}"
+
+
 def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[str, Any],
-              limits: Limits, cancelled: bool) -> NotebookRun:
+              limits: Limits, cancelled: bool, *, root: Path | None = None, image: str | None = None) -> NotebookRun:
+    """The run of ``nb`` from the runner's ``result`` and the engine's ``facts``.
+
+    ``root`` (the repository) lets the message count cells as the committed notebook shows
+    them and name the root cause (:func:`paperpack.run.causes.diagnose`). ``image`` is the
+    image the notebook ran in (``None``: the local engine), to tell whether its environment
+    was translated from environment.yml to PyPI packages.
+    """
     run = NotebookRun(path=nb.path, parameters=dict(nb.parameters), kernel=nb.kernel)
     if result is None:
-        return _no_result(run, facts, limits, cancelled)
+        return _no_result(run, nb, facts, limits, cancelled, root)
     run.duration = result.get("duration")
     run.kernel = result.get("kernel")
     run.cells = result.get("cells") or []
@@ -43,66 +91,202 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
     error = dict(result.get("error") or {}) or None
     if error is not None:
         error["source_cell"] = _source_cell(result, error.get("cell"))
+        if error.get("traceback"):
+            error["traceback"] = clean_traceback(list(error["traceback"]))
     run.error = error
-    if run.status == "ok":
+    if run.status == Status.OK:
         return run
-    run.verdict = "failed"
-    cell = error.get("source_cell") if error else None
-    where = f"cell {cell}" if cell is not None else "before the first cell"
+    run.verdict = Verdict.FAILED
+    index = error.get("source_cell") if error else None
+    committed = _committed(root, nb) if run.status != Status.INTERRUPTED and not cancelled else None
+    at = where(committed, index)
+    if error is not None:
+        error["where"] = at
     if cancelled:  # whatever the runner saw while being stopped, the cause is the interruption
-        run.status, run.message = "interrupted", f"interrupted in {where}"
+        run.status, run.message = Status.INTERRUPTED, f"interrupted in {at}"
         return run
     ename, evalue = (error or {}).get("ename", ""), (error or {}).get("evalue", "")
-    if run.status == "timeout":
+    if run.status == Status.TIMEOUT:
         if (error or {}).get("kind") == "cell-timeout":
-            run.message = f"timeout: {where} ran longer than {nb.cell_timeout:g} s (the cell timeout)"
+            run.message = f"timeout: {at} ran longer than {nb.cell_timeout:g} s (the cell timeout)"
         else:
-            run.message = f"timeout: the notebook ran longer than {nb.timeout:g} s; it was in {where}"
-    elif run.status == "dead-kernel":
+            run.message = f"timeout: the notebook ran longer than {nb.timeout:g} s; it was in {at}"
+    elif run.status == Status.DEAD_KERNEL:
         oom = bool(result.get("oom_kills")) or bool(facts.get("oom_killed"))
         sig = _signal_name(result.get("kernel_exit"))
         if oom:
-            run.status = "oom"
-            run.message = (f"out of memory: the kernel was killed in {where} "
+            run.status = Status.OOM
+            run.message = (f"out of memory: the kernel was killed in {at} "
                            f"(memory limit {limits.memory}; raise it with --memory)")
         elif sig:
             cause = {"SIGSEGV": "a segmentation fault (SIGSEGV)", "SIGKILL": "SIGKILL",
                      "SIGABRT": "an abort (SIGABRT)"}.get(sig, sig)
-            run.message = f"the kernel died in {where}: killed by {cause}"
+            run.message = f"the kernel died in {at}: killed by {cause}"
         else:
             exit_code = result.get("kernel_exit")
             status = f" with exit code {exit_code}" if exit_code is not None else ""
-            run.message = f"the kernel died in {where}: it exited{status} (os._exit or a crash)"
-    elif run.status == "no-kernel":
+            run.message = f"the kernel died in {at}: it exited{status} (os._exit or a crash)"
+    elif run.status == Status.NO_KERNEL:
         available = ", ".join(result.get("available_kernels") or []) or "none"
         run.message = (f"kernel {result.get('kernel')!r} is not installed in the environment "
                        f"(available: {available})")
+    elif _reproduces(committed, index, ename, evalue) and (error or {}).get("kind") == "cell-error":
+        run.verdict = REPRODUCES_ERROR
+        run.message = (f"{at}: reproduces the committed error ({ename}: {_first_line(evalue)}); the committed "
+                       "notebook shows the same error in that cell")
+        assert error is not None
+        error["cause"] = {"id": REPRODUCES_COMMITTED_ERROR,
+                          "message": "the cell fails with the error the committed notebook shows",
+                          "fix": "nothing to fix for reproducibility; fix the cell if the error is not intended"}
+        return run
     else:
-        run.message = f"{where}: {ename}: {evalue}".rstrip(": ")
-    if facts.get("disk_limit") and run.status == "error":
-        run.message += _disk_hint(f"{ename}: {evalue}", str(facts["disk_limit"]))
+        run.message = f"{at}: {ename}: {evalue}".rstrip(": ")
+    if run.status in (Status.ERROR, Status.NO_KERNEL):
+        found = diagnose(_failure(nb, result, error, committed, root, image=image))
+        if found is not None:
+            _explain(run, error, found, at)
+        elif facts.get("disk_limit") and run.status == Status.ERROR:
+            run.message += _disk_hint(f"{ename}: {evalue}", str(facts["disk_limit"]))
     if result.get("pids_limit_hits"):
-        run.status = "pids-limit" if run.status == "error" else run.status
+        run.status = Status.PIDS_LIMIT if run.status == Status.ERROR else run.status
         run.message += f" — the process limit ({limits.pids}) was reached: stopped by --pids"
     return run
 
 
-def _no_result(run: NotebookRun, facts: dict[str, Any], limits: Limits, cancelled: bool) -> NotebookRun:
-    run.verdict = "failed"
+def _first_line(text: str, limit: int = 160) -> str:
+    line = (strip_ansi(text).strip().splitlines() or [""])[0]
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def _reproduces(committed: ParsedNotebook | None, index: int | None, ename: str, evalue: str) -> bool:
+    """Whether the committed notebook shows the same error (name and value) in cell ``index``."""
+    cell = _committed_cell(committed, index)
+    if cell is None or not ename:
+        return False
+    got = _ADDRESS.sub("0x…", strip_ansi(evalue).strip())
+    return any(o.output_type == "error" and o.ename == ename
+               and _ADDRESS.sub("0x…", strip_ansi(o.evalue or "").strip()) == got for o in cell.outputs)
+
+
+def _failure(nb: PlannedNotebook, result: dict[str, Any] | None, error: dict[str, Any] | None,
+             committed: ParsedNotebook | None, root: Path | None, output: str = "",
+             image: str | None = None) -> Failure:
+    error = error or {}
+    index = error.get("source_cell")
+    code = [c.source for c in (committed.cells if committed else [])
+            if c.cell_type == "code" and (index is None or c.index <= index)]
+    cell = _committed_cell(committed, index)
+    environment_yml = _environment_yml(root)
+    if environment_yml is not None and not _translated(image):
+        environment_yml = None  # conda solved it: what is missing is the author's to declare
+    return Failure(
+        notebook=nb.path, status="no-result" if result is None else str(result.get("status", "error")),
+        ename=str(error.get("ename") or ""), evalue=strip_ansi(str(error.get("evalue") or "")),
+        traceback=clean_traceback(list(error.get("traceback") or [])),
+        stderr=strip_ansi(str(error.get("stderr") or "")), output=output, cell=index,
+        source=cell.source if cell is not None else "", code=code, root=root, writers=dict(nb.writers),
+        kernel=(result or {}).get("kernel"), available_kernels=list((result or {}).get("available_kernels") or []),
+        environment_yml=environment_yml)
+
+
+def _translated(image: str | None) -> bool:
+    """Whether the environment's packages came from PyPI: the local engine, or an image ``paperpack build``
+    made in offline mode (its ``io.paperpack.mode`` label), where environment.yml is translated, not solved."""
+    if image is None:
+        return True
+    return _image_mode(image) == "offline"
+
+
+@functools.lru_cache(maxsize=16)
+def _image_mode(image: str) -> str | None:
+    from ..build.builder import LABEL_PREFIX
+    from ..build.engine import image_inspect
+    from ..errors import PaperpackError
+
+    try:
+        info = image_inspect(image)
+    except PaperpackError:
+        return None
+    labels = ((info or {}).get("Config") or {}).get("Labels") or {}
+    return labels.get(f"{LABEL_PREFIX}.mode")
+
+
+def _environment_yml(root: Path | None) -> dict[str, str] | None:
+    """The conda dependencies (lower-case name → spec) of an environment.yml the build translates, if any."""
+    if root is None:
+        return None
+    from ..build.environment import binder_dir
+    from ..envfiles import parse_environment_yml
+    from ..errors import PaperpackError
+
+    try:
+        folder = binder_dir(root)
+    except PaperpackError:
+        return None
+    if (folder / "Dockerfile").is_file():
+        return None
+    for name in ("environment.yml", "environment.yaml"):
+        if (folder / name).is_file():
+            env = parse_environment_yml(root, (folder / name).relative_to(root).as_posix())
+            deps = {name: "" for name in env.conda_names}
+            deps.update({r.name: r.specifier for r in env.requirements})
+            return deps
+    return None
+
+
+def _explain(run: NotebookRun, error: dict[str, Any] | None, found: Diagnosis, at: str) -> None:
+    """Put the cause first in the message (before the error), and into ``error.cause``."""
+    if error is None:
+        error = run.error = {"kind": "runner", "cell": None, "source_cell": None, "ename": "", "evalue": "",
+                             "traceback": []}
+    error["cause"] = found.to_dict()
+    ename, evalue = error.get("ename", ""), error.get("evalue", "")
+    seen = f" ({ename}: {_first_line(evalue)})" if ename else ""
+    head = f"{at}: " if at and error.get("source_cell") is not None else ""
+    run.message = f"{head}{found.message}{seen} — fix: {found.fix}"
+
+
+def link_upstream(runs: list[NotebookRun]) -> None:
+    """A failure for want of a file another notebook writes names how that notebook did (after the run)."""
+    by_path = {run.path: run for run in runs}
+    for run in runs:
+        cause = (run.error or {}).get("cause") or {}
+        if cause.get("id") != UPSTREAM_OUTPUT:
+            continue
+        notes = []
+        for writer in (cause.get("detail") or {}).get("writers", []):
+            other = by_path.get(writer)
+            if other is not None and other.verdict not in (Verdict.SAME, Verdict.NO_OUTPUTS):
+                notes.append(f"{writer} {other.verdict}: {other.message}" if other.message
+                             else f"{writer} {other.verdict}")
+        if notes:
+            cause["upstream"] = notes
+            run.message += " — upstream: " + "; ".join(notes)
+
+
+def _no_result(run: NotebookRun, nb: PlannedNotebook, facts: dict[str, Any], limits: Limits, cancelled: bool,
+               root: Path | None) -> NotebookRun:
+    run.verdict = Verdict.FAILED
     if cancelled:
-        run.status, run.message = "interrupted", "interrupted before it finished"
+        run.status, run.message = Status.INTERRUPTED, "interrupted before it finished"
     elif facts.get("oom_killed"):
-        run.status = "oom"
+        run.status = Status.OOM
         run.message = f"out of memory: the container was killed (memory limit {limits.memory}; raise it with --memory)"
     else:
-        run.status = "error"
+        run.status = Status.ERROR
         output = facts.get("output") or ""
-        tail = output.strip().splitlines()[-5:]
+        tail = strip_ansi(output).strip().splitlines()[-5:]
         run.message = (f"the runner stopped without a result (exit code {facts.get('exit_code')})"
                        + (": " + " | ".join(tail) if tail else ""))
         if facts.get("disk_limit") and NO_SPACE in output:
             run.message += (f" — the repository's working copy does not fit in the disk limit "
                             f"({facts['disk_limit']}): raise run.disk in paperpack.yml or --disk")
+            return run
+        found = diagnose(_failure(nb, None, None, None, root, output=strip_ansi(output)))
+        if found is not None:
+            _explain(run, None, found, "")
+            run.message += f" (the runner stopped with exit code {facts.get('exit_code')})"
+            return run
         for needle, hint in RUNNER_PROBLEMS:
             if needle in output:
                 run.message += f" — {hint}"

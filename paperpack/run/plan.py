@@ -4,11 +4,18 @@ The order comes from the manifest's ``notebooks`` list (with ``depends_on``) or,
 one, every notebook found, in path order, all independent. The plan is a DAG: a notebook
 is ready once everything it depends on succeeded; if a dependency failed it is skipped
 with that reason.
+
+Notebooks that read a file another notebook writes (found statically, as validate finds
+file reads: :mod:`paperpack.pysource`) run after that notebook has finished (``after``),
+never at the same time; unlike ``depends_on``, a failed writer does not skip the reader
+(the file may be committed too), but the reader's failure then names the writer
+(``writers``, read by :mod:`paperpack.run.causes`).
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -84,6 +91,8 @@ class PlannedNotebook:
     allow_errors: bool = False
     skip: str | None = None
     compare: dict[str, Any] = field(default_factory=dict)
+    after: list[str] = field(default_factory=list)  # notebooks writing a file this one reads: they run first
+    writers: dict[str, list[str]] = field(default_factory=dict)  # repo-relative file -> notebooks writing it
 
 
 @dataclass
@@ -99,9 +108,10 @@ class Plan:
         return [nb for nb in self.notebooks if nb.skip is None]
 
     def ready(self, succeeded: set[str], settled: set[str]) -> list[PlannedNotebook]:
-        """Notebooks not yet settled whose dependencies all succeeded."""
+        """Notebooks not yet settled whose dependencies all succeeded and whose writers have finished."""
         return [nb for nb in self.to_run if nb.path not in settled
-                and all(dep in succeeded for dep in nb.depends_on)]
+                and all(dep in succeeded for dep in nb.depends_on)
+                and all(writer in settled for writer in nb.after)]
 
     def blocked(self, failed: set[str], settled: set[str]) -> list[tuple[PlannedNotebook, str]]:
         """Notebooks that can no longer run because a dependency failed or was skipped."""
@@ -146,7 +156,60 @@ def make_plan(repo: Repo, *, parameters: dict[str, Any] | None = None, limits: L
             skip=(skip if isinstance(skip, str) else "skip: true in paperpack.yml") if skip else None,
             compare={**top_compare, **(spec.compare or {})},
         ))
+    order_by_files(repo, planned)
     return Plan(planned, resolved)
+
+
+def _candidates(folder: str, path: str) -> list[str]:
+    """Repository-relative names ``path`` may mean when read from a notebook in ``folder``."""
+    p = path.replace("\\", "/")
+    if p.startswith(("/", "~")) or ":" in p[:3] or not p.strip():
+        return []
+    out = [posixpath.normpath(posixpath.join(folder, p))] if folder else []
+    out.append(posixpath.normpath(p))
+    return [c for c in dict.fromkeys(out) if not c.startswith("../") and c != ".."]
+
+
+def order_by_files(repo: Repo, planned: list[PlannedNotebook]) -> None:
+    """Set ``after`` and ``writers``: a notebook reading a file another writes runs after it.
+
+    An edge that would close a circle (two notebooks reading each other's files) is left
+    out, the earlier one in the list running first.
+    """
+    from ..notebooks import ParsedNotebook, read_notebook
+
+    reads: dict[str, set[str]] = {}
+    writes: dict[str, set[str]] = {}
+    for nb in planned:
+        parsed = read_notebook(repo.root / nb.path, nb.path, code="facts")
+        if not isinstance(parsed, ParsedNotebook) or not parsed.code:
+            continue
+        folder = posixpath.dirname(nb.path)
+        for facts in parsed.code.values():
+            for use in facts.writes:
+                for cand in _candidates(folder, use.path):
+                    writes.setdefault(cand, set()).add(nb.path)
+            for use in facts.reads:
+                reads.setdefault(nb.path, set()).update(_candidates(folder, use.path))
+    if not writes:
+        return
+    position = {nb.path: i for i, nb in enumerate(planned)}
+    edges: list[tuple[PlannedNotebook, str]] = []
+    for nb in planned:
+        for name in sorted(reads.get(nb.path, ())):
+            others = sorted(w for w in writes.get(name, ()) if w != nb.path)
+            if others:
+                nb.writers[name] = others
+                edges += [(nb, w) for w in others]
+    graph = {nb.path: list(nb.depends_on) for nb in planned}
+    for nb, writer in sorted(edges, key=lambda e: (position[e[1]] > position[e[0].path], position[e[0].path])):
+        if writer in nb.after or writer in nb.depends_on:
+            continue
+        graph[nb.path].append(writer)
+        if find_cycle(graph):
+            graph[nb.path].pop()
+        else:
+            nb.after.append(writer)
 
 
 def _check(repo: Repo, specs: Iterable[NotebookSpec]) -> None:

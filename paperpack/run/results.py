@@ -3,10 +3,45 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunEvent", "NotebookRun", "RunResult", "FAILING_VERDICTS"]
+__all__ = ["RunEvent", "NotebookRun", "RunResult", "FAILING_VERDICTS", "Verdict", "Status"]
+
+
+class _Word(str, Enum):
+    """A closed vocabulary whose members are strings: equal to, printed and written (JSON) as their value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Verdict(_Word):
+    """A notebook's verdict."""
+
+    SAME = "same"
+    DIFFERS = "differs"
+    FAILED = "failed"
+    REPRODUCES_ERROR = "reproduces-error"  # the failing cell fails as the committed notebook shows
+    NO_OUTPUTS = "no-outputs"
+    SKIPPED = "skipped"
+
+
+class Status(_Word):
+    """How a notebook's run ended."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    DEAD_KERNEL = "dead-kernel"
+    OOM = "oom"
+    PIDS_LIMIT = "pids-limit"
+    NO_KERNEL = "no-kernel"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+    NOT_RUN = "not-run"
+
 
 #: Verdicts that make ``paperpack run`` exit 1. "differs" is one: a journal wants the same results.
 FAILING_VERDICTS = frozenset({"failed", "differs"})
@@ -29,7 +64,7 @@ class RunEvent:
 class NotebookRun:
     path: str
     status: str = "not-run"  # ok, error, timeout, dead-kernel, oom, pids-limit, no-kernel, skipped, interrupted, not-run
-    verdict: str = "failed"  # same, differs, failed, no-outputs, skipped
+    verdict: str = "failed"  # same, differs, failed, reproduces-error, no-outputs, skipped
     message: str = ""
     duration: float | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -74,10 +109,12 @@ class RunResult:
             return "no notebooks to run (none listed in paperpack.yml, none found)"
         counts = self.counts()
         considered = len(self.notebooks) - counts.get("skipped", 0)
-        ran = considered - counts.get("failed", 0)
+        ran = considered - counts.get("failed", 0) - counts.get("reproduces-error", 0)
         parts = [f"{counts[v]} {label}" for v, label in (("same", "same results"), ("differs", "differs"),
-                                                         ("no-outputs", "no stored outputs"), ("failed", "failed"),
-                                                         ("skipped", "skipped")) if counts.get(v)]
+                                                         ("no-outputs", "no stored outputs"),
+                                                         ("reproduces-error", "reproduce the committed error"),
+                                                         ("failed", "failed"), ("skipped", "skipped"))
+                 if counts.get(v)]
         text = f"{ran}/{considered} notebooks ran to the end" + (": " + ", ".join(parts) if parts else "")
         return text + ("" if self.complete else " (interrupted: incomplete)")
 

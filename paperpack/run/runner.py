@@ -55,6 +55,7 @@ SKIP_NAMES = {".git", ".hg", ".svn", "paperpack-out", ".venv", "venv", "node_mod
 #: import paperpack): such a folder inside the repository is not copied, it is not the paper's
 OUTPUT_MARKER = ".paperpack-output"
 MAX_TRACEBACK_LINES = 60
+MAX_STDERR_CHARS = 4000  # the end of the failing cell's stderr (warnings printed before an ImportError)
 
 
 def emit(kind: str, **fields: Any) -> None:
@@ -177,13 +178,17 @@ def _short_traceback(lines: list[str]) -> list[str]:
 
 
 def _failing_cell(nb: Any, index: int | None) -> dict[str, Any] | None:
-    """The first error output of cell ``index`` (ename, evalue, traceback)."""
+    """The first error output of cell ``index`` (ename, evalue, traceback) and the cell's stderr."""
     if index is None or index >= len(nb.cells):
         return None
-    for output in nb.cells[index].get("outputs", []):
+    outputs = nb.cells[index].get("outputs", [])
+    stderr = "".join(str(o.get("text", "")) for o in outputs
+                     if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    for output in outputs:
         if output.get("output_type") == "error":
             return {"ename": output.get("ename", ""), "evalue": output.get("evalue", ""),
-                    "traceback": _short_traceback(output.get("traceback", []))}
+                    "traceback": _short_traceback(output.get("traceback", [])),
+                    "stderr": stderr[-MAX_STDERR_CHARS:]}
     return None
 
 

@@ -58,12 +58,12 @@ def run_image(docker: str) -> Iterator[str]:
 
 
 EXPECTED = {  # notebook: (status, words the message must contain)
-    "loop.ipynb": ("timeout", ["cell 1", "cell timeout"]),
-    "exit.ipynb": ("dead-kernel", ["cell 0", "exit code 7"]),
-    "segfault.ipynb": ("dead-kernel", ["cell 0", "SIGSEGV"]),
+    "loop.ipynb": ("timeout", ["code cell 2", "cell timeout"]),
+    "exit.ipynb": ("dead-kernel", ["code cell 1", "exit code 7"]),
+    "segfault.ipynb": ("dead-kernel", ["code cell 1", "SIGSEGV"]),
     "membomb.ipynb": ("oom", ["out of memory", "256m"]),
     "forkbomb.ipynb": ("pids-limit", ["process limit (64)"]),
-    "network.ipynb": ("error", ["cell 0", "URLError"]),
+    "network.ipynb": ("error", ["code cell 1", "runs have no network", "URLError"]),
     "nokernel.ipynb": ("no-kernel", ["nosuch-kernel-1", "python3"]),
     "writes.ipynb": ("ok", ["no outputs"]),
 }

@@ -1,0 +1,1 @@
+# writes output/simulations/run-*.csv (hours on a cluster)
