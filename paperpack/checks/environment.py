@@ -60,6 +60,7 @@ _PROBLEM_RULES = {
     "binder-both": ENV002, "runtime-invalid": ENV008, "yaml-invalid": ENV010, "toml-invalid": ENV010,
     "json-invalid": ENV010, "python-invalid": ENV010, "requirement-invalid": ENV010, "file-unreadable": ENV010,
     "legacy-dockerfile": ENV011, "link-outside": ENV010, "julia-require": ENV011, "requires-python": ENV011,
+    "apt-invalid": ENV010,
 }
 _FIXES = {
     "binder-both": "keep one of binder/ and .binder/ and delete the other",
@@ -68,6 +69,8 @@ _FIXES = {
     "julia-require": "replace REQUIRE with a Project.toml (julia> ]activate .; add …)",
     "requires-python": "make runtime.txt and requires-python agree",
     "link-outside": "replace the link with the file itself, committed in the repository",
+    "apt-invalid": "one Debian package per line, as `name` or `name=version` (lower-case letters, digits, "
+                   "'+', '-', '.'; never a trailing '-', which apt-get reads as remove)",
 }
 _SET_E = re.compile(r"^\s*set\s+-[a-zA-Z]*e|^#!.*\s-[a-zA-Z]*e\b|^\s*set\s+-o\s+errexit")
 
