@@ -156,3 +156,16 @@ def test_pipes_folders_and_huge_files_are_not_environment_files(tmp_path: Path) 
     with pytest.raises(EnvironmentFileError, match="larger than"):
         read_repo_text(tmp_path, "requirements.txt", limit=10)
     assert isinstance(EnvironmentFileError("x"), ConfigError)  # exit code 2, like every configuration error
+
+
+def test_the_local_engine_refuses_a_linked_requirements_txt(tmp_path: Path) -> None:
+    """pip once read the host file through the link, and its error quoted it."""
+    from paperpack.run.venv import ensure_venv, venv_dir
+
+    repo = linked_repo(tmp_path, "requirements.txt")
+    with pytest.raises(EnvironmentFileError) as info:
+        venv_dir(repo)
+    with pytest.raises(EnvironmentFileError):
+        ensure_venv(repo)
+    assert info.value.path == Path("requirements.txt")
+    secret_free(info.value.message)
