@@ -148,25 +148,33 @@ class _Watchdog:
     repo2docker starts the buildx client itself and gives no handle on it; the client is
     found among this process's own children (``/proc/<pid>/stat``'s parent id) and sent
     SIGTERM, which cancels the build in BuildKit. Only children whose command line is a
-    ``buildx build`` are touched.
+    ``buildx build`` are touched; until one is found (repo2docker may not have started it
+    yet) the watchdog looks again every second.
     """
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.fired = False
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="paperpack-build-timeout", daemon=True)
 
     def __enter__(self) -> _Watchdog:
-        self._timer.start()
+        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+        self._done.set()
+        self._thread.join()
 
-    def _fire(self) -> None:
+    def _watch(self) -> None:
+        if self._done.wait(self.seconds):
+            return
         self.fired = True
-        me = os.getpid()
+        while not self._stop_buildx() and not self._done.wait(1.0):
+            pass
+
+    def _stop_buildx(self) -> bool:
+        me, stopped = os.getpid(), False
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -180,8 +188,10 @@ class _Watchdog:
                             entry.name)
                 try:
                     os.kill(int(entry.name), signal.SIGTERM)
+                    stopped = True
                 except ProcessLookupError:
                     pass
+        return stopped
 
 
 def _log_path(tag: str) -> Path:
