@@ -112,3 +112,15 @@ def test_environment_yml_without_dependencies(tmp_path: Path) -> None:
     write(tmp_path, "environment.yml", "name: x\n")
     with pytest.raises(ConfigError, match="no 'dependencies' list"):
         translate_environment(tmp_path, "environment.yml")
+
+
+def test_substitution_prefers_a_base_image_that_exists(tmp_path: Path) -> None:
+    """Issue 9: 3.12 with substitution took trixie (3.13, absent) over bookworm (3.11, present)."""
+    write(tmp_path, "runtime.txt", "python-3.12\n")
+    plan = plan_offline(tmp_path, allow_substitution=True, present=lambda release: release == "bookworm")
+    assert (plan.release, plan.python) == ("bookworm", "3.11")
+    assert plan.substitution and "Python 3.12 requested by runtime.txt" in plan.substitution
+    assert plan_offline(tmp_path, allow_substitution=True, present=lambda release: True).release == "trixie"
+    # an exact match is never substituted, even when its base image is missing (the build says how to make it)
+    write(tmp_path, "runtime.txt", "python-3.13\n")
+    assert plan_offline(tmp_path, present=lambda release: False).release == "trixie"

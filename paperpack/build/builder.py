@@ -35,7 +35,7 @@ from .._version import __version__
 from ..errors import BuildError, ConfigError, EngineError, UsageError
 from ..repo import Repo
 from . import engine
-from .baseimage import base_image_tag
+from .baseimage import RELEASES, base_image_tag
 from .diagnose import diagnose
 from ..repofile import repo_has
 from .environment import binder_dir, check_environment_files, plan_offline
@@ -242,6 +242,7 @@ class _Plan:
     substitution: str | None
     buildpacks: list[type] | None  # None: repo2docker's stock list
     dockerfile: bool = False  # the repository's own Dockerfile is built
+    python_source: str | None = None  # the file that set the Python ("runtime.txt"…), "default" when none
 
     @property
     def secrets_allowed(self) -> bool:
@@ -279,7 +280,8 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None) -> _Plan:
 
     bp = offline_buildpack(python=python, allow_substitution=allow)
     return _Plan("offline", base, base_id, plan.python if plan else None, plan.release if plan else None,
-                 plan.substitution if plan else None, [DockerBuildPack, bp], dockerfile=dockerfile)
+                 plan.substitution if plan else None, [DockerBuildPack, bp], dockerfile=dockerfile,
+                 python_source=plan.source if plan else None)
 
 
 def _labels(repo: Repo, plan: _Plan, digest: str) -> dict[str, str]:
@@ -461,7 +463,8 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
                                       "or compiles a large package from source); if the build really needs "
                                       "longer, raise PAPERPACK_BUILD_TIMEOUT (seconds)",
                                  log_tail=engine.tail("\n".join(handler.lines)), path=log_path) from None
-            d = diagnose(handler.lines, python=plan.python, release=plan.release)
+            d = diagnose(handler.lines, python=plan.python, release=plan.release, source=plan.python_source,
+                         available=tuple(RELEASES.values()) if plan.mode == "offline" and not plan.dockerfile else ())
             raise BuildError(f"building {tag} failed at {d.step}: {d.cause}", hint=d.hint, log_tail=d.tail,
                              step=d.step, path=log_path) from None
         except (ValueError, RuntimeError, FileNotFoundError) as exc:

@@ -75,9 +75,13 @@ def made() -> Iterator[list[str]]:
 
 
 @pytest.fixture(scope="module")
-def two_papers(base_image: str, made: list[str], tmp_path_factory: pytest.TempPathFactory,  # noqa: F811
-               ) -> tuple[BuildResult, BuildResult]:
-    where = tmp_path_factory.mktemp("papers")
+def where(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("papers")
+
+
+@pytest.fixture(scope="module")
+def paper_a(base_image: str, made: list[str], where: Path) -> BuildResult:  # noqa: F811
+    """Built with proxy credentials in the environment; leaves a marker where the shared cache was."""
     (where / "host-file").write_text(HOST_SECRET + "\n")
     first = write(where / f"paper-a-{TOKEN}", {
         "setup.py": f"""\
@@ -92,6 +96,20 @@ def two_papers(base_image: str, made: list[str], tmp_path_factory: pytest.TempPa
         "data/readme.txt": "data\n",
     })
     (first / "data" / "host-link").symlink_to(where / "host-file")
+    proxy = f"http://reviewer:{PROXY_PASSWORD}@127.0.0.1:9"
+    with pytest.MonkeyPatch.context() as mp:  # a proxy nothing uses (NO_PROXY=*), whose password must not land
+        mp.setenv("HTTPS_PROXY", proxy)
+        mp.setenv("https_proxy", proxy)
+        mp.setenv("NO_PROXY", "*")
+        mp.setenv("no_proxy", "*")
+        a = build_image(Repo.open(first), mode="offline", force=True)
+    made.append(a.image)
+    return a
+
+
+@pytest.fixture(scope="module")
+def paper_b(paper_a: BuildResult, made: list[str], where: Path) -> BuildResult:
+    """Built after paper A; its setup.py fails the build if it finds paper A's marker."""
     second = write(where / f"paper-b-{TOKEN}", {
         "setup.py": f"""\
             import os, sys
@@ -102,37 +120,27 @@ def two_papers(base_image: str, made: list[str], tmp_path_factory: pytest.TempPa
             setup(name="paper-b", version="1.0", py_modules=[])
             """,
     })
-    proxy = f"http://reviewer:{PROXY_PASSWORD}@127.0.0.1:9"
-    with pytest.MonkeyPatch.context() as mp:  # a proxy nothing uses (NO_PROXY=*), whose password must not land
-        mp.setenv("HTTPS_PROXY", proxy)
-        mp.setenv("https_proxy", proxy)
-        mp.setenv("NO_PROXY", "*")
-        mp.setenv("no_proxy", "*")
-        a = build_image(Repo.open(first), mode="offline", force=True)
-    made.append(a.image)
     b = build_image(Repo.open(second), mode="offline", force=True)
     made.append(b.image)
-    return a, b
+    return b
 
 
-def test_the_second_paper_does_not_see_the_first_papers_cache(two_papers: tuple[BuildResult, BuildResult]) -> None:
-    a, b = two_papers
-    assert not a.reused and not b.reused and b.image_id  # paper B's setup.py would have failed its build
+def test_the_second_paper_does_not_see_the_first_papers_cache(paper_a: BuildResult, paper_b: BuildResult) -> None:
+    assert not paper_a.reused and not paper_b.reused and paper_b.image_id  # else paper B's setup.py failed it
 
 
-def test_proxy_credentials_are_nowhere_in_the_image(two_papers: tuple[BuildResult, BuildResult],
-                                                     tmp_path: Path) -> None:
-    a, _ = two_papers
+def test_proxy_credentials_are_nowhere_in_the_image(paper_a: BuildResult, tmp_path: Path) -> None:
+    a = paper_a
     seen = sh("run", "--rm", "--network", "none", "--entrypoint", "cat", a.image, "/srv/venv/postbuild-env.txt").stdout
-    assert "https_proxy=http://127.0.0.1:9" in seen  # postBuild saw the proxy, without its password
     assert PROXY_PASSWORD not in seen
+    assert "https_proxy=http://127.0.0.1:9" in seen  # postBuild saw the proxy, without its password
     assert PROXY_PASSWORD not in sh("history", "--no-trunc", a.image).stdout
     assert PROXY_PASSWORD not in sh("image", "inspect", a.image).stdout
     assert not saved_image_contains(a.image, PROXY_PASSWORD, tmp_path)
 
 
-def test_a_link_to_a_host_file_stays_a_link(two_papers: tuple[BuildResult, BuildResult], tmp_path: Path) -> None:
-    a, _ = two_papers
+def test_a_link_to_a_host_file_stays_a_link(paper_a: BuildResult, tmp_path: Path) -> None:
+    a = paper_a
     link = sh("run", "--rm", "--network", "none", "--entrypoint", "readlink", a.image,
               "/home/jovyan/data/host-link").stdout.strip()
     assert link.endswith("/host-file")  # Docker's build context sends the link, not the host file
@@ -146,8 +154,8 @@ def test_a_dockerfile_repository_gets_no_secret(base_image: str, made: list[str]
     repo = write(tmp_path / f"dockerfile-{TOKEN}", {"Dockerfile": f"""\
         FROM {base_image}
         RUN --mount=type=secret,id=cacert --mount=type=secret,id=proxy \\
-            sh -c 'cat /run/secrets/cacert /run/secrets/proxy > /copied 2>/dev/null; true'
-        """})
+            sh -c 'cat /run/secrets/cacert /run/secrets/proxy > /copied-{TOKEN} 2>/dev/null; true'
+        """})  # the token keeps BuildKit from reusing a cached layer of another run
     result = build_image(Repo.open(repo), mode="offline", force=True, ca_bundle=ca)
     made.append(result.image)
     assert not saved_image_contains(result.image, CA_MARKER, tmp_path)
