@@ -303,8 +303,9 @@ DEFAULT_BUILDPACK: type[BuildPackRule] = PythonRule
 def _config_dir(root: Path, problems: list[EnvProblem]) -> str:
     for name in ("binder", ".binder"):
         if (root / name).is_symlink():
-            problems.append(EnvProblem("link-outside", name, f"{name} is a symbolic link to {os.readlink(root / name)}; "
-                                       "paperpack reads environment files only from a real folder of the repository"))
+            target = os.readlink(root / name)
+            problems.append(EnvProblem("link-outside", name, f"{name} is a symbolic link to {target}; paperpack "
+                                       "reads environment files only from a real folder of the repository"))
     has_binder = (root / "binder").is_dir() and not (root / "binder").is_symlink()
     has_dot = (root / ".binder").is_dir() and not (root / ".binder").is_symlink()
     if has_binder and has_dot:

@@ -25,7 +25,7 @@ from ruamel.yaml.error import YAMLError
 
 from .errors import EnvironmentFileError
 from .manifest import yaml_problem
-from .repofile import MAX_ENV_BYTES, read_repo_text, resolve_repo_path
+from .repofile import MAX_ENV_BYTES, read_repo_text
 
 __all__ = [
     "Requirement",
@@ -39,7 +39,6 @@ __all__ = [
     "parse_pyproject",
     "read_file",
     "read_text",
-    "inside",
 ]
 
 MAX_BYTES = MAX_ENV_BYTES
@@ -80,15 +79,6 @@ class EnvProblem:
     path: str | None
     message: str
     line: int | None = None
-
-
-def inside(root: Path, rel: str) -> bool:
-    """True if ``root/rel`` exists and, symbolic links resolved, stays inside ``root``."""
-    try:
-        resolve_repo_path(root, rel)
-    except (OSError, EnvironmentFileError):
-        return False
-    return True
 
 
 def read_file(root: Path, rel: str) -> tuple[str | None, EnvProblem | None]:

@@ -22,7 +22,8 @@ from ..errors import ConfigError, EnvironmentFileError
 from ..repofile import read_repo_bytes, read_repo_text, repo_has
 from .baseimage import DEFAULT_RELEASE, RELEASES, release_for_python
 
-__all__ = ["OfflinePlan", "binder_dir", "check_environment_files", "plan_offline", "translate_environment", "CONDA_ONLY"]
+__all__ = ["OfflinePlan", "binder_dir", "check_environment_files", "plan_offline", "translate_environment",
+           "CONDA_ONLY"]
 
 #: conda package name → PyPI distribution name, where they differ.
 CONDA_TO_PYPI = {
