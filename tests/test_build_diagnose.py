@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paperpack.build.buildpack import download_step
 from paperpack.build.diagnose import diagnose, step_of
 
 BAD_PIN = """\
@@ -68,8 +69,8 @@ def test_unreachable_base_image() -> None:
     assert "buildpack-deps:24.04" in d.cause and "--offline" in d.hint and "paperpack base-image" in d.hint
 
 
-NO_WHEEL = """\
-#18 [stage-0 13/16] RUN --mount=type=secret,id=cacert,mode=0444 --mount=type=cache,id=paperpack-pip,target=/tmp/c,uid=1000,gid=1000 if [ -f /run/secrets/cacert ]; then export PIP_CERT=/run/secrets/cacert; fi && export PIP_CACHE_DIR=/tmp/c && /srv/venv/bin/pip install -r requirements.txt
+NO_WHEEL = f"""\
+#18 [stage-0 13/16] RUN {download_step("/srv/venv/bin/pip install -r requirements.txt")}
 #18 1.280 Collecting numpy==1.26.4 (from -r requirements.txt (line 1))
 #18 1.562   Downloading numpy-1.26.4.tar.gz (15.8 MB)
 #18 13.66   error: subprocess-exited-with-error
