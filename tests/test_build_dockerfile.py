@@ -123,3 +123,18 @@ def test_apt_names_with_versions_and_dots_are_kept(tmp_path: Path, monkeypatch: 
     (tmp_path / "apt.txt").write_text("libgl1-mesa-glx\ng++ # compiler\npython3.11=3.11.2-6\n\n")
     df = render(tmp_path, monkeypatch)
     assert "--no-install-recommends g++ libgl1-mesa-glx python3.11=3.11.2-6 " in df
+
+
+def test_proxy_credentials_go_only_into_the_secret() -> None:
+    from paperpack.build.builder import ProxySettings, without_credentials
+
+    assert without_credentials("http://user:p%40ss@proxy.example:3128/") == "http://proxy.example:3128/"
+    assert without_credentials("user:pw@proxy:3128") == "proxy:3128"
+    assert without_credentials("http://user:p@ss@proxy:3128") == "http://proxy:3128"  # an unescaped @
+    assert without_credentials("http://proxy:3128") == "http://proxy:3128"
+    proxy = ProxySettings.from_environ({"HTTPS_PROXY": "http://u:secret@proxy:3128", "NO_PROXY": "localhost",
+                                        "http_proxy": "http://proxy:3128", "HOME": "/root"})
+    assert proxy.build_args == {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "localhost",
+                                "http_proxy": "http://proxy:3128"}
+    assert proxy.secret == "export HTTPS_PROXY=http://u:secret@proxy:3128\n"
+    assert ProxySettings.from_environ({"https_proxy": "http://proxy:3128"}).secret is None

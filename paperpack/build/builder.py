@@ -54,7 +54,7 @@ CA_ENV_VARS = ("PAPERPACK_CA_BUNDLE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CER
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 #: Wall-clock limit of one build, seconds (``PAPERPACK_BUILD_TIMEOUT`` or ``timeout=`` change it).
 DEFAULT_BUILD_TIMEOUT = 3600.0
-_CREDENTIALS = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?[^/@\s]*@")
+_CREDENTIALS = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?[^/\s]*@")  # to the last @ of the authority
 _LOCK = threading.Lock()
 
 
