@@ -138,3 +138,15 @@ def test_proxy_credentials_go_only_into_the_secret() -> None:
                                 "http_proxy": "http://proxy:3128"}
     assert proxy.secret == "export HTTPS_PROXY=http://u:secret@proxy:3128\n"
     assert ProxySettings.from_environ({"https_proxy": "http://proxy:3128"}).secret is None
+
+
+def test_the_build_time_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperpack.build.builder import DEFAULT_BUILD_TIMEOUT, build_timeout
+
+    monkeypatch.delenv("PAPERPACK_BUILD_TIMEOUT", raising=False)
+    assert build_timeout() == DEFAULT_BUILD_TIMEOUT and build_timeout(5) == 5
+    monkeypatch.setenv("PAPERPACK_BUILD_TIMEOUT", "90")
+    assert build_timeout() == 90
+    monkeypatch.setenv("PAPERPACK_BUILD_TIMEOUT", "ten minutes")
+    with pytest.raises(ConfigError, match="PAPERPACK_BUILD_TIMEOUT='ten minutes' is not a positive number"):
+        build_timeout()
