@@ -13,7 +13,9 @@ recorded in :attr:`Environment.problems` for the ENV checks to report.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -24,15 +26,17 @@ from packaging.utils import canonicalize_name
 from .envfiles import (
     EnvProblem,
     Requirement,
+    parse_apt_txt,
     parse_environment_yml,
     parse_pipfile,
     parse_pyproject,
     parse_requirements_txt,
     parse_setup_py,
-    inside,
     read_text,
 )
+from .errors import EnvironmentFileError
 from .repo import Repo
+from .repofile import RepoPath, resolve_repo_path
 
 __all__ = ["Environment", "Requirement", "EnvProblem", "BuildPackRule", "BUILDPACKS", "detect",
            "ENV_FILES", "SUPPORTED_PYTHON", "LEGACY_PYTHON", "parse_runtime"]
@@ -130,16 +134,24 @@ class _Probe:
         return f"{self.config_dir}/{name}" if self.config_dir else name
 
     def exists(self, name: str) -> bool:
-        rel = self.rel(name)
-        if inside(self.root, rel):
-            return True
-        if (self.root / rel).is_symlink() and not any(p.path == rel for p in self.problems):
-            self.problems.append(EnvProblem("link-outside", rel, f"{rel} is a symbolic link that leads outside the "
-                                            "repository (or nowhere); nobody else has its target"))
-        return False
+        return self._where(self.rel(name)) is not None
+
+    def _where(self, rel: str) -> RepoPath | None:
+        """``rel`` resolved inside the repository, ``None`` (and a problem) for a link that leaves it."""
+        try:
+            return resolve_repo_path(self.root, rel)
+        except EnvironmentFileError as exc:
+            if not any(p.path == rel for p in self.problems):
+                self.problems.append(EnvProblem("link-outside", rel, exc.message))
+            return None
+        except OSError:
+            return None
 
     def root_exists(self, name: str) -> bool:
-        return not self.config_dir and (self.root / name).is_file()
+        if self.config_dir:
+            return False
+        where = self._where(name)
+        return where is not None and where.kind == stat.S_IFREG
 
     @property
     def runtime(self) -> tuple[str | None, str | None, str | None]:
@@ -289,6 +301,11 @@ DEFAULT_BUILDPACK: type[BuildPackRule] = PythonRule
 
 
 def _config_dir(root: Path, problems: list[EnvProblem]) -> str:
+    for name in ("binder", ".binder"):
+        if (root / name).is_symlink():
+            target = os.readlink(root / name)
+            problems.append(EnvProblem("link-outside", name, f"{name} is a symbolic link to {target}; paperpack "
+                                       "reads environment files only from a real folder of the repository"))
     has_binder = (root / "binder").is_dir() and not (root / "binder").is_symlink()
     has_dot = (root / ".binder").is_dir() and not (root / ".binder").is_symlink()
     if has_binder and has_dot:
@@ -350,6 +367,8 @@ def _collect(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
                 env.python_version, env.python_source = conda.python, p.rel(n)
             if {"r-base", "r-irkernel"} & set(conda.conda_names):
                 env.kernels.add("r")
+    if "apt.txt" in names:
+        env.problems += parse_apt_txt(root, p.rel("apt.txt"))[1]
     if "requirements.txt" in names:
         reqs, probs, local, files = parse_requirements_txt(root, p.rel("requirements.txt"))
         env.requirements += reqs

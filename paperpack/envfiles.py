@@ -23,27 +23,34 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from .errors import EnvironmentFileError
 from .manifest import yaml_problem
+from .repofile import MAX_ENV_BYTES, read_repo_text
 
 __all__ = [
     "Requirement",
     "EnvProblem",
     "parse_requirements_txt",
+    "parse_apt_txt",
     "parse_environment_yml",
     "CondaEnv",
     "parse_pipfile",
     "parse_setup_py",
     "parse_pyproject",
+    "read_file",
     "read_text",
-    "inside",
 ]
 
-MAX_BYTES = 2 << 20
+MAX_BYTES = MAX_ENV_BYTES
 _CONDA_SPEC = re.compile(
     r"^(?:(?P<channel>[\w.\-]+)::)?(?P<name>[A-Za-z0-9_.\-]+)\s*"
     r"(?:(?P<op>==|>=|<=|!=|~=|=|>|<)?\s*(?P<version>[^=\s]+)?(?:=(?P<build>\S+))?)?\s*$"
 )
 _PINNED_OPS = ("==", "===")
+#: A Debian package name (two or more of a-z 0-9 + - ., starting alphanumeric), optionally ``=version``.
+#: A trailing ``-`` is apt's remove suffix, refused: ``apt-get install pkg-`` removes ``pkg``
+#: (no Debian package name ends with ``-``; many end with ``+``, like ``g++``).
+_APT_NAME = re.compile(r"^[a-z0-9][a-z0-9.+-]*[a-z0-9.+](=[0-9][A-Za-z0-9.+:~-]*)?$")
 
 
 @dataclass(frozen=True)
@@ -74,24 +81,50 @@ class EnvProblem:
     line: int | None = None
 
 
-def inside(root: Path, rel: str) -> bool:
-    """True if ``root/rel`` exists and, symbolic links resolved, stays inside ``root``."""
-    p = root / rel
+def read_file(root: Path, rel: str) -> tuple[str | None, EnvProblem | None]:
+    """Text of an environment file inside the repository, or the problem that stops reading it.
+
+    Reads through :func:`paperpack.repofile.read_repo_text`: a link leading out of the
+    repository is a problem naming the file and the link's target, never its content.
+    """
     try:
-        return p.exists() and p.resolve().is_relative_to(root.resolve())
-    except (OSError, RuntimeError):
-        return False
+        return read_repo_text(root, rel, limit=MAX_BYTES), None
+    except EnvironmentFileError as exc:
+        return None, EnvProblem("link-outside" if exc.link is not None else "file-unreadable",
+                                rel, exc.message)
+    except OSError as exc:
+        return None, EnvProblem("file-unreadable", rel, f"{rel} cannot be read ({exc.strerror or exc})")
 
 
 def read_text(root: Path, rel: str) -> str | None:
-    """Text of a small file inside the repository (links leading out of it are not followed)."""
-    p = root / rel
-    try:
-        if not inside(root, rel) or not p.is_file() or p.stat().st_size > MAX_BYTES:
-            return None
-        return p.read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        return None
+    """Text of a small file inside the repository, ``None`` when :func:`read_file` cannot read it."""
+    return read_file(root, rel)[0]
+
+
+def parse_apt_txt(root: Path, rel: str) -> tuple[list[str], list[EnvProblem]]:
+    """The Debian packages of an ``apt.txt`` (sorted, unique), and a problem per line that is not one.
+
+    Each line goes to ``apt-get install`` as an argument: an option (``-o…``), a name
+    with apt's ``-`` (remove) suffix, or anything but ``name`` / ``name=version`` is
+    refused, so that a line can only ever install a package.
+    """
+    text, problem = read_file(root, rel)
+    if text is None:
+        return [], [problem] if problem else []
+    names: set[str] = set()
+    problems: list[EnvProblem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        name = line.split("#", 1)[0].strip()
+        if not name:
+            continue
+        if _APT_NAME.match(name):
+            names.add(name)
+            continue
+        why = ("looks like an option of apt-get" if name.startswith("-")
+               else "ends with '-', which tells apt-get to remove the package" if name.split("=")[0].endswith("-")
+               else "is not a Debian package name")
+        problems.append(EnvProblem("apt-invalid", rel, f"{name[:80]!r} {why}", number))
+    return sorted(names), problems
 
 
 def _from_pep508(text: str, path: str, line: int | None, source: str) -> Requirement:
@@ -134,9 +167,9 @@ def parse_requirements_txt(root: Path, rel: str, *, _seen: frozenset[str] = froz
 
     Returns (requirements, problems, local references, files read).
     """
-    text = read_text(root, rel)
+    text, problem = read_file(root, rel)
     if text is None:
-        return [], [EnvProblem("file-unreadable", rel, f"{rel} cannot be read as text")], [], []
+        return [], [problem] if problem else [], [], []
     reqs: list[Requirement] = []
     problems: list[EnvProblem] = []
     local: list[str] = []
@@ -208,9 +241,9 @@ class CondaEnv:
 
 def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
     """The packages, Python version and included pip files of a conda ``environment.yml``."""
-    text = read_text(root, rel)
+    text, unreadable = read_file(root, rel)
     if text is None:
-        return CondaEnv([], [EnvProblem("file-unreadable", rel, f"{rel} cannot be read as text")])
+        return CondaEnv([], [unreadable] if unreadable else [])
     try:
         doc = YAML(typ="rt").load(text)
     except YAMLError as exc:

@@ -17,6 +17,7 @@ __all__ = [
     "UsageError",
     "ConfigError",
     "ManifestError",
+    "EnvironmentFileError",
     "NotebookError",
     "DoiError",
     "DataError",
@@ -81,6 +82,18 @@ class ManifestError(ConfigError):
         self.line = line
         self.where = where
         self.problems: list[Any] = list(problems or [])
+
+
+class EnvironmentFileError(ConfigError):
+    """An environment file cannot be read safely: a link out of the repository, not a regular file, too large.
+
+    The message names the file (and a link's target path), never the content of anything it points at;
+    ``link`` is that target when a symbolic link is the cause.
+    """
+
+    def __init__(self, message: str, *, hint: str = "", path: Path | str | None = None, link: str | None = None):
+        super().__init__(message, hint=hint, path=path)
+        self.link = link
 
 
 class NotebookError(PaperpackError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paperpack.build.buildpack import download_step
 from paperpack.build.diagnose import diagnose, step_of
 
 BAD_PIN = """\
@@ -68,8 +69,8 @@ def test_unreachable_base_image() -> None:
     assert "buildpack-deps:24.04" in d.cause and "--offline" in d.hint and "paperpack base-image" in d.hint
 
 
-NO_WHEEL = """\
-#18 [stage-0 13/16] RUN --mount=type=secret,id=cacert,mode=0444 --mount=type=cache,id=paperpack-pip,target=/tmp/c,uid=1000,gid=1000 if [ -f /run/secrets/cacert ]; then export PIP_CERT=/run/secrets/cacert; fi && export PIP_CACHE_DIR=/tmp/c && /srv/venv/bin/pip install -r requirements.txt
+NO_WHEEL = f"""\
+#18 [stage-0 13/16] RUN {download_step("/srv/venv/bin/pip install -r requirements.txt")}
 #18 1.280 Collecting numpy==1.26.4 (from -r requirements.txt (line 1))
 #18 1.562   Downloading numpy-1.26.4.tar.gz (15.8 MB)
 #18 13.66   error: subprocess-exited-with-error
@@ -92,3 +93,35 @@ def test_no_wheel_without_a_collecting_line_names_no_fake_package() -> None:
     d = diagnose(log, python="3.13", release="trixie")
     assert d.cause.startswith("a package has no wheel for Python 3.13")
     assert "pin a version of the package " in d.hint
+
+
+def _needs_python(spec: str) -> list[str]:
+    """A pin whose only release asks for ``spec``: pip skips it and says why."""
+    return f"""\
+#18 [stage-0 13/16] RUN /srv/venv/bin/pip install -r requirements.txt
+#18 1.1 ERROR: Ignored the following versions that require a different python version: 2.2.0 Requires-Python >=3.10; 2.3.0 Requires-Python {spec}
+#18 1.2 ERROR: Could not find a version that satisfies the requirement numpy==2.3.0 (from versions: 1.26.4)
+#18 1.2 ERROR: No matching distribution found for numpy==2.3.0
+#18 ERROR: process "/bin/sh -c /srv/venv/bin/pip install -r requirements.txt" did not complete successfully: exit code: 1
+""".splitlines()
+
+
+OFFLINE_PYTHONS = ("3.9", "3.11", "3.13")
+
+
+def test_another_python_is_suggested_only_where_it_works() -> None:
+    """Issue 9: "change runtime.txt" only when an available Python would install the pin, in the file that sets it."""
+    d = diagnose(_needs_python(">=3.12"), python="3.11", release="bookworm", source="runtime.txt",
+                 available=OFFLINE_PYTHONS)
+    assert "set Python 3.13 in runtime.txt" in d.hint and ">=3.12" in d.hint
+    conda = diagnose(_needs_python(">=3.12"), python="3.11", source="binder/environment.yml",
+                     available=OFFLINE_PYTHONS)
+    assert "set Python 3.13 in binder/environment.yml" in conda.hint and "runtime.txt" not in conda.hint
+    none = diagnose(_needs_python(">=3.14"), python="3.11", source="runtime.txt", available=OFFLINE_PYTHONS)
+    assert "runtime.txt" not in none.hint and "No Python this build can use (3.9, 3.11, 3.13)" in none.hint
+
+
+def test_no_python_change_is_offered_without_evidence() -> None:
+    for log, python in ((BAD_PIN, "3.11"), (NO_WHEEL, "3.13")):
+        d = diagnose(log, python=python, source="environment.yml", available=OFFLINE_PYTHONS)
+        assert "runtime.txt" not in d.hint and "Python 3.9" not in d.hint, d.hint

@@ -32,7 +32,8 @@ def test_secret_mounted_only_on_download_steps(monkeypatch: pytest.MonkeyPatch) 
     # the Jupyter stack and the local package: both pip installs, nothing else
     assert len(with_secret) == 2
     assert all("/srv/venv/bin/pip install" in ln for ln in with_secret)
-    assert all(ln.startswith("RUN --mount=type=secret,id=cacert,mode=0444 --mount=type=cache") for ln in with_secret)
+    assert all(ln.startswith("RUN --mount=type=secret,id=cacert,mode=0444 --mount=type=secret,id=proxy,mode=0444 ")
+               for ln in with_secret)
     assert any(all(pkg.split(">")[0] in ln for pkg in JUPYTER_STACK) for ln in with_secret)
     for ln in runs:
         if "pip install" not in ln:
@@ -40,6 +41,14 @@ def test_secret_mounted_only_on_download_steps(monkeypatch: pytest.MonkeyPatch) 
     # the CA is trusted inside the download steps only, never through ENV
     assert not re.search(r"^ENV .*(PIP_CERT|REQUESTS_CA_BUNDLE|SSL_CERT_FILE)", df, re.M)
     assert CA_PATH not in "\n".join(ln for ln in df.splitlines() if not ln.startswith("RUN "))
+
+
+def test_no_step_shares_a_cache_between_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache mount outlives the build: one paper's setup.py could leave files for the next paper."""
+    df = render(CASES / "build-apt-postbuild-package", monkeypatch)
+    assert "type=cache" not in df
+    downloads = [ln for ln in run_lines(df) if "pip install" in ln]
+    assert downloads and all("PIP_NO_CACHE_DIR=1" in ln and "PIP_CACHE_DIR=" not in ln for ln in downloads)
 
 
 def test_no_syntax_line_and_no_heredocs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,3 +104,49 @@ def test_bad_apt_name_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(ConfigError) as info:
         render(tmp_path, monkeypatch)
     assert "apt.txt:2" in info.value.message and "rm -rf /" in info.value.message
+
+
+@pytest.mark.parametrize("line, why", [
+    ("python3-", "remove"), ("-o=APT::Get::Assume-Yes=1", "option"),
+    ("--allow-unauthenticated", "option"), ("libfoo-=1.2", "remove"), ("Jq", "not a Debian package name"),
+])
+def test_apt_lines_that_would_not_install_a_package_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                line: str, why: str) -> None:
+    """apt-get install pkg- removes pkg: an apt.txt line may only ever name a package to install."""
+    (tmp_path / "apt.txt").write_text(f"jq\n{line}\n")
+    with pytest.raises(ConfigError) as info:
+        render(tmp_path, monkeypatch)
+    assert "apt.txt:2" in info.value.message and repr(line) in info.value.message and why in info.value.message
+
+
+def test_apt_names_with_versions_and_dots_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "apt.txt").write_text("libgl1-mesa-glx\ng++ # compiler\npython3.11=3.11.2-6\n\n")
+    df = render(tmp_path, monkeypatch)
+    assert "--no-install-recommends g++ libgl1-mesa-glx python3.11=3.11.2-6 " in df
+
+
+def test_proxy_credentials_go_only_into_the_secret() -> None:
+    from paperpack.build.builder import ProxySettings, without_credentials
+
+    assert without_credentials("http://user:p%40ss@proxy.example:3128/") == "http://proxy.example:3128/"
+    assert without_credentials("user:pw@proxy:3128") == "proxy:3128"
+    assert without_credentials("http://user:p@ss@proxy:3128") == "http://proxy:3128"  # an unescaped @
+    assert without_credentials("http://proxy:3128") == "http://proxy:3128"
+    proxy = ProxySettings.from_environ({"HTTPS_PROXY": "http://u:secret@proxy:3128", "NO_PROXY": "localhost",
+                                        "http_proxy": "http://proxy:3128", "HOME": "/root"})
+    assert proxy.build_args == {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "localhost",
+                                "http_proxy": "http://proxy:3128"}
+    assert proxy.secret == "export HTTPS_PROXY=http://u:secret@proxy:3128\n"
+    assert ProxySettings.from_environ({"https_proxy": "http://proxy:3128"}).secret is None
+
+
+def test_the_build_time_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperpack.build.builder import DEFAULT_BUILD_TIMEOUT, build_timeout
+
+    monkeypatch.delenv("PAPERPACK_BUILD_TIMEOUT", raising=False)
+    assert build_timeout() == DEFAULT_BUILD_TIMEOUT and build_timeout(5) == 5
+    monkeypatch.setenv("PAPERPACK_BUILD_TIMEOUT", "90")
+    assert build_timeout() == 90
+    monkeypatch.setenv("PAPERPACK_BUILD_TIMEOUT", "ten minutes")
+    with pytest.raises(ConfigError, match="PAPERPACK_BUILD_TIMEOUT='ten minutes' is not a positive number"):
+        build_timeout()

@@ -78,7 +78,7 @@ def test_unreadable_runtime_names_file_and_value(tmp_path: Path) -> None:
 
 
 def test_environment_yml_is_translated() -> None:
-    reqs, python = translate_environment(CASES / "build-environment-yml" / "environment.yml", "environment.yml")
+    reqs, python = translate_environment(CASES / "build-environment-yml", "environment.yml")
     assert python == "3.11"
     assert reqs == ["numpy==1.26.*", "packaging>=23", "six==1.17.0"]
 
@@ -96,8 +96,8 @@ def test_environment_yml_makes_runtime_ignored(tmp_path: Path) -> None:
     ("pandas=2", "pandas==2.*"), ("xarray==2024.1.0", "xarray==2024.1.0"), ("librosa", "librosa"),
 ])
 def test_conda_specs_become_pip_requirements(tmp_path: Path, spec: str, expected: str) -> None:
-    env = write(tmp_path, "environment.yml", f"dependencies:\n  - '{spec}'\n")
-    assert translate_environment(env, "environment.yml")[0] == [expected]
+    write(tmp_path, "environment.yml", f"dependencies:\n  - '{spec}'\n")
+    assert translate_environment(tmp_path, "environment.yml")[0] == [expected]
 
 
 def test_conda_only_package_is_named_in_the_error() -> None:
@@ -109,6 +109,18 @@ def test_conda_only_package_is_named_in_the_error() -> None:
 
 
 def test_environment_yml_without_dependencies(tmp_path: Path) -> None:
-    env = write(tmp_path, "environment.yml", "name: x\n")
+    write(tmp_path, "environment.yml", "name: x\n")
     with pytest.raises(ConfigError, match="no 'dependencies' list"):
-        translate_environment(env, "environment.yml")
+        translate_environment(tmp_path, "environment.yml")
+
+
+def test_substitution_prefers_a_base_image_that_exists(tmp_path: Path) -> None:
+    """Issue 9: 3.12 with substitution took trixie (3.13, absent) over bookworm (3.11, present)."""
+    write(tmp_path, "runtime.txt", "python-3.12\n")
+    plan = plan_offline(tmp_path, allow_substitution=True, present=lambda release: release == "bookworm")
+    assert (plan.release, plan.python) == ("bookworm", "3.11")
+    assert plan.substitution and "Python 3.12 requested by runtime.txt" in plan.substitution
+    assert plan_offline(tmp_path, allow_substitution=True, present=lambda release: True).release == "trixie"
+    # an exact match is never substituted, even when its base image is missing (the build says how to make it)
+    write(tmp_path, "runtime.txt", "python-3.13\n")
+    assert plan_offline(tmp_path, present=lambda release: False).release == "trixie"

@@ -83,3 +83,68 @@ def test_ignored_folders_do_not_change_tag(tmp_path: Path) -> None:
 def test_image_repository_names() -> None:
     assert image_repository(Path("/x/My Paper (2024)")) == "paperpack/my-paper-2024"
     assert image_repository(Path("/x/p"), "ghcr.io/me/paper") == "ghcr.io/me/paper"
+
+
+#: paperpack modules the build imports that do not decide what goes into an image, and why.
+NOT_SHAPING = {
+    "build/__init__.py": "re-exports names",
+    "build/tags.py": "computes this hash",
+    "build/engine.py": "runs docker commands and inspects images (the base image id is hashed as a setting)",
+    "build/diagnose.py": "reads the log of a failed build",
+    "build/push.py": "pushes a built image",
+    "build/export.py": "saves a built image",
+    "_version.py": "hashed as paperpack's version",
+    "errors.py": "exception classes and messages",
+    "repo.py": "lists the repository's files, each hashed",
+    "discover.py": "names the environment files checked before a build; the files themselves are hashed",
+    "download.py": "hashes files",
+}
+
+
+def _imports(module: Path, package: Path) -> set[str]:
+    """paperpack modules ``module`` imports (relative POSIX paths under the package), read with ast."""
+    import ast
+
+    found: set[str] = set()
+    here = module.parent.relative_to(package).parts
+    for node in ast.walk(ast.parse(module.read_text())):
+        if not isinstance(node, ast.ImportFrom) or not node.level:
+            continue
+        base = list(here[:len(here) - (node.level - 1)] if node.level > 1 else here)
+        parts = base + (node.module.split(".") if node.module else [])
+        names = [parts] if node.module else [parts + [alias.name] for alias in node.names]
+        for candidate in names:
+            for rel in ("/".join(candidate) + ".py", "/".join(candidate) + "/__init__.py"):
+                if (package / rel).is_file():
+                    found.add(rel)
+    return found
+
+
+def test_every_module_that_shapes_the_image_is_in_the_tag() -> None:
+    """Dropping builder.py (or any module the build imports) from the hash inputs must fail here."""
+    from paperpack.build.tags import BUILD_SOURCES, PACKAGE
+
+    build = {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "build").glob("*.py")}
+    imported = set(build)
+    for rel in build:
+        imported |= _imports(PACKAGE / rel, PACKAGE)
+    unclassified = sorted(imported - set(BUILD_SOURCES) - set(NOT_SHAPING))
+    assert not unclassified, f"add these to BUILD_SOURCES (or, with the reason, to NOT_SHAPING): {unclassified}"
+    assert not set(BUILD_SOURCES) & set(NOT_SHAPING)
+    assert all((PACKAGE / rel).is_file() for rel in BUILD_SOURCES)
+
+
+def test_changing_any_build_source_changes_the_tag(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from paperpack.build import tags
+
+    copy = tmp_path / "package"
+    shutil.copytree(tags.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(tags, "PACKAGE", copy)
+    root = make(tmp_path)
+    first = digest(root)
+    for rel in tags.BUILD_SOURCES:
+        with (copy / rel).open("a") as fh:
+            fh.write("\n# changed\n")
+        changed = digest(root)
+        assert changed != first, f"{rel} changed but the tag did not"
+        first = changed

@@ -15,7 +15,10 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import re
+import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -24,7 +27,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import platformdirs
 
@@ -32,13 +35,14 @@ from .._version import __version__
 from ..errors import BuildError, ConfigError, EngineError, UsageError
 from ..repo import Repo
 from . import engine
-from .baseimage import base_image_tag
+from .baseimage import RELEASES, base_image_tag
 from .diagnose import diagnose
-from .environment import binder_dir, plan_offline
+from ..repofile import repo_has
+from .environment import binder_dir, check_environment_files, plan_offline
 from .tags import TAG_LENGTH, content_hash, image_repository
 
 __all__ = ["BuildResult", "build_image", "expected_image", "resolve_mode", "ca_bundle_from_env", "STOCK_BASE_IMAGE",
-           "MODES", "LABEL_PREFIX"]
+           "MODES", "LABEL_PREFIX", "ProxySettings", "without_credentials", "build_timeout", "DEFAULT_BUILD_TIMEOUT"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,9 @@ NB_USER, NB_UID = "jovyan", 1000
 LABEL_PREFIX = "io.paperpack"
 CA_ENV_VARS = ("PAPERPACK_CA_BUNDLE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+#: Wall-clock limit of one build, seconds (``PAPERPACK_BUILD_TIMEOUT`` or ``timeout=`` change it).
+DEFAULT_BUILD_TIMEOUT = 3600.0
+_CREDENTIALS = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?[^/\s]*@")  # to the last @ of the authority
 _LOCK = threading.Lock()
 
 
@@ -99,6 +106,94 @@ def ca_bundle_from_env() -> Path | None:
     return None
 
 
+def without_credentials(url: str) -> str:
+    """A proxy URL with its ``user:password@`` removed (``http://u:p@proxy:3128`` → ``http://proxy:3128``)."""
+    return _CREDENTIALS.sub(lambda m: m.group("scheme") or "", url, count=1)
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """The machine's proxy variables, split into what a build step may see and what only downloads get."""
+
+    build_args: dict[str, str]  #: every proxy variable, credentials removed: any step may see (and save) these
+    secret: str | None  #: shell ``export`` lines with the credentials, or ``None`` when there are none
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> ProxySettings:
+        args = {k: without_credentials(v) for k, v in environ.items() if k in PROXY_VARS}
+        lines = [f"export {k}={shlex.quote(environ[k])}" for k in sorted(args) if args[k] != environ[k]]
+        return cls(args, "\n".join(lines) + "\n" if lines else None)
+
+
+def build_timeout(value: float | None = None) -> float:
+    """``value``, else ``PAPERPACK_BUILD_TIMEOUT`` (seconds), else :data:`DEFAULT_BUILD_TIMEOUT`."""
+    if value is not None:
+        return value
+    raw = os.environ.get("PAPERPACK_BUILD_TIMEOUT")
+    if raw is None:
+        return DEFAULT_BUILD_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise ConfigError(f"PAPERPACK_BUILD_TIMEOUT={raw!r} is not a positive number of seconds",
+                          hint="set it to e.g. 3600, or unset it for the default of one hour")
+    return seconds
+
+
+class _Watchdog:
+    """Stops this process's ``docker buildx build`` child when the build's time is up.
+
+    repo2docker starts the buildx client itself and gives no handle on it; the client is
+    found among this process's own children (``/proc/<pid>/stat``'s parent id) and sent
+    SIGTERM, which cancels the build in BuildKit. Only children whose command line is a
+    ``buildx build`` are touched; until one is found (repo2docker may not have started it
+    yet) the watchdog looks again every second.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.fired = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="paperpack-build-timeout", daemon=True)
+
+    def __enter__(self) -> _Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        if self._done.wait(self.seconds):
+            return
+        self.fired = True
+        while not self._stop_buildx() and not self._done.wait(1.0):
+            pass
+
+    def _stop_buildx(self) -> bool:
+        me, stopped = os.getpid(), False
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            if parent == me and b"buildx" in argv and b"build" in argv:
+                log.warning("build time limit of %.0f s reached: stopping docker buildx (pid %s)", self.seconds,
+                            entry.name)
+                try:
+                    os.kill(int(entry.name), signal.SIGTERM)
+                    stopped = True
+                except ProcessLookupError:
+                    pass
+        return stopped
+
+
 def _log_path(tag: str) -> Path:
     folder = Path(platformdirs.user_cache_dir("paperpack")) / "build-logs"
     folder.mkdir(parents=True, exist_ok=True)
@@ -146,23 +241,34 @@ class _Plan:
     release: str | None
     substitution: str | None
     buildpacks: list[type] | None  # None: repo2docker's stock list
+    dockerfile: bool = False  # the repository's own Dockerfile is built
+    python_source: str | None = None  # the file that set the Python ("runtime.txt"…), "default" when none
+
+    @property
+    def secrets_allowed(self) -> bool:
+        """Only paperpack's own buildpack gets the CA bundle and proxy credentials, in its download steps."""
+        return self.mode == "offline" and not self.dockerfile
 
 
 def _plan(repo: Repo, mode: str, allow_substitution: bool | None) -> _Plan:
     from ._r2d import DockerBuildPack
 
     settings = _env_settings(repo)
+    check_environment_files(repo.root)  # repo2docker and buildx open them on the host: no link may leave
     if mode == "binder":
         base = str(settings.get("base_image") or STOCK_BASE_IMAGE)
         return _Plan(mode, base, engine.image_id(base) or "not-present-locally", None, None, None, None)
     allow = bool(settings.get("allow_python_substitution")) if allow_substitution is None else allow_substitution
     python = settings.get("python")
-    if (binder_dir(repo.root) / "Dockerfile").is_file():
+    bdir = binder_dir(repo.root)
+    dockerfile = repo_has(repo.root, "Dockerfile" if bdir == repo.root else f"{bdir.name}/Dockerfile")
+    if dockerfile:
         plan = None
         base = str(settings.get("base_image") or base_image_tag("bookworm"))
         base_id = engine.image_id(base) or "not-present-locally"
     else:
-        plan = plan_offline(repo.root, python=python, allow_substitution=allow)
+        plan = plan_offline(repo.root, python=python, allow_substitution=allow,
+                            present=lambda release: engine.image_id(base_image_tag(release)) is not None)
         base = str(settings.get("base_image") or base_image_tag(plan.release))
         found = engine.image_id(base)
         if found is None:
@@ -174,7 +280,8 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None) -> _Plan:
 
     bp = offline_buildpack(python=python, allow_substitution=allow)
     return _Plan("offline", base, base_id, plan.python if plan else None, plan.release if plan else None,
-                 plan.substitution if plan else None, [DockerBuildPack, bp])
+                 plan.substitution if plan else None, [DockerBuildPack, bp], dockerfile=dockerfile,
+                 python_source=plan.source if plan else None)
 
 
 def _labels(repo: Repo, plan: _Plan, digest: str) -> dict[str, str]:
@@ -202,18 +309,37 @@ def _labels(repo: Repo, plan: _Plan, digest: str) -> dict[str, str]:
     return labels
 
 
-def _run_repo2docker(context: Path, tag: str, plan: _Plan, labels: dict[str, str], ca_bundle: Path | None,
-                     handler: _LineHandler) -> None:
+def _secret_args(plan: _Plan, ca_bundle: Path | None, proxy: ProxySettings, scratch: Path) -> list[str]:
+    """``--secret`` arguments: the CA bundle and the proxy's credentials, for paperpack's own buildpack only.
+
+    A repository's own Dockerfile (or a stock buildpack) gets neither: its RUN steps are
+    the paper's code, which could copy a mounted secret into the image.
+    """
+    from .buildpack import CA_SECRET_ID, PROXY_SECRET_ID
+
+    if not plan.secrets_allowed:
+        return []
+    args = ["--secret", f"id={CA_SECRET_ID},src={ca_bundle}"] if ca_bundle else []
+    if proxy.secret is not None:
+        path = scratch / "proxy-secret"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(proxy.secret)
+        args += ["--secret", f"id={PROXY_SECRET_ID},src={path}"]
+    return args
+
+
+def _run_repo2docker(context: Path, tag: str, plan: _Plan, labels: dict[str, str], secrets: list[str],
+                     proxy: ProxySettings, handler: _LineHandler) -> None:
     from traitlets.config import Config
 
     from ._r2d import Repo2Docker, contentproviders
-    from .buildpack import CA_SECRET_ID
 
     class _Builder(Repo2Docker):
         def find_image(self) -> bool:  # paperpack decided to build; never reuse by name
             return False
 
-    extra = ["--secret", f"id={CA_SECRET_ID},src={ca_bundle}"] if ca_bundle else []
+    extra = list(secrets)
     config = Config()
     config.DockerEngine.extra_buildx_build_args = extra
     r2d = _Builder(config=config)
@@ -225,7 +351,7 @@ def _run_repo2docker(context: Path, tag: str, plan: _Plan, labels: dict[str, str
         r2d.buildpacks = plan.buildpacks
     r2d.base_image = plan.base_image
     r2d.labels = labels
-    r2d.extra_build_args = {k: v for k, v in os.environ.items() if k in PROXY_VARS}
+    r2d.extra_build_args = dict(proxy.build_args)  # no credentials: every step sees these
     r2d.run = False
     r2d.push = False
     r2d.initialize()
@@ -284,8 +410,12 @@ def expected_image(repo: Repo, *, mode: str = "auto", image_name: str | None = N
 
 def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundle: Path | None = None,
                 push: bool = False, progress: Callable[[str], None] | None = None,
-                image_name: str | None = None, allow_substitution: bool | None = None) -> BuildResult:
+                image_name: str | None = None, allow_substitution: bool | None = None,
+                timeout: float | None = None) -> BuildResult:
     """Build (or reuse) the image of ``repo``; see the module docstring.
+
+    ``timeout`` (seconds, default :func:`build_timeout`) stops a build that runs longer,
+    with a :class:`~paperpack.errors.BuildError` naming the limit.
 
     Raises :class:`~paperpack.errors.EngineError` when Docker, buildx or the base image
     is missing, :class:`~paperpack.errors.ConfigError` for environment files an offline
@@ -293,6 +423,7 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
     ``log_tail`` and a hint) when the build fails.
     """
     start = time.monotonic()
+    limit = build_timeout(timeout)
     if ca_bundle is not None and not Path(ca_bundle).is_file():
         raise ConfigError(f"CA bundle {ca_bundle}: no such file", hint="give the PEM file your proxy's CA is in",
                           path=ca_bundle)
@@ -312,16 +443,28 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
     labels = _labels(repo, plan, digest)
     log_path = _log_path(tag)
     log.info("building %s (%s mode, base %s)", tag, plan.mode, plan.base_image)
+    proxy = ProxySettings.from_environ(os.environ)
     with _LOCK, tempfile.TemporaryDirectory(prefix="paperpack-context-") as tmp, \
             log_path.open("w", encoding="utf-8") as sink:
         context = Path(tmp) / repo.root.name
         context.mkdir()
         _stage(repo, context)
         handler = _LineHandler(sink, progress)
+        watchdog = _Watchdog(limit)
         try:
-            _run_repo2docker(context, tag, plan, labels, ca, handler)
+            with watchdog:
+                _run_repo2docker(context, tag, plan, labels, _secret_args(plan, ca, proxy, Path(tmp)), proxy,
+                                 handler)
         except subprocess.CalledProcessError:
-            d = diagnose(handler.lines, python=plan.python, release=plan.release)
+            if watchdog.fired:
+                raise BuildError(f"building {tag} was stopped: it ran longer than the build time limit of "
+                                 f"{limit:.0f} s", step="time limit",
+                                 hint="find the slow step in the build log (a postBuild or setup.py that waits, "
+                                      "or compiles a large package from source); if the build really needs "
+                                      "longer, raise PAPERPACK_BUILD_TIMEOUT (seconds)",
+                                 log_tail=engine.tail("\n".join(handler.lines)), path=log_path) from None
+            d = diagnose(handler.lines, python=plan.python, release=plan.release, source=plan.python_source,
+                         available=tuple(RELEASES.values()) if plan.mode == "offline" and not plan.dockerfile else ())
             raise BuildError(f"building {tag} failed at {d.step}: {d.cause}", hint=d.hint, log_tail=d.tail,
                              step=d.step, path=log_path) from None
         except (ValueError, RuntimeError, FileNotFoundError) as exc:

@@ -6,16 +6,20 @@ Docker Hub nor conda: it starts from a local Debian base image (see
 ``apt.txt``, ``postBuild``, ``start``, ``setup.py``/``pyproject.toml`` and a
 translated ``environment.yml``.
 
-Steps that download from PyPI mount the CA bundle as the BuildKit secret ``cacert``
-(and pip's cache as a cache mount): both exist only while that step runs, so neither
-ends up in an image layer. Docker 20.10's BuildKit takes no ``# syntax=`` line and no
-heredocs, so neither is used.
+Steps that download from PyPI mount the CA bundle as the BuildKit secret ``cacert`` and,
+when the proxy needs credentials, the proxy settings as the secret ``proxy``: both exist
+only while that step runs, so neither ends up in an image layer or in a step that runs
+the paper's code without downloading (postBuild). No step mounts a pip cache: a cache
+shared between builds is writable by every paper's ``setup.py`` and would carry one
+paper's files into the next paper's build (BuildKit's layer cache still makes an
+unchanged step free). Environment files are read with
+:func:`paperpack.repofile.read_repo_text`, never through a link out of the repository.
+Docker 20.10's BuildKit takes no ``# syntax=`` line and no heredocs, so neither is used.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +27,9 @@ from typing import Any
 
 from ._r2d import BuildPack
 
-from ..errors import ConfigError
+from ..envfiles import parse_apt_txt
+from ..errors import ConfigError, EnvironmentFileError
+from ..repofile import read_repo_text, repo_has
 from .environment import OfflinePlan, binder_dir, plan_offline
 
 try:
@@ -31,29 +37,31 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["OfflineBuildPack", "offline_buildpack", "CA_SECRET_ID", "CA_PATH", "VENV", "JUPYTER_STACK"]
+__all__ = ["OfflineBuildPack", "offline_buildpack", "CA_SECRET_ID", "CA_PATH", "PROXY_SECRET_ID", "VENV",
+           "JUPYTER_STACK"]
 
 CA_SECRET_ID = "cacert"
 CA_PATH = f"/run/secrets/{CA_SECRET_ID}"
+PROXY_SECRET_ID = "proxy"
+PROXY_PATH = f"/run/secrets/{PROXY_SECRET_ID}"
 VENV = "/srv/venv"
-PIP_CACHE = "/tmp/paperpack-pip-cache"
-NB_UID = 1000  # the builder always builds for uid 1000 (jovyan)
 #: What every image gets, so it launches like a Binder image and runs notebooks.
 JUPYTER_STACK = ("notebook>=7,<8", "jupyterlab>=4,<5", "ipykernel>=6.29,<8", "nbclient>=0.10,<1",
                  "nbconvert>=7,<8", "nbformat>=5.9,<6")
 
-#: Mounts for a step that downloads: the CA bundle (if given) and pip's cache.
+#: Mounts for a step that downloads: the CA bundle and the proxy settings, each if given.
 DOWNLOAD_MOUNTS = (f"--mount=type=secret,id={CA_SECRET_ID},mode=0444 "
-                   f"--mount=type=cache,id=paperpack-pip,target={PIP_CACHE},uid={NB_UID},gid={NB_UID}")
-#: Shell prefix that trusts the CA bundle when it was passed, and nowhere else.
+                   f"--mount=type=secret,id={PROXY_SECRET_ID},mode=0444")
+#: Shell prefix that trusts the CA bundle and uses the proxy's credentials when they were passed,
+#: in this step only; pip keeps no cache (it would land in the image's home folder).
 TRUST_CA = (f'if [ -f {CA_PATH} ]; then export PIP_CERT={CA_PATH} REQUESTS_CA_BUNDLE={CA_PATH} '
-            f'SSL_CERT_FILE={CA_PATH}; fi && export PIP_CACHE_DIR={PIP_CACHE} && ')
+            f'SSL_CERT_FILE={CA_PATH}; fi && if [ -f {PROXY_PATH} ]; then . {PROXY_PATH}; fi '
+            f'&& export PIP_NO_CACHE_DIR=1 && ')
 PIP = f"{VENV}/bin/pip install --disable-pip-version-check --progress-bar off"
-_APT_NAME = re.compile(r"^[a-z0-9][a-z0-9.+-]*(=[A-Za-z0-9.+:~-]+)?$")
 
 
 def download_step(command: str) -> str:
-    """A RUN body that may reach PyPI: secret + cache mounts, CA trusted only here."""
+    """A RUN body that may reach PyPI: secret mounts, CA and proxy credentials used only here."""
     return f"{DOWNLOAD_MOUNTS} {TRUST_CA}{command}"
 
 
@@ -76,9 +84,14 @@ class OfflineBuildPack(BuildPack):
         d = binder_dir(self.root)
         return "" if d == self.root else d.name
 
-    def _file(self, name: str) -> Path | None:
-        p = self.root / self.binder_path(name)
-        return p if p.is_file() else None
+    def _file(self, name: str) -> str | None:
+        """The relative path of ``name`` in the configuration folder when it exists (links are refused
+        by :func:`~paperpack.build.environment.check_environment_files` before any of them is read)."""
+        rel = self.binder_path(name)
+        return rel if repo_has(self.root, rel) else None
+
+    def _text(self, rel: str) -> str:
+        return read_repo_text(self.root, rel)
 
     @property
     def plan(self) -> OfflinePlan:
@@ -129,7 +142,7 @@ class OfflineBuildPack(BuildPack):
         if req is None:
             return None, False
         local = False
-        for line in req.read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in self._text(req).splitlines():
             s = line.split("#", 1)[0].strip()
             if s.startswith(("-e", "-r", "-c", ".", "/", "file:")) or " @ file:" in s:
                 local = True
@@ -139,17 +152,14 @@ class OfflineBuildPack(BuildPack):
         apt = self._file("apt.txt")
         if apt is None:
             return []
-        names = []
-        for n, line in enumerate(apt.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-            name = line.split("#", 1)[0].strip()
-            if not name:
-                continue
-            if not _APT_NAME.match(name):
-                raise ConfigError(f"{self.binder_path('apt.txt')}:{n}: {name!r} is not a Debian package name",
-                                  hint="one package per line: lower-case name, optionally =version",
-                                  path=self.binder_path("apt.txt"))
-            names.append(name)
-        return sorted(set(names))
+        names, problems = parse_apt_txt(self.root, apt)
+        if problems:
+            first = problems[0]
+            raise EnvironmentFileError(f"{apt}:{first.line}: {first.message}" if first.line else first.message,
+                                       hint="one Debian package per line, as name or name=version (a trailing "
+                                            "'-' is apt-get's remove suffix and is refused)",
+                                       path=apt)
+        return names
 
     @lru_cache
     def get_preassemble_script_files(self) -> dict[str, str]:
@@ -174,14 +184,13 @@ class OfflineBuildPack(BuildPack):
     def _installable_package(self) -> bool:
         if self.binder_dir:
             return False  # as repo2docker: a binder/ folder means the root is not the environment
-        if (self.root / "setup.py").is_file():
+        if repo_has(self.root, "setup.py"):
             return True
-        pyproject = self.root / "pyproject.toml"
-        if not pyproject.is_file():
+        if not repo_has(self.root, "pyproject.toml"):
             return False
         try:
-            data: dict[str, Any] = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            data: dict[str, Any] = tomllib.loads(self._text("pyproject.toml"))
+        except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"pyproject.toml: not valid TOML: {exc}", hint="fix the TOML syntax",
                               path="pyproject.toml") from None
         return "project" in data or "build-system" in data

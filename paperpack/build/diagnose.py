@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 __all__ = ["Diagnosis", "diagnose", "step_of"]
 
 _STEP = re.compile(r"^#(\d+) \[(?:[^\]]*?\s)?(\d+/\d+)\] (.+)$")
@@ -29,7 +31,7 @@ def step_of(line: str) -> str | None:
 def _short(step: str, width: int = 160) -> str:
     """A step as people read it: without paperpack's mount flags and CA preamble."""
     step = re.sub(r"--mount=\S+\s*", "", step)
-    step = re.sub(r"if \[ -f /run/secrets/\S+ \]; then .*?; fi && export PIP_CACHE_DIR=\S+ && ", "", step)
+    step = re.sub(r"if \[ -f /run/secrets/\S+ \]; then .*? && export PIP_NO_CACHE_DIR=1 && ", "", step)
     step = re.sub(r"\s+", " ", step)
     return step if len(step) <= width else step[:width - 1] + "…"
 
@@ -39,7 +41,37 @@ def _step_output(lines: list[str], number: str) -> list[str]:
     return [ln[len(prefix):] for ln in lines if ln.startswith(prefix)]
 
 
-def _hint(text: str, step: str, python: str | None, release: str | None) -> tuple[str, str]:
+def _other_python(text: str, req: str, python: str | None, source: str | None,
+                  available: tuple[str, ...]) -> str:
+    """The end of a no-matching-distribution hint: another Python only where one would work.
+
+    pip lists the releases it skipped for their ``Requires-Python``; when the pinned
+    release is among them, the hint names the Pythons of ``available`` it admits, and
+    the file that sets the Python (``source``). Without that evidence it offers nothing.
+    """
+    m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([^,;\s]+)", req)
+    skipped = re.search(r"Ignored the following versions that require a different python version: (.*)", text)
+    if not m or not skipped:
+        return ""
+    for entry in skipped.group(1).split("; "):
+        version, _, spec = entry.partition(" Requires-Python ")
+        if version.strip() != m.group(2):
+            continue
+        try:
+            fits = [v for v in available if v != python and SpecifierSet(spec.strip()).contains(v + ".0")]
+        except InvalidSpecifier:
+            return ""
+        if not fits:
+            return (f" No Python this build can use ({', '.join(available)}) satisfies its "
+                    f"Requires-Python {spec.strip()}, so only another version of it can work.")
+        if source and source != "default":
+            return f" Or set Python {' or '.join(fits)} in {source} (its Requires-Python is {spec.strip()})."
+        return f" Or declare Python {' or '.join(fits)} in runtime.txt (its Requires-Python is {spec.strip()})."
+    return ""
+
+
+def _hint(text: str, step: str, python: str | None, release: str | None, source: str | None = None,
+          available: tuple[str, ...] = ()) -> tuple[str, str]:
     py = f"Python {python}" if python else "this Python"
     deb = f"Debian {release}" if release else "the base image's Debian release"
     m = re.search(r"No matching distribution found for ([^\s]+)", text)
@@ -49,7 +81,7 @@ def _hint(text: str, step: str, python: str | None, release: str | None) -> tupl
         seen = f" (versions pip could use here: {versions.group(1)[-120:]})" if versions and versions.group(1) else ""
         return (f"pip found no release of {req} installable on {py}",
                 f"{req}: no release matches, or none has a wheel for {py}{seen}. Pin a version that exists and "
-                f"supports {py}, or change runtime.txt to a Python that version supports.")
+                f"supports {py}.{_other_python(text, req, python, source, available)}")
     m = (re.search(r"Unable to locate package (\S+)", text)
          or re.search(r"Package '?([^' ]+)'? has no installation candidate", text))
     if m:
@@ -74,8 +106,8 @@ def _hint(text: str, step: str, python: str | None, release: str | None) -> tupl
         compiler = " There is no C compiler in the image." if "Unknown compiler" in text else ""
         return (f"{what} has no wheel for {py}{source} and building it from source failed",
                 f"pin a version of {name} that publishes wheels for {py} "
-                f"(see its 'Download files' page on PyPI), or change runtime.txt to a Python it has wheels for."
-                f"{compiler} Building from source needs the compilers and libraries in apt.txt.")
+                f"(see its 'Download files' page on PyPI).{compiler} Building from source needs the compilers "
+                "and libraries in apt.txt.")
     if "postBuild" in step:
         return ("postBuild failed",
                 "postBuild exited with an error: run it by hand in the image to debug (`paperpack build "
@@ -86,8 +118,13 @@ def _hint(text: str, step: str, python: str | None, release: str | None) -> tupl
 
 
 def diagnose(lines: list[str], *, python: str | None = None, release: str | None = None,
-             tail_lines: int = 20) -> Diagnosis:
-    """Find the failing step in BuildKit plain-progress output and say what to do."""
+             tail_lines: int = 20, source: str | None = None, available: tuple[str, ...] = ()) -> Diagnosis:
+    """Find the failing step in BuildKit plain-progress output and say what to do.
+
+    ``source`` is the file that set the Python (``runtime.txt``, ``environment.yml``…) and
+    ``available`` the Pythons the build mode can give: another Python is suggested only
+    when pip's output shows that one of them would install the pinned release.
+    """
     steps: dict[str, str] = {}
     failed: str | None = None
     for ln in lines:
@@ -103,5 +140,5 @@ def diagnose(lines: list[str], *, python: str | None = None, release: str | None
     else:
         output, step = lines, "unknown step"
     tail = "\n".join(output[-tail_lines:])
-    cause, hint = _hint("\n".join(output[-400:]), step, python, release)
+    cause, hint = _hint("\n".join(output[-400:]), step, python, release, source, available)
     return Diagnosis(step=step, tail=tail, hint=hint, cause=cause)

@@ -8,18 +8,22 @@ Debian release, and translates an ``environment.yml`` into pip requirements.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from ..errors import ConfigError
+from ..discover import ENV_FILES, ROOT_ONLY
+from ..errors import ConfigError, EnvironmentFileError
+from ..repofile import read_repo_bytes, read_repo_text, repo_has
 from .baseimage import DEFAULT_RELEASE, RELEASES, release_for_python
 
-__all__ = ["OfflinePlan", "binder_dir", "plan_offline", "translate_environment", "CONDA_ONLY"]
+__all__ = ["OfflinePlan", "binder_dir", "check_environment_files", "plan_offline", "translate_environment",
+           "CONDA_ONLY"]
 
 #: conda package name → PyPI distribution name, where they differ.
 CONDA_TO_PYPI = {
@@ -49,8 +53,17 @@ _SPEC = re.compile(r"^\s*(?:(?P<channel>[\w.-]+)::)?(?P<name>[A-Za-z0-9_.\-]+)\s
 
 
 def binder_dir(root: Path) -> Path:
-    """Where repo2docker looks for environment files: ``binder/``, ``.binder/`` or the root."""
+    """Where repo2docker looks for environment files: ``binder/``, ``.binder/`` or the root.
+
+    A ``binder``/``.binder`` that is a symbolic link is refused: it could lead out of the repository.
+    """
     b, d = root / "binder", root / ".binder"
+    for link in (b, d):
+        if link.is_symlink():
+            raise EnvironmentFileError(f"{link.name} is a symbolic link to {os.readlink(link)}; paperpack builds "
+                                       "only from a real configuration folder of the repository",
+                                       hint=f"replace the link {link.name} with the folder itself",
+                                       path=link.name, link=os.readlink(link))
     if b.is_dir() and d.is_dir():
         raise ConfigError(f"{root}: both binder/ and .binder/ exist; repo2docker refuses such a repository",
                           hint="keep one of the two folders", path=root)
@@ -99,11 +112,12 @@ def _conda_to_pip(spec: str, where: str) -> str | None:
     return f"{pypi}{rest}"
 
 
-def translate_environment(path: Path, rel: str) -> tuple[list[str], str | None]:
-    """pip requirements and the Python version (or ``None``) of an ``environment.yml``."""
+def translate_environment(root: Path, rel: str) -> tuple[list[str], str | None]:
+    """pip requirements and the Python version (or ``None``) of the ``environment.yml`` at ``root/rel``."""
+    text = read_repo_text(root, rel)
     try:
-        doc: Any = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YAMLError) as exc:
+        doc: Any = YAML(typ="safe").load(text)
+    except YAMLError as exc:
         raise ConfigError(f"{rel}: not readable as YAML: {exc}", hint="fix the YAML syntax", path=rel) from None
     deps = (doc or {}).get("dependencies") if isinstance(doc, dict) else None
     if not isinstance(deps, list):
@@ -130,17 +144,18 @@ def translate_environment(path: Path, rel: str) -> tuple[list[str], str | None]:
     return requirements, python
 
 
-def _runtime_python(path: Path, rel: str) -> str:
-    text = path.read_text(encoding="utf-8").strip()
+def _runtime_python(root: Path, rel: str) -> str:
+    text = read_repo_text(root, rel).strip()
     m = re.fullmatch(r"python-(\d+)\.(\d+)(?:\.\d+)?(?:-\d{4}-\d\d-\d\d)?", text)
     if not m:
-        raise ConfigError(f"{rel}: {text!r} is not a Python runtime an offline build can honour",
+        raise ConfigError(f"{rel}: {text[:80]!r} is not a Python runtime an offline build can honour",
                           hint="write python-3.11 (offline builds have Python "
                                + ", ".join(RELEASES.values()) + "), or build with --mode binder", path=rel)
     return f"{m.group(1)}.{m.group(2)}"
 
 
-def _pick_release(python: str | None, source: str, allow_substitution: bool) -> tuple[str, str, str | None]:
+def _pick_release(python: str | None, source: str, allow_substitution: bool,
+                  present: Callable[[str], bool]) -> tuple[str, str, str | None]:
     if python is None:
         return DEFAULT_RELEASE, RELEASES[DEFAULT_RELEASE], None
     release = release_for_python(python)
@@ -155,35 +170,57 @@ def _pick_release(python: str | None, source: str, allow_substitution: bool) -> 
                  "(or --allow-python-substitution); the substitution is recorded in the image labels",
             path=source)
 
-    def distance(item: tuple[str, str]) -> tuple[int, int]:
+    def distance(item: tuple[str, str]) -> tuple[bool, int, int]:
         minor = int(item[1].split(".")[1])
-        want = int(python.split(".")[1])
-        return abs(minor - want), -minor  # nearest, newer on a tie
+        want = int(python.split(".")[1]) if python.count(".") else minor
+        return not present(item[0]), abs(minor - want), -minor  # a base image that exists, nearest, newer
     release, used = min(RELEASES.items(), key=distance)
     return release, used, f"Python {python} requested by {source}; built with Python {used} (Debian {release})"
 
 
-def plan_offline(root: Path, *, python: str | None = None, allow_substitution: bool = False) -> OfflinePlan:
+def check_environment_files(root: Path) -> list[str]:
+    """Every environment file repo2docker may read (configuration folder and root), checked safe to read.
+
+    Returns their relative paths. Raises :class:`~paperpack.errors.EnvironmentFileError`
+    for one that is a link out of the repository (or nowhere), not a regular file, or
+    too large: repo2docker, buildx (a ``Dockerfile``) and the buildpacks open these
+    files on the host, so none of them may lead to a host file.
+    """
+    bdir = binder_dir(root)
+    prefix = "" if bdir == root else bdir.name + "/"
+    found = []
+    for rel in dict.fromkeys([prefix + n for n in ENV_FILES] + list(ROOT_ONLY)):
+        if repo_has(root, rel):
+            read_repo_bytes(root, rel)
+            found.append(rel)
+    return found
+
+
+def plan_offline(root: Path, *, python: str | None = None, allow_substitution: bool = False,
+                 present: Callable[[str], bool] = lambda release: True) -> OfflinePlan:
     """Work out the offline build of the repository at ``root``.
 
     ``python`` (from paperpack.yml ``environment.python``) overrides the files.
+    ``present(release)`` says whether that release's base image exists: a substitution
+    prefers one that does (the nearest Python among them), so that an allowed
+    substitution never asks for a base image to be made while another one would do.
     """
     bdir = binder_dir(root)
+    check_environment_files(root)
     prefix = "" if bdir == root else bdir.name + "/"
     requirements: list[str] = []
     env_rel = None
     source = "default"
     requested: str | None = None
-    env_path = bdir / "environment.yml"
-    if env_path.is_file():
+    if repo_has(root, prefix + "environment.yml"):
         env_rel = prefix + "environment.yml"
-        requirements, requested = translate_environment(env_path, env_rel)
+        requirements, requested = translate_environment(root, env_rel)
         source = env_rel if requested else source
-    elif (bdir / "runtime.txt").is_file():
+    elif repo_has(root, prefix + "runtime.txt"):
         source = prefix + "runtime.txt"
-        requested = _runtime_python(bdir / "runtime.txt", source)
+        requested = _runtime_python(root, source)
     if python:
         requested, source = python, "paperpack.yml (environment.python)"
-    release, used, substitution = _pick_release(requested, source, allow_substitution)
+    release, used, substitution = _pick_release(requested, source, allow_substitution, present)
     return OfflinePlan(python=used, release=release, requested=requested, source=source,
                        substitution=substitution, requirements=requirements, environment_yml=env_rel)

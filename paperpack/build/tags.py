@@ -21,9 +21,14 @@ from ..download import hash_file
 __all__ = ["content_hash", "image_repository", "TAG_LENGTH", "BUILD_SOURCES"]
 
 TAG_LENGTH = 20
-HERE = Path(__file__).resolve().parent
-#: paperpack's own files whose text decides what an image contains.
-BUILD_SOURCES = ("buildpack.py", "environment.py", "builder.py")
+PACKAGE = Path(__file__).resolve().parent.parent
+#: paperpack's own files (relative to the package) whose text decides what an image contains:
+#: the Dockerfile (buildpack, environment, baseimage's Python versions, envfiles' apt.txt reading,
+#: repofile's reading), the build's arguments, secrets and labels (builder) and repo2docker's
+#: entry points (_r2d). tests/test_build_tags.py fails when a module the build imports is in
+#: neither this list nor its list of modules that do not shape the image.
+BUILD_SOURCES = ("build/buildpack.py", "build/environment.py", "build/builder.py", "build/baseimage.py",
+                 "build/_r2d.py", "envfiles.py", "repofile.py")
 
 
 def _file_digest(path: Path) -> str:
@@ -46,7 +51,7 @@ def content_hash(root: Path, files: Iterable[str], symlinks: Iterable[str], *,
     for key in sorted(settings):
         feed("setting", key, settings[key] or "")
     for name in BUILD_SOURCES:
-        feed("source", name, _file_digest(HERE / name))
+        feed("source", name, _file_digest(PACKAGE / name))
     for rel in sorted(files):
         p = root / rel
         mode = "x" if os.access(p, os.X_OK) else "-"

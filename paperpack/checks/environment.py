@@ -55,11 +55,16 @@ ENV012 = Rule("ENV012", "python-default", Severity.INFO,
 ENV013 = Rule("ENV013", "python-legacy", Severity.WARNING,
               "Python versions past their end of life get no fixes and lose package wheels; repo2docker still "
               "builds them, in a separate kernel environment, but each year fewer packages install.", family=_F)
+ENV014 = Rule("ENV014", "python-offline-unavailable", Severity.WARNING,
+              "An offline build (no Docker Hub, no conda) gets Python from a Debian release, which offers only a "
+              "few versions; another version fails the build, or is replaced by one that exists when "
+              "substitution is allowed.", family=_F)
 
 _PROBLEM_RULES = {
     "binder-both": ENV002, "runtime-invalid": ENV008, "yaml-invalid": ENV010, "toml-invalid": ENV010,
     "json-invalid": ENV010, "python-invalid": ENV010, "requirement-invalid": ENV010, "file-unreadable": ENV010,
     "legacy-dockerfile": ENV011, "link-outside": ENV010, "julia-require": ENV011, "requires-python": ENV011,
+    "apt-invalid": ENV010,
 }
 _FIXES = {
     "binder-both": "keep one of binder/ and .binder/ and delete the other",
@@ -68,6 +73,8 @@ _FIXES = {
     "julia-require": "replace REQUIRE with a Project.toml (julia> ]activate .; add …)",
     "requires-python": "make runtime.txt and requires-python agree",
     "link-outside": "replace the link with the file itself, committed in the repository",
+    "apt-invalid": "one Debian package per line, as `name` or `name=version` (lower-case letters, digits, "
+                   "'+', '-', '.'; never a trailing '-', which apt-get reads as remove)",
 }
 _SET_E = re.compile(r"^\s*set\s+-[a-zA-Z]*e|^#!.*\s-[a-zA-Z]*e\b|^\s*set\s+-o\s+errexit")
 
@@ -86,6 +93,7 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     yield from _problems(env)
     yield from _ignored(repo, env)
     yield from _python(env)
+    yield from _offline_python(repo, env)
     yield from _postbuild(repo, env)
     yield from _requirements(env)
 
@@ -161,6 +169,28 @@ def _python(env: Environment) -> Iterable[Finding]:
         yield ENV008.at(where, f"Python {py} is not supported by repo2docker "
                                f"(supported: {', '.join(SUPPORTED_PYTHON)})",
                         f"declare one of {', '.join(SUPPORTED_PYTHON)}", line=line)
+
+
+def _offline_python(repo: Repo, env: Environment) -> Iterable[Finding]:
+    """ENV014: the declared Python is not one an offline build can give (unless the manifest chose binder mode)."""
+    from ..build.baseimage import RELEASES  # Debian release → its python3: what offline builds can give
+
+    settings = dict((repo.manifest.get("environment") or {}) if repo.manifest else {})
+    py = env.python_version
+    if settings.get("mode") == "binder" or env.buildpack == "DockerBuildPack" or env.language != "python" or not py:
+        return
+    if py not in SUPPORTED_PYTHON or py in RELEASES.values():
+        return  # ENV008/ENV009/ENV013 already speak of an unsupported or legacy version
+    offered = ", ".join(f"{v} (Debian {r})" for r, v in RELEASES.items())
+    where = env.python_source or env.path("runtime.txt")
+    if settings.get("allow_python_substitution"):
+        what = "paperpack.yml allows a substitution, so an offline build uses the nearest of these"
+    else:
+        what = "an offline build (`paperpack build` where Docker Hub is unreachable) stops with an error"
+    yield ENV014.at(where, f"Python {py} is not one an offline build can provide (it has {offered}); {what}",
+                    f"declare one of {', '.join(RELEASES.values())} if the notebooks run with it, or build with "
+                    "`--mode binder` where Docker Hub and conda-forge are reachable",
+                    line=1 if where.endswith("runtime.txt") else None)
 
 
 def _postbuild(repo: Repo, env: Environment) -> Iterable[Finding]:

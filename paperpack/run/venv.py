@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EngineError
+from ..repofile import read_repo_text, repo_has
 from .runner import skip_entries
 
 __all__ = ["requirements_file", "reads_repo", "venv_dir", "ensure_venv", "minimal_env", "pip_env",
@@ -72,13 +73,21 @@ def _is_local(line: str) -> bool:
 
 
 def requirements_file(root: Path) -> Path | None:
-    """The requirements.txt repo2docker would use (binder/ or .binder/ wins over the root)."""
+    """The requirements.txt repo2docker would use (binder/ or .binder/ wins over the root).
+
+    Present even when it is a link out of the repository: :func:`requirements_text` then refuses it.
+    """
     for folder in ("binder", ".binder"):
         if (root / folder).is_dir():
             candidate = root / folder / "requirements.txt"
-            return candidate if candidate.is_file() else None
+            return candidate if repo_has(root, f"{folder}/requirements.txt") else None
     candidate = root / "requirements.txt"
-    return candidate if candidate.is_file() else None
+    return candidate if repo_has(root, "requirements.txt") else None
+
+
+def requirements_text(root: Path, req: Path) -> str:
+    """The text of ``req`` through the repository's no-follow reader (an EnvironmentFileError for a link out)."""
+    return read_repo_text(root, req.relative_to(root).as_posix())
 
 
 def _requirement_lines(text: str) -> list[str]:
@@ -205,7 +214,7 @@ def venv_dir(root: Path, python: Interpreter | None = None) -> Path:
     """Where the environment for ``root`` built with ``python`` (default: :func:`choose_python`) is cached."""
     python = python or choose_python(root)
     req = requirements_file(root)
-    text = req.read_bytes() if req else b""
+    text = requirements_text(root, req).encode() if req else b""
     digest = hashlib.sha256()
     digest.update(f"python {python.executable} {python.full} {python.prefix}\n".encode())
     digest.update((" ".join(RUNNER_PACKAGES) + "\n").encode())
@@ -248,15 +257,18 @@ def _build(root: Path, target: Path, scratch: Path, python: Interpreter) -> None
     install = [*RUNNER_PACKAGES]
     cwd = scratch
     if req is not None:
-        text = req.read_text(encoding="utf-8", errors="replace")
+        text = requirements_text(root, req)
         if reads_repo(text):
             cwd = scratch / "repo"  # pip builds local packages in a copy, never in the repository
             shutil.copytree(root, cwd, symlinks=True, ignore=skip_entries)
             copied = cwd / req.relative_to(root)
+            copied.unlink(missing_ok=True)  # a link in the copy: never write through it
             copied.write_text(_non_editable(text), encoding="utf-8")
             install += ["-r", str(copied)]
         else:
-            install += ["-r", str(req)]
+            copied = scratch / "requirements.txt"  # pip reads the text read here, not what a link points at
+            copied.write_text(text, encoding="utf-8")
+            install += ["-r", str(copied)]
     steps = [[python.executable, "-m", "venv", str(target)],
              [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
               "--no-input", *install]]
