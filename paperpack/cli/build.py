@@ -34,7 +34,10 @@ Verify the repository at PATH end to end:
 
 Without a Docker daemon (--engine auto), the notebooks run with the local engine:
 a virtual environment built from requirements.txt. It is less isolated (notebook
-code runs as you, on your files; network and limits only where the machine allows) and says so. --no-run stops after the build.
+code runs as you, on your files; no network, limits, read-only caches and a hidden
+Docker socket only where the machine allows) and says so. With a daemon, a build that
+fails stops there: the notebooks never run without a container unless --engine local
+asks for it. --no-run stops after the build.
 
 modes:
   binder   repo2docker's stock buildpacks: the image mybinder.org would launch
