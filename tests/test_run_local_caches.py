@@ -214,3 +214,26 @@ def test_the_read_only_mounts_are_locked(tmp_path: Path) -> None:
     unlocked = subprocess.run([*USERNS_NET, sys.executable, str(CONFINE), json.dumps({"readonly": [str(folder)]}),
                                *script], capture_output=True, text=True, timeout=60, check=False)
     assert json.loads(unlocked.stdout) == {"remount": "done", "write": "done"}, unlocked.stderr[-500:]
+
+
+def test_without_a_user_namespace_the_label_says_the_caches_are_writable(tmp_path: Path) -> None:
+    """Where no namespace can be made, the launch still works, and the label says what was not applied."""
+    from dataclasses import replace
+
+    from paperpack.run.sandbox import describe
+
+    caps = replace(probe(), net=None, net_note="not allowed here (test)", fs=False, fs_note="not allowed here (test)")
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    (folder / "f").write_text("kept")
+    with Confinement(Limits(memory="1g", pids=64, cpus=1), 60, caps, readonly=[folder]) as confined:
+        assert "readonly" not in confined.settings() and "lock" not in confined.settings()
+        out = subprocess.run(confined.command(sys.executable, [sys.executable, "-c", REMOUNT, str(folder)]),
+                             capture_output=True, text=True, timeout=60, check=False)
+        label = confined.label()
+    assert json.loads(out.stdout)["write"] == "done", out.stderr[-500:]
+    assert label == describe(caps, Limits(memory="1g", pids=64, cpus=1), 1)
+    assert "network ON (not allowed here (test))" in label
+    assert "paperpack's caches WRITABLE and the Docker socket reachable (not allowed here (test))" in label
+    assert label.endswith("less isolated than a container: guards against accidents, not a security boundary "
+                          "(notebook code runs as you, on your files)")

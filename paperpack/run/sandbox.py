@@ -124,23 +124,16 @@ def _probe_mounts() -> tuple[bool, str]:
     return ok, "" if ok else f"no read-only mounts in a user namespace here ({why})"
 
 
-def _probe_net() -> tuple[tuple[str, ...] | None, str, bool, str]:
-    """(network prefix, how or why not, whether the caches can be protected, why not)."""
+def _probe_net() -> tuple[tuple[str, ...] | None, str]:
     if shutil.which("unshare") is None:
-        why = "no unshare command (util-linux) on PATH"
-        return None, why, False, why
-    fs, fs_note = _probe_mounts()
-    if fs:
-        return USERNS_NET, " ".join(USERNS_NET), True, ""
+        return None, "no unshare command (util-linux) on PATH"
     check = json.dumps({"lo_up": True})
     why = ""
     for prefix in NET_PREFIXES:
         ok, why = _launch_ok([*prefix, sys.executable, str(CONFINE), check, "/bin/true"])
         if ok:
-            return prefix, " ".join(prefix), False, fs_note if prefix == USERNS_NET else \
-                f"no user namespace here ({fs_note})"
-    note = f"`{' '.join(USERNS_NET)}` is not allowed here ({why})"
-    return None, note, False, note
+            return prefix, " ".join(prefix)
+    return None, f"`{' '.join(USERNS_NET)}` is not allowed here ({why})"
 
 
 def _own_pids_cgroup() -> Path | None:
@@ -184,7 +177,8 @@ def _probe_cgroup() -> tuple[Path | None, str]:
 @functools.lru_cache(maxsize=1)
 def probe() -> Capabilities:
     """What works here, tried once per process."""
-    net, net_note, fs, fs_note = _probe_net()
+    fs, fs_note = _probe_mounts() if shutil.which("unshare") else (False, "no unshare command (util-linux) on PATH")
+    net, net_note = (USERNS_NET, " ".join(USERNS_NET)) if fs else _probe_net()
     cgroup, cgroup_note = _probe_cgroup()
     caps = Capabilities(net=net, net_note=net_note, fs=fs, fs_note=fs_note, cgroup=cgroup, cgroup_note=cgroup_note,
                         root=os.geteuid() == 0)
