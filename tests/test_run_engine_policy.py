@@ -150,3 +150,17 @@ def test_build_without_a_docker_daemon_runs_locally_with_the_label(tmp_path: Pat
     run = json.loads(report.read_text())["run"]
     _ran_locally(run)
     assert "no usable container engine" in _flat(captured.err) and "paperpack's caches" in run["isolation"]
+
+
+@pytest.mark.docker
+def test_build_that_cannot_build_does_not_run_locally(docker: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`paperpack build` with a daemon: a repository whose image cannot be made gets no local run, and the flag."""
+    root = _paper(tmp_path, paperpack_yml="version: 1\nenvironment:\n  mode: offline\n"
+                                          "  base_image: paperpack/no-such-base:1\n")
+    out = tmp_path / "out"
+    assert main(["build", str(root), "--out-dir", str(out)]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert "error: the base image paperpack/no-such-base:1 is not present" in err, err
+    assert "The notebooks were not run" in err and "pass --engine local" in err, err
+    assert not out.exists()

@@ -129,8 +129,11 @@ def run(args: argparse.Namespace) -> int:
                 result = build_image(repo, mode=args.mode, force=args.force, ca_bundle=args.ca_bundle,
                                      push=args.push, progress=view, image_name=args.image_name,
                                      allow_substitution=args.allow_python_substitution)
-        except BuildError as exc:
-            show_build_failure(exc, err)
+        except (BuildError, EngineError) as exc:
+            if isinstance(exc, BuildError):
+                show_build_failure(exc, err)
+            if args.engine == "auto":  # the notebooks did not run, and auto does not run them without a container
+                exc.hint = f"{exc.hint}. {NOT_LOCAL}" if exc.hint else NOT_LOCAL
             raise
         image = result.image
         report.build = result.to_dict()
@@ -157,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         write_json_atomic(args.output, report.to_dict(args.strict))
     return run_code if run_code != EXIT_OK else validation_code
+
+
+NOT_LOCAL = ("The notebooks were not run: with a Docker daemon, --engine auto never runs them without a container; "
+             "pass --engine local to run them as you, knowingly")
 
 
 def _pick_engine(no_run: bool) -> tuple[str, str]:
