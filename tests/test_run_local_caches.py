@@ -72,6 +72,9 @@ def append(path, text):
         with open(path, "a") as fh:
             fh.write(text)
     return act
+
+def through_other_processes(path, make):  # every process's root: /proc/PID/root, its mount namespace's view
+    return sorted({attempt(make(f"/proc/{pid}/root{path}")) for pid in os.listdir("/proc") if pid.isdigit()})
 """
 
 CACHES = ATTEMPT + """
@@ -86,18 +89,23 @@ seen = {"read": open("data/obs.csv").read().count("\\n"), "venv": attempt(append
         "remount": [attempt(remount_rw(site)), attempt(remount_rw(data))],
         "unmount": [attempt(unmount(site)), attempt(unmount(data))]}
 seen["venv_after"] = attempt(append(module, "\\nHACKED = 2\\n"))
+seen["venv_procs"] = through_other_processes(module, lambda path: append(path, "\\nHACKED = 3\\n"))
+seen["data_procs"] = through_other_processes(data, lambda path: append(path, "7,7\\n"))
 seen["data_after"] = attempt(append("data/obs.csv", "8,8\\n"))
 print(json.dumps(seen))
 """
 
 SOCKET = ATTEMPT + """
-def talk():
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(PATH)
-        return sock.recv(16).decode()
-seen = {"connect": attempt(talk), "unmount": attempt(unmount(PATH))}
-seen["after"] = attempt(talk)
+def talker(path):
+    def talk():
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(path)
+            return sock.recv(16).decode()
+    return talk
+seen = {"connect": attempt(talker(PATH)), "unmount": attempt(unmount(PATH))}
+seen["after"] = attempt(talker(PATH))
+seen["procs"] = through_other_processes(PATH, talker)
 print(json.dumps(seen))
 """
 
@@ -143,6 +151,8 @@ def test_notebook_cannot_change_the_cached_environment_or_data(doi_env: DoiServe
     for key in ("venv", "venv_new", "data", "store_new", "venv_after", "data_after"):
         assert seen[key] in REFUSED, (key, seen)
     assert all(r in REFUSED | {"EINVAL"} for r in [*seen["remount"], *seen["unmount"]]), seen  # type: ignore[misc]
+    for key in ("venv_procs", "data_procs"):
+        assert set(seen[key]) <= REFUSED | {"ENOENT"}, (key, seen)  # type: ignore[arg-type]
     venv = venv_dir(repo.root)
     module = next(venv.glob("lib/python*/site-packages/nbformat/__init__.py"))
     assert "HACKED" not in module.read_text() and not list(venv.glob("lib/python*/site-packages/evil.pth"))
@@ -189,6 +199,7 @@ def test_notebook_cannot_reach_the_docker_socket(fake_daemon: Path, tmp_path: Pa
     seen = _printed(tmp_path / "out")
     assert seen["connect"] == "ECONNREFUSED" and seen["after"] == "ECONNREFUSED", seen
     assert seen["unmount"] in {"EINVAL", "EPERM"}, seen
+    assert set(seen["procs"]) <= {"ECONNREFUSED", "EACCES", "ENOENT"}, seen  # type: ignore[arg-type]
 
 
 REMOUNT = ATTEMPT + """
