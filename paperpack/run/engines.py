@@ -260,12 +260,15 @@ def choose_engine(registry: EngineRegistry, engine: str = "auto", image: str | N
     is in the local image store: ``auto`` and ``docker`` run in it. When it is not:
 
     - for a reason of the machine (no usable Docker, a base image the user has not made:
-      :attr:`RepoImage.machine`), ``auto`` falls back to the local engine with a note
-      saying why, and ``docker`` raises :class:`EngineError`;
+      no buildx plugin: :attr:`RepoImage.machine`), ``auto`` falls back to the local
+      engine with a note saying why;
     - for a reason the repository decides (no image for this state of it, a tag that
-      cannot be worked out from its files), both raise :class:`UsageError` (exit 2)
+      cannot be worked out from its files), ``auto`` raises :class:`UsageError` (exit 2)
       naming the reason, ``paperpack build PATH`` and ``--engine local``: a repository
       cannot make paperpack run its code without a container.
+
+    ``docker`` raises in both cases (:class:`EngineError` without Docker, else
+    :class:`UsageError` naming the tag it looked for).
 
     ``path`` is the repository as the user wrote it, for the hints (default: its root).
     """
@@ -314,7 +317,7 @@ class RepoImage:
 
     tag: str | None  # None: it cannot be worked out
     found: bool  # in the local image store
-    problem: str = ""  # why there is no tag
+    problem: str = ""  # why there is no tag, or (machine) why none can be built here
     machine: bool = False  # whether that is the machine's doing (a base image the user has not made)
 
 
