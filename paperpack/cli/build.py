@@ -34,7 +34,10 @@ Verify the repository at PATH end to end:
 
 Without a Docker daemon (--engine auto), the notebooks run with the local engine:
 a virtual environment built from requirements.txt. It is less isolated (notebook
-code runs as you, on your files; network and limits only where the machine allows) and says so. --no-run stops after the build.
+code runs as you, on your files; no network, limits, read-only caches and a hidden
+Docker socket only where the machine allows) and says so. With a daemon, a build that
+fails stops there: the notebooks never run without a container unless --engine local
+asks for it. --no-run stops after the build.
 
 modes:
   binder   repo2docker's stock buildpacks: the image mybinder.org would launch
@@ -126,8 +129,11 @@ def run(args: argparse.Namespace) -> int:
                 result = build_image(repo, mode=args.mode, force=args.force, ca_bundle=args.ca_bundle,
                                      push=args.push, progress=view, image_name=args.image_name,
                                      allow_substitution=args.allow_python_substitution)
-        except BuildError as exc:
-            show_build_failure(exc, err)
+        except (BuildError, EngineError) as exc:
+            if isinstance(exc, BuildError):
+                show_build_failure(exc, err)
+            if args.engine == "auto":  # the notebooks did not run, and auto does not run them without a container
+                exc.hint = f"{exc.hint}. {NOT_LOCAL}" if exc.hint else NOT_LOCAL
             raise
         image = result.image
         report.build = result.to_dict()
@@ -154,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         write_json_atomic(args.output, report.to_dict(args.strict))
     return run_code if run_code != EXIT_OK else validation_code
+
+
+NOT_LOCAL = ("The notebooks were not run: with a Docker daemon, --engine auto never runs them without a container; "
+             "pass --engine local to run them as you, knowingly")
 
 
 def _pick_engine(no_run: bool) -> tuple[str, str]:

@@ -38,10 +38,14 @@ Run every notebook of the repository at PATH end to end — in a container of th
 and compare each with its committed outputs.
 
 The image: --image TAG, else the one `paperpack build PATH` made for this exact state of
-the repository (its content-addressed tag), when it is in the local image store. With
---engine auto and no such image (or no Docker), the notebooks run with the local engine,
-which is less isolated (notebook code runs as you, on your files; no network and
-limits only where the machine allows — the label says what was applied); a note says why.
+the repository (its content-addressed tag), when it is in the local image store.
+--engine auto without that image: when the machine is the reason (no usable Docker, a
+base image or the buildx plugin not installed), the notebooks run with the local engine,
+with a note saying why; when the repository is (no image built for this state of it, a
+tag its files do not allow to work out), the run stops (exit 2): run `paperpack build
+PATH`, or pass --engine local knowingly. The local engine is less isolated: notebook code
+runs as you, on your files; no network, limits, paperpack's caches read-only and the
+Docker socket hidden only where the machine allows — the label says what was applied.
 --engine docker without that image is an error naming the tag it looked for.
 
 Each notebook gets a verdict: same (results match, within tolerance), differs (which
@@ -57,7 +61,7 @@ repository is never modified: executed copies and report.json go to the output f
 
 examples:
   paperpack build . --no-run && paperpack run .    # runs in the image just built
-  paperpack run .                                  # auto: that image if it exists, else local
+  paperpack run .                                  # auto: that image (local only if no Docker)
   paperpack run . --engine docker                  # the image of this state, or exit 2
   paperpack run . --image paperpack/paper:3f2a --jobs 4
   paperpack run . --engine local -p n_samples 100  # reduced-size run for CI
@@ -155,7 +159,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="docker (--image, or the image of this repository state: an error if it is missing), "
                         "local (a virtual environment; less isolated), auto (default: docker when --image is "
                         "given — an error if Docker does not answer — or when the image of this repository "
-                        "state exists, else local with a note saying why)")
+                        "state exists; local, with a note saying why, only when this machine has no usable "
+                        "Docker, base image or buildx; else an error: build the image first)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="text for people, json (the report's run section) on stdout")
     add_run_arguments(p)

@@ -4,7 +4,10 @@ An :class:`EngineRegistry` is a plain class with ``register``/``get`` (papermill
 pattern), so tests can build their own. :func:`default_registry` knows ``docker`` and
 ``local``; :func:`choose_engine` picks one (and the image) for ``--engine auto`` and
 ``--engine docker``: without ``--image``, the image ``paperpack build`` made for this exact
-state of the repository, when it exists.
+state of the repository, when it exists. ``auto`` falls back to the less isolated local
+engine only for reasons of the machine (no Docker daemon, no base image), never for
+reasons the repository decides (no image for this state, a tag that cannot be worked
+out): a repository must not be able to get its code run as the user without a container.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from ..repo import Repo
 from .plan import Limits, PlannedNotebook
 
 __all__ = ["Batch", "Session", "Engine", "EngineRegistry", "EngineChoice", "default_registry", "detect_engine",
-           "choose_engine", "repo_image", "docker_available", "RUNNER", "EVENT_PREFIX", "GIVEN", "FOUND"]
+           "choose_engine", "repo_image", "RepoImage", "docker_available", "RUNNER", "EVENT_PREFIX", "GIVEN",
+           "FOUND"]
 
 log = logging.getLogger(__name__)
 
@@ -253,8 +257,19 @@ def choose_engine(registry: EngineRegistry, engine: str = "auto", image: str | N
     With an image, ``auto`` means docker (an error if Docker does not answer). Without
     one, and given ``repo``, the image is the one `paperpack build` made for this exact
     state of the repository (:func:`~paperpack.build.builder.expected_image`), when it
-    is in the local image store: ``auto`` runs in it, or falls back to the local engine
-    with a note saying why; ``docker`` raises :class:`UsageError` naming the expected tag.
+    is in the local image store: ``auto`` and ``docker`` run in it. When it is not:
+
+    - for a reason of the machine (no usable Docker, a base image the user has not made:
+      no buildx plugin: :attr:`RepoImage.machine`), ``auto`` falls back to the local
+      engine with a note saying why;
+    - for a reason the repository decides (no image for this state of it, a tag that
+      cannot be worked out from its files), ``auto`` raises :class:`UsageError` (exit 2)
+      naming the reason, ``paperpack build PATH`` and ``--engine local``: a repository
+      cannot make paperpack run its code without a container.
+
+    ``docker`` raises in both cases (:class:`EngineError` without Docker, else
+    :class:`UsageError` naming the tag it looked for).
+
     ``path`` is the repository as the user wrote it, for the hints (default: its root).
     """
     if engine not in ("auto", "docker"):
@@ -275,38 +290,59 @@ def choose_engine(registry: EngineRegistry, engine: str = "auto", image: str | N
             raise EngineError(f"cannot run in a container: no usable Docker ({why})",
                               hint=NO_DOCKER_HINT)
         return EngineChoice("local", note=f"no usable Docker ({why}): the notebooks run with the local engine")
-    tag, found, problem = repo_image(repo)
-    if found:
-        return EngineChoice("docker", tag, FOUND)
-    missing = (f"no image for this state of the repository ({tag} is not in the local image store)" if tag
-               else f"no image for this state of the repository (its tag cannot be worked out: {problem})")
+    found = repo_image(repo)
+    if found.found:
+        return EngineChoice("docker", found.tag, FOUND)
     build = f"paperpack build {shlex.quote(shown)}"
+    missing = (f"no image for this state of the repository ({found.tag} is not in the local image store"
+               + (f", and none can be built here: {found.problem})" if found.problem else ")")
+               if found.tag else
+               f"no image for this state of the repository (its tag cannot be worked out: {found.problem})")
     if engine == "docker":
         raise UsageError(f"--engine docker: {missing}",
                          hint=f"build it first with `{build} --no-run`, or pass --image TAG, "
                               "or use --engine local")
-    return EngineChoice("local", note=f"{missing}: the notebooks run with the local engine — run `{build}` "
-                                      "first for the isolated run")
+    if found.machine:
+        return EngineChoice("local", note=f"{missing}: the notebooks run with the local engine — fix that and "
+                                          f"run `{build}` for the isolated run")
+    raise UsageError(f"{missing}; --engine auto does not fall back to the less isolated local engine for a "
+                     "reason the repository decides",
+                     hint=f"run `{build}` (it builds the image and runs the notebooks in it), or pass --engine "
+                          "local to run the notebooks without a container, as you, knowingly")
 
 
-def repo_image(repo: Repo) -> tuple[str | None, bool, str]:
-    """(the tag `paperpack build` gives this state of ``repo``, whether that image exists, why no tag).
+@dataclass(frozen=True)
+class RepoImage:
+    """The image `paperpack build` gives a state of a repository, and whether it exists."""
+
+    tag: str | None  # None: it cannot be worked out
+    found: bool  # in the local image store
+    problem: str = ""  # why there is no tag, or (machine) why none can be built here
+    machine: bool = False  # whether that is the machine's doing (a base image the user has not made)
+
+
+def repo_image(repo: Repo) -> RepoImage:
+    """The tag `paperpack build` gives this state of ``repo``, whether that image exists, and why no tag.
 
     The build's own mode (``auto``: the manifest, else whether the stock base image is
     present) decides the tag and the reason; the other mode is looked at too, since
     ``paperpack build --mode`` may have chosen it. A Python substitution is allowed: the
     tag records it, so only an image built with it matches. A mode whose tag cannot be
     worked out (a base image missing, environment files it cannot build) has no image.
+    A missing base image is the machine's doing only when the default one is missing
+    too (:func:`_machine_lacks_base_images`); so is a missing image when no image can be
+    built here (no buildx plugin).
     """
     from ..build.builder import expected_image, resolve_mode
-    from ..build.engine import image_inspect
+    from ..build.engine import image_inspect, preflight
 
     try:
         own = resolve_mode("auto", repo)
     except PaperpackError as exc:
-        return None, False, str(exc)
+        return RepoImage(None, False, str(exc), machine=False)
     expected: str | None = None
     problem = ""
+    machine = False
     for mode in (own, *(m for m in ("offline", "binder") if m != own)):
         try:
             tag = expected_image(repo, mode=mode, allow_substitution=True)
@@ -315,9 +351,31 @@ def repo_image(repo: Repo) -> tuple[str | None, bool, str]:
             log.debug("no image tag in %s mode: %s", mode, exc)
             if mode == own:
                 problem = str(exc)
+                machine = isinstance(exc, EngineError) and _machine_lacks_base_images(repo)
             continue
         if exists:
-            return tag, True, ""
+            return RepoImage(tag, True)
         if mode == own:
             expected = tag
-    return expected, False, problem
+    if expected is not None:  # no image: can one be built here at all?
+        try:
+            preflight(buildx=True)
+        except EngineError as exc:
+            return RepoImage(expected, False, str(exc), machine=True)
+    return RepoImage(expected, False, problem, machine=machine)
+
+
+def _machine_lacks_base_images(repo: Repo) -> bool:
+    """Whether a missing base image is the machine's doing: the default one is missing too.
+
+    A base image the repository asks for — named in its paperpack.yml
+    (``environment.base_image``), or another Debian release for the Python its
+    runtime.txt asks for — is the repository's doing when the default one is here.
+    """
+    from ..build.baseimage import DEFAULT_RELEASE, base_image_tag
+    from ..build.engine import image_id
+
+    settings = repo.manifest.get("environment", {}) if repo.manifest else {}
+    if isinstance(settings, dict) and settings.get("base_image"):
+        return False
+    return image_id(base_image_tag(DEFAULT_RELEASE)) is None

@@ -4,7 +4,10 @@ Less isolated than a container — notebook code runs as you, on your files. Wha
 machine allows is applied to the runner and every kernel it starts
 (:mod:`paperpack.run.sandbox`): the run's memory, CPU and process limits (the same
 resolved :class:`~paperpack.run.plan.Limits` the container engine takes), an open-files
-limit, and no network where a network namespace can be made. :attr:`LocalEngine.isolation`
+limit, no network where a network namespace can be made, and — where a user namespace
+can be made — paperpack's caches that other papers reuse (the cached environments, the
+data cache) read-only and the Docker daemon's socket out of reach (:func:`protected_paths`).
+:attr:`LocalEngine.isolation`
 says exactly what was applied and what was not, and ends with a warning when the Python
 version differs from the one runtime.txt asks for.
 The kernels get a minimal environment (:func:`~paperpack.run.venv.minimal_env`): no
@@ -20,8 +23,9 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+from ..cache import cache_dir
 from .engines import RUNNER, Batch, Engine, Session
 from .mounts import data_links
 from .sandbox import Confinement, probe
@@ -55,8 +59,11 @@ class LocalEngine(Engine):
         log.warning(self.isolation)
         self.venv = ensure_venv(session.repo.root, self.python)
 
-    def _confinement(self, session: Session, longest: float, slot: int = 0) -> Confinement:
-        return Confinement(session.limits, longest, probe(), slot=slot)
+    def _confinement(self, session: Session, longest: float, slot: int = 0,
+                     writable: Sequence[Path] = ()) -> Confinement:
+        readonly = protected_paths(self.venv, [source for source, _ in session.data],
+                                   [session.work_dir.parent, *writable]) if self.venv else []
+        return Confinement(session.limits, longest, probe(), slot=slot, readonly=readonly)
 
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
         if self.venv is None or not (self.venv / READY_MARKER).is_file():  # e.g. on another machine
@@ -66,6 +73,7 @@ class LocalEngine(Engine):
             "IPYTHONDIR": str(home / "ipython"),  # no personal IPython start-up files
             "JUPYTER_DATA_DIR": str(self.venv / "share" / "jupyter"),  # no personal kernelspecs
             "JUPYTER_CONFIG_DIR": str(self.venv / "etc" / "jupyter"),
+            "JUPYTER_RUNTIME_DIR": str(home / "jupyter-runtime"),  # connection files: not in the read-only venv
             "MPLBACKEND": "agg",
         }
         spec = self.write_spec(batch, session, source=str(session.repo.root), workdir=str(session.work_dir),
@@ -76,13 +84,45 @@ class LocalEngine(Engine):
         env["PATH"] = f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         python = str(self.venv / "bin" / "python")
         longest = max((nb.timeout for nb in batch.notebooks), default=session.limits.timeout or 0)
-        with self._confinement(session, longest, batch.number) as confined:
+        with self._confinement(session, longest, batch.number, [batch.out_dir]) as confined:
             code, tail = self.stream(confined.command(python, [python, str(RUNNER), "--spec", str(spec)]),
                                      session, env=env)
             hits = confined.pids_hits()
         if hits:
             _note_pids_hits(batch, hits)
         return {"exit_code": code, "oom_killed": False, "output": tail, "pids_limit_hits": hits}
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def protected_paths(venv: Path, data: Sequence[Path], writable: Sequence[Path]) -> list[Path]:
+    """What notebook code must not change: paperpack's cache (every cached environment, the
+    default data cache), ``venv``, and the data cache(s) ``data`` (fetched files) come from.
+
+    A data file's cache is its store's root (``<root>/sha256/<hex>``, ``<root>/extracted/<hex>``),
+    so the blobs of other papers are covered too. A folder holding one of ``writable`` (the
+    run's own scratch and output folders) is left out — the files under it that matter (the
+    environment, each data file) are then protected one by one.
+    """
+    real = [Path(os.path.realpath(p)) for p in writable]
+
+    def allowed(path: Path) -> bool:
+        return not any(_inside(w, path) for w in real)
+
+    wanted: list[Path] = []
+    for path in (cache_dir(), venv):
+        wanted.append(Path(os.path.realpath(path)))
+    for source in data:
+        source = Path(os.path.realpath(source))
+        store = source.parent.parent if source.parent.name in ("sha256", "extracted") else source
+        wanted.append(store if allowed(store) else source)
+    chosen: list[Path] = []
+    for path in wanted:
+        if allowed(path) and not any(_inside(path, c) for c in chosen):
+            chosen = [c for c in chosen if not _inside(c, path)] + [path]
+    return chosen
 
 
 def _note_pids_hits(batch: Batch, hits: int) -> None:

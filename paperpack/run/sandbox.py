@@ -15,10 +15,18 @@ become, for the runner and every kernel it starts (inherited):
   user: the user's current tasks plus the limit); else (root without a writable cgroup —
   ``RLIMIT_NPROC`` does not apply to root) none, and the label says so;
 - network: a new, empty network namespace with only the loopback interface up, inside a
-  new user namespace where that is allowed (``unshare --user --map-root-user --net``: even
-  for root, the notebook then holds no capability outside it, so it cannot re-enter the
-  host's network namespace or raise its limits), else ``unshare --net`` (root only); else
-  the network stays on, and the label says so.
+  new user namespace where that is allowed (``unshare --user --map-root-user --net
+  --mount``: even for root, the notebook then holds no capability outside it, so it cannot
+  re-enter the host's network namespace, raise its limits or reach other processes'
+  mounts through ``/proc/PID/root``), else ``unshare --net`` (root only); else the network
+  stays on, and the label says so;
+- paperpack's caches and the Docker socket: in that user namespace's own mount namespace,
+  the caches other papers reuse (the local environments, the data cache) are bind-mounted
+  read-only and the Docker daemon's sockets (:func:`docker_sockets`) are covered, then a
+  nested user + mount namespace locks those mounts (:mod:`paperpack.run.confine`), so
+  notebook code cannot write into a cached environment or data file, nor start
+  containers through the daemon (which would be root on the host). Without a user
+  namespace they stay writable and reachable, and the label says so.
 
 These are guards against accidents (a notebook that downloads, forks or allocates too
 much), not a security boundary: notebook code runs as you and can read your files, and
@@ -41,23 +49,27 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Mapping, Sequence
 
 from .plan import Limits
 
-__all__ = ["Capabilities", "Confinement", "probe", "memory_bytes", "CONFINE", "NOFILE"]
+__all__ = ["Capabilities", "Confinement", "probe", "memory_bytes", "docker_sockets", "CONFINE", "NOFILE"]
 
 log = logging.getLogger(__name__)
 
 CONFINE = Path(__file__).resolve().parent / "confine.py"
 NOFILE = 4096
 CPU_SLACK = 60  # seconds of CPU time beyond the budget before SIGXCPU
-USERNS_NET = ("unshare", "--user", "--map-root-user", "--net")
+USERNS_NET = ("unshare", "--user", "--map-root-user", "--net", "--mount")
 NET_PREFIXES = (USERNS_NET, ("unshare", "--net"))  # the user namespace first: it drops host capabilities
+#: where Docker daemons listen (rootful, containerd); $DOCKER_HOST's and a rootless daemon's are added
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock")
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
@@ -67,6 +79,18 @@ def memory_bytes(size: str) -> int:
     if not match:
         raise ValueError(f"not a memory size: {size!r} (expected e.g. 512m or 2g)")
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def docker_sockets(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """The Docker daemon's sockets a notebook must not reach: the usual ones, ``$DOCKER_HOST``'s, a rootless one."""
+    env = os.environ if environ is None else environ
+    found = [Path(p) for p in DOCKER_SOCKETS]
+    host = env.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        found.append(Path(host[len("unix://"):]))
+    if env.get("XDG_RUNTIME_DIR"):
+        found.append(Path(env["XDG_RUNTIME_DIR"]) / "docker.sock")
+    return found
 
 
 def _launch_ok(cmd: list[str]) -> tuple[bool, str]:
@@ -84,9 +108,20 @@ class Capabilities:
 
     net: tuple[str, ...] | None  # command prefix that starts a process in an empty network namespace
     net_note: str  # how, or why not
+    fs: bool  # whether read-only caches and hidden sockets can be mounted, and locked (see confine.py)
+    fs_note: str  # why not
     cgroup: Path | None  # a folder where a pids cgroup per batch can be made
     cgroup_note: str
     root: bool
+
+
+def _probe_mounts() -> tuple[bool, str]:
+    """Whether the launcher can make a folder read-only, cover a file and lock both, in the user namespace."""
+    with tempfile.TemporaryDirectory(prefix="paperpack-probe-") as scratch:
+        (Path(scratch) / "socket").touch()
+        check = json.dumps({"lo_up": True, "readonly": [scratch], "hide": [f"{scratch}/socket"], "lock": True})
+        ok, why = _launch_ok([*USERNS_NET, sys.executable, str(CONFINE), check, "/bin/true"])
+    return ok, "" if ok else f"no read-only mounts in a user namespace here ({why})"
 
 
 def _probe_net() -> tuple[tuple[str, ...] | None, str]:
@@ -142,10 +177,13 @@ def _probe_cgroup() -> tuple[Path | None, str]:
 @functools.lru_cache(maxsize=1)
 def probe() -> Capabilities:
     """What works here, tried once per process."""
-    net, net_note = _probe_net()
+    fs, fs_note = _probe_mounts() if shutil.which("unshare") else (False, "no unshare command (util-linux) on PATH")
+    net, net_note = (USERNS_NET, " ".join(USERNS_NET)) if fs else _probe_net()
     cgroup, cgroup_note = _probe_cgroup()
-    caps = Capabilities(net=net, net_note=net_note, cgroup=cgroup, cgroup_note=cgroup_note, root=os.geteuid() == 0)
-    log.info("local engine confinement: network %s; processes %s", net_note, cgroup_note)
+    caps = Capabilities(net=net, net_note=net_note, fs=fs, fs_note=fs_note, cgroup=cgroup, cgroup_note=cgroup_note,
+                        root=os.geteuid() == 0)
+    log.info("local engine confinement: network %s; caches %s; processes %s", net_note,
+             "read-only" if fs else fs_note, cgroup_note)
     return caps
 
 
@@ -194,11 +232,18 @@ def _remove_cgroup(folder: Path) -> None:
 
 
 class Confinement:
-    """The confinement of one batch: the launch command, and its pids cgroup while it runs."""
+    """The confinement of one batch: the launch command, and its pids cgroup while it runs.
+
+    ``readonly``: paths notebook code must not change (paperpack's caches); ``hidden``:
+    sockets it must not reach (default :func:`docker_sockets`). Both only where
+    ``caps.fs``; the label says so otherwise.
+    """
 
     def __init__(self, limits: Limits, longest_timeout: float, caps: Capabilities | None = None, *,
-                 slot: int = 0) -> None:
+                 slot: int = 0, readonly: Sequence[Path] = (), hidden: Sequence[Path] | None = None) -> None:
         self.caps = caps or probe()
+        self.readonly = [str(p) for p in readonly]
+        self.hidden = [str(p) for p in (docker_sockets() if hidden is None else hidden)]
         self.limits = limits
         available = len(os.sched_getaffinity(0))
         self.cores = max(1, min(math.ceil(float(limits.cpus or 1)), available))
@@ -218,8 +263,10 @@ class Confinement:
             own_namespace = self.caps.net == USERNS_NET and _kernel_at_least(5, 14)
             budget = int(self.limits.pids) + (1 if own_namespace else _user_tasks(os.getuid()))
             rlimits["RLIMIT_NPROC"] = [budget, budget]
+        mounts: dict[str, object] = {"readonly": self.readonly, "hide": self.hidden, "lock": True} \
+            if self.caps.fs else {}
         return {"lo_up": self.caps.net is not None, "cgroup": str(self.cgroup) if self.cgroup else None,
-                "cores": self.cores, "first_core": self.first_core, "rlimits": rlimits}
+                "cores": self.cores, "first_core": self.first_core, "rlimits": rlimits, **mounts}
 
     def command(self, python: str, cmd: list[str]) -> list[str]:
         """``cmd`` started through the launcher (run by ``python``), in the network namespace if any."""
@@ -272,6 +319,9 @@ def describe(caps: Capabilities, limits: Limits, cores: int) -> str:
     else:
         procs = f"no process limit (root: RLIMIT_NPROC does not apply, and {caps.cgroup_note})"
     cpu = f"{cores} core{'s' * (cores != 1)} (CPU time ≤ timeout × {cores} per process)"
-    return (f"local engine: {net}, memory ≤ {limits.memory} per process, {procs}, {cpu}, ≤ {NOFILE} open files — "
+    caches = ("paperpack's caches read-only and the Docker socket hidden" if caps.fs else
+              f"paperpack's caches WRITABLE and the Docker socket reachable ({caps.fs_note})")
+    return (f"local engine: {net}, {caches}, memory ≤ {limits.memory} per process, {procs}, {cpu}, "
+            f"≤ {NOFILE} open files — "
             "less isolated than a container: guards against accidents, not a security boundary (notebook code "
             "runs as you, on your files)")

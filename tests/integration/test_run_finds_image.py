@@ -25,7 +25,7 @@ from paperpack.build.builder import expected_image
 from paperpack.cli.main import main
 from paperpack.errors import EngineError
 from paperpack.repo import Repo
-from paperpack.run.engines import FOUND, choose_engine, default_registry, repo_image
+from paperpack.run.engines import FOUND, RepoImage, choose_engine, default_registry, repo_image
 from paperpack.schemas import validator_for
 from tests.conftest import CASES, require
 
@@ -144,25 +144,23 @@ def test_run_finds_the_image_build_made(built: tuple[Path, str], tmp_path: Path,
 
 
 @pytest.mark.docker
-def test_a_changed_notebook_has_no_image_so_auto_runs_locally(built: tuple[Path, str], tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_changed_notebook_has_no_image_so_auto_stops(built: tuple[Path, str], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """No image for this state is the repository's doing: auto does not run its code without a container."""
     root, tag = built
     copy = tmp_path / root.name  # the same folder name, so the same image repository
     shutil.copytree(root, copy)
-    assert repo_image(Repo.open(copy)) == (tag, True, "")  # an unchanged copy elsewhere finds it
+    assert repo_image(Repo.open(copy)) == RepoImage(tag, True)  # an unchanged copy elsewhere finds it
     _edit_source(copy)
     changed = expected_image(Repo.open(copy), mode="offline")
     assert changed != tag
     out = tmp_path / "out"
-    assert main(["run", str(copy), "--out-dir", str(out), "--timeout", "300"]) == 0
-    text = _flat(capsys.readouterr().out)
-    run = json.loads((out / "report.json").read_text())["run"]
-    assert (run["engine"], run["image"], run["image_source"]) == ("local", None, None)
-    assert [nb["verdict"] for nb in run["notebooks"]] == ["same"]
-    note = run["engine_note"]
-    assert f"no image for this state of the repository ({changed} is not in the local image store)" in note
-    assert f"run `paperpack build {copy}` first for the isolated run" in note
-    assert note in text and "less isolated" in text
+    capsys.readouterr()
+    assert main(["run", str(copy), "--out-dir", str(out), "--timeout", "300"]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert f"no image for this state of the repository ({changed} is not in the local image store)" in err
+    assert f"run `paperpack build {copy}`" in err and "--engine local" in err
+    assert not out.exists()
 
 
 @pytest.mark.docker
