@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -11,7 +12,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from paperpack.run.engines import EVENT_PREFIX, RUNNER
+from paperpack.run.channel import new_key, read_channel
+from paperpack.run.engines import RUNNER
 
 v4 = nbformat.v4
 
@@ -58,25 +60,32 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data.mkdir()
     (data / "input.csv").write_text("a,b\n1,2\n")
     jobs = [{"timeout": 60, "cell_timeout": 30, **job} for job in JOBS]
-    spec = {"source": str(source), "workdir": str(work), "outdir": str(out), "jobs": len(jobs),
+    key = new_key()
+    spec = {"source": str(source), "workdir": str(work), "jobs": len(jobs), "channel_key": key.hex(),
             "links": [{"target": "data/input.csv", "source": str(data / "input.csv")}], "notebooks": jobs}
-    (root / "spec.json").write_text(json.dumps(spec))
     before = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
-    proc = subprocess.run([sys.executable, str(RUNNER), "--spec", str(root / "spec.json")],
-                          capture_output=True, text=True, timeout=120, check=False)
-    events = [json.loads(line[len(EVENT_PREFIX):]) for line in proc.stdout.splitlines()
-              if line.startswith(EVENT_PREFIX)]
-    results = {job["key"]: json.loads((out / f"{job['key']}.result.json").read_text()) for job in JOBS}
+    proc = subprocess.run([sys.executable, str(RUNNER), "--spec", "-"], input=json.dumps(spec).encode(),
+                          capture_output=True, timeout=120, check=False)
+    events: list[dict[str, Any]] = []
+    output: list[str] = []
+    deliveries = read_channel(io.BytesIO(proc.stdout), {job["key"] for job in JOBS}, key, events.append,
+                              output.append)
+    out.mkdir()
+    for job_key, delivery in deliveries.items():
+        assert not delivery.problems, delivery.problems
+        if delivery.notebook is not None:
+            (out / f"{job_key}.ipynb").write_bytes(delivery.notebook)
+    results = {job["key"]: deliveries[job["key"]].result for job in JOBS}
     return {"proc": proc, "events": events, "results": results, "out": out, "work": work, "source": source,
-            "before": before}
+            "before": before, "output": output}
 
 
 def test_batch_finishes_and_reports_each_notebook(batch: dict[str, Any]) -> None:
-    assert batch["proc"].returncode == 0, batch["proc"].stdout + batch["proc"].stderr
+    assert batch["proc"].returncode == 0, batch["output"] + [batch["proc"].stderr.decode()]
     kinds = [e["event"] for e in batch["events"]]
     assert kinds.count("start") == len(JOBS) and kinds.count("done") == len(JOBS)
     assert kinds[-1] == "batch-done"
-    assert not list(batch["out"].glob(".*.tmp")), "half-written files left behind"
+    assert not batch["proc"].stderr, "the runner's stderr goes to /dev/null once its channel is open"
 
 
 def test_parameters_injected_after_the_parameters_cell(batch: dict[str, Any]) -> None:

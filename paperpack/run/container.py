@@ -4,7 +4,7 @@
 memory / process / CPU limits. The repository is mounted read-only; the runner copies it
 into a writable working copy (a host folder shared by the run's batches, so a notebook
 sees the files the notebooks it depends on wrote). Fetched data is mounted read-only
-and linked at its declared path. Results come back through a mounted output folder.
+and linked at its declared path. Results come back on the runner's stdout (run/channel.py).
 
 Every container is named ``paperpack-run-…``; Ctrl-C, a timeout or the interpreter
 exiting removes each one (``docker rm -f``).
@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 DOCKER_LABEL = "container: no network, non-root, read-only sources, memory/process/CPU limits"
 CONTAINER_PREFIX = "paperpack-run-"
-IN_REPO, IN_WORK, IN_OUT, IN_RUNNER, IN_DATA = ("/paperpack/repo", "/paperpack/work", "/paperpack/out",
-                                                 "/paperpack/runner.py", "/paperpack/data")
+IN_REPO, IN_WORK, IN_RUNNER, IN_DATA = ("/paperpack/repo", "/paperpack/work", "/paperpack/runner.py",
+                                        "/paperpack/data")
 IN_KERNELFORK = "/paperpack/kernelfork.py"  # beside the runner, which forks kernels with it
 DEFAULT_USER = "1000:1000"
 
@@ -168,7 +168,7 @@ class DockerEngine(Engine):
 
     def command(self, session: Session, batch: Batch, name: str) -> list[str]:
         limits = session.limits
-        cmd = [docker_cli(), "run", "--name", name, "--label", "paperpack.run=1",
+        cmd = [docker_cli(), "run", "-i", "--name", name, "--label", "paperpack.run=1",
                "--network", "none", "--user", self.user, "--cap-drop", "ALL",
                "--security-opt", "no-new-privileges",
                "--memory", str(limits.memory), "--memory-swap", str(limits.memory),
@@ -177,19 +177,17 @@ class DockerEngine(Engine):
                *bind_mount(RUNNER, IN_RUNNER, readonly=True),
                *bind_mount(RUNNER.with_name("kernelfork.py"), IN_KERNELFORK, readonly=True),
                *bind_mount(session.work_dir, IN_WORK, readonly=False),
-               *bind_mount(batch.out_dir, IN_OUT, readonly=False),
                "-e", "IPYTHONDIR=/tmp/paperpack-ipython", "-e", "MPLCONFIGDIR=/tmp/paperpack-mpl",
                "-e", "JUPYTER_RUNTIME_DIR=/tmp/paperpack-runtime", "-e", "MPLBACKEND=agg"]
         for index, (source, _target) in enumerate(session.data):
             cmd += bind_mount(source, f"{IN_DATA}/{index}", readonly=True)
-        cmd += [str(session.image), "python3", IN_RUNNER, "--spec", f"{IN_OUT}/spec.json"]
+        cmd += [str(session.image), "python3", IN_RUNNER, "--spec", "-"]  # the spec on stdin: kernels cannot read it
         return cmd
 
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
         links = [{"target": target, "source": f"{IN_DATA}/{index}"}
                  for index, (_source, target) in enumerate(session.data)]
-        self.write_spec(batch, session, source=IN_REPO, workdir=IN_WORK, outdir=IN_OUT, links=links)
-        batch.out_dir.chmod(0o777)
+        spec = self.write_spec(batch, session, source=IN_REPO, workdir=IN_WORK, links=links)
         name = f"{CONTAINER_PREFIX}{uuid.uuid4().hex[:12]}"
         with _live_lock:
             _live.add(name)
@@ -199,7 +197,9 @@ class DockerEngine(Engine):
             if session.cancelled.is_set():
                 return {**facts, "exit_code": None, "output": "cancelled before start"}
             cmd = self.command(session, batch, name)
-            code, tail = self.stream(cmd, session)
+            streamed = self.stream(cmd, session, batch, spec=spec)
+            code, tail = streamed.code, streamed.output
+            facts["deliveries"] = streamed.deliveries
             state = _docker("inspect", "--format", "{{.State.OOMKilled}} {{.State.ExitCode}}", name)
             if state.returncode == 0:
                 oom, exit_code = state.stdout.split()
