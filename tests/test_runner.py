@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 
-from paperpack.run.channel import new_key, read_channel
-from paperpack.run.engines import RUNNER
+from tests.runhelp import run_runner
 
 v4 = nbformat.v4
 
@@ -60,28 +55,21 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data.mkdir()
     (data / "input.csv").write_text("a,b\n1,2\n")
     jobs = [{"timeout": 60, "cell_timeout": 30, **job} for job in JOBS]
-    key = new_key()
-    spec = {"source": str(source), "workdir": str(work), "jobs": len(jobs), "channel_key": key.hex(),
+    spec = {"source": str(source), "workdir": str(work), "jobs": len(jobs),
             "links": [{"target": "data/input.csv", "source": str(data / "input.csv")}], "notebooks": jobs}
     before = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
-    proc = subprocess.run([sys.executable, str(RUNNER), "--spec", "-"], input=json.dumps(spec).encode(),
-                          capture_output=True, timeout=120, check=False)
-    events: list[dict[str, Any]] = []
-    output: list[str] = []
-    deliveries = read_channel(io.BytesIO(proc.stdout), {job["key"] for job in JOBS}, key, events.append,
-                              output.append)
+    proc = run_runner(spec)
     out.mkdir()
-    for job_key, delivery in deliveries.items():
-        assert not delivery.problems, delivery.problems
+    for job_key, delivery in proc.deliveries.items():
         if delivery.notebook is not None:
             (out / f"{job_key}.ipynb").write_bytes(delivery.notebook)
-    results = {job["key"]: deliveries[job["key"]].result for job in JOBS}
-    return {"proc": proc, "events": events, "results": results, "out": out, "work": work, "source": source,
-            "before": before, "output": output}
+    results = {job["key"]: proc.deliveries[job["key"]].result for job in JOBS}
+    return {"proc": proc, "events": proc.events, "results": results, "out": out, "work": work, "source": source,
+            "before": before}
 
 
 def test_batch_finishes_and_reports_each_notebook(batch: dict[str, Any]) -> None:
-    assert batch["proc"].returncode == 0, batch["output"] + [batch["proc"].stderr.decode()]
+    assert batch["proc"].code == 0, batch["proc"].output + [batch["proc"].stderr.decode()]
     kinds = [e["event"] for e in batch["events"]]
     assert kinds.count("start") == len(JOBS) and kinds.count("done") == len(JOBS)
     assert kinds[-1] == "batch-done"
