@@ -117,6 +117,8 @@ def make_hostile(tmp: Path, kind: str, *, size: int = 300 << 20) -> Hostile:
         os.chmod(target, 0o600)
     elif kind == "environ":
         target = "/proc/self/environ"
+    elif kind == "forge-same":
+        target = "attack.ipynb"  # the planted copy: the committed notebook itself, from the working copy
     source = f"KIND, TARGET, NB, SIZE = {kind!r}, {target!r}, 'attack.ipynb', {size!r}\n" + ATTACK_BODY
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
@@ -124,8 +126,6 @@ def make_hostile(tmp: Path, kind: str, *, size: int = 300 << 20) -> Hostile:
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=PUBLISHED)]
     nb.cells = [cell]
     nbformat.write(nb, repo / "attack.ipynb")
-    if kind == "forge-same":
-        nbformat.write(nb, target)  # the planted copy: the committed notebook itself
     return Hostile(repo=repo, secret=secret, kind=kind)
 
 
