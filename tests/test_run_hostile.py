@@ -25,7 +25,7 @@ from paperpack.report import write_atomic
 from paperpack.run import channel, run_notebooks
 from paperpack.run.api import prepare_out_dir
 from tests.hostile import assert_nothing_came_back, make_hostile
-from tests.runhelp import ROOT, tree_hashes
+from tests.runhelp import ROOT, RunnerOutput, start_runner, tree_hashes
 
 pytestmark = pytest.mark.slow
 
@@ -196,3 +196,43 @@ def test_a_result_of_the_wrong_shape_or_signature_is_refused() -> None:
         assert delivery.result is None and words in delivery.problems[0], (bad, delivery.problems)
     cut = read(frame("notebook", b"{}" * 10)[:-5])
     assert cut.notebook is None and "cut short" in cut.problems[0]
+
+
+@pytest.mark.parametrize("template", ["1", "0"])
+def test_no_kernel_holds_the_runners_stdout(tmp_path: Path, template: str) -> None:
+    """Kernels (forked from the template or launched) and the template inherit /dev/null, never the channel."""
+    source = tmp_path / "repo"
+    source.mkdir()
+    listing = ("import os\n"
+               "pids = ['self'] + ([str(os.getppid())] if 'kernelfork' in open(f'/proc/{os.getppid()}/cmdline').read()"
+               " else [])\n"
+               "for pid in pids:\n"
+               "    for n in os.listdir(f'/proc/{pid}/fd'):\n"
+               "        try:\n"
+               "            print(pid, n, os.readlink(f'/proc/{pid}/fd/{n}'))\n"
+               "        except OSError:\n"
+               "            pass\n")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(listing)]
+    nbformat.write(nb, source / "fds.ipynb")
+    spec = {"source": str(source), "workdir": str(tmp_path / "work"), "jobs": 1, "links": [],
+            "notebooks": [{"key": "fds", "path": "fds.ipynb", "timeout": 60}]}
+    proc, key = start_runner(spec, env={**os.environ, "PAPERPACK_KERNEL_TEMPLATE": template})
+    assert proc.stdout is not None
+    channel_pipe = f"pipe:[{os.fstat(proc.stdout.fileno()).st_ino}]"
+    stdout, stderr = proc.communicate(timeout=120)
+    sent = RunnerOutput(proc.returncode, stderr).read(stdout, {"fds"}, key)
+    text = nbformat.reads(sent.deliveries["fds"].notebook.decode(), as_version=4)  # type: ignore[union-attr]
+    lines = "".join(output.get("text", "") for output in text.cells[0].outputs)
+    assert "self 0 " in lines, lines
+    if template == "1":
+        assert " 1 /dev/null" in lines and " 2 /dev/null" in lines, lines  # the template's stdout and stderr
+    assert channel_pipe not in lines, f"a kernel or the template holds the runner's stdout ({channel_pipe}):\n{lines}"
+
+
+def test_the_runners_copies_of_the_frame_prefixes_match() -> None:
+    from paperpack.run import runner
+
+    assert runner.FRAME_PREFIX.encode() == channel.FRAME_PREFIX
+    assert runner.EVENT_PREFIX.encode() == channel.EVENT_PREFIX

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from ..errors import EngineError, PaperpackError, UsageError
 from ..repo import Repo
+from .channel import EVENT_PREFIX as EVENT_BYTES
 from .channel import Delivery, new_key, read_channel
 from .plan import Limits, PlannedNotebook
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 #: paperpack's own settings the runner reads from its environment (runner.py, kernelfork.py)
 RUNNER_SWITCHES = ("PAPERPACK_KERNEL_TEMPLATE",)
-EVENT_PREFIX = "@@paperpack-event "
+EVENT_PREFIX = EVENT_BYTES.decode()
 TAIL_LINES = 40
 NO_DOCKER_HINT = ("start the Docker daemon (or set PAPERPACK_DOCKER to a docker client), or pass --engine local "
                   "to run without container isolation, knowingly")
