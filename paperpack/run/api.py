@@ -261,9 +261,8 @@ def _collect(batch: Batch, facts: dict[str, Any], session: Session, out_dir: Pat
     deliveries: dict[str, Delivery] = facts.get("deliveries") or {}
     for nb in batch.notebooks:
         delivery = deliveries.get(batch.keys[nb.path]) or Delivery()
-        problems = list(delivery.problems)
-        result = delivery.result if not problems else None
-        run = interpret(nb, result, facts, session.limits, session.cancelled.is_set())
+        problems = list(delivery.problems)  # each fails the notebook; a signed, well-formed result still explains it
+        run = interpret(nb, delivery.result, facts, session.limits, session.cancelled.is_set())
         executed: Path | None = None
         if delivery.notebook is not None and not problems:
             try:
@@ -274,8 +273,8 @@ def _collect(batch: Batch, facts: dict[str, Any], session: Session, out_dir: Pat
         if problems:
             run.status = "error" if run.status == "ok" else run.status
             run.verdict = "failed"
-            run.message = "; ".join(filter(None, [run.message if result is not None else "",
-                                                  "what came back from the run was refused: " + "; ".join(problems)]))
+            refused = "what came back from the run was refused: " + "; ".join(problems)
+            run.message = f"{run.message} — {refused}" if run.message else refused
         judge(run, nb, session.repo.root / nb.path, executed)
         runs.append(run)
     return runs
