@@ -147,7 +147,9 @@ def test_stale_temporary_files_are_swept(tmp_path: Path) -> None:
     stale.write_text("half")
     stale_report = out / ".report.json.a1b2c3d4e5f6.tmp"
     stale_report.write_text("half")
-    theirs = [out / "executed" / ".keep.tmp", out / "notes.tmp", out / "executed" / ".a.ipynb.0123.tmp"]
+    (out / "mine").mkdir()
+    theirs = [out / "executed" / ".keep.tmp", out / "notes.tmp", out / "executed" / ".a.ipynb.0123.tmp",
+              out / "mine" / ".x.0123456789ab.tmp"]  # not where paperpack writes: not swept
     for path in theirs:
         path.write_text("not paperpack's")
     prepare_out_dir(out)

@@ -201,10 +201,10 @@ def _write_in(folder: int, path: Path, data: str | bytes, *, overwrite: bool, hi
         raise
 
 
-def sweep_temp_files(folder: Path) -> list[Path]:
-    """Remove the temporary files :func:`write_atomic` left in ``folder`` and below (after a SIGKILL).
+def sweep_temp_files(folder: Path, *, below: bool = True) -> list[Path]:
+    """Remove the temporary files :func:`write_atomic` left in ``folder`` (and below it) after a SIGKILL.
 
-    Only names of its own pattern (:data:`TEMP_NAME`) and never a folder; links are not
+    Only names of its own pattern (:data:`TEMP_NAME`), never a folder; links are not
     followed (a link with such a name is removed, not what it points to). Returns what went.
     """
     removed = []
@@ -216,6 +216,8 @@ def sweep_temp_files(folder: Path) -> list[Path]:
                     removed.append(Path(dirpath) / name)
                 except OSError:
                     continue
+        if not below:
+            break
     return removed
 
 

@@ -126,7 +126,8 @@ def prepare_out_dir(out: Path, repo_root: Path | None = None) -> Path:
         raise UsageError(f"cannot write into the output folder {out}: {exc.strerror or exc}",
                          hint="pass --out-dir with a folder you can write to") from None
     _check_executed(out)
-    for path in sweep_temp_files(out):
+    # only where paperpack writes: --out-dir may be a big folder of the user's
+    for path in sweep_temp_files(out, below=False) + sweep_temp_files(out / "executed"):
         log.info("removed %s, left by an earlier paperpack run that was stopped while writing it", path)
     return out
 
