@@ -85,7 +85,7 @@ class Channel:
     def __init__(self, fd: int, key: bytes) -> None:
         self.fd = fd
         self.key = key
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entrant: a warning printed while writing must not deadlock
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
