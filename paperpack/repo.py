@@ -7,6 +7,7 @@ control folders and paperpack's own output.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import subprocess
@@ -16,7 +17,8 @@ from pathlib import Path
 from .errors import UsageError
 from .manifest import Manifest, load_manifest
 
-__all__ = ["Repo", "SKIP_DIRS", "DEFAULT_OUTPUT", "OUTPUT_MARKER", "mark_output_dir"]
+__all__ = ["Repo", "SKIP_DIRS", "DEFAULT_OUTPUT", "OUTPUT_MARKER", "UNTRUSTED_SWITCH", "mark_output_dir",
+           "default_output", "state_dir", "untrusted_from_env"]
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox",
                        ".mypy_cache", ".pytest_cache", "paperpack-out"})
@@ -24,15 +26,57 @@ DEFAULT_OUTPUT = "paperpack-out"
 #: A file paperpack puts in every output folder it writes, so that a folder given with
 #: --out-dir inside the repository is never read back as the paper's sources.
 OUTPUT_MARKER = ".paperpack-output"
+#: the environment variable that makes every run treat its repository as untrusted (see default_output)
+UNTRUSTED_SWITCH = "PAPERPACK_UNTRUSTED"
 
 
 def mark_output_dir(path: Path) -> None:
-    """Create ``path`` if needed and mark it as paperpack output (see :data:`OUTPUT_MARKER`)."""
+    """Create ``path`` if needed and mark it as paperpack output (see :data:`OUTPUT_MARKER`).
+
+    The marker is created without following a link; one that is not a regular file (a
+    link a repository ships, a folder) raises :class:`UsageError`.
+    """
     path.mkdir(parents=True, exist_ok=True)
     marker = path / OUTPUT_MARKER
-    if not marker.exists():
-        marker.write_text("This folder holds paperpack output; paperpack does not read it as sources.\n",
-                          encoding="utf-8")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(marker, flags, 0o666)
+    except FileExistsError:
+        if not stat.S_ISREG(os.lstat(marker).st_mode):
+            raise UsageError(f"{marker} is not a regular file (a link or a folder); paperpack never writes "
+                             "through a link", hint=f"remove {marker}, or pass --out-dir with a new folder",
+                             path=marker) from None
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("This folder holds paperpack output; paperpack does not read it as sources.\n")
+
+
+def state_dir() -> Path:
+    """paperpack's per-user state folder: ``$PAPERPACK_STATE_DIR``, else ``$XDG_STATE_HOME/paperpack``,
+    else ``~/.local/state/paperpack``."""
+    if os.environ.get("PAPERPACK_STATE_DIR"):
+        return Path(os.environ["PAPERPACK_STATE_DIR"])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "paperpack"
+
+
+def untrusted_from_env() -> bool:
+    """Whether ``PAPERPACK_UNTRUSTED`` asks to treat the repository as untrusted (1, true, yes, on)."""
+    return os.environ.get(UNTRUSTED_SWITCH, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def default_output(root: Path, *, untrusted: bool) -> Path:
+    """Where a run's output goes when no folder is given.
+
+    ``<root>/paperpack-out`` for a repository you trust. For untrusted input (``--untrusted``,
+    ``PAPERPACK_UNTRUSTED=1``: a submission, batch mode, CI over others' repositories) a folder
+    outside the repository, which it cannot have prepared: ``<state>/runs/<folder name>-<hash of
+    its path>`` under :func:`state_dir`.
+    """
+    if not untrusted:
+        return root / DEFAULT_OUTPUT
+    digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return state_dir() / "runs" / f"{root.name or 'repo'}-{digest}"
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import signal
@@ -10,8 +11,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from paperpack.run.channel import Delivery, new_key, read_channel
+from paperpack.run.engines import RUNNER
 from paperpack.schemas import validator_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,3 +76,39 @@ def interrupt_run(args: list[str], started: Callable[[subprocess.Popen[str]], bo
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
     return proc, output
+
+
+@dataclass
+class RunnerOutput:
+    """What runner.py sent back on its stdout, read by paperpack's own channel reader."""
+
+    code: int | None
+    stderr: bytes
+    events: list[dict[str, Any]] = field(default_factory=list)
+    output: list[str] = field(default_factory=list)
+    deliveries: dict[str, Delivery] = field(default_factory=dict)
+
+    def read(self, stdout: bytes, keys: set[str], key: bytes) -> "RunnerOutput":
+        self.deliveries = read_channel(io.BytesIO(stdout), keys, key, self.events.append, self.output.append)
+        for name, delivery in self.deliveries.items():
+            assert not delivery.problems, (name, delivery.problems)
+        return self
+
+
+def start_runner(spec: dict[str, Any], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], bytes]:
+    """Start runner.py with ``spec`` (and a fresh channel key) on its stdin; (process, key)."""
+    key = new_key()
+    proc = subprocess.Popen([sys.executable, str(RUNNER), "--spec", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps({**spec, "channel_key": key.hex()}).encode())
+    proc.stdin.close()
+    proc.stdin = None  # written and closed: communicate() must not flush it again
+    return proc, key
+
+
+def run_runner(spec: dict[str, Any], env: dict[str, str] | None = None, timeout: float = 120) -> RunnerOutput:
+    """Run runner.py on ``spec`` to its end; what it sent back."""
+    proc, key = start_runner(spec, env)
+    stdout, stderr = proc.communicate(timeout=timeout)
+    return RunnerOutput(proc.returncode, stderr).read(stdout, {job["key"] for job in spec["notebooks"]}, key)

@@ -79,12 +79,10 @@ def command(tmp_path: Path) -> tuple[list[str], DockerEngine]:
     repo = Repo.open(_hostile_repo(tmp_path / "repo"))
     data = tmp_path / "data.csv"
     data.write_text("x\n")
-    out = tmp_path / "batch000"
-    out.mkdir()
     limits = Limits(timeout=60, cell_timeout=30, memory="256m", pids=64, cpus=1.5, disk="64m")
     session = Session(repo=repo, work_dir=tmp_path / "work", limits=limits, jobs=1, image="some/image:tag",
                       data=[(data, "data/x.csv")])
-    batch = Batch(number=0, notebooks=[PlannedNotebook(path="a.ipynb")], keys={"a.ipynb": "nb000"}, out_dir=out)
+    batch = Batch(number=0, notebooks=[PlannedNotebook(path="a.ipynb")], keys={"a.ipynb": "nb000"})
     engine = DockerEngine()
     engine.user = "1000:100"
     engine.volume = "paperpack-work-0123456789ab"  # what prepare() makes
@@ -118,8 +116,8 @@ def test_mounts_are_read_only_except_the_bounded_ones(command: tuple[list[str], 
                                                       tmp_path: Path) -> None:
     mounts = _mounts(_parse(command[0])[0])
     writable = {dst for dst, fields in mounts.items() if "readonly" not in fields}
-    # the working copy is a size-limited volume; /paperpack/out (where there is one) is the batch's folder
-    assert writable - {"/paperpack/out"} == {IN_WORK}
+    # the only writable mount is the working copy, a size-limited volume (results come back on stdout)
+    assert writable == {IN_WORK}
     assert mounts[IN_REPO] == {"type": "bind", "src": str(tmp_path / "repo"), "dst": IN_REPO, "readonly": ""}
     assert mounts["/paperpack/runner.py"]["type"] == "bind" and "readonly" in mounts["/paperpack/runner.py"]
     assert "readonly" in mounts["/paperpack/kernelfork.py"]
@@ -156,7 +154,7 @@ def test_vcs_listing_does_not_follow_links_and_refuses_too_many(tmp_path: Path) 
 def test_a_batch_before_prepare_is_refused(tmp_path: Path) -> None:
     repo = Repo.open(_hostile_repo(tmp_path / "repo"))
     session = Session(repo=repo, work_dir=tmp_path / "work", limits=Limits().resolved({}, 1), jobs=1, image="x")
-    batch = Batch(number=0, notebooks=[], keys={}, out_dir=tmp_path)
+    batch = Batch(number=0, notebooks=[], keys={})
     with pytest.raises(Exception, match="before prepare"):
         DockerEngine().command(session, batch, "paperpack-run-x")
 

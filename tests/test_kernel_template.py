@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from paperpack.run import kernelfork
 from paperpack.run.engines import EVENT_PREFIX, RUNNER
-from tests.runhelp import alive
+from tests.runhelp import RunnerOutput, alive, run_runner, start_runner
 
 v4 = nbformat.v4
 SWITCH = "PAPERPACK_KERNEL_TEMPLATE"
@@ -53,15 +52,14 @@ def _run(root: Path, notebooks: dict[str, Any], template: bool, env: dict[str, s
     (source / "sub" / "local_helper.py").parent.mkdir(parents=True, exist_ok=True)
     (source / "sub" / "local_helper.py").write_text("VALUE = 'found beside the notebook'\n")
     keys = {rel: f"nb{i}" for i, rel in enumerate(notebooks)}
-    spec = {"source": str(source), "workdir": str(root / "work"), "outdir": str(out), "jobs": jobs, "links": [],
+    spec = {"source": str(source), "workdir": str(root / "work"), "jobs": jobs, "links": [],
             "notebooks": [{"key": key, "path": rel, "timeout": 60, "cell_timeout": 30} for rel, key in keys.items()]}
-    (root / "spec.json").write_text(json.dumps(spec))
     run_env = {**os.environ, "PAPERPACK_PROBE": "inherited", SWITCH: "1" if template else "0", **(env or {})}
-    proc = subprocess.run([sys.executable, str(RUNNER), "--spec", str(root / "spec.json")], env=run_env,
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    results = {rel: json.loads((out / f"{key}.result.json").read_text()) for rel, key in keys.items()}
-    executed = {rel: nbformat.read(out / f"{key}.ipynb", as_version=4) for rel, key in keys.items()}
+    proc = run_runner(spec, env=run_env)
+    assert proc.code == 0, proc.output
+    results = {rel: proc.deliveries[key].result for rel, key in keys.items()}
+    executed = {rel: nbformat.reads(proc.deliveries[key].notebook.decode(), as_version=4)  # type: ignore[union-attr]
+                for rel, key in keys.items()}
     return {"results": results, "executed": executed, "proc": proc}
 
 
@@ -123,20 +121,19 @@ def test_other_python_and_startup_settings_are_launched_normally(tmp_path: Path)
 def test_stopping_the_runner_leaves_no_kernel_or_template(tmp_path: Path) -> None:
     notebooks = {f"slow{i}.ipynb": _nb("import os\nprint(os.getpid(), os.getppid(), flush=True)",
                                        "import time\ntime.sleep(60)") for i in range(2)}
-    source, out = tmp_path / "repo", tmp_path / "out"
+    source = tmp_path / "repo"
     for rel, nb in notebooks.items():
         source.mkdir(exist_ok=True)
         nbformat.write(nb, source / rel)
-    spec = {"source": str(source), "workdir": str(tmp_path / "work"), "outdir": str(out), "jobs": 2, "links": [],
+    spec = {"source": str(source), "workdir": str(tmp_path / "work"), "jobs": 2, "links": [],
             "notebooks": [{"key": rel[:-6], "path": rel, "timeout": 90} for rel in notebooks]}
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    proc = subprocess.Popen([sys.executable, str(RUNNER), "--spec", str(tmp_path / "spec.json")],
-                            env={**os.environ, SWITCH: "1"}, stdout=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc, key = start_runner(spec, env={**os.environ, SWITCH: "1"})
     assert proc.stdout is not None
     cells = 0
+    seen = b""
     for line in proc.stdout:
-        if line.startswith(EVENT_PREFIX) and json.loads(line[len(EVENT_PREFIX):]).get("cell") == 1:
+        seen += line
+        if line.startswith(EVENT_PREFIX.encode()) and json.loads(line[len(EVENT_PREFIX):]).get("cell") == 1:
             cells += 1
             if cells == 2:
                 break
@@ -144,13 +141,14 @@ def test_stopping_the_runner_leaves_no_kernel_or_template(tmp_path: Path) -> Non
     family = _descendants(proc.pid)
     assert len(family) >= 3, family  # the template and two kernels
     os.killpg(proc.pid, signal.SIGINT)
-    proc.communicate(timeout=30)
+    rest, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(alive(pid) for pid in family):
         time.sleep(0.1)
     assert not [pid for pid in family if alive(pid)], "processes left behind"
-    results = [json.loads(p.read_text()) for p in out.glob("*.result.json")]
+    sent = RunnerOutput(proc.returncode, stderr).read(seen + rest, {rel[:-6] for rel in notebooks}, key)
+    results = [delivery.result or {} for delivery in sent.deliveries.values()]
     assert len(results) == 2 and all(r["status"] == "interrupted" and r["kernel_forked"] for r in results)
 
 

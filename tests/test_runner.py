@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 
-from paperpack.run.engines import EVENT_PREFIX, RUNNER
+from tests.runhelp import run_runner
 
 v4 = nbformat.v4
 
@@ -58,25 +55,25 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data.mkdir()
     (data / "input.csv").write_text("a,b\n1,2\n")
     jobs = [{"timeout": 60, "cell_timeout": 30, **job} for job in JOBS]
-    spec = {"source": str(source), "workdir": str(work), "outdir": str(out), "jobs": len(jobs),
+    spec = {"source": str(source), "workdir": str(work), "jobs": len(jobs),
             "links": [{"target": "data/input.csv", "source": str(data / "input.csv")}], "notebooks": jobs}
-    (root / "spec.json").write_text(json.dumps(spec))
     before = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
-    proc = subprocess.run([sys.executable, str(RUNNER), "--spec", str(root / "spec.json")],
-                          capture_output=True, text=True, timeout=120, check=False)
-    events = [json.loads(line[len(EVENT_PREFIX):]) for line in proc.stdout.splitlines()
-              if line.startswith(EVENT_PREFIX)]
-    results = {job["key"]: json.loads((out / f"{job['key']}.result.json").read_text()) for job in JOBS}
-    return {"proc": proc, "events": events, "results": results, "out": out, "work": work, "source": source,
+    proc = run_runner(spec)
+    out.mkdir()
+    for job_key, delivery in proc.deliveries.items():
+        if delivery.notebook is not None:
+            (out / f"{job_key}.ipynb").write_bytes(delivery.notebook)
+    results = {job["key"]: proc.deliveries[job["key"]].result for job in JOBS}
+    return {"proc": proc, "events": proc.events, "results": results, "out": out, "work": work, "source": source,
             "before": before}
 
 
 def test_batch_finishes_and_reports_each_notebook(batch: dict[str, Any]) -> None:
-    assert batch["proc"].returncode == 0, batch["proc"].stdout + batch["proc"].stderr
+    assert batch["proc"].code == 0, batch["proc"].output + [batch["proc"].stderr.decode()]
     kinds = [e["event"] for e in batch["events"]]
     assert kinds.count("start") == len(JOBS) and kinds.count("done") == len(JOBS)
     assert kinds[-1] == "batch-done"
-    assert not list(batch["out"].glob(".*.tmp")), "half-written files left behind"
+    assert not batch["proc"].stderr, "the runner's stderr goes to /dev/null once its channel is open"
 
 
 def test_parameters_injected_after_the_parameters_cell(batch: dict[str, Any]) -> None:

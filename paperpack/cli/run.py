@@ -144,6 +144,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, short: bool = True) ->
                        help="one container per notebook, so the memory and process limits apply to each alone")
     group.add_argument(*(["-o"] if short else []), "--out-dir", dest="out", type=Path, metavar="DIR",
                        help=f"output folder for executed notebooks and report.json (default: PATH/{DEFAULT_OUTPUT})")
+    group.add_argument("--untrusted", action="store_true", default=None,
+                       help="the repository is someone else's (a submission): the default output folder goes "
+                            "outside it, under paperpack's state folder (also PAPERPACK_UNTRUSTED=1)")
     group.add_argument("--allow-differs", action="store_true",
                        help="exit 0 when notebooks run but give different results (journals should not use this)")
 
@@ -198,7 +201,8 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
         with display:
             result = run_notebooks(repo, engine=choice.name, image=choice.image, out_dir=getattr(args, "out", None),
                                    jobs=args.jobs, parameters=parse_parameters(args.parameters), limits=limits,
-                                   progress=display.update, isolate=getattr(args, "isolate", False))
+                                   progress=display.update, isolate=getattr(args, "isolate", False),
+                                   untrusted=getattr(args, "untrusted", None))
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

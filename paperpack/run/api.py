@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -11,7 +10,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UsageError
-from ..repo import DEFAULT_OUTPUT, OUTPUT_MARKER, Repo, mark_output_dir
+from ..report import sweep_temp_files, write_atomic
+from ..repo import DEFAULT_OUTPUT, OUTPUT_MARKER, Repo, default_output, mark_output_dir, untrusted_from_env
+from .channel import Delivery
 from .engines import Batch, Engine, EngineRegistry, Session, default_registry, detect_engine
 from .mounts import data_sources
 from .outcome import interpret, link_upstream
@@ -30,20 +31,25 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
                   jobs: int | None = None, parameters: dict[str, object] | None = None,
                   limits: Limits | None = None, progress: Callable[[RunEvent], None] | None = None,
                   registry: EngineRegistry | None = None, executor: Executor | None = None,
-                  isolate: bool = False) -> RunResult:
+                  isolate: bool = False, untrusted: bool | None = None) -> RunResult:
     """Run every notebook of ``repo`` end to end and compare it with its committed outputs.
 
     ``engine`` is ``docker`` (needs ``image``), ``local`` or ``auto``. Executed copies go
-    to ``out_dir/executed/`` (default ``<repo>/paperpack-out``); the repository itself is
-    never written. On Ctrl-C every container and process is stopped and the result comes
-    back with ``complete=False``.
+    to ``out_dir/executed/``; the repository itself is never written. The default output
+    folder is ``<repo>/paperpack-out``, or, with ``untrusted`` (default: ``PAPERPACK_UNTRUSTED``
+    set), a folder outside the repository (:func:`~paperpack.repo.default_output`). On
+    Ctrl-C every container and process is stopped and the result comes back with
+    ``complete=False``.
 
     Notebooks that do not depend on each other run together, ``jobs`` at a time, in one
     runner process (one container) per batch; ``isolate=True`` gives each notebook its
     own container, so memory and process limits apply to it alone. ``registry`` and
     ``executor`` let tests (or a Dask cluster) supply their own.
     """
-    out = prepare_out_dir(Path(out_dir) if out_dir is not None else repo.root / DEFAULT_OUTPUT, repo.root)
+    if untrusted is None:
+        untrusted = untrusted_from_env()
+    out = prepare_out_dir(Path(out_dir) if out_dir is not None else default_output(repo.root, untrusted=untrusted),
+                          repo.root)
     registry = registry or default_registry()
     name = detect_engine(registry, image) if engine == "auto" else engine
     runner = registry.get(name)
@@ -88,14 +94,21 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
 
 
 def prepare_out_dir(out: Path, repo_root: Path | None = None) -> Path:
-    """Create the output folder and check it is writable, before any notebook runs.
+    """Create the output folder and check it, before any notebook runs.
 
     The folder gets paperpack's output marker, so that an output folder inside the
     repository is never read back (or copied into the working copy) as the paper's sources.
     Inside the repository it must be a new folder (or one paperpack made): never the
-    root, nor a folder holding the paper's own files.
+    root, nor a folder holding the paper's own files. Outputs never go through a link: a
+    link inside the repository on the way to the folder (the folder itself, a parent, a
+    link elsewhere that leads into the repository and through a link there), an
+    ``executed/`` that is a link or holds one, a marker that is a link: each is a
+    :class:`UsageError` naming it. Temporary files that paperpack's own atomic writes left
+    (a run killed while writing) are removed.
     """
+    out = Path(os.path.abspath(out))
     if repo_root is not None:
+        _check_no_repo_links(out, repo_root.resolve())
         _check_out_dir_placement(out, repo_root)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +126,65 @@ def prepare_out_dir(out: Path, repo_root: Path | None = None) -> Path:
     except OSError as exc:
         raise UsageError(f"cannot write into the output folder {out}: {exc.strerror or exc}",
                          hint="pass --out-dir with a folder you can write to") from None
+    _check_executed(out)
+    # only where paperpack writes: --out-dir may be a big folder of the user's
+    for path in sweep_temp_files(out, below=False) + sweep_temp_files(out / "executed"):
+        log.info("removed %s, left by an earlier paperpack run that was stopped while writing it", path)
     return out
+
+
+def _links_on_the_way(path: Path) -> list[Path]:
+    """Every symbolic link met while resolving ``path`` (an absolute path), each as a link-free path."""
+    links: list[Path] = []
+    current = Path(path.anchor)
+    pending = list(path.parts[1:])
+    while pending and len(links) < 40:
+        name = pending.pop(0)
+        if name in ("", "."):
+            continue
+        if name == "..":
+            current = current.parent
+            continue
+        candidate = current / name
+        if not candidate.is_symlink():
+            current = candidate
+            continue
+        links.append(candidate)
+        target = Path(os.readlink(candidate))
+        if target.is_absolute():
+            current = Path(target.anchor)
+        pending = list(target.parts[1:] if target.is_absolute() else target.parts) + pending
+    return links
+
+
+def _check_no_repo_links(out: Path, root: Path) -> None:
+    """A link inside the repository never leads the output anywhere (the repository may be hostile)."""
+    for link in _links_on_the_way(out):
+        if link == root or link.is_relative_to(root):
+            raise UsageError(f"the output folder {out} goes through the symbolic link {link}, which is inside the "
+                             "repository; paperpack never writes through a link the repository could have made",
+                             hint=f"remove the link {link}, or pass --out-dir with a folder outside the repository "
+                                  "(or run with --untrusted)", path=link)
+
+
+def _check_executed(out: Path) -> None:
+    """``executed/`` (where paperpack writes) must be a real folder holding no link."""
+    executed = out / "executed"
+    if not os.path.lexists(executed):
+        return
+    if executed.is_symlink() or not executed.is_dir():
+        raise UsageError(f"{executed} is {'a symbolic link' if executed.is_symlink() else 'not a folder'}; "
+                         "paperpack writes the executed notebooks there and never through a link",
+                         hint=f"remove {executed} (paperpack makes it again), or pass --out-dir with a new folder",
+                         path=executed)
+    for dirpath, dirnames, filenames in os.walk(executed, followlinks=False):
+        for name in dirnames + filenames:
+            found = Path(dirpath) / name
+            if found.is_symlink():
+                raise UsageError(f"{found} is a symbolic link; paperpack writes the executed notebooks in "
+                                 f"{executed} and never through a link",
+                                 hint=f"remove {executed} (paperpack makes it again), or pass --out-dir with a "
+                                      "new folder", path=found)
 
 
 def _check_out_dir_placement(out: Path, repo_root: Path) -> None:
@@ -121,7 +192,7 @@ def _check_out_dir_placement(out: Path, repo_root: Path) -> None:
     if target == root or root.is_relative_to(target):
         raise UsageError(f"the output folder {out} is the repository or holds it; paperpack never writes over sources",
                          hint=f"pass --out-dir with a new folder, e.g. {root / DEFAULT_OUTPUT}")
-    if target.is_relative_to(root) and target.is_dir() and not (target / OUTPUT_MARKER).exists() \
+    if target.is_relative_to(root) and target.is_dir() and not (target / OUTPUT_MARKER).is_file() \
             and any(target.iterdir()):
         raise UsageError(f"the output folder {out} already holds files of the repository",
                          hint="pass --out-dir with a new folder (or one paperpack made before)")
@@ -160,9 +231,7 @@ def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys:
             in_flight = {nb.path for batch in running.values() for nb in batch.notebooks}
             ready = [nb for nb in plan.ready(succeeded, settled) if nb.path not in in_flight]
             for group in ([[nb] for nb in ready] if isolate else [ready] if ready else []):
-                out = scratch / f"batch{number:03d}"
-                out.mkdir()
-                batch = Batch(number=number, notebooks=group, keys=keys, out_dir=out)
+                batch = Batch(number=number, notebooks=group, keys=keys)
                 number += 1
                 running[executor.submit(runner.run_batch, session, batch)] = batch
             if not running:
@@ -189,31 +258,42 @@ def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys:
 
 
 def _collect(batch: Batch, facts: dict[str, Any], session: Session, out_dir: Path) -> list[NotebookRun]:
+    """Each notebook's run from what came back on the runner's channel (never from files it could write)."""
     runs = []
+    deliveries: dict[str, Delivery] = facts.get("deliveries") or {}
     for nb in batch.notebooks:
-        key = batch.keys[nb.path]
-        result = _read_result(batch.out_dir / f"{key}.result.json")
-        run = interpret(nb, result, facts, session.limits, session.cancelled.is_set(), root=session.repo.root,
-                        image=session.image)
-        executed = batch.out_dir / f"{key}.ipynb"
-        if executed.is_file():
-            run.executed = _publish(executed, out_dir, nb)
-        judge(run, nb, session.repo.root / nb.path, executed if executed.is_file() else None)
+        delivery = deliveries.get(batch.keys[nb.path]) or Delivery()
+        problems = list(delivery.problems)  # each fails the notebook; a signed, well-formed result still explains it
+        run = interpret(nb, delivery.result, facts, session.limits, session.cancelled.is_set(),
+                        root=session.repo.root, image=session.image)
+        executed: Path | None = None
+        if delivery.notebook is not None and not problems:
+            try:
+                run.executed = _publish(delivery.notebook, out_dir, nb)
+                executed = out_dir / run.executed
+            except UsageError as exc:
+                problems.append(f"its executed copy was not written: {exc}")
+        if problems:
+            run.status = "error" if run.status == "ok" else run.status
+            run.verdict = "failed"
+            refused = "what came back from the run was refused: " + "; ".join(problems)
+            run.message = f"{run.message} — {refused}" if run.message else refused
+        judge(run, nb, session.repo.root / nb.path, executed)
         runs.append(run)
     return runs
 
 
-def _read_result(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+#: the mode of every executed copy, whatever was there before
+EXECUTED_MODE = 0o644
 
 
-def _publish(executed: Path, out_dir: Path, nb: PlannedNotebook) -> str:
-    """Copy the executed notebook to ``out_dir/executed/<path>`` atomically; return that relative path."""
-    from ..report import write_atomic
+def _publish(data: bytes, out_dir: Path, nb: PlannedNotebook) -> str:
+    """Write the executed notebook to ``out_dir/executed/<path>`` atomically, through no link; return that path.
 
+    Every folder below ``out_dir`` is created or opened without following links (a link
+    there is refused), the file gets :data:`EXECUTED_MODE`.
+    """
     rel = Path("executed") / nb.path
-    write_atomic(out_dir / rel, executed.read_bytes())
+    write_atomic(out_dir / rel, data, within=out_dir, mode=EXECUTED_MODE,
+                 hint=f"remove {out_dir / 'executed'} (paperpack rewrites it), or pass --out-dir with a new folder")
     return rel.as_posix()

@@ -12,8 +12,8 @@ size-limited memory-backed mounts too. So what a notebook writes is bounded by
 ext4, the common case) cannot limit a container's writable layer (``--storage-opt size``
 needs xfs with project quotas), and a watchdog polling sizes lets a notebook writing at
 disk speed run gigabytes past the limit between two polls. Fetched data is mounted
-read-only and linked at its declared path. Results come back through a mounted output
-folder.
+read-only and linked at its declared path. Results come back on the runner's stdout
+(run/channel.py).
 
 Every container is named ``paperpack-run-…`` and labelled with its owner (see
 :mod:`.sweep`); Ctrl-C, a timeout or the interpreter exiting removes each one with its
@@ -55,8 +55,8 @@ VOLUME_PREFIX = "paperpack-work-"
 VCS_NAMES = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".pijul", ".fslckout", "_FOSSIL_"})
 #: more version-control folders than this is refused (each one is a mount)
 MAX_HIDDEN = 256
-IN_REPO, IN_WORK, IN_OUT, IN_RUNNER, IN_DATA = ("/paperpack/repo", "/paperpack/work", "/paperpack/out",
-                                                 "/paperpack/runner.py", "/paperpack/data")
+IN_REPO, IN_WORK, IN_RUNNER, IN_DATA = ("/paperpack/repo", "/paperpack/work", "/paperpack/runner.py",
+                                        "/paperpack/data")
 IN_KERNELFORK = "/paperpack/kernelfork.py"  # beside the runner, which forks kernels with it
 DEFAULT_USER = "1000:1000"
 
@@ -315,7 +315,7 @@ class DockerEngine(Engine):
         if self.volume is None:
             raise EngineError("the docker engine ran a batch before prepare() made its working copy",
                               hint="call prepare(session) once before run_batch")
-        cmd = [docker_cli(), "run", "--name", name, "--label", "paperpack.run=1",
+        cmd = [docker_cli(), "run", "-i", "--name", name, "--label", "paperpack.run=1",
                "--label", f"{OWNER_LABEL}={current_owner()}",
                "--network", "none", "--user", self.user, "--cap-drop", "ALL",
                "--security-opt", "no-new-privileges",
@@ -326,7 +326,6 @@ class DockerEngine(Engine):
                *bind_mount(RUNNER, IN_RUNNER, readonly=True),
                *bind_mount(RUNNER.with_name("kernelfork.py"), IN_KERNELFORK, readonly=True),
                "--mount", f"type=volume,src={self.volume},dst={IN_WORK}",
-               *bind_mount(batch.out_dir, IN_OUT, readonly=False),
                "-e", "IPYTHONDIR=/tmp/paperpack-ipython", "-e", "MPLCONFIGDIR=/tmp/paperpack-mpl",
                "-e", "JUPYTER_RUNTIME_DIR=/tmp/paperpack-runtime", "-e", "MPLBACKEND=agg"]
         cmd += ["-e", "XDG_CACHE_HOME=/tmp/paperpack-cache"]  # the image's files, $HOME too, are read-only
@@ -335,14 +334,13 @@ class DockerEngine(Engine):
             cmd += user_tmpfs(path, disk, self.user)
         for index, (source, _target) in enumerate(session.data):
             cmd += bind_mount(source, f"{IN_DATA}/{index}", readonly=True)
-        cmd += [str(session.image), "python3", IN_RUNNER, "--spec", f"{IN_OUT}/spec.json"]
+        cmd += [str(session.image), "python3", IN_RUNNER, "--spec", "-"]  # the spec on stdin: kernels cannot read it
         return cmd
 
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
         links = [{"target": target, "source": f"{IN_DATA}/{index}"}
                  for index, (_source, target) in enumerate(session.data)]
-        self.write_spec(batch, session, source=IN_REPO, workdir=IN_WORK, outdir=IN_OUT, links=links)
-        batch.out_dir.chmod(0o777)
+        spec = self.write_spec(batch, session, source=IN_REPO, workdir=IN_WORK, links=links)
         name = f"{CONTAINER_PREFIX}{uuid.uuid4().hex[:12]}"
         with _live_lock:
             _live.add(name)
@@ -352,7 +350,9 @@ class DockerEngine(Engine):
             if session.cancelled.is_set():
                 return {**facts, "exit_code": None, "output": "cancelled before start"}
             cmd = self.command(session, batch, name)
-            code, tail = self.stream(cmd, session)
+            streamed = self.stream(cmd, session, batch, spec=spec)
+            code, tail = streamed.code, streamed.output
+            facts["deliveries"] = streamed.deliveries
             state = _docker("inspect", "--format", "{{.State.OOMKilled}} {{.State.ExitCode}}", name)
             if state.returncode == 0:
                 oom, exit_code = state.stdout.split()

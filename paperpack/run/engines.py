@@ -25,18 +25,20 @@ from typing import Any, Callable
 
 from ..errors import EngineError, PaperpackError, UsageError
 from ..repo import Repo
+from .channel import EVENT_PREFIX as EVENT_BYTES
+from .channel import Delivery, new_key, read_channel
 from .plan import Limits, PlannedNotebook
 
-__all__ = ["Batch", "Session", "Engine", "EngineRegistry", "EngineChoice", "default_registry", "detect_engine",
-           "choose_engine", "repo_image", "RepoImage", "docker_available", "RUNNER", "EVENT_PREFIX", "GIVEN",
-           "FOUND"]
+__all__ = ["Batch", "Session", "Streamed", "Engine", "EngineRegistry", "EngineChoice", "default_registry",
+           "detect_engine", "choose_engine", "repo_image", "RepoImage", "docker_available", "RUNNER", "EVENT_PREFIX",
+           "GIVEN", "FOUND"]
 
 log = logging.getLogger(__name__)
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 #: paperpack's own settings the runner reads from its environment (runner.py, kernelfork.py)
 RUNNER_SWITCHES = ("PAPERPACK_KERNEL_TEMPLATE",)
-EVENT_PREFIX = "@@paperpack-event "
+EVENT_PREFIX = EVENT_BYTES.decode()
 TAIL_LINES = 40
 NO_DOCKER_HINT = ("start the Docker daemon (or set PAPERPACK_DOCKER to a docker client), or pass --engine local "
                   "to run without container isolation, knowingly")
@@ -49,7 +51,7 @@ class Batch:
     number: int
     notebooks: list[PlannedNotebook]
     keys: dict[str, str]  # path -> key
-    out_dir: Path  # host folder the runner writes into
+    key: bytes = field(default_factory=new_key)  # signs the runner's messages (run/channel.py)
 
 
 def _no_event(event: dict[str, Any]) -> None:
@@ -90,7 +92,7 @@ class Engine:
     isolation = ""
 
     def __init__(self) -> None:
-        self._procs: dict[int, subprocess.Popen[str]] = {}
+        self._procs: dict[int, subprocess.Popen[Any]] = {}
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -126,10 +128,12 @@ class Engine:
         """Remove whatever is left (containers); safe to call twice."""
 
     # shared helpers
-    def write_spec(self, batch: Batch, session: Session, *, source: str, workdir: str, outdir: str,
-                   links: list[dict[str, str]], env: dict[str, str] | None = None) -> Path:
+    def write_spec(self, batch: Batch, session: Session, *, source: str, workdir: str,
+                   links: list[dict[str, str]], env: dict[str, str] | None = None) -> bytes:
+        """The batch's spec for the runner, to pass on its stdin (it holds the batch's channel key)."""
         spec = {
-            "source": source, "workdir": workdir, "outdir": outdir, "jobs": session.jobs, "links": links,
+            "source": source, "workdir": workdir, "jobs": session.jobs, "links": links,
+            "channel_key": batch.key.hex(),
             "shared_umask": True, "env": {**(env or {}), **{name: os.environ[name] for name in RUNNER_SWITCHES
                                                              if name in os.environ}},
             "notebooks": [{"key": batch.keys[nb.path], "path": nb.path, "timeout": nb.timeout,
@@ -137,41 +141,63 @@ class Engine:
                            "kernel": nb.kernel, "allow_errors": nb.allow_errors}
                           for nb in batch.notebooks],
         }
-        path = batch.out_dir / "spec.json"
-        path.write_text(json.dumps(spec, default=repr), encoding="utf-8")
-        return path
+        return json.dumps(spec, default=repr).encode("utf-8")
 
-    def stream(self, cmd: list[str], session: Session, *, env: dict[str, str] | None = None) -> tuple[int, str]:
-        """Run ``cmd`` in its own process group; pass runner events on; return (code, output tail)."""
+    def stream(self, cmd: list[str], session: Session, batch: Batch, *, spec: bytes,
+               env: dict[str, str] | None = None) -> Streamed:
+        """Run ``cmd`` in its own process group, ``spec`` on its stdin; read what the runner sends back.
+
+        Progress events go to ``session.on_event``; each notebook's result and executed copy
+        come back as signed frames, checked by :func:`~paperpack.run.channel.read_channel`.
+        """
         log.debug("running %s", " ".join(cmd))
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env=env, start_new_session=True, errors="replace")
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)
         with self._lock:
             self._procs[proc.pid] = proc
         tail: list[str] = []
+
+        def keep(line: str) -> None:
+            tail.append(line)
+            del tail[:-TAIL_LINES]
+
+        feeder = threading.Thread(target=_feed, args=(proc, spec), daemon=True, name="paperpack-spec")
+        feeder.start()
         try:
             assert proc.stdout is not None
-            for line in proc.stdout:
-                if line.startswith(EVENT_PREFIX):
-                    try:
-                        session.on_event(json.loads(line[len(EVENT_PREFIX):]))
-                    except ValueError:
-                        pass
-                    continue
-                tail.append(line.rstrip("\n"))
-                del tail[:-TAIL_LINES]
+            deliveries = read_channel(proc.stdout, set(batch.keys.values()), batch.key, session.on_event, keep)
             code = proc.wait()
         finally:
             if proc.poll() is None:
                 _kill_group(proc)
             if proc.stdout is not None:
                 proc.stdout.close()
+            feeder.join(timeout=5)
             with self._lock:
                 self._procs.pop(proc.pid, None)
-        return code, "\n".join(tail)
+        return Streamed(code=code, output="\n".join(tail), deliveries=deliveries)
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+@dataclass
+class Streamed:
+    """What a runner process gave back: its exit code, its last lines of output, and each notebook's delivery."""
+
+    code: int
+    output: str
+    deliveries: dict[str, Delivery]
+
+
+def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    """Write the spec to the runner's stdin and close it (a runner that died early just does not read it)."""
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(data)
+        proc.stdin.close()
+    except OSError:  # BrokenPipeError: it has gone; its exit code tells why
+        pass
+
+
+def _kill_group(proc: subprocess.Popen[Any]) -> None:
     """SIGTERM the runner's process group, SIGKILL it if it does not go within 5 s."""
     if proc.poll() is not None:
         return

@@ -18,7 +18,6 @@ The virtual environment is built and cached by :mod:`paperpack.run.venv`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..cache import cache_dir
+from .channel import Delivery
 from .engines import RUNNER, Batch, Engine, Session
 from .mounts import data_links
 from .sandbox import Confinement, probe
@@ -77,20 +77,21 @@ class LocalEngine(Engine):
             "MPLBACKEND": "agg",
         }
         spec = self.write_spec(batch, session, source=str(session.repo.root), workdir=str(session.work_dir),
-                               outdir=str(batch.out_dir), links=data_links(session.data), env=env_overrides)
+                               links=data_links(session.data), env=env_overrides)
         env = minimal_env()  # notebook code sees no tokens or passwords from the caller's environment
         env.update(env_overrides)
         env["VIRTUAL_ENV"] = str(self.venv)
         env["PATH"] = f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         python = str(self.venv / "bin" / "python")
         longest = max((nb.timeout for nb in batch.notebooks), default=session.limits.timeout or 0)
-        with self._confinement(session, longest, batch.number, [batch.out_dir]) as confined:
-            code, tail = self.stream(confined.command(python, [python, str(RUNNER), "--spec", str(spec)]),
-                                     session, env=env)
+        with self._confinement(session, longest, batch.number) as confined:
+            streamed = self.stream(confined.command(python, [python, str(RUNNER), "--spec", "-"]),
+                                   session, batch, spec=spec, env=env)
             hits = confined.pids_hits()
         if hits:
-            _note_pids_hits(batch, hits)
-        return {"exit_code": code, "oom_killed": False, "output": tail, "pids_limit_hits": hits}
+            _note_pids_hits(streamed.deliveries, hits)
+        return {"exit_code": streamed.code, "oom_killed": False, "output": streamed.output, "pids_limit_hits": hits,
+                "deliveries": streamed.deliveries}
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -125,17 +126,12 @@ def protected_paths(venv: Path, data: Sequence[Path], writable: Sequence[Path]) 
     return chosen
 
 
-def _note_pids_hits(batch: Batch, hits: int) -> None:
+def _note_pids_hits(deliveries: dict[str, Delivery], hits: int) -> None:
     """Tell the notebooks that failed that the batch's process limit refused forks (the runner sees no cgroup).
 
     The cgroup counts for the whole batch, so every notebook of it that did not succeed gets it.
     """
-    for nb in batch.notebooks:
-        path = batch.out_dir / f"{batch.keys[nb.path]}.result.json"
-        try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if result.get("status") != "ok" and not result.get("pids_limit_hits"):
+    for delivery in deliveries.values():
+        result = delivery.result
+        if result is not None and result.get("status") != "ok" and not result.get("pids_limit_hits"):
             result["pids_limit_hits"] = hits
-            path.write_text(json.dumps(result), encoding="utf-8")

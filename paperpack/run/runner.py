@@ -7,22 +7,38 @@ library, nbformat and nbclient only; never import paperpack here.
 
 Usage::
 
+    python3 runner.py --spec -          # the spec on stdin (how paperpack passes it)
     python3 runner.py --spec SPEC.json
 
 The spec (JSON) says::
 
     {"source": "/paperpack/repo",      # the repository, read-only
      "workdir": "/paperpack/work",     # writable working copy (filled from source once)
-     "outdir": "/paperpack/out",       # executed notebooks and results go here
+     "channel_key": "<64 hex>",        # the batch's secret: signs every message (below)
      "jobs": 2,                        # notebooks executed at once
      "links": [{"target": "data/x.csv", "source": "/paperpack/data/0"}],
      "notebooks": [{"key": "nb000", "path": "a.ipynb", "timeout": 600, "cell_timeout": 120,
                     "parameters": {"n": 10}, "kernel": null, "allow_errors": false}]}
 
-For each notebook it writes ``<outdir>/<key>.ipynb`` (the executed copy, also when it
-failed part-way) and ``<outdir>/<key>.result.json``, both atomically. Progress goes to
-stdout as lines starting with ``@@paperpack-event `` followed by JSON; anything else on
-stdout (an image's entrypoint may print) is ignored by paperpack.
+**Results come back on the runner's own stdout, never through files.** Notebook code runs
+as the runner's user, so anything it can reach (an output folder, a spec file, a pipe it
+inherited) it can forge. So, before any kernel exists, the runner:
+
+* reads the spec (with the channel key) from stdin, then points stdin at ``/dev/null``;
+* keeps its stdout on a private close-on-exec descriptor (the *channel*) and points
+  descriptors 1 and 2 at ``/dev/null``: the kernel template, every kernel and any process
+  they start inherit ``/dev/null``, never the channel;
+* makes itself non-dumpable (``prctl(PR_SET_DUMPABLE, 0)``): a process of the same user
+  can then neither open ``/proc/<runner>/fd/…`` nor read its memory (the key) nor ptrace it.
+
+For each notebook it sends two framed messages on the channel: the executed notebook
+(also when it failed part-way) and the result (JSON). A frame is one header line
+``@@paperpack-frame KIND KEY SIZE MAC`` followed by exactly SIZE bytes and a newline;
+MAC is HMAC-SHA256 of ``"KIND KEY SIZE\n"`` + the bytes under the channel key, so a
+message written by anything but this process is refused by paperpack (which also caps
+SIZE and checks the result's shape: ``paperpack/run/channel.py``). Progress goes on the
+channel as lines starting with ``@@paperpack-event `` followed by JSON; any other line
+(an image's entrypoint may print) is only kept as output for error messages.
 """
 
 from __future__ import annotations
@@ -30,13 +46,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fcntl
+import hashlib
+import hmac
 import json
 import math
 import os
 import shutil
 import signal
 import sys
-import tempfile
+import threading
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -47,6 +65,7 @@ if TYPE_CHECKING:
 # skip_entries, and a command that never runs a notebook should not pay for jupyter_client.
 
 EVENT_PREFIX = "@@paperpack-event "
+FRAME_PREFIX = "@@paperpack-frame "
 RESULT_VERSION = 1
 COPY_MARKER = ".paperpack-copied"
 SKIP_NAMES = {".git", ".hg", ".svn", "paperpack-out", ".venv", "venv", "node_modules", "__pycache__",
@@ -58,26 +77,110 @@ MAX_TRACEBACK_LINES = 60
 MAX_STDERR_CHARS = 4000  # the end of the failing cell's stderr (warnings printed before an ImportError)
 
 
+class Channel:
+    """The runner's only way out: its original stdout, on a private close-on-exec descriptor.
+
+    Every write takes one lock, so a frame is never interleaved with another line.
+    """
+
+    def __init__(self, fd: int, key: bytes) -> None:
+        self.fd = fd
+        self.key = key
+        self.lock = threading.RLock()  # re-entrant: a warning printed while writing must not deadlock
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        with self.lock:
+            while view:
+                view = view[os.write(self.fd, view):]
+
+    def line(self, text: str) -> None:
+        """A line of text (progress events, the runner's own messages)."""
+        self._write(text.encode("utf-8", "replace") + b"\n")
+
+    def send(self, kind: str, key: str, payload: bytes) -> None:
+        """One framed, signed message (see the module docstring)."""
+        head = f"{kind} {key} {len(payload)}"
+        mac = hmac.new(self.key, (head + "\n").encode() + payload, hashlib.sha256).hexdigest()
+        self._write(f"{FRAME_PREFIX}{head} {mac}\n".encode() + payload + b"\n")
+
+
+class _ChannelText:
+    """``sys.stdout``/``sys.stderr`` of the runner: whole lines onto the channel, never a frame header."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.channel.line(" " + line if line.startswith(FRAME_PREFIX) else line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.write("\n")
+
+    def isatty(self) -> bool:
+        return False
+
+
+CHANNEL: Channel | None = None
+
+
 def emit(kind: str, **fields: Any) -> None:
-    """One progress line on stdout."""
+    """One progress line on the channel."""
     fields["event"] = kind
-    sys.stdout.write(EVENT_PREFIX + json.dumps(fields, default=str) + "\n")
+    text = EVENT_PREFIX + json.dumps(fields, default=str)
+    if CHANNEL is not None:
+        CHANNEL.line(text)
+    else:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
+def open_channel(key: bytes) -> Channel:
+    """Keep stdout as the channel; give descriptors 0, 1 and 2 to ``/dev/null`` (inherited by every child)."""
+    global CHANNEL
     sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.dup(1)  # os.dup makes it non-inheritable: no child process gets it
+    null = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(null, target)
+    os.close(null)
+    CHANNEL = Channel(fd, key)
+    sys.stdout = sys.stderr = _ChannelText(CHANNEL)
+    return CHANNEL
 
 
-def write_atomic(path: str, data: str) -> None:
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+def no_dumps() -> bool:
+    """``prctl(PR_SET_DUMPABLE, 0)`` (Linux): same-user processes cannot open /proc/<runner>/fd nor ptrace it."""
+    if not sys.platform.startswith("linux"):
+        return False
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(4, 0, 0, 0, 0) == 0  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        return False
+
+
+def read_spec(where: str) -> dict[str, Any]:
+    """The spec, from a file or (``-``) from stdin, read whole before any kernel exists."""
+    if where == "-":
+        data = b""
+        while True:
+            chunk = os.read(0, 1 << 16)
+            if not chunk:
+                break
+            data += chunk
+        return json.loads(data.decode("utf-8"))
+    with open(where, encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 # --- the working copy -------------------------------------------------------------------
@@ -282,7 +385,6 @@ async def _start_kernel(client: NotebookClient, tracker: "Tracker") -> None:
 async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> dict[str, Any]:
     key, rel = job["key"], job["path"]
     src = os.path.join(spec["workdir"], rel)
-    out_nb = os.path.join(spec["outdir"], key + ".ipynb")
     result: dict[str, Any] = {"result_version": RESULT_VERSION, "key": key, "path": rel,
                               "parameters": job.get("parameters") or {}, "status": "ok", "error": None,
                               "cells": [], "kernel": None, "kernel_exit": None,
@@ -299,7 +401,7 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> di
     except Exception as exc:  # unreadable notebook: a result, not a crash
         result.update(status="error", error={"kind": "unreadable", "cell": None, "ename": type(exc).__name__,
                                              "evalue": str(exc), "traceback": []})
-        return _finish(result, None, out_nb, began, oom_before, pids_before)
+        return _finish(result, None, began, oom_before, pids_before)
     injected = inject_parameters(nb, job.get("parameters") or {})
     result["injected_cell"] = injected
     kernel = job.get("kernel") or nb.metadata.get("kernelspec", {}).get("name") or "python3"
@@ -362,7 +464,7 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> di
     if result["status"] == "ok" and job.get("allow_errors"):
         result["cell_errors"] = [i for i, c in enumerate(nb.cells)
                                  if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
-    return _finish(result, nb, out_nb, began, oom_before, pids_before)
+    return _finish(result, nb, began, oom_before, pids_before)
 
 
 def _whole_seconds(value: Any) -> int | None:
@@ -400,7 +502,7 @@ async def _stop_kernel(client: NotebookClient) -> None:
         pass
 
 
-def _finish(result: dict[str, Any], nb: Any, out_nb: str, began: float,
+def _finish(result: dict[str, Any], nb: Any, began: float,
             oom_before: int | None, pids_before: int | None) -> dict[str, Any]:
     result["waited"] = round(result.get("waited", 0.0), 4)  # for a free slot: not the notebook's time
     result["duration"] = round(time.monotonic() - began - result["waited"], 4)
@@ -410,11 +512,17 @@ def _finish(result: dict[str, Any], nb: Any, out_nb: str, began: float,
     if nb is not None:
         import nbformat
 
-        write_atomic(out_nb, nbformat.writes(nb))
-        result["executed"] = os.path.basename(out_nb)
-    write_atomic(out_nb[: -len(".ipynb")] + ".result.json", json.dumps(result, indent=1, default=str))
+        result["executed"] = True
+        send("notebook", result["key"], nbformat.writes(nb).encode("utf-8"))
+    send("result", result["key"], json.dumps(result, default=str).encode("utf-8"))
     emit("done", key=result["key"], status=result["status"], duration=result["duration"])
     return result
+
+
+def send(kind: str, key: str, payload: bytes) -> None:
+    if CHANNEL is None:
+        raise RuntimeError("the runner's channel is not open")
+    CHANNEL.send(kind, key, payload)
 
 
 # --- kernels forked from a template (kernelfork.py, beside this file) -------------------------
@@ -487,16 +595,16 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="paperpack's notebook runner (runs inside the image)")
-    parser.add_argument("--spec", required=True, help="path of the batch spec (JSON)")
+    parser.add_argument("--spec", required=True, help="path of the batch spec (JSON), or - for stdin")
     args = parser.parse_args(argv)
-    with open(args.spec, encoding="utf-8") as fh:
-        spec = json.load(fh)
+    no_dumps()  # first: nothing of ours is readable by same-user processes from here on
+    spec = read_spec(args.spec)
+    open_channel(bytes.fromhex(str(spec.get("channel_key") or "")))
     if spec.get("shared_umask"):
         os.umask(0)  # files in the shared working copy stay removable by the host user
     for name, value in (spec.get("env") or {}).items():
         os.environ[name] = str(value)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # until the event loop takes over
-    os.makedirs(spec["outdir"], exist_ok=True)
     try:
         prepare_workdir(spec["source"], spec["workdir"], spec.get("links") or [])
         _start_template()
