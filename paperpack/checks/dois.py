@@ -280,7 +280,7 @@ def _unreachable(dois: list[str], groups: dict[str, list[Mention]]) -> Finding:
         group = groups[doi]
         role = next((m.role for m in group if m.role != "other"), "other")
         listed.append({"doi": doi, "role": role, "where": [f"{m.path}:{m.line}" if m.line else m.path for m in group]})
-    shown = "; ".join(f"{d['doi']} ({d['role']}, {', '.join(d['where'])})"  # type: ignore[arg-type]
+    shown = "; ".join(f"{d['doi']} ({d['role']}, {', '.join(d['where'])})"
                       for d in listed[:_LISTED])
     more = f"; and {len(listed) - _LISTED} more" if len(listed) > _LISTED else ""
     n = len(dois)
