@@ -84,6 +84,9 @@ NB016 = Rule("NB016", "no-notebooks", Severity.ERROR,
 NB017 = Rule("NB017", "error-output", Severity.WARNING,
              "A committed error output means the committed run failed at that cell; readers cannot tell which "
              "results are current.", family=_F)
+NB018 = Rule("NB018", "notebook-link-outside", Severity.ERROR,
+             "A notebook that is a symbolic link leading out of the repository (or nowhere) exists only on the "
+             "author's machine; paperpack never follows it, so it is neither checked nor run.", family=_F)
 
 _KERNEL_FIX = {
     "python": "declare Python packages in requirements.txt (or environment.yml)",
@@ -147,6 +150,7 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
         yield NB016.at(None, "no notebooks (*.ipynb) in the repository",
                        "commit the notebooks that produce the paper's results")
     yield from _checkpoints(repo)
+    yield from _links_outside(repo)
     env = environment_of(repo, ctx)
     for rel, nb in notebooks.items():
         if isinstance(nb, NotebookProblem):
@@ -166,6 +170,28 @@ def _checkpoints(repo: Repo) -> Iterable[Finding]:
     for folder in folders:
         yield NB013.at(folder, f"{folder}/ (Jupyter autosave copies) is committed",
                        f"git rm -r --cached '{folder}' and add .ipynb_checkpoints/ to .gitignore")
+
+
+def _links_outside(repo: Repo) -> Iterable[Finding]:
+    """NB018 for every ``*.ipynb`` symbolic link whose target is not a file inside the repository.
+
+    The target is resolved as a path only: it is never opened, and neither its name nor its
+    content is written into the finding.
+    """
+    root = repo.root.resolve()
+    for rel in repo.symlinks:
+        if not rel.endswith(".ipynb"):
+            continue
+        try:
+            target = (repo.root / rel).resolve()
+            inside = target.is_relative_to(root) and target.is_file()
+        except (OSError, RuntimeError):  # a loop of links
+            inside = False
+        if not inside:
+            yield NB018.at(rel, f"{rel} is a symbolic link that leads outside the repository (or nowhere); "
+                           "it is not checked or run",
+                           f"replace the link with the notebook itself (git rm '{rel}', copy the notebook in, "
+                           "git add it), or remove it")
 
 
 def _format(nb: ParsedNotebook) -> Iterable[Finding]:
