@@ -11,9 +11,11 @@ them needs no declaration. ``ipywidgets``, ``notebook`` and ``jupyterlab`` are *
 that set: repo2docker's stock image ships them but the offline image does not, and their
 versions matter, so they must be declared like anything else.
 
-:data:`REQUIRES` lists well-known runtime dependencies of common distributions, so that
-``import matplotlib`` with only ``seaborn`` declared is reported as covered transitively
-(a warning: it will be installed, but its version is not pinned) rather than missing.
+:data:`REQUIRES` lists well-known runtime dependencies of common distributions (an empty
+tuple: known to need nothing). It is the fallback when pip's resolver cannot run
+(:mod:`paperpack.closure`, offline or no index): ``import matplotlib`` with only ``seaborn``
+declared is then covered transitively, and a declared distribution *not* in the table may
+bring anything, so an import it might cover is a warning rather than an error.
 """
 
 from __future__ import annotations
@@ -149,6 +151,16 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "corner": ("matplotlib",), "emcee": ("numpy",), "pooch": ("platformdirs", "packaging", "requests"),
     "umap-learn": ("numpy", "scipy", "scikit-learn", "numba", "pynndescent", "tqdm"),
     "openpyxl": ("et-xmlfile",), "pyarrow": ("numpy",), "polars": (), "jupyterlab": ("notebook-shim",),
+    "matplotlib-base": ("numpy", "pillow", "pyparsing", "cycler", "kiwisolver", "packaging", "python-dateutil",
+                        "fonttools", "contourpy"),
+    "opencv-python": ("numpy",), "opencv-python-headless": ("numpy",), "opencv-contrib-python": ("numpy",),
+    "opencv-contrib-python-headless": ("numpy",), "contourpy": ("numpy",), "pyerfa": ("numpy",),
+    "python-dateutil": ("six",), "jinja2": ("markupsafe",), "patsy": ("numpy",),
+    # known to need nothing: a declared leaf cannot bring an undeclared import
+    **{leaf: () for leaf in ("numpy", "pillow", "pyyaml", "six", "pytz", "tzdata", "packaging", "pyparsing",
+                             "cycler", "kiwisolver", "fonttools", "joblib", "threadpoolctl", "urllib3", "idna",
+                             "charset-normalizer", "certifi", "et-xmlfile", "click", "markupsafe", "toolz",
+                             "cloudpickle", "fsspec", "xlrd", "mpmath", "tabulate")},
 }
 
 _NORMALISE = re.compile(r"[-_.]+")

@@ -5,8 +5,12 @@ Imports come from the code cells of Python notebooks (IPython magics stripped, s
 that the notebooks import. An import is satisfied when it is in the standard library,
 is a local module, is part of the Jupyter kernel every image has
 (:data:`paperpack.importmap.IMAGE_PROVIDED`), sits in ``try: … except ImportError``, or
-maps (:func:`paperpack.importmap.distributions_for`) to a declared requirement. Covered
-only through another declared package's dependencies is a warning (installed, unpinned).
+maps (:func:`paperpack.importmap.distributions_for`) to a declared requirement (environment
+files, and what ``postBuild`` installs: :mod:`paperpack.postbuild`). Covered only through another
+declared package's dependencies is a warning (installed, unpinned): pip's resolver gives that
+closure (:mod:`paperpack.closure`, asked only when some import is not declared); without it the
+table :data:`paperpack.importmap.REQUIRES` does, and an import a package outside the table might
+bring is a warning, not an error.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..discover import Environment
+from ..closure import Closure, ClosureStatus, resolve_closure
+from ..discover import DEFAULT_PYTHON, Environment
 from ..findings import Finding, Rule, Severity
-from ..importmap import IMAGE_PROVIDED, distributions_for, requires_closure
+from ..importmap import IMAGE_PROVIDED, REQUIRES, distributions_for, requires_closure
 from ..notebooks import NotebookProblem
+from ..postbuild import PostBuild, read_postbuild
 from ..pysource import CodeFacts, analyse
 from ..repo import Repo
 from . import CheckContext
@@ -42,6 +48,20 @@ DEP003 = Rule("DEP003", "requirement-unused", Severity.INFO,
 DEP004 = Rule("DEP004", "code-syntax-error", Severity.ERROR,
               "Code that does not parse fails when run, and paperpack cannot see what it imports or reads.",
               family=_F)
+DEP005 = Rule("DEP005", "import-maybe-transitive", Severity.WARNING,
+              "An import no declared requirement names may still be installed by a declared package's own "
+              "dependencies; without pip's resolver (offline, or no index) paperpack cannot tell, so it is not "
+              "called an error.", family=_F)
+DEP006 = Rule("DEP006", "requirements-unresolvable", Severity.WARNING,
+              "pip cannot install the declared requirements for the target Python (a pin with no wheel for it, "
+              "or pins that conflict): the commonest reason an image build fails, caught before building.",
+              family=_F)
+DEP007 = Rule("DEP007", "build-time-download", Severity.WARNING,
+              "Data downloaded by postBuild is fetched at every build, unpinned and unchecked: the URL can move, "
+              "the file can change, and a build without network cannot fetch it.", family=_F)
+DEP008 = Rule("DEP008", "postbuild-unclear", Severity.INFO,
+              "postBuild installs something paperpack cannot read (a file outside the repository, a name made by "
+              "the shell), so imports it provides cannot be checked.", family=_F)
 
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__main__", "__future__"}
 _NOT_PACKAGES = frozenset({"python", "pip", "setuptools", "wheel", "ipykernel", "ipython", "jupyter",
@@ -61,15 +81,19 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     notebooks = parsed_notebooks(repo, ctx)
     facts = code_facts(repo, ctx)
     yield from _syntax_errors(notebooks, facts)
+    post = read_postbuild(repo.root, env.path("postBuild")) if env.path("postBuild") in env.files else None
+    if post is not None:
+        yield from _postbuild_findings(post)
     if env.language is None or "python" not in env.kernels or not facts:
         return  # a Dockerfile/Nix environment, or no Python notebook: nothing to compare against
     local = _local_modules(repo, list(notebooks))
     uses, module_errors = _imports(repo, facts, local)
     yield from module_errors
     requirements = env.requirements
-    declared = {r.name for r in requirements} | set(env.local_packages)
-    pulled = requires_closure(declared)
+    from_postbuild = {i.name for i in post.installed} if post is not None else set()
+    declared = {r.name for r in requirements} | set(env.local_packages) | from_postbuild
     target = _requirements_file(env)
+    missing: list[tuple[_Use, tuple[str, ...]]] = []
     reported: set[tuple[str, str]] = set()
     for use in uses:
         if use.module in _STDLIB or use.module in IMAGE_PROVIDED or use.module in local:
@@ -78,19 +102,41 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
         if any(d in declared for d in dists) or (use.path, use.module) in reported:
             continue
         reported.add((use.path, use.module))
+        missing.append((use, dists))
+    closure = _closure(env, post, ctx) if missing else None
+    if closure is not None and closure.status is ClosureStatus.FAILED:
+        yield DEP006.at(target, f"pip cannot install the declared requirements for Python {closure.python}: "
+                        f"{closure.reason}",
+                        "fix the pin pip names (a version that has a wheel for this Python, or pins that agree); "
+                        f"check with: pip install --dry-run --only-binary :all: --python-version {closure.python} "
+                        f"--target /tmp/x -r {target}", detail=closure.to_dict())
+    resolved = closure is not None and closure.status is ClosureStatus.RESOLVED
+    pulled = closure.via if closure is not None and resolved else requires_closure(declared)
+    maybe = []  # why an import nobody declares may be installed all the same
+    unknown = sorted(d for d in declared - set(env.local_packages) if d not in REQUIRES)
+    if not resolved and unknown:
+        why = closure.reason if closure is not None else ""
+        maybe.append(f"{_some(unknown)} may bring it, but dependencies were not resolved ({why})")
+    if post is not None and post.unclear:  # an install paperpack cannot follow may bring anything
+        lines = ", ".join(str(u.line) for u in post.unclear)
+        maybe.append(f"{post.path} line {lines} installs what paperpack cannot follow")
+    for use, dists in missing:
         where = f"line {use.line}: " if use.cell is not None else ""  # a file's line is the finding's own
         via = next((pulled[d] for d in dists if d in pulled), None)
+        if closure is not None and resolved and any(d in closure.distributions for d in dists) and via is None:
+            via = "a declared package"  # requested by name through an alternative spelling
         if via is not None:
-            yield DEP002.at(use.path, f"{where}`{use.module}` is installed only as a dependency of {via} "
-                            f"(not declared, not pinned)", f"add `{dists[0]}==<version>` to {target}",
-                            cell=use.cell, line=use.line if use.cell is None else None,
-                            detail=_detail(use, dists[0]))
+            how = " (pip's resolver)" if resolved else ""
+            yield _at(DEP002, use, dists, f"{where}`{use.module}` is installed only as a dependency of {via}{how} "
+                      f"(not declared, not pinned)", f"add `{dists[0]}==<version>` to {target}")
+        elif maybe:
+            online = ", or run validate online so pip's resolver can tell" if not resolved and unknown else ""
+            yield _at(DEP005, use, dists, f"{where}`import {use.module}` needs {dists[0]}, which is not declared; "
+                      + "; ".join(maybe), f"declare `{dists[0]}==<version you used>` in {target}{online}")
         else:
             alt = f" (or {', '.join(dists[1:])})" if len(dists) > 1 else ""
-            yield DEP001.at(use.path, f"{where}`import {use.module}` needs {dists[0]}{alt}, which is not declared",
-                            f"add `{dists[0]}==<version you used>` to {target} (pip show {dists[0]} prints it)",
-                            cell=use.cell, line=use.line if use.cell is None else None,
-                            detail=_detail(use, dists[0]))
+            yield _at(DEP001, use, dists, f"{where}`import {use.module}` needs {dists[0]}{alt}, which is not declared",
+                      f"add `{dists[0]}==<version you used>` to {target} (pip show {dists[0]} prints it)")
     imported = {d for use in uses for d in distributions_for(use.module)}
     for req in requirements:
         if req.name in imported or req.name in _NOT_PACKAGES or req.name.startswith("r-") \
@@ -98,6 +144,58 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
             continue
         yield DEP003.at(req.path, f"{req.raw.strip() or req.name} is declared but no notebook or local module "
                         "imports it", "remove it, unless it is needed as a plugin or backend", line=req.line)
+
+
+def _at(rule: Rule, use: _Use, dists: tuple[str, ...], message: str, fix: str) -> Finding:
+    """A finding at the import: the cell (line in the message) or the file's line."""
+    return rule.at(use.path, message, fix, cell=use.cell, line=use.line if use.cell is None else None,
+                   detail=_detail(use, dists[0]))
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" or {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _closure(env: Environment, post: PostBuild | None, ctx: CheckContext) -> Closure:
+    """pip's closure of what the environment declares (conda names translated as the offline build does)."""
+    from ..build.environment import CONDA_ONLY, CONDA_ONLY_PREFIXES, CONDA_TO_PYPI, PYPI_DESPITE_PREFIX
+
+    wanted: list[str] = []
+    for req in env.requirements:
+        if req.source.endswith(":conda"):
+            low = req.name
+            if low in CONDA_ONLY or (low.startswith(CONDA_ONLY_PREFIXES) and low not in PYPI_DESPITE_PREFIX):
+                continue  # installed by conda; pip cannot say what it brings
+            wanted.append(f"{CONDA_TO_PYPI.get(low, low)}{req.specifier}")
+        elif req.name not in env.local_packages:
+            wanted.append(req.raw if req.source == "requirements.txt" or req.source.endswith(":pip") else
+                          f"{req.name}{req.specifier}")
+    if post is not None:  # pip installs of postBuild (conda ones carry no pip spec)
+        wanted += [i.spec for i in post.installed if i.spec and i.source != "conda"]
+    python = env.python_version or DEFAULT_PYTHON
+    key = ("closure", python, tuple(sorted(wanted)))
+    cached = ctx.cache.get("closure")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    timeout = float(ctx.options.get("resolve_timeout", 300))
+    closure = resolve_closure(wanted, python=python, offline=ctx.offline,
+                              cache_folder=ctx.options.get("cache_dir"), timeout=timeout)
+    ctx.cache["closure"] = (key, closure)
+    return closure
+
+
+def _postbuild_findings(post: PostBuild) -> Iterable[Finding]:
+    for d in post.downloads:
+        name = d.url.rstrip("/").rsplit("/", 1)[-1] or d.url
+        yield DEP007.at(post.path, f"{d.tool} downloads {d.url} while the image is built: unpinned and unchecked",
+                        f"declare it as data in paperpack.yml (a DOI record, or `url:` with `files: [{{path: "
+                        f"{name}, sha256: …}}]`), so it is fetched once and checked; then remove this line",
+                        line=d.line, detail={"url": d.url, "tool": d.tool})
+    for u in post.unclear:
+        yield DEP008.at(post.path, f"an install paperpack cannot follow: {u.reason}",
+                        "list the packages in requirements.txt or environment.yml (or in a file inside the "
+                        "repository that postBuild names), so they can be checked", line=u.line,
+                        detail={"text": u.text[:200]})
 
 
 def _detail(use: _Use, dist: str) -> dict[str, object]:
