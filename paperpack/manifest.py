@@ -180,11 +180,12 @@ def parse_manifest(text: str, *, path: Path | None = None, root: Path | None = N
 def _iter_patterns(manifest: Manifest) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     sections: list[tuple[tuple[str | int, ...], Any]] = [(("compare",), manifest.data.get("compare"))]
     sections += [(("notebooks", i, "compare"), nb.get("compare"))
-                 for i, nb in enumerate(manifest.data.get("notebooks", []) or []) if isinstance(nb, dict)]
-    for where, section in sections:
+                 for i, nb in _items(manifest.data.get("notebooks")) if isinstance(nb, dict)]
+    for where, section in sections:  # the document may not follow the schema: wrong types are skipped
         if isinstance(section, dict):
-            for j, pattern in enumerate(section.get("ignore_patterns", []) or []):
-                yield where + ("ignore_patterns", j), pattern
+            for j, pattern in _items(section.get("ignore_patterns")):
+                if isinstance(pattern, str):
+                    yield where + ("ignore_patterns", j), pattern
 
 
 def _pattern_problems(manifest: Manifest) -> list[ManifestProblem]:
