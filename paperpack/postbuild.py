@@ -70,6 +70,7 @@ class PostBuild:
     downloads: list[Download] = field(default_factory=list)
     unclear: list[Unclear] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  #: requirement and lock files it reads
+    kernels: list[str] = field(default_factory=list)  #: kernel names it installs (``ipykernel install --name``)
 
 
 def _commands(line: str) -> list[list[str]]:
@@ -198,6 +199,16 @@ def _conda(root: Path, words: list[str], number: int, out: PostBuild, text: str)
             out.installed.append(Installed(canonicalize_name(parsed[0]), number, "conda", arg))
 
 
+def _kernel_name(words: list[str]) -> list[str]:
+    """The ``--name`` of ``python -m ipykernel install`` (``python3`` when not given)."""
+    for i, w in enumerate(words):
+        if w == "--name" and i + 1 < len(words):
+            return [words[i + 1]]
+        if w.startswith("--name="):
+            return [w.split("=", 1)[1]]
+    return ["python3"]
+
+
 def read_postbuild(root: Path, rel: str) -> PostBuild:
     """Installs, downloads and unclear install lines of the ``postBuild`` at ``rel``."""
     out = PostBuild(rel)
@@ -211,7 +222,9 @@ def read_postbuild(root: Path, rel: str) -> PostBuild:
                 continue
             cmd = words[0]
             joined = " ".join(words[:3])
-            if "install" in words and (_PIP.match(cmd) or re.match(r"^python[0-9.]*\s+-m\s+pip", joined)):
+            if "ipykernel" in words and "install" in words:
+                out.kernels += _kernel_name(words)
+            elif "install" in words and (_PIP.match(cmd) or re.match(r"^python[0-9.]*\s+-m\s+pip", joined)):
                 _pip(root, words, number, out, line)
             elif cmd in _CONDA:
                 _conda(root, words, number, out, line)

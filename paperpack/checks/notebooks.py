@@ -22,6 +22,7 @@ from ..discover import Environment
 from ..findings import Finding, Rule, Severity
 from ..manifest import record_folder
 from ..notebooks import MAX_NOTEBOOK_BYTES, NotebookProblem, ParsedNotebook, analyse_cells, read_notebooks
+from ..postbuild import read_postbuild
 from ..pysource import ABSOLUTE_PATH, SCRATCH_PATH, CodeFacts
 from ..repo import Repo
 from . import CheckContext
@@ -29,6 +30,8 @@ from .environment import environment_of
 
 __all__ = ["check", "parsed_notebooks", "code_facts", "OUTPUT_LIMIT", "NOTEBOOK_OUTPUT_LIMIT"]
 
+#: Python kernel names every image has (ipykernel's kernelspec; ``python`` is what older notebooks wrote)
+PYTHON_KERNELS = ("python3", "python")
 OUTPUT_LIMIT = 1 << 20  # one output over 1 MB
 NOTEBOOK_OUTPUT_LIMIT = 10 << 20  # all outputs of a notebook over 10 MB
 _F = "notebooks"
@@ -152,13 +155,15 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     yield from _checkpoints(repo)
     yield from _links_outside(repo)
     env = environment_of(repo, ctx)
+    served = _python_kernels(repo, env)
+    chosen = {s.path: s.kernel for s in repo.manifest.notebooks if s.kernel} if repo.manifest is not None else {}
     for rel, nb in notebooks.items():
         if isinstance(nb, NotebookProblem):
             rule = NB004 if nb.kind == "too-large" else NB001
             yield rule.at(rel, f"{rel} {nb.message}", nb.fix, line=nb.line)
             continue
         yield from _format(nb)
-        yield from _kernel(nb, env)
+        yield from _kernel(nb, env, served, chosen.get(rel))
         yield from _execution(nb)
         yield from _outputs(nb)
     yield from _paths(repo, ctx, notebooks)
@@ -206,7 +211,15 @@ def _format(nb: ParsedNotebook) -> Iterable[Finding]:
                        cell=issue.cell, detail={"where": issue.where, "version": nb.version})
 
 
-def _kernel(nb: ParsedNotebook, env: Environment) -> Iterable[Finding]:
+def _python_kernels(repo: Repo, env: Environment) -> set[str]:
+    """Python kernel names the image has: ipykernel's own, and those postBuild installs."""
+    served = set(PYTHON_KERNELS)
+    if env.path("postBuild") in env.files:
+        served |= set(read_postbuild(repo.root, env.path("postBuild")).kernels)
+    return served
+
+
+def _kernel(nb: ParsedNotebook, env: Environment, served: set[str], chosen: str | None) -> Iterable[Finding]:
     ks = nb.kernelspec
     name = str(ks.get("name", "")) if ks else ""
     language = nb.language
@@ -229,6 +242,13 @@ def _kernel(nb: ParsedNotebook, env: Environment) -> Iterable[Finding]:
         yield NB006.at(nb.rel, f"needs a kernel for {language} ({name or 'kernelspec without name'}), but the "
                        f"environment ({env.buildpack}) serves: {have}",
                        _KERNEL_FIX.get(language, f"install a {language} kernel in postBuild, or use a Dockerfile"))
+    elif language == "python" and (chosen or name) and (chosen or name) not in served:
+        which = chosen or name
+        source = "paperpack.yml's kernel:" if chosen else "the kernelspec name"
+        yield NB006.at(nb.rel, f"{source} {which!r} is not a kernel the image has (it has "
+                       f"{', '.join(sorted(served))}): the run stops with 'No such kernel'",
+                       f"add `kernel: python3` to {nb.rel}'s entry under notebooks: in paperpack.yml, or choose the "
+                       "Python 3 kernel in Jupyter (Kernel → Change kernel) and save", detail={"kernel": which})
 
 
 def _execution(nb: ParsedNotebook) -> Iterable[Finding]:
