@@ -53,6 +53,7 @@ class Import:
     module: str  # top-level name, e.g. "numpy" for "import numpy.linalg"
     line: int
     optional: bool = False  # inside try/except ImportError
+    conditional: bool = False  # inside a function, or the fallback of a try/except ImportError
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,19 @@ class _Visitor(ast.NodeVisitor):
         self.facts = facts
         self.names: dict[str, str] = {}
         self.optional = 0
+        self.conditional = 0  # function bodies and ImportError handlers entered
         self.in_call: set[int] = set()
+
+    def _import(self, module: str, line: int) -> None:
+        self.facts.imports.append(Import(module, line, self.optional > 0, self.conditional > 0))
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        self.conditional += 1  # runs only if called, on whatever path calls it
+        self.generic_visit(node)
+        self.conditional -= 1
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_Lambda = visit_FunctionDef
 
     def visit_Try(self, node: ast.Try) -> None:
         catches = any(_catches_import_error(h.type) for h in node.handlers)
@@ -148,8 +161,11 @@ class _Visitor(ast.NodeVisitor):
         for stmt in node.body:
             self.visit(stmt)
         self.optional -= catches
-        for handler in node.handlers:
+        for handler in node.handlers:  # a fallback runs only when the first import failed
+            fallback = _catches_import_error(handler.type)
+            self.conditional += fallback
             self.visit(handler)
+            self.conditional -= fallback
         for stmt in node.orelse + node.finalbody:
             self.visit(stmt)
 
@@ -157,13 +173,13 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            self.facts.imports.append(Import(alias.name.split(".")[0], node.lineno, self.optional > 0))
+            self._import(alias.name.split(".")[0], node.lineno)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level:
             self.facts.relative_imports.append((node.module or "", node.lineno))
         elif node.module and node.module != "__future__":
-            self.facts.imports.append(Import(node.module.split(".")[0], node.lineno, self.optional > 0))
+            self._import(node.module.split(".")[0], node.lineno)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         value = _literal(node.value, self.names)

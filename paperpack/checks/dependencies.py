@@ -62,6 +62,9 @@ DEP007 = Rule("DEP007", "build-time-download", Severity.WARNING,
 DEP008 = Rule("DEP008", "postbuild-unclear", Severity.INFO,
               "postBuild installs something paperpack cannot read (a file outside the repository, a name made by "
               "the shell), so imports it provides cannot be checked.", family=_F)
+DEP009 = Rule("DEP009", "import-conditional", Severity.WARNING,
+              "An import inside a function, or in the fallback branch of a try/except ImportError, runs only on "
+              "some paths; if a run reaches it undeclared, it fails with ModuleNotFoundError.", family=_F)
 
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__main__", "__future__"}
 _NOT_PACKAGES = frozenset({"python", "pip", "setuptools", "wheel", "ipykernel", "ipython", "jupyter",
@@ -74,6 +77,7 @@ class _Use:
     path: str  # notebook or .py file
     cell: int | None
     line: int  # line in the cell, or in the file
+    conditional: bool = False  # inside a function, or an ImportError fallback: runs on some paths only
 
 
 def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
@@ -95,9 +99,12 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     target = _requirements_file(env)
     missing: list[tuple[_Use, tuple[str, ...]]] = []
     reported: set[tuple[str, str]] = set()
+    firm = {(u.path, u.module) for u in uses if not u.conditional}
     for use in uses:
         if use.module in _STDLIB or use.module in IMAGE_PROVIDED or use.module in local:
             continue
+        if use.conditional and (use.path, use.module) in firm:
+            continue  # the unconditional import is the one reported
         dists = distributions_for(use.module)
         if any(d in declared for d in dists) or (use.path, use.module) in reported:
             continue
@@ -133,6 +140,11 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
             online = ", or run validate online so pip's resolver can tell" if not resolved and unknown else ""
             yield _at(DEP005, use, dists, f"{where}`import {use.module}` needs {dists[0]}, which is not declared; "
                       + "; ".join(maybe), f"declare `{dists[0]}==<version you used>` in {target}{online}")
+        elif use.conditional:
+            yield _at(DEP009, use, dists, f"{where}`import {use.module}` needs {dists[0]}, which is not declared; "
+                      "the import is inside a function or an ImportError fallback, so it runs only on some paths",
+                      f"if the notebooks reach it, add `{dists[0]}==<version you used>` to {target}; if it is "
+                      "dead code (a Python 2 fallback), remove it")
         else:
             alt = f" (or {', '.join(dists[1:])})" if len(dists) > 1 else ""
             yield _at(DEP001, use, dists, f"{where}`import {use.module}` needs {dists[0]}{alt}, which is not declared",
@@ -261,7 +273,7 @@ def _imports(repo: Repo, facts: dict[str, dict[int, CodeFacts]],
         for index, f in sorted(cells.items()):
             for imp in f.imports:
                 if not imp.optional:
-                    uses.append(_Use(imp.module, rel, index, imp.line))
+                    uses.append(_Use(imp.module, rel, index, imp.line, imp.conditional))
                     queue += local.get(imp.module, [])
     seen: set[str] = set()
     while queue:  # follow the repository's own modules, recursively
@@ -279,7 +291,7 @@ def _imports(repo: Repo, facts: dict[str, dict[int, CodeFacts]],
                                     "fix the module so it imports", line=line))
         for imp in f.imports:
             if not imp.optional:
-                uses.append(_Use(imp.module, path, None, imp.line))
+                uses.append(_Use(imp.module, path, None, imp.line, imp.conditional))
                 queue += local.get(imp.module, [])
     return uses, errors
 
