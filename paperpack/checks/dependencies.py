@@ -15,13 +15,15 @@ bring is a warning, not an error.
 
 from __future__ import annotations
 
+import itertools
 import posixpath
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..closure import Closure, ClosureStatus, resolve_closure
-from ..discover import DEFAULT_PYTHON, Environment
+from ..discover import DEFAULT_PYTHON, Environment, Requirement
 from ..findings import Finding, Rule, Severity
 from ..importmap import IMAGE_PROVIDED, REQUIRES, distributions_for, requires_closure
 from ..notebooks import NotebookProblem
@@ -150,9 +152,10 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
             yield _at(DEP001, use, dists, f"{where}`import {use.module}` needs {dists[0]}{alt}, which is not declared",
                       f"add `{dists[0]}==<version you used>` to {target} (pip show {dists[0]} prints it)")
     imported = {d for use in uses for d in distributions_for(use.module)}
+    pulled_in = _compiled_pins(repo, requirements)
     for req in requirements:
         if req.name in imported or req.name in _NOT_PACKAGES or req.name.startswith("r-") \
-                or req.name in env.local_packages:
+                or req.name in env.local_packages or (req.path, req.line) in pulled_in:
             continue
         yield DEP003.at(req.path, f"{req.raw.strip() or req.name} is declared but no notebook or local module "
                         "imports it", "remove it, unless it is needed as a plugin or backend", line=req.line)
@@ -162,6 +165,36 @@ def _at(rule: Rule, use: _Use, dists: tuple[str, ...], message: str, fix: str) -
     """A finding at the import: the cell (line in the message) or the file's line."""
     return rule.at(use.path, message, fix, cell=use.cell, line=use.line if use.cell is None else None,
                    detail=_detail(use, dists[0]))
+
+
+_VIA = re.compile(r"#\s*via\b(.*)$")
+
+
+def _compiled_pins(repo: Repo, requirements: list[Requirement]) -> set[tuple[str, int | None]]:
+    """(file, line) of pins a pip-compile lock file holds because another package needs them.
+
+    pip-compile writes ``# via pandas`` after a pin (on its line, or on the comment lines below it);
+    ``# via -r requirements.in`` marks what the author asked for, which DEP003 still checks.
+    """
+    out: set[tuple[str, int | None]] = set()
+    for path in sorted({r.path for r in requirements if r.source == "requirements.txt"}):
+        lines = (repo.read_text(path) or "").splitlines()
+        if not any(_VIA.search(line) for line in lines):
+            continue
+        for req in requirements:
+            if req.path != path or req.line is None:
+                continue
+            via: list[str] = []
+            block = [lines[req.line - 1]] + list(itertools.takewhile(lambda t: t.lstrip().startswith("#"),
+                                                                      lines[req.line:]))
+            for i, text in enumerate(block):
+                m = _VIA.search(text)
+                if m:  # `# via x` or `# via` followed by `#   x` lines
+                    via += [m.group(1).strip()] if m.group(1).strip() else [t.lstrip("# ").strip() for t in
+                                                                           block[i + 1:]]
+            if via and not all(v.startswith("-r") for v in via):
+                out.add((path, req.line))
+    return out
 
 
 def _some(names: list[str]) -> str:
