@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MODULE_TO_DISTS", "IMAGE_PROVIDED", "REQUIRES", "normalise", "distributions_for", "requires_closure"]
+__all__ = ["MODULE_TO_DISTS", "IMAGE_PROVIDED", "REQUIRES", "BACKENDS", "normalise", "distributions_for", "requires_closure"]
 
 #: Top-level import name → distributions that provide it (first one is suggested; conda names such as
 #: ``matplotlib-base`` or ``pytorch`` count too, for environment.yml).
@@ -161,6 +161,20 @@ REQUIRES: dict[str, tuple[str, ...]] = {
                              "cycler", "kiwisolver", "fonttools", "joblib", "threadpoolctl", "urllib3", "idna",
                              "charset-normalizer", "certifi", "et-xmlfile", "click", "markupsafe", "toolz",
                              "cloudpickle", "fsspec", "xlrd", "mpmath", "tabulate")},
+}
+
+#: Calls that need an optional backend nobody imports → (what it reads, distributions any of which serves).
+#: pandas imports these lazily, so only the call shows that the backend is needed.
+BACKENDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "read_excel": ("Excel files", ("openpyxl", "xlrd", "python-calamine", "odfpy", "pyxlsb")),
+    "ExcelFile": ("Excel files", ("openpyxl", "xlrd", "python-calamine", "odfpy", "pyxlsb")),
+    "to_excel": ("Excel files", ("openpyxl", "xlsxwriter", "odfpy")),
+    "read_parquet": ("Parquet files", ("pyarrow", "fastparquet")),
+    "to_parquet": ("Parquet files", ("pyarrow", "fastparquet")),
+    "read_feather": ("Feather files", ("pyarrow",)), "to_feather": ("Feather files", ("pyarrow",)),
+    "read_orc": ("ORC files", ("pyarrow",)),
+    "read_hdf": ("HDF5 files", ("tables",)), "to_hdf": ("HDF5 files", ("tables",)),
+    "read_xml": ("XML files", ("lxml",)),
 }
 
 _NORMALISE = re.compile(r"[-_.]+")

@@ -13,6 +13,8 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
+from .importmap import BACKENDS
+
 __all__ = ["Import", "PathUse", "CodeFacts", "strip_magics", "analyse", "may_have_facts", "NO_FACTS", "ABSOLUTE_PATH", "SCRATCH_PATH"]
 
 #: Cell magics whose body is not Python (the whole cell is skipped).
@@ -70,6 +72,7 @@ class CodeFacts:
     reads: list[PathUse] = field(default_factory=list)
     writes: list[PathUse] = field(default_factory=list)
     absolute: list[PathUse] = field(default_factory=list)  # literals matching ABSOLUTE_PATH or SCRATCH_PATH
+    backend_calls: list[tuple[str, int]] = field(default_factory=list)  # (call in importmap.BACKENDS, line)
     syntax_error: tuple[int, str] | None = None  # (line, message)
     skipped: str = ""  # why the source was not parsed: a non-Python cell magic, or "no facts" (see analyse)
 
@@ -193,6 +196,8 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         name = _call_name(node.func)
+        if name in BACKENDS:
+            self.facts.backend_calls.append((name, node.lineno))
         target: ast.AST | None = node.args[0] if node.args else None
         if target is None:
             target = next((kw.value for kw in node.keywords if kw.arg in ("path", "fname", "filepath_or_buffer",

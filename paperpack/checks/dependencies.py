@@ -25,7 +25,7 @@ from typing import Any, Iterable
 from ..closure import Closure, ClosureStatus, resolve_closure
 from ..discover import DEFAULT_PYTHON, Environment, Requirement
 from ..findings import Finding, Rule, Severity
-from ..importmap import IMAGE_PROVIDED, REQUIRES, distributions_for, requires_closure
+from ..importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, requires_closure
 from ..notebooks import NotebookProblem
 from ..postbuild import PostBuild, read_postbuild
 from ..pysource import CodeFacts, analyse
@@ -80,6 +80,14 @@ class _Use:
     cell: int | None
     line: int  # line in the cell, or in the file
     conditional: bool = False  # inside a function, or an ImportError fallback: runs on some paths only
+    call: str = ""  #: a call that needs a backend (``read_excel``): ``module`` is then the backend's first name
+
+    def needs(self) -> tuple[str, ...]:
+        """Distributions any of which provides what this use needs."""
+        return BACKENDS[self.call][1] if self.call else distributions_for(self.module)
+
+    def what(self) -> str:
+        return f"`{self.call}` (for {BACKENDS[self.call][0]})" if self.call else f"`import {self.module}`"
 
 
 def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
@@ -107,7 +115,7 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
             continue
         if use.conditional and (use.path, use.module) in firm:
             continue  # the unconditional import is the one reported
-        dists = distributions_for(use.module)
+        dists = use.needs()
         if any(d in declared for d in dists) or (use.path, use.module) in reported:
             continue
         reported.add((use.path, use.module))
@@ -140,18 +148,18 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
                       f"(not declared, not pinned)", f"add `{dists[0]}==<version>` to {target}")
         elif maybe:
             online = ", or run validate online so pip's resolver can tell" if not resolved and unknown else ""
-            yield _at(DEP005, use, dists, f"{where}`import {use.module}` needs {dists[0]}, which is not declared; "
+            yield _at(DEP005, use, dists, f"{where}{use.what()} needs {dists[0]}, which is not declared; "
                       + "; ".join(maybe), f"declare `{dists[0]}==<version you used>` in {target}{online}")
         elif use.conditional:
-            yield _at(DEP009, use, dists, f"{where}`import {use.module}` needs {dists[0]}, which is not declared; "
+            yield _at(DEP009, use, dists, f"{where}{use.what()} needs {dists[0]}, which is not declared; "
                       "the import is inside a function or an ImportError fallback, so it runs only on some paths",
                       f"if the notebooks reach it, add `{dists[0]}==<version you used>` to {target}; if it is "
                       "dead code (a Python 2 fallback), remove it")
         else:
             alt = f" (or {', '.join(dists[1:])})" if len(dists) > 1 else ""
-            yield _at(DEP001, use, dists, f"{where}`import {use.module}` needs {dists[0]}{alt}, which is not declared",
+            yield _at(DEP001, use, dists, f"{where}{use.what()} needs {dists[0]}{alt}, which is not declared",
                       f"add `{dists[0]}==<version you used>` to {target} (pip show {dists[0]} prints it)")
-    imported = {d for use in uses for d in distributions_for(use.module)}
+    imported = {d for use in uses for d in use.needs()}
     pulled_in = _compiled_pins(repo, requirements)
     for req in requirements:
         if req.name in imported or req.name in _NOT_PACKAGES or req.name.startswith("r-") \
@@ -308,6 +316,7 @@ def _imports(repo: Repo, facts: dict[str, dict[int, CodeFacts]],
                 if not imp.optional:
                     uses.append(_Use(imp.module, rel, index, imp.line, imp.conditional))
                     queue += local.get(imp.module, [])
+            uses += [_Use(BACKENDS[call][1][0], rel, index, line, call=call) for call, line in f.backend_calls]
     seen: set[str] = set()
     while queue:  # follow the repository's own modules, recursively
         path = queue.pop(0)
@@ -326,5 +335,6 @@ def _imports(repo: Repo, facts: dict[str, dict[int, CodeFacts]],
             if not imp.optional:
                 uses.append(_Use(imp.module, path, None, imp.line, imp.conditional))
                 queue += local.get(imp.module, [])
+        uses += [_Use(BACKENDS[call][1][0], path, None, line, call=call) for call, line in f.backend_calls]
     return uses, errors
 
