@@ -73,6 +73,8 @@ class CodeFacts:
     writes: list[PathUse] = field(default_factory=list)
     absolute: list[PathUse] = field(default_factory=list)  # literals matching ABSOLUTE_PATH or SCRATCH_PATH
     backend_calls: list[tuple[str, int]] = field(default_factory=list)  # (call in importmap.BACKENDS, line)
+    aliases: dict[str, str] = field(default_factory=dict)  # `from h5py import File as h5_file`: h5_file → File
+    other_calls: list[PathUse] = field(default_factory=list)  # a path passed to a call of unknown name
     syntax_error: tuple[int, str] | None = None  # (line, message)
     skipped: str = ""  # why the source was not parsed: a non-Python cell magic, or "no facts" (see analyse)
 
@@ -183,6 +185,7 @@ class _Visitor(ast.NodeVisitor):
             self.facts.relative_imports.append((node.module or "", node.lineno))
         elif node.module and node.module != "__future__":
             self._import(node.module.split(".")[0], node.lineno)
+        self.facts.aliases.update({a.asname: a.name for a in node.names if a.asname})
 
     def visit_Assign(self, node: ast.Assign) -> None:
         value = _literal(node.value, self.names)
@@ -213,6 +216,8 @@ class _Visitor(ast.NodeVisitor):
                 self.facts.writes.append(use)
             elif name in _READ_CALLS:
                 self.facts.reads.append(use)
+            elif name:  # maybe a reader imported under another name, in this cell or another
+                self.facts.other_calls.append(use)
             if target is not None:
                 self.in_call.add(id(target))
         self.generic_visit(node)
@@ -226,6 +231,24 @@ class _Visitor(ast.NodeVisitor):
         elif id(node) not in self.in_call and _DATA_SUFFIX.search(value) and " " not in value.strip() \
                 and "/" in value and not value.startswith(("*", ".")) and "%" not in value and "{" not in value:
             self.facts.reads.append(PathUse(value, node.lineno, ""))
+
+
+def aliased_reads(cells: dict[int, CodeFacts]) -> dict[int, list[PathUse]]:
+    """Reads through readers imported under another name anywhere in the notebook, by cell.
+
+    ``from h5py import File as h5_file`` in one cell makes ``h5_file("x.h5")`` in any cell a read
+    by ``File``; the call keeps the name the reader is known by.
+    """
+    aliases: dict[str, str] = {}
+    for f in cells.values():
+        aliases.update(f.aliases)
+    out: dict[int, list[PathUse]] = {}
+    for index, f in cells.items():
+        found = [PathUse(u.path, u.line, aliases[u.call]) for u in f.other_calls
+                 if aliases.get(u.call) in _READ_CALLS]
+        if found:
+            out[index] = found
+    return out
 
 
 def _is_url(value: str) -> bool:

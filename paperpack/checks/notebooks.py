@@ -23,7 +23,7 @@ from ..findings import Finding, Rule, Severity
 from ..manifest import record_folder
 from ..notebooks import MAX_NOTEBOOK_BYTES, NotebookProblem, ParsedNotebook, analyse_cells, read_notebooks
 from ..postbuild import read_postbuild
-from ..pysource import ABSOLUTE_PATH, SCRATCH_PATH, CodeFacts
+from ..pysource import ABSOLUTE_PATH, SCRATCH_PATH, CodeFacts, aliased_reads
 from ..repo import Repo
 from . import CheckContext
 from .environment import environment_of
@@ -362,8 +362,9 @@ def _paths(repo: Repo, ctx: CheckContext, notebooks: dict[str, Any]) -> Iterable
                            detail={"cell_line": line, "path": path})
     for rel, cells in facts.items():
         nb_dir = posixpath.dirname(rel)
+        aliased = aliased_reads(cells)
         for index, f in sorted(cells.items()):
-            for use in f.reads:
+            for use in f.reads + aliased.get(index, []):
                 if use.path.startswith(("/", "~")) or ":" in use.path[:3] or not use.path.strip():
                     continue
                 cands = _candidates(nb_dir, use.path)
