@@ -96,6 +96,7 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     facts = code_facts(repo, ctx)
     yield from _syntax_errors(notebooks, facts)
     post = read_postbuild(repo.root, env.path("postBuild")) if env.path("postBuild") in env.files else None
+    ctx.cache["postbuild"] = post
     if post is not None:
         yield from _postbuild_findings(post)
     if env.language is None or "python" not in env.kernels or not facts:
