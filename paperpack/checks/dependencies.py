@@ -123,8 +123,10 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
         missing.append((use, dists))
     closure = _closure(env, post, ctx) if missing else None
     if closure is not None and closure.status is ClosureStatus.FAILED:
-        yield DEP006.at(target, f"pip cannot install the declared requirements for Python {closure.python}: "
-                        f"{closure.reason}",
+        conda = " (conda packages looked up on PyPI, as the offline build does)" \
+            if any(r.source.endswith(":conda") for r in requirements) else ""
+        yield DEP006.at(target, f"pip cannot install the declared requirements for Python {closure.python}"
+                        f"{conda}: {closure.reason}",
                         "fix the pin pip names (a version that has a wheel for this Python, or pins that agree); "
                         f"check with: pip install --dry-run --only-binary :all: --python-version {closure.python} "
                         f"--target /tmp/x -r {target}", detail=closure.to_dict())
