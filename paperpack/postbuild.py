@@ -96,9 +96,11 @@ def _commands(line: str) -> list[list[str]]:
 
 
 def _strip_prefix(words: list[str]) -> list[str]:
-    """Drop ``sudo``, ``env A=B``, ``time`` and ``${CONDA_DIR}/bin/`` in front of the command."""
+    """Drop ``sudo -E``, ``env A=B``, ``time`` and ``${CONDA_DIR}/bin/`` in front of the command."""
     while words and (words[0] in ("sudo", "env", "time", "exec", "command") or re.match(r"^\w+=", words[0])):
         words = words[1:]
+        while words and words[0].startswith("-"):  # sudo -E, env -i
+            words = words[1:]
     if words:
         words = [posixpath.basename(words[0])] + words[1:]
     return words
@@ -178,7 +180,7 @@ def _conda(root: Path, words: list[str], number: int, out: PostBuild, text: str)
     env_file = verbs[:1] == ["env"] and verbs[1:] in (["create"], ["update"])  # -f names an environment.yml
     if not env_file and verbs[:1] not in (["install"], ["create"]):
         return
-    args = words[words.index(verbs[-1]) + 1:]
+    args = words[words.index(verbs[1 if env_file else 0]) + 1:]
     skip = False
     for i, arg in enumerate(args):
         if skip:
