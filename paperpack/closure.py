@@ -58,6 +58,12 @@ _UNREACHABLE = ("NewConnectionError", "Failed to establish a new connection", "C
 _NO_ANSWER = ("No matching distribution found", "Could not find a version that satisfies", "ResolutionImpossible",
               "conflicting dependencies")
 
+_NOT_REACHED = "the package index was not reached"
+#: an index pip could not reach is not asked again by this process for this long (seconds): validating many
+#: repositories without network then costs one attempt, not one per repository
+UNREACHED_FOR = 60.0
+_UNREACHED: dict[str, tuple[float, str]] = {}  # index settings → (when, reason)
+
 
 class ClosureStatus(str, enum.Enum):
     RESOLVED = "resolved"  #: pip resolved the set: ``distributions`` is the full closure
@@ -101,6 +107,8 @@ def resolve_closure(requirements: Sequence[str], *, python: str, offline: bool =
                     cache_folder: Path | None = None, timeout: float = 300) -> Closure:
     """The closure of ``requirements`` (named, see :func:`resolvable`) for Python ``python`` (``"3.11"``)."""
     reqs = sorted({r for r in (resolvable(t) for t in requirements) if r})
+    if not reqs:
+        return Closure(ClosureStatus.RESOLVED, python)
     cache = JsonCache((cache_folder or cache_dir()) / "closure", ttl=TTL)
     key = _cache_key(reqs, python)
     hit = cache.get(key)
@@ -110,8 +118,14 @@ def resolve_closure(requirements: Sequence[str], *, python: str, offline: bool =
     if offline:
         return Closure(ClosureStatus.OFFLINE, python, reason="offline, and this set of requirements was never "
                        "resolved before")
+    index = _cache_key([], "")  # the index settings
+    known = _UNREACHED.get(index)
+    if known is not None and time.monotonic() - known[0] < UNREACHED_FOR:
+        return Closure(ClosureStatus.UNAVAILABLE, python, reason=known[1])
     start = time.monotonic()
     closure = _run_pip(reqs, python, timeout)
+    if closure.status is ClosureStatus.UNAVAILABLE and closure.reason.startswith(_NOT_REACHED):
+        _UNREACHED[index] = (time.monotonic(), closure.reason)
     closure.seconds = time.monotonic() - start
     log.info("resolved %d requirements for Python %s in %.1f s: %s", len(reqs), python, closure.seconds,
              closure.status.value)
@@ -139,7 +153,8 @@ def _run_pip(reqs: list[str], python: str, timeout: float) -> Closure:
         # --target: pip accepts --python-version with --dry-run only there; nothing is written to it
         cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--only-binary", ":all:",
                "--python-version", python, "--target", str(Path(tmp) / "target"), "--report", str(report),
-               "--quiet", "--no-input", "--disable-pip-version-check", "--retries", "2", *extra, *reqs]
+               "--quiet", "--no-input", "--disable-pip-version-check", "--retries", "2",
+               *extra, *reqs]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp,
                                   check=False)
@@ -152,7 +167,7 @@ def _run_pip(reqs: list[str], python: str, timeout: float) -> Closure:
             errors = [line[len("ERROR: "):].strip() for line in output.splitlines() if line.startswith("ERROR: ")]
             why = "; ".join(errors[:2]) or (output.strip().splitlines() or ["pip failed"])[-1]
             if any(sign in output for sign in _UNREACHABLE):
-                return Closure(ClosureStatus.UNAVAILABLE, python, reason=f"the package index was not reached ({why})")
+                return Closure(ClosureStatus.UNAVAILABLE, python, reason=f"{_NOT_REACHED} ({why})")
             if any(sign in output for sign in _NO_ANSWER):
                 return Closure(ClosureStatus.FAILED, python, reason=why[:400])
             return Closure(ClosureStatus.UNAVAILABLE, python, reason=f"pip stopped: {why[:300]}")

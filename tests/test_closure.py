@@ -122,3 +122,19 @@ def test_only_named_requirements_reach_pip(index: PackageIndex, tmp_path: Path) 
     assert closure.distributions == {"ubertool": "1.0", "subpkg": "1.2", "leafpkg": "0.1"}
     assert closure.via == {"subpkg": "ubertool", "leafpkg": "ubertool"}
     assert json.loads(json.dumps(closure.to_dict()))["status"] == "resolved"
+
+
+def test_a_bad_pin_is_found_even_when_every_import_is_declared(index: PackageIndex, tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"requirements.txt": "newpy==2.0\n", "runtime.txt": "python-3.11\n"}, "import newpy")
+    got = _deps(repo)
+    assert list(got) == ["requirements.txt"] and got["requirements.txt"][0] == "DEP006"
+
+
+def test_an_unreachable_index_is_asked_once_per_minute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with PackageIndex() as idx:
+        url = idx.url
+    monkeypatch.setenv("PAPERPACK_PIP_INDEX_URL", url)  # a port that was just closed
+    first = resolve_closure(["ubertool==1.0"], python="3.11", cache_folder=tmp_path)
+    again = resolve_closure(["subpkg==1.2"], python="3.11", cache_folder=tmp_path)
+    assert first.status is again.status is ClosureStatus.UNAVAILABLE
+    assert again.seconds == 0 and first.seconds > 0  # the second never started pip

@@ -121,7 +121,8 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
             continue
         reported.add((use.path, use.module))
         missing.append((use, dists))
-    closure = _closure(env, post, ctx) if missing else None
+    # resolved whenever something is declared: a pin pip cannot install is the commonest build failure (DEP006)
+    closure = _closure(env, post, ctx) if missing or requirements or from_postbuild else None
     if closure is not None and closure.status is ClosureStatus.FAILED:
         conda = " (conda packages looked up on PyPI, as the offline build does)" \
             if any(r.source.endswith(":conda") for r in requirements) else ""
