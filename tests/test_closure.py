@@ -138,3 +138,13 @@ def test_an_unreachable_index_is_asked_once_per_minute(tmp_path: Path, monkeypat
     again = resolve_closure(["subpkg==1.2"], python="3.11", cache_folder=tmp_path)
     assert first.status is again.status is ClosureStatus.UNAVAILABLE
     assert again.seconds == 0 and first.seconds > 0  # the second never started pip
+
+
+def test_resolution_can_be_turned_off(index: PackageIndex, tmp_path: Path) -> None:
+    from paperpack.checks import CheckContext
+
+    repo = _repo(tmp_path, {"requirements.txt": "ubertool==1.0\n"})
+    report = validate(repo, context=CheckContext(options={"resolve_dependencies": False}))
+    sub = next(f for f in report.findings if f.detail.get("module") == "subpkg")
+    assert sub.rule == "DEP005" and "resolve_dependencies is off" in sub.message
+    assert index.requests == []

@@ -122,7 +122,8 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
         reported.add((use.path, use.module))
         missing.append((use, dists))
     # resolved whenever something is declared: a pin pip cannot install is the commonest build failure (DEP006)
-    closure = _closure(env, post, ctx) if missing or requirements or from_postbuild else None
+    resolve = ctx.options.get("resolve_dependencies", True) and (missing or requirements or from_postbuild)
+    closure = _closure(env, post, ctx) if resolve else None
     if closure is not None and closure.status is ClosureStatus.FAILED:
         conda = " (conda packages looked up on PyPI, as the offline build does)" \
             if any(r.source.endswith(":conda") for r in requirements) else ""
@@ -136,7 +137,7 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     maybe = []  # why an import nobody declares may be installed all the same
     unknown = sorted(d for d in declared - set(env.local_packages) if d not in REQUIRES)
     if not resolved and unknown:
-        why = closure.reason if closure is not None else ""
+        why = closure.reason if closure is not None else "the option resolve_dependencies is off"
         maybe.append(f"{_some(unknown)} may bring it, but dependencies were not resolved ({why})")
     if post is not None and post.unclear:  # an install paperpack cannot follow may bring anything
         lines = ", ".join(str(u.line) for u in post.unclear)
