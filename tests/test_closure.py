@@ -148,3 +148,9 @@ def test_resolution_can_be_turned_off(index: PackageIndex, tmp_path: Path) -> No
     sub = next(f for f in report.findings if f.detail.get("module") == "subpkg")
     assert sub.rule == "DEP005" and "resolve_dependencies is off" in sub.message
     assert index.requests == []
+
+
+def test_a_conda_version_missing_from_pypi_is_named_before_any_build(index: PackageIndex, tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"environment.yml": "dependencies:\n  - python=3.11\n  - newpy=2.0\n"}, "import newpy")
+    rule, _, message = _deps(repo)["environment.yml"]
+    assert rule == "DEP006" and "(conda packages looked up on PyPI, as the offline build does)" in message

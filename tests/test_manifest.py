@@ -193,3 +193,13 @@ def test_a_missing_notebook_is_an_error(tmp_path: Path, capsys: pytest.CaptureFi
     report = json.loads(capsys.readouterr().out)
     man003 = [f for f in report["findings"] if f["rule"] == "MAN003"]
     assert [(f["severity"], f["line"]) for f in man003] == [("error", 3)]
+
+
+def test_a_declared_data_file_that_is_a_link_out_of_the_repository_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    os.symlink("/etc/passwd", tmp_path / "data" / "table.csv")
+    (tmp_path / "paperpack.yml").write_text("version: 1\ndata:\n  - url: https://example.org/t.csv\n"
+                                            "    files:\n      - path: data/table.csv\n")
+    with pytest.raises(ManifestError) as info:
+        load_manifest(tmp_path)
+    assert "symbolic link data/table.csv" in str(info.value) and "root:" not in str(info.value)
