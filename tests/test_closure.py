@@ -65,6 +65,7 @@ def test_what_a_declared_package_brings_is_not_missing(index: PackageIndex, tmp_
     assert {m: r[:2] for m, r in got.items()} == {"subpkg": ("DEP002", "warning"), "leafpkg": ("DEP002", "warning"),
                                                  "nothere": ("DEP001", "error")}, got
     assert "dependency of ubertool (pip's resolver)" in got["leafpkg"][2]
+    assert got["nothere"][2].endswith("which is not declared nor brought by a declared package (pip's resolver)")
 
 
 def test_the_closure_is_cached_and_used_offline(index: PackageIndex, tmp_path: Path) -> None:

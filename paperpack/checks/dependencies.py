@@ -162,7 +162,9 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
                       "dead code (a Python 2 fallback), remove it")
         else:
             alt = f" (or {', '.join(dists[1:])})" if len(dists) > 1 else ""
-            yield _at(DEP001, use, dists, f"{where}{use.what()} needs {dists[0]}{alt}, which is not declared",
+            brought = " nor brought by a declared package (pip's resolver)" if resolved and declared else ""
+            yield _at(DEP001, use, dists, f"{where}{use.what()} needs {dists[0]}{alt}, which is not declared"
+                      f"{brought}",
                       f"add `{dists[0]}==<version you used>` to {target} (pip show {dists[0]} prints it)")
     imported = {d for use in uses for d in use.needs()}
     pulled_in = _compiled_pins(repo, requirements)
