@@ -47,6 +47,7 @@ class Installed:
     line: int  #: line of postBuild
     source: str  #: "pip", "conda", or the file it came from (``conda-linux-64.lock``)
     spec: str = ""  #: the requirement as written, for pip (``scipy==1.11.4``)
+    locked: bool = False  #: from a conda explicit (lock) file: the whole environment, dependencies included
 
 
 @dataclass(frozen=True)
@@ -139,10 +140,11 @@ def _conda_file(root: Path, rel: str, number: int, out: PostBuild, text: str, en
                           for r in env.requirements]
         return
     names = conda_lock_names(content)
-    if names is None:  # a plain list of conda specs, one a line
-        names = [p[0].lower() for line in content.splitlines()
-                 if line.strip() and not line.lstrip().startswith("#")
-                 and (p := parse_conda_spec(line.strip())) is not None]
+    if names is not None:
+        out.installed += [Installed(canonicalize_name(n), number, rel, locked=True) for n in names]
+        return
+    names = [p[0].lower() for line in content.splitlines()  # a plain list of conda specs, one a line
+             if line.strip() and not line.lstrip().startswith("#") and (p := parse_conda_spec(line.strip())) is not None]
     out.installed += [Installed(canonicalize_name(n), number, rel) for n in names]
 
 

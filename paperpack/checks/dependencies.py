@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..closure import Closure, ClosureStatus, resolve_closure
+from ..closure import Closure, ClosureStatus, resolvable, resolve_closure
 from ..discover import DEFAULT_PYTHON, Environment, Requirement
 from ..findings import Finding, Rule, Severity
 from ..importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, requires_closure
@@ -135,9 +135,12 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     resolved = closure is not None and closure.status is ClosureStatus.RESOLVED
     pulled = closure.via if closure is not None and resolved else requires_closure(declared)
     maybe = []  # why an import nobody declares may be installed all the same
-    unknown = sorted(d for d in declared - set(env.local_packages) if d not in REQUIRES)
+    locked = {i.name for i in post.installed if i.locked} if post is not None else set()  # a closure already
+    unknown = sorted(d for d in declared - set(env.local_packages) - locked if d not in REQUIRES)
     if not resolved and unknown:
-        why = closure.reason if closure is not None else "the option resolve_dependencies is off"
+        why = closure.reason if closure is not None else \
+            "the option resolve_dependencies is off" if not ctx.options.get("resolve_dependencies", True) else \
+            "nothing declared is on PyPI"
         maybe.append(f"{_some(unknown)} may bring it, but dependencies were not resolved ({why})")
     if post is not None and post.unclear:  # an install paperpack cannot follow may bring anything
         lines = ", ".join(str(u.line) for u in post.unclear)
@@ -216,8 +219,11 @@ def _some(names: list[str]) -> str:
     return ", ".join(names[:3]) + (f" or {len(names) - 3} more" if len(names) > 3 else "")
 
 
-def _closure(env: Environment, post: PostBuild | None, ctx: CheckContext) -> Closure:
-    """pip's closure of what the environment declares (conda names translated as the offline build does)."""
+def _closure(env: Environment, post: PostBuild | None, ctx: CheckContext) -> Closure | None:
+    """pip's closure of what the environment declares (conda names translated as the offline build does).
+
+    ``None`` when nothing declared is for pip (only conda-only packages, a conda lock file).
+    """
     from ..build.environment import CONDA_ONLY, CONDA_ONLY_PREFIXES, CONDA_TO_PYPI, PYPI_DESPITE_PREFIX
 
     wanted: list[str] = []
@@ -232,6 +238,8 @@ def _closure(env: Environment, post: PostBuild | None, ctx: CheckContext) -> Clo
                           f"{req.name}{req.specifier}")
     if post is not None:  # pip installs of postBuild (conda ones carry no pip spec)
         wanted += [i.spec for i in post.installed if i.spec and i.source != "conda"]
+    if not any(resolvable(w) for w in wanted):
+        return None
     python = env.python_version or DEFAULT_PYTHON
     key = ("closure", python, tuple(sorted(wanted)))
     cached = ctx.cache.get("closure")
