@@ -19,7 +19,8 @@ _PREFIXES = re.compile(
 _IN_TEXT = re.compile(
     # the suffix stops where Markdown links join (`](`, `)]`, `)(`) or another URL starts
     r"(?:doi:\s*|https?://(?:dx\.|www\.)?doi\.org/|\b)"
-    r"(10\.\d{4,9}/(?:(?!\]\(|\)\]|\)\(|https?://)[-._;()/:A-Za-z0-9<>\[\]%])+)", re.IGNORECASE
+    # the first / may be URL-encoded (%2F), as in a link copied from a browser's address bar
+    r"(10\.\d{4,9}(?:/|%2F)(?:(?!\]\(|\)\]|\)\(|https?://)[-._;()/:A-Za-z0-9<>\[\]%])+)", re.IGNORECASE
 )
 _PAIRS = {")": "(", "]": "[", ">": "<"}
 _PLACEHOLDERS = re.compile(

@@ -11,16 +11,18 @@ them needs no declaration. ``ipywidgets``, ``notebook`` and ``jupyterlab`` are *
 that set: repo2docker's stock image ships them but the offline image does not, and their
 versions matter, so they must be declared like anything else.
 
-:data:`REQUIRES` lists well-known runtime dependencies of common distributions, so that
-``import matplotlib`` with only ``seaborn`` declared is reported as covered transitively
-(a warning: it will be installed, but its version is not pinned) rather than missing.
+:data:`REQUIRES` lists well-known runtime dependencies of common distributions (an empty
+tuple: known to need nothing). It is the fallback when pip's resolver cannot run
+(:mod:`paperpack.closure`, offline or no index): ``import matplotlib`` with only ``seaborn``
+declared is then covered transitively, and a declared distribution *not* in the table may
+bring anything, so an import it might cover is a warning rather than an error.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["MODULE_TO_DISTS", "IMAGE_PROVIDED", "REQUIRES", "normalise", "distributions_for", "requires_closure"]
+__all__ = ["MODULE_TO_DISTS", "IMAGE_PROVIDED", "REQUIRES", "BACKENDS", "normalise", "distributions_for", "requires_closure"]
 
 #: Top-level import name → distributions that provide it (first one is suggested; conda names such as
 #: ``matplotlib-base`` or ``pytorch`` count too, for environment.yml).
@@ -149,6 +151,30 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "corner": ("matplotlib",), "emcee": ("numpy",), "pooch": ("platformdirs", "packaging", "requests"),
     "umap-learn": ("numpy", "scipy", "scikit-learn", "numba", "pynndescent", "tqdm"),
     "openpyxl": ("et-xmlfile",), "pyarrow": ("numpy",), "polars": (), "jupyterlab": ("notebook-shim",),
+    "matplotlib-base": ("numpy", "pillow", "pyparsing", "cycler", "kiwisolver", "packaging", "python-dateutil",
+                        "fonttools", "contourpy"),
+    "opencv-python": ("numpy",), "opencv-python-headless": ("numpy",), "opencv-contrib-python": ("numpy",),
+    "opencv-contrib-python-headless": ("numpy",), "contourpy": ("numpy",), "pyerfa": ("numpy",),
+    "python-dateutil": ("six",), "jinja2": ("markupsafe",), "patsy": ("numpy",),
+    # known to need nothing: a declared leaf cannot bring an undeclared import
+    **{leaf: () for leaf in ("numpy", "pillow", "pyyaml", "six", "pytz", "tzdata", "packaging", "pyparsing",
+                             "cycler", "kiwisolver", "fonttools", "joblib", "threadpoolctl", "urllib3", "idna",
+                             "charset-normalizer", "certifi", "et-xmlfile", "click", "markupsafe", "toolz",
+                             "cloudpickle", "fsspec", "xlrd", "mpmath", "tabulate")},
+}
+
+#: Calls that need an optional backend nobody imports → (what it reads, distributions any of which serves).
+#: pandas imports these lazily, so only the call shows that the backend is needed.
+BACKENDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "read_excel": ("Excel files", ("openpyxl", "xlrd", "python-calamine", "odfpy", "pyxlsb")),
+    "ExcelFile": ("Excel files", ("openpyxl", "xlrd", "python-calamine", "odfpy", "pyxlsb")),
+    "to_excel": ("Excel files", ("openpyxl", "xlsxwriter", "odfpy")),
+    "read_parquet": ("Parquet files", ("pyarrow", "fastparquet")),
+    "to_parquet": ("Parquet files", ("pyarrow", "fastparquet")),
+    "read_feather": ("Feather files", ("pyarrow",)), "to_feather": ("Feather files", ("pyarrow",)),
+    "read_orc": ("ORC files", ("pyarrow",)),
+    "read_hdf": ("HDF5 files", ("tables",)), "to_hdf": ("HDF5 files", ("tables",)),
+    "read_xml": ("XML files", ("lxml",)),
 }
 
 _NORMALISE = re.compile(r"[-_.]+")

@@ -121,9 +121,7 @@ def load_manifest(root: Path) -> Manifest | None:
             hint="save the file as UTF-8",
             path=path,
         ) from None
-    manifest = parse_manifest(text, path=path)
-    _check_paths(manifest, root)
-    return manifest
+    return parse_manifest(text, path=path, root=root)
 
 
 def yaml_problem(exc: YAMLError) -> tuple[str, int | None]:
@@ -144,7 +142,12 @@ def _error(name: str, line: int | None, where: str, message: str, hint: str, pat
                          line=line, where=where, problems=[ManifestProblem(line, where, message, hint)])
 
 
-def parse_manifest(text: str, *, path: Path | None = None) -> Manifest:
+def parse_manifest(text: str, *, path: Path | None = None, root: Path | None = None) -> Manifest:
+    """Parse and check a manifest; with ``root``, its paths are checked against the repository too.
+
+    Every problem (schema, patterns, paths) is found in one pass and raised together in one
+    :class:`ManifestError` (``problems`` lists them), so fixing the first does not uncover the next.
+    """
     name = path.name if path else "paperpack.yml"
     yaml = YAML(typ="rt")
     try:
@@ -164,31 +167,39 @@ def parse_manifest(text: str, *, path: Path | None = None) -> Manifest:
     _collect_lines(doc, (), lines)
     plain = _to_plain(doc)
     manifest = Manifest(data=plain, path=path, lines=lines)
-    _validate(manifest, name)
-    _check_patterns(manifest, name)
+    problems = _schema_problems(manifest)
+    problems += _pattern_problems(manifest)
+    if root is not None:
+        said = {p.where for p in problems}  # an absolute path is already a schema problem
+        problems += [p for p in _path_problems(manifest, root) if p.where not in said]
+    if problems:
+        raise _combined(name, manifest.path, problems)
     return manifest
 
 
 def _iter_patterns(manifest: Manifest) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     sections: list[tuple[tuple[str | int, ...], Any]] = [(("compare",), manifest.data.get("compare"))]
     sections += [(("notebooks", i, "compare"), nb.get("compare"))
-                 for i, nb in enumerate(manifest.data.get("notebooks", []) or []) if isinstance(nb, dict)]
-    for where, section in sections:
+                 for i, nb in _items(manifest.data.get("notebooks")) if isinstance(nb, dict)]
+    for where, section in sections:  # the document may not follow the schema: wrong types are skipped
         if isinstance(section, dict):
-            for j, pattern in enumerate(section.get("ignore_patterns", []) or []):
-                yield where + ("ignore_patterns", j), pattern
+            for j, pattern in _items(section.get("ignore_patterns")):
+                if isinstance(pattern, str):
+                    yield where + ("ignore_patterns", j), pattern
 
 
-def _check_patterns(manifest: Manifest, name: str) -> None:
+def _pattern_problems(manifest: Manifest) -> list[ManifestProblem]:
     """Every ``compare.ignore_patterns`` entry must be a valid regular expression."""
+    out = []
     for where, pattern in _iter_patterns(manifest):
         try:
             re.compile(str(pattern))
         except re.error as exc:
-            raise _error(name, manifest.line_of(*where) or 1, _dotted(where),
-                         f"{pattern!r} is not a valid regular expression: {exc}",
-                         "fix the pattern (Python `re` syntax; escape literal brackets and dots with \\, "
-                         "quote the YAML value with single quotes)", manifest.path) from None
+            out.append(ManifestProblem(manifest.line_of(*where) or 1, _dotted(where),
+                                       f"{pattern!r} is not a valid regular expression: {exc}",
+                                       "fix the pattern (Python `re` syntax; escape literal brackets and dots "
+                                       "with \\, quote the YAML value with single quotes)"))
+    return out
 
 
 def _collect_lines(node: Any, where: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]) -> None:
@@ -259,11 +270,11 @@ class ManifestProblem:
     hint: str
 
 
-def _validate(manifest: Manifest, name: str) -> None:
+def _schema_problems(manifest: Manifest) -> list[ManifestProblem]:
     validator = validator_for("manifest")
     errors = list(validator.iter_errors(manifest.data))
     if not errors:
-        return
+        return []
     first = _best_error(errors)
     rest = sorted((e for e in errors if e is not first and list(e.absolute_path) != list(first.absolute_path)),
                   key=lambda e: _locate(e, manifest)[1])
@@ -273,13 +284,18 @@ def _validate(manifest: Manifest, name: str) -> None:
         where, line = _locate(error, manifest)
         message, hint = _explain(error, manifest)
         problems.append(ManifestProblem(line, _dotted(where) or "(top level)", message, hint))
+    return problems
+
+
+def _combined(name: str, path: Path | None, problems: list[ManifestProblem]) -> ManifestError:
+    """One error for every problem: the first in full, up to :data:`MAX_MORE` more as lines under it."""
     head = problems[0]
     extra = "".join(f"\n  also line {p.line}: {p.where}: {p.message}" for p in problems[1:MAX_MORE + 1])
     if len(problems) > MAX_MORE + 1:
         extra += f"\n  and {len(problems) - MAX_MORE - 1} more"
-    exc = _error(name, head.line, head.where, head.message + extra, head.hint, manifest.path)
+    exc = _error(name, head.line, head.where, head.message + extra, head.hint, path)
     exc.problems = problems
-    raise exc
+    return exc
 
 
 def _dotted(where: tuple[Any, ...]) -> str:
@@ -392,27 +408,38 @@ def record_folder(dataset: dict[str, Any]) -> str:
     return str(PurePosixPath(str(dataset.get("path") or RECORD_FOLDER)))  # "./inputs/" -> "inputs", "./" -> "."
 
 
-def _iter_paths(manifest: Manifest) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    for i, nb in enumerate(manifest.data.get("notebooks", []) or []):
-        yield ("notebooks", i, "path"), nb.get("path", "")
-        for j, dep in enumerate(nb.get("depends_on", []) or []):
+def _items(value: Any) -> list[tuple[int, Any]]:
+    """(index, item) of a list, nothing for anything else (the schema check reports a wrong type)."""
+    return list(enumerate(value)) if isinstance(value, list) else []
+
+
+def _iter_paths(manifest: Manifest) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Every path the manifest writes, even in a document the schema rejects (strings only)."""
+    def mapping(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    for i, nb in _items(manifest.data.get("notebooks")):
+        yield ("notebooks", i, "path"), mapping(nb).get("path")
+        for j, dep in _items(mapping(nb).get("depends_on")):
             yield ("notebooks", i, "depends_on", j), dep
-    for i, ds in enumerate(manifest.data.get("data", []) or []):
-        if ds.get("path"):
-            yield ("data", i, "path"), ds["path"]
-        for j, f in enumerate(ds.get("files", []) or []):
-            yield ("data", i, "files", j, "path"), f.get("path", "")
+    for i, ds in _items(manifest.data.get("data")):
+        yield ("data", i, "path"), mapping(ds).get("path")
+        for j, f in _items(mapping(ds).get("files")):
+            yield ("data", i, "files", j, "path"), mapping(f).get("path")
 
 
-def _check_paths(manifest: Manifest, root: Path) -> None:
-    name = manifest.path.name if manifest.path else "paperpack.yml"
+def _path_problems(manifest: Manifest, root: Path) -> list[ManifestProblem]:
+    out = []
     for where, rel in _iter_paths(manifest):
+        if not isinstance(rel, str) or not rel:
+            continue  # missing or not a string: a schema problem, reported as such
         try:
             safe_relpath(root, rel)
         except ValueError as exc:
-            raise _error(name, manifest.line_of(*where) or 1, _dotted(where), str(exc),
-                         "use a path relative to the repository root, inside the repository, with no "
-                         "symbolic links", manifest.path) from None
+            out.append(ManifestProblem(manifest.line_of(*where) or 1, _dotted(where), str(exc),
+                                       "use a path relative to the repository root, inside the repository, "
+                                       "with no symbolic links"))
+    return out
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:

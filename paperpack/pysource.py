@@ -13,6 +13,8 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
+from .importmap import BACKENDS
+
 __all__ = ["Import", "PathUse", "CodeFacts", "strip_magics", "analyse", "may_have_facts", "NO_FACTS", "ABSOLUTE_PATH", "SCRATCH_PATH"]
 
 #: Cell magics whose body is not Python (the whole cell is skipped).
@@ -53,6 +55,7 @@ class Import:
     module: str  # top-level name, e.g. "numpy" for "import numpy.linalg"
     line: int
     optional: bool = False  # inside try/except ImportError
+    conditional: bool = False  # inside a function, or the fallback of a try/except ImportError
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class CodeFacts:
     reads: list[PathUse] = field(default_factory=list)
     writes: list[PathUse] = field(default_factory=list)
     absolute: list[PathUse] = field(default_factory=list)  # literals matching ABSOLUTE_PATH or SCRATCH_PATH
+    backend_calls: list[tuple[str, int]] = field(default_factory=list)  # (call in importmap.BACKENDS, line)
+    aliases: dict[str, str] = field(default_factory=dict)  # `from h5py import File as h5_file`: h5_file → File
+    other_calls: list[PathUse] = field(default_factory=list)  # a path passed to a call of unknown name
     syntax_error: tuple[int, str] | None = None  # (line, message)
     skipped: str = ""  # why the source was not parsed: a non-Python cell magic, or "no facts" (see analyse)
 
@@ -140,7 +146,19 @@ class _Visitor(ast.NodeVisitor):
         self.facts = facts
         self.names: dict[str, str] = {}
         self.optional = 0
+        self.conditional = 0  # function bodies and ImportError handlers entered
         self.in_call: set[int] = set()
+
+    def _import(self, module: str, line: int) -> None:
+        self.facts.imports.append(Import(module, line, self.optional > 0, self.conditional > 0))
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        self.conditional += 1  # runs only if called, on whatever path calls it
+        self.generic_visit(node)
+        self.conditional -= 1
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_Lambda = visit_FunctionDef
 
     def visit_Try(self, node: ast.Try) -> None:
         catches = any(_catches_import_error(h.type) for h in node.handlers)
@@ -148,8 +166,11 @@ class _Visitor(ast.NodeVisitor):
         for stmt in node.body:
             self.visit(stmt)
         self.optional -= catches
-        for handler in node.handlers:
+        for handler in node.handlers:  # a fallback runs only when the first import failed
+            fallback = _catches_import_error(handler.type)
+            self.conditional += fallback
             self.visit(handler)
+            self.conditional -= fallback
         for stmt in node.orelse + node.finalbody:
             self.visit(stmt)
 
@@ -157,13 +178,14 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            self.facts.imports.append(Import(alias.name.split(".")[0], node.lineno, self.optional > 0))
+            self._import(alias.name.split(".")[0], node.lineno)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level:
             self.facts.relative_imports.append((node.module or "", node.lineno))
         elif node.module and node.module != "__future__":
-            self.facts.imports.append(Import(node.module.split(".")[0], node.lineno, self.optional > 0))
+            self._import(node.module.split(".")[0], node.lineno)
+        self.facts.aliases.update({a.asname: a.name for a in node.names if a.asname})
 
     def visit_Assign(self, node: ast.Assign) -> None:
         value = _literal(node.value, self.names)
@@ -177,6 +199,8 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         name = _call_name(node.func)
+        if name in BACKENDS:
+            self.facts.backend_calls.append((name, node.lineno))
         target: ast.AST | None = node.args[0] if node.args else None
         if target is None:
             target = next((kw.value for kw in node.keywords if kw.arg in ("path", "fname", "filepath_or_buffer",
@@ -192,6 +216,8 @@ class _Visitor(ast.NodeVisitor):
                 self.facts.writes.append(use)
             elif name in _READ_CALLS:
                 self.facts.reads.append(use)
+            elif name:  # maybe a reader imported under another name, in this cell or another
+                self.facts.other_calls.append(use)
             if target is not None:
                 self.in_call.add(id(target))
         self.generic_visit(node)
@@ -205,6 +231,24 @@ class _Visitor(ast.NodeVisitor):
         elif id(node) not in self.in_call and _DATA_SUFFIX.search(value) and " " not in value.strip() \
                 and "/" in value and not value.startswith(("*", ".")) and "%" not in value and "{" not in value:
             self.facts.reads.append(PathUse(value, node.lineno, ""))
+
+
+def aliased_reads(cells: dict[int, CodeFacts]) -> dict[int, list[PathUse]]:
+    """Reads through readers imported under another name anywhere in the notebook, by cell.
+
+    ``from h5py import File as h5_file`` in one cell makes ``h5_file("x.h5")`` in any cell a read
+    by ``File``; the call keeps the name the reader is known by.
+    """
+    aliases: dict[str, str] = {}
+    for f in cells.values():
+        aliases.update(f.aliases)
+    out: dict[int, list[PathUse]] = {}
+    for index, f in cells.items():
+        found = [PathUse(u.path, u.line, aliases[u.call]) for u in f.other_calls
+                 if aliases.get(u.call) in _READ_CALLS]
+        if found:
+            out[index] = found
+    return out
 
 
 def _is_url(value: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from .checks import CheckContext, CheckRegistry, default_registry
 from .errors import ManifestError
@@ -48,4 +49,28 @@ def validate(
         manifest=manifest_path.relative_to(repo.root).as_posix() if manifest_path else None,
         commit=repo.commit(),
         environment=env.to_dict() if env is not None else None,
+        checked=checked(ctx),
     )
+
+
+#: notebooks named in the summary line; the report's ``checked.notebooks`` lists them all
+_NAMED = 5
+
+
+def checked(ctx: CheckContext) -> dict[str, Any]:
+    """What the run looked at, so that a clean result says what it covers (and a missed notebook shows)."""
+    notebooks = list(ctx.cache.get("notebooks") or {})
+    env = ctx.cache.get("environment")
+    files = list(env.files) if env is not None else []
+    post = ctx.cache.get("postbuild")
+    files += [f for f in (post.files if post is not None else []) if f not in files]  # what postBuild installs from
+    dois = sorted({m.doi for m in ctx.cache.get("doi_mentions") or [] if m.doi})
+    closure = ctx.cache.get("closure")
+    status = closure[1].status.value if closure is not None else None
+    named = ", ".join(notebooks[:_NAMED]) + (f" and {len(notebooks) - _NAMED} more" if len(notebooks) > _NAMED else "")
+    parts = [f"{len(notebooks)} notebook{'s' * (len(notebooks) != 1)}" + (f" ({named})" if notebooks else ""),
+             f"environment files: {', '.join(files) or 'none'}", f"{len(dois)} DOI{'s' * (len(dois) != 1)}"]
+    if status is not None:
+        parts.append(f"dependency closure: {status}")
+    return {"summary": "; ".join(parts), "notebooks": notebooks, "environment_files": files, "dois": dois,
+            "dependency_closure": status}

@@ -68,3 +68,25 @@ def test_report_is_valid_json_with_details(tmp_path: Path, capsys: pytest.Captur
     got = run_case("dep-imports", tmp_path, capsys)
     assert json.loads(json.dumps(got)) == got
     assert all(f["detail"]["distribution"] for f in got if f["rule"] in ("DEP001", "DEP002"))
+
+
+def test_a_clean_result_says_what_was_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from shutil import copytree
+
+    from conftest import CASES
+    from paperpack.cli.main import main
+    from paperpack.schemas import validator_for
+
+    repo = tmp_path / "repo"
+    copytree(CASES / "dep-postbuild-pip", repo)
+    main(["validate", str(repo), "--offline", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    validator_for("report").validate(report)
+    checked = report["checked"]
+    assert checked["notebooks"] == ["analysis.ipynb"] and checked["dois"] == []
+    assert checked["environment_files"] == ["requirements.txt", "postBuild", "requirements-plots.txt"]
+    assert checked["dependency_closure"] == "offline"
+    main(["validate", str(repo), "--offline", "--color", "never"])
+    text = capsys.readouterr().out
+    assert ("checked: 1 notebook (analysis.ipynb); environment files: requirements.txt, postBuild, "
+            "requirements-plots.txt; 0 DOIs; dependency closure: offline") in text

@@ -169,3 +169,17 @@ def test_checks_survive_schema_invalid_notebooks(tmp_path: Path) -> None:
         (tmp_path / f"f{i:03d}.ipynb").write_text(json.dumps(doc))
     got = _nb_findings(tmp_path, syntax_check=True)
     assert len({f[1] for f in got if f[0] in ("NB001", "NB002")}) > 100
+
+
+def test_a_notebook_link_leaving_the_repository_is_named_never_read(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    outside = tmp_path / "outside.ipynb"
+    outside.write_text('{"nbformat": 4, "SECRET-CONTENT": 1}')
+    got = run_case("nb-link-outside", tmp_path, capsys)
+    (tmp_path / "nb-link-outside" / "secret.ipynb").unlink()
+    os.symlink(outside, tmp_path / "nb-link-outside" / "secret.ipynb")
+    report = validate(tmp_path / "nb-link-outside", offline=True)
+    text = json.dumps([f.to_dict() for f in report.findings])
+    assert "SECRET-CONTENT" not in text and str(tmp_path / "outside") not in text and "/etc/passwd" not in text
+    secret = next(f for f in got if f["path"] == "secret.ipynb")
+    assert "leads outside the repository" in secret["message"] and "git rm 'secret.ipynb'" in secret["fix"]

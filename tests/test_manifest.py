@@ -156,3 +156,50 @@ def test_each_schema_problem_is_its_own_finding(tmp_path: Path, capsys: pytest.C
     assert sorted((r, line) for r, line, _ in found) == [("MAN001", 2), ("MAN001", 4)]
     assert {m for _, _, m in found} == {"titel: unknown key 'titel'; did you mean 'title'?",
                                         "run.jobs: 0 is too small: it must be at least 1"}
+
+
+@pytest.mark.parametrize("rel", ["sub/../../outside.ipynb", "sub/./../x/../../outside.ipynb"])
+@pytest.mark.parametrize("section", ["notebooks", "data"])
+def test_dotdot_anywhere_in_a_path_is_refused(tmp_path: Path, rel: str, section: str) -> None:
+    (tmp_path / "sub").mkdir()
+    entry = (f"notebooks:\n  - path: '{rel}'\n" if section == "notebooks" else
+             f"data:\n  - url: https://example.org/a.csv\n    files:\n      - path: '{rel}'\n")
+    (tmp_path / "paperpack.yml").write_text("version: 1\n" + entry)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(tmp_path)
+    assert "contains '..'" in str(info.value)
+    assert info.value.line == (3 if section == "notebooks" else 5)  # type: ignore[attr-defined]
+
+
+def test_a_schema_error_and_a_path_error_are_reported_together(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    found = _man_findings(tmp_path, "version: 1\ntitel: x\nnotebooks:\n  - path: sub/../../a.ipynb\n", capsys)
+    assert sorted((r, line) for r, line, _ in found) == [("MAN001", 2), ("MAN001", 4)], found
+    messages = sorted(m for _, _, m in found)
+    assert messages[0].startswith("notebooks[0].path: 'sub/../../a.ipynb' contains '..'")
+    assert messages[1] == "titel: unknown key 'titel'; did you mean 'title'?"
+
+
+def test_a_wrongly_typed_manifest_does_not_crash_the_path_check(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    found = _man_findings(tmp_path, "version: 1\nnotebooks: [3, {path: 4}, {path: a.ipynb, depends_on: x}]\n"
+                          "data: {files: 1}\n", capsys)
+    assert found and {r for r, _, _ in found} == {"MAN001"}
+
+
+def test_a_missing_notebook_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "paperpack.yml").write_text("version: 1\nnotebooks:\n  - path: gone.ipynb\n")
+    assert main(["validate", str(tmp_path), "--format", "json", "--offline"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    man003 = [f for f in report["findings"] if f["rule"] == "MAN003"]
+    assert [(f["severity"], f["line"]) for f in man003] == [("error", 3)]
+
+
+def test_a_declared_data_file_that_is_a_link_out_of_the_repository_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    os.symlink("/etc/passwd", tmp_path / "data" / "table.csv")
+    (tmp_path / "paperpack.yml").write_text("version: 1\ndata:\n  - url: https://example.org/t.csv\n"
+                                            "    files:\n      - path: data/table.csv\n")
+    with pytest.raises(ManifestError) as info:
+        load_manifest(tmp_path)
+    assert "symbolic link data/table.csv" in str(info.value) and "root:" not in str(info.value)

@@ -5,21 +5,29 @@ Imports come from the code cells of Python notebooks (IPython magics stripped, s
 that the notebooks import. An import is satisfied when it is in the standard library,
 is a local module, is part of the Jupyter kernel every image has
 (:data:`paperpack.importmap.IMAGE_PROVIDED`), sits in ``try: … except ImportError``, or
-maps (:func:`paperpack.importmap.distributions_for`) to a declared requirement. Covered
-only through another declared package's dependencies is a warning (installed, unpinned).
+maps (:func:`paperpack.importmap.distributions_for`) to a declared requirement (environment
+files, and what ``postBuild`` installs: :mod:`paperpack.postbuild`). Covered only through another
+declared package's dependencies is a warning (installed, unpinned): pip's resolver gives that
+closure (:mod:`paperpack.closure`, asked only when some import is not declared); without it the
+table :data:`paperpack.importmap.REQUIRES` does, and an import a package outside the table might
+bring is a warning, not an error.
 """
 
 from __future__ import annotations
 
+import itertools
 import posixpath
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..discover import Environment
+from ..closure import Closure, ClosureStatus, resolvable, resolve_closure
+from ..discover import DEFAULT_PYTHON, Environment, Requirement
 from ..findings import Finding, Rule, Severity
-from ..importmap import IMAGE_PROVIDED, distributions_for, requires_closure
+from ..importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, requires_closure
 from ..notebooks import NotebookProblem
+from ..postbuild import PostBuild, read_postbuild
 from ..pysource import CodeFacts, analyse
 from ..repo import Repo
 from . import CheckContext
@@ -42,6 +50,23 @@ DEP003 = Rule("DEP003", "requirement-unused", Severity.INFO,
 DEP004 = Rule("DEP004", "code-syntax-error", Severity.ERROR,
               "Code that does not parse fails when run, and paperpack cannot see what it imports or reads.",
               family=_F)
+DEP005 = Rule("DEP005", "import-maybe-transitive", Severity.WARNING,
+              "An import no declared requirement names may still be installed by a declared package's own "
+              "dependencies; without pip's resolver (offline, or no index) paperpack cannot tell, so it is not "
+              "called an error.", family=_F)
+DEP006 = Rule("DEP006", "requirements-unresolvable", Severity.WARNING,
+              "pip cannot install the declared requirements for the target Python (a pin with no wheel for it, "
+              "or pins that conflict): the commonest reason an image build fails, caught before building.",
+              family=_F)
+DEP007 = Rule("DEP007", "build-time-download", Severity.WARNING,
+              "Data downloaded by postBuild is fetched at every build, unpinned and unchecked: the URL can move, "
+              "the file can change, and a build without network cannot fetch it.", family=_F)
+DEP008 = Rule("DEP008", "postbuild-unclear", Severity.INFO,
+              "postBuild installs something paperpack cannot read (a file outside the repository, a name made by "
+              "the shell), so imports it provides cannot be checked.", family=_F)
+DEP009 = Rule("DEP009", "import-conditional", Severity.WARNING,
+              "An import inside a function, or in the fallback branch of a try/except ImportError, runs only on "
+              "some paths; if a run reaches it undeclared, it fails with ModuleNotFoundError.", family=_F)
 
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__main__", "__future__"}
 _NOT_PACKAGES = frozenset({"python", "pip", "setuptools", "wheel", "ipykernel", "ipython", "jupyter",
@@ -54,6 +79,15 @@ class _Use:
     path: str  # notebook or .py file
     cell: int | None
     line: int  # line in the cell, or in the file
+    conditional: bool = False  # inside a function, or an ImportError fallback: runs on some paths only
+    call: str = ""  #: a call that needs a backend (``read_excel``): ``module`` is then the backend's first name
+
+    def needs(self) -> tuple[str, ...]:
+        """Distributions any of which provides what this use needs."""
+        return BACKENDS[self.call][1] if self.call else distributions_for(self.module)
+
+    def what(self) -> str:
+        return f"`{self.call}` (for {BACKENDS[self.call][0]})" if self.call else f"`import {self.module}`"
 
 
 def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
@@ -61,43 +95,175 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     notebooks = parsed_notebooks(repo, ctx)
     facts = code_facts(repo, ctx)
     yield from _syntax_errors(notebooks, facts)
+    post = read_postbuild(repo.root, env.path("postBuild")) if env.path("postBuild") in env.files else None
+    ctx.cache["postbuild"] = post
+    if post is not None:
+        yield from _postbuild_findings(post)
     if env.language is None or "python" not in env.kernels or not facts:
         return  # a Dockerfile/Nix environment, or no Python notebook: nothing to compare against
     local = _local_modules(repo, list(notebooks))
     uses, module_errors = _imports(repo, facts, local)
     yield from module_errors
     requirements = env.requirements
-    declared = {r.name for r in requirements} | set(env.local_packages)
-    pulled = requires_closure(declared)
+    from_postbuild = {i.name for i in post.installed} if post is not None else set()
+    declared = {r.name for r in requirements} | set(env.local_packages) | from_postbuild
     target = _requirements_file(env)
+    missing: list[tuple[_Use, tuple[str, ...]]] = []
     reported: set[tuple[str, str]] = set()
+    firm = {(u.path, u.module) for u in uses if not u.conditional}
     for use in uses:
         if use.module in _STDLIB or use.module in IMAGE_PROVIDED or use.module in local:
             continue
-        dists = distributions_for(use.module)
+        if use.conditional and (use.path, use.module) in firm:
+            continue  # the unconditional import is the one reported
+        dists = use.needs()
         if any(d in declared for d in dists) or (use.path, use.module) in reported:
             continue
         reported.add((use.path, use.module))
+        missing.append((use, dists))
+    # resolved whenever something is declared: a pin pip cannot install is the commonest build failure (DEP006)
+    resolve = ctx.options.get("resolve_dependencies", True) and (missing or requirements or from_postbuild)
+    closure = _closure(env, post, ctx) if resolve else None
+    if closure is not None and closure.status is ClosureStatus.FAILED:
+        conda = " (conda packages looked up on PyPI, as the offline build does)" \
+            if any(r.source.endswith(":conda") for r in requirements) else ""
+        yield DEP006.at(target, f"pip cannot install the declared requirements for Python {closure.python}"
+                        f"{conda}: {closure.reason}",
+                        "fix the pin pip names (a version that has a wheel for this Python, or pins that agree); "
+                        f"check with: pip install --dry-run --only-binary :all: --python-version {closure.python} "
+                        f"--target /tmp/x -r {target}", detail=closure.to_dict())
+    resolved = closure is not None and closure.status is ClosureStatus.RESOLVED
+    pulled = closure.via if closure is not None and resolved else requires_closure(declared)
+    maybe = []  # why an import nobody declares may be installed all the same
+    locked = {i.name for i in post.installed if i.locked} if post is not None else set()  # a closure already
+    unknown = sorted(d for d in declared - set(env.local_packages) - locked if d not in REQUIRES)
+    if not resolved and unknown:
+        why = closure.reason if closure is not None else \
+            "the option resolve_dependencies is off" if not ctx.options.get("resolve_dependencies", True) else \
+            "nothing declared is on PyPI"
+        maybe.append(f"{_some(unknown)} may bring it, but dependencies were not resolved ({why})")
+    if post is not None and post.unclear:  # an install paperpack cannot follow may bring anything
+        lines = ", ".join(str(u.line) for u in post.unclear)
+        maybe.append(f"{post.path} line {lines} installs what paperpack cannot follow")
+    for use, dists in missing:
         where = f"line {use.line}: " if use.cell is not None else ""  # a file's line is the finding's own
         via = next((pulled[d] for d in dists if d in pulled), None)
+        if closure is not None and resolved and any(d in closure.distributions for d in dists) and via is None:
+            via = "a declared package"  # requested by name through an alternative spelling
         if via is not None:
-            yield DEP002.at(use.path, f"{where}`{use.module}` is installed only as a dependency of {via} "
-                            f"(not declared, not pinned)", f"add `{dists[0]}==<version>` to {target}",
-                            cell=use.cell, line=use.line if use.cell is None else None,
-                            detail=_detail(use, dists[0]))
+            how = " (pip's resolver)" if resolved else ""
+            yield _at(DEP002, use, dists, f"{where}`{use.module}` is installed only as a dependency of {via}{how} "
+                      f"(not declared, not pinned)", f"add `{dists[0]}==<version>` to {target}")
+        elif maybe:
+            online = ", or run validate online so pip's resolver can tell" if not resolved and unknown else ""
+            yield _at(DEP005, use, dists, f"{where}{use.what()} needs {dists[0]}, which is not declared; "
+                      + "; ".join(maybe), f"declare `{dists[0]}==<version you used>` in {target}{online}")
+        elif use.conditional:
+            yield _at(DEP009, use, dists, f"{where}{use.what()} needs {dists[0]}, which is not declared; "
+                      "the import is inside a function or an ImportError fallback, so it runs only on some paths",
+                      f"if the notebooks reach it, add `{dists[0]}==<version you used>` to {target}; if it is "
+                      "dead code (a Python 2 fallback), remove it")
         else:
             alt = f" (or {', '.join(dists[1:])})" if len(dists) > 1 else ""
-            yield DEP001.at(use.path, f"{where}`import {use.module}` needs {dists[0]}{alt}, which is not declared",
-                            f"add `{dists[0]}==<version you used>` to {target} (pip show {dists[0]} prints it)",
-                            cell=use.cell, line=use.line if use.cell is None else None,
-                            detail=_detail(use, dists[0]))
-    imported = {d for use in uses for d in distributions_for(use.module)}
+            brought = " nor brought by a declared package (pip's resolver)" if resolved and declared else ""
+            yield _at(DEP001, use, dists, f"{where}{use.what()} needs {dists[0]}{alt}, which is not declared"
+                      f"{brought}",
+                      f"add `{dists[0]}==<version you used>` to {target} (pip show {dists[0]} prints it)")
+    imported = {d for use in uses for d in use.needs()}
+    pulled_in = _compiled_pins(repo, requirements)
     for req in requirements:
         if req.name in imported or req.name in _NOT_PACKAGES or req.name.startswith("r-") \
-                or req.name in env.local_packages:
+                or req.name in env.local_packages or (req.path, req.line) in pulled_in:
             continue
         yield DEP003.at(req.path, f"{req.raw.strip() or req.name} is declared but no notebook or local module "
                         "imports it", "remove it, unless it is needed as a plugin or backend", line=req.line)
+
+
+def _at(rule: Rule, use: _Use, dists: tuple[str, ...], message: str, fix: str) -> Finding:
+    """A finding at the import: the cell (line in the message) or the file's line."""
+    return rule.at(use.path, message, fix, cell=use.cell, line=use.line if use.cell is None else None,
+                   detail=_detail(use, dists[0]))
+
+
+_VIA = re.compile(r"#\s*via\b(.*)$")
+
+
+def _compiled_pins(repo: Repo, requirements: list[Requirement]) -> set[tuple[str, int | None]]:
+    """(file, line) of pins a pip-compile lock file holds because another package needs them.
+
+    pip-compile writes ``# via pandas`` after a pin (on its line, or on the comment lines below it);
+    ``# via -r requirements.in`` marks what the author asked for, which DEP003 still checks.
+    """
+    out: set[tuple[str, int | None]] = set()
+    for path in sorted({r.path for r in requirements if r.source == "requirements.txt"}):
+        lines = (repo.read_text(path) or "").splitlines()
+        if not any(_VIA.search(line) for line in lines):
+            continue
+        for req in requirements:
+            if req.path != path or req.line is None:
+                continue
+            via: list[str] = []
+            block = [lines[req.line - 1]] + list(itertools.takewhile(lambda t: t.lstrip().startswith("#"),
+                                                                      lines[req.line:]))
+            for i, text in enumerate(block):
+                m = _VIA.search(text)
+                if m:  # `# via x` or `# via` followed by `#   x` lines
+                    via += [m.group(1).strip()] if m.group(1).strip() else [t.lstrip("# ").strip() for t in
+                                                                           block[i + 1:]]
+            if via and not all(v.startswith("-r") for v in via):
+                out.add((path, req.line))
+    return out
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" or {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _closure(env: Environment, post: PostBuild | None, ctx: CheckContext) -> Closure | None:
+    """pip's closure of what the environment declares (conda names translated as the offline build does).
+
+    ``None`` when nothing declared is for pip (only conda-only packages, a conda lock file).
+    """
+    from ..build.environment import CONDA_ONLY, CONDA_ONLY_PREFIXES, CONDA_TO_PYPI, PYPI_DESPITE_PREFIX
+
+    wanted: list[str] = []
+    for req in env.requirements:
+        if req.source.endswith(":conda"):
+            low = req.name
+            if low in CONDA_ONLY or (low.startswith(CONDA_ONLY_PREFIXES) and low not in PYPI_DESPITE_PREFIX):
+                continue  # installed by conda; pip cannot say what it brings
+            wanted.append(f"{CONDA_TO_PYPI.get(low, low)}{req.specifier}")
+        elif req.name not in env.local_packages:
+            wanted.append(req.raw if req.source == "requirements.txt" or req.source.endswith(":pip") else
+                          f"{req.name}{req.specifier}")
+    if post is not None:  # pip installs of postBuild (conda ones carry no pip spec)
+        wanted += [i.spec for i in post.installed if i.spec and i.source != "conda"]
+    if not any(resolvable(w) for w in wanted):
+        return None
+    python = env.python_version or DEFAULT_PYTHON
+    key = ("closure", python, tuple(sorted(wanted)))
+    cached = ctx.cache.get("closure")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    timeout = float(ctx.options.get("resolve_timeout", 300))
+    closure = resolve_closure(wanted, python=python, offline=ctx.offline,
+                              cache_folder=ctx.options.get("cache_dir"), timeout=timeout)
+    ctx.cache["closure"] = (key, closure)
+    return closure
+
+
+def _postbuild_findings(post: PostBuild) -> Iterable[Finding]:
+    for d in post.downloads:
+        name = d.url.rstrip("/").rsplit("/", 1)[-1] or d.url
+        yield DEP007.at(post.path, f"{d.tool} downloads {d.url} while the image is built: unpinned and unchecked",
+                        f"declare it as data in paperpack.yml (a DOI record, or `url:` with `files: [{{path: "
+                        f"{name}, sha256: …}}]`), so it is fetched once and checked; then remove this line",
+                        line=d.line, detail={"url": d.url, "tool": d.tool})
+    for u in post.unclear:
+        yield DEP008.at(post.path, f"an install paperpack cannot follow: {u.reason}",
+                        "list the packages in requirements.txt or environment.yml (or in a file inside the "
+                        "repository that postBuild names), so they can be checked", line=u.line,
+                        detail={"text": u.text[:200]})
 
 
 def _detail(use: _Use, dist: str) -> dict[str, object]:
@@ -163,8 +329,9 @@ def _imports(repo: Repo, facts: dict[str, dict[int, CodeFacts]],
         for index, f in sorted(cells.items()):
             for imp in f.imports:
                 if not imp.optional:
-                    uses.append(_Use(imp.module, rel, index, imp.line))
+                    uses.append(_Use(imp.module, rel, index, imp.line, imp.conditional))
                     queue += local.get(imp.module, [])
+            uses += [_Use(BACKENDS[call][1][0], rel, index, line, call=call) for call, line in f.backend_calls]
     seen: set[str] = set()
     while queue:  # follow the repository's own modules, recursively
         path = queue.pop(0)
@@ -181,7 +348,8 @@ def _imports(repo: Repo, facts: dict[str, dict[int, CodeFacts]],
                                     "fix the module so it imports", line=line))
         for imp in f.imports:
             if not imp.optional:
-                uses.append(_Use(imp.module, path, None, imp.line))
+                uses.append(_Use(imp.module, path, None, imp.line, imp.conditional))
                 queue += local.get(imp.module, [])
+        uses += [_Use(BACKENDS[call][1][0], path, None, line, call=call) for call, line in f.backend_calls]
     return uses, errors
 

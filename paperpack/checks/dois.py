@@ -75,6 +75,7 @@ class Mention:
 
 def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     mentions = list(collect_mentions(repo))
+    ctx.cache["doi_mentions"] = mentions  # what validate's summary counts
     yield from _syntax_findings(mentions)
     yield from _data_without_doi(repo)
     dois = [m.doi for m in mentions if m.doi and not is_placeholder_doi(m.doi)]
@@ -261,15 +262,33 @@ def _resolution_findings(mentions: list[Mention], records: dict[str, DoiRecord],
         else:
             unchecked += 1
     if unreachable:
-        yield DOI006.at(None, f"DOI services unreachable: {len(unreachable)} DOI{'s' if len(unreachable) != 1 else ''} "
-                              "not checked; use --offline to skip",
-                        "check the network (or PAPERPACK_DOI_RESOLVER and friends if a mirror is configured), "
-                        "or run with --offline", detail={"dois": unreachable})
+        yield _unreachable(unreachable, _first_by_doi(mentions))
     if offline:
         total = len(_first_by_doi(mentions))
         yield DOI007.at(None, f"offline: DOI resolution skipped; syntax checked for {total} DOI"
                               f"{'s' if total != 1 else ''}, cached results used for {total - unchecked}",
                         "run without --offline to check that every DOI exists and what it points at")
+
+
+#: DOIs named in DOI006's message; the finding's detail lists every one
+_LISTED = 3
+
+
+def _unreachable(dois: list[str], groups: dict[str, list[Mention]]) -> Finding:
+    """DOI006: the DOIs not checked, each with its role and every place it is written."""
+    listed = []
+    for doi in dois:
+        group = groups[doi]
+        role = next((m.role for m in group if m.role != "other"), "other")
+        listed.append({"doi": doi, "role": role, "where": [f"{m.path}:{m.line}" if m.line else m.path for m in group]})
+    shown = "; ".join(f"{d['doi']} ({d['role']}, {', '.join(d['where'])})"
+                      for d in listed[:_LISTED])
+    more = f"; and {len(listed) - _LISTED} more" if len(listed) > _LISTED else ""
+    n = len(dois)
+    return DOI006.at(None, f"DOI services unreachable: {n} DOI{'s' if n != 1 else ''} not checked: {shown}{more}",
+                     "check that these are the DOIs you meant; check the network (or PAPERPACK_DOI_RESOLVER and "
+                     "friends if a mirror is configured), or run with --offline to skip",
+                     detail={"dois": dois, "mentions": listed})
 
 
 def _kind_mismatch(m: Mention, record: DoiRecord) -> Iterator[Finding]:

@@ -22,13 +22,16 @@ from ..discover import Environment
 from ..findings import Finding, Rule, Severity
 from ..manifest import record_folder
 from ..notebooks import MAX_NOTEBOOK_BYTES, NotebookProblem, ParsedNotebook, analyse_cells, read_notebooks
-from ..pysource import ABSOLUTE_PATH, SCRATCH_PATH, CodeFacts
+from ..postbuild import read_postbuild
+from ..pysource import ABSOLUTE_PATH, SCRATCH_PATH, CodeFacts, aliased_reads
 from ..repo import Repo
 from . import CheckContext
 from .environment import environment_of
 
 __all__ = ["check", "parsed_notebooks", "code_facts", "OUTPUT_LIMIT", "NOTEBOOK_OUTPUT_LIMIT"]
 
+#: Python kernel names every image has (ipykernel's kernelspec; ``python`` is what older notebooks wrote)
+PYTHON_KERNELS = ("python3", "python")
 OUTPUT_LIMIT = 1 << 20  # one output over 1 MB
 NOTEBOOK_OUTPUT_LIMIT = 10 << 20  # all outputs of a notebook over 10 MB
 _F = "notebooks"
@@ -84,6 +87,9 @@ NB016 = Rule("NB016", "no-notebooks", Severity.ERROR,
 NB017 = Rule("NB017", "error-output", Severity.WARNING,
              "A committed error output means the committed run failed at that cell; readers cannot tell which "
              "results are current.", family=_F)
+NB018 = Rule("NB018", "notebook-link-outside", Severity.ERROR,
+             "A notebook that is a symbolic link leading out of the repository (or nowhere) exists only on the "
+             "author's machine; paperpack never follows it, so it is neither checked nor run.", family=_F)
 
 _KERNEL_FIX = {
     "python": "declare Python packages in requirements.txt (or environment.yml)",
@@ -147,14 +153,17 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
         yield NB016.at(None, "no notebooks (*.ipynb) in the repository",
                        "commit the notebooks that produce the paper's results")
     yield from _checkpoints(repo)
+    yield from _links_outside(repo)
     env = environment_of(repo, ctx)
+    served = _python_kernels(repo, env)
+    chosen = {s.path: s.kernel for s in repo.manifest.notebooks if s.kernel} if repo.manifest is not None else {}
     for rel, nb in notebooks.items():
         if isinstance(nb, NotebookProblem):
             rule = NB004 if nb.kind == "too-large" else NB001
             yield rule.at(rel, f"{rel} {nb.message}", nb.fix, line=nb.line)
             continue
         yield from _format(nb)
-        yield from _kernel(nb, env)
+        yield from _kernel(nb, env, served, chosen.get(rel))
         yield from _execution(nb)
         yield from _outputs(nb)
     yield from _paths(repo, ctx, notebooks)
@@ -166,6 +175,28 @@ def _checkpoints(repo: Repo) -> Iterable[Finding]:
     for folder in folders:
         yield NB013.at(folder, f"{folder}/ (Jupyter autosave copies) is committed",
                        f"git rm -r --cached '{folder}' and add .ipynb_checkpoints/ to .gitignore")
+
+
+def _links_outside(repo: Repo) -> Iterable[Finding]:
+    """NB018 for every ``*.ipynb`` symbolic link whose target is not a file inside the repository.
+
+    The target is resolved as a path only: it is never opened, and neither its name nor its
+    content is written into the finding.
+    """
+    root = repo.root.resolve()
+    for rel in repo.symlinks:
+        if not rel.endswith(".ipynb"):
+            continue
+        try:
+            target = (repo.root / rel).resolve()
+            inside = target.is_relative_to(root) and target.is_file()
+        except (OSError, RuntimeError):  # a loop of links
+            inside = False
+        if not inside:
+            yield NB018.at(rel, f"{rel} is a symbolic link that leads outside the repository (or nowhere); "
+                           "it is not checked or run",
+                           f"replace the link with the notebook itself (git rm '{rel}', copy the notebook in, "
+                           "git add it), or remove it")
 
 
 def _format(nb: ParsedNotebook) -> Iterable[Finding]:
@@ -180,7 +211,15 @@ def _format(nb: ParsedNotebook) -> Iterable[Finding]:
                        cell=issue.cell, detail={"where": issue.where, "version": nb.version})
 
 
-def _kernel(nb: ParsedNotebook, env: Environment) -> Iterable[Finding]:
+def _python_kernels(repo: Repo, env: Environment) -> set[str]:
+    """Python kernel names the image has: ipykernel's own, and those postBuild installs."""
+    served = set(PYTHON_KERNELS)
+    if env.path("postBuild") in env.files:
+        served |= set(read_postbuild(repo.root, env.path("postBuild")).kernels)
+    return served
+
+
+def _kernel(nb: ParsedNotebook, env: Environment, served: set[str], chosen: str | None) -> Iterable[Finding]:
     ks = nb.kernelspec
     name = str(ks.get("name", "")) if ks else ""
     language = nb.language
@@ -203,6 +242,13 @@ def _kernel(nb: ParsedNotebook, env: Environment) -> Iterable[Finding]:
         yield NB006.at(nb.rel, f"needs a kernel for {language} ({name or 'kernelspec without name'}), but the "
                        f"environment ({env.buildpack}) serves: {have}",
                        _KERNEL_FIX.get(language, f"install a {language} kernel in postBuild, or use a Dockerfile"))
+    elif language == "python" and (chosen or name) and (chosen or name) not in served:
+        which = chosen or name
+        source = "paperpack.yml's kernel:" if chosen else "the kernelspec name"
+        yield NB006.at(nb.rel, f"{source} {which!r} is not a kernel the image has (it has "
+                       f"{', '.join(sorted(served))}): the run stops with 'No such kernel'",
+                       f"add `kernel: python3` to {nb.rel}'s entry under notebooks: in paperpack.yml, or choose the "
+                       "Python 3 kernel in Jupyter (Kernel → Change kernel) and save", detail={"kernel": which})
 
 
 def _execution(nb: ParsedNotebook) -> Iterable[Finding]:
@@ -316,8 +362,9 @@ def _paths(repo: Repo, ctx: CheckContext, notebooks: dict[str, Any]) -> Iterable
                            detail={"cell_line": line, "path": path})
     for rel, cells in facts.items():
         nb_dir = posixpath.dirname(rel)
+        aliased = aliased_reads(cells)
         for index, f in sorted(cells.items()):
-            for use in f.reads:
+            for use in f.reads + aliased.get(index, []):
                 if use.path.startswith(("/", "~")) or ":" in use.path[:3] or not use.path.strip():
                     continue
                 cands = _candidates(nb_dir, use.path)

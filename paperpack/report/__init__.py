@@ -30,6 +30,7 @@ class Report:
     manifest: str | None = None
     commit: str | None = None
     environment: dict[str, Any] | None = None
+    checked: dict[str, Any] | None = None  #: what validate looked at (notebooks, files, DOIs), see validate.py
     build: dict[str, Any] | None = None
     run: dict[str, Any] | None = None
     complete: bool = True
@@ -66,6 +67,7 @@ class Report:
                 "verdict": self.verdict(strict),
             },
             "environment": self.environment,
+            **({"checked": self.checked} if self.checked is not None else {}),
             "findings": [f.to_dict() for f in self.findings.sorted()],
             "build": self.build,
             "run": self.run,

@@ -53,6 +53,8 @@ def render_text(report: Report, console: Console, *, strict: bool = False, verbo
     env = report.environment or {}
     if env.get("summary"):
         console.print(f"[bold]environment[/]: {safe(env['summary'])}")
+    if report.checked and report.checked.get("summary"):
+        console.print(f"[bold]checked[/]: {safe(report.checked['summary'])}")
     for path, items in report.findings.by_path().items():
         shown = [f for f in items if verbose or f.severity is not Severity.INFO]
         if not shown:

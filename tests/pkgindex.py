@@ -1,0 +1,122 @@
+"""A real PEP 503 package index on 127.0.0.1, serving tiny wheels built in the test.
+
+``PackageIndex().add("ubertool", "1.0", requires=["subpkg>=1"])`` builds a pure-Python wheel
+(``ubertool/__init__.py`` plus its ``.dist-info``) and serves ``/simple/ubertool/`` and the
+file, so pip's real resolver can be pointed at it with ``--index-url``. ``requests`` counts
+what pip fetched.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import tarfile
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import PurePosixPath
+
+from packaging.utils import canonicalize_name
+
+
+def _wheel(name: str, version: str, requires: list[str], requires_python: str | None) -> tuple[str, bytes]:
+    module = name.replace("-", "_")
+    dist_info = f"{module}-{version}.dist-info"
+    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta += [f"Requires-Dist: {r}" for r in requires]
+    if requires_python:
+        meta.append(f"Requires-Python: {requires_python}")
+    files = {
+        f"{module}/__init__.py": b"VALUE = 1\n",
+        f"{dist_info}/METADATA": ("\n".join(meta) + "\n").encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: paperpack-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/top_level.txt": f"{module}\n".encode(),
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist_info}/RECORD,,")
+    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return f"{module}-{version}-py3-none-any.whl", buf.getvalue()
+
+
+class PackageIndex:
+    def __init__(self) -> None:
+        self.projects: dict[str, dict[str, bytes]] = {}
+        self.requires_python: dict[str, str] = {}  #: file name → Requires-Python, served as PyPI does
+        self.requests: list[str] = []
+        index = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                index.requests.append(self.path)
+                parts = PurePosixPath(self.path.split("?")[0]).parts
+                body, kind = None, "text/html"
+                if len(parts) == 3 and parts[1] == "simple":
+                    files = index.projects.get(canonicalize_name(parts[2]))
+                    if files is not None:
+                        links = "".join(f'<a href="/files/{f}#sha256={hashlib.sha256(d).hexdigest()}"'
+                                        f'{index._requires_python_attr(f)}>{f}</a>\n' for f, d in files.items())
+                        body = f"<!DOCTYPE html><html><body>{links}</body></html>".encode()
+                elif len(parts) == 3 and parts[1] == "files":
+                    body = next((d for files in index.projects.values() for f, d in files.items() if f == parts[2]),
+                                None)
+                    kind = "application/octet-stream"
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _requires_python_attr(self, filename: str) -> str:
+        spec = self.requires_python.get(filename)
+        return f' data-requires-python="{html.escape(spec)}"' if spec else ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/simple"
+
+    def add(self, name: str, version: str, requires: list[str] | None = None,
+            requires_python: str | None = None) -> None:
+        filename, data = _wheel(name, version, requires or [], requires_python)
+        if requires_python:
+            self.requires_python[filename] = requires_python
+        self.projects.setdefault(canonicalize_name(name), {})[filename] = data
+
+    def add_sdist(self, name: str, version: str, setup_py: str) -> None:
+        """A source distribution only: pip would have to run its ``setup.py`` to learn its metadata."""
+        base = f"{name}-{version}"
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+            for member, text in ((f"{base}/setup.py", setup_py),
+                                 (f"{base}/PKG-INFO", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")):
+                data = text.encode()
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+        self.projects.setdefault(canonicalize_name(name), {})[f"{base}.tar.gz"] = buf.getvalue()
+
+    def __enter__(self) -> "PackageIndex":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
