@@ -179,7 +179,7 @@ class DockerEngine(Engine):
                *bind_mount(session.work_dir, IN_WORK, readonly=False),
                *bind_mount(batch.out_dir, IN_OUT, readonly=False),
                "-e", "IPYTHONDIR=/tmp/paperpack-ipython", "-e", "MPLCONFIGDIR=/tmp/paperpack-mpl",
-               "-e", "JUPYTER_RUNTIME_DIR=/tmp/paperpack-runtime", "-e", "MPLBACKEND=agg"]
+               "-e", "JUPYTER_RUNTIME_DIR=/tmp/paperpack-runtime"]
         for index, (source, _target) in enumerate(session.data):
             cmd += bind_mount(source, f"{IN_DATA}/{index}", readonly=True)
         cmd += [str(session.image), "python3", IN_RUNNER, "--spec", f"{IN_OUT}/spec.json"]

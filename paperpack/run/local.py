@@ -66,7 +66,6 @@ class LocalEngine(Engine):
             "IPYTHONDIR": str(home / "ipython"),  # no personal IPython start-up files
             "JUPYTER_DATA_DIR": str(self.venv / "share" / "jupyter"),  # no personal kernelspecs
             "JUPYTER_CONFIG_DIR": str(self.venv / "etc" / "jupyter"),
-            "MPLBACKEND": "agg",
         }
         spec = self.write_spec(batch, session, source=str(session.repo.root), workdir=str(session.work_dir),
                                outdir=str(batch.out_dir), links=data_links(session.data), env=env_overrides)
