@@ -43,7 +43,8 @@ which is less isolated (notebook code runs as you, on your files; no network and
 limits only where the machine allows — the label says what was applied); a note says why.
 --engine docker without that image is an error naming the tag it looked for.
 
-Each notebook gets a verdict: same (results match, within tolerance), differs (which
+Each notebook gets a verdict: same (results match, within tolerance), same-with-warnings
+(the same, and the run printed new Python warnings: listed), differs (which
 cells, with a short diff), failed (where and why: error, timeout, dead kernel, out of
 memory…), no-outputs (nothing committed to compare with) or skipped.
 
@@ -60,7 +61,8 @@ examples:
   paperpack run . --timeout 600 --cell-timeout 120 --memory 4g --format json"""
 
 FOUND_TEXT = "found as the image `paperpack build` made for this state of the repository"
-VERDICT_STYLE = {"same": "green", "no-outputs": "cyan", "differs": "yellow", "failed": "red", "skipped": "dim"}
+VERDICT_STYLE = {"same": "green", "same-with-warnings": "green", "no-outputs": "cyan", "differs": "yellow",
+                 "failed": "red", "skipped": "dim"}
 
 
 def parse_value(text: str) -> Any:

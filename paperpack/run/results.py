@@ -29,7 +29,7 @@ class RunEvent:
 class NotebookRun:
     path: str
     status: str = "not-run"  # ok, error, timeout, dead-kernel, oom, pids-limit, no-kernel, skipped, interrupted, not-run
-    verdict: str = "failed"  # same, differs, failed, no-outputs, skipped
+    verdict: str = "failed"  # same, same-with-warnings, differs, failed, no-outputs, skipped
     message: str = ""
     duration: float | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -75,7 +75,9 @@ class RunResult:
         counts = self.counts()
         considered = len(self.notebooks) - counts.get("skipped", 0)
         ran = considered - counts.get("failed", 0)
-        parts = [f"{counts[v]} {label}" for v, label in (("same", "same results"), ("differs", "differs"),
+        parts = [f"{counts[v]} {label}" for v, label in (("same", "same results"),
+                                                         ("same-with-warnings", "same results with new warnings"),
+                                                         ("differs", "differs"),
                                                          ("no-outputs", "no stored outputs"), ("failed", "failed"),
                                                          ("skipped", "skipped")) if counts.get(v)]
         text = f"{ran}/{considered} notebooks ran to the end" + (": " + ", ".join(parts) if parts else "")
