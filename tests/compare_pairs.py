@@ -156,23 +156,36 @@ NOISE_RENDERS: dict[str, Render] = {
 }
 
 
+#: other re-renders and change sizes, not looked at when the constants were chosen (a check of them)
+HELD_OUT_RENDERS: dict[str, Render] = {
+    "dpi-120": Render(dpi=120),
+    "canvas-wider": Render(size=(6.6, 4.8)),
+    "font-sans-mono": Render(font="DejaVu Sans Mono"),
+    "jpeg-dpi-90": Render(dpi=90, jpeg=True),
+}
+HELD_OUT_CHANGES = (0.03, 0.07, 0.15)
+
+
 def _figure_output(png: str, repr_text: str = "<Figure size 640x480 with 1 Axes>") -> dict[str, Any]:
     return display({"image/png": png, "text/plain": repr_text})
 
 
-def image_pairs() -> Iterator[Pair]:
+def image_pairs(held_out: bool = False) -> Iterator[Pair]:
+    """Figure pairs; ``held_out``: the renders and changes kept aside to check the chosen constants."""
     base = Render()
+    renders = HELD_OUT_RENDERS if held_out else NOISE_RENDERS
     for family, figure in FIGURES.items():
         reference = _png(figure(0.0), base)
-        for name, render in NOISE_RENDERS.items():
+        for name, render in renders.items():
             yield Pair(f"{family}/{name}", family, 0.0, [_figure_output(reference)],
                        [_figure_output(_png(figure(0.0), render))])
-        for change in CHANGES:
+        rerender = "dpi-120" if held_out else "dpi-100"
+        for change in HELD_OUT_CHANGES if held_out else CHANGES:
             yield Pair(f"{family}/change-{change:g}", family, change, [_figure_output(reference)],
                        [_figure_output(_png(figure(change), base))])
             # a change seen through a re-render: the change must still be caught
-            yield Pair(f"{family}/change-{change:g}-dpi-100", family, change, [_figure_output(reference)],
-                       [_figure_output(_png(figure(change), NOISE_RENDERS["dpi-100"]))])
+            yield Pair(f"{family}/change-{change:g}-{rerender}", family, change, [_figure_output(reference)],
+                       [_figure_output(_png(figure(change), renders[rerender]))])
 
 
 # --- text -----------------------------------------------------------------------------------
