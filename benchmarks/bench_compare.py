@@ -20,29 +20,19 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import nbformat  # noqa: E402
-
 from paperpack.compare import compare_notebooks  # noqa: E402
-from tests.compare_pairs import Pair, image_pairs, text_pairs  # noqa: E402
-
-
-def _notebook(outputs: list[dict[str, Any]]) -> Any:
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("x", execution_count=1)
-    cell.outputs = [nbformat.from_dict(o) for o in outputs]
-    nb.cells = [cell]
-    return nb
+from tests.compare_pairs import Pair, image_pairs, one_cell_notebook, text_pairs  # noqa: E402
 
 
 def judge(pairs: Iterable[Pair]) -> list[tuple[Pair, bool, str]]:
     """(pair, judged differs, reason) for each pair."""
     out = []
     for pair in pairs:
-        result = compare_notebooks(_notebook(pair.reference), _notebook(pair.executed))
+        result = compare_notebooks(one_cell_notebook(pair.reference), one_cell_notebook(pair.executed))
         reason = result.differences[0].reason if result.differences else str(result.verdict)
         out.append((pair, result.verdict == "differs", reason))
     return out

@@ -15,7 +15,7 @@ import io
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-__all__ = ["Pair", "image_pairs", "text_pairs", "all_pairs", "CHANGES"]
+__all__ = ["Pair", "image_pairs", "text_pairs", "all_pairs", "one_cell_notebook", "CHANGES"]
 
 CHANGES = (0.01, 0.02, 0.05, 0.1, 0.2)
 
@@ -31,6 +31,17 @@ class Pair:
     @property
     def same(self) -> bool:
         return self.change == 0
+
+
+def one_cell_notebook(outputs: list[dict[str, Any]]) -> Any:
+    """A notebook whose one code cell has these outputs, to compare a pair with compare_notebooks."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x", execution_count=1)
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    nb.cells = [cell]
+    return nb
 
 
 # --- outputs --------------------------------------------------------------------------------

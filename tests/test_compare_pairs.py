@@ -6,25 +6,14 @@ benchmarks/bench_compare.py reports the same set as precision and recall, with t
 
 from __future__ import annotations
 
-from typing import Any
-
-import nbformat
 import pytest
 
 from paperpack.compare import compare_notebooks
-from tests.compare_pairs import Pair, all_pairs
+from tests.compare_pairs import Pair, all_pairs, one_cell_notebook
 
 pytestmark = pytest.mark.slow  # draws about 80 figures with matplotlib
 
 SAME = ("same", "same-with-warnings")
-
-
-def _notebook(outputs: list[dict[str, Any]]) -> Any:
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("x", execution_count=1)
-    cell.outputs = [nbformat.from_dict(o) for o in outputs]
-    nb.cells = [cell]
-    return nb
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +23,7 @@ def pairs() -> list[Pair]:
 
 
 def _verdict(pair: Pair) -> tuple[str, str]:
-    result = compare_notebooks(_notebook(pair.reference), _notebook(pair.executed))
+    result = compare_notebooks(one_cell_notebook(pair.reference), one_cell_notebook(pair.executed))
     return str(result.verdict), result.differences[0].reason if result.differences else ""
 
 
@@ -59,6 +48,6 @@ def test_a_changed_figure_size_is_named_not_scored_zero(pairs: list[Pair]) -> No
 
 def test_new_warning_is_listed(pairs: list[Pair]) -> None:
     (pair,) = [p for p in pairs if p.name == "stderr/new-warning"]
-    result = compare_notebooks(_notebook(pair.reference), _notebook(pair.executed))
+    result = compare_notebooks(one_cell_notebook(pair.reference), one_cell_notebook(pair.executed))
     assert result.verdict == "same-with-warnings"
     assert "FutureWarning: use .loc" in result.message
