@@ -14,20 +14,25 @@ import nbformat
 import pytest
 
 from paperpack.repo import Repo
-from paperpack.run import run_notebooks
+from paperpack.run import NotebookRun, run_notebooks
 
 pytestmark = pytest.mark.slow
 
 
-def test_figures_without_matplotlib_inline_come_back_local(copy_case, tmp_path: Path) -> None:
-    repo = copy_case("run-mpl-inline")
-    result = run_notebooks(Repo.open(repo), engine="local", out_dir=tmp_path / "out")
-    (run,) = result.notebooks
+def check_figures_came_back(run: NotebookRun, out: Path) -> None:
+    """The run of tests/cases/run-mpl-inline kept its three figures and nothing on stderr."""
     assert run.status == "ok", run.message
-    executed = nbformat.read(tmp_path / "out" / "executed" / "plot.ipynb", as_version=4)
+    executed = nbformat.read(out / "executed" / "plot.ipynb", as_version=4)
     kinds = [[sorted(o.get("data", {})) for o in cell.outputs if o.output_type == "display_data"]
              for cell in executed.cells]
     assert kinds == [[["image/png", "text/plain"]]] * 3, kinds
     streams = [o for cell in executed.cells for o in cell.outputs if o.output_type == "stream"]
     assert [o.name for o in streams] == ["stdout"], streams  # no "figure already exists" warnings
     assert run.verdict == "same", run.comparison
+
+
+def test_figures_without_matplotlib_inline_come_back_local(copy_case, tmp_path: Path) -> None:
+    repo = copy_case("run-mpl-inline")
+    result = run_notebooks(Repo.open(repo), engine="local", out_dir=tmp_path / "out")
+    (run,) = result.notebooks
+    check_figures_came_back(run, tmp_path / "out")

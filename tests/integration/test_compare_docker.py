@@ -11,12 +11,12 @@ import subprocess
 from pathlib import Path
 from typing import Iterator
 
-import nbformat
 import pytest
 
 from paperpack.repo import Repo
 from paperpack.run import run_notebooks
 from tests.integration.test_run_docker import CA_BUNDLE, run_image  # noqa: F401 - a fixture
+from tests.test_compare_backend import check_figures_came_back
 
 pytestmark = pytest.mark.docker
 
@@ -38,9 +38,4 @@ def test_figures_without_matplotlib_inline_come_back_docker(mpl_image: str, copy
     repo = copy_case("run-mpl-inline")
     result = run_notebooks(Repo.open(repo), engine="docker", image=mpl_image, out_dir=tmp_path / "out")
     (run,) = result.notebooks
-    assert run.status == "ok", run.message
-    executed = nbformat.read(tmp_path / "out" / "executed" / "plot.ipynb", as_version=4)
-    kinds = [[sorted(o.get("data", {})) for o in cell.outputs if o.output_type == "display_data"]
-             for cell in executed.cells]
-    assert kinds == [[["image/png", "text/plain"]]] * 3, kinds
-    assert run.verdict in ("same", "same-with-warnings"), run.comparison
+    check_figures_came_back(run, tmp_path / "out")
