@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -209,3 +210,24 @@ def test_new_warnings_are_same_with_warnings() -> None:
         {"cell": 0, "category": "DeprecationWarning", "message": "use arr.item()"}]
     assert result.message == "1 cell with the same results, with 1 new warning (cell 0: DeprecationWarning: use arr.item())"
     assert compare_notebooks(new, new).verdict == Verdict.SAME  # a warning already committed is not new
+
+
+def test_html_is_compared_without_its_styling() -> None:
+    def table(style: str, value: str) -> Any:
+        html = f"<div><style scoped>{style}</style><table class='dataframe'><tr><td>{value}</td></tr></table></div>"
+        return _notebook(_cell([{"output_type": "display_data", "metadata": {},
+                                 "data": {"text/html": html, "text/plain": "   a\n0  1"}}]))
+    old = table(".dataframe tbody tr th:only-of-type {vertical-align: middle}", "1.5")
+    assert compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.5")).verdict == "same"
+    assert compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.6")).verdict == "differs"
+
+
+def test_sixteen_bit_images_are_compared() -> None:
+    def png(rows: slice) -> bytes:
+        pixels = np.zeros((40, 60), dtype=np.uint16)
+        pixels[rows, 10:50] = 60000
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, "PNG")
+        return base64.b64encode(out.getvalue())
+    assert image_similarity(png(slice(10, 20)), png(slice(10, 20)) + b"\n").value == 1.0
+    assert image_similarity(png(slice(10, 20)), png(slice(25, 35))).value < 0.5

@@ -111,7 +111,8 @@ def _fit_axis(ref: "np.ndarray", new: "np.ndarray") -> tuple[float, float]:
     import numpy as np
 
     positions = np.arange(len(ref), dtype=np.float64)
-    best, fit = np.inf, (1.0, 0.0)
+    fit = (1.0, 0.0)  # kept unless another fit is strictly better
+    best = float(np.abs(ref - new).sum())
     for scale in np.arange(1 - REGISTER_SCALE, 1 + REGISTER_SCALE + 1e-9, REGISTER_SCALE / 15):
         for shift in np.arange(-REGISTER_SHIFT, REGISTER_SHIFT + 1e-9, 0.5):
             cost = float(np.abs(ref - np.interp(positions * scale + shift, positions, new)).sum())

@@ -3,7 +3,8 @@
 sympy moved from ``$$…$$`` to ``$\\displaystyle …$``; IPython's ``YouTubeVideo`` iframe gained
 attributes: the reader sees the same thing. LaTeX is compared without its math delimiters and
 ``\\displaystyle``; HTML as its tags and text, keeping only the attributes that point at content
-(``src``, ``href``) — styling, sizes and ids are the wrapper.
+(``src``, ``href``) — styling (attributes and ``<style>`` blocks: pandas changes its table CSS between
+versions), sizes and ids are the wrapper.
 """
 
 from __future__ import annotations
@@ -23,16 +24,19 @@ class _Content(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.in_style = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.in_style = tag == "style"
         kept = " ".join(f'{k}="{v}"' for k, v in sorted(attrs) if k in CONTENT_ATTRIBUTES)
         self.parts.append(f"<{tag}{' ' + kept if kept else ''}>")
 
     def handle_endtag(self, tag: str) -> None:
+        self.in_style = False
         self.parts.append(f"</{tag}>")
 
     def handle_data(self, data: str) -> None:
-        if data.strip():
+        if data.strip() and not self.in_style:
             self.parts.append(data.strip())
 
 
