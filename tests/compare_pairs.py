@@ -240,7 +240,8 @@ def text_pairs() -> Iterator[Pair]:
                [display({WIDGET: widget, "text/plain": "A Jupyter Widget"}, True)],
                [display({WIDGET: dict(widget, model_id="fedcba9876543210fedcba9876543210"),
                          "text/plain": "IntSlider(value=3, max=10)"}, True)])
-    youtube = '<iframe width="400" height="300" src="https://www.youtube.com/embed/abc" frameborder="0" allowfullscreen></iframe>'
+    youtube = ('<iframe width="400" height="300" src="https://www.youtube.com/embed/abc" frameborder="0" '
+               'allowfullscreen></iframe>')
     yield Pair("youtube/attribute", "text", 0.0,
                [display({"text/html": youtube, "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00aa11bb22>"})],
                [display({"text/html": youtube.replace("allowfullscreen", 'allowfullscreen referrerpolicy="origin"'),
@@ -254,7 +255,8 @@ def text_pairs() -> Iterator[Pair]:
                [stream("result 42\n"), stream(warning, "stderr")])
     yield Pair("stderr/warning-and-change", "printed", 0.2, [stream("result 42\n")],
                [stream("result 50\n"), stream(warning, "stderr")])
-    yield Pair("timeit", "text", 0.0, [stream("1.2 ms ± 3.4 µs per loop (mean ± std. dev. of 7 runs, 1,000 loops each)\n")],
+    yield Pair("timeit", "text", 0.0,
+               [stream("1.2 ms ± 3.4 µs per loop (mean ± std. dev. of 7 runs, 1,000 loops each)\n")],
                [stream("2.9 ms ± 71 µs per loop (mean ± std. dev. of 7 runs, 100 loops each)\n")])
 
 

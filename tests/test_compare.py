@@ -162,7 +162,8 @@ def test_ignored_cells_are_not_counted() -> None:
 
 def test_progress_bar_drops_only_its_own_line() -> None:
     """Mutation: the progress-bar rule also matches every line before the bar."""
-    text = "loading\nfit 3 models\n 50%|█████     | 5/10\r100%|██████████| 10/10 [00:01<00:00]\nbest 0.5"
+    text = ("loading\nfit 3 models\n 50%|█████     | 5/10\r100%|██████████| 10/10 [00:01<00:00]\n"
+            "best 0.5")
     assert normalise_text(text) == "loading\nfit 3 models\nbest 0.5"
 
 
@@ -208,7 +209,8 @@ def test_new_warnings_are_same_with_warnings() -> None:
     assert result.verdict == Verdict.SAME_WITH_WARNINGS
     assert [w.to_dict() for w in result.new_warnings] == [
         {"cell": 0, "category": "DeprecationWarning", "message": "use arr.item()"}]
-    assert result.message == "1 cell with the same results, with 1 new warning (cell 0: DeprecationWarning: use arr.item())"
+    assert result.message == ("1 cell with the same results, with 1 new warning "
+                              "(cell 0: DeprecationWarning: use arr.item())")
     assert compare_notebooks(new, new).verdict == Verdict.SAME  # a warning already committed is not new
 
 
