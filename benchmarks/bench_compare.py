@@ -11,21 +11,29 @@ on it when it says *differs*. Noise pairs (re-renders, spacing, wrappers, reprs,
 first on the set the image constants and threshold were chosen on, then on a held-out set of
 other re-renders and change sizes (``image_pairs(held_out=True)``). A figure whose default size
 changed is counted apart: it may be *differs* when it says "the figure size changed".
-Run:  .venv/bin/python benchmarks/bench_compare.py
+With ``--other-python PYTHON`` (a Python with another matplotlib, e.g. a venv with
+``matplotlib==3.10.9``), also the same figures drawn by both versions: the committed one by the
+other version, the re-executed one (unchanged, or changed by 1–20 %) by this one.
+Run:  .venv/bin/python benchmarks/bench_compare.py [--other-python PYTHON]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import subprocess
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.compare_pairs
 
 from paperpack.compare import compare_notebooks  # noqa: E402
-from tests.compare_pairs import Pair, image_pairs, one_cell_notebook, text_pairs  # noqa: E402
+from tests.compare_pairs import Pair, image_pairs, one_cell_notebook, text_pairs, version_pairs  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def judge(pairs: Iterable[Pair]) -> list[tuple[Pair, bool, str]]:
@@ -68,17 +76,33 @@ def report(title: str, judged: list[tuple[Pair, bool, str]]) -> None:
         print(f"  default size changed: {pair.name}: {'differs, ' + reason if differs else 'same'}")
 
 
-def main() -> int:
+def other_renders(python: str) -> tuple[dict[str, str], str]:
+    """The figures of tests/compare_pairs.py drawn by ``python`` (another matplotlib), and its version."""
+    script = ("import json, matplotlib; from tests.compare_pairs import figure_renders; "
+              "print(json.dumps([matplotlib.__version__, figure_renders((0.0,))]))")
+    done = subprocess.run([python, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=600)
+    version, renders = json.loads(done.stdout)
+    return renders, version
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--other-python", help="a Python with another matplotlib version")
+    args = parser.parse_args(argv)
     start = time.perf_counter()
-    chosen = list(text_pairs()) + list(image_pairs())
-    held_out = list(image_pairs(held_out=True))
+    sets = {"the set the constants were chosen on": list(text_pairs()) + list(image_pairs()),
+            "held-out renders and change sizes": list(image_pairs(held_out=True))}
+    if args.other_python:
+        renders, version = other_renders(args.other_python)
+        sets[f"held out: committed figures drawn by matplotlib {version}"] = list(version_pairs(renders, version))
     made = time.perf_counter() - start
     start = time.perf_counter()
-    report("the set the constants were chosen on", judge(chosen))
-    report("held-out renders and change sizes", judge(held_out))
+    for title, pairs in sets.items():
+        report(title, judge(pairs))
     compared = time.perf_counter() - start
-    print(f"\n{len(chosen) + len(held_out)} pairs drawn in {made:.1f} s, compared in {compared:.1f} s "
-          f"({1000 * compared / (len(chosen) + len(held_out)):.0f} ms a pair)")
+    count = sum(len(pairs) for pairs in sets.values())
+    print(f"\n{count} pairs drawn in {made:.1f} s, compared in {compared:.1f} s "
+          f"({1000 * compared / count:.0f} ms a pair)")
     return 0
 
 

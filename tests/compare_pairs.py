@@ -199,6 +199,25 @@ def image_pairs(held_out: bool = False) -> Iterator[Pair]:
                        [_figure_output(_png(figure(change), renders[rerender]))])
 
 
+def figure_renders(changes: tuple[float, ...] = (0.0, *CHANGES)) -> dict[str, str]:
+    """``{"<family>/<change>": base64 PNG}`` at the base render: drawn by another matplotlib, then
+    paired with this one's (benchmarks/bench_compare.py ``--other-python``)."""
+    return {f"{family}/{change:g}": _png(figure(change), Render()) for family, figure in FIGURES.items()
+            for change in changes}
+
+
+def version_pairs(other: dict[str, str], other_version: str) -> Iterator[Pair]:
+    """Figures drawn by another matplotlib (``other``, from :func:`figure_renders`) against this one's."""
+    import matplotlib
+
+    mine = figure_renders()
+    for key, png in mine.items():
+        family, change = key.split("/")
+        reference = other[f"{family}/0"]
+        name = f"{family}/matplotlib-{other_version}-vs-{matplotlib.__version__}-change-{change}"
+        yield Pair(name, family, float(change), [_figure_output(reference)], [_figure_output(png)])
+
+
 # --- text -----------------------------------------------------------------------------------
 
 def _numpy_text(values: Any, legacy: bool) -> str:
