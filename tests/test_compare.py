@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import numpy as np
 import pytest
 from PIL import Image
 
-from paperpack.compare import CompareOptions, compare_notebooks, image_similarity, normalise_text, texts_match
+from paperpack.compare import CompareOptions, Verdict, compare_notebooks, image_similarity, normalise_text, texts_match
 
 GOLDEN = Path(__file__).resolve().parent / "files" / "compare"
 
@@ -68,8 +69,9 @@ def test_injected_parameters_cell_is_not_compared() -> None:
 def test_tolerances_come_from_options() -> None:
     loose = CompareOptions.from_manifest({"rtol": 0.1})
     assert compare_notebooks(_read("reference"), _read("differs-number"), loose).verdict == "same"
-    strict_images = CompareOptions.from_manifest({"image_threshold": 0.999})
-    assert compare_notebooks(_read("reference"), _read("same"), strict_images).verdict == "differs"
+    assert compare_notebooks(_read("reference"), _read("differs-image")).verdict == "differs"
+    loose_images = CompareOptions.from_manifest({"image_threshold": 0.0})
+    assert compare_notebooks(_read("reference"), _read("differs-image"), loose_images).verdict == "same"
     assert compare_notebooks(_read("reference"), _read("differs-text"),
                              CompareOptions(ignore_cells=[2])).verdict == "same"
     assert compare_notebooks(_read("reference"), _read("differs-text"),
@@ -108,14 +110,126 @@ def test_numbers_within_tolerance() -> None:
 
 def test_image_similarity_scale() -> None:
     ref = _png(_read("reference"))
-    assert image_similarity(ref, ref) == 1.0
-    assert image_similarity(ref, _png(_read("same"))) > 0.9
-    assert image_similarity(ref, _png(_read("differs-image"))) < 0.85
+    assert image_similarity(ref, ref).value == 1.0
+    assert image_similarity(ref, _png(_read("same"))).value >= 0.9
+    assert image_similarity(ref, _png(_read("differs-image"))).value < 0.85
     image = Image.open(io.BytesIO(base64.b64decode(ref)))
     bigger = io.BytesIO()
-    image.resize((640, 480)).save(bigger, "PNG")
-    assert image_similarity(ref, base64.b64encode(bigger.getvalue())) > 0.95
+    image.resize((image.width * 3 // 2, image.height * 3 // 2)).save(bigger, "PNG")
+    assert image_similarity(ref, base64.b64encode(bigger.getvalue())).value >= 0.9
     wide = io.BytesIO()
-    image.resize((640, 240)).save(wide, "PNG")
-    assert image_similarity(ref, base64.b64encode(wide.getvalue())) == 0.0
-    assert image_similarity(ref, "not an image") == 0.0
+    image.resize((image.width, image.height // 2)).save(wide, "PNG")
+    squeezed = image_similarity(ref, base64.b64encode(wide.getvalue()))
+    assert "the figure size changed" in squeezed.note and squeezed.value > 0  # scored on the content, not 0
+    assert image_similarity(ref, "not an image").value == 0.0
+
+
+# --- issue 16: each of these tests fails with the mutation its docstring names ----------------
+
+def test_rtol_and_atol_are_not_swapped() -> None:
+    """Mutation: ``math.isclose(x, y, rel_tol=atol, abs_tol=rtol)``."""
+    assert texts_match("1000.0", "1000.005", rtol=1e-5, atol=1e-8)  # relative 5e-6
+    assert not texts_match("0.0", "0.000001", rtol=1e-5, atol=1e-8)  # absolute 1e-6
+
+
+def test_image_threshold_one_accepts_identical_images() -> None:
+    """Mutation: ``score <= image_threshold`` (then ``image_threshold: 1`` flags identical images)."""
+    options = CompareOptions.from_manifest({"image_threshold": 1})
+    assert compare_notebooks(_read("reference"), _read("reference"), options).verdict == "same"
+
+
+def test_timeit_lines_are_normalised() -> None:
+    """Mutation: the ``%timeit … ± … per loop`` normaliser removed."""
+    a = "1.2 ms ± 3.4 µs per loop (mean ± std. dev. of 7 runs, 1,000 loops each)\nresult 3"
+    b = "2.9 ms ± 71 µs per loop (mean ± std. dev. of 7 runs, 100 loops each)\nresult 3"
+    assert normalise_text(a) == normalise_text(b) == "<TIMING>\nresult 3"
+
+
+def test_fewer_code_cells_differs() -> None:
+    """Mutation: only a longer executed notebook counted as a change (or cells zipped)."""
+    executed = _read("reference")
+    last = max(i for i, c in enumerate(executed.cells) if c.cell_type == "code")
+    del executed.cells[last]
+    result = compare_notebooks(_read("reference"), executed)
+    assert result.verdict == "differs" and "code cells" in result.message
+
+
+def test_ignored_cells_are_not_counted() -> None:
+    """Mutation: ``compared += 1`` before the ``ignore_cells`` check."""
+    result = compare_notebooks(_read("reference"), _read("differs-text"), CompareOptions(ignore_cells=[2]))
+    assert result.verdict == "same" and result.compared == 6, result.message
+
+
+def test_progress_bar_drops_only_its_own_line() -> None:
+    """Mutation: the progress-bar rule also matches every line before the bar."""
+    text = ("loading\nfit 3 models\n 50%|█████     | 5/10\r100%|██████████| 10/10 [00:01<00:00]\n"
+            "best 0.5")
+    assert normalise_text(text) == "loading\nfit 3 models\nbest 0.5"
+
+
+# --- issue 9: the comparison, right both ways -------------------------------------------------
+
+def _cell(outputs: list[dict[str, Any]], count: int | None = 1) -> Any:
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    cell.execution_count = count
+    return cell
+
+
+def _notebook(*cells: Any) -> Any:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = list(cells)
+    return nb
+
+
+def test_only_cells_with_outputs_are_counted() -> None:
+    ref = _notebook(*[_cell([]) for _ in range(9)], _cell([{"output_type": "stream", "name": "stdout", "text": "1"}]),
+                    _cell([{"output_type": "stream", "name": "stdout", "text": "2"}]))
+    result = compare_notebooks(ref, ref)
+    assert result.verdict == "same" and result.message == "2 cells with the same results"
+
+
+def test_ignore_pattern_removes_only_what_it_matches() -> None:
+    ref = _notebook(_cell([{"output_type": "stream", "name": "stdout", "text": "took 3 s, result 42\n"}]))
+    new = _notebook(_cell([{"output_type": "stream", "name": "stdout", "text": "took 9 s, result 41\n"}]))
+    assert compare_notebooks(ref, new, CompareOptions(ignore_patterns=["^took"])).verdict == "differs"
+    assert compare_notebooks(ref, new, CompareOptions(ignore_patterns=[r"^took \d+ s, result"])).verdict == "differs"
+    new.cells[0].outputs[0]["text"] = "took 9 s, result 42\n"
+    assert compare_notebooks(ref, new, CompareOptions(ignore_patterns=[r"took \d+ s"])).verdict == "same"
+    assert normalise_text("Elapsed 3 s\nok", ignore_patterns=[r"^Elapsed.*"]) == "ok"
+
+
+def test_new_warnings_are_same_with_warnings() -> None:
+    warning = ("/srv/venv/lib/python3.11/site-packages/numpy/core/fromnumeric.py:59: "
+               "DeprecationWarning: use arr.item()\n  return bound(*args, **kwds)\n")
+    out = {"output_type": "stream", "name": "stdout", "text": "result 42\n"}
+    ref = _notebook(_cell([out]))
+    new = _notebook(_cell([out, {"output_type": "stream", "name": "stderr", "text": warning}]))
+    result = compare_notebooks(ref, new)
+    assert result.verdict == Verdict.SAME_WITH_WARNINGS
+    assert [w.to_dict() for w in result.new_warnings] == [
+        {"cell": 0, "category": "DeprecationWarning", "message": "use arr.item()"}]
+    assert result.message == ("1 cell with the same results, with 1 new warning "
+                              "(cell 0: DeprecationWarning: use arr.item())")
+    assert compare_notebooks(new, new).verdict == Verdict.SAME  # a warning already committed is not new
+
+
+def test_html_is_compared_without_its_styling() -> None:
+    def table(style: str, value: str) -> Any:
+        html = f"<div><style scoped>{style}</style><table class='dataframe'><tr><td>{value}</td></tr></table></div>"
+        return _notebook(_cell([{"output_type": "display_data", "metadata": {},
+                                 "data": {"text/html": html, "text/plain": "   a\n0  1"}}]))
+    old = table(".dataframe tbody tr th:only-of-type {vertical-align: middle}", "1.5")
+    assert compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.5")).verdict == "same"
+    assert compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.6")).verdict == "differs"
+
+
+def test_sixteen_bit_images_are_compared() -> None:
+    def png(rows: slice) -> bytes:
+        pixels = np.zeros((40, 60), dtype=np.uint16)
+        pixels[rows, 10:50] = 60000
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, "PNG")
+        return base64.b64encode(out.getvalue())
+    assert image_similarity(png(slice(10, 20)), png(slice(10, 20)) + b"\n").value == 1.0
+    assert image_similarity(png(slice(10, 20)), png(slice(25, 35))).value < 0.5

@@ -48,12 +48,12 @@ runs as you, on your files; no network, limits, paperpack's caches read-only and
 Docker socket hidden only where the machine allows — the label says what was applied.
 --engine docker without that image is an error naming the tag it looked for.
 
-Each notebook gets a verdict: same (results match, within tolerance), differs (which
-cells, with a short diff), failed (where — code cell 3 (In [7]) — the root cause and
-the fix: no network, a missing input, a NumPy 1 package… then the error), reproduces-error
-(the cell fails with the error the committed notebook shows), no-outputs (nothing
-committed to compare with) or skipped. Text from notebooks is printed with control
-characters escaped.
+Each notebook gets a verdict: same (results match, within tolerance), same-with-warnings
+(the same, and the run printed new Python warnings: listed), differs (which cells, with
+a short diff), failed (where — code cell 3 (In [7]) — the root cause and the fix: no
+network, a missing input, a NumPy 1 package… then the error), reproduces-error (the cell
+fails with the error the committed notebook shows), no-outputs (nothing committed to
+compare with) or skipped. Text from notebooks is printed with control characters escaped.
 
 Exit 1 if any notebook failed or differs (--allow-differs: only failures count), 2 on a
 usage error, 130 when interrupted (the partial report is marked incomplete). The
@@ -68,8 +68,8 @@ examples:
   paperpack run . --timeout 600 --cell-timeout 120 --memory 4g --format json"""
 
 FOUND_TEXT = "found as the image `paperpack build` made for this state of the repository"
-VERDICT_STYLE = {"same": "green", "no-outputs": "cyan", "differs": "yellow", "failed": "red", "skipped": "dim",
-                 "reproduces-error": "magenta"}
+VERDICT_STYLE = {"same": "green", "same-with-warnings": "green", "no-outputs": "cyan", "differs": "yellow",
+                 "failed": "red", "skipped": "dim", "reproduces-error": "magenta"}
 
 
 def parse_value(text: str) -> Any:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .core import CellDifference, Comparison, CompareOptions, compare_notebooks
-from .images import image_similarity
+from .core import CellDifference, Comparison, CompareOptions, NewWarning, Verdict, compare_notebooks
+from .images import ImageScore, image_similarity
 from .normalize import normalise_text
 from .numbers import texts_match
 
-__all__ = ["CellDifference", "Comparison", "CompareOptions", "compare_notebooks", "image_similarity",
-           "normalise_text", "texts_match"]
+__all__ = ["CellDifference", "Comparison", "CompareOptions", "ImageScore", "NewWarning", "Verdict", "compare_notebooks",
+           "image_similarity", "normalise_text", "texts_match"]

@@ -2,7 +2,10 @@
 
 Memory addresses, timestamps and dates, temporary and home paths, UUIDs and widget model
 ids, progress bars (tqdm and friends, which rewrite a line with ``\\r``), ``%time`` /
-``%timeit`` output, and any line matching the manifest's ``compare.ignore_patterns``.
+``%timeit`` output, matplotlib's figure and axes reprs (which changed between versions:
+``<matplotlib.figure.Figure at 0x…>`` became ``<Figure size 640x480 with 1 Axes>``), numpy
+scalar wrappers (``np.float64(1.5)`` is ``1.5``), and the text the manifest's
+``compare.ignore_patterns`` match (only that text: the rest of the line is still compared).
 Numbers are left in place: :mod:`paperpack.compare.numbers` compares them with a tolerance.
 """
 
@@ -12,11 +15,15 @@ import functools
 import re
 from typing import Iterable
 
-__all__ = ["normalise_text", "compile_patterns", "RULES"]
+__all__ = ["normalise_text", "remove_ignored", "compile_patterns", "RULES"]
 
 #: (pattern, replacement), applied in this order.
 RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\x1b\[[0-9;]*[A-Za-z]"), ""),  # ANSI colours
+    (re.compile(r"<(matplotlib\.figure\.)?Figure (at 0x[0-9a-fA-F]+|size [\d.]+x[\d.]+ with \d+ Axes)>"), "<Figure>"),
+    (re.compile(r"<matplotlib\.axes\.[\w.]*\b(Axes|AxesSubplot) at 0x[0-9a-fA-F]+>|<(Axes|AxesSubplot): ?[^<>\n]*>"),
+     "<Axes>"),
+    (re.compile(r"\bnp\.(?:float|int|uint|complex)\d*\(([^()]*)\)"), r"\1"),  # numpy 2 scalar reprs
     (re.compile(r"\b0x[0-9a-fA-F]{6,16}\b"), "0x<ADDR>"),
     (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<UUID>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<DATETIME>"),
@@ -53,17 +60,31 @@ def compile_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
+def remove_ignored(text: str, ignore_patterns: Iterable[str]) -> str:
+    """Each line without the text the patterns match (a line they empty is dropped)."""
+    ignores = compile_patterns(tuple(ignore_patterns))
+    if not ignores:
+        return text
+    kept = []
+    for line in text.split("\n"):
+        cut = line
+        for pattern in ignores:
+            cut = pattern.sub("", cut)
+        if cut.strip() or not line.strip():
+            kept.append(cut)
+    return "\n".join(kept)
+
+
 def normalise_text(text: str, ignore_patterns: Iterable[str] = (), workdirs: Iterable[str] = ()) -> str:
     """``text`` with every legitimately changing part replaced by a placeholder."""
     text = _last_carriage_segment(text.replace("\r\n", "\n"))
+    text = remove_ignored(text, ignore_patterns)
     for folder in workdirs:
         if folder:
             text = text.replace(folder, "<WORKDIR>")
     for pattern, replacement in RULES:
         text = pattern.sub(replacement, text)
-    ignores = compile_patterns(tuple(ignore_patterns))
-    lines = [line.rstrip() for line in text.split("\n")
-             if line.strip() != "<PROGRESS>" and not any(p.search(line) for p in ignores)]
+    lines = [line.rstrip() for line in text.split("\n") if line.strip() != "<PROGRESS>"]
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines)

@@ -327,7 +327,7 @@ class DockerEngine(Engine):
                *bind_mount(RUNNER.with_name("kernelfork.py"), IN_KERNELFORK, readonly=True),
                "--mount", f"type=volume,src={self.volume},dst={IN_WORK}",
                "-e", "IPYTHONDIR=/tmp/paperpack-ipython", "-e", "MPLCONFIGDIR=/tmp/paperpack-mpl",
-               "-e", "JUPYTER_RUNTIME_DIR=/tmp/paperpack-runtime", "-e", "MPLBACKEND=agg"]
+               "-e", "JUPYTER_RUNTIME_DIR=/tmp/paperpack-runtime"]
         cmd += ["-e", "XDG_CACHE_HOME=/tmp/paperpack-cache"]  # the image's files, $HOME too, are read-only
         cmd += _hide(self.hidden[root], IN_REPO)
         for path in self.image_volumes:  # instead of an anonymous volume on the host's disk

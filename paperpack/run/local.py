@@ -74,7 +74,6 @@ class LocalEngine(Engine):
             "JUPYTER_DATA_DIR": str(self.venv / "share" / "jupyter"),  # no personal kernelspecs
             "JUPYTER_CONFIG_DIR": str(self.venv / "etc" / "jupyter"),
             "JUPYTER_RUNTIME_DIR": str(home / "jupyter-runtime"),  # connection files: not in the read-only venv
-            "MPLBACKEND": "agg",
         }
         spec = self.write_spec(batch, session, source=str(session.repo.root), workdir=str(session.work_dir),
                                links=data_links(session.data), env=env_overrides)

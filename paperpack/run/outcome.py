@@ -256,7 +256,8 @@ def link_upstream(runs: list[NotebookRun]) -> None:
         notes = []
         for writer in (cause.get("detail") or {}).get("writers", []):
             other = by_path.get(writer)
-            if other is not None and other.verdict not in (Verdict.SAME, Verdict.NO_OUTPUTS):
+            passed = (Verdict.SAME, Verdict.SAME_WITH_WARNINGS, Verdict.NO_OUTPUTS)
+            if other is not None and other.verdict not in passed:
                 notes.append(f"{writer} {other.verdict}: {other.message}" if other.message
                              else f"{writer} {other.verdict}")
         if notes:

@@ -21,6 +21,7 @@ class Verdict(_Word):
     """A notebook's verdict."""
 
     SAME = "same"
+    SAME_WITH_WARNINGS = "same-with-warnings"  # the same results, and the run printed new Python warnings
     DIFFERS = "differs"
     FAILED = "failed"
     REPRODUCES_ERROR = "reproduces-error"  # the failing cell fails as the committed notebook shows
@@ -64,7 +65,7 @@ class RunEvent:
 class NotebookRun:
     path: str
     status: str = "not-run"  # ok, error, timeout, dead-kernel, oom, pids-limit, no-kernel, skipped, interrupted, not-run
-    verdict: str = "failed"  # same, differs, failed, reproduces-error, no-outputs, skipped
+    verdict: str = "failed"  # same, same-with-warnings, differs, failed, reproduces-error, no-outputs, skipped
     message: str = ""
     duration: float | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -110,7 +111,9 @@ class RunResult:
         counts = self.counts()
         considered = len(self.notebooks) - counts.get("skipped", 0)
         ran = considered - counts.get("failed", 0) - counts.get("reproduces-error", 0)
-        parts = [f"{counts[v]} {label}" for v, label in (("same", "same results"), ("differs", "differs"),
+        parts = [f"{counts[v]} {label}" for v, label in (("same", "same results"),
+                                                         ("same-with-warnings", "same results with new warnings"),
+                                                         ("differs", "differs"),
                                                          ("no-outputs", "no stored outputs"),
                                                          ("reproduces-error", "reproduce the committed error"),
                                                          ("failed", "failed"), ("skipped", "skipped"))

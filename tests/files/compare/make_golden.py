@@ -67,7 +67,7 @@ write(reference(), "reference.ipynb")
 write(reference(addr="0x55d1e0a3f2b0", stamp="2026-11-26T13:05:00.000001", tmp="/tmp/tmpzz99yy",
                 noise_num=3e-11, bar="\r 30%|███       | 3/10 [00:00<00:01]\r100%|██████████| 10/10 [00:01<00:00]\n",
                 model="ffeeddccbbaa99887766554433221100", uid="9a1c3e5b-0000-4aaa-8bbb-123456789abc",
-                image=png(shift=1)), "same.ipynb")
+                image=png(noise=3.0, seed=1)), "same.ipynb")
 write(reference(mean=0.52), "differs-number.ipynb")
 write(reference(image=png(shift=90)), "differs-image.ipynb")
 nb = reference(); nb.cells[2].outputs[0]["text"] = nb.cells[2].outputs[0]["text"].replace("run at", "finished at")

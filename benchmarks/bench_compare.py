@@ -1,0 +1,110 @@
+"""Benchmark: how right the comparison is, on the labelled set of tests/compare_pairs.py.
+
+"Positive" is a pair that really changed (a parameter changed by 1–20 %); the comparison is right
+on it when it says *differs*. Noise pairs (re-renders, spacing, wrappers, reprs, warnings) must be
+*same*. Prints, per family, the pairs judged wrongly, then precision and recall of *differs*:
+
+* recall on changes of 5 % or more (goal: 1.0, no changed pair judged same),
+* the share of noise pairs judged *differs* (goal: ≤ 2 %),
+* recall on 1–3 % changes (no goal: reported),
+
+first on the set the image constants and threshold were chosen on, then on a held-out set of
+other re-renders and change sizes (``image_pairs(held_out=True)``). A figure whose default size
+changed is counted apart: it may be *differs* when it says "the figure size changed".
+With ``--other-python PYTHON`` (a Python with another matplotlib, e.g. a venv with
+``matplotlib==3.10.9``), also the same figures drawn by both versions: the committed one by the
+other version, the re-executed one (unchanged, or changed by 1–20 %) by this one.
+Run:  .venv/bin/python benchmarks/bench_compare.py [--other-python PYTHON]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.compare_pairs
+
+from paperpack.compare import compare_notebooks  # noqa: E402
+from tests.compare_pairs import Pair, image_pairs, one_cell_notebook, text_pairs, version_pairs  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def judge(pairs: Iterable[Pair]) -> list[tuple[Pair, bool, str]]:
+    """(pair, judged differs, reason) for each pair."""
+    out = []
+    for pair in pairs:
+        result = compare_notebooks(one_cell_notebook(pair.reference), one_cell_notebook(pair.executed))
+        reason = result.differences[0].reason if result.differences else str(result.verdict)
+        out.append((pair, result.verdict == "differs", reason))
+    return out
+
+
+def report(title: str, judged: list[tuple[Pair, bool, str]]) -> None:
+    size_changed = [j for j in judged if "default-size-changed" in j[0].name]
+    judged = [j for j in judged if j not in size_changed]
+    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])  # noise n/fp, ≥5% n/tp, <5% n/tp
+    for pair, differs, _ in judged:
+        row = rows[pair.family]
+        slot = 0 if pair.same else 2 if pair.change >= 0.05 else 4
+        row[slot] += 1
+        row[slot + 1] += int(differs)
+    print(f"\n## {title}\n")
+    print("| family | noise pairs | noise judged differs | changes ≥ 5 % | caught | changes < 5 % | caught |")
+    print("|---|---|---|---|---|---|---|")
+    total = [0] * 6
+    for family, row in sorted(rows.items()):
+        print(f"| {family} | " + " | ".join(str(v) for v in row) + " |")
+        total = [t + v for t, v in zip(total, row)]
+    print("| **all** | " + " | ".join(str(v) for v in total) + " |")
+    tp = total[3] + total[5]
+    fp = total[1]
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    print(f"\nprecision of *differs* {precision:.3f}; recall ≥ 5 % {total[3] / max(1, total[2]):.3f} "
+          f"(goal 1.0); recall < 5 % {total[5] / max(1, total[4]):.3f}; "
+          f"noise judged differs {fp / max(1, total[0]):.1%} (goal ≤ 2 %)")
+    for pair, differs, reason in judged:
+        if differs == pair.same:
+            print(f"  wrong: {pair.name} (change {pair.change:g}): {reason}")
+    for pair, differs, reason in size_changed:
+        print(f"  default size changed: {pair.name}: {'differs, ' + reason if differs else 'same'}")
+
+
+def other_renders(python: str) -> tuple[dict[str, str], str]:
+    """The figures of tests/compare_pairs.py drawn by ``python`` (another matplotlib), and its version."""
+    script = ("import json, matplotlib; from tests.compare_pairs import figure_renders; "
+              "print(json.dumps([matplotlib.__version__, figure_renders((0.0,))]))")
+    done = subprocess.run([python, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=600)
+    version, renders = json.loads(done.stdout)
+    return renders, version
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--other-python", help="a Python with another matplotlib version")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    sets = {"the set the constants were chosen on": list(text_pairs()) + list(image_pairs()),
+            "held-out renders and change sizes": list(image_pairs(held_out=True))}
+    if args.other_python:
+        renders, version = other_renders(args.other_python)
+        sets[f"held out: committed figures drawn by matplotlib {version}"] = list(version_pairs(renders, version))
+    made = time.perf_counter() - start
+    start = time.perf_counter()
+    for title, pairs in sets.items():
+        report(title, judge(pairs))
+    compared = time.perf_counter() - start
+    count = sum(len(pairs) for pairs in sets.values())
+    print(f"\n{count} pairs drawn in {made:.1f} s, compared in {compared:.1f} s "
+          f"({1000 * compared / count:.0f} ms a pair)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

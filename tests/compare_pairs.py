@@ -1,0 +1,287 @@
+"""The labelled comparison set: pairs of cell outputs that must compare *same* or *differ*.
+
+Every pair is made here, by the test run itself: figures drawn with matplotlib (Agg, PNG as
+Jupyter's inline backend stores them), texts printed by numpy, and the reprs and wrappers seen in
+eleven published paper repositories. ``noise`` pairs only change what a reader does not compare
+(rendering, spacing, wrappers, warnings); ``change`` pairs change a parameter of the computation
+by ``change`` (0.01 = 1 %). tests/test_compare_pairs.py checks them; benchmarks/bench_compare.py
+reports precision and recall.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+__all__ = ["Pair", "image_pairs", "text_pairs", "all_pairs", "one_cell_notebook", "CHANGES"]
+
+CHANGES = (0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+@dataclass(frozen=True)
+class Pair:
+    name: str
+    family: str  # line, field, histogram, scatter, bars, text, …
+    change: float  # 0 for noise; else the relative size of the parameter change
+    reference: list[dict[str, Any]]  # committed outputs of one cell
+    executed: list[dict[str, Any]]  # re-executed outputs of the same cell
+
+    @property
+    def same(self) -> bool:
+        return self.change == 0
+
+
+def one_cell_notebook(outputs: list[dict[str, Any]]) -> Any:
+    """A notebook whose one code cell has these outputs, to compare a pair with compare_notebooks."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x", execution_count=1)
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    nb.cells = [cell]
+    return nb
+
+
+# --- outputs --------------------------------------------------------------------------------
+
+def stream(text: str, name: str = "stdout") -> dict[str, Any]:
+    return {"output_type": "stream", "name": name, "text": text}
+
+
+def display(data: dict[str, Any], result: bool = False) -> dict[str, Any]:
+    if result:
+        return {"output_type": "execute_result", "data": data, "metadata": {}, "execution_count": 1}
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+# --- figures --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Render:
+    """How a figure is rendered: what differs between two runs that should look the same."""
+
+    size: tuple[float, float] = (6.4, 4.8)
+    dpi: int = 72
+    font: str = "DejaVu Sans"
+    jpeg: bool = False
+
+
+def _png(draw: Callable[[Any], None], render: Render) -> str:
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context({"font.family": render.font}):
+        fig = plt.figure(figsize=render.size, dpi=render.dpi)
+        draw(fig)
+        out = io.BytesIO()
+        fig.savefig(out, format="png", bbox_inches="tight", metadata={"Software": None})
+        plt.close(fig)
+    if render.jpeg:
+        from PIL import Image
+
+        recoded = io.BytesIO()
+        Image.open(io.BytesIO(out.getvalue())).convert("RGB").save(recoded, "JPEG", quality=90)
+        reread = io.BytesIO()
+        Image.open(io.BytesIO(recoded.getvalue())).save(reread, "PNG")
+        out = reread
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def _line(p: float) -> Callable[[Any], None]:
+    def draw(fig: Any) -> None:
+        import numpy as np
+
+        x = np.linspace(0, 10, 400)
+        ax = fig.add_subplot()
+        ax.plot(x, np.exp(-0.2 * (1 + p) * x) * np.sin(2 * x), label="damped")
+        ax.plot(x, 0.5 * np.cos(x), label="reference")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("amplitude")
+        ax.set_ylim(-1, 1)
+        ax.legend()
+    return draw
+
+
+def _field(p: float) -> Callable[[Any], None]:
+    def draw(fig: Any) -> None:
+        import numpy as np
+
+        n = 40
+        y, x = np.mgrid[0:2 * np.pi:n * 1j, 0:2 * np.pi:n * 1j]
+        t = 1.0 * (1 - p)  # fewer time steps: the flow has developed less
+        u, v = t * np.cos(x) * np.sin(y), -t * np.sin(x) * np.cos(y)
+        ax = fig.add_subplot()
+        filled = ax.contourf(x, y, np.hypot(u, v), levels=np.linspace(0, 1, 11), cmap="viridis")
+        ax.quiver(x[::2, ::2], y[::2, ::2], u[::2, ::2], v[::2, ::2], scale=25, color="white")
+        fig.colorbar(filled, ax=ax)
+    return draw
+
+
+def _histogram(p: float) -> Callable[[Any], None]:
+    def draw(fig: Any) -> None:
+        import numpy as np
+
+        samples = np.random.default_rng(3).normal(0, 1 + p, 5000)
+        ax = fig.add_subplot()
+        ax.hist(samples, bins=np.linspace(-4, 4, 41), color="tab:orange")
+        ax.set_xlabel("value")
+    return draw
+
+
+def _scatter(p: float) -> Callable[[Any], None]:
+    def draw(fig: Any) -> None:
+        import numpy as np
+
+        rng = np.random.default_rng(7)
+        x = rng.uniform(0, 1, 300)
+        y = (1 + p) * 0.8 * x + rng.normal(0, 0.05, 300)
+        ax = fig.add_subplot()
+        ax.scatter(x, y, s=12)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(-0.2, 1.2)
+    return draw
+
+
+def _bars(p: float) -> Callable[[Any], None]:
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        ax.bar(["a", "b", "c", "d", "e"], [3, 5 * (1 + p), 2, 4, 1], color="tab:green")
+        ax.set_ylim(0, 7)
+    return draw
+
+
+FIGURES: dict[str, Callable[[float], Callable[[Any], None]]] = {
+    "line": _line, "field": _field, "histogram": _histogram, "scatter": _scatter, "bars": _bars}
+
+#: re-renders of the same figure that a reader takes for the same figure
+NOISE_RENDERS: dict[str, Render] = {
+    "dpi-100": Render(dpi=100),
+    "canvas-taller": Render(size=(6.4, 4.95)),
+    "default-size-changed": Render(size=(6.0, 4.0)),
+    "font-serif": Render(font="DejaVu Serif"),
+    "jpeg": Render(jpeg=True),
+}
+
+
+#: other re-renders and change sizes, not looked at when the constants were chosen (a check of them)
+HELD_OUT_RENDERS: dict[str, Render] = {
+    "dpi-120": Render(dpi=120),
+    "canvas-wider": Render(size=(6.6, 4.8)),
+    "font-sans-mono": Render(font="DejaVu Sans Mono"),
+    "jpeg-dpi-90": Render(dpi=90, jpeg=True),
+}
+HELD_OUT_CHANGES = (0.03, 0.07, 0.15)
+
+
+def _figure_output(png: str, repr_text: str = "<Figure size 640x480 with 1 Axes>") -> dict[str, Any]:
+    return display({"image/png": png, "text/plain": repr_text})
+
+
+def image_pairs(held_out: bool = False) -> Iterator[Pair]:
+    """Figure pairs; ``held_out``: the renders and changes kept aside to check the chosen constants."""
+    base = Render()
+    renders = HELD_OUT_RENDERS if held_out else NOISE_RENDERS
+    for family, figure in FIGURES.items():
+        reference = _png(figure(0.0), base)
+        for name, render in renders.items():
+            yield Pair(f"{family}/{name}", family, 0.0, [_figure_output(reference)],
+                       [_figure_output(_png(figure(0.0), render))])
+        rerender = "dpi-120" if held_out else "dpi-100"
+        for change in HELD_OUT_CHANGES if held_out else CHANGES:
+            yield Pair(f"{family}/change-{change:g}", family, change, [_figure_output(reference)],
+                       [_figure_output(_png(figure(change), base))])
+            # a change seen through a re-render: the change must still be caught
+            yield Pair(f"{family}/change-{change:g}-{rerender}", family, change, [_figure_output(reference)],
+                       [_figure_output(_png(figure(change), renders[rerender]))])
+
+
+def figure_renders(changes: tuple[float, ...] = (0.0, *CHANGES)) -> dict[str, str]:
+    """``{"<family>/<change>": base64 PNG}`` at the base render: drawn by another matplotlib, then
+    paired with this one's (benchmarks/bench_compare.py ``--other-python``)."""
+    return {f"{family}/{change:g}": _png(figure(change), Render()) for family, figure in FIGURES.items()
+            for change in changes}
+
+
+def version_pairs(other: dict[str, str], other_version: str) -> Iterator[Pair]:
+    """Figures drawn by another matplotlib (``other``, from :func:`figure_renders`) against this one's."""
+    import matplotlib
+
+    mine = figure_renders()
+    for key, png in mine.items():
+        family, change = key.split("/")
+        reference = other[f"{family}/0"]
+        name = f"{family}/matplotlib-{other_version}-vs-{matplotlib.__version__}-change-{change}"
+        yield Pair(name, family, float(change), [_figure_output(reference)], [_figure_output(png)])
+
+
+# --- text -----------------------------------------------------------------------------------
+
+def _numpy_text(values: Any, legacy: bool) -> str:
+    import numpy as np
+
+    with np.printoptions(legacy="1.13" if legacy else False):
+        return repr(values)
+
+
+def text_pairs() -> Iterator[Pair]:
+    import numpy as np
+
+    values = np.ones(101) + np.arange(101) * 1e-9
+    old, new = _numpy_text(values, True), _numpy_text(values, False)
+    yield Pair("numpy/spacing", "text", 0.0, [display({"text/plain": old}, True)], [display({"text/plain": new}, True)])
+    matrix = np.linspace(0, 1, 12).reshape(3, 4)
+    for change in CHANGES:
+        yield Pair(f"numpy/change-{change:g}", "printed", change, [display({"text/plain": repr(matrix)}, True)],
+                   [display({"text/plain": repr(matrix * (1 + change))}, True)])
+        yield Pair(f"print/change-{change:g}", "printed", change, [stream("loss 0.31415\nacc 0.9\n")],
+                   [stream(f"loss {0.31415 * (1 + change):.5f}\nacc 0.9\n")])
+        table = "   a     b\n0  1.5  20.0\n1  2.5  30.0"
+        changed = f"   a     b\n0  1.5  20.0\n1  2.5  {30 * (1 + change):.1f}"
+        yield Pair(f"table/change-{change:g}", "table", change, [display({"text/plain": table}, True)],
+                   [display({"text/plain": changed}, True)])
+    yield Pair("table/realigned", "text", 0.0,
+               [display({"text/plain": "   a     b\n0  1.5  20.0\n1  2.5  30.0"}, True)],
+               [display({"text/plain": "     a      b\n0  1.5   20.0\n1  2.5   30.0"}, True)])
+    yield Pair("sympy/latex-wrapper", "text", 0.0,
+               [display({"text/latex": "$$\\frac{x^{2}}{2}$$", "text/plain": "x**2/2"}, True)],
+               [display({"text/latex": "$\\displaystyle \\frac{x^{2}}{2}$", "text/plain": "x**2/2"}, True)])
+    yield Pair("sympy/latex-changed", "text", 0.2,
+               [display({"text/latex": "$$\\frac{x^{2}}{2}$$", "text/plain": "x**2/2"}, True)],
+               [display({"text/latex": "$\\displaystyle \\frac{x^{3}}{3}$", "text/plain": "x**3/3"}, True)])
+    yield Pair("figure/repr", "text", 0.0, [display({"text/plain": "<matplotlib.figure.Figure at 0x7f3a2b1c9d40>"})],
+               [display({"text/plain": "<Figure size 640x480 with 1 Axes>"})])
+    widget = {"version_major": 2, "version_minor": 0, "model_id": "0123456789abcdef0123456789abcdef"}
+    yield Pair("widget/repr", "text", 0.0,
+               [display({WIDGET: widget, "text/plain": "A Jupyter Widget"}, True)],
+               [display({WIDGET: dict(widget, model_id="fedcba9876543210fedcba9876543210"),
+                         "text/plain": "IntSlider(value=3, max=10)"}, True)])
+    youtube = ('<iframe width="400" height="300" src="https://www.youtube.com/embed/abc" frameborder="0" '
+               'allowfullscreen></iframe>')
+    yield Pair("youtube/attribute", "text", 0.0,
+               [display({"text/html": youtube, "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00aa11bb22>"})],
+               [display({"text/html": youtube.replace("allowfullscreen", 'allowfullscreen referrerpolicy="origin"'),
+                         "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00cc33dd44>"})])
+    yield Pair("youtube/other-video", "text", 0.2,
+               [display({"text/html": youtube, "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00aa11bb22>"})],
+               [display({"text/html": youtube.replace("abc", "xyz"),
+                         "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00cc33dd44>"})])
+    warning = "/srv/lib/python3.11/site-packages/pandas/core/frame.py:123: FutureWarning: use .loc\n  return x\n"
+    yield Pair("stderr/new-warning", "text", 0.0, [stream("result 42\n")],
+               [stream("result 42\n"), stream(warning, "stderr")])
+    yield Pair("stderr/warning-and-change", "printed", 0.2, [stream("result 42\n")],
+               [stream("result 50\n"), stream(warning, "stderr")])
+    yield Pair("timeit", "text", 0.0,
+               [stream("1.2 ms ± 3.4 µs per loop (mean ± std. dev. of 7 runs, 1,000 loops each)\n")],
+               [stream("2.9 ms ± 71 µs per loop (mean ± std. dev. of 7 runs, 100 loops each)\n")])
+
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def all_pairs() -> Iterator[Pair]:
+    yield from text_pairs()
+    yield from image_pairs()
