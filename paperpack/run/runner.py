@@ -48,6 +48,7 @@ import asyncio
 import fcntl
 import hashlib
 import hmac
+import inspect
 import json
 import math
 import os
@@ -492,14 +493,20 @@ def _kernel_exit(process: Any) -> int | None:
 
 
 async def _stop_kernel(client: NotebookClient) -> None:
+    """Shut the kernel down if nbclient has not (public ``KernelManager`` API: sync or async manager)."""
     km = getattr(client, "km", None)
     if km is None:
         return
     try:
-        if await km._async_is_alive():
-            await km._async_shutdown_kernel(now=True)
+        if await _maybe_await(km.is_alive()):
+            await _maybe_await(km.shutdown_kernel(now=True))
     except Exception:
         pass
+
+
+async def _maybe_await(value: Any) -> Any:
+    """``value``, awaited when it is awaitable (``AsyncKernelManager`` methods are coroutines)."""
+    return await value if inspect.isawaitable(value) else value
 
 
 def _finish(result: dict[str, Any], nb: Any, began: float,
