@@ -58,7 +58,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from nbclient import NotebookClient
@@ -582,7 +582,7 @@ class Stopper:
         self.stopped = False
         self._lock = threading.RLock()  # re-entrant: a second signal may arrive inside the handler
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: Any = None
+        self._stop: Callable[[], None] | None = None
 
     def install(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -592,13 +592,13 @@ class Stopper:
         with self._lock:
             self.stopped = True
             loop, stop = self._loop, self._stop
-        if loop is not None:
+        if loop is not None and stop is not None:
             try:
                 loop.call_soon_threadsafe(stop)
             except RuntimeError:  # the loop has closed: the batch is over
                 pass
 
-    def attach(self, loop: asyncio.AbstractEventLoop, stop: Any) -> None:
+    def attach(self, loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
         """Called in the loop's thread: ``stop()`` runs there on a signal, at once if one came already."""
         with self._lock:
             self._loop, self._stop = loop, stop
