@@ -51,6 +51,17 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``: its children, theirs, and so on (Linux /proc)."""
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        below = children(frontier.pop())
+        found += below
+        frontier += below
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -56,8 +56,13 @@ def enabled() -> bool:
 
 # --- the template process -----------------------------------------------------------------
 
-def _serve(req_fd: int, reply_fd: int) -> None:
-    """The template's loop: fork kernels on request, report their exits, stop when the runner goes."""
+def _serve(req_fd: int, reply_fd: int) -> tuple[dict[str, Any], Any] | None:
+    """The template's loop: fork kernels on request, report their exits, stop when the runner goes.
+
+    Returns ``None`` in the template, and in each forked child the request it must become the kernel of
+    (with the reply file, to close), having left the loop: the child then ends as a Python process does.
+    """
+    template = os.getpid()
     children: set[int] = set()
     reply = os.fdopen(reply_fd, "w", buffering=1)
     wake_r, wake_w = os.pipe()
@@ -75,7 +80,7 @@ def _serve(req_fd: int, reply_fd: int) -> None:
                 continue
             chunk = os.read(req_fd, 65536)
             if not chunk:  # the runner has gone
-                return
+                return None
             buffered += chunk
             while b"\n" in buffered:
                 line, buffered = buffered.split(b"\n", 1)
@@ -89,11 +94,11 @@ def _serve(req_fd: int, reply_fd: int) -> None:
                     signal.set_wakeup_fd(-1)
                     for fd in (req_fd, wake_r, wake_w):
                         os.close(fd)
-                    _become_kernel(request, reply)
+                    return request, reply
                 children.add(pid)
                 reply.write(json.dumps({"pid": pid}) + "\n")
     finally:
-        for pid in children:
+        for pid in children if os.getpid() == template else ():  # a forked child leaves its siblings alone
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
@@ -120,8 +125,12 @@ def _reap(children: set[int], reply: Any) -> None:
             reply.write(json.dumps({"exit": pid, "status": os.waitstatus_to_exitcode(status)}) + "\n")
 
 
-def _become_kernel(request: dict[str, Any], reply: Any) -> None:
-    """In the forked child: undo the template's state, then run the kernel; never return."""
+def _become_kernel(request: dict[str, Any], reply: Any) -> int:
+    """In the forked child: undo the template's state, run the kernel; its exit status.
+
+    The child then returns to the interpreter, which ends it as any Python process (non-daemon threads
+    joined, ``atexit`` handlers, streams flushed): the template's loop is not on its way.
+    """
     code = 1
     try:
         os.setsid()  # its own process group, as jupyter_client's launcher gives a kernel
@@ -152,16 +161,7 @@ def _become_kernel(request: dict[str, Any], reply: Any) -> None:
         import traceback
 
         traceback.print_exc()
-    finally:
-        try:  # what the interpreter does on its way out (the template's loop must not resume here)
-            threading._shutdown()  # type: ignore[attr-defined]
-            import atexit
-
-            atexit._run_exitfuncs()
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+    return code
 
 
 def template_main(argv: list[str]) -> int:
@@ -189,8 +189,8 @@ def template_main(argv: list[str]) -> int:
         os.dup2(stderr, 2)
         os.close(stderr)
         os.close(quiet)
-    _serve(req_fd, reply_fd)
-    return 0
+    forked = _serve(req_fd, reply_fd)
+    return 0 if forked is None else _become_kernel(*forked)
 
 
 # --- the runner's side --------------------------------------------------------------------

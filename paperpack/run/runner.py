@@ -48,6 +48,7 @@ import asyncio
 import fcntl
 import hashlib
 import hmac
+import inspect
 import json
 import math
 import os
@@ -57,7 +58,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from nbclient import NotebookClient
@@ -492,14 +493,20 @@ def _kernel_exit(process: Any) -> int | None:
 
 
 async def _stop_kernel(client: NotebookClient) -> None:
+    """Shut the kernel down if nbclient has not (public ``KernelManager`` API: sync or async manager)."""
     km = getattr(client, "km", None)
     if km is None:
         return
     try:
-        if await km._async_is_alive():
-            await km._async_shutdown_kernel(now=True)
+        if await _maybe_await(km.is_alive()):
+            await _maybe_await(km.shutdown_kernel(now=True))
     except Exception:
         pass
+
+
+async def _maybe_await(value: Any) -> Any:
+    """``value``, awaited when it is awaitable (``AsyncKernelManager`` methods are coroutines)."""
+    return await value if inspect.isawaitable(value) else value
 
 
 def _finish(result: dict[str, Any], nb: Any, began: float,
@@ -559,34 +566,78 @@ def _stop_template() -> None:
 
 # --- the batch ----------------------------------------------------------------------------
 
-STOPPING = False
+class Stopper:
+    """SIGTERM and SIGINT stop the whole batch: every notebook is reported as interrupted, each kernel shut down.
+
+    The handlers are the process's own (``signal.signal``, in the main thread), and the batch's
+    event loop runs in another thread. So nbclient, which adds its own handlers to the event
+    loop for each notebook and removes them — with ours — after it, cannot add any (asyncio
+    refuses signal handlers outside the main thread with RuntimeError, which nbclient expects)
+    nor remove ours: a SIGTERM after the first notebook (``docker stop``, a cluster evicting a
+    worker) stops the batch like one before it. A handler only sets a flag and, through
+    ``call_soon_threadsafe``, cancels the notebooks in the loop's thread.
+    """
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self._lock = threading.RLock()  # re-entrant: a second signal may arrive inside the handler
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: Callable[[], None] | None = None
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self.on_signal)
+
+    def on_signal(self, signum: int, frame: Any) -> None:
+        with self._lock:
+            self.stopped = True
+            loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            try:
+                loop.call_soon_threadsafe(stop)
+            except RuntimeError:  # the loop has closed: the batch is over
+                pass
+
+    def attach(self, loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
+        """Called in the loop's thread: ``stop()`` runs there on a signal, at once if one came already."""
+        with self._lock:
+            self._loop, self._stop = loop, stop
+            stopped = self.stopped
+        if stopped:
+            stop()
 
 
-async def run_batch(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run the batch's notebooks; SIGTERM or SIGINT stops them all, each kernel shut down."""
-    global STOPPING
+async def run_batch(spec: dict[str, Any], stopper: Stopper) -> list[dict[str, Any]]:
+    """Run the batch's notebooks; ``stopper`` cancels them all."""
     gates = Gates(max(1, int(spec.get("jobs") or 1)))
     tasks = [asyncio.ensure_future(run_one(spec, job, gates)) for job in spec["notebooks"]]
 
     def stop() -> None:
-        global STOPPING
-        STOPPING = True
         for task in tasks:
             task.cancel()
 
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop)
-    # nbclient installs its own handlers on the loop for each notebook (each cleaning up
-    # only that notebook's kernel, the last one replacing the others); when refused with
-    # RuntimeError it carries on without them, and ours stop every notebook.
-    setattr(loop, "add_signal_handler", _refuse_signal_handler)
+    stopper.attach(asyncio.get_running_loop(), stop)
     done = await asyncio.gather(*tasks, return_exceptions=True)
     return [r for r in done if isinstance(r, dict)]
 
 
-def _refuse_signal_handler(*args: Any, **kwargs: Any) -> None:
-    raise RuntimeError("paperpack's runner handles signals itself")
+def run_batch_in_thread(spec: dict[str, Any], stopper: Stopper) -> list[dict[str, Any]]:
+    """Run the batch's event loop in its own thread while this (main) thread keeps the signal handlers."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["results"] = asyncio.run(run_batch(spec, stopper))
+        except BaseException as exc:  # re-raised in the main thread
+            outcome["error"] = exc
+
+    stopper.install()
+    thread = threading.Thread(target=work, name="paperpack-batch")
+    thread.start()
+    thread.join()  # a signal interrupts the wait, runs its handler, and the wait goes on
+    if "error" in outcome:
+        raise outcome["error"]
+    return list(outcome["results"])
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -604,17 +655,18 @@ def main(argv: list[str] | None = None) -> int:
         os.umask(0)  # files in the shared working copy stay removable by the host user
     for name, value in (spec.get("env") or {}).items():
         os.environ[name] = str(value)
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # until the event loop takes over
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # until the batch's Stopper takes over
     try:
         prepare_workdir(spec["source"], spec["workdir"], spec.get("links") or [])
         _start_template()
-        results = asyncio.run(run_batch(spec))
+        stopper = Stopper()
+        results = run_batch_in_thread(spec, stopper)
     except KeyboardInterrupt:
         emit("interrupted")
         return 130
     finally:
         _stop_template()
-    if STOPPING:
+    if stopper.stopped:
         emit("interrupted")
         return 130
     emit("batch-done", notebooks=len(results))
