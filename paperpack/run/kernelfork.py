@@ -65,6 +65,7 @@ def _serve(req_fd: int, reply_fd: int) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so SIGCHLD writes to the wake-up pipe
     buffered = b""
+    template = os.getpid()
     try:
         while True:
             ready, _, _ = select.select([req_fd, wake_r], [], [], 1.0)
@@ -89,7 +90,7 @@ def _serve(req_fd: int, reply_fd: int) -> None:
                     signal.set_wakeup_fd(-1)
                     for fd in (req_fd, wake_r, wake_w):
                         os.close(fd)
-                    _become_kernel(request, reply)
+                    _become_kernel(request, reply, template)
                 children.add(pid)
                 reply.write(json.dumps({"pid": pid}) + "\n")
     finally:
@@ -120,10 +121,25 @@ def _reap(children: set[int], reply: Any) -> None:
             reply.write(json.dumps({"exit": pid, "status": os.waitstatus_to_exitcode(status)}) + "\n")
 
 
-def _become_kernel(request: dict[str, Any], reply: Any) -> None:
+def _die_with(parent: int) -> None:
+    """Have the kernel killed when ``parent`` (the template) dies, even if it already has.
+
+    ipykernel's parent poller alone is not enough: it watches ``os.getppid()`` as read when its thread
+    starts, so a template killed before that leaves a kernel adopted by init, watching init, forever.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
+def _become_kernel(request: dict[str, Any], reply: Any, template: int) -> None:
     """In the forked child: undo the template's state, then run the kernel; never return."""
     code = 1
     try:
+        _die_with(template)
         os.setsid()  # its own process group, as jupyter_client's launcher gives a kernel
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):  # SIGPIPE stays ignored, as Python sets it
             signal.signal(signum, signal.SIG_DFL if signum != signal.SIGINT else signal.default_int_handler)
@@ -135,7 +151,7 @@ def _become_kernel(request: dict[str, Any], reply: Any) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         # the kernel's parent poller watches the template: the kernel goes when the template does
-        os.environ["JPY_PARENT_PID"] = str(os.getppid())
+        os.environ["JPY_PARENT_PID"] = str(template)
         import random
 
         random.seed()  # the template's generator state is shared by every fork: reseed from the OS
@@ -144,7 +160,7 @@ def _become_kernel(request: dict[str, Any], reply: Any) -> None:
 
         sys.argv = [ipykernel_launcher.__file__, *request["argv"]]
         # parent_handle: the default was read from JPY_PARENT_PID when the template imported kernelapp
-        IPKernelApp.launch_instance(argv=request["argv"], parent_handle=os.getppid())
+        IPKernelApp.launch_instance(argv=request["argv"], parent_handle=template)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
