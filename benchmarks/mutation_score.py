@@ -3,7 +3,7 @@
 
 Runs mutmut (configured in pyproject.toml, ``[tool.mutmut]``: which files, which fast tests) on the targets
 below, then reads ``mutmut results`` and prints, per target, the mutants killed out of those tested and
-every survivor with the line it changed. A survivor is a missing test, or an equivalent mutant: write the
+every survivor (with ``--diff``, the line it changed). A survivor is a missing test, or an equivalent mutant: write the
 equivalent ones in ``benchmarks/mutation_equivalent.txt`` (one ``<mutant name>  <reason>`` a line) and they
 are listed apart, with their reason, and not counted as missed.
 
@@ -11,7 +11,7 @@ Run from the repository root with the dev venv (a full run takes about 15 minute
 
     .venv/bin/python benchmarks/mutation_score.py                    # every target
     .venv/bin/python benchmarks/mutation_score.py --only build/tags.py --only compare/
-    .venv/bin/python benchmarks/mutation_score.py --no-run           # report the last run again
+    .venv/bin/python benchmarks/mutation_score.py --no-run --diff    # the last run again, with each changed line
 
 mutmut works in a copy of the sources under ``mutants/`` (git-ignored); ``mutmut show NAME`` prints one
 mutant's diff, ``mutmut apply NAME`` writes it into the sources (undo with ``git checkout``).
@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a target to run (repeatable): " + ", ".join(t.label.split()[0] for t in TARGETS))
     parser.add_argument("--no-run", action="store_true", help="report the last run without running mutmut")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
-    parser.add_argument("--no-diff", action="store_true", help="list survivors by name only")
+    parser.add_argument("--diff", action="store_true",
+                        help="show the line each survivor changed (one `mutmut show` each: about 1 s a survivor)")
     args = parser.parse_args(argv)
     chosen = [t for t in TARGETS if not args.only or t.label.split()[0] in args.only]
     unknown = set(args.only or ()) - {t.label.split()[0] for t in TARGETS}
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"\n{target.label}: {title}")
             for name in names:
-                detail = equivalent.get(name) or ("" if args.no_diff else changed_line(name))
+                detail = equivalent.get(name) or (changed_line(name) if args.diff else "")
                 print(f"  {name}  {detail}")
     return 0 if not tested or 100.0 * caught / tested >= GOAL else 1
 
