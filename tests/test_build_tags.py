@@ -6,6 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
+from paperpack.build import tags
 from paperpack.build.tags import content_hash, image_repository
 from paperpack.repo import Repo
 from tests.conftest import CASES
@@ -53,13 +56,16 @@ def test_new_renamed_and_executable_files_change_tag(tmp_path: Path) -> None:
     assert len(seen) == 4
 
 
-def test_symlink_target_changes_tag(tmp_path: Path) -> None:
+def test_symlink_target_and_name_change_tag(tmp_path: Path) -> None:
     root = make(tmp_path)
     (root / "link").symlink_to("apt.txt")
     first = digest(root)
     (root / "link").unlink()
     (root / "link").symlink_to("postBuild")
-    assert digest(root) != first
+    second = digest(root)
+    assert second != first
+    (root / "link").rename(root / "other-link")
+    assert digest(root) not in (first, second)
 
 
 def test_settings_change_tag(tmp_path: Path) -> None:
@@ -148,3 +154,35 @@ def test_changing_any_build_source_changes_the_tag(tmp_path: Path, monkeypatch) 
         changed = digest(root)
         assert changed != first, f"{rel} changed but the tag did not"
         first = changed
+
+
+def test_a_file_name_that_is_not_utf8_gets_a_tag(tmp_path: Path) -> None:
+    """Linux file names are bytes: one that is not UTF-8 (a surrogate once decoded) is hashed, not an error."""
+    root = make(tmp_path)
+    odd = os.fsdecode(b"caf\xe9.txt")  # latin-1 bytes
+    for name in (odd, "cafe.txt"):
+        (root / name).write_text("x")
+    assert content_hash(root, [odd], [], settings=SETTINGS) != content_hash(root, ["cafe.txt"], [], settings=SETTINGS)
+
+
+def test_paperpack_and_repo2docker_versions_change_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperpack.build._r2d import repo2docker
+
+    root = make(tmp_path)
+    seen = {digest(root)}
+    monkeypatch.setattr(tags, "__version__", "0.0.0+other")
+    seen.add(digest(root))
+    monkeypatch.setattr(repo2docker, "__version__", "0.0.0+other")
+    seen.add(digest(root))
+    assert len(seen) == 3
+
+
+def test_a_setting_under_another_name_changes_tag(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    assert digest(root, base_id="3.11", python="sha256:aaa") != digest(root)  # the same values, swapped
+    assert content_hash(root, [], [], settings={"a": "v"}) != content_hash(root, [], [], settings={"b": "v"})
+
+
+def test_image_repository_of_a_folder_name_without_safe_characters() -> None:
+    assert image_repository(Path("/x/数据")) == "paperpack/paper"
+    assert image_repository(Path("/x/.__.")) == "paperpack/paper"

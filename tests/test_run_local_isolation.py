@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,10 @@ from paperpack.run import run_notebooks
 from paperpack.run.local import venv_dir
 from paperpack.run.plan import Limits
 from paperpack.run.results import NotebookRun
-from paperpack.run.sandbox import probe
+from paperpack.run.sandbox import Confinement, probe
 from paperpack.run.venv import choose_python
 from tests.conftest import require
-from tests.runhelp import read_report, tree_hashes
+from tests.runhelp import alive, read_report, tree_hashes
 
 pytestmark = pytest.mark.slow
 
@@ -155,21 +155,39 @@ def test_batches_running_at_once_get_different_cores() -> None:
     assert len(seen[0]) == len(seen[1]) == 1 and seen[0] != seen[1], seen
 
 
-def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path) -> None:
+def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     caps = probe()
     require(caps.cgroup is not None or not caps.root,
             f"no process limit for root here (RLIMIT_NPROC does not apply to root; {caps.cgroup_note})")
-    # bounded: 1000 children sleeping 20 s, in case the limit did not hold
+    used: list[Path] = []  # this run's own cgroup: other runs on the machine make theirs beside it
+    enter = Confinement.__enter__
+
+    def spy(self: Confinement) -> Confinement:
+        entered = enter(self)
+        used.extend([self.cgroup] if self.cgroup is not None else [])
+        return entered
+
+    monkeypatch.setattr(Confinement, "__enter__", spy)
+    # each child writes its pid and sleeps an hour: a run that waited for them would hang into pytest-timeout;
+    # bounded at 1000 children if the limit did not hold
+    pids = tmp_path / "children"
     repo = _notebook_repo(tmp_path / "repo", "import os, time\nfor _ in range(1000):\n    if os.fork() == 0:\n"
-                                             "        time.sleep(20)\n        os._exit(0)")
-    started = time.monotonic()
-    run = _run_one(repo, tmp_path / "out", pids=40)
-    assert run.status == "error" or run.status == "pids-limit", run.message
-    assert run.message.startswith("code cell 1: BlockingIOError"), run.message
-    if caps.cgroup is not None:
-        assert run.status == "pids-limit" and "the process limit (40) was reached" in run.message, run.message
-        assert not list(caps.cgroup.glob("paperpack-run-*")), "the batch's cgroup (and its strays) must be gone"
-    assert time.monotonic() - started < 20, "the sleeping children must be killed, not waited for"
+                                             f"        with open({str(pids)!r}, 'a') as fh:\n"
+                                             "            fh.write(f'{os.getpid()}\\n')\n"
+                                             "        time.sleep(3600)\n        os._exit(0)")
+    try:
+        run = _run_one(repo, tmp_path / "out", pids=40)
+        assert run.status == "error" or run.status == "pids-limit", run.message
+        assert run.message.startswith("code cell 1: BlockingIOError"), run.message
+        if caps.cgroup is not None:
+            assert run.status == "pids-limit" and "the process limit (40) was reached" in run.message, run.message
+            assert len(used) == 1 and not used[0].exists(), "the batch's cgroup (and its strays) must be gone"
+        left = [int(pid) for pid in pids.read_text().split() if alive(int(pid))]
+        assert not left, f"the sleeping children must be killed when the run ends: {left} are alive"
+    finally:
+        for pid in (pids.read_text().split() if pids.exists() else ()):
+            if alive(int(pid)):
+                os.kill(int(pid), signal.SIGKILL)
 
 
 def test_python_version_mismatch_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -56,11 +56,11 @@ def enabled() -> bool:
 
 # --- the template process -----------------------------------------------------------------
 
-def _serve(req_fd: int, reply_fd: int) -> tuple[dict[str, Any], Any] | None:
+def _serve(req_fd: int, reply_fd: int) -> tuple[dict[str, Any], Any, int] | None:
     """The template's loop: fork kernels on request, report their exits, stop when the runner goes.
 
     Returns ``None`` in the template, and in each forked child the request it must become the kernel of
-    (with the reply file, to close), having left the loop: the child then ends as a Python process does.
+    (with the reply file, to close, and the template's pid), having left the loop: the child then ends as a Python process does.
     """
     template = os.getpid()
     children: set[int] = set()
@@ -94,7 +94,7 @@ def _serve(req_fd: int, reply_fd: int) -> tuple[dict[str, Any], Any] | None:
                     signal.set_wakeup_fd(-1)
                     for fd in (req_fd, wake_r, wake_w):
                         os.close(fd)
-                    return request, reply
+                    return request, reply, template
                 children.add(pid)
                 reply.write(json.dumps({"pid": pid}) + "\n")
     finally:
@@ -125,7 +125,21 @@ def _reap(children: set[int], reply: Any) -> None:
             reply.write(json.dumps({"exit": pid, "status": os.waitstatus_to_exitcode(status)}) + "\n")
 
 
-def _become_kernel(request: dict[str, Any], reply: Any) -> int:
+def _die_with(parent: int) -> None:
+    """Have the kernel killed when ``parent`` (the template) dies, even if it already has.
+
+    ipykernel's parent poller alone is not enough: it watches ``os.getppid()`` as read when its thread
+    starts, so a template killed before that leaves a kernel adopted by init, watching init, forever.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
+def _become_kernel(request: dict[str, Any], reply: Any, template: int) -> int:
     """In the forked child: undo the template's state, run the kernel; its exit status.
 
     The child then returns to the interpreter, which ends it as any Python process (non-daemon threads
@@ -133,6 +147,7 @@ def _become_kernel(request: dict[str, Any], reply: Any) -> int:
     """
     code = 1
     try:
+        _die_with(template)
         os.setsid()  # its own process group, as jupyter_client's launcher gives a kernel
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):  # SIGPIPE stays ignored, as Python sets it
             signal.signal(signum, signal.SIG_DFL if signum != signal.SIGINT else signal.default_int_handler)
@@ -144,7 +159,7 @@ def _become_kernel(request: dict[str, Any], reply: Any) -> int:
         os.environ.clear()
         os.environ.update(request["env"])
         # the kernel's parent poller watches the template: the kernel goes when the template does
-        os.environ["JPY_PARENT_PID"] = str(os.getppid())
+        os.environ["JPY_PARENT_PID"] = str(template)
         import random
 
         random.seed()  # the template's generator state is shared by every fork: reseed from the OS
@@ -153,7 +168,7 @@ def _become_kernel(request: dict[str, Any], reply: Any) -> int:
 
         sys.argv = [ipykernel_launcher.__file__, *request["argv"]]
         # parent_handle: the default was read from JPY_PARENT_PID when the template imported kernelapp
-        IPKernelApp.launch_instance(argv=request["argv"], parent_handle=os.getppid())
+        IPKernelApp.launch_instance(argv=request["argv"], parent_handle=template)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
