@@ -23,7 +23,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from .checks.metadata import as_list
-from .discover import detect
+from .environment import detect
 from .doi import find_dois, normalize_doi
 from .manifest import parse_manifest
 from .repo import Repo

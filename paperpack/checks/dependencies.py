@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..closure import Closure, ClosureStatus, resolvable, resolve_closure
-from ..discover import DEFAULT_PYTHON, Environment, Requirement
+from ..environment import DEFAULT_PYTHON, Environment, Requirement
+from ..environment.conda import conda_only, pip_requirement
 from ..findings import Finding, Rule, Severity
 from ..importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, requires_closure
 from ..notebooks import NotebookProblem
-from ..postbuild import PostBuild, read_postbuild
+from ..environment.postbuild import PostBuild, read_postbuild
 from ..pysource import CodeFacts, analyse
 from ..repo import Repo
 from . import CheckContext
@@ -224,15 +225,12 @@ def _closure(env: Environment, post: PostBuild | None, ctx: CheckContext) -> Clo
 
     ``None`` when nothing declared is for pip (only conda-only packages, a conda lock file).
     """
-    from ..build.environment import CONDA_ONLY, CONDA_ONLY_PREFIXES, CONDA_TO_PYPI, PYPI_DESPITE_PREFIX
-
     wanted: list[str] = []
     for req in env.requirements:
         if req.source.endswith(":conda"):
-            low = req.name
-            if low in CONDA_ONLY or (low.startswith(CONDA_ONLY_PREFIXES) and low not in PYPI_DESPITE_PREFIX):
+            if conda_only(req.name):
                 continue  # installed by conda; pip cannot say what it brings
-            wanted.append(f"{CONDA_TO_PYPI.get(low, low)}{req.specifier}")
+            wanted.append(pip_requirement(req))
         elif req.name not in env.local_packages:
             wanted.append(req.raw if req.source == "requirements.txt" or req.source.endswith(":pip") else
                           f"{req.name}{req.specifier}")

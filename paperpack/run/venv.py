@@ -13,6 +13,9 @@ the repository (an editable install would write ``<pkg>.egg-info/`` into it).
 The interpreter is the one the repository asks for (``runtime.txt``, or whatever else
 repo2docker reads the Python version from) when a working ``pythonX.Y`` with ``venv`` is
 on PATH; otherwise the current one, and :attr:`Interpreter.mismatch` says so.
+
+Which requirements file and which Python: the environment model's answer
+(:mod:`paperpack.environment`), the one validate and the image build read too.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..environment import Environment, detect
+from ..environment.files import is_local_requirement, logical_lines
 from ..errors import EngineError
-from ..repofile import read_repo_text, repo_has
+from ..repofile import read_repo_text
 from .runner import skip_entries
 
 __all__ = ["requirements_file", "reads_repo", "venv_dir", "ensure_venv", "minimal_env", "pip_env",
@@ -41,7 +46,6 @@ log = logging.getLogger(__name__)
 RUNNER_PACKAGES = ("ipykernel", "nbclient", "nbformat")
 READY_MARKER = ".paperpack-ready"
 _EDITABLE = re.compile(r"^\s*(-e|--editable)(\s+|=)")
-_LOCAL = re.compile(r"^(\.|/|~|file:)|\s@\s*file:|^(-r|--requirement|-c|--constraint)(\s|=)")
 #: variables the notebook kernels (and pip) keep; everything else (tokens, passwords…) is dropped
 KEEP = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "PYTHONHASHSEED",
         "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "VECLIB_MAXIMUM_THREADS"}
@@ -65,24 +69,20 @@ def minimal_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _is_local(line: str) -> bool:
-    """Whether one requirement line names a local path, a file: URL or another requirements file."""
-    line = _EDITABLE.sub("", line).strip()
-    first = re.split(r"[\s;]", line, maxsplit=1)[0]
-    return bool(_LOCAL.search(line)) or ("/" in first and "://" not in first and "@" not in first)
-
-
-def requirements_file(root: Path) -> Path | None:
-    """The requirements.txt repo2docker would use (binder/ or .binder/ wins over the root).
+def requirements_file(root: Path, env: Environment | None = None) -> Path | None:
+    """The requirements.txt repo2docker installs, as the environment model says (none next to an
+    environment.yml, a Pipfile or a Dockerfile). Both ``binder/`` and ``.binder/`` is an error, as
+    in repo2docker and the image build.
 
     Present even when it is a link out of the repository: :func:`requirements_text` then refuses it.
     """
-    for folder in ("binder", ".binder"):
-        if (root / folder).is_dir():
-            candidate = root / folder / "requirements.txt"
-            return candidate if repo_has(root, f"{folder}/requirements.txt") else None
-    candidate = root / "requirements.txt"
-    return candidate if repo_has(root, "requirements.txt") else None
+    env = env or detect(root)
+    env.check_buildable()
+    rel = env.requirements_txt
+    if rel is None:  # a link out of the repository is not "used", but refused, never skipped
+        rel = next((p.path for p in env.problems if p.code == "link-outside"
+                    and p.path == env.path("requirements.txt")), None)
+    return root / rel if rel else None
 
 
 def requirements_text(root: Path, req: Path) -> str:
@@ -90,18 +90,9 @@ def requirements_text(root: Path, req: Path) -> str:
     return read_repo_text(root, req.relative_to(root).as_posix())
 
 
-def _requirement_lines(text: str) -> list[str]:
-    lines = []
-    for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
-        if line:
-            lines.append(line)
-    return lines
-
-
 def reads_repo(text: str) -> bool:
     """Whether requirements ``text`` installs from (or includes) files of the repository."""
-    return any(_is_local(line) for line in _requirement_lines(text))
+    return any(is_local_requirement(line) for _, line in logical_lines(text))
 
 
 def _non_editable(text: str) -> str:
@@ -109,7 +100,7 @@ def _non_editable(text: str) -> str:
     out = []
     for raw in text.splitlines():
         rest = _EDITABLE.sub("", raw)
-        out.append(rest if rest != raw and _is_local(rest) else raw)
+        out.append(rest if rest != raw and is_local_requirement(rest) else raw)
     return "\n".join(out) + "\n"
 
 
@@ -191,8 +182,6 @@ def _current() -> Interpreter:
 
 def choose_python(root: Path) -> Interpreter:
     """``pythonX.Y`` when the repository asks for X.Y and it works here, else the current Python."""
-    from ..discover import detect
-
     env = detect(root)
     asked = ".".join((env.python_version or "").split(".")[:2]) or None
     current = _current()
