@@ -55,7 +55,8 @@ def _write(root: Path, files: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def all_repos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     base = tmp_path_factory.mktemp("extra")
-    repos = sorted(p for p in CASES.iterdir() if p.name.startswith("env-")) + [SAMPLE]
+    # every environment fixture: validate's (env-*), the build plan's (build-*) and the dependency ones (dep-*)
+    repos = sorted(p for p in CASES.iterdir() if p.name.startswith(("env-", "build-", "dep-"))) + [SAMPLE]
     for name, files in EXTRA.items():
         _write(base / name, files)
         repos.append(base / name)
