@@ -25,7 +25,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from ..errors import EnvironmentFileError
-from ..manifest import yaml_problem
+from ..manifest import yaml_line, yaml_problem
 from ..repofile import MAX_ENV_BYTES, read_repo_text
 
 __all__ = [
@@ -279,13 +279,6 @@ def parse_requirements_txt(root: Path, rel: str, *, _seen: frozenset[str] = froz
     return PipRequirements(reqs, problems, local, files, includes)
 
 
-def _yaml_line(node: Any, index: int) -> int | None:
-    try:
-        return int(node.lc.item(index)[0]) + 1
-    except (AttributeError, KeyError, TypeError, IndexError):
-        return None
-
-
 @dataclass(frozen=True)
 class CondaSpec:
     """A conda match spec (``conda-forge::numpy=1.26.4=py311h64a7726_0``) read once, for every reader."""
@@ -359,12 +352,12 @@ def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
     out = CondaEnv([], [], declared=isinstance(doc.get("dependencies"), list))
     reqs, problems, conda_names = out.requirements, out.problems, out.conda_names
     for i, dep in enumerate(deps):
-        line = _yaml_line(deps, i) if isinstance(deps, CommentedSeq) else None
+        line = yaml_line(deps, i)
         if isinstance(dep, dict):
             out.unknown += [str(key) for key in dep if key != "pip"]
             pips = dep.get("pip") or []
             for j, item in enumerate(pips if isinstance(pips, list) else []):
-                pline = _yaml_line(pips, j) if isinstance(pips, CommentedSeq) else line
+                pline = yaml_line(pips, j) if isinstance(pips, CommentedSeq) else line
                 item = str(item)
                 include = re.match(r"^(?:-r|--requirement)\s*=?\s*(\S+)", item)
                 if include:  # pip reads it relative to the environment file's folder
