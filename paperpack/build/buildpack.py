@@ -29,7 +29,7 @@ from ._r2d import BuildPack
 from ..environment import Environment, detect
 from ..environment.files import parse_apt_txt
 from ..errors import EnvironmentFileError
-from ..repofile import repo_has
+from ..repofile import read_repo_bytes
 from .environment import OfflinePlan, binder_dir, plan_offline
 
 __all__ = ["OfflineBuildPack", "offline_buildpack", "CA_SECRET_ID", "CA_PATH", "PROXY_SECRET_ID", "VENV",
@@ -87,10 +87,12 @@ class OfflineBuildPack(BuildPack):
         return "" if d == self.root else d.name
 
     def _file(self, name: str) -> str | None:
-        """The relative path of ``name`` in the configuration folder when it exists (links are refused
-        by :func:`~paperpack.build.environment.check_environment_files` before any of them is read)."""
-        rel = self.binder_path(name)
-        return rel if repo_has(self.root, rel) else None
+        """The relative path of ``name`` in the configuration folder when repo2docker uses it (links are
+        refused by :func:`~paperpack.build.environment.check_environment_files` before any of them is read;
+        here too: one is refused, never skipped)."""
+        if self.environment.linked_out(name):
+            read_repo_bytes(self.root, self.environment.path(name))  # raises EnvironmentFileError naming the link
+        return self.environment.uses(name)
 
     @property
     def plan(self) -> OfflinePlan:

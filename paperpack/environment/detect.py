@@ -98,6 +98,11 @@ class Environment:
         rel = self.path(name)
         return rel if rel in self.files else None
 
+    def linked_out(self, name: str) -> bool:
+        """Whether ``name`` (in the configuration folder) is a link out of the repository: never used, but refused
+        by the build and the local engine rather than skipped."""
+        return any(p.code == "link-outside" and p.path == self.path(name) for p in self.problems)
+
     @property
     def requirements_txt(self) -> str | None:
         """The pip requirements file repo2docker installs (``None`` when it ignores or lacks one)."""

@@ -78,10 +78,9 @@ def requirements_file(root: Path, env: Environment | None = None) -> Path | None
     """
     env = env or detect(root)
     env.check_buildable()
+    if env.linked_out("requirements.txt"):  # not "used", but refused, never skipped
+        return root / env.path("requirements.txt")
     rel = env.requirements_txt
-    if rel is None:  # a link out of the repository is not "used", but refused, never skipped
-        rel = next((p.path for p in env.problems if p.code == "link-outside"
-                    and p.path == env.path("requirements.txt")), None)
     return root / rel if rel else None
 
 
@@ -180,9 +179,12 @@ def _current() -> Interpreter:
                        full=sys.version.replace("\n", " "), prefix=sys.base_prefix)
 
 
-def choose_python(root: Path) -> Interpreter:
-    """``pythonX.Y`` when the repository asks for X.Y and it works here, else the current Python."""
-    env = detect(root)
+def choose_python(root: Path, env: Environment | None = None) -> Interpreter:
+    """``pythonX.Y`` when the repository asks for X.Y and it works here, else the current Python.
+
+    ``env``: the repository's environment model (``repo.environment``), detected here when not given.
+    """
+    env = env or detect(root)
     asked = ".".join((env.python_version or "").split(".")[:2]) or None
     current = _current()
     if asked is None:
@@ -199,10 +201,11 @@ def _cache_root() -> Path:
     return cache_dir()
 
 
-def venv_dir(root: Path, python: Interpreter | None = None) -> Path:
+def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | None = None) -> Path:
     """Where the environment for ``root`` built with ``python`` (default: :func:`choose_python`) is cached."""
-    python = python or choose_python(root)
-    req = requirements_file(root)
+    env = env or detect(root)
+    python = python or choose_python(root, env)
+    req = requirements_file(root, env)
     text = requirements_text(root, req).encode() if req else b""
     digest = hashlib.sha256()
     digest.update(f"python {python.executable} {python.full} {python.prefix}\n".encode())
@@ -221,10 +224,11 @@ def pip_env() -> dict[str, str]:
     return env
 
 
-def ensure_venv(root: Path, python: Interpreter | None = None) -> Path:
+def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment | None = None) -> Path:
     """The cached virtual environment for this repository, built with ``python`` on first use."""
-    python = python or choose_python(root)
-    target = venv_dir(root, python)
+    env = env or detect(root)
+    python = python or choose_python(root, env)
+    target = venv_dir(root, python, env)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -236,13 +240,12 @@ def ensure_venv(root: Path, python: Interpreter | None = None) -> Path:
         log.warning("building the local environment in %s with Python %s (once per requirements.txt)",
                     target, python.version)
         with tempfile.TemporaryDirectory(prefix="paperpack-venv-") as scratch:
-            _build(root, target, Path(scratch), python)
+            _build(root, target, Path(scratch), python, requirements_file(root, env))
         (target / READY_MARKER).write_text("ok\n")
     return target
 
 
-def _build(root: Path, target: Path, scratch: Path, python: Interpreter) -> None:
-    req = requirements_file(root)
+def _build(root: Path, target: Path, scratch: Path, python: Interpreter, req: Path | None) -> None:
     install = [*RUNNER_PACKAGES]
     cwd = scratch
     if req is not None:
