@@ -6,7 +6,7 @@ that the notebooks import. An import is satisfied when it is in the standard lib
 is a local module, is part of the Jupyter kernel every image has
 (:data:`paperpack.importmap.IMAGE_PROVIDED`), sits in ``try: … except ImportError``, or
 maps (:func:`paperpack.importmap.distributions_for`) to a declared requirement (environment
-files, and what ``postBuild`` installs: :mod:`paperpack.postbuild`). Covered only through another
+files, and what ``postBuild`` installs: :mod:`paperpack.environment.postbuild`). Covered only through another
 declared package's dependencies is a warning (installed, unpinned): pip's resolver gives that
 closure (:mod:`paperpack.closure`, asked only when some import is not declared); without it the
 table :data:`paperpack.importmap.REQUIRES` does, and an import a package outside the table might
