@@ -21,7 +21,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -46,7 +46,7 @@ from .files import (
 if TYPE_CHECKING:
     from ..repo import Repo
 
-__all__ = ["Environment", "Requirement", "EnvProblem", "BuildPackRule", "BUILDPACKS", "detect",
+__all__ = ["Environment", "IgnoredFile", "Requirement", "EnvProblem", "BuildPackRule", "BUILDPACKS", "detect",
            "ENV_FILES", "ROOT_ONLY", "SUPPORTED_PYTHON", "LEGACY_PYTHON", "DEFAULT_PYTHON"]
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,13 @@ ROOT_ONLY = ("setup.py", "pyproject.toml", "DESCRIPTION")
 BASE_FILES = ("apt.txt", "postBuild", "start")
 
 
+class IgnoredFile(NamedTuple):
+    """An environment file repo2docker will not read (named fields; still unpacks as ``path, reason``)."""
+
+    path: str
+    reason: str
+
+
 @dataclass
 class Environment:
     """What repo2docker will build from, as paperpack understands it."""
@@ -75,7 +82,7 @@ class Environment:
     buildpack: str  #: repo2docker's class name, e.g. ``PythonBuildPack``
     config_dir: str  #: "", "binder" or ".binder"
     files: list[str] = field(default_factory=list)  #: environment files used (relative POSIX)
-    ignored: list[tuple[str, str]] = field(default_factory=list)  #: (path, reason)
+    ignored: list[IgnoredFile] = field(default_factory=list)
     language: str | None = None  #: "python", "r", "julia" or None (Dockerfile, Nix)
     kernels: set[str] = field(default_factory=set)  #: kernel languages the image serves
     python_version: str | None = None  #: from runtime.txt / environment.yml / Pipfile ("3.11")
@@ -138,7 +145,7 @@ class Environment:
             "buildpack": self.buildpack,
             "config_dir": self.config_dir,
             "files": list(self.files),
-            "ignored": [{"path": p, "reason": r} for p, r in self.ignored],
+            "ignored": [{"path": i.path, "reason": i.reason} for i in self.ignored],
             "language": self.language,
             "kernels": sorted(self.kernels),
             "python_version": self.python_version,
@@ -462,13 +469,13 @@ def _ignored(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
     if p.config_dir:
         for n in ENV_FILES:
             if (p.root / n).is_file() and n not in used:
-                env.ignored.append((n, f"{p.config_dir}/ exists, so repo2docker reads environment files "
-                                       f"only from there"))
+                env.ignored.append(IgnoredFile(n, f"{p.config_dir}/ exists, so repo2docker reads environment "
+                                                  "files only from there"))
     for n in ENV_FILES:
         rel = p.rel(n)
         if rel in used or not p.exists(n) or (n in ROOT_ONLY and p.config_dir):
             continue
-        env.ignored.append((rel, _reason(n, rule, p)))
+        env.ignored.append(IgnoredFile(rel, _reason(n, rule, p)))
 
 
 def _reason(n: str, rule: type[BuildPackRule], p: _Probe) -> str:

@@ -137,7 +137,8 @@ def read_file(root: Path, rel: str) -> tuple[str | None, EnvProblem | None]:
 
 def read_text(root: Path, rel: str) -> str | None:
     """Text of a small file inside the repository, ``None`` when :func:`read_file` cannot read it."""
-    return read_file(root, rel)[0]
+    text, _ = read_file(root, rel)
+    return text
 
 
 @dataclass(frozen=True)
