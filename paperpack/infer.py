@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +19,8 @@ from urllib.parse import unquote
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
-from .checks.metadata import as_list
-from .discover import detect
+from .checks.metadata import as_list, read_citation, read_zenodo
 from .doi import find_dois, normalize_doi
 from .manifest import parse_manifest
 from .repo import Repo
@@ -52,24 +49,6 @@ class Inferred:
     data: dict[str, Any]
     notes: list[str] = field(default_factory=list)  #: lines written as a comment at the top
     sources: dict[str, str] = field(default_factory=dict)  #: key → where it was found
-
-
-def _load_yaml(repo: Repo, rel: str) -> Any:
-    text = repo.read_text(rel)
-    if text is None:
-        return None
-    try:
-        return YAML(typ="safe").load(text)
-    except YAMLError:
-        return None
-
-
-def _load_json(repo: Repo, rel: str) -> Any:
-    text = repo.read_text(rel)
-    try:
-        return json.loads(text) if text else None
-    except json.JSONDecodeError:
-        return None
 
 
 def _readme(repo: Repo) -> tuple[str, str] | None:
@@ -223,8 +202,8 @@ def _data_files(repo: Repo) -> list[dict[str, Any]]:
 
 def infer_manifest(repo: Repo) -> Inferred:
     """The manifest paperpack would use for ``repo``, inferred from its files."""
-    cff = _load_yaml(repo, "CITATION.cff")
-    zen = _load_json(repo, ".zenodo.json")
+    cff = read_citation(repo)[0]  # the metadata checks' readers: a file they cannot read gives nothing here
+    zen = read_zenodo(repo)[0]
     readme = _readme(repo)
     out = Inferred(data={"version": 1})
     title = _title(cff, zen, readme)
@@ -251,7 +230,7 @@ def infer_manifest(repo: Repo) -> Inferred:
             datasets.append({"title": "Files under data/", "files": files})
     if datasets:
         out.data["data"] = datasets
-    env = detect(repo)
+    env = repo.environment
     out.notes.append(f"environment (read as repo2docker reads it): {env.summary}")
     for path, reason in env.ignored:
         out.notes.append(f"  ignored: {path}: {reason}")

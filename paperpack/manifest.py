@@ -9,10 +9,11 @@ inside the document, what was expected and, for misspelt keys, a "did you mean".
 from __future__ import annotations
 
 import difflib
+import enum
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import jsonschema
 from ruamel.yaml import YAML
@@ -23,6 +24,9 @@ from .errors import ManifestError
 from .schemas import load_schema, validator_for
 
 __all__ = [
+    "OrderProblem",
+    "OrderProblemKind",
+    "run_order_problems",
     "record_folder",
     "MANIFEST_NAMES",
     "Manifest",
@@ -34,6 +38,7 @@ __all__ = [
     "safe_relpath",
     "find_cycle",
     "yaml_problem",
+    "yaml_line",
 ]
 
 MANIFEST_NAMES = ("paperpack.yml", "paperpack.yaml")
@@ -135,6 +140,21 @@ def yaml_problem(exc: YAMLError) -> tuple[str, int | None]:
     return problem, mark.line + 1 if mark is not None else None
 
 
+def yaml_line(node: Any, key: str | int) -> int | None:
+    """1-based line of ``key`` in a round-trip YAML mapping (or item ``key`` of a sequence); ``None`` if unknown.
+
+    The one YAML line helper: the manifest, CITATION.cff and environment.yml readers all use it.
+    """
+    try:
+        if isinstance(node, CommentedMap):
+            return int(node.lc.key(key)[0]) + 1
+        if isinstance(node, CommentedSeq):
+            return int(node.lc.item(key)[0]) + 1
+    except (KeyError, TypeError, AttributeError, IndexError):
+        pass
+    return None
+
+
 def _error(name: str, line: int | None, where: str, message: str, hint: str, path: Path | None) -> ManifestError:
     """A :class:`ManifestError` reading ``name:line: where: message``, with ``line``, ``where`` and ``problems`` attributes."""
     head = f"{name}:{line}" if line else name
@@ -205,18 +225,15 @@ def _pattern_problems(manifest: Manifest) -> list[ManifestProblem]:
 def _collect_lines(node: Any, where: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]) -> None:
     if isinstance(node, CommentedMap):
         for key in node:
-            try:
-                line = node.lc.key(key)[0] + 1
-            except (KeyError, TypeError):
+            line = yaml_line(node, key)
+            if line is None:
                 continue
             out[where + (str(key),)] = line
             _collect_lines(node[key], where + (str(key),), out)
     elif isinstance(node, CommentedSeq):
         for index, item in enumerate(node):
-            try:
-                out[where + (index,)] = node.lc.item(index)[0] + 1
-            except (KeyError, TypeError):
-                pass
+            if (line := yaml_line(node, index)) is not None:
+                out[where + (index,)] = line
             _collect_lines(item, where + (index,), out)
 
 
@@ -439,6 +456,49 @@ def _path_problems(manifest: Manifest, root: Path) -> list[ManifestProblem]:
             out.append(ManifestProblem(manifest.line_of(*where) or 1, _dotted(where), str(exc),
                                        "use a path relative to the repository root, inside the repository, "
                                        "with no symbolic links"))
+    return out
+
+
+class OrderProblemKind(enum.Enum):
+    """What is wrong with the run order a manifest's ``notebooks`` list asks for."""
+
+    LISTED_TWICE = "listed-twice"
+    MISSING = "missing"  #: the notebook is not in the repository
+    UNKNOWN_DEPENDENCY = "unknown-dependency"  #: depends_on names a notebook not in the list
+    SELF_DEPENDENCY = "self-dependency"
+    CYCLE = "cycle"
+
+
+@dataclass(frozen=True)
+class OrderProblem:
+    kind: OrderProblemKind
+    index: int  #: position of the notebook in ``notebooks:`` (the first of a cycle)
+    path: str
+    dependency: str | None = None
+    dependency_index: int | None = None  #: position in its ``depends_on``
+    cycle: tuple[str, ...] = ()
+
+
+def run_order_problems(specs: Sequence[NotebookSpec], exists: Callable[[str], bool]) -> list[OrderProblem]:
+    """Every reason the run order of ``specs`` cannot be followed: the one set of rules, reported by
+    validate (MAN003–MAN005) and refused by the run plan. ``exists(path)``: the notebook is in the repository."""
+    listed = [nb.path for nb in specs]
+    out: list[OrderProblem] = []
+    seen: set[str] = set()
+    for i, nb in enumerate(specs):
+        if nb.path in seen:
+            out.append(OrderProblem(OrderProblemKind.LISTED_TWICE, i, nb.path))
+        seen.add(nb.path)
+        if not exists(nb.path):
+            out.append(OrderProblem(OrderProblemKind.MISSING, i, nb.path))
+        for j, dep in enumerate(nb.depends_on):
+            if dep not in listed:
+                out.append(OrderProblem(OrderProblemKind.UNKNOWN_DEPENDENCY, i, nb.path, dep, j))
+            elif dep == nb.path:
+                out.append(OrderProblem(OrderProblemKind.SELF_DEPENDENCY, i, nb.path, dep, j))
+    cycle = find_cycle({nb.path: [d for d in nb.depends_on if d in listed and d != nb.path] for nb in specs})
+    if cycle:
+        out.append(OrderProblem(OrderProblemKind.CYCLE, listed.index(cycle[0]), cycle[0], cycle=tuple(cycle)))
     return out
 
 

@@ -13,9 +13,13 @@ import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
 from .manifest import Manifest, load_manifest
+
+if TYPE_CHECKING:
+    from .environment import Environment
 
 __all__ = ["Repo", "SKIP_DIRS", "DEFAULT_OUTPUT", "OUTPUT_MARKER", "UNTRUSTED_SWITCH", "mark_output_dir",
            "default_output", "state_dir", "untrusted_from_env"]
@@ -86,6 +90,7 @@ class Repo:
     _files: list[str] | None = field(default=None, repr=False)
     _symlinks: list[str] | None = field(default=None, repr=False)
     _file_set: frozenset[str] | None = field(default=None, repr=False)
+    _environment: Environment | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, root: Path | str, *, manifest: bool = True) -> "Repo":
@@ -146,6 +151,15 @@ class Repo:
             self._walk()
         assert self._symlinks is not None
         return self._symlinks
+
+    @property
+    def environment(self) -> Environment:
+        """What repo2docker will build from this repository (:mod:`paperpack.environment`), detected once."""
+        if self._environment is None:
+            from .environment import detect  # the environment stage sits above the repository
+
+            self._environment = detect(self.root)
+        return self._environment
 
     def has(self, rel: str) -> bool:
         if self._file_set is None:

@@ -102,7 +102,6 @@ NOT_SHAPING = {
     "_version.py": "hashed as paperpack's version",
     "errors.py": "exception classes and messages",
     "repo.py": "lists the repository's files, each hashed",
-    "discover.py": "names the environment files checked before a build; the files themselves are hashed",
     "download.py": "hashes files",
 }
 

@@ -8,7 +8,7 @@ import pytest
 
 from paperpack.checks import CheckContext
 from paperpack.checks.environment import check
-from paperpack.discover import Environment
+from paperpack.environment import Environment
 from paperpack.findings import Finding
 from paperpack.repo import Repo
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CASES, SAMPLE
-from paperpack.discover import BUILDPACKS, LEGACY_PYTHON, SUPPORTED_PYTHON, detect, parse_runtime
-from paperpack.envfiles import parse_conda_spec, parse_environment_yml, parse_pipfile, parse_requirements_txt
+from paperpack.environment import BUILDPACKS, LEGACY_PYTHON, SUPPORTED_PYTHON, detect, parse_runtime
+from paperpack.environment.files import parse_conda_spec, parse_environment_yml, parse_pipfile, parse_requirements_txt
 from paperpack.repo import Repo
 
 # repo2docker's own detect() needs chdir, so it runs in a child process (test only).
@@ -55,7 +55,8 @@ def _write(root: Path, files: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def all_repos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     base = tmp_path_factory.mktemp("extra")
-    repos = sorted(p for p in CASES.iterdir() if p.name.startswith("env-")) + [SAMPLE]
+    # every environment fixture: validate's (env-*), the build plan's (build-*) and the dependency ones (dep-*)
+    repos = sorted(p for p in CASES.iterdir() if p.name.startswith(("env-", "build-", "dep-"))) + [SAMPLE]
     for name, files in EXTRA.items():
         _write(base / name, files)
         repos.append(base / name)
@@ -124,7 +125,8 @@ def test_dockerfile_shadows_and_binder_wins(tmp_path: Path) -> None:
     ("r-2024-01-15", ("r", None, "2024-01-15")),
 ])
 def test_runtime_forms(text: str, parsed: tuple[str, str | None, str | None]) -> None:
-    assert parse_runtime(text) == parsed
+    runtime = parse_runtime(text)
+    assert (runtime.name, runtime.version, runtime.date) == parsed
 
 
 @pytest.mark.parametrize("text", ["python3.11", "python-", "r-4.3-2024-1", "python-3.11-x-y"])
@@ -142,7 +144,8 @@ def test_requirements_txt_details(tmp_path: Path) -> None:
         "scipy \\\n  >=1.10\n"
         "-c constraints.txt\n"
         "not a requirement!!\n")
-    reqs, problems, local, files = parse_requirements_txt(tmp_path, "requirements.txt")
+    pip = parse_requirements_txt(tmp_path, "requirements.txt")
+    reqs, problems, local, files = pip.requirements, pip.problems, pip.local, pip.files
     assert [(r.name, r.specifier, r.pinned, r.line) for r in reqs] == [
         ("scikit-learn", "==1.5.0", True, 1), ("numpy", "==2.4.6", True, 2), ("scipy", ">=1.10", False, 5)]
     assert local == ["-e .", "git+https://example.org/repo.git"]
@@ -152,7 +155,7 @@ def test_requirements_txt_details(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("spec", "parsed"), [
     ("numpy=1.26.4=py311h64a7726_0", ("numpy", "==1.26.4", True, "py311h64a7726_0")),
-    ("numpy=1.26", ("numpy", "==1.26", True, None)),
+    ("numpy=1.26", ("numpy", "==1.26.*", True, None)),  # conda's =1.26 is fuzzy: 1.26.*, as the build reads it
     ("numpy=1", ("numpy", "==1.*", False, None)),
     ("numpy=1.26.*", ("numpy", "==1.26.*", False, None)),
     ("conda-forge::xarray>=2024.1", ("xarray", ">=2024.1", False, None)),
@@ -161,7 +164,8 @@ def test_requirements_txt_details(tmp_path: Path) -> None:
     ("scipy==1.13.*", ("scipy", "==1.13.*", False, None)),
 ])
 def test_conda_specs(spec: str, parsed: tuple[str, str, bool, str | None]) -> None:
-    assert parse_conda_spec(spec) == parsed
+    found = parse_conda_spec(spec)
+    assert found is not None and (found.name, found.specifier, found.pinned, found.build) == parsed
 
 
 def test_environment_yml_r_kernel_and_python(tmp_path: Path) -> None:
@@ -183,7 +187,8 @@ def test_environment_yml_pip_include_makes_requirements_txt_used(tmp_path: Path)
 def test_pipfile_lock_wins_over_pipfile(tmp_path: Path) -> None:
     (tmp_path / "Pipfile").write_text("[packages]\nnumpy = '*'\n")
     (tmp_path / "Pipfile.lock").write_text(json.dumps({"default": {"numpy": {"version": "==2.4.6"}}}, indent=2))
-    reqs, problems, _ = parse_pipfile(tmp_path, "Pipfile", "Pipfile.lock")
+    pipenv = parse_pipfile(tmp_path, "Pipfile", "Pipfile.lock")
+    reqs, problems = pipenv.requirements, pipenv.problems
     assert [(r.name, r.pinned, r.source, r.line) for r in reqs] == [("numpy", True, "Pipfile.lock", 3)]
     env = detect(tmp_path)
     assert env.buildpack == "PipfileBuildPack" and env.files == ["Pipfile", "Pipfile.lock"]
@@ -191,7 +196,8 @@ def test_pipfile_lock_wins_over_pipfile(tmp_path: Path) -> None:
 
 def test_requirements_include_outside_repository_is_not_followed(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("-r ../secret.txt\nnumpy==2.4.6\n")
-    reqs, _, _, files = parse_requirements_txt(tmp_path, "requirements.txt")
+    pip = parse_requirements_txt(tmp_path, "requirements.txt")
+    reqs, files = pip.requirements, pip.files
     assert [r.name for r in reqs] == ["numpy"] and files == ["requirements.txt"]
 
 

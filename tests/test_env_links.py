@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from paperpack.build.environment import check_environment_files, plan_offline
-from paperpack.discover import detect
+from paperpack.environment import detect
 from paperpack.errors import ConfigError, EnvironmentFileError
 from paperpack.repofile import read_repo_text, resolve_repo_path
 from paperpack.validate import validate

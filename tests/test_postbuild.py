@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from paperpack.postbuild import conda_lock_names, read_postbuild
+from paperpack.environment.postbuild import conda_lock_names, read_postbuild
 
 LOCK = """# platform: linux-64
 @EXPLICIT

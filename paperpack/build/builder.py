@@ -37,8 +37,7 @@ from ..repo import Repo
 from . import engine
 from .baseimage import RELEASES, base_image_tag
 from .diagnose import diagnose
-from ..repofile import repo_has
-from .environment import binder_dir, check_environment_files, plan_offline
+from .environment import check_environment_files, plan_offline
 from .tags import TAG_LENGTH, content_hash, image_repository
 
 __all__ = ["BuildResult", "build_image", "expected_image", "resolve_mode", "ca_bundle_from_env", "STOCK_BASE_IMAGE",
@@ -254,20 +253,20 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None) -> _Plan:
     from ._r2d import DockerBuildPack
 
     settings = _env_settings(repo)
-    check_environment_files(repo.root)  # repo2docker and buildx open them on the host: no link may leave
+    env = repo.environment
+    check_environment_files(repo.root, env)  # repo2docker and buildx open them on the host: no link may leave
     if mode == "binder":
         base = str(settings.get("base_image") or STOCK_BASE_IMAGE)
         return _Plan(mode, base, engine.image_id(base) or "not-present-locally", None, None, None, None)
     allow = bool(settings.get("allow_python_substitution")) if allow_substitution is None else allow_substitution
     python = settings.get("python")
-    bdir = binder_dir(repo.root)
-    dockerfile = repo_has(repo.root, "Dockerfile" if bdir == repo.root else f"{bdir.name}/Dockerfile")
+    dockerfile = env.buildpack == "DockerBuildPack"
     if dockerfile:
         plan = None
         base = str(settings.get("base_image") or base_image_tag("bookworm"))
         base_id = engine.image_id(base) or "not-present-locally"
     else:
-        plan = plan_offline(repo.root, python=python, allow_substitution=allow,
+        plan = plan_offline(repo.root, python=python, allow_substitution=allow, environment=env,
                             present=lambda release: engine.image_id(base_image_tag(release)) is not None)
         base = str(settings.get("base_image") or base_image_tag(plan.release))
         found = engine.image_id(base)

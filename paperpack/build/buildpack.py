@@ -23,19 +23,14 @@ import os
 import shlex
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from ._r2d import BuildPack
 
-from ..envfiles import parse_apt_txt
-from ..errors import ConfigError, EnvironmentFileError
-from ..repofile import read_repo_text, repo_has
+from ..environment import Environment, detect
+from ..environment.files import parse_apt_txt
+from ..errors import EnvironmentFileError
+from ..repofile import read_repo_bytes
 from .environment import OfflinePlan, binder_dir, plan_offline
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 __all__ = ["OfflineBuildPack", "offline_buildpack", "CA_SECRET_ID", "CA_PATH", "PROXY_SECRET_ID", "VENV",
            "JUPYTER_STACK"]
@@ -80,24 +75,30 @@ class OfflineBuildPack(BuildPack):
 
     # --- where the files are -------------------------------------------------
     @property
+    def environment(self) -> Environment:
+        """What repo2docker builds from this repository: the model validate and the local engine read too."""
+        if not hasattr(self, "_environment"):
+            self._environment = detect(self.root)
+        return self._environment
+
+    @property
     def binder_dir(self) -> str:
-        d = binder_dir(self.root)
+        d = binder_dir(self.root, self.environment)
         return "" if d == self.root else d.name
 
     def _file(self, name: str) -> str | None:
-        """The relative path of ``name`` in the configuration folder when it exists (links are refused
-        by :func:`~paperpack.build.environment.check_environment_files` before any of them is read)."""
-        rel = self.binder_path(name)
-        return rel if repo_has(self.root, rel) else None
-
-    def _text(self, rel: str) -> str:
-        return read_repo_text(self.root, rel)
+        """The relative path of ``name`` in the configuration folder when repo2docker uses it (links are
+        refused by :func:`~paperpack.build.environment.check_environment_files` before any of them is read;
+        here too: one is refused, never skipped)."""
+        if self.environment.linked_out(name):
+            read_repo_bytes(self.root, self.environment.path(name))  # raises EnvironmentFileError naming the link
+        return self.environment.uses(name)
 
     @property
     def plan(self) -> OfflinePlan:
         if not hasattr(self, "_plan"):
             self._plan = plan_offline(self.root, python=self.python_override,
-                                      allow_substitution=self.allow_substitution)
+                                      allow_substitution=self.allow_substitution, environment=self.environment)
         return self._plan
 
     def detect(self) -> bool:
@@ -135,24 +136,19 @@ class OfflineBuildPack(BuildPack):
         ]
 
     def _requirements(self) -> tuple[str | None, bool]:
-        """``(path of requirements.txt or None, whether it refers to local files)``."""
-        if self.plan.environment_yml:
-            return None, False  # repo2docker ignores requirements.txt next to environment.yml
-        req = self._file("requirements.txt")
-        if req is None:
-            return None, False
-        local = False
-        for line in self._text(req).splitlines():
-            s = line.split("#", 1)[0].strip()
-            if s.startswith(("-e", "-r", "-c", ".", "/", "file:")) or " @ file:" in s:
-                local = True
-        return self.binder_path("requirements.txt"), local
+        """``(path of requirements.txt or None, whether it refers to local files)``.
+
+        The file repo2docker installs (none next to an environment.yml or a Pipfile), as the model says.
+        """
+        env = self.environment
+        return env.requirements_txt, env.pip_reads_repo
 
     def _apt_packages(self) -> list[str]:
         apt = self._file("apt.txt")
         if apt is None:
             return []
-        names, problems = parse_apt_txt(self.root, apt)
+        apt_txt = parse_apt_txt(self.root, apt)
+        names, problems = apt_txt.packages, apt_txt.problems
         if problems:
             first = problems[0]
             raise EnvironmentFileError(f"{apt}:{first.line}: {first.message}" if first.line else first.message,
@@ -182,18 +178,8 @@ class OfflineBuildPack(BuildPack):
         return scripts
 
     def _installable_package(self) -> bool:
-        if self.binder_dir:
-            return False  # as repo2docker: a binder/ folder means the root is not the environment
-        if repo_has(self.root, "setup.py"):
-            return True
-        if not repo_has(self.root, "pyproject.toml"):
-            return False
-        try:
-            data: dict[str, Any] = tomllib.loads(self._text("pyproject.toml"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"pyproject.toml: not valid TOML: {exc}", hint="fix the TOML syntax",
-                              path="pyproject.toml") from None
-        return "project" in data or "build-system" in data
+        """repo2docker runs ``pip install .`` (setup.py, or pyproject.toml with [project] and [build-system])."""
+        return self.environment.installs_repo
 
     @lru_cache
     def get_assemble_scripts(self) -> list[tuple[str, str]]:

@@ -23,12 +23,13 @@ __all__ = ["content_hash", "image_repository", "TAG_LENGTH", "BUILD_SOURCES"]
 TAG_LENGTH = 20
 PACKAGE = Path(__file__).resolve().parent.parent
 #: paperpack's own files (relative to the package) whose text decides what an image contains:
-#: the Dockerfile (buildpack, environment, baseimage's Python versions, envfiles' apt.txt reading,
-#: repofile's reading), the build's arguments, secrets and labels (builder) and repo2docker's
+#: the Dockerfile (buildpack, environment, baseimage's Python versions, the environment model: which
+#: files repo2docker reads, their parsers, the conda→PyPI table, and repofile's reading), the build's arguments, secrets and labels (builder) and repo2docker's
 #: entry points (_r2d). tests/test_build_tags.py fails when a module the build imports is in
 #: neither this list nor its list of modules that do not shape the image.
 BUILD_SOURCES = ("build/buildpack.py", "build/environment.py", "build/builder.py", "build/baseimage.py",
-                 "build/_r2d.py", "envfiles.py", "repofile.py")
+                 "build/_r2d.py", "environment/__init__.py", "environment/detect.py", "environment/files.py",
+                 "environment/conda.py", "repofile.py")
 
 
 def _file_digest(path: Path) -> str:

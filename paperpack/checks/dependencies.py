@@ -6,7 +6,7 @@ that the notebooks import. An import is satisfied when it is in the standard lib
 is a local module, is part of the Jupyter kernel every image has
 (:data:`paperpack.importmap.IMAGE_PROVIDED`), sits in ``try: … except ImportError``, or
 maps (:func:`paperpack.importmap.distributions_for`) to a declared requirement (environment
-files, and what ``postBuild`` installs: :mod:`paperpack.postbuild`). Covered only through another
+files, and what ``postBuild`` installs: :mod:`paperpack.environment.postbuild`). Covered only through another
 declared package's dependencies is a warning (installed, unpinned): pip's resolver gives that
 closure (:mod:`paperpack.closure`, asked only when some import is not declared); without it the
 table :data:`paperpack.importmap.REQUIRES` does, and an import a package outside the table might
@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..closure import Closure, ClosureStatus, resolvable, resolve_closure
-from ..discover import DEFAULT_PYTHON, Environment, Requirement
+from ..environment import DEFAULT_PYTHON, Environment, Requirement
+from ..environment.conda import conda_only, pip_requirement
 from ..findings import Finding, Rule, Severity
 from ..importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, requires_closure
 from ..notebooks import NotebookProblem
-from ..postbuild import PostBuild, read_postbuild
+from ..environment.postbuild import PostBuild, read_postbuild
 from ..pysource import CodeFacts, analyse
 from ..repo import Repo
 from . import CheckContext
@@ -224,15 +225,12 @@ def _closure(env: Environment, post: PostBuild | None, ctx: CheckContext) -> Clo
 
     ``None`` when nothing declared is for pip (only conda-only packages, a conda lock file).
     """
-    from ..build.environment import CONDA_ONLY, CONDA_ONLY_PREFIXES, CONDA_TO_PYPI, PYPI_DESPITE_PREFIX
-
     wanted: list[str] = []
     for req in env.requirements:
         if req.source.endswith(":conda"):
-            low = req.name
-            if low in CONDA_ONLY or (low.startswith(CONDA_ONLY_PREFIXES) and low not in PYPI_DESPITE_PREFIX):
+            if conda_only(req.name):
                 continue  # installed by conda; pip cannot say what it brings
-            wanted.append(f"{CONDA_TO_PYPI.get(low, low)}{req.specifier}")
+            wanted.append(pip_requirement(req))
         elif req.name not in env.local_packages:
             wanted.append(req.raw if req.source == "requirements.txt" or req.source.endswith(":pip") else
                           f"{req.name}{req.specifier}")

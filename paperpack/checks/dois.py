@@ -19,10 +19,11 @@ from ruamel.yaml.comments import CommentedMap
 
 from ..doi import find_dois, find_malformed_dois, is_placeholder_doi, normalize_doi, syntax_problem
 from ..findings import Finding, Rule, Severity
+from ..manifest import yaml_line
 from ..repo import Repo
 from ..resolve import FAILED, FOUND, NOT_FOUND, UNREACHABLE, DoiRecord, DoiResolver
 from . import CheckContext
-from .metadata import as_list, read_citation, yaml_line
+from .metadata import as_list, read_citation
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Environment family (ENV): the files repo2docker will build from, read exactly as it reads them.
 
-The detected :class:`~paperpack.discover.Environment` is stored in
-``ctx.cache["environment"]`` for the other families (dependencies, notebooks).
+The :class:`~paperpack.environment.Environment` is ``repo.environment``, detected once and read
+by the other families (dependencies, notebooks), the build and the local engine alike.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from ..discover import LEGACY_PYTHON, SUPPORTED_PYTHON, Environment, detect
-from ..envfiles import read_text
+from ..environment import LEGACY_PYTHON, SUPPORTED_PYTHON, Environment
+from ..environment.files import read_text
 from ..findings import Finding, Rule, Severity
 from ..repo import Repo
 from . import CheckContext
@@ -80,11 +80,10 @@ _SET_E = re.compile(r"^\s*set\s+-[a-zA-Z]*e|^#!.*\s-[a-zA-Z]*e\b|^\s*set\s+-o\s+
 
 
 def environment_of(repo: Repo, ctx: CheckContext) -> Environment:
-    """The detected environment, computed once per validation run."""
+    """The detected environment: ``repo.environment`` (kept in ``ctx.cache`` for callers that read it there)."""
     env = ctx.cache.get("environment")
     if env is None:
-        env = detect(repo)
-        ctx.cache["environment"] = env
+        env = ctx.cache["environment"] = repo.environment
     return env
 
 
@@ -142,7 +141,7 @@ def _ignored(repo: Repo, env: Environment) -> Iterable[Finding]:
 
 
 def _python(env: Environment) -> Iterable[Finding]:
-    name, version, _ = env.runtime
+    name, version = env.runtime.name, env.runtime.version
     source = env.python_source
     if name == "python" and version is not None:
         source = env.path("runtime.txt")

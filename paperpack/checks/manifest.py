@@ -11,7 +11,7 @@ from typing import Iterable
 
 from ..errors import ManifestError
 from ..findings import Finding, Rule, Severity
-from ..manifest import Manifest, ManifestProblem, find_cycle
+from ..manifest import Manifest, ManifestProblem, OrderProblemKind, run_order_problems
 from ..repo import Repo
 from . import CheckContext
 
@@ -65,28 +65,30 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
 def check_run_order(repo: Repo, manifest: Manifest) -> Iterable[Finding]:
     """MAN003–MAN005 for a valid manifest."""
     name = manifest.path.name if manifest.path else "paperpack.yml"
-    specs = manifest.notebooks
-    listed = [nb.path for nb in specs]
+    listed = [nb.path for nb in manifest.notebooks]
     files = set(repo.files)
-    for i, nb in enumerate(specs):
-        if nb.path not in files:
-            close = [f for f in repo.notebooks if f.rsplit("/", 1)[-1] == nb.path.rsplit("/", 1)[-1]]
+    for p in run_order_problems(manifest.notebooks, files.__contains__):
+        i, j, dep = p.index, p.dependency_index or 0, p.dependency
+        if p.kind is OrderProblemKind.LISTED_TWICE:
+            yield MAN001.at(name, f"notebooks[{i}].path: {p.path!r} is listed twice (the run stops on it)",
+                            "list each notebook once; merge the two entries",
+                            line=manifest.line_of("notebooks", i, "path"))
+        elif p.kind is OrderProblemKind.MISSING:
+            close = [f for f in repo.notebooks if f.rsplit("/", 1)[-1] == p.path.rsplit("/", 1)[-1]]
             hint = f"did you mean {close[0]!r}? " if close else ""
-            yield MAN003.at(name, f"notebooks[{i}].path: {nb.path!r} is not in the repository",
+            yield MAN003.at(name, f"notebooks[{i}].path: {p.path!r} is not in the repository",
                             f"{hint}fix the path (relative to the repository root), commit the notebook, "
                             "or remove the entry", line=manifest.line_of("notebooks", i, "path"))
-        for j, dep in enumerate(nb.depends_on):
-            if dep not in listed:
-                yield MAN004.at(name, f"notebooks[{i}].depends_on: {dep!r} is not one of the notebooks listed",
-                                f"list {dep!r} under notebooks:, or write one of: {', '.join(listed)}",
-                                line=manifest.line_of("notebooks", i, "depends_on", j))
-            elif dep == nb.path:
-                yield MAN005.at(name, f"notebooks[{i}]: {dep!r} depends on itself",
-                                "remove it from its own depends_on",
-                                line=manifest.line_of("notebooks", i, "depends_on", j))
-    cycle = find_cycle({nb.path: [d for d in nb.depends_on if d in listed and d != nb.path] for nb in specs})
-    if cycle:
-        first = listed.index(cycle[0])
-        yield MAN005.at(name, "depends_on goes round in a circle: " + " → ".join(cycle + [cycle[0]]),
-                        "remove one of these depends_on entries so that one notebook can run first",
-                        line=manifest.line_of("notebooks", first, "depends_on"))
+        elif p.kind is OrderProblemKind.UNKNOWN_DEPENDENCY:
+            yield MAN004.at(name, f"notebooks[{i}].depends_on: {dep!r} is not one of the notebooks listed",
+                            f"list {dep!r} under notebooks:, or write one of: {', '.join(listed)}",
+                            line=manifest.line_of("notebooks", i, "depends_on", j))
+        elif p.kind is OrderProblemKind.SELF_DEPENDENCY:
+            yield MAN005.at(name, f"notebooks[{i}]: {dep!r} depends on itself",
+                            "remove it from its own depends_on",
+                            line=manifest.line_of("notebooks", i, "depends_on", j))
+        else:
+            cycle = list(p.cycle)
+            yield MAN005.at(name, "depends_on goes round in a circle: " + " → ".join(cycle + [cycle[0]]),
+                            "remove one of these depends_on entries so that one notebook can run first",
+                            line=manifest.line_of("notebooks", i, "depends_on"))

@@ -13,17 +13,16 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from ..findings import Finding, Rule, Severity
-from ..manifest import yaml_problem
+from ..manifest import yaml_line, yaml_problem
 from ..repo import Repo
 from ..resolve import shape_of
 from . import CheckContext
 
 __all__ = ["check", "orcid_checksum", "is_valid_orcid", "read_citation", "LICENSE_FILES", "Person", "as_list",
-           "Shape", "shape_problems", "yaml_line"]
+           "Shape", "shape_problems"]
 
 _F = "metadata"
 META001 = Rule("META001", "orcid-invalid", Severity.ERROR,
@@ -149,18 +148,6 @@ def _orcid_problem(value: str) -> str | None:
     if expected != digits[15]:
         return (f"ORCID iD {m.group(1)} fails its checksum: the last character should be {expected!r}, "
                 f"not {digits[15]!r} (a typo in one of the digits)")
-    return None
-
-
-def yaml_line(node: Any, key: str | int) -> int | None:
-    """1-based line of ``key`` in a round-trip YAML mapping (or item ``key`` of a sequence); ``None`` if unknown."""
-    try:
-        if isinstance(node, CommentedMap):
-            return int(node.lc.key(key)[0]) + 1
-        if isinstance(node, CommentedSeq):
-            return int(node.lc.item(key)[0]) + 1
-    except (KeyError, TypeError, AttributeError, IndexError):
-        pass
     return None
 
 

@@ -18,11 +18,11 @@ import posixpath
 import re
 from typing import Any, Iterable
 
-from ..discover import Environment
+from ..environment import Environment
 from ..findings import Finding, Rule, Severity
 from ..manifest import record_folder
 from ..notebooks import MAX_NOTEBOOK_BYTES, NotebookProblem, ParsedNotebook, analyse_cells, read_notebooks
-from ..postbuild import read_postbuild
+from ..environment.postbuild import read_postbuild
 from ..pysource import ABSOLUTE_PATH, SCRATCH_PATH, CodeFacts, aliased_reads
 from ..repo import Repo
 from . import CheckContext

@@ -52,12 +52,12 @@ class LocalEngine(Engine):
         return True, sys.executable
 
     def prepare(self, session: Session) -> None:
-        self.python = choose_python(session.repo.root)
+        self.python = choose_python(session.repo.root, session.repo.environment)
         self.isolation = self._confinement(session, session.limits.timeout or 0).label()
         if self.python.mismatch:
             self.isolation += f"; {self.python.mismatch}"
         log.warning(self.isolation)
-        self.venv = ensure_venv(session.repo.root, self.python)
+        self.venv = ensure_venv(session.repo.root, self.python, session.repo.environment)
 
     def _confinement(self, session: Session, longest: float, slot: int = 0,
                      writable: Sequence[Path] = ()) -> Confinement:
@@ -67,7 +67,7 @@ class LocalEngine(Engine):
 
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
         if self.venv is None or not (self.venv / READY_MARKER).is_file():  # e.g. on another machine
-            self.venv = ensure_venv(session.repo.root, self.python)
+            self.venv = ensure_venv(session.repo.root, self.python, session.repo.environment)
         home = session.work_dir.parent
         env_overrides = {
             "IPYTHONDIR": str(home / "ipython"),  # no personal IPython start-up files

@@ -215,23 +215,19 @@ def _environment_yml(root: Path | None) -> dict[str, str] | None:
     """The conda dependencies (lower-case name → spec) of an environment.yml the build translates, if any."""
     if root is None:
         return None
-    from ..build.environment import binder_dir
-    from ..envfiles import parse_environment_yml
+    from ..environment import detect
     from ..errors import PaperpackError
 
+    env = detect(root)
     try:
-        folder = binder_dir(root)
+        env.check_buildable()
     except PaperpackError:
         return None
-    if (folder / "Dockerfile").is_file():
+    if env.conda is None:
         return None
-    for name in ("environment.yml", "environment.yaml"):
-        if (folder / name).is_file():
-            env = parse_environment_yml(root, (folder / name).relative_to(root).as_posix())
-            deps = {name: "" for name in env.conda_names}
-            deps.update({r.name: r.specifier for r in env.requirements})
-            return deps
-    return None
+    deps = {name: "" for name in env.conda.conda_names}
+    deps.update({r.name: r.specifier for r in env.conda.requirements})
+    return deps
 
 
 def _explain(run: NotebookRun, error: dict[str, Any] | None, found: Diagnosis, at: str) -> None:

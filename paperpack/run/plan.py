@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..errors import ConfigError
-from ..manifest import NotebookSpec, find_cycle
+from ..manifest import NotebookSpec, OrderProblemKind, find_cycle, run_order_problems
 from ..repo import Repo
 
 __all__ = ["Limits", "PlannedNotebook", "Plan", "make_plan", "DEFAULT_TIMEOUT", "DEFAULT_CELL_TIMEOUT", "DEFAULT_DISK",
@@ -213,24 +213,21 @@ def order_by_files(repo: Repo, planned: list[PlannedNotebook]) -> None:
 
 
 def _check(repo: Repo, specs: Iterable[NotebookSpec]) -> None:
-    specs = list(specs)
+    """Refuse the first problem of the run order (the rules validate reports as MAN003–MAN005)."""
     where = repo.manifest.path.name if repo.manifest and repo.manifest.path else "paperpack.yml"
-    paths = [s.path for s in specs]
-    seen: set[str] = set()
-    for spec in specs:
-        if spec.path in seen:
-            raise ConfigError(f"{where}: notebook {spec.path!r} is listed twice",
+    circular = (OrderProblemKind.SELF_DEPENDENCY, OrderProblemKind.CYCLE)
+    problems = run_order_problems(list(specs), lambda path: (repo.root / path).is_file())
+    for p in sorted(problems, key=lambda p: p.kind in circular):  # a circle is said last
+        if p.kind is OrderProblemKind.LISTED_TWICE:
+            raise ConfigError(f"{where}: notebook {p.path!r} is listed twice",
                               hint="list each notebook once; merge the two entries")
-        seen.add(spec.path)
-        if not (repo.root / spec.path).is_file():
-            raise ConfigError(f"{where}: notebook {spec.path!r} does not exist in {repo.root}",
+        if p.kind is OrderProblemKind.MISSING:
+            raise ConfigError(f"{where}: notebook {p.path!r} does not exist in {repo.root}",
                               hint="fix the path (relative to the repository root) or remove the entry")
-        for dep in spec.depends_on:
-            if dep not in paths:
-                raise ConfigError(
-                    f"{where}: {spec.path!r} depends on {dep!r}, which is not in the notebooks list",
-                    hint=f"add {dep!r} to `notebooks:` or remove it from depends_on")
-    cycle = find_cycle({s.path: list(s.depends_on) for s in specs})
-    if cycle:
+        if p.kind is OrderProblemKind.UNKNOWN_DEPENDENCY:
+            raise ConfigError(
+                f"{where}: {p.path!r} depends on {p.dependency!r}, which is not in the notebooks list",
+                hint=f"add {p.dependency!r} to `notebooks:` or remove it from depends_on")
+        cycle = list(p.cycle) or [p.path]
         raise ConfigError(f"{where}: notebooks depend on each other in a circle: {' -> '.join(cycle + cycle[:1])}",
                           hint="remove one depends_on entry so the order has a start")

@@ -13,6 +13,9 @@ the repository (an editable install would write ``<pkg>.egg-info/`` into it).
 The interpreter is the one the repository asks for (``runtime.txt``, or whatever else
 repo2docker reads the Python version from) when a working ``pythonX.Y`` with ``venv`` is
 on PATH; otherwise the current one, and :attr:`Interpreter.mismatch` says so.
+
+Which requirements file and which Python: the environment model's answer
+(:mod:`paperpack.environment`), the one validate and the image build read too.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..environment import Environment, detect
+from ..environment.files import is_local_requirement, logical_lines
 from ..errors import EngineError
-from ..repofile import read_repo_text, repo_has
+from ..repofile import read_repo_text
 from .runner import skip_entries
 
 __all__ = ["requirements_file", "reads_repo", "venv_dir", "ensure_venv", "minimal_env", "pip_env",
@@ -41,7 +46,6 @@ log = logging.getLogger(__name__)
 RUNNER_PACKAGES = ("ipykernel", "nbclient", "nbformat")
 READY_MARKER = ".paperpack-ready"
 _EDITABLE = re.compile(r"^\s*(-e|--editable)(\s+|=)")
-_LOCAL = re.compile(r"^(\.|/|~|file:)|\s@\s*file:|^(-r|--requirement|-c|--constraint)(\s|=)")
 #: variables the notebook kernels (and pip) keep; everything else (tokens, passwords…) is dropped
 KEEP = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "PYTHONHASHSEED",
         "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "VECLIB_MAXIMUM_THREADS"}
@@ -65,24 +69,19 @@ def minimal_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _is_local(line: str) -> bool:
-    """Whether one requirement line names a local path, a file: URL or another requirements file."""
-    line = _EDITABLE.sub("", line).strip()
-    first = re.split(r"[\s;]", line, maxsplit=1)[0]
-    return bool(_LOCAL.search(line)) or ("/" in first and "://" not in first and "@" not in first)
-
-
-def requirements_file(root: Path) -> Path | None:
-    """The requirements.txt repo2docker would use (binder/ or .binder/ wins over the root).
+def requirements_file(root: Path, env: Environment | None = None) -> Path | None:
+    """The requirements.txt repo2docker installs, as the environment model says (none next to an
+    environment.yml, a Pipfile or a Dockerfile). Both ``binder/`` and ``.binder/`` is an error, as
+    in repo2docker and the image build.
 
     Present even when it is a link out of the repository: :func:`requirements_text` then refuses it.
     """
-    for folder in ("binder", ".binder"):
-        if (root / folder).is_dir():
-            candidate = root / folder / "requirements.txt"
-            return candidate if repo_has(root, f"{folder}/requirements.txt") else None
-    candidate = root / "requirements.txt"
-    return candidate if repo_has(root, "requirements.txt") else None
+    env = env or detect(root)
+    env.check_buildable()
+    if env.linked_out("requirements.txt"):  # not "used", but refused, never skipped
+        return root / env.path("requirements.txt")
+    rel = env.requirements_txt
+    return root / rel if rel else None
 
 
 def requirements_text(root: Path, req: Path) -> str:
@@ -90,18 +89,9 @@ def requirements_text(root: Path, req: Path) -> str:
     return read_repo_text(root, req.relative_to(root).as_posix())
 
 
-def _requirement_lines(text: str) -> list[str]:
-    lines = []
-    for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
-        if line:
-            lines.append(line)
-    return lines
-
-
 def reads_repo(text: str) -> bool:
     """Whether requirements ``text`` installs from (or includes) files of the repository."""
-    return any(_is_local(line) for line in _requirement_lines(text))
+    return any(is_local_requirement(line) for _, line in logical_lines(text))
 
 
 def _non_editable(text: str) -> str:
@@ -109,7 +99,7 @@ def _non_editable(text: str) -> str:
     out = []
     for raw in text.splitlines():
         rest = _EDITABLE.sub("", raw)
-        out.append(rest if rest != raw and _is_local(rest) else raw)
+        out.append(rest if rest != raw and is_local_requirement(rest) else raw)
     return "\n".join(out) + "\n"
 
 
@@ -189,11 +179,12 @@ def _current() -> Interpreter:
                        full=sys.version.replace("\n", " "), prefix=sys.base_prefix)
 
 
-def choose_python(root: Path) -> Interpreter:
-    """``pythonX.Y`` when the repository asks for X.Y and it works here, else the current Python."""
-    from ..discover import detect
+def choose_python(root: Path, env: Environment | None = None) -> Interpreter:
+    """``pythonX.Y`` when the repository asks for X.Y and it works here, else the current Python.
 
-    env = detect(root)
+    ``env``: the repository's environment model (``repo.environment``), detected here when not given.
+    """
+    env = env or detect(root)
     asked = ".".join((env.python_version or "").split(".")[:2]) or None
     current = _current()
     if asked is None:
@@ -210,10 +201,11 @@ def _cache_root() -> Path:
     return cache_dir()
 
 
-def venv_dir(root: Path, python: Interpreter | None = None) -> Path:
+def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | None = None) -> Path:
     """Where the environment for ``root`` built with ``python`` (default: :func:`choose_python`) is cached."""
-    python = python or choose_python(root)
-    req = requirements_file(root)
+    env = env or detect(root)
+    python = python or choose_python(root, env)
+    req = requirements_file(root, env)
     text = requirements_text(root, req).encode() if req else b""
     digest = hashlib.sha256()
     digest.update(f"python {python.executable} {python.full} {python.prefix}\n".encode())
@@ -232,10 +224,11 @@ def pip_env() -> dict[str, str]:
     return env
 
 
-def ensure_venv(root: Path, python: Interpreter | None = None) -> Path:
+def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment | None = None) -> Path:
     """The cached virtual environment for this repository, built with ``python`` on first use."""
-    python = python or choose_python(root)
-    target = venv_dir(root, python)
+    env = env or detect(root)
+    python = python or choose_python(root, env)
+    target = venv_dir(root, python, env)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -247,13 +240,12 @@ def ensure_venv(root: Path, python: Interpreter | None = None) -> Path:
         log.warning("building the local environment in %s with Python %s (once per requirements.txt)",
                     target, python.version)
         with tempfile.TemporaryDirectory(prefix="paperpack-venv-") as scratch:
-            _build(root, target, Path(scratch), python)
+            _build(root, target, Path(scratch), python, requirements_file(root, env))
         (target / READY_MARKER).write_text("ok\n")
     return target
 
 
-def _build(root: Path, target: Path, scratch: Path, python: Interpreter) -> None:
-    req = requirements_file(root)
+def _build(root: Path, target: Path, scratch: Path, python: Interpreter, req: Path | None) -> None:
     install = [*RUNNER_PACKAGES]
     cwd = scratch
     if req is not None:

@@ -3,7 +3,8 @@
 Each parser takes the repository root and a relative path and returns
 :class:`Requirement` entries plus :class:`EnvProblem` for what it could not read.
 They never raise on bad content: a broken file is a finding, not a crash.
-Used by :mod:`paperpack.discover`, which decides *which* files count.
+Every parser returns a dataclass. Used by :mod:`paperpack.environment.detect`, which
+decides *which* files count; nothing else in paperpack parses an environment file.
 """
 
 from __future__ import annotations
@@ -23,19 +24,30 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from .errors import EnvironmentFileError
-from .manifest import yaml_problem
-from .repofile import MAX_ENV_BYTES, read_repo_text
+from ..errors import EnvironmentFileError
+from ..manifest import yaml_line, yaml_problem
+from ..repofile import MAX_ENV_BYTES, read_repo_text
 
 __all__ = [
     "Requirement",
     "EnvProblem",
-    "parse_requirements_txt",
+    "Runtime",
+    "parse_runtime",
+    "AptTxt",
     "parse_apt_txt",
-    "parse_environment_yml",
+    "PipRequirements",
+    "parse_requirements_txt",
+    "is_local_requirement",
+    "logical_lines",
+    "CondaSpec",
+    "parse_conda_spec",
     "CondaEnv",
+    "parse_environment_yml",
+    "Pipenv",
     "parse_pipfile",
+    "SetupPy",
     "parse_setup_py",
+    "PyProject",
     "parse_pyproject",
     "read_file",
     "read_text",
@@ -81,6 +93,33 @@ class EnvProblem:
     line: int | None = None
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """A ``runtime.txt``: ``python-3.11``, ``r-4.3-2024-01-15`` or ``r-2024-01-15``."""
+
+    name: str | None = None  #: "python", "r", or None when there is no runtime.txt
+    version: str | None = None  #: as written ("3.11.4"), None for ``r-2024-01-15``
+    date: str | None = None  #: snapshot date (yyyy-mm-dd) or None
+    text: str = ""  #: the line as written
+
+
+def parse_runtime(text: str) -> Runtime:
+    """repo2docker's ``runtime.txt`` grammar: name-version, name-version-yyyy-mm-dd, name-yyyy-mm-dd.
+
+    Raises :class:`ValueError` for what repo2docker rejects.
+    """
+    value = text.strip()
+    parts = value.split("-")
+    if len(parts) not in (2, 4, 5) or any(not p for p in parts):
+        raise ValueError(f"{value!r} is not of the form python-3.11, r-4.3-2024-01-15 or r-2024-01-15")
+    name = parts[0]
+    version = parts[1] if len(parts) in (2, 5) else None
+    date = "-".join(parts[-3:]) if len(parts) in (4, 5) else None
+    if date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        raise ValueError(f"{date!r} in {value!r} is not a yyyy-mm-dd date")
+    return Runtime(name, version, date, value)
+
+
 def read_file(root: Path, rel: str) -> tuple[str | None, EnvProblem | None]:
     """Text of an environment file inside the repository, or the problem that stops reading it.
 
@@ -98,10 +137,17 @@ def read_file(root: Path, rel: str) -> tuple[str | None, EnvProblem | None]:
 
 def read_text(root: Path, rel: str) -> str | None:
     """Text of a small file inside the repository, ``None`` when :func:`read_file` cannot read it."""
-    return read_file(root, rel)[0]
+    text, _ = read_file(root, rel)
+    return text
 
 
-def parse_apt_txt(root: Path, rel: str) -> tuple[list[str], list[EnvProblem]]:
+@dataclass(frozen=True)
+class AptTxt:
+    packages: list[str]  #: Debian package names (``name`` or ``name=version``), sorted, unique
+    problems: list[EnvProblem]
+
+
+def parse_apt_txt(root: Path, rel: str) -> AptTxt:
     """The Debian packages of an ``apt.txt`` (sorted, unique), and a problem per line that is not one.
 
     Each line goes to ``apt-get install`` as an argument: an option (``-o…``), a name
@@ -110,7 +156,7 @@ def parse_apt_txt(root: Path, rel: str) -> tuple[list[str], list[EnvProblem]]:
     """
     text, problem = read_file(root, rel)
     if text is None:
-        return [], [problem] if problem else []
+        return AptTxt([], [problem] if problem else [])
     names: set[str] = set()
     problems: list[EnvProblem] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -124,7 +170,7 @@ def parse_apt_txt(root: Path, rel: str) -> tuple[list[str], list[EnvProblem]]:
                else "ends with '-', which tells apt-get to remove the package" if name.split("=")[0].endswith("-")
                else "is not a Debian package name")
         problems.append(EnvProblem("apt-invalid", rel, f"{name[:80]!r} {why}", number))
-    return sorted(names), problems
+    return AptTxt(sorted(names), problems)
 
 
 def _from_pep508(text: str, path: str, line: int | None, source: str) -> Requirement:
@@ -135,7 +181,7 @@ def _from_pep508(text: str, path: str, line: int | None, source: str) -> Require
     return Requirement(canonicalize_name(req.name), text, spec, pinned, path, line, source)
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
+def logical_lines(text: str) -> list[tuple[int, str]]:
     """Lines with backslash continuations joined, comments removed, keeping the first line number."""
     out: list[tuple[int, str]] = []
     buf, start = "", 0
@@ -155,36 +201,65 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
+_EDITABLE = re.compile(r"^\s*(-e|--editable)(\s+|=)")
+_LOCAL = re.compile(r"^(\.|/|~|file:)|\s@\s*file:|^(-r|--requirement|-c|--constraint)(\s|=)")
+
+
 def is_local_requirement(text: str) -> bool:
-    """``.``, ``-e .``, ``./pkg``, ``file:…``: the repository installs itself (as repo2docker sees it)."""
-    t = re.sub(r"^(-e|--editable)\s+", "", text.strip())
-    return t.startswith((".", "/", "file:")) or t in {"."}
+    """Whether one requirement line names files of the repository.
 
-
-def parse_requirements_txt(root: Path, rel: str, *, _seen: frozenset[str] = frozenset()
-                           ) -> tuple[list[Requirement], list[EnvProblem], list[str], list[str]]:
-    """Requirements of a pip requirements file, following ``-r`` includes inside the repository.
-
-    Returns (requirements, problems, local references, files read).
+    ``.``, ``-e .``, ``./pkg``, ``sub/pkg``, ``/abs``, ``~/x``, ``file:…``, ``name @ file:…``, and
+    ``-r``/``-c`` of another file. The one test for it: validate, the offline build and the local
+    engine all ask here.
     """
+    line = _EDITABLE.sub("", text).strip()
+    first = re.split(r"[\s;]", line, maxsplit=1)[0]
+    return bool(_LOCAL.search(line)) or ("/" in first and "://" not in first and "@" not in first)
+
+
+def is_editable(text: str) -> bool:
+    """``-e …`` / ``--editable …`` (a local path or a VCS checkout pip installs in place)."""
+    return bool(_EDITABLE.match(text))
+
+
+@dataclass
+class PipRequirements:
+    """What a pip requirements file (and the files it includes with ``-r``) declares."""
+
+    requirements: list[Requirement] = field(default_factory=list)
+    problems: list[EnvProblem] = field(default_factory=list)
+    local: list[str] = field(default_factory=list)  #: lines pip installs from files, VCS or URLs, not an index
+    files: list[str] = field(default_factory=list)  #: the file and those it includes, relative POSIX
+    includes: list[str] = field(default_factory=list)  #: ``-r``/``-c`` lines: pip reads other files of the repository
+
+    @property
+    def reads_repo(self) -> bool:
+        """Whether pip needs the repository's files (not only this file) to install it."""
+        return bool(self.local or self.includes)
+
+
+def parse_requirements_txt(root: Path, rel: str, *, _seen: frozenset[str] = frozenset()) -> PipRequirements:
+    """Requirements of a pip requirements file, following ``-r`` includes inside the repository."""
     text, problem = read_file(root, rel)
     if text is None:
-        return [], [problem] if problem else [], [], []
+        return PipRequirements(problems=[problem] if problem else [])
     reqs: list[Requirement] = []
     problems: list[EnvProblem] = []
     local: list[str] = []
+    includes: list[str] = []
     files = [rel]
     base = Path(rel).parent
-    for number, line in _logical_lines(text):
+    for number, line in logical_lines(text):
         include = re.match(r"^(-r|--requirement|-c|--constraint)\s*=?\s*(\S+)", line)
         if include:
+            includes.append(line)
             target = (base / include.group(2)).as_posix()
             if include.group(1) in ("-r", "--requirement") and target not in _seen and ".." not in Path(target).parts:
                 sub = parse_requirements_txt(root, target, _seen=_seen | {rel})
-                reqs += sub[0]
-                problems += sub[1]
-                local += sub[2]
-                files += sub[3]
+                reqs += sub.requirements
+                problems += sub.problems
+                local += sub.local
+                files += sub.files
             continue
         if is_local_requirement(line):
             local.append(line)
@@ -202,30 +277,37 @@ def parse_requirements_txt(root: Path, rel: str, *, _seen: frozenset[str] = froz
         except InvalidRequirement as exc:
             problems.append(EnvProblem("requirement-invalid", rel,
                                        f"{spec!r} is not a valid requirement: {str(exc).splitlines()[0]}", number))
-    return reqs, problems, local, files
+    return PipRequirements(reqs, problems, local, files, includes)
 
 
-def _yaml_line(node: Any, index: int) -> int | None:
-    try:
-        return int(node.lc.item(index)[0]) + 1
-    except (AttributeError, KeyError, TypeError, IndexError):
-        return None
+@dataclass(frozen=True)
+class CondaSpec:
+    """A conda match spec (``conda-forge::numpy=1.26.4=py311h64a7726_0``) read once, for every reader."""
+
+    name: str  #: as written (``numpy``)
+    specifier: str  #: the PEP 440 equivalent: conda ``=1.26`` is ``==1.26.*`` (fuzzy), ``=1.26.4`` ``==1.26.4``
+    pinned: bool  #: an exact version to major.minor at least (``=1.26``, ``=1.26.4``, ``==1.26.4``)
+    build: str | None = None  #: build string, a platform-specific export
+    channel: str | None = None
 
 
-def parse_conda_spec(spec: str) -> tuple[str, str, bool, str | None] | None:
-    """(name, PEP 440 specifier, pinned, build string) of a conda match spec, or ``None``."""
+def parse_conda_spec(spec: str) -> CondaSpec | None:
+    """The conda match spec ``spec``, or ``None`` when it is not one."""
     m = _CONDA_SPEC.match(spec.strip())
     if not m:
         return None
     name, op, version, build = m.group("name"), m.group("op"), m.group("version"), m.group("build")
+    channel = m.group("channel")
     if version is None:
-        return name, "", False, None
+        return CondaSpec(name, "", False, None, channel)
     if op in (None, "="):
         wildcard = version.endswith("*")
         exact = version.rstrip(".*")
         pinned = not wildcard and exact.count(".") >= 1
-        return name, (f"=={exact}.*" if wildcard or not pinned else f"=={exact}"), pinned, build
-    return name, f"{op}{version}", op == "==" and "*" not in version, build
+        # conda's `=1.26` is the fuzzy 1.26.*; only three parts name one release
+        fuzzy = wildcard or exact.count(".") < 2
+        return CondaSpec(name, f"=={exact}.*" if fuzzy else f"=={exact}", pinned, build, channel)
+    return CondaSpec(name, f"{op}{version}", op == "==" and "*" not in version, build, channel)
 
 
 @dataclass
@@ -237,6 +319,17 @@ class CondaEnv:
     python: str | None = None  #: from ``- python=3.11``
     conda_names: list[str] = field(default_factory=list)  #: lower-case conda package names
     included: list[str] = field(default_factory=list)  #: files pulled in by ``- pip: [-r requirements.txt]``
+    local: list[str] = field(default_factory=list)  #: ``- pip:`` items that install files of the repository
+    declared: bool = False  #: a ``dependencies:`` list is there (an offline build needs one)
+    unknown: list[str] = field(default_factory=list)  #: mappings under dependencies other than ``pip:``
+
+    @property
+    def pip_requirements(self) -> list[Requirement]:
+        return [r for r in self.requirements if not r.source.endswith(":conda")]
+
+    @property
+    def conda_requirements(self) -> list[Requirement]:
+        return [r for r in self.requirements if r.source.endswith(":conda")]
 
 
 def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
@@ -257,25 +350,28 @@ def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
     deps = doc.get("dependencies") or []
     if not isinstance(deps, list):
         return CondaEnv([], [EnvProblem("yaml-invalid", rel, "'dependencies' must be a list", None)])
-    out = CondaEnv([], [])
+    out = CondaEnv([], [], declared=isinstance(doc.get("dependencies"), list))
     reqs, problems, conda_names = out.requirements, out.problems, out.conda_names
     for i, dep in enumerate(deps):
-        line = _yaml_line(deps, i) if isinstance(deps, CommentedSeq) else None
+        line = yaml_line(deps, i)
         if isinstance(dep, dict):
+            out.unknown += [str(key) for key in dep if key != "pip"]
             pips = dep.get("pip") or []
             for j, item in enumerate(pips if isinstance(pips, list) else []):
-                pline = _yaml_line(pips, j) if isinstance(pips, CommentedSeq) else line
+                pline = yaml_line(pips, j) if isinstance(pips, CommentedSeq) else line
                 item = str(item)
                 include = re.match(r"^(?:-r|--requirement)\s*=?\s*(\S+)", item)
                 if include:  # pip reads it relative to the environment file's folder
                     target = (Path(rel).parent / include.group(1)).as_posix()
                     if ".." not in Path(target).parts:
                         sub = parse_requirements_txt(root, target)
-                        reqs += sub[0]
-                        problems += sub[1]
-                        out.included += sub[3]
+                        reqs += sub.requirements
+                        problems += sub.problems
+                        out.included += sub.files
                     continue
                 if is_local_requirement(item) or item.startswith("-"):
+                    if is_local_requirement(item):
+                        out.local.append(item)
                     continue
                 try:
                     reqs.append(_from_pep508(item, rel, pline, "environment.yml:pip"))
@@ -288,16 +384,16 @@ def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
         if parsed is None:
             problems.append(EnvProblem("requirement-invalid", rel, f"{dep!r} is not a conda package spec", line))
             continue
-        name, spec, pinned, build = parsed
+        name = parsed.name
         conda_names.append(name.lower())
         if name.lower() == "python":
-            m = re.match(r"[=<>~!]*(\d+(?:\.\d+)?)", spec.lstrip("=") or "")
+            m = re.match(r"[=<>~!]*(\d+(?:\.\d+)?)", parsed.specifier.lstrip("=") or "")
             out.python = m.group(1) if m else None
             continue
         if name.lower() == "pip":
             continue
-        reqs.append(Requirement(canonicalize_name(name), str(dep), spec, pinned, rel, line,
-                                "environment.yml:conda", build))
+        reqs.append(Requirement(canonicalize_name(name), str(dep), parsed.specifier, parsed.pinned, rel, line,
+                                "environment.yml:conda", parsed.build))
     return out
 
 
@@ -318,8 +414,14 @@ def _line_of_key(text: str, key: str) -> int | None:
     return None
 
 
-def parse_pipfile(root: Path, rel: str, lock: str | None
-                  ) -> tuple[list[Requirement], list[EnvProblem], str | None]:
+@dataclass(frozen=True)
+class Pipenv:
+    requirements: list[Requirement]
+    problems: list[EnvProblem]
+    python: str | None  #: ``[requires] python_version``
+
+
+def parse_pipfile(root: Path, rel: str, lock: str | None) -> Pipenv:
     """Requirements from ``Pipfile.lock`` when it exists (what pipenv installs), else ``Pipfile``."""
     problems: list[EnvProblem] = []
     reqs: list[Requirement] = []
@@ -328,7 +430,7 @@ def parse_pipfile(root: Path, rel: str, lock: str | None
         try:
             data = json.loads(read_text(root, lock) or "")
         except json.JSONDecodeError as exc:
-            return [], [EnvProblem("json-invalid", lock, f"not valid JSON: {exc.msg}", exc.lineno)], None
+            return Pipenv([], [EnvProblem("json-invalid", lock, f"not valid JSON: {exc.msg}", exc.lineno)], None)
         text = read_text(root, lock) or ""
         for section in ("default", "develop"):
             for name, info in (data.get(section) or {}).items():
@@ -341,7 +443,7 @@ def parse_pipfile(root: Path, rel: str, lock: str | None
     if rel and (lock is None or not reqs):
         doc, problem, text = _toml(root, rel)
         if problem:
-            return reqs, problems + [problem], python
+            return Pipenv(reqs, problems + [problem], python)
         assert doc is not None
         for section in ("packages", "dev-packages"):
             for name, value in (doc.get(section) or {}).items():
@@ -352,16 +454,23 @@ def parse_pipfile(root: Path, rel: str, lock: str | None
                                         _line_of_key(text, name), "Pipfile"))
         requires = doc.get("requires") or {}
         python = python or requires.get("python_version") or requires.get("python_full_version")
-    return reqs, problems, python
+    return Pipenv(reqs, problems, python)
 
 
-def parse_setup_py(root: Path, rel: str) -> tuple[list[Requirement], list[EnvProblem], str | None]:
+@dataclass(frozen=True)
+class SetupPy:
+    requirements: list[Requirement]
+    problems: list[EnvProblem]
+    name: str | None  #: ``setup(name=...)`` when a string literal
+
+
+def parse_setup_py(root: Path, rel: str) -> SetupPy:
     """``install_requires`` string literals and ``name=`` of a ``setup()`` call, read with :mod:`ast`."""
     text = read_text(root, rel) or ""
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
-        return [], [EnvProblem("python-invalid", rel, f"Python syntax error: {exc.msg}", exc.lineno)], None
+        return SetupPy([], [EnvProblem("python-invalid", rel, f"Python syntax error: {exc.msg}", exc.lineno)], None)
     reqs: list[Requirement] = []
     problems: list[EnvProblem] = []
     name: str | None = None
@@ -378,15 +487,24 @@ def parse_setup_py(root: Path, rel: str) -> tuple[list[Requirement], list[EnvPro
                             reqs.append(_from_pep508(elt.value, rel, elt.lineno, "setup.py"))
                         except InvalidRequirement as exc:
                             problems.append(EnvProblem("requirement-invalid", rel, f"{elt.value!r}: {exc}", elt.lineno))
-    return reqs, problems, name
+    return SetupPy(reqs, problems, name)
 
 
-def parse_pyproject(root: Path, rel: str
-                    ) -> tuple[list[Requirement], list[EnvProblem], str | None, str | None, bool]:
-    """(requirements, problems, project name, requires-python, is an installable package)."""
+@dataclass(frozen=True)
+class PyProject:
+    requirements: list[Requirement]
+    problems: list[EnvProblem]
+    name: str | None  #: ``[project] name``
+    requires_python: str | None  #: ``[project] requires-python``
+    installable: bool  #: both ``[project]`` and ``[build-system]``: repo2docker runs ``pip install .``
+    declares_project: bool = False  #: a ``[project]`` table (tool settings alone are not an environment file)
+
+
+def parse_pyproject(root: Path, rel: str) -> PyProject:
+    """The ``[project]`` of a ``pyproject.toml``: dependencies, name, requires-python, installable."""
     doc, problem, text = _toml(root, rel)
     if problem:
-        return [], [problem], None, None, False
+        return PyProject([], [problem], None, None, False, bool(re.search(r"^\s*\[project\]", text, re.M)))
     assert doc is not None
     project = doc.get("project") or {}
     reqs: list[Requirement] = []
@@ -399,4 +517,5 @@ def parse_pyproject(root: Path, rel: str
         except InvalidRequirement as exc:
             problems.append(EnvProblem("requirement-invalid", rel, f"{dep!r}: {exc}", line))
     installable = "project" in doc and "build-system" in doc
-    return reqs, problems, project.get("name"), project.get("requires-python"), installable
+    return PyProject(reqs, problems, project.get("name"), project.get("requires-python"), installable,
+                     "project" in doc)

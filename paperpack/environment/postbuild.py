@@ -24,8 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 
-from .envfiles import _logical_lines as logical_lines  # continuation lines joined, comments dropped
-from .envfiles import parse_conda_spec, parse_environment_yml, parse_requirements_txt, read_text
+from .files import logical_lines, parse_conda_spec, parse_environment_yml, parse_requirements_txt, read_text
 
 __all__ = ["Installed", "Download", "Unclear", "PostBuild", "read_postbuild", "conda_lock_names"]
 
@@ -143,7 +142,7 @@ def _conda_file(root: Path, rel: str, number: int, out: PostBuild, text: str, en
     if names is not None:
         out.installed += [Installed(canonicalize_name(n), number, rel, locked=True) for n in names]
         return
-    names = [p[0].lower() for line in content.splitlines()  # a plain list of conda specs, one a line
+    names = [p.name.lower() for line in content.splitlines()  # a plain list of conda specs, one a line
              if line.strip() and not line.lstrip().startswith("#") and (p := parse_conda_spec(line.strip())) is not None]
     out.installed += [Installed(canonicalize_name(n), number, rel) for n in names]
 
@@ -159,9 +158,9 @@ def _pip(root: Path, words: list[str], number: int, out: PostBuild, text: str) -
             if i + 1 < len(args):
                 rel = posixpath.normpath(args[i + 1])
                 if _inside(rel) and read_text(root, rel) is not None:
-                    reqs, _, _, files = parse_requirements_txt(root, rel)
-                    out.files += files
-                    out.installed += [Installed(r.name, number, rel, r.raw) for r in reqs]
+                    pip = parse_requirements_txt(root, rel)
+                    out.files += pip.files
+                    out.installed += [Installed(r.name, number, rel, r.raw) for r in pip.requirements]
                 else:
                     out.unclear.append(Unclear(number, text, f"{args[i + 1]} is not a file inside the repository"))
             skip = True
@@ -200,7 +199,7 @@ def _conda(root: Path, words: list[str], number: int, out: PostBuild, text: str)
         elif "$" in arg:
             out.unclear.append(Unclear(number, text, f"{arg} is computed by the shell"))
         elif not env_file and (parsed := parse_conda_spec(arg)) is not None:
-            out.installed.append(Installed(canonicalize_name(parsed[0]), number, "conda", arg))
+            out.installed.append(Installed(canonicalize_name(parsed.name), number, "conda", arg))
 
 
 def _kernel_name(words: list[str]) -> list[str]:

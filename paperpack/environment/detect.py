@@ -5,9 +5,12 @@ This mirrors jupyter-repo2docker 2026.4.0 (``app.py`` ``buildpacks`` and
 ordered list of small classes, the first whose :meth:`BuildPackRule.detect` is true
 wins, and ``PythonBuildPack`` is the default when none does.
 
-``detect(repo)`` never raises on bad content: whatever repo2docker would refuse
+``detect(root)`` never raises on bad content: whatever repo2docker would refuse
 (``binder/`` and ``.binder/`` both present, a malformed ``runtime.txt``…) is
-recorded in :attr:`Environment.problems` for the ENV checks to report.
+recorded in :attr:`Environment.problems` for the ENV checks to report;
+:meth:`Environment.check_buildable` raises it for the build and the local engine.
+This is the one answer to "what will repo2docker build from here": validate, the
+offline build and the local engine all read it (``repo.environment``).
 """
 
 from __future__ import annotations
@@ -18,28 +21,33 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from .envfiles import (
+from ..errors import ConfigError, EnvironmentFileError
+from ..repofile import RepoPath, resolve_repo_path
+from .files import (
+    CondaEnv,
     EnvProblem,
     Requirement,
+    Runtime,
     parse_apt_txt,
     parse_environment_yml,
     parse_pipfile,
     parse_pyproject,
     parse_requirements_txt,
+    parse_runtime,
     parse_setup_py,
     read_text,
 )
-from .errors import EnvironmentFileError
-from .repo import Repo
-from .repofile import RepoPath, resolve_repo_path
 
-__all__ = ["Environment", "Requirement", "EnvProblem", "BuildPackRule", "BUILDPACKS", "detect",
-           "ENV_FILES", "SUPPORTED_PYTHON", "LEGACY_PYTHON", "parse_runtime"]
+if TYPE_CHECKING:
+    from ..repo import Repo
+
+__all__ = ["Environment", "IgnoredFile", "Requirement", "EnvProblem", "BuildPackRule", "BUILDPACKS", "detect",
+           "ENV_FILES", "ROOT_ONLY", "SUPPORTED_PYTHON", "LEGACY_PYTHON", "DEFAULT_PYTHON"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +68,13 @@ ROOT_ONLY = ("setup.py", "pyproject.toml", "DESCRIPTION")
 BASE_FILES = ("apt.txt", "postBuild", "start")
 
 
+class IgnoredFile(NamedTuple):
+    """An environment file repo2docker will not read (named fields; still unpacks as ``path, reason``)."""
+
+    path: str
+    reason: str
+
+
 @dataclass
 class Environment:
     """What repo2docker will build from, as paperpack understands it."""
@@ -67,20 +82,56 @@ class Environment:
     buildpack: str  #: repo2docker's class name, e.g. ``PythonBuildPack``
     config_dir: str  #: "", "binder" or ".binder"
     files: list[str] = field(default_factory=list)  #: environment files used (relative POSIX)
-    ignored: list[tuple[str, str]] = field(default_factory=list)  #: (path, reason)
+    ignored: list[IgnoredFile] = field(default_factory=list)
     language: str | None = None  #: "python", "r", "julia" or None (Dockerfile, Nix)
     kernels: set[str] = field(default_factory=set)  #: kernel languages the image serves
     python_version: str | None = None  #: from runtime.txt / environment.yml / Pipfile ("3.11")
     python_source: str | None = None  #: file that set it, None for repo2docker's default
     requirements: list[Requirement] = field(default_factory=list)
     local_packages: list[str] = field(default_factory=list)  #: normalised names the repo installs itself
-    runtime: tuple[str | None, str | None, str | None] = (None, None, None)  #: runtime.txt (name, version, date)
+    runtime: Runtime = field(default_factory=Runtime)  #: the configuration folder's runtime.txt
     problems: list[EnvProblem] = field(default_factory=list)
     defaulted: bool = False  #: no buildpack detected anything: repo2docker's default was taken
+    conda: CondaEnv | None = None  #: the environment.yml (or .yaml) used, parsed
+    pip_reads_repo: bool = False  #: requirements.txt installs or includes files of the repository (``-e .``, ``-r``)
+    installs_repo: bool = False  #: repo2docker runs ``pip install .`` (setup.py, or pyproject.toml with a build-system)
 
     def path(self, name: str) -> str:
         """``name`` inside the configuration folder."""
         return f"{self.config_dir}/{name}" if self.config_dir else name
+
+    def uses(self, name: str) -> str | None:
+        """The relative path of ``name`` (in the configuration folder) when repo2docker uses it, else ``None``."""
+        rel = self.path(name)
+        return rel if rel in self.files else None
+
+    def linked_out(self, name: str) -> bool:
+        """Whether ``name`` (in the configuration folder) is a link out of the repository: never used, but refused
+        by the build and the local engine rather than skipped."""
+        return any(p.code == "link-outside" and p.path == self.path(name) for p in self.problems)
+
+    @property
+    def requirements_txt(self) -> str | None:
+        """The pip requirements file repo2docker installs (``None`` when it ignores or lacks one)."""
+        return self.uses("requirements.txt")
+
+    @property
+    def conda_file(self) -> str | None:
+        """The conda environment file repo2docker uses (``environment.yml`` wins over ``.yaml``)."""
+        return self.uses("environment.yml") or self.uses("environment.yaml")
+
+    def check_buildable(self) -> None:
+        """Raise what repo2docker raises before reading any file: one rule for the build and the local engine.
+
+        Validate reports the same problems as findings (ENV002, ENV010) instead.
+        """
+        for p in self.problems:
+            if p.code == "link-outside" and p.path in ("binder", ".binder"):
+                raise EnvironmentFileError(p.message, hint=f"replace the link {p.path} with the folder itself",
+                                           path=p.path)
+            if p.code == "binder-both":
+                raise ConfigError(f"{p.message}", hint="keep one of binder/ and .binder/ and delete the other",
+                                  path=p.path)
 
     @property
     def summary(self) -> str:
@@ -94,7 +145,7 @@ class Environment:
             "buildpack": self.buildpack,
             "config_dir": self.config_dir,
             "files": list(self.files),
-            "ignored": [{"path": p, "reason": r} for p, r in self.ignored],
+            "ignored": [{"path": i.path, "reason": i.reason} for i in self.ignored],
             "language": self.language,
             "kernels": sorted(self.kernels),
             "python_version": self.python_version,
@@ -104,23 +155,6 @@ class Environment:
         }
 
 
-def parse_runtime(text: str) -> tuple[str | None, str | None, str | None]:
-    """repo2docker's ``runtime.txt`` grammar: name-version, name-version-yyyy-mm-dd, name-yyyy-mm-dd.
-
-    Raises :class:`ValueError` for what repo2docker rejects.
-    """
-    value = text.strip()
-    parts = value.split("-")
-    if len(parts) not in (2, 4, 5) or any(not p for p in parts):
-        raise ValueError(f"{value!r} is not of the form python-3.11, r-4.3-2024-01-15 or r-2024-01-15")
-    name = parts[0]
-    version = parts[1] if len(parts) in (2, 5) else None
-    date = "-".join(parts[-3:]) if len(parts) in (4, 5) else None
-    if date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
-        raise ValueError(f"{date!r} in {value!r} is not a yyyy-mm-dd date")
-    return name, version, date
-
-
 class _Probe:
     """The repository as one buildpack sees it: files looked up in the configuration folder."""
 
@@ -128,7 +162,7 @@ class _Probe:
         self.root = root
         self.config_dir = config_dir
         self.problems: list[EnvProblem] = []
-        self._runtime: tuple[str | None, str | None, str | None] | None = None
+        self._runtime: Runtime | None = None
 
     def rel(self, name: str) -> str:
         return f"{self.config_dir}/{name}" if self.config_dir else name
@@ -154,9 +188,9 @@ class _Probe:
         return where is not None and where.kind == stat.S_IFREG
 
     @property
-    def runtime(self) -> tuple[str | None, str | None, str | None]:
+    def runtime(self) -> Runtime:
         if self._runtime is None:
-            self._runtime = (None, None, None)
+            self._runtime = Runtime()
             text = read_text(self.root, self.rel("runtime.txt")) if self.exists("runtime.txt") else None
             if text is not None:
                 try:
@@ -171,7 +205,7 @@ class _Probe:
         if self.root_exists("setup.py"):
             return True
         if self.root_exists("pyproject.toml"):
-            return parse_pyproject(self.root, "pyproject.toml")[4]
+            return parse_pyproject(self.root, "pyproject.toml").installable
         return False
 
 
@@ -254,8 +288,7 @@ class RRule(BuildPackRule):
     reads = ("install.R", "DESCRIPTION", "runtime.txt", "requirements.txt", "environment.yml", "environment.yaml")
 
     def detect(self, p: _Probe) -> bool:
-        name, _, date = p.runtime
-        if name == "r" and date:
+        if p.runtime.name == "r" and p.runtime.date:
             return True
         return p.root_exists("DESCRIPTION")
 
@@ -273,7 +306,7 @@ class PipfileRule(BuildPackRule):
     reads = ("Pipfile", "Pipfile.lock", "runtime.txt")
 
     def detect(self, p: _Probe) -> bool:
-        name = p.runtime[0]
+        name = p.runtime.name
         if name and name != "python":
             return False
         return p.exists("Pipfile") or p.exists("Pipfile.lock")
@@ -284,7 +317,7 @@ class PythonRule(BuildPackRule):
     reads = ("runtime.txt", "requirements.txt")
 
     def detect(self, p: _Probe) -> bool:
-        name = p.runtime[0]
+        name = p.runtime.name
         if name:
             return name == "python"
         if p.is_python_package():
@@ -312,12 +345,16 @@ def _config_dir(root: Path, problems: list[EnvProblem]) -> str:
         problems.append(EnvProblem("binder-both", ".binder",
                                    "the repository has both binder/ and .binder/; repo2docker refuses to build "
                                    "(they are exclusive)"))
+    # With both, repo2docker stops (check_buildable); validate goes on with .binder/ to check its files.
     return ".binder" if has_dot else "binder" if has_binder else ""
 
 
 def detect(repo: Repo | Path) -> Environment:
-    """The environment repo2docker would build for ``repo``, with every file it uses and ignores."""
-    root = repo.root if isinstance(repo, Repo) else Path(repo)
+    """The environment repo2docker would build for ``repo``, with every file it uses and ignores.
+
+    Prefer ``repo.environment``, which detects once per :class:`~paperpack.repo.Repo`.
+    """
+    root = Path(repo) if isinstance(repo, (str, os.PathLike)) else repo.root
     problems: list[EnvProblem] = []
     config_dir = _config_dir(root, problems)
     probe = _Probe(root, config_dir)
@@ -345,7 +382,7 @@ def _used_names(rule: type[BuildPackRule], p: _Probe) -> list[str]:
         names += [n for n in ("setup.py", "pyproject.toml") if p.root_exists(n)]
     if rule is RRule and "DESCRIPTION" in names and p.config_dir:
         names.remove("DESCRIPTION")
-    if "runtime.txt" in names and rule is not RRule and p.runtime[0] not in (None, "python"):
+    if "runtime.txt" in names and rule is not RRule and p.runtime.name not in (None, "python"):
         names.remove("runtime.txt")
     return sorted(names, key=ENV_FILES.index)
 
@@ -354,12 +391,12 @@ def _collect(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
     names = _used_names(rule, p)
     env.files = [p.rel(n) for n in names]
     root = p.root
-    name, version, _ = p.runtime
-    if "runtime.txt" in names and name == "python" and version:
-        env.python_version, env.python_source = version, p.rel("runtime.txt")
+    runtime = p.runtime
+    if "runtime.txt" in names and runtime.name == "python" and runtime.version:
+        env.python_version, env.python_source = runtime.version, p.rel("runtime.txt")
     for n in ("environment.yml", "environment.yaml"):
         if n in names:
-            conda = parse_environment_yml(root, p.rel(n))
+            conda = env.conda = parse_environment_yml(root, p.rel(n))
             env.requirements += conda.requirements
             env.problems += conda.problems
             env.files += [f for f in conda.included if f not in env.files]
@@ -368,32 +405,35 @@ def _collect(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
             if {"r-base", "r-irkernel"} & set(conda.conda_names):
                 env.kernels.add("r")
     if "apt.txt" in names:
-        env.problems += parse_apt_txt(root, p.rel("apt.txt"))[1]
+        env.problems += parse_apt_txt(root, p.rel("apt.txt")).problems
     if "requirements.txt" in names:
-        reqs, probs, local, files = parse_requirements_txt(root, p.rel("requirements.txt"))
-        env.requirements += reqs
-        env.problems += probs
-        env.files += [f for f in files if f not in env.files]
-        if local:
+        pip = parse_requirements_txt(root, p.rel("requirements.txt"))
+        env.requirements += pip.requirements
+        env.problems += pip.problems
+        env.files += [f for f in pip.files if f not in env.files]
+        env.pip_reads_repo = pip.reads_repo
+        if pip.local:
             env.local_packages += _local_names(root)
     if "Pipfile" in names or "Pipfile.lock" in names:
-        reqs, probs, py = parse_pipfile(root, p.rel("Pipfile") if "Pipfile" in names else "",
-                                        p.rel("Pipfile.lock") if "Pipfile.lock" in names else None)
-        env.requirements += reqs
-        env.problems += probs
-        if py and not env.python_version:
-            env.python_version, env.python_source = str(py), p.rel("Pipfile")
+        pipenv = parse_pipfile(root, p.rel("Pipfile") if "Pipfile" in names else "",
+                               p.rel("Pipfile.lock") if "Pipfile.lock" in names else None)
+        env.requirements += pipenv.requirements
+        env.problems += pipenv.problems
+        if pipenv.python and not env.python_version:
+            env.python_version, env.python_source = str(pipenv.python), p.rel("Pipfile")
     if "setup.py" in names:
-        reqs, probs, pkg = parse_setup_py(root, "setup.py")
-        env.requirements += reqs
-        env.problems += probs
-        env.local_packages.append(canonicalize_name(pkg) if pkg else "")
+        setup = parse_setup_py(root, "setup.py")
+        env.requirements += setup.requirements
+        env.problems += setup.problems
+        env.local_packages.append(canonicalize_name(setup.name) if setup.name else "")
+        env.installs_repo = True
     if "pyproject.toml" in names:
-        reqs, probs, pkg, requires_python, _ = parse_pyproject(root, "pyproject.toml")
-        env.requirements += reqs
-        env.problems += probs
-        env.local_packages.append(canonicalize_name(pkg) if pkg else "")
-        _check_requires_python(env, requires_python)
+        project = parse_pyproject(root, "pyproject.toml")
+        env.requirements += project.requirements
+        env.problems += project.problems
+        env.local_packages.append(canonicalize_name(project.name) if project.name else "")
+        env.installs_repo = True
+        _check_requires_python(env, project.requires_python)
     env.local_packages = sorted({n for n in env.local_packages if n})
     if env.python_version:  # None: repo2docker's default (DEFAULT_PYTHON), which ENV012 mentions
         env.python_version = ".".join(env.python_version.split(".")[:2])
@@ -402,9 +442,9 @@ def _collect(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
 def _local_names(root: Path) -> list[str]:
     out = []
     if (root / "setup.py").is_file():
-        out.append(parse_setup_py(root, "setup.py")[2] or "")
+        out.append(parse_setup_py(root, "setup.py").name or "")
     if (root / "pyproject.toml").is_file():
-        out.append(parse_pyproject(root, "pyproject.toml")[2] or "")
+        out.append(parse_pyproject(root, "pyproject.toml").name or "")
     return [canonicalize_name(n) for n in out if n]
 
 
@@ -422,26 +462,20 @@ def _check_requires_python(env: Environment, requires_python: str | None) -> Non
             f"requires-python = {requires_python!r}; repo2docker refuses to build", 1))
 
 
-def _declares_project(root: Path) -> bool:
-    """A root pyproject.toml with a [project] table (tool settings alone are not an environment file)."""
-    doc = read_text(root, "pyproject.toml") or ""
-    return bool(re.search(r"^\s*\[project\]", doc, re.MULTILINE))
-
-
 def _ignored(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
     used = set(env.files)
-    if "pyproject.toml" not in used and not _declares_project(p.root):
+    if "pyproject.toml" not in used and not parse_pyproject(p.root, "pyproject.toml").declares_project:
         used.add("pyproject.toml")  # never reported: it only configures tools
     if p.config_dir:
         for n in ENV_FILES:
             if (p.root / n).is_file() and n not in used:
-                env.ignored.append((n, f"{p.config_dir}/ exists, so repo2docker reads environment files "
-                                       f"only from there"))
+                env.ignored.append(IgnoredFile(n, f"{p.config_dir}/ exists, so repo2docker reads environment "
+                                                  "files only from there"))
     for n in ENV_FILES:
         rel = p.rel(n)
         if rel in used or not p.exists(n) or (n in ROOT_ONLY and p.config_dir):
             continue
-        env.ignored.append((rel, _reason(n, rule, p)))
+        env.ignored.append(IgnoredFile(rel, _reason(n, rule, p)))
 
 
 def _reason(n: str, rule: type[BuildPackRule], p: _Probe) -> str:
@@ -455,7 +489,7 @@ def _reason(n: str, rule: type[BuildPackRule], p: _Probe) -> str:
     if n == "environment.yaml":
         return "environment.yml exists too; repo2docker reads only environment.yml"
     if n == "runtime.txt":
-        return f"runtime.txt names {p.runtime[0]!r}, which {rule.name} does not read"
+        return f"runtime.txt names {p.runtime.name!r}, which {rule.name} does not read"
     if n in ("install.R", "DESCRIPTION"):
         return ("R is only installed when runtime.txt names an R snapshot date (r-4.3-2024-01-15) "
                 "or a DESCRIPTION file is at the root")
