@@ -21,12 +21,12 @@ from .findings import Findings
 from .repo import Repo, default_output, untrusted_from_env
 from .report import Report, write_json_atomic
 from .report.merge import Section, merge_reports, read_previous
-from .run.engines import GIVEN, EngineChoice
-from .run.plan import Limits
-from .run.results import FAILING_VERDICTS, RunEvent, RunResult
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the run package is imported when a run starts: `import paperpack` stays light
     from .build.builder import BuildResult
+    from .run.engines import EngineChoice
+    from .run.plan import Limits
+    from .run.results import RunEvent, RunResult
 
 __all__ = ["verify", "VerifyOptions", "ValidateSettings", "BuildSettings", "RunSettings", "Stage", "ALL_STAGES",
            "Result", "Observer", "ENGINES", "REPORT_NAME", "NOT_LOCAL"]
@@ -85,7 +85,7 @@ class RunSettings:
     image: str | None = None  # run in this image (default: the one `paperpack build` made for this state)
     jobs: int | None = None  # notebooks at once (default: run.jobs in paperpack.yml, else the cores)
     parameters: Mapping[str, Any] = field(default_factory=dict)  # injected after the `parameters` cell
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits | None = None  # None: the manifest's run section, then the defaults
     isolate: bool = False  # one container per notebook
     untrusted: bool | None = None  # None: PAPERPACK_UNTRUSTED; True: the output folder goes outside the repo
     out_dir: Path | None = None  # executed notebooks and report.json (default: repo.default_output)
@@ -184,6 +184,8 @@ class Result:
     @property
     def run_failed(self) -> bool:
         """A notebook failed, or (unless ``allow_differs``) gave different results."""
+        from .run.results import FAILING_VERDICTS
+
         if self.run is None:
             return False
         bad = {"failed"} if self.options.run.allow_differs else set(FAILING_VERDICTS)
@@ -203,6 +205,8 @@ def verify(repo: Repo | Path | str, options: VerifyOptions | None = None) -> Res
     and the report are marked incomplete. Never writes into the repository except its
     output folder (``paperpack-out`` by default).
     """
+    from .run.engines import GIVEN, EngineChoice
+
     options = options or VerifyOptions()
     shown = options.shown_path or (str(repo) if not isinstance(repo, Repo) else None)
     repo = repo if isinstance(repo, Repo) else Repo.open(repo)
@@ -256,9 +260,10 @@ def _validate(repo: Repo, options: VerifyOptions) -> Report:
 
 def _build_engine(engine: str, *, runs: bool) -> EngineChoice:
     """The build's engine: docker when asked, or (auto) when a Docker daemon answers; else local, saying why."""
+    from .run.engines import EngineChoice, docker_available
+
     if engine != "auto":
         return EngineChoice(engine)
-    from .run.engines import docker_available
 
     ok, why = docker_available()
     if ok:

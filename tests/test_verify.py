@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,14 @@ def test_verify_is_a_library_call_with_typed_options_and_result(tmp_path: Path) 
     assert written["run"] == result.run.to_dict()  # the run section is the typed result's, as it is
     assert written["findings"] == [f.to_dict() for f in result.findings.sorted()]
     assert "verify" in paperpack.__all__ and "VerifyOptions" in paperpack.__all__
+
+
+def test_importing_the_library_does_not_load_the_run_or_build_packages() -> None:
+    """`import paperpack` (for verify) stays light: the run and build stages load when they start."""
+    code = ("import sys, paperpack; "
+            "print(sorted(m for m in ('paperpack.run', 'paperpack.build', 'requests') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_options_are_checked_when_made() -> None:
