@@ -206,7 +206,7 @@ def test_a_report_of_another_commit_is_not_merged(tmp_path: Path) -> None:
     earlier = _report(tmp_path, commit="c1", build={"image": "p/x:1"})
     merged = merge_reports(earlier, _report(tmp_path, commit="c2", run=_run_section("p/x:1")), {Section.RUN})
     assert merged["build"] is None
-    assert merged["dropped"]["build"] == "the earlier report was for commit c1, this one is for c2"
+    assert merged["dropped"] == {"build": "the earlier report was for commit c1, this one is for c2"}
 
 
 def test_a_report_the_repository_carries_is_never_read_back(tmp_path: Path) -> None:

@@ -104,8 +104,7 @@ def merge_reports(previous: dict[str, Any] | None, current: dict[str, Any],
     for section in Section:
         if section in made:
             continue
-        had = any(previous.get(key) for key in KEYS[section])
-        if not had:
+        if not _has(previous, section):
             continue
         if not same_state:
             dropped[section.value] = (f"the earlier report was for commit {old_commit or '(none)'}, "
@@ -129,6 +128,13 @@ def merge_reports(previous: dict[str, Any] | None, current: dict[str, Any],
         merged["complete"] = False
     merged["dropped"] = dropped or None
     return merged
+
+
+def _has(report: dict[str, Any], section: Section) -> bool:
+    """Whether ``report`` holds ``section`` (a report without validation still has an empty summary)."""
+    if section is Section.VALIDATION:
+        return report.get("checked") is not None or bool(report.get("findings"))
+    return bool(report.get(section.value))
 
 
 def _stale(section: Section, previous: dict[str, Any], current: dict[str, Any], made: set[Section]) -> str:
