@@ -1,7 +1,13 @@
 """A persistent JSON cache on disk, one small file per key, with a time to live.
 
 The cache lives under ``platformdirs.user_cache_dir("paperpack")`` unless
-``PAPERPACK_CACHE_DIR`` names another folder. Each entry is written to a temporary
+``PAPERPACK_CACHE_DIR`` names another folder, or a caller passes one (``--cache-dir``
+on ``build``, ``run`` and ``data``: the same folder as the variable would name). One
+layout below it, whichever way it was set: ``data/`` the data store
+(:class:`~paperpack.data.store.DataStore`), ``doi/`` and ``closure/`` JSON caches,
+``venvs/`` the local engine's environments.
+
+Each entry is written to a temporary
 file beside its final name and moved into place with :func:`os.replace`, so readers
 never see half an entry and several processes can share the folder without locks
 (the last writer wins; every version written is complete).
@@ -19,21 +25,31 @@ from typing import Any
 
 from .report import write_atomic
 
-__all__ = ["cache_dir", "JsonCache"]
+__all__ = ["cache_dir", "data_dir", "JsonCache", "CACHE_ENV"]
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "PAPERPACK_CACHE_DIR"
 
 
-def cache_dir() -> Path:
-    """paperpack's cache folder: ``$PAPERPACK_CACHE_DIR`` or the user cache directory."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
+def cache_dir(override: Path | None = None) -> Path:
+    """paperpack's cache folder: ``override`` (``--cache-dir``), else ``$PAPERPACK_CACHE_DIR``, else the user's.
+
+    ``override`` and the variable mean the same folder: everything below it has the same layout.
+    """
+    if override is not None:
         return Path(override).expanduser()
+    from_env = os.environ.get(CACHE_ENV)
+    if from_env:
+        return Path(from_env).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("paperpack"))
+
+
+def data_dir(cache: Path | None = None) -> Path:
+    """The data store's folder: ``data/`` in paperpack's cache folder (:func:`cache_dir` of ``cache``)."""
+    return cache_dir(cache) / "data"
 
 
 class JsonCache:

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def validate(
-    root: Path | str,
+    root: Path | str | Repo,
     *,
     offline: bool = False,
     resolve_dois: bool = True,
@@ -30,13 +30,18 @@ def validate(
 
     Never modifies anything under ``root``. A manifest that does not follow its
     schema becomes a finding (and the rest is inferred), so one run shows everything.
+    ``root`` may be a :class:`Repo` already opened (by :func:`paperpack.verify`): its
+    files are then not walked again, and its manifest is used as it was loaded.
     """
     ctx = context or CheckContext(offline=offline, resolve_dois=resolve_dois)
-    repo = Repo.open(root, manifest=False)
-    try:
-        repo.manifest = load_manifest(repo.root)
-    except ManifestError as exc:
-        ctx.cache["manifest_error"] = exc
+    if isinstance(root, Repo):
+        repo = root
+    else:
+        repo = Repo.open(root, manifest=False)
+        try:
+            repo.manifest = load_manifest(repo.root)
+        except ManifestError as exc:
+            ctx.cache["manifest_error"] = exc
     findings = Findings()
     for family, check in registry or default_registry():
         log.debug("running %s checks", family)

@@ -268,7 +268,7 @@ def test_unusable_cache_dir_is_an_error_naming_it(doi_env: DoiServer, tmp_path: 
     blocker.write_text("not a folder")
     assert main(["data", "fetch", str(repo.root), "--cache-dir", str(blocker / "cache")]) == 1
     err = capsys.readouterr().err
-    assert f"error: cannot use {blocker / 'cache'} as the data cache: Not a directory" in err
+    assert f"error: cannot use {blocker / 'cache' / 'data'} as the data cache: Not a directory" in err
     assert "hint: pass a writable folder with --cache-dir" in err and "Traceback" not in err
     assert doi_env.count == 0
 

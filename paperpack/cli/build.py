@@ -7,18 +7,13 @@ import json
 import sys
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-
-from ..build import build_image
 from ..build.builder import MODES
-from ..errors import EXIT_FINDINGS, EXIT_OK, BuildError, EngineError, UsageError
-from ..findings import Severity
-from ..repo import Repo
-from ..report import Report, write_json_atomic
+from ..errors import EXIT_FINDINGS, EXIT_OK, BuildError
+from ..report import write_json_atomic
 from ..report.text import make_console
-from ._buildview import BuildView, show_build_failure
-from .run import add_run_arguments, run_from_args
+from ..verify import ALL_STAGES, BuildSettings, Stage, ValidateSettings, VerifyOptions, verify
+from ._buildview import show_build_failure
+from .run import ConsoleObserver, add_cache_argument, add_run_arguments, run_settings, show_run
 
 HELP = "build the image, run every notebook in it and compare the results (the whole verification)"
 DESCRIPTION = """\
@@ -91,103 +86,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report (validation, build and run) as JSON on stdout")
     p.add_argument("-o", "--output", type=Path, metavar="REPORT",
                    help="also write a JSON report (schemas/paperpack.report.v1.json) to this file, atomically")
+    add_cache_argument(p)
     add_run_arguments(p, short=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """validate → fetch data → build → run → compare → report."""
-    from ..data import ensure_data
-    from ..validate import validate
-
-    repo = Repo.open(args.path)
+    """validate → fetch data → build → run → compare → report, through :func:`~paperpack.verify.verify`."""
     err = make_console(sys.stderr, color=args.color)
     quiet = args.quiet or args.json
-
-    report = validate(repo.root, offline=True)  # DOIs: syntax and cache only; `paperpack validate` resolves
-    _show_validation(report, err, quiet=quiet, verbose=args.verbose > 0)
-
-    engine = args.engine
-    if engine == "local" and args.no_run:
-        raise UsageError("--engine local --no-run: nothing to do (the local engine builds no image)",
-                         hint="drop --no-run to run the notebooks, or use --engine docker to build the image")
-    if engine == "auto":
-        engine, why = _pick_engine(args.no_run)
-        if engine == "local":
-            err.print(f"[yellow]no usable container engine ({escape(why)}): running the notebooks with the local "
-                      "engine — less isolated: notebook code runs as you, on your files (the run's report "
-                      "says which limits and network isolation this machine allowed).[/]")
-    if not args.no_run:  # before the build: a data problem should not wait for a long build
-        fetched = ensure_data(repo, progress=None if quiet else (lambda message: err.print(escape(message))))
-        if fetched and not quiet:
-            err.print(f"data: {len(fetched)} file(s) fetched into the cache")
-    image = None
-    if engine == "docker":
-        view = BuildView(err, title=f"building {repo.root.name}", verbose=args.verbose > 0, quiet=quiet)
-        try:
-            with view:
-                result = build_image(repo, mode=args.mode, force=args.force, ca_bundle=args.ca_bundle,
-                                     push=args.push, progress=view, image_name=args.image_name,
-                                     allow_substitution=args.allow_python_substitution)
-        except (BuildError, EngineError) as exc:
-            if isinstance(exc, BuildError):
-                show_build_failure(exc, err)
-            if args.engine == "auto":  # the notebooks did not run, and auto does not run them without a container
-                exc.hint = f"{exc.hint}. {NOT_LOCAL}" if exc.hint else NOT_LOCAL
-            raise
-        image = result.image
-        report.build = result.to_dict()
-        if not quiet:
-            what = "reused (unchanged)" if result.reused else f"built in {result.duration:.1f} s"
-            err.print(f"[bold]{result.image}[/]  {what}, {result.mode} mode, Python {result.python_version or '?'}")
-            if result.substitution:
-                err.print(f"[yellow]substitution:[/] {escape(result.substitution)}")
-            if result.pushed:
-                err.print("pushed")
-            if result.log_path:
-                err.print(f"[dim]build log: {result.log_path}[/]")
-
-    validation_code = EXIT_FINDINGS if report.failed(args.strict) else EXIT_OK
+    run_console = make_console(sys.stderr if args.json else sys.stdout, color=args.color, soft_wrap=False)
+    observer = ConsoleObserver(err, run_console, quiet=quiet, verbose=args.verbose > 0)
+    build = BuildSettings(mode=args.mode, force=args.force, push=args.push, image_name=args.image_name,
+                          allow_python_substitution=args.allow_python_substitution, ca_bundle=args.ca_bundle)
+    stages = ALL_STAGES - {Stage.RUN, Stage.DATA} if args.no_run else ALL_STAGES
+    options = VerifyOptions(stages=stages, validate=ValidateSettings(offline=True, strict=args.strict), build=build,
+                            run=run_settings(args, args.engine), cache_dir=args.cache_dir, progress=observer,
+                            shown_path=str(args.path))
+    try:
+        result = verify(args.path, options)
+    except BuildError as exc:
+        show_build_failure(exc, err)
+        raise
+    validation_code = EXIT_FINDINGS if result.validation_failed else EXIT_OK
     if args.no_run:
-        if args.output:
-            write_json_atomic(args.output, report.to_dict(args.strict))
+        run_code = EXIT_OK
         if args.json:
-            sys.stdout.write(json.dumps(report.to_dict(args.strict), indent=2, ensure_ascii=False) + "\n")
-        return validation_code
-
-    args.engine = engine
-    run_code = run_from_args(args, repo, image, report)
+            sys.stdout.write(json.dumps(result.report, indent=2, ensure_ascii=False) + "\n")
+    else:
+        run_code = show_run(result, run_console, json_out=args.json, quiet=args.quiet, whole_report=True)
     if args.output:
-        write_json_atomic(args.output, report.to_dict(args.strict))
+        write_json_atomic(args.output, result.report)
     return run_code if run_code != EXIT_OK else validation_code
-
-
-NOT_LOCAL = ("The notebooks were not run: with a Docker daemon, --engine auto never runs them without a container; "
-             "pass --engine local to run them as you, knowingly")
-
-
-def _pick_engine(no_run: bool) -> tuple[str, str]:
-    """``docker`` when a Docker daemon answers, else ``local`` with the reason."""
-    from ..run.engines import docker_available
-
-    ok, why = docker_available()
-    if ok:
-        return "docker", ""
-    if no_run:
-        raise EngineError(f"cannot build an image: {why}",
-                          hint="install and start Docker (see docs/build.md), or drop --no-run to run the "
-                               "notebooks with the local engine")
-    return "local", why
-
-
-def _show_validation(report: Report, console: Console, *, quiet: bool, verbose: bool) -> None:
-    """Errors and warnings from validation, briefly; the full list is `paperpack validate`'s job."""
-    shown = [f for f in report.findings.sorted() if f.severity is not Severity.INFO]
-    if quiet and not report.findings.errors:
-        return
-    for f in shown if (verbose or len(shown) <= 12) else shown[:12]:
-        style = "red" if f.severity is Severity.ERROR else "yellow"
-        console.print(f"[{style}]{f.severity.value}[/] {f.rule} {escape(f.where)}: {escape(f.message)}")
-    if len(shown) > 12 and not verbose:
-        console.print(f"… and {len(shown) - 12} more; `paperpack validate` lists them with the fixes")
-    console.print(f"validation: {report.verdict()}")

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..repo import Repo
 from ..report.text import make_console
-from .run import positive_int
+from .run import add_cache_argument, positive_int
 
 if TYPE_CHECKING:
     from ..httpclient import ServiceConfig
@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         a = actions.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}.\n\n{more}",
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         a.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
-        a.add_argument("--cache-dir", type=Path, help="data cache folder (default: <user cache>/paperpack/data)")
+        add_cache_argument(a)
         if name == "fetch":
             a.add_argument("-j", "--jobs", type=positive_int, default=4, help="downloads at once (default: 4)")
             a.add_argument("--allow-host", action="append", default=[], metavar="HOST[:PORT]",

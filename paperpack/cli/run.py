@@ -1,7 +1,9 @@
 """``paperpack run``: run every notebook end to end and say whether it gives the same results.
 
-``paperpack build`` calls :func:`add_run_arguments` and :func:`run_from_args` to run the
-notebooks in the image it just built.
+The command parses its options into :class:`~paperpack.verify.VerifyOptions`, calls
+:func:`~paperpack.verify.verify` (the run stage only) and renders the result.
+``paperpack build`` shares :func:`add_run_arguments`, :func:`run_settings`,
+:class:`ConsoleObserver` and :func:`show_run`.
 """
 
 from __future__ import annotations
@@ -13,22 +15,30 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from ..report import Report, write_json_atomic
-from ..report.text import make_console, safe
-from ..terminal import printable
+from ..findings import Severity
 from ..repo import DEFAULT_OUTPUT, Repo
-from ..run import Limits, RunEvent, RunResult, run_notebooks
-from ..run.engines import FOUND, choose_engine, default_registry
+from ..report import Report
+from ..report.text import make_console, safe
+from ..run import Limits, RunEvent, RunResult
+from ..run.engines import FOUND, EngineChoice
+from ..terminal import printable
+from ..verify import ENGINES, Observer, Result, RunSettings, Stage, VerifyOptions, verify
+from ._buildview import BuildView
 
-__all__ = ["register", "add_run_arguments", "run_from_args", "parse_parameters", "EXIT_INTERRUPTED"]
+if TYPE_CHECKING:
+    from ..build.builder import BuildResult
+
+__all__ = ["register", "add_run_arguments", "add_cache_argument", "run_settings", "show_run", "show_validation",
+           "ConsoleObserver", "parse_parameters", "EXIT_INTERRUPTED"]
 
 EXIT_INTERRUPTED = 130
 HELP = "run every notebook end to end and compare with the committed outputs"
@@ -151,6 +161,13 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, short: bool = True) ->
                        help="exit 0 when notebooks run but give different results (journals should not use this)")
 
 
+def add_cache_argument(parser: argparse.ArgumentParser) -> None:
+    """``--cache-dir``: the same folder as PAPERPACK_CACHE_DIR, for ``build``, ``run`` and ``data`` alike."""
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help="paperpack's cache folder, as PAPERPACK_CACHE_DIR (default: that variable, else the "
+                             "user cache folder); fetched data is in DIR/data either way")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help=HELP, description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -158,7 +175,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image", metavar="TAG",
                    help="the image to run in (default: the one `paperpack build PATH` made for this state of "
                         "the repository, if it exists)")
-    p.add_argument("--engine", choices=("auto", "docker", "local"), default="auto",
+    p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="docker (--image, or the image of this repository state: an error if it is missing), "
                         "local (a virtual environment; less isolated), auto (default: docker when --image is "
                         "given — an error if Docker does not answer — or when the image of this repository "
@@ -166,65 +183,126 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "Docker, base image or buildx; else an error: build the image first)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="text for people, json (the report's run section) on stdout")
+    add_cache_argument(p)
     add_run_arguments(p)
     p.set_defaults(func=_run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    return run_from_args(args, Repo.open(args.path), args.image)
-
-
-def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, report: Report | None = None) -> int:
-    """Run the notebooks as ``args`` say, show progress and verdicts, write report.json; return the exit code.
-
-    ``report`` (e.g. from ``paperpack build``) receives the ``run`` section; without
-    one, a new report is made. It is written to ``<out>/report.json`` atomically. With
-    JSON output, stdout gets the run section — or the whole report when the caller gave one.
-    """
-    whole_report = report is not None
-    fmt = "json" if getattr(args, "json", False) else getattr(args, "format", "text")
-    engine = getattr(args, "engine", None) or ("docker" if image else "auto")
+def run_settings(args: argparse.Namespace, engine: str) -> RunSettings:
+    """The run options of ``paperpack run`` or ``paperpack build`` as typed settings."""
     limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=args.memory,
                     pids=args.pids, cpus=args.cpus, disk=args.disk)
-    console = make_console(sys.stderr if fmt == "json" else sys.stdout, color=getattr(args, "color", "auto"),
-                           soft_wrap=False)
-    quiet = getattr(args, "quiet", False) or fmt == "json"
-    choice = choose_engine(default_registry(), engine, image, repo=repo,
-                           path=str(getattr(args, "path", None) or repo.root))
-    if choice.note:
-        console.print(Text(f"{choice.note}.", style="yellow"))
-    elif choice.source == FOUND and not quiet:
-        console.print(f"image: {choice.image} — {FOUND_TEXT}")
-    display = Progress(console, quiet=quiet)
-    previous = _sigterm_as_interrupt()
-    try:
-        with display:
-            result = run_notebooks(repo, engine=choice.name, image=choice.image, out_dir=getattr(args, "out", None),
-                                   jobs=args.jobs, parameters=parse_parameters(args.parameters), limits=limits,
-                                   progress=display.update, isolate=getattr(args, "isolate", False),
-                                   untrusted=getattr(args, "untrusted", None))
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    manifest = repo.manifest.path.relative_to(repo.root).as_posix() if repo.manifest and repo.manifest.path else None
-    report = report or Report(root=repo.root, commit=repo.commit(), manifest=manifest)
-    run_section = result.to_dict()
-    run_section["image_source"] = choice.source if result.image else None  # given / found
-    run_section["engine_note"] = choice.note or None
-    report.run = run_section
-    report.complete = report.complete and result.complete
-    write_json_atomic(result.out_dir / "report.json", report.to_dict())
-    if fmt == "json":
-        doc = report.to_dict() if whole_report else run_section
+    return RunSettings(engine=engine, image=getattr(args, "image", None), jobs=args.jobs,
+                       parameters=parse_parameters(args.parameters), limits=limits, isolate=args.isolate,
+                       untrusted=args.untrusted, out_dir=args.out, allow_differs=args.allow_differs)
+
+
+def _run(args: argparse.Namespace) -> int:
+    json_out = args.format == "json"
+    console = make_console(sys.stderr if json_out else sys.stdout, color=args.color, soft_wrap=False)
+    observer = ConsoleObserver(console, console, quiet=args.quiet or json_out, verbose=args.verbose > 0)
+    options = VerifyOptions(stages=frozenset({Stage.RUN}), run=run_settings(args, args.engine),
+                            cache_dir=args.cache_dir, progress=observer, shown_path=str(args.path))
+    return show_run(verify(args.path, options), console, json_out=json_out, quiet=args.quiet)
+
+
+def show_run(result: Result, console: Console, *, json_out: bool, quiet: bool, whole_report: bool = False) -> int:
+    """Show the run of ``result`` (verdicts, or JSON on stdout: its run section, or ``whole_report``); the exit code.
+
+    Exit 130 when interrupted, 1 when a notebook failed or differs (``allow_differs``: failed only), else 0.
+    """
+    run = result.run
+    assert run is not None and result.engine is not None
+    if json_out:
+        doc = result.report if whole_report else result.report["run"]
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    elif getattr(args, "quiet", False):
-        console.print(result.summary())
+    elif quiet:
+        console.print(run.summary())
     else:
-        render_verdicts(result, console, found=choice.source == FOUND)
-    if not result.complete:
+        render_verdicts(run, console, found=result.engine.source == FOUND)
+    if not run.complete:
         return EXIT_INTERRUPTED
-    bad = {"failed"} if getattr(args, "allow_differs", False) else {"failed", "differs"}
-    return EXIT_FINDINGS if any(nb.verdict in bad for nb in result.notebooks) else EXIT_OK
+    return EXIT_FINDINGS if result.run_failed else EXIT_OK
+
+
+class ConsoleObserver(Observer):
+    """What :func:`~paperpack.verify.verify` says, drawn on consoles.
+
+    ``status`` gets validation, the engine note, data and the build; ``run`` the run's
+    progress (and the verdicts, drawn by the caller). ``quiet``: errors and notes only.
+    """
+
+    def __init__(self, status: Console, run: Console, *, quiet: bool, verbose: bool) -> None:
+        self.status = status
+        self.console = run
+        self.quiet = quiet
+        self.verbose = verbose
+        self.view: BuildView | None = None
+        self.display: Progress | None = None
+        self.previous_sigterm: Any = None
+
+    def validated(self, report: Report) -> None:
+        show_validation(report, self.status, quiet=self.quiet, verbose=self.verbose)
+
+    def engine_chosen(self, choice: EngineChoice) -> None:
+        if choice.note:
+            self.status.print(Text(f"{choice.note}.", style="yellow"))
+        elif choice.source == FOUND and not self.quiet:
+            self.status.print(f"image: {choice.image} — {FOUND_TEXT}")
+
+    def message(self, text: str) -> None:
+        if not self.quiet:
+            self.status.print(escape(text))
+
+    def build_started(self, repo: Repo) -> Callable[[str], None]:
+        self.view = BuildView(self.status, title=f"building {repo.root.name}", verbose=self.verbose, quiet=self.quiet)
+        return self.view.__enter__()
+
+    def build_finished(self, result: BuildResult | None) -> None:
+        if self.view is not None:
+            self.view.__exit__(None, None, None)
+            self.view = None
+        if result is None or self.quiet:
+            return
+        what = "reused (unchanged)" if result.reused else f"built in {result.duration:.1f} s"
+        self.status.print(f"[bold]{result.image}[/]  {what}, {result.mode} mode, Python {result.python_version or '?'}")
+        if result.substitution:
+            self.status.print(f"[yellow]substitution:[/] {escape(result.substitution)}")
+        if result.pushed:
+            self.status.print("pushed")
+        if result.log_path:
+            self.status.print(f"[dim]build log: {result.log_path}[/]")
+
+    def run_started(self) -> None:
+        self.previous_sigterm = _sigterm_as_interrupt()
+        self.display = Progress(self.console, quiet=self.quiet).__enter__()
+
+    def run_event(self, event: RunEvent) -> None:
+        if self.display is not None:
+            self.display.update(event)
+
+    def run_finished(self) -> None:
+        try:
+            if self.display is not None:
+                self.display.__exit__(None, None, None)
+                self.display = None
+        finally:
+            if self.previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, self.previous_sigterm)
+                self.previous_sigterm = None
+
+
+def show_validation(report: Report, console: Console, *, quiet: bool, verbose: bool) -> None:
+    """Errors and warnings from validation, briefly; the full list is `paperpack validate`'s job."""
+    shown = [f for f in report.findings.sorted() if f.severity is not Severity.INFO]
+    if quiet and not report.findings.errors:
+        return
+    for f in shown if (verbose or len(shown) <= 12) else shown[:12]:
+        style = "red" if f.severity is Severity.ERROR else "yellow"
+        console.print(f"[{style}]{f.severity.value}[/] {f.rule} {escape(f.where)}: {escape(f.message)}")
+    if len(shown) > 12 and not verbose:
+        console.print(f"… and {len(shown) - 12} more; `paperpack validate` lists them with the fixes")
+    console.print(f"validation: {report.verdict()}")
 
 
 def _sigterm_as_interrupt() -> Any:

@@ -71,13 +71,14 @@ def _present_in_repo(repo: Repo, declared: DeclaredFile) -> bool:
 def data_mounts(repo: Repo, *, cache_dir: Path | None = None) -> list[DataMount]:
     """What a run mounts read-only: each declared file not already in the repo with the right hash.
 
-    ``cache_dir`` is the data store folder (default ``<paperpack cache>/data``).
+    ``cache_dir`` is paperpack's cache folder (``--cache-dir``, default :func:`~paperpack.cache.cache_dir`);
+    the data store is its ``data/`` folder.
     Raises :class:`DataError` (hint: run ``paperpack data fetch``) when a declared
     file has not been fetched, or (hint: ``paperpack data lock``) when a cached file
     declared by URL has no hash, and :class:`ChecksumError` for a committed file whose
     hash differs from the declared one.
     """
-    store = DataStore(cache_dir)
+    store = DataStore.in_cache(cache_dir)
     mounts: list[DataMount] = []
     missing: list[str] = []
     unpinned: list[DeclaredFile] = []
@@ -234,7 +235,7 @@ def fetch_data(repo: Repo, *, config: ServiceConfig | None = None, cache_dir: Pa
     Files are fetched ``workers`` at a time. The first error is raised after the
     other downloads finished (what was fetched stays in the cache).
     """
-    return _fetch(repo, declared_files(repo, DataStore(cache_dir)), config=config, cache_dir=cache_dir,
+    return _fetch(repo, declared_files(repo, DataStore.in_cache(cache_dir)), config=config, cache_dir=cache_dir,
                   client=client, limits=limits, progress=progress, workers=workers)
 
 
@@ -243,7 +244,7 @@ def _fetch(repo: Repo, declared: list[DeclaredFile], *, config: ServiceConfig | 
            progress: FetchProgress | None = None, workers: int = 4) -> list[FetchResult]:
     """:func:`fetch_data` for the files ``declared`` (results in their order)."""
     config = config or ServiceConfig.from_env()
-    store = DataStore(cache_dir)
+    store = DataStore.in_cache(cache_dir)
     if declared:
         store.prepare()
     own = client is None
@@ -274,7 +275,7 @@ def ensure_data(repo: Repo, *, cache_dir: Path | None = None,
     a file to download by URL without a declared hash raises :class:`DataError` before
     any download (``paperpack data fetch`` and ``lock`` pin it).
     """
-    store = DataStore(cache_dir)
+    store = DataStore.in_cache(cache_dir)
     # hashes each committed file once (download.hash_file remembers it for the fetch and the mounts)
     missing = [d for d in declared_files(repo, store) if local_result(repo, store, d) is None]
     if not missing:

@@ -35,7 +35,7 @@ def lock_hashes(repo: Repo, *, cache_dir: Path | None = None) -> list[tuple[str,
     if repo.manifest is None or repo.manifest.path is None:
         raise DataError("no paperpack.yml: nothing is declared, so there is nothing to lock",
                         hint="declare the data under `data:` in paperpack.yml (`paperpack init` starts one)")
-    store = DataStore(cache_dir)
+    store = DataStore.in_cache(cache_dir)
     found: list[tuple[DeclaredFile, str]] = []
     for declared in declared_files(repo, store):
         if declared.unlisted:
@@ -87,7 +87,7 @@ def _pin_record_file(dataset: Any, declared: DeclaredFile, sha: str) -> None:
 
 def data_status(repo: Repo, *, cache_dir: Path | None = None) -> list[FetchResult]:
     """For each declared file: in-repo, cached, missing, or mismatch (in the repo with another hash)."""
-    store = DataStore(cache_dir)
+    store = DataStore.in_cache(cache_dir)
     out: list[FetchResult] = []
     for declared in declared_files(repo, store):
         try:

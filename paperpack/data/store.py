@@ -11,14 +11,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..cache import cache_dir as default_cache_dir
+from ..cache import data_dir
 from ..errors import DataError
 from ..report import write_atomic, write_json_atomic
 
 if TYPE_CHECKING:
     from .declared import DeclaredFile
 
-CACHE_HINT = "pass a writable folder with --cache-dir, or set PAPERPACK_CACHE_DIR to one"
+CACHE_HINT = "pass a writable folder with --cache-dir, or set PAPERPACK_CACHE_DIR to one (the same folder either way)"
 _HEX = re.compile(r"^[0-9a-f]+$")
 LISTING_VERSION = 1
 
@@ -29,7 +29,7 @@ def _name_of(key: str) -> str:
 
 
 class DataStore:
-    """The content-addressed data cache under ``<root>``.
+    """The content-addressed data cache under ``<root>`` (``<paperpack cache>/data``: :meth:`in_cache`).
 
     Layout: ``sha256/<hex>`` the files; ``md5/<hex>`` and ``keys/<sha256 of key>``
     small text files naming the sha256 of a blob; ``extracted/<hex>/`` unpacked
@@ -39,7 +39,15 @@ class DataStore:
     """
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else default_cache_dir() / "data"
+        self.root = Path(root) if root is not None else data_dir()
+
+    @classmethod
+    def in_cache(cls, cache: Path | None = None) -> "DataStore":
+        """The store in paperpack's cache folder ``cache`` (``--cache-dir``, default :func:`~paperpack.cache.cache_dir`).
+
+        ``--cache-dir X`` and ``PAPERPACK_CACHE_DIR=X`` both put the store in ``X/data``.
+        """
+        return cls(data_dir(cache))
 
     def blob(self, sha256: str) -> Path:
         return self.root / "sha256" / sha256.lower()

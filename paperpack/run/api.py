@@ -13,7 +13,7 @@ from ..errors import UsageError
 from ..report import sweep_temp_files, write_atomic
 from ..repo import DEFAULT_OUTPUT, OUTPUT_MARKER, Repo, default_output, mark_output_dir, untrusted_from_env
 from .channel import Delivery
-from .engines import Batch, Engine, EngineRegistry, Session, default_registry, detect_engine
+from .engines import Batch, Engine, EngineChoice, EngineRegistry, Session, choose_engine, default_registry
 from .mounts import data_sources
 from .outcome import interpret, link_upstream
 from .plan import Limits, Plan, PlannedNotebook, make_plan
@@ -27,14 +27,21 @@ __all__ = ["run_notebooks", "prepare_out_dir"]
 log = logging.getLogger(__name__)
 
 
-def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None, out_dir: Path | None = None,
-                  jobs: int | None = None, parameters: dict[str, object] | None = None,
+def run_notebooks(repo: Repo, *, engine: str | EngineChoice = "auto", image: str | None = None,
+                  out_dir: Path | None = None, jobs: int | None = None, parameters: dict[str, object] | None = None,
                   limits: Limits | None = None, progress: Callable[[RunEvent], None] | None = None,
                   registry: EngineRegistry | None = None, executor: Executor | None = None,
-                  isolate: bool = False, untrusted: bool | None = None) -> RunResult:
+                  isolate: bool = False, untrusted: bool | None = None,
+                  cache_dir: Path | None = None) -> RunResult:
     """Run every notebook of ``repo`` end to end and compare it with its committed outputs.
 
-    ``engine`` is ``docker`` (needs ``image``), ``local`` or ``auto``. Executed copies go
+    ``engine`` is ``docker`` (needs ``image``, else the image `paperpack build` made for
+    this state of the repository), ``local``, ``auto`` — each decided by
+    :func:`~paperpack.run.engines.choose_engine`, the engine policy: ``auto`` falls back
+    to the local engine only for a reason of the machine, with a note in the result — or
+    an :class:`~paperpack.run.engines.EngineChoice` the caller already made (``image`` is
+    then ignored). ``cache_dir`` is paperpack's cache folder (``--cache-dir``), where the
+    fetched data is looked for. Executed copies go
     to ``out_dir/executed/``; the repository itself is never written. The default output
     folder is ``<repo>/paperpack-out``, or, with ``untrusted`` (default: ``PAPERPACK_UNTRUSTED``
     set), a folder outside the repository (:func:`~paperpack.repo.default_output`). On
@@ -46,19 +53,21 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
     own container, so memory and process limits apply to it alone. ``registry`` and
     ``executor`` let tests (or a Dask cluster) supply their own.
     """
+    registry = registry or default_registry()
+    choice = engine if isinstance(engine, EngineChoice) else choose_engine(registry, engine, image, repo=repo)
     if untrusted is None:
         untrusted = untrusted_from_env()
     out = prepare_out_dir(Path(out_dir) if out_dir is not None else default_output(repo.root, untrusted=untrusted),
                           repo.root)
-    registry = registry or default_registry()
-    name = detect_engine(registry, image) if engine == "auto" else engine
+    name, image = choice.name, choice.image
     runner = registry.get(name)
     run_section = repo.manifest.section("run") if repo.manifest else {}
     jobs = max(1, jobs if jobs is not None else run_section.get("jobs") or os.cpu_count() or 1)
     plan = make_plan(repo, parameters=parameters, limits=limits, jobs=jobs)
     notify = progress or (lambda event: None)
     result = RunResult(engine=name, isolation=runner.isolation, image=image if name == "docker" else None,
-                       out_dir=out, jobs=jobs, limits=plan.limits.to_dict())
+                       out_dir=out, jobs=jobs, limits=plan.limits.to_dict(), image_source=choice.source,
+                       engine_note=choice.note or None)
     started = time.monotonic()
     scratch = new_scratch(docker=name == "docker")  # after removing what killed runs left
     try:
@@ -74,7 +83,7 @@ def run_notebooks(repo: Repo, *, engine: str = "auto", image: str | None = None,
                                 cells=event.get("cells")))
 
         session = Session(repo=repo, work_dir=work, limits=plan.limits, jobs=jobs,
-                          image=image, on_event=on_event)
+                          image=image, on_event=on_event, cache_dir=cache_dir)
         runs = _schedule(plan, runner, session, scratch, keys, executor or ThreadExecutor(jobs), notify, result,
                          isolate)
         for nb in plan.notebooks:
@@ -221,7 +230,7 @@ def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys:
             notify(RunEvent(kind="queued", path=nb.path))
     try:
         if plan.to_run:
-            session.data = data_sources(session.repo)  # once per run: it checks the hashes of in-repo data
+            session.data = data_sources(session.repo, session.cache_dir)  # once per run: it checks the hashes of in-repo data
             runner.prepare(session)
             result.isolation = runner.isolation  # what the engine applied (the local engine learns it here)
         while True:

@@ -69,6 +69,7 @@ class Session:
     image: str | None = None
     on_event: Callable[[dict[str, Any]], None] = _no_event
     data: list[tuple[Path, str]] = field(default_factory=list)  # (fetched file, repo-relative target)
+    cache_dir: Path | None = None  # paperpack's cache folder (--cache-dir); None: cache.cache_dir()
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -62,7 +62,7 @@ class LocalEngine(Engine):
     def _confinement(self, session: Session, longest: float, slot: int = 0,
                      writable: Sequence[Path] = ()) -> Confinement:
         readonly = protected_paths(self.venv, [source for source, _ in session.data],
-                                   [session.work_dir.parent, *writable]) if self.venv else []
+                                   [session.work_dir.parent, *writable], cache=session.cache_dir) if self.venv else []
         return Confinement(session.limits, longest, probe(), slot=slot, readonly=readonly)
 
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
@@ -97,9 +97,11 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def protected_paths(venv: Path, data: Sequence[Path], writable: Sequence[Path]) -> list[Path]:
-    """What notebook code must not change: paperpack's cache (every cached environment, the
-    default data cache), ``venv``, and the data cache(s) ``data`` (fetched files) come from.
+def protected_paths(venv: Path, data: Sequence[Path], writable: Sequence[Path], *,
+                    cache: Path | None = None) -> list[Path]:
+    """What notebook code must not change: paperpack's cache ``cache`` (default
+    :func:`~paperpack.cache.cache_dir`: every cached environment, the data cache), ``venv``,
+    and the data cache(s) ``data`` (fetched files) come from.
 
     A data file's cache is its store's root (``<root>/sha256/<hex>``, ``<root>/extracted/<hex>``),
     so the blobs of other papers are covered too. A folder holding one of ``writable`` (the
@@ -112,7 +114,7 @@ def protected_paths(venv: Path, data: Sequence[Path], writable: Sequence[Path]) 
         return not any(_inside(w, path) for w in real)
 
     wanted: list[Path] = []
-    for path in (cache_dir(), venv):
+    for path in (cache_dir(cache), venv):
         wanted.append(Path(os.path.realpath(path)))
     for source in data:
         source = Path(os.path.realpath(source))

@@ -93,6 +93,8 @@ class RunResult:
     notebooks: list[NotebookRun] = field(default_factory=list)
     complete: bool = True
     duration: float = 0.0
+    image_source: str | None = None  # engines.GIVEN (passed in) or engines.FOUND (the image of this repo state)
+    engine_note: str | None = None  # why the less isolated local engine, when auto chose it
 
     @property
     def failed(self) -> bool:
@@ -126,6 +128,8 @@ class RunResult:
             "engine": self.engine,
             "isolation": self.isolation,
             "image": self.image,
+            "image_source": self.image_source if self.image else None,
+            "engine_note": self.engine_note or None,
             "out_dir": str(self.out_dir),
             "jobs": self.jobs,
             "limits": self.limits,
