@@ -18,12 +18,13 @@ import tarfile
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 
 
-def _wheel(name: str, version: str, requires: list[str], requires_python: str | None) -> tuple[str, bytes]:
+def _wheel(name: str, version: str, requires: list[str], requires_python: str | None,
+           code: str = "VALUE = 1\n") -> tuple[str, bytes]:
     module = name.replace("-", "_")
     dist_info = f"{module}-{version}.dist-info"
     meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
@@ -31,7 +32,7 @@ def _wheel(name: str, version: str, requires: list[str], requires_python: str | 
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")
     files = {
-        f"{module}/__init__.py": b"VALUE = 1\n",
+        f"{module}/__init__.py": code.encode(),
         f"{dist_info}/METADATA": ("\n".join(meta) + "\n").encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: paperpack-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{dist_info}/top_level.txt": f"{module}\n".encode(),
@@ -111,13 +112,23 @@ class PackageIndex:
         return f"http://127.0.0.1:{self.server.server_address[1]}/simple"
 
     def add(self, name: str, version: str, requires: list[str] | None = None,
-            requires_python: str | None = None, uploaded: str | None = None) -> None:
-        filename, data = _wheel(name, version, requires or [], requires_python)
+            requires_python: str | None = None, uploaded: str | None = None, code: str | None = None) -> None:
+        """A wheel whose module's ``__init__.py`` holds ``code`` (default ``VALUE = 1``)."""
+        filename, data = _wheel(name, version, requires or [], requires_python, code or "VALUE = 1\n")
         if uploaded:
             self.uploaded[filename] = uploaded
         if requires_python:
             self.requires_python[filename] = requires_python
         self.projects.setdefault(canonicalize_name(name), {})[filename] = data
+
+    def write_wheels(self, folder: Path) -> Path:
+        """Every wheel into ``folder`` (a pip ``--find-links`` folder)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for files in self.projects.values():
+            for filename, data in files.items():
+                if filename.endswith(".whl"):
+                    (folder / filename).write_bytes(data)
+        return folder
 
     def add_sdist(self, name: str, version: str, setup_py: str) -> None:
         """A source distribution only: pip would have to run its ``setup.py`` to learn its metadata."""

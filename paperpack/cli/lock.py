@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import EXIT_FINDINGS, EXIT_OK
+from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ..repo import Repo
-from ..timemachine import AsOfMode, parse_as_of
+from ..timemachine import AsOfChoice, AsOfMode, parse_as_of
 from ..timemachine.lock import date_for, plan_lock, write_lock
 
 HELP = "pin requirements.txt to the versions that existed on the repository's date"
@@ -25,11 +25,19 @@ examples:
   paperpack lock . --as-of 2023-06-15 --write"""
 
 
+def as_of_option(text: str) -> AsOfChoice:
+    """``--as-of auto|off|DATE`` for argparse (``paperpack lock``, ``run`` and ``build``)."""
+    try:
+        return parse_as_of(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} ({exc.hint})") from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lock", help=HELP, description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
-    p.add_argument("--as-of", default="auto", metavar="auto|DATE",
+    p.add_argument("--as-of", type=as_of_option, default=AsOfChoice(AsOfMode.AUTO), metavar="auto|DATE",
                    help="the date to resolve as of (default auto: see above)")
     p.add_argument("--python", metavar="X.Y", help="the Python to resolve for (default: runtime.txt's, else this one)")
     p.add_argument("--write", action="store_true", help="write the pins into the file")
@@ -37,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    choice = parse_as_of(args.as_of)
+    choice: AsOfChoice = args.as_of
     if choice.mode is AsOfMode.OFF:
         print("--as-of off: nothing to lock", file=sys.stderr)
         return EXIT_OK

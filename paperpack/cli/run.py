@@ -27,6 +27,9 @@ from ..terminal import printable
 from ..repo import DEFAULT_OUTPUT, Repo
 from ..run import Limits, RunEvent, RunResult, run_notebooks
 from ..run.engines import FOUND, choose_engine, default_registry
+from ..timemachine import AsOfChoice, AsOfMode
+from ..timemachine.rerun import dated_rerun
+from .lock import as_of_option
 
 __all__ = ["register", "add_run_arguments", "run_from_args", "parse_parameters", "EXIT_INTERRUPTED"]
 
@@ -147,6 +150,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, short: bool = True) ->
     group.add_argument("--untrusted", action="store_true", default=None,
                        help="the repository is someone else's (a submission): the default output folder goes "
                             "outside it, under paperpack's state folder (also PAPERPACK_UNTRUSTED=1)")
+    group.add_argument("--as-of", type=as_of_option, default=AsOfChoice(AsOfMode.AUTO), metavar="auto|DATE|off",
+                       help="after failures that look like dependency drift, rerun with dependencies as of the "
+                            "repository's date (auto, the default), as of DATE (always), or never (off); "
+                            "docs/time-machine.md")
     group.add_argument("--allow-differs", action="store_true",
                        help="exit 0 when notebooks run but give different results (journals should not use this)")
 
@@ -206,11 +213,14 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    dated = dated_rerun(repo, result, getattr(args, "as_of", AsOfChoice(AsOfMode.OFF)), jobs=args.jobs,
+                        parameters=parse_parameters(args.parameters), limits=limits) if result.complete else None
     manifest = repo.manifest.path.relative_to(repo.root).as_posix() if repo.manifest and repo.manifest.path else None
     report = report or Report(root=repo.root, commit=repo.commit(), manifest=manifest)
     run_section = result.to_dict()
     run_section["image_source"] = choice.source if result.image else None  # given / found
     run_section["engine_note"] = choice.note or None
+    run_section["dated"] = dated.to_dict() if dated else None
     report.run = run_section
     report.complete = report.complete and result.complete
     write_json_atomic(result.out_dir / "report.json", report.to_dict())
@@ -221,6 +231,10 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
         console.print(result.summary())
     else:
         render_verdicts(result, console, found=choice.source == FOUND)
+        if dated is not None:
+            console.print(Text(dated.verdict(), style="bold"))
+            if dated.fix:
+                console.print(safe(f"fix: {dated.fix}"))
     if not result.complete:
         return EXIT_INTERRUPTED
     bad = {"failed"} if getattr(args, "allow_differs", False) else {"failed", "differs"}
