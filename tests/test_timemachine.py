@@ -248,3 +248,16 @@ def test_lock_refuses_a_requirements_file_that_is_a_link(index: PackageIndex, tm
     with pytest.raises(Exception):
         write_lock(plan_lock(repo, AS_OF))
     assert outside.read_text() == "plots\n"
+
+
+def test_dated_resolution_leaves_undated_local_wheels_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip does not date files of find-links folders or file:// indexes: a dated resolution must not use them."""
+    newer = PackageIndex()
+    newer.add("numcore", "2.4.6", uploaded="2026-02-01T10:00:00Z")
+    with _index() as served, newer:
+        monkeypatch.delenv("PAPERPACK_PIP_INDEX_URL")
+        monkeypatch.setenv("PIP_INDEX_URL", served.url)  # pip's own configuration, as a user sets it
+        monkeypatch.setenv("PIP_FIND_LINKS", str(newer.write_wheels(tmp_path / "wheels")))
+        got = resolve_as_of("numcore\n", AS_OF, "3.11", cache_folder=tmp_path / "cache")
+    assert got.status is ResolutionStatus.RESOLVED, got.reason
+    assert got.versions == {"numcore": "1.24.3"}
