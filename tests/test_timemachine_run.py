@@ -128,3 +128,13 @@ def test_no_dated_rerun_for_failures_that_are_not_drift(tmp_path: Path) -> None:
     assert dated_rerun(repo, result, AsOfChoice(AsOfMode.OFF)) is None
     result.notebooks[0] = NotebookRun("a.ipynb", status="ok", verdict="same")
     assert dated_rerun(repo, result, AsOfChoice(AsOfMode.AUTO)) is None
+
+
+def test_the_text_output_says_the_dated_verdict(drifting: PackageIndex, copy_case, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    repo = copy_case("timemachine-drift")
+    assert main(["run", str(repo), "--engine", "local", "-o", str(tmp_path / "out"), "-q", "--as-of",
+                 "2020-01-01"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("not reproduced as declared; the dependencies cannot be resolved as of 2020-01-01: no release of "
+            "ppk-numcore with a wheel for Python") in out

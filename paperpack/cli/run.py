@@ -231,10 +231,10 @@ def run_from_args(args: argparse.Namespace, repo: Repo, image: str | None, repor
         console.print(result.summary())
     else:
         render_verdicts(result, console, found=choice.source == FOUND)
-        if dated is not None:
-            console.print(Text(dated.verdict(), style="bold"))
-            if dated.fix:
-                console.print(safe(f"fix: {dated.fix}"))
+    if dated is not None and fmt != "json":
+        console.print(Text(printable(dated.verdict(), newlines=False), style="bold"))
+        if dated.fix:
+            console.print(safe(f"fix: {dated.fix}"))
     if not result.complete:
         return EXIT_INTERRUPTED
     bad = {"failed"} if getattr(args, "allow_differs", False) else {"failed", "differs"}
