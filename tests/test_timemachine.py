@@ -261,3 +261,34 @@ def test_dated_resolution_leaves_undated_local_wheels_out(tmp_path: Path, monkey
         got = resolve_as_of("numcore\n", AS_OF, "3.11", cache_folder=tmp_path / "cache")
     assert got.status is ResolutionStatus.RESOLVED, got.reason
     assert got.versions == {"numcore": "1.24.3"}
+
+
+def test_the_dated_section_matches_the_report_schema_and_the_docs() -> None:
+    import json
+
+    import jsonschema
+
+    from paperpack.timemachine.drift import RULES
+    from paperpack.timemachine.pins import PinChange
+    from paperpack.timemachine.rerun import DatedOutcome, DatedRun
+    from paperpack.timemachine.resolve import DatedResolution
+
+    root = Path(__file__).resolve().parent.parent
+    schema = json.loads((root / "schemas" / "paperpack.report.v1.json").read_text(encoding="utf-8"))
+    section = {"$ref": "#/$defs/dated_run", "$defs": schema["$defs"]}
+    resolution = DatedResolution(AS_OF, "3.11", ResolutionStatus.RESOLVED,
+                                 changes=[PinChange("numpy", "", "2.4.6", "1.24.3")])
+    drift = {"a.ipynb": classify(failure_of(_error("ValueError", "numpy.dtype size changed")))}
+    for outcome in DatedOutcome:
+        dated = DatedRun(outcome, False, AS_OF, drift, resolution)  # type: ignore[arg-type]
+        jsonschema.validate(dated.to_dict(), section)
+    reproduced = DatedRun(DatedOutcome.REPRODUCED, False, AS_OF, {}, resolution).to_dict()
+    assert reproduced["verdict"] == ("not reproduced as declared; reproduced with dependencies as of 2023-06-15 "
+                                     "(numpy 2.4.6 → 1.24.3)")
+    assert reproduced["paper_class"] == "reproduced with dated dependencies"
+    assert DatedRun(DatedOutcome.REPRODUCED, True, AS_OF, {}, resolution).paper_class is None
+    doc = (root / "docs" / "time-machine.md").read_text(encoding="utf-8")
+    kinds = schema["$defs"]["dated_run"]["properties"]["drift"]["additionalProperties"]["properties"]["kind"]["enum"]
+    assert len(RULES) == len(DriftKind)
+    for kind in DriftKind:
+        assert f"`{kind.value}`" in doc and kind.value in kinds, kind
