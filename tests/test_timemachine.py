@@ -62,6 +62,12 @@ def test_date_from_the_last_commit_changing_notebooks_or_environment(tmp_path: P
     _git(tmp_path, "add", ".")
     _git(tmp_path, "commit", "-q", "-m", "pin", date="2024-03-04")
     assert repository_date(tmp_path, notebooks=["analysis.ipynb"]).date == dt.date(2024, 3, 4)  # type: ignore[union-attr]
+    # a notebook name is no pathspec magic: as one, ":(glob)*" would match every file (later.txt too)
+    magic = ":(glob)*"
+    (tmp_path / "later.txt").write_text("x")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "later", date="2025-05-05")
+    assert repository_date(tmp_path, notebooks=[magic]).date == dt.date(2024, 3, 4)  # type: ignore[union-attr]
 
 
 def test_date_given_or_declared_wins_and_none_without_git(tmp_path: Path) -> None:

@@ -120,7 +120,8 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def _git_date(root: Path, notebooks: list[str]) -> AsOf | None:
-    paths = sorted(set(notebooks)) + [f":(glob)**/{name}" for name in ENV_FILES]
+    # notebook names are the repository's: literal, so a name like ":(exclude)…" is no pathspec magic
+    paths = [f":(literal){nb}" for nb in sorted(set(notebooks))] + [f":(glob)**/{name}" for name in ENV_FILES]
     line = _git(root, "log", "-1", "--format=%cs %h", "--", *paths)
     if not line:
         return None
