@@ -138,3 +138,25 @@ def test_the_text_output_says_the_dated_verdict(drifting: PackageIndex, copy_cas
     out = " ".join(capsys.readouterr().out.split())
     assert ("not reproduced as declared; the dependencies cannot be resolved as of 2020-01-01: no release of "
             "ppk-numcore with a wheel for Python") in out
+
+
+def test_a_dated_environment_that_cannot_be_built_leaves_the_declared_verdict(
+        copy_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    index = PackageIndex()
+    index.add("ppk-tabular", "2.0.2", requires=["ppk-numcore>=1.20"], uploaded="2023-05-29T10:00:00Z", code=TABULAR)
+    index.add("ppk-numcore", "2.4.6", uploaded="2026-02-01T10:00:00Z", code="VALUE = 2\n")
+    wheels = index.write_wheels(tmp_path / "wheels")  # ppk-numcore 1.24.3 is on the index, not in the folder
+    index.add("ppk-numcore", "1.24.3", uploaded="2023-04-22T10:00:00Z", code=OLD)
+    repo = copy_case("timemachine-drift")
+    with (repo / "requirements.txt").open("a") as fh:
+        fh.write("# an environment of its own\n")  # not the one other tests cache
+    with index:
+        monkeypatch.setenv("PAPERPACK_PIP_INDEX_URL", index.url)
+        monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+        code, run = _run(repo, tmp_path / "out", "--as-of", "2023-06-15", capsys=capsys)
+    assert code == 1 and [nb["verdict"] for nb in run["notebooks"]] == ["failed"]
+    dated = run["dated"]
+    assert dated["outcome"] == "not-tried" and dated["run"] is None
+    assert dated["reason"].startswith("the environment with the dated pins could not be built: could not build "
+                                      "the local environment"), dated["reason"]
+    assert dated["changes"] == [{"name": "ppk-numcore", "declared": "", "today": "2.4.6", "dated": "1.24.3"}]

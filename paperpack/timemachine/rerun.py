@@ -7,30 +7,37 @@ it (cached), builds a second local environment from the dated pins (cached by th
 runs the notebooks again into ``<out>/as-of-DATE/``. :class:`DatedRun` carries the outcome, the
 versions that differ and the sentence for the report.
 
-Only the local engine has a dated environment so far: after a run in a container the dated rerun is
-not tried (running the paper's code outside the container because the container run failed would
-lower its isolation); the report says how to ask for it.
+After a run in a container, the dated environment is a second image: the offline buildpack builds a
+copy of the repository whose requirements.txt holds the dated pins (content-tagged like any image, so
+a second time it is reused), with the Python of the first image; the notebooks of the repository
+itself then run in it, in a container like the first run. (Never with the local engine: running the
+paper's code outside the container because the container run failed would lower its isolation.)
+Images built in binder mode get no dated image (conda solves those environments; not yet dated).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..errors import BuildError, EngineError
 from ..repo import Repo
 from ..run.engines import EngineRegistry
 from ..run.local import LocalEngine
 from ..run.plan import Limits
 from ..run.results import NotebookRun, RunEvent, RunResult
+from ..run.runner import skip_entries
 from ..run.venv import choose_python, requirements_file, requirements_text
 from .asof import AsOf, AsOfChoice, AsOfMode, repository_date
 from .drift import Drift, classify, failure_of
 from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
 
-__all__ = ["DatedOutcome", "DatedRun", "dated_rerun", "drifted", "PAPER_CLASS"]
+__all__ = ["DatedOutcome", "DatedRun", "dated_rerun", "drifted", "dated_image", "PAPER_CLASS"]
 
 log = logging.getLogger(__name__)
 
@@ -141,29 +148,67 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, drift=drift,
                         reason="no date: not a git repository, and paperpack.yml states no environment.as_of "
                                "(give one with --as-of YYYY-MM-DD)")
-    if result.engine != "local":
-        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift,
-                        reason=f"dated environments run on the local engine only so far; try `paperpack run PATH "
-                               f"--engine local --as-of {as_of.date}`")
     req = requirements_file(repo.root)
     if req is None:
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift,
                         reason="the repository has no requirements.txt to resolve as of a date")
-    python = choose_python(repo.root)
-    resolution = resolve_as_of(requirements_text(repo.root, req), as_of, python.version, offline=offline)
+    labels = _image_labels(result.image) if result.engine == "docker" and result.image else {}
+    if result.engine == "docker" and labels.get(f"{_LABELS}.mode") != "offline":
+        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift,
+                        reason=f"a dated image is built in offline mode only, and {result.image} is not an image "
+                               "`paperpack build` made in offline mode (build with --mode offline)")
+    python = labels.get(f"{_LABELS}.python") or choose_python(repo.root).version
+    resolution = resolve_as_of(requirements_text(repo.root, req), as_of, python, offline=offline)
     if resolution.status is not ResolutionStatus.RESOLVED:
         outcome = DatedOutcome.UNRESOLVABLE if resolution.status is ResolutionStatus.FAILED \
             else DatedOutcome.NOT_TRIED
         return DatedRun(outcome, declared_ok, as_of, drift, resolution, reason=resolution.reason)
     log.warning("rerunning the notebooks with dependencies as of %s (%s)", as_of.date,
                 ", ".join(str(c) for c in resolution.changes[:4]) or "no version differs")
-    registry = EngineRegistry()
-    registry.register("local", lambda: _dated_engine(resolution.text))
-    from ..run.api import run_notebooks  # here: run.api imports the engines this module subclasses
+    from ..run.api import run_notebooks  # here: run.api imports the engines this module uses
 
-    dated = run_notebooks(repo, engine="local", out_dir=Path(result.out_dir) / f"as-of-{as_of.date}", jobs=jobs,
-                          parameters=parameters, limits=limits, progress=progress, registry=registry)
+    out = Path(result.out_dir) / f"as-of-{as_of.date}"
+    try:
+        if result.engine == "docker":
+            image = dated_image(repo, req, resolution.text)
+            dated = run_notebooks(repo, engine="docker", image=image, out_dir=out, jobs=jobs,
+                                  parameters=parameters, limits=limits, progress=progress)
+        else:
+            registry = EngineRegistry()
+            registry.register("local", lambda: _dated_engine(resolution.text))
+            dated = run_notebooks(repo, engine="local", out_dir=out, jobs=jobs, parameters=parameters,
+                                  limits=limits, progress=progress, registry=registry)
+    except (BuildError, EngineError) as exc:  # the declared verdict stands; say why no dated one came
+        log.warning("the dated environment could not be made: %s", exc)
+        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, resolution,
+                        reason=f"the environment with the dated pins could not be built: {exc}")
     return DatedRun(_outcome(dated.notebooks), declared_ok, as_of, drift, resolution, dated)
+
+
+_LABELS = "io.paperpack"
+
+
+def _image_labels(image: str) -> dict[str, str]:
+    from ..build.engine import image_inspect
+
+    info = image_inspect(image) or {}
+    return dict((info.get("Config") or {}).get("Labels") or {})
+
+
+def dated_image(repo: Repo, req: Path, requirements: str) -> str:
+    """The offline image of ``repo`` with ``requirements`` in place of ``req``: built from a scratch copy (the
+    repository is never written), content-tagged, so built once per set of pins."""
+    from ..build.builder import build_image
+
+    with tempfile.TemporaryDirectory(prefix="paperpack-dated-") as scratch:
+        copy = Path(scratch) / repo.root.name  # the same folder name: the same image repository name
+        shutil.copytree(repo.root, copy, symlinks=True, ignore=skip_entries)
+        target = copy / req.relative_to(repo.root)
+        target.unlink(missing_ok=True)  # a link in the copy: never written through
+        target.write_text(requirements, encoding="utf-8")
+        built = build_image(Repo.open(copy), mode="offline", allow_substitution=False)
+    log.info("dated image %s (%s)", built.image, "reused" if built.reused else f"built in {built.duration:.0f} s")
+    return built.image
 
 
 def _dated_engine(requirements: str) -> LocalEngine:
