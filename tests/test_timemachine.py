@@ -7,8 +7,6 @@ package index on 127.0.0.1 that serves upload times (tests/pkgindex.py, PEP 700)
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from paperpack.timemachine.drift import failure_of
 from paperpack.timemachine.lock import plan_lock, write_lock
 from paperpack.timemachine.pins import MARKER, pin_changes, pin_text, read_lines
 
+from gitdate import git as _git
 from pkgindex import PackageIndex
 
 # --- the date ------------------------------------------------------------------------------------
@@ -35,14 +34,6 @@ def test_parse_as_of() -> None:
     for bad in ("2023-13-01", "15/06/2023", "yesterday", "2999-01-01"):
         with pytest.raises(UsageError):
             parse_as_of(bad)
-
-
-def _git(root: Path, *args: str, date: str | None = None) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@example.org", "GIT_COMMITTER_NAME": "a",
-           "GIT_COMMITTER_EMAIL": "a@example.org"}
-    if date:
-        env.update(GIT_AUTHOR_DATE=f"{date}T12:00:00+00:00", GIT_COMMITTER_DATE=f"{date}T12:00:00+00:00")
-    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env=env)
 
 
 def test_date_from_the_last_commit_changing_notebooks_or_environment(tmp_path: Path) -> None:

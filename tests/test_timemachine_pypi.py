@@ -10,12 +10,11 @@ about 30 MB each; later runs reuse pip's cache.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from gitdate import commit_all
 from paperpack.cli.main import main
 
 pytestmark = pytest.mark.slow
@@ -25,11 +24,7 @@ def test_numpy1_pandas_is_reproduced_as_of_2023(copy_case, tmp_path: Path, monke
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("PAPERPACK_PIP_INDEX_URL")  # conftest's closed port: here, pip's configured index (PyPI)
     repo = copy_case("timemachine-numpy1")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@example.org", "GIT_COMMITTER_NAME": "a",
-           "GIT_COMMITTER_EMAIL": "a@example.org", "GIT_AUTHOR_DATE": "2023-06-15T12:00:00+00:00",
-           "GIT_COMMITTER_DATE": "2023-06-15T12:00:00+00:00"}
-    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "paper"]):
-        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+    commit_all(repo, "2023-06-15")
     code = main(["run", str(repo), "--engine", "local", "-o", str(tmp_path / "out"), "--format", "json"])
     run = json.loads(capsys.readouterr().out)
     assert code == 1

@@ -12,8 +12,6 @@ configuration (the package index this machine uses, as every local-engine test d
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ from paperpack.run.results import NotebookRun, RunResult
 from paperpack.timemachine import AsOfChoice, AsOfMode
 from paperpack.timemachine.pins import MARKER
 from paperpack.timemachine.rerun import DatedOutcome, dated_rerun
+from gitdate import commit_all
 from pkgindex import PackageIndex
 from tests.runhelp import tree_hashes
 
@@ -46,14 +45,6 @@ def drifting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
         yield index
 
 
-def _commit(root: Path, date: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@example.org", "GIT_COMMITTER_NAME": "a",
-           "GIT_COMMITTER_EMAIL": "a@example.org", "GIT_AUTHOR_DATE": f"{date}T12:00:00+00:00",
-           "GIT_COMMITTER_DATE": f"{date}T12:00:00+00:00"}
-    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "paper"]):
-        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env=env)
-
-
 def _run(repo: Path, out: Path, *extra: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ignore[type-arg]
     code = main(["run", str(repo), "--engine", "local", "-o", str(out), "--format", "json", *extra])
     return code, json.loads(capsys.readouterr().out)
@@ -62,7 +53,7 @@ def _run(repo: Path, out: Path, *extra: str, capsys: pytest.CaptureFixture[str])
 def test_drift_is_reproduced_as_of_the_commit_date_and_lock_writes_the_pins(
         drifting: PackageIndex, copy_case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = copy_case("timemachine-drift")
-    _commit(repo, "2023-06-15")
+    commit_all(repo, "2023-06-15")
     before = tree_hashes(repo)
     code, run = _run(repo, tmp_path / "out", capsys=capsys)
     assert code == 1, "the declared environment's verdict stays the primary one"
@@ -94,7 +85,7 @@ def test_drift_is_reproduced_as_of_the_commit_date_and_lock_writes_the_pins(
 def test_a_bug_is_not_rescued_by_the_date(drifting: PackageIndex, copy_case, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     repo = copy_case("timemachine-bug")  # drifted too, and divides by zero with any dependencies
-    _commit(repo, "2023-06-15")
+    commit_all(repo, "2023-06-15")
     code, run = _run(repo, tmp_path / "out", capsys=capsys)
     assert code == 1
     dated = run["dated"]

@@ -9,7 +9,6 @@ removed at the end.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from paperpack.cli.main import main
 from paperpack.schemas import validator_for
 from tests.conftest import snapshot
+from tests.gitdate import commit_all
 
 pytestmark = pytest.mark.docker
 
@@ -26,11 +26,7 @@ def test_dated_image_reproduces_the_numpy1_case(docker: str, copy_case, tmp_path
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PAPERPACK_PIP_INDEX_URL")  # conftest's closed port: here, pip's configured index (PyPI)
     repo = copy_case("timemachine-numpy1")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@example.org", "GIT_COMMITTER_NAME": "a",
-           "GIT_COMMITTER_EMAIL": "a@example.org", "GIT_AUTHOR_DATE": "2023-06-15T12:00:00+00:00",
-           "GIT_COMMITTER_DATE": "2023-06-15T12:00:00+00:00"}
-    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "paper"]):
-        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+    commit_all(repo, "2023-06-15")
     before = snapshot(repo)
     report_path = tmp_path / "report.json"
     images: list[str] = []
