@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from ..errors import BuildError, EngineError
 from ..repo import Repo
+from ..run.api import run_notebooks
 from ..run.engines import EngineRegistry
 from ..run.local import LocalEngine
 from ..run.plan import Limits
@@ -165,8 +166,6 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
         return DatedRun(outcome, declared_ok, as_of, drift, resolution, reason=resolution.reason)
     log.warning("rerunning the notebooks with dependencies as of %s (%s)", as_of.date,
                 ", ".join(str(c) for c in resolution.changes[:4]) or "no version differs")
-    from ..run.api import run_notebooks  # here: run.api imports the engines this module uses
-
     out = Path(result.out_dir) / f"as-of-{as_of.date}"
     try:
         if result.engine == "docker":
