@@ -98,19 +98,28 @@ def resolvable(text: str) -> str | None:
     return str(req)
 
 
-def _cache_key(requirements: Sequence[str], python: str) -> str:
+def _cache_key(requirements: Sequence[str], python: str, before: str | None = None) -> str:
     env = {name: os.environ.get(name, "") for name in _KEY_ENV}
-    return json.dumps({"requirements": sorted(set(requirements)), "python": python, "env": env}, sort_keys=True)
+    key: dict[str, Any] = {"requirements": sorted(set(requirements)), "python": python, "env": env}
+    if before:
+        key["before"] = before
+    return json.dumps(key, sort_keys=True)
 
 
 def resolve_closure(requirements: Sequence[str], *, python: str, offline: bool = False,
-                    cache_folder: Path | None = None, timeout: float = 300) -> Closure:
-    """The closure of ``requirements`` (named, see :func:`resolvable`) for Python ``python`` (``"3.11"``)."""
+                    cache_folder: Path | None = None, timeout: float = 300,
+                    before: str | None = None) -> Closure:
+    """The closure of ``requirements`` (named, see :func:`resolvable`) for Python ``python`` (``"3.11"``).
+
+    ``before`` (an ISO 8601 date or time, e.g. ``"2023-06-15T00:00:00Z"``) resolves the set as of
+    that moment: only files uploaded before it are considered (pip's ``--uploaded-prior-to``,
+    pip 26 and later); part of the cache key.
+    """
     reqs = sorted({r for r in (resolvable(t) for t in requirements) if r})
     if not reqs:
         return Closure(ClosureStatus.RESOLVED, python)
     cache = JsonCache((cache_folder or cache_dir()) / "closure", ttl=TTL)
-    key = _cache_key(reqs, python)
+    key = _cache_key(reqs, python, before)
     hit = cache.get(key)
     if isinstance(hit, dict):
         return Closure(ClosureStatus(hit["status"]), python, dict(hit["distributions"]), dict(hit["via"]),
@@ -123,7 +132,7 @@ def resolve_closure(requirements: Sequence[str], *, python: str, offline: bool =
     if known is not None and time.monotonic() - known[0] < UNREACHED_FOR:
         return Closure(ClosureStatus.UNAVAILABLE, python, reason=known[1])
     start = time.monotonic()
-    closure = _run_pip(reqs, python, timeout)
+    closure = _run_pip(reqs, python, timeout, before)
     if closure.status is ClosureStatus.UNAVAILABLE and closure.reason.startswith(_NOT_REACHED):
         _UNREACHED[index] = (time.monotonic(), closure.reason)
     closure.seconds = time.monotonic() - start
@@ -146,8 +155,38 @@ def _pip_env() -> tuple[dict[str, str], list[str]]:
     return env, ["--index-url", index]
 
 
-def _run_pip(reqs: list[str], python: str, timeout: float) -> Closure:
+#: pip settings a dated resolution keeps from pip's configuration (what reaches the index)
+_DATED_KEEP = ("index-url", "cert", "client-cert", "proxy", "trusted-host", "timeout", "retries")
+
+
+def _dated_pip_env(env: dict[str, str], extra: list[str]) -> tuple[dict[str, str], list[str]]:
+    """pip's settings for a dated resolution: the index URL and how to reach it, and nothing else.
+
+    pip applies ``--uploaded-prior-to`` to files of remote indexes only: a wheel from a find-links folder
+    or a ``file://`` index would enter undated (and a local mirror shadows older releases), so those are
+    dropped; pip's configuration files are read once here and only :data:`_DATED_KEEP` carried over.
+    """
+    if extra:  # PAPERPACK_PIP_INDEX_URL: already the only index, configuration files ignored
+        return env, extra
+    out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
+                         timeout=60, env=env, check=False)
+    kept: dict[str, str] = {}
+    for line in out.stdout.splitlines():
+        key, _, value = line.partition("=")
+        option = key.rsplit(".", 1)[-1]
+        if option in _DATED_KEEP and not (option == "index-url" and value.strip("'\"").startswith("file:")):
+            kept[option] = value.strip().strip("'\"")  # later scopes (env) override earlier ones (files)
+    env = {k: v for k, v in env.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env.update({f"PIP_{option.upper().replace('-', '_')}": value for option, value in kept.items()})
+    return env, []
+
+
+def _run_pip(reqs: list[str], python: str, timeout: float, before: str | None = None) -> Closure:
     env, extra = _pip_env()
+    if before:
+        env, extra = _dated_pip_env(env, extra)
+        extra = [*extra, "--uploaded-prior-to", before]
     with tempfile.TemporaryDirectory(prefix="paperpack-closure-") as tmp:
         report = Path(tmp) / "report.json"
         # --target: pip accepts --python-version with --dry-run only there; nothing is written to it
@@ -163,6 +202,10 @@ def _run_pip(reqs: list[str], python: str, timeout: float) -> Closure:
         except OSError as exc:
             return Closure(ClosureStatus.UNAVAILABLE, python, reason=f"pip could not be started: {exc}")
         output = done.stdout + done.stderr
+        if before and "no such option: --uploaded-prior-to" in output:
+            return Closure(ClosureStatus.UNAVAILABLE, python, reason="the pip paperpack runs with has no "
+                           "--uploaded-prior-to option (pip 26 and later have it): upgrade pip in paperpack's "
+                           "environment to resolve requirements as of a date")
         if done.returncode != 0 or not report.is_file():
             errors = [line[len("ERROR: "):].strip() for line in output.splitlines() if line.startswith("ERROR: ")]
             why = "; ".join(errors[:2]) or (output.strip().splitlines() or ["pip failed"])[-1]

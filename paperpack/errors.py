@@ -27,6 +27,7 @@ __all__ = [
     "EngineError",
     "BuildError",
     "RunError",
+    "DatedResolutionError",
     "EXIT_OK",
     "EXIT_FINDINGS",
     "EXIT_USAGE",
@@ -138,3 +139,7 @@ class BuildError(PaperpackError):
 
 class RunError(PaperpackError):
     """Running notebooks could not be carried out (not: a notebook failed)."""
+
+
+class DatedResolutionError(PaperpackError):
+    """The requirements could not be resolved as of a date (no date, no wheels then, index not reached)."""

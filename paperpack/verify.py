@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the run package is imported when a run starts: `import pape
     from .run.engines import EngineChoice
     from .run.plan import Limits
     from .run.results import RunEvent, RunResult
+    from .timemachine import AsOfChoice
 
 __all__ = ["verify", "VerifyOptions", "ValidateSettings", "BuildSettings", "RunSettings", "Stage", "ALL_STAGES",
            "Result", "Observer", "ENGINES", "REPORT_NAME", "NOT_LOCAL"]
@@ -142,12 +143,10 @@ class VerifyOptions:
     run: RunSettings = field(default_factory=RunSettings)
     cache_dir: Path | None = None  # paperpack's cache folder, as PAPERPACK_CACHE_DIR (default: cache.cache_dir())
     progress: Observer | None = None
-    as_of: str | None = None  # reserved: verify the repository as of a date (not used yet)
+    as_of: AsOfChoice | None = None  # the time machine (--as-of): None or off never reruns as of a date
     shown_path: str | None = None  # the repository as the user wrote it, for hints (default: its root)
 
     def __post_init__(self) -> None:
-        if self.as_of is not None:
-            raise UsageError("as_of is not supported yet", hint="leave it unset")
         if Stage.IMAGE in self.stages and Stage.RUN not in self.stages and self.run.engine == "local":
             raise UsageError("--engine local --no-run: nothing to do (the local engine builds no image)",
                              hint="drop --no-run to run the notebooks, or use --engine docker to build the image")
@@ -238,6 +237,12 @@ def verify(repo: Repo | Path | str, options: VerifyOptions | None = None) -> Res
             result.engine = choose_engine(default_registry(), settings.engine, settings.image, repo=repo, path=shown)
             observer.engine_chosen(result.engine)
         result.run = _run(repo, options, result.engine, observer)
+        if options.as_of is not None and result.run.complete:
+            from .timemachine.rerun import dated_rerun
+
+            result.run.dated = dated_rerun(repo, result.run, options.as_of, jobs=settings.jobs,
+                                           parameters=dict(settings.parameters), limits=settings.limits,
+                                           progress=observer.run_event)
         out_dir = result.run.out_dir
     else:
         from .run.api import prepare_out_dir

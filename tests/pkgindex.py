@@ -3,7 +3,8 @@
 ``PackageIndex().add("ubertool", "1.0", requires=["subpkg>=1"])`` builds a pure-Python wheel
 (``ubertool/__init__.py`` plus its ``.dist-info``) and serves ``/simple/ubertool/`` and the
 file, so pip's real resolver can be pointed at it with ``--index-url``. ``requests`` counts
-what pip fetched.
+what pip fetched. ``add(..., uploaded="2023-06-01T00:00:00Z")`` gives a file an upload time, served as
+PEP 700's ``upload-time`` in the JSON form of the index (PEP 691), which pip asks for first.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ import base64
 import hashlib
 import html
 import io
+import json
 import tarfile
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 
 
-def _wheel(name: str, version: str, requires: list[str], requires_python: str | None) -> tuple[str, bytes]:
+def _wheel(name: str, version: str, requires: list[str], requires_python: str | None,
+           code: str = "VALUE = 1\n") -> tuple[str, bytes]:
     module = name.replace("-", "_")
     dist_info = f"{module}-{version}.dist-info"
     meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
@@ -29,7 +32,7 @@ def _wheel(name: str, version: str, requires: list[str], requires_python: str | 
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")
     files = {
-        f"{module}/__init__.py": b"VALUE = 1\n",
+        f"{module}/__init__.py": code.encode(),
         f"{dist_info}/METADATA": ("\n".join(meta) + "\n").encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: paperpack-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{dist_info}/top_level.txt": f"{module}\n".encode(),
@@ -52,6 +55,7 @@ class PackageIndex:
         self.projects: dict[str, dict[str, bytes]] = {}
         self.requires_python: dict[str, str] = {}  #: file name → Requires-Python, served as PyPI does
         self.requests: list[str] = []
+        self.uploaded: dict[str, str] = {}  #: file name → upload time (ISO 8601)
         index = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,7 +65,10 @@ class PackageIndex:
                 body, kind = None, "text/html"
                 if len(parts) == 3 and parts[1] == "simple":
                     files = index.projects.get(canonicalize_name(parts[2]))
-                    if files is not None:
+                    if files is not None and index.uploaded and "vnd.pypi.simple.v1+json" in (
+                            self.headers.get("Accept") or ""):
+                        body, kind = index._json(parts[2], files), "application/vnd.pypi.simple.v1+json"
+                    elif files is not None:
                         links = "".join(f'<a href="/files/{f}#sha256={hashlib.sha256(d).hexdigest()}"'
                                         f'{index._requires_python_attr(f)}>{f}</a>\n' for f, d in files.items())
                         body = f"<!DOCTYPE html><html><body>{links}</body></html>".encode()
@@ -84,6 +91,18 @@ class PackageIndex:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def _json(self, name: str, files: dict[str, bytes]) -> bytes:
+        entries = []
+        for filename, data in files.items():
+            entry: dict[str, object] = {"filename": filename, "url": f"/files/{filename}",
+                                        "hashes": {"sha256": hashlib.sha256(data).hexdigest()}}
+            if filename in self.requires_python:
+                entry["requires-python"] = self.requires_python[filename]
+            if filename in self.uploaded:
+                entry["upload-time"] = self.uploaded[filename]
+            entries.append(entry)
+        return json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": entries}).encode()
+
     def _requires_python_attr(self, filename: str) -> str:
         spec = self.requires_python.get(filename)
         return f' data-requires-python="{html.escape(spec)}"' if spec else ""
@@ -93,11 +112,23 @@ class PackageIndex:
         return f"http://127.0.0.1:{self.server.server_address[1]}/simple"
 
     def add(self, name: str, version: str, requires: list[str] | None = None,
-            requires_python: str | None = None) -> None:
-        filename, data = _wheel(name, version, requires or [], requires_python)
+            requires_python: str | None = None, uploaded: str | None = None, code: str | None = None) -> None:
+        """A wheel whose module's ``__init__.py`` holds ``code`` (default ``VALUE = 1``)."""
+        filename, data = _wheel(name, version, requires or [], requires_python, code or "VALUE = 1\n")
+        if uploaded:
+            self.uploaded[filename] = uploaded
         if requires_python:
             self.requires_python[filename] = requires_python
         self.projects.setdefault(canonicalize_name(name), {})[filename] = data
+
+    def write_wheels(self, folder: Path) -> Path:
+        """Every wheel into ``folder`` (a pip ``--find-links`` folder)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for files in self.projects.values():
+            for filename, data in files.items():
+                if filename.endswith(".whl"):
+                    (folder / filename).write_bytes(data)
+        return folder
 
     def add_sdist(self, name: str, version: str, setup_py: str) -> None:
         """A source distribution only: pip would have to run its ``setup.py`` to learn its metadata."""

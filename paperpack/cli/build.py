@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     stages = ALL_STAGES - {Stage.RUN, Stage.DATA} if args.no_run else ALL_STAGES
     options = VerifyOptions(stages=stages, validate=ValidateSettings(offline=True, strict=args.strict), build=build,
                             run=run_settings(args, args.engine), cache_dir=args.cache_dir, progress=observer,
-                            shown_path=str(args.path))
+                            shown_path=str(args.path), as_of=getattr(args, "as_of", None))
     try:
         result = verify(args.path, options)
     except BuildError as exc:

@@ -33,6 +33,8 @@ from ..run.engines import FOUND, EngineChoice
 from ..terminal import printable
 from ..verify import ENGINES, Observer, Result, RunSettings, Stage, VerifyOptions, verify
 from ._buildview import BuildView
+from ..timemachine import AsOfChoice, AsOfMode
+from .lock import as_of_option
 
 if TYPE_CHECKING:
     from ..build.builder import BuildResult
@@ -157,6 +159,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, short: bool = True) ->
     group.add_argument("--untrusted", action="store_true", default=None,
                        help="the repository is someone else's (a submission): the default output folder goes "
                             "outside it, under paperpack's state folder (also PAPERPACK_UNTRUSTED=1)")
+    group.add_argument("--as-of", type=as_of_option, default=AsOfChoice(AsOfMode.AUTO), metavar="auto|DATE|off",
+                       help="after failures that look like dependency drift, rerun with dependencies as of the "
+                            "repository's date (auto, the default), as of DATE (always), or never (off); "
+                            "docs/time-machine.md")
     group.add_argument("--allow-differs", action="store_true",
                        help="exit 0 when notebooks run but give different results (journals should not use this)")
 
@@ -202,7 +208,8 @@ def _run(args: argparse.Namespace) -> int:
     console = make_console(sys.stderr if json_out else sys.stdout, color=args.color, soft_wrap=False)
     observer = ConsoleObserver(console, console, quiet=args.quiet or json_out, verbose=args.verbose > 0)
     options = VerifyOptions(stages=frozenset({Stage.RUN}), run=run_settings(args, args.engine),
-                            cache_dir=args.cache_dir, progress=observer, shown_path=str(args.path))
+                            cache_dir=args.cache_dir, progress=observer, shown_path=str(args.path),
+                            as_of=getattr(args, "as_of", AsOfChoice(AsOfMode.OFF)))
     return show_run(verify(args.path, options), console, json_out=json_out, quiet=args.quiet)
 
 
@@ -220,6 +227,11 @@ def show_run(result: Result, console: Console, *, json_out: bool, quiet: bool, w
         console.print(run.summary())
     else:
         render_verdicts(run, console, found=result.engine.source == FOUND)
+    dated = run.dated
+    if dated is not None and not json_out:
+        console.print(Text(printable(dated.verdict(), newlines=False), style="bold"))
+        if dated.fix:
+            console.print(safe(f"fix: {dated.fix}"))
     if not run.complete:
         return EXIT_INTERRUPTED
     return EXIT_FINDINGS if result.run_failed else EXIT_OK

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from ..terminal import strip_ansi
 
 __all__ = ["Failure", "Diagnosis", "Cause", "CAUSES", "diagnose", "clean_traceback", "PLACEHOLDERS",
-           "METAPACKAGE_EXTRAS", "REPRODUCES_COMMITTED_ERROR", "UPSTREAM_OUTPUT"]
+           "METAPACKAGE_EXTRAS", "REPRODUCES_COMMITTED_ERROR", "UPSTREAM_OUTPUT", "NUMPY_ABI", "abi_package"]
 
 #: Files that keep an otherwise empty folder in git.
 PLACEHOLDERS = frozenset({".gitkeep", ".keep", ".gitignore", ".placeholder", "README", "README.md", "README.txt",
@@ -154,13 +154,13 @@ def _unreadable(f: Failure) -> Diagnosis | None:
         "part of the paper", {"path": rel})
 
 
-_NUMPY_ABI = re.compile(r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2|numpy\.dtype size changed"
-                        r"|_ARRAY_API not found|numpy\.core\.multiarray failed to import"
-                        r"|module compiled against (?:ABI|API) version")
+NUMPY_ABI = re.compile(r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2|numpy\.dtype size changed"
+                       r"|_ARRAY_API not found|numpy\.core\.multiarray failed to import"
+                       r"|module compiled against (?:ABI|API) version")
 _SITE_PACKAGE = re.compile(r"site-packages/([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def _abi_package(f: Failure) -> str | None:
+def abi_package(f: Failure) -> str | None:
     """The package built for NumPy 1: the first non-NumPy package in the traceback, else the import."""
     for name in _SITE_PACKAGE.findall(f.text):
         if name not in ("numpy", "IPython", "ipykernel") and not name.startswith("_"):
@@ -180,8 +180,8 @@ def _translation(f: Failure) -> Diagnosis | None:
     env = f.environment_yml
     if env is None:
         return None
-    if _NUMPY_ABI.search(f.text) and not _numpy_pinned(env):
-        package = _abi_package(f) or "a compiled package"
+    if NUMPY_ABI.search(f.text) and not _numpy_pinned(env):
+        package = abi_package(f) or "a compiled package"
         return Diagnosis(
             "environment-translation",
             f"{package} was built for NumPy 1, and the image has NumPy 2: paperpack translated environment.yml "
@@ -205,9 +205,9 @@ def _translation(f: Failure) -> Diagnosis | None:
 
 
 def _numpy_abi(f: Failure) -> Diagnosis | None:
-    if not _NUMPY_ABI.search(f.text):
+    if not NUMPY_ABI.search(f.text):
         return None
-    package = _abi_package(f)
+    package = abi_package(f)
     name = package or "PACKAGE"
     return Diagnosis(
         "numpy-abi",

@@ -47,6 +47,8 @@ class LocalEngine(Engine):
         self.venv: Path | None = None
         self.python: Interpreter | None = None
         self.isolation = LOCAL_LABEL
+        #: used in place of the repository's requirements.txt (the time machine's dated pins)
+        self.requirements: str | None = None
 
     def available(self) -> tuple[bool, str]:
         return True, sys.executable
@@ -57,7 +59,8 @@ class LocalEngine(Engine):
         if self.python.mismatch:
             self.isolation += f"; {self.python.mismatch}"
         log.warning(self.isolation)
-        self.venv = ensure_venv(session.repo.root, self.python, session.repo.environment)
+        self.venv = ensure_venv(session.repo.root, self.python, session.repo.environment,
+                                 self.requirements)
 
     def _confinement(self, session: Session, longest: float, slot: int = 0,
                      writable: Sequence[Path] = ()) -> Confinement:
@@ -67,7 +70,8 @@ class LocalEngine(Engine):
 
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
         if self.venv is None or not (self.venv / READY_MARKER).is_file():  # e.g. on another machine
-            self.venv = ensure_venv(session.repo.root, self.python, session.repo.environment)
+            self.venv = ensure_venv(session.repo.root, self.python, session.repo.environment,
+                                 self.requirements)
         home = session.work_dir.parent
         env_overrides = {
             "IPYTHONDIR": str(home / "ipython"),  # no personal IPython start-up files

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..timemachine.rerun import DatedRun
 
 __all__ = ["RunEvent", "NotebookRun", "RunResult", "FAILING_VERDICTS", "Verdict", "Status"]
 
@@ -95,6 +98,7 @@ class RunResult:
     duration: float = 0.0
     image_source: str | None = None  # engines.GIVEN (passed in) or engines.FOUND (the image of this repo state)
     engine_note: str | None = None  # why the less isolated local engine, when auto chose it
+    dated: DatedRun | None = None  # the time machine's rerun with dependencies as of a date (None: not tried)
 
     @property
     def failed(self) -> bool:
@@ -139,4 +143,5 @@ class RunResult:
             "summary": self.summary(),
             "counts": self.counts(),
             "notebooks": [nb.to_dict() for nb in self.notebooks],
+            "dated": self.dated.to_dict() if self.dated is not None else None,
         }

@@ -201,12 +201,18 @@ def _cache_root() -> Path:
     return cache_dir()
 
 
-def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | None = None) -> Path:
-    """Where the environment for ``root`` built with ``python`` (default: :func:`choose_python`) is cached."""
+def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | None = None,
+             requirements: str | None = None) -> Path:
+    """Where the environment for ``root`` built with ``python`` (default: :func:`choose_python`) is cached.
+
+    ``requirements``: a text used in place of the repository's requirements.txt (the time machine's
+    dated pins); part of the hash, so each date has its own environment.
+    """
     env = env or detect(root)
     python = python or choose_python(root, env)
     req = requirements_file(root, env)
-    text = requirements_text(root, req).encode() if req else b""
+    text = requirements.encode() if requirements is not None else requirements_text(root, req).encode() if req \
+        else b""
     digest = hashlib.sha256()
     digest.update(f"python {python.executable} {python.full} {python.prefix}\n".encode())
     digest.update((" ".join(RUNNER_PACKAGES) + "\n").encode())
@@ -224,11 +230,13 @@ def pip_env() -> dict[str, str]:
     return env
 
 
-def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment | None = None) -> Path:
-    """The cached virtual environment for this repository, built with ``python`` on first use."""
+def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment | None = None,
+                requirements: str | None = None) -> Path:
+    """The cached virtual environment for this repository, built with ``python`` on first use
+    (from ``requirements`` instead of the repository's requirements.txt when given)."""
     env = env or detect(root)
     python = python or choose_python(root, env)
-    target = venv_dir(root, python, env)
+    target = venv_dir(root, python, env, requirements)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -240,16 +248,17 @@ def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment 
         log.warning("building the local environment in %s with Python %s (once per requirements.txt)",
                     target, python.version)
         with tempfile.TemporaryDirectory(prefix="paperpack-venv-") as scratch:
-            _build(root, target, Path(scratch), python, requirements_file(root, env))
+            _build(root, target, Path(scratch), python, requirements_file(root, env), requirements)
         (target / READY_MARKER).write_text("ok\n")
     return target
 
 
-def _build(root: Path, target: Path, scratch: Path, python: Interpreter, req: Path | None) -> None:
+def _build(root: Path, target: Path, scratch: Path, python: Interpreter, req: Path | None,
+           requirements: str | None = None) -> None:
     install = [*RUNNER_PACKAGES]
     cwd = scratch
     if req is not None:
-        text = requirements_text(root, req)
+        text = requirements if requirements is not None else requirements_text(root, req)
         if reads_repo(text):
             cwd = scratch / "repo"  # pip builds local packages in a copy, never in the repository
             shutil.copytree(root, cwd, symlinks=True, ignore=skip_entries)

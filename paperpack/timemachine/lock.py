@@ -1,0 +1,93 @@
+"""``paperpack lock``: the dated pins, as a change to the repository's requirements.txt.
+
+:func:`plan_lock` resolves and returns the new text and its diff without writing
+anything; :func:`write_lock` writes it atomically (through no link, inside the
+repository), and only when asked (the command's ``--write``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError, DatedResolutionError
+from ..report import write_atomic
+from ..run.venv import requirements_file, requirements_text
+from .asof import AsOf, repository_date
+from .pins import unified_diff
+from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
+
+__all__ = ["LockPlan", "plan_lock", "write_lock", "target_python", "date_for"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LockPlan:
+    root: Path
+    path: Path  #: the requirements file
+    old: str
+    new: str
+    resolution: DatedResolution
+
+    @property
+    def rel(self) -> str:
+        return self.path.relative_to(self.root).as_posix()
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+    def diff(self) -> str:
+        return unified_diff(self.old, self.new, self.rel)
+
+
+def target_python(root: Path) -> str:
+    """The Python the repository asks for (runtime.txt …), else the one running paperpack ("3.11")."""
+    from ..environment import detect
+
+    asked = ".".join((detect(root).python_version or "").split(".")[:2])
+    return asked if asked.count(".") == 1 else "%d.%d" % sys.version_info[:2]
+
+
+def date_for(root: Path, notebooks: list[str], manifest: dict[str, object] | None,
+             given: dt.date | None) -> AsOf:
+    """The date (:func:`~paperpack.timemachine.asof.repository_date`), or an error saying how to give one."""
+    as_of = repository_date(root, notebooks=notebooks, manifest=manifest, given=given)
+    if as_of is None:
+        raise ConfigError(
+            f"no date for {root}: it is not a git repository with a commit that changed a notebook or an "
+            "environment file, and paperpack.yml states no environment.as_of",
+            hint="give the date with --as-of YYYY-MM-DD, or state it in paperpack.yml (environment: as_of: …)",
+            path=root)
+    return as_of
+
+
+def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bool = False) -> LockPlan:
+    """Resolve the repository's requirements.txt as of ``as_of``; nothing is written."""
+    req = requirements_file(root)
+    if req is None:
+        raise DatedResolutionError(
+            f"{root} has no requirements.txt (in binder/, .binder/ or the root) to pin",
+            hint="paperpack lock pins requirements.txt; declare the dependencies there first", path=root)
+    text = requirements_text(root, req)
+    python = python or target_python(root)
+    resolution = resolve_as_of(text, as_of, python, offline=offline)
+    if resolution.status is not ResolutionStatus.RESOLVED:
+        rel = req.relative_to(root).as_posix()
+        note = f" ({resolution.python_note})" if resolution.python_note else ""
+        raise DatedResolutionError(
+            f"could not resolve {rel} as of {as_of.date} for Python {python}: {resolution.reason}{note}",
+            hint="choose a later date with --as-of, pin the package to a release that has a wheel for this "
+                 "Python, or state an older Python in runtime.txt", path=req)
+    return LockPlan(root, req, text, resolution.text, resolution)
+
+
+def write_lock(plan: LockPlan) -> None:
+    """Write the pinned requirements in place of the file, atomically."""
+    write_atomic(plan.path, plan.new, within=plan.root,
+                 hint=f"paperpack lock writes {plan.rel}; it must be a regular file inside the repository")
+    log.info("wrote the dated pins to %s", plan.path)

@@ -1,0 +1,216 @@
+"""The dated rerun: after the declared environment failed the way drift fails, run again as of the date.
+
+The declared run's verdict stays the primary one. :func:`dated_rerun` decides whether to try
+(``--as-of auto``: at least one failure :func:`~paperpack.timemachine.drift.classify` calls
+drift; ``--as-of DATE``: always; ``off``: never), finds the date, resolves the requirements as of
+it (cached), builds a second local environment from the dated pins (cached by their content) and
+runs the notebooks again into ``<out>/as-of-DATE/``. :class:`DatedRun` carries the outcome, the
+versions that differ and the sentence for the report.
+
+After a run in a container, the dated environment is a second image: the offline buildpack builds a
+copy of the repository whose requirements.txt holds the dated pins (content-tagged like any image, so
+a second time it is reused), with the Python of the first image; the notebooks of the repository
+itself then run in it, in a container like the first run. (Never with the local engine: running the
+paper's code outside the container because the container run failed would lower its isolation.)
+Images built in binder mode get no dated image (conda solves those environments; not yet dated).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import BuildError, EngineError
+from ..repo import Repo
+from ..run.api import run_notebooks
+from ..run.engines import EngineRegistry
+from ..run.local import LocalEngine
+from ..run.plan import Limits
+from ..run.results import NotebookRun, RunEvent, RunResult
+from ..run.runner import skip_entries
+from ..run.venv import choose_python, requirements_file, requirements_text
+from .asof import AsOf, AsOfChoice, AsOfMode, repository_date
+from .drift import Drift, classify, failure_of
+from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
+
+__all__ = ["DatedOutcome", "DatedRun", "dated_rerun", "drifted", "dated_image", "PAPER_CLASS"]
+
+log = logging.getLogger(__name__)
+
+#: the paper-level class a journal can quote when only the dated environment reproduces the paper
+PAPER_CLASS = "reproduced with dated dependencies"
+
+
+class DatedOutcome(str, enum.Enum):
+    REPRODUCED = "reproduced"  #: every notebook runs with the dated dependencies, same results
+    DIFFERS = "runs-with-differences"  #: every notebook runs, some results differ
+    NOT_REPRODUCED = "not-reproduced"  #: notebooks still fail with the dated dependencies
+    UNRESOLVABLE = "unresolvable"  #: the requirements cannot be resolved as of the date
+    NOT_TRIED = "not-tried"  #: no date, another engine, nothing to resolve (``reason`` says which)
+
+
+@dataclass
+class DatedRun:
+    outcome: DatedOutcome
+    declared_ok: bool  #: whether the declared environment reproduced the paper (the primary verdict)
+    as_of: AsOf | None = None
+    drift: dict[str, Drift] = field(default_factory=dict)  #: failed notebook → the drift it looks like
+    resolution: DatedResolution | None = None
+    result: RunResult | None = None
+    reason: str = ""  #: why it was not tried, or could not be resolved
+
+    @property
+    def paper_class(self) -> str | None:
+        """:data:`PAPER_CLASS` when only the dated environment reproduced the paper, else ``None``."""
+        return PAPER_CLASS if self.outcome is DatedOutcome.REPRODUCED and not self.declared_ok else None
+
+    @property
+    def fix(self) -> str | None:
+        """The command that writes the dated pins into the repository."""
+        if self.outcome not in (DatedOutcome.REPRODUCED, DatedOutcome.DIFFERS) or self.as_of is None:
+            return None
+        return f"paperpack lock PATH --as-of {self.as_of.date} --write"
+
+    def verdict(self) -> str:
+        """The sentence for the report: the declared verdict first, then what the date gave."""
+        head = "reproduced as declared" if self.declared_ok else "not reproduced as declared"
+        date = self.as_of.date if self.as_of else None
+        changes = self.resolution.changes if self.resolution else []
+        shown = ", ".join(str(c) for c in changes[:6]) + (f", … ({len(changes)} in all)" if len(changes) > 6 else "")
+        versions = f" ({shown})" if shown else ""
+        if self.outcome is DatedOutcome.REPRODUCED:
+            return f"{head}; reproduced with dependencies as of {date}{versions}"
+        if self.outcome is DatedOutcome.DIFFERS:
+            return f"{head}; with dependencies as of {date} every notebook runs, but results differ{versions}"
+        if self.outcome is DatedOutcome.NOT_REPRODUCED:
+            failed = sum(1 for nb in (self.result.notebooks if self.result else []) if nb.verdict == "failed")
+            return (f"{head}, nor with dependencies as of {date}: {failed} notebook(s) still fail, so the failure "
+                    f"is not (only) dependency drift")
+        if self.outcome is DatedOutcome.UNRESOLVABLE:
+            return f"{head}; the dependencies cannot be resolved as of {date}: {self.reason}"
+        return f"{head}; not retried with dated dependencies: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        res = self.resolution
+        return {
+            "outcome": self.outcome.value, "verdict": self.verdict(), "paper_class": self.paper_class,
+            "as_of": self.as_of.to_dict() if self.as_of else None,
+            "drift": {path: d.to_dict() for path, d in sorted(self.drift.items())},
+            "python": res.python if res else None, "python_note": res.python_note if res else None,
+            "changes": [c.to_dict() for c in res.changes] if res else [],
+            "reason": self.reason or None, "fix": self.fix,
+            "run": self.result.to_dict() if self.result else None,
+        }
+
+
+def drifted(result: RunResult) -> dict[str, Drift]:
+    """The failed notebooks of ``result`` whose error looks like drift."""
+    found = {}
+    for nb in result.notebooks:
+        if nb.verdict != "failed":
+            continue
+        drift = classify(failure_of(nb.error, nb.path, nb.status))
+        if drift is not None:
+            found[nb.path] = drift
+    return found
+
+
+def _outcome(runs: list[NotebookRun]) -> DatedOutcome:
+    if any(nb.verdict == "failed" for nb in runs):
+        return DatedOutcome.NOT_REPRODUCED
+    if any(nb.verdict == "differs" for nb in runs):
+        return DatedOutcome.DIFFERS
+    return DatedOutcome.REPRODUCED
+
+
+def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int | None = None,
+                parameters: dict[str, object] | None = None, limits: Limits | None = None,
+                progress: Callable[[RunEvent], None] | None = None, offline: bool = False) -> DatedRun | None:
+    """Rerun ``repo``'s notebooks with dependencies as of the date, when ``choice`` and ``result`` call for it.
+
+    ``None`` when nothing is to be tried (``off``, or ``auto`` and no failure at all); otherwise a
+    :class:`DatedRun` saying what happened, including why it was not tried.
+    """
+    declared_ok = not any(nb.verdict in ("failed", "differs") for nb in result.notebooks)
+    if choice.mode is AsOfMode.OFF or (choice.mode is AsOfMode.AUTO and not any(
+            nb.verdict == "failed" for nb in result.notebooks)):
+        return None
+    drift = drifted(result)
+    if choice.mode is AsOfMode.AUTO and not drift:
+        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, reason="no failure looks like dependency drift")
+    as_of = repository_date(repo.root, notebooks=repo.notebooks,
+                            manifest=repo.manifest.data if repo.manifest else None, given=choice.date)
+    if as_of is None:
+        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, drift=drift,
+                        reason="no date: not a git repository, and paperpack.yml states no environment.as_of "
+                               "(give one with --as-of YYYY-MM-DD)")
+    req = requirements_file(repo.root)
+    if req is None:
+        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift,
+                        reason="the repository has no requirements.txt to resolve as of a date")
+    labels = _image_labels(result.image) if result.engine == "docker" and result.image else {}
+    if result.engine == "docker" and labels.get(f"{_LABELS}.mode") != "offline":
+        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift,
+                        reason=f"a dated image is built in offline mode only, and {result.image} is not an image "
+                               "`paperpack build` made in offline mode (build with --mode offline)")
+    python = labels.get(f"{_LABELS}.python") or choose_python(repo.root).version
+    resolution = resolve_as_of(requirements_text(repo.root, req), as_of, python, offline=offline)
+    if resolution.status is not ResolutionStatus.RESOLVED:
+        outcome = DatedOutcome.UNRESOLVABLE if resolution.status is ResolutionStatus.FAILED \
+            else DatedOutcome.NOT_TRIED
+        return DatedRun(outcome, declared_ok, as_of, drift, resolution, reason=resolution.reason)
+    log.warning("rerunning the notebooks with dependencies as of %s (%s)", as_of.date,
+                ", ".join(str(c) for c in resolution.changes[:4]) or "no version differs")
+    out = Path(result.out_dir) / f"as-of-{as_of.date}"
+    try:
+        if result.engine == "docker":
+            image = dated_image(repo, req, resolution.text)
+            dated = run_notebooks(repo, engine="docker", image=image, out_dir=out, jobs=jobs,
+                                  parameters=parameters, limits=limits, progress=progress)
+        else:
+            registry = EngineRegistry()
+            registry.register("local", lambda: _dated_engine(resolution.text))
+            dated = run_notebooks(repo, engine="local", out_dir=out, jobs=jobs, parameters=parameters,
+                                  limits=limits, progress=progress, registry=registry)
+    except (BuildError, EngineError) as exc:  # the declared verdict stands; say why no dated one came
+        log.warning("the dated environment could not be made: %s", exc)
+        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, resolution,
+                        reason=f"the environment with the dated pins could not be built: {exc}")
+    return DatedRun(_outcome(dated.notebooks), declared_ok, as_of, drift, resolution, dated)
+
+
+_LABELS = "io.paperpack"
+
+
+def _image_labels(image: str) -> dict[str, str]:
+    from ..build.engine import image_inspect
+
+    info = image_inspect(image) or {}
+    return dict((info.get("Config") or {}).get("Labels") or {})
+
+
+def dated_image(repo: Repo, req: Path, requirements: str) -> str:
+    """The offline image of ``repo`` with ``requirements`` in place of ``req``: built from a scratch copy (the
+    repository is never written), content-tagged, so built once per set of pins."""
+    from ..build.builder import build_image
+
+    with tempfile.TemporaryDirectory(prefix="paperpack-dated-") as scratch:
+        copy = Path(scratch) / repo.root.name  # the same folder name: the same image repository name
+        shutil.copytree(repo.root, copy, symlinks=True, ignore=skip_entries)
+        target = copy / req.relative_to(repo.root)
+        target.unlink(missing_ok=True)  # a link in the copy: never written through
+        target.write_text(requirements, encoding="utf-8")
+        built = build_image(Repo.open(copy), mode="offline", allow_substitution=False)
+    log.info("dated image %s (%s)", built.image, "reused" if built.reused else f"built in {built.duration:.0f} s")
+    return built.image
+
+
+def _dated_engine(requirements: str) -> LocalEngine:
+    engine = LocalEngine()
+    engine.requirements = requirements
+    return engine
