@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import errno
 import os
 import re
 import stat
@@ -103,7 +104,10 @@ def _open_folder(path: Path, within: Path | None, hint: str | None) -> int:
     following a link: a link (or a file) there raises :class:`UsageError` naming it.
     """
     if within is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:  # a file where a folder should be: say that, not "File exists"
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path.parent)) from None
         return os.open(path.parent, _DIR_FLAGS)
     fd = os.open(within, _DIR_FLAGS | _NOFOLLOW)
     current = within
