@@ -156,7 +156,7 @@ def test_a_notebook_writing_past_the_disk_limit_is_stopped(run_image: str, tmp_p
                            limits=Limits(cell_timeout=120, memory="512m", disk="32m"), isolate=True)
     for run in result.notebooks:
         assert run.status == "error", (run.path, run.message)
-        assert run.message.startswith("cell 0: OSError: [Errno 28] No space left on device"), run.message
+        assert run.message.startswith("code cell 1: OSError: [Errno 28] No space left on device"), run.message
         assert ("the notebook wrote more than 32m (the limit on the working folder, shared by the run's notebooks, "
                 "and on /tmp): raise run.disk in paperpack.yml or --disk") in run.message
     executed = tmp_path / "out" / "executed"
