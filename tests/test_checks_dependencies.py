@@ -90,3 +90,28 @@ def test_a_clean_result_says_what_was_checked(tmp_path: Path, capsys: pytest.Cap
     text = capsys.readouterr().out
     assert ("checked: 1 notebook (analysis.ipynb); environment files: requirements.txt, postBuild, "
             "requirements-plots.txt; 0 DOIs; dependency closure: offline") in text
+
+
+def test_a_conda_metapackage_names_the_translation_not_the_author(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    got = run_case("dep-conda-metapackage", tmp_path, capsys)
+    (finding,) = got
+    assert "conda-forge's 'dask' brings it" in finding["message"] and "PyPI's 'dask'" in finding["message"]
+    assert "`distributed`" in finding["fix"] and "mode: binder" in finding["fix"]
+
+
+def test_in_binder_mode_a_conda_metapackage_brings_what_it_brings(tmp_path: Path) -> None:
+    from shutil import copytree
+
+    from conftest import CASES
+
+    from paperpack.checks import CheckContext
+    from paperpack.checks.dependencies import check
+    from paperpack.repo import Repo
+
+    repo = tmp_path / "repo"
+    copytree(CASES / "dep-conda-metapackage", repo)
+    (repo / "expected.json").unlink()
+    (repo / "paperpack.yml").write_text("version: 1\nenvironment:\n  mode: binder\n")
+    rules = [f.rule for f in check(Repo.open(repo), CheckContext(offline=True, options={"resolve_dependencies": False}))]
+    assert rules == ["DEP002"], "conda installs the metapackage with what it brings: a transitive import"

@@ -119,3 +119,37 @@ def test_ignored_file_named_in_postbuild_is_only_info(tmp_path: Path) -> None:
                                   "postBuild": "#!/bin/bash\nset -e\npip install -r requirements.txt\n"})
     (f,) = [f for f in findings if f.rule == "ENV003"]
     assert f.severity.value == "info" and "postBuild names it" in f.message
+
+
+@pytest.mark.parametrize("mode, says, not_says", [
+    ("offline", "offline build uses Debian bookworm's Python 3.11", "3.10"),
+    ("binder", "Python 3.10 today", "3.11"),
+    (None, "the two can differ", None),
+])
+def test_default_python_names_what_the_build_mode_uses(tmp_path: Path, mode: str | None, says: str,
+                                                       not_says: str | None) -> None:
+    files = {"requirements.txt": "numpy==2.4.6\n"}
+    if mode:
+        files["paperpack.yml"] = f"version: 1\nenvironment:\n  mode: {mode}\n"
+    for rel, text in files.items():
+        (tmp_path / rel).write_text(text)
+    findings = list(check(Repo.open(tmp_path), CheckContext(offline=True)))
+    messages = [f.message for f in findings if f.rule == "ENV012"]
+    assert len(messages) == 1 and says in messages[0], messages
+    assert not_says is None or not_says not in messages[0], messages
+
+
+@pytest.mark.parametrize("line, pinned", [
+    ("numpy==1.26.*", True), ("numpy==1.26.4", True), ("numpy==1.*", False), ("numpy>=1.26", False),
+    ("numpy", False),
+])
+def test_a_release_line_wildcard_is_a_pin(tmp_path: Path, line: str, pinned: bool) -> None:
+    findings, _ = _run(tmp_path, {"requirements.txt": line + "\n", "runtime.txt": "python-3.11\n"})
+    assert any(f.rule == "ENV007" for f in findings) is not pinned, [f.message for f in findings]
+
+
+@pytest.mark.parametrize("dep, pinned", [("numpy=1.26", True), ("numpy=1.26.*", True), ("numpy=1.*", False),
+                                         ("numpy==1.26.*", True), ("numpy", False)])
+def test_a_conda_release_line_is_a_pin(tmp_path: Path, dep: str, pinned: bool) -> None:
+    findings, _ = _run(tmp_path, {"environment.yml": f"dependencies:\n  - python=3.11\n  - {dep}\n"})
+    assert any(f.rule == "ENV007" for f in findings) is not pinned, [f.message for f in findings]

@@ -157,11 +157,11 @@ def test_requirements_txt_details(tmp_path: Path) -> None:
     ("numpy=1.26.4=py311h64a7726_0", ("numpy", "==1.26.4", True, "py311h64a7726_0")),
     ("numpy=1.26", ("numpy", "==1.26.*", True, None)),  # conda's =1.26 is fuzzy: 1.26.*, as the build reads it
     ("numpy=1", ("numpy", "==1.*", False, None)),
-    ("numpy=1.26.*", ("numpy", "==1.26.*", False, None)),
+    ("numpy=1.26.*", ("numpy", "==1.26.*", True, None)),
     ("conda-forge::xarray>=2024.1", ("xarray", ">=2024.1", False, None)),
     ("pandas", ("pandas", "", False, None)),
     ("scipy==1.13.1", ("scipy", "==1.13.1", True, None)),
-    ("scipy==1.13.*", ("scipy", "==1.13.*", False, None)),
+    ("scipy==1.13.*", ("scipy", "==1.13.*", True, None)),
 ])
 def test_conda_specs(spec: str, parsed: tuple[str, str, bool, str | None]) -> None:
     found = parse_conda_spec(spec)

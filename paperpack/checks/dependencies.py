@@ -24,7 +24,7 @@ from typing import Any, Iterable
 
 from ..closure import Closure, ClosureStatus, resolvable, resolve_closure
 from ..environment import DEFAULT_PYTHON, Environment, Requirement
-from ..environment.conda import conda_only, pip_requirement
+from ..environment.conda import METAPACKAGE_EXTRAS, conda_only, pip_requirement
 from ..findings import Finding, Rule, Severity
 from ..importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, requires_closure
 from ..notebooks import NotebookProblem
@@ -68,6 +68,11 @@ DEP008 = Rule("DEP008", "postbuild-unclear", Severity.INFO,
 DEP009 = Rule("DEP009", "import-conditional", Severity.WARNING,
               "An import inside a function, or in the fallback branch of a try/except ImportError, runs only on "
               "some paths; if a run reaches it undeclared, it fails with ModuleNotFoundError.", family=_F)
+DEP010 = Rule("DEP010", "conda-metapackage-translated", Severity.WARNING,
+              "conda-forge's package of some names is a metapackage that installs more than the PyPI package of "
+              "the same name (conda's dask brings distributed, bokeh, pyarrow …; PyPI's dask does not): an import "
+              "that relies on it works in a conda (binder) build and fails in paperpack's offline build, which "
+              "installs environment.yml's packages from PyPI.", family=_F)
 
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__main__", "__future__"}
 _NOT_PACKAGES = frozenset({"python", "pip", "setuptools", "wheel", "ipykernel", "ipython", "jupyter",
@@ -109,6 +114,7 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     from_postbuild = {i.name for i in post.installed} if post is not None else set()
     declared = {r.name for r in requirements} | set(env.local_packages) | from_postbuild
     target = _requirements_file(env)
+    mode = ((repo.manifest.get("environment") or {}) if repo.manifest else {}).get("mode")
     missing: list[tuple[_Use, tuple[str, ...]]] = []
     reported: set[tuple[str, str]] = set()
     firm = {(u.path, u.module) for u in uses if not u.conditional}
@@ -155,6 +161,15 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
             how = " (pip's resolver)" if resolved else ""
             yield _at(DEP002, use, dists, f"{where}`{use.module}` is installed only as a dependency of {via}{how} "
                       f"(not declared, not pinned)", f"add `{dists[0]}==<version>` to {target}")
+        elif (meta := _metapackage(env, use, dists)) is not None and mode == "binder":
+            yield _at(DEP002, use, dists, f"{where}`{use.module}` is installed only as a dependency of "
+                      f"conda-forge's {meta!r} (not declared, not pinned)", f"add `{dists[0]}=<version>` to {target}")
+        elif meta is not None:
+            yield _at(DEP010, use, dists, f"{where}{use.what()} needs {dists[0]}, which is not declared: "
+                      f"conda-forge's {meta!r} brings it, but the offline build installs PyPI's {meta!r}, "
+                      "which does not", f"declare `{dists[0]}` in environment.yml too (it then works in both "
+                      "modes), or set `environment: {mode: binder}` in paperpack.yml if the image is built with "
+                      "conda")
         elif maybe:
             online = ", or run validate online so pip's resolver can tell" if not resolved and unknown else ""
             yield _at(DEP005, use, dists, f"{where}{use.what()} needs {dists[0]}, which is not declared; "
@@ -178,6 +193,16 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
             continue
         yield DEP003.at(req.path, f"{req.raw.strip() or req.name} is declared but no notebook or local module "
                         "imports it", "remove it, unless it is needed as a plugin or backend", line=req.line)
+
+
+def _metapackage(env: Environment, use: _Use, dists: tuple[str, ...]) -> str | None:
+    """The conda metapackage of environment.yml that brings ``use`` in a conda build but not from PyPI, if any."""
+    conda = {r.name for r in env.requirements if r.source.endswith(":conda")}
+    names = {use.module.lower(), *(d.lower() for d in dists)}
+    for meta, extras in METAPACKAGE_EXTRAS.items():
+        if meta in conda and names & {e.lower() for e in extras}:
+            return meta
+    return None
 
 
 def _at(rule: Rule, use: _Use, dists: tuple[str, ...], message: str, fix: str) -> Finding:

@@ -91,7 +91,8 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     env = environment_of(repo, ctx)
     yield from _problems(env)
     yield from _ignored(repo, env)
-    yield from _python(env)
+    mode = ((repo.manifest.get("environment") or {}) if repo.manifest else {}).get("mode")
+    yield from _python(env, mode if isinstance(mode, str) else None)
     yield from _offline_python(repo, env)
     yield from _postbuild(repo, env)
     yield from _requirements(env)
@@ -140,7 +141,7 @@ def _ignored(repo: Repo, env: Environment) -> Iterable[Finding]:
                         severity=Severity.WARNING if loud else Severity.INFO)
 
 
-def _python(env: Environment) -> Iterable[Finding]:
+def _python(env: Environment, mode: str | None = None) -> Iterable[Finding]:
     name, version = env.runtime.name, env.runtime.version
     source = env.python_source
     if name == "python" and version is not None:
@@ -148,7 +149,7 @@ def _python(env: Environment) -> Iterable[Finding]:
     py = version if name == "python" and version else env.python_version
     if py is None:
         if env.language == "python" and env.files and env.buildpack != "DockerBuildPack":
-            yield ENV012.at(None, "no Python version is declared; repo2docker uses its default (3.10 today)",
+            yield ENV012.at(None, f"no Python version is declared; {_default_python(mode)}",
                             "add runtime.txt with one line such as python-3.11")
         return
     major_minor = ".".join(py.split(".")[:2])
@@ -168,6 +169,19 @@ def _python(env: Environment) -> Iterable[Finding]:
         yield ENV008.at(where, f"Python {py} is not supported by repo2docker "
                                f"(supported: {', '.join(SUPPORTED_PYTHON)})",
                         f"declare one of {', '.join(SUPPORTED_PYTHON)}", line=line)
+
+
+def _default_python(mode: str | None) -> str:
+    """What each build mode really uses when no Python is declared (ENV012's message)."""
+    from ..build.baseimage import DEFAULT_RELEASE, RELEASES
+
+    offline = f"paperpack's offline build uses Debian {DEFAULT_RELEASE}'s Python {RELEASES[DEFAULT_RELEASE]}"
+    binder = "repo2docker's stock build (binder mode) uses its own default, Python 3.10 today"
+    if mode == "offline":
+        return offline
+    if mode == "binder":
+        return binder
+    return f"{binder}, and {offline}: the two can differ"
 
 
 def _offline_python(repo: Repo, env: Environment) -> Iterable[Finding]:

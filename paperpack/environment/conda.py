@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .files import Requirement
 
-__all__ = ["CONDA_TO_PYPI", "CONDA_ONLY", "CONDA_ONLY_PREFIXES", "PYPI_DESPITE_PREFIX", "conda_only", "pypi_name",
+__all__ = ["METAPACKAGE_EXTRAS", "CONDA_TO_PYPI", "CONDA_ONLY", "CONDA_ONLY_PREFIXES", "PYPI_DESPITE_PREFIX", "conda_only", "pypi_name",
            "pip_requirement"]
 
 #: conda package name → PyPI distribution name, where they differ.
@@ -52,3 +52,21 @@ def pypi_name(name: str) -> str:
 def pip_requirement(req: Requirement) -> str:
     """A conda requirement of an ``environment.yml`` as pip reads it (``numpy=1.26`` → ``numpy==1.26.*``)."""
     return f"{pypi_name(req.name)}{req.specifier}"
+
+
+#: conda packages that pull in more than their PyPI namesake: conda name → import names it brings along.
+#: (conda-forge's ``dask`` is the metapackage of dask, distributed, bokeh, pyarrow …; ``dask`` on PyPI is
+#: dask-core alone.) Used to tell a translation of environment.yml from an author's missing dependency
+#: (validate's DEP010, the run's environment-translation cause).
+METAPACKAGE_EXTRAS: dict[str, frozenset[str]] = {
+    "dask": frozenset({"distributed", "bokeh", "pyarrow", "lz4", "jinja2", "cytoolz", "pandas", "numpy"}),
+    "matplotlib": frozenset({"tornado", "PyQt5"}),
+    "jupyter": frozenset({"ipywidgets", "notebook", "qtconsole", "nbconvert", "jupyterlab"}),
+    "xarray": frozenset({"netCDF4", "scipy", "bottleneck"}),
+    "geopandas": frozenset({"fiona", "pyogrio", "rtree", "mapclassify", "matplotlib", "folium"}),
+    "scikit-image": frozenset({"dask", "toolz", "cloudpickle"}),
+    "pymc": frozenset({"pytensor", "arviz"}),
+    "holoviews": frozenset({"bokeh", "panel", "matplotlib", "plotly"}),
+    "tensorflow": frozenset({"tensorboard", "keras"}),
+    "astropy": frozenset({"scipy", "matplotlib", "h5py", "pyyaml"}),
+}

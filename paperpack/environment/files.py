@@ -173,11 +173,18 @@ def parse_apt_txt(root: Path, rel: str) -> AptTxt:
     return AptTxt(sorted(names), problems)
 
 
+def pins_release(version: str) -> bool:
+    """Whether ``==version`` names one release line at least: ``1.2.3`` and ``3.10.*`` do, ``3.*`` does not."""
+    if not version.endswith(".*"):
+        return "*" not in version
+    return "*" not in version[:-2] and version[:-2].count(".") >= 1
+
+
 def _from_pep508(text: str, path: str, line: int | None, source: str) -> Requirement:
     req = PkgRequirement(text)
     spec = str(req.specifier)
     only = next(iter(req.specifier)) if len(req.specifier) == 1 else None
-    pinned = only is not None and only.operator in _PINNED_OPS and "*" not in only.version
+    pinned = only is not None and only.operator in _PINNED_OPS and pins_release(only.version)
     return Requirement(canonicalize_name(req.name), text, spec, pinned, path, line, source)
 
 
@@ -303,11 +310,11 @@ def parse_conda_spec(spec: str) -> CondaSpec | None:
     if op in (None, "="):
         wildcard = version.endswith("*")
         exact = version.rstrip(".*")
-        pinned = not wildcard and exact.count(".") >= 1
+        pinned = exact.count(".") >= 1  # `=1.26`, `=1.26.*` and `=1.26.4` all pin 1.26 at least
         # conda's `=1.26` is the fuzzy 1.26.*; only three parts name one release
         fuzzy = wildcard or exact.count(".") < 2
         return CondaSpec(name, f"=={exact}.*" if fuzzy else f"=={exact}", pinned, build, channel)
-    return CondaSpec(name, f"{op}{version}", op == "==" and "*" not in version, build, channel)
+    return CondaSpec(name, f"{op}{version}", op == "==" and pins_release(version), build, channel)
 
 
 @dataclass

@@ -94,6 +94,8 @@ def run_notebooks(repo: Repo, *, engine: str | EngineChoice = "auto", image: str
                 notify(RunEvent(kind="done", path=nb.path, status=run.status, verdict=run.verdict,
                                 message=run.message))
         link_upstream(result.notebooks)
+        if any(run.status == "interrupted" for run in result.notebooks):
+            result.complete = False  # a runner stopped from outside (docker stop, a cluster evicting it)
     finally:
         runner.close()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..environment.conda import METAPACKAGE_EXTRAS
 from ..terminal import strip_ansi
 
 __all__ = ["Failure", "Diagnosis", "Cause", "CAUSES", "diagnose", "clean_traceback", "PLACEHOLDERS",
@@ -27,21 +28,6 @@ __all__ = ["Failure", "Diagnosis", "Cause", "CAUSES", "diagnose", "clean_traceba
 PLACEHOLDERS = frozenset({".gitkeep", ".keep", ".gitignore", ".placeholder", "README", "README.md", "README.txt",
                           "readme.md", ".empty", "PLACEHOLDER"})
 
-#: conda packages that pull in more than their PyPI namesake: conda name → import names it brings along.
-#: (conda-forge's ``dask`` is the metapackage of dask, distributed, bokeh, pyarrow …; ``dask`` on PyPI is
-#: dask-core alone.) Used to tell a translation of environment.yml from an author's missing dependency.
-METAPACKAGE_EXTRAS: dict[str, frozenset[str]] = {
-    "dask": frozenset({"distributed", "bokeh", "pyarrow", "lz4", "jinja2", "cytoolz", "pandas", "numpy"}),
-    "matplotlib": frozenset({"tornado", "PyQt5"}),
-    "jupyter": frozenset({"ipywidgets", "notebook", "qtconsole", "nbconvert", "jupyterlab"}),
-    "xarray": frozenset({"netCDF4", "scipy", "bottleneck"}),
-    "geopandas": frozenset({"fiona", "pyogrio", "rtree", "mapclassify", "matplotlib", "folium"}),
-    "scikit-image": frozenset({"dask", "toolz", "cloudpickle"}),
-    "pymc": frozenset({"pytensor", "arviz"}),
-    "holoviews": frozenset({"bokeh", "panel", "matplotlib", "plotly"}),
-    "tensorflow": frozenset({"tensorboard", "keras"}),
-    "astropy": frozenset({"scipy", "matplotlib", "h5py", "pyyaml"}),
-}
 #: import name → the name people install it by, where they differ
 _IMPORT_TO_DIST = {"PyQt5": "pyqt5", "netCDF4": "netcdf4", "yaml": "pyyaml", "sklearn": "scikit-learn",
                    "skimage": "scikit-image", "cv2": "opencv-python", "PIL": "pillow"}

@@ -98,6 +98,7 @@ def test_docker_stop_while_the_second_notebook_runs(run_image: str, tmp_path: Pa
     assert runs[first].status == "ok", runs[first].message
     assert (tmp_path / "out" / "executed" / first).is_file()
     assert runs[second].status == "interrupted" and runs[second].verdict == "failed", runs[second].message
+    assert not result.complete, "a run stopped from outside is incomplete (the report says so)"
     executed = nbformat.read(tmp_path / "out" / "executed" / second, as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "started\n"  # the partial copy came back too
     assert run_containers() <= before, "containers left behind"
