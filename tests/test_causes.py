@@ -190,6 +190,7 @@ def test_the_committed_error_is_a_verdict_of_its_own(tmp_path: Path) -> None:
     other = interpret(nb, _error(1, evalue="'y'"), {}, LIMITS, False, root=tmp_path)
     judge(other, nb, tmp_path / "a.ipynb", None)
     assert other.verdict == "failed"  # another error in the same cell is a new failure
+    assert "reproduces" not in other.message and "KeyError: 'y'" in other.message, other.message
     result = RunResult(engine="local", isolation="", image=None, out_dir=tmp_path, jobs=1, limits={},
                        notebooks=[run])
     assert result.summary() == "0/1 notebooks ran to the end: 1 reproduce the committed error"

@@ -69,7 +69,8 @@ def test_injected_parameters_cell_is_not_compared() -> None:
 def test_tolerances_come_from_options() -> None:
     loose = CompareOptions.from_manifest({"rtol": 0.1})
     assert compare_notebooks(_read("reference"), _read("differs-number"), loose).verdict == "same"
-    assert compare_notebooks(_read("reference"), _read("differs-image")).verdict == "differs"
+    strict = compare_notebooks(_read("reference"), _read("differs-image"))
+    assert strict.verdict == "differs" and strict.differences[0].reason.startswith("image/png looks different")
     loose_images = CompareOptions.from_manifest({"image_threshold": 0.0})
     assert compare_notebooks(_read("reference"), _read("differs-image"), loose_images).verdict == "same"
     assert compare_notebooks(_read("reference"), _read("differs-text"),
@@ -192,8 +193,10 @@ def test_only_cells_with_outputs_are_counted() -> None:
 def test_ignore_pattern_removes_only_what_it_matches() -> None:
     ref = _notebook(_cell([{"output_type": "stream", "name": "stdout", "text": "took 3 s, result 42\n"}]))
     new = _notebook(_cell([{"output_type": "stream", "name": "stdout", "text": "took 9 s, result 41\n"}]))
-    assert compare_notebooks(ref, new, CompareOptions(ignore_patterns=["^took"])).verdict == "differs"
-    assert compare_notebooks(ref, new, CompareOptions(ignore_patterns=[r"^took \d+ s, result"])).verdict == "differs"
+    for pattern in ("^took", r"^took \d+ s, result"):  # the result (41, not 42) is not what the pattern removes
+        result = compare_notebooks(ref, new, CompareOptions(ignore_patterns=[pattern]))
+        assert result.verdict == "differs" and [(d.cell, d.reason) for d in result.differences] == [
+            (0, "stream:stdout differs")], pattern
     new.cells[0].outputs[0]["text"] = "took 9 s, result 42\n"
     assert compare_notebooks(ref, new, CompareOptions(ignore_patterns=[r"took \d+ s"])).verdict == "same"
     assert normalise_text("Elapsed 3 s\nok", ignore_patterns=[r"^Elapsed.*"]) == "ok"
@@ -221,7 +224,8 @@ def test_html_is_compared_without_its_styling() -> None:
                                  "data": {"text/html": html, "text/plain": "   a\n0  1"}}]))
     old = table(".dataframe tbody tr th:only-of-type {vertical-align: middle}", "1.5")
     assert compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.5")).verdict == "same"
-    assert compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.6")).verdict == "differs"
+    changed = compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.6"))
+    assert changed.verdict == "differs" and changed.differences[0].reason.startswith("text/html"), changed.message
 
 
 def test_sixteen_bit_images_are_compared() -> None:
