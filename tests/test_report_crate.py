@@ -168,3 +168,19 @@ def test_runs_carry_their_start_and_end_times() -> None:
     assert run.to_dict()["started"] == run.started
     for bad in ("yesterday", "2026-11-30T20:00:00", 12, "9" * 100):  # not a time, no time zone, not text
         assert interpret(nb, {**result, "started": bad}, {}, Limits(), False).started is None
+
+
+def test_a_doi_with_angle_brackets_is_kept_as_written_and_a_valid_uri(tmp_path: Path) -> None:
+    from paperpack.repo import Repo
+
+    publication = make_publication(tmp_path)
+    manifest = publication.repo.root / "paperpack.yml"
+    lorenz = "10.1175/1520-0469(1963)020<0130:DNF>2.0.CO;2"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(DOI, f"doi:{lorenz}"), encoding="utf-8")
+    publication = dataclasses.replace(publication, repo=Repo.open(publication.repo.root))
+    root = _graph(crate_metadata(publication))["./"]
+    assert root["identifier"] == "https://doi.org/10.1175/1520-0469(1963)020%3C0130:DNF%3E2.0.CO;2"
+    from paperpack.report.certificate import certificate
+    from paperpack.report.provenance import provenance
+
+    assert ("Paper DOI", lorenz) in certificate(provenance(publication), publication.verdict).facts

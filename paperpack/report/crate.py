@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import write_atomic
-from .provenance import DOI_URL, Provenance, provenance
+from .provenance import Provenance, doi_url, provenance
 
 if TYPE_CHECKING:
     from .publish import Publication
@@ -69,10 +69,10 @@ def build_crate(facts: Provenance, publication: Publication) -> Any:
     if facts.commit:
         root["version"] = facts.commit
     if paper.doi:
-        paper_entity = crate.add(ContextEntity(crate, DOI_URL + paper.doi, properties={
-            "@type": "ScholarlyArticle", "name": paper.title or paper.doi, "identifier": DOI_URL + paper.doi}))
+        paper_entity = crate.add(ContextEntity(crate, doi_url(paper.doi), properties={
+            "@type": "ScholarlyArticle", "name": paper.title or paper.doi, "identifier": doi_url(paper.doi)}))
         root["citation"] = paper_entity
-        root["identifier"] = DOI_URL + paper.doi
+        root["identifier"] = doi_url(paper.doi)
     authors = []
     for n, author in enumerate(paper.authors):
         identifier = author.orcid or f"#author-{n + 1}"
@@ -104,6 +104,9 @@ def build_crate(facts: Provenance, publication: Publication) -> Any:
                                       "name": name or "image"}
         if tag:
             properties["tag"] = tag
+        host = name.split("/", 1)[0] if "/" in name else ""
+        if "." in host or ":" in host or host == "localhost":  # ghcr.io/me/paper: pushed there (else a local image)
+            properties["registry"], properties["name"] = host, name.split("/", 1)[1]
         if image.digest:
             properties["sha256"] = image.digest.removeprefix("sha256:")
             properties["identifier"] = image.digest
@@ -124,7 +127,7 @@ def build_crate(facts: Provenance, publication: Publication) -> Any:
         if data.file.size is not None:
             props["contentSize"] = str(data.file.size)
         if data.doi:
-            props["identifier"] = DOI_URL + data.doi
+            props["identifier"] = doi_url(data.doi)
         if data.url:
             props["url"] = data.url
         data_entities.append(crate.add_file(dest_path=data.file.path, properties=props))

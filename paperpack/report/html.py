@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from ..terminal import strip_ansi
 from . import write_atomic
 from .certificate import Certificate, certificate
-from .provenance import Provenance, provenance
+from .provenance import Provenance, doi_url, provenance
 
 if TYPE_CHECKING:
     from ..run.results import NotebookRun
@@ -417,7 +417,7 @@ def _data(facts: Provenance, page: _Page) -> None:
         return
     rows = []
     for item in facts.data:
-        doi = f'<a href="https://doi.org/{_e(urllib.parse.quote(item.doi, safe="/"))}">{_e(item.doi)}</a>' \
+        doi = f'<a href="{_e(doi_url(item.doi))}">{_e(item.doi)}</a>' \
             if item.doi else _e(item.url or "")
         hashed = item.file.sha256 or f"({item.file.note})"
         match = "" if not (item.declared_sha256 and item.file.sha256) else \
@@ -481,8 +481,7 @@ def _render(publication: Publication, facts: Provenance, limit: int, budget: int
              f"<title>paperpack: {_e(title)}</title><style>{_STYLE}</style></head><body>",
              f"<h1>{_e(title)}</h1>")
     if paper.doi:
-        page.add(f'<p>DOI: <a href="https://doi.org/{_e(urllib.parse.quote(paper.doi, safe="/"))}">'
-                 f"{_e(paper.doi)}</a></p>")
+        page.add(f'<p>DOI: <a href="{_e(doi_url(paper.doi))}">{_e(paper.doi)}</a></p>')
     if paper.authors:
         names = []
         for author in paper.authors:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import re
 import stat
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from .publish import Publication
 
 __all__ = ["Author", "Paper", "HashedFile", "DataFile", "NotebookRecord", "Image", "Provenance", "provenance",
-           "paper_of", "sha256_of", "ORCID_URL", "DOI_URL"]
+           "paper_of", "sha256_of", "doi_url", "ORCID_URL", "DOI_URL"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ ORCID_URL = "https://orcid.org/"
 DOI_URL = "https://doi.org/"
 #: the labels the build writes (paperpack/build/builder.py)
 _LABEL = "io.paperpack"
+_DOI_PREFIX = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", re.I)
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,12 @@ class Paper:
 
     @property
     def doi_url(self) -> str | None:
-        return DOI_URL + self.doi if self.doi else None
+        return doi_url(self.doi) if self.doi else None
+
+
+def doi_url(doi: str) -> str:
+    """``https://doi.org/<doi>``, a valid URI: characters a DOI may hold and a URI may not are %-encoded."""
+    return DOI_URL + urllib.parse.quote(doi, safe="/:;()-._")
 
 
 @dataclass(frozen=True)
@@ -191,8 +199,8 @@ def paper_of(repo: Repo) -> Paper:
     title = _first(manifest.get("title") if manifest else None, m_paper.get("title"), cff.get("title"),
                    pref.get("title"), zen.get("title"))
     doi = _first(m_paper.get("doi"), pref.get("doi"), cff.get("doi"), zen.get("doi"))
-    if doi:
-        doi = normalize_doi(doi) or doi
+    if doi and normalize_doi(doi):
+        doi = _DOI_PREFIX.sub("", doi.strip())  # as written (normalize_doi lower-cases it), without doi: or URL
     people = list(_manifest_people(repo))
     if not people and cff:
         people = list(_cff_people(cff))
