@@ -145,3 +145,12 @@ def test_a_real_local_run_publishes_its_provenance(copy_case, tmp_path: Path) ->
     assert all(a["startTime"] <= a["endTime"] for a in actions)
     page = (out / "report.html").read_text(encoding="utf-8")
     assert result.verdict.label() in page and "differs.ipynb" in page
+
+
+def test_only_valid_orcid_ids_become_links() -> None:
+    from paperpack.report.provenance import Author
+
+    assert Author.of("A", "https://orcid.org/0000-0002-1825-0097").orcid == "https://orcid.org/0000-0002-1825-0097"
+    assert Author.of("A", "0000-0002-1825-0097").orcid == "https://orcid.org/0000-0002-1825-0097"
+    assert Author.of("A", "0000-0002-1825-0098").orcid is None  # fails its checksum
+    assert Author.of("A", "javascript:alert(1)//0000-0002-1825-0097\"").orcid is None

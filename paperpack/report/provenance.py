@@ -50,10 +50,10 @@ class Author:
 
     @classmethod
     def of(cls, name: str, orcid: str | None) -> Author:
-        if orcid:
-            bare = orcid.strip().rstrip("/").rsplit("/", 1)[-1]
-            orcid = ORCID_URL + bare if bare else None
-        return cls(name.strip() or "(unnamed)", orcid)
+        from ..checks.metadata import is_valid_orcid
+
+        bare = orcid.strip().rstrip("/").rsplit("/", 1)[-1] if orcid else ""
+        return cls(name.strip() or "(unnamed)", ORCID_URL + bare if is_valid_orcid(bare) else None)
 
 
 @dataclass(frozen=True)
