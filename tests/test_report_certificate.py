@@ -154,3 +154,19 @@ def test_only_valid_orcid_ids_become_links() -> None:
     assert Author.of("A", "0000-0002-1825-0097").orcid == "https://orcid.org/0000-0002-1825-0097"
     assert Author.of("A", "0000-0002-1825-0098").orcid is None  # fails its checksum
     assert Author.of("A", "javascript:alert(1)//0000-0002-1825-0097\"").orcid is None
+
+
+def test_a_verification_without_a_run_says_so_in_every_file(tmp_path: Path) -> None:
+    from paperpack.report.paper import paper_verdict
+
+    publication = make_publication(tmp_path)
+    publication.result.run = None
+    publication = dataclasses.replace(publication, verdict=paper_verdict(None))
+    done = publish(publication)
+    assert not {"report.html", "certificate.md", "ro-crate-metadata.json"} & set(done.failed)
+    text = (publication.out_dir / "certificate.md").read_text(encoding="utf-8")
+    assert "**Verdict: not run (not-requested)**" in text and "No notebook was run." in text
+    assert "- **Engine:** none: no notebook ran" in text
+    assert "No notebook was run." in (publication.out_dir / "report.html").read_text(encoding="utf-8")
+    crate = (publication.out_dir / "ro-crate-metadata.json").read_text(encoding="utf-8")
+    assert "CreateAction" not in crate
