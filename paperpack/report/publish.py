@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PaperpackError
+from .badge import write_status_badges
 from .paper import PaperVerdict
 
 if TYPE_CHECKING:
@@ -51,7 +52,9 @@ class Published:
 
 
 #: (name for messages, writer), in the order they run; report.json is written before them
-WRITERS: list[tuple[str, Writer]] = []
+WRITERS: list[tuple[str, Writer]] = [
+    ("badge.json and badge.svg", write_status_badges),
+]
 
 
 def publish(publication: Publication, writers: list[tuple[str, Writer]] | None = None) -> Published:
