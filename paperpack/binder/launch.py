@@ -36,7 +36,7 @@ DEFAULT_HUB = "https://mybinder.org"
 
 _ZENODO_DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)?(10\.5281/zenodo\.[0-9]+)/?$", re.IGNORECASE)
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?([A-Za-z0-9.-]+):(?!//)([^\s]+)$")  # git@github.com:owner/repo.git
-_OWNER_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_OWNER_REPO = re.compile(r"^(?!\.\.?/)[A-Za-z0-9_.-]+/(?!\.\.?$)[A-Za-z0-9_.-]+$")  # no . or .. part
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _REMOTE_HINT = ("pass --remote with the public repository (OWNER/REPO on GitHub, an https git URL, or a Zenodo "
                 "DOI), or set `binder: {repository: …}` in paperpack.yml")
