@@ -49,21 +49,21 @@ class _Plain:
     def __init__(self, out: TextIO):
         self.out = out
         self.phase = ""
-        self.last = ""
+        self.last: list[str] = []
 
     def __call__(self, event: BuildEvent | None) -> None:
         if event is None:
             return  # heartbeats keep the connection; nothing to show
         lines = [printable(line, newlines=False) for line in event.message.splitlines() if line.strip()]
+        if event.phase == self.phase and event.phase != Phase.BUILDING and lines == self.last:
+            return  # pushing repeats its message with each progress update
+        self.last = lines
         if event.phase != self.phase:
             self.phase = event.phase
             self.out.write(f"[{event.phase}] {lines[0] if lines else ''}".rstrip() + "\n")
             lines = lines[1:]
-        elif event.phase != Phase.BUILDING and lines and lines[-1] == self.last:
-            return  # pushing repeats its message with each progress update
         for line in lines:
             self.out.write(f"  {line}\n")
-        self.last = lines[-1] if lines else self.last
         self.out.flush()
 
 
