@@ -345,3 +345,18 @@ def test_cli_without_remote_says_what_to_pass(tmp_path: Path, capsys: pytest.Cap
     assert main(["badge", str(root)]) == 2
     err = capsys.readouterr().err
     assert "no git remote 'origin'" in err and "hint: pass --remote" in err
+
+
+# --- the documented examples are the command's real output -----------------------------------------------------------
+
+def test_docs_and_readmes_show_what_paperpack_badge_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parent.parent
+    docs = (root / "docs" / "reports.md").read_text()
+    shown = docs.split("$ paperpack badge sample_paper --remote carberry/lorenz-revisited\n", 1)[1].split("\n```", 1)[0]
+    sha = shown.split("/v2/gh/carberry/lorenz-revisited/", 1)[1][:40]
+    assert main(["badge", str(root / "sample_paper"), "--remote", "carberry/lorenz-revisited", "--ref", sha]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert shown == printed
+    block = f"{START}\n{printed}\n{END}"
+    assert block in (root / "sample_paper" / "README.md").read_text()
+    assert f"\n{printed}\n" in (root / "README.md").read_text()

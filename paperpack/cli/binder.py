@@ -51,31 +51,36 @@ class _Plain:
         self.phase = ""
         self.last: list[str] = []
 
+    def shown(self, event: BuildEvent) -> list[str]:
+        """The lines ``event`` adds: ``[phase] first line`` on a phase change, then the log lines, indented."""
+        lines = [printable(line, newlines=False) for line in event.message.splitlines() if line.strip()]
+        if event.phase == self.phase and event.phase != Phase.BUILDING and lines == self.last:
+            return []  # pushing repeats its message with each progress update
+        self.last = lines
+        out = []
+        if event.phase != self.phase:
+            self.phase = event.phase
+            out.append(f"[{event.phase}] {lines[0] if lines else ''}".rstrip())
+            lines = lines[1:]
+        return out + [f"  {line}" for line in lines]
+
     def __call__(self, event: BuildEvent | None) -> None:
         if event is None:
             return  # heartbeats keep the connection; nothing to show
-        lines = [printable(line, newlines=False) for line in event.message.splitlines() if line.strip()]
-        if event.phase == self.phase and event.phase != Phase.BUILDING and lines == self.last:
-            return  # pushing repeats its message with each progress update
-        self.last = lines
-        if event.phase != self.phase:
-            self.phase = event.phase
-            self.out.write(f"[{event.phase}] {lines[0] if lines else ''}".rstrip() + "\n")
-            lines = lines[1:]
-        for line in lines:
-            self.out.write(f"  {line}\n")
+        for line in self.shown(event):
+            self.out.write(line + "\n")
         self.out.flush()
 
 
 class _Live(_Plain):
-    """On a terminal: the same lines, under a spinner that shows the phase and the time."""
+    """On a terminal: the same lines, under a spinner that shows the phase and the time (heartbeats tick it)."""
 
     def __init__(self, out: TextIO):
         from rich.console import Console
 
         super().__init__(out)
         self.console = Console(file=out, highlight=False)
-        self.status = self.console.status("asking the hub…")
+        self.status = self.console.status("waiting for the hub")
         self.started = time.monotonic()
 
     def __enter__(self) -> _Live:
@@ -86,12 +91,8 @@ class _Live(_Plain):
         self.status.stop()
 
     def __call__(self, event: BuildEvent | None) -> None:
-        if event is not None:
-            lines = [printable(line, newlines=False) for line in event.message.splitlines() if line.strip()]
-            if event.phase != self.phase or event.phase == Phase.BUILDING:
-                for line in ([f"[{event.phase}]"] if event.phase != self.phase else []) + lines:
-                    self.console.print(line, markup=False)
-            self.phase = event.phase
+        for line in self.shown(event) if event is not None else []:
+            self.console.print(line, markup=False)
         self.status.update(f"{self.phase or 'waiting for the hub'} — {time.monotonic() - self.started:.0f} s")
 
 
