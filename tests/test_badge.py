@@ -360,3 +360,24 @@ def test_docs_and_readmes_show_what_paperpack_badge_prints(capsys: pytest.Captur
     block = f"{START}\n{printed}\n{END}"
     assert block in (root / "sample_paper" / "README.md").read_text()
     assert f"\n{printed}\n" in (root / "README.md").read_text()
+
+
+@pytest.mark.slow  # a local-engine environment (shared with test_verify.py through the session's cache)
+def test_a_verification_writes_the_status_badges_of_its_verdict(tmp_path: Path) -> None:
+    """The real pipeline (validate, run with the local engine) writes badge.json and badge.svg beside report.json."""
+    import shutil
+
+    import paperpack
+    from paperpack.verify import RunSettings, Stage
+
+    root = tmp_path / "paper"
+    shutil.copytree(Path(__file__).parent / "cases" / "run-image-found", root)
+    out = tmp_path / "out"
+    result = paperpack.verify(root, paperpack.VerifyOptions(stages=frozenset({Stage.VALIDATE, Stage.RUN}),
+                                                            run=RunSettings(engine="local", out_dir=out)))
+    assert result.published is not None and not result.published.failed
+    assert {out / "badge.json", out / "badge.svg"} <= set(result.published.written)
+    endpoint = json.loads((out / "badge.json").read_text())
+    jsonschema.validate(endpoint, ENDPOINT_SCHEMA)
+    assert endpoint["message"] == result.verdict.label() == "reproduced 1/1"
+    assert "reproduced 1/1" in (out / "badge.svg").read_text()
