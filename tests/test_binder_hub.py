@@ -154,3 +154,16 @@ def test_the_event_parser_follows_the_eventsource_rules() -> None:
     parsed = list(events(iter(chunks)))
     assert parsed == [BuildEvent("waiting", "caf\u00e9", {"phase": "waiting", "message": "caf\u00e9"}), None,
                       BuildEvent("building", "two\nlines", {"phase": "building", "message": "two\nlines"})]
+
+
+def test_a_hub_named_by_the_repository_must_be_public(hub: HubServer, paper: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (paper / "paperpack.yml").write_text(f"version: 1\nbinder:\n  url: {hub.url}\n  repository: carberry/lorenz\n"
+                                         f"  ref: {SHA}\n")
+    hub.script = list(BUILD_PHASES)
+    assert main(["binder", str(paper)]) == 1
+    err = capsys.readouterr().err
+    assert f"binder.url in paperpack.yml, {hub.url}, leads to 127.0.0.1, a loopback" in err
+    assert f"--hub {hub.url}" in err and hub.requests == []
+    assert main(["binder", str(paper), "--hub", hub.url]) == 0  # the user's own choice is not checked
+    assert hub.requests[0]["path"] == f"/build/gh/carberry/lorenz/{SHA}"

@@ -23,9 +23,11 @@ import codecs
 import enum
 import json
 import logging
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
 
 import requests
 
@@ -100,6 +102,8 @@ def request_build(target: LaunchTarget, *, timeout: float, on_event: Listener | 
                           hint="give the build's time limit in seconds, e.g. --timeout 1800")
     url = target.build_url
     hub = target.hub
+    if target.hub_from_repository:
+        _check_public(hub)
     started = time.monotonic()
     deadline = started + timeout
     limits = _Limits(hub, url, deadline, timeout, silence)
@@ -139,6 +143,28 @@ def request_build(target: LaunchTarget, *, timeout: float, on_event: Listener | 
     finally:
         if own:
             http.close()
+
+
+def _check_public(hub: str) -> None:
+    """A hub named by the repository (binder.url) must be public: a repository cannot make paperpack binder
+    send requests into this machine or its network, nor print what answers there. Checked before connecting
+    (every address the name resolves to); the user's own --hub is not checked."""
+    from ..urlpolicy import AddressKind, classify
+
+    parts = urlsplit(hub)
+    host = parts.hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
+                                   type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise BinderError(f"cannot reach the BinderHub at {hub} (binder.url in paperpack.yml): {exc}",
+                          hint="correct binder.url in paperpack.yml, or pass --hub URL") from None
+    for info in infos:
+        kind = classify(str(info[4][0]))
+        if kind is not AddressKind.PUBLIC:
+            raise BinderError(f"binder.url in paperpack.yml, {hub}, leads to {info[4][0]}, a {kind.value} address: "
+                              "a repository's manifest cannot send paperpack binder into this machine or its network",
+                              hint=f"if {hub} is a hub you trust, pass it yourself: --hub {hub}")
 
 
 def _check_answer(response: requests.Response, hub: str, url: str) -> None:

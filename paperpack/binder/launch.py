@@ -80,6 +80,7 @@ class LaunchTarget:
     urlpath: str | None = None  # the manifest's urlpath: wins over labpath
     notes: tuple[str, ...] = ()  # what the person should know (an unpinned ref, a guessed URL)
     prefix: str = ""  # where the paper's folder is in the launched repository ("" for its root)
+    hub_from_repository: bool = False  # the hub is binder.url of the (untrusted) manifest, not the user's choice
 
     def path_in_repository(self, rel: str) -> str:
         """``rel`` (relative to the paper's folder) relative to the launched repository's root."""
@@ -237,7 +238,8 @@ def launch_target(root: Path, notebooks: list[str], *, options: LaunchOptions = 
         notes.append(source.note)
     ref = _ref(source, options, settings, git, root, notes)
     prefix = _prefix(root, git, notes) if from_git else ""
-    target = LaunchTarget(source, ref, hub, None, settings.urlpath, tuple(notes), prefix)
+    target = LaunchTarget(source, ref, hub, None, settings.urlpath, tuple(notes), prefix,
+                          hub_from_repository=not options.hub and bool(settings.url))
     if not settings.urlpath and notebooks:
         target = replace(target, labpath=target.path_in_repository(notebooks[0]))
     return target
