@@ -111,9 +111,10 @@ def request_build(target: LaunchTarget, *, timeout: float, on_event: Listener | 
     http = session or requests.Session()
     try:
         try:
+            # a redirect would lead past the public-address check of a hub the repository named
             response = http.get(url, stream=True, timeout=(min(_CONNECT_TIMEOUT, timeout), min(silence, timeout)),
                                 headers={"Accept": "text/event-stream", "Cache-Control": "no-cache",
-                                         "User-Agent": user_agent()})
+                                         "User-Agent": user_agent()}, allow_redirects=not target.hub_from_repository)
         except requests.Timeout:
             raise _silent(limits) from None
         except requests.ConnectionError as exc:
