@@ -152,8 +152,11 @@ def test_the_manifest_binder_url_must_be_a_web_address() -> None:
     with pytest.raises(ManifestError) as err:
         parse_manifest("version: 1\nbinder:\n  url: mybinder.org\n")
     assert "binder.url" in str(err.value) and "http(s) URL" in str(err.value)
-    with pytest.raises(UsageError):
-        parse_hub("ftp://hub.example.org")
+    for bad in ("ftp://hub.example.org", "https://x.org/a)b", 'https://x.org"><img/', "https://u:p@x.org",
+                "https://x.org/?q=1", "https://x.org/a b"):
+        with pytest.raises(UsageError, match="is not a BinderHub address"):
+            parse_hub(bad)
+    assert parse_hub("http://[::1]:8080/hub/") == "http://[::1]:8080/hub"
 
 
 # --- the status badge ------------------------------------------------------------------------------------------------

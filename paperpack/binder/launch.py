@@ -155,8 +155,10 @@ def parse_hub(url: str, *, origin: str = "--hub") -> str:
     """A BinderHub base URL, checked and without a trailing slash; :class:`UsageError` naming ``origin``."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
-            or parts.username or parts.password:
-        raise UsageError(f"{origin} {url!r} is not a BinderHub address (an http or https URL without a query)",
+            or parts.username or parts.password or re.search(r"[\s()<>\"'`\\]", url) or re.search(r"[\[\]]", parts.path):
+        # the hub's URL goes into README badges: no character that could end a Markdown link or an HTML attribute
+        raise UsageError(f"{origin} {url!r} is not a BinderHub address (an http or https URL without a query, "
+                         "credentials, spaces, quotes or brackets)",
                          hint="give the hub's base URL, e.g. https://mybinder.org")
     return url.strip().rstrip("/")
 
