@@ -10,8 +10,8 @@ import pytest
 
 from binderhub_server import (BUILD_PHASES, CUT, STALL, HubServer, comment, event, heartbeats_until_gone, raw,
                               serve_hub)
-from paperpack.binder import BuildEvent, LaunchOptions, launch_target, request_build
-from paperpack.binder.hub import events
+from paperpack.binder import LaunchOptions, launch_target
+from paperpack.binder.hub import BuildEvent, events, request_build
 from paperpack.cli.main import main
 from paperpack.errors import BinderError
 

@@ -7,7 +7,8 @@ import sys
 import time
 from typing import TextIO
 
-from ..binder import BuildEvent, LaunchTarget, Phase, launch_target, request_build
+from ..binder import LaunchTarget, launch_target
+from ..binder.hub import BuildEvent, Phase, request_build
 from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..manifest import BinderSettings
 from ..repo import Repo
