@@ -33,6 +33,7 @@ import requests
 
 from ..errors import BinderError
 from ..httpclient import user_agent
+from ..terminal import printable
 from .launch import LaunchTarget
 
 __all__ = ["Phase", "BuildEvent", "BuildOutcome", "request_build", "events", "MAX_EVENT_BYTES", "SILENCE"]
@@ -302,6 +303,4 @@ def _short_body(response: requests.Response) -> str:
         raw = response.raw.read(2048, decode_content=True) or b""
     except Exception:  # the body is only a courtesy in the message
         return ""
-    from ..terminal import printable
-
     return printable(raw.decode("utf-8", "replace").strip(), newlines=False)[:300]

@@ -63,11 +63,6 @@ class Source:
     name: str
     note: str = ""  # an assumption made while reading the remote, for the person to check
 
-    @property
-    def web_url(self) -> str | None:
-        """The repository's page (for raw file URLs), known for GitHub only."""
-        return f"https://github.com/{self.name}" if self.provider is Provider.GITHUB else None
-
 
 @dataclass(frozen=True)
 class LaunchTarget:
