@@ -18,6 +18,7 @@ from ..errors import PaperpackError
 from .certificate import write_certificate
 from .crate import write_crate
 from .html import write_html
+from .badge import write_status_badges
 from .paper import PaperVerdict
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ WRITERS: list[tuple[str, Writer]] = [
     ("report.html", write_html),
     ("certificate.md", write_certificate),
     ("ro-crate-metadata.json", write_crate),
+    ("badge.json and badge.svg", write_status_badges),
 ]
 
 
