@@ -9,7 +9,7 @@ Old spellings still work and say so on stderr.
 from __future__ import annotations
 
 import json
-import re
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,32 +121,35 @@ def test_plain_text_output_is_what_rich_prints_without_colour(tmp_path: Path) ->
     assert "ENV009" in plain.read_text()
 
 
-def _paperpack_process(*argv: str, **kwargs: object) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "paperpack", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, cwd=ROOT, **kwargs)  # type: ignore[call-overload]
+def _into_a_closed_pipe(*argv: str) -> tuple[int, str]:
+    """Run paperpack with stdout a pipe whose reader is already gone (as after `| head -1`): exit code, stderr.
+
+    The read end is closed before the process starts, so its first write fails, every time.
+    """
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "paperpack", *argv], stdout=write, stderr=subprocess.PIPE,
+                              cwd=ROOT, timeout=120, check=False)
+    finally:
+        os.close(write)
+    return done.returncode, done.stderr.decode()
 
 
 def test_a_closed_pipe_ends_quietly() -> None:
     """`paperpack rules | head -1`: no BrokenPipeError traceback, exit 141 as a shell reports SIGPIPE."""
-    proc = _paperpack_process("rules")
-    assert proc.stdout is not None and proc.stderr is not None
-    first = proc.stdout.readline()
-    proc.stdout.close()  # the reader goes away, as head does after one line
-    err = proc.stderr.read().decode()
-    proc.stderr.close()
-    assert proc.wait(timeout=60) == 141, err
-    assert re.match(rb"[A-Z]+[0-9]{3} ", first) and err == "", (first, err)
+    code, err = _into_a_closed_pipe("rules")
+    assert (code, err) == (141, "")
 
 
 def test_a_closed_pipe_ends_quietly_for_validate_json(tmp_path: Path) -> None:
-    repo = _repo(tmp_path / "paper")
-    proc = _paperpack_process("validate", str(repo), "--offline", "--format", "json")
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.read(1)
-    proc.stdout.close()
-    err = proc.stderr.read().decode()
-    proc.stderr.close()
-    assert proc.wait(timeout=60) in (0, 141) and "Traceback" not in err, err
+    code, err = _into_a_closed_pipe("validate", str(_repo(tmp_path / "paper")), "--offline", "--format", "json")
+    assert (code, err) == (141, "")
+
+
+def test_a_closed_pipe_ends_quietly_for_validate_text(tmp_path: Path) -> None:
+    code, err = _into_a_closed_pipe("validate", str(_repo(tmp_path / "paper")), "--offline")
+    assert (code, err) == (141, "")
 
 
 @pytest.mark.parametrize("option, value, key", [
@@ -192,4 +195,15 @@ def test_validate_suggests_ignoring_the_output_folder(tmp_path: Path, capsys: py
     assert "add the line `paperpack-out/` to .gitignore" in capsys.readouterr().err
     (repo / ".gitignore").write_text("paperpack-out/\n")
     main(["validate", str(repo), "--offline"])
+    assert ".gitignore" not in capsys.readouterr().err
+
+
+def test_init_suggests_ignoring_the_output_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = _repo(tmp_path / "paper")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    assert main(["init", str(repo)]) == 0
+    assert "add the line `paperpack-out/` to .gitignore" in capsys.readouterr().err
+    (repo / "paperpack.yml").unlink()
+    (repo / ".gitignore").write_text("paperpack-out\n")
+    assert main(["init", str(repo)]) == 0
     assert ".gitignore" not in capsys.readouterr().err
