@@ -207,3 +207,17 @@ def test_init_suggests_ignoring_the_output_folder(tmp_path: Path, capsys: pytest
     (repo / ".gitignore").write_text("paperpack-out\n")
     assert main(["init", str(repo)]) == 0
     assert ".gitignore" not in capsys.readouterr().err
+
+
+def test_escape_is_rich_markup_escape() -> None:
+    """report.text's escape (no rich import) gives what rich.markup.escape gives, on many awkward strings."""
+    import random
+
+    from rich.markup import escape as rich_escape
+
+    from paperpack.report.text import escape
+
+    pieces = ["[", "]", "\\", "a", "/", "#", "@", " ", "[b]", "[/]", "\\[", "[red on white]", "x]"]
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 9))) for _ in range(5000)]
+    assert [escape(t) for t in texts] == [rich_escape(t) for t in texts]

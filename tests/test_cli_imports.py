@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 
 #: each of these costs tens of milliseconds or more to import, and validate --offline needs none of them
-HEAVY = ("requests", "urllib3", "jsonschema", "rich.console", "docker", "nbclient", "nbformat", "distributed",
+HEAVY = ("requests", "urllib3", "jsonschema", "rich", "rich.console", "docker", "nbclient", "nbformat", "distributed",
          "numpy", "repo2docker", "ruamel.yaml", "paperpack.build.builder", "paperpack.run.runner")
 
 PROBE = """

@@ -6,8 +6,6 @@ import os
 import re
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from rich.markup import escape
-
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -42,6 +40,19 @@ class Printer(Protocol):
 
 #: a rich markup tag, or an escaped bracket (odd number of backslashes before it)
 _TAG = re.compile(r"(\\*)\[([a-z#/@][^\[]*?)\]")
+
+
+def escape(text: str) -> str:
+    """``text`` as rich markup that shows it as it is (rich's markup rules; rich itself is not imported).
+
+    A bracket that would open a tag gets a backslash, and the backslashes before it are doubled;
+    a lone trailing backslash is doubled. tests/test_cli_flags.py checks it against rich.
+    """
+    def one(match: re.Match[str]) -> str:
+        return match.group(1) * 2 + "\\[" + match.group(2) + "]"
+    text = _TAG.sub(one, text)
+    trailing = len(text) - len(text.rstrip("\\"))
+    return text + "\\" if trailing == 1 else text
 
 
 class PlainConsole:
