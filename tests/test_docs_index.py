@@ -61,3 +61,14 @@ def test_every_command_shown_in_the_docs_parses(where: str, argv: list[str], cap
         build_parser(argv[0]).parse_args(argv)
     except SystemExit as exc:
         pytest.fail(f"{where}: {capsys.readouterr().err or exc}")
+
+
+def test_readme_python_version_is_the_package_minimum() -> None:
+    import tomllib
+
+    required = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["requires-python"]
+    minimum = re.fullmatch(r">=\s*(3\.[0-9]+)", required.strip())
+    assert minimum, required
+    assert f"Python {minimum.group(1)}+" in (ROOT / "README.md").read_text(encoding="utf-8")
+    # the code imports tomllib, new in 3.11: the minimum cannot be lower
+    assert tuple(map(int, minimum.group(1).split("."))) >= (3, 11)
