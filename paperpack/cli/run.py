@@ -70,7 +70,9 @@ compare with) or skipped. Text from notebooks is printed with control characters
 
 Exit 1 if any notebook failed or differs (--allow-differs: only failures count), 2 on a
 usage error, 130 when interrupted (the partial report is marked incomplete). The
-repository is never modified: executed copies and report.json go to the output folder.
+sources are never modified: executed copies and report.json go to the output folder,
+PATH/paperpack-out by default (inside the repository: ignore it in git, or use -o DIR;
+outside it with --untrusted).
 
 examples:
   paperpack build . --no-run && paperpack run .    # runs in the image just built
