@@ -70,3 +70,9 @@ def test_docs_run_and_compare_md_gives_the_code_defaults() -> None:
     assert f"memory {DEFAULT_MEMORY}" in said.group(1) and f"{DEFAULT_PIDS} processes" in said.group(1)
     assert f"disk {DEFAULT_DISK}" in said.group(1) and f"timeout {DEFAULT_TIMEOUT:g} s" in said.group(1)
     assert f"cell timeout {DEFAULT_CELL_TIMEOUT:g} s" in said.group(1)
+
+
+def test_build_help_gives_the_build_time_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "--help"]) == 0
+    assert f"PAPERPACK_BUILD_TIMEOUT seconds (default {DEFAULT_BUILD_TIMEOUT:g})" in _flat(capsys.readouterr().out)
+    assert f"default {DEFAULT_BUILD_TIMEOUT:g} s" in _flat((ROOT / "docs" / "build.md").read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..build.builder import MODES
+from ..build.builder import DEFAULT_BUILD_TIMEOUT, MODES
 from ..errors import EXIT_FINDINGS, EXIT_OK, BuildError
 from ..report import write_json_atomic
 from ..report.text import make_console
@@ -48,6 +48,7 @@ modes:
 
 The image tag is a hash of everything that decides the image, so an unchanged
 repository is not rebuilt (use --force to rebuild). Labels record provenance.
+A build is stopped after PAPERPACK_BUILD_TIMEOUT seconds (default {build_timeout:g}).
 Behind a TLS-intercepting proxy, the CA bundle (--ca-bundle, or PIP_CERT /
 REQUESTS_CA_BUNDLE / SSL_CERT_FILE) is mounted only into download steps as a
 BuildKit secret: it is never stored in the image.
@@ -62,7 +63,7 @@ examples:
   paperpack build . -o /tmp/paper-out               # the output folder outside the repository
 
 Old spellings still work, with a note on stderr: --json (--format json), --offline
-(--mode offline), -o REPORT.json and --output REPORT (--report REPORT)."""
+(--mode offline), -o REPORT.json and --output REPORT (--report REPORT).""".format(build_timeout=DEFAULT_BUILD_TIMEOUT)
 
 
 class OutDirOrOldReport(argparse.Action):
