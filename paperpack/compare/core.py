@@ -10,11 +10,11 @@ by the run, not here.
 from __future__ import annotations
 
 import difflib
-import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..verdicts import Verdict
 from .images import decode_image, image_similarity
 from .normalize import normalise_text
 from .numbers import texts_match
@@ -28,18 +28,6 @@ INJECTED_TAG = "injected-parameters"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 WIDGET_TYPE = "application/vnd.jupyter.widget-view+json"
 MAX_DIFF_LINES = 12
-
-
-class Verdict(str, enum.Enum):
-    """What the comparison says of one notebook (the run adds ``failed`` and ``skipped``)."""
-
-    SAME = "same"
-    SAME_WITH_WARNINGS = "same-with-warnings"
-    DIFFERS = "differs"
-    NO_OUTPUTS = "no-outputs"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass

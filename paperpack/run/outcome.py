@@ -37,6 +37,14 @@ def _signal_name(code: int | None) -> str | None:
         return f"signal {-code}"
 
 
+def _status(value: Any) -> Status:
+    """The runner's status word as a :class:`Status` (the channel admits only known words; ``error`` otherwise)."""
+    try:
+        return Status(value)
+    except ValueError:
+        return Status.ERROR
+
+
 def _source_cell(result: dict[str, Any], cell: int | None) -> int | None:
     """The cell's index in the committed notebook (the injected parameters cell shifts later ones)."""
     injected = result.get("injected_cell")
@@ -87,7 +95,7 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
     run.duration = result.get("duration")
     run.kernel = result.get("kernel")
     run.cells = result.get("cells") or []
-    run.status = str(result.get("status", "error"))
+    run.status = _status(result.get("status"))
     error = dict(result.get("error") or {}) or None
     if error is not None:
         error["source_cell"] = _source_cell(result, error.get("cell"))

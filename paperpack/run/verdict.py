@@ -39,7 +39,7 @@ def judge(run: NotebookRun, nb: PlannedNotebook, committed: Path, executed: Path
         return
     options = CompareOptions.from_manifest(nb.compare)
     comparison = compare_notebooks(reference, result, options)
-    run.verdict = comparison.verdict.value
+    run.verdict = comparison.verdict
     run.comparison = comparison.to_dict()
     run.message = comparison.message
     if nb.parameters:
