@@ -276,7 +276,7 @@ def _collect(batch: Batch, facts: dict[str, Any], session: Session, out_dir: Pat
         delivery = deliveries.get(batch.keys[nb.path]) or Delivery()
         problems = list(delivery.problems)  # each fails the notebook; a signed, well-formed result still explains it
         run = interpret(nb, delivery.result, facts, session.limits, session.cancelled.is_set(),
-                        root=session.repo.root, image=session.image)
+                        root=session.repo.root, image=session.image, environment=session.repo.environment)
         executed: Path | None = None
         if delivery.notebook is not None and not problems:
             try:

@@ -12,13 +12,16 @@ import functools
 import re
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..notebooks import Cell, ParsedNotebook, read_notebook
 from ..terminal import strip_ansi
 from .causes import REPRODUCES_COMMITTED_ERROR, UPSTREAM_OUTPUT, Diagnosis, Failure, clean_traceback, diagnose
 from .plan import Limits, PlannedNotebook
 from .results import NotebookRun, Status, Verdict
+
+if TYPE_CHECKING:
+    from ..environment import Environment
 
 __all__ = ["interpret", "link_upstream", "FAILED_STATUSES", "REPRODUCES_ERROR"]
 
@@ -81,17 +84,20 @@ def where(committed: ParsedNotebook | None, index: int | None) -> str:
 
 
 def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[str, Any],
-              limits: Limits, cancelled: bool, *, root: Path | None = None, image: str | None = None) -> NotebookRun:
+              limits: Limits, cancelled: bool, *, root: Path | None = None, image: str | None = None,
+              environment: Environment | None = None) -> NotebookRun:
     """The run of ``nb`` from the runner's ``result`` and the engine's ``facts``.
 
     ``root`` (the repository) lets the message count cells as the committed notebook shows
     them and name the root cause (:func:`paperpack.run.causes.diagnose`). ``image`` is the
     image the notebook ran in (``None``: the local engine), to tell whether its environment
-    was translated from environment.yml to PyPI packages.
+    was translated from environment.yml to PyPI packages. ``environment`` is the repository's
+    environment model (``repo.environment``, detected once per repository, never here): it
+    says which environment.yml the build used.
     """
     run = NotebookRun(path=nb.path, parameters=dict(nb.parameters), kernel=nb.kernel)
     if result is None:
-        return _no_result(run, nb, facts, limits, cancelled, root)
+        return _no_result(run, nb, facts, limits, cancelled, root, environment)
     run.duration = result.get("duration")
     run.kernel = result.get("kernel")
     run.cells = result.get("cells") or []
@@ -150,7 +156,7 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
     else:
         run.message = f"{at}: {ename}: {evalue}".rstrip(": ")
     if run.status in (Status.ERROR, Status.NO_KERNEL):
-        found = diagnose(_failure(nb, result, error, committed, root, image=image))
+        found = diagnose(_failure(nb, result, error, committed, root, image=image, environment=environment))
         if found is not None:
             _explain(run, error, found, at)
         elif facts.get("disk_limit") and run.status == Status.ERROR:
@@ -178,13 +184,13 @@ def _reproduces(committed: ParsedNotebook | None, index: int | None, ename: str,
 
 def _failure(nb: PlannedNotebook, result: dict[str, Any] | None, error: dict[str, Any] | None,
              committed: ParsedNotebook | None, root: Path | None, output: str = "",
-             image: str | None = None) -> Failure:
+             image: str | None = None, environment: Environment | None = None) -> Failure:
     error = error or {}
     index = error.get("source_cell")
     code = [c.source for c in (committed.cells if committed else [])
             if c.cell_type == "code" and (index is None or c.index <= index)]
     cell = _committed_cell(committed, index)
-    environment_yml = _environment_yml(root)
+    environment_yml = _environment_yml(environment)
     if environment_yml is not None and not _translated(image):
         environment_yml = None  # conda solved it: what is missing is the author's to declare
     return Failure(
@@ -219,14 +225,12 @@ def _image_mode(image: str) -> str | None:
     return labels.get(f"{LABEL_PREFIX}.mode")
 
 
-def _environment_yml(root: Path | None) -> dict[str, str] | None:
+def _environment_yml(env: Environment | None) -> dict[str, str] | None:
     """The conda dependencies (lower-case name → spec) of an environment.yml the build translates, if any."""
-    if root is None:
+    if env is None:
         return None
-    from ..environment import detect
     from ..errors import PaperpackError
 
-    env = detect(root)
     try:
         env.check_buildable()
     except PaperpackError:
@@ -270,7 +274,7 @@ def link_upstream(runs: list[NotebookRun]) -> None:
 
 
 def _no_result(run: NotebookRun, nb: PlannedNotebook, facts: dict[str, Any], limits: Limits, cancelled: bool,
-               root: Path | None) -> NotebookRun:
+               root: Path | None, environment: Environment | None) -> NotebookRun:
     run.verdict = Verdict.FAILED
     if cancelled:
         run.status, run.message = Status.INTERRUPTED, "interrupted before it finished"
@@ -287,7 +291,7 @@ def _no_result(run: NotebookRun, nb: PlannedNotebook, facts: dict[str, Any], lim
             run.message += (f" — the repository's working copy does not fit in the disk limit "
                             f"({facts['disk_limit']}): raise run.disk in paperpack.yml or --disk")
             return run
-        found = diagnose(_failure(nb, None, None, None, root, output=strip_ansi(output)))
+        found = diagnose(_failure(nb, None, None, None, root, output=strip_ansi(output), environment=environment))
         if found is not None:
             _explain(run, None, found, "")
             run.message += f" (the runner stopped with exit code {facts.get('exit_code')})"
