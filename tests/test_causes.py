@@ -248,7 +248,7 @@ def test_reproduced_error_after_different_results_differs(tmp_path: Path) -> Non
     judge(other, nb, tmp_path / "a.ipynb", tmp_path / "other.ipynb")
     assert other.verdict == "differs" and other.comparison is not None, other.message
     assert [d["cell"] for d in other.comparison["differences"]] == [0]
-    assert "but 1 cell before it differ" in other.message
+    assert other.message.endswith("; but 1 cell before it differ: code cell 1 (In [1])"), other.message
 
 
 def test_upstream_failure_is_linked() -> None:

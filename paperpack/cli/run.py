@@ -387,7 +387,8 @@ def render_verdicts(result: RunResult, console: Console, *, found: bool = False)
     console.print(table)
     for nb in result.notebooks:
         for difference in (nb.comparison or {}).get("differences", [])[:3]:
-            console.print(f"[bold]{safe(nb.path)}[/bold], cell {difference['cell']}: {safe(difference['reason'])}")
+            where = difference.get("where") or f"cell {difference['cell'] + 1}"
+            console.print(f"[bold]{safe(nb.path)}[/bold], {safe(where)}: {safe(difference['reason'])}")
             if difference.get("diff"):
                 console.print(Text(printable(difference["diff"])), style="dim")
         if nb.parameters:

@@ -14,6 +14,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..cellnames import cell_name
 from ..notebooks import Cell, ParsedNotebook, read_notebook
 from ..terminal import strip_ansi
 from .causes import REPRODUCES_COMMITTED_ERROR, UPSTREAM_OUTPUT, Diagnosis, Failure, clean_traceback, diagnose
@@ -71,16 +72,9 @@ def _committed_cell(committed: ParsedNotebook | None, index: int | None) -> Cell
 
 def where(committed: ParsedNotebook | None, index: int | None) -> str:
     """"code cell 3 (In [7])": the failing cell as a person finds it in the committed notebook."""
-    if index is None:
-        return "before the first cell"
     cell = _committed_cell(committed, index)
-    if committed is None or cell is None:
-        return f"cell {index + 1}"
-    if cell.cell_type != "code":
-        return f"cell {index + 1}"
-    position = sum(1 for c in committed.cells[:index + 1] if c.cell_type == "code")
-    count = f" (In [{cell.execution_count}])" if cell.execution_count is not None else ""
-    return f"code cell {position}{count}"
+    cell_types = [c.cell_type for c in committed.cells] if committed is not None else []
+    return cell_name(cell_types, index, cell.execution_count if cell is not None else None)
 
 
 def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[str, Any],
