@@ -1,9 +1,14 @@
 """Import names → distribution names, and what the Jupyter image always provides.
 
-``import sklearn`` is satisfied by the distribution ``scikit-learn``: :func:`distributions_for`
-maps a top-level module to the PEP 503-normalised distribution names that provide it
-(several when there are drop-in alternatives, e.g. ``cv2``). Names not in the table fall
-back to the normalised module name (``import requests`` → ``requests``).
+``import sklearn`` is satisfied by the distribution ``scikit-learn``. The distributions' own
+metadata says so first: :func:`installed_providers` reads top_level.txt and RECORD of the
+distributions installed here (``importlib.metadata.packages_distributions()``), and the closure
+pip resolves for a repository carries the modules of each resolved wheel
+(:attr:`paperpack.closure.Closure.modules`). Where neither knows a module,
+:func:`distributions_for` maps it through a hand-written table to the PEP 503-normalised
+distribution names that provide it (several when there are drop-in alternatives, e.g.
+``cv2``), and names not in the table fall back to the normalised module name
+(``import requests`` → ``requests``).
 
 :data:`IMAGE_PROVIDED` are modules every paperpack/repo2docker image has because the
 Jupyter kernel itself needs them (IPython, ipykernel and their dependencies); importing
@@ -20,9 +25,11 @@ bring anything, so an import it might cover is a warning rather than an error.
 
 from __future__ import annotations
 
+import functools
 import re
 
-__all__ = ["MODULE_TO_DISTS", "IMAGE_PROVIDED", "REQUIRES", "BACKENDS", "normalise", "distributions_for", "requires_closure"]
+__all__ = ["MODULE_TO_DISTS", "IMAGE_PROVIDED", "REQUIRES", "BACKENDS", "normalise", "distributions_for",
+           "installed_providers", "requires_closure"]
 
 #: Top-level import name → distributions that provide it (first one is suggested; conda names such as
 #: ``matplotlib-base`` or ``pytorch`` count too, for environment.yml).
@@ -191,6 +198,21 @@ def distributions_for(module: str) -> tuple[str, ...]:
     if known:
         return tuple(normalise(d) for d in known)
     return (normalise(module),)
+
+
+@functools.cache
+def installed_providers() -> dict[str, tuple[str, ...]]:
+    """Top-level module → the (normalised) distributions installed here that provide it, from their metadata.
+
+    ``importlib.metadata.packages_distributions()`` reads each installed distribution's top_level.txt,
+    or its RECORD where there is none. It scans every installed distribution (0.1–0.5 s measured on
+    117 distributions), so it is read once per process and only when the table leaves an import or a
+    declared requirement unmatched. ``installed_providers.cache_clear()`` forgets it.
+    """
+    from importlib.metadata import packages_distributions  # the scan above: only when asked
+
+    return {module: tuple(dict.fromkeys(normalise(d) for d in dists))
+            for module, dists in packages_distributions().items() if dists}
 
 
 def requires_closure(declared: set[str]) -> dict[str, str]:

@@ -6,7 +6,9 @@ them and nothing else (no pip configuration, no PyPI).
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -155,3 +157,62 @@ def test_a_conda_version_missing_from_pypi_is_named_before_any_build(index: Pack
     repo = _repo(tmp_path, {"environment.yml": "dependencies:\n  - python=3.11\n  - newpy=2.0\n"}, "import newpy")
     rule, _, message = _deps(repo)["environment.yml"]
     assert rule == "DEP006" and "(conda packages looked up on PyPI, as the offline build does)" in message
+
+
+# --- import names from the distributions' own metadata -------------------------------------------
+
+ALIASES = "import fancymod\nimport innermod\nimport wrapper"
+
+
+def _aliased(index: PackageIndex) -> None:
+    """Wheels whose import names are not their distribution names (only the wheels' files say so)."""
+    index.add("fancy-dist", "1.0", module="fancymod", top_level=False)  # no top_level.txt: the file list says
+    index.add("wrapper", "1.0", ["inner-dist>=1"])
+    index.add("inner-dist", "1.0", module="innermod")
+
+
+def test_the_modules_of_each_resolved_wheel_are_read_from_the_wheel(index: PackageIndex, tmp_path: Path) -> None:
+    _aliased(index)
+    closure = resolve_closure(["fancy-dist==1.0", "wrapper==1.0"], python="3.11", cache_folder=tmp_path)
+    assert closure.status is ClosureStatus.RESOLVED, closure.reason
+    assert closure.modules == {"fancy-dist": ["fancymod"], "inner-dist": ["innermod"], "wrapper": ["wrapper"]}
+    assert closure.providers()["innermod"] == ("inner-dist",)
+    assert index.ranges_seen and all(r.startswith("bytes=") for r in index.ranges_seen)  # never the whole wheel
+    cached = resolve_closure(["fancy-dist==1.0", "wrapper==1.0"], python="3.11", cache_folder=tmp_path,
+                             offline=True)
+    assert cached.cached and cached.modules == closure.modules
+    index.ranges = False  # a server without ranges: the (small) wheel is read whole
+    whole = resolve_closure(["fancy-dist==1.0"], python="3.11", cache_folder=tmp_path)
+    assert whole.modules == {"fancy-dist": ["fancymod"]}
+
+
+def test_an_import_named_otherwise_than_its_distribution_is_not_missing(index: PackageIndex, tmp_path: Path) -> None:
+    """`import fancymod` with fancy-dist declared is fine; `import innermod` comes with wrapper (DEP002)."""
+    _aliased(index)
+    repo = _repo(tmp_path, {"requirements.txt": "fancy-dist==1.0\nwrapper==1.0\n"}, ALIASES)
+    findings = [f for f in validate(repo).findings if f.rule.startswith("DEP")]
+    got = {(f.rule, str(f.detail.get("module") or f.path)): f for f in findings}
+    assert sorted(got) == [("DEP002", "innermod")], [(f.rule, f.message) for f in findings]
+    assert "dependency of wrapper (pip's resolver)" in got["DEP002", "innermod"].message
+    assert got["DEP002", "innermod"].fix == "add `inner-dist==<version>` to requirements.txt"
+
+
+def test_installed_distributions_say_what_they_provide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline, a declared distribution installed here provides its import name (its top_level.txt, RECORD)."""
+    from paperpack.importmap import installed_providers
+    from pkgindex import _wheel
+
+    site = tmp_path / "site"
+    for name, module in (("alias-dist", "aliasmod"), ("plain-record", "recordmod")):
+        _, data = _wheel(name, "1.0", [], None, module=module, top_level=name == "alias-dist")
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            zf.extractall(site)  # what installing a pure-Python wheel does
+    monkeypatch.syspath_prepend(str(site))
+    installed_providers.cache_clear()
+    try:
+        repo = _repo(tmp_path / "paper", {"requirements.txt": "alias-dist==1.0\nplain-record==1.0\n"},
+                     "import aliasmod\nimport recordmod")
+        findings = [(f.rule, f.message) for f in validate(repo, offline=True).findings if f.rule.startswith("DEP")]
+        assert findings == [], findings
+    finally:
+        installed_providers.cache_clear()
