@@ -216,3 +216,30 @@ def test_installed_distributions_say_what_they_provide(tmp_path: Path, monkeypat
         assert findings == [], findings
     finally:
         installed_providers.cache_clear()
+
+
+def test_a_wheel_larger_than_the_tail_is_read_by_ranges(tmp_path: Path) -> None:
+    """The central directory and top_level.txt beyond the first 64 KB are fetched by further ranges, not whole."""
+    import os
+
+    from paperpack.httpclient import HttpClient
+    from paperpack.wheelfiles import wheel_modules
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("big_dist-1.0.dist-info/top_level.txt", "bigmod\nshim\n")
+        zf.writestr("bigmod/blob.bin", os.urandom(400_000))  # stored: the tail does not reach the start
+        for i in range(1500):  # a central directory of ~100 KB, more than the first range
+            zf.writestr(f"bigmod/sub/module_{i:05d}_with_a_long_enough_name.py", "")
+        zf.writestr("extension.cpython-311-x86_64-linux-gnu.so", b"\0")
+        zf.writestr("big_dist-1.0.data/purelib/viadata/__init__.py", "")
+        zf.writestr("big_dist-1.0.dist-info/RECORD", "")
+    with PackageIndex() as idx:
+        idx.projects["big-dist"] = {"big_dist-1.0-py3-none-any.whl": buf.getvalue()}
+        url = idx.url.replace("/simple", "/files/big_dist-1.0-py3-none-any.whl")
+        with HttpClient() as client:
+            assert wheel_modules(url, client) == ["bigmod", "extension", "shim", "viadata"]
+        assert len(idx.ranges_seen) >= 3, idx.ranges_seen
+        spans = [r.removeprefix("bytes=").split("-") for r in idx.ranges_seen[1:]]
+        served = sum(int(end) - int(start) + 1 for start, end in spans)
+        assert served + 65536 < len(buf.getvalue()), "the wheel was read whole"
