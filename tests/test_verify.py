@@ -30,6 +30,7 @@ from paperpack.report import Report
 from paperpack.report.merge import Section, merge_reports, read_previous
 from paperpack.run import run_notebooks
 from paperpack.run.engines import EngineChoice
+from paperpack.run.venv import READY_MARKER, venv_dir
 from paperpack.schemas import validator_for
 from paperpack.verify import Observer, RunSettings, Stage, VerifyOptions, verify
 
@@ -251,7 +252,7 @@ def test_run_and_verify_find_data_fetched_into_cache_dir(tmp_path: Path, doi_env
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """Fetched with --cache-dir; `paperpack run --cache-dir` and verify(cache_dir=) mount it, no network."""
     root = data_paper(tmp_path, doi_env).root
-    cache = tmp_path / "cache"
+    cache = tmp_path / "given-cache"  # not the folder PAPERPACK_CACHE_DIR names (doi_env sets it)
     assert main(["data", "fetch", str(root), "--cache-dir", str(cache), "-q"]) == 0
     sent = doi_env.count
     code = main(["run", str(root), "--engine", "local", "--cache-dir", str(cache), "--out-dir", str(tmp_path / "o"),
@@ -263,3 +264,7 @@ def test_run_and_verify_find_data_fetched_into_cache_dir(tmp_path: Path, doi_env
                                         run=_local(tmp_path / "o2", allow_differs=True)))
     assert result.run is not None and result.run.notebooks[0].verdict != "failed"
     assert doi_env.count == sent, "the data was found in the cache"
+    # the local engine's environment lives under --cache-dir too, one for both commands
+    made = sorted(p for p in (cache / "venvs").glob("*") if p.is_dir())
+    assert len(made) == 1 and (made[0] / READY_MARKER).is_file(), f"environments under --cache-dir: {made}"
+    assert venv_dir(root, cache=cache) == made[0]
