@@ -164,10 +164,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "opencv-contrib-python-headless": ("numpy",), "contourpy": ("numpy",), "pyerfa": ("numpy",),
     "python-dateutil": ("six",), "jinja2": ("markupsafe",), "patsy": ("numpy",),
     # known to need nothing: a declared leaf cannot bring an undeclared import
-    **{leaf: () for leaf in ("numpy", "pillow", "pyyaml", "six", "pytz", "tzdata", "packaging", "pyparsing",
-                             "cycler", "kiwisolver", "fonttools", "joblib", "threadpoolctl", "urllib3", "idna",
-                             "charset-normalizer", "certifi", "et-xmlfile", "click", "markupsafe", "toolz",
-                             "cloudpickle", "fsspec", "xlrd", "mpmath", "tabulate")},
+    **dict.fromkeys(("numpy", "pillow", "pyyaml", "six", "pytz", "tzdata", "packaging", "pyparsing", "cycler", "kiwisolver", "fonttools", "joblib", "threadpoolctl", "urllib3", "idna", "charset-normalizer", "certifi", "et-xmlfile", "click", "markupsafe", "toolz", "cloudpickle", "fsspec", "xlrd", "mpmath", "tabulate"), ()),
 }
 
 #: Calls that need an optional backend nobody imports → (what it reads, distributions any of which serves).

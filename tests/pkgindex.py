@@ -30,7 +30,7 @@ def _wheel(name: str, version: str, requires: list[str], requires_python: str | 
     project = name.replace("-", "_")
     module = module or project
     dist_info = f"{project}-{version}.dist-info"
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     meta += [f"Requires-Dist: {r}" for r in requires]
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")

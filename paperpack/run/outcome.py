@@ -231,7 +231,7 @@ def _environment_yml(env: Environment | None) -> dict[str, str] | None:
         return None
     if env.conda is None:
         return None
-    deps = {name: "" for name in env.conda.conda_names}
+    deps = dict.fromkeys(env.conda.conda_names, "")
     deps.update({r.name: r.specifier for r in env.conda.requirements})
     return deps
 
