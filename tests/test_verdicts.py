@@ -24,3 +24,16 @@ def test_enum_fields_serialise_as_their_words() -> None:
     data = json.loads(json.dumps(run.to_dict()))
     assert (data["status"], data["verdict"]) == ("ok", "same-with-warnings")
     assert f"{run.verdict}" == "same-with-warnings"
+
+
+def test_progress_counts_cells_from_one() -> None:
+    """The live progress line counts cells from 1, as every other message does ("cell 1 of 3", not 0)."""
+    import io
+
+    from paperpack.cli.run import Progress
+    from paperpack.report.text import make_console
+    from paperpack.run.results import RunEvent
+
+    progress = Progress(make_console(io.StringIO(), color="never"), quiet=False)
+    progress.update(RunEvent(kind="cell", path="a.ipynb", cell=0, cells=3))
+    assert progress.rows["a.ipynb"] == "cell 1 of 3"

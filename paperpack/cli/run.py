@@ -363,7 +363,8 @@ class Progress:
             elif event.kind == "start":
                 self.rows[event.path] = "starting the kernel"
             elif event.kind == "cell":
-                self.rows[event.path] = f"cell {event.cell} of {event.cells}"
+                # counted from 1 over every cell, as "cell N" is named where the cell type is unknown
+                self.rows[event.path] = f"cell {(event.cell or 0) + 1} of {event.cells}"
             elif event.kind == "done":
                 self.rows[event.path] = str(event.verdict)
                 if self.live is None:
