@@ -101,14 +101,19 @@ class _RangeFile(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (never allocated before the size is checked: a zip may claim any size)."""
+        want = self._size - self._pos if size is None or size < 0 else min(size, self._size - self._pos)
+        if want <= 0:
+            return b""
+        data = self._bytes(self._pos, want)
+        self._pos += len(data)
+        return data
+
     def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
-        want = min(len(view), self._size - self._pos)
-        if want <= 0:
-            return 0
-        data = self._bytes(self._pos, want)
+        data = self.read(len(view))
         view[:len(data)] = data
-        self._pos += len(data)
         return len(data)
 
     def _bytes(self, start: int, length: int) -> bytes:

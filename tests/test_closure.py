@@ -243,3 +243,22 @@ def test_a_wheel_larger_than_the_tail_is_read_by_ranges(tmp_path: Path) -> None:
         spans = [r.removeprefix("bytes=").split("-") for r in idx.ranges_seen[1:]]
         served = sum(int(end) - int(start) + 1 for start, end in spans)
         assert served + 65536 < len(buf.getvalue()), "the wheel was read whole"
+
+
+def test_a_central_directory_too_large_to_read_is_left_to_the_table() -> None:
+    """A zip whose central directory claims more than MAX_DIRECTORY bytes is not fetched: no modules, few bytes."""
+    import struct
+
+    from paperpack.httpclient import HttpClient
+    from paperpack.wheelfiles import MAX_DIRECTORY, wheel_modules
+
+    size = MAX_DIRECTORY + (1 << 20)
+    # an end-of-central-directory record: one disk, 1 entry, a directory of size-22 bytes at offset 0
+    body = b"\0" * (size - 22) + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, size - 22, 0, 0)
+    with PackageIndex() as idx:
+        idx.projects["huge"] = {"huge-1.0-py3-none-any.whl": body}
+        with HttpClient() as client:
+            assert wheel_modules(idx.url.replace("/simple", "/files/huge-1.0-py3-none-any.whl"), client) is None
+        spans = [r.removeprefix("bytes=").split("-") for r in idx.ranges_seen]
+        fetched = sum(int(e) if not s else int(e) - int(s) + 1 for s, e in spans)
+        assert fetched < 1 << 20, idx.ranges_seen
