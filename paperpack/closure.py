@@ -248,7 +248,7 @@ def _from_report(report: dict[str, Any], python: str) -> tuple[Closure, dict[str
         name = canonicalize_name(str(meta.get("name", "")))
         versions[name] = str(meta.get("version", ""))
         url = (item.get("download_info") or {}).get("url")
-        if isinstance(url, str) and url.startswith(("https://", "http://")):
+        if isinstance(url, str) and url.startswith(("https://", "http://", "file:")):
             wheels[name] = url
         deps: list[str] = []
         for text in meta.get("requires_dist") or []:

@@ -6,7 +6,8 @@ list as its RECORD; ``*.dist-info/top_level.txt``, where the build tool wrote on
 top-level packages too. Both are read here without downloading the wheel: HTTP range requests
 fetch the zip's tail (the central directory, usually a few KB) and, if present, top_level.txt
 — the way pip's "fast-deps" reads metadata. A server that ignores ``Range`` sends the whole
-file, which is read only up to :data:`MAX_WHOLE` bytes.
+file, which is read only up to :data:`MAX_WHOLE` bytes. A ``file:`` URL (pip's find-links folder, a local
+index) is read in place.
 
 The index is the one pip is configured with (the user's choice, as for pip itself), reached
 through :class:`~paperpack.httpclient.HttpClient`; nothing of the wheel is executed or written.
@@ -19,7 +20,10 @@ import logging
 import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Iterable, Mapping
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from .errors import PaperpackError
 from .httpclient import HttpClient
@@ -134,6 +138,8 @@ def wheel_modules(url: str, client: HttpClient) -> list[str] | None:
     """The top-level modules the wheel at ``url`` installs, or ``None`` when its file list cannot be read."""
     if not url.split("#")[0].split("?")[0].endswith(".whl"):
         return None
+    if url.startswith("file:"):  # a wheel of pip's find-links folder or a local index: read in place
+        return _local_wheel_modules(Path(url2pathname(urlsplit(url).path)))
     try:
         response = client.get(url, headers={"Range": f"bytes=-{TAIL}"}, stream=True)
         with response:
@@ -155,6 +161,15 @@ def wheel_modules(url: str, client: HttpClient) -> list[str] | None:
             return _modules_of_zip(zf)
     except (PaperpackError, _NoRange, zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         log.debug("%s: file list not read (%s)", url, exc)
+        return None
+
+
+def _local_wheel_modules(path: Path) -> list[str] | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _modules_of_zip(zf)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        log.debug("%s: file list not read (%s)", path, exc)
         return None
 
 

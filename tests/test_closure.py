@@ -262,3 +262,15 @@ def test_a_central_directory_too_large_to_read_is_left_to_the_table() -> None:
         spans = [r.removeprefix("bytes=").split("-") for r in idx.ranges_seen]
         fetched = sum(int(e) if not s else int(e) - int(s) + 1 for s, e in spans)
         assert fetched < 1 << 20, idx.ranges_seen
+
+
+def test_a_wheel_of_a_find_links_folder_is_read_in_place(tmp_path: Path) -> None:
+    from paperpack.httpclient import HttpClient
+    from paperpack.wheelfiles import wheel_modules
+
+    index = PackageIndex()  # not served: its wheels go to a folder, as pip's find-links
+    index.add("fancy-dist", "1.0", module="fancymod", top_level=False)
+    folder = index.write_wheels(tmp_path / "wheels")
+    with HttpClient() as client:
+        assert wheel_modules((folder / "fancy_dist-1.0-py3-none-any.whl").as_uri(), client) == ["fancymod"]
+    index.server.server_close()
