@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Mapping
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from .errors import PaperpackError
 from .httpclient import HttpClient
+from .importmap import modules_from_names
 
-__all__ = ["wheel_modules", "modules_from_names", "remote_wheels_modules", "MAX_WHOLE"]
+__all__ = ["wheel_modules", "remote_wheels_modules", "MAX_WHOLE"]
 
 log = logging.getLogger(__name__)
 
@@ -38,39 +38,10 @@ TAIL = 64 << 10
 MAX_WHOLE = 16 << 20
 #: a central directory larger than this (a wheel of >100,000 files) is not read
 MAX_DIRECTORY = 16 << 20
-_EXTENSION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\..*(?:\.so|\.pyd)$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _NoRange(Exception):
     """The server answered a range request with something else than the range."""
-
-
-def modules_from_names(names: Iterable[str], top_level: str = "") -> list[str]:
-    """Top-level import names from a wheel's file names (as RECORD lists them) and its top_level.txt."""
-    found: set[str] = set()
-    for name in names:
-        parts = name.split("/")
-        first = parts[0]
-        if first.endswith(".dist-info"):
-            continue
-        if first.endswith(".data"):  # x.data/purelib/pkg/… and x.data/platlib/… install like the root
-            if len(parts) < 4 or parts[1] not in ("purelib", "platlib"):
-                continue
-            parts = parts[2:]
-            first = parts[0]
-        if len(parts) > 1:
-            if _IDENTIFIER.match(first) and first != "__pycache__":
-                found.add(first)
-        elif first.endswith(".py") and _IDENTIFIER.match(first[:-3]):
-            found.add(first[:-3])
-        elif (m := _EXTENSION.match(first)) is not None:
-            found.add(m.group(1))
-    for line in top_level.splitlines():
-        head = line.strip().split("/")[0]
-        if _IDENTIFIER.match(head):
-            found.add(head)
-    return sorted(found)
 
 
 def _modules_of_zip(zf: zipfile.ZipFile) -> list[str]:

@@ -199,7 +199,7 @@ def test_an_import_named_otherwise_than_its_distribution_is_not_missing(index: P
 
 def test_installed_distributions_say_what_they_provide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Offline, a declared distribution installed here provides its import name (its top_level.txt, RECORD)."""
-    from paperpack.importmap import installed_providers
+    from paperpack.importmap import installed_modules
     from pkgindex import _wheel
 
     site = tmp_path / "site"
@@ -208,14 +208,14 @@ def test_installed_distributions_say_what_they_provide(tmp_path: Path, monkeypat
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             zf.extractall(site)  # what installing a pure-Python wheel does
     monkeypatch.syspath_prepend(str(site))
-    installed_providers.cache_clear()
+    installed_modules.cache_clear()
     try:
         repo = _repo(tmp_path / "paper", {"requirements.txt": "alias-dist==1.0\nplain-record==1.0\n"},
                      "import aliasmod\nimport recordmod")
         findings = [(f.rule, f.message) for f in validate(repo, offline=True).findings if f.rule.startswith("DEP")]
         assert findings == [], findings
     finally:
-        installed_providers.cache_clear()
+        installed_modules.cache_clear()
 
 
 def test_a_wheel_larger_than_the_tail_is_read_by_ranges(tmp_path: Path) -> None:

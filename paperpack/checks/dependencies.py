@@ -28,7 +28,7 @@ from ..closure import Closure, ClosureStatus, resolvable, resolve_closure
 from ..environment import DEFAULT_PYTHON, Environment, Requirement
 from ..environment.conda import METAPACKAGE_EXTRAS, conda_only, pip_requirement
 from ..findings import Finding, Rule, Severity
-from ..importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, installed_providers, requires_closure
+from ..importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, installed_modules, requires_closure
 from ..notebooks import NotebookProblem
 from ..environment.postbuild import PostBuild, read_postbuild
 from ..pysource import CodeFacts, analyse
@@ -128,11 +128,8 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
         dists = use.needs()
         if any(d in declared for d in dists) or (use.path, use.module) in reported:
             continue
-        if not use.call:  # the installed distributions' own metadata knows names the table does not
-            own = installed_providers().get(use.module, ())
-            if any(d in declared for d in own):
-                continue
-            dists = tuple(dict.fromkeys((*own, *dists)))
+        if not use.call and any(use.module in installed_modules(d) for d in sorted(declared)):
+            continue  # a declared distribution installed here provides it, by its own metadata
         reported.add((use.path, use.module))
         missing.append((use, dists))
     # resolved whenever something is declared: a pin pip cannot install is the commonest build failure (DEP006)
@@ -209,17 +206,11 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
                 or req.name in env.local_packages or (req.path, req.line) in pulled_in:
             continue
         if by_metadata is None:
-            by_metadata = _metadata_providers({u.module for u in uses if not u.call}, wheels)
-        if req.name in by_metadata:
-            continue
+            by_metadata = {d for u in uses if not u.call for d in wheels.get(u.module, ())}
+        if req.name in by_metadata or installed_modules(req.name) & {u.module for u in uses}:
+            continue  # it provides an import under another name (its wheel's files, or its installed metadata)
         yield DEP003.at(req.path, f"{req.raw.strip() or req.name} is declared but no notebook or local module "
                         "imports it", "remove it, unless it is needed as a plugin or backend", line=req.line)
-
-
-def _metadata_providers(modules: set[str], wheels: dict[str, tuple[str, ...]]) -> set[str]:
-    """Distributions that provide one of ``modules`` by their own metadata: resolved wheels, installed ones."""
-    installed = installed_providers()
-    return {d for m in modules for d in (*wheels.get(m, ()), *installed.get(m, ()))}
 
 
 def _metapackage(env: Environment, use: _Use, dists: tuple[str, ...]) -> str | None:
