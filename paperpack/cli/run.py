@@ -378,7 +378,8 @@ class Progress:
             elif event.kind == "start":
                 self.rows[event.path] = "starting the kernel"
             elif event.kind == "cell":
-                self.rows[event.path] = f"cell {event.cell} of {event.cells}"
+                # counted from 1 over every cell, as "cell N" is named where the cell type is unknown
+                self.rows[event.path] = f"cell {(event.cell or 0) + 1} of {event.cells}"
             elif event.kind == "done":
                 self.rows[event.path] = str(event.verdict)
                 if self.live is None:
@@ -402,7 +403,8 @@ def render_verdicts(result: RunResult, console: Console, *, found: bool = False)
     console.print(table)
     for nb in result.notebooks:
         for difference in (nb.comparison or {}).get("differences", [])[:3]:
-            console.print(f"[bold]{safe(nb.path)}[/bold], cell {difference['cell']}: {safe(difference['reason'])}")
+            where = difference.get("where") or f"cell {difference['cell'] + 1}"
+            console.print(f"[bold]{safe(nb.path)}[/bold], {safe(where)}: {safe(difference['reason'])}")
             if difference.get("diff"):
                 console.print(Text(printable(difference["diff"])), style="dim")
         if nb.parameters:

@@ -1,6 +1,7 @@
 """The local engine's virtual environment: built from the repo's requirements.txt, cached.
 
-The environment lives under ``<paperpack cache>/venvs/<hash>``. The hash covers the
+The environment lives under ``<paperpack cache>/venvs/<hash>``, the cache folder being ``--cache-dir``
+(``Session.cache_dir``), else ``PAPERPACK_CACHE_DIR``, else the user's (:func:`paperpack.cache.cache_dir`). The hash covers the
 requirements file, the interpreter (its path and full version) and the runner's own packages — and, when the
 requirements read files of the repository (``.``, ``-e .``, ``./pkg``, ``file:``,
 ``-r other.txt``), the content of the repository too, so two repositories never share
@@ -195,18 +196,19 @@ def choose_python(root: Path, env: Environment | None = None) -> Interpreter:
     return Interpreter(chosen.executable, chosen.version, chosen.full, chosen.prefix, asked=asked, source=source)
 
 
-def _cache_root() -> Path:
+def _cache_root(cache: Path | None) -> Path:
     from ..cache import cache_dir
 
-    return cache_dir()
+    return cache_dir(cache)
 
 
 def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | None = None,
-             requirements: str | None = None) -> Path:
+             requirements: str | None = None, *, cache: Path | None = None) -> Path:
     """Where the environment for ``root`` built with ``python`` (default: :func:`choose_python`) is cached.
 
     ``requirements``: a text used in place of the repository's requirements.txt (the time machine's
-    dated pins); part of the hash, so each date has its own environment.
+    dated pins); part of the hash, so each date has its own environment. ``cache``: paperpack's
+    cache folder (``--cache-dir``; default :func:`paperpack.cache.cache_dir`).
     """
     env = env or detect(root)
     python = python or choose_python(root, env)
@@ -219,7 +221,7 @@ def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | N
     digest.update(text)
     if reads_repo(text.decode("utf-8", "replace")):
         digest.update(b"\0repo " + _content_hash(root).encode())
-    return _cache_root() / "venvs" / digest.hexdigest()[:20]
+    return _cache_root(cache) / "venvs" / digest.hexdigest()[:20]
 
 
 def pip_env() -> dict[str, str]:
@@ -231,12 +233,13 @@ def pip_env() -> dict[str, str]:
 
 
 def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment | None = None,
-                requirements: str | None = None) -> Path:
+                requirements: str | None = None, *, cache: Path | None = None) -> Path:
     """The cached virtual environment for this repository, built with ``python`` on first use
-    (from ``requirements`` instead of the repository's requirements.txt when given)."""
+    (from ``requirements`` instead of the repository's requirements.txt when given), under the
+    cache folder ``cache`` (``--cache-dir``; default :func:`paperpack.cache.cache_dir`)."""
     env = env or detect(root)
     python = python or choose_python(root, env)
-    target = venv_dir(root, python, env, requirements)
+    target = venv_dir(root, python, env, requirements, cache=cache)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
