@@ -158,8 +158,6 @@ def _folder_items(root: Path, kind: Kind, what: str) -> list[Item]:
 
 def find(kinds: Iterable[Kind] = KINDS, *, cache: Path | None = None) -> list[Item]:
     """Everything of ``kinds`` paperpack made here."""
-    import platformdirs
-
     from .cache import cache_dir
 
     root = cache_dir(cache)
@@ -172,8 +170,7 @@ def find(kinds: Iterable[Kind] = KINDS, *, cache: Path | None = None) -> list[It
     if Kind.CACHE in wanted:
         for sub, what in (("data", "fetched data"), ("doi", "DOI answers"), ("closure", "dependency resolutions")):
             items += _folder_items(root / sub, Kind.CACHE, what)
-        items += _folder_items(Path(platformdirs.user_cache_dir("paperpack")) / "build-logs", Kind.CACHE,
-                               "build log")
+        items += _folder_items(root / "build-logs", Kind.CACHE, "build log")
     return items
 
 

@@ -29,8 +29,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import platformdirs
-
 from .._version import __version__
 from ..errors import BuildError, ConfigError, EngineError, UsageError
 from ..repo import Repo
@@ -194,7 +192,9 @@ class _Watchdog:
 
 
 def _log_path(tag: str) -> Path:
-    folder = Path(platformdirs.user_cache_dir("paperpack")) / "build-logs"
+    from ..cache import cache_dir
+
+    folder = cache_dir() / "build-logs"  # with the other caches (PAPERPACK_CACHE_DIR), where `paperpack clean` looks
     folder.mkdir(parents=True, exist_ok=True)
     return folder / (tag.replace("/", "_").replace(":", "_") + ".log")
 
