@@ -180,7 +180,12 @@ def show_build_failure(exc: BuildError, console: Console) -> None:
         panel = Panel(body, title=title, border_style="red", expand=False)
         if plain_console(console):
             widest = max([len(line) for line in body.plain.splitlines()] + [len(title) + 6]) + 4
-            console.print(panel, width=max(console.width, widest), crop=False)
+            width = console.width
+            console.width = max(width, widest)
+            try:
+                console.print(panel, crop=False)
+            finally:
+                console.width = width
         else:
             console.print(panel)
     if exc.path:

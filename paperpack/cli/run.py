@@ -373,6 +373,12 @@ class Progress:
                 self.live.update(self._table())
 
 
+def first_line(message: str | None) -> str:
+    """A verdict's message as one table line: its first line, and "…" when more follows (report.json has it all)."""
+    first, _, rest = (message or "").strip().partition("\n")
+    return first.rstrip() + (" …" if rest.strip() else "")
+
+
 def render_verdicts(result: RunResult, console: Console, *, found: bool = False) -> None:
     """The verdict table; ``found``: the image was found as the one `paperpack build` made for this state."""
     title = f"notebooks ({result.engine} engine" + (f", image {result.image})" if result.image else ")")
@@ -383,7 +389,7 @@ def render_verdicts(result: RunResult, console: Console, *, found: bool = False)
         duration = f"{nb.duration:.1f} s" if nb.duration is not None else "-"
         table.add_row(Text(printable(nb.path, newlines=False)),
                       Text(nb.verdict, style=VERDICT_STYLE.get(nb.verdict, "")), duration,
-                      Text(printable(nb.message or "", newlines=False)))
+                      Text(printable(first_line(nb.message), newlines=False)))
     console.print(table)
     for nb in result.notebooks:
         for difference in (nb.comparison or {}).get("differences", [])[:3]:
