@@ -106,3 +106,21 @@ def test_a_multiline_message_is_one_line_of_the_verdict_table(tmp_path: Path) ->
     text = stream.getvalue()
     assert "cell 3 failed: ValueError: bad …" in " ".join(text.split()), text
     assert "traceback line" not in text
+
+
+@pytest.mark.slow
+def test_json_output_keeps_progress_on_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """`--format json`: stdout is the JSON alone; the progress of the run still reaches stderr."""
+    import json
+    import shutil
+
+    from paperpack.cli.main import main
+    from tests.conftest import CASES
+
+    root = tmp_path / "paper"
+    shutil.copytree(CASES / "run-image-found", root)
+    code = main(["run", str(root), "--engine", "local", "--out-dir", str(tmp_path / "out"), "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0 and json.loads(captured.out)["engine"] == "local"
+    assert "answer.ipynb: same" in captured.err, captured.err

@@ -94,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """validate → fetch data → build → run → compare → report, through :func:`~paperpack.verify.verify`."""
     err = make_console(sys.stderr, color=args.color)
-    quiet = args.quiet or args.json
+    quiet = args.quiet  # --json: progress still goes to stderr; stdout keeps only the JSON
     run_console = make_console(sys.stderr if args.json else sys.stdout, color=args.color, soft_wrap=False)
     observer = ConsoleObserver(err, run_console, quiet=quiet, verbose=args.verbose > 0)
     build = BuildSettings(mode=args.mode, force=args.force, push=args.push, image_name=args.image_name,

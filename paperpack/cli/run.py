@@ -32,7 +32,7 @@ from ..run import Limits, RunEvent, RunResult
 from ..run.engines import FOUND, EngineChoice
 from ..terminal import printable
 from ..verify import ENGINES, Observer, Result, RunSettings, Stage, VerifyOptions, verify
-from ._buildview import BuildView
+from ._buildview import BuildView, plain_console
 from ..timemachine import AsOfChoice, AsOfMode
 from .lock import as_of_option
 
@@ -206,7 +206,7 @@ def run_settings(args: argparse.Namespace, engine: str) -> RunSettings:
 def _run(args: argparse.Namespace) -> int:
     json_out = args.format == "json"
     console = make_console(sys.stderr if json_out else sys.stdout, color=args.color, soft_wrap=False)
-    observer = ConsoleObserver(console, console, quiet=args.quiet or json_out, verbose=args.verbose > 0)
+    observer = ConsoleObserver(console, console, quiet=args.quiet, verbose=args.verbose > 0)
     options = VerifyOptions(stages=frozenset({Stage.RUN}), run=run_settings(args, args.engine),
                             cache_dir=args.cache_dir, progress=observer, shown_path=str(args.path),
                             as_of=getattr(args, "as_of", AsOfChoice(AsOfMode.OFF)))
@@ -339,7 +339,7 @@ class Progress:
         self.live: Live | None = None
 
     def __enter__(self) -> "Progress":
-        if not self.quiet and self.console.is_terminal:
+        if not self.quiet and not plain_console(self.console):
             self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
             self.live.__enter__()
         return self
