@@ -304,7 +304,7 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None, *, make_base: 
         plan, base, own = _offline_base(repo, allow_substitution)
         found = engine.image_id(base)
         if found is None:
-            found = _make_base(base, plan.release, own=own and make_base, progress=progress)
+            found = _make_base(base, plan.release, own=own, make_base=make_base, progress=progress)
         base_id = found
     from .buildpack import offline_buildpack  # imports repo2docker: only when building
 
@@ -314,10 +314,11 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None, *, make_base: 
                  python_source=plan.source if plan else None)
 
 
-def _make_base(base: str, release: str, *, own: bool, progress: Callable[[str], None] | None) -> str:
-    """Make paperpack's missing base image ``base`` (``own``) when this machine can; its id. Else say why not."""
-    problem, fix = maker_problem(release) if own else ("", "")
-    if not own or problem:
+def _make_base(base: str, release: str, *, own: bool, make_base: bool,
+               progress: Callable[[str], None] | None) -> str:
+    """Make paperpack's missing base image ``base`` (``own``) when asked and this machine can; its id. Else say why."""
+    problem, fix = maker_problem(release) if own else ("", f"paperpack base-image --release {release}")
+    if not own or problem or not make_base:
         cannot = f" and cannot be made here: {problem}" if problem else ""
         raise EngineError(f"the base image {base} is not present in the local Docker image store{cannot}",
                           hint=f"make it with `{fix or make_command(release)}` "
