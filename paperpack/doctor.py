@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .sizes import human_size
+
 __all__ = ["Check", "Diagnosis", "Group", "diagnose", "folder_size", "PYTHONS"]
 
 log = logging.getLogger(__name__)
@@ -95,15 +97,6 @@ def folder_size(path: Path) -> int:
     return total
 
 
-def human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"
-
-
 def _docker_checks() -> list[Check]:
     from .build.baseimage import DEFAULT_RELEASE, RELEASES, base_image_tag, make_command, maker_problem
     from .build.engine import docker_cli, image_inspect
@@ -136,7 +129,7 @@ def _docker_checks() -> list[Check]:
         info = image_inspect(tag)
         default = release == DEFAULT_RELEASE
         if info is not None:
-            detail = f"{tag} present ({human(int(info.get('Size', 0)))}, Python {python})"
+            detail = f"{tag} present ({human_size(int(info.get('Size', 0)))}, Python {python})"
         elif problem:
             detail = f"{tag} missing, and cannot be made here"
         else:
@@ -222,7 +215,7 @@ def _cache_checks(cache: Path | None) -> list[Check]:
     for sub, what in (("venvs", "local engine environments"), ("data", "fetched data"), ("doi", "DOI answers"),
                       ("closure", "dependency resolutions")):
         size = folder_size(root / sub)
-        checks.append(Check(f"cache: {what}", Group.DISK, True, f"{human(size)} in {root / sub}"))
+        checks.append(Check(f"cache: {what}", Group.DISK, True, f"{human_size(size)} in {root / sub}"))
     return checks
 
 

@@ -8,6 +8,7 @@ its key line at any width; a multi-line message takes one line of the verdict ta
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,19 @@ def test_json_output_keeps_progress_on_stderr(tmp_path: Path, monkeypatch: pytes
     captured = capsys.readouterr()
     assert code == 0 and json.loads(captured.out)["engine"] == "local"
     assert "answer.ipynb: same" in captured.err, captured.err
+
+
+def test_a_running_notebook_says_which_cell_in_a_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperpack.cli.run import Progress
+    from paperpack.run.results import RunEvent
+
+    monkeypatch.setattr(_buildview, "ALIVE_EVERY", 0.0)
+    console, stream = _plain()
+    with Progress(console, quiet=False) as progress:
+        progress.update(RunEvent("queued", "a.ipynb"))
+        progress.update(RunEvent("start", "a.ipynb"))
+        for cell in (1, 2):
+            progress.update(RunEvent("cell", "a.ipynb", cell=cell, cells=3))
+        progress.update(RunEvent("done", "a.ipynb", verdict="same"))
+    lines = [re.sub(r", \d+ s$", ", N s", line) for line in stream.getvalue().splitlines()]
+    assert lines == ["a.ipynb: cell 1 of 3, N s", "a.ipynb: cell 2 of 3, N s", "a.ipynb: same"], lines

@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..clean import Kind, Selection, age_limit, find, plan, remove, total, used_by
-    from ..doctor import human
+    from ..sizes import human_size as human
 
     kinds = {kind for kind, asked in ((Kind.IMAGE, args.images), (Kind.ENVIRONMENT, args.envs),
                                       (Kind.CACHE, args.caches)) if asked}

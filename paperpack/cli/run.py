@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -32,6 +33,7 @@ from ..run import Limits, RunEvent, RunResult
 from ..run.engines import FOUND, EngineChoice
 from ..terminal import printable
 from ..verify import ENGINES, Observer, Result, RunSettings, Stage, VerifyOptions, verify
+from . import _buildview
 from ._buildview import BuildView, plain_console
 from ..timemachine import AsOfChoice, AsOfMode
 from .lock import as_of_option
@@ -335,6 +337,7 @@ class Progress:
         self.console = console
         self.quiet = quiet
         self.rows: dict[str, str] = {}
+        self.times: dict[str, tuple[float, float]] = {}  # path -> (first cell, last line printed), monotonic
         self.lock = threading.Lock()
         self.live: Live | None = None
 
@@ -347,6 +350,16 @@ class Progress:
     def __exit__(self, *exc: Any) -> None:
         if self.live is not None:
             self.live.__exit__(*exc)
+
+    def _alive(self, path: str) -> None:
+        """In a log: a line per notebook every ALIVE_EVERY seconds while it runs, with the cell it is at."""
+        if self.live is not None:
+            return
+        now = time.monotonic()
+        started, last = self.times.setdefault(path, (now, now))
+        if now - last >= _buildview.ALIVE_EVERY:
+            self.times[path] = (started, now)
+            self.console.print(safe(f"{path}: {self.rows[path]}, {now - started:.0f} s"))
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))
@@ -364,6 +377,7 @@ class Progress:
                 self.rows[event.path] = "starting the kernel"
             elif event.kind == "cell":
                 self.rows[event.path] = f"cell {event.cell} of {event.cells}"
+                self._alive(event.path)
             elif event.kind == "done":
                 self.rows[event.path] = str(event.verdict)
                 if self.live is None:
