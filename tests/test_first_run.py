@@ -191,3 +191,45 @@ def test_a_machine_that_can_make_the_base_image_makes_it(docker: str, no_base_im
     assert any(path.startswith("/debian/dists/bookworm/") for path in empty_mirror), empty_mirror
     assert "error: cannot debootstrap Debian bookworm from http://127.0.0.1:" in err, err
     assert not (out / "report.json").exists(), "the notebooks never run without a container when Docker could build"
+
+
+@pytest.fixture
+def made_base(no_base_image: str) -> Iterator[str]:
+    """The base image the test makes, removed afterwards (only that tag: the default one is everyone's)."""
+    try:
+        yield no_base_image
+    finally:
+        import subprocess
+
+        from paperpack.build.engine import docker_cli
+
+        subprocess.run([docker_cli(), "image", "rm", no_base_image], capture_output=True, timeout=120)
+
+
+@pytest.mark.docker
+def test_the_base_image_is_made_for_real_once_then_reused(docker: str, made_base: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """debootstrap from this machine's mirror (about a minute), then a build that stops at once.
+
+    The repository's apt.txt has a line that removes a package (refused before any build
+    step), so the image itself is never built: the base image is all this test makes.
+    """
+    require(shutil.which("debootstrap") is not None and os.geteuid() == 0,
+            "making a base image needs debootstrap and root")
+    from paperpack.build.baseimage import RELEASE_LABEL
+    from paperpack.build.engine import image_inspect
+
+    root = _paper(tmp_path)
+    (root / "apt.txt").write_text("curl-\n")
+    assert main(["build", str(root), "--out-dir", str(tmp_path / "out"), "--color", "never"]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert err.count(f"making the base image {made_base} first") == 1, err
+    assert "base image, " in err and "Base system installed successfully" in err, "debootstrap's progress"
+    assert "apt.txt" in err and "error:" in err, err
+    info = image_inspect(made_base)
+    assert info is not None and info["Config"]["Labels"][RELEASE_LABEL] == "bookworm"
+
+    assert main(["build", str(root), "--out-dir", str(tmp_path / "out"), "--color", "never"]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert "making the base image" not in err and "apt.txt" in err, "made once: the second build reuses it"
+    assert image_inspect(made_base)["Id"] == info["Id"]
