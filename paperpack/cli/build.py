@@ -27,7 +27,10 @@ Verify the repository at PATH end to end:
   compare      new outputs against the committed ones: same / differs / failed
   report       PATH/paperpack-out/report.json (schemas/paperpack.report.v1.json)
 
-Without a Docker daemon (--engine auto), the notebooks run with the local engine:
+Without a Docker daemon, or with one that cannot build yet (no buildx plugin; no
+base image and no debootstrap or root to make one: one it can make, it makes first,
+once), --engine auto runs the notebooks with the local engine, and the note names
+what is missing and the command that enables container builds. The local engine is
 a virtual environment built from requirements.txt. It is less isolated (notebook
 code runs as you, on your files; no network, limits, read-only caches and a hidden
 Docker socket only where the machine allows) and says so. With a daemon, a build that
