@@ -21,6 +21,8 @@ from .findings import Findings
 from .repo import Repo, default_output, untrusted_from_env
 from .report import Report, write_json_atomic
 from .report.merge import Section, merge_reports, read_previous
+from .report.paper import PaperVerdict, paper_verdict
+from .report.publish import Published
 
 if TYPE_CHECKING:  # the run package is imported when a run starts: `import paperpack` stays light
     from .build.builder import BuildResult
@@ -164,6 +166,12 @@ class Result:
     engine: EngineChoice | None = None  # the engine and image, and why (note) when auto chose local
     report: dict[str, Any] = field(default_factory=dict)  # report.json as written (merged)
     report_path: Path | None = None
+    published: Published | None = None  # the other report files (report/publish.py), after report.json
+
+    @property
+    def verdict(self) -> PaperVerdict:
+        """The paper-level verdict (reproduced, … not run) of this verification's run."""
+        return paper_verdict(self.run)
 
     @property
     def findings(self) -> Findings:
@@ -361,7 +369,12 @@ def _write_report(repo: Repo, result: Result, out_dir: Path) -> None:
                                           (Section.BUILD, result.build is not None),
                                           (Section.RUN, result.run is not None)) if done}
     path = out_dir / REPORT_NAME
-    result.report = merge_reports(read_previous(path, repo.root), report.to_dict(result.options.validate.strict),
-                                  made)
+    written = report.to_dict(result.options.validate.strict)
+    written["paper"] = result.verdict.to_dict() if result.run is not None else None
+    result.report = merge_reports(read_previous(path, repo.root), written, made)
     write_json_atomic(path, result.report)
     result.report_path = path
+    from .report.publish import Publication, publish
+
+    result.published = publish(Publication(repo=repo, result=result, verdict=result.verdict, out_dir=out_dir,
+                                           commit=report.commit, report=result.report))

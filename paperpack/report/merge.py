@@ -41,7 +41,7 @@ class Section(enum.Enum):
 KEYS = {
     Section.VALIDATION: ("summary", "environment", "checked", "findings"),
     Section.BUILD: ("build",),
-    Section.RUN: ("run",),
+    Section.RUN: ("run", "paper"),
 }
 
 
