@@ -233,3 +233,13 @@ def test_the_base_image_is_made_for_real_once_then_reused(docker: str, made_base
     err = _flat(capsys.readouterr().err)
     assert "making the base image" not in err and "apt.txt" in err, "made once: the second build reuses it"
     assert image_inspect(made_base)["Id"] == info["Id"]
+
+
+@pytest.mark.docker
+def test_no_run_on_a_daemon_that_cannot_build_is_an_error(docker: str, no_buildx: None, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """--no-run asks for the image only: the local engine has nothing to offer, so the reason and the fix."""
+    assert main(["build", str(_paper(tmp_path)), "--no-run", "--out-dir", str(tmp_path / "out")]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert "error: cannot build an image here: the docker buildx plugin is missing" in err, err
+    assert "hint: run `sudo apt-get install docker-buildx`" in err, err
