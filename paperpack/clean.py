@@ -177,29 +177,23 @@ def find(kinds: Iterable[Kind] = KINDS, *, cache: Path | None = None) -> list[It
 def used_by(roots: Sequence[Path]) -> frozenset[str]:
     """The image tags and environment paths the current state of each repository uses."""
     from .build.baseimage import base_image_tag
+    from .build.environment import plan_offline
     from .errors import PaperpackError
     from .repo import Repo
+    from .run.engines import repo_image
+    from .run.venv import choose_python, venv_dir
 
     kept: set[str] = set()
     for root in roots:
         repo = Repo.open(root)
         try:
-            from .run.engines import repo_image
-
-            found = repo_image(repo)
+            found = repo_image(repo)  # the image `paperpack build` made for this state
             if found.tag:
                 kept.add(found.tag)
-            from .build.environment import plan_offline  # the base image a build of it starts from
-
             kept.add(base_image_tag(plan_offline(repo.root, environment=repo.environment).release))
         except PaperpackError as exc:
             log.info("%s: no image to keep (%s)", root, exc)
-        try:
-            from .run.venv import choose_python, venv_dir
-
-            kept.add(str(venv_dir(repo.root, choose_python(repo.root, repo.environment), repo.environment)))
-        except (PaperpackError, OSError) as exc:
-            log.info("%s: no environment to keep (%s)", root, exc)
+        kept.add(str(venv_dir(repo.root, choose_python(repo.root, repo.environment), repo.environment)))
     return frozenset(kept)
 
 
@@ -233,9 +227,9 @@ def remove(items: Sequence[Item]) -> Outcome:
                 outcome.failed.append((item, "not made by paperpack: left alone"))
                 continue
             proc = run([docker_cli(), "image", "rm", item.ref], what=f"remove {item.ref}", check=False, timeout=300)
-            if proc.returncode != 0:
-                outcome.failed.append((item, (proc.stderr or proc.stdout).strip().splitlines()[-1:][0]
-                                       if (proc.stderr or proc.stdout).strip() else f"exit {proc.returncode}"))
+            if proc.returncode != 0:  # e.g. a container uses it: Docker's own words
+                said = (proc.stderr or proc.stdout).strip().splitlines()
+                outcome.failed.append((item, said[-1] if said else f"docker image rm exited {proc.returncode}"))
                 continue
         else:
             path = Path(item.ref)
