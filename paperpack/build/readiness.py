@@ -48,7 +48,7 @@ def buildx_problem() -> str:
     if proc.returncode == 0:
         return ""
     said = next((line.strip() for line in (proc.stderr or proc.stdout or "").splitlines() if line.strip()), "")
-    return "the docker buildx plugin is missing" + (f" (docker says: {said})" if said else "")
+    return "the docker buildx plugin is missing" + (f"; docker says: {said}" if said else "")
 
 
 def readiness(repo: Repo, mode: str = "auto", allow_substitution: bool | None = None) -> Readiness:
