@@ -168,16 +168,22 @@ def find(kinds: Iterable[Kind] = KINDS, *, cache: Path | None = None) -> list[It
     if Kind.ENVIRONMENT in wanted:
         items += _folder_items(root / "venvs", Kind.ENVIRONMENT, "local environment")
     if Kind.CACHE in wanted:
-        for sub, what in (("data", "fetched data"), ("doi", "DOI answers"), ("closure", "dependency resolutions")):
+        data = root / "data"  # one item: its blobs, aliases and listings only make sense together
+        if data.is_dir() and not data.is_symlink():
+            from .doctor import folder_size
+
+            items.append(Item(Kind.CACHE, str(data), folder_size(data), _mtime(data), "fetched data"))
+        for sub, what in (("doi", "DOI answers"), ("closure", "dependency resolutions")):
             items += _folder_items(root / sub, Kind.CACHE, what)
         items += _folder_items(root / "build-logs", Kind.CACHE, "build log")
     return items
 
 
-def used_by(roots: Sequence[Path]) -> frozenset[str]:
-    """The image tags and environment paths the current state of each repository uses."""
+def used_by(roots: Sequence[Path], *, cache: Path | None = None) -> frozenset[str]:
+    """The image tags, environment paths and (when it declares data) the data cache each repository uses now."""
     from .build.baseimage import base_image_tag
     from .build.environment import plan_offline
+    from .cache import cache_dir
     from .errors import PaperpackError
     from .repo import Repo
     from .run.engines import repo_image
@@ -194,6 +200,8 @@ def used_by(roots: Sequence[Path]) -> frozenset[str]:
         except PaperpackError as exc:
             log.info("%s: no image to keep (%s)", root, exc)
         kept.add(str(venv_dir(repo.root, choose_python(repo.root, repo.environment), repo.environment)))
+        if repo.manifest is not None and repo.manifest.get("data"):
+            kept.add(str(cache_dir(cache) / "data"))
     return frozenset(kept)
 
 

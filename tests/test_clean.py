@@ -138,3 +138,22 @@ def test_unused_by_keeps_the_repositorys_environment(tmp_path: Path, monkeypatch
 def test_bad_age_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["clean", "--older-than", "last tuesday", "--dry-run"]) == 2
     assert "error: --older-than: expected a date such as 2026-11-01 or a number of days" in capsys.readouterr().err
+
+
+def test_unused_by_keeps_the_data_cache_of_a_repository_that_declares_data(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PAPERPACK_CACHE_DIR", str(cache))
+    monkeypatch.setenv("PAPERPACK_DOCKER", str(tmp_path / "no-docker"))
+    _folder(cache / "data" / "sha256", 50)
+    with_data = tmp_path / "with-data"
+    shutil.copytree(CASES / "run-image-found", with_data)
+    (with_data / "paperpack.yml").write_text(
+        "version: 1\ndata:\n  - url: http://127.0.0.1:9/x.csv\n    files:\n      - path: data/x.csv\n"
+        f"        sha256: {'a' * 64}\n")
+    code, doc = _clean(capsys, "--caches", "--unused-by", str(with_data), "--dry-run")
+    assert code == 0 and doc["items"] == [], doc
+    code, doc = _clean(capsys, "--caches", "--unused-by", str(CASES / "run-image-found"), "--dry-run")
+    assert [(i["ref"], i["what"], i["size"]) for i in doc["items"]] == [(str(cache / "data"), "fetched data", 50)]

@@ -21,8 +21,8 @@ touched, one a container uses is kept), the local engine's environments, and cac
 
 Choose the kinds with --images, --envs, --caches (default: --all), and narrow with
 --older-than (a date, or a number of days) and --unused-by PATH (keep what the current
-state of the repository at PATH uses: its image, its base image, its environment;
-repeatable). --dry-run lists without removing.
+state of the repository at PATH uses: its image, its base image, its environment, the
+data cache when it declares data; repeatable). --dry-run lists without removing.
 
 examples:
   paperpack clean --dry-run
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         before = age_limit(args.older_than) if args.older_than else None
     except ValueError as exc:
         raise UsageError(f"--older-than: {exc}", hint="pass a date (2026-11-01) or a number of days (30)") from None
-    selection = Selection(frozenset(kinds), before, used_by(args.unused_by), args.image_name)
+    selection = Selection(frozenset(kinds), before, used_by(args.unused_by, cache=args.cache_dir), args.image_name)
     chosen = plan(find(kinds, cache=args.cache_dir), selection)
     outcome = None if args.dry_run else remove(chosen)
     failed = {item.ref: why for item, why in outcome.failed} if outcome else {}
