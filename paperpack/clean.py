@@ -24,12 +24,14 @@ import enum
 import json
 import logging
 import shutil
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Sequence
 
-__all__ = ["Kind", "Item", "Selection", "Outcome", "find", "plan", "remove", "used_by", "age_limit", "total", "KINDS"]
+from .sizes import folder_size
+
+__all__ = ["KINDS", "Item", "Kind", "Outcome", "Selection", "age_limit", "find", "plan", "remove", "total", "used_by"]
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +143,6 @@ def _mtime(path: Path) -> datetime:
 
 
 def _folder_items(root: Path, kind: Kind, what: str) -> list[Item]:
-    from .doctor import folder_size
-
     try:
         entries = sorted(root.iterdir())
     except OSError:
@@ -170,8 +170,6 @@ def find(kinds: Iterable[Kind] = KINDS, *, cache: Path | None = None) -> list[It
     if Kind.CACHE in wanted:
         data = root / "data"  # one item: its blobs, aliases and listings only make sense together
         if data.is_dir() and not data.is_symlink():
-            from .doctor import folder_size
-
             items.append(Item(Kind.CACHE, str(data), folder_size(data), _mtime(data), "fetched data"))
         for sub, what in (("doi", "DOI answers"), ("closure", "dependency resolutions")):
             items += _folder_items(root / sub, Kind.CACHE, what)

@@ -21,16 +21,15 @@ from __future__ import annotations
 import enum
 import json
 import logging
-import os
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .sizes import human_size
+from .sizes import folder_size, human_size
 
-__all__ = ["Check", "Diagnosis", "Group", "diagnose", "folder_size", "PYTHONS"]
+__all__ = ["PYTHONS", "Check", "Diagnosis", "Group", "diagnose"]
 
 log = logging.getLogger(__name__)
 
@@ -84,21 +83,14 @@ class Diagnosis:
                 "checks": [c.to_dict() for c in self.checks]}
 
 
-def folder_size(path: Path) -> int:
-    """Bytes of the regular files under ``path`` (links not followed); 0 when it does not exist."""
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(folder, name))
-            except OSError:
-                continue
-            total += st.st_size
-    return total
-
-
 def _docker_checks() -> list[Check]:
-    from .build.baseimage import DEFAULT_RELEASE, RELEASES, base_image_tag, make_command, maker_problem
+    from .build.baseimage import (
+        DEFAULT_RELEASE,
+        RELEASES,
+        base_image_tag,
+        make_command,
+        maker_problem,
+    )
     from .build.engine import docker_cli, image_inspect
     from .build.readiness import BUILDX_FIX, buildx_problem
     from .run.engines import docker_available

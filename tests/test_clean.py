@@ -14,8 +14,9 @@ import subprocess
 import tarfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ def images(docker: str) -> Iterator[dict[str, str]]:
     try:
         yield {"prefix": prefix, **made}
     finally:
-        subprocess.run([docker_cli(), "image", "rm", "-f", *made.values()], capture_output=True, timeout=120)
+        subprocess.run([docker_cli(), "image", "rm", "-f", *made.values()], capture_output=True, timeout=120, check=False)
 
 
 def _clean(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
@@ -93,7 +94,7 @@ def test_an_image_a_container_uses_is_kept(images: dict[str, str], capsys: pytes
         assert code == 1 and doc["items"][0]["error"] and not doc["items"][0]["removed"], doc
         assert image_id(images["built"]) is not None
     finally:
-        subprocess.run([docker_cli(), "rm", "-f", name], capture_output=True, timeout=120)
+        subprocess.run([docker_cli(), "rm", "-f", name], capture_output=True, timeout=120, check=False)
 
 
 def _folder(path: Path, size: int, days_old: float = 0) -> None:

@@ -14,8 +14,9 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -111,7 +112,7 @@ def test_no_base_image_and_no_debootstrap(docker: str, monkeypatch: pytest.Monke
 
 
 class _Service(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()

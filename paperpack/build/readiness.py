@@ -19,7 +19,7 @@ from ..repo import Repo
 from . import engine
 from .baseimage import maker_problem
 
-__all__ = ["Readiness", "readiness", "buildx_problem", "BUILDX_FIX"]
+__all__ = ["BUILDX_FIX", "Readiness", "buildx_problem", "readiness"]
 
 log = logging.getLogger(__name__)
 

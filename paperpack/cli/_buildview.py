@@ -30,7 +30,7 @@ from ..errors import BuildError
 from ..report.text import safe
 from ..terminal import printable
 
-__all__ = ["BuildView", "show_build_failure", "plain_console", "ALIVE_EVERY"]
+__all__ = ["ALIVE_EVERY", "BuildView", "plain_console", "show_build_failure"]
 
 #: seconds between the "still running" lines of a long step in the plain display
 ALIVE_EVERY = 20.0
@@ -90,7 +90,7 @@ class BuildView:
         body = Text("\n".join(line[-self.console.width + 4:] for line in self.recent), style="dim")
         return Group(*head, body)
 
-    def __enter__(self) -> "BuildView":
+    def __enter__(self) -> BuildView:
         if not self.plain and not self.quiet:
             self.live = Live(self, console=self.console, refresh_per_second=4, transient=True)
             self.live.__enter__()
