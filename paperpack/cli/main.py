@@ -19,7 +19,8 @@ from ..errors import EXIT_USAGE, PaperpackError
 __all__ = ["main", "entry", "build_parser"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("validate", "init", "data", "build", "run", "lock", "base_image", "export", "rules")
+COMMANDS: tuple[str, ...] = ("validate", "init", "data", "build", "run", "lock", "base_image", "export", "rules",
+                            "badge", "binder")
 COMMANDS += ("doctor",)
 COMMANDS += ("clean",)
 
