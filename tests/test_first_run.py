@@ -244,3 +244,23 @@ def test_no_run_on_a_daemon_that_cannot_build_is_an_error(docker: str, no_buildx
     err = _flat(capsys.readouterr().err)
     assert "error: cannot build an image here: the docker buildx plugin is missing" in err, err
     assert "hint: run `sudo apt-get install docker-buildx`" in err, err
+
+
+@pytest.mark.docker
+def test_a_release_the_repository_asks_for_is_no_reason_to_run_locally(docker: str, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """runtime.txt asks for Python 3.9 (bullseye), which cannot be made here while bookworm's image is present."""
+    from paperpack.build.baseimage import base_image_tag
+    from paperpack.build.engine import image_id
+
+    require(image_id(base_image_tag("bookworm")) is not None, "the default base image is missing here")
+    require(image_id(base_image_tag("bullseye")) is None, "the bullseye base image exists here")
+    monkeypatch.setenv("PATH", _path_without("debootstrap"))
+    root = _paper(tmp_path)
+    (root / "runtime.txt").write_text("python-3.9\n")
+    out = tmp_path / "out"
+    assert main(["build", str(root), "--out-dir", str(out), "--color", "never"]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert "error: the base image paperpack/base:bullseye is not present" in err, err
+    assert "The notebooks were not run" in err and not (out / "report.json").exists(), err

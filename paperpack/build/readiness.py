@@ -6,7 +6,10 @@ paperpack can make here (debootstrap, root, a Debian mirror), it makes the base 
 first; else the notebooks run with the local engine, and the note names what is missing
 and the one command that enables container builds. ``paperpack doctor`` shows the same
 pieces. A base image the repository's paperpack.yml names is the repository's choice,
-never the machine's: it is not reported here (the build then says it is missing).
+never the machine's: it is not reported here (the build then says it is missing); so is
+another release than the default one its runtime.txt asks for, when the default one is
+here (as in :func:`~paperpack.run.engines.choose_engine`): a repository cannot get its
+code run without a container by asking for a base image this machine cannot make.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from ..errors import PaperpackError
 from ..repo import Repo
 from . import engine
-from .baseimage import maker_problem
+from .baseimage import DEFAULT_RELEASE, base_image_tag, maker_problem
 
 __all__ = ["BUILDX_FIX", "Readiness", "buildx_problem", "readiness"]
 
@@ -71,6 +74,8 @@ def readiness(repo: Repo, mode: str = "auto", allow_substitution: bool | None = 
     if need is None or not need.own:
         return Readiness()
     problem, fix = maker_problem(need.release)
+    if problem and need.release != DEFAULT_RELEASE and engine.image_id(base_image_tag(DEFAULT_RELEASE)):
+        return Readiness()  # another release the repository asks for (runtime.txt): its doing, never the machine's
     if problem:
         return Readiness(f"the base image {need.tag} is not present and cannot be made here: {problem}", fix)
     return Readiness(make_base=need.tag, release=need.release)
