@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 RUNNER_PACKAGES = ("ipykernel", "nbclient", "nbformat")
 READY_MARKER = ".paperpack-ready"
+#: seconds between the "still building" lines while the environment's packages install
+ALIVE_EVERY = 20.0
 _EDITABLE = re.compile(r"^\s*(-e|--editable)(\s+|=)")
 #: variables the notebook kernels (and pip) keep; everything else (tokens, passwords…) is dropped
 KEEP = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "PYTHONHASHSEED",
@@ -256,6 +259,24 @@ def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment 
     return target
 
 
+def _step(cmd: list[str], cwd: Path) -> tuple[int, str]:
+    """Run one step of the build (its output kept); pip's installs take a minute: every
+    :data:`ALIVE_EVERY` seconds a log line says it is still going, with pip's last line."""
+    started = last = time.monotonic()
+    lines: list[str] = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                          cwd=cwd, env=pip_env()) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            del lines[:-200]
+            now = time.monotonic()
+            if now - last >= ALIVE_EVERY:
+                last = now
+                log.warning("still building the local environment, %.0f s: %s", now - started, lines[-1][:120])
+    return proc.returncode, "\n".join(lines)
+
+
 def _build(root: Path, target: Path, scratch: Path, python: Interpreter, req: Path | None,
            requirements: str | None = None) -> None:
     install = [*RUNNER_PACKAGES]
@@ -274,16 +295,16 @@ def _build(root: Path, target: Path, scratch: Path, python: Interpreter, req: Pa
             copied.write_text(text, encoding="utf-8")
             install += ["-r", str(copied)]
     steps = [[python.executable, "-m", "venv", str(target)],
-             [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-              "--no-input", *install]]
+             [str(target / "bin" / "python"), "-m", "pip", "install", "--progress-bar", "off",
+              "--disable-pip-version-check", "--no-input", *install]]
     for step in steps:
-        out = subprocess.run(step, capture_output=True, text=True, check=False, cwd=cwd, env=pip_env())
-        if out.returncode != 0:
+        code, output = _step(step, cwd)
+        if code != 0:
             shutil.rmtree(target, ignore_errors=True)
-            tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-15:])
+            tail = "\n".join(output.strip().splitlines()[-15:])
             raise EngineError(
                 f"could not build the local environment from {req or 'the runner packages'}: "
-                f"`{' '.join(step[:4])} …` exited {out.returncode}:\n{tail}",
+                f"`{' '.join(step[:4])} …` exited {code}:\n{tail}",
                 hint="check that every requirement exists on PyPI for this Python "
                      f"({python.version}) and that local packages build, or use --engine docker "
                      "with the built image",
