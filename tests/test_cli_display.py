@@ -136,7 +136,7 @@ def test_a_running_notebook_says_which_cell_in_a_log(monkeypatch: pytest.MonkeyP
     with Progress(console, quiet=False) as progress:
         progress.update(RunEvent("queued", "a.ipynb"))
         progress.update(RunEvent("start", "a.ipynb"))
-        for cell in (1, 2):
+        for cell in (0, 1):  # events count cells from 0, people from 1
             progress.update(RunEvent("cell", "a.ipynb", cell=cell, cells=3))
         progress.update(RunEvent("done", "a.ipynb", verdict="same"))
     lines = [re.sub(r", \d+ s$", ", N s", line) for line in stream.getvalue().splitlines()]
