@@ -28,6 +28,8 @@ __all__ = [
     "BuildError",
     "RunError",
     "DatedResolutionError",
+    "QueueError",
+    "FetchError",
     "EXIT_OK",
     "EXIT_FINDINGS",
     "EXIT_USAGE",
@@ -143,3 +145,11 @@ class RunError(PaperpackError):
 
 class DatedResolutionError(PaperpackError):
     """The requirements could not be resolved as of a date (no date, no wheels then, index not reached)."""
+
+
+class QueueError(ConfigError):
+    """A batch queue file cannot be read, or one of its submissions is malformed (an unsafe id, a bad source)."""
+
+
+class FetchError(PaperpackError):
+    """A batch submission cannot be fetched (an unreachable git URL, an unknown ref, a damaged archive)."""
