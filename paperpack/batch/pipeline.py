@@ -173,7 +173,7 @@ def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int
             return 0
         if prior is not None and prior.finished_at(fetched.commit):
             log.info("%s: already verified at %s by paperpack %s", sub.id, fetched.commit, __version__)
-            write_state(layout, prior)
+            write_state(layout, prior, event="reused")
             return 0
         _clear(out, keep=("state.json",))
         state.status, state.commit = Status.VERIFYING, fetched.commit

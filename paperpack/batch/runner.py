@@ -138,7 +138,7 @@ def _dispatch(pending: list[Submission], config: TaskConfig, options: BatchOptio
             futures[future] = sub
         try:
             for future in as_completed(list(futures)):
-                sub = futures[future]
+                sub = futures.pop(future)
                 try:
                     result = SubmissionResult.from_dict(future.result())
                 except Interrupted as exc:
@@ -146,6 +146,8 @@ def _dispatch(pending: list[Submission], config: TaskConfig, options: BatchOptio
                     continue
                 except Exception as exc:  # noqa: BLE001 - a task's error is that submission's failure
                     result = _crashed(layout, sub, exc)
+                finally:
+                    future.release()  # forgotten by the scheduler: a worker dying later never reruns it
                 notify(BatchEntry(sub, result.status, result))
         except BaseException:
             client.cancel(list(futures), force=True)

@@ -192,12 +192,16 @@ def read_state(layout: Layout, ident: str) -> State | None:
         return None
 
 
-def write_state(layout: Layout, state: State) -> None:
-    """Write ``state.json`` atomically, then append the transition to the submission's log."""
+def write_state(layout: Layout, state: State, *, event: str | None = None) -> None:
+    """Write ``state.json`` atomically, then append the transition to the submission's log.
+
+    ``event`` names the transition in the log (default: the new status); a finished state
+    written back unchanged is logged as ``reused``, so the log's ``done`` lines count completions.
+    """
     state.updated = time.time()
     state.host = socket.gethostname()
     write_json_atomic(layout.state(state.id), state.to_dict())
-    line = json.dumps({"time": state.updated, "status": state.status.value, "attempt": state.attempt,
+    line = json.dumps({"time": state.updated, "event": event or state.status.value, "status": state.status.value, "attempt": state.attempt,
                        "commit": state.commit, "pid": os.getpid(), "host": state.host}) + "\n"
     path = layout.log(state.id)
     path.parent.mkdir(parents=True, exist_ok=True)
