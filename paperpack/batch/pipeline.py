@@ -37,7 +37,7 @@ from .state import Failure, FailureKind, Layout, NotebookLine, State, Status, Su
 if TYPE_CHECKING:
     from ..verify import Result
 
-__all__ = ["TaskConfig", "run_submission", "main", "EXIT_INTERRUPTED"]
+__all__ = ["TaskConfig", "run_submission", "main", "deadline_for", "EXIT_INTERRUPTED"]
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,19 @@ class TaskConfig:
     out_dir: str  # absolute; on a cluster, a folder every worker sees (a shared file system)
     engine: str = "auto"
     mode: str = "auto"
-    timeout: float | None = None  # seconds: the notebooks' and the build's limit, and the whole pipeline's
+    timeout: float | None = None  # seconds: the build's limit and each notebook's
     memory: str | None = None  # the notebooks' memory limit (e.g. 2g)
     cache_dir: str | None = None
+    deadline: float | None = None  # seconds: the whole pipeline's wall clock (see deadline_for)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def deadline_for(timeout: float | None) -> float | None:
+    """The whole pipeline's limit for ``--timeout S``: the build and each notebook have S seconds, set-up and
+    fetching five minutes, so 2 × S + 300 leaves verify()'s own limits (which name the cause) to fire first."""
+    return None if timeout is None else 2 * timeout + 300
 
 
 def _die_with_parent(parent: int) -> None:

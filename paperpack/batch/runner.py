@@ -20,7 +20,7 @@ from ..errors import UsageError
 from .cluster import connect, task_resources
 from .fetch import quick_revision
 from .index import BatchEntry, collect, write_index
-from .pipeline import TaskConfig
+from .pipeline import TaskConfig, deadline_for
 from .queue import Submission
 from .state import Failure, FailureKind, Layout, State, Status, SubmissionResult, read_state, write_state
 from .task import Interrupted, run_task
@@ -98,7 +98,7 @@ def run_batch(submissions: list[Submission], options: BatchOptions,
     notify = on_result or (lambda entry: None)
     config = TaskConfig(out_dir=str(layout.out), engine=options.engine, mode=options.mode, timeout=options.timeout,
                         memory=options.memory, cache_dir=str(options.cache_dir.resolve()) if options.cache_dir
-                        else None)
+                        else None, deadline=deadline_for(options.timeout))
     reused: set[str] = set()
     pending: list[Submission] = []
     for sub in submissions:

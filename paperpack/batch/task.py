@@ -57,7 +57,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def _record(layout: Layout, sub: Submission, kind: FailureKind, message: str, hint: str, started: float) -> None:
     prior = read_state(layout, sub.id)
     state = State(sub.id, Status.FAILED, commit=prior.commit if prior else None,
-                  attempt=prior.attempt if prior else 0, worker_pid=os.getpid())
+                  attempt=prior.attempt if prior else 0, pid=prior.pid if prior else None, worker_pid=os.getpid())
     state.result = SubmissionResult(sub.id, Status.FAILED, commit=state.commit, failure=Failure(kind, message, hint),
                                     duration=time.monotonic() - started)
     write_state(layout, state)
@@ -84,10 +84,10 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
             proc.stdin.write(request.encode())
             proc.stdin.close()
             try:
-                proc.wait(timeout=settings.timeout)
+                proc.wait(timeout=settings.deadline)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                log.warning("%s: still running after %s s: stopping it", sub.id, settings.timeout)
+                log.warning("%s: still running after %s s: stopping it", sub.id, settings.deadline)
                 _stop(proc)
         except BaseException:  # the task itself is stopped: the pipeline stops with it
             _stop(proc)
@@ -97,9 +97,10 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
         return state.result.to_dict()
     if timed_out:
         _record(layout, sub, FailureKind.TIMEOUT,
-                f"{sub.id}: the submission ran longer than the batch's time limit of {settings.timeout:g} s and "
+                f"{sub.id}: the submission ran longer than its time limit of {settings.deadline:g} s and "
                 f"was stopped while {state.status if state else 'starting'}",
-                "raise --timeout, or ask the authors for a reduced-size run (parameters in paperpack.yml)", started)
+                "raise --timeout (the whole submission gets 2 × timeout + 300 s), or ask the authors for a "
+                "reduced-size run (parameters in paperpack.yml)", started)
     elif proc.returncode == EXIT_INTERRUPTED:
         raise Interrupted(f"{sub.id}: the pipeline was stopped while {state.status if state else 'starting'}")
     else:

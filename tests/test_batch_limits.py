@@ -1,0 +1,58 @@
+"""A submission's limits: --timeout and --memory reach verify()'s settings, and the whole pipeline
+has a wall clock; a pipeline stopped by it is recorded as a timeout and leaves nothing running.
+
+These call the batch's task directly (the function a Dask worker runs) with the local engine.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from paperpack.batch import SourceKind, Submission
+from paperpack.batch.pipeline import TaskConfig
+from paperpack.batch.state import Layout, read_state
+from paperpack.batch.task import run_task
+from test_batch import notebook, paper
+from test_batch_dask import alive, events
+
+pytestmark = pytest.mark.slow
+
+
+def never_ending(root: Path, gate: Path) -> Submission:
+    code = f"import os, time\nwhile not os.path.exists({str(gate)!r}):\n    time.sleep(0.05)\nprint('opened')"
+    notebook(root / "analysis.ipynb", code, "opened\n")
+    return Submission("slow", str(root), kind=SourceKind.FOLDER)
+
+
+def test_the_notebook_time_and_memory_limits_are_verifys(tmp_path: Path) -> None:
+    sub = never_ending(tmp_path / "paper", tmp_path / "never")
+    out = tmp_path / "out"
+    result = run_task(sub.to_dict(), TaskConfig(out_dir=str(out), engine="local", timeout=3, memory="300m",
+                                                deadline=600).to_dict())
+    assert result["status"] == "done" and result["verdict"] == "not-reproduced", result
+    assert result["reasons"] == ["timeout"]
+    report = json.loads((out / "slow" / "report.json").read_text())
+    assert report["run"]["limits"]["timeout"] == 3 and report["run"]["limits"]["memory"] == "300m"
+
+
+def test_a_pipeline_past_its_deadline_is_stopped_and_recorded_as_a_timeout(tmp_path: Path) -> None:
+    sub = never_ending(tmp_path / "paper", tmp_path / "never")
+    out = tmp_path / "out"
+    result = run_task(sub.to_dict(), TaskConfig(out_dir=str(out), engine="local", deadline=8).to_dict())
+    assert result["status"] == "failed" and result["failure"]["kind"] == "timeout", result
+    assert "ran longer than its time limit of 8 s and was stopped while verifying" in result["failure"]["message"]
+    state = read_state(Layout(out), "slow")
+    assert state is not None and state.pid is not None and not alive(state.pid)
+    assert [e["event"] for e in events(out, "slow")] == ["fetching", "verifying", "failed"]
+
+
+def test_a_failed_submission_does_not_stop_the_next_one_in_the_same_worker(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = TaskConfig(out_dir=str(out), engine="local").to_dict()
+    bad = run_task(Submission("bad", (tmp_path / "nothing.git").as_uri()).to_dict(), config)
+    good = run_task(Submission("good", str(paper(tmp_path / "p")), kind=SourceKind.FOLDER).to_dict(), config)
+    assert (bad["status"], bad["failure"]["kind"]) == ("failed", "fetch")
+    assert (good["status"], good["verdict"]) == ("done", "reproduced")
