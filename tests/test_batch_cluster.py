@@ -21,10 +21,10 @@ def test_a_slurm_cluster_runs_one_single_threaded_worker_with_the_docker_resourc
         script = cluster.job_script()
     assert "#SBATCH -p short" in script and "#SBATCH -A journal" in script
     assert "#SBATCH -t 02:00:00" in script and "#SBATCH --mem=" in script
-    assert "#SBATCH --cpus-per-task=1" in script
+    assert "#SBATCH --cpus-per-task=1" in script and "#SBATCH -J paperpack-batch" in script
     command = script.strip().splitlines()[-1]
     assert "distributed.cli.dask_worker" in command and "tcp://127.0.0.1:" in command
-    assert "--resources docker=1" in command and "--nthreads 1" in command
+    assert "--resources docker=1" in command and command.count("--nthreads 1") == 1
 
 
 def test_a_pbs_cluster_gets_the_same_workers() -> None:

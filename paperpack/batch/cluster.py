@@ -58,8 +58,7 @@ def jobqueue_cluster(kind: str, *, jobs: int = 1, memory: str | None = None, wal
         raise UsageError(f"--cluster {kind!r} is not one of {', '.join(CLUSTERS)}",
                          hint="use --cluster slurm or --cluster pbs, or --scheduler ADDRESS for another cluster")
     settings: dict[str, Any] = {"cores": 1, "processes": 1, "memory": memory or "4GB",
-                                "worker_extra_args": ["--resources", f"{RESOURCE}=1", "--nthreads", "1"],
-                                "name": "paperpack-batch"}
+                                "worker_extra_args": ["--resources", f"{RESOURCE}=1"], "job_name": "paperpack-batch"}
     if walltime:
         settings["walltime"] = walltime
     settings.update(overrides)
