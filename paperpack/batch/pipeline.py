@@ -14,8 +14,10 @@ runner, and the state stays where it was, so the next attempt starts over.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -26,7 +28,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .._version import __version__
 from ..errors import (BuildError, ConfigError, EngineError, FetchError, PaperpackError, UnsafeArchiveError)
@@ -127,6 +129,7 @@ def _result(sub: Submission, commit: str, verified: Result, started: float) -> S
                             duration=time.monotonic() - started, engine=verified.engine.name if verified.engine
                             else None, image=verified.engine.image if verified.engine else None,
                             reports=sorted({Path(p).name for p in written}),
+                            image_reused=verified.build.reused if verified.build is not None else None,
                             validation_errors=verified.findings.errors)
 
 
@@ -144,13 +147,36 @@ def _verify(root: Path, sub: Submission, config: TaskConfig) -> Result:
     return verify(root, options)
 
 
+@contextlib.contextmanager
+def _locked_file(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:  # opened close-on-exec: runners started below never hold it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _image_lock(root: Path, config: TaskConfig, layout: Layout) -> contextlib.AbstractContextManager[None]:
+    """One build at a time per image tag across the batch's workers, so identical submissions build it once.
+
+    The tag is the content hash :func:`~paperpack.build.builder.expected_image` gives (nothing is built
+    here); without Docker, or with the local engine, there is no image and no lock.
+    """
+    if config.engine == "local":
+        return contextlib.nullcontext()
+    from ..build.builder import expected_image
+    from ..repo import Repo
+
+    try:
+        tag = expected_image(Repo.open(root), mode=config.mode, image_name=IMAGE_NAME)
+    except PaperpackError:  # no Docker (the local engine will run), or a problem verify() reports itself
+        return contextlib.nullcontext()
+    return _locked_file(layout.private / "locks" / f"image-{hashlib.sha256(tag.encode()).hexdigest()[:20]}.lock")
+
+
 def run_submission(sub: Submission, config: TaskConfig, *, worker_pid: int | None = None) -> int:
     """Fetch and verify ``sub``; record it in ``state.json``. Returns 0, or :data:`EXIT_INTERRUPTED`."""
     layout = Layout(Path(config.out_dir))
-    lock_path = layout.lock(sub.id)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as lock:  # opened close-on-exec: runners started below never hold it
-        fcntl.flock(lock, fcntl.LOCK_EX)  # an earlier attempt still stopping finishes first
+    with _locked_file(layout.lock(sub.id)):  # an earlier attempt still stopping finishes first
         return _locked(sub, config, layout, worker_pid)
 
 
@@ -186,7 +212,8 @@ def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int
         state.status, state.commit = Status.VERIFYING, fetched.commit
         write_state(layout, state)
         try:
-            verified = _verify(fetched.root, sub, config)
+            with _image_lock(fetched.root, config, layout):
+                verified = _verify(fetched.root, sub, config)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # a failure is recorded with its cause; the other submissions go on

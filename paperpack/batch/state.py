@@ -99,6 +99,7 @@ class SubmissionResult:
     duration: float = 0.0
     engine: str | None = None
     image: str | None = None
+    image_reused: bool | None = None  # the image existed already (None: no image, the local engine)
     reports: list[str] = field(default_factory=list)  # file names written into DIR/ID/
     validation_errors: int = 0
 
@@ -116,6 +117,7 @@ class SubmissionResult:
                    notebooks=[NotebookLine(**nb) for nb in data.get("notebooks") or []],
                    failure=Failure.from_dict(data["failure"]) if data.get("failure") else None,
                    duration=float(data.get("duration") or 0.0), engine=data.get("engine"), image=data.get("image"),
+                   image_reused=data.get("image_reused"),
                    reports=list(data.get("reports") or []), validation_errors=int(data.get("validation_errors") or 0))
 
 
