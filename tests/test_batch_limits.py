@@ -15,7 +15,7 @@ from paperpack.batch import SourceKind, Submission
 from paperpack.batch.pipeline import TaskConfig
 from paperpack.batch.state import Layout, read_state
 from paperpack.batch.task import run_task
-from test_batch import notebook, paper
+from test_batch import git, git_paper, notebook, paper
 from test_batch_dask import alive, events
 
 pytestmark = pytest.mark.slow
@@ -56,3 +56,22 @@ def test_a_failed_submission_does_not_stop_the_next_one_in_the_same_worker(tmp_p
     good = run_task(Submission("good", str(paper(tmp_path / "p")), kind=SourceKind.FOLDER).to_dict(), config)
     assert (bad["status"], bad["failure"]["kind"]) == ("failed", "fetch")
     assert (good["status"], good["verdict"]) == ("done", "reproduced")
+
+
+def test_a_finished_submission_is_reused_until_its_revision_changes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = TaskConfig(out_dir=str(out), engine="local").to_dict()
+    folder = Submission("plain", str(paper(tmp_path / "p")), kind=SourceKind.FOLDER)
+    repo = tmp_path / "repo"
+    git_paper(repo)
+    tracked = Submission("tracked", str(repo), "main", SourceKind.GIT)
+    first = {s.id: run_task(s.to_dict(), config) for s in (folder, tracked)}
+    again = {s.id: run_task(s.to_dict(), config) for s in (folder, tracked)}
+    assert again == first
+    for ident in ("plain", "tracked"):
+        assert [e["event"] for e in events(out, ident)] == ["fetching", "verifying", "done", "fetching", "reused"]
+    paper(repo, 7)  # main moves on: a new commit is verified again
+    git(repo, "commit", "-qam", "new result")
+    moved = run_task(tracked.to_dict(), config)
+    assert moved["commit"] == git(repo, "rev-parse", "HEAD") != first["tracked"]["commit"]
+    assert [e["event"] for e in events(out, "tracked")][-3:] == ["fetching", "verifying", "done"]

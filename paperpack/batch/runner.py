@@ -10,6 +10,7 @@ stopped (each takes its pipeline with it), and the index is written for what fin
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -113,7 +114,7 @@ def run_batch(submissions: list[Submission], options: BatchOptions,
     interrupted = False
     if pending:
         try:
-            _dispatch(pending, config, options, layout, notify)
+            _dispatch(pending, config, options, layout, notify, reused)
         except KeyboardInterrupt:
             interrupted = True
     entries = collect(layout, submissions, reused)
@@ -123,8 +124,17 @@ def run_batch(submissions: list[Submission], options: BatchOptions,
     return result
 
 
+def _reused(layout: Layout, ident: str) -> bool:
+    """The pipeline found the submission finished at the revision it fetched (its log's last event)."""
+    try:
+        lines = layout.log(ident).read_text(encoding="utf-8").splitlines()
+        return bool(lines) and json.loads(lines[-1]).get("event") == "reused"
+    except (OSError, ValueError):
+        return False
+
+
 def _dispatch(pending: list[Submission], config: TaskConfig, options: BatchOptions, layout: Layout,
-              notify: Callable[[BatchEntry], None]) -> None:
+              notify: Callable[[BatchEntry], None], reused: set[str]) -> None:
     from distributed import as_completed
 
     with connect(jobs=options.jobs, scheduler=options.scheduler, cluster=options.cluster,
@@ -148,7 +158,9 @@ def _dispatch(pending: list[Submission], config: TaskConfig, options: BatchOptio
                     result = _crashed(layout, sub, exc)
                 finally:
                     future.release()  # forgotten by the scheduler: a worker dying later never reruns it
-                notify(BatchEntry(sub, result.status, result))
+                if _reused(layout, sub.id):
+                    reused.add(sub.id)
+                notify(BatchEntry(sub, result.status, result, reused=sub.id in reused))
         except BaseException:
             client.cancel(list(futures), force=True)
             raise
