@@ -199,6 +199,7 @@ def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int
         try:
             fetched = fetch(sub, work / "src")
         except PaperpackError as exc:
+            _clear(out, keep=("state.json",))  # an earlier revision's reports are not this one's
             state.status, state.commit = Status.FAILED, None
             state.result = SubmissionResult(sub.id, Status.FAILED, failure=_failure(exc),
                                             duration=time.monotonic() - started)
