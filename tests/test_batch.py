@@ -281,3 +281,31 @@ def test_index_escapes_hostile_text_and_runs_only_its_own_script(tmp_path: Path)
 def test_the_index_is_written_without_leaving_temporary_files(tmp_path: Path) -> None:
     write_index(Layout(tmp_path), [BatchEntry(Submission("a", "/x"), Status.QUEUED, None)])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["batch.junit.xml", "index.html", "index.json"]
+
+
+# -- the command line -----------------------------------------------------------------------------------------------
+
+def test_a_bad_queue_stops_the_batch_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from paperpack.cli.main import main
+
+    queue = tmp_path / "q.jsonl"
+    queue.write_text(json.dumps({"id": "ok", "source": "x"}) + "\n" + json.dumps({"id": "../up", "source": "y"}) + "\n")
+    code = main(["batch", str(queue), "--out-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: {queue} line 2: id '../up' is not a safe folder name" in err
+    assert "hint: use 1-100 letters" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [(["--jobs", "0"], "--jobs must be 1 or more"),
+                                           (["--timeout", "-5"], "--timeout must be a positive number"),
+                                           (["--memory", "lots"], "'lots' is not a size")])
+def test_bad_options_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                      message: str) -> None:
+    from paperpack.cli.main import main
+
+    queue = tmp_path / "q.yml"
+    queue.write_text("- id: a\n  source: x\n")
+    assert main(["batch", str(queue), "--out-dir", str(tmp_path / "out"), *args]) == 2
+    assert message in capsys.readouterr().err
