@@ -231,7 +231,7 @@ def test_state_is_written_atomically_and_every_transition_logged(tmp_path: Path)
 
 def test_index_escapes_hostile_text_and_runs_only_its_own_script(tmp_path: Path) -> None:
     layout = Layout(tmp_path)
-    hostile = '<script>alert(1)</script><img src=x onerror=alert(2)>"'
+    hostile = '<script>alert(1)</script><img src=x onerror=alert(2)>"\x1b[31m\x00'
     entries = [
         BatchEntry(Submission("ok", "/x"), Status.DONE, _result(
             "ok", commit="a" * 40, verdict="reproduced", label="reproduced 1/1",
@@ -270,7 +270,8 @@ def test_index_escapes_hostile_text_and_runs_only_its_own_script(tmp_path: Path)
     by_name = {s.get("name"): s for s in suites.iter("testsuite")}
     assert by_name["ok"].get("failures") == "0" and by_name["ok"].get("errors") == "0"
     assert by_name["bad"].find("testcase/error").get("type") == "unsafe-source"  # type: ignore[union-attr]
-    assert hostile in by_name["bad"].find("testcase/error").text  # type: ignore[operator,union-attr]
+    shown = hostile.replace("\x1b", "\\x1b").replace("\x00", "\\x00")  # XML cannot carry them: shown as text
+    assert shown in by_name["bad"].find("testcase/error").text  # type: ignore[operator,union-attr]
     diff_cases = {c.get("name"): c for c in by_name["diff"].iter("testcase")}
     assert diff_cases["b.ipynb"].find("failure").get("type") == "differs"  # type: ignore[union-attr]
     assert diff_cases["verdict"].find("failure").get("type") == "not-reproduced"  # type: ignore[union-attr]

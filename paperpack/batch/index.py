@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,13 @@ INDEX_JSON, INDEX_HTML, JUNIT = "index.json", "index.html", "batch.junit.xml"
 INDEX_VERSION = 1
 #: notebook verdicts that fail their JUnit testcase
 _FAILING = frozenset({"differs", "failed"})
+#: characters XML 1.0 cannot carry (a notebook's output can hold any of them)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _x(text: str) -> str:
+    """``text`` as XML can hold it: characters XML forbids shown as ``\\xNN``."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ def _junit(entries: list[BatchEntry]) -> bytes:
         props = ET.SubElement(suite, "properties")
         for name, value in (("source", sub.source), ("ref", sub.ref or ""), ("commit", result.commit if result else ""),
                             ("status", entry.status.value), ("verdict", result.verdict if result else "not-run")):
-            ET.SubElement(props, "property", name=name, value=value or "")
+            ET.SubElement(props, "property", name=name, value=_x(value or ""))
         cases: list[ET.Element] = []
         verdict_case = ET.Element("testcase", classname=sub.id, name="verdict",
                                   time=f"{result.duration:.3f}" if result else "0")
@@ -75,19 +83,19 @@ def _junit(entries: list[BatchEntry]) -> bytes:
                           type="interrupted").text = "the batch stopped before this submission finished"
         elif result.failure is not None:
             failure = result.failure
-            ET.SubElement(verdict_case, "error", message=f"{failure.kind.value}: {failure.message.splitlines()[0]}",
-                          type=failure.kind.value).text = f"{failure.message}\nhint: {failure.hint}"
+            ET.SubElement(verdict_case, "error", message=_x(f"{failure.kind.value}: {failure.message.splitlines()[0]}"),
+                          type=failure.kind.value).text = _x(f"{failure.message}\nhint: {failure.hint}")
         elif not PaperClass(result.verdict).passed:
             ET.SubElement(verdict_case, "failure", message=result.label,
                           type=result.verdict).text = f"{result.label} ({', '.join(result.reasons) or 'no reason'})"
         for nb in result.notebooks if result else []:
-            case = ET.Element("testcase", classname=sub.id, name=nb.path,
+            case = ET.Element("testcase", classname=sub.id, name=_x(nb.path),
                               time=f"{nb.duration or 0:.3f}")
             if nb.verdict in _FAILING:
-                ET.SubElement(case, "failure", message=f"{nb.verdict}: {nb.message.splitlines()[0] if nb.message else ''}",
-                              type=nb.verdict).text = nb.message
+                first = nb.message.splitlines()[0] if nb.message else ""
+                ET.SubElement(case, "failure", message=_x(f"{nb.verdict}: {first}"), type=nb.verdict).text = _x(nb.message)
             elif nb.verdict == "skipped":
-                ET.SubElement(case, "skipped", message=nb.message)
+                ET.SubElement(case, "skipped", message=_x(nb.message))
             cases.append(case)
         suite.extend(cases)
         n_fail = sum(1 for c in cases if c.find("failure") is not None)
