@@ -75,3 +75,29 @@ def test_a_finished_submission_is_reused_until_its_revision_changes(tmp_path: Pa
     moved = run_task(tracked.to_dict(), config)
     assert moved["commit"] == git(repo, "rev-parse", "HEAD") != first["tracked"]["commit"]
     assert [e["event"] for e in events(out, "tracked")][-3:] == ["fetching", "verifying", "done"]
+
+
+def test_a_worker_verifies_one_submission_at_a_time_and_fetches_the_next_meanwhile(tmp_path: Path) -> None:
+    """Two tasks in one worker process (two threads, as the local cluster's): the second is fetched while the
+    first verifies, and verifies only after the first is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from test_batch_dask import state, wait_for
+
+    gate = tmp_path / "gate"
+    first = never_ending(tmp_path / "first", gate)
+    second = Submission("quick", str(paper(tmp_path / "second")), kind=SourceKind.FOLDER)
+    out = tmp_path / "out"
+    config = TaskConfig(out_dir=str(out), engine="local").to_dict()
+    with ThreadPoolExecutor(2) as pool:
+        slow = pool.submit(run_task, first.to_dict(), config)
+        wait_for("the first verifying", lambda: state(out, "slow").get("status") == "verifying")
+        quick = pool.submit(run_task, second.to_dict(), config)
+        wait_for("the second fetched", lambda: (out / ".batch" / "work" / "quick" / "src" / "analysis.ipynb").exists())
+        gate.touch()
+        results = [slow.result(timeout=600), quick.result(timeout=600)]
+    assert [r["verdict"] for r in results] == ["reproduced", "reproduced"]
+    first_done = next(e["time"] for e in events(out, "slow") if e["event"] == "done")
+    second_fetching = next(e["time"] for e in events(out, "quick") if e["event"] == "fetching")
+    second_verifying = next(e["time"] for e in events(out, "quick") if e["event"] == "verifying")
+    assert second_fetching < first_done < second_verifying

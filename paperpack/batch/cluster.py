@@ -7,9 +7,11 @@ dask-jobqueue (the ``hpc`` extra), configured as dask-jobqueue reads its configu
 (``~/.config/dask/jobqueue.yaml``, ``DASK_JOBQUEUE__SLURM__QUEUE``…) plus what
 :func:`jobqueue_cluster` sets. No scheduler of paperpack's own.
 
-Workers started here advertise the resource ``docker=1``: the batch asks it of each task
-whenever a worker advertises it, so a worker builds one image at a time however many threads
-it has. Start workers of an existing cluster with ``--resources docker=1`` to get the same.
+A worker verifies one submission at a time whatever its threads (:mod:`paperpack.batch.task`'s
+slot), and with two threads fetches the next one meanwhile; the local cluster's workers have
+two. Workers that advertise the resource ``docker=1`` (dask-jobqueue's here, or an existing
+cluster's started with ``--resources docker=1``) get it asked of every task, so the scheduler
+itself keeps one submission per worker (one build per worker at a time).
 """
 
 from __future__ import annotations
@@ -87,9 +89,10 @@ def connect(*, jobs: int = 1, scheduler: str | None = None, cluster: str | None 
             with distributed.Client(hpc) as client:
                 yield client
         return
-    with distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, memory_limit=0, resources={RESOURCE: 1},
-                                  silence_logs=logging.ERROR) as local, distributed.Client(local) as client:
+    # two threads: one task verifies while the next fetches (each worker verifies one at a time: task.py's slot)
+    with distributed.LocalCluster(n_workers=jobs, threads_per_worker=2, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR) as local, \
+            distributed.Client(local) as client:
         yield client
 
 

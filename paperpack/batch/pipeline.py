@@ -173,14 +173,20 @@ def _image_lock(root: Path, config: TaskConfig, layout: Layout) -> contextlib.Ab
     return _locked_file(layout.private / "locks" / f"image-{hashlib.sha256(tag.encode()).hexdigest()[:20]}.lock")
 
 
-def run_submission(sub: Submission, config: TaskConfig, *, worker_pid: int | None = None) -> int:
-    """Fetch and verify ``sub``; record it in ``state.json``. Returns 0, or :data:`EXIT_INTERRUPTED`."""
+def run_submission(sub: Submission, config: TaskConfig, *, worker_pid: int | None = None, slot: Path | None = None,
+                   started_fd: int | None = None) -> int:
+    """Fetch and verify ``sub``; record it in ``state.json``. Returns 0, or :data:`EXIT_INTERRUPTED`.
+
+    ``slot``: a lock file held while verifying, so a worker verifies one submission at a time while
+    fetching the next; ``started_fd``: a pipe told when the verification starts (see :func:`_announce`).
+    """
     layout = Layout(Path(config.out_dir))
     with _locked_file(layout.lock(sub.id)):  # an earlier attempt still stopping finishes first
-        return _locked(sub, config, layout, worker_pid)
+        return _locked(sub, config, layout, worker_pid, slot, started_fd)
 
 
-def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int | None) -> int:
+def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int | None, slot: Path | None,
+            started_fd: int | None) -> int:
     prior = read_state(layout, sub.id)
     out, work = layout.submission(sub.id), layout.workspace(sub.id)
     if prior is None or not prior.status.final:
@@ -205,35 +211,61 @@ def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int
                                             duration=time.monotonic() - started)
             write_state(layout, state)
             return 0
+        state.commit = fetched.commit
         if prior is not None and prior.finished_at(fetched.commit):
             log.info("%s: already verified at %s by paperpack %s", sub.id, fetched.commit, __version__)
             write_state(layout, prior, event="reused")
             return 0
-        _clear(out, keep=("state.json",))
-        state.status, state.commit = Status.VERIFYING, fetched.commit
-        write_state(layout, state)
-        try:
-            with _image_lock(fetched.root, config, layout):
-                verified = _verify(fetched.root, sub, config)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # a failure is recorded with its cause; the other submissions go on
-            state.status = Status.FAILED
-            state.result = SubmissionResult(sub.id, Status.FAILED, commit=fetched.commit, failure=_failure(exc),
-                                            duration=time.monotonic() - started)
-            write_state(layout, state)
-            return 0
-        if not verified.complete and _STOPPING:
-            return EXIT_INTERRUPTED  # stopped from outside: the next attempt starts over
-        state.status = Status.DONE
-        state.result = _result(sub, fetched.commit, verified, started)
-        write_state(layout, state)
-        return 0
+        with contextlib.ExitStack() as stack:
+            waiting = time.monotonic()
+            if slot is not None:  # the worker's one verification at a time: this one was fetched meanwhile
+                stack.enter_context(_locked_file(slot))
+            started += time.monotonic() - waiting
+            _announce(started_fd)
+            return _verify_stage(sub, config, layout, state, fetched.root, started)
     except KeyboardInterrupt:
         log.warning("%s: stopped while %s; the next batch run starts it over", sub.id, state.status)
         return EXIT_INTERRUPTED
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _announce(fd: int | None) -> None:
+    """Tell the task the verification starts (its time limit starts now): one byte on ``fd``, then close it."""
+    if fd is None:
+        return
+    try:
+        os.write(fd, b"v")
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _verify_stage(sub: Submission, config: TaskConfig, layout: Layout, state: State, root: Path,
+                  started: float) -> int:
+    _clear(layout.submission(sub.id), keep=("state.json",))
+    commit = state.commit
+    assert commit is not None
+    state.status = Status.VERIFYING
+    write_state(layout, state)
+    try:
+        with _image_lock(root, config, layout):
+            verified = _verify(root, sub, config)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # a failure is recorded with its cause; the other submissions go on
+        state.status = Status.FAILED
+        state.result = SubmissionResult(sub.id, Status.FAILED, commit=commit, failure=_failure(exc),
+                                        duration=time.monotonic() - started)
+        write_state(layout, state)
+        return 0
+    if not verified.complete and _STOPPING:
+        return EXIT_INTERRUPTED  # stopped from outside: the next attempt starts over
+    state.status = Status.DONE
+    state.result = _result(sub, commit, verified, started)
+    write_state(layout, state)
+    return 0
 
 
 _STOPPING = False
@@ -249,9 +281,13 @@ def _stop(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m paperpack.batch``: the request (JSON) on standard input."""
     request = json.loads(sys.stdin.read())
+    started_fd = request.get("started_fd")
+    if started_fd is not None:
+        os.set_inheritable(started_fd, False)  # never passed on to the runners
     _die_with_parent(int(request["parent"]))
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     return run_submission(Submission.from_dict(request["submission"]), TaskConfig(**request["config"]),
-                          worker_pid=int(request["parent"]))
+                          worker_pid=int(request["parent"]), slot=Path(request["slot"]) if request.get("slot") else None,
+                          started_fd=started_fd)

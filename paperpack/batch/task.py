@@ -5,6 +5,11 @@ pipeline runs in a child process (:mod:`paperpack.batch.pipeline`) so that a tim
 stop all of it, a crash cannot take the worker down, and a worker that dies takes its
 pipeline with it (the child gets SIGTERM and stops its runs). The task returns the typed
 result recorded in ``state.json``.
+
+A worker verifies one submission at a time (a lock file per worker process, the *slot*), but
+runs two tasks: while one verifies, the next is started, fetched and checked against its earlier
+result, then waits for the slot. The pipeline says (a byte on a pipe) when its verification
+starts; the time limit counts from then.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -73,16 +79,29 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
     layout = Layout(Path(settings.out_dir))
     output = layout.output_log(sub.id)
     output.parent.mkdir(parents=True, exist_ok=True)
-    request = json.dumps({"submission": sub.to_dict(), "config": settings.to_dict(), "parent": os.getpid()})
+    # one verification per worker process at a time; the next task fetches meanwhile (see module docstring)
+    slot = layout.private / "slots" / f"{socket.gethostname()}-{os.getpid()}.lock"
+    announced, announce = os.pipe()
+    request = json.dumps({"submission": sub.to_dict(), "config": settings.to_dict(), "parent": os.getpid(),
+                          "slot": str(slot), "started_fd": announce})
     started = time.monotonic()
     timed_out = False
     with open(output, "ab") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "paperpack.batch"], stdin=subprocess.PIPE,
-                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "paperpack.batch"], stdin=subprocess.PIPE,
+                                    stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+                                    pass_fds=(announce,))
+        except BaseException:
+            os.close(announced)
+            raise
+        finally:
+            os.close(announce)
         try:
             assert proc.stdin is not None
             proc.stdin.write(request.encode())
             proc.stdin.close()
+            with os.fdopen(announced, "rb") as verifying:
+                verifying.read(1)  # the verification starts (or the pipeline ended): the time limit starts now
             try:
                 proc.wait(timeout=settings.deadline)
             except subprocess.TimeoutExpired:
