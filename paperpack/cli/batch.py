@@ -56,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786")
     where.add_argument("--cluster", choices=("slurm", "pbs"), help="start a Dask cluster with dask-jobqueue")
     p.add_argument("--timeout", type=float, metavar="S",
-                   help="seconds per submission (the build's, each notebook's and the whole pipeline's limit)")
+                   help="seconds: the build's and each notebook's limit; a submission's verification as a whole "
+                        "is stopped after 2 × S + 300")
     p.add_argument("--memory", metavar="SIZE", help="memory per notebook run, e.g. 2g")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="as `paperpack build --engine` (default: auto, the engine policy)")
