@@ -178,8 +178,11 @@ def test_a_worker_killed_mid_batch_costs_no_verdict_and_no_double_run(tmp_path: 
     assert index["tarred"]["result"]["reasons"] == ["differs-in-text"]
     assert [e["event"] for e in events(out, "gated")] == ["queued", "fetching", "verifying", "fetching", "verifying",
                                                          "done"]
+    page = (out / "index.html").read_text()
     for ident in ("tagged", "zipped", "gated", "tarred"):
         assert (out / ident / "report.json").is_file()
+        assert f'href="{ident}/report.html"' in page  # verify()'s own report, linked
+    assert 'href="escape/report.html"' not in page
     assert not list(tmp_path.rglob("escaped.txt"))
     assert not (out / ".batch" / "work" / "gated").exists()  # workspaces removed once done
     junit = (out / "batch.junit.xml").read_text()
