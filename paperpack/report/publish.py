@@ -9,19 +9,23 @@ the others: its error is recorded in :attr:`Published.failed` and said by the CL
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PaperpackError
+from ..findings import Finding
+from ..terminal import printable
 from .paper import PaperVerdict
 
 if TYPE_CHECKING:
     from ..repo import Repo
     from ..verify import Result
 
-__all__ = ["Publication", "Published", "Writer", "WRITERS", "publish"]
+__all__ = ["Publication", "Published", "Writer", "WRITERS", "publish", "cell_lines", "first_line", "one_line"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,42 @@ class Publication:
     out_dir: Path
     commit: str | None  # the commit actually verified (HEAD), which may differ from a reused image's label
     report: dict[str, Any]  # report.json as written (the merged dict): for writers that render it whole
+    failure: str | None = None  # why nothing ran (a build that failed, data that could not be fetched), in words
+    #: notebook path -> its parsed JSON (None: unreadable) and its cells' first lines, read once for every writer
+    _notebooks: dict[str, tuple[Any, list[int]] | None] = field(default_factory=dict, repr=False, compare=False)
+
+    def _notebook(self, path: str) -> tuple[Any, list[int]] | None:
+        if path not in self._notebooks:
+            from ..notebooks import MAX_NOTEBOOK_BYTES
+
+            text = self.repo.read_text(path, limit=MAX_NOTEBOOK_BYTES) if path.endswith(".ipynb") else None
+            try:
+                self._notebooks[path] = (json.loads(text), cell_lines(text)) if text is not None else None
+            except ValueError:  # not JSON: a finding says so; here the cell has no line
+                self._notebooks[path] = None
+        return self._notebooks[path]
+
+    def line_of(self, finding: Finding) -> int | None:
+        """The finding's line (1-based); for a notebook cell, the line of the cell's start in the .ipynb file."""
+        if finding.line is not None:
+            return finding.line
+        if finding.cell is None or not finding.path:
+            return None
+        found = self._notebook(finding.path)
+        if found is None or not 0 <= finding.cell < len(found[1]):
+            return None
+        return found[1][finding.cell]
+
+    def committed_source(self, path: str, index: int | None) -> str | None:
+        """The source of cell ``index`` of the committed notebook ``path`` (``None``: not there)."""
+        found = self._notebook(path) if index is not None else None
+        if found is None or index is None:
+            return None
+        cells = found[0].get("cells") if isinstance(found[0], dict) else None
+        if not isinstance(cells, list) or not 0 <= index < len(cells) or not isinstance(cells[index], dict):
+            return None
+        source = cells[index].get("source", "")
+        return "".join(str(s) for s in source) if isinstance(source, list) else str(source)
 
 
 #: a writer writes its file(s) and returns their paths
@@ -50,8 +90,23 @@ class Published:
     failed: dict[str, str] = field(default_factory=dict)
 
 
+def _lazy(module: str, name: str) -> Writer:
+    """A writer imported when it first writes: ``import paperpack`` does not import junitparser and the rest."""
+    def write(publication: Publication) -> list[Path]:
+        import importlib
+
+        writer: Writer = getattr(importlib.import_module(module, __package__), name)
+        return writer(publication)
+    return write
+
+
 #: (name for messages, writer), in the order they run; report.json is written before them
-WRITERS: list[tuple[str, Writer]] = []
+WRITERS: list[tuple[str, Writer]] = [
+    ("report.junit.xml", _lazy(".junit", "write_junit")),
+    ("report.sarif", _lazy(".sarif", "write_sarif")),
+    ("summary.md", _lazy(".summary", "write_summary")),
+    ("codequality.json", _lazy(".codequality", "write_codequality")),
+]
 
 
 def publish(publication: Publication, writers: list[tuple[str, Writer]] | None = None) -> Published:
@@ -61,6 +116,54 @@ def publish(publication: Publication, writers: list[tuple[str, Writer]] | None =
         try:
             done.written.extend(writer(publication))
         except (PaperpackError, OSError, ValueError) as exc:
-            log.warning("could not write %s: %s", name, exc)
-            done.failed[name] = str(exc)
+            why = f"{exc} ({exc.hint})" if isinstance(exc, PaperpackError) and exc.hint else str(exc)
+            log.warning("could not write %s: %s", name, why)
+            done.failed[name] = why
     return done
+
+
+#: a JSON string (whole, escapes included) or a bracket: the tokens that decide nesting
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]')
+_COLON = re.compile(r"\s*:")
+
+
+def cell_lines(text: str) -> list[int]:
+    """The line (1-based) where each cell of the notebook JSON ``text`` starts (its ``{``), in order.
+
+    Only the top-level ``"cells"`` array counts; strings are skipped whole, so braces in cell
+    sources never confuse it. Linear in the text (a regular expression does the scanning).
+    """
+    lines: list[int] = []
+    depth, in_cells, line, counted = 0, False, 1, 0
+    expect_cells = False
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group(0)
+        if token[0] == '"':
+            expect_cells = depth == 1 and token == '"cells"' and _COLON.match(text, match.end()) is not None
+            continue
+        if token in "{[":
+            if expect_cells and token == "[":
+                in_cells = True
+            elif in_cells and depth == 2 and token == "{":
+                line += text.count("\n", counted, match.start())
+                counted = match.start()
+                lines.append(line)
+            depth += 1
+        else:
+            depth -= 1
+            if in_cells and depth == 1:
+                break
+        expect_cells = False
+    return lines
+
+
+def one_line(text: object, limit: int = 200) -> str:
+    """``text`` (untrusted) on one line: control characters shown as escapes, cut at ``limit`` characters."""
+    line = printable(str(text), newlines=False)
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def first_line(text: object, limit: int = 200) -> str:
+    """The first non-empty line of ``text`` (untrusted), made printable and cut at ``limit`` characters."""
+    lines = [line for line in str(text).splitlines() if line.strip()]
+    return one_line(lines[0] if lines else "", limit)
