@@ -63,12 +63,12 @@ def skipped(path: str) -> NotebookRun:
 
 def make_publication(root: Path, notebooks: list[NotebookRun] | None = None,
                      findings: list[Finding] | None = None, *, out_dir: Path | None = None,
-                     failure: str | None = None, run: bool = True, commit: str | None = "0123456789abcdef" * 2 + "01234567"
-                     ) -> Publication:
+                     failure: str | None = None, run: bool = True,
+                     commit: str | None = "0123456789abcdef" * 2 + "01234567", write: bool = True) -> Publication:
     """A Publication of ``notebooks`` (written as real notebooks under ``root`` when missing) and ``findings``."""
     root.mkdir(parents=True, exist_ok=True)
     notebooks = notebooks if notebooks is not None else []
-    for nb in notebooks:
+    for nb in notebooks if write else ():
         if not (root / nb.path).exists():
             write_notebook(root, nb.path, ["x = 0", "y = 1 / x", "print(y)"])
     out = out_dir or root / "paperpack-out"

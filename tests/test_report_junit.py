@@ -72,3 +72,13 @@ def test_a_build_that_failed_is_an_error_case_naming_the_cause(tmp_path: Path) -
     (case,) = suites["paper run: not run"]
     assert isinstance(case.result[0], Error) and case.result[0].type == "build-failed"
     assert "failed at pip install" in case.result[0].message
+
+
+def test_a_50_mb_output_gives_a_short_test_case(tmp_path: Path) -> None:
+    huge = "z" * (50 << 20)
+    pub = make_publication(tmp_path / "repo", [failed("h.ipynb", evalue=huge, traceback=[huge, huge]),
+                                               differs("i.ipynb", diff=huge + "\n" * 5000)], write=False)
+    (path,) = write_junit(pub)
+    assert path.stat().st_size < 64 << 10
+    run = {case.name: case for suite in JUnitXml.fromfile(str(path)) for case in suite}
+    assert "more lines in report.json" in run["i.ipynb"].result[0].text

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 __all__ = ["JUNIT_NAME", "write_junit", "render_junit", "xml_text"]
 
 JUNIT_NAME = "report.junit.xml"
-#: lines of a diff or traceback kept in a test case (the whole is in report.json and report.html)
+#: lines of a diff or traceback kept in a test case, and characters a line (the whole is in report.json)
 SHORT_LINES = 40
+LINE_CHARS = 1000
 #: what XML 1.0 forbids even escaped (printable() already showed C0/C1 controls as \\xNN)
 _NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
@@ -42,8 +43,12 @@ def xml_text(text: object, *, newlines: bool = True) -> str:
     return _NOT_XML.sub(lambda m: f"\\u{ord(m.group(0)):04x}", shown)
 
 
-def _short(lines: list[str], limit: int = SHORT_LINES) -> list[str]:
-    return lines if len(lines) <= limit else [*lines[:limit], f"… {len(lines) - limit} more lines in report.json"]
+def _short(text: str, limit: int = SHORT_LINES) -> list[str]:
+    """The first ``limit`` lines of ``text``, each cut at :data:`LINE_CHARS` (an output can be 50 MB)."""
+    total = text.count("\n") + (0 if text.endswith("\n") else 1)
+    lines = [line if len(line) <= LINE_CHARS else line[:LINE_CHARS - 1] + "…"
+             for line in text[:(limit + 1) * (LINE_CHARS + 1)].splitlines()[:limit]]
+    return lines if total <= len(lines) else [*lines, f"… {total - len(lines)} more lines in report.json"]
 
 
 class _Names:
@@ -96,8 +101,8 @@ def _differs(nb: NotebookRun) -> Failure:
     lines: list[str] = []
     for difference in differences:
         lines.append(f"cell {difference.get('cell')}: {difference.get('reason', '')}")
-        lines.extend(f"    {line}" for line in _short(str(difference.get("diff") or "").splitlines(), 20))
-    failure.text = xml_text("\n".join(_short(lines) or [nb.message]))
+        lines.extend(f"    {line}" for line in _short(str(difference.get("diff") or ""), 20))
+    failure.text = xml_text("\n".join(_short("\n".join(lines), 4 * SHORT_LINES) or [first_line(nb.message)]))
     return failure
 
 
@@ -108,12 +113,12 @@ def _failed(nb: NotebookRun) -> Error:
     error_element = Error(xml_text(first_line(nb.message or ename, 300), newlines=False),
                           type_=xml_text(ename, newlines=False))
     lines = [f"where: {error.get('where') or 'cell ' + str(error.get('cell'))}",
-             f"exception: {ename}: {error.get('evalue') or ''}".rstrip(": ")]
+             *_short(f"exception: {ename}: {error.get('evalue') or ''}".rstrip(": "), 10)]
     if cause:
         lines += [f"cause: {cause.get('message', '')}", f"fix: {cause.get('fix', '')}"]
     traceback = [str(line) for line in error.get("traceback") or []]
     if traceback:
-        lines += ["", *_short("\n".join(traceback).splitlines())]
+        lines += ["", *_short("\n".join(traceback))]
     error_element.text = xml_text("\n".join(lines))
     return error_element
 

@@ -159,11 +159,12 @@ def cell_lines(text: str) -> list[int]:
 
 def one_line(text: object, limit: int = 200) -> str:
     """``text`` (untrusted) on one line: control characters shown as escapes, cut at ``limit`` characters."""
-    line = printable(str(text), newlines=False)
-    return line if len(line) <= limit else line[:limit - 1] + "…"
+    line = printable(str(text)[:limit], newlines=False)  # cut first: an output can be 50 MB
+    return line if len(line) <= limit and len(str(text)) <= limit else line[:limit - 1] + "…"
 
 
 def first_line(text: object, limit: int = 200) -> str:
     """The first non-empty line of ``text`` (untrusted), made printable and cut at ``limit`` characters."""
-    lines = [line for line in str(text).splitlines() if line.strip()]
-    return one_line(lines[0] if lines else "", limit)
+    head = str(text)[:1 << 16]
+    lines = (line for line in head.splitlines() if line.strip())
+    return one_line(next(lines, ""), limit)
