@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .errors import BuildError, EngineError, PaperpackError, UsageError
+from .errors import BuildError, DataError, DoiError, EngineError, PaperpackError, UsageError
 from .findings import Findings
 from .repo import Repo, default_output, untrusted_from_env
 from .report import Report, write_json_atomic
@@ -224,10 +225,10 @@ def verify(repo: Repo | Path | str, options: VerifyOptions | None = None) -> Res
     result = Result(root=repo.root, options=options)
     from .run.api import prepare_out_dir
 
-    # before anything runs: a bad output folder (a file, read-only) stops here, not after a long build
     untrusted = settings.untrusted if settings.untrusted is not None else untrusted_from_env()
-    out_dir = prepare_out_dir(settings.out_dir if settings.out_dir is not None
-                              else default_output(repo.root, untrusted=untrusted), repo.root)
+    out_dir = Path(os.path.abspath(settings.out_dir if settings.out_dir is not None
+                                   else default_output(repo.root, untrusted=untrusted)))
+    _check_out_dir(out_dir)  # a file or a read-only folder stops here, not after a long build
 
     if Stage.VALIDATE in stages:
         result.validation = _validate(repo, options)
@@ -245,7 +246,7 @@ def verify(repo: Repo | Path | str, options: VerifyOptions | None = None) -> Res
         if result.engine is not None and result.engine.name == "docker":
             result.build = _build(repo, options.build, observer, auto=settings.engine == "auto")
             result.engine = EngineChoice("docker", result.build.image, GIVEN)
-    except PaperpackError as exc:  # the reports still say what happened (not run: build-failed), then it is raised
+    except (BuildError, DataError, DoiError) as exc:  # the reports say it (not run: build-failed), then it is raised
         result.failure = _failure_text(exc)
         _write_failure_report(repo, result, out_dir)
         raise
@@ -264,8 +265,30 @@ def verify(repo: Repo | Path | str, options: VerifyOptions | None = None) -> Res
                                            parameters=dict(settings.parameters), limits=settings.limits,
                                            progress=observer.run_event)
         out_dir = result.run.out_dir
+    else:
+        out_dir = prepare_out_dir(out_dir, repo.root)
     _write_report(repo, result, out_dir)
     return result
+
+
+def _check_out_dir(out: Path) -> None:
+    """Fail early, creating nothing, when the output folder cannot be made or written: a file is in the way,
+    or the nearest folder that exists refuses a new entry (tried for real: root ignores permission bits)."""
+    hint = "pass --out-dir with a folder you can write to"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"the output folder {out} exists and is not a folder",
+                         hint=f"{hint} (new or existing), or move that file away", path=out)
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"cannot create the output folder {out}: {existing} is not a folder", hint=hint, path=out)
+    import tempfile
+
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".paperpack-probe-", dir=existing))
+    except OSError as exc:
+        what = "is not writable" if existing == out else f"cannot be created in {existing}"
+        raise UsageError(f"the output folder {out} {what}: {exc.strerror or exc}",
+                         hint=f"{hint}, or fix its permissions", path=out) from None
 
 
 def _failure_text(exc: PaperpackError) -> str:
@@ -282,7 +305,9 @@ def _failure_text(exc: PaperpackError) -> str:
 def _write_failure_report(repo: Repo, result: Result, out_dir: Path) -> None:
     """The reports of a verification the build (or data) stopped; never hides the error being raised."""
     try:
-        _write_report(repo, result, out_dir)
+        from .run.api import prepare_out_dir
+
+        _write_report(repo, result, prepare_out_dir(out_dir, repo.root))
     except (PaperpackError, OSError) as exc:
         log.warning("could not write the reports of the failed verification: %s", exc)
 

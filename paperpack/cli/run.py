@@ -27,6 +27,7 @@ from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..findings import Severity
 from ..repo import DEFAULT_OUTPUT, Repo
 from ..report import Report
+from ..report.paper import PaperClass, Reason
 from ..report.text import make_console, safe
 from ..run import Limits, RunEvent, RunResult
 from ..run.engines import FOUND, EngineChoice
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from ..build.builder import BuildResult
 
 __all__ = ["register", "add_run_arguments", "add_cache_argument", "run_settings", "show_run", "show_validation",
-           "ConsoleObserver", "parse_parameters", "EXIT_INTERRUPTED"]
+           "ConsoleObserver", "parse_parameters", "EXIT_INTERRUPTED", "paper_exit", "paper_line", "show_paper"]
 
 EXIT_INTERRUPTED = 130
 HELP = "run every notebook end to end and compare with the committed outputs"
@@ -210,18 +211,19 @@ def _run(args: argparse.Namespace) -> int:
     options = VerifyOptions(stages=frozenset({Stage.RUN}), run=run_settings(args, args.engine),
                             cache_dir=args.cache_dir, progress=observer, shown_path=str(args.path),
                             as_of=getattr(args, "as_of", AsOfChoice(AsOfMode.OFF)))
-    return show_run(verify(args.path, options), console, json_out=json_out, quiet=args.quiet)
+    result = verify(args.path, options)
+    code = show_run(result, console, json_out=json_out, quiet=args.quiet)
+    show_paper(result, console, make_console(sys.stderr, color=args.color))
+    return code
 
 
 def show_run(result: Result, console: Console, *, json_out: bool, quiet: bool, whole_report: bool = False) -> int:
-    """Show the run of ``result`` (verdicts, or JSON on stdout: its run section, or ``whole_report``); the exit code.
-
-    Exit 130 when interrupted, 1 when a notebook failed or differs (``allow_differs``: failed only), else 0.
-    """
+    """Show the run of ``result`` (verdicts, or JSON on stdout: its run section and the paper verdict, or
+    ``whole_report``); the exit code of :func:`paper_exit`."""
     run = result.run
     assert run is not None and result.engine is not None
     if json_out:
-        doc = result.report if whole_report else result.report["run"]
+        doc = result.report if whole_report else dict(result.report["run"], paper=result.report.get("paper"))
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     elif quiet:
         console.print(run.summary())
@@ -232,9 +234,35 @@ def show_run(result: Result, console: Console, *, json_out: bool, quiet: bool, w
         console.print(Text(printable(dated.verdict(), newlines=False), style="bold"))
         if dated.fix:
             console.print(safe(f"fix: {dated.fix}"))
-    if not run.complete:
+    return paper_exit(result)
+
+
+def paper_exit(result: Result) -> int:
+    """The run's exit code, from the paper verdict: 0 for reproduced (with or without minor differences), 130
+    when interrupted, else 1. ``allow_differs``: 0 also when notebooks ran and only gave other results; no
+    run asked for (``build --no-run``): 0. Validation is the caller's to add."""
+    verdict = result.verdict
+    if not result.complete:
         return EXIT_INTERRUPTED
-    return EXIT_FINDINGS if result.run_failed else EXIT_OK
+    if verdict.cls.passed or verdict.reasons == (Reason.NOT_REQUESTED,):
+        return EXIT_OK
+    if result.options.run.allow_differs and verdict.cls is not PaperClass.NOT_RUN and not result.run_failed:
+        return EXIT_OK
+    return EXIT_FINDINGS
+
+
+def paper_line(result: Result) -> str:
+    """The last line: "paper: partially reproduced 2/3 (timeout)"."""
+    verdict = result.verdict
+    why = f" ({', '.join(r.value for r in verdict.reasons)})" if verdict.reasons else ""
+    return f"paper: {verdict.label()}{why}"
+
+
+def show_paper(result: Result, console: Console, err: Console) -> None:
+    """Report files that could not be written (on ``err``: the file and the cause), then the paper's last line."""
+    for name, why in (result.published.failed.items() if result.published else ()):
+        err.print(f"[red]error:[/] could not write {escape(name)}: {safe(why)}")
+    console.print(Text(paper_line(result), style="bold green" if result.verdict.cls.passed else "bold"))
 
 
 class ConsoleObserver(Observer):
