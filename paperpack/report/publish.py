@@ -41,19 +41,17 @@ class Publication:
     commit: str | None  # the commit actually verified (HEAD), which may differ from a reused image's label
     report: dict[str, Any]  # report.json as written (the merged dict): for writers that render it whole
     failure: str | None = None  # why nothing ran (a build that failed, data that could not be fetched), in words
-    #: notebook path -> its parsed JSON (None: unreadable) and its cells' first lines, read once for every writer
-    _notebooks: dict[str, tuple[Any, list[int]] | None] = field(default_factory=dict, repr=False, compare=False)
+    #: notebook path -> its text (None: unreadable), its cells' first lines, its parsed JSON: each read once
+    _texts: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+    _lines: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
+    _docs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def _notebook(self, path: str) -> tuple[Any, list[int]] | None:
-        if path not in self._notebooks:
+    def _text(self, path: str) -> str | None:
+        if path not in self._texts:
             from ..notebooks import MAX_NOTEBOOK_BYTES
 
-            text = self.repo.read_text(path, limit=MAX_NOTEBOOK_BYTES) if path.endswith(".ipynb") else None
-            try:
-                self._notebooks[path] = (json.loads(text), cell_lines(text)) if text is not None else None
-            except ValueError:  # not JSON: a finding says so; here the cell has no line
-                self._notebooks[path] = None
-        return self._notebooks[path]
+            self._texts[path] = self.repo.read_text(path, limit=MAX_NOTEBOOK_BYTES) if path.endswith(".ipynb") else None
+        return self._texts[path]
 
     def line_of(self, finding: Finding) -> int | None:
         """The finding's line (1-based); for a notebook cell, the line of the cell's start in the .ipynb file."""
@@ -61,17 +59,24 @@ class Publication:
             return finding.line
         if finding.cell is None or not finding.path:
             return None
-        found = self._notebook(finding.path)
-        if found is None or not 0 <= finding.cell < len(found[1]):
-            return None
-        return found[1][finding.cell]
+        if finding.path not in self._lines:
+            text = self._text(finding.path)
+            self._lines[finding.path] = cell_lines(text) if text is not None else []
+        lines = self._lines[finding.path]
+        return lines[finding.cell] if 0 <= finding.cell < len(lines) else None
 
     def committed_source(self, path: str, index: int | None) -> str | None:
         """The source of cell ``index`` of the committed notebook ``path`` (``None``: not there)."""
-        found = self._notebook(path) if index is not None else None
-        if found is None or index is None:
+        if index is None:
             return None
-        cells = found[0].get("cells") if isinstance(found[0], dict) else None
+        if path not in self._docs:
+            text = self._text(path)
+            try:
+                self._docs[path] = json.loads(text) if text is not None else None
+            except ValueError:  # not JSON: validate says so; here the cell has no source
+                self._docs[path] = None
+        doc = self._docs[path]
+        cells = doc.get("cells") if isinstance(doc, dict) else None
         if not isinstance(cells, list) or not 0 <= index < len(cells) or not isinstance(cells[index], dict):
             return None
         source = cells[index].get("source", "")
