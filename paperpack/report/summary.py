@@ -93,7 +93,8 @@ def _more(document: _Document, left: int, what: str) -> None:
 
 def _verdict(publication: Publication, document: _Document) -> None:
     verdict = publication.verdict
-    document.add(f"## paperpack: {md_text(verdict.label())}\n\n**{md_text(verdict.sentence(), 1000)}**\n\n")
+    # the label, the sentence and the reasons are paperpack's own words (closed vocabularies): not escaped
+    document.add(f"## paperpack: {verdict.label()}\n\n**{verdict.sentence()}**\n\n")
     if verdict.reasons:
         document.add("Reasons: " + ", ".join(f"`{r.value}`" for r in verdict.reasons) + "\n\n")
     facts = []
@@ -141,7 +142,9 @@ def _failing_cell(publication: Publication, nb: NotebookRun) -> str:
         out.append(f"\n**Cause:** {md_text(cause['message'], 500)}  \n**Fix:** {md_text(cause.get('fix', ''), 500)}\n")
     text = f"{error.get('ename') or nb.status}: {error.get('evalue') or ''}".rstrip(": ")
     traceback = "\n".join(str(line) for line in error.get("traceback") or [])
-    out.append("\n" + fenced(f"{traceback}\n{text}" if traceback else text or nb.message, "text") + "\n")
+    if traceback and not traceback.rstrip().endswith(text):  # a traceback's last line is usually the error
+        traceback = f"{traceback}\n{text}"
+    out.append("\n" + fenced(traceback or text or nb.message, "text") + "\n")
     return "".join(out)
 
 
