@@ -55,3 +55,12 @@ def test_a_huge_output_and_many_notebooks_stay_under_one_mebibyte(tmp_path: Path
     assert re.search(r"… \d+ more (notebooks|failed notebooks) in report\.html", text)
     small = render_summary(pub, limit=20_000)
     assert len(small.encode("utf-8")) <= 20_000 + 200 and "more notebooks in report.html" in small
+
+
+def test_code_spans_show_text_as_is_and_cannot_be_closed() -> None:
+    from paperpack.report.summary import code_span
+
+    assert code_span("paperpack/my-paper:1a2b") == "`paperpack/my-paper:1a2b`"  # no backslash inside a code span
+    assert code_span("a``b") == "```a``b```"
+    assert code_span("`x") == "`` `x ``"
+    assert code_span("<b>\x07") == "`<b>\\x07`"

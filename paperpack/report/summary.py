@@ -27,7 +27,7 @@ from .publish import Publication, first_line, one_line
 if TYPE_CHECKING:
     from ..run.results import NotebookRun
 
-__all__ = ["SUMMARY_NAME", "LIMIT", "render_summary", "write_summary", "md_text", "fenced"]
+__all__ = ["SUMMARY_NAME", "LIMIT", "render_summary", "write_summary", "md_text", "code_span", "fenced"]
 
 SUMMARY_NAME = "summary.md"
 #: the most bytes summary.md ever has: GitHub's step summary limit is 1 MiB; room is kept for the ending
@@ -45,6 +45,15 @@ def md_text(text: object, limit: int = 200) -> str:
     line = one_line(text, limit)
     line = _MARKDOWN.sub(r"\\\1", line)
     return "".join(_HTML.get(ch, ch) for ch in line)
+
+
+def code_span(text: object, limit: int = 200) -> str:
+    """Untrusted text as an inline code span: one line, delimited by more backticks than it holds in a row
+    (inside a code span nothing is interpreted, so nothing is escaped: a backslash would show)."""
+    line = one_line(text, limit)
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", line)), default=0) + 1)
+    pad = " " if line.startswith("`") or line.endswith("`") else ""
+    return f"{ticks}{pad}{line}{pad}{ticks}"
 
 
 def fenced(text: str, info: str = "") -> str:
@@ -99,14 +108,14 @@ def _verdict(publication: Publication, document: _Document) -> None:
         document.add("Reasons: " + ", ".join(f"`{r.value}`" for r in verdict.reasons) + "\n\n")
     facts = []
     if publication.commit:
-        facts.append(f"commit `{publication.commit[:12]}`")
+        facts.append(f"commit {code_span(publication.commit[:12])}")
     build = publication.result.build
     if build is not None:
-        facts.append(f"image `{md_text(build.image)}`")
+        facts.append(f"image {code_span(build.image)}")
         reused = publication.report.get("build") or {}
         source = (reused.get("reused_from") or {}) if isinstance(reused, dict) else {}
         if source.get("commit") and source.get("commit") != publication.commit:
-            facts.append(f"reused from the build of commit `{md_text(str(source['commit'])[:12])}`")
+            facts.append(f"reused from the build of commit {code_span(str(source['commit'])[:12])}")
     validation = publication.result.validation
     if validation is not None:
         facts.append(f"validation: {md_text(validation.verdict())}")
