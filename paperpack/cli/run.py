@@ -68,9 +68,11 @@ network, a missing input, a NumPy 1 package… then the error), reproduces-error
 fails with the error the committed notebook shows), no-outputs (nothing committed to
 compare with) or skipped. Text from notebooks is printed with control characters escaped.
 
-Exit 1 if any notebook failed or differs (--allow-differs: only failures count), 2 on a
-usage error, 130 when interrupted (the partial report is marked incomplete). The
-repository is never modified: executed copies and report.json go to the output folder.
+The last line is the paper's verdict ("paper: reproduced 3/3"). Exit 0 when the paper is
+reproduced (or with minor differences), else 1 (--allow-differs: notebooks that ran but
+differ pass), 2 on a usage error, 130 when interrupted (the partial report is marked
+incomplete). The repository is never modified: executed copies, report.json and the
+other reports (docs/reports.md) go to the output folder.
 
 examples:
   paperpack build . --no-run && paperpack run .    # runs in the image just built
