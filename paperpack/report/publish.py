@@ -19,6 +19,10 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..errors import PaperpackError
 from ..findings import Finding
 from ..terminal import printable
+from .certificate import write_certificate
+from .crate import write_crate
+from .html import write_html
+from .badge import write_status_badges
 from .paper import PaperVerdict
 
 if TYPE_CHECKING:
@@ -111,6 +115,10 @@ WRITERS: list[tuple[str, Writer]] = [
     ("report.sarif", _lazy(".sarif", "write_sarif")),
     ("summary.md", _lazy(".summary", "write_summary")),
     ("codequality.json", _lazy(".codequality", "write_codequality")),
+    ("report.html", write_html),
+    ("certificate.md", write_certificate),
+    ("ro-crate-metadata.json", write_crate),
+    ("badge.json and badge.svg", write_status_badges),
 ]
 
 
