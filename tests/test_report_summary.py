@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from paperpack.report.summary import LIMIT, SUMMARY_NAME, render_summary, write_summary
+from paperpack.report.summary import SUMMARY_NAME, render_summary, write_summary
 from publishhelp import RULE_E, differs, failed, make_publication, same, write_notebook
 
 
