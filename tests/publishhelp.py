@@ -21,7 +21,7 @@ from paperpack.report.publish import Publication
 from paperpack.run.results import NotebookRun, RunResult
 from paperpack.verify import Result, VerifyOptions
 
-RULE_E = Rule("NB003", "absolute-path", Severity.ERROR, "An absolute path exists only on the author's machine.")
+RULE_E = Rule("NB011", "absolute-path", Severity.ERROR, "An absolute path exists only on the author's machine.")
 RULE_W = Rule("ENV007", "unpinned-requirement", Severity.WARNING, "An unpinned package drifts.")
 
 TRACEBACK = ["Traceback (most recent call last):", '  File "<cell>", line 3, in <module>',

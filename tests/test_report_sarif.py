@@ -42,14 +42,14 @@ def test_sarif_follows_the_schema_with_the_rule_catalogue_and_cell_lines(tmp_pat
     some = next(iter(catalogue.values()))
     assert by_id[some.id]["fullDescription"]["text"] == some.why
     assert by_id[some.id]["helpUri"] == f"{RULES_URL}#{some.id.lower()}"
-    assert by_id["NB003"]["help"]["text"] == "use a relative path"  # the fix
+    assert by_id["NB011"]["help"]["text"] == "use a relative path"  # the fix
     assert by_id["ENV007"]["help"]["text"] == f"See {RULES_URL}#env007"  # two different fixes: the docs
 
     results = run["results"]
-    assert sorted(r["ruleId"] for r in results) == ["ENV007", "ENV007", "NB003"]
+    assert sorted(r["ruleId"] for r in results) == ["ENV007", "ENV007", "NB011"]
     assert all("Fix: " in r["message"]["text"] for r in results)
-    cell = next(r for r in results if r["ruleId"] == "NB003")
-    assert cell["level"] == "error" and rules[cell["ruleIndex"]]["id"] == "NB003"
+    cell = next(r for r in results if r["ruleId"] == "NB011")
+    assert cell["level"] == "error" and rules[cell["ruleIndex"]]["id"] == "NB011"
     location = cell["locations"][0]["physicalLocation"]
     assert location["artifactLocation"] == {"uri": "nb/analysis.ipynb", "uriBaseId": "%SRCROOT%"}
     lines = (root / "nb/analysis.ipynb").read_text(encoding="utf-8").splitlines()
@@ -65,3 +65,4 @@ def test_cell_lines_ignore_braces_and_keys_inside_strings() -> None:
             '\n  {"source": ["}\\n", "{"]}\n ], "nbformat": 4}')
     assert cell_lines(text) == [3, 4]
     assert cell_lines("not json {") == []
+

@@ -23,7 +23,7 @@ def test_verdict_table_failing_cell_and_findings(tmp_path: Path) -> None:
     assert "| c\\.ipynb | failed | 0.7 s | code cell 1: ZeroDivisionError: division by zero |" in text
     assert "```python\ny = 1 / x\n```" in text  # the failing cell's code, from the committed notebook
     assert "ZeroDivisionError: division by zero\n```" in text
-    assert "| error | NB003 | a\\.ipynb \\[cell 0\\] | absolute path |" in text
+    assert "| error | NB011 | a\\.ipynb \\[cell 0\\] | absolute path |" in text
 
 
 def test_markdown_and_html_in_outputs_cannot_escape(tmp_path: Path) -> None:
