@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .errors import BuildError, EngineError, UsageError
+from .errors import BuildError, DataError, DoiError, EngineError, PaperpackError, UsageError
 from .findings import Findings
 from .repo import Repo, default_output, untrusted_from_env
 from .report import Report, write_json_atomic
@@ -167,11 +168,12 @@ class Result:
     report: dict[str, Any] = field(default_factory=dict)  # report.json as written (merged)
     report_path: Path | None = None
     published: Published | None = None  # the other report files (report/publish.py), after report.json
+    failure: str | None = None  # why nothing ran: the build or the data failed (the error raised, in words)
 
     @property
     def verdict(self) -> PaperVerdict:
         """The paper-level verdict (reproduced, … not run) of this verification's run."""
-        return paper_verdict(self.run)
+        return paper_verdict(self.run, build_failed=self.failure is not None)
 
     @property
     def findings(self) -> Findings:
@@ -221,6 +223,12 @@ def verify(repo: Repo | Path | str, options: VerifyOptions | None = None) -> Res
     observer = options.progress or Observer()
     stages, settings = options.stages, options.run
     result = Result(root=repo.root, options=options)
+    from .run.api import prepare_out_dir
+
+    untrusted = settings.untrusted if settings.untrusted is not None else untrusted_from_env()
+    out_dir = Path(os.path.abspath(settings.out_dir if settings.out_dir is not None
+                                   else default_output(repo.root, untrusted=untrusted)))
+    _check_out_dir(out_dir)  # a file or a read-only folder stops here, not after a long build
 
     if Stage.VALIDATE in stages:
         result.validation = _validate(repo, options)
@@ -228,15 +236,20 @@ def verify(repo: Repo | Path | str, options: VerifyOptions | None = None) -> Res
     if Stage.IMAGE in stages:  # the build decides the engine: docker when a daemon answers
         result.engine = _build_engine(settings.engine, runs=Stage.RUN in stages, repo=repo, build=options.build)
         observer.engine_chosen(result.engine)
-    if Stage.RUN in stages and Stage.DATA in stages:  # before the build: a data problem should not wait for it
-        from .data import ensure_data  # here: it imports the HTTP client
+    try:
+        if Stage.RUN in stages and Stage.DATA in stages:  # before the build: a data problem should not wait for it
+            from .data import ensure_data  # here: it imports the HTTP client
 
-        fetched = ensure_data(repo, cache_dir=options.cache_dir, progress=observer.message)
-        if fetched:
-            observer.message(f"data: {len(fetched)} file(s) fetched into the cache")
-    if result.engine is not None and result.engine.name == "docker":
-        result.build = _build(repo, options.build, observer, auto=settings.engine == "auto")
-        result.engine = EngineChoice("docker", result.build.image, GIVEN)
+            fetched = ensure_data(repo, cache_dir=options.cache_dir, progress=observer.message)
+            if fetched:
+                observer.message(f"data: {len(fetched)} file(s) fetched into the cache")
+        if result.engine is not None and result.engine.name == "docker":
+            result.build = _build(repo, options.build, observer, auto=settings.engine == "auto")
+            result.engine = EngineChoice("docker", result.build.image, GIVEN)
+    except (BuildError, DataError, DoiError) as exc:  # the reports say it (not run: build-failed), then it is raised
+        result.failure = _failure_text(exc)
+        _write_failure_report(repo, result, out_dir)
+        raise
 
     if Stage.RUN in stages:
         if result.engine is None:
@@ -253,13 +266,50 @@ def verify(repo: Repo | Path | str, options: VerifyOptions | None = None) -> Res
                                            progress=observer.run_event)
         out_dir = result.run.out_dir
     else:
-        from .run.api import prepare_out_dir
-
-        untrusted = settings.untrusted if settings.untrusted is not None else untrusted_from_env()
-        out_dir = prepare_out_dir(settings.out_dir if settings.out_dir is not None
-                                  else default_output(repo.root, untrusted=untrusted), repo.root)
+        out_dir = prepare_out_dir(out_dir, repo.root)
     _write_report(repo, result, out_dir)
     return result
+
+
+def _check_out_dir(out: Path) -> None:
+    """Fail early, creating nothing, when the output folder cannot be made or written: a file is in the way,
+    or the nearest folder that exists refuses a new entry (tried for real: root ignores permission bits)."""
+    hint = "pass --out-dir with a folder you can write to"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"the output folder {out} exists and is not a folder",
+                         hint=f"{hint} (new or existing), or move that file away", path=out)
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"cannot create the output folder {out}: {existing} is not a folder", hint=hint, path=out)
+    import tempfile
+
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".paperpack-probe-", dir=existing))
+    except OSError as exc:
+        what = "is not writable" if existing == out else f"cannot be created in {existing}"
+        raise UsageError(f"the output folder {out} {what}: {exc.strerror or exc}",
+                         hint=f"{hint}, or fix its permissions", path=out) from None
+
+
+def _failure_text(exc: PaperpackError) -> str:
+    """The error that stopped the verification, as the reports carry it: message, hint, the build's last lines."""
+    lines = [str(exc)]
+    if exc.hint:
+        lines.append(f"hint: {exc.hint}")
+    tail = getattr(exc, "log_tail", None)
+    if tail:
+        lines += ["", str(tail)]
+    return "\n".join(lines)
+
+
+def _write_failure_report(repo: Repo, result: Result, out_dir: Path) -> None:
+    """The reports of a verification the build (or data) stopped; never hides the error being raised."""
+    try:
+        from .run.api import prepare_out_dir
+
+        _write_report(repo, result, prepare_out_dir(out_dir, repo.root))
+    except (PaperpackError, OSError) as exc:
+        log.warning("could not write the reports of the failed verification: %s", exc)
 
 
 def _validate(repo: Repo, options: VerifyOptions) -> Report:
@@ -370,11 +420,12 @@ def _write_report(repo: Repo, result: Result, out_dir: Path) -> None:
                                           (Section.RUN, result.run is not None)) if done}
     path = out_dir / REPORT_NAME
     written = report.to_dict(result.options.validate.strict)
-    written["paper"] = result.verdict.to_dict() if result.run is not None else None
+    written["paper"] = (dict(result.verdict.to_dict(), error=result.failure)
+                        if result.run is not None or result.failure is not None else None)
     result.report = merge_reports(read_previous(path, repo.root), written, made)
     write_json_atomic(path, result.report)
     result.report_path = path
     from .report.publish import Publication, publish
 
     result.published = publish(Publication(repo=repo, result=result, verdict=result.verdict, out_dir=out_dir,
-                                           commit=report.commit, report=result.report))
+                                           commit=report.commit, report=result.report, failure=result.failure))

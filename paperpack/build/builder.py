@@ -67,6 +67,10 @@ class BuildResult:
     log_path: Path | None = None
     substitution: str | None = None
     pushed: bool = False
+    #: the commit verified (HEAD when the build ran), which a reused image's labels may not name
+    commit: str | None = None
+    #: a reused image: the build it came from (commit, created, as its labels say); None when built now
+    reused_from: dict[str, str | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -314,6 +318,12 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None, *, make_base: 
                  python_source=plan.source if plan else None)
 
 
+def _built_from(labels: dict[str, str]) -> dict[str, str | None]:
+    """The build a reused image came from, as its labels say (labels describe the build, not this run)."""
+    return {"commit": labels.get(f"{LABEL_PREFIX}.commit") or labels.get("org.opencontainers.image.revision") or None,
+            "created": labels.get("org.opencontainers.image.created") or None}
+
+
 def _make_base(base: str, release: str, *, own: bool, make_base: bool,
                progress: Callable[[str], None] | None) -> str:
     """Make paperpack's missing base image ``base`` (``own``) when asked and this machine can; its id. Else say why."""
@@ -486,7 +496,8 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
         return BuildResult(image=tag, image_id=str(info["Id"]), reused=True, mode=plan.mode,
                            python_version=labels.get(f"{LABEL_PREFIX}.python") or plan.python, labels=labels,
                            duration=time.monotonic() - start, log_path=None,
-                           substitution=labels.get(f"{LABEL_PREFIX}.python-substitution"), pushed=push)
+                           substitution=labels.get(f"{LABEL_PREFIX}.python-substitution"), pushed=push,
+                           commit=repo.commit(), reused_from=_built_from(labels))
     engine.preflight(buildx=True)
     labels = _labels(repo, plan, digest)
     log_path = _log_path(tag)
@@ -532,4 +543,4 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
     return BuildResult(image=tag, image_id=str(image["Id"]), reused=False, mode=plan.mode,
                        python_version=plan.python, labels=dict(image.get("Config", {}).get("Labels") or {}),
                        duration=time.monotonic() - start, log_path=log_path, substitution=plan.substitution,
-                       pushed=push)
+                       pushed=push, commit=labels[f"{LABEL_PREFIX}.commit"] or None)

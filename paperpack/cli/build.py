@@ -14,7 +14,8 @@ from ..report.text import make_console
 from ..verify import ALL_STAGES, BuildSettings, Stage, ValidateSettings, VerifyOptions, verify
 from ._buildview import show_build_failure
 from .main import deprecated
-from .run import ConsoleObserver, add_cache_argument, add_run_arguments, run_settings, show_run
+from .run import (ConsoleObserver, add_cache_argument, add_run_arguments, paper_exit, run_settings,
+                  show_paper, show_run)
 
 HELP = "build the image, run every notebook in it and compare the results (the whole verification)"
 DESCRIPTION = """\
@@ -133,13 +134,14 @@ def run(args: argparse.Namespace) -> int:
         raise
     validation_code = EXIT_FINDINGS if result.validation_failed else EXIT_OK
     if args.no_run:
-        run_code = EXIT_OK
+        run_code = paper_exit(result)
         if json_out:
             sys.stdout.write(json.dumps(result.report, indent=2, ensure_ascii=False) + "\n")
     else:
         run_code = show_run(result, run_console, json_out=json_out, quiet=args.quiet, whole_report=True)
     if args.report:
         write_json_atomic(args.report, result.report)
+    show_paper(result, run_console, err)
     return run_code if run_code != EXIT_OK else validation_code
 
 

@@ -27,6 +27,7 @@ from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..findings import Severity
 from ..repo import DEFAULT_OUTPUT, Repo
 from ..report import Report, write_json_atomic
+from ..report.paper import PaperClass, Reason
 from ..report.text import make_console, safe
 from ..manifest import run_limit
 from ..run import Limits, RunEvent, RunResult
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from ..build.builder import BuildResult
 
 __all__ = ["register", "add_run_arguments", "add_cache_argument", "run_settings", "show_run", "show_validation",
-           "ConsoleObserver", "parse_parameters", "EXIT_INTERRUPTED"]
+           "ConsoleObserver", "parse_parameters", "EXIT_INTERRUPTED", "paper_exit", "paper_line", "show_paper"]
 
 EXIT_INTERRUPTED = 130
 HELP = "run every notebook end to end and compare with the committed outputs"
@@ -70,11 +71,12 @@ network, a missing input, a NumPy 1 package… then the error), reproduces-error
 fails with the error the committed notebook shows), no-outputs (nothing committed to
 compare with) or skipped. Text from notebooks is printed with control characters escaped.
 
-Exit 1 if any notebook failed or differs (--allow-differs: only failures count), 2 on a
-usage error, 130 when interrupted (the partial report is marked incomplete). The
-sources are never modified: executed copies and report.json go to the output folder,
-PATH/paperpack-out by default (inside the repository: ignore it in git, or use -o DIR;
-outside it with --untrusted).
+The last line is the paper's verdict ("paper: reproduced 3/3"). Exit 0 when the paper is
+reproduced (or with minor differences), else 1 (--allow-differs: notebooks that ran but
+differ pass), 2 on a usage error, 130 when interrupted (the partial report is marked
+incomplete). The sources are never modified: executed copies, report.json and the other
+reports (docs/reports.md) go to the output folder, PATH/paperpack-out by default (inside
+the repository: ignore it in git, or use -o DIR; outside it with --untrusted).
 
 examples:
   paperpack build . --no-run && paperpack run .    # runs in the image just built
@@ -227,18 +229,18 @@ def _run(args: argparse.Namespace) -> int:
     result = verify(args.path, options)
     if args.report:
         write_json_atomic(args.report, result.report)
-    return show_run(result, console, json_out=json_out, quiet=args.quiet)
+    code = show_run(result, console, json_out=json_out, quiet=args.quiet)
+    show_paper(result, console, make_console(sys.stderr, color=args.color))
+    return code
 
 
 def show_run(result: Result, console: Console, *, json_out: bool, quiet: bool, whole_report: bool = False) -> int:
-    """Show the run of ``result`` (verdicts, or JSON on stdout: its run section, or ``whole_report``); the exit code.
-
-    Exit 130 when interrupted, 1 when a notebook failed or differs (``allow_differs``: failed only), else 0.
-    """
+    """Show the run of ``result`` (verdicts, or JSON on stdout: its run section and the paper verdict, or
+    ``whole_report``); the exit code of :func:`paper_exit`."""
     run = result.run
     assert run is not None and result.engine is not None
     if json_out:
-        doc = result.report if whole_report else result.report["run"]
+        doc = result.report if whole_report else dict(result.report["run"], paper=result.report.get("paper"))
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     elif quiet:
         console.print(run.summary())
@@ -249,9 +251,35 @@ def show_run(result: Result, console: Console, *, json_out: bool, quiet: bool, w
         console.print(Text(printable(dated.verdict(), newlines=False), style="bold"))
         if dated.fix:
             console.print(safe(f"fix: {dated.fix}"))
-    if not run.complete:
+    return paper_exit(result)
+
+
+def paper_exit(result: Result) -> int:
+    """The run's exit code, from the paper verdict: 0 for reproduced (with or without minor differences), 130
+    when interrupted, else 1. ``allow_differs``: 0 also when notebooks ran and only gave other results; no
+    run asked for (``build --no-run``): 0. Validation is the caller's to add."""
+    verdict = result.verdict
+    if not result.complete:
         return EXIT_INTERRUPTED
-    return EXIT_FINDINGS if result.run_failed else EXIT_OK
+    if verdict.cls.passed or verdict.reasons == (Reason.NOT_REQUESTED,):
+        return EXIT_OK
+    if result.options.run.allow_differs and verdict.cls is not PaperClass.NOT_RUN and not result.run_failed:
+        return EXIT_OK
+    return EXIT_FINDINGS
+
+
+def paper_line(result: Result) -> str:
+    """The last line: "paper: partially reproduced 2/3 (timeout)"."""
+    verdict = result.verdict
+    why = f" ({', '.join(r.value for r in verdict.reasons)})" if verdict.reasons else ""
+    return f"paper: {verdict.label()}{why}"
+
+
+def show_paper(result: Result, console: Console, err: Console) -> None:
+    """Report files that could not be written (on ``err``: the file and the cause), then the paper's last line."""
+    for name, why in (result.published.failed.items() if result.published else ()):
+        err.print(f"[red]error:[/] could not write {escape(name)}: {safe(why)}")
+    console.print(Text(paper_line(result), style="bold green" if result.verdict.cls.passed else "bold"))
 
 
 class ConsoleObserver(Observer):
