@@ -40,7 +40,11 @@ def test_exit_and_last_line_follow_the_paper_verdict(tmp_path: Path) -> None:
     assert paper_exit(minor) == 0 and paper_line(minor).startswith("paper: reproduced with minor differences 2/2")
     no_outputs = _result(tmp_path / "4", same("a.ipynb"))
     no_outputs.run.notebooks[0].verdict = "no-outputs"  # type: ignore[union-attr]
-    assert paper_exit(no_outputs) == 1  # nothing to compare with is not "reproduced"
+    assert paper_line(no_outputs) == "paper: partially reproduced 0/1 (no-committed-outputs)"  # not "reproduced"
+    assert paper_exit(no_outputs) == 0  # but nothing failed or differed: stripped outputs must not fail CI
+    mixed = _result(tmp_path / "4b", same("a.ipynb"), failed("b.ipynb"))
+    mixed.run.notebooks[0].verdict = "no-outputs"  # type: ignore[union-attr]
+    assert paper_exit(mixed) == 1
     assert paper_exit(_result(tmp_path / "5", differs("d.ipynb"), allow_differs=True)) == 0
     assert paper_exit(_result(tmp_path / "6", failed("d.ipynb"), allow_differs=True)) == 1
     assert paper_exit(_result(tmp_path / "7", run=False)) == 0  # build --no-run: no run asked for

@@ -255,14 +255,18 @@ def show_run(result: Result, console: Console, *, json_out: bool, quiet: bool, w
 
 
 def paper_exit(result: Result) -> int:
-    """The run's exit code, from the paper verdict: 0 for reproduced (with or without minor differences), 130
-    when interrupted, else 1. ``allow_differs``: 0 also when notebooks ran and only gave other results; no
+    """The run's exit code, from the paper verdict: 0 for reproduced (with or without minor differences) and for a
+    partial verdict only because some notebooks have no committed outputs to compare (nothing failed or
+    differed: a repository that strips outputs must not fail CI), 130 when interrupted, else 1. ``allow_differs``: 0 also when notebooks ran and only gave other results; no
     run asked for (``build --no-run``): 0. Validation is the caller's to add."""
     verdict = result.verdict
     if not result.complete:
         return EXIT_INTERRUPTED
     if verdict.cls.passed or verdict.reasons == (Reason.NOT_REQUESTED,):
         return EXIT_OK
+    if verdict.cls is PaperClass.PARTIALLY_REPRODUCED and not result.run_failed \
+            and not (verdict.counts.get("failed") or verdict.counts.get("differs")):
+        return EXIT_OK  # nothing failed or differed; notebooks without committed outputs could not be compared
     if result.options.run.allow_differs and verdict.cls is not PaperClass.NOT_RUN and not result.run_failed:
         return EXIT_OK
     return EXIT_FINDINGS
