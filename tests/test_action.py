@@ -230,7 +230,8 @@ def test_env_and_path_files_reach_later_steps(tmp_path: Path) -> None:
         "  steps:\n"
         "    - shell: bash\n      run: |\n        printf 'GREETING<<EOF\\nhello\\nworld\\nEOF\\n' >> \"$GITHUB_ENV\"\n"
         "        echo \"$GITHUB_ACTION_PATH/bin\" >> \"$GITHUB_PATH\"\n"
-        "    - id: b\n      shell: bash\n      run: echo \"seen=$(hello-from-path) / ${GREETING//$'\\n'/ }\" >> \"$GITHUB_OUTPUT\"\n")
+        "    - id: b\n      shell: bash\n"
+        "      run: echo \"seen=$(hello-from-path) / ${GREETING//$'\\n'/ }\" >> \"$GITHUB_OUTPUT\"\n")
     run = run_action(action, inputs={}, workspace=tmp_path, runner_temp=tmp_path / "runner", env=runner_env())
     assert run.outputs == {"seen": "found on PATH / hello world"}, run.log
 

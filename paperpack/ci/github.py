@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 from ..errors import PaperpackError
 from ..findings import Finding, Severity
 from ..report.github import annotation, workflow_command
-from .outcome import Outcome, run_build
+from .outcome import Outcome, prewarm_binder, run_build
 from .settings import CiSettings
 
 __all__ = ["main", "make_annotations", "write_outputs", "step_summary", "ANNOTATION_LIMIT", "SUMMARY_LIMIT"]
@@ -92,11 +92,9 @@ def _verify(settings: CiSettings, env: Mapping[str, str]) -> int:
 
 def _binder(settings: CiSettings, env: Mapping[str, str]) -> int:
     """Pre-warm the BinderHub ``binder-hub`` for this commit; a failure is a warning, not the job's."""
-    from ..cli.main import main as paperpack  # here: it imports every sub-command
-
     if not settings.binder_hub:
         return 0
-    code = paperpack(["binder", "--hub", settings.binder_hub, "--", str(settings.path)])
+    code = prewarm_binder(settings)
     status = "built" if code == 0 else "failed"
     if env.get("GITHUB_OUTPUT"):
         write_outputs(Path(env["GITHUB_OUTPUT"]), {"binder": status})
@@ -216,8 +214,9 @@ def _finding(d: object) -> Finding | None:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     path = d.get("path")
-    return Finding(rule=text("rule"), name=text("name"), severity=severity, path=path if isinstance(path, str) else None,
-                   message=text("message"), why=text("why"), fix=text("fix"), line=number("line"), cell=number("cell"))
+    return Finding(rule=text("rule"), name=text("name"), severity=severity,
+                   path=path if isinstance(path, str) else None, message=text("message"), why=text("why"),
+                   fix=text("fix"), line=number("line"), cell=number("cell"))
 
 
 if __name__ == "__main__":

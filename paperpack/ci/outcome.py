@@ -22,7 +22,7 @@ from typing import Any
 from ..report.paper import PaperClass, PaperVerdict, Reason
 from .settings import CiSettings, FailOn
 
-__all__ = ["REPORT_FILES", "Snapshot", "Outcome", "Decision", "run_build", "read_outcome"]
+__all__ = ["REPORT_FILES", "Snapshot", "Outcome", "Decision", "run_build", "read_outcome", "prewarm_binder"]
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,14 @@ def run_build(settings: CiSettings) -> Outcome:
     before = Snapshot.take(settings.report_dir)
     code = main(settings.build_argv())
     return read_outcome(settings.report_dir, before, code)
+
+
+def prewarm_binder(settings: CiSettings) -> int:
+    """``paperpack binder --hub HUB PATH`` (a BinderHub builds this commit); its exit status."""
+    from ..cli.main import main  # here: it imports every sub-command
+
+    assert settings.binder_hub
+    return main(["binder", "--hub", settings.binder_hub, "--", str(settings.path)])
 
 
 def read_outcome(report_dir: Path, before: Snapshot, exit_code: int) -> Outcome:

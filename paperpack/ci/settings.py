@@ -118,8 +118,8 @@ def parse_parameters(text: str) -> tuple[tuple[str, str], ...]:
         name, sep, value = line.partition("=")
         name = name.strip()
         if not sep or not _NAME.match(name):
-            raise ConfigError(f"input parameters, line {number}: {line[:80]!r} is not name=value with a Python "
-                              "variable name",
+            raise ConfigError(f"input parameters ({VARIABLES['parameters']}), line {number}: {line[:80]!r} is not "
+                              "name=value with a Python variable name",
                               hint="write one parameter a line, e.g. n_samples=100 (the name of a variable of the "
                                    "notebooks' `parameters` cell)")
         pairs.append((name, value.strip()))
@@ -128,7 +128,7 @@ def parse_parameters(text: str) -> tuple[tuple[str, str], ...]:
 
 def _choice(name: str, value: str, allowed: "tuple[str, ...] | list[str]") -> str:
     if value not in allowed:
-        raise ConfigError(f"input {name}: {value[:80]!r} is not one of {', '.join(allowed)}",
+        raise ConfigError(f"input {name} ({VARIABLES[name]}): {value[:80]!r} is not one of {', '.join(allowed)}",
                           hint=f"set {name} to one of: {', '.join(allowed)}")
     return value
 
@@ -141,7 +141,8 @@ def _seconds(name: str, value: str) -> float | None:
     except ValueError:
         seconds = math.nan
     if not seconds > 0 or math.isinf(seconds):
-        raise ConfigError(f"input {name}: expected a number of seconds above 0, got {value[:80]!r}",
+        raise ConfigError(f"input {name} ({VARIABLES[name]}): expected a number of seconds above 0, "
+                          f"got {value[:80]!r}",
                           hint=f"set {name} to e.g. 600, or leave it empty for paperpack's default")
     return seconds
 
@@ -152,4 +153,5 @@ def _boolean(name: str, value: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise ConfigError(f"input {name}: expected true or false, got {value[:80]!r}", hint=f"set {name} to true or false")
+    raise ConfigError(f"input {name} ({VARIABLES[name]}): expected true or false, got {value[:80]!r}",
+                      hint=f"set {name} to true or false")
