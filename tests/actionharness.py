@@ -139,7 +139,8 @@ class _Parser:
         return self.chain("&&", self.not_, lambda left, right: right if _truthy(left) else left)
 
     def chain(self, operator: str, operand: Callable[[], Any], pick: Callable[[Any, Any], Any]) -> Any:
-        """``operand (operator operand)*``, folded left with ``pick``; every operand is evaluated, so each must be one the harness models."""
+        """``operand (operator operand)*`` folded left with ``pick``; every operand is evaluated (so each must be
+        one the harness models)."""
         value = operand()
         while self.peek() == ("op", operator):
             self.take()
