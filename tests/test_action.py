@@ -188,6 +188,7 @@ def test_an_input_with_shell_code_is_never_run(workspace: Path, tmp_path: Path) 
     payload = f'"; touch {marker}; "'
     run = act(workspace, path=payload, **{"report-dir": payload, "image-name": payload, "parameters": f"n={payload}",
                                           "binder-hub": payload, "artifact-name": payload})
+    assert not marker.exists(), run.log
     assert run.step("verify").ran and run.exit_code == 1
     assert run.outputs["verdict"] == "not-run"
     install = act(workspace, **{"paperpack-version": payload, "python-version": payload})
