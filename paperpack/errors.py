@@ -28,6 +28,7 @@ __all__ = [
     "BuildError",
     "RunError",
     "DatedResolutionError",
+    "BinderError",
     "EXIT_OK",
     "EXIT_FINDINGS",
     "EXIT_USAGE",
@@ -143,3 +144,7 @@ class RunError(PaperpackError):
 
 class DatedResolutionError(PaperpackError):
     """The requirements could not be resolved as of a date (no date, no wheels then, index not reached)."""
+
+
+class BinderError(PaperpackError):
+    """A BinderHub could not be asked to build, or did not say how the build ended (unreachable, cut, too slow)."""

@@ -29,6 +29,7 @@ __all__ = [
     "run_order_problems",
     "record_folder",
     "MANIFEST_NAMES",
+    "BinderSettings",
     "Manifest",
     "ManifestProblem",
     "NotebookSpec",
@@ -59,6 +60,20 @@ class NotebookSpec:
     skip: bool | str = False
     kernel: str | None = None
     compare: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BinderSettings:
+    """The manifest's ``binder:`` section: where the launch badge and ``paperpack binder`` point.
+
+    Every field is optional; ``None`` means "from the command line, else from git, else the default"
+    (see :mod:`paperpack.binder.launch`).
+    """
+
+    url: str | None = None  # the BinderHub's base URL
+    repository: str | None = None  # owner/name on GitHub, a git URL, or a Zenodo DOI
+    ref: str | None = None  # branch, tag or commit to launch
+    urlpath: str | None = None  # what to open, e.g. lab/tree/01-data.ipynb (instead of the first notebook)
 
 
 @dataclass
@@ -92,6 +107,12 @@ class Manifest:
     @property
     def datasets(self) -> list[dict[str, Any]]:
         return list(self.data.get("data", []) or [])
+
+    @property
+    def binder(self) -> BinderSettings:
+        section = self.section("binder")
+        return BinderSettings(**{k: str(v) for k, v in section.items()
+                                 if k in BinderSettings.__dataclass_fields__ and v is not None})
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name) or {}
@@ -328,6 +349,7 @@ _FORMS = {
     "sha256": "64 hexadecimal characters (`sha256sum FILE`)",
     "md5": "32 hexadecimal characters (`md5sum FILE`)",
     "python": "a Python version such as 3.11",
+    "url": "an http(s) URL such as https://mybinder.org",
 }
 
 

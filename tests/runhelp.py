@@ -74,6 +74,17 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def sleeping(pid: int) -> bool | None:
+    """Whether ``pid``'s main thread is in a sleep (``time.sleep``); None when the kernel does not say."""
+    try:
+        wchan = Path(f"/proc/{pid}/wchan").read_text().strip()
+    except OSError:
+        return None
+    if wchan in ("", "0"):  # hidden (no ptrace access to a non-dumpable process)
+        return None
+    return "nanosleep" in wchan
+
+
 def interrupt_run(args: list[str], started: Callable[[subprocess.Popen[str]], bool],
                   timeout: float = 120) -> tuple[subprocess.Popen[str], str]:
     """Start ``paperpack ARGS``, wait until ``started(proc)``, send SIGINT; return (proc, output)."""

@@ -93,3 +93,13 @@ def test_interrupted_run_is_never_reproduced() -> None:
 def test_no_committed_outputs_is_not_claimed_reproduced() -> None:
     v = paper_verdict(_run(_nb("a.ipynb", "same"), _nb("b.ipynb", "no-outputs")))
     assert v.cls is PaperClass.PARTIALLY_REPRODUCED and v.reasons == (Reason.NO_COMMITTED_OUTPUTS,)
+
+
+def test_a_dated_rerun_that_reproduces_is_a_reason_not_a_better_class() -> None:
+    from paperpack.timemachine.rerun import DatedOutcome, DatedRun
+
+    run = _run(_nb("a.ipynb", "failed", status="error", error={"ename": "AttributeError"}))
+    run.dated = DatedRun(outcome=DatedOutcome.REPRODUCED, declared_ok=False)
+    v = paper_verdict(run)
+    assert v.cls is PaperClass.NOT_REPRODUCED  # the declared environment did not reproduce the paper
+    assert v.reasons == (Reason.CODE_ERROR, Reason.DATED_DEPENDENCIES_REPRODUCE)

@@ -17,7 +17,7 @@ from paperpack.repo import Repo
 from paperpack.run import RunEvent, run_notebooks
 from paperpack.run.plan import Limits
 from paperpack.run.sandbox import describe, probe
-from tests.runhelp import alive, children, interrupt_run, read_report, tree_hashes
+from tests.runhelp import alive, children, interrupt_run, read_report, sleeping, tree_hashes
 
 pytestmark = pytest.mark.slow
 
@@ -80,11 +80,14 @@ def test_interrupt_local(copy_case, tmp_path: Path) -> None:
         runners = children(proc.pid)
         kernels = [k for r in runners for k in children(r)]
         forked = [f for k in kernels for f in children(k)]  # kernels forked from the runner's kernel template
-        if len(forked or kernels) >= 2:
-            seen["pids"] = runners + kernels + forked
-            time.sleep(2)  # let the kernels reach the long cell
+        if len(forked or kernels) < 2:
+            return False
+        seen["pids"] = runners + kernels + forked
+        asleep = [sleeping(pid) for pid in forked or kernels]
+        if None in asleep:  # /proc does not say: give the kernels time to reach the long cell
+            time.sleep(2)
             return True
-        return False
+        return all(asleep)  # both kernels are in the long cell's time.sleep
 
     proc, output = interrupt_run(["run", str(repo), "--engine", "local", "-o", str(out), "--jobs", "2"], started)
     assert proc.returncode == 130, output

@@ -19,7 +19,7 @@ from ..errors import EXIT_USAGE, PaperpackError
 __all__ = ["main", "entry", "build_parser"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("validate", "init", "data", "build", "run", "lock", "base_image", "export", "rules")
+COMMANDS = ("validate", "init", "data", "build", "run", "lock", "base_image", "export", "rules", "badge", "binder")
 
 EPILOG = """\
 exit codes:

@@ -75,6 +75,7 @@ class Reason(str, enum.Enum):
     REPRODUCES_COMMITTED_ERROR = "reproduces-committed-error"
     NO_COMMITTED_OUTPUTS = "no-committed-outputs"
     INTERRUPTED = "interrupted"
+    DATED_DEPENDENCIES_REPRODUCE = "dated-dependencies-reproduce"  # the time machine's rerun (--as-of) reproduced
     # nothing ran
     BUILD_FAILED = "build-failed"
     NOT_REQUESTED = "not-requested"
@@ -217,6 +218,8 @@ def paper_verdict(run: RunResult | None, *, build_failed: bool = False) -> Paper
     reasons = [reason for nb in considered for reason in notebook_reasons(nb)]
     if not run.complete:
         reasons.append(Reason.INTERRUPTED)
+    if run.dated is not None and run.dated.paper_class:
+        reasons.append(Reason.DATED_DEPENDENCIES_REPRODUCE)
     verdicts = [str(nb.verdict) for nb in considered]
     reproduced = sum(v in _SAME or v in _MINOR for v in verdicts)
     if not run.complete and not any(str(nb.status) not in ("not-run", "interrupted") for nb in considered):

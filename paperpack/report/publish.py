@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PaperpackError
+from .certificate import write_certificate
+from .crate import write_crate
+from .html import write_html
+from .badge import write_status_badges
 from .paper import PaperVerdict
 
 if TYPE_CHECKING:
@@ -51,7 +55,12 @@ class Published:
 
 
 #: (name for messages, writer), in the order they run; report.json is written before them
-WRITERS: list[tuple[str, Writer]] = []
+WRITERS: list[tuple[str, Writer]] = [
+    ("report.html", write_html),
+    ("certificate.md", write_certificate),
+    ("ro-crate-metadata.json", write_crate),
+    ("badge.json and badge.svg", write_status_badges),
+]
 
 
 def publish(publication: Publication, writers: list[tuple[str, Writer]] | None = None) -> Published:

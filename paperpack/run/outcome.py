@@ -8,6 +8,7 @@ then the error itself. The cause goes into ``error.cause`` of report.json.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 import signal
@@ -85,6 +86,7 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
     if result is None:
         return _no_result(run, nb, facts, limits, cancelled, root)
     run.duration = result.get("duration")
+    run.started, run.ended = iso_time(result.get("started")), iso_time(result.get("ended"))
     run.kernel = result.get("kernel")
     run.cells = result.get("cells") or []
     run.status = str(result.get("status", "error"))
@@ -151,6 +153,19 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
         run.status = Status.PIDS_LIMIT if run.status == Status.ERROR else run.status
         run.message += f" — the process limit ({limits.pids}) was reached: stopped by --pids"
     return run
+
+
+def iso_time(value: Any) -> str | None:
+    """An ISO 8601 time from the runner's result, or ``None`` when it is not one."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _first_line(text: str, limit: int = 160) -> str:

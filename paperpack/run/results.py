@@ -77,12 +77,14 @@ class NotebookRun:
     cells: list[dict[str, Any]] = field(default_factory=list)
     executed: str | None = None  # path of the executed copy, relative to the output folder
     comparison: dict[str, Any] | None = None
+    started: str | None = None  # when the notebook started and ended, ISO 8601 UTC (None: it did not run)
+    ended: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "status": self.status, "verdict": self.verdict, "message": self.message,
                 "duration": self.duration, "parameters": self.parameters, "kernel": self.kernel,
                 "error": self.error, "cells": self.cells, "executed": self.executed,
-                "comparison": self.comparison}
+                "comparison": self.comparison, "started": self.started, "ended": self.ended}
 
 
 @dataclass

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import fcntl
 import hashlib
 import hmac
@@ -504,6 +505,10 @@ async def _stop_kernel(client: NotebookClient) -> None:
         pass
 
 
+def _utc(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
 async def _maybe_await(value: Any) -> Any:
     """``value``, awaited when it is awaitable (``AsyncKernelManager`` methods are coroutines)."""
     return await value if inspect.isawaitable(value) else value
@@ -513,6 +518,8 @@ def _finish(result: dict[str, Any], nb: Any, began: float,
             oom_before: int | None, pids_before: int | None) -> dict[str, Any]:
     result["waited"] = round(result.get("waited", 0.0), 4)  # for a free slot: not the notebook's time
     result["duration"] = round(time.monotonic() - began - result["waited"], 4)
+    now = time.time()  # wall-clock start and end (ISO UTC) for the provenance crate and the certificate
+    result["started"], result["ended"] = _utc(now - result["duration"]), _utc(now)
     after_oom, after_pids = oom_kills(), pids_max_hits()
     result["oom_kills"] = (after_oom - oom_before) if after_oom is not None and oom_before is not None else None
     result["pids_limit_hits"] = (after_pids - pids_before) if after_pids is not None and pids_before is not None else None
