@@ -109,6 +109,9 @@ def test_annotations_stay_within_githubs_limits_and_the_rest_is_counted() -> Non
     assert notes.left_out == {"error": 7, "warning": 2}
     summary = step_summary(case, notes.left_out, "fail-on differs: partially reproduced")
     assert "7 errors, 2 warnings more not shown as annotations" in summary
+    failing = make_annotations(case, Path("/work/space"), reserved_errors=1)  # the verdict's own error comes first
+    assert [a.level for a in read_annotations("\n".join(failing.lines))].count("error") == ANNOTATION_LIMIT - 1
+    assert failing.left_out["error"] == 8
 
 
 def test_the_step_summary_stays_under_githubs_limit(tmp_path: Path) -> None:

@@ -22,9 +22,10 @@ import argparse
 import os
 import secrets
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import PaperpackError
 from ..findings import Finding, Severity
@@ -64,17 +65,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _verify(settings, env)
 
 
-def _verify(settings: CiSettings, env: Mapping[str, str]) -> int:
+@contextmanager
+def _commands_stopped() -> Iterator[None]:
+    """No workflow commands in what is printed inside (text from the repository, its notebooks, its build)."""
     token = secrets.token_hex(16)
     print(f"::stop-commands::{token}", flush=True)
     try:
-        outcome = run_build(settings)
+        yield
     finally:
         sys.stderr.flush()
         print(f"::{token}::", flush=True)
+
+
+def _verify(settings: CiSettings, env: Mapping[str, str]) -> int:
+    with _commands_stopped():
+        outcome = run_build(settings)
     decision = outcome.decide(settings.fail_on)
+    if decision.fail:  # first, and within the limit: the annotation that says why the job failed
+        print(workflow_command("error", decision.reason, title="paperpack"))
     workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
-    notes = make_annotations(outcome, workspace)
+    notes = make_annotations(outcome, workspace, reserved_errors=int(decision.fail))
     for line in notes.lines:
         print(line)
     outputs = outputs_of(outcome)
@@ -85,8 +95,6 @@ def _verify(settings: CiSettings, env: Mapping[str, str]) -> int:
         with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
             fh.write(step_summary(outcome, notes.left_out, decision.reason))
     print(f"paperpack: {outcome.verdict.label()} — {decision.reason}")
-    if decision.fail:
-        print(workflow_command("error", decision.reason, title="paperpack"))
     return decision.exit_code
 
 
@@ -94,7 +102,8 @@ def _binder(settings: CiSettings, env: Mapping[str, str]) -> int:
     """Pre-warm the BinderHub ``binder-hub`` for this commit; a failure is a warning, not the job's."""
     if not settings.binder_hub:
         return 0
-    code = prewarm_binder(settings)
+    with _commands_stopped():  # the hub's build log is the repository's build output
+        code = prewarm_binder(settings)
     status = "built" if code == 0 else "failed"
     if env.get("GITHUB_OUTPUT"):
         write_outputs(Path(env["GITHUB_OUTPUT"]), {"binder": status})
@@ -133,8 +142,9 @@ def write_outputs(path: Path, values: Mapping[str, str]) -> None:
             fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
-def make_annotations(outcome: Outcome, workspace: Path) -> Annotations:
-    """Annotations for notebooks that failed or differ, then for findings; at most 10 per level."""
+def make_annotations(outcome: Outcome, workspace: Path, *, reserved_errors: int = 0) -> Annotations:
+    """Annotations for notebooks that failed or differ, then for findings; at most 10 per level
+    (``reserved_errors`` fewer errors: the caller prints those itself)."""
     prefix = _prefix(outcome.report, workspace)
     candidates: list[tuple[str, str]] = []
     run = (outcome.report or {}).get("run")
@@ -147,7 +157,7 @@ def make_annotations(outcome: Outcome, workspace: Path) -> Annotations:
     findings = [f for f in (_finding(d) for d in (outcome.report or {}).get("findings") or []) if f is not None]
     for finding in sorted(findings, key=lambda f: (f.severity.rank, *f.sort_key())):
         candidates.append((_LEVEL[finding.severity], annotation(finding, prefix)))
-    shown: dict[str, int] = {}
+    shown: dict[str, int] = {"error": reserved_errors}
     left_out: dict[str, int] = {}
     lines = []
     for level, line in candidates:
