@@ -10,7 +10,15 @@ the same run and repeated:
 * ``nbformat.read`` + ``nbformat.validate`` over every file (what people write today);
 * a bare ``json.loads(path.read_bytes())`` loop (the floor: just parsing the JSON).
 
-Prints the median of each and the ratios. Run:  .venv/bin/python benchmarks/bench_validate.py [--repeat 5]
+Prints the median of each and the ratios. Then the same as whole processes, interpreter start-up
+included (what a user feels), interleaved and repeated:
+
+* ``paperpack validate --offline`` on the corpus against one process looping ``nbformat.read`` +
+  ``nbformat.validate`` over it (goal: at least 5x faster);
+* ``paperpack validate --offline`` of a one-notebook repository against ``python -c 'import nbformat'``
+  (goal: within 1.5x).
+
+Run:  .venv/bin/python benchmarks/bench_validate.py [--repeat 5] [--processes-only]
 
 ``--closure`` measures the dependency closure instead (:mod:`paperpack.closure`): a small repository
 whose notebook imports a package only a declared one brings, resolved by pip against a package index
@@ -136,6 +144,80 @@ def run_json(repo: Path) -> None:
         json.loads(path.read_bytes())
 
 
+NBFORMAT_LOOP = """
+import sys
+from pathlib import Path
+import nbformat
+for path in sorted(Path(sys.argv[1]).rglob("*.ipynb")):
+    nbformat.validate(nbformat.read(path, as_version=4))
+"""
+
+
+def one_notebook_repo(root: Path) -> Path:
+    """A repository of one small notebook, its requirements and runtime.txt (made once)."""
+    repo = root / "one-notebook"
+    if not (repo / "analysis.ipynb").is_file():
+        repo.mkdir(parents=True, exist_ok=True)
+        cell = {"cell_type": "code", "id": "c1", "execution_count": 1, "metadata": {},
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": ["3.141592653589793\n"]}],
+                "source": ["import numpy as np\n", "print(np.pi)"]}
+        meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        (repo / "analysis.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": meta,
+                                                        "cells": [cell]}))
+        (repo / "requirements.txt").write_text("numpy==1.26.4\n")
+        (repo / "runtime.txt").write_text("python-3.11\n")
+    return repo
+
+
+def _process(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU time of one whole process, start-up included; its output discarded.
+
+    Bytecode caches are written and used (PYTHONDONTWRITEBYTECODE dropped), as for an installed
+    wheel: otherwise an editable install recompiles paperpack in every process and nbformat not.
+    """
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    start, start_cpu = time.perf_counter(), _cpu()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
+    return time.perf_counter() - start, _cpu() - start_cpu
+
+
+def bench_processes(repo: Path, small: Path, repeat: int) -> None:
+    paperpack = str(Path(sys.executable).with_name("paperpack"))
+    contenders = {
+        "paperpack validate --offline (corpus)": [paperpack, "validate", str(repo), "--offline"],
+        "nbformat read+validate loop (corpus)": [sys.executable, "-c", NBFORMAT_LOOP, str(repo)],
+        "paperpack validate --offline (1 notebook)": [paperpack, "validate", str(small), "--offline"],
+        "python -c 'import nbformat'": [sys.executable, "-c", "import nbformat"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
+    for argv in contenders.values():
+        _process(argv)  # warm the page cache and write the bytecode caches
+    load = os.getloadavg()[0]
+    for rep in range(repeat):
+        names = list(contenders)
+        names = names[rep % len(names):] + names[:rep % len(names)]
+        for name in names:
+            wall, used = _process(contenders[name])
+            times[name].append(wall)
+            cpu[name].append(used)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    med_cpu = {name: statistics.median(t) for name, t in cpu.items()}
+    print(f"\nwhole processes (interpreter start-up included), load average {load:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after (2 cores: above 2, wall times are shared; CPU times less so):")
+    for name, t in times.items():
+        print(f"{name:45s} median {med[name]:6.2f} s wall, {med_cpu[name]:6.2f} s CPU   "
+              f"runs {' '.join(f'{x:.2f}' for x in t)}")
+    pp, nbf = "paperpack validate --offline (corpus)", "nbformat read+validate loop (corpus)"
+    one, imp = "paperpack validate --offline (1 notebook)", "python -c 'import nbformat'"
+    print(f"corpus: paperpack validate is {med[nbf] / med[pp]:.1f}x faster than the nbformat loop by wall time, "
+          f"{med_cpu[nbf] / med_cpu[pp]:.1f}x by CPU (goal >= 5x)")
+    print(f"one notebook: paperpack validate takes {med[one] / med[imp]:.2f}x `import nbformat` by wall time, "
+          f"{med_cpu[one] / med_cpu[imp]:.2f}x by CPU (goal <= 1.5x)")
+
+
 def _small_repo(root: Path, requirements: str) -> Path:
     root.mkdir(parents=True)
     (root / "requirements.txt").write_text(requirements)
@@ -190,10 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--closure", action="store_true", help="measure the dependency closure instead")
+    parser.add_argument("--processes-only", action="store_true", help="only the whole-process comparison")
     args = parser.parse_args(argv)
     if args.closure:
         return bench_closure(max(args.repeat, 20))
     repo = generate(args.work)
+    small = one_notebook_repo(args.work)
+    if args.processes_only:
+        bench_processes(repo, small, args.repeat)
+        return 0
     total = sum(p.stat().st_size for p in _files(repo))
     print(f"{len(_files(repo))} notebooks, {total / 1e6:.0f} MB, {os.cpu_count()} cores, Python "
           f"{sys.version.split()[0]}")
@@ -227,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(goal >= 5x); jobs=2: {nbf / two:.1f}x wall")
     print(f"paperpack / json.loads: {pp / js:.2f}x by wall time, {pp_cpu / js_cpu:.2f}x by CPU (goal <= 3x); "
           f"jobs=2: {two / js:.2f}x wall")
+    bench_processes(repo, small, args.repeat)
     return 0
 
 

@@ -1,4 +1,11 @@
-"""paperpack: turn a paper's repository into a verified, launchable, reproducible package."""
+"""paperpack: turn a paper's repository into a verified, launchable, reproducible package.
+
+The names below are imported eagerly, on purpose: ``validate`` and ``verify`` are also the
+names of submodules, and a lazy ``__getattr__`` would let the import system replace the
+functions with the modules once anything imports ``paperpack.validate``. These modules are
+cheap to import: every stage imports its heavy dependencies (requests, jsonschema, rich,
+repo2docker, the Docker client) where it uses them (tests/test_cli_imports.py).
+"""
 
 from ._version import __version__
 from .errors import PaperpackError

@@ -13,15 +13,18 @@ import enum
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterator, Sequence
-
-import jsonschema
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .errors import ManifestError
 from .schemas import load_schema, validator_for
+
+if TYPE_CHECKING:
+    import jsonschema
+    from ruamel.yaml.error import YAMLError
+
+# ruamel.yaml and jsonschema are imported where they are used: a repository without a manifest
+# needs neither, and a valid manifest never needs jsonschema (python -X importtime: together
+# they cost more than validating a one-notebook repository).
 
 __all__ = [
     "OrderProblem",
@@ -36,6 +39,7 @@ __all__ = [
     "find_manifest",
     "load_manifest",
     "parse_manifest",
+    "run_limit",
     "safe_relpath",
     "find_cycle",
     "yaml_problem",
@@ -166,6 +170,8 @@ def yaml_line(node: Any, key: str | int) -> int | None:
 
     The one YAML line helper: the manifest, CITATION.cff and environment.yml readers all use it.
     """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     try:
         if isinstance(node, CommentedMap):
             return int(node.lc.key(key)[0]) + 1
@@ -189,6 +195,10 @@ def parse_manifest(text: str, *, path: Path | None = None, root: Path | None = N
     Every problem (schema, patterns, paths) is found in one pass and raised together in one
     :class:`ManifestError` (``problems`` lists them), so fixing the first does not uncover the next.
     """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
+
     name = path.name if path else "paperpack.yml"
     yaml = YAML(typ="rt")
     try:
@@ -202,7 +212,7 @@ def parse_manifest(text: str, *, path: Path | None = None, root: Path | None = N
         doc = CommentedMap()
     if not isinstance(doc, dict):
         raise _error(name, 1, "", "the manifest must be a mapping of keys (version, title, notebooks, …), "
-                     f"found {_a(type(_to_plain(doc)).__name__)}",
+                     f"found {_a(_kind(_to_plain(doc)))}",
                      "start from `paperpack init`, which writes a manifest inferred from the repository", path)
     lines: dict[tuple[str | int, ...], int] = {}
     _collect_lines(doc, (), lines)
@@ -216,6 +226,33 @@ def parse_manifest(text: str, *, path: Path | None = None, root: Path | None = N
     if problems:
         raise _combined(name, manifest.path, problems)
     return manifest
+
+
+def run_limit(name: str, text: str) -> int | float | str:
+    """A run limit given on the command line (``--pids 5``), checked by the very rule the manifest's
+    ``run.<name>`` follows (its schema, through the same checks and messages as the manifest's).
+
+    Returns the value (a number, or a size such as ``2g``); raises :class:`ValueError` saying what is
+    wrong and what is allowed.
+    """
+    rule = load_schema("manifest")["properties"]["run"]["properties"][name]
+    value: int | float | str = text
+    if rule.get("type") == "integer":
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {text!r}") from None
+    elif rule.get("type") == "number":
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"expected a finite number, got {text!r}")
+    problems = _schema_problems(Manifest(data={"version": 1, "run": {name: value}}))
+    if problems:
+        raise ValueError(problems[0].message)
+    return value
 
 
 def _iter_patterns(manifest: Manifest) -> Iterator[tuple[tuple[str | int, ...], Any]]:
@@ -244,6 +281,8 @@ def _pattern_problems(manifest: Manifest) -> list[ManifestProblem]:
 
 
 def _collect_lines(node: Any, where: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]) -> None:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     if isinstance(node, CommentedMap):
         for key in node:
             line = yaml_line(node, key)
@@ -273,6 +312,8 @@ def _schema_at(schema: dict[str, Any], error: jsonschema.ValidationError) -> dic
 
 
 def _best_error(errors: list[jsonschema.ValidationError]) -> jsonschema.ValidationError:
+    import jsonschema
+
     best = jsonschema.exceptions.best_match(errors)
     # For oneOf, descend into the branch that came nearest (nbformat's approach), unless every
     # branch failed on its type: then the oneOf itself says best what is allowed.
@@ -308,7 +349,43 @@ class ManifestProblem:
     hint: str
 
 
+_fast_check: Callable[[Any], bool] | None = None
+
+
+def _conforms(data: Any) -> bool:
+    """A fast yes/no against the manifest schema (jsonschema-rs, compiled once), as for notebooks.
+
+    Only a manifest that fails is checked again with jsonschema, for the messages; the two
+    agree on every manifest of the test cases (tests/test_manifest_fast.py).
+    """
+    global _fast_check
+    if _fast_check is None:
+        try:
+            import jsonschema_rs
+        except ImportError:
+            return False  # jsonschema decides alone
+        _fast_check = jsonschema_rs.validator_for(load_schema("manifest")).is_valid
+    try:
+        return bool(_fast_check(_builtin(data)))
+    except ValueError:  # a value jsonschema-rs cannot take: jsonschema decides
+        return False
+
+
+def _builtin(node: Any) -> Any:
+    """``node`` with ruamel's scalar types (ScalarFloat, ScalarInt, quoted strings) as Python's own."""
+    if isinstance(node, dict):
+        return {k: _builtin(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_builtin(v) for v in node]
+    for cls in (bool, int, float, str):
+        if isinstance(node, cls):
+            return cls(node)
+    return node
+
+
 def _schema_problems(manifest: Manifest) -> list[ManifestProblem]:
+    if _conforms(manifest.data):
+        return []
     validator = validator_for("manifest")
     errors = list(validator.iter_errors(manifest.data))
     if not errors:
@@ -377,12 +454,14 @@ def _explain(error: jsonschema.ValidationError, manifest: Manifest) -> tuple[str
         return f"needs at least one of {listed}", f"add {listed}"
     if error.validator == "oneOf" and all(e.validator == "type" for e in error.context):
         kinds = [e.validator_value for e in error.context]
-        return (f"expected {' or '.join(_a(k) for k in kinds)}, found {_a(type(error.instance).__name__)} "
+        return (f"expected {' or '.join(_a(k) for k in kinds)}, found {_a(_kind(error.instance))} "
                 f"({_short(error.instance)})", schema.get("description") or f"write {_a(kinds[0])}")
     if error.validator == "type":
         expected = error.validator_value
+        if expected == "string" and (unquoted := _unquoted_number(error.instance)):
+            return unquoted
         return (
-            f"expected {_a(expected)}, found {_a(type(error.instance).__name__)} ({_short(error.instance)})",
+            f"expected {_a(expected)}, found {_a(_kind(error.instance))} ({_short(error.instance)})",
             f"write {_a(expected)}",
         )
     if error.validator == "const" and list(error.absolute_path) == ["version"]:
@@ -407,6 +486,32 @@ def _explain(error: jsonschema.ValidationError, manifest: Manifest) -> tuple[str
     if error.validator == "minLength":
         return "must not be empty", "write a value, or remove the key"
     return error.message, schema.get("description") or "see docs/manifest.md for the manifest format"
+
+
+def _yaml_text(number: float | int) -> str:
+    """A number as it was written in the YAML file (ruamel keeps ``3.10``'s width), else as Python prints it."""
+    width, dot = getattr(number, "_width", None), getattr(number, "_prec", None)
+    if isinstance(number, float) and getattr(number, "_exp", None) is None and width and dot is not None:
+        return f"{number:.{max(width - dot - 1, 0)}f}"
+    return repr(number) if not isinstance(number, float) else f"{number:g}" if number == int(number) else repr(number)
+
+
+def _unquoted_number(value: Any) -> tuple[str, str] | None:
+    """Message and fix for a number where a string is expected (``python: 3.10`` is read as 3.1), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    text = _yaml_text(value)
+    read = repr(float(value)) if isinstance(value, float) else str(int(value))
+    said = f", which YAML reads as {read}" if read != text else ""
+    return f"expected a string, found the number {text}{said}", f"write it as a string: '{text}'"
+
+
+def _kind(value: Any) -> str:
+    """The JSON kind of a value, also for ruamel's ScalarFloat, CommentedMap…"""
+    for cls, name in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (dict, "dict"), (list, "list")):
+        if isinstance(value, cls):
+            return name
+    return "NoneType" if value is None else type(value).__name__
 
 
 def _a(t: Any) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 __all__ = [
@@ -41,7 +42,13 @@ def _schema(version: str) -> dict[str, Any]:
     if version not in _schemas:
         major = version.split(".")[0]
         name = f"nbformat.v{version}.schema.json"
-        text = (resources.files("nbformat") / f"v{major}" / name).read_text(encoding="utf-8")
+        # The package's folder without importing nbformat (find_spec runs no code): `import nbformat`
+        # costs more than validating a small repository (python -X importtime).
+        spec = find_spec("nbformat")
+        folder = Path(list(spec.submodule_search_locations or [])[0]) if spec else None
+        if folder is None:
+            raise FileNotFoundError("nbformat is not installed: paperpack needs its notebook schemas")
+        text = (folder / f"v{major}" / name).read_text(encoding="utf-8")
         _schemas[version] = json.loads(text)
     return _schemas[version]
 

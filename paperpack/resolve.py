@@ -22,13 +22,16 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import quote
 
-import requests
-
 from .cache import JsonCache, cache_dir
-from .httpclient import HttpClient, NetworkError, ServiceConfig, ServiceUnreachable
+from .services import NetworkError, ServiceConfig, ServiceUnreachable
+
+if TYPE_CHECKING:
+    import requests
+
+    from .httpclient import HttpClient
 
 __all__ = ["DoiRecord", "MalformedAnswer", "shape_of", "HandleApi", "DataCite", "Crossref", "ContentNegotiation",
            "RegistrationAgency", "DoiResolver", "METADATA_PROVIDERS", "FOUND", "NOT_FOUND", "UNREACHABLE", "FAILED",
@@ -335,12 +338,21 @@ class DoiResolver:
                  client: HttpClient | None = None) -> None:
         self.config = config or ServiceConfig.from_env()
         self._own_client = client is None
-        self.client = client or HttpClient(self.config)
+        self._client = client
         self.cache = cache or JsonCache((cache_folder or cache_dir()) / "doi", ttl=FOUND_TTL)
         self.offline = offline
         self.handle = HandleApi(self.config)
         self.providers = [cls(self.config) for cls in METADATA_PROVIDERS]
         self.registration_agency = RegistrationAgency(self.config)
+
+    @property
+    def client(self) -> HttpClient:
+        """The HTTP client, made on first use: offline, nothing imports requests (``python -X importtime``)."""
+        if self._client is None:
+            from .httpclient import HttpClient
+
+            self._client = HttpClient(self.config)
+        return self._client
 
     def _key(self, doi: str) -> str:
         return f"{self.config.doi_resolver}|{doi}"
@@ -412,11 +424,13 @@ class DoiResolver:
         if not unique:
             return {}
         workers = max(1, min(self.config.workers, len(unique)))
+        if not self.offline:
+            _ = self.client  # made here, once, not by several threads at the same time
         try:
             if workers == 1:
                 return {doi: self.resolve(doi) for doi in unique}
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paperpack-doi") as pool:
                 return dict(zip(unique, pool.map(self.resolve, unique)))
         finally:
-            if self._own_client:
-                self.client.close()  # the threads are gone; their connections go with them
+            if self._own_client and self._client is not None:
+                self._client.close()  # the threads are gone; their connections go with them

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["load_schema", "validator_for", "schema_path"]
 
 _cache: dict[str, Any] = {}
-_validators: dict[str, jsonschema.protocols.Validator] = {}
+_validators: dict[str, "jsonschema.protocols.Validator"] = {}
 
 
 def _schema_dir() -> Path:
@@ -43,6 +44,8 @@ def load_schema(name: str, version: int = 1) -> dict[str, Any]:
 
 def validator_for(name: str, version: int = 1) -> jsonschema.protocols.Validator:
     """A compiled validator for the schema, made once per process."""
+    import jsonschema  # here, not at start-up: a valid manifest never needs it (python -X importtime)
+
     key = f"{name}.v{version}"
     if key not in _validators:
         schema = load_schema(name, version)

@@ -66,7 +66,7 @@ def test_unreachable_base_image() -> None:
            '#3 ERROR: failed to do request: Head "https://registry-1.docker.io/v2/": no such host']
     d = diagnose(log)
     assert d.step == "[internal] load metadata for docker.io/library/buildpack-deps:24.04"
-    assert "buildpack-deps:24.04" in d.cause and "--offline" in d.hint and "paperpack base-image" in d.hint
+    assert "buildpack-deps:24.04" in d.cause and "--mode offline" in d.hint and "paperpack base-image" in d.hint
 
 
 NO_WHEEL = f"""\

@@ -54,7 +54,7 @@ def test_several_problems_are_listed_but_kept_short() -> None:
     exc = _error(text)
     lines = str(exc).splitlines()
     assert lines[0] == "paperpack.yml:6: titel: unknown key 'titel'; did you mean 'title'?"
-    assert lines[1] == "  also line 4: authors[0].orcid: expected a string, found an integer (1)"
+    assert lines[1] == "  also line 4: authors[0].orcid: expected a string, found the number 1"
     assert lines[-1].startswith("  and ") and lines[-1].endswith(" more")
 
 

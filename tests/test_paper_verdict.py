@@ -95,11 +95,12 @@ def test_no_committed_outputs_is_not_claimed_reproduced() -> None:
     assert v.cls is PaperClass.PARTIALLY_REPRODUCED and v.reasons == (Reason.NO_COMMITTED_OUTPUTS,)
 
 
-def test_a_dated_rerun_that_reproduces_is_a_reason_not_a_better_class() -> None:
+def test_a_dated_rerun_that_reproduces_gives_the_dated_class() -> None:
     from paperpack.timemachine.rerun import DatedOutcome, DatedRun
 
     run = _run(_nb("a.ipynb", "failed", status="error", error={"ename": "AttributeError"}))
-    run.dated = DatedRun(outcome=DatedOutcome.REPRODUCED, declared_ok=False)
+    run.dated = DatedRun(outcome=DatedOutcome.REPRODUCED, declared_ok=False, result=_run(_nb("a.ipynb", "same")))
     v = paper_verdict(run)
-    assert v.cls is PaperClass.NOT_REPRODUCED  # the declared environment did not reproduce the paper
+    assert v.cls is PaperClass.DATED_DEPENDENCIES  # the declared environment did not, the dated one did
     assert v.reasons == (Reason.CODE_ERROR, Reason.DATED_DEPENDENCIES_REPRODUCE)
+    assert v.label() == "reproduced with dated dependencies 1/1"

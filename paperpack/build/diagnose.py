@@ -92,7 +92,7 @@ def _hint(text: str, step: str, python: str | None, release: str | None, source:
     if m:
         return (f"cannot fetch the base image {m.group(1)}",
                 f"{m.group(1)} is neither in the local image store nor reachable (no Docker Hub here?): build with "
-                "--offline from a local base image (`paperpack base-image`), or `docker load` the image first.")
+                "--mode offline from a local base image (`paperpack base-image`), or `docker load` the image first.")
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text:
         return ("TLS verification failed while downloading",
                 "a proxy intercepts TLS: pass its CA bundle with --ca-bundle FILE (or set REQUESTS_CA_BUNDLE); "

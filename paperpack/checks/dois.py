@@ -15,8 +15,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from ruamel.yaml.comments import CommentedMap
-
 from ..doi import find_dois, find_malformed_dois, is_placeholder_doi, normalize_doi, syntax_problem
 from ..findings import Finding, Rule, Severity
 from ..manifest import yaml_line
@@ -124,6 +122,8 @@ def _from_manifest(repo: Repo) -> Iterator[Mention]:
 
 
 def _cff_entry(entry: Any, path: str, role: str, where: str) -> Iterator[Mention]:
+    from ruamel.yaml.comments import CommentedMap  # here: without YAML files, never imported
+
     if not isinstance(entry, CommentedMap):
         return
     if (found := _mention(entry.get("doi"), path, yaml_line(entry, "doi"), role, f"{where}doi")):
@@ -138,6 +138,10 @@ def _cff_entry(entry: Any, path: str, role: str, where: str) -> Iterator[Mention
 def _from_cff(repo: Repo) -> Iterator[Mention]:
     path = "CITATION.cff"
     doc, _ = read_citation(repo)  # the metadata family reports an unreadable CITATION.cff
+    if doc is None:
+        return
+    from ruamel.yaml.comments import CommentedMap
+
     if not isinstance(doc, CommentedMap):
         return
     yield from _cff_entry(doc, path, "other", "")

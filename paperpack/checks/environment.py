@@ -24,7 +24,7 @@ ENV001 = Rule("ENV001", "no-environment", Severity.ERROR,
 ENV002 = Rule("ENV002", "binder-dirs-both", Severity.ERROR,
               "repo2docker refuses to build a repository with both binder/ and .binder/ (they are exclusive).",
               family=_F)
-ENV003 = Rule("ENV003", "file-ignored", Severity.INFO,
+ENV003 = Rule("ENV003", "file-ignored", Severity.WARNING,
               "repo2docker reads environment files in a fixed precedence; a file it ignores is not installed, "
               "whatever it says.", family=_F)
 ENV004 = Rule("ENV004", "dockerfile-shadows", Severity.WARNING,
@@ -138,7 +138,7 @@ def _ignored(repo: Repo, env: Environment) -> Iterable[Finding]:
         yield ENV003.at(path, f"ignored by repo2docker {what}: {reason}",
                         f"move what {path} declares into {', '.join(env.files) or 'the file repo2docker uses'}, "
                         f"then delete {path}",
-                        severity=Severity.WARNING if loud else Severity.INFO)
+                        severity=None if loud else Severity.INFO)  # info: empty, or postBuild names it
 
 
 def _python(env: Environment, mode: str | None = None) -> Iterable[Finding]:

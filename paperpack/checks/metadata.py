@@ -12,9 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from ..findings import Finding, Rule, Severity
 from ..manifest import yaml_line, yaml_problem
 from ..repo import Repo
@@ -165,6 +162,9 @@ def read_citation(repo: Repo) -> tuple[Any | None, tuple[str, int | None] | None
     text = repo.read_text("CITATION.cff")
     if text is None:
         return None, None
+    from ruamel.yaml import YAML  # here: without YAML files, never imported
+    from ruamel.yaml.error import YAMLError
+
     try:
         return YAML(typ="rt").load(text), None
     except YAMLError as exc:

@@ -58,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
     _write_new(target, text)
     print(f"wrote {target}", file=sys.stderr)
     print("review it (title, authors, paper DOI, run order), then `paperpack validate`", file=sys.stderr)
+    from .validate import gitignore_hint
+
+    hint = gitignore_hint(repo.root, exists_only=False)
+    if hint:
+        print(hint, file=sys.stderr)
     return EXIT_OK
 
 

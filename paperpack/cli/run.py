@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -26,13 +26,16 @@ from rich.text import Text
 from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..findings import Severity
 from ..repo import DEFAULT_OUTPUT, Repo
-from ..report import Report
+from ..report import Report, write_json_atomic
 from ..report.text import make_console, safe
+from ..manifest import run_limit
 from ..run import Limits, RunEvent, RunResult
+from ..run.plan import DEFAULT_CELL_TIMEOUT, DEFAULT_DISK, DEFAULT_MEMORY, DEFAULT_PIDS, DEFAULT_TIMEOUT
 from ..run.engines import FOUND, EngineChoice
 from ..terminal import printable
 from ..verify import ENGINES, Observer, Result, RunSettings, Stage, VerifyOptions, verify
-from ._buildview import BuildView
+from . import _buildview
+from ._buildview import BuildView, plain_console
 from ..timemachine import AsOfChoice, AsOfMode
 from .lock import as_of_option
 
@@ -69,7 +72,9 @@ compare with) or skipped. Text from notebooks is printed with control characters
 
 Exit 1 if any notebook failed or differs (--allow-differs: only failures count), 2 on a
 usage error, 130 when interrupted (the partial report is marked incomplete). The
-repository is never modified: executed copies and report.json go to the output folder.
+sources are never modified: executed copies and report.json go to the output folder,
+PATH/paperpack-out by default (inside the repository: ignore it in git, or use -o DIR;
+outside it with --untrusted).
 
 examples:
   paperpack build . --no-run && paperpack run .    # runs in the image just built
@@ -99,9 +104,6 @@ def parse_parameters(pairs: list[list[str]] | None) -> dict[str, Any]:
     return {name: parse_value(value) for name, value in (pairs or [])}
 
 
-MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[kmgKMG]?$")  # as in the manifest schema's run.memory
-
-
 def positive_int(text: str) -> int:
     """An argparse type: a whole number above zero."""
     try:
@@ -114,7 +116,7 @@ def positive_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
-    """An argparse type: a number of seconds (or CPUs) above zero."""
+    """An argparse type: a number of seconds above zero (not a run limit: those go through :func:`limit`)."""
     try:
         value = float(text)
     except ValueError:
@@ -124,38 +126,50 @@ def positive_float(text: str) -> float:
     return value
 
 
-def memory_size(text: str) -> str:
-    """An argparse type: a memory size such as 512m or 2g."""
-    if not MEMORY.match(text):
-        raise argparse.ArgumentTypeError(f"expected a size such as 512m or 2g (k, m or g), got {text!r}")
-    return text
+def limit(name: str) -> Callable[[str], Any]:
+    """An argparse type for the run limit ``name``: the manifest's rule for ``run.<name>`` (one check for both)."""
+    def parse(text: str) -> Any:
+        try:
+            return run_limit(name, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, *, short: bool = True) -> None:
+def add_run_arguments(parser: argparse.ArgumentParser, *, out_action: type[argparse.Action] | None = None) -> None:
     """The options of a notebook run (shared by ``paperpack run`` and ``paperpack build``).
 
-    ``short=False`` leaves out ``-o`` (the output folder is then only ``--out-dir``) for a
-    command that uses ``-o`` for something else.
+    Limits are checked by the manifest's rules (:func:`~paperpack.manifest.run_limit`); their
+    defaults are the run plan's (tests/test_defaults_documented.py keeps help, docs and schema equal).
+    ``out_action``: how ``-o/--out-dir`` is stored (build also reads an old ``-o REPORT.json``).
     """
-    group = parser.add_argument_group("running notebooks")
-    group.add_argument("--jobs", "-j", type=positive_int, metavar="N",
+    group = parser.add_argument_group("running notebooks (a value here wins over paperpack.yml's run: section)")
+    group.add_argument("--jobs", "-j", type=limit("jobs"), metavar="N",
                        help="notebooks run at once (default: run.jobs in paperpack.yml, else the number of cores)")
     group.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), dest="parameters",
                        help="inject NAME = VALUE after the cell tagged `parameters` (papermill-style), in every "
                             "notebook; VALUE is read as JSON when it can be (repeatable)")
-    group.add_argument("--timeout", type=positive_float, metavar="S", help="per-notebook timeout in seconds")
-    group.add_argument("--cell-timeout", type=positive_float, metavar="S", help="per-cell timeout in seconds")
-    group.add_argument("--memory", type=memory_size, metavar="SIZE",
-                       help="memory limit per container, e.g. 2g (default 2g)")
-    group.add_argument("--pids", type=positive_int, metavar="N", help="process limit per container (default 512)")
-    group.add_argument("--disk", type=memory_size, metavar="SIZE",
+    group.add_argument("--timeout", type=limit("timeout"), metavar="S",
+                       help=f"per-notebook timeout in seconds (default {DEFAULT_TIMEOUT:g})")
+    group.add_argument("--cell-timeout", type=limit("cell_timeout"), metavar="S",
+                       help=f"per-cell timeout in seconds (default {DEFAULT_CELL_TIMEOUT:g})")
+    group.add_argument("--memory", type=limit("memory"), metavar="SIZE",
+                       help=f"memory limit per container, e.g. 2g (default {DEFAULT_MEMORY})")
+    group.add_argument("--pids", type=limit("pids"), metavar="N",
+                       help=f"process limit per container, at least 16 (default {DEFAULT_PIDS})")
+    group.add_argument("--disk", type=limit("disk"), metavar="SIZE",
                        help="docker engine: what a run may write, in its working folder and in each container's "
-                            "/tmp, e.g. 4g (default 4g; memory-backed)")
-    group.add_argument("--cpus", type=positive_float, metavar="N", help="CPU limit per container (default: --jobs)")
+                            f"/tmp, e.g. 4g (default {DEFAULT_DISK}; memory-backed)")
+    group.add_argument("--cpus", type=limit("cpus"), metavar="N",
+                       help="CPU limit per container (default: --jobs, at most the number of cores)")
     group.add_argument("--isolate", action="store_true",
                        help="one container per notebook, so the memory and process limits apply to each alone")
-    group.add_argument(*(["-o"] if short else []), "--out-dir", dest="out", type=Path, metavar="DIR",
-                       help=f"output folder for executed notebooks and report.json (default: PATH/{DEFAULT_OUTPUT})")
+    group.add_argument("-o", "--out-dir", dest="out", type=Path, metavar="DIR", action=out_action or "store",
+                       help=f"output folder for executed notebooks and report.json (default: PATH/{DEFAULT_OUTPUT}, "
+                            "in the repository: ignore it in git, or give another folder)")
+    group.add_argument("--report", type=Path, metavar="FILE",
+                       help="also write a copy of report.json (schemas/paperpack.report.v1.json) to FILE, atomically")
     group.add_argument("--untrusted", action="store_true", default=None,
                        help="the repository is someone else's (a submission): the default output folder goes "
                             "outside it, under paperpack's state folder (also PAPERPACK_UNTRUSTED=1)")
@@ -188,7 +202,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "state exists; local, with a note saying why, only when this machine has no usable "
                         "Docker, base image or buildx; else an error: build the image first)")
     p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="text for people, json (the report's run section) on stdout")
+                   help="text for people (default), json (the report's run section) on stdout")
     add_cache_argument(p)
     add_run_arguments(p)
     p.set_defaults(func=_run)
@@ -206,11 +220,14 @@ def run_settings(args: argparse.Namespace, engine: str) -> RunSettings:
 def _run(args: argparse.Namespace) -> int:
     json_out = args.format == "json"
     console = make_console(sys.stderr if json_out else sys.stdout, color=args.color, soft_wrap=False)
-    observer = ConsoleObserver(console, console, quiet=args.quiet or json_out, verbose=args.verbose > 0)
+    observer = ConsoleObserver(console, console, quiet=args.quiet, verbose=args.verbose > 0)
     options = VerifyOptions(stages=frozenset({Stage.RUN}), run=run_settings(args, args.engine),
                             cache_dir=args.cache_dir, progress=observer, shown_path=str(args.path),
                             as_of=getattr(args, "as_of", AsOfChoice(AsOfMode.OFF)))
-    return show_run(verify(args.path, options), console, json_out=json_out, quiet=args.quiet)
+    result = verify(args.path, options)
+    if args.report:
+        write_json_atomic(args.report, result.report)
+    return show_run(result, console, json_out=json_out, quiet=args.quiet)
 
 
 def show_run(result: Result, console: Console, *, json_out: bool, quiet: bool, whole_report: bool = False) -> int:
@@ -335,11 +352,12 @@ class Progress:
         self.console = console
         self.quiet = quiet
         self.rows: dict[str, str] = {}
+        self.times: dict[str, tuple[float, float]] = {}  # path -> (first cell, last line printed), monotonic
         self.lock = threading.Lock()
         self.live: Live | None = None
 
     def __enter__(self) -> "Progress":
-        if not self.quiet and self.console.is_terminal:
+        if not self.quiet and not plain_console(self.console):
             self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
             self.live.__enter__()
         return self
@@ -347,6 +365,16 @@ class Progress:
     def __exit__(self, *exc: Any) -> None:
         if self.live is not None:
             self.live.__exit__(*exc)
+
+    def _alive(self, path: str) -> None:
+        """In a log: a line per notebook every ALIVE_EVERY seconds while it runs, with the cell it is at."""
+        if self.live is not None:
+            return
+        now = time.monotonic()
+        started, last = self.times.setdefault(path, (now, now))
+        if now - last >= _buildview.ALIVE_EVERY:
+            self.times[path] = (started, now)
+            self.console.print(safe(f"{path}: {self.rows[path]}, {now - started:.0f} s"))
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))
@@ -363,7 +391,9 @@ class Progress:
             elif event.kind == "start":
                 self.rows[event.path] = "starting the kernel"
             elif event.kind == "cell":
-                self.rows[event.path] = f"cell {event.cell} of {event.cells}"
+                # counted from 1 over every cell, as "cell N" is named where the cell type is unknown
+                self.rows[event.path] = f"cell {(event.cell or 0) + 1} of {event.cells}"
+                self._alive(event.path)
             elif event.kind == "done":
                 self.rows[event.path] = str(event.verdict)
                 if self.live is None:
@@ -371,6 +401,12 @@ class Progress:
                                             + (f" — {event.message}" if event.message else "")))
             if self.live is not None:
                 self.live.update(self._table())
+
+
+def first_line(message: str | None) -> str:
+    """A verdict's message as one table line: its first line, and "…" when more follows (report.json has it all)."""
+    first, _, rest = (message or "").strip().partition("\n")
+    return first.rstrip() + (" …" if rest.strip() else "")
 
 
 def render_verdicts(result: RunResult, console: Console, *, found: bool = False) -> None:
@@ -383,11 +419,12 @@ def render_verdicts(result: RunResult, console: Console, *, found: bool = False)
         duration = f"{nb.duration:.1f} s" if nb.duration is not None else "-"
         table.add_row(Text(printable(nb.path, newlines=False)),
                       Text(nb.verdict, style=VERDICT_STYLE.get(nb.verdict, "")), duration,
-                      Text(printable(nb.message or "", newlines=False)))
+                      Text(printable(first_line(nb.message), newlines=False)))
     console.print(table)
     for nb in result.notebooks:
         for difference in (nb.comparison or {}).get("differences", [])[:3]:
-            console.print(f"[bold]{safe(nb.path)}[/bold], cell {difference['cell']}: {safe(difference['reason'])}")
+            where = difference.get("where") or f"cell {difference['cell'] + 1}"
+            console.print(f"[bold]{safe(nb.path)}[/bold], {safe(where)}: {safe(difference['reason'])}")
             if difference.get("diff"):
                 console.print(Text(printable(difference["diff"])), style="dim")
         if nb.parameters:

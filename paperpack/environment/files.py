@@ -20,10 +20,6 @@ from typing import Any
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 from packaging.utils import canonicalize_name
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
-
 from ..errors import EnvironmentFileError
 from ..manifest import yaml_line, yaml_problem
 from ..repofile import MAX_ENV_BYTES, read_repo_text
@@ -344,6 +340,10 @@ def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
     text, unreadable = read_file(root, rel)
     if text is None:
         return CondaEnv([], [unreadable] if unreadable else [])
+    from ruamel.yaml import YAML  # here: without YAML files, never imported
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.error import YAMLError
+
     try:
         doc = YAML(typ="rt").load(text)
     except YAMLError as exc:

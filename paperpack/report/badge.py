@@ -44,6 +44,7 @@ MAX_README_BYTES = 10 << 20
 _COLORS: dict[PaperClass, tuple[str, str]] = {
     PaperClass.REPRODUCED: ("brightgreen", "#44cc11"),
     PaperClass.MINOR_DIFFERENCES: ("green", "#97ca00"),
+    PaperClass.DATED_DEPENDENCIES: ("yellowgreen", "#a4a61d"),
     PaperClass.PARTIALLY_REPRODUCED: ("yellow", "#dfb317"),
     PaperClass.NOT_REPRODUCED: ("red", "#e05d44"),
     PaperClass.NOT_RUN: ("lightgrey", "#9f9f9f"),

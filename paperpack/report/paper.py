@@ -7,6 +7,8 @@ typed run result by :func:`paper_verdict`.
 - *reproduced*: every notebook ran and gave the committed results;
 - *reproduced with minor differences*: the same results, but only within tolerances the manifest
   widened, with new Python warnings, or by reproducing the error the committed notebook shows;
+- *reproduced with dated dependencies*: the declared environment did not reproduce the results, the
+  time machine's rerun with dependencies as of the paper's date did (``--as-of``, see docs/time-machine.md);
 - *partially reproduced*: some notebooks gave the committed results, others did not (or had no
   committed outputs to compare with, or the run was interrupted);
 - *not reproduced*: no notebook gave the committed results;
@@ -31,6 +33,7 @@ class PaperClass(str, enum.Enum):
 
     REPRODUCED = "reproduced"
     MINOR_DIFFERENCES = "reproduced-with-minor-differences"
+    DATED_DEPENDENCIES = "reproduced-with-dated-dependencies"  # only the time machine's rerun (--as-of) did
     PARTIALLY_REPRODUCED = "partially-reproduced"
     NOT_REPRODUCED = "not-reproduced"
     NOT_RUN = "not-run"
@@ -45,7 +48,7 @@ class PaperClass(str, enum.Enum):
 
     @property
     def passed(self) -> bool:
-        """The results were reproduced (with or without minor differences)."""
+        """The results were reproduced as declared (with or without minor differences)."""
         return self in (PaperClass.REPRODUCED, PaperClass.MINOR_DIFFERENCES)
 
 
@@ -231,4 +234,9 @@ def paper_verdict(run: RunResult | None, *, build_failed: bool = False) -> Paper
         cls = PaperClass.NOT_REPRODUCED
     else:
         cls = PaperClass.PARTIALLY_REPRODUCED
+    if run.dated is not None and run.dated.paper_class and not cls.passed:
+        dated = run.dated.result
+        fixed = sum(str(nb.verdict) in _SAME or str(nb.verdict) in _MINOR for nb in dated.notebooks) if dated else 0
+        return PaperVerdict(PaperClass.DATED_DEPENDENCIES, _ranked(reasons), max(reproduced, fixed),
+                            len(considered), counts)
     return PaperVerdict(cls, _ranked(reasons), reproduced, len(considered), counts)

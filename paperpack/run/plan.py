@@ -25,12 +25,14 @@ from ..manifest import NotebookSpec, OrderProblemKind, find_cycle, run_order_pro
 from ..repo import Repo
 
 __all__ = ["Limits", "PlannedNotebook", "Plan", "make_plan", "DEFAULT_TIMEOUT", "DEFAULT_CELL_TIMEOUT", "DEFAULT_DISK",
-           "size_bytes"]
+           "DEFAULT_MEMORY", "DEFAULT_PIDS", "size_bytes"]
 
 DEFAULT_TIMEOUT = 3600.0
 DEFAULT_CELL_TIMEOUT = 1200.0
 #: the docker engine's cap on the working copy and on each container's /tmp (memory-backed: see container.py)
 DEFAULT_DISK = "4g"
+DEFAULT_MEMORY = "2g"
+DEFAULT_PIDS = 512
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -69,8 +71,8 @@ class Limits:
         return Limits(
             timeout=_first(self.timeout, manifest_run.get("timeout"), DEFAULT_TIMEOUT),
             cell_timeout=_first(self.cell_timeout, manifest_run.get("cell_timeout"), DEFAULT_CELL_TIMEOUT),
-            memory=_first(self.memory, manifest_run.get("memory"), "2g"),
-            pids=_first(self.pids, manifest_run.get("pids"), 512),
+            memory=_first(self.memory, manifest_run.get("memory"), DEFAULT_MEMORY),
+            pids=_first(self.pids, manifest_run.get("pids"), DEFAULT_PIDS),
             cpus=_first(self.cpus, manifest_run.get("cpus"), float(min(jobs, os.cpu_count() or 1))),
             disk=_first(self.disk, manifest_run.get("disk"), DEFAULT_DISK),
         )
