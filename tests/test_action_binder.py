@@ -12,7 +12,7 @@ import pytest
 from actionharness import ActionRun, run_action
 from binderhub_server import BUILD_PHASES, HubServer, event, serve_hub
 from conftest import ROOT
-from test_action import change_output, runner_env, workspace  # noqa: F401 (the fixture)
+from test_action import change_output, runner_env, workspace  # noqa: F401 (workspace: the fixture)
 
 pytestmark = pytest.mark.slow
 
