@@ -6,7 +6,7 @@ from ..findings import Finding, Severity
 from ..terminal import printable
 from . import Report
 
-__all__ = ["render_github", "annotation"]
+__all__ = ["render_github", "annotation", "workflow_command"]
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -20,16 +20,24 @@ def _escape_prop(s: str) -> str:
     return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation(f: Finding, prefix: str = "") -> str:
+def workflow_command(level: str, text: str, *, file: str | None = None, line: int | None = None,
+                     title: str | None = None) -> str:
+    """One ``::error file=…,line=…,title=…::text`` line (``level``: error, warning, notice), every part escaped."""
     props = []
-    if f.path:
-        props.append(f"file={_escape_prop(prefix + f.path)}")
-    if f.line:
-        props.append(f"line={f.line}")
-    props.append(f"title={_escape_prop(f'{f.rule} {f.name}')}")
+    if file:
+        props.append(f"file={_escape_prop(file)}")
+    if line:
+        props.append(f"line={line}")
+    if title:
+        props.append(f"title={_escape_prop(title)}")
+    return f"::{level} {','.join(props)}::{_escape_data(text)}" if props else f"::{level}::{_escape_data(text)}"
+
+
+def annotation(f: Finding, prefix: str = "") -> str:
     where = f" (cell {f.cell})" if f.cell is not None and not f.line else ""
     body = f"{f.message}{where}\nWhy: {f.why}\nFix: {f.fix}"
-    return f"::{_LEVEL[f.severity]} {','.join(props)}::{_escape_data(body)}"
+    return workflow_command(_LEVEL[f.severity], body, file=prefix + f.path if f.path else None, line=f.line,
+                            title=f"{f.rule} {f.name}")
 
 
 def render_github(report: Report, *, prefix: str = "") -> str:
