@@ -9,7 +9,10 @@ on it when it says *differs*. Noise pairs (re-renders, spacing, wrappers, reprs,
 * recall on 1–3 % changes (no goal: reported),
 
 first on the set the image constants and threshold were chosen on, then on a held-out set of
-other re-renders and change sizes (``image_pairs(held_out=True)``). A figure whose default size
+other re-renders and change sizes (``image_pairs(held_out=True)``), then on the pairs added in
+issue 9's second round: re-rendered text (fonts, DPI rounding), legend jitter and black-ink
+figures with changes seen through a font change and a title whose number changed
+(``rerender_pairs()``), and text reprs (``repr_pairs()``). A figure whose default size
 changed is counted apart: it may be *differs* when it says "the figure size changed".
 With ``--other-python PYTHON`` (a Python with another matplotlib, e.g. a venv with
 ``matplotlib==3.10.9``), also the same figures drawn by both versions: the committed one by the
@@ -31,7 +34,8 @@ from typing import Iterable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.compare_pairs
 
 from paperpack.compare import compare_notebooks  # noqa: E402
-from tests.compare_pairs import Pair, image_pairs, one_cell_notebook, text_pairs, version_pairs  # noqa: E402
+from tests.compare_pairs import (Pair, image_pairs, one_cell_notebook, repr_pairs, rerender_pairs,  # noqa: E402
+                                 text_pairs, version_pairs)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     sets = {"the set the constants were chosen on": list(text_pairs()) + list(image_pairs()),
-            "held-out renders and change sizes": list(image_pairs(held_out=True))}
+            "held-out renders and change sizes": list(image_pairs(held_out=True)),
+            "held out (issue 9, second round): re-rendered text, DPI rounding, legend jitter, black ink":
+                list(rerender_pairs()),
+            "text reprs (issue 9, second round): set/dict order, float reprs, progress, timestamps, durations":
+                list(repr_pairs())}
     if args.other_python:
         renders, version = other_renders(args.other_python)
         sets[f"held out: committed figures drawn by matplotlib {version}"] = list(version_pairs(renders, version))

@@ -18,6 +18,7 @@ an offline mode that reads the cache only.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -78,6 +79,7 @@ class DoiRecord:
     type: str | None = None  # as the agency writes it (Dataset, journal-article, …)
     kind: str | None = None  # dataset, article, software, other
     year: int | None = None
+    published: str | None = None  # the publication date (YYYY-MM-DD) when the metadata gives the day
     agency: str | None = None  # DataCite, Crossref, …
     source: str | None = None  # the service that gave the metadata
     reason: str | None = None  # why it is not found / not checked
@@ -193,8 +195,11 @@ class DataCite(_MetadataProvider):
         titles = _field(self.name, attrs, "titles", list) or [{}]
         types = _field(self.name, attrs, "types", dict) or {}
         first = titles[0] if isinstance(titles[0], dict) else {}
+        issued = [d.get("date") for d in _field(self.name, attrs, "dates", list) or []
+                  if isinstance(d, dict) and d.get("dateType") == "Issued"]
         return {"title": _str(first.get("title")), "type": _str(types.get("resourceTypeGeneral")),
-                "year": _int(attrs.get("publicationYear")), "url": _str(attrs.get("url"))}
+                "year": _int(attrs.get("publicationYear")), "url": _str(attrs.get("url")),
+                "published": next((day for day in map(_iso_day, issued) if day), None)}
 
 
 class Crossref(_MetadataProvider):
@@ -213,8 +218,10 @@ class Crossref(_MetadataProvider):
             year = _year(msg.get(key))
             if year is not None:
                 break
+        published = next((day for key in ("published", "published-online", "published-print", "issued")
+                          if (day := _day(msg.get(key)))), None)
         return {"title": _title(msg.get("title")), "type": _str(msg.get("type")), "year": year,
-                "url": _str(msg.get("URL"))}
+                "url": _str(msg.get("URL")), "published": published}
 
 
 class ContentNegotiation(_MetadataProvider):
@@ -229,7 +236,7 @@ class ContentNegotiation(_MetadataProvider):
         if not isinstance(body, dict):
             raise MalformedAnswer(f"{self.name} answered {shape_of(body)}, not a JSON object")
         return {"title": _title(body.get("title")), "type": _str(body.get("type")), "year": _year(body.get("issued")),
-                "url": _str(body.get("URL")), "agency": _str(body.get("source"))}
+                "url": _str(body.get("URL")), "agency": _str(body.get("source")), "published": _day(body.get("issued"))}
 
 
 class RegistrationAgency:
@@ -312,6 +319,25 @@ def _year(date: Any) -> int | None:
     parts = date.get("date-parts") if isinstance(date, dict) else None
     first = parts[0] if isinstance(parts, list) and parts else None
     return _int(first[0]) if isinstance(first, list) and first else None
+
+
+def _day(date: Any) -> str | None:
+    """``{"date-parts": [[2023, 6, 15]]}`` (CSL, Crossref) as "2023-06-15"; ``None`` without the day."""
+    try:
+        year, month, day = date["date-parts"][0][:3]
+        return dt.date(int(year), int(month), int(day)).isoformat()
+    except (TypeError, KeyError, IndexError, ValueError, OverflowError):
+        return None
+
+
+def _iso_day(value: Any) -> str | None:
+    """"2023-06-15" (or the start of a longer ISO date) as "2023-06-15"; ``None`` otherwise."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        return None
 
 
 def _int(value: Any) -> int | None:

@@ -72,6 +72,7 @@ class Doi:
     url: str
     ra: str  # the registration agency /ra/ names (and CSL's ``source``)
     csl_source: bool = True  # whether content negotiation's CSL JSON carries ``source``
+    published: str | None = None  # YYYY-MM-DD: the day of publication each service gives in its own form
 
 
 @dataclass
@@ -156,17 +157,23 @@ class _Handler(BaseHTTPRequestHandler):
             if d is None or d.agency != "datacite":
                 self._json(404, {"errors": [{"status": "404", "title": "The resource you are looking for doesn't exist."}]})
             else:
-                self._json(200, {"data": {"id": d.doi, "type": "dois", "attributes": {
-                    "doi": d.doi, "titles": [{"title": d.title}], "publicationYear": d.year,
-                    "types": {"resourceTypeGeneral": d.type}, "url": d.url}}}, "application/vnd.api+json")
+                attributes = {"doi": d.doi, "titles": [{"title": d.title}], "publicationYear": d.year,
+                              "types": {"resourceTypeGeneral": d.type}, "url": d.url}
+                if d.published:
+                    attributes["dates"] = [{"date": "2019-01-02", "dateType": "Created"},
+                                           {"date": d.published, "dateType": "Issued"}]
+                self._json(200, {"data": {"id": d.doi, "type": "dois", "attributes": attributes}},
+                           "application/vnd.api+json")
         elif m := re.fullmatch(r"/works/(.+)", path):
             d = state.dois.get(m.group(1).lower())
             if d is None or d.agency != "crossref":
                 self._send(404, b"Resource not found.", "text/plain")
             else:
-                self._json(200, {"status": "ok", "message": {
-                    "DOI": d.doi, "title": [d.title], "type": d.type, "URL": d.url,
-                    "issued": {"date-parts": [[d.year, 1, 1]]}}})
+                message = {"DOI": d.doi, "title": [d.title], "type": d.type, "URL": d.url,
+                           "issued": {"date-parts": [[d.year]]}}
+                if d.published:
+                    message["published"] = {"date-parts": [[int(x) for x in d.published.split("-")]]}
+                self._json(200, {"status": "ok", "message": message})
         elif m := re.fullmatch(r"/api/records/(\w+)", path):
             rec = state.records.get(m.group(1))
             if rec is None:
@@ -180,8 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
             if d is None:
                 self._send(404, b"DOI not found", "text/plain")
             else:
+                issued = [int(x) for x in d.published.split("-")] if d.published else [d.year]
                 csl = {"DOI": d.doi, "title": d.title, "type": d.type, "URL": d.url,
-                       "issued": {"date-parts": [[d.year]]}}
+                       "issued": {"date-parts": [issued]}}
                 if d.csl_source:
                     csl["source"] = d.ra
                 self._json(200, csl, "application/vnd.citationstyles.csl+json")
@@ -295,13 +303,14 @@ class DoiServer:
     # -- content -----------------------------------------------------------------
     def add_doi(self, doi: str, *, agency: str = "datacite", title: str = "A dataset", type: str = "Dataset",
                 year: int = 2021, url: str = "{base}/landing", ra: str | None = None,
-                csl_source: bool = True) -> None:
-        """``agency``: which API knows it (datacite, crossref, other: content negotiation only);
+                csl_source: bool = True, published: str | None = None) -> None:
+        """``published``: the day of publication (YYYY-MM-DD) the metadata gives (else only the year);
+        ``agency``: which API knows it (datacite, crossref, other: content negotiation only);
         ``ra``: the name /ra/ gives (DataCite, Crossref, mEDRA by default); ``csl_source=False``: CSL without
         ``source``."""
         with self.state.lock:
             self.state.dois[doi.lower()] = Doi(doi, agency, title, type, year, url, ra or _RA_NAMES[agency],
-                                               csl_source)
+                                               csl_source, published)
 
     def add_file(self, name: str, data: bytes, **options: Any) -> str:
         """Serve ``data`` at ``/files/<name>`` (replacing an earlier version); returns the URL.

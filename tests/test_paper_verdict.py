@@ -104,3 +104,8 @@ def test_a_dated_rerun_that_reproduces_gives_the_dated_class() -> None:
     assert v.cls is PaperClass.DATED_DEPENDENCIES  # the declared environment did not, the dated one did
     assert v.reasons == (Reason.CODE_ERROR, Reason.DATED_DEPENDENCIES_REPRODUCE)
     assert v.label() == "reproduced with dated dependencies 1/1"
+
+
+def test_a_timeout_spent_waiting_on_the_network_needs_network() -> None:
+    v = paper_verdict(_run(_nb("a.ipynb", "failed", status="timeout", error={"cause": {"id": "network-wait"}})))
+    assert v.reasons == (Reason.NEEDS_NETWORK,)

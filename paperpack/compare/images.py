@@ -11,7 +11,13 @@ points or arrows, often by a few percent of the plot. The steps:
    and the content is still scored after resampling;
 3. blur both (box of ``BLUR`` pixels: antialiasing, font hinting and a pixel of shift vanish),
    take the colour difference per pixel (largest over R, G, B);
-4. cut the difference into tiles of ``TILE`` pixels and score each tile by the share of its
+4. text re-rendered (another font, font version or hinting, a DPI that rounds glyphs
+   otherwise) changes every glyph but not what the text says: the glyphs (small dark grey
+   marks: connected pieces of achromatic ink no larger than ``GLYPH`` of the longer side) are
+   found in both images, and when changes touch most tiles that hold glyphs (``RERENDERED``),
+   the changes on glyphs are left out. A change to some text only (a number in a title) leaves
+   the other glyphs equal, so it is still counted;
+5. cut the difference into tiles of ``TILE`` pixels and score each tile by the share of its
    pixels that changed by more than ``LEVEL``; the similarity is 1 − the worst tile's share.
 
 A global mean hides a local change (a dense contourf + quiver plot whose arrows are 20 %
@@ -43,6 +49,10 @@ REGISTER_SCALE = 0.03  # registration: scales searched, 1 ± this
 REGISTER_SHIFT = 4.0  # registration: shifts searched, ± this many pixels
 SLACK = 0  # a pixel matches the other image within this many pixels
 ASPECT = 0.05  # relative change of the aspect ratio reported as "figure size changed"
+GLYPH = 0.05  # a glyph: a piece of dark grey ink at most this share of the longer side, both ways
+INK_DARK = 170.0  # text ink: mean channel below this (0-255)
+INK_GREY = 48.0  # text ink: channels within this of each other (black and grey, not a colour)
+RERENDERED = 0.1  # the text was re-rendered when changes touch more than this share of glyph tiles
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,65 @@ def _tolerant_difference(a: "np.ndarray", b: "np.ndarray") -> "np.ndarray":
     return best
 
 
+def _glyphs(pixels: "np.ndarray") -> "np.ndarray":
+    """Where the glyphs are: 8-connected pieces of dark grey ink whose box is at most ``GLYPH`` of the
+    longer side (letters, digits, tick marks; not an axis, a grid line or a black curve)."""
+    import numpy as np
+
+    ink = ((pixels.max(axis=2) - pixels.min(axis=2)) < INK_GREY) & (pixels.mean(axis=2) < INK_DARK)
+    limit = max(4, round(GLYPH * max(ink.shape)))
+    glyphs = np.zeros_like(ink)
+    seen = np.zeros_like(ink)
+    height, width = ink.shape
+    for start in zip(*np.nonzero(ink)):
+        if seen[start]:
+            continue
+        seen[start] = True
+        piece, todo = [start], [start]
+        top, left, bottom, right = start[0], start[1], start[0], start[1]
+        while todo:
+            y, x = todo.pop()
+            for ny in (y - 1, y, y + 1):
+                for nx in (x - 1, x, x + 1):
+                    if 0 <= ny < height and 0 <= nx < width and ink[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        todo.append((ny, nx))
+                        piece.append((ny, nx))
+                        top, bottom, left, right = min(top, ny), max(bottom, ny), min(left, nx), max(right, nx)
+        if bottom - top < limit and right - left < limit:
+            ys, xs = zip(*piece)
+            glyphs[list(ys), list(xs)] = True
+    return glyphs
+
+
+def _text_rerendered(changed: "np.ndarray", text: "np.ndarray") -> bool:
+    """Whether changes touch more than ``RERENDERED`` of the tiles that hold glyphs."""
+    import numpy as np
+
+    rows, cols = changed.shape[0] // TILE, changed.shape[1] // TILE
+    if not rows or not cols:
+        return False
+    cut = (slice(0, rows * TILE), slice(0, cols * TILE))
+
+    def per_tile(mask: "np.ndarray") -> "np.ndarray":
+        return np.asarray(mask[cut].reshape(rows, TILE, cols, TILE).any(axis=(1, 3)))
+
+    holding = per_tile(text)
+    return bool(holding.any()) and float(per_tile(changed & text)[holding].mean()) > RERENDERED
+
+
+def _grow(mask: "np.ndarray", r: int) -> "np.ndarray":
+    """``mask`` dilated by ``r`` pixels (a square)."""
+    import numpy as np
+
+    padded = np.pad(mask, r)
+    grown = np.zeros_like(mask)
+    for dy in range(2 * r + 1):
+        for dx in range(2 * r + 1):
+            grown |= padded[dy:dy + mask.shape[0], dx:dx + mask.shape[1]]
+    return grown
+
+
 def compare_images(first: "Image.Image", second: "Image.Image") -> ImageScore:
     import numpy as np
     from PIL import Image
@@ -165,7 +234,12 @@ def compare_images(first: "Image.Image", second: "Image.Image") -> ImageScore:
     pixels_b = np.asarray(resized_b, dtype=np.float64)
     difference = np.maximum(_tolerant_difference(_box(pixels_a, BLUR), _box(pixels_b, BLUR)),
                             _tolerant_difference(_box(pixels_b, BLUR), _box(pixels_a, BLUR)))
-    return ImageScore(max(0.0, 1.0 - _worst_tile(difference > LEVEL)), note)
+    changed = difference > LEVEL
+    text = _grow(_glyphs(pixels_a) | _glyphs(pixels_b), BLUR)
+    if _text_rerendered(changed, text):
+        changed &= ~text
+        note += "; its text was re-rendered (another font or hinting): glyph shapes not compared"
+    return ImageScore(max(0.0, 1.0 - _worst_tile(changed)), note)
 
 
 def image_similarity(a: str | bytes, b: str | bytes) -> ImageScore:

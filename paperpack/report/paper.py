@@ -100,7 +100,8 @@ _STATUS_REASONS = {"timeout": Reason.TIMEOUT, "oom": Reason.OUT_OF_MEMORY, "dead
                    "interrupted": Reason.INTERRUPTED}
 
 #: a diagnosed cause's id (paperpack.run.causes) → the reason
-_CAUSE_REASONS = {"no-network": Reason.NEEDS_NETWORK, "missing-upstream-output": Reason.MISSING_UPSTREAM_OUTPUT,
+_CAUSE_REASONS = {"no-network": Reason.NEEDS_NETWORK, "network-wait": Reason.NEEDS_NETWORK,
+                  "missing-upstream-output": Reason.MISSING_UPSTREAM_OUTPUT,
                   "empty-input-glob": Reason.MISSING_DATA, "unreadable-file": Reason.MISSING_DATA,
                   "numpy-abi": Reason.BINARY_INCOMPATIBILITY, "missing-kernel": Reason.MISSING_KERNEL,
                   "chdir-local-import": Reason.MISSING_MODULE,

@@ -61,6 +61,8 @@ class Failure:
     available_kernels: list[str] = field(default_factory=list)
     #: environment.yml's packages (name -> PEP 440 specifier) when the environment was translated from it to PyPI
     environment_yml: dict[str, str] | None = None
+    #: at a timeout, what the kernel waited on over the network (the runner reads /proc): host, port, state
+    waiting_on: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -237,6 +239,43 @@ def _no_network(f: Failure) -> Diagnosis | None:
         {"host": host} if host else {})
 
 
+#: what a download that retries prints while it waits (urllib3, requests, pip-like clients)
+_RETRYING = re.compile(r"Retrying \(Retry\(|Connection refused|timed out|Read timed out|Connection reset"
+                       r"|ConnectTimeoutError|Max retries exceeded|retrying in|Retry(?:ing)? \d+/\d+", re.IGNORECASE)
+
+
+def _waits(f: Failure) -> list[str]:
+    """The network waits the runner saw, as "127.0.0.1:8080 (connecting, no answer)" (well-formed ones only)."""
+    shown = []
+    for wait in f.waiting_on[:8]:
+        if not isinstance(wait, dict):
+            continue
+        host, port, state = wait.get("host"), wait.get("port"), wait.get("state")
+        if isinstance(host, str) and isinstance(port, int) and isinstance(state, str) and len(host) < 64:
+            shown.append(f"{host}:{port} ({state[:40]})")
+    return shown
+
+
+def _network_wait(f: Failure) -> Diagnosis | None:
+    if f.status != "timeout":
+        return None
+    waits = _waits(f)
+    printed = bool(_NETWORK_TEXT.search(f.stderr) or _RETRYING.search(f.stderr))
+    if not waits and not printed:
+        return None
+    host = _host(f)
+    seen = "; the kernel was waiting on " + ", ".join(dict.fromkeys(waits)) if waits else \
+        "; the cell printed connection errors and retried"
+    where = f"on the network ({host})" if host else "on the network"
+    return Diagnosis(
+        "network-wait",
+        f"this notebook was waiting {where} when the timeout stopped it{seen}: runs have no network, and a "
+        "download that waits or retries hangs until the timeout",
+        "declare the file as data in paperpack.yml (a DOI, or a URL with its sha256) and read it from its "
+        "local path, so it is fetched once before the run",
+        {"host": host, "waiting_on": waits} if host else {"waiting_on": waits})
+
+
 _MISSING_FILE = re.compile(r"(?:No such file or directory|does not exist|not found)[:\s]*['\"]?([^'\"\n]+)['\"]?")
 
 
@@ -364,6 +403,7 @@ CAUSES: tuple[Cause, ...] = (
           _translation),
     Cause("numpy-abi", "a package built for NumPy 1 imported with NumPy 2", _numpy_abi),
     Cause("no-network", "the notebook downloads a file, and runs have no network", _no_network),
+    Cause("network-wait", "the notebook waited on the network until the timeout", _network_wait),
     Cause(UPSTREAM_OUTPUT, "a file another notebook writes is missing", _upstream),
     Cause("empty-input-glob", "a glob() over a folder that holds only a placeholder", _empty_glob),
     Cause("chdir-local-import", "os.chdir out of the notebook's folder, then a local import", _chdir_import),

@@ -151,7 +151,7 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
         return run
     else:
         run.message = f"{at}: {ename}: {evalue}".rstrip(": ")
-    if run.status in (Status.ERROR, Status.NO_KERNEL):
+    if run.status in (Status.ERROR, Status.NO_KERNEL, Status.TIMEOUT):
         found = diagnose(_failure(nb, result, error, committed, root, image=image, environment=environment))
         if found is not None:
             _explain(run, error, found, at)
@@ -209,7 +209,7 @@ def _failure(nb: PlannedNotebook, result: dict[str, Any] | None, error: dict[str
         stderr=strip_ansi(str(error.get("stderr") or "")), output=output, cell=index,
         source=cell.source if cell is not None else "", code=code, root=root, writers=dict(nb.writers),
         kernel=(result or {}).get("kernel"), available_kernels=list((result or {}).get("available_kernels") or []),
-        environment_yml=environment_yml)
+        environment_yml=environment_yml, waiting_on=list(error.get("waiting_on") or []))
 
 
 def _translated(image: str | None) -> bool:

@@ -297,6 +297,106 @@ def _failing_cell(nb: Any, index: int | None) -> dict[str, Any] | None:
     return None
 
 
+#: TCP states in /proc/net/tcp (hex) of a connection under way
+_TCP_STATES = {"01": "connected, waiting for an answer", "02": "connecting, no answer",
+               "03": "connecting, no answer"}
+MAX_WAITS = 8
+
+
+def _hex_address(text: str) -> tuple[str, int]:
+    """``0100007F:1F90`` (or an IPv6 one) from /proc/net/tcp as ("127.0.0.1", 8080)."""
+    import ipaddress
+    import struct
+
+    host, port = text.split(":")
+    raw = bytes.fromhex(host)
+    words = struct.unpack(f"<{len(raw) // 4}I", raw)  # the kernel prints each 32-bit word in host order
+    packed = b"".join(struct.pack(">I", w) for w in words)
+    address = ipaddress.ip_address(packed)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address), int(port, 16)
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    todo = [pid]
+    while todo and len(found) < 64:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    todo += [int(c) for c in handle.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def network_waits(pid: int | None, own_ports: set[int]) -> list[dict[str, Any]]:
+    """What the kernel (and the processes it started) waits on over the network, read from /proc at a
+    timeout (a hung kernel answers no request): TCP connections being made or waiting for an answer,
+    and DNS queries (UDP to port 53), except the kernel's own Jupyter ports. Empty when none or unknown."""
+    if not pid:
+        return []
+    waits: list[dict[str, Any]] = []
+    for proc in _descendants(pid):
+        inodes: set[str] = set()
+        try:
+            for fd in os.listdir(f"/proc/{proc}/fd"):
+                target = os.readlink(f"/proc/{proc}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+        for table in ("tcp", "tcp6", "udp", "udp6"):
+            try:
+                with open(f"/proc/{proc}/net/{table}") as handle:
+                    rows = handle.read().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                fields = row.split()
+                if len(fields) < 10 or fields[9] not in inodes:
+                    continue
+                try:
+                    (_, local_port), (host, port) = _hex_address(fields[1]), _hex_address(fields[2])
+                except ValueError:
+                    continue
+                if local_port in own_ports or port in own_ports:
+                    continue
+                if table.startswith("udp"):
+                    state = "asking DNS, no answer" if port == 53 else ""
+                else:
+                    state = _TCP_STATES.get(fields[3], "")
+                if state and len(waits) < MAX_WAITS:
+                    waits.append({"host": host, "port": port, "state": state, "pid": proc})
+    return waits
+
+
+def _kernel_ports(client: Any) -> set[int]:
+    try:
+        info = client.km.get_connection_info()
+    except Exception:
+        return set()
+    return {int(v) for k, v in info.items() if k.endswith("_port") and str(v).isdigit()}
+
+
+def _cell_streams(nb: Any, index: int | None) -> str:
+    """The end of what cell ``index`` printed so far (stdout and stderr): retries, warnings."""
+    if index is None or index >= len(nb.cells):
+        return ""
+    text = "".join(str(o.get("text", "")) for o in nb.cells[index].get("outputs", [])
+                   if o.get("output_type") == "stream")
+    return text[-MAX_STDERR_CHARS:]
+
+
+def _timed_out(nb: Any, client: Any, tracker: "Tracker") -> dict[str, Any]:
+    """What is known of a timed-out cell: its printed text and what its kernel waited on."""
+    return {"stderr": _cell_streams(nb, tracker.current),
+            "waiting_on": network_waits(getattr(tracker.process, "pid", None), _kernel_ports(client))}
+
+
 class NotebookTimeout(Exception):
     """The whole notebook ran longer than its timeout."""
 
@@ -307,7 +407,9 @@ async def _execute_within(client: NotebookClient, timeout: float | None) -> None
     (Not ``asyncio.wait_for``: when the cancelled execution fails while cleaning up, for
     instance with a dead kernel, wait_for reports that failure instead of the timeout.)
     """
-    task = asyncio.ensure_future(client.async_execute())
+    # cleanup_kc=False: the kernel outlives a timeout until the runner has read what it waits on
+    # (:func:`_timed_out`); _stop_kernel shuts it down in every case.
+    task = asyncio.ensure_future(client.async_execute(cleanup_kc=False))
     try:
         done, _pending = await asyncio.wait({task}, timeout=timeout)
     except asyncio.CancelledError:  # the runner is being stopped
@@ -431,12 +533,12 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> di
         result.update(status="timeout", error={
             "kind": "cell-timeout", "cell": tracker.current, "ename": "CellTimeoutError",
             "evalue": f"cell {tracker.current} ran longer than {job.get('cell_timeout')} s",
-            "traceback": _short_traceback(str(exc).splitlines())})
+            "traceback": _short_traceback(str(exc).splitlines()), **_timed_out(nb, client, tracker)})
     except NotebookTimeout:
         result.update(status="timeout", error={
             "kind": "notebook-timeout", "cell": tracker.current, "ename": "TimeoutError",
             "evalue": f"the notebook ran longer than {job.get('timeout')} s (stopped in cell {tracker.current})",
-            "traceback": []})
+            "traceback": [], **_timed_out(nb, client, tracker)})
     except DeadKernelError as exc:
         result.update(status="dead-kernel", error={
             "kind": "dead-kernel", "cell": tracker.current, "ename": "DeadKernelError",
@@ -498,6 +600,11 @@ async def _stop_kernel(client: NotebookClient) -> None:
     km = getattr(client, "km", None)
     if km is None:
         return
+    try:
+        if client.kc is not None:
+            client.kc.stop_channels()
+    except Exception:
+        pass
     try:
         if await _maybe_await(km.is_alive()):
             await _maybe_await(km.shutdown_kernel(now=True))

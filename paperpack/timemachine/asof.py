@@ -1,7 +1,9 @@
 """The date a repository's dependencies are resolved as of, and where that date came from.
 
 In order: a date given on the command line (``--as-of 2023-06-15``); the manifest's
-``environment.as_of``; the commit date of the last commit that changed a notebook or an
+``environment.as_of``; the paper's publication date in its DOI metadata, when the manifest
+declares the paper's DOI (``paper.doi``) and the metadata gives the day (DataCite's *Issued*
+date, Crossref's *published*, CSL's *issued*); the commit date of the last commit that changed a notebook or an
 environment file (git, run with hooks and fsmonitor off: the repository is untrusted).
 A shallow clone (CI's default ``fetch-depth: 1``) knows only its last commit, so the date
 may be later than the paper's: the source then says so.
@@ -16,9 +18,12 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..resolve import DoiResolver
 
 __all__ = ["AsOfMode", "AsOfChoice", "DateSource", "AsOf", "parse_as_of", "repository_date", "ENV_FILES",
            "python_release", "python_note"]
@@ -54,6 +59,7 @@ class AsOfChoice:
 class DateSource(str, enum.Enum):
     GIVEN = "given"  #: --as-of DATE
     MANIFEST = "manifest"  #: environment.as_of in paperpack.yml
+    PAPER_DOI = "paper-doi"  #: the publication date in the metadata of the paper's DOI (paper.doi)
     GIT = "git"  #: last commit changing a notebook or an environment file
     GIT_SHALLOW = "git-shallow"  #: the same, in a shallow clone: possibly later than the paper
 
@@ -97,14 +103,42 @@ def _date(text: str) -> dt.date | None:
 
 
 def repository_date(root: Path, *, notebooks: list[str], manifest: dict[str, Any] | None = None,
-                    given: dt.date | None = None) -> AsOf | None:
-    """The date for ``root`` (see the module's docstring), or ``None`` when nothing gives one."""
+                    given: dt.date | None = None, resolver: "DoiResolver | None" = None) -> AsOf | None:
+    """The date for ``root`` (see the module's docstring), or ``None`` when nothing gives one.
+
+    ``resolver`` looks the paper's DOI up (a default :class:`~paperpack.resolve.DoiResolver`, with its
+    cache, when ``None``)."""
     if given is not None:
         return AsOf(given, DateSource.GIVEN, "given with --as-of")
     declared = ((manifest or {}).get("environment") or {}).get("as_of")
     if isinstance(declared, str) and _date(declared) is not None:
         return AsOf(dt.date.fromisoformat(declared), DateSource.MANIFEST, "environment.as_of in paperpack.yml")
-    return _git_date(root, notebooks)
+    return _paper_date(manifest, resolver) or _git_date(root, notebooks)
+
+
+def _paper_date(manifest: dict[str, Any] | None, resolver: "DoiResolver | None") -> AsOf | None:
+    """The publication date of the paper whose DOI the manifest declares, from the DOI's metadata."""
+    from ..doi import normalize_doi
+
+    paper = (manifest or {}).get("paper")
+    declared = paper.get("doi") if isinstance(paper, dict) else None
+    doi = normalize_doi(declared) if isinstance(declared, str) else None
+    if doi is None:
+        return None
+    if resolver is None:
+        from ..resolve import DoiResolver
+
+        resolver = DoiResolver()
+    record = resolver.resolve(doi)
+    date = _date(record.published or "")
+    if date is None:
+        log.info("the paper's DOI %s gives no publication day (%s): dating by git", doi,
+                 record.reason or f"status {record.status}")
+        return None
+    date = min(date, dt.date.today())
+    where = f" ({record.source})" if record.source else ""
+    return AsOf(date, DateSource.PAPER_DOI, f"publication date of the paper {doi} in its DOI metadata{where}, "
+                "declared as paper.doi in paperpack.yml")
 
 
 def _git(root: Path, *args: str) -> str | None:

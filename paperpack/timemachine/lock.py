@@ -60,7 +60,8 @@ def date_for(root: Path, notebooks: list[str], manifest: dict[str, object] | Non
     if as_of is None:
         raise ConfigError(
             f"no date for {root}: it is not a git repository with a commit that changed a notebook or an "
-            "environment file, and paperpack.yml states no environment.as_of",
+            "environment file, paperpack.yml states no environment.as_of, and no paper.doi whose metadata "
+            "gives the day of publication",
             hint="give the date with --as-of YYYY-MM-DD, or state it in paperpack.yml (environment: as_of: …)",
             path=root)
     return as_of

@@ -164,7 +164,7 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
         outcome = DatedOutcome.UNRESOLVABLE if resolution.status is ResolutionStatus.FAILED \
             else DatedOutcome.NOT_TRIED
         return DatedRun(outcome, declared_ok, as_of, drift, resolution, reason=resolution.reason)
-    log.warning("rerunning the notebooks with dependencies as of %s (%s)", as_of.date,
+    log.warning("rerunning the notebooks with dependencies as of %s, the %s (%s)", as_of.date, as_of.detail,
                 ", ".join(str(c) for c in resolution.changes[:4]) or "no version differs")
     out = Path(result.out_dir) / f"as-of-{as_of.date}"
     try:
