@@ -270,13 +270,21 @@ def test_index_escapes_hostile_text_and_runs_only_its_own_script(tmp_path: Path)
     by_name = {s.get("name"): s for s in suites.iter("testsuite")}
     assert by_name["ok"].get("failures") == "0" and by_name["ok"].get("errors") == "0"
     assert by_name["bad"].find("testcase/error").get("type") == "unsafe-source"  # type: ignore[union-attr]
-    shown = hostile.replace("\x1b", "\\x1b").replace("\x00", "\\x00")  # XML cannot carry them: shown as text
+    # the same reporter as report.junit.xml: colour codes dropped, NUL (XML cannot carry it) shown as text
+    shown = hostile.replace("\x1b[31m", "").replace("\x00", "\\x00")
     assert shown in by_name["bad"].find("testcase/error").text  # type: ignore[operator,union-attr]
+    assert "\x1b" not in (tmp_path / "batch.junit.xml").read_text(encoding="utf-8")
     diff_cases = {c.get("name"): c for c in by_name["diff"].iter("testcase")}
     assert diff_cases["b.ipynb"].find("failure").get("type") == "differs"  # type: ignore[union-attr]
     assert diff_cases["verdict"].find("failure").get("type") == "not-reproduced"  # type: ignore[union-attr]
     assert by_name["late"].find("testcase/error").get("type") == "interrupted"  # type: ignore[union-attr]
     assert suites.get("tests") == "6"
+    # the paper class and reasons as properties, as in each submission's report.junit.xml
+    props = {p.get("name"): p.get("value") for p in by_name["diff"].iter("property") if p.get("name", "").startswith("paper.")}
+    assert props == {"paper.class": "not-reproduced", "paper.label": "not reproduced 0/1",
+                     "paper.reasons": "differs-in-text"}
+    assert {p.get("name"): p.get("value") for p in by_name["diff"].find("testcase[@name='b.ipynb']/properties")  # type: ignore[union-attr]
+            } == {"verdict": "differs", "status": "ok"}
 
 
 def test_the_index_is_written_without_leaving_temporary_files(tmp_path: Path) -> None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Collection
 
 from .._version import __version__
 from ..report import write_atomic, write_json_atomic
+from ..report.junit import NotebookCase, PaperRun, Stopped, render_runs
 from ..report.paper import PaperClass
 from .queue import Submission
 from .state import Layout, Status, SubmissionResult, read_state
@@ -27,17 +26,6 @@ __all__ = ["BatchEntry", "collect", "write_index", "INDEX_JSON", "INDEX_HTML", "
 
 INDEX_JSON, INDEX_HTML, JUNIT = "index.json", "index.html", "batch.junit.xml"
 INDEX_VERSION = 1
-#: notebook verdicts that fail their JUnit testcase
-_FAILING = frozenset({"differs", "failed"})
-#: characters XML 1.0 cannot carry (a notebook's output can hold any of them)
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _x(text: str) -> str:
-    """``text`` as XML can hold it: characters XML forbids shown as ``\\xNN``."""
-    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
 @dataclass(frozen=True)
 class BatchEntry:
     """A queue entry and where it stands: its result when it finished."""
@@ -64,52 +52,21 @@ def collect(layout: Layout, submissions: list[Submission], reused: Collection[st
     return entries
 
 
-def _junit(entries: list[BatchEntry]) -> bytes:
-    suites = ET.Element("testsuites", name="paperpack batch")
-    total = failures = errors = 0
-    for entry in entries:
-        sub, result = entry.submission, entry.result
-        suite = ET.SubElement(suites, "testsuite", name=sub.id)
-        props = ET.SubElement(suite, "properties")
-        for name, value in (("source", sub.source), ("ref", sub.ref or ""), ("commit", result.commit if result else ""),
-                            ("status", entry.status.value), ("verdict", result.verdict if result else "not-run")):
-            ET.SubElement(props, "property", name=name, value=_x(value or ""))
-        cases: list[ET.Element] = []
-        verdict_case = ET.Element("testcase", classname=sub.id, name="verdict",
-                                  time=f"{result.duration:.3f}" if result else "0")
-        cases.append(verdict_case)
-        if result is None:
-            ET.SubElement(verdict_case, "error", message=f"not finished ({entry.status.value})",
-                          type="interrupted").text = "the batch stopped before this submission finished"
-        elif result.failure is not None:
-            failure = result.failure
-            ET.SubElement(verdict_case, "error", message=_x(f"{failure.kind.value}: {failure.message.splitlines()[0]}"),
-                          type=failure.kind.value).text = _x(f"{failure.message}\nhint: {failure.hint}")
-        elif not PaperClass(result.verdict).passed:
-            ET.SubElement(verdict_case, "failure", message=result.label,
-                          type=result.verdict).text = f"{result.label} ({', '.join(result.reasons) or 'no reason'})"
-        for nb in result.notebooks if result else []:
-            case = ET.Element("testcase", classname=sub.id, name=_x(nb.path),
-                              time=f"{nb.duration or 0:.3f}")
-            if nb.verdict in _FAILING:
-                first = nb.message.splitlines()[0] if nb.message else ""
-                ET.SubElement(case, "failure", message=_x(f"{nb.verdict}: {first}"), type=nb.verdict).text = _x(nb.message)
-            elif nb.verdict == "skipped":
-                ET.SubElement(case, "skipped", message=_x(nb.message))
-            cases.append(case)
-        suite.extend(cases)
-        n_fail = sum(1 for c in cases if c.find("failure") is not None)
-        n_err = sum(1 for c in cases if c.find("error") is not None)
-        suite.set("tests", str(len(cases)))
-        suite.set("failures", str(n_fail))
-        suite.set("errors", str(n_err))
-        suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
-        suite.set("time", f"{result.duration:.3f}" if result else "0")
-        total, failures, errors = total + len(cases), failures + n_fail, errors + n_err
-    suites.set("tests", str(total))
-    suites.set("failures", str(failures))
-    suites.set("errors", str(errors))
-    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+def _paper_run(entry: BatchEntry) -> PaperRun:
+    """The submission as report/junit.py's paper-run suite: its verdict, its notebooks, or why it stopped."""
+    sub, result = entry.submission, entry.result
+    extra = {"source": sub.source, "ref": sub.ref or "", "status": entry.status.value}
+    if result is None:
+        return PaperRun(sub.id, PaperClass.NOT_RUN.value, "not run", classname=sub.id, verdict_case=True,
+                        properties=extra, stopped=Stopped("interrupted", f"not finished ({entry.status.value})",
+                                                          "the batch stopped before this submission finished"))
+    failure = result.failure
+    stopped = None if failure is None else Stopped(
+        failure.kind.value, f"{failure.kind.value}: {failure.message}",
+        f"{failure.message}\nhint: {failure.hint}" if failure.hint else failure.message)
+    notebooks = tuple(NotebookCase(nb.path, nb.verdict, nb.status, nb.duration, nb.message) for nb in result.notebooks)
+    return PaperRun(sub.id, result.verdict, result.label, tuple(result.reasons), result.commit, notebooks,
+                    result.duration, stopped, classname=sub.id, verdict_case=True, properties=extra)
 
 
 _STYLE = """
@@ -217,5 +174,5 @@ def write_index(layout: Layout, entries: list[BatchEntry]) -> list[Path]:
     write_json_atomic(out / INDEX_JSON, {"version": INDEX_VERSION, "paperpack": __version__,
                                          "submissions": [e.to_dict() for e in entries]})
     write_atomic(out / INDEX_HTML, _html(entries, layout))
-    write_atomic(out / JUNIT, _junit(entries))
+    write_atomic(out / JUNIT, render_runs("paperpack batch", (_paper_run(e) for e in entries)))
     return [out / INDEX_JSON, out / INDEX_HTML, out / JUNIT]
