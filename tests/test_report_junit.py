@@ -82,3 +82,45 @@ def test_a_50_mb_output_gives_a_short_test_case(tmp_path: Path) -> None:
     assert path.stat().st_size < 64 << 10
     run = {case.name: case for suite in JUnitXml.fromfile(str(path)) for case in suite}
     assert "more lines in report.json" in run["i.ipynb"].result[0].text
+
+
+def test_batch_suites_come_from_the_same_builders_as_the_report(tmp_path: Path) -> None:
+    import dataclasses
+    import xml.etree.ElementTree as ET
+
+    from paperpack.report.junit import NotebookCase, PaperRun, Stopped, render_runs
+
+    notebooks = [same("a.ipynb"), differs("b.ipynb", diff="-0.5\n+0.7"), failed("c.ipynb"), skipped("d.ipynb")]
+    pub = make_publication(tmp_path / "repo", notebooks)
+    (report,) = write_junit(pub)
+    paper = dataclasses.replace(PaperRun.of_publication(pub), name="s1", verdict_case=True)
+    fetch = PaperRun("s2", "not-run", "not run", stopped=Stopped("fetch", "fetch: git clone failed\nstderr…",
+                                                                 "git clone failed\nhint: check the URL"),
+                     verdict_case=True)
+    lines = PaperRun("s3", "not-reproduced", "not reproduced 0/2", ("execution-error",), verdict_case=True,
+                     notebooks=(NotebookCase("n.ipynb", "failed", "error", 1.0, "cell 2: bell\x07 ZeroDivisionError"),
+                                NotebookCase("n.ipynb", "differs", "ok", 1.0, "cell 1: text output differs")))
+    path = tmp_path / "batch.junit.xml"
+    path.write_bytes(render_runs("paperpack batch", [paper, fetch, lines]))
+    ET.parse(path)  # strict XML
+
+    suites = _suites(path)
+    assert list(suites) == ["s1", "s2", "s3"]
+    (run_suite,) = [cases for name, cases in _suites(report).items() if name.startswith("paper run")]
+    verdict, *rest = suites["s1"]
+    assert verdict.name == "verdict" and verdict.result[0].type == "partially-reproduced"
+    # the submission's notebook cases are report.junit.xml's, element for element
+    assert [ET.tostring(c._elem) for c in rest] == [ET.tostring(c._elem) for c in run_suite]
+
+    (stopped,) = suites["s2"]
+    assert isinstance(stopped.result[0], Error) and stopped.result[0].type == "fetch"
+    assert stopped.result[0].message == "fetch: git clone failed" and "hint: check the URL" in stopped.result[0].text
+
+    names = [case.name for case in suites["s3"]]
+    assert names == ["verdict", "n.ipynb", "n.ipynb (2)"]  # unique within the suite
+    error = suites["s3"][1].result[0]
+    assert isinstance(error, Error) and error.type == "error" and "bell\\x07" in error.message
+
+    s3 = next(suite for suite in JUnitXml.fromfile(str(path)) if suite.name == "s3")
+    assert {p.name: p.value for p in s3.properties()} == {  # the paper class and reasons as properties
+        "paper.class": "not-reproduced", "paper.label": "not reproduced 0/2", "paper.reasons": "execution-error"}
