@@ -391,33 +391,53 @@ def _cell_streams(nb: Any, index: int | None) -> str:
     return text[-MAX_STDERR_CHARS:]
 
 
-def _timed_out(nb: Any, client: Any, tracker: "Tracker") -> dict[str, Any]:
-    """What is known of a timed-out cell: its printed text and what its kernel waited on."""
-    return {"stderr": _cell_streams(nb, tracker.current),
-            "waiting_on": network_waits(getattr(tracker.process, "pid", None), _kernel_ports(client))}
+def _timed_out(nb: Any, tracker: "Tracker") -> dict[str, Any]:
+    """What is known of a timed-out cell: its printed text and what its kernel waited on (the watch's
+    last look, taken while the kernel was still alive: nbclient shuts it down at a cell timeout)."""
+    waits = tracker.waits if tracker.waits_cell == tracker.current else []
+    return {"stderr": _cell_streams(nb, tracker.current), "waiting_on": waits}
+
+
+#: how often the watch looks, and how long before a cell's timeout it starts looking
+WATCH_EVERY = 0.25
+WATCH_LEAD = 1.0
+
+
+async def _watch_network(client: Any, tracker: "Tracker", cell_timeout: float | None) -> None:
+    """Shortly before the current cell's timeout, keep what its kernel waits on over the network."""
+    if not cell_timeout:
+        return
+    lead = min(WATCH_LEAD, cell_timeout * 0.2)
+    while True:
+        await asyncio.sleep(WATCH_EVERY)
+        tracker.look(client, cell_timeout - lead)
 
 
 class NotebookTimeout(Exception):
     """The whole notebook ran longer than its timeout."""
 
 
-async def _execute_within(client: NotebookClient, timeout: float | None) -> None:
+async def _execute_within(client: NotebookClient, timeout: float | None, tracker: "Tracker",
+                          cell_timeout: float | None) -> None:
     """Execute the notebook; past ``timeout`` seconds stop it and raise :class:`NotebookTimeout`.
 
     (Not ``asyncio.wait_for``: when the cancelled execution fails while cleaning up, for
     instance with a dead kernel, wait_for reports that failure instead of the timeout.)
+    Meanwhile :func:`_watch_network` looks at what the kernel waits on before a cell timeout.
     """
-    # cleanup_kc=False: the kernel outlives a timeout until the runner has read what it waits on
-    # (:func:`_timed_out`); _stop_kernel shuts it down in every case.
-    task = asyncio.ensure_future(client.async_execute(cleanup_kc=False))
+    task = asyncio.ensure_future(client.async_execute())
+    watch = asyncio.ensure_future(_watch_network(client, tracker, cell_timeout))
     try:
         done, _pending = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            tracker.look(client, 0.0)  # the kernel is still alive: what it waits on at the notebook timeout
+            await _cancel(task)
+            raise NotebookTimeout
     except asyncio.CancelledError:  # the runner is being stopped
         await _cancel(task)
         raise
-    if not done:
-        await _cancel(task)
-        raise NotebookTimeout
+    finally:
+        await _cancel(watch)
     task.result()
 
 
@@ -439,6 +459,16 @@ class Tracker:
         self.started: dict[int, float] = {}
         self.cells: dict[int, dict[str, Any]] = {}
         self.process: Any = None
+        self.waits: list[dict[str, Any]] = []  # what the kernel waited on over the network at the last look
+        self.waits_cell: int | None = None
+
+    def look(self, client: Any, after: float) -> None:
+        """Keep what the kernel waits on over the network, once the current cell has run ``after`` seconds."""
+        cell = self.current
+        if cell is None or cell in self.cells or time.monotonic() - self.started.get(cell, 0.0) < after:
+            return
+        self.waits = network_waits(getattr(self.process, "pid", None), _kernel_ports(client))
+        self.waits_cell = cell
 
     def remember_kernel(self, client: Any) -> None:
         """Keep the kernel's process, to read its exit status after nbclient cleaned up."""
@@ -528,17 +558,17 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> di
             waiting = time.monotonic()
             async with gates.run:
                 result["waited"] += time.monotonic() - waiting
-                await _execute_within(client, job.get("timeout"))
+                await _execute_within(client, job.get("timeout"), tracker, job.get("cell_timeout"))
     except CellTimeoutError as exc:
         result.update(status="timeout", error={
             "kind": "cell-timeout", "cell": tracker.current, "ename": "CellTimeoutError",
             "evalue": f"cell {tracker.current} ran longer than {job.get('cell_timeout')} s",
-            "traceback": _short_traceback(str(exc).splitlines()), **_timed_out(nb, client, tracker)})
+            "traceback": _short_traceback(str(exc).splitlines()), **_timed_out(nb, tracker)})
     except NotebookTimeout:
         result.update(status="timeout", error={
             "kind": "notebook-timeout", "cell": tracker.current, "ename": "TimeoutError",
             "evalue": f"the notebook ran longer than {job.get('timeout')} s (stopped in cell {tracker.current})",
-            "traceback": [], **_timed_out(nb, client, tracker)})
+            "traceback": [], **_timed_out(nb, tracker)})
     except DeadKernelError as exc:
         result.update(status="dead-kernel", error={
             "kind": "dead-kernel", "cell": tracker.current, "ename": "DeadKernelError",
