@@ -90,3 +90,19 @@ def test_an_environment_file_without_a_pip_section_says_so(tmp_path: Path,
     assert _lock(tmp_path) == 1
     assert "no pip section" in capsys.readouterr().err
     assert (tmp_path / "environment.yml").read_text() == "dependencies:\n  - python=3.11\n  - numpy\n"
+
+
+def test_the_dated_rerun_of_an_environment_file_says_what_it_lacks(tmp_path: Path) -> None:
+    from paperpack.repo import Repo
+    from paperpack.run.results import NotebookRun, RunResult
+    from paperpack.timemachine import AsOfChoice, AsOfMode
+    from paperpack.timemachine.rerun import DatedOutcome, dated_rerun
+
+    (tmp_path / "environment.yml").write_bytes(ENV.encode())
+    result = RunResult(engine="local", isolation="", image=None, out_dir=tmp_path, jobs=1, limits={})
+    result.notebooks.append(NotebookRun("a.ipynb", status="error", verdict="failed",
+                                        error={"ename": "ZeroDivisionError", "evalue": "division by zero"}))
+    dated = dated_rerun(Repo.open(tmp_path, manifest=False), result, AsOfChoice(AsOfMode.DATE, AS_OF.date))
+    assert dated is not None and dated.outcome is DatedOutcome.NOT_TRIED
+    assert "declares its environment in environment.yml" in dated.reason
+    assert "paperpack lock PATH --as-of 2023-06-15" in dated.reason
