@@ -74,11 +74,12 @@ def test_lock_adds_pulled_in_packages_at_the_entries_indentation(index: PackageI
     assert env.read_bytes() == want.replace("\n", "\r\n").encode()
 
 
-def test_a_malformed_environment_file_is_named(tmp_path: Path) -> None:
+def test_a_malformed_environment_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "environment.yml").write_text("dependencies:\n  - pip:\n      - plots\n    - : [\n")
     with pytest.raises(ConfigError, match=r"^environment\.yml(:\d+)?: YAML syntax error") as caught:
         plan_lock(tmp_path, AS_OF)
     assert "environment.yml" in caught.value.hint
+    assert _lock(tmp_path) == 2 and "environment.yml" in capsys.readouterr().err
 
 
 def test_an_environment_file_without_a_pip_section_says_so(tmp_path: Path,
@@ -106,3 +107,14 @@ def test_the_dated_rerun_of_an_environment_file_says_what_it_lacks(tmp_path: Pat
     assert dated is not None and dated.outcome is DatedOutcome.NOT_TRIED
     assert "declares its environment in environment.yml" in dated.reason
     assert "paperpack lock PATH --as-of 2023-06-15" in dated.reason
+
+
+def test_an_environment_file_that_is_a_link_out_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.yml"
+    outside.write_text(ENV)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "environment.yml").symlink_to(outside)
+    with pytest.raises(ConfigError, match=r"environment\.yml.*link.*outside the repository"):
+        plan_lock(repo, AS_OF)
+    assert outside.read_text() == ENV

@@ -77,6 +77,9 @@ def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bo
     env = detect(root)
     req = requirements_file(root, env)
     conda_file = env.conda_file if req is None else None
+    linked = next((n for n in ("environment.yml", "environment.yaml") if env.linked_out(n)), None)
+    if req is None and conda_file is None and linked is not None:
+        conda_file = env.path(linked)  # refused below by the no-follow reader, never followed
     if req is None and conda_file is None:
         raise DatedResolutionError(
             f"{root} has no requirements.txt (in binder/, .binder/ or the root) nor environment.yml to pin",
@@ -85,7 +88,8 @@ def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bo
     python = python or target_python(root)
     if conda_file is not None:
         path = root / conda_file
-        section = pip_section(root, env, conda_file, read_repo_text(root, conda_file))
+        text = read_repo_text(root, conda_file)  # an EnvironmentFileError for a link out of the repository
+        section = pip_section(root, env, conda_file, text)
         resolution = _resolved(section.requirements, as_of, python, offline, path, root)
         return LockPlan(root, path, section.text, pin_pip_section(section, resolution.text), resolution)
     assert req is not None
