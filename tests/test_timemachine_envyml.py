@@ -118,3 +118,10 @@ def test_an_environment_file_that_is_a_link_out_is_refused(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match=r"environment\.yml.*link.*outside the repository"):
         plan_lock(repo, AS_OF)
     assert outside.read_text() == ENV
+
+
+def test_a_pip_section_that_only_includes_a_file_says_so(tmp_path: Path) -> None:
+    (tmp_path / "environment.yml").write_text("dependencies:\n  - pip:\n      - -r extra.txt\n")
+    (tmp_path / "extra.txt").write_text("plots\n")
+    with pytest.raises(DatedResolutionError, match=r"only includes extra\.txt with -r"):
+        plan_lock(tmp_path, AS_OF)

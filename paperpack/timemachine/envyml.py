@@ -69,9 +69,11 @@ def pip_section(root: Path, env: Environment, rel: str, text: str) -> PipSection
     block = [] if marker is None else [marker] + [r.line - 1 for r in pips if r.line is not None and
                                                   r.line - 1 > marker]
     if not own:
+        included = f" (it only includes {', '.join(conda.included)} with -r: included files are not pinned yet)" \
+            if conda and conda.included else ""
         raise DatedResolutionError(
-            f"{rel} has no pip section with a package to pin: paperpack lock pins the `- pip:` entries of an "
-            "environment file; its conda entries are solved by conda and are left as written",
+            f"{rel} has no pip section with a package to pin{included}: paperpack lock pins the `- pip:` entries "
+            "of an environment file; its conda entries are solved by conda and are left as written",
             hint=f"declare the PyPI packages under `- pip:` in {rel}'s dependencies (or pin the conda entries "
                  "yourself, `numpy=1.24.3`)", path=root / rel)
     names = frozenset(canonicalize_name(pypi_name(r.name)) for r in conda.conda_requirements) if conda else frozenset()

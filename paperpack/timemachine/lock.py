@@ -106,7 +106,7 @@ def _resolved(text: str, as_of: AsOf, python: str, offline: bool, path: Path, ro
         raise DatedResolutionError(
             f"could not resolve {rel} as of {as_of.date} for Python {python}: {resolution.reason}{note}",
             hint="choose a later date with --as-of, pin the package to a release that has a wheel for this "
-                 "Python, or state an older Python in runtime.txt", path=path)
+                 "Python, or state an older Python in runtime.txt (in environment.yml: `- python=X.Y`)", path=path)
     return resolution
 
 
