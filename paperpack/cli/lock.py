@@ -1,4 +1,4 @@
-"""``paperpack lock``: pin requirements.txt to the versions of the repository's date."""
+"""``paperpack lock``: pin requirements.txt (or environment.yml's pip section) to the versions of the repository's date."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from ..repo import Repo
 from ..timemachine import AsOfChoice, AsOfMode, parse_as_of
 from ..timemachine.lock import date_for, plan_lock, write_lock
 
-HELP = "pin requirements.txt to the versions that existed on the repository's date"
+HELP = "pin requirements.txt (or environment.yml's pip section) to the versions of the repository's date"
 DESCRIPTION = """\
-Resolve the repository's requirements.txt as of a date (the last commit that changed a
+Resolve the repository's requirements.txt (or, for a conda environment.yml, the
+entries of its pip: section) as of a date (the last commit that changed a
 notebook or an environment file, environment.as_of in paperpack.yml, or --as-of DATE):
 pins the author wrote (==) are kept, every other requirement is pinned to the version
-of that date, and the distributions they pull in are appended. The diff is shown;
+of that date, and the distributions they pull in are appended (in environment.yml:
+after the last pip entry, at its indentation). The diff is shown;
 the file is written only with --write (atomically; nothing else in it changes).
 Exit code 1 when the file would change and --write was not given.
 

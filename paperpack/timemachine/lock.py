@@ -1,4 +1,5 @@
-"""``paperpack lock``: the dated pins, as a change to the repository's requirements.txt.
+"""``paperpack lock``: the dated pins, as a change to the repository's requirements.txt, or to the
+``pip:`` section of its environment.yml when repo2docker uses that (:mod:`.envyml`).
 
 :func:`plan_lock` resolves and returns the new text and its diff without writing
 anything; :func:`write_lock` writes it atomically (through no link, inside the
@@ -14,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, DatedResolutionError
+from ..environment import detect
+from ..repofile import read_repo_text
 from ..report import write_atomic
 from ..run.venv import requirements_file, requirements_text
 from .asof import AsOf, repository_date
+from .envyml import pin_pip_section, pip_section
 from .pins import unified_diff
 from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
 
@@ -28,7 +32,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class LockPlan:
     root: Path
-    path: Path  #: the requirements file
+    path: Path  #: the requirements file, or the environment.yml
     old: str
     new: str
     resolution: DatedResolution
@@ -68,27 +72,46 @@ def date_for(root: Path, notebooks: list[str], manifest: dict[str, object] | Non
 
 
 def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bool = False) -> LockPlan:
-    """Resolve the repository's requirements.txt as of ``as_of``; nothing is written."""
-    req = requirements_file(root)
-    if req is None:
+    """Resolve the repository's requirements.txt (or its environment.yml's pip section) as of ``as_of``;
+    nothing is written."""
+    env = detect(root)
+    req = requirements_file(root, env)
+    conda_file = env.conda_file if req is None else None
+    linked = next((n for n in ("environment.yml", "environment.yaml") if env.linked_out(n)), None)
+    if req is None and conda_file is None and linked is not None:
+        conda_file = env.path(linked)  # refused below by the no-follow reader, never followed
+    if req is None and conda_file is None:
         raise DatedResolutionError(
-            f"{root} has no requirements.txt (in binder/, .binder/ or the root) to pin",
-            hint="paperpack lock pins requirements.txt; declare the dependencies there first", path=root)
-    text = requirements_text(root, req)
+            f"{root} has no requirements.txt (in binder/, .binder/ or the root) nor environment.yml to pin",
+            hint="paperpack lock pins requirements.txt or the pip section of environment.yml; declare the "
+                 "dependencies there first", path=root)
     python = python or target_python(root)
+    if conda_file is not None:
+        path = root / conda_file
+        text = read_repo_text(root, conda_file)  # an EnvironmentFileError for a link out of the repository
+        section = pip_section(root, env, conda_file, text)
+        resolution = _resolved(section.requirements, as_of, python, offline, path, root)
+        return LockPlan(root, path, section.text, pin_pip_section(section, resolution.text), resolution)
+    assert req is not None
+    text = requirements_text(root, req)
+    resolution = _resolved(text, as_of, python, offline, req, root)
+    return LockPlan(root, req, text, resolution.text, resolution)
+
+
+def _resolved(text: str, as_of: AsOf, python: str, offline: bool, path: Path, root: Path) -> DatedResolution:
     resolution = resolve_as_of(text, as_of, python, offline=offline)
     if resolution.status is not ResolutionStatus.RESOLVED:
-        rel = req.relative_to(root).as_posix()
+        rel = path.relative_to(root).as_posix()
         note = f" ({resolution.python_note})" if resolution.python_note else ""
         raise DatedResolutionError(
             f"could not resolve {rel} as of {as_of.date} for Python {python}: {resolution.reason}{note}",
             hint="choose a later date with --as-of, pin the package to a release that has a wheel for this "
-                 "Python, or state an older Python in runtime.txt", path=req)
-    return LockPlan(root, req, text, resolution.text, resolution)
+                 "Python, or state an older Python in runtime.txt (in environment.yml: `- python=X.Y`)", path=path)
+    return resolution
 
 
 def write_lock(plan: LockPlan) -> None:
-    """Write the pinned requirements in place of the file, atomically."""
+    """Write the pinned requirements (or environment file) in place of the file, atomically."""
     write_atomic(plan.path, plan.new, within=plan.root,
                  hint=f"paperpack lock writes {plan.rel}; it must be a regular file inside the repository")
     log.info("wrote the dated pins to %s", plan.path)

@@ -12,7 +12,9 @@ copy of the repository whose requirements.txt holds the dated pins (content-tagg
 a second time it is reused), with the Python of the first image; the notebooks of the repository
 itself then run in it, in a container like the first run. (Never with the local engine: running the
 paper's code outside the container because the container run failed would lower its isolation.)
-Images built in binder mode get no dated image (conda solves those environments; not yet dated).
+Images built in binder mode get no dated image (conda solves those environments; not yet dated). A
+repository whose environment is an environment.yml gets no dated rerun yet: ``paperpack lock`` pins
+its ``pip:`` section (:mod:`.envyml`), but its conda entries are not dated, so the rerun says so.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..environment import detect
 from ..errors import BuildError, EngineError
 from ..repo import Repo
 from ..run.api import run_notebooks
@@ -149,10 +152,15 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, drift=drift,
                         reason="no date: not a git repository, and paperpack.yml states no environment.as_of "
                                "(give one with --as-of YYYY-MM-DD)")
-    req = requirements_file(repo.root)
+    env = detect(repo.root)
+    req = requirements_file(repo.root, env)
     if req is None:
-        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift,
-                        reason="the repository has no requirements.txt to resolve as of a date")
+        conda = env.conda_file
+        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, reason=(
+            f"the dated rerun resolves requirements.txt only, and the repository declares its environment in "
+            f"{conda} (its conda entries are not dated; `paperpack lock PATH --as-of {as_of.date}` shows the "
+            f"dated pins of its pip section)" if conda else
+            "the repository has no requirements.txt to resolve as of a date"))
     labels = _image_labels(result.image) if result.engine == "docker" and result.image else {}
     if result.engine == "docker" and labels.get(f"{_LABELS}.mode") != "offline":
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift,
