@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MUTMUT = Path(sys.executable).parent / "mutmut"
 EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.txt"
 GOAL = 85.0
 
@@ -86,8 +85,26 @@ class Tally:
         return 100.0 * self.caught / counted if counted else 100.0
 
 
+#: mutmut copies the test folders (``also_copy``) over the last run's copy with ``shutil.copytree``, which follows
+#: symbolic links and stops at a dangling one; the test cases hold links on purpose (a dangling one, one to
+#: /etc/passwd), so they are copied as links, into a fresh folder (a link cannot be copied over an existing one).
+_MUTMUT_KEEPING_LINKS = (
+    "import os, shutil, sys\n"
+    "_copytree = shutil.copytree\n"
+    "def copytree(src, dst, symlinks=True, *args, **kwargs):\n"
+    "    if kwargs.get('dirs_exist_ok') and os.path.isdir(dst) and not os.path.islink(dst):\n"
+    "        shutil.rmtree(dst)\n"
+    "    return _copytree(src, dst, symlinks, *args, **kwargs)\n"
+    "shutil.copytree = copytree\n"
+    "from mutmut.__main__ import cli\n"
+    "sys.argv[0] = 'mutmut'\n"
+    "sys.exit(cli())\n"
+)
+
+
 def mutmut(*args: str, check: bool = True) -> str:
-    proc = subprocess.run([str(MUTMUT), *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-c", _MUTMUT_KEEPING_LINKS, *args], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
     if check and proc.returncode != 0:
         sys.exit(f"error: `mutmut {' '.join(args)}` failed (exit {proc.returncode}); its output ends with:\n"
                  + "\n".join((proc.stdout + proc.stderr).splitlines()[-30:]))
