@@ -1,0 +1,81 @@
+"""A reproduced error is a verdict only if the cells before it gave the same results (run/verdict.py).
+
+Issue 16's mutation testing found these guarantees untested: the earlier cells are compared with the
+notebook's own tolerances, a run without a failing cell is left alone, and an executed copy that cannot
+be read leaves the verdict and says so, naming the notebook and the cause.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from paperpack.run.plan import PlannedNotebook
+from paperpack.run.results import NotebookRun
+from paperpack.run.verdict import judge
+
+
+def _notebook(path: Path, printed: str) -> Path:
+    """A notebook printing ``printed`` in its first cell and failing with ZeroDivisionError in its second."""
+    error = new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])
+    nbformat.write(new_notebook(cells=[
+        new_code_cell("print(x)", execution_count=1, outputs=[new_output("stream", name="stdout", text=printed)]),
+        new_code_cell("1 / 0", execution_count=2, outputs=[error]),
+    ]), path)
+    return path
+
+
+def _reproduced(source_cell: int | None = 1) -> NotebookRun:
+    """A run that failed as the committed notebook did, in the committed cell ``source_cell``."""
+    return NotebookRun(path="a.ipynb", status="error", verdict="reproduces-error",
+                       message="code cell 2 (In [2]): reproduces the committed error",
+                       error={"kind": "cell-error", "source_cell": source_cell})
+
+
+def test_earlier_cells_are_compared_with_the_notebooks_tolerances(tmp_path: Path) -> None:
+    committed = _notebook(tmp_path / "a.ipynb", "1.000\n")
+    executed = _notebook(tmp_path / "executed.ipynb", "1.001\n")  # 0.1 % off
+    tolerant = _reproduced()
+    judge(tolerant, PlannedNotebook(path="a.ipynb", compare={"rtol": 0.01}), committed, executed)
+    assert (tolerant.verdict, tolerant.comparison) == ("reproduces-error", None), tolerant.message
+    strict = _reproduced()
+    judge(strict, PlannedNotebook(path="a.ipynb"), committed, executed)
+    assert strict.verdict == "differs", strict.message
+
+
+def test_a_run_without_a_failing_cell_is_left_alone(tmp_path: Path) -> None:
+    """No source cell to compare up to: the verdict stays, nothing crashes on the differing cells."""
+    committed = _notebook(tmp_path / "a.ipynb", "1\n")
+    executed = _notebook(tmp_path / "executed.ipynb", "2\n")
+    run = _reproduced(source_cell=None)
+    judge(run, PlannedNotebook(path="a.ipynb"), committed, executed)
+    assert (run.verdict, run.comparison) == ("reproduces-error", None)
+
+
+def test_no_executed_copy_keeps_the_verdict_without_a_warning(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    committed = _notebook(tmp_path / "a.ipynb", "1\n")
+    run = _reproduced()
+    with caplog.at_level(logging.WARNING, logger="paperpack.run.verdict"):
+        judge(run, PlannedNotebook(path="a.ipynb"), committed, None)
+    assert (run.verdict, run.comparison) == ("reproduces-error", None)
+    assert not caplog.records, "nothing was wrong: no executed copy is expected after a failure in some engines"
+
+
+def test_an_unreadable_executed_copy_is_reported_with_the_notebook_and_cause(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    committed = _notebook(tmp_path / "a.ipynb", "1\n")
+    executed = tmp_path / "executed.ipynb"
+    executed.write_text("{not json", encoding="utf-8")
+    run = _reproduced()
+    with caplog.at_level(logging.WARNING, logger="paperpack.run.verdict"):
+        judge(run, PlannedNotebook(path="sub/a.ipynb"), committed, executed)
+    assert (run.verdict, run.comparison) == ("reproduces-error", None)
+    [record] = caplog.records
+    message = record.getMessage()
+    assert message.startswith("sub/a.ipynb: cells before the error not compared: "), message
+    assert len(message) > len("sub/a.ipynb: cells before the error not compared: "), "the cause is named"
