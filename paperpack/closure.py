@@ -15,8 +15,12 @@ built, so no code of the paper (``setup.py``) or of any package runs on this mac
 
 Results are cached (:class:`~paperpack.cache.JsonCache`, folder ``closure``) by the
 requirement set, the target Python and the index settings; ``offline`` reads the cache only.
-Modules are matched to distributions by name (:func:`paperpack.importmap.distributions_for`):
-pip's report carries each distribution's core metadata, not its file list.
+
+The modules each resolved distribution provides come from the wheel itself: pip's report gives
+each one's core metadata (no file list) and the URL of its wheel, whose file list (RECORD's
+content) and top_level.txt :mod:`paperpack.wheelfiles` reads with range requests
+(:attr:`Closure.modules`). A wheel whose list cannot be read leaves its distribution to the
+name table (:func:`paperpack.importmap.distributions_for`).
 """
 
 from __future__ import annotations
@@ -81,10 +85,20 @@ class Closure:
     reason: str = ""
     cached: bool = False
     seconds: float = 0.0
+    #: distribution → the top-level modules its wheel installs (those whose file list was read)
+    modules: dict[str, list[str]] = field(default_factory=dict)
+
+    def providers(self) -> dict[str, tuple[str, ...]]:
+        """Top-level module → the resolved distributions whose wheels install it."""
+        out: dict[str, list[str]] = {}
+        for dist, modules in sorted(self.modules.items()):
+            for module in modules:
+                out.setdefault(module, []).append(dist)
+        return {module: tuple(dists) for module, dists in out.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status.value, "python": self.python, "distributions": self.distributions,
-                "via": self.via, "reason": self.reason}
+                "via": self.via, "reason": self.reason, "modules": self.modules}
 
 
 def resolvable(text: str) -> str | None:
@@ -100,7 +114,8 @@ def resolvable(text: str) -> str | None:
 
 def _cache_key(requirements: Sequence[str], python: str, before: str | None = None) -> str:
     env = {name: os.environ.get(name, "") for name in _KEY_ENV}
-    key: dict[str, Any] = {"requirements": sorted(set(requirements)), "python": python, "env": env}
+    # "modules": entries written before the closure carried each wheel's modules are not reused
+    key: dict[str, Any] = {"requirements": sorted(set(requirements)), "python": python, "env": env, "modules": 1}
     if before:
         key["before"] = before
     return json.dumps(key, sort_keys=True)
@@ -123,7 +138,7 @@ def resolve_closure(requirements: Sequence[str], *, python: str, offline: bool =
     hit = cache.get(key)
     if isinstance(hit, dict):
         return Closure(ClosureStatus(hit["status"]), python, dict(hit["distributions"]), dict(hit["via"]),
-                       str(hit["reason"]), cached=True)
+                       str(hit["reason"]), cached=True, modules=dict(hit.get("modules") or {}))
     if offline:
         return Closure(ClosureStatus.OFFLINE, python, reason="offline, and this set of requirements was never "
                        "resolved before")
@@ -214,18 +229,27 @@ def _run_pip(reqs: list[str], python: str, timeout: float, before: str | None = 
             if any(sign in output for sign in _NO_ANSWER):
                 return Closure(ClosureStatus.FAILED, python, reason=why[:400])
             return Closure(ClosureStatus.UNAVAILABLE, python, reason=f"pip stopped: {why[:300]}")
-        return _from_report(json.loads(report.read_text(encoding="utf-8")), python)
+        closure, wheels = _from_report(json.loads(report.read_text(encoding="utf-8")), python)
+    from .wheelfiles import remote_wheels_modules  # HTTP client: only after a resolution
+
+    closure.modules = remote_wheels_modules(wheels)
+    return closure
 
 
-def _from_report(report: dict[str, Any], python: str) -> Closure:
-    """Distributions and, for each pulled-in one, a requested distribution that needs it (breadth first)."""
+def _from_report(report: dict[str, Any], python: str) -> tuple[Closure, dict[str, str]]:
+    """Distributions and, for each pulled-in one, a requested distribution that needs it (breadth first);
+    and the URL of each distribution's wheel."""
     versions: dict[str, str] = {}
+    wheels: dict[str, str] = {}
     needs: dict[str, list[str]] = {}
     requested: list[str] = []
     for item in report.get("install") or []:
         meta = item.get("metadata") or {}
         name = canonicalize_name(str(meta.get("name", "")))
         versions[name] = str(meta.get("version", ""))
+        url = (item.get("download_info") or {}).get("url")
+        if isinstance(url, str) and url.startswith(("https://", "http://", "file:")):
+            wheels[name] = url
         deps: list[str] = []
         for text in meta.get("requires_dist") or []:
             try:
@@ -243,4 +267,4 @@ def _from_report(report: dict[str, Any], python: str) -> Closure:
                 if dep in versions and dep not in via and dep not in requested:
                     via[dep] = top
                     queue.append(dep)
-    return Closure(ClosureStatus.RESOLVED, python, versions, via)
+    return Closure(ClosureStatus.RESOLVED, python, versions, via), wheels

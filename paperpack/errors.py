@@ -29,6 +29,8 @@ __all__ = [
     "RunError",
     "DatedResolutionError",
     "BinderError",
+    "QueueError",
+    "FetchError",
     "EXIT_OK",
     "EXIT_FINDINGS",
     "EXIT_USAGE",
@@ -148,3 +150,11 @@ class DatedResolutionError(PaperpackError):
 
 class BinderError(PaperpackError):
     """A BinderHub could not be asked to build, or did not say how the build ended (unreachable, cut, too slow)."""
+
+
+class QueueError(ConfigError):
+    """A batch queue file cannot be read, or one of its submissions is malformed (an unsafe id, a bad source)."""
+
+
+class FetchError(PaperpackError):
+    """A batch submission cannot be fetched (an unreachable git URL, an unknown ref, a damaged archive)."""

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import math
 import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
@@ -33,8 +31,8 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import create_connection
 
 from ._version import __version__
-from .errors import ConfigError, PaperpackError, UnsafeUrlError
-from .services import ENV_VARS, NetworkError, ServiceConfig, ServiceTimeout, ServiceUnreachable
+from .errors import UnsafeUrlError
+from .services import NetworkError, ServiceConfig, ServiceTimeout, ServiceUnreachable
 from .urlpolicy import UrlPolicy
 
 __all__ = ["ServiceConfig", "HttpClient", "NetworkError", "ServiceUnreachable", "ServiceTimeout",

@@ -1,9 +1,13 @@
 """Import names → distribution names, and what the Jupyter image always provides.
 
-``import sklearn`` is satisfied by the distribution ``scikit-learn``: :func:`distributions_for`
-maps a top-level module to the PEP 503-normalised distribution names that provide it
-(several when there are drop-in alternatives, e.g. ``cv2``). Names not in the table fall
-back to the normalised module name (``import requests`` → ``requests``).
+``import sklearn`` is satisfied by the distribution ``scikit-learn``. The distributions' own
+metadata says so first: :func:`installed_modules` reads top_level.txt or RECORD of a declared
+distribution installed here (``importlib.metadata``), and the closure pip resolves for a
+repository carries the modules of each resolved wheel (:attr:`paperpack.closure.Closure.modules`). Where neither knows a module,
+:func:`distributions_for` maps it through a hand-written table to the PEP 503-normalised
+distribution names that provide it (several when there are drop-in alternatives, e.g.
+``cv2``), and names not in the table fall back to the normalised module name
+(``import requests`` → ``requests``).
 
 :data:`IMAGE_PROVIDED` are modules every paperpack/repo2docker image has because the
 Jupyter kernel itself needs them (IPython, ipykernel and their dependencies); importing
@@ -20,9 +24,12 @@ bring anything, so an import it might cover is a warning rather than an error.
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import Iterable
 
-__all__ = ["MODULE_TO_DISTS", "IMAGE_PROVIDED", "REQUIRES", "BACKENDS", "normalise", "distributions_for", "requires_closure"]
+__all__ = ["MODULE_TO_DISTS", "IMAGE_PROVIDED", "REQUIRES", "BACKENDS", "normalise", "distributions_for",
+           "installed_modules", "modules_from_names", "requires_closure"]
 
 #: Top-level import name → distributions that provide it (first one is suggested; conda names such as
 #: ``matplotlib-base`` or ``pytorch`` count too, for environment.yml).
@@ -157,10 +164,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "opencv-contrib-python-headless": ("numpy",), "contourpy": ("numpy",), "pyerfa": ("numpy",),
     "python-dateutil": ("six",), "jinja2": ("markupsafe",), "patsy": ("numpy",),
     # known to need nothing: a declared leaf cannot bring an undeclared import
-    **{leaf: () for leaf in ("numpy", "pillow", "pyyaml", "six", "pytz", "tzdata", "packaging", "pyparsing",
-                             "cycler", "kiwisolver", "fonttools", "joblib", "threadpoolctl", "urllib3", "idna",
-                             "charset-normalizer", "certifi", "et-xmlfile", "click", "markupsafe", "toolz",
-                             "cloudpickle", "fsspec", "xlrd", "mpmath", "tabulate")},
+    **dict.fromkeys(("numpy", "pillow", "pyyaml", "six", "pytz", "tzdata", "packaging", "pyparsing", "cycler", "kiwisolver", "fonttools", "joblib", "threadpoolctl", "urllib3", "idna", "charset-normalizer", "certifi", "et-xmlfile", "click", "markupsafe", "toolz", "cloudpickle", "fsspec", "xlrd", "mpmath", "tabulate"), ()),
 }
 
 #: Calls that need an optional backend nobody imports → (what it reads, distributions any of which serves).
@@ -191,6 +195,55 @@ def distributions_for(module: str) -> tuple[str, ...]:
     if known:
         return tuple(normalise(d) for d in known)
     return (normalise(module),)
+
+
+_EXTENSION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\..*(?:\.so|\.pyd)$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def modules_from_names(names: Iterable[str], top_level: str = "") -> list[str]:
+    """Top-level import names from a wheel's file names (as RECORD lists them) and its top_level.txt."""
+    found: set[str] = set()
+    for name in names:
+        parts = name.split("/")
+        first = parts[0]
+        if first.endswith(".dist-info"):
+            continue
+        if first.endswith(".data"):  # x.data/purelib/pkg/… and x.data/platlib/… install like the root
+            if len(parts) < 4 or parts[1] not in ("purelib", "platlib"):
+                continue
+            parts = parts[2:]
+            first = parts[0]
+        if len(parts) > 1:
+            if _IDENTIFIER.match(first) and first != "__pycache__":
+                found.add(first)
+        elif first.endswith(".py") and _IDENTIFIER.match(first[:-3]):
+            found.add(first[:-3])
+        elif (m := _EXTENSION.match(first)) is not None:
+            found.add(m.group(1))
+    for line in top_level.splitlines():
+        head = line.strip().split("/")[0]
+        if _IDENTIFIER.match(head):
+            found.add(head)
+    return sorted(found)
+
+
+@functools.cache
+def installed_modules(dist: str) -> frozenset[str]:
+    """The top-level modules the distribution ``dist``, if installed here, provides, by its own metadata.
+
+    Its ``top_level.txt`` where the build tool wrote one, else the files its RECORD lists. One
+    distribution looked up by name (~0.1 ms), unlike ``packages_distributions()``, which reads every
+    installed distribution (0.2–0.3 s CPU measured on 114): only declared names are ever asked.
+    """
+    from importlib.metadata import PackageNotFoundError, distribution  # only when the table leaves a gap
+
+    try:
+        found = distribution(dist)
+        top = found.read_text("top_level.txt") or ""
+        return frozenset(modules_from_names([] if top.strip() else (str(f) for f in found.files or ()), top))
+    except (PackageNotFoundError, OSError, ValueError):
+        return frozenset()
 
 
 def requires_closure(declared: set[str]) -> dict[str, str]:

@@ -36,7 +36,7 @@ _READ_CALLS = frozenset({
     "read_pickle", "read_fwf", "read_stata", "read_sas", "read_spss", "read_orc", "read_xml", "loadtxt",
     "genfromtxt", "load", "fromfile", "imread", "open_dataset", "open_mfdataset", "open_dataarray",
     "load_workbook", "read_file", "loadmat", "File", "read_text", "read_bytes", "Dataset", "load_dataset",
-    "read", "read_image", "load_img", "read_shapefile", "ExcelFile", "read_raw", "read_table",
+    "read", "read_image", "load_img", "read_shapefile", "ExcelFile", "read_raw",
 })
 _WRITE_CALLS = frozenset({
     "savefig", "to_csv", "to_excel", "to_parquet", "to_json", "to_hdf", "to_pickle", "to_feather", "to_netcdf",

@@ -425,7 +425,7 @@ class DoiResolver:
             return {}
         workers = max(1, min(self.config.workers, len(unique)))
         if not self.offline:
-            self.client  # made here, once, not by several threads at the same time
+            _ = self.client  # made here, once, not by several threads at the same time
         try:
             if workers == 1:
                 return {doi: self.resolve(doi) for doi in unique}

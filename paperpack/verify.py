@@ -226,7 +226,7 @@ def verify(repo: Repo | Path | str, options: VerifyOptions | None = None) -> Res
         result.validation = _validate(repo, options)
         observer.validated(result.validation)
     if Stage.IMAGE in stages:  # the build decides the engine: docker when a daemon answers
-        result.engine = _build_engine(settings.engine, runs=Stage.RUN in stages)
+        result.engine = _build_engine(settings.engine, runs=Stage.RUN in stages, repo=repo, build=options.build)
         observer.engine_chosen(result.engine)
     if Stage.RUN in stages and Stage.DATA in stages:  # before the build: a data problem should not wait for it
         from .data import ensure_data  # here: it imports the HTTP client
@@ -271,23 +271,58 @@ def _validate(repo: Repo, options: VerifyOptions) -> Report:
     return validate(repo, context=context)
 
 
-def _build_engine(engine: str, *, runs: bool) -> EngineChoice:
-    """The build's engine: docker when asked, or (auto) when a Docker daemon answers; else local, saying why."""
+def _build_engine(engine: str, *, runs: bool, repo: Repo, build: BuildSettings) -> EngineChoice:
+    """The build's engine: docker when asked, or (auto) when this machine can build the image; else local, saying why.
+
+    auto with a Docker daemon that cannot build yet (:func:`~paperpack.build.readiness.readiness`):
+    a base image this machine can make is made first (the note says so, once: later builds
+    reuse it); anything else missing (the buildx plugin, debootstrap, root) runs the
+    notebooks with the local engine, as without a daemon, the note naming what is missing
+    and the command that enables container builds. An explicit ``--mode`` gets no such
+    fall back: the build says what is missing (exit 2).
+    """
+    from .build.readiness import readiness
     from .run.engines import EngineChoice, docker_available
 
-    if engine != "auto":
+    if engine == "local":
         return EngineChoice(engine)
-
     ok, why = docker_available()
-    if ok:
-        return EngineChoice("docker")
+    if not ok:
+        if engine == "docker":
+            return EngineChoice(engine)  # the build says Docker is missing (exit 2)
+        if not runs:
+            raise EngineError(f"cannot build an image: {why}",
+                              hint="install and start Docker (see docs/build.md), or drop --no-run to run the "
+                                   "notebooks with the local engine")
+        return EngineChoice("local", note=f"no usable container engine ({why}): running the notebooks with the "
+                                          f"local engine — {LOCAL_NOTE}; `{_docker_fix()}` enables container "
+                                          "builds")
+    ready = readiness(repo, build.mode, build.allow_python_substitution)
+    if ready.make_base:
+        return EngineChoice("docker", note=f"making the base image {ready.make_base} first: it is not present yet "
+                                           f"and this machine can make it (debootstrap of Debian {ready.release}, "
+                                           "about a minute; made once, later builds reuse it)")
+    if ready.can_build or engine == "docker" or build.mode != "auto":
+        return EngineChoice("docker")  # an explicit request: the build says what is missing (exit 2)
     if not runs:
-        raise EngineError(f"cannot build an image: {why}",
-                          hint="install and start Docker (see docs/build.md), or drop --no-run to run the "
-                               "notebooks with the local engine")
-    return EngineChoice("local", note=f"no usable container engine ({why}): running the notebooks with the local "
-                                      "engine — less isolated: notebook code runs as you, on your files (the run's "
-                                      "report says which limits and network isolation this machine allowed)")
+        raise EngineError(f"cannot build an image here: {ready.problem}", hint=f"run `{ready.fix}`")
+    return EngineChoice("local", note=f"Docker answers but cannot build images here ({ready.problem}): running "
+                                      f"the notebooks with the local engine — {LOCAL_NOTE}; `{ready.fix}` enables "
+                                      "container builds")
+
+
+def _docker_fix() -> str:
+    """The command that gives this machine a Docker daemon: install it, or start the one installed."""
+    import shutil
+
+    from .build.engine import docker_cli
+
+    return "sudo apt-get install docker.io" if shutil.which(docker_cli()) is None else "sudo systemctl start docker"
+
+
+#: the end of the note when auto runs the notebooks with the local engine
+LOCAL_NOTE = ("less isolated: notebook code runs as you, on your files (the run's report says which limits and "
+              "network isolation this machine allowed)")
 
 
 def _build(repo: Repo, settings: BuildSettings, observer: Observer, *, auto: bool) -> BuildResult:
@@ -298,7 +333,8 @@ def _build(repo: Repo, settings: BuildSettings, observer: Observer, *, auto: boo
     try:
         built = build_image(repo, mode=settings.mode, force=settings.force, ca_bundle=settings.ca_bundle,
                             push=settings.push, progress=sink, image_name=settings.image_name,
-                            allow_substitution=settings.allow_python_substitution, timeout=settings.timeout)
+                            allow_substitution=settings.allow_python_substitution, timeout=settings.timeout,
+                            make_base=True)
     except (BuildError, EngineError) as exc:
         if auto:  # the notebooks did not run, and auto does not run them without a container
             exc.hint = f"{exc.hint}. {NOT_LOCAL}" if exc.hint else NOT_LOCAL

@@ -3,7 +3,9 @@
 ``PackageIndex().add("ubertool", "1.0", requires=["subpkg>=1"])`` builds a pure-Python wheel
 (``ubertool/__init__.py`` plus its ``.dist-info``) and serves ``/simple/ubertool/`` and the
 file, so pip's real resolver can be pointed at it with ``--index-url``. ``requests`` counts
-what pip fetched. ``add(..., uploaded="2023-06-01T00:00:00Z")`` gives a file an upload time, served as
+what pip fetched. ``add(..., module="othername")`` gives the wheel an import name other than its
+distribution name. Files are served with single HTTP ranges (``Range: bytes=a-b`` or ``bytes=-n``,
+answered 206) as PyPI serves them, unless ``ranges`` is false; ``ranges_seen`` records each range asked. ``add(..., uploaded="2023-06-01T00:00:00Z")`` gives a file an upload time, served as
 PEP 700's ``upload-time`` in the JSON form of the index (PEP 691), which pip asks for first.
 """
 
@@ -24,10 +26,11 @@ from packaging.utils import canonicalize_name
 
 
 def _wheel(name: str, version: str, requires: list[str], requires_python: str | None,
-           code: str = "VALUE = 1\n") -> tuple[str, bytes]:
-    module = name.replace("-", "_")
-    dist_info = f"{module}-{version}.dist-info"
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+           code: str = "VALUE = 1\n", module: str | None = None, top_level: bool = True) -> tuple[str, bytes]:
+    project = name.replace("-", "_")
+    module = module or project
+    dist_info = f"{project}-{version}.dist-info"
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     meta += [f"Requires-Dist: {r}" for r in requires]
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")
@@ -35,8 +38,9 @@ def _wheel(name: str, version: str, requires: list[str], requires_python: str | 
         f"{module}/__init__.py": code.encode(),
         f"{dist_info}/METADATA": ("\n".join(meta) + "\n").encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: paperpack-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        f"{dist_info}/top_level.txt": f"{module}\n".encode(),
     }
+    if top_level:  # setuptools writes it; hatchling and flit do not (the file list then says)
+        files[f"{dist_info}/top_level.txt"] = f"{module}\n".encode()
     record = []
     for path, data in files.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
@@ -47,7 +51,7 @@ def _wheel(name: str, version: str, requires: list[str], requires_python: str | 
     with zipfile.ZipFile(buf, "w") as zf:
         for path, data in files.items():
             zf.writestr(path, data)
-    return f"{module}-{version}-py3-none-any.whl", buf.getvalue()
+    return f"{project}-{version}-py3-none-any.whl", buf.getvalue()
 
 
 class PackageIndex:
@@ -56,6 +60,8 @@ class PackageIndex:
         self.requires_python: dict[str, str] = {}  #: file name → Requires-Python, served as PyPI does
         self.requests: list[str] = []
         self.uploaded: dict[str, str] = {}  #: file name → upload time (ISO 8601)
+        self.ranges = True
+        self.ranges_seen: list[str] = []
         index = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,6 +84,21 @@ class PackageIndex:
                     kind = "application/octet-stream"
                 if body is None:
                     self.send_error(404)
+                    return
+                asked = self.headers.get("Range")
+                if asked and kind == "application/octet-stream" and index.ranges:
+                    index.ranges_seen.append(asked)
+                    first, _, last = asked.removeprefix("bytes=").partition("-")
+                    start = len(body) - int(last) if not first else int(first)
+                    end = len(body) - 1 if not first or not last else min(int(last), len(body) - 1)
+                    start = max(0, start)
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{end}/{len(body)}")
+                    body = body[start:end + 1]
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", kind)
@@ -112,9 +133,12 @@ class PackageIndex:
         return f"http://127.0.0.1:{self.server.server_address[1]}/simple"
 
     def add(self, name: str, version: str, requires: list[str] | None = None,
-            requires_python: str | None = None, uploaded: str | None = None, code: str | None = None) -> None:
-        """A wheel whose module's ``__init__.py`` holds ``code`` (default ``VALUE = 1``)."""
-        filename, data = _wheel(name, version, requires or [], requires_python, code or "VALUE = 1\n")
+            requires_python: str | None = None, uploaded: str | None = None, code: str | None = None,
+            module: str | None = None, top_level: bool = True) -> None:
+        """A wheel whose module (default: the name with ``_``) has an ``__init__.py`` holding ``code``
+        (default ``VALUE = 1``); ``top_level=False`` leaves out top_level.txt."""
+        filename, data = _wheel(name, version, requires or [], requires_python, code or "VALUE = 1\n", module,
+                                top_level)
         if uploaded:
             self.uploaded[filename] = uploaded
         if requires_python:

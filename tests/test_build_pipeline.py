@@ -6,7 +6,6 @@ engine (a real virtual environment and real kernels) stands in for the container
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 
 from conftest import CASES, snapshot
 from conftest_doi import doi_env, doi_server  # noqa: F401  (fixtures)
+from datapaper import data_paper
 from doiserver import DoiServer
 from paperpack.cli.main import main
 from paperpack.schemas import validator_for
@@ -70,19 +70,7 @@ def test_parsing_the_command_line_does_not_import_repo2docker() -> None:
 def test_build_fetches_declared_data_before_running(tmp_path: Path, doi_env: DoiServer,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """Data declared by URL (served on loopback) reaches the notebook read-only; nothing lands in the repo."""
-    payload = b"x,y\n1,2\n3,4\n"
-    url = doi_env.add_file("obs.csv", payload)
-    repo = tmp_path / "paper"
-    repo.mkdir()
-    (repo / "requirements.txt").write_text("")
-    sha = hashlib.sha256(payload).hexdigest()
-    (repo / "paperpack.yml").write_text(
-        f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n        url: {url}\n"
-        f"        sha256: {sha}\n")
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
-    nb.cells = [nbformat.v4.new_code_cell("print(open('data/obs.csv').read().count('\\n'))")]
-    nbformat.write(nb, repo / "read.ipynb")
+    repo = data_paper(tmp_path, doi_env).root
     before = snapshot(repo)
     out = tmp_path / "out"
     code = main(["build", str(repo), "--engine", "local", "--out-dir", str(out), "--allow-differs"])

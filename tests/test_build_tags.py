@@ -103,6 +103,8 @@ NOT_SHAPING = {
     "errors.py": "exception classes and messages",
     "repo.py": "lists the repository's files, each hashed",
     "download.py": "hashes files",
+    "build/readiness.py": "decides whether this machine can build, before any build",
+    "cache.py": "the folder of the build log",
 }
 
 

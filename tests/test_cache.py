@@ -49,4 +49,4 @@ def test_several_processes_share_entries_safely(tmp_path: Path) -> None:
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     assert bad.empty(), "a reader saw half an entry"
     assert JsonCache(tmp_path).get("shared")["i"] == 79
-    assert not [p for p in tmp_path.rglob("*.tmp")], "no temporary files left behind"
+    assert not list(tmp_path.rglob("*.tmp")), "no temporary files left behind"

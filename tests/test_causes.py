@@ -26,6 +26,9 @@ from paperpack.report.github import annotation
 from paperpack.report.text import make_console, render_text
 from paperpack.repo import Repo
 from paperpack.run import runner
+from paperpack.run.api import _collect
+from paperpack.run.channel import Delivery
+from paperpack.run.engines import Batch, Session
 from paperpack.run.causes import CAUSES, Failure, clean_traceback, diagnose
 from paperpack.run.outcome import FAILED_STATUSES, interpret, link_upstream
 from paperpack.run.plan import Limits, PlannedNotebook, make_plan
@@ -88,11 +91,40 @@ def test_translation_only_where_environment_yml_was_translated(tmp_path: Path) -
     _committed(tmp_path / "a.ipynb", [new_code_cell("import pyarrow", execution_count=1)])
     nb = PlannedNotebook(path="a.ipynb")
     failed = _error(0, ename="ModuleNotFoundError", evalue="No module named 'pyarrow'")
-    local = interpret(nb, failed, {}, LIMITS, False, root=tmp_path)  # the local engine: packages from PyPI
+    environment = Repo.open(tmp_path).environment
+    local = interpret(nb, failed, {}, LIMITS, False, root=tmp_path, environment=environment)  # packages from PyPI
     assert local.error is not None and local.error["cause"]["id"] == "environment-translation", local.message
     # an image paperpack did not build in offline mode (conda solved environment.yml): the author's dependency
-    solved = interpret(nb, failed, {}, LIMITS, False, root=tmp_path, image="paperpack-test-absent:conda")
+    solved = interpret(nb, failed, {}, LIMITS, False, root=tmp_path, image="paperpack-test-absent:conda",
+                       environment=environment)
     assert solved.error is not None and "cause" not in solved.error, solved.message
+
+
+def test_failures_read_the_environment_model_detected_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each failing notebook's cause is judged from ``repo.environment``: the run never re-detects it from disk."""
+    import paperpack.environment
+
+    (tmp_path / "environment.yml").write_text("dependencies:\n  - python=3.11\n  - dask\n", encoding="utf-8")
+    names = ["a.ipynb", "b.ipynb", "c.ipynb"]
+    for name in names:
+        _committed(tmp_path / name, [new_code_cell("import pyarrow", execution_count=1)])
+    detected: list[Path] = []
+    real = paperpack.environment.detect
+
+    def counting(root: Path) -> Any:
+        detected.append(root)
+        return real(root)
+
+    monkeypatch.setattr(paperpack.environment, "detect", counting)
+    repo = Repo.open(tmp_path)
+    session = Session(repo=repo, work_dir=tmp_path / "work", limits=LIMITS, jobs=1)  # the local engine (no image)
+    keys = {name: f"nb{i:03d}" for i, name in enumerate(names)}
+    failed = _error(0, ename="ModuleNotFoundError", evalue="No module named 'pyarrow'")
+    facts = {"deliveries": {key: Delivery(result=dict(failed, key=key)) for key in keys.values()}}
+    runs = _collect(Batch(number=0, notebooks=[PlannedNotebook(path=n) for n in names], keys=keys), facts, session,
+                    tmp_path / "out")
+    assert [(run.error or {}).get("cause", {}).get("id") for run in runs] == ["environment-translation"] * 3
+    assert detected == [tmp_path], f"the environment was detected {len(detected)} times for 3 failing notebooks"
 
 
 def test_missing_upstream_output_and_empty_glob(tmp_path: Path) -> None:
@@ -216,7 +248,7 @@ def test_reproduced_error_after_different_results_differs(tmp_path: Path) -> Non
     judge(other, nb, tmp_path / "a.ipynb", tmp_path / "other.ipynb")
     assert other.verdict == "differs" and other.comparison is not None, other.message
     assert [d["cell"] for d in other.comparison["differences"]] == [0]
-    assert "but 1 cell before it differ" in other.message
+    assert other.message.endswith("; but 1 cell before it differ: code cell 1 (In [1])"), other.message
 
 
 def test_upstream_failure_is_linked() -> None:

@@ -6,7 +6,9 @@ them and nothing else (no pip configuration, no PyPI).
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -79,7 +81,7 @@ def test_the_closure_is_cached_and_used_offline(index: PackageIndex, tmp_path: P
 
 def test_offline_without_cache_warns_instead_of_false_errors(index: PackageIndex, tmp_path: Path) -> None:
     got = _deps(_repo(tmp_path, CONDA_ENV), offline=True)
-    assert {m: r[:2] for m, r in got.items()} == {m: ("DEP005", "warning") for m in ("subpkg", "leafpkg", "nothere")}
+    assert {m: r[:2] for m, r in got.items()} == dict.fromkeys(("subpkg", "leafpkg", "nothere"), ("DEP005", "warning"))
     assert "ubertool may bring it, but dependencies were not resolved (offline" in got["subpkg"][2]
     assert index.requests == []
 
@@ -155,3 +157,120 @@ def test_a_conda_version_missing_from_pypi_is_named_before_any_build(index: Pack
     repo = _repo(tmp_path, {"environment.yml": "dependencies:\n  - python=3.11\n  - newpy=2.0\n"}, "import newpy")
     rule, _, message = _deps(repo)["environment.yml"]
     assert rule == "DEP006" and "(conda packages looked up on PyPI, as the offline build does)" in message
+
+
+# --- import names from the distributions' own metadata -------------------------------------------
+
+ALIASES = "import fancymod\nimport innermod\nimport wrapper"
+
+
+def _aliased(index: PackageIndex) -> None:
+    """Wheels whose import names are not their distribution names (only the wheels' files say so)."""
+    index.add("fancy-dist", "1.0", module="fancymod", top_level=False)  # no top_level.txt: the file list says
+    index.add("wrapper", "1.0", ["inner-dist>=1"])
+    index.add("inner-dist", "1.0", module="innermod")
+
+
+def test_the_modules_of_each_resolved_wheel_are_read_from_the_wheel(index: PackageIndex, tmp_path: Path) -> None:
+    _aliased(index)
+    closure = resolve_closure(["fancy-dist==1.0", "wrapper==1.0"], python="3.11", cache_folder=tmp_path)
+    assert closure.status is ClosureStatus.RESOLVED, closure.reason
+    assert closure.modules == {"fancy-dist": ["fancymod"], "inner-dist": ["innermod"], "wrapper": ["wrapper"]}
+    assert closure.providers()["innermod"] == ("inner-dist",)
+    assert index.ranges_seen and all(r.startswith("bytes=") for r in index.ranges_seen)  # never the whole wheel
+    cached = resolve_closure(["fancy-dist==1.0", "wrapper==1.0"], python="3.11", cache_folder=tmp_path,
+                             offline=True)
+    assert cached.cached and cached.modules == closure.modules
+    index.ranges = False  # a server without ranges: the (small) wheel is read whole
+    whole = resolve_closure(["fancy-dist==1.0"], python="3.11", cache_folder=tmp_path)
+    assert whole.modules == {"fancy-dist": ["fancymod"]}
+
+
+def test_an_import_named_otherwise_than_its_distribution_is_not_missing(index: PackageIndex, tmp_path: Path) -> None:
+    """`import fancymod` with fancy-dist declared is fine; `import innermod` comes with wrapper (DEP002)."""
+    _aliased(index)
+    repo = _repo(tmp_path, {"requirements.txt": "fancy-dist==1.0\nwrapper==1.0\n"}, ALIASES)
+    findings = [f for f in validate(repo).findings if f.rule.startswith("DEP")]
+    got = {(f.rule, str(f.detail.get("module") or f.path)): f for f in findings}
+    assert sorted(got) == [("DEP002", "innermod")], [(f.rule, f.message) for f in findings]
+    assert "dependency of wrapper (pip's resolver)" in got["DEP002", "innermod"].message
+    assert got["DEP002", "innermod"].fix == "add `inner-dist==<version>` to requirements.txt"
+
+
+def test_installed_distributions_say_what_they_provide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline, a declared distribution installed here provides its import name (its top_level.txt, RECORD)."""
+    from paperpack.importmap import installed_modules
+    from pkgindex import _wheel
+
+    site = tmp_path / "site"
+    for name, module in (("alias-dist", "aliasmod"), ("plain-record", "recordmod")):
+        _, data = _wheel(name, "1.0", [], None, module=module, top_level=name == "alias-dist")
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            zf.extractall(site)  # what installing a pure-Python wheel does
+    monkeypatch.syspath_prepend(str(site))
+    installed_modules.cache_clear()
+    try:
+        repo = _repo(tmp_path / "paper", {"requirements.txt": "alias-dist==1.0\nplain-record==1.0\n"},
+                     "import aliasmod\nimport recordmod")
+        findings = [(f.rule, f.message) for f in validate(repo, offline=True).findings if f.rule.startswith("DEP")]
+        assert findings == [], findings
+    finally:
+        installed_modules.cache_clear()
+
+
+def test_a_wheel_larger_than_the_tail_is_read_by_ranges(tmp_path: Path) -> None:
+    """The central directory and top_level.txt beyond the first 64 KB are fetched by further ranges, not whole."""
+    import os
+
+    from paperpack.httpclient import HttpClient
+    from paperpack.wheelfiles import wheel_modules
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("big_dist-1.0.dist-info/top_level.txt", "bigmod\nshim\n")
+        zf.writestr("bigmod/blob.bin", os.urandom(400_000))  # stored: the tail does not reach the start
+        for i in range(1500):  # a central directory of ~100 KB, more than the first range
+            zf.writestr(f"bigmod/sub/module_{i:05d}_with_a_long_enough_name.py", "")
+        zf.writestr("extension.cpython-311-x86_64-linux-gnu.so", b"\0")
+        zf.writestr("big_dist-1.0.data/purelib/viadata/__init__.py", "")
+        zf.writestr("big_dist-1.0.dist-info/RECORD", "")
+    with PackageIndex() as idx:
+        idx.projects["big-dist"] = {"big_dist-1.0-py3-none-any.whl": buf.getvalue()}
+        url = idx.url.replace("/simple", "/files/big_dist-1.0-py3-none-any.whl")
+        with HttpClient() as client:
+            assert wheel_modules(url, client) == ["bigmod", "extension", "shim", "viadata"]
+        assert len(idx.ranges_seen) >= 3, idx.ranges_seen
+        spans = [r.removeprefix("bytes=").split("-") for r in idx.ranges_seen[1:]]
+        served = sum(int(end) - int(start) + 1 for start, end in spans)
+        assert served + 65536 < len(buf.getvalue()), "the wheel was read whole"
+
+
+def test_a_central_directory_too_large_to_read_is_left_to_the_table() -> None:
+    """A zip whose central directory claims more than MAX_DIRECTORY bytes is not fetched: no modules, few bytes."""
+    import struct
+
+    from paperpack.httpclient import HttpClient
+    from paperpack.wheelfiles import MAX_DIRECTORY, wheel_modules
+
+    size = MAX_DIRECTORY + (1 << 20)
+    # an end-of-central-directory record: one disk, 1 entry, a directory of size-22 bytes at offset 0
+    body = b"\0" * (size - 22) + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, size - 22, 0, 0)
+    with PackageIndex() as idx:
+        idx.projects["huge"] = {"huge-1.0-py3-none-any.whl": body}
+        with HttpClient() as client:
+            assert wheel_modules(idx.url.replace("/simple", "/files/huge-1.0-py3-none-any.whl"), client) is None
+        spans = [r.removeprefix("bytes=").split("-") for r in idx.ranges_seen]
+        fetched = sum(int(e) if not s else int(e) - int(s) + 1 for s, e in spans)
+        assert fetched < 1 << 20, idx.ranges_seen
+
+
+def test_a_wheel_of_a_find_links_folder_is_read_in_place(tmp_path: Path) -> None:
+    from paperpack.httpclient import HttpClient
+    from paperpack.wheelfiles import wheel_modules
+
+    index = PackageIndex()  # not served: its wheels go to a folder, as pip's find-links
+    index.add("fancy-dist", "1.0", module="fancymod", top_level=False)
+    folder = index.write_wheels(tmp_path / "wheels")
+    with HttpClient() as client:
+        assert wheel_modules((folder / "fancy_dist-1.0-py3-none-any.whl").as_uri(), client) == ["fancymod"]
+    index.server.server_close()

@@ -17,7 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from paperpack.cli.run import render_verdicts
 from paperpack.compare import CompareOptions, Verdict, compare_notebooks, image_similarity, normalise_text, texts_match
+from paperpack.report.text import make_console
+from paperpack.run.results import NotebookRun, RunResult, Status
 
 GOLDEN = Path(__file__).resolve().parent / "files" / "compare"
 
@@ -48,7 +51,7 @@ def test_real_differences_name_the_cell(name: str, cell: int, reason: str) -> No
     assert result.verdict == "differs"
     assert [d.cell for d in result.differences] == [cell]
     assert result.differences[0].reason.startswith(reason)
-    assert f"(cell {cell})" in result.message
+    assert result.message.endswith(f"cells differ: code cell {cell + 1} (In [{cell + 1}])"), result.message
     assert len(result.differences[0].diff.splitlines()) <= 13
 
 
@@ -183,6 +186,37 @@ def _notebook(*cells: Any) -> Any:
     return nb
 
 
+def test_differs_names_cells_as_failures_do(tmp_path: Path) -> None:
+    """"code cell 2 (In [7])", as a failure in that cell is named: markdown cells are not counted, 1-based."""
+    from paperpack.notebooks import ParsedNotebook, read_notebook
+    from paperpack.run.outcome import where
+
+    def out(text: str) -> dict[str, Any]:
+        return {"output_type": "stream", "name": "stdout", "text": text}
+
+    ref = _notebook(nbformat.v4.new_markdown_cell("# title"), _cell([out("1\n")], count=4),
+                    nbformat.v4.new_markdown_cell("text"), _cell([out("2\n")], count=7),
+                    _cell([out("3\n")], count=None))
+    new = _notebook(nbformat.v4.new_markdown_cell("# title"), _cell([out("1\n")], count=1),
+                    nbformat.v4.new_markdown_cell("text"), _cell([out("two\n")], count=2),
+                    _cell([out("three\n")], count=3))
+    result = compare_notebooks(ref, new)
+    assert result.verdict == Verdict.DIFFERS
+    assert result.message == "2 of 3 cells differ: code cell 2 (In [7]), code cell 3"
+    assert [(d.cell, d.where) for d in result.differences] == [(3, "code cell 2 (In [7])"), (4, "code cell 3")]
+    assert result.to_dict()["differences"][0]["where"] == "code cell 2 (In [7])"
+    nbformat.write(ref, str(tmp_path / "a.ipynb"))
+    committed = read_notebook(tmp_path / "a.ipynb", "a.ipynb")
+    assert isinstance(committed, ParsedNotebook)
+    assert [where(committed, d.cell) for d in result.differences] == [d.where for d in result.differences]
+    run = NotebookRun(path="a.ipynb", status=Status.OK, verdict=result.verdict, message=result.message,
+                      comparison=result.to_dict())
+    shown = io.StringIO()
+    render_verdicts(RunResult(engine="local", isolation="", image=None, out_dir=tmp_path, jobs=1, limits={},
+                              notebooks=[run]), make_console(shown, color="never"))
+    assert "a.ipynb, code cell 2 (In [7]): stream:stdout differs" in shown.getvalue(), shown.getvalue()
+
+
 def test_only_cells_with_outputs_are_counted() -> None:
     ref = _notebook(*[_cell([]) for _ in range(9)], _cell([{"output_type": "stream", "name": "stdout", "text": "1"}]),
                     _cell([{"output_type": "stream", "name": "stdout", "text": "2"}]))
@@ -211,9 +245,9 @@ def test_new_warnings_are_same_with_warnings() -> None:
     result = compare_notebooks(ref, new)
     assert result.verdict == Verdict.SAME_WITH_WARNINGS
     assert [w.to_dict() for w in result.new_warnings] == [
-        {"cell": 0, "category": "DeprecationWarning", "message": "use arr.item()"}]
+        {"cell": 0, "where": "code cell 1 (In [1])", "category": "DeprecationWarning", "message": "use arr.item()"}]
     assert result.message == ("1 cell with the same results, with 1 new warning "
-                              "(cell 0: DeprecationWarning: use arr.item())")
+                              "(code cell 1 (In [1]): DeprecationWarning: use arr.item())")
     assert compare_notebooks(new, new).verdict == Verdict.SAME  # a warning already committed is not new
 
 

@@ -51,7 +51,7 @@ def test_help_gives_the_code_defaults(command: str, capsys: pytest.CaptureFixtur
 def test_docs_cli_md_table_gives_the_code_defaults() -> None:
     text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     rows = {m.group(1): m.group(2).strip() for m in re.finditer(r"^\| `(--[a-z-]+) \S+` \| [^|]+ \| ([^|]+) \|", text, re.M)}
-    assert {option: rows.get(option) for option, _ in LIMITS.values()} == {o: v for o, v in LIMITS.values()}
+    assert {option: rows.get(option) for option, _ in LIMITS.values()} == dict(LIMITS.values())
     assert f"`PAPERPACK_BUILD_TIMEOUT`, default {DEFAULT_BUILD_TIMEOUT:g} seconds" in _flat(text)
 
 

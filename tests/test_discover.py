@@ -188,7 +188,7 @@ def test_pipfile_lock_wins_over_pipfile(tmp_path: Path) -> None:
     (tmp_path / "Pipfile").write_text("[packages]\nnumpy = '*'\n")
     (tmp_path / "Pipfile.lock").write_text(json.dumps({"default": {"numpy": {"version": "==2.4.6"}}}, indent=2))
     pipenv = parse_pipfile(tmp_path, "Pipfile", "Pipfile.lock")
-    reqs, problems = pipenv.requirements, pipenv.problems
+    reqs = pipenv.requirements
     assert [(r.name, r.pinned, r.source, r.line) for r in reqs] == [("numpy", True, "Pipfile.lock", 3)]
     env = detect(tmp_path)
     assert env.buildpack == "PipfileBuildPack" and env.files == ["Pipfile", "Pipfile.lock"]

@@ -45,7 +45,7 @@ def _nb(*sources: str, kernel: str = "python3") -> Any:
 def _run(root: Path, notebooks: dict[str, Any], template: bool, env: dict[str, str] | None = None,
          jobs: int = 2) -> dict[str, Any]:
     """Run the runner on ``notebooks`` with the template on or off; its results and events."""
-    source, out = root / "repo", root / "out"
+    source = root / "repo"
     for rel, nb in notebooks.items():
         (source / rel).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, source / rel)

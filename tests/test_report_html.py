@@ -58,6 +58,7 @@ def test_page_states_the_paper_verdicts_and_provenance(tmp_path: Path) -> None:
     for nb in ("same.ipynb", "differs.ipynb", "failed.ipynb"):
         assert nb in page
     assert 'href="./executed/differs.ipynb"' in page  # a relative link into the output folder
+    assert "<h4>cell 1: text differs</h4>" in page  # counted from 1, as failures count (no "where": the fallback)
     assert page.count('src="data:image/png;base64,') == 5  # committed, re-executed, difference + both outputs
     assert "PythonBuildPack" in page and "numpy==1.26.4" in page
     data_sha = __import__("hashlib").sha256((publication.repo.root / "data/obs.csv").read_bytes()).hexdigest()

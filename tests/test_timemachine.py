@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from paperpack.cli.main import main
-from paperpack.errors import DatedResolutionError, UsageError
+from paperpack.errors import DatedResolutionError, PaperpackError, UsageError
 from paperpack.timemachine import AsOf, AsOfMode, DateSource, DriftKind, ResolutionStatus, classify, parse_as_of
 from paperpack.timemachine import repository_date, resolve_as_of
 from paperpack.timemachine.asof import python_note
@@ -242,7 +242,7 @@ def test_lock_refuses_a_requirements_file_that_is_a_link(index: PackageIndex, tm
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "requirements.txt").symlink_to(outside)
-    with pytest.raises(Exception):
+    with pytest.raises(PaperpackError):
         write_lock(plan_lock(repo, AS_OF))
     assert outside.read_text() == "plots\n"
 

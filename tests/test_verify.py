@@ -21,6 +21,7 @@ import pytest
 import paperpack
 from conftest import CASES
 from conftest_doi import doi_env, doi_server  # noqa: F401  (fixtures)
+from datapaper import data_paper
 from doiserver import DoiServer
 from paperpack.cli.main import main
 from paperpack.errors import UsageError
@@ -29,6 +30,7 @@ from paperpack.report import Report
 from paperpack.report.merge import Section, merge_reports, read_previous
 from paperpack.run import run_notebooks
 from paperpack.run.engines import EngineChoice
+from paperpack.run.venv import READY_MARKER, venv_dir
 from paperpack.schemas import validator_for
 from paperpack.verify import Observer, RunSettings, Stage, VerifyOptions, verify
 
@@ -228,28 +230,12 @@ def test_a_report_the_repository_carries_is_never_read_back(tmp_path: Path) -> N
 # -- one cache layout ------------------------------------------------------------------------------
 
 
-def _data_paper(tmp_path: Path, doi_env: DoiServer) -> tuple[Path, bytes]:
-    payload = b"x,y\n1,2\n3,4\n"
-    url = doi_env.add_file("obs.csv", payload)
-    root = tmp_path / "paper"
-    root.mkdir()
-    (root / "requirements.txt").write_text("")
-    sha = hashlib.sha256(payload).hexdigest()
-    (root / "paperpack.yml").write_text(
-        f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n        url: {url}\n"
-        f"        sha256: {sha}\n")
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
-    nb.cells = [nbformat.v4.new_code_cell("print(open('data/obs.csv').read().count('\\n'))")]
-    nbformat.write(nb, root / "read.ipynb")
-    return root, payload
-
-
 def test_cache_dir_and_the_variable_name_the_same_data(tmp_path: Path, doi_env: DoiServer,
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """`data fetch --cache-dir X` used to fill X/sha256 while PAPERPACK_CACHE_DIR=X means X/data/sha256."""
-    root, payload = _data_paper(tmp_path, doi_env)
+    paper = data_paper(tmp_path, doi_env)
+    root, payload = paper.root, paper.payload
     cache = tmp_path / "cache"
     assert main(["data", "fetch", str(root), "--cache-dir", str(cache), "-q"]) == 0
     assert (cache / "data" / "sha256" / hashlib.sha256(payload).hexdigest()).read_bytes() == payload
@@ -265,8 +251,8 @@ def test_cache_dir_and_the_variable_name_the_same_data(tmp_path: Path, doi_env: 
 def test_run_and_verify_find_data_fetched_into_cache_dir(tmp_path: Path, doi_env: DoiServer,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """Fetched with --cache-dir; `paperpack run --cache-dir` and verify(cache_dir=) mount it, no network."""
-    root, _ = _data_paper(tmp_path, doi_env)
-    cache = tmp_path / "cache"
+    root = data_paper(tmp_path, doi_env).root
+    cache = tmp_path / "given-cache"  # not the folder PAPERPACK_CACHE_DIR names (doi_env sets it)
     assert main(["data", "fetch", str(root), "--cache-dir", str(cache), "-q"]) == 0
     sent = doi_env.count
     code = main(["run", str(root), "--engine", "local", "--cache-dir", str(cache), "--out-dir", str(tmp_path / "o"),
@@ -278,3 +264,7 @@ def test_run_and_verify_find_data_fetched_into_cache_dir(tmp_path: Path, doi_env
                                         run=_local(tmp_path / "o2", allow_differs=True)))
     assert result.run is not None and result.run.notebooks[0].verdict != "failed"
     assert doi_env.count == sent, "the data was found in the cache"
+    # the local engine's environment lives under --cache-dir too, one for both commands
+    made = sorted(p for p in (cache / "venvs").glob("*") if p.is_dir())
+    assert len(made) == 1 and (made[0] / READY_MARKER).is_file(), f"environments under --cache-dir: {made}"
+    assert venv_dir(root, cache=cache) == made[0]

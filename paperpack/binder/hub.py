@@ -301,6 +301,6 @@ def _reason(exc: Exception) -> str:
 def _short_body(response: requests.Response) -> str:
     try:
         raw = response.raw.read(2048, decode_content=True) or b""
-    except Exception:  # the body is only a courtesy in the message
+    except Exception:  # noqa: BLE001 - the body is only a courtesy in the message
         return ""
     return printable(raw.decode("utf-8", "replace").strip(), newlines=False)[:300]

@@ -1,8 +1,11 @@
 """Local base images for offline builds: ``debootstrap`` of a Debian release, then ``docker import``.
 
 No registry is needed: the root file system comes from the Debian mirror the machine
-already uses (read from its apt sources) or one given. Images are tagged
-``paperpack/base:<release>`` and reused when present.
+already uses (read from its apt sources), ``$PAPERPACK_DEBIAN_MIRROR``, or one given.
+Images are tagged ``paperpack/base:<release>`` (``$PAPERPACK_BASE_REPOSITORY`` names
+another repository than ``paperpack/base``) and reused when present.
+:func:`maker_problem` says whether this machine can make one (``paperpack build`` makes
+the base image it needs when it can).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any, Callable
 from ..errors import ConfigError, EngineError
 from . import engine
 
-__all__ = ["RELEASES", "DEFAULT_RELEASE", "BaseImage", "base_image_tag", "release_for_python",
-           "machine_mirror", "ensure_base_image"]
+__all__ = ["RELEASES", "DEFAULT_RELEASE", "BaseImage", "base_image_tag", "base_repository", "release_for_python",
+           "machine_mirror", "ensure_base_image", "maker_problem", "make_command", "REPOSITORY_ENV", "MIRROR_ENV",
+           "RELEASE_LABEL"]
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +33,52 @@ log = logging.getLogger(__name__)
 RELEASES: dict[str, str] = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
 DEFAULT_RELEASE = "bookworm"
 TAG_PREFIX = "paperpack/base"
+#: names the image repository of paperpack's base images (default :data:`TAG_PREFIX`)
+REPOSITORY_ENV = "PAPERPACK_BASE_REPOSITORY"
+#: the Debian mirror base images are made from (default: the one in this machine's apt sources)
+MIRROR_ENV = "PAPERPACK_DEBIAN_MIRROR"
+#: the label every base image paperpack makes carries (its value: the Debian release)
+RELEASE_LABEL = "io.paperpack.base.release"
 
 APT_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
 
 
+def base_repository() -> str:
+    """The image repository of paperpack's base images: ``$PAPERPACK_BASE_REPOSITORY`` or ``paperpack/base``."""
+    return os.environ.get(REPOSITORY_ENV) or TAG_PREFIX
+
+
 def base_image_tag(release: str) -> str:
-    return f"{TAG_PREFIX}:{release}"
+    return f"{base_repository()}:{release}"
+
+
+def make_command(release: str) -> str:
+    """The command that makes the base image of ``release`` (as root)."""
+    release_arg = "" if release == DEFAULT_RELEASE else f" --release {release}"
+    return f"sudo paperpack base-image{release_arg}"
+
+
+def maker_problem(release: str = DEFAULT_RELEASE) -> tuple[str, str]:
+    """``("", "")`` when this machine can make a base image, else (what is missing, the command that fixes it).
+
+    Making one needs debootstrap on PATH, root (debootstrap mounts and chroots) and a
+    Debian mirror (``$PAPERPACK_DEBIAN_MIRROR`` or the machine's apt sources).
+    """
+    missing, fixes = [], []
+    if shutil.which("debootstrap") is None:
+        missing.append("debootstrap is not installed (or not on PATH)")
+        fixes.append("sudo apt-get install debootstrap")
+    if os.geteuid() != 0:
+        missing.append("making a base image needs root (debootstrap), and paperpack runs as a user")
+    if not os.environ.get(MIRROR_ENV):
+        try:
+            machine_mirror()
+        except ConfigError as exc:
+            missing.append(str(exc))
+    if not missing:
+        return "", ""
+    fixes.append(make_command(release))
+    return "; ".join(missing), " && ".join(fixes)
 
 
 def release_for_python(python: str) -> str | None:
@@ -135,6 +179,7 @@ def ensure_base_image(release: str = DEFAULT_RELEASE, *, mirror: str | None = No
         raise EngineError("debootstrap must run as root to make a base image",
                           hint="run `sudo paperpack base-image`, or ask an administrator to run it once")
     security: str | None
+    mirror = mirror or os.environ.get(MIRROR_ENV) or None
     if mirror:
         security = None
     else:
@@ -150,14 +195,22 @@ def ensure_base_image(release: str = DEFAULT_RELEASE, *, mirror: str | None = No
                 if p.is_file():
                     p.unlink()
         archive = Path(tmp) / "rootfs.tar"
+        _say(progress, "packing the root file system")
         engine.run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(archive), "."],
                    what="pack the root file system")
         changes = ['CMD ["/bin/bash"]', "ENV LANG=C.UTF-8",
-                   f"LABEL io.paperpack.base.release={release} io.paperpack.base.mirror={mirror} "
+                   f"LABEL {RELEASE_LABEL}={release} io.paperpack.base.mirror={mirror} "
                    f"io.paperpack.base.python={RELEASES[release]}"]
         args = [engine.docker_cli(), "import"]
         for change in changes:
             args += ["--change", change]
+        _say(progress, f"docker import {tag}")
         engine.run(args + [str(archive), tag], what=f"import {tag}", timeout=900)
     duration = time.monotonic() - start
     return _describe(tag, release, reused=False, duration=duration, mirror=mirror)
+
+
+def _say(progress: Callable[[str], None] | None, what: str) -> None:
+    """A step of making the image, in debootstrap's own form (``I: …``) so one view shows both."""
+    if progress is not None:
+        progress(f"I: {what}")

@@ -29,18 +29,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import platformdirs
-
 from .._version import __version__
 from ..errors import BuildError, ConfigError, EngineError, UsageError
 from ..repo import Repo
 from . import engine
-from .baseimage import RELEASES, base_image_tag
+from .baseimage import RELEASES, base_image_tag, ensure_base_image, make_command, maker_problem
 from .diagnose import diagnose
-from .environment import check_environment_files, plan_offline
+from .environment import OfflinePlan, check_environment_files, plan_offline
 from .tags import TAG_LENGTH, content_hash, image_repository
 
-__all__ = ["BuildResult", "build_image", "expected_image", "resolve_mode", "ca_bundle_from_env", "STOCK_BASE_IMAGE",
+__all__ = ["BuildResult", "build_image", "expected_image", "resolve_mode", "BaseNeed", "missing_base", "ca_bundle_from_env", "STOCK_BASE_IMAGE",
            "MODES", "LABEL_PREFIX", "ProxySettings", "without_credentials", "build_timeout", "DEFAULT_BUILD_TIMEOUT"]
 
 log = logging.getLogger(__name__)
@@ -194,7 +192,9 @@ class _Watchdog:
 
 
 def _log_path(tag: str) -> Path:
-    folder = Path(platformdirs.user_cache_dir("paperpack")) / "build-logs"
+    from ..cache import cache_dir
+
+    folder = cache_dir() / "build-logs"  # with the other caches (PAPERPACK_CACHE_DIR), where `paperpack clean` looks
     folder.mkdir(parents=True, exist_ok=True)
     return folder / (tag.replace("/", "_").replace(":", "_") + ".log")
 
@@ -249,7 +249,42 @@ class _Plan:
         return self.mode == "offline" and not self.dockerfile
 
 
-def _plan(repo: Repo, mode: str, allow_substitution: bool | None) -> _Plan:
+@dataclass(frozen=True)
+class BaseNeed:
+    """The offline base image a build needs and the local image store lacks."""
+
+    tag: str  # e.g. paperpack/base:bookworm
+    release: str  # its Debian release
+    own: bool  # paperpack's base image of that release (paperpack can make it), not one paperpack.yml names
+
+
+def _offline_base(repo: Repo, allow_substitution: bool | None) -> tuple[OfflinePlan, str, bool]:
+    """(offline plan, base image, whether it is paperpack's own) of a repository built by the offline buildpack."""
+    settings = _env_settings(repo)
+    allow = bool(settings.get("allow_python_substitution")) if allow_substitution is None else allow_substitution
+    plan = plan_offline(repo.root, python=settings.get("python"), allow_substitution=allow,
+                        environment=repo.environment,
+                        present=lambda release: engine.image_id(base_image_tag(release)) is not None)
+    named = settings.get("base_image")
+    return plan, str(named or base_image_tag(plan.release)), not named
+
+
+def missing_base(repo: Repo, mode: str = "auto", allow_substitution: bool | None = None) -> BaseNeed | None:
+    """The base image the build of ``repo`` in ``mode`` needs and this machine lacks, or ``None``.
+
+    Only the offline buildpack starts from a base image paperpack makes; binder mode and
+    a repository's own Dockerfile need none (``None``). Raises what :func:`expected_image`
+    raises for environment files the mode cannot build.
+    """
+    if resolve_mode(mode, repo) != "offline" or repo.environment.buildpack == "DockerBuildPack":
+        return None
+    plan, base, own = _offline_base(repo, allow_substitution)
+    return None if engine.image_id(base) else BaseNeed(base, plan.release, own)
+
+
+def _plan(repo: Repo, mode: str, allow_substitution: bool | None, *, make_base: bool = False,
+          progress: Callable[[str], None] | None = None) -> _Plan:
+    """``make_base``: make paperpack's base image the plan needs when it is missing and this machine can."""
     from ._r2d import DockerBuildPack
 
     settings = _env_settings(repo)
@@ -266,14 +301,10 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None) -> _Plan:
         base = str(settings.get("base_image") or base_image_tag("bookworm"))
         base_id = engine.image_id(base) or "not-present-locally"
     else:
-        plan = plan_offline(repo.root, python=python, allow_substitution=allow, environment=env,
-                            present=lambda release: engine.image_id(base_image_tag(release)) is not None)
-        base = str(settings.get("base_image") or base_image_tag(plan.release))
+        plan, base, own = _offline_base(repo, allow_substitution)
         found = engine.image_id(base)
         if found is None:
-            raise EngineError(f"the base image {base} is not present in the local Docker image store",
-                              hint=f"make it with `paperpack base-image --release {plan.release}` "
-                                   "(debootstrap + docker import, about a minute; needs root)")
+            found = _make_base(base, plan.release, own=own, make_base=make_base, progress=progress)
         base_id = found
     from .buildpack import offline_buildpack  # imports repo2docker: only when building
 
@@ -281,6 +312,20 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None) -> _Plan:
     return _Plan("offline", base, base_id, plan.python if plan else None, plan.release if plan else None,
                  plan.substitution if plan else None, [DockerBuildPack, bp], dockerfile=dockerfile,
                  python_source=plan.source if plan else None)
+
+
+def _make_base(base: str, release: str, *, own: bool, make_base: bool,
+               progress: Callable[[str], None] | None) -> str:
+    """Make paperpack's missing base image ``base`` (``own``) when asked and this machine can; its id. Else say why."""
+    problem, fix = maker_problem(release) if own else ("", f"paperpack base-image --release {release}")
+    if not own or problem or not make_base:
+        cannot = f" and cannot be made here: {problem}" if problem else ""
+        raise EngineError(f"the base image {base} is not present in the local Docker image store{cannot}",
+                          hint=f"make it with `{fix or make_command(release)}` "
+                               "(debootstrap + docker import, about a minute; needs root)")
+    engine.preflight(buildx=True)  # no use making a base image that no build can use
+    log.info("making the base image %s (Debian %s) before the first build", base, release)
+    return ensure_base_image(release, progress=progress).image_id
 
 
 def _labels(repo: Repo, plan: _Plan, digest: str) -> dict[str, str]:
@@ -379,11 +424,11 @@ def _push(tag: str, progress: Callable[[str], None] | None) -> None:
     push_image(tag, progress=progress)
 
 
-def _target(repo: Repo, mode: str, image_name: str | None,
-            allow_substitution: bool | None) -> tuple[_Plan, str, str]:
+def _target(repo: Repo, mode: str, image_name: str | None, allow_substitution: bool | None, *,
+            make_base: bool = False, progress: Callable[[str], None] | None = None) -> tuple[_Plan, str, str]:
     """(plan, content hash, tag): everything :func:`build_image` decides before it looks for the image."""
     engine.preflight(buildx=False)  # buildx is checked only when a build is needed
-    plan = _plan(repo, resolve_mode(mode, repo), allow_substitution)
+    plan = _plan(repo, resolve_mode(mode, repo), allow_substitution, make_base=make_base, progress=progress)
     digest = content_hash(repo.root, repo.files, repo.symlinks, settings={
         "mode": plan.mode, "base_image": plan.base_image, "base_id": plan.base_id, "python": plan.python,
         "substitution": plan.substitution, "user": f"{NB_USER}:{NB_UID}"})
@@ -410,8 +455,12 @@ def expected_image(repo: Repo, *, mode: str = "auto", image_name: str | None = N
 def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundle: Path | None = None,
                 push: bool = False, progress: Callable[[str], None] | None = None,
                 image_name: str | None = None, allow_substitution: bool | None = None,
-                timeout: float | None = None) -> BuildResult:
+                timeout: float | None = None, make_base: bool = False) -> BuildResult:
     """Build (or reuse) the image of ``repo``; see the module docstring.
+
+    ``make_base``: when paperpack's base image the build starts from is missing, make it
+    first (:func:`~paperpack.build.baseimage.ensure_base_image`, its lines to
+    ``progress``) if this machine can; else (or without ``make_base``) raise.
 
     ``timeout`` (seconds, default :func:`build_timeout`) stops a build that runs longer,
     with a :class:`~paperpack.errors.BuildError` naming the limit.
@@ -427,7 +476,7 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
         raise ConfigError(f"CA bundle {ca_bundle}: no such file", hint="give the PEM file your proxy's CA is in",
                           path=ca_bundle)
     ca = Path(ca_bundle).resolve() if ca_bundle else ca_bundle_from_env()
-    plan, digest, tag = _target(repo, mode, image_name, allow_substitution)
+    plan, digest, tag = _target(repo, mode, image_name, allow_substitution, make_base=make_base, progress=progress)
     info = engine.image_inspect(tag)
     replaced = str(info["Id"]) if info is not None and force else None
     if info is not None and not force:

@@ -55,6 +55,12 @@ TRUST_CA = (f'if [ -f {CA_PATH} ]; then export PIP_CERT={CA_PATH} REQUESTS_CA_BU
 PIP = f"{VENV}/bin/pip install --disable-pip-version-check --progress-bar off"
 
 
+#: repo2docker's entrypoint prints a RuntimeWarning on every start: the image starts it through this file
+ENTRYPOINT_FILE = Path(__file__).resolve().parent / "paperpack-entrypoint"
+ENTRYPOINT = "/usr/local/bin/paperpack-entrypoint"
+R2D_ENTRYPOINT_LINE = 'ENTRYPOINT ["/usr/local/bin/repo2docker-entrypoint"]'
+
+
 def download_step(command: str) -> str:
     """A RUN body that may reach PyPI: secret mounts, CA and proxy credentials used only here."""
     return f"{DOWNLOAD_MOUNTS} {TRUST_CA}{command}"
@@ -156,6 +162,15 @@ class OfflineBuildPack(BuildPack):
                                             "'-' is apt-get's remove suffix and is refused)",
                                        path=apt)
         return names
+
+    def get_build_script_files(self) -> dict[str, str]:
+        """paperpack's entrypoint, which runs repo2docker's without its RuntimeWarning (see the file)."""
+        return {str(ENTRYPOINT_FILE): ENTRYPOINT}
+
+    def render(self, build_args: dict[str, str] | None = None) -> str:
+        """repo2docker's Dockerfile, started through :data:`ENTRYPOINT`."""
+        dockerfile = str(super().render(build_args))
+        return dockerfile.replace(R2D_ENTRYPOINT_LINE, f'ENTRYPOINT ["/usr/local/bin/python3-login", "{ENTRYPOINT}"]')
 
     @lru_cache
     def get_preassemble_script_files(self) -> dict[str, str]:

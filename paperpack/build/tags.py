@@ -29,7 +29,7 @@ PACKAGE = Path(__file__).resolve().parent.parent
 #: neither this list nor its list of modules that do not shape the image.
 BUILD_SOURCES = ("build/buildpack.py", "build/environment.py", "build/builder.py", "build/baseimage.py",
                  "build/_r2d.py", "environment/__init__.py", "environment/detect.py", "environment/files.py",
-                 "environment/conda.py", "repofile.py")
+                 "environment/conda.py", "repofile.py", "build/paperpack-entrypoint")
 
 
 def _file_digest(path: Path) -> str:

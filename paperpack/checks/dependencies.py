@@ -5,8 +5,10 @@ Imports come from the code cells of Python notebooks (IPython magics stripped, s
 that the notebooks import. An import is satisfied when it is in the standard library,
 is a local module, is part of the Jupyter kernel every image has
 (:data:`paperpack.importmap.IMAGE_PROVIDED`), sits in ``try: … except ImportError``, or
-maps (:func:`paperpack.importmap.distributions_for`) to a declared requirement (environment
-files, and what ``postBuild`` installs: :mod:`paperpack.environment.postbuild`). Covered only through another
+is provided by a declared requirement (environment files, and what ``postBuild`` installs:
+:mod:`paperpack.environment.postbuild`): by the distributions' own metadata where it is known
+(the files of the wheels pip resolved, the installed distributions' top_level.txt and RECORD),
+else by the name table (:func:`paperpack.importmap.distributions_for`). Covered only through another
 declared package's dependencies is a warning (installed, unpinned): pip's resolver gives that
 closure (:mod:`paperpack.closure`, asked only when some import is not declared); without it the
 table :data:`paperpack.importmap.REQUIRES` does, and an import a package outside the table might
@@ -26,7 +28,7 @@ from ..closure import Closure, ClosureStatus, resolvable, resolve_closure
 from ..environment import DEFAULT_PYTHON, Environment, Requirement
 from ..environment.conda import METAPACKAGE_EXTRAS, conda_only, pip_requirement
 from ..findings import Finding, Rule, Severity
-from ..importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, requires_closure
+from ..importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, installed_modules, requires_closure
 from ..notebooks import NotebookProblem
 from ..environment.postbuild import PostBuild, read_postbuild
 from ..pysource import CodeFacts, analyse
@@ -126,6 +128,8 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
         dists = use.needs()
         if any(d in declared for d in dists) or (use.path, use.module) in reported:
             continue
+        if not use.call and any(use.module in installed_modules(d) for d in sorted(declared)):
+            continue  # a declared distribution installed here provides it, by its own metadata
         reported.add((use.path, use.module))
         missing.append((use, dists))
     # resolved whenever something is declared: a pin pip cannot install is the commonest build failure (DEP006)
@@ -140,6 +144,15 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
                         f"check with: pip install --dry-run --only-binary :all: --python-version {closure.python} "
                         f"--target /tmp/x -r {target}", detail=closure.to_dict())
     resolved = closure is not None and closure.status is ClosureStatus.RESOLVED
+    wheels = closure.providers() if closure is not None and resolved else {}
+    if wheels:  # the resolved wheels' file lists say which distribution provides a module
+        kept = []
+        for use, dists in missing:
+            provide = wheels.get(use.module, ()) if not use.call else ()
+            if any(d in declared for d in provide):
+                continue
+            kept.append((use, tuple(dict.fromkeys((*provide, *dists)))))
+        missing = kept
     pulled = closure.via if closure is not None and resolved else requires_closure(declared)
     maybe = []  # why an import nobody declares may be installed all the same
     locked = {i.name for i in post.installed if i.locked} if post is not None else set()  # a closure already
@@ -187,10 +200,15 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
                       f"add `{dists[0]}==<version you used>` to {target} (pip show {dists[0]} prints it)")
     imported = {d for use in uses for d in use.needs()}
     pulled_in = _compiled_pins(repo, requirements)
+    by_metadata: set[str] | None = None  # read only when a requirement matches no import by name
     for req in requirements:
         if req.name in imported or req.name in _NOT_PACKAGES or req.name.startswith("r-") \
                 or req.name in env.local_packages or (req.path, req.line) in pulled_in:
             continue
+        if by_metadata is None:
+            by_metadata = {d for u in uses if not u.call for d in wheels.get(u.module, ())}
+        if req.name in by_metadata or installed_modules(req.name) & {u.module for u in uses}:
+            continue  # it provides an import under another name (its wheel's files, or its installed metadata)
         yield DEP003.at(req.path, f"{req.raw.strip() or req.name} is declared but no notebook or local module "
                         "imports it", "remove it, unless it is needed as a plugin or backend", line=req.line)
 

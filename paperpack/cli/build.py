@@ -28,7 +28,10 @@ Verify the repository at PATH end to end:
   compare      new outputs against the committed ones: same / differs / failed
   report       PATH/paperpack-out/report.json (schemas/paperpack.report.v1.json)
 
-Without a Docker daemon (--engine auto), the notebooks run with the local engine:
+Without a Docker daemon, or with one that cannot build yet (no buildx plugin; no
+base image and no debootstrap or root to make one: one it can make, it makes first,
+once), --engine auto runs the notebooks with the local engine, and the note names
+what is missing and the command that enables container builds. The local engine is
 a virtual environment built from requirements.txt. It is less isolated (notebook
 code runs as you, on your files; no network, limits, read-only caches and a hidden
 Docker socket only where the machine allows) and says so. With a daemon, a build that
@@ -114,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     _old_spellings(args)
     json_out = args.format == "json"
     err = make_console(sys.stderr, color=args.color)
-    quiet = args.quiet or json_out
+    quiet = args.quiet  # --format json: progress still goes to stderr; stdout keeps only the JSON
     run_console = make_console(sys.stderr if json_out else sys.stdout, color=args.color, soft_wrap=False)
     observer = ConsoleObserver(err, run_console, quiet=quiet, verbose=args.verbose > 0)
     build = BuildSettings(mode=args.mode, force=args.force, push=args.push, image_name=args.image_name,

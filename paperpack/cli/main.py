@@ -27,7 +27,8 @@ from ..errors import EXIT_USAGE, PaperpackError
 __all__ = ["main", "entry", "build_parser", "deprecated", "EXIT_BROKEN_PIPE"]
 
 #: Sub-command modules, in the order ``--help`` lists them (``base_image`` is ``paperpack base-image``).
-COMMANDS = ("validate", "init", "data", "build", "run", "lock", "base_image", "export", "rules", "badge", "binder")
+COMMANDS = ("validate", "init", "data", "build", "run", "lock", "base_image", "export", "rules", "badge", "binder",
+            "doctor", "clean", "batch")
 
 #: Exit status when the reader of stdout went away (``paperpack rules | head -1``): 128 + SIGPIPE, as a shell says.
 EXIT_BROKEN_PIPE = 141

@@ -13,6 +13,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -33,7 +34,8 @@ from ..run.plan import DEFAULT_CELL_TIMEOUT, DEFAULT_DISK, DEFAULT_MEMORY, DEFAU
 from ..run.engines import FOUND, EngineChoice
 from ..terminal import printable
 from ..verify import ENGINES, Observer, Result, RunSettings, Stage, VerifyOptions, verify
-from ._buildview import BuildView
+from . import _buildview
+from ._buildview import BuildView, plain_console
 from ..timemachine import AsOfChoice, AsOfMode
 from .lock import as_of_option
 
@@ -218,7 +220,7 @@ def run_settings(args: argparse.Namespace, engine: str) -> RunSettings:
 def _run(args: argparse.Namespace) -> int:
     json_out = args.format == "json"
     console = make_console(sys.stderr if json_out else sys.stdout, color=args.color, soft_wrap=False)
-    observer = ConsoleObserver(console, console, quiet=args.quiet or json_out, verbose=args.verbose > 0)
+    observer = ConsoleObserver(console, console, quiet=args.quiet, verbose=args.verbose > 0)
     options = VerifyOptions(stages=frozenset({Stage.RUN}), run=run_settings(args, args.engine),
                             cache_dir=args.cache_dir, progress=observer, shown_path=str(args.path),
                             as_of=getattr(args, "as_of", AsOfChoice(AsOfMode.OFF)))
@@ -350,11 +352,12 @@ class Progress:
         self.console = console
         self.quiet = quiet
         self.rows: dict[str, str] = {}
+        self.times: dict[str, tuple[float, float]] = {}  # path -> (first cell, last line printed), monotonic
         self.lock = threading.Lock()
         self.live: Live | None = None
 
     def __enter__(self) -> "Progress":
-        if not self.quiet and self.console.is_terminal:
+        if not self.quiet and not plain_console(self.console):
             self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
             self.live.__enter__()
         return self
@@ -362,6 +365,16 @@ class Progress:
     def __exit__(self, *exc: Any) -> None:
         if self.live is not None:
             self.live.__exit__(*exc)
+
+    def _alive(self, path: str) -> None:
+        """In a log: a line per notebook every ALIVE_EVERY seconds while it runs, with the cell it is at."""
+        if self.live is not None:
+            return
+        now = time.monotonic()
+        started, last = self.times.setdefault(path, (now, now))
+        if now - last >= _buildview.ALIVE_EVERY:
+            self.times[path] = (started, now)
+            self.console.print(safe(f"{path}: {self.rows[path]}, {now - started:.0f} s"))
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))
@@ -378,7 +391,9 @@ class Progress:
             elif event.kind == "start":
                 self.rows[event.path] = "starting the kernel"
             elif event.kind == "cell":
-                self.rows[event.path] = f"cell {event.cell} of {event.cells}"
+                # counted from 1 over every cell, as "cell N" is named where the cell type is unknown
+                self.rows[event.path] = f"cell {(event.cell or 0) + 1} of {event.cells}"
+                self._alive(event.path)
             elif event.kind == "done":
                 self.rows[event.path] = str(event.verdict)
                 if self.live is None:
@@ -386,6 +401,12 @@ class Progress:
                                             + (f" — {event.message}" if event.message else "")))
             if self.live is not None:
                 self.live.update(self._table())
+
+
+def first_line(message: str | None) -> str:
+    """A verdict's message as one table line: its first line, and "…" when more follows (report.json has it all)."""
+    first, _, rest = (message or "").strip().partition("\n")
+    return first.rstrip() + (" …" if rest.strip() else "")
 
 
 def render_verdicts(result: RunResult, console: Console, *, found: bool = False) -> None:
@@ -398,11 +419,12 @@ def render_verdicts(result: RunResult, console: Console, *, found: bool = False)
         duration = f"{nb.duration:.1f} s" if nb.duration is not None else "-"
         table.add_row(Text(printable(nb.path, newlines=False)),
                       Text(nb.verdict, style=VERDICT_STYLE.get(nb.verdict, "")), duration,
-                      Text(printable(nb.message or "", newlines=False)))
+                      Text(printable(first_line(nb.message), newlines=False)))
     console.print(table)
     for nb in result.notebooks:
         for difference in (nb.comparison or {}).get("differences", [])[:3]:
-            console.print(f"[bold]{safe(nb.path)}[/bold], cell {difference['cell']}: {safe(difference['reason'])}")
+            where = difference.get("where") or f"cell {difference['cell'] + 1}"
+            console.print(f"[bold]{safe(nb.path)}[/bold], {safe(where)}: {safe(difference['reason'])}")
             if difference.get("diff"):
                 console.print(Text(printable(difference["diff"])), style="dim")
         if nb.parameters:

@@ -10,11 +10,12 @@ by the run, not here.
 from __future__ import annotations
 
 import difflib
-import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..cellnames import cell_name
+from ..verdicts import Verdict
 from .images import decode_image, image_similarity
 from .normalize import normalise_text
 from .numbers import texts_match
@@ -28,18 +29,6 @@ INJECTED_TAG = "injected-parameters"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 WIDGET_TYPE = "application/vnd.jupyter.widget-view+json"
 MAX_DIFF_LINES = 12
-
-
-class Verdict(str, enum.Enum):
-    """What the comparison says of one notebook (the run adds ``failed`` and ``skipped``)."""
-
-    SAME = "same"
-    SAME_WITH_WARNINGS = "same-with-warnings"
-    DIFFERS = "differs"
-    NO_OUTPUTS = "no-outputs"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass
@@ -72,9 +61,10 @@ class CellDifference:
     cell: int  # index in the committed notebook
     reason: str
     diff: str = ""
+    where: str = ""  # the cell as a person finds it: "code cell 3 (In [7])" (paperpack.cellnames)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cell": self.cell, "reason": self.reason, "diff": self.diff}
+        return {"cell": self.cell, "where": self.where, "reason": self.reason, "diff": self.diff}
 
 
 @dataclass(frozen=True)
@@ -83,9 +73,11 @@ class NewWarning:
 
     cell: int  # index in the committed notebook
     warning: PrintedWarning
+    where: str = ""  # the cell as a person finds it: "code cell 3 (In [7])" (paperpack.cellnames)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cell": self.cell, "category": self.warning.category, "message": self.warning.message}
+        return {"cell": self.cell, "where": self.where, "category": self.warning.category,
+                "message": self.warning.message}
 
 
 @dataclass
@@ -197,12 +189,16 @@ def _item_reason(x: Item, y: Item, options: CompareOptions) -> str:
 
 
 def compare_cell(index: int, ref: list[dict[str, Any]], new: list[dict[str, Any]],
-                 options: CompareOptions) -> tuple[CellDifference | None, list[NewWarning]]:
-    """The cell's difference (None when the same) and the warnings only the re-execution printed."""
+                 options: CompareOptions, where: str = "") -> tuple[CellDifference | None, list[NewWarning]]:
+    """The cell's difference (None when the same) and the warnings only the re-execution printed.
+
+    ``where`` names the cell in messages (default: "cell N", 1-based).
+    """
+    where = where or cell_name([], index)
     a, ref_warnings = output_items(ref)
     b, new_warnings = output_items(new)
     known = set(ref_warnings)
-    fresh = [NewWarning(index, w) for w in dict.fromkeys(new_warnings) if w not in known]
+    fresh = [NewWarning(index, w, where) for w in dict.fromkeys(new_warnings) if w not in known]
     reason = ""
     if [(i.kind, i.label) for i in a] != [(i.kind, i.label) for i in b]:
         reason = "the outputs are not of the same kinds"
@@ -218,7 +214,8 @@ def compare_cell(index: int, ref: list[dict[str, Any]], new: list[dict[str, Any]
                 same_widgets.add(x.bundle)
     if not reason:
         return None, fresh
-    return CellDifference(cell=index, reason=reason, diff=_short_diff(_show(a, options), _show(b, options))), fresh
+    return CellDifference(cell=index, reason=reason, diff=_short_diff(_show(a, options), _show(b, options)),
+                          where=where), fresh
 
 
 # --- whole notebooks ------------------------------------------------------------------------
@@ -228,8 +225,14 @@ def _code_cells(nb: Any) -> list[tuple[int, Any]]:
             if c.get("cell_type") == "code" and INJECTED_TAG not in c.get("metadata", {}).get("tags", [])]
 
 
+def cell_list(differences: list[CellDifference], limit: int = 8) -> str:
+    """"code cell 2 (In [2]), code cell 5 (In [6])": the cells that differ, as a person finds them."""
+    more = " …" if len(differences) > limit else ""
+    return ", ".join(d.where or cell_name([], d.cell) for d in differences[:limit]) + more
+
+
 def _warnings_text(found: list[NewWarning]) -> str:
-    shown = "; ".join(f"cell {w.cell}: {w.warning}"[:160] for w in found[:3])
+    shown = "; ".join(f"{w.where}: {w.warning}"[:160] for w in found[:3])
     more = f"; … {len(found) - 3} more" if len(found) > 3 else ""
     plural = "s" if len(found) > 1 else ""
     return f", with {len(found)} new warning{plural} ({shown}{more})"
@@ -245,6 +248,7 @@ def compare_notebooks(reference: Any, executed: Any, options: CompareOptions | N
     if len(ref_cells) != len(new_cells):
         return Comparison(Verdict.DIFFERS, message=f"the executed notebook has {len(new_cells)} code cells, "
                           f"the committed one {len(ref_cells)}", options=options)
+    cell_types = [str(c.get("cell_type", "")) for c in reference.get("cells", [])]
     differences: list[CellDifference] = []
     new_warnings: list[NewWarning] = []
     compared = 0
@@ -256,15 +260,14 @@ def compare_notebooks(reference: Any, executed: Any, options: CompareOptions | N
         if not ref.get("outputs") and not new.get("outputs"):
             continue  # no output on either side: nothing was compared
         compared += 1
-        found, fresh = compare_cell(index, ref.get("outputs", []), new.get("outputs", []), options)
+        found, fresh = compare_cell(index, ref.get("outputs", []), new.get("outputs", []), options,
+                                    cell_name(cell_types, index, ref.get("execution_count")))
         new_warnings += fresh
         if found:
             differences.append(found)
     if differences:
-        cells = ", ".join(str(d.cell) for d in differences[:8]) + (" …" if len(differences) > 8 else "")
-        plural = "s" if len(differences) > 1 else ""
         return Comparison(Verdict.DIFFERS, compared, differences,
-                          f"{len(differences)} of {compared} cells differ (cell{plural} {cells})", options,
+                          f"{len(differences)} of {compared} cells differ: {cell_list(differences)}", options,
                           new_warnings)
     plural = "s" if compared != 1 else ""
     message = f"{compared} cell{plural} with the same results"

@@ -17,10 +17,14 @@ from ..errors import ChecksumError, DataError
 from ..httpclient import HttpClient, ServiceConfig
 from ..records import DataRecord, fetch_record
 from ..repo import Repo
+from ..sizes import human_size
 from .declared import DataMount, DeclaredFile, declared_files, listing_of, safe_record_name, whole_record
 from .store import DataStore
 
 log = logging.getLogger(__name__)
+
+#: a download this large (bytes) says how far it is, at each quarter (a smaller one takes under ~2 s)
+PROGRESS_FROM = 10_000_000
 
 FETCH_HINT = "run `paperpack data fetch` to download the declared data into the cache"
 LOCK_HINT = ("run `paperpack data fetch` then `paperpack data lock`: it writes the sha256 of what was fetched into "
@@ -283,12 +287,17 @@ def ensure_data(repo: Repo, *, cache_dir: Path | None = None,
     require_hashes(repo, missing)
     report = None
     if progress is not None:
-        seen: set[str] = set()
+        shown: dict[str, int] = {}  # path -> bytes done at its last line
 
         def report(path: str, done: int, total: int | None) -> None:
-            if path not in seen:
-                seen.add(path)
+            if path not in shown:
+                shown[path] = 0
                 progress(f"fetching {path}" + (f" ({total} bytes)" if total else ""))
+            elif (total or done) >= PROGRESS_FROM and (done - shown[path] >= (total or PROGRESS_FROM) // 4
+                                                       or done == total):
+                shown[path] = done  # a large download: a line at each quarter (or each PROGRESS_FROM bytes)
+                progress(f"{path}: {human_size(done)}" + (f" of {human_size(total)} ({100 * done // total}%)"
+                                                          if total else ""))
 
     results = _fetch(repo, missing, cache_dir=cache_dir, progress=report)
     return [r for r in results if r.state == "fetched"]

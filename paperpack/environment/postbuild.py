@@ -166,7 +166,7 @@ def _pip(root: Path, words: list[str], number: int, out: PostBuild, text: str) -
             skip = True
         elif arg in _PIP_VALUE_OPTS:
             skip = True
-        elif arg.startswith("-") or arg.startswith((".", "/")) or "://" in arg or "$" in arg:
+        elif arg.startswith(("-", ".", "/")) or "://" in arg or "$" in arg:
             if "$" in arg:
                 out.unclear.append(Unclear(number, text, f"{arg} is computed by the shell"))
             continue

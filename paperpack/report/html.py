@@ -309,7 +309,8 @@ def _differs_html(run: NotebookRun, repo_root: Path, out_dir: Path, page: _Page)
     for difference in differences[:50]:
         index = difference.get("cell")
         old, new = pairs.get(index, (None, None)) if isinstance(index, int) else (None, None)
-        page.add(f"<h4>cell {_e(index)}: {_e(difference.get('reason', ''))}</h4>")
+        name = difference.get("where") or (f"cell {index + 1}" if isinstance(index, int) else "a cell")
+        page.add(f"<h4>{_e(name)}: {_e(difference.get('reason', ''))}</h4>")
         if old is not None:
             page.add(f"<details><summary>source</summary>{_pre(_text(old.get('source', '')), page.budget)}</details>")
         page.add(_images_side_by_side(_outputs(old), _outputs(new), page.budget))

@@ -17,7 +17,7 @@ from .engines import Batch, Engine, EngineChoice, EngineRegistry, Session, choos
 from .mounts import data_sources
 from .outcome import interpret, link_upstream
 from .plan import Limits, Plan, PlannedNotebook, make_plan
-from .results import NotebookRun, RunEvent, RunResult
+from .results import NotebookRun, RunEvent, RunResult, Status, Verdict
 from .scheduler import Executor, ThreadExecutor
 from .sweep import new_scratch
 from .verdict import judge
@@ -87,14 +87,14 @@ def run_notebooks(repo: Repo, *, engine: str | EngineChoice = "auto", image: str
         runs = _schedule(plan, runner, session, scratch, keys, executor or ThreadExecutor(jobs), notify, result,
                          isolate)
         for nb in plan.notebooks:
-            run = runs.get(nb.path) or NotebookRun(path=nb.path, status="not-run", verdict="failed",
+            run = runs.get(nb.path) or NotebookRun(path=nb.path, status=Status.NOT_RUN, verdict=Verdict.FAILED,
                                                    message="not run: interrupted before it started")
             result.notebooks.append(run)
             if nb.path not in runs:
                 notify(RunEvent(kind="done", path=nb.path, status=run.status, verdict=run.verdict,
                                 message=run.message))
         link_upstream(result.notebooks)
-        if any(run.status == "interrupted" for run in result.notebooks):
+        if any(run.status == Status.INTERRUPTED for run in result.notebooks):
             result.complete = False  # a runner stopped from outside (docker stop, a cluster evicting it)
     finally:
         runner.close()
@@ -222,12 +222,12 @@ def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys:
     def settle(run: NotebookRun) -> None:
         runs[run.path] = run
         settled.add(run.path)
-        (succeeded if run.verdict not in ("failed", "skipped") else failed).add(run.path)
+        (succeeded if run.verdict not in (Verdict.FAILED, Verdict.SKIPPED) else failed).add(run.path)
         notify(RunEvent(kind="done", path=run.path, status=run.status, verdict=run.verdict, message=run.message))
 
     for nb in plan.notebooks:
         if nb.skip is not None:
-            settle(NotebookRun(path=nb.path, status="skipped", verdict="skipped", message=nb.skip))
+            settle(NotebookRun(path=nb.path, status=Status.SKIPPED, verdict=Verdict.SKIPPED, message=nb.skip))
         else:
             notify(RunEvent(kind="queued", path=nb.path))
     try:
@@ -237,7 +237,7 @@ def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys:
             result.isolation = runner.isolation  # what the engine applied (the local engine learns it here)
         while True:
             for nb, dep in plan.blocked(failed, settled):
-                settle(NotebookRun(path=nb.path, status="skipped", verdict="skipped",
+                settle(NotebookRun(path=nb.path, status=Status.SKIPPED, verdict=Verdict.SKIPPED,
                                    message=f"not run: it depends on {dep}, which did not succeed"))
             in_flight = {nb.path for batch in running.values() for nb in batch.notebooks}
             ready = [nb for nb in plan.ready(succeeded, settled) if nb.path not in in_flight]
@@ -276,7 +276,7 @@ def _collect(batch: Batch, facts: dict[str, Any], session: Session, out_dir: Pat
         delivery = deliveries.get(batch.keys[nb.path]) or Delivery()
         problems = list(delivery.problems)  # each fails the notebook; a signed, well-formed result still explains it
         run = interpret(nb, delivery.result, facts, session.limits, session.cancelled.is_set(),
-                        root=session.repo.root, image=session.image)
+                        root=session.repo.root, image=session.image, environment=session.repo.environment)
         executed: Path | None = None
         if delivery.notebook is not None and not problems:
             try:
@@ -285,8 +285,8 @@ def _collect(batch: Batch, facts: dict[str, Any], session: Session, out_dir: Pat
             except UsageError as exc:
                 problems.append(f"its executed copy was not written: {exc}")
         if problems:
-            run.status = "error" if run.status == "ok" else run.status
-            run.verdict = "failed"
+            run.status = Status.ERROR if run.status == Status.OK else run.status
+            run.verdict = Verdict.FAILED
             refused = "what came back from the run was refused: " + "; ".join(problems)
             run.message = f"{run.message} — {refused}" if run.message else refused
         judge(run, nb, session.repo.root / nb.path, executed)

@@ -60,7 +60,7 @@ class LocalEngine(Engine):
             self.isolation += f"; {self.python.mismatch}"
         log.warning(self.isolation)
         self.venv = ensure_venv(session.repo.root, self.python, session.repo.environment,
-                                 self.requirements)
+                                 self.requirements, cache=session.cache_dir)
 
     def _confinement(self, session: Session, longest: float, slot: int = 0,
                      writable: Sequence[Path] = ()) -> Confinement:
@@ -71,7 +71,7 @@ class LocalEngine(Engine):
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
         if self.venv is None or not (self.venv / READY_MARKER).is_file():  # e.g. on another machine
             self.venv = ensure_venv(session.repo.root, self.python, session.repo.environment,
-                                 self.requirements)
+                                 self.requirements, cache=session.cache_dir)
         home = session.work_dir.parent
         env_overrides = {
             "IPYTHONDIR": str(home / "ipython"),  # no personal IPython start-up files

@@ -13,13 +13,17 @@ import functools
 import re
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..cellnames import cell_name
 from ..notebooks import Cell, ParsedNotebook, read_notebook
 from ..terminal import strip_ansi
 from .causes import REPRODUCES_COMMITTED_ERROR, UPSTREAM_OUTPUT, Diagnosis, Failure, clean_traceback, diagnose
 from .plan import Limits, PlannedNotebook
 from .results import NotebookRun, Status, Verdict
+
+if TYPE_CHECKING:
+    from ..environment import Environment
 
 __all__ = ["interpret", "link_upstream", "FAILED_STATUSES", "REPRODUCES_ERROR"]
 
@@ -36,6 +40,14 @@ def _signal_name(code: int | None) -> str | None:
         return signal.Signals(-code).name
     except ValueError:
         return f"signal {-code}"
+
+
+def _status(value: Any) -> Status:
+    """The runner's status word as a :class:`Status` (the channel admits only known words; ``error`` otherwise)."""
+    try:
+        return Status(value)
+    except ValueError:
+        return Status.ERROR
 
 
 def _source_cell(result: dict[str, Any], cell: int | None) -> int | None:
@@ -61,35 +73,31 @@ def _committed_cell(committed: ParsedNotebook | None, index: int | None) -> Cell
 
 def where(committed: ParsedNotebook | None, index: int | None) -> str:
     """"code cell 3 (In [7])": the failing cell as a person finds it in the committed notebook."""
-    if index is None:
-        return "before the first cell"
     cell = _committed_cell(committed, index)
-    if committed is None or cell is None:
-        return f"cell {index + 1}"
-    if cell.cell_type != "code":
-        return f"cell {index + 1}"
-    position = sum(1 for c in committed.cells[:index + 1] if c.cell_type == "code")
-    count = f" (In [{cell.execution_count}])" if cell.execution_count is not None else ""
-    return f"code cell {position}{count}"
+    cell_types = [c.cell_type for c in committed.cells] if committed is not None else []
+    return cell_name(cell_types, index, cell.execution_count if cell is not None else None)
 
 
 def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[str, Any],
-              limits: Limits, cancelled: bool, *, root: Path | None = None, image: str | None = None) -> NotebookRun:
+              limits: Limits, cancelled: bool, *, root: Path | None = None, image: str | None = None,
+              environment: Environment | None = None) -> NotebookRun:
     """The run of ``nb`` from the runner's ``result`` and the engine's ``facts``.
 
     ``root`` (the repository) lets the message count cells as the committed notebook shows
     them and name the root cause (:func:`paperpack.run.causes.diagnose`). ``image`` is the
     image the notebook ran in (``None``: the local engine), to tell whether its environment
-    was translated from environment.yml to PyPI packages.
+    was translated from environment.yml to PyPI packages. ``environment`` is the repository's
+    environment model (``repo.environment``, detected once per repository, never here): it
+    says which environment.yml the build used.
     """
     run = NotebookRun(path=nb.path, parameters=dict(nb.parameters), kernel=nb.kernel)
     if result is None:
-        return _no_result(run, nb, facts, limits, cancelled, root)
+        return _no_result(run, nb, facts, limits, cancelled, root, environment)
     run.duration = result.get("duration")
     run.started, run.ended = iso_time(result.get("started")), iso_time(result.get("ended"))
     run.kernel = result.get("kernel")
     run.cells = result.get("cells") or []
-    run.status = str(result.get("status", "error"))
+    run.status = _status(result.get("status"))
     error = dict(result.get("error") or {}) or None
     if error is not None:
         error["source_cell"] = _source_cell(result, error.get("cell"))
@@ -144,7 +152,7 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
     else:
         run.message = f"{at}: {ename}: {evalue}".rstrip(": ")
     if run.status in (Status.ERROR, Status.NO_KERNEL):
-        found = diagnose(_failure(nb, result, error, committed, root, image=image))
+        found = diagnose(_failure(nb, result, error, committed, root, image=image, environment=environment))
         if found is not None:
             _explain(run, error, found, at)
         elif facts.get("disk_limit") and run.status == Status.ERROR:
@@ -185,13 +193,13 @@ def _reproduces(committed: ParsedNotebook | None, index: int | None, ename: str,
 
 def _failure(nb: PlannedNotebook, result: dict[str, Any] | None, error: dict[str, Any] | None,
              committed: ParsedNotebook | None, root: Path | None, output: str = "",
-             image: str | None = None) -> Failure:
+             image: str | None = None, environment: Environment | None = None) -> Failure:
     error = error or {}
     index = error.get("source_cell")
     code = [c.source for c in (committed.cells if committed else [])
             if c.cell_type == "code" and (index is None or c.index <= index)]
     cell = _committed_cell(committed, index)
-    environment_yml = _environment_yml(root)
+    environment_yml = _environment_yml(environment)
     if environment_yml is not None and not _translated(image):
         environment_yml = None  # conda solved it: what is missing is the author's to declare
     return Failure(
@@ -226,21 +234,19 @@ def _image_mode(image: str) -> str | None:
     return labels.get(f"{LABEL_PREFIX}.mode")
 
 
-def _environment_yml(root: Path | None) -> dict[str, str] | None:
+def _environment_yml(env: Environment | None) -> dict[str, str] | None:
     """The conda dependencies (lower-case name → spec) of an environment.yml the build translates, if any."""
-    if root is None:
+    if env is None:
         return None
-    from ..environment import detect
     from ..errors import PaperpackError
 
-    env = detect(root)
     try:
         env.check_buildable()
     except PaperpackError:
         return None
     if env.conda is None:
         return None
-    deps = {name: "" for name in env.conda.conda_names}
+    deps = dict.fromkeys(env.conda.conda_names, "")
     deps.update({r.name: r.specifier for r in env.conda.requirements})
     return deps
 
@@ -277,7 +283,7 @@ def link_upstream(runs: list[NotebookRun]) -> None:
 
 
 def _no_result(run: NotebookRun, nb: PlannedNotebook, facts: dict[str, Any], limits: Limits, cancelled: bool,
-               root: Path | None) -> NotebookRun:
+               root: Path | None, environment: Environment | None) -> NotebookRun:
     run.verdict = Verdict.FAILED
     if cancelled:
         run.status, run.message = Status.INTERRUPTED, "interrupted before it finished"
@@ -294,7 +300,7 @@ def _no_result(run: NotebookRun, nb: PlannedNotebook, facts: dict[str, Any], lim
             run.message += (f" — the repository's working copy does not fit in the disk limit "
                             f"({facts['disk_limit']}): raise run.disk in paperpack.yml or --disk")
             return run
-        found = diagnose(_failure(nb, None, None, None, root, output=strip_ansi(output)))
+        found = diagnose(_failure(nb, None, None, None, root, output=strip_ansi(output), environment=environment))
         if found is not None:
             _explain(run, None, found, "")
             run.message += f" (the runner stopped with exit code {facts.get('exit_code')})"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..verdicts import Verdict, Word
 
 if TYPE_CHECKING:
     from ..timemachine.rerun import DatedRun
@@ -13,26 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["RunEvent", "NotebookRun", "RunResult", "FAILING_VERDICTS", "Verdict", "Status"]
 
 
-class _Word(str, Enum):
-    """A closed vocabulary whose members are strings: equal to, printed and written (JSON) as their value."""
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-
-class Verdict(_Word):
-    """A notebook's verdict."""
-
-    SAME = "same"
-    SAME_WITH_WARNINGS = "same-with-warnings"  # the same results, and the run printed new Python warnings
-    DIFFERS = "differs"
-    FAILED = "failed"
-    REPRODUCES_ERROR = "reproduces-error"  # the failing cell fails as the committed notebook shows
-    NO_OUTPUTS = "no-outputs"
-    SKIPPED = "skipped"
-
-
-class Status(_Word):
+class Status(Word):
     """How a notebook's run ended."""
 
     OK = "ok"
@@ -48,7 +30,14 @@ class Status(_Word):
 
 
 #: Verdicts that make ``paperpack run`` exit 1. "differs" is one: a journal wants the same results.
-FAILING_VERDICTS = frozenset({"failed", "differs"})
+FAILING_VERDICTS = frozenset({Verdict.FAILED, Verdict.DIFFERS})
+
+
+#: How the summary names each verdict, in the order it lists them.
+_SUMMARY_LABELS = ((Verdict.SAME, "same results"), (Verdict.SAME_WITH_WARNINGS, "same results with new warnings"),
+                   (Verdict.DIFFERS, "differs"), (Verdict.NO_OUTPUTS, "no stored outputs"),
+                   (Verdict.REPRODUCES_ERROR, "reproduce the committed error"), (Verdict.FAILED, "failed"),
+                   (Verdict.SKIPPED, "skipped"))
 
 
 @dataclass
@@ -59,16 +48,16 @@ class RunEvent:
     path: str = ""
     cell: int | None = None
     cells: int | None = None
-    status: str | None = None
-    verdict: str | None = None
+    status: Status | None = None
+    verdict: Verdict | None = None
     message: str = ""
 
 
 @dataclass
 class NotebookRun:
     path: str
-    status: str = "not-run"  # ok, error, timeout, dead-kernel, oom, pids-limit, no-kernel, skipped, interrupted, not-run
-    verdict: str = "failed"  # same, same-with-warnings, differs, failed, reproduces-error, no-outputs, skipped
+    status: Status = Status.NOT_RUN
+    verdict: Verdict = Verdict.FAILED
     message: str = ""
     duration: float | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -109,7 +98,8 @@ class RunResult:
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for nb in self.notebooks:
-            out[nb.verdict] = out.get(nb.verdict, 0) + 1
+            word = str(nb.verdict)  # the value, also for a plain string a caller put there
+            out[word] = out.get(word, 0) + 1
         return out
 
     def summary(self) -> str:
@@ -117,15 +107,9 @@ class RunResult:
         if not self.notebooks:
             return "no notebooks to run (none listed in paperpack.yml, none found)"
         counts = self.counts()
-        considered = len(self.notebooks) - counts.get("skipped", 0)
-        ran = considered - counts.get("failed", 0) - counts.get("reproduces-error", 0)
-        parts = [f"{counts[v]} {label}" for v, label in (("same", "same results"),
-                                                         ("same-with-warnings", "same results with new warnings"),
-                                                         ("differs", "differs"),
-                                                         ("no-outputs", "no stored outputs"),
-                                                         ("reproduces-error", "reproduce the committed error"),
-                                                         ("failed", "failed"), ("skipped", "skipped"))
-                 if counts.get(v)]
+        considered = len(self.notebooks) - counts.get(Verdict.SKIPPED, 0)
+        ran = considered - counts.get(Verdict.FAILED, 0) - counts.get(Verdict.REPRODUCES_ERROR, 0)
+        parts = [f"{counts[v]} {label}" for v, label in _SUMMARY_LABELS if counts.get(v)]
         text = f"{ran}/{considered} notebooks ran to the end" + (": " + ", ".join(parts) if parts else "")
         return text + ("" if self.complete else " (interrupted: incomplete)")
 

@@ -1,6 +1,7 @@
 """The local engine's virtual environment: built from the repo's requirements.txt, cached.
 
-The environment lives under ``<paperpack cache>/venvs/<hash>``. The hash covers the
+The environment lives under ``<paperpack cache>/venvs/<hash>``, the cache folder being ``--cache-dir``
+(``Session.cache_dir``), else ``PAPERPACK_CACHE_DIR``, else the user's (:func:`paperpack.cache.cache_dir`). The hash covers the
 requirements file, the interpreter (its path and full version) and the runner's own packages — and, when the
 requirements read files of the repository (``.``, ``-e .``, ``./pkg``, ``file:``,
 ``-r other.txt``), the content of the repository too, so two repositories never share
@@ -29,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 
 RUNNER_PACKAGES = ("ipykernel", "nbclient", "nbformat")
 READY_MARKER = ".paperpack-ready"
+#: seconds between the "still building" lines while the environment's packages install
+ALIVE_EVERY = 20.0
 _EDITABLE = re.compile(r"^\s*(-e|--editable)(\s+|=)")
 #: variables the notebook kernels (and pip) keep; everything else (tokens, passwords…) is dropped
 KEEP = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "PYTHONHASHSEED",
@@ -195,18 +199,19 @@ def choose_python(root: Path, env: Environment | None = None) -> Interpreter:
     return Interpreter(chosen.executable, chosen.version, chosen.full, chosen.prefix, asked=asked, source=source)
 
 
-def _cache_root() -> Path:
+def _cache_root(cache: Path | None) -> Path:
     from ..cache import cache_dir
 
-    return cache_dir()
+    return cache_dir(cache)
 
 
 def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | None = None,
-             requirements: str | None = None) -> Path:
+             requirements: str | None = None, *, cache: Path | None = None) -> Path:
     """Where the environment for ``root`` built with ``python`` (default: :func:`choose_python`) is cached.
 
     ``requirements``: a text used in place of the repository's requirements.txt (the time machine's
-    dated pins); part of the hash, so each date has its own environment.
+    dated pins); part of the hash, so each date has its own environment. ``cache``: paperpack's
+    cache folder (``--cache-dir``; default :func:`paperpack.cache.cache_dir`).
     """
     env = env or detect(root)
     python = python or choose_python(root, env)
@@ -219,7 +224,7 @@ def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | N
     digest.update(text)
     if reads_repo(text.decode("utf-8", "replace")):
         digest.update(b"\0repo " + _content_hash(root).encode())
-    return _cache_root() / "venvs" / digest.hexdigest()[:20]
+    return _cache_root(cache) / "venvs" / digest.hexdigest()[:20]
 
 
 def pip_env() -> dict[str, str]:
@@ -231,12 +236,13 @@ def pip_env() -> dict[str, str]:
 
 
 def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment | None = None,
-                requirements: str | None = None) -> Path:
+                requirements: str | None = None, *, cache: Path | None = None) -> Path:
     """The cached virtual environment for this repository, built with ``python`` on first use
-    (from ``requirements`` instead of the repository's requirements.txt when given)."""
+    (from ``requirements`` instead of the repository's requirements.txt when given), under the
+    cache folder ``cache`` (``--cache-dir``; default :func:`paperpack.cache.cache_dir`)."""
     env = env or detect(root)
     python = python or choose_python(root, env)
-    target = venv_dir(root, python, env, requirements)
+    target = venv_dir(root, python, env, requirements, cache=cache)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -251,6 +257,24 @@ def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment 
             _build(root, target, Path(scratch), python, requirements_file(root, env), requirements)
         (target / READY_MARKER).write_text("ok\n")
     return target
+
+
+def _step(cmd: list[str], cwd: Path) -> tuple[int, str]:
+    """Run one step of the build (its output kept); pip's installs take a minute: every
+    :data:`ALIVE_EVERY` seconds a log line says it is still going, with pip's last line."""
+    started = last = time.monotonic()
+    lines: list[str] = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                          cwd=cwd, env=pip_env()) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            del lines[:-200]
+            now = time.monotonic()
+            if now - last >= ALIVE_EVERY:
+                last = now
+                log.warning("still building the local environment, %.0f s: %s", now - started, lines[-1][:120])
+    return proc.returncode, "\n".join(lines)
 
 
 def _build(root: Path, target: Path, scratch: Path, python: Interpreter, req: Path | None,
@@ -271,16 +295,16 @@ def _build(root: Path, target: Path, scratch: Path, python: Interpreter, req: Pa
             copied.write_text(text, encoding="utf-8")
             install += ["-r", str(copied)]
     steps = [[python.executable, "-m", "venv", str(target)],
-             [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-              "--no-input", *install]]
+             [str(target / "bin" / "python"), "-m", "pip", "install", "--progress-bar", "off",
+              "--disable-pip-version-check", "--no-input", *install]]
     for step in steps:
-        out = subprocess.run(step, capture_output=True, text=True, check=False, cwd=cwd, env=pip_env())
-        if out.returncode != 0:
+        code, output = _step(step, cwd)
+        if code != 0:
             shutil.rmtree(target, ignore_errors=True)
-            tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-15:])
+            tail = "\n".join(output.strip().splitlines()[-15:])
             raise EngineError(
                 f"could not build the local environment from {req or 'the runner packages'}: "
-                f"`{' '.join(step[:4])} …` exited {out.returncode}:\n{tail}",
+                f"`{' '.join(step[:4])} …` exited {code}:\n{tail}",
                 hint="check that every requirement exists on PyPI for this Python "
                      f"({python.version}) and that local packages build, or use --engine docker "
                      "with the built image",

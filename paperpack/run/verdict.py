@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 
 from ..compare import CompareOptions, compare_notebooks
+from ..compare.core import cell_list
 from .plan import PlannedNotebook
 from .results import NotebookRun, Status, Verdict
 
@@ -39,7 +40,7 @@ def judge(run: NotebookRun, nb: PlannedNotebook, committed: Path, executed: Path
         return
     options = CompareOptions.from_manifest(nb.compare)
     comparison = compare_notebooks(reference, result, options)
-    run.verdict = comparison.verdict.value
+    run.verdict = comparison.verdict
     run.comparison = comparison.to_dict()
     run.message = comparison.message
     if nb.parameters:
@@ -67,5 +68,4 @@ def _earlier_cells(run: NotebookRun, nb: PlannedNotebook, committed: Path, execu
         comparison.differences = earlier
         run.verdict = Verdict.DIFFERS
         run.comparison = comparison.to_dict()
-        run.message += f"; but {len(earlier)} cell{'s' * (len(earlier) > 1)} before it differ " \
-                       f"(cell {', '.join(str(d.cell) for d in earlier[:8])})"
+        run.message += f"; but {len(earlier)} cell{'s' * (len(earlier) > 1)} before it differ: {cell_list(earlier)}"

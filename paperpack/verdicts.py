@@ -1,0 +1,31 @@
+"""The closed vocabulary of a notebook's verdict, shared by the comparison and the run (bottom layer).
+
+:mod:`paperpack.compare` gives ``same``, ``same-with-warnings``, ``differs`` and ``no-outputs``;
+the run adds ``failed``, ``reproduces-error`` and ``skipped``. The members are strings, so they
+equal, print and serialise (JSON) as their value.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+__all__ = ["Word", "Verdict"]
+
+
+class Word(str, Enum):
+    """A closed vocabulary whose members are strings: equal to, printed and written (JSON) as their value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Verdict(Word):
+    """A notebook's verdict."""
+
+    SAME = "same"
+    SAME_WITH_WARNINGS = "same-with-warnings"  # the same results, and the run printed new Python warnings
+    DIFFERS = "differs"
+    FAILED = "failed"
+    REPRODUCES_ERROR = "reproduces-error"  # the failing cell fails as the committed notebook shows
+    NO_OUTPUTS = "no-outputs"
+    SKIPPED = "skipped"

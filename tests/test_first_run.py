@@ -1,0 +1,266 @@
+"""The first `paperpack build` on a machine: each way Docker can be not ready yet (issue 15).
+
+Every path is a real machine state, made with real processes and settings, not a stand-in:
+
+- no daemon: ``DOCKER_HOST`` is a socket nobody listens on;
+- a daemon without the buildx plugin: ``DOCKER_CONFIG`` whose ``cli-plugins/docker-buildx``
+  is no plugin (the docker client takes the first ``docker-buildx`` it finds, so the
+  system's plugin is hidden and ``docker buildx`` is "unknown command", as on bookworm);
+- a daemon without the base image and without the means to make one: a base image
+  repository that does not exist (``PAPERPACK_BASE_REPOSITORY``), and a PATH without
+  debootstrap;
+- a daemon that can make it: the same missing base image with debootstrap on PATH, as
+  root, from a Debian mirror on loopback that has nothing (``PAPERPACK_DEBIAN_MIRROR``):
+  the decision, the note and debootstrap's real request are checked without the minutes
+  a real base image takes (``paperpack base-image`` makes the real one in .ci/run).
+
+Each checks the note on stderr, the engine the notebooks ran with (report.json) and the
+exit status; auto falls back to the local engine, an explicit ``--engine docker`` or
+``--mode offline`` stops with exit 2 and runs nothing.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from paperpack.cli.main import main
+from tests.conftest import CASES, require
+
+pytestmark = pytest.mark.slow
+
+
+def _paper(tmp_path: Path) -> Path:
+    """A copy of run-image-found (one notebook printing 42) under a fresh name: no image of it exists."""
+    root = tmp_path / f"paper-{uuid.uuid4().hex[:10]}"
+    shutil.copytree(CASES / "run-image-found", root)
+    return root
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _run_report(out: Path) -> dict[str, Any]:
+    return dict(json.loads((out / "report.json").read_text())["run"])
+
+
+def _ran_locally(out: Path) -> dict[str, Any]:
+    run = _run_report(out)
+    assert run["engine"] == "local", run
+    assert [nb["verdict"] for nb in run["notebooks"]] == ["same"], run
+    return run
+
+
+@pytest.fixture
+def no_buildx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The docker client's config folder shadows the buildx plugin with one that is not a plugin."""
+    plugins = tmp_path / "docker-config" / "cli-plugins"
+    plugins.mkdir(parents=True)
+    fake = plugins / "docker-buildx"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("DOCKER_CONFIG", str(plugins.parent))
+
+
+@pytest.fixture
+def no_base_image(monkeypatch: pytest.MonkeyPatch) -> str:
+    """paperpack's base images under a repository name no image has."""
+    repository = f"paperpack-test-{uuid.uuid4().hex[:10]}/base"
+    monkeypatch.setenv("PAPERPACK_BASE_REPOSITORY", repository)
+    return f"{repository}:bookworm"
+
+
+def _path_without(program: str) -> str:
+    """PATH without the folders that hold ``program`` (and everything else as it was)."""
+    kept = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / program).exists()]
+    return os.pathsep.join(kept)
+
+
+def test_no_daemon_runs_locally_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nobody-listens.sock")
+    out = tmp_path / "out"
+    assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--color", "never"]) == 0
+    err = _flat(capsys.readouterr().err)
+    run = _ran_locally(out)
+    note = run["engine_note"]
+    assert note.startswith("no usable container engine (the Docker daemon does not answer: Cannot connect to the "
+                           f"Docker daemon at unix://{tmp_path}/nobody-listens.sock"), note
+    assert "less isolated" in note and note.endswith("`sudo systemctl start docker` enables container builds"), note
+    assert _flat(note) in err, err
+
+
+@pytest.mark.docker
+def test_daemon_without_buildx_runs_locally_naming_the_plugin_and_the_command(
+        docker: str, no_buildx: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--color", "never"]) == 0
+    err = _flat(capsys.readouterr().err)
+    note = _ran_locally(out)["engine_note"]
+    assert note.startswith("Docker answers but cannot build images here (the docker buildx plugin is missing"), note
+    assert "`sudo apt-get install docker-buildx` enables container builds" in note, note
+    assert _flat(note) in err, err
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("explicit", [["--engine", "docker"], ["--mode", "offline"]], ids=["engine", "mode"])
+def test_daemon_without_buildx_explicit_requests_stop(docker: str, no_buildx: None, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      explicit: list[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--color", "never", *explicit]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert "error: the docker buildx plugin is missing" in err, err
+    assert not (out / "report.json").exists(), "nothing may run"
+
+
+@pytest.mark.docker
+def test_no_base_image_and_no_debootstrap_runs_locally_naming_both_commands(
+        docker: str, no_base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", _path_without("debootstrap"))
+    out = tmp_path / "out"
+    assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--color", "never"]) == 0
+    err = _flat(capsys.readouterr().err)
+    note = _ran_locally(out)["engine_note"]
+    assert (f"(the base image {no_base_image} is not present and cannot be made here: debootstrap is not "
+            "installed") in note, note
+    assert "`sudo apt-get install debootstrap && sudo paperpack base-image` enables container builds" in note, note
+    assert _flat(note) in err, err
+
+    # asked for explicitly, the offline build cannot be met: exit 2, the reason and the fix, nothing run
+    out = tmp_path / "explicit"
+    assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--mode", "offline"]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert f"error: the base image {no_base_image} is not present in the local Docker image store and cannot be " \
+           "made here: debootstrap is not installed" in err, err
+    assert "hint: make it with `sudo apt-get install debootstrap && sudo paperpack base-image`" in err, err
+    assert not (out / "report.json").exists()
+
+
+class _EmptyMirror(http.server.BaseHTTPRequestHandler):
+    """A Debian mirror with nothing in it: 404 for every path, each one recorded."""
+
+    asked: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).asked.append(self.path)
+        self.send_error(404)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def empty_mirror(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    handler = type("Mirror", (_EmptyMirror,), {"asked": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("PAPERPACK_DEBIAN_MIRROR", f"http://127.0.0.1:{server.server_address[1]}/debian")
+    try:
+        yield handler.asked
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.docker
+def test_a_machine_that_can_make_the_base_image_makes_it(docker: str, no_base_image: str,
+                                                         empty_mirror: list[str], tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The real probe decides to make it, says so once, and debootstrap really starts (from a loopback mirror)."""
+    require(shutil.which("debootstrap") is not None and os.geteuid() == 0,
+            "making a base image needs debootstrap and root")
+    out = tmp_path / "out"
+    assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--color", "never"]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert (f"making the base image {no_base_image} first: it is not present yet and this machine can make it "
+            "(debootstrap of Debian bookworm, about a minute; made once, later builds reuse it)") in err, err
+    assert err.count("making the base image") == 1
+    assert any(path.startswith("/debian/dists/bookworm/") for path in empty_mirror), empty_mirror
+    assert "error: cannot debootstrap Debian bookworm from http://127.0.0.1:" in err, err
+    assert not (out / "report.json").exists(), "the notebooks never run without a container when Docker could build"
+
+
+@pytest.fixture
+def made_base(no_base_image: str) -> Iterator[str]:
+    """The base image the test makes, removed afterwards (only that tag: the default one is everyone's)."""
+    try:
+        yield no_base_image
+    finally:
+        import subprocess
+
+        from paperpack.build.engine import docker_cli
+
+        subprocess.run([docker_cli(), "image", "rm", no_base_image], capture_output=True, timeout=120, check=False)
+
+
+@pytest.mark.docker
+def test_the_base_image_is_made_for_real_once_then_reused(docker: str, made_base: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """debootstrap from this machine's mirror (about a minute), then a build that stops at once.
+
+    The repository's apt.txt has a line that removes a package (refused before any build
+    step), so the image itself is never built: the base image is all this test makes.
+    """
+    require(shutil.which("debootstrap") is not None and os.geteuid() == 0,
+            "making a base image needs debootstrap and root")
+    from paperpack.build.baseimage import RELEASE_LABEL
+    from paperpack.build.engine import image_inspect
+
+    root = _paper(tmp_path)
+    (root / "apt.txt").write_text("curl-\n")
+    assert main(["build", str(root), "--out-dir", str(tmp_path / "out"), "--color", "never"]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert err.count(f"making the base image {made_base} first") == 1, err
+    assert "base image, " in err and "Base system installed successfully" in err, "debootstrap's progress"
+    assert "apt.txt" in err and "error:" in err, err
+    info = image_inspect(made_base)
+    assert info is not None and info["Config"]["Labels"][RELEASE_LABEL] == "bookworm"
+
+    assert main(["build", str(root), "--out-dir", str(tmp_path / "out"), "--color", "never"]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert "making the base image" not in err and "apt.txt" in err, "made once: the second build reuses it"
+    assert image_inspect(made_base)["Id"] == info["Id"]
+
+
+@pytest.mark.docker
+def test_no_run_on_a_daemon_that_cannot_build_is_an_error(docker: str, no_buildx: None, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """--no-run asks for the image only: the local engine has nothing to offer, so the reason and the fix."""
+    assert main(["build", str(_paper(tmp_path)), "--no-run", "--out-dir", str(tmp_path / "out")]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert "error: cannot build an image here: the docker buildx plugin is missing" in err, err
+    assert "hint: run `sudo apt-get install docker-buildx`" in err, err
+
+
+@pytest.mark.docker
+def test_a_release_the_repository_asks_for_is_no_reason_to_run_locally(docker: str, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """runtime.txt asks for Python 3.9 (bullseye), which cannot be made here while bookworm's image is present."""
+    from paperpack.build.baseimage import base_image_tag
+    from paperpack.build.engine import image_id
+
+    require(image_id(base_image_tag("bookworm")) is not None, "the default base image is missing here")
+    require(image_id(base_image_tag("bullseye")) is None, "the bullseye base image exists here")
+    monkeypatch.setenv("PATH", _path_without("debootstrap"))
+    root = _paper(tmp_path)
+    (root / "runtime.txt").write_text("python-3.9\n")
+    out = tmp_path / "out"
+    assert main(["build", str(root), "--out-dir", str(out), "--color", "never"]) == 2
+    err = _flat(capsys.readouterr().err)
+    assert "error: the base image paperpack/base:bullseye is not present" in err, err
+    assert "The notebooks were not run" in err and not (out / "report.json").exists(), err
