@@ -79,3 +79,84 @@ def test_an_unreadable_executed_copy_is_reported_with_the_notebook_and_cause(
     message = record.getMessage()
     assert message.startswith("sub/a.ipynb: cells before the error not compared: "), message
     assert len(message) > len("sub/a.ipynb: cells before the error not compared: "), "the cause is named"
+
+
+# --- a notebook that ran to the end -------------------------------------------------------------
+
+def _printing(path: Path, printed: str) -> Path:
+    nbformat.write(new_notebook(cells=[
+        new_code_cell("print(x)", execution_count=1, outputs=[new_output("stream", name="stdout", text=printed)]),
+    ]), path)
+    return path
+
+
+def _ran() -> NotebookRun:
+    return NotebookRun(path="a.ipynb", status="ok", verdict="failed")
+
+
+def test_a_run_to_the_end_is_compared_with_the_notebooks_tolerances(tmp_path: Path) -> None:
+    committed = _printing(tmp_path / "a.ipynb", "1.000\n")
+    executed = _printing(tmp_path / "executed.ipynb", "1.001\n")
+    tolerant = _ran()
+    judge(tolerant, PlannedNotebook(path="a.ipynb", compare={"rtol": 0.01}), committed, executed)
+    assert tolerant.verdict == "same", tolerant.message
+    assert tolerant.comparison is not None and tolerant.comparison["tolerances"]["rtol"] == 0.01
+    strict = _ran()
+    judge(strict, PlannedNotebook(path="a.ipynb"), committed, executed)
+    assert strict.verdict == "differs" and strict.status == "ok"
+    assert strict.comparison is not None and [d["cell"] for d in strict.comparison["differences"]] == [0]
+    assert strict.message == strict.comparison["message"]
+
+
+def test_a_run_to_the_end_without_an_executed_copy_failed(tmp_path: Path) -> None:
+    run = _ran()
+    judge(run, PlannedNotebook(path="a.ipynb"), _printing(tmp_path / "a.ipynb", "1\n"), None)
+    assert (run.status, run.verdict, run.comparison) == ("error", "failed", None)
+    assert run.message == "the runner wrote no executed notebook"
+
+
+def test_an_unreadable_executed_copy_fails_and_says_why(tmp_path: Path) -> None:
+    executed = tmp_path / "executed.ipynb"
+    executed.write_text("{not json", encoding="utf-8")
+    run = _ran()
+    judge(run, PlannedNotebook(path="a.ipynb"), _printing(tmp_path / "a.ipynb", "1\n"), executed)
+    assert (run.verdict, run.comparison) == ("failed", None)
+    assert run.message.startswith("could not read the notebook to compare it: ") and len(run.message) > 45
+
+
+def test_the_parameters_are_named_in_the_message(tmp_path: Path) -> None:
+    committed = _printing(tmp_path / "a.ipynb", "1\n")
+    run = _ran()
+    judge(run, PlannedNotebook(path="a.ipynb", parameters={"n": 2, "name": "x"}), committed, committed)
+    assert run.verdict == "same"
+    assert run.message.endswith(" (with parameters n=2, name='x')"), run.message
+    plain = _ran()
+    judge(plain, PlannedNotebook(path="a.ipynb"), committed, committed)
+    assert "parameters" not in plain.message and plain.message
+
+
+def _failing_third(path: Path, first: str, second: str, where: str = "<ipython-input-3>") -> Path:
+    error = new_output("error", ename="ZeroDivisionError", evalue=f"division by zero in {where}",
+                       traceback=[f"File {where}, line 1"])
+    nbformat.write(new_notebook(cells=[
+        new_code_cell("print(a)", execution_count=1, outputs=[new_output("stream", name="stdout", text=first)]),
+        new_code_cell("print(b)", execution_count=2, outputs=[new_output("stream", name="stdout", text=second)]),
+        new_code_cell("1 / 0", execution_count=3, outputs=[error]),
+    ]), path)
+    return path
+
+
+@pytest.mark.parametrize("second, count", [("2\n", "1 cell"), ("3\n", "2 cells")])
+def test_the_message_keeps_the_error_and_names_every_differing_cell(tmp_path: Path, second: str,
+                                                                    count: str) -> None:
+    committed = _failing_third(tmp_path / "a.ipynb", "1\n", "2\n")
+    executed = _failing_third(tmp_path / "executed.ipynb", "0\n", second, where="/srv/other/path.py")
+    run = _reproduced(source_cell=2)
+    judge(run, PlannedNotebook(path="a.ipynb"), committed, executed)
+    assert run.verdict == "differs"
+    assert run.message.startswith("code cell 2 (In [2]): reproduces the committed error; but "), run.message
+    assert f"; but {count} before it differ: " in run.message, run.message
+    cells = ["0", "1"] if count == "2 cells" else ["0"]  # not the failing cell (2): its traceback differs
+    assert [str(d["cell"]) for d in run.comparison["differences"]] == cells  # type: ignore[index]
+    listed = run.message.split(" before it differ: ", 1)[1]
+    assert listed.count("code cell") == len(cells), listed
