@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="LABEL",
                         help="a target to run (repeatable): " + ", ".join(t.label.split()[0] for t in TARGETS))
     parser.add_argument("--no-run", action="store_true", help="report the last run without running mutmut")
-    parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--max-children", type=int, default=1,
+                        help="mutants tested at once (default 1: the machine is shared)")
     parser.add_argument("--diff", action="store_true",
                         help="show the line each survivor changed (one `mutmut show` each: about 1 s a survivor)")
     args = parser.parse_args(argv)
