@@ -54,3 +54,25 @@ def test_a_long_warning_is_cut() -> None:
     new = _notebook(_cell([_stdout("42\n"), _stderr(_warning("x" * 500))]))
     message = compare_notebooks(ref, new).message
     assert "x" * 100 in message and "x" * 200 not in message, message
+
+
+def test_the_report_records_the_verdict_differences_warnings_and_tolerances() -> None:
+    """report.json's ``comparison``: what an editor reads to see why, and with which tolerances."""
+    from paperpack.compare import CompareOptions
+
+    ref = _notebook(_cell([_stdout("42\n")]), _cell([_stdout("1\n")], count=2), _cell([_stdout("x\n")], count=3))
+    new = _notebook(_cell([_stdout("42\n"), _stderr(_warning("soon"))]), _cell([_stdout("5\n")], count=2),
+                    _cell([_stdout("y\n")], count=3))
+    options = CompareOptions(rtol=0.5, atol=0.25, image_threshold=0.5, ignore_cells=[2], ignore_patterns=["^z"])
+    result = compare_notebooks(ref, new, options)
+    record = result.to_dict()
+    assert record["verdict"] == "differs" and record["message"] == result.message
+    assert record["cells_compared"] == 2  # the third cell is ignored
+    assert record["tolerances"] == {"rtol": 0.5, "atol": 0.25, "image_threshold": 0.5, "ignore_cells": [2],
+                                    "ignore_patterns": ["^z"]}
+    [difference] = record["differences"]
+    assert set(difference) >= {"cell", "reason", "diff"} and difference["cell"] == 1
+    assert difference["reason"] == result.differences[0].reason and difference["reason"]
+    assert "1" in difference["diff"] and "5" in difference["diff"]
+    assert record["new_warnings"] == [{"cell": 0, "where": "code cell 1 (In [1])", "category": "FutureWarning",
+                                       "message": "soon"}]
