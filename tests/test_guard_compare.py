@@ -76,3 +76,97 @@ def test_the_report_records_the_verdict_differences_warnings_and_tolerances() ->
     assert "1" in difference["diff"] and "5" in difference["diff"]
     assert record["new_warnings"] == [{"cell": 0, "where": "code cell 1 (In [1])", "category": "FutureWarning",
                                        "message": "soon"}]
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+def test_nan_equals_nan_in_any_spelling_and_nothing_else() -> None:
+    from paperpack.compare import texts_match
+
+    assert texts_match("loss nan", "loss NaN", 1e-5, 1e-8)
+    assert not texts_match("loss nan", "loss 1.0", 1e-5, 1e-8), "a NaN where a number was is a difference"
+    assert not texts_match("loss 1.0", "loss nan", 1e-5, 1e-8)
+
+
+def test_the_absolute_tolerance_applies_near_zero() -> None:
+    """rtol alone never accepts anything against 0: atol is what makes 1e-9 "zero"."""
+    from paperpack.compare import texts_match
+
+    assert texts_match("residual 0.0", "residual 0.000000001", 1e-5, 1e-8)
+    assert not texts_match("residual 0.0", "residual 0.001", 1e-5, 1e-8)
+
+
+# --- the manifest's compare section -------------------------------------------------------------
+
+def test_every_key_of_the_manifests_compare_section_is_read() -> None:
+    from paperpack.compare import CompareOptions
+
+    section = {"rtol": 0.1, "atol": 2, "image_threshold": 0.5, "ignore_cells": [3, 4], "ignore_patterns": ["^Took"]}
+    options = CompareOptions.from_manifest(section, workdirs=["/w"])
+    assert options.to_dict() == {"rtol": 0.1, "atol": 2.0, "image_threshold": 0.5, "ignore_cells": [3, 4],
+                                 "ignore_patterns": ["^Took"]}
+    assert options.workdirs == ["/w"] and isinstance(options.atol, float)
+    assert CompareOptions.from_manifest(None).to_dict() == CompareOptions().to_dict()
+
+
+# --- the diff an editor reads -------------------------------------------------------------------
+
+def test_the_diff_shows_one_line_of_context_and_the_normalised_text() -> None:
+    from paperpack.compare import CompareOptions
+
+    lines = [f"row {i} /work/dir/x took 3 s" for i in range(9)]
+    changed = list(lines)
+    changed[4] = "row 4 /work/dir/x took 3 s CHANGED"
+    ref = _notebook(_cell([_stdout("\n".join(lines) + "\n")]))
+    new = _notebook(_cell([_stdout("\n".join(changed) + "\n")]))
+    options = CompareOptions(ignore_patterns=[r" took \d+ s"], workdirs=["/work/dir"])
+    [difference] = compare_notebooks(ref, new, options).differences
+    diff = difference.diff.split("\n")
+    assert diff[0].startswith("@@"), diff  # the hunk header first; the file names are left out
+    assert diff[1:] == [" row 3 <WORKDIR>/x", "-row 4 <WORKDIR>/x", "+row 4 <WORKDIR>/x CHANGED",
+                        " row 5 <WORKDIR>/x"], diff
+
+
+def test_a_long_diff_is_cut_and_says_how_much_more() -> None:
+    ref = _notebook(_cell([_stdout("".join(f"a{i}\n" for i in range(30)))]))
+    new = _notebook(_cell([_stdout("".join(f"b{i}\n" for i in range(30)))]))
+    [difference] = compare_notebooks(ref, new).differences
+    diff = difference.diff.split("\n")
+    assert len(diff) == 13 and diff[-1] == "… 50 more lines", diff[-3:]  # 62 lines: hunk header, label, 60
+
+
+def test_an_image_is_shown_with_its_size_in_the_diff() -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    def png(colour: str, width: int) -> str:
+        buffer = io.BytesIO()
+        Image.new("RGB", (width, 3), colour).save(buffer, format="PNG")
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    def shown(colour: str, width: int) -> Any:
+        return _cell([{"output_type": "display_data", "metadata": {}, "data": {"image/png": png(colour, width)}}])
+
+    [difference] = compare_notebooks(_notebook(shown("white", 4)), _notebook(shown("black", 5))).differences
+    assert difference.diff.split("\n")[1:] == ["-[image/png 4x3]", "+[image/png 5x3]"], difference.diff
+
+
+def test_cells_are_listed_as_a_person_finds_them_up_to_eight() -> None:
+    from paperpack.compare.core import CellDifference, cell_list
+
+    assert cell_list([CellDifference(cell=4, reason="x")]) == "cell 5"
+    eight = [CellDifference(cell=i, reason="x", where=f"code cell {i + 1}") for i in range(8)]
+    assert cell_list(eight) == ", ".join(f"code cell {i + 1}" for i in range(8))
+    assert cell_list(eight + [CellDifference(cell=8, reason="x", where="code cell 9")]).endswith(
+        "code cell 8 …")
+
+
+def test_an_image_that_cannot_be_decoded_is_still_shown() -> None:
+    def broken(text: str) -> Any:
+        return _cell([{"output_type": "display_data", "metadata": {}, "data": {"image/png": text}}])
+
+    [difference] = compare_notebooks(_notebook(broken("bm90IGEgcG5n")), _notebook(broken("bm90IHRoYXQ="))).differences
+    assert difference.reason.startswith("image/png"), difference.reason
+    assert difference.diff == "", "both are shown as [image/png], without a size"
