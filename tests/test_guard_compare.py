@@ -170,3 +170,58 @@ def test_an_image_that_cannot_be_decoded_is_still_shown() -> None:
     [difference] = compare_notebooks(_notebook(broken("bm90IGEgcG5n")), _notebook(broken("bm90IHRoYXQ="))).differences
     assert difference.reason.startswith("image/png"), difference.reason
     assert difference.diff == "", "both are shown as [image/png], without a size"
+
+
+# --- what a reader sees of rich outputs -----------------------------------------------------------
+
+def _display(data: dict[str, Any]) -> Any:
+    return _cell([{"output_type": "display_data", "metadata": {}, "data": data}])
+
+
+def _verdict(a: dict[str, Any], b: dict[str, Any]) -> str:
+    return str(compare_notebooks(_notebook(_display(a)), _notebook(_display(b))).verdict)
+
+
+def test_an_image_is_the_same_however_its_base64_is_wrapped() -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "white").save(buffer, format="PNG")
+    flat = base64.b64encode(buffer.getvalue()).decode()
+    wrapped = "\n".join(flat[i:i + 76] for i in range(0, len(flat), 76)) + "\n"
+    assert _verdict({"image/png": flat}, {"image/png": wrapped}) == "same"
+
+
+def test_a_widget_is_compared_by_its_view_without_model_id_and_text_repr() -> None:
+    def widget(model: str, version: int, text: str) -> dict[str, Any]:
+        return {"application/vnd.jupyter.widget-view+json": {"model_id": model, "version_major": version},
+                "text/plain": text}
+
+    assert _verdict(widget("a" * 32, 2, "IntSlider(value=1)"),
+                    widget("b" * 32, 2, "IntSlider(value=1, description='')")) == "same"
+    assert _verdict(widget("a" * 32, 2, "IntSlider(value=1)"), widget("a" * 32, 3, "IntSlider(value=1)")) == "differs"
+
+
+def test_json_outputs_are_compared_by_content() -> None:
+    assert _verdict({"application/json": {"a": 1, "b": [1, 2]}}, {"application/json": {"b": [1, 2], "a": 1}}) == "same"
+    assert _verdict({"application/json": {"a": 1}}, {"application/json": {"a": 2}}) == "differs"
+    assert _verdict({"application/json": [{"a": 1}]}, {"application/json": [{"a": 2}]}) == "differs"
+    assert _verdict({"text/plain": ["line 1\n", "line 2"]}, {"text/plain": "line 1\nline 2"}) == "same"
+
+
+def test_html_keeps_what_it_points_at_and_its_text_not_its_styling() -> None:
+    assert _verdict({"text/html": '<img src="fig.png" width="100" class="a">'},
+                    {"text/html": '<img class="b" width="200" src="fig.png">'}) == "same"
+    assert _verdict({"text/html": '<img src="fig.png">'}, {"text/html": '<img src="other.png">'}) == "differs"
+    assert _verdict({"text/html": '<a href="x.csv">data</a>'}, {"text/html": '<a href="y.csv">data</a>'}) == "differs"
+    assert _verdict({"text/html": "<td>1 &lt; 2</td>"}, {"text/html": "<td>1 &gt; 2</td>"}) == "differs"
+    assert _verdict({"text/html": "<style>td {color: red}</style><p>x</p>"},
+                    {"text/html": "<style>td {color: blue}</style><p>x</p>"}) == "same"
+
+
+def test_latex_is_compared_without_its_math_delimiters() -> None:
+    assert _verdict({"text/latex": "$$x^2$$"}, {"text/latex": "$\\displaystyle x^2$"}) == "same"
+    assert _verdict({"text/latex": "$$x^2$$"}, {"text/latex": "$$x^3$$"}) == "differs"
