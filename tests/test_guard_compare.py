@@ -225,3 +225,21 @@ def test_html_keeps_what_it_points_at_and_its_text_not_its_styling() -> None:
 def test_latex_is_compared_without_its_math_delimiters() -> None:
     assert _verdict({"text/latex": "$$x^2$$"}, {"text/latex": "$\\displaystyle x^2$"}) == "same"
     assert _verdict({"text/latex": "$$x^2$$"}, {"text/latex": "$$x^3$$"}) == "differs"
+
+
+def test_only_warnings_and_their_source_lines_leave_stderr() -> None:
+    """What else a cell printed on stderr stays compared, indented lines included."""
+    from paperpack.compare.stderr import PrintedWarning, split_warnings
+
+    text = ("  indented before any warning\n"
+            "/srv/a.py:1: UserWarning: first\n"
+            "  source line\n"
+            "\tsource line after a tab\n"
+            "real error output\n"
+            "  indented real output\n"
+            "/srv/b.py:2: FutureWarning: second\n"
+            "  source\n"
+            "after")
+    kept, found = split_warnings(text)
+    assert kept == "  indented before any warning\nreal error output\n  indented real output\nafter"
+    assert found == [PrintedWarning("UserWarning", "first"), PrintedWarning("FutureWarning", "second")]
