@@ -243,3 +243,77 @@ def test_only_warnings_and_their_source_lines_leave_stderr() -> None:
     kept, found = split_warnings(text)
     assert kept == "  indented before any warning\nreal error output\n  indented real output\nafter"
     assert found == [PrintedWarning("UserWarning", "first"), PrintedWarning("FutureWarning", "second")]
+
+
+# --- which outputs are compared -------------------------------------------------------------------
+
+def _same(a: list[dict[str, Any]], b: list[dict[str, Any]], **options: Any) -> bool:
+    from paperpack.compare import CompareOptions
+
+    return compare_notebooks(_notebook(_cell(a)), _notebook(_cell(b)), CompareOptions(**options)).verdict == "same"
+
+
+def _result(text: str) -> dict[str, Any]:
+    return {"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": {"text/plain": text}}
+
+
+def _error(ename: str, evalue: str) -> dict[str, Any]:
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": []}
+
+
+def test_a_cells_result_is_compared() -> None:
+    assert _same([_result("42")], [_result("42")])
+    assert not _same([_result("42")], [_result("43")])
+
+
+def test_an_error_is_compared_by_its_name_and_value() -> None:
+    assert _same([_error("KeyError", "'x'")], [_error("KeyError", "'x'")])
+    assert not _same([_error("KeyError", "'x'")], [_error("KeyError", "'y'")])
+    assert not _same([_error("KeyError", "'x'")], [_error("IndexError", "'x'")])
+    assert _same([{"output_type": "error"}], [_error("", "")]), "a missing name or value is an empty one"
+
+
+def test_streams_default_to_stdout_and_empty_text_and_are_joined() -> None:
+    assert _same([{"output_type": "stream", "text": "x\n"}], [_stdout("x\n")])
+    assert _same([{"output_type": "stream", "name": "stdout"}], [_stdout("")])
+    assert _same([_stdout("a"), _stdout("b\n")], [_stdout("ab\n")]), "chunking differs from run to run"
+    assert not _same([_stdout("a\n"), _stderr("b\n")], [_stdout("a\n"), _stdout("b\n")])
+
+
+def test_warnings_of_every_stderr_chunk_and_the_outputs_after_them_count() -> None:
+    ref = _notebook(_cell([_stdout("1\n")]))
+    new = _notebook(_cell([_stderr(_warning("one")), _stderr(_warning("two")), _stdout("1\n")]))
+    result = compare_notebooks(ref, new)
+    assert result.verdict == "same-with-warnings" and [w.warning.message for w in result.new_warnings] == [
+        "one", "two"]
+    assert not _same([_stdout("1\n")], [_stderr(_warning("one")), _stdout("2\n")]), "a warning hides nothing after it"
+
+
+def test_every_output_of_a_cell_is_compared_not_only_the_last_display() -> None:
+    display = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "b"}}
+    assert not _same([_stdout("a\n"), display], [_stdout("c\n"), display])
+    assert _same([{"output_type": "display_data", "metadata": {}}], [{"output_type": "display_data", "metadata": {}}])
+
+
+def test_a_widget_text_repr_is_skipped_only_in_its_own_output() -> None:
+    widget = {"output_type": "display_data", "metadata": {}, "data": {
+        "application/vnd.jupyter.widget-view+json": {"model_id": "a" * 32, "version_major": 2},
+        "text/plain": "IntSlider(value=1)"}}
+    plain = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "mean 1.0"}}
+    other = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "mean 2.0"}}
+    assert not _same([widget, plain], [widget, other])
+
+
+def test_the_run_folders_are_normalised_on_both_sides() -> None:
+    folders = ["/srv/run-a/work", "/srv/run-b/work"]
+    assert _same([_stdout("read /srv/run-a/work/data.csv\n")], [_stdout("read /srv/run-b/work/data.csv\n")],
+                 workdirs=folders)
+    assert not _same([_stdout("read /srv/run-a/work/data.csv\n")], [_stdout("read /srv/run-b/work/data.csv\n")])
+
+
+def test_a_cell_compared_alone_is_named_by_its_number() -> None:
+    from paperpack.compare import CompareOptions
+    from paperpack.compare.core import compare_cell
+
+    difference, _ = compare_cell(3, [_stdout("1\n")], [_stdout("2\n")], CompareOptions())
+    assert difference is not None and difference.where == "cell 4"
