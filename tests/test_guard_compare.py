@@ -317,3 +317,62 @@ def test_a_cell_compared_alone_is_named_by_its_number() -> None:
 
     difference, _ = compare_cell(3, [_stdout("1\n")], [_stdout("2\n")], CompareOptions())
     assert difference is not None and difference.where == "cell 4"
+
+
+# --- which cells are compared ---------------------------------------------------------------------
+
+def _code(count: int | None, *outputs: dict[str, Any]) -> dict[str, Any]:
+    """A plain-dict code cell, as an untrusted notebook may hold it (no metadata)."""
+    cell: dict[str, Any] = {"cell_type": "code", "execution_count": count, "source": ""}
+    if outputs:
+        cell["outputs"] = list(outputs)
+    return cell
+
+
+def test_a_cell_the_author_never_ran_is_skipped_and_the_next_ones_compared() -> None:
+    ref = {"cells": [_code(None), _code(2, _stdout("1\n"))]}
+    new = {"cells": [_code(1, _stdout("anything\n")), _code(2, _stdout("2\n"))]}
+    result = compare_notebooks(ref, new)
+    assert result.verdict == "differs" and result.compared == 1
+    assert [d.cell for d in result.differences] == [1]
+
+
+def test_a_cell_that_printed_nothing_and_now_prints_differs() -> None:
+    ref = {"cells": [_code(1), _code(2, _stdout("1\n"))]}
+    new = {"cells": [_code(1, _stdout("surprise\n")), _code(2, _stdout("1\n"))]}
+    result = compare_notebooks(ref, new)
+    assert result.verdict == "differs" and [d.cell for d in result.differences] == [0], result.message
+    quiet = compare_notebooks(ref, {"cells": [_code(1), _code(2, _stdout("1\n"))]})
+    assert quiet.verdict == "same" and quiet.compared == 1, "no output on either side: nothing compared"
+
+
+def test_untrusted_notebooks_missing_keys_are_judged_not_crashed_on() -> None:
+    ref = {"cells": [_code(1, _stdout("1\n"))]}
+    missing = compare_notebooks(ref, {})
+    assert missing.verdict == "differs" and missing.message == (
+        "the executed notebook has 0 code cells, the committed one 1")
+    assert missing.to_dict()["tolerances"]["rtol"] == 1e-5
+    none = compare_notebooks({"cells": [_code(1)]}, ref)
+    assert none.verdict == "no-outputs" and none.message == "the committed notebook stores no outputs to compare with"
+    assert none.to_dict()["tolerances"]["rtol"] == 1e-5
+    no_outputs_key = compare_notebooks({"cells": [_code(1), _code(2, _stdout("1\n"))]},
+                                       {"cells": [_code(1, _stdout("x\n")), _code(2, _stdout("1\n"))]})
+    assert no_outputs_key.verdict == "differs"
+
+
+# --- normalisation ------------------------------------------------------------------------------
+
+def test_carriage_returns_keep_each_lines_final_state() -> None:
+    from paperpack.compare import normalise_text
+
+    assert normalise_text("10%\r50%\r100%\nnext") == "100%\nnext"
+    assert normalise_text("FIX\r") == "FIX", "a trailing carriage return does not erase its line"
+    assert normalise_text("working...\r          \r\nresult") == "\nresult", "a line cleared with spaces is empty"
+    assert normalise_text("a\r\nb") == "a\nb"
+
+
+def test_run_folders_become_workdir_and_indentation_stays() -> None:
+    from paperpack.compare import normalise_text
+
+    assert normalise_text("at /srv/w/x.csv", workdirs=["", "/srv/w"]) == "at <WORKDIR>/x.csv"
+    assert normalise_text("    indented\nnot") == "    indented\nnot"
