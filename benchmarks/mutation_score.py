@@ -141,10 +141,14 @@ def changed_line(name: str) -> str:
     return f"{' / '.join(removed)}  →  {' / '.join(added) or '(removed)'}"
 
 
+def _belongs(name: str, target: Target) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in target.patterns)
+
+
 def tally(target: Target, statuses: dict[str, str], equivalent: dict[str, str]) -> Tally:
     t = Tally()
     for name, status in sorted(statuses.items(), key=lambda item: _natural(item[0])):
-        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in target.patterns) or status in NOT_TRIED:
+        if not _belongs(name, target) or status in NOT_TRIED:
             continue
         if status in CAUGHT:
             t.caught += 1
@@ -169,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-run", action="store_true", help="report the last run without running mutmut")
     parser.add_argument("--max-children", type=int, default=1,
                         help="mutants tested at once (default 1: the machine is shared)")
+    parser.add_argument("--survivors", action="store_true",
+                        help="test again only the mutants the last run left alive (after adding tests: minutes, "
+                             "not hours; a changed function needs a full run)")
     parser.add_argument("--diff", action="store_true",
                         help="show the line each survivor changed (one `mutmut show` each: about 1 s a survivor)")
     args = parser.parse_args(argv)
@@ -177,7 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no target {', '.join(sorted(unknown))}; the targets are "
                      + ", ".join(t.label.split()[0] for t in TARGETS))
-    if not args.no_run:
+    if args.survivors and not args.no_run:
+        before = results()
+        names = [name for name, status in before.items()
+                 if status not in CAUGHT | NOT_TRIED and any(_belongs(name, t) for t in chosen)]
+        if names:
+            mutmut("run", "--max-children", str(args.max_children), *names)
+    elif not args.no_run:
         patterns = [p for t in chosen for p in t.patterns]
         mutmut("run", "--max-children", str(args.max_children), *patterns)
     statuses, equivalent = results(), equivalents()

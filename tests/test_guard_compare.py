@@ -376,3 +376,40 @@ def test_run_folders_become_workdir_and_indentation_stays() -> None:
 
     assert normalise_text("at /srv/w/x.csv", workdirs=["", "/srv/w"]) == "at <WORKDIR>/x.csv"
     assert normalise_text("    indented\nnot") == "    indented\nnot"
+
+
+# --- images ---------------------------------------------------------------------------------------
+
+def _png(image: Any) -> str:
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_transparent_figure_is_seen_on_white() -> None:
+    """matplotlib with ``transparent=True`` against the same figure on white: the reader sees the same."""
+    from PIL import Image, ImageDraw
+
+    from paperpack.compare import image_similarity
+
+    def figure(mode: str, background: tuple[int, ...]) -> str:
+        image = Image.new(mode, (120, 80), background)
+        draw = ImageDraw.Draw(image)
+        draw.line([(10, 70), (60, 10), (110, 60)], fill=(0, 0, 0) + ((255,) if mode == "RGBA" else ()), width=3)
+        draw.rectangle([5, 5, 114, 74], outline=(0, 0, 0) + ((255,) if mode == "RGBA" else ()))
+        return _png(image)
+
+    transparent, white = figure("RGBA", (0, 0, 0, 0)), figure("RGB", (255, 255, 255))
+    assert image_similarity(transparent, white).value > 0.95
+    cyan = figure("RGB", (0, 255, 255))
+    assert image_similarity(transparent, cyan).value < image_similarity(transparent, white).value
+
+
+def test_what_is_not_an_image_decodes_to_none() -> None:
+    from paperpack.compare.images import decode_image
+
+    assert decode_image(["iVBORw0KGgo="]) is None  # type: ignore[arg-type]
+    assert decode_image("bm90IGFuIGltYWdl") is None
