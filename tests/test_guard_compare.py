@@ -413,3 +413,32 @@ def test_what_is_not_an_image_decodes_to_none() -> None:
 
     assert decode_image(["iVBORw0KGgo="]) is None  # type: ignore[arg-type]
     assert decode_image("bm90IGFuIGltYWdl") is None
+
+
+def _drawing(width: int, height: int) -> Any:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([2, 2, width - 3, height - 3], outline="black", width=2)
+    draw.line([(4, height - 4), (width // 2, 4), (width - 4, height // 2)], fill="black", width=2)
+    return image
+
+
+def test_a_changed_figure_shape_is_named_and_a_rescaled_figure_is_not() -> None:
+    from paperpack.compare import image_similarity
+
+    small, large = _png(_drawing(120, 80)), _png(_drawing(240, 160))
+    rescaled = image_similarity(small, large)
+    assert rescaled.note == "", rescaled  # the same shape, twice the size
+    reshaped = image_similarity(small, _png(_drawing(120, 160)))
+    assert reshaped.note == "; the figure size changed: 120x80 → 120x160", reshaped.note
+    wide = image_similarity(_png(_drawing(160, 80)), _png(_drawing(120, 80)))
+    assert wide.note == "; the figure size changed: 160x80 → 120x80", wide.note
+
+
+def test_an_output_that_is_not_an_image_says_so() -> None:
+    from paperpack.compare import image_similarity
+
+    score = image_similarity(_png(_drawing(40, 30)), "bm90IGFuIGltYWdl")
+    assert (score.value, score.note) == (0.0, "; one of them is not an image")
