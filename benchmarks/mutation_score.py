@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no target {', '.join(sorted(unknown))}; the targets are "
                      + ", ".join(t.label.split()[0] for t in TARGETS))
+    before: dict[str, str] = {}
     if args.survivors and not args.no_run:
         before = results()
         names = [name for name, status in before.items()
@@ -194,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         patterns = [p for t in chosen for p in t.patterns]
         mutmut("run", "--max-children", str(args.max_children), *patterns)
     statuses, equivalent = results(), equivalents()
+    # mutmut forgets the results of functions that new tests reach; a mutant killed before stays killed when
+    # tests are only added, so a survivors-only run keeps the earlier kills it did not test again
+    for name, status in before.items():
+        if status in CAUGHT and statuses.get(name, "not checked") in NOT_TRIED:
+            statuses[name] = status
     caught = tested = 0
     print(f"{'target':45} {'killed':>7} {'tested':>7} {'score':>7}  equivalent")
     tallies = [(t, tally(t, statuses, equivalent)) for t in chosen]

@@ -5,6 +5,7 @@ Each test is a small pair of notebooks and the verdict or message an editor read
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from paperpack.compare import compare_notebooks
@@ -122,7 +123,7 @@ def test_the_diff_shows_one_line_of_context_and_the_normalised_text() -> None:
     options = CompareOptions(ignore_patterns=[r" took \d+ s"], workdirs=["/work/dir"])
     [difference] = compare_notebooks(ref, new, options).differences
     diff = difference.diff.split("\n")
-    assert diff[0].startswith("@@"), diff  # the hunk header first; the file names are left out
+    assert re.fullmatch(r"@@ -\d+,\d+ \+\d+,\d+ @@", diff[0]), diff  # the hunk header first, no file names
     assert diff[1:] == [" row 3 <WORKDIR>/x", "-row 4 <WORKDIR>/x", "+row 4 <WORKDIR>/x CHANGED",
                         " row 5 <WORKDIR>/x"], diff
 
@@ -170,6 +171,11 @@ def test_an_image_that_cannot_be_decoded_is_still_shown() -> None:
     [difference] = compare_notebooks(_notebook(broken("bm90IGEgcG5n")), _notebook(broken("bm90IHRoYXQ="))).differences
     assert difference.reason.startswith("image/png"), difference.reason
     assert difference.diff == "", "both are shown as [image/png], without a size"
+    from PIL import Image
+
+    [one] = compare_notebooks(_notebook(broken("bm90IGEgcG5n")),
+                              _notebook(broken(_png(Image.new("RGB", (4, 3), "white"))))).differences
+    assert one.diff.split("\n")[1:] == ["-[image/png]", "+[image/png 4x3]"], one.diff
 
 
 # --- what a reader sees of rich outputs -----------------------------------------------------------
@@ -202,6 +208,11 @@ def test_a_widget_is_compared_by_its_view_without_model_id_and_text_repr() -> No
 
     assert _verdict(widget("a" * 32, 2, "IntSlider(value=1)"),
                     widget("b" * 32, 2, "IntSlider(value=1, description='')")) == "same"
+    assert _verdict(widget("slider-one", 2, "x"), widget("slider-two", 2, "x")) == "same", "any model id"
+    reordered = {"application/vnd.jupyter.widget-view+json": {"version_major": 2, "model_id": "m"}, "text/plain": "x"}
+    assert _verdict(widget("m", 2, "x"), reordered) == "same"
+    broken = {"application/vnd.jupyter.widget-view+json": "not a view", "text/plain": "x"}
+    assert _verdict(broken, broken) == "same", "an untrusted view that is not an object is judged, not crashed on"
     assert _verdict(widget("a" * 32, 2, "IntSlider(value=1)"), widget("a" * 32, 3, "IntSlider(value=1)")) == "differs"
 
 
@@ -210,6 +221,10 @@ def test_json_outputs_are_compared_by_content() -> None:
     assert _verdict({"application/json": {"a": 1}}, {"application/json": {"a": 2}}) == "differs"
     assert _verdict({"application/json": [{"a": 1}]}, {"application/json": [{"a": 2}]}) == "differs"
     assert _verdict({"text/plain": ["line 1\n", "line 2"]}, {"text/plain": "line 1\nline 2"}) == "same"
+    assert _verdict({"application/json": 5}, {"application/json": 6}) == "differs"
+    ref = _notebook(_display({"application/json": 5}))
+    [difference] = compare_notebooks(ref, _notebook(_display({"application/json": 6}))).differences
+    assert difference.diff.split("\n")[1] == " [application/json]", difference.diff
 
 
 def test_html_keeps_what_it_points_at_and_its_text_not_its_styling() -> None:
@@ -225,6 +240,12 @@ def test_html_keeps_what_it_points_at_and_its_text_not_its_styling() -> None:
 def test_latex_is_compared_without_its_math_delimiters() -> None:
     assert _verdict({"text/latex": "$$x^2$$"}, {"text/latex": "$\\displaystyle x^2$"}) == "same"
     assert _verdict({"text/latex": "$$x^2$$"}, {"text/latex": "$$x^3$$"}) == "differs"
+    assert _verdict({"text/latex": "x^2"}, {"text/latex": "$x^2$"}) == "same"
+
+
+def test_html_text_outside_and_after_tags_is_compared() -> None:
+    assert _verdict({"text/html": "result 1"}, {"text/html": "result 2"}) == "differs"
+    assert _verdict({"text/html": "<b>mean</b> 1.0"}, {"text/html": "<b>mean</b> 2.0"}) == "differs"
 
 
 def test_only_warnings_and_their_source_lines_leave_stderr() -> None:
@@ -442,3 +463,44 @@ def test_an_output_that_is_not_an_image_says_so() -> None:
 
     score = image_similarity(_png(_drawing(40, 30)), "bm90IGFuIGltYWdl")
     assert (score.value, score.note) == (0.0, "; one of them is not an image")
+
+
+def test_a_diff_of_exactly_twelve_lines_is_not_cut() -> None:
+    ref = _notebook(_cell([_stdout("".join(f"a{i}\n" for i in range(5)))]))
+    new = _notebook(_cell([_stdout("".join(f"b{i}\n" for i in range(5)))]))
+    [difference] = compare_notebooks(ref, new).differences
+    diff = difference.diff.split("\n")
+    assert len(diff) == 12 and not diff[-1].endswith("more lines"), diff
+
+
+def test_four_new_warnings_show_three_and_one_more() -> None:
+    ref = _notebook(_cell([_stdout("42\n")]))
+    new = _notebook(_cell([_stdout("42\n"), _stderr("".join(_warning(f"change {i}") for i in range(4)))]))
+    assert compare_notebooks(ref, new).message.endswith("; … 1 more)")
+
+
+def test_outputs_of_other_kinds_are_named_as_such() -> None:
+    [difference] = compare_notebooks(_notebook(_cell([_stdout("1\n")])),
+                                     _notebook(_cell([_result("1")]))).differences
+    assert difference.reason == "the outputs are not of the same kinds"
+
+
+def test_a_cell_that_lost_its_output_differs() -> None:
+    ref = {"cells": [_code(1, _stdout("1\n")), _code(2, _stdout("2\n"))]}
+    lost = compare_notebooks(ref, {"cells": [_code(1), _code(2, _stdout("2\n"))]})
+    assert lost.verdict == "differs" and [d.cell for d in lost.differences] == [0]
+    assert lost.compared == 2
+
+
+def test_every_verdict_records_the_tolerances_used() -> None:
+    from paperpack.compare import CompareOptions
+
+    options = CompareOptions(rtol=0.5)
+    ref = _notebook(_cell([_stdout("42\n")]))
+    warned = compare_notebooks(ref, _notebook(_cell([_stdout("42\n"), _stderr(_warning("w"))])), options)
+    assert warned.verdict == "same-with-warnings" and warned.to_dict()["cells_compared"] == 1
+    assert warned.to_dict()["tolerances"]["rtol"] == 0.5
+    no_outputs = compare_notebooks({"cells": [_code(1)]}, {"cells": [_code(1, _stdout("1\n"))]}, options)
+    fewer_cells = compare_notebooks({"cells": [_code(1, _stdout("1\n"))]}, {}, options)
+    assert (no_outputs.verdict, fewer_cells.verdict) == ("no-outputs", "differs")
+    assert no_outputs.to_dict()["tolerances"]["rtol"] == fewer_cells.to_dict()["tolerances"]["rtol"] == 0.5
