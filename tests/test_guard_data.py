@@ -1,0 +1,49 @@
+"""A whole-record dataset's files keep their declared checksums and stay inside its folder (paperpack/data/).
+
+Issue 16's mutation testing found these unpinned: the listing kept in the store holds each file's
+checksum and size, a record's upper-case checksum is compared in lower case, and a record's file named
+``.`` (or with a ``.`` part) is refused like ``..``. No network: the listing is saved as fetch saves it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paperpack.data.declared import listing_of, safe_record_name, whole_record
+from paperpack.data.store import DataStore
+from paperpack.errors import DataError
+from paperpack.records import DataRecord, RecordFile
+from test_data import paper
+
+DOI = "10.5281/zenodo.321"
+MD5 = "0123456789ABCDEF0123456789ABCDEF"
+
+
+def test_the_kept_listing_holds_each_files_checksum_and_size() -> None:
+    record = DataRecord(doi=DOI, record_id="321", files={
+        "b.csv": RecordFile("b.csv", "http://127.0.0.1:1/b", ("md5", MD5), 12),
+        "a.txt": RecordFile("a.txt", "http://127.0.0.1:1/a", None, None),
+    })
+    assert listing_of(record) == [{"name": "a.txt"}, {"name": "b.csv", "md5": MD5, "size": 12}]
+
+
+def test_a_whole_records_files_are_declared_with_lower_case_checksums(tmp_path: Path) -> None:
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - doi: {DOI}\n    path: inputs\n")
+    store = DataStore.in_cache(tmp_path / "cache")
+    store.save_listing(DOI, [{"name": "b.csv", "md5": MD5, "size": 12}, {"name": "sub/c.csv", "sha256": "AB" * 32}])
+    [b, c] = whole_record(repo, 0, DOI, store)
+    assert (b.path, b.name, b.md5, b.sha256, b.size) == ("inputs/b.csv", "b.csv", MD5.lower(), None, 12)
+    assert (c.path, c.sha256, c.md5, c.size) == ("inputs/sub/c.csv", "ab" * 32, None, None)
+
+
+@pytest.mark.parametrize("name", [".", "a/./b", "./a", "a/.", "..", "a/../../b", "/etc/passwd", "a\\b", "", "a//b"])
+def test_a_record_file_name_that_is_not_plain_is_refused(name: str) -> None:
+    with pytest.raises(DataError, match="not a plain relative name") as exc:
+        safe_record_name(name, DOI)
+    assert exc.value.hint and "`files:`" in exc.value.hint
+
+
+def test_a_plain_record_file_name_is_kept() -> None:
+    assert safe_record_name("sub/data.csv", DOI) == "sub/data.csv"
