@@ -36,11 +36,26 @@ def test_a_whole_records_files_are_declared_with_lower_case_checksums(tmp_path: 
     [b, c] = whole_record(repo, 0, DOI, store)
     assert (b.path, b.name, b.md5, b.sha256, b.size) == ("inputs/b.csv", "b.csv", MD5.lower(), None, 12)
     assert (c.path, c.sha256, c.md5, c.size) == ("inputs/sub/c.csv", "ab" * 32, None, None)
+    assert (b.line, b.index, b.dataset, b.doi) == (3, -1, 0, DOI), "messages point at the DOI's line"
+    [pending] = whole_record(repo, 0, DOI, DataStore.in_cache(tmp_path / "empty"))
+    assert (pending.path, pending.unlisted, pending.index, pending.line) == ("inputs", True, -1, 3)
+
+
+def test_a_record_file_through_a_symbolic_link_is_refused(tmp_path: Path) -> None:
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - doi: {DOI}\n    path: inputs\n")
+    (tmp_path / "elsewhere").mkdir()
+    (repo.root / "inputs").symlink_to(tmp_path / "elsewhere")
+    store = DataStore.in_cache(tmp_path / "cache")
+    store.save_listing(DOI, [{"name": "b.csv", "md5": MD5, "size": 12}])
+    with pytest.raises(DataError, match=r"data\[0\]: the file 'b.csv' of 10.5281/zenodo.321 would be placed at ") as exc:
+        whole_record(repo, 0, DOI, store)
+    assert exc.value.hint and "symbolic link" in exc.value.hint and "`path:`" in exc.value.hint
+    assert exc.value.path == repo.root / "paperpack.yml"
 
 
 @pytest.mark.parametrize("name", [".", "a/./b", "./a", "a/.", "..", "a/../../b", "/etc/passwd", "a\\b", "", "a//b"])
 def test_a_record_file_name_that_is_not_plain_is_refused(name: str) -> None:
-    with pytest.raises(DataError, match="not a plain relative name") as exc:
+    with pytest.raises(DataError, match=f"the record of {DOI} has a file named .*not a plain relative name") as exc:
         safe_record_name(name, DOI)
     assert exc.value.hint and "`files:`" in exc.value.hint
 
