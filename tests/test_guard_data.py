@@ -62,3 +62,23 @@ def test_a_record_file_name_that_is_not_plain_is_refused(name: str) -> None:
 
 def test_a_plain_record_file_name_is_kept() -> None:
     assert safe_record_name("sub/data.csv", DOI) == "sub/data.csv"
+
+
+@pytest.mark.parametrize("body", [
+    {"version": 999, "doi": DOI, "files": [{"name": "a.csv"}]},  # another paperpack's listing
+    {"version": None, "doi": DOI, "files": "a.csv"},
+    ["a.csv"],
+])
+def test_a_listing_of_another_version_or_shape_is_as_if_never_fetched(tmp_path: Path, body: object) -> None:
+    import json
+
+    store = DataStore.in_cache(tmp_path / "cache")
+    store.save_listing(DOI, [{"name": "a.csv", "md5": MD5}])
+    assert store.listing(DOI) == [{"name": "a.csv", "md5": MD5}]
+    [path] = (tmp_path / "cache").rglob("*.json")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["doi"] == DOI
+    if isinstance(body, dict) and body["version"] is None:
+        body = {**body, "version": saved["version"]}  # the right version, the wrong shape
+    path.write_text(json.dumps(body), encoding="utf-8")
+    assert store.listing(DOI) is None
