@@ -209,8 +209,10 @@ def test_a_widget_is_compared_by_its_view_without_model_id_and_text_repr() -> No
     assert _verdict(widget("a" * 32, 2, "IntSlider(value=1)"),
                     widget("b" * 32, 2, "IntSlider(value=1, description='')")) == "same"
     assert _verdict(widget("slider-one", 2, "x"), widget("slider-two", 2, "x")) == "same", "any model id"
-    reordered = {"application/vnd.jupyter.widget-view+json": {"version_major": 2, "model_id": "m"}, "text/plain": "x"}
-    assert _verdict(widget("m", 2, "x"), reordered) == "same"
+    view = {"model_id": "m", "version_major": 2, "version_minor": 0}
+    reordered = {"version_minor": 0, "model_id": "m", "version_major": 2}
+    assert _verdict({"application/vnd.jupyter.widget-view+json": view, "text/plain": "x"},
+                    {"application/vnd.jupyter.widget-view+json": reordered, "text/plain": "x"}) == "same"
     broken = {"application/vnd.jupyter.widget-view+json": "not a view", "text/plain": "x"}
     assert _verdict(broken, broken) == "same", "an untrusted view that is not an object is judged, not crashed on"
     assert _verdict(widget("a" * 32, 2, "IntSlider(value=1)"), widget("a" * 32, 3, "IntSlider(value=1)")) == "differs"
