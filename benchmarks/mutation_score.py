@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MUTMUT = Path(sys.executable).parent / "mutmut"
 EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.txt"
 GOAL = 85.0
 
@@ -86,8 +85,26 @@ class Tally:
         return 100.0 * self.caught / counted if counted else 100.0
 
 
+#: mutmut copies the test folders (``also_copy``) over the last run's copy with ``shutil.copytree``, which follows
+#: symbolic links and stops at a dangling one; the test cases hold links on purpose (a dangling one, one to
+#: /etc/passwd), so they are copied as links, into a fresh folder (a link cannot be copied over an existing one).
+_MUTMUT_KEEPING_LINKS = (
+    "import os, shutil, sys\n"
+    "_copytree = shutil.copytree\n"
+    "def copytree(src, dst, symlinks=True, *args, **kwargs):\n"
+    "    if kwargs.get('dirs_exist_ok') and os.path.isdir(dst) and not os.path.islink(dst):\n"
+    "        shutil.rmtree(dst)\n"
+    "    return _copytree(src, dst, symlinks, *args, **kwargs)\n"
+    "shutil.copytree = copytree\n"
+    "from mutmut.__main__ import cli\n"
+    "sys.argv[0] = 'mutmut'\n"
+    "sys.exit(cli())\n"
+)
+
+
 def mutmut(*args: str, check: bool = True) -> str:
-    proc = subprocess.run([str(MUTMUT), *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-c", _MUTMUT_KEEPING_LINKS, *args], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
     if check and proc.returncode != 0:
         sys.exit(f"error: `mutmut {' '.join(args)}` failed (exit {proc.returncode}); its output ends with:\n"
                  + "\n".join((proc.stdout + proc.stderr).splitlines()[-30:]))
@@ -124,10 +141,14 @@ def changed_line(name: str) -> str:
     return f"{' / '.join(removed)}  →  {' / '.join(added) or '(removed)'}"
 
 
+def _belongs(name: str, target: Target) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in target.patterns)
+
+
 def tally(target: Target, statuses: dict[str, str], equivalent: dict[str, str]) -> Tally:
     t = Tally()
     for name, status in sorted(statuses.items(), key=lambda item: _natural(item[0])):
-        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in target.patterns) or status in NOT_TRIED:
+        if not _belongs(name, target) or status in NOT_TRIED:
             continue
         if status in CAUGHT:
             t.caught += 1
@@ -150,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="LABEL",
                         help="a target to run (repeatable): " + ", ".join(t.label.split()[0] for t in TARGETS))
     parser.add_argument("--no-run", action="store_true", help="report the last run without running mutmut")
-    parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--max-children", type=int, default=1,
+                        help="mutants tested at once (default 1: the machine is shared)")
+    parser.add_argument("--survivors", action="store_true",
+                        help="test again only the mutants the last run left alive (after adding tests: minutes, "
+                             "not hours; a changed function needs a full run)")
     parser.add_argument("--diff", action="store_true",
                         help="show the line each survivor changed (one `mutmut show` each: about 1 s a survivor)")
     args = parser.parse_args(argv)
@@ -159,10 +184,22 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no target {', '.join(sorted(unknown))}; the targets are "
                      + ", ".join(t.label.split()[0] for t in TARGETS))
-    if not args.no_run:
+    before: dict[str, str] = {}
+    if args.survivors and not args.no_run:
+        before = results()
+        names = [name for name, status in before.items()
+                 if status not in CAUGHT | NOT_TRIED and any(_belongs(name, t) for t in chosen)]
+        if names:
+            mutmut("run", "--max-children", str(args.max_children), *names)
+    elif not args.no_run:
         patterns = [p for t in chosen for p in t.patterns]
         mutmut("run", "--max-children", str(args.max_children), *patterns)
     statuses, equivalent = results(), equivalents()
+    # mutmut forgets the results of functions that new tests reach; a mutant killed before stays killed when
+    # tests are only added, so a survivors-only run keeps the earlier kills it did not test again
+    for name, status in before.items():
+        if status in CAUGHT and statuses.get(name, "not checked") in NOT_TRIED:
+            statuses[name] = status
     caught = tested = 0
     print(f"{'target':45} {'killed':>7} {'tested':>7} {'score':>7}  equivalent")
     tallies = [(t, tally(t, statuses, equivalent)) for t in chosen]

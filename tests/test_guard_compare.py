@@ -1,0 +1,508 @@
+"""The comparison's guarantees that issue 16's mutation testing found unpinned (paperpack/compare/).
+
+Each test is a small pair of notebooks and the verdict or message an editor reads.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from paperpack.compare import compare_notebooks
+from tests.test_compare import _cell, _notebook
+
+
+def _stdout(text: str) -> dict[str, Any]:
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def _stderr(text: str) -> dict[str, Any]:
+    return {"output_type": "stream", "name": "stderr", "text": text}
+
+
+def _warning(message: str) -> str:
+    return f"/srv/lib/module.py:12: FutureWarning: {message}\n  call()\n"
+
+
+def test_many_new_warnings_are_counted_and_three_are_shown() -> None:
+    ref = _notebook(_cell([_stdout("42\n")]))
+    new = _notebook(_cell([_stdout("42\n"), _stderr("".join(_warning(f"change {i}") for i in range(5)))]))
+    result = compare_notebooks(ref, new)
+    assert result.verdict == "same-with-warnings"
+    assert len(result.new_warnings) == 5
+    assert ", with 5 new warnings (" in result.message, result.message
+    shown = result.message.split(", with 5 new warnings (", 1)[1]
+    assert shown.endswith("; … 2 more)"), shown
+    assert [part.rsplit(": ", 1)[-1] for part in shown[:-len("; … 2 more)")].split("; ")] == [
+        "change 0", "change 1", "change 2"]
+
+
+def test_three_new_warnings_are_all_shown_and_one_is_singular() -> None:
+    ref = _notebook(_cell([_stdout("42\n")]))
+    three = _notebook(_cell([_stdout("42\n"), _stderr("".join(_warning(f"change {i}") for i in range(3)))]))
+    message = compare_notebooks(ref, three).message
+    assert message.endswith(", with 3 new warnings (code cell 1 (In [1]): FutureWarning: change 0; "
+                            "code cell 1 (In [1]): FutureWarning: change 1; "
+                            "code cell 1 (In [1]): FutureWarning: change 2)"), message
+    two = _notebook(_cell([_stdout("42\n"), _stderr(_warning("a") + _warning("b"))]))
+    assert ", with 2 new warnings (" in compare_notebooks(ref, two).message
+    one = _notebook(_cell([_stdout("42\n"), _stderr(_warning("a"))]))
+    assert ", with 1 new warning (" in compare_notebooks(ref, one).message
+
+
+def test_a_long_warning_is_cut() -> None:
+    ref = _notebook(_cell([_stdout("42\n")]))
+    new = _notebook(_cell([_stdout("42\n"), _stderr(_warning("x" * 500))]))
+    message = compare_notebooks(ref, new).message
+    assert "x" * 100 in message and "x" * 200 not in message, message
+
+
+def test_the_report_records_the_verdict_differences_warnings_and_tolerances() -> None:
+    """report.json's ``comparison``: what an editor reads to see why, and with which tolerances."""
+    from paperpack.compare import CompareOptions
+
+    ref = _notebook(_cell([_stdout("42\n")]), _cell([_stdout("1\n")], count=2), _cell([_stdout("x\n")], count=3))
+    new = _notebook(_cell([_stdout("42\n"), _stderr(_warning("soon"))]), _cell([_stdout("5\n")], count=2),
+                    _cell([_stdout("y\n")], count=3))
+    options = CompareOptions(rtol=0.5, atol=0.25, image_threshold=0.5, ignore_cells=[2], ignore_patterns=["^z"])
+    result = compare_notebooks(ref, new, options)
+    record = result.to_dict()
+    assert record["verdict"] == "differs" and record["message"] == result.message
+    assert record["cells_compared"] == 2  # the third cell is ignored
+    assert record["tolerances"] == {"rtol": 0.5, "atol": 0.25, "image_threshold": 0.5, "ignore_cells": [2],
+                                    "ignore_patterns": ["^z"]}
+    [difference] = record["differences"]
+    assert set(difference) >= {"cell", "reason", "diff"} and difference["cell"] == 1
+    assert difference["reason"] == result.differences[0].reason and difference["reason"]
+    assert "1" in difference["diff"] and "5" in difference["diff"]
+    assert record["new_warnings"] == [{"cell": 0, "where": "code cell 1 (In [1])", "category": "FutureWarning",
+                                       "message": "soon"}]
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+def test_nan_equals_nan_in_any_spelling_and_nothing_else() -> None:
+    from paperpack.compare import texts_match
+
+    assert texts_match("loss nan", "loss NaN", 1e-5, 1e-8)
+    assert not texts_match("loss nan", "loss 1.0", 1e-5, 1e-8), "a NaN where a number was is a difference"
+    assert not texts_match("loss 1.0", "loss nan", 1e-5, 1e-8)
+
+
+def test_the_absolute_tolerance_applies_near_zero() -> None:
+    """rtol alone never accepts anything against 0: atol is what makes 1e-9 "zero"."""
+    from paperpack.compare import texts_match
+
+    assert texts_match("residual 0.0", "residual 0.000000001", 1e-5, 1e-8)
+    assert not texts_match("residual 0.0", "residual 0.001", 1e-5, 1e-8)
+
+
+# --- the manifest's compare section -------------------------------------------------------------
+
+def test_every_key_of_the_manifests_compare_section_is_read() -> None:
+    from paperpack.compare import CompareOptions
+
+    section = {"rtol": 0.1, "atol": 2, "image_threshold": 0.5, "ignore_cells": [3, 4], "ignore_patterns": ["^Took"]}
+    options = CompareOptions.from_manifest(section, workdirs=["/w"])
+    assert options.to_dict() == {"rtol": 0.1, "atol": 2.0, "image_threshold": 0.5, "ignore_cells": [3, 4],
+                                 "ignore_patterns": ["^Took"]}
+    assert options.workdirs == ["/w"] and isinstance(options.atol, float)
+    assert CompareOptions.from_manifest(None).to_dict() == CompareOptions().to_dict()
+
+
+# --- the diff an editor reads -------------------------------------------------------------------
+
+def test_the_diff_shows_one_line_of_context_and_the_normalised_text() -> None:
+    from paperpack.compare import CompareOptions
+
+    lines = [f"row {i} /work/dir/x took 3 s" for i in range(9)]
+    changed = list(lines)
+    changed[4] = "row 4 /work/dir/x took 3 s CHANGED"
+    ref = _notebook(_cell([_stdout("\n".join(lines) + "\n")]))
+    new = _notebook(_cell([_stdout("\n".join(changed) + "\n")]))
+    options = CompareOptions(ignore_patterns=[r" took \d+ s"], workdirs=["/work/dir"])
+    [difference] = compare_notebooks(ref, new, options).differences
+    diff = difference.diff.split("\n")
+    assert re.fullmatch(r"@@ -\d+,\d+ \+\d+,\d+ @@", diff[0]), diff  # the hunk header first, no file names
+    assert diff[1:] == [" row 3 <WORKDIR>/x", "-row 4 <WORKDIR>/x", "+row 4 <WORKDIR>/x CHANGED",
+                        " row 5 <WORKDIR>/x"], diff
+
+
+def test_a_long_diff_is_cut_and_says_how_much_more() -> None:
+    ref = _notebook(_cell([_stdout("".join(f"a{i}\n" for i in range(30)))]))
+    new = _notebook(_cell([_stdout("".join(f"b{i}\n" for i in range(30)))]))
+    [difference] = compare_notebooks(ref, new).differences
+    diff = difference.diff.split("\n")
+    assert len(diff) == 13 and diff[-1] == "… 50 more lines", diff[-3:]  # 62 lines: hunk header, label, 60
+
+
+def test_an_image_is_shown_with_its_size_in_the_diff() -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    def png(colour: str, width: int) -> str:
+        buffer = io.BytesIO()
+        Image.new("RGB", (width, 3), colour).save(buffer, format="PNG")
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    def shown(colour: str, width: int) -> Any:
+        return _cell([{"output_type": "display_data", "metadata": {}, "data": {"image/png": png(colour, width)}}])
+
+    [difference] = compare_notebooks(_notebook(shown("white", 4)), _notebook(shown("black", 5))).differences
+    assert difference.diff.split("\n")[1:] == ["-[image/png 4x3]", "+[image/png 5x3]"], difference.diff
+
+
+def test_cells_are_listed_as_a_person_finds_them_up_to_eight() -> None:
+    from paperpack.compare.core import CellDifference, cell_list
+
+    assert cell_list([CellDifference(cell=4, reason="x")]) == "cell 5"
+    eight = [CellDifference(cell=i, reason="x", where=f"code cell {i + 1}") for i in range(8)]
+    assert cell_list(eight) == ", ".join(f"code cell {i + 1}" for i in range(8))
+    assert cell_list(eight + [CellDifference(cell=8, reason="x", where="code cell 9")]).endswith(
+        "code cell 8 …")
+
+
+def test_an_image_that_cannot_be_decoded_is_still_shown() -> None:
+    def broken(text: str) -> Any:
+        return _cell([{"output_type": "display_data", "metadata": {}, "data": {"image/png": text}}])
+
+    [difference] = compare_notebooks(_notebook(broken("bm90IGEgcG5n")), _notebook(broken("bm90IHRoYXQ="))).differences
+    assert difference.reason.startswith("image/png"), difference.reason
+    assert difference.diff == "", "both are shown as [image/png], without a size"
+    from PIL import Image
+
+    [one] = compare_notebooks(_notebook(broken("bm90IGEgcG5n")),
+                              _notebook(broken(_png(Image.new("RGB", (4, 3), "white"))))).differences
+    assert one.diff.split("\n")[1:] == ["-[image/png]", "+[image/png 4x3]"], one.diff
+
+
+# --- what a reader sees of rich outputs -----------------------------------------------------------
+
+def _display(data: dict[str, Any]) -> Any:
+    return _cell([{"output_type": "display_data", "metadata": {}, "data": data}])
+
+
+def _verdict(a: dict[str, Any], b: dict[str, Any]) -> str:
+    return str(compare_notebooks(_notebook(_display(a)), _notebook(_display(b))).verdict)
+
+
+def test_an_image_is_the_same_however_its_base64_is_wrapped() -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "white").save(buffer, format="PNG")
+    flat = base64.b64encode(buffer.getvalue()).decode()
+    wrapped = "\n".join(flat[i:i + 76] for i in range(0, len(flat), 76)) + "\n"
+    assert _verdict({"image/png": flat}, {"image/png": wrapped}) == "same"
+
+
+def test_a_widget_is_compared_by_its_view_without_model_id_and_text_repr() -> None:
+    def widget(model: str, version: int, text: str) -> dict[str, Any]:
+        return {"application/vnd.jupyter.widget-view+json": {"model_id": model, "version_major": version},
+                "text/plain": text}
+
+    assert _verdict(widget("a" * 32, 2, "IntSlider(value=1)"),
+                    widget("b" * 32, 2, "IntSlider(value=1, description='')")) == "same"
+    assert _verdict(widget("slider-one", 2, "x"), widget("slider-two", 2, "x")) == "same", "any model id"
+    view = {"model_id": "m", "version_major": 2, "version_minor": 0}
+    reordered = {"version_minor": 0, "model_id": "m", "version_major": 2}
+    assert _verdict({"application/vnd.jupyter.widget-view+json": view, "text/plain": "x"},
+                    {"application/vnd.jupyter.widget-view+json": reordered, "text/plain": "x"}) == "same"
+    broken = {"application/vnd.jupyter.widget-view+json": "not a view", "text/plain": "x"}
+    assert _verdict(broken, broken) == "same", "an untrusted view that is not an object is judged, not crashed on"
+    assert _verdict(widget("a" * 32, 2, "IntSlider(value=1)"), widget("a" * 32, 3, "IntSlider(value=1)")) == "differs"
+
+
+def test_json_outputs_are_compared_by_content() -> None:
+    assert _verdict({"application/json": {"a": 1, "b": [1, 2]}}, {"application/json": {"b": [1, 2], "a": 1}}) == "same"
+    assert _verdict({"application/json": {"a": 1}}, {"application/json": {"a": 2}}) == "differs"
+    assert _verdict({"application/json": [{"a": 1}]}, {"application/json": [{"a": 2}]}) == "differs"
+    assert _verdict({"text/plain": ["line 1\n", "line 2"]}, {"text/plain": "line 1\nline 2"}) == "same"
+    assert _verdict({"application/json": 5}, {"application/json": 6}) == "differs"
+    ref = _notebook(_display({"application/json": 5}))
+    [difference] = compare_notebooks(ref, _notebook(_display({"application/json": 6}))).differences
+    assert difference.diff.split("\n")[1] == " [application/json]", difference.diff
+
+
+def test_html_keeps_what_it_points_at_and_its_text_not_its_styling() -> None:
+    assert _verdict({"text/html": '<img src="fig.png" width="100" class="a">'},
+                    {"text/html": '<img class="b" width="200" src="fig.png">'}) == "same"
+    assert _verdict({"text/html": '<img src="fig.png">'}, {"text/html": '<img src="other.png">'}) == "differs"
+    assert _verdict({"text/html": '<a href="x.csv">data</a>'}, {"text/html": '<a href="y.csv">data</a>'}) == "differs"
+    assert _verdict({"text/html": "<td>1 &lt; 2</td>"}, {"text/html": "<td>1 &gt; 2</td>"}) == "differs"
+    assert _verdict({"text/html": "<style>td {color: red}</style><p>x</p>"},
+                    {"text/html": "<style>td {color: blue}</style><p>x</p>"}) == "same"
+
+
+def test_latex_is_compared_without_its_math_delimiters() -> None:
+    assert _verdict({"text/latex": "$$x^2$$"}, {"text/latex": "$\\displaystyle x^2$"}) == "same"
+    assert _verdict({"text/latex": "$$x^2$$"}, {"text/latex": "$$x^3$$"}) == "differs"
+    assert _verdict({"text/latex": "x^2"}, {"text/latex": "$x^2$"}) == "same"
+
+
+def test_html_text_outside_and_after_tags_is_compared() -> None:
+    assert _verdict({"text/html": "result 1"}, {"text/html": "result 2"}) == "differs"
+    assert _verdict({"text/html": "<b>mean</b> 1.0"}, {"text/html": "<b>mean</b> 2.0"}) == "differs"
+
+
+def test_only_warnings_and_their_source_lines_leave_stderr() -> None:
+    """What else a cell printed on stderr stays compared, indented lines included."""
+    from paperpack.compare.stderr import PrintedWarning, split_warnings
+
+    text = ("  indented before any warning\n"
+            "/srv/a.py:1: UserWarning: first\n"
+            "  source line\n"
+            "\tsource line after a tab\n"
+            "real error output\n"
+            "  indented real output\n"
+            "/srv/b.py:2: FutureWarning: second\n"
+            "  source\n"
+            "after")
+    kept, found = split_warnings(text)
+    assert kept == "  indented before any warning\nreal error output\n  indented real output\nafter"
+    assert found == [PrintedWarning("UserWarning", "first"), PrintedWarning("FutureWarning", "second")]
+
+
+# --- which outputs are compared -------------------------------------------------------------------
+
+def _same(a: list[dict[str, Any]], b: list[dict[str, Any]], **options: Any) -> bool:
+    from paperpack.compare import CompareOptions
+
+    return compare_notebooks(_notebook(_cell(a)), _notebook(_cell(b)), CompareOptions(**options)).verdict == "same"
+
+
+def _result(text: str) -> dict[str, Any]:
+    return {"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": {"text/plain": text}}
+
+
+def _error(ename: str, evalue: str) -> dict[str, Any]:
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": []}
+
+
+def test_a_cells_result_is_compared() -> None:
+    assert _same([_result("42")], [_result("42")])
+    assert not _same([_result("42")], [_result("43")])
+
+
+def test_an_error_is_compared_by_its_name_and_value() -> None:
+    assert _same([_error("KeyError", "'x'")], [_error("KeyError", "'x'")])
+    assert not _same([_error("KeyError", "'x'")], [_error("KeyError", "'y'")])
+    assert not _same([_error("KeyError", "'x'")], [_error("IndexError", "'x'")])
+    assert _same([{"output_type": "error"}], [_error("", "")]), "a missing name or value is an empty one"
+
+
+def test_streams_default_to_stdout_and_empty_text_and_are_joined() -> None:
+    assert _same([{"output_type": "stream", "text": "x\n"}], [_stdout("x\n")])
+    assert _same([{"output_type": "stream", "name": "stdout"}], [_stdout("")])
+    assert _same([_stdout("a"), _stdout("b\n")], [_stdout("ab\n")]), "chunking differs from run to run"
+    assert not _same([_stdout("a\n"), _stderr("b\n")], [_stdout("a\n"), _stdout("b\n")])
+
+
+def test_warnings_of_every_stderr_chunk_and_the_outputs_after_them_count() -> None:
+    ref = _notebook(_cell([_stdout("1\n")]))
+    new = _notebook(_cell([_stderr(_warning("one")), _stderr(_warning("two")), _stdout("1\n")]))
+    result = compare_notebooks(ref, new)
+    assert result.verdict == "same-with-warnings" and [w.warning.message for w in result.new_warnings] == [
+        "one", "two"]
+    assert not _same([_stdout("1\n")], [_stderr(_warning("one")), _stdout("2\n")]), "a warning hides nothing after it"
+
+
+def test_every_output_of_a_cell_is_compared_not_only_the_last_display() -> None:
+    display = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "b"}}
+    assert not _same([_stdout("a\n"), display], [_stdout("c\n"), display])
+    assert _same([{"output_type": "display_data", "metadata": {}}], [{"output_type": "display_data", "metadata": {}}])
+
+
+def test_a_widget_text_repr_is_skipped_only_in_its_own_output() -> None:
+    widget = {"output_type": "display_data", "metadata": {}, "data": {
+        "application/vnd.jupyter.widget-view+json": {"model_id": "a" * 32, "version_major": 2},
+        "text/plain": "IntSlider(value=1)"}}
+    plain = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "mean 1.0"}}
+    other = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "mean 2.0"}}
+    assert not _same([widget, plain], [widget, other])
+
+
+def test_the_run_folders_are_normalised_on_both_sides() -> None:
+    folders = ["/srv/run-a/work", "/srv/run-b/work"]
+    assert _same([_stdout("read /srv/run-a/work/data.csv\n")], [_stdout("read /srv/run-b/work/data.csv\n")],
+                 workdirs=folders)
+    assert not _same([_stdout("read /srv/run-a/work/data.csv\n")], [_stdout("read /srv/run-b/work/data.csv\n")])
+
+
+def test_a_cell_compared_alone_is_named_by_its_number() -> None:
+    from paperpack.compare import CompareOptions
+    from paperpack.compare.core import compare_cell
+
+    difference, _ = compare_cell(3, [_stdout("1\n")], [_stdout("2\n")], CompareOptions())
+    assert difference is not None and difference.where == "cell 4"
+
+
+# --- which cells are compared ---------------------------------------------------------------------
+
+def _code(count: int | None, *outputs: dict[str, Any]) -> dict[str, Any]:
+    """A plain-dict code cell, as an untrusted notebook may hold it (no metadata)."""
+    cell: dict[str, Any] = {"cell_type": "code", "execution_count": count, "source": ""}
+    if outputs:
+        cell["outputs"] = list(outputs)
+    return cell
+
+
+def test_a_cell_the_author_never_ran_is_skipped_and_the_next_ones_compared() -> None:
+    ref = {"cells": [_code(None), _code(2, _stdout("1\n"))]}
+    new = {"cells": [_code(1, _stdout("anything\n")), _code(2, _stdout("2\n"))]}
+    result = compare_notebooks(ref, new)
+    assert result.verdict == "differs" and result.compared == 1
+    assert [d.cell for d in result.differences] == [1]
+
+
+def test_a_cell_that_printed_nothing_and_now_prints_differs() -> None:
+    ref = {"cells": [_code(1), _code(2, _stdout("1\n"))]}
+    new = {"cells": [_code(1, _stdout("surprise\n")), _code(2, _stdout("1\n"))]}
+    result = compare_notebooks(ref, new)
+    assert result.verdict == "differs" and [d.cell for d in result.differences] == [0], result.message
+    quiet = compare_notebooks(ref, {"cells": [_code(1), _code(2, _stdout("1\n"))]})
+    assert quiet.verdict == "same" and quiet.compared == 1, "no output on either side: nothing compared"
+
+
+def test_untrusted_notebooks_missing_keys_are_judged_not_crashed_on() -> None:
+    ref = {"cells": [_code(1, _stdout("1\n"))]}
+    missing = compare_notebooks(ref, {})
+    assert missing.verdict == "differs" and missing.message == (
+        "the executed notebook has 0 code cells, the committed one 1")
+    assert missing.to_dict()["tolerances"]["rtol"] == 1e-5
+    none = compare_notebooks({"cells": [_code(1)]}, ref)
+    assert none.verdict == "no-outputs" and none.message == "the committed notebook stores no outputs to compare with"
+    assert none.to_dict()["tolerances"]["rtol"] == 1e-5
+    no_outputs_key = compare_notebooks({"cells": [_code(1), _code(2, _stdout("1\n"))]},
+                                       {"cells": [_code(1, _stdout("x\n")), _code(2, _stdout("1\n"))]})
+    assert no_outputs_key.verdict == "differs"
+
+
+# --- normalisation ------------------------------------------------------------------------------
+
+def test_carriage_returns_keep_each_lines_final_state() -> None:
+    from paperpack.compare import normalise_text
+
+    assert normalise_text("10%\r50%\r100%\nnext") == "100%\nnext"
+    assert normalise_text("FIX\r") == "FIX", "a trailing carriage return does not erase its line"
+    assert normalise_text("working...\r          \r\nresult") == "\nresult", "a line cleared with spaces is empty"
+    assert normalise_text("a\r\nb") == "a\nb"
+
+
+def test_run_folders_become_workdir_and_indentation_stays() -> None:
+    from paperpack.compare import normalise_text
+
+    assert normalise_text("at /srv/w/x.csv", workdirs=["", "/srv/w"]) == "at <WORKDIR>/x.csv"
+    assert normalise_text("    indented\nnot") == "    indented\nnot"
+
+
+# --- images ---------------------------------------------------------------------------------------
+
+def _png(image: Any) -> str:
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_transparent_figure_is_seen_on_white() -> None:
+    """matplotlib with ``transparent=True`` against the same figure on white: the reader sees the same."""
+    from PIL import Image, ImageDraw
+
+    from paperpack.compare import image_similarity
+
+    def figure(mode: str, background: tuple[int, ...]) -> str:
+        image = Image.new(mode, (120, 80), background)
+        draw = ImageDraw.Draw(image)
+        draw.line([(10, 70), (60, 10), (110, 60)], fill=(0, 0, 0) + ((255,) if mode == "RGBA" else ()), width=3)
+        draw.rectangle([5, 5, 114, 74], outline=(0, 0, 0) + ((255,) if mode == "RGBA" else ()))
+        return _png(image)
+
+    transparent, white = figure("RGBA", (0, 0, 0, 0)), figure("RGB", (255, 255, 255))
+    assert image_similarity(transparent, white).value > 0.95
+    cyan = figure("RGB", (0, 255, 255))
+    assert image_similarity(transparent, cyan).value < image_similarity(transparent, white).value
+
+
+def test_what_is_not_an_image_decodes_to_none() -> None:
+    from paperpack.compare.images import decode_image
+
+    assert decode_image(["iVBORw0KGgo="]) is None  # type: ignore[arg-type]
+    assert decode_image("bm90IGFuIGltYWdl") is None
+
+
+def _drawing(width: int, height: int) -> Any:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([2, 2, width - 3, height - 3], outline="black", width=2)
+    draw.line([(4, height - 4), (width // 2, 4), (width - 4, height // 2)], fill="black", width=2)
+    return image
+
+
+def test_a_changed_figure_shape_is_named_and_a_rescaled_figure_is_not() -> None:
+    from paperpack.compare import image_similarity
+
+    small, large = _png(_drawing(120, 80)), _png(_drawing(240, 160))
+    rescaled = image_similarity(small, large)
+    assert rescaled.note == "", rescaled  # the same shape, twice the size
+    reshaped = image_similarity(small, _png(_drawing(120, 160)))
+    assert reshaped.note == "; the figure size changed: 120x80 → 120x160", reshaped.note
+    wide = image_similarity(_png(_drawing(160, 80)), _png(_drawing(120, 80)))
+    assert wide.note == "; the figure size changed: 160x80 → 120x80", wide.note
+
+
+def test_an_output_that_is_not_an_image_says_so() -> None:
+    from paperpack.compare import image_similarity
+
+    score = image_similarity(_png(_drawing(40, 30)), "bm90IGFuIGltYWdl")
+    assert (score.value, score.note) == (0.0, "; one of them is not an image")
+
+
+def test_a_diff_of_exactly_twelve_lines_is_not_cut() -> None:
+    ref = _notebook(_cell([_stdout("".join(f"a{i}\n" for i in range(5)))]))
+    new = _notebook(_cell([_stdout("".join(f"b{i}\n" for i in range(5)))]))
+    [difference] = compare_notebooks(ref, new).differences
+    diff = difference.diff.split("\n")
+    assert len(diff) == 12 and not diff[-1].endswith("more lines"), diff
+
+
+def test_four_new_warnings_show_three_and_one_more() -> None:
+    ref = _notebook(_cell([_stdout("42\n")]))
+    new = _notebook(_cell([_stdout("42\n"), _stderr("".join(_warning(f"change {i}") for i in range(4)))]))
+    assert compare_notebooks(ref, new).message.endswith("; … 1 more)")
+
+
+def test_outputs_of_other_kinds_are_named_as_such() -> None:
+    [difference] = compare_notebooks(_notebook(_cell([_stdout("1\n")])),
+                                     _notebook(_cell([_result("1")]))).differences
+    assert difference.reason == "the outputs are not of the same kinds"
+
+
+def test_a_cell_that_lost_its_output_differs() -> None:
+    ref = {"cells": [_code(1, _stdout("1\n")), _code(2, _stdout("2\n"))]}
+    lost = compare_notebooks(ref, {"cells": [_code(1), _code(2, _stdout("2\n"))]})
+    assert lost.verdict == "differs" and [d.cell for d in lost.differences] == [0]
+    assert lost.compared == 2
+
+
+def test_every_verdict_records_the_tolerances_used() -> None:
+    from paperpack.compare import CompareOptions
+
+    options = CompareOptions(rtol=0.5)
+    ref = _notebook(_cell([_stdout("42\n")]))
+    warned = compare_notebooks(ref, _notebook(_cell([_stdout("42\n"), _stderr(_warning("w"))])), options)
+    assert warned.verdict == "same-with-warnings" and warned.to_dict()["cells_compared"] == 1
+    assert warned.to_dict()["tolerances"]["rtol"] == 0.5
+    no_outputs = compare_notebooks({"cells": [_code(1)]}, {"cells": [_code(1, _stdout("1\n"))]}, options)
+    fewer_cells = compare_notebooks({"cells": [_code(1, _stdout("1\n"))]}, {}, options)
+    assert (no_outputs.verdict, fewer_cells.verdict) == ("no-outputs", "differs")
+    assert no_outputs.to_dict()["tolerances"]["rtol"] == fewer_cells.to_dict()["tolerances"]["rtol"] == 0.5

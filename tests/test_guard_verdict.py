@@ -1,0 +1,162 @@
+"""A reproduced error is a verdict only if the cells before it gave the same results (run/verdict.py).
+
+Issue 16's mutation testing found these guarantees untested: the earlier cells are compared with the
+notebook's own tolerances, a run without a failing cell is left alone, and an executed copy that cannot
+be read leaves the verdict and says so, naming the notebook and the cause.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from paperpack.run.plan import PlannedNotebook
+from paperpack.run.results import NotebookRun
+from paperpack.run.verdict import judge
+
+
+def _notebook(path: Path, printed: str) -> Path:
+    """A notebook printing ``printed`` in its first cell and failing with ZeroDivisionError in its second."""
+    error = new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])
+    nbformat.write(new_notebook(cells=[
+        new_code_cell("print(x)", execution_count=1, outputs=[new_output("stream", name="stdout", text=printed)]),
+        new_code_cell("1 / 0", execution_count=2, outputs=[error]),
+    ]), path)
+    return path
+
+
+def _reproduced(source_cell: int | None = 1) -> NotebookRun:
+    """A run that failed as the committed notebook did, in the committed cell ``source_cell``."""
+    return NotebookRun(path="a.ipynb", status="error", verdict="reproduces-error",
+                       message="code cell 2 (In [2]): reproduces the committed error",
+                       error={"kind": "cell-error", "source_cell": source_cell})
+
+
+def test_earlier_cells_are_compared_with_the_notebooks_tolerances(tmp_path: Path) -> None:
+    committed = _notebook(tmp_path / "a.ipynb", "1.000\n")
+    executed = _notebook(tmp_path / "executed.ipynb", "1.001\n")  # 0.1 % off
+    tolerant = _reproduced()
+    judge(tolerant, PlannedNotebook(path="a.ipynb", compare={"rtol": 0.01}), committed, executed)
+    assert (tolerant.verdict, tolerant.comparison) == ("reproduces-error", None), tolerant.message
+    strict = _reproduced()
+    judge(strict, PlannedNotebook(path="a.ipynb"), committed, executed)
+    assert strict.verdict == "differs", strict.message
+
+
+def test_a_run_without_a_failing_cell_is_left_alone(tmp_path: Path) -> None:
+    """No source cell to compare up to: the verdict stays, nothing crashes on the differing cells."""
+    committed = _notebook(tmp_path / "a.ipynb", "1\n")
+    executed = _notebook(tmp_path / "executed.ipynb", "2\n")
+    run = _reproduced(source_cell=None)
+    judge(run, PlannedNotebook(path="a.ipynb"), committed, executed)
+    assert (run.verdict, run.comparison) == ("reproduces-error", None)
+
+
+def test_no_executed_copy_keeps_the_verdict_without_a_warning(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    committed = _notebook(tmp_path / "a.ipynb", "1\n")
+    run = _reproduced()
+    with caplog.at_level(logging.WARNING, logger="paperpack.run.verdict"):
+        judge(run, PlannedNotebook(path="a.ipynb"), committed, None)
+    assert (run.verdict, run.comparison) == ("reproduces-error", None)
+    assert not caplog.records, "nothing was wrong: no executed copy is expected after a failure in some engines"
+
+
+def test_an_unreadable_executed_copy_is_reported_with_the_notebook_and_cause(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    committed = _notebook(tmp_path / "a.ipynb", "1\n")
+    executed = tmp_path / "executed.ipynb"
+    executed.write_text("{not json", encoding="utf-8")
+    run = _reproduced()
+    with caplog.at_level(logging.WARNING, logger="paperpack.run.verdict"):
+        judge(run, PlannedNotebook(path="sub/a.ipynb"), committed, executed)
+    assert (run.verdict, run.comparison) == ("reproduces-error", None)
+    [record] = caplog.records
+    message = record.getMessage()
+    assert message.startswith("sub/a.ipynb: cells before the error not compared: "), message
+    assert "JSON" in message, f"the cause is named: {message}"
+
+
+# --- a notebook that ran to the end -------------------------------------------------------------
+
+def _printing(path: Path, printed: str) -> Path:
+    nbformat.write(new_notebook(cells=[
+        new_code_cell("print(x)", execution_count=1, outputs=[new_output("stream", name="stdout", text=printed)]),
+    ]), path)
+    return path
+
+
+def _ran() -> NotebookRun:
+    return NotebookRun(path="a.ipynb", status="ok", verdict="failed")
+
+
+def test_a_run_to_the_end_is_compared_with_the_notebooks_tolerances(tmp_path: Path) -> None:
+    committed = _printing(tmp_path / "a.ipynb", "1.000\n")
+    executed = _printing(tmp_path / "executed.ipynb", "1.001\n")
+    tolerant = _ran()
+    judge(tolerant, PlannedNotebook(path="a.ipynb", compare={"rtol": 0.01}), committed, executed)
+    assert tolerant.verdict == "same", tolerant.message
+    assert tolerant.comparison is not None and tolerant.comparison["tolerances"]["rtol"] == 0.01
+    strict = _ran()
+    judge(strict, PlannedNotebook(path="a.ipynb"), committed, executed)
+    assert strict.verdict == "differs" and strict.status == "ok"
+    assert strict.comparison is not None and [d["cell"] for d in strict.comparison["differences"]] == [0]
+    assert strict.message == strict.comparison["message"]
+
+
+def test_a_run_to_the_end_without_an_executed_copy_failed(tmp_path: Path) -> None:
+    run = _ran()
+    judge(run, PlannedNotebook(path="a.ipynb"), _printing(tmp_path / "a.ipynb", "1\n"), None)
+    assert (run.status, run.verdict, run.comparison) == ("error", "failed", None)
+    assert run.message == "the runner wrote no executed notebook"
+
+
+def test_an_unreadable_executed_copy_fails_and_says_why(tmp_path: Path) -> None:
+    executed = tmp_path / "executed.ipynb"
+    executed.write_text("{not json", encoding="utf-8")
+    run = _ran()
+    judge(run, PlannedNotebook(path="a.ipynb"), _printing(tmp_path / "a.ipynb", "1\n"), executed)
+    assert (run.verdict, run.comparison) == ("failed", None)
+    assert run.message.startswith("could not read the notebook to compare it: ") and len(run.message) > 45
+
+
+def test_the_parameters_are_named_in_the_message(tmp_path: Path) -> None:
+    committed = _printing(tmp_path / "a.ipynb", "1\n")
+    run = _ran()
+    judge(run, PlannedNotebook(path="a.ipynb", parameters={"n": 2, "name": "x"}), committed, committed)
+    assert run.verdict == "same"
+    assert run.message == "1 cell with the same results (with parameters n=2, name='x')", run.message
+    plain = _ran()
+    judge(plain, PlannedNotebook(path="a.ipynb"), committed, committed)
+    assert "parameters" not in plain.message and plain.message
+
+
+def _failing_third(path: Path, first: str, second: str, where: str = "<ipython-input-3>") -> Path:
+    error = new_output("error", ename="ZeroDivisionError", evalue=f"division by zero in {where}",
+                       traceback=[f"File {where}, line 1"])
+    nbformat.write(new_notebook(cells=[
+        new_code_cell("print(a)", execution_count=1, outputs=[new_output("stream", name="stdout", text=first)]),
+        new_code_cell("print(b)", execution_count=2, outputs=[new_output("stream", name="stdout", text=second)]),
+        new_code_cell("1 / 0", execution_count=3, outputs=[error]),
+    ]), path)
+    return path
+
+
+@pytest.mark.parametrize("second, count", [("2\n", "1 cell"), ("3\n", "2 cells")])
+def test_the_message_keeps_the_error_and_names_every_differing_cell(tmp_path: Path, second: str,
+                                                                    count: str) -> None:
+    committed = _failing_third(tmp_path / "a.ipynb", "1\n", "2\n")
+    executed = _failing_third(tmp_path / "executed.ipynb", "0\n", second, where="/srv/other/path.py")
+    run = _reproduced(source_cell=2)
+    judge(run, PlannedNotebook(path="a.ipynb"), committed, executed)
+    assert run.verdict == "differs"
+    assert run.message.startswith("code cell 2 (In [2]): reproduces the committed error; but "), run.message
+    assert f"; but {count} before it differ: " in run.message, run.message
+    cells = ["0", "1"] if count == "2 cells" else ["0"]  # not the failing cell (2): its traceback differs
+    assert [str(d["cell"]) for d in run.comparison["differences"]] == cells  # type: ignore[index]
+    listed = run.message.split(" before it differ: ", 1)[1]
+    assert listed.count("code cell") == len(cells), listed
