@@ -398,7 +398,7 @@ def _timed_out(nb: Any, tracker: "Tracker") -> dict[str, Any]:
     return {"stderr": _cell_streams(nb, tracker.current), "waiting_on": waits}
 
 
-#: how often the watch looks, and how long before a cell's timeout it starts looking
+#: how often the watch looks, and how long before a cell's timeout it starts looking (at the latest half-way)
 WATCH_EVERY = 0.25
 WATCH_LEAD = 1.0
 
@@ -407,10 +407,10 @@ async def _watch_network(client: Any, tracker: "Tracker", cell_timeout: float | 
     """Shortly before the current cell's timeout, keep what its kernel waits on over the network."""
     if not cell_timeout:
         return
-    lead = min(WATCH_LEAD, cell_timeout * 0.2)
+    start = min(cell_timeout - WATCH_LEAD, cell_timeout * 0.5)
     while True:
         await asyncio.sleep(WATCH_EVERY)
-        tracker.look(client, cell_timeout - lead)
+        tracker.look(client, start)
 
 
 class NotebookTimeout(Exception):
@@ -467,8 +467,9 @@ class Tracker:
         cell = self.current
         if cell is None or cell in self.cells or time.monotonic() - self.started.get(cell, 0.0) < after:
             return
-        self.waits = network_waits(getattr(self.process, "pid", None), _kernel_ports(client))
-        self.waits_cell = cell
+        waits = network_waits(getattr(self.process, "pid", None), _kernel_ports(client))
+        if waits or self.waits_cell != cell:  # a look that finds nothing keeps what an earlier one saw
+            self.waits, self.waits_cell = waits, cell
 
     def remember_kernel(self, client: Any) -> None:
         """Keep the kernel's process, to read its exit status after nbclient cleaned up."""
