@@ -20,7 +20,6 @@ The hub is not trusted with memory: an event of more than :data:`MAX_EVENT_BYTES
 from __future__ import annotations
 
 import codecs
-import enum
 import json
 import logging
 import socket
@@ -35,6 +34,7 @@ from ..errors import BinderError
 from ..httpclient import user_agent
 from ..terminal import printable
 from .launch import LaunchTarget
+from ..verdicts import Word
 
 __all__ = ["Phase", "BuildEvent", "BuildOutcome", "request_build", "events", "MAX_EVENT_BYTES", "SILENCE"]
 
@@ -46,7 +46,7 @@ SILENCE = 120.0
 _CONNECT_TIMEOUT = 10.0
 
 
-class Phase(str, enum.Enum):
+class Phase(Word):
     """BinderHub's build phases (docs/reports.md#binder)."""
 
     WAITING = "waiting"
@@ -57,9 +57,6 @@ class Phase(str, enum.Enum):
     LAUNCHING = "launching"
     READY = "ready"
     FAILED = "failed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

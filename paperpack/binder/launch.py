@@ -16,7 +16,6 @@ credentials into a badge: user and password are dropped.
 
 from __future__ import annotations
 
-import enum
 import logging
 import re
 import subprocess
@@ -26,6 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from ..errors import UsageError
 from ..manifest import BinderSettings
+from ..verdicts import Word
 
 __all__ = ["DEFAULT_HUB", "Provider", "Source", "LaunchTarget", "LaunchOptions", "parse_remote", "parse_hub",
            "launch_target"]
@@ -42,16 +42,13 @@ _REMOTE_HINT = ("pass --remote with the public repository (OWNER/REPO on GitHub,
                 "DOI), or set `binder: {repository: …}` in paperpack.yml")
 
 
-class Provider(str, enum.Enum):
+class Provider(Word):
     """BinderHub's name for where the repository is."""
 
     GITHUB = "gh"
     GITLAB = "gl"
     GIT = "git"
     ZENODO = "zenodo"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

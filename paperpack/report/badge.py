@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import enum
 import html
 import json
 import os
@@ -28,6 +27,7 @@ from ..manifest import BinderSettings
 from ..repo import DEFAULT_OUTPUT
 from . import write_atomic
 from .paper import PaperClass, PaperVerdict
+from ..verdicts import Word
 
 if TYPE_CHECKING:
     from ..repo import Repo
@@ -76,13 +76,10 @@ def write_status_badges(publication: Publication) -> list[Path]:
     return [endpoint, picture]
 
 
-class BadgeFormat(str, enum.Enum):
+class BadgeFormat(Word):
     MARKDOWN = "markdown"
     RST = "rst"
     HTML = "html"
-
-    def __str__(self) -> str:
-        return self.value
 
     @classmethod
     def for_file(cls, path: Path) -> BadgeFormat:

@@ -17,10 +17,10 @@ typed run result by :func:`paper_verdict`.
 
 from __future__ import annotations
 
-import enum
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
+from ..verdicts import Word
 
 if TYPE_CHECKING:
     from ..run.results import NotebookRun, RunResult
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["PaperClass", "Reason", "PaperVerdict", "paper_verdict", "notebook_reasons"]
 
 
-class PaperClass(str, enum.Enum):
+class PaperClass(Word):
     """The paper-level verdict's class, best first."""
 
     REPRODUCED = "reproduced"
@@ -37,9 +37,6 @@ class PaperClass(str, enum.Enum):
     PARTIALLY_REPRODUCED = "partially-reproduced"
     NOT_REPRODUCED = "not-reproduced"
     NOT_RUN = "not-run"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def words(self) -> str:
@@ -52,7 +49,7 @@ class PaperClass(str, enum.Enum):
         return self in (PaperClass.REPRODUCED, PaperClass.MINOR_DIFFERENCES)
 
 
-class Reason(str, enum.Enum):
+class Reason(Word):
     """Why a notebook (and so the paper) did not get the committed results, or only with minor differences."""
 
     # the run stopped
@@ -84,9 +81,6 @@ class Reason(str, enum.Enum):
     NOT_REQUESTED = "not-requested"
     NO_NOTEBOOKS = "no-notebooks"
     ALL_SKIPPED = "all-skipped"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: a notebook's verdict → how it counts for the paper
