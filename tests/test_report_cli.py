@@ -141,5 +141,6 @@ def test_a_report_that_cannot_be_written_is_said_on_stderr_with_the_file_and_cau
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert f"could not write summary.md: cannot write {out / 'summary.md'}: it is a folder" in captured.err
+    assert "fix: make that path in the output folder writable" in " ".join(captured.err.split())
     assert captured.out.strip().splitlines()[-1] == "paper: reproduced 1/1"
     assert (out / "report.sarif").is_file()  # the other writers still ran

@@ -282,7 +282,8 @@ def paper_line(result: Result) -> str:
 def show_paper(result: Result, console: Console, err: Console) -> None:
     """Report files that could not be written (on ``err``: the file and the cause), then the paper's last line."""
     for name, why in (result.published.failed.items() if result.published else ()):
-        err.print(f"[red]error:[/] could not write {escape(name)}: {safe(why)}")
+        err.print(f"[red]error:[/] could not write {escape(name)}: {safe(why)} — the other reports were written; "
+                  f"fix: make that path in the output folder writable (or pass another -o/--out-dir) and run again")
     console.print(Text(paper_line(result), style="bold green" if result.verdict.cls.passed else "bold"))
 
 
