@@ -28,16 +28,19 @@ def run_lines(dockerfile: str) -> list[str]:
 def test_secret_mounted_only_on_download_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     df = render(CASES / "build-apt-postbuild-package", monkeypatch)
     runs = run_lines(df)
-    with_secret = [ln for ln in runs if "type=secret" in ln]
-    # the Jupyter stack and the local package: both pip installs, nothing else
-    assert len(with_secret) == 2
-    assert all("/srv/venv/bin/pip install" in ln for ln in with_secret)
+    with_secret = [ln for ln in runs if "id=cacert" in ln]
+    # the Jupyter stack, the local package's build backends and its dependencies: downloads, nothing else
+    assert len(with_secret) == 3
     assert all(ln.startswith("RUN --mount=type=secret,id=cacert,mode=0444 --mount=type=secret,id=proxy,mode=0444 ")
                for ln in with_secret)
     assert any(all(pkg.split(">")[0] in ln for pkg in JUPYTER_STACK) for ln in with_secret)
+    copied = df.index("COPY --chown=1000:1000 src/ ")
+    for ln in with_secret:  # after the repository is copied: only the root-owned pip, isolated, and no venv tool
+        if df.index(ln) > copied:
+            assert "/opt/paperpack-pip/bin/python -I" in ln and "/srv/venv/bin/" not in ln and "postBuild" not in ln
     for ln in runs:
-        if "pip install" not in ln:
-            assert "secret" not in ln and CA_PATH not in ln, ln
+        if "id=cacert" not in ln:
+            assert "id=proxy" not in ln and CA_PATH not in ln, ln
     # the CA is trusted inside the download steps only, never through ENV
     assert not re.search(r"^ENV .*(PIP_CERT|REQUESTS_CA_BUNDLE|SSL_CERT_FILE)", df, re.M)
     assert CA_PATH not in "\n".join(ln for ln in df.splitlines() if not ln.startswith("RUN "))
@@ -63,11 +66,10 @@ def test_apt_postbuild_start_and_local_package(tmp_path: Path, monkeypatch: pyte
     (root / "start").write_text("#!/bin/bash\nexec \"$@\"\n")
     df = render(root, monkeypatch)
     assert re.search(r"^RUN apt-get -qq update && apt-get install --yes --no-install-recommends jq ", df, re.M)
-    assert "RUN ./postBuild" in df
+    assert re.search(r"^RUN .*chmod \+x postBuild && \./postBuild$", df, re.M)
     assert 'ENV R2D_ENTRYPOINT="${REPO_DIR}/start"' in df
-    pip_local = [ln for ln in run_lines(df) if ln.endswith("pip install --disable-pip-version-check "
-                                                            "--progress-bar off .")]
-    assert len(pip_local) == 1
+    pip_local = [ln for ln in run_lines(df) if " wheel " in ln and ln.endswith(" .")]
+    assert len(pip_local) == 1 and "id=paperpack-offline" in pip_local[0] and "cacert" not in pip_local[0]
     assert df.index("COPY --chown=1000:1000 src/ ${REPO_DIR}/") < df.index(pip_local[0])
 
 
@@ -82,9 +84,11 @@ def test_simple_requirements_install_before_the_sources_are_copied(tmp_path: Pat
 
 def test_local_requirements_install_after_the_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "requirements.txt").write_text("-e .\nnumpy\n")
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='p')\n")
     df = render(tmp_path, monkeypatch)
-    step = next(ln for ln in run_lines(df) if "-r requirements.txt" in ln)
-    assert df.index("COPY --chown=1000:1000 src/ ") < df.index(step)
+    named = next(ln for ln in run_lines(df) if ln.endswith(" numpy"))  # no code of the repository: before it
+    editable = next(ln for ln in run_lines(df) if "-e ." in ln)
+    assert df.index(named) < df.index("COPY --chown=1000:1000 src/ ") < df.index(editable)
 
 
 def test_environment_yml_requirements_are_installed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,6 +97,7 @@ NOT_SHAPING = {
     "build/tags.py": "computes this hash",
     "build/engine.py": "runs docker commands and inspects images (the base image id is hashed as a setting)",
     "build/diagnose.py": "reads the log of a failed build",
+    "run/plan.py": "size_bytes reads the build memory limit, which the build guard applies from the host",
     "build/push.py": "pushes a built image",
     "build/export.py": "saves a built image",
     "_version.py": "hashed as paperpack's version",

@@ -12,10 +12,12 @@ current directory while it builds (a lock serialises builds in one process).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -39,7 +41,8 @@ from .environment import OfflinePlan, check_environment_files, plan_offline
 from .tags import TAG_LENGTH, content_hash, image_repository
 
 __all__ = ["BuildResult", "build_image", "expected_image", "resolve_mode", "BaseNeed", "missing_base", "ca_bundle_from_env", "STOCK_BASE_IMAGE",
-           "MODES", "LABEL_PREFIX", "ProxySettings", "without_credentials", "build_timeout", "DEFAULT_BUILD_TIMEOUT"]
+           "MODES", "LABEL_PREFIX", "ProxySettings", "without_credentials", "build_timeout", "DEFAULT_BUILD_TIMEOUT",
+           "build_limits", "DEFAULT_BUILD_MEMORY", "DEFAULT_BUILD_PIDS"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,10 @@ CA_ENV_VARS = ("PAPERPACK_CA_BUNDLE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CER
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 #: Wall-clock limit of one build, seconds (``PAPERPACK_BUILD_TIMEOUT`` or ``timeout=`` change it).
 DEFAULT_BUILD_TIMEOUT = 3600.0
+#: Memory and process limits of each step of an offline build (``PAPERPACK_BUILD_MEMORY``, ``PAPERPACK_BUILD_PIDS``)
+DEFAULT_BUILD_MEMORY = "4g"
+DEFAULT_BUILD_PIDS = 1024
+MIN_BUILD_PIDS = 64  # pip and a compiler need a few dozen
 _CREDENTIALS = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?[^/\s]*@")  # to the last @ of the authority
 _LOCK = threading.Lock()
 
@@ -143,7 +150,65 @@ def build_timeout(value: float | None = None) -> float:
     return seconds
 
 
-class _Watchdog:
+def build_limits(memory: str | None = None, pids: int | None = None) -> engine.BuildLimits:
+    """The limits of each build step: the arguments, else ``PAPERPACK_BUILD_MEMORY`` / ``PAPERPACK_BUILD_PIDS``,
+    else 4g and 1024. Only the machine's user sets them: ``paperpack.yml`` is the repository's, which they limit."""
+    from ..run.plan import size_bytes
+
+    text = memory or os.environ.get("PAPERPACK_BUILD_MEMORY") or DEFAULT_BUILD_MEMORY
+    try:
+        size = size_bytes(text)
+    except ConfigError:
+        raise ConfigError(f"build memory limit {text!r} (PAPERPACK_BUILD_MEMORY) is not a size",
+                          hint=f"write a size such as 4g or 512m, or unset it for the default of {DEFAULT_BUILD_MEMORY}"
+                          ) from None
+    raw = str(pids) if pids is not None else os.environ.get("PAPERPACK_BUILD_PIDS")
+    try:
+        count = int(raw) if raw is not None else DEFAULT_BUILD_PIDS
+    except ValueError:
+        count = 0
+    if count < MIN_BUILD_PIDS or size < 64 * 1024 ** 2:
+        raise ConfigError(f"build limits memory={text!r}, processes={raw!r} (PAPERPACK_BUILD_MEMORY, "
+                          f"PAPERPACK_BUILD_PIDS) are too small or not numbers",
+                          hint=f"at least 64m and {MIN_BUILD_PIDS} processes; defaults {DEFAULT_BUILD_MEMORY} and "
+                               f"{DEFAULT_BUILD_PIDS}")
+    return engine.BuildLimits(memory=size, pids=count, memory_text=text)
+
+
+def _guard(plan: _Plan, limits: engine.BuildLimits, scratch: Path) -> tuple[engine.BuildGuard | None, list[str]]:
+    """The build guard and its ``--secret`` arguments, when this build's steps are paperpack's and the machine
+    allows it; else ``(None, [])`` and a warning saying what is not applied."""
+    if not plan.secrets_allowed:  # a repository's Dockerfile or binder mode: none of the steps is paperpack's
+        return None, []
+    why = engine.guard_unavailable()
+    if why is not None:
+        log.warning("the build's memory and process limits and the network cut of the paper's package builds "
+                    "are not applied: %s (see docs/build.md, 'Build limits')", why)
+        return None, []
+    nonce = secrets.token_hex(16)
+    path = scratch / "guard-nonce"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(nonce)
+    args = [a for kind in (engine.GUARD_LIMITS_ID, engine.GUARD_OFFLINE_ID) for a in ("--secret", f"id={kind},src={path}")]
+    return engine.BuildGuard(limits, nonce), args
+
+
+def _limit_error(tag: str, hit: engine.LimitHit, limits: engine.BuildLimits, step: str) -> str:
+    if hit.kind == "memory":
+        return f"building {tag} was stopped at {step}: it went over the build memory limit of {limits.memory_text}"
+    return f"building {tag} was stopped at {step}: it went over the build process limit of {limits.pids} processes"
+
+
+_LIMIT_HINTS = {
+    "memory": "a build step (postBuild, a setup.py, or pip compiling a large package from source) used more memory "
+              "than a build step may; if the build really needs more, raise PAPERPACK_BUILD_MEMORY (e.g. 8g)",
+    "pids": "a build step (postBuild or a setup.py) started more processes than a build step may, as a runaway loop "
+            "does; if the build really needs more, raise PAPERPACK_BUILD_PIDS (e.g. 4096)",
+}
+
+
+class _Watchdog(engine.BackgroundWatch):
     """Stops this process's ``docker buildx build`` child when the build's time is up.
 
     repo2docker starts the buildx client itself and gives no handle on it; the client is
@@ -156,16 +221,7 @@ class _Watchdog:
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.fired = False
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="paperpack-build-timeout", daemon=True)
-
-    def __enter__(self) -> _Watchdog:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
+        super().__init__("paperpack-build-timeout")
 
     def _watch(self) -> None:
         if self._done.wait(self.seconds):
@@ -465,7 +521,8 @@ def expected_image(repo: Repo, *, mode: str = "auto", image_name: str | None = N
 def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundle: Path | None = None,
                 push: bool = False, progress: Callable[[str], None] | None = None,
                 image_name: str | None = None, allow_substitution: bool | None = None,
-                timeout: float | None = None, make_base: bool = False) -> BuildResult:
+                timeout: float | None = None, make_base: bool = False, memory: str | None = None,
+                pids: int | None = None) -> BuildResult:
     """Build (or reuse) the image of ``repo``; see the module docstring.
 
     ``make_base``: when paperpack's base image the build starts from is missing, make it
@@ -473,7 +530,10 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
     ``progress``) if this machine can; else (or without ``make_base``) raise.
 
     ``timeout`` (seconds, default :func:`build_timeout`) stops a build that runs longer,
-    with a :class:`~paperpack.errors.BuildError` naming the limit.
+    with a :class:`~paperpack.errors.BuildError` naming the limit. ``memory`` and ``pids``
+    (default :func:`build_limits`) limit each step paperpack generates in an offline build
+    (:class:`~paperpack.build.engine.BuildGuard`, when this machine allows it); a step that
+    goes over one is stopped, with a :class:`~paperpack.errors.BuildError` naming it.
 
     Raises :class:`~paperpack.errors.EngineError` when Docker, buildx or the base image
     is missing, :class:`~paperpack.errors.ConfigError` for environment files an offline
@@ -482,6 +542,7 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
     """
     start = time.monotonic()
     limit = build_timeout(timeout)
+    limits = build_limits(memory, pids)
     if ca_bundle is not None and not Path(ca_bundle).is_file():
         raise ConfigError(f"CA bundle {ca_bundle}: no such file", hint="give the PEM file your proxy's CA is in",
                           path=ca_bundle)
@@ -510,11 +571,22 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
         _stage(repo, context)
         handler = _LineHandler(sink, progress)
         watchdog = _Watchdog(limit)
+        guard, guard_args = _guard(plan, limits, Path(tmp))
         try:
-            with watchdog:
-                _run_repo2docker(context, tag, plan, labels, _secret_args(plan, ca, proxy, Path(tmp)), proxy,
-                                 handler)
+            with watchdog, guard or contextlib.nullcontext():
+                _run_repo2docker(context, tag, plan, labels, _secret_args(plan, ca, proxy, Path(tmp)) + guard_args,
+                                 proxy, handler)
         except subprocess.CalledProcessError:
+            if guard is not None and (guard.hits or guard.problems):
+                d = diagnose(handler.lines, python=plan.python, release=plan.release, source=plan.python_source)
+                if guard.hits:
+                    hit = guard.hits[0]
+                    raise BuildError(_limit_error(tag, hit, limits, d.step), step=d.step, hint=_LIMIT_HINTS[hit.kind],
+                                     log_tail=d.tail, path=log_path) from None
+                raise BuildError(f"building {tag} failed at {d.step}: paperpack could not limit the step: "
+                                 f"{guard.problems[0]}", step=d.step, log_tail=d.tail, path=log_path,
+                                 hint="see the build log; check that paperpack runs as root on a cgroup v1 host") \
+                    from None
             if watchdog.fired:
                 raise BuildError(f"building {tag} was stopped: it ran longer than the build time limit of "
                                  f"{limit:.0f} s", step="time limit",

@@ -8,32 +8,47 @@ translated ``environment.yml``.
 
 Steps that download from PyPI mount the CA bundle as the BuildKit secret ``cacert`` and,
 when the proxy needs credentials, the proxy settings as the secret ``proxy``: both exist
-only while that step runs, so neither ends up in an image layer or in a step that runs
-the paper's code without downloading (postBuild). No step mounts a pip cache: a cache
+only while that step runs, so neither ends up in an image layer. No download step runs the
+repository's own code: its packages (``setup.py``/``pyproject.toml``, local lines of
+``requirements.txt`` and of ``environment.yml``'s pip section) are built in steps without
+secrets or proxy variables, whose network the build guard takes down
+(:class:`~paperpack.build.engine.BuildGuard`), from build backends downloaded before the
+repository is copied; their dependencies, read from the built wheels' metadata as data, are
+downloaded by a root-owned pip the paper's code cannot have changed, and installed offline
+(:meth:`OfflineBuildPack.local_package_scripts`). Every step paperpack generates mounts the
+guard's secret and waits for its memory and process limits (:func:`download_step`,
+:func:`offline_step`, :func:`limited_step`). No step mounts a pip cache: a cache
 shared between builds is writable by every paper's ``setup.py`` and would carry one
 paper's files into the next paper's build (BuildKit's layer cache still makes an
 unchanged step free). Environment files are read with
 :func:`paperpack.repofile.read_repo_text`, never through a link out of the repository.
-Docker 20.10's BuildKit takes no ``# syntax=`` line and no heredocs, so neither is used.
+Docker 20.10's BuildKit takes no ``# syntax=`` line, no heredocs and no ``RUN --network``,
+so none is used.
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import shlex
+import tomllib
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ._r2d import BuildPack
 
 from ..environment import Environment, detect
-from ..environment.files import parse_apt_txt
-from ..errors import EnvironmentFileError
-from ..repofile import read_repo_bytes
+from ..environment.files import (is_editable, is_local_requirement, logical_lines, parse_apt_txt,
+                                 parse_requirements_txt)
+from ..errors import ConfigError, EnvironmentFileError
+from ..repofile import read_repo_bytes, read_repo_text, repo_has
+from .engine import GUARD_LIMITS_ID, GUARD_OFFLINE_ID
 from .environment import OfflinePlan, binder_dir, plan_offline
 
 __all__ = ["OfflineBuildPack", "offline_buildpack", "CA_SECRET_ID", "CA_PATH", "PROXY_SECRET_ID", "VENV",
-           "JUPYTER_STACK"]
+           "JUPYTER_STACK", "LocalPackage", "download_step", "offline_step", "limited_step"]
 
 CA_SECRET_ID = "cacert"
 CA_PATH = f"/run/secrets/{CA_SECRET_ID}"
@@ -53,6 +68,21 @@ TRUST_CA = (f'if [ -f {CA_PATH} ]; then export PIP_CERT={CA_PATH} REQUESTS_CA_BU
             f'SSL_CERT_FILE={CA_PATH}; fi && if [ -f {PROXY_PATH} ]; then . {PROXY_PATH}; fi '
             f'&& export PIP_NO_CACHE_DIR=1 && ')
 PIP = f"{VENV}/bin/pip install --disable-pip-version-check --progress-bar off"
+#: A pip owned by root, made before the repository's files are copied: the download step that comes after
+#: the paper's package builds uses it (the paper's code runs as the image user, who owns the venv and $HOME).
+DOWNLOADER = "/opt/paperpack-pip"
+#: Root-owned: the build backends and dependencies downloaded for the repository's own packages.
+STORE = "/opt/paperpack-build"
+#: The wheels the repository's packages become (written by the paper's code: only read as data).
+LOCAL_WHEELS = "/tmp/paperpack-local"
+_PIP_DL = (f"PIP_CONFIG_FILE=/dev/null PIP_ROOT_USER_ACTION=ignore {DOWNLOADER}/bin/python -I -m pip "
+           "--disable-pip-version-check download --progress-bar off")
+#: root's download steps run from / with root's home: nothing of the repository's folder ($HOME) is read
+_AS_ROOT = "cd / && export HOME=/root && "
+_PROXY_NAMES = "HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy"
+#: setuptools' legacy backend, which pip uses for a package without pyproject.toml's [build-system]
+DEFAULT_BACKEND = ("setuptools>=40.8.0", "wheel")
+_ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".zip")
 
 
 #: repo2docker's entrypoint prints a RuntimeWarning on every start: the image starts it through this file
@@ -61,9 +91,166 @@ ENTRYPOINT = "/usr/local/bin/paperpack-entrypoint"
 R2D_ENTRYPOINT_LINE = 'ENTRYPOINT ["/usr/local/bin/repo2docker-entrypoint"]'
 
 
+def _gate(secret: str, *, offline: bool) -> str:
+    """Shell that, when the guard's secret is mounted, waits until the guard has limited this step (it
+    writes ``pids.max`` last) and, for an offline step, checks its network is down; else fails the step."""
+    network = (' && for i in /sys/class/net/*; do [ "${i##*/}" = lo ] || [ "$(cat "$i/operstate")" = down ] || '
+               '{ echo "paperpack: the network of this build step is still up ($i)" >&2; exit 1; }; done'
+               if offline else "")
+    return (f'if [ -f /run/secrets/{secret} ]; then n=0; until [ "$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null '
+            f'|| echo max)" != max ]; do n=$((n+1)); if [ $n -gt 600 ]; then echo "paperpack: the build guard did '
+            f'not limit this step within 60 s" >&2; exit 1; fi; sleep 0.1; done{network}; fi && ')
+
+
 def download_step(command: str) -> str:
-    """A RUN body that may reach PyPI: secret mounts, CA and proxy credentials used only here."""
-    return f"{DOWNLOAD_MOUNTS} {TRUST_CA}{command}"
+    """A RUN body that may reach PyPI: secret mounts, CA and proxy credentials used only here, and the
+    build limits. What it runs must be nothing the repository wrote."""
+    return (f"{DOWNLOAD_MOUNTS} --mount=type=secret,id={GUARD_LIMITS_ID},mode=0400 "
+            f"{_gate(GUARD_LIMITS_ID, offline=False)}{TRUST_CA}{command}")
+
+
+def offline_step(command: str) -> str:
+    """A RUN body that runs the repository's code: no secret, no proxy variables, the build limits and
+    (when the guard runs) no network."""
+    return (f"--mount=type=secret,id={GUARD_OFFLINE_ID},mode=0400 {_gate(GUARD_OFFLINE_ID, offline=True)}"
+            f"unset {_PROXY_NAMES} && export PIP_NO_CACHE_DIR=1 && {command}")
+
+
+def limited_step(command: str) -> str:
+    """A RUN body with the build limits only (``postBuild``: the build's network, no secret)."""
+    return f"--mount=type=secret,id={GUARD_LIMITS_ID},mode=0400 {_gate(GUARD_LIMITS_ID, offline=False)}{command}"
+
+
+#: Run by the root-owned pip's Python (``-I``) in a download step: the Requires-Dist of the wheels the
+#: repository's packages became, read as data (never imported), minus the repository's own packages and
+#: what the venv already has, written as plain requirement strings (no pip option can get through).
+_DEPENDENCIES = """\
+import email.parser, glob, os, stat, sys, zipfile
+from pip._vendor.packaging.requirements import Requirement
+from pip._vendor.packaging.utils import canonicalize_name
+wheels, venv, out = sys.argv[1:4]
+extras = [""] + sys.argv[4:]
+def meta(data):
+    return email.parser.BytesParser().parsebytes(data, headersonly=True)
+def regular(path):
+    return stat.S_ISREG(os.lstat(path).st_mode)
+local, wanted, installed = set(), [], {}
+for name in sorted(os.listdir(wheels)):
+    path = os.path.join(wheels, name)
+    if name.endswith(".whl") and regular(path):
+        with zipfile.ZipFile(path) as z:
+            info = [n for n in z.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+            m = meta(z.read(info[0]))
+        local.add(canonicalize_name(m["Name"]))
+        wanted += m.get_all("Requires-Dist") or []
+for path in glob.glob(os.path.join(venv, "lib", "python3*", "site-packages", "*.dist-info", "METADATA")):
+    if regular(path):
+        with open(path, "rb") as fh:
+            m = meta(fh.read())
+        installed[canonicalize_name(m["Name"] or "")] = m["Version"] or ""
+keep = set()
+for text in wanted:
+    r = Requirement(text)
+    name = canonicalize_name(r.name)
+    if name in local or (r.marker and not any(r.marker.evaluate({"extra": e}) for e in extras)):
+        continue
+    have = installed.get(name)
+    if have and not r.url and not r.extras and r.specifier.contains(have, prereleases=True):
+        continue
+    r.marker = None
+    keep.add(str(r))
+with open(out, "w") as fh:
+    fh.write("".join(k + "\\n" for k in sorted(keep)))
+"""
+_DEPENDENCIES_CMD = (f"{DOWNLOADER}/bin/python -I -c \"import base64; exec(base64.b64decode("
+                     f"'{base64.b64encode(_DEPENDENCIES.encode()).decode()}'))\"")
+
+
+@dataclass(frozen=True)
+class LocalPackage:
+    """A package the repository builds from its own files (``.``, ``-e ./sub``, ``./dist/x.whl``)."""
+
+    path: str  #: relative to the repository, POSIX (``.`` for the root)
+    editable: bool
+    extras: tuple[str, ...]
+    source: str  #: the file that asks for it (``requirements.txt``, ``setup.py`` …)
+
+    @property
+    def folder(self) -> bool:
+        """A source folder (else an archive or a wheel)."""
+        return not self.path.endswith(_ARCHIVES)
+
+
+def local_package(root: Path, line: str, source: str) -> LocalPackage:
+    """The package of the repository one requirement line installs.
+
+    Raises :class:`ConfigError` for what an offline build cannot build without running code with
+    network: a URL, a VCS checkout, a path outside the repository.
+    """
+    text = re.sub(r"^\s*(-e|--editable)(\s+|=)\s*", "", line).split(";")[0].strip()
+    text = re.sub(r"^[A-Za-z0-9._-]+(\[[^\]]*\])?\s*@\s*(?=file:)", "", text)
+    if text.startswith("file:"):
+        text = text[len("file:"):]
+    match = re.fullmatch(r"(.+?)(?:\[([A-Za-z0-9._,\s-]*)\])?", text)
+    path, extras = (match.group(1).strip(), match.group(2) or "") if match else (text, "")
+    fix = ("name a folder (or wheel) inside the repository with a relative path such as `.` or `./sub`, pin a "
+           "release from PyPI instead, or build with --mode binder")
+    if not path or "://" in path or path.startswith(("/", "~")):
+        raise ConfigError(f"{source}: {line!r} is not a folder or file inside the repository: an offline build "
+                          "builds the paper's own packages from its files only, with no network", hint=fix,
+                          path=source)
+    rel = PurePosixPath(os.path.normpath(path)).as_posix()
+    pkg = LocalPackage(rel, is_editable(line) and not rel.endswith(_ARCHIVES),
+                       tuple(e.strip() for e in extras.split(",") if e.strip()), source)
+    prefix = "" if rel == "." else rel + "/"
+    if rel.startswith("..") or not repo_has(root, rel) or (
+            pkg.folder and not (repo_has(root, prefix + "setup.py") or repo_has(root, prefix + "pyproject.toml"))):
+        raise ConfigError(f"{source}: {line!r}: the repository has no package at {rel} (a folder with setup.py "
+                          "or pyproject.toml, or a wheel or source archive)", hint=fix, path=source)
+    return pkg
+
+
+def _refuse_pip_options(root: Path, files: list[str]) -> None:
+    """A requirements file that installs the repository's packages is split between steps: a pip option
+    in it (another index, find-links, a constraints file) would not apply to all of them."""
+    for rel in files:
+        for number, line in logical_lines(read_repo_text(root, rel)):
+            if line.startswith("-") and not re.match(r"^(-r|--requirement|-e|--editable)(\s|=)", line):
+                raise ConfigError(f"{rel}:{number}: pip option {line.split()[0]!r} in a requirements file that "
+                                  "installs the repository's own packages: an offline build downloads their "
+                                  "dependencies in a step of its own and cannot honour it",
+                                  hint="pin the packages from PyPI instead, move the option to a requirements file "
+                                       "that installs no local package, or build with --mode binder", path=rel)
+
+
+def backend_requirements(root: Path, pkg: LocalPackage) -> list[str]:
+    """What building ``pkg`` needs, read from its ``pyproject.toml`` as data (nothing of it is run)."""
+    if pkg.path.endswith(".whl"):
+        return []
+    rel = "pyproject.toml" if pkg.path == "." else f"{pkg.path}/pyproject.toml"
+    if not pkg.folder or not repo_has(root, rel):
+        return list(DEFAULT_BACKEND)
+    try:
+        system = tomllib.loads(read_repo_text(root, rel)).get("build-system")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{rel}: not valid TOML: {exc}", hint="fix the file", path=rel) from None
+    requires = system.get("requires") if isinstance(system, dict) else None
+    if requires is None:
+        return list(DEFAULT_BACKEND)
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise ConfigError(f"{rel}: [build-system] requires is not a list of strings",
+                          hint='write e.g. requires = ["setuptools>=61"]', path=rel)
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    out = []
+    for text in requires:
+        try:
+            out.append(str(Requirement(text)))
+        except InvalidRequirement as exc:
+            raise ConfigError(f"{rel}: build requirement {text!r} is not valid: {exc}",
+                              hint='write e.g. requires = ["setuptools>=61"]', path=rel) from None
+    # setuptools' backend asks for wheel when it builds a wheel (setuptools before 70.1)
+    return out + (["wheel"] if any(r.startswith("setuptools") for r in out) else [])
 
 
 class OfflineBuildPack(BuildPack):
@@ -178,37 +365,88 @@ class OfflineBuildPack(BuildPack):
         return {path: path} if path and not local else {}
 
     @lru_cache
+    def local_packages(self) -> tuple[list[LocalPackage], list[str]]:
+        """(the repository's own packages, the named requirements installed alongside them).
+
+        From ``setup.py``/``pyproject.toml`` (``.``), the local lines of a ``requirements.txt`` that
+        reads the repository (its named lines, includes followed, are the second list), and the local
+        items of ``environment.yml``'s pip section.
+        """
+        packages: list[LocalPackage] = []
+        named: list[str] = []
+        path, reads_repo = self._requirements()
+        if path and reads_repo:
+            reqs = parse_requirements_txt(self.root, path)
+            _refuse_pip_options(self.root, reqs.files)
+            named += [r.raw for r in reqs.requirements]
+            packages += [local_package(self.root, line, path) for line in reqs.local]
+        env_yml = self.plan.environment_yml or "environment.yml"
+        packages += [local_package(self.root, r, env_yml) for r in self.plan.requirements if is_local_requirement(r)]
+        if self.environment.installs_repo:  # repo2docker would run `pip install .`
+            packages.append(LocalPackage(".", False, (), "setup.py" if repo_has(self.root, "setup.py")
+                                         else "pyproject.toml"))
+        return list(dict.fromkeys(packages)), named
+
+    @lru_cache
     def get_preassemble_scripts(self) -> list[tuple[str, str]]:
         scripts = []
         packages = self._apt_packages()
         if packages:
             scripts.append(("root", "apt-get -qq update && apt-get install --yes --no-install-recommends "
                             + " ".join(packages) + " && apt-get -qq clean && rm -rf /var/lib/apt/lists/*"))
-        if self.plan.requirements:
-            reqs = " ".join(shlex.quote(r) for r in self.plan.requirements)
-            scripts.append(("${NB_USER}", download_step(f"{PIP} {reqs}")))
-        path, local = self._requirements()
-        if path and not local:
+        local, alongside = self.local_packages()
+        named = [r for r in self.plan.requirements if not is_local_requirement(r)] + alongside
+        if named:
+            scripts.append(("${NB_USER}", download_step(f"{PIP} " + " ".join(shlex.quote(r) for r in named))))
+        path, reads_repo = self._requirements()
+        if path and not reads_repo:
             scripts.append(("${NB_USER}", download_step(f"{PIP} -r {shlex.quote(path)}")))
+        if local:  # before the repository's files are copied: no code of the paper has run yet
+            backends = sorted({r for p in local for r in backend_requirements(self.root, p)})
+            fetch = (f"{_PIP_DL} --only-binary :all: --dest {STORE}/backends "
+                     + " ".join(shlex.quote(r) for r in backends)) if backends else "true"
+            scripts.append(("root", download_step(f"{_AS_ROOT}python3 -m venv {DOWNLOADER} && "
+                                                  f"mkdir -p {STORE}/backends && {fetch}")))
         return scripts
 
-    def _installable_package(self) -> bool:
-        """repo2docker runs ``pip install .`` (setup.py, or pyproject.toml with [project] and [build-system])."""
-        return self.environment.installs_repo
+    def local_package_scripts(self, local: list[LocalPackage]) -> list[tuple[str, str]]:
+        """Build the repository's own packages, then download their dependencies, then install them.
+
+        1. offline, as the image user: ``pip wheel --no-deps --no-index`` of each package from the
+           backends downloaded before the repository was copied (the paper's code runs here);
+        2. download, as root, with the root-owned pip under ``python -I``: the wheels' Requires-Dist,
+           read as data, into a folder this step makes (nothing step 1 wrote is run);
+        3. offline, as the image user: ``pip install --no-index`` of the wheels and their dependencies,
+           then the editable packages again, as editable.
+        """
+        q = shlex.quote
+        extras = "".join(f" {q(e)}" for e in sorted({e for p in local for e in p.extras}))
+        build = (f"{VENV}/bin/pip --disable-pip-version-check wheel --progress-bar off --no-deps --no-index --use-pep517 "
+                 f"--find-links {STORE}/backends --wheel-dir {LOCAL_WHEELS} " + " ".join(q(p.path) for p in local))
+        fetch = (f"{_AS_ROOT}mkdir {STORE}/deps && {_DEPENDENCIES_CMD} {LOCAL_WHEELS} {VENV} {STORE}/deps.txt{extras} && "
+                 f"if [ -s {STORE}/deps.txt ]; then {_PIP_DL} --dest {STORE}/deps -r {STORE}/deps.txt; fi")
+        index = f"--no-index --find-links {STORE}/deps --find-links {STORE}/backends --find-links {LOCAL_WHEELS}"
+        install = f"{PIP} {index} -r {STORE}/deps.txt {LOCAL_WHEELS}/*.whl"
+        editable = [p for p in local if p.editable]
+        if editable:
+            install += f" && {PIP} --no-deps --use-pep517 {index} " + " ".join(f"-e {q(p.path)}" for p in editable)
+        return [("${NB_USER}", offline_step(build)),
+                ("root", download_step(fetch)),
+                ("${NB_USER}", offline_step(f"{install} && rm -rf {LOCAL_WHEELS}")),
+                ("root", f"rm -rf {STORE} {DOWNLOADER}")]
 
     @lru_cache
     def get_assemble_scripts(self) -> list[tuple[str, str]]:
-        scripts = []
-        path, local = self._requirements()
-        if path and local:
-            scripts.append(("${NB_USER}", download_step(f"{PIP} -r {shlex.quote(path)}")))
-        if self._installable_package():
-            scripts.append(("${NB_USER}", download_step(f"{PIP} .")))
+        local, _ = self.local_packages()
+        scripts = self.local_package_scripts(local) if local else []
+        if self._file("postBuild"):  # here rather than repo2docker's own RUN: with the build limits
+            path = shlex.quote(self.binder_path("postBuild"))
+            scripts.append(("${NB_USER}", limited_step(f"chmod +x {path} && ./{path}")))
         return scripts
 
     @lru_cache
     def get_post_build_scripts(self) -> list[str]:
-        return [self.binder_path("postBuild")] if self._file("postBuild") else []
+        return []  # postBuild is the last assemble script (get_assemble_scripts)
 
     @lru_cache
     def get_start_script(self) -> str | None:

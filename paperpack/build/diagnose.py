@@ -31,7 +31,8 @@ def step_of(line: str) -> str | None:
 def _short(step: str, width: int = 160) -> str:
     """A step as people read it: without paperpack's mount flags and CA preamble."""
     step = re.sub(r"--mount=\S+\s*", "", step)
-    step = re.sub(r"if \[ -f /run/secrets/\S+ \]; then .*? && export PIP_NO_CACHE_DIR=1 && ", "", step)
+    step = re.sub(r"if \[ -f /run/secrets/paperpack-\S+ \]; then .*?; fi && (unset [^&]*&& )?", "", step)  # the guard's gate
+    step = re.sub(r"(if \[ -f /run/secrets/\S+ \]; then .*? && )?export PIP_NO_CACHE_DIR=1 && ", "", step)
     step = re.sub(r"\s+", " ", step)
     return step if len(step) <= width else step[:width - 1] + "…"
 
