@@ -1,0 +1,82 @@
+"""The repository's own packages in an offline build: which lines name them, and which are refused.
+
+Real files in a temporary repository, the real buildpack rendering its Dockerfile; no Docker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paperpack.build.buildpack import LocalPackage, backend_requirements, local_package, offline_buildpack
+from paperpack.errors import ConfigError
+
+SETUP = "from setuptools import setup\nsetup(name='p')\n"
+
+
+def repo(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    (".", LocalPackage(".", False, (), "r.txt")),
+    ("-e .", LocalPackage(".", True, (), "r.txt")),
+    ("--editable=./sub[test, docs]", LocalPackage("sub", True, ("test", "docs"), "r.txt")),
+    ("sub ; python_version >= '3'", LocalPackage("sub", False, (), "r.txt")),
+    ("pkg @ file:./sub", LocalPackage("sub", False, (), "r.txt")),
+    ("./dist/p-1.0-py3-none-any.whl", LocalPackage("dist/p-1.0-py3-none-any.whl", False, (), "r.txt")),
+])
+def test_local_lines_name_packages_of_the_repository(tmp_path: Path, line: str, expected: LocalPackage) -> None:
+    root = repo(tmp_path, {"setup.py": SETUP, "sub/pyproject.toml": "[project]\nname = 'sub'\n",
+                           "dist/p-1.0-py3-none-any.whl": "not really a wheel"})
+    assert local_package(root, line, "r.txt") == expected
+
+
+@pytest.mark.parametrize("line", ["-e git+https://example.org/x.git#egg=x", "https://example.org/x.tar.gz",
+                                  "/etc", "~/src/pkg", "../outside", "./nopackage", "file:///etc"])
+def test_lines_an_offline_build_cannot_build_without_network_are_refused(tmp_path: Path, line: str) -> None:
+    root = repo(tmp_path, {"setup.py": SETUP, "nopackage/readme.txt": "x"})
+    with pytest.raises(ConfigError) as info:
+        local_package(root, line, "requirements.txt")
+    assert info.value.message.startswith(f"requirements.txt: {line!r}")
+    assert "--mode binder" in info.value.hint
+
+
+def test_pip_options_beside_local_packages_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = repo(tmp_path, {"setup.py": SETUP, "requirements.txt": "-e .\n-r more.txt\n",
+                           "more.txt": "numpy\n--extra-index-url https://example.org/simple\n"})
+    monkeypatch.chdir(root)
+    with pytest.raises(ConfigError, match=r"more.txt:2: pip option '--extra-index-url'"):
+        offline_buildpack()(base_image="paperpack/base:bookworm").local_packages()
+
+
+def test_backends_are_read_from_pyproject_as_data(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"pyproject.toml": '[build-system]\nrequires = ["hatchling>=1.20"]\n',
+                           "legacy/setup.py": SETUP,
+                           "st/pyproject.toml": '[build-system]\nrequires = ["setuptools>=61"]\n',
+                           "bad/pyproject.toml": '[build-system]\nrequires = "setuptools"\n'})
+    assert backend_requirements(root, LocalPackage(".", False, (), "x")) == ["hatchling>=1.20"]
+    assert backend_requirements(root, LocalPackage("legacy", False, (), "x")) == ["setuptools>=40.8.0", "wheel"]
+    assert backend_requirements(root, LocalPackage("st", False, (), "x")) == ["setuptools>=61", "wheel"]
+    assert backend_requirements(root, LocalPackage("w.whl", False, (), "x")) == []
+    with pytest.raises(ConfigError, match="not a list of strings"):
+        backend_requirements(root, LocalPackage("bad", False, (), "x"))
+
+
+def test_environment_yml_local_items_are_built_after_the_copy(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    root = repo(tmp_path, {"setup.py": SETUP, "environment.yml":
+                           "dependencies:\n  - python=3.11\n  - pip:\n      - six==1.17.0\n      - -e .\n"})
+    monkeypatch.chdir(root)
+    df = str(offline_buildpack()(base_image="paperpack/base:bookworm").render({"NB_USER": "jovyan",
+                                                                              "NB_UID": "1000"}))
+    runs = [ln for ln in df.splitlines() if ln.startswith("RUN ")]
+    named = next(ln for ln in runs if "six==1.17.0" in ln)
+    editable = next(ln for ln in runs if "-e ." in ln)
+    assert "-e" not in named.split("six==1.17.0")[1]  # the local item is not among the downloads
+    assert df.index(named) < df.index("COPY --chown=1000:1000 src/ ") < df.index(editable)
+    assert "id=paperpack-offline" in editable and "cacert" not in editable
