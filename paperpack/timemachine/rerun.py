@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..environment import detect
+from ..environment import Environment, detect
 from ..errors import BuildError, EngineError
 from ..repo import Repo
 from ..run.api import run_notebooks
@@ -41,7 +41,7 @@ from ..run.venv import choose_python
 from .asof import AsOf, AsOfChoice, AsOfMode, repository_date
 from .drift import Drift, classify, failure_of
 from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
-from .sources import DatedSource, SourceKind, dated_source
+from .sources import DatedSource, PythonChoice, SourceKind, dated_python, dated_source
 
 __all__ = ["DatedOutcome", "DatedRun", "dated_rerun", "drifted", "dated_image", "PAPER_CLASS"]
 
@@ -69,6 +69,7 @@ class DatedRun:
     result: RunResult | None = None
     reason: str = ""  #: why it was not tried, or could not be resolved
     source: DatedSource | None = None  #: what was resolved (which file the fix pins)
+    python_choice: str = ""  #: which Python the dated image has and why, when the repository declares none
 
     @property
     def paper_class(self) -> str | None:
@@ -114,7 +115,8 @@ class DatedRun:
             "outcome": self.outcome.value, "verdict": self.verdict(), "paper_class": self.paper_class,
             "as_of": self.as_of.to_dict() if self.as_of else None,
             "drift": {path: d.to_dict() for path, d in sorted(self.drift.items())},
-            "python": res.python if res else None, "python_note": res.python_note if res else None,
+            "python": res.python if res else None,
+            "python_note": " ".join(n for n in (self.python_choice, res.python_note if res else None) if n) or None,
             "changes": [c.to_dict() for c in res.changes] if res else [],
             "reason": self.reason or None, "fix": self.fix,
             "run": self.result.to_dict() if self.result else None,
@@ -162,7 +164,8 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, drift=drift,
                         reason="no date: not a git repository, and paperpack.yml states no environment.as_of "
                                "(give one with --as-of YYYY-MM-DD)")
-    source = dated_source(repo.root, detect(repo.root), packages=result.engine == "docker")
+    env = detect(repo.root)
+    source = dated_source(repo.root, env, packages=result.engine == "docker")
     if isinstance(source, str):
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, reason=source)
     if source.kind is SourceKind.ENVIRONMENT_YML and result.engine != "docker":
@@ -176,17 +179,20 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
                         reason=f"a dated image is built in offline mode only, and {result.image} is not an image "
                                "`paperpack build` made in offline mode (build with --mode offline)")
     python = labels.get(f"{_LABELS}.python") or choose_python(repo.root).version
-    resolution = resolve_as_of(source.text, as_of, python, offline=offline, extra=source.extra)
+    pick = _image_python(repo, env, as_of, python) if result.engine == "docker" else PythonChoice(python)
+    resolution = resolve_as_of(source.text, as_of, pick.version, offline=offline, extra=source.extra)
     if resolution.status is not ResolutionStatus.RESOLVED:
         outcome = DatedOutcome.UNRESOLVABLE if resolution.status is ResolutionStatus.FAILED \
             else DatedOutcome.NOT_TRIED
-        return DatedRun(outcome, declared_ok, as_of, drift, resolution, reason=resolution.reason, source=source)
+        return DatedRun(outcome, declared_ok, as_of, drift, resolution, reason=resolution.reason, source=source,
+                        python_choice=pick.note)
     log.warning("rerunning the notebooks with dependencies as of %s, the %s (%s)", as_of.date, as_of.detail,
                 ", ".join(str(c) for c in resolution.changes[:4]) or "no version differs")
     out = Path(result.out_dir) / f"as-of-{as_of.date}"
     try:
         if result.engine == "docker":
-            image = dated_image(repo, source.scratch_files(resolution.text, str(as_of.date)))
+            files = source.scratch_files(resolution.text, str(as_of.date), pick.version if pick.ask else None)
+            image = dated_image(repo, files)
             dated = run_notebooks(repo, engine="docker", image=image, out_dir=out, jobs=jobs,
                                   parameters=parameters, limits=limits, progress=progress)
         else:
@@ -197,11 +203,27 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
     except (BuildError, EngineError) as exc:  # the declared verdict stands; say why no dated one came
         log.warning("the dated environment could not be made: %s", exc)
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, resolution,
-                        reason=f"the environment with the dated pins could not be built: {exc}", source=source)
-    return DatedRun(_outcome(dated.notebooks), declared_ok, as_of, drift, resolution, dated, source=source)
+                        reason=f"the environment with the dated pins could not be built: {exc}", source=source,
+                        python_choice=pick.note)
+    return DatedRun(_outcome(dated.notebooks), declared_ok, as_of, drift, resolution, dated, source=source,
+                    python_choice=pick.note)
 
 
 _LABELS = "io.paperpack"
+
+
+def _image_python(repo: Repo, env: Environment, as_of: AsOf, used: str) -> PythonChoice:
+    """The Python of the dated image (:func:`~paperpack.timemachine.sources.dated_python`): a repository that
+    declares none (no runtime.txt, environment.yml ``python=``, paperpack.yml ``environment.python`` or
+    ``base_image``) gets the Python of its date when a base image on this machine provides it."""
+    from ..build.baseimage import base_image_tag
+    from ..build.engine import image_id
+
+    settings = ((repo.manifest.data if repo.manifest else None) or {}).get("environment") or {}
+    declared = env.python_version or settings.get("python") or settings.get("base_image")
+    return dated_python(as_of.date, declared=str(declared) if declared else None, used=used,
+                        runtime_file=bool(env.runtime.name),
+                        present=lambda release: image_id(base_image_tag(release)) is not None)
 
 
 def _image_labels(image: str) -> dict[str, str]:

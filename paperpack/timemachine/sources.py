@@ -24,10 +24,12 @@ at the dated versions.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from packaging.utils import canonicalize_name
 
@@ -35,7 +37,8 @@ from ..environment import Environment
 from ..environment.conda import pypi_name
 from ..run.venv import requirements_file, requirements_text
 
-__all__ = ["SourceKind", "DatedSource", "dated_source", "package_requirements", "PACKAGE_FILES"]
+__all__ = ["SourceKind", "DatedSource", "dated_source", "package_requirements", "PACKAGE_FILES", "PythonChoice",
+           "dated_python"]
 
 
 class SourceKind(str, enum.Enum):
@@ -64,12 +67,55 @@ class DatedSource:
         """``numpy=1.24.3`` for each loose conda entry, at its dated version (``versions``: canonical name →)."""
         return [f"{name}={versions[pypi]}" for name, pypi in self.conda if pypi in versions]
 
-    def scratch_files(self, pinned: str, date: str) -> dict[str, str]:
+    def scratch_files(self, pinned: str, date: str, python: str | None = None) -> dict[str, str]:
         """Relative path → text written into the scratch copy: the dated pins ``pinned`` (what
-        :func:`~paperpack.timemachine.pins.pin_text` made of :attr:`text`)."""
-        if self.kind is not SourceKind.ENVIRONMENT_YML:
-            return {self.rel: pinned}
-        return {self.rel: dated_environment_yml(pinned, self.python, self.rel, date)}
+        :func:`~paperpack.timemachine.pins.pin_text` made of :attr:`text`), and ``python`` (the Python of the
+        date, for a repository that declares none) where repo2docker reads it: runtime.txt beside
+        requirements.txt, ``python=`` in an environment.yml."""
+        if self.kind is SourceKind.ENVIRONMENT_YML:
+            return {self.rel: dated_environment_yml(pinned, python or self.python, self.rel, date)}
+        runtime = {str(Path(self.rel).with_name("runtime.txt").as_posix()): f"python-{python}\n"} if python else {}
+        return {self.rel: pinned, **runtime}
+
+
+@dataclass(frozen=True)
+class PythonChoice:
+    """The Python of the dated image, and why (words for the report)."""
+
+    version: str
+    note: str = ""
+    ask: bool = False  #: whether the scratch copy must ask for it (it is not the declared image's)
+
+
+def dated_python(date: dt.date, *, declared: str | None, used: str, runtime_file: bool,
+                 present: Callable[[str], bool]) -> PythonChoice:
+    """The Python of the dated offline image: the declared image's (``used``) when the repository declares one
+    (``declared``), else the Python current on ``date`` when an offline base image provides it and is on this
+    machine (``present(release)``), else ``used``, with the reason. ``runtime_file``: the repository has a
+    runtime.txt (of another language): nothing is written over it."""
+    from ..build.baseimage import RELEASES, base_image_tag, make_command, release_for_python
+    from .asof import python_of_date
+
+    if declared:
+        return PythonChoice(used)
+    want = python_of_date(date)
+    head = "the repository declares no Python"
+    if want is None or want == used:
+        return PythonChoice(used, f"{head}; Python {used} is the image's" +
+                            (f", and was current on {date}" if want == used else ""))
+    release = release_for_python(want)
+    if release is None:
+        offered = ", ".join(RELEASES.values())
+        why = f"the offline build does not provide it (it has {offered})"
+    elif not present(release):
+        why = f"its base image {base_image_tag(release)} is not on this machine (make it with `{make_command(release)}`)"
+    elif runtime_file:
+        why = "the repository's runtime.txt names another language, so no Python can be asked for"
+    else:
+        return PythonChoice(want, f"{head}; Python {want} was current on {date} (the declared image has {used})",
+                            ask=True)
+    return PythonChoice(used, f"{head}; the Python current on {date} was {want}, but {why}: used Python {used}, "
+                              "the declared image's")
 
 
 def dated_environment_yml(pinned: str, python: str | None, rel: str, date: str) -> str:
