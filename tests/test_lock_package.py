@@ -96,3 +96,42 @@ def test_what_is_not_dated_says_why(tmp_path: Path) -> None:
     said = dated_source(pipfile, detect(pipfile))
     assert isinstance(said, str) and said.startswith("the repository declares its environment in a Pipfile, "
                                                      "which the offline build does not install")
+
+
+PIPFILE = """\
+[[source]]
+url = "https://pypi.org/simple"
+name = "pypi"
+
+[packages]
+tabular = "==2.0.2"  # the version of the paper
+plots = {version = ">=3", extras = []}
+local = {path = "."}
+
+[dev-packages]
+widgets = "*"
+
+[requires]
+python_version = "3.11"
+"""
+
+
+def test_a_pipfile_is_pinned_in_its_own_lines(index: PackageIndex, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    index.add("widgets", "0.5", uploaded="2023-02-10T10:00:00Z")
+    index.add("widgets", "0.9", uploaded="2025-02-10T10:00:00Z")
+    (tmp_path / "Pipfile").write_text(PIPFILE)
+    assert _lock(tmp_path) == 1
+    assert (tmp_path / "Pipfile").read_text() == PIPFILE
+    assert _lock(tmp_path, "--write") == 0
+    out = capsys.readouterr().out
+    assert "widgets 0.9 → 0.5" in out and "plots 3.11.2 → 3.7.1" in out
+    locked = PIPFILE.replace('{version = ">=3"', '{version = "==3.7.1"').replace(
+        'widgets = "*"', 'widgets = "==0.5"').replace(
+        'local = {path = "."}\n', f'local = {{path = "."}}\n{MARKER}2023-06-15\nnumcore = "==1.24.3"\n')
+    assert (tmp_path / "Pipfile").read_text() == locked
+    assert _lock(tmp_path, "--write") == 0  # a second lock replaces the block: the same file
+    assert (tmp_path / "Pipfile").read_text() == locked
+    (tmp_path / "Pipfile.lock").write_text("{}")
+    assert _lock(tmp_path) == 1
+    assert "Pipfile.lock pins every version pipenv installs" in capsys.readouterr().err

@@ -2,7 +2,8 @@
 ``pip:`` section of its environment.yml when repo2docker uses that (:mod:`.envyml`). The dependencies of
 the package repo2docker installs (setup.py, pyproject.toml) are resolved with requirements.txt and pinned in
 its block of pulled-in distributions; without a requirements.txt, the pins are only printed, for the author
-to commit as one (Python source and package metadata are never rewritten).
+to commit as one (Python source and package metadata are never rewritten). A Pipfile (without a Pipfile.lock,
+which already pins everything) is pinned in its own lines (:mod:`.pipfile`).
 
 :func:`plan_lock` resolves and returns the new text and its diff without writing
 anything; :func:`write_lock` writes it atomically (through no link, inside the
@@ -18,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, DatedResolutionError
-from ..environment import detect
+from ..environment import Environment, detect
 from ..repofile import read_repo_text
 from ..report import write_atomic
 from ..run.venv import requirements_file, requirements_text
 from .asof import AsOf, repository_date
 from .envyml import pin_pip_section, pip_section
+from .pipfile import pin_pipfile, pipfile_section
 from .pins import unified_diff
 from .sources import PACKAGE_FILES, package_requirements
 from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
@@ -89,6 +91,8 @@ def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bo
         conda_file = env.path(linked)  # refused below by the no-follow reader, never followed
     extra = package_requirements(env)
     python = python or target_python(root)
+    if req is None and conda_file is None and env.buildpack == "PipfileBuildPack":
+        return _pipfile_plan(root, env, as_of, python, offline)
     if req is None and conda_file is None and extra:  # setup.py / pyproject.toml: never rewritten
         resolution = _resolved("", as_of, python, offline, root / "requirements.txt", root, extra)
         package = next(f for f in PACKAGE_FILES if f in env.files)
@@ -109,6 +113,19 @@ def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bo
     text = requirements_text(root, req)
     resolution = _resolved(text, as_of, python, offline, req, root, extra)
     return LockPlan(root, req, text, resolution.text, resolution)
+
+
+def _pipfile_plan(root: Path, env: Environment, as_of: AsOf, python: str, offline: bool) -> LockPlan:
+    locked, rel = env.uses("Pipfile.lock"), env.uses("Pipfile")
+    if locked is not None or rel is None:
+        raise DatedResolutionError(
+            f"{locked or env.path('Pipfile.lock')} pins every version pipenv installs, so there is nothing to pin "
+            "as of a date", hint="to move it to the versions of a date, delete Pipfile.lock and run paperpack lock "
+            "on the Pipfile (then `pipenv lock`)", path=root / (locked or env.path("Pipfile.lock")))
+    text = read_repo_text(root, rel)  # an EnvironmentFileError for a link out of the repository
+    section = pipfile_section(root, rel, text)
+    resolution = _resolved(section.requirements, as_of, python, offline, root / rel, root)
+    return LockPlan(root, root / rel, text, pin_pipfile(section, resolution.versions, str(as_of.date)), resolution)
 
 
 def _resolved(text: str, as_of: AsOf, python: str, offline: bool, path: Path, root: Path,
