@@ -20,7 +20,8 @@ pins the author wrote (==) are kept, every other requirement is pinned to the ve
 of that date, and the distributions they pull in are appended (in environment.yml:
 after the last pip entry, at its indentation), with the dependencies of a setup.py or
 pyproject.toml package; without a requirements.txt, those are printed as one to commit
-(setup.py and pyproject.toml are never rewritten). The diff is shown;
+(setup.py and pyproject.toml are never rewritten). A Pipfile (without Pipfile.lock)
+is pinned in its own lines. The diff is shown;
 the file is written only with --write (atomically; nothing else in it changes).
 Exit code 1 when the file would change and --write was not given.
 
