@@ -15,7 +15,9 @@ paper's code outside the container because the container run failed would lower 
 Images built in binder mode get no dated image (conda solves those environments; not yet dated). An
 environment.yml is dated as the offline build installs it (:mod:`.sources`): its conda entries under their
 PyPI names and its pip entries, resolved together; the scratch copy's environment file holds the pins.
-The local engine does not install an environment.yml, so it gets no dated rerun of one.
+The local engine does not install an environment.yml, so it gets no dated rerun of one. A repository
+that declares no Python gets, in its dated image, the Python of its date when a base image here provides it
+(:func:`~paperpack.timemachine.sources.dated_python`); ``run.dated.python_note`` says which and why.
 """
 
 from __future__ import annotations
