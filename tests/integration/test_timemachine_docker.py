@@ -61,19 +61,29 @@ def test_dated_image_reproduces_the_numpy1_case(docker: str, copy_case, tmp_path
         assert snapshot(repo) == before, "the repository must not change"
 
 
-def test_dated_image_of_an_environment_yml_reproduces(docker: str, copy_case, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """tests/cases/timemachine-envyml: conda's ``numpy`` unpinned, ``pandas==2.0.2`` in the pip section.
+FIXES = {
+    "timemachine-envyml": "paperpack lock PATH --as-of 2023-06-15 --write (the pip section); pin the conda entries "
+                          "of environment.yml: numpy=1.24.3",
+    "timemachine-package": "paperpack lock PATH --as-of 2023-06-15 (it prints the pins to commit as requirements.txt)",
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIXES))
+def test_dated_image_reproduces_what_the_offline_build_installs(case: str, docker: str, copy_case, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/cases/timemachine-envyml: conda's ``numpy`` unpinned, ``pandas==2.0.2`` in the pip section;
+    tests/cases/timemachine-package: a setup.py whose ``install_requires`` are the same two.
 
     The dated resolution asks only a package index on 127.0.0.1 (tests/pkgindex.py) serving pandas and
     NumPy under their real names and versions with their PyPI upload times, in tiny wheels: it pins NumPy
     to 1.24.3 (April 2023) where today's answer is 2.3.5. The images' pip installs the real wheels of those
-    versions from PyPI; the dated one from a scratch copy whose environment.yml holds the pins."""
+    versions from PyPI; the dated one from a scratch copy whose environment.yml holds the pins (or which
+    gets a requirements.txt of them, installed before the package)."""
     index = PackageIndex()
     index.add("pandas", "2.0.2", requires=["numpy>=1.23.2"], uploaded="2023-05-29T10:00:00Z")
     index.add("numpy", "1.24.3", uploaded="2023-04-22T10:00:00Z")
     index.add("numpy", "2.3.5", uploaded="2025-11-16T10:00:00Z")
-    repo = copy_case("timemachine-envyml")
+    repo = copy_case(case)
     commit_all(repo, "2023-06-15")
     before = snapshot(repo)
     with index:
@@ -90,6 +100,7 @@ def test_dated_image_of_an_environment_yml_reproduces(docker: str, copy_case, tm
             assert [nb["verdict"] for nb in dated["run"]["notebooks"]] == ["same"]
             assert dated["verdict"] == ("not reproduced as declared; reproduced with dependencies as of 2023-06-15 "
                                         "(numpy 2.3.5 → 1.24.3)")
+            assert dated["fix"] == FIXES[case]
             assert dated["python"] == "3.11"
             versions = subprocess.run(
                 ["docker", "run", "--rm", "--network", "none", dated["run"]["image"], "python", "-c",
