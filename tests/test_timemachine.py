@@ -289,3 +289,41 @@ def test_the_dated_section_matches_the_report_schema_and_the_docs() -> None:
     assert len(RULES) == len(DriftKind)
     for kind in DriftKind:
         assert f"`{kind.value}`" in doc and kind.value in kinds, kind
+
+
+def test_the_python_of_the_date_for_a_repository_that_declares_none(tmp_path: Path) -> None:
+    """Offline base images give 3.9 (bullseye), 3.11 (bookworm), 3.13 (trixie): the dated image takes the
+    Python current on the date when its base image is here, else the declared image's, saying why."""
+    from paperpack.build.baseimage import base_image_tag
+    from paperpack.build.environment import plan_offline
+    from paperpack.timemachine.asof import python_of_date
+    from paperpack.timemachine.sources import DatedSource, SourceKind, dated_python
+
+    assert [python_of_date(dt.date(*d)) for d in ((2016, 1, 1), (2021, 6, 15), (2023, 6, 15), (2024, 10, 7))] == [
+        None, "3.9", "3.11", "3.13"]
+    here = {"bookworm", "bullseye"}.__contains__
+    june_2021 = dt.date(2021, 6, 15)
+    assert dated_python(june_2021, declared="3.11", used="3.11", runtime_file=False, present=here).version == "3.11"
+    pick = dated_python(june_2021, declared=None, used="3.11", runtime_file=False, present=here)
+    assert pick.version == "3.9" and pick.ask
+    assert pick.note == ("the repository declares no Python; Python 3.9 was current on 2021-06-15 (the declared "
+                         "image has 3.11)")
+    missing = dated_python(june_2021, declared=None, used="3.11", runtime_file=False, present={"bookworm"}.__contains__)
+    assert missing.version == "3.11" and not missing.ask
+    assert missing.note == ("the repository declares no Python; the Python current on 2021-06-15 was 3.9, but its "
+                            f"base image {base_image_tag('bullseye')} is not on this machine (make it with `sudo "
+                            "paperpack base-image --release bullseye`): used Python 3.11, the declared image's")
+    between = dated_python(dt.date(2022, 3, 1), declared=None, used="3.11", runtime_file=False, present=here)
+    assert between.version == "3.11" and "was 3.10, but the offline build does not provide it" in between.note
+    same = dated_python(AS_OF.date, declared=None, used="3.11", runtime_file=False, present=here)
+    assert same.version == "3.11" and not same.ask and same.note.endswith("and was current on 2023-06-15")
+    # the scratch copy asks for it where repo2docker reads it
+    source = DatedSource(SourceKind.REQUIREMENTS, "binder/requirements.txt", "numcore\n")
+    files = source.scratch_files("numcore==1.24.3\n", "2021-06-15", "3.9")
+    assert files == {"binder/requirements.txt": "numcore==1.24.3\n", "binder/runtime.txt": "python-3.9\n"}
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert (plan_offline(tmp_path).python, plan_offline(tmp_path).release) == ("3.9", "bullseye")
+    envyml = DatedSource(SourceKind.ENVIRONMENT_YML, "environment.yml", "numcore\n")
+    assert "- python=3.9\n" in envyml.scratch_files("numcore==1.24.3\n", "2021-06-15", "3.9")["environment.yml"]

@@ -93,22 +93,6 @@ def test_an_environment_file_without_a_pip_section_says_so(tmp_path: Path,
     assert (tmp_path / "environment.yml").read_text() == "dependencies:\n  - python=3.11\n  - numpy\n"
 
 
-def test_the_dated_rerun_of_an_environment_file_says_what_it_lacks(tmp_path: Path) -> None:
-    from paperpack.repo import Repo
-    from paperpack.run.results import NotebookRun, RunResult
-    from paperpack.timemachine import AsOfChoice, AsOfMode
-    from paperpack.timemachine.rerun import DatedOutcome, dated_rerun
-
-    (tmp_path / "environment.yml").write_bytes(ENV.encode())
-    result = RunResult(engine="local", isolation="", image=None, out_dir=tmp_path, jobs=1, limits={})
-    result.notebooks.append(NotebookRun("a.ipynb", status="error", verdict="failed",
-                                        error={"ename": "ZeroDivisionError", "evalue": "division by zero"}))
-    dated = dated_rerun(Repo.open(tmp_path, manifest=False), result, AsOfChoice(AsOfMode.DATE, AS_OF.date))
-    assert dated is not None and dated.outcome is DatedOutcome.NOT_TRIED
-    assert "declares its environment in environment.yml" in dated.reason
-    assert "paperpack lock PATH --as-of 2023-06-15" in dated.reason
-
-
 def test_an_environment_file_that_is_a_link_out_is_refused(tmp_path: Path) -> None:
     outside = tmp_path / "outside.yml"
     outside.write_text(ENV)
@@ -125,3 +109,53 @@ def test_a_pip_section_that_only_includes_a_file_says_so(tmp_path: Path) -> None
     (tmp_path / "extra.txt").write_text("plots\n")
     with pytest.raises(DatedResolutionError, match=r"only includes extra\.txt with -r"):
         plan_lock(tmp_path, AS_OF)
+
+
+def test_the_dated_image_of_an_environment_yml_installs_every_entry_as_of_the_date(
+        index: PackageIndex, tmp_path: Path) -> None:
+    """The conda entries (under their PyPI names) and the pip entries are resolved together; the scratch
+    copy's environment file makes the offline build install exactly the dated pins, with the Python kept."""
+    from paperpack.build.environment import plan_offline
+    from paperpack.environment import detect
+    from paperpack.timemachine.resolve import resolve_as_of
+    from paperpack.timemachine.sources import SourceKind, dated_source
+
+    repo = tmp_path / "paper"
+    repo.mkdir()
+    (repo / "environment.yml").write_text(ENV)
+    source = dated_source(repo, detect(repo))
+    assert not isinstance(source, str) and source.kind is SourceKind.ENVIRONMENT_YML
+    assert source.text == "numcore\ntabular==2.0.2\nplots>=3\n" and source.python == "3.11"
+    resolution = resolve_as_of(source.text, AS_OF, "3.11", cache_folder=tmp_path / "cache")
+    assert [str(c) for c in resolution.changes] == ["numcore 2.4.6 → 1.24.3", "plots 3.11.2 → 3.7.1"]
+    files = source.scratch_files(resolution.text, "2023-06-15")
+    assert list(files) == ["environment.yml"]
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "environment.yml").write_text(files["environment.yml"])
+    plan = plan_offline(copy)
+    assert plan.requirements == ["numcore==1.24.3", "tabular==2.0.2", "plots==3.7.1"]
+    assert plan.python == "3.11" and plan.requested == "3.11"
+    assert (repo / "environment.yml").read_text() == ENV
+    # the fix: lock pins the pip section; the conda entries are the author's to pin, at these versions
+    from paperpack.timemachine.rerun import DatedOutcome, DatedRun
+
+    fixed = DatedRun(DatedOutcome.REPRODUCED, False, AS_OF, resolution=resolution, source=source)
+    assert fixed.fix == ("paperpack lock PATH --as-of 2023-06-15 --write (the pip section); pin the conda entries "
+                         "of environment.yml: numcore=1.24.3")
+
+
+def test_an_environment_yml_is_not_dated_by_the_local_engine(index: PackageIndex, tmp_path: Path) -> None:
+    """The local engine does not install an environment.yml: its rerun says so (and how to get one)."""
+    from paperpack.repo import Repo
+    from paperpack.run.results import NotebookRun, RunResult
+    from paperpack.timemachine import AsOfChoice, AsOfMode
+    from paperpack.timemachine.rerun import DatedOutcome, dated_rerun
+
+    (tmp_path / "environment.yml").write_text(ENV)
+    result = RunResult(engine="local", isolation="", image=None, out_dir=tmp_path / "out", jobs=1, limits={})
+    result.notebooks.append(NotebookRun("a.ipynb", status="error", verdict="failed"))
+    dated = dated_rerun(Repo.open(tmp_path, manifest=False), result, AsOfChoice(AsOfMode.DATE, AS_OF.date))
+    assert dated is not None and dated.outcome is DatedOutcome.NOT_TRIED
+    assert dated.reason.startswith("the local engine does not install environment.yml"), dated.reason
+    assert "--engine docker --mode offline" in dated.reason

@@ -18,7 +18,10 @@ entries of its pip: section) as of a date (the last commit that changed a
 notebook or an environment file, environment.as_of in paperpack.yml, or --as-of DATE):
 pins the author wrote (==) are kept, every other requirement is pinned to the version
 of that date, and the distributions they pull in are appended (in environment.yml:
-after the last pip entry, at its indentation). The diff is shown;
+after the last pip entry, at its indentation), with the dependencies of a setup.py or
+pyproject.toml package; without a requirements.txt, those are printed as one to commit
+(setup.py and pyproject.toml are never rewritten). A Pipfile (without Pipfile.lock)
+is pinned in its own lines. The diff is shown;
 the file is written only with --write (atomically; nothing else in it changes).
 Exit code 1 when the file would change and --write was not given.
 
@@ -61,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"note: {res.python_note}\n")
     for change in res.changes:
         out.write(f"  {change}\n")
+    if plan.package_file is not None:  # setup.py / pyproject.toml: printed, never written
+        out.write(f"{plan.package_file} is not rewritten: commit these pins as {plan.rel} (repo2docker installs it "
+                  f"before the package):\n{plan.new}")
+        return EXIT_FINDINGS
     if not plan.changed:
         out.write(f"{plan.rel} already pins the versions of {as_of.date}\n")
         return EXIT_OK

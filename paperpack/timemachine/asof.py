@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..resolve import DoiResolver
 
 __all__ = ["AsOfMode", "AsOfChoice", "DateSource", "AsOf", "parse_as_of", "repository_date", "ENV_FILES",
-           "python_release", "python_note"]
+           "python_release", "python_note", "python_of_date"]
 
 log = logging.getLogger(__name__)
 
@@ -182,3 +182,9 @@ def python_note(version: str, date: dt.date) -> str | None:
         return None
     return (f"Python {version} was released on {released}, after {date}: packages with compiled code had no "
             f"wheels for it on that date, so they cannot be resolved as of it (pure-Python packages can)")
+
+
+def python_of_date(date: dt.date) -> str | None:
+    """The newest Python released on or before ``date`` ("3.9" on 2021-06-15), ``None`` before 3.6."""
+    released = [(day, version) for version, day in PYTHON_RELEASES.items() if day <= date]
+    return max(released)[1] if released else None

@@ -1,5 +1,9 @@
 """``paperpack lock``: the dated pins, as a change to the repository's requirements.txt, or to the
-``pip:`` section of its environment.yml when repo2docker uses that (:mod:`.envyml`).
+``pip:`` section of its environment.yml when repo2docker uses that (:mod:`.envyml`). The dependencies of
+the package repo2docker installs (setup.py, pyproject.toml) are resolved with requirements.txt and pinned in
+its block of pulled-in distributions; without a requirements.txt, the pins are only printed, for the author
+to commit as one (Python source and package metadata are never rewritten). A Pipfile (without a Pipfile.lock,
+which already pins everything) is pinned in its own lines (:mod:`.pipfile`).
 
 :func:`plan_lock` resolves and returns the new text and its diff without writing
 anything; :func:`write_lock` writes it atomically (through no link, inside the
@@ -15,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, DatedResolutionError
-from ..environment import detect
+from ..environment import Environment, detect
 from ..repofile import read_repo_text
 from ..report import write_atomic
 from ..run.venv import requirements_file, requirements_text
 from .asof import AsOf, repository_date
 from .envyml import pin_pip_section, pip_section
+from .pipfile import pin_pipfile, pipfile_section
 from .pins import unified_diff
+from .sources import PACKAGE_FILES, package_requirements
 from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
 
 __all__ = ["LockPlan", "plan_lock", "write_lock", "target_python", "date_for"]
@@ -36,6 +42,9 @@ class LockPlan:
     old: str
     new: str
     resolution: DatedResolution
+    #: the package file (setup.py, pyproject.toml) whose dependencies are pinned in a requirements.txt that does
+    #: not exist: paperpack lock prints it for the author to commit, and never writes it (nor the package file)
+    package_file: str | None = None
 
     @property
     def rel(self) -> str:
@@ -80,12 +89,20 @@ def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bo
     linked = next((n for n in ("environment.yml", "environment.yaml") if env.linked_out(n)), None)
     if req is None and conda_file is None and linked is not None:
         conda_file = env.path(linked)  # refused below by the no-follow reader, never followed
+    extra = package_requirements(env)
+    python = python or target_python(root)
+    if req is None and conda_file is None and env.buildpack == "PipfileBuildPack":
+        return _pipfile_plan(root, env, as_of, python, offline)
+    if req is None and conda_file is None and extra:  # setup.py / pyproject.toml: never rewritten
+        resolution = _resolved("", as_of, python, offline, root / "requirements.txt", root, extra)
+        package = next(f for f in PACKAGE_FILES if f in env.files)
+        return LockPlan(root, root / "requirements.txt", "", resolution.text, resolution, package)
     if req is None and conda_file is None:
         raise DatedResolutionError(
-            f"{root} has no requirements.txt (in binder/, .binder/ or the root) nor environment.yml to pin",
-            hint="paperpack lock pins requirements.txt or the pip section of environment.yml; declare the "
-                 "dependencies there first", path=root)
-    python = python or target_python(root)
+            f"{root} has no requirements.txt (in binder/, .binder/ or the root), environment.yml, nor a setup.py "
+            "or pyproject.toml with dependencies to pin",
+            hint="paperpack lock pins requirements.txt, the pip section of environment.yml or a package's "
+                 "dependencies; declare the dependencies there first", path=root)
     if conda_file is not None:
         path = root / conda_file
         text = read_repo_text(root, conda_file)  # an EnvironmentFileError for a link out of the repository
@@ -94,12 +111,26 @@ def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bo
         return LockPlan(root, path, section.text, pin_pip_section(section, resolution.text), resolution)
     assert req is not None
     text = requirements_text(root, req)
-    resolution = _resolved(text, as_of, python, offline, req, root)
+    resolution = _resolved(text, as_of, python, offline, req, root, extra)
     return LockPlan(root, req, text, resolution.text, resolution)
 
 
-def _resolved(text: str, as_of: AsOf, python: str, offline: bool, path: Path, root: Path) -> DatedResolution:
-    resolution = resolve_as_of(text, as_of, python, offline=offline)
+def _pipfile_plan(root: Path, env: Environment, as_of: AsOf, python: str, offline: bool) -> LockPlan:
+    locked, rel = env.uses("Pipfile.lock"), env.uses("Pipfile")
+    if locked is not None or rel is None:
+        raise DatedResolutionError(
+            f"{locked or env.path('Pipfile.lock')} pins every version pipenv installs, so there is nothing to pin "
+            "as of a date", hint="to move it to the versions of a date, delete Pipfile.lock and run paperpack lock "
+            "on the Pipfile (then `pipenv lock`)", path=root / (locked or env.path("Pipfile.lock")))
+    text = read_repo_text(root, rel)  # an EnvironmentFileError for a link out of the repository
+    section = pipfile_section(root, rel, text)
+    resolution = _resolved(section.requirements, as_of, python, offline, root / rel, root)
+    return LockPlan(root, root / rel, text, pin_pipfile(section, resolution.versions, str(as_of.date)), resolution)
+
+
+def _resolved(text: str, as_of: AsOf, python: str, offline: bool, path: Path, root: Path,
+              extra: tuple[str, ...] = ()) -> DatedResolution:
+    resolution = resolve_as_of(text, as_of, python, offline=offline, extra=extra)
     if resolution.status is not ResolutionStatus.RESOLVED:
         rel = path.relative_to(root).as_posix()
         note = f" ({resolution.python_note})" if resolution.python_note else ""
@@ -112,6 +143,11 @@ def _resolved(text: str, as_of: AsOf, python: str, offline: bool, path: Path, ro
 
 def write_lock(plan: LockPlan) -> None:
     """Write the pinned requirements (or environment file) in place of the file, atomically."""
+    if plan.package_file is not None:
+        raise DatedResolutionError(
+            f"paperpack lock does not write the dependencies of {plan.package_file} (it never rewrites a package's "
+            f"files, and {plan.rel} does not exist)",
+            hint=f"commit the pins it printed as {plan.rel}: repo2docker installs it before the package", path=plan.path)
     write_atomic(plan.path, plan.new, within=plan.root,
                  hint=f"paperpack lock writes {plan.rel}; it must be a regular file inside the repository")
     log.info("wrote the dated pins to %s", plan.path)

@@ -23,7 +23,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 __all__ = ["RequirementLine", "PinChange", "read_lines", "named_requirements", "pin_text", "pin_changes",
-           "unified_diff", "MARKER"]
+           "unified_diff", "own_lines", "MARKER"]
 
 #: the comment that starts the appended block (a later lock replaces the block)
 MARKER = "# paperpack lock: distributions the requirements above pull in, as of "
@@ -92,7 +92,7 @@ def read_lines(text: str) -> list[RequirementLine]:
     return out
 
 
-def _own_lines(text: str) -> str:
+def own_lines(text: str) -> str:
     """``text`` without a block a previous lock appended."""
     lines = text.splitlines(keepends=True)
     for i, line in enumerate(lines):
@@ -103,13 +103,13 @@ def _own_lines(text: str) -> str:
 
 def named_requirements(text: str) -> list[str]:
     """The named requirements of ``text`` as pip takes them (own lines only; markers and extras kept)."""
-    return [line.text.strip() for line in read_lines(_own_lines(text)) if line.name]
+    return [line.text.strip() for line in read_lines(own_lines(text)) if line.name]
 
 
 def pin_text(text: str, versions: dict[str, str], *, date: str) -> str:
     """``text`` with loose requirements pinned to ``versions`` (canonical name → version) and the rest of
     ``versions`` appended after :data:`MARKER`."""
-    own = _own_lines(text)
+    own = own_lines(text)
     declared: set[str] = set()
     out = own.splitlines(keepends=True)
     for line in read_lines(own):
@@ -139,7 +139,7 @@ def pin_text(text: str, versions: dict[str, str], *, date: str) -> str:
 def pin_changes(text: str, dated: dict[str, str], today: dict[str, str]) -> list[PinChange]:
     """Distributions whose dated version differs from today's (or that today's resolution lacks)."""
     specs: dict[str, str] = {}
-    for line in read_lines(_own_lines(text)):
+    for line in read_lines(own_lines(text)):
         if line.name:
             req = Requirement(line.text.strip())
             specs[line.name] = str(req.specifier)

@@ -12,9 +12,12 @@ copy of the repository whose requirements.txt holds the dated pins (content-tagg
 a second time it is reused), with the Python of the first image; the notebooks of the repository
 itself then run in it, in a container like the first run. (Never with the local engine: running the
 paper's code outside the container because the container run failed would lower its isolation.)
-Images built in binder mode get no dated image (conda solves those environments; not yet dated). A
-repository whose environment is an environment.yml gets no dated rerun yet: ``paperpack lock`` pins
-its ``pip:`` section (:mod:`.envyml`), but its conda entries are not dated, so the rerun says so.
+Images built in binder mode get no dated image (conda solves those environments; not yet dated). An
+environment.yml is dated as the offline build installs it (:mod:`.sources`): its conda entries under their
+PyPI names and its pip entries, resolved together; the scratch copy's environment file holds the pins.
+The local engine does not install an environment.yml, so it gets no dated rerun of one. A repository
+that declares no Python gets, in its dated image, the Python of its date when a base image here provides it
+(:func:`~paperpack.timemachine.sources.dated_python`); ``run.dated.python_note`` says which and why.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..environment import detect
+from ..environment import Environment, detect
 from ..errors import BuildError, EngineError
 from ..repo import Repo
 from ..run.api import run_notebooks
@@ -36,10 +39,11 @@ from ..run.local import LocalEngine
 from ..run.plan import Limits
 from ..run.results import NotebookRun, RunEvent, RunResult
 from ..run.runner import skip_entries
-from ..run.venv import choose_python, requirements_file, requirements_text
+from ..run.venv import choose_python
 from .asof import AsOf, AsOfChoice, AsOfMode, repository_date
 from .drift import Drift, classify, failure_of
 from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
+from .sources import DatedSource, PythonChoice, SourceKind, dated_python, dated_source
 
 __all__ = ["DatedOutcome", "DatedRun", "dated_rerun", "drifted", "dated_image", "PAPER_CLASS"]
 
@@ -66,6 +70,8 @@ class DatedRun:
     resolution: DatedResolution | None = None
     result: RunResult | None = None
     reason: str = ""  #: why it was not tried, or could not be resolved
+    source: DatedSource | None = None  #: what was resolved (which file the fix pins)
+    python_choice: str = ""  #: which Python the dated image has and why, when the repository declares none
 
     @property
     def paper_class(self) -> str | None:
@@ -77,7 +83,14 @@ class DatedRun:
         """The command that writes the dated pins into the repository."""
         if self.outcome not in (DatedOutcome.REPRODUCED, DatedOutcome.DIFFERS) or self.as_of is None:
             return None
-        return f"paperpack lock PATH --as-of {self.as_of.date} --write"
+        lock = f"paperpack lock PATH --as-of {self.as_of.date}"
+        if self.source is not None and self.source.kind is SourceKind.PACKAGE:
+            return f"{lock} (it prints the pins to commit as requirements.txt)"
+        source, resolution = self.source, self.resolution
+        by_hand = source.conda_pins(resolution.versions) if source and resolution else []
+        if source is not None and by_hand:
+            return f"{lock} --write (the pip section); pin the conda entries of {source.rel}: {', '.join(by_hand)}"
+        return f"{lock} --write"
 
     def verdict(self) -> str:
         """The sentence for the report: the declared verdict first, then what the date gave."""
@@ -104,7 +117,8 @@ class DatedRun:
             "outcome": self.outcome.value, "verdict": self.verdict(), "paper_class": self.paper_class,
             "as_of": self.as_of.to_dict() if self.as_of else None,
             "drift": {path: d.to_dict() for path, d in sorted(self.drift.items())},
-            "python": res.python if res else None, "python_note": res.python_note if res else None,
+            "python": res.python if res else None,
+            "python_note": " ".join(n for n in (self.python_choice, res.python_note if res else None) if n) or None,
             "changes": [c.to_dict() for c in res.changes] if res else [],
             "reason": self.reason or None, "fix": self.fix,
             "run": self.result.to_dict() if self.result else None,
@@ -153,31 +167,34 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
                         reason="no date: not a git repository, and paperpack.yml states no environment.as_of "
                                "(give one with --as-of YYYY-MM-DD)")
     env = detect(repo.root)
-    req = requirements_file(repo.root, env)
-    if req is None:
-        conda = env.conda_file
+    source = dated_source(repo.root, env, packages=result.engine == "docker")
+    if isinstance(source, str):
+        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, reason=source)
+    if source.kind is SourceKind.ENVIRONMENT_YML and result.engine != "docker":
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, reason=(
-            f"the dated rerun resolves requirements.txt only, and the repository declares its environment in "
-            f"{conda} (its conda entries are not dated; `paperpack lock PATH --as-of {as_of.date}` shows the "
-            f"dated pins of its pip section)" if conda else
-            "the repository has no requirements.txt to resolve as of a date"))
+            f"the local engine does not install {source.rel} (an environment file is built into an image: "
+            f"run with --engine docker --mode offline for a dated image; `paperpack lock PATH --as-of "
+            f"{as_of.date}` shows the dated pins of its pip section)"))
     labels = _image_labels(result.image) if result.engine == "docker" and result.image else {}
     if result.engine == "docker" and labels.get(f"{_LABELS}.mode") != "offline":
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift,
                         reason=f"a dated image is built in offline mode only, and {result.image} is not an image "
                                "`paperpack build` made in offline mode (build with --mode offline)")
     python = labels.get(f"{_LABELS}.python") or choose_python(repo.root).version
-    resolution = resolve_as_of(requirements_text(repo.root, req), as_of, python, offline=offline)
+    pick = _image_python(repo, env, as_of, python) if result.engine == "docker" else PythonChoice(python)
+    resolution = resolve_as_of(source.text, as_of, pick.version, offline=offline, extra=source.extra)
     if resolution.status is not ResolutionStatus.RESOLVED:
         outcome = DatedOutcome.UNRESOLVABLE if resolution.status is ResolutionStatus.FAILED \
             else DatedOutcome.NOT_TRIED
-        return DatedRun(outcome, declared_ok, as_of, drift, resolution, reason=resolution.reason)
+        return DatedRun(outcome, declared_ok, as_of, drift, resolution, reason=resolution.reason, source=source,
+                        python_choice=pick.note)
     log.warning("rerunning the notebooks with dependencies as of %s, the %s (%s)", as_of.date, as_of.detail,
                 ", ".join(str(c) for c in resolution.changes[:4]) or "no version differs")
     out = Path(result.out_dir) / f"as-of-{as_of.date}"
     try:
         if result.engine == "docker":
-            image = dated_image(repo, req, resolution.text)
+            files = source.scratch_files(resolution.text, str(as_of.date), pick.version if pick.ask else None)
+            image = dated_image(repo, files)
             dated = run_notebooks(repo, engine="docker", image=image, out_dir=out, jobs=jobs,
                                   parameters=parameters, limits=limits, progress=progress)
         else:
@@ -188,11 +205,27 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
     except (BuildError, EngineError) as exc:  # the declared verdict stands; say why no dated one came
         log.warning("the dated environment could not be made: %s", exc)
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, resolution,
-                        reason=f"the environment with the dated pins could not be built: {exc}")
-    return DatedRun(_outcome(dated.notebooks), declared_ok, as_of, drift, resolution, dated)
+                        reason=f"the environment with the dated pins could not be built: {exc}", source=source,
+                        python_choice=pick.note)
+    return DatedRun(_outcome(dated.notebooks), declared_ok, as_of, drift, resolution, dated, source=source,
+                    python_choice=pick.note)
 
 
 _LABELS = "io.paperpack"
+
+
+def _image_python(repo: Repo, env: Environment, as_of: AsOf, used: str) -> PythonChoice:
+    """The Python of the dated image (:func:`~paperpack.timemachine.sources.dated_python`): a repository that
+    declares none (no runtime.txt, environment.yml ``python=``, paperpack.yml ``environment.python`` or
+    ``base_image``) gets the Python of its date when a base image on this machine provides it."""
+    from ..build.baseimage import base_image_tag
+    from ..build.engine import image_id
+
+    settings = ((repo.manifest.data if repo.manifest else None) or {}).get("environment") or {}
+    declared = env.python_version or settings.get("python") or settings.get("base_image")
+    return dated_python(as_of.date, declared=str(declared) if declared else None, used=used,
+                        runtime_file=bool(env.runtime.name),
+                        present=lambda release: image_id(base_image_tag(release)) is not None)
 
 
 def _image_labels(image: str) -> dict[str, str]:
@@ -202,17 +235,19 @@ def _image_labels(image: str) -> dict[str, str]:
     return dict((info.get("Config") or {}).get("Labels") or {})
 
 
-def dated_image(repo: Repo, req: Path, requirements: str) -> str:
-    """The offline image of ``repo`` with ``requirements`` in place of ``req``: built from a scratch copy (the
-    repository is never written), content-tagged, so built once per set of pins."""
+def dated_image(repo: Repo, files: dict[str, str]) -> str:
+    """The offline image of ``repo`` with ``files`` (relative path → text: the dated environment file) in place
+    of the repository's: built from a scratch copy (the repository is never written), content-tagged, so built
+    once per set of pins."""
     from ..build.builder import build_image
 
     with tempfile.TemporaryDirectory(prefix="paperpack-dated-") as scratch:
         copy = Path(scratch) / repo.root.name  # the same folder name: the same image repository name
         shutil.copytree(repo.root, copy, symlinks=True, ignore=skip_entries)
-        target = copy / req.relative_to(repo.root)
-        target.unlink(missing_ok=True)  # a link in the copy: never written through
-        target.write_text(requirements, encoding="utf-8")
+        for rel, text in files.items():
+            target = copy / rel
+            target.unlink(missing_ok=True)  # a link in the copy: never written through
+            target.write_text(text, encoding="utf-8")
         built = build_image(Repo.open(copy), mode="offline", allow_substitution=False)
     log.info("dated image %s (%s)", built.image, "reused" if built.reused else f"built in {built.duration:.0f} s")
     return built.image

@@ -14,11 +14,11 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..closure import ClosureStatus, resolve_closure
 from .asof import AsOf, python_note
-from .pins import PinChange, named_requirements, pin_changes, pin_text
+from .pins import PinChange, named_requirements, own_lines, pin_changes, pin_text
 
 __all__ = ["ResolutionStatus", "DatedResolution", "resolve_as_of"]
 
@@ -67,10 +67,15 @@ def _in_words(reason: str, as_of: AsOf, python: str) -> str:
 
 
 def resolve_as_of(text: str, as_of: AsOf, python: str, *, offline: bool = False,
-                  cache_folder: Path | None = None) -> DatedResolution:
-    """Resolve requirements ``text`` (requirements.txt) as of ``as_of`` for Python ``python`` ("3.11")."""
+                  cache_folder: Path | None = None, extra: Sequence[str] = ()) -> DatedResolution:
+    """Resolve requirements ``text`` (requirements.txt) as of ``as_of`` for Python ``python`` ("3.11").
+
+    ``extra``: requirements resolved together with ``text`` that are not lines of it (a package's
+    ``install_requires``): their dated versions join the block of pulled-in distributions."""
     note = python_note(python, as_of.date)
-    reqs = named_requirements(text)
+    own = own_lines(text)
+    declared = own + ("\n" if own and not own.endswith(("\n", "\r")) else "") + "".join(f"{r}\n" for r in extra)
+    reqs = named_requirements(declared)
     if not reqs:
         return DatedResolution(as_of, python, ResolutionStatus.NOTHING, text=text, python_note=note,
                                reason="the requirements name no package of the index to resolve")
@@ -85,6 +90,6 @@ def resolve_as_of(text: str, as_of: AsOf, python: str, *, offline: bool = False,
     today_versions = today.distributions if today.status is ClosureStatus.RESOLVED else {}
     log.info("resolved %d requirements as of %s for Python %s", len(reqs), as_of.date, python)
     return DatedResolution(as_of, python, ResolutionStatus.RESOLVED, dict(dated.distributions), today_versions,
-                           pin_changes(text, dated.distributions, today_versions),
+                           pin_changes(declared, dated.distributions, today_versions),
                            pin_text(text, dated.distributions, date=as_of.date.isoformat()),
                            python_note=note, cached=dated.cached)
