@@ -281,7 +281,8 @@ def test_a_release_the_repository_asks_for_is_no_reason_to_run_locally(docker: s
 NOBODY = 65534
 USER_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games"
 #: ``python -c`` program: this checkout's packages (a site folder: its .pth files too), then paperpack's main
-BOOT = "import site, sys; site.addsitedir(sys.argv.pop(1)); from paperpack.cli.main import main; sys.exit(main(sys.argv[1:]))"
+BOOT = ("import site, sys; site.addsitedir(sys.argv.pop(1)); from paperpack.cli.main import main; "
+        "sys.exit(main(sys.argv[1:]))")
 
 
 @dataclass(frozen=True)

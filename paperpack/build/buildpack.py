@@ -33,8 +33,8 @@ from ..errors import EnvironmentFileError
 from ..repofile import read_repo_bytes
 from .environment import OfflinePlan, binder_dir, plan_offline
 
-__all__ = ["OfflineBuildPack", "offline_buildpack", "stock_buildpacks", "CA_SECRET_ID", "CA_PATH", "PROXY_SECRET_ID", "VENV",
-           "JUPYTER_STACK"]
+__all__ = ["OfflineBuildPack", "offline_buildpack", "stock_buildpacks", "CA_SECRET_ID", "CA_PATH", "PROXY_SECRET_ID",
+           "VENV", "JUPYTER_STACK"]
 
 CA_SECRET_ID = "cacert"
 CA_PATH = f"/run/secrets/{CA_SECRET_ID}"
@@ -62,8 +62,8 @@ ENTRYPOINT = "/usr/local/bin/paperpack-entrypoint"
 R2D_ENTRYPOINT_LINE = 'ENTRYPOINT ["/usr/local/bin/repo2docker-entrypoint"]'
 #: binder mode's images start the same entrypoint with ``-W``: a filter of that Python process only (unlike
 #: PYTHONWARNINGS, no child inherits it), so the notebooks' own warnings still show; no file is added
-QUIET_R2D_ENTRYPOINT_LINE = ('ENTRYPOINT ["/usr/local/bin/python3-login", "-W", "ignore:line buffering:RuntimeWarning", '
-                             '"/usr/local/bin/repo2docker-entrypoint"]')
+QUIET_R2D_ENTRYPOINT_LINE = ('ENTRYPOINT ["/usr/local/bin/python3-login", "-W", '
+                             '"ignore:line buffering:RuntimeWarning", "/usr/local/bin/repo2docker-entrypoint"]')
 
 
 def download_step(command: str) -> str:
