@@ -46,6 +46,7 @@ import pytest
 
 from paperpack.cli.main import main
 from tests.conftest import CASES, require
+from wheelhouse import pip_from, wheelhouse
 
 pytestmark = pytest.mark.slow
 
@@ -298,9 +299,10 @@ class User:
         groups = ["--groups", str(self.socket_group)] if docker_group else ["--clear-groups"]
         environ = {"HOME": str(self.folder / "home"), "PATH": USER_PATH, "LANG": "C.UTF-8",
                    "PAPERPACK_CACHE_DIR": str(self.folder / "cache"), **env}
-        # the machine's pip settings, and the loopback services the suite points paperpack at
-        environ |= {k: v for k, v in os.environ.items() if k.startswith(("PIP_", "PAPERPACK_"))
+        # the loopback services the suite points paperpack at; pip (the local engine's) takes the session's wheels
+        environ |= {k: v for k, v in os.environ.items() if k.startswith("PAPERPACK_")
                     and k not in ("PAPERPACK_CACHE_DIR", "PAPERPACK_BASE_REPOSITORY", "PAPERPACK_DOCKER")}
+        environ |= pip_from(self.folder / "wheels")
         return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", *groups, "--", self.python,
                                "-c", BOOT, self.site, *args], env=environ, capture_output=True, text=True,
                               timeout=900, check=False, cwd=self.folder)
@@ -319,7 +321,7 @@ class User:
 
 
 @pytest.fixture(scope="module")
-def nobody(docker: str) -> Iterator[User]:
+def nobody(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
     """A real non-root user; one cache for the module, so the local engine's environment is built once."""
     require(os.geteuid() == 0 and shutil.which("setpriv") is not None, "running as another user needs root and setpriv")
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
@@ -332,6 +334,7 @@ def nobody(docker: str) -> Iterator[User]:
         for sub in ("home", "cache"):
             (folder / sub).mkdir()
         shutil.copytree(CASES / "run-image-found", folder / "paper")
+        shutil.copytree(wheelhouse(tmp_path_factory), folder / "wheels")  # the session's folder is root's only
         for path in (folder, *folder.rglob("*")):
             os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
         site = sysconfig.get_paths()["purelib"]
