@@ -92,7 +92,7 @@ def _docker_checks() -> list[Check]:
         maker_problem,
     )
     from .build.engine import docker_cli, image_inspect
-    from .build.readiness import BUILDX_FIX, buildx_problem
+    from .build.readiness import BUILDX_FIX, Readiness, buildx_problem, daemon_readiness
     from .run.engines import docker_available
 
     container = Group.CONTAINER
@@ -104,10 +104,10 @@ def _docker_checks() -> list[Check]:
     if found is None:
         return checks
     ok, why = docker_available()
-    checks.append(Check("docker daemon", container, ok, f"server {why}" if ok else why,
+    daemon = Readiness() if ok else daemon_readiness(why)
+    checks.append(Check("docker daemon", container, ok, f"server {why}" if ok else daemon.problem,
                         "" if ok else "container builds: notebooks run with the less isolated local engine",
-                        "" if ok else "sudo systemctl start docker (or check DOCKER_HOST and the docker group)",
-                        required=True))
+                        daemon.fix, required=True))
     if not ok:
         return checks
     checks.append(_rootless())
@@ -156,6 +156,7 @@ def _local_checks() -> list[Check]:
 
     local = Group.LOCAL
     caps = probe()
+    pids = caps.cgroup is not None or not caps.root  # a user's processes are limited by RLIMIT_NPROC instead
     checks = [
         Check("network namespace", local, caps.net is not None, caps.net_note,
               "" if caps.net else "no network for notebooks in the local engine (they may reach the network)",
@@ -164,9 +165,9 @@ def _local_checks() -> list[Check]:
               else caps.fs_note, "" if caps.fs else
               "local notebooks can write paperpack's caches and reach the Docker socket",
               "" if caps.fs else "sudo sysctl -w kernel.unprivileged_userns_clone=1"),
-        Check("pids cgroup", local, caps.cgroup is not None or not caps.root, caps.cgroup_note,
-              "" if caps.cgroup is not None else "a process limit for root in the local engine",
-              "" if caps.cgroup is not None else "delegate a cgroup v2 subtree with the pids controller"),
+        Check("pids cgroup", local, pids, caps.cgroup_note,
+              "" if pids else "a process limit for root in the local engine",
+              "" if pids else "delegate a cgroup v2 subtree with the pids controller"),
     ]
     pythons = [version for version in PYTHONS if shutil.which(f"python{version}")]
     checks.append(Check("Pythons on PATH", local, bool(pythons),

@@ -331,7 +331,7 @@ def _build_engine(engine: str, *, runs: bool, repo: Repo, build: BuildSettings) 
     and the command that enables container builds. An explicit ``--mode`` gets no such
     fall back: the build says what is missing (exit 2).
     """
-    from .build.readiness import readiness
+    from .build.readiness import daemon_readiness, readiness
     from .run.engines import EngineChoice, docker_available
 
     if engine == "local":
@@ -340,12 +340,13 @@ def _build_engine(engine: str, *, runs: bool, repo: Repo, build: BuildSettings) 
     if not ok:
         if engine == "docker":
             return EngineChoice(engine)  # the build says Docker is missing (exit 2)
+        daemon = daemon_readiness(why)
         if not runs:
-            raise EngineError(f"cannot build an image: {why}",
-                              hint="install and start Docker (see docs/build.md), or drop --no-run to run the "
+            raise EngineError(f"cannot build an image: {daemon.problem}",
+                              hint=f"run `{daemon.fix}` (see docs/build.md), or drop --no-run to run the "
                                    "notebooks with the local engine")
-        return EngineChoice("local", note=f"no usable container engine ({why}): running the notebooks with the "
-                                          f"local engine — {LOCAL_NOTE}; `{_docker_fix()}` enables container "
+        return EngineChoice("local", note=f"no usable container engine ({daemon.problem}): running the notebooks "
+                                          f"with the local engine — {LOCAL_NOTE}; `{daemon.fix}` enables container "
                                           "builds")
     ready = readiness(repo, build.mode, build.allow_python_substitution)
     if ready.make_base:
@@ -359,15 +360,6 @@ def _build_engine(engine: str, *, runs: bool, repo: Repo, build: BuildSettings) 
     return EngineChoice("local", note=f"Docker answers but cannot build images here ({ready.problem}): running "
                                       f"the notebooks with the local engine — {LOCAL_NOTE}; `{ready.fix}` enables "
                                       "container builds")
-
-
-def _docker_fix() -> str:
-    """The command that gives this machine a Docker daemon: install it, or start the one installed."""
-    import shutil
-
-    from .build.engine import docker_cli
-
-    return "sudo apt-get install docker.io" if shutil.which(docker_cli()) is None else "sudo systemctl start docker"
 
 
 #: the end of the note when auto runs the notebooks with the local engine

@@ -1,7 +1,8 @@
 """The GitHub Action with the docker engine, installing paperpack as it does on GitHub (from its own checkout).
 
-Slow: the install step makes a virtual environment and pip-installs this checkout (≈ 1.5 min here), then
-the image is built in offline mode and the notebooks run in it.
+Slow: the install step makes a virtual environment and pip-installs this checkout (its dependencies from
+the session's wheelhouse, :mod:`wheelhouse`: no index), then the image is built in offline mode and the
+notebooks run in it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from actionharness import run_action
 from conftest import ROOT, SAMPLE
 from test_action import FILES, runner_env
+from wheelhouse import pip_from, wheelhouse
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -33,12 +35,14 @@ def image_name(docker: str) -> Iterator[str]:
         subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True, check=False)
 
 
-def test_the_action_installs_itself_builds_the_image_and_reproduces(tmp_path: Path, image_name: str) -> None:
+def test_the_action_installs_itself_builds_the_image_and_reproduces(tmp_path: Path, image_name: str,
+                                                                    tmp_path_factory: pytest.TempPathFactory) -> None:
     workspace = tmp_path / "workspace"
     shutil.copytree(SAMPLE, workspace / "paper", ignore=shutil.ignore_patterns("paperpack-out"))
     run = run_action(ROOT, inputs={"path": "paper", "engine": "docker", "mode": "offline",
                                    "image-name": image_name, "report-dir": "reports"},
-                     workspace=workspace, runner_temp=tmp_path / "runner", env=runner_env())
+                     workspace=workspace, runner_temp=tmp_path / "runner",
+                     env=runner_env(**pip_from(wheelhouse(tmp_path_factory))))
     assert run.exit_code == 0, run.log
     install = run.step("install")
     python = Path(install.outputs["python"])

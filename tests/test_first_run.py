@@ -17,6 +17,12 @@ Every path is a real machine state, made with real processes and settings, not a
 Each checks the note on stderr, the engine the notebooks ran with (report.json) and the
 exit status; auto falls back to the local engine, an explicit ``--engine docker`` or
 ``--mode offline`` stops with exit 2 and runs nothing.
+
+A real user on a fresh Debian machine, last: paperpack runs as uid 65534 (``setpriv``),
+with a home and a cache of its own and Debian's PATH for users (no sbin folders, where
+debootstrap is). Outside the socket's group, the daemon refuses it; in the group, it
+builds nothing without a base image it has no rights to make. Both run locally, and the
+note (and ``paperpack doctor``) names what is missing and the one command that fixes it.
 """
 
 from __future__ import annotations
@@ -25,9 +31,14 @@ import http.server
 import json
 import os
 import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,6 +46,7 @@ import pytest
 
 from paperpack.cli.main import main
 from tests.conftest import CASES, require
+from wheelhouse import pip_from, wheelhouse
 
 pytestmark = pytest.mark.slow
 
@@ -264,3 +276,138 @@ def test_a_release_the_repository_asks_for_is_no_reason_to_run_locally(docker: s
     err = _flat(capsys.readouterr().err)
     assert "error: the base image paperpack/base:bullseye is not present" in err, err
     assert "The notebooks were not run" in err and not (out / "report.json").exists(), err
+
+
+#: the user paperpack runs as, and Debian's PATH for users (/etc/profile): no sbin folders
+NOBODY = 65534
+USER_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games"
+#: ``python -c`` program: this checkout's packages (a site folder: its .pth files too), then paperpack's main
+BOOT = ("import site, sys; site.addsitedir(sys.argv.pop(1)); from paperpack.cli.main import main; "
+        "sys.exit(main(sys.argv[1:]))")
+
+
+@dataclass(frozen=True)
+class User:
+    """uid 65534 running this checkout's paperpack, with its own home, cache and copy of the paper."""
+
+    python: str
+    site: str
+    folder: Path
+    socket_group: int
+
+    def paperpack(self, *args: str, docker_group: bool, **env: str) -> subprocess.CompletedProcess[str]:
+        groups = ["--groups", str(self.socket_group)] if docker_group else ["--clear-groups"]
+        environ = {"HOME": str(self.folder / "home"), "PATH": USER_PATH, "LANG": "C.UTF-8",
+                   "PAPERPACK_CACHE_DIR": str(self.folder / "cache"), **env}
+        # the loopback services the suite points paperpack at; pip (the local engine's) takes the session's wheels
+        environ |= {k: v for k, v in os.environ.items() if k.startswith("PAPERPACK_")
+                    and k not in ("PAPERPACK_CACHE_DIR", "PAPERPACK_BASE_REPOSITORY", "PAPERPACK_DOCKER")}
+        environ |= pip_from(self.folder / "wheels")
+        return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", *groups, "--", self.python,
+                               "-c", BOOT, self.site, *args], env=environ, capture_output=True, text=True,
+                              timeout=900, check=False, cwd=self.folder)
+
+    def build(self, *extra: str, docker_group: bool, **env: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+        out = self.folder / f"out-{uuid.uuid4().hex[:8]}"
+        proc = self.paperpack("build", str(self.folder / "paper"), "--out-dir", str(out), "--color", "never",
+                              *extra, docker_group=docker_group, **env)
+        return proc, out
+
+    def doctor(self, *, docker_group: bool, **env: str) -> tuple[int, dict[str, Any]]:
+        proc = self.paperpack("doctor", "--format", "json", docker_group=docker_group, **env)
+        assert proc.returncode in (0, 1), proc.stderr
+        checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+        return proc.returncode, {**json.loads(proc.stdout), "checks": checks}
+
+
+@pytest.fixture(scope="module")
+def nobody(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
+    """A real non-root user; one cache for the module, so the local engine's environment is built once."""
+    require(os.geteuid() == 0 and shutil.which("setpriv") is not None, "running as another user needs root and setpriv")
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    require(host.startswith("unix://"), f"the Docker daemon is not on a local socket here ({host})")
+    sock = os.stat(host.removeprefix("unix://"))
+    require(not sock.st_mode & 0o006 and sock.st_gid != NOBODY,
+            "the Docker socket here is open to every user: no user is refused")
+    folder = Path(tempfile.mkdtemp(prefix="paperpack-nobody-"))
+    try:
+        for sub in ("home", "cache"):
+            (folder / sub).mkdir()
+        shutil.copytree(CASES / "run-image-found", folder / "paper")
+        shutil.copytree(wheelhouse(tmp_path_factory), folder / "wheels")  # the session's folder is root's only
+        for path in (folder, *folder.rglob("*")):
+            os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+        site = sysconfig.get_paths()["purelib"]
+        version = "%d.%d" % sys.version_info[:2]
+        candidates = [os.path.realpath(sys.executable), shutil.which(f"python{version}", path=USER_PATH)]
+        user = None
+        for python in filter(None, candidates):
+            probe = User(python, site, folder, sock.st_gid)
+            # the interpreter must be one the user may start again (the local engine makes its venv with it)
+            again = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
+                                    python, "-c", "import os, sys; sys.exit(not os.access(sys.executable, os.X_OK))"],
+                                   capture_output=True, timeout=60, check=False)
+            if again.returncode == 0 and probe.paperpack("--version", docker_group=False).returncode == 0:
+                user = probe
+                break
+        require(user is not None, f"uid {NOBODY} cannot run this checkout's paperpack with Python {version} "
+                                  f"(tried {candidates}): the checkout, its .venv and a python{version} must be "
+                                  "readable by other users (not under /root)")
+        assert user is not None
+        yield user
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.docker
+def test_a_user_outside_the_docker_group_runs_locally_and_is_told_to_join_it(nobody: User) -> None:
+    proc, out = nobody.build(docker_group=False)
+    assert proc.returncode == 0, proc.stderr
+    note = _ran_locally(out)["engine_note"]
+    sock = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
+    assert note.startswith(f"no usable container engine (the Docker daemon's socket {sock} refuses this user "
+                           "(nobody): only root and the group docker may use it; a group added takes effect at the "
+                           "next login): running the notebooks with the local engine — less isolated"), note
+    assert note.endswith("; `sudo usermod -aG docker $USER` enables container builds"), note
+    assert _flat(note) in _flat(proc.stderr), proc.stderr
+
+    code, doc = nobody.doctor(docker_group=False)
+    daemon = doc["checks"]["docker daemon"]
+    assert code == 1 and doc["engine"] == "local" and not daemon["ok"], doc
+    assert daemon["fix"] == "sudo usermod -aG docker $USER" and "refuses this user (nobody)" in daemon["detail"], daemon
+    assert "docker buildx plugin" not in doc["checks"], "nothing is asked of a daemon that refuses the user"
+
+
+@pytest.mark.docker
+def test_a_user_in_the_docker_group_without_a_base_image_runs_locally_naming_the_one_command(nobody: User) -> None:
+    """debootstrap is installed (in /usr/sbin, off a user's PATH): what is missing is root, and sudo fixes it."""
+    require(Path("/usr/sbin/debootstrap").exists() or Path("/sbin/debootstrap").exists(),
+            "debootstrap is not installed here")
+    repository = f"paperpack-test-{uuid.uuid4().hex[:10]}/base"
+    proc, out = nobody.build(docker_group=True, PAPERPACK_BASE_REPOSITORY=repository)
+    assert proc.returncode == 0, proc.stderr
+    note = _ran_locally(out)["engine_note"]
+    assert note.startswith(f"Docker answers but cannot build images here (the base image {repository}:bookworm is "
+                           "not present and cannot be made here: making a base image needs root (debootstrap), and "
+                           "paperpack runs as a user): running the notebooks with the local engine"), note
+    assert note.endswith("; `sudo paperpack base-image` enables container builds"), note
+    assert _flat(note) in _flat(proc.stderr), proc.stderr
+
+    # asked for explicitly, the offline build cannot be met: exit 2, the reason and the one command, nothing run
+    proc, out = nobody.build("--mode", "offline", docker_group=True, PAPERPACK_BASE_REPOSITORY=repository)
+    err = _flat(proc.stderr)
+    assert proc.returncode == 2 and not out.exists(), err
+    assert "cannot be made here: making a base image needs root" in err and \
+           "hint: make it with `sudo paperpack base-image`" in err, err
+
+    code, doc = nobody.doctor(docker_group=True, PAPERPACK_BASE_REPOSITORY=repository)
+    checks = doc["checks"]
+    assert code == 1 and doc["engine"] == "local" and checks["docker daemon"]["ok"], doc
+    base = checks["base image bookworm"]
+    assert not base["ok"] and base["fix"] == "sudo paperpack base-image", base
+    maker = checks["debootstrap (makes base images)"]
+    assert maker["detail"] == "making a base image needs root (debootstrap), and paperpack runs as a user", maker
+    assert maker["fix"] == "sudo paperpack base-image", maker
+    pids = checks["pids cgroup"]
+    assert pids["ok"] and not pids["disables"] and not pids["fix"], "a user's processes have RLIMIT_NPROC: " \
+                                                                    f"{pids}"

@@ -2,8 +2,8 @@
 
 The paper's .pre-commit-config.yaml names a git repository holding this worktree as it is now (a commit of
 every tracked and untracked, not ignored, file) by its commit: pre-commit clones it and pip-installs
-paperpack from it into its own virtual environment (≈ 1.5 min here: the whole dependency tree, from the
-machine's package index), as it does for any hook repository.
+paperpack from it into its own virtual environment, as it does for any hook repository (the dependencies
+from the session's wheelhouse, :mod:`wheelhouse`: no index).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 
 from actionharness import load_yaml
 from conftest import ROOT, SAMPLE, require
+from wheelhouse import pip_from, wheelhouse
 
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 
@@ -66,9 +67,10 @@ def test_the_hook_runs_paperpack_validate_offline_on_the_files_that_matter() -> 
 
 
 @pytest.mark.slow
-def test_a_commit_with_an_undeclared_import_is_refused_and_a_clean_one_passes(tmp_path: Path) -> None:
+def test_a_commit_with_an_undeclared_import_is_refused_and_a_clean_one_passes(
+        tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     require(shutil.which("git") is not None, "git is not installed")
-    env = identity(tmp_path)
+    env = identity(tmp_path) | pip_from(wheelhouse(tmp_path_factory))
     hooks = tmp_path / "paperpack-hooks"
     hooks.mkdir()
     sha = snapshot_of_worktree(hooks, env)

@@ -14,6 +14,6 @@ with warnings.catch_warnings():
     from repo2docker import contentproviders
     from repo2docker.app import Repo2Docker
     from repo2docker.buildpacks import DockerBuildPack
-    from repo2docker.buildpacks.base import BuildPack
+    from repo2docker.buildpacks.base import BaseImage, BuildPack
 
-__all__ = ["repo2docker", "contentproviders", "Repo2Docker", "DockerBuildPack", "BuildPack"]
+__all__ = ["repo2docker", "contentproviders", "Repo2Docker", "DockerBuildPack", "BuildPack", "BaseImage"]

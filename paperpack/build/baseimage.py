@@ -61,11 +61,14 @@ def make_command(release: str) -> str:
 def maker_problem(release: str = DEFAULT_RELEASE) -> tuple[str, str]:
     """``("", "")`` when this machine can make a base image, else (what is missing, the command that fixes it).
 
-    Making one needs debootstrap on PATH, root (debootstrap mounts and chroots) and a
-    Debian mirror (``$PAPERPACK_DEBIAN_MIRROR`` or the machine's apt sources).
+    Making one needs debootstrap (on PATH; for a user, in the sbin folders too), root
+    (debootstrap mounts and chroots) and a Debian mirror (``$PAPERPACK_DEBIAN_MIRROR`` or
+    the machine's apt sources).
     """
     missing, fixes = [], []
-    if shutil.which("debootstrap") is None:
+    # as a user, where Debian installs it counts too: the fix runs it through sudo, whose PATH has the sbin folders
+    user_path = os.pathsep.join((os.environ.get("PATH", ""), "/usr/sbin", "/sbin"))
+    if shutil.which("debootstrap", path=None if os.geteuid() == 0 else user_path) is None:
         missing.append("debootstrap is not installed (or not on PATH)")
         fixes.append("sudo apt-get install debootstrap")
     if os.geteuid() != 0:

@@ -352,7 +352,10 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None, *, make_base: 
     check_environment_files(repo.root, env)  # repo2docker and buildx open them on the host: no link may leave
     if mode == "binder":
         base = str(settings.get("base_image") or STOCK_BASE_IMAGE)
-        return _Plan(mode, base, engine.image_id(base) or "not-present-locally", None, None, None, None)
+        from .buildpack import stock_buildpacks  # imports repo2docker: only when building
+
+        return _Plan(mode, base, engine.image_id(base) or "not-present-locally", None, None, None,
+                     stock_buildpacks())
     allow = bool(settings.get("allow_python_substitution")) if allow_substitution is None else allow_substitution
     python = settings.get("python")
     dockerfile = env.buildpack == "DockerBuildPack"

@@ -36,6 +36,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ._r2d import BuildPack
 
@@ -47,8 +48,8 @@ from ..repofile import read_repo_bytes, read_repo_text, repo_has
 from .engine import GUARD_LIMITS_ID, GUARD_OFFLINE_ID
 from .environment import OfflinePlan, binder_dir, plan_offline
 
-__all__ = ["OfflineBuildPack", "offline_buildpack", "CA_SECRET_ID", "CA_PATH", "PROXY_SECRET_ID", "VENV",
-           "JUPYTER_STACK", "LocalPackage", "download_step", "offline_step", "limited_step"]
+__all__ = ["OfflineBuildPack", "offline_buildpack", "stock_buildpacks", "CA_SECRET_ID", "CA_PATH", "PROXY_SECRET_ID",
+           "VENV", "JUPYTER_STACK", "LocalPackage", "download_step", "offline_step", "limited_step"]
 
 CA_SECRET_ID = "cacert"
 CA_PATH = f"/run/secrets/{CA_SECRET_ID}"
@@ -89,6 +90,10 @@ _ARCHIVES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".zip")
 ENTRYPOINT_FILE = Path(__file__).resolve().parent / "paperpack-entrypoint"
 ENTRYPOINT = "/usr/local/bin/paperpack-entrypoint"
 R2D_ENTRYPOINT_LINE = 'ENTRYPOINT ["/usr/local/bin/repo2docker-entrypoint"]'
+#: binder mode's images start the same entrypoint with ``-W``: a filter of that Python process only (unlike
+#: PYTHONWARNINGS, no child inherits it), so the notebooks' own warnings still show; no file is added
+QUIET_R2D_ENTRYPOINT_LINE = ('ENTRYPOINT ["/usr/local/bin/python3-login", "-W", '
+                             '"ignore:line buffering:RuntimeWarning", "/usr/local/bin/repo2docker-entrypoint"]')
 
 
 def _gate(secret: str, *, offline: bool) -> str:
@@ -457,3 +462,25 @@ def offline_buildpack(*, python: str | None = None, allow_substitution: bool = F
     """A subclass of :class:`OfflineBuildPack` with this build's settings fixed."""
     attrs = {"python_override": python, "allow_substitution": allow_substitution}
     return type("OfflineBuildPack", (OfflineBuildPack,), attrs)
+
+
+def _quiet(bp: type[Any]) -> type:
+    """``bp`` whose Dockerfile starts repo2docker's entrypoint through :data:`QUIET_R2D_ENTRYPOINT_LINE`."""
+
+    def render(self: object, build_args: dict[str, str] | None = None) -> str:
+        return str(bp.render(self, build_args)).replace(R2D_ENTRYPOINT_LINE, QUIET_R2D_ENTRYPOINT_LINE)
+
+    return type(bp.__name__, (bp,), {"render": render, "__doc__": bp.__doc__})
+
+
+def stock_buildpacks() -> list[type]:
+    """repo2docker's own buildpacks, in its order, whose images start its entrypoint without the RuntimeWarning.
+
+    Binder mode builds what mybinder.org would: the only difference is the ``-W`` option
+    on the ENTRYPOINT line (:data:`QUIET_R2D_ENTRYPOINT_LINE`). A repository's own
+    Dockerfile is built as written.
+    """
+    from ._r2d import BaseImage, Repo2Docker
+
+    stock = Repo2Docker.class_traits()["buildpacks"].default()
+    return [_quiet(bp) if issubclass(bp, BaseImage) else bp for bp in stock]

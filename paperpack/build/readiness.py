@@ -14,7 +14,12 @@ code run without a container by asking for a base image this machine cannot make
 
 from __future__ import annotations
 
+import grp
 import logging
+import os
+import pwd
+import re
+import shutil
 from dataclasses import dataclass
 
 from ..errors import PaperpackError
@@ -22,12 +27,14 @@ from ..repo import Repo
 from . import engine
 from .baseimage import DEFAULT_RELEASE, base_image_tag, maker_problem
 
-__all__ = ["BUILDX_FIX", "Readiness", "buildx_problem", "readiness"]
+__all__ = ["BUILDX_FIX", "Readiness", "buildx_problem", "daemon_readiness", "readiness"]
 
 log = logging.getLogger(__name__)
 
 #: what installs the buildx plugin (Debian trixie and later, Ubuntu; for bookworm see docs/build.md)
 BUILDX_FIX = "sudo apt-get install docker-buildx"
+#: the socket the docker client talks to when DOCKER_HOST names none
+DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,34 @@ def buildx_problem() -> str:
         return ""
     said = next((line.strip() for line in (proc.stderr or proc.stdout or "").splitlines() if line.strip()), "")
     return "the docker buildx plugin is missing" + (f"; docker says: {said}" if said else "")
+
+
+def daemon_readiness(why: str) -> Readiness:
+    """Why no Docker daemon is usable here, in words, and the one command that fixes it.
+
+    ``why`` is what :func:`~paperpack.run.engines.docker_available` said. A daemon whose
+    socket refuses this user (the docker client says "permission denied") needs the user
+    in the socket's group, never a start.
+    """
+    if shutil.which(engine.docker_cli()) is None:
+        return Readiness(why, "sudo apt-get install docker.io")
+    if "permission denied" not in why.lower() or "socket" not in why.lower():
+        return Readiness(why, "sudo systemctl start docker")
+    named = re.search(r"unix://(/[^\s\"]+?)(?=[:\s\"]|$)", why)
+    host = os.environ.get("DOCKER_HOST", "")
+    socket = named.group(1) if named else host.removeprefix("unix://") if host.startswith("unix://") \
+        else DEFAULT_SOCKET
+    try:
+        group = grp.getgrgid(os.stat(socket).st_gid).gr_name
+    except (OSError, KeyError):
+        group = "docker"
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = f"uid {os.getuid()}"
+    return Readiness(f"the Docker daemon's socket {socket} refuses this user ({user}): only root and the group "
+                     f"{group} may use it; a group added takes effect at the next login",
+                     f"sudo usermod -aG {group} $USER")
 
 
 def readiness(repo: Repo, mode: str = "auto", allow_substitution: bool | None = None) -> Readiness:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import os
 import subprocess
-import textwrap
 import uuid
 from pathlib import Path
 import pytest
