@@ -12,7 +12,7 @@ from typing import Any
 
 from .._version import __version__
 from ..atomic import TEMP_NAME, sweep_temp_files, write_atomic, write_json_atomic
-from ..findings import Findings, Severity
+from ..findings import Findings
 
 __all__ = ["Report", "REPORT_VERSION", "write_atomic", "write_json_atomic", "sweep_temp_files", "TEMP_NAME"]
 
@@ -59,7 +59,7 @@ class Report:
             "summary": {
                 "errors": self.findings.errors,
                 "warnings": self.findings.warnings,
-                "infos": self.findings.count(Severity.INFO),
+                "infos": self.findings.infos,
                 "verdict": self.verdict(strict),
             },
             "environment": self.environment,
