@@ -105,18 +105,27 @@ class Finding:
 
 
 class Findings(list[Finding]):
-    """A list of findings with counting helpers."""
+    """A list of findings; the numbers per severity are derived from it, never stored beside it.
 
-    def count(self, severity: Severity) -> int:  # type: ignore[override]
+    ``count`` is :meth:`list.count` (how many findings equal one finding); the number of a severity is
+    :meth:`of_severity`, or the ``errors``, ``warnings`` and ``infos`` properties.
+    """
+
+    def of_severity(self, severity: Severity) -> int:
+        """How many findings have ``severity``."""
         return sum(1 for f in self if f.severity is severity)
 
     @property
     def errors(self) -> int:
-        return self.count(Severity.ERROR)
+        return self.of_severity(Severity.ERROR)
 
     @property
     def warnings(self) -> int:
-        return self.count(Severity.WARNING)
+        return self.of_severity(Severity.WARNING)
+
+    @property
+    def infos(self) -> int:
+        return self.of_severity(Severity.INFO)
 
     def sorted(self) -> "Findings":
         return Findings(sorted(self, key=Finding.sort_key))

@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence, Union
+from typing import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, UnsafeUrlError
@@ -34,7 +34,7 @@ __all__ = ["AddressKind", "AllowedHost", "UrlPolicy", "classify", "parse_allowed
 
 log = logging.getLogger(__name__)
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: ``resolve(host, port)`` -> the addresses of ``host`` as ``socket.getaddrinfo`` gives them.
 Resolver = Callable[[str, int], Sequence[tuple]]
 

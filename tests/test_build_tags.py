@@ -109,6 +109,10 @@ NOT_SHAPING = {
 }
 
 
+def _is_module(package: Path, parts: list[str]) -> bool:
+    return any((package / rel).is_file() for rel in ("/".join(parts) + ".py", "/".join(parts) + "/__init__.py"))
+
+
 def _imports(module: Path, package: Path) -> set[str]:
     """paperpack modules ``module`` imports (relative POSIX paths under the package), read with ast."""
     import ast
@@ -120,7 +124,8 @@ def _imports(module: Path, package: Path) -> set[str]:
             continue
         base = list(here[:len(here) - (node.level - 1)] if node.level > 1 else here)
         parts = base + (node.module.split(".") if node.module else [])
-        names = [parts] if node.module else [parts + [alias.name] for alias in node.names]
+        # ``from .x import name``: the module x, or x/name.py when name is a submodule (``from ..util import docker``)
+        names = [parts + [alias.name] if _is_module(package, parts + [alias.name]) else parts for alias in node.names]
         for candidate in names:
             for rel in ("/".join(candidate) + ".py", "/".join(candidate) + "/__init__.py"):
                 if (package / rel).is_file():

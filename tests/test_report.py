@@ -71,3 +71,25 @@ def test_make_console_takes_the_command_line_colour_choice(choice: str, coloured
     stream = io.StringIO()
     make_console(stream, color=choice).print("[red]x[/]")
     assert ("\x1b[" in stream.getvalue()) is coloured
+
+
+def test_findings_counts_are_derived_and_count_keeps_its_list_meaning(tmp_path: Path) -> None:
+    """Findings.count is list.count again; the numbers per severity come from the list, one way."""
+    one = RULE.at("a.ipynb", "m", "f")
+    findings = Findings([one, one, RULE.at(None, "m2", "f2", severity=Severity.ERROR),
+                         RULE.at(None, "m3", "f3", severity=Severity.INFO)])
+    assert findings.count(one) == 2  # list.count: how many equal this finding
+    assert (findings.errors, findings.warnings, findings.infos) == (1, 2, 1)
+    assert findings.of_severity(Severity.WARNING) == 2
+    findings.append(RULE.at(None, "m4", "f4", severity=Severity.INFO))
+    assert Report(root=tmp_path, findings=findings).to_dict()["summary"]["infos"] == 2
+
+
+def test_no_caller_counts_findings_with_the_old_count_of_a_severity() -> None:
+    """Findings.count(Severity.X) now means list.count and gives 0: a caller written the old way fails here."""
+    import re
+
+    package = Path(__file__).resolve().parent.parent / "paperpack"
+    old = re.compile(r"\.count\(\s*Severity\.")
+    callers = [str(p.relative_to(package)) for p in package.rglob("*.py") if old.search(p.read_text())]
+    assert not callers, f"use findings.of_severity(…) or .errors/.warnings/.infos in {callers}"

@@ -37,3 +37,15 @@ def test_progress_counts_cells_from_one() -> None:
     progress = Progress(make_console(io.StringIO(), color="never"), quiet=False)
     progress.update(RunEvent(kind="cell", path="a.ipynb", cell=0, cells=3))
     assert progress.rows["a.ipynb"] == "cell 1 of 3"
+
+
+def test_run_event_kinds_are_a_closed_vocabulary() -> None:
+    """A progress event's kind is an EventKind, also when given as its word; a word outside it is refused."""
+    import pytest
+
+    from paperpack.run.results import EventKind, RunEvent
+
+    assert RunEvent("cell", "a.ipynb", cell=0, cells=3).kind is EventKind.CELL
+    assert [str(k) for k in EventKind] == ["queued", "start", "cell", "done", "finished"]
+    with pytest.raises(ValueError, match="celll"):
+        RunEvent("celll", "a.ipynb")

@@ -130,7 +130,7 @@ def render_text(report: Report, console: Printer, *, strict: bool = False, verbo
         console.print(f"\n[bold underline]{safe(path)}[/]")
         for f in shown:
             console.print(_line(f))
-    hidden = sum(1 for f in report.findings if f.severity is Severity.INFO) if not verbose else 0
+    hidden = report.findings.infos if not verbose else 0
     style = "bold red" if report.failed(strict) else "bold green"
     console.print()
     tail = f" ({hidden} info finding{'s' * (hidden != 1)} hidden; -v shows them)" if hidden else ""

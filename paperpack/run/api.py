@@ -17,7 +17,7 @@ from .engines import Batch, Engine, EngineChoice, EngineRegistry, Session, choos
 from .mounts import data_sources
 from .outcome import interpret, link_upstream
 from .plan import Limits, Plan, PlannedNotebook, make_plan
-from .results import NotebookRun, RunEvent, RunResult, Status, Verdict
+from .results import EventKind, NotebookRun, RunEvent, RunResult, Status, Verdict
 from .scheduler import Executor, ThreadExecutor
 from .sweep import new_scratch
 from .verdict import judge
@@ -78,8 +78,8 @@ def run_notebooks(repo: Repo, *, engine: str | EngineChoice = "auto", image: str
 
         def on_event(event: dict[str, Any]) -> None:
             path = paths.get(str(event.get("key")), "")
-            if event.get("event") in ("start", "cell"):
-                notify(RunEvent(kind=str(event["event"]), path=path, cell=event.get("cell"),
+            if event.get("event") in (EventKind.START, EventKind.CELL):
+                notify(RunEvent(kind=EventKind(event["event"]), path=path, cell=event.get("cell"),
                                 cells=event.get("cells")))
 
         session = Session(repo=repo, work_dir=work, limits=plan.limits, jobs=jobs,
@@ -91,7 +91,7 @@ def run_notebooks(repo: Repo, *, engine: str | EngineChoice = "auto", image: str
                                                    message="not run: interrupted before it started")
             result.notebooks.append(run)
             if nb.path not in runs:
-                notify(RunEvent(kind="done", path=nb.path, status=run.status, verdict=run.verdict,
+                notify(RunEvent(kind=EventKind.DONE, path=nb.path, status=run.status, verdict=run.verdict,
                                 message=run.message))
         link_upstream(result.notebooks)
         if any(run.status == Status.INTERRUPTED for run in result.notebooks):
@@ -100,7 +100,7 @@ def run_notebooks(repo: Repo, *, engine: str | EngineChoice = "auto", image: str
         runner.close()
         shutil.rmtree(scratch, ignore_errors=True)
         result.duration = time.monotonic() - started
-    notify(RunEvent(kind="finished", message=result.summary()))
+    notify(RunEvent(kind=EventKind.FINISHED, message=result.summary()))
     return result
 
 
@@ -223,13 +223,14 @@ def _schedule(plan: Plan, runner: Engine, session: Session, scratch: Path, keys:
         runs[run.path] = run
         settled.add(run.path)
         (succeeded if run.verdict not in (Verdict.FAILED, Verdict.SKIPPED) else failed).add(run.path)
-        notify(RunEvent(kind="done", path=run.path, status=run.status, verdict=run.verdict, message=run.message))
+        notify(RunEvent(kind=EventKind.DONE, path=run.path, status=run.status, verdict=run.verdict,
+                        message=run.message))
 
     for nb in plan.notebooks:
         if nb.skip is not None:
             settle(NotebookRun(path=nb.path, status=Status.SKIPPED, verdict=Verdict.SKIPPED, message=nb.skip))
         else:
-            notify(RunEvent(kind="queued", path=nb.path))
+            notify(RunEvent(kind=EventKind.QUEUED, path=nb.path))
     try:
         if plan.to_run:
             session.data = data_sources(session.repo, session.cache_dir)  # once per run: it checks the hashes of in-repo data

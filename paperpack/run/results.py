@@ -11,7 +11,7 @@ from ..verdicts import Verdict, Word
 if TYPE_CHECKING:
     from ..timemachine.rerun import DatedRun
 
-__all__ = ["RunEvent", "NotebookRun", "RunResult", "FAILING_VERDICTS", "Verdict", "Status"]
+__all__ = ["EventKind", "RunEvent", "NotebookRun", "RunResult", "FAILING_VERDICTS", "Verdict", "Status"]
 
 
 class Status(Word):
@@ -40,17 +40,31 @@ _SUMMARY_LABELS = ((Verdict.SAME, "same results"), (Verdict.SAME_WITH_WARNINGS, 
                    (Verdict.SKIPPED, "skipped"))
 
 
+class EventKind(Word):
+    """What a :class:`RunEvent` says happened."""
+
+    QUEUED = "queued"  # a notebook waits for a free slot
+    START = "start"  # its kernel is starting
+    CELL = "cell"  # a cell started (``cell`` of ``cells``, from 0)
+    DONE = "done"  # it ended, with ``status`` and ``verdict`` (also when it was never run)
+    FINISHED = "finished"  # every notebook ended; ``message`` is the summary
+
+
 @dataclass
 class RunEvent:
-    """Progress, for a display: ``kind`` is queued, start, cell, done, skipped, or finished."""
+    """Progress, for a display. ``kind`` given as its word ("cell") becomes the :class:`EventKind`;
+    a word outside the vocabulary raises ``ValueError``."""
 
-    kind: str
+    kind: EventKind
     path: str = ""
     cell: int | None = None
     cells: int | None = None
     status: Status | None = None
     verdict: Verdict | None = None
     message: str = ""
+
+    def __post_init__(self) -> None:
+        self.kind = EventKind(self.kind)
 
 
 @dataclass
