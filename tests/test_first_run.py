@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 import pytest
 
 from paperpack.cli.main import main
-from tests.conftest import CASES, require
+from tests.conftest import CASES, ROOT, require
 from wheelhouse import pip_from, wheelhouse
 
 pytestmark = pytest.mark.slow
@@ -320,6 +320,22 @@ class User:
         return proc.returncode, {**json.loads(proc.stdout), "checks": checks}
 
 
+def _installed_for_the_user(python: str, folder: Path) -> tuple[str, str]:
+    """A venv in ``folder`` (made with ``python``, one the user may start) holding this checkout's
+    paperpack, built and installed from ``folder / "wheels"`` only; its python and its site folder."""
+    venv, own = folder / "venv", folder / "own"
+    subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=300, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(own), str(ROOT)],
+                   check=True, timeout=600, capture_output=True, env={**os.environ, **pip_from(folder / "wheels")})
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *map(str, own.glob("*.whl"))],
+                   check=True, timeout=900, capture_output=True, env={**os.environ, **pip_from(folder / "wheels")})
+    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, timeout=60, capture_output=True, text=True).stdout.strip()
+    for path in (venv, *venv.rglob("*")):
+        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+    return str(venv / "bin" / "python"), site
+
+
 @pytest.fixture(scope="module")
 def nobody(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
     """A real non-root user; one cache for the module, so the local engine's environment is built once."""
@@ -350,10 +366,14 @@ def nobody(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Us
             if again.returncode == 0 and probe.paperpack("--version", docker_group=False).returncode == 0:
                 user = probe
                 break
-        require(user is not None, f"uid {NOBODY} cannot run this checkout's paperpack with Python {version} "
-                                  f"(tried {candidates}): the checkout, its .venv and a python{version} must be "
-                                  "readable by other users (not under /root)")
-        assert user is not None
+        if user is None:
+            # the checkout or its .venv is not the user's to read (a clone under /root, as CI may make):
+            # install this checkout for the user, from its own wheel and the session's wheels
+            python = next((p for p in candidates[1:] if p), None)
+            require(python is not None, f"no python{version} on a user's PATH ({USER_PATH}) for uid {NOBODY}")
+            assert python is not None
+            user = User(*_installed_for_the_user(python, folder), folder, sock.st_gid)
+            assert user.paperpack("--version", docker_group=False).returncode == 0
         yield user
     finally:
         shutil.rmtree(folder, ignore_errors=True)
