@@ -5,7 +5,9 @@ Real files in a temporary repository, the real buildpack rendering its Dockerfil
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,12 +48,50 @@ def test_lines_an_offline_build_cannot_build_without_network_are_refused(tmp_pat
     assert "--mode binder" in info.value.hint
 
 
-def test_pip_options_beside_local_packages_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = repo(tmp_path, {"setup.py": SETUP, "requirements.txt": "-e .\n-r more.txt\n",
-                           "more.txt": "numpy\n--extra-index-url https://example.org/simple\n"})
+def _buildpack(root: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.chdir(root)
-    with pytest.raises(ConfigError, match=r"more.txt:2: pip option '--extra-index-url'"):
-        offline_buildpack()(base_image="paperpack/base:bookworm").local_packages()
+    return offline_buildpack()(base_image="paperpack/base:bookworm")
+
+
+def test_index_options_beside_local_packages_reach_every_download_step(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    root = repo(tmp_path, {"setup.py": SETUP, "requirements.txt": "-e .\n-r more.txt\n",
+                           "more.txt": "numpy\n--extra-index-url https://example.org/simple\n--pre\n"
+                                       "--find-links=https://example.org/wheels\n"})
+    pack = _buildpack(root, monkeypatch)
+    options = ["--extra-index-url", "https://example.org/simple", "--pre", "--find-links", "https://example.org/wheels"]
+    assert pack.pip_options() == options
+    flat = " ".join(options)
+    named = [body for _, body in pack.get_preassemble_scripts() if "numpy" in body]
+    assert len(named) == 1 and f"{flat} numpy" in named[0]
+    local, _ = pack.local_packages()
+    fetch = [body for _, body in pack.local_package_scripts(local) if "download" in body and "deps.txt" in body]
+    assert len(fetch) == 1 and f"{flat} --dest" in fetch[0]
+
+
+@pytest.mark.parametrize(("line", "what"), [("-c constraints.txt", "'-c'"), ("--find-links ./wheels", "'--find-links'"),
+                                            ("--no-deps", "'--no-deps'"), ("--require-hashes", "'--require-hashes'")])
+def test_pip_options_that_cannot_be_split_between_steps_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     line: str, what: str) -> None:
+    root = repo(tmp_path, {"setup.py": SETUP, "requirements.txt": "-e .\n-r more.txt\n",
+                           "more.txt": f"numpy\n{line}\n", "constraints.txt": "numpy<2\n"})
+    with pytest.raises(ConfigError, match=rf"more.txt:2: pip option {what}") as info:
+        _buildpack(root, monkeypatch).get_preassemble_scripts()
+    assert "--mode binder" in info.value.hint
+
+
+def test_url_and_vcs_lines_beside_local_packages_are_downloaded_like_named_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = repo(tmp_path, {"setup.py": SETUP, "requirements.txt": "-e .\n-e git+https://example.org/x.git#egg=x\n"
+                                                                  "https://example.org/y.tar.gz\n"})
+    pack = _buildpack(root, monkeypatch)
+    local, named = pack.local_packages()
+    assert [p.path for p in local] == ["."]
+    assert named == ["-e git+https://example.org/x.git#egg=x", "https://example.org/y.tar.gz"]
+    step = [body for _, body in pack.get_preassemble_scripts() if "example.org" in body]
+    args = shlex.join(["-e", "git+https://example.org/x.git#egg=x", "https://example.org/y.tar.gz"])
+    assert len(step) == 1 and args in step[0]
+    assert "/run/secrets/" in step[0], "a download step (these are third-party packages, as named ones are)"
 
 
 def test_backends_are_read_from_pyproject_as_data(tmp_path: Path) -> None:

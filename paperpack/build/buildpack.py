@@ -186,6 +186,17 @@ class LocalPackage:
         return not self.path.endswith(_ARCHIVES)
 
 
+def _merged(packages: list[LocalPackage]) -> list[LocalPackage]:
+    """One entry per path, in first-seen order: ``-e .`` in requirements.txt and repo2docker's own
+    ``pip install .`` for setup.py build the package once (editable when any asks, with every extra)."""
+    by_path: dict[str, LocalPackage] = {}
+    for pkg in packages:
+        seen = by_path.get(pkg.path)
+        by_path[pkg.path] = pkg if seen is None else LocalPackage(
+            pkg.path, seen.editable or pkg.editable, tuple(dict.fromkeys(seen.extras + pkg.extras)), seen.source)
+    return list(by_path.values())
+
+
 def local_package(root: Path, line: str, source: str) -> LocalPackage:
     """The package of the repository one requirement line installs.
 
@@ -215,17 +226,52 @@ def local_package(root: Path, line: str, source: str) -> LocalPackage:
     return pkg
 
 
-def _refuse_pip_options(root: Path, files: list[str]) -> None:
-    """A requirements file that installs the repository's packages is split between steps: a pip option
-    in it (another index, find-links, a constraints file) would not apply to all of them."""
+#: pip options that only say where packages come from: given to every step that downloads
+_INDEX_OPTIONS = frozenset({"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--pre",
+                            "--prefer-binary", "--only-binary", "--no-binary"})
+
+
+def pip_options(root: Path, files: list[str]) -> list[str]:
+    """The index options of requirements files that install the repository's packages, as pip arguments.
+
+    Such a file is split between steps (named packages, the local packages' dependencies), so its
+    options are given to every step that downloads. What cannot be split is refused with the line:
+    a constraints file or a find-links folder of the repository (read by steps that run before the
+    repository is copied), and options that change how pip installs rather than where from.
+    """
+    args: list[str] = []
     for rel in files:
         for number, line in logical_lines(read_repo_text(root, rel)):
-            if line.startswith("-") and not re.match(r"^(-r|--requirement|-e|--editable)(\s|=)", line):
-                raise ConfigError(f"{rel}:{number}: pip option {line.split()[0]!r} in a requirements file that "
-                                  "installs the repository's own packages: an offline build downloads their "
-                                  "dependencies in a step of its own and cannot honour it",
+            if not line.startswith("-") or re.match(r"^(-r|--requirement|-e|--editable)(\s|=)", line):
+                continue
+            match = re.match(r"^(-[A-Za-z]|--[A-Za-z-]+)(?:\s*=\s*|\s+|$)(.*)$", line)
+            name, value = (match.group(1), match.group(2).strip()) if match else (line.split()[0], "")
+            local_links = name in ("-f", "--find-links") and "://" not in value
+            if name not in _INDEX_OPTIONS or local_links:
+                why = ("a folder of the repository, which the download steps run before the repository is copied "
+                       "cannot read" if local_links else
+                       "only index options (--index-url, --extra-index-url, --find-links URL, --trusted-host, "
+                       "--pre, --prefer-binary, --only-binary, --no-binary) can be given to each of them")
+                raise ConfigError(f"{rel}:{number}: pip option {name!r} in a requirements file that installs the "
+                                  "repository's own packages: an offline build installs them in steps of their "
+                                  f"own, and {why}",
                                   hint="pin the packages from PyPI instead, move the option to a requirements file "
                                        "that installs no local package, or build with --mode binder", path=rel)
+            args += [name, value] if value else [name]
+    return args
+
+
+def is_remote(line: str) -> bool:
+    """A requirement line that names a URL or VCS checkout (``-e git+https://…``, ``https://…/x.tar.gz``):
+    a third-party package downloaded like a named one, not a package of the repository."""
+    text = re.sub(r"^\s*(-e|--editable)(\s+|=)\s*", "", line)
+    return "://" in text.split(";")[0] and not text.lstrip().startswith("file:")
+
+
+def _pip_args(line: str) -> list[str]:
+    """One requirement line as pip arguments (``-e URL`` is two)."""
+    match = re.match(r"^\s*(-e|--editable)(?:\s+|=)\s*(.+)$", line)
+    return ["-e", match.group(2).strip()] if match else [line]
 
 
 def backend_requirements(root: Path, pkg: LocalPackage) -> list[str]:
@@ -382,15 +428,20 @@ class OfflineBuildPack(BuildPack):
         path, reads_repo = self._requirements()
         if path and reads_repo:
             reqs = parse_requirements_txt(self.root, path)
-            _refuse_pip_options(self.root, reqs.files)
-            named += [r.raw for r in reqs.requirements]
-            packages += [local_package(self.root, line, path) for line in reqs.local]
+            named += [r.raw for r in reqs.requirements] + [line for line in reqs.local if is_remote(line)]
+            packages += [local_package(self.root, line, path) for line in reqs.local if not is_remote(line)]
         env_yml = self.plan.environment_yml or "environment.yml"
         packages += [local_package(self.root, r, env_yml) for r in self.plan.requirements if is_local_requirement(r)]
         if self.environment.installs_repo:  # repo2docker would run `pip install .`
             packages.append(LocalPackage(".", False, (), "setup.py" if repo_has(self.root, "setup.py")
                                          else "pyproject.toml"))
-        return list(dict.fromkeys(packages)), named
+        return _merged(packages), named
+
+    @lru_cache
+    def pip_options(self) -> list[str]:
+        """Index options of the requirements file that installs the repository's packages (else none)."""
+        path, reads_repo = self._requirements()
+        return pip_options(self.root, parse_requirements_txt(self.root, path).files) if path and reads_repo else []
 
     @lru_cache
     def get_preassemble_scripts(self) -> list[tuple[str, str]]:
@@ -402,7 +453,8 @@ class OfflineBuildPack(BuildPack):
         local, alongside = self.local_packages()
         named = [r for r in self.plan.requirements if not is_local_requirement(r)] + alongside
         if named:
-            scripts.append(("${NB_USER}", download_step(f"{PIP} " + " ".join(shlex.quote(r) for r in named))))
+            args = [*self.pip_options(), *(a for r in named for a in _pip_args(r))]
+            scripts.append(("${NB_USER}", download_step(f"{PIP} " + " ".join(shlex.quote(a) for a in args))))
         path, reads_repo = self._requirements()
         if path and not reads_repo:
             scripts.append(("${NB_USER}", download_step(f"{PIP} -r {shlex.quote(path)}")))
@@ -425,11 +477,12 @@ class OfflineBuildPack(BuildPack):
            then the editable packages again, as editable.
         """
         q = shlex.quote
+        options = "".join(f" {q(a)}" for a in self.pip_options())
         extras = "".join(f" {q(e)}" for e in sorted({e for p in local for e in p.extras}))
         build = (f"{VENV}/bin/pip --disable-pip-version-check wheel --progress-bar off --no-deps --no-index --use-pep517 "
                  f"--find-links {STORE}/backends --wheel-dir {LOCAL_WHEELS} " + " ".join(q(p.path) for p in local))
         fetch = (f"{_AS_ROOT}mkdir {STORE}/deps && {_DEPENDENCIES_CMD} {LOCAL_WHEELS} {VENV} {STORE}/deps.txt{extras} && "
-                 f"if [ -s {STORE}/deps.txt ]; then {_PIP_DL} --dest {STORE}/deps -r {STORE}/deps.txt; fi")
+                 f"if [ -s {STORE}/deps.txt ]; then {_PIP_DL}{options} --dest {STORE}/deps -r {STORE}/deps.txt; fi")
         index = f"--no-index --find-links {STORE}/deps --find-links {STORE}/backends --find-links {LOCAL_WHEELS}"
         install = f"{PIP} {index} -r {STORE}/deps.txt {LOCAL_WHEELS}/*.whl"
         editable = [p for p in local if p.editable]
