@@ -46,7 +46,7 @@ def test_a_pipeline_past_its_deadline_is_stopped_and_recorded_as_a_timeout(tmp_p
     assert "ran longer than its time limit of 8 s and was stopped while verifying" in result["failure"]["message"]
     state = read_state(Layout(out), "slow")
     assert state is not None and state.pid is not None and not alive(state.pid)
-    assert [e["event"] for e in events(out, "slow")] == ["fetching", "verifying", "failed"]
+    assert [e["event"] for e in events(out, "slow")] == ["fetching", "verifying", "interrupted", "failed"]
 
 
 def test_a_failed_submission_does_not_stop_the_next_one_in_the_same_worker(tmp_path: Path) -> None:

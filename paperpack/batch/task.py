@@ -115,7 +115,7 @@ def _watch(stop: Any, proc: subprocess.Popen[bytes], finished: threading.Event, 
         try:
             if stop.wait(timeout=WATCH):
                 log.warning("%s: the batch was stopped: stopping its pipeline", ident)
-                _stop(proc)
+                _stop(proc)  # SIGTERM: it stops its runs and says interrupted; SIGKILL after GRACE
                 return
         except Exception as exc:  # noqa: BLE001 -- the scheduler gone: the batch can no longer stop this task
             log.warning("%s: cannot watch the batch's stop event any more: %s", ident, exc)
@@ -139,7 +139,7 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
     request = json.dumps({"submission": sub.to_dict(), "config": settings.to_dict(), "parent": os.getpid(),
                           "slots": [str(p) for p in slots(layout, settings)], "started_fd": announce})
     started = time.monotonic()
-    timed_out = False
+    timed_out, running = False, None
     with open(output, "ab") as sink:
         try:
             proc = subprocess.Popen([sys.executable, "-m", "paperpack.batch"], stdin=subprocess.PIPE,
@@ -165,6 +165,7 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
             except subprocess.TimeoutExpired:
                 timed_out = True
                 log.warning("%s: still running after %s s: stopping it", sub.id, settings.deadline)
+                running = read_state(layout, sub.id)  # before it stops and says interrupted
                 _stop(proc)
         except BaseException:  # the task itself is stopped: the pipeline stops with it
             _stop(proc)
@@ -177,7 +178,7 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
     if timed_out:
         _record(layout, sub, FailureKind.TIMEOUT,
                 f"{sub.id}: the submission ran longer than its time limit of {settings.deadline:g} s and "
-                f"was stopped while {state.status if state else 'starting'}",
+                f"was stopped while {running.status if running else 'starting'}",
                 "raise --timeout (the whole submission gets 2 × timeout + 300 s), or ask the authors for a "
                 "reduced-size run (parameters in paperpack.yml)", started)
     elif proc.returncode == EXIT_INTERRUPTED:
