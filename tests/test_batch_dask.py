@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import pytest
 
+from runhelp import descendants
 from test_batch import git, git_paper, notebook, paper, tar_of, traversal_zip, zip_of
 
 pytestmark = pytest.mark.slow
@@ -176,8 +177,8 @@ def test_a_worker_killed_mid_batch_costs_no_verdict_and_no_double_run(tmp_path: 
     assert index["gone"]["result"]["failure"]["kind"] == "fetch"
     assert index["tagged"]["result"]["commit"] == git(tmp_path / "repo", "rev-parse", "v1")
     assert index["tarred"]["result"]["reasons"] == ["differs-in-text"]
-    assert [e["event"] for e in events(out, "gated")] == ["queued", "fetching", "verifying", "fetching", "verifying",
-                                                         "done"]
+    assert [e["event"] for e in events(out, "gated")] == ["queued", "fetching", "verifying", "interrupted",
+                                                         "fetching", "verifying", "done"]
     page = (out / "index.html").read_text()
     for ident in ("tagged", "zipped", "gated", "tarred"):
         assert (out / ident / "report.json").is_file()
@@ -227,3 +228,57 @@ def test_a_killed_batch_resumes_without_redoing_finished_submissions(tmp_path: P
     assert [e["event"] for e in events(out, "gated")][-3:] == ["fetching", "verifying", "done"]
     index = json.loads((out / "index.json").read_text())
     assert {s["id"]: s["reused"] for s in index["submissions"]} == {"tagged": True, "zipped": True, "gated": False}
+
+
+def kernels_below(pid: int) -> dict[int, str]:
+    """The living kernel processes started (directly or not) by ``pid``, with their command lines."""
+    found = {}
+    for child in descendants(pid):
+        try:
+            line = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "kernel" in line and alive(child):
+            found[child] = line
+    return found
+
+
+def test_ctrl_c_stops_the_tasks_running_on_the_cluster_and_records_them_interrupted(tmp_path: Path,
+                                                                                    dask_cluster) -> None:  # type: ignore[no-untyped-def]
+    address, workers = dask_cluster
+    gate = tmp_path / "gate"
+    out = tmp_path / "out"
+    queue = make_queue(tmp_path, gate, six=False)
+    batch = start_batch(queue, out, "--scheduler", address)
+    try:
+        running = wait_for("gated verifying", lambda: (s := state(out, "gated")).get("status") == "verifying" and s,
+                           batch)
+        kernels = wait_for("the gated notebook's kernel", lambda: kernels_below(running["pid"]), batch)
+        batch.send_signal(signal.SIGINT)
+        output, _ = batch.communicate(timeout=DEADLINE)
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+            batch.wait()
+    assert batch.returncode == 130, output
+    # stopped on the worker before the batch exited: the pipeline and its kernel are gone, the workers are not
+    assert not alive(running["pid"]) and not [p for p in kernels if alive(p)], kernels
+    assert all(alive(w) for w in workers)
+    stopped = state(out, "gated")
+    assert (stopped["status"], stopped["attempt"]) == ("interrupted", 1)
+    assert [e["event"] for e in events(out, "gated")] == ["queued", "fetching", "verifying", "interrupted"]
+    assert "interrupted: 1 of 3 submissions not finished" in output or "interrupted: 2 of 3" in output, output
+    index = {s["id"]: s for s in json.loads((out / "index.json").read_text())["submissions"]}
+    assert index["gated"]["status"] == "interrupted" and index["gated"]["result"] is None
+    assert 'type="interrupted"' in (out / "batch.junit.xml").read_text()
+
+    (out / "gated" / "stale.txt").write_text("left by the interrupted run")
+    gate.touch()
+    rerun = subprocess.run([sys.executable, "-m", "paperpack", "batch", str(queue), "--out-dir", str(out), "--engine",
+                            "local", "--timeout", "300", "--scheduler", address], capture_output=True, text=True,
+                           timeout=DEADLINE)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    again = state(out, "gated")
+    assert (again["status"], again["attempt"]) == ("done", 2)
+    assert not (out / "gated" / "stale.txt").exists()  # started over cleanly
+    assert [e["event"] for e in events(out, "gated")][-4:] == ["interrupted", "fetching", "verifying", "done"]

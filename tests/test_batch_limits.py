@@ -46,7 +46,7 @@ def test_a_pipeline_past_its_deadline_is_stopped_and_recorded_as_a_timeout(tmp_p
     assert "ran longer than its time limit of 8 s and was stopped while verifying" in result["failure"]["message"]
     state = read_state(Layout(out), "slow")
     assert state is not None and state.pid is not None and not alive(state.pid)
-    assert [e["event"] for e in events(out, "slow")] == ["fetching", "verifying", "failed"]
+    assert [e["event"] for e in events(out, "slow")] == ["fetching", "verifying", "interrupted", "failed"]
 
 
 def test_a_failed_submission_does_not_stop_the_next_one_in_the_same_worker(tmp_path: Path) -> None:
@@ -101,3 +101,32 @@ def test_a_worker_verifies_one_submission_at_a_time_and_fetches_the_next_meanwhi
     second_fetching = next(e["time"] for e in events(out, "quick") if e["event"] == "fetching")
     second_verifying = next(e["time"] for e in events(out, "quick") if e["event"] == "verifying")
     assert second_fetching < first_done < second_verifying
+
+
+def test_a_long_verification_never_holds_up_the_submission_fetched_behind_it_on_the_local_cluster(
+        tmp_path: Path) -> None:
+    """The flaky resume test's race, forced: on the local cluster (--jobs 2) Dask may put the never-ending
+    submission and another in the same worker, and the never-ending one may take the worker's slot first.
+    The machine's two slots are shared by its workers, so the other verifies at once, on the free slot."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from paperpack.batch.runner import BatchOptions, task_config
+    from test_batch_dask import state, wait_for
+
+    gate = tmp_path / "gate"
+    first = never_ending(tmp_path / "first", gate)
+    second = Submission("quick", str(paper(tmp_path / "second")), kind=SourceKind.FOLDER)
+    out = tmp_path / "out"
+    config = task_config(BatchOptions(out_dir=out, jobs=2, engine="local"), Layout(out)).to_dict()
+    with ThreadPoolExecutor(2) as pool:  # two tasks in one worker process, as Dask may place them
+        slow = pool.submit(run_task, first.to_dict(), config)
+        try:
+            wait_for("the first verifying", lambda: state(out, "slow").get("status") == "verifying")
+            quick = pool.submit(run_task, second.to_dict(), config)
+            wait_for("the second done while the first still verifies",
+                     lambda: state(out, "quick").get("status") == "done" and quick.done())
+            assert state(out, "slow")["status"] == "verifying"
+        finally:
+            gate.touch()
+        results = [slow.result(timeout=600), quick.result(timeout=600)]
+    assert [r["verdict"] for r in results] == ["reproduced", "reproduced"]

@@ -64,7 +64,8 @@ def _paper_run(entry: BatchEntry) -> PaperRun:
     stopped = None if failure is None else Stopped(
         failure.kind.value, f"{failure.kind.value}: {failure.message}",
         f"{failure.message}\nhint: {failure.hint}" if failure.hint else failure.message)
-    notebooks = tuple(NotebookCase(nb.path, nb.verdict, nb.status, nb.duration, nb.message) for nb in result.notebooks)
+    notebooks = tuple(NotebookCase(nb.path, nb.verdict, nb.status, nb.duration, nb.message, nb.comparison, nb.error)
+                      for nb in result.notebooks)
     return PaperRun(sub.id, result.verdict, result.label, tuple(result.reasons), result.commit, notebooks,
                     result.duration, stopped, classname=sub.id, verdict_case=True, properties=extra)
 

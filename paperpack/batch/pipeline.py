@@ -9,7 +9,7 @@ paperpack's version are unchanged, and writes each transition to ``state.json``.
 
 It dies with its parent (``PR_SET_PDEATHSIG``: a killed worker's pipeline gets SIGTERM), and
 SIGTERM stops it as Ctrl-C stops ``paperpack build``: verify() stops every container and
-runner, and the state stays where it was, so the next attempt starts over.
+runner, and the state says ``interrupted``, so the next attempt starts over.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ import time
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .._version import __version__
 from ..errors import (BuildError, ConfigError, EngineError, FetchError, PaperpackError, UnsafeArchiveError)
 from .fetch import fetch
 from .queue import Submission
-from .state import Failure, FailureKind, Layout, NotebookLine, State, Status, SubmissionResult, read_state, write_state
+from .state import (Failure, FailureKind, Layout, NotebookLine, State, Status, SubmissionResult, bounded, read_state,
+                    write_state)
 
 if TYPE_CHECKING:
     from ..verify import Result
@@ -60,6 +61,12 @@ class TaskConfig:
     memory: str | None = None  # the notebooks' memory limit (e.g. 2g)
     cache_dir: str | None = None
     deadline: float | None = None  # seconds: the whole pipeline's wall clock (see deadline_for)
+    #: verifications at once on one machine, shared by every worker process there (the local cluster: --jobs);
+    #: None: one per worker process (an existing cluster's workers, wherever they run)
+    host_slots: int | None = None
+    #: the name of the ``distributed.Event`` the batch sets when it is stopped (Ctrl-C, SIGTERM): every task
+    #: running on the cluster then stops its pipeline (see paperpack.batch.task)
+    stop_event: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,7 +127,8 @@ def _failure(exc: BaseException) -> Failure:
 def _result(sub: Submission, commit: str, verified: Result, started: float) -> SubmissionResult:
     verdict = verified.verdict
     run = verified.run
-    notebooks = [NotebookLine(nb.path, str(nb.verdict), str(nb.status), nb.duration, nb.message or "")
+    notebooks = [NotebookLine(nb.path, str(nb.verdict), str(nb.status), nb.duration, nb.message or "",
+                              bounded(nb.comparison), bounded(nb.error))
                  for nb in (run.notebooks if run is not None else [])]
     written = [verified.report_path] if verified.report_path else []
     written += list(verified.published.written) if verified.published else []
@@ -155,6 +163,38 @@ def _locked_file(path: Path) -> Iterator[None]:
         yield
 
 
+#: seconds between two looks at a pool of slots that were all taken
+SLOT_POLL = 0.2
+
+
+@contextlib.contextmanager
+def _any_slot(slots: Sequence[Path]) -> Iterator[Path]:
+    """Hold the first free one of ``slots`` (lock files) until leaving; wait while every one is held.
+
+    One slot: a blocking lock. Several (the local cluster's machine-wide pool): a look at each in
+    turn every :data:`SLOT_POLL` seconds, as the kernel has no wait on any one of several locks. A
+    lock is released by the kernel when its holder dies, so a killed pipeline never keeps a slot.
+    """
+    if len(slots) == 1:
+        with _locked_file(slots[0]):
+            yield slots[0]
+        return
+    with contextlib.ExitStack() as files:
+        handles = []
+        for path in slots:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handles.append((path, files.enter_context(open(path, "w"))))
+        while True:
+            for path, handle in handles:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                yield path
+                return
+            time.sleep(SLOT_POLL)
+
+
 def _image_lock(root: Path, config: TaskConfig, layout: Layout) -> contextlib.AbstractContextManager[None]:
     """One build at a time per image tag across the batch's workers, so identical submissions build it once.
 
@@ -173,19 +213,20 @@ def _image_lock(root: Path, config: TaskConfig, layout: Layout) -> contextlib.Ab
     return _locked_file(layout.private / "locks" / f"image-{hashlib.sha256(tag.encode()).hexdigest()[:20]}.lock")
 
 
-def run_submission(sub: Submission, config: TaskConfig, *, worker_pid: int | None = None, slot: Path | None = None,
-                   started_fd: int | None = None) -> int:
+def run_submission(sub: Submission, config: TaskConfig, *, worker_pid: int | None = None,
+                   slots: Sequence[Path] = (), started_fd: int | None = None) -> int:
     """Fetch and verify ``sub``; record it in ``state.json``. Returns 0, or :data:`EXIT_INTERRUPTED`.
 
-    ``slot``: a lock file held while verifying, so a worker verifies one submission at a time while
-    fetching the next; ``started_fd``: a pipe told when the verification starts (see :func:`_announce`).
+    ``slots``: lock files, one of which is held while verifying, so a worker (or a machine) verifies
+    as many submissions at a time as there are slots while fetching the next; ``started_fd``: a pipe
+    told when the verification starts (see :func:`_announce`).
     """
     layout = Layout(Path(config.out_dir))
     with _locked_file(layout.lock(sub.id)):  # an earlier attempt still stopping finishes first
-        return _locked(sub, config, layout, worker_pid, slot, started_fd)
+        return _locked(sub, config, layout, worker_pid, slots, started_fd)
 
 
-def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int | None, slot: Path | None,
+def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int | None, slots: Sequence[Path],
             started_fd: int | None) -> int:
     prior = read_state(layout, sub.id)
     out, work = layout.submission(sub.id), layout.workspace(sub.id)
@@ -218,16 +259,23 @@ def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int
             return 0
         with contextlib.ExitStack() as stack:
             waiting = time.monotonic()
-            if slot is not None:  # the worker's one verification at a time: this one was fetched meanwhile
-                stack.enter_context(_locked_file(slot))
+            if slots:  # this one was fetched while others verified: it waits for a free slot
+                stack.enter_context(_any_slot(slots))
             started += time.monotonic() - waiting
             _announce(started_fd)
             return _verify_stage(sub, config, layout, state, fetched.root, started)
     except KeyboardInterrupt:
-        log.warning("%s: stopped while %s; the next batch run starts it over", sub.id, state.status)
-        return EXIT_INTERRUPTED
+        return _interrupted(layout, state)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _interrupted(layout: Layout, state: State) -> int:
+    """Record that the attempt was stopped from outside (its runs stopped by then): the next run starts over."""
+    log.warning("%s: stopped while %s; the next batch run starts it over", state.id, state.status)
+    state.status, state.result = Status.INTERRUPTED, None
+    write_state(layout, state)
+    return EXIT_INTERRUPTED
 
 
 def _announce(fd: int | None) -> None:
@@ -260,8 +308,8 @@ def _verify_stage(sub: Submission, config: TaskConfig, layout: Layout, state: St
                                         duration=time.monotonic() - started)
         write_state(layout, state)
         return 0
-    if not verified.complete and _STOPPING:
-        return EXIT_INTERRUPTED  # stopped from outside: the next attempt starts over
+    if not verified.complete and _STOPPING:  # verify() stopped its runs: the next attempt starts over
+        return _interrupted(layout, state)
     state.status = Status.DONE
     state.result = _result(sub, commit, verified, started)
     write_state(layout, state)
@@ -289,5 +337,5 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     return run_submission(Submission.from_dict(request["submission"]), TaskConfig(**request["config"]),
-                          worker_pid=int(request["parent"]), slot=Path(request["slot"]) if request.get("slot") else None,
+                          worker_pid=int(request["parent"]), slots=[Path(p) for p in request.get("slots") or ()],
                           started_fd=started_fd)

@@ -4,12 +4,14 @@ Submissions already finished at the same revision by the same paperpack version 
 sent again (their ``state.json`` says so); the others become one task each
 (:func:`paperpack.batch.task.run_task`). A task whose worker dies is run again by Dask on
 another worker, and its pipeline starts over cleanly. One submission's failure never stops
-the others. On Ctrl-C (or SIGTERM) the tasks are cancelled, the workers started here are
-stopped (each takes its pipeline with it), and the index is written for what finished.
+the others. On Ctrl-C (or SIGTERM) every running task stops its pipeline on its worker (which
+stops its containers and kernels and records the submission as interrupted), the others are
+cancelled, the index is written, and :class:`BatchInterrupted` is raised.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -24,9 +26,9 @@ from .index import BatchEntry, collect, write_index
 from .pipeline import TaskConfig, deadline_for
 from .queue import Submission
 from .state import Failure, FailureKind, Layout, State, Status, SubmissionResult, read_state, write_state
-from .task import Interrupted, run_task
+from .task import GRACE, Interrupted, run_task
 
-__all__ = ["BatchOptions", "BatchResult", "run_batch", "DEFAULT_OUT"]
+__all__ = ["BatchOptions", "BatchResult", "BatchInterrupted", "run_batch", "task_config", "DEFAULT_OUT"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,19 @@ class BatchResult:
     def failed(self) -> list[BatchEntry]:
         return [e for e in self.entries if e.result is None or e.result.failure is not None]
 
+    @property
+    def unfinished(self) -> list[BatchEntry]:
+        """Submissions without a result: interrupted (their runs stopped) or never started."""
+        return [e for e in self.entries if not e.status.final]
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """The batch was stopped (Ctrl-C, SIGTERM) after its tasks were stopped and the index written."""
+
+    def __init__(self, result: BatchResult) -> None:
+        super().__init__(f"{len(result.unfinished)} submission(s) not finished")
+        self.result = result
+
 
 def _check_out(out: Path) -> Path:
     out = out.resolve()
@@ -92,14 +107,21 @@ def _crashed(layout: Layout, sub: Submission, exc: BaseException) -> SubmissionR
     return state.result
 
 
+def task_config(options: BatchOptions, layout: Layout) -> TaskConfig:
+    """The settings every task gets. The local cluster's workers share --jobs verification slots (all on this
+    machine: see :func:`paperpack.batch.task.slots`); an existing or HPC cluster's keep one per worker."""
+    local = options.scheduler is None and options.cluster is None
+    return TaskConfig(out_dir=str(layout.out), engine=options.engine, mode=options.mode, timeout=options.timeout,
+                      memory=options.memory, cache_dir=str(options.cache_dir.resolve()) if options.cache_dir else None,
+                      deadline=deadline_for(options.timeout), host_slots=options.jobs if local else None)
+
+
 def run_batch(submissions: list[Submission], options: BatchOptions,
               on_result: Callable[[BatchEntry], None] | None = None) -> BatchResult:
     """Verify every submission; write ``index.json``, ``index.html``, ``batch.junit.xml``."""
     layout = Layout(_check_out(options.out_dir))
     notify = on_result or (lambda entry: None)
-    config = TaskConfig(out_dir=str(layout.out), engine=options.engine, mode=options.mode, timeout=options.timeout,
-                        memory=options.memory, cache_dir=str(options.cache_dir.resolve()) if options.cache_dir
-                        else None, deadline=deadline_for(options.timeout))
+    config = task_config(options, layout)
     reused: set[str] = set()
     pending: list[Submission] = []
     for sub in submissions:
@@ -120,7 +142,7 @@ def run_batch(submissions: list[Submission], options: BatchOptions,
     entries = collect(layout, submissions, reused)
     result = BatchResult(entries, write_index(layout, entries), interrupted)
     if interrupted:
-        raise KeyboardInterrupt
+        raise BatchInterrupted(result)
     return result
 
 
@@ -135,17 +157,19 @@ def _reused(layout: Layout, ident: str) -> bool:
 
 def _dispatch(pending: list[Submission], config: TaskConfig, options: BatchOptions, layout: Layout,
               notify: Callable[[BatchEntry], None], reused: set[str]) -> None:
-    from distributed import as_completed
+    from distributed import Event, as_completed
 
     with connect(jobs=options.jobs, scheduler=options.scheduler, cluster=options.cluster,
                  memory=options.memory) as client:
         resources = task_resources(client)
         run = uuid.uuid4().hex[:8]
+        config = dataclasses.replace(config, stop_event=f"paperpack-batch-stop-{run}")
         futures: dict[Any, Submission] = {}
         for sub in pending:
             future = client.submit(run_task, sub.to_dict(), config.to_dict(), key=f"paperpack-batch-{sub.id}-{run}",
                                    pure=False, resources=resources)
             futures[future] = sub
+        stop = Event(f"paperpack-batch-stop-{run}", client=client)
         try:
             for future in as_completed(list(futures)):
                 sub = futures.pop(future)
@@ -162,5 +186,20 @@ def _dispatch(pending: list[Submission], config: TaskConfig, options: BatchOptio
                     reused.add(sub.id)
                 notify(BatchEntry(sub, result.status, result, reused=sub.id in reused))
         except BaseException:
-            client.cancel(list(futures), force=True)
+            _stop_tasks(client, stop, list(futures))
             raise
+
+
+def _stop_tasks(client: Any, stop: Any, futures: list[Any]) -> None:
+    """Stop every task: the running ones stop their pipelines (see paperpack.batch.task) and record them as
+    interrupted, those not started run nothing; wait for that (a second Ctrl-C stops waiting), then cancel."""
+    from distributed import wait
+
+    log.warning("stopping %d unfinished submission(s) on the cluster", len(futures))
+    try:
+        stop.set()
+        wait(futures, timeout=GRACE + 30)
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 -- the cluster gone, or a second Ctrl-C
+        log.warning("did not see every task stop: %s", exc or type(exc).__name__)
+    finally:
+        client.cancel(futures, force=True)

@@ -1,7 +1,7 @@
 """A submission's state on disk: ``DIR/ID/state.json``, and the append-only log of its transitions.
 
 ``state.json`` is written atomically at each step (queued → fetching → verifying → done or
-failed) with the revision fetched and the paperpack version; a final state also carries the
+failed, or interrupted: started over by the next run) with the revision fetched and the paperpack version; a final state also carries the
 typed :class:`SubmissionResult` that ``index.json``, ``index.html`` and ``batch.junit.xml`` are
 written from. Every transition is also appended, one JSON line each, to
 ``DIR/.batch/log/ID.jsonl``, which survives a submission being started over.
@@ -21,7 +21,7 @@ from typing import Any
 from .._version import __version__
 from ..report import write_json_atomic
 
-__all__ = ["Status", "FailureKind", "Failure", "NotebookLine", "SubmissionResult", "State", "Layout",
+__all__ = ["Status", "FailureKind", "Failure", "NotebookLine", "bounded", "SubmissionResult", "State", "Layout",
            "read_state", "write_state", "STATE_NAME"]
 
 STATE_NAME = "state.json"
@@ -32,6 +32,9 @@ class Status(str, enum.Enum):
     QUEUED = "queued"
     FETCHING = "fetching"
     VERIFYING = "verifying"
+    #: stopped from outside (the batch's Ctrl-C or SIGTERM, its worker gone) after its runs were stopped: the
+    #: next batch run starts it over
+    INTERRUPTED = "interrupted"
     DONE = "done"  # verify() finished: the result holds the paper's verdict
     FAILED = "failed"  # the pipeline stopped: the result holds the cause
 
@@ -75,13 +78,45 @@ class Failure:
 
 @dataclass(frozen=True)
 class NotebookLine:
-    """One notebook of a submission's run, as the batch's index and JUnit show it."""
+    """One notebook of a submission's run, as the batch's index and JUnit show it.
+
+    ``comparison`` and ``error`` are report.json's (what differed, with the diffs; the cell, the
+    exception, the cause, the traceback), cut by :func:`bounded` so a state stays small: the batch's
+    JUnit shows them as the submission's own report.junit.xml does (the same builders).
+    """
 
     path: str
     verdict: str
     status: str
     duration: float | None = None
     message: str = ""
+    comparison: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+#: what :func:`bounded` keeps of a notebook's details: lines of a text, characters of a line, items of a list
+KEPT_LINES = 200
+KEPT_CHARS = 1000
+KEPT_ITEMS = 50
+
+
+def bounded(value: Any) -> Any:
+    """``value`` (JSON data) with each text cut to :data:`KEPT_LINES` lines of :data:`KEPT_CHARS` characters and
+    each list to :data:`KEPT_ITEMS` items — more than a JUnit test case shows, so it shows the same — with a line
+    saying how much of a text (or a list of texts) was left out (report.json has all of it)."""
+    if isinstance(value, str):
+        lines = value[:KEPT_LINES * (KEPT_CHARS + 1)].split("\n")
+        kept = [line if len(line) <= KEPT_CHARS else line[:KEPT_CHARS - 1] + "…" for line in lines[:KEPT_LINES]]
+        total = value.count("\n") + 1
+        return "\n".join(kept if total <= KEPT_LINES else [*kept, f"… {total - KEPT_LINES} more lines in report.json"])
+    if isinstance(value, list):
+        items = [bounded(v) for v in value[:KEPT_ITEMS]]
+        if len(value) > KEPT_ITEMS and all(isinstance(v, str) for v in value):  # a traceback's lines
+            items.append(f"… {len(value) - KEPT_ITEMS} more in report.json")
+        return items
+    if isinstance(value, dict):
+        return {str(k): bounded(v) for k, v in value.items()}
+    return value
 
 
 @dataclass

@@ -6,10 +6,15 @@ stop all of it, a crash cannot take the worker down, and a worker that dies take
 pipeline with it (the child gets SIGTERM and stops its runs). The task returns the typed
 result recorded in ``state.json``.
 
-A worker verifies one submission at a time (a lock file per worker process, the *slot*), but
-runs two tasks: while one verifies, the next is started, fetched and checked against its earlier
-result, then waits for the slot. The pipeline says (a byte on a pipe) when its verification
+A worker verifies one submission at a time (a lock file per worker process, the *slot*; on the
+local cluster, a pool of --jobs slots shared by the machine's workers: :func:`slots`), but runs
+two tasks: while one verifies, the next is started, fetched and checked against its earlier
+result, then waits for a slot. The pipeline says (a byte on a pipe) when its verification
 starts; the time limit counts from then.
+
+When the batch is stopped (Ctrl-C, SIGTERM), it sets a ``distributed.Event``: each running task
+stops its pipeline (SIGTERM: verify() stops its containers and kernels, the state says
+``interrupted``) and raises :class:`Interrupted`; a task that starts afterwards runs nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,12 +35,14 @@ from .pipeline import EXIT_INTERRUPTED, TaskConfig
 from .queue import Submission
 from .state import Failure, FailureKind, Layout, State, Status, SubmissionResult, read_state, write_state
 
-__all__ = ["run_task", "Interrupted", "GRACE"]
+__all__ = ["run_task", "slots", "Interrupted", "GRACE"]
 
 log = logging.getLogger(__name__)
 
 #: seconds a stopped pipeline gets to stop its runs before it is killed
 GRACE = 60.0
+#: seconds between two looks at the batch's stop event (each a round trip to the scheduler)
+WATCH = 1.0
 
 
 class Interrupted(RuntimeError):
@@ -69,6 +77,51 @@ def _record(layout: Layout, sub: Submission, kind: FailureKind, message: str, hi
     write_state(layout, state)
 
 
+def slots(layout: Layout, settings: TaskConfig) -> list[Path]:
+    """The lock files of which a pipeline holds one while it verifies (see the module docstring).
+
+    The local cluster (``host_slots``: its --jobs): a pool shared by every worker process of the
+    machine, so a submission fetched on one worker verifies as soon as any verification of the
+    machine ends — a long one (a notebook waiting an hour) never holds up the submission fetched
+    behind it in the same worker while another worker is idle. Otherwise one slot per worker process.
+    """
+    folder = layout.private / "slots"
+    host = socket.gethostname()
+    if settings.host_slots:
+        return [folder / f"{host}-{k}.lock" for k in range(settings.host_slots)]
+    return [folder / f"{host}-{os.getpid()}.lock"]
+
+
+def _stop_event(name: str | None) -> Any:
+    """The batch's stop event (a ``distributed.Event``) when this runs as a task on a Dask worker, else ``None``."""
+    if name is None:
+        return None
+    try:
+        from distributed import Event, get_worker
+
+        get_worker()  # raises outside a worker: the task was called directly (tests, no cluster)
+    except (ImportError, ValueError):
+        return None
+    return Event(name)
+
+
+def _watch(stop: Any, proc: subprocess.Popen[bytes], finished: threading.Event, ident: str) -> None:
+    """Stop the pipeline (as Ctrl-C stops ``paperpack build``) when the batch sets its stop event.
+
+    Dask cannot interrupt a running task's thread, so ``client.cancel`` alone would leave the
+    pipeline running on the worker; this thread of the task looks at the event every :data:`WATCH` s.
+    """
+    while not finished.is_set():
+        try:
+            if stop.wait(timeout=WATCH):
+                log.warning("%s: the batch was stopped: stopping its pipeline", ident)
+                _stop(proc)  # SIGTERM: it stops its runs and says interrupted; SIGKILL after GRACE
+                return
+        except Exception as exc:  # noqa: BLE001 -- the scheduler gone: the batch can no longer stop this task
+            log.warning("%s: cannot watch the batch's stop event any more: %s", ident, exc)
+            return
+
+
 def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """Run one submission's pipeline; return its :class:`SubmissionResult` as a dict.
 
@@ -79,13 +132,14 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
     layout = Layout(Path(settings.out_dir))
     output = layout.output_log(sub.id)
     output.parent.mkdir(parents=True, exist_ok=True)
-    # one verification per worker process at a time; the next task fetches meanwhile (see module docstring)
-    slot = layout.private / "slots" / f"{socket.gethostname()}-{os.getpid()}.lock"
+    stop = _stop_event(settings.stop_event)
+    if stop is not None and stop.is_set():  # started after the batch was stopped: nothing to stop, nothing run
+        raise Interrupted(f"{sub.id}: the batch was stopped before it started")
     announced, announce = os.pipe()
     request = json.dumps({"submission": sub.to_dict(), "config": settings.to_dict(), "parent": os.getpid(),
-                          "slot": str(slot), "started_fd": announce})
+                          "slots": [str(p) for p in slots(layout, settings)], "started_fd": announce})
     started = time.monotonic()
-    timed_out = False
+    timed_out, running = False, None
     with open(output, "ab") as sink:
         try:
             proc = subprocess.Popen([sys.executable, "-m", "paperpack.batch"], stdin=subprocess.PIPE,
@@ -96,6 +150,10 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
             raise
         finally:
             os.close(announce)
+        finished = threading.Event()
+        if stop is not None:
+            threading.Thread(target=_watch, args=(stop, proc, finished, sub.id), daemon=True,
+                             name=f"paperpack-batch-watch-{sub.id}").start()
         try:
             assert proc.stdin is not None
             proc.stdin.write(request.encode())
@@ -107,17 +165,20 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
             except subprocess.TimeoutExpired:
                 timed_out = True
                 log.warning("%s: still running after %s s: stopping it", sub.id, settings.deadline)
+                running = read_state(layout, sub.id)  # before it stops and says interrupted
                 _stop(proc)
         except BaseException:  # the task itself is stopped: the pipeline stops with it
             _stop(proc)
             raise
+        finally:
+            finished.set()
     state = read_state(layout, sub.id)
     if state is not None and state.status.final and state.result is not None and not timed_out:
         return state.result.to_dict()
     if timed_out:
         _record(layout, sub, FailureKind.TIMEOUT,
                 f"{sub.id}: the submission ran longer than its time limit of {settings.deadline:g} s and "
-                f"was stopped while {state.status if state else 'starting'}",
+                f"was stopped while {running.status if running else 'starting'}",
                 "raise --timeout (the whole submission gets 2 × timeout + 300 s), or ask the authors for a "
                 "reduced-size run (parameters in paperpack.yml)", started)
     elif proc.returncode == EXIT_INTERRUPTED:

@@ -72,6 +72,8 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..batch import BatchOptions, read_queue, run_batch
+    from ..batch.pipeline import EXIT_INTERRUPTED
+    from ..batch.runner import BatchInterrupted
     from ..batch.index import BatchEntry
 
     out = make_console(sys.stdout, color=args.color)
@@ -99,7 +101,14 @@ def run(args: argparse.Namespace) -> int:
         out.print(f"{escape(entry.submission.id)}: {what}{again}")
 
     signal.signal(signal.SIGTERM, _terminate)
-    result = run_batch(submissions, options, on_result=show)
+    try:
+        result = run_batch(submissions, options, on_result=show)
+    except BatchInterrupted as stopped:
+        left, total = len(stopped.result.unfinished), len(stopped.result.entries)
+        print(f"paperpack batch: interrupted: {left} of {total} submissions not finished (the running ones were "
+              f"stopped on their workers and recorded as interrupted); run the same command again to verify them "
+              f"(the {total - left} finished are not redone)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     bad = [e for e in result.entries if e.result is None or e.result.failure is not None
            or not PaperClass(e.result.verdict).passed]
     if not args.quiet:

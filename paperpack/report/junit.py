@@ -103,8 +103,8 @@ def _validate_suite(publication: Publication) -> TestSuite:
 
 @dataclass(frozen=True)
 class NotebookCase:
-    """One notebook's outcome, as its test case shows it: from a :class:`NotebookRun` (with its
-    differences and error) or from a batch's notebook line (the verdict and the message only)."""
+    """One notebook's outcome, as its test case shows it: from a :class:`NotebookRun` or from a batch's
+    notebook line (each with its differences and error; a batch state of an older version: the message only)."""
 
     path: str
     verdict: str
