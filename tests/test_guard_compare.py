@@ -513,3 +513,63 @@ def test_every_verdict_records_the_tolerances_used() -> None:
     fewer_cells = compare_notebooks({"cells": [_code(1, _stdout("1\n"))]}, {}, options)
     assert (no_outputs.verdict, fewer_cells.verdict) == ("no-outputs", "differs")
     assert no_outputs.to_dict()["tolerances"]["rtol"] == fewer_cells.to_dict()["tolerances"]["rtol"] == 0.5
+
+
+# --- text in figures (issue 9: a number in a title) ------------------------------------------------
+
+def _titled_figure(title: str, font: Any = None, legend: tuple[float, float] = (200.0, 40.0)) -> str:
+    """A plot drawn with Pillow: a frame, a coloured curve, tick labels, an x label, a legend label
+    at ``legend`` (fractions of a pixel allowed) and a title, in Pillow's own font unless ``font``."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (320, 240), "white")
+    draw = ImageDraw.Draw(image)
+    font = font or ImageFont.load_default(size=12)
+    draw.rectangle((40, 30, 300, 210), outline="black")
+    draw.line([(40 + x, 120 + 60 * ((x / 40) % 2 - 1)) for x in range(0, 261, 20)], fill=(31, 119, 180), width=2)
+    for i, label in enumerate(("1.0", "0.5", "0.0")):
+        draw.text((12, 24 + 90 * i), label, fill="black", font=font)
+    draw.text((130, 215), "time (s)", fill="black", font=font)
+    draw.text(legend, "model", fill="black", font=font)
+    draw.text((110, 8), title, fill="black", font=font)
+    return _png(image)
+
+
+def _figure_cell(png: str) -> dict[str, Any]:
+    return _cell([{"output_type": "display_data", "metadata": {}, "data": {"image/png": png}}])
+
+
+def test_a_changed_number_in_a_figure_title_differs_and_is_named() -> None:
+    """"RMSE = 0.31" → "RMSE = 0.35", the curve the same: one glyph, too few pixels for a tile."""
+    from paperpack.compare.images import image_similarity
+
+    reference = _titled_figure("fit, RMSE = 0.31")
+    result = compare_notebooks(_notebook(_figure_cell(reference)),
+                               _notebook(_figure_cell(_titled_figure("fit, RMSE = 0.35"))))
+    assert result.verdict == "differs"
+    reason = result.differences[0].reason
+    assert reason.startswith("image/png looks different (similarity 0.")
+    assert reason.endswith("; its text changed: 1 character of a title, label or number differs "
+                           "(the rest of the text is drawn the same))"), reason
+    two = image_similarity(reference, _titled_figure("fit, RMSE = 0.53"))
+    assert two.note == ("; its text changed: 2 characters of a title, label or number differ "
+                        "(the rest of the text is drawn the same)"), two.note
+    assert two.value < 0.6, "the similarity is 1 − the change of the most changed glyph"
+    # the same, seen from the other side: a glyph of the re-executed figure that the committed one lacks
+    assert "its text changed" in image_similarity(_titled_figure("fit, RMSE = 0.35"), reference).note
+
+
+def test_the_same_text_in_another_font_or_placed_elsewhere_is_not_a_text_change() -> None:
+    from PIL import ImageFont
+
+    from paperpack.compare.images import image_similarity
+
+    reference = _titled_figure("fit, RMSE = 0.31")
+    assert image_similarity(reference, _titled_figure("fit, RMSE = 0.31")).value == 1.0
+    for other in (_titled_figure("fit, RMSE = 0.31", ImageFont.load_default_imagefont()),  # another font
+                  _titled_figure("fit, RMSE = 0.31", ImageFont.load_default(size=13)),  # another size
+                  _titled_figure("fit, RMSE = 0.31", legend=(200.5, 40.5)),  # a legend a half pixel away
+                  _titled_figure("fit, RMSE = 0.31", legend=(202.0, 41.0)),  # … and two pixels away
+                  _titled_figure("fit, RMSE = 0.31", legend=(204.0, 40.0))):  # … and moved by four
+        score = image_similarity(reference, other)
+        assert "its text changed" not in score.note and score.value >= 0.78, score
