@@ -573,3 +573,171 @@ def test_the_same_text_in_another_font_or_placed_elsewhere_is_not_a_text_change(
                   _titled_figure("fit, RMSE = 0.31", legend=(204.0, 40.0))):  # … and moved by four
         score = image_similarity(reference, other)
         assert "its text changed" not in score.note and score.value >= 0.78, score
+
+
+# --- the image score's parts (images.py), each against a plain reading of its docstring -------------
+
+def _naive_box(values: Any, k: int) -> Any:
+    import numpy as np
+
+    before, after = k // 2, k - 1 - k // 2
+    padded = np.pad(values, ((before, after), (before, after), (0, 0)), mode="edge")
+    out = np.zeros_like(values, dtype=np.float64)
+    for y in range(values.shape[0]):
+        for x in range(values.shape[1]):
+            out[y, x] = padded[y:y + k, x:x + k].mean(axis=(0, 1))
+    return out
+
+
+def test_the_box_blur_is_the_mean_of_each_window_with_edges_repeated() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _box
+
+    values = np.random.default_rng(1).uniform(0, 255, (7, 9, 3))
+    for k in (1, 2, 3, 4):
+        assert np.allclose(_box(values, k), _naive_box(values, k)), k
+    ramp = np.arange(16, dtype=np.float64).reshape(4, 4, 1)
+    assert _box(ramp, 3)[0, 0, 0] == (0 + 0 + 1 + 0 + 0 + 1 + 4 + 4 + 5) / 9
+
+
+def test_the_worst_tile_is_the_largest_share_of_changed_pixels_in_a_half_overlapping_tile() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import TILE, _worst_tile
+
+    changed = np.zeros((40, 48), dtype=bool)
+    assert _worst_tile(changed) == 0.0
+    changed[8:24, 8:24] = True  # exactly one tile on the half-tile grid
+    assert _worst_tile(changed) == 1.0
+    changed[:] = False
+    changed[4:20, 4:20] = True  # straddles the grid: at best a quarter of a tile on it... or more
+    shares = [changed[y:y + TILE, x:x + TILE].mean() for y in range(0, 40 - TILE + 1, TILE // 2)
+              for x in range(0, 48 - TILE + 1, TILE // 2)]
+    assert _worst_tile(changed) == max(shares) == 0.5625
+    small = np.zeros((6, 10), dtype=bool)  # smaller than a tile: the tile is the short side
+    small[0, 0] = True
+    assert _worst_tile(small) == 1 / 36
+    last = np.zeros((40, 48), dtype=bool)
+    last[24:40, 32:48] = True  # the last tile on the grid, at the bottom right corner
+    assert _worst_tile(last) == 1.0
+
+
+def test_cropping_keeps_exactly_what_is_drawn() -> None:
+    from PIL import Image
+
+    from paperpack.compare.images import _crop
+
+    image = Image.new("RGB", (30, 20), "white")
+    image.putpixel((7, 5), (238, 255, 255))  # 17 from white in one channel: drawn
+    image.putpixel((12, 9), (0, 0, 0))
+    image.putpixel((25, 15), (239, 239, 239))  # 16 from white: background
+    assert _crop(image).size == (6, 5)
+    assert _crop(image).getpixel((0, 0)) == (238, 255, 255) and _crop(image).getpixel((5, 4)) == (0, 0, 0)
+    blank = Image.new("RGB", (30, 20), "white")
+    assert _crop(blank).size == (30, 20)
+
+
+def test_glyphs_are_small_connected_pieces_of_dark_grey_ink() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import INK_DARK, INK_GREY, _glyph_mask, _glyphs
+
+    pixels = np.full((100, 100, 3), 255.0)
+    pixels[10:14, 10:13] = 0.0  # a letter
+    pixels[14, 13] = 0.0  # touching it only diagonally: the same piece
+    pixels[30:34, 30:34] = INK_DARK - 1  # dark enough
+    pixels[50:54, 50:54] = INK_DARK  # too light
+    pixels[70:74, 70:74] = (0.0, 0.0, INK_GREY - 1)  # grey enough
+    pixels[70:74, 80:84] = (0.0, 0.0, INK_GREY)  # a colour
+    pixels[90, 5:95] = 0.0  # a long line: no glyph
+    pixels[20:26, 80] = 0.0  # 6 px tall: the limit is max(4, 5 % of 100) = 5, a box spans fewer rows than 6
+    pixels[40:45, 95:100] = 0.0  # 5 × 5 px: a glyph
+    found = {(g.top, g.left, g.bottom, g.right) for g in _glyphs(pixels)}
+    assert found == {(10, 10, 14, 13), (30, 30, 33, 33), (70, 70, 73, 73), (40, 95, 44, 99)}, found
+    [letter] = [g for g in _glyphs(pixels) if g.top == 10]
+    assert len(letter.rows) == 13 and (14, 13) in zip(letter.rows, letter.cols)
+    mask = _glyph_mask((100, 100), _glyphs(pixels))
+    assert mask.sum() == 13 + 16 + 16 + 25 and mask[14, 13] and not mask[14, 10]
+    edge = np.full((4, 4, 3), 255.0)
+    edge[3, 3] = 0.0  # a glyph in the corner is found (neighbours out of the image are skipped)
+    assert [(g.top, g.left) for g in _glyphs(edge)] == [(3, 3)]
+
+
+def test_registration_finds_the_shift_and_keeps_the_identity_on_a_tie() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _fit_axis
+
+    profile = np.zeros(60)
+    profile[20:24] = 10.0
+    profile[40] = 5.0
+    assert _fit_axis(profile, profile) == (1.0, 0.0)
+    moved = np.roll(profile, 3)
+    scale, shift = _fit_axis(profile, moved)
+    assert (round(scale, 6), shift) == (1.0, 3.0)
+    assert _fit_axis(profile, np.roll(profile, -4)) == (1.0, -4.0)
+    assert _fit_axis(profile, np.roll(profile, 5))[1] != 5.0, "at most 4 px are searched"
+    flat = np.ones(60)
+    assert _fit_axis(flat, flat) == (1.0, 0.0), "every fit costs the same: the identity stays"
+
+
+def test_registration_moves_the_new_image_onto_the_committed_one() -> None:
+    import numpy as np
+    from PIL import Image
+
+    from paperpack.compare.images import _register
+
+    ref = np.full((40, 60, 3), 255.0)
+    ref[10:20, 15:18] = 0.0
+    new = np.full((40, 60, 3), 255.0)
+    new[12:22, 18:21] = 0.0  # 2 rows lower, 3 columns right
+    moved = np.asarray(_register(ref, Image.fromarray(new.astype(np.uint8))), dtype=np.float64)
+    assert np.abs(moved - ref).max() < 1.0
+
+
+def test_the_difference_is_the_largest_channel_difference_per_pixel() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _tolerant_difference
+
+    a = np.zeros((3, 4, 3))
+    b = np.zeros((3, 4, 3))
+    b[1, 2] = (10.0, -30.0, 20.0)
+    expected = np.zeros((3, 4))
+    expected[1, 2] = 30.0
+    assert np.array_equal(_tolerant_difference(a, b), expected)
+
+
+def test_text_is_rerendered_when_changes_touch_more_than_a_tenth_of_the_glyph_tiles() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _text_rerendered
+
+    text = np.zeros((32, 176), dtype=bool)
+    text[4, 4::16] = True  # one glyph pixel in each of 11 tiles
+    changed = np.zeros_like(text)
+    assert not _text_rerendered(changed, text)
+    changed[4, 4] = True  # 1 of 11 tiles: 0.09
+    assert not _text_rerendered(changed, text)
+    changed[4, 20] = True  # 2 of 11: 0.18
+    assert _text_rerendered(changed, text)
+    assert not _text_rerendered(changed, np.zeros_like(text)), "no glyph, no text"
+    assert not _text_rerendered(changed[:8], text[:8]), "an image smaller than a tile has no tile"
+    other = np.zeros_like(text)
+    other[20, 4] = other[20, 20] = True  # changes off the glyphs do not count
+    assert not _text_rerendered(other, text)
+
+
+def test_growing_a_mask_is_a_square_dilation() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _grow
+
+    mask = np.zeros((7, 7), dtype=bool)
+    mask[3, 3] = True
+    grown = _grow(mask, 2)
+    assert grown.sum() == 25 and grown[1:6, 1:6].all()
+    corner = np.zeros((4, 4), dtype=bool)
+    corner[0, 0] = True
+    assert _grow(corner, 1).sum() == 4
