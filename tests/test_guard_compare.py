@@ -551,7 +551,7 @@ def test_a_changed_number_in_a_figure_title_differs_and_is_named() -> None:
     assert reason.startswith("image/png looks different (similarity 0.")
     assert reason.endswith("; its text changed: 1 character of a title, label or number differs "
                            "(the rest of the text is drawn the same))"), reason
-    two = image_similarity(reference, _titled_figure("fit, RMSE = 0.53"))
+    two = image_similarity(reference, _titled_figure("fit, RMSE = 0.47"))
     assert two.note == ("; its text changed: 2 characters of a title, label or number differ "
                         "(the rest of the text is drawn the same)"), two.note
     assert two.value < 0.6, "the similarity is 1 − the change of the most changed glyph"
