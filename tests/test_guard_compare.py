@@ -741,3 +741,51 @@ def test_growing_a_mask_is_a_square_dilation() -> None:
     corner = np.zeros((4, 4), dtype=bool)
     corner[0, 0] = True
     assert _grow(corner, 1).sum() == 4
+
+
+def _naive_glyph_change(grey: Any, other: Any, box: tuple[int, int, int, int], reach: int,
+                        offset: tuple[int, int]) -> float:
+    """images._glyph_change read from its docstring, on images without padding."""
+    top, left, bottom, right = box
+    mine = grey[top - 1:bottom + 2, left - 1:right + 2]
+    best = []
+    for dy in range(offset[0] - reach, offset[0] + reach + 1):
+        for dx in range(offset[1] - reach, offset[1] + reach + 1):
+            theirs = other[top - 1 + dy:bottom + 2 + dy, left - 1 + dx:right + 2 + dx]
+            ink = sum(255.0 - min(a, b) for a, b in zip(mine.ravel(), theirs.ravel()))  # the darker of the two
+            best.append(abs(mine - theirs).sum() / ink)
+    return min(best)
+
+
+def test_a_glyph_is_compared_on_its_box_and_a_pixel_all_round_within_its_reach() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import MARGIN, Glyph, _glyph_change
+
+    rng = np.random.default_rng(5)
+    grey, other = rng.uniform(0, 255, (60, 60)), rng.uniform(0, 255, (60, 60))
+    padded, padded_other = (np.pad(x, MARGIN, constant_values=255.0) for x in (grey, other))
+    glyph = Glyph(top=25, left=28, bottom=31, right=32, rows=(25,), cols=(28,))
+    for reach, offset in ((0, (0, 0)), (1, (0, 0)), (2, (0, 0)), (1, (3, -4)), (0, (-5, 6))):
+        expected = _naive_glyph_change(grey, other, (25, 28, 31, 32), reach, offset)
+        assert abs(_glyph_change(padded, padded_other, glyph, reach, offset) - expected) < 1e-12, (reach, offset)
+
+
+def test_a_glyph_found_within_twelve_pixels_was_moved_not_replaced() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import MARGIN, MOVED, Glyph, _moved
+
+    def image(top: int, left: int) -> Any:
+        pixels = np.full((80, 80), 255.0)
+        pixels[top:top + 5, left:left + 3] = 0.0
+        pixels[top + 2, left + 3] = 0.0  # not symmetric: only the same place matches
+        return np.pad(pixels, MARGIN, constant_values=255.0)
+
+    glyph = Glyph(top=20, left=20, bottom=24, right=23, rows=(20,), cols=(20,))
+    for dy, dx, moved in ((0, MOVED, True), (MOVED, 0, True), (0, MOVED + 1, False), (MOVED + 1, 0, False),
+                          (-MOVED, -MOVED, True)):
+        there = Glyph(top=20 + dy, left=20 + dx, bottom=24 + dy, right=23 + dx, rows=(20 + dy,), cols=(20 + dx,))
+        other = image(20 + dy, 20 + dx)
+        assert _moved(image(20, 20), other, glyph, [there]) is moved, (dy, dx)
+    assert not _moved(image(20, 20), image(20, 20), glyph, []), "no glyph in the other image"

@@ -227,28 +227,27 @@ def _glyph_mask(shape: tuple[int, int], glyphs: list[Glyph]) -> "np.ndarray":
 def _glyph_change(grey: "np.ndarray", other: "np.ndarray", glyph: Glyph, reach: int,
                   offset: tuple[int, int] = (0, 0)) -> float:
     """How much of a glyph's ink differs in ``other`` at its place moved by ``offset``, for the best further
-    shift of at most ``reach`` pixels: the summed grey difference over the summed ink of both (0 the same,
-    1 all of it). Both images are padded with ``MARGIN`` pixels of white."""
+    shift of at most ``reach`` pixels: the summed grey difference over the summed ink of both, on the
+    glyph's box and a pixel all round (0 the same, 1 all of it; the box holds the glyph's own ink, so
+    that sum is never 0). Both images are padded with ``MARGIN`` pixels of white."""
     import numpy as np
 
-    top, left = glyph.top + MARGIN - 1, glyph.left + MARGIN - 1  # the box and a pixel all round
+    top, left = glyph.top + MARGIN - 1, glyph.left + MARGIN - 1
     bottom, right = glyph.bottom + MARGIN + 2, glyph.right + MARGIN + 2
     mine = grey[top:bottom, left:right]
-    best = 1.0
-    for dy in range(offset[0] - reach, offset[0] + reach + 1):
-        for dx in range(offset[1] - reach, offset[1] + reach + 1):
-            theirs = other[top + dy:bottom + dy, left + dx:right + dx]
-            ink = float(np.maximum(255.0 - mine, 255.0 - theirs).sum())
-            best = min(best, float(np.abs(mine - theirs).sum()) / max(ink, 1.0))
-    return best
+
+    def change(theirs: "np.ndarray") -> float:
+        return float(np.abs(mine - theirs).sum()) / float(np.maximum(255.0 - mine, 255.0 - theirs).sum())
+
+    return min(change(other[top + dy:bottom + dy, left + dx:right + dx])
+               for dy in range(offset[0] - reach, offset[0] + reach + 1)
+               for dx in range(offset[1] - reach, offset[1] + reach + 1))
 
 
 def _moved(grey: "np.ndarray", other: "np.ndarray", glyph: Glyph, others: list[Glyph]) -> bool:
-    """Whether a glyph of the same size and shape lies within ``MOVED`` pixels in ``other`` (a label
-    placed elsewhere, not another character)."""
-    return any(abs((o.bottom - o.top) - (glyph.bottom - glyph.top)) <= 1
-               and abs((o.right - o.left) - (glyph.right - glyph.left)) <= 1
-               and abs(o.top - glyph.top) <= MOVED and abs(o.left - glyph.left) <= MOVED
+    """Whether a glyph of the same shape lies within ``MOVED`` pixels in ``other`` (a label placed
+    elsewhere, not another character)."""
+    return any(abs(o.top - glyph.top) <= MOVED and abs(o.left - glyph.left) <= MOVED
                and _glyph_change(grey, other, glyph, 1, (o.top - glyph.top, o.left - glyph.left)) <= TEXT_CHANGED
                for o in others)
 
