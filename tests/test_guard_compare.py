@@ -789,3 +789,27 @@ def test_a_glyph_found_within_twelve_pixels_was_moved_not_replaced() -> None:
         other = image(20 + dy, 20 + dx)
         assert _moved(image(20, 20), other, glyph, [there]) is moved, (dy, dx)
     assert not _moved(image(20, 20), image(20, 20), glyph, []), "no glyph in the other image"
+
+
+def test_a_glyph_at_the_edge_of_the_image_is_compared_as_if_on_white() -> None:
+    """The images are padded with white: a tick label cropped to the image's edge is compared as if it
+    stood inside, on white."""
+    import numpy as np
+
+    from paperpack.compare.images import _glyphs, _text_change
+
+    def pair(column: int) -> tuple[Any, Any]:
+        a, b = np.full((100, 100, 3), 255.0), np.full((100, 100, 3), 255.0)
+        for image in (a, b):
+            for left in (25, 35, 45):  # the same text elsewhere: not re-rendered
+                image[25:30, left:left + 3] = 0.0
+        a[10:15, column] = 0.0  # a "1" …
+        b[10:15, column:column + 3] = 0.0  # … became a "0"
+        b[11:14, column + 1] = 255.0
+        return a, b
+
+    edge, inside = pair(0), pair(10)
+    change_edge = _text_change(*edge, _glyphs(edge[0]), _glyphs(edge[1]))
+    change_inside = _text_change(*inside, _glyphs(inside[0]), _glyphs(inside[1]))
+    assert change_edge[1] == change_inside[1] == 1
+    assert abs(change_edge[0] - change_inside[0]) < 1e-12 and change_edge[0] > 0.25, (change_edge, change_inside)
