@@ -813,3 +813,62 @@ def test_a_glyph_at_the_edge_of_the_image_is_compared_as_if_on_white() -> None:
     change_inside = _text_change(*inside, _glyphs(inside[0]), _glyphs(inside[1]))
     assert change_edge[1] == change_inside[1] == 1
     assert abs(change_edge[0] - change_inside[0]) < 1e-12 and change_edge[0] > 0.25, (change_edge, change_inside)
+
+
+def test_images_are_compared_at_most_512_pixels_wide_and_never_enlarged() -> None:
+    from paperpack.compare.images import _working_size
+
+    assert _working_size(100, 60) == (100, 60)
+    assert _working_size(1024, 768) == (512, 384)
+    assert _working_size(600, 1200) == (256, 512)
+    assert _working_size(10, 5) == (16, 16), "at least a tile each way"
+    assert _working_size(2048, 40) == (512, 16)
+
+
+def test_a_wide_figure_one_pixel_taller_keeps_its_shape_and_a_one_pixel_line_its_ratio() -> None:
+    from PIL import Image, ImageDraw
+
+    from paperpack.compare import image_similarity
+
+    assert image_similarity(_png(_drawing(160, 40)), _png(_drawing(160, 41))).note == ""
+
+    def line(width: int, height: int) -> str:
+        image = Image.new("RGB", (width, height), "white")
+        ImageDraw.Draw(image).line([(10, 5), (49, 5)], fill="black")
+        return _png(image)
+
+    assert image_similarity(line(60, 20), line(70, 30)).note == "", "both crop to the same 40 × 1 line"
+
+
+def test_a_resampled_figure_says_its_size_changed_and_its_text_was_re_rendered() -> None:
+    import base64
+    import io
+
+    from PIL import Image, ImageFont
+
+    from paperpack.compare import image_similarity
+
+    reference = _titled_figure("fit, RMSE = 0.31")
+    other_font = _titled_figure("fit, RMSE = 0.31", ImageFont.load_default_imagefont())
+    image = Image.open(io.BytesIO(base64.b64decode(other_font)))
+    squeezed = _png(image.resize((320, 200), Image.Resampling.LANCZOS))
+    assert image_similarity(reference, squeezed).note == (
+        "; the figure size changed: 320x240 → 320x200; its text was re-rendered (another font or hinting): "
+        "glyph shapes not compared")
+
+
+def test_a_difference_of_exactly_the_level_after_the_blur_is_no_change() -> None:
+    """A pixel changed when a channel moved by *more than* LEVEL (64) after the 3 × 3 blur."""
+    import numpy as np
+    from PIL import Image
+
+    from paperpack.compare.images import compare_images
+
+    def framed(change: int) -> Image.Image:
+        pixels = np.full((40, 40, 3), 255, dtype=np.uint8)
+        pixels[0, :] = pixels[-1, :] = pixels[:, 0] = pixels[:, -1] = 0
+        pixels[20, 19:22, 0] = 255 - change  # three pixels in a row, red channel only (not ink)
+        return Image.fromarray(pixels)
+
+    assert compare_images(framed(0), framed(192)).value == 1.0  # 3 × 192 / 9 = 64 at the middle ones
+    assert compare_images(framed(0), framed(195)).value < 1.0  # 65

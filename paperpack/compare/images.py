@@ -309,6 +309,13 @@ def _grow(mask: "np.ndarray", r: int) -> "np.ndarray":
     return grown
 
 
+def _working_size(width: int, height: int) -> tuple[int, int]:
+    """The committed image's size scaled down (never up) to at most ``SIDE`` on the longer side, each
+    side at least ``TILE``."""
+    scale = min(1.0, SIDE / max(width, height))
+    return max(TILE, round(width * scale)), max(TILE, round(height * scale))
+
+
 def compare_images(first: "Image.Image", second: "Image.Image") -> ImageScore:
     import numpy as np
     from PIL import Image
@@ -318,8 +325,7 @@ def compare_images(first: "Image.Image", second: "Image.Image") -> ImageScore:
     note = ""
     if abs(ratio_a - ratio_b) > ASPECT * max(ratio_a, ratio_b):
         note = f"; the figure size changed: {first.width}x{first.height} → {second.width}x{second.height}"
-    scale = min(1.0, SIDE / max(a.width, a.height))
-    size = (max(TILE, round(a.width * scale)), max(TILE, round(a.height * scale)))
+    size = _working_size(a.width, a.height)
     pixels_a = np.asarray(a.resize(size, Image.Resampling.LANCZOS), dtype=np.float64)
     resized_b = _register(pixels_a, b.resize(size, Image.Resampling.LANCZOS))
     pixels_b = np.asarray(resized_b, dtype=np.float64)
