@@ -878,3 +878,36 @@ def test_a_difference_of_exactly_the_level_after_the_blur_is_no_change() -> None
     assert compare_images(framed(0), framed(192)).value == 1.0  # 3 × 192 / 9 = 64 at the middle ones
     assert compare_images(framed(0), framed(195)).value < 1.0  # 65 (in one channel: the largest of R, G, B)
     assert compare_images(framed(195), framed(0)).value < 1.0  # lighter as well as darker
+
+
+def test_glyph_pieces_join_only_touching_pixels_and_small_images_allow_four_pixel_boxes() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _glyphs
+
+    def pieces(*points: tuple[int, int], size: int = 30) -> int:
+        pixels = np.full((size, size, 3), 255.0)
+        for point in points:
+            pixels[point] = 0.0
+        return len(_glyphs(pixels))
+
+    assert pieces((5, 10), (6, 11), (7, 12)) == 1  # diagonal neighbours
+    assert pieces((5, 10), (6, 11), (7, 12), (5, 13)) == 2  # two rows above the last, not touching
+    assert pieces((5, 10), (7, 10)) == 2  # a row between
+    assert pieces((5, 10), (6, 10), (6, 8)) == 2  # a column between
+    small = np.full((80, 80, 3), 255.0)  # 5 % of 80 is 4: the limit is 4, a box spans fewer than 4 rows
+    small[10:14, 10:14] = 0.0
+    small[30:35, 30:35] = 0.0
+    assert [(g.top, g.bottom) for g in _glyphs(small)] == [(10, 13)]
+
+
+def test_text_touched_on_exactly_a_tenth_of_its_tiles_is_not_re_rendered() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _text_rerendered
+
+    text = np.zeros((16, 160), dtype=bool)
+    text[4, 4::16] = True  # 10 tiles
+    changed = np.zeros_like(text)
+    changed[4, 4] = True
+    assert not _text_rerendered(changed, text)  # 1 of 10: not more than 0.1
