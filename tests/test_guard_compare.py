@@ -624,6 +624,10 @@ def test_the_worst_tile_is_the_largest_share_of_changed_pixels_in_a_half_overlap
     strip = np.zeros((31, 47), dtype=bool)
     strip[24:31, 40:47] = True  # the last 7 rows and columns: no whole tile on the grid holds them
     assert _worst_tile(strip) == 49 / 256
+    for last in (np.s_[24, :], np.s_[:, 24]):  # the last row, then the last column, of a 25 × 25 image
+        edge = np.zeros((25, 25), dtype=bool)
+        edge[last] = True
+        assert _worst_tile(edge) == 16 / 256, last
 
 
 def test_the_worst_tile_against_every_tile_on_the_grid() -> None:
