@@ -915,3 +915,23 @@ def test_text_touched_on_exactly_a_tenth_of_its_tiles_is_not_re_rendered() -> No
     changed = np.zeros_like(text)
     changed[4, 4] = True
     assert not _text_rerendered(changed, text)  # 1 of 10: not more than 0.1
+
+
+def test_registration_searches_half_pixels_and_scales_up_to_three_percent_each_way() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _fit_axis
+
+    positions = np.arange(200, dtype=np.float64)
+    ref = np.exp(-((positions - 80) / 6) ** 2) + 0.5 * np.exp(-((positions - 140) / 4) ** 2)
+
+    def fit(scale: float, shift: float) -> tuple[float, float]:
+        new = np.interp((positions - shift) / scale, positions, ref)  # new(x · scale + shift) = ref(x)
+        found = _fit_axis(ref, new)
+        return round(found[0], 6), found[1]
+
+    assert fit(1.0, 0.5) == (1.0, 0.5)
+    assert fit(1.0, 4.0) == (1.0, 4.0)
+    assert fit(1.03, 0.0) == (1.03, 0.0)
+    assert fit(0.97, 0.0) == (0.97, 0.0)
+    assert fit(1.2, 0.0)[0] <= 1.03, "a scale beyond 3 % is not searched"
