@@ -14,10 +14,12 @@ issue 9's second round: re-rendered text (fonts, DPI rounding), legend jitter an
 figures with changes seen through a font change and a title whose number changed
 (``rerender_pairs()``), and text reprs (``repr_pairs()``). A figure whose default size
 changed is counted apart: it may be *differs* when it says "the figure size changed".
-With ``--other-python PYTHON`` (a Python with another matplotlib, e.g. a venv with
-``matplotlib==3.10.9``), also the same figures drawn by both versions: the committed one by the
-other version, the re-executed one (unchanged, or changed by 1–20 %) by this one.
-Run:  .venv/bin/python benchmarks/bench_compare.py [--other-python PYTHON]
+With ``--other-matplotlib VERSION`` (a venv with ``matplotlib==VERSION``, numpy and pillow is made
+under ``~/.cache/paperpack-bench/``, from the configured package index) or ``--other-python PYTHON``
+(a Python that has another matplotlib), also the same figures drawn by both versions: the committed
+one by the other version, the re-executed one (unchanged, or changed by 1–20 %, or its title's
+number changed) by this one.
+Run:  .venv/bin/python benchmarks/bench_compare.py [--other-matplotlib 3.10.9 | --other-python PYTHON]
 """
 
 from __future__ import annotations
@@ -89,10 +91,25 @@ def other_renders(python: str) -> tuple[dict[str, str], str]:
     return renders, version
 
 
+def matplotlib_python(version: str) -> str:
+    """The Python of a venv with ``matplotlib==version`` (made once, under ~/.cache/paperpack-bench/)."""
+    venv = Path.home() / ".cache" / "paperpack-bench" / f"matplotlib-{version}"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=600)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"matplotlib=={version}", "numpy", "pillow"],
+                       check=True, timeout=1200)
+    return str(python)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--other-python", help="a Python with another matplotlib version")
+    other = parser.add_mutually_exclusive_group()
+    other.add_argument("--other-python", help="a Python with another matplotlib version")
+    other.add_argument("--other-matplotlib", metavar="VERSION", help="another matplotlib version (a venv is made)")
     args = parser.parse_args(argv)
+    if args.other_matplotlib:
+        args.other_python = matplotlib_python(args.other_matplotlib)
     start = time.perf_counter()
     sets = {"the set the constants were chosen on": list(text_pairs()) + list(image_pairs()),
             "held-out renders and change sizes": list(image_pairs(held_out=True)),

@@ -258,10 +258,14 @@ def rerender_pairs() -> Iterator[Pair]:
                    [_figure_output(_png(_titled(change), Render()))])
 
 
+#: the figures drawn by two matplotlib versions: the five families, black ink, and a title whose number changed
+VERSION_FIGURES: dict[str, Callable[[float], Callable[[Any], None]]] = dict(FIGURES, black=_black, title=_titled)
+
+
 def figure_renders(changes: tuple[float, ...] = (0.0, *CHANGES)) -> dict[str, str]:
     """``{"<family>/<change>": base64 PNG}`` at the base render: drawn by another matplotlib, then
     paired with this one's (benchmarks/bench_compare.py ``--other-python``)."""
-    return {f"{family}/{change:g}": _png(figure(change), Render()) for family, figure in FIGURES.items()
+    return {f"{family}/{change:g}": _png(figure(change), Render()) for family, figure in VERSION_FIGURES.items()
             for change in changes}
 
 

@@ -513,3 +513,425 @@ def test_every_verdict_records_the_tolerances_used() -> None:
     fewer_cells = compare_notebooks({"cells": [_code(1, _stdout("1\n"))]}, {}, options)
     assert (no_outputs.verdict, fewer_cells.verdict) == ("no-outputs", "differs")
     assert no_outputs.to_dict()["tolerances"]["rtol"] == fewer_cells.to_dict()["tolerances"]["rtol"] == 0.5
+
+
+# --- text in figures (issue 9: a number in a title) ------------------------------------------------
+
+def _titled_figure(title: str, font: Any = None, legend: tuple[float, float] = (200.0, 40.0)) -> str:
+    """A plot drawn with Pillow: a frame, a coloured curve, tick labels, an x label, a legend label
+    at ``legend`` (fractions of a pixel allowed) and a title, in Pillow's own font unless ``font``."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (320, 240), "white")
+    draw = ImageDraw.Draw(image)
+    font = font or ImageFont.load_default(size=12)
+    draw.rectangle((40, 30, 300, 210), outline="black")
+    draw.line([(40 + x, 120 + 60 * ((x / 40) % 2 - 1)) for x in range(0, 261, 20)], fill=(31, 119, 180), width=2)
+    for i, label in enumerate(("1.0", "0.5", "0.0")):
+        draw.text((12, 24 + 90 * i), label, fill="black", font=font)
+    draw.text((130, 215), "time (s)", fill="black", font=font)
+    draw.text(legend, "model", fill="black", font=font)
+    draw.text((110, 8), title, fill="black", font=font)
+    return _png(image)
+
+
+def _figure_cell(png: str) -> dict[str, Any]:
+    return _cell([{"output_type": "display_data", "metadata": {}, "data": {"image/png": png}}])
+
+
+def test_a_changed_number_in_a_figure_title_differs_and_is_named() -> None:
+    """"RMSE = 0.31" → "RMSE = 0.35", the curve the same: one glyph, too few pixels for a tile."""
+    from paperpack.compare.images import image_similarity
+
+    reference = _titled_figure("fit, RMSE = 0.31")
+    result = compare_notebooks(_notebook(_figure_cell(reference)),
+                               _notebook(_figure_cell(_titled_figure("fit, RMSE = 0.35"))))
+    assert result.verdict == "differs"
+    reason = result.differences[0].reason
+    assert reason.startswith("image/png looks different (similarity 0.")
+    assert reason.endswith("; its text changed: 1 character of a title, label or number differs "
+                           "(the rest of the text is drawn the same))"), reason
+    two = image_similarity(reference, _titled_figure("fit, RMSE = 0.47"))
+    assert two.note == ("; its text changed: 2 characters of a title, label or number differ "
+                        "(the rest of the text is drawn the same)"), two.note
+    assert two.value < 0.6, "the similarity is 1 − the change of the most changed glyph"
+    # the same, seen from the other side: a glyph of the re-executed figure that the committed one lacks
+    assert "its text changed" in image_similarity(_titled_figure("fit, RMSE = 0.35"), reference).note
+
+
+def test_the_same_text_in_another_font_or_placed_elsewhere_is_not_a_text_change() -> None:
+    from PIL import ImageFont
+
+    from paperpack.compare.images import image_similarity
+
+    reference = _titled_figure("fit, RMSE = 0.31")
+    assert image_similarity(reference, _titled_figure("fit, RMSE = 0.31")).value == 1.0
+    for other in (_titled_figure("fit, RMSE = 0.31", ImageFont.load_default_imagefont()),  # another font
+                  _titled_figure("fit, RMSE = 0.31", ImageFont.load_default(size=13)),  # another size
+                  _titled_figure("fit, RMSE = 0.31", legend=(200.5, 40.5)),  # a legend a half pixel away
+                  _titled_figure("fit, RMSE = 0.31", legend=(202.0, 41.0)),  # … and two pixels away
+                  _titled_figure("fit, RMSE = 0.31", legend=(204.0, 40.0))):  # … and moved by four
+        score = image_similarity(reference, other)
+        assert "its text changed" not in score.note and score.value >= 0.78, score
+
+
+# --- the image score's parts (images.py), each against a plain reading of its docstring -------------
+
+def _naive_box(values: Any, k: int) -> Any:
+    import numpy as np
+
+    before, after = k // 2, k - 1 - k // 2
+    padded = np.pad(values, ((before, after), (before, after), (0, 0)), mode="edge")
+    out = np.zeros_like(values, dtype=np.float64)
+    for y in range(values.shape[0]):
+        for x in range(values.shape[1]):
+            out[y, x] = padded[y:y + k, x:x + k].mean(axis=(0, 1))
+    return out
+
+
+def test_the_box_blur_is_the_mean_of_each_window_with_edges_repeated() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _box
+
+    values = np.random.default_rng(1).uniform(0, 255, (7, 9, 3))
+    for k in (1, 2, 3, 4):
+        assert np.allclose(_box(values, k), _naive_box(values, k)), k
+    ramp = np.arange(16, dtype=np.float64).reshape(4, 4, 1)
+    assert _box(ramp, 3)[0, 0, 0] == (0 + 0 + 1 + 0 + 0 + 1 + 4 + 4 + 5) / 9
+
+
+def test_the_worst_tile_is_the_largest_share_of_changed_pixels_in_a_half_overlapping_tile() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import TILE, _worst_tile
+
+    changed = np.zeros((40, 48), dtype=bool)
+    assert _worst_tile(changed) == 0.0
+    changed[8:24, 8:24] = True  # exactly one tile on the half-tile grid
+    assert _worst_tile(changed) == 1.0
+    changed[:] = False
+    changed[4:20, 4:20] = True  # straddles the grid: at best a quarter of a tile on it... or more
+    shares = [changed[y:y + TILE, x:x + TILE].mean() for y in range(0, 40 - TILE + 1, TILE // 2)
+              for x in range(0, 48 - TILE + 1, TILE // 2)]
+    assert _worst_tile(changed) == max(shares) == 0.5625
+    small = np.zeros((6, 10), dtype=bool)  # smaller than a tile: the tile is the short side
+    small[0, 0] = True
+    assert _worst_tile(small) == 1 / 36
+    last = np.zeros((40, 48), dtype=bool)
+    last[24:40, 32:48] = True  # the last tile on the grid, at the bottom right corner
+    assert _worst_tile(last) == 1.0
+    strip = np.zeros((31, 47), dtype=bool)
+    strip[24:31, 40:47] = True  # the last 7 rows and columns: no whole tile on the grid holds them
+    assert _worst_tile(strip) == 49 / 256
+    for last in (np.s_[24, :], np.s_[:, 24]):  # the last row, then the last column, of a 25 × 25 image
+        edge = np.zeros((25, 25), dtype=bool)
+        edge[last] = True
+        assert _worst_tile(edge) == 16 / 256, last
+
+
+def test_the_worst_tile_against_every_tile_on_the_grid() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import TILE, _worst_tile
+
+    rng = np.random.default_rng(3)
+    for height, width in ((40, 48), (31, 47), (57, 33)):
+        rows = np.linspace(0.1, 0.9, height)[:, None]  # denser further down: the worst tile is not the first
+        changed = rng.uniform(0, 1, (height, width)) < rows
+        step = TILE // 2
+        shares = [changed[y:y + TILE, x:x + TILE].sum() / TILE ** 2
+                  for y in range(0, height - TILE + step, step) for x in range(0, width - TILE + step, step)]
+        assert _worst_tile(changed) == max(shares), (height, width)
+
+
+def test_cropping_keeps_exactly_what_is_drawn() -> None:
+    from PIL import Image
+
+    from paperpack.compare.images import _crop
+
+    image = Image.new("RGB", (30, 20), "white")
+    image.putpixel((7, 5), (238, 255, 255))  # 17 from white in one channel: drawn
+    image.putpixel((12, 9), (0, 0, 0))
+    image.putpixel((25, 15), (239, 239, 239))  # 16 from white: background
+    assert _crop(image).size == (6, 5)
+    assert _crop(image).getpixel((0, 0)) == (238, 255, 255) and _crop(image).getpixel((5, 4)) == (0, 0, 0)
+    blank = Image.new("RGB", (30, 20), "white")
+    assert _crop(blank).size == (30, 20)
+
+
+def test_glyphs_are_small_connected_pieces_of_dark_grey_ink() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import INK_DARK, INK_GREY, _glyph_mask, _glyphs
+
+    pixels = np.full((100, 100, 3), 255.0)
+    pixels[10:14, 10:13] = 0.0  # a letter
+    pixels[14, 13] = 0.0  # touching it only diagonally: the same piece
+    pixels[30:34, 30:34] = INK_DARK - 1  # dark enough
+    pixels[50:54, 50:54] = INK_DARK  # too light
+    pixels[70:74, 70:74] = (0.0, 0.0, INK_GREY - 1)  # grey enough
+    pixels[70:74, 80:84] = (0.0, 0.0, INK_GREY)  # a colour
+    pixels[90, 5:95] = 0.0  # a long line: no glyph
+    pixels[20:26, 80] = 0.0  # 6 px tall: the limit is max(4, 5 % of 100) = 5, a box spans fewer rows than 6
+    pixels[40:45, 95:100] = 0.0  # 5 × 5 px: a glyph
+    found = {(g.top, g.left, g.bottom, g.right) for g in _glyphs(pixels)}
+    assert found == {(10, 10, 14, 13), (30, 30, 33, 33), (70, 70, 73, 73), (40, 95, 44, 99)}, found
+    [letter] = [g for g in _glyphs(pixels) if g.top == 10]
+    assert len(letter.rows) == 13 and (14, 13) in zip(letter.rows, letter.cols)
+    mask = _glyph_mask((100, 100), _glyphs(pixels))
+    assert mask.sum() == 13 + 16 + 16 + 25 and mask[14, 13] and not mask[14, 10]
+    edge = np.full((4, 4, 3), 255.0)
+    edge[3, 3] = 0.0  # a glyph in the corner is found (neighbours out of the image are skipped)
+    assert [(g.top, g.left) for g in _glyphs(edge)] == [(3, 3)]
+
+
+def test_registration_finds_the_shift_and_keeps_the_identity_on_a_tie() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _fit_axis
+
+    profile = np.zeros(60)
+    profile[20:24] = 10.0
+    profile[40] = 5.0
+    assert _fit_axis(profile, profile) == (1.0, 0.0)
+    moved = np.roll(profile, 3)
+    scale, shift = _fit_axis(profile, moved)
+    assert (round(scale, 6), shift) == (1.0, 3.0)
+    assert _fit_axis(profile, np.roll(profile, -4)) == (1.0, -4.0)
+    assert _fit_axis(profile, np.roll(profile, 5))[1] != 5.0, "at most 4 px are searched"
+    flat = np.ones(60)
+    assert _fit_axis(flat, flat) == (1.0, 0.0), "every fit costs the same: the identity stays"
+
+
+def test_registration_moves_the_new_image_onto_the_committed_one() -> None:
+    import numpy as np
+    from PIL import Image
+
+    from paperpack.compare.images import _register
+
+    ref = np.full((40, 60, 3), 255.0)
+    ref[10:20, 15:18] = 0.0
+    new = np.full((40, 60, 3), 255.0)
+    new[12:22, 18:21] = 0.0  # 2 rows lower, 3 columns right
+    moved = np.asarray(_register(ref, Image.fromarray(new.astype(np.uint8))), dtype=np.float64)
+    assert np.abs(moved - ref).max() < 1.0
+
+
+def test_text_is_rerendered_when_changes_touch_more_than_a_tenth_of_the_glyph_tiles() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _text_rerendered
+
+    text = np.zeros((32, 176), dtype=bool)
+    text[4, 4::16] = True  # one glyph pixel in each of 11 tiles
+    changed = np.zeros_like(text)
+    assert not _text_rerendered(changed, text)
+    changed[4, 4] = True  # 1 of 11 tiles: 0.09
+    assert not _text_rerendered(changed, text)
+    changed[4, 20] = True  # 2 of 11: 0.18
+    assert _text_rerendered(changed, text)
+    assert not _text_rerendered(changed, np.zeros_like(text)), "no glyph, no text"
+    assert not _text_rerendered(changed[:8], text[:8]), "an image smaller than a tile has no tile"
+    other = np.zeros_like(text)
+    other[20, 4] = other[20, 20] = True  # changes off the glyphs do not count
+    assert not _text_rerendered(other, text)
+
+
+def test_growing_a_mask_is_a_square_dilation() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _grow
+
+    mask = np.zeros((7, 7), dtype=bool)
+    mask[3, 3] = True
+    grown = _grow(mask, 2)
+    assert grown.sum() == 25 and grown[1:6, 1:6].all()
+    corner = np.zeros((4, 4), dtype=bool)
+    corner[0, 0] = True
+    assert _grow(corner, 1).sum() == 4
+
+
+def _naive_glyph_change(grey: Any, other: Any, box: tuple[int, int, int, int], reach: int,
+                        offset: tuple[int, int]) -> float:
+    """images._glyph_change read from its docstring, on images without padding."""
+    top, left, bottom, right = box
+    mine = grey[top - 1:bottom + 2, left - 1:right + 2]
+    best = []
+    for dy in range(offset[0] - reach, offset[0] + reach + 1):
+        for dx in range(offset[1] - reach, offset[1] + reach + 1):
+            theirs = other[top - 1 + dy:bottom + 2 + dy, left - 1 + dx:right + 2 + dx]
+            ink = sum(255.0 - min(a, b) for a, b in zip(mine.ravel(), theirs.ravel()))  # the darker of the two
+            best.append(abs(mine - theirs).sum() / ink)
+    return min(best)
+
+
+def test_a_glyph_is_compared_on_its_box_and_a_pixel_all_round_within_its_reach() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import MARGIN, Glyph, _glyph_change
+
+    rng = np.random.default_rng(5)
+    grey, other = rng.uniform(0, 255, (60, 60)), rng.uniform(0, 255, (60, 60))
+    padded, padded_other = (np.pad(x, MARGIN, constant_values=255.0) for x in (grey, other))
+    glyph = Glyph(top=25, left=28, bottom=31, right=32, rows=(25,), cols=(28,))
+    for reach, offset in ((0, (0, 0)), (1, (0, 0)), (2, (0, 0)), (1, (3, -4)), (0, (-5, 6))):
+        expected = _naive_glyph_change(grey, other, (25, 28, 31, 32), reach, offset)
+        assert abs(_glyph_change(padded, padded_other, glyph, reach, offset) - expected) < 1e-12, (reach, offset)
+
+
+def test_a_glyph_found_within_twelve_pixels_was_moved_not_replaced() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import MARGIN, MOVED, Glyph, _moved
+
+    def image(top: int, left: int) -> Any:
+        pixels = np.full((80, 80), 255.0)
+        pixels[top:top + 5, left:left + 3] = 0.0
+        pixels[top + 2, left + 3] = 0.0  # not symmetric: only the same place matches
+        return np.pad(pixels, MARGIN, constant_values=255.0)
+
+    glyph = Glyph(top=20, left=20, bottom=24, right=23, rows=(20,), cols=(20,))
+    for dy, dx, moved in ((0, MOVED, True), (MOVED, 0, True), (0, MOVED + 1, False), (MOVED + 1, 0, False),
+                          (-MOVED, -MOVED, True)):
+        there = Glyph(top=20 + dy, left=20 + dx, bottom=24 + dy, right=23 + dx, rows=(20 + dy,), cols=(20 + dx,))
+        other = image(20 + dy, 20 + dx)
+        assert _moved(image(20, 20), other, glyph, [there]) is moved, (dy, dx)
+    assert not _moved(image(20, 20), image(20, 20), glyph, []), "no glyph in the other image"
+
+
+def test_a_glyph_at_the_edge_of_the_image_is_compared_as_if_on_white() -> None:
+    """The images are padded with white: a tick label cropped to the image's edge is compared as if it
+    stood inside, on white."""
+    import numpy as np
+
+    from paperpack.compare.images import _glyphs, _text_change
+
+    def pair(column: int) -> tuple[Any, Any]:
+        a, b = np.full((100, 100, 3), 255.0), np.full((100, 100, 3), 255.0)
+        for image in (a, b):
+            for left in (25, 35, 45):  # the same text elsewhere: not re-rendered
+                image[25:30, left:left + 3] = 0.0
+        a[10:15, column] = 0.0  # a "1" …
+        b[10:15, column:column + 3] = 0.0  # … became a "0"
+        b[11:14, column + 1] = 255.0
+        return a, b
+
+    edge, inside = pair(0), pair(10)
+    change_edge = _text_change(*edge, _glyphs(edge[0]), _glyphs(edge[1]))
+    change_inside = _text_change(*inside, _glyphs(inside[0]), _glyphs(inside[1]))
+    assert change_edge[1] == change_inside[1] == 1
+    assert abs(change_edge[0] - change_inside[0]) < 1e-12 and change_edge[0] > 0.25, (change_edge, change_inside)
+
+
+def test_images_are_compared_at_most_512_pixels_wide_and_never_enlarged() -> None:
+    from paperpack.compare.images import _working_size
+
+    assert _working_size(100, 60) == (100, 60)
+    assert _working_size(1024, 768) == (512, 384)
+    assert _working_size(600, 1200) == (256, 512)
+    assert _working_size(10, 5) == (16, 16), "at least a tile each way"
+    assert _working_size(2048, 40) == (512, 16)
+
+
+def test_a_wide_figure_one_pixel_taller_keeps_its_shape_and_a_one_pixel_line_its_ratio() -> None:
+    from PIL import Image, ImageDraw
+
+    from paperpack.compare import image_similarity
+
+    assert image_similarity(_png(_drawing(160, 40)), _png(_drawing(160, 41))).note == ""
+
+    def line(width: int, height: int) -> str:
+        image = Image.new("RGB", (width, height), "white")
+        ImageDraw.Draw(image).line([(10, 5), (49, 5)], fill="black")
+        return _png(image)
+
+    assert image_similarity(line(60, 20), line(70, 30)).note == "", "both crop to the same 40 × 1 line"
+
+
+def test_a_resampled_figure_says_its_size_changed_and_its_text_was_re_rendered() -> None:
+    import base64
+    import io
+
+    from PIL import Image, ImageFont
+
+    from paperpack.compare import image_similarity
+
+    reference = _titled_figure("fit, RMSE = 0.31")
+    other_font = _titled_figure("fit, RMSE = 0.31", ImageFont.load_default_imagefont())
+    image = Image.open(io.BytesIO(base64.b64decode(other_font)))
+    squeezed = _png(image.resize((320, 200), Image.Resampling.LANCZOS))
+    assert image_similarity(reference, squeezed).note == (
+        "; the figure size changed: 320x240 → 320x200; its text was re-rendered (another font or hinting): "
+        "glyph shapes not compared")
+
+
+def test_a_difference_of_exactly_the_level_after_the_blur_is_no_change() -> None:
+    """A pixel changed when a channel moved by *more than* LEVEL (64) after the 3 × 3 blur."""
+    import numpy as np
+    from PIL import Image
+
+    from paperpack.compare.images import compare_images
+
+    def framed(change: int) -> Image.Image:
+        pixels = np.full((40, 40, 3), 255, dtype=np.uint8)
+        pixels[0, :] = pixels[-1, :] = pixels[:, 0] = pixels[:, -1] = 0
+        pixels[20, 19:22, 0] = 255 - change  # three pixels in a row, red channel only (not ink)
+        return Image.fromarray(pixels)
+
+    assert compare_images(framed(0), framed(192)).value == 1.0  # 3 × 192 / 9 = 64 at the middle ones
+    assert compare_images(framed(0), framed(195)).value < 1.0  # 65 (in one channel: the largest of R, G, B)
+    assert compare_images(framed(195), framed(0)).value < 1.0  # lighter as well as darker
+
+
+def test_glyph_pieces_join_only_touching_pixels_and_small_images_allow_four_pixel_boxes() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _glyphs
+
+    def pieces(*points: tuple[int, int], size: int = 30) -> int:
+        pixels = np.full((size, size, 3), 255.0)
+        for point in points:
+            pixels[point] = 0.0
+        return len(_glyphs(pixels))
+
+    assert pieces((5, 10), (6, 11), (7, 12)) == 1  # diagonal neighbours
+    assert pieces((5, 10), (6, 11), (7, 12), (5, 13)) == 2  # two rows above the last, not touching
+    assert pieces((5, 10), (7, 10)) == 2  # a row between
+    assert pieces((5, 10), (6, 10), (6, 8)) == 2  # a column between
+    small = np.full((80, 80, 3), 255.0)  # 5 % of 80 is 4: the limit is 4, a box spans fewer than 4 rows
+    small[10:14, 10:14] = 0.0
+    small[30:35, 30:35] = 0.0
+    assert [(g.top, g.bottom) for g in _glyphs(small)] == [(10, 13)]
+
+
+def test_text_touched_on_exactly_a_tenth_of_its_tiles_is_not_re_rendered() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _text_rerendered
+
+    text = np.zeros((16, 160), dtype=bool)
+    text[4, 4::16] = True  # 10 tiles
+    changed = np.zeros_like(text)
+    changed[4, 4] = True
+    assert not _text_rerendered(changed, text)  # 1 of 10: not more than 0.1
+
+
+def test_registration_searches_half_pixels_and_scales_up_to_three_percent_each_way() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import _fit_axis
+
+    positions = np.arange(200, dtype=np.float64)
+    ref = np.exp(-((positions - 80) / 6) ** 2) + 0.5 * np.exp(-((positions - 140) / 4) ** 2)
+
+    def fit(scale: float, shift: float) -> tuple[float, float]:
+        new = np.interp((positions - shift) / scale, positions, ref)  # new(x · scale + shift) = ref(x)
+        found = _fit_axis(ref, new)
+        return round(found[0], 6), found[1]
+
+    assert fit(1.0, 0.5) == (1.0, 0.5)
+    assert fit(1.0, 4.0) == (1.0, 4.0)
+    assert fit(1.03, 0.0) == (1.03, 0.0)
+    assert fit(0.97, 0.0) == (0.97, 0.0)
+    assert fit(1.2, 0.0)[0] <= 1.03, "a scale beyond 3 % is not searched"
