@@ -1,4 +1,5 @@
-"""A reproduced error is a verdict only if the cells before it gave the same results (run/verdict.py).
+"""A reproduced error is a verdict only if the cells before it gave the same results (run/verdict.py), and
+a failing run's status and message say what happened (run/outcome.py).
 
 Issue 16's mutation testing found these guarantees untested: the earlier cells are compared with the
 notebook's own tolerances, a run without a failing cell is left alone, and an executed copy that cannot
@@ -14,7 +15,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from paperpack.run.plan import PlannedNotebook
+from paperpack.run.outcome import interpret, link_upstream
+from paperpack.run.plan import Limits, PlannedNotebook
 from paperpack.run.results import NotebookRun
 from paperpack.run.verdict import judge
 
@@ -160,3 +162,104 @@ def test_the_message_keeps_the_error_and_names_every_differing_cell(tmp_path: Pa
     assert [str(d["cell"]) for d in run.comparison["differences"]] == cells  # type: ignore[index]
     listed = run.message.split(" before it differ: ", 1)[1]
     assert listed.count("code cell") == len(cells), listed
+
+
+# --- run/outcome.py: what a failing run's status and message say ------------------------------
+# Issue 16's first measure of run/outcome.py left these untested: a runner that stopped without a result
+# (its verdict, the exit code and the last lines of its output, the cause found in that output), a kernel
+# that exited by itself or by an unknown signal, the disk and read-only hints, and the upstream notes.
+
+
+NB = PlannedNotebook(path="fit.ipynb", timeout=100, cell_timeout=10)
+LIMITS = Limits(memory="256m", pids=64)
+STOPPED = "the runner stopped without a result"
+
+
+def _no_result(facts: dict[str, object], root: Path | None = None, **kwargs: object) -> NotebookRun:
+    return interpret(NB, None, facts, LIMITS, kwargs.pop("cancelled", False), root=root, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_runner_without_a_result_fails_with_its_exit_code_and_last_lines() -> None:
+    quiet = _no_result({"exit_code": 3})
+    assert (quiet.status, quiet.verdict, quiet.message) == ("error", "failed", f"{STOPPED} (exit code 3)")
+    lines = "\n".join(f"line {i}" for i in range(1, 8))
+    loud = _no_result({"exit_code": 3, "output": f"\x1b[31m{lines}\x1b[0m\n"})
+    assert loud.message == f"{STOPPED} (exit code 3): line 3 | line 4 | line 5 | line 6 | line 7"
+
+
+def test_a_known_runner_problem_adds_its_fix_to_the_message() -> None:
+    run = _no_result({"exit_code": 1, "output": "ModuleNotFoundError: No module named 'nbclient'"})
+    assert run.message.startswith(f"{STOPPED} (exit code 1): ModuleNotFoundError"), run.message
+    assert run.message.endswith(" — the environment lacks nbclient (every repo2docker image has it): add nbclient "
+                                "to requirements.txt or rebuild with `paperpack build`"), run.message
+
+
+def test_a_runner_stopped_or_killed_for_memory_fails_and_says_so() -> None:
+    stopped = _no_result({"exit_code": 1, "output": "x"}, cancelled=True)
+    assert (stopped.status, stopped.verdict, stopped.message) == ("interrupted", "failed",
+                                                                  "interrupted before it finished")
+    oom = _no_result({"oom_killed": True})
+    assert (oom.status, oom.verdict) == ("oom", "failed")
+    assert oom.message == "out of memory: the container was killed (memory limit 256m; raise it with --memory)"
+
+
+def test_the_disk_limit_is_named_only_when_the_disk_was_full() -> None:
+    full = _no_result({"exit_code": 1, "disk_limit": "64m", "output": "OSError: [Errno 28] No space left on device"})
+    assert full.message.startswith(f"{STOPPED} (exit code 1): OSError"), full.message
+    assert full.message.endswith("does not fit in the disk limit (64m): raise run.disk in paperpack.yml or --disk")
+    other = _no_result({"exit_code": 1, "disk_limit": "64m", "output": "boom"})
+    assert other.message == f"{STOPPED} (exit code 1): boom"
+
+
+def test_a_cause_found_in_the_runners_output_is_explained_with_the_exit_code(tmp_path: Path) -> None:
+    output = f"PermissionError: [Errno 13] Permission denied: '{tmp_path}/data/secret.csv'"
+    run = _no_result({"exit_code": 1, "output": output}, root=tmp_path)
+    assert run.message.startswith("the repository file 'data/secret.csv' cannot be read"), run.message
+    assert run.message.endswith("(the runner stopped with exit code 1)"), run.message
+    assert run.error is not None and run.error.pop("cause")["id"] == "unreadable-file"
+    assert run.error == {"kind": "runner", "cell": None, "source_cell": None, "ename": "", "evalue": "",
+                         "traceback": []}
+
+
+@pytest.mark.parametrize(("code", "said"), [(0, "it exited with exit code 0 (os._exit or a crash)"),
+                                            (-77, "killed by signal 77")])
+def test_a_kernel_that_exited_or_died_of_an_unnamed_signal(code: int, said: str) -> None:
+    result = {"status": "dead-kernel", "kernel_exit": code,
+              "error": {"kind": "dead-kernel", "cell": 0, "ename": "DeadKernelError", "evalue": "died"}}
+    run = interpret(NB, result, {}, LIMITS, False)
+    assert run.message == f"the kernel died in cell 1: {said}", run.message
+
+
+@pytest.mark.parametrize(("evalue", "hint"), [
+    ("[Errno 30] Read-only file system: '/home/x'", " — in the container only the working folder (where the notebook "
+     "runs) and /tmp are writable: write files there, with paths relative to the notebook"),
+    ("bad value", ""),
+])
+def test_the_disk_hint_of_a_failing_cell(evalue: str, hint: str) -> None:
+    result = {"status": "error", "error": {"kind": "cell-error", "cell": 0, "ename": "OSError", "evalue": evalue}}
+    run = interpret(NB, result, {"disk_limit": "64m"}, LIMITS, False)
+    assert run.message == f"cell 1: OSError: {evalue}{hint}"
+
+
+def _reader(writers: list[str] | None) -> NotebookRun:
+    detail = {"writers": writers} if writers is not None else {}
+    return NotebookRun(path="plot.ipynb", status="error", verdict="failed", message="code cell 1: 'out.csv' …",
+                       error={"cause": {"id": "missing-upstream-output", "message": "", "fix": "", "detail": detail}})
+
+
+def test_the_upstream_notes_name_each_writer_that_did_not_pass() -> None:
+    fit = NotebookRun(path="fit.ipynb", status="error", verdict="failed", message="")
+    prep = NotebookRun(path="prep.ipynb", status="ok", verdict="differs", message="1 cell differs")
+    reader = _reader(["fit.ipynb", "prep.ipynb", "gone.ipynb"])
+    link_upstream([fit, prep, reader])
+    assert reader.error is not None
+    assert reader.error["cause"]["upstream"] == ["fit.ipynb failed", "prep.ipynb differs: 1 cell differs"]
+    assert reader.message == ("code cell 1: 'out.csv' … — upstream: fit.ipynb failed; "
+                              "prep.ipynb differs: 1 cell differs")
+
+
+def test_an_upstream_cause_without_writers_is_left_as_it_is() -> None:
+    reader = _reader(None)
+    link_upstream([reader])
+    assert reader.message == "code cell 1: 'out.csv' …"
+    assert reader.error is not None and "upstream" not in reader.error["cause"]
