@@ -13,9 +13,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook, new_output
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from paperpack.run.outcome import interpret, link_upstream
+from paperpack.repo import Repo
+from paperpack.run import outcome
+from paperpack.run.causes import Failure
+from paperpack.run.outcome import _committed, _failure, _first_line, interpret, iso_time, link_upstream
 from paperpack.run.plan import Limits, PlannedNotebook
 from paperpack.run.results import NotebookRun
 from paperpack.run.verdict import judge
@@ -263,3 +266,121 @@ def test_an_upstream_cause_without_writers_is_left_as_it_is() -> None:
     link_upstream([reader])
     assert reader.message == "code cell 1: 'out.csv' …"
     assert reader.error is not None and "upstream" not in reader.error["cause"]
+
+
+def test_a_run_takes_every_field_of_the_runners_result() -> None:
+    result = {"status": "ok", "duration": 2.5, "kernel": "python3", "cells": [{"index": 0, "duration": 1.0}],
+              "started": "2026-11-30T10:00:00.123456+02:00", "ended": "2026-11-30T10:00:02.6+02:00"}
+    run = interpret(PlannedNotebook(path="fit.ipynb", parameters={"n": 2}, kernel="ir"), result, {}, LIMITS, False)
+    assert run.to_dict() == {
+        "path": "fit.ipynb", "status": "ok", "verdict": "failed", "message": "", "duration": 2.5, "parameters": {"n": 2},
+        "kernel": "python3", "error": None, "cells": [{"index": 0, "duration": 1.0}], "executed": None,
+        "comparison": None, "started": "2026-11-30T08:00:00.123+00:00", "ended": "2026-11-30T08:00:02.600+00:00"}
+    lost = interpret(PlannedNotebook(path="fit.ipynb", kernel="ir"), None, {"exit_code": 1}, LIMITS, False)
+    assert (lost.path, lost.kernel, lost.cells) == ("fit.ipynb", "ir", [])
+
+
+def test_an_errors_traceback_is_cleaned_and_its_cell_counted_past_the_parameters() -> None:
+    error = {"kind": "cell-error", "cell": 1, "ename": "ValueError", "evalue": "bad",
+             "traceback": ["\x1b[31mValueError\x1b[0m: bad"]}
+    run = interpret(NB, {"status": "error", "injected_cell": 1, "error": error}, {}, LIMITS, False)
+    assert run.error is not None
+    assert (run.error["traceback"], run.error["source_cell"]) == (["ValueError: bad"], 1)  # the injected cell itself
+    assert run.message == "cell 2: ValueError: bad"
+    bare = interpret(NB, {"status": "error"}, {}, LIMITS, False)
+    assert (bare.verdict, bare.message, bare.error) == ("failed", "before the first cell", None)
+
+
+@pytest.mark.parametrize(("value", "iso"), [
+    ("2026-11-30T10:00:00.123456+02:00", "2026-11-30T08:00:00.123+00:00"),
+    ("2026-11-30T10:00:00.12345+02:00:00.12345", "2026-11-30T08:00:00.000+00:00"),  # 40 characters
+    ("2026-11-30T10:00:00.123456+02:00:00.12345", None),  # 41: more than a runner writes
+    ("2026-11-30T10:00:00", None),  # no time zone
+    ("yesterday", None),
+    (12, None),
+])
+def test_times_from_the_runner_are_utc_with_milliseconds(value: object, iso: str | None) -> None:
+    assert iso_time(value) == iso
+
+
+def test_a_long_error_value_is_cut_to_its_first_line() -> None:
+    assert _first_line("") == ""
+    assert _first_line("\x1b[1mfirst\x1b[0m\nsecond") == "first"
+    assert _first_line("x" * 160) == "x" * 160
+    assert _first_line("x" * 161) == "x" * 159 + "…"
+
+
+def _committed_error(path: Path, evalue: str) -> Path:
+    error = new_output("error", ename="TypeError", evalue=evalue, traceback=[])
+    nbformat.write(new_notebook(cells=[new_code_cell("x = 1", execution_count=1),
+                                       new_code_cell("f(x)", execution_count=2, outputs=[error])]), path)
+    return path
+
+
+@pytest.mark.parametrize(("committed", "run"), [("<A object at 0x7f00aa>", "<A object at 0x7f11bb>"), ("", "")])
+def test_the_same_error_is_recognised_whatever_its_addresses(tmp_path: Path, committed: str, run: str) -> None:
+    _committed_error(tmp_path / "fit.ipynb", committed)
+    error = {"kind": "cell-error", "cell": 1, "ename": "TypeError", "evalue": run}
+    found = interpret(NB, {"status": "error", "error": error}, {}, LIMITS, False, root=tmp_path)
+    assert found.verdict == "reproduces-error", found.message
+
+
+def test_an_unreadable_committed_notebook_only_loses_the_cell_names(tmp_path: Path) -> None:
+    (tmp_path / "fit.ipynb").write_text("{not json", encoding="utf-8")
+    run = interpret(NB, {"status": "error", "error": {"kind": "cell-error", "cell": 1, "ename": "E", "evalue": "v"}},
+                    {}, LIMITS, False, root=tmp_path)
+    assert run.message == "cell 2: E: v"
+
+
+def test_an_interrupted_run_does_not_read_the_committed_notebook(tmp_path: Path) -> None:
+    """Ctrl-C stops at once: the message counts cells without reading the repository."""
+    _committed_error(tmp_path / "fit.ipynb", "")
+    error = {"kind": "interrupted", "cell": 1, "ename": "Interrupted", "evalue": "the run was stopped"}
+    stopped = interpret(NB, {"status": "interrupted", "error": error}, {}, LIMITS, False, root=tmp_path)
+    assert (stopped.status, stopped.message) == ("interrupted", "cell 2: Interrupted: the run was stopped")
+    cancelled = interpret(NB, {"status": "error", "error": error}, {}, LIMITS, True, root=tmp_path)
+    assert (cancelled.status, cancelled.message) == ("interrupted", "interrupted in cell 2")
+
+
+def test_a_failure_carries_what_the_causes_read(tmp_path: Path) -> None:
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# Fit"), new_code_cell("import a"),
+                                       new_code_cell("f()"), new_code_cell("g()")]), tmp_path / "fit.ipynb")
+    nb = PlannedNotebook(path="fit.ipynb", writers={"out.csv": ["prep.ipynb"]})
+    committed = _committed(tmp_path, nb)
+    error = {"ename": "E", "evalue": "\x1b[1mv\x1b[0m", "traceback": ["\x1b[31mE\x1b[0m: v"], "source_cell": 2,
+             "stderr": "\x1b[33mwarned\x1b[0m", "waiting_on": [{"host": "127.0.0.1", "port": 9, "state": "s"}]}
+    result = {"status": "timeout", "kernel": "python3", "available_kernels": ["python3"]}
+    assert _failure(nb, result, error, committed, tmp_path, output="out") == Failure(
+        notebook="fit.ipynb", status="timeout", ename="E", evalue="v", traceback=["E: v"], stderr="warned",
+        output="out", cell=2, source="f()", code=["import a", "f()"], root=tmp_path,
+        writers={"out.csv": ["prep.ipynb"]}, kernel="python3", available_kernels=["python3"], environment_yml=None,
+        waiting_on=[{"host": "127.0.0.1", "port": 9, "state": "s"}])
+    whole = _failure(nb, {}, {}, committed, tmp_path)
+    assert (whole.status, whole.code, whole.source, whole.ename, whole.stderr, whole.output) == (
+        "error", ["import a", "f()", "g()"], "", "", "", "")
+    assert _failure(nb, None, None, None, None).status == "no-result"
+
+
+def test_environment_yml_is_read_only_where_it_was_translated(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "environment.yml").write_text(
+        "dependencies:\n  - python=3.11\n  - dask\n  - numpy>=1.2\n  - pip:\n    - requests==2.0\n", encoding="utf-8")
+    environment = Repo.open(tmp_path).environment
+    translated = {"python": "", "dask": "", "numpy": ">=1.2", "requests": "==2.0"}
+    assert _failure(NB, None, None, None, tmp_path, environment=environment).environment_yml == translated
+    monkeypatch.setattr(outcome, "_image_mode", {"offline": "offline", "binder": "binder"}.get)
+    assert _failure(NB, None, None, None, tmp_path, image="offline", environment=environment).environment_yml \
+        == translated
+    assert _failure(NB, None, None, None, tmp_path, image="binder", environment=environment).environment_yml is None
+
+
+def test_a_cause_comes_first_then_the_error_then_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "environment.yml").write_text("dependencies:\n  - python=3.11\n  - dask\n", encoding="utf-8")
+    nbformat.write(new_notebook(cells=[new_code_cell("import pyarrow", execution_count=4)]), tmp_path / "fit.ipynb")
+    error = {"kind": "cell-error", "cell": 0, "ename": "ModuleNotFoundError", "evalue": "No module named 'pyarrow'"}
+    run = interpret(NB, {"status": "error", "error": error}, {}, LIMITS, False, root=tmp_path,
+                    environment=Repo.open(tmp_path).environment)
+    assert run.error is not None and run.error["cause"]["id"] == "environment-translation", run.message
+    cause = run.error["cause"]
+    assert run.message == (f"code cell 1 (In [4]): {cause['message']} (ModuleNotFoundError: No module named "
+                           f"'pyarrow') — fix: {cause['fix']}")
