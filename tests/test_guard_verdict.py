@@ -384,3 +384,57 @@ def test_a_cause_comes_first_then_the_error_then_the_fix(tmp_path: Path) -> None
     cause = run.error["cause"]
     assert run.message == (f"code cell 1 (In [4]): {cause['message']} (ModuleNotFoundError: No module named "
                            f"'pyarrow') — fix: {cause['fix']}")
+
+
+def _died(code: int | None) -> dict[str, object]:
+    return {"status": "dead-kernel", "kernel_exit": code,
+            "error": {"kind": "dead-kernel", "cell": 0, "ename": "DeadKernelError", "evalue": "died"}}
+
+
+@pytest.mark.parametrize(("code", "said"), [
+    (-11, "killed by a segmentation fault (SIGSEGV)"), (-9, "killed by SIGKILL"), (-6, "killed by an abort (SIGABRT)"),
+    (-15, "killed by SIGTERM"), (None, "it exited (os._exit or a crash)")])
+def test_how_a_kernel_died_is_said_in_words(code: int | None, said: str) -> None:
+    assert interpret(NB, _died(code), {}, LIMITS, False).message == f"the kernel died in cell 1: {said}"
+
+
+def test_a_cell_error_names_its_cell_and_keeps_what_it_said(tmp_path: Path) -> None:
+    _committed_error(tmp_path / "fit.ipynb", "other")
+    run = interpret(NB, {"status": "error", "error": {"kind": "cell-error", "cell": 1, "ename": "E", "evalue": ""}},
+                    {}, LIMITS, False, root=tmp_path)
+    assert run.error is not None and run.error["where"] == "code cell 2 (In [2])"
+    assert run.message == "code cell 2 (In [2]): E"
+    nameless = interpret(NB, {"status": "error", "error": {"kind": "runner", "cell": 1}}, {}, LIMITS, False)
+    assert nameless.message == "cell 2"
+
+
+def test_a_reproduced_error_says_so_and_why(tmp_path: Path) -> None:
+    _committed_error(tmp_path / "fit.ipynb", "bad")
+    error = {"kind": "cell-error", "cell": 1, "ename": "TypeError", "evalue": "bad"}
+    run = interpret(NB, {"status": "error", "error": error}, {}, LIMITS, False, root=tmp_path)
+    assert run.verdict == "reproduces-error" and run.error is not None
+    assert run.message == ("code cell 2 (In [2]): reproduces the committed error (TypeError: bad); the committed "
+                           "notebook shows the same error in that cell")
+    assert run.error["cause"] == {
+        "id": "reproduces-committed-error", "message": "the cell fails with the error the committed notebook shows",
+        "fix": "nothing to fix for reproducibility; fix the cell if the error is not intended"}
+
+
+def test_a_local_import_after_a_chdir_is_found_from_the_committed_cells(tmp_path: Path) -> None:
+    (tmp_path / "tools.py").write_text("VALUE = 1\n", encoding="utf-8")
+    nbformat.write(new_notebook(cells=[new_code_cell("import os\nos.chdir('data')", execution_count=1),
+                                       new_code_cell("import tools", execution_count=2)]), tmp_path / "fit.ipynb")
+    error = {"kind": "cell-error", "cell": 1, "ename": "ModuleNotFoundError", "evalue": "No module named 'tools'"}
+    run = interpret(NB, {"status": "error", "error": error}, {}, LIMITS, False, root=tmp_path)
+    assert run.error is not None and run.error["cause"]["id"] == "chdir-local-import", run.message
+    assert (run.error["ename"], run.error["where"]) == ("ModuleNotFoundError", "code cell 2 (In [2])")
+
+
+def test_the_process_limit_is_named_after_the_failure() -> None:
+    error = {"kind": "cell-error", "cell": 2, "ename": "E", "evalue": "v"}
+    failed = interpret(NB, {"status": "error", "pids_limit_hits": 2, "error": error}, {}, LIMITS, False)
+    assert (failed.status, failed.message) == ("pids-limit", "cell 3: E: v — the process limit (64) was reached: "
+                                                             "stopped by --pids")
+    timed_out = interpret(NB, {"status": "timeout", "pids_limit_hits": 2, "error": {**error, "kind": "cell-timeout"}},
+                          {}, LIMITS, False)
+    assert timed_out.status == "timeout", "a timeout stays a timeout"
