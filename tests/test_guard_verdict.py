@@ -9,6 +9,7 @@ be read leaves the verdict and says so, naming the notebook and the cause.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import nbformat
@@ -356,8 +357,8 @@ def test_a_failure_carries_what_the_causes_read(tmp_path: Path) -> None:
         writers={"out.csv": ["prep.ipynb"]}, kernel="python3", available_kernels=["python3"], environment_yml=None,
         waiting_on=[{"host": "127.0.0.1", "port": 9, "state": "s"}])
     whole = _failure(nb, {}, {}, committed, tmp_path)
-    assert (whole.status, whole.code, whole.source, whole.ename, whole.stderr, whole.output) == (
-        "error", ["import a", "f()", "g()"], "", "", "", "")
+    assert (whole.status, whole.code, whole.source, whole.ename, whole.evalue, whole.stderr, whole.output) == (
+        "error", ["import a", "f()", "g()"], "", "", "", "", "")
     assert _failure(nb, None, None, None, None).status == "no-result"
 
 
@@ -438,3 +439,41 @@ def test_the_process_limit_is_named_after_the_failure() -> None:
     timed_out = interpret(NB, {"status": "timeout", "pids_limit_hits": 2, "error": {**error, "kind": "cell-timeout"}},
                           {}, LIMITS, False)
     assert timed_out.status == "timeout", "a timeout stays a timeout"
+
+
+def test_times_are_utc_whatever_the_machines_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert iso_time("2026-11-30T10:00:00+02:00") == "2026-11-30T08:00:00.000+00:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_failing_cell_past_the_committed_ones_is_counted_plainly(tmp_path: Path) -> None:
+    _committed_error(tmp_path / "fit.ipynb", "")  # two cells
+    run = interpret(NB, {"status": "error", "error": {"kind": "cell-error", "cell": 2, "ename": "E", "evalue": "max X"}},
+                    {}, LIMITS, False, root=tmp_path)
+    assert run.message == "cell 3: E: max X"
+
+
+def test_a_missing_kernel_is_explained_without_a_cell() -> None:
+    error = {"kind": "no-kernel", "cell": None, "ename": "NoSuchKernel", "evalue": "No such kernel named julia"}
+    run = interpret(NB, {"status": "no-kernel", "kernel": "julia", "available_kernels": ["ir", "python3"],
+                         "error": error}, {}, LIMITS, False)
+    assert run.message == ("the notebook asks for the kernel 'julia', which the image lacks (it has: ir, python3) "
+                           "(NoSuchKernel: No such kernel named julia) — fix: set `kernel: ir` for fit.ipynb in "
+                           "paperpack.yml (or change the notebook's kernelspec), or install that kernel in the "
+                           "environment")
+
+
+@pytest.mark.parametrize(("named", "seen"), [({}, ""), ({"ename": "TimeoutError"}, " (TimeoutError: )")])
+def test_a_cause_reads_well_when_the_error_has_no_name_or_value(named: dict[str, str], seen: str) -> None:
+    """The channel lets a result's error leave out its name and value: the cause is then said alone."""
+    waits = [{"host": "127.0.0.1", "port": 9, "state": "connecting, no answer", "pid": 1}]
+    error = {"kind": "cell-timeout", "cell": 0, "waiting_on": waits, **named}
+    run = interpret(NB, {"status": "timeout", "error": error}, {}, LIMITS, False)
+    assert run.error is not None and run.error["cause"]["id"] == "network-wait", run.message
+    cause = run.error["cause"]
+    assert run.message == f"cell 1: {cause['message']}{seen} — fix: {cause['fix']}"
