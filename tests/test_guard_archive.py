@@ -186,3 +186,12 @@ def test_an_extraction_is_logged_with_its_size(tmp_path: Path, caplog: pytest.Lo
     with caplog.at_level(logging.DEBUG, logger="paperpack.archive"):
         extract_archive(archive, tmp_path / "out")
     assert [r.getMessage() for r in caplog.records] == [f"extracted {archive}: 1 members, 3 bytes"]
+
+
+def test_a_target_another_fetch_finished_first_is_kept(tmp_path: Path) -> None:
+    dest = tmp_path / "extracted" / "out"
+    dest.mkdir(parents=True)
+    (dest / "theirs.txt").write_text("as good as ours\n")
+    assert extract_archive(make_zip(tmp_path / "a.zip", [("a.txt", "file", "x")]), dest) == dest
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["out"], "no temporary folder is left"
+    assert sorted(p.name for p in dest.iterdir()) == ["theirs.txt"]
