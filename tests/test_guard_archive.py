@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from paperpack.archive import ArchiveLimits, extract_archive, open_up
-from paperpack.errors import DataError, UnsafeArchiveError
+from paperpack.errors import ConfigError, DataError, UnsafeArchiveError
 from tests.test_archive import make_tar, make_zip
 
 
@@ -195,3 +195,15 @@ def test_a_target_another_fetch_finished_first_is_kept(tmp_path: Path) -> None:
     assert extract_archive(make_zip(tmp_path / "a.zip", [("a.txt", "file", "x")]), dest) == dest
     assert sorted(p.name for p in dest.parent.iterdir()) == ["out"], "no temporary folder is left"
     assert sorted(p.name for p in dest.iterdir()) == ["theirs.txt"]
+
+
+def test_the_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAPERPACK_ARCHIVE_MAX_BYTES", raising=False)
+    monkeypatch.setenv("PAPERPACK_ARCHIVE_MAX_RATIO", "7")
+    assert ArchiveLimits.from_env() == ArchiveLimits(max_ratio=7.0)
+    both = {"PAPERPACK_ARCHIVE_MAX_BYTES": "1000", "PAPERPACK_ARCHIVE_MAX_RATIO": "50"}
+    assert ArchiveLimits.from_env(both) == ArchiveLimits(max_total_bytes=1000, max_ratio=50.0)
+    assert ArchiveLimits.from_env({"PAPERPACK_ARCHIVE_MAX_RATIO": "50"}) == ArchiveLimits(max_ratio=50.0)
+    for wrong in ("abc", "0", "-1"):
+        with pytest.raises(ConfigError, match="is not a positive number"):
+            ArchiveLimits.from_env({"PAPERPACK_ARCHIVE_MAX_BYTES": wrong})
