@@ -204,6 +204,9 @@ def test_the_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
     both = {"PAPERPACK_ARCHIVE_MAX_BYTES": "1000", "PAPERPACK_ARCHIVE_MAX_RATIO": "50"}
     assert ArchiveLimits.from_env(both) == ArchiveLimits(max_total_bytes=1000, max_ratio=50.0)
     assert ArchiveLimits.from_env({"PAPERPACK_ARCHIVE_MAX_RATIO": "50"}) == ArchiveLimits(max_ratio=50.0)
+    assert ArchiveLimits.from_env({"PAPERPACK_ARCHIVE_MAX_RATIO": "0.5"}).max_ratio == 0.5
     for wrong in ("abc", "0", "-1"):
-        with pytest.raises(ConfigError, match="is not a positive number"):
+        with pytest.raises(ConfigError, match="is not a positive number") as info:
             ArchiveLimits.from_env({"PAPERPACK_ARCHIVE_MAX_BYTES": wrong})
+        assert info.value.hint == ("set PAPERPACK_ARCHIVE_MAX_BYTES to a positive number, or unset it for the "
+                                   "default")
