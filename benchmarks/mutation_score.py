@@ -56,7 +56,8 @@ TARGETS = (
     Target("manifest.py (path checks)", (
         "paperpack.manifest.x_safe_relpath__mutmut_*",
         "paperpack.manifest.x__iter_paths__mutmut_*",
-        "paperpack.manifest.x__check_paths__mutmut_*",
+        "paperpack.manifest.x__items__mutmut_*",
+        "paperpack.manifest.x__path_problems__mutmut_*",  # named _check_paths before d7c3182
         "paperpack.manifest.x_record_folder__mutmut_*",
     )),
     Target("build/tags.py", ("paperpack.build.tags.*",)),

@@ -6,14 +6,16 @@ execute it, never because others could), every folder 0755, and links are left a
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from paperpack.archive import ArchiveLimits, extract_archive, open_up
-from paperpack.errors import UnsafeArchiveError
+from paperpack.errors import ConfigError, DataError, UnsafeArchiveError
 from tests.test_archive import make_tar, make_zip
 
 
@@ -63,3 +65,148 @@ def test_the_limits_are_inclusive(tmp_path: Path) -> None:
     with pytest.raises(UnsafeArchiveError) as size:
         extract_archive(three, tmp_path / "no2", limits=ArchiveLimits(max_total_bytes=11))
     assert size.value.hint and "PAPERPACK" in size.value.hint
+
+
+def _stored(path: Path, members: dict[str, bytes], modes: dict[str, int] | None = None) -> Path:
+    """A zip whose members are stored, not compressed: packed bytes = unpacked bytes."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFREG | (modes or {}).get(name, 0o644)) << 16
+            zf.writestr(info, data)
+    return path
+
+
+def test_a_file_that_is_no_archive_is_refused_naming_it(tmp_path: Path) -> None:
+    plain = tmp_path / "data.csv"
+    plain.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        extract_archive(plain, tmp_path / "out", label="inputs/data.csv")
+    assert str(info.value) == "inputs/data.csv: declared with `extract: true` but is neither a zip nor a tar archive"
+    assert (info.value.hint, info.value.path) == ("remove `extract: true`, or point the entry at the archive", plain)
+
+
+def test_the_target_folders_parents_are_made(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "a.zip", [("a.txt", "file", "x")])
+    assert (extract_archive(archive, tmp_path / "cache" / "extracted" / "deep" / "out") / "a.txt").read_text() == "x"
+
+
+def test_member_names_are_cleaned_of_empty_and_dot_parts(tmp_path: Path) -> None:
+    archive = make_tar(tmp_path / "a.tar.gz", [("./sub//./a.txt", "file", "x")])
+    out = extract_archive(archive, tmp_path / "out")
+    assert [p.relative_to(out).as_posix() for p in sorted(out.rglob("*"))] == ["sub", "sub/a.txt"]
+
+
+def test_write_bits_never_make_a_member_executable(tmp_path: Path) -> None:
+    archive = _stored(tmp_path / "a.zip", {"w.sh": b"x", "x.sh": b"x"}, {"w.sh": 0o622, "x.sh": 0o711})
+    out = extract_archive(archive, tmp_path / "out")
+    assert (_mode(out / "w.sh"), _mode(out / "x.sh")) == (0o644, 0o755)
+
+
+def test_members_are_read_a_mebibyte_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A member is never held whole in memory: a compression bomb is stopped before it fills it."""
+    asked: list[int | None] = []
+    read = zipfile.ZipExtFile.read
+
+    def recording(self: zipfile.ZipExtFile, n: int | None = -1) -> bytes:
+        asked.append(n)
+        return read(self, n)
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", recording)
+    extract_archive(_stored(tmp_path / "a.zip", {"big.bin": b"\1" * (3 << 20)}), tmp_path / "out")
+    assert asked and set(asked) == {1 << 20}
+
+
+def test_the_ratio_limit_starts_past_a_mebibyte_and_is_inclusive(tmp_path: Path) -> None:
+    one = make_zip(tmp_path / "one.zip", [("zeros.bin", "file", b"\0" * (1 << 20))])  # ratio about 1000
+    assert extract_archive(one, tmp_path / "one", limits=ArchiveLimits(max_ratio=2)).is_dir()
+    stored = _stored(tmp_path / "stored.zip", {"a.bin": b"\1" * (2 << 20)})  # unpacked = packed member bytes
+    assert extract_archive(stored, tmp_path / "same", limits=ArchiveLimits(max_ratio=1)).is_dir()
+    bomb = make_zip(tmp_path / "bomb.zip", [("zeros.bin", "file", b"\0" * (2 << 20))])
+    with pytest.raises(UnsafeArchiveError) as info:
+        extract_archive(bomb, tmp_path / "bomb", limits=ArchiveLimits(max_ratio=2))
+    assert "a compression bomb" in str(info.value)
+    assert info.value.hint.endswith(" (or raise the limit: PAPERPACK_ARCHIVE_MAX_RATIO)"), info.value.hint
+
+
+def test_members_are_unpacked_beside_the_target_in_a_hidden_temporary_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Then renamed at once: the target is whole or absent, and a killed fetch leaves only a ``.NAME.*.tmp``."""
+    import paperpack.archive
+
+    seen: list[Path] = []
+    monkeypatch.setattr(paperpack.archive, "open_up", lambda root: seen.append(root) or open_up(root))
+    dest = tmp_path / "extracted" / "out"
+    extract_archive(make_zip(tmp_path / "a.zip", [("a.txt", "file", "x")]), dest)
+    [tmp] = seen
+    assert tmp.parent == dest.parent and tmp.name.startswith(".out.") and tmp.name.endswith(".tmp"), tmp
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("name", ["./sub/a.txt", "sub//a.txt", "sub/./a.txt"])
+def test_a_hard_link_to_itself_spelled_otherwise_keeps_the_file(tmp_path: Path, name: str) -> None:
+    """Empty and ``.`` parts are dropped from member names: the link is seen to be the file itself, not copied
+    onto it (which would empty it)."""
+    archive = make_tar(tmp_path / "a.tar.gz", [("sub/a.txt", "file", "data\n"), (name, "hard", "sub/a.txt")])
+    assert (extract_archive(archive, tmp_path / "out") / "sub" / "a.txt").read_text() == "data\n"
+
+
+def test_a_damaged_archive_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "a.zip", [("a.txt", "file", "some text that deflate packs " * 40)])
+    raw = bytearray(archive.read_bytes())
+    raw[60:80] = b"\xff" * 20  # inside the member's packed bytes; the directory at the end stays readable
+    archive.write_bytes(bytes(raw))
+    with pytest.raises(DataError) as info:
+        extract_archive(archive, tmp_path / "out", label="inputs/a.zip")
+    assert str(info.value).startswith("inputs/a.zip: the archive is damaged: "), str(info.value)
+    assert (info.value.hint, info.value.path) == ("delete it from the cache and fetch again (`paperpack data fetch`)",
+                                                  archive)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_and_a_folder_at_one_path_are_refused(tmp_path: Path) -> None:
+    archive = make_tar(tmp_path / "a.tar.gz", [("a", "file", "x"), ("a/b", "file", "y")])
+    with pytest.raises(UnsafeArchiveError) as info:
+        extract_archive(archive, tmp_path / "out")
+    assert str(info.value).endswith("(the archive holds both a file and a folder, or two entries, at the same path)")
+
+
+def test_a_member_the_file_system_refuses_names_itself_and_the_folder(tmp_path: Path) -> None:
+    name = "x" * 300  # longer than a file name can be
+    archive = make_tar(tmp_path / "a.tar.gz", [(name, "file", "x")])
+    with pytest.raises(DataError) as info:
+        extract_archive(archive, tmp_path / "out")
+    assert str(info.value) == f"a.tar.gz: cannot extract member {name!r} into {tmp_path}: File name too long"
+    assert (info.value.hint, info.value.path) == (
+        "check that the cache folder is writable and has room, then run `paperpack data fetch` again", archive)
+
+
+def test_an_extraction_is_logged_with_its_size(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    archive = make_zip(tmp_path / "a.zip", [("a.txt", "file", "xyz")])
+    with caplog.at_level(logging.DEBUG, logger="paperpack.archive"):
+        extract_archive(archive, tmp_path / "out")
+    assert [r.getMessage() for r in caplog.records] == [f"extracted {archive}: 1 members, 3 bytes"]
+
+
+def test_a_target_another_fetch_finished_first_is_kept(tmp_path: Path) -> None:
+    dest = tmp_path / "extracted" / "out"
+    dest.mkdir(parents=True)
+    (dest / "theirs.txt").write_text("as good as ours\n")
+    assert extract_archive(make_zip(tmp_path / "a.zip", [("a.txt", "file", "x")]), dest) == dest
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["out"], "no temporary folder is left"
+    assert sorted(p.name for p in dest.iterdir()) == ["theirs.txt"]
+
+
+def test_the_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAPERPACK_ARCHIVE_MAX_BYTES", raising=False)
+    monkeypatch.setenv("PAPERPACK_ARCHIVE_MAX_RATIO", "7")
+    assert ArchiveLimits.from_env() == ArchiveLimits(max_ratio=7.0)
+    both = {"PAPERPACK_ARCHIVE_MAX_BYTES": "1000", "PAPERPACK_ARCHIVE_MAX_RATIO": "50"}
+    assert ArchiveLimits.from_env(both) == ArchiveLimits(max_total_bytes=1000, max_ratio=50.0)
+    assert ArchiveLimits.from_env({"PAPERPACK_ARCHIVE_MAX_RATIO": "50"}) == ArchiveLimits(max_ratio=50.0)
+    assert ArchiveLimits.from_env({"PAPERPACK_ARCHIVE_MAX_RATIO": "0.5"}).max_ratio == 0.5
+    for wrong in ("abc", "0", "-1"):
+        with pytest.raises(ConfigError, match="is not a positive number") as info:
+            ArchiveLimits.from_env({"PAPERPACK_ARCHIVE_MAX_BYTES": wrong})
+        assert info.value.hint == ("set PAPERPACK_ARCHIVE_MAX_BYTES to a positive number, or unset it for the "
+                                   "default")

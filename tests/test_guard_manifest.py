@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from paperpack.errors import ManifestError
-from paperpack.manifest import load_manifest, safe_relpath
+from paperpack.manifest import Manifest, ManifestProblem, _path_problems, load_manifest, safe_relpath
 
 
 @pytest.mark.parametrize("rel, why", [
@@ -43,3 +43,11 @@ def test_every_path_key_is_checked_and_named(tmp_path: Path, entry: str, key: st
         load_manifest(tmp_path)
     assert f"{key}: " in str(info.value) and "contains '..'" in str(info.value), str(info.value)
     assert info.value.line == line  # type: ignore[attr-defined]
+
+
+def test_a_path_problem_says_how_to_fix_it_and_always_has_a_line(tmp_path: Path) -> None:
+    """Also for a document whose lines are not known (built in code, not read from YAML): the first line."""
+    manifest = Manifest(data={"notebooks": [{"path": "ok.ipynb"}, {"path": "sub/../../x.ipynb"}]})
+    assert _path_problems(manifest, tmp_path) == [ManifestProblem(
+        1, "notebooks[1].path", "'sub/../../x.ipynb' contains '..'; paths must stay inside the repository",
+        "use a path relative to the repository root, inside the repository, with no symbolic links")]

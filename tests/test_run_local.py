@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from paperpack.cli.main import main
 from paperpack.repo import Repo
-from paperpack.run import RunEvent, run_notebooks
+from paperpack.run import RunEvent, kernelfork, run_notebooks
 from paperpack.run.plan import Limits
 from paperpack.run.sandbox import describe, probe
 from tests.runhelp import alive, children, interrupt_run, read_report, sleeping, tree_hashes
@@ -69,6 +70,51 @@ def test_parameters_and_allow_differs(copy_case, tmp_path: Path) -> None:
     code = main(["run", str(repo), "--engine", "local", "-o", str(tmp_path / "o2"), "--allow-differs",
                  "-p", "n", "5", "--format", "json"])
     assert code == 0
+
+
+def _cwd_once_set(pid: int, before: str) -> str:
+    """The working folder of the forked kernel ``pid``, once it left the template's (``before``)."""
+    deadline = time.monotonic() + 60  # a hang guard: the kernel changes folder right after the fork
+    while time.monotonic() < deadline:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+        if cwd != before:
+            return cwd
+        time.sleep(0.05)
+    raise AssertionError(f"kernel {pid} stayed in {before}")
+
+
+def test_a_late_answer_of_the_kernel_template_never_goes_to_the_next_kernel(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race behind test_parameters_and_allow_differs's failure (issue 16), made certain.
+
+    A batch forks its notebooks' kernels from one template, one request at a time. On a starved machine the
+    template can answer a request after the runner stopped waiting (``FORK_TIMEOUT``) and started that kernel
+    the normal way. The late answer used to be taken by the next request: the next notebook was given the first
+    kernel's pid (polled and killed in its place), and the first kernel ran twice on the same ports.
+    """
+    monkeypatch.setattr(kernelfork, "FORK_TIMEOUT", 1.0)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    env = {**os.environ, "JPY_PARENT_PID": str(os.getpid())}
+    template = kernelfork.Template()
+    try:
+        os.kill(template.process.pid, signal.SIGSTOP)  # it cannot answer in time
+        with pytest.raises(OSError, match="did not answer within 1 s"):
+            template.fork(["-f", str(first / "kernel.json")], str(first), env)
+        monkeypatch.setattr(kernelfork, "FORK_TIMEOUT", 120.0)
+        os.kill(template.process.pid, signal.SIGCONT)  # it answers the first request now, then the second
+        kernel = template.fork(["-f", str(second / "kernel.json")], str(second), env)
+        assert _cwd_once_set(kernel.pid, os.getcwd()) == str(second), "the second request got the first's kernel"
+        deadline = time.monotonic() + 60
+        while [pid for pid in children(template.process.pid) if alive(pid) and pid != kernel.pid] \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [pid for pid in children(template.process.pid) if alive(pid)] == [kernel.pid], \
+            "the kernel of the abandoned request is killed"
+    finally:
+        os.kill(template.process.pid, signal.SIGCONT)
+        template.close()
 
 
 def test_interrupt_local(copy_case, tmp_path: Path) -> None:

@@ -33,6 +33,8 @@ import threading
 from typing import Any
 
 ENV_SWITCH = "PAPERPACK_KERNEL_TEMPLATE"
+#: how long a fork waits for the template's answer (seconds): past it, the kernel starts the normal way
+FORK_TIMEOUT = 60.0
 KERNEL_MODULE = "ipykernel_launcher"
 #: interpreter settings read once at start-up: a kernel asking for other values is launched normally
 STARTUP_VARIABLES = ("PYTHONHASHSEED", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH",
@@ -84,11 +86,12 @@ def _serve(req_fd: int, reply_fd: int) -> tuple[dict[str, Any], Any, int] | None
             buffered += chunk
             while b"\n" in buffered:
                 line, buffered = buffered.split(b"\n", 1)
+                request: dict[str, Any] = {}
                 try:
                     request = json.loads(line)
                     pid = os.fork()
                 except (OSError, ValueError) as exc:  # e.g. the process limit: only this kernel fails
-                    reply.write(json.dumps({"error": str(exc)}) + "\n")
+                    reply.write(json.dumps({"error": str(exc), "id": request.get("id")}) + "\n")
                     continue
                 if pid == 0:
                     signal.set_wakeup_fd(-1)
@@ -96,7 +99,7 @@ def _serve(req_fd: int, reply_fd: int) -> tuple[dict[str, Any], Any, int] | None
                         os.close(fd)
                     return request, reply, template
                 children.add(pid)
-                reply.write(json.dumps({"pid": pid}) + "\n")
+                reply.write(json.dumps({"pid": pid, "id": request.get("id")}) + "\n")
     finally:
         for pid in children if os.getpid() == template else ():  # a forked child leaves its siblings alone
             try:
@@ -255,9 +258,11 @@ class Template:
         os.close(req_r)
         os.close(reply_w)
         self.forked = 0
-        self._lock = threading.Lock()  # one request at a time: answers come in order
+        self._lock = threading.Lock()  # one request at a time
         self._changed = threading.Condition()
-        self._answers: list[int | OSError] = []  # one per request, in order
+        self._sent = 0  # requests sent; each carries its number as "id", and its answer the same
+        self._answers: dict[int, int | OSError] = {}  # by request number
+        self._abandoned: set[int] = set()  # requests no longer waited for (timed out): their kernels are killed
         self._exits: dict[int, int] = {}
         self._gone = False
         self._reader = threading.Thread(target=self._read, args=(reply_r,), daemon=True,
@@ -272,11 +277,14 @@ class Template:
                     with self._changed:
                         if "exit" in message:
                             self._exits[message["exit"]] = message["status"]
+                        elif message.get("id") in self._abandoned:  # no longer waited for: never another's
+                            self._abandoned.discard(message["id"])
+                            _kill(message.get("pid"))
                         elif "pid" in message:
                             self._exits.pop(message["pid"], None)  # a reused pid: the old kernel's exit is history
-                            self._answers.append(message["pid"])
+                            self._answers[message.get("id")] = message["pid"]
                         else:
-                            self._answers.append(OSError(message.get("error") or "the fork failed"))
+                            self._answers[message.get("id")] = OSError(message.get("error") or "the fork failed")
                         self._changed.notify_all()
         finally:
             with self._changed:
@@ -286,14 +294,20 @@ class Template:
     def fork(self, argv: list[str], cwd: str, env: dict[str, str]) -> ForkedKernel:
         """Fork a kernel running ``ipykernel_launcher ARGV`` (blocks a few milliseconds)."""
         with self._lock:
-            request = memoryview((json.dumps({"argv": argv, "cwd": cwd, "env": env}) + "\n").encode())
+            self._sent += 1
+            number = self._sent
+            request = memoryview((json.dumps({"id": number, "argv": argv, "cwd": cwd, "env": env}) + "\n").encode())
             while request:
                 request = request[os.write(self._req_w, request):]
             with self._changed:
-                self._changed.wait_for(lambda: self._answers or self._gone, timeout=60)
-                if not self._answers:
-                    raise OSError(f"the kernel template stopped (exit status {self.process.poll()})")
-                answer = self._answers.pop(0)
+                self._changed.wait_for(lambda: number in self._answers or self._gone, timeout=FORK_TIMEOUT)
+                answer = self._answers.pop(number, None)
+                if answer is None:
+                    # a late answer must not go to a later request (another notebook's kernel, polled and killed
+                    # in its place): the kernel it names is killed when it comes
+                    self._abandoned.add(number)
+                    raise OSError(f"the kernel template stopped (exit status {self.process.poll()})" if self._gone
+                                  else f"the kernel template did not answer within {FORK_TIMEOUT:g} s")
         if isinstance(answer, OSError):
             raise answer
         self.forked += 1
@@ -323,6 +337,14 @@ class Template:
             self.process.kill()
             self.process.wait()
         self._reader.join(timeout=5)
+
+
+def _kill(pid: Any) -> None:
+    if isinstance(pid, int) and pid > 0:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:  # already gone
+            pass
 
 
 def forkable(cmd: list[str], env: dict[str, str]) -> bool:
