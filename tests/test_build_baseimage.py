@@ -70,7 +70,12 @@ def test_binder_mode_uses_stock_buildpacks(tmp_path: Path, docker: str) -> None:
     (tmp_path / "requirements.txt").write_text("numpy\n")
     plan = _plan(Repo.open(tmp_path), "binder", None)
     assert plan.mode == "binder" and plan.base_image == STOCK_BASE_IMAGE
-    assert plan.buildpacks is None  # repo2docker's own list, untouched
+    # repo2docker's own buildpacks, in its order; only their ENTRYPOINT line differs (stock_buildpacks)
+    from paperpack.build._r2d import Repo2Docker
+    stock = Repo2Docker.class_traits()["buildpacks"].default()
+    assert plan.buildpacks is not None and len(plan.buildpacks) == len(stock)
+    assert all(issubclass(ours, theirs) and ours.__name__ == theirs.__name__
+               for ours, theirs in zip(plan.buildpacks, stock, strict=True))
     offline = _plan(Repo.open(tmp_path), "offline", None)
     assert [bp.__name__ for bp in offline.buildpacks] == ["DockerBuildPack", "OfflineBuildPack"]
     assert offline.base_image == "paperpack/base:bookworm" and offline.base_id.startswith("sha256:")
