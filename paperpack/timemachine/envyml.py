@@ -22,13 +22,16 @@ from packaging.utils import canonicalize_name
 
 from ..environment import Environment
 from ..environment.conda import pypi_name
+from ..environment.files import ProblemCode
 from ..errors import ConfigError, DatedResolutionError
 from .pins import MARKER
 
 __all__ = ["PipSection", "pip_section", "pin_pip_section"]
 
 _ITEM = re.compile(r"^(?P<indent>\s*)-\s")
-_UNREADABLE = ("yaml-invalid", "file-unreadable", "link-outside")
+#: the problems that leave the file unread or its pip section wrong: paperpack lock refuses to pin it
+_REFUSED = frozenset({ProblemCode.YAML_INVALID, ProblemCode.FILE_UNREADABLE, ProblemCode.LINK_OUTSIDE,
+                      ProblemCode.REQUIREMENT_INVALID})
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def pip_section(root: Path, env: Environment, rel: str, text: str) -> PipSection
     conda = env.conda
     problems = [p for p in (conda.problems if conda else []) if p.path == rel]
     for problem in problems:
-        if problem.code in _UNREADABLE or problem.code == "requirement-invalid":
+        if problem.code in _REFUSED:
             where = f"{rel}:{problem.line}" if problem.line else rel
             raise ConfigError(f"{where}: {problem.message}",
                               hint=f"paperpack lock reads {rel} to pin its pip section; correct the file first "

@@ -22,7 +22,6 @@ that declares no Python gets, in its dated image, the Python of its date when a 
 
 from __future__ import annotations
 
-import enum
 import logging
 import shutil
 import tempfile
@@ -34,11 +33,13 @@ from ..environment import Environment, detect
 from ..errors import BuildError, EngineError
 from ..repo import Repo
 from ..run.api import run_notebooks
-from ..run.engines import EngineRegistry
+from ..build.builder import BuildMode
+from ..run.engines import EngineName, EngineRegistry
 from ..run.local import LocalEngine
 from ..run.plan import Limits
 from ..run.results import NotebookRun, RunEvent, RunResult
 from ..run.runner import skip_entries
+from ..verdicts import Verdict, Word
 from ..run.venv import choose_python
 from .asof import AsOf, AsOfChoice, AsOfMode, repository_date
 from .drift import Drift, classify, failure_of
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 PAPER_CLASS = "reproduced with dated dependencies"
 
 
-class DatedOutcome(str, enum.Enum):
+class DatedOutcome(Word):
     REPRODUCED = "reproduced"  #: every notebook runs with the dated dependencies, same results
     DIFFERS = "runs-with-differences"  #: every notebook runs, some results differ
     NOT_REPRODUCED = "not-reproduced"  #: notebooks still fail with the dated dependencies
@@ -104,7 +105,7 @@ class DatedRun:
         if self.outcome is DatedOutcome.DIFFERS:
             return f"{head}; with dependencies as of {date} every notebook runs, but results differ{versions}"
         if self.outcome is DatedOutcome.NOT_REPRODUCED:
-            failed = sum(1 for nb in (self.result.notebooks if self.result else []) if nb.verdict == "failed")
+            failed = sum(1 for nb in (self.result.notebooks if self.result else []) if nb.verdict == Verdict.FAILED)
             return (f"{head}, nor with dependencies as of {date}: {failed} notebook(s) still fail, so the failure "
                     f"is not (only) dependency drift")
         if self.outcome is DatedOutcome.UNRESOLVABLE:
@@ -129,7 +130,7 @@ def drifted(result: RunResult) -> dict[str, Drift]:
     """The failed notebooks of ``result`` whose error looks like drift."""
     found = {}
     for nb in result.notebooks:
-        if nb.verdict != "failed":
+        if nb.verdict != Verdict.FAILED:
             continue
         drift = classify(failure_of(nb.error, nb.path, nb.status))
         if drift is not None:
@@ -138,9 +139,9 @@ def drifted(result: RunResult) -> dict[str, Drift]:
 
 
 def _outcome(runs: list[NotebookRun]) -> DatedOutcome:
-    if any(nb.verdict == "failed" for nb in runs):
+    if any(nb.verdict == Verdict.FAILED for nb in runs):
         return DatedOutcome.NOT_REPRODUCED
-    if any(nb.verdict == "differs" for nb in runs):
+    if any(nb.verdict == Verdict.DIFFERS for nb in runs):
         return DatedOutcome.DIFFERS
     return DatedOutcome.REPRODUCED
 
@@ -153,9 +154,9 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
     ``None`` when nothing is to be tried (``off``, or ``auto`` and no failure at all); otherwise a
     :class:`DatedRun` saying what happened, including why it was not tried.
     """
-    declared_ok = not any(nb.verdict in ("failed", "differs") for nb in result.notebooks)
+    declared_ok = not any(nb.verdict in (Verdict.FAILED, Verdict.DIFFERS) for nb in result.notebooks)
     if choice.mode is AsOfMode.OFF or (choice.mode is AsOfMode.AUTO and not any(
-            nb.verdict == "failed" for nb in result.notebooks)):
+            nb.verdict == Verdict.FAILED for nb in result.notebooks)):
         return None
     drift = drifted(result)
     if choice.mode is AsOfMode.AUTO and not drift:
@@ -167,21 +168,21 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
                         reason="no date: not a git repository, and paperpack.yml states no environment.as_of "
                                "(give one with --as-of YYYY-MM-DD)")
     env = detect(repo.root)
-    source = dated_source(repo.root, env, packages=result.engine == "docker")
+    source = dated_source(repo.root, env, packages=result.engine == EngineName.DOCKER)
     if isinstance(source, str):
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, reason=source)
-    if source.kind is SourceKind.ENVIRONMENT_YML and result.engine != "docker":
+    if source.kind is SourceKind.ENVIRONMENT_YML and result.engine != EngineName.DOCKER:
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, reason=(
             f"the local engine does not install {source.rel} (an environment file is built into an image: "
             f"run with --engine docker --mode offline for a dated image; `paperpack lock PATH --as-of "
             f"{as_of.date}` shows the dated pins of its pip section)"))
-    labels = _image_labels(result.image) if result.engine == "docker" and result.image else {}
-    if result.engine == "docker" and labels.get(f"{_LABELS}.mode") != "offline":
+    labels = _image_labels(result.image) if result.engine == EngineName.DOCKER and result.image else {}
+    if result.engine == EngineName.DOCKER and labels.get(f"{_LABELS}.mode") != BuildMode.OFFLINE:
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift,
                         reason=f"a dated image is built in offline mode only, and {result.image} is not an image "
                                "`paperpack build` made in offline mode (build with --mode offline)")
     python = labels.get(f"{_LABELS}.python") or choose_python(repo.root).version
-    pick = _image_python(repo, env, as_of, python) if result.engine == "docker" else PythonChoice(python)
+    pick = _image_python(repo, env, as_of, python) if result.engine == EngineName.DOCKER else PythonChoice(python)
     resolution = resolve_as_of(source.text, as_of, pick.version, offline=offline, extra=source.extra)
     if resolution.status is not ResolutionStatus.RESOLVED:
         outcome = DatedOutcome.UNRESOLVABLE if resolution.status is ResolutionStatus.FAILED \
@@ -192,15 +193,15 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
                 ", ".join(str(c) for c in resolution.changes[:4]) or "no version differs")
     out = Path(result.out_dir) / f"as-of-{as_of.date}"
     try:
-        if result.engine == "docker":
+        if result.engine == EngineName.DOCKER:
             files = source.scratch_files(resolution.text, str(as_of.date), pick.version if pick.ask else None)
             image = dated_image(repo, files)
-            dated = run_notebooks(repo, engine="docker", image=image, out_dir=out, jobs=jobs,
+            dated = run_notebooks(repo, engine=EngineName.DOCKER, image=image, out_dir=out, jobs=jobs,
                                   parameters=parameters, limits=limits, progress=progress)
         else:
             registry = EngineRegistry()
-            registry.register("local", lambda: _dated_engine(resolution.text))
-            dated = run_notebooks(repo, engine="local", out_dir=out, jobs=jobs, parameters=parameters,
+            registry.register(EngineName.LOCAL, lambda: _dated_engine(resolution.text))
+            dated = run_notebooks(repo, engine=EngineName.LOCAL, out_dir=out, jobs=jobs, parameters=parameters,
                                   limits=limits, progress=progress, registry=registry)
     except (BuildError, EngineError) as exc:  # the declared verdict stands; say why no dated one came
         log.warning("the dated environment could not be made: %s", exc)
@@ -248,7 +249,7 @@ def dated_image(repo: Repo, files: dict[str, str]) -> str:
             target = copy / rel
             target.unlink(missing_ok=True)  # a link in the copy: never written through
             target.write_text(text, encoding="utf-8")
-        built = build_image(Repo.open(copy), mode="offline", allow_substitution=False)
+        built = build_image(Repo.open(copy), mode=BuildMode.OFFLINE, allow_substitution=False)
     log.info("dated image %s (%s)", built.image, "reused" if built.reused else f"built in {built.duration:.0f} s")
     return built.image
 

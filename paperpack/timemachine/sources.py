@@ -25,7 +25,6 @@ at the dated versions.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +35,13 @@ from packaging.utils import canonicalize_name
 from ..environment import Environment
 from ..environment.conda import pypi_name
 from ..run.venv import requirements_file, requirements_text
+from ..verdicts import Word
 
 __all__ = ["SourceKind", "DatedSource", "dated_source", "package_requirements", "PACKAGE_FILES", "PythonChoice",
            "dated_python"]
 
 
-class SourceKind(str, enum.Enum):
+class SourceKind(Word):
     REQUIREMENTS = "requirements.txt"
     ENVIRONMENT_YML = "environment.yml"
     PACKAGE = "package"  #: setup.py / pyproject.toml alone: their dependencies, pinned in a new requirements.txt
