@@ -173,6 +173,15 @@ dependencies:
     assert read["dependencies"][-1] == {"pip": ["ppk-tabular==2.0.2", "h5py==3.9.0"]}
 
 
+def test_the_pins_a_previous_lock_wrote_are_kept(tmp_path: Path) -> None:
+    root = tmp_path / "paper"
+    root.mkdir()
+    text = f"dependencies:\n  - pip:\n    - plots\n    {MARKER}2023-01-01\n    - helper==1.0\n"
+    (root / "environment.yml").write_text(text)
+    files = _source(root).binder_scratch_files(root, detect(root), "", {"plots": "3.7.1", "helper": "2.0"}, DATE)
+    assert files == {"environment.yml": text.replace("- plots", "- plots==3.7.1")}
+
+
 def test_environment_yml_that_declares_its_python_keeps_it(tmp_path: Path) -> None:
     root = tmp_path / "paper"
     root.mkdir()

@@ -129,8 +129,8 @@ def dated_conda_file(root: Path, env: Environment, rel: str, versions: dict[str,
     is given (the Python of the date, for a file that declares none), a ``- python=X.Y`` entry before the
     first dependency. ``versions``: canonical PyPI name → the dated version (conda names are mapped to PyPI
     names as the offline build maps them). Every other byte (``channels:``, ``name:``, the pinned entries,
-    comments) is kept. Distributions the entries pull in are left to conda and pip: only declared entries
-    are pinned."""
+    comments, the block of pins a previous ``paperpack lock`` wrote) is kept. Distributions the entries pull
+    in are left to conda and pip: only declared entries are pinned."""
     text = read_repo_text(root, rel)
     lines = text.splitlines(keepends=True)
     conda = [r for r in (env.conda.conda_requirements if env.conda else [])
@@ -163,6 +163,7 @@ def dated_conda_file(root: Path, env: Environment, rel: str, versions: dict[str,
     def moved(line: int) -> int:
         return line + 1 if added is not None and line >= added else line
 
-    section = PipSection(rel, scratch, [PipEntry(moved(e.line), e.raw) for e in section.entries],
-                         [moved(i) for i in section.block], section.conda)
+    # no block: the pins a previous lock wrote after the marker stay as they are (they are the author's)
+    section = PipSection(rel, scratch, [PipEntry(moved(e.line), e.raw) for e in section.entries], [],
+                         section.conda)
     return pin_pip_section(section, pinned)
