@@ -63,7 +63,7 @@ _WARNINGS = frozenset({"DeprecationWarning", "FutureWarning", "PendingDeprecatio
                        "VisibleDeprecationWarning", "MatplotlibDeprecationWarning"})
 
 
-def failure_of(error: dict[str, Any] | None, notebook: str = "", status: str = Status.ERROR) -> Failure:
+def failure_of(error: dict[str, Any] | None, notebook: str = "", status: Status = Status.ERROR) -> Failure:
     """A :class:`~paperpack.run.causes.Failure` from a run's ``error`` (report.json's ``notebooks[].error``)."""
     error = error or {}
     return Failure(notebook=notebook, status=status, ename=str(error.get("ename") or ""),
