@@ -19,7 +19,8 @@ image is built from (the repository itself is never written). A Pipfile is not d
 does not install it. For an environment.yml that is a new
 environment file holding the declared Python and one ``pip:`` list of the pinned lines: the offline build
 installs an environment file as one pip list in any case, so the dated image installs the same packages,
-at the dated versions.
+at the dated versions. A binder-mode image (stock repo2docker) gets :meth:`DatedSource.binder_scratch_files`
+instead: the same requirements.txt, and an environment.yml kept as written with its entries pinned in place.
 """
 
 from __future__ import annotations
