@@ -327,3 +327,32 @@ def test_the_python_of_the_date_for_a_repository_that_declares_none(tmp_path: Pa
     assert (plan_offline(tmp_path).python, plan_offline(tmp_path).release) == ("3.9", "bullseye")
     envyml = DatedSource(SourceKind.ENVIRONMENT_YML, "environment.yml", "numcore\n")
     assert "- python=3.9\n" in envyml.scratch_files("numcore==1.24.3\n", "2021-06-15", "3.9")["environment.yml"]
+
+
+def test_every_environment_problem_code_named_by_a_reader_is_a_problem_code() -> None:
+    """The codes the ENV checks, the offline build and paperpack lock look for are the producers' own: a
+    misspelt string there would silently never match (a blocking problem let through, a rule lost)."""
+    from paperpack.build.environment import _BLOCKING
+    from paperpack.checks.environment import _FIXES, _PROBLEM_RULES
+    from paperpack.environment.files import ProblemCode
+    from paperpack.timemachine.envyml import _REFUSED
+
+    codes = {code.value for code in ProblemCode}
+    assert set(_PROBLEM_RULES) == codes
+    assert set(_FIXES) <= codes and set(_BLOCKING) <= codes and set(_REFUSED) <= codes
+
+
+def test_a_failed_verdict_read_back_as_a_plain_string_is_still_a_failure() -> None:
+    """A run result rebuilt from report.json holds the verdict as a plain string: the dated rerun's
+    checks compare by value, so such a notebook still counts as failed (an ``is`` check would miss it)."""
+    from paperpack.run.results import NotebookRun, RunResult, Status, Verdict
+    from paperpack.timemachine.rerun import DatedOutcome, _outcome, drifted
+
+    error = {"ename": "AttributeError", "evalue": "module 'numpy' has no attribute 'float'", "traceback": []}
+    for verdict in (Verdict.FAILED, "failed"):
+        nb = NotebookRun("a.ipynb", status=Status.ERROR, verdict=verdict, error=error)  # type: ignore[arg-type]
+        result = RunResult("local", "none", None, Path("out"), 1, {}, notebooks=[nb])
+        assert list(drifted(result)) == ["a.ipynb"]
+        assert _outcome([nb]) is DatedOutcome.NOT_REPRODUCED
+    differs = NotebookRun("b.ipynb", status=Status.OK, verdict="differs")  # type: ignore[arg-type]
+    assert _outcome([differs]) is DatedOutcome.DIFFERS

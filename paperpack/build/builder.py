@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 from .._version import __version__
 from ..errors import BuildError, ConfigError, EngineError, UsageError
 from ..repo import Repo
+from ..verdicts import Word
 from . import engine
 from .baseimage import RELEASES, base_image_tag, ensure_base_image, make_command, maker_problem
 from .diagnose import diagnose
@@ -41,12 +42,22 @@ from .environment import OfflinePlan, check_environment_files, plan_offline
 from .tags import TAG_LENGTH, content_hash, image_repository
 
 __all__ = ["BuildResult", "build_image", "expected_image", "resolve_mode", "BaseNeed", "missing_base", "ca_bundle_from_env", "STOCK_BASE_IMAGE",
-           "MODES", "LABEL_PREFIX", "ProxySettings", "without_credentials", "build_timeout", "DEFAULT_BUILD_TIMEOUT",
+           "MODES", "BuildMode", "LABEL_PREFIX", "ProxySettings", "without_credentials", "build_timeout", "DEFAULT_BUILD_TIMEOUT",
            "build_limits", "DEFAULT_BUILD_MEMORY", "DEFAULT_BUILD_PIDS"]
 
 log = logging.getLogger(__name__)
 
-MODES = ("auto", "binder", "offline")
+
+
+class BuildMode(Word):
+    """``--mode``: how the image is built (``auto`` picks one of the other two)."""
+
+    AUTO = "auto"
+    BINDER = "binder"  #: stock repo2docker: its base image and conda come from the Internet
+    OFFLINE = "offline"  #: paperpack's own buildpack on a local base image
+
+
+MODES = tuple(m.value for m in BuildMode)
 STOCK_BASE_IMAGE = "docker.io/library/buildpack-deps:24.04"
 NB_USER, NB_UID = "jovyan", 1000
 LABEL_PREFIX = "io.paperpack"

@@ -30,6 +30,7 @@ from ..repofile import RepoPath, resolve_repo_path
 from .files import (
     CondaEnv,
     EnvProblem,
+    ProblemCode,
     Requirement,
     Runtime,
     parse_apt_txt,
@@ -175,7 +176,7 @@ class _Probe:
             return resolve_repo_path(self.root, rel)
         except EnvironmentFileError as exc:
             if not any(p.path == rel for p in self.problems):
-                self.problems.append(EnvProblem("link-outside", rel, exc.message))
+                self.problems.append(EnvProblem(ProblemCode.LINK_OUTSIDE, rel, exc.message))
             return None
         except OSError:
             return None
@@ -195,7 +196,7 @@ class _Probe:
                 try:
                     self._runtime = parse_runtime(text)
                 except ValueError as exc:
-                    self.problems.append(EnvProblem("runtime-invalid", self.rel("runtime.txt"), str(exc), 1))
+                    self.problems.append(EnvProblem(ProblemCode.RUNTIME_INVALID, self.rel("runtime.txt"), str(exc), 1))
         return self._runtime
 
     def is_python_package(self) -> bool:
@@ -228,7 +229,7 @@ class LegacyBinderDockerRule(BuildPackRule):
         text = read_text(p.root, "Dockerfile") or ""  # repo2docker reads the root one, whatever binder/ says
         for number, line in enumerate(text.splitlines(), start=1):
             if line.startswith("FROM") and "andrewosh/binder-base" in line.split("#")[0].lower():
-                p.problems.append(EnvProblem("legacy-dockerfile", "Dockerfile",
+                p.problems.append(EnvProblem(ProblemCode.LEGACY_DOCKERFILE, "Dockerfile",
                                              "FROM andrewosh/binder-base: repo2docker removed the legacy buildpack "
                                              "in January 2020 and refuses to build", number))
         return False
@@ -264,7 +265,7 @@ class JuliaRequireRule(BuildPackRule):
     def detect(self, p: _Probe) -> bool:
         found = p.exists("REQUIRE")
         if found:
-            p.problems.append(EnvProblem("julia-require", p.rel("REQUIRE"),
+            p.problems.append(EnvProblem(ProblemCode.JULIA_REQUIRE, p.rel("REQUIRE"),
                                          "Julia REQUIRE files are no longer supported by repo2docker; the build fails",
                                          None))
         return found
@@ -336,12 +337,12 @@ def _config_dir(root: Path, problems: list[EnvProblem]) -> str:
     for name in ("binder", ".binder"):
         if (root / name).is_symlink():
             target = os.readlink(root / name)
-            problems.append(EnvProblem("link-outside", name, f"{name} is a symbolic link to {target}; paperpack "
+            problems.append(EnvProblem(ProblemCode.LINK_OUTSIDE, name, f"{name} is a symbolic link to {target}; paperpack "
                                        "reads environment files only from a real folder of the repository"))
     has_binder = (root / "binder").is_dir() and not (root / "binder").is_symlink()
     has_dot = (root / ".binder").is_dir() and not (root / ".binder").is_symlink()
     if has_binder and has_dot:
-        problems.append(EnvProblem("binder-both", ".binder",
+        problems.append(EnvProblem(ProblemCode.BINDER_BOTH, ".binder",
                                    "the repository has both binder/ and .binder/; repo2docker refuses to build "
                                    "(they are exclusive)"))
     # With both, repo2docker stops (check_buildable); validate goes on with .binder/ to check its files.
@@ -456,7 +457,7 @@ def _check_requires_python(env: Environment, requires_python: str | None) -> Non
         return
     if not ok:
         env.problems.append(EnvProblem(
-            "requires-python", env.python_source,
+            ProblemCode.REQUIRES_PYTHON, env.python_source,
             f"{env.python_source} asks for Python {env.python_version} but pyproject.toml says "
             f"requires-python = {requires_python!r}; repo2docker refuses to build", 1))
 

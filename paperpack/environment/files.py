@@ -23,10 +23,12 @@ from packaging.utils import canonicalize_name
 from ..errors import EnvironmentFileError
 from ..manifest import yaml_line, yaml_problem
 from ..repofile import MAX_ENV_BYTES, read_repo_text
+from ..verdicts import Word
 
 __all__ = [
     "Requirement",
     "EnvProblem",
+    "ProblemCode",
     "Runtime",
     "parse_runtime",
     "AptTxt",
@@ -79,11 +81,29 @@ class Requirement:
                 "path": self.path, "line": self.line, "source": self.source, "build": self.build}
 
 
+class ProblemCode(Word):
+    """The stable keys of :class:`EnvProblem` (the ENV checks map each to a rule)."""
+
+    APT_INVALID = "apt-invalid"
+    BINDER_BOTH = "binder-both"
+    FILE_UNREADABLE = "file-unreadable"
+    JSON_INVALID = "json-invalid"
+    JULIA_REQUIRE = "julia-require"
+    LEGACY_DOCKERFILE = "legacy-dockerfile"
+    LINK_OUTSIDE = "link-outside"
+    PYTHON_INVALID = "python-invalid"
+    REQUIREMENT_INVALID = "requirement-invalid"
+    REQUIRES_PYTHON = "requires-python"
+    RUNTIME_INVALID = "runtime-invalid"
+    TOML_INVALID = "toml-invalid"
+    YAML_INVALID = "yaml-invalid"
+
+
 @dataclass(frozen=True)
 class EnvProblem:
     """Something in an environment file that repo2docker would refuse or misread."""
 
-    code: str  #: stable key the ENV checks map to a rule, e.g. ``runtime-invalid``
+    code: ProblemCode  #: e.g. ``runtime-invalid``
     path: str | None
     message: str
     line: int | None = None
@@ -125,10 +145,10 @@ def read_file(root: Path, rel: str) -> tuple[str | None, EnvProblem | None]:
     try:
         return read_repo_text(root, rel, limit=MAX_BYTES), None
     except EnvironmentFileError as exc:
-        return None, EnvProblem("link-outside" if exc.link is not None else "file-unreadable",
+        return None, EnvProblem(ProblemCode.LINK_OUTSIDE if exc.link is not None else ProblemCode.FILE_UNREADABLE,
                                 rel, exc.message)
     except OSError as exc:
-        return None, EnvProblem("file-unreadable", rel, f"{rel} cannot be read ({exc.strerror or exc})")
+        return None, EnvProblem(ProblemCode.FILE_UNREADABLE, rel, f"{rel} cannot be read ({exc.strerror or exc})")
 
 
 def read_text(root: Path, rel: str) -> str | None:
@@ -165,7 +185,7 @@ def parse_apt_txt(root: Path, rel: str) -> AptTxt:
         why = ("looks like an option of apt-get" if name.startswith("-")
                else "ends with '-', which tells apt-get to remove the package" if name.split("=")[0].endswith("-")
                else "is not a Debian package name")
-        problems.append(EnvProblem("apt-invalid", rel, f"{name[:80]!r} {why}", number))
+        problems.append(EnvProblem(ProblemCode.APT_INVALID, rel, f"{name[:80]!r} {why}", number))
     return AptTxt(sorted(names), problems)
 
 
@@ -278,7 +298,7 @@ def parse_requirements_txt(root: Path, rel: str, *, _seen: frozenset[str] = froz
         try:
             reqs.append(_from_pep508(spec, rel, number, "requirements.txt"))
         except InvalidRequirement as exc:
-            problems.append(EnvProblem("requirement-invalid", rel,
+            problems.append(EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel,
                                        f"{spec!r} is not a valid requirement: {str(exc).splitlines()[0]}", number))
     return PipRequirements(reqs, problems, local, files, includes)
 
@@ -348,15 +368,15 @@ def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
         doc = YAML(typ="rt").load(text)
     except YAMLError as exc:
         problem, line = yaml_problem(exc)
-        return CondaEnv([], [EnvProblem("yaml-invalid", rel, f"YAML syntax error: {problem}", line)])
+        return CondaEnv([], [EnvProblem(ProblemCode.YAML_INVALID, rel, f"YAML syntax error: {problem}", line)])
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, dict):
-        return CondaEnv([], [EnvProblem("yaml-invalid", rel, "environment.yml must be a mapping with a "
+        return CondaEnv([], [EnvProblem(ProblemCode.YAML_INVALID, rel, "environment.yml must be a mapping with a "
                                         "'dependencies' list", 1)])
     deps = doc.get("dependencies") or []
     if not isinstance(deps, list):
-        return CondaEnv([], [EnvProblem("yaml-invalid", rel, "'dependencies' must be a list", None)])
+        return CondaEnv([], [EnvProblem(ProblemCode.YAML_INVALID, rel, "'dependencies' must be a list", None)])
     out = CondaEnv([], [], declared=isinstance(doc.get("dependencies"), list))
     reqs, problems, conda_names = out.requirements, out.problems, out.conda_names
     for i, dep in enumerate(deps):
@@ -383,13 +403,13 @@ def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
                 try:
                     reqs.append(_from_pep508(item, rel, pline, "environment.yml:pip"))
                 except InvalidRequirement as exc:
-                    problems.append(EnvProblem("requirement-invalid", rel,
+                    problems.append(EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel,
                                                f"{item!r} is not a valid pip requirement: "
                                                f"{str(exc).splitlines()[0]}", pline))
             continue
         parsed = parse_conda_spec(str(dep))
         if parsed is None:
-            problems.append(EnvProblem("requirement-invalid", rel, f"{dep!r} is not a conda package spec", line))
+            problems.append(EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel, f"{dep!r} is not a conda package spec", line))
             continue
         name = parsed.name
         conda_names.append(name.lower())
@@ -410,7 +430,7 @@ def _toml(root: Path, rel: str) -> tuple[dict[str, Any] | None, EnvProblem | Non
         return tomllib.loads(text), None, text
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        return None, EnvProblem("toml-invalid", rel, f"TOML syntax error: {exc}", int(m.group(1)) if m else None), text
+        return None, EnvProblem(ProblemCode.TOML_INVALID, rel, f"TOML syntax error: {exc}", int(m.group(1)) if m else None), text
 
 
 def _line_of_key(text: str, key: str) -> int | None:
@@ -437,7 +457,7 @@ def parse_pipfile(root: Path, rel: str, lock: str | None) -> Pipenv:
         try:
             data = json.loads(read_text(root, lock) or "")
         except json.JSONDecodeError as exc:
-            return Pipenv([], [EnvProblem("json-invalid", lock, f"not valid JSON: {exc.msg}", exc.lineno)], None)
+            return Pipenv([], [EnvProblem(ProblemCode.JSON_INVALID, lock, f"not valid JSON: {exc.msg}", exc.lineno)], None)
         text = read_text(root, lock) or ""
         for section in ("default", "develop"):
             for name, info in (data.get(section) or {}).items():
@@ -477,7 +497,7 @@ def parse_setup_py(root: Path, rel: str) -> SetupPy:
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
-        return SetupPy([], [EnvProblem("python-invalid", rel, f"Python syntax error: {exc.msg}", exc.lineno)], None)
+        return SetupPy([], [EnvProblem(ProblemCode.PYTHON_INVALID, rel, f"Python syntax error: {exc.msg}", exc.lineno)], None)
     reqs: list[Requirement] = []
     problems: list[EnvProblem] = []
     name: str | None = None
@@ -493,7 +513,7 @@ def parse_setup_py(root: Path, rel: str) -> SetupPy:
                         try:
                             reqs.append(_from_pep508(elt.value, rel, elt.lineno, "setup.py"))
                         except InvalidRequirement as exc:
-                            problems.append(EnvProblem("requirement-invalid", rel, f"{elt.value!r}: {exc}", elt.lineno))
+                            problems.append(EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel, f"{elt.value!r}: {exc}", elt.lineno))
     return SetupPy(reqs, problems, name)
 
 
@@ -522,7 +542,7 @@ def parse_pyproject(root: Path, rel: str) -> PyProject:
         try:
             reqs.append(_from_pep508(dep, rel, line, "pyproject.toml"))
         except InvalidRequirement as exc:
-            problems.append(EnvProblem("requirement-invalid", rel, f"{dep!r}: {exc}", line))
+            problems.append(EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel, f"{dep!r}: {exc}", line))
     installable = "project" in doc and "build-system" in doc
     return PyProject(reqs, problems, project.get("name"), project.get("requires-python"), installable,
                      "project" in doc)

@@ -25,15 +25,23 @@ from typing import Any, Callable
 
 from ..errors import EngineError, PaperpackError, UsageError
 from ..repo import Repo
+from ..verdicts import Word
 from .channel import EVENT_PREFIX as EVENT_BYTES
 from .channel import Delivery, new_key, read_channel
 from .plan import Limits, PlannedNotebook
 
-__all__ = ["Batch", "Session", "Streamed", "Engine", "EngineRegistry", "EngineChoice", "default_registry",
+__all__ = ["EngineName", "Batch", "Session", "Streamed", "Engine", "EngineRegistry", "EngineChoice", "default_registry",
            "detect_engine", "choose_engine", "repo_image", "RepoImage", "docker_available", "RUNNER", "EVENT_PREFIX",
            "GIVEN", "FOUND"]
 
 log = logging.getLogger(__name__)
+
+
+class EngineName(Word):
+    """The engines :func:`default_registry` knows (``RunResult.engine`` holds one)."""
+
+    DOCKER = "docker"  #: in a container of the image
+    LOCAL = "local"  #: in a virtualenv, as the user (no container isolation)
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 #: paperpack's own settings the runner reads from its environment (runner.py, kernelfork.py)
@@ -241,8 +249,8 @@ def default_registry() -> EngineRegistry:
     from .local import LocalEngine
 
     registry = EngineRegistry()
-    registry.register("docker", DockerEngine)
-    registry.register("local", LocalEngine)
+    registry.register(EngineName.DOCKER, DockerEngine)
+    registry.register(EngineName.LOCAL, LocalEngine)
     return registry
 
 

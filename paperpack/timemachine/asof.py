@@ -12,7 +12,6 @@ may be later than the paper's: the source then says so.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import logging
 import re
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ..verdicts import Word
 
 if TYPE_CHECKING:
     from ..resolve import DoiResolver
@@ -42,7 +42,7 @@ PYTHON_RELEASES = {"3.6": dt.date(2016, 12, 23), "3.7": dt.date(2018, 6, 27), "3
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class AsOfMode(str, enum.Enum):
+class AsOfMode(Word):
     AUTO = "auto"  #: the declared environment first; a dated one only after failures that look like drift
     DATE = "date"  #: a dated environment from the start, as of the given date
     OFF = "off"  #: never a dated environment
@@ -56,7 +56,7 @@ class AsOfChoice:
     date: dt.date | None = None
 
 
-class DateSource(str, enum.Enum):
+class DateSource(Word):
     GIVEN = "given"  #: --as-of DATE
     MANIFEST = "manifest"  #: environment.as_of in paperpack.yml
     PAPER_DOI = "paper-doi"  #: the publication date in the metadata of the paper's DOI (paper.doi)
@@ -82,7 +82,7 @@ class AsOf:
 def parse_as_of(text: str) -> AsOfChoice:
     """``auto``, ``off`` or a date ``YYYY-MM-DD`` (not in the future)."""
     value = text.strip().lower()
-    if value in ("auto", "off"):
+    if value in (AsOfMode.AUTO, AsOfMode.OFF):
         return AsOfChoice(AsOfMode(value))
     date = _date(value)
     if date is None:

@@ -12,18 +12,19 @@ kernel, and errors raised by the notebook's own code (NameError, ZeroDivisionErr
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..run.causes import NUMPY_ABI, Failure, abi_package, clean_traceback
+from ..run.results import Status
 from ..terminal import strip_ansi
+from ..verdicts import Word
 
 __all__ = ["DriftKind", "Drift", "classify", "failure_of", "RULES"]
 
 
-class DriftKind(str, enum.Enum):
+class DriftKind(Word):
     NUMPY_ABI = "numpy-abi"  #: a binary package built for NumPy 1 loaded under NumPy 2
     REMOVED_ALIAS = "removed-numpy-alias"  #: np.float, np.int, np.object, np.float_ …
     PACKAGE_API = "package-api"  #: AttributeError / ImportError / TypeError raised inside an installed package
@@ -62,7 +63,7 @@ _WARNINGS = frozenset({"DeprecationWarning", "FutureWarning", "PendingDeprecatio
                        "VisibleDeprecationWarning", "MatplotlibDeprecationWarning"})
 
 
-def failure_of(error: dict[str, Any] | None, notebook: str = "", status: str = "error") -> Failure:
+def failure_of(error: dict[str, Any] | None, notebook: str = "", status: Status = Status.ERROR) -> Failure:
     """A :class:`~paperpack.run.causes.Failure` from a run's ``error`` (report.json's ``notebooks[].error``)."""
     error = error or {}
     return Failure(notebook=notebook, status=status, ename=str(error.get("ename") or ""),
@@ -145,7 +146,7 @@ RULES: tuple[Callable[[Failure], Drift | None], ...] = (_numpy_abi, _alias, _ins
 
 def classify(failure: Failure) -> Drift | None:
     """The drift ``failure`` looks like, or ``None`` when it does not look like drift."""
-    if failure.status != "error":
+    if failure.status != Status.ERROR:
         return None
     for rule in RULES:
         found = rule(failure)

@@ -22,13 +22,17 @@ from packaging.utils import canonicalize_name
 
 from ..environment import Environment
 from ..environment.conda import pypi_name
+from ..environment.files import ProblemCode
 from ..errors import ConfigError, DatedResolutionError
-from .pins import MARKER
+from ..repofile import read_repo_text
+from .pins import MARKER, pin_text
 
-__all__ = ["PipSection", "pip_section", "pin_pip_section"]
+__all__ = ["PipSection", "pip_section", "pin_pip_section", "dated_conda_file"]
 
 _ITEM = re.compile(r"^(?P<indent>\s*)-\s")
-_UNREADABLE = ("yaml-invalid", "file-unreadable", "link-outside")
+#: the problems that leave the file unread or its pip section wrong: paperpack lock refuses to pin it
+_REFUSED = frozenset({ProblemCode.YAML_INVALID, ProblemCode.FILE_UNREADABLE, ProblemCode.LINK_OUTSIDE,
+                      ProblemCode.REQUIREMENT_INVALID})
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ def pip_section(root: Path, env: Environment, rel: str, text: str) -> PipSection
     conda = env.conda
     problems = [p for p in (conda.problems if conda else []) if p.path == rel]
     for problem in problems:
-        if problem.code in _UNREADABLE or problem.code == "requirement-invalid":
+        if problem.code in _REFUSED:
             where = f"{rel}:{problem.line}" if problem.line else rel
             raise ConfigError(f"{where}: {problem.message}",
                               hint=f"paperpack lock reads {rel} to pin its pip section; correct the file first "
@@ -115,3 +119,51 @@ def pin_pip_section(section: PipSection, pinned: str) -> str:
     block = [f"{indent}{MARKER}{date}{ending}"] + [f"{indent}- {line}{ending}" for line in pulled]
     lines[last + 1:last + 1] = block
     return "".join(lines)
+
+
+def dated_conda_file(root: Path, env: Environment, rel: str, versions: dict[str, str], date: str,
+                     python: str | None = None) -> str:
+    """``rel`` as stock repo2docker (binder mode) reads it, with the dependencies as of ``date``: each conda
+    entry the author did not pin rewritten in its own line as ``name=version`` (a ``channel::`` prefix, quotes
+    and comments kept), the ``pip:`` entries pinned as :func:`pin_pip_section` pins them, and, when ``python``
+    is given (the Python of the date, for a file that declares none), a ``- python=X.Y`` entry before the
+    first dependency. ``versions``: canonical PyPI name → the dated version (conda names are mapped to PyPI
+    names as the offline build maps them). Every other byte (``channels:``, ``name:``, the pinned entries,
+    comments, the block of pins a previous ``paperpack lock`` wrote) is kept. Distributions the entries pull
+    in are left to conda and pip: only declared entries are pinned."""
+    text = read_repo_text(root, rel)
+    lines = text.splitlines(keepends=True)
+    conda = [r for r in (env.conda.conda_requirements if env.conda else [])
+             if r.path == rel and r.line is not None and not r.pinned]
+    for req in conda:
+        assert req.line is not None
+        version = versions.get(canonicalize_name(pypi_name(req.name)))
+        raw = lines[req.line - 1]
+        at = raw.find(req.raw)
+        if version is None or at < 0:
+            continue
+        channel = req.raw[:req.raw.index("::") + 2] if "::" in req.raw else ""
+        lines[req.line - 1] = f"{raw[:at]}{channel}{req.name}={version}{raw[at + len(req.raw):]}"
+    added: int | None = None  # the line a python entry is inserted at
+    if python is not None:
+        first = min((r.line for r in (env.conda.requirements if env.conda else [])
+                     if r.path == rel and r.line is not None), default=None)
+        item = _ITEM.match(lines[first - 1]) if first is not None else None
+        if first is not None and item is not None:
+            ending = lines[first - 1][len(lines[first - 1].rstrip("\r\n")):] or "\n"
+            lines.insert(first - 1, f"{item.group('indent')}- python={python}{ending}")
+            added = first - 1
+    scratch = "".join(lines)
+    try:
+        section = pip_section(root, env, rel, text)
+    except DatedResolutionError:  # no pip entry: the conda entries are all there is
+        return scratch
+    declared = {canonicalize_name(Requirement(e.raw).name) for e in section.entries}
+    pinned = pin_text(section.requirements, {n: v for n, v in versions.items() if n in declared}, date=date)
+    def moved(line: int) -> int:
+        return line + 1 if added is not None and line >= added else line
+
+    # no block: the pins a previous lock wrote after the marker stay as they are (they are the author's)
+    section = PipSection(rel, scratch, [PipEntry(moved(e.line), e.raw) for e in section.entries], [],
+                         section.conda)
+    return pin_pip_section(section, pinned)

@@ -12,7 +12,8 @@ copy of the repository whose requirements.txt holds the dated pins (content-tagg
 a second time it is reused), with the Python of the first image; the notebooks of the repository
 itself then run in it, in a container like the first run. (Never with the local engine: running the
 paper's code outside the container because the container run failed would lower its isolation.)
-Images built in binder mode get no dated image (conda solves those environments; not yet dated). An
+An image built in binder mode gets its twin in binder mode (stock repo2docker, :meth:`DatedSource.binder_scratch_files`:
+the pins in place, the Python of the date from :func:`~paperpack.timemachine.sources.binder_python`). An
 environment.yml is dated as the offline build installs it (:mod:`.sources`): its conda entries under their
 PyPI names and its pip entries, resolved together; the scratch copy's environment file holds the pins.
 The local engine does not install an environment.yml, so it gets no dated rerun of one. A repository
@@ -22,7 +23,6 @@ that declares no Python gets, in its dated image, the Python of its date when a 
 
 from __future__ import annotations
 
-import enum
 import logging
 import shutil
 import tempfile
@@ -30,20 +30,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..build.builder import BuildMode
 from ..environment import Environment, detect
 from ..errors import BuildError, EngineError
 from ..repo import Repo
 from ..run.api import run_notebooks
-from ..run.engines import EngineRegistry
+from ..run.engines import EngineName, EngineRegistry
 from ..run.local import LocalEngine
 from ..run.plan import Limits
 from ..run.results import NotebookRun, RunEvent, RunResult
 from ..run.runner import skip_entries
 from ..run.venv import choose_python
+from ..verdicts import Verdict, Word
 from .asof import AsOf, AsOfChoice, AsOfMode, repository_date
 from .drift import Drift, classify, failure_of
 from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
-from .sources import DatedSource, PythonChoice, SourceKind, dated_python, dated_source
+from .sources import DatedSource, PythonChoice, SourceKind, binder_python, dated_python, dated_source
 
 __all__ = ["DatedOutcome", "DatedRun", "dated_rerun", "drifted", "dated_image", "PAPER_CLASS"]
 
@@ -53,7 +55,7 @@ log = logging.getLogger(__name__)
 PAPER_CLASS = "reproduced with dated dependencies"
 
 
-class DatedOutcome(str, enum.Enum):
+class DatedOutcome(Word):
     REPRODUCED = "reproduced"  #: every notebook runs with the dated dependencies, same results
     DIFFERS = "runs-with-differences"  #: every notebook runs, some results differ
     NOT_REPRODUCED = "not-reproduced"  #: notebooks still fail with the dated dependencies
@@ -104,7 +106,7 @@ class DatedRun:
         if self.outcome is DatedOutcome.DIFFERS:
             return f"{head}; with dependencies as of {date} every notebook runs, but results differ{versions}"
         if self.outcome is DatedOutcome.NOT_REPRODUCED:
-            failed = sum(1 for nb in (self.result.notebooks if self.result else []) if nb.verdict == "failed")
+            failed = sum(1 for nb in (self.result.notebooks if self.result else []) if nb.verdict == Verdict.FAILED)
             return (f"{head}, nor with dependencies as of {date}: {failed} notebook(s) still fail, so the failure "
                     f"is not (only) dependency drift")
         if self.outcome is DatedOutcome.UNRESOLVABLE:
@@ -129,7 +131,7 @@ def drifted(result: RunResult) -> dict[str, Drift]:
     """The failed notebooks of ``result`` whose error looks like drift."""
     found = {}
     for nb in result.notebooks:
-        if nb.verdict != "failed":
+        if nb.verdict != Verdict.FAILED:
             continue
         drift = classify(failure_of(nb.error, nb.path, nb.status))
         if drift is not None:
@@ -138,9 +140,9 @@ def drifted(result: RunResult) -> dict[str, Drift]:
 
 
 def _outcome(runs: list[NotebookRun]) -> DatedOutcome:
-    if any(nb.verdict == "failed" for nb in runs):
+    if any(nb.verdict == Verdict.FAILED for nb in runs):
         return DatedOutcome.NOT_REPRODUCED
-    if any(nb.verdict == "differs" for nb in runs):
+    if any(nb.verdict == Verdict.DIFFERS for nb in runs):
         return DatedOutcome.DIFFERS
     return DatedOutcome.REPRODUCED
 
@@ -153,9 +155,9 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
     ``None`` when nothing is to be tried (``off``, or ``auto`` and no failure at all); otherwise a
     :class:`DatedRun` saying what happened, including why it was not tried.
     """
-    declared_ok = not any(nb.verdict in ("failed", "differs") for nb in result.notebooks)
+    declared_ok = not any(nb.verdict in (Verdict.FAILED, Verdict.DIFFERS) for nb in result.notebooks)
     if choice.mode is AsOfMode.OFF or (choice.mode is AsOfMode.AUTO and not any(
-            nb.verdict == "failed" for nb in result.notebooks)):
+            nb.verdict == Verdict.FAILED for nb in result.notebooks)):
         return None
     drift = drifted(result)
     if choice.mode is AsOfMode.AUTO and not drift:
@@ -167,21 +169,28 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
                         reason="no date: not a git repository, and paperpack.yml states no environment.as_of "
                                "(give one with --as-of YYYY-MM-DD)")
     env = detect(repo.root)
-    source = dated_source(repo.root, env, packages=result.engine == "docker")
+    source = dated_source(repo.root, env, packages=result.engine == EngineName.DOCKER)
     if isinstance(source, str):
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, reason=source)
-    if source.kind is SourceKind.ENVIRONMENT_YML and result.engine != "docker":
+    if source.kind is SourceKind.ENVIRONMENT_YML and result.engine != EngineName.DOCKER:
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, reason=(
             f"the local engine does not install {source.rel} (an environment file is built into an image: "
             f"run with --engine docker --mode offline for a dated image; `paperpack lock PATH --as-of "
             f"{as_of.date}` shows the dated pins of its pip section)"))
-    labels = _image_labels(result.image) if result.engine == "docker" and result.image else {}
-    if result.engine == "docker" and labels.get(f"{_LABELS}.mode") != "offline":
+    labels = _image_labels(result.image) if result.engine == EngineName.DOCKER and result.image else {}
+    mode = labels.get(f"{_LABELS}.mode")
+    if result.engine == EngineName.DOCKER and mode not in (BuildMode.OFFLINE, BuildMode.BINDER):
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift,
-                        reason=f"a dated image is built in offline mode only, and {result.image} is not an image "
-                               "`paperpack build` made in offline mode (build with --mode offline)")
+                        reason=f"a dated image is built like the declared one, and {result.image} is not an image "
+                               "`paperpack build` made (build with --mode offline or --mode binder)")
     python = labels.get(f"{_LABELS}.python") or choose_python(repo.root).version
-    pick = _image_python(repo, env, as_of, python) if result.engine == "docker" else PythonChoice(python)
+    if result.engine != EngineName.DOCKER:
+        pick = PythonChoice(python)
+    elif mode == BuildMode.BINDER:
+        declared = _declared_python(repo, env)
+        pick = binder_python(as_of.date, declared=declared, used=python, runtime_file=bool(env.runtime.name))
+    else:
+        pick = _image_python(repo, env, as_of, python)
     resolution = resolve_as_of(source.text, as_of, pick.version, offline=offline, extra=source.extra)
     if resolution.status is not ResolutionStatus.RESOLVED:
         outcome = DatedOutcome.UNRESOLVABLE if resolution.status is ResolutionStatus.FAILED \
@@ -192,15 +201,20 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
                 ", ".join(str(c) for c in resolution.changes[:4]) or "no version differs")
     out = Path(result.out_dir) / f"as-of-{as_of.date}"
     try:
-        if result.engine == "docker":
-            files = source.scratch_files(resolution.text, str(as_of.date), pick.version if pick.ask else None)
-            image = dated_image(repo, files)
-            dated = run_notebooks(repo, engine="docker", image=image, out_dir=out, jobs=jobs,
+        if result.engine == EngineName.DOCKER:
+            ask = pick.version if pick.ask else None
+            if mode == BuildMode.BINDER:
+                files = source.binder_scratch_files(repo.root, env, resolution.text, resolution.versions,
+                                                    str(as_of.date), ask)
+                image = dated_image(repo, files, mode=BuildMode.BINDER)
+            else:
+                image = dated_image(repo, source.scratch_files(resolution.text, str(as_of.date), ask))
+            dated = run_notebooks(repo, engine=EngineName.DOCKER, image=image, out_dir=out, jobs=jobs,
                                   parameters=parameters, limits=limits, progress=progress)
         else:
             registry = EngineRegistry()
-            registry.register("local", lambda: _dated_engine(resolution.text))
-            dated = run_notebooks(repo, engine="local", out_dir=out, jobs=jobs, parameters=parameters,
+            registry.register(EngineName.LOCAL, lambda: _dated_engine(resolution.text))
+            dated = run_notebooks(repo, engine=EngineName.LOCAL, out_dir=out, jobs=jobs, parameters=parameters,
                                   limits=limits, progress=progress, registry=registry)
     except (BuildError, EngineError) as exc:  # the declared verdict stands; say why no dated one came
         log.warning("the dated environment could not be made: %s", exc)
@@ -221,11 +235,17 @@ def _image_python(repo: Repo, env: Environment, as_of: AsOf, used: str) -> Pytho
     from ..build.baseimage import base_image_tag
     from ..build.engine import image_id
 
-    settings = ((repo.manifest.data if repo.manifest else None) or {}).get("environment") or {}
-    declared = env.python_version or settings.get("python") or settings.get("base_image")
-    return dated_python(as_of.date, declared=str(declared) if declared else None, used=used,
+    return dated_python(as_of.date, declared=_declared_python(repo, env), used=used,
                         runtime_file=bool(env.runtime.name),
                         present=lambda release: image_id(base_image_tag(release)) is not None)
+
+
+def _declared_python(repo: Repo, env: Environment) -> str | None:
+    """The Python (or base image) the repository declares: runtime.txt, environment.yml ``python=``, paperpack.yml
+    ``environment.python`` or ``base_image``; ``None`` when it declares none."""
+    settings = ((repo.manifest.data if repo.manifest else None) or {}).get("environment") or {}
+    declared = env.python_version or settings.get("python") or settings.get("base_image")
+    return str(declared) if declared else None
 
 
 def _image_labels(image: str) -> dict[str, str]:
@@ -235,10 +255,10 @@ def _image_labels(image: str) -> dict[str, str]:
     return dict((info.get("Config") or {}).get("Labels") or {})
 
 
-def dated_image(repo: Repo, files: dict[str, str]) -> str:
-    """The offline image of ``repo`` with ``files`` (relative path → text: the dated environment file) in place
-    of the repository's: built from a scratch copy (the repository is never written), content-tagged, so built
-    once per set of pins."""
+def dated_image(repo: Repo, files: dict[str, str], mode: BuildMode = BuildMode.OFFLINE) -> str:
+    """The image of ``repo`` (built in ``mode``) with ``files`` (relative path → text: the dated environment
+    file) in place of the repository's: built from a scratch copy (the repository is never written),
+    content-tagged, so built once per set of pins."""
     from ..build.builder import build_image
 
     with tempfile.TemporaryDirectory(prefix="paperpack-dated-") as scratch:
@@ -248,7 +268,7 @@ def dated_image(repo: Repo, files: dict[str, str]) -> str:
             target = copy / rel
             target.unlink(missing_ok=True)  # a link in the copy: never written through
             target.write_text(text, encoding="utf-8")
-        built = build_image(Repo.open(copy), mode="offline", allow_substitution=False)
+        built = build_image(Repo.open(copy), mode=mode, allow_substitution=False)
     log.info("dated image %s (%s)", built.image, "reused" if built.reused else f"built in {built.duration:.0f} s")
     return built.image
 

@@ -9,7 +9,6 @@ versions that differ ("numpy 2.4.6 → 1.25.0").
 
 from __future__ import annotations
 
-import enum
 import logging
 import re
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..closure import ClosureStatus, resolve_closure
+from ..verdicts import Word
 from .asof import AsOf, python_note
 from .pins import PinChange, named_requirements, own_lines, pin_changes, pin_text
 
@@ -25,7 +25,7 @@ __all__ = ["ResolutionStatus", "DatedResolution", "resolve_as_of"]
 log = logging.getLogger(__name__)
 
 
-class ResolutionStatus(str, enum.Enum):
+class ResolutionStatus(Word):
     RESOLVED = "resolved"
     FAILED = "failed"  #: no set of wheels as of the date fits (``reason`` says which requirement)
     UNAVAILABLE = "unavailable"  #: the index was not reached, or pip lacks --uploaded-prior-to

@@ -19,13 +19,13 @@ image is built from (the repository itself is never written). A Pipfile is not d
 does not install it. For an environment.yml that is a new
 environment file holding the declared Python and one ``pip:`` list of the pinned lines: the offline build
 installs an environment file as one pip list in any case, so the dated image installs the same packages,
-at the dated versions.
+at the dated versions. A binder-mode image (stock repo2docker) gets :meth:`DatedSource.binder_scratch_files`
+instead: the same requirements.txt, and an environment.yml kept as written with its entries pinned in place.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,18 +33,22 @@ from typing import Callable
 
 from packaging.utils import canonicalize_name
 
-from ..environment import Environment
+from ..environment import SUPPORTED_PYTHON, Environment
 from ..environment.conda import pypi_name
 from ..run.venv import requirements_file, requirements_text
+from ..verdicts import Word
 
 __all__ = ["SourceKind", "DatedSource", "dated_source", "package_requirements", "PACKAGE_FILES", "PythonChoice",
-           "dated_python"]
+           "dated_python", "binder_python", "BINDER_PYTHONS"]
 
 
-class SourceKind(str, enum.Enum):
+class SourceKind(Word):
     REQUIREMENTS = "requirements.txt"
     ENVIRONMENT_YML = "environment.yml"
     PACKAGE = "package"  #: setup.py / pyproject.toml alone: their dependencies, pinned in a new requirements.txt
+
+#: the Pythons stock repo2docker (binder mode) builds as the kernel's, 3.8 to 3.14 (the environment model's)
+BINDER_PYTHONS = SUPPORTED_PYTHON
 
 #: where a package's own dependencies are declared (the environment model's ``Requirement.source``)
 PACKAGE_FILES = ("setup.py", "pyproject.toml")
@@ -74,6 +78,21 @@ class DatedSource:
         requirements.txt, ``python=`` in an environment.yml."""
         if self.kind is SourceKind.ENVIRONMENT_YML:
             return {self.rel: dated_environment_yml(pinned, python or self.python, self.rel, date)}
+        return self._requirements_files(pinned, python)
+
+    def binder_scratch_files(self, root: Path, env: Environment, pinned: str, versions: dict[str, str], date: str,
+                             python: str | None = None) -> dict[str, str]:
+        """The same for a binder-mode image (stock repo2docker): requirements.txt as :meth:`scratch_files` writes
+        it (and runtime.txt, ``python-X.Y``, beside it); an environment.yml kept as written but for its
+        dependencies, pinned in place (:func:`~paperpack.timemachine.envyml.dated_conda_file`: conda entries
+        ``name=version``, the pip section pinned, ``- python=X.Y`` added for ``python``)."""
+        if self.kind is SourceKind.ENVIRONMENT_YML:
+            from .envyml import dated_conda_file
+
+            return {self.rel: dated_conda_file(root, env, self.rel, versions, date, python)}
+        return self._requirements_files(pinned, python)
+
+    def _requirements_files(self, pinned: str, python: str | None) -> dict[str, str]:
         runtime = {str(Path(self.rel).with_name("runtime.txt").as_posix()): f"python-{python}\n"} if python else {}
         return {self.rel: pinned, **runtime}
 
@@ -116,6 +135,27 @@ def dated_python(date: dt.date, *, declared: str | None, used: str, runtime_file
                             ask=True)
     return PythonChoice(used, f"{head}; the Python current on {date} was {want}, but {why}: used Python {used}, "
                               "the declared image's")
+
+
+def binder_python(date: dt.date, *, declared: str | None, used: str, runtime_file: bool) -> PythonChoice:
+    """The Python of the dated binder-mode image: the declared image's (``used``) when the repository declares
+    one or its runtime.txt names another language (nothing can be asked for), else the Python current on ``date``
+    (:func:`~paperpack.timemachine.asof.python_of_date`, as offline mode picks it), or the oldest repo2docker
+    offers (:data:`BINDER_PYTHONS`) for an earlier date."""
+    from .asof import python_of_date
+
+    if declared:
+        return PythonChoice(used)
+    head = "the repository declares no Python"
+    if runtime_file:
+        return PythonChoice(used, f"{head}, and its runtime.txt names another language, so no Python can be "
+                                  f"asked for: used Python {used}, the declared image's")
+    want = python_of_date(date)
+    if want in BINDER_PYTHONS:
+        return PythonChoice(want, f"{head}; Python {want} was current on {date}", ask=True)
+    oldest = BINDER_PYTHONS[0]
+    return PythonChoice(oldest, f"{head}; the Python current on {date} was {want or 'older than 3.6'}, which "
+                        f"repo2docker no longer builds: used Python {oldest}, the oldest it offers", ask=True)
 
 
 def dated_environment_yml(pinned: str, python: str | None, rel: str, date: str) -> str:
