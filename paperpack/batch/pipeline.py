@@ -40,7 +40,7 @@ from .state import (Failure, FailureKind, Layout, NotebookLine, State, Status, S
 if TYPE_CHECKING:
     from ..verify import Result
 
-__all__ = ["TaskConfig", "run_submission", "main", "deadline_for", "EXIT_INTERRUPTED"]
+__all__ = ["TaskConfig", "run_submission", "main", "serve", "deadline_for", "EXIT_INTERRUPTED"]
 
 log = logging.getLogger(__name__)
 
@@ -328,11 +328,15 @@ def _stop(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m paperpack.batch``: the request (JSON) on standard input."""
-    request = json.loads(sys.stdin.read())
+    return serve(json.loads(sys.stdin.read()))
+
+
+def serve(request: dict[str, Any]) -> int:
+    """Run the pipeline ``request`` asks for, in this process (a fresh one, or one forked by the fork server)."""
     started_fd = request.get("started_fd")
     if started_fd is not None:
         os.set_inheritable(started_fd, False)  # never passed on to the runners
-    _die_with_parent(int(request["parent"]))
+    _die_with_parent(int(request.get("die_with") or request["parent"]))
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
