@@ -2,8 +2,7 @@
 
 A submission's pipeline is a process of its own (isolation; a time limit stops all of it), and a
 fresh Python process pays ~1 s of CPU importing paperpack's stages, nbformat, jsonschema, jinja2 …
-before its first line of work. The worker starts one *fork server* (``python -m
-paperpack.batch.forkserver``, a plain child process: a Dask nanny's worker is daemonic and may not
+before its first line of work. The worker starts one *fork server* (:func:`server`, a plain child process: a Dask nanny's worker is daemonic and may not
 use multiprocessing's children, but may start processes), which imports those modules and then
 only forks: each pipeline is ``os.fork()`` of a process that never ran a submission, has no thread
 and holds nothing of any submission, so one submission never sees another's state.
@@ -53,6 +52,8 @@ ENV_SWITCH = "PAPERPACK_BATCH_FORK"
 #: bytes of one request message (a submission and the batch's settings, as JSON)
 MAX_REQUEST = 1 << 20
 _PR_SET_PDEATHSIG = 1
+#: the server's command (``-c``, not ``-m``: paperpack.batch imports this module before runpy would run it)
+SERVE = "import sys; from paperpack.batch.forkserver import server; sys.exit(server())"
 
 
 def enabled() -> bool:
@@ -185,7 +186,7 @@ class _Server:
 
 
 def server(argv: list[str] | None = None) -> int:
-    """``python -m paperpack.batch.forkserver FD WORKER_PID``: serve forks on the socket ``FD``."""
+    """The server's process (:data:`SERVE` ``FD WORKER_PID``): serve forks on the socket ``FD``."""
     args = sys.argv[1:] if argv is None else argv
     fd, worker = int(args[0]), int(args[1])
     die_with_parent(signal.SIGKILL)
@@ -293,7 +294,7 @@ class ForkServer:
         def keep() -> None:  # PR_SET_PDEATHSIG fires when the *thread* that started the server ends: this one never does
             try:
                 started.append(subprocess.Popen(
-                    [sys.executable, "-m", "paperpack.batch.forkserver", str(theirs.fileno()), str(os.getpid())],
+                    [sys.executable, "-c", SERVE, str(theirs.fileno()), str(os.getpid())],
                     stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True))
             except BaseException as exc:  # noqa: BLE001 -- reported to the caller below
                 started.append(exc)
@@ -352,5 +353,3 @@ def spawn(request: dict[str, Any], sink: int, announce: int) -> Forked:
     return _SERVER.spawn(request, sink, announce)
 
 
-if __name__ == "__main__":
-    sys.exit(server())

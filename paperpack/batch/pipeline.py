@@ -340,6 +340,8 @@ def serve(request: dict[str, Any]) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if request.get("die_with"):
+        log.info("pipeline %d forked from the worker's fork server %d", os.getpid(), request["die_with"])
     return run_submission(Submission.from_dict(request["submission"]), TaskConfig(**request["config"]),
                           worker_pid=int(request["parent"]), slots=[Path(p) for p in request.get("slots") or ()],
                           started_fd=started_fd)

@@ -1,7 +1,8 @@
 """The batch's task: one submission's pipeline in a child process, under a wall-clock limit.
 
 :func:`run_task` is what a Dask worker runs (or the batch itself, without a cluster). The
-pipeline runs in a child process (:mod:`paperpack.batch.pipeline`) so that a time limit can
+pipeline runs in a process of its own (:mod:`paperpack.batch.pipeline`, forked from the worker's
+fork server, :mod:`paperpack.batch.forkserver`, which imported paperpack once) so that a time limit can
 stop all of it, a crash cannot take the worker down, and a worker that dies takes its
 pipeline with it (the child gets SIGTERM and stops its runs). The task returns the typed
 result recorded in ``state.json``.
