@@ -28,6 +28,7 @@ import importlib
 import json
 import logging
 import os
+import select
 import selectors
 import signal
 import socket
@@ -206,62 +207,69 @@ def server(argv: list[str] | None = None) -> int:
 
 # --- the worker's side ------------------------------------------------------------------------------------------
 
+def _ended(pidfd: int) -> bool:
+    """Whether the process of ``pidfd`` has ended (a pidfd is readable then)."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class Forked:
-    """A pipeline forked by the server: what :mod:`paperpack.batch.task` needs of a ``subprocess.Popen``."""
+    """A pipeline forked by the server: what :mod:`paperpack.batch.task` needs of a ``subprocess.Popen``.
+
+    Thread-safe (the task waits for it while its watcher may stop it): one thread of its own reads the
+    exit status from the reply socket; the pipeline is signalled through a pidfd, never a recycled pid.
+    """
 
     def __init__(self, reply: socket.socket) -> None:
         self._reply = reply
         self.returncode: int | None = None
-        first = self._receive(None)
-        if first is None or "pid" not in first:
+        self._ended = threading.Event()
+        self._lock = threading.Lock()
+        message = reply.recv(4096)
+        if not message:
             raise OSError("the fork server stopped before it started the pipeline")
-        self.pid: int = int(first["pid"])
+        self.pid: int = int(json.loads(message)["pid"])
         try:
             self._pidfd: int | None = os.pidfd_open(self.pid)
         except ProcessLookupError:  # it ended already: its exit status follows
             self._pidfd = None
+        threading.Thread(target=self._read_exit, daemon=True, name=f"paperpack-batch-pipeline-{self.pid}").start()
 
-    def _receive(self, timeout: float | None) -> dict[str, Any] | None:
-        self._reply.settimeout(timeout)
-        message = self._reply.recv(4096)
-        return json.loads(message) if message else None
-
-    def _finish(self, message: dict[str, Any] | None) -> int:
-        if message is None:  # the server died: the pipeline got SIGTERM, wait until it is gone
+    def _read_exit(self) -> None:
+        try:
+            message = self._reply.recv(4096)
+        except OSError:
+            message = b""
+        if message:
+            code = int(json.loads(message)["exit"])
+        else:  # the server died: the pipeline got SIGTERM (PR_SET_PDEATHSIG); wait until it is gone
             if self._pidfd is not None:
                 with selectors.DefaultSelector() as gone:
                     gone.register(self._pidfd, selectors.EVENT_READ)
                     gone.select()
-            self.returncode = -signal.SIGKILL
-        else:
-            self.returncode = int(message["exit"])
-        self._close()
-        return self.returncode
-
-    def _close(self) -> None:
+            code = -signal.SIGKILL
         self._reply.close()
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
+        with self._lock:
+            self.returncode = code
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+        self._ended.set()
 
     def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                return self._finish(self._receive(0))
-            except (BlockingIOError, TimeoutError):
-                return None
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        if self.returncode is None:
-            try:
-                return self._finish(self._receive(timeout))
-            except (BlockingIOError, TimeoutError):
-                raise subprocess.TimeoutExpired("paperpack pipeline", timeout or 0) from None
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired("paperpack pipeline", timeout or 0)
+        assert self.returncode is not None
         return self.returncode
 
     def send_signal(self, sig: int) -> None:
-        if self.poll() is None and self._pidfd is not None:
+        with self._lock:
+            if self._pidfd is None:  # ended (or ended before we could hold it)
+                return
             try:
                 signal.pidfd_send_signal(self._pidfd, sig)
             except ProcessLookupError:
@@ -269,12 +277,13 @@ class Forked:
 
     def kill(self) -> None:
         """SIGKILL to the pipeline's process group (it leads its own session), then to it."""
-        if self.poll() is None and self._pidfd is not None:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)  # still our pipeline: not reaped (its pidfd not readable)
-            except ProcessLookupError:
-                pass
-            self.send_signal(signal.SIGKILL)
+        with self._lock:
+            if self._pidfd is not None and not _ended(self._pidfd):  # alive: the group is still this pipeline's
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.send_signal(signal.SIGKILL)
 
 
 class ForkServer:
