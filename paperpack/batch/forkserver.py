@@ -47,7 +47,9 @@ log = logging.getLogger(__name__)
 PRELOAD = ("paperpack.batch.pipeline", "paperpack.verify", "paperpack.validate", "paperpack.checks",
            "paperpack.build", "paperpack.build.builder", "paperpack.build.readiness", "paperpack.run.api",
            "paperpack.run.engines", "paperpack.run.results", "paperpack.run.plan", "paperpack.report.publish",
-           "paperpack.data", "nbformat", "nbclient", "jupyter_client", "jsonschema", "jinja2", "requests")
+           "paperpack.data", "paperpack.build._r2d", "paperpack.run.local", "paperpack.run.runner",
+           "paperpack.run.venv", "paperpack.pysource", "nbformat", "nbclient", "jupyter_client", "jsonschema",
+           "jinja2", "requests")
 #: set to 0 to start every pipeline as a fresh process (``python -m paperpack.batch``) instead
 ENV_SWITCH = "PAPERPACK_BATCH_FORK"
 #: bytes of one request message (a submission and the batch's settings, as JSON)
