@@ -127,7 +127,7 @@ def _failure(exc: BaseException) -> Failure:
 def _result(sub: Submission, commit: str, verified: Result, started: float) -> SubmissionResult:
     verdict = verified.verdict
     run = verified.run
-    notebooks = [NotebookLine(nb.path, str(nb.verdict), str(nb.status), nb.duration, nb.message or "",
+    notebooks = [NotebookLine(nb.path, str(nb.verdict), str(nb.status), nb.duration, bounded(nb.message or ""),
                               bounded(nb.comparison), bounded(nb.error))
                  for nb in (run.notebooks if run is not None else [])]
     written = [verified.report_path] if verified.report_path else []
