@@ -35,6 +35,16 @@ if __name__ == "__main__":
 """
 
 
+def stop(nanny: subprocess.Popen[str], out: Path) -> None:
+    """After a failure: the daemonic worker outlives a killed parent, so kill it too (its pipeline follows)."""
+    worker = state(out, "slow").get("worker_pid")
+    if worker and alive(worker):
+        os.kill(worker, signal.SIGKILL)
+    if nanny.poll() is None:
+        nanny.kill()
+    nanny.communicate()
+
+
 def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[1])
 
@@ -57,11 +67,9 @@ def test_a_daemonic_worker_forks_pipelines_from_its_server_and_a_killed_one_take
         wait_for("the server and the pipeline gone", lambda: not alive(server) and not alive(pipeline))
         wait_for("the kernel gone", lambda: not [p for p in kernels if alive(p)])
         wait_for("the submission recorded as interrupted", lambda: state(out, "slow").get("status") == "interrupted")
-        nanny.communicate(timeout=60)
+        nanny.wait(timeout=60)
     finally:
-        if nanny.poll() is None:
-            nanny.kill()
-            nanny.wait()
+        stop(nanny, out)
     assert [e["event"] for e in events(out, "slow")] == ["fetching", "verifying", "interrupted"]
 
 
@@ -77,10 +85,8 @@ def test_the_fork_server_can_be_switched_off(tmp_path: Path) -> None:
                            and s, nanny)
         assert parent_of(running["pid"]) == running["worker_pid"]  # a fresh process the worker started itself
         (tmp_path / "gate").touch()
-        output, _ = nanny.communicate(timeout=300)
+        nanny.wait(timeout=300)
     finally:
-        if nanny.poll() is None:
-            nanny.kill()
-            nanny.wait()
-    assert nanny.returncode == 0, output
+        stop(nanny, out)
+    assert nanny.returncode == 0
     assert state(out, "slow")["status"] == "done"
