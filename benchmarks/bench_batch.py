@@ -14,7 +14,10 @@ Goal: batch ≥ 1.8× faster than the loop on 2 cores. The local engine by defau
 Docker is shared; ``--engine docker`` measures with images, built once beforehand). The load
 average before and after is printed: on a shared machine, read the ratio with it.
 
-    .venv/bin/python benchmarks/bench_batch.py [--repeat 3] [--engine local]
+    .venv/bin/python benchmarks/bench_batch.py [--repeat 3] [--engine local] [--fresh]
+
+``--fresh`` also times the batch with each pipeline a fresh process (``PAPERPACK_BATCH_FORK=0``, no
+fork server), in the same runs.
 """
 
 from __future__ import annotations
@@ -56,10 +59,11 @@ def shell_loop(subs: list[Path], out: Path, engine: str) -> float:
     return time.perf_counter() - start
 
 
-def batch(queue: Path, out: Path, engine: str, jobs: int) -> float:
+def batch(queue: Path, out: Path, engine: str, jobs: int, *, fork: bool = True) -> float:
+    env = {**os.environ, "PAPERPACK_BATCH_FORK": "1" if fork else "0"}
     start = time.perf_counter()
     done = subprocess.run([str(BIN / "paperpack"), "batch", str(queue), "--jobs", str(jobs), "--engine", engine,
-                           "--out-dir", str(out), "-q"], capture_output=True, text=True)
+                           "--out-dir", str(out), "-q"], capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"paperpack batch exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
@@ -73,6 +77,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=0.5)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--engine", choices=("local", "docker"), default="local")
+    parser.add_argument("--fresh", action="store_true",
+                        help="also time the batch with a fresh process per pipeline (PAPERPACK_BATCH_FORK=0)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="paperpack-bench-batch-"))
     try:
@@ -85,11 +91,15 @@ def main() -> int:
         subprocess.run([str(BIN / "paperpack"), "build", str(subs[0]), "--engine", args.engine, "--out-dir",
                         str(work / "warm"), "-q"], check=True, capture_output=True)
         load_before = os.getloadavg()
-        loops, batches = [], []
+        loops, batches, freshes = [], [], []
         for r in range(args.repeat):
             loops.append(shell_loop(subs, work / f"loop{r}", args.engine))
             batches.append(batch(queue, work / f"batch{r}", args.engine, args.jobs))
-            print(f"  run {r + 1}: loop {loops[-1]:.1f} s, batch {batches[-1]:.1f} s", flush=True)
+            line = f"  run {r + 1}: loop {loops[-1]:.1f} s, batch {batches[-1]:.1f} s"
+            if args.fresh:
+                freshes.append(batch(queue, work / f"fresh{r}", args.engine, args.jobs, fork=False))
+                line += f", batch without the fork server {freshes[-1]:.1f} s"
+            print(line, flush=True)
         load_after = os.getloadavg()
         loop, fast = statistics.median(loops), statistics.median(batches)
         print(f"{args.count} submissions × 2 notebooks × {args.seconds} s, engine {args.engine}, "
@@ -97,6 +107,9 @@ def main() -> int:
         print(f"shell loop of paperpack build : median {loop:.1f} s  ({loop / args.count:.2f} s per submission)")
         print(f"paperpack batch --jobs {args.jobs}     : median {fast:.1f} s  ({fast / args.count:.2f} s per submission)")
         print(f"ratio loop / batch            : {loop / fast:.2f}x (goal >= 1.8x)")
+        if freshes:
+            fresh = statistics.median(freshes)
+            print(f"batch, a fresh process each   : median {fresh:.1f} s, ratio {loop / fresh:.2f}x")
         print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, "
               f"after {load_after[0]:.2f} {load_after[1]:.2f} (1 and 5 min)")
     finally:

@@ -40,7 +40,7 @@ from .state import (Failure, FailureKind, Layout, NotebookLine, State, Status, S
 if TYPE_CHECKING:
     from ..verify import Result
 
-__all__ = ["TaskConfig", "run_submission", "main", "deadline_for", "EXIT_INTERRUPTED"]
+__all__ = ["TaskConfig", "run_submission", "main", "serve", "deadline_for", "EXIT_INTERRUPTED"]
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def _failure(exc: BaseException) -> Failure:
 def _result(sub: Submission, commit: str, verified: Result, started: float) -> SubmissionResult:
     verdict = verified.verdict
     run = verified.run
-    notebooks = [NotebookLine(nb.path, str(nb.verdict), str(nb.status), nb.duration, nb.message or "",
+    notebooks = [NotebookLine(nb.path, str(nb.verdict), str(nb.status), nb.duration, bounded(nb.message or ""),
                               bounded(nb.comparison), bounded(nb.error))
                  for nb in (run.notebooks if run is not None else [])]
     written = [verified.report_path] if verified.report_path else []
@@ -328,14 +328,20 @@ def _stop(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m paperpack.batch``: the request (JSON) on standard input."""
-    request = json.loads(sys.stdin.read())
+    return serve(json.loads(sys.stdin.read()))
+
+
+def serve(request: dict[str, Any]) -> int:
+    """Run the pipeline ``request`` asks for, in this process (a fresh one, or one forked by the fork server)."""
     started_fd = request.get("started_fd")
     if started_fd is not None:
         os.set_inheritable(started_fd, False)  # never passed on to the runners
-    _die_with_parent(int(request["parent"]))
+    _die_with_parent(int(request.get("die_with") or request["parent"]))
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if request.get("die_with"):
+        log.info("pipeline %d forked from the worker's fork server %d", os.getpid(), request["die_with"])
     return run_submission(Submission.from_dict(request["submission"]), TaskConfig(**request["config"]),
                           worker_pid=int(request["parent"]), slots=[Path(p) for p in request.get("slots") or ()],
                           started_fd=started_fd)

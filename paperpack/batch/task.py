@@ -1,7 +1,8 @@
 """The batch's task: one submission's pipeline in a child process, under a wall-clock limit.
 
 :func:`run_task` is what a Dask worker runs (or the batch itself, without a cluster). The
-pipeline runs in a child process (:mod:`paperpack.batch.pipeline`) so that a time limit can
+pipeline runs in a process of its own (:mod:`paperpack.batch.pipeline`, forked from the worker's
+fork server, :mod:`paperpack.batch.forkserver`, which imported paperpack once) so that a time limit can
 stop all of it, a crash cannot take the worker down, and a worker that dies takes its
 pipeline with it (the child gets SIGTERM and stops its runs). The task returns the typed
 result recorded in ``state.json``.
@@ -29,8 +30,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
+
+from . import forkserver
 from .pipeline import EXIT_INTERRUPTED, TaskConfig
 from .queue import Submission
 from .state import Failure, FailureKind, Layout, State, Status, SubmissionResult, read_state, write_state
@@ -45,6 +48,10 @@ GRACE = 60.0
 WATCH = 1.0
 
 
+#: a running pipeline: forked by the worker's fork server, or a fresh process
+Pipeline = Union["forkserver.Forked", "subprocess.Popen[bytes]"]
+
+
 class Interrupted(RuntimeError):
     """The pipeline was stopped from outside before it finished: the next batch run starts it over."""
 
@@ -56,7 +63,7 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def _stop(proc: Pipeline) -> None:
     """SIGTERM (the pipeline stops its runs), then SIGKILL after :data:`GRACE` seconds."""
     if proc.poll() is not None:
         return
@@ -66,6 +73,28 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _start(request: dict[str, Any], sink: int, announce: int) -> Pipeline:
+    """Start the pipeline: forked from this worker's fork server (:mod:`paperpack.batch.forkserver`: its
+    imports done once), or a fresh ``python -m paperpack.batch`` where there is none (not Linux, switched
+    off with ``PAPERPACK_BATCH_FORK=0``, or the server could not start)."""
+    if forkserver.enabled():
+        try:
+            return forkserver.spawn(request, sink, announce)
+        except OSError as exc:
+            log.warning("%s: no fork server (%s): starting the pipeline as a fresh process",
+                        request["submission"].get("id"), exc)
+    proc = subprocess.Popen([sys.executable, "-m", "paperpack.batch"], stdin=subprocess.PIPE, stdout=sink,
+                            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(announce,))
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(json.dumps(request).encode())
+        proc.stdin.close()
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc
 
 
 def _record(layout: Layout, sub: Submission, kind: FailureKind, message: str, hint: str, started: float) -> None:
@@ -105,7 +134,7 @@ def _stop_event(name: str | None) -> Any:
     return Event(name)
 
 
-def _watch(stop: Any, proc: subprocess.Popen[bytes], finished: threading.Event, ident: str) -> None:
+def _watch(stop: Any, proc: Pipeline, finished: threading.Event, ident: str) -> None:
     """Stop the pipeline (as Ctrl-C stops ``paperpack build``) when the batch sets its stop event.
 
     Dask cannot interrupt a running task's thread, so ``client.cancel`` alone would leave the
@@ -136,15 +165,13 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
     if stop is not None and stop.is_set():  # started after the batch was stopped: nothing to stop, nothing run
         raise Interrupted(f"{sub.id}: the batch was stopped before it started")
     announced, announce = os.pipe()
-    request = json.dumps({"submission": sub.to_dict(), "config": settings.to_dict(), "parent": os.getpid(),
-                          "slots": [str(p) for p in slots(layout, settings)], "started_fd": announce})
+    request = {"submission": sub.to_dict(), "config": settings.to_dict(), "parent": os.getpid(),
+               "slots": [str(p) for p in slots(layout, settings)], "started_fd": announce}
     started = time.monotonic()
     timed_out, running = False, None
     with open(output, "ab") as sink:
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "paperpack.batch"], stdin=subprocess.PIPE,
-                                    stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-                                    pass_fds=(announce,))
+            proc = _start(request, sink.fileno(), announce)
         except BaseException:
             os.close(announced)
             raise
@@ -155,9 +182,6 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
             threading.Thread(target=_watch, args=(stop, proc, finished, sub.id), daemon=True,
                              name=f"paperpack-batch-watch-{sub.id}").start()
         try:
-            assert proc.stdin is not None
-            proc.stdin.write(request.encode())
-            proc.stdin.close()
             with os.fdopen(announced, "rb") as verifying:
                 verifying.read(1)  # the verification starts (or the pipeline ended): the time limit starts now
             try:

@@ -1,0 +1,366 @@
+"""A fork server per worker process: paperpack's stages imported once, each pipeline forked from it.
+
+A submission's pipeline is a process of its own (isolation; a time limit stops all of it), and a
+fresh Python process pays ~1 s of CPU importing paperpack's stages, nbformat, jsonschema, jinja2 …
+before its first line of work. The worker starts one *fork server* (:func:`server`, a plain child process: a Dask nanny's worker is daemonic and may not
+use multiprocessing's children, but may start processes), which imports those modules and then
+only forks: each pipeline is ``os.fork()`` of a process that never ran a submission, has no thread
+and holds nothing of any submission, so one submission never sees another's state.
+
+Lifetimes, so that nothing keeps running when a worker dies:
+
+- the server dies with its worker: ``PR_SET_PDEATHSIG`` (SIGKILL) set against the worker's
+  keeper thread (a thread that lives as long as the worker process), and it exits when its control
+  socket (the worker holds the other end) reaches end-of-file;
+- each pipeline dies with the server: its own ``PR_SET_PDEATHSIG`` (SIGTERM: it stops its runs and
+  records ``interrupted``, as when the worker started it directly), checked against a race right after
+  the fork; it is a session leader, so stopping it kills its process group.
+
+The worker talks to the server over a ``SOCK_SEQPACKET`` socket pair: one message per pipeline,
+the request (JSON) with three descriptors (the output log, the pipe told when verification starts,
+the reply socket). On the reply socket the server sends the pipeline's pid, then its exit status.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import logging
+import os
+import select
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ForkServer", "Forked", "PRELOAD", "server", "enabled"]
+
+log = logging.getLogger(__name__)
+
+#: what a pipeline imports, done once in the server (the stages verify() imports when it reaches them)
+PRELOAD = ("paperpack.batch.pipeline", "paperpack.verify", "paperpack.validate", "paperpack.checks",
+           "paperpack.build", "paperpack.build.builder", "paperpack.build.readiness", "paperpack.run.api",
+           "paperpack.run.engines", "paperpack.run.results", "paperpack.run.plan", "paperpack.report.publish",
+           "paperpack.data", "paperpack.build._r2d", "paperpack.run.local", "paperpack.run.runner",
+           "paperpack.run.venv", "paperpack.pysource", "nbformat", "nbclient", "jupyter_client", "jsonschema",
+           "jinja2", "requests")
+#: set to 0 to start every pipeline as a fresh process (``python -m paperpack.batch``) instead
+ENV_SWITCH = "PAPERPACK_BATCH_FORK"
+#: bytes of one request message (a submission and the batch's settings, as JSON)
+MAX_REQUEST = 1 << 20
+_PR_SET_PDEATHSIG = 1
+#: the server's command (``-c``, not ``-m``: paperpack.batch imports this module before runpy would run it)
+SERVE = "import sys; from paperpack.batch.forkserver import server; sys.exit(server())"
+
+
+def enabled() -> bool:
+    """Whether pipelines are forked from a server here: Linux (``PR_SET_PDEATHSIG``, pidfds), not switched off."""
+    return (sys.platform.startswith("linux") and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")
+            and os.environ.get(ENV_SWITCH, "1") != "0")
+
+
+def die_with_parent(sig: int) -> None:
+    """Ask the kernel for ``sig`` when the thread that started this process ends (Linux)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _threads() -> int:
+    """Threads of this process (the kernel's count: also those started by C libraries)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
+# --- the server -------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Child:
+    pid: int
+    pidfd: int
+    reply: socket.socket
+
+
+@dataclass
+class _Server:
+    control: socket.socket
+    selector: selectors.BaseSelector = field(default_factory=selectors.DefaultSelector)
+    children: dict[int, _Child] = field(default_factory=dict)  # by pidfd
+
+    def run(self) -> int:
+        self.selector.register(self.control, selectors.EVENT_READ)
+        while True:
+            for key, _ in self.selector.select():
+                if key.fileobj is self.control:
+                    if not self._accept():
+                        return 0  # the worker is gone (end of file): the pipelines get SIGTERM as this exits
+                else:
+                    self._reap(self.children.pop(int(key.fd)))
+
+    def _accept(self) -> bool:
+        try:
+            message, fds, _, _ = socket.recv_fds(self.control, MAX_REQUEST, 3)
+        except ConnectionError:
+            return False
+        if not message:
+            return False
+        if len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            return True
+        sink, announce, reply_fd = fds
+        reply = socket.socket(fileno=reply_fd)
+        try:
+            self._fork(json.loads(message), sink, announce, reply)
+        finally:
+            os.close(sink)
+            os.close(announce)
+        return True
+
+    def _fork(self, request: dict[str, Any], sink: int, announce: int, reply: socket.socket) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        server = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            self._child(request, sink, announce, server, reply)  # never returns
+        pidfd = os.pidfd_open(pid)
+        self.children[pidfd] = _Child(pid, pidfd, reply)
+        self.selector.register(pidfd, selectors.EVENT_READ)
+        try:
+            reply.send(json.dumps({"pid": pid}).encode())
+        except OSError:
+            pass  # the task is gone: its pipeline dies with the worker, or finishes and is reaped
+
+    def _child(self, request: dict[str, Any], sink: int, announce: int, server: int, reply: socket.socket) -> None:
+        code: Any = 1
+        try:
+            # nothing of the server's or of another pipeline's: the control socket, the other replies and pidfds
+            self.selector.close()
+            self.control.close()
+            for child in self.children.values():
+                child.reply.close()
+                os.close(child.pidfd)
+            reply.close()  # the worker sees end-of-file on it when the server dies, not when this does
+            os.setsid()
+            die_with_parent(signal.SIGTERM)
+            if os.getppid() != server:  # the server died between the fork and the line above
+                os._exit(130)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(sink, 1)
+            os.dup2(sink, 2)
+            os.close(devnull)
+            os.close(sink)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            from .pipeline import serve
+
+            code = serve({**request, "started_fd": announce, "die_with": server})
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # noqa: BLE001 -- the worker records a crash with this output's tail
+            traceback.print_exc()
+            code = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+
+    def _reap(self, child: _Child) -> None:
+        self.selector.unregister(child.pidfd)
+        os.close(child.pidfd)
+        _, status = os.waitpid(child.pid, 0)
+        try:
+            child.reply.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
+        except OSError:
+            pass
+        child.reply.close()
+
+
+def server(argv: list[str] | None = None) -> int:
+    """The server's process (:data:`SERVE` ``FD WORKER_PID``): serve forks on the socket ``FD``."""
+    args = sys.argv[1:] if argv is None else argv
+    fd, worker = int(args[0]), int(args[1])
+    die_with_parent(signal.SIGKILL)
+    if os.getppid() != worker:  # the worker died before the line above
+        return 0
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the batch's to handle
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    if _threads() != 1:  # a fork copies one thread: a lock another held would stay locked in every pipeline
+        sys.stderr.write(f"paperpack fork server: {_threads()} threads after the imports; not forking from it\n")
+        return 3
+    return _Server(socket.socket(fileno=fd)).run()
+
+
+# --- the worker's side ------------------------------------------------------------------------------------------
+
+def _ended(pidfd: int) -> bool:
+    """Whether the process of ``pidfd`` has ended (a pidfd is readable then)."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class Forked:
+    """A pipeline forked by the server: what :mod:`paperpack.batch.task` needs of a ``subprocess.Popen``.
+
+    Thread-safe (the task waits for it while its watcher may stop it): one thread of its own reads the
+    exit status from the reply socket; the pipeline is signalled through a pidfd, never a recycled pid.
+    """
+
+    def __init__(self, reply: socket.socket) -> None:
+        self._reply = reply
+        self.returncode: int | None = None
+        self._ended = threading.Event()
+        self._lock = threading.Lock()
+        message = reply.recv(4096)
+        if not message:
+            raise OSError("the fork server stopped before it started the pipeline")
+        self.pid: int = int(json.loads(message)["pid"])
+        try:
+            self._pidfd: int | None = os.pidfd_open(self.pid)
+        except ProcessLookupError:  # it ended already: its exit status follows
+            self._pidfd = None
+        threading.Thread(target=self._read_exit, daemon=True, name=f"paperpack-batch-pipeline-{self.pid}").start()
+
+    def _read_exit(self) -> None:
+        try:
+            message = self._reply.recv(4096)
+        except OSError:
+            message = b""
+        if message:
+            code = int(json.loads(message)["exit"])
+        else:  # the server died: the pipeline got SIGTERM (PR_SET_PDEATHSIG); wait until it is gone
+            if self._pidfd is not None:
+                with selectors.DefaultSelector() as gone:
+                    gone.register(self._pidfd, selectors.EVENT_READ)
+                    gone.select()
+            code = -signal.SIGKILL
+        self._reply.close()
+        with self._lock:
+            self.returncode = code
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+        self._ended.set()
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired("paperpack pipeline", timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        with self._lock:
+            if self._pidfd is None:  # ended (or ended before we could hold it)
+                return
+            try:
+                signal.pidfd_send_signal(self._pidfd, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        """SIGKILL to the pipeline's process group (it leads its own session), then to it."""
+        with self._lock:
+            if self._pidfd is not None and not _ended(self._pidfd):  # alive: the group is still this pipeline's
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.send_signal(signal.SIGKILL)
+
+
+class ForkServer:
+    """This worker process's fork server, started on first use (and again if it died)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._control: socket.socket | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._broken = False  # a server that could not fork (threads after its imports): fresh processes instead
+
+    def _start(self) -> socket.socket:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        started: list[Any] = []
+        ready = threading.Event()
+
+        def keep() -> None:  # PR_SET_PDEATHSIG fires when the *thread* that started the server ends: this one never does
+            try:
+                started.append(subprocess.Popen(
+                    [sys.executable, "-c", SERVE, str(theirs.fileno()), str(os.getpid())],
+                    stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True))
+            except BaseException as exc:  # noqa: BLE001 -- reported to the caller below
+                started.append(exc)
+            ready.set()
+            threading.Event().wait()
+
+        threading.Thread(target=keep, daemon=True, name="paperpack-batch-forkserver").start()
+        ready.wait()
+        theirs.close()
+        if isinstance(started[0], BaseException):
+            ours.close()
+            raise started[0]
+        self._proc = started[0]
+        return ours
+
+    def spawn(self, request: dict[str, Any], sink: int, announce: int) -> Forked:
+        """Fork a pipeline for ``request``; its output to ``sink``, ``announce`` the pipe it writes when verifying."""
+        if self._broken:
+            raise OSError("this worker's fork server could not start pipelines")
+        message = json.dumps(request).encode()
+        for attempt in (1, 2):
+            with self._lock:
+                if self._control is None or (self._proc is not None and self._proc.poll() is not None):
+                    if self._control is not None:
+                        self._control.close()
+                    self._control = self._start()
+                control = self._control
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                socket.send_fds(control, [message], [sink, announce, theirs.fileno()])
+            except OSError:
+                ours.close()
+                with self._lock:
+                    if self._control is control:
+                        control.close()
+                        self._control = None
+                if attempt == 2:
+                    raise
+                continue
+            finally:
+                theirs.close()
+            try:
+                return Forked(ours)
+            except OSError:
+                ours.close()
+                self._broken = True
+                raise
+        raise AssertionError("unreachable")
+
+
+_SERVER = ForkServer()
+
+
+def spawn(request: dict[str, Any], sink: int, announce: int) -> Forked:
+    """Fork a pipeline from this worker process's fork server (see :class:`ForkServer`)."""
+    return _SERVER.spawn(request, sink, announce)
+
+

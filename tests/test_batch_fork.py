@@ -1,0 +1,92 @@
+"""The fork server (paperpack/batch/forkserver.py): each pipeline is forked from a per-worker server,
+which works in a daemonic worker (a Dask nanny's) and dies with it, taking its pipelines with it.
+
+Real processes: a "worker" is a daemonic multiprocessing child of a test process (what a nanny
+starts), running the batch's task on a submission whose notebook waits for a gate file; the test
+synchronises on its state.json, never on sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paperpack.batch.pipeline import TaskConfig
+from test_batch_dask import alive, events, kernels_below, state, wait_for
+from test_batch_limits import never_ending
+
+pytestmark = pytest.mark.slow
+
+WORKER = """
+import json, multiprocessing, sys
+from paperpack.batch.task import run_task
+
+if __name__ == "__main__":
+    worker = multiprocessing.Process(target=run_task, args=(json.loads(sys.argv[1]), json.loads(sys.argv[2])),
+                                     daemon=True)  # a Dask nanny's worker is daemonic
+    worker.start()
+    worker.join()
+"""
+
+
+def stop(nanny: subprocess.Popen[str], out: Path) -> None:
+    """After a failure: the daemonic worker outlives a killed parent, so kill it too (its pipeline follows)."""
+    worker = state(out, "slow").get("worker_pid")
+    if worker and alive(worker):
+        os.kill(worker, signal.SIGKILL)
+    if nanny.poll() is None:
+        nanny.kill()
+    nanny.communicate()
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[1])
+
+
+def test_a_daemonic_worker_forks_pipelines_from_its_server_and_a_killed_one_takes_both_along(tmp_path: Path) -> None:
+    sub = never_ending(tmp_path / "paper", tmp_path / "gate")
+    out = tmp_path / "out"
+    config = TaskConfig(out_dir=str(out), engine="local").to_dict()
+    nanny = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(sub.to_dict()), json.dumps(config)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        running = wait_for("the submission verifying", lambda: (s := state(out, "slow")).get("status") == "verifying"
+                           and s, nanny)
+        pipeline, worker = running["pid"], running["worker_pid"]
+        server = parent_of(pipeline)
+        assert server != worker and parent_of(server) == worker  # forked from the server the worker started
+        assert "paperpack.batch.forkserver" in Path(f"/proc/{server}/cmdline").read_text()
+        kernels = wait_for("the notebook's kernel", lambda: kernels_below(pipeline), nanny)
+        os.kill(worker, signal.SIGKILL)
+        wait_for("the server and the pipeline gone", lambda: not alive(server) and not alive(pipeline))
+        wait_for("the kernel gone", lambda: not [p for p in kernels if alive(p)])
+        wait_for("the submission recorded as interrupted", lambda: state(out, "slow").get("status") == "interrupted")
+        nanny.wait(timeout=60)
+    finally:
+        stop(nanny, out)
+    assert [e["event"] for e in events(out, "slow")] == ["fetching", "verifying", "interrupted"]
+
+
+def test_the_fork_server_can_be_switched_off(tmp_path: Path) -> None:
+    sub = never_ending(tmp_path / "paper", tmp_path / "gate")
+    out = tmp_path / "out"
+    config = TaskConfig(out_dir=str(out), engine="local").to_dict()
+    nanny = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(sub.to_dict()), json.dumps(config)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env={**os.environ, "PAPERPACK_BATCH_FORK": "0"})
+    try:
+        running = wait_for("the submission verifying", lambda: (s := state(out, "slow")).get("status") == "verifying"
+                           and s, nanny)
+        assert parent_of(running["pid"]) == running["worker_pid"]  # a fresh process the worker started itself
+        (tmp_path / "gate").touch()
+        nanny.wait(timeout=300)
+    finally:
+        stop(nanny, out)
+    assert nanny.returncode == 0
+    assert state(out, "slow")["status"] == "done"
