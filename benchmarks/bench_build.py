@@ -23,14 +23,14 @@ import time
 import uuid
 from pathlib import Path
 
-from paperpack.build import build_image
-from paperpack.build.baseimage import base_image_tag
-from paperpack.build.builder import ca_bundle_from_env
-from paperpack.repo import Repo
+from paperpack.image import build_image
+from paperpack.image.baseimage import base_image_tag
+from paperpack.image.builder import ca_bundle_from_env
+from paperpack.repository.repo import Repo
 
 R2D_CONFIG = """\
 from repo2docker import contentproviders
-from paperpack.build.buildpack import offline_buildpack
+from paperpack.image.buildpack import offline_buildpack
 c.Repo2Docker.buildpacks = [offline_buildpack()]
 c.Repo2Docker.content_providers = [contentproviders.Local, contentproviders.Git]
 c.Repo2Docker.base_image = {base!r}

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from doiserver import DoiServer  # noqa: E402
 
-from paperpack.httpclient import ServiceConfig  # noqa: E402
-from paperpack.resolve import FOUND, DoiResolver  # noqa: E402
+from paperpack.util.httpclient import ServiceConfig  # noqa: E402
+from paperpack.doi.resolve import FOUND, DoiResolver  # noqa: E402
 
 
 def serve(dois: list[str], delay: float, conn: Any) -> None:

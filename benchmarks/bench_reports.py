@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # pub
 
 import nbformat  # noqa: E402
 
-from paperpack.findings import Severity  # noqa: E402
-from paperpack.report import write_json_atomic  # noqa: E402
+from paperpack.checks.findings import Severity  # noqa: E402
+from paperpack.util.atomic import write_json_atomic  # noqa: E402
 from paperpack.report.publish import WRITERS, Publication, publish  # noqa: E402
 from publishhelp import RULE_E, RULE_W, differs, failed, make_publication, same, skipped  # noqa: E402
 

@@ -20,7 +20,7 @@ included (what a user feels), interleaved and repeated:
 
 Run:  .venv/bin/python benchmarks/bench_validate.py [--repeat 5] [--processes-only]
 
-``--closure`` measures the dependency closure instead (:mod:`paperpack.closure`): a small repository
+``--closure`` measures the dependency closure instead (:mod:`paperpack.environment.closure`): a small repository
 whose notebook imports a package only a declared one brings, resolved by pip against a package index
 on 127.0.0.1 (tiny wheels, ``tests/pkgindex.py``). It prints the cold resolution (once per set of
 requirements) and what a warm cache adds to ``validate`` compared with the same repository validated

@@ -11,7 +11,7 @@ Run from the repository root with the dev venv (a full run: about 3,000 mutants,
 cores shared with other jobs, load 6 to 10)::
 
     .venv/bin/python benchmarks/mutation_score.py                    # every target
-    .venv/bin/python benchmarks/mutation_score.py --only build/tags.py --only compare/
+    .venv/bin/python benchmarks/mutation_score.py --only image/tags.py --only compare/
     .venv/bin/python benchmarks/mutation_score.py --no-run --diff    # the last run again, with each changed line
 
 mutmut works in a copy of the sources under ``mutants/`` (git-ignored); ``mutmut show NAME`` prints one
@@ -52,15 +52,15 @@ TARGETS = (
         "paperpack.run.container.x_container_user__mutmut_*",
     )),
     Target("data/", ("paperpack.data.*",)),
-    Target("archive.py", ("paperpack.archive.*",)),
-    Target("manifest.py (path checks)", (
-        "paperpack.manifest.x_safe_relpath__mutmut_*",
-        "paperpack.manifest.x__iter_paths__mutmut_*",
-        "paperpack.manifest.x__items__mutmut_*",
-        "paperpack.manifest.x__path_problems__mutmut_*",  # named _check_paths before d7c3182
-        "paperpack.manifest.x_record_folder__mutmut_*",
+    Target("data/archive.py", ("paperpack.data.archive.*",)),
+    Target("repository/manifest.py (path checks)", (
+        "paperpack.repository.manifest.x_safe_relpath__mutmut_*",
+        "paperpack.repository.manifest.x__iter_paths__mutmut_*",
+        "paperpack.repository.manifest.x__items__mutmut_*",
+        "paperpack.repository.manifest.x__path_problems__mutmut_*",  # named _check_paths before d7c3182
+        "paperpack.repository.manifest.x_record_folder__mutmut_*",
     )),
-    Target("build/tags.py", ("paperpack.build.tags.*",)),
+    Target("image/tags.py", ("paperpack.image.tags.*",)),
 )
 
 #: mutmut's words for a mutant the tests caught, and for one that was not tried (not counted)

@@ -76,7 +76,7 @@ class ManifestError(ConfigError):
     """``paperpack.yml`` cannot be read or does not follow its schema.
 
     ``line`` and ``where`` (the place in the document) point at the first problem;
-    ``problems`` lists every one (:class:`paperpack.manifest.ManifestProblem`), empty
+    ``problems`` lists every one (:class:`paperpack.repository.manifest.ManifestProblem`), empty
     when the file could not be read at all.
     """
 

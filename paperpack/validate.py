@@ -8,9 +8,9 @@ from typing import Any
 
 from .checks import CheckContext, CheckRegistry, default_registry
 from .errors import ManifestError
-from .findings import Findings
-from .manifest import find_manifest, load_manifest
-from .repo import Repo
+from .checks.findings import Findings
+from .repository.manifest import find_manifest, load_manifest
+from .repository.repo import Repo
 from .report import Report
 
 __all__ = ["validate"]

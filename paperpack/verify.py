@@ -4,7 +4,7 @@ validate → data → image → run → compare → reports. The command line (`
 and ``paperpack run``), batch mode and the CI action all call :func:`verify` with typed
 :class:`VerifyOptions` and render the typed :class:`Result`; nothing here reads argparse
 or prints. The repository is opened (and walked) once, every stage reads the same
-:class:`~paperpack.repo.Repo`, and one ``report.json`` per output folder is written at the
+:class:`~paperpack.repository.repo.Repo`, and one ``report.json`` per output folder is written at the
 end, merged with what an earlier command wrote there (:mod:`paperpack.report.merge`).
 """
 
@@ -18,15 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .errors import BuildError, DataError, DoiError, EngineError, PaperpackError, UsageError
-from .findings import Findings
-from .repo import Repo, default_output, untrusted_from_env
-from .report import Report, write_json_atomic
+from .checks.findings import Findings
+from .repository.repo import Repo, default_output, untrusted_from_env
+from .report import Report
+from .util.atomic import write_json_atomic
 from .report.merge import Section, merge_reports, read_previous
 from .report.paper import PaperVerdict, paper_verdict
 from .report.publish import Published
 
 if TYPE_CHECKING:  # the run package is imported when a run starts: `import paperpack` stays light
-    from .build.builder import BuildResult
+    from .image.builder import BuildResult
     from .run.engines import EngineChoice
     from .run.plan import Limits
     from .run.results import RunEvent, RunResult
@@ -76,7 +77,7 @@ class BuildSettings:
     timeout: float | None = None  # seconds; default build.builder.build_timeout()
 
     def __post_init__(self) -> None:
-        from .build.builder import MODES  # here: the builder imports repo2docker's helpers
+        from .image.builder import MODES  # here: the builder imports repo2docker's helpers
 
         if self.mode not in MODES:
             raise UsageError(f"build mode {self.mode!r} is not one of {', '.join(MODES)}",
@@ -324,14 +325,14 @@ def _validate(repo: Repo, options: VerifyOptions) -> Report:
 def _build_engine(engine: str, *, runs: bool, repo: Repo, build: BuildSettings) -> EngineChoice:
     """The build's engine: docker when asked, or (auto) when this machine can build the image; else local, saying why.
 
-    auto with a Docker daemon that cannot build yet (:func:`~paperpack.build.readiness.readiness`):
+    auto with a Docker daemon that cannot build yet (:func:`~paperpack.image.readiness.readiness`):
     a base image this machine can make is made first (the note says so, once: later builds
     reuse it); anything else missing (the buildx plugin, debootstrap, root) runs the
     notebooks with the local engine, as without a daemon, the note naming what is missing
     and the command that enables container builds. An explicit ``--mode`` gets no such
     fall back: the build says what is missing (exit 2).
     """
-    from .build.readiness import daemon_readiness, readiness
+    from .image.readiness import daemon_readiness, readiness
     from .run.engines import EngineChoice, docker_available
 
     if engine == "local":
@@ -368,7 +369,7 @@ LOCAL_NOTE = ("less isolated: notebook code runs as you, on your files (the run'
 
 
 def _build(repo: Repo, settings: BuildSettings, observer: Observer, *, auto: bool) -> BuildResult:
-    from .build import build_image
+    from .image import build_image
 
     sink = observer.build_started(repo)
     built = None

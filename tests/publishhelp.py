@@ -13,8 +13,8 @@ from typing import Any
 
 import nbformat
 
-from paperpack.findings import Finding, Findings, Rule, Severity
-from paperpack.repo import Repo
+from paperpack.checks.findings import Finding, Findings, Rule, Severity
+from paperpack.repository.repo import Repo
 from paperpack.report import Report
 from paperpack.report.paper import paper_verdict
 from paperpack.report.publish import Publication

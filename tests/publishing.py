@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.report.paper import paper_verdict
 from paperpack.report.publish import Publication
 from paperpack.run.results import NotebookRun, RunResult

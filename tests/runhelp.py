@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from paperpack.run.channel import Delivery, new_key, read_channel
 from paperpack.run.engines import RUNNER
-from paperpack.schemas import validator_for
+from paperpack.util.schemas import validator_for
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.archive import ArchiveLimits, extract_archive
+from paperpack.data.archive import ArchiveLimits, extract_archive
 from paperpack.errors import DataError, UnsafeArchiveError
 
 
@@ -176,7 +176,7 @@ def test_a_write_through_a_link_leading_out_is_refused(tmp_path: Path) -> None:
     No archive can make such a link while the link checks hold, so the link is made by hand
     in the writer's root, standing for one a future bug let through.
     """
-    from paperpack.archive import _Writer  # the check lives in the writer; see the docstring
+    from paperpack.data.archive import _Writer  # the check lives in the writer; see the docstring
 
     root, outside = tmp_path / "root", tmp_path / "outside"
     root.mkdir()

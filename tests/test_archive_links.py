@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.archive import extract_archive
+from paperpack.data.archive import extract_archive
 from paperpack.errors import UnsafeArchiveError
 from tests.test_archive import make_tar, make_zip
 

@@ -14,13 +14,13 @@ import pytest
 from paperpack.binder.launch import LaunchOptions, Provider, launch_target, parse_hub, parse_remote
 from paperpack.cli.main import main
 from paperpack.errors import ManifestError, UsageError
-from paperpack.manifest import BinderSettings, parse_manifest
-from paperpack.report import TEMP_NAME
+from paperpack.repository.manifest import BinderSettings, parse_manifest
+from paperpack.util.atomic import TEMP_NAME
 from paperpack.report.badge import (BadgeFormat, BadgeOptions, insert_badges, markers, readme_badges, status_endpoint,
                                     status_svg, write_badges, write_status_badges)
 from paperpack.report.paper import PaperClass, PaperVerdict
 from paperpack.report.publish import WRITERS, Publication
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 
 ENDPOINT_SCHEMA = json.loads((Path(__file__).parent / "files" / "badges" / "shields-endpoint.schema.json").read_text())
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.build.baseimage import RELEASES, machine_mirror, release_for_python
-from paperpack.build.builder import resolve_mode
+from paperpack.image.baseimage import RELEASES, machine_mirror, release_for_python
+from paperpack.image.builder import resolve_mode
 from paperpack.cli.main import main
 from paperpack.errors import ConfigError, UsageError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from tests.conftest import require
 
 
@@ -65,13 +65,13 @@ def test_base_image_is_reused(docker: str, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_binder_mode_uses_stock_buildpacks(tmp_path: Path, docker: str) -> None:
-    from paperpack.build.builder import STOCK_BASE_IMAGE, _plan
+    from paperpack.image.builder import STOCK_BASE_IMAGE, _plan
 
     (tmp_path / "requirements.txt").write_text("numpy\n")
     plan = _plan(Repo.open(tmp_path), "binder", None)
     assert plan.mode == "binder" and plan.base_image == STOCK_BASE_IMAGE
     # repo2docker's own buildpacks, in its order; only their ENTRYPOINT line differs (stock_buildpacks)
-    from paperpack.build._r2d import Repo2Docker
+    from paperpack.image._r2d import Repo2Docker
     stock = Repo2Docker.class_traits()["buildpacks"].default()
     assert plan.buildpacks is not None and len(plan.buildpacks) == len(stock)
     assert all(issubclass(ours, theirs) and ours.__name__ == theirs.__name__

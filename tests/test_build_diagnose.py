@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from paperpack.build.buildpack import download_step
-from paperpack.build.diagnose import diagnose, step_of
+from paperpack.image.buildpack import download_step
+from paperpack.image.diagnose import diagnose, step_of
 
 BAD_PIN = """\
 #17 [stage-0 12/16] COPY --chown=1000:1000 src/requirements.txt /home/jovyan/requirements.txt

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.build.buildpack import CA_PATH, JUPYTER_STACK, offline_buildpack
+from paperpack.image.buildpack import CA_PATH, JUPYTER_STACK, offline_buildpack
 from paperpack.errors import ConfigError
 from tests.conftest import CASES
 
@@ -130,7 +130,7 @@ def test_apt_names_with_versions_and_dots_are_kept(tmp_path: Path, monkeypatch: 
 
 
 def test_proxy_credentials_go_only_into_the_secret() -> None:
-    from paperpack.build.builder import ProxySettings, without_credentials
+    from paperpack.image.builder import ProxySettings, without_credentials
 
     assert without_credentials("http://user:p%40ss@proxy.example:3128/") == "http://proxy.example:3128/"
     assert without_credentials("user:pw@proxy:3128") == "proxy:3128"
@@ -145,7 +145,7 @@ def test_proxy_credentials_go_only_into_the_secret() -> None:
 
 
 def test_the_build_time_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from paperpack.build.builder import DEFAULT_BUILD_TIMEOUT, build_timeout
+    from paperpack.image.builder import DEFAULT_BUILD_TIMEOUT, build_timeout
 
     monkeypatch.delenv("PAPERPACK_BUILD_TIMEOUT", raising=False)
     assert build_timeout() == DEFAULT_BUILD_TIMEOUT and build_timeout(5) == 5

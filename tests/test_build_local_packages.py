@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from paperpack.build.buildpack import LocalPackage, backend_requirements, local_package, offline_buildpack
+from paperpack.image.buildpack import LocalPackage, backend_requirements, local_package, offline_buildpack
 from paperpack.errors import ConfigError
 
 SETUP = "from setuptools import setup\nsetup(name='p')\n"

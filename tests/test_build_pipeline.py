@@ -20,7 +20,7 @@ from conftest_doi import doi_env, doi_server  # noqa: F401  (fixtures)
 from datapaper import data_paper
 from doiserver import DoiServer
 from paperpack.cli.main import main
-from paperpack.schemas import validator_for
+from paperpack.util.schemas import validator_for
 
 
 def test_local_engine_pipeline_reports_validation_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.build.environment import plan_offline, translate_environment
+from paperpack.image.environment import plan_offline, translate_environment
 from paperpack.errors import ConfigError
 from tests.conftest import CASES
 

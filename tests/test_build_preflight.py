@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.build import build_image
-from paperpack.build.engine import preflight
+from paperpack.image import build_image
+from paperpack.util.docker import preflight
 from paperpack.cli.main import main
 from paperpack.errors import EXIT_USAGE, EngineError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from tests.conftest import CASES, require
 
 

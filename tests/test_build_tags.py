@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.build import tags
-from paperpack.build.tags import content_hash, image_repository
-from paperpack.repo import Repo
+from paperpack.image import tags
+from paperpack.image.tags import content_hash, image_repository
+from paperpack.repository.repo import Repo
 from tests.conftest import CASES
 
 SETTINGS = {"mode": "offline", "base_id": "sha256:aaa", "python": "3.11"}
@@ -93,19 +93,19 @@ def test_image_repository_names() -> None:
 
 #: paperpack modules the build imports that do not decide what goes into an image, and why.
 NOT_SHAPING = {
-    "build/__init__.py": "re-exports names",
-    "build/tags.py": "computes this hash",
-    "build/engine.py": "runs docker commands and inspects images (the base image id is hashed as a setting)",
-    "build/diagnose.py": "reads the log of a failed build",
+    "image/__init__.py": "re-exports names",
+    "image/tags.py": "computes this hash",
+    "util/docker.py": "runs docker commands and inspects images (the base image id is hashed as a setting)",
+    "image/diagnose.py": "reads the log of a failed build",
     "run/plan.py": "size_bytes reads the build memory limit, which the build guard applies from the host",
-    "build/push.py": "pushes a built image",
-    "build/export.py": "saves a built image",
+    "image/push.py": "pushes a built image",
+    "image/export.py": "saves a built image",
     "_version.py": "hashed as paperpack's version",
     "errors.py": "exception classes and messages",
-    "repo.py": "lists the repository's files, each hashed",
-    "download.py": "hashes files",
-    "build/readiness.py": "decides whether this machine can build, before any build",
-    "cache.py": "the folder of the build log",
+    "repository/repo.py": "lists the repository's files, each hashed",
+    "data/download.py": "hashes files",
+    "image/readiness.py": "decides whether this machine can build, before any build",
+    "util/cache.py": "the folder of the build log",
 }
 
 
@@ -135,9 +135,9 @@ def _imports(module: Path, package: Path) -> set[str]:
 
 def test_every_module_that_shapes_the_image_is_in_the_tag() -> None:
     """Dropping builder.py (or any module the build imports) from the hash inputs must fail here."""
-    from paperpack.build.tags import BUILD_SOURCES, PACKAGE
+    from paperpack.image.tags import BUILD_SOURCES, PACKAGE
 
-    build = {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "build").glob("*.py")}
+    build = {p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "image").glob("*.py")}
     imported = set(build)
     for rel in build:
         imported |= _imports(PACKAGE / rel, PACKAGE)
@@ -148,7 +148,7 @@ def test_every_module_that_shapes_the_image_is_in_the_tag() -> None:
 
 
 def test_changing_any_build_source_changes_the_tag(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from paperpack.build import tags
+    from paperpack.image import tags
 
     copy = tmp_path / "package"
     shutil.copytree(tags.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
@@ -173,7 +173,7 @@ def test_a_file_name_that_is_not_utf8_gets_a_tag(tmp_path: Path) -> None:
 
 
 def test_paperpack_and_repo2docker_versions_change_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from paperpack.build._r2d import repo2docker
+    from paperpack.image._r2d import repo2docker
 
     root = make(tmp_path)
     seen = {digest(root)}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.cache import JsonCache, cache_dir
+from paperpack.util.cache import JsonCache, cache_dir
 
 
 def test_location_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

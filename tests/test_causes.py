@@ -19,12 +19,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from paperpack.cli._buildview import BuildView, show_build_failure
 from paperpack.cli.run import render_verdicts
 from paperpack.errors import BuildError
-from paperpack.findings import Finding, Severity
-from paperpack.findings import Findings
+from paperpack.checks.findings import Finding, Severity
+from paperpack.checks.findings import Findings
 from paperpack.report import Report
 from paperpack.report.github import annotation
 from paperpack.report.text import make_console, render_text
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import runner
 from paperpack.run.api import _collect
 from paperpack.run.channel import Delivery
@@ -34,7 +34,7 @@ from paperpack.run.outcome import FAILED_STATUSES, interpret, link_upstream
 from paperpack.run.plan import Limits, PlannedNotebook, make_plan
 from paperpack.run.results import NotebookRun, RunResult
 from paperpack.run.verdict import judge
-from paperpack.terminal import printable, strip_ansi
+from paperpack.util.terminal import printable, strip_ansi
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = Limits(memory="1g", pids=64)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nbcases import folders, run_case
-from paperpack.importmap import IMAGE_PROVIDED, MODULE_TO_DISTS, distributions_for, normalise, requires_closure
+from paperpack.notebook.importmap import IMAGE_PROVIDED, MODULE_TO_DISTS, distributions_for, normalise, requires_closure
 
 CASE_FOLDERS = folders("dep-")
 
@@ -75,7 +75,7 @@ def test_a_clean_result_says_what_was_checked(tmp_path: Path, capsys: pytest.Cap
 
     from conftest import CASES
     from paperpack.cli.main import main
-    from paperpack.schemas import validator_for
+    from paperpack.util.schemas import validator_for
 
     repo = tmp_path / "repo"
     copytree(CASES / "dep-postbuild-pip", repo)
@@ -107,7 +107,7 @@ def test_in_binder_mode_a_conda_metapackage_brings_what_it_brings(tmp_path: Path
 
     from paperpack.checks import CheckContext
     from paperpack.checks.dependencies import check
-    from paperpack.repo import Repo
+    from paperpack.repository.repo import Repo
 
     repo = tmp_path / "repo"
     copytree(CASES / "dep-conda-metapackage", repo)

@@ -13,7 +13,7 @@ from conftest import CASES
 from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
 from doiserver import DoiServer
 from paperpack.cli.main import main
-from paperpack.schemas import validator_for
+from paperpack.util.schemas import validator_for
 from paperpack.validate import validate
 
 DOI_CASES = sorted(p.name for p in CASES.glob("doi-*") if (p / "expected.json").is_file())

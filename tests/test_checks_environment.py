@@ -9,8 +9,8 @@ import pytest
 from paperpack.checks import CheckContext
 from paperpack.checks.environment import check
 from paperpack.environment import Environment
-from paperpack.findings import Finding
-from paperpack.repo import Repo
+from paperpack.checks.findings import Finding
+from paperpack.repository.repo import Repo
 
 
 def _run(root: Path, files: dict[str, str]) -> tuple[list[Finding], CheckContext]:

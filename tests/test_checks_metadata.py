@@ -13,8 +13,8 @@ import pytest
 
 from paperpack.checks import CheckContext
 from paperpack.checks.metadata import check, is_valid_orcid, orcid_checksum
-from paperpack.findings import Finding
-from paperpack.repo import Repo
+from paperpack.checks.findings import Finding
+from paperpack.repository.repo import Repo
 
 
 @pytest.mark.parametrize(("orcid", "valid"), [

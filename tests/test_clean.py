@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from paperpack.build.engine import docker_cli, image_id
-from paperpack.clean import Item, Kind, remove
+from paperpack.util.docker import docker_cli, image_id
+from paperpack.machine.clean import Item, Kind, remove
 from paperpack.cli.main import main
 from paperpack.run.venv import choose_python, venv_dir
 from tests.conftest import CASES

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import ROOT
 from paperpack.cli.main import build_parser, main
-from paperpack.manifest import parse_manifest
+from paperpack.repository.manifest import parse_manifest
 
 NOTEBOOK = {"nbformat": 4, "nbformat_minor": 5, "cells": [
     {"cell_type": "code", "id": "c1", "execution_count": 1, "metadata": {}, "outputs": [], "source": "print(1)"}],

@@ -17,7 +17,7 @@ from conftest import ROOT
 
 #: each of these costs tens of milliseconds or more to import, and validate --offline needs none of them
 HEAVY = ("requests", "urllib3", "jsonschema", "rich", "rich.console", "docker", "nbclient", "nbformat", "distributed",
-         "numpy", "repo2docker", "ruamel.yaml", "paperpack.build.builder", "paperpack.run.runner")
+         "numpy", "repo2docker", "ruamel.yaml", "paperpack.image.builder", "paperpack.run.runner")
 
 PROBE = """
 import contextlib, io, json, sys

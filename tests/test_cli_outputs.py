@@ -11,8 +11,8 @@ import pytest
 
 from paperpack.cli.main import main
 from paperpack.errors import UsageError
-from paperpack.repo import OUTPUT_MARKER, Repo, mark_output_dir
-from paperpack.report import write_atomic
+from paperpack.repository.repo import OUTPUT_MARKER, Repo, mark_output_dir
+from paperpack.util.atomic import write_atomic
 
 NOTEBOOK = json.dumps({"cells": [], "metadata": {"kernelspec": {"name": "python3", "language": "python",
                                                                   "display_name": "Python 3"}},

@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 
 from conftest import CLOSED_LOOPBACK
-from paperpack.closure import ClosureStatus, resolvable, resolve_closure
+from paperpack.environment.closure import ClosureStatus, resolvable, resolve_closure
 from paperpack.validate import validate
 from pkgindex import PackageIndex
 
@@ -199,7 +199,7 @@ def test_an_import_named_otherwise_than_its_distribution_is_not_missing(index: P
 
 def test_installed_distributions_say_what_they_provide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Offline, a declared distribution installed here provides its import name (its top_level.txt, RECORD)."""
-    from paperpack.importmap import installed_modules
+    from paperpack.notebook.importmap import installed_modules
     from pkgindex import _wheel
 
     site = tmp_path / "site"
@@ -222,8 +222,8 @@ def test_a_wheel_larger_than_the_tail_is_read_by_ranges(tmp_path: Path) -> None:
     """The central directory and top_level.txt beyond the first 64 KB are fetched by further ranges, not whole."""
     import os
 
-    from paperpack.httpclient import HttpClient
-    from paperpack.wheelfiles import wheel_modules
+    from paperpack.util.httpclient import HttpClient
+    from paperpack.environment.wheelfiles import wheel_modules
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -249,8 +249,8 @@ def test_a_central_directory_too_large_to_read_is_left_to_the_table() -> None:
     """A zip whose central directory claims more than MAX_DIRECTORY bytes is not fetched: no modules, few bytes."""
     import struct
 
-    from paperpack.httpclient import HttpClient
-    from paperpack.wheelfiles import MAX_DIRECTORY, wheel_modules
+    from paperpack.util.httpclient import HttpClient
+    from paperpack.environment.wheelfiles import MAX_DIRECTORY, wheel_modules
 
     size = MAX_DIRECTORY + (1 << 20)
     # an end-of-central-directory record: one disk, 1 entry, a directory of size-22 bytes at offset 0
@@ -265,8 +265,8 @@ def test_a_central_directory_too_large_to_read_is_left_to_the_table() -> None:
 
 
 def test_a_wheel_of_a_find_links_folder_is_read_in_place(tmp_path: Path) -> None:
-    from paperpack.httpclient import HttpClient
-    from paperpack.wheelfiles import wheel_modules
+    from paperpack.util.httpclient import HttpClient
+    from paperpack.environment.wheelfiles import wheel_modules
 
     index = PackageIndex()  # not served: its wheels go to a folder, as pip's find-links
     index.add("fancy-dist", "1.0", module="fancymod", top_level=False)

@@ -188,7 +188,7 @@ def _notebook(*cells: Any) -> Any:
 
 def test_differs_names_cells_as_failures_do(tmp_path: Path) -> None:
     """"code cell 2 (In [7])", as a failure in that cell is named: markdown cells are not counted, 1-based."""
-    from paperpack.notebooks import ParsedNotebook, read_notebook
+    from paperpack.notebook.parse import ParsedNotebook, read_notebook
     from paperpack.run.outcome import where
 
     def out(text: str) -> dict[str, Any]:

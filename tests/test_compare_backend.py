@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import NotebookRun, run_notebooks
 
 pytestmark = pytest.mark.slow

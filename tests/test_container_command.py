@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from paperpack.errors import UsageError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run.container import IN_REPO, IN_WORK, MAX_HIDDEN, DockerEngine, vcs_metadata
 from paperpack.run.engines import Batch, Session
 from paperpack.run.plan import Limits, PlannedNotebook

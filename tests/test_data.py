@@ -14,7 +14,7 @@ from doiserver import Action, DoiServer
 from paperpack.cli.main import main
 from paperpack.data import DataMount, DataStore, data_mounts, data_status, ensure_data, fetch_data, lock_hashes
 from paperpack.errors import ChecksumError, DataError, UnsafeArchiveError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 
 CSV = b"station,temp\n" + b"".join(f"s{i},{i % 30}.5\n".encode() for i in range(2000))
 
@@ -237,7 +237,7 @@ _CHILD = """
 import sys
 from pathlib import Path
 from paperpack.data import fetch_data
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 print(",".join(r.state for r in fetch_data(Repo.open(Path(sys.argv[1])))))
 """
 

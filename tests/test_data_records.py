@@ -16,7 +16,7 @@ from doiserver import DoiServer
 from paperpack.cli.main import main
 from paperpack.data import data_mounts, data_status, ensure_data, fetch_data, lock_hashes
 from paperpack.errors import DataError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from tests.conftest import require
 from test_data import paper, sha
 

@@ -24,9 +24,9 @@ from doiserver import Action, DoiServer
 from paperpack.cli.main import main
 from paperpack.data import DataStore, data_mounts, ensure_data, fetch_data, lock_hashes
 from paperpack.errors import ChecksumError, ConfigError, DataError, UnsafeArchiveError, UnsafeUrlError
-from paperpack.httpclient import HttpClient, ServiceConfig, ServiceUnreachable
-from paperpack.repo import Repo
-from paperpack.urlpolicy import AddressKind, AllowedHost, UrlPolicy, classify
+from paperpack.util.httpclient import HttpClient, ServiceConfig, ServiceUnreachable
+from paperpack.repository.repo import Repo
+from paperpack.util.urlpolicy import AddressKind, AllowedHost, UrlPolicy, classify
 
 CSV = b"station,temp\n" + b"".join(f"s{i},{i % 30}.5\n".encode() for i in range(2000))
 BIG = CSV * 80  # ~1.7 MB: several blocks arrive before a scripted cut

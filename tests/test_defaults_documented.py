@@ -7,10 +7,10 @@ import re
 import pytest
 
 from conftest import ROOT
-from paperpack.build.builder import DEFAULT_BUILD_TIMEOUT
+from paperpack.image.builder import DEFAULT_BUILD_TIMEOUT
 from paperpack.cli.main import main
 from paperpack.run.plan import DEFAULT_CELL_TIMEOUT, DEFAULT_DISK, DEFAULT_MEMORY, DEFAULT_PIDS, DEFAULT_TIMEOUT
-from paperpack.schemas import load_schema
+from paperpack.util.schemas import load_schema
 
 #: manifest key -> (command-line option, the default the run plan applies, as people write it)
 LIMITS = {

@@ -14,7 +14,7 @@ import pytest
 from conftest import CASES, SAMPLE
 from paperpack.environment import BUILDPACKS, LEGACY_PYTHON, SUPPORTED_PYTHON, detect, parse_runtime
 from paperpack.environment.files import parse_conda_spec, parse_environment_yml, parse_pipfile, parse_requirements_txt
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 
 # repo2docker's own detect() needs chdir, so it runs in a child process (test only).
 R2D_PROBE = textwrap.dedent("""

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from paperpack.build.baseimage import DEFAULT_RELEASE, base_image_tag
-from paperpack.build.engine import image_id
+from paperpack.image.baseimage import DEFAULT_RELEASE, base_image_tag
+from paperpack.util.docker import image_id
 from paperpack.cli.main import main
 from paperpack.run.engines import docker_available
 from tests.conftest import require

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from paperpack.doi import (doi_url, find_dois, find_malformed_dois, is_placeholder_doi, is_valid_doi, normalize_doi,
+from paperpack.doi.syntax import (doi_url, find_dois, find_malformed_dois, is_placeholder_doi, is_valid_doi, normalize_doi,
                            syntax_problem)
 
 SICI = "10.1175/1520-0469(1963)020<0130:DNF>2.0.CO;2"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.build.environment import check_environment_files, plan_offline
+from paperpack.image.environment import check_environment_files, plan_offline
 from paperpack.environment import detect
 from paperpack.errors import ConfigError, EnvironmentFileError
-from paperpack.repofile import read_repo_text, resolve_repo_path
+from paperpack.repository.files import read_repo_text, resolve_repo_path
 from paperpack.validate import validate
 
 SECRET = "HOSTFILE-SECRET-7d1f"
@@ -71,7 +71,7 @@ def test_the_build_refuses_the_link_before_reading_it(tmp_path: Path, name: str,
 
 
 def test_the_buildpack_reads_apt_txt_through_the_safe_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from paperpack.build.buildpack import offline_buildpack
+    from paperpack.image.buildpack import offline_buildpack
 
     repo = linked_repo(tmp_path, "apt.txt")
     monkeypatch.chdir(repo)

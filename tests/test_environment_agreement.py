@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from conftest import CASES
-from paperpack.build.environment import plan_offline
+from paperpack.image.environment import plan_offline
 from paperpack.checks import CheckContext
 from paperpack.checks.environment import check as check_environment
 from paperpack.errors import PaperpackError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run.venv import choose_python, requirements_file
 
 MADE = {
@@ -55,7 +55,7 @@ def _validate(root: Path) -> Answer:
 
 def _build(root: Path) -> Answer:
     """The offline buildpack's own answer; repo2docker creates it inside a chdir to the checkout."""
-    from paperpack.build.buildpack import offline_buildpack
+    from paperpack.image.buildpack import offline_buildpack
 
     cwd = os.getcwd()
     os.chdir(root)

@@ -214,7 +214,7 @@ def made_base(no_base_image: str) -> Iterator[str]:
     finally:
         import subprocess
 
-        from paperpack.build.engine import docker_cli
+        from paperpack.util.docker import docker_cli
 
         subprocess.run([docker_cli(), "image", "rm", no_base_image], capture_output=True, timeout=120, check=False)
 
@@ -229,8 +229,8 @@ def test_the_base_image_is_made_for_real_once_then_reused(docker: str, made_base
     """
     require(shutil.which("debootstrap") is not None and os.geteuid() == 0,
             "making a base image needs debootstrap and root")
-    from paperpack.build.baseimage import RELEASE_LABEL
-    from paperpack.build.engine import image_inspect
+    from paperpack.image.baseimage import RELEASE_LABEL
+    from paperpack.util.docker import image_inspect
 
     root = _paper(tmp_path)
     (root / "apt.txt").write_text("curl-\n")
@@ -263,8 +263,8 @@ def test_a_release_the_repository_asks_for_is_no_reason_to_run_locally(docker: s
                                                                        monkeypatch: pytest.MonkeyPatch,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """runtime.txt asks for Python 3.9 (bullseye), which cannot be made here while bookworm's image is present."""
-    from paperpack.build.baseimage import base_image_tag
-    from paperpack.build.engine import image_id
+    from paperpack.image.baseimage import base_image_tag
+    from paperpack.util.docker import image_id
 
     require(image_id(base_image_tag("bookworm")) is not None, "the default base image is missing here")
     require(image_id(base_image_tag("bullseye")) is None, "the bullseye base image exists here")

@@ -1,4 +1,4 @@
-"""An extracted dataset is readable by the run's user, whatever modes its archive gave (paperpack/archive.py).
+"""An extracted dataset is readable by the run's user, whatever modes its archive gave (paperpack/data/archive.py).
 
 Issue 16's mutation testing found these unpinned: every file gets 0644 (0755 when its owner could
 execute it, never because others could), every folder 0755, and links are left alone.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.archive import ArchiveLimits, extract_archive, open_up
+from paperpack.data.archive import ArchiveLimits, extract_archive, open_up
 from paperpack.errors import ConfigError, DataError, UnsafeArchiveError
 from tests.test_archive import make_tar, make_zip
 
@@ -132,10 +132,10 @@ def test_the_ratio_limit_starts_past_a_mebibyte_and_is_inclusive(tmp_path: Path)
 def test_members_are_unpacked_beside_the_target_in_a_hidden_temporary_folder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Then renamed at once: the target is whole or absent, and a killed fetch leaves only a ``.NAME.*.tmp``."""
-    import paperpack.archive
+    import paperpack.data.archive
 
     seen: list[Path] = []
-    monkeypatch.setattr(paperpack.archive, "open_up", lambda root: seen.append(root) or open_up(root))
+    monkeypatch.setattr(paperpack.data.archive, "open_up", lambda root: seen.append(root) or open_up(root))
     dest = tmp_path / "extracted" / "out"
     extract_archive(make_zip(tmp_path / "a.zip", [("a.txt", "file", "x")]), dest)
     [tmp] = seen
@@ -183,7 +183,7 @@ def test_a_member_the_file_system_refuses_names_itself_and_the_folder(tmp_path: 
 
 def test_an_extraction_is_logged_with_its_size(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     archive = make_zip(tmp_path / "a.zip", [("a.txt", "file", "xyz")])
-    with caplog.at_level(logging.DEBUG, logger="paperpack.archive"):
+    with caplog.at_level(logging.DEBUG, logger="paperpack.data.archive"):
         extract_archive(archive, tmp_path / "out")
     assert [r.getMessage() for r in caplog.records] == [f"extracted {archive}: 1 members, 3 bytes"]
 

@@ -14,7 +14,7 @@ import pytest
 import paperpack.run.runner as runner_module
 from paperpack.errors import EngineError
 from paperpack.run.container import IN_RUNNER, DockerEngine, container_user
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run.engines import Batch, Session
 from paperpack.run.plan import Limits
 from tests.test_container_command import _mounts, _parse, command  # noqa: F401 - `command` is a fixture

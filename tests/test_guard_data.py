@@ -14,7 +14,7 @@ import pytest
 from paperpack.data.declared import listing_of, safe_record_name, whole_record
 from paperpack.data.store import DataStore
 from paperpack.errors import DataError
-from paperpack.records import DataRecord, RecordFile
+from paperpack.data.records import DataRecord, RecordFile
 from test_data import paper
 
 DOI = "10.5281/zenodo.321"

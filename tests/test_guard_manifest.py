@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from paperpack.errors import ManifestError
-from paperpack.manifest import Manifest, ManifestProblem, _path_problems, load_manifest, safe_relpath
+from paperpack.repository.manifest import Manifest, ManifestProblem, _path_problems, load_manifest, safe_relpath
 
 
 @pytest.mark.parametrize("rel, why", [

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import outcome
 from paperpack.run.causes import Failure
 from paperpack.run.outcome import _committed, _failure, _first_line, interpret, iso_time, link_upstream

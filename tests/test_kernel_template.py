@@ -187,7 +187,7 @@ def test_switch_turns_the_template_off(tmp_path: Path, value: str) -> None:
 @pytest.mark.parametrize("switch, forked", [(None, True), ("0", False)])
 def test_switch_reaches_the_runner_through_the_local_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             switch: str | None, forked: bool) -> None:
-    from paperpack.repo import Repo
+    from paperpack.repository.repo import Repo
     from paperpack.run import run_notebooks
 
     if switch is None:

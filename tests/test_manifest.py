@@ -10,7 +10,7 @@ import pytest
 
 from paperpack.cli.main import main
 from paperpack.errors import ManifestError
-from paperpack.manifest import find_cycle, load_manifest, parse_manifest
+from paperpack.repository.manifest import find_cycle, load_manifest, parse_manifest
 
 
 def _error(text: str) -> ManifestError:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import ROOT
-from paperpack.manifest import Manifest, _conforms
-from paperpack.schemas import validator_for
+from paperpack.repository.manifest import Manifest, _conforms
+from paperpack.util.schemas import validator_for
 
 MANIFESTS = sorted(p for p in (ROOT / "tests").rglob("paperpack.y*ml")) + [ROOT / "sample_paper" / "paperpack.yml"]
 #: documents meant to fail, one per kind of rule the schema has
@@ -19,7 +19,7 @@ INVALID = ["titel: x\n", "run:\n  pids: 5\n", "run:\n  memory: lots\n", "run:\n 
 def _data(text: str) -> Manifest:
     from ruamel.yaml import YAML
 
-    from paperpack.manifest import _to_plain
+    from paperpack.repository.manifest import _to_plain
 
     return Manifest(data=_to_plain(YAML(typ="rt").load(text)))
 

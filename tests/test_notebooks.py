@@ -1,4 +1,4 @@
-"""paperpack.notebooks (bounded, schema-checked reading) and paperpack.pysource (cell analysis)."""
+"""paperpack.notebook.parse (bounded, schema-checked reading) and paperpack.notebook.pysource (cell analysis)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from paperpack import nbschema
-from paperpack.notebooks import NotebookProblem, ParsedNotebook, parse_document, read_notebook, read_notebooks
-from paperpack.pysource import NO_FACTS, analyse, may_have_facts, strip_magics
+from paperpack.notebook import schema as nbschema
+from paperpack.notebook.parse import NotebookProblem, ParsedNotebook, parse_document, read_notebook, read_notebooks
+from paperpack.notebook.pysource import NO_FACTS, analyse, may_have_facts, strip_magics
 
 GOOD = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "language": "python",
                                                                           "display_name": "Python 3"}},

@@ -29,7 +29,7 @@ def test_wheel_ships_schemas_and_typed_marker(tmp_path: Path) -> None:
 def test_every_schema_is_a_valid_draft_2020_12_schema() -> None:
     import jsonschema
 
-    from paperpack.schemas import load_schema
+    from paperpack.util.schemas import load_schema
 
     for path in sorted((ROOT / "schemas").glob("paperpack.*.v*.json")):
         name, version = path.name[len("paperpack."):-len(".json")].rsplit(".v", 1)

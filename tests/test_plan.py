@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from paperpack.errors import ConfigError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run.plan import DEFAULT_TIMEOUT, Limits, make_plan
 
 

@@ -16,7 +16,7 @@ from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
 from doiserver import DoiServer
 
 from paperpack.data import ensure_data, fetch
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import venv
 
 

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.findings import Findings, Rule, Severity
-from paperpack.report import Report, write_atomic
+from paperpack.checks.findings import Findings, Rule, Severity
+from paperpack.report import Report
+from paperpack.util.atomic import write_atomic
 from paperpack.report.github import annotation
-from paperpack.schemas import validator_for
+from paperpack.util.schemas import validator_for
 
 RULE = Rule("TST001", "test-rule", Severity.WARNING, "because, with: commas, and % signs")
 

@@ -11,7 +11,7 @@ import pytest
 
 from publishing import make_publication
 
-from paperpack.build.builder import BuildResult
+from paperpack.image.builder import BuildResult
 from paperpack.report.certificate import CERTIFICATE_NAME, markdown_text, write_certificate
 from paperpack.report.publish import WRITERS, publish
 

@@ -15,7 +15,7 @@ from conftest import CASES, CLOSED_LOOPBACK
 from paperpack.cli.main import main
 from paperpack.cli.run import paper_exit, paper_line
 from paperpack.report.publish import WRITERS
-from paperpack.schemas import validator_for
+from paperpack.util.schemas import validator_for
 from paperpack.verify import Result, RunSettings, VerifyOptions
 from publishhelp import differs, failed, make_publication, same
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import require
 from publishing import DATA_DOI, DOI, ORCID, make_publication
 
-from paperpack.build.builder import BuildResult
+from paperpack.image.builder import BuildResult
 from paperpack.report.crate import CRATE_NAME, PROFILE, crate_metadata, write_crate
 
 #: the JSON-LD context the crate names (RO-Crate 1.1, which Process Run Crate 0.5 extends)
@@ -171,7 +171,7 @@ def test_runs_carry_their_start_and_end_times() -> None:
 
 
 def test_a_doi_with_angle_brackets_is_kept_as_written_and_a_valid_uri(tmp_path: Path) -> None:
-    from paperpack.repo import Repo
+    from paperpack.repository.repo import Repo
 
     publication = make_publication(tmp_path)
     manifest = publication.repo.root / "paperpack.yml"

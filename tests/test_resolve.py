@@ -9,8 +9,8 @@ import pytest
 
 from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
 from doiserver import Action, DoiServer
-from paperpack.httpclient import HttpClient, ServiceConfig, ServiceTimeout, user_agent
-from paperpack.resolve import FAILED, FOUND, NOT_FOUND, UNCHECKED, UNREACHABLE, DoiResolver
+from paperpack.util.httpclient import HttpClient, ServiceConfig, ServiceTimeout, user_agent
+from paperpack.doi.resolve import FAILED, FOUND, NOT_FOUND, UNCHECKED, UNREACHABLE, DoiResolver
 
 
 def resolver(tmp_path: Path, **overrides: object) -> DoiResolver:
@@ -230,7 +230,7 @@ def test_bad_configuration_is_a_config_error() -> None:
 def test_retry_after_forms() -> None:
     import email.utils
 
-    from paperpack.httpclient import _retry_after
+    from paperpack.util.httpclient import _retry_after
 
     assert _retry_after("2", 0.5, 30) == 2
     assert _retry_after("120", 0.5, 30) == 30  # capped

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from paperpack.cli.main import main
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import RunEvent, run_notebooks
 from paperpack.run.sandbox import probe
 from tests.conftest import CASES

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import DaskExecutor, run_notebooks
 
 pytestmark = pytest.mark.slow

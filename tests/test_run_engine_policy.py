@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from paperpack.build.baseimage import DEFAULT_RELEASE, base_image_tag
-from paperpack.build.engine import image_id, preflight
+from paperpack.image.baseimage import DEFAULT_RELEASE, base_image_tag
+from paperpack.util.docker import image_id, preflight
 from paperpack.cli.main import main
 from paperpack.errors import EngineError
 from tests.conftest import CASES, require

@@ -20,8 +20,8 @@ import pytest
 
 from paperpack.cli.main import main
 from paperpack.errors import UsageError
-from paperpack.repo import OUTPUT_MARKER, Repo, default_output
-from paperpack.report import write_atomic
+from paperpack.repository.repo import OUTPUT_MARKER, Repo, default_output
+from paperpack.util.atomic import write_atomic
 from paperpack.run import channel, run_notebooks
 from paperpack.run.api import prepare_out_dir
 from tests.hostile import assert_nothing_came_back, make_hostile

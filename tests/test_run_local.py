@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from paperpack.cli.main import main
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import RunEvent, kernelfork, run_notebooks
 from paperpack.run.plan import Limits
 from paperpack.run.sandbox import describe, probe

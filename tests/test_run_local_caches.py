@@ -26,7 +26,7 @@ import pytest
 from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
 from doiserver import DoiServer
 from paperpack.data import ensure_data
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import run_notebooks
 from paperpack.run.local import venv_dir
 from paperpack.run.plan import Limits

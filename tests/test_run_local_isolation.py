@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 from paperpack.cli.main import main
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import run_notebooks
 from paperpack.run.local import venv_dir
 from paperpack.run.plan import Limits
@@ -42,7 +42,7 @@ def test_local_packages_are_not_shared_between_repositories(copy_case, tmp_path:
         result = run_notebooks(Repo.open(repo), engine="local", out_dir=tmp_path / f"out-{who}")
         [run] = result.notebooks
         assert run.verdict == "same", f"{who}: {run.message} {run.comparison}"
-        assert tree_hashes(repo) == before, "pip must not write into the repository (no egg-info, no build/)"
+        assert tree_hashes(repo) == before, "pip must not write into the repository (no egg-info, no image/)"
         assert not list(repo.glob("*.egg-info"))
 
 

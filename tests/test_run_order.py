@@ -14,7 +14,7 @@ import pytest
 from paperpack.checks import CheckContext
 from paperpack.checks.manifest import check
 from paperpack.errors import ConfigError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run.plan import make_plan
 
 MANIFESTS = {

@@ -14,8 +14,8 @@ import pytest
 from paperpack.cli.main import main
 from paperpack.compare import normalise_text
 from paperpack.errors import EngineError, ManifestError, UsageError
-from paperpack.manifest import parse_manifest
-from paperpack.repo import Repo
+from paperpack.repository.manifest import parse_manifest
+from paperpack.repository.repo import Repo
 from paperpack.run import run_notebooks
 from paperpack.run.container import DEFAULT_USER, DockerEngine, bind_mount, container_user
 from paperpack.run.engines import default_registry, detect_engine, docker_available

@@ -1,7 +1,7 @@
 """The runner's copy of the skip list stays equal to the repository walk's (issue 10).
 
 ``run/runner.py`` runs inside the image as a script and cannot import paperpack, so it keeps
-its own copy of :data:`paperpack.repo.SKIP_DIRS` and ``OUTPUT_MARKER``; this test ties the copies.
+its own copy of :data:`paperpack.repository.repo.SKIP_DIRS` and ``OUTPUT_MARKER``; this test ties the copies.
 The runner also skips ``.ipynb_checkpoints`` when it copies the repository: the walk keeps them,
 because validate reports committed checkpoints.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paperpack import repo
+from paperpack.repository import repo
 from paperpack.run import runner
 
 

@@ -294,8 +294,8 @@ def test_the_dated_section_matches_the_report_schema_and_the_docs() -> None:
 def test_the_python_of_the_date_for_a_repository_that_declares_none(tmp_path: Path) -> None:
     """Offline base images give 3.9 (bullseye), 3.11 (bookworm), 3.13 (trixie): the dated image takes the
     Python current on the date when its base image is here, else the declared image's, saying why."""
-    from paperpack.build.baseimage import base_image_tag
-    from paperpack.build.environment import plan_offline
+    from paperpack.image.baseimage import base_image_tag
+    from paperpack.image.environment import plan_offline
     from paperpack.timemachine.asof import python_of_date
     from paperpack.timemachine.sources import DatedSource, SourceKind, dated_python
 
@@ -332,7 +332,7 @@ def test_the_python_of_the_date_for_a_repository_that_declares_none(tmp_path: Pa
 def test_every_environment_problem_code_named_by_a_reader_is_a_problem_code() -> None:
     """The codes the ENV checks, the offline build and paperpack lock look for are the producers' own: a
     misspelt string there would silently never match (a blocking problem let through, a rule lost)."""
-    from paperpack.build.environment import _BLOCKING
+    from paperpack.image.environment import _BLOCKING
     from paperpack.checks.environment import _FIXES, _PROBLEM_RULES
     from paperpack.environment.files import ProblemCode
     from paperpack.timemachine.envyml import _REFUSED

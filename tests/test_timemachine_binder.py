@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.build.builder import BuildMode
+from paperpack.image.builder import BuildMode
 from paperpack.environment import detect
 from paperpack.timemachine.pins import MARKER, pin_text
 from paperpack.timemachine.sources import DatedSource, binder_python, dated_source
-from paperpack.verdicts import Verdict
+from paperpack.notebook.verdicts import Verdict
 from test_timemachine import AS_OF, _index
 
 DATE = "2023-06-15"
@@ -34,7 +34,7 @@ VERSIONS = {"numpy": "1.24.3", "scipy": "1.10.1", "ppk-tabular": "2.0.2", "h5py"
 def buildpack(name: str):  # type: ignore[no-untyped-def]
     """repo2docker's buildpack ``name`` (``PythonBuildPack``, ``CondaBuildPack``), imported as paperpack imports
     repo2docker (without its dependencies' deprecation warnings)."""
-    from paperpack.build._r2d import repo2docker
+    from paperpack.image._r2d import repo2docker
 
     return getattr(repo2docker.buildpacks, name)("buildpack-deps:24.04")
 
@@ -205,10 +205,10 @@ def test_a_binder_mode_image_gets_a_binder_mode_twin(docker: str, tmp_path: Path
     build itself is replaced by a recorder that fails as the build fails here, because a real one needs
     repo2docker's base image and conda from the Internet (see the module's docstring). The dependencies are
     resolved against a package index on 127.0.0.1."""
-    import paperpack.build.builder as builder
-    from paperpack.build.engine import docker_cli
+    import paperpack.image.builder as builder
+    from paperpack.util.docker import docker_cli
     from paperpack.errors import BuildError
-    from paperpack.repo import Repo
+    from paperpack.repository.repo import Repo
     from paperpack.run.results import NotebookRun, RunResult
     from paperpack.timemachine import AsOfChoice, AsOfMode
     from paperpack.timemachine.rerun import DatedOutcome, dated_rerun

@@ -115,7 +115,7 @@ def test_the_dated_image_of_an_environment_yml_installs_every_entry_as_of_the_da
         index: PackageIndex, tmp_path: Path) -> None:
     """The conda entries (under their PyPI names) and the pip entries are resolved together; the scratch
     copy's environment file makes the offline build install exactly the dated pins, with the Python kept."""
-    from paperpack.build.environment import plan_offline
+    from paperpack.image.environment import plan_offline
     from paperpack.environment import detect
     from paperpack.timemachine.resolve import resolve_as_of
     from paperpack.timemachine.sources import SourceKind, dated_source
@@ -147,7 +147,7 @@ def test_the_dated_image_of_an_environment_yml_installs_every_entry_as_of_the_da
 
 def test_an_environment_yml_is_not_dated_by_the_local_engine(index: PackageIndex, tmp_path: Path) -> None:
     """The local engine does not install an environment.yml: its rerun says so (and how to get one)."""
-    from paperpack.repo import Repo
+    from paperpack.repository.repo import Repo
     from paperpack.run.results import NotebookRun, RunResult
     from paperpack.timemachine import AsOfChoice, AsOfMode
     from paperpack.timemachine.rerun import DatedOutcome, dated_rerun

@@ -16,7 +16,7 @@ import pytest
 from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
 from doiserver import DoiServer
 
-from paperpack.resolve import DoiResolver
+from paperpack.doi.resolve import DoiResolver
 from paperpack.timemachine import repository_date
 from paperpack.timemachine.asof import DateSource
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from paperpack.cli.main import main
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run.results import NotebookRun, RunResult
 from paperpack.timemachine import AsOfChoice, AsOfMode
 from paperpack.timemachine.pins import MARKER

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from paperpack import verdicts
+from paperpack.notebook import verdicts
 from paperpack.compare import Verdict as CompareVerdict
 from paperpack.compare import compare_notebooks
 from paperpack.run.results import NotebookRun, Status, Verdict

@@ -25,13 +25,13 @@ from datapaper import data_paper
 from doiserver import DoiServer
 from paperpack.cli.main import main
 from paperpack.errors import UsageError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.report import Report
 from paperpack.report.merge import Section, merge_reports, read_previous
 from paperpack.run import run_notebooks
 from paperpack.run.engines import EngineChoice
 from paperpack.run.venv import READY_MARKER, venv_dir
-from paperpack.schemas import validator_for
+from paperpack.util.schemas import validator_for
 from paperpack.verify import Observer, RunSettings, Stage, VerifyOptions, verify
 
 
@@ -92,7 +92,7 @@ def test_verify_is_a_library_call_with_typed_options_and_result(tmp_path: Path) 
 def test_importing_the_library_does_not_load_the_run_or_build_packages() -> None:
     """`import paperpack` (for verify) stays light: the run and build stages load when they start."""
     code = ("import sys, paperpack; "
-            "print(sorted(m for m in ('paperpack.run', 'paperpack.build', 'requests') if m in sys.modules))")
+            "print(sorted(m for m in ('paperpack.run', 'paperpack.image', 'requests') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -134,8 +134,8 @@ def test_run_notebooks_auto_goes_through_the_engine_policy(tmp_path: Path, monke
 @pytest.mark.docker
 def test_run_notebooks_auto_refuses_local_for_a_reason_of_the_repository(docker: str, tmp_path: Path) -> None:
     """With Docker but no image for this state, the library stops as the CLI does (it used to run locally)."""
-    from paperpack.build.baseimage import DEFAULT_RELEASE, base_image_tag
-    from paperpack.build.engine import image_id, preflight
+    from paperpack.image.baseimage import DEFAULT_RELEASE, base_image_tag
+    from paperpack.util.docker import image_id, preflight
     from tests.conftest import require
 
     try:

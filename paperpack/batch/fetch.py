@@ -6,7 +6,7 @@
   runs), an empty template folder and ``core.hooksPath=/dev/null`` (no hook runs), and
   ``protocol.allow=never`` except the one protocol of the source (no submodule, redirect or
   transport helper reaches anything else). The revision is the commit checked out.
-- an archive (zip, tar.gz …): extracted with :func:`paperpack.archive.extract_archive`
+- an archive (zip, tar.gz …): extracted with :func:`paperpack.data.archive.extract_archive`
   (no member outside the workspace, no links out, size and ratio limits). The revision is
   ``sha256:`` of the archive file. A single top-level folder is taken as the repository.
 - a folder that is not a git repository: copied (links kept as links, never followed).
@@ -23,7 +23,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..archive import extract_archive
+from ..data.archive import extract_archive
 from ..errors import DataError, FetchError, UnsafeArchiveError
 from .queue import SourceKind, Submission
 
@@ -107,7 +107,7 @@ def _single_folder(root: Path) -> Path:
 
 
 def _fetch_archive(sub: Submission, dest: Path) -> Fetched:
-    from ..download import hash_file
+    from ..data.download import hash_file
 
     archive = Path(sub.source)
     if not archive.is_file():
@@ -124,8 +124,8 @@ def _fetch_archive(sub: Submission, dest: Path) -> Fetched:
 
 
 def _folder_hash(root: Path) -> str:
-    from ..build.tags import content_hash
-    from ..repo import Repo
+    from ..image.tags import content_hash
+    from ..repository.repo import Repo
 
     repo = Repo.open(root, manifest=False)
     return f"sha256:{content_hash(repo.root, repo.files, repo.symlinks, settings={})}"
@@ -159,7 +159,7 @@ def quick_revision(sub: Submission) -> str | None:
     (hashing it costs what copying it does).
     """
     if sub.kind is SourceKind.ARCHIVE:
-        from ..download import hash_file
+        from ..data.download import hash_file
 
         try:
             return f"sha256:{hash_file(Path(sub.source))['sha256']}"

@@ -45,10 +45,10 @@ log = logging.getLogger(__name__)
 
 #: what a pipeline imports, done once in the server (the stages verify() imports when it reaches them)
 PRELOAD = ("paperpack.batch.pipeline", "paperpack.verify", "paperpack.validate", "paperpack.checks",
-           "paperpack.build", "paperpack.build.builder", "paperpack.build.readiness", "paperpack.run.api",
+           "paperpack.image", "paperpack.image.builder", "paperpack.image.readiness", "paperpack.run.api",
            "paperpack.run.engines", "paperpack.run.results", "paperpack.run.plan", "paperpack.report.publish",
-           "paperpack.data", "paperpack.build._r2d", "paperpack.run.local", "paperpack.run.runner",
-           "paperpack.run.venv", "paperpack.pysource", "nbformat", "nbclient", "jupyter_client", "jsonschema",
+           "paperpack.data", "paperpack.image._r2d", "paperpack.run.local", "paperpack.run.runner",
+           "paperpack.run.venv", "paperpack.notebook.pysource", "nbformat", "nbclient", "jupyter_client", "jsonschema",
            "jinja2", "requests")
 #: set to 0 to start every pipeline as a fresh process (``python -m paperpack.batch``) instead
 ENV_SWITCH = "PAPERPACK_BATCH_FORK"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Collection
 
 from .._version import __version__
-from ..report import write_atomic, write_json_atomic
+from ..util.atomic import write_atomic, write_json_atomic
 from ..report.junit import NotebookCase, PaperRun, Stopped, render_runs
 from ..report.paper import PaperClass
 from .queue import Submission

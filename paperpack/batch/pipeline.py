@@ -198,13 +198,13 @@ def _any_slot(slots: Sequence[Path]) -> Iterator[Path]:
 def _image_lock(root: Path, config: TaskConfig, layout: Layout) -> contextlib.AbstractContextManager[None]:
     """One build at a time per image tag across the batch's workers, so identical submissions build it once.
 
-    The tag is the content hash :func:`~paperpack.build.builder.expected_image` gives (nothing is built
+    The tag is the content hash :func:`~paperpack.image.builder.expected_image` gives (nothing is built
     here); without Docker, or with the local engine, there is no image and no lock.
     """
     if config.engine == "local":
         return contextlib.nullcontext()
-    from ..build.builder import expected_image
-    from ..repo import Repo
+    from ..image.builder import expected_image
+    from ..repository.repo import Repo
 
     try:
         tag = expected_image(Repo.open(root), mode=config.mode, image_name=IMAGE_NAME)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..report import write_json_atomic
+from ..util.atomic import write_json_atomic
 
 __all__ = ["Status", "FailureKind", "Failure", "NotebookLine", "bounded", "SubmissionResult", "State", "Layout",
            "read_state", "write_state", "STATE_NAME"]

@@ -31,10 +31,10 @@ from urllib.parse import urlsplit
 import requests
 
 from ..errors import BinderError
-from ..httpclient import user_agent
-from ..terminal import printable
+from ..util.httpclient import user_agent
+from ..util.terminal import printable
 from .launch import LaunchTarget
-from ..verdicts import Word
+from ..notebook.verdicts import Word
 
 __all__ = ["Phase", "BuildEvent", "BuildOutcome", "request_build", "events", "MAX_EVENT_BYTES", "SILENCE"]
 
@@ -148,7 +148,7 @@ def _check_public(hub: str) -> None:
     """A hub named by the repository (binder.url) must be public: a repository cannot make paperpack binder
     send requests into this machine or its network, nor print what answers there. Checked before connecting
     (every address the name resolves to); the user's own --hub is not checked."""
-    from ..urlpolicy import AddressKind, classify
+    from ..util.urlpolicy import AddressKind, classify
 
     parts = urlsplit(hub)
     host = parts.hostname or ""

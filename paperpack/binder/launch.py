@@ -24,8 +24,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
 from ..errors import UsageError
-from ..manifest import BinderSettings
-from ..verdicts import Word
+from ..repository.manifest import BinderSettings
+from ..notebook.verdicts import Word
 
 __all__ = ["DEFAULT_HUB", "Provider", "Source", "LaunchTarget", "LaunchOptions", "parse_remote", "parse_hub",
            "launch_target"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from ..findings import Finding, Rule
-from ..repo import Repo
+from .findings import Finding, Rule
+from ..repository.repo import Repo
 
 __all__ = ["Check", "CheckContext", "CheckRegistry", "default_registry", "all_rules"]
 

@@ -1,17 +1,17 @@
 """Dependency family (DEP): every module the notebooks import is declared.
 
 Imports come from the code cells of Python notebooks (IPython magics stripped, see
-:mod:`paperpack.pysource`) and, recursively, from the repository's own ``.py`` modules
+:mod:`paperpack.notebook.pysource`) and, recursively, from the repository's own ``.py`` modules
 that the notebooks import. An import is satisfied when it is in the standard library,
 is a local module, is part of the Jupyter kernel every image has
-(:data:`paperpack.importmap.IMAGE_PROVIDED`), sits in ``try: … except ImportError``, or
+(:data:`paperpack.notebook.importmap.IMAGE_PROVIDED`), sits in ``try: … except ImportError``, or
 is provided by a declared requirement (environment files, and what ``postBuild`` installs:
 :mod:`paperpack.environment.postbuild`): by the distributions' own metadata where it is known
 (the files of the wheels pip resolved, the installed distributions' top_level.txt and RECORD),
-else by the name table (:func:`paperpack.importmap.distributions_for`). Covered only through another
+else by the name table (:func:`paperpack.notebook.importmap.distributions_for`). Covered only through another
 declared package's dependencies is a warning (installed, unpinned): pip's resolver gives that
-closure (:mod:`paperpack.closure`, asked only when some import is not declared); without it the
-table :data:`paperpack.importmap.REQUIRES` does, and an import a package outside the table might
+closure (:mod:`paperpack.environment.closure`, asked only when some import is not declared); without it the
+table :data:`paperpack.notebook.importmap.REQUIRES` does, and an import a package outside the table might
 bring is a warning, not an error.
 """
 
@@ -24,15 +24,15 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..closure import Closure, ClosureStatus, resolvable, resolve_closure
+from ..environment.closure import Closure, ClosureStatus, resolvable, resolve_closure
 from ..environment import DEFAULT_PYTHON, Environment, Requirement
 from ..environment.conda import METAPACKAGE_EXTRAS, conda_only, pip_requirement
-from ..findings import Finding, Rule, Severity
-from ..importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, installed_modules, requires_closure
-from ..notebooks import NotebookProblem
+from .findings import Finding, Rule, Severity
+from ..notebook.importmap import BACKENDS, IMAGE_PROVIDED, REQUIRES, distributions_for, installed_modules, requires_closure
+from ..notebook.parse import NotebookProblem
 from ..environment.postbuild import PostBuild, read_postbuild
-from ..pysource import CodeFacts, analyse
-from ..repo import Repo
+from ..notebook.pysource import CodeFacts, analyse
+from ..repository.repo import Repo
 from . import CheckContext
 from .environment import environment_of
 from .notebooks import code_facts, parsed_notebooks

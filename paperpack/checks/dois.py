@@ -15,11 +15,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from ..doi import find_dois, find_malformed_dois, is_placeholder_doi, normalize_doi, syntax_problem
-from ..findings import Finding, Rule, Severity
-from ..manifest import yaml_line
-from ..repo import Repo
-from ..resolve import FAILED, FOUND, NOT_FOUND, UNREACHABLE, DoiRecord, DoiResolver
+from ..doi.syntax import find_dois, find_malformed_dois, is_placeholder_doi, normalize_doi, syntax_problem
+from .findings import Finding, Rule, Severity
+from ..repository.manifest import yaml_line
+from ..repository.repo import Repo
+from ..doi.resolve import FAILED, FOUND, NOT_FOUND, UNREACHABLE, DoiRecord, DoiResolver
 from . import CheckContext
 from .metadata import as_list, read_citation
 

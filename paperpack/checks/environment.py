@@ -11,8 +11,8 @@ from typing import Iterable
 
 from ..environment import LEGACY_PYTHON, SUPPORTED_PYTHON, Environment
 from ..environment.files import read_text
-from ..findings import Finding, Rule, Severity
-from ..repo import Repo
+from .findings import Finding, Rule, Severity
+from ..repository.repo import Repo
 from . import CheckContext
 
 __all__ = ["check", "environment_of"]
@@ -173,7 +173,7 @@ def _python(env: Environment, mode: str | None = None) -> Iterable[Finding]:
 
 def _default_python(mode: str | None) -> str:
     """What each build mode really uses when no Python is declared (ENV012's message)."""
-    from ..build.baseimage import DEFAULT_RELEASE, RELEASES
+    from ..image.baseimage import DEFAULT_RELEASE, RELEASES
 
     offline = f"paperpack's offline build uses Debian {DEFAULT_RELEASE}'s Python {RELEASES[DEFAULT_RELEASE]}"
     binder = "repo2docker's stock build (binder mode) uses its own default, Python 3.10 today"
@@ -186,7 +186,7 @@ def _default_python(mode: str | None) -> str:
 
 def _offline_python(repo: Repo, env: Environment) -> Iterable[Finding]:
     """ENV014: the declared Python is not one an offline build can give (unless the manifest chose binder mode)."""
-    from ..build.baseimage import RELEASES  # Debian release → its python3: what offline builds can give
+    from ..image.baseimage import RELEASES  # Debian release → its python3: what offline builds can give
 
     settings = dict((repo.manifest.get("environment") or {}) if repo.manifest else {})
     py = env.python_version

@@ -1,6 +1,6 @@
 """Manifest family (MAN): ``paperpack.yml`` follows its schema and names notebooks that exist.
 
-Schema and path errors come from :func:`paperpack.manifest.load_manifest` (the validation
+Schema and path errors come from :func:`paperpack.repository.manifest.load_manifest` (the validation
 run keeps the :class:`~paperpack.errors.ManifestError` in ``ctx.cache["manifest_error"]``);
 the run-order rules (missing notebooks, unknown or circular ``depends_on``) are checked here.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..errors import ManifestError
-from ..findings import Finding, Rule, Severity
-from ..manifest import Manifest, ManifestProblem, OrderProblemKind, run_order_problems
-from ..repo import Repo
+from .findings import Finding, Rule, Severity
+from ..repository.manifest import Manifest, ManifestProblem, OrderProblemKind, run_order_problems
+from ..repository.repo import Repo
 from . import CheckContext
 
 MAN001 = Rule(

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from ..findings import Finding, Rule, Severity
-from ..manifest import yaml_line, yaml_problem
-from ..repo import Repo
-from ..resolve import shape_of
+from .findings import Finding, Rule, Severity
+from ..repository.manifest import yaml_line, yaml_problem
+from ..repository.repo import Repo
+from ..doi.resolve import shape_of
 from . import CheckContext
 
 __all__ = ["check", "orcid_checksum", "is_valid_orcid", "read_citation", "LICENSE_FILES", "Person", "as_list",

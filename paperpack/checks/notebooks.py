@@ -1,14 +1,14 @@
 """Notebook family (NB): notebooks that others can open, trust and re-run.
 
-Reads every notebook once (:mod:`paperpack.notebooks`, bounded memory, schema-checked) and
-analyses every code cell once (:mod:`paperpack.pysource`); both results are shared in
+Reads every notebook once (:mod:`paperpack.notebook.parse`, bounded memory, schema-checked) and
+analyses every code cell once (:mod:`paperpack.notebook.pysource`); both results are shared in
 ``ctx.cache["notebooks"]`` (``{rel: ParsedNotebook | NotebookProblem}``, in run order)
 and ``ctx.cache["code"]`` (``{rel: {cell_index: CodeFacts}}``) for the dependency family.
 
 Options (``ctx.options``): ``max_notebook_bytes`` (default 64 MB), ``jobs`` (processes
 used to read notebooks; default 1, see :func:`_jobs`), ``syntax_check``
 (parse every code cell, so every syntax error is reported; by default only cells that may
-import a module or name a file are parsed, see :func:`paperpack.pysource.analyse`).
+import a module or name a file are parsed, see :func:`paperpack.notebook.pysource.analyse`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import re
 from typing import Any, Iterable
 
 from ..environment import Environment
-from ..findings import Finding, Rule, Severity
-from ..manifest import record_folder
-from ..notebooks import MAX_NOTEBOOK_BYTES, NotebookProblem, ParsedNotebook, analyse_cells, read_notebooks
+from .findings import Finding, Rule, Severity
+from ..repository.manifest import record_folder
+from ..notebook.parse import MAX_NOTEBOOK_BYTES, NotebookProblem, ParsedNotebook, analyse_cells, read_notebooks
 from ..environment.postbuild import read_postbuild
-from ..pysource import ABSOLUTE_PATH, SCRATCH_PATH, CodeFacts, aliased_reads
-from ..repo import Repo
+from ..notebook.pysource import ABSOLUTE_PATH, SCRATCH_PATH, CodeFacts, aliased_reads
+from ..repository.repo import Repo
 from . import CheckContext
 from .environment import environment_of
 

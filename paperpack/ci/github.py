@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import PaperpackError
-from ..findings import Finding, Severity
+from ..checks.findings import Finding, Severity
 from ..report.github import annotation, workflow_command
 from .outcome import Outcome, prewarm_binder, run_build
 from .settings import CiSettings

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from ..build.builder import MODES
+from ..image.builder import MODES
 from ..errors import ConfigError
-from ..repo import DEFAULT_OUTPUT
+from ..repository.repo import DEFAULT_OUTPUT
 
 __all__ = ["FailOn", "CiSettings", "parse_parameters", "ENGINES", "VARIABLES"]
 

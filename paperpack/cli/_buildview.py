@@ -25,10 +25,10 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
-from ..build.diagnose import _short, step_of
+from ..image.diagnose import _short, step_of
 from ..errors import BuildError
 from ..report.text import safe
-from ..terminal import printable
+from ..util.terminal import printable
 
 __all__ = ["ALIVE_EVERY", "BuildView", "plain_console", "show_build_failure"]
 

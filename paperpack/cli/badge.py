@@ -9,7 +9,7 @@ from pathlib import Path
 from ..binder.launch import LaunchOptions
 from ..errors import EXIT_OK
 from ..report.badge import BadgeFormat, BadgeOptions, markers, readme_badges, write_badges
-from ..repo import Repo
+from ..repository.repo import Repo
 
 HELP = "print the Binder launch and reproducibility badges, or write them into the README"
 DESCRIPTION = f"""\

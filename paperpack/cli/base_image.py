@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from ..build import ensure_base_image
-from ..build.baseimage import DEFAULT_RELEASE, RELEASES
+from ..image import ensure_base_image
+from ..image.baseimage import DEFAULT_RELEASE, RELEASES
 from ..errors import EXIT_OK
 from ..report.text import make_console
 from ._buildview import BuildView

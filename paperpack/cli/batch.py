@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from ..build.builder import MODES
+from ..image.builder import MODES
 from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..report.paper import PaperClass
 from ..report.text import make_console, safe

@@ -10,9 +10,9 @@ from typing import TextIO
 from ..binder import LaunchTarget, launch_target
 from ..binder.hub import BuildEvent, Phase, request_build
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from ..manifest import BinderSettings
-from ..repo import Repo
-from ..terminal import printable
+from ..repository.manifest import BinderSettings
+from ..repository.repo import Repo
+from ..util.terminal import printable
 from .badge import add_launch_options, launch_options
 from .run import positive_float
 

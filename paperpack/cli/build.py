@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..build.builder import DEFAULT_BUILD_TIMEOUT, MODES
+from ..image.builder import DEFAULT_BUILD_TIMEOUT, MODES
 from ..errors import EXIT_FINDINGS, EXIT_OK, BuildError
-from ..report import write_json_atomic
+from ..util.atomic import write_json_atomic
 from ..report.text import make_console
 from ..verify import ALL_STAGES, BuildSettings, Stage, ValidateSettings, VerifyOptions, verify
 from ._buildview import show_build_failure

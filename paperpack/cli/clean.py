@@ -49,8 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..clean import Kind, Selection, age_limit, find, plan, remove, total, used_by
-    from ..sizes import human_size as human
+    from ..machine.clean import Kind, Selection, age_limit, find, plan, remove, total, used_by
+    from ..util.sizes import human_size as human
 
     kinds = {kind for kind, asked in ((Kind.IMAGE, args.images), (Kind.ENVIRONMENT, args.envs),
                                       (Kind.CACHE, args.caches)) if asked}

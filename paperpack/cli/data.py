@@ -13,12 +13,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from ..repo import Repo
+from ..repository.repo import Repo
 from ..report.text import make_console
 from .run import add_cache_argument, positive_int
 
 if TYPE_CHECKING:
-    from ..httpclient import ServiceConfig
+    from ..util.httpclient import ServiceConfig
 
 HELP = "fetch the data paperpack.yml declares into the cache, checked against its hashes"
 DESCRIPTION = """\
@@ -83,8 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _config(args: argparse.Namespace) -> ServiceConfig:
     """The services from the environment, with the data hosts and http the user allowed on the command line."""
-    from ..httpclient import ServiceConfig  # here, not at start-up: it imports requests
-    from ..urlpolicy import parse_allowed
+    from ..util.httpclient import ServiceConfig  # here, not at start-up: it imports requests
+    from ..util.urlpolicy import parse_allowed
 
     config = ServiceConfig.from_env()
     policy = config.data_policy

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..doctor import diagnose
+    from ..machine.doctor import diagnose
 
     diagnosis = diagnose(network=args.network, cache=args.cache_dir)
     code = EXIT_OK if diagnosis.default_path_works else EXIT_FINDINGS

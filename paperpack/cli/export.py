@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from ..build import build_image, export_image
-from ..build.export import FORMATS
+from ..image import build_image, export_image
+from ..image.export import FORMATS
 from ..errors import EXIT_OK
-from ..repo import Repo
+from ..repository.repo import Repo
 from ..report.text import make_console
 
 HELP = "write an image to a docker-archive or OCI archive file for Apptainer/Singularity or Shifter"

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from ..errors import EXIT_OK, UsageError
-from ..manifest import MANIFEST_NAMES, find_manifest
-from ..repo import Repo
-from ..report import write_atomic
+from ..repository.manifest import MANIFEST_NAMES, find_manifest
+from ..repository.repo import Repo
+from ..util.atomic import write_atomic
 
 HELP = "write paperpack.yml inferred from the repository (never overwrites)"
 DESCRIPTION = """\
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                  "and merge by hand (or move the old file away first)",
             path=existing,
         )
-    from ..infer import infer_manifest, render_manifest  # not at start-up: it reads every metadata format
+    from ..checks.infer import infer_manifest, render_manifest  # not at start-up: it reads every metadata format
 
     text = render_manifest(infer_manifest(repo))
     if args.stdout:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from ..repo import Repo
+from ..repository.repo import Repo
 from ..timemachine import AsOfChoice, AsOfMode, parse_as_of
 from ..timemachine.lock import date_for, plan_lock, write_lock
 

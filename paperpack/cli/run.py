@@ -24,16 +24,17 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from ..findings import Severity
-from ..repo import DEFAULT_OUTPUT, Repo
-from ..report import Report, write_json_atomic
+from ..checks.findings import Severity
+from ..repository.repo import DEFAULT_OUTPUT, Repo
+from ..report import Report
+from ..util.atomic import write_json_atomic
 from ..report.paper import PaperClass, Reason
 from ..report.text import make_console, safe
-from ..manifest import run_limit
+from ..repository.manifest import run_limit
 from ..run import Limits, RunEvent, RunResult
 from ..run.plan import DEFAULT_CELL_TIMEOUT, DEFAULT_DISK, DEFAULT_MEMORY, DEFAULT_PIDS, DEFAULT_TIMEOUT
 from ..run.engines import FOUND, EngineChoice
-from ..terminal import printable
+from ..util.terminal import printable
 from ..verify import ENGINES, Observer, Result, RunSettings, Stage, VerifyOptions, verify
 from . import _buildview
 from ._buildview import BuildView, plain_console
@@ -41,7 +42,7 @@ from ..timemachine import AsOfChoice, AsOfMode
 from .lock import as_of_option
 
 if TYPE_CHECKING:
-    from ..build.builder import BuildResult
+    from ..image.builder import BuildResult
 
 __all__ = ["register", "add_run_arguments", "add_cache_argument", "run_settings", "show_run", "show_validation",
            "ConsoleObserver", "parse_parameters", "EXIT_INTERRUPTED", "paper_exit", "paper_line", "show_paper"]
@@ -142,7 +143,7 @@ def limit(name: str) -> Callable[[str], Any]:
 def add_run_arguments(parser: argparse.ArgumentParser, *, out_action: type[argparse.Action] | None = None) -> None:
     """The options of a notebook run (shared by ``paperpack run`` and ``paperpack build``).
 
-    Limits are checked by the manifest's rules (:func:`~paperpack.manifest.run_limit`); their
+    Limits are checked by the manifest's rules (:func:`~paperpack.repository.manifest.run_limit`); their
     defaults are the run plan's (tests/test_defaults_documented.py keeps help, docs and schema equal).
     ``out_action``: how ``-o/--out-dir`` is stored (build also reads an old ``-o REPORT.json``).
     """

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from ..repo import DEFAULT_OUTPUT
+from ..repository.repo import DEFAULT_OUTPUT
 
 HELP = "check a paper repository and say what would stop others from re-running it"
 DESCRIPTION = f"""\
@@ -84,7 +84,7 @@ def gitignore_hint(root: Path, *, exists_only: bool = True) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import write_json_atomic
+    from ..util.atomic import write_json_atomic
     from ..validate import validate
     from .main import deprecated
 

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from ..cellnames import cell_name
-from ..verdicts import Verdict
+from ..notebook.cells import cell_name
+from ..notebook.verdicts import Verdict
 from .images import decode_image, image_similarity
 from .normalize import normalise_text
 from .numbers import texts_match
@@ -61,7 +61,7 @@ class CellDifference:
     cell: int  # index in the committed notebook
     reason: str
     diff: str = ""
-    where: str = ""  # the cell as a person finds it: "code cell 3 (In [7])" (paperpack.cellnames)
+    where: str = ""  # the cell as a person finds it: "code cell 3 (In [7])" (paperpack.notebook.cells)
 
     def to_dict(self) -> dict[str, Any]:
         return {"cell": self.cell, "where": self.where, "reason": self.reason, "diff": self.diff}
@@ -73,7 +73,7 @@ class NewWarning:
 
     cell: int  # index in the committed notebook
     warning: PrintedWarning
-    where: str = ""  # the cell as a person finds it: "code cell 3 (In [7])" (paperpack.cellnames)
+    where: str = ""  # the cell as a person finds it: "code cell 3 (In [7])" (paperpack.notebook.cells)
 
     def to_dict(self) -> dict[str, Any]:
         return {"cell": self.cell, "where": self.where, "category": self.warning.category,

@@ -10,7 +10,7 @@ Modules: :mod:`.declared` (what the manifest declares), :mod:`.store` (the cache
 :mod:`.fetch` (downloads and mounts), :mod:`.lock` (``data lock`` and ``data status``).
 """
 
-from ..download import hash_file
+from .download import hash_file
 from .declared import DataMount, DeclaredFile, declared_files
 from .fetch import FetchResult, data_mounts, ensure_data, fetch_data
 from .lock import data_status, lock_hashes

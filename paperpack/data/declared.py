@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..doi import normalize_doi
+from ..doi.syntax import normalize_doi
 from ..errors import DataError
-from ..manifest import record_folder, safe_relpath
-from ..records import DataRecord
-from ..repo import Repo
+from ..repository.manifest import record_folder, safe_relpath
+from .records import DataRecord
+from ..repository.repo import Repo
 from .store import DataStore
 
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..archive import ArchiveLimits, extract_archive, open_up
-from ..download import download, hash_file
+from .archive import ArchiveLimits, extract_archive, open_up
+from .download import download, hash_file
 from ..errors import ChecksumError, DataError
-from ..httpclient import HttpClient, ServiceConfig
-from ..records import DataRecord, fetch_record
-from ..repo import Repo
-from ..sizes import human_size
+from ..util.httpclient import HttpClient, ServiceConfig
+from .records import DataRecord, fetch_record
+from ..repository.repo import Repo
+from ..util.sizes import human_size
 from .declared import DataMount, DeclaredFile, declared_files, listing_of, safe_record_name, whole_record
 from .store import DataStore
 
@@ -75,7 +75,7 @@ def _present_in_repo(repo: Repo, declared: DeclaredFile) -> bool:
 def data_mounts(repo: Repo, *, cache_dir: Path | None = None) -> list[DataMount]:
     """What a run mounts read-only: each declared file not already in the repo with the right hash.
 
-    ``cache_dir`` is paperpack's cache folder (``--cache-dir``, default :func:`~paperpack.cache.cache_dir`);
+    ``cache_dir`` is paperpack's cache folder (``--cache-dir``, default :func:`~paperpack.util.cache.cache_dir`);
     the data store is its ``data/`` folder.
     Raises :class:`DataError` (hint: run ``paperpack data fetch``) when a declared
     file has not been fetched, or (hint: ``paperpack data lock``) when a cached file

@@ -9,10 +9,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from ..download import hash_file
+from .download import hash_file
 from ..errors import ChecksumError, DataError
-from ..repo import Repo
-from ..report import write_atomic
+from ..repository.repo import Repo
+from ..util.atomic import write_atomic
 from .declared import DeclaredFile, declared_files
 from .fetch import FETCH_HINT, FetchResult, local_result
 from .store import DataStore

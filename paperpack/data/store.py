@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..cache import data_dir
+from ..util.cache import data_dir
 from ..errors import DataError
-from ..report import write_atomic, write_json_atomic
+from ..util.atomic import write_atomic, write_json_atomic
 
 if TYPE_CHECKING:
     from .declared import DeclaredFile
@@ -43,7 +43,7 @@ class DataStore:
 
     @classmethod
     def in_cache(cls, cache: Path | None = None) -> "DataStore":
-        """The store in paperpack's cache folder ``cache`` (``--cache-dir``, default :func:`~paperpack.cache.cache_dir`).
+        """The store in paperpack's cache folder ``cache`` (``--cache-dir``, default :func:`~paperpack.util.cache.cache_dir`).
 
         ``--cache-dir X`` and ``PAPERPACK_CACHE_DIR=X`` both put the store in ``X/data``.
         """

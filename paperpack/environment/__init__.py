@@ -4,7 +4,7 @@
 the buildpack repo2docker picks, the files it reads and ignores, the Python version, the
 conda and pip requirements, the packages the repository installs itself, and every problem
 repo2docker would refuse. Validate (``checks/environment.py``, ``checks/dependencies.py``),
-the offline build (``build/environment.py``, ``build/buildpack.py``) and the local engine
+the offline build (``image/environment.py``, ``image/buildpack.py``) and the local engine
 (``run/venv.py``) all read it; none of them opens an environment file itself.
 
 - :mod:`.files`: parsers, one per file format, returning dataclasses;

@@ -26,7 +26,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from ..errors import ConfigError, EnvironmentFileError
-from ..repofile import RepoPath, resolve_repo_path
+from ..repository.files import RepoPath, resolve_repo_path
 from .files import (
     CondaEnv,
     EnvProblem,
@@ -44,7 +44,7 @@ from .files import (
 )
 
 if TYPE_CHECKING:
-    from ..repo import Repo
+    from ..repository.repo import Repo
 
 __all__ = ["Environment", "IgnoredFile", "Requirement", "EnvProblem", "BuildPackRule", "BUILDPACKS", "detect",
            "ENV_FILES", "ROOT_ONLY", "SUPPORTED_PYTHON", "LEGACY_PYTHON", "DEFAULT_PYTHON"]
@@ -352,7 +352,7 @@ def _config_dir(root: Path, problems: list[EnvProblem]) -> str:
 def detect(repo: Repo | Path) -> Environment:
     """The environment repo2docker would build for ``repo``, with every file it uses and ignores.
 
-    Prefer ``repo.environment``, which detects once per :class:`~paperpack.repo.Repo`.
+    Prefer ``repo.environment``, which detects once per :class:`~paperpack.repository.repo.Repo`.
     """
     root = Path(repo) if isinstance(repo, (str, os.PathLike)) else repo.root
     problems: list[EnvProblem] = []

@@ -21,9 +21,9 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 from packaging.utils import canonicalize_name
 from ..errors import EnvironmentFileError
-from ..manifest import yaml_line, yaml_problem
-from ..repofile import MAX_ENV_BYTES, read_repo_text
-from ..verdicts import Word
+from ..repository.manifest import yaml_line, yaml_problem
+from ..repository.files import MAX_ENV_BYTES, read_repo_text
+from ..notebook.verdicts import Word
 
 __all__ = [
     "Requirement",
@@ -139,7 +139,7 @@ def parse_runtime(text: str) -> Runtime:
 def read_file(root: Path, rel: str) -> tuple[str | None, EnvProblem | None]:
     """Text of an environment file inside the repository, or the problem that stops reading it.
 
-    Reads through :func:`paperpack.repofile.read_repo_text`: a link leading out of the
+    Reads through :func:`paperpack.repository.files.read_repo_text`: a link leading out of the
     repository is a problem naming the file and the link's target, never its content.
     """
     try:

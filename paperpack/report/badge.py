@@ -23,14 +23,14 @@ from urllib.parse import quote, urlsplit
 
 from ..binder.launch import LaunchOptions, LaunchTarget, Provider, launch_target
 from ..errors import UsageError
-from ..manifest import BinderSettings
-from ..repo import DEFAULT_OUTPUT
-from . import write_atomic
+from ..repository.manifest import BinderSettings
+from ..repository.repo import DEFAULT_OUTPUT
+from ..util.atomic import write_atomic
 from .paper import PaperClass, PaperVerdict
-from ..verdicts import Word
+from ..notebook.verdicts import Word
 
 if TYPE_CHECKING:
-    from ..repo import Repo
+    from ..repository.repo import Repo
     from .publish import Publication
 
 __all__ = ["STATUS_LABEL", "BadgeFormat", "Badge", "ReadmeBadges", "BadgeOptions", "status_endpoint",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import write_atomic
+from ..util.atomic import write_atomic
 from .paper import PaperVerdict
 from .provenance import Provenance, provenance
 

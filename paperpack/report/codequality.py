@@ -18,8 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..findings import Finding, Severity
-from . import write_atomic
+from ..checks.findings import Finding, Severity
+from ..util.atomic import write_atomic
 from .publish import Publication
 
 __all__ = ["CODEQUALITY_NAME", "render_codequality", "write_codequality", "fingerprint"]

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import write_atomic
+from ..util.atomic import write_atomic
 from .provenance import Provenance, doi_url, provenance
 
 if TYPE_CHECKING:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..findings import Finding, Severity
-from ..terminal import printable
+from ..checks.findings import Finding, Severity
+from ..util.terminal import printable
 from . import Report
 
 __all__ = ["render_github", "annotation", "workflow_command"]

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..terminal import strip_ansi
-from . import write_atomic
+from ..util.terminal import strip_ansi
+from ..util.atomic import write_atomic
 from .certificate import Certificate, certificate
 from .provenance import Provenance, doi_url, provenance
 

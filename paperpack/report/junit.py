@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from junitparser import Error, Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
 
-from ..findings import Severity
+from ..checks.findings import Severity
 from .paper import PaperClass
-from ..terminal import printable
-from . import write_atomic
+from ..util.terminal import printable
+from ..util.atomic import write_atomic
 from .publish import Publication, first_line
 
 if TYPE_CHECKING:

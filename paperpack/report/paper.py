@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
-from ..verdicts import Word
+from ..notebook.verdicts import Word
 
 if TYPE_CHECKING:
     from ..run.results import NotebookRun, RunResult

@@ -7,7 +7,7 @@ the sha256 of every committed notebook, executed notebook and data file. :func:`
 gathers them once from a :class:`~paperpack.report.publish.Publication`; the writers render them.
 
 Files are hashed without following a link (a link in a paper's repository is untrusted); the
-hashes are memoised per file identity by :func:`paperpack.download.hash_file`, so three writers
+hashes are memoised per file identity by :func:`paperpack.data.download.hash_file`, so three writers
 hash each file once.
 """
 
@@ -27,7 +27,7 @@ from .._version import __version__
 from ..errors import PaperpackError
 
 if TYPE_CHECKING:
-    from ..repo import Repo
+    from ..repository.repo import Repo
     from ..run.results import NotebookRun
     from .publish import Publication
 
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 ORCID_URL = "https://orcid.org/"
 DOI_URL = "https://doi.org/"
-#: the labels the build writes (paperpack/build/builder.py)
+#: the labels the build writes (paperpack/image/builder.py)
 _LABEL = "io.paperpack"
 _DOI_PREFIX = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", re.I)
 
@@ -171,7 +171,7 @@ def sha256_of(base: Path, rel: str) -> HashedFile:
         return HashedFile(rel, note="a folder (an unpacked archive): its files are not hashed one by one")
     if not stat.S_ISREG(found.st_mode):
         return HashedFile(rel, note="not a regular file")
-    from ..download import hash_file  # here: the download module imports the HTTP client
+    from ..data.download import hash_file  # here: the download module imports the HTTP client
 
     try:
         return HashedFile(rel, hash_file(path)["sha256"], found.st_size)
@@ -183,7 +183,7 @@ def paper_of(repo: Repo) -> Paper:
     """Title, DOI, authors and license: paperpack.yml first, then CITATION.cff, then .zenodo.json."""
     from ..checks.metadata import (_cff_people, _manifest_people, _zenodo_people, read_citation,
                                    read_zenodo)
-    from ..doi import normalize_doi
+    from ..doi.syntax import normalize_doi
 
     cff, _ = read_citation(repo)
     cff = cff if isinstance(cff, dict) else {}

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PaperpackError
-from ..findings import Finding
-from ..terminal import printable
+from ..checks.findings import Finding
+from ..util.terminal import printable
 from .certificate import write_certificate
 from .crate import write_crate
 from .html import write_html
@@ -26,7 +26,7 @@ from .badge import write_status_badges
 from .paper import PaperVerdict
 
 if TYPE_CHECKING:
-    from ..repo import Repo
+    from ..repository.repo import Repo
     from ..verify import Result
 
 __all__ = ["Publication", "Published", "Writer", "WRITERS", "publish", "cell_lines", "first_line", "one_line"]
@@ -52,7 +52,7 @@ class Publication:
 
     def _text(self, path: str) -> str | None:
         if path not in self._texts:
-            from ..notebooks import MAX_NOTEBOOK_BYTES
+            from ..notebook.parse import MAX_NOTEBOOK_BYTES
 
             self._texts[path] = self.repo.read_text(path, limit=MAX_NOTEBOOK_BYTES) if path.endswith(".ipynb") else None
         return self._texts[path]

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..findings import Finding, Rule, Severity
-from . import write_atomic
+from ..checks.findings import Finding, Rule, Severity
+from ..util.atomic import write_atomic
 from .publish import Publication
 
 __all__ = ["SARIF_NAME", "SARIF_SCHEMA", "RULES_URL", "render_sarif", "write_sarif"]

@@ -19,9 +19,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..findings import Finding, Severity
-from ..terminal import printable
-from . import write_atomic
+from ..checks.findings import Finding, Severity
+from ..util.terminal import printable
+from ..util.atomic import write_atomic
 from .publish import Publication, first_line, one_line
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from rich.console import Console
 
-from ..findings import Finding, Severity
-from ..terminal import printable
+from ..checks.findings import Finding, Severity
+from ..util.terminal import printable
 from . import Report
 
 __all__ = ["render_text", "make_console", "make_text_console", "PlainConsole", "safe"]

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UsageError
-from ..report import sweep_temp_files, write_atomic
-from ..repo import DEFAULT_OUTPUT, OUTPUT_MARKER, Repo, default_output, mark_output_dir, untrusted_from_env
+from ..util.atomic import sweep_temp_files, write_atomic
+from ..repository.repo import DEFAULT_OUTPUT, OUTPUT_MARKER, Repo, default_output, mark_output_dir, untrusted_from_env
 from .channel import Delivery
 from .engines import Batch, Engine, EngineChoice, EngineRegistry, Session, choose_engine, default_registry
 from .mounts import data_sources
@@ -44,7 +44,7 @@ def run_notebooks(repo: Repo, *, engine: str | EngineChoice = "auto", image: str
     fetched data is looked for. Executed copies go
     to ``out_dir/executed/``; the repository itself is never written. The default output
     folder is ``<repo>/paperpack-out``, or, with ``untrusted`` (default: ``PAPERPACK_UNTRUSTED``
-    set), a folder outside the repository (:func:`~paperpack.repo.default_output`). On
+    set), a folder outside the repository (:func:`~paperpack.repository.repo.default_output`). On
     Ctrl-C every container and process is stopped and the result comes back with
     ``complete=False``.
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..environment.conda import METAPACKAGE_EXTRAS
-from ..terminal import strip_ansi
+from ..util.terminal import strip_ansi
 
 __all__ = ["Failure", "Diagnosis", "Cause", "CAUSES", "diagnose", "clean_traceback", "PLACEHOLDERS",
            "METAPACKAGE_EXTRAS", "REPRODUCES_COMMITTED_ERROR", "UPSTREAM_OUTPUT", "NUMPY_ABI", "abi_package"]

@@ -36,8 +36,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from ..build import engine
-from ..build.engine import docker_cli
+from ..util import docker as engine
+from ..util.docker import docker_cli
 from ..errors import EngineError, UsageError
 from .engines import RUNNER, Batch, Engine, Session
 from .plan import size_bytes

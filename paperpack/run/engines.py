@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import EngineError, PaperpackError, UsageError
-from ..repo import Repo
-from ..verdicts import Word
+from ..repository.repo import Repo
+from ..notebook.verdicts import Word
 from .channel import EVENT_PREFIX as EVENT_BYTES
 from .channel import Delivery, new_key, read_channel
 from .plan import Limits, PlannedNotebook
@@ -291,7 +291,7 @@ def choose_engine(registry: EngineRegistry, engine: str = "auto", image: str | N
 
     With an image, ``auto`` means docker (an error if Docker does not answer). Without
     one, and given ``repo``, the image is the one `paperpack build` made for this exact
-    state of the repository (:func:`~paperpack.build.builder.expected_image`), when it
+    state of the repository (:func:`~paperpack.image.builder.expected_image`), when it
     is in the local image store: ``auto`` and ``docker`` run in it. When it is not:
 
     - for a reason of the machine (no usable Docker, a base image the user has not made:
@@ -368,8 +368,8 @@ def repo_image(repo: Repo) -> RepoImage:
     too (:func:`_machine_lacks_base_images`); so is a missing image when no image can be
     built here (no buildx plugin).
     """
-    from ..build.builder import expected_image, resolve_mode
-    from ..build.engine import image_inspect, preflight
+    from ..image.builder import expected_image, resolve_mode
+    from ..util.docker import image_inspect, preflight
 
     try:
         own = resolve_mode("auto", repo)
@@ -407,8 +407,8 @@ def _machine_lacks_base_images(repo: Repo) -> bool:
     (``environment.base_image``), or another Debian release for the Python its
     runtime.txt asks for — is the repository's doing when the default one is here.
     """
-    from ..build.baseimage import DEFAULT_RELEASE, base_image_tag
-    from ..build.engine import image_id
+    from ..image.baseimage import DEFAULT_RELEASE, base_image_tag
+    from ..util.docker import image_id
 
     settings = repo.manifest.get("environment", {}) if repo.manifest else {}
     if isinstance(settings, dict) and settings.get("base_image"):

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..cache import cache_dir
+from ..util.cache import cache_dir
 from .channel import Delivery
 from .engines import RUNNER, Batch, Engine, Session
 from .mounts import data_links
@@ -104,7 +104,7 @@ def _inside(path: Path, folder: Path) -> bool:
 def protected_paths(venv: Path, data: Sequence[Path], writable: Sequence[Path], *,
                     cache: Path | None = None) -> list[Path]:
     """What notebook code must not change: paperpack's cache ``cache`` (default
-    :func:`~paperpack.cache.cache_dir`: every cached environment, the data cache), ``venv``,
+    :func:`~paperpack.util.cache.cache_dir`: every cached environment, the data cache), ``venv``,
     and the data cache(s) ``data`` (fetched files) come from.
 
     A data file's cache is its store's root (``<root>/sha256/<hex>``, ``<root>/extracted/<hex>``),

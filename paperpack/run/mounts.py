@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..repo import Repo
+from ..repository.repo import Repo
 
 __all__ = ["data_sources", "data_links"]
 
@@ -12,7 +12,7 @@ __all__ = ["data_sources", "data_links"]
 def data_sources(repo: Repo, cache_dir: Path | None = None) -> list[tuple[Path, str]]:
     """(fetched file or folder on this machine, repo-relative target) for each declared dataset file.
 
-    ``cache_dir`` is paperpack's cache folder (``--cache-dir``; default :func:`~paperpack.cache.cache_dir`).
+    ``cache_dir`` is paperpack's cache folder (``--cache-dir``; default :func:`~paperpack.util.cache.cache_dir`).
 
     Comes from :func:`paperpack.data.data_mounts`, which raises a ``DataError`` saying
     to run ``paperpack data fetch`` when something declared was not fetched.

@@ -15,9 +15,9 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cellnames import cell_name
-from ..notebooks import Cell, ParsedNotebook, read_notebook
-from ..terminal import strip_ansi
+from ..notebook.cells import cell_name
+from ..notebook.parse import Cell, ParsedNotebook, read_notebook
+from ..util.terminal import strip_ansi
 from .causes import REPRODUCES_COMMITTED_ERROR, UPSTREAM_OUTPUT, Diagnosis, Failure, clean_traceback, diagnose
 from .plan import Limits, PlannedNotebook
 from .results import NotebookRun, Status, Verdict
@@ -222,8 +222,8 @@ def _translated(image: str | None) -> bool:
 
 @functools.lru_cache(maxsize=16)
 def _image_mode(image: str) -> str | None:
-    from ..build.builder import LABEL_PREFIX
-    from ..build.engine import image_inspect
+    from ..image.builder import LABEL_PREFIX
+    from ..util.docker import image_inspect
     from ..errors import PaperpackError
 
     try:

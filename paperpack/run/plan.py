@@ -6,7 +6,7 @@ is ready once everything it depends on succeeded; if a dependency failed it is s
 with that reason.
 
 Notebooks that read a file another notebook writes (found statically, as validate finds
-file reads: :mod:`paperpack.pysource`) run after that notebook has finished (``after``),
+file reads: :mod:`paperpack.notebook.pysource`) run after that notebook has finished (``after``),
 never at the same time; unlike ``depends_on``, a failed writer does not skip the reader
 (the file may be committed too), but the reader's failure then names the writer
 (``writers``, read by :mod:`paperpack.run.causes`).
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..errors import ConfigError
-from ..manifest import NotebookSpec, OrderProblemKind, find_cycle, run_order_problems
-from ..repo import Repo
+from ..repository.manifest import NotebookSpec, OrderProblemKind, find_cycle, run_order_problems
+from ..repository.repo import Repo
 
 __all__ = ["Limits", "PlannedNotebook", "Plan", "make_plan", "DEFAULT_TIMEOUT", "DEFAULT_CELL_TIMEOUT", "DEFAULT_DISK",
            "DEFAULT_MEMORY", "DEFAULT_PIDS", "size_bytes"]
@@ -178,7 +178,7 @@ def order_by_files(repo: Repo, planned: list[PlannedNotebook]) -> None:
     An edge that would close a circle (two notebooks reading each other's files) is left
     out, the earlier one in the list running first.
     """
-    from ..notebooks import ParsedNotebook, read_notebook
+    from ..notebook.parse import ParsedNotebook, read_notebook
 
     reads: dict[str, set[str]] = {}
     writes: dict[str, set[str]] = {}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..verdicts import Verdict, Word
+from ..notebook.verdicts import Verdict, Word
 
 if TYPE_CHECKING:
     from ..timemachine.rerun import DatedRun

@@ -72,7 +72,7 @@ RESULT_VERSION = 1
 COPY_MARKER = ".paperpack-copied"
 SKIP_NAMES = {".git", ".hg", ".svn", "paperpack-out", ".venv", "venv", "node_modules", "__pycache__",
               ".ipynb_checkpoints", ".tox", ".mypy_cache", ".pytest_cache"}
-#: paperpack marks each output folder with this file (``paperpack.repo.OUTPUT_MARKER``; this script cannot
+#: paperpack marks each output folder with this file (``paperpack.repository.repo.OUTPUT_MARKER``; this script cannot
 #: import paperpack): such a folder inside the repository is not copied, it is not the paper's
 OUTPUT_MARKER = ".paperpack-output"
 MAX_TRACEBACK_LINES = 60

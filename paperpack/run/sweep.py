@@ -197,7 +197,7 @@ def _gone(*listing: str) -> list[str]:
 
 def _docker(*args: str, timeout: float) -> subprocess.CompletedProcess[str] | None:
     """A docker command for the sweep; ``None`` when it cannot run (the sweep is best effort)."""
-    from ..build.engine import docker_cli
+    from ..util.docker import docker_cli
 
     try:
         return subprocess.run([docker_cli(), *args], capture_output=True, text=True, timeout=timeout, check=False)

@@ -1,7 +1,7 @@
 """The local engine's virtual environment: built from the repo's requirements.txt, cached.
 
 The environment lives under ``<paperpack cache>/venvs/<hash>``, the cache folder being ``--cache-dir``
-(``Session.cache_dir``), else ``PAPERPACK_CACHE_DIR``, else the user's (:func:`paperpack.cache.cache_dir`). The hash covers the
+(``Session.cache_dir``), else ``PAPERPACK_CACHE_DIR``, else the user's (:func:`paperpack.util.cache.cache_dir`). The hash covers the
 requirements file, the interpreter (its path and full version) and the runner's own packages — and, when the
 requirements read files of the repository (``.``, ``-e .``, ``./pkg``, ``file:``,
 ``-r other.txt``), the content of the repository too, so two repositories never share
@@ -37,7 +37,7 @@ from pathlib import Path
 from ..environment import Environment, detect
 from ..environment.files import is_local_requirement, logical_lines
 from ..errors import EngineError
-from ..repofile import read_repo_text
+from ..repository.files import read_repo_text
 from .runner import skip_entries
 
 __all__ = ["requirements_file", "reads_repo", "venv_dir", "ensure_venv", "minimal_env", "pip_env",
@@ -200,7 +200,7 @@ def choose_python(root: Path, env: Environment | None = None) -> Interpreter:
 
 
 def _cache_root(cache: Path | None) -> Path:
-    from ..cache import cache_dir
+    from ..util.cache import cache_dir
 
     return cache_dir(cache)
 
@@ -211,7 +211,7 @@ def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | N
 
     ``requirements``: a text used in place of the repository's requirements.txt (the time machine's
     dated pins); part of the hash, so each date has its own environment. ``cache``: paperpack's
-    cache folder (``--cache-dir``; default :func:`paperpack.cache.cache_dir`).
+    cache folder (``--cache-dir``; default :func:`paperpack.util.cache.cache_dir`).
     """
     env = env or detect(root)
     python = python or choose_python(root, env)
@@ -239,7 +239,7 @@ def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment 
                 requirements: str | None = None, *, cache: Path | None = None) -> Path:
     """The cached virtual environment for this repository, built with ``python`` on first use
     (from ``requirements`` instead of the repository's requirements.txt when given), under the
-    cache folder ``cache`` (``--cache-dir``; default :func:`paperpack.cache.cache_dir`)."""
+    cache folder ``cache`` (``--cache-dir``; default :func:`paperpack.util.cache.cache_dir`)."""
     env = env or detect(root)
     python = python or choose_python(root, env)
     target = venv_dir(root, python, env, requirements, cache=cache)

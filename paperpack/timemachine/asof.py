@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..verdicts import Word
+from ..notebook.verdicts import Word
 
 if TYPE_CHECKING:
-    from ..resolve import DoiResolver
+    from ..doi.resolve import DoiResolver
 
 __all__ = ["AsOfMode", "AsOfChoice", "DateSource", "AsOf", "parse_as_of", "repository_date", "ENV_FILES",
            "python_release", "python_note", "python_of_date"]
@@ -106,7 +106,7 @@ def repository_date(root: Path, *, notebooks: list[str], manifest: dict[str, Any
                     given: dt.date | None = None, resolver: "DoiResolver | None" = None) -> AsOf | None:
     """The date for ``root`` (see the module's docstring), or ``None`` when nothing gives one.
 
-    ``resolver`` looks the paper's DOI up (a default :class:`~paperpack.resolve.DoiResolver`, with its
+    ``resolver`` looks the paper's DOI up (a default :class:`~paperpack.doi.resolve.DoiResolver`, with its
     cache, when ``None``)."""
     if given is not None:
         return AsOf(given, DateSource.GIVEN, "given with --as-of")
@@ -118,7 +118,7 @@ def repository_date(root: Path, *, notebooks: list[str], manifest: dict[str, Any
 
 def _paper_date(manifest: dict[str, Any] | None, resolver: "DoiResolver | None") -> AsOf | None:
     """The publication date of the paper whose DOI the manifest declares, from the DOI's metadata."""
-    from ..doi import normalize_doi
+    from ..doi.syntax import normalize_doi
 
     paper = (manifest or {}).get("paper")
     declared = paper.get("doi") if isinstance(paper, dict) else None
@@ -126,7 +126,7 @@ def _paper_date(manifest: dict[str, Any] | None, resolver: "DoiResolver | None")
     if doi is None:
         return None
     if resolver is None:
-        from ..resolve import DoiResolver
+        from ..doi.resolve import DoiResolver
 
         resolver = DoiResolver()
     record = resolver.resolve(doi)

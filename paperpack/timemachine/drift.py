@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 from ..run.causes import NUMPY_ABI, Failure, abi_package, clean_traceback
 from ..run.results import Status
-from ..terminal import strip_ansi
-from ..verdicts import Word
+from ..util.terminal import strip_ansi
+from ..notebook.verdicts import Word
 
 __all__ = ["DriftKind", "Drift", "classify", "failure_of", "RULES"]
 

@@ -24,7 +24,7 @@ from ..environment import Environment
 from ..environment.conda import pypi_name
 from ..environment.files import ProblemCode
 from ..errors import ConfigError, DatedResolutionError
-from ..repofile import read_repo_text
+from ..repository.files import read_repo_text
 from .pins import MARKER, pin_text
 
 __all__ = ["PipSection", "pip_section", "pin_pip_section", "dated_conda_file"]

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from ..errors import ConfigError, DatedResolutionError
 from ..environment import Environment, detect
-from ..repofile import read_repo_text
-from ..report import write_atomic
+from ..repository.files import read_repo_text
+from ..util.atomic import write_atomic
 from ..run.venv import requirements_file, requirements_text
 from .asof import AsOf, repository_date
 from .envyml import pin_pip_section, pip_section

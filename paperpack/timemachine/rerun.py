@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..build.builder import BuildMode
+from ..image.builder import BuildMode
 from ..environment import Environment, detect
 from ..errors import BuildError, EngineError
-from ..repo import Repo
+from ..repository.repo import Repo
 from ..run.api import run_notebooks
 from ..run.engines import EngineName, EngineRegistry
 from ..run.local import LocalEngine
@@ -41,7 +41,7 @@ from ..run.plan import Limits
 from ..run.results import NotebookRun, RunEvent, RunResult
 from ..run.runner import skip_entries
 from ..run.venv import choose_python
-from ..verdicts import Verdict, Word
+from ..notebook.verdicts import Verdict, Word
 from .asof import AsOf, AsOfChoice, AsOfMode, repository_date
 from .drift import Drift, classify, failure_of
 from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
@@ -232,8 +232,8 @@ def _image_python(repo: Repo, env: Environment, as_of: AsOf, used: str) -> Pytho
     """The Python of the dated image (:func:`~paperpack.timemachine.sources.dated_python`): a repository that
     declares none (no runtime.txt, environment.yml ``python=``, paperpack.yml ``environment.python`` or
     ``base_image``) gets the Python of its date when a base image on this machine provides it."""
-    from ..build.baseimage import base_image_tag
-    from ..build.engine import image_id
+    from ..image.baseimage import base_image_tag
+    from ..util.docker import image_id
 
     return dated_python(as_of.date, declared=_declared_python(repo, env), used=used,
                         runtime_file=bool(env.runtime.name),
@@ -249,7 +249,7 @@ def _declared_python(repo: Repo, env: Environment) -> str | None:
 
 
 def _image_labels(image: str) -> dict[str, str]:
-    from ..build.engine import image_inspect
+    from ..util.docker import image_inspect
 
     info = image_inspect(image) or {}
     return dict((info.get("Config") or {}).get("Labels") or {})
@@ -259,7 +259,7 @@ def dated_image(repo: Repo, files: dict[str, str], mode: BuildMode = BuildMode.O
     """The image of ``repo`` (built in ``mode``) with ``files`` (relative path → text: the dated environment
     file) in place of the repository's: built from a scratch copy (the repository is never written),
     content-tagged, so built once per set of pins."""
-    from ..build.builder import build_image
+    from ..image.builder import build_image
 
     with tempfile.TemporaryDirectory(prefix="paperpack-dated-") as scratch:
         copy = Path(scratch) / repo.root.name  # the same folder name: the same image repository name

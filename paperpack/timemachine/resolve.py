@@ -1,6 +1,6 @@
 """Resolving a repository's requirements as of a date, through pip's own resolver.
 
-:func:`paperpack.closure.resolve_closure` does the work (``pip install --dry-run --report
+:func:`paperpack.environment.closure.resolve_closure` does the work (``pip install --dry-run --report
 --only-binary :all: --uploaded-prior-to``: nothing is built, no code of the paper runs) and
 caches the answer by the requirement set, the Python and the date, so a second run costs
 nothing. The same set is also resolved *today* (cached the same way), which gives the
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..closure import ClosureStatus, resolve_closure
-from ..verdicts import Word
+from ..environment.closure import ClosureStatus, resolve_closure
+from ..notebook.verdicts import Word
 from .asof import AsOf, python_note
 from .pins import PinChange, named_requirements, own_lines, pin_changes, pin_text
 

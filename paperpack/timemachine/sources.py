@@ -10,7 +10,7 @@ repo2docker reads one kind of environment per repository (the environment model,
   a new requirements.txt when there is none (repo2docker installs it before the package; Python source is
   never rewritten);
 - ``environment.yml`` (or ``.yaml``), as the offline build installs it: every conda entry under its PyPI
-  name (:func:`~paperpack.build.environment.translate_environment`: ``numpy=1.24`` is ``numpy==1.24.*``)
+  name (:func:`~paperpack.image.environment.translate_environment`: ``numpy=1.24`` is ``numpy==1.24.*``)
   and every ``pip:`` entry, with the files the pip section includes with ``-r`` read in.
 
 The text resolved is a requirements.txt text (:func:`~paperpack.timemachine.pins.pin_text` pins it);
@@ -36,7 +36,7 @@ from packaging.utils import canonicalize_name
 from ..environment import SUPPORTED_PYTHON, Environment
 from ..environment.conda import pypi_name
 from ..run.venv import requirements_file, requirements_text
-from ..verdicts import Word
+from ..notebook.verdicts import Word
 
 __all__ = ["SourceKind", "DatedSource", "dated_source", "package_requirements", "PACKAGE_FILES", "PythonChoice",
            "dated_python", "binder_python", "BINDER_PYTHONS"]
@@ -112,7 +112,7 @@ def dated_python(date: dt.date, *, declared: str | None, used: str, runtime_file
     (``declared``), else the Python current on ``date`` when an offline base image provides it and is on this
     machine (``present(release)``), else ``used``, with the reason. ``runtime_file``: the repository has a
     runtime.txt (of another language): nothing is written over it."""
-    from ..build.baseimage import RELEASES, base_image_tag, make_command, release_for_python
+    from ..image.baseimage import RELEASES, base_image_tag, make_command, release_for_python
     from .asof import python_of_date
 
     if declared:
@@ -193,7 +193,7 @@ def dated_source(root: Path, env: Environment, *, packages: bool = True) -> Date
                            extra=extra)
     rel = env.conda_file
     if rel is not None:
-        from ..build.environment import translate_environment  # the offline build's own translation
+        from ..image.environment import translate_environment  # the offline build's own translation
         from ..errors import ConfigError
 
         try:

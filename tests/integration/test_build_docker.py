@@ -20,12 +20,12 @@ from typing import Iterator
 
 import pytest
 
-from paperpack.build import build_image, ensure_base_image, export_image
-from paperpack.build.baseimage import base_image_tag
-from paperpack.build.builder import BuildResult
+from paperpack.image import build_image, ensure_base_image, export_image
+from paperpack.image.baseimage import base_image_tag
+from paperpack.image.builder import BuildResult
 from paperpack.cli.main import main
 from paperpack.errors import BuildError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from tests.conftest import CASES, SAMPLE, require
 
 pytestmark = pytest.mark.docker
@@ -187,7 +187,7 @@ def test_unchanged_repo_is_reused_without_docker_build(sample: tuple[BuildResult
     assert forced.image_id != result.image_id  # a new creation time label
     assert docker("image", "inspect", result.image_id, check=False).returncode != 0  # the old one is removed
     (root / "notes.md").write_text("a change\n")  # a changed repository gets a new tag
-    from paperpack.build.tags import content_hash
+    from paperpack.image.tags import content_hash
     repo = Repo.open(root)
     assert content_hash(repo.root, repo.files, repo.symlinks, settings={}) != content_hash(
         repo.root, [f for f in repo.files if f != "notes.md"], repo.symlinks, settings={})

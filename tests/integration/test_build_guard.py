@@ -20,11 +20,11 @@ import uuid
 from pathlib import Path
 import pytest
 
-from paperpack.build import build_image
-from paperpack.build.builder import BuildResult
-from paperpack.build.engine import guard_unavailable
+from paperpack.image import build_image
+from paperpack.image.builder import BuildResult
+from paperpack.util.docker import guard_unavailable
 from paperpack.errors import BuildError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from tests.conftest import require
 from tests.integration.test_build_docker import SYSTEM_CA, base_image, docker  # noqa: F401 (fixtures)
 from tests.integration.test_build_isolation import made, saved_image_contains, sh, write  # noqa: F401 (fixture)
@@ -170,7 +170,7 @@ def test_a_postbuild_memory_hog_is_stopped(base_image: str, guarded: None, tmp_p
 
 
 def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from paperpack.build.builder import build_limits
+    from paperpack.image.builder import build_limits
     from paperpack.errors import ConfigError
 
     monkeypatch.setenv("PAPERPACK_BUILD_MEMORY", "3g")

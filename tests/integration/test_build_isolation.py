@@ -19,10 +19,10 @@ from typing import Iterator
 
 import pytest
 
-from paperpack.build import build_image
-from paperpack.build.builder import BuildResult
+from paperpack.image import build_image
+from paperpack.image.builder import BuildResult
 from paperpack.errors import BuildError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from tests.conftest import require
 from tests.integration.test_build_docker import SYSTEM_CA, base_image, docker  # noqa: F401 (fixtures)
 

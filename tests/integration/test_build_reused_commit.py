@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from paperpack.cli.main import main
-from paperpack.schemas import validator_for
+from paperpack.util.schemas import validator_for
 from tests.conftest import CASES
 
 pytestmark = pytest.mark.docker

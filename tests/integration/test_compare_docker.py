@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import run_notebooks
 from tests.integration.test_run_docker import CA_BUNDLE, run_image  # noqa: F401 - a fixture
 from tests.test_compare_backend import check_figures_came_back

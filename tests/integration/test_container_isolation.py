@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import nbformat
 import pytest
 
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import Limits, run_notebooks
 from paperpack.run.sweep import OWNER_FILE, OWNER_LABEL, SCRATCH_PREFIX, Owner
 from tests.integration.test_run_docker import run_image  # noqa: F401 - the fixture

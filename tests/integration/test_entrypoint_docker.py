@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.build import build_image
-from paperpack.build.engine import docker_cli
-from paperpack.repo import Repo
+from paperpack.image import build_image
+from paperpack.util.docker import docker_cli
+from paperpack.repository.repo import Repo
 from tests.conftest import CASES
 
 
@@ -54,8 +54,8 @@ def _run(image: str, entrypoint: list[str] | None = None) -> str:
 
 def _binder_entrypoint(root: Path, *, quiet: bool) -> list[str]:
     """The ENTRYPOINT binder mode's Dockerfile for ``root`` declares: paperpack's buildpacks, or repo2docker's own."""
-    from paperpack.build._r2d import Repo2Docker
-    from paperpack.build.buildpack import stock_buildpacks
+    from paperpack.image._r2d import Repo2Docker
+    from paperpack.image.buildpack import stock_buildpacks
 
     buildpacks = stock_buildpacks() if quiet else Repo2Docker.class_traits()["buildpacks"].default()
     cwd = Path.cwd()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from paperpack.cli.main import main
-from paperpack.schemas import validator_for
+from paperpack.util.schemas import validator_for
 from tests.conftest import SAMPLE, snapshot
 
 pytestmark = pytest.mark.docker

@@ -21,12 +21,12 @@ from typing import Iterator, NamedTuple
 import pytest
 import requests
 
-from paperpack.build import build_image
-from paperpack.build.builder import BuildResult
-from paperpack.build.push import push_image
+from paperpack.image import build_image
+from paperpack.image.builder import BuildResult
+from paperpack.image.push import push_image
 from paperpack.cli.main import main
 from paperpack.errors import ConfigError, EngineError, PaperpackError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from tests.conftest import CASES, require
 from tests.integration.test_build_docker import base_image, docker  # noqa: F401  (fixture, helper)
 

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import run_notebooks
 from tests.integration.test_run_docker import BASE, CA_BUNDLE, IMAGE_DIR, _docker, run_containers
 from tests.runhelp import tree_hashes

@@ -18,7 +18,7 @@ from typing import Iterator
 import nbformat
 import pytest
 
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import Limits, run_notebooks
 from tests.conftest import require
 from tests.runhelp import interrupt_run, read_report, tree_hashes
@@ -44,7 +44,7 @@ def run_image(docker: str) -> Iterator[str]:
     if _docker("image", "inspect", BASE, check=False).returncode != 0:
         require(os.geteuid() == 0 and shutil.which("debootstrap") is not None,
                 f"{BASE} is missing and cannot be made here: run `paperpack base-image`")
-        from paperpack.build import ensure_base_image
+        from paperpack.image import ensure_base_image
 
         ensure_base_image("bookworm")
     digest = hashlib.sha256((IMAGE_DIR / "Dockerfile").read_bytes()).hexdigest()[:12]
@@ -171,8 +171,8 @@ def test_fetched_data_is_mounted_read_only(run_image: str, copy_case, tmp_path: 
 
 def test_in_an_image_built_by_paperpack(docker: str, copy_case, tmp_path: Path) -> None:
     """The whole pipeline: build_image (offline mode) on run-basic, then run it in that image."""
-    from paperpack.build import build_image
-    from paperpack.build.engine import preflight
+    from paperpack.image import build_image
+    from paperpack.util.docker import preflight
     from paperpack.errors import EngineError
 
     require(_docker("image", "inspect", BASE, check=False).returncode == 0, f"{BASE} is missing")

@@ -20,13 +20,13 @@ from typing import Iterator
 import nbformat
 import pytest
 
-from paperpack.build import build_image
-from paperpack.build.builder import expected_image
+from paperpack.image import build_image
+from paperpack.image.builder import expected_image
 from paperpack.cli.main import main
 from paperpack.errors import EngineError
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run.engines import FOUND, RepoImage, choose_engine, default_registry, repo_image
-from paperpack.schemas import validator_for
+from paperpack.util.schemas import validator_for
 from tests.conftest import CASES, require
 
 CASE = CASES / "run-image-found"
@@ -113,7 +113,7 @@ def built(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     if _docker("image", "inspect", BASE).returncode != 0:
         require(os.geteuid() == 0 and shutil.which("debootstrap") is not None,
                 f"{BASE} is missing and cannot be made here: run `paperpack base-image`")
-        from paperpack.build import ensure_base_image
+        from paperpack.image import ensure_base_image
 
         ensure_base_image("bookworm")
     root = _copy(tmp_path_factory.mktemp("built") / f"paper-{uuid.uuid4().hex[:10]}")  # a tag no one else has

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import Limits, run_notebooks
 from tests.hostile import assert_nothing_came_back, make_hostile
 from tests.integration.test_run_docker import run_image  # noqa: F401  (the image fixture)

@@ -17,7 +17,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from paperpack.repo import Repo
+from paperpack.repository.repo import Repo
 from paperpack.run import Limits, run_notebooks
 from paperpack.run.container import DockerEngine
 from paperpack.run.engines import Batch, EngineRegistry, Session

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import pytest
 
 from paperpack.cli.main import main
-from paperpack.schemas import validator_for
+from paperpack.util.schemas import validator_for
 from tests.conftest import snapshot
 from tests.gitdate import commit_all
 from tests.pkgindex import PackageIndex

@@ -1,0 +1,2 @@
+"""DOIs: their syntax and their resolution through the DOI services.
+"""

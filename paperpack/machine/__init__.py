@@ -1,0 +1,2 @@
+"""This machine: what paperpack can do here (doctor) and what it left here (clean).
+"""

@@ -1,0 +1,2 @@
+"""A paper repository on disk: its files (read without leaving it) and its manifest.
+"""
