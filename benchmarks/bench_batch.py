@@ -42,8 +42,9 @@ def make_submission(folder: Path, index: int, seconds: float) -> None:
     folder.mkdir(parents=True)
     (folder / "requirements.txt").write_text("")
     for n in range(2):
-        nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                               "language": "python"}})
+        nb = nbformat.v4.new_notebook(
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        )
         cell = nbformat.v4.new_code_cell(BUSY.format(s=seconds, i=n), execution_count=1)
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"done {n}\n")]
         nb.cells = [cell]
@@ -51,8 +52,11 @@ def make_submission(folder: Path, index: int, seconds: float) -> None:
 
 
 def shell_loop(subs: list[Path], out: Path, engine: str) -> float:
-    script = "set -e\nfor d in \"$@\"; do\n  \"$PAPERPACK\" build \"$d\" --engine " + engine + \
-             " --out-dir \"$OUT/$(basename \"$d\")\" -q > /dev/null\ndone\n"
+    script = (
+        'set -e\nfor d in "$@"; do\n  "$PAPERPACK" build "$d" --engine '
+        + engine
+        + ' --out-dir "$OUT/$(basename "$d")" -q > /dev/null\ndone\n'
+    )
     env = {**os.environ, "PAPERPACK": str(BIN / "paperpack"), "OUT": str(out)}
     start = time.perf_counter()
     subprocess.run(["bash", "-c", script, "loop", *map(str, subs)], check=True, env=env)
@@ -62,8 +66,23 @@ def shell_loop(subs: list[Path], out: Path, engine: str) -> float:
 def batch(queue: Path, out: Path, engine: str, jobs: int, *, fork: bool = True) -> float:
     env = {**os.environ, "PAPERPACK_BATCH_FORK": "1" if fork else "0"}
     start = time.perf_counter()
-    done = subprocess.run([str(BIN / "paperpack"), "batch", str(queue), "--jobs", str(jobs), "--engine", engine,
-                           "--out-dir", str(out), "-q"], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [
+            str(BIN / "paperpack"),
+            "batch",
+            str(queue),
+            "--jobs",
+            str(jobs),
+            "--engine",
+            engine,
+            "--out-dir",
+            str(out),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"paperpack batch exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
@@ -77,8 +96,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=0.5)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--engine", choices=("local", "docker"), default="local")
-    parser.add_argument("--fresh", action="store_true",
-                        help="also time the batch with a fresh process per pipeline (PAPERPACK_BATCH_FORK=0)")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="also time the batch with a fresh process per pipeline (PAPERPACK_BATCH_FORK=0)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="paperpack-bench-batch-"))
     try:
@@ -88,8 +110,20 @@ def main() -> int:
         queue = work / "queue.yml"
         queue.write_text("".join(f"- id: {p.name}\n  source: {p}\n" for p in subs))
         # warm-up, not timed: the local engine's environment (or the image) exists before either is timed
-        subprocess.run([str(BIN / "paperpack"), "build", str(subs[0]), "--engine", args.engine, "--out-dir",
-                        str(work / "warm"), "-q"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(BIN / "paperpack"),
+                "build",
+                str(subs[0]),
+                "--engine",
+                args.engine,
+                "--out-dir",
+                str(work / "warm"),
+                "-q",
+            ],
+            check=True,
+            capture_output=True,
+        )
         load_before = os.getloadavg()
         loops, batches, freshes = [], [], []
         for r in range(args.repeat):
@@ -102,16 +136,22 @@ def main() -> int:
             print(line, flush=True)
         load_after = os.getloadavg()
         loop, fast = statistics.median(loops), statistics.median(batches)
-        print(f"{args.count} submissions × 2 notebooks × {args.seconds} s, engine {args.engine}, "
-              f"{os.cpu_count()} cores, {args.repeat} runs")
+        print(
+            f"{args.count} submissions × 2 notebooks × {args.seconds} s, engine {args.engine}, "
+            f"{os.cpu_count()} cores, {args.repeat} runs"
+        )
         print(f"shell loop of paperpack build : median {loop:.1f} s  ({loop / args.count:.2f} s per submission)")
-        print(f"paperpack batch --jobs {args.jobs}     : median {fast:.1f} s  ({fast / args.count:.2f} s per submission)")
+        print(
+            f"paperpack batch --jobs {args.jobs}     : median {fast:.1f} s  ({fast / args.count:.2f} s per submission)"
+        )
         print(f"ratio loop / batch            : {loop / fast:.2f}x (goal >= 1.8x)")
         if freshes:
             fresh = statistics.median(freshes)
             print(f"batch, a fresh process each   : median {fresh:.1f} s, ratio {loop / fresh:.2f}x")
-        print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, "
-              f"after {load_after[0]:.2f} {load_after[1]:.2f} (1 and 5 min)")
+        print(
+            f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, "
+            f"after {load_after[0]:.2f} {load_after[1]:.2f} (1 and 5 min)"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -43,8 +43,13 @@ def docker(*args: str) -> str:
 
 
 def fresh_base(source: str, tag: str) -> str:
-    subprocess.run(["docker", "build", "-q", "-t", tag, "-"], check=True, capture_output=True, text=True,
-                   input=f"FROM {source}\nLABEL io.paperpack.bench={uuid.uuid4().hex}\n")
+    subprocess.run(
+        ["docker", "build", "-q", "-t", tag, "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+        input=f"FROM {source}\nLABEL io.paperpack.bench={uuid.uuid4().hex}\n",
+    )
     return tag
 
 
@@ -68,8 +73,21 @@ def time_repo2docker(repo: Path, base: str, image: str, tmp: Path) -> float:
     extra = ["--secret", f"id=cacert,src={ca}"] if ca else []
     config = tmp / f"r2d_config_{uuid.uuid4().hex}.py"
     config.write_text(R2D_CONFIG.format(base=base, extra=extra))
-    cmd = [sys.executable, "-m", "repo2docker", "--config", str(config), "--no-run", "--user-id", "1000",
-           "--user-name", "jovyan", "--image-name", image, str(repo)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "repo2docker",
+        "--config",
+        str(config),
+        "--no-run",
+        "--user-id",
+        "1000",
+        "--user-name",
+        "jovyan",
+        "--image-name",
+        image,
+        str(repo),
+    ]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     return time.perf_counter() - start
@@ -127,11 +145,15 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     mo, mt = statistics.median(ours), statistics.median(theirs)
     mr, mr2 = statistics.median(rebuild), statistics.median(r2d_rebuild)
-    print(f"\ncold build, median of {args.rounds}: paperpack {mo:.1f} s, plain repo2docker {mt:.1f} s, "
-          f"ratio {mo / mt:.2f} (goal <= 1.10)")
-    print(f"unchanged rebuild, median of {args.rebuilds}: paperpack {mr:.3f} s (goal < 0.5 s), "
-          f"docker build invoked {len(builds)} times (goal 0); plain repo2docker {mr2:.2f} s; "
-          f"ratio {mr / mr2:.2f}")
+    print(
+        f"\ncold build, median of {args.rounds}: paperpack {mo:.1f} s, plain repo2docker {mt:.1f} s, "
+        f"ratio {mo / mt:.2f} (goal <= 1.10)"
+    )
+    print(
+        f"unchanged rebuild, median of {args.rebuilds}: paperpack {mr:.3f} s (goal < 0.5 s), "
+        f"docker build invoked {len(builds)} times (goal 0); plain repo2docker {mr2:.2f} s; "
+        f"ratio {mr / mr2:.2f}"
+    )
     return 0 if mo / mt <= 1.10 and mr < 0.5 and not builds else 1
 
 

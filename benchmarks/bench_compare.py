@@ -30,14 +30,21 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.compare_pairs
 
 from paperpack.compare import compare_notebooks  # noqa: E402
-from tests.compare_pairs import (Pair, image_pairs, one_cell_notebook, repr_pairs, rerender_pairs,  # noqa: E402
-                                 text_pairs, version_pairs)
+from tests.compare_pairs import (  # noqa: E402
+    Pair,
+    image_pairs,
+    one_cell_notebook,
+    repr_pairs,
+    rerender_pairs,
+    text_pairs,
+    version_pairs,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,9 +79,11 @@ def report(title: str, judged: list[tuple[Pair, bool, str]]) -> None:
     tp = total[3] + total[5]
     fp = total[1]
     precision = tp / (tp + fp) if tp + fp else 1.0
-    print(f"\nprecision of *differs* {precision:.3f}; recall ≥ 5 % {total[3] / max(1, total[2]):.3f} "
-          f"(goal 1.0); recall < 5 % {total[5] / max(1, total[4]):.3f}; "
-          f"noise judged differs {fp / max(1, total[0]):.1%} (goal ≤ 2 %)")
+    print(
+        f"\nprecision of *differs* {precision:.3f}; recall ≥ 5 % {total[3] / max(1, total[2]):.3f} "
+        f"(goal 1.0); recall < 5 % {total[5] / max(1, total[4]):.3f}; "
+        f"noise judged differs {fp / max(1, total[0]):.1%} (goal ≤ 2 %)"
+    )
     for pair, differs, reason in judged:
         if differs == pair.same:
             print(f"  wrong: {pair.name} (change {pair.change:g}): {reason}")
@@ -84,8 +93,10 @@ def report(title: str, judged: list[tuple[Pair, bool, str]]) -> None:
 
 def other_renders(python: str) -> tuple[dict[str, str], str]:
     """The figures of tests/compare_pairs.py drawn by ``python`` (another matplotlib), and its version."""
-    script = ("import json, matplotlib; from tests.compare_pairs import figure_renders; "
-              "print(json.dumps([matplotlib.__version__, figure_renders((0.0,))]))")
+    script = (
+        "import json, matplotlib; from tests.compare_pairs import figure_renders; "
+        "print(json.dumps([matplotlib.__version__, figure_renders((0.0,))]))"
+    )
     done = subprocess.run([python, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=600)
     version, renders = json.loads(done.stdout)
     return renders, version
@@ -97,8 +108,11 @@ def matplotlib_python(version: str) -> str:
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=600)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"matplotlib=={version}", "numpy", "pillow"],
-                       check=True, timeout=1200)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", f"matplotlib=={version}", "numpy", "pillow"],
+            check=True,
+            timeout=1200,
+        )
     return str(python)
 
 
@@ -111,12 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.other_matplotlib:
         args.other_python = matplotlib_python(args.other_matplotlib)
     start = time.perf_counter()
-    sets = {"the set the constants were chosen on": list(text_pairs()) + list(image_pairs()),
-            "held-out renders and change sizes": list(image_pairs(held_out=True)),
-            "held out (issue 9, second round): re-rendered text, DPI rounding, legend jitter, black ink":
-                list(rerender_pairs()),
-            "text reprs (issue 9, second round): set/dict order, float reprs, progress, timestamps, durations":
-                list(repr_pairs())}
+    sets = {
+        "the set the constants were chosen on": list(text_pairs()) + list(image_pairs()),
+        "held-out renders and change sizes": list(image_pairs(held_out=True)),
+        "held out (issue 9, second round): re-rendered text, DPI rounding, legend jitter, black ink": list(
+            rerender_pairs()
+        ),
+        "text reprs (issue 9, second round): set/dict order, float reprs, progress, timestamps, durations": list(
+            repr_pairs()
+        ),
+    }
     if args.other_python:
         renders, version = other_renders(args.other_python)
         sets[f"held out: committed figures drawn by matplotlib {version}"] = list(version_pairs(renders, version))
@@ -126,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         report(title, judge(pairs))
     compared = time.perf_counter() - start
     count = sum(len(pairs) for pairs in sets.values())
-    print(f"\n{count} pairs drawn in {made:.1f} s, compared in {compared:.1f} s "
-          f"({1000 * compared / count:.0f} ms a pair)")
+    print(
+        f"\n{count} pairs drawn in {made:.1f} s, compared in {compared:.1f} s ({1000 * compared / count:.0f} ms a pair)"
+    )
     return 0
 
 

@@ -25,17 +25,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from doiserver import DoiServer  # noqa: E402
-
-from paperpack.util.httpclient import ServiceConfig  # noqa: E402
 from paperpack.doi.resolve import FOUND, DoiResolver  # noqa: E402
+from paperpack.util.httpclient import ServiceConfig  # noqa: E402
 
 
 def serve(dois: list[str], delay: float, conn: Any) -> None:
     """The loopback server, in its own process so its work does not share the benchmark's GIL."""
     with DoiServer() as server:
         for i, doi in enumerate(dois):
-            server.add_doi(doi, agency="datacite" if i % 2 == 0 else "crossref", title=f"Item {i}",
-                           type="Dataset" if i % 2 == 0 else "journal-article")
+            server.add_doi(
+                doi,
+                agency="datacite" if i % 2 == 0 else "crossref",
+                title=f"Item {i}",
+                type="Dataset" if i % 2 == 0 else "journal-article",
+            )
         server.state.delay = delay
         conn.send(server.url)
         conn.recv()  # until told to stop
@@ -91,11 +94,15 @@ def main() -> int:
     conc = statistics.median(concurrent)
     print(f"{args.dois} DOIs, server delay {args.delay * 1000:.0f} ms per request, {requests_cold} requests cold")
     print(f"  one after another (workers=1):       {seq:7.2f} s")
-    print(f"  paperpack concurrent (workers={base.workers}):  {conc:7.2f} s  median of {args.repeat} "
-          f"({', '.join(f'{t:.2f}' for t in concurrent)})")
+    print(
+        f"  paperpack concurrent (workers={base.workers}):  {conc:7.2f} s  median of {args.repeat} "
+        f"({', '.join(f'{t:.2f}' for t in concurrent)})"
+    )
     print(f"  ratio one-after-another / concurrent: {seq / conc:6.1f}x")
-    print(f"  warm cache:                           {statistics.median(warm):7.3f} s  median; "
-          f"requests sent: {max(warm_requests)}")
+    print(
+        f"  warm cache:                           {statistics.median(warm):7.3f} s  median; "
+        f"requests sent: {max(warm_requests)}"
+    )
     ok = conc < 2.0 and max(warm_requests) == 0
     print(f"goal (< 2 s cold, 0 requests warm): {'met' if ok else 'NOT met'}")
     return 0 if ok else 1

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # pub
 import nbformat  # noqa: E402
 
 from paperpack.checks.findings import Severity  # noqa: E402
-from paperpack.util.atomic import write_json_atomic  # noqa: E402
 from paperpack.report.publish import WRITERS, Publication, publish  # noqa: E402
+from paperpack.util.atomic import write_json_atomic  # noqa: E402
 from publishhelp import RULE_E, RULE_W, differs, failed, make_publication, same, skipped  # noqa: E402
 
 NOTEBOOKS = 100
@@ -45,8 +45,9 @@ def _notebook(root: Path, rel: str) -> None:
     cells = []
     for i in range(CELLS):
         cell = nbformat.v4.new_code_cell(f"# step {i}\nresult_{i} = compute({i})\nprint(result_{i})")
-        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="\n".join(f"{i}.{k} 0.{k}1234" for k in
-                                                                                        range(20)))]
+        cell.outputs = [
+            nbformat.v4.new_output("stream", name="stdout", text="\n".join(f"{i}.{k} 0.{k}1234" for k in range(20)))
+        ]
         cells.append(cell)
     (root / rel).write_text(nbformat.writes(nbformat.v4.new_notebook(cells=cells)), encoding="utf-8")
 
@@ -61,8 +62,15 @@ def _publication(root: Path, out: Path) -> Publication:
             runs.append(differs(path, diff="\n".join(f"-{k}.000 0.1234\n+{k}.001 0.1235" for k in range(25))))
         elif i < 95:
             big = "x" * (5 << 20) if i == 85 else "index 12 is out of bounds for axis 0 with size 10"
-            runs.append(failed(path, ename="IndexError", evalue=big,
-                               traceback=[f'  File "<cell>", line {k}, in f{k}' for k in range(30)], cell=5))
+            runs.append(
+                failed(
+                    path,
+                    ename="IndexError",
+                    evalue=big,
+                    traceback=[f'  File "<cell>", line {k}, in f{k}' for k in range(30)],
+                    cell=5,
+                )
+            )
         else:
             runs.append(skipped(path))
     findings = []
@@ -71,8 +79,15 @@ def _publication(root: Path, out: Path) -> Publication:
         if i % 2:
             findings.append(rule.at(f"nb{i % NOTEBOOKS:03d}.ipynb", f"finding {i} in a cell", "fix it", cell=i % CELLS))
         else:
-            findings.append(rule.at("requirements.txt", f"finding {i}", "pin it", line=i % 40 + 1,
-                                    severity=Severity.WARNING if rule is RULE_W else None))
+            findings.append(
+                rule.at(
+                    "requirements.txt",
+                    f"finding {i}",
+                    "pin it",
+                    line=i % 40 + 1,
+                    severity=Severity.WARNING if rule is RULE_W else None,
+                )
+            )
     return make_publication(root, runs, findings, out_dir=out, write=False)
 
 
@@ -88,8 +103,12 @@ def _time(action, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--run-seconds", type=float, default=100.0,
-                        help="the run time the reports are compared with (default: 100 notebooks × 2 s / 2 jobs)")
+    parser.add_argument(
+        "--run-seconds",
+        type=float,
+        default=100.0,
+        help="the run time the reports are compared with (default: 100 notebooks × 2 s / 2 jobs)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-reports-"))
     try:
@@ -124,13 +143,17 @@ def main() -> int:
         json_s = statistics.median(alone) - base
         all_s = statistics.median(every) - base
         print(f"writers: {', '.join(name for name, _ in WRITERS)}")
-        print(f"{NOTEBOOKS} notebooks, 200 findings, one 5 MB error value; medians of {len(alone)} runs "
-              f"(making the typed result, {base * 1000:.1f} ms, subtracted)")
+        print(
+            f"{NOTEBOOKS} notebooks, 200 findings, one 5 MB error value; medians of {len(alone)} runs "
+            f"(making the typed result, {base * 1000:.1f} ms, subtracted)"
+        )
         print(f"report.json alone:         {json_s * 1000:8.1f} ms")
         print(f"report.json + every other: {all_s * 1000:8.1f} ms   ratio {all_s / json_s:5.1f}×")
         share = all_s / args.run_seconds
-        print(f"share of a {args.run_seconds:.0f} s run: {share * 100:.2f} %   (goal < 5 %: "
-              f"{'met' if share < 0.05 else 'NOT met'})")
+        print(
+            f"share of a {args.run_seconds:.0f} s run: {share * 100:.2f} %   (goal < 5 %: "
+            f"{'met' if share < 0.05 else 'NOT met'})"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

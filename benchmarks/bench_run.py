@@ -29,8 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
@@ -45,8 +45,9 @@ def make_repo(folder: Path, count: int, seconds: float) -> list[Path]:
     (folder / "requirements.txt").write_text("")
     paths = []
     for i in range(count):
-        nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                               "language": "python"}})
+        nb = nbformat.v4.new_notebook(
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        )
         nb.cells = [nbformat.v4.new_code_cell(f"n = {i}"), nbformat.v4.new_code_cell(BUSY.format(s=seconds))]
         path = folder / f"nb{i}.ipynb"
         nbformat.write(nb, path)
@@ -77,14 +78,24 @@ def docker_image(given: str | None) -> tuple[str | None, bool]:
     """(image, made_here)."""
     if given:
         return given, False
-    if not shutil.which("docker") or subprocess.run(["docker", "image", "inspect", "paperpack/base:bookworm"],
-                                                    capture_output=True, check=False).returncode != 0:
+    if (
+        not shutil.which("docker")
+        or subprocess.run(
+            ["docker", "image", "inspect", "paperpack/base:bookworm"], capture_output=True, check=False
+        ).returncode
+        != 0
+    ):
         return None, False
     tag = "paperpack-test-run:bench-" + hashlib.sha256((IMAGE_DIR / "Dockerfile").read_bytes()).hexdigest()[:12]
     ca = Path("/etc/ssl/certs/ca-certificates.crt")
     secret = ["--secret", f"id=ca,src={ca}"] if ca.is_file() else []
-    built = subprocess.run(["docker", "build", "-q", "-t", tag, *secret, str(IMAGE_DIR)], capture_output=True,
-                           text=True, check=False, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    built = subprocess.run(
+        ["docker", "build", "-q", "-t", tag, *secret, str(IMAGE_DIR)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    )
     if built.returncode != 0:
         print(f"(no container figure: the test image did not build: {built.stderr[-500:]})")
         return None, False
@@ -118,19 +129,25 @@ def main() -> None:
         if image:
             run(paperpack(str(repo), "--image", image, "-o", str(out)))  # warm the page cache
             container = timed(lambda: run(paperpack(str(repo), "--image", image, "-o", str(out))), args.repeat)
-            print(f"  paperpack run --image (docker)     {container:6.2f} s   {base / container:4.1f}× faster "
-                  f"(goal ≥ 2.5×)")
+            print(
+                f"  paperpack run --image (docker)     {container:6.2f} s   {base / container:4.1f}× faster "
+                f"(goal ≥ 2.5×)"
+            )
         else:
             print("  paperpack run --image (docker)     skipped: no Docker or no base image")
 
         long_repo = scratch / "long"
         (long_nb,) = make_repo(long_repo, 1, args.long)
-        bare_code = ("import nbformat, sys\nfrom nbclient import NotebookClient\n"
-                     "nb = nbformat.read(sys.argv[1], as_version=4)\n"
-                     "NotebookClient(nb, resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
-                     "nbformat.write(nb, sys.argv[3])")
-        bare = timed(lambda: run([sys.executable, "-c", bare_code, str(long_nb), str(long_repo),
-                                  str(scratch / "bare.ipynb")]), args.repeat)
+        bare_code = (
+            "import nbformat, sys\nfrom nbclient import NotebookClient\n"
+            "nb = nbformat.read(sys.argv[1], as_version=4)\n"
+            "NotebookClient(nb, resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
+            "nbformat.write(nb, sys.argv[3])"
+        )
+        bare = timed(
+            lambda: run([sys.executable, "-c", bare_code, str(long_nb), str(long_repo), str(scratch / "bare.ipynb")]),
+            args.repeat,
+        )
         ours = timed(lambda: run(paperpack(str(long_repo), "--engine", "local", "-o", str(out))), args.repeat)
         overhead = (ours - bare) / bare * 100
         print(f"one notebook × {args.long:g} s compute")

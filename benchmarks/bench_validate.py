@@ -54,37 +54,87 @@ def _png(rng: random.Random, size: int = 52) -> str:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
 
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", size.to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00") \
-        + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b"")
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", size.to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00")
+        + chunk(b"IDAT", zlib.compress(raw, 1))
+        + chunk(b"IEND", b"")
+    )
     return base64.b64encode(png).decode() + "\n"
 
 
 def _notebook(i: int, pngs: list[str], rng: random.Random) -> dict:
-    cells = [{"cell_type": "markdown", "id": f"m{i}-0", "metadata": {},
-              "source": [f"# Analysis {i}\n", "Re-runs the figures of section 3.\n"]},
-             {"cell_type": "code", "id": f"c{i}-1", "execution_count": 1, "metadata": {}, "outputs": [],
-              "source": ["import numpy as np\n", "import matplotlib.pyplot as plt\n", "import pandas as pd"]}]
+    cells = [
+        {
+            "cell_type": "markdown",
+            "id": f"m{i}-0",
+            "metadata": {},
+            "source": [f"# Analysis {i}\n", "Re-runs the figures of section 3.\n"],
+        },
+        {
+            "cell_type": "code",
+            "id": f"c{i}-1",
+            "execution_count": 1,
+            "metadata": {},
+            "outputs": [],
+            "source": ["import numpy as np\n", "import matplotlib.pyplot as plt\n", "import pandas as pd"],
+        },
+    ]
     count = 1
     for j in range(2, SPEC["cells"]):
         if j % 5 == 0:
-            cells.append({"cell_type": "markdown", "id": f"m{i}-{j}", "metadata": {},
-                          "source": [f"## Step {j}\n", "We fit the model and plot the residuals. " * 4]})
+            cells.append(
+                {
+                    "cell_type": "markdown",
+                    "id": f"m{i}-{j}",
+                    "metadata": {},
+                    "source": [f"## Step {j}\n", "We fit the model and plot the residuals. " * 4],
+                }
+            )
             continue
         count += 1
-        outputs: list[dict] = [{"output_type": "stream", "name": "stdout",
-                                "text": [f"mean {rng.random():.6f} std {rng.random():.6f}\n"] * 4}]
+        outputs: list[dict] = [
+            {
+                "output_type": "stream",
+                "name": "stdout",
+                "text": [f"mean {rng.random():.6f} std {rng.random():.6f}\n"] * 4,
+            }
+        ]
         if j % 3 == 0:
-            outputs.append({"output_type": "display_data", "metadata": {},
-                            "data": {"image/png": pngs[rng.randrange(len(pngs))],
-                                     "text/plain": ["<Figure size 640x480 with 1 Axes>"]}})
-        cells.append({"cell_type": "code", "id": f"c{i}-{j}", "execution_count": count, "metadata": {},
-                      "outputs": outputs,
-                      "source": [f"x{j} = np.linspace(0, {j}, {100 + i})\n",
-                                 f"y{j} = np.sin(x{j}) * {rng.random():.4f}\n",
-                                 f"plt.plot(x{j}, y{j})\n", f"print('mean', y{j}.mean(), 'std', y{j}.std())"]})
-    return {"nbformat": 4, "nbformat_minor": 5, "cells": cells,
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                         "language_info": {"name": "python", "version": "3.11.7"}}}
+            outputs.append(
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {
+                        "image/png": pngs[rng.randrange(len(pngs))],
+                        "text/plain": ["<Figure size 640x480 with 1 Axes>"],
+                    },
+                }
+            )
+        cells.append(
+            {
+                "cell_type": "code",
+                "id": f"c{i}-{j}",
+                "execution_count": count,
+                "metadata": {},
+                "outputs": outputs,
+                "source": [
+                    f"x{j} = np.linspace(0, {j}, {100 + i})\n",
+                    f"y{j} = np.sin(x{j}) * {rng.random():.4f}\n",
+                    f"plt.plot(x{j}, y{j})\n",
+                    f"print('mean', y{j}.mean(), 'std', y{j}.std())",
+                ],
+            }
+        )
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python", "version": "3.11.7"},
+        },
+    }
 
 
 def generate(root: Path) -> Path:
@@ -158,12 +208,18 @@ def one_notebook_repo(root: Path) -> Path:
     repo = root / "one-notebook"
     if not (repo / "analysis.ipynb").is_file():
         repo.mkdir(parents=True, exist_ok=True)
-        cell = {"cell_type": "code", "id": "c1", "execution_count": 1, "metadata": {},
-                "outputs": [{"output_type": "stream", "name": "stdout", "text": ["3.141592653589793\n"]}],
-                "source": ["import numpy as np\n", "print(np.pi)"]}
+        cell = {
+            "cell_type": "code",
+            "id": "c1",
+            "execution_count": 1,
+            "metadata": {},
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": ["3.141592653589793\n"]}],
+            "source": ["import numpy as np\n", "print(np.pi)"],
+        }
         meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-        (repo / "analysis.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": meta,
-                                                        "cells": [cell]}))
+        (repo / "analysis.ipynb").write_text(
+            json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": meta, "cells": [cell]})
+        )
         (repo / "requirements.txt").write_text("numpy==1.26.4\n")
         (repo / "runtime.txt").write_text("python-3.11\n")
     return repo
@@ -198,34 +254,48 @@ def bench_processes(repo: Path, small: Path, repeat: int) -> None:
     load = os.getloadavg()[0]
     for rep in range(repeat):
         names = list(contenders)
-        names = names[rep % len(names):] + names[:rep % len(names)]
+        names = names[rep % len(names) :] + names[: rep % len(names)]
         for name in names:
             wall, used = _process(contenders[name])
             times[name].append(wall)
             cpu[name].append(used)
     med = {name: statistics.median(t) for name, t in times.items()}
     med_cpu = {name: statistics.median(t) for name, t in cpu.items()}
-    print(f"\nwhole processes (interpreter start-up included), load average {load:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after (2 cores: above 2, wall times are shared; CPU times less so):")
+    print(
+        f"\nwhole processes (interpreter start-up included), load average {load:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after (2 cores: above 2, wall times are shared; CPU times less so):"
+    )
     for name, t in times.items():
-        print(f"{name:45s} median {med[name]:6.2f} s wall, {med_cpu[name]:6.2f} s CPU   "
-              f"runs {' '.join(f'{x:.2f}' for x in t)}")
+        print(
+            f"{name:45s} median {med[name]:6.2f} s wall, {med_cpu[name]:6.2f} s CPU   "
+            f"runs {' '.join(f'{x:.2f}' for x in t)}"
+        )
     pp, nbf = "paperpack validate --offline (corpus)", "nbformat read+validate loop (corpus)"
     one, imp = "paperpack validate --offline (1 notebook)", "python -c 'import nbformat'"
-    print(f"corpus: paperpack validate is {med[nbf] / med[pp]:.1f}x faster than the nbformat loop by wall time, "
-          f"{med_cpu[nbf] / med_cpu[pp]:.1f}x by CPU (goal >= 5x)")
-    print(f"one notebook: paperpack validate takes {med[one] / med[imp]:.2f}x `import nbformat` by wall time, "
-          f"{med_cpu[one] / med_cpu[imp]:.2f}x by CPU (goal <= 1.5x)")
+    print(
+        f"corpus: paperpack validate is {med[nbf] / med[pp]:.1f}x faster than the nbformat loop by wall time, "
+        f"{med_cpu[nbf] / med_cpu[pp]:.1f}x by CPU (goal >= 5x)"
+    )
+    print(
+        f"one notebook: paperpack validate takes {med[one] / med[imp]:.2f}x `import nbformat` by wall time, "
+        f"{med_cpu[one] / med_cpu[imp]:.2f}x by CPU (goal <= 1.5x)"
+    )
 
 
 def _small_repo(root: Path, requirements: str) -> Path:
     root.mkdir(parents=True)
     (root / "requirements.txt").write_text(requirements)
-    cell = {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [],
-            "source": "import ubertool\nimport subpkg"}
+    cell = {
+        "cell_type": "code",
+        "execution_count": 1,
+        "metadata": {},
+        "outputs": [],
+        "source": "import ubertool\nimport subpkg",
+    }
     meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    (root / "analysis.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": meta,
-                                                     "cells": [cell]}))
+    (root / "analysis.ipynb").write_text(
+        json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": meta, "cells": [cell]})
+    )
     return root
 
 
@@ -233,10 +303,9 @@ def bench_closure(repeat: int) -> int:
     import tempfile
 
     sys.path.insert(0, str(HERE.parent / "tests"))
-    from pkgindex import PackageIndex  # the test suite's loopback index
-
     from paperpack.checks import CheckContext
     from paperpack.validate import validate
+    from pkgindex import PackageIndex  # the test suite's loopback index
 
     with tempfile.TemporaryDirectory() as tmp, PackageIndex() as index:
         index.add("ubertool", "1.0", ["subpkg>=1"])
@@ -261,8 +330,10 @@ def bench_closure(repeat: int) -> int:
                 validate(needs, context=context)
                 out.append(time.perf_counter() - start)
         added = statistics.median(warm) - statistics.median(plain)
-        print(f"warm cache: validate {statistics.median(warm) * 1000:.1f} ms, without resolution "
-              f"{statistics.median(plain) * 1000:.1f} ms: the closure adds {added * 1000:.1f} ms (goal < 50 ms)")
+        print(
+            f"warm cache: validate {statistics.median(warm) * 1000:.1f} ms, without resolution "
+            f"{statistics.median(plain) * 1000:.1f} ms: the closure adds {added * 1000:.1f} ms (goal < 50 ms)"
+        )
         print(f"index requests: {after_cold} in the two cold runs, {len(index.requests) - after_cold} in the warm runs")
     return 0
 
@@ -282,19 +353,22 @@ def main(argv: list[str] | None = None) -> int:
         bench_processes(repo, small, args.repeat)
         return 0
     total = sum(p.stat().st_size for p in _files(repo))
-    print(f"{len(_files(repo))} notebooks, {total / 1e6:.0f} MB, {os.cpu_count()} cores, Python "
-          f"{sys.version.split()[0]}")
-    contenders = {"paperpack validate (CLI in-process)": run_paperpack_cli,
-                  "paperpack validate (library, jobs=2)": run_paperpack_jobs2,
-                  "nbformat.read + nbformat.validate loop": run_nbformat,
-                  "bare json.loads loop": run_json}
+    print(
+        f"{len(_files(repo))} notebooks, {total / 1e6:.0f} MB, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    )
+    contenders = {
+        "paperpack validate (CLI in-process)": run_paperpack_cli,
+        "paperpack validate (library, jobs=2)": run_paperpack_jobs2,
+        "nbformat.read + nbformat.validate loop": run_nbformat,
+        "bare json.loads loop": run_json,
+    }
     times: dict[str, list[float]] = {name: [] for name in contenders}
     cpu: dict[str, list[float]] = {name: [] for name in contenders}
     run_json(repo)  # warm the page cache and imports once
     run_paperpack_cli(repo)
     for rep in range(args.repeat):
         names = list(contenders)
-        names = names[rep % len(names):] + names[:rep % len(names)]  # rotate who goes first
+        names = names[rep % len(names) :] + names[: rep % len(names)]  # rotate who goes first
         for name in names:
             start, start_cpu = time.perf_counter(), _cpu()
             contenders[name](repo)
@@ -303,17 +377,23 @@ def main(argv: list[str] | None = None) -> int:
     med = {name: statistics.median(t) for name, t in times.items()}
     print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores: above 2 means the timings are shared)")
     for name, t in times.items():
-        print(f"{name:50s} median {med[name]:6.2f} s wall, {statistics.median(cpu[name]):6.2f} s CPU   "
-              f"runs {' '.join(f'{x:.2f}' for x in t)}")
+        print(
+            f"{name:50s} median {med[name]:6.2f} s wall, {statistics.median(cpu[name]):6.2f} s CPU   "
+            f"runs {' '.join(f'{x:.2f}' for x in t)}"
+        )
     pp, two = med["paperpack validate (CLI in-process)"], med["paperpack validate (library, jobs=2)"]
     nbf, js = med["nbformat.read + nbformat.validate loop"], med["bare json.loads loop"]
     cpu_med = {name: statistics.median(t) for name, t in cpu.items()}
     pp_cpu, nbf_cpu = cpu_med["paperpack validate (CLI in-process)"], cpu_med["nbformat.read + nbformat.validate loop"]
     js_cpu = cpu_med["bare json.loads loop"]
-    print(f"nbformat loop / paperpack: {nbf / pp:.1f}x faster by wall time, {nbf_cpu / pp_cpu:.1f}x by CPU "
-          f"(goal >= 5x); jobs=2: {nbf / two:.1f}x wall")
-    print(f"paperpack / json.loads: {pp / js:.2f}x by wall time, {pp_cpu / js_cpu:.2f}x by CPU (goal <= 3x); "
-          f"jobs=2: {two / js:.2f}x wall")
+    print(
+        f"nbformat loop / paperpack: {nbf / pp:.1f}x faster by wall time, {nbf_cpu / pp_cpu:.1f}x by CPU "
+        f"(goal >= 5x); jobs=2: {nbf / two:.1f}x wall"
+    )
+    print(
+        f"paperpack / json.loads: {pp / js:.2f}x by wall time, {pp_cpu / js_cpu:.2f}x by CPU (goal <= 3x); "
+        f"jobs=2: {two / js:.2f}x wall"
+    )
     bench_processes(repo, small, args.repeat)
     return 0
 

@@ -46,20 +46,26 @@ TARGETS = (
     Target("compare/", ("paperpack.compare.*",)),
     Target("run/verdict.py", ("paperpack.run.verdict.*",)),
     Target("run/outcome.py", ("paperpack.run.outcome.*",)),
-    Target("run/container.py (the container command)", (
-        "paperpack.run.container.xǁDockerEngineǁcommand__mutmut_*",
-        "paperpack.run.container.x_bind_mount__mutmut_*",
-        "paperpack.run.container.x_container_user__mutmut_*",
-    )),
+    Target(
+        "run/container.py (the container command)",
+        (
+            "paperpack.run.container.xǁDockerEngineǁcommand__mutmut_*",
+            "paperpack.run.container.x_bind_mount__mutmut_*",
+            "paperpack.run.container.x_container_user__mutmut_*",
+        ),
+    ),
     Target("data/", ("paperpack.data.*",)),
     Target("data/archive.py", ("paperpack.data.archive.*",)),
-    Target("repository/manifest.py (path checks)", (
-        "paperpack.repository.manifest.x_safe_relpath__mutmut_*",
-        "paperpack.repository.manifest.x__iter_paths__mutmut_*",
-        "paperpack.repository.manifest.x__items__mutmut_*",
-        "paperpack.repository.manifest.x__path_problems__mutmut_*",  # named _check_paths before d7c3182
-        "paperpack.repository.manifest.x_record_folder__mutmut_*",
-    )),
+    Target(
+        "repository/manifest.py (path checks)",
+        (
+            "paperpack.repository.manifest.x_safe_relpath__mutmut_*",
+            "paperpack.repository.manifest.x__iter_paths__mutmut_*",
+            "paperpack.repository.manifest.x__items__mutmut_*",
+            "paperpack.repository.manifest.x__path_problems__mutmut_*",  # named _check_paths before d7c3182
+            "paperpack.repository.manifest.x_record_folder__mutmut_*",
+        ),
+    ),
     Target("image/tags.py", ("paperpack.image.tags.*",)),
 )
 
@@ -104,11 +110,14 @@ _MUTMUT_KEEPING_LINKS = (
 
 
 def mutmut(*args: str, check: bool = True) -> str:
-    proc = subprocess.run([sys.executable, "-c", _MUTMUT_KEEPING_LINKS, *args], cwd=ROOT, capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MUTMUT_KEEPING_LINKS, *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     if check and proc.returncode != 0:
-        sys.exit(f"error: `mutmut {' '.join(args)}` failed (exit {proc.returncode}); its output ends with:\n"
-                 + "\n".join((proc.stdout + proc.stderr).splitlines()[-30:]))
+        sys.exit(
+            f"error: `mutmut {' '.join(args)}` failed (exit {proc.returncode}); its output ends with:\n"
+            + "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        )
     return proc.stdout
 
 
@@ -169,27 +178,42 @@ def _natural(name: str) -> tuple[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", metavar="LABEL",
-                        help="a target to run (repeatable): " + ", ".join(t.label.split()[0] for t in TARGETS))
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="LABEL",
+        help="a target to run (repeatable): " + ", ".join(t.label.split()[0] for t in TARGETS),
+    )
     parser.add_argument("--no-run", action="store_true", help="report the last run without running mutmut")
-    parser.add_argument("--max-children", type=int, default=1,
-                        help="mutants tested at once (default 1: the machine is shared)")
-    parser.add_argument("--survivors", action="store_true",
-                        help="test again only the mutants the last run left alive (after adding tests: minutes, "
-                             "not hours; a changed function needs a full run)")
-    parser.add_argument("--diff", action="store_true",
-                        help="show the line each survivor changed (one `mutmut show` each: about 1 s a survivor)")
+    parser.add_argument(
+        "--max-children", type=int, default=1, help="mutants tested at once (default 1: the machine is shared)"
+    )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="test again only the mutants the last run left alive (after adding tests: minutes, "
+        "not hours; a changed function needs a full run)",
+    )
+    parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="show the line each survivor changed (one `mutmut show` each: about 1 s a survivor)",
+    )
     args = parser.parse_args(argv)
     chosen = [t for t in TARGETS if not args.only or t.label.split()[0] in args.only]
     unknown = set(args.only or ()) - {t.label.split()[0] for t in TARGETS}
     if unknown:
-        parser.error(f"no target {', '.join(sorted(unknown))}; the targets are "
-                     + ", ".join(t.label.split()[0] for t in TARGETS))
+        parser.error(
+            f"no target {', '.join(sorted(unknown))}; the targets are " + ", ".join(t.label.split()[0] for t in TARGETS)
+        )
     before: dict[str, str] = {}
     if args.survivors and not args.no_run:
         before = results()
-        names = [name for name, status in before.items()
-                 if status not in CAUGHT | NOT_TRIED and any(_belongs(name, t) for t in chosen)]
+        names = [
+            name
+            for name, status in before.items()
+            if status not in CAUGHT | NOT_TRIED and any(_belongs(name, t) for t in chosen)
+        ]
         if names:
             mutmut("run", "--max-children", str(args.max_children), *names)
     elif not args.no_run:
@@ -208,16 +232,17 @@ def main(argv: list[str] | None = None) -> int:
         if not t.tested:
             print(f"{target.label:45} {'-':>7} {'-':>7} {'-':>7}  (not run yet)")
             continue
-        print(f"{target.label:45} {t.caught:7d} {t.tested - len(t.equivalent):7d} {t.score:6.1f}%  "
-              f"{len(t.equivalent)}")
+        print(f"{target.label:45} {t.caught:7d} {t.tested - len(t.equivalent):7d} {t.score:6.1f}%  {len(t.equivalent)}")
         caught += t.caught
         tested += t.tested - len(t.equivalent)
     if tested:
         print(f"{'all':45} {caught:7d} {tested:7d} {100.0 * caught / tested:6.1f}%  (goal {GOAL:.0f} %)")
     for target, t in tallies:
-        for title, names in (("survived (a missing test, or an equivalent mutant to write down)", t.missed),
-                             ("suspicious (the tests did not finish normally)", t.suspicious),
-                             ("equivalent (written down)", t.equivalent)):
+        for title, names in (
+            ("survived (a missing test, or an equivalent mutant to write down)", t.missed),
+            ("suspicious (the tests did not finish normally)", t.suspicious),
+            ("equivalent (written down)", t.equivalent),
+        ):
             if not names:
                 continue
             print(f"\n{target.label}: {title}")

@@ -8,11 +8,11 @@ repo2docker, the Docker client) where it uses them (tests/test_cli_imports.py).
 """
 
 from ._version import __version__
-from .errors import PaperpackError
 from .checks.findings import Finding, Rule, Severity
+from .errors import PaperpackError
+from .report import Report
 from .repository.manifest import Manifest, load_manifest
 from .repository.repo import Repo
-from .report import Report
 from .validate import validate
 from .verify import BuildSettings, Result, RunSettings, Stage, ValidateSettings, VerifyOptions, verify
 

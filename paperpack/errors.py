@@ -80,8 +80,16 @@ class ManifestError(ConfigError):
     when the file could not be read at all.
     """
 
-    def __init__(self, message: str, *, hint: str = "", path: Path | str | None = None,
-                 line: int | None = None, where: str = "", problems: list[Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        path: Path | str | None = None,
+        line: int | None = None,
+        where: str = "",
+        problems: list[Any] | None = None,
+    ):
         super().__init__(message, hint=hint, path=path)
         self.line = line
         self.where = where
@@ -133,8 +141,9 @@ class EngineError(PaperpackError):
 class BuildError(PaperpackError):
     """Building the image failed."""
 
-    def __init__(self, message: str, *, hint: str = "", path: Path | str | None = None,
-                 log_tail: str = "", step: str = ""):
+    def __init__(
+        self, message: str, *, hint: str = "", path: Path | str | None = None, log_tail: str = "", step: str = ""
+    ):
         super().__init__(message, hint=hint, path=path)
         self.log_tail = log_tail
         self.step = step

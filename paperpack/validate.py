@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from .checks import CheckContext, CheckRegistry, default_registry
-from .errors import ManifestError
 from .checks.findings import Findings
+from .errors import ManifestError
+from .report import Report
 from .repository.manifest import find_manifest, load_manifest
 from .repository.repo import Repo
-from .report import Report
 
 __all__ = ["validate"]
 
@@ -73,9 +73,17 @@ def checked(ctx: CheckContext) -> dict[str, Any]:
     closure = ctx.cache.get("closure")
     status = closure[1].status.value if closure is not None else None
     named = ", ".join(notebooks[:_NAMED]) + (f" and {len(notebooks) - _NAMED} more" if len(notebooks) > _NAMED else "")
-    parts = [f"{len(notebooks)} notebook{'s' * (len(notebooks) != 1)}" + (f" ({named})" if notebooks else ""),
-             f"environment files: {', '.join(files) or 'none'}", f"{len(dois)} DOI{'s' * (len(dois) != 1)}"]
+    parts = [
+        f"{len(notebooks)} notebook{'s' * (len(notebooks) != 1)}" + (f" ({named})" if notebooks else ""),
+        f"environment files: {', '.join(files) or 'none'}",
+        f"{len(dois)} DOI{'s' * (len(dois) != 1)}",
+    ]
     if status is not None:
         parts.append(f"dependency closure: {status}")
-    return {"summary": "; ".join(parts), "notebooks": notebooks, "environment_files": files, "dois": dois,
-            "dependency_closure": status}
+    return {
+        "summary": "; ".join(parts),
+        "notebooks": notebooks,
+        "environment_files": files,
+        "dois": dois,
+        "dependency_closure": status,
+    }

@@ -13,18 +13,19 @@ from __future__ import annotations
 import enum
 import logging
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from .errors import BuildError, DataError, DoiError, EngineError, PaperpackError, UsageError
 from .checks.findings import Findings
-from .repository.repo import Repo, default_output, untrusted_from_env
+from .errors import BuildError, DataError, DoiError, EngineError, PaperpackError, UsageError
 from .report import Report
-from .util.atomic import write_json_atomic
 from .report.merge import Section, merge_reports, read_previous
 from .report.paper import PaperVerdict, paper_verdict
 from .report.publish import Published
+from .repository.repo import Repo, default_output, untrusted_from_env
+from .util.atomic import write_json_atomic
 
 if TYPE_CHECKING:  # the run package is imported when a run starts: `import paperpack` stays light
     from .image.builder import BuildResult
@@ -33,8 +34,20 @@ if TYPE_CHECKING:  # the run package is imported when a run starts: `import pape
     from .run.results import RunEvent, RunResult
     from .timemachine import AsOfChoice
 
-__all__ = ["verify", "VerifyOptions", "ValidateSettings", "BuildSettings", "RunSettings", "Stage", "ALL_STAGES",
-           "Result", "Observer", "ENGINES", "REPORT_NAME", "NOT_LOCAL"]
+__all__ = [
+    "verify",
+    "VerifyOptions",
+    "ValidateSettings",
+    "BuildSettings",
+    "RunSettings",
+    "Stage",
+    "ALL_STAGES",
+    "Result",
+    "Observer",
+    "ENGINES",
+    "REPORT_NAME",
+    "NOT_LOCAL",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +56,10 @@ ENGINES = ("auto", "docker", "local")
 #: the report in the output folder
 REPORT_NAME = "report.json"
 #: added to the hint of a failed build with ``engine="auto"``
-NOT_LOCAL = ("The notebooks were not run: with a Docker daemon, --engine auto never runs them without a container; "
-             "pass --engine local to run them as you, knowingly")
+NOT_LOCAL = (
+    "The notebooks were not run: with a Docker daemon, --engine auto never runs them without a container; "
+    "pass --engine local to run them as you, knowingly"
+)
 
 
 class Stage(enum.Enum):
@@ -80,8 +95,10 @@ class BuildSettings:
         from .image.builder import MODES  # here: the builder imports repo2docker's helpers
 
         if self.mode not in MODES:
-            raise UsageError(f"build mode {self.mode!r} is not one of {', '.join(MODES)}",
-                             hint="use auto (the default), binder or offline")
+            raise UsageError(
+                f"build mode {self.mode!r} is not one of {', '.join(MODES)}",
+                hint="use auto (the default), binder or offline",
+            )
 
 
 @dataclass(frozen=True)
@@ -98,8 +115,10 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
-            raise UsageError(f"engine {self.engine!r} is not one of {', '.join(ENGINES)}",
-                             hint="use auto (the default), docker or local")
+            raise UsageError(
+                f"engine {self.engine!r} is not one of {', '.join(ENGINES)}",
+                hint="use auto (the default), docker or local",
+            )
         if self.jobs is not None and self.jobs < 1:
             raise UsageError(f"jobs must be a whole number above 0, got {self.jobs}", hint="pass jobs=1 or more")
 
@@ -152,8 +171,10 @@ class VerifyOptions:
 
     def __post_init__(self) -> None:
         if Stage.IMAGE in self.stages and Stage.RUN not in self.stages and self.run.engine == "local":
-            raise UsageError("--engine local --no-run: nothing to do (the local engine builds no image)",
-                             hint="drop --no-run to run the notebooks, or use --engine docker to build the image")
+            raise UsageError(
+                "--engine local --no-run: nothing to do (the local engine builds no image)",
+                hint="drop --no-run to run the notebooks, or use --engine docker to build the image",
+            )
 
 
 @dataclass
@@ -227,8 +248,11 @@ def verify(repo: Repo | Path | str, options: VerifyOptions | None = None) -> Res
     from .run.api import prepare_out_dir
 
     untrusted = settings.untrusted if settings.untrusted is not None else untrusted_from_env()
-    out_dir = Path(os.path.abspath(settings.out_dir if settings.out_dir is not None
-                                   else default_output(repo.root, untrusted=untrusted)))
+    out_dir = Path(
+        os.path.abspath(
+            settings.out_dir if settings.out_dir is not None else default_output(repo.root, untrusted=untrusted)
+        )
+    )
     _check_out_dir(out_dir)  # a file or a read-only folder stops here, not after a long build
 
     if Stage.VALIDATE in stages:
@@ -262,9 +286,15 @@ def verify(repo: Repo | Path | str, options: VerifyOptions | None = None) -> Res
         if options.as_of is not None and result.run.complete:
             from .timemachine.rerun import dated_rerun
 
-            result.run.dated = dated_rerun(repo, result.run, options.as_of, jobs=settings.jobs,
-                                           parameters=dict(settings.parameters), limits=settings.limits,
-                                           progress=observer.run_event)
+            result.run.dated = dated_rerun(
+                repo,
+                result.run,
+                options.as_of,
+                jobs=settings.jobs,
+                parameters=dict(settings.parameters),
+                limits=settings.limits,
+                progress=observer.run_event,
+            )
         out_dir = result.run.out_dir
     else:
         out_dir = prepare_out_dir(out_dir, repo.root)
@@ -277,8 +307,11 @@ def _check_out_dir(out: Path) -> None:
     or the nearest folder that exists refuses a new entry (tried for real: root ignores permission bits)."""
     hint = "pass --out-dir with a folder you can write to"
     if out.exists() and not out.is_dir():
-        raise UsageError(f"the output folder {out} exists and is not a folder",
-                         hint=f"{hint} (new or existing), or move that file away", path=out)
+        raise UsageError(
+            f"the output folder {out} exists and is not a folder",
+            hint=f"{hint} (new or existing), or move that file away",
+            path=out,
+        )
     existing = next(p for p in (out, *out.parents) if p.exists())
     if not existing.is_dir():
         raise UsageError(f"cannot create the output folder {out}: {existing} is not a folder", hint=hint, path=out)
@@ -288,8 +321,9 @@ def _check_out_dir(out: Path) -> None:
         os.rmdir(tempfile.mkdtemp(prefix=".paperpack-probe-", dir=existing))
     except OSError as exc:
         what = "is not writable" if existing == out else f"cannot be created in {existing}"
-        raise UsageError(f"the output folder {out} {what}: {exc.strerror or exc}",
-                         hint=f"{hint}, or fix its permissions", path=out) from None
+        raise UsageError(
+            f"the output folder {out} {what}: {exc.strerror or exc}", hint=f"{hint}, or fix its permissions", path=out
+        ) from None
 
 
 def _failure_text(exc: PaperpackError) -> str:
@@ -317,8 +351,11 @@ def _validate(repo: Repo, options: VerifyOptions) -> Report:
     from .checks import CheckContext
     from .validate import validate
 
-    context = CheckContext(offline=options.validate.offline, resolve_dois=not options.validate.offline,
-                           options={"cache_dir": options.cache_dir} if options.cache_dir is not None else {})
+    context = CheckContext(
+        offline=options.validate.offline,
+        resolve_dois=not options.validate.offline,
+        options={"cache_dir": options.cache_dir} if options.cache_dir is not None else {},
+    )
     return validate(repo, context=context)
 
 
@@ -343,29 +380,42 @@ def _build_engine(engine: str, *, runs: bool, repo: Repo, build: BuildSettings) 
             return EngineChoice(engine)  # the build says Docker is missing (exit 2)
         daemon = daemon_readiness(why)
         if not runs:
-            raise EngineError(f"cannot build an image: {daemon.problem}",
-                              hint=f"run `{daemon.fix}` (see docs/build.md), or drop --no-run to run the "
-                                   "notebooks with the local engine")
-        return EngineChoice("local", note=f"no usable container engine ({daemon.problem}): running the notebooks "
-                                          f"with the local engine — {LOCAL_NOTE}; `{daemon.fix}` enables container "
-                                          "builds")
+            raise EngineError(
+                f"cannot build an image: {daemon.problem}",
+                hint=f"run `{daemon.fix}` (see docs/build.md), or drop --no-run to run the "
+                "notebooks with the local engine",
+            )
+        return EngineChoice(
+            "local",
+            note=f"no usable container engine ({daemon.problem}): running the notebooks "
+            f"with the local engine — {LOCAL_NOTE}; `{daemon.fix}` enables container "
+            "builds",
+        )
     ready = readiness(repo, build.mode, build.allow_python_substitution)
     if ready.make_base:
-        return EngineChoice("docker", note=f"making the base image {ready.make_base} first: it is not present yet "
-                                           f"and this machine can make it (debootstrap of Debian {ready.release}, "
-                                           "about a minute; made once, later builds reuse it)")
+        return EngineChoice(
+            "docker",
+            note=f"making the base image {ready.make_base} first: it is not present yet "
+            f"and this machine can make it (debootstrap of Debian {ready.release}, "
+            "about a minute; made once, later builds reuse it)",
+        )
     if ready.can_build or engine == "docker" or build.mode != "auto":
         return EngineChoice("docker")  # an explicit request: the build says what is missing (exit 2)
     if not runs:
         raise EngineError(f"cannot build an image here: {ready.problem}", hint=f"run `{ready.fix}`")
-    return EngineChoice("local", note=f"Docker answers but cannot build images here ({ready.problem}): running "
-                                      f"the notebooks with the local engine — {LOCAL_NOTE}; `{ready.fix}` enables "
-                                      "container builds")
+    return EngineChoice(
+        "local",
+        note=f"Docker answers but cannot build images here ({ready.problem}): running "
+        f"the notebooks with the local engine — {LOCAL_NOTE}; `{ready.fix}` enables "
+        "container builds",
+    )
 
 
 #: the end of the note when auto runs the notebooks with the local engine
-LOCAL_NOTE = ("less isolated: notebook code runs as you, on your files (the run's report says which limits and "
-              "network isolation this machine allowed)")
+LOCAL_NOTE = (
+    "less isolated: notebook code runs as you, on your files (the run's report says which limits and "
+    "network isolation this machine allowed)"
+)
 
 
 def _build(repo: Repo, settings: BuildSettings, observer: Observer, *, auto: bool) -> BuildResult:
@@ -374,10 +424,18 @@ def _build(repo: Repo, settings: BuildSettings, observer: Observer, *, auto: boo
     sink = observer.build_started(repo)
     built = None
     try:
-        built = build_image(repo, mode=settings.mode, force=settings.force, ca_bundle=settings.ca_bundle,
-                            push=settings.push, progress=sink, image_name=settings.image_name,
-                            allow_substitution=settings.allow_python_substitution, timeout=settings.timeout,
-                            make_base=True)
+        built = build_image(
+            repo,
+            mode=settings.mode,
+            force=settings.force,
+            ca_bundle=settings.ca_bundle,
+            push=settings.push,
+            progress=sink,
+            image_name=settings.image_name,
+            allow_substitution=settings.allow_python_substitution,
+            timeout=settings.timeout,
+            make_base=True,
+        )
     except (BuildError, EngineError) as exc:
         if auto:  # the notebooks did not run, and auto does not run them without a container
             exc.hint = f"{exc.hint}. {NOT_LOCAL}" if exc.hint else NOT_LOCAL
@@ -393,10 +451,18 @@ def _run(repo: Repo, options: VerifyOptions, choice: EngineChoice, observer: Obs
     settings = options.run
     observer.run_started()
     try:
-        return run_notebooks(repo, engine=choice, out_dir=settings.out_dir, jobs=settings.jobs,
-                             parameters=dict(settings.parameters), limits=settings.limits,
-                             progress=observer.run_event, isolate=settings.isolate, untrusted=settings.untrusted,
-                             cache_dir=options.cache_dir)
+        return run_notebooks(
+            repo,
+            engine=choice,
+            out_dir=settings.out_dir,
+            jobs=settings.jobs,
+            parameters=dict(settings.parameters),
+            limits=settings.limits,
+            progress=observer.run_event,
+            isolate=settings.isolate,
+            untrusted=settings.untrusted,
+            cache_dir=options.cache_dir,
+        )
     finally:
         observer.run_finished()
 
@@ -408,17 +474,35 @@ def _write_report(repo: Repo, result: Result, out_dir: Path) -> None:
     report.build = result.build.to_dict() if result.build is not None else None
     report.run = result.run.to_dict() if result.run is not None else None
     report.complete = result.complete
-    made = {section for section, done in ((Section.VALIDATION, result.validation is not None),
-                                          (Section.BUILD, result.build is not None),
-                                          (Section.RUN, result.run is not None)) if done}
+    made = {
+        section
+        for section, done in (
+            (Section.VALIDATION, result.validation is not None),
+            (Section.BUILD, result.build is not None),
+            (Section.RUN, result.run is not None),
+        )
+        if done
+    }
     path = out_dir / REPORT_NAME
     written = report.to_dict(result.options.validate.strict)
-    written["paper"] = (dict(result.verdict.to_dict(), error=result.failure)
-                        if result.run is not None or result.failure is not None else None)
+    written["paper"] = (
+        dict(result.verdict.to_dict(), error=result.failure)
+        if result.run is not None or result.failure is not None
+        else None
+    )
     result.report = merge_reports(read_previous(path, repo.root), written, made)
     write_json_atomic(path, result.report)
     result.report_path = path
     from .report.publish import Publication, publish
 
-    result.published = publish(Publication(repo=repo, result=result, verdict=result.verdict, out_dir=out_dir,
-                                           commit=report.commit, report=result.report, failure=result.failure))
+    result.published = publish(
+        Publication(
+            repo=repo,
+            result=result,
+            verdict=result.verdict,
+            out_dir=out_dir,
+            commit=report.commit,
+            report=result.report,
+            failure=result.failure,
+        )
+    )

@@ -28,14 +28,27 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ruamel.yaml import YAML
 
-__all__ = ["HarnessError", "StepRun", "ActionRun", "Annotation", "run_action", "load_yaml", "evaluate",
-           "substitute", "parse_file_commands", "read_annotations", "GitlabJob", "run_gitlab_job"]
+__all__ = [
+    "HarnessError",
+    "StepRun",
+    "ActionRun",
+    "Annotation",
+    "run_action",
+    "load_yaml",
+    "evaluate",
+    "substitute",
+    "parse_file_commands",
+    "read_annotations",
+    "GitlabJob",
+    "run_gitlab_job",
+]
 
 STEP_TIMEOUT = 1800
 
@@ -50,8 +63,10 @@ def load_yaml(path: Path) -> Any:
 
 # --- expressions ------------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||!|\(|\)|,)"
-                    r"|(?P<name>[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z_][A-Za-z0-9_\-]*)*))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||!|\(|\)|,)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z_][A-Za-z0-9_\-]*)*))"
+)
 _STATUS_FUNCTIONS = ("success", "failure", "always", "cancelled")
 
 
@@ -81,8 +96,13 @@ class Context:
 
     def lookup(self, path: str) -> Any:
         head, *rest = path.split(".")
-        roots: dict[str, Any] = {"inputs": self.inputs, "github": self.github, "runner": self.runner,
-                                 "env": self.env, "steps": self.steps}
+        roots: dict[str, Any] = {
+            "inputs": self.inputs,
+            "github": self.github,
+            "runner": self.runner,
+            "env": self.env,
+            "steps": self.steps,
+        }
         if head not in roots:
             raise HarnessError(f"unknown context {head!r} in {path!r}")
         value: Any = roots[head]
@@ -236,6 +256,7 @@ def _condition(raw: Any, context: Context) -> bool:
 
 # --- runner files and commands ----------------------------------------------------------------------
 
+
 def parse_file_commands(text: str) -> dict[str, str]:
     """``GITHUB_OUTPUT`` / ``GITHUB_ENV`` content: ``name=value`` and ``name<<DELIMITER`` blocks."""
     values: dict[str, str] = {}
@@ -306,6 +327,7 @@ def read_annotations(log: str) -> list[Annotation]:
 
 # --- the action ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class StepRun:
     id: str | None
@@ -361,8 +383,14 @@ class ActionRun:
         raise KeyError(prefix)
 
 
-def run_action(action_dir: Path, *, inputs: Mapping[str, str], workspace: Path, runner_temp: Path,
-               env: Mapping[str, str] | None = None) -> ActionRun:
+def run_action(
+    action_dir: Path,
+    *,
+    inputs: Mapping[str, str],
+    workspace: Path,
+    runner_temp: Path,
+    env: Mapping[str, str] | None = None,
+) -> ActionRun:
     """Run the composite action in ``action_dir`` with ``inputs`` in ``workspace``.
 
     ``env``: the runner's environment (default: this process's, without GITHUB_* and RUNNER_*).
@@ -390,10 +418,15 @@ def run_action(action_dir: Path, *, inputs: Mapping[str, str], workspace: Path, 
     env_file, path_file = files / "set_env", files / "add_path"
     env_file.write_text("")
     path_file.write_text("")
-    base = {k: v for k, v in (os.environ if env is None else env).items()
-            if not k.startswith(("GITHUB_", "RUNNER_"))}
-    github = {"action_path": str(action_dir), "workspace": str(workspace), "action": "__paperpack",
-              "event_name": "push", "job": "verify", "repository": "paperpack/paper"}
+    base = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith(("GITHUB_", "RUNNER_"))}
+    github = {
+        "action_path": str(action_dir),
+        "workspace": str(workspace),
+        "action": "__paperpack",
+        "event_name": "push",
+        "job": "verify",
+        "repository": "paperpack/paper",
+    }
     runner = {"temp": str(runner_temp), "os": "Linux", "arch": "X64"}
     context = Context(inputs=resolved, github=github, runner=runner, env=dict(base))
 
@@ -416,22 +449,38 @@ def run_action(action_dir: Path, *, inputs: Mapping[str, str], workspace: Path, 
             continue
         if spec.get("shell") != "bash":
             raise HarnessError(f"step {name!r}: composite run steps need a shell, and the harness models bash only")
-        record = _run_step(spec, name, step_id, step_env, context, workspace, runner_temp, number, env_file,
-                           path_file, base)
+        record = _run_step(
+            spec, name, step_id, step_env, context, workspace, runner_temp, number, env_file, path_file, base
+        )
         steps.append(record)
         if record.outcome == "failure" and not spec.get("continue-on-error"):
             context.failed = True
         if step_id:
-            context.steps[step_id] = {"outputs": record.outputs, "outcome": record.outcome,
-                                      "conclusion": record.outcome}
-    outputs = {name: substitute(_text((spec or {}).get("value")), context)
-               for name, spec in (action.get("outputs") or {}).items()}
+            context.steps[step_id] = {
+                "outputs": record.outputs,
+                "outcome": record.outcome,
+                "conclusion": record.outcome,
+            }
+    outputs = {
+        name: substitute(_text((spec or {}).get("value")), context)
+        for name, spec in (action.get("outputs") or {}).items()
+    }
     return ActionRun(steps, outputs)
 
 
-def _run_step(spec: Mapping[str, Any], name: str, step_id: str | None, step_env: dict[str, str], context: Context,
-              workspace: Path, runner_temp: Path, number: int, env_file: Path, path_file: Path,
-              base: Mapping[str, str]) -> StepRun:
+def _run_step(
+    spec: Mapping[str, Any],
+    name: str,
+    step_id: str | None,
+    step_env: dict[str, str],
+    context: Context,
+    workspace: Path,
+    runner_temp: Path,
+    number: int,
+    env_file: Path,
+    path_file: Path,
+    base: Mapping[str, str],
+) -> StepRun:
     script = substitute(str(spec["run"]), context)
     script_path = runner_temp / f"step{number}.sh"
     script_path.write_text(script, encoding="utf-8")
@@ -442,22 +491,48 @@ def _run_step(spec: Mapping[str, Any], name: str, step_id: str | None, step_env:
     added_paths = [p for p in reversed(path_file.read_text(encoding="utf-8").splitlines()) if p]
     full = {**base, **exported, **step_env}
     full["PATH"] = os.pathsep.join([*added_paths, full.get("PATH", os.defpath)])
-    full.update({"GITHUB_OUTPUT": str(output_file), "GITHUB_STEP_SUMMARY": str(summary_file),
-                 "GITHUB_ENV": str(env_file), "GITHUB_PATH": str(path_file), "GITHUB_WORKSPACE": str(workspace),
-                 "GITHUB_ACTION_PATH": context.github["action_path"], "RUNNER_TEMP": str(runner_temp),
-                 "GITHUB_ACTIONS": "true", "CI": "true"})
+    full.update(
+        {
+            "GITHUB_OUTPUT": str(output_file),
+            "GITHUB_STEP_SUMMARY": str(summary_file),
+            "GITHUB_ENV": str(env_file),
+            "GITHUB_PATH": str(path_file),
+            "GITHUB_WORKSPACE": str(workspace),
+            "GITHUB_ACTION_PATH": context.github["action_path"],
+            "RUNNER_TEMP": str(runner_temp),
+            "GITHUB_ACTIONS": "true",
+            "CI": "true",
+        }
+    )
     cwd = workspace / substitute(str(spec.get("working-directory") or "."), context)
-    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_path)], cwd=cwd,
-                          env=full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=STEP_TIMEOUT,
-                          check=False)
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_path)],
+        cwd=cwd,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=STEP_TIMEOUT,
+        check=False,
+    )
     log = done.stdout.decode("utf-8", "replace")
-    return StepRun(step_id, name, None, script, {}, step_env, ran=True,
-                   outcome="success" if done.returncode == 0 else "failure", exit_code=done.returncode, log=log,
-                   outputs=parse_file_commands(output_file.read_text(encoding="utf-8")),
-                   summary=summary_file.read_text(encoding="utf-8"))
+    return StepRun(
+        step_id,
+        name,
+        None,
+        script,
+        {},
+        step_env,
+        ran=True,
+        outcome="success" if done.returncode == 0 else "failure",
+        exit_code=done.returncode,
+        log=log,
+        outputs=parse_file_commands(output_file.read_text(encoding="utf-8")),
+        summary=summary_file.read_text(encoding="utf-8"),
+    )
 
 
 # --- GitLab -------------------------------------------------------------------------------------------
+
 
 @dataclass
 class GitlabJob:
@@ -495,13 +570,27 @@ def _resolve_job(config: Mapping[str, Any], name: str, seen: tuple[str, ...] = (
     return _merge(merged, job)
 
 
-def run_gitlab_job(template: Path, job: str, *, project_dir: Path, variables: Mapping[str, str],
-                   env: Mapping[str, str] | None = None) -> GitlabJob:
+def run_gitlab_job(
+    template: Path, job: str, *, project_dir: Path, variables: Mapping[str, str], env: Mapping[str, str] | None = None
+) -> GitlabJob:
     """Run ``job`` of the CI template as a shell runner would: before_script and script in one bash."""
     config = load_yaml(template)
     resolved = _resolve_job(config, job)
-    unknown = set(resolved) - {"image", "stage", "variables", "before_script", "script", "artifacts", "rules",
-                               "services", "interruptible", "timeout", "cache", "needs", "tags"}
+    unknown = set(resolved) - {
+        "image",
+        "stage",
+        "variables",
+        "before_script",
+        "script",
+        "artifacts",
+        "rules",
+        "services",
+        "interruptible",
+        "timeout",
+        "cache",
+        "needs",
+        "tags",
+    }
     if unknown:
         raise HarnessError(f"job keys the harness does not model: {sorted(unknown)}")
     base = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith(("CI_", "GITLAB_"))}
@@ -513,9 +602,15 @@ def run_gitlab_job(template: Path, job: str, *, project_dir: Path, variables: Ma
             values[key] = _expand(_text(raw), {**base, **values})
     lines = [*(resolved.get("before_script") or []), *(resolved.get("script") or [])]
     script = "\n".join(str(line) for line in lines) + "\n"
-    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=project_dir,
-                          env={**base, **values}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          timeout=STEP_TIMEOUT, check=False)
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=project_dir,
+        env={**base, **values},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=STEP_TIMEOUT,
+        check=False,
+    )
     artifacts = _expand_tree(resolved.get("artifacts") or {}, values)
     return GitlabJob(done.returncode, done.stdout.decode("utf-8", "replace"), values, artifacts)
 

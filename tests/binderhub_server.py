@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 
-__all__ = ["Step", "event", "comment", "raw", "STALL", "CUT", "heartbeats_until_gone", "HubServer", "serve_hub",
-           "BUILD_PHASES"]
+__all__ = [
+    "Step",
+    "event",
+    "comment",
+    "raw",
+    "STALL",
+    "CUT",
+    "heartbeats_until_gone",
+    "HubServer",
+    "serve_hub",
+    "BUILD_PHASES",
+]
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,20 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
-__all__ = ["Pair", "image_pairs", "text_pairs", "all_pairs", "one_cell_notebook", "CHANGES", "rerender_pairs",
-           "repr_pairs"]
+__all__ = [
+    "Pair",
+    "image_pairs",
+    "text_pairs",
+    "all_pairs",
+    "one_cell_notebook",
+    "CHANGES",
+    "rerender_pairs",
+    "repr_pairs",
+]
 
 CHANGES = (0.01, 0.02, 0.05, 0.1, 0.2)
 
@@ -47,6 +56,7 @@ def one_cell_notebook(outputs: list[dict[str, Any]]) -> Any:
 
 # --- outputs --------------------------------------------------------------------------------
 
+
 def stream(text: str, name: str = "stdout") -> dict[str, Any]:
     return {"output_type": "stream", "name": name, "text": text}
 
@@ -58,6 +68,7 @@ def display(data: dict[str, Any], result: bool = False) -> dict[str, Any]:
 
 
 # --- figures --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Render:
@@ -109,6 +120,7 @@ def _line(p: float) -> Callable[[Any], None]:
         ax.set_ylabel("amplitude")
         ax.set_ylim(-1, 1)
         ax.legend()
+
     return draw
 
 
@@ -117,13 +129,14 @@ def _field(p: float) -> Callable[[Any], None]:
         import numpy as np
 
         n = 40
-        y, x = np.mgrid[0:2 * np.pi:n * 1j, 0:2 * np.pi:n * 1j]
+        y, x = np.mgrid[0 : 2 * np.pi : n * 1j, 0 : 2 * np.pi : n * 1j]
         t = 1.0 * (1 - p)  # fewer time steps: the flow has developed less
         u, v = t * np.cos(x) * np.sin(y), -t * np.sin(x) * np.cos(y)
         ax = fig.add_subplot()
         filled = ax.contourf(x, y, np.hypot(u, v), levels=np.linspace(0, 1, 11), cmap="viridis")
         ax.quiver(x[::2, ::2], y[::2, ::2], u[::2, ::2], v[::2, ::2], scale=25, color="white")
         fig.colorbar(filled, ax=ax)
+
     return draw
 
 
@@ -135,6 +148,7 @@ def _histogram(p: float) -> Callable[[Any], None]:
         ax = fig.add_subplot()
         ax.hist(samples, bins=np.linspace(-4, 4, 41), color="tab:orange")
         ax.set_xlabel("value")
+
     return draw
 
 
@@ -149,6 +163,7 @@ def _scatter(p: float) -> Callable[[Any], None]:
         ax.scatter(x, y, s=12)
         ax.set_xlim(0, 1)
         ax.set_ylim(-0.2, 1.2)
+
     return draw
 
 
@@ -157,11 +172,13 @@ def _bars(p: float) -> Callable[[Any], None]:
         ax = fig.add_subplot()
         ax.bar(["a", "b", "c", "d", "e"], [3, 5 * (1 + p), 2, 4, 1], color="tab:green")
         ax.set_ylim(0, 7)
+
     return draw
 
 
 def _black(p: float) -> Callable[[Any], None]:
     """Black curves and a title with a number, as many papers draw them (text and data in one ink)."""
+
     def draw(fig: Any) -> None:
         import numpy as np
 
@@ -172,19 +189,27 @@ def _black(p: float) -> Callable[[Any], None]:
         ax.set_title("fit of the decay, n = 240")
         ax.set_xlabel("t")
         ax.legend()
+
     return draw
 
 
 def _titled(p: float) -> Callable[[Any], None]:
     """The data unchanged, only a number in the title changed (a text change the figure must show)."""
+
     def draw(fig: Any) -> None:
         _black(0.0)(fig)
         fig.axes[0].set_title(f"fit of the decay, n = {240 * (1 + p):.0f}")
+
     return draw
 
 
 FIGURES: dict[str, Callable[[float], Callable[[Any], None]]] = {
-    "line": _line, "field": _field, "histogram": _histogram, "scatter": _scatter, "bars": _bars}
+    "line": _line,
+    "field": _field,
+    "histogram": _histogram,
+    "scatter": _scatter,
+    "bars": _bars,
+}
 
 #: re-renders of the same figure that a reader takes for the same figure
 NOISE_RENDERS: dict[str, Render] = {
@@ -228,15 +253,30 @@ def image_pairs(held_out: bool = False) -> Iterator[Pair]:
     for family, figure in FIGURES.items():
         reference = _png(figure(0.0), base)
         for name, render in renders.items():
-            yield Pair(f"{family}/{name}", family, 0.0, [_figure_output(reference)],
-                       [_figure_output(_png(figure(0.0), render))])
+            yield Pair(
+                f"{family}/{name}",
+                family,
+                0.0,
+                [_figure_output(reference)],
+                [_figure_output(_png(figure(0.0), render))],
+            )
         rerender = "dpi-120" if held_out else "dpi-100"
         for change in HELD_OUT_CHANGES if held_out else CHANGES:
-            yield Pair(f"{family}/change-{change:g}", family, change, [_figure_output(reference)],
-                       [_figure_output(_png(figure(change), base))])
+            yield Pair(
+                f"{family}/change-{change:g}",
+                family,
+                change,
+                [_figure_output(reference)],
+                [_figure_output(_png(figure(change), base))],
+            )
             # a change seen through a re-render: the change must still be caught
-            yield Pair(f"{family}/change-{change:g}-{rerender}", family, change, [_figure_output(reference)],
-                       [_figure_output(_png(figure(change), renders[rerender]))])
+            yield Pair(
+                f"{family}/change-{change:g}-{rerender}",
+                family,
+                change,
+                [_figure_output(reference)],
+                [_figure_output(_png(figure(change), renders[rerender]))],
+            )
 
 
 def rerender_pairs() -> Iterator[Pair]:
@@ -246,16 +286,31 @@ def rerender_pairs() -> Iterator[Pair]:
     for family, figure in families.items():
         reference = _png(figure(0.0), Render())
         for name, render in RERENDERS.items():
-            yield Pair(f"{family}/{name}", family, 0.0, [_figure_output(reference)],
-                       [_figure_output(_png(figure(0.0), render))])
+            yield Pair(
+                f"{family}/{name}",
+                family,
+                0.0,
+                [_figure_output(reference)],
+                [_figure_output(_png(figure(0.0), render))],
+            )
         for change in (0.05, 0.1):
             for name in ("font-stix", "font-condensed"):
-                yield Pair(f"{family}/change-{change:g}-{name}", family, change, [_figure_output(reference)],
-                           [_figure_output(_png(figure(change), RERENDERS[name]))])
+                yield Pair(
+                    f"{family}/change-{change:g}-{name}",
+                    family,
+                    change,
+                    [_figure_output(reference)],
+                    [_figure_output(_png(figure(change), RERENDERS[name]))],
+                )
     reference = _png(_titled(0.0), Render())
     for change in (0.05, 0.2):
-        yield Pair(f"black/title-number-{change:g}", "black", change, [_figure_output(reference)],
-                   [_figure_output(_png(_titled(change), Render()))])
+        yield Pair(
+            f"black/title-number-{change:g}",
+            "black",
+            change,
+            [_figure_output(reference)],
+            [_figure_output(_png(_titled(change), Render()))],
+        )
 
 
 #: the figures drawn by two matplotlib versions: the five families, black ink, and a title whose number changed
@@ -265,8 +320,11 @@ VERSION_FIGURES: dict[str, Callable[[float], Callable[[Any], None]]] = dict(FIGU
 def figure_renders(changes: tuple[float, ...] = (0.0, *CHANGES)) -> dict[str, str]:
     """``{"<family>/<change>": base64 PNG}`` at the base render: drawn by another matplotlib, then
     paired with this one's (benchmarks/bench_compare.py ``--other-python``)."""
-    return {f"{family}/{change:g}": _png(figure(change), Render()) for family, figure in VERSION_FIGURES.items()
-            for change in changes}
+    return {
+        f"{family}/{change:g}": _png(figure(change), Render())
+        for family, figure in VERSION_FIGURES.items()
+        for change in changes
+    }
 
 
 def version_pairs(other: dict[str, str], other_version: str) -> Iterator[Pair]:
@@ -283,6 +341,7 @@ def version_pairs(other: dict[str, str], other_version: str) -> Iterator[Pair]:
 
 # --- text -----------------------------------------------------------------------------------
 
+
 def _numpy_text(values: Any, legacy: bool) -> str:
     import numpy as np
 
@@ -298,48 +357,123 @@ def text_pairs() -> Iterator[Pair]:
     yield Pair("numpy/spacing", "text", 0.0, [display({"text/plain": old}, True)], [display({"text/plain": new}, True)])
     matrix = np.linspace(0, 1, 12).reshape(3, 4)
     for change in CHANGES:
-        yield Pair(f"numpy/change-{change:g}", "printed", change, [display({"text/plain": repr(matrix)}, True)],
-                   [display({"text/plain": repr(matrix * (1 + change))}, True)])
-        yield Pair(f"print/change-{change:g}", "printed", change, [stream("loss 0.31415\nacc 0.9\n")],
-                   [stream(f"loss {0.31415 * (1 + change):.5f}\nacc 0.9\n")])
+        yield Pair(
+            f"numpy/change-{change:g}",
+            "printed",
+            change,
+            [display({"text/plain": repr(matrix)}, True)],
+            [display({"text/plain": repr(matrix * (1 + change))}, True)],
+        )
+        yield Pair(
+            f"print/change-{change:g}",
+            "printed",
+            change,
+            [stream("loss 0.31415\nacc 0.9\n")],
+            [stream(f"loss {0.31415 * (1 + change):.5f}\nacc 0.9\n")],
+        )
         table = "   a     b\n0  1.5  20.0\n1  2.5  30.0"
         changed = f"   a     b\n0  1.5  20.0\n1  2.5  {30 * (1 + change):.1f}"
-        yield Pair(f"table/change-{change:g}", "table", change, [display({"text/plain": table}, True)],
-                   [display({"text/plain": changed}, True)])
-    yield Pair("table/realigned", "text", 0.0,
-               [display({"text/plain": "   a     b\n0  1.5  20.0\n1  2.5  30.0"}, True)],
-               [display({"text/plain": "     a      b\n0  1.5   20.0\n1  2.5   30.0"}, True)])
-    yield Pair("sympy/latex-wrapper", "text", 0.0,
-               [display({"text/latex": "$$\\frac{x^{2}}{2}$$", "text/plain": "x**2/2"}, True)],
-               [display({"text/latex": "$\\displaystyle \\frac{x^{2}}{2}$", "text/plain": "x**2/2"}, True)])
-    yield Pair("sympy/latex-changed", "text", 0.2,
-               [display({"text/latex": "$$\\frac{x^{2}}{2}$$", "text/plain": "x**2/2"}, True)],
-               [display({"text/latex": "$\\displaystyle \\frac{x^{3}}{3}$", "text/plain": "x**3/3"}, True)])
-    yield Pair("figure/repr", "text", 0.0, [display({"text/plain": "<matplotlib.figure.Figure at 0x7f3a2b1c9d40>"})],
-               [display({"text/plain": "<Figure size 640x480 with 1 Axes>"})])
+        yield Pair(
+            f"table/change-{change:g}",
+            "table",
+            change,
+            [display({"text/plain": table}, True)],
+            [display({"text/plain": changed}, True)],
+        )
+    yield Pair(
+        "table/realigned",
+        "text",
+        0.0,
+        [display({"text/plain": "   a     b\n0  1.5  20.0\n1  2.5  30.0"}, True)],
+        [display({"text/plain": "     a      b\n0  1.5   20.0\n1  2.5   30.0"}, True)],
+    )
+    yield Pair(
+        "sympy/latex-wrapper",
+        "text",
+        0.0,
+        [display({"text/latex": "$$\\frac{x^{2}}{2}$$", "text/plain": "x**2/2"}, True)],
+        [display({"text/latex": "$\\displaystyle \\frac{x^{2}}{2}$", "text/plain": "x**2/2"}, True)],
+    )
+    yield Pair(
+        "sympy/latex-changed",
+        "text",
+        0.2,
+        [display({"text/latex": "$$\\frac{x^{2}}{2}$$", "text/plain": "x**2/2"}, True)],
+        [display({"text/latex": "$\\displaystyle \\frac{x^{3}}{3}$", "text/plain": "x**3/3"}, True)],
+    )
+    yield Pair(
+        "figure/repr",
+        "text",
+        0.0,
+        [display({"text/plain": "<matplotlib.figure.Figure at 0x7f3a2b1c9d40>"})],
+        [display({"text/plain": "<Figure size 640x480 with 1 Axes>"})],
+    )
     widget = {"version_major": 2, "version_minor": 0, "model_id": "0123456789abcdef0123456789abcdef"}
-    yield Pair("widget/repr", "text", 0.0,
-               [display({WIDGET: widget, "text/plain": "A Jupyter Widget"}, True)],
-               [display({WIDGET: dict(widget, model_id="fedcba9876543210fedcba9876543210"),
-                         "text/plain": "IntSlider(value=3, max=10)"}, True)])
-    youtube = ('<iframe width="400" height="300" src="https://www.youtube.com/embed/abc" frameborder="0" '
-               'allowfullscreen></iframe>')
-    yield Pair("youtube/attribute", "text", 0.0,
-               [display({"text/html": youtube, "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00aa11bb22>"})],
-               [display({"text/html": youtube.replace("allowfullscreen", 'allowfullscreen referrerpolicy="origin"'),
-                         "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00cc33dd44>"})])
-    yield Pair("youtube/other-video", "text", 0.2,
-               [display({"text/html": youtube, "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00aa11bb22>"})],
-               [display({"text/html": youtube.replace("abc", "xyz"),
-                         "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00cc33dd44>"})])
+    yield Pair(
+        "widget/repr",
+        "text",
+        0.0,
+        [display({WIDGET: widget, "text/plain": "A Jupyter Widget"}, True)],
+        [
+            display(
+                {
+                    WIDGET: dict(widget, model_id="fedcba9876543210fedcba9876543210"),
+                    "text/plain": "IntSlider(value=3, max=10)",
+                },
+                True,
+            )
+        ],
+    )
+    youtube = (
+        '<iframe width="400" height="300" src="https://www.youtube.com/embed/abc" frameborder="0" '
+        "allowfullscreen></iframe>"
+    )
+    yield Pair(
+        "youtube/attribute",
+        "text",
+        0.0,
+        [display({"text/html": youtube, "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00aa11bb22>"})],
+        [
+            display(
+                {
+                    "text/html": youtube.replace("allowfullscreen", 'allowfullscreen referrerpolicy="origin"'),
+                    "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00cc33dd44>",
+                }
+            )
+        ],
+    )
+    yield Pair(
+        "youtube/other-video",
+        "text",
+        0.2,
+        [display({"text/html": youtube, "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00aa11bb22>"})],
+        [
+            display(
+                {
+                    "text/html": youtube.replace("abc", "xyz"),
+                    "text/plain": "<IPython.lib.display.YouTubeVideo at 0x7f00cc33dd44>",
+                }
+            )
+        ],
+    )
     warning = "/srv/lib/python3.11/site-packages/pandas/core/frame.py:123: FutureWarning: use .loc\n  return x\n"
-    yield Pair("stderr/new-warning", "text", 0.0, [stream("result 42\n")],
-               [stream("result 42\n"), stream(warning, "stderr")])
-    yield Pair("stderr/warning-and-change", "printed", 0.2, [stream("result 42\n")],
-               [stream("result 50\n"), stream(warning, "stderr")])
-    yield Pair("timeit", "text", 0.0,
-               [stream("1.2 ms ± 3.4 µs per loop (mean ± std. dev. of 7 runs, 1,000 loops each)\n")],
-               [stream("2.9 ms ± 71 µs per loop (mean ± std. dev. of 7 runs, 100 loops each)\n")])
+    yield Pair(
+        "stderr/new-warning", "text", 0.0, [stream("result 42\n")], [stream("result 42\n"), stream(warning, "stderr")]
+    )
+    yield Pair(
+        "stderr/warning-and-change",
+        "printed",
+        0.2,
+        [stream("result 42\n")],
+        [stream("result 50\n"), stream(warning, "stderr")],
+    )
+    yield Pair(
+        "timeit",
+        "text",
+        0.0,
+        [stream("1.2 ms ± 3.4 µs per loop (mean ± std. dev. of 7 runs, 1,000 loops each)\n")],
+        [stream("2.9 ms ± 71 µs per loop (mean ± std. dev. of 7 runs, 100 loops each)\n")],
+    )
 
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -348,6 +482,7 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 def repr_pairs() -> Iterator[Pair]:
     """Text reprs that change between runs or versions while saying the same (set and dict order,
     float reprs, progress bars, timestamps, addresses, warnings), and changed pairs of each kind."""
+
     def result(text: str) -> list[dict[str, Any]]:
         return [display({"text/plain": text}, True)]
 
@@ -359,41 +494,77 @@ def repr_pairs() -> Iterator[Pair]:
 
     yield noise("set-order", result("{'beta', 'alpha', 'gamma'}"), result("{'gamma', 'alpha', 'beta'}"))
     yield changed("set-member", result("{'beta', 'alpha', 'gamma'}"), result("{'gamma', 'alpha', 'delta'}"))
-    yield noise("dict-order", result("{'lr': 0.01, 'epochs': 10, 'seed': 3}"),
-                result("{'epochs': 10, 'seed': 3, 'lr': 0.01}"))
-    yield changed("dict-value", result("{'lr': 0.01, 'epochs': 10, 'seed': 3}"),
-                  result("{'epochs': 10, 'seed': 3, 'lr': 0.011}"))
-    yield noise("counter-ties", result("Counter({'a': 2, 'b': 1, 'c': 1})"), result("Counter({'a': 2, 'c': 1, 'b': 1})"))
+    yield noise(
+        "dict-order", result("{'lr': 0.01, 'epochs': 10, 'seed': 3}"), result("{'epochs': 10, 'seed': 3, 'lr': 0.01}")
+    )
+    yield changed(
+        "dict-value", result("{'lr': 0.01, 'epochs': 10, 'seed': 3}"), result("{'epochs': 10, 'seed': 3, 'lr': 0.011}")
+    )
+    yield noise(
+        "counter-ties", result("Counter({'a': 2, 'b': 1, 'c': 1})"), result("Counter({'a': 2, 'c': 1, 'b': 1})")
+    )
     yield noise("float-repr", result("0.30000000000000004"), result("0.3"))
-    yield noise("pandas-float-precision", result("          x\n0  1.234568\n1  2.000000"),
-                result("           x\n0  1.2345678\n1  2.0000000"))
-    yield changed("pandas-float-value", result("          x\n0  1.234568\n1  2.000000"),
-                  result("          x\n0  1.234568\n1  2.200000"))
-    yield noise("object-address", result("<__main__.Model object at 0x7f3a2b1c9d40>"),
-                result("<__main__.Model object at 0x7fe01122aa90>"))
-    yield noise("tqdm-described", [stream("training: 100%|██████████| 50/50 [00:03<00:00, 14.2it/s]\n", "stderr"),
-                                   stream("loss 0.125\n")],
-                [stream("training: 100%|██████████| 50/50 [00:05<00:00,  9.87it/s]\n", "stderr"),
-                 stream("loss 0.125\n")])
-    yield changed("tqdm-and-result", [stream("training: 100%|██████████| 50/50 [00:03<00:00, 14.2it/s]\n", "stderr"),
-                                      stream("loss 0.125\n")],
-                  [stream("training: 100%|██████████| 50/50 [00:05<00:00,  9.87it/s]\n", "stderr"),
-                   stream("loss 0.150\n")], 0.2)
-    yield noise("keras-progress", [stream("32/32 [==============================] - 1s 12ms/step - loss: 0.3100\n")],
-                [stream("32/32 [==============================] - 0s 7ms/step - loss: 0.3100\n")])
-    yield changed("keras-loss", [stream("32/32 [==============================] - 1s 12ms/step - loss: 0.3100\n")],
-                  [stream("32/32 [==============================] - 0s 7ms/step - loss: 0.3410\n")])
-    yield noise("logging-timestamp", [stream("2023-06-15 10:01:02,345 INFO fitted 12 models\n", "stderr")],
-                [stream("2026-11-30 21:11:09,871 INFO fitted 12 models\n", "stderr")])
-    yield changed("logging-count", [stream("2023-06-15 10:01:02,345 INFO fitted 12 models\n", "stderr")],
-                  [stream("2026-11-30 21:11:09,871 INFO fitted 14 models\n", "stderr")])
+    yield noise(
+        "pandas-float-precision",
+        result("          x\n0  1.234568\n1  2.000000"),
+        result("           x\n0  1.2345678\n1  2.0000000"),
+    )
+    yield changed(
+        "pandas-float-value",
+        result("          x\n0  1.234568\n1  2.000000"),
+        result("          x\n0  1.234568\n1  2.200000"),
+    )
+    yield noise(
+        "object-address",
+        result("<__main__.Model object at 0x7f3a2b1c9d40>"),
+        result("<__main__.Model object at 0x7fe01122aa90>"),
+    )
+    yield noise(
+        "tqdm-described",
+        [stream("training: 100%|██████████| 50/50 [00:03<00:00, 14.2it/s]\n", "stderr"), stream("loss 0.125\n")],
+        [stream("training: 100%|██████████| 50/50 [00:05<00:00,  9.87it/s]\n", "stderr"), stream("loss 0.125\n")],
+    )
+    yield changed(
+        "tqdm-and-result",
+        [stream("training: 100%|██████████| 50/50 [00:03<00:00, 14.2it/s]\n", "stderr"), stream("loss 0.125\n")],
+        [stream("training: 100%|██████████| 50/50 [00:05<00:00,  9.87it/s]\n", "stderr"), stream("loss 0.150\n")],
+        0.2,
+    )
+    yield noise(
+        "keras-progress",
+        [stream("32/32 [==============================] - 1s 12ms/step - loss: 0.3100\n")],
+        [stream("32/32 [==============================] - 0s 7ms/step - loss: 0.3100\n")],
+    )
+    yield changed(
+        "keras-loss",
+        [stream("32/32 [==============================] - 1s 12ms/step - loss: 0.3100\n")],
+        [stream("32/32 [==============================] - 0s 7ms/step - loss: 0.3410\n")],
+    )
+    yield noise(
+        "logging-timestamp",
+        [stream("2023-06-15 10:01:02,345 INFO fitted 12 models\n", "stderr")],
+        [stream("2026-11-30 21:11:09,871 INFO fitted 12 models\n", "stderr")],
+    )
+    yield changed(
+        "logging-count",
+        [stream("2023-06-15 10:01:02,345 INFO fitted 12 models\n", "stderr")],
+        [stream("2026-11-30 21:11:09,871 INFO fitted 14 models\n", "stderr")],
+    )
     yield noise("elapsed", [stream("done in 3.21 s; accuracy 0.912\n")], [stream("done in 5.02 s; accuracy 0.912\n")])
-    yield changed("elapsed-and-accuracy", [stream("done in 3.21 s; accuracy 0.912\n")],
-                  [stream("done in 5.02 s; accuracy 0.951\n")])
-    warning = ("/srv/lib/python3.11/site-packages/sklearn/base.py:{line}: UserWarning: X does not have valid "
-               "feature names\n  warnings.warn(\n")
-    yield noise("warning-moved", [stream("score 0.5\n"), stream(warning.format(line=439), "stderr")],
-                [stream("score 0.5\n"), stream(warning.format(line=465), "stderr")])
+    yield changed(
+        "elapsed-and-accuracy",
+        [stream("done in 3.21 s; accuracy 0.912\n")],
+        [stream("done in 5.02 s; accuracy 0.951\n")],
+    )
+    warning = (
+        "/srv/lib/python3.11/site-packages/sklearn/base.py:{line}: UserWarning: X does not have valid "
+        "feature names\n  warnings.warn(\n"
+    )
+    yield noise(
+        "warning-moved",
+        [stream("score 0.5\n"), stream(warning.format(line=439), "stderr")],
+        [stream("score 0.5\n"), stream(warning.format(line=465), "stderr")],
+    )
 
 
 def all_pairs() -> Iterator[Pair]:

@@ -29,8 +29,13 @@ def _hermetic_services(tmp_path_factory: pytest.TempPathFactory):  # type: ignor
 
     Tests that need a DOI server set the variables (or pass a config) themselves.
     """
-    names = ("PAPERPACK_DOI_RESOLVER", "PAPERPACK_DATACITE_API", "PAPERPACK_CROSSREF_API", "PAPERPACK_ZENODO_API",
-             "PAPERPACK_PIP_INDEX_URL")  # validate's dependency closure asks this index only
+    names = (
+        "PAPERPACK_DOI_RESOLVER",
+        "PAPERPACK_DATACITE_API",
+        "PAPERPACK_CROSSREF_API",
+        "PAPERPACK_ZENODO_API",
+        "PAPERPACK_PIP_INDEX_URL",
+    )  # validate's dependency closure asks this index only
     saved = {n: os.environ.get(n) for n in (*names, "PAPERPACK_CACHE_DIR")}
     for name in names:
         os.environ[name] = CLOSED_LOOPBACK

@@ -5,8 +5,8 @@ Import them into a test module with ``from conftest_doi import doi_server, doi_e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

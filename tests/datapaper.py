@@ -33,9 +33,11 @@ def data_paper(parent: Path, doi_env: DoiServer, name: str = "paper") -> DataPap
     sha = hashlib.sha256(PAYLOAD).hexdigest()
     (root / "paperpack.yml").write_text(
         f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n        url: {url}\n"
-        f"        sha256: {sha}\n")
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+        f"        sha256: {sha}\n"
+    )
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nb.cells = [nbformat.v4.new_code_cell("print(open('data/obs.csv').read().count('\\n'))")]
     nbformat.write(nb, root / "read.ipynb")
     return DataPaper(root=root, payload=PAYLOAD, url=url)

@@ -88,15 +88,21 @@ class ServerState:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stalls
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
         return
 
-    def _send(self, status: int, body: bytes, ctype: str = "application/json",
-              headers: dict[str, str] | None = None, length: int | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        ctype: str = "application/json",
+        headers: dict[str, str] | None = None,
+        length: int | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body) if length is None else length))
@@ -150,27 +156,54 @@ class _Handler(BaseHTTPRequestHandler):
             if d is None:
                 self._json(404, {"responseCode": 100, "handle": m.group(1)})
             else:
-                self._json(200, {"responseCode": 1, "handle": d.doi, "values": [
-                    {"index": 1, "type": "URL", "data": {"format": "string", "value": d.url.replace("{base}", base)}}]})
+                self._json(
+                    200,
+                    {
+                        "responseCode": 1,
+                        "handle": d.doi,
+                        "values": [
+                            {
+                                "index": 1,
+                                "type": "URL",
+                                "data": {"format": "string", "value": d.url.replace("{base}", base)},
+                            }
+                        ],
+                    },
+                )
         elif m := re.fullmatch(r"/dois/(.+)", path):
             d = state.dois.get(m.group(1).lower())
             if d is None or d.agency != "datacite":
-                self._json(404, {"errors": [{"status": "404", "title": "The resource you are looking for doesn't exist."}]})
+                self._json(
+                    404, {"errors": [{"status": "404", "title": "The resource you are looking for doesn't exist."}]}
+                )
             else:
-                attributes = {"doi": d.doi, "titles": [{"title": d.title}], "publicationYear": d.year,
-                              "types": {"resourceTypeGeneral": d.type}, "url": d.url}
+                attributes = {
+                    "doi": d.doi,
+                    "titles": [{"title": d.title}],
+                    "publicationYear": d.year,
+                    "types": {"resourceTypeGeneral": d.type},
+                    "url": d.url,
+                }
                 if d.published:
-                    attributes["dates"] = [{"date": "2019-01-02", "dateType": "Created"},
-                                           {"date": d.published, "dateType": "Issued"}]
-                self._json(200, {"data": {"id": d.doi, "type": "dois", "attributes": attributes}},
-                           "application/vnd.api+json")
+                    attributes["dates"] = [
+                        {"date": "2019-01-02", "dateType": "Created"},
+                        {"date": d.published, "dateType": "Issued"},
+                    ]
+                self._json(
+                    200, {"data": {"id": d.doi, "type": "dois", "attributes": attributes}}, "application/vnd.api+json"
+                )
         elif m := re.fullmatch(r"/works/(.+)", path):
             d = state.dois.get(m.group(1).lower())
             if d is None or d.agency != "crossref":
                 self._send(404, b"Resource not found.", "text/plain")
             else:
-                message = {"DOI": d.doi, "title": [d.title], "type": d.type, "URL": d.url,
-                           "issued": {"date-parts": [[d.year]]}}
+                message = {
+                    "DOI": d.doi,
+                    "title": [d.title],
+                    "type": d.type,
+                    "URL": d.url,
+                    "issued": {"date-parts": [[d.year]]},
+                }
                 if d.published:
                     message["published"] = {"date-parts": [[int(x) for x in d.published.split("-")]]}
                 self._json(200, {"status": "ok", "message": message})
@@ -188,8 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, b"DOI not found", "text/plain")
             else:
                 issued = [int(x) for x in d.published.split("-")] if d.published else [d.year]
-                csl = {"DOI": d.doi, "title": d.title, "type": d.type, "URL": d.url,
-                       "issued": {"date-parts": [issued]}}
+                csl = {"DOI": d.doi, "title": d.title, "type": d.type, "URL": d.url, "issued": {"date-parts": [issued]}}
                 if d.csl_source:
                     csl["source"] = d.ra
                 self._json(200, csl, "application/vnd.citationstyles.csl+json")
@@ -198,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _ra(self) -> None:
         """doi.org's answer: one object per comma-separated DOI (an encoded comma belongs to the DOI)."""
-        raw = urlsplit(self.path).path[len("/ra/"):]
+        raw = urlsplit(self.path).path[len("/ra/") :]
         answer = []
         for name in (unquote(part) for part in raw.split(",")):
             d = self.server.state.dois.get(name.lower())
@@ -227,8 +259,12 @@ class _Handler(BaseHTTPRequestHandler):
         if_range = self.headers.get("If-Range")
         if m := re.fullmatch(r"bytes=(\d+)-", rng):
             start = int(m.group(1))
-        if start and if_range is not None and opts.honour_if_range \
-                and if_range not in (headers.get("ETag"), headers.get("Last-Modified")):
+        if (
+            start
+            and if_range is not None
+            and opts.honour_if_range
+            and if_range not in (headers.get("ETag"), headers.get("Last-Modified"))
+        ):
             start = 0  # RFC 9110: the file changed, send all of it
         if start:
             start = max(0, start + opts.range_shift)
@@ -272,7 +308,7 @@ class DoiServer:
         host, port = self._server.server_address[:2]
         return f"{self.scheme}://{host}:{port}"
 
-    def start(self) -> "DoiServer":
+    def start(self) -> DoiServer:
         self._thread.start()
         return self
 
@@ -280,7 +316,7 @@ class DoiServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "DoiServer":
+    def __enter__(self) -> DoiServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -294,23 +330,38 @@ class DoiServer:
     def env(self, *, data: bool = False) -> dict[str, str]:
         """The ``PAPERPACK_*`` variables that point paperpack at this server; with ``data``, also the
         user's permission to download data from it (a loopback mirror, over plain http)."""
-        env = {"PAPERPACK_DOI_RESOLVER": self.url, "PAPERPACK_DATACITE_API": self.url,
-               "PAPERPACK_CROSSREF_API": self.url, "PAPERPACK_ZENODO_API": f"{self.url}/api"}
+        env = {
+            "PAPERPACK_DOI_RESOLVER": self.url,
+            "PAPERPACK_DATACITE_API": self.url,
+            "PAPERPACK_CROSSREF_API": self.url,
+            "PAPERPACK_ZENODO_API": f"{self.url}/api",
+        }
         if data:
             env.update({"PAPERPACK_DATA_ALLOW": self.hostport, "PAPERPACK_DATA_ALLOW_HTTP": "1"})
         return env
 
     # -- content -----------------------------------------------------------------
-    def add_doi(self, doi: str, *, agency: str = "datacite", title: str = "A dataset", type: str = "Dataset",
-                year: int = 2021, url: str = "{base}/landing", ra: str | None = None,
-                csl_source: bool = True, published: str | None = None) -> None:
+    def add_doi(
+        self,
+        doi: str,
+        *,
+        agency: str = "datacite",
+        title: str = "A dataset",
+        type: str = "Dataset",
+        year: int = 2021,
+        url: str = "{base}/landing",
+        ra: str | None = None,
+        csl_source: bool = True,
+        published: str | None = None,
+    ) -> None:
         """``published``: the day of publication (YYYY-MM-DD) the metadata gives (else only the year);
         ``agency``: which API knows it (datacite, crossref, other: content negotiation only);
         ``ra``: the name /ra/ gives (DataCite, Crossref, mEDRA by default); ``csl_source=False``: CSL without
         ``source``."""
         with self.state.lock:
-            self.state.dois[doi.lower()] = Doi(doi, agency, title, type, year, url, ra or _RA_NAMES[agency],
-                                               csl_source, published)
+            self.state.dois[doi.lower()] = Doi(
+                doi, agency, title, type, year, url, ra or _RA_NAMES[agency], csl_source, published
+            )
 
     def add_file(self, name: str, data: bytes, **options: Any) -> str:
         """Serve ``data`` at ``/files/<name>`` (replacing an earlier version); returns the URL.
@@ -319,21 +370,37 @@ class DoiServer:
         with self.state.lock:
             old = self.state.file_options.get(name)
             version = old.version + 1 if old is not None else 0
-            kept = {k: getattr(old, k) for k in ("etag", "last_modified", "honour_if_range", "range_shift")} \
-                if old is not None else {}
+            kept = (
+                {k: getattr(old, k) for k in ("etag", "last_modified", "honour_if_range", "range_shift")}
+                if old is not None
+                else {}
+            )
             self.state.files[name] = data
             self.state.file_options[name] = FileOptions(**{**kept, **options, "version": version})
         return f"{self.url}/files/{name}"
 
-    def add_record(self, record_id: str, files: dict[str, bytes], *, doi: str | None = None,
-                   wrong_md5: set[str] | None = None, title: str = "A Zenodo dataset") -> None:
+    def add_record(
+        self,
+        record_id: str,
+        files: dict[str, bytes],
+        *,
+        doi: str | None = None,
+        wrong_md5: set[str] | None = None,
+        title: str = "A Zenodo dataset",
+    ) -> None:
         """A Zenodo-style record whose files are served too; ``wrong_md5`` lists files given a wrong checksum."""
         entries = []
         for name, data in files.items():
             self.add_file(f"{record_id}/{name}", data)
             md5 = hashlib.md5(data if name not in (wrong_md5 or set()) else b"not this", usedforsecurity=False)
-            entries.append({"key": name, "size": len(data), "checksum": f"md5:{md5.hexdigest()}",
-                            "links": {"self": f"{{base}}/files/{record_id}/{name}"}})
+            entries.append(
+                {
+                    "key": name,
+                    "size": len(data),
+                    "checksum": f"md5:{md5.hexdigest()}",
+                    "links": {"self": f"{{base}}/files/{record_id}/{name}"},
+                }
+            )
         with self.state.lock:
             self.state.records[record_id] = {"id": record_id, "files": entries, "metadata": {"title": title}}
         if doi:

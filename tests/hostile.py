@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-ATTACK_BODY = r'''
+ATTACK_BODY = r"""
 import json, os, signal
 
 def parent(pid):
@@ -87,7 +87,7 @@ if rpid == 1:
         hog.append(bytearray(32 << 20))
 elif rpid:
     os.kill(rpid, signal.SIGKILL)
-'''
+"""
 
 #: what every attack's committed notebook shows (the forged "same" copies it)
 PUBLISHED = "published result: 42\n"
@@ -120,8 +120,9 @@ def make_hostile(tmp: Path, kind: str, *, size: int = 300 << 20) -> Hostile:
     elif kind == "forge-same":
         target = "attack.ipynb"  # the planted copy: the committed notebook itself, from the working copy
     source = f"KIND, TARGET, NB, SIZE = {kind!r}, {target!r}, 'attack.ipynb', {size!r}\n" + ATTACK_BODY
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     cell = nbformat.v4.new_code_cell(source, execution_count=1)
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=PUBLISHED)]
     nb.cells = [cell]

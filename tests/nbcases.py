@@ -20,8 +20,13 @@ def folders(*prefixes: str) -> list[str]:
 
 
 def _key(f: dict) -> tuple[str, str, int, int, str]:  # type: ignore[type-arg]
-    return (f["rule"], f["path"] or "", f.get("line") or 0, f.get("cell") if f.get("cell") is not None else -1,
-            f.get("severity", ""))
+    return (
+        f["rule"],
+        f["path"] or "",
+        f.get("line") or 0,
+        f.get("cell") if f.get("cell") is not None else -1,
+        f.get("severity", ""),
+    )
 
 
 def run_case(name: str, tmp_path: Path, capsys) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]

@@ -25,8 +25,15 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import canonicalize_name
 
 
-def _wheel(name: str, version: str, requires: list[str], requires_python: str | None,
-           code: str = "VALUE = 1\n", module: str | None = None, top_level: bool = True) -> tuple[str, bytes]:
+def _wheel(
+    name: str,
+    version: str,
+    requires: list[str],
+    requires_python: str | None,
+    code: str = "VALUE = 1\n",
+    module: str | None = None,
+    top_level: bool = True,
+) -> tuple[str, bytes]:
     project = name.replace("-", "_")
     module = module or project
     dist_info = f"{project}-{version}.dist-info"
@@ -71,16 +78,23 @@ class PackageIndex:
                 body, kind = None, "text/html"
                 if len(parts) == 3 and parts[1] == "simple":
                     files = index.projects.get(canonicalize_name(parts[2]))
-                    if files is not None and index.uploaded and "vnd.pypi.simple.v1+json" in (
-                            self.headers.get("Accept") or ""):
+                    if (
+                        files is not None
+                        and index.uploaded
+                        and "vnd.pypi.simple.v1+json" in (self.headers.get("Accept") or "")
+                    ):
                         body, kind = index._json(parts[2], files), "application/vnd.pypi.simple.v1+json"
                     elif files is not None:
-                        links = "".join(f'<a href="/files/{f}#sha256={hashlib.sha256(d).hexdigest()}"'
-                                        f'{index._requires_python_attr(f)}>{f}</a>\n' for f, d in files.items())
+                        links = "".join(
+                            f'<a href="/files/{f}#sha256={hashlib.sha256(d).hexdigest()}"'
+                            f"{index._requires_python_attr(f)}>{f}</a>\n"
+                            for f, d in files.items()
+                        )
                         body = f"<!DOCTYPE html><html><body>{links}</body></html>".encode()
                 elif len(parts) == 3 and parts[1] == "files":
-                    body = next((d for files in index.projects.values() for f, d in files.items() if f == parts[2]),
-                                None)
+                    body = next(
+                        (d for files in index.projects.values() for f, d in files.items() if f == parts[2]), None
+                    )
                     kind = "application/octet-stream"
                 if body is None:
                     self.send_error(404)
@@ -94,7 +108,7 @@ class PackageIndex:
                     start = max(0, start)
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{end}/{len(body)}")
-                    body = body[start:end + 1]
+                    body = body[start : end + 1]
                     self.send_header("Content-Type", kind)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
@@ -115,8 +129,11 @@ class PackageIndex:
     def _json(self, name: str, files: dict[str, bytes]) -> bytes:
         entries = []
         for filename, data in files.items():
-            entry: dict[str, object] = {"filename": filename, "url": f"/files/{filename}",
-                                        "hashes": {"sha256": hashlib.sha256(data).hexdigest()}}
+            entry: dict[str, object] = {
+                "filename": filename,
+                "url": f"/files/{filename}",
+                "hashes": {"sha256": hashlib.sha256(data).hexdigest()},
+            }
             if filename in self.requires_python:
                 entry["requires-python"] = self.requires_python[filename]
             if filename in self.uploaded:
@@ -132,13 +149,22 @@ class PackageIndex:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/simple"
 
-    def add(self, name: str, version: str, requires: list[str] | None = None,
-            requires_python: str | None = None, uploaded: str | None = None, code: str | None = None,
-            module: str | None = None, top_level: bool = True) -> None:
+    def add(
+        self,
+        name: str,
+        version: str,
+        requires: list[str] | None = None,
+        requires_python: str | None = None,
+        uploaded: str | None = None,
+        code: str | None = None,
+        module: str | None = None,
+        top_level: bool = True,
+    ) -> None:
         """A wheel whose module (default: the name with ``_``) has an ``__init__.py`` holding ``code``
         (default ``VALUE = 1``); ``top_level=False`` leaves out top_level.txt."""
-        filename, data = _wheel(name, version, requires or [], requires_python, code or "VALUE = 1\n", module,
-                                top_level)
+        filename, data = _wheel(
+            name, version, requires or [], requires_python, code or "VALUE = 1\n", module, top_level
+        )
         if uploaded:
             self.uploaded[filename] = uploaded
         if requires_python:
@@ -159,15 +185,17 @@ class PackageIndex:
         base = f"{name}-{version}"
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-            for member, text in ((f"{base}/setup.py", setup_py),
-                                 (f"{base}/PKG-INFO", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")):
+            for member, text in (
+                (f"{base}/setup.py", setup_py),
+                (f"{base}/PKG-INFO", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
+            ):
                 data = text.encode()
                 info = tarfile.TarInfo(member)
                 info.size = len(data)
                 tf.addfile(info, io.BytesIO(data))
         self.projects.setdefault(canonicalize_name(name), {})[f"{base}.tar.gz"] = buf.getvalue()
 
-    def __enter__(self) -> "PackageIndex":
+    def __enter__(self) -> PackageIndex:
         self.thread.start()
         return self
 

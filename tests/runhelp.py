@@ -10,9 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 from paperpack.run.channel import Delivery, new_key, read_channel
 from paperpack.run.engines import RUNNER
@@ -85,11 +86,17 @@ def sleeping(pid: int) -> bool | None:
     return "nanosleep" in wchan
 
 
-def interrupt_run(args: list[str], started: Callable[[subprocess.Popen[str]], bool],
-                  timeout: float = 120) -> tuple[subprocess.Popen[str], str]:
+def interrupt_run(
+    args: list[str], started: Callable[[subprocess.Popen[str]], bool], timeout: float = 120
+) -> tuple[subprocess.Popen[str], str]:
     """Start ``paperpack ARGS``, wait until ``started(proc)``, send SIGINT; return (proc, output)."""
-    proc = subprocess.Popen([sys.executable, "-m", "paperpack", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperpack", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
     deadline = time.monotonic() + timeout
     while not started(proc):
         assert proc.poll() is None, f"paperpack exited early: {proc.communicate()[0]}"
@@ -110,7 +117,7 @@ class RunnerOutput:
     output: list[str] = field(default_factory=list)
     deliveries: dict[str, Delivery] = field(default_factory=dict)
 
-    def read(self, stdout: bytes, keys: set[str], key: bytes) -> "RunnerOutput":
+    def read(self, stdout: bytes, keys: set[str], key: bytes) -> RunnerOutput:
         self.deliveries = read_channel(io.BytesIO(stdout), keys, key, self.events.append, self.output.append)
         for name, delivery in self.deliveries.items():
             assert not delivery.problems, (name, delivery.problems)
@@ -120,8 +127,14 @@ class RunnerOutput:
 def start_runner(spec: dict[str, Any], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], bytes]:
     """Start runner.py with ``spec`` (and a fresh channel key) on its stdin; (process, key)."""
     key = new_key()
-    proc = subprocess.Popen([sys.executable, str(RUNNER), "--spec", "-"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(RUNNER), "--spec", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
     assert proc.stdin is not None
     proc.stdin.write(json.dumps({**spec, "channel_key": key.hex()}).encode())
     proc.stdin.close()

@@ -20,13 +20,43 @@ import pytest
 from actionharness import ActionRun, HarnessError, load_yaml, read_annotations, run_action
 from conftest import ROOT, SAMPLE
 
-ISSUE_INPUTS = {"path", "mode", "engine", "timeout", "cell-timeout", "parameters", "fail-on", "report-dir",
-                "image-name", "push", "binder-hub", "python-version", "paperpack-version"}
-ISSUE_OUTPUTS = {"verdict", "same", "differs", "failed", "report-json", "junit", "sarif", "html", "image",
-                 "image-digest", "badge-json"}
+ISSUE_INPUTS = {
+    "path",
+    "mode",
+    "engine",
+    "timeout",
+    "cell-timeout",
+    "parameters",
+    "fail-on",
+    "report-dir",
+    "image-name",
+    "push",
+    "binder-hub",
+    "python-version",
+    "paperpack-version",
+}
+ISSUE_OUTPUTS = {
+    "verdict",
+    "same",
+    "differs",
+    "failed",
+    "report-json",
+    "junit",
+    "sarif",
+    "html",
+    "image",
+    "image-digest",
+    "badge-json",
+}
 #: the report files the action points at, by output
-FILES = {"report-json": "report.json", "junit": "report.junit.xml", "sarif": "report.sarif", "html": "report.html",
-         "badge-json": "badge.json", "summary": "summary.md"}
+FILES = {
+    "report-json": "report.json",
+    "junit": "report.junit.xml",
+    "sarif": "report.sarif",
+    "html": "report.html",
+    "badge-json": "badge.json",
+    "summary": "summary.md",
+}
 SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -49,8 +79,9 @@ def workspace(tmp_path: Path) -> Path:
 
 def act(workspace: Path, **inputs: str) -> ActionRun:
     given = {"path": "paper", "engine": "local", "paperpack-version": "installed", **inputs}
-    return run_action(ROOT, inputs=given, workspace=workspace, runner_temp=workspace.parent / "runner",
-                      env=runner_env())
+    return run_action(
+        ROOT, inputs=given, workspace=workspace, runner_temp=workspace.parent / "runner", env=runner_env()
+    )
 
 
 def change_output(notebook: Path, old: str, new: str) -> None:
@@ -67,6 +98,7 @@ def change_output(notebook: Path, old: str, new: str) -> None:
 
 
 # --- action.yml itself --------------------------------------------------------------------------------
+
 
 def test_action_declares_the_inputs_and_outputs_and_is_composite() -> None:
     action = load_yaml(ROOT / "action.yml")
@@ -104,13 +136,19 @@ def test_the_verify_step_passes_every_setting_the_module_reads() -> None:
 
 # --- runs ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_a_reproduced_paper_passes_with_outputs_summary_and_artifact(workspace: Path) -> None:
     run = act(workspace, timeout="600", **{"cell-timeout": "120"})
     assert run.exit_code == 0 and not run.failed, run.log
     out = run.outputs
-    assert (out["verdict"], out["label"], out["same"], out["differs"], out["failed"]) == \
-        ("reproduced", "reproduced 3/3", "3", "0", "0")
+    assert (out["verdict"], out["label"], out["same"], out["differs"], out["failed"]) == (
+        "reproduced",
+        "reproduced 3/3",
+        "3",
+        "0",
+        "0",
+    )
     report_dir = Path(out["report-dir"])
     assert report_dir == (workspace / "paperpack-out").resolve()
     report = json.loads(Path(out["report-json"]).read_text())
@@ -186,8 +224,17 @@ def test_a_stale_report_in_the_output_folder_is_never_taken_for_this_run(workspa
 def test_an_input_with_shell_code_is_never_run(workspace: Path, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     payload = f'"; touch {marker}; "'
-    run = act(workspace, path=payload, **{"report-dir": payload, "image-name": payload, "parameters": f"n={payload}",
-                                          "binder-hub": payload, "artifact-name": payload})
+    run = act(
+        workspace,
+        path=payload,
+        **{
+            "report-dir": payload,
+            "image-name": payload,
+            "parameters": f"n={payload}",
+            "binder-hub": payload,
+            "artifact-name": payload,
+        },
+    )
     assert not marker.exists(), run.log
     assert run.step("verify").ran and run.exit_code == 1
     assert run.outputs["verdict"] == "not-run"
@@ -202,16 +249,27 @@ def test_the_harness_does_run_an_input_written_into_a_script(tmp_path: Path) -> 
     action.mkdir()
     (action / "action.yml").write_text(
         "name: vulnerable\ninputs:\n  path: {default: .}\nruns:\n  using: composite\n  steps:\n"
-        "    - shell: bash\n      run: echo \"${{ inputs.path }}\"\n")
+        '    - shell: bash\n      run: echo "${{ inputs.path }}"\n'
+    )
     marker = tmp_path / "pwned"
-    run = run_action(action, inputs={"path": f'"; touch {marker}; "'}, workspace=tmp_path,
-                     runner_temp=tmp_path / "runner", env=runner_env())
+    run = run_action(
+        action,
+        inputs={"path": f'"; touch {marker}; "'},
+        workspace=tmp_path,
+        runner_temp=tmp_path / "runner",
+        env=runner_env(),
+    )
     assert marker.exists(), run.log
 
 
 def test_bad_inputs_fail_with_a_message_naming_the_input(workspace: Path) -> None:
-    for name, value in (("fail-on", "sometimes"), ("timeout", "soon"), ("parameters", "no equals sign"),
-                        ("engine", "podman"), ("push", "maybe")):
+    for name, value in (
+        ("fail-on", "sometimes"),
+        ("timeout", "soon"),
+        ("parameters", "no equals sign"),
+        ("engine", "podman"),
+        ("push", "maybe"),
+    ):
         run = act(workspace, **{name: value})
         assert run.step("verify").outcome == "failure" and run.exit_code == 2, (name, run.log)
         (error,) = [a for a in run.annotations if a.level == "error"]
@@ -230,9 +288,10 @@ def test_env_and_path_files_reach_later_steps(tmp_path: Path) -> None:
         "name: files\noutputs:\n  seen: {value: '${{ steps.b.outputs.seen }}'}\nruns:\n  using: composite\n"
         "  steps:\n"
         "    - shell: bash\n      run: |\n        printf 'GREETING<<EOF\\nhello\\nworld\\nEOF\\n' >> \"$GITHUB_ENV\"\n"
-        "        echo \"$GITHUB_ACTION_PATH/bin\" >> \"$GITHUB_PATH\"\n"
+        '        echo "$GITHUB_ACTION_PATH/bin" >> "$GITHUB_PATH"\n'
         "    - id: b\n      shell: bash\n"
-        "      run: echo \"seen=$(hello-from-path) / ${GREETING//$'\\n'/ }\" >> \"$GITHUB_OUTPUT\"\n")
+        '      run: echo "seen=$(hello-from-path) / ${GREETING//$\'\\n\'/ }" >> "$GITHUB_OUTPUT"\n'
+    )
     run = run_action(action, inputs={}, workspace=tmp_path, runner_temp=tmp_path / "runner", env=runner_env())
     assert run.outputs == {"seen": "found on PATH / hello world"}, run.log
 
@@ -242,9 +301,11 @@ def test_the_harness_refuses_what_it_does_not_model(tmp_path: Path) -> None:
     action.mkdir()
     (action / "action.yml").write_text(
         "name: x\nruns:\n  using: composite\n  steps:\n"
-        "    - if: contains(github.ref, 'main')\n      shell: bash\n      run: 'true'\n")
+        "    - if: contains(github.ref, 'main')\n      shell: bash\n      run: 'true'\n"
+    )
     with pytest.raises(HarnessError, match="contains"):
         run_action(action, inputs={}, workspace=tmp_path, runner_temp=tmp_path / "runner", env=runner_env())
     with pytest.raises(HarnessError, match="does not declare"):
-        run_action(ROOT, inputs={"no-such-input": "x"}, workspace=tmp_path, runner_temp=tmp_path / "r",
-                   env=runner_env())
+        run_action(
+            ROOT, inputs={"no-such-input": "x"}, workspace=tmp_path, runner_temp=tmp_path / "r", env=runner_env()
+        )

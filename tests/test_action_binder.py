@@ -4,8 +4,8 @@ loopback (tests/binderhub_server.py), only after a good verdict; a failed pre-wa
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -24,19 +24,31 @@ def hub() -> Iterator[HubServer]:
 
 def commit(paper: Path) -> str:
     """Make ``paper`` a git repository whose origin is on GitHub; its commit."""
-    env = {"GIT_AUTHOR_NAME": "J. Carberry", "GIT_AUTHOR_EMAIL": "j@example.org", "GIT_COMMITTER_NAME": "J. Carberry",
-           "GIT_COMMITTER_EMAIL": "j@example.org", "PATH": "/usr/bin:/bin", "HOME": str(paper.parent)}
-    for args in (["init", "-q"], ["remote", "add", "origin", "https://github.com/carberry/lorenz.git"],
-                 ["add", "-A"], ["commit", "-q", "-m", "paper"]):
+    env = {
+        "GIT_AUTHOR_NAME": "J. Carberry",
+        "GIT_AUTHOR_EMAIL": "j@example.org",
+        "GIT_COMMITTER_NAME": "J. Carberry",
+        "GIT_COMMITTER_EMAIL": "j@example.org",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(paper.parent),
+    }
+    for args in (
+        ["init", "-q"],
+        ["remote", "add", "origin", "https://github.com/carberry/lorenz.git"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", "paper"],
+    ):
         subprocess.run(["git", *args], cwd=paper, env=env, check=True)
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=paper, env=env, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=paper, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def act(workspace: Path, hub: HubServer, **inputs: str) -> ActionRun:  # noqa: F811 (workspace is the fixture)
     given = {"path": "paper", "engine": "local", "paperpack-version": "installed", "binder-hub": hub.url, **inputs}
-    return run_action(ROOT, inputs=given, workspace=workspace, runner_temp=workspace.parent / "runner",
-                      env=runner_env())
+    return run_action(
+        ROOT, inputs=given, workspace=workspace, runner_temp=workspace.parent / "runner", env=runner_env()
+    )
 
 
 def test_a_good_verdict_pre_warms_the_hub_for_this_commit(workspace: Path, hub: HubServer) -> None:  # noqa: F811

@@ -4,7 +4,8 @@ pre-commit hook names only inputs, outputs, variables and hooks that exist."""
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
@@ -51,9 +52,15 @@ def check_workflow(workflow: dict[str, Any], block: str) -> int:
 
 def test_the_page_has_the_configurations_the_issue_asks_for() -> None:
     text = DOC.read_text(encoding="utf-8")
-    for heading in ("### An author's repository", "### A journal's template repository",
-                    "### Pull requests from forks", "### Caching the image between runs",
-                    "### Uploading SARIF (code scanning)", "## GitLab CI", "## pre-commit"):
+    for heading in (
+        "### An author's repository",
+        "### A journal's template repository",
+        "### Pull requests from forks",
+        "### Caching the image between runs",
+        "### Uploading SARIF (code scanning)",
+        "## GitLab CI",
+        "## pre-commit",
+    ):
         assert heading in text
     workflows = [YAML(typ="safe", pure=True).load(b) for b in BLOCKS]
     triggers = [w.get("on") or w.get(True) for w in workflows if isinstance(w, dict) and "jobs" in w]
@@ -97,8 +104,10 @@ def test_every_workflow_uses_the_action_and_the_checker_catches_a_wrong_input() 
     wrong = "jobs:\n  a:\n    steps:\n      - uses: paperpack/paperpack@v1\n        with:\n          fail_on: never\n"
     with pytest.raises(AssertionError, match="fail_on"):
         check_workflow(YAML(typ="safe", pure=True).load(wrong), wrong)
-    unknown = ("jobs:\n  a:\n    steps:\n      - id: p\n        uses: paperpack/paperpack@v1\n"
-               "      - run: echo ${{ steps.p.outputs.verdicts }}\n")
+    unknown = (
+        "jobs:\n  a:\n    steps:\n      - id: p\n        uses: paperpack/paperpack@v1\n"
+        "      - run: echo ${{ steps.p.outputs.verdicts }}\n"
+    )
     with pytest.raises(AssertionError, match="verdicts"):
         check_workflow(YAML(typ="safe", pure=True).load(unknown), unknown)
 

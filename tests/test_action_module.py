@@ -24,33 +24,75 @@ def test_parameters_are_name_value_lines_with_comments() -> None:
 
 
 def test_settings_become_the_arguments_of_paperpack_build() -> None:
-    settings = CiSettings.from_env({"PAPERPACK_PATH": "-paper", "PAPERPACK_TIMEOUT": "600", "PAPERPACK_PUSH": "True",
-                                    "PAPERPACK_PARAMETERS": "n=3", "PAPERPACK_IMAGE_NAME": "ghcr.io/a/b",
-                                    "PAPERPACK_ENGINE": "local", "PAPERPACK_FAIL_ON": "never"})
+    settings = CiSettings.from_env(
+        {
+            "PAPERPACK_PATH": "-paper",
+            "PAPERPACK_TIMEOUT": "600",
+            "PAPERPACK_PUSH": "True",
+            "PAPERPACK_PARAMETERS": "n=3",
+            "PAPERPACK_IMAGE_NAME": "ghcr.io/a/b",
+            "PAPERPACK_ENGINE": "local",
+            "PAPERPACK_FAIL_ON": "never",
+        }
+    )
     assert settings.fail_on is FailOn.NEVER
-    assert settings.build_argv() == ["build", "--mode", "auto", "--engine", "local", "--out-dir", "paperpack-out",
-                                     "--timeout", "600.0", "-p", "n", "3", "--image-name", "ghcr.io/a/b", "--push",
-                                     "--", "-paper"]
+    assert settings.build_argv() == [
+        "build",
+        "--mode",
+        "auto",
+        "--engine",
+        "local",
+        "--out-dir",
+        "paperpack-out",
+        "--timeout",
+        "600.0",
+        "-p",
+        "n",
+        "3",
+        "--image-name",
+        "ghcr.io/a/b",
+        "--push",
+        "--",
+        "-paper",
+    ]
     from paperpack.cli.main import build_parser
 
     parsed = build_parser().parse_args(settings.build_argv())
-    assert (parsed.path, parsed.timeout, parsed.parameters, parsed.push) == (Path("-paper"), 600.0, [["n", "3"]],
-                                                                             True)
+    assert (parsed.path, parsed.timeout, parsed.parameters, parsed.push) == (Path("-paper"), 600.0, [["n", "3"]], True)
 
 
-@pytest.mark.parametrize("variable, value", [("PAPERPACK_TIMEOUT", "0"), ("PAPERPACK_TIMEOUT", "inf"),
-                                             ("PAPERPACK_CELL_TIMEOUT", "nan"), ("PAPERPACK_MODE", "docker"),
-                                             ("PAPERPACK_PUSH", "yes please")])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("PAPERPACK_TIMEOUT", "0"),
+        ("PAPERPACK_TIMEOUT", "inf"),
+        ("PAPERPACK_CELL_TIMEOUT", "nan"),
+        ("PAPERPACK_MODE", "docker"),
+        ("PAPERPACK_PUSH", "yes please"),
+    ],
+)
 def test_a_bad_setting_names_the_input_and_its_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=rf"\({variable}\)"):
         CiSettings.from_env({variable: value})
 
 
-def outcome(cls: PaperClass, *, counts: dict[str, int] | None = None, errors: int = 0, complete: bool = True,
-            report: bool = True, findings: list[dict[str, Any]] | None = None,
-            notebooks: list[dict[str, Any]] | None = None) -> Outcome:
-    body = {"summary": {"errors": errors}, "complete": complete, "findings": findings or [],
-            "repository": {"root": "/work/space/paper"}, "run": {"notebooks": notebooks or []}}
+def outcome(
+    cls: PaperClass,
+    *,
+    counts: dict[str, int] | None = None,
+    errors: int = 0,
+    complete: bool = True,
+    report: bool = True,
+    findings: list[dict[str, Any]] | None = None,
+    notebooks: list[dict[str, Any]] | None = None,
+) -> Outcome:
+    body = {
+        "summary": {"errors": errors},
+        "complete": complete,
+        "findings": findings or [],
+        "repository": {"root": "/work/space/paper"},
+        "run": {"notebooks": notebooks or []},
+    }
     verdict = PaperVerdict(cls, (), 0, 3, counts or {})
     return Outcome(Path("out"), 0 if report else 2, {}, body if report else None, verdict)
 
@@ -60,18 +102,25 @@ DECISIONS = [  # (outcome, {fail-on: fails?})
     (outcome(R), {"failed": False, "differs": False, "findings": False, "never": False}),
     (outcome(PaperClass.MINOR_DIFFERENCES), {"failed": False, "differs": False, "findings": False, "never": False}),
     (outcome(R, errors=2), {"failed": False, "differs": False, "findings": True, "never": False}),
-    (outcome(P, counts={"same": 2, "differs": 1}), {"failed": False, "differs": True, "findings": True,
-                                                    "never": False}),
-    (outcome(P, counts={"same": 2, "no-outputs": 1}), {"failed": False, "differs": True, "findings": True,
-                                                       "never": False}),
-    (outcome(P, counts={"same": 2, "failed": 1}), {"failed": True, "differs": True, "findings": True,
-                                                   "never": False}),
-    (outcome(PaperClass.NOT_REPRODUCED, counts={"differs": 3}), {"failed": False, "differs": True, "findings": True,
-                                                                 "never": False}),
+    (
+        outcome(P, counts={"same": 2, "differs": 1}),
+        {"failed": False, "differs": True, "findings": True, "never": False},
+    ),
+    (
+        outcome(P, counts={"same": 2, "no-outputs": 1}),
+        {"failed": False, "differs": True, "findings": True, "never": False},
+    ),
+    (outcome(P, counts={"same": 2, "failed": 1}), {"failed": True, "differs": True, "findings": True, "never": False}),
+    (
+        outcome(PaperClass.NOT_REPRODUCED, counts={"differs": 3}),
+        {"failed": False, "differs": True, "findings": True, "never": False},
+    ),
     (outcome(N, report=False), {"failed": True, "differs": True, "findings": True, "never": False}),
     (outcome(N), {"failed": True, "differs": True, "findings": True, "never": False}),
-    (outcome(P, counts={"same": 1}, complete=False), {"failed": True, "differs": True, "findings": True,
-                                                      "never": False}),
+    (
+        outcome(P, counts={"same": 1}, complete=False),
+        {"failed": True, "differs": True, "findings": True, "never": False},
+    ),
 ]
 
 
@@ -87,16 +136,26 @@ def test_fail_on_decides_the_status(number: int) -> None:
 
 
 def finding(severity: str, number: int) -> dict[str, Any]:
-    return {"rule": f"NB{number:03d}", "name": "a-rule", "severity": severity, "path": f"nb{number}.ipynb",
-            "line": number + 1, "cell": None, "message": f"message {number}\n::error::not a command", "why": "why",
-            "fix": "fix"}
+    return {
+        "rule": f"NB{number:03d}",
+        "name": "a-rule",
+        "severity": severity,
+        "path": f"nb{number}.ipynb",
+        "line": number + 1,
+        "cell": None,
+        "message": f"message {number}\n::error::not a command",
+        "why": "why",
+        "fix": "fix",
+    }
 
 
 def test_annotations_stay_within_githubs_limits_and_the_rest_is_counted() -> None:
     findings = [finding("error", n) for n in range(15)] + [finding("warning", n) for n in range(12)]
-    notebooks = [{"path": "a.ipynb", "verdict": "failed", "message": "boom"},
-                 {"path": "b.ipynb", "verdict": "differs", "message": "cell 3"},
-                 {"path": "c.ipynb", "verdict": "same", "message": ""}]
+    notebooks = [
+        {"path": "a.ipynb", "verdict": "failed", "message": "boom"},
+        {"path": "b.ipynb", "verdict": "differs", "message": "cell 3"},
+        {"path": "c.ipynb", "verdict": "same", "message": ""},
+    ]
     case = outcome(P, findings=findings, notebooks=notebooks)
     notes = make_annotations(case, Path("/work/space"))
     made = read_annotations("\n".join(notes.lines))
@@ -142,12 +201,15 @@ def test_only_report_files_written_since_the_snapshot_count(tmp_path: Path) -> N
     stale = read_outcome(out, before, 2)
     assert stale.files == {} and stale.report is None and stale.verdict.cls is PaperClass.NOT_RUN
     new = out / ".report.json.tmp"
-    new.write_text('{"paper": {"class": "partially-reproduced", "reasons": ["differs-in-text", "from-the-future"],'
-                   ' "reproduced": 2, "considered": 3, "counts": {"same": 2, "differs": 1}}, "complete": true}')
+    new.write_text(
+        '{"paper": {"class": "partially-reproduced", "reasons": ["differs-in-text", "from-the-future"],'
+        ' "reproduced": 2, "considered": 3, "counts": {"same": 2, "differs": 1}}, "complete": true}'
+    )
     os.replace(new, out / "report.json")
     (out / "report.html").symlink_to(out / "badge.json")
     fresh = read_outcome(out, before, 1)
     assert set(fresh.files) == {"report-json"}  # badge.json unchanged, report.html a link
-    assert fresh.verdict == PaperVerdict(PaperClass.PARTIALLY_REPRODUCED, (Reason.DIFFERS_IN_TEXT,), 2, 3,
-                                         {"same": 2, "differs": 1})
+    assert fresh.verdict == PaperVerdict(
+        PaperClass.PARTIALLY_REPRODUCED, (Reason.DIFFERS_IN_TEXT,), 2, 3, {"same": 2, "differs": 1}
+    )
     assert (fresh.differs, fresh.failed) == (1, 0)

@@ -24,8 +24,12 @@ def make_tar(path: Path, members: list[tuple[str, str, bytes | str]]) -> Path:
                 info.size = len(data)
                 tf.addfile(info, io.BytesIO(data))
                 continue
-            info.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE,
-                         "fifo": tarfile.FIFOTYPE}[kind]
+            info.type = {
+                "dir": tarfile.DIRTYPE,
+                "sym": tarfile.SYMTYPE,
+                "hard": tarfile.LNKTYPE,
+                "fifo": tarfile.FIFOTYPE,
+            }[kind]
             if kind in ("sym", "hard"):
                 info.linkname = str(payload)
             tf.addfile(info)
@@ -47,8 +51,10 @@ def make_zip(path: Path, members: list[tuple[str, str, bytes | str]]) -> Path:
 
 @pytest.mark.parametrize("maker", [make_tar, make_zip])
 def test_good_archive_unpacks(maker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    arch = maker(tmp_path / ("a.tar.gz" if maker is make_tar else "a.zip"),
-                 [("data/x.csv", "file", "a,b\n1,2\n"), ("data/link.csv", "sym", "x.csv"), ("top.txt", "file", "hi")])
+    arch = maker(
+        tmp_path / ("a.tar.gz" if maker is make_tar else "a.zip"),
+        [("data/x.csv", "file", "a,b\n1,2\n"), ("data/link.csv", "sym", "x.csv"), ("top.txt", "file", "hi")],
+    )
     out = extract_archive(arch, tmp_path / "out")
     assert (out / "data" / "x.csv").read_text() == "a,b\n1,2\n"
     assert (out / "data" / "link.csv").is_symlink() and (out / "data" / "link.csv").read_text() == "a,b\n1,2\n"
@@ -56,13 +62,16 @@ def test_good_archive_unpacks(maker, tmp_path: Path) -> None:  # type: ignore[no
 
 
 @pytest.mark.parametrize("maker", [make_tar, make_zip])
-@pytest.mark.parametrize("members, why", [
-    ([("../evil.txt", "file", "x")], "'..'"),
-    ([("ok/../../evil.txt", "file", "x")], "'..'"),
-    ([("/etc/evil.txt", "file", "x")], "absolute path"),
-    ([("data/out", "sym", "../../outside")], "points outside"),
-    ([("data/abs", "sym", "/etc/passwd")], "absolute path"),
-])
+@pytest.mark.parametrize(
+    "members, why",
+    [
+        ([("../evil.txt", "file", "x")], "'..'"),
+        ([("ok/../../evil.txt", "file", "x")], "'..'"),
+        ([("/etc/evil.txt", "file", "x")], "absolute path"),
+        ([("data/out", "sym", "../../outside")], "points outside"),
+        ([("data/abs", "sym", "/etc/passwd")], "absolute path"),
+    ],
+)
 def test_hostile_members_are_refused(maker, members, why: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     arch = maker(tmp_path / ("a.tar.gz" if maker is make_tar else "a.zip"), members)
     with pytest.raises(UnsafeArchiveError, match=why) as info:
@@ -90,7 +99,9 @@ def test_link_chains(tmp_path: Path) -> None:
     with pytest.raises(UnsafeArchiveError, match="through other links"):
         extract_archive(arch, tmp_path / "out")
     assert not (tmp_path / "evil.txt").exists()
-    arch = make_tar(tmp_path / "w.tar.gz", [("sub", "dir", b""), ("sub/up", "sym", ".."), ("sub/up/x.txt", "file", "x")])
+    arch = make_tar(
+        tmp_path / "w.tar.gz", [("sub", "dir", b""), ("sub/up", "sym", ".."), ("sub/up/x.txt", "file", "x")]
+    )
     out = extract_archive(arch, tmp_path / "out")  # sub/up -> sub/.. is the root: still inside
     assert (out / "x.txt").read_text() == "x"
 
@@ -112,8 +123,10 @@ def test_size_bomb_stops_at_the_limit(maker, tmp_path: Path) -> None:  # type: i
 
 def test_hard_links_count_against_the_size_limit(tmp_path: Path) -> None:
     """Each hard link is a copy: links to one big member cannot write past max_total_bytes."""
-    arch = make_tar(tmp_path / "h.tar.gz", [("big.bin", "file", bytes(600 << 10)), ("c1.bin", "hard", "big.bin"),
-                                            ("c2.bin", "hard", "big.bin")])
+    arch = make_tar(
+        tmp_path / "h.tar.gz",
+        [("big.bin", "file", bytes(600 << 10)), ("c1.bin", "hard", "big.bin"), ("c2.bin", "hard", "big.bin")],
+    )
     with pytest.raises(UnsafeArchiveError, match="more than 1048576 bytes"):
         extract_archive(arch, tmp_path / "out", limits=ArchiveLimits(max_total_bytes=1 << 20, max_ratio=1e9))
     assert not (tmp_path / "out").exists()
@@ -146,13 +159,17 @@ def test_not_an_archive_and_damaged(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("members", "culprit"), [
-    ([("a", "file", b"x"), ("a/b", "file", b"y")], "a/b"),  # a file, then a file inside it
-    ([("a", "file", b"x"), ("a", "dir", b"")], "a"),  # a file, then a folder of the same name
-    ([("a", "dir", b""), ("a", "file", b"x")], "a"),  # a folder, then a file of the same name
-])
-def test_file_and_folder_at_one_path_is_unsafe_not_a_crash(tmp_path: Path, members: list[tuple[str, str, bytes]],
-                                                           culprit: str) -> None:
+@pytest.mark.parametrize(
+    ("members", "culprit"),
+    [
+        ([("a", "file", b"x"), ("a/b", "file", b"y")], "a/b"),  # a file, then a file inside it
+        ([("a", "file", b"x"), ("a", "dir", b"")], "a"),  # a file, then a folder of the same name
+        ([("a", "dir", b""), ("a", "file", b"x")], "a"),  # a folder, then a file of the same name
+    ],
+)
+def test_file_and_folder_at_one_path_is_unsafe_not_a_crash(
+    tmp_path: Path, members: list[tuple[str, str, bytes]], culprit: str
+) -> None:
     arch = make_tar(tmp_path / "clash.tar.gz", members)
     with pytest.raises(UnsafeArchiveError, match=rf"^clash\.tar\.gz: member {culprit!r} cannot be extracted") as info:
         extract_archive(arch, tmp_path / "out")
@@ -161,6 +178,7 @@ def test_file_and_folder_at_one_path_is_unsafe_not_a_crash(tmp_path: Path, membe
 
 
 # -- one test per safety check (each fails when its check alone is removed) ---------------------
+
 
 def test_a_member_replacing_a_link_is_refused(tmp_path: Path) -> None:
     """A file member at the path of an earlier link would be written through the link."""
@@ -209,8 +227,10 @@ def test_tar_compression_bomb_is_refused_while_extracting(compression: str, tmp_
     """The default limits stop a tar bomb of any compression by its ratio, long before its total size."""
     arch = _bomb(tmp_path, compression, 48 << 20)
     assert arch.stat().st_size < 64 << 10
-    bomb = (rf"^{arch.name}: member 'zeros\.bin' brings the archive to \d+ bytes unpacked from \d+ packed "
-            r"\(ratio above 200\): a compression bomb")
+    bomb = (
+        rf"^{arch.name}: member 'zeros\.bin' brings the archive to \d+ bytes unpacked from \d+ packed "
+        r"\(ratio above 200\): a compression bomb"
+    )
     with pytest.raises(UnsafeArchiveError, match=bomb):
         extract_archive(arch, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -226,8 +246,13 @@ def test_the_archive_is_named_by_its_label(tmp_path: Path) -> None:
 
 def _modes_tar(path: Path) -> Path:
     with tarfile.open(path, "w:gz") as tf:
-        for name, kind, mode in (("d", "dir", 0o700), ("d/e", "dir", 0o2700), ("d/e/secret.csv", "file", 0o600),
-                                 ("tool.sh", "file", 0o4750), ("plain.txt", "file", 0o640)):
+        for name, kind, mode in (
+            ("d", "dir", 0o700),
+            ("d/e", "dir", 0o2700),
+            ("d/e/secret.csv", "file", 0o600),
+            ("tool.sh", "file", 0o4750),
+            ("plain.txt", "file", 0o640),
+        ):
             info = tarfile.TarInfo(name)
             info.mode = mode
             if kind == "dir":
@@ -256,12 +281,26 @@ def test_extracted_modes_let_any_user_read(tmp_path: Path) -> None:
         finally:
             os.umask(old)
         modes = {str(p.relative_to(out)): st.S_IMODE(p.lstat().st_mode) for p in [out, *out.rglob("*")]}
-        assert modes == {".": 0o755, "d": 0o755, "d/e": 0o755, "d/e/secret.csv": 0o644, "tool.sh": 0o755,
-                         "plain.txt": 0o644}
+        assert modes == {
+            ".": 0o755,
+            "d": 0o755,
+            "d/e": 0o755,
+            "d/e/secret.csv": 0o644,
+            "tool.sh": 0o755,
+            "plain.txt": 0o644,
+        }
         if os.geteuid() == 0:  # really read it as the container's user
-            read = subprocess.run(["cat", str(out / "d" / "e" / "secret.csv")], user=1000, group=1000,
-                                  extra_groups=[], capture_output=True, text=True, timeout=60)
+            read = subprocess.run(
+                ["cat", str(out / "d" / "e" / "secret.csv")],
+                user=1000,
+                group=1000,
+                extra_groups=[],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert (read.returncode, read.stdout) == (0, "x\n"), read.stderr
     finally:
         import shutil
+
         shutil.rmtree(base)

@@ -17,14 +17,21 @@ from tests.test_archive import make_tar, make_zip
 
 
 @pytest.mark.parametrize("maker", [make_tar, make_zip])
-@pytest.mark.parametrize("target, why", [
-    ("C:", "absolute path"),
-    ("C:\\Windows\\win.ini", "absolute path"),
-    ("..\\..\\outside", "points outside the target folder"),
-    ("..", "points outside the target folder"),  # refused by the link check itself, not only by a later one
-])
-def test_windows_style_and_parent_link_targets_are_refused(maker, target: str, why: str,  # type: ignore[no-untyped-def]
-                                                           tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "target, why",
+    [
+        ("C:", "absolute path"),
+        ("C:\\Windows\\win.ini", "absolute path"),
+        ("..\\..\\outside", "points outside the target folder"),
+        ("..", "points outside the target folder"),  # refused by the link check itself, not only by a later one
+    ],
+)
+def test_windows_style_and_parent_link_targets_are_refused(
+    maker,
+    target: str,
+    why: str,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     arch = maker(tmp_path / ("a.tar.gz" if maker is make_tar else "a.zip"), [("link", "sym", target)])
     with pytest.raises(UnsafeArchiveError, match=why):
         extract_archive(arch, tmp_path / "out")
@@ -61,7 +68,8 @@ def test_a_zip_symlink_target_that_is_not_utf8_is_not_a_crash(tmp_path: Path) ->
 
 def test_the_zip_ratio_counts_every_members_packed_bytes(tmp_path: Path) -> None:
     """300 incompressible members (2.3 MiB): unpacked/packed stays near 1, far below the ratio limit of 200."""
-    members: list[tuple[str, str, bytes | str]] = [(f"part{i:03d}.bin", "file", os.urandom(8 << 10))
-                                                   for i in range(300)]
+    members: list[tuple[str, str, bytes | str]] = [
+        (f"part{i:03d}.bin", "file", os.urandom(8 << 10)) for i in range(300)
+    ]
     out = extract_archive(make_zip(tmp_path / "a.zip", members), tmp_path / "out")
     assert len(list(out.iterdir())) == 300

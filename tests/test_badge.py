@@ -14,13 +14,22 @@ import pytest
 from paperpack.binder.launch import LaunchOptions, Provider, launch_target, parse_hub, parse_remote
 from paperpack.cli.main import main
 from paperpack.errors import ManifestError, UsageError
-from paperpack.repository.manifest import BinderSettings, parse_manifest
-from paperpack.util.atomic import TEMP_NAME
-from paperpack.report.badge import (BadgeFormat, BadgeOptions, insert_badges, markers, readme_badges, status_endpoint,
-                                    status_svg, write_badges, write_status_badges)
+from paperpack.report.badge import (
+    BadgeFormat,
+    BadgeOptions,
+    insert_badges,
+    markers,
+    readme_badges,
+    status_endpoint,
+    status_svg,
+    write_badges,
+    write_status_badges,
+)
 from paperpack.report.paper import PaperClass, PaperVerdict
 from paperpack.report.publish import WRITERS, Publication
+from paperpack.repository.manifest import BinderSettings, parse_manifest
 from paperpack.repository.repo import Repo
+from paperpack.util.atomic import TEMP_NAME
 
 ENDPOINT_SCHEMA = json.loads((Path(__file__).parent / "files" / "badges" / "shields-endpoint.schema.json").read_text())
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -28,13 +37,33 @@ START, END = markers(BadgeFormat.MARKDOWN)
 
 
 def git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "init.defaultBranch=main",
-                           "-C", str(root), *args], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.org",
+            "-c",
+            "init.defaultBranch=main",
+            "-C",
+            str(root),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.strip()
 
 
-def paper(root: Path, *, remote: str | None = "git@github.com:carberry/lorenz.git", commit: bool = True,
-          manifest: str | None = None) -> Path:
+def paper(
+    root: Path,
+    *,
+    remote: str | None = "git@github.com:carberry/lorenz.git",
+    commit: bool = True,
+    manifest: str | None = None,
+) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "analysis").mkdir()
     (root / "analysis" / "01 data.ipynb").write_text("{}")
@@ -52,28 +81,41 @@ def paper(root: Path, *, remote: str | None = "git@github.com:carberry/lorenz.gi
 
 # --- where a launch points -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("remote, provider, name", [
-    ("https://github.com/carberry/lorenz.git", Provider.GITHUB, "carberry/lorenz"),
-    ("https://github.com/carberry/lorenz/", Provider.GITHUB, "carberry/lorenz"),
-    ("git@github.com:carberry/lorenz.git", Provider.GITHUB, "carberry/lorenz"),
-    ("ssh://git@github.com/carberry/lorenz", Provider.GITHUB, "carberry/lorenz"),
-    ("https://x-access-token:SECRET@github.com/carberry/lorenz.git", Provider.GITHUB, "carberry/lorenz"),
-    ("carberry/lorenz", Provider.GITHUB, "carberry/lorenz"),
-    ("https://gitlab.com/group/sub/project.git", Provider.GITLAB, "group/sub/project"),
-    ("git@gitlab.com:group/project.git", Provider.GITLAB, "group/project"),
-    ("https://codeberg.org/carberry/lorenz.git", Provider.GIT, "https://codeberg.org/carberry/lorenz.git"),
-    ("https://user:SECRET@codeberg.org/carberry/lorenz", Provider.GIT, "https://codeberg.org/carberry/lorenz.git"),
-    ("10.5281/zenodo.8417963", Provider.ZENODO, "10.5281/zenodo.8417963"),
-    ("https://doi.org/10.5281/ZENODO.8417963", Provider.ZENODO, "10.5281/zenodo.8417963"),
-])
+
+@pytest.mark.parametrize(
+    "remote, provider, name",
+    [
+        ("https://github.com/carberry/lorenz.git", Provider.GITHUB, "carberry/lorenz"),
+        ("https://github.com/carberry/lorenz/", Provider.GITHUB, "carberry/lorenz"),
+        ("git@github.com:carberry/lorenz.git", Provider.GITHUB, "carberry/lorenz"),
+        ("ssh://git@github.com/carberry/lorenz", Provider.GITHUB, "carberry/lorenz"),
+        ("https://x-access-token:SECRET@github.com/carberry/lorenz.git", Provider.GITHUB, "carberry/lorenz"),
+        ("carberry/lorenz", Provider.GITHUB, "carberry/lorenz"),
+        ("https://gitlab.com/group/sub/project.git", Provider.GITLAB, "group/sub/project"),
+        ("git@gitlab.com:group/project.git", Provider.GITLAB, "group/project"),
+        ("https://codeberg.org/carberry/lorenz.git", Provider.GIT, "https://codeberg.org/carberry/lorenz.git"),
+        ("https://user:SECRET@codeberg.org/carberry/lorenz", Provider.GIT, "https://codeberg.org/carberry/lorenz.git"),
+        ("10.5281/zenodo.8417963", Provider.ZENODO, "10.5281/zenodo.8417963"),
+        ("https://doi.org/10.5281/ZENODO.8417963", Provider.ZENODO, "10.5281/zenodo.8417963"),
+    ],
+)
 def test_remotes_of_every_form_give_the_provider_and_no_credentials(remote: str, provider: Provider, name: str) -> None:
     source = parse_remote(remote)
     assert (source.provider, source.name) == (provider, name)
     assert "SECRET" not in source.name and "SECRET" not in source.note
 
 
-@pytest.mark.parametrize("remote", ["/home/me/paper", "file:///srv/paper.git", "https://github.com/only-owner",
-                                    "https://github.com/a/b/c", "https://example.org/", "../paper"])
+@pytest.mark.parametrize(
+    "remote",
+    [
+        "/home/me/paper",
+        "file:///srv/paper.git",
+        "https://github.com/only-owner",
+        "https://github.com/a/b/c",
+        "https://example.org/",
+        "../paper",
+    ],
+)
 def test_a_remote_binder_cannot_fetch_is_refused_naming_the_flag(remote: str) -> None:
     with pytest.raises(UsageError) as err:
         parse_remote(remote)
@@ -89,8 +131,11 @@ def test_launch_urls_of_each_provider(tmp_path: Path) -> None:
     assert gh.pinned and not gh.notes
     gl = launch_target(root, ["a.ipynb"], options=LaunchOptions(remote="https://gitlab.com/g/sub/p.git", ref=SHA))
     assert gl.launch_url == f"https://mybinder.org/v2/gl/g%2Fsub%2Fp/{SHA}?labpath=a.ipynb"
-    other = launch_target(root, [], options=LaunchOptions(remote="https://example.org/r.git", ref=SHA,
-                                                           hub="https://hub.example.org/binder/"))
+    other = launch_target(
+        root,
+        [],
+        options=LaunchOptions(remote="https://example.org/r.git", ref=SHA, hub="https://hub.example.org/binder/"),
+    )
     assert other.launch_url == f"https://hub.example.org/binder/v2/git/https%3A%2F%2Fexample.org%2Fr.git/{SHA}"
     assert other.badge_image == "https://hub.example.org/binder/badge_logo.svg"
     zen = launch_target(root, ["a.ipynb"], options=LaunchOptions(remote="10.5281/zenodo.42", ref="main"))
@@ -134,17 +179,21 @@ def test_a_paper_in_a_subfolder_opens_its_notebook_from_the_repository_root(tmp_
 
 
 def test_the_manifest_binder_section_is_read_and_flags_win(tmp_path: Path) -> None:
-    manifest = ("version: 1\nbinder:\n  url: https://binder.example.org\n  repository: https://gitlab.com/g/p\n"
-                "  ref: v1.0\n  urlpath: lab/tree/analysis\n")
+    manifest = (
+        "version: 1\nbinder:\n  url: https://binder.example.org\n  repository: https://gitlab.com/g/p\n"
+        "  ref: v1.0\n  urlpath: lab/tree/analysis\n"
+    )
     root = paper(tmp_path / "p", manifest=manifest)
     repo = Repo.open(root)
     assert repo.manifest is not None
-    assert repo.manifest.binder == BinderSettings("https://binder.example.org", "https://gitlab.com/g/p", "v1.0",
-                                                  "lab/tree/analysis")
+    assert repo.manifest.binder == BinderSettings(
+        "https://binder.example.org", "https://gitlab.com/g/p", "v1.0", "lab/tree/analysis"
+    )
     made = readme_badges(repo)
     assert made.target.launch_url == "https://binder.example.org/v2/gl/g%2Fp/v1.0?urlpath=lab%2Ftree%2Fanalysis"
-    flags = readme_badges(repo, BadgeOptions(launch=LaunchOptions(hub="https://other.example.org", ref=SHA,
-                                                                  remote="carberry/x")))
+    flags = readme_badges(
+        repo, BadgeOptions(launch=LaunchOptions(hub="https://other.example.org", ref=SHA, remote="carberry/x"))
+    )
     assert flags.target.launch_url == f"https://other.example.org/v2/gh/carberry/x/{SHA}?urlpath=lab%2Ftree%2Fanalysis"
 
 
@@ -152,8 +201,14 @@ def test_the_manifest_binder_url_must_be_a_web_address() -> None:
     with pytest.raises(ManifestError) as err:
         parse_manifest("version: 1\nbinder:\n  url: mybinder.org\n")
     assert "binder.url" in str(err.value) and "http(s) URL" in str(err.value)
-    for bad in ("ftp://hub.example.org", "https://x.org/a)b", 'https://x.org"><img/', "https://u:p@x.org",
-                "https://x.org/?q=1", "https://x.org/a b"):
+    for bad in (
+        "ftp://hub.example.org",
+        "https://x.org/a)b",
+        'https://x.org"><img/',
+        "https://u:p@x.org",
+        "https://x.org/?q=1",
+        "https://x.org/a b",
+    ):
         with pytest.raises(UsageError, match="is not a BinderHub address"):
             parse_hub(bad)
     assert parse_hub("http://[::1]:8080/hub/") == "http://[::1]:8080/hub"
@@ -161,9 +216,13 @@ def test_the_manifest_binder_url_must_be_a_web_address() -> None:
 
 # --- the status badge ------------------------------------------------------------------------------------------------
 
-VERDICTS = [PaperVerdict(PaperClass.REPRODUCED, (), 3, 3), PaperVerdict(PaperClass.MINOR_DIFFERENCES, (), 3, 3),
-            PaperVerdict(PaperClass.PARTIALLY_REPRODUCED, (), 2, 3), PaperVerdict(PaperClass.NOT_REPRODUCED, (), 0, 3),
-            PaperVerdict(PaperClass.NOT_RUN)]
+VERDICTS = [
+    PaperVerdict(PaperClass.REPRODUCED, (), 3, 3),
+    PaperVerdict(PaperClass.MINOR_DIFFERENCES, (), 3, 3),
+    PaperVerdict(PaperClass.PARTIALLY_REPRODUCED, (), 2, 3),
+    PaperVerdict(PaperClass.NOT_REPRODUCED, (), 0, 3),
+    PaperVerdict(PaperClass.NOT_RUN),
+]
 
 
 @pytest.mark.parametrize("verdict", VERDICTS, ids=lambda v: v.cls.value)
@@ -174,8 +233,12 @@ def test_badge_json_follows_the_shields_endpoint_schema(verdict: PaperVerdict) -
 
 
 def test_the_schema_used_rejects_what_shields_rejects() -> None:
-    for bad in ({"schemaVersion": 2, "label": "a", "message": "b"}, {"schemaVersion": 1, "label": "a", "message": ""},
-                {"schemaVersion": 1, "message": "b"}, {"schemaVersion": 1, "label": "a", "message": "b", "color": "mauve!"}):
+    for bad in (
+        {"schemaVersion": 2, "label": "a", "message": "b"},
+        {"schemaVersion": 1, "label": "a", "message": ""},
+        {"schemaVersion": 1, "message": "b"},
+        {"schemaVersion": 1, "label": "a", "message": "b", "color": "mauve!"},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, ENDPOINT_SCHEMA)
 
@@ -197,8 +260,14 @@ def test_badge_svg_is_svg_with_the_verdict_and_the_same_bytes_each_time() -> Non
 
 def test_write_status_badges_writes_both_files_atomically(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    publication = Publication(repo=None, result=None, verdict=VERDICTS[0], out_dir=out,  # type: ignore[arg-type]
-                              commit=SHA, report={})
+    publication = Publication(
+        repo=None,
+        result=None,
+        verdict=VERDICTS[0],
+        out_dir=out,  # type: ignore[arg-type]
+        commit=SHA,
+        report={},
+    )
     written = write_status_badges(publication)
     assert written == [out / "badge.json", out / "badge.svg"]
     assert json.loads((out / "badge.json").read_text()) == status_endpoint(VERDICTS[0])
@@ -213,8 +282,14 @@ def test_write_status_badges_refuses_a_link_where_badge_json_goes(tmp_path: Path
     victim = tmp_path / "victim"
     victim.write_text("keep")
     (out / "badge.json").symlink_to(victim)
-    publication = Publication(repo=None, result=None, verdict=VERDICTS[0], out_dir=out,  # type: ignore[arg-type]
-                              commit=SHA, report={})
+    publication = Publication(
+        repo=None,
+        result=None,
+        verdict=VERDICTS[0],
+        out_dir=out,  # type: ignore[arg-type]
+        commit=SHA,
+        report={},
+    )
     with pytest.raises(UsageError):
         write_status_badges(publication)
     assert victim.read_text() == "keep"
@@ -222,17 +297,24 @@ def test_write_status_badges_refuses_a_link_where_badge_json_goes(tmp_path: Path
 
 # --- README badges and their markers ---------------------------------------------------------------------------------
 
+
 def test_the_status_badge_url_is_derived_for_github_and_otherwise_a_note(tmp_path: Path) -> None:
     repo = Repo.open(paper(tmp_path / "p"))
     made = readme_badges(repo)
     assert [b.alt for b in made.badges] == ["Binder", "reproducibility"]
-    assert made.badges[1].image == ("https://img.shields.io/endpoint?url=https%3A%2F%2Fraw.githubusercontent.com%2F"
-                                    "carberry%2Florenz%2FHEAD%2Fpaperpack-out%2Fbadge.json")
+    assert made.badges[1].image == (
+        "https://img.shields.io/endpoint?url=https%3A%2F%2Fraw.githubusercontent.com%2F"
+        "carberry%2Florenz%2FHEAD%2Fpaperpack-out%2Fbadge.json"
+    )
     other = readme_badges(repo, BadgeOptions(launch=LaunchOptions(remote="https://example.org/r.git")))
     assert [b.alt for b in other.badges] == ["Binder"]
     assert any("--status-url" in note for note in other.notes)
-    given = readme_badges(repo, BadgeOptions(launch=LaunchOptions(remote="https://example.org/r.git"),
-                                             status_url="https://ci.example.org/p/badge.json"))
+    given = readme_badges(
+        repo,
+        BadgeOptions(
+            launch=LaunchOptions(remote="https://example.org/r.git"), status_url="https://ci.example.org/p/badge.json"
+        ),
+    )
     assert given.badges[1].image.endswith("url=https%3A%2F%2Fci.example.org%2Fp%2Fbadge.json")
 
 
@@ -242,8 +324,10 @@ def test_badges_render_in_markdown_rst_and_html(tmp_path: Path) -> None:
     assert made.render(BadgeFormat.MARKDOWN).startswith(f"[![Binder](https://mybinder.org/badge_logo.svg)]({url}) ![")
     rst = made.render(BadgeFormat.RST)
     assert f".. image:: https://mybinder.org/badge_logo.svg\n   :target: {url}\n   :alt: Binder" in rst
-    assert f'<a href="{url.replace("&", "&amp;")}"><img src="https://mybinder.org/badge_logo.svg" alt="Binder"></a>' \
+    assert (
+        f'<a href="{url.replace("&", "&amp;")}"><img src="https://mybinder.org/badge_logo.svg" alt="Binder"></a>'
         in made.render(BadgeFormat.HTML)
+    )
 
 
 def test_insert_after_the_title_then_update_in_place_idempotently() -> None:
@@ -267,12 +351,15 @@ def test_rst_goes_after_the_underlined_title_between_rst_comments() -> None:
     assert out == f"Lorenz\n======\n\n{start}\n\nX\n\n{end}\n\nText\n"
 
 
-@pytest.mark.parametrize("text", [
-    f"# T\n{START}\nA\n{END}\n{START}\nB\n{END}\n",  # duplicated
-    f"# T\n{START}\nA\n",  # start only
-    f"# T\nA\n{END}\n",  # end only
-    f"# T\n{END}\nA\n{START}\n",  # end before start
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"# T\n{START}\nA\n{END}\n{START}\nB\n{END}\n",  # duplicated
+        f"# T\n{START}\nA\n",  # start only
+        f"# T\nA\n{END}\n",  # end only
+        f"# T\n{END}\nA\n{START}\n",  # end before start
+    ],
+)
 def test_markers_that_are_not_one_pair_are_an_error_and_the_file_is_untouched(tmp_path: Path, text: str) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(text)
@@ -328,8 +415,10 @@ def test_write_refuses_non_utf8_and_creates_a_missing_file(tmp_path: Path) -> No
 
 # --- the command -----------------------------------------------------------------------------------------------------
 
-def test_cli_prints_then_writes_the_badges(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_cli_prints_then_writes_the_badges(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = paper(tmp_path / "p")
     sha = git(root, "rev-parse", "HEAD")
     assert main(["badge", str(root)]) == 0
@@ -351,6 +440,7 @@ def test_cli_without_remote_says_what_to_pass(tmp_path: Path, capsys: pytest.Cap
 
 
 # --- the documented examples are the command's real output -----------------------------------------------------------
+
 
 def test_docs_and_readmes_show_what_paperpack_badge_prints(capsys: pytest.CaptureFixture[str]) -> None:
     root = Path(__file__).resolve().parent.parent
@@ -376,8 +466,12 @@ def test_a_verification_writes_the_status_badges_of_its_verdict(tmp_path: Path) 
     root = tmp_path / "paper"
     shutil.copytree(Path(__file__).parent / "cases" / "run-image-found", root)
     out = tmp_path / "out"
-    result = paperpack.verify(root, paperpack.VerifyOptions(stages=frozenset({Stage.VALIDATE, Stage.RUN}),
-                                                            run=RunSettings(engine="local", out_dir=out)))
+    result = paperpack.verify(
+        root,
+        paperpack.VerifyOptions(
+            stages=frozenset({Stage.VALIDATE, Stage.RUN}), run=RunSettings(engine="local", out_dir=out)
+        ),
+    )
     assert result.published is not None and not result.published.failed
     assert {out / "badge.json", out / "badge.svg"} <= set(result.published.written)
     endpoint = json.loads((out / "badge.json").read_text())

@@ -7,7 +7,6 @@ archives, a hostile archive) for this file and for tests/test_batch_dask.py.
 from __future__ import annotations
 
 import html
-
 import json
 import re
 import subprocess
@@ -23,8 +22,17 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from paperpack.batch import SourceKind, Submission, parse_queue, read_queue
 from paperpack.batch.fetch import fetch, quick_revision
 from paperpack.batch.index import BatchEntry, _csp_hash, write_index
-from paperpack.batch.state import (Failure, FailureKind, Layout, NotebookLine, State, Status, SubmissionResult,
-                                   read_state, write_state)
+from paperpack.batch.state import (
+    Failure,
+    FailureKind,
+    Layout,
+    NotebookLine,
+    State,
+    Status,
+    SubmissionResult,
+    read_state,
+    write_state,
+)
 from paperpack.errors import FetchError, QueueError, UnsafeArchiveError
 
 GIT_ID = ["-c", "user.name=Test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"]
@@ -32,8 +40,9 @@ GIT_ID = ["-c", "user.name=Test", "-c", "user.email=test@example.org", "-c", "co
 
 def notebook(path: Path, code: str, printed: str) -> None:
     """A notebook with one code cell whose committed output is ``printed``."""
-    nb = new_notebook(cells=[new_code_cell(code, execution_count=1,
-                                           outputs=[new_output("stream", name="stdout", text=printed)])])
+    nb = new_notebook(
+        cells=[new_code_cell(code, execution_count=1, outputs=[new_output("stream", name="stdout", text=printed)])]
+    )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
@@ -41,7 +50,9 @@ def notebook(path: Path, code: str, printed: str) -> None:
 
 def paper(root: Path, value: int = 45, *, claims: int | None = None) -> Path:
     """A paper printing ``sum(range(10)) + value - 45``; its committed output says ``claims`` (default: right)."""
-    notebook(root / "analysis.ipynb", f"print(sum(range(10)) + {value - 45})", f"{claims if claims is not None else value}\n")
+    notebook(
+        root / "analysis.ipynb", f"print(sum(range(10)) + {value - 45})", f"{claims if claims is not None else value}\n"
+    )
     return root
 
 
@@ -90,24 +101,35 @@ def traversal_zip(dest: Path) -> Path:
 
 # -- the queue ------------------------------------------------------------------------------------------------------
 
+
 def test_the_three_queue_formats_give_the_same_submissions(tmp_path: Path) -> None:
     (tmp_path / "repo" / ".git").mkdir(parents=True)
     (tmp_path / "plain").mkdir()
-    yaml_text = ("- id: a\n  source: repo\n  ref: v1\n- id: b\n  source: plain\n- id: c\n  source: c.tar.gz\n"
-                 "- id: d\n  source: https://example.org/paper.git\n")
+    yaml_text = (
+        "- id: a\n  source: repo\n  ref: v1\n- id: b\n  source: plain\n- id: c\n  source: c.tar.gz\n"
+        "- id: d\n  source: https://example.org/paper.git\n"
+    )
     csv_text = "id,source,ref\na,repo,v1\nb,plain,\nc,c.tar.gz,\nd,https://example.org/paper.git,\n"
-    jsonl_text = "\n".join(json.dumps(r) for r in [{"id": "a", "source": "repo", "ref": "v1"},
-                                                   {"id": "b", "source": "plain"}, {"id": "c", "source": "c.tar.gz"},
-                                                   {"id": "d", "source": "https://example.org/paper.git"}])
+    jsonl_text = "\n".join(
+        json.dumps(r)
+        for r in [
+            {"id": "a", "source": "repo", "ref": "v1"},
+            {"id": "b", "source": "plain"},
+            {"id": "c", "source": "c.tar.gz"},
+            {"id": "d", "source": "https://example.org/paper.git"},
+        ]
+    )
     found = []
     for name, text in (("q.yml", yaml_text), ("q.csv", csv_text), ("q.jsonl", jsonl_text)):
         (tmp_path / name).write_text(text)
         found.append(read_queue(tmp_path / name))
     assert found[0] == found[1] == found[2]
-    assert found[0] == [Submission("a", str(tmp_path / "repo"), "v1", SourceKind.GIT),
-                        Submission("b", str(tmp_path / "plain"), None, SourceKind.FOLDER),
-                        Submission("c", str(tmp_path / "c.tar.gz"), None, SourceKind.ARCHIVE),
-                        Submission("d", "https://example.org/paper.git", None, SourceKind.GIT)]
+    assert found[0] == [
+        Submission("a", str(tmp_path / "repo"), "v1", SourceKind.GIT),
+        Submission("b", str(tmp_path / "plain"), None, SourceKind.FOLDER),
+        Submission("c", str(tmp_path / "c.tar.gz"), None, SourceKind.ARCHIVE),
+        Submission("d", "https://example.org/paper.git", None, SourceKind.GIT),
+    ]
 
 
 @pytest.mark.parametrize("ident", ["../up", "a/b", ".hidden", "index.html", "", "a b", "-x", "x" * 101, "ok..no"])
@@ -117,24 +139,37 @@ def test_an_unsafe_id_is_refused_with_what_a_safe_one_is(tmp_path: Path, ident: 
     assert "letters, digits" in caught.value.hint
 
 
-@pytest.mark.parametrize("source", ["ssh://git@host/x.git", "git@github.com:me/paper.git", "git://host/x.git",
-                                    "http://host/x.git", "ext::sh -c touch% /tmp/pwned", "ftp://host/x.zip"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "ssh://git@host/x.git",
+        "git@github.com:me/paper.git",
+        "git://host/x.git",
+        "http://host/x.git",
+        "ext::sh -c touch% /tmp/pwned",
+        "ftp://host/x.zip",
+    ],
+)
 def test_sources_of_other_protocols_are_refused_not_fetched(tmp_path: Path, source: str) -> None:
     with pytest.raises(QueueError, match="protocol batch mode does not fetch"):
         parse_queue(json.dumps({"id": "a", "source": source}), "jsonl", base=tmp_path)
 
 
-@pytest.mark.parametrize("row, message", [
-    ({"id": "a", "source": "x", "ref": "--upload-pack=touch"}, "not a commit, tag or branch"),
-    ({"id": "a", "source": "x", "ref": "a..b"}, "not a commit, tag or branch"),
-    ({"id": "a", "source": "x.zip", "ref": "v1"}, "has no commits"),
-    ({"id": "a", "source": "x", "branch": "v1"}, "unknown field"),
-    ({"id": "a"}, "no source"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"id": "a", "source": "x", "ref": "--upload-pack=touch"}, "not a commit, tag or branch"),
+        ({"id": "a", "source": "x", "ref": "a..b"}, "not a commit, tag or branch"),
+        ({"id": "a", "source": "x.zip", "ref": "v1"}, "has no commits"),
+        ({"id": "a", "source": "x", "branch": "v1"}, "unknown field"),
+        ({"id": "a"}, "no source"),
+    ],
+)
 def test_bad_rows_are_refused_naming_the_line(tmp_path: Path, row: dict[str, str], message: str) -> None:
     with pytest.raises(QueueError, match=message) as caught:
-        parse_queue(json.dumps({"id": "first", "source": "y"}) + "\n" + json.dumps(row), "jsonl", base=tmp_path,
-                    name="q.jsonl")
+        parse_queue(
+            json.dumps({"id": "first", "source": "y"}) + "\n" + json.dumps(row), "jsonl", base=tmp_path, name="q.jsonl"
+        )
     assert str(caught.value).startswith("q.jsonl line 2")
 
 
@@ -145,11 +180,18 @@ def test_ids_differing_only_in_case_clash(tmp_path: Path) -> None:
 
 # -- fetching -------------------------------------------------------------------------------------------------------
 
+
 def test_git_sources_are_fetched_at_their_tag_branch_or_commit(tmp_path: Path) -> None:
     commits = git_paper(tmp_path / "repo")
     url = (tmp_path / "repo").as_uri()
-    for i, (ref, expected) in enumerate([("v1", commits["v1"]), ("wrong", commits["wrong"]),
-                                         (commits["wrong"], commits["wrong"]), (None, commits["v1"])]):
+    for i, (ref, expected) in enumerate(
+        [
+            ("v1", commits["v1"]),
+            ("wrong", commits["wrong"]),
+            (commits["wrong"], commits["wrong"]),
+            (None, commits["v1"]),
+        ]
+    ):
         sub = Submission(f"s{i}", url if i % 2 else str(tmp_path / "repo"), ref, SourceKind.GIT)
         got = fetch(sub, tmp_path / "ws" / sub.id)
         assert got.commit == expected
@@ -175,8 +217,9 @@ def test_git_runs_with_no_user_configuration_and_no_prompt(tmp_path: Path, monke
     git_paper(tmp_path / "repo")
     home = tmp_path / "home"
     home.mkdir()
-    (home / ".gitconfig").write_text(f"[url \"{(tmp_path / 'elsewhere').as_uri()}\"]\n"
-                                     f"\tinsteadOf = {(tmp_path / 'repo').as_uri()}\n")
+    (home / ".gitconfig").write_text(
+        f'[url "{(tmp_path / "elsewhere").as_uri()}"]\n\tinsteadOf = {(tmp_path / "repo").as_uri()}\n'
+    )
     monkeypatch.setenv("HOME", str(home))
     got = fetch(Submission("a", (tmp_path / "repo").as_uri(), "v1"), tmp_path / "ws")
     assert (got.root / "analysis.ipynb").is_file()
@@ -213,6 +256,7 @@ def test_a_plain_folder_is_copied_with_its_links_as_links(tmp_path: Path) -> Non
 
 # -- state and index ------------------------------------------------------------------------------------------------
 
+
 def _result(ident: str, **kw: object) -> SubmissionResult:
     return SubmissionResult(ident, kw.pop("status", Status.DONE), **kw)  # type: ignore[arg-type]
 
@@ -233,14 +277,36 @@ def test_index_escapes_hostile_text_and_runs_only_its_own_script(tmp_path: Path)
     layout = Layout(tmp_path)
     hostile = '<script>alert(1)</script><img src=x onerror=alert(2)>"\x1b[31m\x00'
     entries = [
-        BatchEntry(Submission("ok", "/x"), Status.DONE, _result(
-            "ok", commit="a" * 40, verdict="reproduced", label="reproduced 1/1",
-            notebooks=[NotebookLine("a.ipynb", "same", "ok", 1.0, "")], duration=2.0)),
-        BatchEntry(Submission("bad", "/y"), Status.FAILED, _result(
-            "bad", status=Status.FAILED, failure=Failure(FailureKind.UNSAFE_SOURCE, f"member {hostile}", "hint"))),
-        BatchEntry(Submission("diff", "/z"), Status.DONE, _result(
-            "diff", verdict="not-reproduced", label="not reproduced 0/1", reasons=["differs-in-text"],
-            notebooks=[NotebookLine("b.ipynb", "differs", "ok", 1.0, hostile)])),
+        BatchEntry(
+            Submission("ok", "/x"),
+            Status.DONE,
+            _result(
+                "ok",
+                commit="a" * 40,
+                verdict="reproduced",
+                label="reproduced 1/1",
+                notebooks=[NotebookLine("a.ipynb", "same", "ok", 1.0, "")],
+                duration=2.0,
+            ),
+        ),
+        BatchEntry(
+            Submission("bad", "/y"),
+            Status.FAILED,
+            _result(
+                "bad", status=Status.FAILED, failure=Failure(FailureKind.UNSAFE_SOURCE, f"member {hostile}", "hint")
+            ),
+        ),
+        BatchEntry(
+            Submission("diff", "/z"),
+            Status.DONE,
+            _result(
+                "diff",
+                verdict="not-reproduced",
+                label="not reproduced 0/1",
+                reasons=["differs-in-text"],
+                notebooks=[NotebookLine("b.ipynb", "differs", "ok", 1.0, hostile)],
+            ),
+        ),
         BatchEntry(Submission("late", "/w"), Status.VERIFYING, None),
     ]
     (tmp_path / "ok").mkdir()
@@ -280,11 +346,20 @@ def test_index_escapes_hostile_text_and_runs_only_its_own_script(tmp_path: Path)
     assert by_name["late"].find("testcase/error").get("type") == "interrupted"  # type: ignore[union-attr]
     assert suites.get("tests") == "6"
     # the paper class and reasons as properties, as in each submission's report.junit.xml
-    props = {p.get("name"): p.get("value") for p in by_name["diff"].iter("property") if p.get("name", "").startswith("paper.")}
-    assert props == {"paper.class": "not-reproduced", "paper.label": "not reproduced 0/1",
-                     "paper.reasons": "differs-in-text"}
-    assert {p.get("name"): p.get("value") for p in by_name["diff"].find("testcase[@name='b.ipynb']/properties")  # type: ignore[union-attr]
-            } == {"verdict": "differs", "status": "ok"}
+    props = {
+        p.get("name"): p.get("value")
+        for p in by_name["diff"].iter("property")
+        if p.get("name", "").startswith("paper.")
+    }
+    assert props == {
+        "paper.class": "not-reproduced",
+        "paper.label": "not reproduced 0/1",
+        "paper.reasons": "differs-in-text",
+    }
+    assert {
+        p.get("name"): p.get("value")
+        for p in by_name["diff"].find("testcase[@name='b.ipynb']/properties")  # type: ignore[union-attr]
+    } == {"verdict": "differs", "status": "ok"}
 
 
 def test_the_index_is_written_without_leaving_temporary_files(tmp_path: Path) -> None:
@@ -293,6 +368,7 @@ def test_the_index_is_written_without_leaving_temporary_files(tmp_path: Path) ->
 
 
 # -- the command line -----------------------------------------------------------------------------------------------
+
 
 def test_a_bad_queue_stops_the_batch_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from paperpack.cli.main import main
@@ -307,11 +383,17 @@ def test_a_bad_queue_stops_the_batch_before_anything_runs(tmp_path: Path, capsys
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("args, message", [(["--jobs", "0"], "--jobs must be 1 or more"),
-                                           (["--timeout", "-5"], "--timeout must be a positive number"),
-                                           (["--memory", "lots"], "'lots' is not a size")])
-def test_bad_options_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
-                                      message: str) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--jobs", "0"], "--jobs must be 1 or more"),
+        (["--timeout", "-5"], "--timeout must be a positive number"),
+        (["--memory", "lots"], "'lots' is not a size"),
+    ],
+)
+def test_bad_options_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     from paperpack.cli.main import main
 
     queue = tmp_path / "q.yml"

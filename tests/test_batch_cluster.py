@@ -16,8 +16,9 @@ LOOPBACK = {"scheduler_options": {"host": "127.0.0.1", "dashboard_address": None
 
 def test_a_slurm_cluster_runs_one_single_threaded_worker_with_the_docker_resource_per_job() -> None:
     pytest.importorskip("dask_jobqueue")
-    with jobqueue_cluster("slurm", memory="8GB", walltime="02:00:00", queue="short", account="journal",
-                          **LOOPBACK) as cluster:
+    with jobqueue_cluster(
+        "slurm", memory="8GB", walltime="02:00:00", queue="short", account="journal", **LOOPBACK
+    ) as cluster:
         script = cluster.job_script()
     assert "#SBATCH -p short" in script and "#SBATCH -A journal" in script
     assert "#SBATCH -t 02:00:00" in script and "#SBATCH --mem=" in script

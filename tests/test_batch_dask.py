@@ -15,8 +15,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,9 @@ def wait_for(what: str, check: Callable[[], Any], proc: subprocess.Popen[str] | 
         if found:
             return found
         if proc is not None and proc.poll() is not None:
-            pytest.fail(f"the batch ended ({proc.returncode}) before {what}:\n{proc.stdout.read() if proc.stdout else ''}")
+            pytest.fail(
+                f"the batch ended ({proc.returncode}) before {what}:\n{proc.stdout.read() if proc.stdout else ''}"
+            )
         time.sleep(0.05)
     pytest.fail(f"timed out waiting for {what}")
 
@@ -80,30 +83,56 @@ def make_queue(tmp_path: Path, gate: Path, *, six: bool = True) -> Path:
     gated_repo(tmp_path / "gated", gate)
     paper(tmp_path / "plain")
     paper(tmp_path / "wrong", claims=99)
-    rows = [{"id": "tagged", "source": "repo", "ref": "v1"},
-            {"id": "zipped", "source": zip_of(tmp_path / "plain", tmp_path / "zipped.zip").name},
-            {"id": "gated", "source": (tmp_path / "gated").as_uri(), "ref": "review"}]
+    rows = [
+        {"id": "tagged", "source": "repo", "ref": "v1"},
+        {"id": "zipped", "source": zip_of(tmp_path / "plain", tmp_path / "zipped.zip").name},
+        {"id": "gated", "source": (tmp_path / "gated").as_uri(), "ref": "review"},
+    ]
     if six:
-        rows += [{"id": "tarred", "source": tar_of(tmp_path / "wrong", tmp_path / "tarred.tar.gz").name},
-                 {"id": "escape", "source": traversal_zip(tmp_path / "escape.zip").name},
-                 {"id": "gone", "source": (tmp_path / "no-such-repo.git").as_uri()}]
+        rows += [
+            {"id": "tarred", "source": tar_of(tmp_path / "wrong", tmp_path / "tarred.tar.gz").name},
+            {"id": "escape", "source": traversal_zip(tmp_path / "escape.zip").name},
+            {"id": "gone", "source": (tmp_path / "no-such-repo.git").as_uri()},
+        ]
     queue = tmp_path / "queue.jsonl"
     queue.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return queue
 
 
 def start_batch(queue: Path, out: Path, *where: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "paperpack", "batch", str(queue), "--out-dir", str(out),
-                             "--engine", "local", "--timeout", "300", *where],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "paperpack",
+            "batch",
+            str(queue),
+            "--out-dir",
+            str(out),
+            "--engine",
+            "local",
+            "--timeout",
+            "300",
+            *where,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def done_count(out: Path, ident: str) -> int:
     return sum(1 for e in events(out, ident) if e["event"] == "done")
 
 
-EXPECTED = {"tagged": ("done", "reproduced"), "zipped": ("done", "reproduced"), "gated": ("done", "reproduced"),
-            "tarred": ("done", "not-reproduced"), "escape": ("failed", "not-run"), "gone": ("failed", "not-run")}
+EXPECTED = {
+    "tagged": ("done", "reproduced"),
+    "zipped": ("done", "reproduced"),
+    "gated": ("done", "reproduced"),
+    "tarred": ("done", "not-reproduced"),
+    "escape": ("failed", "not-run"),
+    "gone": ("failed", "not-run"),
+}
 
 
 def check_index(out: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -122,17 +151,50 @@ def dask_cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
     pytest.importorskip("distributed")
     info = tmp_path / "scheduler.json"
     base = [sys.executable, "-m", "distributed.cli.dask_"]
-    procs = [subprocess.Popen([base[0], "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-                               "--no-dashboard", "--scheduler-file", str(info)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            [
+                base[0],
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(info),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     try:
         wait_for("the scheduler file", info.exists)
         address = wait_for("the scheduler address", lambda: json.loads(info.read_text() or "{}").get("address"))
         for _ in range(2):
-            procs.append(subprocess.Popen(
-                [base[0], "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny",
-                 "--resources", "docker=1", "--host", "127.0.0.1", "--no-dashboard", "--death-timeout", "60"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        base[0],
+                        "-m",
+                        "distributed.cli.dask_worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--no-nanny",
+                        "--resources",
+                        "docker=1",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                        "--death-timeout",
+                        "60",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         from distributed import Client
 
         with Client(address, timeout="30s") as client:
@@ -155,13 +217,16 @@ def test_a_worker_killed_mid_batch_costs_no_verdict_and_no_double_run(tmp_path: 
     out = tmp_path / "out"
     batch = start_batch(make_queue(tmp_path, gate), out, "--scheduler", address)
     try:
-        first = wait_for("gated verifying", lambda: (s := state(out, "gated")).get("status") == "verifying" and s,
-                         batch)
+        first = wait_for(
+            "gated verifying", lambda: (s := state(out, "gated")).get("status") == "verifying" and s, batch
+        )
         assert first["worker_pid"] in workers and first["attempt"] == 1
         os.kill(first["worker_pid"], signal.SIGKILL)
-        second = wait_for("gated verifying again on the other worker",
-                          lambda: (s := state(out, "gated")).get("attempt") == 2 and s.get("status") == "verifying" and s,
-                          batch)
+        second = wait_for(
+            "gated verifying again on the other worker",
+            lambda: (s := state(out, "gated")).get("attempt") == 2 and s.get("status") == "verifying" and s,
+            batch,
+        )
         assert second["worker_pid"] in workers - {first["worker_pid"]}
         assert not alive(first["pid"])  # the killed worker's pipeline stopped before the second attempt began
         gate.touch()
@@ -177,8 +242,15 @@ def test_a_worker_killed_mid_batch_costs_no_verdict_and_no_double_run(tmp_path: 
     assert index["gone"]["result"]["failure"]["kind"] == "fetch"
     assert index["tagged"]["result"]["commit"] == git(tmp_path / "repo", "rev-parse", "v1")
     assert index["tarred"]["result"]["reasons"] == ["differs-in-text"]
-    assert [e["event"] for e in events(out, "gated")] == ["queued", "fetching", "verifying", "interrupted",
-                                                         "fetching", "verifying", "done"]
+    assert [e["event"] for e in events(out, "gated")] == [
+        "queued",
+        "fetching",
+        "verifying",
+        "interrupted",
+        "fetching",
+        "verifying",
+        "done",
+    ]
     page = (out / "index.html").read_text()
     for ident in ("tagged", "zipped", "gated", "tarred"):
         assert (out / ident / "report.json").is_file()
@@ -198,9 +270,14 @@ def test_a_killed_batch_resumes_without_redoing_finished_submissions(tmp_path: P
     queue = make_queue(tmp_path, gate, six=False)
     batch = start_batch(queue, out, "--jobs", "2")
     try:
-        wait_for("two done and gated verifying",
-                 lambda: all(state(out, i).get("status") == "done" for i in ("tagged", "zipped"))
-                 and state(out, "gated").get("status") == "verifying", batch)
+        wait_for(
+            "two done and gated verifying",
+            lambda: (
+                all(state(out, i).get("status") == "done" for i in ("tagged", "zipped"))
+                and state(out, "gated").get("status") == "verifying"
+            ),
+            batch,
+        )
         before = state(out, "gated")
         os.kill(batch.pid, signal.SIGKILL)
         batch.wait()
@@ -211,13 +288,32 @@ def test_a_killed_batch_resumes_without_redoing_finished_submissions(tmp_path: P
         assert batch.stdout is not None
         batch.stdout.close()
     # nothing left running: the local cluster's workers and the gated pipeline die with the batch
-    wait_for("the worker and the pipeline to stop", lambda: not alive(before["pid"]) and not alive(before["worker_pid"]))
+    wait_for(
+        "the worker and the pipeline to stop", lambda: not alive(before["pid"]) and not alive(before["worker_pid"])
+    )
     logged = {i: len(events(out, i)) for i in ("tagged", "zipped")}
     (out / "gated" / "stale.txt").write_text("left by the killed run")
     gate.touch()
-    rerun = subprocess.run([sys.executable, "-m", "paperpack", "batch", str(queue), "--out-dir", str(out), "--engine",
-                            "local", "--timeout", "300", "--jobs", "2"], capture_output=True, text=True,
-                           timeout=DEADLINE)
+    rerun = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "paperpack",
+            "batch",
+            str(queue),
+            "--out-dir",
+            str(out),
+            "--engine",
+            "local",
+            "--timeout",
+            "300",
+            "--jobs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "tagged: reproduced 1/1 (verified earlier)" in rerun.stdout
     assert {i: len(events(out, i)) for i in ("tagged", "zipped")} == logged  # not even fetched again
@@ -243,16 +339,18 @@ def kernels_below(pid: int) -> dict[int, str]:
     return found
 
 
-def test_ctrl_c_stops_the_tasks_running_on_the_cluster_and_records_them_interrupted(tmp_path: Path,
-                                                                                    dask_cluster) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_c_stops_the_tasks_running_on_the_cluster_and_records_them_interrupted(
+    tmp_path: Path, dask_cluster
+) -> None:  # type: ignore[no-untyped-def]
     address, workers = dask_cluster
     gate = tmp_path / "gate"
     out = tmp_path / "out"
     queue = make_queue(tmp_path, gate, six=False)
     batch = start_batch(queue, out, "--scheduler", address)
     try:
-        running = wait_for("gated verifying", lambda: (s := state(out, "gated")).get("status") == "verifying" and s,
-                           batch)
+        running = wait_for(
+            "gated verifying", lambda: (s := state(out, "gated")).get("status") == "verifying" and s, batch
+        )
         kernels = wait_for("the gated notebook's kernel", lambda: kernels_below(running["pid"]), batch)
         batch.send_signal(signal.SIGINT)
         output, _ = batch.communicate(timeout=DEADLINE)
@@ -274,9 +372,26 @@ def test_ctrl_c_stops_the_tasks_running_on_the_cluster_and_records_them_interrup
 
     (out / "gated" / "stale.txt").write_text("left by the interrupted run")
     gate.touch()
-    rerun = subprocess.run([sys.executable, "-m", "paperpack", "batch", str(queue), "--out-dir", str(out), "--engine",
-                            "local", "--timeout", "300", "--scheduler", address], capture_output=True, text=True,
-                           timeout=DEADLINE)
+    rerun = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "paperpack",
+            "batch",
+            str(queue),
+            "--out-dir",
+            str(out),
+            "--engine",
+            "local",
+            "--timeout",
+            "300",
+            "--scheduler",
+            address,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     again = state(out, "gated")
     assert (again["status"], again["attempt"]) == ("done", 2)

@@ -24,8 +24,9 @@ def test_identical_submissions_build_their_image_once(docker: str, tmp_path: Pat
     subs = [Submission(ident, str(archive), kind=SourceKind.ARCHIVE) for ident in ("first", "again")]
     images: set[str] = set()
     try:
-        result = run_batch(subs, BatchOptions(out_dir=tmp_path / "out", jobs=2, engine="docker", mode="offline",
-                                              timeout=900))
+        result = run_batch(
+            subs, BatchOptions(out_dir=tmp_path / "out", jobs=2, engine="docker", mode="offline", timeout=900)
+        )
         done = {e.submission.id: e.result for e in result.entries}
         images = {r.image for r in done.values() if r is not None and r.image}
         for ident, r in done.items():

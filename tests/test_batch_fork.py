@@ -53,11 +53,16 @@ def test_a_daemonic_worker_forks_pipelines_from_its_server_and_a_killed_one_take
     sub = never_ending(tmp_path / "paper", tmp_path / "gate")
     out = tmp_path / "out"
     config = TaskConfig(out_dir=str(out), engine="local").to_dict()
-    nanny = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(sub.to_dict()), json.dumps(config)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    nanny = subprocess.Popen(
+        [sys.executable, "-c", WORKER, json.dumps(sub.to_dict()), json.dumps(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
-        running = wait_for("the submission verifying", lambda: (s := state(out, "slow")).get("status") == "verifying"
-                           and s, nanny)
+        running = wait_for(
+            "the submission verifying", lambda: (s := state(out, "slow")).get("status") == "verifying" and s, nanny
+        )
         pipeline, worker = running["pid"], running["worker_pid"]
         server = parent_of(pipeline)
         assert server != worker and parent_of(server) == worker  # forked from the server the worker started
@@ -77,12 +82,17 @@ def test_the_fork_server_can_be_switched_off(tmp_path: Path) -> None:
     sub = never_ending(tmp_path / "paper", tmp_path / "gate")
     out = tmp_path / "out"
     config = TaskConfig(out_dir=str(out), engine="local").to_dict()
-    nanny = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(sub.to_dict()), json.dumps(config)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             env={**os.environ, "PAPERPACK_BATCH_FORK": "0"})
+    nanny = subprocess.Popen(
+        [sys.executable, "-c", WORKER, json.dumps(sub.to_dict()), json.dumps(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PAPERPACK_BATCH_FORK": "0"},
+    )
     try:
-        running = wait_for("the submission verifying", lambda: (s := state(out, "slow")).get("status") == "verifying"
-                           and s, nanny)
+        running = wait_for(
+            "the submission verifying", lambda: (s := state(out, "slow")).get("status") == "verifying" and s, nanny
+        )
         assert parent_of(running["pid"]) == running["worker_pid"]  # a fresh process the worker started itself
         (tmp_path / "gate").touch()
         nanny.wait(timeout=300)

@@ -17,8 +17,8 @@ from paperpack.batch import SourceKind, Submission
 from paperpack.batch.index import collect, write_index
 from paperpack.batch.pipeline import TaskConfig
 from paperpack.batch.state import Layout
-from paperpack.report.junit import LINE_CHARS
 from paperpack.batch.task import run_task
+from paperpack.report.junit import LINE_CHARS
 from test_batch import notebook
 
 pytestmark = pytest.mark.slow
@@ -29,8 +29,9 @@ LONG = 20_000  # characters of one output line: far more than a test case or a s
 def submissions(tmp_path: Path) -> list[Submission]:
     differs, fails = tmp_path / "differs", tmp_path / "fails"
     notebook(differs / "analysis.ipynb", f"print('\\x1b[31m' + 'x' * {LONG})\nprint(45)", "committed\n45\n")
-    notebook(fails / "analysis.ipynb", "def deep():\n    raise ValueError('bad \\x07 value ' + 'v' * 5000)\ndeep()",
-             "fine\n")
+    notebook(
+        fails / "analysis.ipynb", "def deep():\n    raise ValueError('bad \\x07 value ' + 'v' * 5000)\ndeep()", "fine\n"
+    )
     return [Submission(p.name, str(p), kind=SourceKind.FOLDER) for p in (differs, fails)]
 
 

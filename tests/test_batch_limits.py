@@ -30,8 +30,9 @@ def never_ending(root: Path, gate: Path) -> Submission:
 def test_the_notebook_time_and_memory_limits_are_verifys(tmp_path: Path) -> None:
     sub = never_ending(tmp_path / "paper", tmp_path / "never")
     out = tmp_path / "out"
-    result = run_task(sub.to_dict(), TaskConfig(out_dir=str(out), engine="local", timeout=3, memory="300m",
-                                                deadline=600).to_dict())
+    result = run_task(
+        sub.to_dict(), TaskConfig(out_dir=str(out), engine="local", timeout=3, memory="300m", deadline=600).to_dict()
+    )
     assert result["status"] == "done" and result["verdict"] == "not-reproduced", result
     assert result["reasons"] == ["timeout"]
     report = json.loads((out / "slow" / "report.json").read_text())
@@ -104,7 +105,8 @@ def test_a_worker_verifies_one_submission_at_a_time_and_fetches_the_next_meanwhi
 
 
 def test_a_long_verification_never_holds_up_the_submission_fetched_behind_it_on_the_local_cluster(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """The flaky resume test's race, forced: on the local cluster (--jobs 2) Dask may put the never-ending
     submission and another in the same worker, and the never-ending one may take the worker's slot first.
     The machine's two slots are shared by its workers, so the other verifies at once, on the free slot."""
@@ -123,8 +125,10 @@ def test_a_long_verification_never_holds_up_the_submission_fetched_behind_it_on_
         try:
             wait_for("the first verifying", lambda: state(out, "slow").get("status") == "verifying")
             quick = pool.submit(run_task, second.to_dict(), config)
-            wait_for("the second done while the first still verifies",
-                     lambda: state(out, "quick").get("status") == "done" and quick.done())
+            wait_for(
+                "the second done while the first still verifies",
+                lambda: state(out, "quick").get("status") == "done" and quick.done(),
+            )
             assert state(out, "slow")["status"] == "verifying"
         finally:
             gate.touch()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.image.baseimage import RELEASES, machine_mirror, release_for_python
-from paperpack.image.builder import resolve_mode
 from paperpack.cli.main import main
 from paperpack.errors import ConfigError, UsageError
+from paperpack.image.baseimage import RELEASES, machine_mirror, release_for_python
+from paperpack.image.builder import resolve_mode
 from paperpack.repository.repo import Repo
 from tests.conftest import require
 
@@ -22,15 +22,20 @@ def test_mirror_from_deb822_sources(tmp_path: Path) -> None:
     (d / "debian.sources").write_text(
         "Types: deb\nURIs: http://mirror.example.org/debian/\nSuites: bookworm bookworm-updates\n"
         "Components: main\n\nTypes: deb\nURIs: http://mirror.example.org/debian-security\n"
-        "Suites: bookworm-security\nComponents: main\n")
+        "Suites: bookworm-security\nComponents: main\n"
+    )
     assert machine_mirror((d, tmp_path / "sources.list")) == (
-        "http://mirror.example.org/debian", "http://mirror.example.org/debian-security")
+        "http://mirror.example.org/debian",
+        "http://mirror.example.org/debian-security",
+    )
 
 
 def test_mirror_from_one_line_sources(tmp_path: Path) -> None:
     lst = tmp_path / "sources.list"
-    lst.write_text("# comment\ndeb-src http://src.example.org/debian bookworm main\n"
-                   "deb [arch=amd64 signed-by=/k.gpg] http://ftp.example.org/debian bookworm main\n")
+    lst.write_text(
+        "# comment\ndeb-src http://src.example.org/debian bookworm main\n"
+        "deb [arch=amd64 signed-by=/k.gpg] http://ftp.example.org/debian bookworm main\n"
+    )
     assert machine_mirror((tmp_path / "none.d", lst)) == ("http://ftp.example.org/debian", None)
 
 
@@ -72,10 +77,13 @@ def test_binder_mode_uses_stock_buildpacks(tmp_path: Path, docker: str) -> None:
     assert plan.mode == "binder" and plan.base_image == STOCK_BASE_IMAGE
     # repo2docker's own buildpacks, in its order; only their ENTRYPOINT line differs (stock_buildpacks)
     from paperpack.image._r2d import Repo2Docker
+
     stock = Repo2Docker.class_traits()["buildpacks"].default()
     assert plan.buildpacks is not None and len(plan.buildpacks) == len(stock)
-    assert all(issubclass(ours, theirs) and ours.__name__ == theirs.__name__
-               for ours, theirs in zip(plan.buildpacks, stock, strict=True))
+    assert all(
+        issubclass(ours, theirs) and ours.__name__ == theirs.__name__
+        for ours, theirs in zip(plan.buildpacks, stock, strict=True)
+    )
     offline = _plan(Repo.open(tmp_path), "offline", None)
     assert [bp.__name__ for bp in offline.buildpacks] == ["DockerBuildPack", "OfflineBuildPack"]
     assert offline.base_image == "paperpack/base:bookworm" and offline.base_id.startswith("sha256:")

@@ -62,8 +62,10 @@ def test_unknown_failure_still_names_a_step() -> None:
 
 
 def test_unreachable_base_image() -> None:
-    log = ["#3 [internal] load metadata for docker.io/library/buildpack-deps:24.04",
-           '#3 ERROR: failed to do request: Head "https://registry-1.docker.io/v2/": no such host']
+    log = [
+        "#3 [internal] load metadata for docker.io/library/buildpack-deps:24.04",
+        '#3 ERROR: failed to do request: Head "https://registry-1.docker.io/v2/": no such host',
+    ]
     d = diagnose(log)
     assert d.step == "[internal] load metadata for docker.io/library/buildpack-deps:24.04"
     assert "buildpack-deps:24.04" in d.cause and "--mode offline" in d.hint and "paperpack base-image" in d.hint
@@ -83,8 +85,10 @@ NO_WHEEL = f"""\
 def test_no_wheel_for_this_python() -> None:
     d = diagnose(NO_WHEEL, python="3.13", release="trixie")
     assert d.step == "[13/16] RUN /srv/venv/bin/pip install -r requirements.txt"  # mounts and CA preamble hidden
-    assert d.cause == ("numpy==1.26.4 has no wheel for Python 3.13 (pip fetched the source, numpy-1.26.4.tar.gz) "
-                       "and building it from source failed")
+    assert d.cause == (
+        "numpy==1.26.4 has no wheel for Python 3.13 (pip fetched the source, numpy-1.26.4.tar.gz) "
+        "and building it from source failed"
+    )
     assert "pin a version of numpy" in d.hint and "no C compiler" in d.hint
 
 
@@ -111,11 +115,11 @@ OFFLINE_PYTHONS = ("3.9", "3.11", "3.13")
 
 def test_another_python_is_suggested_only_where_it_works() -> None:
     """Issue 9: "change runtime.txt" only when an available Python would install the pin, in the file that sets it."""
-    d = diagnose(_needs_python(">=3.12"), python="3.11", release="bookworm", source="runtime.txt",
-                 available=OFFLINE_PYTHONS)
+    d = diagnose(
+        _needs_python(">=3.12"), python="3.11", release="bookworm", source="runtime.txt", available=OFFLINE_PYTHONS
+    )
     assert "set Python 3.13 in runtime.txt" in d.hint and ">=3.12" in d.hint
-    conda = diagnose(_needs_python(">=3.12"), python="3.11", source="binder/environment.yml",
-                     available=OFFLINE_PYTHONS)
+    conda = diagnose(_needs_python(">=3.12"), python="3.11", source="binder/environment.yml", available=OFFLINE_PYTHONS)
     assert "set Python 3.13 in binder/environment.yml" in conda.hint and "runtime.txt" not in conda.hint
     none = diagnose(_needs_python(">=3.14"), python="3.11", source="runtime.txt", available=OFFLINE_PYTHONS)
     assert "runtime.txt" not in none.hint and "No Python this build can use (3.9, 3.11, 3.13)" in none.hint

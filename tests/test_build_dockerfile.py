@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.image.buildpack import CA_PATH, JUPYTER_STACK, offline_buildpack
 from paperpack.errors import ConfigError
+from paperpack.image.buildpack import CA_PATH, JUPYTER_STACK, offline_buildpack
 from tests.conftest import CASES
 
 BUILD_ARGS = {"NB_USER": "jovyan", "NB_UID": "1000"}
@@ -31,8 +31,10 @@ def test_secret_mounted_only_on_download_steps(monkeypatch: pytest.MonkeyPatch) 
     with_secret = [ln for ln in runs if "id=cacert" in ln]
     # the Jupyter stack, the local package's build backends and its dependencies: downloads, nothing else
     assert len(with_secret) == 3
-    assert all(ln.startswith("RUN --mount=type=secret,id=cacert,mode=0444 --mount=type=secret,id=proxy,mode=0444 ")
-               for ln in with_secret)
+    assert all(
+        ln.startswith("RUN --mount=type=secret,id=cacert,mode=0444 --mount=type=secret,id=proxy,mode=0444 ")
+        for ln in with_secret
+    )
     assert any(all(pkg.split(">")[0] in ln for pkg in JUPYTER_STACK) for ln in with_secret)
     copied = df.index("COPY --chown=1000:1000 src/ ")
     for ln in with_secret:  # after the repository is copied: only the root-owned pip, isolated, and no venv tool
@@ -63,7 +65,7 @@ def test_no_syntax_line_and_no_heredocs(monkeypatch: pytest.MonkeyPatch) -> None
 def test_apt_postbuild_start_and_local_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "repo"
     shutil.copytree(CASES / "build-apt-postbuild-package", root)
-    (root / "start").write_text("#!/bin/bash\nexec \"$@\"\n")
+    (root / "start").write_text('#!/bin/bash\nexec "$@"\n')
     df = render(root, monkeypatch)
     assert re.search(r"^RUN apt-get -qq update && apt-get install --yes --no-install-recommends jq ", df, re.M)
     assert re.search(r"^RUN .*chmod \+x postBuild && \./postBuild$", df, re.M)
@@ -73,8 +75,9 @@ def test_apt_postbuild_start_and_local_package(tmp_path: Path, monkeypatch: pyte
     assert df.index("COPY --chown=1000:1000 src/ ${REPO_DIR}/") < df.index(pip_local[0])
 
 
-def test_simple_requirements_install_before_the_sources_are_copied(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_simple_requirements_install_before_the_sources_are_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "requirements.txt").write_text("numpy==1.26.4\n")
     df = render(tmp_path, monkeypatch)
     step = next(ln for ln in run_lines(df) if "-r requirements.txt" in ln)
@@ -110,12 +113,19 @@ def test_bad_apt_name_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
     assert "apt.txt:2" in info.value.message and "rm -rf /" in info.value.message
 
 
-@pytest.mark.parametrize("line, why", [
-    ("python3-", "remove"), ("-o=APT::Get::Assume-Yes=1", "option"),
-    ("--allow-unauthenticated", "option"), ("libfoo-=1.2", "remove"), ("Jq", "not a Debian package name"),
-])
-def test_apt_lines_that_would_not_install_a_package_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                line: str, why: str) -> None:
+@pytest.mark.parametrize(
+    "line, why",
+    [
+        ("python3-", "remove"),
+        ("-o=APT::Get::Assume-Yes=1", "option"),
+        ("--allow-unauthenticated", "option"),
+        ("libfoo-=1.2", "remove"),
+        ("Jq", "not a Debian package name"),
+    ],
+)
+def test_apt_lines_that_would_not_install_a_package_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str, why: str
+) -> None:
     """apt-get install pkg- removes pkg: an apt.txt line may only ever name a package to install."""
     (tmp_path / "apt.txt").write_text(f"jq\n{line}\n")
     with pytest.raises(ConfigError) as info:
@@ -136,10 +146,19 @@ def test_proxy_credentials_go_only_into_the_secret() -> None:
     assert without_credentials("user:pw@proxy:3128") == "proxy:3128"
     assert without_credentials("http://user:p@ss@proxy:3128") == "http://proxy:3128"  # an unescaped @
     assert without_credentials("http://proxy:3128") == "http://proxy:3128"
-    proxy = ProxySettings.from_environ({"HTTPS_PROXY": "http://u:secret@proxy:3128", "NO_PROXY": "localhost",
-                                        "http_proxy": "http://proxy:3128", "HOME": "/root"})
-    assert proxy.build_args == {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "localhost",
-                                "http_proxy": "http://proxy:3128"}
+    proxy = ProxySettings.from_environ(
+        {
+            "HTTPS_PROXY": "http://u:secret@proxy:3128",
+            "NO_PROXY": "localhost",
+            "http_proxy": "http://proxy:3128",
+            "HOME": "/root",
+        }
+    )
+    assert proxy.build_args == {
+        "HTTPS_PROXY": "http://proxy:3128",
+        "NO_PROXY": "localhost",
+        "http_proxy": "http://proxy:3128",
+    }
     assert proxy.secret == "export HTTPS_PROXY=http://u:secret@proxy:3128\n"
     assert ProxySettings.from_environ({"https_proxy": "http://proxy:3128"}).secret is None
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from paperpack.image.buildpack import LocalPackage, backend_requirements, local_package, offline_buildpack
 from paperpack.errors import ConfigError
+from paperpack.image.buildpack import LocalPackage, backend_requirements, local_package, offline_buildpack
 
 SETUP = "from setuptools import setup\nsetup(name='p')\n"
 
@@ -24,22 +24,41 @@ def repo(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    (".", LocalPackage(".", False, (), "r.txt")),
-    ("-e .", LocalPackage(".", True, (), "r.txt")),
-    ("--editable=./sub[test, docs]", LocalPackage("sub", True, ("test", "docs"), "r.txt")),
-    ("sub ; python_version >= '3'", LocalPackage("sub", False, (), "r.txt")),
-    ("pkg @ file:./sub", LocalPackage("sub", False, (), "r.txt")),
-    ("./dist/p-1.0-py3-none-any.whl", LocalPackage("dist/p-1.0-py3-none-any.whl", False, (), "r.txt")),
-])
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (".", LocalPackage(".", False, (), "r.txt")),
+        ("-e .", LocalPackage(".", True, (), "r.txt")),
+        ("--editable=./sub[test, docs]", LocalPackage("sub", True, ("test", "docs"), "r.txt")),
+        ("sub ; python_version >= '3'", LocalPackage("sub", False, (), "r.txt")),
+        ("pkg @ file:./sub", LocalPackage("sub", False, (), "r.txt")),
+        ("./dist/p-1.0-py3-none-any.whl", LocalPackage("dist/p-1.0-py3-none-any.whl", False, (), "r.txt")),
+    ],
+)
 def test_local_lines_name_packages_of_the_repository(tmp_path: Path, line: str, expected: LocalPackage) -> None:
-    root = repo(tmp_path, {"setup.py": SETUP, "sub/pyproject.toml": "[project]\nname = 'sub'\n",
-                           "dist/p-1.0-py3-none-any.whl": "not really a wheel"})
+    root = repo(
+        tmp_path,
+        {
+            "setup.py": SETUP,
+            "sub/pyproject.toml": "[project]\nname = 'sub'\n",
+            "dist/p-1.0-py3-none-any.whl": "not really a wheel",
+        },
+    )
     assert local_package(root, line, "r.txt") == expected
 
 
-@pytest.mark.parametrize("line", ["-e git+https://example.org/x.git#egg=x", "https://example.org/x.tar.gz",
-                                  "/etc", "~/src/pkg", "../outside", "./nopackage", "file:///etc"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "-e git+https://example.org/x.git#egg=x",
+        "https://example.org/x.tar.gz",
+        "/etc",
+        "~/src/pkg",
+        "../outside",
+        "./nopackage",
+        "file:///etc",
+    ],
+)
 def test_lines_an_offline_build_cannot_build_without_network_are_refused(tmp_path: Path, line: str) -> None:
     root = repo(tmp_path, {"setup.py": SETUP, "nopackage/readme.txt": "x"})
     with pytest.raises(ConfigError) as info:
@@ -53,11 +72,18 @@ def _buildpack(root: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return offline_buildpack()(base_image="paperpack/base:bookworm")
 
 
-def test_index_options_beside_local_packages_reach_every_download_step(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    root = repo(tmp_path, {"setup.py": SETUP, "requirements.txt": "-e .\n-r more.txt\n",
-                           "more.txt": "numpy\n--extra-index-url https://example.org/simple\n--pre\n"
-                                       "--find-links=https://example.org/wheels\n"})
+def test_index_options_beside_local_packages_reach_every_download_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = repo(
+        tmp_path,
+        {
+            "setup.py": SETUP,
+            "requirements.txt": "-e .\n-r more.txt\n",
+            "more.txt": "numpy\n--extra-index-url https://example.org/simple\n--pre\n"
+            "--find-links=https://example.org/wheels\n",
+        },
+    )
     pack = _buildpack(root, monkeypatch)
     options = ["--extra-index-url", "https://example.org/simple", "--pre", "--find-links", "https://example.org/wheels"]
     assert pack.pip_options() == options
@@ -69,21 +95,42 @@ def test_index_options_beside_local_packages_reach_every_download_step(tmp_path:
     assert len(fetch) == 1 and f"{flat} --dest" in fetch[0]
 
 
-@pytest.mark.parametrize(("line", "what"), [("-c constraints.txt", "'-c'"), ("--find-links ./wheels", "'--find-links'"),
-                                            ("--no-deps", "'--no-deps'"), ("--require-hashes", "'--require-hashes'")])
-def test_pip_options_that_cannot_be_split_between_steps_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                     line: str, what: str) -> None:
-    root = repo(tmp_path, {"setup.py": SETUP, "requirements.txt": "-e .\n-r more.txt\n",
-                           "more.txt": f"numpy\n{line}\n", "constraints.txt": "numpy<2\n"})
+@pytest.mark.parametrize(
+    ("line", "what"),
+    [
+        ("-c constraints.txt", "'-c'"),
+        ("--find-links ./wheels", "'--find-links'"),
+        ("--no-deps", "'--no-deps'"),
+        ("--require-hashes", "'--require-hashes'"),
+    ],
+)
+def test_pip_options_that_cannot_be_split_between_steps_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str, what: str
+) -> None:
+    root = repo(
+        tmp_path,
+        {
+            "setup.py": SETUP,
+            "requirements.txt": "-e .\n-r more.txt\n",
+            "more.txt": f"numpy\n{line}\n",
+            "constraints.txt": "numpy<2\n",
+        },
+    )
     with pytest.raises(ConfigError, match=rf"more.txt:2: pip option {what}") as info:
         _buildpack(root, monkeypatch).get_preassemble_scripts()
     assert "--mode binder" in info.value.hint
 
 
 def test_url_and_vcs_lines_beside_local_packages_are_downloaded_like_named_ones(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = repo(tmp_path, {"setup.py": SETUP, "requirements.txt": "-e .\n-e git+https://example.org/x.git#egg=x\n"
-                                                                  "https://example.org/y.tar.gz\n"})
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = repo(
+        tmp_path,
+        {
+            "setup.py": SETUP,
+            "requirements.txt": "-e .\n-e git+https://example.org/x.git#egg=x\nhttps://example.org/y.tar.gz\n",
+        },
+    )
     pack = _buildpack(root, monkeypatch)
     local, named = pack.local_packages()
     assert [p.path for p in local] == ["."]
@@ -95,10 +142,15 @@ def test_url_and_vcs_lines_beside_local_packages_are_downloaded_like_named_ones(
 
 
 def test_backends_are_read_from_pyproject_as_data(tmp_path: Path) -> None:
-    root = repo(tmp_path, {"pyproject.toml": '[build-system]\nrequires = ["hatchling>=1.20"]\n',
-                           "legacy/setup.py": SETUP,
-                           "st/pyproject.toml": '[build-system]\nrequires = ["setuptools>=61"]\n',
-                           "bad/pyproject.toml": '[build-system]\nrequires = "setuptools"\n'})
+    root = repo(
+        tmp_path,
+        {
+            "pyproject.toml": '[build-system]\nrequires = ["hatchling>=1.20"]\n',
+            "legacy/setup.py": SETUP,
+            "st/pyproject.toml": '[build-system]\nrequires = ["setuptools>=61"]\n',
+            "bad/pyproject.toml": '[build-system]\nrequires = "setuptools"\n',
+        },
+    )
     assert backend_requirements(root, LocalPackage(".", False, (), "x")) == ["hatchling>=1.20"]
     assert backend_requirements(root, LocalPackage("legacy", False, (), "x")) == ["setuptools>=40.8.0", "wheel"]
     assert backend_requirements(root, LocalPackage("st", False, (), "x")) == ["setuptools>=61", "wheel"]
@@ -107,13 +159,16 @@ def test_backends_are_read_from_pyproject_as_data(tmp_path: Path) -> None:
         backend_requirements(root, LocalPackage("bad", False, (), "x"))
 
 
-def test_environment_yml_local_items_are_built_after_the_copy(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    root = repo(tmp_path, {"setup.py": SETUP, "environment.yml":
-                           "dependencies:\n  - python=3.11\n  - pip:\n      - six==1.17.0\n      - -e .\n"})
+def test_environment_yml_local_items_are_built_after_the_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = repo(
+        tmp_path,
+        {
+            "setup.py": SETUP,
+            "environment.yml": "dependencies:\n  - python=3.11\n  - pip:\n      - six==1.17.0\n      - -e .\n",
+        },
+    )
     monkeypatch.chdir(root)
-    df = str(offline_buildpack()(base_image="paperpack/base:bookworm").render({"NB_USER": "jovyan",
-                                                                              "NB_UID": "1000"}))
+    df = str(offline_buildpack()(base_image="paperpack/base:bookworm").render({"NB_USER": "jovyan", "NB_UID": "1000"}))
     runs = [ln for ln in df.splitlines() if ln.startswith("RUN ")]
     named = next(ln for ln in runs if "six==1.17.0" in ln)
     editable = next(ln for ln in runs if "-e ." in ln)

@@ -29,8 +29,9 @@ def test_local_engine_pipeline_reports_validation_and_run(tmp_path: Path, capsys
     before = snapshot(repo)
     out = tmp_path / "out"
     report_path = tmp_path / "report.json"
-    code = main(["build", str(repo), "--engine", "local", "--out-dir", str(out), "-o", str(report_path),
-                 "--timeout", "120"])
+    code = main(
+        ["build", str(repo), "--engine", "local", "--out-dir", str(out), "-o", str(report_path), "--timeout", "120"]
+    )
     captured = capsys.readouterr()
     assert code == 1, captured.out + captured.err  # differs.ipynb differs on purpose
     assert "less isolated" in captured.out + captured.err
@@ -61,14 +62,17 @@ def test_local_engine_with_no_run_is_a_usage_error(tmp_path: Path, capsys: pytes
 
 def test_parsing_the_command_line_does_not_import_repo2docker() -> None:
     """repo2docker is imported only when an image is built, not at every start-up."""
-    code = ("import sys; from paperpack.cli.main import build_parser; build_parser(); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'repo2docker'))")
+    code = (
+        "import sys; from paperpack.cli.main import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'repo2docker'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
 
 
-def test_build_fetches_declared_data_before_running(tmp_path: Path, doi_env: DoiServer,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_fetches_declared_data_before_running(
+    tmp_path: Path, doi_env: DoiServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Data declared by URL (served on loopback) reaches the notebook read-only; nothing lands in the repo."""
     repo = data_paper(tmp_path, doi_env).root
     before = snapshot(repo)

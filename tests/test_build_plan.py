@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.image.environment import plan_offline, translate_environment
 from paperpack.errors import ConfigError
+from paperpack.image.environment import plan_offline, translate_environment
 from tests.conftest import CASES
 
 
@@ -18,12 +18,15 @@ def write(root: Path, name: str, text: str) -> Path:
     return p
 
 
-@pytest.mark.parametrize("runtime, release, python", [
-    ("python-3.9", "bullseye", "3.9"),
-    ("python-3.11", "bookworm", "3.11"),
-    ("python-3.11.4", "bookworm", "3.11"),
-    ("python-3.13-2025-01-01", "trixie", "3.13"),
-])
+@pytest.mark.parametrize(
+    "runtime, release, python",
+    [
+        ("python-3.9", "bullseye", "3.9"),
+        ("python-3.11", "bookworm", "3.11"),
+        ("python-3.11.4", "bookworm", "3.11"),
+        ("python-3.13-2025-01-01", "trixie", "3.13"),
+    ],
+)
 def test_runtime_maps_to_debian_release(tmp_path: Path, runtime: str, release: str, python: str) -> None:
     write(tmp_path, "runtime.txt", runtime + "\n")
     plan = plan_offline(tmp_path)
@@ -91,10 +94,17 @@ def test_environment_yml_makes_runtime_ignored(tmp_path: Path) -> None:
     assert plan.environment_yml == "environment.yml"
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("pytorch", "torch"), ("matplotlib-base>=3.8", "matplotlib>=3.8"), ("scipy 1.11.*", "scipy==1.11.*"),
-    ("pandas=2", "pandas==2.*"), ("xarray==2024.1.0", "xarray==2024.1.0"), ("librosa", "librosa"),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("pytorch", "torch"),
+        ("matplotlib-base>=3.8", "matplotlib>=3.8"),
+        ("scipy 1.11.*", "scipy==1.11.*"),
+        ("pandas=2", "pandas==2.*"),
+        ("xarray==2024.1.0", "xarray==2024.1.0"),
+        ("librosa", "librosa"),
+    ],
+)
 def test_conda_specs_become_pip_requirements(tmp_path: Path, spec: str, expected: str) -> None:
     write(tmp_path, "environment.yml", f"dependencies:\n  - '{spec}'\n")
     assert translate_environment(tmp_path, "environment.yml")[0] == [expected]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.image import build_image
-from paperpack.util.docker import preflight
 from paperpack.cli.main import main
 from paperpack.errors import EXIT_USAGE, EngineError
+from paperpack.image import build_image
 from paperpack.repository.repo import Repo
+from paperpack.util.docker import preflight
 from tests.conftest import CASES, require
 
 
@@ -35,8 +35,10 @@ def test_no_buildx(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, docker: str)
     # the real client, except that `docker buildx` is unknown (as on Debian bookworm's docker.io)
     real = shutil.which("docker")
     shim = tmp_path / "docker"
-    shim.write_text(f'#!/bin/sh\nif [ "$1" = buildx ]; then echo "docker: \'buildx\' is not a docker command." >&2; '
-                    f'exit 1; fi\nexec {real} "$@"\n')
+    shim.write_text(
+        f'#!/bin/sh\nif [ "$1" = buildx ]; then echo "docker: \'buildx\' is not a docker command." >&2; '
+        f'exit 1; fi\nexec {real} "$@"\n'
+    )
     shim.chmod(0o755)
     monkeypatch.setenv("PAPERPACK_DOCKER", str(shim))
     assert preflight(buildx=False) == docker

@@ -122,7 +122,7 @@ def _imports(module: Path, package: Path) -> set[str]:
     for node in ast.walk(ast.parse(module.read_text())):
         if not isinstance(node, ast.ImportFrom) or not node.level:
             continue
-        base = list(here[:len(here) - (node.level - 1)] if node.level > 1 else here)
+        base = list(here[: len(here) - (node.level - 1)] if node.level > 1 else here)
         parts = base + (node.module.split(".") if node.module else [])
         # ``from .x import name``: the module x, or x/name.py when name is a submodule (``from ..util import docker``)
         names = [parts + [alias.name] if _is_module(package, parts + [alias.name]) else parts for alias in node.names]

@@ -29,7 +29,7 @@ def test_ttl_and_unreadable_entries(tmp_path: Path) -> None:
     assert cache.get("a") is None  # a damaged entry is a miss, never an error
 
 
-def _hammer(folder: str, worker: int, rounds: int, bad: "multiprocessing.Queue[str]") -> None:
+def _hammer(folder: str, worker: int, rounds: int, bad: multiprocessing.Queue[str]) -> None:
     cache = JsonCache(Path(folder))
     for i in range(rounds):
         cache.set("shared", {"worker": worker, "i": i, "pad": "x" * 4000})

@@ -38,7 +38,7 @@ def test_case(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     prefixes = tuple(expected["families"])
     got = [f for f in report["findings"] if f["rule"].startswith(prefixes)]
     want = expected["findings"]
-    assert sorted((_key(f) for f in got)) == sorted(_key(f) for f in want), json.dumps(got, indent=1)
+    assert sorted(_key(f) for f in got) == sorted(_key(f) for f in want), json.dumps(got, indent=1)
     by_key = {_key(f): f for f in got}
     for f in want:
         if "severity" in f:

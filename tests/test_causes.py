@@ -16,20 +16,19 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from paperpack.checks.findings import Finding, Findings, Severity
 from paperpack.cli._buildview import BuildView, show_build_failure
 from paperpack.cli.run import render_verdicts
 from paperpack.errors import BuildError
-from paperpack.checks.findings import Finding, Severity
-from paperpack.checks.findings import Findings
 from paperpack.report import Report
 from paperpack.report.github import annotation
 from paperpack.report.text import make_console, render_text
 from paperpack.repository.repo import Repo
 from paperpack.run import runner
 from paperpack.run.api import _collect
+from paperpack.run.causes import CAUSES, Failure, clean_traceback, diagnose
 from paperpack.run.channel import Delivery
 from paperpack.run.engines import Batch, Session
-from paperpack.run.causes import CAUSES, Failure, clean_traceback, diagnose
 from paperpack.run.outcome import FAILED_STATUSES, interpret, link_upstream
 from paperpack.run.plan import Limits, PlannedNotebook, make_plan
 from paperpack.run.results import NotebookRun, RunResult
@@ -41,18 +40,24 @@ LIMITS = Limits(memory="1g", pids=64)
 
 
 def _cause(**facts: Any) -> str | None:
-    found = diagnose(Failure(notebook=facts.pop("notebook", "nb.ipynb"), status=facts.pop("status", "error"),
-                             **facts))
+    found = diagnose(Failure(notebook=facts.pop("notebook", "nb.ipynb"), status=facts.pop("status", "error"), **facts))
     return found.cause if found else None
 
 
 # --- each cause, and what must not be taken for it ---------------------------------------
 
+
 def test_no_network_names_the_host() -> None:
-    found = diagnose(Failure("a.ipynb", "error", ename="ConnectionError",
-                             evalue="HTTPSConnectionPool(host='zenodo.org', port=443): Max retries exceeded "
-                                    "(Caused by NameResolutionError(\"Failed to resolve 'zenodo.org' ([Errno -3] "
-                                    "Temporary failure in name resolution)\"))"))
+    found = diagnose(
+        Failure(
+            "a.ipynb",
+            "error",
+            ename="ConnectionError",
+            evalue="HTTPSConnectionPool(host='zenodo.org', port=443): Max retries exceeded "
+            "(Caused by NameResolutionError(\"Failed to resolve 'zenodo.org' ([Errno -3] "
+            'Temporary failure in name resolution)"))',
+        )
+    )
     assert found is not None and found.cause == "no-network"
     assert found.message == "this notebook downloads from zenodo.org, and runs have no network"
     assert "paperpack.yml" in found.fix and "sha256" in found.fix
@@ -61,26 +66,49 @@ def test_no_network_names_the_host() -> None:
 
 
 def test_numpy_abi_from_the_cells_stderr() -> None:
-    stderr = ("A module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.0.2 as it may crash.\n"
-              'File "/srv/venv/lib/python3.11/site-packages/tables/__init__.py", line 44')
-    found = diagnose(Failure("a.ipynb", "error", ename="ImportError", evalue="numpy.core.multiarray failed to import",
-                             stderr=stderr, source="import numpy\nimport tables"))
+    stderr = (
+        "A module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.0.2 as it may crash.\n"
+        'File "/srv/venv/lib/python3.11/site-packages/tables/__init__.py", line 44'
+    )
+    found = diagnose(
+        Failure(
+            "a.ipynb",
+            "error",
+            ename="ImportError",
+            evalue="numpy.core.multiarray failed to import",
+            stderr=stderr,
+            source="import numpy\nimport tables",
+        )
+    )
     assert found is not None and found.cause == "numpy-abi"
     assert found.fix == "pin `numpy<2` in the requirements (or upgrade tables to a release built for NumPy 2)"
-    size = diagnose(Failure("a.ipynb", "error", ename="ValueError",
-                            evalue="numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from "
-                                   "C header, got 88 from PyObject", source="import pandas"))
+    size = diagnose(
+        Failure(
+            "a.ipynb",
+            "error",
+            ename="ValueError",
+            evalue="numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from "
+            "C header, got 88 from PyObject",
+            source="import pandas",
+        )
+    )
     assert size is not None and size.cause == "numpy-abi" and "pandas" in size.message
 
 
 def test_translation_is_named_not_the_author() -> None:
     env = {"dask": "", "python": ""}
-    found = diagnose(Failure("a.ipynb", "error", ename="ModuleNotFoundError", evalue="No module named 'pyarrow'",
-                             environment_yml=env))
+    found = diagnose(
+        Failure(
+            "a.ipynb", "error", ename="ModuleNotFoundError", evalue="No module named 'pyarrow'", environment_yml=env
+        )
+    )
     assert found is not None and found.cause == "environment-translation" and "'dask'" in found.message
     assert _cause(ename="ModuleNotFoundError", evalue="No module named 'pyarrow'") is None  # requirements.txt
-    abi = dict(ename="ImportError", evalue="numpy.core.multiarray failed to import",
-               stderr="compiled using NumPy 1.x cannot be run in NumPy 2.1.0")
+    abi = dict(
+        ename="ImportError",
+        evalue="numpy.core.multiarray failed to import",
+        stderr="compiled using NumPy 1.x cannot be run in NumPy 2.1.0",
+    )
     assert _cause(environment_yml={"numpy": ""}, **abi) == "environment-translation"
     assert _cause(environment_yml={"numpy": "<2"}, **abi) == "numpy-abi"  # the author pinned it: not translation
     assert _cause(environment_yml={"numpy": "==1.26.*"}, **abi) == "numpy-abi"
@@ -95,8 +123,9 @@ def test_translation_only_where_environment_yml_was_translated(tmp_path: Path) -
     local = interpret(nb, failed, {}, LIMITS, False, root=tmp_path, environment=environment)  # packages from PyPI
     assert local.error is not None and local.error["cause"]["id"] == "environment-translation", local.message
     # an image paperpack did not build in offline mode (conda solved environment.yml): the author's dependency
-    solved = interpret(nb, failed, {}, LIMITS, False, root=tmp_path, image="paperpack-test-absent:conda",
-                       environment=environment)
+    solved = interpret(
+        nb, failed, {}, LIMITS, False, root=tmp_path, image="paperpack-test-absent:conda", environment=environment
+    )
     assert solved.error is not None and "cause" not in solved.error, solved.message
 
 
@@ -121,8 +150,9 @@ def test_failures_read_the_environment_model_detected_once(tmp_path: Path, monke
     keys = {name: f"nb{i:03d}" for i, name in enumerate(names)}
     failed = _error(0, ename="ModuleNotFoundError", evalue="No module named 'pyarrow'")
     facts = {"deliveries": {key: Delivery(result=dict(failed, key=key)) for key in keys.values()}}
-    runs = _collect(Batch(number=0, notebooks=[PlannedNotebook(path=n) for n in names], keys=keys), facts, session,
-                    tmp_path / "out")
+    runs = _collect(
+        Batch(number=0, notebooks=[PlannedNotebook(path=n) for n in names], keys=keys), facts, session, tmp_path / "out"
+    )
     assert [(run.error or {}).get("cause", {}).get("id") for run in runs] == ["environment-translation"] * 3
     assert detected == [tmp_path], f"the environment was detected {len(detected)} times for 3 failing notebooks"
 
@@ -135,11 +165,16 @@ def test_missing_upstream_output_and_empty_glob(tmp_path: Path) -> None:
     (tmp_path / "data" / "runs").mkdir(parents=True)
     (tmp_path / "data" / "runs" / ".gitkeep").write_text("")
     code = ["from pathlib import Path", 'frames = [read(p) for p in Path("data/runs").glob("*.parquet")]']
-    found = diagnose(Failure("summary.ipynb", "error", ename="ValueError", evalue="No objects to concatenate",
-                             code=code, root=tmp_path))
+    found = diagnose(
+        Failure(
+            "summary.ipynb", "error", ename="ValueError", evalue="No objects to concatenate", code=code, root=tmp_path
+        )
+    )
     assert found is not None and found.cause == "empty-input-glob"
-    assert found.message == ("no input files matched 'data/runs/*.parquet'; the folder data/runs/ holds only "
-                             ".gitkeep; are results of a script missing?")
+    assert found.message == (
+        "no input files matched 'data/runs/*.parquet'; the folder data/runs/ holds only "
+        ".gitkeep; are results of a script missing?"
+    )
     (tmp_path / "data" / "runs" / "one.csv").write_text("x\n")  # a folder with real files: another cause
     assert _cause(ename="ValueError", evalue="No objects to concatenate", code=code, root=tmp_path) is None
 
@@ -156,10 +191,13 @@ def test_chdir_local_import_and_missing_kernel(tmp_path: Path) -> None:
 
 
 def test_unreadable_file_names_the_file(tmp_path: Path) -> None:
-    output = ("Traceback (most recent call last):\n  File \"/paperpack/runner.py\", line 90, in _copy_tree\n"
-              "PermissionError: [Errno 13] Permission denied: '/paperpack/repo/data/secret.csv'")
-    run = interpret(PlannedNotebook(path="a.ipynb"), None, {"exit_code": 1, "output": output}, LIMITS, False,
-                    root=tmp_path)
+    output = (
+        'Traceback (most recent call last):\n  File "/paperpack/runner.py", line 90, in _copy_tree\n'
+        "PermissionError: [Errno 13] Permission denied: '/paperpack/repo/data/secret.csv'"
+    )
+    run = interpret(
+        PlannedNotebook(path="a.ipynb"), None, {"exit_code": 1, "output": output}, LIMITS, False, root=tmp_path
+    )
     assert run.error is not None and run.error["cause"]["id"] == "unreadable-file"
     assert run.message.startswith("the repository file 'data/secret.csv' cannot be read"), run.message
     assert "chmod a+r data/secret.csv" in run.message
@@ -177,15 +215,30 @@ def test_every_cause_is_documented() -> None:
 
 # --- tracebacks and cells as people see them ------------------------------------------------
 
+
 def test_traceback_without_ansi_and_own_frames() -> None:
-    ipython = ["\x1b[0;31mValueError\x1b[0m  Traceback", "File \x1b[0;32m/paperpack/kernelfork.py:120\x1b[0m, in "
-               "serve\n    run()", "Cell \x1b[0;32mIn[3], line 1\x1b[0m\n----> 1 f()", "ValueError: bad"]
+    ipython = [
+        "\x1b[0;31mValueError\x1b[0m  Traceback",
+        "File \x1b[0;32m/paperpack/kernelfork.py:120\x1b[0m, in serve\n    run()",
+        "Cell \x1b[0;32mIn[3], line 1\x1b[0m\n----> 1 f()",
+        "ValueError: bad",
+    ]
     assert clean_traceback(ipython) == ["ValueError  Traceback", "Cell In[3], line 1\n----> 1 f()", "ValueError: bad"]
-    python = ["Traceback (most recent call last):", '  File "/paperpack/runner.py", line 300, in run_one',
-              "    await _start_kernel(client, tracker)", "    ^^^^^^", '  File "/venv/x/client.py", line 5, in go',
-              "    raise NoSuchKernel(name)", "NoSuchKernel: No such kernel named ir"]
-    assert clean_traceback(python) == ["Traceback (most recent call last):", '  File "/venv/x/client.py", line 5, '
-                                       "in go", "    raise NoSuchKernel(name)", "NoSuchKernel: No such kernel named ir"]
+    python = [
+        "Traceback (most recent call last):",
+        '  File "/paperpack/runner.py", line 300, in run_one',
+        "    await _start_kernel(client, tracker)",
+        "    ^^^^^^",
+        '  File "/venv/x/client.py", line 5, in go',
+        "    raise NoSuchKernel(name)",
+        "NoSuchKernel: No such kernel named ir",
+    ]
+    assert clean_traceback(python) == [
+        "Traceback (most recent call last):",
+        '  File "/venv/x/client.py", line 5, in go',
+        "    raise NoSuchKernel(name)",
+        "NoSuchKernel: No such kernel named ir",
+    ]
 
 
 def _committed(path: Path, cells: list[Any]) -> None:
@@ -196,24 +249,45 @@ def _committed(path: Path, cells: list[Any]) -> None:
 
 
 def _error(cell: int, ename: str = "KeyError", evalue: str = "'x'", **extra: Any) -> dict[str, Any]:
-    return {"status": "error", "kernel": "python3", "duration": 1.0, "cells": [],
-            "error": {"kind": "cell-error", "cell": cell, "ename": ename, "evalue": evalue, "traceback": []}, **extra}
+    return {
+        "status": "error",
+        "kernel": "python3",
+        "duration": 1.0,
+        "cells": [],
+        "error": {"kind": "cell-error", "cell": cell, "ename": ename, "evalue": evalue, "traceback": []},
+        **extra,
+    }
 
 
 def test_cells_counted_as_people_find_them(tmp_path: Path) -> None:
-    _committed(tmp_path / "a.ipynb", [new_markdown_cell("# title"), new_code_cell("x = 1", execution_count=4),
-                                      new_markdown_cell("text"), new_code_cell("y['x']", execution_count=7)])
+    _committed(
+        tmp_path / "a.ipynb",
+        [
+            new_markdown_cell("# title"),
+            new_code_cell("x = 1", execution_count=4),
+            new_markdown_cell("text"),
+            new_code_cell("y['x']", execution_count=7),
+        ],
+    )
     run = interpret(PlannedNotebook(path="a.ipynb"), _error(3), {}, LIMITS, False, root=tmp_path)
     assert run.message == "code cell 2 (In [7]): KeyError: 'x'"
-    shifted = interpret(PlannedNotebook(path="a.ipynb", parameters={"n": 1}), _error(4, injected_cell=1), {},
-                        LIMITS, False, root=tmp_path)
+    shifted = interpret(
+        PlannedNotebook(path="a.ipynb", parameters={"n": 1}),
+        _error(4, injected_cell=1),
+        {},
+        LIMITS,
+        False,
+        root=tmp_path,
+    )
     assert shifted.message.startswith("code cell 2 (In [7]):")  # the injected parameters cell is not counted
 
 
 def test_the_committed_error_is_a_verdict_of_its_own(tmp_path: Path) -> None:
     error = new_output("error", ename="KeyError", evalue="'x'", traceback=["KeyError: 'x'"])
-    _committed(tmp_path / "a.ipynb", [new_code_cell("d = {}", execution_count=1),
-                                      new_code_cell("d['x']", execution_count=2, outputs=[error])])
+    _committed(
+        tmp_path / "a.ipynb",
+        [new_code_cell("d = {}", execution_count=1), new_code_cell("d['x']", execution_count=2, outputs=[error])],
+    )
     nb = PlannedNotebook(path="a.ipynb")
     run = interpret(nb, _error(1), {}, LIMITS, False, root=tmp_path)
     judge(run, nb, tmp_path / "a.ipynb", None)
@@ -223,18 +297,24 @@ def test_the_committed_error_is_a_verdict_of_its_own(tmp_path: Path) -> None:
     judge(other, nb, tmp_path / "a.ipynb", None)
     assert other.verdict == "failed"  # another error in the same cell is a new failure
     assert "reproduces" not in other.message and "KeyError: 'y'" in other.message, other.message
-    result = RunResult(engine="local", isolation="", image=None, out_dir=tmp_path, jobs=1, limits={},
-                       notebooks=[run])
+    result = RunResult(engine="local", isolation="", image=None, out_dir=tmp_path, jobs=1, limits={}, notebooks=[run])
     assert result.summary() == "0/1 notebooks ran to the end: 1 reproduce the committed error"
 
 
 def test_reproduced_error_after_different_results_differs(tmp_path: Path) -> None:
     """The same error, but the cells before it gave other results: not a reproduction (no false "same")."""
+
     def notebook(path: Path, printed: str) -> None:
         error = new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])
-        _committed(path, [new_code_cell("print(x)", execution_count=1,
-                                        outputs=[new_output("stream", name="stdout", text=printed)]),
-                          new_code_cell("1 / 0", execution_count=2, outputs=[error])])
+        _committed(
+            path,
+            [
+                new_code_cell(
+                    "print(x)", execution_count=1, outputs=[new_output("stream", name="stdout", text=printed)]
+                ),
+                new_code_cell("1 / 0", execution_count=2, outputs=[error]),
+            ],
+        )
 
     notebook(tmp_path / "a.ipynb", "1\n")
     notebook(tmp_path / "same.ipynb", "1\n")
@@ -253,14 +333,21 @@ def test_reproduced_error_after_different_results_differs(tmp_path: Path) -> Non
 
 def test_upstream_failure_is_linked() -> None:
     writer = NotebookRun(path="fit.ipynb", status="error", verdict="failed", message="code cell 2: ValueError: bad")
-    reader = NotebookRun(path="plot.ipynb", status="error", verdict="failed", message="code cell 1: 'out.csv' …",
-                         error={"cause": {"id": "missing-upstream-output", "message": "", "fix": "",
-                                          "detail": {"writers": ["fit.ipynb"]}}})
+    reader = NotebookRun(
+        path="plot.ipynb",
+        status="error",
+        verdict="failed",
+        message="code cell 1: 'out.csv' …",
+        error={
+            "cause": {"id": "missing-upstream-output", "message": "", "fix": "", "detail": {"writers": ["fit.ipynb"]}}
+        },
+    )
     link_upstream([writer, reader])
     assert reader.message.endswith(" — upstream: fit.ipynb failed: code cell 2: ValueError: bad")
 
 
 # --- issue 16: verdicts of failing notebooks, without Docker ------------------------------
+
 
 @pytest.mark.parametrize("status", sorted(FAILED_STATUSES - {"not-run"}))
 def test_every_failing_status_is_judged_failed(status: str, tmp_path: Path) -> None:
@@ -270,9 +357,14 @@ def test_every_failing_status_is_judged_failed(status: str, tmp_path: Path) -> N
     executed.write_bytes((tmp_path / "a.ipynb").read_bytes())
     nb = PlannedNotebook(path="a.ipynb", timeout=5, cell_timeout=2)
     kind = {"timeout": "cell-timeout", "no-kernel": "no-kernel"}.get(status, status)
-    result = {"status": status, "kernel": "python3", "kernel_exit": -9 if status in ("dead-kernel", "oom") else None,
-              "oom_kills": 1 if status == "oom" else 0, "pids_limit_hits": 3 if status == "pids-limit" else 0,
-              "error": {"kind": kind, "cell": 0, "ename": "E", "evalue": "v", "traceback": []}}
+    result = {
+        "status": status,
+        "kernel": "python3",
+        "kernel_exit": -9 if status in ("dead-kernel", "oom") else None,
+        "oom_kills": 1 if status == "oom" else 0,
+        "pids_limit_hits": 3 if status == "pids-limit" else 0,
+        "error": {"kind": kind, "cell": 0, "ename": "E", "evalue": "v", "traceback": []},
+    }
     run = interpret(nb, result, {}, LIMITS, status == "interrupted", root=tmp_path)
     judge(run, nb, tmp_path / "a.ipynb", executed)
     assert (run.verdict, run.comparison) == ("failed", None), run.message
@@ -288,6 +380,7 @@ def test_a_fractional_cell_timeout_stays_a_timeout() -> None:
 
 
 # --- ordering: a notebook reading another's file runs after it ----------------------------
+
 
 def test_writers_run_before_readers(tmp_path: Path) -> None:
     _committed(tmp_path / "b_plot.ipynb", [new_code_cell("import pandas as pd\nd = pd.read_csv('out/fit.csv')")])
@@ -329,20 +422,37 @@ def _no_control(text: str) -> None:
 def test_run_table_and_findings_escape_notebook_text(tmp_path: Path) -> None:
     out = io.StringIO()
     console = make_console(out, color="never")
-    run = NotebookRun(path="a\x1b[8m.ipynb", status="error", verdict="failed", message=f"code cell 1: E: {HOSTILE}",
-                      comparison={"differences": [{"cell": 0, "reason": HOSTILE, "diff": f"-1\n+{HOSTILE}"}]})
-    render_verdicts(RunResult(engine="docker", isolation="", image="img", out_dir=tmp_path, jobs=1, limits={},
-                              notebooks=[run]), console)
+    run = NotebookRun(
+        path="a\x1b[8m.ipynb",
+        status="error",
+        verdict="failed",
+        message=f"code cell 1: E: {HOSTILE}",
+        comparison={"differences": [{"cell": 0, "reason": HOSTILE, "diff": f"-1\n+{HOSTILE}"}]},
+    )
+    render_verdicts(
+        RunResult(engine="docker", isolation="", image="img", out_dir=tmp_path, jobs=1, limits={}, notebooks=[run]),
+        console,
+    )
     _no_control(out.getvalue())
     assert "\\x0d" in out.getvalue() and "pwned" not in out.getvalue()
-    finding = Finding(rule="NB012", name="missing-file", severity=Severity.ERROR, message=f"reads {HOSTILE}",
-                      why="w", fix="f", path="a.ipynb", cell=1)
+    finding = Finding(
+        rule="NB012",
+        name="missing-file",
+        severity=Severity.ERROR,
+        message=f"reads {HOSTILE}",
+        why="w",
+        fix="f",
+        path="a.ipynb",
+        cell=1,
+    )
     line = annotation(finding)
     _no_control(line)
     assert line.startswith("::error ")
     text = io.StringIO()
-    render_text(Report(root=tmp_path, findings=Findings([finding]), environment={"summary": HOSTILE}),
-                make_console(text, color="always"))
+    render_text(
+        Report(root=tmp_path, findings=Findings([finding]), environment={"summary": HOSTILE}),
+        make_console(text, color="always"),
+    )
     shown = re.sub(r"\x1b\[[0-9;]*m", "", text.getvalue())  # our own colours: the only escapes allowed
     _no_control(shown)
     assert "pwned" not in shown and "\\x0dall good" in shown

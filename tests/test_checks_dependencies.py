@@ -23,8 +23,9 @@ def test_case(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     run_case(name, tmp_path, capsys)
 
 
-def test_missing_dependency_names_the_cell_and_the_line_to_add(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_dependency_names_the_cell_and_the_line_to_add(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     got = run_case("dep-imports", tmp_path, capsys)
     sklearn = next(f for f in got if f["rule"] == "DEP001" and "sklearn" in f["message"])
     assert sklearn["path"] == "analysis.ipynb" and sklearn["cell"] == 1
@@ -42,13 +43,31 @@ def test_environment_yml_is_the_file_to_edit(tmp_path: Path, capsys: pytest.Capt
     assert ["environment.yml" in f["fix"] for f in got] == [True]
 
 
-@pytest.mark.parametrize("module,dists", [
-    ("sklearn", ("scikit-learn",)), ("cv2", ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
-                                             "opencv-contrib-python-headless", "opencv", "py-opencv")),
-    ("PIL", ("pillow",)), ("yaml", ("pyyaml",)), ("bs4", ("beautifulsoup4",)), ("skimage", ("scikit-image",)),
-    ("Bio", ("biopython",)), ("dateutil", ("python-dateutil",)), ("Some_Thing", ("some-thing",)),
-    ("numpy", ("numpy",)),
-])
+@pytest.mark.parametrize(
+    "module,dists",
+    [
+        ("sklearn", ("scikit-learn",)),
+        (
+            "cv2",
+            (
+                "opencv-python",
+                "opencv-python-headless",
+                "opencv-contrib-python",
+                "opencv-contrib-python-headless",
+                "opencv",
+                "py-opencv",
+            ),
+        ),
+        ("PIL", ("pillow",)),
+        ("yaml", ("pyyaml",)),
+        ("bs4", ("beautifulsoup4",)),
+        ("skimage", ("scikit-image",)),
+        ("Bio", ("biopython",)),
+        ("dateutil", ("python-dateutil",)),
+        ("Some_Thing", ("some-thing",)),
+        ("numpy", ("numpy",)),
+    ],
+)
 def test_distributions_for(module: str, dists: tuple[str, ...]) -> None:
     assert distributions_for(module) == dists
 
@@ -88,12 +107,15 @@ def test_a_clean_result_says_what_was_checked(tmp_path: Path, capsys: pytest.Cap
     assert checked["dependency_closure"] == "offline"
     main(["validate", str(repo), "--offline", "--color", "never"])
     text = capsys.readouterr().out
-    assert ("checked: 1 notebook (analysis.ipynb); environment files: requirements.txt, postBuild, "
-            "requirements-plots.txt; 0 DOIs; dependency closure: offline") in text
+    assert (
+        "checked: 1 notebook (analysis.ipynb); environment files: requirements.txt, postBuild, "
+        "requirements-plots.txt; 0 DOIs; dependency closure: offline"
+    ) in text
 
 
-def test_a_conda_metapackage_names_the_translation_not_the_author(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_conda_metapackage_names_the_translation_not_the_author(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     got = run_case("dep-conda-metapackage", tmp_path, capsys)
     (finding,) = got
     assert "conda-forge's 'dask' brings it" in finding["message"] and "PyPI's 'dask'" in finding["message"]
@@ -104,7 +126,6 @@ def test_in_binder_mode_a_conda_metapackage_brings_what_it_brings(tmp_path: Path
     from shutil import copytree
 
     from conftest import CASES
-
     from paperpack.checks import CheckContext
     from paperpack.checks.dependencies import check
     from paperpack.repository.repo import Repo
@@ -113,5 +134,7 @@ def test_in_binder_mode_a_conda_metapackage_brings_what_it_brings(tmp_path: Path
     copytree(CASES / "dep-conda-metapackage", repo)
     (repo / "expected.json").unlink()
     (repo / "paperpack.yml").write_text("version: 1\nenvironment:\n  mode: binder\n")
-    rules = [f.rule for f in check(Repo.open(repo), CheckContext(offline=True, options={"resolve_dependencies": False}))]
+    rules = [
+        f.rule for f in check(Repo.open(repo), CheckContext(offline=True, options={"resolve_dependencies": False}))
+    ]
     assert rules == ["DEP002"], "conda installs the metapackage with what it brings: a transitive import"

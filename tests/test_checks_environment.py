@@ -8,8 +8,8 @@ import pytest
 
 from paperpack.checks import CheckContext
 from paperpack.checks.environment import check
-from paperpack.environment import Environment
 from paperpack.checks.findings import Finding
+from paperpack.environment import Environment
 from paperpack.repository.repo import Repo
 
 
@@ -31,8 +31,14 @@ def test_environment_is_shared_through_the_cache(tmp_path: Path) -> None:
 
 
 def test_ignored_empty_file_is_info_but_with_packages_a_warning(tmp_path: Path) -> None:
-    findings, _ = _run(tmp_path, {"environment.yml": "dependencies:\n  - numpy=2.4.6\n",
-                                  "requirements.txt": "# nothing yet\n", "runtime.txt": "python-3.11\n"})
+    findings, _ = _run(
+        tmp_path,
+        {
+            "environment.yml": "dependencies:\n  - numpy=2.4.6\n",
+            "requirements.txt": "# nothing yet\n",
+            "runtime.txt": "python-3.11\n",
+        },
+    )
     by_path = {f.path: f for f in findings if f.rule == "ENV003"}
     assert by_path["requirements.txt"].severity.value == "info"
     assert "(it is empty)" in by_path["requirements.txt"].message
@@ -41,19 +47,23 @@ def test_ignored_empty_file_is_info_but_with_packages_a_warning(tmp_path: Path) 
     assert by_path["runtime.txt"].fix == "move what runtime.txt declares into environment.yml, then delete runtime.txt"
 
 
-@pytest.mark.parametrize(("script", "flagged"), [
-    ("#!/bin/bash\npip install x\n", True),
-    ("#!/bin/bash\nset -euo pipefail\npip install x\n", False),
-    ("#!/bin/bash -e\npip install x\n", False),
-    ("#!/bin/sh\nset -o errexit\n", False),
-    ("#!/usr/bin/env python3\nprint('hi')\n", False),
-    ("#!/usr/bin/env bash\npip install x\n", True),
-    ("pip install x\n", True),
-    ("#!/opt/conda/bin/python\nimport os\n", False),
-])
+@pytest.mark.parametrize(
+    ("script", "flagged"),
+    [
+        ("#!/bin/bash\npip install x\n", True),
+        ("#!/bin/bash\nset -euo pipefail\npip install x\n", False),
+        ("#!/bin/bash -e\npip install x\n", False),
+        ("#!/bin/sh\nset -o errexit\n", False),
+        ("#!/usr/bin/env python3\nprint('hi')\n", False),
+        ("#!/usr/bin/env bash\npip install x\n", True),
+        ("pip install x\n", True),
+        ("#!/opt/conda/bin/python\nimport os\n", False),
+    ],
+)
 def test_postbuild_set_e(tmp_path: Path, script: str, flagged: bool) -> None:
-    findings, _ = _run(tmp_path, {"requirements.txt": "numpy==2.4.6\n", "runtime.txt": "python-3.11\n",
-                                  "postBuild": script})
+    findings, _ = _run(
+        tmp_path, {"requirements.txt": "numpy==2.4.6\n", "runtime.txt": "python-3.11\n", "postBuild": script}
+    )
     env005 = [f for f in findings if f.rule == "ENV005"]
     assert bool(env005) is flagged, findings
     if flagged:
@@ -61,20 +71,28 @@ def test_postbuild_set_e(tmp_path: Path, script: str, flagged: bool) -> None:
 
 
 def test_conda_export_is_one_finding_naming_the_count(tmp_path: Path) -> None:
-    findings, _ = _run(tmp_path, {"environment.yml": "dependencies:\n  - numpy=1.26.4=py311h64a7726_0\n"
-                                                     "  - scipy=1.13.1=py311h517d4fd_0\n  - six=1.16.0=pyh6c4a22f_0\n"})
+    findings, _ = _run(
+        tmp_path,
+        {
+            "environment.yml": "dependencies:\n  - numpy=1.26.4=py311h64a7726_0\n"
+            "  - scipy=1.13.1=py311h517d4fd_0\n  - six=1.16.0=pyh6c4a22f_0\n"
+        },
+    )
     (f,) = [f for f in findings if f.rule == "ENV006"]
     assert f.line == 2 and "(and 2 more)" in f.message and "--from-history" in f.fix
     assert not [f for f in findings if f.rule == "ENV007"]
 
 
-@pytest.mark.parametrize(("runtime", "rule", "words"), [
-    ("python-2.7", "ENV009", "Python 2.7 is Python 2"),
-    ("python-3.4", "ENV008", "Python 3.4 is not supported by repo2docker (supported: 3.8, "),
-    ("python-3.15", "ENV008", "Python 3.15 is not supported by repo2docker"),
-    ("python-3.x", "ENV008", "'3.x' is not a Python version"),
-    ("python 3.11", "ENV008", "is not of the form python-3.11"),
-])
+@pytest.mark.parametrize(
+    ("runtime", "rule", "words"),
+    [
+        ("python-2.7", "ENV009", "Python 2.7 is Python 2"),
+        ("python-3.4", "ENV008", "Python 3.4 is not supported by repo2docker (supported: 3.8, "),
+        ("python-3.15", "ENV008", "Python 3.15 is not supported by repo2docker"),
+        ("python-3.x", "ENV008", "'3.x' is not a Python version"),
+        ("python 3.11", "ENV008", "is not of the form python-3.11"),
+    ],
+)
 def test_bad_python(tmp_path: Path, runtime: str, rule: str, words: str) -> None:
     findings, _ = _run(tmp_path, {"requirements.txt": "numpy==2.4.6\n", "runtime.txt": runtime + "\n"})
     hits = [f for f in findings if f.rule == rule]
@@ -93,7 +111,9 @@ def test_python_from_environment_yml_is_checked_too(tmp_path: Path) -> None:
 
 
 def test_unpinned_fix_speaks_the_files_language(tmp_path: Path) -> None:
-    findings, _ = _run(tmp_path, {"environment.yml": "dependencies:\n  - python=3.11\n  - xarray\n  - pip:\n    - pooch\n"})
+    findings, _ = _run(
+        tmp_path, {"environment.yml": "dependencies:\n  - python=3.11\n  - xarray\n  - pip:\n    - pooch\n"}
+    )
     fixes = {f.message.split()[0]: f.fix for f in findings if f.rule == "ENV007"}
     assert fixes["xarray"].startswith("pin it, e.g. `xarray=1.2.3`")
     assert fixes["pooch"].startswith("pin it, e.g. `pooch==1.2.3`")
@@ -114,20 +134,29 @@ def test_symlink_out_of_the_repository(tmp_path: Path) -> None:
 
 
 def test_ignored_file_named_in_postbuild_is_only_info(tmp_path: Path) -> None:
-    findings, _ = _run(tmp_path, {"environment.yml": "dependencies:\n  - numpy=2.4.6\n",
-                                  "requirements.txt": "scipy==1.17.1\n",
-                                  "postBuild": "#!/bin/bash\nset -e\npip install -r requirements.txt\n"})
+    findings, _ = _run(
+        tmp_path,
+        {
+            "environment.yml": "dependencies:\n  - numpy=2.4.6\n",
+            "requirements.txt": "scipy==1.17.1\n",
+            "postBuild": "#!/bin/bash\nset -e\npip install -r requirements.txt\n",
+        },
+    )
     (f,) = [f for f in findings if f.rule == "ENV003"]
     assert f.severity.value == "info" and "postBuild names it" in f.message
 
 
-@pytest.mark.parametrize("mode, says, not_says", [
-    ("offline", "offline build uses Debian bookworm's Python 3.11", "3.10"),
-    ("binder", "Python 3.10 today", "3.11"),
-    (None, "the two can differ", None),
-])
-def test_default_python_names_what_the_build_mode_uses(tmp_path: Path, mode: str | None, says: str,
-                                                       not_says: str | None) -> None:
+@pytest.mark.parametrize(
+    "mode, says, not_says",
+    [
+        ("offline", "offline build uses Debian bookworm's Python 3.11", "3.10"),
+        ("binder", "Python 3.10 today", "3.11"),
+        (None, "the two can differ", None),
+    ],
+)
+def test_default_python_names_what_the_build_mode_uses(
+    tmp_path: Path, mode: str | None, says: str, not_says: str | None
+) -> None:
     files = {"requirements.txt": "numpy==2.4.6\n"}
     if mode:
         files["paperpack.yml"] = f"version: 1\nenvironment:\n  mode: {mode}\n"
@@ -139,17 +168,25 @@ def test_default_python_names_what_the_build_mode_uses(tmp_path: Path, mode: str
     assert not_says is None or not_says not in messages[0], messages
 
 
-@pytest.mark.parametrize("line, pinned", [
-    ("numpy==1.26.*", True), ("numpy==1.26.4", True), ("numpy==1.*", False), ("numpy>=1.26", False),
-    ("numpy", False),
-])
+@pytest.mark.parametrize(
+    "line, pinned",
+    [
+        ("numpy==1.26.*", True),
+        ("numpy==1.26.4", True),
+        ("numpy==1.*", False),
+        ("numpy>=1.26", False),
+        ("numpy", False),
+    ],
+)
 def test_a_release_line_wildcard_is_a_pin(tmp_path: Path, line: str, pinned: bool) -> None:
     findings, _ = _run(tmp_path, {"requirements.txt": line + "\n", "runtime.txt": "python-3.11\n"})
     assert any(f.rule == "ENV007" for f in findings) is not pinned, [f.message for f in findings]
 
 
-@pytest.mark.parametrize("dep, pinned", [("numpy=1.26", True), ("numpy=1.26.*", True), ("numpy=1.*", False),
-                                         ("numpy==1.26.*", True), ("numpy", False)])
+@pytest.mark.parametrize(
+    "dep, pinned",
+    [("numpy=1.26", True), ("numpy=1.26.*", True), ("numpy=1.*", False), ("numpy==1.26.*", True), ("numpy", False)],
+)
 def test_a_conda_release_line_is_a_pin(tmp_path: Path, dep: str, pinned: bool) -> None:
     findings, _ = _run(tmp_path, {"environment.yml": f"dependencies:\n  - python=3.11\n  - {dep}\n"})
     assert any(f.rule == "ENV007" for f in findings) is not pinned, [f.message for f in findings]

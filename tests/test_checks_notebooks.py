@@ -52,7 +52,8 @@ def test_large_outputs_are_reported_per_output_and_per_notebook(tmp_path: Path) 
     count = NOTEBOOK_OUTPUT_LIMIT // len(png) + 1
     cells = [_code("import numpy as np", 1)] + [
         _code("plot()", i + 2, [{"output_type": "display_data", "metadata": {}, "data": {"image/png": png}}])
-        for i in range(count)]
+        for i in range(count)
+    ]
     _write_nb(tmp_path / "big.ipynb", cells)
     got = _nb_findings(tmp_path)
     assert [g for g in got if g[0] == "NB014"] == [("NB014", "big.ipynb", None, i + 1) for i in range(count)]
@@ -73,17 +74,20 @@ def test_huge_notebook_is_not_loaded_and_memory_stays_bounded(tmp_path: Path) ->
         fh.write("]}")
     assert (big / "huge.ipynb").stat().st_size > 200 * 10**6
     before = snapshot(big)
-    script = ("import io, contextlib, json, resource, sys\n"
-              "from paperpack.cli.main import main\n"
-              "out = io.StringIO()\n"
-              "with contextlib.redirect_stdout(out):\n"
-              "    main(['validate', sys.argv[1], '--format', 'json', '--offline'])\n"
-              "rules = [(f['rule'], f['path']) for f in json.loads(out.getvalue())['findings']]\n"
-              "print(json.dumps({'rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 'rules': rules}))\n")
+    script = (
+        "import io, contextlib, json, resource, sys\n"
+        "from paperpack.cli.main import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    main(['validate', sys.argv[1], '--format', 'json', '--offline'])\n"
+        "rules = [(f['rule'], f['path']) for f in json.loads(out.getvalue())['findings']]\n"
+        "print(json.dumps({'rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 'rules': rules}))\n"
+    )
     runs = {}
     for name, repo in (("big", big), ("small", small)):
-        proc = subprocess.run([sys.executable, "-c", script, str(repo)], capture_output=True, text=True,
-                              timeout=300, cwd=ROOT, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", script, str(repo)], capture_output=True, text=True, timeout=300, cwd=ROOT, check=True
+        )
         runs[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     assert ["NB004", "huge.ipynb"] in runs["big"]["rules"]
     assert not any(r[1] == "huge.ipynb" and r[0] != "NB004" for r in runs["big"]["rules"])
@@ -144,7 +148,7 @@ def _mutate(node: object, rng, depth: int = 0) -> object:  # type: ignore[no-unt
         return {**node, key: _mutate(node[key], rng, depth + 1)}
     if isinstance(node, list) and node and rng.random() < 0.85:
         i = rng.randrange(len(node))
-        return node[:i] + [_mutate(node[i], rng, depth + 1)] + node[i + 1:]
+        return node[:i] + [_mutate(node[i], rng, depth + 1)] + node[i + 1 :]
     return rng.choice(odd)
 
 
@@ -153,14 +157,26 @@ def test_checks_survive_schema_invalid_notebooks(tmp_path: Path) -> None:
     import random
 
     rng = random.Random(11)
-    base = {"nbformat": 4, "nbformat_minor": 4,
-            "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "P"},
-                         "language_info": {"name": "python", "version": "3.11", "codemirror_mode": {"version": 3}}},
-            "cells": [_code("import numpy as np\nx = np.load('data/x.npy')", 1,
-                            [{"output_type": "stream", "name": "stdout", "text": ["a"]},
-                             {"output_type": "error", "ename": "E", "evalue": "v", "traceback": []},
-                             {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "x"}}]),
-                      {"cell_type": "markdown", "metadata": {"tags": ["a"]}, "source": ["# t"]}]}
+    base = {
+        "nbformat": 4,
+        "nbformat_minor": 4,
+        "metadata": {
+            "kernelspec": {"name": "python3", "language": "python", "display_name": "P"},
+            "language_info": {"name": "python", "version": "3.11", "codemirror_mode": {"version": 3}},
+        },
+        "cells": [
+            _code(
+                "import numpy as np\nx = np.load('data/x.npy')",
+                1,
+                [
+                    {"output_type": "stream", "name": "stdout", "text": ["a"]},
+                    {"output_type": "error", "ename": "E", "evalue": "v", "traceback": []},
+                    {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "x"}},
+                ],
+            ),
+            {"cell_type": "markdown", "metadata": {"tags": ["a"]}, "source": ["# t"]},
+        ],
+    }
     (tmp_path / "requirements.txt").write_text("numpy==1.26.4\n")
     for i in range(150):
         doc = base
@@ -171,8 +187,9 @@ def test_checks_survive_schema_invalid_notebooks(tmp_path: Path) -> None:
     assert len({f[1] for f in got if f[0] in ("NB001", "NB002")}) > 100
 
 
-def test_a_notebook_link_leaving_the_repository_is_named_never_read(tmp_path: Path,
-                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_notebook_link_leaving_the_repository_is_named_never_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     outside = tmp_path / "outside.ipynb"
     outside.write_text('{"nbformat": 4, "SECRET-CONTENT": 1}')
     got = run_case("nb-link-outside", tmp_path, capsys)

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from paperpack.util.docker import docker_cli, image_id
-from paperpack.machine.clean import Item, Kind, remove
 from paperpack.cli.main import main
+from paperpack.machine.clean import Item, Kind, remove
 from paperpack.run.venv import choose_python, venv_dir
+from paperpack.util.docker import docker_cli, image_id
 from tests.conftest import CASES
 
 
@@ -50,7 +50,9 @@ def images(docker: str) -> Iterator[dict[str, str]]:
     try:
         yield {"prefix": prefix, **made}
     finally:
-        subprocess.run([docker_cli(), "image", "rm", "-f", *made.values()], capture_output=True, timeout=120, check=False)
+        subprocess.run(
+            [docker_cli(), "image", "rm", "-f", *made.values()], capture_output=True, timeout=120, check=False
+        )
 
 
 def _clean(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
@@ -59,8 +61,7 @@ def _clean(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[st
 
 
 @pytest.mark.docker
-def test_images_listed_then_removed_only_paperpacks(images: dict[str, str],
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_images_listed_then_removed_only_paperpacks(images: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     code, doc = _clean(capsys, "--images", "--image-name", images["prefix"], "--dry-run")
     listed = {item["ref"]: item for item in doc["items"]}
     assert code == 0 and set(listed) == {images["built"], images["base"]}, listed
@@ -87,8 +88,12 @@ def test_remove_refuses_an_image_paperpack_did_not_make(images: dict[str, str]) 
 @pytest.mark.docker
 def test_an_image_a_container_uses_is_kept(images: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     name = f"paperpack-test-clean-{uuid.uuid4().hex[:8]}"
-    subprocess.run([docker_cli(), "create", "--name", name, images["built"], "/hello.txt"], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [docker_cli(), "create", "--name", name, images["built"], "/hello.txt"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     try:
         code, doc = _clean(capsys, "--images", "--image-name", images["built"])
         assert code == 1 and doc["items"][0]["error"] and not doc["items"][0]["removed"], doc
@@ -112,7 +117,9 @@ def test_environments_and_caches_by_age(tmp_path: Path, capsys: pytest.CaptureFi
     _folder(cache / "build-logs" / "x", 100)
     code, doc = _clean(capsys, "--envs", "--caches", "--older-than", "30", "--cache-dir", str(cache), "--dry-run")
     assert code == 0 and {(i["ref"], i["size"]) for i in doc["items"]} == {
-        (str(cache / "venvs" / "old"), 3000), (str(cache / "doi" / "ab"), 700)}, doc
+        (str(cache / "venvs" / "old"), 3000),
+        (str(cache / "doi" / "ab"), 700),
+    }, doc
     assert doc["size"] == 3700 and (cache / "venvs" / "old").is_dir()
 
     main(["clean", "--envs", "--older-than", "30", "--cache-dir", str(cache)])
@@ -122,8 +129,9 @@ def test_environments_and_caches_by_age(tmp_path: Path, capsys: pytest.CaptureFi
     assert (cache / "doi" / "ab").is_dir(), "--envs leaves the caches"
 
 
-def test_unused_by_keeps_the_repositorys_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_unused_by_keeps_the_repositorys_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv("PAPERPACK_CACHE_DIR", str(cache))
     monkeypatch.setenv("PAPERPACK_DOCKER", str(tmp_path / "no-docker"))  # environments only: no daemon needed
@@ -142,7 +150,8 @@ def test_bad_age_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unused_by_keeps_the_data_cache_of_a_repository_that_declares_data(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     cache = tmp_path / "cache"
@@ -153,7 +162,8 @@ def test_unused_by_keeps_the_data_cache_of_a_repository_that_declares_data(
     shutil.copytree(CASES / "run-image-found", with_data)
     (with_data / "paperpack.yml").write_text(
         "version: 1\ndata:\n  - url: http://127.0.0.1:9/x.csv\n    files:\n      - path: data/x.csv\n"
-        f"        sha256: {'a' * 64}\n")
+        f"        sha256: {'a' * 64}\n"
+    )
     code, doc = _clean(capsys, "--caches", "--unused-by", str(with_data), "--dry-run")
     assert code == 0 and doc["items"] == [], doc
     code, doc = _clean(capsys, "--caches", "--unused-by", str(CASES / "run-image-found"), "--dry-run")

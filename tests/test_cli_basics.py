@@ -25,7 +25,9 @@ def test_missing_folder_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert "no such folder" in err and "hint:" in err
 
 
-def test_misspelt_manifest_key_points_at_line_with_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_misspelt_manifest_key_points_at_line_with_suggestion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "paperpack.yml").write_text("version: 1\ntitel: Lorenz\n")
     assert main(["validate", str(tmp_path), "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)

@@ -51,10 +51,12 @@ def test_steps_in_order_with_durations() -> None:
         for line in OUT_OF_ORDER.splitlines():
             view(line)
     lines = [line.strip() for line in stream.getvalue().splitlines()]
-    assert lines == ["[1/4] FROM docker.io/paperpack/base:bookworm  0.0 s",
-                     "[2/4] RUN echo two  1.4 s",  # the mount flags are not shown
-                     "[3/4] RUN echo three  0.7 s",
-                     "[4/4] RUN /srv/venv/bin/pip install numpy  25.3 s"], lines
+    assert lines == [
+        "[1/4] FROM docker.io/paperpack/base:bookworm  0.0 s",
+        "[2/4] RUN echo two  1.4 s",  # the mount flags are not shown
+        "[3/4] RUN echo three  0.7 s",
+        "[4/4] RUN /srv/venv/bin/pip install numpy  25.3 s",
+    ], lines
 
 
 def test_a_long_step_says_it_is_alive(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,29 +81,55 @@ def test_quiet_prints_nothing() -> None:
 def test_debootstrap_phases_once_each() -> None:
     console, stream = _plain()
     with BuildView(console, title="base image") as view:
-        for line in ("I: Retrieving InRelease", "I: Retrieving Packages", "I: Validating Packages",
-                     "I: Retrieving libc6 2.36", "I: Validating libc6 2.36", "I: Extracting base-files...",
-                     "I: Base system installed successfully."):
+        for line in (
+            "I: Retrieving InRelease",
+            "I: Retrieving Packages",
+            "I: Validating Packages",
+            "I: Retrieving libc6 2.36",
+            "I: Validating libc6 2.36",
+            "I: Extracting base-files...",
+            "I: Base system installed successfully.",
+        ):
             view(line)
     lines = [line.split(": ", 1)[1] for line in stream.getvalue().splitlines()]
-    assert lines == ["Retrieving InRelease", "Validating Packages", "Extracting base-files...",
-                     "Base system installed successfully."], lines
+    assert lines == [
+        "Retrieving InRelease",
+        "Validating Packages",
+        "Extracting base-files...",
+        "Base system installed successfully.",
+    ], lines
 
 
 def test_failure_box_keeps_its_key_line_on_a_narrow_log(tmp_path: Path) -> None:
-    key = ("ERROR: Could not find a version that satisfies the requirement numpy==1.0.99 (from versions: "
-           "1.3.0, 1.4.1, 1.5.0, 1.5.1, 1.6.0)")
+    key = (
+        "ERROR: Could not find a version that satisfies the requirement numpy==1.0.99 (from versions: "
+        "1.3.0, 1.4.1, 1.5.0, 1.5.1, 1.6.0)"
+    )
     console, stream = _plain()
-    show_build_failure(BuildError("failed", step="[13/16] RUN pip install -r requirements.txt",
-                                  log_tail=f"#18 1.8 {key}", path=tmp_path / "build.log"), console)
+    show_build_failure(
+        BuildError(
+            "failed",
+            step="[13/16] RUN pip install -r requirements.txt",
+            log_tail=f"#18 1.8 {key}",
+            path=tmp_path / "build.log",
+        ),
+        console,
+    )
     text = stream.getvalue()
     assert key in text, text  # one line, not folded at 80 columns
 
 
 def test_a_multiline_message_is_one_line_of_the_verdict_table(tmp_path: Path) -> None:
     message = "cell 3 failed: ValueError: bad\n" + "\n".join(f"  traceback line {i}" for i in range(20))
-    result = RunResult(engine="local", isolation="", image=None, out_dir=tmp_path, jobs=1, limits={},
-                       notebooks=[NotebookRun("a.ipynb", status="error", verdict="failed", message=message)])
+    result = RunResult(
+        engine="local",
+        isolation="",
+        image=None,
+        out_dir=tmp_path,
+        jobs=1,
+        limits={},
+        notebooks=[NotebookRun("a.ipynb", status="error", verdict="failed", message=message)],
+    )
     console, stream = _plain()
     render_verdicts(result, console)
     text = stream.getvalue()
@@ -110,8 +138,9 @@ def test_a_multiline_message_is_one_line_of_the_verdict_table(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_json_output_keeps_progress_on_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_output_keeps_progress_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`--format json`: stdout is the JSON alone; the progress of the run still reaches stderr."""
     import json
     import shutil

@@ -20,9 +20,14 @@ from conftest import ROOT
 from paperpack.cli.main import build_parser, main
 from paperpack.repository.manifest import parse_manifest
 
-NOTEBOOK = {"nbformat": 4, "nbformat_minor": 5, "cells": [
-    {"cell_type": "code", "id": "c1", "execution_count": 1, "metadata": {}, "outputs": [], "source": "print(1)"}],
-    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+NOTEBOOK = {
+    "nbformat": 4,
+    "nbformat_minor": 5,
+    "cells": [
+        {"cell_type": "code", "id": "c1", "execution_count": 1, "metadata": {}, "outputs": [], "source": "print(1)"}
+    ],
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+}
 
 
 def _repo(root: Path, requirements: str = "numpy==1.26.4\n", runtime: str | None = "python-3.11\n") -> Path:
@@ -76,13 +81,16 @@ def test_old_validate_output_still_writes_the_report(tmp_path: Path, capsys: pyt
     assert (tmp_path / "new.json").is_file()
 
 
-@pytest.mark.parametrize("argv, closest", [
-    (["validate", ".", "--formt", "json"], "'--format'"),
-    (["validate", ".", "--format", "jsn"], "'json'"),
-    (["valdate", "."], "'validate'"),
-    (["build", ".", "--mode", "ofline"], "'offline'"),
-    (["run", ".", "--engne", "local"], "'--engine'"),
-])
+@pytest.mark.parametrize(
+    "argv, closest",
+    [
+        (["validate", ".", "--formt", "json"], "'--format'"),
+        (["validate", ".", "--format", "jsn"], "'json'"),
+        (["valdate", "."], "'validate'"),
+        (["build", ".", "--mode", "ofline"], "'offline'"),
+        (["run", ".", "--engne", "local"], "'--engine'"),
+    ],
+)
 def test_usage_errors_end_with_a_hint(argv: list[str], closest: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -129,8 +137,14 @@ def _into_a_closed_pipe(*argv: str) -> tuple[int, str]:
     read, write = os.pipe()
     os.close(read)
     try:
-        done = subprocess.run([sys.executable, "-m", "paperpack", *argv], stdout=write, stderr=subprocess.PIPE,
-                              cwd=ROOT, timeout=120, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "paperpack", *argv],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
     finally:
         os.close(write)
     return done.returncode, done.stderr.decode()
@@ -152,12 +166,21 @@ def test_a_closed_pipe_ends_quietly_for_validate_text(tmp_path: Path) -> None:
     assert (code, err) == (141, "")
 
 
-@pytest.mark.parametrize("option, value, key", [
-    ("--pids", "5", "pids"), ("--jobs", "0", "jobs"), ("--memory", "lots", "memory"), ("--timeout", "0", "timeout"),
-    ("--cell-timeout", "-1", "cell_timeout"), ("--disk", "4 GB", "disk"), ("--cpus", "0", "cpus"),
-])
-def test_run_limits_follow_the_manifest_rules(option: str, value: str, key: str, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "option, value, key",
+    [
+        ("--pids", "5", "pids"),
+        ("--jobs", "0", "jobs"),
+        ("--memory", "lots", "memory"),
+        ("--timeout", "0", "timeout"),
+        ("--cell-timeout", "-1", "cell_timeout"),
+        ("--disk", "4 GB", "disk"),
+        ("--cpus", "0", "cpus"),
+    ],
+)
+def test_run_limits_follow_the_manifest_rules(
+    option: str, value: str, key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`--pids 5` is refused as `run: {pids: 5}` is, with the same words (one check for both)."""
     repo = _repo(tmp_path / "paper")
     assert main(["run", str(repo), "--engine", "local", option, value]) == 2
@@ -175,11 +198,14 @@ def test_pids_from_16_are_accepted() -> None:
     assert _parse("run", ".", "--pids", "16").pids == 16
 
 
-@pytest.mark.parametrize("text, shown, fix", [
-    ("environment:\n  python: 3.10\n", "found the number 3.10, which YAML reads as 3.1", "'3.10'"),
-    ("environment:\n  python: 3.9\n", "found the number 3.9", "'3.9'"),
-    ("title: 2.50\n", "found the number 2.50, which YAML reads as 2.5", "'2.50'"),
-])
+@pytest.mark.parametrize(
+    "text, shown, fix",
+    [
+        ("environment:\n  python: 3.10\n", "found the number 3.10, which YAML reads as 3.1", "'3.10'"),
+        ("environment:\n  python: 3.9\n", "found the number 3.9", "'3.9'"),
+        ("title: 2.50\n", "found the number 2.50, which YAML reads as 2.5", "'2.50'"),
+    ],
+)
 def test_an_unquoted_version_says_to_write_a_string(text: str, shown: str, fix: str) -> None:
     with pytest.raises(Exception) as error:
         parse_manifest("version: 1\n" + text)

@@ -16,8 +16,22 @@ import pytest
 from conftest import ROOT
 
 #: each of these costs tens of milliseconds or more to import, and validate --offline needs none of them
-HEAVY = ("requests", "urllib3", "jsonschema", "rich", "rich.console", "docker", "nbclient", "nbformat", "distributed",
-         "numpy", "repo2docker", "ruamel.yaml", "paperpack.image.builder", "paperpack.run.runner")
+HEAVY = (
+    "requests",
+    "urllib3",
+    "jsonschema",
+    "rich",
+    "rich.console",
+    "docker",
+    "nbclient",
+    "nbformat",
+    "distributed",
+    "numpy",
+    "repo2docker",
+    "ruamel.yaml",
+    "paperpack.image.builder",
+    "paperpack.run.runner",
+)
 
 PROBE = """
 import contextlib, io, json, sys
@@ -29,19 +43,33 @@ print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
 
 
 def _loaded(*argv: str) -> tuple[int, list[str]]:
-    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return result["code"], result["loaded"]
 
 
 def _one_notebook(root: Path) -> Path:
     root.mkdir()
-    cell = {"cell_type": "code", "id": "c1", "execution_count": 1, "metadata": {}, "outputs": [],
-            "source": "import numpy as np\nprint(np.pi)"}
-    (root / "analysis.ipynb").write_text(json.dumps({
-        "nbformat": 4, "nbformat_minor": 5, "cells": [cell],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}))
+    cell = {
+        "cell_type": "code",
+        "id": "c1",
+        "execution_count": 1,
+        "metadata": {},
+        "outputs": [],
+        "source": "import numpy as np\nprint(np.pi)",
+    }
+    (root / "analysis.ipynb").write_text(
+        json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 5,
+                "cells": [cell],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            }
+        )
+    )
     (root / "requirements.txt").write_text("numpy==1.26.4\n")
     (root / "runtime.txt").write_text("python-3.11\n")
     return root

@@ -14,9 +14,14 @@ from paperpack.errors import UsageError
 from paperpack.repository.repo import OUTPUT_MARKER, Repo, mark_output_dir
 from paperpack.util.atomic import write_atomic
 
-NOTEBOOK = json.dumps({"cells": [], "metadata": {"kernelspec": {"name": "python3", "language": "python",
-                                                                  "display_name": "Python 3"}},
-                       "nbformat": 4, "nbformat_minor": 5})
+NOTEBOOK = json.dumps(
+    {
+        "cells": [],
+        "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+)
 
 
 def small_repo(root: Path) -> Path:
@@ -26,8 +31,9 @@ def small_repo(root: Path) -> Path:
     return root
 
 
-def test_github_annotations_name_files_relative_to_the_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_github_annotations_name_files_relative_to_the_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     small_repo(tmp_path / "papers" / "one")
     monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
     main(["validate", str(tmp_path / "papers" / "one"), "--offline", "--format", "github"])
@@ -86,8 +92,9 @@ def test_common_options_after_nested_actions(tmp_path: Path, capsys: pytest.Capt
 
 
 @pytest.mark.parametrize("where", [".", "sub"])
-def test_out_dir_never_the_repository_or_its_folders(tmp_path: Path, where: str,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_dir_never_the_repository_or_its_folders(
+    tmp_path: Path, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = small_repo(tmp_path / "r")
     (repo / "sub").mkdir()
     (repo / "sub" / "keep.txt").write_text("the author's file")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -35,8 +35,10 @@ def index(monkeypatch: pytest.MonkeyPatch) -> Iterator[PackageIndex]:
 
 
 def write_notebook(path: Path, sources: list[str]) -> None:
-    cells = [{"cell_type": "code", "execution_count": i + 1, "metadata": {}, "outputs": [], "source": src}
-             for i, src in enumerate(sources)]
+    cells = [
+        {"cell_type": "code", "execution_count": i + 1, "metadata": {}, "outputs": [], "source": src}
+        for i, src in enumerate(sources)
+    ]
     meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
     path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": meta, "cells": cells}))
 
@@ -64,8 +66,11 @@ CONDA_ENV = {"binder/environment.yml": "dependencies:\n  - python=3.11\n  - uber
 
 def test_what_a_declared_package_brings_is_not_missing(index: PackageIndex, tmp_path: Path) -> None:
     got = _deps(_repo(tmp_path, CONDA_ENV))
-    assert {m: r[:2] for m, r in got.items()} == {"subpkg": ("DEP002", "warning"), "leafpkg": ("DEP002", "warning"),
-                                                 "nothere": ("DEP001", "error")}, got
+    assert {m: r[:2] for m, r in got.items()} == {
+        "subpkg": ("DEP002", "warning"),
+        "leafpkg": ("DEP002", "warning"),
+        "nothere": ("DEP001", "error"),
+    }, got
     assert "dependency of ubertool (pip's resolver)" in got["leafpkg"][2]
     assert got["nothere"][2].endswith("which is not declared nor brought by a declared package (pip's resolver)")
 
@@ -86,8 +91,7 @@ def test_offline_without_cache_warns_instead_of_false_errors(index: PackageIndex
     assert index.requests == []
 
 
-def test_an_unreachable_index_warns_instead_of_false_errors(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_index_warns_instead_of_false_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAPERPACK_PIP_INDEX_URL", CLOSED_LOOPBACK)
     got = _deps(_repo(tmp_path, {"requirements.txt": "ubertool==1.0\n"}))
     assert got["subpkg"][:2] == ("DEP005", "warning") and "the package index was not reached" in got["subpkg"][2]
@@ -108,8 +112,12 @@ def test_a_pin_without_a_wheel_for_the_target_python_is_named(index: PackageInde
 
 def test_no_source_distribution_is_ever_built(index: PackageIndex, tmp_path: Path) -> None:
     marker = tmp_path / "setup-py-ran"
-    index.add_sdist("buildme", "1.0", f"open({str(marker)!r}, 'w').write('ran')\n"
-                                      "from setuptools import setup\nsetup(name='buildme', version='1.0')\n")
+    index.add_sdist(
+        "buildme",
+        "1.0",
+        f"open({str(marker)!r}, 'w').write('ran')\n"
+        "from setuptools import setup\nsetup(name='buildme', version='1.0')\n",
+    )
     repo = _repo(tmp_path / "repo", {"requirements.txt": "buildme==1.0\nubertool==1.0\n"})
     got = _deps(repo)
     assert got["requirements.txt"][0] == "DEP006" and "buildme==1.0" in got["requirements.txt"][2]
@@ -178,8 +186,7 @@ def test_the_modules_of_each_resolved_wheel_are_read_from_the_wheel(index: Packa
     assert closure.modules == {"fancy-dist": ["fancymod"], "inner-dist": ["innermod"], "wrapper": ["wrapper"]}
     assert closure.providers()["innermod"] == ("inner-dist",)
     assert index.ranges_seen and all(r.startswith("bytes=") for r in index.ranges_seen)  # never the whole wheel
-    cached = resolve_closure(["fancy-dist==1.0", "wrapper==1.0"], python="3.11", cache_folder=tmp_path,
-                             offline=True)
+    cached = resolve_closure(["fancy-dist==1.0", "wrapper==1.0"], python="3.11", cache_folder=tmp_path, offline=True)
     assert cached.cached and cached.modules == closure.modules
     index.ranges = False  # a server without ranges: the (small) wheel is read whole
     whole = resolve_closure(["fancy-dist==1.0"], python="3.11", cache_folder=tmp_path)
@@ -210,8 +217,11 @@ def test_installed_distributions_say_what_they_provide(tmp_path: Path, monkeypat
     monkeypatch.syspath_prepend(str(site))
     installed_modules.cache_clear()
     try:
-        repo = _repo(tmp_path / "paper", {"requirements.txt": "alias-dist==1.0\nplain-record==1.0\n"},
-                     "import aliasmod\nimport recordmod")
+        repo = _repo(
+            tmp_path / "paper",
+            {"requirements.txt": "alias-dist==1.0\nplain-record==1.0\n"},
+            "import aliasmod\nimport recordmod",
+        )
         findings = [(f.rule, f.message) for f in validate(repo, offline=True).findings if f.rule.startswith("DEP")]
         assert findings == [], findings
     finally:
@@ -222,8 +232,8 @@ def test_a_wheel_larger_than_the_tail_is_read_by_ranges(tmp_path: Path) -> None:
     """The central directory and top_level.txt beyond the first 64 KB are fetched by further ranges, not whole."""
     import os
 
-    from paperpack.util.httpclient import HttpClient
     from paperpack.environment.wheelfiles import wheel_modules
+    from paperpack.util.httpclient import HttpClient
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -249,8 +259,8 @@ def test_a_central_directory_too_large_to_read_is_left_to_the_table() -> None:
     """A zip whose central directory claims more than MAX_DIRECTORY bytes is not fetched: no modules, few bytes."""
     import struct
 
-    from paperpack.util.httpclient import HttpClient
     from paperpack.environment.wheelfiles import MAX_DIRECTORY, wheel_modules
+    from paperpack.util.httpclient import HttpClient
 
     size = MAX_DIRECTORY + (1 << 20)
     # an end-of-central-directory record: one disk, 1 entry, a directory of size-22 bytes at offset 0
@@ -265,8 +275,8 @@ def test_a_central_directory_too_large_to_read_is_left_to_the_table() -> None:
 
 
 def test_a_wheel_of_a_find_links_folder_is_read_in_place(tmp_path: Path) -> None:
-    from paperpack.util.httpclient import HttpClient
     from paperpack.environment.wheelfiles import wheel_modules
+    from paperpack.util.httpclient import HttpClient
 
     index = PackageIndex()  # not served: its wheels go to a folder, as pip's find-links
     index.add("fancy-dist", "1.0", module="fancymod", top_level=False)

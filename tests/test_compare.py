@@ -40,12 +40,15 @@ def test_what_legitimately_changes_is_the_same() -> None:
     assert result.message == "7 cells with the same results"
 
 
-@pytest.mark.parametrize("name, cell, reason", [
-    ("differs-number", 0, "stream:stdout differs"),
-    ("differs-image", 3, "image/png looks different"),
-    ("differs-text", 2, "stream:stdout differs"),
-    ("differs-error", 6, "error differs"),
-])
+@pytest.mark.parametrize(
+    "name, cell, reason",
+    [
+        ("differs-number", 0, "stream:stdout differs"),
+        ("differs-image", 3, "image/png looks different"),
+        ("differs-text", 2, "stream:stdout differs"),
+        ("differs-error", 6, "error differs"),
+    ],
+)
 def test_real_differences_name_the_cell(name: str, cell: int, reason: str) -> None:
     result = compare_notebooks(_read("reference"), _read(name))
     assert result.verdict == "differs"
@@ -76,10 +79,15 @@ def test_tolerances_come_from_options() -> None:
     assert strict.verdict == "differs" and strict.differences[0].reason.startswith("image/png looks different")
     loose_images = CompareOptions.from_manifest({"image_threshold": 0.0})
     assert compare_notebooks(_read("reference"), _read("differs-image"), loose_images).verdict == "same"
-    assert compare_notebooks(_read("reference"), _read("differs-text"),
-                             CompareOptions(ignore_cells=[2])).verdict == "same"
-    assert compare_notebooks(_read("reference"), _read("differs-text"),
-                             CompareOptions(ignore_patterns=[r"^(run|finished) at"])).verdict == "same"
+    assert (
+        compare_notebooks(_read("reference"), _read("differs-text"), CompareOptions(ignore_cells=[2])).verdict == "same"
+    )
+    assert (
+        compare_notebooks(
+            _read("reference"), _read("differs-text"), CompareOptions(ignore_patterns=[r"^(run|finished) at"])
+        ).verdict
+        == "same"
+    )
 
 
 def test_cell_count_change_differs() -> None:
@@ -89,17 +97,20 @@ def test_cell_count_change_differs() -> None:
     assert result.verdict == "differs" and "code cells" in result.message
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("<Model at 0x7f3a2b1c9d40>", "<Model at 0x<ADDR>>"),
-    ("at 2024-03-01T10:11:12.5+01:00 and 2024-03-01", "at <DATETIME> and <DATE>"),
-    ("took 12:01:02", "took <TIME>"),
-    ("file /tmp/tmpab12_x/out.csv, home /home/alice/paper", "file <TMP>, home <HOME>/paper"),
-    ("\r 10%|█         | 1/10\r100%|██████████| 10/10\nnext", "next"),
-    ("CPU times: user 1.2 s, sys: 3 ms\nWall time: 1.3 s\nok", "<TIMING>\n<TIMING>\nok"),
-    ('{"model_id": "0123456789abcdef0123"}', '{"model_id": "<MODEL>"}'),
-    ("id 0f8fad5b-d9cb-469f-a165-70867728950e", "id <UUID>"),
-    ("\x1b[31mred\x1b[0m", "red"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<Model at 0x7f3a2b1c9d40>", "<Model at 0x<ADDR>>"),
+        ("at 2024-03-01T10:11:12.5+01:00 and 2024-03-01", "at <DATETIME> and <DATE>"),
+        ("took 12:01:02", "took <TIME>"),
+        ("file /tmp/tmpab12_x/out.csv, home /home/alice/paper", "file <TMP>, home <HOME>/paper"),
+        ("\r 10%|█         | 1/10\r100%|██████████| 10/10\nnext", "next"),
+        ("CPU times: user 1.2 s, sys: 3 ms\nWall time: 1.3 s\nok", "<TIMING>\n<TIMING>\nok"),
+        ('{"model_id": "0123456789abcdef0123"}', '{"model_id": "<MODEL>"}'),
+        ("id 0f8fad5b-d9cb-469f-a165-70867728950e", "id <UUID>"),
+        ("\x1b[31mred\x1b[0m", "red"),
+    ],
+)
 def test_normalise_text(text: str, expected: str) -> None:
     assert normalise_text(text) == expected
 
@@ -129,6 +140,7 @@ def test_image_similarity_scale() -> None:
 
 
 # --- issue 16: each of these tests fails with the mutation its docstring names ----------------
+
 
 def test_rtol_and_atol_are_not_swapped() -> None:
     """Mutation: ``math.isclose(x, y, rel_tol=atol, abs_tol=rtol)``."""
@@ -166,12 +178,12 @@ def test_ignored_cells_are_not_counted() -> None:
 
 def test_progress_bar_drops_only_its_own_line() -> None:
     """Mutation: the progress-bar rule also matches every line before the bar."""
-    text = ("loading\nfit 3 models\n 50%|█████     | 5/10\r100%|██████████| 10/10 [00:01<00:00]\n"
-            "best 0.5")
+    text = "loading\nfit 3 models\n 50%|█████     | 5/10\r100%|██████████| 10/10 [00:01<00:00]\nbest 0.5"
     assert normalise_text(text) == "loading\nfit 3 models\nbest 0.5"
 
 
 # --- issue 9: the comparison, right both ways -------------------------------------------------
+
 
 def _cell(outputs: list[dict[str, Any]], count: int | None = 1) -> Any:
     cell = nbformat.v4.new_code_cell("x")
@@ -187,19 +199,27 @@ def _notebook(*cells: Any) -> Any:
 
 
 def test_differs_names_cells_as_failures_do(tmp_path: Path) -> None:
-    """"code cell 2 (In [7])", as a failure in that cell is named: markdown cells are not counted, 1-based."""
+    """ "code cell 2 (In [7])", as a failure in that cell is named: markdown cells are not counted, 1-based."""
     from paperpack.notebook.parse import ParsedNotebook, read_notebook
     from paperpack.run.outcome import where
 
     def out(text: str) -> dict[str, Any]:
         return {"output_type": "stream", "name": "stdout", "text": text}
 
-    ref = _notebook(nbformat.v4.new_markdown_cell("# title"), _cell([out("1\n")], count=4),
-                    nbformat.v4.new_markdown_cell("text"), _cell([out("2\n")], count=7),
-                    _cell([out("3\n")], count=None))
-    new = _notebook(nbformat.v4.new_markdown_cell("# title"), _cell([out("1\n")], count=1),
-                    nbformat.v4.new_markdown_cell("text"), _cell([out("two\n")], count=2),
-                    _cell([out("three\n")], count=3))
+    ref = _notebook(
+        nbformat.v4.new_markdown_cell("# title"),
+        _cell([out("1\n")], count=4),
+        nbformat.v4.new_markdown_cell("text"),
+        _cell([out("2\n")], count=7),
+        _cell([out("3\n")], count=None),
+    )
+    new = _notebook(
+        nbformat.v4.new_markdown_cell("# title"),
+        _cell([out("1\n")], count=1),
+        nbformat.v4.new_markdown_cell("text"),
+        _cell([out("two\n")], count=2),
+        _cell([out("three\n")], count=3),
+    )
     result = compare_notebooks(ref, new)
     assert result.verdict == Verdict.DIFFERS
     assert result.message == "2 of 3 cells differ: code cell 2 (In [7]), code cell 3"
@@ -209,17 +229,23 @@ def test_differs_names_cells_as_failures_do(tmp_path: Path) -> None:
     committed = read_notebook(tmp_path / "a.ipynb", "a.ipynb")
     assert isinstance(committed, ParsedNotebook)
     assert [where(committed, d.cell) for d in result.differences] == [d.where for d in result.differences]
-    run = NotebookRun(path="a.ipynb", status=Status.OK, verdict=result.verdict, message=result.message,
-                      comparison=result.to_dict())
+    run = NotebookRun(
+        path="a.ipynb", status=Status.OK, verdict=result.verdict, message=result.message, comparison=result.to_dict()
+    )
     shown = io.StringIO()
-    render_verdicts(RunResult(engine="local", isolation="", image=None, out_dir=tmp_path, jobs=1, limits={},
-                              notebooks=[run]), make_console(shown, color="never"))
+    render_verdicts(
+        RunResult(engine="local", isolation="", image=None, out_dir=tmp_path, jobs=1, limits={}, notebooks=[run]),
+        make_console(shown, color="never"),
+    )
     assert "a.ipynb, code cell 2 (In [7]): stream:stdout differs" in shown.getvalue(), shown.getvalue()
 
 
 def test_only_cells_with_outputs_are_counted() -> None:
-    ref = _notebook(*[_cell([]) for _ in range(9)], _cell([{"output_type": "stream", "name": "stdout", "text": "1"}]),
-                    _cell([{"output_type": "stream", "name": "stdout", "text": "2"}]))
+    ref = _notebook(
+        *[_cell([]) for _ in range(9)],
+        _cell([{"output_type": "stream", "name": "stdout", "text": "1"}]),
+        _cell([{"output_type": "stream", "name": "stdout", "text": "2"}]),
+    )
     result = compare_notebooks(ref, ref)
     assert result.verdict == "same" and result.message == "2 cells with the same results"
 
@@ -230,32 +256,47 @@ def test_ignore_pattern_removes_only_what_it_matches() -> None:
     for pattern in ("^took", r"^took \d+ s, result"):  # the result (41, not 42) is not what the pattern removes
         result = compare_notebooks(ref, new, CompareOptions(ignore_patterns=[pattern]))
         assert result.verdict == "differs" and [(d.cell, d.reason) for d in result.differences] == [
-            (0, "stream:stdout differs")], pattern
+            (0, "stream:stdout differs")
+        ], pattern
     new.cells[0].outputs[0]["text"] = "took 9 s, result 42\n"
     assert compare_notebooks(ref, new, CompareOptions(ignore_patterns=[r"took \d+ s"])).verdict == "same"
     assert normalise_text("Elapsed 3 s\nok", ignore_patterns=[r"^Elapsed.*"]) == "ok"
 
 
 def test_new_warnings_are_same_with_warnings() -> None:
-    warning = ("/srv/venv/lib/python3.11/site-packages/numpy/core/fromnumeric.py:59: "
-               "DeprecationWarning: use arr.item()\n  return bound(*args, **kwds)\n")
+    warning = (
+        "/srv/venv/lib/python3.11/site-packages/numpy/core/fromnumeric.py:59: "
+        "DeprecationWarning: use arr.item()\n  return bound(*args, **kwds)\n"
+    )
     out = {"output_type": "stream", "name": "stdout", "text": "result 42\n"}
     ref = _notebook(_cell([out]))
     new = _notebook(_cell([out, {"output_type": "stream", "name": "stderr", "text": warning}]))
     result = compare_notebooks(ref, new)
     assert result.verdict == Verdict.SAME_WITH_WARNINGS
     assert [w.to_dict() for w in result.new_warnings] == [
-        {"cell": 0, "where": "code cell 1 (In [1])", "category": "DeprecationWarning", "message": "use arr.item()"}]
-    assert result.message == ("1 cell with the same results, with 1 new warning "
-                              "(code cell 1 (In [1]): DeprecationWarning: use arr.item())")
+        {"cell": 0, "where": "code cell 1 (In [1])", "category": "DeprecationWarning", "message": "use arr.item()"}
+    ]
+    assert result.message == (
+        "1 cell with the same results, with 1 new warning (code cell 1 (In [1]): DeprecationWarning: use arr.item())"
+    )
     assert compare_notebooks(new, new).verdict == Verdict.SAME  # a warning already committed is not new
 
 
 def test_html_is_compared_without_its_styling() -> None:
     def table(style: str, value: str) -> Any:
         html = f"<div><style scoped>{style}</style><table class='dataframe'><tr><td>{value}</td></tr></table></div>"
-        return _notebook(_cell([{"output_type": "display_data", "metadata": {},
-                                 "data": {"text/html": html, "text/plain": "   a\n0  1"}}]))
+        return _notebook(
+            _cell(
+                [
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"text/html": html, "text/plain": "   a\n0  1"},
+                    }
+                ]
+            )
+        )
+
     old = table(".dataframe tbody tr th:only-of-type {vertical-align: middle}", "1.5")
     assert compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.5")).verdict == "same"
     changed = compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.6"))
@@ -269,5 +310,6 @@ def test_sixteen_bit_images_are_compared() -> None:
         out = io.BytesIO()
         Image.fromarray(pixels).save(out, "PNG")
         return base64.b64encode(out.getvalue())
+
     assert image_similarity(png(slice(10, 20)), png(slice(10, 20)) + b"\n").value == 1.0
     assert image_similarity(png(slice(10, 20)), png(slice(25, 35))).value < 0.5

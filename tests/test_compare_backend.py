@@ -23,8 +23,9 @@ def check_figures_came_back(run: NotebookRun, out: Path) -> None:
     """The run of tests/cases/run-mpl-inline kept its three figures and nothing on stderr."""
     assert run.status == "ok", run.message
     executed = nbformat.read(out / "executed" / "plot.ipynb", as_version=4)
-    kinds = [[sorted(o.get("data", {})) for o in cell.outputs if o.output_type == "display_data"]
-             for cell in executed.cells]
+    kinds = [
+        [sorted(o.get("data", {})) for o in cell.outputs if o.output_type == "display_data"] for cell in executed.cells
+    ]
     assert kinds == [[["image/png", "text/plain"]]] * 3, kinds
     streams = [o for cell in executed.cells for o in cell.outputs if o.output_type == "stream"]
     assert [o.name for o in streams] == ["stdout"], streams  # no "figure already exists" warnings

@@ -60,8 +60,10 @@ def test_a_changed_figure_size_is_named_not_scored_zero(pairs: list[Pair]) -> No
     for pair in pairs:
         if "default-size-changed" in pair.name:
             verdict, reason = _verdict(pair)
-            assert verdict in SAME or ("the figure size changed" in reason and "similarity 0.000" not in reason), \
-                (pair.name, reason)
+            assert verdict in SAME or ("the figure size changed" in reason and "similarity 0.000" not in reason), (
+                pair.name,
+                reason,
+            )
 
 
 def test_new_warning_is_listed(pairs: list[Pair]) -> None:

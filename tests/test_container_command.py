@@ -21,9 +21,23 @@ from paperpack.run.plan import Limits, PlannedNotebook
 from paperpack.run.sweep import OWNER_LABEL, Owner, current_owner
 
 #: every flag the command may hold; anything else (--privileged, --cap-add, --network host, -v …) fails the test
-KNOWN_FLAGS = {"--name", "--label", "--network", "--user", "--cap-drop", "--security-opt", "--memory",
-               "--memory-swap", "--pids-limit", "--cpus", "--read-only", "--tmpfs", "--mount", "-e",
-               "-i"}  # -i: the spec and results travel over stdin/stdout (run/channel.py)
+KNOWN_FLAGS = {
+    "--name",
+    "--label",
+    "--network",
+    "--user",
+    "--cap-drop",
+    "--security-opt",
+    "--memory",
+    "--memory-swap",
+    "--pids-limit",
+    "--cpus",
+    "--read-only",
+    "--tmpfs",
+    "--mount",
+    "-e",
+    "-i",
+}  # -i: the spec and results travel over stdin/stdout (run/channel.py)
 TAKES_VALUE = KNOWN_FLAGS - {"--read-only", "-i"}
 FAKE_TOKEN = "ghs_FAKEtokenFromActionsCheckout0000"
 
@@ -33,7 +47,7 @@ def _hostile_repo(root: Path) -> Path:
     root.mkdir()
     nbformat.write(nbformat.v4.new_notebook(), root / "a.ipynb")
     (root / ".git").mkdir()
-    (root / ".git" / "config").write_text(f'[http]\n\textraheader = AUTHORIZATION: basic {FAKE_TOKEN}\n')
+    (root / ".git" / "config").write_text(f"[http]\n\textraheader = AUTHORIZATION: basic {FAKE_TOKEN}\n")
     (root / "vendor" / "lib" / ".git").mkdir(parents=True)
     (root / "vendor" / "lib" / ".git" / "config").write_text(FAKE_TOKEN)
     (root / "sub").mkdir()
@@ -80,8 +94,14 @@ def command(tmp_path: Path) -> tuple[list[str], DockerEngine]:
     data = tmp_path / "data.csv"
     data.write_text("x\n")
     limits = Limits(timeout=60, cell_timeout=30, memory="256m", pids=64, cpus=1.5, disk="64m")
-    session = Session(repo=repo, work_dir=tmp_path / "work", limits=limits, jobs=1, image="some/image:tag",
-                      data=[(data, "data/x.csv")])
+    session = Session(
+        repo=repo,
+        work_dir=tmp_path / "work",
+        limits=limits,
+        jobs=1,
+        image="some/image:tag",
+        data=[(data, "data/x.csv")],
+    )
     batch = Batch(number=0, notebooks=[PlannedNotebook(path="a.ipynb")], keys={"a.ipynb": "nb000"})
     engine = DockerEngine()
     engine.user = "1000:100"
@@ -104,16 +124,15 @@ def test_every_isolation_flag_and_limit(command: tuple[list[str], DockerEngine])
     assert ("--read-only", None) in pairs, "the image's files (and $HOME) must be read-only: no unbounded disk writes"
     tmpfs = dict((value or "").split(":", 1) for value in values["--tmpfs"])
     assert set(tmpfs) == {"/tmp", "/home/jovyan/vol"}, "/tmp and the image's VOLUME: memory-backed, size-limited"
-    assert f"size={64 * 1024 ** 2}" in tmpfs["/tmp"].split(",")
-    assert set(tmpfs["/home/jovyan/vol"].split(",")) >= {f"size={64 * 1024 ** 2}", "uid=1000", "gid=100"}
+    assert f"size={64 * 1024**2}" in tmpfs["/tmp"].split(",")
+    assert set(tmpfs["/home/jovyan/vol"].split(",")) >= {f"size={64 * 1024**2}", "uid=1000", "gid=100"}
     labels = values["--label"]
     assert "paperpack.run=1" in labels
     [owner] = [label.split("=", 1)[1] for label in labels if label and label.startswith(OWNER_LABEL + "=")]
     assert Owner.parse(owner) == current_owner()
 
 
-def test_mounts_are_read_only_except_the_bounded_ones(command: tuple[list[str], DockerEngine],
-                                                      tmp_path: Path) -> None:
+def test_mounts_are_read_only_except_the_bounded_ones(command: tuple[list[str], DockerEngine], tmp_path: Path) -> None:
     mounts = _mounts(_parse(command[0])[0])
     writable = {dst for dst, fields in mounts.items() if "readonly" not in fields}
     # the only writable mount is the working copy, a size-limited volume (results come back on stdout)
@@ -121,18 +140,30 @@ def test_mounts_are_read_only_except_the_bounded_ones(command: tuple[list[str], 
     assert mounts[IN_REPO] == {"type": "bind", "src": str(tmp_path / "repo"), "dst": IN_REPO, "readonly": ""}
     assert mounts["/paperpack/runner.py"]["type"] == "bind" and "readonly" in mounts["/paperpack/runner.py"]
     assert "readonly" in mounts["/paperpack/kernelfork.py"]
-    assert mounts["/paperpack/data/0"] == {"type": "bind", "src": str(tmp_path / "data.csv"),
-                                           "dst": "/paperpack/data/0", "readonly": ""}
+    assert mounts["/paperpack/data/0"] == {
+        "type": "bind",
+        "src": str(tmp_path / "data.csv"),
+        "dst": "/paperpack/data/0",
+        "readonly": "",
+    }
     assert mounts[IN_WORK] == {"type": "volume", "src": "paperpack-work-0123456789ab", "dst": IN_WORK}
 
 
 def test_version_control_metadata_is_hidden_at_every_depth(command: tuple[list[str], DockerEngine]) -> None:
     mounts = _mounts(_parse(command[0])[0])
     for rel in (".git", "vendor/lib/.git", "old/.hg", "old/.svn"):  # folders: an empty tmpfs nobody can write
-        assert mounts[f"{IN_REPO}/{rel}"] == {"type": "tmpfs", "dst": f"{IN_REPO}/{rel}", "tmpfs-size": "4096",
-                                              "readonly": ""}, rel
-    assert mounts[f"{IN_REPO}/sub/.git"] == {"type": "bind", "src": "/dev/null", "dst": f"{IN_REPO}/sub/.git",
-                                             "readonly": ""}
+        assert mounts[f"{IN_REPO}/{rel}"] == {
+            "type": "tmpfs",
+            "dst": f"{IN_REPO}/{rel}",
+            "tmpfs-size": "4096",
+            "readonly": "",
+        }, rel
+    assert mounts[f"{IN_REPO}/sub/.git"] == {
+        "type": "bind",
+        "src": "/dev/null",
+        "dst": f"{IN_REPO}/sub/.git",
+        "readonly": "",
+    }
     assert f"{IN_REPO}/gitlink" not in mounts, "a symbolic link is not mounted over (its target is hidden)"
 
 
@@ -159,8 +190,7 @@ def test_a_batch_before_prepare_is_refused(tmp_path: Path) -> None:
         DockerEngine().command(session, batch, "paperpack-run-x")
 
 
-def test_disk_limit_from_the_manifest_and_the_command_line(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_disk_limit_from_the_manifest_and_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from paperpack.cli.main import main
 
     assert Limits().resolved({}, 1).disk == "4g"
@@ -185,14 +215,23 @@ def test_messages_name_the_disk_limit() -> None:
     error = {"kind": "cell-error", "cell": 2, "ename": "OSError", "evalue": "[Errno 28] No space left on device"}
     result = {"status": "error", "error": error}
     run = interpret(nb, result, {"disk_limit": "64m"}, limits, False)
-    assert run.message == ("cell 3: OSError: [Errno 28] No space left on device — the notebook wrote more than 64m "
-                           "(the limit on the working folder, shared by the run's notebooks, and on /tmp): "
-                           "raise run.disk in paperpack.yml or --disk")
+    assert run.message == (
+        "cell 3: OSError: [Errno 28] No space left on device — the notebook wrote more than 64m "
+        "(the limit on the working folder, shared by the run's notebooks, and on /tmp): "
+        "raise run.disk in paperpack.yml or --disk"
+    )
     assert "run.disk" not in interpret(nb, result, {}, limits, False).message, "the local engine has no such limit"
     readonly = {"status": "error", "error": {**error, "evalue": "[Errno 30] Read-only file system: '/home/x'"}}
     assert "only the working folder" in interpret(nb, readonly, {"disk_limit": "64m"}, limits, False).message
-    copy = interpret(nb, None, {"disk_limit": "64m", "exit_code": 1,
-                                "output": "OSError: [Errno 28] No space left on device: '/paperpack/work/d.bin'"},
-                     limits, False)
+    copy = interpret(
+        nb,
+        None,
+        {
+            "disk_limit": "64m",
+            "exit_code": 1,
+            "output": "OSError: [Errno 28] No space left on device: '/paperpack/work/d.bin'",
+        },
+        limits,
+        False,
+    )
     assert "working copy does not fit in the disk limit (64m)" in copy.message
-

@@ -39,8 +39,10 @@ def store_dir(tmp_path: Path) -> Path:
 
 def test_fetch_by_url_then_cached_then_mounted(doi_env: DoiServer, tmp_path: Path) -> None:
     url = doi_env.add_file("obs.csv", CSV)
-    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n"
-                           f"        sha256: {sha(CSV)}\n")
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n        sha256: {sha(CSV)}\n",
+    )
     with pytest.raises(DataError, match="not fetched yet: data/obs.csv") as info:
         data_mounts(repo)
     assert info.value.hint == "run `paperpack data fetch` to download the declared data into the cache"
@@ -55,9 +57,15 @@ def test_fetch_by_url_then_cached_then_mounted(doi_env: DoiServer, tmp_path: Pat
     assert not (repo.root / "data").exists(), "the repository is never modified"
 
 
-def test_committed_file_with_right_hash_is_not_mounted_wrong_hash_is_an_error(doi_env: DoiServer, tmp_path: Path) -> None:
-    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {doi_env.url}/files/x\n    files:\n"
-                           f"      - path: data/obs.csv\n        sha256: {sha(CSV)}\n", {"data/obs.csv": CSV})
+def test_committed_file_with_right_hash_is_not_mounted_wrong_hash_is_an_error(
+    doi_env: DoiServer, tmp_path: Path
+) -> None:
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - url: {doi_env.url}/files/x\n    files:\n"
+        f"      - path: data/obs.csv\n        sha256: {sha(CSV)}\n",
+        {"data/obs.csv": CSV},
+    )
     assert data_mounts(repo) == []
     assert fetch_data(repo)[0].state == "in-repo" and doi_env.count == 0
     (repo.root / "data" / "obs.csv").write_bytes(CSV + b"tampered\n")
@@ -69,9 +77,13 @@ def test_committed_file_with_right_hash_is_not_mounted_wrong_hash_is_an_error(do
 
 def test_ensure_data_fetches_only_what_is_missing(doi_env: DoiServer, tmp_path: Path) -> None:
     url = doi_env.add_file("obs.csv", CSV)
-    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n"
-                           f"        url: {url}\n        sha256: {sha(CSV)}\n      - path: data/kept.csv\n"
-                           f"        sha256: {sha(b'kept')}\n", {"data/kept.csv": b"kept"})
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n"
+        f"        url: {url}\n        sha256: {sha(CSV)}\n      - path: data/kept.csv\n"
+        f"        sha256: {sha(b'kept')}\n",
+        {"data/kept.csv": b"kept"},
+    )
     said: list[str] = []
     [fetched] = ensure_data(repo, progress=said.append)
     assert fetched.declared.path == "data/obs.csv" and fetched.state == "fetched"
@@ -86,8 +98,10 @@ def test_ensure_data_fetches_only_what_is_missing(doi_env: DoiServer, tmp_path: 
 
 def test_zenodo_record_from_doi_then_lock(doi_env: DoiServer, tmp_path: Path) -> None:
     doi_env.add_record("123", {"obs.csv": CSV, "readme.txt": b"about\n"}, doi="10.5281/zenodo.123")
-    manifest = ("version: 1\n# the observations\ndata:\n  - doi: 10.5281/zenodo.123  # Zenodo\n    files:\n"
-                "      - path: data/obs.csv\n      - path: docs/about.txt\n        name: readme.txt\n")
+    manifest = (
+        "version: 1\n# the observations\ndata:\n  - doi: 10.5281/zenodo.123  # Zenodo\n    files:\n"
+        "      - path: data/obs.csv\n      - path: docs/about.txt\n        name: readme.txt\n"
+    )
     repo = paper(tmp_path, manifest)
     results = fetch_data(repo)
     assert [(r.state, r.sha256) for r in results] == [("fetched", sha(CSV)), ("fetched", sha(b"about\n"))]
@@ -97,8 +111,11 @@ def test_zenodo_record_from_doi_then_lock(doi_env: DoiServer, tmp_path: Path) ->
     written = lock_hashes(Repo.open(repo.root))
     assert written == [("data/obs.csv", sha(CSV)), ("docs/about.txt", sha(b"about\n"))]
     text = (repo.root / "paperpack.yml").read_text()
-    assert text == manifest.replace("      - path: docs/", f"        sha256: {sha(CSV)}\n      - path: docs/") + \
-        f"        sha256: {sha(b'about' + bytes([10]))}\n", "only the hashes are added; comments and layout stay"
+    assert (
+        text
+        == manifest.replace("      - path: docs/", f"        sha256: {sha(CSV)}\n      - path: docs/")
+        + f"        sha256: {sha(b'about' + bytes([10]))}\n"
+    ), "only the hashes are added; comments and layout stay"
     relocked = Repo.open(repo.root)
     assert lock_hashes(relocked) == []
     assert [m.source.name for m in data_mounts(relocked)] == [sha(CSV), sha(b"about\n")]
@@ -133,8 +150,9 @@ def test_cut_off_download_resumes(doi_env: DoiServer, tmp_path: Path) -> None:
     big = CSV * 80  # ~1.7 MB: several blocks arrive before the cut
     url = doi_env.add_file("big.csv", big)
     doi_env.script("/files/big.csv", Action(cut=True))
-    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: big.csv\n"
-                           f"        sha256: {sha(big)}\n")
+    repo = paper(
+        tmp_path, f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: big.csv\n        sha256: {sha(big)}\n"
+    )
     with pytest.raises(DataError, match=r"cut off after \d+ of \d+ bytes; the partial file is kept"):
         fetch_data(repo)
     [part] = list((store_dir(tmp_path) / "partial").glob("*.part"))
@@ -169,8 +187,11 @@ def _tar(members: dict[str, bytes]) -> bytes:
 def test_archives_are_extracted_and_hostile_ones_refused(doi_env: DoiServer, tmp_path: Path) -> None:
     good = _tar({"obs.csv": CSV, "sub/meta.txt": b"m"})
     evil = _tar({"../escape.txt": b"x"})
-    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {doi_env.add_file('g.tgz', good)}\n    files:\n"
-                           f"      - path: data/raw\n        extract: true\n        sha256: {sha(good)}\n")
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - url: {doi_env.add_file('g.tgz', good)}\n    files:\n"
+        f"      - path: data/raw\n        extract: true\n        sha256: {sha(good)}\n",
+    )
     (repo.root / "data" / "raw").mkdir(parents=True)
     (repo.root / "data" / "raw" / ".gitkeep").write_text("")  # an empty placeholder folder is not the data
     [result] = fetch_data(repo)
@@ -178,8 +199,11 @@ def test_archives_are_extracted_and_hostile_ones_refused(doi_env: DoiServer, tmp
     [mount] = data_mounts(repo)
     assert mount.target == "data/raw" and (mount.source / "obs.csv").read_bytes() == CSV
     assert mount.source == DataStore(store_dir(tmp_path)).extracted(sha(good))
-    bad = paper(tmp_path / "b", f"version: 1\ndata:\n  - url: {doi_env.add_file('e.tgz', evil)}\n    files:\n"
-                                "      - path: data/raw\n        extract: true\n")
+    bad = paper(
+        tmp_path / "b",
+        f"version: 1\ndata:\n  - url: {doi_env.add_file('e.tgz', evil)}\n    files:\n"
+        "      - path: data/raw\n        extract: true\n",
+    )
     with pytest.raises(UnsafeArchiveError, match=r"^data/raw: member '\.\./escape.txt' points outside") as info:
         fetch_data(bad)
     assert sha(evil) not in str(info.value), "named by the declared path, not the cache's hash"
@@ -205,8 +229,12 @@ def test_cli_fetch_status_lock(doi_env: DoiServer, tmp_path: Path, capsys: pytes
 
 
 def test_committed_files_need_no_network(doi_env: DoiServer, tmp_path: Path) -> None:
-    repo = paper(tmp_path, f"version: 1\ndata:\n  - doi: 10.5281/zenodo.31\n    files:\n      - path: obs.csv\n"
-                           f"        sha256: {sha(CSV)}\n", {"obs.csv": CSV})
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - doi: 10.5281/zenodo.31\n    files:\n      - path: obs.csv\n"
+        f"        sha256: {sha(CSV)}\n",
+        {"obs.csv": CSV},
+    )
     assert [r.state for r in fetch_data(repo)] == ["in-repo"]
     assert doi_env.count == 0, "no record lookup for data already in the repository"
 
@@ -218,8 +246,11 @@ BIG = bytes(range(256)) * (8 * 4096)  # 8 MiB
 
 def _same_url_twice(doi_env: DoiServer, tmp_path: Path) -> Repo:
     url = doi_env.add_file("big.bin", BIG)
-    return paper(tmp_path, f"version: 1\ndata:\n  - title: twice\n    files:\n      - path: a/big.bin\n"
-                           f"        url: {url}\n      - path: b/big.bin\n        url: {url}\n")
+    return paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - title: twice\n    files:\n      - path: a/big.bin\n"
+        f"        url: {url}\n      - path: b/big.bin\n        url: {url}\n",
+    )
 
 
 def test_two_files_with_one_source_are_downloaded_once(doi_env: DoiServer, tmp_path: Path) -> None:
@@ -250,8 +281,16 @@ def test_two_processes_sharing_the_cache_download_once(doi_env: DoiServer, tmp_p
     repo = _same_url_twice(doi_env, tmp_path)
     doi_env.script("/files/big.bin", Action(delay=2.0))  # whichever process asks first holds the lock a while
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PAPERPACK_HTTP_TIMEOUT": "10"}  # no retries
-    procs = [subprocess.Popen([sys.executable, "-c", _CHILD, str(repo.root)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(repo.root)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
     states = sorted(",".join(sorted(out.strip().split(","))) for out, _ in outs)
@@ -260,10 +299,12 @@ def test_two_processes_sharing_the_cache_download_once(doi_env: DoiServer, tmp_p
     assert DataStore(store_dir(tmp_path)).blob(sha(BIG)).read_bytes() == BIG
 
 
-def test_unusable_cache_dir_is_an_error_naming_it(doi_env: DoiServer, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {doi_env.add_file('c.csv', CSV)}\n    files:\n"
-                           "      - path: c.csv\n")
+def test_unusable_cache_dir_is_an_error_naming_it(
+    doi_env: DoiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = paper(
+        tmp_path, f"version: 1\ndata:\n  - url: {doi_env.add_file('c.csv', CSV)}\n    files:\n      - path: c.csv\n"
+    )
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     assert main(["data", "fetch", str(repo.root), "--cache-dir", str(blocker / "cache")]) == 1
@@ -277,8 +318,9 @@ def test_unusable_cache_dir_is_an_error_naming_it(doi_env: DoiServer, tmp_path: 
 def test_lock_keeps_the_manifest_mode(doi_env: DoiServer, tmp_path: Path, mode: int) -> None:
     import stat
 
-    repo = paper(tmp_path, f"version: 1\ndata:\n  - url: {doi_env.add_file('c.csv', CSV)}\n    files:\n"
-                           "      - path: c.csv\n")
+    repo = paper(
+        tmp_path, f"version: 1\ndata:\n  - url: {doi_env.add_file('c.csv', CSV)}\n    files:\n      - path: c.csv\n"
+    )
     manifest = repo.root / "paperpack.yml"
     manifest.chmod(mode)
     fetch_data(repo)
@@ -286,19 +328,24 @@ def test_lock_keeps_the_manifest_mode(doi_env: DoiServer, tmp_path: Path, mode: 
     assert stat.S_IMODE(manifest.stat().st_mode) == mode
 
 
-@pytest.mark.parametrize(("body", "problem"), [
-    ({"files": 5}, "`files` is a number (5), not a list"),
-    ({"files": [5]}, "`files[0]` is a number (5), not an object"),
-    ({"files": {"entries": [1]}}, "`files.entries` is a list, not an object"),
-    ({"files": [{"key": "obs.csv", "links": "x"}]}, "`files[0].links` is a string ('x'), not an object"),
-    ([1, 2], "the record is a list, not an object"),
-])
-def test_record_of_the_wrong_shape_is_a_data_error(doi_env: DoiServer, tmp_path: Path, body: object,
-                                                   problem: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"files": 5}, "`files` is a number (5), not a list"),
+        ({"files": [5]}, "`files[0]` is a number (5), not an object"),
+        ({"files": {"entries": [1]}}, "`files.entries` is a list, not an object"),
+        ({"files": [{"key": "obs.csv", "links": "x"}]}, "`files[0].links` is a string ('x'), not an object"),
+        ([1, 2], "the record is a list, not an object"),
+    ],
+)
+def test_record_of_the_wrong_shape_is_a_data_error(
+    doi_env: DoiServer, tmp_path: Path, body: object, problem: str
+) -> None:
     doi_env.add_raw_record("55", body)
     repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5281/zenodo.55\n    files:\n      - path: obs.csv\n")
     with pytest.raises(DataError) as info:
         fetch_data(repo)
-    assert info.value.message == (f"{doi_env.url}/api/records/55 answered a record of the wrong shape for "
-                                  f"10.5281/zenodo.55: {problem}")
+    assert info.value.message == (
+        f"{doi_env.url}/api/records/55 answered a record of the wrong shape for 10.5281/zenodo.55: {problem}"
+    )
     assert "PAPERPACK_ZENODO_API" in info.value.hint

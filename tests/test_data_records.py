@@ -17,15 +17,16 @@ from paperpack.cli.main import main
 from paperpack.data import data_mounts, data_status, ensure_data, fetch_data, lock_hashes
 from paperpack.errors import DataError
 from paperpack.repository.repo import Repo
-from tests.conftest import require
 from test_data import paper, sha
+from tests.conftest import require
 
 OBS = b"t,x\n" + b"".join(f"{i},{i * 0.5}\n".encode() for i in range(500))
 NOTE = b"observations of the Lorenz system\n"
 
 
-def test_whole_record_is_listed_fetched_mounted_and_locked(doi_env: DoiServer, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_whole_record_is_listed_fetched_mounted_and_locked(
+    doi_env: DoiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     doi_env.add_record("321", {"obs.csv": OBS, "notes.txt": NOTE}, doi="10.5281/zenodo.321")
     manifest = "version: 1\ndata:\n  - doi: https://doi.org/10.5281/ZENODO.321  # the whole record\n    path: inputs\n"
     repo = paper(tmp_path, manifest)
@@ -40,13 +41,17 @@ def test_whole_record_is_listed_fetched_mounted_and_locked(doi_env: DoiServer, t
 
     results = fetch_data(repo)
     assert [(r.declared.path, r.state, r.sha256) for r in results] == [
-        ("inputs/notes.txt", "fetched", sha(NOTE)), ("inputs/obs.csv", "fetched", sha(OBS))]
+        ("inputs/notes.txt", "fetched", sha(NOTE)),
+        ("inputs/obs.csv", "fetched", sha(OBS)),
+    ]
     assert doi_env.paths().count("/api/records/321") == 1, "the record is asked for once"
 
     sent = doi_env.count
     again = Repo.open(repo.root)  # a later run: the listing comes from the store, not the network
     assert [(m.target, m.source.read_bytes()) for m in data_mounts(again)] == [
-        ("inputs/notes.txt", NOTE), ("inputs/obs.csv", OBS)]
+        ("inputs/notes.txt", NOTE),
+        ("inputs/obs.csv", OBS),
+    ]
     assert ensure_data(again) == [] and doi_env.count == sent
     assert {r.state for r in data_status(again)} == {"cached"}
     assert not (repo.root / "inputs").exists(), "the repository is never modified by fetch"
@@ -57,7 +62,9 @@ def test_whole_record_is_listed_fetched_mounted_and_locked(doi_env: DoiServer, t
     pinned = Repo.open(repo.root)
     assert pinned.manifest is not None
     assert [dict(f) for f in pinned.manifest.datasets[0]["files"]] == [
-        {"path": "inputs/notes.txt", "sha256": sha(NOTE)}, {"path": "inputs/obs.csv", "sha256": sha(OBS)}]
+        {"path": "inputs/notes.txt", "sha256": sha(NOTE)},
+        {"path": "inputs/obs.csv", "sha256": sha(OBS)},
+    ]
     assert lock_hashes(pinned) == [], "pinned: nothing left to lock"
     assert [m.source.name for m in data_mounts(pinned)] == [sha(NOTE), sha(OBS)]
     assert doi_env.count == sent
@@ -82,10 +89,14 @@ def test_a_record_with_a_wrong_checksum_is_refused(doi_env: DoiServer, tmp_path:
 
 
 @pytest.mark.parametrize("name", ["../escape.csv", "/etc/passwd", "a//b.csv", "a\\..\\b"])
-def test_record_file_names_that_would_leave_the_folder_are_refused(doi_env: DoiServer, tmp_path: Path,
-                                                                   name: str) -> None:
-    doi_env.add_raw_record("7", {"files": [{"key": name, "size": 3, "checksum": "md5:" + "0" * 32,
-                                            "links": {"self": "{base}/files/x"}}]}, doi="10.5281/zenodo.7")
+def test_record_file_names_that_would_leave_the_folder_are_refused(
+    doi_env: DoiServer, tmp_path: Path, name: str
+) -> None:
+    doi_env.add_raw_record(
+        "7",
+        {"files": [{"key": name, "size": 3, "checksum": "md5:" + "0" * 32, "links": {"self": "{base}/files/x"}}]},
+        doi="10.5281/zenodo.7",
+    )
     repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5281/zenodo.7\n")
     with pytest.raises(DataError, match="not a plain relative name"):
         fetch_data(repo)
@@ -110,16 +121,19 @@ def test_lock_before_fetch_says_fetch_first(doi_env: DoiServer, tmp_path: Path) 
     assert (repo.root / "paperpack.yml").read_bytes() == before
 
 
-def test_validate_counts_the_record_folder_as_declared_data(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    nb = ('{"cells": [{"cell_type": "code", "execution_count": null, "id": "a", "metadata": {}, "outputs": [], '
-          '"source": "open(\'inputs/obs.csv\').read()"}], "metadata": {"kernelspec": {"name": "python3", '
-          '"display_name": "Python 3", "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}')
+def test_validate_counts_the_record_folder_as_declared_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nb = (
+        '{"cells": [{"cell_type": "code", "execution_count": null, "id": "a", "metadata": {}, "outputs": [], '
+        '"source": "open(\'inputs/obs.csv\').read()"}], "metadata": {"kernelspec": {"name": "python3", '
+        '"display_name": "Python 3", "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}'
+    )
     files = {"analysis.ipynb": nb.encode(), "requirements.txt": b""}
-    for manifest, flagged in [("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n    path: inputs\n", False),
-                              ("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n    path: ./inputs/\n", False),
-                              ("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n    path: .\n", False),
-                              ("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n", True)]:
+    for manifest, flagged in [
+        ("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n    path: inputs\n", False),
+        ("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n    path: ./inputs/\n", False),
+        ("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n    path: .\n", False),
+        ("version: 1\ndata:\n  - doi: 10.5281/zenodo.10\n", True),
+    ]:
         repo = paper(tmp_path / str(len(manifest)), manifest, files)
         main(["validate", str(repo.root), "--offline", "--format", "json"])
         out = capsys.readouterr().out

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from conftest import ROOT
-from paperpack.image.builder import DEFAULT_BUILD_TIMEOUT
 from paperpack.cli.main import main
+from paperpack.image.builder import DEFAULT_BUILD_TIMEOUT
 from paperpack.run.plan import DEFAULT_CELL_TIMEOUT, DEFAULT_DISK, DEFAULT_MEMORY, DEFAULT_PIDS, DEFAULT_TIMEOUT
 from paperpack.util.schemas import load_schema
 
@@ -43,14 +43,19 @@ def test_schema_default_is_the_code_default(key: str) -> None:
 def test_help_gives_the_code_defaults(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command, "--help"]) == 0
     text = capsys.readouterr().out
-    wrong = {option: _option_help(text, option) for option, value in LIMITS.values()
-             if f"(default {value}" not in _option_help(text, option)}
+    wrong = {
+        option: _option_help(text, option)
+        for option, value in LIMITS.values()
+        if f"(default {value}" not in _option_help(text, option)
+    }
     assert wrong == {}, wrong
 
 
 def test_docs_cli_md_table_gives_the_code_defaults() -> None:
     text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    rows = {m.group(1): m.group(2).strip() for m in re.finditer(r"^\| `(--[a-z-]+) \S+` \| [^|]+ \| ([^|]+) \|", text, re.M)}
+    rows = {
+        m.group(1): m.group(2).strip() for m in re.finditer(r"^\| `(--[a-z-]+) \S+` \| [^|]+ \| ([^|]+) \|", text, re.M)
+    }
     assert {option: rows.get(option) for option, _ in LIMITS.values()} == dict(LIMITS.values())
     assert f"`PAPERPACK_BUILD_TIMEOUT`, default {DEFAULT_BUILD_TIMEOUT:g} seconds" in _flat(text)
 

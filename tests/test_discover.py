@@ -35,8 +35,15 @@ R2D_PROBE = textwrap.dedent("""
 EXTRA = {
     "nix": {"default.nix": "with import <nixpkgs> {}; mkShell {}\n", "requirements.txt": "numpy==2.4.6\n"},
     "julia-require": {"REQUIRE": "julia 0.6\n"},
-    "pipfile-lock-only": {"Pipfile.lock": json.dumps({"_meta": {"requires": {"python_version": "3.11"}},
-                                                      "default": {"numpy": {"version": "==2.4.6"}}, "develop": {}})},
+    "pipfile-lock-only": {
+        "Pipfile.lock": json.dumps(
+            {
+                "_meta": {"requires": {"python_version": "3.11"}},
+                "default": {"numpy": {"version": "==2.4.6"}},
+                "develop": {},
+            }
+        )
+    },
     "environment-yaml": {"environment.yaml": "dependencies:\n  - numpy=2.4.6\n", "requirements.txt": "x==1\n"},
     "dotbinder-conda": {".binder/environment.yml": "dependencies: [numpy=2.4.6]\n", "Dockerfile": "FROM x\n"},
     "binder-dockerfile": {"binder/Dockerfile": "FROM x\n", "binder/requirements.txt": "numpy==2.4.6\n"},
@@ -64,8 +71,9 @@ def all_repos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def test_same_buildpack_as_repo2docker(all_repos: list[Path]) -> None:
-    out = subprocess.run([sys.executable, "-c", R2D_PROBE, *map(str, all_repos)], capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", R2D_PROBE, *map(str, all_repos)], capture_output=True, text=True, timeout=120, check=True
+    )
     theirs = json.loads(out.stdout)
     cwd = os.getcwd()
     for repo in all_repos:
@@ -82,13 +90,15 @@ def test_same_buildpack_as_repo2docker(all_repos: list[Path]) -> None:
 
 
 def test_buildpack_order_and_python_versions_are_repo2dockers() -> None:
-    code = ("import os, re\n"
-            "from repo2docker.app import Repo2Docker\n"
-            "from repo2docker.buildpacks import conda\n"
-            "from repo2docker.buildpacks.conda.supported_python_version import SUPPORTED_PYTHON_VERSION as V\n"
-            "locks = sorted(m.group(1) for f in os.listdir(os.path.dirname(conda.__file__))\n"
-            "               if (m := re.fullmatch(r'environment.py-([0-9.]+)-linux-64.lock', f)))\n"
-            "print(' '.join(b.__name__ for b in Repo2Docker().buildpacks)); print(' '.join(V)); print(' '.join(locks))")
+    code = (
+        "import os, re\n"
+        "from repo2docker.app import Repo2Docker\n"
+        "from repo2docker.buildpacks import conda\n"
+        "from repo2docker.buildpacks.conda.supported_python_version import SUPPORTED_PYTHON_VERSION as V\n"
+        "locks = sorted(m.group(1) for f in os.listdir(os.path.dirname(conda.__file__))\n"
+        "               if (m := re.fullmatch(r'environment.py-([0-9.]+)-linux-64.lock', f)))\n"
+        "print(' '.join(b.__name__ for b in Repo2Docker().buildpacks)); print(' '.join(V)); print(' '.join(locks))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     order, versions, locks = out.stdout.splitlines()
     assert [b.name for b in BUILDPACKS] == order.split()
@@ -102,8 +112,11 @@ def test_sample_paper() -> None:
     assert env.files == ["requirements.txt", "runtime.txt"]
     assert env.python_version == "3.11" and env.kernels == {"python"}
     assert [(r.name, r.specifier, r.pinned, r.line) for r in env.requirements] == [
-        ("numpy", "==2.4.6", True, 1), ("scipy", "==1.17.1", True, 2),
-        ("matplotlib", "==3.11.2", True, 3), ("pandas", "==3.1.1", True, 4)]
+        ("numpy", "==2.4.6", True, 1),
+        ("scipy", "==1.17.1", True, 2),
+        ("matplotlib", "==3.11.2", True, 3),
+        ("pandas", "==3.1.1", True, 4),
+    ]
     d = env.to_dict()
     assert d["summary"] == "PythonBuildPack: requirements.txt, runtime.txt, Python 3.11"
     assert json.loads(json.dumps(d)) == d
@@ -118,12 +131,15 @@ def test_dockerfile_shadows_and_binder_wins(tmp_path: Path) -> None:
     assert "uses conda and ignores requirements.txt" in ignored[".binder/requirements.txt"]
 
 
-@pytest.mark.parametrize(("text", "parsed"), [
-    ("python-3.11", ("python", "3.11", None)),
-    ("python-3.11.4\n", ("python", "3.11.4", None)),
-    ("r-4.3-2024-01-15", ("r", "4.3", "2024-01-15")),
-    ("r-2024-01-15", ("r", None, "2024-01-15")),
-])
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("python-3.11", ("python", "3.11", None)),
+        ("python-3.11.4\n", ("python", "3.11.4", None)),
+        ("r-4.3-2024-01-15", ("r", "4.3", "2024-01-15")),
+        ("r-2024-01-15", ("r", None, "2024-01-15")),
+    ],
+)
 def test_runtime_forms(text: str, parsed: tuple[str, str | None, str | None]) -> None:
     runtime = parse_runtime(text)
     assert (runtime.name, runtime.version, runtime.date) == parsed
@@ -143,26 +159,33 @@ def test_requirements_txt_details(tmp_path: Path) -> None:
         "git+https://example.org/repo.git\n"
         "scipy \\\n  >=1.10\n"
         "-c constraints.txt\n"
-        "not a requirement!!\n")
+        "not a requirement!!\n"
+    )
     pip = parse_requirements_txt(tmp_path, "requirements.txt")
     reqs, problems, local, files = pip.requirements, pip.problems, pip.local, pip.files
     assert [(r.name, r.specifier, r.pinned, r.line) for r in reqs] == [
-        ("scikit-learn", "==1.5.0", True, 1), ("numpy", "==2.4.6", True, 2), ("scipy", ">=1.10", False, 5)]
+        ("scikit-learn", "==1.5.0", True, 1),
+        ("numpy", "==2.4.6", True, 2),
+        ("scipy", ">=1.10", False, 5),
+    ]
     assert local == ["-e .", "git+https://example.org/repo.git"]
     assert [(p.code, p.line) for p in problems] == [("requirement-invalid", 8)]
     assert files == ["requirements.txt"]
 
 
-@pytest.mark.parametrize(("spec", "parsed"), [
-    ("numpy=1.26.4=py311h64a7726_0", ("numpy", "==1.26.4", True, "py311h64a7726_0")),
-    ("numpy=1.26", ("numpy", "==1.26.*", True, None)),  # conda's =1.26 is fuzzy: 1.26.*, as the build reads it
-    ("numpy=1", ("numpy", "==1.*", False, None)),
-    ("numpy=1.26.*", ("numpy", "==1.26.*", True, None)),
-    ("conda-forge::xarray>=2024.1", ("xarray", ">=2024.1", False, None)),
-    ("pandas", ("pandas", "", False, None)),
-    ("scipy==1.13.1", ("scipy", "==1.13.1", True, None)),
-    ("scipy==1.13.*", ("scipy", "==1.13.*", True, None)),
-])
+@pytest.mark.parametrize(
+    ("spec", "parsed"),
+    [
+        ("numpy=1.26.4=py311h64a7726_0", ("numpy", "==1.26.4", True, "py311h64a7726_0")),
+        ("numpy=1.26", ("numpy", "==1.26.*", True, None)),  # conda's =1.26 is fuzzy: 1.26.*, as the build reads it
+        ("numpy=1", ("numpy", "==1.*", False, None)),
+        ("numpy=1.26.*", ("numpy", "==1.26.*", True, None)),
+        ("conda-forge::xarray>=2024.1", ("xarray", ">=2024.1", False, None)),
+        ("pandas", ("pandas", "", False, None)),
+        ("scipy==1.13.1", ("scipy", "==1.13.1", True, None)),
+        ("scipy==1.13.*", ("scipy", "==1.13.*", True, None)),
+    ],
+)
 def test_conda_specs(spec: str, parsed: tuple[str, str, bool, str | None]) -> None:
     found = parse_conda_spec(spec)
     assert found is not None and (found.name, found.specifier, found.pinned, found.build) == parsed
@@ -177,8 +200,13 @@ def test_environment_yml_r_kernel_and_python(tmp_path: Path) -> None:
 
 
 def test_environment_yml_pip_include_makes_requirements_txt_used(tmp_path: Path) -> None:
-    _write(tmp_path, {"binder/environment.yml": "dependencies:\n  - pip\n  - pip:\n    - -r requirements.txt\n",
-                      "binder/requirements.txt": "numpy==2.4.6\n"})
+    _write(
+        tmp_path,
+        {
+            "binder/environment.yml": "dependencies:\n  - pip\n  - pip:\n    - -r requirements.txt\n",
+            "binder/requirements.txt": "numpy==2.4.6\n",
+        },
+    )
     env = detect(tmp_path)
     assert env.files == ["binder/environment.yml", "binder/requirements.txt"] and env.ignored == []
     assert [(r.name, r.path, r.line) for r in env.requirements] == [("numpy", "binder/requirements.txt", 1)]

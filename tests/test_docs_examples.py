@@ -77,9 +77,19 @@ def test_python_example_imports_work_and_its_names_exist(where: str, code: str) 
     tree = ast.parse(code, filename=where)
     imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     imported = {(a.asname or a.name).split(".")[0] for n in imports for a in n.names}
-    dotted = sorted({d for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load)
-                     and (d := _dotted(n)) and d.split(".")[0] in imported})
-    probe = "\n".join(ast.unparse(n) for n in imports) + f"""
+    dotted = sorted(
+        {
+            d
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute)
+            and isinstance(n.ctx, ast.Load)
+            and (d := _dotted(n))
+            and d.split(".")[0] in imported
+        }
+    )
+    probe = (
+        "\n".join(ast.unparse(n) for n in imports)
+        + f"""
 import json, operator
 missing = []
 for name in {dotted!r}:
@@ -90,6 +100,7 @@ for name in {dotted!r}:
         missing.append(name)
 print(json.dumps(missing))
 """
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, f"{where}: its imports fail:\n{done.stderr}"
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [], f"{where}: these names do not exist"

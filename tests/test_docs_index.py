@@ -56,7 +56,9 @@ def test_the_docs_show_commands() -> None:
 
 
 @pytest.mark.parametrize("where, argv", SHOWN, ids=[w for w, _ in SHOWN])
-def test_every_command_shown_in_the_docs_parses(where: str, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_command_shown_in_the_docs_parses(
+    where: str, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     try:
         build_parser(argv[0]).parse_args(argv)
     except SystemExit as exc:

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from paperpack.image.baseimage import DEFAULT_RELEASE, base_image_tag
-from paperpack.util.docker import image_id
 from paperpack.cli.main import main
+from paperpack.image.baseimage import DEFAULT_RELEASE, base_image_tag
 from paperpack.run.engines import docker_available
+from paperpack.util.docker import image_id
 from tests.conftest import require
 
 
@@ -57,8 +57,7 @@ def test_this_machine_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, doc
 
 
-def test_no_docker_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_docker_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PAPERPACK_DOCKER", str(tmp_path / "no-docker-here"))
     code, doc = _doctor(capsys)
     client = _check(doc, "docker client")
@@ -81,8 +80,9 @@ def test_no_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pyte
 
 
 @pytest.mark.docker
-def test_no_buildx(docker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_buildx(
+    docker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     plugins = tmp_path / "docker-config" / "cli-plugins"
     plugins.mkdir(parents=True)
     (plugins / "docker-buildx").write_text("#!/bin/sh\nexit 1\n")
@@ -96,12 +96,17 @@ def test_no_buildx(docker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 @pytest.mark.docker
-def test_no_base_image_and_no_debootstrap(docker: str, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_base_image_and_no_debootstrap(
+    docker: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     repository = f"paperpack-test-{uuid.uuid4().hex[:10]}/base"
     monkeypatch.setenv("PAPERPACK_BASE_REPOSITORY", repository)
-    monkeypatch.setenv("PATH", os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
-                                               if d and not (Path(d) / "debootstrap").exists()))
+    monkeypatch.setenv(
+        "PATH",
+        os.pathsep.join(
+            d for d in os.environ["PATH"].split(os.pathsep) if d and not (Path(d) / "debootstrap").exists()
+        ),
+    )
     code, doc = _doctor(capsys)
     base = _check(doc, f"base image {DEFAULT_RELEASE}")
     assert code == 1 and not base["ok"] and base["required"], base

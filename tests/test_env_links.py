@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.image.environment import check_environment_files, plan_offline
 from paperpack.environment import detect
 from paperpack.errors import ConfigError, EnvironmentFileError
+from paperpack.image.environment import check_environment_files, plan_offline
 from paperpack.repository.files import read_repo_text, resolve_repo_path
 from paperpack.validate import validate
 
@@ -118,12 +118,15 @@ def test_links_inside_the_repository_are_followed(tmp_path: Path) -> None:
     assert check_environment_files(tmp_path) == ["runtime.txt"]
 
 
-@pytest.mark.parametrize("target, why", [
-    ("../host.txt", "is a symbolic link to ../host.txt, outside"),
-    ("env/../../host.txt", "is a symbolic link to env/../../host.txt, outside"),
-    ("missing.txt", "which does not exist"),
-    ("runtime.txt", "loop of symbolic links"),
-])
+@pytest.mark.parametrize(
+    "target, why",
+    [
+        ("../host.txt", "is a symbolic link to ../host.txt, outside"),
+        ("env/../../host.txt", "is a symbolic link to env/../../host.txt, outside"),
+        ("missing.txt", "which does not exist"),
+        ("runtime.txt", "loop of symbolic links"),
+    ],
+)
 def test_links_that_leave_or_lead_nowhere(tmp_path: Path, target: str, why: str) -> None:
     repo = tmp_path / "repo"
     (repo / "env").mkdir(parents=True)

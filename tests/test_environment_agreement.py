@@ -15,22 +15,31 @@ from pathlib import Path
 import pytest
 
 from conftest import CASES
-from paperpack.image.environment import plan_offline
 from paperpack.checks import CheckContext
 from paperpack.checks.environment import check as check_environment
 from paperpack.errors import PaperpackError
+from paperpack.image.environment import plan_offline
 from paperpack.repository.repo import Repo
 from paperpack.run.venv import choose_python, requirements_file
 
 MADE = {
     "both-binder-folders": {"binder/requirements.txt": "numpy==2.4.6\n", ".binder/runtime.txt": "python-3.13\n"},
-    "environment-yaml": {"environment.yaml": "dependencies:\n  - python=3.13\n  - six=1.17.0\n",
-                         "requirements.txt": "numpy==2.4.6\n", "runtime.txt": "python-3.9\n"},
-    "conda-shadows-requirements": {"environment.yml": "dependencies:\n  - six=1.17.0\n",
-                                   "requirements.txt": "numpy==2.4.6\n"},
+    "environment-yaml": {
+        "environment.yaml": "dependencies:\n  - python=3.13\n  - six=1.17.0\n",
+        "requirements.txt": "numpy==2.4.6\n",
+        "runtime.txt": "python-3.9\n",
+    },
+    "conda-shadows-requirements": {
+        "environment.yml": "dependencies:\n  - six=1.17.0\n",
+        "requirements.txt": "numpy==2.4.6\n",
+    },
     "dockerfile-shadows": {"Dockerfile": "FROM x\n", "requirements.txt": "numpy==2.4.6\n"},
-    "binder-wins": {"binder/requirements.txt": "numpy==2.4.6\n", "requirements.txt": "pandas==2.2.2\n",
-                    "runtime.txt": "python-3.9\n", "binder/runtime.txt": "python-3.13\n"},
+    "binder-wins": {
+        "binder/requirements.txt": "numpy==2.4.6\n",
+        "requirements.txt": "pandas==2.2.2\n",
+        "runtime.txt": "python-3.9\n",
+        "binder/runtime.txt": "python-3.13\n",
+    },
 }
 
 

@@ -98,23 +98,27 @@ def _path_without(program: str) -> str:
     return os.pathsep.join(kept)
 
 
-def test_no_daemon_runs_locally_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_daemon_runs_locally_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nobody-listens.sock")
     out = tmp_path / "out"
     assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--color", "never"]) == 0
     err = _flat(capsys.readouterr().err)
     run = _ran_locally(out)
     note = run["engine_note"]
-    assert note.startswith("no usable container engine (the Docker daemon does not answer: Cannot connect to the "
-                           f"Docker daemon at unix://{tmp_path}/nobody-listens.sock"), note
+    assert note.startswith(
+        "no usable container engine (the Docker daemon does not answer: Cannot connect to the "
+        f"Docker daemon at unix://{tmp_path}/nobody-listens.sock"
+    ), note
     assert "less isolated" in note and note.endswith("`sudo systemctl start docker` enables container builds"), note
     assert _flat(note) in err, err
 
 
 @pytest.mark.docker
 def test_daemon_without_buildx_runs_locally_naming_the_plugin_and_the_command(
-        docker: str, no_buildx: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docker: str, no_buildx: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--color", "never"]) == 0
     err = _flat(capsys.readouterr().err)
@@ -126,9 +130,9 @@ def test_daemon_without_buildx_runs_locally_naming_the_plugin_and_the_command(
 
 @pytest.mark.docker
 @pytest.mark.parametrize("explicit", [["--engine", "docker"], ["--mode", "offline"]], ids=["engine", "mode"])
-def test_daemon_without_buildx_explicit_requests_stop(docker: str, no_buildx: None, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str],
-                                                      explicit: list[str]) -> None:
+def test_daemon_without_buildx_explicit_requests_stop(
+    docker: str, no_buildx: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], explicit: list[str]
+) -> None:
     out = tmp_path / "out"
     assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--color", "never", *explicit]) == 2
     err = _flat(capsys.readouterr().err)
@@ -138,15 +142,16 @@ def test_daemon_without_buildx_explicit_requests_stop(docker: str, no_buildx: No
 
 @pytest.mark.docker
 def test_no_base_image_and_no_debootstrap_runs_locally_naming_both_commands(
-        docker: str, no_base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    docker: str, no_base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PATH", _path_without("debootstrap"))
     out = tmp_path / "out"
     assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--color", "never"]) == 0
     err = _flat(capsys.readouterr().err)
     note = _ran_locally(out)["engine_note"]
-    assert (f"(the base image {no_base_image} is not present and cannot be made here: debootstrap is not "
-            "installed") in note, note
+    assert (
+        f"(the base image {no_base_image} is not present and cannot be made here: debootstrap is not installed"
+    ) in note, note
     assert "`sudo apt-get install debootstrap && sudo paperpack base-image` enables container builds" in note, note
     assert _flat(note) in err, err
 
@@ -154,8 +159,10 @@ def test_no_base_image_and_no_debootstrap_runs_locally_naming_both_commands(
     out = tmp_path / "explicit"
     assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--mode", "offline"]) == 2
     err = _flat(capsys.readouterr().err)
-    assert f"error: the base image {no_base_image} is not present in the local Docker image store and cannot be " \
-           "made here: debootstrap is not installed" in err, err
+    assert (
+        f"error: the base image {no_base_image} is not present in the local Docker image store and cannot be "
+        "made here: debootstrap is not installed" in err
+    ), err
     assert "hint: make it with `sudo apt-get install debootstrap && sudo paperpack base-image`" in err, err
     assert not (out / "report.json").exists()
 
@@ -189,17 +196,20 @@ def empty_mirror(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 @pytest.mark.docker
-def test_a_machine_that_can_make_the_base_image_makes_it(docker: str, no_base_image: str,
-                                                         empty_mirror: list[str], tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_machine_that_can_make_the_base_image_makes_it(
+    docker: str, no_base_image: str, empty_mirror: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The real probe decides to make it, says so once, and debootstrap really starts (from a loopback mirror)."""
-    require(shutil.which("debootstrap") is not None and os.geteuid() == 0,
-            "making a base image needs debootstrap and root")
+    require(
+        shutil.which("debootstrap") is not None and os.geteuid() == 0, "making a base image needs debootstrap and root"
+    )
     out = tmp_path / "out"
     assert main(["build", str(_paper(tmp_path)), "--out-dir", str(out), "--color", "never"]) == 2
     err = _flat(capsys.readouterr().err)
-    assert (f"making the base image {no_base_image} first: it is not present yet and this machine can make it "
-            "(debootstrap of Debian bookworm, about a minute; made once, later builds reuse it)") in err, err
+    assert (
+        f"making the base image {no_base_image} first: it is not present yet and this machine can make it "
+        "(debootstrap of Debian bookworm, about a minute; made once, later builds reuse it)"
+    ) in err, err
     assert err.count("making the base image") == 1
     assert any(path.startswith("/debian/dists/bookworm/") for path in empty_mirror), empty_mirror
     assert "error: cannot debootstrap Debian bookworm from http://127.0.0.1:" in err, err
@@ -220,15 +230,17 @@ def made_base(no_base_image: str) -> Iterator[str]:
 
 
 @pytest.mark.docker
-def test_the_base_image_is_made_for_real_once_then_reused(docker: str, made_base: str, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_base_image_is_made_for_real_once_then_reused(
+    docker: str, made_base: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """debootstrap from this machine's mirror (about a minute), then a build that stops at once.
 
     The repository's apt.txt has a line that removes a package (refused before any build
     step), so the image itself is never built: the base image is all this test makes.
     """
-    require(shutil.which("debootstrap") is not None and os.geteuid() == 0,
-            "making a base image needs debootstrap and root")
+    require(
+        shutil.which("debootstrap") is not None and os.geteuid() == 0, "making a base image needs debootstrap and root"
+    )
     from paperpack.image.baseimage import RELEASE_LABEL
     from paperpack.util.docker import image_inspect
 
@@ -249,8 +261,9 @@ def test_the_base_image_is_made_for_real_once_then_reused(docker: str, made_base
 
 
 @pytest.mark.docker
-def test_no_run_on_a_daemon_that_cannot_build_is_an_error(docker: str, no_buildx: None, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_run_on_a_daemon_that_cannot_build_is_an_error(
+    docker: str, no_buildx: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--no-run asks for the image only: the local engine has nothing to offer, so the reason and the fix."""
     assert main(["build", str(_paper(tmp_path)), "--no-run", "--out-dir", str(tmp_path / "out")]) == 2
     err = _flat(capsys.readouterr().err)
@@ -259,9 +272,9 @@ def test_no_run_on_a_daemon_that_cannot_build_is_an_error(docker: str, no_buildx
 
 
 @pytest.mark.docker
-def test_a_release_the_repository_asks_for_is_no_reason_to_run_locally(docker: str, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch,
-                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_release_the_repository_asks_for_is_no_reason_to_run_locally(
+    docker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """runtime.txt asks for Python 3.9 (bullseye), which cannot be made here while bookworm's image is present."""
     from paperpack.image.baseimage import base_image_tag
     from paperpack.util.docker import image_id
@@ -282,8 +295,10 @@ def test_a_release_the_repository_asks_for_is_no_reason_to_run_locally(docker: s
 NOBODY = 65534
 USER_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games"
 #: ``python -c`` program: this checkout's packages (a site folder: its .pth files too), then paperpack's main
-BOOT = ("import site, sys; site.addsitedir(sys.argv.pop(1)); from paperpack.cli.main import main; "
-        "sys.exit(main(sys.argv[1:]))")
+BOOT = (
+    "import site, sys; site.addsitedir(sys.argv.pop(1)); from paperpack.cli.main import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
 
 
 @dataclass(frozen=True)
@@ -297,20 +312,55 @@ class User:
 
     def paperpack(self, *args: str, docker_group: bool, **env: str) -> subprocess.CompletedProcess[str]:
         groups = ["--groups", str(self.socket_group)] if docker_group else ["--clear-groups"]
-        environ = {"HOME": str(self.folder / "home"), "PATH": USER_PATH, "LANG": "C.UTF-8",
-                   "PAPERPACK_CACHE_DIR": str(self.folder / "cache"), **env}
+        environ = {
+            "HOME": str(self.folder / "home"),
+            "PATH": USER_PATH,
+            "LANG": "C.UTF-8",
+            "PAPERPACK_CACHE_DIR": str(self.folder / "cache"),
+            **env,
+        }
         # the loopback services the suite points paperpack at; pip (the local engine's) takes the session's wheels
-        environ |= {k: v for k, v in os.environ.items() if k.startswith("PAPERPACK_")
-                    and k not in ("PAPERPACK_CACHE_DIR", "PAPERPACK_BASE_REPOSITORY", "PAPERPACK_DOCKER")}
+        environ |= {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith("PAPERPACK_")
+            and k not in ("PAPERPACK_CACHE_DIR", "PAPERPACK_BASE_REPOSITORY", "PAPERPACK_DOCKER")
+        }
         environ |= pip_from(self.folder / "wheels")
-        return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", *groups, "--", self.python,
-                               "-c", BOOT, self.site, *args], env=environ, capture_output=True, text=True,
-                              timeout=900, check=False, cwd=self.folder)
+        return subprocess.run(
+            [
+                "setpriv",
+                f"--reuid={NOBODY}",
+                f"--regid={NOBODY}",
+                *groups,
+                "--",
+                self.python,
+                "-c",
+                BOOT,
+                self.site,
+                *args,
+            ],
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+            cwd=self.folder,
+        )
 
     def build(self, *extra: str, docker_group: bool, **env: str) -> tuple[subprocess.CompletedProcess[str], Path]:
         out = self.folder / f"out-{uuid.uuid4().hex[:8]}"
-        proc = self.paperpack("build", str(self.folder / "paper"), "--out-dir", str(out), "--color", "never",
-                              *extra, docker_group=docker_group, **env)
+        proc = self.paperpack(
+            "build",
+            str(self.folder / "paper"),
+            "--out-dir",
+            str(out),
+            "--color",
+            "never",
+            *extra,
+            docker_group=docker_group,
+            **env,
+        )
         return proc, out
 
     def doctor(self, *, docker_group: bool, **env: str) -> tuple[int, dict[str, Any]]:
@@ -325,12 +375,27 @@ def _installed_for_the_user(python: str, folder: Path) -> tuple[str, str]:
     paperpack, built and installed from ``folder / "wheels"`` only; its python and its site folder."""
     venv, own = folder / "venv", folder / "own"
     subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=300, capture_output=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(own), str(ROOT)],
-                   check=True, timeout=600, capture_output=True, env={**os.environ, **pip_from(folder / "wheels")})
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *map(str, own.glob("*.whl"))],
-                   check=True, timeout=900, capture_output=True, env={**os.environ, **pip_from(folder / "wheels")})
-    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, timeout=60, capture_output=True, text=True).stdout.strip()
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(own), str(ROOT)],
+        check=True,
+        timeout=600,
+        capture_output=True,
+        env={**os.environ, **pip_from(folder / "wheels")},
+    )
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *map(str, own.glob("*.whl"))],
+        check=True,
+        timeout=900,
+        capture_output=True,
+        env={**os.environ, **pip_from(folder / "wheels")},
+    )
+    site = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     for path in (venv, *venv.rglob("*")):
         os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
     return str(venv / "bin" / "python"), site
@@ -343,8 +408,10 @@ def nobody(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Us
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     require(host.startswith("unix://"), f"the Docker daemon is not on a local socket here ({host})")
     sock = os.stat(host.removeprefix("unix://"))
-    require(not sock.st_mode & 0o006 and sock.st_gid != NOBODY,
-            "the Docker socket here is open to every user: no user is refused")
+    require(
+        not sock.st_mode & 0o006 and sock.st_gid != NOBODY,
+        "the Docker socket here is open to every user: no user is refused",
+    )
     folder = Path(tempfile.mkdtemp(prefix="paperpack-nobody-"))
     try:
         for sub in ("home", "cache"):
@@ -360,9 +427,21 @@ def nobody(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Us
         for python in filter(None, candidates):
             probe = User(python, site, folder, sock.st_gid)
             # the interpreter must be one the user may start again (the local engine makes its venv with it)
-            again = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
-                                    python, "-c", "import os, sys; sys.exit(not os.access(sys.executable, os.X_OK))"],
-                                   capture_output=True, timeout=60, check=False)
+            again = subprocess.run(
+                [
+                    "setpriv",
+                    f"--reuid={NOBODY}",
+                    f"--regid={NOBODY}",
+                    "--clear-groups",
+                    "--",
+                    python,
+                    "-c",
+                    "import os, sys; sys.exit(not os.access(sys.executable, os.X_OK))",
+                ],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
             if again.returncode == 0 and probe.paperpack("--version", docker_group=False).returncode == 0:
                 user = probe
                 break
@@ -385,9 +464,11 @@ def test_a_user_outside_the_docker_group_runs_locally_and_is_told_to_join_it(nob
     assert proc.returncode == 0, proc.stderr
     note = _ran_locally(out)["engine_note"]
     sock = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
-    assert note.startswith(f"no usable container engine (the Docker daemon's socket {sock} refuses this user "
-                           "(nobody): only root and the group docker may use it; a group added takes effect at the "
-                           "next login): running the notebooks with the local engine — less isolated"), note
+    assert note.startswith(
+        f"no usable container engine (the Docker daemon's socket {sock} refuses this user "
+        "(nobody): only root and the group docker may use it; a group added takes effect at the "
+        "next login): running the notebooks with the local engine — less isolated"
+    ), note
     assert note.endswith("; `sudo usermod -aG docker $USER` enables container builds"), note
     assert _flat(note) in _flat(proc.stderr), proc.stderr
 
@@ -401,15 +482,19 @@ def test_a_user_outside_the_docker_group_runs_locally_and_is_told_to_join_it(nob
 @pytest.mark.docker
 def test_a_user_in_the_docker_group_without_a_base_image_runs_locally_naming_the_one_command(nobody: User) -> None:
     """debootstrap is installed (in /usr/sbin, off a user's PATH): what is missing is root, and sudo fixes it."""
-    require(Path("/usr/sbin/debootstrap").exists() or Path("/sbin/debootstrap").exists(),
-            "debootstrap is not installed here")
+    require(
+        Path("/usr/sbin/debootstrap").exists() or Path("/sbin/debootstrap").exists(),
+        "debootstrap is not installed here",
+    )
     repository = f"paperpack-test-{uuid.uuid4().hex[:10]}/base"
     proc, out = nobody.build(docker_group=True, PAPERPACK_BASE_REPOSITORY=repository)
     assert proc.returncode == 0, proc.stderr
     note = _ran_locally(out)["engine_note"]
-    assert note.startswith(f"Docker answers but cannot build images here (the base image {repository}:bookworm is "
-                           "not present and cannot be made here: making a base image needs root (debootstrap), and "
-                           "paperpack runs as a user): running the notebooks with the local engine"), note
+    assert note.startswith(
+        f"Docker answers but cannot build images here (the base image {repository}:bookworm is "
+        "not present and cannot be made here: making a base image needs root (debootstrap), and "
+        "paperpack runs as a user): running the notebooks with the local engine"
+    ), note
     assert note.endswith("; `sudo paperpack base-image` enables container builds"), note
     assert _flat(note) in _flat(proc.stderr), proc.stderr
 
@@ -417,8 +502,10 @@ def test_a_user_in_the_docker_group_without_a_base_image_runs_locally_naming_the
     proc, out = nobody.build("--mode", "offline", docker_group=True, PAPERPACK_BASE_REPOSITORY=repository)
     err = _flat(proc.stderr)
     assert proc.returncode == 2 and not out.exists(), err
-    assert "cannot be made here: making a base image needs root" in err and \
-           "hint: make it with `sudo paperpack base-image`" in err, err
+    assert (
+        "cannot be made here: making a base image needs root" in err
+        and "hint: make it with `sudo paperpack base-image`" in err
+    ), err
 
     code, doc = nobody.doctor(docker_group=True, PAPERPACK_BASE_REPOSITORY=repository)
     checks = doc["checks"]
@@ -429,5 +516,4 @@ def test_a_user_in_the_docker_group_without_a_base_image_runs_locally_naming_the
     assert maker["detail"] == "making a base image needs root (debootstrap), and paperpack runs as a user", maker
     assert maker["fix"] == "sudo paperpack base-image", maker
     pids = checks["pids cgroup"]
-    assert pids["ok"] and not pids["disables"] and not pids["fix"], "a user's processes have RLIMIT_NPROC: " \
-                                                                    f"{pids}"
+    assert pids["ok"] and not pids["disables"] and not pids["fix"], f"a user's processes have RLIMIT_NPROC: {pids}"

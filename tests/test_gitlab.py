@@ -41,8 +41,10 @@ def test_the_template_has_a_hidden_job_a_default_job_and_the_report_artifacts() 
     artifacts = hidden["artifacts"]
     assert artifacts["when"] == "always"
     assert artifacts["paths"] == ["$PAPERPACK_REPORT_DIR/"]
-    assert artifacts["reports"] == {"junit": "$PAPERPACK_REPORT_DIR/report.junit.xml",
-                                    "codequality": "$PAPERPACK_REPORT_DIR/codequality.json"}
+    assert artifacts["reports"] == {
+        "junit": "$PAPERPACK_REPORT_DIR/report.junit.xml",
+        "codequality": "$PAPERPACK_REPORT_DIR/codequality.json",
+    }
     assert not [top for top in config if not top.startswith(".") and top != "paperpack"]  # nothing global
 
 

@@ -26,8 +26,12 @@ def _mode(path: Path) -> int:
 def test_every_file_and_folder_is_opened_up_links_left_alone(tmp_path: Path) -> None:
     root = tmp_path / "extracted"
     (root / "sub" / "deeper").mkdir(parents=True)
-    files = {root / "a.csv": 0o600, root / "sub" / "run.sh": 0o700, root / "sub" / "deeper" / "b.csv": 0o000,
-             root / "sub" / "odd": 0o001}
+    files = {
+        root / "a.csv": 0o600,
+        root / "sub" / "run.sh": 0o700,
+        root / "sub" / "deeper" / "b.csv": 0o000,
+        root / "sub" / "odd": 0o001,
+    }
     for path, mode in files.items():
         path.write_text("x\n")
         path.chmod(mode)
@@ -39,7 +43,11 @@ def test_every_file_and_folder_is_opened_up_links_left_alone(tmp_path: Path) -> 
         folder.chmod(0o700)
     open_up(root)
     assert {path.relative_to(root).as_posix(): _mode(path) for path in files} == {
-        "a.csv": 0o644, "sub/run.sh": 0o755, "sub/deeper/b.csv": 0o644, "sub/odd": 0o644}
+        "a.csv": 0o644,
+        "sub/run.sh": 0o755,
+        "sub/deeper/b.csv": 0o644,
+        "sub/odd": 0o644,
+    }
     assert [_mode(p) for p in (root, root / "sub", root / "sub" / "deeper")] == [0o755] * 3
     assert _mode(outside) == 0o600, "a link's target outside is never changed"
 
@@ -130,7 +138,8 @@ def test_the_ratio_limit_starts_past_a_mebibyte_and_is_inclusive(tmp_path: Path)
 
 
 def test_members_are_unpacked_beside_the_target_in_a_hidden_temporary_folder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Then renamed at once: the target is whole or absent, and a killed fetch leaves only a ``.NAME.*.tmp``."""
     import paperpack.data.archive
 
@@ -159,8 +168,10 @@ def test_a_damaged_archive_is_refused_with_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         extract_archive(archive, tmp_path / "out", label="inputs/a.zip")
     assert str(info.value).startswith("inputs/a.zip: the archive is damaged: "), str(info.value)
-    assert (info.value.hint, info.value.path) == ("delete it from the cache and fetch again (`paperpack data fetch`)",
-                                                  archive)
+    assert (info.value.hint, info.value.path) == (
+        "delete it from the cache and fetch again (`paperpack data fetch`)",
+        archive,
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -178,7 +189,9 @@ def test_a_member_the_file_system_refuses_names_itself_and_the_folder(tmp_path: 
         extract_archive(archive, tmp_path / "out")
     assert str(info.value) == f"a.tar.gz: cannot extract member {name!r} into {tmp_path}: File name too long"
     assert (info.value.hint, info.value.path) == (
-        "check that the cache folder is writable and has room, then run `paperpack data fetch` again", archive)
+        "check that the cache folder is writable and has room, then run `paperpack data fetch` again",
+        archive,
+    )
 
 
 def test_an_extraction_is_logged_with_its_size(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -208,5 +221,4 @@ def test_the_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
     for wrong in ("abc", "0", "-1"):
         with pytest.raises(ConfigError, match="is not a positive number") as info:
             ArchiveLimits.from_env({"PAPERPACK_ARCHIVE_MAX_BYTES": wrong})
-        assert info.value.hint == ("set PAPERPACK_ARCHIVE_MAX_BYTES to a positive number, or unset it for the "
-                                   "default")
+        assert info.value.hint == ("set PAPERPACK_ARCHIVE_MAX_BYTES to a positive number, or unset it for the default")

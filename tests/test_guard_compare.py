@@ -33,17 +33,22 @@ def test_many_new_warnings_are_counted_and_three_are_shown() -> None:
     assert ", with 5 new warnings (" in result.message, result.message
     shown = result.message.split(", with 5 new warnings (", 1)[1]
     assert shown.endswith("; … 2 more)"), shown
-    assert [part.rsplit(": ", 1)[-1] for part in shown[:-len("; … 2 more)")].split("; ")] == [
-        "change 0", "change 1", "change 2"]
+    assert [part.rsplit(": ", 1)[-1] for part in shown[: -len("; … 2 more)")].split("; ")] == [
+        "change 0",
+        "change 1",
+        "change 2",
+    ]
 
 
 def test_three_new_warnings_are_all_shown_and_one_is_singular() -> None:
     ref = _notebook(_cell([_stdout("42\n")]))
     three = _notebook(_cell([_stdout("42\n"), _stderr("".join(_warning(f"change {i}") for i in range(3)))]))
     message = compare_notebooks(ref, three).message
-    assert message.endswith(", with 3 new warnings (code cell 1 (In [1]): FutureWarning: change 0; "
-                            "code cell 1 (In [1]): FutureWarning: change 1; "
-                            "code cell 1 (In [1]): FutureWarning: change 2)"), message
+    assert message.endswith(
+        ", with 3 new warnings (code cell 1 (In [1]): FutureWarning: change 0; "
+        "code cell 1 (In [1]): FutureWarning: change 1; "
+        "code cell 1 (In [1]): FutureWarning: change 2)"
+    ), message
     two = _notebook(_cell([_stdout("42\n"), _stderr(_warning("a") + _warning("b"))]))
     assert ", with 2 new warnings (" in compare_notebooks(ref, two).message
     one = _notebook(_cell([_stdout("42\n"), _stderr(_warning("a"))]))
@@ -62,24 +67,34 @@ def test_the_report_records_the_verdict_differences_warnings_and_tolerances() ->
     from paperpack.compare import CompareOptions
 
     ref = _notebook(_cell([_stdout("42\n")]), _cell([_stdout("1\n")], count=2), _cell([_stdout("x\n")], count=3))
-    new = _notebook(_cell([_stdout("42\n"), _stderr(_warning("soon"))]), _cell([_stdout("5\n")], count=2),
-                    _cell([_stdout("y\n")], count=3))
+    new = _notebook(
+        _cell([_stdout("42\n"), _stderr(_warning("soon"))]),
+        _cell([_stdout("5\n")], count=2),
+        _cell([_stdout("y\n")], count=3),
+    )
     options = CompareOptions(rtol=0.5, atol=0.25, image_threshold=0.5, ignore_cells=[2], ignore_patterns=["^z"])
     result = compare_notebooks(ref, new, options)
     record = result.to_dict()
     assert record["verdict"] == "differs" and record["message"] == result.message
     assert record["cells_compared"] == 2  # the third cell is ignored
-    assert record["tolerances"] == {"rtol": 0.5, "atol": 0.25, "image_threshold": 0.5, "ignore_cells": [2],
-                                    "ignore_patterns": ["^z"]}
+    assert record["tolerances"] == {
+        "rtol": 0.5,
+        "atol": 0.25,
+        "image_threshold": 0.5,
+        "ignore_cells": [2],
+        "ignore_patterns": ["^z"],
+    }
     [difference] = record["differences"]
     assert set(difference) >= {"cell", "reason", "diff"} and difference["cell"] == 1
     assert difference["reason"] == result.differences[0].reason and difference["reason"]
     assert "1" in difference["diff"] and "5" in difference["diff"]
-    assert record["new_warnings"] == [{"cell": 0, "where": "code cell 1 (In [1])", "category": "FutureWarning",
-                                       "message": "soon"}]
+    assert record["new_warnings"] == [
+        {"cell": 0, "where": "code cell 1 (In [1])", "category": "FutureWarning", "message": "soon"}
+    ]
 
 
 # --- numbers ------------------------------------------------------------------------------------
+
 
 def test_nan_equals_nan_in_any_spelling_and_nothing_else() -> None:
     from paperpack.compare import texts_match
@@ -99,18 +114,25 @@ def test_the_absolute_tolerance_applies_near_zero() -> None:
 
 # --- the manifest's compare section -------------------------------------------------------------
 
+
 def test_every_key_of_the_manifests_compare_section_is_read() -> None:
     from paperpack.compare import CompareOptions
 
     section = {"rtol": 0.1, "atol": 2, "image_threshold": 0.5, "ignore_cells": [3, 4], "ignore_patterns": ["^Took"]}
     options = CompareOptions.from_manifest(section, workdirs=["/w"])
-    assert options.to_dict() == {"rtol": 0.1, "atol": 2.0, "image_threshold": 0.5, "ignore_cells": [3, 4],
-                                 "ignore_patterns": ["^Took"]}
+    assert options.to_dict() == {
+        "rtol": 0.1,
+        "atol": 2.0,
+        "image_threshold": 0.5,
+        "ignore_cells": [3, 4],
+        "ignore_patterns": ["^Took"],
+    }
     assert options.workdirs == ["/w"] and isinstance(options.atol, float)
     assert CompareOptions.from_manifest(None).to_dict() == CompareOptions().to_dict()
 
 
 # --- the diff an editor reads -------------------------------------------------------------------
+
 
 def test_the_diff_shows_one_line_of_context_and_the_normalised_text() -> None:
     from paperpack.compare import CompareOptions
@@ -124,8 +146,12 @@ def test_the_diff_shows_one_line_of_context_and_the_normalised_text() -> None:
     [difference] = compare_notebooks(ref, new, options).differences
     diff = difference.diff.split("\n")
     assert re.fullmatch(r"@@ -\d+,\d+ \+\d+,\d+ @@", diff[0]), diff  # the hunk header first, no file names
-    assert diff[1:] == [" row 3 <WORKDIR>/x", "-row 4 <WORKDIR>/x", "+row 4 <WORKDIR>/x CHANGED",
-                        " row 5 <WORKDIR>/x"], diff
+    assert diff[1:] == [
+        " row 3 <WORKDIR>/x",
+        "-row 4 <WORKDIR>/x",
+        "+row 4 <WORKDIR>/x CHANGED",
+        " row 5 <WORKDIR>/x",
+    ], diff
 
 
 def test_a_long_diff_is_cut_and_says_how_much_more() -> None:
@@ -160,8 +186,7 @@ def test_cells_are_listed_as_a_person_finds_them_up_to_eight() -> None:
     assert cell_list([CellDifference(cell=4, reason="x")]) == "cell 5"
     eight = [CellDifference(cell=i, reason="x", where=f"code cell {i + 1}") for i in range(8)]
     assert cell_list(eight) == ", ".join(f"code cell {i + 1}" for i in range(8))
-    assert cell_list(eight + [CellDifference(cell=8, reason="x", where="code cell 9")]).endswith(
-        "code cell 8 …")
+    assert cell_list(eight + [CellDifference(cell=8, reason="x", where="code cell 9")]).endswith("code cell 8 …")
 
 
 def test_an_image_that_cannot_be_decoded_is_still_shown() -> None:
@@ -173,12 +198,14 @@ def test_an_image_that_cannot_be_decoded_is_still_shown() -> None:
     assert difference.diff == "", "both are shown as [image/png], without a size"
     from PIL import Image
 
-    [one] = compare_notebooks(_notebook(broken("bm90IGEgcG5n")),
-                              _notebook(broken(_png(Image.new("RGB", (4, 3), "white"))))).differences
+    [one] = compare_notebooks(
+        _notebook(broken("bm90IGEgcG5n")), _notebook(broken(_png(Image.new("RGB", (4, 3), "white"))))
+    ).differences
     assert one.diff.split("\n")[1:] == ["-[image/png]", "+[image/png 4x3]"], one.diff
 
 
 # --- what a reader sees of rich outputs -----------------------------------------------------------
+
 
 def _display(data: dict[str, Any]) -> Any:
     return _cell([{"output_type": "display_data", "metadata": {}, "data": data}])
@@ -204,22 +231,31 @@ def test_an_image_is_the_same_however_its_base64_is_wrapped() -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), "white").save(buffer, format="PNG")
     flat = base64.b64encode(buffer.getvalue()).decode()
-    wrapped = "\n".join(flat[i:i + 76] for i in range(0, len(flat), 76)) + "\n"
+    wrapped = "\n".join(flat[i : i + 76] for i in range(0, len(flat), 76)) + "\n"
     assert _verdict({"image/png": flat}, {"image/png": wrapped}) == "same"
 
 
 def test_a_widget_is_compared_by_its_view_without_model_id_and_text_repr() -> None:
     def widget(model: str, version: int, text: str) -> dict[str, Any]:
-        return {"application/vnd.jupyter.widget-view+json": {"model_id": model, "version_major": version},
-                "text/plain": text}
+        return {
+            "application/vnd.jupyter.widget-view+json": {"model_id": model, "version_major": version},
+            "text/plain": text,
+        }
 
-    assert _verdict(widget("a" * 32, 2, "IntSlider(value=1)"),
-                    widget("b" * 32, 2, "IntSlider(value=1, description='')")) == "same"
+    assert (
+        _verdict(widget("a" * 32, 2, "IntSlider(value=1)"), widget("b" * 32, 2, "IntSlider(value=1, description='')"))
+        == "same"
+    )
     assert _verdict(widget("slider-one", 2, "x"), widget("slider-two", 2, "x")) == "same", "any model id"
     view = {"model_id": "m", "version_major": 2, "version_minor": 0}
     reordered = {"version_minor": 0, "model_id": "m", "version_major": 2}
-    assert _verdict({"application/vnd.jupyter.widget-view+json": view, "text/plain": "x"},
-                    {"application/vnd.jupyter.widget-view+json": reordered, "text/plain": "x"}) == "same"
+    assert (
+        _verdict(
+            {"application/vnd.jupyter.widget-view+json": view, "text/plain": "x"},
+            {"application/vnd.jupyter.widget-view+json": reordered, "text/plain": "x"},
+        )
+        == "same"
+    )
     broken = {"application/vnd.jupyter.widget-view+json": "not a view", "text/plain": "x"}
     assert _verdict(broken, broken) == "same", "an untrusted view that is not an object is judged, not crashed on"
     assert "widget" in _differs(widget("a" * 32, 2, "IntSlider(value=1)"), widget("a" * 32, 3, "IntSlider(value=1)"))
@@ -237,13 +273,23 @@ def test_json_outputs_are_compared_by_content() -> None:
 
 
 def test_html_keeps_what_it_points_at_and_its_text_not_its_styling() -> None:
-    assert _verdict({"text/html": '<img src="fig.png" width="100" class="a">'},
-                    {"text/html": '<img class="b" width="200" src="fig.png">'}) == "same"
+    assert (
+        _verdict(
+            {"text/html": '<img src="fig.png" width="100" class="a">'},
+            {"text/html": '<img class="b" width="200" src="fig.png">'},
+        )
+        == "same"
+    )
     assert "text/html" in _differs({"text/html": '<img src="fig.png">'}, {"text/html": '<img src="other.png">'})
     assert "text/html" in _differs({"text/html": '<a href="x.csv">data</a>'}, {"text/html": '<a href="y.csv">data</a>'})
     assert "text/html" in _differs({"text/html": "<td>1 &lt; 2</td>"}, {"text/html": "<td>1 &gt; 2</td>"})
-    assert _verdict({"text/html": "<style>td {color: red}</style><p>x</p>"},
-                    {"text/html": "<style>td {color: blue}</style><p>x</p>"}) == "same"
+    assert (
+        _verdict(
+            {"text/html": "<style>td {color: red}</style><p>x</p>"},
+            {"text/html": "<style>td {color: blue}</style><p>x</p>"},
+        )
+        == "same"
+    )
 
 
 def test_latex_is_compared_without_its_math_delimiters() -> None:
@@ -261,21 +307,24 @@ def test_only_warnings_and_their_source_lines_leave_stderr() -> None:
     """What else a cell printed on stderr stays compared, indented lines included."""
     from paperpack.compare.stderr import PrintedWarning, split_warnings
 
-    text = ("  indented before any warning\n"
-            "/srv/a.py:1: UserWarning: first\n"
-            "  source line\n"
-            "\tsource line after a tab\n"
-            "real error output\n"
-            "  indented real output\n"
-            "/srv/b.py:2: FutureWarning: second\n"
-            "  source\n"
-            "after")
+    text = (
+        "  indented before any warning\n"
+        "/srv/a.py:1: UserWarning: first\n"
+        "  source line\n"
+        "\tsource line after a tab\n"
+        "real error output\n"
+        "  indented real output\n"
+        "/srv/b.py:2: FutureWarning: second\n"
+        "  source\n"
+        "after"
+    )
     kept, found = split_warnings(text)
     assert kept == "  indented before any warning\nreal error output\n  indented real output\nafter"
     assert found == [PrintedWarning("UserWarning", "first"), PrintedWarning("FutureWarning", "second")]
 
 
 # --- which outputs are compared -------------------------------------------------------------------
+
 
 def _same(a: list[dict[str, Any]], b: list[dict[str, Any]], **options: Any) -> bool:
     from paperpack.compare import CompareOptions
@@ -314,8 +363,7 @@ def test_warnings_of_every_stderr_chunk_and_the_outputs_after_them_count() -> No
     ref = _notebook(_cell([_stdout("1\n")]))
     new = _notebook(_cell([_stderr(_warning("one")), _stderr(_warning("two")), _stdout("1\n")]))
     result = compare_notebooks(ref, new)
-    assert result.verdict == "same-with-warnings" and [w.warning.message for w in result.new_warnings] == [
-        "one", "two"]
+    assert result.verdict == "same-with-warnings" and [w.warning.message for w in result.new_warnings] == ["one", "two"]
     assert not _same([_stdout("1\n")], [_stderr(_warning("one")), _stdout("2\n")]), "a warning hides nothing after it"
 
 
@@ -326,9 +374,14 @@ def test_every_output_of_a_cell_is_compared_not_only_the_last_display() -> None:
 
 
 def test_a_widget_text_repr_is_skipped_only_in_its_own_output() -> None:
-    widget = {"output_type": "display_data", "metadata": {}, "data": {
-        "application/vnd.jupyter.widget-view+json": {"model_id": "a" * 32, "version_major": 2},
-        "text/plain": "IntSlider(value=1)"}}
+    widget = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "application/vnd.jupyter.widget-view+json": {"model_id": "a" * 32, "version_major": 2},
+            "text/plain": "IntSlider(value=1)",
+        },
+    }
     plain = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "mean 1.0"}}
     other = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "mean 2.0"}}
     assert not _same([widget, plain], [widget, other])
@@ -336,8 +389,9 @@ def test_a_widget_text_repr_is_skipped_only_in_its_own_output() -> None:
 
 def test_the_run_folders_are_normalised_on_both_sides() -> None:
     folders = ["/srv/run-a/work", "/srv/run-b/work"]
-    assert _same([_stdout("read /srv/run-a/work/data.csv\n")], [_stdout("read /srv/run-b/work/data.csv\n")],
-                 workdirs=folders)
+    assert _same(
+        [_stdout("read /srv/run-a/work/data.csv\n")], [_stdout("read /srv/run-b/work/data.csv\n")], workdirs=folders
+    )
     assert not _same([_stdout("read /srv/run-a/work/data.csv\n")], [_stdout("read /srv/run-b/work/data.csv\n")])
 
 
@@ -350,6 +404,7 @@ def test_a_cell_compared_alone_is_named_by_its_number() -> None:
 
 
 # --- which cells are compared ---------------------------------------------------------------------
+
 
 def _code(count: int | None, *outputs: dict[str, Any]) -> dict[str, Any]:
     """A plain-dict code cell, as an untrusted notebook may hold it (no metadata)."""
@@ -380,17 +435,20 @@ def test_untrusted_notebooks_missing_keys_are_judged_not_crashed_on() -> None:
     ref = {"cells": [_code(1, _stdout("1\n"))]}
     missing = compare_notebooks(ref, {})
     assert missing.verdict == "differs" and missing.message == (
-        "the executed notebook has 0 code cells, the committed one 1")
+        "the executed notebook has 0 code cells, the committed one 1"
+    )
     assert missing.to_dict()["tolerances"]["rtol"] == 1e-5
     none = compare_notebooks({"cells": [_code(1)]}, ref)
     assert none.verdict == "no-outputs" and none.message == "the committed notebook stores no outputs to compare with"
     assert none.to_dict()["tolerances"]["rtol"] == 1e-5
-    no_outputs_key = compare_notebooks({"cells": [_code(1), _code(2, _stdout("1\n"))]},
-                                       {"cells": [_code(1, _stdout("x\n")), _code(2, _stdout("1\n"))]})
+    no_outputs_key = compare_notebooks(
+        {"cells": [_code(1), _code(2, _stdout("1\n"))]}, {"cells": [_code(1, _stdout("x\n")), _code(2, _stdout("1\n"))]}
+    )
     assert no_outputs_key.verdict == "differs"
 
 
 # --- normalisation ------------------------------------------------------------------------------
+
 
 def test_carriage_returns_keep_each_lines_final_state() -> None:
     from paperpack.compare import normalise_text
@@ -409,6 +467,7 @@ def test_run_folders_become_workdir_and_indentation_stays() -> None:
 
 
 # --- images ---------------------------------------------------------------------------------------
+
 
 def _png(image: Any) -> str:
     import base64
@@ -489,8 +548,7 @@ def test_four_new_warnings_show_three_and_one_more() -> None:
 
 
 def test_outputs_of_other_kinds_are_named_as_such() -> None:
-    [difference] = compare_notebooks(_notebook(_cell([_stdout("1\n")])),
-                                     _notebook(_cell([_result("1")]))).differences
+    [difference] = compare_notebooks(_notebook(_cell([_stdout("1\n")])), _notebook(_cell([_result("1")]))).differences
     assert difference.reason == "the outputs are not of the same kinds"
 
 
@@ -517,6 +575,7 @@ def test_every_verdict_records_the_tolerances_used() -> None:
 
 # --- text in figures (issue 9: a number in a title) ------------------------------------------------
 
+
 def _titled_figure(title: str, font: Any = None, legend: tuple[float, float] = (200.0, 40.0)) -> str:
     """A plot drawn with Pillow: a frame, a coloured curve, tick labels, an x label, a legend label
     at ``legend`` (fractions of a pixel allowed) and a title, in Pillow's own font unless ``font``."""
@@ -540,20 +599,23 @@ def _figure_cell(png: str) -> dict[str, Any]:
 
 
 def test_a_changed_number_in_a_figure_title_differs_and_is_named() -> None:
-    """"RMSE = 0.31" → "RMSE = 0.35", the curve the same: one glyph, too few pixels for a tile."""
+    """ "RMSE = 0.31" → "RMSE = 0.35", the curve the same: one glyph, too few pixels for a tile."""
     from paperpack.compare.images import image_similarity
 
     reference = _titled_figure("fit, RMSE = 0.31")
-    result = compare_notebooks(_notebook(_figure_cell(reference)),
-                               _notebook(_figure_cell(_titled_figure("fit, RMSE = 0.35"))))
+    result = compare_notebooks(
+        _notebook(_figure_cell(reference)), _notebook(_figure_cell(_titled_figure("fit, RMSE = 0.35")))
+    )
     assert result.verdict == "differs"
     reason = result.differences[0].reason
     assert reason.startswith("image/png looks different (similarity 0.")
-    assert reason.endswith("; its text changed: 1 character of a title, label or number differs "
-                           "(the rest of the text is drawn the same))"), reason
+    assert reason.endswith(
+        "; its text changed: 1 character of a title, label or number differs (the rest of the text is drawn the same))"
+    ), reason
     two = image_similarity(reference, _titled_figure("fit, RMSE = 0.47"))
-    assert two.note == ("; its text changed: 2 characters of a title, label or number differ "
-                        "(the rest of the text is drawn the same)"), two.note
+    assert two.note == (
+        "; its text changed: 2 characters of a title, label or number differ (the rest of the text is drawn the same)"
+    ), two.note
     assert two.value < 0.6, "the similarity is 1 − the change of the most changed glyph"
     # the same, seen from the other side: a glyph of the re-executed figure that the committed one lacks
     assert "its text changed" in image_similarity(_titled_figure("fit, RMSE = 0.35"), reference).note
@@ -566,16 +628,19 @@ def test_the_same_text_in_another_font_or_placed_elsewhere_is_not_a_text_change(
 
     reference = _titled_figure("fit, RMSE = 0.31")
     assert image_similarity(reference, _titled_figure("fit, RMSE = 0.31")).value == 1.0
-    for other in (_titled_figure("fit, RMSE = 0.31", ImageFont.load_default_imagefont()),  # another font
-                  _titled_figure("fit, RMSE = 0.31", ImageFont.load_default(size=13)),  # another size
-                  _titled_figure("fit, RMSE = 0.31", legend=(200.5, 40.5)),  # a legend a half pixel away
-                  _titled_figure("fit, RMSE = 0.31", legend=(202.0, 41.0)),  # … and two pixels away
-                  _titled_figure("fit, RMSE = 0.31", legend=(204.0, 40.0))):  # … and moved by four
+    for other in (
+        _titled_figure("fit, RMSE = 0.31", ImageFont.load_default_imagefont()),  # another font
+        _titled_figure("fit, RMSE = 0.31", ImageFont.load_default(size=13)),  # another size
+        _titled_figure("fit, RMSE = 0.31", legend=(200.5, 40.5)),  # a legend a half pixel away
+        _titled_figure("fit, RMSE = 0.31", legend=(202.0, 41.0)),  # … and two pixels away
+        _titled_figure("fit, RMSE = 0.31", legend=(204.0, 40.0)),
+    ):  # … and moved by four
         score = image_similarity(reference, other)
         assert "its text changed" not in score.note and score.value >= 0.78, score
 
 
 # --- the image score's parts (images.py), each against a plain reading of its docstring -------------
+
 
 def _naive_box(values: Any, k: int) -> Any:
     import numpy as np
@@ -585,7 +650,7 @@ def _naive_box(values: Any, k: int) -> Any:
     out = np.zeros_like(values, dtype=np.float64)
     for y in range(values.shape[0]):
         for x in range(values.shape[1]):
-            out[y, x] = padded[y:y + k, x:x + k].mean(axis=(0, 1))
+            out[y, x] = padded[y : y + k, x : x + k].mean(axis=(0, 1))
     return out
 
 
@@ -612,8 +677,11 @@ def test_the_worst_tile_is_the_largest_share_of_changed_pixels_in_a_half_overlap
     assert _worst_tile(changed) == 1.0
     changed[:] = False
     changed[4:20, 4:20] = True  # straddles the grid: at best a quarter of a tile on it... or more
-    shares = [changed[y:y + TILE, x:x + TILE].mean() for y in range(0, 40 - TILE + 1, TILE // 2)
-              for x in range(0, 48 - TILE + 1, TILE // 2)]
+    shares = [
+        changed[y : y + TILE, x : x + TILE].mean()
+        for y in range(0, 40 - TILE + 1, TILE // 2)
+        for x in range(0, 48 - TILE + 1, TILE // 2)
+    ]
     assert _worst_tile(changed) == max(shares) == 0.5625
     small = np.zeros((6, 10), dtype=bool)  # smaller than a tile: the tile is the short side
     small[0, 0] = True
@@ -640,8 +708,11 @@ def test_the_worst_tile_against_every_tile_on_the_grid() -> None:
         rows = np.linspace(0.1, 0.9, height)[:, None]  # denser further down: the worst tile is not the first
         changed = rng.uniform(0, 1, (height, width)) < rows
         step = TILE // 2
-        shares = [changed[y:y + TILE, x:x + TILE].sum() / TILE ** 2
-                  for y in range(0, height - TILE + step, step) for x in range(0, width - TILE + step, step)]
+        shares = [
+            changed[y : y + TILE, x : x + TILE].sum() / TILE**2
+            for y in range(0, height - TILE + step, step)
+            for x in range(0, width - TILE + step, step)
+        ]
         assert _worst_tile(changed) == max(shares), (height, width)
 
 
@@ -752,15 +823,16 @@ def test_growing_a_mask_is_a_square_dilation() -> None:
     assert _grow(corner, 1).sum() == 4
 
 
-def _naive_glyph_change(grey: Any, other: Any, box: tuple[int, int, int, int], reach: int,
-                        offset: tuple[int, int]) -> float:
+def _naive_glyph_change(
+    grey: Any, other: Any, box: tuple[int, int, int, int], reach: int, offset: tuple[int, int]
+) -> float:
     """images._glyph_change read from its docstring, on images without padding."""
     top, left, bottom, right = box
-    mine = grey[top - 1:bottom + 2, left - 1:right + 2]
+    mine = grey[top - 1 : bottom + 2, left - 1 : right + 2]
     best = []
     for dy in range(offset[0] - reach, offset[0] + reach + 1):
         for dx in range(offset[1] - reach, offset[1] + reach + 1):
-            theirs = other[top - 1 + dy:bottom + 2 + dy, left - 1 + dx:right + 2 + dx]
+            theirs = other[top - 1 + dy : bottom + 2 + dy, left - 1 + dx : right + 2 + dx]
             ink = sum(255.0 - min(a, b) for a, b in zip(mine.ravel(), theirs.ravel()))  # the darker of the two
             best.append(abs(mine - theirs).sum() / ink)
     return min(best)
@@ -787,13 +859,18 @@ def test_a_glyph_found_within_twelve_pixels_was_moved_not_replaced() -> None:
 
     def image(top: int, left: int) -> Any:
         pixels = np.full((80, 80), 255.0)
-        pixels[top:top + 5, left:left + 3] = 0.0
+        pixels[top : top + 5, left : left + 3] = 0.0
         pixels[top + 2, left + 3] = 0.0  # not symmetric: only the same place matches
         return np.pad(pixels, MARGIN, constant_values=255.0)
 
     glyph = Glyph(top=20, left=20, bottom=24, right=23, rows=(20,), cols=(20,))
-    for dy, dx, moved in ((0, MOVED, True), (MOVED, 0, True), (0, MOVED + 1, False), (MOVED + 1, 0, False),
-                          (-MOVED, -MOVED, True)):
+    for dy, dx, moved in (
+        (0, MOVED, True),
+        (MOVED, 0, True),
+        (0, MOVED + 1, False),
+        (MOVED + 1, 0, False),
+        (-MOVED, -MOVED, True),
+    ):
         there = Glyph(top=20 + dy, left=20 + dx, bottom=24 + dy, right=23 + dx, rows=(20 + dy,), cols=(20 + dx,))
         other = image(20 + dy, 20 + dx)
         assert _moved(image(20, 20), other, glyph, [there]) is moved, (dy, dx)
@@ -811,9 +888,9 @@ def test_a_glyph_at_the_edge_of_the_image_is_compared_as_if_on_white() -> None:
         a, b = np.full((100, 100, 3), 255.0), np.full((100, 100, 3), 255.0)
         for image in (a, b):
             for left in (25, 35, 45):  # the same text elsewhere: not re-rendered
-                image[25:30, left:left + 3] = 0.0
+                image[25:30, left : left + 3] = 0.0
         a[10:15, column] = 0.0  # a "1" …
-        b[10:15, column:column + 3] = 0.0  # … became a "0"
+        b[10:15, column : column + 3] = 0.0  # … became a "0"
         b[11:14, column + 1] = 255.0
         return a, b
 
@@ -863,7 +940,8 @@ def test_a_resampled_figure_says_its_size_changed_and_its_text_was_re_rendered()
     squeezed = _png(image.resize((320, 200), Image.Resampling.LANCZOS))
     assert image_similarity(reference, squeezed).note == (
         "; the figure size changed: 320x240 → 320x200; its text was re-rendered (another font or hinting): "
-        "glyph shapes not compared")
+        "glyph shapes not compared"
+    )
 
 
 def test_a_difference_of_exactly_the_level_after_the_blur_is_no_change() -> None:
@@ -923,7 +1001,7 @@ def test_registration_searches_half_pixels_and_scales_up_to_three_percent_each_w
     from paperpack.compare.images import _fit_axis
 
     positions = np.arange(200, dtype=np.float64)
-    ref = np.exp(-((positions - 80) / 6) ** 2) + 0.5 * np.exp(-((positions - 140) / 4) ** 2)
+    ref = np.exp(-(((positions - 80) / 6) ** 2)) + 0.5 * np.exp(-(((positions - 140) / 4) ** 2))
 
     def fit(scale: float, shift: float) -> tuple[float, float]:
         new = np.interp((positions - shift) / scale, positions, ref)  # new(x · scale + shift) = ref(x)

@@ -13,8 +13,8 @@ import pytest
 
 import paperpack.run.runner as runner_module
 from paperpack.errors import EngineError
-from paperpack.run.container import IN_RUNNER, DockerEngine, container_user
 from paperpack.repository.repo import Repo
+from paperpack.run.container import IN_RUNNER, DockerEngine, container_user
 from paperpack.run.engines import Batch, Session
 from paperpack.run.plan import Limits
 from tests.test_container_command import _mounts, _parse, command  # noqa: F401 - `command` is a fixture
@@ -49,23 +49,26 @@ def test_the_spec_travels_on_stdin(command: tuple[list[str], DockerEngine]) -> N
     assert "--spec" in Path(runner_module.__file__).read_text(encoding="utf-8")
 
 
-def test_a_batch_before_prepare_is_refused_with_a_hint(command: tuple[list[str], DockerEngine],
-                                                       tmp_path: Path) -> None:
+def test_a_batch_before_prepare_is_refused_with_a_hint(command: tuple[list[str], DockerEngine], tmp_path: Path) -> None:
     engine = DockerEngine()  # prepare() not called: no working-copy volume
     engine.user = "1000:100"
     limits = Limits(timeout=60, cell_timeout=30, memory="256m", pids=64, cpus=1.5, disk="64m")
-    session = Session(repo=Repo.open(tmp_path / "repo"), work_dir=tmp_path / "work", limits=limits,
-                      jobs=1, image="some/image:tag")
+    session = Session(
+        repo=Repo.open(tmp_path / "repo"), work_dir=tmp_path / "work", limits=limits, jobs=1, image="some/image:tag"
+    )
     with pytest.raises(EngineError, match=r"before prepare\(\) made its working copy") as exc:
         engine.command(session, Batch(number=0, notebooks=[], keys={}), "paperpack-run-test")
     assert exc.value.hint and "prepare(session)" in exc.value.hint
 
 
-@pytest.mark.parametrize("configured, expected", [
-    ("jovyan:100", "1000:100"),  # a named user with a numbered group keeps that group
-    ("jovyan:7", "1000:7"),
-    ("1001:50", "1001:50"),
-])
+@pytest.mark.parametrize(
+    "configured, expected",
+    [
+        ("jovyan:100", "1000:100"),  # a named user with a numbered group keeps that group
+        ("jovyan:7", "1000:7"),
+        ("1001:50", "1001:50"),
+    ],
+)
 def test_a_named_user_keeps_the_group_it_names(configured: str, expected: str) -> None:
     users = {"jovyan": (1000, 1000)}
     assert container_user(configured, users.get) == expected

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from paperpack.data.declared import listing_of, safe_record_name, whole_record
+from paperpack.data.records import DataRecord, RecordFile
 from paperpack.data.store import DataStore
 from paperpack.errors import DataError
-from paperpack.data.records import DataRecord, RecordFile
 from test_data import paper
 
 DOI = "10.5281/zenodo.321"
@@ -22,10 +22,14 @@ MD5 = "0123456789ABCDEF0123456789ABCDEF"
 
 
 def test_the_kept_listing_holds_each_files_checksum_and_size() -> None:
-    record = DataRecord(doi=DOI, record_id="321", files={
-        "b.csv": RecordFile("b.csv", "http://127.0.0.1:1/b", ("md5", MD5), 12),
-        "a.txt": RecordFile("a.txt", "http://127.0.0.1:1/a", None, None),
-    })
+    record = DataRecord(
+        doi=DOI,
+        record_id="321",
+        files={
+            "b.csv": RecordFile("b.csv", "http://127.0.0.1:1/b", ("md5", MD5), 12),
+            "a.txt": RecordFile("a.txt", "http://127.0.0.1:1/a", None, None),
+        },
+    )
     assert listing_of(record) == [{"name": "a.txt"}, {"name": "b.csv", "md5": MD5, "size": 12}]
 
 
@@ -47,7 +51,9 @@ def test_a_record_file_through_a_symbolic_link_is_refused(tmp_path: Path) -> Non
     (repo.root / "inputs").symlink_to(tmp_path / "elsewhere")
     store = DataStore.in_cache(tmp_path / "cache")
     store.save_listing(DOI, [{"name": "b.csv", "md5": MD5, "size": 12}])
-    with pytest.raises(DataError, match=r"data\[0\]: the file 'b.csv' of 10.5281/zenodo.321 would be placed at ") as exc:
+    with pytest.raises(
+        DataError, match=r"data\[0\]: the file 'b.csv' of 10.5281/zenodo.321 would be placed at "
+    ) as exc:
         whole_record(repo, 0, DOI, store)
     assert exc.value.hint and "symbolic link" in exc.value.hint and "`path:`" in exc.value.hint
     assert exc.value.path == repo.root / "paperpack.yml"
@@ -64,11 +70,14 @@ def test_a_plain_record_file_name_is_kept() -> None:
     assert safe_record_name("sub/data.csv", DOI) == "sub/data.csv"
 
 
-@pytest.mark.parametrize("body", [
-    {"version": 999, "doi": DOI, "files": [{"name": "a.csv"}]},  # another paperpack's listing
-    {"version": None, "doi": DOI, "files": "a.csv"},
-    ["a.csv"],
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"version": 999, "doi": DOI, "files": [{"name": "a.csv"}]},  # another paperpack's listing
+        {"version": None, "doi": DOI, "files": "a.csv"},
+        ["a.csv"],
+    ],
+)
 def test_a_listing_of_another_version_or_shape_is_as_if_never_fetched(tmp_path: Path, body: object) -> None:
     import json
 

@@ -37,15 +37,25 @@ def test_init_infers_the_sample_papers_manifest(sample: Path, capsys: pytest.Cap
     doc = _load(sample / "paperpack.yml")
     assert doc["version"] == 1
     assert doc["title"].startswith("Deterministic nonperiodic flow, revisited")
-    assert doc["authors"] == [{"name": "Josiah Carberry", "orcid": "0000-0002-1825-0097",
-                               "affiliation": "Brown University"}]
+    assert doc["authors"] == [
+        {"name": "Josiah Carberry", "orcid": "0000-0002-1825-0097", "affiliation": "Brown University"}
+    ]
     assert doc["paper"] == {"doi": "10.1175/1520-0469(1963)020<0130:DNF>2.0.CO;2"}
     assert doc["license"] == "MIT"
     assert [nb["path"] for nb in doc["notebooks"]] == ["01-data.ipynb", "02-integrate.ipynb", "03-figures.ipynb"]
     csv = sample / "data" / "lorenz_observations.csv"
-    assert doc["data"] == [{"doi": "10.5281/zenodo.8417963", "files": [
-        {"path": "data/lorenz_observations.csv", "sha256": hashlib.sha256(csv.read_bytes()).hexdigest(),
-         "size": csv.stat().st_size}]}]
+    assert doc["data"] == [
+        {
+            "doi": "10.5281/zenodo.8417963",
+            "files": [
+                {
+                    "path": "data/lorenz_observations.csv",
+                    "sha256": hashlib.sha256(csv.read_bytes()).hexdigest(),
+                    "size": csv.stat().st_size,
+                }
+            ],
+        }
+    ]
     text = (sample / "paperpack.yml").read_text(encoding="utf-8")
     assert "# environment (read as repo2docker reads it): PythonBuildPack: requirements.txt, runtime.txt" in text
     assert [p.name for p in sample.iterdir() if p.name.endswith(".tmp")] == []
@@ -93,11 +103,16 @@ def test_empty_repository_gives_a_minimal_valid_manifest(tmp_path: Path) -> None
 def test_readme_and_zenodo_json(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text(
         "Intro line\n\n# *Sea ice* and waves\n\nPaper: https://doi.org/10.1029/2020JC016000.\n"
-        "Data: doi:10.5281/zenodo.4321987 and https://doi.org/10.5281/zenodo.4321987 again.\n")
-    (tmp_path / ".zenodo.json").write_text(json.dumps({
-        "creators": [{"name": "Doe, Jane", "orcid": "0000-0002-1694-233X", "affiliation": "NPI"}],
-        "license": {"id": "CC-BY-4.0"},
-    }))
+        "Data: doi:10.5281/zenodo.4321987 and https://doi.org/10.5281/zenodo.4321987 again.\n"
+    )
+    (tmp_path / ".zenodo.json").write_text(
+        json.dumps(
+            {
+                "creators": [{"name": "Doe, Jane", "orcid": "0000-0002-1694-233X", "affiliation": "NPI"}],
+                "license": {"id": "CC-BY-4.0"},
+            }
+        )
+    )
     (tmp_path / "analysis").mkdir()
     for nb in ("b.ipynb", "a.ipynb", "analysis/c.ipynb"):
         (tmp_path / nb).write_text("{}")
@@ -145,4 +160,3 @@ def test_unwritable_target_is_a_usage_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=rf"^cannot write {blocker}/paperpack.yml: Not a directory$") as info:
         _write_new(blocker / "paperpack.yml", "version: 1\n")
     assert "--stdout" in info.value.hint
-

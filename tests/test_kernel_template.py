@@ -21,19 +21,21 @@ v4 = nbformat.v4
 SWITCH = "PAPERPACK_KERNEL_TEMPLATE"
 
 #: what a notebook can see of how its kernel was started: all of it must match the normal launch
-PROBE = ("import os, sys, signal, random\n"
-         "print(os.getcwd())\n"
-         "print(sys.path)\n"
-         "print(sys.argv[0].rsplit('/', 1)[-1], sys.argv[1])\n"
-         "print(os.environ.get('PAPERPACK_PROBE'), os.environ.get('JPY_PARENT_PID') == str(os.getppid()))\n"
-         "print(os.getsid(0) == os.getpid(), os.getpgid(0) == os.getpid())\n"
-         "print(signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGCHLD))\n"
-         "print(type(sys.stdout).__name__, sys.stdin is None or sys.stdin.__class__.__name__)\n"
-         "print([ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('SigIgn')])\n"  # SIGPIPE ignored
-         "from ipykernel.kernelapp import IPKernelApp\n"
-         "print(type(getattr(IPKernelApp.instance(), 'poller', None)).__name__)\n"  # watches its parent
-         "import local_helper\n"
-         "print(local_helper.VALUE)")
+PROBE = (
+    "import os, sys, signal, random\n"
+    "print(os.getcwd())\n"
+    "print(sys.path)\n"
+    "print(sys.argv[0].rsplit('/', 1)[-1], sys.argv[1])\n"
+    "print(os.environ.get('PAPERPACK_PROBE'), os.environ.get('JPY_PARENT_PID') == str(os.getppid()))\n"
+    "print(os.getsid(0) == os.getpid(), os.getpgid(0) == os.getpid())\n"
+    "print(signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGCHLD))\n"
+    "print(type(sys.stdout).__name__, sys.stdin is None or sys.stdin.__class__.__name__)\n"
+    "print([ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('SigIgn')])\n"  # SIGPIPE ignored
+    "from ipykernel.kernelapp import IPKernelApp\n"
+    "print(type(getattr(IPKernelApp.instance(), 'poller', None)).__name__)\n"  # watches its parent
+    "import local_helper\n"
+    "print(local_helper.VALUE)"
+)
 
 
 def _nb(*sources: str, kernel: str = "python3") -> Any:
@@ -42,8 +44,9 @@ def _nb(*sources: str, kernel: str = "python3") -> Any:
     return nb
 
 
-def _run(root: Path, notebooks: dict[str, Any], template: bool, env: dict[str, str] | None = None,
-         jobs: int = 2) -> dict[str, Any]:
+def _run(
+    root: Path, notebooks: dict[str, Any], template: bool, env: dict[str, str] | None = None, jobs: int = 2
+) -> dict[str, Any]:
     """Run the runner on ``notebooks`` with the template on or off; its results and events."""
     source = root / "repo"
     for rel, nb in notebooks.items():
@@ -52,14 +55,21 @@ def _run(root: Path, notebooks: dict[str, Any], template: bool, env: dict[str, s
     (source / "sub" / "local_helper.py").parent.mkdir(parents=True, exist_ok=True)
     (source / "sub" / "local_helper.py").write_text("VALUE = 'found beside the notebook'\n")
     keys = {rel: f"nb{i}" for i, rel in enumerate(notebooks)}
-    spec = {"source": str(source), "workdir": str(root / "work"), "jobs": jobs, "links": [],
-            "notebooks": [{"key": key, "path": rel, "timeout": 60, "cell_timeout": 30} for rel, key in keys.items()]}
+    spec = {
+        "source": str(source),
+        "workdir": str(root / "work"),
+        "jobs": jobs,
+        "links": [],
+        "notebooks": [{"key": key, "path": rel, "timeout": 60, "cell_timeout": 30} for rel, key in keys.items()],
+    }
     run_env = {**os.environ, "PAPERPACK_PROBE": "inherited", SWITCH: "1" if template else "0", **(env or {})}
     proc = run_runner(spec, env=run_env)
     assert proc.code == 0, proc.output
     results = {rel: proc.deliveries[key].result for rel, key in keys.items()}
-    executed = {rel: nbformat.reads(proc.deliveries[key].notebook.decode(), as_version=4)  # type: ignore[union-attr]
-                for rel, key in keys.items()}
+    executed = {
+        rel: nbformat.reads(proc.deliveries[key].notebook.decode(), as_version=4)  # type: ignore[union-attr]
+        for rel, key in keys.items()
+    }
     return {"results": results, "executed": executed, "proc": proc}
 
 
@@ -111,29 +121,39 @@ def test_other_python_and_startup_settings_are_launched_normally(tmp_path: Path)
     assert run["results"]["a.ipynb"]["kernel_forked"] is True
     env = dict(os.environ)
     assert kernelfork.forkable([sys.executable, "-m", "ipykernel_launcher", "-f", "x.json"], env)
-    assert not kernelfork.forkable(["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "x.json"], env) \
+    assert (
+        not kernelfork.forkable(["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "x.json"], env)
         or os.path.abspath(sys.executable) == "/usr/bin/python3"
+    )
     assert not kernelfork.forkable([sys.executable, "-m", "other_kernel", "-f", "x.json"], env)
-    assert not kernelfork.forkable([sys.executable, "-m", "ipykernel_launcher", "-f", "x.json"],
-                                   {**env, "PYTHONHASHSEED": "12345"})
+    assert not kernelfork.forkable(
+        [sys.executable, "-m", "ipykernel_launcher", "-f", "x.json"], {**env, "PYTHONHASHSEED": "12345"}
+    )
 
 
 def test_stopping_the_runner_leaves_no_kernel_or_template(tmp_path: Path) -> None:
-    notebooks = {f"slow{i}.ipynb": _nb("import os\nprint(os.getpid(), os.getppid(), flush=True)",
-                                       "import time\ntime.sleep(60)") for i in range(2)}
+    notebooks = {
+        f"slow{i}.ipynb": _nb("import os\nprint(os.getpid(), os.getppid(), flush=True)", "import time\ntime.sleep(60)")
+        for i in range(2)
+    }
     source = tmp_path / "repo"
     for rel, nb in notebooks.items():
         source.mkdir(exist_ok=True)
         nbformat.write(nb, source / rel)
-    spec = {"source": str(source), "workdir": str(tmp_path / "work"), "jobs": 2, "links": [],
-            "notebooks": [{"key": rel[:-6], "path": rel, "timeout": 90} for rel in notebooks]}
+    spec = {
+        "source": str(source),
+        "workdir": str(tmp_path / "work"),
+        "jobs": 2,
+        "links": [],
+        "notebooks": [{"key": rel[:-6], "path": rel, "timeout": 90} for rel in notebooks],
+    }
     proc, key = start_runner(spec, env={**os.environ, SWITCH: "1"})
     assert proc.stdout is not None
     cells = 0
     seen = b""
     for line in proc.stdout:
         seen += line
-        if line.startswith(EVENT_PREFIX.encode()) and json.loads(line[len(EVENT_PREFIX):]).get("cell") == 1:
+        if line.startswith(EVENT_PREFIX.encode()) and json.loads(line[len(EVENT_PREFIX) :]).get("cell") == 1:
             cells += 1
             if cells == 2:
                 break
@@ -185,8 +205,9 @@ def test_switch_turns_the_template_off(tmp_path: Path, value: str) -> None:
 
 
 @pytest.mark.parametrize("switch, forked", [(None, True), ("0", False)])
-def test_switch_reaches_the_runner_through_the_local_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            switch: str | None, forked: bool) -> None:
+def test_switch_reaches_the_runner_through_the_local_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, switch: str | None, forked: bool
+) -> None:
     from paperpack.repository.repo import Repo
     from paperpack.run import run_notebooks
 
@@ -196,8 +217,9 @@ def test_switch_reaches_the_runner_through_the_local_engine(tmp_path: Path, monk
         monkeypatch.setenv(SWITCH, switch)
     repo = tmp_path / "repo"
     repo.mkdir()
-    nbformat.write(_nb("import os\nprint('kernelfork.py' in open(f'/proc/{os.getppid()}/cmdline').read())"),
-                   repo / "a.ipynb")
+    nbformat.write(
+        _nb("import os\nprint('kernelfork.py' in open(f'/proc/{os.getppid()}/cmdline').read())"), repo / "a.ipynb"
+    )
     result = run_notebooks(Repo.open(repo), engine="local", out_dir=tmp_path / "out", jobs=1)
     assert [nb.status for nb in result.notebooks] == ["ok"]
     executed = nbformat.read(tmp_path / "out" / "executed" / "a.ipynb", as_version=4)

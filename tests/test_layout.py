@@ -40,12 +40,16 @@ ALLOWED_TOP = {"__init__.py", "__main__.py", "_version.py", "errors.py", "valida
 
 #: upward imports that exist today: (importer, imported) → why, and how it goes away
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("paperpack.repository.repo", "paperpack.environment.detect"):
-        "Repo.environment detects the environment lazily, once per Repo (issue 10 carries it on Repo); goes "
-        "when the pipeline passes the Environment in beside the Repo",
-    ("paperpack.checks.environment", "paperpack.image.baseimage"):
-        "ENV checks read RELEASES (Debian release -> its python3) to say what an offline build can give; goes "
-        "when that table moves down into environment/ beside SUPPORTED_PYTHON",
+    (
+        "paperpack.repository.repo",
+        "paperpack.environment.detect",
+    ): "Repo.environment detects the environment lazily, once per Repo (issue 10 carries it on Repo); goes "
+    "when the pipeline passes the Environment in beside the Repo",
+    (
+        "paperpack.checks.environment",
+        "paperpack.image.baseimage",
+    ): "ENV checks read RELEASES (Debian release -> its python3) to say what an offline build can give; goes "
+    "when that table moves down into environment/ beside SUPPORTED_PYTHON",
 }
 
 
@@ -63,8 +67,9 @@ def _layer(module: str) -> int:
             if hit and len(prefix) > best:
                 best, found = len(prefix), index
     if found is None:
-        raise AssertionError(f"{module} is in no layer: add its package to LAYERS in tests/test_layout.py "
-                             "and to docs/architecture.md")
+        raise AssertionError(
+            f"{module} is in no layer: add its package to LAYERS in tests/test_layout.py and to docs/architecture.md"
+        )
     return found
 
 
@@ -134,8 +139,10 @@ def upward_imports() -> dict[tuple[str, str], str]:
 def test_only_the_allowed_modules_sit_at_the_top_of_the_package() -> None:
     top = {p.name for p in PACKAGE.iterdir() if p.is_file() and p.name != ".gitignore"}
     extra = sorted(top - ALLOWED_TOP)
-    assert not extra, (f"{', '.join(extra)} at the top of paperpack/: put each module in the package of its stage "
-                       "(docs/architecture.md, 'The layout'), or generic helpers in paperpack/util/")
+    assert not extra, (
+        f"{', '.join(extra)} at the top of paperpack/: put each module in the package of its stage "
+        "(docs/architecture.md, 'The layout'), or generic helpers in paperpack/util/"
+    )
 
 
 def test_every_module_has_a_layer() -> None:
@@ -146,23 +153,29 @@ def test_every_module_has_a_layer() -> None:
 def test_no_import_from_a_lower_layer_back_up() -> None:
     found = upward_imports()
     new = {pair: why for pair, why in found.items() if pair not in KNOWN_UPWARD}
-    assert not new, "imports from a lower layer back up (move the shared code down, or pass the value in):\n" + \
-        "\n".join(f"  {a} imports {b} ({why})" for (a, b), why in sorted(new.items()))
+    assert not new, (
+        "imports from a lower layer back up (move the shared code down, or pass the value in):\n"
+        + "\n".join(f"  {a} imports {b} ({why})" for (a, b), why in sorted(new.items()))
+    )
 
 
 def test_known_upward_imports_still_happen() -> None:
     gone = sorted(pair for pair in KNOWN_UPWARD if pair not in upward_imports())
-    assert not gone, "no longer imported: delete from KNOWN_UPWARD in tests/test_layout.py:\n" + \
-        "\n".join(f"  {a} -> {b}" for a, b in gone)
+    assert not gone, "no longer imported: delete from KNOWN_UPWARD in tests/test_layout.py:\n" + "\n".join(
+        f"  {a} -> {b}" for a, b in gone
+    )
 
 
-@pytest.mark.parametrize(("importer", "imported", "upward"), [
-    ("paperpack.util.cache", "paperpack.report", True),
-    ("paperpack.report.html", "paperpack.run", False),
-    ("paperpack.run.api", "paperpack.util.atomic", False),
-    ("paperpack.repository.repo", "paperpack.image.tags", True),
-    ("paperpack.cli.main", "paperpack.verify", False),
-])
+@pytest.mark.parametrize(
+    ("importer", "imported", "upward"),
+    [
+        ("paperpack.util.cache", "paperpack.report", True),
+        ("paperpack.report.html", "paperpack.run", False),
+        ("paperpack.run.api", "paperpack.util.atomic", False),
+        ("paperpack.repository.repo", "paperpack.image.tags", True),
+        ("paperpack.cli.main", "paperpack.verify", False),
+    ],
+)
 def test_the_layer_order(importer: str, imported: str, upward: bool) -> None:
     """The check itself: a helper importing a stage is upward, a rendering importing the run is not."""
     assert (_layer(imported) > _layer(importer)) is upward

@@ -18,7 +18,6 @@ from paperpack.environment import detect
 from paperpack.timemachine.pins import MARKER
 from paperpack.timemachine.rerun import DatedOutcome, DatedRun
 from paperpack.timemachine.sources import SourceKind, dated_source
-
 from pkgindex import PackageIndex
 from test_timemachine import AS_OF, index  # noqa: F401 (the fixture: the index on 127.0.0.1, PAPERPACK_PIP_INDEX_URL)
 
@@ -44,28 +43,33 @@ def _lock(root: Path, *extra: str) -> int:
     return main(["lock", str(root), "--as-of", "2023-06-15", "--python", "3.11", *extra])
 
 
-def test_setup_py_is_never_rewritten_its_pins_are_printed(index: PackageIndex, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_setup_py_is_never_rewritten_its_pins_are_printed(
+    index: PackageIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "setup.py").write_text(SETUP)
     for extra in ((), ("--write",)):
         assert _lock(tmp_path, *extra) == 1
         out = capsys.readouterr().out
         assert "numcore 2.4.6 → 1.24.3" in out and "plots 3.11.2 → 3.7.1" in out
-        assert ("setup.py is not rewritten: commit these pins as requirements.txt (repo2docker installs it before "
-                "the package):\n") in out
+        assert (
+            "setup.py is not rewritten: commit these pins as requirements.txt (repo2docker installs it before "
+            "the package):\n"
+        ) in out
         assert out.endswith(f"{MARKER}2023-06-15\nnumcore==1.24.3\nplots==3.7.1\ntabular==2.0.2\n")
         assert sorted(p.name for p in tmp_path.iterdir()) == ["setup.py"]
         assert (tmp_path / "setup.py").read_text() == SETUP
 
 
-def test_a_package_s_dependencies_join_the_block_of_requirements_txt(index: PackageIndex, tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_package_s_dependencies_join_the_block_of_requirements_txt(
+    index: PackageIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "pyproject.toml").write_text(PYPROJECT)
     (tmp_path / "requirements.txt").write_text("tabular==2.0.2\n")
     assert _lock(tmp_path, "--write") == 0
     assert "plots 3.11.2 → 3.7.1" in capsys.readouterr().out
     assert (tmp_path / "requirements.txt").read_text() == (
-        f"tabular==2.0.2\n{MARKER}2023-06-15\nnumcore==1.24.3\nplots==3.7.1\n")
+        f"tabular==2.0.2\n{MARKER}2023-06-15\nnumcore==1.24.3\nplots==3.7.1\n"
+    )
     assert (tmp_path / "pyproject.toml").read_text() == PYPROJECT
 
 
@@ -88,14 +92,17 @@ def test_the_dated_image_of_a_package_installs_a_requirements_txt_first(tmp_path
 def test_what_is_not_dated_says_why(tmp_path: Path) -> None:
     (tmp_path / "setup.py").write_text(SETUP)
     local = dated_source(tmp_path, detect(tmp_path), packages=False)
-    assert local == ("the local engine does not install the package of setup.py: run with --engine docker "
-                     "--mode offline for a dated image")
+    assert local == (
+        "the local engine does not install the package of setup.py: run with --engine docker "
+        "--mode offline for a dated image"
+    )
     pipfile = tmp_path / "pipenv"
     pipfile.mkdir()
     (pipfile / "Pipfile").write_text('[packages]\nplots = "*"\n')
     said = dated_source(pipfile, detect(pipfile))
-    assert isinstance(said, str) and said.startswith("the repository declares its environment in a Pipfile, "
-                                                     "which the offline build does not install")
+    assert isinstance(said, str) and said.startswith(
+        "the repository declares its environment in a Pipfile, which the offline build does not install"
+    )
 
 
 PIPFILE = """\
@@ -116,8 +123,9 @@ python_version = "3.11"
 """
 
 
-def test_a_pipfile_is_pinned_in_its_own_lines(index: PackageIndex, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_pipfile_is_pinned_in_its_own_lines(
+    index: PackageIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     index.add("widgets", "0.5", uploaded="2023-02-10T10:00:00Z")
     index.add("widgets", "0.9", uploaded="2025-02-10T10:00:00Z")
     (tmp_path / "Pipfile").write_text(PIPFILE)
@@ -126,9 +134,11 @@ def test_a_pipfile_is_pinned_in_its_own_lines(index: PackageIndex, tmp_path: Pat
     assert _lock(tmp_path, "--write") == 0
     out = capsys.readouterr().out
     assert "widgets 0.9 → 0.5" in out and "plots 3.11.2 → 3.7.1" in out
-    locked = PIPFILE.replace('{version = ">=3"', '{version = "==3.7.1"').replace(
-        'widgets = "*"', 'widgets = "==0.5"').replace(
-        'local = {path = "."}\n', f'local = {{path = "."}}\n{MARKER}2023-06-15\nnumcore = "==1.24.3"\n')
+    locked = (
+        PIPFILE.replace('{version = ">=3"', '{version = "==3.7.1"')
+        .replace('widgets = "*"', 'widgets = "==0.5"')
+        .replace('local = {path = "."}\n', f'local = {{path = "."}}\n{MARKER}2023-06-15\nnumcore = "==1.24.3"\n')
+    )
     assert (tmp_path / "Pipfile").read_text() == locked
     assert _lock(tmp_path, "--write") == 0  # a second lock replaces the block: the same file
     assert (tmp_path / "Pipfile").read_text() == locked

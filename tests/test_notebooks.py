@@ -15,16 +15,30 @@ from paperpack.notebook import schema as nbschema
 from paperpack.notebook.parse import NotebookProblem, ParsedNotebook, parse_document, read_notebook, read_notebooks
 from paperpack.notebook.pysource import NO_FACTS, analyse, may_have_facts, strip_magics
 
-GOOD = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "language": "python",
-                                                                          "display_name": "Python 3"}},
-        "cells": [{"cell_type": "markdown", "id": "a1", "metadata": {}, "source": ["# T\n", "text"]},
-                  {"cell_type": "code", "id": "b2", "execution_count": 1, "metadata": {"tags": ["parameters"]},
-                   "source": "import numpy as np\nx = 1",
-                   "outputs": [{"output_type": "stream", "name": "stdout", "text": ["a\n", "b\n"]},
-                               {"output_type": "display_data", "metadata": {},
-                                "data": {"image/png": "iVBORw0K", "text/plain": ["<Figure>"]}},
-                               {"output_type": "error", "ename": "ValueError", "evalue": "bad",
-                                "traceback": ["tb1", "tb2"]}]}]}
+GOOD = {
+    "nbformat": 4,
+    "nbformat_minor": 5,
+    "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+    "cells": [
+        {"cell_type": "markdown", "id": "a1", "metadata": {}, "source": ["# T\n", "text"]},
+        {
+            "cell_type": "code",
+            "id": "b2",
+            "execution_count": 1,
+            "metadata": {"tags": ["parameters"]},
+            "source": "import numpy as np\nx = 1",
+            "outputs": [
+                {"output_type": "stream", "name": "stdout", "text": ["a\n", "b\n"]},
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {"image/png": "iVBORw0K", "text/plain": ["<Figure>"]},
+                },
+                {"output_type": "error", "ename": "ValueError", "evalue": "bad", "traceback": ["tb1", "tb2"]},
+            ],
+        },
+    ],
+}
 
 
 def _read(tmp_path: Path, content: bytes | str | dict, **kw: object) -> ParsedNotebook | NotebookProblem:  # type: ignore[type-arg]
@@ -48,21 +62,25 @@ def test_reads_cells_outputs_and_metadata(tmp_path: Path) -> None:
     assert nb.kernelspec == GOOD["metadata"]["kernelspec"] and nb.code is None
 
 
-@pytest.mark.parametrize("content,kind,line", [
-    (b"", "empty", None),
-    (b"  \n\t", "empty", None),
-    (json.dumps(GOOD, indent=1)[:120], "truncated", None),
-    ("{\n<<<<<<< HEAD\n}", "not-json", 2),
-    (b"\xef\xbb\xbf" + json.dumps(GOOD).encode(), "not-json", 1),
-    ('{"a": "caf\u00e9"}'.encode("latin-1"), "not-utf8", 1),
-    (random.Random(3).randbytes(4096), "not-utf8", None),
-    ("[1, 2]", "not-a-notebook", None),
-    ('{"cells": []}', "not-a-notebook", None),
-    ('{"nbformat": 5, "cells": []}', "unknown-format", None),
-    ('{"nbformat": "4"}', "unknown-format", None),
-])
-def test_bad_input_is_a_problem_not_an_exception(tmp_path: Path, content: bytes | str, kind: str,
-                                                 line: int | None) -> None:
+@pytest.mark.parametrize(
+    "content,kind,line",
+    [
+        (b"", "empty", None),
+        (b"  \n\t", "empty", None),
+        (json.dumps(GOOD, indent=1)[:120], "truncated", None),
+        ("{\n<<<<<<< HEAD\n}", "not-json", 2),
+        (b"\xef\xbb\xbf" + json.dumps(GOOD).encode(), "not-json", 1),
+        ('{"a": "caf\u00e9"}'.encode("latin-1"), "not-utf8", 1),
+        (random.Random(3).randbytes(4096), "not-utf8", None),
+        ("[1, 2]", "not-a-notebook", None),
+        ('{"cells": []}', "not-a-notebook", None),
+        ('{"nbformat": 5, "cells": []}', "unknown-format", None),
+        ('{"nbformat": "4"}', "unknown-format", None),
+    ],
+)
+def test_bad_input_is_a_problem_not_an_exception(
+    tmp_path: Path, content: bytes | str, kind: str, line: int | None
+) -> None:
     got = _read(tmp_path, content)
     assert isinstance(got, NotebookProblem), got
     assert got.kind == kind, got
@@ -84,13 +102,22 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_v3_is_read_and_flagged_old(tmp_path: Path) -> None:
-    v3 = nbformat.v3.new_notebook(worksheets=[nbformat.v3.new_worksheet(cells=[
-        nbformat.v3.new_text_cell("markdown", source="hi"),
-        nbformat.v3.new_code_cell(input="import os", prompt_number=4)])])
+    v3 = nbformat.v3.new_notebook(
+        worksheets=[
+            nbformat.v3.new_worksheet(
+                cells=[
+                    nbformat.v3.new_text_cell("markdown", source="hi"),
+                    nbformat.v3.new_code_cell(input="import os", prompt_number=4),
+                ]
+            )
+        ]
+    )
     got = _read(tmp_path, nbformat.v3.writes_json(v3))
     assert isinstance(got, ParsedNotebook) and got.nbformat == 3 and got.schema_version == "3"
     assert [(c.cell_type, c.source, c.execution_count) for c in got.cells] == [
-        ("markdown", "hi", None), ("code", "import os", 4)]
+        ("markdown", "hi", None),
+        ("code", "import os", 4),
+    ]
     assert got.schema_errors == []
 
 
@@ -172,6 +199,7 @@ def test_read_notebooks_keeps_order_across_processes(tmp_path: Path) -> None:
 
 # -- pysource ----------------------------------------------------------------------------------------------
 
+
 def test_strip_magics_keeps_lines_and_blocks() -> None:
     src = "%matplotlib inline\nimport os\nif True:\n    !ls\n    x = !pwd\nos?\n%time y = 1"
     python, skipped = strip_magics(src)
@@ -182,11 +210,17 @@ def test_strip_magics_keeps_lines_and_blocks() -> None:
 
 
 def test_analyse_finds_imports_paths_and_errors() -> None:
-    f = analyse("import a.b, c\nfrom d.e import f\nfrom . import g\ntry:\n    import h\nexcept ImportError:\n"
-                "    h = None\ndf = read_csv('data/x.csv')\nplt.savefig('out/f.png')\nopen('log.txt', 'w')\n"
-                "P = '/home/me/x'\nu = 'https://h/x.csv'\nnp.load(Path('d') / 'y.npy')")
+    f = analyse(
+        "import a.b, c\nfrom d.e import f\nfrom . import g\ntry:\n    import h\nexcept ImportError:\n"
+        "    h = None\ndf = read_csv('data/x.csv')\nplt.savefig('out/f.png')\nopen('log.txt', 'w')\n"
+        "P = '/home/me/x'\nu = 'https://h/x.csv'\nnp.load(Path('d') / 'y.npy')"
+    )
     assert [(i.module, i.line, i.optional) for i in f.imports] == [
-        ("a", 1, False), ("c", 1, False), ("d", 2, False), ("h", 5, True)]
+        ("a", 1, False),
+        ("c", 1, False),
+        ("d", 2, False),
+        ("h", 5, True),
+    ]
     assert f.relative_imports == [("", 3)]
     assert [(u.path, u.line, u.call) for u in f.reads] == [("data/x.csv", 8, "read_csv"), ("d/y.npy", 13, "load")]
     assert [u.path for u in f.writes] == ["out/f.png", "log.txt"]
@@ -195,10 +229,28 @@ def test_analyse_finds_imports_paths_and_errors() -> None:
     assert analyse("\x00").syntax_error is not None
 
 
-CELLS = ["x = 1", "print('mean', x.mean())", "plt.plot(x, y / 2)", "import os", "open('README')",
-         "df = pd.read_csv( 'a')", "D = 'a'\nread_csv(D)", "x = '/home/me'", "y = 'C:\\\\data'", "print('a/b')",
-         "s = '''\n/home/x'''", "Path('data') / 'x'", "f(f'{a}.csv')", "t = r'\\\\server\\x'", "# open('x')",
-         "print ( 'hi' )", "x = {'a': 1}\ndf.loc['a']", "np.save('out', x)", "a = b", "q = \"it's /tmp/x\""]
+CELLS = [
+    "x = 1",
+    "print('mean', x.mean())",
+    "plt.plot(x, y / 2)",
+    "import os",
+    "open('README')",
+    "df = pd.read_csv( 'a')",
+    "D = 'a'\nread_csv(D)",
+    "x = '/home/me'",
+    "y = 'C:\\\\data'",
+    "print('a/b')",
+    "s = '''\n/home/x'''",
+    "Path('data') / 'x'",
+    "f(f'{a}.csv')",
+    "t = r'\\\\server\\x'",
+    "# open('x')",
+    "print ( 'hi' )",
+    "x = {'a': 1}\ndf.loc['a']",
+    "np.save('out', x)",
+    "a = b",
+    'q = "it\'s /tmp/x"',
+]
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -12,8 +12,15 @@ LIMITS = Limits(memory="256m", pids=64)
 
 
 def _result(status: str, cell: int | None = 3, **extra: Any) -> dict[str, Any]:
-    return {"status": status, "kernel": "python3", "duration": 1.0, "cells": [], "injected_cell": 1,
-            "error": {"kind": extra.pop("kind", status), "cell": cell, "ename": "E", "evalue": "v"}, **extra}
+    return {
+        "status": status,
+        "kernel": "python3",
+        "duration": 1.0,
+        "cells": [],
+        "injected_cell": 1,
+        "error": {"kind": extra.pop("kind", status), "cell": cell, "ename": "E", "evalue": "v"},
+        **extra,
+    }
 
 
 def test_error_cell_is_counted_in_the_committed_notebook() -> None:
@@ -48,12 +55,13 @@ def test_interrupted_and_missing_results() -> None:
     assert interpret(NB, _result("error"), {}, LIMITS, True).status == "interrupted"
     assert interpret(NB, None, {}, LIMITS, True).status == "interrupted"
     assert interpret(NB, None, {"oom_killed": True}, LIMITS, False).status == "oom"
-    lost = interpret(NB, None, {"exit_code": 1, "output": "ModuleNotFoundError: No module named 'nbclient'"},
-                     LIMITS, False)
+    lost = interpret(
+        NB, None, {"exit_code": 1, "output": "ModuleNotFoundError: No module named 'nbclient'"}, LIMITS, False
+    )
     assert lost.status == "error" and "add nbclient to requirements.txt" in lost.message
-    no_python = interpret(NB, None, {"exit_code": 127, "output": 'exec: "python3": executable file not found in '
-                                                               "$PATH"}, LIMITS, False)
+    no_python = interpret(
+        NB, None, {"exit_code": 127, "output": 'exec: "python3": executable file not found in $PATH'}, LIMITS, False
+    )
     assert "pass --image with a Jupyter image" in no_python.message
-    ok = interpret(NB, {"status": "ok", "duration": 2.0, "cells": [{"index": 0, "duration": 1.0}]}, {}, LIMITS,
-                   False)
+    ok = interpret(NB, {"status": "ok", "duration": 2.0, "cells": [{"index": 0, "duration": 1.0}]}, {}, LIMITS, False)
     assert ok.status == "ok" and ok.error is None

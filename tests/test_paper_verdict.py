@@ -11,8 +11,16 @@ from paperpack.run.results import NotebookRun, RunResult
 
 
 def _run(*notebooks: NotebookRun, complete: bool = True) -> RunResult:
-    return RunResult(engine="docker", isolation="container", image="img", out_dir=Path("out"), jobs=1, limits={},
-                     notebooks=list(notebooks), complete=complete)
+    return RunResult(
+        engine="docker",
+        isolation="container",
+        image="img",
+        out_dir=Path("out"),
+        jobs=1,
+        limits={},
+        notebooks=list(notebooks),
+        complete=complete,
+    )
 
 
 def _nb(name: str, verdict: str, status: str = "ok", **kw: object) -> NotebookRun:
@@ -20,8 +28,14 @@ def _nb(name: str, verdict: str, status: str = "ok", **kw: object) -> NotebookRu
 
 
 def _differs(name: str, *reasons: str) -> NotebookRun:
-    return _nb(name, "differs", comparison={"differences": [{"cell": 1, "reason": r, "diff": ""} for r in reasons],
-                                            "tolerances": {"rtol": 1e-5, "atol": 1e-8}})
+    return _nb(
+        name,
+        "differs",
+        comparison={
+            "differences": [{"cell": 1, "reason": r, "diff": ""} for r in reasons],
+            "tolerances": {"rtol": 1e-5, "atol": 1e-8},
+        },
+    )
 
 
 def test_all_same_is_reproduced_with_label() -> None:
@@ -47,10 +61,14 @@ def test_widened_tolerance_makes_same_minor() -> None:
 
 
 def test_some_fail_is_partial_with_reasons_most_frequent_first() -> None:
-    v = paper_verdict(_run(_nb("a.ipynb", "same"),
-                           _nb("b.ipynb", "failed", status="timeout"),
-                           _nb("c.ipynb", "failed", status="error", error={"ename": "ModuleNotFoundError"}),
-                           _nb("d.ipynb", "failed", status="error", error={"ename": "ModuleNotFoundError"})))
+    v = paper_verdict(
+        _run(
+            _nb("a.ipynb", "same"),
+            _nb("b.ipynb", "failed", status="timeout"),
+            _nb("c.ipynb", "failed", status="error", error={"ename": "ModuleNotFoundError"}),
+            _nb("d.ipynb", "failed", status="error", error={"ename": "ModuleNotFoundError"}),
+        )
+    )
     assert v.cls is PaperClass.PARTIALLY_REPRODUCED
     assert v.reasons == (Reason.MISSING_MODULE, Reason.TIMEOUT)
     assert (v.reproduced, v.considered) == (1, 4)
@@ -58,17 +76,26 @@ def test_some_fail_is_partial_with_reasons_most_frequent_first() -> None:
 
 
 def test_none_same_is_not_reproduced_and_names_the_kind_of_difference() -> None:
-    v = paper_verdict(_run(_differs("a.ipynb", "output 1 image/png looks different (similarity 0.5 < 0.78)"),
-                           _differs("b.ipynb", "text/plain differs"),
-                           _nb("c.ipynb", "failed", status="error",
-                               error={"ename": "OSError", "cause": {"id": "no-network"}})))
+    v = paper_verdict(
+        _run(
+            _differs("a.ipynb", "output 1 image/png looks different (similarity 0.5 < 0.78)"),
+            _differs("b.ipynb", "text/plain differs"),
+            _nb("c.ipynb", "failed", status="error", error={"ename": "OSError", "cause": {"id": "no-network"}}),
+        )
+    )
     assert v.cls is PaperClass.NOT_REPRODUCED
     assert set(v.reasons) == {Reason.DIFFERS_IN_IMAGES, Reason.DIFFERS_IN_TEXT, Reason.NEEDS_NETWORK}
 
 
-@pytest.mark.parametrize(("status", "reason"), [("oom", Reason.OUT_OF_MEMORY), ("dead-kernel", Reason.KERNEL_DIED),
-                                                ("pids-limit", Reason.PROCESS_LIMIT),
-                                                ("no-kernel", Reason.MISSING_KERNEL)])
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("oom", Reason.OUT_OF_MEMORY),
+        ("dead-kernel", Reason.KERNEL_DIED),
+        ("pids-limit", Reason.PROCESS_LIMIT),
+        ("no-kernel", Reason.MISSING_KERNEL),
+    ],
+)
 def test_runner_status_gives_the_reason(status: str, reason: Reason) -> None:
     v = paper_verdict(_run(_nb("a.ipynb", "failed", status=status)))
     assert v.cls is PaperClass.NOT_REPRODUCED and v.reasons == (reason,)

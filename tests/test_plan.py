@@ -81,13 +81,19 @@ def test_limits_resolution() -> None:
     assert Limits().resolved({}, jobs=10_000).cpus == float(os.cpu_count() or 1)  # docker refuses more
 
 
-@pytest.mark.parametrize("manifest, message", [
-    ("version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [b.ipynb]\n  - path: b.ipynb\n"
-     "    depends_on: [a.ipynb]\n", "in a circle: "),
-    ("version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [a.ipynb]\n", "in a circle: a.ipynb -> a.ipynb"),
-    ("version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [c.ipynb]\n", "'a.ipynb' depends on 'c.ipynb'"),
-    ("version: 1\nnotebooks:\n  - path: missing.ipynb\n", "'missing.ipynb' does not exist"),
-])
+@pytest.mark.parametrize(
+    "manifest, message",
+    [
+        (
+            "version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [b.ipynb]\n  - path: b.ipynb\n"
+            "    depends_on: [a.ipynb]\n",
+            "in a circle: ",
+        ),
+        ("version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [a.ipynb]\n", "in a circle: a.ipynb -> a.ipynb"),
+        ("version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [c.ipynb]\n", "'a.ipynb' depends on 'c.ipynb'"),
+        ("version: 1\nnotebooks:\n  - path: missing.ipynb\n", "'missing.ipynb' does not exist"),
+    ],
+)
 def test_bad_plans_say_what_and_how(tmp_path: Path, manifest: str, message: str) -> None:
     repo = _repo(tmp_path, manifest, ["a.ipynb", "b.ipynb"])
     with pytest.raises(ConfigError) as info:

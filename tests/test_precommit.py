@@ -13,8 +13,8 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import nbformat
 import pytest
@@ -33,10 +33,16 @@ def git(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> subproce
 def identity(home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', os.defpath)}"
-    env.update({"GIT_AUTHOR_NAME": "Josiah Carberry", "GIT_AUTHOR_EMAIL": "j.carberry@example.org",
-                "GIT_COMMITTER_NAME": "Josiah Carberry", "GIT_COMMITTER_EMAIL": "j.carberry@example.org",
-                "PRE_COMMIT_HOME": str(home / "pre-commit"),
-                "HOME": str(home)})
+    env.update(
+        {
+            "GIT_AUTHOR_NAME": "Josiah Carberry",
+            "GIT_AUTHOR_EMAIL": "j.carberry@example.org",
+            "GIT_COMMITTER_NAME": "Josiah Carberry",
+            "GIT_COMMITTER_EMAIL": "j.carberry@example.org",
+            "PRE_COMMIT_HOME": str(home / "pre-commit"),
+            "HOME": str(home),
+        }
+    )
     return env
 
 
@@ -56,11 +62,24 @@ def snapshot_of_worktree(dest: Path, env: Mapping[str, str]) -> str:
 def test_the_hook_runs_paperpack_validate_offline_on_the_files_that_matter() -> None:
     (hook,) = load_yaml(HOOKS)
     assert hook["id"] == "paperpack-validate"
-    assert (hook["entry"], hook["language"], hook["pass_filenames"]) == ("paperpack validate --offline", "python",
-                                                                         False)
+    assert (hook["entry"], hook["language"], hook["pass_filenames"]) == (
+        "paperpack validate --offline",
+        "python",
+        False,
+    )
     files = re.compile(hook["files"])
-    for name in ("analysis.ipynb", "notebooks/fig 1.ipynb", "requirements.txt", "binder/environment.yml",
-                 ".binder/runtime.txt", "apt.txt", "postBuild", "paperpack.yml", "CITATION.cff", ".zenodo.json"):
+    for name in (
+        "analysis.ipynb",
+        "notebooks/fig 1.ipynb",
+        "requirements.txt",
+        "binder/environment.yml",
+        ".binder/runtime.txt",
+        "apt.txt",
+        "postBuild",
+        "paperpack.yml",
+        "CITATION.cff",
+        ".zenodo.json",
+    ):
         assert files.search(name), name
     for name in ("README.md", "scripts/analysis.py", "data/observations.csv", "figures/a.png", "restart.txt"):
         assert not files.search(name), name
@@ -68,7 +87,8 @@ def test_the_hook_runs_paperpack_validate_offline_on_the_files_that_matter() -> 
 
 @pytest.mark.slow
 def test_a_commit_with_an_undeclared_import_is_refused_and_a_clean_one_passes(
-        tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     require(shutil.which("git") is not None, "git is not installed")
     env = identity(tmp_path) | pip_from(wheelhouse(tmp_path_factory))
     hooks = tmp_path / "paperpack-hooks"
@@ -78,10 +98,12 @@ def test_a_commit_with_an_undeclared_import_is_refused_and_a_clean_one_passes(
     paper = tmp_path / "paper"
     shutil.copytree(SAMPLE, paper, ignore=shutil.ignore_patterns("paperpack-out"))
     (paper / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {hooks}\n    rev: {sha}\n    hooks:\n      - id: paperpack-validate\n")
+        f"repos:\n  - repo: {hooks}\n    rev: {sha}\n    hooks:\n      - id: paperpack-validate\n"
+    )
     assert git(paper, "init", "-q", env=env).returncode == 0
-    installed = subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=paper, env=env,
-                               capture_output=True, text=True, check=False)
+    installed = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"], cwd=paper, env=env, capture_output=True, text=True, check=False
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr
 
     git(paper, "add", "-A", env=env)
@@ -109,5 +131,6 @@ def test_a_commit_with_an_undeclared_import_is_refused_and_a_clean_one_passes(
     (paper / "README.md").write_text((paper / "README.md").read_text() + "\nMore words.\n")
     git(paper, "add", "README.md", env=env)
     prose = git(paper, "commit", "-m", "words", env=env)
-    assert prose.returncode == 0 and re.search(r"paperpack validate\.+\(no files to check\)Skipped",
-                                               prose.stdout + prose.stderr), prose.stdout + prose.stderr
+    assert prose.returncode == 0 and re.search(
+        r"paperpack validate\.+\(no files to check\)Skipped", prose.stdout + prose.stderr
+    ), prose.stdout + prose.stderr

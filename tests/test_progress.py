@@ -12,16 +12,17 @@ import re
 from pathlib import Path
 
 import pytest
+
 from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
 from doiserver import DoiServer
-
 from paperpack.data import ensure_data, fetch
 from paperpack.repository.repo import Repo
 from paperpack.run import venv
 
 
-def test_a_large_download_says_how_far_it_is(doi_env: DoiServer, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_large_download_says_how_far_it_is(
+    doi_env: DoiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import hashlib
 
     monkeypatch.setattr(fetch, "PROGRESS_FROM", 100_000)  # "large" for the test: a megabyte is enough
@@ -29,8 +30,10 @@ def test_a_large_download_says_how_far_it_is(doi_env: DoiServer, tmp_path: Path,
     url = doi_env.add_file("big.bin", data)
     root = tmp_path / "paper"
     root.mkdir()
-    (root / "paperpack.yml").write_text(f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/big.bin\n"
-                                        f"        url: {url}\n        sha256: {hashlib.sha256(data).hexdigest()}\n")
+    (root / "paperpack.yml").write_text(
+        f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/big.bin\n"
+        f"        url: {url}\n        sha256: {hashlib.sha256(data).hexdigest()}\n"
+    )
     said: list[str] = []
     ensure_data(Repo.open(root), progress=said.append)
     assert said[0] == "fetching data/big.bin (1000000 bytes)", said
@@ -40,8 +43,9 @@ def test_a_large_download_says_how_far_it_is(doi_env: DoiServer, tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_the_local_environment_says_it_is_alive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_the_local_environment_says_it_is_alive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """pip's lines come out while it installs (every ALIVE_EVERY seconds; 0 here: at each line)."""
     monkeypatch.setattr(venv, "ALIVE_EVERY", 0.0)
     monkeypatch.setenv("PAPERPACK_CACHE_DIR", str(tmp_path / "cache"))

@@ -7,8 +7,8 @@ import pytest
 
 from paperpack.checks.findings import Findings, Rule, Severity
 from paperpack.report import Report
-from paperpack.util.atomic import write_atomic
 from paperpack.report.github import annotation
+from paperpack.util.atomic import write_atomic
 from paperpack.util.schemas import validator_for
 
 RULE = Rule("TST001", "test-rule", Severity.WARNING, "because, with: commas, and % signs")
@@ -77,8 +77,14 @@ def test_make_console_takes_the_command_line_colour_choice(choice: str, coloured
 def test_findings_counts_are_derived_and_count_keeps_its_list_meaning(tmp_path: Path) -> None:
     """Findings.count is list.count again; the numbers per severity come from the list, one way."""
     one = RULE.at("a.ipynb", "m", "f")
-    findings = Findings([one, one, RULE.at(None, "m2", "f2", severity=Severity.ERROR),
-                         RULE.at(None, "m3", "f3", severity=Severity.INFO)])
+    findings = Findings(
+        [
+            one,
+            one,
+            RULE.at(None, "m2", "f2", severity=Severity.ERROR),
+            RULE.at(None, "m3", "f3", severity=Severity.INFO),
+        ]
+    )
     assert findings.count(one) == 2  # list.count: how many equal this finding
     assert (findings.errors, findings.warnings, findings.infos) == (1, 2, 1)
     assert findings.of_severity(Severity.WARNING) == 2

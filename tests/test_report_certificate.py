@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from publishing import make_publication
-
 from paperpack.image.builder import BuildResult
 from paperpack.report.certificate import CERTIFICATE_NAME, markdown_text, write_certificate
 from paperpack.report.publish import WRITERS, publish
+from publishing import make_publication
 
 
 def _sha(path: Path) -> str:
@@ -34,12 +33,14 @@ def test_hashes_are_the_files_hashes(tmp_path: Path) -> None:
     assert path == publication.out_dir / CERTIFICATE_NAME
     rows = _hash_rows(path.read_text(encoding="utf-8"))
     root, out = publication.repo.root, publication.out_dir
-    expected = {("committed notebook", "same.ipynb"): _sha(root / "same.ipynb"),
-                ("committed notebook", "differs.ipynb"): _sha(root / "differs.ipynb"),
-                ("committed notebook", "failed.ipynb"): _sha(root / "failed.ipynb"),
-                ("executed notebook", "executed/same.ipynb"): _sha(out / "executed/same.ipynb"),
-                ("executed notebook", "executed/differs.ipynb"): _sha(out / "executed/differs.ipynb"),
-                ("data (doi:10.5281/zenodo.1234567)", "data/obs.csv"): _sha(root / "data/obs.csv")}
+    expected = {
+        ("committed notebook", "same.ipynb"): _sha(root / "same.ipynb"),
+        ("committed notebook", "differs.ipynb"): _sha(root / "differs.ipynb"),
+        ("committed notebook", "failed.ipynb"): _sha(root / "failed.ipynb"),
+        ("executed notebook", "executed/same.ipynb"): _sha(out / "executed/same.ipynb"),
+        ("executed notebook", "executed/differs.ipynb"): _sha(out / "executed/differs.ipynb"),
+        ("data (doi:10.5281/zenodo.1234567)", "data/obs.csv"): _sha(root / "data/obs.csv"),
+    }
     assert rows == expected
     assert _sha(root / "differs.ipynb") != _sha(out / "executed/differs.ipynb")  # the rows are not swapped
 
@@ -79,11 +80,18 @@ def test_local_engine_is_labelled_less_isolated(tmp_path: Path) -> None:
 
 def test_reused_image_names_the_build_commit_and_the_verified_one(tmp_path: Path) -> None:
     publication = make_publication(tmp_path)
-    build = BuildResult(image="paperpack/paper:1a2b", image_id="sha256:" + "ab" * 32, reused=True, mode="offline",
-                        python_version="3.11",
-                        labels={"io.paperpack.commit": "665935f" + "0" * 33,
-                                "io.paperpack.repo2docker-version": "2026.4.0",
-                                "org.opencontainers.image.base.name": "paperpack/base:bookworm"})
+    build = BuildResult(
+        image="paperpack/paper:1a2b",
+        image_id="sha256:" + "ab" * 32,
+        reused=True,
+        mode="offline",
+        python_version="3.11",
+        labels={
+            "io.paperpack.commit": "665935f" + "0" * 33,
+            "io.paperpack.repo2docker-version": "2026.4.0",
+            "org.opencontainers.image.base.name": "paperpack/base:bookworm",
+        },
+    )
     publication.result.build = build
     publication = dataclasses.replace(publication, commit="2ba3865" + "1" * 33)
     text = write_certificate(publication)[0].read_text(encoding="utf-8")
@@ -94,8 +102,10 @@ def test_reused_image_names_the_build_commit_and_the_verified_one(tmp_path: Path
 
 
 def test_markdown_from_the_repository_stays_text() -> None:
-    assert markdown_text("a | b [x](javascript:y) <img src=x>\nnext") == \
-        "a \\| b \\[x\\](javascript:y) \\<img src=x\\> next"
+    assert (
+        markdown_text("a | b [x](javascript:y) <img src=x>\nnext")
+        == "a \\| b \\[x\\](javascript:y) \\<img src=x\\> next"
+    )
 
 
 def test_publish_writes_every_provenance_file(tmp_path: Path) -> None:
@@ -153,7 +163,7 @@ def test_only_valid_orcid_ids_become_links() -> None:
     assert Author.of("A", "https://orcid.org/0000-0002-1825-0097").orcid == "https://orcid.org/0000-0002-1825-0097"
     assert Author.of("A", "0000-0002-1825-0097").orcid == "https://orcid.org/0000-0002-1825-0097"
     assert Author.of("A", "0000-0002-1825-0098").orcid is None  # fails its checksum
-    assert Author.of("A", "javascript:alert(1)//0000-0002-1825-0097\"").orcid is None
+    assert Author.of("A", 'javascript:alert(1)//0000-0002-1825-0097"').orcid is None
 
 
 def test_a_verification_without_a_run_says_so_in_every_file(tmp_path: Path) -> None:

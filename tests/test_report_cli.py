@@ -57,8 +57,9 @@ def test_every_writer_is_registered_once() -> None:
     assert len(names) == len(set(names))
 
 
-def test_run_writes_every_report_and_ends_with_the_paper_line(tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_writes_every_report_and_ends_with_the_paper_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "paper"
     shutil.copytree(CASES / "run-basic", root)
     out = tmp_path / "out"
@@ -74,20 +75,22 @@ def test_run_writes_every_report_and_ends_with_the_paper_line(tmp_path: Path,
     suites = {s.name: s for s in JUnitXml.fromfile(str(out / "report.junit.xml"))}
     assert f"paper run: {report['paper']['label']}" in suites
 
-    code = main(["run", str(root), "--engine", "local", "--out-dir", str(out), "--timeout", "120",
-                 "--format", "json"])
+    code = main(["run", str(root), "--engine", "local", "--out-dir", str(out), "--timeout", "120", "--format", "json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 1 and doc["paper"] == json.loads((out / "report.json").read_text())["paper"]
 
 
 def test_data_that_cannot_be_fetched_still_writes_every_report_as_not_run(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "paper"
     root.mkdir()
     (root / "requirements.txt").write_text("")
     url = f"{CLOSED_LOOPBACK}/obs.csv"  # nothing listens there
-    (root / "paperpack.yml").write_text(f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n"
-                                        f"        url: {url}\n        sha256: {'a' * 64}\n")
+    (root / "paperpack.yml").write_text(
+        f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n"
+        f"        url: {url}\n        sha256: {'a' * 64}\n"
+    )
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")]), root / "a.ipynb")
     out = tmp_path / "out"
     code = main(["build", str(root), "--engine", "local", "--out-dir", str(out)])
@@ -99,8 +102,7 @@ def test_data_that_cannot_be_fetched_still_writes_every_report_as_not_run(
     assert (paper["class"], paper["reasons"]) == ("not-run", ["build-failed"])
     assert "obs.csv" in paper["error"]
     assert all((out / name).is_file() for name in REPORTS)
-    (case,) = [c for s in JUnitXml.fromfile(str(out / "report.junit.xml")) if s.name.startswith("paper run")
-               for c in s]
+    (case,) = [c for s in JUnitXml.fromfile(str(out / "report.junit.xml")) if s.name.startswith("paper run") for c in s]
     assert case.result[0].type == "build-failed" and "obs.csv" in case.result[0].text
     assert "### Why nothing ran" in (out / "summary.md").read_text()
 
@@ -108,14 +110,15 @@ def test_data_that_cannot_be_fetched_still_writes_every_report_as_not_run(
 def _fake_docker(tmp_path: Path) -> tuple[Path, Path]:
     calls = tmp_path / "docker-calls"
     script = tmp_path / "fake-docker"
-    script.write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\nexit 1\n")
+    script.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexit 1\n')
     script.chmod(0o755)
     return script, calls
 
 
 @pytest.mark.parametrize("command", ["build", "run"])
 def test_an_output_folder_that_is_a_file_stops_before_anything_runs(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
     docker, calls = _fake_docker(tmp_path)
     monkeypatch.setenv("PAPERPACK_DOCKER", str(docker))
     root = tmp_path / "paper"
@@ -132,7 +135,8 @@ def test_an_output_folder_that_is_a_file_stops_before_anything_runs(
 
 
 def test_a_report_that_cannot_be_written_is_said_on_stderr_with_the_file_and_cause(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "paper"
     shutil.copytree(CASES / "run-image-found", root)
     out = tmp_path / "out"

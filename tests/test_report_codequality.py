@@ -10,9 +10,11 @@ from publishhelp import RULE_E, RULE_W, make_publication, write_notebook
 
 
 def _findings() -> list:  # type: ignore[type-arg]
-    return [RULE_E.at("a.ipynb", "absolute path /home/me/x.csv", "use a relative path", cell=1),
-            RULE_E.at("a.ipynb", "absolute path /home/me/x.csv", "use a relative path", cell=1),
-            RULE_W.at("requirements.txt", "numpy is not pinned", "pin it", line=2)]
+    return [
+        RULE_E.at("a.ipynb", "absolute path /home/me/x.csv", "use a relative path", cell=1),
+        RULE_E.at("a.ipynb", "absolute path /home/me/x.csv", "use a relative path", cell=1),
+        RULE_W.at("requirements.txt", "numpy is not pinned", "pin it", line=2),
+    ]
 
 
 def _issues(root: Path, out: Path) -> list[dict]:  # type: ignore[type-arg]
@@ -35,7 +37,7 @@ def test_fields_and_lines(tmp_path: Path) -> None:
     assert cell["severity"] == "major" and "absolute path /home/me/x.csv" in cell["description"]
     lines = (tmp_path / "repo" / "a.ipynb").read_text(encoding="utf-8").splitlines()
     begin = cell["location"]["lines"]["begin"]
-    assert lines[begin - 1].strip() == "{" and "read_csv" in "".join(lines[begin:begin + 12])
+    assert lines[begin - 1].strip() == "{" and "read_csv" in "".join(lines[begin : begin + 12])
     assert len({i["fingerprint"] for i in issues}) == 3  # the same finding twice: two fingerprints
 
 

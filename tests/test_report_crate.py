@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 
 from conftest import require
-from publishing import DATA_DOI, DOI, ORCID, make_publication
-
 from paperpack.image.builder import BuildResult
 from paperpack.report.crate import CRATE_NAME, PROFILE, crate_metadata, write_crate
+from publishing import DATA_DOI, DOI, ORCID, make_publication
 
 #: the JSON-LD context the crate names (RO-Crate 1.1, which Process Run Crate 0.5 extends)
 CONTEXT_URL = "https://w3id.org/ro/crate/1.1/context"
@@ -46,13 +45,17 @@ def _offline_cache(folder: Path) -> Path:
     body = importlib.resources.files("rocrate").joinpath("data/ro-crate.jsonld").read_bytes()
     assert "@context" in json.loads(body)
     cache = folder / "http-cache"
-    session = CachedSession(cache_name=str(cache), backend="sqlite", expire_after=-1,
-                            allowable_codes=(200, 302, 404))
+    session = CachedSession(cache_name=str(cache), backend="sqlite", expire_after=-1, allowable_codes=(200, 302, 404))
     response = requests.Response()
     response.status_code, response._content, response.url, response.encoding = 200, body, CONTEXT_URL, "utf-8"
     response.headers["Content-Type"] = "application/ld+json"
-    response.raw = urllib3.HTTPResponse(body=io.BytesIO(body), headers={"Content-Type": "application/ld+json"},
-                                        status=200, preload_content=False, request_url=CONTEXT_URL)
+    response.raw = urllib3.HTTPResponse(
+        body=io.BytesIO(body),
+        headers={"Content-Type": "application/ld+json"},
+        status=200,
+        preload_content=False,
+        request_url=CONTEXT_URL,
+    )
     response.request = requests.Request("GET", CONTEXT_URL).prepare()
     session.cache.save_response(response)
     session.close()
@@ -70,9 +73,15 @@ def _validate(metadata: dict[str, Any], root: Path, cache: Path, severity: str) 
     from rocrate_validator import services
     from rocrate_validator.models import ValidationSettings
 
-    settings = ValidationSettings(rocrate_uri=str(root), metadata_dict=metadata, package_root=root,
-                                  profile_identifier="process-run-crate", requirement_severity=severity,
-                                  offline=True, cache_path=cache)
+    settings = ValidationSettings(
+        rocrate_uri=str(root),
+        metadata_dict=metadata,
+        package_root=root,
+        profile_identifier="process-run-crate",
+        requirement_severity=severity,
+        offline=True,
+        cache_path=cache,
+    )
     with warnings.catch_warnings():  # rdflib and pyshacl's own deprecations, not ours to fix
         warnings.simplefilter("ignore", DeprecationWarning)
         result = services.validate(settings)
@@ -90,8 +99,13 @@ def test_crate_is_a_valid_process_run_crate(tmp_path: Path) -> None:
     assert _validate(metadata, publication.repo.root, cache, "REQUIRED") == []
     recommended = {check for check, _ in _validate(metadata, publication.repo.root, cache, "RECOMMENDED")}
     # left: who ran it (agent, publisher), authors' affiliations, and no executed copy of the failed notebook
-    assert recommended <= {"process-run-crate-0.5_8.6", "process-run-crate-0.5_11.1", "ro-crate-1.1_22.3",
-                           "ro-crate-1.1_30.2", "ro-crate-1.1_30.3"}, recommended
+    assert recommended <= {
+        "process-run-crate-0.5_8.6",
+        "process-run-crate-0.5_11.1",
+        "ro-crate-1.1_22.3",
+        "ro-crate-1.1_30.2",
+        "ro-crate-1.1_30.3",
+    }, recommended
 
 
 @pytest.mark.slow
@@ -108,10 +122,18 @@ def test_validator_catches_a_broken_crate(tmp_path: Path) -> None:
 
 def test_crate_states_the_repository_the_runs_and_the_hashes(tmp_path: Path) -> None:
     publication = make_publication(tmp_path)
-    build = BuildResult(image="paperpack/paper:1a2b", image_id="sha256:" + "cd" * 32, reused=False, mode="offline",
-                        python_version="3.11",
-                        labels={"io.paperpack.commit": "f" * 40, "io.paperpack.repo2docker-version": "2026.4.0",
-                                "org.opencontainers.image.base.name": "paperpack/base:bookworm"})
+    build = BuildResult(
+        image="paperpack/paper:1a2b",
+        image_id="sha256:" + "cd" * 32,
+        reused=False,
+        mode="offline",
+        python_version="3.11",
+        labels={
+            "io.paperpack.commit": "f" * 40,
+            "io.paperpack.repo2docker-version": "2026.4.0",
+            "org.opencontainers.image.base.name": "paperpack/base:bookworm",
+        },
+    )
     publication.result.build = build
     publication = dataclasses.replace(publication, commit="f" * 40)
     metadata = crate_metadata(publication)
@@ -161,8 +183,12 @@ def test_runs_carry_their_start_and_end_times() -> None:
     from paperpack.run.plan import Limits, PlannedNotebook
 
     nb = PlannedNotebook(path="a.ipynb")
-    result = {"status": "ok", "duration": 1.5, "started": "2026-11-30T20:00:00.000+00:00",
-              "ended": "2026-11-30T21:00:01.500+01:00"}
+    result = {
+        "status": "ok",
+        "duration": 1.5,
+        "started": "2026-11-30T20:00:00.000+00:00",
+        "ended": "2026-11-30T21:00:01.500+01:00",
+    }
     run = interpret(nb, result, {}, Limits(), False)
     assert (run.started, run.ended) == ("2026-11-30T20:00:00.000+00:00", "2026-11-30T20:00:01.500+00:00")
     assert run.to_dict()["started"] == run.started

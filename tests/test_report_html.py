@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require
-from publishing import FLAG, HOSTILE_HTML, HOSTILE_JS, make_publication, stream
-
 from paperpack.report.html import _RESERVE, CSP, MAX_HTML_BYTES, render_html, write_html
+from publishing import FLAG, HOSTILE_HTML, HOSTILE_JS, make_publication, stream
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -107,6 +106,7 @@ def test_links_cannot_leave_the_output_folder(tmp_path: Path) -> None:
 
 # --- in a real browser -------------------------------------------------------------------------
 
+
 def _browser():  # type: ignore[no-untyped-def]
     require(os.path.exists(CHROMIUM), f"{CHROMIUM} (Debian's chromium package: apt-get install chromium)")
     try:
@@ -128,8 +128,9 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
             requests: list[str] = []
             problems: list[str] = []
             page.on("request", lambda r: requests.append(r.url))
-            page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning")
-                    else None)
+            page.on(
+                "console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
+            )
             page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
             page.goto(path.as_uri())
             page.wait_for_load_state("load")

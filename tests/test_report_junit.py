@@ -17,9 +17,11 @@ def _suites(path: Path) -> dict[str, list]:  # type: ignore[type-arg]
 
 def test_one_suite_for_validate_one_for_the_run_with_a_case_each(tmp_path: Path) -> None:
     notebooks = [same("a.ipynb"), differs("b.ipynb", diff="-0.5\n+0.7"), failed("c.ipynb"), skipped("d.ipynb")]
-    findings = [RULE_E.at("a.ipynb", "absolute path /home/me/data.csv", "use a relative path", cell=1),
-                RULE_E.at("a.ipynb", "absolute path /home/me/data.csv", "use a relative path", cell=1),
-                RULE_W.at("requirements.txt", "numpy is not pinned", "pin it", line=1)]
+    findings = [
+        RULE_E.at("a.ipynb", "absolute path /home/me/data.csv", "use a relative path", cell=1),
+        RULE_E.at("a.ipynb", "absolute path /home/me/data.csv", "use a relative path", cell=1),
+        RULE_W.at("requirements.txt", "numpy is not pinned", "pin it", line=1),
+    ]
     pub = make_publication(tmp_path / "repo", notebooks, findings)
     (path,) = write_junit(pub)
     assert path == pub.out_dir / JUNIT_NAME
@@ -52,8 +54,10 @@ def test_one_suite_for_validate_one_for_the_run_with_a_case_each(tmp_path: Path)
 
 def test_control_characters_and_undecodable_bytes_in_outputs_keep_the_xml_valid(tmp_path: Path) -> None:
     nasty = "bell\x07 esc\x1b[31mred\x1b[0m nul\x00 bad-bytes:" + b"\xff\xfe".decode("utf-8", "surrogateescape")
-    notebooks = [failed("e.ipynb", evalue=nasty, traceback=[nasty, "\x0c\ufffe"]),
-                 differs("f.ipynb", diff=f"-{nasty}\n+ok")]
+    notebooks = [
+        failed("e.ipynb", evalue=nasty, traceback=[nasty, "\x0c\ufffe"]),
+        differs("f.ipynb", diff=f"-{nasty}\n+ok"),
+    ]
     pub = make_publication(tmp_path / "repo", notebooks)
     (path,) = write_junit(pub)
     import xml.etree.ElementTree as ET
@@ -76,8 +80,11 @@ def test_a_build_that_failed_is_an_error_case_naming_the_cause(tmp_path: Path) -
 
 def test_a_50_mb_output_gives_a_short_test_case(tmp_path: Path) -> None:
     huge = "z" * (50 << 20)
-    pub = make_publication(tmp_path / "repo", [failed("h.ipynb", evalue=huge, traceback=[huge, huge]),
-                                               differs("i.ipynb", diff=huge + "\n" * 5000)], write=False)
+    pub = make_publication(
+        tmp_path / "repo",
+        [failed("h.ipynb", evalue=huge, traceback=[huge, huge]), differs("i.ipynb", diff=huge + "\n" * 5000)],
+        write=False,
+    )
     (path,) = write_junit(pub)
     assert path.stat().st_size < 64 << 10
     run = {case.name: case for suite in JUnitXml.fromfile(str(path)) for case in suite}
@@ -94,12 +101,24 @@ def test_batch_suites_come_from_the_same_builders_as_the_report(tmp_path: Path) 
     pub = make_publication(tmp_path / "repo", notebooks)
     (report,) = write_junit(pub)
     paper = dataclasses.replace(PaperRun.of_publication(pub), name="s1", verdict_case=True)
-    fetch = PaperRun("s2", "not-run", "not run", stopped=Stopped("fetch", "fetch: git clone failed\nstderr…",
-                                                                 "git clone failed\nhint: check the URL"),
-                     verdict_case=True)
-    lines = PaperRun("s3", "not-reproduced", "not reproduced 0/2", ("execution-error",), verdict_case=True,
-                     notebooks=(NotebookCase("n.ipynb", "failed", "error", 1.0, "cell 2: bell\x07 ZeroDivisionError"),
-                                NotebookCase("n.ipynb", "differs", "ok", 1.0, "cell 1: text output differs")))
+    fetch = PaperRun(
+        "s2",
+        "not-run",
+        "not run",
+        stopped=Stopped("fetch", "fetch: git clone failed\nstderr…", "git clone failed\nhint: check the URL"),
+        verdict_case=True,
+    )
+    lines = PaperRun(
+        "s3",
+        "not-reproduced",
+        "not reproduced 0/2",
+        ("execution-error",),
+        verdict_case=True,
+        notebooks=(
+            NotebookCase("n.ipynb", "failed", "error", 1.0, "cell 2: bell\x07 ZeroDivisionError"),
+            NotebookCase("n.ipynb", "differs", "ok", 1.0, "cell 1: text output differs"),
+        ),
+    )
     path = tmp_path / "batch.junit.xml"
     path.write_bytes(render_runs("paperpack batch", [paper, fetch, lines]))
     ET.parse(path)  # strict XML
@@ -123,4 +142,7 @@ def test_batch_suites_come_from_the_same_builders_as_the_report(tmp_path: Path) 
 
     s3 = next(suite for suite in JUnitXml.fromfile(str(path)) if suite.name == "s3")
     assert {p.name: p.value for p in s3.properties()} == {  # the paper class and reasons as properties
-        "paper.class": "not-reproduced", "paper.label": "not reproduced 0/2", "paper.reasons": "execution-error"}
+        "paper.class": "not-reproduced",
+        "paper.label": "not reproduced 0/2",
+        "paper.reasons": "execution-error",
+    }

@@ -25,9 +25,11 @@ def _validate(doc: dict) -> None:  # type: ignore[type-arg]
 def test_sarif_follows_the_schema_with_the_rule_catalogue_and_cell_lines(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     write_notebook(root, "nb/analysis.ipynb", ["a = 1", "b = {'x': [1, 2]}\nprint(b)", "open('/home/me/data.csv')"])
-    findings = [RULE_E.at("nb/analysis.ipynb", "absolute path /home/me/data.csv", "use a relative path", cell=2),
-                RULE_W.at("requirements.txt", "numpy is not pinned", "pin it: numpy==1.26.4", line=3),
-                RULE_W.at(None, "no CITATION.cff", "add one")]
+    findings = [
+        RULE_E.at("nb/analysis.ipynb", "absolute path /home/me/data.csv", "use a relative path", cell=2),
+        RULE_W.at("requirements.txt", "numpy is not pinned", "pin it: numpy==1.26.4", line=3),
+        RULE_W.at(None, "no CITATION.cff", "add one"),
+    ]
     pub = make_publication(root, [], findings)
     (path,) = write_sarif(pub)
     assert path.name == SARIF_NAME
@@ -55,14 +57,15 @@ def test_sarif_follows_the_schema_with_the_rule_catalogue_and_cell_lines(tmp_pat
     lines = (root / "nb/analysis.ipynb").read_text(encoding="utf-8").splitlines()
     line = location["region"]["startLine"]
     assert lines[line - 1].strip() == "{"  # the cell's opening brace…
-    assert "open('/home/me/data.csv')" in "".join(lines[line:line + 12])  # …of the third cell
+    assert "open('/home/me/data.csv')" in "".join(lines[line : line + 12])  # …of the third cell
     pinned = next(r for r in results if r["ruleId"] == "ENV007" and r["locations"][0]["physicalLocation"].get("region"))
     assert pinned["level"] == "warning" and pinned["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
 
 
 def test_cell_lines_ignore_braces_and_keys_inside_strings() -> None:
-    text = ('{"metadata": {"cells": "not these", "x": [{"y": 1}]},\n "cells": [\n  {"source": "{\\"cells\\": [{}]}"},'
-            '\n  {"source": ["}\\n", "{"]}\n ], "nbformat": 4}')
+    text = (
+        '{"metadata": {"cells": "not these", "x": [{"y": 1}]},\n "cells": [\n  {"source": "{\\"cells\\": [{}]}"},'
+        '\n  {"source": ["}\\n", "{"]}\n ], "nbformat": 4}'
+    )
     assert cell_lines(text) == [3, 4]
     assert cell_lines("not json {") == []
-

@@ -12,8 +12,11 @@ from publishhelp import RULE_E, differs, failed, make_publication, same, write_n
 def test_verdict_table_failing_cell_and_findings(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     write_notebook(root, "c.ipynb", ["x = 0", "y = 1 / x", "print(y)"])
-    pub = make_publication(root, [same("a.ipynb"), differs("b.ipynb"), failed("c.ipynb")],
-                           [RULE_E.at("a.ipynb", "absolute path", "use a relative path", cell=0)])
+    pub = make_publication(
+        root,
+        [same("a.ipynb"), differs("b.ipynb"), failed("c.ipynb")],
+        [RULE_E.at("a.ipynb", "absolute path", "use a relative path", cell=0)],
+    )
     (path,) = write_summary(pub)
     text = path.read_text(encoding="utf-8")
     assert path.name == SUMMARY_NAME
@@ -31,8 +34,7 @@ def test_markdown_and_html_in_outputs_cannot_escape(tmp_path: Path) -> None:
     evil_code = "print('```')\n````\n</details><script>alert(1)</script>"
     write_notebook(root, "x.ipynb", ["x = 0", evil_code])
     evil = "<img src=x onerror=alert(1)> | injected | row |\n# Heading [link](http://evil) @octocat ````"
-    pub = make_publication(root, [failed("x.ipynb", evalue=evil, traceback=[evil]),
-                                  differs("y.ipynb", reason=evil)])
+    pub = make_publication(root, [failed("x.ipynb", evalue=evil, traceback=[evil]), differs("y.ipynb", reason=evil)])
     text = render_summary(pub)
     outside = re.sub(r"(?ms)^(`{3,})[a-z]*\n.*?^\1\n", "", text)  # drop the fenced blocks
     assert "<" not in outside and "@octocat" not in outside and "](http" not in outside
@@ -47,8 +49,7 @@ def test_markdown_and_html_in_outputs_cannot_escape(tmp_path: Path) -> None:
 
 def test_a_huge_output_and_many_notebooks_stay_under_one_mebibyte(tmp_path: Path) -> None:
     huge = "x" * (50 << 20)
-    notebooks = [failed(f"nb{i:05d}.ipynb", evalue=huge if i == 0 else f"error {i} " + "y" * 2000)
-                 for i in range(1500)]
+    notebooks = [failed(f"nb{i:05d}.ipynb", evalue=huge if i == 0 else f"error {i} " + "y" * 2000) for i in range(1500)]
     pub = make_publication(tmp_path / "repo", notebooks, write=False)
     text = render_summary(pub)
     assert len(text.encode("utf-8")) <= 1 << 20

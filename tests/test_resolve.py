@@ -9,8 +9,8 @@ import pytest
 
 from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
 from doiserver import Action, DoiServer
-from paperpack.util.httpclient import HttpClient, ServiceConfig, ServiceTimeout, user_agent
 from paperpack.doi.resolve import FAILED, FOUND, NOT_FOUND, UNCHECKED, UNREACHABLE, DoiResolver
+from paperpack.util.httpclient import HttpClient, ServiceConfig, ServiceTimeout, user_agent
 
 
 def resolver(tmp_path: Path, **overrides: object) -> DoiResolver:
@@ -27,19 +27,32 @@ def test_dataset_doi_from_datacite(doi_env: DoiServer, tmp_path: Path) -> None:
     doi_env.add_doi("10.5281/zenodo.42", title="Ocean temperatures 1990-2020", type="Dataset", year=2021)
     rec = resolver(tmp_path).resolve("10.5281/zenodo.42")
     assert (rec.status, rec.title, rec.kind, rec.year, rec.agency) == (
-        FOUND, "Ocean temperatures 1990-2020", "dataset", 2021, "DataCite")
+        FOUND,
+        "Ocean temperatures 1990-2020",
+        "dataset",
+        2021,
+        "DataCite",
+    )
     assert rec.url == f"{doi_env.url}/landing"
     assert rec.summary() == '"Ocean temperatures 1990-2020" (Dataset, 2021, DataCite)'
 
 
 def test_article_doi_from_crossref(doi_env: DoiServer, tmp_path: Path) -> None:
-    doi_env.add_doi("10.1038/s41586-020-2649-2", agency="crossref", title="Array programming with NumPy",
-                    type="journal-article", year=2020)
+    doi_env.add_doi(
+        "10.1038/s41586-020-2649-2",
+        agency="crossref",
+        title="Array programming with NumPy",
+        type="journal-article",
+        year=2020,
+    )
     rec = resolver(tmp_path).resolve("10.1038/s41586-020-2649-2")
     assert (rec.status, rec.kind, rec.agency, rec.source) == (FOUND, "article", "Crossref", "crossref")
     # DataCite was asked first and said 404
-    assert doi_env.paths()[:3] == ["/api/handles/10.1038/s41586-020-2649-2", "/dois/10.1038/s41586-020-2649-2",
-                                   "/works/10.1038/s41586-020-2649-2"]
+    assert doi_env.paths()[:3] == [
+        "/api/handles/10.1038/s41586-020-2649-2",
+        "/dois/10.1038/s41586-020-2649-2",
+        "/works/10.1038/s41586-020-2649-2",
+    ]
 
 
 def test_other_agency_by_content_negotiation(doi_env: DoiServer, tmp_path: Path) -> None:
@@ -70,7 +83,11 @@ def test_agency_from_ra_when_no_service_gives_metadata(doi_env: DoiServer, tmp_p
     doi_env.script(f"/{doi}", Action(status=404))
     rec = resolver(tmp_path).resolve(doi)
     assert (rec.status, rec.agency, rec.title, rec.reason) == (
-        FOUND, "JaLC", None, "exists, but no service gave its metadata")
+        FOUND,
+        "JaLC",
+        None,
+        "exists, but no service gave its metadata",
+    )
 
 
 def test_datacite_and_crossref_dois_send_no_ra_request(doi_env: DoiServer, tmp_path: Path) -> None:
@@ -81,11 +98,22 @@ def test_datacite_and_crossref_dois_send_no_ra_request(doi_env: DoiServer, tmp_p
     assert doi_env.count == 5 and not _ra_requests(doi_env)
 
 
-@pytest.mark.parametrize("body", [5, {"RA": "mEDRA"}, [], [5], [{"DOI": "10.1430/72", "RA": 5}],
-                                  [{"DOI": "10.1430/72", "status": "DOI does not exist"}],
-                                  [{"DOI": "10.1430/72", "status": "Unknown"}], [{"DOI": "10.1430/72", "RA": ""}]])
-def test_ra_answer_of_the_wrong_shape_or_without_agency_is_not_fatal(doi_env: DoiServer, tmp_path: Path,
-                                                                     body: object) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        5,
+        {"RA": "mEDRA"},
+        [],
+        [5],
+        [{"DOI": "10.1430/72", "RA": 5}],
+        [{"DOI": "10.1430/72", "status": "DOI does not exist"}],
+        [{"DOI": "10.1430/72", "status": "Unknown"}],
+        [{"DOI": "10.1430/72", "RA": ""}],
+    ],
+)
+def test_ra_answer_of_the_wrong_shape_or_without_agency_is_not_fatal(
+    doi_env: DoiServer, tmp_path: Path, body: object
+) -> None:
     doi = "10.1430/72"
     doi_env.add_doi(doi, agency="other", csl_source=False, title="Still found")
     doi_env.script(f"/ra/{doi}", Action(body=body))
@@ -114,15 +142,19 @@ def test_ra_answers_like_doi_org(doi_env: DoiServer) -> None:
 
     doi_env.add_doi("10.1430/8105", agency="other")
     answer = requests.get(f"{doi_env.url}/ra/10.1430/8105,10.5555/none,not-a-doi", timeout=5).json()
-    assert answer == [{"DOI": "10.1430/8105", "RA": "mEDRA"}, {"DOI": "10.5555/none", "status": "DOI does not exist"},
-                      {"DOI": "not-a-doi", "status": "Invalid DOI"}]
+    assert answer == [
+        {"DOI": "10.1430/8105", "RA": "mEDRA"},
+        {"DOI": "10.5555/none", "status": "DOI does not exist"},
+        {"DOI": "not-a-doi", "status": "Invalid DOI"},
+    ]
 
 
 def test_validate_shows_the_agency_from_ra(doi_env: DoiServer, tmp_path: Path) -> None:
     from paperpack.validate import validate
 
-    doi_env.add_doi("10.1430/8105", agency="other", csl_source=False, title="Una rivista", type="article-journal",
-                    year=2019)
+    doi_env.add_doi(
+        "10.1430/8105", agency="other", csl_source=False, title="Una rivista", type="article-journal", year=2019
+    )
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "paperpack.yml").write_text("version: 1\npaper:\n  doi: 10.1430/8105\n")
@@ -212,7 +244,9 @@ def test_negative_results_expire_sooner(doi_env: DoiServer, tmp_path: Path) -> N
 def test_user_agent_has_contact(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAPERPACK_CONTACT", "editor@example.org")
     ua = HttpClient(ServiceConfig.from_env()).session.headers["User-Agent"]
-    assert ua.startswith("paperpack/") and ua.endswith("(+https://github.com/paperpack/paperpack; mailto:editor@example.org)")
+    assert ua.startswith("paperpack/") and ua.endswith(
+        "(+https://github.com/paperpack/paperpack; mailto:editor@example.org)"
+    )
     assert "mailto" not in user_agent("")
 
 
@@ -223,8 +257,9 @@ def test_bad_configuration_is_a_config_error() -> None:
         ServiceConfig.from_env({"PAPERPACK_DATACITE_API": "api.datacite.org"})
     with pytest.raises(ConfigError, match="PAPERPACK_HTTP_TIMEOUT='soon' is not a number"):
         ServiceConfig.from_env({"PAPERPACK_HTTP_TIMEOUT": "soon"})
-    assert ServiceConfig.from_env({"PAPERPACK_DOI_WORKERS": "8", "PAPERPACK_DOI_RESOLVER": "http://127.0.0.1:9/"}) \
-        == ServiceConfig(workers=8, doi_resolver="http://127.0.0.1:9")
+    assert ServiceConfig.from_env(
+        {"PAPERPACK_DOI_WORKERS": "8", "PAPERPACK_DOI_RESOLVER": "http://127.0.0.1:9/"}
+    ) == ServiceConfig(workers=8, doi_resolver="http://127.0.0.1:9")
 
 
 def test_retry_after_forms() -> None:
@@ -240,10 +275,16 @@ def test_retry_after_forms() -> None:
     assert 3 < _retry_after(later, 0.5, 30) <= 5
 
 
-@pytest.mark.parametrize(("raw", "problem"), [
-    ("0", "must be greater than 0"), ("-2", "must be greater than 0"), ("nan", "is not a finite number"),
-    ("inf", "is not a finite number"), ("soon", "is not a number"),
-])
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("0", "must be greater than 0"),
+        ("-2", "must be greater than 0"),
+        ("nan", "is not a finite number"),
+        ("inf", "is not a finite number"),
+        ("soon", "is not a number"),
+    ],
+)
 def test_timeout_must_be_a_positive_number(raw: str, problem: str) -> None:
     from paperpack.errors import ConfigError
 
@@ -253,23 +294,29 @@ def test_timeout_must_be_a_positive_number(raw: str, problem: str) -> None:
     assert "PAPERPACK_HTTP_TIMEOUT" in info.value.hint
 
 
-@pytest.mark.parametrize(("var", "raw", "problem"), [
-    ("PAPERPACK_DOI_WORKERS", "0", "must be at least 1"), ("PAPERPACK_DOI_WORKERS", "-3", "must be at least 1"),
-    ("PAPERPACK_DOI_WORKERS", "2.5", "is not a whole number"), ("PAPERPACK_HTTP_RETRIES", "-1", "must be at least 0"),
-    ("PAPERPACK_HTTP_RETRIES", "many", "is not a whole number"),
-])
+@pytest.mark.parametrize(
+    ("var", "raw", "problem"),
+    [
+        ("PAPERPACK_DOI_WORKERS", "0", "must be at least 1"),
+        ("PAPERPACK_DOI_WORKERS", "-3", "must be at least 1"),
+        ("PAPERPACK_DOI_WORKERS", "2.5", "is not a whole number"),
+        ("PAPERPACK_HTTP_RETRIES", "-1", "must be at least 0"),
+        ("PAPERPACK_HTTP_RETRIES", "many", "is not a whole number"),
+    ],
+)
 def test_workers_and_retries_ranges(var: str, raw: str, problem: str) -> None:
     from paperpack.errors import ConfigError
 
     with pytest.raises(ConfigError, match=rf"^{var}={raw!r} .*{problem}"):
         ServiceConfig.from_env({var: raw})
-    assert ServiceConfig.from_env({"PAPERPACK_HTTP_RETRIES": "0", "PAPERPACK_HTTP_TIMEOUT": "0.5"}) == \
-        ServiceConfig(retries=0, timeout=0.5)
+    assert ServiceConfig.from_env({"PAPERPACK_HTTP_RETRIES": "0", "PAPERPACK_HTTP_TIMEOUT": "0.5"}) == ServiceConfig(
+        retries=0, timeout=0.5
+    )
 
 
-def test_zero_timeout_in_validate_is_a_usage_error(doi_env: DoiServer, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_zero_timeout_in_validate_is_a_usage_error(
+    doi_env: DoiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from paperpack.cli.main import main
 
     (tmp_path / "paperpack.yml").write_text("version: 1\npaper:\n  doi: 10.1000/xyz\n")
@@ -310,8 +357,20 @@ def test_metadata_of_the_wrong_shape_falls_back_then_fails(doi_env: DoiServer, t
 def test_odd_values_inside_metadata_are_ignored_not_fatal(doi_env: DoiServer, tmp_path: Path) -> None:
     doi = "10.1038/odd"
     doi_env.add_doi(doi, agency="crossref")
-    doi_env.script(f"/works/{doi}", Action(body={"message": {"title": 5, "issued": 5, "published": {"date-parts": 3},
-                                                             "created": {"date-parts": [[2020]]}, "type": [],
-                                                             "URL": {}}}))
+    doi_env.script(
+        f"/works/{doi}",
+        Action(
+            body={
+                "message": {
+                    "title": 5,
+                    "issued": 5,
+                    "published": {"date-parts": 3},
+                    "created": {"date-parts": [[2020]]},
+                    "type": [],
+                    "URL": {},
+                }
+            }
+        ),
+    )
     rec = resolver(tmp_path).resolve(doi)
     assert (rec.status, rec.source, rec.title, rec.year, rec.type) == (FOUND, "crossref", None, 2020, None)

@@ -49,8 +49,11 @@ def _documented_severities() -> dict[str, list[str]]:
 def test_docs_rules_md_gives_each_rule_the_catalogue_severity() -> None:
     """One source of truth: the severity docs/rules.md gives first is the catalogue's (what `paperpack rules` lists)."""
     documented = _documented_severities()
-    wrong = {r.id: (documented.get(r.id, ["(no row)"])[:1], r.severity.value) for r in all_rules()
-             if documented.get(r.id, [None])[0] != r.severity.value}
+    wrong = {
+        r.id: (documented.get(r.id, ["(no row)"])[:1], r.severity.value)
+        for r in all_rules()
+        if documented.get(r.id, [None])[0] != r.severity.value
+    }
     assert wrong == {}, f"docs/rules.md severity (first named) vs the catalogue: {wrong}"
 
 
@@ -70,5 +73,6 @@ def test_findings_of_every_case_have_a_documented_severity() -> None:
             seen.add(finding.rule)
             assert finding.severity.value in documented.get(finding.rule, []), (
                 f"{case.name}: {finding.rule} emitted as {finding.severity.value}; docs/rules.md says "
-                f"{documented.get(finding.rule)}")
+                f"{documented.get(finding.rule)}"
+            )
     assert "ENV003" in seen and len(seen) > 30, sorted(seen)  # the cases exercise the catalogue widely

@@ -23,8 +23,9 @@ from tests.runhelp import read_report, tree_hashes
 pytestmark = pytest.mark.slow
 
 #: run-cause-unreadable has no expected.json: it needs a container (tests/integration/test_run_causes_docker.py)
-RUN_CASES = sorted(p.name for p in CASES.iterdir() if p.name.startswith("run-cause-")
-                   and (p / "expected.json").is_file())
+RUN_CASES = sorted(
+    p.name for p in CASES.iterdir() if p.name.startswith("run-cause-") and (p / "expected.json").is_file()
+)
 
 
 @pytest.mark.parametrize("name", RUN_CASES)

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from paperpack.image.baseimage import DEFAULT_RELEASE, base_image_tag
-from paperpack.util.docker import image_id, preflight
 from paperpack.cli.main import main
 from paperpack.errors import EngineError
+from paperpack.image.baseimage import DEFAULT_RELEASE, base_image_tag
+from paperpack.util.docker import image_id, preflight
 from tests.conftest import CASES, require
 
 BASE = base_image_tag(DEFAULT_RELEASE)
@@ -67,8 +67,7 @@ def _assert_refused(root: Path, out: Path, err: str, reason: str) -> None:
 
 
 @pytest.mark.docker
-def test_no_image_for_this_state_stops_auto(docker: str, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_image_for_this_state_stops_auto(docker: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _builds_here()
     root = _paper(tmp_path)
     out = tmp_path / "out"
@@ -79,13 +78,20 @@ def test_no_image_for_this_state_stops_auto(docker: str, tmp_path: Path,
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("files, cause", [
-    ({"paperpack_yml": "version: 1\nenvironment:\n  mode: offline\n  base_image: paperpack/no-such-base:1\n"},
-     "the base image paperpack/no-such-base:1 is not present"),
-    ({"runtime_txt": "python-3.9\n"}, "the base image paperpack/base:bullseye is not present"),
-], ids=["manifest-base-image", "runtime-txt"])
-def test_a_tag_the_repository_prevents_stops_auto(docker: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                  files: dict[str, str], cause: str) -> None:
+@pytest.mark.parametrize(
+    "files, cause",
+    [
+        (
+            {"paperpack_yml": "version: 1\nenvironment:\n  mode: offline\n  base_image: paperpack/no-such-base:1\n"},
+            "the base image paperpack/no-such-base:1 is not present",
+        ),
+        ({"runtime_txt": "python-3.9\n"}, "the base image paperpack/base:bullseye is not present"),
+    ],
+    ids=["manifest-base-image", "runtime-txt"],
+)
+def test_a_tag_the_repository_prevents_stops_auto(
+    docker: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], files: dict[str, str], cause: str
+) -> None:
     """A base image the repository asks for, missing here, is no reason to run its code without a container."""
     _builds_here()
     root = _paper(tmp_path, **files)
@@ -106,9 +112,9 @@ exec docker "$@"
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_without_buildx_auto_runs_locally_and_says_why(docker: str, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_buildx_auto_runs_locally_and_says_why(
+    docker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The real daemon, through a client without the buildx plugin: no image can be built here."""
     client = tmp_path / "docker-without-buildx"
     client.write_text(BUILDX_LESS)
@@ -124,8 +130,9 @@ def test_without_buildx_auto_runs_locally_and_says_why(docker: str, tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_without_a_docker_daemon_auto_runs_locally_with_the_label(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_a_docker_daemon_auto_runs_locally_with_the_label(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     assert main(["run", str(_without_docker(tmp_path, monkeypatch)), "--out-dir", str(out), "--color", "never"]) == 0
     text = _flat(capsys.readouterr().out)
@@ -134,20 +141,33 @@ def test_without_a_docker_daemon_auto_runs_locally_with_the_label(tmp_path: Path
     assert run["engine_note"].startswith("no usable Docker (") and "no-such-docker" in run["engine_note"]
     label = run["isolation"]
     assert "less isolated than a container: guards against accidents, not a security boundary" in label
-    assert "paperpack's caches read-only and the Docker socket hidden" in label \
-        or "paperpack's caches WRITABLE and the Docker socket reachable" in label, label
+    assert (
+        "paperpack's caches read-only and the Docker socket hidden" in label
+        or "paperpack's caches WRITABLE and the Docker socket reachable" in label
+    ), label
     # the terminal folds a long path anywhere (a tmp path's length varies): compare without any whitespace
     bare = "".join(text.split())
     assert "".join(label.split()) in bare and "".join(run["engine_note"].split()) in bare
 
 
 @pytest.mark.slow
-def test_build_without_a_docker_daemon_runs_locally_with_the_label(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_without_a_docker_daemon_runs_locally_with_the_label(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The README's quick start (`paperpack build PATH`) on a machine without Docker."""
     report = tmp_path / "report.json"
-    main(["build", str(_without_docker(tmp_path, monkeypatch)), "--out-dir", str(tmp_path / "out"), "-o", str(report),
-          "--color", "never"])
+    main(
+        [
+            "build",
+            str(_without_docker(tmp_path, monkeypatch)),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "-o",
+            str(report),
+            "--color",
+            "never",
+        ]
+    )
     captured = capsys.readouterr()
     run = json.loads(report.read_text())["run"]
     _ran_locally(run)
@@ -155,11 +175,13 @@ def test_build_without_a_docker_daemon_runs_locally_with_the_label(tmp_path: Pat
 
 
 @pytest.mark.docker
-def test_build_that_cannot_build_does_not_run_locally(docker: str, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_that_cannot_build_does_not_run_locally(
+    docker: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`paperpack build` with a daemon: a repository whose image cannot be made gets no local run, and the flag."""
-    root = _paper(tmp_path, paperpack_yml="version: 1\nenvironment:\n  mode: offline\n"
-                                          "  base_image: paperpack/no-such-base:1\n")
+    root = _paper(
+        tmp_path, paperpack_yml="version: 1\nenvironment:\n  mode: offline\n  base_image: paperpack/no-such-base:1\n"
+    )
     out = tmp_path / "out"
     assert main(["build", str(root), "--out-dir", str(out)]) == 2
     err = _flat(capsys.readouterr().err)

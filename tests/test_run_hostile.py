@@ -21,9 +21,9 @@ import pytest
 from paperpack.cli.main import main
 from paperpack.errors import UsageError
 from paperpack.repository.repo import OUTPUT_MARKER, Repo, default_output
-from paperpack.util.atomic import write_atomic
 from paperpack.run import channel, run_notebooks
 from paperpack.run.api import prepare_out_dir
+from paperpack.util.atomic import write_atomic
 from tests.hostile import assert_nothing_came_back, make_hostile
 from tests.runhelp import ROOT, RunnerOutput, start_runner, tree_hashes
 
@@ -32,8 +32,15 @@ pytestmark = pytest.mark.slow
 
 def _paperpack(*args: str, secret: str = "") -> tuple[int, str]:
     env = {**os.environ, "PAPERPACK_PROBE": secret}
-    proc = subprocess.run([sys.executable, "-m", "paperpack", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=600, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "paperpack", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -49,8 +56,9 @@ def test_a_notebook_cannot_plant_results(tmp_path: Path, kind: str) -> None:
 
 def _trivial_repo(root: Path) -> Path:
     root.mkdir(parents=True)
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nb.cells = [nbformat.v4.new_code_cell("print('hello')")]
     nbformat.write(nb, root / "a.ipynb")
     return root
@@ -109,8 +117,9 @@ def test_a_shipped_marker_link_is_not_written_through(tmp_path: Path) -> None:
     assert not (tmp_path / "created-through-the-link").exists() and host.read_text() == "keep"
 
 
-def test_untrusted_output_goes_outside_the_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_untrusted_output_goes_outside_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = _trivial_repo(tmp_path / "paper")
     (repo / "paperpack-out").symlink_to(tmp_path)  # would be refused as the default
     monkeypatch.setenv("PAPERPACK_STATE_DIR", str(tmp_path / "state"))
@@ -128,8 +137,9 @@ def test_untrusted_output_goes_outside_the_repository(tmp_path: Path, monkeypatc
 def test_an_executed_copy_over_the_cap_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nb.cells = [nbformat.v4.new_code_cell("print('x' * (3 << 20))")]
     nbformat.write(nb, repo / "big.ipynb")
     monkeypatch.setattr(channel, "MAX_NOTEBOOK_BYTES", 1 << 20, raising=False)
@@ -148,8 +158,12 @@ def test_stale_temporary_files_are_swept(tmp_path: Path) -> None:
     stale_report = out / ".report.json.a1b2c3d4e5f6.tmp"
     stale_report.write_text("half")
     (out / "mine").mkdir()
-    theirs = [out / "executed" / ".keep.tmp", out / "notes.tmp", out / "executed" / ".a.ipynb.0123.tmp",
-              out / "mine" / ".x.0123456789ab.tmp"]  # not where paperpack writes: not swept
+    theirs = [
+        out / "executed" / ".keep.tmp",
+        out / "notes.tmp",
+        out / "executed" / ".a.ipynb.0123.tmp",
+        out / "mine" / ".x.0123456789ab.tmp",
+    ]  # not where paperpack writes: not swept
     for path in theirs:
         path.write_text("not paperpack's")
     prepare_out_dir(out)
@@ -191,9 +205,14 @@ def test_a_result_of_the_wrong_shape_or_signature_is_refused() -> None:
     assert read(frame("result", json.dumps(good).encode())).result == good
     forged = read(frame("result", json.dumps(good).encode(), with_key=b"guess"))
     assert forged.result is None and "signature is wrong" in forged.problems[0]
-    for bad, words in [({**good, "status": "same"}, "unknown status"), ({**good, "key": "nb001"}, "not 'nb000'"),
-                       ({**good, "cells": "all"}, "'cells'"), ({**good, "duration": "1"}, "'duration' is str"),
-                       ({**good, "error": {"traceback": "x"}}, "traceback"), ([], "expected an object")]:
+    for bad, words in [
+        ({**good, "status": "same"}, "unknown status"),
+        ({**good, "key": "nb001"}, "not 'nb000'"),
+        ({**good, "cells": "all"}, "'cells'"),
+        ({**good, "duration": "1"}, "'duration' is str"),
+        ({**good, "error": {"traceback": "x"}}, "traceback"),
+        ([], "expected an object"),
+    ]:
         delivery = read(frame("result", json.dumps(bad).encode()))
         assert delivery.result is None and words in delivery.problems[0], (bad, delivery.problems)
     cut = read(frame("notebook", b"{}" * 10)[:-5])
@@ -205,21 +224,29 @@ def test_no_kernel_holds_the_runners_stdout(tmp_path: Path, template: str) -> No
     """Kernels (forked from the template or launched) and the template inherit /dev/null, never the channel."""
     source = tmp_path / "repo"
     source.mkdir()
-    listing = ("import os\n"
-               "pids = ['self'] + ([str(os.getppid())] if 'kernelfork' in open(f'/proc/{os.getppid()}/cmdline').read()"
-               " else [])\n"
-               "for pid in pids:\n"
-               "    for n in os.listdir(f'/proc/{pid}/fd'):\n"
-               "        try:\n"
-               "            print(pid, n, os.readlink(f'/proc/{pid}/fd/{n}'))\n"
-               "        except OSError:\n"
-               "            pass\n")
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    listing = (
+        "import os\n"
+        "pids = ['self'] + ([str(os.getppid())] if 'kernelfork' in open(f'/proc/{os.getppid()}/cmdline').read()"
+        " else [])\n"
+        "for pid in pids:\n"
+        "    for n in os.listdir(f'/proc/{pid}/fd'):\n"
+        "        try:\n"
+        "            print(pid, n, os.readlink(f'/proc/{pid}/fd/{n}'))\n"
+        "        except OSError:\n"
+        "            pass\n"
+    )
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nb.cells = [nbformat.v4.new_code_cell(listing)]
     nbformat.write(nb, source / "fds.ipynb")
-    spec = {"source": str(source), "workdir": str(tmp_path / "work"), "jobs": 1, "links": [],
-            "notebooks": [{"key": "fds", "path": "fds.ipynb", "timeout": 60}]}
+    spec = {
+        "source": str(source),
+        "workdir": str(tmp_path / "work"),
+        "jobs": 1,
+        "links": [],
+        "notebooks": [{"key": "fds", "path": "fds.ipynb", "timeout": 60}],
+    }
     proc, key = start_runner(spec, env={**os.environ, "PAPERPACK_KERNEL_TEMPLATE": template})
     assert proc.stdout is not None
     channel_pipe = f"pipe:[{os.fstat(proc.stdout.fileno()).st_ino}]"

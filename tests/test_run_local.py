@@ -31,8 +31,13 @@ def test_run_basic_local(copy_case, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 1, "a notebook that differs fails the run"
     printed = json.loads(capsys.readouterr().out)
     verdicts = {nb["path"]: nb["verdict"] for nb in printed["notebooks"]}
-    assert verdicts == {"analysis/produce.ipynb": "same", "analysis/consume.ipynb": "same",
-                        "independent.ipynb": "same", "differs.ipynb": "differs", "empty.ipynb": "no-outputs"}
+    assert verdicts == {
+        "analysis/produce.ipynb": "same",
+        "analysis/consume.ipynb": "same",
+        "independent.ipynb": "same",
+        "differs.ipynb": "differs",
+        "empty.ipynb": "no-outputs",
+    }
     by_path = {nb["path"]: nb for nb in printed["notebooks"]}
     assert by_path["analysis/produce.ipynb"]["parameters"] == {"n": 5}
     differs = by_path["differs.ipynb"]["comparison"]
@@ -54,8 +59,9 @@ def test_parameters_and_allow_differs(copy_case, tmp_path: Path) -> None:
     repo = copy_case("run-basic")
     before = tree_hashes(repo)
     events: list[RunEvent] = []
-    result = run_notebooks(Repo.open(repo), engine="local", out_dir=tmp_path / "out",
-                           parameters={"n": 2}, progress=events.append)
+    result = run_notebooks(
+        Repo.open(repo), engine="local", out_dir=tmp_path / "out", parameters={"n": 2}, progress=events.append
+    )
     runs = {nb.path: nb for nb in result.notebooks}
     assert runs["analysis/produce.ipynb"].verdict == "differs"
     assert runs["analysis/produce.ipynb"].parameters == {"n": 2}
@@ -67,8 +73,22 @@ def test_parameters_and_allow_differs(copy_case, tmp_path: Path) -> None:
     starts = [e.path for e in events if e.kind == "start"]
     assert starts.index("analysis/consume.ipynb") > starts.index("analysis/produce.ipynb")
     assert tree_hashes(repo) == before
-    code = main(["run", str(repo), "--engine", "local", "-o", str(tmp_path / "o2"), "--allow-differs",
-                 "-p", "n", "5", "--format", "json"])
+    code = main(
+        [
+            "run",
+            str(repo),
+            "--engine",
+            "local",
+            "-o",
+            str(tmp_path / "o2"),
+            "--allow-differs",
+            "-p",
+            "n",
+            "5",
+            "--format",
+            "json",
+        ]
+    )
     assert code == 0
 
 
@@ -84,7 +104,8 @@ def _cwd_once_set(pid: int, before: str) -> str:
 
 
 def test_a_late_answer_of_the_kernel_template_never_goes_to_the_next_kernel(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The race behind test_parameters_and_allow_differs's failure (issue 16), made certain.
 
     A batch forks its notebooks' kernels from one template, one request at a time. On a starved machine the
@@ -107,11 +128,13 @@ def test_a_late_answer_of_the_kernel_template_never_goes_to_the_next_kernel(
         kernel = template.fork(["-f", str(second / "kernel.json")], str(second), env)
         assert _cwd_once_set(kernel.pid, os.getcwd()) == str(second), "the second request got the first's kernel"
         deadline = time.monotonic() + 60
-        while [pid for pid in children(template.process.pid) if alive(pid) and pid != kernel.pid] \
-                and time.monotonic() < deadline:
+        while [
+            pid for pid in children(template.process.pid) if alive(pid) and pid != kernel.pid
+        ] and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert [pid for pid in children(template.process.pid) if alive(pid)] == [kernel.pid], \
+        assert [pid for pid in children(template.process.pid) if alive(pid)] == [kernel.pid], (
             "the kernel of the abandoned request is killed"
+        )
     finally:
         os.kill(template.process.pid, signal.SIGCONT)
         template.close()
@@ -155,7 +178,9 @@ def test_failed_dependency_skip_and_allow_errors(copy_case, tmp_path: Path) -> N
     assert runs["load.ipynb"].verdict == "failed"
     assert runs["load.ipynb"].message.startswith("code cell 2: FileNotFoundError:")
     assert (runs["model.ipynb"].verdict, runs["model.ipynb"].message) == (
-        "skipped", "not run: it depends on load.ipynb, which did not succeed")
+        "skipped",
+        "not run: it depends on load.ipynb, which did not succeed",
+    )
     assert (runs["gpu.ipynb"].verdict, runs["gpu.ipynb"].message) == ("skipped", "needs a GPU")
     assert (runs["report.ipynb"].status, runs["report.ipynb"].verdict) == ("ok", "no-outputs")
     assert result.summary() == "1/2 notebooks ran to the end: 1 no stored outputs, 1 failed, 2 skipped"

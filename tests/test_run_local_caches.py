@@ -17,8 +17,8 @@ import socketserver
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 import pytest
@@ -77,7 +77,9 @@ def through_other_processes(path, make):  # every process's root: /proc/PID/root
     return sorted({attempt(make(f"/proc/{pid}/root{path}")) for pid in os.listdir("/proc") if pid.isdigit()})
 """
 
-CACHES = ATTEMPT + """
+CACHES = (
+    ATTEMPT
+    + """
 site = next(p for p in sys.path if p.endswith("site-packages"))
 module = os.path.join(site, "nbformat", "__init__.py")
 data = os.path.realpath("data/obs.csv")
@@ -94,8 +96,11 @@ seen["data_procs"] = through_other_processes(data, lambda path: append(path, "7,
 seen["data_after"] = attempt(append("data/obs.csv", "8,8\\n"))
 print(json.dumps(seen))
 """
+)
 
-SOCKET = ATTEMPT + """
+SOCKET = (
+    ATTEMPT
+    + """
 def talker(path):
     def talk():
         with socket.socket(socket.AF_UNIX) as sock:
@@ -108,12 +113,14 @@ seen["after"] = attempt(talker(PATH))
 seen["procs"] = through_other_processes(PATH, talker)
 print(json.dumps(seen))
 """
+)
 
 
 def _repo(root: Path, source: str, manifest: str = "") -> Path:
     root.mkdir()
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nb.cells = [nbformat.v4.new_code_cell(source)]
     nbformat.write(nb, root / "hostile.ipynb")
     if manifest:
@@ -138,8 +145,13 @@ def test_notebook_cannot_change_the_cached_environment_or_data(doi_env: DoiServe
     payload = b"x,y\n1,2\n3,4\n"
     url = doi_env.add_file("obs.csv", payload)
     sha = hashlib.sha256(payload).hexdigest()
-    repo = Repo.open(_repo(tmp_path / "paper", CACHES, f"version: 1\ndata:\n  - url: {url}\n    files:\n"
-                                                       f"      - path: data/obs.csv\n        sha256: {sha}\n"))
+    repo = Repo.open(
+        _repo(
+            tmp_path / "paper",
+            CACHES,
+            f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: data/obs.csv\n        sha256: {sha}\n",
+        )
+    )
     ensure_data(repo)
     blob = tmp_path / "cache" / "data" / "sha256" / sha
     assert blob.read_bytes() == payload
@@ -184,8 +196,9 @@ def fake_daemon(tmp_path: Path) -> Iterator[Path]:
         thread.join()
 
 
-def test_notebook_cannot_reach_the_docker_socket(fake_daemon: Path, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebook_cannot_reach_the_docker_socket(
+    fake_daemon: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caps = probe()
     require(caps.fs, f"no mount namespace for the local engine here: {caps.fs_note}")
     monkeypatch.setenv("DOCKER_HOST", f"unix://{fake_daemon}")
@@ -202,10 +215,13 @@ def test_notebook_cannot_reach_the_docker_socket(fake_daemon: Path, tmp_path: Pa
     assert set(seen["procs"]) <= {"ECONNREFUSED", "EACCES", "ENOENT"}, seen  # type: ignore[arg-type]
 
 
-REMOUNT = ATTEMPT + """
+REMOUNT = (
+    ATTEMPT
+    + """
 folder = sys.argv[1]
 print(json.dumps({"remount": attempt(remount_rw(folder)), "write": attempt(append(folder + "/f", "changed"))}))
 """
+)
 
 
 def test_the_read_only_mounts_are_locked(tmp_path: Path) -> None:
@@ -217,13 +233,19 @@ def test_the_read_only_mounts_are_locked(tmp_path: Path) -> None:
     (folder / "f").write_text("kept")
     script = [sys.executable, "-c", REMOUNT, str(folder)]
     with Confinement(Limits(memory="1g", pids=64, cpus=1), 60, caps, readonly=[folder], hidden=[]) as confined:
-        locked = subprocess.run(confined.command(sys.executable, script), capture_output=True, text=True,
-                                timeout=60, check=False)
+        locked = subprocess.run(
+            confined.command(sys.executable, script), capture_output=True, text=True, timeout=60, check=False
+        )
     assert json.loads(locked.stdout) == {"remount": "EPERM", "write": "EROFS"}, locked.stderr[-500:]
     assert (folder / "f").read_text() == "kept"
     # the same read-only mount without the nested namespace: the remount works, so the lock is what holds
-    unlocked = subprocess.run([*USERNS_NET, sys.executable, str(CONFINE), json.dumps({"readonly": [str(folder)]}),
-                               *script], capture_output=True, text=True, timeout=60, check=False)
+    unlocked = subprocess.run(
+        [*USERNS_NET, sys.executable, str(CONFINE), json.dumps({"readonly": [str(folder)]}), *script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert json.loads(unlocked.stdout) == {"remount": "done", "write": "done"}, unlocked.stderr[-500:]
 
 
@@ -239,12 +261,19 @@ def test_without_a_user_namespace_the_label_says_the_caches_are_writable(tmp_pat
     (folder / "f").write_text("kept")
     with Confinement(Limits(memory="1g", pids=64, cpus=1), 60, caps, readonly=[folder]) as confined:
         assert "readonly" not in confined.settings() and "lock" not in confined.settings()
-        out = subprocess.run(confined.command(sys.executable, [sys.executable, "-c", REMOUNT, str(folder)]),
-                             capture_output=True, text=True, timeout=60, check=False)
+        out = subprocess.run(
+            confined.command(sys.executable, [sys.executable, "-c", REMOUNT, str(folder)]),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         label = confined.label()
     assert json.loads(out.stdout)["write"] == "done", out.stderr[-500:]
     assert label == describe(caps, Limits(memory="1g", pids=64, cpus=1), 1)
     assert "network ON (not allowed here (test))" in label
     assert "paperpack's caches WRITABLE and the Docker socket reachable (not allowed here (test))" in label
-    assert label.endswith("less isolated than a container: guards against accidents, not a security boundary "
-                          "(notebook code runs as you, on your files)")
+    assert label.endswith(
+        "less isolated than a container: guards against accidents, not a security boundary "
+        "(notebook code runs as you, on your files)"
+    )

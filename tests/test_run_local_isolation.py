@@ -65,6 +65,7 @@ def test_notebook_code_sees_no_secrets(copy_case, tmp_path: Path, monkeypatch: p
 
 # --- confinement: memory, network, processes; the Python version -----------------------------
 
+
 def _notebook_repo(root: Path, *cells: str, runtime: str | None = None) -> Path:
     """A repository with one notebook of ``cells`` (no requirements: the runner packages' environment)."""
     root.mkdir()
@@ -78,16 +79,18 @@ def _notebook_repo(root: Path, *cells: str, runtime: str | None = None) -> Path:
 
 
 def _run_one(root: Path, out: Path, **limits: Any) -> NotebookRun:
-    result = run_notebooks(Repo.open(root), engine="local", out_dir=out, jobs=1,
-                           limits=Limits(timeout=60, cell_timeout=60, **limits))
+    result = run_notebooks(
+        Repo.open(root), engine="local", out_dir=out, jobs=1, limits=Limits(timeout=60, cell_timeout=60, **limits)
+    )
     [run] = result.notebooks
     return run
 
 
 def test_memory_bomb_is_a_memory_error_in_its_cell(tmp_path: Path) -> None:
     # bounded at 3 GB, in case the limit did not hold: then the notebook succeeds and the test fails
-    repo = _notebook_repo(tmp_path / "repo", "x = 1",
-                          "hoard = []\nfor _ in range(60):\n    hoard.append(bytearray(50 * 2**20))")
+    repo = _notebook_repo(
+        tmp_path / "repo", "x = 1", "hoard = []\nfor _ in range(60):\n    hoard.append(bytearray(50 * 2**20))"
+    )
     run = _run_one(repo, tmp_path / "out", memory="512m")
     assert (run.status, run.verdict) == ("error", "failed"), run.message
     assert run.message.startswith("code cell 2: MemoryError"), run.message
@@ -101,8 +104,9 @@ def test_no_network_inside(tmp_path: Path) -> None:
         server.listen()
         port = server.getsockname()[1]
         socket.create_connection(("127.0.0.1", port), timeout=3).close()  # reachable from here
-        repo = _notebook_repo(tmp_path / "repo", f"import socket\nsocket.create_connection(('127.0.0.1', {port}), "
-                                                 "timeout=3).close()")
+        repo = _notebook_repo(
+            tmp_path / "repo", f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3).close()"
+        )
         run = _run_one(repo, tmp_path / "out")
     assert run.status == "error", "the notebook reached a server outside its network namespace"
     assert run.message.startswith("code cell 1: ConnectionRefusedError"), run.message
@@ -131,13 +135,19 @@ def test_the_network_namespace_cannot_be_left(tmp_path: Path) -> None:
     caps = probe()
     require(caps.net == USERNS_NET, f"no user namespace for the network here: {caps.net_note}")
     with Confinement(Limits(memory="1g", pids=64, cpus=1), 60, caps) as confined:
-        out = subprocess.run(confined.command(sys.executable, [sys.executable, "-c", SETNS]), capture_output=True,
-                             text=True, timeout=60, check=False)
+        out = subprocess.run(
+            confined.command(sys.executable, [sys.executable, "-c", SETNS]),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     assert out.stdout.strip() == "stayed", (out.stdout, out.stderr[-500:])
     # the same script under plain `unshare --net` as root does leave: the test can tell the difference
     if caps.root:
-        plain = subprocess.run(["unshare", "--net", sys.executable, "-c", SETNS], capture_output=True, text=True,
-                               timeout=60, check=False)
+        plain = subprocess.run(
+            ["unshare", "--net", sys.executable, "-c", SETNS], capture_output=True, text=True, timeout=60, check=False
+        )
         assert plain.stdout.strip() == "left", (plain.stdout, plain.stderr[-500:])
 
 
@@ -148,17 +158,25 @@ def test_batches_running_at_once_get_different_cores() -> None:
     seen = []
     for slot in (0, 1):
         with Confinement(Limits(memory="1g", pids=64, cpus=1), 60, probe(), slot=slot) as confined:
-            out = subprocess.run(confined.command(sys.executable, [sys.executable, "-c", "import os; "
-                                                  "print(sorted(os.sched_getaffinity(0)))"]),
-                                 capture_output=True, text=True, timeout=60, check=True)
+            out = subprocess.run(
+                confined.command(
+                    sys.executable, [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"]
+                ),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
         seen.append(json.loads(out.stdout))
     assert len(seen[0]) == len(seen[1]) == 1 and seen[0] != seen[1], seen
 
 
 def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     caps = probe()
-    require(caps.cgroup is not None or not caps.root,
-            f"no process limit for root here (RLIMIT_NPROC does not apply to root; {caps.cgroup_note})")
+    require(
+        caps.cgroup is not None or not caps.root,
+        f"no process limit for root here (RLIMIT_NPROC does not apply to root; {caps.cgroup_note})",
+    )
     used: list[Path] = []  # this run's own cgroup: other runs on the machine make theirs beside it
     enter = Confinement.__enter__
 
@@ -171,10 +189,13 @@ def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path, monkeypatch: 
     # each child writes its pid and sleeps an hour: a run that waited for them would hang into pytest-timeout;
     # bounded at 1000 children if the limit did not hold
     pids = tmp_path / "children"
-    repo = _notebook_repo(tmp_path / "repo", "import os, time\nfor _ in range(1000):\n    if os.fork() == 0:\n"
-                                             f"        with open({str(pids)!r}, 'a') as fh:\n"
-                                             "            fh.write(f'{os.getpid()}\\n')\n"
-                                             "        time.sleep(3600)\n        os._exit(0)")
+    repo = _notebook_repo(
+        tmp_path / "repo",
+        "import os, time\nfor _ in range(1000):\n    if os.fork() == 0:\n"
+        f"        with open({str(pids)!r}, 'a') as fh:\n"
+        "            fh.write(f'{os.getpid()}\\n')\n"
+        "        time.sleep(3600)\n        os._exit(0)",
+    )
     try:
         run = _run_one(repo, tmp_path / "out", pids=40)
         assert run.status == "error" or run.status == "pids-limit", run.message
@@ -185,7 +206,7 @@ def test_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path, monkeypatch: 
         left = [int(pid) for pid in pids.read_text().split() if alive(int(pid))]
         assert not left, f"the sleeping children must be killed when the run ends: {left} are alive"
     finally:
-        for pid in (pids.read_text().split() if pids.exists() else ()):
+        for pid in pids.read_text().split() if pids.exists() else ():
             if alive(int(pid)):
                 os.kill(int(pid), signal.SIGKILL)
 
@@ -213,21 +234,28 @@ def _other_python() -> Path | None:
     found = [Path(p) for m in range(8, 15) if f"3.{m}" != current and (p := shutil.which(f"python3.{m}"))]
     found += sorted(Path.home().glob(".pyenv/versions/3.*/bin/python3.*[0-9]"))
     for path in found:
-        out = subprocess.run([str(path), "-c", "import venv, ensurepip, sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [str(path), "-c", "import venv, ensurepip, sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         version = out.stdout.strip()
         if out.returncode == 0 and version not in (current, "") and tuple(map(int, version.split("."))) >= (3, 8):
             return path
     return None
 
 
-def test_the_python_runtime_txt_asks_for_is_used_when_on_path(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_python_runtime_txt_asks_for_is_used_when_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     other = _other_python()
     require(other is not None, "no second Python version on this machine")
     assert other is not None
-    version = subprocess.run([str(other), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    version = subprocess.run(
+        [str(other), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     repo = _notebook_repo(tmp_path / "repo", "print(1)", runtime=f"python-{version}")
     before = choose_python(repo)
     bin_dir = tmp_path / "bin"

@@ -25,14 +25,20 @@ def test_network_waits_sees_a_connection_that_gets_no_answer() -> None:
         server.bind(("127.0.0.1", 0))
         server.listen(4)  # takes the connection (the kernel's backlog) and never answers
         port = server.getsockname()[1]
-        code = (f"import socket, sys; s = socket.create_connection(('127.0.0.1', {port})); "
-                "print('connected', flush=True); s.recv(1)")
+        code = (
+            f"import socket, sys; s = socket.create_connection(('127.0.0.1', {port})); "
+            "print('connected', flush=True); s.recv(1)"
+        )
         child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
         try:
             assert child.stdout is not None and child.stdout.readline().strip() == "connected"
             waits = network_waits(child.pid, set())
-            assert {"host": "127.0.0.1", "port": port, "state": "connected, waiting for an answer",
-                    "pid": child.pid} in waits
+            assert {
+                "host": "127.0.0.1",
+                "port": port,
+                "state": "connected, waiting for an answer",
+                "pid": child.pid,
+            } in waits
             assert network_waits(child.pid, {port}) == []  # the kernel's own Jupyter ports are left out
         finally:
             child.kill()
@@ -42,19 +48,25 @@ def test_network_waits_sees_a_connection_that_gets_no_answer() -> None:
 
 
 def _timed_out(**kwargs) -> Failure:  # type: ignore[no-untyped-def]
-    return Failure(notebook="a.ipynb", status="timeout", ename="CellTimeoutError", evalue="cell 1 ran longer than 3 s",
-                   **kwargs)
+    return Failure(
+        notebook="a.ipynb", status="timeout", ename="CellTimeoutError", evalue="cell 1 ran longer than 3 s", **kwargs
+    )
 
 
 def test_rule_needs_evidence_of_the_network() -> None:
     source = 'data = urllib.request.urlopen("https://zenodo.org/records/1/files/x.csv").read()'
     assert diagnose(_timed_out(source=source)) is None  # a URL in the cell alone: it may be computing
-    found = diagnose(_timed_out(source=source, waiting_on=[{"host": "10.0.0.1", "port": 443,
-                                                             "state": "connecting, no answer"}]))
+    found = diagnose(
+        _timed_out(source=source, waiting_on=[{"host": "10.0.0.1", "port": 443, "state": "connecting, no answer"}])
+    )
     assert found is not None and found.cause == "network-wait"
     assert "zenodo.org" in found.message and "10.0.0.1:443 (connecting, no answer)" in found.message
-    found = diagnose(_timed_out(source=source, stderr="Retrying (Retry(total=4, connect=None)) after connection "
-                                "broken by 'NewConnectionError'"))
+    found = diagnose(
+        _timed_out(
+            source=source,
+            stderr="Retrying (Retry(total=4, connect=None)) after connection broken by 'NewConnectionError'",
+        )
+    )
     assert found is not None and found.cause == "network-wait"
     assert diagnose(_timed_out(waiting_on=[{"host": 1, "port": "x", "state": None}])) is None  # malformed: ignored
 
@@ -63,12 +75,28 @@ def test_rule_needs_evidence_of_the_network() -> None:
 def test_local_run_names_the_network_wait(copy_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     repo = copy_case("run-cause-network-wait")
     out = tmp_path / "out"
-    code = main(["run", str(repo), "--engine", "local", "-o", str(out), "--jobs", "2", "--format", "json",
-                 "--cell-timeout", "3"])
+    code = main(
+        [
+            "run",
+            str(repo),
+            "--engine",
+            "local",
+            "-o",
+            str(out),
+            "--jobs",
+            "2",
+            "--format",
+            "json",
+            "--cell-timeout",
+            "3",
+        ]
+    )
     assert code == 1
     runs = {nb["path"]: nb for nb in read_report(out)["run"]["notebooks"]}
-    for path, seen in (("hang.ipynb", "(connected, waiting for an answer)"),
-                       ("retry.ipynb", "the cell printed connection errors and retried")):
+    for path, seen in (
+        ("hang.ipynb", "(connected, waiting for an answer)"),
+        ("retry.ipynb", "the cell printed connection errors and retried"),
+    ):
         run = runs[path]
         assert run["status"] == "timeout", run["message"]
         assert run["error"]["cause"]["id"] == "network-wait", run["message"]

@@ -23,7 +23,7 @@ MANIFESTS = {
     "unknown dependency": "version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [z.ipynb]\n",
     "itself": "version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [a.ipynb]\n",
     "circle": "version: 1\nnotebooks:\n  - path: a.ipynb\n    depends_on: [b.ipynb]\n"
-              "  - path: b.ipynb\n    depends_on: [a.ipynb]\n",
+    "  - path: b.ipynb\n    depends_on: [a.ipynb]\n",
 }
 
 

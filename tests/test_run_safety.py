@@ -33,12 +33,23 @@ def _repo(root: Path, manifest: str, notebooks: tuple[str, ...] = ("a.ipynb",)) 
 SKIPPED = "version: 1\nrun:\n  jobs: 3\nnotebooks:\n  - path: a.ipynb\n    skip: true\n"
 
 
-@pytest.mark.parametrize("option, value", [
-    ("--timeout", "-1"), ("--timeout", "0"), ("--cell-timeout", "-5"), ("--pids", "0"), ("--jobs", "0"),
-    ("--cpus", "0"), ("--memory", "lots"), ("--memory", "2gb"), ("--timeout", "nan"),
-])
-def test_bad_numbers_are_usage_errors(tmp_path: Path, option: str, value: str,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--timeout", "-1"),
+        ("--timeout", "0"),
+        ("--cell-timeout", "-5"),
+        ("--pids", "0"),
+        ("--jobs", "0"),
+        ("--cpus", "0"),
+        ("--memory", "lots"),
+        ("--memory", "2gb"),
+        ("--timeout", "nan"),
+    ],
+)
+def test_bad_numbers_are_usage_errors(
+    tmp_path: Path, option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = _repo(tmp_path / "repo", SKIPPED)
     assert main(["run", str(repo), "--engine", "local", option, value]) == 2
     assert value in capsys.readouterr().err
@@ -104,8 +115,9 @@ def test_paperpack_docker_is_honoured(tmp_path: Path, monkeypatch: pytest.Monkey
     assert log.read_text().startswith("info ")
 
 
-def test_image_without_docker_is_an_error_not_a_silent_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_image_without_docker_is_an_error_not_a_silent_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PAPERPACK_DOCKER", str(tmp_path / "no-such-docker"))
     ok, why = docker_available()
     assert not ok and "no-such-docker" in why
@@ -127,48 +139,94 @@ def test_failing_daemon_reports_why(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 USERS = {"jovyan": (1000, 100), "root": (0, 0), "toor": (0, 0), "1001": (1001, 1001)}
 
 
-@pytest.mark.parametrize("configured, expected", [
-    ("", DEFAULT_USER), ("0", DEFAULT_USER), ("root", DEFAULT_USER), ("0:0", DEFAULT_USER),
-    ("root:root", DEFAULT_USER), ("root:0", DEFAULT_USER), ("0:1000", DEFAULT_USER),
-    ("toor", DEFAULT_USER),  # a name whose uid is 0
-    ("ghost", DEFAULT_USER),  # a name the image does not know
-    ("jovyan", "1000:100"), ("jovyan:root", "1000:1000"), ("1000:0", "1000:1000"),
-    ("1000:1000", "1000:1000"), ("1001", "1001:1001"), ("1005", "1005:1005"), ("1001:50", "1001:50"),
-])
+@pytest.mark.parametrize(
+    "configured, expected",
+    [
+        ("", DEFAULT_USER),
+        ("0", DEFAULT_USER),
+        ("root", DEFAULT_USER),
+        ("0:0", DEFAULT_USER),
+        ("root:root", DEFAULT_USER),
+        ("root:0", DEFAULT_USER),
+        ("0:1000", DEFAULT_USER),
+        ("toor", DEFAULT_USER),  # a name whose uid is 0
+        ("ghost", DEFAULT_USER),  # a name the image does not know
+        ("jovyan", "1000:100"),
+        ("jovyan:root", "1000:1000"),
+        ("1000:0", "1000:1000"),
+        ("1000:1000", "1000:1000"),
+        ("1001", "1001:1001"),
+        ("1005", "1005:1005"),
+        ("1001:50", "1001:50"),
+    ],
+)
 def test_container_user_is_never_root(configured: str, expected: str) -> None:
     assert container_user(configured, USERS.get) == expected
 
 
 def test_mounts_take_paths_with_colons_and_refuse_commas() -> None:
     assert bind_mount("/tmp/a:b/repo", "/paperpack/repo", readonly=True) == [
-        "--mount", "type=bind,src=/tmp/a:b/repo,dst=/paperpack/repo,readonly"]
+        "--mount",
+        "type=bind,src=/tmp/a:b/repo,dst=/paperpack/repo,readonly",
+    ]
     assert bind_mount(Path("/w"), "/paperpack/work", readonly=False) == [
-        "--mount", "type=bind,src=/w,dst=/paperpack/work"]
+        "--mount",
+        "type=bind,src=/w,dst=/paperpack/work",
+    ]
     with pytest.raises(UsageError, match="containing ','") as exc:
         bind_mount("/tmp/a,b", "/x", readonly=True)
     assert "rename" in (exc.value.hint or "")
 
 
 def test_minimal_environment_drops_secrets() -> None:
-    env = minimal_env({"PATH": "/bin", "HOME": "/h", "TMPDIR": "/t", "LC_ALL": "C", "OMP_NUM_THREADS": "1",
-                       "GITHUB_TOKEN": "x", "MY_SECRET": "x", "AWS_SECRET_ACCESS_KEY": "x",
-                       "PAPERPACK_REGISTRY_PASSWORD": "x", "CONTAINER_ENGINE_REGISTRY_CREDENTIALS": "x",
-                       "https_proxy": "http://user:pw@proxy:3128", "http_proxy": "http://proxy:3128"})
-    assert env == {"PATH": "/bin", "HOME": "/h", "TMPDIR": "/t", "LC_ALL": "C", "OMP_NUM_THREADS": "1",
-                   "http_proxy": "http://proxy:3128"}
+    env = minimal_env(
+        {
+            "PATH": "/bin",
+            "HOME": "/h",
+            "TMPDIR": "/t",
+            "LC_ALL": "C",
+            "OMP_NUM_THREADS": "1",
+            "GITHUB_TOKEN": "x",
+            "MY_SECRET": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "PAPERPACK_REGISTRY_PASSWORD": "x",
+            "CONTAINER_ENGINE_REGISTRY_CREDENTIALS": "x",
+            "https_proxy": "http://user:pw@proxy:3128",
+            "http_proxy": "http://proxy:3128",
+        }
+    )
+    assert env == {
+        "PATH": "/bin",
+        "HOME": "/h",
+        "TMPDIR": "/t",
+        "LC_ALL": "C",
+        "OMP_NUM_THREADS": "1",
+        "http_proxy": "http://proxy:3128",
+    }
 
 
-@pytest.mark.parametrize("text, local", [
-    ("-e .\n", True), (".\n", True), ("./pkg\n", True), ("--editable=./pkg\n", True), ("sub/pkg\n", True),
-    ("mypkg @ file:///src/mypkg\n", True), ("-r base.txt\n", True), ("numpy==1.26\n# ./x\n", False),
-    ("git+https://example.org/x.git\n", False), ("-e git+https://example.org/x.git#egg=x\n", False),
-])
+@pytest.mark.parametrize(
+    "text, local",
+    [
+        ("-e .\n", True),
+        (".\n", True),
+        ("./pkg\n", True),
+        ("--editable=./pkg\n", True),
+        ("sub/pkg\n", True),
+        ("mypkg @ file:///src/mypkg\n", True),
+        ("-r base.txt\n", True),
+        ("numpy==1.26\n# ./x\n", False),
+        ("git+https://example.org/x.git\n", False),
+        ("-e git+https://example.org/x.git#egg=x\n", False),
+    ],
+)
 def test_requirements_reading_the_repo(text: str, local: bool) -> None:
     assert reads_repo(text) is local
 
 
-def test_invalid_ignore_pattern_is_a_manifest_error_with_its_line(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_ignore_pattern_is_a_manifest_error_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = "version: 1\ncompare:\n  ignore_patterns:\n    - 'ok'\n    - '(unclosed'\n"
     with pytest.raises(ManifestError, match=r"paperpack.yml:5: compare.ignore_patterns\[1\]: '\(unclosed'") as exc:
         parse_manifest(text)
@@ -178,8 +236,9 @@ def test_invalid_ignore_pattern_is_a_manifest_error_with_its_line(tmp_path: Path
         parse_manifest(nested)
     repo = _repo(tmp_path / "repo", text)
     main(["validate", str(repo), "--format", "json", "--offline"])
-    found = [(f["rule"], f["line"]) for f in json.loads(capsys.readouterr().out)["findings"]
-             if f["rule"].startswith("MAN")]
+    found = [
+        (f["rule"], f["line"]) for f in json.loads(capsys.readouterr().out)["findings"] if f["rule"].startswith("MAN")
+    ]
     assert found == [("MAN001", 5)]
     assert main(["run", str(repo), "--engine", "local"]) == 2  # refused before any notebook runs
 

@@ -54,8 +54,13 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data.mkdir()
     (data / "input.csv").write_text("a,b\n1,2\n")
     jobs = [{"timeout": 60, "cell_timeout": 30, **job} for job in JOBS]
-    spec = {"source": str(source), "workdir": str(work), "jobs": len(jobs),
-            "links": [{"target": "data/input.csv", "source": str(data / "input.csv")}], "notebooks": jobs}
+    spec = {
+        "source": str(source),
+        "workdir": str(work),
+        "jobs": len(jobs),
+        "links": [{"target": "data/input.csv", "source": str(data / "input.csv")}],
+        "notebooks": jobs,
+    }
     before = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
     proc = run_runner(spec)
     out.mkdir()
@@ -63,8 +68,15 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         if delivery.notebook is not None:
             (out / f"{job_key}.ipynb").write_bytes(delivery.notebook)
     results = {job["key"]: proc.deliveries[job["key"]].result for job in JOBS}
-    return {"proc": proc, "events": proc.events, "results": results, "out": out, "work": work, "source": source,
-            "before": before}
+    return {
+        "proc": proc,
+        "events": proc.events,
+        "results": results,
+        "out": out,
+        "work": work,
+        "source": source,
+        "before": before,
+    }
 
 
 def test_batch_finishes_and_reports_each_notebook(batch: dict[str, Any]) -> None:

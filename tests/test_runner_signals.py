@@ -25,16 +25,17 @@ from tests.runhelp import RunnerOutput, alive, descendants, start_runner
 v4 = nbformat.v4
 SWITCH = "PAPERPACK_KERNEL_TEMPLATE"
 #: the notebook executed first leaves a marker and finishes; the one executed second finds it and waits
-WAIT_IF_SECOND = ("import os, time\n"
-                  "if os.path.exists('first-finished'):\n"
-                  "    time.sleep(120)\n"
-                  "else:\n"
-                  "    open('first-finished', 'w').close()")
+WAIT_IF_SECOND = (
+    "import os, time\n"
+    "if os.path.exists('first-finished'):\n"
+    "    time.sleep(120)\n"
+    "else:\n"
+    "    open('first-finished', 'w').close()"
+)
 
 
 def _notebook() -> Any:
-    nb = v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                  "language": "python"}})
+    nb = v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nb.cells = [v4.new_code_cell("print('started')"), v4.new_code_cell(WAIT_IF_SECOND)]
     return nb
 
@@ -42,7 +43,7 @@ def _notebook() -> Any:
 def _events(line: bytes) -> dict[str, Any] | None:
     if not line.startswith(EVENT_PREFIX):
         return None
-    event: dict[str, Any] = json.loads(line[len(EVENT_PREFIX):])
+    event: dict[str, Any] = json.loads(line[len(EVENT_PREFIX) :])
     return event
 
 
@@ -54,9 +55,13 @@ def test_sigterm_while_the_second_notebook_runs(tmp_path: Path, target: str, tem
     keys = ["a", "b"]
     for key in keys:
         nbformat.write(_notebook(), source / f"{key}.ipynb")
-    spec = {"source": str(source), "workdir": str(tmp_path / "work"), "jobs": 1, "links": [],
-            "notebooks": [{"key": key, "path": f"{key}.ipynb", "timeout": 300, "cell_timeout": 300}
-                          for key in keys]}
+    spec = {
+        "source": str(source),
+        "workdir": str(tmp_path / "work"),
+        "jobs": 1,
+        "links": [],
+        "notebooks": [{"key": key, "path": f"{key}.ipynb", "timeout": 300, "cell_timeout": 300} for key in keys],
+    }
     proc, channel_key = start_runner(spec, env={**os.environ, SWITCH: template})
     assert proc.stdout is not None
     seen, finished, second = b"", None, None

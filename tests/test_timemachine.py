@@ -11,16 +11,24 @@ from pathlib import Path
 
 import pytest
 
+from gitdate import git as _git
 from paperpack.cli.main import main
 from paperpack.errors import DatedResolutionError, PaperpackError, UsageError
-from paperpack.timemachine import AsOf, AsOfMode, DateSource, DriftKind, ResolutionStatus, classify, parse_as_of
-from paperpack.timemachine import repository_date, resolve_as_of
+from paperpack.timemachine import (
+    AsOf,
+    AsOfMode,
+    DateSource,
+    DriftKind,
+    ResolutionStatus,
+    classify,
+    parse_as_of,
+    repository_date,
+    resolve_as_of,
+)
 from paperpack.timemachine.asof import python_note
 from paperpack.timemachine.drift import failure_of
 from paperpack.timemachine.lock import plan_lock, write_lock
 from paperpack.timemachine.pins import MARKER, pin_changes, pin_text, read_lines
-
-from gitdate import git as _git
 from pkgindex import PackageIndex
 
 # --- the date ------------------------------------------------------------------------------------
@@ -65,8 +73,9 @@ def test_date_given_or_declared_wins_and_none_without_git(tmp_path: Path) -> Non
     assert repository_date(tmp_path, notebooks=[]) is None
     declared = repository_date(tmp_path, notebooks=[], manifest={"environment": {"as_of": "2022-02-02"}})
     assert declared is not None and (declared.date, declared.source) == (dt.date(2022, 2, 2), DateSource.MANIFEST)
-    given = repository_date(tmp_path, notebooks=[], manifest={"environment": {"as_of": "2022-02-02"}},
-                            given=dt.date(2021, 1, 1))
+    given = repository_date(
+        tmp_path, notebooks=[], manifest={"environment": {"as_of": "2022-02-02"}}, given=dt.date(2021, 1, 1)
+    )
     assert given is not None and given.source is DateSource.GIVEN and given.before == "2021-01-02T00:00:00Z"
 
 
@@ -85,44 +94,97 @@ def _error(ename: str, evalue: str, traceback: list[str] | None = None) -> dict[
     return {"ename": ename, "evalue": evalue, "traceback": traceback or []}
 
 
-@pytest.mark.parametrize(("error", "kind", "package"), [
-    (_error("ImportError", "numpy.core.multiarray failed to import",
-            [f"File {SITE}/pandas/__init__.py:22\n  from pandas.compat import ..."]), DriftKind.NUMPY_ABI, "pandas"),
-    (_error("ValueError", "numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C "
-            "header, got 88 from PyObject"), DriftKind.NUMPY_ABI, None),
-    (_error("AttributeError", "module 'numpy' has no attribute 'float'.\n`np.float` was a deprecated alias"),
-     DriftKind.REMOVED_ALIAS, "numpy"),
-    (_error("AttributeError", "`np.float_` was removed in the NumPy 2.0 release. Use `np.float64` instead."),
-     DriftKind.REMOVED_ALIAS, "numpy"),
-    (_error("TypeError", "unsupported operand",
-            ["Cell In[3], line 2\n  df.plot()", f"File {SITE}/matplotlib/axes/_base.py:310, in f(x)\n  ..."]),
-     DriftKind.PACKAGE_API, "matplotlib"),
-    (_error("ImportError", f"cannot import name 'soft_unicode' from 'markupsafe' ({SITE}/markupsafe/__init__.py)"),
-     DriftKind.PACKAGE_API, "markupsafe"),
-    (_error("ModuleNotFoundError", "No module named 'sklearn.externals.joblib'"), DriftKind.MISSING_SUBMODULE,
-     "sklearn"),
-    (_error("AttributeError", "'Dataset' object has no attribute 'value'", ["Cell In[4], line 1\n  d.value"]),
-     DriftKind.CHANGED_CALL, None),
-    (_error("TypeError", "SINDy.__init__() got an unexpected keyword argument 'feature_names'"),
-     DriftKind.CHANGED_CALL, None),
-    (_error("FutureWarning", "The default of observed=False is deprecated",
-            [f"File {SITE}/pandas/core/groupby.py:9, in g()\n  ..."]), DriftKind.DEPRECATION, "pandas"),
-])
+@pytest.mark.parametrize(
+    ("error", "kind", "package"),
+    [
+        (
+            _error(
+                "ImportError",
+                "numpy.core.multiarray failed to import",
+                [f"File {SITE}/pandas/__init__.py:22\n  from pandas.compat import ..."],
+            ),
+            DriftKind.NUMPY_ABI,
+            "pandas",
+        ),
+        (
+            _error(
+                "ValueError",
+                "numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C "
+                "header, got 88 from PyObject",
+            ),
+            DriftKind.NUMPY_ABI,
+            None,
+        ),
+        (
+            _error("AttributeError", "module 'numpy' has no attribute 'float'.\n`np.float` was a deprecated alias"),
+            DriftKind.REMOVED_ALIAS,
+            "numpy",
+        ),
+        (
+            _error("AttributeError", "`np.float_` was removed in the NumPy 2.0 release. Use `np.float64` instead."),
+            DriftKind.REMOVED_ALIAS,
+            "numpy",
+        ),
+        (
+            _error(
+                "TypeError",
+                "unsupported operand",
+                ["Cell In[3], line 2\n  df.plot()", f"File {SITE}/matplotlib/axes/_base.py:310, in f(x)\n  ..."],
+            ),
+            DriftKind.PACKAGE_API,
+            "matplotlib",
+        ),
+        (
+            _error(
+                "ImportError", f"cannot import name 'soft_unicode' from 'markupsafe' ({SITE}/markupsafe/__init__.py)"
+            ),
+            DriftKind.PACKAGE_API,
+            "markupsafe",
+        ),
+        (
+            _error("ModuleNotFoundError", "No module named 'sklearn.externals.joblib'"),
+            DriftKind.MISSING_SUBMODULE,
+            "sklearn",
+        ),
+        (
+            _error("AttributeError", "'Dataset' object has no attribute 'value'", ["Cell In[4], line 1\n  d.value"]),
+            DriftKind.CHANGED_CALL,
+            None,
+        ),
+        (
+            _error("TypeError", "SINDy.__init__() got an unexpected keyword argument 'feature_names'"),
+            DriftKind.CHANGED_CALL,
+            None,
+        ),
+        (
+            _error(
+                "FutureWarning",
+                "The default of observed=False is deprecated",
+                [f"File {SITE}/pandas/core/groupby.py:9, in g()\n  ..."],
+            ),
+            DriftKind.DEPRECATION,
+            "pandas",
+        ),
+    ],
+)
 def test_drift_is_recognised(error: dict[str, object], kind: DriftKind, package: str | None) -> None:
     drift = classify(failure_of(error))
     assert drift is not None
     assert (drift.kind, drift.package) == (kind, package)
 
 
-@pytest.mark.parametrize("error", [
-    _error("ZeroDivisionError", "division by zero", ["Cell In[2], line 1\n  1/0"]),
-    _error("NameError", "name 'x' is not defined"),
-    _error("ModuleNotFoundError", "No module named 'seaborn'"),  # undeclared, not drifted
-    _error("FileNotFoundError", "[Errno 2] No such file or directory: 'data.csv'"),
-    _error("AttributeError", "'NoneType' object has no attribute 'shape'", ["Cell In[2], line 1\n  x.shape"]),
-    _error("TypeError", "can only concatenate str (not \"int\") to str", ["Cell In[2], line 1\n  'a' + 1"]),
-    _error("AttributeError", "x", [f"File {SITE}/IPython/core/interactiveshell.py:1, in run()\n  ..."]),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        _error("ZeroDivisionError", "division by zero", ["Cell In[2], line 1\n  1/0"]),
+        _error("NameError", "name 'x' is not defined"),
+        _error("ModuleNotFoundError", "No module named 'seaborn'"),  # undeclared, not drifted
+        _error("FileNotFoundError", "[Errno 2] No such file or directory: 'data.csv'"),
+        _error("AttributeError", "'NoneType' object has no attribute 'shape'", ["Cell In[2], line 1\n  x.shape"]),
+        _error("TypeError", 'can only concatenate str (not "int") to str', ["Cell In[2], line 1\n  'a' + 1"]),
+        _error("AttributeError", "x", [f"File {SITE}/IPython/core/interactiveshell.py:1, in run()\n  ..."]),
+    ],
+)
 def test_a_bug_of_the_notebook_is_not_drift(error: dict[str, object]) -> None:
     assert classify(failure_of(error)) is None
 
@@ -148,9 +210,15 @@ def test_pins_keep_the_authors_and_pin_the_rest_byte_for_byte() -> None:
     versions = {"pandas": "2.0.2", "numpy": "1.24.3", "scipy": "1.10.1", "xarray": "2023.5.0", "pytz": "2023.3"}
     new = pin_text(REQS, versions, date="2023-06-15")
     lines = new.splitlines()
-    assert lines[:7] == ["# analysis of 2023", "pandas==2.0.2   # the author's pin", "numpy==1.24.3",
-                         'scipy==1.10.1; python_version >= "3.8"  # loose', "xarray[io]==2023.5.0", "-e ./mypkg",
-                         "https://example.org/pkg.whl"]
+    assert lines[:7] == [
+        "# analysis of 2023",
+        "pandas==2.0.2   # the author's pin",
+        "numpy==1.24.3",
+        'scipy==1.10.1; python_version >= "3.8"  # loose',
+        "xarray[io]==2023.5.0",
+        "-e ./mypkg",
+        "https://example.org/pkg.whl",
+    ]
     assert lines[7:] == [f"{MARKER}2023-06-15", "pytz==2023.3"]
     # a second lock replaces the appended block rather than adding another
     again = pin_text(new, {**versions, "pytz": "2023.2"}, date="2023-06-01")
@@ -164,13 +232,15 @@ def test_pins_keep_crlf_and_a_missing_final_newline() -> None:
 
 
 def test_pin_changes_say_what_differs_from_today() -> None:
-    changes = pin_changes(REQS, {"pandas": "2.0.2", "numpy": "1.24.3", "pytz": "2023.3"},
-                          {"pandas": "2.0.2", "numpy": "2.4.6"})
+    changes = pin_changes(
+        REQS, {"pandas": "2.0.2", "numpy": "1.24.3", "pytz": "2023.3"}, {"pandas": "2.0.2", "numpy": "2.4.6"}
+    )
     assert [str(c) for c in changes] == ["numpy 2.4.6 → 1.24.3", "pytz ? → 2023.3"]
     assert changes[0].declared == "" and changes[1].declared == "(pulled in)"
 
 
 # --- dated resolution and the lock, against a local index with upload times -----------------------
+
 
 def _index() -> PackageIndex:
     index = PackageIndex()
@@ -208,13 +278,15 @@ def test_a_date_before_any_release_is_said_in_words(index: PackageIndex, tmp_pat
     early = AsOf(dt.date(2020, 1, 1), DateSource.GIVEN, "test")
     got = resolve_as_of("plots\n", early, "3.11", cache_folder=tmp_path)
     assert got.status is ResolutionStatus.FAILED
-    assert got.reason == ("no release of plots with a wheel for Python 3.11 had been uploaded to the package index "
-                          "by 2020-01-01")
+    assert got.reason == (
+        "no release of plots with a wheel for Python 3.11 had been uploaded to the package index by 2020-01-01"
+    )
     assert got.python_note is not None and "3.11" in got.python_note
 
 
-def test_lock_shows_the_diff_and_writes_only_when_asked(index: PackageIndex, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_lock_shows_the_diff_and_writes_only_when_asked(
+    index: PackageIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "requirements.txt").write_text("tabular==2.0.2  # as published\nplots\n")
     assert main(["lock", str(tmp_path), "--as-of", "2023-06-15"]) == 1  # pins differ: exit 1, like a diff
     out = capsys.readouterr().out
@@ -222,7 +294,8 @@ def test_lock_shows_the_diff_and_writes_only_when_asked(index: PackageIndex, tmp
     assert (tmp_path / "requirements.txt").read_text() == "tabular==2.0.2  # as published\nplots\n"
     assert main(["lock", str(tmp_path), "--as-of", "2023-06-15", "--write"]) == 0
     assert (tmp_path / "requirements.txt").read_text() == (
-        f"tabular==2.0.2  # as published\nplots==3.7.1\n{MARKER}2023-06-15\nnumcore==1.24.3\n")
+        f"tabular==2.0.2  # as published\nplots==3.7.1\n{MARKER}2023-06-15\nnumcore==1.24.3\n"
+    )
     assert main(["lock", str(tmp_path), "--as-of", "2023-06-15"]) == 0  # nothing left to change
 
 
@@ -273,15 +346,17 @@ def test_the_dated_section_matches_the_report_schema_and_the_docs() -> None:
     root = Path(__file__).resolve().parent.parent
     schema = json.loads((root / "schemas" / "paperpack.report.v1.json").read_text(encoding="utf-8"))
     section = {"$ref": "#/$defs/dated_run", "$defs": schema["$defs"]}
-    resolution = DatedResolution(AS_OF, "3.11", ResolutionStatus.RESOLVED,
-                                 changes=[PinChange("numpy", "", "2.4.6", "1.24.3")])
+    resolution = DatedResolution(
+        AS_OF, "3.11", ResolutionStatus.RESOLVED, changes=[PinChange("numpy", "", "2.4.6", "1.24.3")]
+    )
     drift = {"a.ipynb": classify(failure_of(_error("ValueError", "numpy.dtype size changed")))}
     for outcome in DatedOutcome:
         dated = DatedRun(outcome, False, AS_OF, drift, resolution)  # type: ignore[arg-type]
         jsonschema.validate(dated.to_dict(), section)
     reproduced = DatedRun(DatedOutcome.REPRODUCED, False, AS_OF, {}, resolution).to_dict()
-    assert reproduced["verdict"] == ("not reproduced as declared; reproduced with dependencies as of 2023-06-15 "
-                                     "(numpy 2.4.6 → 1.24.3)")
+    assert reproduced["verdict"] == (
+        "not reproduced as declared; reproduced with dependencies as of 2023-06-15 (numpy 2.4.6 → 1.24.3)"
+    )
     assert reproduced["paper_class"] == "reproduced with dated dependencies"
     assert DatedRun(DatedOutcome.REPRODUCED, True, AS_OF, {}, resolution).paper_class is None
     doc = (root / "docs" / "time-machine.md").read_text(encoding="utf-8")
@@ -300,19 +375,26 @@ def test_the_python_of_the_date_for_a_repository_that_declares_none(tmp_path: Pa
     from paperpack.timemachine.sources import DatedSource, SourceKind, dated_python
 
     assert [python_of_date(dt.date(*d)) for d in ((2016, 1, 1), (2021, 6, 15), (2023, 6, 15), (2024, 10, 7))] == [
-        None, "3.9", "3.11", "3.13"]
+        None,
+        "3.9",
+        "3.11",
+        "3.13",
+    ]
     here = {"bookworm", "bullseye"}.__contains__
     june_2021 = dt.date(2021, 6, 15)
     assert dated_python(june_2021, declared="3.11", used="3.11", runtime_file=False, present=here).version == "3.11"
     pick = dated_python(june_2021, declared=None, used="3.11", runtime_file=False, present=here)
     assert pick.version == "3.9" and pick.ask
-    assert pick.note == ("the repository declares no Python; Python 3.9 was current on 2021-06-15 (the declared "
-                         "image has 3.11)")
+    assert pick.note == (
+        "the repository declares no Python; Python 3.9 was current on 2021-06-15 (the declared image has 3.11)"
+    )
     missing = dated_python(june_2021, declared=None, used="3.11", runtime_file=False, present={"bookworm"}.__contains__)
     assert missing.version == "3.11" and not missing.ask
-    assert missing.note == ("the repository declares no Python; the Python current on 2021-06-15 was 3.9, but its "
-                            f"base image {base_image_tag('bullseye')} is not on this machine (make it with `sudo "
-                            "paperpack base-image --release bullseye`): used Python 3.11, the declared image's")
+    assert missing.note == (
+        "the repository declares no Python; the Python current on 2021-06-15 was 3.9, but its "
+        f"base image {base_image_tag('bullseye')} is not on this machine (make it with `sudo "
+        "paperpack base-image --release bullseye`): used Python 3.11, the declared image's"
+    )
     between = dated_python(dt.date(2022, 3, 1), declared=None, used="3.11", runtime_file=False, present=here)
     assert between.version == "3.11" and "was 3.10, but the offline build does not provide it" in between.note
     same = dated_python(AS_OF.date, declared=None, used="3.11", runtime_file=False, present=here)
@@ -332,9 +414,9 @@ def test_the_python_of_the_date_for_a_repository_that_declares_none(tmp_path: Pa
 def test_every_environment_problem_code_named_by_a_reader_is_a_problem_code() -> None:
     """The codes the ENV checks, the offline build and paperpack lock look for are the producers' own: a
     misspelt string there would silently never match (a blocking problem let through, a rule lost)."""
-    from paperpack.image.environment import _BLOCKING
     from paperpack.checks.environment import _FIXES, _PROBLEM_RULES
     from paperpack.environment.files import ProblemCode
+    from paperpack.image.environment import _BLOCKING
     from paperpack.timemachine.envyml import _REFUSED
 
     codes = {code.value for code in ProblemCode}

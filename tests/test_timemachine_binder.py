@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from paperpack.image.builder import BuildMode
 from paperpack.environment import detect
+from paperpack.image.builder import BuildMode
+from paperpack.notebook.verdicts import Verdict
 from paperpack.timemachine.pins import MARKER, pin_text
 from paperpack.timemachine.sources import DatedSource, binder_python, dated_source
-from paperpack.notebook.verdicts import Verdict
 from test_timemachine import AS_OF, _index
 
 DATE = "2023-06-15"
@@ -78,8 +78,9 @@ def test_requirements_get_the_dated_pins_and_the_python_of_the_date(tmp_path: Pa
     files = source.binder_scratch_files(root, detect(root), pinned, VERSIONS, DATE, "3.11")
     assert files == {
         "binder/requirements.txt": "ppk-tabular==2.0.2\nnumpy==1.24.3\nscipy==1.10.1  # fits\n"
-                                   f"{MARKER}{DATE}\nh5py==3.9.0\nsix==1.16.0\n",
-        "binder/runtime.txt": "python-3.11\n"}
+        f"{MARKER}{DATE}\nh5py==3.9.0\nsix==1.16.0\n",
+        "binder/runtime.txt": "python-3.11\n",
+    }
     copy = scratch(root, files, tmp_path)
     with inside(copy):
         pack = buildpack("PythonBuildPack")
@@ -99,8 +100,9 @@ def test_no_runtime_txt_when_the_repository_declares_its_python(tmp_path: Path) 
     assert (pick.version, pick.ask) == ("3.9", False)
     source = _source(root)
     versions = {"numpy": "1.24.3"}
-    files = source.binder_scratch_files(root, env, pin_text(source.text, versions, date=DATE), versions, DATE,
-                                        pick.version if pick.ask else None)
+    files = source.binder_scratch_files(
+        root, env, pin_text(source.text, versions, date=DATE), versions, DATE, pick.version if pick.ask else None
+    )
     assert files == {"requirements.txt": "numpy==1.24.3\n"}
     with inside(scratch(root, files, tmp_path)):
         assert buildpack("PythonBuildPack").python_version == "3.9"
@@ -145,9 +147,9 @@ def test_environment_yml_is_pinned_in_place(tmp_path: Path) -> None:
     (root / "environment.yml").write_text(ENVIRONMENT)
     env = detect(root)
     source = _source(root)
-    files = source.binder_scratch_files(root, env, pin_text(source.text, VERSIONS, date=DATE), VERSIONS, DATE,
-                                        "3.11")
-    assert files == {"environment.yml": """\
+    files = source.binder_scratch_files(root, env, pin_text(source.text, VERSIONS, date=DATE), VERSIONS, DATE, "3.11")
+    assert files == {
+        "environment.yml": """\
 name: paper  # the paper's environment
 channels:
   - conda-forge
@@ -161,15 +163,15 @@ dependencies:
   - pip:
       - ppk-tabular==2.0.2
       - h5py==3.9.0
-"""}
+"""
+    }
     with inside(scratch(root, files, tmp_path)):
         pack = buildpack("CondaBuildPack")
         assert pack.detect()
         assert pack.python_version == "3.11"
         read = pack.environment_yaml
     assert read["channels"] == ["conda-forge", "defaults"]
-    assert read["dependencies"][:4] == ["python=3.11", "conda-forge::numpy=1.24.3", "scipy=1.10.1",
-                                        "matplotlib=3.7.1"]
+    assert read["dependencies"][:4] == ["python=3.11", "conda-forge::numpy=1.24.3", "scipy=1.10.1", "matplotlib=3.7.1"]
     assert read["dependencies"][-1] == {"pip": ["ppk-tabular==2.0.2", "h5py==3.9.0"]}
 
 
@@ -194,51 +196,65 @@ def test_environment_yml_that_declares_its_python_keeps_it(tmp_path: Path) -> No
         assert buildpack("CondaBuildPack").python_version == "3.9"
 
 
-ENV = "name: paper\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numcore\n  - pip\n  - pip:\n" \
-      "    - tabular==2.0.2\n    - plots\n"
+ENV = (
+    "name: paper\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numcore\n  - pip\n  - pip:\n"
+    "    - tabular==2.0.2\n    - plots\n"
+)
 
 
-def test_a_binder_mode_image_gets_a_binder_mode_twin(docker: str, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_binder_mode_image_gets_a_binder_mode_twin(
+    docker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """After a run in an image ``paperpack build --mode binder`` made, the dated rerun builds the scratch copy
     in binder mode. The image of the first run is a real one (its labels are what the rerun reads); the binder
     build itself is replaced by a recorder that fails as the build fails here, because a real one needs
     repo2docker's base image and conda from the Internet (see the module's docstring). The dependencies are
     resolved against a package index on 127.0.0.1."""
     import paperpack.image.builder as builder
-    from paperpack.util.docker import docker_cli
     from paperpack.errors import BuildError
     from paperpack.repository.repo import Repo
     from paperpack.run.results import NotebookRun, RunResult
     from paperpack.timemachine import AsOfChoice, AsOfMode
     from paperpack.timemachine.rerun import DatedOutcome, dated_rerun
+    from paperpack.util.docker import docker_cli
 
     root = tmp_path / "paper"
     root.mkdir()
     (root / "environment.yml").write_text(ENV)
     tag = f"paperpack-test/dated-binder:{os.getpid()}"
     dockerfile = "FROM paperpack/base:bookworm\nLABEL io.paperpack.mode=binder io.paperpack.python=3.11\n"
-    subprocess.run([docker_cli(), "build", "-q", "-t", tag, "-"], input=dockerfile, text=True, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [docker_cli(), "build", "-q", "-t", tag, "-"], input=dockerfile, text=True, check=True, capture_output=True
+    )
     seen: list[tuple[str, str]] = []
 
     def binder_build(repo: Repo, mode: str = "auto", **_: object) -> None:
         seen.append((mode, (repo.root / "environment.yml").read_text()))
-        raise BuildError("repo2docker's base image buildpack-deps:24.04 is not on this machine",
-                         hint="binder mode needs the Internet")
+        raise BuildError(
+            "repo2docker's base image buildpack-deps:24.04 is not on this machine",
+            hint="binder mode needs the Internet",
+        )
 
     monkeypatch.setattr(builder, "build_image", binder_build)
     monkeypatch.setenv("PAPERPACK_CACHE_DIR", str(tmp_path / "cache"))
     try:
         with _index() as served:
             monkeypatch.setenv("PAPERPACK_PIP_INDEX_URL", served.url)
-            result = RunResult(engine="docker", isolation="container", image=tag, out_dir=tmp_path / "out", jobs=1,
-                               limits={}, notebooks=[NotebookRun("a.ipynb", verdict=Verdict.FAILED)])
+            result = RunResult(
+                engine="docker",
+                isolation="container",
+                image=tag,
+                out_dir=tmp_path / "out",
+                jobs=1,
+                limits={},
+                notebooks=[NotebookRun("a.ipynb", verdict=Verdict.FAILED)],
+            )
             dated = dated_rerun(Repo.open(root, manifest=False), result, AsOfChoice(AsOfMode.DATE, AS_OF.date))
     finally:
         subprocess.run([docker_cli(), "rmi", "-f", tag], capture_output=True, check=False)
-    assert seen == [(BuildMode.BINDER, ENV.replace("- numcore", "- numcore=1.24.3")
-                                         .replace("- plots", "- plots==3.7.1"))]
+    assert seen == [
+        (BuildMode.BINDER, ENV.replace("- numcore", "- numcore=1.24.3").replace("- plots", "- plots==3.7.1"))
+    ]
     assert dated is not None and dated.outcome is DatedOutcome.NOT_TRIED
     assert "could not be built: repo2docker's base image" in dated.reason, dated.reason
     assert (root / "environment.yml").read_text() == ENV

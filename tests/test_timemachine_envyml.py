@@ -13,7 +13,6 @@ from paperpack.cli.main import main
 from paperpack.errors import ConfigError, DatedResolutionError
 from paperpack.timemachine.lock import plan_lock
 from paperpack.timemachine.pins import MARKER
-
 from pkgindex import PackageIndex
 from test_timemachine import AS_OF, _index
 
@@ -48,8 +47,9 @@ def _lock(root: Path, *extra: str) -> int:
     return main(["lock", str(root), "--as-of", "2023-06-15", "--python", "3.11", *extra])
 
 
-def test_lock_pins_the_pip_section_in_place(index: PackageIndex, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_lock_pins_the_pip_section_in_place(
+    index: PackageIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     env = tmp_path / "environment.yml"
     env.write_bytes(ENV.encode())
     assert _lock(tmp_path) == 1  # the diff first, nothing written
@@ -67,8 +67,10 @@ def test_lock_adds_pulled_in_packages_at_the_entries_indentation(index: PackageI
     text = ENV.replace('      - "plots>=3"\n', "      - widgets  # plotting\n") + "# end\n"
     env.write_bytes(text.replace("\n", "\r\n").encode())
     assert _lock(tmp_path, "--write") == 0
-    want = text.replace("      - widgets  # plotting\n",
-                        f"      - widgets==0.5  # plotting\n      {MARKER}2023-06-15\n      - helper==1.0\n")
+    want = text.replace(
+        "      - widgets  # plotting\n",
+        f"      - widgets==0.5  # plotting\n      {MARKER}2023-06-15\n      - helper==1.0\n",
+    )
     assert env.read_bytes() == want.replace("\n", "\r\n").encode()
     assert _lock(tmp_path) == 0  # the block of the first run is replaced by the same block, not added again
     assert env.read_bytes() == want.replace("\n", "\r\n").encode()
@@ -82,8 +84,7 @@ def test_a_malformed_environment_file_is_named(tmp_path: Path, capsys: pytest.Ca
     assert _lock(tmp_path) == 2 and "environment.yml" in capsys.readouterr().err
 
 
-def test_an_environment_file_without_a_pip_section_says_so(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_environment_file_without_a_pip_section_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "environment.yml").write_text("dependencies:\n  - python=3.11\n  - numpy\n")
     with pytest.raises(DatedResolutionError, match=r"environment\.yml has no pip section") as caught:
         plan_lock(tmp_path, AS_OF)
@@ -112,11 +113,12 @@ def test_a_pip_section_that_only_includes_a_file_says_so(tmp_path: Path) -> None
 
 
 def test_the_dated_image_of_an_environment_yml_installs_every_entry_as_of_the_date(
-        index: PackageIndex, tmp_path: Path) -> None:
+    index: PackageIndex, tmp_path: Path
+) -> None:
     """The conda entries (under their PyPI names) and the pip entries are resolved together; the scratch
     copy's environment file makes the offline build install exactly the dated pins, with the Python kept."""
-    from paperpack.image.environment import plan_offline
     from paperpack.environment import detect
+    from paperpack.image.environment import plan_offline
     from paperpack.timemachine.resolve import resolve_as_of
     from paperpack.timemachine.sources import SourceKind, dated_source
 
@@ -141,8 +143,10 @@ def test_the_dated_image_of_an_environment_yml_installs_every_entry_as_of_the_da
     from paperpack.timemachine.rerun import DatedOutcome, DatedRun
 
     fixed = DatedRun(DatedOutcome.REPRODUCED, False, AS_OF, resolution=resolution, source=source)
-    assert fixed.fix == ("paperpack lock PATH --as-of 2023-06-15 --write (the pip section); pin the conda entries "
-                         "of environment.yml: numcore=1.24.3")
+    assert fixed.fix == (
+        "paperpack lock PATH --as-of 2023-06-15 --write (the pip section); pin the conda entries "
+        "of environment.yml: numcore=1.24.3"
+    )
 
 
 def test_an_environment_yml_is_not_dated_by_the_local_engine(index: PackageIndex, tmp_path: Path) -> None:

@@ -20,8 +20,9 @@ from paperpack.cli.main import main
 pytestmark = pytest.mark.slow
 
 
-def test_numpy1_pandas_is_reproduced_as_of_2023(copy_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_numpy1_pandas_is_reproduced_as_of_2023(
+    copy_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("PAPERPACK_PIP_INDEX_URL")  # conftest's closed port: here, pip's configured index (PyPI)
     repo = copy_case("timemachine-numpy1")
     commit_all(repo, "2023-06-15")

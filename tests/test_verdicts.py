@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import json
 
-from paperpack.notebook import verdicts
 from paperpack.compare import Verdict as CompareVerdict
 from paperpack.compare import compare_notebooks
+from paperpack.notebook import verdicts
 from paperpack.run.results import NotebookRun, Status, Verdict
 
 
 def test_one_verdict_enum_for_compare_and_run() -> None:
     assert CompareVerdict is Verdict is verdicts.Verdict
-    nb = {"cells": [{"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "1",
-                     "outputs": [{"output_type": "stream", "name": "stdout", "text": "1\n"}]}]}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": 1,
+                "source": "1",
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": "1\n"}],
+            }
+        ]
+    }
     run = NotebookRun(path="a.ipynb")
     run.verdict = compare_notebooks(nb, nb).verdict  # what judge() does: no conversion needed
     assert run.verdict is Verdict.SAME and isinstance(run.status, Status)

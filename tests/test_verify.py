@@ -25,9 +25,9 @@ from datapaper import data_paper
 from doiserver import DoiServer
 from paperpack.cli.main import main
 from paperpack.errors import UsageError
-from paperpack.repository.repo import Repo
 from paperpack.report import Report
 from paperpack.report.merge import Section, merge_reports, read_previous
+from paperpack.repository.repo import Repo
 from paperpack.run import run_notebooks
 from paperpack.run.engines import EngineChoice
 from paperpack.run.venv import READY_MARKER, venv_dir
@@ -72,15 +72,18 @@ def test_verify_is_a_library_call_with_typed_options_and_result(tmp_path: Path) 
     root = _paper(tmp_path)
     out = tmp_path / "out"
     recorder = Recorder()
-    options = paperpack.VerifyOptions(stages=frozenset({Stage.VALIDATE, Stage.RUN}), run=_local(out),
-                                      progress=recorder)
+    options = paperpack.VerifyOptions(stages=frozenset({Stage.VALIDATE, Stage.RUN}), run=_local(out), progress=recorder)
     result = paperpack.verify(root, options)
     assert result.validation is not None and result.build is None
     assert result.engine is not None and result.engine.name == "local"
     assert result.run is not None and [nb.verdict for nb in result.run.notebooks] == ["same"]
     assert result.complete and result.passed and not result.run_failed
-    assert recorder.said == [f"validated: {result.validation.verdict()}", "engine: local", "run started",
-                             "run finished"]
+    assert recorder.said == [
+        f"validated: {result.validation.verdict()}",
+        "engine: local",
+        "run started",
+        "run finished",
+    ]
     written = json.loads((out / "report.json").read_text())
     assert result.report_path == out / "report.json" and written == result.report
     assert list(validator_for("report").iter_errors(written)) == []
@@ -91,8 +94,10 @@ def test_verify_is_a_library_call_with_typed_options_and_result(tmp_path: Path) 
 
 def test_importing_the_library_does_not_load_the_run_or_build_packages() -> None:
     """`import paperpack` (for verify) stays light: the run and build stages load when they start."""
-    code = ("import sys, paperpack; "
-            "print(sorted(m for m in ('paperpack.run', 'paperpack.image', 'requests') if m in sys.modules))")
+    code = (
+        "import sys, paperpack; "
+        "print(sorted(m for m in ('paperpack.run', 'paperpack.image', 'requests') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -174,15 +179,28 @@ def test_run_after_build_keeps_the_validation_of_build(tmp_path: Path) -> None:
     assert list(validator_for("report").iter_errors(after)) == []
 
 
-def _report(root: Path, *, commit: str | None = "c1", build: dict[str, Any] | None = None,
-            run: dict[str, Any] | None = None, complete: bool = True) -> dict[str, Any]:
+def _report(
+    root: Path,
+    *,
+    commit: str | None = "c1",
+    build: dict[str, Any] | None = None,
+    run: dict[str, Any] | None = None,
+    complete: bool = True,
+) -> dict[str, Any]:
     report = Report(root=root, commit=commit, build=build, run=run, complete=complete)
     return report.to_dict()
 
 
 def _run_section(image: str | None, engine: str = "docker", complete: bool = True) -> dict[str, Any]:
-    return {"engine": engine, "isolation": "container", "image": image, "complete": complete, "failed": False,
-            "summary": "1/1 notebooks ran to the end", "notebooks": []}
+    return {
+        "engine": engine,
+        "isolation": "container",
+        "image": image,
+        "complete": complete,
+        "failed": False,
+        "summary": "1/1 notebooks ran to the end",
+        "notebooks": [],
+    }
 
 
 def test_a_new_build_drops_a_run_of_another_image_and_says_why(tmp_path: Path) -> None:
@@ -197,8 +215,7 @@ def test_a_new_build_drops_a_run_of_another_image_and_says_why(tmp_path: Path) -
 
 
 def test_a_build_of_the_image_the_run_used_keeps_the_run(tmp_path: Path) -> None:
-    earlier = _report(tmp_path, build={"image": "p/x:1"}, run=_run_section("p/x:1", complete=False),
-                      complete=False)
+    earlier = _report(tmp_path, build={"image": "p/x:1"}, run=_run_section("p/x:1", complete=False), complete=False)
     merged = merge_reports(earlier, _report(tmp_path, build={"image": "p/x:1"}), {Section.BUILD})
     assert merged["run"] == earlier["run"] and merged["dropped"] is None
     assert merged["complete"] is False, "a kept interrupted run keeps the report incomplete"
@@ -230,9 +247,9 @@ def test_a_report_the_repository_carries_is_never_read_back(tmp_path: Path) -> N
 # -- one cache layout ------------------------------------------------------------------------------
 
 
-def test_cache_dir_and_the_variable_name_the_same_data(tmp_path: Path, doi_env: DoiServer,
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cache_dir_and_the_variable_name_the_same_data(
+    tmp_path: Path, doi_env: DoiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`data fetch --cache-dir X` used to fill X/sha256 while PAPERPACK_CACHE_DIR=X means X/data/sha256."""
     paper = data_paper(tmp_path, doi_env)
     root, payload = paper.root, paper.payload
@@ -248,20 +265,37 @@ def test_cache_dir_and_the_variable_name_the_same_data(tmp_path: Path, doi_env: 
     assert main(["data", "status", str(root), "--cache-dir", str(cache)]) == 0
 
 
-def test_run_and_verify_find_data_fetched_into_cache_dir(tmp_path: Path, doi_env: DoiServer,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_and_verify_find_data_fetched_into_cache_dir(
+    tmp_path: Path, doi_env: DoiServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Fetched with --cache-dir; `paperpack run --cache-dir` and verify(cache_dir=) mount it, no network."""
     root = data_paper(tmp_path, doi_env).root
     cache = tmp_path / "given-cache"  # not the folder PAPERPACK_CACHE_DIR names (doi_env sets it)
     assert main(["data", "fetch", str(root), "--cache-dir", str(cache), "-q"]) == 0
     sent = doi_env.count
-    code = main(["run", str(root), "--engine", "local", "--cache-dir", str(cache), "--out-dir", str(tmp_path / "o"),
-                 "--allow-differs", "-q"])
+    code = main(
+        [
+            "run",
+            str(root),
+            "--engine",
+            "local",
+            "--cache-dir",
+            str(cache),
+            "--out-dir",
+            str(tmp_path / "o"),
+            "--allow-differs",
+            "-q",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     executed = nbformat.read(tmp_path / "o" / "executed" / "read.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"].strip() == "3"
-    result = verify(root, VerifyOptions(stages=frozenset({Stage.DATA, Stage.RUN}), cache_dir=cache,
-                                        run=_local(tmp_path / "o2", allow_differs=True)))
+    result = verify(
+        root,
+        VerifyOptions(
+            stages=frozenset({Stage.DATA, Stage.RUN}), cache_dir=cache, run=_local(tmp_path / "o2", allow_differs=True)
+        ),
+    )
     assert result.run is not None and result.run.notebooks[0].verdict != "failed"
     assert doi_env.count == sent, "the data was found in the cache"
     # the local engine's environment lives under --cache-dir too, one for both commands

@@ -32,9 +32,24 @@ def wheelhouse(factory: pytest.TempPathFactory) -> Path:
         return _MADE[session]
     folder = factory.mktemp("wheelhouse")
     # hatchling: pip builds the checkout in an isolated environment that needs its build backend
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-                           "--wheel-dir", str(folder), str(ROOT), "hatchling"],
-                          capture_output=True, text=True, timeout=1200, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--wheel-dir",
+            str(folder),
+            str(ROOT),
+            "hatchling",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
     assert proc.returncode == 0, f"pip wheel of paperpack's dependencies failed:\n{proc.stdout}\n{proc.stderr}"
     for own in folder.glob("paperpack-*.whl"):
         own.unlink()

@@ -12,5 +12,16 @@ from .queue import SourceKind, Submission, parse_queue, read_queue
 from .runner import DEFAULT_OUT, BatchOptions, BatchResult, run_batch
 from .state import FailureKind, Status, SubmissionResult
 
-__all__ = ["Submission", "SourceKind", "read_queue", "parse_queue", "BatchOptions", "BatchResult", "run_batch",
-           "DEFAULT_OUT", "Status", "FailureKind", "SubmissionResult"]
+__all__ = [
+    "Submission",
+    "SourceKind",
+    "read_queue",
+    "parse_queue",
+    "BatchOptions",
+    "BatchResult",
+    "run_batch",
+    "DEFAULT_OUT",
+    "Status",
+    "FailureKind",
+    "SubmissionResult",
+]

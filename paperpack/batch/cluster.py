@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..errors import UsageError
 
@@ -35,13 +36,16 @@ def _distributed() -> Any:
     try:
         import distributed
     except ImportError:
-        raise UsageError("batch mode needs Dask's distributed package",
-                         hint="pip install 'paperpack[dask]' (or 'paperpack[hpc]' for --cluster slurm|pbs)") from None
+        raise UsageError(
+            "batch mode needs Dask's distributed package",
+            hint="pip install 'paperpack[dask]' (or 'paperpack[hpc]' for --cluster slurm|pbs)",
+        ) from None
     return distributed
 
 
-def jobqueue_cluster(kind: str, *, jobs: int = 1, memory: str | None = None, walltime: str | None = None,
-                     **overrides: Any) -> Any:
+def jobqueue_cluster(
+    kind: str, *, jobs: int = 1, memory: str | None = None, walltime: str | None = None, **overrides: Any
+) -> Any:
     """A dask-jobqueue ``SLURMCluster`` or ``PBSCluster`` whose jobs each run one batch worker.
 
     Each job is one worker process with one thread and the ``docker=1`` resource (harmless where
@@ -53,14 +57,20 @@ def jobqueue_cluster(kind: str, *, jobs: int = 1, memory: str | None = None, wal
     try:
         import dask_jobqueue
     except ImportError:
-        raise UsageError(f"--cluster {kind} needs dask-jobqueue",
-                         hint="pip install 'paperpack[hpc]'") from None
+        raise UsageError(f"--cluster {kind} needs dask-jobqueue", hint="pip install 'paperpack[hpc]'") from None
     classes = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}
     if kind not in classes:
-        raise UsageError(f"--cluster {kind!r} is not one of {', '.join(CLUSTERS)}",
-                         hint="use --cluster slurm or --cluster pbs, or --scheduler ADDRESS for another cluster")
-    settings: dict[str, Any] = {"cores": 1, "processes": 1, "memory": memory or "4GB",
-                                "worker_extra_args": ["--resources", f"{RESOURCE}=1"], "job_name": "paperpack-batch"}
+        raise UsageError(
+            f"--cluster {kind!r} is not one of {', '.join(CLUSTERS)}",
+            hint="use --cluster slurm or --cluster pbs, or --scheduler ADDRESS for another cluster",
+        )
+    settings: dict[str, Any] = {
+        "cores": 1,
+        "processes": 1,
+        "memory": memory or "4GB",
+        "worker_extra_args": ["--resources", f"{RESOURCE}=1"],
+        "job_name": "paperpack-batch",
+    }
     if walltime:
         settings["walltime"] = walltime
     settings.update(overrides)
@@ -70,16 +80,19 @@ def jobqueue_cluster(kind: str, *, jobs: int = 1, memory: str | None = None, wal
 
 
 @contextlib.contextmanager
-def connect(*, jobs: int = 1, scheduler: str | None = None, cluster: str | None = None,
-            memory: str | None = None) -> Iterator[Any]:
+def connect(
+    *, jobs: int = 1, scheduler: str | None = None, cluster: str | None = None, memory: str | None = None
+) -> Iterator[Any]:
     """A ``distributed.Client`` for the batch; what was started here is stopped on leaving."""
     distributed = _distributed()
     if scheduler is not None:
         try:
             client = distributed.Client(scheduler, timeout="30s")
         except OSError as exc:
-            raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
-                             hint="check the address (tcp://HOST:8786) and that the scheduler runs") from None
+            raise UsageError(
+                f"cannot reach the Dask scheduler at {scheduler}: {exc}",
+                hint="check the address (tcp://HOST:8786) and that the scheduler runs",
+            ) from None
         with client:
             yield client
         return
@@ -90,9 +103,18 @@ def connect(*, jobs: int = 1, scheduler: str | None = None, cluster: str | None 
                 yield client
         return
     # two threads: one task verifies while the next fetches (each worker verifies one at a time: task.py's slot)
-    with distributed.LocalCluster(n_workers=jobs, threads_per_worker=2, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR) as local, \
-            distributed.Client(local) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=jobs,
+            threads_per_worker=2,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            memory_limit=0,
+            silence_logs=logging.ERROR,
+        ) as local,
+        distributed.Client(local) as client,
+    ):
         yield client
 
 

@@ -46,54 +46,102 @@ class Fetched:
 def git_env() -> dict[str, str]:
     """The environment git runs with: no prompt, no system or user configuration, no askpass."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-                "GIT_ASKPASS": "true", "SSH_ASKPASS": "true", "GIT_PROTOCOL_FROM_USER": "0", "LC_ALL": "C"})
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_ASKPASS": "true",
+            "SSH_ASKPASS": "true",
+            "GIT_PROTOCOL_FROM_USER": "0",
+            "LC_ALL": "C",
+        }
+    )
     return env
 
 
 def _protocol_config(source: str) -> list[str]:
     allowed = "https" if source.lower().startswith("https://") else "file"
-    return ["-c", "protocol.allow=never", "-c", f"protocol.{allowed}.allow=always", "-c", "core.hooksPath=/dev/null",
-            "-c", "core.fsmonitor=false", "-c", "credential.helper="]
+    return [
+        "-c",
+        "protocol.allow=never",
+        "-c",
+        f"protocol.{allowed}.allow=always",
+        "-c",
+        "core.hooksPath=/dev/null",
+        "-c",
+        "core.fsmonitor=false",
+        "-c",
+        "credential.helper=",
+    ]
 
 
-def _git(args: list[str], source: str, *, cwd: Path | None = None, what: str,
-         submission: Submission) -> subprocess.CompletedProcess[str]:
+def _git(
+    args: list[str], source: str, *, cwd: Path | None = None, what: str, submission: Submission
+) -> subprocess.CompletedProcess[str]:
     cmd = ["git", *_protocol_config(source), *args]
     try:
-        out = subprocess.run(cmd, cwd=cwd, env=git_env(), capture_output=True, text=True, timeout=GIT_TIMEOUT,
-                             stdin=subprocess.DEVNULL, check=False)
+        out = subprocess.run(
+            cmd,
+            cwd=cwd,
+            env=git_env(),
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        raise FetchError(f"{submission.id}: {what} took longer than {GIT_TIMEOUT:.0f} s ({source})",
-                         hint="check that the git server answers, then run the batch again") from None
+        raise FetchError(
+            f"{submission.id}: {what} took longer than {GIT_TIMEOUT:.0f} s ({source})",
+            hint="check that the git server answers, then run the batch again",
+        ) from None
     except OSError as exc:
         raise FetchError(f"{submission.id}: cannot run git: {exc}", hint="install git") from None
     if out.returncode != 0:
         lines = (out.stderr or out.stdout).strip().splitlines()
         detail = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines[-3:]
-        raise FetchError(f"{submission.id}: {what} failed for {source}: {' / '.join(detail) or 'no message'}",
-                         hint="check that the URL or folder exists and is a git repository you can read, and "
-                              "that the ref exists (a branch, a tag or a full commit hash)")
+        raise FetchError(
+            f"{submission.id}: {what} failed for {source}: {' / '.join(detail) or 'no message'}",
+            hint="check that the URL or folder exists and is a git repository you can read, and "
+            "that the ref exists (a branch, a tag or a full commit hash)",
+        )
     return out
 
 
 def _fetch_git(sub: Submission, dest: Path) -> Fetched:
-    _git(["clone", "--no-checkout", "--quiet", "--template=", "--", sub.source, str(dest)], sub.source,
-         what="git clone", submission=sub)
+    _git(
+        ["clone", "--no-checkout", "--quiet", "--template=", "--", sub.source, str(dest)],
+        sub.source,
+        what="git clone",
+        submission=sub,
+    )
     commit = "HEAD"
     if sub.ref is not None:
         for candidate in (f"refs/tags/{sub.ref}", f"refs/remotes/origin/{sub.ref}", sub.ref):
-            found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options",
-                                    f"{candidate}^{{commit}}"], cwd=dest, env=git_env(), capture_output=True,
-                                   text=True, check=False)
+            found = subprocess.run(
+                ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{candidate}^{{commit}}"],
+                cwd=dest,
+                env=git_env(),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if found.returncode == 0:
                 commit = found.stdout.strip()
                 break
         else:
-            raise FetchError(f"{sub.id}: ref {sub.ref!r} is not a branch, tag or commit of {sub.source}",
-                             hint="fix the ref in the queue (branches and tags by name, commits by their full hash)")
-    _git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit, "--"], sub.source, cwd=dest,
-         what="git checkout", submission=sub)
+            raise FetchError(
+                f"{sub.id}: ref {sub.ref!r} is not a branch, tag or commit of {sub.source}",
+                hint="fix the ref in the queue (branches and tags by name, commits by their full hash)",
+            )
+    _git(
+        ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit, "--"],
+        sub.source,
+        cwd=dest,
+        what="git checkout",
+        submission=sub,
+    )
     head = _git(["rev-parse", "HEAD"], sub.source, cwd=dest, what="git rev-parse", submission=sub).stdout.strip()
     return Fetched(dest, head)
 
@@ -118,8 +166,10 @@ def _fetch_archive(sub: Submission, dest: Path) -> Fetched:
     except UnsafeArchiveError:
         raise
     except DataError as exc:
-        raise FetchError(f"{sub.id}: {archive.name} cannot be unpacked: {exc}",
-                         hint="give a zip or tar archive of the repository (tar.gz, tar.bz2, tar.xz)") from None
+        raise FetchError(
+            f"{sub.id}: {archive.name} cannot be unpacked: {exc}",
+            hint="give a zip or tar archive of the repository (tar.gz, tar.bz2, tar.xz)",
+        ) from None
     return Fetched(_single_folder(dest), f"sha256:{digest}")
 
 

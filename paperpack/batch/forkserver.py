@@ -44,12 +44,32 @@ __all__ = ["ForkServer", "Forked", "PRELOAD", "server", "enabled"]
 log = logging.getLogger(__name__)
 
 #: what a pipeline imports, done once in the server (the stages verify() imports when it reaches them)
-PRELOAD = ("paperpack.batch.pipeline", "paperpack.verify", "paperpack.validate", "paperpack.checks",
-           "paperpack.image", "paperpack.image.builder", "paperpack.image.readiness", "paperpack.run.api",
-           "paperpack.run.engines", "paperpack.run.results", "paperpack.run.plan", "paperpack.report.publish",
-           "paperpack.data", "paperpack.image._r2d", "paperpack.run.local", "paperpack.run.runner",
-           "paperpack.run.venv", "paperpack.notebook.pysource", "nbformat", "nbclient", "jupyter_client", "jsonschema",
-           "jinja2", "requests")
+PRELOAD = (
+    "paperpack.batch.pipeline",
+    "paperpack.verify",
+    "paperpack.validate",
+    "paperpack.checks",
+    "paperpack.image",
+    "paperpack.image.builder",
+    "paperpack.image.readiness",
+    "paperpack.run.api",
+    "paperpack.run.engines",
+    "paperpack.run.results",
+    "paperpack.run.plan",
+    "paperpack.report.publish",
+    "paperpack.data",
+    "paperpack.image._r2d",
+    "paperpack.run.local",
+    "paperpack.run.runner",
+    "paperpack.run.venv",
+    "paperpack.notebook.pysource",
+    "nbformat",
+    "nbclient",
+    "jupyter_client",
+    "jsonschema",
+    "jinja2",
+    "requests",
+)
 #: set to 0 to start every pipeline as a fresh process (``python -m paperpack.batch``) instead
 ENV_SWITCH = "PAPERPACK_BATCH_FORK"
 #: bytes of one request message (a submission and the batch's settings, as JSON)
@@ -61,8 +81,12 @@ SERVE = "import sys; from paperpack.batch.forkserver import server; sys.exit(ser
 
 def enabled() -> bool:
     """Whether pipelines are forked from a server here: Linux (``PR_SET_PDEATHSIG``, pidfds), not switched off."""
-    return (sys.platform.startswith("linux") and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")
-            and os.environ.get(ENV_SWITCH, "1") != "0")
+    return (
+        sys.platform.startswith("linux")
+        and hasattr(os, "pidfd_open")
+        and hasattr(socket, "send_fds")
+        and os.environ.get(ENV_SWITCH, "1") != "0"
+    )
 
 
 def die_with_parent(sig: int) -> None:
@@ -82,6 +106,7 @@ def _threads() -> int:
 
 
 # --- the server -------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Child:
@@ -209,6 +234,7 @@ def server(argv: list[str] | None = None) -> int:
 
 # --- the worker's side ------------------------------------------------------------------------------------------
 
+
 def _ended(pidfd: int) -> bool:
     """Whether the process of ``pidfd`` has ended (a pidfd is readable then)."""
     poller = select.poll()
@@ -302,11 +328,18 @@ class ForkServer:
         started: list[Any] = []
         ready = threading.Event()
 
-        def keep() -> None:  # PR_SET_PDEATHSIG fires when the *thread* that started the server ends: this one never does
+        def keep() -> (
+            None
+        ):  # PR_SET_PDEATHSIG fires when the *thread* that started the server ends: this one never does
             try:
-                started.append(subprocess.Popen(
-                    [sys.executable, "-c", SERVE, str(theirs.fileno()), str(os.getpid())],
-                    stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True))
+                started.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", SERVE, str(theirs.fileno()), str(os.getpid())],
+                        stdin=subprocess.DEVNULL,
+                        pass_fds=(theirs.fileno(),),
+                        start_new_session=True,
+                    )
+                )
             except BaseException as exc:  # noqa: BLE001 -- reported to the caller below
                 started.append(exc)
             ready.set()
@@ -362,5 +395,3 @@ _SERVER = ForkServer()
 def spawn(request: dict[str, Any], sink: int, announce: int) -> Forked:
     """Fork a pipeline from this worker process's fork server (see :class:`ForkServer`)."""
     return _SERVER.spawn(request, sink, announce)
-
-

@@ -11,14 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any
 
 from .._version import __version__
-from ..util.atomic import write_atomic, write_json_atomic
 from ..report.junit import NotebookCase, PaperRun, Stopped, render_runs
 from ..report.paper import PaperClass
+from ..util.atomic import write_atomic, write_json_atomic
 from .queue import Submission
 from .state import Layout, Status, SubmissionResult, read_state
 
@@ -26,6 +27,8 @@ __all__ = ["BatchEntry", "collect", "write_index", "INDEX_JSON", "INDEX_HTML", "
 
 INDEX_JSON, INDEX_HTML, JUNIT = "index.json", "index.html", "batch.junit.xml"
 INDEX_VERSION = 1
+
+
 @dataclass(frozen=True)
 class BatchEntry:
     """A queue entry and where it stands: its result when it finished."""
@@ -36,9 +39,14 @@ class BatchEntry:
     reused: bool = False  # finished by an earlier batch run at the same revision and paperpack version
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.submission.id, "source": self.submission.source, "ref": self.submission.ref,
-                "status": self.status.value, "reused": self.reused,
-                "result": self.result.to_dict() if self.result else None}
+        return {
+            "id": self.submission.id,
+            "source": self.submission.source,
+            "ref": self.submission.ref,
+            "status": self.status.value,
+            "reused": self.reused,
+            "result": self.result.to_dict() if self.result else None,
+        }
 
 
 def collect(layout: Layout, submissions: list[Submission], reused: Collection[str] = ()) -> list[BatchEntry]:
@@ -57,17 +65,46 @@ def _paper_run(entry: BatchEntry) -> PaperRun:
     sub, result = entry.submission, entry.result
     extra = {"source": sub.source, "ref": sub.ref or "", "status": entry.status.value}
     if result is None:
-        return PaperRun(sub.id, PaperClass.NOT_RUN.value, "not run", classname=sub.id, verdict_case=True,
-                        properties=extra, stopped=Stopped("interrupted", f"not finished ({entry.status.value})",
-                                                          "the batch stopped before this submission finished"))
+        return PaperRun(
+            sub.id,
+            PaperClass.NOT_RUN.value,
+            "not run",
+            classname=sub.id,
+            verdict_case=True,
+            properties=extra,
+            stopped=Stopped(
+                "interrupted",
+                f"not finished ({entry.status.value})",
+                "the batch stopped before this submission finished",
+            ),
+        )
     failure = result.failure
-    stopped = None if failure is None else Stopped(
-        failure.kind.value, f"{failure.kind.value}: {failure.message}",
-        f"{failure.message}\nhint: {failure.hint}" if failure.hint else failure.message)
-    notebooks = tuple(NotebookCase(nb.path, nb.verdict, nb.status, nb.duration, nb.message, nb.comparison, nb.error)
-                      for nb in result.notebooks)
-    return PaperRun(sub.id, result.verdict, result.label, tuple(result.reasons), result.commit, notebooks,
-                    result.duration, stopped, classname=sub.id, verdict_case=True, properties=extra)
+    stopped = (
+        None
+        if failure is None
+        else Stopped(
+            failure.kind.value,
+            f"{failure.kind.value}: {failure.message}",
+            f"{failure.message}\nhint: {failure.hint}" if failure.hint else failure.message,
+        )
+    )
+    notebooks = tuple(
+        NotebookCase(nb.path, nb.verdict, nb.status, nb.duration, nb.message, nb.comparison, nb.error)
+        for nb in result.notebooks
+    )
+    return PaperRun(
+        sub.id,
+        result.verdict,
+        result.label,
+        tuple(result.reasons),
+        result.commit,
+        notebooks,
+        result.duration,
+        stopped,
+        classname=sub.id,
+        verdict_case=True,
+        properties=extra,
+    )
 
 
 _STYLE = """
@@ -110,7 +147,9 @@ def _csp_hash(text: str) -> str:
 
 def _cell(text: str, sort: str | None = None, css: str = "") -> str:
     cls = f' class="{html.escape(css, quote=True)}"' if css else ""
-    return f'<td{cls} data-sort="{html.escape(sort if sort is not None else text, quote=True)}">{html.escape(text)}</td>'
+    return (
+        f'<td{cls} data-sort="{html.escape(sort if sort is not None else text, quote=True)}">{html.escape(text)}</td>'
+    )
 
 
 def _row(entry: BatchEntry, layout: Layout) -> str:
@@ -126,29 +165,37 @@ def _row(entry: BatchEntry, layout: Layout) -> str:
         why = ", ".join(result.reasons)
     report = layout.submission(sub.id) / "report.html"
     name = html.escape(sub.id)
-    link = (f'<a href="{html.escape(sub.id, quote=True)}/report.html" rel="noopener noreferrer">{name}</a>'
-            if report.is_file() and not report.is_symlink() else name)
+    link = (
+        f'<a href="{html.escape(sub.id, quote=True)}/report.html" rel="noopener noreferrer">{name}</a>'
+        if report.is_file() and not report.is_symlink()
+        else name
+    )
     commit = (result.commit if result else None) or ""
     duration = result.duration if result else 0.0
     if result is None:
         label = entry.status.value
     else:
         label = result.label if result.failure is None else f"failed ({result.failure.kind.value})"
-    return ("<tr>" + f'<td data-sort="{html.escape(sub.id, quote=True)}">{link}</td>'
-            + f'<td data-sort="{html.escape(commit, quote=True)}"><code>{html.escape(commit[:19])}</code></td>'
-            + _cell(label, f"{_ORDER.get(verdict, 99)} {label}", f"v-{verdict}")
-            + _cell(why, css="reasons")
-            + _cell(f"{duration:.1f} s", f"{duration:.3f}")
-            + _cell("earlier run" if entry.reused else "this run") + "</tr>")
+    return (
+        "<tr>"
+        + f'<td data-sort="{html.escape(sub.id, quote=True)}">{link}</td>'
+        + f'<td data-sort="{html.escape(commit, quote=True)}"><code>{html.escape(commit[:19])}</code></td>'
+        + _cell(label, f"{_ORDER.get(verdict, 99)} {label}", f"v-{verdict}")
+        + _cell(why, css="reasons")
+        + _cell(f"{duration:.1f} s", f"{duration:.3f}")
+        + _cell("earlier run" if entry.reused else "this run")
+        + "</tr>"
+    )
 
 
 def _html(entries: list[BatchEntry], layout: Layout) -> str:
-    csp = (f"default-src 'none'; style-src {_csp_hash(_STYLE)}; script-src {_csp_hash(_SCRIPT)}; "
-           "img-src 'none'; base-uri 'none'; form-action 'none'")
+    csp = (
+        f"default-src 'none'; style-src {_csp_hash(_STYLE)}; script-src {_csp_hash(_SCRIPT)}; "
+        "img-src 'none'; base-uri 'none'; form-action 'none'"
+    )
     counts: dict[str, int] = {}
     for e in entries:
-        key = e.result.verdict if e.result and e.result.failure is None else (
-            "failed" if e.result else e.status.value)
+        key = e.result.verdict if e.result and e.result.failure is None else ("failed" if e.result else e.status.value)
         counts[key] = counts.get(key, 0) + 1
     summary = ", ".join(f"{html.escape(k)}: {v}" for k, v in sorted(counts.items()))
     rows = "\n".join(_row(e, layout) for e in entries)
@@ -172,8 +219,10 @@ def _html(entries: list[BatchEntry], layout: Layout) -> str:
 def write_index(layout: Layout, entries: list[BatchEntry]) -> list[Path]:
     """Write ``index.json``, ``index.html`` and ``batch.junit.xml``; return their paths."""
     out = layout.out
-    write_json_atomic(out / INDEX_JSON, {"version": INDEX_VERSION, "paperpack": __version__,
-                                         "submissions": [e.to_dict() for e in entries]})
+    write_json_atomic(
+        out / INDEX_JSON,
+        {"version": INDEX_VERSION, "paperpack": __version__, "submissions": [e.to_dict() for e in entries]},
+    )
     write_atomic(out / INDEX_HTML, _html(entries, layout))
     write_atomic(out / JUNIT, render_runs("paperpack batch", (_paper_run(e) for e in entries)))
     return [out / INDEX_JSON, out / INDEX_HTML, out / JUNIT]

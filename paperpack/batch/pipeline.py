@@ -26,16 +26,27 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ..errors import (BuildError, ConfigError, EngineError, FetchError, PaperpackError, UnsafeArchiveError)
+from ..errors import BuildError, ConfigError, EngineError, FetchError, PaperpackError, UnsafeArchiveError
 from .fetch import fetch
 from .queue import Submission
-from .state import (Failure, FailureKind, Layout, NotebookLine, State, Status, SubmissionResult, bounded, read_state,
-                    write_state)
+from .state import (
+    Failure,
+    FailureKind,
+    Layout,
+    NotebookLine,
+    State,
+    Status,
+    SubmissionResult,
+    bounded,
+    read_state,
+    write_state,
+)
 
 if TYPE_CHECKING:
     from ..verify import Result
@@ -120,25 +131,45 @@ def _failure(exc: BaseException) -> Failure:
     if isinstance(exc, PaperpackError):
         return Failure(FailureKind.ERROR, f"{type(exc).__name__}: {exc}", hint)
     tail = "".join(traceback.format_exception(exc)[-6:])
-    return Failure(FailureKind.CRASH, f"unexpected {type(exc).__name__}: {exc}\n{tail}",
-                   "a bug in paperpack: report it with this message")
+    return Failure(
+        FailureKind.CRASH,
+        f"unexpected {type(exc).__name__}: {exc}\n{tail}",
+        "a bug in paperpack: report it with this message",
+    )
 
 
 def _result(sub: Submission, commit: str, verified: Result, started: float) -> SubmissionResult:
     verdict = verified.verdict
     run = verified.run
-    notebooks = [NotebookLine(nb.path, str(nb.verdict), str(nb.status), nb.duration, bounded(nb.message or ""),
-                              bounded(nb.comparison), bounded(nb.error))
-                 for nb in (run.notebooks if run is not None else [])]
+    notebooks = [
+        NotebookLine(
+            nb.path,
+            str(nb.verdict),
+            str(nb.status),
+            nb.duration,
+            bounded(nb.message or ""),
+            bounded(nb.comparison),
+            bounded(nb.error),
+        )
+        for nb in (run.notebooks if run is not None else [])
+    ]
     written = [verified.report_path] if verified.report_path else []
     written += list(verified.published.written) if verified.published else []
-    return SubmissionResult(id=sub.id, status=Status.DONE, commit=commit, verdict=verdict.cls.value,
-                            label=verdict.label(), reasons=[r.value for r in verdict.reasons], notebooks=notebooks,
-                            duration=time.monotonic() - started, engine=verified.engine.name if verified.engine
-                            else None, image=verified.engine.image if verified.engine else None,
-                            reports=sorted({Path(p).name for p in written}),
-                            image_reused=verified.build.reused if verified.build is not None else None,
-                            validation_errors=verified.findings.errors)
+    return SubmissionResult(
+        id=sub.id,
+        status=Status.DONE,
+        commit=commit,
+        verdict=verdict.cls.value,
+        label=verdict.label(),
+        reasons=[r.value for r in verdict.reasons],
+        notebooks=notebooks,
+        duration=time.monotonic() - started,
+        engine=verified.engine.name if verified.engine else None,
+        image=verified.engine.image if verified.engine else None,
+        reports=sorted({Path(p).name for p in written}),
+        image_reused=verified.build.reused if verified.build is not None else None,
+        validation_errors=verified.findings.errors,
+    )
 
 
 def _verify(root: Path, sub: Submission, config: TaskConfig) -> Result:
@@ -149,9 +180,15 @@ def _verify(root: Path, sub: Submission, config: TaskConfig) -> Result:
     options = VerifyOptions(
         validate=ValidateSettings(offline=True),
         build=BuildSettings(mode=config.mode, timeout=config.timeout, image_name=IMAGE_NAME),
-        run=RunSettings(engine=config.engine, out_dir=layout.submission(sub.id), untrusted=True,
-                        limits=Limits(timeout=config.timeout, memory=config.memory)),
-        cache_dir=Path(config.cache_dir) if config.cache_dir else None, shown_path=sub.id)
+        run=RunSettings(
+            engine=config.engine,
+            out_dir=layout.submission(sub.id),
+            untrusted=True,
+            limits=Limits(timeout=config.timeout, memory=config.memory),
+        ),
+        cache_dir=Path(config.cache_dir) if config.cache_dir else None,
+        shown_path=sub.id,
+    )
     return verify(root, options)
 
 
@@ -213,8 +250,14 @@ def _image_lock(root: Path, config: TaskConfig, layout: Layout) -> contextlib.Ab
     return _locked_file(layout.private / "locks" / f"image-{hashlib.sha256(tag.encode()).hexdigest()[:20]}.lock")
 
 
-def run_submission(sub: Submission, config: TaskConfig, *, worker_pid: int | None = None,
-                   slots: Sequence[Path] = (), started_fd: int | None = None) -> int:
+def run_submission(
+    sub: Submission,
+    config: TaskConfig,
+    *,
+    worker_pid: int | None = None,
+    slots: Sequence[Path] = (),
+    started_fd: int | None = None,
+) -> int:
     """Fetch and verify ``sub``; record it in ``state.json``. Returns 0, or :data:`EXIT_INTERRUPTED`.
 
     ``slots``: lock files, one of which is held while verifying, so a worker (or a machine) verifies
@@ -226,8 +269,14 @@ def run_submission(sub: Submission, config: TaskConfig, *, worker_pid: int | Non
         return _locked(sub, config, layout, worker_pid, slots, started_fd)
 
 
-def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int | None, slots: Sequence[Path],
-            started_fd: int | None) -> int:
+def _locked(
+    sub: Submission,
+    config: TaskConfig,
+    layout: Layout,
+    worker_pid: int | None,
+    slots: Sequence[Path],
+    started_fd: int | None,
+) -> int:
     prior = read_state(layout, sub.id)
     out, work = layout.submission(sub.id), layout.workspace(sub.id)
     if prior is None or not prior.status.final:
@@ -235,8 +284,9 @@ def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int
             log.warning("%s: starting over (the last attempt stopped while %s)", sub.id, prior.status)
         _clear(out)  # an interrupted attempt's partial output
     _clear(work)
-    state = State(sub.id, Status.FETCHING, attempt=(prior.attempt if prior else 0) + 1, pid=os.getpid(),
-                  worker_pid=worker_pid)
+    state = State(
+        sub.id, Status.FETCHING, attempt=(prior.attempt if prior else 0) + 1, pid=os.getpid(), worker_pid=worker_pid
+    )
     if prior is not None and prior.status.final:
         state.commit = prior.commit
     out.mkdir(parents=True, exist_ok=True)
@@ -248,8 +298,9 @@ def _locked(sub: Submission, config: TaskConfig, layout: Layout, worker_pid: int
         except PaperpackError as exc:
             _clear(out, keep=("state.json",))  # an earlier revision's reports are not this one's
             state.status, state.commit = Status.FAILED, None
-            state.result = SubmissionResult(sub.id, Status.FAILED, failure=_failure(exc),
-                                            duration=time.monotonic() - started)
+            state.result = SubmissionResult(
+                sub.id, Status.FAILED, failure=_failure(exc), duration=time.monotonic() - started
+            )
             write_state(layout, state)
             return 0
         state.commit = fetched.commit
@@ -290,8 +341,7 @@ def _announce(fd: int | None) -> None:
         os.close(fd)
 
 
-def _verify_stage(sub: Submission, config: TaskConfig, layout: Layout, state: State, root: Path,
-                  started: float) -> int:
+def _verify_stage(sub: Submission, config: TaskConfig, layout: Layout, state: State, root: Path, started: float) -> int:
     _clear(layout.submission(sub.id), keep=("state.json",))
     commit = state.commit
     assert commit is not None
@@ -304,8 +354,9 @@ def _verify_stage(sub: Submission, config: TaskConfig, layout: Layout, state: St
         raise
     except Exception as exc:  # noqa: BLE001 -- a failure is recorded with its cause; the other submissions go on
         state.status = Status.FAILED
-        state.result = SubmissionResult(sub.id, Status.FAILED, commit=commit, failure=_failure(exc),
-                                        duration=time.monotonic() - started)
+        state.result = SubmissionResult(
+            sub.id, Status.FAILED, commit=commit, failure=_failure(exc), duration=time.monotonic() - started
+        )
         write_state(layout, state)
         return 0
     if not verified.complete and _STOPPING:  # verify() stopped its runs: the next attempt starts over
@@ -342,6 +393,10 @@ def serve(request: dict[str, Any]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if request.get("die_with"):
         log.info("pipeline %d forked from the worker's fork server %d", os.getpid(), request["die_with"])
-    return run_submission(Submission.from_dict(request["submission"]), TaskConfig(**request["config"]),
-                          worker_pid=int(request["parent"]), slots=[Path(p) for p in request.get("slots") or ()],
-                          started_fd=started_fd)
+    return run_submission(
+        Submission.from_dict(request["submission"]),
+        TaskConfig(**request["config"]),
+        worker_pid=int(request["parent"]),
+        slots=[Path(p) for p in request.get("slots") or ()],
+        started_fd=started_fd,
+    )

@@ -13,9 +13,10 @@ import enum
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import QueueError
 
@@ -56,7 +57,7 @@ class Submission:
         return {**asdict(self), "kind": self.kind.value}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Submission":
+    def from_dict(cls, data: dict[str, Any]) -> Submission:
         return cls(id=data["id"], source=data["source"], ref=data.get("ref"), kind=SourceKind(data["kind"]))
 
 
@@ -64,9 +65,11 @@ def check_id(value: object, where: str) -> str:
     """``value`` as a submission id, or :class:`QueueError` saying what a safe id is."""
     text = str(value).strip() if value is not None else ""
     if not _ID.fullmatch(text) or text in RESERVED_IDS or ".." in text:
-        raise QueueError(f"{where}: id {text!r} is not a safe folder name",
-                         hint="use 1-100 letters, digits, '.', '-' or '_', starting with a letter or digit "
-                              "(it names the submission's output folder)")
+        raise QueueError(
+            f"{where}: id {text!r} is not a safe folder name",
+            hint="use 1-100 letters, digits, '.', '-' or '_', starting with a letter or digit "
+            "(it names the submission's output folder)",
+        )
     return text
 
 
@@ -75,8 +78,10 @@ def _check_ref(value: object, where: str) -> str | None:
         return None
     text = str(value).strip()
     if not _REF.fullmatch(text) or ".." in text or text.endswith((".lock", "/")):
-        raise QueueError(f"{where}: ref {text!r} is not a commit, tag or branch name",
-                         hint="give a commit hash, a tag or a branch name (no leading '-', no '..', no spaces)")
+        raise QueueError(
+            f"{where}: ref {text!r} is not a commit, tag or branch name",
+            hint="give a commit hash, a tag or a branch name (no leading '-', no '..', no spaces)",
+        )
     return text
 
 
@@ -88,9 +93,11 @@ def _source(value: object, where: str, base: Path) -> tuple[str, SourceKind]:
     if lowered.startswith(_SCHEMES):
         return text, SourceKind.GIT
     if "://" in text or re.match(r"^[\w.-]+@[\w.-]+:", text) or lowered.startswith(("ext::", "fd::")):
-        raise QueueError(f"{where}: source {text!r} uses a protocol batch mode does not fetch",
-                         hint="only file:// and https:// git URLs and local paths are fetched (no ssh, git://, "
-                              "http:// or transport helpers); clone it yourself and give the local folder")
+        raise QueueError(
+            f"{where}: source {text!r} uses a protocol batch mode does not fetch",
+            hint="only file:// and https:// git URLs and local paths are fetched (no ssh, git://, "
+            "http:// or transport helpers); clone it yourself and give the local folder",
+        )
     path = Path(text).expanduser()
     path = path if path.is_absolute() else base / path
     if path.name.lower().endswith(_ARCHIVES):
@@ -103,22 +110,30 @@ def _submissions(rows: Iterable[tuple[str, Any]], base: Path) -> list[Submission
     seen: dict[str, str] = {}
     for where, row in rows:
         if not isinstance(row, dict):
-            raise QueueError(f"{where}: expected a mapping with id, source and ref, got {type(row).__name__}",
-                             hint="write each submission as {id: ..., source: ..., ref: ...}")
+            raise QueueError(
+                f"{where}: expected a mapping with id, source and ref, got {type(row).__name__}",
+                hint="write each submission as {id: ..., source: ..., ref: ...}",
+            )
         unknown = sorted(set(map(str, row)) - set(_FIELDS))
         if unknown:
-            raise QueueError(f"{where}: unknown field(s) {', '.join(unknown)}",
-                             hint="a submission has id, source and (optionally) ref")
+            raise QueueError(
+                f"{where}: unknown field(s) {', '.join(unknown)}",
+                hint="a submission has id, source and (optionally) ref",
+            )
         ident = check_id(row.get("id"), where)
         if ident.lower() in seen:
-            raise QueueError(f"{where}: id {ident!r} already used at {seen[ident.lower()]}",
-                             hint="give every submission its own id (ids differing only in case clash too)")
+            raise QueueError(
+                f"{where}: id {ident!r} already used at {seen[ident.lower()]}",
+                hint="give every submission its own id (ids differing only in case clash too)",
+            )
         seen[ident.lower()] = where
         source, kind = _source(row.get("source"), where, base)
         ref = _check_ref(row.get("ref"), where)
         if ref is not None and kind is not SourceKind.GIT:
-            raise QueueError(f"{where}: ref {ref!r} given for a {kind.value}, which has no commits",
-                             hint="drop the ref, or give a git repository as the source")
+            raise QueueError(
+                f"{where}: ref {ref!r} given for a {kind.value}, which has no commits",
+                hint="drop the ref, or give a git repository as the source",
+            )
         out.append(Submission(ident, source, ref, kind))
     return out
 
@@ -132,13 +147,16 @@ def parse_queue(text: str, fmt: str, *, base: Path, name: str = "queue") -> list
                 try:
                     rows.append((f"{name} line {number}", json.loads(line)))
                 except json.JSONDecodeError as exc:
-                    raise QueueError(f"{name} line {number}: not JSON: {exc.msg}",
-                                     hint="write one JSON object per line") from None
+                    raise QueueError(
+                        f"{name} line {number}: not JSON: {exc.msg}", hint="write one JSON object per line"
+                    ) from None
     elif fmt == "csv":
         reader = csv.DictReader(io.StringIO(text))
         if reader.fieldnames is None or "id" not in reader.fieldnames or "source" not in reader.fieldnames:
-            raise QueueError(f"{name}: the CSV header must name the columns id, source (and optionally ref)",
-                             hint="start the file with the line: id,source,ref")
+            raise QueueError(
+                f"{name}: the CSV header must name the columns id, source (and optionally ref)",
+                hint="start the file with the line: id,source,ref",
+            )
         for number, record in enumerate(reader, 2):
             rows.append((f"{name} line {number}", {k: v for k, v in record.items() if k is not None}))
     elif fmt == "yaml":
@@ -166,12 +184,15 @@ def read_queue(path: Path) -> list[Submission]:
     suffix = path.suffix.lower()
     fmt = {".yml": "yaml", ".yaml": "yaml", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix)
     if fmt is None:
-        raise QueueError(f"{path}: cannot tell the queue format from the extension {suffix!r}",
-                         hint="name the queue file .yml/.yaml (a YAML list), .csv (id,source,ref) or .jsonl",
-                         path=path)
+        raise QueueError(
+            f"{path}: cannot tell the queue format from the extension {suffix!r}",
+            hint="name the queue file .yml/.yaml (a YAML list), .csv (id,source,ref) or .jsonl",
+            path=path,
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise QueueError(f"{path}: cannot read the queue: {exc}", hint="give a readable UTF-8 file",
-                         path=path) from None
+        raise QueueError(
+            f"{path}: cannot read the queue: {exc}", hint="give a readable UTF-8 file", path=path
+        ) from None
     return parse_queue(text, fmt, base=path.resolve().parent, name=str(path))

@@ -15,9 +15,10 @@ import dataclasses
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import UsageError
 from .cluster import connect, task_resources
@@ -51,11 +52,14 @@ class BatchOptions:
         if self.jobs < 1:
             raise UsageError(f"--jobs must be 1 or more, got {self.jobs}", hint="pass --jobs 1 or more")
         if self.scheduler and self.cluster:
-            raise UsageError("--scheduler and --cluster both given",
-                             hint="--scheduler uses a running cluster, --cluster starts one: give one of them")
+            raise UsageError(
+                "--scheduler and --cluster both given",
+                hint="--scheduler uses a running cluster, --cluster starts one: give one of them",
+            )
         if self.timeout is not None and self.timeout <= 0:
-            raise UsageError(f"--timeout must be a positive number of seconds, got {self.timeout:g}",
-                             hint="pass e.g. --timeout 3600")
+            raise UsageError(
+                f"--timeout must be a positive number of seconds, got {self.timeout:g}", hint="pass e.g. --timeout 3600"
+            )
 
 
 @dataclass
@@ -85,23 +89,29 @@ class BatchInterrupted(KeyboardInterrupt):
 def _check_out(out: Path) -> Path:
     out = out.resolve()
     if out.exists() and not out.is_dir():
-        raise UsageError(f"the batch output folder {out} exists and is not a folder",
-                         hint="pass --out-dir with a folder (new or from an earlier batch run)")
+        raise UsageError(
+            f"the batch output folder {out} exists and is not a folder",
+            hint="pass --out-dir with a folder (new or from an earlier batch run)",
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create the batch output folder {out}: {exc.strerror or exc}",
-                         hint="pass --out-dir with a folder you can write to") from None
+        raise UsageError(
+            f"cannot create the batch output folder {out}: {exc.strerror or exc}",
+            hint="pass --out-dir with a folder you can write to",
+        ) from None
     return out
 
 
 def _crashed(layout: Layout, sub: Submission, exc: BaseException) -> SubmissionResult:
     """A task that raised (its workers kept dying, a bug): recorded as the submission's failure."""
     prior = read_state(layout, sub.id)
-    failure = Failure(FailureKind.CRASH, f"{sub.id}: the task failed: {type(exc).__name__}: {exc}",
-                      "a worker running it died repeatedly (out of memory?), or a bug in paperpack")
-    state = State(sub.id, Status.FAILED, commit=prior.commit if prior else None,
-                  attempt=prior.attempt if prior else 0)
+    failure = Failure(
+        FailureKind.CRASH,
+        f"{sub.id}: the task failed: {type(exc).__name__}: {exc}",
+        "a worker running it died repeatedly (out of memory?), or a bug in paperpack",
+    )
+    state = State(sub.id, Status.FAILED, commit=prior.commit if prior else None, attempt=prior.attempt if prior else 0)
     state.result = SubmissionResult(sub.id, Status.FAILED, commit=state.commit, failure=failure)
     write_state(layout, state)
     return state.result
@@ -111,13 +121,21 @@ def task_config(options: BatchOptions, layout: Layout) -> TaskConfig:
     """The settings every task gets. The local cluster's workers share --jobs verification slots (all on this
     machine: see :func:`paperpack.batch.task.slots`); an existing or HPC cluster's keep one per worker."""
     local = options.scheduler is None and options.cluster is None
-    return TaskConfig(out_dir=str(layout.out), engine=options.engine, mode=options.mode, timeout=options.timeout,
-                      memory=options.memory, cache_dir=str(options.cache_dir.resolve()) if options.cache_dir else None,
-                      deadline=deadline_for(options.timeout), host_slots=options.jobs if local else None)
+    return TaskConfig(
+        out_dir=str(layout.out),
+        engine=options.engine,
+        mode=options.mode,
+        timeout=options.timeout,
+        memory=options.memory,
+        cache_dir=str(options.cache_dir.resolve()) if options.cache_dir else None,
+        deadline=deadline_for(options.timeout),
+        host_slots=options.jobs if local else None,
+    )
 
 
-def run_batch(submissions: list[Submission], options: BatchOptions,
-              on_result: Callable[[BatchEntry], None] | None = None) -> BatchResult:
+def run_batch(
+    submissions: list[Submission], options: BatchOptions, on_result: Callable[[BatchEntry], None] | None = None
+) -> BatchResult:
     """Verify every submission; write ``index.json``, ``index.html``, ``batch.junit.xml``."""
     layout = Layout(_check_out(options.out_dir))
     notify = on_result or (lambda entry: None)
@@ -155,19 +173,32 @@ def _reused(layout: Layout, ident: str) -> bool:
         return False
 
 
-def _dispatch(pending: list[Submission], config: TaskConfig, options: BatchOptions, layout: Layout,
-              notify: Callable[[BatchEntry], None], reused: set[str]) -> None:
+def _dispatch(
+    pending: list[Submission],
+    config: TaskConfig,
+    options: BatchOptions,
+    layout: Layout,
+    notify: Callable[[BatchEntry], None],
+    reused: set[str],
+) -> None:
     from distributed import Event, as_completed
 
-    with connect(jobs=options.jobs, scheduler=options.scheduler, cluster=options.cluster,
-                 memory=options.memory) as client:
+    with connect(
+        jobs=options.jobs, scheduler=options.scheduler, cluster=options.cluster, memory=options.memory
+    ) as client:
         resources = task_resources(client)
         run = uuid.uuid4().hex[:8]
         config = dataclasses.replace(config, stop_event=f"paperpack-batch-stop-{run}")
         futures: dict[Any, Submission] = {}
         for sub in pending:
-            future = client.submit(run_task, sub.to_dict(), config.to_dict(), key=f"paperpack-batch-{sub.id}-{run}",
-                                   pure=False, resources=resources)
+            future = client.submit(
+                run_task,
+                sub.to_dict(),
+                config.to_dict(),
+                key=f"paperpack-batch-{sub.id}-{run}",
+                pure=False,
+                resources=resources,
+            )
             futures[future] = sub
         stop = Event(f"paperpack-batch-stop-{run}", client=client)
         try:

@@ -21,8 +21,19 @@ from typing import Any
 from .._version import __version__
 from ..util.atomic import write_json_atomic
 
-__all__ = ["Status", "FailureKind", "Failure", "NotebookLine", "bounded", "SubmissionResult", "State", "Layout",
-           "read_state", "write_state", "STATE_NAME"]
+__all__ = [
+    "Status",
+    "FailureKind",
+    "Failure",
+    "NotebookLine",
+    "bounded",
+    "SubmissionResult",
+    "State",
+    "Layout",
+    "read_state",
+    "write_state",
+    "STATE_NAME",
+]
 
 STATE_NAME = "state.json"
 STATE_VERSION = 1
@@ -72,7 +83,7 @@ class Failure:
         return {"kind": self.kind.value, "message": self.message, "hint": self.hint}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Failure":
+    def from_dict(cls, data: dict[str, Any]) -> Failure:
         return cls(FailureKind(data["kind"]), str(data["message"]), str(data.get("hint") or ""))
 
 
@@ -105,8 +116,8 @@ def bounded(value: Any) -> Any:
     each list to :data:`KEPT_ITEMS` items — more than a JUnit test case shows, so it shows the same — with a line
     saying how much of a text (or a list of texts) was left out (report.json has all of it)."""
     if isinstance(value, str):
-        lines = value[:KEPT_LINES * (KEPT_CHARS + 1)].split("\n")
-        kept = [line if len(line) <= KEPT_CHARS else line[:KEPT_CHARS - 1] + "…" for line in lines[:KEPT_LINES]]
+        lines = value[: KEPT_LINES * (KEPT_CHARS + 1)].split("\n")
+        kept = [line if len(line) <= KEPT_CHARS else line[: KEPT_CHARS - 1] + "…" for line in lines[:KEPT_LINES]]
         total = value.count("\n") + 1
         return "\n".join(kept if total <= KEPT_LINES else [*kept, f"… {total - KEPT_LINES} more lines in report.json"])
     if isinstance(value, list):
@@ -145,15 +156,23 @@ class SubmissionResult:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SubmissionResult":
-        return cls(id=data["id"], status=Status(data["status"]), commit=data.get("commit"),
-                   verdict=data.get("verdict", "not-run"), label=data.get("label", "not run"),
-                   reasons=list(data.get("reasons") or []),
-                   notebooks=[NotebookLine(**nb) for nb in data.get("notebooks") or []],
-                   failure=Failure.from_dict(data["failure"]) if data.get("failure") else None,
-                   duration=float(data.get("duration") or 0.0), engine=data.get("engine"), image=data.get("image"),
-                   image_reused=data.get("image_reused"),
-                   reports=list(data.get("reports") or []), validation_errors=int(data.get("validation_errors") or 0))
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
+        return cls(
+            id=data["id"],
+            status=Status(data["status"]),
+            commit=data.get("commit"),
+            verdict=data.get("verdict", "not-run"),
+            label=data.get("label", "not run"),
+            reasons=list(data.get("reasons") or []),
+            notebooks=[NotebookLine(**nb) for nb in data.get("notebooks") or []],
+            failure=Failure.from_dict(data["failure"]) if data.get("failure") else None,
+            duration=float(data.get("duration") or 0.0),
+            engine=data.get("engine"),
+            image=data.get("image"),
+            image_reused=data.get("image_reused"),
+            reports=list(data.get("reports") or []),
+            validation_errors=int(data.get("validation_errors") or 0),
+        )
 
 
 @dataclass
@@ -172,18 +191,34 @@ class State:
     result: SubmissionResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, "id": self.id, "status": self.status.value, "commit": self.commit,
-                "paperpack": self.paperpack, "attempt": self.attempt, "updated": self.updated, "host": self.host,
-                "pid": self.pid, "worker_pid": self.worker_pid,
-                "result": self.result.to_dict() if self.result else None}
+        return {
+            "version": STATE_VERSION,
+            "id": self.id,
+            "status": self.status.value,
+            "commit": self.commit,
+            "paperpack": self.paperpack,
+            "attempt": self.attempt,
+            "updated": self.updated,
+            "host": self.host,
+            "pid": self.pid,
+            "worker_pid": self.worker_pid,
+            "result": self.result.to_dict() if self.result else None,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "State":
-        return cls(id=data["id"], status=Status(data["status"]), commit=data.get("commit"),
-                   paperpack=str(data.get("paperpack") or ""), attempt=int(data.get("attempt") or 0),
-                   updated=float(data.get("updated") or 0.0), host=str(data.get("host") or ""),
-                   pid=data.get("pid"), worker_pid=data.get("worker_pid"),
-                   result=SubmissionResult.from_dict(data["result"]) if data.get("result") else None)
+    def from_dict(cls, data: dict[str, Any]) -> State:
+        return cls(
+            id=data["id"],
+            status=Status(data["status"]),
+            commit=data.get("commit"),
+            paperpack=str(data.get("paperpack") or ""),
+            attempt=int(data.get("attempt") or 0),
+            updated=float(data.get("updated") or 0.0),
+            host=str(data.get("host") or ""),
+            pid=data.get("pid"),
+            worker_pid=data.get("worker_pid"),
+            result=SubmissionResult.from_dict(data["result"]) if data.get("result") else None,
+        )
 
     def finished_at(self, commit: str | None) -> bool:
         """Final, by this paperpack version, at ``commit`` (a known revision): nothing to redo."""
@@ -238,8 +273,20 @@ def write_state(layout: Layout, state: State, *, event: str | None = None) -> No
     state.updated = time.time()
     state.host = socket.gethostname()
     write_json_atomic(layout.state(state.id), state.to_dict())
-    line = json.dumps({"time": state.updated, "event": event or state.status.value, "status": state.status.value, "attempt": state.attempt,
-                       "commit": state.commit, "pid": os.getpid(), "host": state.host}) + "\n"
+    line = (
+        json.dumps(
+            {
+                "time": state.updated,
+                "event": event or state.status.value,
+                "status": state.status.value,
+                "attempt": state.attempt,
+                "commit": state.commit,
+                "pid": os.getpid(),
+                "host": state.host,
+            }
+        )
+        + "\n"
+    )
     path = layout.log(state.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC, 0o644)

@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 from typing import Any, Union
 
-
 from . import forkserver
 from .pipeline import EXIT_INTERRUPTED, TaskConfig
 from .queue import Submission
@@ -83,10 +82,19 @@ def _start(request: dict[str, Any], sink: int, announce: int) -> Pipeline:
         try:
             return forkserver.spawn(request, sink, announce)
         except OSError as exc:
-            log.warning("%s: no fork server (%s): starting the pipeline as a fresh process",
-                        request["submission"].get("id"), exc)
-    proc = subprocess.Popen([sys.executable, "-m", "paperpack.batch"], stdin=subprocess.PIPE, stdout=sink,
-                            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(announce,))
+            log.warning(
+                "%s: no fork server (%s): starting the pipeline as a fresh process",
+                request["submission"].get("id"),
+                exc,
+            )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperpack.batch"],
+        stdin=subprocess.PIPE,
+        stdout=sink,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        pass_fds=(announce,),
+    )
     assert proc.stdin is not None
     try:
         proc.stdin.write(json.dumps(request).encode())
@@ -99,10 +107,21 @@ def _start(request: dict[str, Any], sink: int, announce: int) -> Pipeline:
 
 def _record(layout: Layout, sub: Submission, kind: FailureKind, message: str, hint: str, started: float) -> None:
     prior = read_state(layout, sub.id)
-    state = State(sub.id, Status.FAILED, commit=prior.commit if prior else None,
-                  attempt=prior.attempt if prior else 0, pid=prior.pid if prior else None, worker_pid=os.getpid())
-    state.result = SubmissionResult(sub.id, Status.FAILED, commit=state.commit, failure=Failure(kind, message, hint),
-                                    duration=time.monotonic() - started)
+    state = State(
+        sub.id,
+        Status.FAILED,
+        commit=prior.commit if prior else None,
+        attempt=prior.attempt if prior else 0,
+        pid=prior.pid if prior else None,
+        worker_pid=os.getpid(),
+    )
+    state.result = SubmissionResult(
+        sub.id,
+        Status.FAILED,
+        commit=state.commit,
+        failure=Failure(kind, message, hint),
+        duration=time.monotonic() - started,
+    )
     write_state(layout, state)
 
 
@@ -165,8 +184,13 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
     if stop is not None and stop.is_set():  # started after the batch was stopped: nothing to stop, nothing run
         raise Interrupted(f"{sub.id}: the batch was stopped before it started")
     announced, announce = os.pipe()
-    request = {"submission": sub.to_dict(), "config": settings.to_dict(), "parent": os.getpid(),
-               "slots": [str(p) for p in slots(layout, settings)], "started_fd": announce}
+    request = {
+        "submission": sub.to_dict(),
+        "config": settings.to_dict(),
+        "parent": os.getpid(),
+        "slots": [str(p) for p in slots(layout, settings)],
+        "started_fd": announce,
+    }
     started = time.monotonic()
     timed_out, running = False, None
     with open(output, "ab") as sink:
@@ -179,8 +203,9 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
             os.close(announce)
         finished = threading.Event()
         if stop is not None:
-            threading.Thread(target=_watch, args=(stop, proc, finished, sub.id), daemon=True,
-                             name=f"paperpack-batch-watch-{sub.id}").start()
+            threading.Thread(
+                target=_watch, args=(stop, proc, finished, sub.id), daemon=True, name=f"paperpack-batch-watch-{sub.id}"
+            ).start()
         try:
             with os.fdopen(announced, "rb") as verifying:
                 verifying.read(1)  # the verification starts (or the pipeline ended): the time limit starts now
@@ -200,18 +225,28 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
     if state is not None and state.status.final and state.result is not None and not timed_out:
         return state.result.to_dict()
     if timed_out:
-        _record(layout, sub, FailureKind.TIMEOUT,
-                f"{sub.id}: the submission ran longer than its time limit of {settings.deadline:g} s and "
-                f"was stopped while {running.status if running else 'starting'}",
-                "raise --timeout (the whole submission gets 2 × timeout + 300 s), or ask the authors for a "
-                "reduced-size run (parameters in paperpack.yml)", started)
+        _record(
+            layout,
+            sub,
+            FailureKind.TIMEOUT,
+            f"{sub.id}: the submission ran longer than its time limit of {settings.deadline:g} s and "
+            f"was stopped while {running.status if running else 'starting'}",
+            "raise --timeout (the whole submission gets 2 × timeout + 300 s), or ask the authors for a "
+            "reduced-size run (parameters in paperpack.yml)",
+            started,
+        )
     elif proc.returncode == EXIT_INTERRUPTED:
         raise Interrupted(f"{sub.id}: the pipeline was stopped while {state.status if state else 'starting'}")
     else:
-        _record(layout, sub, FailureKind.CRASH,
-                f"{sub.id}: the pipeline's process ended with status {proc.returncode} while "
-                f"{state.status if state else 'starting'}:\n{_tail(output)}",
-                f"see {output}; a bug in paperpack, or the process was killed (out of memory?)", started)
+        _record(
+            layout,
+            sub,
+            FailureKind.CRASH,
+            f"{sub.id}: the pipeline's process ended with status {proc.returncode} while "
+            f"{state.status if state else 'starting'}:\n{_tail(output)}",
+            f"see {output}; a bug in paperpack, or the process was killed (out of memory?)",
+            started,
+        )
     final = read_state(layout, sub.id)
     assert final is not None and final.result is not None
     return final.result.to_dict()

@@ -8,5 +8,13 @@ from __future__ import annotations
 
 from .launch import DEFAULT_HUB, LaunchOptions, LaunchTarget, Provider, Source, launch_target, parse_hub, parse_remote
 
-__all__ = ["DEFAULT_HUB", "LaunchOptions", "LaunchTarget", "Provider", "Source", "launch_target", "parse_hub",
-           "parse_remote"]
+__all__ = [
+    "DEFAULT_HUB",
+    "LaunchOptions",
+    "LaunchTarget",
+    "Provider",
+    "Source",
+    "launch_target",
+    "parse_hub",
+    "parse_remote",
+]

@@ -24,17 +24,18 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
 from ..errors import BinderError
+from ..notebook.verdicts import Word
 from ..util.httpclient import user_agent
 from ..util.terminal import printable
 from .launch import LaunchTarget
-from ..notebook.verdicts import Word
 
 __all__ = ["Phase", "BuildEvent", "BuildOutcome", "request_build", "events", "MAX_EVENT_BYTES", "SILENCE"]
 
@@ -92,12 +93,20 @@ class BuildOutcome:
 Listener = Callable[[BuildEvent | None], None]
 
 
-def request_build(target: LaunchTarget, *, timeout: float, on_event: Listener | None = None,
-                  silence: float = SILENCE, session: requests.Session | None = None) -> BuildOutcome:
+def request_build(
+    target: LaunchTarget,
+    *,
+    timeout: float,
+    on_event: Listener | None = None,
+    silence: float = SILENCE,
+    session: requests.Session | None = None,
+) -> BuildOutcome:
     """Ask ``target.hub`` to build ``target``; follow the stream until *built* or *failed* (see the module)."""
     if timeout <= 0:
-        raise BinderError(f"--timeout {timeout:g} is not a positive number of seconds",
-                          hint="give the build's time limit in seconds, e.g. --timeout 1800")
+        raise BinderError(
+            f"--timeout {timeout:g} is not a positive number of seconds",
+            hint="give the build's time limit in seconds, e.g. --timeout 1800",
+        )
     url = target.build_url
     hub = target.hub
     if target.hub_from_repository:
@@ -110,15 +119,20 @@ def request_build(target: LaunchTarget, *, timeout: float, on_event: Listener | 
     try:
         try:
             # a redirect would lead past the public-address check of a hub the repository named
-            response = http.get(url, stream=True, timeout=(min(_CONNECT_TIMEOUT, timeout), min(silence, timeout)),
-                                headers={"Accept": "text/event-stream", "Cache-Control": "no-cache",
-                                         "User-Agent": user_agent()}, allow_redirects=not target.hub_from_repository)
+            response = http.get(
+                url,
+                stream=True,
+                timeout=(min(_CONNECT_TIMEOUT, timeout), min(silence, timeout)),
+                headers={"Accept": "text/event-stream", "Cache-Control": "no-cache", "User-Agent": user_agent()},
+                allow_redirects=not target.hub_from_repository,
+            )
         except requests.Timeout:
             raise _silent(limits) from None
         except requests.ConnectionError as exc:
-            raise BinderError(f"cannot reach the BinderHub at {hub}: {_reason(exc)}",
-                              hint="check the hub's address (--hub or binder.url in paperpack.yml) and the "
-                                   "network, then try again") from None
+            raise BinderError(
+                f"cannot reach the BinderHub at {hub}: {_reason(exc)}",
+                hint="check the hub's address (--hub or binder.url in paperpack.yml) and the network, then try again",
+            ) from None
         with response:
             _check_answer(response, hub, url)
             count = 0
@@ -131,14 +145,15 @@ def request_build(target: LaunchTarget, *, timeout: float, on_event: Listener | 
                 if on_event is not None:
                     on_event(event)
                 if event.phase in (Phase.BUILT, Phase.READY):
-                    return BuildOutcome(True, hub, url, event.message, _image(event), time.monotonic() - started,
-                                        count)
+                    return BuildOutcome(True, hub, url, event.message, _image(event), time.monotonic() - started, count)
                 if event.phase == Phase.FAILED:
                     return BuildOutcome(False, hub, url, event.message, None, time.monotonic() - started, count)
-            raise BinderError(f"the BinderHub at {hub} closed the build stream before the build was built or "
-                              f"failed ({count} events received from {url})",
-                              hint="the hub may have restarted or a proxy cut the connection: run paperpack "
-                                   "binder again (a build already under way is joined, not started over)")
+            raise BinderError(
+                f"the BinderHub at {hub} closed the build stream before the build was built or "
+                f"failed ({count} events received from {url})",
+                hint="the hub may have restarted or a proxy cut the connection: run paperpack "
+                "binder again (a build already under way is joined, not started over)",
+            )
     finally:
         if own:
             http.close()
@@ -153,34 +168,46 @@ def _check_public(hub: str) -> None:
     parts = urlsplit(hub)
     host = parts.hostname or ""
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(
+            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
     except OSError as exc:
-        raise BinderError(f"cannot reach the BinderHub at {hub} (binder.url in paperpack.yml): {exc}",
-                          hint="correct binder.url in paperpack.yml, or pass --hub URL") from None
+        raise BinderError(
+            f"cannot reach the BinderHub at {hub} (binder.url in paperpack.yml): {exc}",
+            hint="correct binder.url in paperpack.yml, or pass --hub URL",
+        ) from None
     for info in infos:
         kind = classify(str(info[4][0]))
         if kind is not AddressKind.PUBLIC:
-            raise BinderError(f"binder.url in paperpack.yml, {hub}, leads to {info[4][0]}, a {kind.value} address: "
-                              "a repository's manifest cannot send paperpack binder into this machine or its network",
-                              hint=f"if {hub} is a hub you trust, pass it yourself: --hub {hub}")
+            raise BinderError(
+                f"binder.url in paperpack.yml, {hub}, leads to {info[4][0]}, a {kind.value} address: "
+                "a repository's manifest cannot send paperpack binder into this machine or its network",
+                hint=f"if {hub} is a hub you trust, pass it yourself: --hub {hub}",
+            )
 
 
 def _check_answer(response: requests.Response, hub: str, url: str) -> None:
     if response.status_code != 200:
         body = _short_body(response)
-        what = {404: "does not know this repository or provider (or is no BinderHub)",
-                429: "is limiting requests (too many builds at once)",
-                403: "refused the request (a hub that needs a login, or a banned repository)"}.get(
-            response.status_code, "could not start the build")
-        raise BinderError(f"the BinderHub at {hub} answered {response.status_code} {response.reason or ''}".rstrip()
-                          + f" to {url}: it {what}" + (f"; it said: {body}" if body else ""),
-                          hint="check --hub, --remote and --ref (the repository must be public and the commit "
-                               "pushed), or try again later if the hub is busy")
+        what = {
+            404: "does not know this repository or provider (or is no BinderHub)",
+            429: "is limiting requests (too many builds at once)",
+            403: "refused the request (a hub that needs a login, or a banned repository)",
+        }.get(response.status_code, "could not start the build")
+        raise BinderError(
+            f"the BinderHub at {hub} answered {response.status_code} {response.reason or ''}".rstrip()
+            + f" to {url}: it {what}"
+            + (f"; it said: {body}" if body else ""),
+            hint="check --hub, --remote and --ref (the repository must be public and the commit "
+            "pushed), or try again later if the hub is busy",
+        )
     kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if kind != "text/event-stream":
-        raise BinderError(f"{url} answered with {kind or 'no content type'}, not an event stream: {hub} does not "
-                          "look like a BinderHub", hint="give the hub's base URL with --hub, e.g. https://mybinder.org")
+        raise BinderError(
+            f"{url} answered with {kind or 'no content type'}, not an event stream: {hub} does not "
+            "look like a BinderHub",
+            hint="give the hub's base URL with --hub, e.g. https://mybinder.org",
+        )
 
 
 @dataclass(frozen=True)
@@ -203,14 +230,17 @@ def _chunks(response: requests.Response, limits: _Limits) -> Iterator[bytes]:
         except ReadTimeoutError:
             raise _silent(limits) from None
         except (ProtocolError, OSError) as exc:
-            raise BinderError(f"the connection to the BinderHub at {limits.hub} broke during the build "
-                              f"({_reason(exc)}) on {limits.url}",
-                              hint="run paperpack binder again: a build already under way is joined, not started "
-                                   "over") from None
+            raise BinderError(
+                f"the connection to the BinderHub at {limits.hub} broke during the build "
+                f"({_reason(exc)}) on {limits.url}",
+                hint="run paperpack binder again: a build already under way is joined, not started over",
+            ) from None
         if time.monotonic() > limits.deadline:
-            raise BinderError(f"the build at {limits.hub} was not done after {limits.timeout:g} s (--timeout); the "
-                              "hub may still be building it", hint="run paperpack binder again later (it joins the "
-                              "running build), or raise --timeout")
+            raise BinderError(
+                f"the build at {limits.hub} was not done after {limits.timeout:g} s (--timeout); the "
+                "hub may still be building it",
+                hint="run paperpack binder again later (it joins the running build), or raise --timeout",
+            )
         if not data:
             return
         yield data
@@ -239,8 +269,10 @@ def events(chunks: Iterator[bytes]) -> Iterator[BuildEvent | None]:
         pending += text
         *lines, pending = pending.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         if len(pending) > MAX_EVENT_BYTES:
-            raise BinderError(f"a line of the build stream is longer than {MAX_EVENT_BYTES} bytes: not a BinderHub",
-                              hint="check --hub")
+            raise BinderError(
+                f"a line of the build stream is longer than {MAX_EVENT_BYTES} bytes: not a BinderHub",
+                hint="check --hub",
+            )
         for line in lines:
             if line == "":
                 if data:
@@ -254,8 +286,10 @@ def events(chunks: Iterator[bytes]) -> Iterator[BuildEvent | None]:
                     value = value[1:] if value.startswith(" ") else value
                     size += len(value)
                     if size > MAX_EVENT_BYTES:
-                        raise BinderError(f"an event of the build stream is larger than {MAX_EVENT_BYTES} bytes: "
-                                          "not a BinderHub", hint="check --hub")
+                        raise BinderError(
+                            f"an event of the build stream is larger than {MAX_EVENT_BYTES} bytes: not a BinderHub",
+                            hint="check --hub",
+                        )
                     data.append(value)
     # a stream that ends without the empty line after its last event: that event is incomplete (EventSource drops it)
 
@@ -281,15 +315,24 @@ def _image(event: BuildEvent) -> str | None:
 def _silent(limits: _Limits) -> BinderError:
     silence = min(limits.silence, limits.timeout)
     limit = "--timeout" if limits.silence >= limits.timeout else "the heartbeat limit"
-    return BinderError(f"the BinderHub at {limits.hub} sent nothing for {silence:g} s ({limit}) on {limits.url}: "
-                       "the build may still be running there", hint="run paperpack binder again (it joins the running "
-                       "build), or raise --timeout")
+    return BinderError(
+        f"the BinderHub at {limits.hub} sent nothing for {silence:g} s ({limit}) on {limits.url}: "
+        "the build may still be running there",
+        hint="run paperpack binder again (it joins the running build), or raise --timeout",
+    )
 
 
 def _reason(exc: Exception) -> str:
     text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
-                   "Connection reset by peer", "Connection broken", "IncompleteRead", "timed out"):
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "Connection reset by peer",
+        "Connection broken",
+        "IncompleteRead",
+        "timed out",
+    ):
         if marker in text:
             return marker.lower()
     return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -24,11 +24,19 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
 from ..errors import UsageError
-from ..repository.manifest import BinderSettings
 from ..notebook.verdicts import Word
+from ..repository.manifest import BinderSettings
 
-__all__ = ["DEFAULT_HUB", "Provider", "Source", "LaunchTarget", "LaunchOptions", "parse_remote", "parse_hub",
-           "launch_target"]
+__all__ = [
+    "DEFAULT_HUB",
+    "Provider",
+    "Source",
+    "LaunchTarget",
+    "LaunchOptions",
+    "parse_remote",
+    "parse_hub",
+    "launch_target",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +46,10 @@ _ZENODO_DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)?(10\.5281/zenod
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?([A-Za-z0-9.-]+):(?!//)([^\s]+)$")  # git@github.com:owner/repo.git
 _OWNER_REPO = re.compile(r"^(?!\.\.?/)[A-Za-z0-9_.-]+/(?!\.\.?$)[A-Za-z0-9_.-]+$")  # no . or .. part
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_REMOTE_HINT = ("pass --remote with the public repository (OWNER/REPO on GitHub, an https git URL, or a Zenodo "
-                "DOI), or set `binder: {repository: …}` in paperpack.yml")
+_REMOTE_HINT = (
+    "pass --remote with the public repository (OWNER/REPO on GitHub, an https git URL, or a Zenodo "
+    "DOI), or set `binder: {repository: …}` in paperpack.yml"
+)
 
 
 class Provider(Word):
@@ -134,8 +144,9 @@ class _Git:
             # the repository is untrusted: its .git/config may name an fsmonitor program or hooks; neither runs
             cmd = ["git", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-C", str(self.root), *args]
             try:
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False,
-                                      stdin=subprocess.DEVNULL)
+                done = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL
+                )
                 self._cache[args] = done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
             except (OSError, subprocess.TimeoutExpired) as exc:
                 log.info("git did not run in %s: %s", self.root, exc)
@@ -146,12 +157,22 @@ class _Git:
 def parse_hub(url: str, *, origin: str = "--hub") -> str:
     """A BinderHub base URL, checked and without a trailing slash; :class:`UsageError` naming ``origin``."""
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
-            or parts.username or parts.password or re.search(r"[\s()<>\"'`\\]", url) or re.search(r"[\[\]]", parts.path):
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+        or re.search(r"[\s()<>\"'`\\]", url)
+        or re.search(r"[\[\]]", parts.path)
+    ):
         # the hub's URL goes into README badges: no character that could end a Markdown link or an HTML attribute
-        raise UsageError(f"{origin} {url!r} is not a BinderHub address (an http or https URL without a query, "
-                         "credentials, spaces, quotes or brackets)",
-                         hint="give the hub's base URL, e.g. https://mybinder.org")
+        raise UsageError(
+            f"{origin} {url!r} is not a BinderHub address (an http or https URL without a query, "
+            "credentials, spaces, quotes or brackets)",
+            hint="give the hub's base URL, e.g. https://mybinder.org",
+        )
     return url.strip().rstrip("/")
 
 
@@ -175,15 +196,18 @@ def parse_remote(remote: str, *, origin: str = "--remote") -> Source:
     host = host.lower()
     if host in ("github.com", "www.github.com"):
         if not _OWNER_REPO.match(path):
-            raise UsageError(f"{origin} {remote!r}: a GitHub repository is OWNER/REPO, found {path!r}",
-                             hint=_REMOTE_HINT)
+            raise UsageError(
+                f"{origin} {remote!r}: a GitHub repository is OWNER/REPO, found {path!r}", hint=_REMOTE_HINT
+            )
         return Source(Provider.GITHUB, path)
     if host in ("gitlab.com", "www.gitlab.com"):
         return Source(Provider.GITLAB, path)
     note = ""
     if scheme != "https":
-        note = (f"the remote {_without_credentials(remote)!r} is not an https URL; the launch uses "
-                f"https://{host}/{path}.git (pass --remote if the public URL differs)")
+        note = (
+            f"the remote {_without_credentials(remote)!r} is not an https URL; the launch uses "
+            f"https://{host}/{path}.git (pass --remote if the public URL differs)"
+        )
     return Source(Provider.GIT, f"https://{host}/{path}.git", note)
 
 
@@ -195,16 +219,24 @@ def _split_remote(text: str, origin: str) -> tuple[str, str, str]:
             return parts.hostname, parts.path, parts.scheme
     elif (scp := _SCP_LIKE.match(text)) is not None and "." in scp.group(1):
         return scp.group(1), scp.group(2), "ssh"
-    raise UsageError(f"{origin} {_without_credentials(text)!r} is not a public repository Binder can fetch "
-                     "(a local path, or a URL of another kind)", hint=_REMOTE_HINT)
+    raise UsageError(
+        f"{origin} {_without_credentials(text)!r} is not a public repository Binder can fetch "
+        "(a local path, or a URL of another kind)",
+        hint=_REMOTE_HINT,
+    )
 
 
 def _without_credentials(url: str) -> str:
     return re.sub(r"^([a-z+]+://)[^@/]*@", r"\1", url.strip())
 
 
-def launch_target(root: Path, notebooks: list[str], *, options: LaunchOptions = LaunchOptions(),
-                  settings: BinderSettings | None = None) -> LaunchTarget:
+def launch_target(
+    root: Path,
+    notebooks: list[str],
+    *,
+    options: LaunchOptions = LaunchOptions(),
+    settings: BinderSettings | None = None,
+) -> LaunchTarget:
     """The launch target of the repository at ``root`` (whose notebooks, first to run first, are ``notebooks``).
 
     Raises :class:`UsageError` when there is no remote (naming ``--remote``) or, for a git source, no
@@ -213,8 +245,11 @@ def launch_target(root: Path, notebooks: list[str], *, options: LaunchOptions = 
     settings = settings or BinderSettings()
     git = _Git(root)
     notes: list[str] = []
-    hub = parse_hub(options.hub, origin="--hub") if options.hub else (
-        parse_hub(settings.url, origin="binder.url in paperpack.yml") if settings.url else DEFAULT_HUB)
+    hub = (
+        parse_hub(options.hub, origin="--hub")
+        if options.hub
+        else (parse_hub(settings.url, origin="binder.url in paperpack.yml") if settings.url else DEFAULT_HUB)
+    )
     from_git = False
     if options.remote:
         source = parse_remote(options.remote, origin="--remote")
@@ -224,34 +259,49 @@ def launch_target(root: Path, notebooks: list[str], *, options: LaunchOptions = 
         origin = git.ask("remote", "get-url", "origin")
         if origin is None:
             where = "no git repository" if git.ask("rev-parse", "--git-dir") is None else "no git remote 'origin'"
-            raise UsageError(f"{root}: {where}, so paperpack cannot tell which public repository Binder should "
-                             "launch", hint=_REMOTE_HINT)
+            raise UsageError(
+                f"{root}: {where}, so paperpack cannot tell which public repository Binder should launch",
+                hint=_REMOTE_HINT,
+            )
         source = parse_remote(origin, origin="git remote 'origin'")
         from_git = True
     if source.note:
         notes.append(source.note)
     ref = _ref(source, options, settings, git, root, notes)
     prefix = _prefix(root, git, notes) if from_git else ""
-    target = LaunchTarget(source, ref, hub, None, settings.urlpath, tuple(notes), prefix,
-                          hub_from_repository=not options.hub and bool(settings.url))
+    target = LaunchTarget(
+        source,
+        ref,
+        hub,
+        None,
+        settings.urlpath,
+        tuple(notes),
+        prefix,
+        hub_from_repository=not options.hub and bool(settings.url),
+    )
     if not settings.urlpath and notebooks:
         target = replace(target, labpath=target.path_in_repository(notebooks[0]))
     return target
 
 
-def _ref(source: Source, options: LaunchOptions, settings: BinderSettings, git: _Git, root: Path,
-         notes: list[str]) -> str | None:
+def _ref(
+    source: Source, options: LaunchOptions, settings: BinderSettings, git: _Git, root: Path, notes: list[str]
+) -> str | None:
     if source.provider is Provider.ZENODO:
         if options.ref or settings.ref:
             notes.append("a Zenodo DOI names one version: the ref is not used")
         return None
     ref = options.ref or settings.ref or git.ask("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     if ref is None:
-        raise UsageError(f"{root}: no commit to pin the launch to (no git repository here, or no commit yet)",
-                         hint="commit first, or pass --ref with the commit, tag or branch to launch")
+        raise UsageError(
+            f"{root}: no commit to pin the launch to (no git repository here, or no commit yet)",
+            hint="commit first, or pass --ref with the commit, tag or branch to launch",
+        )
     if not _SHA.match(ref):
-        notes.append(f"the launch follows {ref!r}, not one commit: what it opens changes when {ref!r} moves "
-                     "(pass --ref with a full commit id to pin it)")
+        notes.append(
+            f"the launch follows {ref!r}, not one commit: what it opens changes when {ref!r} moves "
+            "(pass --ref with a full commit id to pin it)"
+        )
     return ref
 
 
@@ -265,6 +315,8 @@ def _prefix(root: Path, git: _Git, notes: list[str]) -> str:
     except ValueError:
         return ""
     if inner.parts:
-        notes.append(f"the paper is the folder {inner.as_posix()}/ of the git repository at {top}; Binder builds "
-                     "the whole repository from its root (pass --remote if the paper has a repository of its own)")
+        notes.append(
+            f"the paper is the folder {inner.as_posix()}/ of the git repository at {top}; Binder builds "
+            "the whole repository from its root (pass --remote if the paper has a repository of its own)"
+        )
     return inner.as_posix() if inner.parts else ""

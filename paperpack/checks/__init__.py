@@ -7,11 +7,12 @@ paperpack runs, fresh each time (tests build their own).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from .findings import Finding, Rule
 from ..repository.repo import Repo
+from .findings import Finding, Rule
 
 __all__ = ["Check", "CheckContext", "CheckRegistry", "default_registry", "all_rules"]
 

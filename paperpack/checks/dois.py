@@ -12,50 +12,86 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
+from ..doi.resolve import FAILED, FOUND, NOT_FOUND, UNREACHABLE, DoiRecord, DoiResolver
 from ..doi.syntax import find_dois, find_malformed_dois, is_placeholder_doi, normalize_doi, syntax_problem
-from .findings import Finding, Rule, Severity
 from ..repository.manifest import yaml_line
 from ..repository.repo import Repo
-from ..doi.resolve import FAILED, FOUND, NOT_FOUND, UNREACHABLE, DoiRecord, DoiResolver
 from . import CheckContext
+from .findings import Finding, Rule, Severity
 from .metadata import as_list, read_citation
 
 log = logging.getLogger(__name__)
 
 _F = "dois"
-DOI001 = Rule("DOI001", "doi-syntax", Severity.ERROR,
-              "A malformed DOI leads nowhere: readers and indexers cannot follow it to the paper or the data.",
-              family=_F)
-DOI002 = Rule("DOI002", "doi-placeholder", Severity.ERROR,
-              "A placeholder DOI (10.xxxx/…, zenodo.XXXXXXX) left in a published repository points at nothing.",
-              family=_F)
-DOI003 = Rule("DOI003", "doi-not-found", Severity.ERROR,
-              "The DOI system does not know this DOI: it is mistyped, not registered yet, or invented.",
-              family=_F)
-DOI004 = Rule("DOI004", "doi-kind-mismatch", Severity.WARNING,
-              "A data DOI that resolves to a journal article (or a paper DOI that resolves to a dataset) is "
-              "usually the wrong DOI copied into the wrong place.",
-              family=_F)
-DOI005 = Rule("DOI005", "doi-resolved", Severity.INFO,
-              "Shows the title each DOI resolves to, so the author can see at a glance that it is the right one.",
-              family=_F)
-DOI006 = Rule("DOI006", "doi-services-unreachable", Severity.WARNING,
-              "The DOI services could not be reached, so the DOIs were not checked (this says nothing about "
-              "whether they exist).",
-              family=_F)
-DOI007 = Rule("DOI007", "doi-offline", Severity.INFO,
-              "With --offline, DOIs are checked for syntax only, plus whatever the cache remembers.",
-              family=_F)
-DOI008 = Rule("DOI008", "data-without-doi", Severity.WARNING,
-              "Data cited only by URL can move or vanish; a DOI (Zenodo, Dryad, Figshare, …) keeps it findable "
-              "and lets paperpack check the files against the archived record.",
-              family=_F)
-DOI009 = Rule("DOI009", "doi-lookup-failed", Severity.WARNING,
-              "A DOI service answered with an error or too slowly after retries, so this DOI was not checked.",
-              family=_F)
+DOI001 = Rule(
+    "DOI001",
+    "doi-syntax",
+    Severity.ERROR,
+    "A malformed DOI leads nowhere: readers and indexers cannot follow it to the paper or the data.",
+    family=_F,
+)
+DOI002 = Rule(
+    "DOI002",
+    "doi-placeholder",
+    Severity.ERROR,
+    "A placeholder DOI (10.xxxx/…, zenodo.XXXXXXX) left in a published repository points at nothing.",
+    family=_F,
+)
+DOI003 = Rule(
+    "DOI003",
+    "doi-not-found",
+    Severity.ERROR,
+    "The DOI system does not know this DOI: it is mistyped, not registered yet, or invented.",
+    family=_F,
+)
+DOI004 = Rule(
+    "DOI004",
+    "doi-kind-mismatch",
+    Severity.WARNING,
+    "A data DOI that resolves to a journal article (or a paper DOI that resolves to a dataset) is "
+    "usually the wrong DOI copied into the wrong place.",
+    family=_F,
+)
+DOI005 = Rule(
+    "DOI005",
+    "doi-resolved",
+    Severity.INFO,
+    "Shows the title each DOI resolves to, so the author can see at a glance that it is the right one.",
+    family=_F,
+)
+DOI006 = Rule(
+    "DOI006",
+    "doi-services-unreachable",
+    Severity.WARNING,
+    "The DOI services could not be reached, so the DOIs were not checked (this says nothing about whether they exist).",
+    family=_F,
+)
+DOI007 = Rule(
+    "DOI007",
+    "doi-offline",
+    Severity.INFO,
+    "With --offline, DOIs are checked for syntax only, plus whatever the cache remembers.",
+    family=_F,
+)
+DOI008 = Rule(
+    "DOI008",
+    "data-without-doi",
+    Severity.WARNING,
+    "Data cited only by URL can move or vanish; a DOI (Zenodo, Dryad, Figshare, …) keeps it findable "
+    "and lets paperpack check the files against the archived record.",
+    family=_F,
+)
+DOI009 = Rule(
+    "DOI009",
+    "doi-lookup-failed",
+    Severity.WARNING,
+    "A DOI service answered with an error or too slowly after retries, so this DOI was not checked.",
+    family=_F,
+)
 
 _ARTICLE_TYPES = {"article", "conference-paper", "magazine-article", "newspaper-article"}
 
@@ -80,14 +116,14 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     dois = [m.doi for m in mentions if m.doi and not is_placeholder_doi(m.doi)]
     if not dois or not ctx.resolve_dois:
         return
-    resolver = DoiResolver(ctx.options.get("services"), cache_folder=ctx.options.get("cache_dir"),
-                           offline=ctx.offline)
+    resolver = DoiResolver(ctx.options.get("services"), cache_folder=ctx.options.get("cache_dir"), offline=ctx.offline)
     records = resolver.resolve_many(dois)
     ctx.cache["doi_records"] = records
     yield from _resolution_findings(mentions, records, ctx.offline)
 
 
 # -- collecting -------------------------------------------------------------------------------
+
 
 def collect_mentions(repo: Repo) -> Iterator[Mention]:
     """Every DOI written in the manifest, CITATION.cff, .zenodo.json and README files."""
@@ -114,10 +150,10 @@ def _from_manifest(repo: Repo) -> Iterator[Mention]:
     path = m.path.name
     paper = m.get("paper")
     paper = paper if isinstance(paper, dict) else {}
-    if (found := _mention(paper.get("doi"), path, m.line_of("paper", "doi"), "paper", "paper.doi")):
+    if found := _mention(paper.get("doi"), path, m.line_of("paper", "doi"), "paper", "paper.doi"):
         yield found
     for i, ds in enumerate(m.datasets):
-        if (found := _mention(ds.get("doi"), path, m.line_of("data", i, "doi"), "data", f"data[{i}].doi")):
+        if found := _mention(ds.get("doi"), path, m.line_of("data", i, "doi"), "data", f"data[{i}].doi"):
             yield found
 
 
@@ -126,12 +162,13 @@ def _cff_entry(entry: Any, path: str, role: str, where: str) -> Iterator[Mention
 
     if not isinstance(entry, CommentedMap):
         return
-    if (found := _mention(entry.get("doi"), path, yaml_line(entry, "doi"), role, f"{where}doi")):
+    if found := _mention(entry.get("doi"), path, yaml_line(entry, "doi"), role, f"{where}doi"):
         yield found
     for i, ident in enumerate(as_list(entry.get("identifiers"))):
         if isinstance(ident, CommentedMap) and str(ident.get("type", "")).lower() == "doi":
-            if (found := _mention(ident.get("value"), path, yaml_line(ident, "value"), role,
-                                  f"{where}identifiers[{i}].value")):
+            if found := _mention(
+                ident.get("value"), path, yaml_line(ident, "value"), role, f"{where}identifiers[{i}].value"
+            ):
                 yield found
 
 
@@ -167,15 +204,17 @@ def _from_zenodo(repo: Repo, path: str) -> Iterator[Mention]:
         return
     values: list[tuple[Any, str]] = [(doc.get("doi"), "doi")]
     for i, rel in enumerate(as_list(doc.get("related_identifiers"))):
-        if isinstance(rel, dict) and (str(rel.get("scheme", "")).lower() == "doi"
-                                      or str(rel.get("identifier", "")).lower().startswith(("10.", "doi:", "https://doi.org"))):
+        if isinstance(rel, dict) and (
+            str(rel.get("scheme", "")).lower() == "doi"
+            or str(rel.get("identifier", "")).lower().startswith(("10.", "doi:", "https://doi.org"))
+        ):
             values.append((rel.get("identifier"), f"related_identifiers[{i}].identifier"))
     for raw, field in values:
         if isinstance(raw, str) and raw.strip():
             needle = json.dumps(raw)[1:-1]
             pos = text.find(needle)
             line = text.count("\n", 0, pos) + 1 if pos >= 0 else None
-            if (found := _mention(raw, path, line, "other", field)):
+            if found := _mention(raw, path, line, "other", field):
                 yield found
 
 
@@ -191,18 +230,27 @@ def _from_text(repo: Repo, path: str) -> Iterator[Mention]:
 
 # -- findings ---------------------------------------------------------------------------------
 
+
 def _syntax_findings(mentions: list[Mention]) -> Iterator[Finding]:
     for m in mentions:
         if is_placeholder_doi(m.doi or m.raw):
-            yield DOI002.at(m.path, f"{_label(m)}{m.raw!r} is a placeholder, not a registered DOI",
-                            "replace it with the DOI the archive (Zenodo, the journal) gave you; reserve one on "
-                            "Zenodo before publishing if it does not exist yet",
-                            line=m.line, detail={"value": m.raw})
+            yield DOI002.at(
+                m.path,
+                f"{_label(m)}{m.raw!r} is a placeholder, not a registered DOI",
+                "replace it with the DOI the archive (Zenodo, the journal) gave you; reserve one on "
+                "Zenodo before publishing if it does not exist yet",
+                line=m.line,
+                detail={"value": m.raw},
+            )
         elif m.doi is None:
-            yield DOI001.at(m.path, f"{_label(m)}{m.raw!r} is not a valid DOI: {syntax_problem(m.raw)}",
-                            "write the DOI as 10.<registrant>/<suffix> (e.g. 10.5281/zenodo.1234567), or as "
-                            "https://doi.org/10.…; copy it from the record's landing page",
-                            line=m.line, detail={"value": m.raw})
+            yield DOI001.at(
+                m.path,
+                f"{_label(m)}{m.raw!r} is not a valid DOI: {syntax_problem(m.raw)}",
+                "write the DOI as 10.<registrant>/<suffix> (e.g. 10.5281/zenodo.1234567), or as "
+                "https://doi.org/10.…; copy it from the record's landing page",
+                line=m.line,
+                detail={"value": m.raw},
+            )
 
 
 def _label(m: Mention) -> str:
@@ -217,14 +265,20 @@ def _data_without_doi(repo: Repo) -> Iterator[Finding]:
     for i, ds in enumerate(m.datasets):
         if not ds.get("doi"):
             what = ds.get("title") or ds.get("url") or f"data[{i}]"
-            yield DOI008.at(m.path.name, f"data[{i}] ({what}) has no DOI",
-                            "deposit the data in an archive that gives DOIs (Zenodo, Dryad, Figshare) and add "
-                            f"`doi:` to data[{i}]", line=m.line_of("data", i))
+            yield DOI008.at(
+                m.path.name,
+                f"data[{i}] ({what}) has no DOI",
+                f"deposit the data in an archive that gives DOIs (Zenodo, Dryad, Figshare) and add `doi:` to data[{i}]",
+                line=m.line_of("data", i),
+            )
 
 
 def _record_detail(record: DoiRecord) -> dict[str, object]:
-    return {k: v for k, v in record.to_dict().items() if k in
-            ("doi", "status", "url", "title", "type", "kind", "year", "agency", "source", "cached", "reason")}
+    return {
+        k: v
+        for k, v in record.to_dict().items()
+        if k in ("doi", "status", "url", "title", "type", "kind", "year", "agency", "source", "cached", "reason")
+    }
 
 
 def _first_by_doi(mentions: list[Mention]) -> dict[str, list[Mention]]:
@@ -249,30 +303,46 @@ def _resolution_findings(mentions: list[Mention], records: dict[str, DoiRecord],
         detail = _record_detail(record)
         cached = " (from the cache)" if record.cached else ""
         if record.status == FOUND:
-            yield DOI005.at(first.path, f"{_label(first)}{doi} → {record.summary()}{cached}{_also(group)}",
-                            "check that this is the paper or dataset you meant to cite", line=first.line,
-                            detail=detail)
+            yield DOI005.at(
+                first.path,
+                f"{_label(first)}{doi} → {record.summary()}{cached}{_also(group)}",
+                "check that this is the paper or dataset you meant to cite",
+                line=first.line,
+                detail=detail,
+            )
             for m in group:
                 yield from _kind_mismatch(m, record)
         elif record.status == NOT_FOUND:
             for m in group:
-                yield DOI003.at(m.path, f"{_label(m)}{doi} does not exist: the DOI system does not know it{cached}",
-                                "copy the DOI again from the record's landing page (look for a typo), or register "
-                                "it first", line=m.line, detail=detail)
+                yield DOI003.at(
+                    m.path,
+                    f"{_label(m)}{doi} does not exist: the DOI system does not know it{cached}",
+                    "copy the DOI again from the record's landing page (look for a typo), or register it first",
+                    line=m.line,
+                    detail=detail,
+                )
         elif record.status == UNREACHABLE:
             unreachable.append(doi)
         elif record.status == FAILED:
-            yield DOI009.at(first.path, f"{_label(first)}{doi} was not checked: {record.reason}{_also(group)}",
-                            "run validate again later, or with --offline", line=first.line, detail=detail)
+            yield DOI009.at(
+                first.path,
+                f"{_label(first)}{doi} was not checked: {record.reason}{_also(group)}",
+                "run validate again later, or with --offline",
+                line=first.line,
+                detail=detail,
+            )
         else:
             unchecked += 1
     if unreachable:
         yield _unreachable(unreachable, _first_by_doi(mentions))
     if offline:
         total = len(_first_by_doi(mentions))
-        yield DOI007.at(None, f"offline: DOI resolution skipped; syntax checked for {total} DOI"
-                              f"{'s' if total != 1 else ''}, cached results used for {total - unchecked}",
-                        "run without --offline to check that every DOI exists and what it points at")
+        yield DOI007.at(
+            None,
+            f"offline: DOI resolution skipped; syntax checked for {total} DOI"
+            f"{'s' if total != 1 else ''}, cached results used for {total - unchecked}",
+            "run without --offline to check that every DOI exists and what it points at",
+        )
 
 
 #: DOIs named in DOI006's message; the finding's detail lists every one
@@ -286,24 +356,32 @@ def _unreachable(dois: list[str], groups: dict[str, list[Mention]]) -> Finding:
         group = groups[doi]
         role = next((m.role for m in group if m.role != "other"), "other")
         listed.append({"doi": doi, "role": role, "where": [f"{m.path}:{m.line}" if m.line else m.path for m in group]})
-    shown = "; ".join(f"{d['doi']} ({d['role']}, {', '.join(d['where'])})"
-                      for d in listed[:_LISTED])
+    shown = "; ".join(f"{d['doi']} ({d['role']}, {', '.join(d['where'])})" for d in listed[:_LISTED])
     more = f"; and {len(listed) - _LISTED} more" if len(listed) > _LISTED else ""
     n = len(dois)
-    return DOI006.at(None, f"DOI services unreachable: {n} DOI{'s' if n != 1 else ''} not checked: {shown}{more}",
-                     "check that these are the DOIs you meant; check the network (or PAPERPACK_DOI_RESOLVER and "
-                     "friends if a mirror is configured), or run with --offline to skip",
-                     detail={"dois": dois, "mentions": listed})
+    return DOI006.at(
+        None,
+        f"DOI services unreachable: {n} DOI{'s' if n != 1 else ''} not checked: {shown}{more}",
+        "check that these are the DOIs you meant; check the network (or PAPERPACK_DOI_RESOLVER and "
+        "friends if a mirror is configured), or run with --offline to skip",
+        detail={"dois": dois, "mentions": listed},
+    )
 
 
 def _kind_mismatch(m: Mention, record: DoiRecord) -> Iterator[Finding]:
     if m.role == "data" and record.kind == "article":
-        yield DOI004.at(m.path, f"{_label(m)}{m.doi} is declared as data but resolves to an article: "
-                                f"{record.summary()}",
-                        "use the DOI of the dataset (its archive record), not of the paper", line=m.line,
-                        detail=_record_detail(record))
+        yield DOI004.at(
+            m.path,
+            f"{_label(m)}{m.doi} is declared as data but resolves to an article: {record.summary()}",
+            "use the DOI of the dataset (its archive record), not of the paper",
+            line=m.line,
+            detail=_record_detail(record),
+        )
     elif m.role == "paper" and record.kind == "dataset":
-        yield DOI004.at(m.path, f"{_label(m)}{m.doi} is declared as the paper but resolves to a dataset: "
-                                f"{record.summary()}",
-                        "use the DOI the journal gave the article; list the dataset under `data:`",
-                        line=m.line, detail=_record_detail(record))
+        yield DOI004.at(
+            m.path,
+            f"{_label(m)}{m.doi} is declared as the paper but resolves to a dataset: {record.summary()}",
+            "use the DOI the journal gave the article; list the dataset under `data:`",
+            line=m.line,
+            detail=_record_detail(record),
+        )

@@ -44,7 +44,7 @@ class Rule:
         cell: int | None = None,
         severity: Severity | None = None,
         detail: dict[str, object] | None = None,
-    ) -> "Finding":
+    ) -> Finding:
         """A finding of this rule at ``path`` (relative, POSIX), line or cell."""
         return Finding(
             rule=self.id,
@@ -127,7 +127,7 @@ class Findings(list[Finding]):
     def infos(self) -> int:
         return self.of_severity(Severity.INFO)
 
-    def sorted(self) -> "Findings":
+    def sorted(self) -> Findings:
         return Findings(sorted(self, key=Finding.sort_key))
 
     def by_path(self) -> dict[str, list[Finding]]:

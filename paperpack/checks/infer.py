@@ -20,16 +20,26 @@ from urllib.parse import unquote
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .metadata import as_list, read_citation, read_zenodo
 from ..doi.syntax import find_dois, normalize_doi
 from ..repository.manifest import parse_manifest
 from ..repository.repo import Repo
+from .metadata import as_list, read_citation, read_zenodo
 
 __all__ = ["Inferred", "infer_manifest", "render_manifest", "DATA_DOI_PREFIXES", "MAX_DATA_FILES"]
 
 #: DOI prefixes of data repositories: a DOI with one of these is a dataset, not the paper.
-DATA_DOI_PREFIXES = ("10.5281/", "10.6084/", "10.5061/", "10.1594/", "10.7910/", "10.17632/", "10.4121/",
-                     "10.25740/", "10.3886/", "10.48550/")
+DATA_DOI_PREFIXES = (
+    "10.5281/",
+    "10.6084/",
+    "10.5061/",
+    "10.1594/",
+    "10.7910/",
+    "10.17632/",
+    "10.4121/",
+    "10.25740/",
+    "10.3886/",
+    "10.48550/",
+)
 MAX_DATA_FILES = 200
 _LICENSE_TEXTS = (
     ("MIT", r"Permission is hereby granted, free of charge"),
@@ -87,7 +97,8 @@ def _authors(cff: Any, zen: Any) -> tuple[list[dict[str, str]], str | None]:
             if not isinstance(person, dict):
                 continue
             name = person.get("name") or " ".join(
-                str(person[k]) for k in ("given-names", "name-particle", "family-names") if person.get(k))
+                str(person[k]) for k in ("given-names", "name-particle", "family-names") if person.get(k)
+            )
             entry = {"name": str(name).strip()} if name else {}
             if entry:
                 _add_person_fields(entry, person)
@@ -196,8 +207,10 @@ def _sha256(repo: Repo, rel: str) -> str:
 
 def _data_files(repo: Repo) -> list[dict[str, Any]]:
     files = [f for f in repo.files if f.startswith("data/") and not f.rsplit("/", 1)[-1].startswith(".")]
-    return [{"path": rel, "sha256": _sha256(repo, rel), "size": (repo.root / rel).stat().st_size}
-            for rel in files[:MAX_DATA_FILES]]
+    return [
+        {"path": rel, "sha256": _sha256(repo, rel), "size": (repo.root / rel).stat().st_size}
+        for rel in files[:MAX_DATA_FILES]
+    ]
 
 
 def infer_manifest(repo: Repo) -> Inferred:
@@ -248,15 +261,18 @@ def render_manifest(inferred: Inferred) -> str:
     doc = CommentedMap()
     for key, value in inferred.data.items():
         doc[key] = _commented(value)
-    header = ["paperpack manifest, written by `paperpack init`: review it, then commit it.",
-              "Format: docs/manifest.md (schema: schemas/paperpack.manifest.v1.json)."] + inferred.notes
+    header = [
+        "paperpack manifest, written by `paperpack init`: review it, then commit it.",
+        "Format: docs/manifest.md (schema: schemas/paperpack.manifest.v1.json).",
+    ] + inferred.notes
     doc.yaml_set_start_comment("\n".join(header))
     for key, source in inferred.sources.items():
         if source and key in doc:
             doc.yaml_add_eol_comment(f"from {source}", key)
     if "data" in doc:
-        doc.yaml_set_comment_before_after_key("data", before="\nsha256 of each file as it is now; fetched by "
-                                                     "DOI when missing")
+        doc.yaml_set_comment_before_after_key(
+            "data", before="\nsha256 of each file as it is now; fetched by DOI when missing"
+        )
     yaml = YAML(typ="rt")
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)

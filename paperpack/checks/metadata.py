@@ -9,39 +9,81 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-from .findings import Finding, Rule, Severity
+from ..doi.resolve import shape_of
 from ..repository.manifest import yaml_line, yaml_problem
 from ..repository.repo import Repo
-from ..doi.resolve import shape_of
 from . import CheckContext
+from .findings import Finding, Rule, Severity
 
-__all__ = ["check", "orcid_checksum", "is_valid_orcid", "read_citation", "LICENSE_FILES", "Person", "as_list",
-           "Shape", "shape_problems"]
+__all__ = [
+    "check",
+    "orcid_checksum",
+    "is_valid_orcid",
+    "read_citation",
+    "LICENSE_FILES",
+    "Person",
+    "as_list",
+    "Shape",
+    "shape_problems",
+]
 
 _F = "metadata"
-META001 = Rule("META001", "orcid-invalid", Severity.ERROR,
-               "A mistyped ORCID iD links the work to nobody, or to someone else; the last character is a "
-               "checksum that catches most typos.", family=_F)
-META002 = Rule("META002", "citation-cff-invalid", Severity.ERROR,
-               "GitHub, Zenodo and reference managers cannot read a CITATION.cff that is not valid YAML, so the "
-               "software cannot be cited as the authors ask.", family=_F)
-META003 = Rule("META003", "citation-cff-incomplete", Severity.ERROR,
-               "CITATION.cff 1.2.0 requires cff-version, message, title and authors; without them the file is "
-               "rejected by its validators and by Zenodo.", family=_F)
-META004 = Rule("META004", "license-missing", Severity.WARNING,
-               "Without a license nobody may legally reuse or redistribute the code and notebooks, whatever "
-               "the paper says.", family=_F)
-META005 = Rule("META005", "paper-doi-missing", Severity.INFO,
-               "Declaring the paper's DOI links the code to the article, so readers of either find the other.",
-               family=_F)
-META006 = Rule("META006", "zenodo-json-invalid", Severity.ERROR,
-               "Zenodo rejects a release whose .zenodo.json is not valid JSON, so no DOI is minted for it.",
-               family=_F)
-META007 = Rule("META007", "authors-missing", Severity.INFO,
-               "Without a list of authors, the archived package credits nobody.", family=_F)
+META001 = Rule(
+    "META001",
+    "orcid-invalid",
+    Severity.ERROR,
+    "A mistyped ORCID iD links the work to nobody, or to someone else; the last character is a "
+    "checksum that catches most typos.",
+    family=_F,
+)
+META002 = Rule(
+    "META002",
+    "citation-cff-invalid",
+    Severity.ERROR,
+    "GitHub, Zenodo and reference managers cannot read a CITATION.cff that is not valid YAML, so the "
+    "software cannot be cited as the authors ask.",
+    family=_F,
+)
+META003 = Rule(
+    "META003",
+    "citation-cff-incomplete",
+    Severity.ERROR,
+    "CITATION.cff 1.2.0 requires cff-version, message, title and authors; without them the file is "
+    "rejected by its validators and by Zenodo.",
+    family=_F,
+)
+META004 = Rule(
+    "META004",
+    "license-missing",
+    Severity.WARNING,
+    "Without a license nobody may legally reuse or redistribute the code and notebooks, whatever the paper says.",
+    family=_F,
+)
+META005 = Rule(
+    "META005",
+    "paper-doi-missing",
+    Severity.INFO,
+    "Declaring the paper's DOI links the code to the article, so readers of either find the other.",
+    family=_F,
+)
+META006 = Rule(
+    "META006",
+    "zenodo-json-invalid",
+    Severity.ERROR,
+    "Zenodo rejects a release whose .zenodo.json is not valid JSON, so no DOI is minted for it.",
+    family=_F,
+)
+META007 = Rule(
+    "META007",
+    "authors-missing",
+    Severity.INFO,
+    "Without a list of authors, the archived package credits nobody.",
+    family=_F,
+)
 
 LICENSE_FILES = re.compile(r"^(LICEN[CS]E|COPYING)([.-][\w.-]+)?$", re.IGNORECASE)
 _ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])/?$")
@@ -58,8 +100,8 @@ class Shape:
     """What a field must be: one of ``types``; for a list, each item ``items``; for a mapping, its ``fields``."""
 
     types: tuple[type, ...]
-    items: "Shape | None" = None
-    fields: "dict[str, Shape] | None" = None
+    items: Shape | None = None
+    fields: dict[str, Shape] | None = None
 
     @property
     def label(self) -> str:
@@ -70,26 +112,45 @@ class Shape:
 _TEXT = Shape((str,))
 _PERSON = Shape((dict,), fields={"name": _TEXT, "orcid": _TEXT, "given-names": _TEXT, "family-names": _TEXT})
 _CFF_IDENTIFIER = Shape((dict,), fields={"type": _TEXT, "value": _TEXT})
-_CFF_ENTRY = {"doi": _TEXT, "title": _TEXT, "type": _TEXT, "authors": Shape((list,), items=_PERSON),
-              "identifiers": Shape((list,), items=_CFF_IDENTIFIER)}
+_CFF_ENTRY = {
+    "doi": _TEXT,
+    "title": _TEXT,
+    "type": _TEXT,
+    "authors": Shape((list,), items=_PERSON),
+    "identifiers": Shape((list,), items=_CFF_IDENTIFIER),
+}
 #: The CITATION.cff fields paperpack reads, and the types they must have.
-CFF_SHAPE = Shape((dict,), fields={
-    **_CFF_ENTRY, "cff-version": _TEXT, "message": _TEXT, "license": Shape((str, list)),
-    "preferred-citation": Shape((dict,), fields=_CFF_ENTRY),
-    "references": Shape((list,), items=Shape((dict,), fields=_CFF_ENTRY)),
-})
+CFF_SHAPE = Shape(
+    (dict,),
+    fields={
+        **_CFF_ENTRY,
+        "cff-version": _TEXT,
+        "message": _TEXT,
+        "license": Shape((str, list)),
+        "preferred-citation": Shape((dict,), fields=_CFF_ENTRY),
+        "references": Shape((list,), items=Shape((dict,), fields=_CFF_ENTRY)),
+    },
+)
 _ZEN_PERSON = Shape((dict,), fields={"name": _TEXT, "orcid": _TEXT})
 #: The .zenodo.json fields paperpack reads, and the types they must have.
-ZENODO_SHAPE = Shape((dict,), fields={
-    "title": _TEXT, "doi": _TEXT, "license": Shape((str, dict)),
-    "creators": Shape((list,), items=_ZEN_PERSON), "contributors": Shape((list,), items=_ZEN_PERSON),
-    "related_identifiers": Shape((list,), items=Shape((dict,), fields={"identifier": _TEXT, "relation": _TEXT,
-                                                                         "scheme": _TEXT})),
-})
+ZENODO_SHAPE = Shape(
+    (dict,),
+    fields={
+        "title": _TEXT,
+        "doi": _TEXT,
+        "license": Shape((str, dict)),
+        "creators": Shape((list,), items=_ZEN_PERSON),
+        "contributors": Shape((list,), items=_ZEN_PERSON),
+        "related_identifiers": Shape(
+            (list,), items=Shape((dict,), fields={"identifier": _TEXT, "relation": _TEXT, "scheme": _TEXT})
+        ),
+    },
+)
 
 
-def shape_problems(value: Any, shape: Shape, where: str = "", parent: Any = None,
-                   key: Any = None) -> Iterator[tuple[str, str, Any, Any]]:
+def shape_problems(
+    value: Any, shape: Shape, where: str = "", parent: Any = None, key: Any = None
+) -> Iterator[tuple[str, str, Any, Any]]:
     """(where, message, parent, key) for each field of ``value`` whose type differs from ``shape``.
 
     ``null`` counts as absent (missing required fields are another rule's job). ORCID iDs
@@ -138,13 +199,17 @@ def is_valid_orcid(value: str) -> bool:
 def _orcid_problem(value: str) -> str | None:
     m = _ORCID.match(value.strip())
     if not m:
-        return (f"{value!r} is not an ORCID iD: expected 16 characters in four groups, "
-                "0000-0002-1825-0097 or https://orcid.org/0000-0002-1825-0097")
+        return (
+            f"{value!r} is not an ORCID iD: expected 16 characters in four groups, "
+            "0000-0002-1825-0097 or https://orcid.org/0000-0002-1825-0097"
+        )
     digits = m.group(1).replace("-", "")
     expected = orcid_checksum(digits[:15])
     if expected != digits[15]:
-        return (f"ORCID iD {m.group(1)} fails its checksum: the last character should be {expected!r}, "
-                f"not {digits[15]!r} (a typo in one of the digits)")
+        return (
+            f"ORCID iD {m.group(1)} fails its checksum: the last character should be {expected!r}, "
+            f"not {digits[15]!r} (a typo in one of the digits)"
+        )
     return None
 
 
@@ -232,67 +297,105 @@ def check(repo: Repo, ctx: CheckContext) -> Iterable[Finding]:
     zen, zen_error = read_zenodo(repo)
     people = list(_manifest_people(repo))
     if cff_error:
-        yield META002.at("CITATION.cff", cff_error[0],
-                         "fix the YAML syntax; check it with `cffconvert --validate`", line=cff_error[1])
+        yield META002.at(
+            "CITATION.cff",
+            cff_error[0],
+            "fix the YAML syntax; check it with `cffconvert --validate`",
+            line=cff_error[1],
+        )
     elif cff is not None:
         yield from _cff_fields(cff)
         if isinstance(cff, dict):
             people += list(_cff_people(cff))
     if zen_error:
-        yield META006.at(".zenodo.json", zen_error[0], "fix the JSON syntax (e.g. with `python -m json.tool`)",
-                         line=zen_error[1])
+        yield META006.at(
+            ".zenodo.json", zen_error[0], "fix the JSON syntax (e.g. with `python -m json.tool`)", line=zen_error[1]
+        )
     elif zen is not None:
         text = repo.read_text(".zenodo.json") or ""
         for where, message, _, _ in shape_problems(zen, ZENODO_SHAPE):
-            yield META006.at(".zenodo.json", message, f"write `{where}` as Zenodo's metadata reference describes "
-                             "(https://developers.zenodo.org/#representation)", line=_json_line(text, where))
+            yield META006.at(
+                ".zenodo.json",
+                message,
+                f"write `{where}` as Zenodo's metadata reference describes "
+                "(https://developers.zenodo.org/#representation)",
+                line=_json_line(text, where),
+            )
         people += list(_zenodo_people(zen, text))
     for person in people:
         problem = _orcid_problem(person.orcid) if person.orcid else None
         if problem:
             who = f"{person.name}: " if person.name else ""
-            yield META001.at(person.path, f"{who}{problem}",
-                             "copy the iD from the author's orcid.org profile", line=person.line)
+            yield META001.at(
+                person.path, f"{who}{problem}", "copy the iD from the author's orcid.org profile", line=person.line
+            )
     if not people and not (isinstance(cff, dict) and cff.get("authors")):
-        yield META007.at(None, "no authors are listed in paperpack.yml, CITATION.cff or .zenodo.json",
-                         "add `authors:` (name and ORCID) to paperpack.yml or CITATION.cff")
+        yield META007.at(
+            None,
+            "no authors are listed in paperpack.yml, CITATION.cff or .zenodo.json",
+            "add `authors:` (name and ORCID) to paperpack.yml or CITATION.cff",
+        )
     if not _has_license(repo, cff, zen):
-        yield META004.at(None, "no license: no LICENSE or COPYING file, and none declared in paperpack.yml "
-                               "or CITATION.cff",
-                         "add a LICENSE file (e.g. MIT or BSD-3-Clause for code, CC-BY-4.0 for text) and "
-                         "`license:` with its SPDX id in paperpack.yml")
+        yield META004.at(
+            None,
+            "no license: no LICENSE or COPYING file, and none declared in paperpack.yml or CITATION.cff",
+            "add a LICENSE file (e.g. MIT or BSD-3-Clause for code, CC-BY-4.0 for text) and "
+            "`license:` with its SPDX id in paperpack.yml",
+        )
     if not _has_paper_doi(repo, cff):
-        yield META005.at(None, "no paper DOI is declared",
-                         "add `paper: {doi: …}` to paperpack.yml, or `doi:` / `preferred-citation:` to "
-                         "CITATION.cff, once the paper has one")
+        yield META005.at(
+            None,
+            "no paper DOI is declared",
+            "add `paper: {doi: …}` to paperpack.yml, or `doi:` / `preferred-citation:` to "
+            "CITATION.cff, once the paper has one",
+        )
 
 
 def _cff_fields(cff: Any) -> Iterable[Finding]:
     if not isinstance(cff, dict):
-        yield META002.at("CITATION.cff", "the top level must be a mapping of keys (cff-version, title, …)",
-                         "start from https://citation-file-format.github.io/cff-initializer-javascript/", line=1)
+        yield META002.at(
+            "CITATION.cff",
+            "the top level must be a mapping of keys (cff-version, title, …)",
+            "start from https://citation-file-format.github.io/cff-initializer-javascript/",
+            line=1,
+        )
         return
     for where, message, parent, key in shape_problems(cff, CFF_SHAPE):
         if where == "authors":
             continue  # META003 below, as documented
-        yield META002.at("CITATION.cff", message, f"write `{where}` as the Citation File Format describes "
-                         "(https://github.com/citation-file-format/citation-file-format)",
-                         line=yaml_line(parent, key))
+        yield META002.at(
+            "CITATION.cff",
+            message,
+            f"write `{where}` as the Citation File Format describes "
+            "(https://github.com/citation-file-format/citation-file-format)",
+            line=yaml_line(parent, key),
+        )
     missing = [k for k in CFF_REQUIRED if not cff.get(k)]
     if missing:
-        yield META003.at("CITATION.cff", f"required field{'s' * (len(missing) > 1)} missing or empty: "
-                                         f"{', '.join(missing)}",
-                         "add " + ", ".join(_CFF_EXAMPLE[k] for k in missing), line=1)
+        yield META003.at(
+            "CITATION.cff",
+            f"required field{'s' * (len(missing) > 1)} missing or empty: {', '.join(missing)}",
+            "add " + ", ".join(_CFF_EXAMPLE[k] for k in missing),
+            line=1,
+        )
     authors = cff.get("authors")
     if authors is not None and not isinstance(authors, list):
-        yield META003.at("CITATION.cff", "'authors' must be a list of people",
-                         "write each author as a list item: `- family-names: …`", line=yaml_line(cff, "authors"))
+        yield META003.at(
+            "CITATION.cff",
+            "'authors' must be a list of people",
+            "write each author as a list item: `- family-names: …`",
+            line=yaml_line(cff, "authors"),
+        )
     for person in _cff_people(cff):
         orcid = person.orcid or ""
         bare = _ORCID.match(orcid.strip())
         if bare and is_valid_orcid(bare.group(1)) and not orcid.startswith("https://orcid.org/"):
-            yield META003.at("CITATION.cff", f"orcid {orcid!r}: CITATION.cff requires the URL form",
-                             f"write `orcid: https://orcid.org/{bare.group(1)}`", line=person.line)
+            yield META003.at(
+                "CITATION.cff",
+                f"orcid {orcid!r}: CITATION.cff requires the URL form",
+                f"write `orcid: https://orcid.org/{bare.group(1)}`",
+                line=person.line,
+            )
 
 
 _CFF_EXAMPLE = {

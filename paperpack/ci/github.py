@@ -22,13 +22,14 @@ import argparse
 import os
 import secrets
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
-from ..errors import PaperpackError
 from ..checks.findings import Finding, Severity
+from ..errors import PaperpackError
 from ..report.github import annotation, workflow_command
 from .outcome import Outcome, prewarm_binder, run_build
 from .settings import CiSettings
@@ -50,8 +51,9 @@ class Annotations:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paperpack.ci.github",
-                                     description="The steps of paperpack's GitHub Action (action.yml).")
+    parser = argparse.ArgumentParser(
+        prog="python -m paperpack.ci.github", description="The steps of paperpack's GitHub Action (action.yml)."
+    )
     parser.add_argument("step", choices=("verify", "binder"))
     args = parser.parse_args(argv)
     env = os.environ
@@ -108,9 +110,14 @@ def _binder(settings: CiSettings, env: Mapping[str, str]) -> int:
     if env.get("GITHUB_OUTPUT"):
         write_outputs(Path(env["GITHUB_OUTPUT"]), {"binder": status})
     if code != 0:
-        print(workflow_command("warning", f"Binder pre-warm on {settings.binder_hub} failed (paperpack binder exit "
-                                          f"status {code}); the log above says why. The verdict stands.",
-                               title="paperpack binder"))
+        print(
+            workflow_command(
+                "warning",
+                f"Binder pre-warm on {settings.binder_hub} failed (paperpack binder exit "
+                f"status {code}); the log above says why. The verdict stands.",
+                title="paperpack binder",
+            )
+        )
     return 0
 
 
@@ -152,8 +159,14 @@ def make_annotations(outcome: Outcome, workspace: Path, *, reserved_errors: int 
         level = _NOTEBOOK_LEVEL.get(str(nb.get("verdict")))
         if level and isinstance(nb.get("path"), str):
             text = f"{nb['path']}: {nb['verdict']}" + (f" — {str(nb['message'])[:2000]}" if nb.get("message") else "")
-            candidates.append((level, workflow_command(level, text, file=prefix + nb["path"],
-                                                       title=f"paperpack: notebook {nb['verdict']}")))
+            candidates.append(
+                (
+                    level,
+                    workflow_command(
+                        level, text, file=prefix + nb["path"], title=f"paperpack: notebook {nb['verdict']}"
+                    ),
+                )
+            )
     findings = [f for f in (_finding(d) for d in (outcome.report or {}).get("findings") or []) if f is not None]
     for finding in sorted(findings, key=lambda f: (f.severity.rank, *f.sort_key())):
         candidates.append((_LEVEL[finding.severity], annotation(finding, prefix)))
@@ -174,19 +187,23 @@ def step_summary(outcome: Outcome, left_out: Mapping[str, int], reason: str) -> 
     tail = [f"\n**paperpack:** {reason}\n"]
     if left_out:
         counted = ", ".join(f"{n} {level}{'s' * (n != 1)}" for level, n in sorted(left_out.items()))
-        tail.append(f"\n{counted} more not shown as annotations (GitHub shows {ANNOTATION_LIMIT} of each level a "
-                    "step): every finding is in report.sarif and report.html of the report artifact.\n")
+        tail.append(
+            f"\n{counted} more not shown as annotations (GitHub shows {ANNOTATION_LIMIT} of each level a "
+            "step): every finding is in report.sarif and report.html of the report artifact.\n"
+        )
     path = outcome.files.get("summary")
     if path is None:
-        head = (f"## paperpack: {outcome.verdict.label()}\n\nsummary.md was not written by this run; "
-                "report.json and the log above have the details.\n")
+        head = (
+            f"## paperpack: {outcome.verdict.label()}\n\nsummary.md was not written by this run; "
+            "report.json and the log above have the details.\n"
+        )
     else:
         head = _read_text(path)
     end = "".join(tail)
     room = SUMMARY_LIMIT - len(end.encode("utf-8")) - 200
     if len(head.encode("utf-8")) > room:
         cut = head.encode("utf-8")[:room].decode("utf-8", "ignore")
-        head = cut[:cut.rfind("\n") + 1] + "\n… summary.md cut here: GitHub takes at most 1 MiB; see report.html.\n"
+        head = cut[: cut.rfind("\n") + 1] + "\n… summary.md cut here: GitHub takes at most 1 MiB; see report.html.\n"
     return head.rstrip("\n") + "\n" + end
 
 
@@ -216,6 +233,7 @@ def _finding(d: object) -> Finding | None:
         severity = Severity(d.get("severity"))
     except ValueError:
         return None
+
     def text(key: str) -> str:
         return str(d.get(key) or "")
 
@@ -224,9 +242,17 @@ def _finding(d: object) -> Finding | None:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     path = d.get("path")
-    return Finding(rule=text("rule"), name=text("name"), severity=severity,
-                   path=path if isinstance(path, str) else None, message=text("message"), why=text("why"),
-                   fix=text("fix"), line=number("line"), cell=number("cell"))
+    return Finding(
+        rule=text("rule"),
+        name=text("name"),
+        severity=severity,
+        path=path if isinstance(path, str) else None,
+        message=text("message"),
+        why=text("why"),
+        fix=text("fix"),
+        line=number("line"),
+        cell=number("cell"),
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import PaperpackError
 from .outcome import prewarm_binder, run_build
@@ -25,8 +25,9 @@ WIDGET_FILES = ("junit", "codequality")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paperpack.ci.gitlab",
-                                     description="The job of paperpack's GitLab CI template.")
+    parser = argparse.ArgumentParser(
+        prog="python -m paperpack.ci.gitlab", description="The job of paperpack's GitLab CI template."
+    )
     parser.add_argument("step", choices=("verify",))
     parser.parse_args(argv)
     try:
@@ -42,13 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{key}: {path}")
     missing = [key for key in WIDGET_FILES if key not in outcome.files]
     if missing:
-        print(f"note: this run wrote no {' or '.join(missing)} report: GitLab's widgets will be empty",
-              file=sys.stderr)
+        print(f"note: this run wrote no {' or '.join(missing)} report: GitLab's widgets will be empty", file=sys.stderr)
     if settings.binder_hub and outcome.verdict.cls.passed and not decision.fail:
         code = prewarm_binder(settings)
         if code:
-            print(f"warning: Binder pre-warm on {settings.binder_hub} failed (paperpack binder exit status {code}); "
-                  "the verdict stands", file=sys.stderr)
+            print(
+                f"warning: Binder pre-warm on {settings.binder_hub} failed (paperpack binder exit status {code}); "
+                "the verdict stands",
+                file=sys.stderr,
+            )
     print(f"paperpack: {outcome.verdict.label()} — {decision.reason}")
     return decision.exit_code
 

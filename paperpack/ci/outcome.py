@@ -48,7 +48,7 @@ class Snapshot:
     files: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
     @classmethod
-    def take(cls, folder: Path) -> "Snapshot":
+    def take(cls, folder: Path) -> Snapshot:
         found = {}
         for name in REPORT_FILES.values():
             try:
@@ -132,8 +132,7 @@ class Outcome:
         """The job's status for ``fail_on``."""
         said = self.verdict.sentence()
         if self.report is None:
-            said = (f"paperpack stopped before writing a report (exit status {self.exit_code}); "
-                    "the log above says why")
+            said = f"paperpack stopped before writing a report (exit status {self.exit_code}); the log above says why"
         if fail_on is FailOn.NEVER:
             return Decision(False, f"fail-on never: {said}")
         stopped = self.report is None or self.verdict.cls is PaperClass.NOT_RUN or not self.complete
@@ -144,8 +143,11 @@ class Outcome:
         if not self.verdict.cls.passed:
             return Decision(True, f"fail-on {fail_on.value}: {said}")
         if fail_on is FailOn.FINDINGS and self.errors:
-            return Decision(True, f"fail-on findings: validation found {self.errors} error"
-                                  f"{'s' * (self.errors != 1)} (the paper is {self.verdict.label()})")
+            return Decision(
+                True,
+                f"fail-on findings: validation found {self.errors} error"
+                f"{'s' * (self.errors != 1)} (the paper is {self.verdict.label()})",
+            )
         return Decision(False, said)
 
 
@@ -172,8 +174,7 @@ def read_outcome(report_dir: Path, before: Snapshot, exit_code: int) -> Outcome:
     report = _read_report(files["report-json"]) if "report-json" in files else None
     if report is None:
         files.pop("report-json", None)
-    return Outcome(report_dir=report_dir, exit_code=exit_code, files=files, report=report,
-                   verdict=_verdict(report))
+    return Outcome(report_dir=report_dir, exit_code=exit_code, files=files, report=report, verdict=_verdict(report))
 
 
 def _read_report(path: Path) -> dict[str, Any] | None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
-from ..image.builder import MODES
 from ..errors import ConfigError
+from ..image.builder import MODES
 from ..repository.repo import DEFAULT_OUTPUT
 
 __all__ = ["FailOn", "CiSettings", "parse_parameters", "ENGINES", "VARIABLES"]
@@ -68,7 +68,7 @@ class CiSettings:
     binder_hub: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "CiSettings":
+    def from_env(cls, env: Mapping[str, str]) -> CiSettings:
         """The settings in ``env`` (``PAPERPACK_PATH``…); unset or empty variables take the defaults."""
 
         def get(name: str) -> str:
@@ -118,18 +118,22 @@ def parse_parameters(text: str) -> tuple[tuple[str, str], ...]:
         name, sep, value = line.partition("=")
         name = name.strip()
         if not sep or not _NAME.match(name):
-            raise ConfigError(f"input parameters ({VARIABLES['parameters']}), line {number}: {line[:80]!r} is not "
-                              "name=value with a Python variable name",
-                              hint="write one parameter a line, e.g. n_samples=100 (the name of a variable of the "
-                                   "notebooks' `parameters` cell)")
+            raise ConfigError(
+                f"input parameters ({VARIABLES['parameters']}), line {number}: {line[:80]!r} is not "
+                "name=value with a Python variable name",
+                hint="write one parameter a line, e.g. n_samples=100 (the name of a variable of the "
+                "notebooks' `parameters` cell)",
+            )
         pairs.append((name, value.strip()))
     return tuple(pairs)
 
 
-def _choice(name: str, value: str, allowed: "tuple[str, ...] | list[str]") -> str:
+def _choice(name: str, value: str, allowed: tuple[str, ...] | list[str]) -> str:
     if value not in allowed:
-        raise ConfigError(f"input {name} ({VARIABLES[name]}): {value[:80]!r} is not one of {', '.join(allowed)}",
-                          hint=f"set {name} to one of: {', '.join(allowed)}")
+        raise ConfigError(
+            f"input {name} ({VARIABLES[name]}): {value[:80]!r} is not one of {', '.join(allowed)}",
+            hint=f"set {name} to one of: {', '.join(allowed)}",
+        )
     return value
 
 
@@ -141,9 +145,10 @@ def _seconds(name: str, value: str) -> float | None:
     except ValueError:
         seconds = math.nan
     if not seconds > 0 or math.isinf(seconds):
-        raise ConfigError(f"input {name} ({VARIABLES[name]}): expected a number of seconds above 0, "
-                          f"got {value[:80]!r}",
-                          hint=f"set {name} to e.g. 600, or leave it empty for paperpack's default")
+        raise ConfigError(
+            f"input {name} ({VARIABLES[name]}): expected a number of seconds above 0, got {value[:80]!r}",
+            hint=f"set {name} to e.g. 600, or leave it empty for paperpack's default",
+        )
     return seconds
 
 
@@ -153,5 +158,7 @@ def _boolean(name: str, value: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise ConfigError(f"input {name} ({VARIABLES[name]}): expected true or false, got {value[:80]!r}",
-                      hint=f"set {name} to true or false")
+    raise ConfigError(
+        f"input {name} ({VARIABLES[name]}): expected true or false, got {value[:80]!r}",
+        hint=f"set {name} to true or false",
+    )

@@ -25,8 +25,8 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
-from ..image.diagnose import _short, step_of
 from ..errors import BuildError
+from ..image.diagnose import _short, step_of
 from ..report.text import safe
 from ..util.terminal import printable
 
@@ -83,11 +83,14 @@ class BuildView:
         running = [s for s in self.steps.values() if not s.done]
         head = [Text.assemble((f"{self.title}  ", "bold"), (f"{now - self.started:.0f} s", "dim"))]
         for step in sorted(running, key=lambda s: s.number)[:3]:
-            head.append(Text.assemble(("  ", ""), (step.text[:self.console.width - 12], "cyan"),
-                                      (f"  {now - step.started:.0f} s", "dim")))
+            head.append(
+                Text.assemble(
+                    ("  ", ""), (step.text[: self.console.width - 12], "cyan"), (f"  {now - step.started:.0f} s", "dim")
+                )
+            )
         if not running:
             head.append(Text(f"  {self.status}", style="cyan"))
-        body = Text("\n".join(line[-self.console.width + 4:] for line in self.recent), style="dim")
+        body = Text("\n".join(line[-self.console.width + 4 :] for line in self.recent), style="dim")
         return Group(*head, body)
 
     def __enter__(self) -> BuildView:
@@ -96,8 +99,9 @@ class BuildView:
             self.live.__enter__()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self.live is not None:
             self.live.__exit__(exc_type, exc, tb)
         self._flush(everything=True)

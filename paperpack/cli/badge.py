@@ -33,10 +33,15 @@ examples:
 def add_launch_options(p: argparse.ArgumentParser) -> None:
     """--hub, --remote, --ref: shared with ``paperpack binder``."""
     p.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
-    p.add_argument("--hub", metavar="URL", help="the BinderHub (default: binder.url in paperpack.yml, else "
-                   "https://mybinder.org)")
-    p.add_argument("--remote", metavar="URL", help="the public repository: OWNER/REPO on GitHub, a git URL or a "
-                   "Zenodo DOI (default: binder.repository, else git's origin remote)")
+    p.add_argument(
+        "--hub", metavar="URL", help="the BinderHub (default: binder.url in paperpack.yml, else https://mybinder.org)"
+    )
+    p.add_argument(
+        "--remote",
+        metavar="URL",
+        help="the public repository: OWNER/REPO on GitHub, a git URL or a "
+        "Zenodo DOI (default: binder.repository, else git's origin remote)",
+    )
     p.add_argument("--ref", metavar="SHA", help="the commit to launch (default: binder.ref, else HEAD)")
 
 
@@ -45,17 +50,35 @@ def launch_options(args: argparse.Namespace) -> LaunchOptions:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("badge", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "badge", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_launch_options(p)
-    p.add_argument("--format", choices=[f.value for f in BadgeFormat], default=None,
-                   help="markdown (default), rst or html; with --write, the file's extension decides unless given")
-    p.add_argument("--write", metavar="FILE", type=Path, help="insert or update the badges in FILE (inside the "
-                   "repository), between the markers")
-    p.add_argument("--status-url", metavar="URL", help="the public URL of badge.json (default: derived for GitHub; "
-                   "else the status badge is left out, with a note)")
-    p.add_argument("-o", "--out-dir", type=Path, metavar="DIR",
-                   help="the report folder holding badge.json (default: paperpack-out in the repository)")
+    p.add_argument(
+        "--format",
+        choices=[f.value for f in BadgeFormat],
+        default=None,
+        help="markdown (default), rst or html; with --write, the file's extension decides unless given",
+    )
+    p.add_argument(
+        "--write",
+        metavar="FILE",
+        type=Path,
+        help="insert or update the badges in FILE (inside the repository), between the markers",
+    )
+    p.add_argument(
+        "--status-url",
+        metavar="URL",
+        help="the public URL of badge.json (default: derived for GitHub; "
+        "else the status badge is left out, with a note)",
+    )
+    p.add_argument(
+        "-o",
+        "--out-dir",
+        type=Path,
+        metavar="DIR",
+        help="the report folder holding badge.json (default: paperpack-out in the repository)",
+    )
     p.set_defaults(func=run)
 
 

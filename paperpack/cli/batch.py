@@ -10,8 +10,8 @@ from typing import Any
 
 from rich.markup import escape
 
-from ..image.builder import MODES
 from ..errors import EXIT_FINDINGS, EXIT_OK
+from ..image.builder import MODES
 from ..report.paper import PaperClass
 from ..report.text import make_console, safe
 from ..verify import ENGINES
@@ -45,22 +45,43 @@ See docs/batch.md."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("batch", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "batch", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("queue", type=Path, help="the queue: .yml/.yaml, .csv or .jsonl")
-    p.add_argument("-o", "--out-dir", type=Path, default=Path("batch-out"), metavar="DIR",
-                   help="where every submission's reports and the index go (default: batch-out)")
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
-                   help="submissions at once: local worker processes (with --cluster: jobs) (default: 1)")
+    p.add_argument(
+        "-o",
+        "--out-dir",
+        type=Path,
+        default=Path("batch-out"),
+        metavar="DIR",
+        help="where every submission's reports and the index go (default: batch-out)",
+    )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="submissions at once: local worker processes (with --cluster: jobs) (default: 1)",
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786")
     where.add_argument("--cluster", choices=("slurm", "pbs"), help="start a Dask cluster with dask-jobqueue")
-    p.add_argument("--timeout", type=float, metavar="S",
-                   help="seconds: the build's and each notebook's limit; a submission's verification as a whole "
-                        "is stopped after 2 × S + 300")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="seconds: the build's and each notebook's limit; a submission's verification as a whole "
+        "is stopped after 2 × S + 300",
+    )
     p.add_argument("--memory", metavar="SIZE", help="memory per notebook run, e.g. 2g")
-    p.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="as `paperpack build --engine` (default: auto, the engine policy)")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="as `paperpack build --engine` (default: auto, the engine policy)",
+    )
     p.add_argument("--mode", choices=MODES, default="auto", help="as `paperpack build --mode` (default: auto)")
     p.add_argument("--cache-dir", type=Path, metavar="DIR", help="paperpack's cache folder (default: the usual)")
     p.set_defaults(func=run)
@@ -72,18 +93,26 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..batch import BatchOptions, read_queue, run_batch
+    from ..batch.index import BatchEntry
     from ..batch.pipeline import EXIT_INTERRUPTED
     from ..batch.runner import BatchInterrupted
-    from ..batch.index import BatchEntry
 
     out = make_console(sys.stdout, color=args.color)
     if args.memory:
         from ..run.plan import size_bytes
 
         size_bytes(args.memory)  # a clear error now, not one per submission
-    options = BatchOptions(out_dir=args.out_dir, jobs=args.jobs, scheduler=args.scheduler, cluster=args.cluster,
-                           timeout=args.timeout, memory=args.memory, engine=args.engine, mode=args.mode,
-                           cache_dir=args.cache_dir)
+    options = BatchOptions(
+        out_dir=args.out_dir,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        cluster=args.cluster,
+        timeout=args.timeout,
+        memory=args.memory,
+        engine=args.engine,
+        mode=args.mode,
+        cache_dir=args.cache_dir,
+    )
     submissions = read_queue(args.queue)
 
     def show(entry: BatchEntry) -> None:
@@ -105,13 +134,21 @@ def run(args: argparse.Namespace) -> int:
         result = run_batch(submissions, options, on_result=show)
     except BatchInterrupted as stopped:
         left, total = len(stopped.result.unfinished), len(stopped.result.entries)
-        print(f"paperpack batch: interrupted: {left} of {total} submissions not finished (the running ones were "
-              f"stopped on their workers and recorded as interrupted); run the same command again to verify them "
-              f"(the {total - left} finished are not redone)", file=sys.stderr)
+        print(
+            f"paperpack batch: interrupted: {left} of {total} submissions not finished (the running ones were "
+            f"stopped on their workers and recorded as interrupted); run the same command again to verify them "
+            f"(the {total - left} finished are not redone)",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
-    bad = [e for e in result.entries if e.result is None or e.result.failure is not None
-           or not PaperClass(e.result.verdict).passed]
+    bad = [
+        e
+        for e in result.entries
+        if e.result is None or e.result.failure is not None or not PaperClass(e.result.verdict).passed
+    ]
     if not args.quiet:
-        out.print(f"{len(result.entries)} submissions, {len(result.entries) - len(bad)} reproduced; "
-                  f"index: {escape(str(result.index[1]))}")
+        out.print(
+            f"{len(result.entries)} submissions, {len(result.entries) - len(bad)} reproduced; "
+            f"index: {escape(str(result.index[1]))}"
+        )
     return EXIT_FINDINGS if bad else EXIT_OK

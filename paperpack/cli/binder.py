@@ -36,11 +36,17 @@ DEFAULT_TIMEOUT = 1800.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("binder", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "binder", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_launch_options(p)
-    p.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, metavar="S",
-                   help=f"give up when the build is not done after S seconds (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"give up when the build is not done after S seconds (default {DEFAULT_TIMEOUT:g})",
+    )
     p.set_defaults(func=run)
 
 
@@ -112,12 +118,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         outcome = request_build(target, timeout=args.timeout, on_event=_Plain(out))
     if outcome.built:
-        out.write(f"built on {outcome.hub} in {outcome.seconds:.0f} s: launches of {target.launch_url} start "
-                  "without a build\n")
+        out.write(
+            f"built on {outcome.hub} in {outcome.seconds:.0f} s: launches of {target.launch_url} start "
+            "without a build\n"
+        )
         return EXIT_OK
     message = printable(outcome.message.strip(), newlines=False) or "(the hub gave no reason)"
-    print(f"error: the BinderHub at {outcome.hub} could not build {target.source.provider}/{target.spec}: "
-          f"{message}", file=sys.stderr)
-    print("hint: read the build log above; `paperpack build` builds the same image locally with repo2docker",
-          file=sys.stderr)
+    print(
+        f"error: the BinderHub at {outcome.hub} could not build {target.source.provider}/{target.spec}: {message}",
+        file=sys.stderr,
+    )
+    print(
+        "hint: read the build log above; `paperpack build` builds the same image locally with repo2docker",
+        file=sys.stderr,
+    )
     return EXIT_FINDINGS

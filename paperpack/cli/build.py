@@ -7,18 +7,17 @@ import json
 import sys
 from pathlib import Path
 
-from ..image.builder import DEFAULT_BUILD_TIMEOUT, MODES
 from ..errors import EXIT_FINDINGS, EXIT_OK, BuildError
-from ..util.atomic import write_json_atomic
+from ..image.builder import DEFAULT_BUILD_TIMEOUT, MODES
 from ..report.text import make_console
+from ..util.atomic import write_json_atomic
 from ..verify import ALL_STAGES, BuildSettings, Stage, ValidateSettings, VerifyOptions, verify
 from ._buildview import show_build_failure
 from .main import deprecated
-from .run import (ConsoleObserver, add_cache_argument, add_run_arguments, paper_exit, run_settings,
-                  show_paper, show_run)
+from .run import ConsoleObserver, add_cache_argument, add_run_arguments, paper_exit, run_settings, show_paper, show_run
 
 HELP = "build the image, run every notebook in it and compare the results (the whole verification)"
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Verify the repository at PATH end to end:
 
   validate     the checks of `paperpack validate` (DOIs: syntax and cache only)
@@ -52,7 +51,7 @@ modes:
 
 The image tag is a hash of everything that decides the image, so an unchanged
 repository is not rebuilt (use --force to rebuild). Labels record provenance.
-A build is stopped after PAPERPACK_BUILD_TIMEOUT seconds (default {build_timeout:g}).
+A build is stopped after PAPERPACK_BUILD_TIMEOUT seconds (default {DEFAULT_BUILD_TIMEOUT:g}).
 Behind a TLS-intercepting proxy, the CA bundle (--ca-bundle, or PIP_CERT /
 REQUESTS_CA_BUNDLE / SSL_CERT_FILE) is mounted only into download steps as a
 BuildKit secret: it is never stored in the image.
@@ -67,14 +66,19 @@ examples:
   paperpack build . -o /tmp/paper-out               # the output folder outside the repository
 
 Old spellings still work, with a note on stderr: --json (--format json), --offline
-(--mode offline), -o REPORT.json and --output REPORT (--report REPORT).""".format(build_timeout=DEFAULT_BUILD_TIMEOUT)
+(--mode offline), -o REPORT.json and --output REPORT (--report REPORT)."""
 
 
 class OutDirOrOldReport(argparse.Action):
     """``-o/--out-dir DIR``; an old ``-o REPORT.json`` (a file ending in .json, no such folder) is ``--report``."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
-                 option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
         path = Path(str(values))
         if option_string == "-o" and path.suffix.lower() == ".json" and not path.is_dir():
             namespace.old_report = path
@@ -83,29 +87,52 @@ class OutDirOrOldReport(argparse.Action):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("build", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "build", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
     p.add_argument("--mode", choices=MODES, default="auto", help="how to build (default: auto, see above)")
     p.add_argument("--offline", action="store_true", dest="old_offline", help=argparse.SUPPRESS)
     p.add_argument("--force", action="store_true", help="rebuild even when the image for this content exists")
-    p.add_argument("--ca-bundle", type=Path, metavar="FILE",
-                   help="PEM file of CAs to trust while downloading (default: from PIP_CERT, REQUESTS_CA_BUNDLE, "
-                        "SSL_CERT_FILE, CURL_CA_BUNDLE)")
-    p.add_argument("--allow-python-substitution", action="store_true", default=None,
-                   help="offline: build with the nearest Python that has a base image (recorded in the labels)")
-    p.add_argument("--image-name", metavar="NAME",
-                   help="image repository, e.g. ghcr.io/me/paper (default: paperpack/<folder name>)")
-    p.add_argument("--push", action="store_true",
-                   help="push the image (credentials: PAPERPACK_REGISTRY_USERNAME/PASSWORD or "
-                        "CONTAINER_ENGINE_REGISTRY_CREDENTIALS, else your docker login)")
-    p.add_argument("--engine", choices=("auto", "docker", "local"), default="auto",
-                   help="docker: build the image and run in it; local: no image, run in a virtual environment "
-                        "(less isolated); auto (default): docker when a Docker daemon answers, else local")
+    p.add_argument(
+        "--ca-bundle",
+        type=Path,
+        metavar="FILE",
+        help="PEM file of CAs to trust while downloading (default: from PIP_CERT, REQUESTS_CA_BUNDLE, "
+        "SSL_CERT_FILE, CURL_CA_BUNDLE)",
+    )
+    p.add_argument(
+        "--allow-python-substitution",
+        action="store_true",
+        default=None,
+        help="offline: build with the nearest Python that has a base image (recorded in the labels)",
+    )
+    p.add_argument(
+        "--image-name",
+        metavar="NAME",
+        help="image repository, e.g. ghcr.io/me/paper (default: paperpack/<folder name>)",
+    )
+    p.add_argument(
+        "--push",
+        action="store_true",
+        help="push the image (credentials: PAPERPACK_REGISTRY_USERNAME/PASSWORD or "
+        "CONTAINER_ENGINE_REGISTRY_CREDENTIALS, else your docker login)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("auto", "docker", "local"),
+        default="auto",
+        help="docker: build the image and run in it; local: no image, run in a virtual environment "
+        "(less isolated); auto (default): docker when a Docker daemon answers, else local",
+    )
     p.add_argument("--no-run", action="store_true", help="only build; do not run the notebooks in the image")
     p.add_argument("--strict", action="store_true", help="validation warnings fail the build too")
-    p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="text for people (default), json: the whole report (validation, build and run) on stdout")
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), json: the whole report (validation, build and run) on stdout",
+    )
     p.add_argument("--json", action="store_true", dest="old_json", help=argparse.SUPPRESS)
     p.add_argument("--output", type=Path, dest="old_report", help=argparse.SUPPRESS)
     add_cache_argument(p)
@@ -121,12 +148,25 @@ def run(args: argparse.Namespace) -> int:
     quiet = args.quiet  # --format json: progress still goes to stderr; stdout keeps only the JSON
     run_console = make_console(sys.stderr if json_out else sys.stdout, color=args.color, soft_wrap=False)
     observer = ConsoleObserver(err, run_console, quiet=quiet, verbose=args.verbose > 0)
-    build = BuildSettings(mode=args.mode, force=args.force, push=args.push, image_name=args.image_name,
-                          allow_python_substitution=args.allow_python_substitution, ca_bundle=args.ca_bundle)
+    build = BuildSettings(
+        mode=args.mode,
+        force=args.force,
+        push=args.push,
+        image_name=args.image_name,
+        allow_python_substitution=args.allow_python_substitution,
+        ca_bundle=args.ca_bundle,
+    )
     stages = ALL_STAGES - {Stage.RUN, Stage.DATA} if args.no_run else ALL_STAGES
-    options = VerifyOptions(stages=stages, validate=ValidateSettings(offline=True, strict=args.strict), build=build,
-                            run=run_settings(args, args.engine), cache_dir=args.cache_dir, progress=observer,
-                            shown_path=str(args.path), as_of=getattr(args, "as_of", None))
+    options = VerifyOptions(
+        stages=stages,
+        validate=ValidateSettings(offline=True, strict=args.strict),
+        build=build,
+        run=run_settings(args, args.engine),
+        cache_dir=args.cache_dir,
+        progress=observer,
+        shown_path=str(args.path),
+        as_of=getattr(args, "as_of", None),
+    )
     try:
         result = verify(args.path, options)
     except BuildError as exc:

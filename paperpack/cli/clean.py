@@ -32,12 +32,19 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("clean", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "clean", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     p.add_argument("--older-than", metavar="DATE|DAYS", help="only what is older than DATE (2026-11-01) or DAYS days")
-    p.add_argument("--unused-by", action="append", type=Path, metavar="PATH", default=[],
-                   help="keep what the repository at PATH uses now (repeatable)")
+    p.add_argument(
+        "--unused-by",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        default=[],
+        help="keep what the repository at PATH uses now (repeatable)",
+    )
     p.add_argument("--images", action="store_true", help="paperpack's images")
     p.add_argument("--envs", action="store_true", help="the local engine's environments")
     p.add_argument("--caches", action="store_true", help="data, DOI, dependency caches and build logs")
@@ -52,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
     from ..machine.clean import Kind, Selection, age_limit, find, plan, remove, total, used_by
     from ..util.sizes import human_size as human
 
-    kinds = {kind for kind, asked in ((Kind.IMAGE, args.images), (Kind.ENVIRONMENT, args.envs),
-                                      (Kind.CACHE, args.caches)) if asked}
+    kinds = {
+        kind
+        for kind, asked in ((Kind.IMAGE, args.images), (Kind.ENVIRONMENT, args.envs), (Kind.CACHE, args.caches))
+        if asked
+    }
     if args.all or not kinds:
         kinds = set(Kind)
     try:
@@ -65,9 +75,18 @@ def run(args: argparse.Namespace) -> int:
     outcome = None if args.dry_run else remove(chosen)
     failed = {item.ref: why for item, why in outcome.failed} if outcome else {}
     if args.format == "json":
-        doc = {"dry_run": args.dry_run, "size": total(chosen),
-               "items": [{**item.to_dict(), "removed": outcome is not None and item.ref not in failed,
-                          "error": failed.get(item.ref)} for item in chosen]}
+        doc = {
+            "dry_run": args.dry_run,
+            "size": total(chosen),
+            "items": [
+                {
+                    **item.to_dict(),
+                    "removed": outcome is not None and item.ref not in failed,
+                    "error": failed.get(item.ref),
+                }
+                for item in chosen
+            ],
+        }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         out = make_console(sys.stdout, color=args.color)
@@ -76,11 +95,13 @@ def run(args: argparse.Namespace) -> int:
             table.add_column(column, overflow="fold")
         for item in chosen:
             result = "" if outcome is None else (f"kept: {failed[item.ref]}" if item.ref in failed else "removed")
-            table.add_row(item.kind.value, safe(item.ref), human(item.size), item.created.strftime("%Y-%m-%d"),
-                          safe(result))
+            table.add_row(
+                item.kind.value, safe(item.ref), human(item.size), item.created.strftime("%Y-%m-%d"), safe(result)
+            )
         out.print(table)
         verb = "would free" if args.dry_run else "freed"
         freed = total(chosen) if outcome is None else outcome.freed
-        out.print(f"{len(chosen)} item(s); {verb} {human(freed)}" + (" (--dry-run: nothing removed)"
-                                                                      if args.dry_run else ""))
+        out.print(
+            f"{len(chosen)} item(s); {verb} {human(freed)}" + (" (--dry-run: nothing removed)" if args.dry_run else "")
+        )
     return EXIT_FINDINGS if failed else EXIT_OK

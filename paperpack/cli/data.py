@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from ..repository.repo import Repo
 from ..report.text import make_console
+from ..repository.repo import Repo
 from .run import add_cache_argument, positive_int
 
 if TYPE_CHECKING:
@@ -50,33 +50,56 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("data", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="data_command", metavar="ACTION")
     for name, func, text, more in (
-        ("fetch", _fetch, "download the declared data that is missing",
-         "Files already committed with the right hash, or already cached, are not downloaded again; an\n"
-         "interrupted download resumes. A wrong hash deletes the download and names both hashes.\n\n"
-         "examples:\n  paperpack data fetch .\n  paperpack data fetch path/to/paper --jobs 8"),
-        ("lock", _lock, "record sha256 of files that have no hash yet in paperpack.yml",
-         "Hashes come from the committed file or the fetched copy; comments and layout of paperpack.yml\n"
-         "are kept. Files that already have sha256 or md5 are left alone.\n\n"
-         "examples:\n  paperpack data fetch . && paperpack data lock . && git diff paperpack.yml"),
-        ("status", _status, "show which declared files are in the repo, cached or missing",
-         "Exit status 1 when a file is missing or a committed file has another hash than declared.\n\n"
-         "examples:\n  paperpack data status ."),
+        (
+            "fetch",
+            _fetch,
+            "download the declared data that is missing",
+            "Files already committed with the right hash, or already cached, are not downloaded again; an\n"
+            "interrupted download resumes. A wrong hash deletes the download and names both hashes.\n\n"
+            "examples:\n  paperpack data fetch .\n  paperpack data fetch path/to/paper --jobs 8",
+        ),
+        (
+            "lock",
+            _lock,
+            "record sha256 of files that have no hash yet in paperpack.yml",
+            "Hashes come from the committed file or the fetched copy; comments and layout of paperpack.yml\n"
+            "are kept. Files that already have sha256 or md5 are left alone.\n\n"
+            "examples:\n  paperpack data fetch . && paperpack data lock . && git diff paperpack.yml",
+        ),
+        (
+            "status",
+            _status,
+            "show which declared files are in the repo, cached or missing",
+            "Exit status 1 when a file is missing or a committed file has another hash than declared.\n\n"
+            "examples:\n  paperpack data status .",
+        ),
     ):
-        a = actions.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}.\n\n{more}",
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        a = actions.add_parser(
+            name,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}.\n\n{more}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         a.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
         add_cache_argument(a)
         if name == "fetch":
             a.add_argument("-j", "--jobs", type=positive_int, default=4, help="downloads at once (default: 4)")
-            a.add_argument("--allow-host", action="append", default=[], metavar="HOST[:PORT]",
-                           help="a mirror you trust on a private or loopback address (repeatable; adds to "
-                                "PAPERPACK_DATA_ALLOW). Data URLs otherwise reach only public addresses")
-            a.add_argument("--allow-http", action="store_true",
-                           help="allow plain http data URLs (like PAPERPACK_DATA_ALLOW_HTTP=1); https otherwise")
+            a.add_argument(
+                "--allow-host",
+                action="append",
+                default=[],
+                metavar="HOST[:PORT]",
+                help="a mirror you trust on a private or loopback address (repeatable; adds to "
+                "PAPERPACK_DATA_ALLOW). Data URLs otherwise reach only public addresses",
+            )
+            a.add_argument(
+                "--allow-http",
+                action="store_true",
+                help="allow plain http data URLs (like PAPERPACK_DATA_ALLOW_HTTP=1); https otherwise",
+            )
         a.set_defaults(func=func)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
@@ -89,8 +112,10 @@ def _config(args: argparse.Namespace) -> ServiceConfig:
     config = ServiceConfig.from_env()
     policy = config.data_policy
     extra = parse_allowed(",".join(args.allow_host), source="--allow-host")
-    return replace(config, data_policy=replace(policy, allowed=policy.allowed + extra,
-                                               allow_http=policy.allow_http or args.allow_http))
+    return replace(
+        config,
+        data_policy=replace(policy, allowed=policy.allowed + extra, allow_http=policy.allow_http or args.allow_http),
+    )
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -101,8 +126,16 @@ def _fetch(args: argparse.Namespace) -> int:
     console = make_console(sys.stderr, color=args.color)
     tasks: dict[str, TaskID] = {}
     lock = threading.Lock()
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  console=console, transient=True, disable=args.quiet) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console,
+        transient=True,
+        disable=args.quiet,
+    ) as progress:
+
         def report(path: str, done: int, total: int | None) -> None:
             with lock:
                 if path not in tasks:
@@ -114,9 +147,11 @@ def _fetch(args: argparse.Namespace) -> int:
     for r in results:
         out.print(f"{r.state:<8} {escape(r.declared.path)}" + (f"  [dim]{r.sha256}[/]" if r.sha256 else ""))
     fetched = sum(r.state == "fetched" for r in results)
-    out.print(f"{len(results)} declared file{'s' if len(results) != 1 else ''}: {fetched} fetched, "
-              f"{sum(r.state == 'cached' for r in results)} cached, {sum(r.state == 'in-repo' for r in results)} "
-              "in the repository")
+    out.print(
+        f"{len(results)} declared file{'s' if len(results) != 1 else ''}: {fetched} fetched, "
+        f"{sum(r.state == 'cached' for r in results)} cached, {sum(r.state == 'in-repo' for r in results)} "
+        "in the repository"
+    )
     return EXIT_OK
 
 
@@ -147,7 +182,9 @@ def _status(args: argparse.Namespace) -> int:
         out.print("paperpack.yml declares no data files")
     bad = [r for r in results if r.state in ("missing", "mismatch")]
     if bad:
-        out.print(f"{len(bad)} file{'s' if len(bad) != 1 else ''} not ready: run `paperpack data fetch`"
-                  if all(r.state == "missing" for r in bad) else
-                  "a committed file differs from its declared hash: replace it or correct the hash")
+        out.print(
+            f"{len(bad)} file{'s' if len(bad) != 1 else ''} not ready: run `paperpack data fetch`"
+            if all(r.state == "missing" for r in bad)
+            else "a committed file differs from its declared hash: replace it or correct the hash"
+        )
     return EXIT_FINDINGS if bad else EXIT_OK

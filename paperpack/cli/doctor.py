@@ -30,8 +30,9 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("doctor", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "doctor", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--network", action="store_true", help="also check that the DOI services answer (contacts them)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json on stdout")
     p.add_argument("--cache-dir", type=Path, metavar="DIR", help="paperpack's cache folder (as PAPERPACK_CACHE_DIR)")
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if diagnosis.default_path_works:
         out.print("[green]paperpack build[/] builds an image and runs the notebooks in a container here.")
     else:
-        out.print("[yellow]paperpack build[/] runs the notebooks with the local engine here (less isolated): fix "
-                  "the MISSING pieces above for container builds.")
+        out.print(
+            "[yellow]paperpack build[/] runs the notebooks with the local engine here (less isolated): fix "
+            "the MISSING pieces above for container builds."
+        )
     return code

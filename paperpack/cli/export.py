@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
+from ..errors import EXIT_OK
 from ..image import build_image, export_image
 from ..image.export import FORMATS
-from ..errors import EXIT_OK
-from ..repository.repo import Repo
 from ..report.text import make_console
+from ..repository.repo import Repo
 
 HELP = "write an image to a docker-archive or OCI archive file for Apptainer/Singularity or Shifter"
 DESCRIPTION = """\
@@ -30,8 +30,9 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "export", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("image", metavar="IMAGE_OR_PATH", help="image tag, or the paper repository folder")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="the .tar file to write")
     p.add_argument("--format", choices=FORMATS, default="docker-archive", help="default: docker-archive")

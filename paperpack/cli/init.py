@@ -29,8 +29,7 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("init", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("init", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
     p.add_argument("--stdout", action="store_true", help="print the manifest instead of writing it")
     p.set_defaults(func=run)
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{existing} already exists; paperpack init never overwrites a manifest",
             hint=f"run `paperpack init {args.path} --stdout` to see what it would write, "
-                 "and merge by hand (or move the old file away first)",
+            "and merge by hand (or move the old file away first)",
             path=existing,
         )
     from ..checks.infer import infer_manifest, render_manifest  # not at start-up: it reads every metadata format
@@ -68,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_new(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` atomically, never replacing a manifest that appeared meanwhile."""
-    write_atomic(target, text, overwrite=False,
-                 hint=f"print it with `paperpack init --stdout` and save it elsewhere or merge it by hand into a "
-                      f"manifest that appeared meanwhile; or make {target.parent} writable (or run init in a copy "
-                      "you own)")
+    write_atomic(
+        target,
+        text,
+        overwrite=False,
+        hint=f"print it with `paperpack init --stdout` and save it elsewhere or merge it by hand into a "
+        f"manifest that appeared meanwhile; or make {target.parent} writable (or run init in a copy "
+        "you own)",
+    )

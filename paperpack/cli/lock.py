@@ -39,11 +39,15 @@ def as_of_option(text: str) -> AsOfChoice:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("lock", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("lock", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
-    p.add_argument("--as-of", type=as_of_option, default=AsOfChoice(AsOfMode.AUTO), metavar="auto|DATE",
-                   help="the date to resolve as of (default auto: see above)")
+    p.add_argument(
+        "--as-of",
+        type=as_of_option,
+        default=AsOfChoice(AsOfMode.AUTO),
+        metavar="auto|DATE",
+        help="the date to resolve as of (default auto: see above)",
+    )
     p.add_argument("--python", metavar="X.Y", help="the Python to resolve for (default: runtime.txt's, else this one)")
     p.add_argument("--write", action="store_true", help="write the pins into the file")
     p.set_defaults(func=run)
@@ -65,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
     for change in res.changes:
         out.write(f"  {change}\n")
     if plan.package_file is not None:  # setup.py / pyproject.toml: printed, never written
-        out.write(f"{plan.package_file} is not rewritten: commit these pins as {plan.rel} (repo2docker installs it "
-                  f"before the package):\n{plan.new}")
+        out.write(
+            f"{plan.package_file} is not rewritten: commit these pins as {plan.rel} (repo2docker installs it "
+            f"before the package):\n{plan.new}"
+        )
         return EXIT_FINDINGS
     if not plan.changed:
         out.write(f"{plan.rel} already pins the versions of {as_of.date}\n")

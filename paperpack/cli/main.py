@@ -19,7 +19,8 @@ import logging
 import os
 import re
 import sys
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from .._version import __version__
 from ..errors import EXIT_USAGE, PaperpackError
@@ -27,8 +28,22 @@ from ..errors import EXIT_USAGE, PaperpackError
 __all__ = ["main", "entry", "build_parser", "deprecated", "EXIT_BROKEN_PIPE"]
 
 #: Sub-command modules, in the order ``--help`` lists them (``base_image`` is ``paperpack base-image``).
-COMMANDS = ("validate", "init", "data", "build", "run", "lock", "base_image", "export", "rules", "badge", "binder",
-            "doctor", "clean", "batch")
+COMMANDS = (
+    "validate",
+    "init",
+    "data",
+    "build",
+    "run",
+    "lock",
+    "base_image",
+    "export",
+    "rules",
+    "badge",
+    "binder",
+    "doctor",
+    "clean",
+    "batch",
+)
 
 #: Exit status when the reader of stdout went away (``paperpack rules | head -1``): 128 + SIGPIPE, as a shell says.
 EXIT_BROKEN_PIPE = 141
@@ -65,8 +80,9 @@ class Parser(argparse.ArgumentParser):
         if choice:
             names, given = choice.group(1).split("/"), choice.group(2)
             for action in self._actions:
-                if action.choices and (set(names) & set(action.option_strings) or action.metavar in names
-                                       or action.dest in names):
+                if action.choices and (
+                    set(names) & set(action.option_strings) or action.metavar in names or action.dest in names
+                ):
                     found = difflib.get_close_matches(given, [str(c) for c in action.choices], n=1, cutoff=0.5)
                     if found:
                         return f"'{found[0]}'"
@@ -137,8 +153,14 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool = False) -> N
     options: list[tuple[tuple[str, ...], dict[str, object]]] = [
         (("-v", "--verbose"), {"action": "count", "help": "say more (-vv for debug logs)", "default": 0}),
         (("-q", "--quiet"), {"action": "store_true", "help": "print only errors and the verdict", "default": False}),
-        (("--color",), {"choices": ("auto", "always", "never"), "help": "colour output (default: only on a terminal)",
-                        "default": "auto"}),
+        (
+            ("--color",),
+            {
+                "choices": ("auto", "always", "never"),
+                "help": "colour output (default: only on a terminal)",
+                "default": "auto",
+            },
+        ),
     ]
     if suppress:
         for _, kwargs in options:

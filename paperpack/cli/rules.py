@@ -21,8 +21,12 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("rules", help="list the validation rules", description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "rules",
+        help="list the validation rules",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--family", help="only rules whose id starts with this prefix (ENV, NB, DEP, DOI, META, MAN)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=run)

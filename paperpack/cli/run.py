@@ -14,8 +14,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -23,29 +24,41 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..checks.findings import Severity
-from ..repository.repo import DEFAULT_OUTPUT, Repo
+from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..report import Report
-from ..util.atomic import write_json_atomic
 from ..report.paper import PaperClass, Reason
 from ..report.text import make_console, safe
 from ..repository.manifest import run_limit
+from ..repository.repo import DEFAULT_OUTPUT, Repo
 from ..run import Limits, RunEvent, RunResult
-from ..run.plan import DEFAULT_CELL_TIMEOUT, DEFAULT_DISK, DEFAULT_MEMORY, DEFAULT_PIDS, DEFAULT_TIMEOUT
 from ..run.engines import FOUND, EngineChoice
+from ..run.plan import DEFAULT_CELL_TIMEOUT, DEFAULT_DISK, DEFAULT_MEMORY, DEFAULT_PIDS, DEFAULT_TIMEOUT
+from ..timemachine import AsOfChoice, AsOfMode
+from ..util.atomic import write_json_atomic
 from ..util.terminal import printable
 from ..verify import ENGINES, Observer, Result, RunSettings, Stage, VerifyOptions, verify
 from . import _buildview
 from ._buildview import BuildView, plain_console
-from ..timemachine import AsOfChoice, AsOfMode
 from .lock import as_of_option
 
 if TYPE_CHECKING:
     from ..image.builder import BuildResult
 
-__all__ = ["register", "add_run_arguments", "add_cache_argument", "run_settings", "show_run", "show_validation",
-           "ConsoleObserver", "parse_parameters", "EXIT_INTERRUPTED", "paper_exit", "paper_line", "show_paper"]
+__all__ = [
+    "register",
+    "add_run_arguments",
+    "add_cache_argument",
+    "run_settings",
+    "show_run",
+    "show_validation",
+    "ConsoleObserver",
+    "parse_parameters",
+    "EXIT_INTERRUPTED",
+    "paper_exit",
+    "paper_line",
+    "show_paper",
+]
 
 EXIT_INTERRUPTED = 130
 HELP = "run every notebook end to end and compare with the committed outputs"
@@ -88,8 +101,15 @@ examples:
   paperpack run . --timeout 600 --cell-timeout 120 --memory 4g --format json"""
 
 FOUND_TEXT = "found as the image `paperpack build` made for this state of the repository"
-VERDICT_STYLE = {"same": "green", "same-with-warnings": "green", "no-outputs": "cyan", "differs": "yellow",
-                 "failed": "red", "skipped": "dim", "reproduces-error": "magenta"}
+VERDICT_STYLE = {
+    "same": "green",
+    "same-with-warnings": "green",
+    "no-outputs": "cyan",
+    "differs": "yellow",
+    "failed": "red",
+    "skipped": "dim",
+    "reproduces-error": "magenta",
+}
 
 
 def parse_value(text: str) -> Any:
@@ -131,11 +151,13 @@ def positive_float(text: str) -> float:
 
 def limit(name: str) -> Callable[[str], Any]:
     """An argparse type for the run limit ``name``: the manifest's rule for ``run.<name>`` (one check for both)."""
+
     def parse(text: str) -> Any:
         try:
             return run_limit(name, text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
+
     parse.__name__ = name  # argparse names the type in some messages
     return parse
 
@@ -148,64 +170,140 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, out_action: type[argpa
     ``out_action``: how ``-o/--out-dir`` is stored (build also reads an old ``-o REPORT.json``).
     """
     group = parser.add_argument_group("running notebooks (a value here wins over paperpack.yml's run: section)")
-    group.add_argument("--jobs", "-j", type=limit("jobs"), metavar="N",
-                       help="notebooks run at once (default: run.jobs in paperpack.yml, else the number of cores)")
-    group.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), dest="parameters",
-                       help="inject NAME = VALUE after the cell tagged `parameters` (papermill-style), in every "
-                            "notebook; VALUE is read as JSON when it can be (repeatable)")
-    group.add_argument("--timeout", type=limit("timeout"), metavar="S",
-                       help=f"per-notebook timeout in seconds (default {DEFAULT_TIMEOUT:g})")
-    group.add_argument("--cell-timeout", type=limit("cell_timeout"), metavar="S",
-                       help=f"per-cell timeout in seconds (default {DEFAULT_CELL_TIMEOUT:g})")
-    group.add_argument("--memory", type=limit("memory"), metavar="SIZE",
-                       help=f"memory limit per container, e.g. 2g (default {DEFAULT_MEMORY})")
-    group.add_argument("--pids", type=limit("pids"), metavar="N",
-                       help=f"process limit per container, at least 16 (default {DEFAULT_PIDS})")
-    group.add_argument("--disk", type=limit("disk"), metavar="SIZE",
-                       help="docker engine: what a run may write, in its working folder and in each container's "
-                            f"/tmp, e.g. 4g (default {DEFAULT_DISK}; memory-backed)")
-    group.add_argument("--cpus", type=limit("cpus"), metavar="N",
-                       help="CPU limit per container (default: --jobs, at most the number of cores)")
-    group.add_argument("--isolate", action="store_true",
-                       help="one container per notebook, so the memory and process limits apply to each alone")
-    group.add_argument("-o", "--out-dir", dest="out", type=Path, metavar="DIR", action=out_action or "store",
-                       help=f"output folder for executed notebooks and report.json (default: PATH/{DEFAULT_OUTPUT}, "
-                            "in the repository: ignore it in git, or give another folder)")
-    group.add_argument("--report", type=Path, metavar="FILE",
-                       help="also write a copy of report.json (schemas/paperpack.report.v1.json) to FILE, atomically")
-    group.add_argument("--untrusted", action="store_true", default=None,
-                       help="the repository is someone else's (a submission): the default output folder goes "
-                            "outside it, under paperpack's state folder (also PAPERPACK_UNTRUSTED=1)")
-    group.add_argument("--as-of", type=as_of_option, default=AsOfChoice(AsOfMode.AUTO), metavar="auto|DATE|off",
-                       help="after failures that look like dependency drift, rerun with dependencies as of the "
-                            "repository's date (auto, the default), as of DATE (always), or never (off); "
-                            "docs/time-machine.md")
-    group.add_argument("--allow-differs", action="store_true",
-                       help="exit 0 when notebooks run but give different results (journals should not use this)")
+    group.add_argument(
+        "--jobs",
+        "-j",
+        type=limit("jobs"),
+        metavar="N",
+        help="notebooks run at once (default: run.jobs in paperpack.yml, else the number of cores)",
+    )
+    group.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        dest="parameters",
+        help="inject NAME = VALUE after the cell tagged `parameters` (papermill-style), in every "
+        "notebook; VALUE is read as JSON when it can be (repeatable)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=limit("timeout"),
+        metavar="S",
+        help=f"per-notebook timeout in seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    group.add_argument(
+        "--cell-timeout",
+        type=limit("cell_timeout"),
+        metavar="S",
+        help=f"per-cell timeout in seconds (default {DEFAULT_CELL_TIMEOUT:g})",
+    )
+    group.add_argument(
+        "--memory",
+        type=limit("memory"),
+        metavar="SIZE",
+        help=f"memory limit per container, e.g. 2g (default {DEFAULT_MEMORY})",
+    )
+    group.add_argument(
+        "--pids",
+        type=limit("pids"),
+        metavar="N",
+        help=f"process limit per container, at least 16 (default {DEFAULT_PIDS})",
+    )
+    group.add_argument(
+        "--disk",
+        type=limit("disk"),
+        metavar="SIZE",
+        help="docker engine: what a run may write, in its working folder and in each container's "
+        f"/tmp, e.g. 4g (default {DEFAULT_DISK}; memory-backed)",
+    )
+    group.add_argument(
+        "--cpus",
+        type=limit("cpus"),
+        metavar="N",
+        help="CPU limit per container (default: --jobs, at most the number of cores)",
+    )
+    group.add_argument(
+        "--isolate",
+        action="store_true",
+        help="one container per notebook, so the memory and process limits apply to each alone",
+    )
+    group.add_argument(
+        "-o",
+        "--out-dir",
+        dest="out",
+        type=Path,
+        metavar="DIR",
+        action=out_action or "store",
+        help=f"output folder for executed notebooks and report.json (default: PATH/{DEFAULT_OUTPUT}, "
+        "in the repository: ignore it in git, or give another folder)",
+    )
+    group.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="also write a copy of report.json (schemas/paperpack.report.v1.json) to FILE, atomically",
+    )
+    group.add_argument(
+        "--untrusted",
+        action="store_true",
+        default=None,
+        help="the repository is someone else's (a submission): the default output folder goes "
+        "outside it, under paperpack's state folder (also PAPERPACK_UNTRUSTED=1)",
+    )
+    group.add_argument(
+        "--as-of",
+        type=as_of_option,
+        default=AsOfChoice(AsOfMode.AUTO),
+        metavar="auto|DATE|off",
+        help="after failures that look like dependency drift, rerun with dependencies as of the "
+        "repository's date (auto, the default), as of DATE (always), or never (off); "
+        "docs/time-machine.md",
+    )
+    group.add_argument(
+        "--allow-differs",
+        action="store_true",
+        help="exit 0 when notebooks run but give different results (journals should not use this)",
+    )
 
 
 def add_cache_argument(parser: argparse.ArgumentParser) -> None:
     """``--cache-dir``: the same folder as PAPERPACK_CACHE_DIR, for ``build``, ``run`` and ``data`` alike."""
-    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
-                        help="paperpack's cache folder, as PAPERPACK_CACHE_DIR (default: that variable, else the "
-                             "user cache folder); fetched data is in DIR/data either way")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="paperpack's cache folder, as PAPERPACK_CACHE_DIR (default: that variable, else the "
+        "user cache folder); fetched data is in DIR/data either way",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("run", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
-    p.add_argument("--image", metavar="TAG",
-                   help="the image to run in (default: the one `paperpack build PATH` made for this state of "
-                        "the repository, if it exists)")
-    p.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="docker (--image, or the image of this repository state: an error if it is missing), "
-                        "local (a virtual environment; less isolated), auto (default: docker when --image is "
-                        "given — an error if Docker does not answer — or when the image of this repository "
-                        "state exists; local, with a note saying why, only when this machine has no usable "
-                        "Docker, base image or buildx; else an error: build the image first)")
-    p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="text for people (default), json (the report's run section) on stdout")
+    p.add_argument(
+        "--image",
+        metavar="TAG",
+        help="the image to run in (default: the one `paperpack build PATH` made for this state of "
+        "the repository, if it exists)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="docker (--image, or the image of this repository state: an error if it is missing), "
+        "local (a virtual environment; less isolated), auto (default: docker when --image is "
+        "given — an error if Docker does not answer — or when the image of this repository "
+        "state exists; local, with a note saying why, only when this machine has no usable "
+        "Docker, base image or buildx; else an error: build the image first)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), json (the report's run section) on stdout",
+    )
     add_cache_argument(p)
     add_run_arguments(p)
     p.set_defaults(func=_run)
@@ -213,20 +311,39 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_settings(args: argparse.Namespace, engine: str) -> RunSettings:
     """The run options of ``paperpack run`` or ``paperpack build`` as typed settings."""
-    limits = Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory=args.memory,
-                    pids=args.pids, cpus=args.cpus, disk=args.disk)
-    return RunSettings(engine=engine, image=getattr(args, "image", None), jobs=args.jobs,
-                       parameters=parse_parameters(args.parameters), limits=limits, isolate=args.isolate,
-                       untrusted=args.untrusted, out_dir=args.out, allow_differs=args.allow_differs)
+    limits = Limits(
+        timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+        memory=args.memory,
+        pids=args.pids,
+        cpus=args.cpus,
+        disk=args.disk,
+    )
+    return RunSettings(
+        engine=engine,
+        image=getattr(args, "image", None),
+        jobs=args.jobs,
+        parameters=parse_parameters(args.parameters),
+        limits=limits,
+        isolate=args.isolate,
+        untrusted=args.untrusted,
+        out_dir=args.out,
+        allow_differs=args.allow_differs,
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     json_out = args.format == "json"
     console = make_console(sys.stderr if json_out else sys.stdout, color=args.color, soft_wrap=False)
     observer = ConsoleObserver(console, console, quiet=args.quiet, verbose=args.verbose > 0)
-    options = VerifyOptions(stages=frozenset({Stage.RUN}), run=run_settings(args, args.engine),
-                            cache_dir=args.cache_dir, progress=observer, shown_path=str(args.path),
-                            as_of=getattr(args, "as_of", AsOfChoice(AsOfMode.OFF)))
+    options = VerifyOptions(
+        stages=frozenset({Stage.RUN}),
+        run=run_settings(args, args.engine),
+        cache_dir=args.cache_dir,
+        progress=observer,
+        shown_path=str(args.path),
+        as_of=getattr(args, "as_of", AsOfChoice(AsOfMode.OFF)),
+    )
     result = verify(args.path, options)
     if args.report:
         write_json_atomic(args.report, result.report)
@@ -265,8 +382,11 @@ def paper_exit(result: Result) -> int:
         return EXIT_INTERRUPTED
     if verdict.cls.passed or verdict.reasons == (Reason.NOT_REQUESTED,):
         return EXIT_OK
-    if verdict.cls is PaperClass.PARTIALLY_REPRODUCED and not result.run_failed \
-            and not (verdict.counts.get("failed") or verdict.counts.get("differs")):
+    if (
+        verdict.cls is PaperClass.PARTIALLY_REPRODUCED
+        and not result.run_failed
+        and not (verdict.counts.get("failed") or verdict.counts.get("differs"))
+    ):
         return EXIT_OK  # nothing failed or differed; notebooks without committed outputs could not be compared
     if result.options.run.allow_differs and verdict.cls is not PaperClass.NOT_RUN and not result.run_failed:
         return EXIT_OK
@@ -282,9 +402,11 @@ def paper_line(result: Result) -> str:
 
 def show_paper(result: Result, console: Console, err: Console) -> None:
     """Report files that could not be written (on ``err``: the file and the cause), then the paper's last line."""
-    for name, why in (result.published.failed.items() if result.published else ()):
-        err.print(f"[red]error:[/] could not write {escape(name)}: {safe(why)} — the other reports were written; "
-                  f"fix: make that path in the output folder writable (or pass another -o/--out-dir) and run again")
+    for name, why in result.published.failed.items() if result.published else ():
+        err.print(
+            f"[red]error:[/] could not write {escape(name)}: {safe(why)} — the other reports were written; "
+            f"fix: make that path in the output folder writable (or pass another -o/--out-dir) and run again"
+        )
     console.print(Text(paper_line(result), style="bold green" if result.verdict.cls.passed else "bold"))
 
 
@@ -390,7 +512,7 @@ class Progress:
         self.lock = threading.Lock()
         self.live: Live | None = None
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if not self.quiet and not plain_console(self.console):
             self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
             self.live.__enter__()
@@ -431,8 +553,9 @@ class Progress:
             elif event.kind == "done":
                 self.rows[event.path] = str(event.verdict)
                 if self.live is None:
-                    self.console.print(safe(f"{event.path}: {event.verdict}"
-                                            + (f" — {event.message}" if event.message else "")))
+                    self.console.print(
+                        safe(f"{event.path}: {event.verdict}" + (f" — {event.message}" if event.message else ""))
+                    )
             if self.live is not None:
                 self.live.update(self._table())
 
@@ -451,9 +574,12 @@ def render_verdicts(result: RunResult, console: Console, *, found: bool = False)
         table.add_column(column, overflow="fold")
     for nb in result.notebooks:
         duration = f"{nb.duration:.1f} s" if nb.duration is not None else "-"
-        table.add_row(Text(printable(nb.path, newlines=False)),
-                      Text(nb.verdict, style=VERDICT_STYLE.get(nb.verdict, "")), duration,
-                      Text(printable(first_line(nb.message), newlines=False)))
+        table.add_row(
+            Text(printable(nb.path, newlines=False)),
+            Text(nb.verdict, style=VERDICT_STYLE.get(nb.verdict, "")),
+            duration,
+            Text(printable(first_line(nb.message), newlines=False)),
+        )
     console.print(table)
     for nb in result.notebooks:
         for difference in (nb.comparison or {}).get("differences", [])[:3]:
@@ -462,8 +588,9 @@ def render_verdicts(result: RunResult, console: Console, *, found: bool = False)
             if difference.get("diff"):
                 console.print(Text(printable(difference["diff"])), style="dim")
         if nb.parameters:
-            console.print(safe(f"{nb.path} ran with parameters: "
-                               + ", ".join(f"{k}={v!r}" for k, v in nb.parameters.items())))
+            console.print(
+                safe(f"{nb.path} ran with parameters: " + ", ".join(f"{k}={v!r}" for k, v in nb.parameters.items()))
+            )
     if result.engine == "local":
         console.print(Text(result.isolation, style="yellow"))
     console.print(f"[bold]{result.summary()}[/bold]  (report: {result.out_dir / 'report.json'})")

@@ -33,19 +33,30 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help=HELP, description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "validate", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("path", nargs="?", default=".", type=Path, help="the paper repository (default: .)")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text",
-                   help="text for people (default), json (schemas/paperpack.report.v1.json), "
-                        "github (workflow annotations)")
-    p.add_argument("--report", type=Path, metavar="FILE",
-                   help="also write the JSON report to FILE (atomically), whatever --format is")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text for people (default), json (schemas/paperpack.report.v1.json), github (workflow annotations)",
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="also write the JSON report to FILE (atomically), whatever --format is",
+    )
     p.add_argument("-o", "--output", type=Path, dest="old_output", help=argparse.SUPPRESS)
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
-    p.add_argument("--offline", action="store_true",
-                   help="no network look-ups: DOIs checked for syntax and against the cache only (said in the "
-                        "output), the dependency closure read from the cache only")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="no network look-ups: DOIs checked for syntax and against the cache only (said in the "
+        "output), the dependency closure read from the cache only",
+    )
     p.set_defaults(func=run)
 
 
@@ -73,14 +84,21 @@ def gitignore_hint(root: Path, *, exists_only: bool = True) -> str | None:
     if not (root / ".git").exists():
         return None
     try:
-        done = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", f"{DEFAULT_OUTPUT}/"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(root), "check-ignore", "-q", f"{DEFAULT_OUTPUT}/"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if done.returncode != 1:  # 0: ignored; 128: not a work tree or git failed
         return None
-    return (f"note: `paperpack build` and `paperpack run` write {DEFAULT_OUTPUT}/ in this repository and git does "
-            f"not ignore it: add the line `{DEFAULT_OUTPUT}/` to .gitignore, or write elsewhere with --out-dir DIR")
+    return (
+        f"note: `paperpack build` and `paperpack run` write {DEFAULT_OUTPUT}/ in this repository and git does "
+        f"not ignore it: add the line `{DEFAULT_OUTPUT}/` to .gitignore, or write elsewhere with --out-dir DIR"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

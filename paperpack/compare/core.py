@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from ..notebook.cells import cell_name
 from ..notebook.verdicts import Verdict
@@ -22,8 +23,15 @@ from .numbers import texts_match
 from .rich import RICH_TYPES, rich_content
 from .stderr import PrintedWarning, split_warnings
 
-__all__ = ["CompareOptions", "CellDifference", "Comparison", "NewWarning", "Verdict", "compare_notebooks",
-           "INJECTED_TAG"]
+__all__ = [
+    "CompareOptions",
+    "CellDifference",
+    "Comparison",
+    "NewWarning",
+    "Verdict",
+    "compare_notebooks",
+    "INJECTED_TAG",
+]
 
 INJECTED_TAG = "injected-parameters"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
@@ -43,17 +51,26 @@ class CompareOptions:
     workdirs: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_manifest(cls, section: dict[str, Any] | None, workdirs: Iterable[str] = ()) -> "CompareOptions":
+    def from_manifest(cls, section: dict[str, Any] | None, workdirs: Iterable[str] = ()) -> CompareOptions:
         section = section or {}
         base = cls()
-        return cls(rtol=float(section.get("rtol", base.rtol)), atol=float(section.get("atol", base.atol)),
-                   image_threshold=float(section.get("image_threshold", base.image_threshold)),
-                   ignore_cells=list(section.get("ignore_cells", [])),
-                   ignore_patterns=list(section.get("ignore_patterns", [])), workdirs=list(workdirs))
+        return cls(
+            rtol=float(section.get("rtol", base.rtol)),
+            atol=float(section.get("atol", base.atol)),
+            image_threshold=float(section.get("image_threshold", base.image_threshold)),
+            ignore_cells=list(section.get("ignore_cells", [])),
+            ignore_patterns=list(section.get("ignore_patterns", [])),
+            workdirs=list(workdirs),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rtol": self.rtol, "atol": self.atol, "image_threshold": self.image_threshold,
-                "ignore_cells": self.ignore_cells, "ignore_patterns": self.ignore_patterns}
+        return {
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "image_threshold": self.image_threshold,
+            "ignore_cells": self.ignore_cells,
+            "ignore_patterns": self.ignore_patterns,
+        }
 
 
 @dataclass
@@ -76,8 +93,12 @@ class NewWarning:
     where: str = ""  # the cell as a person finds it: "code cell 3 (In [7])" (paperpack.notebook.cells)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cell": self.cell, "where": self.where, "category": self.warning.category,
-                "message": self.warning.message}
+        return {
+            "cell": self.cell,
+            "where": self.where,
+            "category": self.warning.category,
+            "message": self.warning.message,
+        }
 
 
 @dataclass
@@ -90,12 +111,18 @@ class Comparison:
     new_warnings: list[NewWarning] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict.value, "cells_compared": self.compared, "message": self.message,
-                "differences": [d.to_dict() for d in self.differences],
-                "new_warnings": [w.to_dict() for w in self.new_warnings], "tolerances": self.options.to_dict()}
+        return {
+            "verdict": self.verdict.value,
+            "cells_compared": self.compared,
+            "message": self.message,
+            "differences": [d.to_dict() for d in self.differences],
+            "new_warnings": [w.to_dict() for w in self.new_warnings],
+            "tolerances": self.options.to_dict(),
+        }
 
 
 # --- outputs as comparable items ------------------------------------------------------------
+
 
 @dataclass
 class Item:
@@ -121,8 +148,9 @@ def _bundle_items(data: dict[str, Any], bundle: int) -> list[Item]:
             view = dict(value) if isinstance(value, dict) else {}
             view.pop("model_id", None)
             items.append(Item("text", mime, json.dumps(view, sort_keys=True), bundle))
-        elif isinstance(value, (dict, list)) and not (isinstance(value, list)
-                                                     and all(isinstance(v, str) for v in value)):
+        elif isinstance(value, (dict, list)) and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
             items.append(Item("text", mime, json.dumps(value, sort_keys=True, indent=1), bundle))
         else:
             items.append(Item("text", mime, _text(value), bundle))
@@ -188,8 +216,9 @@ def _item_reason(x: Item, y: Item, options: CompareOptions) -> str:
     return "" if texts_match(nx, ny, options.rtol, options.atol) else f"{x.label} differs"
 
 
-def compare_cell(index: int, ref: list[dict[str, Any]], new: list[dict[str, Any]],
-                 options: CompareOptions, where: str = "") -> tuple[CellDifference | None, list[NewWarning]]:
+def compare_cell(
+    index: int, ref: list[dict[str, Any]], new: list[dict[str, Any]], options: CompareOptions, where: str = ""
+) -> tuple[CellDifference | None, list[NewWarning]]:
     """The cell's difference (None when the same) and the warnings only the re-execution printed.
 
     ``where`` names the cell in messages (default: "cell N", 1-based).
@@ -214,19 +243,24 @@ def compare_cell(index: int, ref: list[dict[str, Any]], new: list[dict[str, Any]
                 same_widgets.add(x.bundle)
     if not reason:
         return None, fresh
-    return CellDifference(cell=index, reason=reason, diff=_short_diff(_show(a, options), _show(b, options)),
-                          where=where), fresh
+    return CellDifference(
+        cell=index, reason=reason, diff=_short_diff(_show(a, options), _show(b, options)), where=where
+    ), fresh
 
 
 # --- whole notebooks ------------------------------------------------------------------------
 
+
 def _code_cells(nb: Any) -> list[tuple[int, Any]]:
-    return [(i, c) for i, c in enumerate(nb.get("cells", []))
-            if c.get("cell_type") == "code" and INJECTED_TAG not in c.get("metadata", {}).get("tags", [])]
+    return [
+        (i, c)
+        for i, c in enumerate(nb.get("cells", []))
+        if c.get("cell_type") == "code" and INJECTED_TAG not in c.get("metadata", {}).get("tags", [])
+    ]
 
 
 def cell_list(differences: list[CellDifference], limit: int = 8) -> str:
-    """"code cell 2 (In [2]), code cell 5 (In [6])": the cells that differ, as a person finds them."""
+    """ "code cell 2 (In [2]), code cell 5 (In [6])": the cells that differ, as a person finds them."""
     more = " …" if len(differences) > limit else ""
     return ", ".join(d.where or cell_name([], d.cell) for d in differences[:limit]) + more
 
@@ -243,11 +277,15 @@ def compare_notebooks(reference: Any, executed: Any, options: CompareOptions | N
     options = options or CompareOptions()
     ref_cells, new_cells = _code_cells(reference), _code_cells(executed)
     if not any(c.get("outputs") for _, c in ref_cells):
-        return Comparison(Verdict.NO_OUTPUTS, message="the committed notebook stores no outputs to compare with",
-                          options=options)
+        return Comparison(
+            Verdict.NO_OUTPUTS, message="the committed notebook stores no outputs to compare with", options=options
+        )
     if len(ref_cells) != len(new_cells):
-        return Comparison(Verdict.DIFFERS, message=f"the executed notebook has {len(new_cells)} code cells, "
-                          f"the committed one {len(ref_cells)}", options=options)
+        return Comparison(
+            Verdict.DIFFERS,
+            message=f"the executed notebook has {len(new_cells)} code cells, the committed one {len(ref_cells)}",
+            options=options,
+        )
     cell_types = [str(c.get("cell_type", "")) for c in reference.get("cells", [])]
     differences: list[CellDifference] = []
     new_warnings: list[NewWarning] = []
@@ -260,18 +298,33 @@ def compare_notebooks(reference: Any, executed: Any, options: CompareOptions | N
         if not ref.get("outputs") and not new.get("outputs"):
             continue  # no output on either side: nothing was compared
         compared += 1
-        found, fresh = compare_cell(index, ref.get("outputs", []), new.get("outputs", []), options,
-                                    cell_name(cell_types, index, ref.get("execution_count")))
+        found, fresh = compare_cell(
+            index,
+            ref.get("outputs", []),
+            new.get("outputs", []),
+            options,
+            cell_name(cell_types, index, ref.get("execution_count")),
+        )
         new_warnings += fresh
         if found:
             differences.append(found)
     if differences:
-        return Comparison(Verdict.DIFFERS, compared, differences,
-                          f"{len(differences)} of {compared} cells differ: {cell_list(differences)}", options,
-                          new_warnings)
+        return Comparison(
+            Verdict.DIFFERS,
+            compared,
+            differences,
+            f"{len(differences)} of {compared} cells differ: {cell_list(differences)}",
+            options,
+            new_warnings,
+        )
     plural = "s" if compared != 1 else ""
     message = f"{compared} cell{plural} with the same results"
     if new_warnings:
-        return Comparison(Verdict.SAME_WITH_WARNINGS, compared, message=message + _warnings_text(new_warnings),
-                          options=options, new_warnings=new_warnings)
+        return Comparison(
+            Verdict.SAME_WITH_WARNINGS,
+            compared,
+            message=message + _warnings_text(new_warnings),
+            options=options,
+            new_warnings=new_warnings,
+        )
     return Comparison(Verdict.SAME, compared, message=message, options=options)

@@ -74,7 +74,7 @@ class ImageScore:
     note: str = ""  # e.g. "; the figure size changed: 640x480 → 600x400"
 
 
-def decode_image(data: str | bytes) -> "Image.Image | None":
+def decode_image(data: str | bytes) -> Image.Image | None:
     """A PIL image from a notebook's base64 output (PNG, JPEG, GIF), or ``None`` if it is not one."""
     from PIL import Image, UnidentifiedImageError
 
@@ -87,7 +87,7 @@ def decode_image(data: str | bytes) -> "Image.Image | None":
         return None
 
 
-def _on_white(image: "Image.Image") -> "Image.Image":
+def _on_white(image: Image.Image) -> Image.Image:
     from PIL import Image
 
     rgba = image.convert("RGBA")
@@ -95,7 +95,7 @@ def _on_white(image: "Image.Image") -> "Image.Image":
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
-def _crop(image: "Image.Image") -> "Image.Image":
+def _crop(image: Image.Image) -> Image.Image:
     """The bounding box of what is drawn (the whole image when nothing is)."""
     import numpy as np
 
@@ -107,7 +107,7 @@ def _crop(image: "Image.Image") -> "Image.Image":
     return image.crop((int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
 
 
-def _box(values: "np.ndarray", k: int) -> "np.ndarray":
+def _box(values: np.ndarray, k: int) -> np.ndarray:
     """Mean over each k×k window (same size, edges padded), via a summed-area table; per channel."""
     import numpy as np
 
@@ -117,7 +117,7 @@ def _box(values: "np.ndarray", k: int) -> "np.ndarray":
     return (table[k:, k:] - table[:-k, k:] - table[k:, :-k] + table[:-k, :-k]) / (k * k)
 
 
-def _worst_tile(changed: "np.ndarray") -> float:
+def _worst_tile(changed: np.ndarray) -> float:
     """The largest share of changed pixels in a TILE×TILE tile (tiles overlap by half; the last row and
     column of tiles reach past the image's edge, where nothing changed, so no strip is left out)."""
     import numpy as np
@@ -130,7 +130,7 @@ def _worst_tile(changed: "np.ndarray") -> float:
     return float(sums[::step, ::step].max()) / (k * k)
 
 
-def _fit_axis(ref: "np.ndarray", new: "np.ndarray") -> tuple[float, float]:
+def _fit_axis(ref: np.ndarray, new: np.ndarray) -> tuple[float, float]:
     """Scale and shift mapping positions along one axis of ``ref`` onto ``new``, from ink profiles."""
     import numpy as np
 
@@ -145,7 +145,7 @@ def _fit_axis(ref: "np.ndarray", new: "np.ndarray") -> tuple[float, float]:
     return fit
 
 
-def _register(ref: "np.ndarray", new: "Image.Image") -> "Image.Image":
+def _register(ref: np.ndarray, new: Image.Image) -> Image.Image:
     """``new`` scaled and shifted (a few pixels, a few percent) so its ink lies over ``ref``'s."""
     import numpy as np
     from PIL import Image
@@ -154,8 +154,9 @@ def _register(ref: "np.ndarray", new: "Image.Image") -> "Image.Image":
     ink_new = 255.0 - np.asarray(new, dtype=np.float64).mean(axis=2)
     sx, tx = _fit_axis(ink_ref.sum(axis=0), ink_new.sum(axis=0))
     sy, ty = _fit_axis(ink_ref.sum(axis=1), ink_new.sum(axis=1))
-    return new.transform(new.size, Image.Transform.AFFINE, (sx, 0, tx, 0, sy, ty), Image.Resampling.BILINEAR,
-                         fillcolor=(255, 255, 255))
+    return new.transform(
+        new.size, Image.Transform.AFFINE, (sx, 0, tx, 0, sy, ty), Image.Resampling.BILINEAR, fillcolor=(255, 255, 255)
+    )
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ class Glyph:
     cols: tuple[int, ...]
 
 
-def _glyphs(pixels: "np.ndarray") -> list[Glyph]:
+def _glyphs(pixels: np.ndarray) -> list[Glyph]:
     """The glyphs: 8-connected pieces of dark grey ink whose box is at most ``GLYPH`` of the longer side
     (letters, digits, tick marks; not an axis, a grid line or a black curve)."""
     import numpy as np
@@ -201,7 +202,7 @@ def _glyphs(pixels: "np.ndarray") -> list[Glyph]:
     return found
 
 
-def _glyph_mask(shape: tuple[int, int], glyphs: list[Glyph]) -> "np.ndarray":
+def _glyph_mask(shape: tuple[int, int], glyphs: list[Glyph]) -> np.ndarray:
     """The pixels of ``glyphs`` in an image of ``shape``."""
     import numpy as np
 
@@ -211,8 +212,9 @@ def _glyph_mask(shape: tuple[int, int], glyphs: list[Glyph]) -> "np.ndarray":
     return mask
 
 
-def _glyph_change(grey: "np.ndarray", other: "np.ndarray", glyph: Glyph, reach: int,
-                  offset: tuple[int, int] = (0, 0)) -> float:
+def _glyph_change(
+    grey: np.ndarray, other: np.ndarray, glyph: Glyph, reach: int, offset: tuple[int, int] = (0, 0)
+) -> float:
     """How much of a glyph's ink differs in ``other`` at its place moved by ``offset``, for the best further
     shift of at most ``reach`` pixels: the summed grey difference over the summed ink of both, on the
     glyph's box and a pixel all round (0 the same, 1 all of it; the box holds the glyph's own ink, so
@@ -223,23 +225,28 @@ def _glyph_change(grey: "np.ndarray", other: "np.ndarray", glyph: Glyph, reach: 
     bottom, right = glyph.bottom + MARGIN + 2, glyph.right + MARGIN + 2
     mine = grey[top:bottom, left:right]
 
-    def change(theirs: "np.ndarray") -> float:
+    def change(theirs: np.ndarray) -> float:
         return float(np.abs(mine - theirs).sum()) / float(np.maximum(255.0 - mine, 255.0 - theirs).sum())
 
-    return min(change(other[top + dy:bottom + dy, left + dx:right + dx])
-               for dy in range(offset[0] - reach, offset[0] + reach + 1)
-               for dx in range(offset[1] - reach, offset[1] + reach + 1))
+    return min(
+        change(other[top + dy : bottom + dy, left + dx : right + dx])
+        for dy in range(offset[0] - reach, offset[0] + reach + 1)
+        for dx in range(offset[1] - reach, offset[1] + reach + 1)
+    )
 
 
-def _moved(grey: "np.ndarray", other: "np.ndarray", glyph: Glyph, others: list[Glyph]) -> bool:
+def _moved(grey: np.ndarray, other: np.ndarray, glyph: Glyph, others: list[Glyph]) -> bool:
     """Whether a glyph of the same shape lies within ``MOVED`` pixels in ``other`` (a label placed
     elsewhere, not another character)."""
-    return any(abs(o.top - glyph.top) <= MOVED and abs(o.left - glyph.left) <= MOVED
-               and _glyph_change(grey, other, glyph, 1, (o.top - glyph.top, o.left - glyph.left)) <= TEXT_CHANGED
-               for o in others)
+    return any(
+        abs(o.top - glyph.top) <= MOVED
+        and abs(o.left - glyph.left) <= MOVED
+        and _glyph_change(grey, other, glyph, 1, (o.top - glyph.top, o.left - glyph.left)) <= TEXT_CHANGED
+        for o in others
+    )
 
 
-def _text_change(a: "np.ndarray", b: "np.ndarray", glyphs_a: list[Glyph], glyphs_b: list[Glyph]) -> tuple[float, int]:
+def _text_change(a: np.ndarray, b: np.ndarray, glyphs_a: list[Glyph], glyphs_b: list[Glyph]) -> tuple[float, int]:
     """The largest change of one glyph and how many glyphs (of the image with more) changed by more than
     ``TEXT_CHANGED``, when the text was not re-rendered (at least half the glyphs unchanged to
     ``SAME_TEXT``, pixel for pixel); else ``(0.0, 0)``.
@@ -254,9 +261,11 @@ def _text_change(a: "np.ndarray", b: "np.ndarray", glyphs_a: list[Glyph], glyphs
 
     grey_a, grey_b = (np.pad(pixels.mean(axis=2), MARGIN, constant_values=255.0) for pixels in (a, b))
 
-    def changes(first: "np.ndarray", second: "np.ndarray", reach: int) -> tuple[list[float], list[float]]:
-        return ([_glyph_change(first, second, glyph, reach) for glyph in glyphs_a],
-                [_glyph_change(second, first, glyph, reach) for glyph in glyphs_b])
+    def changes(first: np.ndarray, second: np.ndarray, reach: int) -> tuple[list[float], list[float]]:
+        return (
+            [_glyph_change(first, second, glyph, reach) for glyph in glyphs_a],
+            [_glyph_change(second, first, glyph, reach) for glyph in glyphs_b],
+        )
 
     exact_a, exact_b = changes(grey_a, grey_b, 1)
     if not exact_a + exact_b or float(np.median(exact_a + exact_b)) > SAME_TEXT:
@@ -268,20 +277,20 @@ def _text_change(a: "np.ndarray", b: "np.ndarray", glyphs_a: list[Glyph], glyphs
     return max(replaced_a + replaced_b, default=0.0), max(len(replaced_a), len(replaced_b))
 
 
-def _text_rerendered(changed: "np.ndarray", text: "np.ndarray") -> bool:
+def _text_rerendered(changed: np.ndarray, text: np.ndarray) -> bool:
     """Whether changes touch more than ``RERENDERED`` of the tiles that hold glyphs."""
     import numpy as np
 
     rows, cols = changed.shape[0] // TILE, changed.shape[1] // TILE  # whole tiles (none: no tile holds a glyph)
 
-    def per_tile(mask: "np.ndarray") -> "np.ndarray":
-        return np.asarray(mask[:rows * TILE, :cols * TILE].reshape(rows, TILE, cols, TILE).any(axis=(1, 3)))
+    def per_tile(mask: np.ndarray) -> np.ndarray:
+        return np.asarray(mask[: rows * TILE, : cols * TILE].reshape(rows, TILE, cols, TILE).any(axis=(1, 3)))
 
     holding = per_tile(text)
     return bool(holding.any()) and float(per_tile(changed & text)[holding].mean()) > RERENDERED
 
 
-def _grow(mask: "np.ndarray", r: int) -> "np.ndarray":
+def _grow(mask: np.ndarray, r: int) -> np.ndarray:
     """``mask`` dilated by ``r`` pixels (a square)."""
     import numpy as np
 
@@ -289,7 +298,7 @@ def _grow(mask: "np.ndarray", r: int) -> "np.ndarray":
     grown = np.zeros_like(mask)
     for dy in range(2 * r + 1):
         for dx in range(2 * r + 1):
-            grown |= padded[dy:dy + mask.shape[0], dx:dx + mask.shape[1]]
+            grown |= padded[dy : dy + mask.shape[0], dx : dx + mask.shape[1]]
     return grown
 
 
@@ -300,7 +309,7 @@ def _working_size(width: int, height: int) -> tuple[int, int]:
     return max(TILE, round(width * scale)), max(TILE, round(height * scale))
 
 
-def compare_images(first: "Image.Image", second: "Image.Image") -> ImageScore:
+def compare_images(first: Image.Image, second: Image.Image) -> ImageScore:
     import numpy as np
     from PIL import Image
 
@@ -325,8 +334,10 @@ def compare_images(first: "Image.Image", second: "Image.Image") -> ImageScore:
     if glyphs_changed:
         score = min(score, 1.0 - worst_glyph)
         plural = glyphs_changed > 1
-        note += (f"; its text changed: {glyphs_changed} character{'s' if plural else ''} of a title, label or number "
-                 f"{'differ' if plural else 'differs'} (the rest of the text is drawn the same)")
+        note += (
+            f"; its text changed: {glyphs_changed} character{'s' if plural else ''} of a title, label or number "
+            f"{'differ' if plural else 'differs'} (the rest of the text is drawn the same)"
+        )
     return ImageScore(score, note)
 
 

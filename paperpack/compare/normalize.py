@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = ["normalise_text", "remove_ignored", "compile_patterns", "RULES"]
 
@@ -24,14 +24,21 @@ __all__ = ["normalise_text", "remove_ignored", "compile_patterns", "RULES"]
 RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\x1b\[[0-9;]*[A-Za-z]"), ""),  # ANSI colours
     (re.compile(r"<(matplotlib\.figure\.)?Figure (at 0x[0-9a-fA-F]+|size [\d.]+x[\d.]+ with \d+ Axes)>"), "<Figure>"),
-    (re.compile(r"<matplotlib\.axes\.[\w.]*\b(Axes|AxesSubplot) at 0x[0-9a-fA-F]+>|<(Axes|AxesSubplot): ?[^<>\n]*>"),
-     "<Axes>"),
+    (
+        re.compile(r"<matplotlib\.axes\.[\w.]*\b(Axes|AxesSubplot) at 0x[0-9a-fA-F]+>|<(Axes|AxesSubplot): ?[^<>\n]*>"),
+        "<Axes>",
+    ),
     (re.compile(r"\bnp\.(?:float|int|uint|complex)\d*\(([^()]*)\)"), r"\1"),  # numpy 2 scalar reprs
     (re.compile(r"\b0x[0-9a-fA-F]{6,16}\b"), "0x<ADDR>"),
     (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<UUID>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<DATETIME>"),
-    (re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} "
-                r"\d{2}:\d{2}:\d{2}( [A-Z]{3,4})? \d{4}"), "<DATETIME>"),
+    (
+        re.compile(
+            r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} "
+            r"\d{2}:\d{2}:\d{2}( [A-Z]{3,4})? \d{4}"
+        ),
+        "<DATETIME>",
+    ),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<DATE>"),
     (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(\.\d+)?\b"), "<TIME>"),
     (re.compile(r"(/private)?/(tmp|var/tmp|var/folders)/[^\s'\"<>)\],]*"), "<TMP>"),
@@ -41,10 +48,20 @@ RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(CPU times|Wall time):.*$", re.M), "<TIMING>"),
     (re.compile(r"^.*(±|\+-) .* per loop \(mean.*$", re.M), "<TIMING>"),
     (re.compile(r"^[^\n|]*?\b\d+%\|.*\|.*$", re.M), "<PROGRESS>"),  # tqdm, with or without a description
-    (re.compile(r"\b\d+(\.\d+)?\s?(ms|us|µs|ns|s)/(step|it|sample|epoch|batch)\b|\b\d+(\.\d+)?\s?(it|samples)/s\b"
-                r"|(?<=\] - )\d+m?s\b|\bETA:? ?[\d:]+(\.\d+)?\s?s?"), "<RATE>"),  # keras, tqdm
-    (re.compile(r"(?i)\b(took|elapsed|in|runtime|duration|time)(:|=)?\s*\d+(\.\d+)?\s?"
-                r"(ms|µs|us|ns|s|sec|secs|seconds|min|mins|minutes)\b"), r"\1 <DURATION>"),
+    (
+        re.compile(
+            r"\b\d+(\.\d+)?\s?(ms|us|µs|ns|s)/(step|it|sample|epoch|batch)\b|\b\d+(\.\d+)?\s?(it|samples)/s\b"
+            r"|(?<=\] - )\d+m?s\b|\bETA:? ?[\d:]+(\.\d+)?\s?s?"
+        ),
+        "<RATE>",
+    ),  # keras, tqdm
+    (
+        re.compile(
+            r"(?i)\b(took|elapsed|in|runtime|duration|time)(:|=)?\s*\d+(\.\d+)?\s?"
+            r"(ms|µs|us|ns|s|sec|secs|seconds|min|mins|minutes)\b"
+        ),
+        r"\1 <DURATION>",
+    ),
     (re.compile(r"(\"model_id\"\s*:\s*\")[0-9a-f]{16,}\""), r'\1<MODEL>"'),
     (re.compile(r"\b(id|data-root-id|data-id)=([\"'])[A-Za-z0-9_-]{16,}\2"), r"\1=\2<ID>\2"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "<HEX>"),

@@ -16,8 +16,10 @@ __all__ = ["rich_content", "RICH_TYPES"]
 
 RICH_TYPES = frozenset({"text/latex", "text/html", "text/markdown"})
 CONTENT_ATTRIBUTES = frozenset({"src", "href"})
-LATEX_WRAPPER = re.compile(r"^\s*(\$\$|\$|\\\[|\\\(|\\begin\{equation\*?\})"
-                           r"|(\$\$|\$|\\\]|\\\)|\\end\{equation\*?\})\s*$")
+LATEX_WRAPPER = re.compile(
+    r"^\s*(\$\$|\$|\\\[|\\\(|\\begin\{equation\*?\})"
+    r"|(\$\$|\$|\\\]|\\\)|\\end\{equation\*?\})\s*$"
+)
 
 
 class _Content(HTMLParser):

@@ -10,8 +10,8 @@ Modules: :mod:`.declared` (what the manifest declares), :mod:`.store` (the cache
 :mod:`.fetch` (downloads and mounts), :mod:`.lock` (``data lock`` and ``data status``).
 """
 
-from .download import hash_file
 from .declared import DataMount, DeclaredFile, declared_files
+from .download import hash_file
 from .fetch import FetchResult, data_mounts, ensure_data, fetch_data
 from .lock import data_status, lock_hashes
 from .store import DataStore

@@ -25,9 +25,10 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Mapping
+from typing import IO
 
 from ..errors import ConfigError, DataError, UnsafeArchiveError
 
@@ -35,8 +36,10 @@ __all__ = ["ArchiveLimits", "extract_archive", "open_up"]
 
 log = logging.getLogger(__name__)
 
-HINT = ("the archive is unsafe to unpack; ask its authors for a clean archive, or declare the file without "
-        "`extract: true` and unpack it yourself after inspecting it")
+HINT = (
+    "the archive is unsafe to unpack; ask its authors for a clean archive, or declare the file without "
+    "`extract: true` and unpack it yourself after inspecting it"
+)
 
 
 MAX_BYTES_VAR = "PAPERPACK_ARCHIVE_MAX_BYTES"
@@ -59,7 +62,7 @@ class ArchiveLimits:
     max_ratio: float = 200.0  # unpacked / packed bytes so far, once more than RATIO_FLOOR is unpacked
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "ArchiveLimits":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ArchiveLimits:
         """Defaults, raised or lowered by ``PAPERPACK_ARCHIVE_MAX_BYTES`` and ``PAPERPACK_ARCHIVE_MAX_RATIO``."""
         env = os.environ if env is None else env
         values: dict[str, float] = {}
@@ -72,8 +75,10 @@ class ArchiveLimits:
             except ValueError:
                 value = 0
             if not value > 0:
-                raise ConfigError(f"{var}={raw!r} is not a positive number",
-                                  hint=f"set {var} to a positive number, or unset it for the default")
+                raise ConfigError(
+                    f"{var}={raw!r} is not a positive number",
+                    hint=f"set {var} to a positive number, or unset it for the default",
+                )
             values[name] = value
         return cls(**values)  # type: ignore[arg-type]
 
@@ -143,13 +148,16 @@ class _Writer:
             while block := source.read(1 << 20):
                 self.total += len(block)
                 if self.total > self.limits.max_total_bytes:
-                    raise self.refuse(f"unpacks to more than {self.limits.max_total_bytes} bytes",
-                                      hint=f"{HINT} (or raise the limit: {MAX_BYTES_VAR})")
+                    raise self.refuse(
+                        f"unpacks to more than {self.limits.max_total_bytes} bytes",
+                        hint=f"{HINT} (or raise the limit: {MAX_BYTES_VAR})",
+                    )
                 if self.total > RATIO_FLOOR and self.total > self.limits.max_ratio * max(self.consumed(), 1):
                     raise self.refuse(
                         f"member {self.current!r} brings the archive to {self.total} bytes unpacked from "
                         f"{self.consumed()} packed (ratio above {self.limits.max_ratio:g}): a compression bomb",
-                        hint=f"{HINT} (or raise the limit: {MAX_RATIO_VAR})")
+                        hint=f"{HINT} (or raise the limit: {MAX_RATIO_VAR})",
+                    )
                 out.write(block)
         os.chmod(target, 0o755 if mode & 0o111 else 0o644)  # no setuid/setgid/sticky, readable by the run's user
 
@@ -229,8 +237,9 @@ def open_up(root: Path) -> None:
                 os.chmod(path, 0o755 if os.stat(path).st_mode & 0o100 else 0o644)
 
 
-def extract_archive(archive: Path, dest: Path, *, limits: ArchiveLimits | None = None,
-                    label: str | None = None) -> Path:
+def extract_archive(
+    archive: Path, dest: Path, *, limits: ArchiveLimits | None = None, label: str | None = None
+) -> Path:
     """Unpack ``archive`` into the folder ``dest`` (which must not exist yet) and return it.
 
     ``label`` names the archive in messages (default: its file name); pass the declared path.
@@ -242,8 +251,11 @@ def extract_archive(archive: Path, dest: Path, *, limits: ArchiveLimits | None =
     elif tarfile.is_tarfile(archive):
         extract = _extract_tar
     else:
-        raise DataError(f"{label}: declared with `extract: true` but is neither a zip nor a tar archive",
-                        hint="remove `extract: true`, or point the entry at the archive", path=archive)
+        raise DataError(
+            f"{label}: declared with `extract: true` but is neither a zip nor a tar archive",
+            hint="remove `extract: true`, or point the entry at the archive",
+            path=archive,
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
@@ -251,18 +263,22 @@ def extract_archive(archive: Path, dest: Path, *, limits: ArchiveLimits | None =
         try:
             extract(archive, writer)
         except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as exc:
-            raise DataError(f"{label}: the archive is damaged: {exc}",
-                            hint="delete it from the cache and fetch again (`paperpack data fetch`)",
-                            path=archive) from None
+            raise DataError(
+                f"{label}: the archive is damaged: {exc}",
+                hint="delete it from the cache and fetch again (`paperpack data fetch`)",
+                path=archive,
+            ) from None
         except OSError as exc:  # e.g. a file `a` then a member `a/b`, or a folder where a file should go
             if exc.errno in (errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
                 raise writer.refuse(
                     f"member {writer.current!r} cannot be extracted: {exc.strerror} (the archive holds both a file "
-                    "and a folder, or two entries, at the same path)") from None
-            raise DataError(f"{label}: cannot extract member {writer.current!r} into {dest.parent}: "
-                            f"{exc.strerror or exc}",
-                            hint="check that the cache folder is writable and has room, then run "
-                                 "`paperpack data fetch` again", path=archive) from None
+                    "and a folder, or two entries, at the same path)"
+                ) from None
+            raise DataError(
+                f"{label}: cannot extract member {writer.current!r} into {dest.parent}: {exc.strerror or exc}",
+                hint="check that the cache folder is writable and has room, then run `paperpack data fetch` again",
+                path=archive,
+            ) from None
         open_up(tmp)
         log.debug("extracted %s: %d members, %d bytes", archive, writer.members, writer.total)
         try:

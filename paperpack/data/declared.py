@@ -18,8 +18,8 @@ from typing import Any
 from ..doi.syntax import normalize_doi
 from ..errors import DataError
 from ..repository.manifest import record_folder, safe_relpath
-from .records import DataRecord
 from ..repository.repo import Repo
+from .records import DataRecord
 from .store import DataStore
 
 
@@ -99,12 +99,21 @@ def declared_files(repo: Repo, store: DataStore | None = None) -> list[DeclaredF
             url = f.get("url")
             if not url and not doi and ds.get("url") and len(files) == 1:
                 url = ds.get("url")
-            out.append(DeclaredFile(
-                path=str(f["path"]), dataset=i, index=j, doi=doi, url=url, name=f.get("name"),
-                sha256=(f.get("sha256") or None), md5=(f.get("md5") or None), size=f.get("size"),
-                extract=bool(f.get("extract", False)),
-                line=repo.manifest.line_of("data", i, "files", j, "path"),
-            ))
+            out.append(
+                DeclaredFile(
+                    path=str(f["path"]),
+                    dataset=i,
+                    index=j,
+                    doi=doi,
+                    url=url,
+                    name=f.get("name"),
+                    sha256=(f.get("sha256") or None),
+                    md5=(f.get("md5") or None),
+                    size=f.get("size"),
+                    extract=bool(f.get("extract", False)),
+                    line=repo.manifest.line_of("data", i, "files", j, "path"),
+                )
+            )
     return out
 
 
@@ -123,13 +132,24 @@ def whole_record(repo: Repo, index: int, doi: str, store: DataStore) -> list[Dec
         try:
             safe_relpath(repo.root, path)  # a record's sub-folder must not go through a symlink in the repo
         except ValueError as exc:
-            raise DataError(f"data[{index}]: the file {name!r} of {doi} would be placed at {exc}",
-                            hint="remove the symbolic link, or declare the files under `files:` with their own "
-                                 "`path:`", path=repo.manifest.path) from None
-        out.append(DeclaredFile(
-            path=path, dataset=index, index=-1, doi=doi, name=name,
-            sha256=_hex(entry.get("sha256")), md5=_hex(entry.get("md5")),
-            size=entry["size"] if isinstance(entry.get("size"), int) else None, line=line))
+            raise DataError(
+                f"data[{index}]: the file {name!r} of {doi} would be placed at {exc}",
+                hint="remove the symbolic link, or declare the files under `files:` with their own `path:`",
+                path=repo.manifest.path,
+            ) from None
+        out.append(
+            DeclaredFile(
+                path=path,
+                dataset=index,
+                index=-1,
+                doi=doi,
+                name=name,
+                sha256=_hex(entry.get("sha256")),
+                md5=_hex(entry.get("md5")),
+                size=entry["size"] if isinstance(entry.get("size"), int) else None,
+                line=line,
+            )
+        )
     return out
 
 
@@ -141,8 +161,10 @@ def safe_record_name(name: str, doi: str) -> str:
     """``name`` as a relative path inside the dataset's folder; :class:`DataError` if it would leave it."""
     pure = PurePosixPath(name)
     if not name or "\\" in name or pure.is_absolute() or any(p in ("", ".", "..") for p in name.split("/")):
-        raise DataError(f"the record of {doi} has a file named {name!r}, which is not a plain relative name",
-                        hint="declare the files you need under `files:` with a `path:` and `name:` each")
+        raise DataError(
+            f"the record of {doi} has a file named {name!r}, which is not a plain relative name",
+            hint="declare the files you need under `files:` with a `path:` and `name:` each",
+        )
     return str(pure)
 
 

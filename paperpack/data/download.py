@@ -17,16 +17,16 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import requests
 import urllib3
 
 from ..errors import ChecksumError, DataError, UnsafeUrlError
-from ..util.httpclient import HttpClient, NetworkError
 from ..util.atomic import write_json_atomic
+from ..util.httpclient import HttpClient, NetworkError
 
 __all__ = ["download", "Progress"]
 
@@ -88,19 +88,24 @@ class _Validator:
         return partial.with_name(partial.name + ".json")
 
     @classmethod
-    def of(cls, url: str, response: requests.Response, total: int | None) -> "_Validator | None":
+    def of(cls, url: str, response: requests.Response, total: int | None) -> _Validator | None:
         etag = response.headers.get("ETag", "").strip()
         value = etag if etag.startswith('"') else response.headers.get("Last-Modified", "").strip()  # no weak ETag
         return cls(url, value, total) if value else None
 
     @classmethod
-    def load(cls, partial: Path, url: str) -> "_Validator | None":
+    def load(cls, partial: Path, url: str) -> _Validator | None:
         try:
             body = json.loads(cls.path(partial).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(body, dict) or body.get("url") != url or not isinstance(body.get("if_range"), str) \
-                or not body["if_range"] or not isinstance(body.get("total"), (int, type(None))):
+        if (
+            not isinstance(body, dict)
+            or body.get("url") != url
+            or not isinstance(body.get("if_range"), str)
+            or not body["if_range"]
+            or not isinstance(body.get("total"), (int, type(None)))
+        ):
             return None
         return cls(url, body["if_range"], body["total"])
 
@@ -117,8 +122,9 @@ def _discard(partial: Path) -> None:
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
 
 
-def _range_problem(response: requests.Response, start: int, known: int | None,
-                   validator: _Validator | None = None) -> str | None:
+def _range_problem(
+    response: requests.Response, start: int, known: int | None, validator: _Validator | None = None
+) -> str | None:
     """Why a 206 answer cannot continue a partial file of ``start`` bytes (of ``known`` in all), or ``None``."""
     if validator is not None:
         now = response.headers.get("ETag" if validator.if_range.startswith('"') else "Last-Modified", "").strip()
@@ -159,8 +165,13 @@ def _request(client: HttpClient, url: str, headers: dict[str, str], label: str) 
         raise UnsafeUrlError(f"{label}: refused to download {url}: {exc.message}", hint=exc.hint) from None
 
 
-def _open(client: HttpClient, url: str, partial: Path, label: str, size: int | None,
-          ) -> tuple[requests.Response, int]:
+def _open(
+    client: HttpClient,
+    url: str,
+    partial: Path,
+    label: str,
+    size: int | None,
+) -> tuple[requests.Response, int]:
     """The response to continue (or restart) ``partial`` with, and the offset its body starts at.
 
     A partial file is continued only with its validator (``If-Range``) and a 206 answer whose
@@ -177,8 +188,11 @@ def _open(client: HttpClient, url: str, partial: Path, label: str, size: int | N
     response = _request(client, url, headers, label)
     if not start or response.status_code == 200:
         return response, 0  # a 200 is the whole (maybe new) file
-    problem = _range_problem(response, start, validator.total if validator else size, validator) \
-        if response.status_code == 206 else f"the server answered HTTP {response.status_code} to the range request"
+    problem = (
+        _range_problem(response, start, validator.total if validator else size, validator)
+        if response.status_code == 206
+        else f"the server answered HTTP {response.status_code} to the range request"
+    )
     if problem is None:
         return response, start
     response.close()
@@ -187,8 +201,16 @@ def _open(client: HttpClient, url: str, partial: Path, label: str, size: int | N
     return _request(client, url, {}, label), 0
 
 
-def download(client: HttpClient, url: str, partial: Path, *, expected: tuple[str, str] | None = None,
-             size: int | None = None, label: str = "", progress: Progress | None = None) -> dict[str, str]:
+def download(
+    client: HttpClient,
+    url: str,
+    partial: Path,
+    *,
+    expected: tuple[str, str] | None = None,
+    size: int | None = None,
+    label: str = "",
+    progress: Progress | None = None,
+) -> dict[str, str]:
     """Download ``url`` into ``partial`` (resuming it when that is safe), check it, and return its hashes.
 
     The URL is untrusted: :meth:`HttpClient.get_untrusted` applies the data policy to it
@@ -200,10 +222,13 @@ def download(client: HttpClient, url: str, partial: Path, *, expected: tuple[str
     partial.parent.mkdir(parents=True, exist_ok=True)
     response, start = _open(client, url, partial, label, size)
     with response:
-        if response.status_code not in (200, 206) or (response.status_code == 206 and not start
-                                                         and _range_problem(response, 0, size) is not None):
-            raise DataError(f"{label}: {url} answered HTTP {response.status_code}",
-                            hint="check the URL (or the DOI record); if the server is down, try again later")
+        if response.status_code not in (200, 206) or (
+            response.status_code == 206 and not start and _range_problem(response, 0, size) is not None
+        ):
+            raise DataError(
+                f"{label}: {url} answered HTTP {response.status_code}",
+                hint="check the URL (or the DOI record); if the server is down, try again later",
+            )
         total = _total(response, start)
         if not start:
             _discard(partial)
@@ -220,12 +245,16 @@ def download(client: HttpClient, url: str, partial: Path, *, expected: tuple[str
                         progress(done, total)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             log.debug("download of %s interrupted: %s", url, exc)
-            raise DataError(f"{label}: download of {url} was cut off after {done} of "
-                            f"{total if total is not None else '?'} bytes; the partial file is kept",
-                            hint=RESUME_HINT) from None
+            raise DataError(
+                f"{label}: download of {url} was cut off after {done} of "
+                f"{total if total is not None else '?'} bytes; the partial file is kept",
+                hint=RESUME_HINT,
+            ) from None
         if total is not None and done < total:
-            raise DataError(f"{label}: download of {url} was cut off after {done} of {total} bytes; "
-                            "the partial file is kept", hint=RESUME_HINT)
+            raise DataError(
+                f"{label}: download of {url} was cut off after {done} of {total} bytes; the partial file is kept",
+                hint=RESUME_HINT,
+            )
     _Validator.path(partial).unlink(missing_ok=True)  # complete: nothing left to resume
     hashes = hash_file(partial)
     actual_size = partial.stat().st_size
@@ -235,10 +264,12 @@ def download(client: HttpClient, url: str, partial: Path, *, expected: tuple[str
             f"{label}: {expected[0]} of the download from {url} is {hashes[expected[0]]}, expected {expected[1]}; "
             "the download was deleted",
             hint="the file changed on the server, or the hash in paperpack.yml (or the DOI record) is wrong; "
-                 "if the new file is right, correct the hash")
+            "if the new file is right, correct the hash",
+        )
     if size is not None and actual_size != size:
         partial.unlink()
-        raise ChecksumError(f"{label}: the download from {url} has {actual_size} bytes, expected {size}; "
-                            "the download was deleted",
-                            hint="correct `size:` in paperpack.yml, or check that the URL is the published file")
+        raise ChecksumError(
+            f"{label}: the download from {url} has {actual_size} bytes, expected {size}; the download was deleted",
+            hint="correct `size:` in paperpack.yml, or check that the URL is the published file",
+        )
     return hashes

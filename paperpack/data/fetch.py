@@ -6,19 +6,19 @@ import logging
 import os
 import stat
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from .archive import ArchiveLimits, extract_archive, open_up
-from .download import download, hash_file
 from ..errors import ChecksumError, DataError
-from ..util.httpclient import HttpClient, ServiceConfig
-from .records import DataRecord, fetch_record
 from ..repository.repo import Repo
+from ..util.httpclient import HttpClient, ServiceConfig
 from ..util.sizes import human_size
+from .archive import ArchiveLimits, extract_archive, open_up
 from .declared import DataMount, DeclaredFile, declared_files, listing_of, safe_record_name, whole_record
+from .download import download, hash_file
+from .records import DataRecord, fetch_record
 from .store import DataStore
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 PROGRESS_FROM = 10_000_000
 
 FETCH_HINT = "run `paperpack data fetch` to download the declared data into the cache"
-LOCK_HINT = ("run `paperpack data fetch` then `paperpack data lock`: it writes the sha256 of what was fetched into "
-             "paperpack.yml (check the file first), so every later build gets exactly those bytes")
+LOCK_HINT = (
+    "run `paperpack data fetch` then `paperpack data lock`: it writes the sha256 of what was fetched into "
+    "paperpack.yml (check the file first), so every later build gets exactly those bytes"
+)
 
 
 def require_hashes(repo: Repo, declared: list[DeclaredFile]) -> None:
@@ -41,8 +43,11 @@ def require_hashes(repo: Repo, declared: list[DeclaredFile]) -> None:
     if unpinned:
         shown = ", ".join(f"{d.path} (data[{d.dataset}])" for d in unpinned[:5])
         more = f" and {len(unpinned) - 5} more" if len(unpinned) > 5 else ""
-        raise DataError(f"no sha256 declared for data downloaded by URL: {shown}{more}", hint=LOCK_HINT,
-                        path=repo.manifest.path if repo.manifest else None)
+        raise DataError(
+            f"no sha256 declared for data downloaded by URL: {shown}{more}",
+            hint=LOCK_HINT,
+            path=repo.manifest.path if repo.manifest else None,
+        )
 
 
 def _present_in_repo(repo: Repo, declared: DeclaredFile) -> bool:
@@ -66,7 +71,7 @@ def _present_in_repo(repo: Repo, declared: DeclaredFile) -> bool:
         raise ChecksumError(
             f"{declared.path}: {expected[0]} is {actual}, but paperpack.yml declares {expected[1]}",
             hint=f"replace {declared.path} with the published file, or correct the hash in paperpack.yml "
-                 "(`paperpack data lock` fills in missing hashes only)",
+            "(`paperpack data lock` fills in missing hashes only)",
             path=target,
         )
     return True
@@ -96,12 +101,16 @@ def data_mounts(repo: Repo, *, cache_dir: Path | None = None) -> list[DataMount]
     require_hashes(repo, unpinned)
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise DataError(f"declared data not fetched yet: {shown} (cache: {store.root})", hint=FETCH_HINT,
-                        path=repo.manifest.path if repo.manifest else None)
+        raise DataError(
+            f"declared data not fetched yet: {shown} (cache: {store.root})",
+            hint=FETCH_HINT,
+            path=repo.manifest.path if repo.manifest else None,
+        )
     return mounts
 
 
 # -- fetch ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FetchResult:
@@ -139,8 +148,15 @@ FetchProgress = Callable[[str, int, "int | None"], None]
 
 
 class _Fetcher:
-    def __init__(self, repo: Repo, store: DataStore, config: ServiceConfig, client: HttpClient,
-                 limits: ArchiveLimits, progress: FetchProgress | None) -> None:
+    def __init__(
+        self,
+        repo: Repo,
+        store: DataStore,
+        config: ServiceConfig,
+        client: HttpClient,
+        limits: ArchiveLimits,
+        progress: FetchProgress | None,
+    ) -> None:
         self.repo, self.store, self.config, self.client = repo, store, config, client
         self.limits, self.progress = limits, progress
         self.records: dict[str, DataRecord] = {}
@@ -159,16 +175,23 @@ class _Fetcher:
         if declared.url:
             return declared.url, declared.expected, declared.size
         if not declared.doi:
-            raise DataError(f"{declared.path}: paperpack.yml gives neither a `url:` nor a dataset `doi:` for it",
-                            hint="add the file's download `url:` or the dataset's `doi:`")
+            raise DataError(
+                f"{declared.path}: paperpack.yml gives neither a `url:` nor a dataset `doi:` for it",
+                hint="add the file's download `url:` or the dataset's `doi:`",
+            )
         entry = self.record(declared.doi).file(declared.record_name)
         expected = declared.expected or entry.checksum
-        if declared.expected and entry.checksum and declared.expected[0] == entry.checksum[0] \
-                and declared.expected != entry.checksum:
+        if (
+            declared.expected
+            and entry.checksum
+            and declared.expected[0] == entry.checksum[0]
+            and declared.expected != entry.checksum
+        ):
             raise ChecksumError(
                 f"{declared.path}: paperpack.yml declares {declared.expected[0]} {declared.expected[1]}, but the "
                 f"record of {declared.doi} says {entry.checksum[1]} for {entry.name}",
-                hint="one of them is out of date: check the record and correct paperpack.yml")
+                hint="one of them is out of date: check the record and correct paperpack.yml",
+            )
         return entry.url, expected, declared.size if declared.size is not None else entry.size
 
     def expand(self, declared: DeclaredFile) -> list[DeclaredFile]:
@@ -178,9 +201,11 @@ class _Fetcher:
         assert declared.doi is not None
         record = self.record(declared.doi)
         if not record.files:
-            raise DataError(f"the record of {declared.doi} (record {record.record_id}) lists no files",
-                            hint="check the DOI, or declare the files under `files:` with their `url:`",
-                            path=self.repo.manifest.path if self.repo.manifest else None)
+            raise DataError(
+                f"the record of {declared.doi} (record {record.record_id}) lists no files",
+                hint="check the DOI, or declare the files under `files:` with their `url:`",
+                path=self.repo.manifest.path if self.repo.manifest else None,
+            )
         for name in record.files:
             safe_record_name(name, declared.doi)  # before it is saved: a bad listing is never kept
         self.store.save_listing(declared.doi, listing_of(record))
@@ -202,8 +227,9 @@ class _Fetcher:
                 sha = self._download(declared)
                 state = "fetched"
             if declared.extract and not self.store.extracted(sha).is_dir():
-                extract_archive(self.store.blob(sha), self.store.extracted(sha), limits=self.limits,
-                                label=declared.path)
+                extract_archive(
+                    self.store.blob(sha), self.store.extracted(sha), limits=self.limits, label=declared.path
+                )
         return FetchResult(declared, state, sha, self.store.mount_source(declared, sha))
 
     def _download(self, declared: DeclaredFile) -> str:
@@ -212,8 +238,7 @@ class _Fetcher:
         partial = self.store.partial(declared.key)
         progress = self.progress
         report = (lambda done, total: progress(declared.path, done, total)) if progress else None
-        hashes = download(self.client, url, partial, expected=expected, size=size, label=declared.path,
-                          progress=report)
+        hashes = download(self.client, url, partial, expected=expected, size=size, label=declared.path, progress=report)
         sha = hashes["sha256"]
         blob = self.store.blob(sha)
         try:
@@ -222,30 +247,54 @@ class _Fetcher:
             os.chmod(blob, 0o444)
         except OSError as exc:
             if not blob.is_file():
-                raise DataError(f"{declared.path}: cannot move the download into the cache at {blob}: "
-                                f"{exc.strerror or exc}",
-                                hint="check that the cache folder is writable and not full, then run "
-                                     "`paperpack data fetch` again", path=blob) from None
+                raise DataError(
+                    f"{declared.path}: cannot move the download into the cache at {blob}: {exc.strerror or exc}",
+                    hint="check that the cache folder is writable and not full, then run `paperpack data fetch` again",
+                    path=blob,
+                ) from None
             log.debug("%s: %s already in the cache (%s)", declared.path, blob, exc)
         self.store.remember(sha, md5=hashes["md5"], key=declared.key)
         return sha
 
 
-def fetch_data(repo: Repo, *, config: ServiceConfig | None = None, cache_dir: Path | None = None,
-               client: HttpClient | None = None, limits: ArchiveLimits | None = None,
-               progress: FetchProgress | None = None, workers: int = 4) -> list[FetchResult]:
+def fetch_data(
+    repo: Repo,
+    *,
+    config: ServiceConfig | None = None,
+    cache_dir: Path | None = None,
+    client: HttpClient | None = None,
+    limits: ArchiveLimits | None = None,
+    progress: FetchProgress | None = None,
+    workers: int = 4,
+) -> list[FetchResult]:
     """Download every declared file not in the repo or the cache; check hashes; unpack archives.
 
     Files are fetched ``workers`` at a time. The first error is raised after the
     other downloads finished (what was fetched stays in the cache).
     """
-    return _fetch(repo, declared_files(repo, DataStore.in_cache(cache_dir)), config=config, cache_dir=cache_dir,
-                  client=client, limits=limits, progress=progress, workers=workers)
+    return _fetch(
+        repo,
+        declared_files(repo, DataStore.in_cache(cache_dir)),
+        config=config,
+        cache_dir=cache_dir,
+        client=client,
+        limits=limits,
+        progress=progress,
+        workers=workers,
+    )
 
 
-def _fetch(repo: Repo, declared: list[DeclaredFile], *, config: ServiceConfig | None = None,
-           cache_dir: Path | None = None, client: HttpClient | None = None, limits: ArchiveLimits | None = None,
-           progress: FetchProgress | None = None, workers: int = 4) -> list[FetchResult]:
+def _fetch(
+    repo: Repo,
+    declared: list[DeclaredFile],
+    *,
+    config: ServiceConfig | None = None,
+    cache_dir: Path | None = None,
+    client: HttpClient | None = None,
+    limits: ArchiveLimits | None = None,
+    progress: FetchProgress | None = None,
+    workers: int = 4,
+) -> list[FetchResult]:
     """:func:`fetch_data` for the files ``declared`` (results in their order)."""
     config = config or ServiceConfig.from_env()
     store = DataStore.in_cache(cache_dir)
@@ -270,8 +319,9 @@ def _fetch(repo: Repo, declared: list[DeclaredFile], *, config: ServiceConfig | 
     return [future.result() for future in futures]  # raises the first error, in manifest order
 
 
-def ensure_data(repo: Repo, *, cache_dir: Path | None = None,
-                progress: Callable[[str], None] | None = None) -> list[FetchResult]:
+def ensure_data(
+    repo: Repo, *, cache_dir: Path | None = None, progress: Callable[[str], None] | None = None
+) -> list[FetchResult]:
     """Fetch what a run needs and is not yet in the repo or the cache; return what was downloaded.
 
     Nothing is asked of the network when every declared file is already there. A
@@ -293,12 +343,14 @@ def ensure_data(repo: Repo, *, cache_dir: Path | None = None,
             if path not in shown:
                 shown[path] = 0
                 progress(f"fetching {path}" + (f" ({total} bytes)" if total else ""))
-            elif (total or done) >= PROGRESS_FROM and (done - shown[path] >= (total or PROGRESS_FROM) // 4
-                                                       or done == total):
+            elif (total or done) >= PROGRESS_FROM and (
+                done - shown[path] >= (total or PROGRESS_FROM) // 4 or done == total
+            ):
                 shown[path] = done  # a large download: a line at each quarter (or each PROGRESS_FROM bytes)
-                progress(f"{path}: {human_size(done)}" + (f" of {human_size(total)} ({100 * done // total}%)"
-                                                          if total else ""))
+                progress(
+                    f"{path}: {human_size(done)}"
+                    + (f" of {human_size(total)} ({100 * done // total}%)" if total else "")
+                )
 
     results = _fetch(repo, missing, cache_dir=cache_dir, progress=report)
     return [r for r in results if r.state == "fetched"]
-

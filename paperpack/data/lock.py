@@ -9,11 +9,11 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from .download import hash_file
 from ..errors import ChecksumError, DataError
 from ..repository.repo import Repo
 from ..util.atomic import write_atomic
 from .declared import DeclaredFile, declared_files
+from .download import hash_file
 from .fetch import FETCH_HINT, FetchResult, local_result
 from .store import DataStore
 
@@ -33,15 +33,19 @@ def lock_hashes(repo: Repo, *, cache_dir: Path | None = None) -> list[tuple[str,
     (path, sha256) pairs written; the manifest keeps its comments and layout.
     """
     if repo.manifest is None or repo.manifest.path is None:
-        raise DataError("no paperpack.yml: nothing is declared, so there is nothing to lock",
-                        hint="declare the data under `data:` in paperpack.yml (`paperpack init` starts one)")
+        raise DataError(
+            "no paperpack.yml: nothing is declared, so there is nothing to lock",
+            hint="declare the data under `data:` in paperpack.yml (`paperpack init` starts one)",
+        )
     store = DataStore.in_cache(cache_dir)
     found: list[tuple[DeclaredFile, str]] = []
     for declared in declared_files(repo, store):
         if declared.unlisted:
-            raise DataError(f"data[{declared.dataset}]: the files of {declared.doi} are not known yet, so there is "
-                            "nothing to lock", hint=FETCH_HINT + ", then run `paperpack data lock` again",
-                            path=repo.manifest.path)
+            raise DataError(
+                f"data[{declared.dataset}]: the files of {declared.doi} are not known yet, so there is nothing to lock",
+                hint=FETCH_HINT + ", then run `paperpack data lock` again",
+                path=repo.manifest.path,
+            )
         if declared.expected is not None and declared.index >= 0:
             continue  # a whole record's files are all written out, each with its sha256
         target = repo.root / declared.path
@@ -50,8 +54,11 @@ def lock_hashes(repo: Repo, *, cache_dir: Path | None = None) -> list[tuple[str,
         elif (sha := store.find(declared)) is not None:
             found.append((declared, sha))
         else:
-            raise DataError(f"{declared.path}: no hash declared and not fetched yet, so there is nothing to lock",
-                            hint=FETCH_HINT + ", then run `paperpack data lock` again", path=repo.manifest.path)
+            raise DataError(
+                f"{declared.path}: no hash declared and not fetched yet, so there is nothing to lock",
+                hint=FETCH_HINT + ", then run `paperpack data lock` again",
+                path=repo.manifest.path,
+            )
     if not found:
         return []
     path = repo.manifest.path

@@ -12,14 +12,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..doi.resolve import FOUND, HandleApi, shape_of
 from ..errors import DataError
 from ..util.httpclient import HttpClient, NetworkError, ServiceConfig
-from ..doi.resolve import FOUND, HandleApi, shape_of
 
 __all__ = ["RecordFile", "DataRecord", "record_id_for", "fetch_record"]
 
-NETWORK_HINT = ("fetching data needs the network once: check it (and PAPERPACK_DOI_RESOLVER / PAPERPACK_ZENODO_API "
-                "for a mirror), then run `paperpack data fetch` again; or commit the files with their sha256")
+NETWORK_HINT = (
+    "fetching data needs the network once: check it (and PAPERPACK_DOI_RESOLVER / PAPERPACK_ZENODO_API "
+    "for a mirror), then run `paperpack data fetch` again; or commit the files with their sha256"
+)
 _ZENODO_DOI = re.compile(r"^10\.5281/zenodo\.(\d+)$")
 _RECORD_URL = re.compile(r"/records?/(\d+)(?:[/?#]|$)")
 
@@ -44,9 +46,10 @@ class DataRecord:
         close = difflib.get_close_matches(name, list(self.files), n=1)
         guess = f"; did you mean {close[0]!r}?" if close else "."
         listing = ", ".join(sorted(self.files)[:10]) or "no files"
-        raise DataError(f"the record of {self.doi} (record {self.record_id}) has no file named {name!r}{guess} "
-                        f"It has: {listing}",
-                        hint="set `name:` of the file in paperpack.yml to its name in the record")
+        raise DataError(
+            f"the record of {self.doi} (record {self.record_id}) has no file named {name!r}{guess} It has: {listing}",
+            hint="set `name:` of the file in paperpack.yml to its name in the record",
+        )
 
 
 def record_id_for(doi: str, client: HttpClient, config: ServiceConfig) -> str:
@@ -58,13 +61,17 @@ def record_id_for(doi: str, client: HttpClient, config: ServiceConfig) -> str:
     except NetworkError as exc:
         raise DataError(f"cannot resolve {doi} to find its files: {exc.message}", hint=NETWORK_HINT) from None
     if record.status != FOUND:
-        raise DataError(f"{doi}: {record.reason or record.status}",
-                        hint="check the DOI under `data:` in paperpack.yml (`paperpack validate` says more)")
+        raise DataError(
+            f"{doi}: {record.reason or record.status}",
+            hint="check the DOI under `data:` in paperpack.yml (`paperpack validate` says more)",
+        )
     if record.url and (m := _RECORD_URL.search(record.url)):
         return m.group(1)
-    raise DataError(f"{doi} lands on {record.url or 'no URL'}, which is not a Zenodo-style record, so paperpack "
-                    "cannot list its files",
-                    hint="give each file's download `url:` (and `sha256:`) in paperpack.yml")
+    raise DataError(
+        f"{doi} lands on {record.url or 'no URL'}, which is not a Zenodo-style record, so paperpack "
+        "cannot list its files",
+        hint="give each file's download `url:` (and `sha256:`) in paperpack.yml",
+    )
 
 
 def _checksum(value: Any) -> tuple[str, str] | None:
@@ -76,9 +83,11 @@ def _checksum(value: Any) -> tuple[str, str] | None:
 
 
 def _malformed(url: str, doi: str, what: str) -> DataError:
-    return DataError(f"{url} answered a record of the wrong shape for {doi}: {what}",
-                     hint="check PAPERPACK_ZENODO_API (it must be a Zenodo-style records API, e.g. "
-                          "https://zenodo.org/api), or give each file's `url:` in paperpack.yml")
+    return DataError(
+        f"{url} answered a record of the wrong shape for {doi}: {what}",
+        hint="check PAPERPACK_ZENODO_API (it must be a Zenodo-style records API, e.g. "
+        "https://zenodo.org/api), or give each file's `url:` in paperpack.yml",
+    )
 
 
 def _entries(body: Any, url: str, doi: str) -> list[dict[str, Any]]:
@@ -94,8 +103,10 @@ def _entries(body: Any, url: str, doi: str) -> list[dict[str, Any]]:
             return []
         if not isinstance(entries, dict):
             raise _malformed(url, doi, f"`files.entries` is {shape_of(entries)}, not an object")
-        items = [(f"files.entries[{k!r}]", dict(v, key=v.get("key", k)) if isinstance(v, dict) else v)
-                 for k, v in entries.items()]
+        items = [
+            (f"files.entries[{k!r}]", dict(v, key=v.get("key", k)) if isinstance(v, dict) else v)
+            for k, v in entries.items()
+        ]
     elif isinstance(files, list):
         items = [(f"files[{i}]", v) for i, v in enumerate(files)]
     else:
@@ -120,13 +131,17 @@ def fetch_record(doi: str, client: HttpClient, config: ServiceConfig) -> DataRec
     except NetworkError as exc:
         raise DataError(f"cannot read the record of {doi}: {exc.message}", hint=NETWORK_HINT) from None
     if response.status_code != 200:
-        raise DataError(f"{url} answered HTTP {response.status_code} for the record of {doi}",
-                        hint="check the DOI, or give each file's `url:` in paperpack.yml")
+        raise DataError(
+            f"{url} answered HTTP {response.status_code} for the record of {doi}",
+            hint="check the DOI, or give each file's `url:` in paperpack.yml",
+        )
     try:
         body = response.json()
     except ValueError:
-        raise DataError(f"{url} did not answer JSON for the record of {doi}",
-                        hint="check PAPERPACK_ZENODO_API (it must be the records API base, e.g. https://zenodo.org/api)") from None
+        raise DataError(
+            f"{url} did not answer JSON for the record of {doi}",
+            hint="check PAPERPACK_ZENODO_API (it must be the records API base, e.g. https://zenodo.org/api)",
+        ) from None
     files: dict[str, RecordFile] = {}
     for entry in _entries(body, url, doi):
         name = entry.get("key") or entry.get("filename")

@@ -8,12 +8,13 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
-from ..util.cache import data_dir
 from ..errors import DataError
 from ..util.atomic import write_atomic, write_json_atomic
+from ..util.cache import data_dir
 
 if TYPE_CHECKING:
     from .declared import DeclaredFile
@@ -42,7 +43,7 @@ class DataStore:
         self.root = Path(root) if root is not None else data_dir()
 
     @classmethod
-    def in_cache(cls, cache: Path | None = None) -> "DataStore":
+    def in_cache(cls, cache: Path | None = None) -> DataStore:
         """The store in paperpack's cache folder ``cache`` (``--cache-dir``, default :func:`~paperpack.util.cache.cache_dir`).
 
         ``--cache-dir X`` and ``PAPERPACK_CACHE_DIR=X`` both put the store in ``X/data``.
@@ -64,8 +65,9 @@ class DataStore:
             for sub in ("partial", "locks"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DataError(f"cannot use {self.root} as the data cache: {exc.strerror or exc}",
-                            hint=CACHE_HINT, path=self.root) from None
+            raise DataError(
+                f"cannot use {self.root} as the data cache: {exc.strerror or exc}", hint=CACHE_HINT, path=self.root
+            ) from None
 
     @contextlib.contextmanager
     def locked(self, key: str) -> Iterator[None]:
@@ -78,8 +80,9 @@ class DataStore:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise DataError(f"cannot create the lock file {path}: {exc.strerror or exc}",
-                            hint=CACHE_HINT, path=path) from None
+            raise DataError(
+                f"cannot create the lock file {path}: {exc.strerror or exc}", hint=CACHE_HINT, path=path
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -129,7 +132,8 @@ class DataStore:
         except (OSError, ValueError):
             return None
         files = body.get("files") if isinstance(body, dict) and body.get("version") == LISTING_VERSION else None
-        if not isinstance(files, list) or not all(isinstance(f, dict) and isinstance(f.get("name"), str)
-                                                  for f in files):
+        if not isinstance(files, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("name"), str) for f in files
+        ):
             return None
         return files

@@ -1,2 +1,1 @@
-"""DOIs: their syntax and their resolution through the DOI services.
-"""
+"""DOIs: their syntax and their resolution through the DOI services."""

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..util.cache import JsonCache, cache_dir
@@ -34,9 +35,23 @@ if TYPE_CHECKING:
 
     from ..util.httpclient import HttpClient
 
-__all__ = ["DoiRecord", "MalformedAnswer", "shape_of", "HandleApi", "DataCite", "Crossref", "ContentNegotiation",
-           "RegistrationAgency", "DoiResolver", "METADATA_PROVIDERS", "FOUND", "NOT_FOUND", "UNREACHABLE", "FAILED",
-           "UNCHECKED"]
+__all__ = [
+    "DoiRecord",
+    "MalformedAnswer",
+    "shape_of",
+    "HandleApi",
+    "DataCite",
+    "Crossref",
+    "ContentNegotiation",
+    "RegistrationAgency",
+    "DoiResolver",
+    "METADATA_PROVIDERS",
+    "FOUND",
+    "NOT_FOUND",
+    "UNREACHABLE",
+    "FAILED",
+    "UNCHECKED",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +63,20 @@ NOT_FOUND_TTL = 86400.0
 _WRONG_SERVICE = "the service's API may have changed, or PAPERPACK_* points at the wrong service"
 
 _DATASET_TYPES = {"dataset", "database", "component", "datapaper"}
-_ARTICLE_TYPES = {"journalarticle", "journal-article", "article-journal", "article", "proceedings-article",
-                  "paper-conference", "conferencepaper", "preprint", "posted-content", "book-chapter",
-                  "report", "text"}
+_ARTICLE_TYPES = {
+    "journalarticle",
+    "journal-article",
+    "article-journal",
+    "article",
+    "proceedings-article",
+    "paper-conference",
+    "conferencepaper",
+    "preprint",
+    "posted-content",
+    "book-chapter",
+    "report",
+    "text",
+}
 _SOFTWARE_TYPES = {"software", "computationalnotebook"}
 
 
@@ -89,7 +115,7 @@ class DoiRecord:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DoiRecord":
+    def from_dict(cls, data: dict[str, Any]) -> DoiRecord:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
@@ -130,16 +156,20 @@ class HandleApi:
             return DoiRecord(doi, FAILED, reason=f"the DOI handle API answered HTTP {response.status_code}")
         values = body.get("values") if isinstance(body, dict) else None
         if not isinstance(values, list):
-            return DoiRecord(doi, FAILED, reason=f"the DOI handle API answered {shape_of(values)} for `values`, "
-                                                 "not a list")
+            return DoiRecord(
+                doi, FAILED, reason=f"the DOI handle API answered {shape_of(values)} for `values`, not a list"
+            )
         url = None
         for value in values:
             if isinstance(value, dict) and value.get("type") == "URL":
                 data = value.get("data")
                 found = data.get("value") if isinstance(data, dict) else None
                 if not isinstance(found, str):
-                    return DoiRecord(doi, FAILED, reason=f"the DOI handle API answered {shape_of(found)} for the "
-                                                         "URL value, not a string")
+                    return DoiRecord(
+                        doi,
+                        FAILED,
+                        reason=f"the DOI handle API answered {shape_of(found)} for the URL value, not a string",
+                    )
                 url = found
                 break
         return DoiRecord(doi, FOUND, url=url)
@@ -195,11 +225,18 @@ class DataCite(_MetadataProvider):
         titles = _field(self.name, attrs, "titles", list) or [{}]
         types = _field(self.name, attrs, "types", dict) or {}
         first = titles[0] if isinstance(titles[0], dict) else {}
-        issued = [d.get("date") for d in _field(self.name, attrs, "dates", list) or []
-                  if isinstance(d, dict) and d.get("dateType") == "Issued"]
-        return {"title": _str(first.get("title")), "type": _str(types.get("resourceTypeGeneral")),
-                "year": _int(attrs.get("publicationYear")), "url": _str(attrs.get("url")),
-                "published": next((day for day in map(_iso_day, issued) if day), None)}
+        issued = [
+            d.get("date")
+            for d in _field(self.name, attrs, "dates", list) or []
+            if isinstance(d, dict) and d.get("dateType") == "Issued"
+        ]
+        return {
+            "title": _str(first.get("title")),
+            "type": _str(types.get("resourceTypeGeneral")),
+            "year": _int(attrs.get("publicationYear")),
+            "url": _str(attrs.get("url")),
+            "published": next((day for day in map(_iso_day, issued) if day), None),
+        }
 
 
 class Crossref(_MetadataProvider):
@@ -218,10 +255,21 @@ class Crossref(_MetadataProvider):
             year = _year(msg.get(key))
             if year is not None:
                 break
-        published = next((day for key in ("published", "published-online", "published-print", "issued")
-                          if (day := _day(msg.get(key)))), None)
-        return {"title": _title(msg.get("title")), "type": _str(msg.get("type")), "year": year,
-                "url": _str(msg.get("URL")), "published": published}
+        published = next(
+            (
+                day
+                for key in ("published", "published-online", "published-print", "issued")
+                if (day := _day(msg.get(key)))
+            ),
+            None,
+        )
+        return {
+            "title": _title(msg.get("title")),
+            "type": _str(msg.get("type")),
+            "year": year,
+            "url": _str(msg.get("URL")),
+            "published": published,
+        }
 
 
 class ContentNegotiation(_MetadataProvider):
@@ -235,8 +283,14 @@ class ContentNegotiation(_MetadataProvider):
     def parse(self, body: Any) -> dict[str, Any] | None:
         if not isinstance(body, dict):
             raise MalformedAnswer(f"{self.name} answered {shape_of(body)}, not a JSON object")
-        return {"title": _title(body.get("title")), "type": _str(body.get("type")), "year": _year(body.get("issued")),
-                "url": _str(body.get("URL")), "agency": _str(body.get("source")), "published": _day(body.get("issued"))}
+        return {
+            "title": _title(body.get("title")),
+            "type": _str(body.get("type")),
+            "year": _year(body.get("issued")),
+            "url": _str(body.get("URL")),
+            "agency": _str(body.get("source")),
+            "published": _day(body.get("issued")),
+        }
 
 
 class RegistrationAgency:
@@ -263,12 +317,14 @@ class RegistrationAgency:
         body = _json(response)
         if not isinstance(body, list) or not body:
             shown = "an empty list" if isinstance(body, list) else shape_of(body)
-            raise MalformedAnswer(f"{self.name} answered {shown}, not a list with an object per DOI",
-                                  hint=_WRONG_SERVICE)
+            raise MalformedAnswer(
+                f"{self.name} answered {shown}, not a list with an object per DOI", hint=_WRONG_SERVICE
+            )
         entry = body[0]
         if not isinstance(entry, dict):
-            raise MalformedAnswer(f"{self.name} answered {shape_of(entry)} for the DOI, not an object",
-                                  hint=_WRONG_SERVICE)
+            raise MalformedAnswer(
+                f"{self.name} answered {shape_of(entry)} for the DOI, not an object", hint=_WRONG_SERVICE
+            )
         agency = _field(self.name, entry, "RA", str)
         if agency is None or not agency.strip():
             log.debug("%s: %s names no agency (status %r)", doi, self.name, entry.get("status"))
@@ -331,7 +387,7 @@ def _day(date: Any) -> str | None:
 
 
 def _iso_day(value: Any) -> str | None:
-    """"2023-06-15" (or the start of a longer ISO date) as "2023-06-15"; ``None`` otherwise."""
+    """ "2023-06-15" (or the start of a longer ISO date) as "2023-06-15"; ``None`` otherwise."""
     if not isinstance(value, str) or len(value) < 10:
         return None
     try:
@@ -359,9 +415,15 @@ class DoiResolver:
     ``offline=True`` reads the cache only: DOIs not in it come back ``unchecked``.
     """
 
-    def __init__(self, config: ServiceConfig | None = None, *, cache: JsonCache | None = None,
-                 cache_folder: Path | None = None, offline: bool = False,
-                 client: HttpClient | None = None) -> None:
+    def __init__(
+        self,
+        config: ServiceConfig | None = None,
+        *,
+        cache: JsonCache | None = None,
+        cache_folder: Path | None = None,
+        offline: bool = False,
+        client: HttpClient | None = None,
+    ) -> None:
         self.config = config or ServiceConfig.from_env()
         self._own_client = client is None
         self._client = client

@@ -8,25 +8,33 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-__all__ = ["DOI_PATTERN", "normalize_doi", "find_dois", "find_malformed_dois", "is_valid_doi",
-           "is_placeholder_doi", "doi_url", "syntax_problem"]
+__all__ = [
+    "DOI_PATTERN",
+    "normalize_doi",
+    "find_dois",
+    "find_malformed_dois",
+    "is_valid_doi",
+    "is_placeholder_doi",
+    "doi_url",
+    "syntax_problem",
+]
 
 #: Crossref's recommended pattern for modern DOIs (covers >99.3% of registered DOIs).
 DOI_PATTERN = re.compile(r"10\.\d{4,9}/[-._;()/:A-Za-z0-9<>\[\]]+")
-_PREFIXES = re.compile(
-    r"^(?:doi:\s*|(?:https?://)?(?:dx\.|www\.)?doi\.org/|info:doi/)", re.IGNORECASE
-)
+_PREFIXES = re.compile(r"^(?:doi:\s*|(?:https?://)?(?:dx\.|www\.)?doi\.org/|info:doi/)", re.IGNORECASE)
 _IN_TEXT = re.compile(
     # the suffix stops where Markdown links join (`](`, `)]`, `)(`) or another URL starts
     r"(?:doi:\s*|https?://(?:dx\.|www\.)?doi\.org/|\b)"
     # the first / may be URL-encoded (%2F), as in a link copied from a browser's address bar
-    r"(10\.\d{4,9}(?:/|%2F)(?:(?!\]\(|\)\]|\)\(|https?://)[-._;()/:A-Za-z0-9<>\[\]%])+)", re.IGNORECASE
+    r"(10\.\d{4,9}(?:/|%2F)(?:(?!\]\(|\)\]|\)\(|https?://)[-._;()/:A-Za-z0-9<>\[\]%])+)",
+    re.IGNORECASE,
 )
 _PAIRS = {")": "(", "]": "[", ">": "<"}
 _PLACEHOLDERS = re.compile(
     r"^10\.(0000|1234|9999|xxxx)/|/(x+|xxx+|todo|tbd|placeholder|example|0+)$"
     r"|xxxx|\b(todo|tbd|placeholder)\b|[./]0{5,}$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 #: Text written as a DOI (after ``doi:`` or ``doi.org/``), well-formed or not.
 _CLAIMED = re.compile(r"(?:\bdoi:\s*|doi\.org/)(\d[^\s\"'`{}*|]*)", re.IGNORECASE)
 

@@ -27,6 +27,18 @@ from .detect import (
 )
 from .files import EnvProblem, Requirement, Runtime, is_local_requirement, parse_runtime
 
-__all__ = ["Environment", "detect", "Requirement", "EnvProblem", "Runtime", "parse_runtime",
-           "is_local_requirement", "BUILDPACKS", "ENV_FILES", "ROOT_ONLY", "SUPPORTED_PYTHON", "LEGACY_PYTHON",
-           "DEFAULT_PYTHON"]
+__all__ = [
+    "Environment",
+    "detect",
+    "Requirement",
+    "EnvProblem",
+    "Runtime",
+    "parse_runtime",
+    "is_local_requirement",
+    "BUILDPACKS",
+    "ENV_FILES",
+    "ROOT_ONLY",
+    "SUPPORTED_PYTHON",
+    "LEGACY_PYTHON",
+    "DEFAULT_PYTHON",
+]

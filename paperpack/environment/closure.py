@@ -33,9 +33,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -54,13 +55,26 @@ TTL = 7 * 86400
 #: pip said no (a pin without a wheel for the target Python, conflicting pins): re-asked after a day
 TTL_FAILED = 86400
 #: signs in pip's output that the index was not reached (as opposed to an answer)
-_UNREACHABLE = ("NewConnectionError", "Failed to establish a new connection", "ConnectionRefused",
-                "Connection refused", "Temporary failure in name resolution", "ProxyError", "SSLError",
-                "Read timed out", "ConnectTimeout", "Network is unreachable")
+_UNREACHABLE = (
+    "NewConnectionError",
+    "Failed to establish a new connection",
+    "ConnectionRefused",
+    "Connection refused",
+    "Temporary failure in name resolution",
+    "ProxyError",
+    "SSLError",
+    "Read timed out",
+    "ConnectTimeout",
+    "Network is unreachable",
+)
 
 #: pip's answer that the set cannot be installed
-_NO_ANSWER = ("No matching distribution found", "Could not find a version that satisfies", "ResolutionImpossible",
-              "conflicting dependencies")
+_NO_ANSWER = (
+    "No matching distribution found",
+    "Could not find a version that satisfies",
+    "ResolutionImpossible",
+    "conflicting dependencies",
+)
 
 _NOT_REACHED = "the package index was not reached"
 #: an index pip could not reach is not asked again by this process for this long (seconds): validating many
@@ -97,8 +111,14 @@ class Closure:
         return {module: tuple(dists) for module, dists in out.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status.value, "python": self.python, "distributions": self.distributions,
-                "via": self.via, "reason": self.reason, "modules": self.modules}
+        return {
+            "status": self.status.value,
+            "python": self.python,
+            "distributions": self.distributions,
+            "via": self.via,
+            "reason": self.reason,
+            "modules": self.modules,
+        }
 
 
 def resolvable(text: str) -> str | None:
@@ -121,9 +141,15 @@ def _cache_key(requirements: Sequence[str], python: str, before: str | None = No
     return json.dumps(key, sort_keys=True)
 
 
-def resolve_closure(requirements: Sequence[str], *, python: str, offline: bool = False,
-                    cache_folder: Path | None = None, timeout: float = 300,
-                    before: str | None = None) -> Closure:
+def resolve_closure(
+    requirements: Sequence[str],
+    *,
+    python: str,
+    offline: bool = False,
+    cache_folder: Path | None = None,
+    timeout: float = 300,
+    before: str | None = None,
+) -> Closure:
     """The closure of ``requirements`` (named, see :func:`resolvable`) for Python ``python`` (``"3.11"``).
 
     ``before`` (an ISO 8601 date or time, e.g. ``"2023-06-15T00:00:00Z"``) resolves the set as of
@@ -137,11 +163,19 @@ def resolve_closure(requirements: Sequence[str], *, python: str, offline: bool =
     key = _cache_key(reqs, python, before)
     hit = cache.get(key)
     if isinstance(hit, dict):
-        return Closure(ClosureStatus(hit["status"]), python, dict(hit["distributions"]), dict(hit["via"]),
-                       str(hit["reason"]), cached=True, modules=dict(hit.get("modules") or {}))
+        return Closure(
+            ClosureStatus(hit["status"]),
+            python,
+            dict(hit["distributions"]),
+            dict(hit["via"]),
+            str(hit["reason"]),
+            cached=True,
+            modules=dict(hit.get("modules") or {}),
+        )
     if offline:
-        return Closure(ClosureStatus.OFFLINE, python, reason="offline, and this set of requirements was never "
-                       "resolved before")
+        return Closure(
+            ClosureStatus.OFFLINE, python, reason="offline, and this set of requirements was never resolved before"
+        )
     index = _cache_key([], "")  # the index settings
     known = _UNREACHED.get(index)
     if known is not None and time.monotonic() - known[0] < UNREACHED_FOR:
@@ -151,8 +185,9 @@ def resolve_closure(requirements: Sequence[str], *, python: str, offline: bool =
     if closure.status is ClosureStatus.UNAVAILABLE and closure.reason.startswith(_NOT_REACHED):
         _UNREACHED[index] = (time.monotonic(), closure.reason)
     closure.seconds = time.monotonic() - start
-    log.info("resolved %d requirements for Python %s in %.1f s: %s", len(reqs), python, closure.seconds,
-             closure.status.value)
+    log.info(
+        "resolved %d requirements for Python %s in %.1f s: %s", len(reqs), python, closure.seconds, closure.status.value
+    )
     if closure.status is ClosureStatus.RESOLVED:
         cache.set(key, closure.to_dict())
     elif closure.status is ClosureStatus.FAILED:
@@ -183,8 +218,14 @@ def _dated_pip_env(env: dict[str, str], extra: list[str]) -> tuple[dict[str, str
     """
     if extra:  # PAPERPACK_PIP_INDEX_URL: already the only index, configuration files ignored
         return env, extra
-    out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                         timeout=60, env=env, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
     kept: dict[str, str] = {}
     for line in out.stdout.splitlines():
         key, _, value = line.partition("=")
@@ -205,24 +246,46 @@ def _run_pip(reqs: list[str], python: str, timeout: float, before: str | None = 
     with tempfile.TemporaryDirectory(prefix="paperpack-closure-") as tmp:
         report = Path(tmp) / "report.json"
         # --target: pip accepts --python-version with --dry-run only there; nothing is written to it
-        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--only-binary", ":all:",
-               "--python-version", python, "--target", str(Path(tmp) / "target"), "--report", str(report),
-               "--quiet", "--no-input", "--disable-pip-version-check", "--retries", "2",
-               *extra, *reqs]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--only-binary",
+            ":all:",
+            "--python-version",
+            python,
+            "--target",
+            str(Path(tmp) / "target"),
+            "--report",
+            str(report),
+            "--quiet",
+            "--no-input",
+            "--disable-pip-version-check",
+            "--retries",
+            "2",
+            *extra,
+            *reqs,
+        ]
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp,
-                                  check=False)
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp, check=False)
         except subprocess.TimeoutExpired:
             return Closure(ClosureStatus.UNAVAILABLE, python, reason=f"pip did not finish within {timeout:.0f} s")
         except OSError as exc:
             return Closure(ClosureStatus.UNAVAILABLE, python, reason=f"pip could not be started: {exc}")
         output = done.stdout + done.stderr
         if before and "no such option: --uploaded-prior-to" in output:
-            return Closure(ClosureStatus.UNAVAILABLE, python, reason="the pip paperpack runs with has no "
-                           "--uploaded-prior-to option (pip 26 and later have it): upgrade pip in paperpack's "
-                           "environment to resolve requirements as of a date")
+            return Closure(
+                ClosureStatus.UNAVAILABLE,
+                python,
+                reason="the pip paperpack runs with has no "
+                "--uploaded-prior-to option (pip 26 and later have it): upgrade pip in paperpack's "
+                "environment to resolve requirements as of a date",
+            )
         if done.returncode != 0 or not report.is_file():
-            errors = [line[len("ERROR: "):].strip() for line in output.splitlines() if line.startswith("ERROR: ")]
+            errors = [line[len("ERROR: ") :].strip() for line in output.splitlines() if line.startswith("ERROR: ")]
             why = "; ".join(errors[:2]) or (output.strip().splitlines() or ["pip failed"])[-1]
             if any(sign in output for sign in _UNREACHABLE):
                 return Closure(ClosureStatus.UNAVAILABLE, python, reason=f"{_NOT_REACHED} ({why})")

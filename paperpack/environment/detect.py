@@ -46,8 +46,20 @@ from .files import (
 if TYPE_CHECKING:
     from ..repository.repo import Repo
 
-__all__ = ["Environment", "IgnoredFile", "Requirement", "EnvProblem", "BuildPackRule", "BUILDPACKS", "detect",
-           "ENV_FILES", "ROOT_ONLY", "SUPPORTED_PYTHON", "LEGACY_PYTHON", "DEFAULT_PYTHON"]
+__all__ = [
+    "Environment",
+    "IgnoredFile",
+    "Requirement",
+    "EnvProblem",
+    "BuildPackRule",
+    "BUILDPACKS",
+    "detect",
+    "ENV_FILES",
+    "ROOT_ONLY",
+    "SUPPORTED_PYTHON",
+    "LEGACY_PYTHON",
+    "DEFAULT_PYTHON",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +71,27 @@ LEGACY_PYTHON = ("2.7", "3.5", "3.6", "3.7")
 DEFAULT_PYTHON = "3.10"
 
 #: Every file name repo2docker looks at in the configuration folder.
-ENV_FILES = ("Dockerfile", "Project.toml", "JuliaProject.toml", "REQUIRE", "default.nix", "install.R",
-             "DESCRIPTION", "environment.yml", "environment.yaml", "Pipfile", "Pipfile.lock",
-             "requirements.txt", "requirements3.txt", "setup.py", "pyproject.toml", "runtime.txt",
-             "apt.txt", "postBuild", "start")
+ENV_FILES = (
+    "Dockerfile",
+    "Project.toml",
+    "JuliaProject.toml",
+    "REQUIRE",
+    "default.nix",
+    "install.R",
+    "DESCRIPTION",
+    "environment.yml",
+    "environment.yaml",
+    "Pipfile",
+    "Pipfile.lock",
+    "requirements.txt",
+    "requirements3.txt",
+    "setup.py",
+    "pyproject.toml",
+    "runtime.txt",
+    "apt.txt",
+    "postBuild",
+    "start",
+)
 #: Files read only at the repository root, and only without a configuration folder.
 ROOT_ONLY = ("setup.py", "pyproject.toml", "DESCRIPTION")
 BASE_FILES = ("apt.txt", "postBuild", "start")
@@ -127,11 +156,13 @@ class Environment:
         """
         for p in self.problems:
             if p.code == "link-outside" and p.path in ("binder", ".binder"):
-                raise EnvironmentFileError(p.message, hint=f"replace the link {p.path} with the folder itself",
-                                           path=p.path)
+                raise EnvironmentFileError(
+                    p.message, hint=f"replace the link {p.path} with the folder itself", path=p.path
+                )
             if p.code == "binder-both":
-                raise ConfigError(f"{p.message}", hint="keep one of binder/ and .binder/ and delete the other",
-                                  path=p.path)
+                raise ConfigError(
+                    f"{p.message}", hint="keep one of binder/ and .binder/ and delete the other", path=p.path
+                )
 
     @property
     def summary(self) -> str:
@@ -229,9 +260,15 @@ class LegacyBinderDockerRule(BuildPackRule):
         text = read_text(p.root, "Dockerfile") or ""  # repo2docker reads the root one, whatever binder/ says
         for number, line in enumerate(text.splitlines(), start=1):
             if line.startswith("FROM") and "andrewosh/binder-base" in line.split("#")[0].lower():
-                p.problems.append(EnvProblem(ProblemCode.LEGACY_DOCKERFILE, "Dockerfile",
-                                             "FROM andrewosh/binder-base: repo2docker removed the legacy buildpack "
-                                             "in January 2020 and refuses to build", number))
+                p.problems.append(
+                    EnvProblem(
+                        ProblemCode.LEGACY_DOCKERFILE,
+                        "Dockerfile",
+                        "FROM andrewosh/binder-base: repo2docker removed the legacy buildpack "
+                        "in January 2020 and refuses to build",
+                        number,
+                    )
+                )
         return False
 
 
@@ -249,8 +286,14 @@ class JuliaProjectTomlRule(BuildPackRule):
     name = "JuliaProjectTomlBuildPack"
     language = "julia"
     kernels = frozenset({"python", "julia"})
-    reads = ("Project.toml", "JuliaProject.toml", "environment.yml", "environment.yaml", "runtime.txt",
-             "requirements.txt")
+    reads = (
+        "Project.toml",
+        "JuliaProject.toml",
+        "environment.yml",
+        "environment.yaml",
+        "runtime.txt",
+        "requirements.txt",
+    )
 
     def detect(self, p: _Probe) -> bool:
         return p.exists("Project.toml") or p.exists("JuliaProject.toml")
@@ -265,9 +308,14 @@ class JuliaRequireRule(BuildPackRule):
     def detect(self, p: _Probe) -> bool:
         found = p.exists("REQUIRE")
         if found:
-            p.problems.append(EnvProblem(ProblemCode.JULIA_REQUIRE, p.rel("REQUIRE"),
-                                         "Julia REQUIRE files are no longer supported by repo2docker; the build fails",
-                                         None))
+            p.problems.append(
+                EnvProblem(
+                    ProblemCode.JULIA_REQUIRE,
+                    p.rel("REQUIRE"),
+                    "Julia REQUIRE files are no longer supported by repo2docker; the build fails",
+                    None,
+                )
+            )
         return found
 
 
@@ -327,8 +375,15 @@ class PythonRule(BuildPackRule):
 
 #: repo2docker's ``Repo2Docker.buildpacks`` default, in order; the first match wins.
 BUILDPACKS: tuple[type[BuildPackRule], ...] = (
-    LegacyBinderDockerRule, DockerRule, JuliaProjectTomlRule, JuliaRequireRule, NixRule, RRule,
-    CondaRule, PipfileRule, PythonRule,
+    LegacyBinderDockerRule,
+    DockerRule,
+    JuliaProjectTomlRule,
+    JuliaRequireRule,
+    NixRule,
+    RRule,
+    CondaRule,
+    PipfileRule,
+    PythonRule,
 )
 DEFAULT_BUILDPACK: type[BuildPackRule] = PythonRule
 
@@ -337,14 +392,24 @@ def _config_dir(root: Path, problems: list[EnvProblem]) -> str:
     for name in ("binder", ".binder"):
         if (root / name).is_symlink():
             target = os.readlink(root / name)
-            problems.append(EnvProblem(ProblemCode.LINK_OUTSIDE, name, f"{name} is a symbolic link to {target}; paperpack "
-                                       "reads environment files only from a real folder of the repository"))
+            problems.append(
+                EnvProblem(
+                    ProblemCode.LINK_OUTSIDE,
+                    name,
+                    f"{name} is a symbolic link to {target}; paperpack "
+                    "reads environment files only from a real folder of the repository",
+                )
+            )
     has_binder = (root / "binder").is_dir() and not (root / "binder").is_symlink()
     has_dot = (root / ".binder").is_dir() and not (root / ".binder").is_symlink()
     if has_binder and has_dot:
-        problems.append(EnvProblem(ProblemCode.BINDER_BOTH, ".binder",
-                                   "the repository has both binder/ and .binder/; repo2docker refuses to build "
-                                   "(they are exclusive)"))
+        problems.append(
+            EnvProblem(
+                ProblemCode.BINDER_BOTH,
+                ".binder",
+                "the repository has both binder/ and .binder/; repo2docker refuses to build (they are exclusive)",
+            )
+        )
     # With both, repo2docker stops (check_buildable); validate goes on with .binder/ to check its files.
     return ".binder" if has_dot else "binder" if has_binder else ""
 
@@ -359,8 +424,7 @@ def detect(repo: Repo | Path) -> Environment:
     config_dir = _config_dir(root, problems)
     probe = _Probe(root, config_dir)
     picked: type[BuildPackRule] | None = next((bp for bp in BUILDPACKS if bp().detect(probe)), None)
-    env = Environment(buildpack=(picked or DEFAULT_BUILDPACK).name, config_dir=config_dir,
-                      defaulted=picked is None)
+    env = Environment(buildpack=(picked or DEFAULT_BUILDPACK).name, config_dir=config_dir, defaulted=picked is None)
     rule = picked or DEFAULT_BUILDPACK
     env.language = rule.language
     env.kernels = set(rule.kernels)
@@ -415,8 +479,11 @@ def _collect(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
         if pip.local:
             env.local_packages += _local_names(root)
     if "Pipfile" in names or "Pipfile.lock" in names:
-        pipenv = parse_pipfile(root, p.rel("Pipfile") if "Pipfile" in names else "",
-                               p.rel("Pipfile.lock") if "Pipfile.lock" in names else None)
+        pipenv = parse_pipfile(
+            root,
+            p.rel("Pipfile") if "Pipfile" in names else "",
+            p.rel("Pipfile.lock") if "Pipfile.lock" in names else None,
+        )
         env.requirements += pipenv.requirements
         env.problems += pipenv.problems
         if pipenv.python and not env.python_version:
@@ -456,10 +523,15 @@ def _check_requires_python(env: Environment, requires_python: str | None) -> Non
     except InvalidSpecifier:
         return
     if not ok:
-        env.problems.append(EnvProblem(
-            ProblemCode.REQUIRES_PYTHON, env.python_source,
-            f"{env.python_source} asks for Python {env.python_version} but pyproject.toml says "
-            f"requires-python = {requires_python!r}; repo2docker refuses to build", 1))
+        env.problems.append(
+            EnvProblem(
+                ProblemCode.REQUIRES_PYTHON,
+                env.python_source,
+                f"{env.python_source} asks for Python {env.python_version} but pyproject.toml says "
+                f"requires-python = {requires_python!r}; repo2docker refuses to build",
+                1,
+            )
+        )
 
 
 def _ignored(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
@@ -469,8 +541,9 @@ def _ignored(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
     if p.config_dir:
         for n in ENV_FILES:
             if (p.root / n).is_file() and n not in used:
-                env.ignored.append(IgnoredFile(n, f"{p.config_dir}/ exists, so repo2docker reads environment "
-                                                  "files only from there"))
+                env.ignored.append(
+                    IgnoredFile(n, f"{p.config_dir}/ exists, so repo2docker reads environment files only from there")
+                )
     for n in ENV_FILES:
         rel = p.rel(n)
         if rel in used or not p.exists(n) or (n in ROOT_ONLY and p.config_dir):
@@ -481,8 +554,15 @@ def _ignored(env: Environment, rule: type[BuildPackRule], p: _Probe) -> None:
 def _reason(n: str, rule: type[BuildPackRule], p: _Probe) -> str:
     if rule is DockerRule:
         return f"{p.rel('Dockerfile')} exists, so repo2docker builds from it and ignores every other environment file"
-    if rule is CondaRule and n in ("requirements.txt", "runtime.txt", "Pipfile", "Pipfile.lock", "setup.py",
-                                   "pyproject.toml", "install.R"):
+    if rule is CondaRule and n in (
+        "requirements.txt",
+        "runtime.txt",
+        "Pipfile",
+        "Pipfile.lock",
+        "setup.py",
+        "pyproject.toml",
+        "install.R",
+    ):
         return f"{p.rel('environment.yml')} exists, so repo2docker uses conda and ignores {n}"
     if rule is PipfileRule and n in ("requirements.txt", "setup.py", "pyproject.toml"):
         return f"a Pipfile exists, so repo2docker installs with pipenv and ignores {n}"
@@ -491,8 +571,10 @@ def _reason(n: str, rule: type[BuildPackRule], p: _Probe) -> str:
     if n == "runtime.txt":
         return f"runtime.txt names {p.runtime.name!r}, which {rule.name} does not read"
     if n in ("install.R", "DESCRIPTION"):
-        return ("R is only installed when runtime.txt names an R snapshot date (r-4.3-2024-01-15) "
-                "or a DESCRIPTION file is at the root")
+        return (
+            "R is only installed when runtime.txt names an R snapshot date (r-4.3-2024-01-15) "
+            "or a DESCRIPTION file is at the root"
+        )
     if n == "requirements3.txt":
         return "requirements3.txt is read only for a Python 2 kernel"
     if n == "pyproject.toml":

@@ -12,18 +12,19 @@ from __future__ import annotations
 import ast
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomllib
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 from packaging.utils import canonicalize_name
+
 from ..errors import EnvironmentFileError
-from ..repository.manifest import yaml_line, yaml_problem
-from ..repository.files import MAX_ENV_BYTES, read_repo_text
 from ..notebook.verdicts import Word
+from ..repository.files import MAX_ENV_BYTES, read_repo_text
+from ..repository.manifest import yaml_line, yaml_problem
 
 __all__ = [
     "Requirement",
@@ -77,8 +78,16 @@ class Requirement:
     build: str | None = None  #: conda build string (``py311h64a7726_0``), a platform-specific export
 
     def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "raw": self.raw, "specifier": self.specifier, "pinned": self.pinned,
-                "path": self.path, "line": self.line, "source": self.source, "build": self.build}
+        return {
+            "name": self.name,
+            "raw": self.raw,
+            "specifier": self.specifier,
+            "pinned": self.pinned,
+            "path": self.path,
+            "line": self.line,
+            "source": self.source,
+            "build": self.build,
+        }
 
 
 class ProblemCode(Word):
@@ -145,8 +154,9 @@ def read_file(root: Path, rel: str) -> tuple[str | None, EnvProblem | None]:
     try:
         return read_repo_text(root, rel, limit=MAX_BYTES), None
     except EnvironmentFileError as exc:
-        return None, EnvProblem(ProblemCode.LINK_OUTSIDE if exc.link is not None else ProblemCode.FILE_UNREADABLE,
-                                rel, exc.message)
+        return None, EnvProblem(
+            ProblemCode.LINK_OUTSIDE if exc.link is not None else ProblemCode.FILE_UNREADABLE, rel, exc.message
+        )
     except OSError as exc:
         return None, EnvProblem(ProblemCode.FILE_UNREADABLE, rel, f"{rel} cannot be read ({exc.strerror or exc})")
 
@@ -182,9 +192,13 @@ def parse_apt_txt(root: Path, rel: str) -> AptTxt:
         if _APT_NAME.match(name):
             names.add(name)
             continue
-        why = ("looks like an option of apt-get" if name.startswith("-")
-               else "ends with '-', which tells apt-get to remove the package" if name.split("=")[0].endswith("-")
-               else "is not a Debian package name")
+        why = (
+            "looks like an option of apt-get"
+            if name.startswith("-")
+            else "ends with '-', which tells apt-get to remove the package"
+            if name.split("=")[0].endswith("-")
+            else "is not a Debian package name"
+        )
         problems.append(EnvProblem(ProblemCode.APT_INVALID, rel, f"{name[:80]!r} {why}", number))
     return AptTxt(sorted(names), problems)
 
@@ -298,8 +312,14 @@ def parse_requirements_txt(root: Path, rel: str, *, _seen: frozenset[str] = froz
         try:
             reqs.append(_from_pep508(spec, rel, number, "requirements.txt"))
         except InvalidRequirement as exc:
-            problems.append(EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel,
-                                       f"{spec!r} is not a valid requirement: {str(exc).splitlines()[0]}", number))
+            problems.append(
+                EnvProblem(
+                    ProblemCode.REQUIREMENT_INVALID,
+                    rel,
+                    f"{spec!r} is not a valid requirement: {str(exc).splitlines()[0]}",
+                    number,
+                )
+            )
     return PipRequirements(reqs, problems, local, files, includes)
 
 
@@ -372,8 +392,14 @@ def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, dict):
-        return CondaEnv([], [EnvProblem(ProblemCode.YAML_INVALID, rel, "environment.yml must be a mapping with a "
-                                        "'dependencies' list", 1)])
+        return CondaEnv(
+            [],
+            [
+                EnvProblem(
+                    ProblemCode.YAML_INVALID, rel, "environment.yml must be a mapping with a 'dependencies' list", 1
+                )
+            ],
+        )
     deps = doc.get("dependencies") or []
     if not isinstance(deps, list):
         return CondaEnv([], [EnvProblem(ProblemCode.YAML_INVALID, rel, "'dependencies' must be a list", None)])
@@ -403,13 +429,20 @@ def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
                 try:
                     reqs.append(_from_pep508(item, rel, pline, "environment.yml:pip"))
                 except InvalidRequirement as exc:
-                    problems.append(EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel,
-                                               f"{item!r} is not a valid pip requirement: "
-                                               f"{str(exc).splitlines()[0]}", pline))
+                    problems.append(
+                        EnvProblem(
+                            ProblemCode.REQUIREMENT_INVALID,
+                            rel,
+                            f"{item!r} is not a valid pip requirement: {str(exc).splitlines()[0]}",
+                            pline,
+                        )
+                    )
             continue
         parsed = parse_conda_spec(str(dep))
         if parsed is None:
-            problems.append(EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel, f"{dep!r} is not a conda package spec", line))
+            problems.append(
+                EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel, f"{dep!r} is not a conda package spec", line)
+            )
             continue
         name = parsed.name
         conda_names.append(name.lower())
@@ -419,8 +452,18 @@ def parse_environment_yml(root: Path, rel: str) -> CondaEnv:
             continue
         if name.lower() == "pip":
             continue
-        reqs.append(Requirement(canonicalize_name(name), str(dep), parsed.specifier, parsed.pinned, rel, line,
-                                "environment.yml:conda", parsed.build))
+        reqs.append(
+            Requirement(
+                canonicalize_name(name),
+                str(dep),
+                parsed.specifier,
+                parsed.pinned,
+                rel,
+                line,
+                "environment.yml:conda",
+                parsed.build,
+            )
+        )
     return out
 
 
@@ -430,7 +473,11 @@ def _toml(root: Path, rel: str) -> tuple[dict[str, Any] | None, EnvProblem | Non
         return tomllib.loads(text), None, text
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        return None, EnvProblem(ProblemCode.TOML_INVALID, rel, f"TOML syntax error: {exc}", int(m.group(1)) if m else None), text
+        return (
+            None,
+            EnvProblem(ProblemCode.TOML_INVALID, rel, f"TOML syntax error: {exc}", int(m.group(1)) if m else None),
+            text,
+        )
 
 
 def _line_of_key(text: str, key: str) -> int | None:
@@ -457,14 +504,25 @@ def parse_pipfile(root: Path, rel: str, lock: str | None) -> Pipenv:
         try:
             data = json.loads(read_text(root, lock) or "")
         except json.JSONDecodeError as exc:
-            return Pipenv([], [EnvProblem(ProblemCode.JSON_INVALID, lock, f"not valid JSON: {exc.msg}", exc.lineno)], None)
+            return Pipenv(
+                [], [EnvProblem(ProblemCode.JSON_INVALID, lock, f"not valid JSON: {exc.msg}", exc.lineno)], None
+            )
         text = read_text(root, lock) or ""
         for section in ("default", "develop"):
             for name, info in (data.get(section) or {}).items():
                 version = info.get("version", "") if isinstance(info, dict) else ""
                 line = next((n for n, t in enumerate(text.splitlines(), 1) if t.strip().startswith(f'"{name}"')), None)
-                reqs.append(Requirement(canonicalize_name(name), f"{name}{version}", version,
-                                        version.startswith("=="), lock, line, "Pipfile.lock"))
+                reqs.append(
+                    Requirement(
+                        canonicalize_name(name),
+                        f"{name}{version}",
+                        version,
+                        version.startswith("=="),
+                        lock,
+                        line,
+                        "Pipfile.lock",
+                    )
+                )
         requires = (data.get("_meta") or {}).get("requires") or {}
         python = requires.get("python_version") or requires.get("python_full_version")
     if rel and (lock is None or not reqs):
@@ -474,11 +532,22 @@ def parse_pipfile(root: Path, rel: str, lock: str | None) -> Pipenv:
         assert doc is not None
         for section in ("packages", "dev-packages"):
             for name, value in (doc.get(section) or {}).items():
-                version = value if isinstance(value, str) else (value.get("version", "*") if isinstance(value, dict) else "*")
+                version = (
+                    value if isinstance(value, str) else (value.get("version", "*") if isinstance(value, dict) else "*")
+                )
                 spec = "" if version in ("*", "") else version
                 pinned = spec.startswith("==")
-                reqs.append(Requirement(canonicalize_name(name), f"{name} = {value!r}", spec, pinned, rel,
-                                        _line_of_key(text, name), "Pipfile"))
+                reqs.append(
+                    Requirement(
+                        canonicalize_name(name),
+                        f"{name} = {value!r}",
+                        spec,
+                        pinned,
+                        rel,
+                        _line_of_key(text, name),
+                        "Pipfile",
+                    )
+                )
         requires = doc.get("requires") or {}
         python = python or requires.get("python_version") or requires.get("python_full_version")
     return Pipenv(reqs, problems, python)
@@ -497,7 +566,9 @@ def parse_setup_py(root: Path, rel: str) -> SetupPy:
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
-        return SetupPy([], [EnvProblem(ProblemCode.PYTHON_INVALID, rel, f"Python syntax error: {exc.msg}", exc.lineno)], None)
+        return SetupPy(
+            [], [EnvProblem(ProblemCode.PYTHON_INVALID, rel, f"Python syntax error: {exc.msg}", exc.lineno)], None
+        )
     reqs: list[Requirement] = []
     problems: list[EnvProblem] = []
     name: str | None = None
@@ -513,7 +584,9 @@ def parse_setup_py(root: Path, rel: str) -> SetupPy:
                         try:
                             reqs.append(_from_pep508(elt.value, rel, elt.lineno, "setup.py"))
                         except InvalidRequirement as exc:
-                            problems.append(EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel, f"{elt.value!r}: {exc}", elt.lineno))
+                            problems.append(
+                                EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel, f"{elt.value!r}: {exc}", elt.lineno)
+                            )
     return SetupPy(reqs, problems, name)
 
 
@@ -544,5 +617,4 @@ def parse_pyproject(root: Path, rel: str) -> PyProject:
         except InvalidRequirement as exc:
             problems.append(EnvProblem(ProblemCode.REQUIREMENT_INVALID, rel, f"{dep!r}: {exc}", line))
     installable = "project" in doc and "build-system" in doc
-    return PyProject(reqs, problems, project.get("name"), project.get("requires-python"), installable,
-                     "project" in doc)
+    return PyProject(reqs, problems, project.get("name"), project.get("requires-python"), installable, "project" in doc)

@@ -31,11 +31,42 @@ __all__ = ["Installed", "Download", "Unclear", "PostBuild", "read_postbuild", "c
 _PIP = re.compile(r"^(?:python[0-9.]*\s+-m\s+)?pip[0-9.]*$")
 _CONDA = ("conda", "mamba", "micromamba")
 #: conda options that take a value (which is not a package)
-_CONDA_VALUE_OPTS = {"-n", "--name", "-p", "--prefix", "-c", "--channel", "--root-prefix", "-r", "--platform",
-                     "--subdir", "--repodata-fn"}
-_PIP_VALUE_OPTS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "-c", "--constraint", "-t",
-                   "--target", "--prefix", "--root", "--platform", "--python-version", "--implementation", "--abi",
-                   "--upgrade-strategy", "--trusted-host", "--cert", "--timeout", "--retries", "--src"}
+_CONDA_VALUE_OPTS = {
+    "-n",
+    "--name",
+    "-p",
+    "--prefix",
+    "-c",
+    "--channel",
+    "--root-prefix",
+    "-r",
+    "--platform",
+    "--subdir",
+    "--repodata-fn",
+}
+_PIP_VALUE_OPTS = {
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "-c",
+    "--constraint",
+    "-t",
+    "--target",
+    "--prefix",
+    "--root",
+    "--platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--upgrade-strategy",
+    "--trusted-host",
+    "--cert",
+    "--timeout",
+    "--retries",
+    "--src",
+}
 _URL = re.compile(r"https?://[^\s'\"`)>]+")
 _PY_FETCH = re.compile(r"urlretrieve|urlopen|requests\.get|httpx\.get|pooch\.retrieve|wget\.download")
 
@@ -135,20 +166,24 @@ def _conda_file(root: Path, rel: str, number: int, out: PostBuild, text: str, en
     out.files.append(rel)
     if env_file:
         env = parse_environment_yml(root, rel)
-        out.installed += [Installed(r.name, number, rel, r.raw if r.source.endswith("pip") else "")
-                          for r in env.requirements]
+        out.installed += [
+            Installed(r.name, number, rel, r.raw if r.source.endswith("pip") else "") for r in env.requirements
+        ]
         return
     names = conda_lock_names(content)
     if names is not None:
         out.installed += [Installed(canonicalize_name(n), number, rel, locked=True) for n in names]
         return
-    names = [p.name.lower() for line in content.splitlines()  # a plain list of conda specs, one a line
-             if line.strip() and not line.lstrip().startswith("#") and (p := parse_conda_spec(line.strip())) is not None]
+    names = [
+        p.name.lower()
+        for line in content.splitlines()  # a plain list of conda specs, one a line
+        if line.strip() and not line.lstrip().startswith("#") and (p := parse_conda_spec(line.strip())) is not None
+    ]
     out.installed += [Installed(canonicalize_name(n), number, rel) for n in names]
 
 
 def _pip(root: Path, words: list[str], number: int, out: PostBuild, text: str) -> None:
-    args = words[words.index("install") + 1:]
+    args = words[words.index("install") + 1 :]
     skip = False
     for i, arg in enumerate(args):
         if skip:
@@ -181,7 +216,7 @@ def _conda(root: Path, words: list[str], number: int, out: PostBuild, text: str)
     env_file = verbs[:1] == ["env"] and verbs[1:] in (["create"], ["update"])  # -f names an environment.yml
     if not env_file and verbs[:1] not in (["install"], ["create"]):
         return
-    args = words[words.index(verbs[1 if env_file else 0]) + 1:]
+    args = words[words.index(verbs[1 if env_file else 0]) + 1 :]
     skip = False
     for i, arg in enumerate(args):
         if skip:

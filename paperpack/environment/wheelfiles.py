@@ -18,15 +18,15 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from ..errors import PaperpackError
-from ..util.httpclient import HttpClient
 from ..notebook.importmap import modules_from_names
+from ..util.httpclient import HttpClient
 
 __all__ = ["wheel_modules", "remote_wheels_modules", "MAX_WHOLE"]
 
@@ -46,8 +46,14 @@ class _NoRange(Exception):
 
 def _modules_of_zip(zf: zipfile.ZipFile) -> list[str]:
     names = zf.namelist()
-    top = next((n for n in names if n.count("/") == 1 and n.split("/")[0].endswith(".dist-info")
-                and n.endswith("/top_level.txt")), None)
+    top = next(
+        (
+            n
+            for n in names
+            if n.count("/") == 1 and n.split("/")[0].endswith(".dist-info") and n.endswith("/top_level.txt")
+        ),
+        None,
+    )
     text = ""
     if top is not None and zf.getinfo(top).file_size <= 1 << 20:
         text = zf.read(top).decode("utf-8", "replace")
@@ -85,16 +91,16 @@ class _RangeFile(io.RawIOBase):
         self._pos += len(data)
         return data
 
-    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
         data = self.read(len(view))
-        view[:len(data)] = data
+        view[: len(data)] = data
         return len(data)
 
     def _bytes(self, start: int, length: int) -> bytes:
         for begin, piece in self._pieces:
             if begin <= start and start + length <= begin + len(piece):
-                return piece[start - begin:start - begin + length]
+                return piece[start - begin : start - begin + length]
         if length > MAX_DIRECTORY:
             raise _NoRange(f"a read of {length} bytes")
         end = min(self._size, start + max(length, 8 << 10)) - 1
@@ -144,8 +150,9 @@ def _local_wheel_modules(path: Path) -> list[str] | None:
         return None
 
 
-def remote_wheels_modules(urls: Mapping[str, str], client: HttpClient | None = None,
-                          workers: int = 8) -> dict[str, list[str]]:
+def remote_wheels_modules(
+    urls: Mapping[str, str], client: HttpClient | None = None, workers: int = 8
+) -> dict[str, list[str]]:
     """``{distribution: top-level modules}`` for each ``{distribution: wheel URL}`` whose file list was read."""
     if not urls:
         return {}

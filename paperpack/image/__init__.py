@@ -18,8 +18,14 @@ __all__ = ["BaseImage", "BuildResult", "ExportResult", "build_image", "ensure_ba
 
 #: where each public name is defined: imported on first use, so that `paperpack validate` reading
 #: ``build.baseimage.RELEASES`` does not load repo2docker and the Docker client (python -X importtime)
-_WHERE = {"BaseImage": "baseimage", "ensure_base_image": "baseimage", "BuildResult": "builder",
-          "build_image": "builder", "ExportResult": "export", "export_image": "export"}
+_WHERE = {
+    "BaseImage": "baseimage",
+    "ensure_base_image": "baseimage",
+    "BuildResult": "builder",
+    "build_image": "builder",
+    "ExportResult": "export",
+    "export_image": "export",
+}
 
 
 def __getattr__(name: str) -> Any:

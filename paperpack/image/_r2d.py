@@ -8,8 +8,9 @@ from __future__ import annotations
 import warnings
 
 with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=r"pythonjsonlogger\.jsonlogger has been moved",
-                            category=DeprecationWarning)
+    warnings.filterwarnings(
+        "ignore", message=r"pythonjsonlogger\.jsonlogger has been moved", category=DeprecationWarning
+    )
     import repo2docker
     from repo2docker import contentproviders
     from repo2docker.app import Repo2Docker

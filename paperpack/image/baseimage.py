@@ -16,16 +16,29 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ConfigError, EngineError
 from ..util import docker as engine
 
-__all__ = ["RELEASES", "DEFAULT_RELEASE", "BaseImage", "base_image_tag", "base_repository", "release_for_python",
-           "machine_mirror", "ensure_base_image", "maker_problem", "make_command", "REPOSITORY_ENV", "MIRROR_ENV",
-           "RELEASE_LABEL"]
+__all__ = [
+    "RELEASES",
+    "DEFAULT_RELEASE",
+    "BaseImage",
+    "base_image_tag",
+    "base_repository",
+    "release_for_python",
+    "machine_mirror",
+    "ensure_base_image",
+    "maker_problem",
+    "make_command",
+    "REPOSITORY_ENV",
+    "MIRROR_ENV",
+    "RELEASE_LABEL",
+]
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +140,10 @@ def machine_mirror(paths: tuple[Path, ...] = APT_SOURCES) -> tuple[str, str | No
     main = [u for u in uris if "security" not in u]
     security = [u for u in uris if "security" in u]
     if not main:
-        raise ConfigError("no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d/",
-                          hint="give one with `paperpack base-image --mirror URL`")
+        raise ConfigError(
+            "no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d/",
+            hint="give one with `paperpack base-image --mirror URL`",
+        )
     return main[0].rstrip("/"), (security[0].rstrip("/") if security else None)
 
 
@@ -147,15 +162,23 @@ class BaseImage:
         return asdict(self)
 
 
-def _describe(tag: str, release: str, *, reused: bool, duration: float, mirror: str | None,
-              info: dict[str, Any] | None = None) -> BaseImage:
+def _describe(
+    tag: str, release: str, *, reused: bool, duration: float, mirror: str | None, info: dict[str, Any] | None = None
+) -> BaseImage:
     """``info``: the image's ``docker image inspect`` when the caller has it already."""
     info = info or engine.image_inspect(tag)
     if info is None:
         raise EngineError(f"{tag} was imported but cannot be found", hint="check `docker images`")
-    return BaseImage(tag=tag, image_id=str(info["Id"]), release=release, python=RELEASES[release],
-                     size=int(info.get("Size", 0)), duration=duration, reused=reused,
-                     mirror=mirror or info.get("Config", {}).get("Labels", {}).get("io.paperpack.base.mirror"))
+    return BaseImage(
+        tag=tag,
+        image_id=str(info["Id"]),
+        release=release,
+        python=RELEASES[release],
+        size=int(info.get("Size", 0)),
+        duration=duration,
+        reused=reused,
+        mirror=mirror or info.get("Config", {}).get("Labels", {}).get("io.paperpack.base.mirror"),
+    )
 
 
 def _sources_list(release: str, mirror: str, security: str | None) -> str:
@@ -165,12 +188,16 @@ def _sources_list(release: str, mirror: str, security: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ensure_base_image(release: str = DEFAULT_RELEASE, *, mirror: str | None = None, force: bool = False,
-                      progress: Callable[[str], None] | None = None) -> BaseImage:
+def ensure_base_image(
+    release: str = DEFAULT_RELEASE,
+    *,
+    mirror: str | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> BaseImage:
     """Make ``paperpack/base:<release>`` unless it exists (or ``force``); return what is there."""
     if release not in RELEASES:
-        raise ConfigError(f"unknown Debian release {release!r}",
-                          hint=f"choose one of {', '.join(RELEASES)}")
+        raise ConfigError(f"unknown Debian release {release!r}", hint=f"choose one of {', '.join(RELEASES)}")
     tag = base_image_tag(release)
     engine.preflight(buildx=False)
     present = None if force else engine.image_inspect(tag)
@@ -179,8 +206,10 @@ def ensure_base_image(release: str = DEFAULT_RELEASE, *, mirror: str | None = No
     if shutil.which("debootstrap") is None:
         raise EngineError("debootstrap is not installed", hint="apt-get install debootstrap (as root)")
     if os.geteuid() != 0:
-        raise EngineError("debootstrap must run as root to make a base image",
-                          hint="run `sudo paperpack base-image`, or ask an administrator to run it once")
+        raise EngineError(
+            "debootstrap must run as root to make a base image",
+            hint="run `sudo paperpack base-image`, or ask an administrator to run it once",
+        )
     security: str | None
     mirror = mirror or os.environ.get(MIRROR_ENV) or None
     if mirror:
@@ -190,8 +219,11 @@ def ensure_base_image(release: str = DEFAULT_RELEASE, *, mirror: str | None = No
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="paperpack-base-") as tmp:
         root = Path(tmp) / "rootfs"
-        engine.stream(["debootstrap", "--variant=minbase", release, str(root), mirror],
-                      what=f"debootstrap Debian {release} from {mirror}", on_line=progress)
+        engine.stream(
+            ["debootstrap", "--variant=minbase", release, str(root), mirror],
+            what=f"debootstrap Debian {release} from {mirror}",
+            on_line=progress,
+        )
         (root / "etc/apt/sources.list").write_text(_sources_list(release, mirror, security), encoding="utf-8")
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for p in (root / junk).glob("*"):
@@ -199,11 +231,15 @@ def ensure_base_image(release: str = DEFAULT_RELEASE, *, mirror: str | None = No
                     p.unlink()
         archive = Path(tmp) / "rootfs.tar"
         _say(progress, "packing the root file system")
-        engine.run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(archive), "."],
-                   what="pack the root file system")
-        changes = ['CMD ["/bin/bash"]', "ENV LANG=C.UTF-8",
-                   f"LABEL {RELEASE_LABEL}={release} io.paperpack.base.mirror={mirror} "
-                   f"io.paperpack.base.python={RELEASES[release]}"]
+        engine.run(
+            ["tar", "--numeric-owner", "-C", str(root), "-cf", str(archive), "."], what="pack the root file system"
+        )
+        changes = [
+            'CMD ["/bin/bash"]',
+            "ENV LANG=C.UTF-8",
+            f"LABEL {RELEASE_LABEL}={release} io.paperpack.base.mirror={mirror} "
+            f"io.paperpack.base.python={RELEASES[release]}",
+        ]
         args = [engine.docker_cli(), "import"]
         for change in changes:
             args += ["--change", change]

@@ -26,27 +26,44 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .._version import __version__
 from ..errors import BuildError, ConfigError, EngineError, UsageError
-from ..repository.repo import Repo
 from ..notebook.verdicts import Word
+from ..repository.repo import Repo
 from ..util import docker as engine
 from .baseimage import RELEASES, base_image_tag, ensure_base_image, make_command, maker_problem
 from .diagnose import diagnose
 from .environment import OfflinePlan, check_environment_files, plan_offline
 from .tags import TAG_LENGTH, content_hash, image_repository
 
-__all__ = ["BuildResult", "build_image", "expected_image", "resolve_mode", "BaseNeed", "missing_base", "ca_bundle_from_env", "STOCK_BASE_IMAGE",
-           "MODES", "BuildMode", "LABEL_PREFIX", "ProxySettings", "without_credentials", "build_timeout", "DEFAULT_BUILD_TIMEOUT",
-           "build_limits", "DEFAULT_BUILD_MEMORY", "DEFAULT_BUILD_PIDS"]
+__all__ = [
+    "BuildResult",
+    "build_image",
+    "expected_image",
+    "resolve_mode",
+    "BaseNeed",
+    "missing_base",
+    "ca_bundle_from_env",
+    "STOCK_BASE_IMAGE",
+    "MODES",
+    "BuildMode",
+    "LABEL_PREFIX",
+    "ProxySettings",
+    "without_credentials",
+    "build_timeout",
+    "DEFAULT_BUILD_TIMEOUT",
+    "build_limits",
+    "DEFAULT_BUILD_MEMORY",
+    "DEFAULT_BUILD_PIDS",
+]
 
 log = logging.getLogger(__name__)
-
 
 
 class BuildMode(Word):
@@ -156,8 +173,10 @@ def build_timeout(value: float | None = None) -> float:
     except ValueError:
         seconds = 0.0
     if seconds <= 0:
-        raise ConfigError(f"PAPERPACK_BUILD_TIMEOUT={raw!r} is not a positive number of seconds",
-                          hint="set it to e.g. 3600, or unset it for the default of one hour")
+        raise ConfigError(
+            f"PAPERPACK_BUILD_TIMEOUT={raw!r} is not a positive number of seconds",
+            hint="set it to e.g. 3600, or unset it for the default of one hour",
+        )
     return seconds
 
 
@@ -170,19 +189,22 @@ def build_limits(memory: str | None = None, pids: int | None = None) -> engine.B
     try:
         size = size_bytes(text)
     except ConfigError:
-        raise ConfigError(f"build memory limit {text!r} (PAPERPACK_BUILD_MEMORY) is not a size",
-                          hint=f"write a size such as 4g or 512m, or unset it for the default of {DEFAULT_BUILD_MEMORY}"
-                          ) from None
+        raise ConfigError(
+            f"build memory limit {text!r} (PAPERPACK_BUILD_MEMORY) is not a size",
+            hint=f"write a size such as 4g or 512m, or unset it for the default of {DEFAULT_BUILD_MEMORY}",
+        ) from None
     raw = str(pids) if pids is not None else os.environ.get("PAPERPACK_BUILD_PIDS")
     try:
         count = int(raw) if raw is not None else DEFAULT_BUILD_PIDS
     except ValueError:
         count = 0
-    if count < MIN_BUILD_PIDS or size < 64 * 1024 ** 2:
-        raise ConfigError(f"build limits memory={text!r}, processes={raw!r} (PAPERPACK_BUILD_MEMORY, "
-                          f"PAPERPACK_BUILD_PIDS) are too small or not numbers",
-                          hint=f"at least 64m and {MIN_BUILD_PIDS} processes; defaults {DEFAULT_BUILD_MEMORY} and "
-                               f"{DEFAULT_BUILD_PIDS}")
+    if count < MIN_BUILD_PIDS or size < 64 * 1024**2:
+        raise ConfigError(
+            f"build limits memory={text!r}, processes={raw!r} (PAPERPACK_BUILD_MEMORY, "
+            f"PAPERPACK_BUILD_PIDS) are too small or not numbers",
+            hint=f"at least 64m and {MIN_BUILD_PIDS} processes; defaults {DEFAULT_BUILD_MEMORY} and "
+            f"{DEFAULT_BUILD_PIDS}",
+        )
     return engine.BuildLimits(memory=size, pids=count, memory_text=text)
 
 
@@ -193,15 +215,20 @@ def _guard(plan: _Plan, limits: engine.BuildLimits, scratch: Path) -> tuple[engi
         return None, []
     why = engine.guard_unavailable()
     if why is not None:
-        log.warning("the build's memory and process limits and the network cut of the paper's package builds "
-                    "are not applied: %s (see docs/build.md, 'Build limits')", why)
+        log.warning(
+            "the build's memory and process limits and the network cut of the paper's package builds "
+            "are not applied: %s (see docs/build.md, 'Build limits')",
+            why,
+        )
         return None, []
     nonce = secrets.token_hex(16)
     path = scratch / "guard-nonce"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(nonce)
-    args = [a for kind in (engine.GUARD_LIMITS_ID, engine.GUARD_OFFLINE_ID) for a in ("--secret", f"id={kind},src={path}")]
+    args = [
+        a for kind in (engine.GUARD_LIMITS_ID, engine.GUARD_OFFLINE_ID) for a in ("--secret", f"id={kind},src={path}")
+    ]
     return engine.BuildGuard(limits, nonce), args
 
 
@@ -213,9 +240,9 @@ def _limit_error(tag: str, hit: engine.LimitHit, limits: engine.BuildLimits, ste
 
 _LIMIT_HINTS = {
     "memory": "a build step (postBuild, a setup.py, or pip compiling a large package from source) used more memory "
-              "than a build step may; if the build really needs more, raise PAPERPACK_BUILD_MEMORY (e.g. 8g)",
+    "than a build step may; if the build really needs more, raise PAPERPACK_BUILD_MEMORY (e.g. 8g)",
     "pids": "a build step (postBuild or a setup.py) started more processes than a build step may, as a runaway loop "
-            "does; if the build really needs more, raise PAPERPACK_BUILD_PIDS (e.g. 4096)",
+    "does; if the build really needs more, raise PAPERPACK_BUILD_PIDS (e.g. 4096)",
 }
 
 
@@ -252,8 +279,9 @@ class _Watchdog(engine.BackgroundWatch):
             except (OSError, IndexError, ValueError):
                 continue  # gone meanwhile
             if parent == me and b"buildx" in argv and b"build" in argv:
-                log.warning("build time limit of %.0f s reached: stopping docker buildx (pid %s)", self.seconds,
-                            entry.name)
+                log.warning(
+                    "build time limit of %.0f s reached: stopping docker buildx (pid %s)", self.seconds, entry.name
+                )
                 try:
                     os.kill(int(entry.name), signal.SIGTERM)
                     stopped = True
@@ -333,9 +361,13 @@ def _offline_base(repo: Repo, allow_substitution: bool | None) -> tuple[OfflineP
     """(offline plan, base image, whether it is paperpack's own) of a repository built by the offline buildpack."""
     settings = _env_settings(repo)
     allow = bool(settings.get("allow_python_substitution")) if allow_substitution is None else allow_substitution
-    plan = plan_offline(repo.root, python=settings.get("python"), allow_substitution=allow,
-                        environment=repo.environment,
-                        present=lambda release: engine.image_id(base_image_tag(release)) is not None)
+    plan = plan_offline(
+        repo.root,
+        python=settings.get("python"),
+        allow_substitution=allow,
+        environment=repo.environment,
+        present=lambda release: engine.image_id(base_image_tag(release)) is not None,
+    )
     named = settings.get("base_image")
     return plan, str(named or base_image_tag(plan.release)), not named
 
@@ -353,8 +385,14 @@ def missing_base(repo: Repo, mode: str = "auto", allow_substitution: bool | None
     return None if engine.image_id(base) else BaseNeed(base, plan.release, own)
 
 
-def _plan(repo: Repo, mode: str, allow_substitution: bool | None, *, make_base: bool = False,
-          progress: Callable[[str], None] | None = None) -> _Plan:
+def _plan(
+    repo: Repo,
+    mode: str,
+    allow_substitution: bool | None,
+    *,
+    make_base: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> _Plan:
     """``make_base``: make paperpack's base image the plan needs when it is missing and this machine can."""
     from ._r2d import DockerBuildPack
 
@@ -365,8 +403,7 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None, *, make_base: 
         base = str(settings.get("base_image") or STOCK_BASE_IMAGE)
         from .buildpack import stock_buildpacks  # imports repo2docker: only when building
 
-        return _Plan(mode, base, engine.image_id(base) or "not-present-locally", None, None, None,
-                     stock_buildpacks())
+        return _Plan(mode, base, engine.image_id(base) or "not-present-locally", None, None, None, stock_buildpacks())
     allow = bool(settings.get("allow_python_substitution")) if allow_substitution is None else allow_substitution
     python = settings.get("python")
     dockerfile = env.buildpack == "DockerBuildPack"
@@ -383,26 +420,37 @@ def _plan(repo: Repo, mode: str, allow_substitution: bool | None, *, make_base: 
     from .buildpack import offline_buildpack  # imports repo2docker: only when building
 
     bp = offline_buildpack(python=python, allow_substitution=allow)
-    return _Plan("offline", base, base_id, plan.python if plan else None, plan.release if plan else None,
-                 plan.substitution if plan else None, [DockerBuildPack, bp], dockerfile=dockerfile,
-                 python_source=plan.source if plan else None)
+    return _Plan(
+        "offline",
+        base,
+        base_id,
+        plan.python if plan else None,
+        plan.release if plan else None,
+        plan.substitution if plan else None,
+        [DockerBuildPack, bp],
+        dockerfile=dockerfile,
+        python_source=plan.source if plan else None,
+    )
 
 
 def _built_from(labels: dict[str, str]) -> dict[str, str | None]:
     """The build a reused image came from, as its labels say (labels describe the build, not this run)."""
-    return {"commit": labels.get(f"{LABEL_PREFIX}.commit") or labels.get("org.opencontainers.image.revision") or None,
-            "created": labels.get("org.opencontainers.image.created") or None}
+    return {
+        "commit": labels.get(f"{LABEL_PREFIX}.commit") or labels.get("org.opencontainers.image.revision") or None,
+        "created": labels.get("org.opencontainers.image.created") or None,
+    }
 
 
-def _make_base(base: str, release: str, *, own: bool, make_base: bool,
-               progress: Callable[[str], None] | None) -> str:
+def _make_base(base: str, release: str, *, own: bool, make_base: bool, progress: Callable[[str], None] | None) -> str:
     """Make paperpack's missing base image ``base`` (``own``) when asked and this machine can; its id. Else say why."""
     problem, fix = maker_problem(release) if own else ("", f"paperpack base-image --release {release}")
     if not own or problem or not make_base:
         cannot = f" and cannot be made here: {problem}" if problem else ""
-        raise EngineError(f"the base image {base} is not present in the local Docker image store{cannot}",
-                          hint=f"make it with `{fix or make_command(release)}` "
-                               "(debootstrap + docker import, about a minute; needs root)")
+        raise EngineError(
+            f"the base image {base} is not present in the local Docker image store{cannot}",
+            hint=f"make it with `{fix or make_command(release)}` "
+            "(debootstrap + docker import, about a minute; needs root)",
+        )
     engine.preflight(buildx=True)  # no use making a base image that no build can use
     log.info("making the base image %s (Debian %s) before the first build", base, release)
     return ensure_base_image(release, progress=progress).image_id
@@ -453,8 +501,15 @@ def _secret_args(plan: _Plan, ca_bundle: Path | None, proxy: ProxySettings, scra
     return args
 
 
-def _run_repo2docker(context: Path, tag: str, plan: _Plan, labels: dict[str, str], secrets: list[str],
-                     proxy: ProxySettings, handler: _LineHandler) -> None:
+def _run_repo2docker(
+    context: Path,
+    tag: str,
+    plan: _Plan,
+    labels: dict[str, str],
+    secrets: list[str],
+    proxy: ProxySettings,
+    handler: _LineHandler,
+) -> None:
     from traitlets.config import Config
 
     from ._r2d import Repo2Docker, contentproviders
@@ -504,23 +559,43 @@ def _push(tag: str, progress: Callable[[str], None] | None) -> None:
     push_image(tag, progress=progress)
 
 
-def _target(repo: Repo, mode: str, image_name: str | None, allow_substitution: bool | None, *,
-            make_base: bool = False, progress: Callable[[str], None] | None = None) -> tuple[_Plan, str, str]:
+def _target(
+    repo: Repo,
+    mode: str,
+    image_name: str | None,
+    allow_substitution: bool | None,
+    *,
+    make_base: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[_Plan, str, str]:
     """(plan, content hash, tag): everything :func:`build_image` decides before it looks for the image."""
     engine.preflight(buildx=False)  # buildx is checked only when a build is needed
     plan = _plan(repo, resolve_mode(mode, repo), allow_substitution, make_base=make_base, progress=progress)
-    digest = content_hash(repo.root, repo.files, repo.symlinks, settings={
-        "mode": plan.mode, "base_image": plan.base_image, "base_id": plan.base_id, "python": plan.python,
-        "substitution": plan.substitution, "user": f"{NB_USER}:{NB_UID}"})
+    digest = content_hash(
+        repo.root,
+        repo.files,
+        repo.symlinks,
+        settings={
+            "mode": plan.mode,
+            "base_image": plan.base_image,
+            "base_id": plan.base_id,
+            "python": plan.python,
+            "substitution": plan.substitution,
+            "user": f"{NB_USER}:{NB_UID}",
+        },
+    )
     repository = image_repository(repo.root, image_name)
     if ":" in repository.rsplit("/", 1)[-1] or "@" in repository:
-        raise UsageError(f"image name {repository!r} has a tag; paperpack sets the tag from the content",
-                         hint="give the repository part only, e.g. ghcr.io/me/paper")
+        raise UsageError(
+            f"image name {repository!r} has a tag; paperpack sets the tag from the content",
+            hint="give the repository part only, e.g. ghcr.io/me/paper",
+        )
     return plan, digest, f"{repository}:{digest[:TAG_LENGTH]}"
 
 
-def expected_image(repo: Repo, *, mode: str = "auto", image_name: str | None = None,
-                   allow_substitution: bool | None = None) -> str:
+def expected_image(
+    repo: Repo, *, mode: str = "auto", image_name: str | None = None, allow_substitution: bool | None = None
+) -> str:
     """The content-addressed tag :func:`build_image` gives (or reuses) for this state of ``repo``.
 
     Nothing is built, and the image need not exist: ``paperpack run`` looks for it. It
@@ -532,11 +607,21 @@ def expected_image(repo: Repo, *, mode: str = "auto", image_name: str | None = N
     return _target(repo, mode, image_name, allow_substitution)[2]
 
 
-def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundle: Path | None = None,
-                push: bool = False, progress: Callable[[str], None] | None = None,
-                image_name: str | None = None, allow_substitution: bool | None = None,
-                timeout: float | None = None, make_base: bool = False, memory: str | None = None,
-                pids: int | None = None) -> BuildResult:
+def build_image(
+    repo: Repo,
+    *,
+    mode: str = "auto",
+    force: bool = False,
+    ca_bundle: Path | None = None,
+    push: bool = False,
+    progress: Callable[[str], None] | None = None,
+    image_name: str | None = None,
+    allow_substitution: bool | None = None,
+    timeout: float | None = None,
+    make_base: bool = False,
+    memory: str | None = None,
+    pids: int | None = None,
+) -> BuildResult:
     """Build (or reuse) the image of ``repo``; see the module docstring.
 
     ``make_base``: when paperpack's base image the build starts from is missing, make it
@@ -558,8 +643,9 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
     limit = build_timeout(timeout)
     limits = build_limits(memory, pids)
     if ca_bundle is not None and not Path(ca_bundle).is_file():
-        raise ConfigError(f"CA bundle {ca_bundle}: no such file", hint="give the PEM file your proxy's CA is in",
-                          path=ca_bundle)
+        raise ConfigError(
+            f"CA bundle {ca_bundle}: no such file", hint="give the PEM file your proxy's CA is in", path=ca_bundle
+        )
     ca = Path(ca_bundle).resolve() if ca_bundle else ca_bundle_from_env()
     plan, digest, tag = _target(repo, mode, image_name, allow_substitution, make_base=make_base, progress=progress)
     info = engine.image_inspect(tag)
@@ -568,18 +654,30 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
         labels = dict(info.get("Config", {}).get("Labels") or {})
         if push:
             _push(tag, progress)
-        return BuildResult(image=tag, image_id=str(info["Id"]), reused=True, mode=plan.mode,
-                           python_version=labels.get(f"{LABEL_PREFIX}.python") or plan.python, labels=labels,
-                           duration=time.monotonic() - start, log_path=None,
-                           substitution=labels.get(f"{LABEL_PREFIX}.python-substitution"), pushed=push,
-                           commit=repo.commit(), reused_from=_built_from(labels))
+        return BuildResult(
+            image=tag,
+            image_id=str(info["Id"]),
+            reused=True,
+            mode=plan.mode,
+            python_version=labels.get(f"{LABEL_PREFIX}.python") or plan.python,
+            labels=labels,
+            duration=time.monotonic() - start,
+            log_path=None,
+            substitution=labels.get(f"{LABEL_PREFIX}.python-substitution"),
+            pushed=push,
+            commit=repo.commit(),
+            reused_from=_built_from(labels),
+        )
     engine.preflight(buildx=True)
     labels = _labels(repo, plan, digest)
     log_path = _log_path(tag)
     log.info("building %s (%s mode, base %s)", tag, plan.mode, plan.base_image)
     proxy = ProxySettings.from_environ(os.environ)
-    with _LOCK, tempfile.TemporaryDirectory(prefix="paperpack-context-") as tmp, \
-            log_path.open("w", encoding="utf-8") as sink:
+    with (
+        _LOCK,
+        tempfile.TemporaryDirectory(prefix="paperpack-context-") as tmp,
+        log_path.open("w", encoding="utf-8") as sink,
+    ):
         context = Path(tmp) / repo.root.name
         context.mkdir()
         _stage(repo, context)
@@ -588,45 +686,78 @@ def build_image(repo: Repo, *, mode: str = "auto", force: bool = False, ca_bundl
         guard, guard_args = _guard(plan, limits, Path(tmp))
         try:
             with watchdog, guard or contextlib.nullcontext():
-                _run_repo2docker(context, tag, plan, labels, _secret_args(plan, ca, proxy, Path(tmp)) + guard_args,
-                                 proxy, handler)
+                _run_repo2docker(
+                    context, tag, plan, labels, _secret_args(plan, ca, proxy, Path(tmp)) + guard_args, proxy, handler
+                )
         except subprocess.CalledProcessError:
             if guard is not None and (guard.hits or guard.problems):
                 d = diagnose(handler.lines, python=plan.python, release=plan.release, source=plan.python_source)
                 if guard.hits:
                     hit = guard.hits[0]
-                    raise BuildError(_limit_error(tag, hit, limits, d.step), step=d.step, hint=_LIMIT_HINTS[hit.kind],
-                                     log_tail=d.tail, path=log_path) from None
-                raise BuildError(f"building {tag} failed at {d.step}: paperpack could not limit the step: "
-                                 f"{guard.problems[0]}", step=d.step, log_tail=d.tail, path=log_path,
-                                 hint="see the build log; check that paperpack runs as root on a cgroup v1 host") \
-                    from None
+                    raise BuildError(
+                        _limit_error(tag, hit, limits, d.step),
+                        step=d.step,
+                        hint=_LIMIT_HINTS[hit.kind],
+                        log_tail=d.tail,
+                        path=log_path,
+                    ) from None
+                raise BuildError(
+                    f"building {tag} failed at {d.step}: paperpack could not limit the step: {guard.problems[0]}",
+                    step=d.step,
+                    log_tail=d.tail,
+                    path=log_path,
+                    hint="see the build log; check that paperpack runs as root on a cgroup v1 host",
+                ) from None
             if watchdog.fired:
-                raise BuildError(f"building {tag} was stopped: it ran longer than the build time limit of "
-                                 f"{limit:.0f} s", step="time limit",
-                                 hint="find the slow step in the build log (a postBuild or setup.py that waits, "
-                                      "or compiles a large package from source); if the build really needs "
-                                      "longer, raise PAPERPACK_BUILD_TIMEOUT (seconds)",
-                                 log_tail=engine.tail("\n".join(handler.lines)), path=log_path) from None
-            d = diagnose(handler.lines, python=plan.python, release=plan.release, source=plan.python_source,
-                         available=tuple(RELEASES.values()) if plan.mode == "offline" and not plan.dockerfile else ())
-            raise BuildError(f"building {tag} failed at {d.step}: {d.cause}", hint=d.hint, log_tail=d.tail,
-                             step=d.step, path=log_path) from None
+                raise BuildError(
+                    f"building {tag} was stopped: it ran longer than the build time limit of {limit:.0f} s",
+                    step="time limit",
+                    hint="find the slow step in the build log (a postBuild or setup.py that waits, "
+                    "or compiles a large package from source); if the build really needs "
+                    "longer, raise PAPERPACK_BUILD_TIMEOUT (seconds)",
+                    log_tail=engine.tail("\n".join(handler.lines)),
+                    path=log_path,
+                ) from None
+            d = diagnose(
+                handler.lines,
+                python=plan.python,
+                release=plan.release,
+                source=plan.python_source,
+                available=tuple(RELEASES.values()) if plan.mode == "offline" and not plan.dockerfile else (),
+            )
+            raise BuildError(
+                f"building {tag} failed at {d.step}: {d.cause}",
+                hint=d.hint,
+                log_tail=d.tail,
+                step=d.step,
+                path=log_path,
+            ) from None
         except (ValueError, RuntimeError, FileNotFoundError) as exc:
-            raise BuildError(f"repo2docker could not build {repo.root}: {exc}",
-                             hint="see the build log for details", path=log_path) from None
+            raise BuildError(
+                f"repo2docker could not build {repo.root}: {exc}", hint="see the build log for details", path=log_path
+            ) from None
     image = engine.image_inspect(tag)
     if image is None:
-        raise EngineError(f"the build reported success but {tag} is not in the local image store",
-                          hint="is buildx using a builder other than the docker driver? try "
-                               "`docker buildx use default`")
+        raise EngineError(
+            f"the build reported success but {tag} is not in the local image store",
+            hint="is buildx using a builder other than the docker driver? try `docker buildx use default`",
+        )
     if replaced and replaced != image["Id"]:
         # --force left paperpack's previous image under this tag untagged: remove it
         # (refused, harmlessly, while a container still uses it)
         engine.run([engine.docker_cli(), "image", "rm", replaced], what="remove the replaced image", check=False)
     if push:
         _push(tag, progress)
-    return BuildResult(image=tag, image_id=str(image["Id"]), reused=False, mode=plan.mode,
-                       python_version=plan.python, labels=dict(image.get("Config", {}).get("Labels") or {}),
-                       duration=time.monotonic() - start, log_path=log_path, substitution=plan.substitution,
-                       pushed=push, commit=labels[f"{LABEL_PREFIX}.commit"] or None)
+    return BuildResult(
+        image=tag,
+        image_id=str(image["Id"]),
+        reused=False,
+        mode=plan.mode,
+        python_version=plan.python,
+        labels=dict(image.get("Config", {}).get("Labels") or {}),
+        duration=time.monotonic() - start,
+        log_path=log_path,
+        substitution=plan.substitution,
+        pushed=push,
+        commit=labels[f"{LABEL_PREFIX}.commit"] or None,
+    )

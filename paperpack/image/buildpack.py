@@ -32,24 +32,35 @@ import base64
 import os
 import re
 import shlex
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ._r2d import BuildPack
+import tomllib
 
 from ..environment import Environment, detect
-from ..environment.files import (is_editable, is_local_requirement, logical_lines, parse_apt_txt,
-                                 parse_requirements_txt)
+from ..environment.files import is_editable, is_local_requirement, logical_lines, parse_apt_txt, parse_requirements_txt
 from ..errors import ConfigError, EnvironmentFileError
 from ..repository.files import read_repo_bytes, read_repo_text, repo_has
 from ..util.docker import GUARD_LIMITS_ID, GUARD_OFFLINE_ID
+from ._r2d import BuildPack
 from .environment import OfflinePlan, binder_dir, plan_offline
 
-__all__ = ["OfflineBuildPack", "offline_buildpack", "stock_buildpacks", "CA_SECRET_ID", "CA_PATH", "PROXY_SECRET_ID",
-           "VENV", "JUPYTER_STACK", "LocalPackage", "download_step", "offline_step", "limited_step"]
+__all__ = [
+    "OfflineBuildPack",
+    "offline_buildpack",
+    "stock_buildpacks",
+    "CA_SECRET_ID",
+    "CA_PATH",
+    "PROXY_SECRET_ID",
+    "VENV",
+    "JUPYTER_STACK",
+    "LocalPackage",
+    "download_step",
+    "offline_step",
+    "limited_step",
+]
 
 CA_SECRET_ID = "cacert"
 CA_PATH = f"/run/secrets/{CA_SECRET_ID}"
@@ -57,17 +68,24 @@ PROXY_SECRET_ID = "proxy"
 PROXY_PATH = f"/run/secrets/{PROXY_SECRET_ID}"
 VENV = "/srv/venv"
 #: What every image gets, so it launches like a Binder image and runs notebooks.
-JUPYTER_STACK = ("notebook>=7,<8", "jupyterlab>=4,<5", "ipykernel>=6.29,<8", "nbclient>=0.10,<1",
-                 "nbconvert>=7,<8", "nbformat>=5.9,<6")
+JUPYTER_STACK = (
+    "notebook>=7,<8",
+    "jupyterlab>=4,<5",
+    "ipykernel>=6.29,<8",
+    "nbclient>=0.10,<1",
+    "nbconvert>=7,<8",
+    "nbformat>=5.9,<6",
+)
 
 #: Mounts for a step that downloads: the CA bundle and the proxy settings, each if given.
-DOWNLOAD_MOUNTS = (f"--mount=type=secret,id={CA_SECRET_ID},mode=0444 "
-                   f"--mount=type=secret,id={PROXY_SECRET_ID},mode=0444")
+DOWNLOAD_MOUNTS = f"--mount=type=secret,id={CA_SECRET_ID},mode=0444 --mount=type=secret,id={PROXY_SECRET_ID},mode=0444"
 #: Shell prefix that trusts the CA bundle and uses the proxy's credentials when they were passed,
 #: in this step only; pip keeps no cache (it would land in the image's home folder).
-TRUST_CA = (f'if [ -f {CA_PATH} ]; then export PIP_CERT={CA_PATH} REQUESTS_CA_BUNDLE={CA_PATH} '
-            f'SSL_CERT_FILE={CA_PATH}; fi && if [ -f {PROXY_PATH} ]; then . {PROXY_PATH}; fi '
-            f'&& export PIP_NO_CACHE_DIR=1 && ')
+TRUST_CA = (
+    f"if [ -f {CA_PATH} ]; then export PIP_CERT={CA_PATH} REQUESTS_CA_BUNDLE={CA_PATH} "
+    f"SSL_CERT_FILE={CA_PATH}; fi && if [ -f {PROXY_PATH} ]; then . {PROXY_PATH}; fi "
+    f"&& export PIP_NO_CACHE_DIR=1 && "
+)
 PIP = f"{VENV}/bin/pip install --disable-pip-version-check --progress-bar off"
 #: A pip owned by root, made before the repository's files are copied: the download step that comes after
 #: the paper's package builds uses it (the paper's code runs as the image user, who owns the venv and $HOME).
@@ -76,8 +94,10 @@ DOWNLOADER = "/opt/paperpack-pip"
 STORE = "/opt/paperpack-build"
 #: The wheels the repository's packages become (written by the paper's code: only read as data).
 LOCAL_WHEELS = "/tmp/paperpack-local"
-_PIP_DL = (f"PIP_CONFIG_FILE=/dev/null PIP_ROOT_USER_ACTION=ignore {DOWNLOADER}/bin/python -I -m pip "
-           "--disable-pip-version-check download --progress-bar off")
+_PIP_DL = (
+    f"PIP_CONFIG_FILE=/dev/null PIP_ROOT_USER_ACTION=ignore {DOWNLOADER}/bin/python -I -m pip "
+    "--disable-pip-version-check download --progress-bar off"
+)
 #: root's download steps run from / with root's home: nothing of the repository's folder ($HOME) is read
 _AS_ROOT = "cd / && export HOME=/root && "
 _PROXY_NAMES = "HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy"
@@ -92,33 +112,44 @@ ENTRYPOINT = "/usr/local/bin/paperpack-entrypoint"
 R2D_ENTRYPOINT_LINE = 'ENTRYPOINT ["/usr/local/bin/repo2docker-entrypoint"]'
 #: binder mode's images start the same entrypoint with ``-W``: a filter of that Python process only (unlike
 #: PYTHONWARNINGS, no child inherits it), so the notebooks' own warnings still show; no file is added
-QUIET_R2D_ENTRYPOINT_LINE = ('ENTRYPOINT ["/usr/local/bin/python3-login", "-W", '
-                             '"ignore:line buffering:RuntimeWarning", "/usr/local/bin/repo2docker-entrypoint"]')
+QUIET_R2D_ENTRYPOINT_LINE = (
+    'ENTRYPOINT ["/usr/local/bin/python3-login", "-W", '
+    '"ignore:line buffering:RuntimeWarning", "/usr/local/bin/repo2docker-entrypoint"]'
+)
 
 
 def _gate(secret: str, *, offline: bool) -> str:
     """Shell that, when the guard's secret is mounted, waits until the guard has limited this step (it
     writes ``pids.max`` last) and, for an offline step, checks its network is down; else fails the step."""
-    network = (' && for i in /sys/class/net/*; do [ "${i##*/}" = lo ] || [ "$(cat "$i/operstate")" = down ] || '
-               '{ echo "paperpack: the network of this build step is still up ($i)" >&2; exit 1; }; done'
-               if offline else "")
-    return (f'if [ -f /run/secrets/{secret} ]; then n=0; until [ "$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null '
-            f'|| echo max)" != max ]; do n=$((n+1)); if [ $n -gt 600 ]; then echo "paperpack: the build guard did '
-            f'not limit this step within 60 s" >&2; exit 1; fi; sleep 0.1; done{network}; fi && ')
+    network = (
+        ' && for i in /sys/class/net/*; do [ "${i##*/}" = lo ] || [ "$(cat "$i/operstate")" = down ] || '
+        '{ echo "paperpack: the network of this build step is still up ($i)" >&2; exit 1; }; done'
+        if offline
+        else ""
+    )
+    return (
+        f'if [ -f /run/secrets/{secret} ]; then n=0; until [ "$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null '
+        f'|| echo max)" != max ]; do n=$((n+1)); if [ $n -gt 600 ]; then echo "paperpack: the build guard did '
+        f'not limit this step within 60 s" >&2; exit 1; fi; sleep 0.1; done{network}; fi && '
+    )
 
 
 def download_step(command: str) -> str:
     """A RUN body that may reach PyPI: secret mounts, CA and proxy credentials used only here, and the
     build limits. What it runs must be nothing the repository wrote."""
-    return (f"{DOWNLOAD_MOUNTS} --mount=type=secret,id={GUARD_LIMITS_ID},mode=0400 "
-            f"{_gate(GUARD_LIMITS_ID, offline=False)}{TRUST_CA}{command}")
+    return (
+        f"{DOWNLOAD_MOUNTS} --mount=type=secret,id={GUARD_LIMITS_ID},mode=0400 "
+        f"{_gate(GUARD_LIMITS_ID, offline=False)}{TRUST_CA}{command}"
+    )
 
 
 def offline_step(command: str) -> str:
     """A RUN body that runs the repository's code: no secret, no proxy variables, the build limits and
     (when the guard runs) no network."""
-    return (f"--mount=type=secret,id={GUARD_OFFLINE_ID},mode=0400 {_gate(GUARD_OFFLINE_ID, offline=True)}"
-            f"unset {_PROXY_NAMES} && export PIP_NO_CACHE_DIR=1 && {command}")
+    return (
+        f"--mount=type=secret,id={GUARD_OFFLINE_ID},mode=0400 {_gate(GUARD_OFFLINE_ID, offline=True)}"
+        f"unset {_PROXY_NAMES} && export PIP_NO_CACHE_DIR=1 && {command}"
+    )
 
 
 def limited_step(command: str) -> str:
@@ -167,8 +198,10 @@ for text in wanted:
 with open(out, "w") as fh:
     fh.write("".join(k + "\\n" for k in sorted(keep)))
 """
-_DEPENDENCIES_CMD = (f"{DOWNLOADER}/bin/python -I -c \"import base64; exec(base64.b64decode("
-                     f"'{base64.b64encode(_DEPENDENCIES.encode()).decode()}'))\"")
+_DEPENDENCIES_CMD = (
+    f'{DOWNLOADER}/bin/python -I -c "import base64; exec(base64.b64decode('
+    f"'{base64.b64encode(_DEPENDENCIES.encode()).decode()}'))\""
+)
 
 
 @dataclass(frozen=True)
@@ -192,8 +225,13 @@ def _merged(packages: list[LocalPackage]) -> list[LocalPackage]:
     by_path: dict[str, LocalPackage] = {}
     for pkg in packages:
         seen = by_path.get(pkg.path)
-        by_path[pkg.path] = pkg if seen is None else LocalPackage(
-            pkg.path, seen.editable or pkg.editable, tuple(dict.fromkeys(seen.extras + pkg.extras)), seen.source)
+        by_path[pkg.path] = (
+            pkg
+            if seen is None
+            else LocalPackage(
+                pkg.path, seen.editable or pkg.editable, tuple(dict.fromkeys(seen.extras + pkg.extras)), seen.source
+            )
+        )
     return list(by_path.values())
 
 
@@ -206,29 +244,57 @@ def local_package(root: Path, line: str, source: str) -> LocalPackage:
     text = re.sub(r"^\s*(-e|--editable)(\s+|=)\s*", "", line).split(";")[0].strip()
     text = re.sub(r"^[A-Za-z0-9._-]+(\[[^\]]*\])?\s*@\s*(?=file:)", "", text)
     if text.startswith("file:"):
-        text = text[len("file:"):]
+        text = text[len("file:") :]
     match = re.fullmatch(r"(.+?)(?:\[([A-Za-z0-9._,\s-]*)\])?", text)
     path, extras = (match.group(1).strip(), match.group(2) or "") if match else (text, "")
-    fix = ("name a folder (or wheel) inside the repository with a relative path such as `.` or `./sub`, pin a "
-           "release from PyPI instead, or build with --mode binder")
+    fix = (
+        "name a folder (or wheel) inside the repository with a relative path such as `.` or `./sub`, pin a "
+        "release from PyPI instead, or build with --mode binder"
+    )
     if not path or "://" in path or path.startswith(("/", "~")):
-        raise ConfigError(f"{source}: {line!r} is not a folder or file inside the repository: an offline build "
-                          "builds the paper's own packages from its files only, with no network", hint=fix,
-                          path=source)
+        raise ConfigError(
+            f"{source}: {line!r} is not a folder or file inside the repository: an offline build "
+            "builds the paper's own packages from its files only, with no network",
+            hint=fix,
+            path=source,
+        )
     rel = PurePosixPath(os.path.normpath(path)).as_posix()
-    pkg = LocalPackage(rel, is_editable(line) and not rel.endswith(_ARCHIVES),
-                       tuple(e.strip() for e in extras.split(",") if e.strip()), source)
+    pkg = LocalPackage(
+        rel,
+        is_editable(line) and not rel.endswith(_ARCHIVES),
+        tuple(e.strip() for e in extras.split(",") if e.strip()),
+        source,
+    )
     prefix = "" if rel == "." else rel + "/"
-    if rel.startswith("..") or not repo_has(root, rel) or (
-            pkg.folder and not (repo_has(root, prefix + "setup.py") or repo_has(root, prefix + "pyproject.toml"))):
-        raise ConfigError(f"{source}: {line!r}: the repository has no package at {rel} (a folder with setup.py "
-                          "or pyproject.toml, or a wheel or source archive)", hint=fix, path=source)
+    if (
+        rel.startswith("..")
+        or not repo_has(root, rel)
+        or (pkg.folder and not (repo_has(root, prefix + "setup.py") or repo_has(root, prefix + "pyproject.toml")))
+    ):
+        raise ConfigError(
+            f"{source}: {line!r}: the repository has no package at {rel} (a folder with setup.py "
+            "or pyproject.toml, or a wheel or source archive)",
+            hint=fix,
+            path=source,
+        )
     return pkg
 
 
 #: pip options that only say where packages come from: given to every step that downloads
-_INDEX_OPTIONS = frozenset({"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--pre",
-                            "--prefer-binary", "--only-binary", "--no-binary"})
+_INDEX_OPTIONS = frozenset(
+    {
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "--trusted-host",
+        "--pre",
+        "--prefer-binary",
+        "--only-binary",
+        "--no-binary",
+    }
+)
 
 
 def pip_options(root: Path, files: list[str]) -> list[str]:
@@ -248,15 +314,21 @@ def pip_options(root: Path, files: list[str]) -> list[str]:
             name, value = (match.group(1), match.group(2).strip()) if match else (line.split()[0], "")
             local_links = name in ("-f", "--find-links") and "://" not in value
             if name not in _INDEX_OPTIONS or local_links:
-                why = ("a folder of the repository, which the download steps run before the repository is copied "
-                       "cannot read" if local_links else
-                       "only index options (--index-url, --extra-index-url, --find-links URL, --trusted-host, "
-                       "--pre, --prefer-binary, --only-binary, --no-binary) can be given to each of them")
-                raise ConfigError(f"{rel}:{number}: pip option {name!r} in a requirements file that installs the "
-                                  "repository's own packages: an offline build installs them in steps of their "
-                                  f"own, and {why}",
-                                  hint="pin the packages from PyPI instead, move the option to a requirements file "
-                                       "that installs no local package, or build with --mode binder", path=rel)
+                why = (
+                    "a folder of the repository, which the download steps run before the repository is copied "
+                    "cannot read"
+                    if local_links
+                    else "only index options (--index-url, --extra-index-url, --find-links URL, --trusted-host, "
+                    "--pre, --prefer-binary, --only-binary, --no-binary) can be given to each of them"
+                )
+                raise ConfigError(
+                    f"{rel}:{number}: pip option {name!r} in a requirements file that installs the "
+                    "repository's own packages: an offline build installs them in steps of their "
+                    f"own, and {why}",
+                    hint="pin the packages from PyPI instead, move the option to a requirements file "
+                    "that installs no local package, or build with --mode binder",
+                    path=rel,
+                )
             args += [name, value] if value else [name]
     return args
 
@@ -289,8 +361,11 @@ def backend_requirements(root: Path, pkg: LocalPackage) -> list[str]:
     if requires is None:
         return list(DEFAULT_BACKEND)
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
-        raise ConfigError(f"{rel}: [build-system] requires is not a list of strings",
-                          hint='write e.g. requires = ["setuptools>=61"]', path=rel)
+        raise ConfigError(
+            f"{rel}: [build-system] requires is not a list of strings",
+            hint='write e.g. requires = ["setuptools>=61"]',
+            path=rel,
+        )
     from packaging.requirements import InvalidRequirement, Requirement
 
     out = []
@@ -298,8 +373,11 @@ def backend_requirements(root: Path, pkg: LocalPackage) -> list[str]:
         try:
             out.append(str(Requirement(text)))
         except InvalidRequirement as exc:
-            raise ConfigError(f"{rel}: build requirement {text!r} is not valid: {exc}",
-                              hint='write e.g. requires = ["setuptools>=61"]', path=rel) from None
+            raise ConfigError(
+                f"{rel}: build requirement {text!r} is not valid: {exc}",
+                hint='write e.g. requires = ["setuptools>=61"]',
+                path=rel,
+            ) from None
     # setuptools' backend asks for wheel when it builds a wheel (setuptools before 70.1)
     return out + (["wheel"] if any(r.startswith("setuptools") for r in out) else [])
 
@@ -341,8 +419,12 @@ class OfflineBuildPack(BuildPack):
     @property
     def plan(self) -> OfflinePlan:
         if not hasattr(self, "_plan"):
-            self._plan = plan_offline(self.root, python=self.python_override,
-                                      allow_substitution=self.allow_substitution, environment=self.environment)
+            self._plan = plan_offline(
+                self.root,
+                python=self.python_override,
+                allow_substitution=self.allow_substitution,
+                environment=self.environment,
+            )
         return self._plan
 
     def detect(self) -> bool:
@@ -371,8 +453,10 @@ class OfflineBuildPack(BuildPack):
     @lru_cache
     def get_build_scripts(self) -> list[tuple[str, str]]:
         want = self.plan.python
-        check = (f"python3 -c 'import sys; v=\"%d.%d\" % sys.version_info[:2]; "
-                 f"sys.exit(0 if v == \"{want}\" else \"base image {self.base_image} has Python \" + v + \", expected {want}\")'")
+        check = (
+            f'python3 -c \'import sys; v="%d.%d" % sys.version_info[:2]; '
+            f'sys.exit(0 if v == "{want}" else "base image {self.base_image} has Python " + v + ", expected {want}")\''
+        )
         profile = f"echo 'export PATH={VENV}/bin:$PATH' > /etc/profile.d/00-paperpack-venv.sh"
         return [
             ("root", f"{check} && python3 -m venv {VENV} && chown -R ${{NB_USER}}:${{NB_USER}} {VENV} && {profile}"),
@@ -395,10 +479,12 @@ class OfflineBuildPack(BuildPack):
         names, problems = apt_txt.packages, apt_txt.problems
         if problems:
             first = problems[0]
-            raise EnvironmentFileError(f"{apt}:{first.line}: {first.message}" if first.line else first.message,
-                                       hint="one Debian package per line, as name or name=version (a trailing "
-                                            "'-' is apt-get's remove suffix and is refused)",
-                                       path=apt)
+            raise EnvironmentFileError(
+                f"{apt}:{first.line}: {first.message}" if first.line else first.message,
+                hint="one Debian package per line, as name or name=version (a trailing "
+                "'-' is apt-get's remove suffix and is refused)",
+                path=apt,
+            )
         return names
 
     def get_build_script_files(self) -> dict[str, str]:
@@ -433,8 +519,9 @@ class OfflineBuildPack(BuildPack):
         env_yml = self.plan.environment_yml or "environment.yml"
         packages += [local_package(self.root, r, env_yml) for r in self.plan.requirements if is_local_requirement(r)]
         if self.environment.installs_repo:  # repo2docker would run `pip install .`
-            packages.append(LocalPackage(".", False, (), "setup.py" if repo_has(self.root, "setup.py")
-                                         else "pyproject.toml"))
+            packages.append(
+                LocalPackage(".", False, (), "setup.py" if repo_has(self.root, "setup.py") else "pyproject.toml")
+            )
         return _merged(packages), named
 
     @lru_cache
@@ -448,8 +535,14 @@ class OfflineBuildPack(BuildPack):
         scripts = []
         packages = self._apt_packages()
         if packages:
-            scripts.append(("root", "apt-get -qq update && apt-get install --yes --no-install-recommends "
-                            + " ".join(packages) + " && apt-get -qq clean && rm -rf /var/lib/apt/lists/*"))
+            scripts.append(
+                (
+                    "root",
+                    "apt-get -qq update && apt-get install --yes --no-install-recommends "
+                    + " ".join(packages)
+                    + " && apt-get -qq clean && rm -rf /var/lib/apt/lists/*",
+                )
+            )
         local, alongside = self.local_packages()
         named = [r for r in self.plan.requirements if not is_local_requirement(r)] + alongside
         if named:
@@ -460,10 +553,17 @@ class OfflineBuildPack(BuildPack):
             scripts.append(("${NB_USER}", download_step(f"{PIP} -r {shlex.quote(path)}")))
         if local:  # before the repository's files are copied: no code of the paper has run yet
             backends = sorted({r for p in local for r in backend_requirements(self.root, p)})
-            fetch = (f"{_PIP_DL} --only-binary :all: --dest {STORE}/backends "
-                     + " ".join(shlex.quote(r) for r in backends)) if backends else "true"
-            scripts.append(("root", download_step(f"{_AS_ROOT}python3 -m venv {DOWNLOADER} && "
-                                                  f"mkdir -p {STORE}/backends && {fetch}")))
+            fetch = (
+                (f"{_PIP_DL} --only-binary :all: --dest {STORE}/backends " + " ".join(shlex.quote(r) for r in backends))
+                if backends
+                else "true"
+            )
+            scripts.append(
+                (
+                    "root",
+                    download_step(f"{_AS_ROOT}python3 -m venv {DOWNLOADER} && mkdir -p {STORE}/backends && {fetch}"),
+                )
+            )
         return scripts
 
     def local_package_scripts(self, local: list[LocalPackage]) -> list[tuple[str, str]]:
@@ -479,19 +579,25 @@ class OfflineBuildPack(BuildPack):
         q = shlex.quote
         options = "".join(f" {q(a)}" for a in self.pip_options())
         extras = "".join(f" {q(e)}" for e in sorted({e for p in local for e in p.extras}))
-        build = (f"{VENV}/bin/pip --disable-pip-version-check wheel --progress-bar off --no-deps --no-index --use-pep517 "
-                 f"--find-links {STORE}/backends --wheel-dir {LOCAL_WHEELS} " + " ".join(q(p.path) for p in local))
-        fetch = (f"{_AS_ROOT}mkdir {STORE}/deps && {_DEPENDENCIES_CMD} {LOCAL_WHEELS} {VENV} {STORE}/deps.txt{extras} && "
-                 f"if [ -s {STORE}/deps.txt ]; then {_PIP_DL}{options} --dest {STORE}/deps -r {STORE}/deps.txt; fi")
+        build = (
+            f"{VENV}/bin/pip --disable-pip-version-check wheel --progress-bar off --no-deps --no-index --use-pep517 "
+            f"--find-links {STORE}/backends --wheel-dir {LOCAL_WHEELS} " + " ".join(q(p.path) for p in local)
+        )
+        fetch = (
+            f"{_AS_ROOT}mkdir {STORE}/deps && {_DEPENDENCIES_CMD} {LOCAL_WHEELS} {VENV} {STORE}/deps.txt{extras} && "
+            f"if [ -s {STORE}/deps.txt ]; then {_PIP_DL}{options} --dest {STORE}/deps -r {STORE}/deps.txt; fi"
+        )
         index = f"--no-index --find-links {STORE}/deps --find-links {STORE}/backends --find-links {LOCAL_WHEELS}"
         install = f"{PIP} {index} -r {STORE}/deps.txt {LOCAL_WHEELS}/*.whl"
         editable = [p for p in local if p.editable]
         if editable:
             install += f" && {PIP} --no-deps --use-pep517 {index} " + " ".join(f"-e {q(p.path)}" for p in editable)
-        return [("${NB_USER}", offline_step(build)),
-                ("root", download_step(fetch)),
-                ("${NB_USER}", offline_step(f"{install} && rm -rf {LOCAL_WHEELS}")),
-                ("root", f"rm -rf {STORE} {DOWNLOADER}")]
+        return [
+            ("${NB_USER}", offline_step(build)),
+            ("root", download_step(fetch)),
+            ("${NB_USER}", offline_step(f"{install} && rm -rf {LOCAL_WHEELS}")),
+            ("root", f"rm -rf {STORE} {DOWNLOADER}"),
+        ]
 
     @lru_cache
     def get_assemble_scripts(self) -> list[tuple[str, str]]:

@@ -31,19 +31,20 @@ def step_of(line: str) -> str | None:
 def _short(step: str, width: int = 160) -> str:
     """A step as people read it: without paperpack's mount flags and CA preamble."""
     step = re.sub(r"--mount=\S+\s*", "", step)
-    step = re.sub(r"if \[ -f /run/secrets/paperpack-\S+ \]; then .*?; fi && (unset [^&]*&& )?", "", step)  # the guard's gate
+    step = re.sub(
+        r"if \[ -f /run/secrets/paperpack-\S+ \]; then .*?; fi && (unset [^&]*&& )?", "", step
+    )  # the guard's gate
     step = re.sub(r"(if \[ -f /run/secrets/\S+ \]; then .*? && )?export PIP_NO_CACHE_DIR=1 && ", "", step)
     step = re.sub(r"\s+", " ", step)
-    return step if len(step) <= width else step[:width - 1] + "…"
+    return step if len(step) <= width else step[: width - 1] + "…"
 
 
 def _step_output(lines: list[str], number: str) -> list[str]:
     prefix = f"#{number} "
-    return [ln[len(prefix):] for ln in lines if ln.startswith(prefix)]
+    return [ln[len(prefix) :] for ln in lines if ln.startswith(prefix)]
 
 
-def _other_python(text: str, req: str, python: str | None, source: str | None,
-                  available: tuple[str, ...]) -> str:
+def _other_python(text: str, req: str, python: str | None, source: str | None, available: tuple[str, ...]) -> str:
     """The end of a no-matching-distribution hint: another Python only where one would work.
 
     pip lists the releases it skipped for their ``Requires-Python``; when the pinned
@@ -63,16 +64,24 @@ def _other_python(text: str, req: str, python: str | None, source: str | None,
         except InvalidSpecifier:
             return ""
         if not fits:
-            return (f" No Python this build can use ({', '.join(available)}) satisfies its "
-                    f"Requires-Python {spec.strip()}, so only another version of it can work.")
+            return (
+                f" No Python this build can use ({', '.join(available)}) satisfies its "
+                f"Requires-Python {spec.strip()}, so only another version of it can work."
+            )
         if source and source != "default":
             return f" Or set Python {' or '.join(fits)} in {source} (its Requires-Python is {spec.strip()})."
         return f" Or declare Python {' or '.join(fits)} in runtime.txt (its Requires-Python is {spec.strip()})."
     return ""
 
 
-def _hint(text: str, step: str, python: str | None, release: str | None, source: str | None = None,
-          available: tuple[str, ...] = ()) -> tuple[str, str]:
+def _hint(
+    text: str,
+    step: str,
+    python: str | None,
+    release: str | None,
+    source: str | None = None,
+    available: tuple[str, ...] = (),
+) -> tuple[str, str]:
     py = f"Python {python}" if python else "this Python"
     deb = f"Debian {release}" if release else "the base image's Debian release"
     m = re.search(r"No matching distribution found for ([^\s]+)", text)
@@ -80,46 +89,70 @@ def _hint(text: str, step: str, python: str | None, release: str | None, source:
         req = m.group(1)
         versions = re.search(r"\(from versions: ([^)]*)\)", text)
         seen = f" (versions pip could use here: {versions.group(1)[-120:]})" if versions and versions.group(1) else ""
-        return (f"pip found no release of {req} installable on {py}",
-                f"{req}: no release matches, or none has a wheel for {py}{seen}. Pin a version that exists and "
-                f"supports {py}.{_other_python(text, req, python, source, available)}")
-    m = (re.search(r"Unable to locate package (\S+)", text)
-         or re.search(r"Package '?([^' ]+)'? has no installation candidate", text))
+        return (
+            f"pip found no release of {req} installable on {py}",
+            f"{req}: no release matches, or none has a wheel for {py}{seen}. Pin a version that exists and "
+            f"supports {py}.{_other_python(text, req, python, source, available)}",
+        )
+    m = re.search(r"Unable to locate package (\S+)", text) or re.search(
+        r"Package '?([^' ]+)'? has no installation candidate", text
+    )
     if m:
-        return (f"apt package {m.group(1)} does not exist in {deb}",
-                f"apt.txt names {m.group(1)!r}, which {deb} does not have: check the name on packages.debian.org "
-                f"(search the {release or 'matching'} release) and fix apt.txt.")
+        return (
+            f"apt package {m.group(1)} does not exist in {deb}",
+            f"apt.txt names {m.group(1)!r}, which {deb} does not have: check the name on packages.debian.org "
+            f"(search the {release or 'matching'} release) and fix apt.txt.",
+        )
     m = re.search(r"load metadata for (\S+)", step)
     if m:
-        return (f"cannot fetch the base image {m.group(1)}",
-                f"{m.group(1)} is neither in the local image store nor reachable (no Docker Hub here?): build with "
-                "--mode offline from a local base image (`paperpack base-image`), or `docker load` the image first.")
+        return (
+            f"cannot fetch the base image {m.group(1)}",
+            f"{m.group(1)} is neither in the local image store nor reachable (no Docker Hub here?): build with "
+            "--mode offline from a local base image (`paperpack base-image`), or `docker load` the image first.",
+        )
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text:
-        return ("TLS verification failed while downloading",
-                "a proxy intercepts TLS: pass its CA bundle with --ca-bundle FILE (or set REQUESTS_CA_BUNDLE); "
-                "it is mounted only into download steps and never stored in the image.")
-    if "Failed building wheel" in text or "subprocess-exited-with-error" in text or "metadata-generation-failed" in text:
+        return (
+            "TLS verification failed while downloading",
+            "a proxy intercepts TLS: pass its CA bundle with --ca-bundle FILE (or set REQUESTS_CA_BUNDLE); "
+            "it is mounted only into download steps and never stored in the image.",
+        )
+    if (
+        "Failed building wheel" in text
+        or "subprocess-exited-with-error" in text
+        or "metadata-generation-failed" in text
+    ):
         collected = re.findall(r"Collecting (\S+)", text)
         sdists = re.findall(r"Downloading (\S+\.(?:tar\.gz|zip))", text)
         what = collected[-1] if collected else "a package"
         name = re.split(r"[=<>!~\[;@ ]", what)[0] if collected else "the package"  # the project's name
         source = f" (pip fetched the source, {sdists[-1]})" if sdists else ""
         compiler = " There is no C compiler in the image." if "Unknown compiler" in text else ""
-        return (f"{what} has no wheel for {py}{source} and building it from source failed",
-                f"pin a version of {name} that publishes wheels for {py} "
-                f"(see its 'Download files' page on PyPI).{compiler} Building from source needs the compilers "
-                "and libraries in apt.txt.")
+        return (
+            f"{what} has no wheel for {py}{source} and building it from source failed",
+            f"pin a version of {name} that publishes wheels for {py} "
+            f"(see its 'Download files' page on PyPI).{compiler} Building from source needs the compilers "
+            "and libraries in apt.txt.",
+        )
     if "postBuild" in step:
-        return ("postBuild failed",
-                "postBuild exited with an error: run it by hand in the image to debug (`paperpack build "
-                "--no-run` then `docker run -it IMAGE bash`), and make it fail loudly with `set -euo pipefail`.")
+        return (
+            "postBuild failed",
+            "postBuild exited with an error: run it by hand in the image to debug (`paperpack build "
+            "--no-run` then `docker run -it IMAGE bash`), and make it fail loudly with `set -euo pipefail`.",
+        )
     if "ModuleNotFoundError" in text or "ImportError" in text:
         return ("an import failed during the build", "a package is missing: declare it in requirements.txt")
     return ("the build step failed", "read the step's last lines above; the full log is in the build log file")
 
 
-def diagnose(lines: list[str], *, python: str | None = None, release: str | None = None,
-             tail_lines: int = 20, source: str | None = None, available: tuple[str, ...] = ()) -> Diagnosis:
+def diagnose(
+    lines: list[str],
+    *,
+    python: str | None = None,
+    release: str | None = None,
+    tail_lines: int = 20,
+    source: str | None = None,
+    available: tuple[str, ...] = (),
+) -> Diagnosis:
     """Find the failing step in BuildKit plain-progress output and say what to do.
 
     ``source`` is the file that set the Python (``runtime.txt``, ``environment.yml``…) and

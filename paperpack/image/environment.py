@@ -9,9 +9,9 @@ translated into pip requirements (:mod:`paperpack.environment.conda`), or a clea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..environment import ENV_FILES, ROOT_ONLY, Environment, detect
 from ..environment.conda import CONDA_ONLY, conda_only, pip_requirement
@@ -55,8 +55,11 @@ def _translate(conda: CondaEnv, rel: str) -> list[str]:
     if not conda.declared:
         raise ConfigError(f"{rel}: no 'dependencies' list", hint="list the packages under 'dependencies:'", path=rel)
     if conda.unknown:
-        raise ConfigError(f"{rel}: unexpected entry {conda.unknown[0]!r} under dependencies",
-                          hint="only package strings and a 'pip:' list are understood", path=rel)
+        raise ConfigError(
+            f"{rel}: unexpected entry {conda.unknown[0]!r} under dependencies",
+            hint="only package strings and a 'pip:' list are understood",
+            path=rel,
+        )
     requirements: list[str] = []
     for req in conda.requirements:
         if not req.source.endswith(":conda"):
@@ -65,8 +68,11 @@ def _translate(conda: CondaEnv, rel: str) -> list[str]:
         if conda_only(req.name):
             apt = CONDA_ONLY.get(req.name, "")
             fix = f"put the Debian package {apt!r} in apt.txt instead" if apt else "use binder mode (conda), or drop it"
-            raise ConfigError(f"{rel}: {req.name!r} is a conda-only package; an offline build installs from PyPI only",
-                              hint=f"{fix}, or build with --mode binder where conda-forge is reachable", path=rel)
+            raise ConfigError(
+                f"{rel}: {req.name!r} is a conda-only package; an offline build installs from PyPI only",
+                hint=f"{fix}, or build with --mode binder where conda-forge is reachable",
+                path=rel,
+            )
         requirements.append(pip_requirement(req))
     return requirements + conda.local
 
@@ -75,8 +81,11 @@ def _raise_problem(env: Environment, paths: set[str]) -> None:
     for p in env.problems:
         if p.code in _BLOCKING and p.path in paths:
             where = f"{p.path}:{p.line}" if p.line and p.code != "runtime-invalid" else p.path
-            raise ConfigError(f"{where}: {p.message}", hint="fix the file (paperpack validate names each problem), "
-                              "or build with --mode binder", path=p.path)
+            raise ConfigError(
+                f"{where}: {p.message}",
+                hint="fix the file (paperpack validate names each problem), or build with --mode binder",
+                path=p.path,
+            )
 
 
 def translate_environment(root: Path, rel: str) -> tuple[list[str], str | None]:
@@ -85,13 +94,15 @@ def translate_environment(root: Path, rel: str) -> tuple[list[str], str | None]:
     conda = parse_environment_yml(root, rel)
     for p in conda.problems:
         if p.code in _BLOCKING:
-            raise ConfigError(f"{rel}: {p.message}", hint="fix the YAML (paperpack validate names each problem)",
-                              path=rel)
+            raise ConfigError(
+                f"{rel}: {p.message}", hint="fix the YAML (paperpack validate names each problem)", path=rel
+            )
     return _translate(conda, rel), conda.python
 
 
-def _pick_release(python: str | None, source: str, allow_substitution: bool,
-                  present: Callable[[str], bool]) -> tuple[str, str, str | None]:
+def _pick_release(
+    python: str | None, source: str, allow_substitution: bool, present: Callable[[str], bool]
+) -> tuple[str, str, str | None]:
     if python is None:
         return DEFAULT_RELEASE, RELEASES[DEFAULT_RELEASE], None
     release = release_for_python(python)
@@ -102,14 +113,16 @@ def _pick_release(python: str | None, source: str, allow_substitution: bool,
         raise ConfigError(
             f"{source} asks for Python {python}, which no offline base image provides (available: {available})",
             hint="change it to one of those versions, or allow the nearest one with "
-                 "`environment: {allow_python_substitution: true}` in paperpack.yml "
-                 "(or --allow-python-substitution); the substitution is recorded in the image labels",
-            path=source)
+            "`environment: {allow_python_substitution: true}` in paperpack.yml "
+            "(or --allow-python-substitution); the substitution is recorded in the image labels",
+            path=source,
+        )
 
     def distance(item: tuple[str, str]) -> tuple[bool, int, int]:
         minor = int(item[1].split(".")[1])
         want = int(python.split(".")[1]) if python.count(".") else minor
         return not present(item[0]), abs(minor - want), -minor  # a base image that exists, nearest, newer
+
     release, used = min(RELEASES.items(), key=distance)
     return release, used, f"Python {python} requested by {source}; built with Python {used} (Debian {release})"
 
@@ -132,9 +145,14 @@ def check_environment_files(root: Path, env: Environment | None = None) -> list[
     return found
 
 
-def plan_offline(root: Path, *, python: str | None = None, allow_substitution: bool = False,
-                 present: Callable[[str], bool] = lambda release: True,
-                 environment: Environment | None = None) -> OfflinePlan:
+def plan_offline(
+    root: Path,
+    *,
+    python: str | None = None,
+    allow_substitution: bool = False,
+    present: Callable[[str], bool] = lambda release: True,
+    environment: Environment | None = None,
+) -> OfflinePlan:
     """Work out the offline build of the repository at ``root`` (``environment``: its detected model).
 
     ``python`` (from paperpack.yml ``environment.python``) overrides the files.
@@ -152,13 +170,24 @@ def plan_offline(root: Path, *, python: str | None = None, allow_substitution: b
     if env.conda is not None and env_rel is not None:
         requirements = _translate(env.conda, env_rel)
     elif runtime_rel and env.runtime.name not in (None, "python"):
-        raise ConfigError(f"{runtime_rel}: {env.runtime.text[:80]!r} is not a Python runtime an offline build can "
-                          "honour", hint="write python-3.11 (offline builds have Python "
-                          + ", ".join(RELEASES.values()) + "), or build with --mode binder", path=runtime_rel)
+        raise ConfigError(
+            f"{runtime_rel}: {env.runtime.text[:80]!r} is not a Python runtime an offline build can honour",
+            hint="write python-3.11 (offline builds have Python "
+            + ", ".join(RELEASES.values())
+            + "), or build with --mode binder",
+            path=runtime_rel,
+        )
     requested = env.python_version
     source = (env.python_source or "default") if requested else "default"
     if python:
         requested, source = python, "paperpack.yml (environment.python)"
     release, used, substitution = _pick_release(requested, source, allow_substitution, present)
-    return OfflinePlan(python=used, release=release, requested=requested, source=source,
-                       substitution=substitution, requirements=requirements, environment_yml=env_rel)
+    return OfflinePlan(
+        python=used,
+        release=release,
+        requested=requested,
+        source=source,
+        substitution=substitution,
+        requirements=requirements,
+        environment_yml=env_rel,
+    )

@@ -52,11 +52,12 @@ def usage_commands(path: Path, fmt: str, image: str) -> list[str]:
     """What to run at the HPC site to use the exported file."""
     name = path.name.rsplit(".tar", 1)[0] or "paper"
     scheme = "docker-archive" if fmt == "docker-archive" else "oci-archive"
-    cmds = [f"apptainer build {name}.sif {scheme}://{path}",
-            f"singularity build {name}.sif {scheme}://{path}"]
+    cmds = [f"apptainer build {name}.sif {scheme}://{path}", f"singularity build {name}.sif {scheme}://{path}"]
     if fmt == "docker-archive":
-        cmds += [f"docker load -i {path}   # or podman load -i {path}",
-                 f"shifterimg pull {image}   # Shifter: push the image to a registry the gateway reads"]
+        cmds += [
+            f"docker load -i {path}   # or podman load -i {path}",
+            f"shifterimg pull {image}   # Shifter: push the image to a registry the gateway reads",
+        ]
     else:
         cmds.append(f"skopeo copy oci-archive:{path} docker-daemon:{image}")
     return cmds
@@ -91,15 +92,28 @@ def _docker_archive_to_oci(archive: Path, out: Path, ref_name: str) -> None:
         for rel in manifest["Layers"]:
             digest, size = _sha256_file(src / rel)
             layers.append((src / rel, digest, size))
-        oci_manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_size},
-            "layers": [{"mediaType": OCI_LAYER, "digest": d, "size": s} for _, d, s in layers],
-        }).encode()
+        oci_manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_size},
+                "layers": [{"mediaType": OCI_LAYER, "digest": d, "size": s} for _, d, s in layers],
+            }
+        ).encode()
         manifest_digest = "sha256:" + hashlib.sha256(oci_manifest).hexdigest()
-        index = json.dumps({"schemaVersion": 2, "manifests": [{
-            "mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": len(oci_manifest),
-            "annotations": {"org.opencontainers.image.ref.name": ref_name}}]}).encode()
+        index = json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": OCI_MANIFEST,
+                        "digest": manifest_digest,
+                        "size": len(oci_manifest),
+                        "annotations": {"org.opencontainers.image.ref.name": ref_name},
+                    }
+                ],
+            }
+        ).encode()
         with tarfile.open(out, "w") as tar:
             _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
             _add_bytes(tar, "index.json", index)
@@ -119,8 +133,10 @@ def export_image(image: str, output: Path, *, fmt: str = "docker-archive") -> Ex
     engine.preflight(buildx=False)
     info = engine.image_inspect(image)
     if info is None:
-        raise EngineError(f"no image {image!r} in the local image store",
-                          hint="build it first with `paperpack build PATH` (it prints the image tag)")
+        raise EngineError(
+            f"no image {image!r} in the local image store",
+            hint="build it first with `paperpack build PATH` (it prints the image tag)",
+        )
     output = Path(output).resolve()
     if not output.parent.is_dir():
         raise UsageError(f"{output.parent}: no such folder", hint="create the folder or pick another -o path")
@@ -141,5 +157,12 @@ def export_image(image: str, output: Path, *, fmt: str = "docker-archive") -> Ex
     finally:
         saved.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
-    return ExportResult(image=image, image_id=str(info["Id"]), path=output, format=fmt, size=output.stat().st_size,
-                        duration=time.monotonic() - start, commands=usage_commands(output, fmt, image))
+    return ExportResult(
+        image=image,
+        image_id=str(info["Id"]),
+        path=output,
+        format=fmt,
+        size=output.stat().st_size,
+        duration=time.monotonic() - start,
+        commands=usage_commands(output, fmt, image),
+    )

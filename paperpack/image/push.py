@@ -15,8 +15,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import ConfigError, EngineError
 from ..util import docker as engine
@@ -24,8 +24,14 @@ from ..util import docker as engine
 __all__ = ["push_image", "registry_of", "credentials_from_env"]
 
 #: What docker login/push print when a registry refuses the credentials (or asks for some).
-AUTH_FAILURE_MARKERS = ("unauthorized", "incorrect username or password", "no basic auth credentials",
-                        "authentication required", "denied:", "403 forbidden")
+AUTH_FAILURE_MARKERS = (
+    "unauthorized",
+    "incorrect username or password",
+    "no basic auth credentials",
+    "authentication required",
+    "denied:",
+    "403 forbidden",
+)
 
 
 def registry_of(image: str) -> str:
@@ -38,20 +44,30 @@ def registry_of(image: str) -> str:
 def credentials_from_env(image: str) -> dict[str, str] | None:
     user, password = os.environ.get("PAPERPACK_REGISTRY_USERNAME"), os.environ.get("PAPERPACK_REGISTRY_PASSWORD")
     if user and password:
-        return {"registry": registry_of(image), "username": user, "password": password,
-                "source": "PAPERPACK_REGISTRY_USERNAME and PAPERPACK_REGISTRY_PASSWORD"}
+        return {
+            "registry": registry_of(image),
+            "username": user,
+            "password": password,
+            "source": "PAPERPACK_REGISTRY_USERNAME and PAPERPACK_REGISTRY_PASSWORD",
+        }
     raw = os.environ.get("CONTAINER_ENGINE_REGISTRY_CREDENTIALS")
     if raw:
         try:
             creds = json.loads(raw)
         except json.JSONDecodeError:
-            raise ConfigError("CONTAINER_ENGINE_REGISTRY_CREDENTIALS is not valid JSON",
-                              hint='set it to {"registry": …, "username": …, "password": …}') from None
+            raise ConfigError(
+                "CONTAINER_ENGINE_REGISTRY_CREDENTIALS is not valid JSON",
+                hint='set it to {"registry": …, "username": …, "password": …}',
+            ) from None
         if not isinstance(creds, dict) or not {"registry", "username", "password"} <= creds.keys():
-            raise ConfigError("CONTAINER_ENGINE_REGISTRY_CREDENTIALS lacks registry, username or password",
-                              hint='set it to {"registry": …, "username": …, "password": …}')
-        return {**{k: str(creds[k]) for k in ("registry", "username", "password")},
-                "source": "CONTAINER_ENGINE_REGISTRY_CREDENTIALS"}
+            raise ConfigError(
+                "CONTAINER_ENGINE_REGISTRY_CREDENTIALS lacks registry, username or password",
+                hint='set it to {"registry": …, "username": …, "password": …}',
+            )
+        return {
+            **{k: str(creds[k]) for k in ("registry", "username", "password")},
+            "source": "CONTAINER_ENGINE_REGISTRY_CREDENTIALS",
+        }
     return None
 
 
@@ -86,19 +102,28 @@ def push_image(image: str, *, progress: Callable[[str], None] | None = None) -> 
     cli = engine.docker_cli()
     registry = creds["registry"] if creds else registry_of(image)
     if creds is None:
-        fix = (f"log in first (`docker login {registry}`), or set "
-               "PAPERPACK_REGISTRY_USERNAME and PAPERPACK_REGISTRY_PASSWORD")
+        fix = (
+            f"log in first (`docker login {registry}`), or set "
+            "PAPERPACK_REGISTRY_USERNAME and PAPERPACK_REGISTRY_PASSWORD"
+        )
     else:
-        fix = (f"check {creds['source']} (user {creds['username']!r}): the password or token must be valid "
-               f"for {registry} and allowed to push to {image.rsplit(':', 1)[0]}")
+        fix = (
+            f"check {creds['source']} (user {creds['username']!r}): the password or token must be valid "
+            f"for {registry} and allowed to push to {image.rsplit(':', 1)[0]}"
+        )
     tmp = Path(tempfile.mkdtemp(prefix="paperpack-docker-config-")) if creds else None
     try:
         env = None
         if creds and tmp:
             _temporary_config(tmp)
             env = dict(os.environ, DOCKER_CONFIG=str(tmp))
-            engine.run([cli, "login", "--username", creds["username"], "--password-stdin", registry],
-                       what=f"log in to {registry}", input=creds["password"].encode(), env=env, timeout=120)
+            engine.run(
+                [cli, "login", "--username", creds["username"], "--password-stdin", registry],
+                what=f"log in to {registry}",
+                input=creds["password"].encode(),
+                env=env,
+                timeout=120,
+            )
         engine.stream([cli, "push", image], what=f"push {image}", on_line=progress, env=env)
     except EngineError as exc:
         auth = _auth_error(exc, registry, fix)

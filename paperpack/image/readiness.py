@@ -52,9 +52,10 @@ class Readiness:
 
 
 def buildx_problem() -> str:
-    """"" when ``docker buildx`` answers, else why not (the client's own words)."""
-    proc = engine.run([engine.docker_cli(), "buildx", "version"], what="find the buildx plugin", check=False,
-                      timeout=30)
+    """ "" when ``docker buildx`` answers, else why not (the client's own words)."""
+    proc = engine.run(
+        [engine.docker_cli(), "buildx", "version"], what="find the buildx plugin", check=False, timeout=30
+    )
     if proc.returncode == 0:
         return ""
     said = next((line.strip() for line in (proc.stderr or proc.stdout or "").splitlines() if line.strip()), "")
@@ -74,8 +75,7 @@ def daemon_readiness(why: str) -> Readiness:
         return Readiness(why, "sudo systemctl start docker")
     named = re.search(r"unix://(/[^\s\"]+?)(?=[:\s\"]|$)", why)
     host = os.environ.get("DOCKER_HOST", "")
-    socket = named.group(1) if named else host.removeprefix("unix://") if host.startswith("unix://") \
-        else DEFAULT_SOCKET
+    socket = named.group(1) if named else host.removeprefix("unix://") if host.startswith("unix://") else DEFAULT_SOCKET
     try:
         group = grp.getgrgid(os.stat(socket).st_gid).gr_name
     except (OSError, KeyError):
@@ -84,9 +84,11 @@ def daemon_readiness(why: str) -> Readiness:
         user = pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
         user = f"uid {os.getuid()}"
-    return Readiness(f"the Docker daemon's socket {socket} refuses this user ({user}): only root and the group "
-                     f"{group} may use it; a group added takes effect at the next login",
-                     f"sudo usermod -aG {group} $USER")
+    return Readiness(
+        f"the Docker daemon's socket {socket} refuses this user ({user}): only root and the group "
+        f"{group} may use it; a group added takes effect at the next login",
+        f"sudo usermod -aG {group} $USER",
+    )
 
 
 def readiness(repo: Repo, mode: str = "auto", allow_substitution: bool | None = None) -> Readiness:

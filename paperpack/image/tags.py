@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from .._version import __version__
 from ..data.download import hash_file
@@ -27,17 +27,28 @@ PACKAGE = Path(__file__).resolve().parent.parent
 #: files repo2docker reads, their parsers, the conda→PyPI table, and repofile's reading), the build's arguments, secrets and labels (builder) and repo2docker's
 #: entry points (_r2d). tests/test_build_tags.py fails when a module the build imports is in
 #: neither this list nor its list of modules that do not shape the image.
-BUILD_SOURCES = ("image/buildpack.py", "image/environment.py", "image/builder.py", "image/baseimage.py",
-                 "image/_r2d.py", "environment/__init__.py", "environment/detect.py", "environment/files.py",
-                 "environment/conda.py", "repository/files.py", "image/paperpack-entrypoint")
+BUILD_SOURCES = (
+    "image/buildpack.py",
+    "image/environment.py",
+    "image/builder.py",
+    "image/baseimage.py",
+    "image/_r2d.py",
+    "environment/__init__.py",
+    "environment/detect.py",
+    "environment/files.py",
+    "environment/conda.py",
+    "repository/files.py",
+    "image/paperpack-entrypoint",
+)
 
 
 def _file_digest(path: Path) -> str:
     return hash_file(path)["sha256"]  # remembered: data files are hashed again for the data step
 
 
-def content_hash(root: Path, files: Iterable[str], symlinks: Iterable[str], *,
-                 settings: Mapping[str, str | None]) -> str:
+def content_hash(
+    root: Path, files: Iterable[str], symlinks: Iterable[str], *, settings: Mapping[str, str | None]
+) -> str:
     """Hex digest over the build context and the settings that decide the image."""
     from ._r2d import repo2docker
 

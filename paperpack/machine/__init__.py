@@ -1,2 +1,1 @@
-"""This machine: what paperpack can do here (doctor) and what it left here (clean).
-"""
+"""This machine: what paperpack can do here (doctor) and what it left here (clean)."""

@@ -58,8 +58,13 @@ class Item:
     what: str = ""  # "base image", "built image", "local environment", "DOI answers" …
 
     def to_dict(self) -> dict[str, object]:
-        return {"kind": self.kind.value, "ref": self.ref, "size": self.size, "created": self.created.isoformat(),
-                "what": self.what}
+        return {
+            "kind": self.kind.value,
+            "ref": self.ref,
+            "size": self.size,
+            "created": self.created.isoformat(),
+            "what": self.what,
+        }
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ def _docker(*args: str) -> str | None:
 
 
 def _paperpack_image(labels: dict[str, str]) -> str:
-    """"built image", "base image", or "" for an image paperpack did not make."""
+    """ "built image", "base image", or "" for an image paperpack did not make."""
     from ..image.baseimage import RELEASE_LABEL
 
     if labels.get(BUILT_LABEL):
@@ -107,7 +112,8 @@ def _paperpack_image(labels: dict[str, str]) -> str:
 def _parse_time(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text[:26].rstrip("Z") if "." in text else text.rstrip("Z")).replace(
-            tzinfo=timezone.utc)
+            tzinfo=timezone.utc
+        )
     except ValueError:
         return datetime.now(timezone.utc)
 
@@ -179,13 +185,13 @@ def find(kinds: Iterable[Kind] = KINDS, *, cache: Path | None = None) -> list[It
 
 def used_by(roots: Sequence[Path], *, cache: Path | None = None) -> frozenset[str]:
     """The image tags, environment paths and (when it declares data) the data cache each repository uses now."""
+    from ..errors import PaperpackError
     from ..image.baseimage import base_image_tag
     from ..image.environment import plan_offline
-    from ..util.cache import cache_dir
-    from ..errors import PaperpackError
     from ..repository.repo import Repo
     from ..run.engines import repo_image
     from ..run.venv import choose_python, venv_dir
+    from ..util.cache import cache_dir
 
     kept: set[str] = set()
     for root in roots:
@@ -211,8 +217,11 @@ def plan(items: Iterable[Item], selection: Selection) -> list[Item]:
             continue
         if selection.before is not None and item.created >= selection.before:
             continue
-        if item.kind is Kind.IMAGE and selection.image_prefix is not None \
-                and not item.ref.startswith(selection.image_prefix):
+        if (
+            item.kind is Kind.IMAGE
+            and selection.image_prefix is not None
+            and not item.ref.startswith(selection.image_prefix)
+        ):
             continue
         chosen.append(item)
     return chosen
@@ -267,4 +276,3 @@ def age_limit(text: str, now: datetime | None = None) -> datetime:
 
 def total(items: Iterable[Item]) -> int:
     return sum(item.size for item in items)
-

@@ -79,8 +79,11 @@ class Diagnosis:
         return "docker" if self.default_path_works else "local"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"default_path_works": self.default_path_works, "engine": self.engine,
-                "checks": [c.to_dict() for c in self.checks]}
+        return {
+            "default_path_works": self.default_path_works,
+            "engine": self.engine,
+            "checks": [c.to_dict() for c in self.checks],
+        }
 
 
 def _docker_checks() -> list[Check]:
@@ -91,30 +94,56 @@ def _docker_checks() -> list[Check]:
         make_command,
         maker_problem,
     )
-    from ..util.docker import docker_cli, image_inspect
     from ..image.readiness import BUILDX_FIX, Readiness, buildx_problem, daemon_readiness
     from ..run.engines import docker_available
+    from ..util.docker import docker_cli, image_inspect
 
     container = Group.CONTAINER
     cli = docker_cli()
     found = shutil.which(cli)
-    checks = [Check("docker client", container, found is not None, found or f"{cli!r} is not on PATH",
-                    "" if found else "container builds: notebooks run with the less isolated local engine",
-                    "" if found else "sudo apt-get install docker.io", required=True)]
+    checks = [
+        Check(
+            "docker client",
+            container,
+            found is not None,
+            found or f"{cli!r} is not on PATH",
+            "" if found else "container builds: notebooks run with the less isolated local engine",
+            "" if found else "sudo apt-get install docker.io",
+            required=True,
+        )
+    ]
     if found is None:
         return checks
     ok, why = docker_available()
     daemon = Readiness() if ok else daemon_readiness(why)
-    checks.append(Check("docker daemon", container, ok, f"server {why}" if ok else daemon.problem,
-                        "" if ok else "container builds: notebooks run with the less isolated local engine",
-                        daemon.fix, required=True))
+    checks.append(
+        Check(
+            "docker daemon",
+            container,
+            ok,
+            f"server {why}" if ok else daemon.problem,
+            "" if ok else "container builds: notebooks run with the less isolated local engine",
+            daemon.fix,
+            required=True,
+        )
+    )
     if not ok:
         return checks
     checks.append(_rootless())
     missing = buildx_problem()
-    checks.append(Check("docker buildx plugin", container, not missing, missing or "present",
-                        "image builds (repo2docker builds with `docker buildx build`): notebooks run with the local "
-                        "engine" if missing else "", BUILDX_FIX if missing else "", required=True))
+    checks.append(
+        Check(
+            "docker buildx plugin",
+            container,
+            not missing,
+            missing or "present",
+            "image builds (repo2docker builds with `docker buildx build`): notebooks run with the local engine"
+            if missing
+            else "",
+            BUILDX_FIX if missing else "",
+            required=True,
+        )
+    )
     problem, fix = maker_problem()
     for release, python in RELEASES.items():
         tag = base_image_tag(release)
@@ -127,13 +156,27 @@ def _docker_checks() -> list[Check]:
         else:
             detail = f"{tag} missing; `paperpack build` makes it when a build needs it"
         present = info is not None or not problem
-        checks.append(Check(f"base image {release}", container, present, detail,
-                            "" if info is not None else
-                            (f"offline builds of Python {python} repositories" if problem else ""),
-                            "" if info is not None or not problem else make_command(release), required=default))
-    checks.append(Check("debootstrap (makes base images)", container, not problem, "can make base images here"
-                        if not problem else problem, "making base images on the first build" if problem else "",
-                        fix))
+        checks.append(
+            Check(
+                f"base image {release}",
+                container,
+                present,
+                detail,
+                "" if info is not None else (f"offline builds of Python {python} repositories" if problem else ""),
+                "" if info is not None or not problem else make_command(release),
+                required=default,
+            )
+        )
+    checks.append(
+        Check(
+            "debootstrap (makes base images)",
+            container,
+            not problem,
+            "can make base images here" if not problem else problem,
+            "making base images on the first build" if problem else "",
+            fix,
+        )
+    )
     return checks
 
 
@@ -141,14 +184,23 @@ def _rootless() -> Check:
     from ..util.docker import docker_cli
 
     try:
-        proc = subprocess.run([docker_cli(), "info", "--format", "{{json .SecurityOptions}}"], capture_output=True,
-                              text=True, timeout=30, check=False)
+        proc = subprocess.run(
+            [docker_cli(), "info", "--format", "{{json .SecurityOptions}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         options = json.loads(proc.stdout or "[]") or []
     except (OSError, subprocess.TimeoutExpired, ValueError):
         options = []
     rootless = any("rootless" in str(option) for option in options)
-    return Check("rootless mode", Group.CONTAINER, True,
-                 "rootless daemon" if rootless else "rootful daemon (containers' root is mapped to root)")
+    return Check(
+        "rootless mode",
+        Group.CONTAINER,
+        True,
+        "rootless daemon" if rootless else "rootful daemon (containers' root is mapped to root)",
+    )
 
 
 def _local_checks() -> list[Check]:
@@ -158,22 +210,42 @@ def _local_checks() -> list[Check]:
     caps = probe()
     pids = caps.cgroup is not None or not caps.root  # a user's processes are limited by RLIMIT_NPROC instead
     checks = [
-        Check("network namespace", local, caps.net is not None, caps.net_note,
-              "" if caps.net else "no network for notebooks in the local engine (they may reach the network)",
-              "" if caps.net else "sudo sysctl -w kernel.unprivileged_userns_clone=1 (or run as root)"),
-        Check("read-only caches, hidden Docker socket", local, caps.fs, "user + mount namespaces" if caps.fs
-              else caps.fs_note, "" if caps.fs else
-              "local notebooks can write paperpack's caches and reach the Docker socket",
-              "" if caps.fs else "sudo sysctl -w kernel.unprivileged_userns_clone=1"),
-        Check("pids cgroup", local, pids, caps.cgroup_note,
-              "" if pids else "a process limit for root in the local engine",
-              "" if pids else "delegate a cgroup v2 subtree with the pids controller"),
+        Check(
+            "network namespace",
+            local,
+            caps.net is not None,
+            caps.net_note,
+            "" if caps.net else "no network for notebooks in the local engine (they may reach the network)",
+            "" if caps.net else "sudo sysctl -w kernel.unprivileged_userns_clone=1 (or run as root)",
+        ),
+        Check(
+            "read-only caches, hidden Docker socket",
+            local,
+            caps.fs,
+            "user + mount namespaces" if caps.fs else caps.fs_note,
+            "" if caps.fs else "local notebooks can write paperpack's caches and reach the Docker socket",
+            "" if caps.fs else "sudo sysctl -w kernel.unprivileged_userns_clone=1",
+        ),
+        Check(
+            "pids cgroup",
+            local,
+            pids,
+            caps.cgroup_note,
+            "" if pids else "a process limit for root in the local engine",
+            "" if pids else "delegate a cgroup v2 subtree with the pids controller",
+        ),
     ]
     pythons = [version for version in PYTHONS if shutil.which(f"python{version}")]
-    checks.append(Check("Pythons on PATH", local, bool(pythons),
-                        ", ".join(pythons) + " (as pythonX.Y)" if pythons else "no pythonX.Y on PATH",
-                        "" if pythons else "the local engine (it builds environments with pythonX.Y)",
-                        "" if pythons else "sudo apt-get install python3 python3-venv"))
+    checks.append(
+        Check(
+            "Pythons on PATH",
+            local,
+            bool(pythons),
+            ", ".join(pythons) + " (as pythonX.Y)" if pythons else "no pythonX.Y on PATH",
+            "" if pythons else "the local engine (it builds environments with pythonX.Y)",
+            "" if pythons else "sudo apt-get install python3 python3-venv",
+        )
+    )
     return checks
 
 
@@ -183,8 +255,12 @@ def _network_checks() -> list[Check]:
     config = ServiceConfig.from_env(timeout=5.0, retries=0)
     checks = []
     with HttpClient(config) as client:
-        for name, url in (("DOI resolver", config.doi_resolver), ("DataCite API", config.datacite_api),
-                          ("Crossref API", config.crossref_api), ("Zenodo API", config.zenodo_api)):
+        for name, url in (
+            ("DOI resolver", config.doi_resolver),
+            ("DataCite API", config.datacite_api),
+            ("Crossref API", config.crossref_api),
+            ("Zenodo API", config.zenodo_api),
+        ):
             try:
                 response = client.get(url)
                 status = response.status_code
@@ -192,11 +268,18 @@ def _network_checks() -> list[Check]:
                 ok, detail = True, f"{url} answers (HTTP {status})"
             except NetworkError as exc:
                 ok, detail = False, f"{url}: {exc}"
-            checks.append(Check(name, Group.NETWORK, ok, detail,
-                                "" if ok else "resolving DOIs and fetching declared data (validate --offline and "
-                                              "the cache still work)",
-                                "" if ok else "check the network or the proxy (HTTPS_PROXY), or the "
-                                              "PAPERPACK_* service URL"))
+            checks.append(
+                Check(
+                    name,
+                    Group.NETWORK,
+                    ok,
+                    detail,
+                    ""
+                    if ok
+                    else "resolving DOIs and fetching declared data (validate --offline and the cache still work)",
+                    "" if ok else "check the network or the proxy (HTTPS_PROXY), or the PAPERPACK_* service URL",
+                )
+            )
     return checks
 
 
@@ -205,8 +288,12 @@ def _cache_checks(cache: Path | None) -> list[Check]:
 
     root = cache_dir(cache)
     checks = []
-    for sub, what in (("venvs", "local engine environments"), ("data", "fetched data"), ("doi", "DOI answers"),
-                      ("closure", "dependency resolutions")):
+    for sub, what in (
+        ("venvs", "local engine environments"),
+        ("data", "fetched data"),
+        ("doi", "DOI answers"),
+        ("closure", "dependency resolutions"),
+    ):
         size = folder_size(root / sub)
         checks.append(Check(f"cache: {what}", Group.DISK, True, f"{human_size(size)} in {root / sub}"))
     return checks

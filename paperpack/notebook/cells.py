@@ -8,13 +8,13 @@ so a reader sees one numbering; report.json keeps the 0-based index beside it.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["cell_name"]
 
 
 def cell_name(cell_types: Sequence[str], index: int | None, execution_count: int | None = None) -> str:
-    """"code cell 3 (In [7])" for cell ``index`` (0-based among all ``cell_types``, the notebook's cells in order).
+    """ "code cell 3 (In [7])" for cell ``index`` (0-based among all ``cell_types``, the notebook's cells in order).
 
     A cell that is not a code cell, or an index outside the notebook, is "cell N" (1-based);
     no index at all is "before the first cell".
@@ -23,6 +23,6 @@ def cell_name(cell_types: Sequence[str], index: int | None, execution_count: int
         return "before the first cell"
     if not 0 <= index < len(cell_types) or cell_types[index] != "code":
         return f"cell {index + 1}"
-    position = sum(1 for kind in cell_types[:index + 1] if kind == "code")
+    position = sum(1 for kind in cell_types[: index + 1] if kind == "code")
     count = f" (In [{execution_count}])" if execution_count is not None else ""
     return f"code cell {position}{count}"

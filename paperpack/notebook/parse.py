@@ -28,9 +28,10 @@ import json
 import logging
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .schema import LATEST_V4_MINOR, SchemaIssue, conforms, detailed_issues, schema_version, short_repr
 
@@ -144,6 +145,7 @@ class NotebookProblem:
 
 # -- cells ---------------------------------------------------------------------------------------------------
 
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -184,8 +186,13 @@ def _output(raw: Any) -> OutputSummary:
         return OutputSummary(otype, _payload_size(raw.get("text")))
     if otype == "error":
         ename, evalue = raw.get("ename"), raw.get("evalue")
-        return OutputSummary(otype, _payload_size(raw.get("traceback")), (),
-                             ename if isinstance(ename, str) else None, evalue if isinstance(evalue, str) else None)
+        return OutputSummary(
+            otype,
+            _payload_size(raw.get("traceback")),
+            (),
+            ename if isinstance(ename, str) else None,
+            evalue if isinstance(evalue, str) else None,
+        )
     data = raw.get("data")
     if not isinstance(data, dict):  # v3 outputs keep mime payloads at the top level
         data = {k: v for k, v in raw.items() if k not in _NOT_PAYLOAD}
@@ -233,6 +240,7 @@ def _v3_cells(doc: dict[str, Any]) -> list[Cell]:
 
 # -- reading -------------------------------------------------------------------------------------------------
 
+
 def _loads(data: bytes) -> Any:
     return _orjson.loads(data) if _orjson is not None else json.loads(data)
 
@@ -240,31 +248,53 @@ def _loads(data: bytes) -> Any:
 def _decode_problem(rel: str, data: bytes, exc: ValueError) -> NotebookProblem:
     size = len(data)
     if data.startswith(b"\xef\xbb\xbf"):
-        return NotebookProblem(rel, "not-json", "starts with a UTF-8 byte-order mark, which Jupyter cannot read",
-                               "save it again without the BOM (Jupyter writes UTF-8 without one)", size, 1)
+        return NotebookProblem(
+            rel,
+            "not-json",
+            "starts with a UTF-8 byte-order mark, which Jupyter cannot read",
+            "save it again without the BOM (Jupyter writes UTF-8 without one)",
+            size,
+            1,
+        )
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as err:
         at = data.count(b"\n", 0, err.start) + 1
         return NotebookProblem(
-            rel, "not-utf8",
+            rel,
+            "not-utf8",
             f"is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}): not a notebook, "
             "or saved in another encoding",
-            "notebooks are UTF-8 JSON: re-save it from Jupyter, or remove it if it is not a notebook", size, at)
+            "notebooks are UTF-8 JSON: re-save it from Jupyter, or remove it if it is not a notebook",
+            size,
+            at,
+        )
     pos = getattr(exc, "pos", None)
     lineno = getattr(exc, "lineno", None)
     line = lineno if isinstance(lineno, int) else None
     if isinstance(pos, int) and pos >= len(data.rstrip()):
-        return NotebookProblem(rel, "truncated", f"is truncated: the JSON ends before the notebook is complete "
-                               f"(after {size} bytes)",
-                               "restore the full file from version control or re-save it from Jupyter", size, line)
+        return NotebookProblem(
+            rel,
+            "truncated",
+            f"is truncated: the JSON ends before the notebook is complete (after {size} bytes)",
+            "restore the full file from version control or re-save it from Jupyter",
+            size,
+            line,
+        )
     detail = str(exc).split(":", 1)[0] if _orjson is not None else str(exc)
-    return NotebookProblem(rel, "not-json", f"is not valid JSON ({detail}" + (f", line {line})" if line else ")"),
-                           "fix the JSON (often a merge conflict marker) or re-save it from Jupyter", size, line)
+    return NotebookProblem(
+        rel,
+        "not-json",
+        f"is not valid JSON ({detail}" + (f", line {line})" if line else ")"),
+        "fix the JSON (often a merge conflict marker) or re-save it from Jupyter",
+        size,
+        line,
+    )
 
 
-def read_notebook(path: Path, rel: str, *, max_bytes: int = MAX_NOTEBOOK_BYTES,
-                  code: str = "") -> ParsedNotebook | NotebookProblem:
+def read_notebook(
+    path: Path, rel: str, *, max_bytes: int = MAX_NOTEBOOK_BYTES, code: str = ""
+) -> ParsedNotebook | NotebookProblem:
     """Read the notebook at ``path`` (``rel`` is its name in messages). Never raises for bad input.
 
     ``code="facts"`` also analyses the code cells of a Python notebook (``ParsedNotebook.code``),
@@ -275,28 +305,47 @@ def read_notebook(path: Path, rel: str, *, max_bytes: int = MAX_NOTEBOOK_BYTES,
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            return NotebookProblem(rel, "unreadable", "is not a regular file (a pipe, socket or device)",
-                                   "replace it with the notebook file itself", 0)
+            return NotebookProblem(
+                rel,
+                "unreadable",
+                "is not a regular file (a pipe, socket or device)",
+                "replace it with the notebook file itself",
+                0,
+            )
         with os.fdopen(fd, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
                 return NotebookProblem(
-                    rel, "too-large",
+                    rel,
+                    "too-large",
                     f"is {size / 1048576:.0f} MB, over the {max_bytes / 1048576:.0f} MB limit: too large to be "
                     "checked in full, not loaded",
                     "clear large outputs before committing (jupyter nbconvert --clear-output, or nbstripout), "
-                    "and keep data in files", size)
+                    "and keep data in files",
+                    size,
+                )
             data = fh.read(max_bytes + 1)
     except OSError as exc:
-        return NotebookProblem(rel, "unreadable", f"cannot be read: {exc.strerror or exc}",
-                               "check the file's permissions", 0)
+        return NotebookProblem(
+            rel, "unreadable", f"cannot be read: {exc.strerror or exc}", "check the file's permissions", 0
+        )
     size = len(data)
     if size > max_bytes:  # grew while we looked
-        return NotebookProblem(rel, "too-large", f"is over the {max_bytes / 1048576:.0f} MB limit: not loaded",
-                               "clear large outputs before committing", size)
+        return NotebookProblem(
+            rel,
+            "too-large",
+            f"is over the {max_bytes / 1048576:.0f} MB limit: not loaded",
+            "clear large outputs before committing",
+            size,
+        )
     if not data.strip():
-        return NotebookProblem(rel, "empty", "is empty" if not data else "contains only white space",
-                               "save the notebook from Jupyter again, or delete the file", size)
+        return NotebookProblem(
+            rel,
+            "empty",
+            "is empty" if not data else "contains only white space",
+            "save the notebook from Jupyter again, or delete the file",
+            size,
+        )
     try:
         doc = _loads(data)
     except ValueError as exc:  # orjson.JSONDecodeError and json.JSONDecodeError are ValueErrors
@@ -331,13 +380,22 @@ def parse_document(doc: Any, rel: str, size: int = 0) -> ParsedNotebook | Notebo
     """Turn a decoded JSON document into a :class:`ParsedNotebook` (or a problem)."""
     if not isinstance(doc, dict) or "nbformat" not in doc:
         what = "a JSON object without an 'nbformat' field" if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
-        return NotebookProblem(rel, "not-a-notebook", f"is {what}, not a notebook",
-                               "rename it if it is not a notebook, or re-save it from Jupyter", size)
+        return NotebookProblem(
+            rel,
+            "not-a-notebook",
+            f"is {what}, not a notebook",
+            "rename it if it is not a notebook, or re-save it from Jupyter",
+            size,
+        )
     major, minor = doc.get("nbformat"), doc.get("nbformat_minor", 0)
     if not isinstance(major, int) or isinstance(major, bool) or major < 1 or major > 4:
-        return NotebookProblem(rel, "unknown-format", f"declares nbformat {short_repr(major)}, which this version of "
-                               "paperpack and nbformat do not know",
-                               "save it with a current Jupyter (nbformat 4)", size)
+        return NotebookProblem(
+            rel,
+            "unknown-format",
+            f"declares nbformat {short_repr(major)}, which this version of paperpack and nbformat do not know",
+            "save it with a current Jupyter (nbformat 4)",
+            size,
+        )
     minor_int = minor if isinstance(minor, int) and not isinstance(minor, bool) else 0
     metadata: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
     if "widgets" in metadata:  # saved widget state can be megabytes; nothing downstream reads it
@@ -353,10 +411,23 @@ def parse_document(doc: Any, rel: str, size: int = 0) -> ParsedNotebook | Notebo
     if version and not conforms(doc, version):
         issues = detailed_issues(doc, version)
     if major == 4 and isinstance(minor, int) and minor > LATEST_V4_MINOR:
-        issues.append(SchemaIssue(f"nbformat_minor: 4.{minor} is newer than the schemas shipped with nbformat; "
-                                  f"checked against 4.{LATEST_V4_MINOR}", "nbformat_minor"))
-    return ParsedNotebook(rel=rel, size=size, nbformat=major, nbformat_minor=minor_int, cells=cells,
-                          metadata=metadata, schema_errors=issues, schema_version=version)
+        issues.append(
+            SchemaIssue(
+                f"nbformat_minor: 4.{minor} is newer than the schemas shipped with nbformat; "
+                f"checked against 4.{LATEST_V4_MINOR}",
+                "nbformat_minor",
+            )
+        )
+    return ParsedNotebook(
+        rel=rel,
+        size=size,
+        nbformat=major,
+        nbformat_minor=minor_int,
+        cells=cells,
+        metadata=metadata,
+        schema_errors=issues,
+        schema_version=version,
+    )
 
 
 def _read_chunk(args: tuple[str, list[str], int, str]) -> list[ParsedNotebook | NotebookProblem]:
@@ -371,8 +442,9 @@ def _read_chunk(args: tuple[str, list[str], int, str]) -> list[ParsedNotebook | 
     return out
 
 
-def read_notebooks(root: Path, rels: Sequence[str], *, max_bytes: int = MAX_NOTEBOOK_BYTES,
-                   jobs: int = 1, code: str = "") -> list[ParsedNotebook | NotebookProblem]:
+def read_notebooks(
+    root: Path, rels: Sequence[str], *, max_bytes: int = MAX_NOTEBOOK_BYTES, jobs: int = 1, code: str = ""
+) -> list[ParsedNotebook | NotebookProblem]:
     """Read many notebooks under ``root``, in the order given (``code`` as in :func:`read_notebook`).
 
     ``jobs > 1`` spreads the work over that many processes (worth it from a few dozen

@@ -15,39 +15,142 @@ from dataclasses import dataclass, field
 
 from .importmap import BACKENDS
 
-__all__ = ["Import", "PathUse", "CodeFacts", "strip_magics", "analyse", "may_have_facts", "NO_FACTS", "ABSOLUTE_PATH", "SCRATCH_PATH"]
+__all__ = [
+    "Import",
+    "PathUse",
+    "CodeFacts",
+    "strip_magics",
+    "analyse",
+    "may_have_facts",
+    "NO_FACTS",
+    "ABSOLUTE_PATH",
+    "SCRATCH_PATH",
+]
 
 #: Cell magics whose body is not Python (the whole cell is skipped).
-_FOREIGN_CELL_MAGICS = frozenset({"bash", "sh", "script", "html", "HTML", "javascript", "js", "latex", "markdown",
-                                  "perl", "ruby", "sql", "svg", "writefile", "file", "R", "julia", "octave",
-                                  "sx", "system", "cmd", "powershell", "dot", "md"})
+_FOREIGN_CELL_MAGICS = frozenset(
+    {
+        "bash",
+        "sh",
+        "script",
+        "html",
+        "HTML",
+        "javascript",
+        "js",
+        "latex",
+        "markdown",
+        "perl",
+        "ruby",
+        "sql",
+        "svg",
+        "writefile",
+        "file",
+        "R",
+        "julia",
+        "octave",
+        "sx",
+        "system",
+        "cmd",
+        "powershell",
+        "dot",
+        "md",
+    }
+)
 _MAGIC_LINE = re.compile(r"^(\s*)(?:[%!]|\w[\w\s,]*=\s*[%!])")
 _HELP_LINE = re.compile(r"^\s*\??[\w.]+\?\??\s*$|^\s*\?")
 
 #: Absolute paths that exist only on one machine (home folders, cluster file systems, drives).
 ABSOLUTE_PATH = re.compile(
     r"^(?:/home/|/Users/|/root/|/scratch|/gpfs|/lustre|/cluster/|/project/|/projects/|/work/|/mnt/|/media/|"
-    r"/net/|/nfs/|/storage/|/data/|/Volumes/|/global/|/hpc/|/p/|/share/|[A-Za-z]:[\\/]|\\\\[\w.-]+\\)")
+    r"/net/|/nfs/|/storage/|/data/|/Volumes/|/global/|/hpc/|/p/|/share/|[A-Za-z]:[\\/]|\\\\[\w.-]+\\)"
+)
 #: Machine-local temporary folders: a warning at most.
 SCRATCH_PATH = re.compile(r"^(?:/tmp/|/var/tmp/)")
 
-_READ_CALLS = frozenset({
-    "open", "read_csv", "read_table", "read_excel", "read_parquet", "read_json", "read_hdf", "read_feather",
-    "read_pickle", "read_fwf", "read_stata", "read_sas", "read_spss", "read_orc", "read_xml", "loadtxt",
-    "genfromtxt", "load", "fromfile", "imread", "open_dataset", "open_mfdataset", "open_dataarray",
-    "load_workbook", "read_file", "loadmat", "File", "read_text", "read_bytes", "Dataset", "load_dataset",
-    "read", "read_image", "load_img", "read_shapefile", "ExcelFile", "read_raw",
-})
-_WRITE_CALLS = frozenset({
-    "savefig", "to_csv", "to_excel", "to_parquet", "to_json", "to_hdf", "to_pickle", "to_feather", "to_netcdf",
-    "to_file", "to_string", "to_html", "to_latex", "save", "savez", "savez_compressed", "savetxt", "imsave",
-    "imwrite", "write_text", "write_bytes", "write_image", "write_html", "makedirs", "mkdir", "savemat",
-    "to_zarr", "write", "dump", "copy", "copyfile", "urlretrieve", "download",
-})
+_READ_CALLS = frozenset(
+    {
+        "open",
+        "read_csv",
+        "read_table",
+        "read_excel",
+        "read_parquet",
+        "read_json",
+        "read_hdf",
+        "read_feather",
+        "read_pickle",
+        "read_fwf",
+        "read_stata",
+        "read_sas",
+        "read_spss",
+        "read_orc",
+        "read_xml",
+        "loadtxt",
+        "genfromtxt",
+        "load",
+        "fromfile",
+        "imread",
+        "open_dataset",
+        "open_mfdataset",
+        "open_dataarray",
+        "load_workbook",
+        "read_file",
+        "loadmat",
+        "File",
+        "read_text",
+        "read_bytes",
+        "Dataset",
+        "load_dataset",
+        "read",
+        "read_image",
+        "load_img",
+        "read_shapefile",
+        "ExcelFile",
+        "read_raw",
+    }
+)
+_WRITE_CALLS = frozenset(
+    {
+        "savefig",
+        "to_csv",
+        "to_excel",
+        "to_parquet",
+        "to_json",
+        "to_hdf",
+        "to_pickle",
+        "to_feather",
+        "to_netcdf",
+        "to_file",
+        "to_string",
+        "to_html",
+        "to_latex",
+        "save",
+        "savez",
+        "savez_compressed",
+        "savetxt",
+        "imsave",
+        "imwrite",
+        "write_text",
+        "write_bytes",
+        "write_image",
+        "write_html",
+        "makedirs",
+        "mkdir",
+        "savemat",
+        "to_zarr",
+        "write",
+        "dump",
+        "copy",
+        "copyfile",
+        "urlretrieve",
+        "download",
+    }
+)
 _DATA_SUFFIX = re.compile(
     r"\.(?:csv|tsv|txt|dat|json|jsonl|h5|hdf5|hdf|nc|nc4|npy|npz|parquet|feather|xlsx|xls|pkl|pickle|mat|fits|"
     r"fit|zip|gz|bz2|xz|tar|tif|tiff|jpg|jpeg|png|zarr|shp|geojson|sav|dta|sqlite|db|xml|yaml|yml|root|edf|"
-    r"fastq|fasta|fa|vcf|bam|sam|bed|gff|gtf|pdb|cif|mzml|arrow|orc|avro|rds|rda)$", re.IGNORECASE)
+    r"fastq|fasta|fa|vcf|bam|sam|bed|gff|gtf|pdb|cif|mzml|arrow|orc|avro|rds|rda)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -203,8 +306,14 @@ class _Visitor(ast.NodeVisitor):
             self.facts.backend_calls.append((name, node.lineno))
         target: ast.AST | None = node.args[0] if node.args else None
         if target is None:
-            target = next((kw.value for kw in node.keywords if kw.arg in ("path", "fname", "filepath_or_buffer",
-                                                                         "filename", "file", "fname")), None)
+            target = next(
+                (
+                    kw.value
+                    for kw in node.keywords
+                    if kw.arg in ("path", "fname", "filepath_or_buffer", "filename", "file", "fname")
+                ),
+                None,
+            )
         owner = node.func.value if isinstance(node.func, ast.Attribute) else None
         if name in ("read_text", "read_bytes", "write_text", "write_bytes", "open", "mkdir") and owner is not None:
             target = owner if _literal(owner, self.names) is not None else target  # Path("x").read_text()
@@ -228,8 +337,15 @@ class _Visitor(ast.NodeVisitor):
             return
         if ABSOLUTE_PATH.match(value) or SCRATCH_PATH.match(value):
             self.facts.absolute.append(PathUse(value, node.lineno, ""))
-        elif id(node) not in self.in_call and _DATA_SUFFIX.search(value) and " " not in value.strip() \
-                and "/" in value and not value.startswith(("*", ".")) and "%" not in value and "{" not in value:
+        elif (
+            id(node) not in self.in_call
+            and _DATA_SUFFIX.search(value)
+            and " " not in value.strip()
+            and "/" in value
+            and not value.startswith(("*", "."))
+            and "%" not in value
+            and "{" not in value
+        ):
             self.facts.reads.append(PathUse(value, node.lineno, ""))
 
 
@@ -244,8 +360,7 @@ def aliased_reads(cells: dict[int, CodeFacts]) -> dict[int, list[PathUse]]:
         aliases.update(f.aliases)
     out: dict[int, list[PathUse]] = {}
     for index, f in cells.items():
-        found = [PathUse(u.path, u.line, aliases[u.call]) for u in f.other_calls
-                 if aliases.get(u.call) in _READ_CALLS]
+        found = [PathUse(u.path, u.line, aliases[u.call]) for u in f.other_calls if aliases.get(u.call) in _READ_CALLS]
         if found:
             out[index] = found
     return out

@@ -9,13 +9,20 @@ to turn the errors into short messages with the cell index.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 __all__ = [
-    "LATEST_V4_MINOR", "MAX_SCHEMA_ISSUES", "SchemaIssue", "conforms", "detailed_issues", "schema_version", "short_repr",
+    "LATEST_V4_MINOR",
+    "MAX_SCHEMA_ISSUES",
+    "SchemaIssue",
+    "conforms",
+    "detailed_issues",
+    "schema_version",
+    "short_repr",
 ]
 
 #: At most this many schema messages per notebook (the first ones, in document order).
@@ -109,8 +116,10 @@ def short_repr(value: Any, limit: int = 40) -> str:
 def _explain(error: Any) -> str:
     kind, expected, value = error.validator, error.validator_value, error.instance
     if kind == "type":
-        return f"expected {expected if isinstance(expected, str) else ' or '.join(expected)}, " \
-               f"got {type(value).__name__} {short_repr(value)}"
+        return (
+            f"expected {expected if isinstance(expected, str) else ' or '.join(expected)}, "
+            f"got {type(value).__name__} {short_repr(value)}"
+        )
     if kind == "enum":
         return f"{short_repr(value)} is not one of {', '.join(map(str, expected))}"
     if kind == "pattern":

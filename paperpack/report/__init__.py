@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..util.atomic import TEMP_NAME, sweep_temp_files, write_atomic, write_json_atomic
 from ..checks.findings import Findings
+from ..util.atomic import TEMP_NAME, sweep_temp_files, write_atomic, write_json_atomic
 
 __all__ = ["Report", "REPORT_VERSION", "write_atomic", "write_json_atomic", "sweep_temp_files", "TEMP_NAME"]
 

@@ -23,18 +23,30 @@ from urllib.parse import quote, urlsplit
 
 from ..binder.launch import LaunchOptions, LaunchTarget, Provider, launch_target
 from ..errors import UsageError
+from ..notebook.verdicts import Word
 from ..repository.manifest import BinderSettings
 from ..repository.repo import DEFAULT_OUTPUT
 from ..util.atomic import write_atomic
 from .paper import PaperClass, PaperVerdict
-from ..notebook.verdicts import Word
 
 if TYPE_CHECKING:
     from ..repository.repo import Repo
     from .publish import Publication
 
-__all__ = ["STATUS_LABEL", "BadgeFormat", "Badge", "ReadmeBadges", "BadgeOptions", "status_endpoint",
-           "status_svg", "write_status_badges", "readme_badges", "insert_badges", "write_badges", "markers"]
+__all__ = [
+    "STATUS_LABEL",
+    "BadgeFormat",
+    "Badge",
+    "ReadmeBadges",
+    "BadgeOptions",
+    "status_endpoint",
+    "status_svg",
+    "write_status_badges",
+    "readme_badges",
+    "insert_badges",
+    "write_badges",
+    "markers",
+]
 
 STATUS_LABEL = "reproducibility"
 SHIELDS_ENDPOINT = "https://img.shields.io/endpoint"
@@ -161,8 +173,10 @@ def _status_url(repo: Repo, target: LaunchTarget, options: BadgeOptions, notes: 
     if options.status_url:
         parts = urlsplit(options.status_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(f"--status-url {options.status_url!r} is not an http(s) URL",
-                             hint="give the public URL of badge.json, e.g. https://example.org/paper/badge.json")
+            raise UsageError(
+                f"--status-url {options.status_url!r} is not an http(s) URL",
+                hint="give the public URL of badge.json, e.g. https://example.org/paper/badge.json",
+            )
         return options.status_url
     out = (options.out_dir or repo.root / DEFAULT_OUTPUT).absolute()
     try:
@@ -174,8 +188,10 @@ def _status_url(repo: Repo, target: LaunchTarget, options: BadgeOptions, notes: 
         # HEAD: the default branch's latest badge.json (a commit cannot hold the verdict on itself)
         return f"https://raw.githubusercontent.com/{target.source.name}/HEAD/{quote(str(path))}"
     where = f"{rel.as_posix()}/badge.json" if rel is not None else "badge.json in the report folder"
-    notes.append(f"no status badge: pass --status-url with the public URL of {where} (written by paperpack build; "
-                 "derived automatically only for a GitHub repository that holds the report folder)")
+    notes.append(
+        f"no status badge: pass --status-url with the public URL of {where} (written by paperpack build; "
+        "derived automatically only for a GitHub repository that holds the report folder)"
+    )
     return None
 
 
@@ -201,14 +217,18 @@ def insert_badges(text: str, block: str, fmt: BadgeFormat, *, name: str = "READM
         tail = newline if after and not after.startswith(("\n", "\r\n")) else ""
         return f"{before}{lead}{block}{newline}{tail}{after}"
     if len(starts) != 1 or len(ends) != 1 or starts[0] > ends[0]:
-        found = (f"{start!r} on line(s) {', '.join(str(i + 1) for i in starts) or 'none'} and {end!r} on line(s) "
-                 f"{', '.join(str(i + 1) for i in ends) or 'none'}")
-        raise UsageError(f"{name}: the badge markers are not one pair ({found}); the file was not changed",
-                         hint=f"keep exactly one {start} line and one {end} line after it (or remove both: the "
-                              "badges are then inserted after the first title)")
+        found = (
+            f"{start!r} on line(s) {', '.join(str(i + 1) for i in starts) or 'none'} and {end!r} on line(s) "
+            f"{', '.join(str(i + 1) for i in ends) or 'none'}"
+        )
+        raise UsageError(
+            f"{name}: the badge markers are not one pair ({found}); the file was not changed",
+            hint=f"keep exactly one {start} line and one {end} line after it (or remove both: the "
+            "badges are then inserted after the first title)",
+        )
     i, j = starts[0], ends[0]
-    keep_end = lines[j][len(lines[j].rstrip("\r\n")):] or ""
-    return "".join(lines[:i]) + block + keep_end + "".join(lines[j + 1:])
+    keep_end = lines[j][len(lines[j].rstrip("\r\n")) :] or ""
+    return "".join(lines[:i]) + block + keep_end + "".join(lines[j + 1 :])
 
 
 def _after_title(lines: list[str], fmt: BadgeFormat) -> int:
@@ -238,9 +258,11 @@ def write_badges(root: Path, file: Path, block: str, fmt: BadgeFormat) -> bool:
     try:
         rel = dest.relative_to(root)
     except ValueError:
-        raise UsageError(f"--write {file}: {dest} is outside the repository {root}; paperpack writes badges only "
-                         "into the repository's own files", hint="give a file inside the repository, e.g. "
-                         f"{root / 'README.md'}") from None
+        raise UsageError(
+            f"--write {file}: {dest} is outside the repository {root}; paperpack writes badges only "
+            "into the repository's own files",
+            hint=f"give a file inside the repository, e.g. {root / 'README.md'}",
+        ) from None
     if not rel.parts:
         raise UsageError(f"--write {file}: that is the repository folder itself", hint="give a file, e.g. README.md")
     text = _read_regular(dest, file)
@@ -259,20 +281,26 @@ def _read_regular(dest: Path, given: Path) -> str | None:
         return None
     except OSError as exc:
         if os.path.islink(dest):
-            raise UsageError(f"--write {given}: it is a symbolic link; paperpack never writes through a link",
-                             hint="give the real file, or replace the link with a file") from None
-        raise UsageError(f"--write {given}: cannot read it ({exc.strerror or exc})",
-                         hint="give a readable file inside the repository") from None
+            raise UsageError(
+                f"--write {given}: it is a symbolic link; paperpack never writes through a link",
+                hint="give the real file, or replace the link with a file",
+            ) from None
+        raise UsageError(
+            f"--write {given}: cannot read it ({exc.strerror or exc})",
+            hint="give a readable file inside the repository",
+        ) from None
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise UsageError(f"--write {given}: not a regular file", hint="give a file such as README.md")
         if info.st_size > MAX_README_BYTES:
-            raise UsageError(f"--write {given}: {info.st_size} bytes is not a README",
-                             hint="give the README the badges go into")
+            raise UsageError(
+                f"--write {given}: {info.st_size} bytes is not a README", hint="give the README the badges go into"
+            )
         raw = fh.read()
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"--write {given}: not UTF-8 (byte {exc.start}); the file was not changed",
-                         hint="save the file as UTF-8") from None
+        raise UsageError(
+            f"--write {given}: not UTF-8 (byte {exc.start}); the file was not changed", hint="save the file as UTF-8"
+        ) from None

@@ -22,8 +22,15 @@ from .provenance import Provenance, provenance
 if TYPE_CHECKING:
     from .publish import Publication
 
-__all__ = ["CERTIFICATE_NAME", "Certificate", "HashRow", "NotebookRow", "certificate", "write_certificate",
-           "markdown_text"]
+__all__ = [
+    "CERTIFICATE_NAME",
+    "Certificate",
+    "HashRow",
+    "NotebookRow",
+    "certificate",
+    "write_certificate",
+    "markdown_text",
+]
 
 CERTIFICATE_NAME = "certificate.md"
 
@@ -59,23 +66,37 @@ class Certificate:
     hashes: list[HashRow] = field(default_factory=list)
 
     def to_markdown(self) -> str:
-        out = [f"# Verification certificate: {markdown_text(self.title)}", "",
-               f"**Verdict: {markdown_text(self.verdict)}**", ""]
+        out = [
+            f"# Verification certificate: {markdown_text(self.title)}",
+            "",
+            f"**Verdict: {markdown_text(self.verdict)}**",
+            "",
+        ]
         out += [f"- **{what}:** {markdown_text(value)}" for what, value in self.facts]
         out += ["", "## Notebooks", ""]
         if self.notebooks:
-            out += ["| notebook | verdict | status | time (s) | started (UTC) | ended (UTC) |",
-                    "| --- | --- | --- | ---: | --- | --- |"]
-            out += [f"| {markdown_text(n.path)} | {n.verdict} | {n.status} | "
-                    f"{'' if n.seconds is None else f'{n.seconds:.1f}'} | {n.started or ''} | {n.ended or ''} |"
-                    for n in self.notebooks]
+            out += [
+                "| notebook | verdict | status | time (s) | started (UTC) | ended (UTC) |",
+                "| --- | --- | --- | ---: | --- | --- |",
+            ]
+            out += [
+                f"| {markdown_text(n.path)} | {n.verdict} | {n.status} | "
+                f"{'' if n.seconds is None else f'{n.seconds:.1f}'} | {n.started or ''} | {n.ended or ''} |"
+                for n in self.notebooks
+            ]
         else:
             out.append("No notebook was run.")
-        out += ["", "## Hashes", "",
-                "Anyone can check this verification later against these values: `sha256sum FILE` for a file, "
-                "`docker image inspect --format '{{.Id}}' IMAGE` for the image, `git rev-parse HEAD` for the "
-                "commit.", "",
-                "| what | file | sha256 / id |", "| --- | --- | --- |"]
+        out += [
+            "",
+            "## Hashes",
+            "",
+            "Anyone can check this verification later against these values: `sha256sum FILE` for a file, "
+            "`docker image inspect --format '{{.Id}}' IMAGE` for the image, `git rev-parse HEAD` for the "
+            "commit.",
+            "",
+            "| what | file | sha256 / id |",
+            "| --- | --- | --- |",
+        ]
         for row in self.hashes:
             value = f"`{row.value}`" if row.value else f"({markdown_text(row.note) or 'unknown'})"
             out.append(f"| {row.role} | {markdown_text(row.name)} | {value} |")
@@ -105,11 +126,21 @@ def certificate(facts: Provenance, verdict: PaperVerdict) -> Certificate:
     if image is not None:
         add(("Image", f"{image.name or '?'} (id {image.digest or 'unknown'})"))
         if facts.reused_from:
-            add(("Image reused", f"built from commit {facts.reused_from}, reused for commit {facts.commit}: its labels "
-                                 "describe that build"))
+            add(
+                (
+                    "Image reused",
+                    f"built from commit {facts.reused_from}, reused for commit {facts.commit}: its labels "
+                    "describe that build",
+                )
+            )
         if image.repo2docker_version:
-            add(("Built with", f"jupyter-repo2docker {image.repo2docker_version}, {image.mode or '?'} mode, base "
-                               f"image {image.base_image or '?'}"))
+            add(
+                (
+                    "Built with",
+                    f"jupyter-repo2docker {image.repo2docker_version}, {image.mode or '?'} mode, base "
+                    f"image {image.base_image or '?'}",
+                )
+            )
     add(("Engine", _engine(facts)))
     add(("Network", facts.network))
     if facts.limits:
@@ -124,17 +155,23 @@ def certificate(facts: Provenance, verdict: PaperVerdict) -> Certificate:
 
     for record in facts.notebooks:
         run = record.run
-        cert.notebooks.append(NotebookRow(run.path, str(run.verdict), str(run.status), run.duration, run.started,
-                                          run.ended, run.message))
+        cert.notebooks.append(
+            NotebookRow(run.path, str(run.verdict), str(run.status), run.duration, run.started, run.ended, run.message)
+        )
     for record in facts.notebooks:
-        cert.hashes.append(HashRow("committed notebook", record.committed.path, record.committed.sha256,
-                                   record.committed.note))
+        cert.hashes.append(
+            HashRow("committed notebook", record.committed.path, record.committed.sha256, record.committed.note)
+        )
         if record.executed is not None:
-            cert.hashes.append(HashRow("executed notebook", record.executed.path, record.executed.sha256,
-                                       record.executed.note))
+            cert.hashes.append(
+                HashRow("executed notebook", record.executed.path, record.executed.sha256, record.executed.note)
+            )
     for data in facts.data:
-        cert.hashes.append(HashRow("data" + (f" (doi:{data.doi})" if data.doi else ""), data.file.path,
-                                   data.file.sha256, data.file.note))
+        cert.hashes.append(
+            HashRow(
+                "data" + (f" (doi:{data.doi})" if data.doi else ""), data.file.path, data.file.sha256, data.file.note
+            )
+        )
     if image is not None:
         cert.hashes.append(HashRow("image", image.name or "", image.digest, "" if image.digest else "unknown"))
     cert.hashes.append(HashRow("commit", "HEAD", facts.commit, "" if facts.commit else "not a git repository"))

@@ -43,16 +43,18 @@ def render_codequality(publication: Publication) -> list[dict[str, Any]]:
         first = fingerprint(f)
         seen[first] = seen.get(first, 0) + 1
         line = publication.line_of(f)
-        issues.append({
-            "type": "issue",
-            "check_name": f.rule,
-            "description": f"{f.rule} {f.name}: {f.message}" + (f" (cell {f.cell})" if f.cell is not None else ""),
-            "content": {"body": f"Why: {f.why}\n\nFix: {f.fix}"},
-            "categories": ["Bug Risk" if f.severity is Severity.ERROR else "Style"],
-            "fingerprint": first if seen[first] == 1 else fingerprint(f, seen[first]),
-            "severity": _SEVERITY[f.severity],
-            "location": {"path": f.path or ".", "lines": {"begin": line if line and line >= 1 else 1}},
-        })
+        issues.append(
+            {
+                "type": "issue",
+                "check_name": f.rule,
+                "description": f"{f.rule} {f.name}: {f.message}" + (f" (cell {f.cell})" if f.cell is not None else ""),
+                "content": {"body": f"Why: {f.why}\n\nFix: {f.fix}"},
+                "categories": ["Bug Risk" if f.severity is Severity.ERROR else "Style"],
+                "fingerprint": first if seen[first] == 1 else fingerprint(f, seen[first]),
+                "severity": _SEVERITY[f.severity],
+                "location": {"path": f.path or ".", "lines": {"begin": line if line and line >= 1 else 1}},
+            }
+        )
     return issues
 
 

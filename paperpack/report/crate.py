@@ -33,9 +33,14 @@ CRATE_NAME = "ro-crate-metadata.json"
 PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
 _WFRUN = "https://w3id.org/ro/terms/workflow-run#"
 #: terms of the workflow-run vocabulary the crate uses, beside RO-Crate 1.1's context
-_TERMS = {"ContainerImage": f"{_WFRUN}ContainerImage", "containerImage": f"{_WFRUN}containerImage",
-          "DockerImage": f"{_WFRUN}DockerImage", "sha256": f"{_WFRUN}sha256", "tag": f"{_WFRUN}tag",
-          "registry": f"{_WFRUN}registry"}
+_TERMS = {
+    "ContainerImage": f"{_WFRUN}ContainerImage",
+    "containerImage": f"{_WFRUN}containerImage",
+    "DockerImage": f"{_WFRUN}DockerImage",
+    "sha256": f"{_WFRUN}sha256",
+    "tag": f"{_WFRUN}tag",
+    "registry": f"{_WFRUN}registry",
+}
 _PAPERPACK_ID = "https://pypi.org/project/paperpack/"
 _REPO2DOCKER_ID = "https://pypi.org/project/jupyter-repo2docker/"
 _COMPLETED = "http://schema.org/CompletedActionStatus"
@@ -63,14 +68,25 @@ def build_crate(facts: Provenance, publication: Publication) -> Any:
     root = crate.root_dataset
     paper = facts.paper
     root["name"] = paper.title or publication.repo.root.name
-    root["description"] = (f"The repository of the paper{f' doi:{paper.doi}' if paper.doi else ''}, verified by "
-                           f"paperpack {facts.paperpack_version}: {publication.verdict.sentence()}")
+    root["description"] = (
+        f"The repository of the paper{f' doi:{paper.doi}' if paper.doi else ''}, verified by "
+        f"paperpack {facts.paperpack_version}: {publication.verdict.sentence()}"
+    )
     root["datePublished"] = facts.created
     if facts.commit:
         root["version"] = facts.commit
     if paper.doi:
-        paper_entity = crate.add(ContextEntity(crate, doi_url(paper.doi), properties={
-            "@type": "ScholarlyArticle", "name": paper.title or paper.doi, "identifier": doi_url(paper.doi)}))
+        paper_entity = crate.add(
+            ContextEntity(
+                crate,
+                doi_url(paper.doi),
+                properties={
+                    "@type": "ScholarlyArticle",
+                    "name": paper.title or paper.doi,
+                    "identifier": doi_url(paper.doi),
+                },
+            )
+        )
         root["citation"] = paper_entity
         root["identifier"] = doi_url(paper.doi)
     authors = []
@@ -80,28 +96,57 @@ def build_crate(facts: Provenance, publication: Publication) -> Any:
     if authors:
         root["author"] = authors[0] if len(authors) == 1 else authors  # RO-Crate: no singleton arrays
     if paper.license and _SPDX_ID.match(paper.license):
-        root["license"] = crate.add(ContextEntity(crate, f"https://spdx.org/licenses/{paper.license}", properties={
-            "@type": "CreativeWork", "name": paper.license, "identifier": paper.license}))
+        root["license"] = crate.add(
+            ContextEntity(
+                crate,
+                f"https://spdx.org/licenses/{paper.license}",
+                properties={"@type": "CreativeWork", "name": paper.license, "identifier": paper.license},
+            )
+        )
     elif paper.license:
         root["license"] = paper.license
-    profile = crate.add(ContextEntity(crate, PROFILE, properties={
-        "@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"}))
+    profile = crate.add(
+        ContextEntity(
+            crate, PROFILE, properties={"@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"}
+        )
+    )
     root["conformsTo"] = profile
 
-    paperpack = crate.add(ContextEntity(crate, _PAPERPACK_ID, properties={
-        "@type": "SoftwareApplication", "name": "paperpack", "url": _PAPERPACK_ID,
-        "softwareVersion": facts.paperpack_version}))
+    paperpack = crate.add(
+        ContextEntity(
+            crate,
+            _PAPERPACK_ID,
+            properties={
+                "@type": "SoftwareApplication",
+                "name": "paperpack",
+                "url": _PAPERPACK_ID,
+                "softwareVersion": facts.paperpack_version,
+            },
+        )
+    )
     image_entity = None
     if facts.image is not None:
         image = facts.image
         if image.repo2docker_version:
-            r2d = crate.add(ContextEntity(crate, _REPO2DOCKER_ID, properties={
-                "@type": "SoftwareApplication", "name": "jupyter-repo2docker", "url": _REPO2DOCKER_ID,
-                "softwareVersion": image.repo2docker_version}))
+            r2d = crate.add(
+                ContextEntity(
+                    crate,
+                    _REPO2DOCKER_ID,
+                    properties={
+                        "@type": "SoftwareApplication",
+                        "name": "jupyter-repo2docker",
+                        "url": _REPO2DOCKER_ID,
+                        "softwareVersion": image.repo2docker_version,
+                    },
+                )
+            )
             paperpack["softwareRequirements"] = r2d
         name, _, tag = (image.name or "").rpartition(":") if ":" in (image.name or "") else (image.name or "", "", "")
-        properties: dict[str, Any] = {"@type": "ContainerImage", "additionalType": {"@id": f"{_WFRUN}DockerImage"},
-                                      "name": name or "image"}
+        properties: dict[str, Any] = {
+            "@type": "ContainerImage",
+            "additionalType": {"@id": f"{_WFRUN}DockerImage"},
+            "name": name or "image",
+        }
         if tag:
             properties["tag"] = tag
         host = name.split("/", 1)[0] if "/" in name else ""
@@ -112,12 +157,16 @@ def build_crate(facts: Provenance, publication: Publication) -> Any:
             properties["identifier"] = image.digest
         base = [x for x in (image.base_image, image.base_image_id) if x]
         if base:
-            properties["description"] = "built on " + " ".join(base) + (
-                f" by jupyter-repo2docker {image.repo2docker_version}" if image.repo2docker_version else "")
+            properties["description"] = (
+                "built on "
+                + " ".join(base)
+                + (f" by jupyter-repo2docker {image.repo2docker_version}" if image.repo2docker_version else "")
+            )
         if image.built_from:
             properties["version"] = image.built_from  # the commit the image was built from (it may be reused)
-        image_entity = crate.add(ContextEntity(crate, f"#image-{(image.digest or image.name or 'image')}",
-                                               properties=properties))
+        image_entity = crate.add(
+            ContextEntity(crate, f"#image-{(image.digest or image.name or 'image')}", properties=properties)
+        )
 
     data_entities = []
     for data in facts.data:
@@ -142,9 +191,11 @@ def build_crate(facts: Provenance, publication: Publication) -> Any:
             committed_props["sha256"] = record.committed.sha256
         committed = crate.add_file(dest_path=run.path, properties=committed_props)
         completed = str(run.status) == "ok"
-        properties = {"name": f"Run of {run.path}",
-                      "description": f"verdict {run.verdict}, status {run.status}: {run.message}".rstrip(": "),
-                      "actionStatus": _COMPLETED if completed else _FAILED}
+        properties = {
+            "name": f"Run of {run.path}",
+            "description": f"verdict {run.verdict}, status {run.status}: {run.message}".rstrip(": "),
+            "actionStatus": _COMPLETED if completed else _FAILED,
+        }
         if run.started:
             properties["startTime"] = run.started
         if run.ended:
@@ -153,15 +204,23 @@ def build_crate(facts: Provenance, publication: Publication) -> Any:
             properties["error"] = run.message or str(run.status)
         result = None
         if record.executed is not None and run.executed:
-            executed_props: dict[str, Any] = {"name": f"{run.path}, executed",
-                                              "encodingFormat": "application/x-ipynb+json"}
+            executed_props: dict[str, Any] = {
+                "name": f"{run.path}, executed",
+                "encodingFormat": "application/x-ipynb+json",
+            }
             if record.executed.sha256:
                 executed_props["sha256"] = record.executed.sha256
-            result = crate.add_file(dest_path=_file_id(publication.out_dir, publication.repo.root, run.executed),
-                                    properties=executed_props)
+            result = crate.add_file(
+                dest_path=_file_id(publication.out_dir, publication.repo.root, run.executed), properties=executed_props
+            )
         objects = [committed, *data_entities]
-        action = crate.add_action(paperpack, identifier=f"#run-{n}", object=objects[0] if len(objects) == 1 else objects,
-                                  result=result, properties=properties)
+        action = crate.add_action(
+            paperpack,
+            identifier=f"#run-{n}",
+            object=objects[0] if len(objects) == 1 else objects,
+            result=result,
+            properties=properties,
+        )
         if image_entity is not None:
             action["containerImage"] = image_entity
         actions.append(action)

@@ -20,8 +20,9 @@ def _escape_prop(s: str) -> str:
     return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def workflow_command(level: str, text: str, *, file: str | None = None, line: int | None = None,
-                     title: str | None = None) -> str:
+def workflow_command(
+    level: str, text: str, *, file: str | None = None, line: int | None = None, title: str | None = None
+) -> str:
     """One ``::error file=…,line=…,title=…::text`` line (``level``: error, warning, notice), every part escaped."""
     props = []
     if file:
@@ -36,8 +37,9 @@ def workflow_command(level: str, text: str, *, file: str | None = None, line: in
 def annotation(f: Finding, prefix: str = "") -> str:
     where = f" (cell {f.cell})" if f.cell is not None and not f.line else ""
     body = f"{f.message}{where}\nWhy: {f.why}\nFix: {f.fix}"
-    return workflow_command(_LEVEL[f.severity], body, file=prefix + f.path if f.path else None, line=f.line,
-                            title=f"{f.rule} {f.name}")
+    return workflow_command(
+        _LEVEL[f.severity], body, file=prefix + f.path if f.path else None, line=f.line, title=f"{f.rule} {f.name}"
+    )
 
 
 def render_github(report: Report, *, prefix: str = "") -> str:

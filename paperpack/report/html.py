@@ -29,12 +29,13 @@ import json
 import logging
 import re
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
-from ..util.terminal import strip_ansi
 from ..util.atomic import write_atomic
+from ..util.terminal import strip_ansi
 from .certificate import Certificate, certificate
 from .provenance import Provenance, doi_url, provenance
 
@@ -58,8 +59,10 @@ MAX_IMAGE_BYTES = 2 << 20
 #: notebooks larger than this are not read to show their cells (the executed copy is linked)
 MAX_NOTEBOOK_READ = 256 << 20
 #: no script, no request; images from data: only, style inline only
-CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'none'; object-src 'none'; "
-       "base-uri 'none'; form-action 'none'; frame-src 'none'")
+CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'none'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-src 'none'"
+)
 
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
@@ -122,6 +125,7 @@ class _Page:
 
 # --- notebook outputs, as escaped text and checked images ---------------------------------------
 
+
 def _text(value: Any) -> str:
     if isinstance(value, list):
         return "".join(str(v) for v in value)
@@ -139,7 +143,7 @@ def _pre(text: str, budget: _Budget, cls: str = "") -> str:
     shown = _e(text + cut)
     if not budget.take(len(shown.encode("utf-8", "replace"))):
         return '<p class="note">output left out: the page is at its size limit (see the executed notebook)</p>'
-    return f'<pre{f" class={cls!r}" if cls else ""}>{shown}</pre>'
+    return f"<pre{f' class={cls!r}' if cls else ''}>{shown}</pre>"
 
 
 def _image_data(value: Any) -> str | None:
@@ -150,8 +154,9 @@ def _image_data(value: Any) -> str | None:
 
 def _img(mime: str, data: str, budget: _Budget, alt: str) -> str:
     if len(data) > MAX_IMAGE_BYTES:
-        return f'<p class="note">{_e(alt)}: an image of {len(data):,} bytes, not embedded (see the executed ' \
-               'notebook)</p>'
+        return (
+            f'<p class="note">{_e(alt)}: an image of {len(data):,} bytes, not embedded (see the executed notebook)</p>'
+        )
     if not budget.take(len(data) + 200):
         return f'<p class="note">{_e(alt)}: left out, the page is at its size limit (see the executed notebook)</p>'
     return f'<img alt="{_e(alt)}" src="data:{mime};base64,{data}">'
@@ -164,8 +169,10 @@ def _output_html(output: Any, budget: _Budget) -> str:
     if kind == "stream":
         return _pre(_text(output.get("text", "")), budget, "stderr" if output.get("name") == "stderr" else "")
     if kind == "error":
-        text = "\n".join(_text(line) for line in output.get("traceback") or []) or \
-            f"{_text(output.get('ename', ''))}: {_text(output.get('evalue', ''))}"
+        text = (
+            "\n".join(_text(line) for line in output.get("traceback") or [])
+            or f"{_text(output.get('ename', ''))}: {_text(output.get('evalue', ''))}"
+        )
         return _pre(text, budget)
     data = output.get("data")
     if not isinstance(data, dict):
@@ -188,6 +195,7 @@ def _outputs_html(outputs: Iterable[Any], budget: _Budget) -> str:
 
 
 # --- images: committed / re-executed / difference ------------------------------------------------
+
 
 def _first_image(outputs: list[Any]) -> tuple[str, str] | None:
     for output in outputs:
@@ -229,11 +237,14 @@ def _images_side_by_side(old: list[Any], new: list[Any], budget: _Budget) -> str
     except (OSError, ValueError, binascii.Error) as exc:
         log.info("no difference image: %s", exc)
         difference = None
-    cells = [f"<div><p>committed</p>{_img(first[0], first[1], budget, 'committed image')}</div>",
-             f"<div><p>re-executed</p>{_img(second[0], second[1], budget, 're-executed image')}</div>"]
+    cells = [
+        f"<div><p>committed</p>{_img(first[0], first[1], budget, 'committed image')}</div>",
+        f"<div><p>re-executed</p>{_img(second[0], second[1], budget, 're-executed image')}</div>",
+    ]
     if difference is not None:
-        cells.append(f"<div><p>difference (dark: changed)</p>{_img('image/png', difference, budget, 'difference')}"
-                     "</div>")
+        cells.append(
+            f"<div><p>difference (dark: changed)</p>{_img('image/png', difference, budget, 'difference')}</div>"
+        )
     return f'<div class="three">{"".join(cells)}</div>'
 
 
@@ -257,8 +268,15 @@ def _diff_html(old: list[Any], new: list[Any], budget: _Budget) -> str:
         return ""
     rows = []
     for line in list(difflib.unified_diff(a, b, "committed", "re-executed", lineterm="", n=2))[:400]:
-        cls = "add" if line.startswith("+") else "del" if line.startswith("-") else "hunk" if line.startswith("@@") \
+        cls = (
+            "add"
+            if line.startswith("+")
+            else "del"
+            if line.startswith("-")
+            else "hunk"
+            if line.startswith("@@")
             else ""
+        )
         rows.append(f'<span class="{cls}">{_e(line[:2000])}</span>' if cls else _e(line[:2000]))
     shown = "\n".join(rows)
     if not budget.take(len(shown.encode("utf-8", "replace"))):
@@ -267,6 +285,7 @@ def _diff_html(old: list[Any], new: list[Any], budget: _Budget) -> str:
 
 
 # --- notebooks -----------------------------------------------------------------------------------
+
 
 def _read_notebook(path: Path) -> dict[str, Any] | None:
     """A notebook as a dict (undecodable bytes replaced), or ``None``: missing, a link, too large, not JSON."""
@@ -317,8 +336,13 @@ def _differs_html(run: NotebookRun, repo_root: Path, out_dir: Path, page: _Page)
         if difference.get("diff"):
             page.add("<p>as compared</p>", _pre(str(difference["diff"]), page.budget))
         page.add(_diff_html(_outputs(old), _outputs(new), page.budget))
-        page.add('<div class="side"><div><p>committed outputs</p>', _outputs_html(_outputs(old), page.budget),
-                 '</div><div><p>re-executed outputs</p>', _outputs_html(_outputs(new), page.budget), "</div></div>")
+        page.add(
+            '<div class="side"><div><p>committed outputs</p>',
+            _outputs_html(_outputs(old), page.budget),
+            "</div><div><p>re-executed outputs</p>",
+            _outputs_html(_outputs(new), page.budget),
+            "</div></div>",
+        )
     if len(differences) > 50:
         page.add(f'<p class="note">… {len(differences) - 50} more cells differ (see report.json)</p>')
 
@@ -345,14 +369,18 @@ def _notebooks(facts: Provenance, repo_root: Path, out_dir: Path, page: _Page) -
     if not facts.notebooks:
         page.add('<p class="note">No notebook was run.</p>')
         return
-    page.add("<table><tr><th>notebook</th><th>verdict</th><th>status</th><th>time (s)</th><th>message</th>"
-             "<th>executed copy</th></tr>")
+    page.add(
+        "<table><tr><th>notebook</th><th>verdict</th><th>status</th><th>time (s)</th><th>message</th>"
+        "<th>executed copy</th></tr>"
+    )
     for record in facts.notebooks:
         run = record.run
         link = f'<a href="{_e(_href(run.executed))}">{_e(run.executed)}</a>' if run.executed else ""
         seconds = "" if run.duration is None else f"{run.duration:.1f}"
-        page.add(f'<tr><td>{_e(run.path)}</td><td class="v v-{_e(run.verdict)}">{_e(run.verdict)}</td>'
-                 f"<td>{_e(run.status)}</td><td>{seconds}</td><td>{_e(run.message)}</td><td>{link}</td></tr>")
+        page.add(
+            f'<tr><td>{_e(run.path)}</td><td class="v v-{_e(run.verdict)}">{_e(run.verdict)}</td>'
+            f"<td>{_e(run.status)}</td><td>{seconds}</td><td>{_e(run.message)}</td><td>{link}</td></tr>"
+        )
     page.add("</table>")
     for record in facts.notebooks:
         run = record.run
@@ -370,6 +398,7 @@ def _notebooks(facts: Provenance, repo_root: Path, out_dir: Path, page: _Page) -
 
 # --- the rest of the page ------------------------------------------------------------------------
 
+
 def _table(header: list[str], rows: Iterable[Iterable[str]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
@@ -383,32 +412,66 @@ def _environment(facts: Provenance, page: _Page) -> None:
         page.add(f"<p>{_e(env['error'])}</p>")
     else:
         page.add(f"<p>{_e(env.get('summary') or '')}</p>")
-        page.add(_table(["buildpack", "Python", "files"], [[_e(env.get("buildpack") or ""),
-                                                           _e(env.get("python_version") or "not set"),
-                                                           _e(", ".join(map(str, env.get("files") or [])))]]))
+        page.add(
+            _table(
+                ["buildpack", "Python", "files"],
+                [
+                    [
+                        _e(env.get("buildpack") or ""),
+                        _e(env.get("python_version") or "not set"),
+                        _e(", ".join(map(str, env.get("files") or []))),
+                    ]
+                ],
+            )
+        )
         requirements = [r for r in env.get("requirements") or [] if isinstance(r, dict)]
         if requirements:
-            page.add("<details><summary>declared packages "
-                     f"({sum(bool(r.get('pinned')) for r in requirements)} of {len(requirements)} pinned)</summary>",
-                     _table(["package", "as written", "pinned", "file"],
-                            [[_e(r.get("name", "")), f"<code>{_e(r.get('raw', ''))}</code>",
-                              "yes" if r.get("pinned") else "no", _e(r.get("path", ""))] for r in requirements]),
-                     "</details>")
+            page.add(
+                "<details><summary>declared packages "
+                f"({sum(bool(r.get('pinned')) for r in requirements)} of {len(requirements)} pinned)</summary>",
+                _table(
+                    ["package", "as written", "pinned", "file"],
+                    [
+                        [
+                            _e(r.get("name", "")),
+                            f"<code>{_e(r.get('raw', ''))}</code>",
+                            "yes" if r.get("pinned") else "no",
+                            _e(r.get("path", "")),
+                        ]
+                        for r in requirements
+                    ],
+                ),
+                "</details>",
+            )
     image = facts.image
     page.add("<h3>Image</h3>")
     if image is None:
         page.add('<p class="note">No image: the notebooks did not run in a container.</p>')
         return
-    page.add(_table(["image", "id (digest)", "mode", "Python"],
-                    [[_e(image.name or ""), f'<span class="hash">{_e(image.digest or "unknown")}</span>',
-                      _e(image.mode or ""), _e(image.python or "")]]))
+    page.add(
+        _table(
+            ["image", "id (digest)", "mode", "Python"],
+            [
+                [
+                    _e(image.name or ""),
+                    f'<span class="hash">{_e(image.digest or "unknown")}</span>',
+                    _e(image.mode or ""),
+                    _e(image.python or ""),
+                ]
+            ],
+        )
+    )
     if facts.reused_from:
-        page.add(f"<p><b>Reused image:</b> built from commit <code>{_e(facts.reused_from)}</code>; this "
-                 f"verification is of commit <code>{_e(facts.commit)}</code>. The labels describe that build.</p>")
+        page.add(
+            f"<p><b>Reused image:</b> built from commit <code>{_e(facts.reused_from)}</code>; this "
+            f"verification is of commit <code>{_e(facts.commit)}</code>. The labels describe that build.</p>"
+        )
     if image.labels:
-        page.add("<details><summary>labels</summary>",
-                 _table(["label", "value"], [[_e(k), _e(v)] for k, v in sorted(image.labels.items())]),
-                 "</details>")
+        page.add(
+            "<details><summary>labels</summary>",
+            _table(["label", "value"], [[_e(k), _e(v)] for k, v in sorted(image.labels.items())]),
+            "</details>",
+        )
 
 
 def _data(facts: Provenance, page: _Page) -> None:
@@ -418,12 +481,17 @@ def _data(facts: Provenance, page: _Page) -> None:
         return
     rows = []
     for item in facts.data:
-        doi = f'<a href="{_e(doi_url(item.doi))}">{_e(item.doi)}</a>' \
-            if item.doi else _e(item.url or "")
+        doi = f'<a href="{_e(doi_url(item.doi))}">{_e(item.doi)}</a>' if item.doi else _e(item.url or "")
         hashed = item.file.sha256 or f"({item.file.note})"
-        match = "" if not (item.declared_sha256 and item.file.sha256) else \
-            ("matches the declared hash" if item.declared_sha256.lower() == item.file.sha256 else "DIFFERS from the "
-             f"declared {item.declared_sha256}")
+        match = (
+            ""
+            if not (item.declared_sha256 and item.file.sha256)
+            else (
+                "matches the declared hash"
+                if item.declared_sha256.lower() == item.file.sha256
+                else f"DIFFERS from the declared {item.declared_sha256}"
+            )
+        )
         rows.append([_e(item.file.path), doi, f'<span class="hash">{_e(hashed)}</span>', _e(match), _e(item.where)])
     page.add(_table(["file", "DOI / URL", "sha256", "check", "where"], rows))
 
@@ -439,35 +507,61 @@ def _findings(report: dict[str, Any], page: _Page) -> None:
         by_file.setdefault(str(finding.get("path") or "(the repository)"), []).append(finding)
     for path in sorted(by_file):
         items = by_file[path]
-        page.add(f"<details><summary>{_e(path)} ({len(items)})</summary>",
-                 _table(["severity", "rule", "where", "message", "fix"],
-                        [[_e(f.get("severity", "")), _e(f.get("rule", "")),
-                          _e(", ".join(x for x in (f"line {f['line']}" if f.get("line") else "",
-                                                   f"cell {f['cell']}" if f.get("cell") is not None else "") if x)),
-                          _e(f.get("message", "")), _e(f.get("fix", ""))] for f in items]),
-                 "</details>")
+        page.add(
+            f"<details><summary>{_e(path)} ({len(items)})</summary>",
+            _table(
+                ["severity", "rule", "where", "message", "fix"],
+                [
+                    [
+                        _e(f.get("severity", "")),
+                        _e(f.get("rule", "")),
+                        _e(
+                            ", ".join(
+                                x
+                                for x in (
+                                    f"line {f['line']}" if f.get("line") else "",
+                                    f"cell {f['cell']}" if f.get("cell") is not None else "",
+                                )
+                                if x
+                            )
+                        ),
+                        _e(f.get("message", "")),
+                        _e(f.get("fix", "")),
+                    ]
+                    for f in items
+                ],
+            ),
+            "</details>",
+        )
 
 
 def _certificate(cert: Certificate, page: _Page) -> None:
-    page.add("<h2 id=certificate>Verification certificate</h2>",
-             f'<p><b>Verdict:</b> {_e(cert.verdict)}</p>',
-             _table([], [[f"<b>{_e(what)}</b>", _e(value)] for what, value in cert.facts]),
-             "<h3>Hashes</h3>",
-             _table(["what", "file", "sha256 / id"],
-                    [[_e(h.role), _e(h.name), f'<span class="hash">{_e(h.value or f"({h.note or chr(63)})")}</span>']
-                     for h in cert.hashes]))
+    page.add(
+        "<h2 id=certificate>Verification certificate</h2>",
+        f"<p><b>Verdict:</b> {_e(cert.verdict)}</p>",
+        _table([], [[f"<b>{_e(what)}</b>", _e(value)] for what, value in cert.facts]),
+        "<h3>Hashes</h3>",
+        _table(
+            ["what", "file", "sha256 / id"],
+            [
+                [_e(h.role), _e(h.name), f'<span class="hash">{_e(h.value or f"({h.note or chr(63)})")}</span>']
+                for h in cert.hashes
+            ],
+        ),
+    )
 
 
-def render_html(publication: Publication, facts: Provenance | None = None, *,
-                limit: int = MAX_HTML_BYTES) -> str:
+def render_html(publication: Publication, facts: Provenance | None = None, *, limit: int = MAX_HTML_BYTES) -> str:
     """The page, as text, under ``limit`` bytes (outputs left out first; ValueError if even that is too large)."""
     facts = facts or provenance(publication)
     text = _render(publication, facts, limit, max(0, limit - _RESERVE))
     if len(text.encode("utf-8", "replace")) > limit:  # the tables alone are large: no outputs at all
         text = _render(publication, facts, limit, 0)
     if len(text.encode("utf-8", "replace")) > limit:
-        raise ValueError(f"report.html would be larger than {limit:,} bytes even without notebook outputs "
-                         "(see report.json for the findings and the per-notebook results)")
+        raise ValueError(
+            f"report.html would be larger than {limit:,} bytes even without notebook outputs "
+            "(see report.json for the findings and the per-notebook results)"
+        )
     return text
 
 
@@ -476,11 +570,13 @@ def _render(publication: Publication, facts: Provenance, limit: int, budget: int
     paper = facts.paper
     page = _Page([], _Budget(budget))
     title = paper.title or publication.repo.root.name
-    page.add("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>",
-             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-             '<meta name="referrer" content="no-referrer">',
-             f"<title>paperpack: {_e(title)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>{_e(title)}</h1>")
+    page.add(
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>",
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="referrer" content="no-referrer">',
+        f"<title>paperpack: {_e(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+    )
     if paper.doi:
         page.add(f'<p>DOI: <a href="{_e(doi_url(paper.doi))}">{_e(paper.doi)}</a></p>')
     if paper.authors:
@@ -489,19 +585,25 @@ def _render(publication: Publication, facts: Provenance, limit: int, budget: int
             orcid = f' <a href="{_e(author.orcid)}">ORCID</a>' if author.orcid else ""
             names.append(f"{_e(author.name)}{orcid}")
         page.add(f"<p>Authors: {', '.join(names)}</p>")
-    page.add(f"<p>Commit <code>{_e(facts.commit or 'none (not a git repository)')}</code> — checked by paperpack "
-             f"{_e(facts.paperpack_version)} on {_e(facts.created)}</p>")
-    page.add('<h2 id=verdict>Verdict</h2>',
-             f'<p class="verdict v-{_e(verdict.cls.value)}" id="paper-verdict">{_e(verdict.label())}</p>',
-             f"<p>{_e(verdict.sentence())}</p>")
+    page.add(
+        f"<p>Commit <code>{_e(facts.commit or 'none (not a git repository)')}</code> — checked by paperpack "
+        f"{_e(facts.paperpack_version)} on {_e(facts.created)}</p>"
+    )
+    page.add(
+        "<h2 id=verdict>Verdict</h2>",
+        f'<p class="verdict v-{_e(verdict.cls.value)}" id="paper-verdict">{_e(verdict.label())}</p>',
+        f"<p>{_e(verdict.sentence())}</p>",
+    )
     if verdict.reasons:
         page.add("<ul>" + "".join(f"<li><code>{_e(r.value)}</code></li>" for r in verdict.reasons) + "</ul>")
     if not facts.complete:
         page.add("<p><b>Incomplete:</b> the run was interrupted.</p>")
     _notebooks(facts, publication.repo.root, publication.out_dir, page)
     if page.budget.omitted:
-        page.add(f'<p class="note">{page.budget.omitted} outputs left out to keep this page under '
-                 f"{limit >> 20} MiB: open the executed notebooks (linked above).</p>")
+        page.add(
+            f'<p class="note">{page.budget.omitted} outputs left out to keep this page under '
+            f"{limit >> 20} MiB: open the executed notebooks (linked above).</p>"
+        )
     _environment(facts, page)
     _data(facts, page)
     _findings(publication.report, page)

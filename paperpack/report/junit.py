@@ -18,23 +18,32 @@ The paper-run suite is built from a small typed input, :class:`PaperRun` (and a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from junitparser import Error, Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
 
 from ..checks.findings import Severity
-from .paper import PaperClass
-from ..util.terminal import printable
 from ..util.atomic import write_atomic
+from ..util.terminal import printable
+from .paper import PaperClass
 from .publish import Publication, first_line
 
 if TYPE_CHECKING:
     from ..run.results import NotebookRun
 
-__all__ = ["JUNIT_NAME", "write_junit", "render_junit", "render_runs", "xml_text", "PaperRun", "NotebookCase",
-           "Stopped"]
+__all__ = [
+    "JUNIT_NAME",
+    "write_junit",
+    "render_junit",
+    "render_runs",
+    "xml_text",
+    "PaperRun",
+    "NotebookCase",
+    "Stopped",
+]
 
 JUNIT_NAME = "report.junit.xml"
 #: lines of a diff or traceback kept in a test case, and characters a line (the whole is in report.json)
@@ -54,8 +63,10 @@ def xml_text(text: object, *, newlines: bool = True) -> str:
 def _short(text: str, limit: int = SHORT_LINES) -> list[str]:
     """The first ``limit`` lines of ``text``, each cut at :data:`LINE_CHARS` (an output can be 50 MB)."""
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
-    lines = [line if len(line) <= LINE_CHARS else line[:LINE_CHARS - 1] + "…"
-             for line in text[:(limit + 1) * (LINE_CHARS + 1)].splitlines()[:limit]]
+    lines = [
+        line if len(line) <= LINE_CHARS else line[: LINE_CHARS - 1] + "…"
+        for line in text[: (limit + 1) * (LINE_CHARS + 1)].splitlines()[:limit]
+    ]
     return lines if total <= len(lines) else [*lines, f"… {total - len(lines)} more lines in report.json"]
 
 
@@ -87,16 +98,18 @@ def _validate_suite(publication: Publication) -> TestSuite:
     findings = publication.result.findings.sorted()
     errors = [f for f in findings if f.severity is Severity.ERROR]
     for f in errors:
-        case = TestCase(xml_text(names(f"{f.rule} {f.where}"), newlines=False), classname=f"validate.{f.rule}",
-                        time=0.0)
+        case = TestCase(
+            xml_text(names(f"{f.rule} {f.where}"), newlines=False), classname=f"validate.{f.rule}", time=0.0
+        )
         failure = Failure(xml_text(f.message, newlines=False), type_=f.rule)
         failure.text = xml_text(f"{f.name}: {f.message}\nWhy: {f.why}\nFix: {f.fix}")
         case.result = [failure]
         suite.add_testcase(case)
     if not errors:
         passed = TestCase("no validation errors", classname="validate", time=0.0)
-        passed.system_out = xml_text(f"{publication.result.findings.warnings} warning(s); "
-                                     "`paperpack validate` lists them")
+        passed.system_out = xml_text(
+            f"{publication.result.findings.warnings} warning(s); `paperpack validate` lists them"
+        )
         suite.add_testcase(passed)
     return suite
 
@@ -149,11 +162,16 @@ class PaperRun:
     def of_publication(cls, publication: Publication) -> PaperRun:
         verdict, run = publication.verdict, publication.result.run
         failure = publication.failure
-        return cls(name=f"paper run: {verdict.label()}", cls=verdict.cls.value, label=verdict.label(),
-                   reasons=tuple(r.value for r in verdict.reasons), commit=publication.commit,
-                   notebooks=tuple(NotebookCase.of_run(nb) for nb in run.notebooks) if run is not None else None,
-                   duration=run.duration if run is not None else 0.0,
-                   stopped=Stopped("build-failed", failure, failure) if run is None and failure else None)
+        return cls(
+            name=f"paper run: {verdict.label()}",
+            cls=verdict.cls.value,
+            label=verdict.label(),
+            reasons=tuple(r.value for r in verdict.reasons),
+            commit=publication.commit,
+            notebooks=tuple(NotebookCase.of_run(nb) for nb in run.notebooks) if run is not None else None,
+            duration=run.duration if run is not None else 0.0,
+            stopped=Stopped("build-failed", failure, failure) if run is None and failure else None,
+        )
 
 
 def _differs(nb: NotebookCase) -> Failure:
@@ -173,13 +191,16 @@ def _failed(nb: NotebookCase) -> Error:
     error = nb.error or {}
     cause = error.get("cause") or {}
     ename = str(error.get("ename") or "") or nb.status
-    error_element = Error(xml_text(first_line(nb.message or ename, 300), newlines=False),
-                          type_=xml_text(ename, newlines=False))
+    error_element = Error(
+        xml_text(first_line(nb.message or ename, 300), newlines=False), type_=xml_text(ename, newlines=False)
+    )
     if not error:  # a batch's notebook line: the message is all there is (the rest is in ID/report.json)
         error_element.text = xml_text("\n".join(_short(nb.message or ename)))
         return error_element
-    lines = [f"where: {error.get('where') or 'cell ' + str(error.get('cell'))}",
-             *_short(f"exception: {ename}: {error.get('evalue') or ''}".rstrip(": "), 10)]
+    lines = [
+        f"where: {error.get('where') or 'cell ' + str(error.get('cell'))}",
+        *_short(f"exception: {ename}: {error.get('evalue') or ''}".rstrip(": "), 10),
+    ]
     if cause:
         lines += [f"cause: {cause.get('message', '')}", f"fix: {cause.get('fix', '')}"]
     traceback = [str(line) for line in error.get("traceback") or []]
@@ -190,8 +211,9 @@ def _failed(nb: NotebookCase) -> Error:
 
 
 def _notebook_case(nb: NotebookCase, name: str, classname: str) -> TestCase:
-    case = TestCase(xml_text(name, newlines=False), classname=xml_text(classname, newlines=False),
-                    time=round(nb.duration or 0.0, 3))
+    case = TestCase(
+        xml_text(name, newlines=False), classname=xml_text(classname, newlines=False), time=round(nb.duration or 0.0, 3)
+    )
     if nb.verdict == "differs":
         case.result = [_differs(nb)]
     elif nb.verdict == "failed":
@@ -206,7 +228,9 @@ def _notebook_case(nb: NotebookCase, name: str, classname: str) -> TestCase:
 
 def _stopped_case(stopped: Stopped, name: str, classname: str) -> TestCase:
     case = TestCase(name, classname=xml_text(classname, newlines=False), time=0.0)
-    error = Error(xml_text(first_line(stopped.message, 300), newlines=False), type_=xml_text(stopped.type, newlines=False))
+    error = Error(
+        xml_text(first_line(stopped.message, 300), newlines=False), type_=xml_text(stopped.type, newlines=False)
+    )
     error.text = xml_text(stopped.detail or stopped.message)
     case.result = [error]
     return case
@@ -214,13 +238,19 @@ def _stopped_case(stopped: Stopped, name: str, classname: str) -> TestCase:
 
 def _run_suite(run: PaperRun) -> TestSuite:
     suite = TestSuite(xml_text(run.name, newlines=False))
-    for name, value in {"paper.class": run.cls, "paper.label": run.label, "paper.reasons": " ".join(run.reasons),
-                        **({"commit": run.commit} if run.commit else {}), **run.properties}.items():
+    for name, value in {
+        "paper.class": run.cls,
+        "paper.label": run.label,
+        "paper.reasons": " ".join(run.reasons),
+        **({"commit": run.commit} if run.commit else {}),
+        **run.properties,
+    }.items():
         suite.add_property(name, xml_text(value, newlines=False))
     names = _Names()
     if run.verdict_case and run.stopped is None:
-        case = TestCase(names("verdict"), classname=xml_text(run.classname, newlines=False),
-                        time=round(run.duration, 3))
+        case = TestCase(
+            names("verdict"), classname=xml_text(run.classname, newlines=False), time=round(run.duration, 3)
+        )
         if not PaperClass(run.cls).passed:
             failure = Failure(xml_text(run.label, newlines=False), type_=run.cls)
             failure.text = xml_text(f"{run.label} ({', '.join(run.reasons) or 'no reason'})")

@@ -16,8 +16,9 @@ import enum
 import json
 import logging
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from . import REPORT_VERSION
 
@@ -77,15 +78,18 @@ def _tracked(path: Path, root: Path) -> bool:
     except ValueError:
         return False
     try:
-        done = subprocess.run(["git", "-C", str(root), "ls-files", "--error-unmatch", "--", rel.as_posix()],
-                              capture_output=True, timeout=10, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "--error-unmatch", "--", rel.as_posix()],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
 
 
-def merge_reports(previous: dict[str, Any] | None, current: dict[str, Any],
-                  made: Iterable[Section]) -> dict[str, Any]:
+def merge_reports(previous: dict[str, Any] | None, current: dict[str, Any], made: Iterable[Section]) -> dict[str, Any]:
     """``current`` (this command's report) with the sections it did not ``made`` taken from ``previous``.
 
     ``previous`` counts only for the same commit (``repository.commit``); otherwise every
@@ -107,8 +111,9 @@ def merge_reports(previous: dict[str, Any] | None, current: dict[str, Any],
         if not _has(previous, section):
             continue
         if not same_state:
-            dropped[section.value] = (f"the earlier report was for commit {old_commit or '(none)'}, "
-                                      f"this one is for {new_commit or '(none)'}")
+            dropped[section.value] = (
+                f"the earlier report was for commit {old_commit or '(none)'}, this one is for {new_commit or '(none)'}"
+            )
             continue
         reason = _stale(section, previous, current, made)
         if reason:
@@ -120,8 +125,13 @@ def merge_reports(previous: dict[str, Any] | None, current: dict[str, Any],
     previous_dropped = previous.get("dropped") if same_state else None
     if isinstance(previous_dropped, dict):  # still true of sections nobody made again
         for name, reason in previous_dropped.items():
-            if isinstance(name, str) and isinstance(reason, str) and name not in dropped \
-                    and name in {s.value for s in Section} and Section(name) not in made:
+            if (
+                isinstance(name, str)
+                and isinstance(reason, str)
+                and name not in dropped
+                and name in {s.value for s in Section}
+                and Section(name) not in made
+            ):
                 dropped[name] = reason
     run = merged.get("run")
     if Section.RUN not in made and isinstance(run, dict) and run.get("complete") is False:
@@ -148,5 +158,7 @@ def _stale(section: Section, previous: dict[str, Any], current: dict[str, Any], 
     if built and ran_in == built:
         return ""
     where = f"in the image {ran_in}" if ran_in else f"with the {run.get('engine', 'local')} engine, without an image"
-    return (f"the earlier run (created {previous.get('created', '?')}) ran {where}; this build made "
-            f"{built or 'no image'}: run `paperpack run` for a result of this state")
+    return (
+        f"the earlier run (created {previous.get('created', '?')}) ran {where}; this build made "
+        f"{built or 'no image'}: run `paperpack run` for a result of this state"
+    )

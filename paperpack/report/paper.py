@@ -18,8 +18,10 @@ typed run result by :func:`paper_verdict`.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
+
 from ..notebook.verdicts import Word
 
 if TYPE_CHECKING:
@@ -89,18 +91,28 @@ _MINOR = frozenset({"same-with-warnings", "reproduces-error"})
 _NOT_SAME = frozenset({"differs", "failed"})
 
 #: the runner's status → the reason (for notebooks that stopped without a diagnosed cause)
-_STATUS_REASONS = {"timeout": Reason.TIMEOUT, "oom": Reason.OUT_OF_MEMORY, "dead-kernel": Reason.KERNEL_DIED,
-                   "pids-limit": Reason.PROCESS_LIMIT, "no-kernel": Reason.MISSING_KERNEL,
-                   "interrupted": Reason.INTERRUPTED}
+_STATUS_REASONS = {
+    "timeout": Reason.TIMEOUT,
+    "oom": Reason.OUT_OF_MEMORY,
+    "dead-kernel": Reason.KERNEL_DIED,
+    "pids-limit": Reason.PROCESS_LIMIT,
+    "no-kernel": Reason.MISSING_KERNEL,
+    "interrupted": Reason.INTERRUPTED,
+}
 
 #: a diagnosed cause's id (paperpack.run.causes) → the reason
-_CAUSE_REASONS = {"no-network": Reason.NEEDS_NETWORK, "network-wait": Reason.NEEDS_NETWORK,
-                  "missing-upstream-output": Reason.MISSING_UPSTREAM_OUTPUT,
-                  "empty-input-glob": Reason.MISSING_DATA, "unreadable-file": Reason.MISSING_DATA,
-                  "numpy-abi": Reason.BINARY_INCOMPATIBILITY, "missing-kernel": Reason.MISSING_KERNEL,
-                  "chdir-local-import": Reason.MISSING_MODULE,
-                  "environment-translation": Reason.ENVIRONMENT,
-                  "reproduces-committed-error": Reason.REPRODUCES_COMMITTED_ERROR}
+_CAUSE_REASONS = {
+    "no-network": Reason.NEEDS_NETWORK,
+    "network-wait": Reason.NEEDS_NETWORK,
+    "missing-upstream-output": Reason.MISSING_UPSTREAM_OUTPUT,
+    "empty-input-glob": Reason.MISSING_DATA,
+    "unreadable-file": Reason.MISSING_DATA,
+    "numpy-abi": Reason.BINARY_INCOMPATIBILITY,
+    "missing-kernel": Reason.MISSING_KERNEL,
+    "chdir-local-import": Reason.MISSING_MODULE,
+    "environment-translation": Reason.ENVIRONMENT,
+    "reproduces-committed-error": Reason.REPRODUCES_COMMITTED_ERROR,
+}
 
 _MISSING_DATA_ERRORS = frozenset({"FileNotFoundError", "IsADirectoryError", "EmptyDataError"})
 _MISSING_MODULE_ERRORS = frozenset({"ModuleNotFoundError", "ImportError"})
@@ -132,12 +144,17 @@ class PaperVerdict:
         if self.cls is PaperClass.NOT_RUN:
             return f"{self.cls.words}{why}"
         noun = "notebook" if self.considered == 1 else "notebooks"
-        return (f"{self.cls.words}: {self.reproduced} of {self.considered} {noun} gave the committed results"
-                f"{why}")
+        return f"{self.cls.words}: {self.reproduced} of {self.considered} {noun} gave the committed results{why}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"class": self.cls.value, "label": self.label(), "reasons": [r.value for r in self.reasons],
-                "reproduced": self.reproduced, "considered": self.considered, "counts": dict(self.counts)}
+        return {
+            "class": self.cls.value,
+            "label": self.label(),
+            "reasons": [r.value for r in self.reasons],
+            "reproduced": self.reproduced,
+            "considered": self.considered,
+            "counts": dict(self.counts),
+        }
 
 
 def notebook_reasons(nb: NotebookRun) -> list[Reason]:
@@ -170,9 +187,13 @@ def _difference_reasons(nb: NotebookRun) -> list[Reason]:
     found: list[Reason] = []
     for difference in (nb.comparison or {}).get("differences") or []:
         text = str(difference.get("reason", ""))
-        reason = (Reason.DIFFERS_IN_IMAGES if "looks different" in text
-                  else Reason.DIFFERS_IN_KIND if "not of the same kinds" in text
-                  else Reason.DIFFERS_IN_TEXT)
+        reason = (
+            Reason.DIFFERS_IN_IMAGES
+            if "looks different" in text
+            else Reason.DIFFERS_IN_KIND
+            if "not of the same kinds" in text
+            else Reason.DIFFERS_IN_TEXT
+        )
         if reason not in found:
             found.append(reason)
     return found or [Reason.DIFFERS_IN_TEXT]
@@ -232,6 +253,7 @@ def paper_verdict(run: RunResult | None, *, build_failed: bool = False) -> Paper
     if run.dated is not None and run.dated.paper_class and not cls.passed:
         dated = run.dated.result
         fixed = sum(str(nb.verdict) in _SAME or str(nb.verdict) in _MINOR for nb in dated.notebooks) if dated else 0
-        return PaperVerdict(PaperClass.DATED_DEPENDENCIES, _ranked(reasons), max(reproduced, fixed),
-                            len(considered), counts)
+        return PaperVerdict(
+            PaperClass.DATED_DEPENDENCIES, _ranked(reasons), max(reproduced, fixed), len(considered), counts
+        )
     return PaperVerdict(cls, _ranked(reasons), reproduced, len(considered), counts)

@@ -31,8 +31,21 @@ if TYPE_CHECKING:
     from ..run.results import NotebookRun
     from .publish import Publication
 
-__all__ = ["Author", "Paper", "HashedFile", "DataFile", "NotebookRecord", "Image", "Provenance", "provenance",
-           "paper_of", "sha256_of", "doi_url", "ORCID_URL", "DOI_URL"]
+__all__ = [
+    "Author",
+    "Paper",
+    "HashedFile",
+    "DataFile",
+    "NotebookRecord",
+    "Image",
+    "Provenance",
+    "provenance",
+    "paper_of",
+    "sha256_of",
+    "doi_url",
+    "ORCID_URL",
+    "DOI_URL",
+]
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +194,7 @@ def sha256_of(base: Path, rel: str) -> HashedFile:
 
 def paper_of(repo: Repo) -> Paper:
     """Title, DOI, authors and license: paperpack.yml first, then CITATION.cff, then .zenodo.json."""
-    from ..checks.metadata import (_cff_people, _manifest_people, _zenodo_people, read_citation,
-                                   read_zenodo)
+    from ..checks.metadata import _cff_people, _manifest_people, _zenodo_people, read_citation, read_zenodo
     from ..doi.syntax import normalize_doi
 
     cff, _ = read_citation(repo)
@@ -193,11 +205,23 @@ def paper_of(repo: Repo) -> Paper:
     m_paper = manifest.section("paper") if manifest is not None else {}
     pref = cff.get("preferred-citation")
     pref = pref if isinstance(pref, dict) else {}
-    sources = [name for name, there in ((manifest.path.name if manifest and manifest.path else "", manifest),
-                                        ("CITATION.cff", cff), (".zenodo.json", zen)) if there and name]
+    sources = [
+        name
+        for name, there in (
+            (manifest.path.name if manifest and manifest.path else "", manifest),
+            ("CITATION.cff", cff),
+            (".zenodo.json", zen),
+        )
+        if there and name
+    ]
 
-    title = _first(manifest.get("title") if manifest else None, m_paper.get("title"), cff.get("title"),
-                   pref.get("title"), zen.get("title"))
+    title = _first(
+        manifest.get("title") if manifest else None,
+        m_paper.get("title"),
+        cff.get("title"),
+        pref.get("title"),
+        zen.get("title"),
+    )
     doi = _first(m_paper.get("doi"), pref.get("doi"), cff.get("doi"), zen.get("doi"))
     if doi and normalize_doi(doi):
         doi = _DOI_PREFIX.sub("", doi.strip())  # as written (normalize_doi lower-cases it), without doi: or URL
@@ -212,12 +236,15 @@ def paper_of(repo: Repo) -> Paper:
         author = Author.of(person.name, person.orcid)
         if author not in authors:
             authors.append(author)
-    license_ = _first(manifest.get("license") if manifest else None, cff.get("license"),
-                      (zen.get("license") or {}).get("id") if isinstance(zen.get("license"), dict)
-                      else zen.get("license"))
+    license_ = _first(
+        manifest.get("license") if manifest else None,
+        cff.get("license"),
+        (zen.get("license") or {}).get("id") if isinstance(zen.get("license"), dict) else zen.get("license"),
+    )
     if license_ is None:
-        license_ = next((f for f in repo.files if "/" not in f and f.upper().startswith(("LICENSE", "LICENCE",
-                                                                                        "COPYING"))), None)
+        license_ = next(
+            (f for f in repo.files if "/" not in f and f.upper().startswith(("LICENSE", "LICENCE", "COPYING"))), None
+        )
     return Paper(title, doi, tuple(authors), license_, tuple(sources))
 
 
@@ -240,8 +267,14 @@ def _image(publication: Publication) -> Image | None:
     if isinstance(build, dict) and build.get("image") and (run_image is None or build.get("image") == run_image):
         labels = build.get("labels")
         labels = labels if isinstance(labels, dict) else {}
-        return Image(str(build["image"]), build.get("image_id"), {str(k): str(v) for k, v in labels.items()},
-                     build.get("mode"), build.get("python_version"), bool(build.get("reused")))
+        return Image(
+            str(build["image"]),
+            build.get("image_id"),
+            {str(k): str(v) for k, v in labels.items()},
+            build.get("mode"),
+            build.get("python_version"),
+            bool(build.get("reused")),
+        )
     if run_image:
         return Image(run_image)
     return None
@@ -265,19 +298,32 @@ def _data(publication: Publication) -> tuple[DataFile, ...]:
             local = local_result(repo, store, item)
         except (PaperpackError, OSError) as exc:
             hashed = sha256_of(repo.root, item.path)
-            out.append(DataFile(HashedFile(item.path, hashed.sha256, hashed.size, note=str(exc)), item.doi,
-                                item.url, item.sha256, "in-repo"))
+            out.append(
+                DataFile(
+                    HashedFile(item.path, hashed.sha256, hashed.size, note=str(exc)),
+                    item.doi,
+                    item.url,
+                    item.sha256,
+                    "in-repo",
+                )
+            )
             continue
         if local is None:
-            out.append(DataFile(HashedFile(item.path, note="not fetched"), item.doi, item.url, item.sha256,
-                                "missing"))
+            out.append(DataFile(HashedFile(item.path, note="not fetched"), item.doi, item.url, item.sha256, "missing"))
         elif local.state == "in-repo":
             out.append(DataFile(sha256_of(repo.root, item.path), item.doi, item.url, item.sha256, "in-repo"))
         else:
             source = local.source
             hashed = sha256_of(source.parent, source.name) if source is not None else HashedFile(item.path)
-            out.append(DataFile(HashedFile(item.path, hashed.sha256 or local.sha256, hashed.size, hashed.note),
-                                item.doi, item.url, item.sha256, "cached"))
+            out.append(
+                DataFile(
+                    HashedFile(item.path, hashed.sha256 or local.sha256, hashed.size, hashed.note),
+                    item.doi,
+                    item.url,
+                    item.sha256,
+                    "cached",
+                )
+            )
     return tuple(out)
 
 
@@ -294,7 +340,7 @@ def provenance(publication: Publication) -> Provenance:
     result, repo = publication.result, publication.repo
     run = result.run
     notebooks = []
-    for nb in (run.notebooks if run is not None else []):
+    for nb in run.notebooks if run is not None else []:
         executed = sha256_of(publication.out_dir, nb.executed) if nb.executed else None
         notebooks.append(NotebookRecord(nb, sha256_of(repo.root, nb.path), executed))
     engine = run.engine if run is not None else (result.engine.name if result.engine is not None else None)
@@ -305,9 +351,17 @@ def provenance(publication: Publication) -> Provenance:
     else:
         network = "no notebook ran"
     return Provenance(
-        paper=paper_of(repo), commit=publication.commit,
+        paper=paper_of(repo),
+        commit=publication.commit,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        paperpack_version=__version__, engine=engine, isolation=run.isolation if run is not None else "",
-        network=network, limits=dict(run.limits) if run is not None else {}, image=_image(publication),
-        notebooks=tuple(notebooks), data=_data(publication), environment=_environment(repo),
-        complete=result.complete)
+        paperpack_version=__version__,
+        engine=engine,
+        isolation=run.isolation if run is not None else "",
+        network=network,
+        limits=dict(run.limits) if run is not None else {},
+        image=_image(publication),
+        notebooks=tuple(notebooks),
+        data=_data(publication),
+        environment=_environment(repo),
+        complete=result.complete,
+    )

@@ -12,17 +12,18 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from ..errors import PaperpackError
 from ..checks.findings import Finding
+from ..errors import PaperpackError
 from ..util.terminal import printable
+from .badge import write_status_badges
 from .certificate import write_certificate
 from .crate import write_crate
 from .html import write_html
-from .badge import write_status_badges
 from .paper import PaperVerdict
 
 if TYPE_CHECKING:
@@ -101,11 +102,13 @@ class Published:
 
 def _lazy(module: str, name: str) -> Writer:
     """A writer imported when it first writes: ``import paperpack`` does not import junitparser and the rest."""
+
     def write(publication: Publication) -> list[Path]:
         import importlib
 
         writer: Writer = getattr(importlib.import_module(module, __package__), name)
         return writer(publication)
+
     return write
 
 
@@ -125,7 +128,7 @@ WRITERS: list[tuple[str, Writer]] = [
 def publish(publication: Publication, writers: list[tuple[str, Writer]] | None = None) -> Published:
     """Run every writer; one that fails (bad output, a bug) is recorded and the others still run."""
     done = Published()
-    for name, writer in (WRITERS if writers is None else writers):
+    for name, writer in WRITERS if writers is None else writers:
         try:
             done.written.extend(writer(publication))
         except (PaperpackError, OSError, ValueError) as exc:
@@ -173,11 +176,11 @@ def cell_lines(text: str) -> list[int]:
 def one_line(text: object, limit: int = 200) -> str:
     """``text`` (untrusted) on one line: control characters shown as escapes, cut at ``limit`` characters."""
     line = printable(str(text)[:limit], newlines=False)  # cut first: an output can be 50 MB
-    return line if len(line) <= limit and len(str(text)) <= limit else line[:limit - 1] + "…"
+    return line if len(line) <= limit and len(str(text)) <= limit else line[: limit - 1] + "…"
 
 
 def first_line(text: object, limit: int = 200) -> str:
     """The first non-empty line of ``text`` (untrusted), made printable and cut at ``limit`` characters."""
-    head = str(text)[:1 << 16]
+    head = str(text)[: 1 << 16]
     lines = (line for line in head.splitlines() if line.strip())
     return one_line(next(lines, ""), limit)

@@ -52,8 +52,9 @@ def _result(finding: Finding, index: int, line: int | None) -> dict[str, Any]:
         "level": _LEVEL[finding.severity],
         "message": {"text": f"{text}\nFix: {finding.fix}"},
     }
-    location: dict[str, Any] = {"physicalLocation": {
-        "artifactLocation": {"uri": finding.path or ".", "uriBaseId": SRCROOT}}}
+    location: dict[str, Any] = {
+        "physicalLocation": {"artifactLocation": {"uri": finding.path or ".", "uriBaseId": SRCROOT}}
+    }
     if line is not None and line >= 1:
         location["physicalLocation"]["region"] = {"startLine": line}
     out["locations"] = [location]
@@ -80,8 +81,14 @@ def render_sarif(publication: Publication) -> dict[str, Any]:
             known.add(f.rule)
     index = {rule.id: i for i, rule in enumerate(catalogue)}
     run: dict[str, Any] = {
-        "tool": {"driver": {"name": "paperpack", "version": __version__, "informationUri": PROJECT_URL,
-                            "rules": [_rule(rule, _one(fixes.get(rule.id))) for rule in catalogue]}},
+        "tool": {
+            "driver": {
+                "name": "paperpack",
+                "version": __version__,
+                "informationUri": PROJECT_URL,
+                "rules": [_rule(rule, _one(fixes.get(rule.id))) for rule in catalogue],
+            }
+        },
         "originalUriBaseIds": {SRCROOT: {"description": {"text": "the root of the paper's repository"}}},
         "results": [_result(f, index[f.rule], publication.line_of(f)) for f in findings],
         "columnKind": "unicodeCodePoints",

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..checks.findings import Finding, Severity
-from ..util.terminal import printable
 from ..util.atomic import write_atomic
+from ..util.terminal import printable
 from .publish import Publication, first_line, one_line
 
 if TYPE_CHECKING:
@@ -60,11 +60,11 @@ def fenced(text: str, info: str = "") -> str:
     """``text`` (untrusted) as a fenced code block it cannot close: the fence is longer than any run of
     backticks in it. Control characters are shown as escapes; lines and line length are capped."""
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
-    head = text[:(CELL_LINES + 1) * (LINE_CHARS + 1)]  # enough for what is kept: an output can be 50 MB
+    head = text[: (CELL_LINES + 1) * (LINE_CHARS + 1)]  # enough for what is kept: an output can be 50 MB
     lines = printable(head).splitlines()[:CELL_LINES]
     if total > len(lines):
         lines.append(f"… {total - len(lines)} more lines in report.html")
-    lines = [line if len(line) <= LINE_CHARS else line[:LINE_CHARS - 1] + "…" for line in lines]
+    lines = [line if len(line) <= LINE_CHARS else line[: LINE_CHARS - 1] + "…" for line in lines]
     body = "\n".join(lines)
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
@@ -131,8 +131,10 @@ def _notebooks(publication: Publication, document: _Document) -> None:
         return
     document.add("### Notebooks\n\n| notebook | verdict | time | message |\n|---|---|---|---|\n")
     for shown, nb in enumerate(run.notebooks):
-        row = (f"| {md_text(nb.path)} | {md_text(nb.verdict)} | {_duration(nb.duration)} | "
-               f"{md_text(first_line(nb.message or ''), 200)} |\n")
+        row = (
+            f"| {md_text(nb.path)} | {md_text(nb.verdict)} | {_duration(nb.duration)} | "
+            f"{md_text(first_line(nb.message or ''), 200)} |\n"
+        )
         if not document.add(row):
             _more(document, len(run.notebooks) - shown, "notebooks")
             return
@@ -174,8 +176,10 @@ def _finding_row(f: Finding) -> str:
 
 
 def _findings(publication: Publication, document: _Document) -> None:
-    findings = sorted((f for f in publication.result.findings if f.severity is not Severity.INFO),
-                      key=lambda f: (f.severity.rank, *f.sort_key()))
+    findings = sorted(
+        (f for f in publication.result.findings if f.severity is not Severity.INFO),
+        key=lambda f: (f.severity.rank, *f.sort_key()),
+    )
     if not findings:
         return
     document.add("### Findings\n\n| severity | rule | where | message |\n|---|---|---|---|\n")

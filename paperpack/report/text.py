@@ -18,8 +18,7 @@ __all__ = ["render_text", "make_console", "make_text_console", "PlainConsole", "
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-def make_console(stream: IO[str] | None = None, *, color: bool | str | None = None,
-                 soft_wrap: bool = True) -> Console:
+def make_console(stream: IO[str] | None = None, *, color: bool | str | None = None, soft_wrap: bool = True) -> Console:
     """A console that colours only when writing to a terminal, unless forced.
 
     ``color`` is the command line's ``auto``/``always``/``never`` (or ``None``/``True``/``False``).
@@ -48,8 +47,10 @@ def escape(text: str) -> str:
     A bracket that would open a tag gets a backslash, and the backslashes before it are doubled;
     a lone trailing backslash is doubled. tests/test_cli_flags.py checks it against rich.
     """
+
     def one(match: re.Match[str]) -> str:
         return match.group(1) * 2 + "\\[" + match.group(2) + "]"
+
     text = _TAG.sub(one, text)
     trailing = len(text) - len(text.rstrip("\\"))
     return text + "\\" if trailing == 1 else text
@@ -72,6 +73,7 @@ class PlainConsole:
         def one(match: re.Match[str]) -> str:
             pairs, escaped = divmod(len(match.group(1)), 2)  # each pair of backslashes is one backslash
             return "\\" * pairs + (f"[{match.group(2)}]" if escaped else "")
+
         return _TAG.sub(one, markup)
 
     def print(self, *objects: Any) -> None:
@@ -107,8 +109,9 @@ def _line(f: Finding) -> str:
     return out
 
 
-def render_text(report: Report, console: Printer, *, strict: bool = False, verbose: bool = False,
-                quiet: bool = False) -> None:
+def render_text(
+    report: Report, console: Printer, *, strict: bool = False, verbose: bool = False, quiet: bool = False
+) -> None:
     """Findings grouped by file, then the verdict; ``quiet``: only the errors and the verdict."""
     if quiet:
         errors = [f for f in report.findings.sorted() if f.severity is Severity.ERROR]

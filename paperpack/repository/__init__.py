@@ -1,2 +1,1 @@
-"""A paper repository on disk: its files (read without leaving it) and its manifest.
-"""
+"""A paper repository on disk: its files (read without leaving it) and its manifest."""

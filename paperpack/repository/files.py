@@ -43,14 +43,21 @@ class RepoPath:
 
 
 def _refuse(rel: str, why: str, link: str | None = None) -> EnvironmentFileError:
-    return EnvironmentFileError(f"{rel}: {why}; paperpack reads environment files only from inside the repository",
-                                hint=_FIX, path=rel, link=link)
+    return EnvironmentFileError(
+        f"{rel}: {why}; paperpack reads environment files only from inside the repository",
+        hint=_FIX,
+        path=rel,
+        link=link,
+    )
 
 
 def _not_regular(rel: str, kind: int) -> EnvironmentFileError:
     what = "a folder" if kind == stat.S_IFDIR else "not a regular file (a pipe, socket or device)"
-    return EnvironmentFileError(f"{rel} is {what}; an environment file must be a regular file",
-                                hint=f"make {rel} a plain text file committed in the repository", path=rel)
+    return EnvironmentFileError(
+        f"{rel} is {what}; an environment file must be a regular file",
+        hint=f"make {rel} a plain text file committed in the repository",
+        path=rel,
+    )
 
 
 def resolve_repo_path(root: Path, rel: str) -> RepoPath:
@@ -72,8 +79,13 @@ def resolve_repo_path(root: Path, rel: str) -> RepoPath:
             continue
         if name == "..":
             if not done:
-                raise _refuse(rel, f"is a symbolic link to {last_target}, outside the repository" if links
-                              else "leads above the repository root", last_target or None)
+                raise _refuse(
+                    rel,
+                    f"is a symbolic link to {last_target}, outside the repository"
+                    if links
+                    else "leads above the repository root",
+                    last_target or None,
+                )
             done.pop()
             continue
         here = root.joinpath(*done, name)
@@ -81,8 +93,9 @@ def resolve_repo_path(root: Path, rel: str) -> RepoPath:
             st = os.lstat(here)
         except FileNotFoundError:
             if links:
-                raise _refuse(rel, f"follows a symbolic link to {'/'.join(done + [name])}, which does not exist",
-                              last_target) from None
+                raise _refuse(
+                    rel, f"follows a symbolic link to {'/'.join(done + [name])}, which does not exist", last_target
+                ) from None
             raise
         except NotADirectoryError:
             raise FileNotFoundError(rel) from None
@@ -132,8 +145,11 @@ def read_repo_bytes(root: Path, rel: str, *, limit: int = MAX_ENV_BYTES) -> byte
             raise _not_regular(rel, stat.S_IFMT(st.st_mode))
         data = fh.read(limit + 1)
     if len(data) > limit:
-        raise EnvironmentFileError(f"{rel} is larger than {limit // 1024} KiB; that is not an environment file",
-                                   hint=f"keep {rel} to the declarations repo2docker reads", path=rel)
+        raise EnvironmentFileError(
+            f"{rel} is larger than {limit // 1024} KiB; that is not an environment file",
+            hint=f"keep {rel} to the declarations repo2docker reads",
+            path=rel,
+        )
     return data
 
 

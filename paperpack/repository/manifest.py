@@ -11,9 +11,10 @@ from __future__ import annotations
 import difflib
 import enum
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ManifestError
 from ..util.schemas import load_schema, validator_for
@@ -115,8 +116,9 @@ class Manifest:
     @property
     def binder(self) -> BinderSettings:
         section = self.section("binder")
-        return BinderSettings(**{k: str(v) for k, v in section.items()
-                                 if k in BinderSettings.__dataclass_fields__ and v is not None})
+        return BinderSettings(
+            **{k: str(v) for k, v in section.items() if k in BinderSettings.__dataclass_fields__ and v is not None}
+        )
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name) or {}
@@ -185,8 +187,14 @@ def yaml_line(node: Any, key: str | int) -> int | None:
 def _error(name: str, line: int | None, where: str, message: str, hint: str, path: Path | None) -> ManifestError:
     """A :class:`ManifestError` reading ``name:line: where: message``, with ``line``, ``where`` and ``problems`` attributes."""
     head = f"{name}:{line}" if line else name
-    return ManifestError(f"{head}: {where + ': ' if where else ''}{message}", hint=hint, path=path,
-                         line=line, where=where, problems=[ManifestProblem(line, where, message, hint)])
+    return ManifestError(
+        f"{head}: {where + ': ' if where else ''}{message}",
+        hint=hint,
+        path=path,
+        line=line,
+        where=where,
+        problems=[ManifestProblem(line, where, message, hint)],
+    )
 
 
 def parse_manifest(text: str, *, path: Path | None = None, root: Path | None = None) -> Manifest:
@@ -205,15 +213,26 @@ def parse_manifest(text: str, *, path: Path | None = None, root: Path | None = N
         doc = yaml.load(text)
     except YAMLError as exc:
         problem, line = yaml_problem(exc)
-        raise _error(name, line, "", f"YAML syntax error: {problem}",
-                     "fix the YAML syntax (indentation with spaces, a space after each colon, quotes around "
-                     "values with ':' or '#')", path) from None
+        raise _error(
+            name,
+            line,
+            "",
+            f"YAML syntax error: {problem}",
+            "fix the YAML syntax (indentation with spaces, a space after each colon, quotes around "
+            "values with ':' or '#')",
+            path,
+        ) from None
     if doc is None:
         doc = CommentedMap()
     if not isinstance(doc, dict):
-        raise _error(name, 1, "", "the manifest must be a mapping of keys (version, title, notebooks, …), "
-                     f"found {_a(_kind(_to_plain(doc)))}",
-                     "start from `paperpack init`, which writes a manifest inferred from the repository", path)
+        raise _error(
+            name,
+            1,
+            "",
+            f"the manifest must be a mapping of keys (version, title, notebooks, …), found {_a(_kind(_to_plain(doc)))}",
+            "start from `paperpack init`, which writes a manifest inferred from the repository",
+            path,
+        )
     lines: dict[tuple[str | int, ...], int] = {}
     _collect_lines(doc, (), lines)
     plain = _to_plain(doc)
@@ -257,8 +276,11 @@ def run_limit(name: str, text: str) -> int | float | str:
 
 def _iter_patterns(manifest: Manifest) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     sections: list[tuple[tuple[str | int, ...], Any]] = [(("compare",), manifest.data.get("compare"))]
-    sections += [(("notebooks", i, "compare"), nb.get("compare"))
-                 for i, nb in _items(manifest.data.get("notebooks")) if isinstance(nb, dict)]
+    sections += [
+        (("notebooks", i, "compare"), nb.get("compare"))
+        for i, nb in _items(manifest.data.get("notebooks"))
+        if isinstance(nb, dict)
+    ]
     for where, section in sections:  # the document may not follow the schema: wrong types are skipped
         if isinstance(section, dict):
             for j, pattern in _items(section.get("ignore_patterns")):
@@ -273,10 +295,15 @@ def _pattern_problems(manifest: Manifest) -> list[ManifestProblem]:
         try:
             re.compile(str(pattern))
         except re.error as exc:
-            out.append(ManifestProblem(manifest.line_of(*where) or 1, _dotted(where),
-                                       f"{pattern!r} is not a valid regular expression: {exc}",
-                                       "fix the pattern (Python `re` syntax; escape literal brackets and dots "
-                                       "with \\, quote the YAML value with single quotes)"))
+            out.append(
+                ManifestProblem(
+                    manifest.line_of(*where) or 1,
+                    _dotted(where),
+                    f"{pattern!r} is not a valid regular expression: {exc}",
+                    "fix the pattern (Python `re` syntax; escape literal brackets and dots "
+                    "with \\, quote the YAML value with single quotes)",
+                )
+            )
     return out
 
 
@@ -391,8 +418,10 @@ def _schema_problems(manifest: Manifest) -> list[ManifestProblem]:
     if not errors:
         return []
     first = _best_error(errors)
-    rest = sorted((e for e in errors if e is not first and list(e.absolute_path) != list(first.absolute_path)),
-                  key=lambda e: _locate(e, manifest)[1])
+    rest = sorted(
+        (e for e in errors if e is not first and list(e.absolute_path) != list(first.absolute_path)),
+        key=lambda e: _locate(e, manifest)[1],
+    )
     problems = []
     for error in [first] + rest:
         error = _best_error([error]) if error is not first else error
@@ -405,7 +434,7 @@ def _schema_problems(manifest: Manifest) -> list[ManifestProblem]:
 def _combined(name: str, path: Path | None, problems: list[ManifestProblem]) -> ManifestError:
     """One error for every problem: the first in full, up to :data:`MAX_MORE` more as lines under it."""
     head = problems[0]
-    extra = "".join(f"\n  also line {p.line}: {p.where}: {p.message}" for p in problems[1:MAX_MORE + 1])
+    extra = "".join(f"\n  also line {p.line}: {p.where}: {p.message}" for p in problems[1 : MAX_MORE + 1])
     if len(problems) > MAX_MORE + 1:
         extra += f"\n  and {len(problems) - MAX_MORE - 1} more"
     exc = _error(name, head.line, head.where, head.message + extra, head.hint, path)
@@ -454,8 +483,11 @@ def _explain(error: jsonschema.ValidationError, manifest: Manifest) -> tuple[str
         return f"needs at least one of {listed}", f"add {listed}"
     if error.validator == "oneOf" and all(e.validator == "type" for e in error.context):
         kinds = [e.validator_value for e in error.context]
-        return (f"expected {' or '.join(_a(k) for k in kinds)}, found {_a(_kind(error.instance))} "
-                f"({_short(error.instance)})", schema.get("description") or f"write {_a(kinds[0])}")
+        return (
+            f"expected {' or '.join(_a(k) for k in kinds)}, found {_a(_kind(error.instance))} "
+            f"({_short(error.instance)})",
+            schema.get("description") or f"write {_a(kinds[0])}",
+        )
     if error.validator == "type":
         expected = error.validator_value
         if expected == "string" and (unquoted := _unquoted_number(error.instance)):
@@ -477,12 +509,15 @@ def _explain(error: jsonschema.ValidationError, manifest: Manifest) -> tuple[str
     if error.validator == "pattern":
         form = _FORMS.get(key) or schema.get("description") or f"text matching {error.validator_value}"
         return f"{_short(error.instance)} is not {form}" if key in _FORMS else (
-            f"{_short(error.instance)} does not have the expected form ({form})"), f"write {form}"
+            f"{_short(error.instance)} does not have the expected form ({form})"
+        ), f"write {form}"
     bounds = {"minimum": "at least", "exclusiveMinimum": "greater than", "maximum": "at most"}
     if error.validator in bounds:
-        return f"{_short(error.instance)} is too {'large' if error.validator == 'maximum' else 'small'}: " \
-               f"it must be {bounds[str(error.validator)]} {error.validator_value}", (
-                   schema.get("description") or "see docs/manifest.md for the allowed values")
+        return (
+            f"{_short(error.instance)} is too {'large' if error.validator == 'maximum' else 'small'}: "
+            f"it must be {bounds[str(error.validator)]} {error.validator_value}",
+            (schema.get("description") or "see docs/manifest.md for the allowed values"),
+        )
     if error.validator == "minLength":
         return "must not be empty", "write a value, or remove the key"
     return error.message, schema.get("description") or "see docs/manifest.md for the manifest format"
@@ -515,10 +550,22 @@ def _kind(value: Any) -> str:
 
 
 def _a(t: Any) -> str:
-    names = {"str": "a string", "string": "a string", "int": "an integer", "integer": "an integer",
-             "float": "a number", "number": "a number", "bool": "true or false", "boolean": "true or false",
-             "list": "a list", "array": "a list", "dict": "a mapping", "object": "a mapping",
-             "NoneType": "nothing (null)", "null": "nothing (null)"}
+    names = {
+        "str": "a string",
+        "string": "a string",
+        "int": "an integer",
+        "integer": "an integer",
+        "float": "a number",
+        "number": "a number",
+        "bool": "true or false",
+        "boolean": "true or false",
+        "list": "a list",
+        "array": "a list",
+        "dict": "a mapping",
+        "object": "a mapping",
+        "NoneType": "nothing (null)",
+        "null": "nothing (null)",
+    }
     if isinstance(t, list):
         return " or ".join(_a(x) for x in t)
     return names.get(str(t), str(t))
@@ -543,7 +590,9 @@ def safe_relpath(root: Path, rel: str) -> Path:
     for part in pure.parts:
         current = current / part
         if current.is_symlink():
-            raise ValueError(f"{rel!r} goes through the symbolic link {current.relative_to(root)}, which paperpack never follows")
+            raise ValueError(
+                f"{rel!r} goes through the symbolic link {current.relative_to(root)}, which paperpack never follows"
+            )
     return current
 
 
@@ -559,6 +608,7 @@ def _items(value: Any) -> list[tuple[int, Any]]:
 
 def _iter_paths(manifest: Manifest) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     """Every path the manifest writes, even in a document the schema rejects (strings only)."""
+
     def mapping(value: Any) -> dict[str, Any]:
         return value if isinstance(value, dict) else {}
 
@@ -580,9 +630,14 @@ def _path_problems(manifest: Manifest, root: Path) -> list[ManifestProblem]:
         try:
             safe_relpath(root, rel)
         except ValueError as exc:
-            out.append(ManifestProblem(manifest.line_of(*where) or 1, _dotted(where), str(exc),
-                                       "use a path relative to the repository root, inside the repository, "
-                                       "with no symbolic links"))
+            out.append(
+                ManifestProblem(
+                    manifest.line_of(*where) or 1,
+                    _dotted(where),
+                    str(exc),
+                    "use a path relative to the repository root, inside the repository, with no symbolic links",
+                )
+            )
     return out
 
 
@@ -642,7 +697,7 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
         stack.append(node)
         for dep in graph.get(node, []):
             if state.get(dep) == 1:
-                return stack[stack.index(dep):]
+                return stack[stack.index(dep) :]
             if dep not in state:
                 found = visit(dep)
                 if found:

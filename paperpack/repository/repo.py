@@ -21,11 +21,33 @@ from .manifest import Manifest, load_manifest
 if TYPE_CHECKING:
     from ..environment import Environment
 
-__all__ = ["Repo", "SKIP_DIRS", "DEFAULT_OUTPUT", "OUTPUT_MARKER", "UNTRUSTED_SWITCH", "mark_output_dir",
-           "default_output", "state_dir", "untrusted_from_env"]
+__all__ = [
+    "Repo",
+    "SKIP_DIRS",
+    "DEFAULT_OUTPUT",
+    "OUTPUT_MARKER",
+    "UNTRUSTED_SWITCH",
+    "mark_output_dir",
+    "default_output",
+    "state_dir",
+    "untrusted_from_env",
+]
 
-SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox",
-                       ".mypy_cache", ".pytest_cache", "paperpack-out"})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".mypy_cache",
+        ".pytest_cache",
+        "paperpack-out",
+    }
+)
 DEFAULT_OUTPUT = "paperpack-out"
 #: A file paperpack puts in every output folder it writes, so that a folder given with
 #: --out-dir inside the repository is never read back as the paper's sources.
@@ -47,9 +69,11 @@ def mark_output_dir(path: Path) -> None:
         fd = os.open(marker, flags, 0o666)
     except FileExistsError:
         if not stat.S_ISREG(os.lstat(marker).st_mode):
-            raise UsageError(f"{marker} is not a regular file (a link or a folder); paperpack never writes "
-                             "through a link", hint=f"remove {marker}, or pass --out-dir with a new folder",
-                             path=marker) from None
+            raise UsageError(
+                f"{marker} is not a regular file (a link or a folder); paperpack never writes through a link",
+                hint=f"remove {marker}, or pass --out-dir with a new folder",
+                path=marker,
+            ) from None
         return
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write("This folder holds paperpack output; paperpack does not read it as sources.\n")
@@ -93,7 +117,7 @@ class Repo:
     _environment: Environment | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, root: Path | str, *, manifest: bool = True) -> "Repo":
+    def open(cls, root: Path | str, *, manifest: bool = True) -> Repo:
         """Open a repository folder; reads and validates ``paperpack.yml`` if present."""
         path = Path(root)
         if not path.exists():
@@ -182,14 +206,22 @@ class Repo:
     @property
     def notebooks(self) -> list[str]:
         """Notebook paths (``*.ipynb``), checkpoints excluded."""
-        return [f for f in self.files if f.endswith(".ipynb") and ".ipynb_checkpoints/" not in f
-                and not f.startswith(".ipynb_checkpoints")]
+        return [
+            f
+            for f in self.files
+            if f.endswith(".ipynb") and ".ipynb_checkpoints/" not in f and not f.startswith(".ipynb_checkpoints")
+        ]
 
     def commit(self) -> str | None:
         """The git commit checked out, or ``None`` outside git."""
         try:
-            out = subprocess.run(["git", "-C", str(self.root), "rev-parse", "HEAD"],
-                                 capture_output=True, text=True, timeout=10, check=False)
+            out = subprocess.run(
+                ["git", "-C", str(self.root), "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return out.stdout.strip() if out.returncode == 0 else None

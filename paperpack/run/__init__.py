@@ -11,6 +11,21 @@ from .plan import Limits, Plan, PlannedNotebook, make_plan
 from .results import FAILING_VERDICTS, NotebookRun, RunEvent, RunResult
 from .scheduler import DaskExecutor, Executor, ThreadExecutor
 
-__all__ = ["run_notebooks", "Engine", "EngineRegistry", "default_registry", "detect_engine", "Limits", "Plan",
-           "PlannedNotebook", "make_plan", "FAILING_VERDICTS", "NotebookRun", "RunEvent", "RunResult",
-           "DaskExecutor", "Executor", "ThreadExecutor"]
+__all__ = [
+    "run_notebooks",
+    "Engine",
+    "EngineRegistry",
+    "default_registry",
+    "detect_engine",
+    "Limits",
+    "Plan",
+    "PlannedNotebook",
+    "make_plan",
+    "FAILING_VERDICTS",
+    "NotebookRun",
+    "RunEvent",
+    "RunResult",
+    "DaskExecutor",
+    "Executor",
+    "ThreadExecutor",
+]

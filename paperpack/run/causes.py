@@ -14,23 +14,55 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..environment.conda import METAPACKAGE_EXTRAS
 from ..util.terminal import strip_ansi
 
-__all__ = ["Failure", "Diagnosis", "Cause", "CAUSES", "diagnose", "clean_traceback", "PLACEHOLDERS",
-           "METAPACKAGE_EXTRAS", "REPRODUCES_COMMITTED_ERROR", "UPSTREAM_OUTPUT", "NUMPY_ABI", "abi_package"]
+__all__ = [
+    "Failure",
+    "Diagnosis",
+    "Cause",
+    "CAUSES",
+    "diagnose",
+    "clean_traceback",
+    "PLACEHOLDERS",
+    "METAPACKAGE_EXTRAS",
+    "REPRODUCES_COMMITTED_ERROR",
+    "UPSTREAM_OUTPUT",
+    "NUMPY_ABI",
+    "abi_package",
+]
 
 #: Files that keep an otherwise empty folder in git.
-PLACEHOLDERS = frozenset({".gitkeep", ".keep", ".gitignore", ".placeholder", "README", "README.md", "README.txt",
-                          "readme.md", ".empty", "PLACEHOLDER"})
+PLACEHOLDERS = frozenset(
+    {
+        ".gitkeep",
+        ".keep",
+        ".gitignore",
+        ".placeholder",
+        "README",
+        "README.md",
+        "README.txt",
+        "readme.md",
+        ".empty",
+        "PLACEHOLDER",
+    }
+)
 
 #: import name → the name people install it by, where they differ
-_IMPORT_TO_DIST = {"PyQt5": "pyqt5", "netCDF4": "netcdf4", "yaml": "pyyaml", "sklearn": "scikit-learn",
-                   "skimage": "scikit-image", "cv2": "opencv-python", "PIL": "pillow"}
+_IMPORT_TO_DIST = {
+    "PyQt5": "pyqt5",
+    "netCDF4": "netcdf4",
+    "yaml": "pyyaml",
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "cv2": "opencv-python",
+    "PIL": "pillow",
+}
 
 #: The verdict's own cause id: the cell fails with the error the committed notebook shows.
 REPRODUCES_COMMITTED_ERROR = "reproduces-committed-error"
@@ -84,8 +116,12 @@ class Diagnosis:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.cause, "message": self.message, "fix": self.fix, **({"detail": self.detail}
-                                                                            if self.detail else {})}
+        return {
+            "id": self.cause,
+            "message": self.message,
+            "fix": self.fix,
+            **({"detail": self.detail} if self.detail else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -132,19 +168,23 @@ def _unreadable(f: Failure) -> Diagnosis | None:
     rel = path
     for prefix in ("/paperpack/repo/", f"{f.root}/" if f.root else None):
         if prefix and path.startswith(prefix):
-            rel = path[len(prefix):]
+            rel = path[len(prefix) :]
             break
     return Diagnosis(
         "unreadable-file",
         f"the repository file {rel!r} cannot be read by the user the notebooks run as (in a container: not "
         "you, not root), so paperpack could not copy the repository and no notebook ran",
         f"make it readable for everyone: `chmod a+r {rel}` (folders also need a+x), or delete it if it is not "
-        "part of the paper", {"path": rel})
+        "part of the paper",
+        {"path": rel},
+    )
 
 
-NUMPY_ABI = re.compile(r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2|numpy\.dtype size changed"
-                       r"|_ARRAY_API not found|numpy\.core\.multiarray failed to import"
-                       r"|module compiled against (?:ABI|API) version")
+NUMPY_ABI = re.compile(
+    r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2|numpy\.dtype size changed"
+    r"|_ARRAY_API not found|numpy\.core\.multiarray failed to import"
+    r"|module compiled against (?:ABI|API) version"
+)
 _SITE_PACKAGE = re.compile(r"site-packages/([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -155,7 +195,7 @@ def abi_package(f: Failure) -> str | None:
             return name
     m = re.search(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", f.source, re.MULTILINE)
     while m and m.group(1) == "numpy":
-        m = re.search(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", f.source[m.end():], re.MULTILINE)
+        m = re.search(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", f.source[m.end() :], re.MULTILINE)
     return m.group(1) if m else None
 
 
@@ -176,7 +216,8 @@ def _translation(f: Failure) -> Diagnosis | None:
             "to PyPI packages, and pip took the newest NumPy where conda's solver would have kept numpy<2 for "
             f"{package} — a difference of the translation, not of the paper",
             "pin `numpy<2` in environment.yml (or build with --mode binder, where conda solves it)",
-            {"package": package})
+            {"package": package},
+        )
     missing = _missing_module(f)
     if missing:
         for conda_name, extras in METAPACKAGE_EXTRAS.items():
@@ -188,7 +229,8 @@ def _translation(f: Failure) -> Diagnosis | None:
                     f"pulls in {dist}, but this environment was made from PyPI packages (paperpack translates "
                     f"environment.yml), and PyPI's {conda_name!r} does not",
                     f"add `{dist}` to environment.yml (or build with --mode binder, where conda installs it)",
-                    {"package": conda_name, "module": missing})
+                    {"package": conda_name, "module": missing},
+                )
     return None
 
 
@@ -202,18 +244,37 @@ def _numpy_abi(f: Failure) -> Diagnosis | None:
         f"{package or 'a package'} was built for NumPy 1 and cannot run with the NumPy 2 in the environment "
         "(binary incompatibility)",
         f"pin `numpy<2` in the requirements (or upgrade {name} to a release built for NumPy 2)",
-        {"package": package} if package else {})
+        {"package": package} if package else {},
+    )
 
 
-_NETWORK_NAMES = frozenset({"gaierror", "NameResolutionError", "ConnectionError", "URLError", "MaxRetryError",
-                            "ConnectError", "ConnectTimeout", "ConnectionRefusedError", "NewConnectionError",
-                            "ClientConnectorError", "RemoteDisconnected", "OSError", "HTTPError"})
-_NETWORK_TEXT = re.compile(r"Name or service not known|Temporary failure in name resolution|nodename nor servname"
-                           r"|No address associated with hostname|Failed to resolve|Network is unreachable"
-                           r"|\[Errno -[235]\]|getaddrinfo failed|Could not resolve host|Failed to establish a new "
-                           r"connection|Cannot connect to host")
-_HOST = re.compile(r"host='([^'\s]+)'|Failed to resolve '([^'\s]+)'|Cannot connect to host ([^\s:]+)"
-                   r"|Could not resolve host: ([^\s]+)|https?://([^/\s'\"<>:)]+)")
+_NETWORK_NAMES = frozenset(
+    {
+        "gaierror",
+        "NameResolutionError",
+        "ConnectionError",
+        "URLError",
+        "MaxRetryError",
+        "ConnectError",
+        "ConnectTimeout",
+        "ConnectionRefusedError",
+        "NewConnectionError",
+        "ClientConnectorError",
+        "RemoteDisconnected",
+        "OSError",
+        "HTTPError",
+    }
+)
+_NETWORK_TEXT = re.compile(
+    r"Name or service not known|Temporary failure in name resolution|nodename nor servname"
+    r"|No address associated with hostname|Failed to resolve|Network is unreachable"
+    r"|\[Errno -[235]\]|getaddrinfo failed|Could not resolve host|Failed to establish a new "
+    r"connection|Cannot connect to host"
+)
+_HOST = re.compile(
+    r"host='([^'\s]+)'|Failed to resolve '([^'\s]+)'|Cannot connect to host ([^\s:]+)"
+    r"|Could not resolve host: ([^\s]+)|https?://([^/\s'\"<>:)]+)"
+)
 
 
 def _host(f: Failure) -> str | None:
@@ -236,12 +297,16 @@ def _no_network(f: Failure) -> Diagnosis | None:
         f"this notebook {where}, and runs have no network",
         "declare the file as data in paperpack.yml (a DOI, or a URL with its sha256) and read it from its "
         "local path, so it is fetched once before the run",
-        {"host": host} if host else {})
+        {"host": host} if host else {},
+    )
 
 
 #: what a download that retries prints while it waits (urllib3, requests, pip-like clients)
-_RETRYING = re.compile(r"Retrying \(Retry\(|Connection refused|timed out|Read timed out|Connection reset"
-                       r"|ConnectTimeoutError|Max retries exceeded|retrying in|Retry(?:ing)? \d+/\d+", re.IGNORECASE)
+_RETRYING = re.compile(
+    r"Retrying \(Retry\(|Connection refused|timed out|Read timed out|Connection reset"
+    r"|ConnectTimeoutError|Max retries exceeded|retrying in|Retry(?:ing)? \d+/\d+",
+    re.IGNORECASE,
+)
 
 
 def _waits(f: Failure) -> list[str]:
@@ -264,8 +329,11 @@ def _network_wait(f: Failure) -> Diagnosis | None:
     if not waits and not printed:
         return None
     host = _host(f)
-    seen = "; the kernel was waiting on " + ", ".join(dict.fromkeys(waits)) if waits else \
-        "; the cell printed connection errors and retried"
+    seen = (
+        "; the kernel was waiting on " + ", ".join(dict.fromkeys(waits))
+        if waits
+        else "; the cell printed connection errors and retried"
+    )
     where = f"on the network ({host})" if host else "on the network"
     return Diagnosis(
         "network-wait",
@@ -273,7 +341,8 @@ def _network_wait(f: Failure) -> Diagnosis | None:
         "download that waits or retries hangs until the timeout",
         "declare the file as data in paperpack.yml (a DOI, or a URL with its sha256) and read it from its "
         "local path, so it is fetched once before the run",
-        {"host": host, "waiting_on": waits} if host else {"waiting_on": waits})
+        {"host": host, "waiting_on": waits} if host else {"waiting_on": waits},
+    )
 
 
 _MISSING_FILE = re.compile(r"(?:No such file or directory|does not exist|not found)[:\s]*['\"]?([^'\"\n]+)['\"]?")
@@ -298,20 +367,22 @@ def _upstream(f: Failure) -> Diagnosis | None:
                 UPSTREAM_OUTPUT,
                 f"{cand!r} is missing: {names} writes it, and had not written it when this notebook ran",
                 f"fix {names} first (this failure is a consequence of it)",
-                {"path": cand, "writers": list(writers)})
+                {"path": cand, "writers": list(writers)},
+            )
     return None
 
 
 _GLOB = re.compile(r"""\b(?:i?glob|rglob)\s*\(\s*(?:[^,()]*?,\s*)?[rf]?(['"])([^'"\n]*[*?[][^'"\n]*)\1""")
-_EMPTY_GLOB_ERRORS = frozenset({"IndexError", "KeyError", "ValueError", "StopIteration", "ZeroDivisionError",
-                                "AttributeError", "TypeError"})
+_EMPTY_GLOB_ERRORS = frozenset(
+    {"IndexError", "KeyError", "ValueError", "StopIteration", "ZeroDivisionError", "AttributeError", "TypeError"}
+)
 
 
 def _globs(f: Failure) -> list[str]:
     patterns = []
     for source in f.code:
         for m in _GLOB.finditer(source):
-            prefix = source[max(0, m.start() - 200):m.start()]
+            prefix = source[max(0, m.start() - 200) : m.start()]
             folder = re.search(r"""(?:Path|join)\s*\(\s*['"]([^'"\n]+)['"]\s*\)?\s*\.?\s*$""", prefix)
             pattern = m.group(2)
             if folder and not pattern.startswith("/"):
@@ -350,7 +421,8 @@ def _empty_glob(f: Failure) -> Diagnosis | None:
             f"no input files matched {pattern!r}; the folder {folder}/ {holds}; are results of a script missing?",
             f"commit the files that belong in {folder}/, declare them as data in paperpack.yml, or add the "
             "notebook or script that makes them to the run (before this notebook)",
-            {"pattern": pattern, "folder": folder, "contents": names})
+            {"pattern": pattern, "folder": folder, "contents": names},
+        )
     return None
 
 
@@ -380,7 +452,8 @@ def _chdir_import(f: Failure) -> Diagnosis | None:
                 f"the notebook leaves its folder with os.chdir before importing {module!r}, which lives in "
                 f"{shown}: after the chdir Python looks for it in the new folder",
                 f"import {module} before the os.chdir (or drop the chdir and use paths relative to the notebook)",
-                {"module": module, "folder": folder})
+                {"module": module, "folder": folder},
+            )
     return None
 
 
@@ -393,14 +466,19 @@ def _missing_kernel(f: Failure) -> Diagnosis | None:
         "missing-kernel",
         f"the notebook asks for the kernel {f.kernel!r}, which the image lacks (it has: {has})",
         f"set `kernel: {first}` for {f.notebook} in paperpack.yml (or change the notebook's kernelspec), or "
-        "install that kernel in the environment", {"kernel": f.kernel, "available": list(f.available_kernels)})
+        "install that kernel in the environment",
+        {"kernel": f.kernel, "available": list(f.available_kernels)},
+    )
 
 
 #: The table, in the order rules are tried: the first match names the cause.
 CAUSES: tuple[Cause, ...] = (
     Cause("unreadable-file", "a repository file the container's user cannot read", _unreadable),
-    Cause("environment-translation", "environment.yml translated to PyPI lost what conda would have installed",
-          _translation),
+    Cause(
+        "environment-translation",
+        "environment.yml translated to PyPI lost what conda would have installed",
+        _translation,
+    ),
     Cause("numpy-abi", "a package built for NumPy 1 imported with NumPy 2", _numpy_abi),
     Cause("no-network", "the notebook downloads a file, and runs have no network", _no_network),
     Cause("network-wait", "the notebook waited on the network until the timeout", _network_wait),

@@ -25,11 +25,19 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable
+from typing import IO, Any
 
-__all__ = ["FRAME_PREFIX", "MAX_NOTEBOOK_BYTES", "MAX_RESULT_BYTES", "Delivery", "new_key", "read_channel",
-           "check_result"]
+__all__ = [
+    "FRAME_PREFIX",
+    "MAX_NOTEBOOK_BYTES",
+    "MAX_RESULT_BYTES",
+    "Delivery",
+    "new_key",
+    "read_channel",
+    "check_result",
+]
 
 FRAME_PREFIX = b"@@paperpack-frame "
 EVENT_PREFIX = b"@@paperpack-event "
@@ -63,7 +71,7 @@ def _cap(kind: str) -> int:
 
 def _header(line: bytes, keys: set[str]) -> tuple[str, str, int, str] | None:
     """(kind, key, size, mac) of a frame header for one of ``keys``, else ``None`` (then it is output)."""
-    parts = line[len(FRAME_PREFIX):].rstrip(b"\n").split(b" ")
+    parts = line[len(FRAME_PREFIX) :].rstrip(b"\n").split(b" ")
     if len(parts) != 4 or not parts[2].isdigit() or len(parts[2]) > 15 or len(parts[3]) != 64:
         return None
     kind, key, mac = (p.decode("ascii", "replace") for p in (parts[0], parts[1], parts[3]))
@@ -91,8 +99,13 @@ def _skip(stream: IO[bytes], size: int) -> None:
         size -= len(chunk)
 
 
-def read_channel(stream: IO[bytes], keys: set[str], key: bytes,
-                 on_event: Callable[[dict[str, Any]], None], on_output: Callable[[str], None]) -> dict[str, Delivery]:
+def read_channel(
+    stream: IO[bytes],
+    keys: set[str],
+    key: bytes,
+    on_event: Callable[[dict[str, Any]], None],
+    on_output: Callable[[str], None],
+) -> dict[str, Delivery]:
     """Read the runner's stdout to its end: events to ``on_event``, other lines to ``on_output``, frames checked."""
     deliveries: dict[str, Delivery] = {}
     while True:
@@ -103,7 +116,7 @@ def read_channel(stream: IO[bytes], keys: set[str], key: bytes,
         if header is None:
             if line.startswith(EVENT_PREFIX):
                 try:
-                    event = json.loads(line[len(EVENT_PREFIX):])
+                    event = json.loads(line[len(EVENT_PREFIX) :])
                 except ValueError:
                     continue
                 if isinstance(event, dict):
@@ -116,8 +129,9 @@ def read_channel(stream: IO[bytes], keys: set[str], key: bytes,
         what = "executed notebook" if kind == "notebook" else "result"
         if size > _cap(kind):
             _skip(stream, size + 1)
-            delivery.problems.append(f"the {what} is {size:,} bytes, over paperpack's limit of {_cap(kind):,} bytes "
-                                     "(it was not read)")
+            delivery.problems.append(
+                f"the {what} is {size:,} bytes, over paperpack's limit of {_cap(kind):,} bytes (it was not read)"
+            )
             continue
         payload = _read_exact(stream, size)
         end = stream.read(1)
@@ -125,8 +139,10 @@ def read_channel(stream: IO[bytes], keys: set[str], key: bytes,
         if len(payload) != size or end != b"\n":
             delivery.problems.append(f"the {what} was cut short (the runner stopped while sending it)")
         elif not hmac.compare_digest(expected, mac):
-            delivery.problems.append(f"a {what} that the runner did not send was refused (its signature is wrong: "
-                                     "something else wrote to the runner's output)")
+            delivery.problems.append(
+                f"a {what} that the runner did not send was refused (its signature is wrong: "
+                "something else wrote to the runner's output)"
+            )
         elif (delivery.notebook if kind == "notebook" else delivery.result) is not None:
             delivery.problems.append(f"the runner sent a second {what}")
         elif kind == "notebook":
@@ -149,11 +165,22 @@ def _take_result(delivery: Delivery, key: str, payload: bytes) -> None:
 
 
 _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
-    "duration": (int, float), "waited": (int, float), "kernel_startup": (int, float),
-    "kernel": (str,), "kernel_exit": (int,), "oom_kills": (int,), "pids_limit_hits": (int,),
-    "injected_cell": (int,), "timeout": (int, float), "cell_timeout": (int, float),
-    "kernel_forked": (bool,), "executed": (bool,), "parameters": (dict,),
-    "available_kernels": (list,), "cell_errors": (list,), "result_version": (int,),
+    "duration": (int, float),
+    "waited": (int, float),
+    "kernel_startup": (int, float),
+    "kernel": (str,),
+    "kernel_exit": (int,),
+    "oom_kills": (int,),
+    "pids_limit_hits": (int,),
+    "injected_cell": (int,),
+    "timeout": (int, float),
+    "cell_timeout": (int, float),
+    "kernel_forked": (bool,),
+    "executed": (bool,),
+    "parameters": (dict,),
+    "available_kernels": (list,),
+    "cell_errors": (list,),
+    "result_version": (int,),
 }
 _ERROR_FIELDS: dict[str, tuple[type, ...]] = {"kind": (str,), "ename": (str,), "evalue": (str,)}
 
@@ -172,8 +199,12 @@ def check_result(result: Any, key: str) -> str | None:
             return f"{name!r} is {type(value).__name__}, expected {' or '.join(t.__name__ for t in types)}"
     cells = result.get("cells", [])
     if not isinstance(cells, list) or not all(
-            isinstance(c, dict) and isinstance(c.get("index"), int) and isinstance(c.get("duration"), (int, float))
-            and isinstance(c.get("status"), str) for c in cells):
+        isinstance(c, dict)
+        and isinstance(c.get("index"), int)
+        and isinstance(c.get("duration"), (int, float))
+        and isinstance(c.get("status"), str)
+        for c in cells
+    ):
         return "'cells' is not a list of {index, duration, status}"
     if not all(isinstance(k, str) for k in result.get("available_kernels") or []):
         return "'available_kernels' is not a list of names"
@@ -189,6 +220,8 @@ def check_result(result: Any, key: str) -> str | None:
             return f"'error.{name}' is not text"
     if error.get("cell") is not None and not isinstance(error.get("cell"), int):
         return "'error.cell' is not a cell number"
-    if not isinstance(error.get("traceback", []), list) or not all(isinstance(x, str) for x in error.get("traceback", [])):
+    if not isinstance(error.get("traceback", []), list) or not all(
+        isinstance(x, str) for x in error.get("traceback", [])
+    ):
         return "'error.traceback' is not a list of lines"
     return None

@@ -40,8 +40,14 @@ FAILED = 126
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC = 0x1, 0x2, 0x4, 0x8, 0x20, 0x1000, 0x4000
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 0x400, 0x800, 0x200000
 #: statvfs's ST_* flag -> mount(2)'s MS_* flag, for the flags a remount in a user namespace must keep
-KEPT_FLAGS = {0x2: MS_NOSUID, 0x4: MS_NODEV, 0x8: MS_NOEXEC, 0x400: MS_NOATIME, 0x800: MS_NODIRATIME,
-              0x1000: MS_RELATIME}
+KEPT_FLAGS = {
+    0x2: MS_NOSUID,
+    0x4: MS_NODEV,
+    0x8: MS_NOEXEC,
+    0x400: MS_NOATIME,
+    0x800: MS_NODIRATIME,
+    0x1000: MS_RELATIME,
+}
 CLONE_NEWNS, CLONE_NEWUSER = 0x20000, 0x10000000
 
 
@@ -67,8 +73,13 @@ def _check(result: int, what: str, path: str = "") -> None:
 
 
 def _mount(libc: Any, source: str | None, target: str, fstype: str | None, flags: int) -> None:
-    _check(libc.mount(source.encode() if source else None, target.encode(), fstype.encode() if fstype else None,
-                      flags, None), "mount", target)
+    _check(
+        libc.mount(
+            source.encode() if source else None, target.encode(), fstype.encode() if fstype else None, flags, None
+        ),
+        "mount",
+        target,
+    )
 
 
 def read_only(libc: Any, path: str) -> None:

@@ -33,18 +33,29 @@ import re
 import subprocess
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from ..errors import EngineError, UsageError
 from ..util import docker as engine
 from ..util.docker import docker_cli
-from ..errors import EngineError, UsageError
 from .engines import RUNNER, Batch, Engine, Session
 from .plan import size_bytes
 from .sweep import OWNER_LABEL, current_owner
 
-__all__ = ["DockerEngine", "DOCKER_LABEL", "CONTAINER_PREFIX", "VOLUME_PREFIX", "VCS_NAMES", "container_user",
-           "bind_mount", "empty_folder", "user_tmpfs", "vcs_metadata"]
+__all__ = [
+    "DockerEngine",
+    "DOCKER_LABEL",
+    "CONTAINER_PREFIX",
+    "VOLUME_PREFIX",
+    "VCS_NAMES",
+    "container_user",
+    "bind_mount",
+    "empty_folder",
+    "user_tmpfs",
+    "vcs_metadata",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +66,7 @@ VOLUME_PREFIX = "paperpack-work-"
 VCS_NAMES = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".pijul", ".fslckout", "_FOSSIL_"})
 #: more version-control folders than this is refused (each one is a mount)
 MAX_HIDDEN = 256
-IN_REPO, IN_WORK, IN_RUNNER, IN_DATA = ("/paperpack/repo", "/paperpack/work", "/paperpack/runner.py",
-                                        "/paperpack/data")
+IN_REPO, IN_WORK, IN_RUNNER, IN_DATA = ("/paperpack/repo", "/paperpack/work", "/paperpack/runner.py", "/paperpack/data")
 IN_KERNELFORK = "/paperpack/kernelfork.py"  # beside the runner, which forks kernels with it
 DEFAULT_USER = "1000:1000"
 
@@ -106,10 +116,30 @@ def _lookup_user(image: str) -> Callable[[str], tuple[int, int] | None]:
         with _live_lock:
             _live.add(name)
         try:
-            out = _docker("run", "--rm", "--name", name, "--label", "paperpack.run=1",
-                          "--label", f"{OWNER_LABEL}={current_owner()}", "--network", "none",
-                          "--user", "65534:65534", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-                          "--entrypoint", "id", image, "--", user, timeout=60)
+            out = _docker(
+                "run",
+                "--rm",
+                "--name",
+                name,
+                "--label",
+                "paperpack.run=1",
+                "--label",
+                f"{OWNER_LABEL}={current_owner()}",
+                "--network",
+                "none",
+                "--user",
+                "65534:65534",
+                "--cap-drop",
+                "ALL",
+                "--security-opt",
+                "no-new-privileges",
+                "--entrypoint",
+                "id",
+                image,
+                "--",
+                user,
+                timeout=60,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             log.warning("could not look up user %r in %s: %s", user, image, exc)
             return None
@@ -117,8 +147,13 @@ def _lookup_user(image: str) -> Callable[[str], tuple[int, int] | None]:
             remove_containers([name])
         match = re.match(r"uid=(\d+)\S*\s+gid=(\d+)", out.stdout.strip())
         if out.returncode != 0 or not match:
-            log.warning("user %r of %s not found (%s): running as %s", user, image,
-                        (out.stderr or out.stdout).strip()[:200], DEFAULT_USER)
+            log.warning(
+                "user %r of %s not found (%s): running as %s",
+                user,
+                image,
+                (out.stderr or out.stdout).strip()[:200],
+                DEFAULT_USER,
+            )
             return None
         return int(match.group(1)), int(match.group(2))
 
@@ -130,17 +165,19 @@ def _mount_path(path: Path | str) -> str:
     text = str(path)
     bad = [c for c in (",", '"', "\n") if c in text]
     if bad:
-        raise UsageError(f"cannot mount {text!r} into the container: Docker's --mount cannot take a path "
-                         f"containing {bad[0]!r}",
-                         hint="move or rename the folder so its path has no comma, quote or newline "
-                              "(or use --out-dir elsewhere)")
+        raise UsageError(
+            f"cannot mount {text!r} into the container: Docker's --mount cannot take a path containing {bad[0]!r}",
+            hint="move or rename the folder so its path has no comma, quote or newline (or use --out-dir elsewhere)",
+        )
     return text
 
 
 def bind_mount(source: Path | str, target: str, *, readonly: bool) -> list[str]:
     """``--mount type=bind,…`` for ``source`` (any path with ``:``; a ``,`` or ``"`` is refused)."""
-    return ["--mount", f"type=bind,src={_mount_path(source)},dst={_mount_path(target)}"
-            + (",readonly" if readonly else "")]
+    return [
+        "--mount",
+        f"type=bind,src={_mount_path(source)},dst={_mount_path(target)}" + (",readonly" if readonly else ""),
+    ]
 
 
 def empty_folder(target: str) -> list[str]:
@@ -155,9 +192,10 @@ def user_tmpfs(target: str, size: int, user: str) -> list[str]:
     20.10 ignores its ``tmpfs-mode``: the folder would be root's.)
     """
     if ":" in target:
-        raise UsageError(f"cannot mount a size-limited folder at {target!r}: Docker's --tmpfs cannot take a "
-                         "path containing ':'",
-                         hint="rename the VOLUME path in the Dockerfile")
+        raise UsageError(
+            f"cannot mount a size-limited folder at {target!r}: Docker's --tmpfs cannot take a path containing ':'",
+            hint="rename the VOLUME path in the Dockerfile",
+        )
     uid, _, gid = user.partition(":")
     return ["--tmpfs", f"{_mount_path(target)}:rw,exec,nosuid,nodev,size={size},uid={uid},gid={gid},mode=0700"]
 
@@ -175,13 +213,18 @@ def vcs_metadata(root: Path) -> list[tuple[str, bool]]:
             dirs.remove(name)
             if not os.path.islink(os.path.join(folder, name)):
                 found.append(((rel / name).as_posix(), True))
-        found += [((rel / name).as_posix(), False) for name in files
-                  if name in VCS_NAMES and not os.path.islink(os.path.join(folder, name))]
+        found += [
+            ((rel / name).as_posix(), False)
+            for name in files
+            if name in VCS_NAMES and not os.path.islink(os.path.join(folder, name))
+        ]
     if len(found) > MAX_HIDDEN:
-        raise UsageError(f"the repository {root} holds {len(found)} version-control folders or files "
-                         f"({', '.join(p for p, _ in found[:3])}, …); paperpack hides each from the notebooks "
-                         f"with a mount, at most {MAX_HIDDEN}",
-                         hint="run paperpack on an export of the repository without them (`git archive`)")
+        raise UsageError(
+            f"the repository {root} holds {len(found)} version-control folders or files "
+            f"({', '.join(p for p, _ in found[:3])}, …); paperpack hides each from the notebooks "
+            f"with a mount, at most {MAX_HIDDEN}",
+            hint="run paperpack on an export of the repository without them (`git archive`)",
+        )
     return sorted(found)
 
 
@@ -242,8 +285,12 @@ class DockerEngine(Engine):
 
     def available(self) -> tuple[bool, str]:
         try:  # a missing client or a hung daemon comes back as EngineError, with the client's name
-            out = engine.run([docker_cli(), "info", "--format", "{{.ServerVersion}}"],
-                             what="ask the Docker daemon its version", check=False, timeout=20)
+            out = engine.run(
+                [docker_cli(), "info", "--format", "{{.ServerVersion}}"],
+                what="ask the Docker daemon its version",
+                check=False,
+                timeout=20,
+            )
         except EngineError as exc:
             return False, str(exc)
         except OSError as exc:  # e.g. PAPERPACK_DOCKER names a file that is not executable
@@ -254,13 +301,17 @@ class DockerEngine(Engine):
 
     def prepare(self, session: Session) -> None:
         if not session.image:
-            raise UsageError("the docker engine needs an image to run the notebooks in",
-                              hint="run `paperpack build PATH` (it runs the notebooks after building), "
-                                   "pass --image TAG, or use --engine local")
+            raise UsageError(
+                "the docker engine needs an image to run the notebooks in",
+                hint="run `paperpack build PATH` (it runs the notebooks after building), "
+                "pass --image TAG, or use --engine local",
+            )
         out = _docker("image", "inspect", "--format", "{{json .Config}}", session.image)
         if out.returncode != 0:
-            raise EngineError(f"image {session.image!r} does not exist in the local Docker daemon",
-                              hint="build it first with `paperpack build PATH`, or pass the tag it printed")
+            raise EngineError(
+                f"image {session.image!r} does not exist in the local Docker daemon",
+                hint="build it first with `paperpack build PATH`, or pass the tag it printed",
+            )
         config = json.loads(out.stdout or "null") or {}
         self.user = container_user(str(config.get("User") or ""), _lookup_user(session.image))
         self.image_volumes = sorted({posixpath.normpath(p) for p in config.get("Volumes") or {}})
@@ -274,13 +325,29 @@ class DockerEngine(Engine):
         uid, _, gid = self.user.partition(":")
         with _live_lock:
             _live_volumes.add(name)
-        made = _docker("volume", "create", "--driver", "local", "--opt", "type=tmpfs", "--opt", "device=tmpfs",
-                       "--opt", f"o=size={size_bytes(str(session.limits.disk))},uid={uid},gid={gid},mode=0700",
-                       "--label", "paperpack.run=1", "--label", f"{OWNER_LABEL}={current_owner()}", name)
+        made = _docker(
+            "volume",
+            "create",
+            "--driver",
+            "local",
+            "--opt",
+            "type=tmpfs",
+            "--opt",
+            "device=tmpfs",
+            "--opt",
+            f"o=size={size_bytes(str(session.limits.disk))},uid={uid},gid={gid},mode=0700",
+            "--label",
+            "paperpack.run=1",
+            "--label",
+            f"{OWNER_LABEL}={current_owner()}",
+            name,
+        )
         if made.returncode != 0:
-            raise EngineError(f"cannot make the working-copy volume {name}: {made.stderr.strip()[:300]}",
-                              hint="check that the Docker daemon runs and can mount a tmpfs volume "
-                                   "(`docker volume create --opt type=tmpfs --opt device=tmpfs x`)")
+            raise EngineError(
+                f"cannot make the working-copy volume {name}: {made.stderr.strip()[:300]}",
+                hint="check that the Docker daemon runs and can mount a tmpfs volume "
+                "(`docker volume create --opt type=tmpfs --opt device=tmpfs x`)",
+            )
         return name
 
     def hold(self, session: Session, volume: str) -> str:
@@ -293,17 +360,46 @@ class DockerEngine(Engine):
         name = f"{CONTAINER_PREFIX}hold-{uuid.uuid4().hex[:12]}"
         with _live_lock:
             _live.add(name)
-        started = _docker("run", "-d", "--name", name, "--label", "paperpack.run=1",
-                          "--label", f"{OWNER_LABEL}={current_owner()}", "--network", "none", "--user", self.user,
-                          "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--read-only",
-                          "--memory", "64m", "--memory-swap", "64m", "--pids-limit", "4", "--cpus", "0.1",
-                          "--mount", f"type=volume,src={volume},dst={IN_WORK}", "--entrypoint", "python3",
-                          str(session.image), "-c", "import signal; signal.pause()")
+        started = _docker(
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--label",
+            "paperpack.run=1",
+            "--label",
+            f"{OWNER_LABEL}={current_owner()}",
+            "--network",
+            "none",
+            "--user",
+            self.user,
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--read-only",
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "64m",
+            "--pids-limit",
+            "4",
+            "--cpus",
+            "0.1",
+            "--mount",
+            f"type=volume,src={volume},dst={IN_WORK}",
+            "--entrypoint",
+            "python3",
+            str(session.image),
+            "-c",
+            "import signal; signal.pause()",
+        )
         if started.returncode != 0:
-            raise EngineError(f"cannot start the container that holds the working copy ({name}) in image "
-                              f"{session.image!r}: {started.stderr.strip()[:300]}",
-                              hint="the image needs python3 on its PATH (every image `paperpack build` or "
-                                   "repo2docker makes has it)")
+            raise EngineError(
+                f"cannot start the container that holds the working copy ({name}) in image "
+                f"{session.image!r}: {started.stderr.strip()[:300]}",
+                hint="the image needs python3 on its PATH (every image `paperpack build` or repo2docker makes has it)",
+            )
         return name
 
     def command(self, session: Session, batch: Batch, name: str) -> list[str]:
@@ -313,21 +409,51 @@ class DockerEngine(Engine):
         if root not in self.hidden:
             self.hidden[root] = vcs_metadata(root)
         if self.volume is None:
-            raise EngineError("the docker engine ran a batch before prepare() made its working copy",
-                              hint="call prepare(session) once before run_batch")
-        cmd = [docker_cli(), "run", "-i", "--name", name, "--label", "paperpack.run=1",
-               "--label", f"{OWNER_LABEL}={current_owner()}",
-               "--network", "none", "--user", self.user, "--cap-drop", "ALL",
-               "--security-opt", "no-new-privileges",
-               "--memory", str(limits.memory), "--memory-swap", str(limits.memory),
-               "--pids-limit", str(limits.pids), "--cpus", str(limits.cpus),
-               "--read-only", "--tmpfs", f"/tmp:rw,exec,nosuid,nodev,size={disk},mode=1777",
-               *bind_mount(root, IN_REPO, readonly=True),
-               *bind_mount(RUNNER, IN_RUNNER, readonly=True),
-               *bind_mount(RUNNER.with_name("kernelfork.py"), IN_KERNELFORK, readonly=True),
-               "--mount", f"type=volume,src={self.volume},dst={IN_WORK}",
-               "-e", "IPYTHONDIR=/tmp/paperpack-ipython", "-e", "MPLCONFIGDIR=/tmp/paperpack-mpl",
-               "-e", "JUPYTER_RUNTIME_DIR=/tmp/paperpack-runtime"]
+            raise EngineError(
+                "the docker engine ran a batch before prepare() made its working copy",
+                hint="call prepare(session) once before run_batch",
+            )
+        cmd = [
+            docker_cli(),
+            "run",
+            "-i",
+            "--name",
+            name,
+            "--label",
+            "paperpack.run=1",
+            "--label",
+            f"{OWNER_LABEL}={current_owner()}",
+            "--network",
+            "none",
+            "--user",
+            self.user,
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--memory",
+            str(limits.memory),
+            "--memory-swap",
+            str(limits.memory),
+            "--pids-limit",
+            str(limits.pids),
+            "--cpus",
+            str(limits.cpus),
+            "--read-only",
+            "--tmpfs",
+            f"/tmp:rw,exec,nosuid,nodev,size={disk},mode=1777",
+            *bind_mount(root, IN_REPO, readonly=True),
+            *bind_mount(RUNNER, IN_RUNNER, readonly=True),
+            *bind_mount(RUNNER.with_name("kernelfork.py"), IN_KERNELFORK, readonly=True),
+            "--mount",
+            f"type=volume,src={self.volume},dst={IN_WORK}",
+            "-e",
+            "IPYTHONDIR=/tmp/paperpack-ipython",
+            "-e",
+            "MPLCONFIGDIR=/tmp/paperpack-mpl",
+            "-e",
+            "JUPYTER_RUNTIME_DIR=/tmp/paperpack-runtime",
+        ]
         cmd += ["-e", "XDG_CACHE_HOME=/tmp/paperpack-cache"]  # the image's files, $HOME too, are read-only
         cmd += _hide(self.hidden[root], IN_REPO)
         for path in self.image_volumes:  # instead of an anonymous volume on the host's disk
@@ -338,8 +464,9 @@ class DockerEngine(Engine):
         return cmd
 
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
-        links = [{"target": target, "source": f"{IN_DATA}/{index}"}
-                 for index, (_source, target) in enumerate(session.data)]
+        links = [
+            {"target": target, "source": f"{IN_DATA}/{index}"} for index, (_source, target) in enumerate(session.data)
+        ]
         spec = self.write_spec(batch, session, source=IN_REPO, workdir=IN_WORK, links=links)
         name = f"{CONTAINER_PREFIX}{uuid.uuid4().hex[:12]}"
         with _live_lock:

@@ -19,20 +19,37 @@ import shlex
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import EngineError, PaperpackError, UsageError
-from ..repository.repo import Repo
 from ..notebook.verdicts import Word
+from ..repository.repo import Repo
 from .channel import EVENT_PREFIX as EVENT_BYTES
 from .channel import Delivery, new_key, read_channel
 from .plan import Limits, PlannedNotebook
 
-__all__ = ["EngineName", "Batch", "Session", "Streamed", "Engine", "EngineRegistry", "EngineChoice", "default_registry",
-           "detect_engine", "choose_engine", "repo_image", "RepoImage", "docker_available", "RUNNER", "EVENT_PREFIX",
-           "GIVEN", "FOUND"]
+__all__ = [
+    "EngineName",
+    "Batch",
+    "Session",
+    "Streamed",
+    "Engine",
+    "EngineRegistry",
+    "EngineChoice",
+    "default_registry",
+    "detect_engine",
+    "choose_engine",
+    "repo_image",
+    "RepoImage",
+    "docker_available",
+    "RUNNER",
+    "EVENT_PREFIX",
+    "GIVEN",
+    "FOUND",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +60,16 @@ class EngineName(Word):
     DOCKER = "docker"  #: in a container of the image
     LOCAL = "local"  #: in a virtualenv, as the user (no container isolation)
 
+
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 #: paperpack's own settings the runner reads from its environment (runner.py, kernelfork.py)
 RUNNER_SWITCHES = ("PAPERPACK_KERNEL_TEMPLATE",)
 EVENT_PREFIX = EVENT_BYTES.decode()
 TAIL_LINES = 40
-NO_DOCKER_HINT = ("start the Docker daemon (or set PAPERPACK_DOCKER to a docker client), or pass --engine local "
-                  "to run without container isolation, knowingly")
+NO_DOCKER_HINT = (
+    "start the Docker daemon (or set PAPERPACK_DOCKER to a docker client), or pass --engine local "
+    "to run without container isolation, knowingly"
+)
 
 
 @dataclass
@@ -137,31 +157,57 @@ class Engine:
         """Remove whatever is left (containers); safe to call twice."""
 
     # shared helpers
-    def write_spec(self, batch: Batch, session: Session, *, source: str, workdir: str,
-                   links: list[dict[str, str]], env: dict[str, str] | None = None) -> bytes:
+    def write_spec(
+        self,
+        batch: Batch,
+        session: Session,
+        *,
+        source: str,
+        workdir: str,
+        links: list[dict[str, str]],
+        env: dict[str, str] | None = None,
+    ) -> bytes:
         """The batch's spec for the runner, to pass on its stdin (it holds the batch's channel key)."""
         spec = {
-            "source": source, "workdir": workdir, "jobs": session.jobs, "links": links,
+            "source": source,
+            "workdir": workdir,
+            "jobs": session.jobs,
+            "links": links,
             "channel_key": batch.key.hex(),
-            "shared_umask": True, "env": {**(env or {}), **{name: os.environ[name] for name in RUNNER_SWITCHES
-                                                             if name in os.environ}},
-            "notebooks": [{"key": batch.keys[nb.path], "path": nb.path, "timeout": nb.timeout,
-                           "cell_timeout": nb.cell_timeout, "parameters": nb.parameters,
-                           "kernel": nb.kernel, "allow_errors": nb.allow_errors}
-                          for nb in batch.notebooks],
+            "shared_umask": True,
+            "env": {**(env or {}), **{name: os.environ[name] for name in RUNNER_SWITCHES if name in os.environ}},
+            "notebooks": [
+                {
+                    "key": batch.keys[nb.path],
+                    "path": nb.path,
+                    "timeout": nb.timeout,
+                    "cell_timeout": nb.cell_timeout,
+                    "parameters": nb.parameters,
+                    "kernel": nb.kernel,
+                    "allow_errors": nb.allow_errors,
+                }
+                for nb in batch.notebooks
+            ],
         }
         return json.dumps(spec, default=repr).encode("utf-8")
 
-    def stream(self, cmd: list[str], session: Session, batch: Batch, *, spec: bytes,
-               env: dict[str, str] | None = None) -> Streamed:
+    def stream(
+        self, cmd: list[str], session: Session, batch: Batch, *, spec: bytes, env: dict[str, str] | None = None
+    ) -> Streamed:
         """Run ``cmd`` in its own process group, ``spec`` on its stdin; read what the runner sends back.
 
         Progress events go to ``session.on_event``; each notebook's result and executed copy
         come back as signed frames, checked by :func:`~paperpack.run.channel.read_channel`.
         """
         log.debug("running %s", " ".join(cmd))
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         with self._lock:
             self._procs[proc.pid] = proc
         tail: list[str] = []
@@ -239,8 +285,9 @@ class EngineRegistry:
         try:
             factory = self._factories[name]
         except KeyError:
-            raise UsageError(f"no engine named {name!r}",
-                             hint=f"use one of: auto, {', '.join(self._factories)}") from None
+            raise UsageError(
+                f"no engine named {name!r}", hint=f"use one of: auto, {', '.join(self._factories)}"
+            ) from None
         return factory()
 
 
@@ -285,8 +332,14 @@ def detect_engine(registry: EngineRegistry, image: str | None) -> str:
     return choose_engine(registry, "auto", image).name
 
 
-def choose_engine(registry: EngineRegistry, engine: str = "auto", image: str | None = None, *,
-                  repo: Repo | None = None, path: str | None = None) -> EngineChoice:
+def choose_engine(
+    registry: EngineRegistry,
+    engine: str = "auto",
+    image: str | None = None,
+    *,
+    repo: Repo | None = None,
+    path: str | None = None,
+) -> EngineChoice:
     """The engine and image for a run.
 
     With an image, ``auto`` means docker (an error if Docker does not answer). Without
@@ -313,8 +366,7 @@ def choose_engine(registry: EngineRegistry, engine: str = "auto", image: str | N
         if engine == "auto" and "docker" in registry.names():
             ok, why = registry.get("docker").available()
             if not ok:
-                raise EngineError(f"cannot run in the image {image!r}: no usable Docker ({why})",
-                                  hint=NO_DOCKER_HINT)
+                raise EngineError(f"cannot run in the image {image!r}: no usable Docker ({why})", hint=NO_DOCKER_HINT)
         return EngineChoice("docker" if "docker" in registry.names() else "local", image, GIVEN)
     if repo is None or "docker" not in registry.names():
         return EngineChoice("local" if engine == "auto" else engine)
@@ -322,28 +374,35 @@ def choose_engine(registry: EngineRegistry, engine: str = "auto", image: str | N
     ok, why = registry.get("docker").available()
     if not ok:
         if engine == "docker":
-            raise EngineError(f"cannot run in a container: no usable Docker ({why})",
-                              hint=NO_DOCKER_HINT)
+            raise EngineError(f"cannot run in a container: no usable Docker ({why})", hint=NO_DOCKER_HINT)
         return EngineChoice("local", note=f"no usable Docker ({why}): the notebooks run with the local engine")
     found = repo_image(repo)
     if found.found:
         return EngineChoice("docker", found.tag, FOUND)
     build = f"paperpack build {shlex.quote(shown)}"
-    missing = (f"no image for this state of the repository ({found.tag} is not in the local image store"
-               + (f", and none can be built here: {found.problem})" if found.problem else ")")
-               if found.tag else
-               f"no image for this state of the repository (its tag cannot be worked out: {found.problem})")
+    missing = (
+        f"no image for this state of the repository ({found.tag} is not in the local image store"
+        + (f", and none can be built here: {found.problem})" if found.problem else ")")
+        if found.tag
+        else f"no image for this state of the repository (its tag cannot be worked out: {found.problem})"
+    )
     if engine == "docker":
-        raise UsageError(f"--engine docker: {missing}",
-                         hint=f"build it first with `{build} --no-run`, or pass --image TAG, "
-                              "or use --engine local")
+        raise UsageError(
+            f"--engine docker: {missing}",
+            hint=f"build it first with `{build} --no-run`, or pass --image TAG, or use --engine local",
+        )
     if found.machine:
-        return EngineChoice("local", note=f"{missing}: the notebooks run with the local engine — fix that and "
-                                          f"run `{build}` for the isolated run")
-    raise UsageError(f"{missing}; --engine auto does not fall back to the less isolated local engine for a "
-                     "reason the repository decides",
-                     hint=f"run `{build}` (it builds the image and runs the notebooks in it), or pass --engine "
-                          "local to run the notebooks without a container, as you, knowingly")
+        return EngineChoice(
+            "local",
+            note=f"{missing}: the notebooks run with the local engine — fix that and "
+            f"run `{build}` for the isolated run",
+        )
+    raise UsageError(
+        f"{missing}; --engine auto does not fall back to the less isolated local engine for a "
+        "reason the repository decides",
+        hint=f"run `{build}` (it builds the image and runs the notebooks in it), or pass --engine "
+        "local to run the notebooks without a container, as you, knowingly",
+    )
 
 
 @dataclass(frozen=True)

@@ -37,19 +37,56 @@ ENV_SWITCH = "PAPERPACK_KERNEL_TEMPLATE"
 FORK_TIMEOUT = 60.0
 KERNEL_MODULE = "ipykernel_launcher"
 #: interpreter settings read once at start-up: a kernel asking for other values is launched normally
-STARTUP_VARIABLES = ("PYTHONHASHSEED", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH",
-                     "PYTHONNOUSERSITE", "PYTHONUSERBASE", "PYTHONDONTWRITEBYTECODE", "PYTHONOPTIMIZE",
-                     "PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONEXECUTABLE",
-                     "PYTHONPLATLIBDIR", "PYTHONFAULTHANDLER", "PYTHONMALLOC", "PYTHONINSPECT", "PYTHONVERBOSE",
-                     "PYTHONUNBUFFERED", "PYTHONNODEBUGRANGES", "PYTHONINTMAXSTRDIGITS", "PYTHONPYCACHEPREFIX",
-                     "PYTHONBREAKPOINT", "PYTHONCOERCECLOCALE", "PYTHONLEGACYWINDOWSSTDIO",
-                     # read by the C library or the dynamic loader when the process starts
-                     "LD_LIBRARY_PATH", "LD_PRELOAD", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+STARTUP_VARIABLES = (
+    "PYTHONHASHSEED",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "PYTHONSAFEPATH",
+    "PYTHONNOUSERSITE",
+    "PYTHONUSERBASE",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONOPTIMIZE",
+    "PYTHONWARNINGS",
+    "PYTHONDEVMODE",
+    "PYTHONUTF8",
+    "PYTHONIOENCODING",
+    "PYTHONEXECUTABLE",
+    "PYTHONPLATLIBDIR",
+    "PYTHONFAULTHANDLER",
+    "PYTHONMALLOC",
+    "PYTHONINSPECT",
+    "PYTHONVERBOSE",
+    "PYTHONUNBUFFERED",
+    "PYTHONNODEBUGRANGES",
+    "PYTHONINTMAXSTRDIGITS",
+    "PYTHONPYCACHEPREFIX",
+    "PYTHONBREAKPOINT",
+    "PYTHONCOERCECLOCALE",
+    "PYTHONLEGACYWINDOWSSTDIO",
+    # read by the C library or the dynamic loader when the process starts
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+)
 
 #: what a kernel imports while it initializes, beyond the modules above (none starts a thread)
-LATER_IMPORTS = ("IPython.core.completerlib", "IPython.core.debugger", "IPython.core.oinspect",
-                 "IPython.extensions.storemagic", "IPython.utils.wildcard", "sqlite3", "pdb", "faulthandler",
-                 "resource", "psutil", "tornado.platform.asyncio")
+LATER_IMPORTS = (
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "IPython.utils.wildcard",
+    "sqlite3",
+    "pdb",
+    "faulthandler",
+    "resource",
+    "psutil",
+    "tornado.platform.asyncio",
+)
 
 
 def enabled() -> bool:
@@ -57,6 +94,7 @@ def enabled() -> bool:
 
 
 # --- the template process -----------------------------------------------------------------
+
 
 def _serve(req_fd: int, reply_fd: int) -> tuple[dict[str, Any], Any, int] | None:
     """The template's loop: fork kernels on request, report their exits, stop when the runner goes.
@@ -213,12 +251,13 @@ def template_main(argv: list[str]) -> int:
 
 # --- the runner's side --------------------------------------------------------------------
 
+
 class ForkedKernel:
     """A kernel forked by the template, with the part of ``subprocess.Popen`` that jupyter_client uses."""
 
     stdin = stdout = stderr = None
 
-    def __init__(self, pid: int, template: "Template"):
+    def __init__(self, pid: int, template: Template):
         self.pid = pid
         self.template = template
         self.returncode: int | None = None
@@ -253,8 +292,11 @@ class Template:
     def __init__(self) -> None:
         req_r, self._req_w = os.pipe()
         reply_r, reply_w = os.pipe()
-        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), str(req_r), str(reply_w)],
-                                        stdin=subprocess.DEVNULL, pass_fds=(req_r, reply_w))
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), str(req_r), str(reply_w)],
+            stdin=subprocess.DEVNULL,
+            pass_fds=(req_r, reply_w),
+        )
         os.close(req_r)
         os.close(reply_w)
         self.forked = 0
@@ -265,8 +307,9 @@ class Template:
         self._abandoned: set[int] = set()  # requests no longer waited for (timed out): their kernels are killed
         self._exits: dict[int, int] = {}
         self._gone = False
-        self._reader = threading.Thread(target=self._read, args=(reply_r,), daemon=True,
-                                        name="paperpack-kernel-template")
+        self._reader = threading.Thread(
+            target=self._read, args=(reply_r,), daemon=True, name="paperpack-kernel-template"
+        )
         self._reader.start()
 
     def _read(self, fd: int) -> None:
@@ -298,7 +341,7 @@ class Template:
             number = self._sent
             request = memoryview((json.dumps({"id": number, "argv": argv, "cwd": cwd, "env": env}) + "\n").encode())
             while request:
-                request = request[os.write(self._req_w, request):]
+                request = request[os.write(self._req_w, request) :]
             with self._changed:
                 self._changed.wait_for(lambda: number in self._answers or self._gone, timeout=FORK_TIMEOUT)
                 answer = self._answers.pop(number, None)
@@ -306,8 +349,11 @@ class Template:
                     # a late answer must not go to a later request (another notebook's kernel, polled and killed
                     # in its place): the kernel it names is killed when it comes
                     self._abandoned.add(number)
-                    raise OSError(f"the kernel template stopped (exit status {self.process.poll()})" if self._gone
-                                  else f"the kernel template did not answer within {FORK_TIMEOUT:g} s")
+                    raise OSError(
+                        f"the kernel template stopped (exit status {self.process.poll()})"
+                        if self._gone
+                        else f"the kernel template did not answer within {FORK_TIMEOUT:g} s"
+                    )
         if isinstance(answer, OSError):
             raise answer
         self.forked += 1
@@ -384,8 +430,9 @@ def _same_python(found: str | None) -> bool:
     if not found:
         return False
     try:
-        return (os.path.dirname(os.path.abspath(found)) == os.path.dirname(os.path.abspath(sys.executable))
-                and os.path.samefile(found, sys.executable))
+        return os.path.dirname(os.path.abspath(found)) == os.path.dirname(
+            os.path.abspath(sys.executable)
+        ) and os.path.samefile(found, sys.executable)
     except OSError:
         return False
 

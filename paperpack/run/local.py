@@ -21,8 +21,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..util.cache import cache_dir
 from .channel import Delivery
@@ -59,19 +60,30 @@ class LocalEngine(Engine):
         if self.python.mismatch:
             self.isolation += f"; {self.python.mismatch}"
         log.warning(self.isolation)
-        self.venv = ensure_venv(session.repo.root, self.python, session.repo.environment,
-                                 self.requirements, cache=session.cache_dir)
+        self.venv = ensure_venv(
+            session.repo.root, self.python, session.repo.environment, self.requirements, cache=session.cache_dir
+        )
 
-    def _confinement(self, session: Session, longest: float, slot: int = 0,
-                     writable: Sequence[Path] = ()) -> Confinement:
-        readonly = protected_paths(self.venv, [source for source, _ in session.data],
-                                   [session.work_dir.parent, *writable], cache=session.cache_dir) if self.venv else []
+    def _confinement(
+        self, session: Session, longest: float, slot: int = 0, writable: Sequence[Path] = ()
+    ) -> Confinement:
+        readonly = (
+            protected_paths(
+                self.venv,
+                [source for source, _ in session.data],
+                [session.work_dir.parent, *writable],
+                cache=session.cache_dir,
+            )
+            if self.venv
+            else []
+        )
         return Confinement(session.limits, longest, probe(), slot=slot, readonly=readonly)
 
     def run_batch(self, session: Session, batch: Batch) -> dict[str, Any]:
         if self.venv is None or not (self.venv / READY_MARKER).is_file():  # e.g. on another machine
-            self.venv = ensure_venv(session.repo.root, self.python, session.repo.environment,
-                                 self.requirements, cache=session.cache_dir)
+            self.venv = ensure_venv(
+                session.repo.root, self.python, session.repo.environment, self.requirements, cache=session.cache_dir
+            )
         home = session.work_dir.parent
         env_overrides = {
             "IPYTHONDIR": str(home / "ipython"),  # no personal IPython start-up files
@@ -79,8 +91,14 @@ class LocalEngine(Engine):
             "JUPYTER_CONFIG_DIR": str(self.venv / "etc" / "jupyter"),
             "JUPYTER_RUNTIME_DIR": str(home / "jupyter-runtime"),  # connection files: not in the read-only venv
         }
-        spec = self.write_spec(batch, session, source=str(session.repo.root), workdir=str(session.work_dir),
-                               links=data_links(session.data), env=env_overrides)
+        spec = self.write_spec(
+            batch,
+            session,
+            source=str(session.repo.root),
+            workdir=str(session.work_dir),
+            links=data_links(session.data),
+            env=env_overrides,
+        )
         env = minimal_env()  # notebook code sees no tokens or passwords from the caller's environment
         env.update(env_overrides)
         env["VIRTUAL_ENV"] = str(self.venv)
@@ -88,21 +106,28 @@ class LocalEngine(Engine):
         python = str(self.venv / "bin" / "python")
         longest = max((nb.timeout for nb in batch.notebooks), default=session.limits.timeout or 0)
         with self._confinement(session, longest, batch.number) as confined:
-            streamed = self.stream(confined.command(python, [python, str(RUNNER), "--spec", "-"]),
-                                   session, batch, spec=spec, env=env)
+            streamed = self.stream(
+                confined.command(python, [python, str(RUNNER), "--spec", "-"]), session, batch, spec=spec, env=env
+            )
             hits = confined.pids_hits()
         if hits:
             _note_pids_hits(streamed.deliveries, hits)
-        return {"exit_code": streamed.code, "oom_killed": False, "output": streamed.output, "pids_limit_hits": hits,
-                "deliveries": streamed.deliveries}
+        return {
+            "exit_code": streamed.code,
+            "oom_killed": False,
+            "output": streamed.output,
+            "pids_limit_hits": hits,
+            "deliveries": streamed.deliveries,
+        }
 
 
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def protected_paths(venv: Path, data: Sequence[Path], writable: Sequence[Path], *,
-                    cache: Path | None = None) -> list[Path]:
+def protected_paths(
+    venv: Path, data: Sequence[Path], writable: Sequence[Path], *, cache: Path | None = None
+) -> list[Path]:
     """What notebook code must not change: paperpack's cache ``cache`` (default
     :func:`~paperpack.util.cache.cache_dir`: every cached environment, the data cache), ``venv``,
     and the data cache(s) ``data`` (fetched files) come from.

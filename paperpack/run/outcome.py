@@ -72,15 +72,23 @@ def _committed_cell(committed: ParsedNotebook | None, index: int | None) -> Cell
 
 
 def where(committed: ParsedNotebook | None, index: int | None) -> str:
-    """"code cell 3 (In [7])": the failing cell as a person finds it in the committed notebook."""
+    """ "code cell 3 (In [7])": the failing cell as a person finds it in the committed notebook."""
     cell = _committed_cell(committed, index)
     cell_types = [c.cell_type for c in committed.cells] if committed is not None else []
     return cell_name(cell_types, index, cell.execution_count if cell is not None else None)
 
 
-def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[str, Any],
-              limits: Limits, cancelled: bool, *, root: Path | None = None, image: str | None = None,
-              environment: Environment | None = None) -> NotebookRun:
+def interpret(
+    nb: PlannedNotebook,
+    result: dict[str, Any] | None,
+    facts: dict[str, Any],
+    limits: Limits,
+    cancelled: bool,
+    *,
+    root: Path | None = None,
+    image: str | None = None,
+    environment: Environment | None = None,
+) -> NotebookRun:
     """The run of ``nb`` from the runner's ``result`` and the engine's ``facts``.
 
     ``root`` (the repository) lets the message count cells as the committed notebook shows
@@ -126,11 +134,15 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
         sig = _signal_name(result.get("kernel_exit"))
         if oom:
             run.status = Status.OOM
-            run.message = (f"out of memory: the kernel was killed in {at} "
-                           f"(memory limit {limits.memory}; raise it with --memory)")
+            run.message = (
+                f"out of memory: the kernel was killed in {at} (memory limit {limits.memory}; raise it with --memory)"
+            )
         elif sig:
-            cause = {"SIGSEGV": "a segmentation fault (SIGSEGV)", "SIGKILL": "SIGKILL",
-                     "SIGABRT": "an abort (SIGABRT)"}.get(sig, sig)
+            cause = {
+                "SIGSEGV": "a segmentation fault (SIGSEGV)",
+                "SIGKILL": "SIGKILL",
+                "SIGABRT": "an abort (SIGABRT)",
+            }.get(sig, sig)
             run.message = f"the kernel died in {at}: killed by {cause}"
         else:
             exit_code = result.get("kernel_exit")
@@ -138,16 +150,19 @@ def interpret(nb: PlannedNotebook, result: dict[str, Any] | None, facts: dict[st
             run.message = f"the kernel died in {at}: it exited{status} (os._exit or a crash)"
     elif run.status == Status.NO_KERNEL:
         available = ", ".join(result.get("available_kernels") or []) or "none"
-        run.message = (f"kernel {result.get('kernel')!r} is not installed in the environment "
-                       f"(available: {available})")
+        run.message = f"kernel {result.get('kernel')!r} is not installed in the environment (available: {available})"
     elif _reproduces(committed, index, ename, evalue) and (error or {}).get("kind") == "cell-error":
         run.verdict = REPRODUCES_ERROR
-        run.message = (f"{at}: reproduces the committed error ({ename}: {_first_line(evalue)}); the committed "
-                       "notebook shows the same error in that cell")
+        run.message = (
+            f"{at}: reproduces the committed error ({ename}: {_first_line(evalue)}); the committed "
+            "notebook shows the same error in that cell"
+        )
         assert error is not None
-        error["cause"] = {"id": REPRODUCES_COMMITTED_ERROR,
-                          "message": "the cell fails with the error the committed notebook shows",
-                          "fix": "nothing to fix for reproducibility; fix the cell if the error is not intended"}
+        error["cause"] = {
+            "id": REPRODUCES_COMMITTED_ERROR,
+            "message": "the cell fails with the error the committed notebook shows",
+            "fix": "nothing to fix for reproducibility; fix the cell if the error is not intended",
+        }
         return run
     else:
         run.message = f"{at}: {ename}: {evalue}".rstrip(": ")
@@ -178,7 +193,7 @@ def iso_time(value: Any) -> str | None:
 
 def _first_line(text: str, limit: int = 160) -> str:
     line = (strip_ansi(text).strip().splitlines() or [""])[0]
-    return line if len(line) <= limit else line[:limit - 1] + "…"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _reproduces(committed: ParsedNotebook | None, index: int | None, ename: str, evalue: str) -> bool:
@@ -187,29 +202,51 @@ def _reproduces(committed: ParsedNotebook | None, index: int | None, ename: str,
     if cell is None or not ename:
         return False
     got = _ADDRESS.sub("0x…", strip_ansi(evalue).strip())
-    return any(o.output_type == "error" and o.ename == ename
-               and _ADDRESS.sub("0x…", strip_ansi(o.evalue or "").strip()) == got for o in cell.outputs)
+    return any(
+        o.output_type == "error" and o.ename == ename and _ADDRESS.sub("0x…", strip_ansi(o.evalue or "").strip()) == got
+        for o in cell.outputs
+    )
 
 
-def _failure(nb: PlannedNotebook, result: dict[str, Any] | None, error: dict[str, Any] | None,
-             committed: ParsedNotebook | None, root: Path | None, output: str = "",
-             image: str | None = None, environment: Environment | None = None) -> Failure:
+def _failure(
+    nb: PlannedNotebook,
+    result: dict[str, Any] | None,
+    error: dict[str, Any] | None,
+    committed: ParsedNotebook | None,
+    root: Path | None,
+    output: str = "",
+    image: str | None = None,
+    environment: Environment | None = None,
+) -> Failure:
     error = error or {}
     index = error.get("source_cell")
-    code = [c.source for c in (committed.cells if committed else [])
-            if c.cell_type == "code" and (index is None or c.index <= index)]
+    code = [
+        c.source
+        for c in (committed.cells if committed else [])
+        if c.cell_type == "code" and (index is None or c.index <= index)
+    ]
     cell = _committed_cell(committed, index)
     environment_yml = _environment_yml(environment)
     if environment_yml is not None and not _translated(image):
         environment_yml = None  # conda solved it: what is missing is the author's to declare
     return Failure(
-        notebook=nb.path, status="no-result" if result is None else str(result.get("status", "error")),
-        ename=str(error.get("ename") or ""), evalue=strip_ansi(str(error.get("evalue") or "")),
+        notebook=nb.path,
+        status="no-result" if result is None else str(result.get("status", "error")),
+        ename=str(error.get("ename") or ""),
+        evalue=strip_ansi(str(error.get("evalue") or "")),
         traceback=clean_traceback(list(error.get("traceback") or [])),
-        stderr=strip_ansi(str(error.get("stderr") or "")), output=output, cell=index,
-        source=cell.source if cell is not None else "", code=code, root=root, writers=dict(nb.writers),
-        kernel=(result or {}).get("kernel"), available_kernels=list((result or {}).get("available_kernels") or []),
-        environment_yml=environment_yml, waiting_on=list(error.get("waiting_on") or []))
+        stderr=strip_ansi(str(error.get("stderr") or "")),
+        output=output,
+        cell=index,
+        source=cell.source if cell is not None else "",
+        code=code,
+        root=root,
+        writers=dict(nb.writers),
+        kernel=(result or {}).get("kernel"),
+        available_kernels=list((result or {}).get("available_kernels") or []),
+        environment_yml=environment_yml,
+        waiting_on=list(error.get("waiting_on") or []),
+    )
 
 
 def _translated(image: str | None) -> bool:
@@ -222,9 +259,9 @@ def _translated(image: str | None) -> bool:
 
 @functools.lru_cache(maxsize=16)
 def _image_mode(image: str) -> str | None:
+    from ..errors import PaperpackError
     from ..image.builder import LABEL_PREFIX
     from ..util.docker import image_inspect
-    from ..errors import PaperpackError
 
     try:
         info = image_inspect(image)
@@ -254,8 +291,14 @@ def _environment_yml(env: Environment | None) -> dict[str, str] | None:
 def _explain(run: NotebookRun, error: dict[str, Any] | None, found: Diagnosis, at: str) -> None:
     """Put the cause first in the message (before the error), and into ``error.cause``."""
     if error is None:
-        error = run.error = {"kind": "runner", "cell": None, "source_cell": None, "ename": "", "evalue": "",
-                             "traceback": []}
+        error = run.error = {
+            "kind": "runner",
+            "cell": None,
+            "source_cell": None,
+            "ename": "",
+            "evalue": "",
+            "traceback": [],
+        }
     error["cause"] = found.to_dict()
     ename, evalue = error.get("ename", ""), error.get("evalue", "")
     seen = f" ({ename}: {_first_line(evalue)})" if ename else ""
@@ -275,15 +318,23 @@ def link_upstream(runs: list[NotebookRun]) -> None:
             other = by_path.get(writer)
             passed = (Verdict.SAME, Verdict.SAME_WITH_WARNINGS, Verdict.NO_OUTPUTS)
             if other is not None and other.verdict not in passed:
-                notes.append(f"{writer} {other.verdict}: {other.message}" if other.message
-                             else f"{writer} {other.verdict}")
+                notes.append(
+                    f"{writer} {other.verdict}: {other.message}" if other.message else f"{writer} {other.verdict}"
+                )
         if notes:
             cause["upstream"] = notes
             run.message += " — upstream: " + "; ".join(notes)
 
 
-def _no_result(run: NotebookRun, nb: PlannedNotebook, facts: dict[str, Any], limits: Limits, cancelled: bool,
-               root: Path | None, environment: Environment | None) -> NotebookRun:
+def _no_result(
+    run: NotebookRun,
+    nb: PlannedNotebook,
+    facts: dict[str, Any],
+    limits: Limits,
+    cancelled: bool,
+    root: Path | None,
+    environment: Environment | None,
+) -> NotebookRun:
     run.verdict = Verdict.FAILED
     if cancelled:
         run.status, run.message = Status.INTERRUPTED, "interrupted before it finished"
@@ -294,11 +345,14 @@ def _no_result(run: NotebookRun, nb: PlannedNotebook, facts: dict[str, Any], lim
         run.status = Status.ERROR
         output = facts.get("output") or ""
         tail = strip_ansi(output).strip().splitlines()[-5:]
-        run.message = (f"the runner stopped without a result (exit code {facts.get('exit_code')})"
-                       + (": " + " | ".join(tail) if tail else ""))
+        run.message = f"the runner stopped without a result (exit code {facts.get('exit_code')})" + (
+            ": " + " | ".join(tail) if tail else ""
+        )
         if facts.get("disk_limit") and NO_SPACE in output:
-            run.message += (f" — the repository's working copy does not fit in the disk limit "
-                            f"({facts['disk_limit']}): raise run.disk in paperpack.yml or --disk")
+            run.message += (
+                f" — the repository's working copy does not fit in the disk limit "
+                f"({facts['disk_limit']}): raise run.disk in paperpack.yml or --disk"
+            )
             return run
         found = diagnose(_failure(nb, None, None, None, root, output=strip_ansi(output), environment=environment))
         if found is not None:
@@ -319,19 +373,29 @@ READ_ONLY = "Read-only file system"  # EROFS
 def _disk_hint(error: str, disk: str) -> str:
     """What the docker engine's disk limit and read-only image mean for a cell's error, or ""."""
     if NO_SPACE in error:
-        return (f" — the notebook wrote more than {disk} (the limit on the working folder, shared by the run's "
-                f"notebooks, and on /tmp): raise run.disk in paperpack.yml or --disk")
+        return (
+            f" — the notebook wrote more than {disk} (the limit on the working folder, shared by the run's "
+            f"notebooks, and on /tmp): raise run.disk in paperpack.yml or --disk"
+        )
     if READ_ONLY in error:
-        return (" — in the container only the working folder (where the notebook runs) and /tmp are "
-                "writable: write files there, with paths relative to the notebook")
+        return (
+            " — in the container only the working folder (where the notebook runs) and /tmp are "
+            "writable: write files there, with paths relative to the notebook"
+        )
     return ""
 
 
 #: What the runner's output says when the environment cannot run it, and what to do.
 RUNNER_PROBLEMS = (
-    ("No module named 'nbclient'", "the environment lacks nbclient (every repo2docker image has it): "
-                                   "add nbclient to requirements.txt or rebuild with `paperpack build`"),
+    (
+        "No module named 'nbclient'",
+        "the environment lacks nbclient (every repo2docker image has it): "
+        "add nbclient to requirements.txt or rebuild with `paperpack build`",
+    ),
     ("No module named 'nbformat'", "the environment lacks nbformat: add it to requirements.txt"),
-    ("executable file not found", "the image has no python3 on its PATH: pass --image with a Jupyter image "
-                                  "built by repo2docker, or build one with `paperpack build`"),
+    (
+        "executable file not found",
+        "the image has no python3 on its PATH: pass --image with a Jupyter image "
+        "built by repo2docker, or build one with `paperpack build`",
+    ),
 )

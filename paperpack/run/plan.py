@@ -17,15 +17,26 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import ConfigError
 from ..repository.manifest import NotebookSpec, OrderProblemKind, find_cycle, run_order_problems
 from ..repository.repo import Repo
 
-__all__ = ["Limits", "PlannedNotebook", "Plan", "make_plan", "DEFAULT_TIMEOUT", "DEFAULT_CELL_TIMEOUT", "DEFAULT_DISK",
-           "DEFAULT_MEMORY", "DEFAULT_PIDS", "size_bytes"]
+__all__ = [
+    "Limits",
+    "PlannedNotebook",
+    "Plan",
+    "make_plan",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_CELL_TIMEOUT",
+    "DEFAULT_DISK",
+    "DEFAULT_MEMORY",
+    "DEFAULT_PIDS",
+    "size_bytes",
+]
 
 DEFAULT_TIMEOUT = 3600.0
 DEFAULT_CELL_TIMEOUT = 1200.0
@@ -36,7 +47,7 @@ DEFAULT_PIDS = 512
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
 def size_bytes(text: str) -> int:
@@ -67,7 +78,7 @@ class Limits:
     cpus: float | None = None
     disk: str | None = None  # what a run may write: its working copy, and each container's /tmp
 
-    def resolved(self, manifest_run: dict[str, Any], jobs: int) -> "Limits":
+    def resolved(self, manifest_run: dict[str, Any], jobs: int) -> Limits:
         return Limits(
             timeout=_first(self.timeout, manifest_run.get("timeout"), DEFAULT_TIMEOUT),
             cell_timeout=_first(self.cell_timeout, manifest_run.get("cell_timeout"), DEFAULT_CELL_TIMEOUT),
@@ -78,8 +89,14 @@ class Limits:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "memory": self.memory,
-                "pids": self.pids, "cpus": self.cpus, "disk": self.disk}
+        return {
+            "timeout": self.timeout,
+            "cell_timeout": self.cell_timeout,
+            "memory": self.memory,
+            "pids": self.pids,
+            "cpus": self.cpus,
+            "disk": self.disk,
+        }
 
 
 @dataclass
@@ -111,9 +128,13 @@ class Plan:
 
     def ready(self, succeeded: set[str], settled: set[str]) -> list[PlannedNotebook]:
         """Notebooks not yet settled whose dependencies all succeeded and whose writers have finished."""
-        return [nb for nb in self.to_run if nb.path not in settled
-                and all(dep in succeeded for dep in nb.depends_on)
-                and all(writer in settled for writer in nb.after)]
+        return [
+            nb
+            for nb in self.to_run
+            if nb.path not in settled
+            and all(dep in succeeded for dep in nb.depends_on)
+            and all(writer in settled for writer in nb.after)
+        ]
 
     def blocked(self, failed: set[str], settled: set[str]) -> list[tuple[PlannedNotebook, str]]:
         """Notebooks that can no longer run because a dependency failed or was skipped."""
@@ -127,8 +148,9 @@ class Plan:
         return out
 
 
-def make_plan(repo: Repo, *, parameters: dict[str, Any] | None = None, limits: Limits | None = None,
-              jobs: int = 1) -> Plan:
+def make_plan(
+    repo: Repo, *, parameters: dict[str, Any] | None = None, limits: Limits | None = None, jobs: int = 1
+) -> Plan:
     """The run plan for ``repo``: manifest order and settings, command-line overrides on top."""
     manifest = repo.manifest
     run_section = manifest.section("run") if manifest else {}
@@ -142,22 +164,26 @@ def make_plan(repo: Repo, *, parameters: dict[str, Any] | None = None, limits: L
     extra = dict(parameters or {})
     for name in extra:
         if not _IDENTIFIER.match(name):
-            raise ConfigError(f"parameter name {name!r} is not a Python identifier",
-                              hint="use -p NAME VALUE with NAME a valid variable name, e.g. -p n_samples 100")
+            raise ConfigError(
+                f"parameter name {name!r} is not a Python identifier",
+                hint="use -p NAME VALUE with NAME a valid variable name, e.g. -p n_samples 100",
+            )
     planned = []
     for spec in specs:
         skip = spec.skip
-        planned.append(PlannedNotebook(
-            path=spec.path,
-            depends_on=list(spec.depends_on),
-            timeout=float(_first(given.timeout, spec.timeout, resolved.timeout)),
-            cell_timeout=float(_first(given.cell_timeout, spec.cell_timeout, resolved.cell_timeout)),
-            parameters={**spec.parameters, **extra},
-            kernel=spec.kernel,
-            allow_errors=spec.allow_errors,
-            skip=(skip if isinstance(skip, str) else "skip: true in paperpack.yml") if skip else None,
-            compare={**top_compare, **(spec.compare or {})},
-        ))
+        planned.append(
+            PlannedNotebook(
+                path=spec.path,
+                depends_on=list(spec.depends_on),
+                timeout=float(_first(given.timeout, spec.timeout, resolved.timeout)),
+                cell_timeout=float(_first(given.cell_timeout, spec.cell_timeout, resolved.cell_timeout)),
+                parameters={**spec.parameters, **extra},
+                kernel=spec.kernel,
+                allow_errors=spec.allow_errors,
+                skip=(skip if isinstance(skip, str) else "skip: true in paperpack.yml") if skip else None,
+                compare={**top_compare, **(spec.compare or {})},
+            )
+        )
     order_by_files(repo, planned)
     return Plan(planned, resolved)
 
@@ -221,15 +247,21 @@ def _check(repo: Repo, specs: Iterable[NotebookSpec]) -> None:
     problems = run_order_problems(list(specs), lambda path: (repo.root / path).is_file())
     for p in sorted(problems, key=lambda p: p.kind in circular):  # a circle is said last
         if p.kind is OrderProblemKind.LISTED_TWICE:
-            raise ConfigError(f"{where}: notebook {p.path!r} is listed twice",
-                              hint="list each notebook once; merge the two entries")
+            raise ConfigError(
+                f"{where}: notebook {p.path!r} is listed twice", hint="list each notebook once; merge the two entries"
+            )
         if p.kind is OrderProblemKind.MISSING:
-            raise ConfigError(f"{where}: notebook {p.path!r} does not exist in {repo.root}",
-                              hint="fix the path (relative to the repository root) or remove the entry")
+            raise ConfigError(
+                f"{where}: notebook {p.path!r} does not exist in {repo.root}",
+                hint="fix the path (relative to the repository root) or remove the entry",
+            )
         if p.kind is OrderProblemKind.UNKNOWN_DEPENDENCY:
             raise ConfigError(
                 f"{where}: {p.path!r} depends on {p.dependency!r}, which is not in the notebooks list",
-                hint=f"add {p.dependency!r} to `notebooks:` or remove it from depends_on")
+                hint=f"add {p.dependency!r} to `notebooks:` or remove it from depends_on",
+            )
         cycle = list(p.cycle) or [p.path]
-        raise ConfigError(f"{where}: notebooks depend on each other in a circle: {' -> '.join(cycle + cycle[:1])}",
-                          hint="remove one depends_on entry so the order has a start")
+        raise ConfigError(
+            f"{where}: notebooks depend on each other in a circle: {' -> '.join(cycle + cycle[:1])}",
+            hint="remove one depends_on entry so the order has a start",
+        )

@@ -34,10 +34,15 @@ FAILING_VERDICTS = frozenset({Verdict.FAILED, Verdict.DIFFERS})
 
 
 #: How the summary names each verdict, in the order it lists them.
-_SUMMARY_LABELS = ((Verdict.SAME, "same results"), (Verdict.SAME_WITH_WARNINGS, "same results with new warnings"),
-                   (Verdict.DIFFERS, "differs"), (Verdict.NO_OUTPUTS, "no stored outputs"),
-                   (Verdict.REPRODUCES_ERROR, "reproduce the committed error"), (Verdict.FAILED, "failed"),
-                   (Verdict.SKIPPED, "skipped"))
+_SUMMARY_LABELS = (
+    (Verdict.SAME, "same results"),
+    (Verdict.SAME_WITH_WARNINGS, "same results with new warnings"),
+    (Verdict.DIFFERS, "differs"),
+    (Verdict.NO_OUTPUTS, "no stored outputs"),
+    (Verdict.REPRODUCES_ERROR, "reproduce the committed error"),
+    (Verdict.FAILED, "failed"),
+    (Verdict.SKIPPED, "skipped"),
+)
 
 
 class EventKind(Word):
@@ -84,10 +89,21 @@ class NotebookRun:
     ended: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "status": self.status, "verdict": self.verdict, "message": self.message,
-                "duration": self.duration, "parameters": self.parameters, "kernel": self.kernel,
-                "error": self.error, "cells": self.cells, "executed": self.executed,
-                "comparison": self.comparison, "started": self.started, "ended": self.ended}
+        return {
+            "path": self.path,
+            "status": self.status,
+            "verdict": self.verdict,
+            "message": self.message,
+            "duration": self.duration,
+            "parameters": self.parameters,
+            "kernel": self.kernel,
+            "error": self.error,
+            "cells": self.cells,
+            "executed": self.executed,
+            "comparison": self.comparison,
+            "started": self.started,
+            "ended": self.ended,
+        }
 
 
 @dataclass

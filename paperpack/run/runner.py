@@ -59,7 +59,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nbclient import NotebookClient
@@ -70,8 +71,20 @@ EVENT_PREFIX = "@@paperpack-event "
 FRAME_PREFIX = "@@paperpack-frame "
 RESULT_VERSION = 1
 COPY_MARKER = ".paperpack-copied"
-SKIP_NAMES = {".git", ".hg", ".svn", "paperpack-out", ".venv", "venv", "node_modules", "__pycache__",
-              ".ipynb_checkpoints", ".tox", ".mypy_cache", ".pytest_cache"}
+SKIP_NAMES = {
+    ".git",
+    ".hg",
+    ".svn",
+    "paperpack-out",
+    ".venv",
+    "venv",
+    "node_modules",
+    "__pycache__",
+    ".ipynb_checkpoints",
+    ".tox",
+    ".mypy_cache",
+    ".pytest_cache",
+}
 #: paperpack marks each output folder with this file (``paperpack.repository.repo.OUTPUT_MARKER``; this script cannot
 #: import paperpack): such a folder inside the repository is not copied, it is not the paper's
 OUTPUT_MARKER = ".paperpack-output"
@@ -94,7 +107,7 @@ class Channel:
         view = memoryview(data)
         with self.lock:
             while view:
-                view = view[os.write(self.fd, view):]
+                view = view[os.write(self.fd, view) :]
 
     def line(self, text: str) -> None:
         """A line of text (progress events, the runner's own messages)."""
@@ -187,6 +200,7 @@ def read_spec(where: str) -> dict[str, Any]:
 
 # --- the working copy -------------------------------------------------------------------
 
+
 def prepare_workdir(source: str, workdir: str, links: list[dict[str, str]]) -> None:
     """Copy the repository into the working copy once (under a lock), then link the data."""
     os.makedirs(workdir, exist_ok=True)
@@ -209,8 +223,7 @@ def prepare_workdir(source: str, workdir: str, links: list[dict[str, str]]) -> N
 
 def skip_entries(folder: str, names: list[str]) -> set[str]:
     """``shutil.copytree``'s ``ignore``: VCS folders, caches and paperpack's own output folders."""
-    return {name for name in names if name in SKIP_NAMES
-            or os.path.isfile(os.path.join(folder, name, OUTPUT_MARKER))}
+    return {name for name in names if name in SKIP_NAMES or os.path.isfile(os.path.join(folder, name, OUTPUT_MARKER))}
 
 
 def _copy_tree(source: str, workdir: str) -> None:
@@ -227,6 +240,7 @@ def _copy_tree(source: str, workdir: str) -> None:
 
 
 # --- parameters -------------------------------------------------------------------------
+
 
 def inject_parameters(nb: Any, parameters: dict[str, Any]) -> int | None:
     """papermill-style: a cell tagged ``injected-parameters`` after the ``parameters`` cell.
@@ -254,6 +268,7 @@ def inject_parameters(nb: Any, parameters: dict[str, Any]) -> int | None:
 
 # --- cgroup counters (inside a container) ----------------------------------------------------
 
+
 def cgroup_counter(name: str, key: str) -> int | None:
     """A counter from the container's cgroup (v2 first, then v1), or ``None`` outside one."""
     for path in (f"/sys/fs/cgroup/{name}", f"/sys/fs/cgroup/memory/{name}", f"/sys/fs/cgroup/pids/{name}"):
@@ -278,6 +293,7 @@ def pids_max_hits() -> int | None:
 
 # --- one notebook -------------------------------------------------------------------------
 
+
 def _short_traceback(lines: list[str]) -> list[str]:
     return [str(x) for x in lines[-MAX_TRACEBACK_LINES:]]
 
@@ -287,19 +303,22 @@ def _failing_cell(nb: Any, index: int | None) -> dict[str, Any] | None:
     if index is None or index >= len(nb.cells):
         return None
     outputs = nb.cells[index].get("outputs", [])
-    stderr = "".join(str(o.get("text", "")) for o in outputs
-                     if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    stderr = "".join(
+        str(o.get("text", "")) for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    )
     for output in outputs:
         if output.get("output_type") == "error":
-            return {"ename": output.get("ename", ""), "evalue": output.get("evalue", ""),
-                    "traceback": _short_traceback(output.get("traceback", [])),
-                    "stderr": stderr[-MAX_STDERR_CHARS:]}
+            return {
+                "ename": output.get("ename", ""),
+                "evalue": output.get("evalue", ""),
+                "traceback": _short_traceback(output.get("traceback", [])),
+                "stderr": stderr[-MAX_STDERR_CHARS:],
+            }
     return None
 
 
 #: TCP states in /proc/net/tcp (hex) of a connection under way
-_TCP_STATES = {"01": "connected, waiting for an answer", "02": "connecting, no answer",
-               "03": "connecting, no answer"}
+_TCP_STATES = {"01": "connected, waiting for an answer", "02": "connecting, no answer", "03": "connecting, no answer"}
 MAX_WAITS = 8
 
 
@@ -386,12 +405,13 @@ def _cell_streams(nb: Any, index: int | None) -> str:
     """The end of what cell ``index`` printed so far (stdout and stderr): retries, warnings."""
     if index is None or index >= len(nb.cells):
         return ""
-    text = "".join(str(o.get("text", "")) for o in nb.cells[index].get("outputs", [])
-                   if o.get("output_type") == "stream")
+    text = "".join(
+        str(o.get("text", "")) for o in nb.cells[index].get("outputs", []) if o.get("output_type") == "stream"
+    )
     return text[-MAX_STDERR_CHARS:]
 
 
-def _timed_out(nb: Any, tracker: "Tracker") -> dict[str, Any]:
+def _timed_out(nb: Any, tracker: Tracker) -> dict[str, Any]:
     """What is known of a timed-out cell: its printed text and what its kernel waited on (the watch's
     last look, taken while the kernel was still alive: nbclient shuts it down at a cell timeout)."""
     waits = tracker.waits if tracker.waits_cell == tracker.current else []
@@ -403,7 +423,7 @@ WATCH_EVERY = 0.25
 WATCH_LEAD = 1.0
 
 
-async def _watch_network(client: Any, tracker: "Tracker", cell_timeout: float | None) -> None:
+async def _watch_network(client: Any, tracker: Tracker, cell_timeout: float | None) -> None:
     """Shortly before the current cell's timeout, keep what its kernel waits on over the network."""
     if not cell_timeout:
         return
@@ -417,8 +437,9 @@ class NotebookTimeout(Exception):
     """The whole notebook ran longer than its timeout."""
 
 
-async def _execute_within(client: NotebookClient, timeout: float | None, tracker: "Tracker",
-                          cell_timeout: float | None) -> None:
+async def _execute_within(
+    client: NotebookClient, timeout: float | None, tracker: Tracker, cell_timeout: float | None
+) -> None:
     """Execute the notebook; past ``timeout`` seconds stop it and raise :class:`NotebookTimeout`.
 
     (Not ``asyncio.wait_for``: when the cancelled execution fails while cleaning up, for
@@ -484,15 +505,13 @@ class Tracker:
     def on_executed(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
         began = self.started.get(cell_index, time.monotonic())
         status = (execute_reply or {}).get("content", {}).get("status", "ok")
-        self.cells[cell_index] = {"index": cell_index, "duration": round(time.monotonic() - began, 4),
-                                  "status": status}
+        self.cells[cell_index] = {"index": cell_index, "duration": round(time.monotonic() - began, 4), "status": status}
 
     def timings(self) -> list[dict[str, Any]]:
         out = [self.cells[i] for i in sorted(self.cells)]
         if self.current is not None and self.current not in self.cells:
             began = self.started.get(self.current, time.monotonic())
-            out.append({"index": self.current, "duration": round(time.monotonic() - began, 4),
-                        "status": "unfinished"})
+            out.append({"index": self.current, "duration": round(time.monotonic() - began, 4), "status": "unfinished"})
         return out
 
 
@@ -508,7 +527,7 @@ class Gates:
         self.alive = asyncio.Semaphore(2 * jobs)
 
 
-async def _start_kernel(client: NotebookClient, tracker: "Tracker") -> None:
+async def _start_kernel(client: NotebookClient, tracker: Tracker) -> None:
     client.km = client.create_kernel_manager()
     if TEMPLATE is not None:
         KERNELFORK.use_template(client.km, TEMPLATE)
@@ -520,10 +539,19 @@ async def _start_kernel(client: NotebookClient, tracker: "Tracker") -> None:
 async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> dict[str, Any]:
     key, rel = job["key"], job["path"]
     src = os.path.join(spec["workdir"], rel)
-    result: dict[str, Any] = {"result_version": RESULT_VERSION, "key": key, "path": rel,
-                              "parameters": job.get("parameters") or {}, "status": "ok", "error": None,
-                              "cells": [], "kernel": None, "kernel_exit": None,
-                              "timeout": job.get("timeout"), "cell_timeout": job.get("cell_timeout")}
+    result: dict[str, Any] = {
+        "result_version": RESULT_VERSION,
+        "key": key,
+        "path": rel,
+        "parameters": job.get("parameters") or {},
+        "status": "ok",
+        "error": None,
+        "cells": [],
+        "kernel": None,
+        "kernel_exit": None,
+        "timeout": job.get("timeout"),
+        "cell_timeout": job.get("cell_timeout"),
+    }
     began = time.monotonic()
     oom_before, pids_before = oom_kills(), pids_max_hits()
     emit("start", key=key, path=rel)
@@ -534,8 +562,16 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> di
     try:
         nb = nbformat.read(src, as_version=4)
     except Exception as exc:  # unreadable notebook: a result, not a crash
-        result.update(status="error", error={"kind": "unreadable", "cell": None, "ename": type(exc).__name__,
-                                             "evalue": str(exc), "traceback": []})
+        result.update(
+            status="error",
+            error={
+                "kind": "unreadable",
+                "cell": None,
+                "ename": type(exc).__name__,
+                "evalue": str(exc),
+                "traceback": [],
+            },
+        )
         return _finish(result, None, began, oom_before, pids_before)
     injected = inject_parameters(nb, job.get("parameters") or {})
     result["injected_cell"] = injected
@@ -543,10 +579,16 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> di
     result["kernel"] = kernel
     tracker = Tracker(key, len(nb.cells))
     client = NotebookClient(
-        nb, timeout=_whole_seconds(job.get("cell_timeout")), kernel_name=kernel, allow_errors=bool(job.get("allow_errors")),
-        shutdown_kernel="immediate", record_timing=True, startup_timeout=job.get("startup_timeout", 60),
+        nb,
+        timeout=_whole_seconds(job.get("cell_timeout")),
+        kernel_name=kernel,
+        allow_errors=bool(job.get("allow_errors")),
+        shutdown_kernel="immediate",
+        record_timing=True,
+        startup_timeout=job.get("startup_timeout", 60),
         resources={"metadata": {"path": os.path.dirname(src) or spec["workdir"]}},
-        on_cell_start=tracker.on_start, on_cell_executed=tracker.on_executed,
+        on_cell_start=tracker.on_start,
+        on_cell_executed=tracker.on_executed,
     )
     try:
         waiting = time.monotonic()
@@ -561,44 +603,81 @@ async def run_one(spec: dict[str, Any], job: dict[str, Any], gates: Gates) -> di
                 result["waited"] += time.monotonic() - waiting
                 await _execute_within(client, job.get("timeout"), tracker, job.get("cell_timeout"))
     except CellTimeoutError as exc:
-        result.update(status="timeout", error={
-            "kind": "cell-timeout", "cell": tracker.current, "ename": "CellTimeoutError",
-            "evalue": f"cell {tracker.current} ran longer than {job.get('cell_timeout')} s",
-            "traceback": _short_traceback(str(exc).splitlines()), **_timed_out(nb, tracker)})
+        result.update(
+            status="timeout",
+            error={
+                "kind": "cell-timeout",
+                "cell": tracker.current,
+                "ename": "CellTimeoutError",
+                "evalue": f"cell {tracker.current} ran longer than {job.get('cell_timeout')} s",
+                "traceback": _short_traceback(str(exc).splitlines()),
+                **_timed_out(nb, tracker),
+            },
+        )
     except NotebookTimeout:
-        result.update(status="timeout", error={
-            "kind": "notebook-timeout", "cell": tracker.current, "ename": "TimeoutError",
-            "evalue": f"the notebook ran longer than {job.get('timeout')} s (stopped in cell {tracker.current})",
-            "traceback": [], **_timed_out(nb, tracker)})
+        result.update(
+            status="timeout",
+            error={
+                "kind": "notebook-timeout",
+                "cell": tracker.current,
+                "ename": "TimeoutError",
+                "evalue": f"the notebook ran longer than {job.get('timeout')} s (stopped in cell {tracker.current})",
+                "traceback": [],
+                **_timed_out(nb, tracker),
+            },
+        )
     except DeadKernelError as exc:
-        result.update(status="dead-kernel", error={
-            "kind": "dead-kernel", "cell": tracker.current, "ename": "DeadKernelError",
-            "evalue": str(exc) or "the kernel died", "traceback": []})
+        result.update(
+            status="dead-kernel",
+            error={
+                "kind": "dead-kernel",
+                "cell": tracker.current,
+                "ename": "DeadKernelError",
+                "evalue": str(exc) or "the kernel died",
+                "traceback": [],
+            },
+        )
     except CellExecutionError as exc:
         found = _failing_cell(nb, tracker.current) or {
             "ename": getattr(exc, "ename", "") or "CellExecutionError",
             "evalue": getattr(exc, "evalue", "") or (str(exc).splitlines() or [""])[-1],
-            "traceback": _short_traceback(str(exc).splitlines())}
+            "traceback": _short_traceback(str(exc).splitlines()),
+        }
         result.update(status="error", error={"kind": "cell-error", "cell": tracker.current, **found})
     except asyncio.CancelledError:
-        result.update(status="interrupted", error={
-            "kind": "interrupted", "cell": tracker.current, "ename": "Interrupted",
-            "evalue": "the run was stopped", "traceback": []})
+        result.update(
+            status="interrupted",
+            error={
+                "kind": "interrupted",
+                "cell": tracker.current,
+                "ename": "Interrupted",
+                "evalue": "the run was stopped",
+                "traceback": [],
+            },
+        )
     except Exception as exc:  # kernel missing, kernel failed to start, …
         name = type(exc).__name__
         kind = "no-kernel" if name == "NoSuchKernel" else "kernel-start" if tracker.current is None else "runner"
         if kind == "no-kernel":
             result["available_kernels"] = _available_kernels()
-        result.update(status="no-kernel" if kind == "no-kernel" else "error", error={
-            "kind": kind, "cell": tracker.current, "ename": name, "evalue": str(exc),
-            "traceback": _short_traceback(traceback.format_exc().splitlines())})
+        result.update(
+            status="no-kernel" if kind == "no-kernel" else "error",
+            error={
+                "kind": kind,
+                "cell": tracker.current,
+                "ename": name,
+                "evalue": str(exc),
+                "traceback": _short_traceback(traceback.format_exc().splitlines()),
+            },
+        )
     finally:
         result["cells"] = tracker.timings()
         await _stop_kernel(client)
         result["kernel_exit"] = _kernel_exit(tracker.process)
     if result["status"] == "ok" and job.get("allow_errors"):
-        result["cell_errors"] = [i for i, c in enumerate(nb.cells)
-                                 if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+        result["cell_errors"] = [
+            i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+        ]
     return _finish(result, nb, began, oom_before, pids_before)
 
 
@@ -652,15 +731,18 @@ async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-def _finish(result: dict[str, Any], nb: Any, began: float,
-            oom_before: int | None, pids_before: int | None) -> dict[str, Any]:
+def _finish(
+    result: dict[str, Any], nb: Any, began: float, oom_before: int | None, pids_before: int | None
+) -> dict[str, Any]:
     result["waited"] = round(result.get("waited", 0.0), 4)  # for a free slot: not the notebook's time
     result["duration"] = round(time.monotonic() - began - result["waited"], 4)
     now = time.time()  # wall-clock start and end (ISO UTC) for the provenance crate and the certificate
     result["started"], result["ended"] = _utc(now - result["duration"]), _utc(now)
     after_oom, after_pids = oom_kills(), pids_max_hits()
     result["oom_kills"] = (after_oom - oom_before) if after_oom is not None and oom_before is not None else None
-    result["pids_limit_hits"] = (after_pids - pids_before) if after_pids is not None and pids_before is not None else None
+    result["pids_limit_hits"] = (
+        (after_pids - pids_before) if after_pids is not None and pids_before is not None else None
+    )
     if nb is not None:
         import nbformat
 
@@ -710,6 +792,7 @@ def _stop_template() -> None:
 
 
 # --- the batch ----------------------------------------------------------------------------
+
 
 class Stopper:
     """SIGTERM and SIGINT stop the whole batch: every notebook is reported as interrupted, each kernel shut down.

@@ -52,10 +52,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Mapping, Sequence
 
 from .plan import Limits
 
@@ -87,7 +87,7 @@ def docker_sockets(environ: Mapping[str, str] | None = None) -> list[Path]:
     found = [Path(p) for p in DOCKER_SOCKETS]
     host = env.get("DOCKER_HOST", "")
     if host.startswith("unix://"):
-        found.append(Path(host[len("unix://"):]))
+        found.append(Path(host[len("unix://") :]))
     if env.get("XDG_RUNTIME_DIR"):
         found.append(Path(env["XDG_RUNTIME_DIR"]) / "docker.sock")
     return found
@@ -180,10 +180,21 @@ def probe() -> Capabilities:
     fs, fs_note = _probe_mounts() if shutil.which("unshare") else (False, "no unshare command (util-linux) on PATH")
     net, net_note = (USERNS_NET, " ".join(USERNS_NET)) if fs else _probe_net()
     cgroup, cgroup_note = _probe_cgroup()
-    caps = Capabilities(net=net, net_note=net_note, fs=fs, fs_note=fs_note, cgroup=cgroup, cgroup_note=cgroup_note,
-                        root=os.geteuid() == 0)
-    log.info("local engine confinement: network %s; caches %s; processes %s", net_note,
-             "read-only" if fs else fs_note, cgroup_note)
+    caps = Capabilities(
+        net=net,
+        net_note=net_note,
+        fs=fs,
+        fs_note=fs_note,
+        cgroup=cgroup,
+        cgroup_note=cgroup_note,
+        root=os.geteuid() == 0,
+    )
+    log.info(
+        "local engine confinement: network %s; caches %s; processes %s",
+        net_note,
+        "read-only" if fs else fs_note,
+        cgroup_note,
+    )
     return caps
 
 
@@ -239,8 +250,16 @@ class Confinement:
     ``caps.fs``; the label says so otherwise.
     """
 
-    def __init__(self, limits: Limits, longest_timeout: float, caps: Capabilities | None = None, *,
-                 slot: int = 0, readonly: Sequence[Path] = (), hidden: Sequence[Path] | None = None) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        longest_timeout: float,
+        caps: Capabilities | None = None,
+        *,
+        slot: int = 0,
+        readonly: Sequence[Path] = (),
+        hidden: Sequence[Path] | None = None,
+    ) -> None:
         self.caps = caps or probe()
         self.readonly = [str(p) for p in readonly]
         self.hidden = [str(p) for p in (docker_sockets() if hidden is None else hidden)]
@@ -263,16 +282,23 @@ class Confinement:
             own_namespace = self.caps.net == USERNS_NET and _kernel_at_least(5, 14)
             budget = int(self.limits.pids) + (1 if own_namespace else _user_tasks(os.getuid()))
             rlimits["RLIMIT_NPROC"] = [budget, budget]
-        mounts: dict[str, object] = {"readonly": self.readonly, "hide": self.hidden, "lock": True} \
-            if self.caps.fs else {}
-        return {"lo_up": self.caps.net is not None, "cgroup": str(self.cgroup) if self.cgroup else None,
-                "cores": self.cores, "first_core": self.first_core, "rlimits": rlimits, **mounts}
+        mounts: dict[str, object] = (
+            {"readonly": self.readonly, "hide": self.hidden, "lock": True} if self.caps.fs else {}
+        )
+        return {
+            "lo_up": self.caps.net is not None,
+            "cgroup": str(self.cgroup) if self.cgroup else None,
+            "cores": self.cores,
+            "first_core": self.first_core,
+            "rlimits": rlimits,
+            **mounts,
+        }
 
     def command(self, python: str, cmd: list[str]) -> list[str]:
         """``cmd`` started through the launcher (run by ``python``), in the network namespace if any."""
         return [*(self.caps.net or ()), python, str(CONFINE), json.dumps(self.settings()), *cmd]
 
-    def __enter__(self) -> "Confinement":
+    def __enter__(self) -> Confinement:
         if self.caps.cgroup is not None and self.limits.pids:
             folder = self.caps.cgroup / f"paperpack-run-{uuid.uuid4().hex[:12]}"
             try:
@@ -284,8 +310,7 @@ class Confinement:
                 _remove_cgroup(folder)
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         if self.cgroup is not None:
             _remove_cgroup(self.cgroup)
 
@@ -319,9 +344,14 @@ def describe(caps: Capabilities, limits: Limits, cores: int) -> str:
     else:
         procs = f"no process limit (root: RLIMIT_NPROC does not apply, and {caps.cgroup_note})"
     cpu = f"{cores} core{'s' * (cores != 1)} (CPU time ≤ timeout × {cores} per process)"
-    caches = ("paperpack's caches read-only and the Docker socket hidden" if caps.fs else
-              f"paperpack's caches WRITABLE and the Docker socket reachable ({caps.fs_note})")
-    return (f"local engine: {net}, {caches}, memory ≤ {limits.memory} per process, {procs}, {cpu}, "
-            f"≤ {NOFILE} open files — "
-            "less isolated than a container: guards against accidents, not a security boundary (notebook code "
-            "runs as you, on your files)")
+    caches = (
+        "paperpack's caches read-only and the Docker socket hidden"
+        if caps.fs
+        else f"paperpack's caches WRITABLE and the Docker socket reachable ({caps.fs_note})"
+    )
+    return (
+        f"local engine: {net}, {caches}, memory ≤ {limits.memory} per process, {procs}, {cpu}, "
+        f"≤ {NOFILE} open files — "
+        "less isolated than a container: guards against accidents, not a security boundary (notebook code "
+        "runs as you, on your files)"
+    )

@@ -13,7 +13,8 @@ workers, as on an HPC cluster's shared file system.
 from __future__ import annotations
 
 import concurrent.futures as cf
-from typing import Any, Callable, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 __all__ = ["Executor", "ThreadExecutor", "DaskExecutor"]
 
@@ -63,4 +64,3 @@ class DaskExecutor:
 
     def shutdown(self, wait: bool = True) -> None:
         """Nothing to release: the client and its cluster belong to the caller."""
-

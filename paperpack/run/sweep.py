@@ -26,8 +26,18 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Owner", "Swept", "OWNER_LABEL", "OWNER_FILE", "SCRATCH_PREFIX", "current_owner", "new_scratch",
-           "sweep", "sweep_scratch", "sweep_docker"]
+__all__ = [
+    "Owner",
+    "Swept",
+    "OWNER_LABEL",
+    "OWNER_FILE",
+    "SCRATCH_PREFIX",
+    "current_owner",
+    "new_scratch",
+    "sweep",
+    "sweep_scratch",
+    "sweep_docker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +113,9 @@ def _boot_id() -> str:
 def current_owner() -> Owner:
     """This process as an owner (computed each time: a forked child is another owner)."""
     pid = os.getpid()
-    return Owner(host=socket.gethostname().replace("/", "_") or "localhost", boot=_boot_id(), pid=pid,
-                 start=_start_time(pid))
+    return Owner(
+        host=socket.gethostname().replace("/", "_") or "localhost", boot=_boot_id(), pid=pid, start=_start_time(pid)
+    )
 
 
 @dataclass
@@ -136,8 +147,12 @@ def sweep(*, docker: bool = True, folder: Path | None = None) -> Swept:
     if docker:
         swept.containers, swept.volumes = sweep_docker()
     if swept.containers or swept.volumes or swept.folders:
-        log.info("removed what killed paperpack runs left: %d containers, %d volumes, %d scratch folders",
-                 len(swept.containers), len(swept.volumes), len(swept.folders))
+        log.info(
+            "removed what killed paperpack runs left: %d containers, %d volumes, %d scratch folders",
+            len(swept.containers),
+            len(swept.volumes),
+            len(swept.folders),
+        )
     return swept
 
 
@@ -170,12 +185,14 @@ def sweep_scratch(folder: Path | None = None) -> list[Path]:
 
 def sweep_docker() -> tuple[list[str], list[str]]:
     """Remove paperpack's containers (with their anonymous volumes) and volumes whose owner is gone."""
-    containers = _gone("ps", "-a", "--filter", f"label={OWNER_LABEL}",
-                       "--format", f'{{{{.Names}}}}\t{{{{.Label "{OWNER_LABEL}"}}}}')
+    containers = _gone(
+        "ps", "-a", "--filter", f"label={OWNER_LABEL}", "--format", f'{{{{.Names}}}}\t{{{{.Label "{OWNER_LABEL}"}}}}'
+    )
     if containers:
         _docker("rm", "-f", "-v", *containers, timeout=120)
-    volumes = _gone("volume", "ls", "--filter", f"label={OWNER_LABEL}",
-                    "--format", f'{{{{.Name}}}}\t{{{{.Label "{OWNER_LABEL}"}}}}')
+    volumes = _gone(
+        "volume", "ls", "--filter", f"label={OWNER_LABEL}", "--format", f'{{{{.Name}}}}\t{{{{.Label "{OWNER_LABEL}"}}}}'
+    )
     if volumes:
         _docker("volume", "rm", "-f", *volumes, timeout=120)
     return containers, volumes

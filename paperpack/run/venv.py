@@ -40,8 +40,18 @@ from ..errors import EngineError
 from ..repository.files import read_repo_text
 from .runner import skip_entries
 
-__all__ = ["requirements_file", "reads_repo", "venv_dir", "ensure_venv", "minimal_env", "pip_env",
-           "Interpreter", "choose_python", "RUNNER_PACKAGES", "READY_MARKER"]
+__all__ = [
+    "requirements_file",
+    "reads_repo",
+    "venv_dir",
+    "ensure_venv",
+    "minimal_env",
+    "pip_env",
+    "Interpreter",
+    "choose_python",
+    "RUNNER_PACKAGES",
+    "READY_MARKER",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +61,23 @@ READY_MARKER = ".paperpack-ready"
 ALIVE_EVERY = 20.0
 _EDITABLE = re.compile(r"^\s*(-e|--editable)(\s+|=)")
 #: variables the notebook kernels (and pip) keep; everything else (tokens, passwords…) is dropped
-KEEP = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "PYTHONHASHSEED",
-        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "VECLIB_MAXIMUM_THREADS"}
+KEEP = {
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "TERM",
+    "PYTHONHASHSEED",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "VECLIB_MAXIMUM_THREADS",
+}
 KEEP_PREFIXES = ("LC_", "OMP_", "OPENBLAS_", "MKL_", "NUMEXPR_")
 PROXIES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
 
@@ -123,8 +148,10 @@ def _content_hash(root: Path) -> str:
                         digest.update(block)
             digest.update(b"\0")
         for name in sorted(d for d in dirs if (Path(folder) / d).is_symlink()):
-            digest.update(f"{(Path(folder) / name).relative_to(root).as_posix()} link "
-                          f"{os.readlink(Path(folder) / name)}\0".encode())
+            digest.update(
+                f"{(Path(folder) / name).relative_to(root).as_posix()} link "
+                f"{os.readlink(Path(folder) / name)}\0".encode()
+            )
     return digest.hexdigest()
 
 
@@ -144,13 +171,17 @@ class Interpreter:
         """A warning when the repository asks for another Python than the one used, else ``None``."""
         if self.asked is None or _satisfies(self.version, self.asked):
             return None
-        return (f"{self.source or 'the repository'} asks for Python {self.asked}; the local engine used "
-                f"{self.version} (no working python{self.asked} with venv on PATH) — build the image for the "
-                f"exact version (`paperpack build`), or install python{self.asked}")
+        return (
+            f"{self.source or 'the repository'} asks for Python {self.asked}; the local engine used "
+            f"{self.version} (no working python{self.asked} with venv on PATH) — build the image for the "
+            f"exact version (`paperpack build`), or install python{self.asked}"
+        )
 
 
-_FACTS = "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2]); print(sys.executable); " \
-         "print(sys.base_prefix); print(sys.version.replace(chr(10), ' '))"
+_FACTS = (
+    "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2]); print(sys.executable); "
+    "print(sys.base_prefix); print(sys.version.replace(chr(10), ' '))"
+)
 
 
 def _interpreter(command: str) -> Interpreter | None:
@@ -162,8 +193,9 @@ def _interpreter(command: str) -> Interpreter | None:
     if found is None:
         return None
     try:
-        out = subprocess.run([found, "-c", _FACTS], capture_output=True, text=True, timeout=30, check=False,
-                             env=minimal_env())
+        out = subprocess.run(
+            [found, "-c", _FACTS], capture_output=True, text=True, timeout=30, check=False, env=minimal_env()
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     lines = out.stdout.splitlines()
@@ -179,8 +211,12 @@ def _satisfies(version: str, asked: str) -> bool:
 
 
 def _current() -> Interpreter:
-    return Interpreter(executable=sys.executable, version="%d.%d" % sys.version_info[:2],
-                       full=sys.version.replace("\n", " "), prefix=sys.base_prefix)
+    return Interpreter(
+        executable=sys.executable,
+        version="%d.%d" % sys.version_info[:2],
+        full=sys.version.replace("\n", " "),
+        prefix=sys.base_prefix,
+    )
 
 
 def choose_python(root: Path, env: Environment | None = None) -> Interpreter:
@@ -205,8 +241,14 @@ def _cache_root(cache: Path | None) -> Path:
     return cache_dir(cache)
 
 
-def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | None = None,
-             requirements: str | None = None, *, cache: Path | None = None) -> Path:
+def venv_dir(
+    root: Path,
+    python: Interpreter | None = None,
+    env: Environment | None = None,
+    requirements: str | None = None,
+    *,
+    cache: Path | None = None,
+) -> Path:
     """Where the environment for ``root`` built with ``python`` (default: :func:`choose_python`) is cached.
 
     ``requirements``: a text used in place of the repository's requirements.txt (the time machine's
@@ -216,8 +258,7 @@ def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | N
     env = env or detect(root)
     python = python or choose_python(root, env)
     req = requirements_file(root, env)
-    text = requirements.encode() if requirements is not None else requirements_text(root, req).encode() if req \
-        else b""
+    text = requirements.encode() if requirements is not None else requirements_text(root, req).encode() if req else b""
     digest = hashlib.sha256()
     digest.update(f"python {python.executable} {python.full} {python.prefix}\n".encode())
     digest.update((" ".join(RUNNER_PACKAGES) + "\n").encode())
@@ -230,13 +271,24 @@ def venv_dir(root: Path, python: Interpreter | None = None, env: Environment | N
 def pip_env() -> dict[str, str]:
     """The environment pip runs with: the kernels' minimal one, plus pip's own settings and proxies."""
     env = minimal_env()
-    env.update({k: v for k, v in os.environ.items()
-                if k.startswith("PIP_") or k.lower() in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")})
+    env.update(
+        {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith("PIP_") or k.lower() in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+        }
+    )
     return env
 
 
-def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment | None = None,
-                requirements: str | None = None, *, cache: Path | None = None) -> Path:
+def ensure_venv(
+    root: Path,
+    python: Interpreter | None = None,
+    env: Environment | None = None,
+    requirements: str | None = None,
+    *,
+    cache: Path | None = None,
+) -> Path:
     """The cached virtual environment for this repository, built with ``python`` on first use
     (from ``requirements`` instead of the repository's requirements.txt when given), under the
     cache folder ``cache`` (``--cache-dir``; default :func:`paperpack.util.cache.cache_dir`)."""
@@ -251,8 +303,9 @@ def ensure_venv(root: Path, python: Interpreter | None = None, env: Environment 
             return target
         if target.exists():
             shutil.rmtree(target)  # a build that was interrupted
-        log.warning("building the local environment in %s with Python %s (once per requirements.txt)",
-                    target, python.version)
+        log.warning(
+            "building the local environment in %s with Python %s (once per requirements.txt)", target, python.version
+        )
         with tempfile.TemporaryDirectory(prefix="paperpack-venv-") as scratch:
             _build(root, target, Path(scratch), python, requirements_file(root, env), requirements)
         (target / READY_MARKER).write_text("ok\n")
@@ -264,8 +317,9 @@ def _step(cmd: list[str], cwd: Path) -> tuple[int, str]:
     :data:`ALIVE_EVERY` seconds a log line says it is still going, with pip's last line."""
     started = last = time.monotonic()
     lines: list[str] = []
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                          cwd=cwd, env=pip_env()) as proc:
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", cwd=cwd, env=pip_env()
+    ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line.rstrip("\n"))
@@ -277,8 +331,9 @@ def _step(cmd: list[str], cwd: Path) -> tuple[int, str]:
     return proc.returncode, "\n".join(lines)
 
 
-def _build(root: Path, target: Path, scratch: Path, python: Interpreter, req: Path | None,
-           requirements: str | None = None) -> None:
+def _build(
+    root: Path, target: Path, scratch: Path, python: Interpreter, req: Path | None, requirements: str | None = None
+) -> None:
     install = [*RUNNER_PACKAGES]
     cwd = scratch
     if req is not None:
@@ -294,9 +349,20 @@ def _build(root: Path, target: Path, scratch: Path, python: Interpreter, req: Pa
             copied = scratch / "requirements.txt"  # pip reads the text read here, not what a link points at
             copied.write_text(text, encoding="utf-8")
             install += ["-r", str(copied)]
-    steps = [[python.executable, "-m", "venv", str(target)],
-             [str(target / "bin" / "python"), "-m", "pip", "install", "--progress-bar", "off",
-              "--disable-pip-version-check", "--no-input", *install]]
+    steps = [
+        [python.executable, "-m", "venv", str(target)],
+        [
+            str(target / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--progress-bar",
+            "off",
+            "--disable-pip-version-check",
+            "--no-input",
+            *install,
+        ],
+    ]
     for step in steps:
         code, output = _step(step, cwd)
         if code != 0:
@@ -306,6 +372,7 @@ def _build(root: Path, target: Path, scratch: Path, python: Interpreter, req: Pa
                 f"could not build the local environment from {req or 'the runner packages'}: "
                 f"`{' '.join(step[:4])} …` exited {code}:\n{tail}",
                 hint="check that every requirement exists on PyPI for this Python "
-                     f"({python.version}) and that local packages build, or use --engine docker "
-                     "with the built image",
-                path=req)
+                f"({python.version}) and that local packages build, or use --engine docker "
+                "with the built image",
+                path=req,
+            )

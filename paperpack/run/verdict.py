@@ -58,8 +58,11 @@ def _earlier_cells(run: NotebookRun, nb: PlannedNotebook, committed: Path, execu
     if executed is None or failing is None:
         return
     try:
-        comparison = compare_notebooks(nbformat.read(committed, as_version=4), nbformat.read(executed, as_version=4),
-                                       CompareOptions.from_manifest(nb.compare))
+        comparison = compare_notebooks(
+            nbformat.read(committed, as_version=4),
+            nbformat.read(executed, as_version=4),
+            CompareOptions.from_manifest(nb.compare),
+        )
     except Exception as exc:  # noqa: BLE001 - the error is reproduced; say why earlier cells were not compared
         log.warning("%s: cells before the error not compared: %s", nb.path, exc)
         return

@@ -25,19 +25,50 @@ from ..notebook.verdicts import Word
 if TYPE_CHECKING:
     from ..doi.resolve import DoiResolver
 
-__all__ = ["AsOfMode", "AsOfChoice", "DateSource", "AsOf", "parse_as_of", "repository_date", "ENV_FILES",
-           "python_release", "python_note", "python_of_date"]
+__all__ = [
+    "AsOfMode",
+    "AsOfChoice",
+    "DateSource",
+    "AsOf",
+    "parse_as_of",
+    "repository_date",
+    "ENV_FILES",
+    "python_release",
+    "python_note",
+    "python_of_date",
+]
 
 log = logging.getLogger(__name__)
 
 #: files whose change changes the environment (repo2docker's, in the root or a binder folder)
-ENV_FILES = ("requirements.txt", "environment.yml", "environment.yaml", "runtime.txt", "setup.py", "setup.cfg",
-             "pyproject.toml", "Pipfile", "Pipfile.lock", "apt.txt", "postBuild", "install.R", "DESCRIPTION")
+ENV_FILES = (
+    "requirements.txt",
+    "environment.yml",
+    "environment.yaml",
+    "runtime.txt",
+    "setup.py",
+    "setup.cfg",
+    "pyproject.toml",
+    "Pipfile",
+    "Pipfile.lock",
+    "apt.txt",
+    "postBuild",
+    "install.R",
+    "DESCRIPTION",
+)
 
 #: first release of each Python (python.org): a date before it had no wheels for that Python
-PYTHON_RELEASES = {"3.6": dt.date(2016, 12, 23), "3.7": dt.date(2018, 6, 27), "3.8": dt.date(2019, 10, 14),
-                   "3.9": dt.date(2020, 10, 5), "3.10": dt.date(2021, 10, 4), "3.11": dt.date(2022, 10, 24),
-                   "3.12": dt.date(2023, 10, 2), "3.13": dt.date(2024, 10, 7), "3.14": dt.date(2025, 10, 7)}
+PYTHON_RELEASES = {
+    "3.6": dt.date(2016, 12, 23),
+    "3.7": dt.date(2018, 6, 27),
+    "3.8": dt.date(2019, 10, 14),
+    "3.9": dt.date(2020, 10, 5),
+    "3.10": dt.date(2021, 10, 4),
+    "3.11": dt.date(2022, 10, 24),
+    "3.12": dt.date(2023, 10, 2),
+    "3.13": dt.date(2024, 10, 7),
+    "3.14": dt.date(2025, 10, 7),
+}
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -86,8 +117,10 @@ def parse_as_of(text: str) -> AsOfChoice:
         return AsOfChoice(AsOfMode(value))
     date = _date(value)
     if date is None:
-        raise UsageError(f"--as-of {text!r} is not auto, off or a date like 2023-06-15",
-                         hint="give the date the paper's dependencies should be resolved as of, as YYYY-MM-DD")
+        raise UsageError(
+            f"--as-of {text!r} is not auto, off or a date like 2023-06-15",
+            hint="give the date the paper's dependencies should be resolved as of, as YYYY-MM-DD",
+        )
     if date > dt.date.today():
         raise UsageError(f"--as-of {text} is in the future", hint="give a past date, or --as-of auto")
     return AsOfChoice(AsOfMode.DATE, date)
@@ -102,8 +135,14 @@ def _date(text: str) -> dt.date | None:
         return None
 
 
-def repository_date(root: Path, *, notebooks: list[str], manifest: dict[str, Any] | None = None,
-                    given: dt.date | None = None, resolver: "DoiResolver | None" = None) -> AsOf | None:
+def repository_date(
+    root: Path,
+    *,
+    notebooks: list[str],
+    manifest: dict[str, Any] | None = None,
+    given: dt.date | None = None,
+    resolver: DoiResolver | None = None,
+) -> AsOf | None:
     """The date for ``root`` (see the module's docstring), or ``None`` when nothing gives one.
 
     ``resolver`` looks the paper's DOI up (a default :class:`~paperpack.doi.resolve.DoiResolver`, with its
@@ -116,7 +155,7 @@ def repository_date(root: Path, *, notebooks: list[str], manifest: dict[str, Any
     return _paper_date(manifest, resolver) or _git_date(root, notebooks)
 
 
-def _paper_date(manifest: dict[str, Any] | None, resolver: "DoiResolver | None") -> AsOf | None:
+def _paper_date(manifest: dict[str, Any] | None, resolver: DoiResolver | None) -> AsOf | None:
     """The publication date of the paper whose DOI the manifest declares, from the DOI's metadata."""
     from ..doi.syntax import normalize_doi
 
@@ -132,21 +171,26 @@ def _paper_date(manifest: dict[str, Any] | None, resolver: "DoiResolver | None")
     record = resolver.resolve(doi)
     date = _date(record.published or "")
     if date is None:
-        log.info("the paper's DOI %s gives no publication day (%s): dating by git", doi,
-                 record.reason or f"status {record.status}")
+        log.info(
+            "the paper's DOI %s gives no publication day (%s): dating by git",
+            doi,
+            record.reason or f"status {record.status}",
+        )
         return None
     date = min(date, dt.date.today())
     where = f" ({record.source})" if record.source else ""
-    return AsOf(date, DateSource.PAPER_DOI, f"publication date of the paper {doi} in its DOI metadata{where}, "
-                "declared as paper.doi in paperpack.yml")
+    return AsOf(
+        date,
+        DateSource.PAPER_DOI,
+        f"publication date of the paper {doi} in its DOI metadata{where}, declared as paper.doi in paperpack.yml",
+    )
 
 
 def _git(root: Path, *args: str) -> str | None:
     # the repository is untrusted: its .git/config may name an fsmonitor program or hooks; neither runs here
     cmd = ["git", "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-C", str(root), *args]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
-                             stdin=subprocess.DEVNULL)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.info("git did not run in %s: %s", root, exc)
         return None
@@ -166,8 +210,12 @@ def _git_date(root: Path, notebooks: list[str]) -> AsOf | None:
     date = min(date, dt.date.today())  # a commit dated in the future: today
     shallow = _git(root, "rev-parse", "--is-shallow-repository") == "true"
     if shallow:
-        return AsOf(date, DateSource.GIT_SHALLOW, f"commit {commit} of a shallow clone (its history is cut: the "
-                    "last change to the notebooks may be older; state it with environment.as_of in paperpack.yml)")
+        return AsOf(
+            date,
+            DateSource.GIT_SHALLOW,
+            f"commit {commit} of a shallow clone (its history is cut: the "
+            "last change to the notebooks may be older; state it with environment.as_of in paperpack.yml)",
+        )
     return AsOf(date, DateSource.GIT, f"commit {commit}, the last to change a notebook or an environment file")
 
 
@@ -180,8 +228,10 @@ def python_note(version: str, date: dt.date) -> str | None:
     released = python_release(version)
     if released is None or date >= released:
         return None
-    return (f"Python {version} was released on {released}, after {date}: packages with compiled code had no "
-            f"wheels for it on that date, so they cannot be resolved as of it (pure-Python packages can)")
+    return (
+        f"Python {version} was released on {released}, after {date}: packages with compiled code had no "
+        f"wheels for it on that date, so they cannot be resolved as of it (pure-Python packages can)"
+    )
 
 
 def python_of_date(date: dt.date) -> str | None:

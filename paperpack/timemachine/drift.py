@@ -13,13 +13,14 @@ kernel, and errors raised by the notebook's own code (NameError, ZeroDivisionErr
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
+from ..notebook.verdicts import Word
 from ..run.causes import NUMPY_ABI, Failure, abi_package, clean_traceback
 from ..run.results import Status
 from ..util.terminal import strip_ansi
-from ..notebook.verdicts import Word
 
 __all__ = ["DriftKind", "Drift", "classify", "failure_of", "RULES"]
 
@@ -46,30 +47,62 @@ class Drift:
 #: frames of installed packages: a venv's or Debian's site, by the top-level module
 _INSTALLED = re.compile(r"(?:site|dist)-packages/([A-Za-z_][A-Za-z0-9_]*)")
 #: a frame's header: IPython's ``File /path:12, in f`` / ``Cell In[3], line 2``, or Python's ``File "/path", line``
-_FRAME = re.compile(r'^\s*(?:File\s+"?([^",\n]+?)"?(?:[:,]\s*(?:line\s+)?\d+)|(Cell In\[|Input In \[))',
-                    re.MULTILINE)
+_FRAME = re.compile(r'^\s*(?:File\s+"?([^",\n]+?)"?(?:[:,]\s*(?:line\s+)?\d+)|(Cell In\[|Input In \[))', re.MULTILINE)
 #: packages whose frames are the kernel's, not the paper's dependencies
 _KERNEL = frozenset({"IPython", "ipykernel", "traitlets", "tornado", "zmq", "jupyter_client", "asyncio"})
 _ALIAS = re.compile(r"module 'numpy' has no attribute '(\w+)'|`np\.(\w+)` was (?:a deprecated alias|removed)")
 _DOTTED_MISSING = re.compile(r"No module named '([A-Za-z_]\w*)\.[\w.]+'")
 _OBJECT_ATTRIBUTE = re.compile(r"'(\w+)' object has no attribute '(\w+)'")
 _MODULE_ATTRIBUTE = re.compile(r"module '([A-Za-z_][\w.]*)' has no attribute '(\w+)'")
-_BAD_CALL = re.compile(r"got an unexpected keyword argument '(\w+)'|takes \d+ positional arguments? but \d+ "
-                       r"(?:were|was) given|missing \d+ required (?:positional|keyword-only) argument")
+_BAD_CALL = re.compile(
+    r"got an unexpected keyword argument '(\w+)'|takes \d+ positional arguments? but \d+ "
+    r"(?:were|was) given|missing \d+ required (?:positional|keyword-only) argument"
+)
 #: types of Python itself: an AttributeError on them is the notebook's own bug (``None.x``), not drift
-_BUILTIN_TYPES = frozenset({"NoneType", "int", "float", "str", "bytes", "list", "dict", "tuple", "set", "bool",
-                            "function", "method", "module", "type", "complex", "frozenset", "range", "generator"})
-_WARNINGS = frozenset({"DeprecationWarning", "FutureWarning", "PendingDeprecationWarning",
-                       "VisibleDeprecationWarning", "MatplotlibDeprecationWarning"})
+_BUILTIN_TYPES = frozenset(
+    {
+        "NoneType",
+        "int",
+        "float",
+        "str",
+        "bytes",
+        "list",
+        "dict",
+        "tuple",
+        "set",
+        "bool",
+        "function",
+        "method",
+        "module",
+        "type",
+        "complex",
+        "frozenset",
+        "range",
+        "generator",
+    }
+)
+_WARNINGS = frozenset(
+    {
+        "DeprecationWarning",
+        "FutureWarning",
+        "PendingDeprecationWarning",
+        "VisibleDeprecationWarning",
+        "MatplotlibDeprecationWarning",
+    }
+)
 
 
 def failure_of(error: dict[str, Any] | None, notebook: str = "", status: Status = Status.ERROR) -> Failure:
     """A :class:`~paperpack.run.causes.Failure` from a run's ``error`` (report.json's ``notebooks[].error``)."""
     error = error or {}
-    return Failure(notebook=notebook, status=status, ename=str(error.get("ename") or ""),
-                   evalue=strip_ansi(str(error.get("evalue") or "")),
-                   traceback=clean_traceback(list(error.get("traceback") or [])),
-                   stderr=strip_ansi(str(error.get("stderr") or "")))
+    return Failure(
+        notebook=notebook,
+        status=status,
+        ename=str(error.get("ename") or ""),
+        evalue=strip_ansi(str(error.get("evalue") or "")),
+        traceback=clean_traceback(list(error.get("traceback") or [])),
+        stderr=strip_ansi(str(error.get("stderr") or "")),
+    )
 
 
 def _last_frame_package(f: Failure) -> str | None:
@@ -140,8 +173,14 @@ def _deprecation(f: Failure) -> Drift | None:
 
 
 #: The rules, in the order they are tried.
-RULES: tuple[Callable[[Failure], Drift | None], ...] = (_numpy_abi, _alias, _inside_package, _submodule,
-                                                        _deprecation, _changed_call)
+RULES: tuple[Callable[[Failure], Drift | None], ...] = (
+    _numpy_abi,
+    _alias,
+    _inside_package,
+    _submodule,
+    _deprecation,
+    _changed_call,
+)
 
 
 def classify(failure: Failure) -> Drift | None:

@@ -31,8 +31,9 @@ __all__ = ["PipSection", "pip_section", "pin_pip_section", "dated_conda_file"]
 
 _ITEM = re.compile(r"^(?P<indent>\s*)-\s")
 #: the problems that leave the file unread or its pip section wrong: paperpack lock refuses to pin it
-_REFUSED = frozenset({ProblemCode.YAML_INVALID, ProblemCode.FILE_UNREADABLE, ProblemCode.LINK_OUTSIDE,
-                      ProblemCode.REQUIREMENT_INVALID})
+_REFUSED = frozenset(
+    {ProblemCode.YAML_INVALID, ProblemCode.FILE_UNREADABLE, ProblemCode.LINK_OUTSIDE, ProblemCode.REQUIREMENT_INVALID}
+)
 
 
 @dataclass(frozen=True)
@@ -62,24 +63,36 @@ def pip_section(root: Path, env: Environment, rel: str, text: str) -> PipSection
     for problem in problems:
         if problem.code in _REFUSED:
             where = f"{rel}:{problem.line}" if problem.line else rel
-            raise ConfigError(f"{where}: {problem.message}",
-                              hint=f"paperpack lock reads {rel} to pin its pip section; correct the file first "
-                                   "(`paperpack validate` shows every problem)", path=root / rel)
-    pips = [r for r in (conda.requirements if conda else [])
-            if r.path == rel and r.source.endswith(":pip") and r.line is not None]
+            raise ConfigError(
+                f"{where}: {problem.message}",
+                hint=f"paperpack lock reads {rel} to pin its pip section; correct the file first "
+                "(`paperpack validate` shows every problem)",
+                path=root / rel,
+            )
+    pips = [
+        r
+        for r in (conda.requirements if conda else [])
+        if r.path == rel and r.source.endswith(":pip") and r.line is not None
+    ]
     lines = text.splitlines(keepends=True)
     marker = next((i for i, raw in enumerate(lines) if raw.strip().startswith(MARKER)), None)
     own = [PipEntry(r.line - 1, r.raw) for r in pips if r.line is not None and (marker is None or r.line - 1 < marker)]
-    block = [] if marker is None else [marker] + [r.line - 1 for r in pips if r.line is not None and
-                                                  r.line - 1 > marker]
+    block = (
+        [] if marker is None else [marker] + [r.line - 1 for r in pips if r.line is not None and r.line - 1 > marker]
+    )
     if not own:
-        included = f" (it only includes {', '.join(conda.included)} with -r: included files are not pinned yet)" \
-            if conda and conda.included else ""
+        included = (
+            f" (it only includes {', '.join(conda.included)} with -r: included files are not pinned yet)"
+            if conda and conda.included
+            else ""
+        )
         raise DatedResolutionError(
             f"{rel} has no pip section with a package to pin{included}: paperpack lock pins the `- pip:` entries "
             "of an environment file; its conda entries are solved by conda and are left as written",
             hint=f"declare the PyPI packages under `- pip:` in {rel}'s dependencies (or pin the conda entries "
-                 "yourself, `numpy=1.24.3`)", path=root / rel)
+            "yourself, `numpy=1.24.3`)",
+            path=root / rel,
+        )
     names = frozenset(canonicalize_name(pypi_name(r.name)) for r in conda.conda_requirements) if conda else frozenset()
     return PipSection(rel, text, own, block, names | {"python", "pip"})
 
@@ -100,29 +113,34 @@ def pin_pip_section(section: PipSection, pinned: str) -> str:
             raise DatedResolutionError(
                 f"{section.rel}:{entry.line + 1}: the pip entry {entry.raw!r} is not written as plain text on its "
                 "line (an escaped or folded YAML string), so paperpack lock cannot pin it in place",
-                hint=f"write the entry as a plain `- {entry.raw}` line and run paperpack lock again")
-        lines[entry.line] = raw[:at] + text + raw[at + len(entry.raw):]
+                hint=f"write the entry as a plain `- {entry.raw}` line and run paperpack lock again",
+            )
+        lines[entry.line] = raw[:at] + text + raw[at + len(entry.raw) :]
         done[entry.line] = at + len(text)
-    pulled = [line for line in new[len(section.entries) + 1:]
-              if canonicalize_name(Requirement(line).name) not in section.conda]
+    pulled = [
+        line
+        for line in new[len(section.entries) + 1 :]
+        if canonicalize_name(Requirement(line).name) not in section.conda
+    ]
     for index in sorted(section.block, reverse=True):
         del lines[index]
     last = max(e.line for e in section.entries)
     item = _ITEM.match(lines[last])
     if not pulled or item is None:  # nothing pulled in, or a flow list `pip: [a, b]` with no line to add to
         return "".join(lines)
-    ending = lines[last][len(lines[last].rstrip("\r\n")):] or "\n"
+    ending = lines[last][len(lines[last].rstrip("\r\n")) :] or "\n"
     if not lines[last].endswith(("\n", "\r")):
         lines[last] += ending
     indent = item.group("indent")
-    date = new[len(section.entries)][len(MARKER):]
+    date = new[len(section.entries)][len(MARKER) :]
     block = [f"{indent}{MARKER}{date}{ending}"] + [f"{indent}- {line}{ending}" for line in pulled]
-    lines[last + 1:last + 1] = block
+    lines[last + 1 : last + 1] = block
     return "".join(lines)
 
 
-def dated_conda_file(root: Path, env: Environment, rel: str, versions: dict[str, str], date: str,
-                     python: str | None = None) -> str:
+def dated_conda_file(
+    root: Path, env: Environment, rel: str, versions: dict[str, str], date: str, python: str | None = None
+) -> str:
     """``rel`` as stock repo2docker (binder mode) reads it, with the dependencies as of ``date``: each conda
     entry the author did not pin rewritten in its own line as ``name=version`` (a ``channel::`` prefix, quotes
     and comments kept), the ``pip:`` entries pinned as :func:`pin_pip_section` pins them, and, when ``python``
@@ -133,8 +151,11 @@ def dated_conda_file(root: Path, env: Environment, rel: str, versions: dict[str,
     in are left to conda and pip: only declared entries are pinned."""
     text = read_repo_text(root, rel)
     lines = text.splitlines(keepends=True)
-    conda = [r for r in (env.conda.conda_requirements if env.conda else [])
-             if r.path == rel and r.line is not None and not r.pinned]
+    conda = [
+        r
+        for r in (env.conda.conda_requirements if env.conda else [])
+        if r.path == rel and r.line is not None and not r.pinned
+    ]
     for req in conda:
         assert req.line is not None
         version = versions.get(canonicalize_name(pypi_name(req.name)))
@@ -142,15 +163,17 @@ def dated_conda_file(root: Path, env: Environment, rel: str, versions: dict[str,
         at = raw.find(req.raw)
         if version is None or at < 0:
             continue
-        channel = req.raw[:req.raw.index("::") + 2] if "::" in req.raw else ""
-        lines[req.line - 1] = f"{raw[:at]}{channel}{req.name}={version}{raw[at + len(req.raw):]}"
+        channel = req.raw[: req.raw.index("::") + 2] if "::" in req.raw else ""
+        lines[req.line - 1] = f"{raw[:at]}{channel}{req.name}={version}{raw[at + len(req.raw) :]}"
     added: int | None = None  # the line a python entry is inserted at
     if python is not None:
-        first = min((r.line for r in (env.conda.requirements if env.conda else [])
-                     if r.path == rel and r.line is not None), default=None)
+        first = min(
+            (r.line for r in (env.conda.requirements if env.conda else []) if r.path == rel and r.line is not None),
+            default=None,
+        )
         item = _ITEM.match(lines[first - 1]) if first is not None else None
         if first is not None and item is not None:
-            ending = lines[first - 1][len(lines[first - 1].rstrip("\r\n")):] or "\n"
+            ending = lines[first - 1][len(lines[first - 1].rstrip("\r\n")) :] or "\n"
             lines.insert(first - 1, f"{item.group('indent')}- python={python}{ending}")
             added = first - 1
     scratch = "".join(lines)
@@ -160,10 +183,10 @@ def dated_conda_file(root: Path, env: Environment, rel: str, versions: dict[str,
         return scratch
     declared = {canonicalize_name(Requirement(e.raw).name) for e in section.entries}
     pinned = pin_text(section.requirements, {n: v for n, v in versions.items() if n in declared}, date=date)
+
     def moved(line: int) -> int:
         return line + 1 if added is not None and line >= added else line
 
     # no block: the pins a previous lock wrote after the marker stay as they are (they are the author's)
-    section = PipSection(rel, scratch, [PipEntry(moved(e.line), e.raw) for e in section.entries], [],
-                         section.conda)
+    section = PipSection(rel, scratch, [PipEntry(moved(e.line), e.raw) for e in section.entries], [], section.conda)
     return pin_pip_section(section, pinned)

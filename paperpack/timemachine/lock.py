@@ -18,17 +18,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, DatedResolutionError
 from ..environment import Environment, detect
+from ..errors import ConfigError, DatedResolutionError
 from ..repository.files import read_repo_text
-from ..util.atomic import write_atomic
 from ..run.venv import requirements_file, requirements_text
+from ..util.atomic import write_atomic
 from .asof import AsOf, repository_date
 from .envyml import pin_pip_section, pip_section
-from .pipfile import pin_pipfile, pipfile_section
 from .pins import unified_diff
-from .sources import PACKAGE_FILES, package_requirements
+from .pipfile import pin_pipfile, pipfile_section
 from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
+from .sources import PACKAGE_FILES, package_requirements
 
 __all__ = ["LockPlan", "plan_lock", "write_lock", "target_python", "date_for"]
 
@@ -66,8 +66,7 @@ def target_python(root: Path) -> str:
     return asked if asked.count(".") == 1 else "%d.%d" % sys.version_info[:2]
 
 
-def date_for(root: Path, notebooks: list[str], manifest: dict[str, object] | None,
-             given: dt.date | None) -> AsOf:
+def date_for(root: Path, notebooks: list[str], manifest: dict[str, object] | None, given: dt.date | None) -> AsOf:
     """The date (:func:`~paperpack.timemachine.asof.repository_date`), or an error saying how to give one."""
     as_of = repository_date(root, notebooks=notebooks, manifest=manifest, given=given)
     if as_of is None:
@@ -76,7 +75,8 @@ def date_for(root: Path, notebooks: list[str], manifest: dict[str, object] | Non
             "environment file, paperpack.yml states no environment.as_of, and no paper.doi whose metadata "
             "gives the day of publication",
             hint="give the date with --as-of YYYY-MM-DD, or state it in paperpack.yml (environment: as_of: …)",
-            path=root)
+            path=root,
+        )
     return as_of
 
 
@@ -102,7 +102,9 @@ def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bo
             f"{root} has no requirements.txt (in binder/, .binder/ or the root), environment.yml, nor a setup.py "
             "or pyproject.toml with dependencies to pin",
             hint="paperpack lock pins requirements.txt, the pip section of environment.yml or a package's "
-                 "dependencies; declare the dependencies there first", path=root)
+            "dependencies; declare the dependencies there first",
+            path=root,
+        )
     if conda_file is not None:
         path = root / conda_file
         text = read_repo_text(root, conda_file)  # an EnvironmentFileError for a link out of the repository
@@ -120,16 +122,20 @@ def _pipfile_plan(root: Path, env: Environment, as_of: AsOf, python: str, offlin
     if locked is not None or rel is None:
         raise DatedResolutionError(
             f"{locked or env.path('Pipfile.lock')} pins every version pipenv installs, so there is nothing to pin "
-            "as of a date", hint="to move it to the versions of a date, delete Pipfile.lock and run paperpack lock "
-            "on the Pipfile (then `pipenv lock`)", path=root / (locked or env.path("Pipfile.lock")))
+            "as of a date",
+            hint="to move it to the versions of a date, delete Pipfile.lock and run paperpack lock "
+            "on the Pipfile (then `pipenv lock`)",
+            path=root / (locked or env.path("Pipfile.lock")),
+        )
     text = read_repo_text(root, rel)  # an EnvironmentFileError for a link out of the repository
     section = pipfile_section(root, rel, text)
     resolution = _resolved(section.requirements, as_of, python, offline, root / rel, root)
     return LockPlan(root, root / rel, text, pin_pipfile(section, resolution.versions, str(as_of.date)), resolution)
 
 
-def _resolved(text: str, as_of: AsOf, python: str, offline: bool, path: Path, root: Path,
-              extra: tuple[str, ...] = ()) -> DatedResolution:
+def _resolved(
+    text: str, as_of: AsOf, python: str, offline: bool, path: Path, root: Path, extra: tuple[str, ...] = ()
+) -> DatedResolution:
     resolution = resolve_as_of(text, as_of, python, offline=offline, extra=extra)
     if resolution.status is not ResolutionStatus.RESOLVED:
         rel = path.relative_to(root).as_posix()
@@ -137,7 +143,9 @@ def _resolved(text: str, as_of: AsOf, python: str, offline: bool, path: Path, ro
         raise DatedResolutionError(
             f"could not resolve {rel} as of {as_of.date} for Python {python}: {resolution.reason}{note}",
             hint="choose a later date with --as-of, pin the package to a release that has a wheel for this "
-                 "Python, or state an older Python in runtime.txt (in environment.yml: `- python=X.Y`)", path=path)
+            "Python, or state an older Python in runtime.txt (in environment.yml: `- python=X.Y`)",
+            path=path,
+        )
     return resolution
 
 
@@ -147,7 +155,13 @@ def write_lock(plan: LockPlan) -> None:
         raise DatedResolutionError(
             f"paperpack lock does not write the dependencies of {plan.package_file} (it never rewrites a package's "
             f"files, and {plan.rel} does not exist)",
-            hint=f"commit the pins it printed as {plan.rel}: repo2docker installs it before the package", path=plan.path)
-    write_atomic(plan.path, plan.new, within=plan.root,
-                 hint=f"paperpack lock writes {plan.rel}; it must be a regular file inside the repository")
+            hint=f"commit the pins it printed as {plan.rel}: repo2docker installs it before the package",
+            path=plan.path,
+        )
+    write_atomic(
+        plan.path,
+        plan.new,
+        within=plan.root,
+        hint=f"paperpack lock writes {plan.rel}; it must be a regular file inside the repository",
+    )
     log.info("wrote the dated pins to %s", plan.path)

@@ -22,8 +22,17 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-__all__ = ["RequirementLine", "PinChange", "read_lines", "named_requirements", "pin_text", "pin_changes",
-           "unified_diff", "own_lines", "MARKER"]
+__all__ = [
+    "RequirementLine",
+    "PinChange",
+    "read_lines",
+    "named_requirements",
+    "pin_text",
+    "pin_changes",
+    "unified_diff",
+    "own_lines",
+    "MARKER",
+]
 
 #: the comment that starts the appended block (a later lock replaces the block)
 MARKER = "# paperpack lock: distributions the requirements above pull in, as of "
@@ -60,15 +69,16 @@ def _split(line: str) -> tuple[str, str]:
     """(requirement, the rest: whitespace and comment) of one line without its ending."""
     m = _COMMENT.search(line)
     if m is None:
-        return line.rstrip(), line[len(line.rstrip()):]
-    body = line[:m.start()].rstrip()
-    return body, line[len(body):]
+        return line.rstrip(), line[len(line.rstrip()) :]
+    body = line[: m.start()].rstrip()
+    return body, line[len(body) :]
 
 
 def _exact(req: Requirement) -> bool:
     specs = list(req.specifier)
-    return len(specs) == 1 and (specs[0].operator == "===" or
-                                (specs[0].operator == "==" and not specs[0].version.endswith(".*")))
+    return len(specs) == 1 and (
+        specs[0].operator == "===" or (specs[0].operator == "==" and not specs[0].version.endswith(".*"))
+    )
 
 
 def read_lines(text: str) -> list[RequirementLine]:
@@ -119,12 +129,12 @@ def pin_text(text: str, versions: dict[str, str], *, date: str) -> str:
         if line.exact or line.name not in versions:
             continue
         raw = out[line.index]
-        ending = raw[len(raw.rstrip("\r\n")):]
+        ending = raw[len(raw.rstrip("\r\n")) :]
         body, rest = _split(raw.rstrip("\r\n"))
         req = Requirement(body.strip())
         extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
         marker = f"; {req.marker}" if req.marker else ""
-        indent = body[:len(body) - len(body.lstrip())]
+        indent = body[: len(body) - len(body.lstrip())]
         out[line.index] = f"{indent}{req.name}{extras}=={versions[line.name]}{marker}{rest}{ending}"
     pulled = sorted(name for name in versions if name not in declared)
     if not pulled:
@@ -143,10 +153,16 @@ def pin_changes(text: str, dated: dict[str, str], today: dict[str, str]) -> list
         if line.name:
             req = Requirement(line.text.strip())
             specs[line.name] = str(req.specifier)
-    return [PinChange(name, specs.get(name, "(pulled in)"), today.get(name), version)
-            for name, version in sorted(dated.items()) if today.get(name) != version]
+    return [
+        PinChange(name, specs.get(name, "(pulled in)"), today.get(name), version)
+        for name, version in sorted(dated.items())
+        if today.get(name) != version
+    ]
 
 
 def unified_diff(old: str, new: str, path: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                        fromfile=f"a/{path}", tofile=f"b/{path}"))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{path}", tofile=f"b/{path}"
+        )
+    )

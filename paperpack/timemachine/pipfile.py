@@ -13,11 +13,11 @@ added to ``[packages]`` after its last entry, under the marker comment, as requi
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomllib
 from packaging.utils import canonicalize_name
 
 from ..errors import ConfigError
@@ -64,8 +64,11 @@ def pipfile_section(root: Path, rel: str, text: str) -> PipfileSection:
     try:
         doc: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{rel}: not valid TOML: {exc}", hint="correct the Pipfile first (`paperpack validate` "
-                          "shows every problem)", path=root / rel) from None
+        raise ConfigError(
+            f"{rel}: not valid TOML: {exc}",
+            hint="correct the Pipfile first (`paperpack validate` shows every problem)",
+            path=root / rel,
+        ) from None
     lines = text.splitlines(keepends=True)
     marker = next((i for i, raw in enumerate(lines) if raw.strip().startswith(MARKER)), None)
     block = [] if marker is None else [marker]
@@ -88,8 +91,9 @@ def pipfile_section(root: Path, rel: str, text: str) -> PipfileSection:
                 last = max(last, line)
             if isinstance(value, dict) and any(k in value for k in _NOT_INDEX):
                 continue
-            version = value if isinstance(value, str) else str(value.get("version", "*")) \
-                if isinstance(value, dict) else "*"
+            version = (
+                value if isinstance(value, str) else str(value.get("version", "*")) if isinstance(value, dict) else "*"
+            )
             extras = value.get("extras") if isinstance(value, dict) else None
             extra = f"[{','.join(extras)}]" if isinstance(extras, list) and extras else ""
             spec = "" if version.strip() in ("", "*") else version.strip()
@@ -109,11 +113,11 @@ def pin_pipfile(section: PipfileSection, versions: dict[str, str], date: str) ->
         if exact or canonical not in versions:
             continue
         raw = lines[entry.line]
-        quoted = re.search(r"([\"'])" + re.escape(entry.value) + r"\1", raw[raw.index("=") + 1:])
+        quoted = re.search(r"([\"'])" + re.escape(entry.value) + r"\1", raw[raw.index("=") + 1 :])
         if quoted is None:
             continue  # written another way (a multi-line table): left as it is
         at = raw.index("=") + 1 + quoted.start()
-        lines[entry.line] = raw[:at] + f'"=={versions[canonical]}"' + raw[at + len(quoted.group(0)):]
+        lines[entry.line] = raw[:at] + f'"=={versions[canonical]}"' + raw[at + len(quoted.group(0)) :]
     pulled = sorted(name for name in versions if name not in declared)
     for index in reversed(section.block):
         del lines[index]
@@ -122,5 +126,5 @@ def pin_pipfile(section: PipfileSection, versions: dict[str, str], date: str) ->
     last = section.last - sum(1 for i in section.block if i < section.last)
     if not lines[last].endswith(("\n", "\r")):
         lines[last] += "\n"
-    lines[last + 1:last + 1] = [f"{MARKER}{date}\n"] + [f'{name} = "=={versions[name]}"\n' for name in pulled]
+    lines[last + 1 : last + 1] = [f"{MARKER}{date}\n"] + [f'{name} = "=={versions[name]}"\n' for name in pulled]
     return "".join(lines)

@@ -26,13 +26,15 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ..image.builder import BuildMode
 from ..environment import Environment, detect
 from ..errors import BuildError, EngineError
+from ..image.builder import BuildMode
+from ..notebook.verdicts import Verdict, Word
 from ..repository.repo import Repo
 from ..run.api import run_notebooks
 from ..run.engines import EngineName, EngineRegistry
@@ -41,7 +43,6 @@ from ..run.plan import Limits
 from ..run.results import NotebookRun, RunEvent, RunResult
 from ..run.runner import skip_entries
 from ..run.venv import choose_python
-from ..notebook.verdicts import Verdict, Word
 from .asof import AsOf, AsOfChoice, AsOfMode, repository_date
 from .drift import Drift, classify, failure_of
 from .resolve import DatedResolution, ResolutionStatus, resolve_as_of
@@ -107,8 +108,10 @@ class DatedRun:
             return f"{head}; with dependencies as of {date} every notebook runs, but results differ{versions}"
         if self.outcome is DatedOutcome.NOT_REPRODUCED:
             failed = sum(1 for nb in (self.result.notebooks if self.result else []) if nb.verdict == Verdict.FAILED)
-            return (f"{head}, nor with dependencies as of {date}: {failed} notebook(s) still fail, so the failure "
-                    f"is not (only) dependency drift")
+            return (
+                f"{head}, nor with dependencies as of {date}: {failed} notebook(s) still fail, so the failure "
+                f"is not (only) dependency drift"
+            )
         if self.outcome is DatedOutcome.UNRESOLVABLE:
             return f"{head}; the dependencies cannot be resolved as of {date}: {self.reason}"
         return f"{head}; not retried with dated dependencies: {self.reason}"
@@ -116,13 +119,16 @@ class DatedRun:
     def to_dict(self) -> dict[str, Any]:
         res = self.resolution
         return {
-            "outcome": self.outcome.value, "verdict": self.verdict(), "paper_class": self.paper_class,
+            "outcome": self.outcome.value,
+            "verdict": self.verdict(),
+            "paper_class": self.paper_class,
             "as_of": self.as_of.to_dict() if self.as_of else None,
             "drift": {path: d.to_dict() for path, d in sorted(self.drift.items())},
             "python": res.python if res else None,
             "python_note": " ".join(n for n in (self.python_choice, res.python_note if res else None) if n) or None,
             "changes": [c.to_dict() for c in res.changes] if res else [],
-            "reason": self.reason or None, "fix": self.fix,
+            "reason": self.reason or None,
+            "fix": self.fix,
             "run": self.result.to_dict() if self.result else None,
         }
 
@@ -147,42 +153,68 @@ def _outcome(runs: list[NotebookRun]) -> DatedOutcome:
     return DatedOutcome.REPRODUCED
 
 
-def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int | None = None,
-                parameters: dict[str, object] | None = None, limits: Limits | None = None,
-                progress: Callable[[RunEvent], None] | None = None, offline: bool = False) -> DatedRun | None:
+def dated_rerun(
+    repo: Repo,
+    result: RunResult,
+    choice: AsOfChoice,
+    *,
+    jobs: int | None = None,
+    parameters: dict[str, object] | None = None,
+    limits: Limits | None = None,
+    progress: Callable[[RunEvent], None] | None = None,
+    offline: bool = False,
+) -> DatedRun | None:
     """Rerun ``repo``'s notebooks with dependencies as of the date, when ``choice`` and ``result`` call for it.
 
     ``None`` when nothing is to be tried (``off``, or ``auto`` and no failure at all); otherwise a
     :class:`DatedRun` saying what happened, including why it was not tried.
     """
     declared_ok = not any(nb.verdict in (Verdict.FAILED, Verdict.DIFFERS) for nb in result.notebooks)
-    if choice.mode is AsOfMode.OFF or (choice.mode is AsOfMode.AUTO and not any(
-            nb.verdict == Verdict.FAILED for nb in result.notebooks)):
+    if choice.mode is AsOfMode.OFF or (
+        choice.mode is AsOfMode.AUTO and not any(nb.verdict == Verdict.FAILED for nb in result.notebooks)
+    ):
         return None
     drift = drifted(result)
     if choice.mode is AsOfMode.AUTO and not drift:
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, reason="no failure looks like dependency drift")
-    as_of = repository_date(repo.root, notebooks=repo.notebooks,
-                            manifest=repo.manifest.data if repo.manifest else None, given=choice.date)
+    as_of = repository_date(
+        repo.root, notebooks=repo.notebooks, manifest=repo.manifest.data if repo.manifest else None, given=choice.date
+    )
     if as_of is None:
-        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, drift=drift,
-                        reason="no date: not a git repository, and paperpack.yml states no environment.as_of "
-                               "(give one with --as-of YYYY-MM-DD)")
+        return DatedRun(
+            DatedOutcome.NOT_TRIED,
+            declared_ok,
+            drift=drift,
+            reason="no date: not a git repository, and paperpack.yml states no environment.as_of "
+            "(give one with --as-of YYYY-MM-DD)",
+        )
     env = detect(repo.root)
     source = dated_source(repo.root, env, packages=result.engine == EngineName.DOCKER)
     if isinstance(source, str):
         return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, reason=source)
     if source.kind is SourceKind.ENVIRONMENT_YML and result.engine != EngineName.DOCKER:
-        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, reason=(
-            f"the local engine does not install {source.rel} (an environment file is built into an image: "
-            f"run with --engine docker --mode offline for a dated image; `paperpack lock PATH --as-of "
-            f"{as_of.date}` shows the dated pins of its pip section)"))
+        return DatedRun(
+            DatedOutcome.NOT_TRIED,
+            declared_ok,
+            as_of,
+            drift,
+            reason=(
+                f"the local engine does not install {source.rel} (an environment file is built into an image: "
+                f"run with --engine docker --mode offline for a dated image; `paperpack lock PATH --as-of "
+                f"{as_of.date}` shows the dated pins of its pip section)"
+            ),
+        )
     labels = _image_labels(result.image) if result.engine == EngineName.DOCKER and result.image else {}
     mode = labels.get(f"{_LABELS}.mode")
     if result.engine == EngineName.DOCKER and mode not in (BuildMode.OFFLINE, BuildMode.BINDER):
-        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift,
-                        reason=f"a dated image is built like the declared one, and {result.image} is not an image "
-                               "`paperpack build` made (build with --mode offline or --mode binder)")
+        return DatedRun(
+            DatedOutcome.NOT_TRIED,
+            declared_ok,
+            as_of,
+            drift,
+            reason=f"a dated image is built like the declared one, and {result.image} is not an image "
+            "`paperpack build` made (build with --mode offline or --mode binder)",
+        )
     python = labels.get(f"{_LABELS}.python") or choose_python(repo.root).version
     if result.engine != EngineName.DOCKER:
         pick = PythonChoice(python)
@@ -193,36 +225,72 @@ def dated_rerun(repo: Repo, result: RunResult, choice: AsOfChoice, *, jobs: int 
         pick = _image_python(repo, env, as_of, python)
     resolution = resolve_as_of(source.text, as_of, pick.version, offline=offline, extra=source.extra)
     if resolution.status is not ResolutionStatus.RESOLVED:
-        outcome = DatedOutcome.UNRESOLVABLE if resolution.status is ResolutionStatus.FAILED \
-            else DatedOutcome.NOT_TRIED
-        return DatedRun(outcome, declared_ok, as_of, drift, resolution, reason=resolution.reason, source=source,
-                        python_choice=pick.note)
-    log.warning("rerunning the notebooks with dependencies as of %s, the %s (%s)", as_of.date, as_of.detail,
-                ", ".join(str(c) for c in resolution.changes[:4]) or "no version differs")
+        outcome = DatedOutcome.UNRESOLVABLE if resolution.status is ResolutionStatus.FAILED else DatedOutcome.NOT_TRIED
+        return DatedRun(
+            outcome,
+            declared_ok,
+            as_of,
+            drift,
+            resolution,
+            reason=resolution.reason,
+            source=source,
+            python_choice=pick.note,
+        )
+    log.warning(
+        "rerunning the notebooks with dependencies as of %s, the %s (%s)",
+        as_of.date,
+        as_of.detail,
+        ", ".join(str(c) for c in resolution.changes[:4]) or "no version differs",
+    )
     out = Path(result.out_dir) / f"as-of-{as_of.date}"
     try:
         if result.engine == EngineName.DOCKER:
             ask = pick.version if pick.ask else None
             if mode == BuildMode.BINDER:
-                files = source.binder_scratch_files(repo.root, env, resolution.text, resolution.versions,
-                                                    str(as_of.date), ask)
+                files = source.binder_scratch_files(
+                    repo.root, env, resolution.text, resolution.versions, str(as_of.date), ask
+                )
                 image = dated_image(repo, files, mode=BuildMode.BINDER)
             else:
                 image = dated_image(repo, source.scratch_files(resolution.text, str(as_of.date), ask))
-            dated = run_notebooks(repo, engine=EngineName.DOCKER, image=image, out_dir=out, jobs=jobs,
-                                  parameters=parameters, limits=limits, progress=progress)
+            dated = run_notebooks(
+                repo,
+                engine=EngineName.DOCKER,
+                image=image,
+                out_dir=out,
+                jobs=jobs,
+                parameters=parameters,
+                limits=limits,
+                progress=progress,
+            )
         else:
             registry = EngineRegistry()
             registry.register(EngineName.LOCAL, lambda: _dated_engine(resolution.text))
-            dated = run_notebooks(repo, engine=EngineName.LOCAL, out_dir=out, jobs=jobs, parameters=parameters,
-                                  limits=limits, progress=progress, registry=registry)
+            dated = run_notebooks(
+                repo,
+                engine=EngineName.LOCAL,
+                out_dir=out,
+                jobs=jobs,
+                parameters=parameters,
+                limits=limits,
+                progress=progress,
+                registry=registry,
+            )
     except (BuildError, EngineError) as exc:  # the declared verdict stands; say why no dated one came
         log.warning("the dated environment could not be made: %s", exc)
-        return DatedRun(DatedOutcome.NOT_TRIED, declared_ok, as_of, drift, resolution,
-                        reason=f"the environment with the dated pins could not be built: {exc}", source=source,
-                        python_choice=pick.note)
-    return DatedRun(_outcome(dated.notebooks), declared_ok, as_of, drift, resolution, dated, source=source,
-                    python_choice=pick.note)
+        return DatedRun(
+            DatedOutcome.NOT_TRIED,
+            declared_ok,
+            as_of,
+            drift,
+            resolution,
+            reason=f"the environment with the dated pins could not be built: {exc}",
+            source=source,
+            python_choice=pick.note,
+        )
+    return DatedRun(
+        _outcome(dated.notebooks), declared_ok, as_of, drift, resolution, dated, source=source, python_choice=pick.note
+    )
 
 
 _LABELS = "io.paperpack"
@@ -235,9 +303,13 @@ def _image_python(repo: Repo, env: Environment, as_of: AsOf, used: str) -> Pytho
     from ..image.baseimage import base_image_tag
     from ..util.docker import image_id
 
-    return dated_python(as_of.date, declared=_declared_python(repo, env), used=used,
-                        runtime_file=bool(env.runtime.name),
-                        present=lambda release: image_id(base_image_tag(release)) is not None)
+    return dated_python(
+        as_of.date,
+        declared=_declared_python(repo, env),
+        used=used,
+        runtime_file=bool(env.runtime.name),
+        present=lambda release: image_id(base_image_tag(release)) is not None,
+    )
 
 
 def _declared_python(repo: Repo, env: Environment) -> str | None:

@@ -27,25 +27,35 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from packaging.utils import canonicalize_name
 
 from ..environment import SUPPORTED_PYTHON, Environment
 from ..environment.conda import pypi_name
-from ..run.venv import requirements_file, requirements_text
 from ..notebook.verdicts import Word
+from ..run.venv import requirements_file, requirements_text
 
-__all__ = ["SourceKind", "DatedSource", "dated_source", "package_requirements", "PACKAGE_FILES", "PythonChoice",
-           "dated_python", "binder_python", "BINDER_PYTHONS"]
+__all__ = [
+    "SourceKind",
+    "DatedSource",
+    "dated_source",
+    "package_requirements",
+    "PACKAGE_FILES",
+    "PythonChoice",
+    "dated_python",
+    "binder_python",
+    "BINDER_PYTHONS",
+]
 
 
 class SourceKind(Word):
     REQUIREMENTS = "requirements.txt"
     ENVIRONMENT_YML = "environment.yml"
     PACKAGE = "package"  #: setup.py / pyproject.toml alone: their dependencies, pinned in a new requirements.txt
+
 
 #: the Pythons stock repo2docker (binder mode) builds as the kernel's, 3.8 to 3.14 (the environment model's)
 BINDER_PYTHONS = SUPPORTED_PYTHON
@@ -80,8 +90,9 @@ class DatedSource:
             return {self.rel: dated_environment_yml(pinned, python or self.python, self.rel, date)}
         return self._requirements_files(pinned, python)
 
-    def binder_scratch_files(self, root: Path, env: Environment, pinned: str, versions: dict[str, str], date: str,
-                             python: str | None = None) -> dict[str, str]:
+    def binder_scratch_files(
+        self, root: Path, env: Environment, pinned: str, versions: dict[str, str], date: str, python: str | None = None
+    ) -> dict[str, str]:
         """The same for a binder-mode image (stock repo2docker): requirements.txt as :meth:`scratch_files` writes
         it (and runtime.txt, ``python-X.Y``, beside it); an environment.yml kept as written but for its
         dependencies, pinned in place (:func:`~paperpack.timemachine.envyml.dated_conda_file`: conda entries
@@ -106,8 +117,9 @@ class PythonChoice:
     ask: bool = False  #: whether the scratch copy must ask for it (it is not the declared image's)
 
 
-def dated_python(date: dt.date, *, declared: str | None, used: str, runtime_file: bool,
-                 present: Callable[[str], bool]) -> PythonChoice:
+def dated_python(
+    date: dt.date, *, declared: str | None, used: str, runtime_file: bool, present: Callable[[str], bool]
+) -> PythonChoice:
     """The Python of the dated offline image: the declared image's (``used``) when the repository declares one
     (``declared``), else the Python current on ``date`` when an offline base image provides it and is on this
     machine (``present(release)``), else ``used``, with the reason. ``runtime_file``: the repository has a
@@ -120,21 +132,26 @@ def dated_python(date: dt.date, *, declared: str | None, used: str, runtime_file
     want = python_of_date(date)
     head = "the repository declares no Python"
     if want is None or want == used:
-        return PythonChoice(used, f"{head}; Python {used} is the image's" +
-                            (f", and was current on {date}" if want == used else ""))
+        return PythonChoice(
+            used, f"{head}; Python {used} is the image's" + (f", and was current on {date}" if want == used else "")
+        )
     release = release_for_python(want)
     if release is None:
         offered = ", ".join(RELEASES.values())
         why = f"the offline build does not provide it (it has {offered})"
     elif not present(release):
-        why = f"its base image {base_image_tag(release)} is not on this machine (make it with `{make_command(release)}`)"
+        why = (
+            f"its base image {base_image_tag(release)} is not on this machine (make it with `{make_command(release)}`)"
+        )
     elif runtime_file:
         why = "the repository's runtime.txt names another language, so no Python can be asked for"
     else:
-        return PythonChoice(want, f"{head}; Python {want} was current on {date} (the declared image has {used})",
-                            ask=True)
-    return PythonChoice(used, f"{head}; the Python current on {date} was {want}, but {why}: used Python {used}, "
-                              "the declared image's")
+        return PythonChoice(
+            want, f"{head}; Python {want} was current on {date} (the declared image has {used})", ask=True
+        )
+    return PythonChoice(
+        used, f"{head}; the Python current on {date} was {want}, but {why}: used Python {used}, the declared image's"
+    )
 
 
 def binder_python(date: dt.date, *, declared: str | None, used: str, runtime_file: bool) -> PythonChoice:
@@ -148,14 +165,21 @@ def binder_python(date: dt.date, *, declared: str | None, used: str, runtime_fil
         return PythonChoice(used)
     head = "the repository declares no Python"
     if runtime_file:
-        return PythonChoice(used, f"{head}, and its runtime.txt names another language, so no Python can be "
-                                  f"asked for: used Python {used}, the declared image's")
+        return PythonChoice(
+            used,
+            f"{head}, and its runtime.txt names another language, so no Python can be "
+            f"asked for: used Python {used}, the declared image's",
+        )
     want = python_of_date(date)
     if want in BINDER_PYTHONS:
         return PythonChoice(want, f"{head}; Python {want} was current on {date}", ask=True)
     oldest = BINDER_PYTHONS[0]
-    return PythonChoice(oldest, f"{head}; the Python current on {date} was {want or 'older than 3.6'}, which "
-                        f"repo2docker no longer builds: used Python {oldest}, the oldest it offers", ask=True)
+    return PythonChoice(
+        oldest,
+        f"{head}; the Python current on {date} was {want or 'older than 3.6'}, which "
+        f"repo2docker no longer builds: used Python {oldest}, the oldest it offers",
+        ask=True,
+    )
 
 
 def dated_environment_yml(pinned: str, python: str | None, rel: str, date: str) -> str:
@@ -189,29 +213,40 @@ def dated_source(root: Path, env: Environment, *, packages: bool = True) -> Date
     extra = package_requirements(env) if packages else ()
     req = requirements_file(root, env)
     if req is not None:
-        return DatedSource(SourceKind.REQUIREMENTS, req.relative_to(root).as_posix(), requirements_text(root, req),
-                           extra=extra)
+        return DatedSource(
+            SourceKind.REQUIREMENTS, req.relative_to(root).as_posix(), requirements_text(root, req), extra=extra
+        )
     rel = env.conda_file
     if rel is not None:
-        from ..image.environment import translate_environment  # the offline build's own translation
         from ..errors import ConfigError
+        from ..image.environment import translate_environment  # the offline build's own translation
 
         try:
             requirements, python = translate_environment(root, rel)
         except ConfigError as exc:
             return f"{rel} cannot be installed from PyPI, so no dated image can be built: {exc.message}"
-        loose = tuple((r.name, canonicalize_name(pypi_name(r.name))) for r in env.conda.conda_requirements
-                      if not r.pinned) if env.conda else ()
-        return DatedSource(SourceKind.ENVIRONMENT_YML, rel, "".join(f"{r}\n" for r in requirements), python,
-                           conda=loose)
+        loose = (
+            tuple((r.name, canonicalize_name(pypi_name(r.name))) for r in env.conda.conda_requirements if not r.pinned)
+            if env.conda
+            else ()
+        )
+        return DatedSource(
+            SourceKind.ENVIRONMENT_YML, rel, "".join(f"{r}\n" for r in requirements), python, conda=loose
+        )
     if env.buildpack == "PipfileBuildPack":
-        return ("the repository declares its environment in a Pipfile, which the offline build does not install "
-                "(repo2docker installs it with pipenv, in binder mode), so there is no dated image of it")
+        return (
+            "the repository declares its environment in a Pipfile, which the offline build does not install "
+            "(repo2docker installs it with pipenv, in binder mode), so there is no dated image of it"
+        )
     if extra:
         return DatedSource(SourceKind.PACKAGE, env.path("requirements.txt"), "", extra=extra)
     if env.installs_repo and not packages:
         files = " and ".join(f for f in PACKAGE_FILES if f in env.files)
-        return (f"the local engine does not install the package of {files}: run with --engine docker --mode "
-                "offline for a dated image")
-    return ("the repository declares no dependency to resolve as of a date (no requirements.txt, no "
-            "environment.yml, no dependencies of a setup.py or pyproject.toml)")
+        return (
+            f"the local engine does not install the package of {files}: run with --engine docker --mode "
+            "offline for a dated image"
+        )
+    return (
+        "the repository declares no dependency to resolve as of a date (no requirements.txt, no "
+        "environment.yml, no dependencies of a setup.py or pyproject.toml)"
+    )

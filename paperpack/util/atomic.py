@@ -66,10 +66,13 @@ def _open_folder(path: Path, within: Path | None, hint: str | None) -> int:
                 inner = os.open(part, _DIR_FLAGS | _NOFOLLOW, dir_fd=fd)
             except OSError as exc:
                 if os.path.islink(current) or not os.path.isdir(current):
-                    raise UsageError(f"cannot write {path}: {current} is "
-                                     f"{'a symbolic link' if os.path.islink(current) else 'not a folder'}; paperpack "
-                                     "never writes through a link", hint=hint or f"remove {current}", path=current
-                                     ) from None
+                    raise UsageError(
+                        f"cannot write {path}: {current} is "
+                        f"{'a symbolic link' if os.path.islink(current) else 'not a folder'}; paperpack "
+                        "never writes through a link",
+                        hint=hint or f"remove {current}",
+                        path=current,
+                    ) from None
                 raise _unwritable(path, exc, hint) from None
             os.close(fd)
             fd = inner
@@ -79,8 +82,15 @@ def _open_folder(path: Path, within: Path | None, hint: str | None) -> int:
     return fd
 
 
-def write_atomic(path: Path, data: str | bytes, *, overwrite: bool = True, hint: str | None = None,
-                 within: Path | None = None, mode: int | None = None) -> None:
+def write_atomic(
+    path: Path,
+    data: str | bytes,
+    *,
+    overwrite: bool = True,
+    hint: str | None = None,
+    within: Path | None = None,
+    mode: int | None = None,
+) -> None:
     """Write to a temporary file beside ``path`` and move it into place, through no link.
 
     The temporary file is created with ``O_EXCL|O_NOFOLLOW`` and moved with a rename, so
@@ -105,8 +115,9 @@ def write_atomic(path: Path, data: str | bytes, *, overwrite: bool = True, hint:
         os.close(folder)
 
 
-def _write_in(folder: int, path: Path, data: str | bytes, *, overwrite: bool, hint: str | None,
-              mode: int | None) -> None:
+def _write_in(
+    folder: int, path: Path, data: str | bytes, *, overwrite: bool, hint: str | None, mode: int | None
+) -> None:
     name = path.name
     try:
         found = os.stat(name, dir_fd=folder, follow_symlinks=False)
@@ -115,11 +126,15 @@ def _write_in(folder: int, path: Path, data: str | bytes, *, overwrite: bool, hi
     except OSError as exc:
         raise _unwritable(path, exc, hint) from None
     if found is not None and stat.S_ISLNK(found.st_mode):
-        raise UsageError(f"cannot write {path}: it is a symbolic link; paperpack never writes through a link",
-                         hint=hint or f"remove the link {path}, or write elsewhere", path=path)
+        raise UsageError(
+            f"cannot write {path}: it is a symbolic link; paperpack never writes through a link",
+            hint=hint or f"remove the link {path}, or write elsewhere",
+            path=path,
+        )
     if found is not None and stat.S_ISDIR(found.st_mode):
-        raise UsageError(f"cannot write {path}: it is a folder", hint=hint or "give a file name, e.g. report.json",
-                         path=path)
+        raise UsageError(
+            f"cannot write {path}: it is a folder", hint=hint or "give a file name, e.g. report.json", path=path
+        )
     if mode is None and found is not None:
         mode = stat.S_IMODE(found.st_mode)
     try:
@@ -144,8 +159,9 @@ def _write_in(folder: int, path: Path, data: str | bytes, *, overwrite: bool, hi
         except FileNotFoundError:
             pass
         if isinstance(exc, FileExistsError) and not overwrite:
-            raise UsageError(f"{path} exists; not overwritten", hint=hint or "remove it first, or write elsewhere",
-                             path=path) from None
+            raise UsageError(
+                f"{path} exists; not overwritten", hint=hint or "remove it first, or write elsewhere", path=path
+            ) from None
         if isinstance(exc, OSError):
             raise _unwritable(path, exc, hint) from None
         raise
@@ -172,9 +188,11 @@ def sweep_temp_files(folder: Path, *, below: bool = True) -> list[Path]:
 
 
 def _unwritable(path: Path, exc: OSError, hint: str | None = None) -> UsageError:
-    return UsageError(f"cannot write {path}: {exc.strerror or exc}",
-                      hint=hint or "choose a writable location (its parent must be a folder you can write to)",
-                      path=path)
+    return UsageError(
+        f"cannot write {path}: {exc.strerror or exc}",
+        hint=hint or "choose a writable location (its parent must be a folder you can write to)",
+        path=path,
+    )
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -19,14 +19,29 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from ..errors import EngineError
 
-__all__ = ["docker_cli", "run", "stream", "preflight", "image_id", "image_inspect", "tail", "BuildGuard", "BuildLimits",
-           "LimitHit", "guard_unavailable", "GUARD_LIMITS_ID", "GUARD_OFFLINE_ID", "BackgroundWatch"]
+__all__ = [
+    "docker_cli",
+    "run",
+    "stream",
+    "preflight",
+    "image_id",
+    "image_inspect",
+    "tail",
+    "BuildGuard",
+    "BuildLimits",
+    "LimitHit",
+    "guard_unavailable",
+    "GUARD_LIMITS_ID",
+    "GUARD_OFFLINE_ID",
+    "BackgroundWatch",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +57,15 @@ def tail(text: str, lines: int = 25) -> str:
     return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
 
-def run(args: Sequence[str], *, what: str, input: bytes | None = None, timeout: float | None = None,
-        check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: Sequence[str],
+    *,
+    what: str,
+    input: bytes | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run a command, capturing its output; on failure raise :class:`EngineError` showing it.
 
     ``what`` says in words what the command was for ("inspect the base image").
@@ -51,22 +73,39 @@ def run(args: Sequence[str], *, what: str, input: bytes | None = None, timeout: 
     cmd = list(args)
     log.debug("run: %s", " ".join(cmd))
     try:
-        proc = subprocess.run(cmd, input=input.decode() if input is not None else None, capture_output=True,
-                              text=True, timeout=timeout, check=False, env=env)
+        proc = subprocess.run(
+            cmd,
+            input=input.decode() if input is not None else None,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=env,
+        )
     except FileNotFoundError:
         raise EngineError(f"cannot {what}: {cmd[0]!r} is not installed or not on PATH", hint=SETUP_HINT) from None
     except subprocess.TimeoutExpired:
-        raise EngineError(f"cannot {what}: `{' '.join(cmd[:3])} …` did not finish in {timeout:.0f} s",
-                          hint="is the Docker daemon overloaded or stuck? try `docker info`") from None
+        raise EngineError(
+            f"cannot {what}: `{' '.join(cmd[:3])} …` did not finish in {timeout:.0f} s",
+            hint="is the Docker daemon overloaded or stuck? try `docker info`",
+        ) from None
     if check and proc.returncode != 0:
         output = tail((proc.stdout or "") + (proc.stderr or ""))
-        raise EngineError(f"cannot {what}: `{' '.join(cmd[:4])} …` exited with {proc.returncode}:\n{output}",
-                          hint=f"run the command by hand to see more: {' '.join(cmd)}")
+        raise EngineError(
+            f"cannot {what}: `{' '.join(cmd[:4])} …` exited with {proc.returncode}:\n{output}",
+            hint=f"run the command by hand to see more: {' '.join(cmd)}",
+        )
     return proc
 
 
-def stream(args: Sequence[str], *, what: str, on_line: Callable[[str], None] | None = None,
-           env: dict[str, str] | None = None, keep: int = 200) -> list[str]:
+def stream(
+    args: Sequence[str],
+    *,
+    what: str,
+    on_line: Callable[[str], None] | None = None,
+    env: dict[str, str] | None = None,
+    keep: int = 200,
+) -> list[str]:
     """Run a command, handing each output line (stdout and stderr merged) to ``on_line``.
 
     Returns the last ``keep`` lines; raises :class:`EngineError` with them on failure.
@@ -75,8 +114,9 @@ def stream(args: Sequence[str], *, what: str, on_line: Callable[[str], None] | N
     log.debug("stream: %s", " ".join(cmd))
     last: deque[str] = deque(maxlen=keep)
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", env=env)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", env=env
+        )
     except FileNotFoundError:
         raise EngineError(f"cannot {what}: {cmd[0]!r} is not installed or not on PATH", hint=SETUP_HINT) from None
     assert proc.stdout is not None
@@ -87,8 +127,10 @@ def stream(args: Sequence[str], *, what: str, on_line: Callable[[str], None] | N
             if on_line is not None:
                 on_line(line)
     if proc.returncode != 0:
-        raise EngineError(f"cannot {what}: `{' '.join(cmd[:4])} …` exited with {proc.returncode}:\n"
-                          + "\n".join(list(last)[-25:]), hint=f"run the command by hand to see more: {' '.join(cmd)}")
+        raise EngineError(
+            f"cannot {what}: `{' '.join(cmd[:4])} …` exited with {proc.returncode}:\n" + "\n".join(list(last)[-25:]),
+            hint=f"run the command by hand to see more: {' '.join(cmd)}",
+        )
     return list(last)
 
 
@@ -98,8 +140,10 @@ def image_inspect(ref: str) -> dict[str, Any] | None:
     if proc.returncode != 0:
         if "No such image" in proc.stderr or "No such object" in proc.stderr:
             return None
-        raise EngineError(f"cannot inspect image {ref}: {tail(proc.stderr, 5)}",
-                          hint="is the Docker daemon running? try `docker info`")
+        raise EngineError(
+            f"cannot inspect image {ref}: {tail(proc.stderr, 5)}",
+            hint="is the Docker daemon running? try `docker info`",
+        )
     data = json.loads(proc.stdout)
     return data[0] if data else None
 
@@ -117,15 +161,20 @@ def preflight(*, buildx: bool = True, images: Iterable[tuple[str, str]] = ()) ->
     """
     cli = docker_cli()
     if shutil.which(cli) is None:
-        raise EngineError(f"no Docker client: {cli!r} is not installed or not on PATH",
-                          hint=f"install Docker ({SETUP_HINT}), or set PAPERPACK_DOCKER to the client's path")
-    proc = run([cli, "version", "--format", "{{.Server.Version}}"], what="reach the Docker daemon",
-               check=False, timeout=30)
+        raise EngineError(
+            f"no Docker client: {cli!r} is not installed or not on PATH",
+            hint=f"install Docker ({SETUP_HINT}), or set PAPERPACK_DOCKER to the client's path",
+        )
+    proc = run(
+        [cli, "version", "--format", "{{.Server.Version}}"], what="reach the Docker daemon", check=False, timeout=30
+    )
     if proc.returncode != 0 or not proc.stdout.strip():
         detail = tail(proc.stderr, 3) or "no server version"
-        raise EngineError(f"the Docker daemon is not reachable: {detail}",
-                          hint="start it (`dockerd &` as root, or `systemctl start docker`), check DOCKER_HOST, "
-                               "and that your user may use /var/run/docker.sock (the docker group)")
+        raise EngineError(
+            f"the Docker daemon is not reachable: {detail}",
+            hint="start it (`dockerd &` as root, or `systemctl start docker`), check DOCKER_HOST, "
+            "and that your user may use /var/run/docker.sock (the docker group)",
+        )
     server = proc.stdout.strip()
     if buildx:
         bx = run([cli, "buildx", "version"], what="find the buildx plugin", check=False, timeout=30)
@@ -133,7 +182,8 @@ def preflight(*, buildx: bool = True, images: Iterable[tuple[str, str]] = ()) ->
             raise EngineError(
                 "the docker buildx plugin is missing (repo2docker builds with `docker buildx build`)",
                 hint="install the docker-buildx package (on bookworm take Debian trixie's .deb; "
-                     ".ci/setup-docker.sh does it) into /usr/libexec/docker/cli-plugins/")
+                ".ci/setup-docker.sh does it) into /usr/libexec/docker/cli-plugins/",
+            )
     for ref, fix in images:
         if image_id(ref) is None:
             raise EngineError(f"the base image {ref} is not present in the local Docker image store", hint=fix)
@@ -332,17 +382,26 @@ class BuildGuard(BackgroundWatch):
             hosts.add(os.stat("/proc/1/ns/net").st_ino)
         if net in hosts:
             raise EngineError("the build step shares the host's network namespace; refusing to touch it")
-        proc = subprocess.run([sys.executable, "-I", "-c", _NETWORK_DOWN, str(pid)], capture_output=True,
-                              text=True, timeout=30, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-I", "-c", _NETWORK_DOWN, str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         if proc.returncode != 0:
             raise EngineError(f"bringing the step's network down failed: {tail(proc.stderr, 3)}")
 
     def _check(self, rel: str) -> None:
         oom = (_CGROUP_V1 / "memory" / rel / "memory.oom_control").read_text()
         events = (_CGROUP_V1 / "pids" / rel / "pids.events").read_text()
-        kind = ("memory" if "under_oom 1" in oom
-                else "pids" if any(ln.split()[1:] != ["0"] for ln in events.splitlines() if ln.startswith("max "))
-                else None)
+        kind = (
+            "memory"
+            if "under_oom 1" in oom
+            else "pids"
+            if any(ln.split()[1:] != ["0"] for ln in events.splitlines() if ln.startswith("max "))
+            else None
+        )
         if kind is None:
             return
         command = self._command(rel)

@@ -20,7 +20,8 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -35,12 +36,20 @@ from ..errors import UnsafeUrlError
 from .services import NetworkError, ServiceConfig, ServiceTimeout, ServiceUnreachable
 from .urlpolicy import UrlPolicy
 
-__all__ = ["ServiceConfig", "HttpClient", "NetworkError", "ServiceUnreachable", "ServiceTimeout",
-           "user_agent", "RETRY_STATUSES"]
+__all__ = [
+    "ServiceConfig",
+    "HttpClient",
+    "NetworkError",
+    "ServiceUnreachable",
+    "ServiceTimeout",
+    "user_agent",
+    "RETRY_STATUSES",
+]
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
 
 def user_agent(contact: str = "") -> str:
     """``paperpack/<version> (+https://github.com/paperpack/paperpack; mailto:<contact>)``."""
@@ -81,9 +90,10 @@ def _connect_checked(conn: HTTPConnection, policy: UrlPolicy) -> socket.socket:
     error: Exception = NewConnectionError(conn, f"Failed to establish a new connection: {conn.host} has no address")
     for address in addresses:
         try:
-            return create_connection((address, port), conn.timeout, source_address=conn.source_address,
-                                     socket_options=conn.socket_options)
-        except socket.timeout as exc:
+            return create_connection(
+                (address, port), conn.timeout, source_address=conn.source_address, socket_options=conn.socket_options
+            )
+        except TimeoutError as exc:
             error = ConnectTimeoutError(conn, f"Connection to {conn.host} timed out. (connect timeout={conn.timeout})")
             error.__cause__ = exc
         except OSError as exc:
@@ -159,14 +169,17 @@ class HttpClient:
     @property
     def session(self) -> requests.Session:
         """This thread's session for the configured services (trusted: the user chose them)."""
-        return self._thread_session("session", lambda: HTTPAdapter(
-            pool_connections=8, pool_maxsize=max(8, self.config.workers), max_retries=0))
+        return self._thread_session(
+            "session", lambda: HTTPAdapter(pool_connections=8, pool_maxsize=max(8, self.config.workers), max_retries=0)
+        )
 
     @property
     def checked_session(self) -> requests.Session:
         """This thread's session for untrusted URLs: connections only where ``config.data_policy`` allows."""
-        return self._thread_session("checked", lambda: _CheckedAdapter(
-            self.config.data_policy, pool_connections=8, pool_maxsize=8, max_retries=0))
+        return self._thread_session(
+            "checked",
+            lambda: _CheckedAdapter(self.config.data_policy, pool_connections=8, pool_maxsize=8, max_retries=0),
+        )
 
     def close(self) -> None:
         """Close the connections of every thread's session."""
@@ -176,7 +189,7 @@ class HttpClient:
             s.close()
         self._local = threading.local()
 
-    def __enter__(self) -> "HttpClient":
+    def __enter__(self) -> HttpClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -199,8 +212,9 @@ class HttpClient:
         with self._lock:
             return dict(self._down)
 
-    def get(self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = False,
-            allow_redirects: bool = True) -> requests.Response:
+    def get(
+        self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = False, allow_redirects: bool = True
+    ) -> requests.Response:
         """GET ``url`` of a configured service; retry 429/5xx and read timeouts; raise :class:`NetworkError`
         when no answer comes.
 
@@ -209,8 +223,9 @@ class HttpClient:
         """
         return self._get(self.session, url, headers, stream, allow_redirects)
 
-    def get_untrusted(self, url: str, *, headers: Mapping[str, str] | None = None,
-                      stream: bool = False) -> requests.Response:
+    def get_untrusted(
+        self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = False
+    ) -> requests.Response:
         """GET a URL from an untrusted source (a data URL) under ``config.data_policy``, hop by hop.
 
         Every URL of the redirect chain is checked (scheme, IP literal) before it is asked,
@@ -234,11 +249,19 @@ class HttpClient:
             following = urljoin(current, location)
             log.debug("%s redirects to %s", current, following)
             current = following
-        raise UnsafeUrlError(f"{url}: more than {policy.max_redirects} redirects (the last to {current})",
-                             hint="give the file's final download URL in paperpack.yml")
+        raise UnsafeUrlError(
+            f"{url}: more than {policy.max_redirects} redirects (the last to {current})",
+            hint="give the file's final download URL in paperpack.yml",
+        )
 
-    def _get(self, session: requests.Session, url: str, headers: Mapping[str, str] | None, stream: bool,
-             allow_redirects: bool) -> requests.Response:
+    def _get(
+        self,
+        session: requests.Session,
+        url: str,
+        headers: Mapping[str, str] | None,
+        stream: bool,
+        allow_redirects: bool,
+    ) -> requests.Response:
         host = urlsplit(url).netloc
         with self._lock:
             reason = self._down.get(host)
@@ -249,26 +272,36 @@ class HttpClient:
         attempt = 0
         while True:
             try:
-                response = session.get(url, headers=dict(headers or {}), timeout=timeout, stream=stream,
-                                       allow_redirects=allow_redirects, proxies=self._proxies(url))
+                response = session.get(
+                    url,
+                    headers=dict(headers or {}),
+                    timeout=timeout,
+                    stream=stream,
+                    allow_redirects=allow_redirects,
+                    proxies=self._proxies(url),
+                )
             except requests.ConnectionError as exc:  # includes ConnectTimeout, not ReadTimeout
                 with self._lock:
                     self._down[host] = _short_reason(exc)
                 log.debug("%s unreachable: %s", host, exc)
-                raise ServiceUnreachable(f"{host} is unreachable: {_short_reason(exc)}",
-                                         hint="check the network or the service URL, or use --offline") from None
+                raise ServiceUnreachable(
+                    f"{host} is unreachable: {_short_reason(exc)}",
+                    hint="check the network or the service URL, or use --offline",
+                ) from None
             except requests.Timeout:
                 if attempt >= cfg.retries:
                     raise ServiceTimeout(
                         f"{url} did not answer within {cfg.timeout:g} s ({attempt + 1} attempts)",
-                        hint="try again later, raise PAPERPACK_HTTP_TIMEOUT, or use --offline") from None
-                wait = cfg.backoff * (2 ** attempt)
+                        hint="try again later, raise PAPERPACK_HTTP_TIMEOUT, or use --offline",
+                    ) from None
+                wait = cfg.backoff * (2**attempt)
                 log.debug("timeout on %s; retrying in %.2f s", url, wait)
             else:
                 if response.status_code not in RETRY_STATUSES or attempt >= cfg.retries:
                     return response
-                wait = _retry_after(response.headers.get("Retry-After"), cfg.backoff * (2 ** attempt),
-                                    cfg.max_retry_after)
+                wait = _retry_after(
+                    response.headers.get("Retry-After"), cfg.backoff * (2**attempt), cfg.max_retry_after
+                )
                 log.debug("%s answered %s; retrying in %.2f s", url, response.status_code, wait)
                 response.close()
             attempt += 1
@@ -277,8 +310,14 @@ class HttpClient:
 
 def _short_reason(exc: Exception) -> str:
     text = str(exc)
-    for marker in ("Name or service not known", "Temporary failure in name resolution", "Connection refused",
-                   "No route to host", "Network is unreachable", "timed out"):
+    for marker in (
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "Connection refused",
+        "No route to host",
+        "Network is unreachable",
+        "timed out",
+    ):
         if marker in text:
             return marker.lower() if marker != "timed out" else "connection timed out"
     return text.splitlines()[0][:160] if text else type(exc).__name__

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["load_schema", "validator_for", "schema_path"]
 
 _cache: dict[str, Any] = {}
-_validators: dict[str, "jsonschema.protocols.Validator"] = {}
+_validators: dict[str, jsonschema.protocols.Validator] = {}
 
 
 def _schema_dir() -> Path:

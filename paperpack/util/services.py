@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Mapping
 
 from ..errors import ConfigError, PaperpackError
 from .urlpolicy import UrlPolicy
@@ -60,7 +60,7 @@ class ServiceConfig:
     data_policy: UrlPolicy = field(default_factory=UrlPolicy)  # where data URLs may lead (util/urlpolicy.py)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "ServiceConfig":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ServiceConfig:
         """Defaults, then ``PAPERPACK_*`` environment variables, then ``overrides``."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}
@@ -75,20 +75,27 @@ class ServiceConfig:
                 elif name == "contact":
                     values[name] = raw
                 elif not raw.startswith(("http://", "https://")):
-                    raise ConfigError(f"{var}={raw!r} is not an http(s) URL",
-                                      hint=f"set {var} to a base URL such as {getattr(cls, name)}, or unset it")
+                    raise ConfigError(
+                        f"{var}={raw!r} is not an http(s) URL",
+                        hint=f"set {var} to a base URL such as {getattr(cls, name)}, or unset it",
+                    )
                 else:
                     values[name] = raw.rstrip("/")
             except ValueError:
-                raise ConfigError(f"{var}={raw!r} is not a number", hint=f"set {var} to a number, or unset it") from None
+                raise ConfigError(
+                    f"{var}={raw!r} is not a number", hint=f"set {var} to a number, or unset it"
+                ) from None
         values["data_policy"] = UrlPolicy.from_env(env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]
 
 
 #: The smallest value each numeric variable accepts (timeouts and workers must be positive).
-_MINIMUM = {"PAPERPACK_HTTP_TIMEOUT": (0.0, False), "PAPERPACK_HTTP_RETRIES": (0, True),
-            "PAPERPACK_DOI_WORKERS": (1, True)}
+_MINIMUM = {
+    "PAPERPACK_HTTP_TIMEOUT": (0.0, False),
+    "PAPERPACK_HTTP_RETRIES": (0, True),
+    "PAPERPACK_DOI_WORKERS": (1, True),
+}
 
 
 def _number(var: str, raw: str, kind: type) -> float | int:
@@ -103,6 +110,8 @@ def _number(var: str, raw: str, kind: type) -> float | int:
     low, inclusive = _MINIMUM.get(var, (None, True))
     if low is not None and (value < low or (value == low and not inclusive)):
         bound = f"at least {low}" if inclusive else f"greater than {low:g}"
-        raise ConfigError(f"{var}={raw!r} is out of range: it must be {bound}",
-                          hint=f"set {var} to {what} {bound}, or unset it for the default")
+        raise ConfigError(
+            f"{var}={raw!r} is out of range: it must be {bound}",
+            hint=f"set {var} to {what} {bound}, or unset it for the default",
+        )
     return value

@@ -24,8 +24,8 @@ import ipaddress
 import logging
 import os
 import socket
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, UnsafeUrlError
@@ -58,8 +58,10 @@ class AddressKind(enum.Enum):
 
 
 #: Instance metadata services (AWS, GCP, Azure: 169.254.169.254; AWS ECS; AWS IPv6; Alibaba; Oracle).
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192"))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
+)
 _PRIVATE_V4 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _SHARED_V4 = ipaddress.ip_network("100.64.0.0/10")
 _UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
@@ -139,8 +141,10 @@ def parse_allowed(text: str, *, source: str = ALLOW_VAR) -> tuple[AllowedHost, .
         except ValueError:
             port = -1
         if not parts.hostname or port == -1 or parts.path or parts.query or parts.username:
-            raise ConfigError(f"{source}: {item!r} is not host[:port]",
-                              hint=f"list hosts as {source}=mirror.example.org,127.0.0.1:8080,[::1]:8080")
+            raise ConfigError(
+                f"{source}: {item!r} is not host[:port]",
+                hint=f"list hosts as {source}=mirror.example.org,127.0.0.1:8080,[::1]:8080",
+            )
         out.append(AllowedHost(parts.hostname.lower().rstrip("."), port))
     return tuple(out)
 
@@ -168,7 +172,7 @@ class UrlPolicy:
     resolve: Resolver = field(default=_getaddrinfo, compare=False, repr=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "UrlPolicy":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> UrlPolicy:
         """The user's policy: ``PAPERPACK_DATA_ALLOW`` and ``PAPERPACK_DATA_ALLOW_HTTP``."""
         env = os.environ if env is None else env
         return cls(allowed=parse_allowed(env.get(ALLOW_VAR, "")), allow_http=_flag(env, ALLOW_HTTP_VAR))
@@ -181,8 +185,10 @@ class UrlPolicy:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ("https", "http"):
-            raise UnsafeUrlError(f"{url}: only https URLs are downloaded, not {scheme or 'a relative URL'}",
-                                 hint="give the file's https download URL in paperpack.yml")
+            raise UnsafeUrlError(
+                f"{url}: only https URLs are downloaded, not {scheme or 'a relative URL'}",
+                hint="give the file's https download URL in paperpack.yml",
+            )
         host = parts.hostname
         if not host:
             raise UnsafeUrlError(f"{url}: the URL names no host", hint="give the file's full https URL")
@@ -193,7 +199,8 @@ class UrlPolicy:
         if scheme == "http" and not self.allow_http:
             raise UnsafeUrlError(
                 f"{url}: plain http is not used for data downloads (anyone on the way could change the file)",
-                hint=f"use the https URL; for a mirror you trust that has no https, set {ALLOW_HTTP_VAR}=1")
+                hint=f"use the https URL; for a mirror you trust that has no https, set {ALLOW_HTTP_VAR}=1",
+            )
         if self.is_allowed(host, port):
             return
         try:
@@ -222,4 +229,5 @@ class UrlPolicy:
             f"{where}{via} is a {kind.value} address: data downloads reach only public addresses, so a "
             "repository cannot read services of this machine or its network",
             hint=f"if {where} is a mirror you trust, allow it yourself: {ALLOW_VAR}={where} (an environment "
-                 "variable, or --allow-host; paperpack.yml cannot allow it)")
+            "variable, or --allow-host; paperpack.yml cannot allow it)",
+        )

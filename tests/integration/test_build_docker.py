@@ -15,16 +15,16 @@ import shutil
 import subprocess
 import tarfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
+from paperpack.cli.main import main
+from paperpack.errors import BuildError
 from paperpack.image import build_image, ensure_base_image, export_image
 from paperpack.image.baseimage import base_image_tag
 from paperpack.image.builder import BuildResult
-from paperpack.cli.main import main
-from paperpack.errors import BuildError
 from paperpack.repository.repo import Repo
 from tests.conftest import CASES, SAMPLE, require
 
@@ -39,10 +39,18 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def in_image(image: str, code: str) -> dict:  # type: ignore[type-arg]
     """Run Python in the image through its own entrypoint (login shell, venv on PATH), no network."""
-    out = docker("run", "--rm", "--network", "none", image, "python", "-c",
-                 f"import json\n{code}\nprint('RESULT ' + json.dumps(result))").stdout
+    out = docker(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        image,
+        "python",
+        "-c",
+        f"import json\n{code}\nprint('RESULT ' + json.dumps(result))",
+    ).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])  # type: ignore[no-any-return]
+    return json.loads(line[len("RESULT ") :])  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +58,10 @@ def base_image(docker: str) -> str:
     tag = base_image_tag("bookworm")
     if docker_image_exists(tag):
         return tag
-    require(os.geteuid() == 0 and shutil.which("debootstrap") is not None,
-            f"{tag} is missing and cannot be made here (needs root and debootstrap): run `paperpack base-image`")
+    require(
+        os.geteuid() == 0 and shutil.which("debootstrap") is not None,
+        f"{tag} is missing and cannot be made here (needs root and debootstrap): run `paperpack base-image`",
+    )
     return ensure_base_image("bookworm").tag
 
 
@@ -89,8 +99,9 @@ def build_case(src: Path, dest_parent: Path, images: list[str], **kwargs: object
 
 
 @pytest.fixture(scope="module")
-def sample(base_image: str, images: list[str], marked_ca: tuple[Path, bytes],
-           tmp_path_factory: pytest.TempPathFactory) -> tuple[BuildResult, Path]:
+def sample(
+    base_image: str, images: list[str], marked_ca: tuple[Path, bytes], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[BuildResult, Path]:
     require(SAMPLE.is_dir(), "sample_paper/ is missing")
     where = tmp_path_factory.mktemp("sample")
     lines: list[str] = []
@@ -103,10 +114,13 @@ def test_sample_paper_packages_and_python(sample: tuple[BuildResult, Path]) -> N
     result, root = sample
     assert not result.reused and result.mode == "offline" and result.python_version == "3.11"
     pins = dict(ln.split("==") for ln in (root / "requirements.txt").read_text().split() if "==" in ln)
-    got = in_image(result.image, "import sys, os, pwd, importlib.metadata as md\n"
-                   f"result = {{'python': '%d.%d' % sys.version_info[:2], 'uid': os.getuid(), "
-                   f"'user': pwd.getpwuid(os.getuid()).pw_name, 'exe': sys.executable, "
-                   f"'versions': {{n: md.version(n) for n in {sorted(pins)!r}}}}}")
+    got = in_image(
+        result.image,
+        "import sys, os, pwd, importlib.metadata as md\n"
+        f"result = {{'python': '%d.%d' % sys.version_info[:2], 'uid': os.getuid(), "
+        f"'user': pwd.getpwuid(os.getuid()).pw_name, 'exe': sys.executable, "
+        f"'versions': {{n: md.version(n) for n in {sorted(pins)!r}}}}}",
+    )
     assert got["python"] == "3.11"
     assert got["versions"] == pins
     assert got["uid"] == 1000 and got["user"] == "jovyan"  # non-root
@@ -129,8 +143,9 @@ def test_sample_paper_labels(sample: tuple[BuildResult, Path], base_image: str) 
     assert labels["io.paperpack.paper-doi"].startswith("10.1175/")
 
 
-def test_ca_bundle_is_in_no_layer(sample: tuple[BuildResult, Path], marked_ca: tuple[Path, bytes],
-                                  tmp_path: Path) -> None:
+def test_ca_bundle_is_in_no_layer(
+    sample: tuple[BuildResult, Path], marked_ca: tuple[Path, bytes], tmp_path: Path
+) -> None:
     result, _ = sample
     _, marker = marked_ca
     first_cert = SYSTEM_CA.read_bytes().split(b"-----END CERTIFICATE-----")[0][-200:]
@@ -161,9 +176,12 @@ def test_ca_bundle_is_in_no_layer(sample: tuple[BuildResult, Path], marked_ca: t
     assert marker.decode() not in history
 
 
-def test_unchanged_repo_is_reused_without_docker_build(sample: tuple[BuildResult, Path], tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_unchanged_repo_is_reused_without_docker_build(
+    sample: tuple[BuildResult, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     result, root = sample
     calls = tmp_path / "docker-calls"
     shim = tmp_path / "docker"
@@ -188,17 +206,22 @@ def test_unchanged_repo_is_reused_without_docker_build(sample: tuple[BuildResult
     assert docker("image", "inspect", result.image_id, check=False).returncode != 0  # the old one is removed
     (root / "notes.md").write_text("a change\n")  # a changed repository gets a new tag
     from paperpack.image.tags import content_hash
+
     repo = Repo.open(root)
     assert content_hash(repo.root, repo.files, repo.symlinks, settings={}) != content_hash(
-        repo.root, [f for f in repo.files if f != "notes.md"], repo.symlinks, settings={})
+        repo.root, [f for f in repo.files if f != "notes.md"], repo.symlinks, settings={}
+    )
 
 
 def test_apt_postbuild_and_local_package(base_image: str, images: list[str], tmp_path: Path) -> None:
     result = build_case(CASES / "build-apt-postbuild-package", tmp_path, images)
-    got = in_image(result.image, "import subprocess, os, paperpack_demo, six\n"
-                   "result = {'jq': subprocess.run(['jq', '--version'], capture_output=True, text=True).stdout,"
-                   " 'postbuild': open(os.path.expanduser('~/.postbuild-ran')).read(),"
-                   " 'answer': paperpack_demo.answer(), 'six': six.__version__, 'uid': os.getuid()}")
+    got = in_image(
+        result.image,
+        "import subprocess, os, paperpack_demo, six\n"
+        "result = {'jq': subprocess.run(['jq', '--version'], capture_output=True, text=True).stdout,"
+        " 'postbuild': open(os.path.expanduser('~/.postbuild-ran')).read(),"
+        " 'answer': paperpack_demo.answer(), 'six': six.__version__, 'uid': os.getuid()}",
+    )
     assert got["jq"].startswith("jq-")
     assert got["postbuild"].startswith("jq-") and got["postbuild"].strip().endswith("42")
     assert got["answer"] == 42 and got["six"] == "1.17.0" and got["uid"] == 1000
@@ -206,18 +229,23 @@ def test_apt_postbuild_and_local_package(base_image: str, images: list[str], tmp
 
 def test_translated_environment_yml(base_image: str, images: list[str], tmp_path: Path) -> None:
     result = build_case(CASES / "build-environment-yml", tmp_path, images)
-    got = in_image(result.image, "import sys, numpy, six, packaging\n"
-                   "result = {'python': '%d.%d' % sys.version_info[:2], 'numpy': numpy.__version__, "
-                   "'six': six.__version__}")
+    got = in_image(
+        result.image,
+        "import sys, numpy, six, packaging\n"
+        "result = {'python': '%d.%d' % sys.version_info[:2], 'numpy': numpy.__version__, "
+        "'six': six.__version__}",
+    )
     assert got["python"] == "3.11" and got["numpy"].startswith("1.26.") and got["six"] == "1.17.0"
 
 
-def test_repo_dockerfile_and_export(base_image: str, images: list[str], tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_repo_dockerfile_and_export(
+    base_image: str, images: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     result = build_case(CASES / "build-dockerfile", tmp_path, images)
     assert result.python_version is None and result.labels["io.paperpack.mode"] == "offline"
-    out = docker("run", "--rm", "--network", "none", result.image, "sh", "-c",
-                 "id -u; cat /etc/paperpack-dockerfile-marker").stdout.split("\n")
+    out = docker(
+        "run", "--rm", "--network", "none", result.image, "sh", "-c", "id -u; cat /etc/paperpack-dockerfile-marker"
+    ).stdout.split("\n")
     assert out[0] == "1000" and "repository's Dockerfile" in out[1]
     # docker-archive: what `docker load` and Apptainer's docker-archive:// read
     archive = tmp_path / "paper.tar"

@@ -18,13 +18,14 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+
 import pytest
 
+from paperpack.errors import BuildError
 from paperpack.image import build_image
 from paperpack.image.builder import BuildResult
-from paperpack.util.docker import guard_unavailable
-from paperpack.errors import BuildError
 from paperpack.repository.repo import Repo
+from paperpack.util.docker import guard_unavailable
 from tests.conftest import require
 from tests.integration.test_build_docker import SYSTEM_CA, base_image, docker  # noqa: F401 (fixtures)
 from tests.integration.test_build_isolation import made, saved_image_contains, sh, write  # noqa: F401 (fixture)
@@ -77,8 +78,12 @@ def guarded() -> None:
 
 
 @pytest.fixture(scope="module")
-def thief(base_image: str, guarded: None, made: list[str],  # noqa: F811
-          tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
+def thief(
+    base_image: str,
+    guarded: None,
+    made: list[str],  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> BuildResult:
     require(SYSTEM_CA.is_file(), f"{SYSTEM_CA} is missing")
     where = tmp_path_factory.mktemp("thief")
     ca = where / "ca.pem"
@@ -96,8 +101,16 @@ def thief(base_image: str, guarded: None, made: list[str],  # noqa: F811
 
 
 def test_the_papers_package_is_installed_with_its_dependency(thief: BuildResult) -> None:
-    out = sh("run", "--rm", "--network", "none", thief.image, "python", "-c",
-             "import paperpkg, iniconfig; print(paperpkg.VALUE)").stdout
+    out = sh(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        thief.image,
+        "python",
+        "-c",
+        "import paperpkg, iniconfig; print(paperpkg.VALUE)",
+    ).stdout
     assert f"paperpkg {TOKEN}" in out
 
 
@@ -154,24 +167,30 @@ def stopped(root: Path, name: str, command: str, **limits: str) -> BuildError:
 
 def test_a_postbuild_fork_bomb_is_stopped(base_image: str, guarded: None, tmp_path: Path) -> None:  # noqa: F811
     # a tree of at most 1023 sleeping processes: a fork bomb that ends, should the limit not hold
-    err = stopped(tmp_path, f"bomb-{TOKEN}",
-                  "bash -c 'b() { if [ $1 -gt 0 ]; then b $(($1 - 1)) & b $(($1 - 1)) & fi; sleep 600; }; b 9'",
-                  PAPERPACK_BUILD_PIDS="100")
+    err = stopped(
+        tmp_path,
+        f"bomb-{TOKEN}",
+        "bash -c 'b() { if [ $1 -gt 0 ]; then b $(($1 - 1)) & b $(($1 - 1)) & fi; sleep 600; }; b 9'",
+        PAPERPACK_BUILD_PIDS="100",
+    )
     assert "build process limit of 100 processes" in err.message, err.message
     assert "postBuild" in err.message and "PAPERPACK_BUILD_PIDS" in err.hint
 
 
 def test_a_postbuild_memory_hog_is_stopped(base_image: str, guarded: None, tmp_path: Path) -> None:  # noqa: F811
-    err = stopped(tmp_path, f"hog-{TOKEN}",
-                  "python3 -c 'import time; chunks = [b\"x\" * (100 << 20) for _ in range(15)]; time.sleep(600)'",
-                  PAPERPACK_BUILD_MEMORY="256m")
+    err = stopped(
+        tmp_path,
+        f"hog-{TOKEN}",
+        "python3 -c 'import time; chunks = [b\"x\" * (100 << 20) for _ in range(15)]; time.sleep(600)'",
+        PAPERPACK_BUILD_MEMORY="256m",
+    )
     assert "build memory limit of 256m" in err.message, err.message
     assert "postBuild" in err.message and "PAPERPACK_BUILD_MEMORY" in err.hint
 
 
 def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from paperpack.image.builder import build_limits
     from paperpack.errors import ConfigError
+    from paperpack.image.builder import build_limits
 
     monkeypatch.setenv("PAPERPACK_BUILD_MEMORY", "3g")
     monkeypatch.setenv("PAPERPACK_BUILD_PIDS", "2000")

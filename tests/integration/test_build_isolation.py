@@ -14,14 +14,14 @@ from __future__ import annotations
 import subprocess
 import textwrap
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
+from paperpack.errors import BuildError
 from paperpack.image import build_image
 from paperpack.image.builder import BuildResult
-from paperpack.errors import BuildError
 from paperpack.repository.repo import Repo
 from tests.conftest import require
 from tests.integration.test_build_docker import SYSTEM_CA, base_image, docker  # noqa: F401 (fixtures)
@@ -50,7 +50,7 @@ def saved_image_contains(image: str, needle: str, scratch: Path) -> bool:
             for block in iter(lambda: fh.read(8 << 20), b""):
                 if data in tail + block:
                     return True
-                tail = block[-len(data):]
+                tail = block[-len(data) :]
     finally:
         archive.unlink()
     return False
@@ -83,8 +83,10 @@ def where(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def paper_a(base_image: str, made: list[str], where: Path) -> BuildResult:  # noqa: F811
     """Built with proxy credentials in the environment; leaves a marker where the shared cache was."""
     (where / "host-file").write_text(HOST_SECRET + "\n")
-    first = write(where / f"paper-a-{TOKEN}", {
-        "setup.py": f"""\
+    first = write(
+        where / f"paper-a-{TOKEN}",
+        {
+            "setup.py": f"""\
             import os
             from setuptools import setup
             for folder in {{os.environ.get("PIP_CACHE_DIR") or "{OLD_CACHE}", "{OLD_CACHE}"}}:
@@ -92,9 +94,10 @@ def paper_a(base_image: str, made: list[str], where: Path) -> BuildResult:  # no
                 open(os.path.join(folder, "poison-{TOKEN}"), "w").write("left by paper A")
             setup(name="paper-a", version="1.0", py_modules=[])
             """,
-        "postBuild": "#!/bin/bash\nenv > /srv/venv/postbuild-env.txt\n",
-        "data/readme.txt": "data\n",
-    })
+            "postBuild": "#!/bin/bash\nenv > /srv/venv/postbuild-env.txt\n",
+            "data/readme.txt": "data\n",
+        },
+    )
     (first / "data" / "host-link").symlink_to(where / "host-file")
     proxy = f"http://reviewer:{PROXY_PASSWORD}@127.0.0.1:9"
     with pytest.MonkeyPatch.context() as mp:  # a proxy nothing uses (NO_PROXY=*), whose password must not land
@@ -110,8 +113,10 @@ def paper_a(base_image: str, made: list[str], where: Path) -> BuildResult:  # no
 @pytest.fixture(scope="module")
 def paper_b(paper_a: BuildResult, made: list[str], where: Path) -> BuildResult:
     """Built after paper A; its setup.py fails the build if it finds paper A's marker."""
-    second = write(where / f"paper-b-{TOKEN}", {
-        "setup.py": f"""\
+    second = write(
+        where / f"paper-b-{TOKEN}",
+        {
+            "setup.py": f"""\
             import os, sys
             from setuptools import setup
             for folder in {{os.environ.get("PIP_CACHE_DIR") or "{OLD_CACHE}", "{OLD_CACHE}"}}:
@@ -119,7 +124,8 @@ def paper_b(paper_a: BuildResult, made: list[str], where: Path) -> BuildResult:
                     sys.exit("paper B sees the file paper A left in " + folder)
             setup(name="paper-b", version="1.0", py_modules=[])
             """,
-    })
+        },
+    )
     b = build_image(Repo.open(second), mode="offline", force=True)
     made.append(b.image)
     return b
@@ -141,8 +147,9 @@ def test_proxy_credentials_are_nowhere_in_the_image(paper_a: BuildResult, tmp_pa
 
 def test_a_link_to_a_host_file_stays_a_link(paper_a: BuildResult, tmp_path: Path) -> None:
     a = paper_a
-    link = sh("run", "--rm", "--network", "none", "--entrypoint", "readlink", a.image,
-              "/home/jovyan/data/host-link").stdout.strip()
+    link = sh(
+        "run", "--rm", "--network", "none", "--entrypoint", "readlink", a.image, "/home/jovyan/data/host-link"
+    ).stdout.strip()
     assert link.endswith("/host-file")  # Docker's build context sends the link, not the host file
     assert not saved_image_contains(a.image, HOST_SECRET, tmp_path)
 
@@ -151,11 +158,16 @@ def test_a_dockerfile_repository_gets_no_secret(base_image: str, made: list[str]
     require(SYSTEM_CA.is_file(), f"{SYSTEM_CA} is missing")
     ca = tmp_path / "ca.pem"
     ca.write_text(f"# {CA_MARKER}\n" + SYSTEM_CA.read_text())
-    repo = write(tmp_path / f"dockerfile-{TOKEN}", {"Dockerfile": f"""\
+    repo = write(
+        tmp_path / f"dockerfile-{TOKEN}",
+        {
+            "Dockerfile": f"""\
         FROM {base_image}
         RUN --mount=type=secret,id=cacert --mount=type=secret,id=proxy \\
             sh -c 'cat /run/secrets/cacert /run/secrets/proxy > /copied-{TOKEN} 2>/dev/null; true'
-        """})  # the token keeps BuildKit from reusing a cached layer of another run
+        """
+        },
+    )  # the token keeps BuildKit from reusing a cached layer of another run
     result = build_image(Repo.open(repo), mode="offline", force=True, ca_bundle=ca)
     made.append(result.image)
     assert not saved_image_contains(result.image, CA_MARKER, tmp_path)

@@ -24,12 +24,18 @@ pytestmark = pytest.mark.docker
 
 
 def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
-                          capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
 
 
 def test_reused_image_names_the_verified_commit_and_the_build_it_came_from(
-        docker: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docker: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / f"paper-{uuid.uuid4().hex[:10]}"
     shutil.copytree(CASES / "run-image-found", root)
     _git(root, "init", "-q")

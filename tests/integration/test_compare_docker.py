@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -24,11 +24,19 @@ pytestmark = pytest.mark.docker
 @pytest.fixture(scope="module")
 def mpl_image(run_image: str) -> Iterator[str]:  # noqa: F811 - the imported fixture
     tag = run_image.replace("paperpack-test-run:", "paperpack-test-mpl:")
-    dockerfile = (f"FROM {run_image}\nUSER root\nRUN --mount=type=secret,id=ca PIP_CERT=/run/secrets/ca "
-                  "/opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -q matplotlib\nUSER 1000\n")
+    dockerfile = (
+        f"FROM {run_image}\nUSER root\nRUN --mount=type=secret,id=ca PIP_CERT=/run/secrets/ca "
+        "/opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -q matplotlib\nUSER 1000\n"
+    )
     secret = ["--secret", f"id=ca,src={CA_BUNDLE}"] if CA_BUNDLE.is_file() else []
-    built = subprocess.run(["docker", "build", "-q", "-t", tag, *secret, "-"], input=dockerfile, text=True,
-                           capture_output=True, timeout=900, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    built = subprocess.run(
+        ["docker", "build", "-q", "-t", tag, *secret, "-"],
+        input=dockerfile,
+        text=True,
+        capture_output=True,
+        timeout=900,
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     yield tag
     subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=300)

@@ -15,8 +15,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import nbformat
 import pytest
@@ -30,9 +31,9 @@ from tests.runhelp import ROOT, tree_hashes
 pytestmark = pytest.mark.docker
 
 FAKE_TOKEN = "ghs_FAKEtokenPersistedByActionsCheckout42"
-MB = 1024 ** 2
+MB = 1024**2
 
-LOOK_INSIDE = r'''
+LOOK_INSIDE = r"""
 import errno, json, os
 facts = {"uid": os.getuid(), "net": sorted(os.listdir("/sys/class/net")),
          "netdev": sorted(line.split(":")[0].strip() for line in open("/proc/net/dev").read().splitlines()[2:])}
@@ -73,7 +74,7 @@ for top in ("/paperpack", os.getcwd()):
                 pass
 facts["token_found_in"] = sorted(set(found))
 print(json.dumps(facts))
-'''
+"""
 
 
 def _notebook(path: Path, *sources: str) -> None:
@@ -94,8 +95,9 @@ def _owned_by(pid: int, kind: str = "container") -> set[str]:
     """Containers (or volumes) whose owner label names process ``pid`` of this machine."""
     listing = ["ps", "-a"] if kind == "container" else ["volume", "ls"]
     name = "{{.Names}}" if kind == "container" else "{{.Name}}"
-    out = _docker(*listing, "--filter", f"label={OWNER_LABEL}", "--format",
-                  f'{name}\t{{{{.Label "{OWNER_LABEL}"}}}}').stdout
+    out = _docker(
+        *listing, "--filter", f"label={OWNER_LABEL}", "--format", f'{name}\t{{{{.Label "{OWNER_LABEL}"}}}}'
+    ).stdout
     found = set()
     for line in out.splitlines():
         item, _, text = line.partition("\t")
@@ -107,17 +109,26 @@ def _owned_by(pid: int, kind: str = "container") -> set[str]:
 
 def test_isolation_seen_from_inside(run_image: str, tmp_path: Path) -> None:  # noqa: F811
     repo = tmp_path / "hostile"
-    _notebook(repo / "analysis" / "look.ipynb",  # the token in hex: the notebook itself must not hold it
-              f"TOKEN = bytes.fromhex({FAKE_TOKEN.encode().hex()!r}).decode()", LOOK_INSIDE)
+    _notebook(
+        repo / "analysis" / "look.ipynb",  # the token in hex: the notebook itself must not hold it
+        f"TOKEN = bytes.fromhex({FAKE_TOKEN.encode().hex()!r}).decode()",
+        LOOK_INSIDE,
+    )
     (repo / ".git").mkdir()
-    (repo / ".git" / "config").write_text(f'[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic '
-                                          f'{FAKE_TOKEN}\n')
+    (repo / ".git" / "config").write_text(
+        f'[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic {FAKE_TOKEN}\n'
+    )
     (repo / "vendor" / ".git").mkdir(parents=True)
     (repo / "vendor" / ".git" / "config").write_text(FAKE_TOKEN)
     (repo / "gitlink").symlink_to(".git")
     before = tree_hashes(repo)
-    result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out",
-                           limits=Limits(cell_timeout=60, memory="300m", pids=77, disk="48m"))
+    result = run_notebooks(
+        Repo.open(repo),
+        engine="docker",
+        image=run_image,
+        out_dir=tmp_path / "out",
+        limits=Limits(cell_timeout=60, memory="300m", pids=77, disk="48m"),
+    )
     [run] = result.notebooks
     assert run.status == "ok", run.message
     facts = _printed(tmp_path / "out" / "executed" / "analysis" / "look.ipynb", cell=1)
@@ -134,7 +145,7 @@ def test_isolation_seen_from_inside(run_image: str, tmp_path: Path) -> None:  # 
     assert tree_hashes(repo) == before
 
 
-WRITE_UNTIL_FULL = r'''
+WRITE_UNTIL_FULL = r"""
 import os
 path = os.path.join({folder!r}, "fill.bin")
 block = b"\0" * (4 * 1024 * 1024)
@@ -143,27 +154,43 @@ with open(path, "wb") as fh:
         fh.write(block)
         fh.flush()
 print("wrote", os.path.getsize(path))
-'''
+"""
 
 
 def test_a_notebook_writing_past_the_disk_limit_is_stopped(run_image: str, tmp_path: Path) -> None:  # noqa: F811
     repo = tmp_path / "filler"
-    mount_type = ("import os\nprint([l.split()[-3] for l in open('/proc/self/mountinfo') "
-                  "if l.split()[4] == os.path.realpath({folder!r})])")
+    mount_type = (
+        "import os\nprint([l.split()[-3] for l in open('/proc/self/mountinfo') "
+        "if l.split()[4] == os.path.realpath({folder!r})])"
+    )
     _notebook(repo / "work.ipynb", WRITE_UNTIL_FULL.format(folder="."), mount_type.format(folder="."))
     _notebook(repo / "tmp.ipynb", WRITE_UNTIL_FULL.format(folder="/tmp"), mount_type.format(folder="/tmp"))
-    result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out",
-                           limits=Limits(cell_timeout=120, memory="512m", disk="32m"), isolate=True)
+    result = run_notebooks(
+        Repo.open(repo),
+        engine="docker",
+        image=run_image,
+        out_dir=tmp_path / "out",
+        limits=Limits(cell_timeout=120, memory="512m", disk="32m"),
+        isolate=True,
+    )
     for run in result.notebooks:
         assert run.status == "error", (run.path, run.message)
         assert run.message.startswith("code cell 1: OSError: [Errno 28] No space left on device"), run.message
-        assert ("the notebook wrote more than 32m (the limit on the working folder, shared by the run's notebooks, "
-                "and on /tmp): raise run.disk in paperpack.yml or --disk") in run.message
+        assert (
+            "the notebook wrote more than 32m (the limit on the working folder, shared by the run's notebooks, "
+            "and on /tmp): raise run.disk in paperpack.yml or --disk"
+        ) in run.message
     executed = tmp_path / "out" / "executed"
     for name in ("work.ipynb", "tmp.ipynb"):  # allow_errors is off: the second cell never ran; ask separately
         assert "No space left" in "".join(str(o) for o in nbformat.read(executed / name, as_version=4).cells[0].outputs)
-    ran = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out2",
-                        limits=Limits(cell_timeout=120, memory="512m", disk="512m"), isolate=True)
+    ran = run_notebooks(
+        Repo.open(repo),
+        engine="docker",
+        image=run_image,
+        out_dir=tmp_path / "out2",
+        limits=Limits(cell_timeout=120, memory="512m", disk="512m"),
+        isolate=True,
+    )
     for run in ran.notebooks:  # under a larger limit the same writes succeed, in memory, not on the host's disk
         assert run.status == "ok", run.message
         nb = nbformat.read(tmp_path / "out2" / "executed" / run.path, as_version=4)
@@ -183,19 +210,41 @@ def volume_image(run_image: str, tmp_path: Path) -> Iterator[str]:  # noqa: F811
     _docker("rmi", "-f", tag, check=False)
 
 
-def test_an_image_volume_leaves_no_volume_behind(volume_image: str, run_image: str,  # noqa: F811
-                                                 tmp_path: Path) -> None:
+def test_an_image_volume_leaves_no_volume_behind(
+    volume_image: str,
+    run_image: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     marker = f"marker-{uuid.uuid4().hex}"
     repo = tmp_path / "volumes"
-    _notebook(repo / "vol.ipynb", f"open('/home/jovyan/vol/{marker}', 'w').write('x')\n"
-                                  "import os\nst = os.statvfs('/home/jovyan/vol')\nprint(st.f_blocks * st.f_frsize)")
+    _notebook(
+        repo / "vol.ipynb",
+        f"open('/home/jovyan/vol/{marker}', 'w').write('x')\n"
+        "import os\nst = os.statvfs('/home/jovyan/vol')\nprint(st.f_blocks * st.f_frsize)",
+    )
     before = set(_docker("volume", "ls", "-q").stdout.split())
-    result = run_notebooks(Repo.open(repo), engine="docker", image=volume_image, out_dir=tmp_path / "out",
-                           limits=Limits(cell_timeout=60, memory="256m", disk="16m"))
+    result = run_notebooks(
+        Repo.open(repo),
+        engine="docker",
+        image=volume_image,
+        out_dir=tmp_path / "out",
+        limits=Limits(cell_timeout=60, memory="256m", disk="16m"),
+    )
     new = sorted(set(_docker("volume", "ls", "-q").stdout.split()) - before)
     for volume in new:  # other people's volumes may appear meanwhile: look for our marker in each
-        look = _docker("run", "--rm", "--network", "none", "-v", f"{volume}:/v:ro", run_image,
-                       "test", "-e", f"/v/{marker}", check=False)
+        look = _docker(
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            f"{volume}:/v:ro",
+            run_image,
+            "test",
+            "-e",
+            f"/v/{marker}",
+            check=False,
+        )
         if look.returncode == 0:
             _docker("volume", "rm", "-f", volume, check=False)
         assert look.returncode != 0, f"the run left the volume {volume} behind"
@@ -210,10 +259,30 @@ LONG = "import time\ntime.sleep(600)"
 
 def _start_run(repo: Path, image: str, out: Path, tmpdir: Path) -> subprocess.Popen[str]:
     _notebook(repo / "long.ipynb", LONG)
-    return subprocess.Popen([sys.executable, "-m", "paperpack", "run", str(repo), "--image", image, "-o", str(out),
-                             "--engine", "docker", "--cell-timeout", "900", "--memory", "256m"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                            env={**os.environ, "TMPDIR": str(tmpdir)})
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "paperpack",
+            "run",
+            str(repo),
+            "--image",
+            image,
+            "-o",
+            str(out),
+            "--engine",
+            "docker",
+            "--cell-timeout",
+            "900",
+            "--memory",
+            "256m",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+    )
 
 
 def _wait_for_container(proc: subprocess.Popen[str]) -> set[str]:
@@ -237,8 +306,11 @@ def _scratch_of(pid: int, tmpdir: Path) -> list[Path]:
     return [p for p in tmpdir.glob(f"{SCRATCH_PREFIX}*") if getattr(_owner_of(p), "pid", None) == pid]
 
 
-def test_a_killed_run_is_swept_by_the_next_but_a_running_one_is_not(run_image: str, tmp_path: Path,  # noqa: F811
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_killed_run_is_swept_by_the_next_but_a_running_one_is_not(
+    run_image: str,
+    tmp_path: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(tmpdir))
@@ -255,8 +327,13 @@ def test_a_killed_run_is_swept_by_the_next_but_a_running_one_is_not(run_image: s
 
         next_repo = tmp_path / "next"
         _notebook(next_repo / "quick.ipynb", "print(1)")
-        result = run_notebooks(Repo.open(next_repo), engine="docker", image=run_image, out_dir=tmp_path / "out-next",
-                               limits=Limits(cell_timeout=60, memory="256m"))
+        result = run_notebooks(
+            Repo.open(next_repo),
+            engine="docker",
+            image=run_image,
+            out_dir=tmp_path / "out-next",
+            limits=Limits(cell_timeout=60, memory="256m"),
+        )
         assert [nb.status for nb in result.notebooks] == ["ok"]
 
         assert not _owned_by(killed.pid), "the killed run's containers must be swept"
@@ -265,8 +342,9 @@ def test_a_killed_run_is_swept_by_the_next_but_a_running_one_is_not(run_image: s
         assert running_containers <= _owned_by(running.pid), "a concurrent run's containers must be left alone"
         assert _owned_by(running.pid, "volume") and _scratch_of(running.pid, tmpdir)
         assert running.poll() is None
-        assert {getattr(_owner_of(p), "pid", None) for p in tmpdir.glob(f"{SCRATCH_PREFIX}*")} == {running.pid}, \
+        assert {getattr(_owner_of(p), "pid", None) for p in tmpdir.glob(f"{SCRATCH_PREFIX}*")} == {running.pid}, (
             "only the running run's scratch folder is left: the next run removed its own"
+        )
     finally:
         for proc in (running, killed):
             if proc.poll() is None:

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from paperpack.image import build_image
-from paperpack.util.docker import docker_cli
 from paperpack.repository.repo import Repo
+from paperpack.util.docker import docker_cli
 from tests.conftest import CASES
 
 

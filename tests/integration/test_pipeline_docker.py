@@ -23,8 +23,20 @@ def test_sample_paper_verifies_end_to_end(docker: str, tmp_path: Path, capsys: p
     report_path = tmp_path / "report.json"
     image = None
     try:
-        code = main(["build", str(repo), "--engine", "docker", "--mode", "offline", "-o", str(report_path),
-                     "--out-dir", str(tmp_path / "out")])
+        code = main(
+            [
+                "build",
+                str(repo),
+                "--engine",
+                "docker",
+                "--mode",
+                "offline",
+                "-o",
+                str(report_path),
+                "--out-dir",
+                str(tmp_path / "out"),
+            ]
+        )
         out = capsys.readouterr()
         report = json.loads(report_path.read_text())
         image = (report.get("build") or {}).get("image")

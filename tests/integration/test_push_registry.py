@@ -15,17 +15,18 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import pytest
 import requests
 
+from paperpack.cli.main import main
+from paperpack.errors import ConfigError, EngineError, PaperpackError
 from paperpack.image import build_image
 from paperpack.image.builder import BuildResult
 from paperpack.image.push import push_image
-from paperpack.cli.main import main
-from paperpack.errors import ConfigError, EngineError, PaperpackError
 from paperpack.repository.repo import Repo
 from tests.conftest import CASES, require
 from tests.integration.test_build_docker import base_image, docker  # noqa: F401  (fixture, helper)
@@ -55,14 +56,18 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     assert binary and htpasswd
     where = tmp_path_factory.mktemp("registry")
     storage = where / "storage"
-    entry = subprocess.run([htpasswd, "-B", "-i", "-n", USER], input=PASSWORD, capture_output=True, text=True,
-                           check=True).stdout
+    entry = subprocess.run(
+        [htpasswd, "-B", "-i", "-n", USER], input=PASSWORD, capture_output=True, text=True, check=True
+    ).stdout
     (where / "htpasswd").write_text(entry)
     host = f"127.0.0.1:{free_port()}"
-    config = {"version": 0.1, "log": {"level": "warn"},
-              "storage": {"filesystem": {"rootdirectory": str(storage)}, "delete": {"enabled": True}},
-              "http": {"addr": host, "secret": os.urandom(16).hex()},
-              "auth": {"htpasswd": {"realm": "paperpack-test", "path": str(where / "htpasswd")}}}
+    config = {
+        "version": 0.1,
+        "log": {"level": "warn"},
+        "storage": {"filesystem": {"rootdirectory": str(storage)}, "delete": {"enabled": True}},
+        "http": {"addr": host, "secret": os.urandom(16).hex()},
+        "auth": {"htpasswd": {"realm": "paperpack-test", "path": str(where / "htpasswd")}},
+    }
     (where / "config.yml").write_text(json.dumps(config))  # JSON is YAML
     log = (where / "registry.log").open("w")
     proc = subprocess.Popen([binary, "serve", str(where / "config.yml")], stdout=log, stderr=subprocess.STDOUT)
@@ -91,10 +96,12 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 
 
 def manifest_digest(reg: Registry, name: str, tag: str) -> str:
-    accept = ", ".join(["application/vnd.docker.distribution.manifest.v2+json",
-                        "application/vnd.oci.image.manifest.v1+json"])
-    resp = requests.get(f"{reg.url}/v2/{name}/manifests/{tag}", auth=(USER, PASSWORD), timeout=30,
-                        headers={"Accept": accept})
+    accept = ", ".join(
+        ["application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json"]
+    )
+    resp = requests.get(
+        f"{reg.url}/v2/{name}/manifests/{tag}", auth=(USER, PASSWORD), timeout=30, headers={"Accept": accept}
+    )
     resp.raise_for_status()
     return resp.headers["Docker-Content-Digest"]
 
@@ -117,8 +124,11 @@ def shim(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def pushed(base_image: str, registry: Registry,  # noqa: F811
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BuildResult, Path, list[str], list[str]]]:
+def pushed(
+    base_image: str,
+    registry: Registry,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[BuildResult, Path, list[str], list[str]]]:
     """build-dockerfile built as 127.0.0.1:PORT/paper and pushed; yields (result, repo, docker calls, progress)."""
     where = tmp_path_factory.mktemp("push")
     root = where / "build-dockerfile"
@@ -132,8 +142,9 @@ def pushed(base_image: str, registry: Registry,  # noqa: F811
             mp.setenv("PAPERPACK_REGISTRY_USERNAME", USER)
             mp.setenv("PAPERPACK_REGISTRY_PASSWORD", PASSWORD)
             mp.setenv("PAPERPACK_DOCKER", str(client))
-            result = build_image(Repo.open(root), mode="offline", push=True, image_name=f"{registry.host}/paper",
-                                 progress=lines.append)
+            result = build_image(
+                Repo.open(root), mode="offline", push=True, image_name=f"{registry.host}/paper", progress=lines.append
+            )
         assert user_docker_config() == before, "the user's Docker config changed"
         assert set(Path(tempfile.gettempdir()).glob("paperpack-docker-config-*")) == temp_configs
         yield result, root, calls.read_text().splitlines(), lines
@@ -143,8 +154,9 @@ def pushed(base_image: str, registry: Registry,  # noqa: F811
             docker("image", "rm", ref, check=False)
 
 
-def test_push_lists_the_tag_with_the_local_digest(pushed: tuple[BuildResult, Path, list[str], list[str]],
-                                                  registry: Registry) -> None:
+def test_push_lists_the_tag_with_the_local_digest(
+    pushed: tuple[BuildResult, Path, list[str], list[str]], registry: Registry
+) -> None:
     result, _, _, lines = pushed
     assert result.pushed and not result.reused
     name, tag = result.image.rsplit(":", 1)
@@ -159,8 +171,9 @@ def test_push_lists_the_tag_with_the_local_digest(pushed: tuple[BuildResult, Pat
     assert any((registry.storage / "docker/registry/v2/repositories/paper").iterdir())
 
 
-def test_login_uses_a_temporary_docker_config(pushed: tuple[BuildResult, Path, list[str], list[str]],
-                                              registry: Registry) -> None:
+def test_login_uses_a_temporary_docker_config(
+    pushed: tuple[BuildResult, Path, list[str], list[str]], registry: Registry
+) -> None:
     result, _, calls, _ = pushed
     login = [c for c in calls if c.split("|", 1)[1].startswith("login ")]
     push = [c for c in calls if c.split("|", 1)[1].startswith("push ")]
@@ -173,9 +186,12 @@ def test_login_uses_a_temporary_docker_config(pushed: tuple[BuildResult, Path, l
     assert not other, other
 
 
-def test_wrong_password_is_a_paperpack_error(pushed: tuple[BuildResult, Path, list[str], list[str]],
-                                             registry: Registry, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_password_is_a_paperpack_error(
+    pushed: tuple[BuildResult, Path, list[str], list[str]],
+    registry: Registry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     result, root, _, _ = pushed
     before = user_docker_config()
     monkeypatch.setenv("PAPERPACK_REGISTRY_USERNAME", USER)
@@ -202,8 +218,9 @@ def test_wrong_password_is_a_paperpack_error(pushed: tuple[BuildResult, Path, li
     assert tags["tags"] == [result.image.rsplit(":", 1)[1]]
 
 
-def test_push_keeps_the_users_docker_context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             registry: Registry) -> None:
+def test_push_keeps_the_users_docker_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: Registry
+) -> None:
     """The temporary config carries the current context over: a context naming a dead socket must fail."""
     require(shutil.which("docker") is not None, "no docker client")
     monkeypatch.delenv("DOCKER_HOST", raising=False)

@@ -29,8 +29,9 @@ def _report(out: Path) -> dict[str, Any]:
     return report
 
 
-def test_commands_merge_into_one_report_and_drop_a_stale_run(docker: str, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_commands_merge_into_one_report_and_drop_a_stale_run(
+    docker: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / f"paper-{uuid.uuid4().hex[:10]}"
     shutil.copytree(CASES / "run-image-found", root)
     out = tmp_path / "out"
@@ -59,7 +60,11 @@ def test_commands_merge_into_one_report_and_drop_a_stale_run(docker: str, tmp_pa
         assert again["run"] == ran["run"], "a run in the very image this build gives still holds"
         assert again["dropped"] is None
     finally:  # every image of this fresh name, even when a step failed before the report named it
-        listed = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
-                                 f"paperpack/{root.name}"], capture_output=True, text=True, check=False)
+        listed = subprocess.run(
+            ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", f"paperpack/{root.name}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         for tag in listed.stdout.split():
             subprocess.run(["docker", "image", "rm", tag], capture_output=True, check=False)

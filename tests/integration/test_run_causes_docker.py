@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -31,8 +31,9 @@ def image(docker: str) -> Iterator[str]:
     existed = _docker("image", "inspect", tag, check=False).returncode == 0
     if not existed:
         secret = ["--secret", f"id=ca,src={CA_BUNDLE}"] if CA_BUNDLE.is_file() else []
-        built = _docker("build", "-q", "-t", tag, *secret, str(IMAGE_DIR), check=False,
-                        env={**os.environ, "DOCKER_BUILDKIT": "1"})
+        built = _docker(
+            "build", "-q", "-t", tag, *secret, str(IMAGE_DIR), check=False, env={**os.environ, "DOCKER_BUILDKIT": "1"}
+        )
         assert built.returncode == 0, built.stderr[-3000:]
     yield tag
     if not existed:
@@ -52,6 +53,7 @@ def test_unreadable_file_is_named(image: str, copy_case, tmp_path: Path) -> None
         assert run.verdict == "failed"
         assert run.error is not None and run.error["cause"]["id"] == "unreadable-file", run.message
         assert run.error["cause"]["detail"] == {"path": "data/secret.csv"}
-        assert run.message.startswith("the repository file 'data/secret.csv' cannot be read by the user the "
-                                      "notebooks run as"), run.message
+        assert run.message.startswith(
+            "the repository file 'data/secret.csv' cannot be read by the user the notebooks run as"
+        ), run.message
         assert "chmod a+r data/secret.csv" in run.message

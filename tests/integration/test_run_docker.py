@@ -12,8 +12,8 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 import pytest
@@ -42,16 +42,19 @@ def run_containers() -> set[str]:
 @pytest.fixture(scope="module")
 def run_image(docker: str) -> Iterator[str]:
     if _docker("image", "inspect", BASE, check=False).returncode != 0:
-        require(os.geteuid() == 0 and shutil.which("debootstrap") is not None,
-                f"{BASE} is missing and cannot be made here: run `paperpack base-image`")
+        require(
+            os.geteuid() == 0 and shutil.which("debootstrap") is not None,
+            f"{BASE} is missing and cannot be made here: run `paperpack base-image`",
+        )
         from paperpack.image import ensure_base_image
 
         ensure_base_image("bookworm")
     digest = hashlib.sha256((IMAGE_DIR / "Dockerfile").read_bytes()).hexdigest()[:12]
     tag = f"paperpack-test-run:{digest}"
     secret = ["--secret", f"id=ca,src={CA_BUNDLE}"] if CA_BUNDLE.is_file() else []
-    built = _docker("build", "-q", "-t", tag, *secret, str(IMAGE_DIR), check=False,
-                   env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    built = _docker(
+        "build", "-q", "-t", tag, *secret, str(IMAGE_DIR), check=False, env={**os.environ, "DOCKER_BUILDKIT": "1"}
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     yield tag
     _docker("rmi", "-f", tag, check=False)
@@ -72,8 +75,15 @@ EXPECTED = {  # notebook: (status, words the message must contain)
 def test_bad_notebooks(run_image: str, copy_case, tmp_path: Path) -> None:
     repo = copy_case("run-bad")
     before, containers = tree_hashes(repo), run_containers()
-    result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out", jobs=2,
-                           limits=Limits(cell_timeout=5, timeout=60, memory="256m", pids=64), isolate=True)
+    result = run_notebooks(
+        Repo.open(repo),
+        engine="docker",
+        image=run_image,
+        out_dir=tmp_path / "out",
+        jobs=2,
+        limits=Limits(cell_timeout=5, timeout=60, memory="256m", pids=64),
+        isolate=True,
+    )
     got = {nb.path: nb for nb in result.notebooks}
     for path, (status, words) in EXPECTED.items():
         assert got[path].status == status, (path, got[path].message)
@@ -90,11 +100,21 @@ def test_bad_notebooks(run_image: str, copy_case, tmp_path: Path) -> None:
 def test_same_results_in_the_container(run_image: str, copy_case, tmp_path: Path) -> None:
     repo = copy_case("run-basic")
     before = tree_hashes(repo)
-    result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out",
-                           limits=Limits(cell_timeout=30, memory="512m"))
+    result = run_notebooks(
+        Repo.open(repo),
+        engine="docker",
+        image=run_image,
+        out_dir=tmp_path / "out",
+        limits=Limits(cell_timeout=30, memory="512m"),
+    )
     verdicts = {nb.path: nb.verdict for nb in result.notebooks}
-    assert verdicts == {"analysis/produce.ipynb": "same", "analysis/consume.ipynb": "same",
-                        "independent.ipynb": "same", "differs.ipynb": "differs", "empty.ipynb": "no-outputs"}
+    assert verdicts == {
+        "analysis/produce.ipynb": "same",
+        "analysis/consume.ipynb": "same",
+        "independent.ipynb": "same",
+        "differs.ipynb": "differs",
+        "empty.ipynb": "no-outputs",
+    }
     assert tree_hashes(repo) == before
 
 
@@ -104,8 +124,13 @@ def test_repository_path_with_a_colon(run_image: str, tmp_path: Path) -> None:
     repo = tmp_path / "paper:v2" / "run-env"
     shutil.copytree(CASES / "run-env", repo)
     before = tree_hashes(repo)
-    result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out:1",
-                           limits=Limits(cell_timeout=30, memory="512m"))
+    result = run_notebooks(
+        Repo.open(repo),
+        engine="docker",
+        image=run_image,
+        out_dir=tmp_path / "out:1",
+        limits=Limits(cell_timeout=30, memory="512m"),
+    )
     [run] = result.notebooks
     assert run.status == "ok", run.message
     assert (tmp_path / "out:1" / "executed" / "environment.ipynb").is_file()
@@ -139,8 +164,9 @@ def test_interrupt_removes_every_container(run_image: str, copy_case, tmp_path: 
             return True
         return False
 
-    proc, output = interrupt_run(["run", str(repo), "--image", run_image, "-o", str(out), "--isolate",
-                                  "--jobs", "3"], started)
+    proc, output = interrupt_run(
+        ["run", str(repo), "--image", run_image, "-o", str(out), "--isolate", "--jobs", "3"], started
+    )
     assert proc.returncode == 130, output
     assert not (ours & run_containers()), "containers left behind after Ctrl-C"
     report = read_report(out)
@@ -148,8 +174,9 @@ def test_interrupt_removes_every_container(run_image: str, copy_case, tmp_path: 
     assert {nb["status"] for nb in report["run"]["notebooks"]} <= {"interrupted", "not-run"}
 
 
-def test_fetched_data_is_mounted_read_only(run_image: str, copy_case, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fetched_data_is_mounted_read_only(
+    run_image: str, copy_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = copy_case("run-data")
     content = b"x,y\n1,2\n"
     cache = tmp_path / "cache"
@@ -158,8 +185,13 @@ def test_fetched_data_is_mounted_read_only(run_image: str, copy_case, tmp_path: 
     blob.parent.mkdir(parents=True)
     blob.write_bytes(content)
     blob.chmod(0o666)  # only the read-only mount can stop the notebook from writing it
-    result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out",
-                           limits=Limits(cell_timeout=30, memory="512m"))
+    result = run_notebooks(
+        Repo.open(repo),
+        engine="docker",
+        image=run_image,
+        out_dir=tmp_path / "out",
+        limits=Limits(cell_timeout=30, memory="512m"),
+    )
     (run,) = result.notebooks
     assert run.status == "ok", run.message
     executed = nbformat.read(tmp_path / "out" / "executed" / "reads.ipynb", as_version=4)
@@ -171,9 +203,9 @@ def test_fetched_data_is_mounted_read_only(run_image: str, copy_case, tmp_path: 
 
 def test_in_an_image_built_by_paperpack(docker: str, copy_case, tmp_path: Path) -> None:
     """The whole pipeline: build_image (offline mode) on run-basic, then run it in that image."""
+    from paperpack.errors import EngineError
     from paperpack.image import build_image
     from paperpack.util.docker import preflight
-    from paperpack.errors import EngineError
 
     require(_docker("image", "inspect", BASE, check=False).returncode == 0, f"{BASE} is missing")
     try:
@@ -183,8 +215,13 @@ def test_in_an_image_built_by_paperpack(docker: str, copy_case, tmp_path: Path) 
     repo = copy_case("run-basic")
     built = build_image(Repo.open(repo), mode="offline", image_name="paperpack-test-run-built")
     try:
-        result = run_notebooks(Repo.open(repo), engine="docker", image=built.image, out_dir=tmp_path / "out",
-                               limits=Limits(cell_timeout=60, memory="1g"))
+        result = run_notebooks(
+            Repo.open(repo),
+            engine="docker",
+            image=built.image,
+            out_dir=tmp_path / "out",
+            limits=Limits(cell_timeout=60, memory="1g"),
+        )
         verdicts = {nb.path: nb.verdict for nb in result.notebooks}
         assert verdicts["analysis/consume.ipynb"] == "same" and verdicts["differs.ipynb"] == "differs"
         assert set(verdicts.values()) == {"same", "differs", "no-outputs"}

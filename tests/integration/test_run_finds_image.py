@@ -14,16 +14,16 @@ import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 import pytest
 
-from paperpack.image import build_image
-from paperpack.image.builder import expected_image
 from paperpack.cli.main import main
 from paperpack.errors import EngineError
+from paperpack.image import build_image
+from paperpack.image.builder import expected_image
 from paperpack.repository.repo import Repo
 from paperpack.run.engines import FOUND, RepoImage, choose_engine, default_registry, repo_image
 from paperpack.util.schemas import validator_for
@@ -55,7 +55,8 @@ def _flat(text: str) -> str:
 
 # without Docker: a stand-in client that knows the base image and says every other image exists
 
-FAKE_DOCKER = """#!/bin/sh
+FAKE_DOCKER = (
+    """#!/bin/sh
 echo "$*" >> "$FAKE_DOCKER_LOG"
 case "$1 $2" in
   "version "*) echo 99.0 ;;
@@ -64,7 +65,9 @@ case "$1 $2" in
     else echo '[{"Id": "sha256:built", "Config": {"Labels": {}}}]'; fi ;;
   *) echo "unexpected: $*" >&2; exit 1 ;;
 esac
-""" % BASE
+"""
+    % BASE
+)
 
 
 @pytest.fixture
@@ -79,8 +82,9 @@ def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return log
 
 
-def test_build_image_reuses_exactly_the_expected_tag(fake_docker: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_image_reuses_exactly_the_expected_tag(
+    fake_docker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = Repo.open(_copy(tmp_path / "paper"))
     tag = expected_image(repo, mode="offline")
     result = build_image(repo, mode="offline")
@@ -107,12 +111,15 @@ def test_without_docker_the_tag_cannot_be_worked_out(tmp_path: Path, monkeypatch
 
 # with a real Docker daemon
 
+
 @pytest.fixture(scope="module")
 def built(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """tests/cases/run-image-found built by `paperpack build --offline --no-run`: (its folder, the tag)."""
     if _docker("image", "inspect", BASE).returncode != 0:
-        require(os.geteuid() == 0 and shutil.which("debootstrap") is not None,
-                f"{BASE} is missing and cannot be made here: run `paperpack base-image`")
+        require(
+            os.geteuid() == 0 and shutil.which("debootstrap") is not None,
+            f"{BASE} is missing and cannot be made here: run `paperpack base-image`",
+        )
         from paperpack.image import ensure_base_image
 
         ensure_base_image("bookworm")
@@ -127,8 +134,9 @@ def built(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
 
 
 @pytest.mark.docker
-def test_run_finds_the_image_build_made(built: tuple[Path, str], tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_finds_the_image_build_made(
+    built: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root, tag = built
     assert expected_image(Repo.open(root), mode="offline") == tag
     capsys.readouterr()
@@ -144,8 +152,9 @@ def test_run_finds_the_image_build_made(built: tuple[Path, str], tmp_path: Path,
 
 
 @pytest.mark.docker
-def test_a_changed_notebook_has_no_image_so_auto_stops(built: tuple[Path, str], tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_changed_notebook_has_no_image_so_auto_stops(
+    built: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """No image for this state is the repository's doing: auto does not run its code without a container."""
     root, tag = built
     copy = tmp_path / root.name  # the same folder name, so the same image repository
@@ -164,8 +173,9 @@ def test_a_changed_notebook_has_no_image_so_auto_stops(built: tuple[Path, str], 
 
 
 @pytest.mark.docker
-def test_engine_docker_without_the_image_exits_2_naming_the_tag(built: tuple[Path, str], tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_engine_docker_without_the_image_exits_2_naming_the_tag(
+    built: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root, tag = built
     copy = tmp_path / root.name
     shutil.copytree(root, copy)

@@ -29,9 +29,27 @@ pytestmark = pytest.mark.docker
 def test_a_notebook_cannot_plant_results(run_image: str, tmp_path: Path, kind: str) -> None:  # noqa: F811
     hostile = make_hostile(tmp_path, kind)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "paperpack", "run", str(hostile.repo), "--image", run_image,
-                           "--memory", "256m", "-o", str(out)], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PAPERPACK_PROBE": hostile.secret}, timeout=600, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "paperpack",
+            "run",
+            str(hostile.repo),
+            "--image",
+            run_image,
+            "--memory",
+            "256m",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PAPERPACK_PROBE": hostile.secret},
+        timeout=600,
+        check=False,
+    )
     assert_nothing_came_back(hostile, out, proc.stdout + proc.stderr, proc.returncode)
 
 
@@ -52,12 +70,14 @@ print("output mount:", os.path.exists("/paperpack/out"))
 def test_the_kernel_cannot_reach_the_runner(run_image: str, tmp_path: Path) -> None:  # noqa: F811
     repo = tmp_path / "repo"
     repo.mkdir()
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nb.cells = [nbformat.v4.new_code_cell(PROBE)]
     nbformat.write(nb, repo / "probe.ipynb")
-    result = run_notebooks(Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out",
-                           limits=Limits(memory="512m"))
+    result = run_notebooks(
+        Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out", limits=Limits(memory="512m")
+    )
     (run,) = result.notebooks
     assert run.status == "ok", run.message
     executed = nbformat.read(tmp_path / "out" / "executed" / "probe.ipynb", as_version=4)

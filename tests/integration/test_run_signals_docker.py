@@ -42,8 +42,9 @@ class RecordingEngine(DockerEngine):
 
 
 def _notebook() -> Any:
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nb.cells = [nbformat.v4.new_code_cell("print('started')"), nbformat.v4.new_code_cell(WAIT_IF_SECOND)]
     return nb
 
@@ -71,8 +72,15 @@ def test_docker_stop_while_the_second_notebook_runs(run_image: str, tmp_path: Pa
     def run() -> None:
         try:
             outcome["result"] = run_notebooks(
-                Repo.open(repo), engine="docker", image=run_image, out_dir=tmp_path / "out", jobs=1,
-                limits=Limits(cell_timeout=300, timeout=600, memory="512m"), progress=progress, registry=registry)
+                Repo.open(repo),
+                engine="docker",
+                image=run_image,
+                out_dir=tmp_path / "out",
+                jobs=1,
+                limits=Limits(cell_timeout=300, timeout=600, memory="512m"),
+                progress=progress,
+                registry=registry,
+            )
         except BaseException as exc:  # noqa: BLE001 - re-raised below
             outcome["error"] = exc
             second_runs.set()

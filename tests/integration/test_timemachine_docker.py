@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -31,8 +32,20 @@ def _built(repo: Path, tmp_path: Path) -> Iterator[tuple[int, dict[str, Any], di
     report_path = tmp_path / "report.json"
     images: list[str] = []
     try:
-        code = main(["build", str(repo), "--engine", "docker", "--mode", "offline", "-o", str(report_path),
-                     "--out-dir", str(tmp_path / "out")])
+        code = main(
+            [
+                "build",
+                str(repo),
+                "--engine",
+                "docker",
+                "--mode",
+                "offline",
+                "-o",
+                str(report_path),
+                "--out-dir",
+                str(tmp_path / "out"),
+            ]
+        )
         report = json.loads(report_path.read_text())
         images.append((report.get("build") or {}).get("image") or "")
         dated = report["run"]["dated"] or {}
@@ -43,8 +56,9 @@ def _built(repo: Path, tmp_path: Path) -> Iterator[tuple[int, dict[str, Any], di
             subprocess.run(["docker", "image", "rm", image], capture_output=True, check=False)
 
 
-def test_dated_image_reproduces_the_numpy1_case(docker: str, copy_case, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dated_image_reproduces_the_numpy1_case(
+    docker: str, copy_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("PAPERPACK_PIP_INDEX_URL")  # conftest's closed port: here, pip's configured index (PyPI)
     repo = copy_case("timemachine-numpy1")
     commit_all(repo, "2023-06-15")
@@ -63,14 +77,15 @@ def test_dated_image_reproduces_the_numpy1_case(docker: str, copy_case, tmp_path
 
 FIXES = {
     "timemachine-envyml": "paperpack lock PATH --as-of 2023-06-15 --write (the pip section); pin the conda entries "
-                          "of environment.yml: numpy=1.24.3",
+    "of environment.yml: numpy=1.24.3",
     "timemachine-package": "paperpack lock PATH --as-of 2023-06-15 (it prints the pins to commit as requirements.txt)",
 }
 
 
 @pytest.mark.parametrize("case", sorted(FIXES))
-def test_dated_image_reproduces_what_the_offline_build_installs(case: str, docker: str, copy_case, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dated_image_reproduces_what_the_offline_build_installs(
+    case: str, docker: str, copy_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """tests/cases/timemachine-envyml: conda's ``numpy`` unpinned, ``pandas==2.0.2`` in the pip section;
     tests/cases/timemachine-package: a setup.py whose ``install_requires`` are the same two.
 
@@ -98,13 +113,26 @@ def test_dated_image_reproduces_what_the_offline_build_installs(case: str, docke
             assert dated["changes"] == [{"name": "numpy", "declared": "", "today": "2.3.5", "dated": "1.24.3"}]
             assert dated["run"]["engine"] == "docker" and dated["run"]["image"] != report["build"]["image"]
             assert [nb["verdict"] for nb in dated["run"]["notebooks"]] == ["same"]
-            assert dated["verdict"] == ("not reproduced as declared; reproduced with dependencies as of 2023-06-15 "
-                                        "(numpy 2.3.5 → 1.24.3)")
+            assert dated["verdict"] == (
+                "not reproduced as declared; reproduced with dependencies as of 2023-06-15 (numpy 2.3.5 → 1.24.3)"
+            )
             assert dated["fix"] == FIXES[case]
             assert dated["python"] == "3.11"
             versions = subprocess.run(
-                ["docker", "run", "--rm", "--network", "none", dated["run"]["image"], "python", "-c",
-                 "import numpy, pandas; print(numpy.__version__, pandas.__version__)"],
-                capture_output=True, text=True, check=True).stdout.split()
+                [
+                    "docker",
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    dated["run"]["image"],
+                    "python",
+                    "-c",
+                    "import numpy, pandas; print(numpy.__version__, pandas.__version__)",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
             assert versions[-2:] == ["1.24.3", "2.0.2"], "the dated image holds the dated pins"
             assert snapshot(repo) == before, "the repository must not change"
