@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT
 from paperpack.cli.main import main
-from paperpack.image.builder import DEFAULT_BUILD_TIMEOUT
+from paperpack.image.builder import DEFAULT_BUILD_MEMORY, DEFAULT_BUILD_PIDS, DEFAULT_BUILD_TIMEOUT
 from paperpack.run.plan import DEFAULT_CELL_TIMEOUT, DEFAULT_DISK, DEFAULT_MEMORY, DEFAULT_PIDS, DEFAULT_TIMEOUT
 from paperpack.util.schemas import load_schema
 
@@ -77,7 +77,11 @@ def test_docs_run_and_compare_md_gives_the_code_defaults() -> None:
     assert f"cell timeout {DEFAULT_CELL_TIMEOUT:g} s" in said.group(1)
 
 
-def test_build_help_gives_the_build_time_limit(capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_help_and_docs_give_the_build_limits(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", "--help"]) == 0
     assert f"PAPERPACK_BUILD_TIMEOUT seconds (default {DEFAULT_BUILD_TIMEOUT:g})" in _flat(capsys.readouterr().out)
-    assert f"default {DEFAULT_BUILD_TIMEOUT:g} s" in _flat((ROOT / "docs" / "build.md").read_text(encoding="utf-8"))
+    docs = _flat((ROOT / "docs" / "build.md").read_text(encoding="utf-8"))
+    # the build limits table: limit | default | knob | …
+    assert f"| wall-clock time of the whole build | {DEFAULT_BUILD_TIMEOUT:g} s | `PAPERPACK_BUILD_TIMEOUT`" in docs
+    assert f"| memory of each build step | `{DEFAULT_BUILD_MEMORY}` | `PAPERPACK_BUILD_MEMORY`" in docs
+    assert f"| processes of each build step | {DEFAULT_BUILD_PIDS} | `PAPERPACK_BUILD_PIDS`" in docs

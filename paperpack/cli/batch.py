@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = make_console(sys.stdout, color=args.color)
     if args.memory:
-        from ..run.plan import size_bytes
+        from ..util.sizes import size_bytes
 
         size_bytes(args.memory)  # a clear error now, not one per submission
     options = BatchOptions(

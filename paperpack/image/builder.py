@@ -183,7 +183,7 @@ def build_timeout(value: float | None = None) -> float:
 def build_limits(memory: str | None = None, pids: int | None = None) -> engine.BuildLimits:
     """The limits of each build step: the arguments, else ``PAPERPACK_BUILD_MEMORY`` / ``PAPERPACK_BUILD_PIDS``,
     else 4g and 1024. Only the machine's user sets them: ``paperpack.yml`` is the repository's, which they limit."""
-    from ..run.plan import size_bytes
+    from ..util.sizes import size_bytes
 
     text = memory or os.environ.get("PAPERPACK_BUILD_MEMORY") or DEFAULT_BUILD_MEMORY
     try:

@@ -40,8 +40,8 @@ from typing import Any
 from ..errors import EngineError, UsageError
 from ..util import docker as engine
 from ..util.docker import docker_cli
+from ..util.sizes import size_bytes
 from .engines import RUNNER, Batch, Engine, Session
-from .plan import size_bytes
 from .sweep import OWNER_LABEL, current_owner
 
 __all__ = [

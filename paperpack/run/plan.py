@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..repository.manifest import NotebookSpec, OrderProblemKind, find_cycle, run_order_problems
 from ..repository.repo import Repo
+from ..util.sizes import size_bytes
 
 __all__ = [
     "Limits",
@@ -45,17 +46,6 @@ DEFAULT_DISK = "4g"
 DEFAULT_MEMORY = "2g"
 DEFAULT_PIDS = 512
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-
-
-def size_bytes(text: str) -> int:
-    """A size as the manifest and the command line write it (``512m``, ``1.5g``, bytes alone) in bytes."""
-    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([kmgKMG]?)", text.strip())
-    if match is None:
-        raise ConfigError(f"{text!r} is not a size", hint="write a size such as 512m or 4g (k, m or g)")
-    return max(1, int(float(match.group(1)) * _UNITS[match.group(2).lower()]))
 
 
 def _first(*values: Any) -> Any:

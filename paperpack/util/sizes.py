@@ -1,11 +1,15 @@
-"""Sizes: of a folder on disk, and as people read them (``human_size(12_345)`` is ``"12.3 kB"``, as ``docker images``)."""
+"""Sizes: of a folder on disk, as people read them (``human_size(12_345)`` is ``"12.3 kB"``, as ``docker images``), and
+as the manifest and the command line write them (``size_bytes("512m")``)."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-__all__ = ["folder_size", "human_size"]
+from ..errors import ConfigError
+
+__all__ = ["folder_size", "human_size", "size_bytes"]
 
 
 def human_size(size: int) -> str:
@@ -29,3 +33,14 @@ def folder_size(path: Path) -> int:
                 continue
             total += st.st_size
     return total
+
+
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def size_bytes(text: str) -> int:
+    """A size as the manifest and the command line write it (``512m``, ``1.5g``, bytes alone) in bytes."""
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([kmgKMG]?)", text.strip())
+    if match is None:
+        raise ConfigError(f"{text!r} is not a size", hint="write a size such as 512m or 4g (k, m or g)")
+    return max(1, int(float(match.group(1)) * _UNITS[match.group(2).lower()]))
