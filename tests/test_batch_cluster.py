@@ -11,7 +11,7 @@ import pytest
 from paperpack.batch.cluster import jobqueue_cluster
 from paperpack.errors import UsageError
 
-LOOPBACK = {"scheduler_options": {"host": "127.0.0.1", "dashboard_address": None}}
+LOOPBACK = {"scheduler_options": {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}}
 
 
 def test_a_slurm_cluster_runs_one_single_threaded_worker_with_the_docker_resource_per_job() -> None:

@@ -162,6 +162,8 @@ def dask_cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
                 "--port",
                 "0",
                 "--no-dashboard",
+                "--dashboard-address",  # its HTTP server still starts: a free loopback port, never 8787
+                "127.0.0.1:0",
                 "--scheduler-file",
                 str(info),
             ],

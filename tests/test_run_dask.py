@@ -17,7 +17,7 @@ def test_run_on_a_dask_cluster(copy_case, tmp_path: Path) -> None:
     repo = copy_case("run-basic")
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

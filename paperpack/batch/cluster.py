@@ -109,7 +109,9 @@ def connect(
             threads_per_worker=2,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            # its HTTP server (metrics, and the dashboard when bokeh is installed) on a free loopback port:
+            # None would still take 8787, and fail when another cluster holds it
+            dashboard_address="127.0.0.1:0",
             memory_limit=0,
             silence_logs=logging.ERROR,
         ) as local,
