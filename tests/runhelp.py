@@ -87,9 +87,14 @@ def sleeping(pid: int) -> bool | None:
 
 
 def interrupt_run(
-    args: list[str], started: Callable[[subprocess.Popen[str]], bool], timeout: float = 120
+    args: list[str], started: Callable[[subprocess.Popen[str]], bool], timeout: float = 600
 ) -> tuple[subprocess.Popen[str], str]:
-    """Start ``paperpack ARGS``, wait until ``started(proc)``, send SIGINT; return (proc, output)."""
+    """Start ``paperpack ARGS``, wait until ``started(proc)``, send SIGINT; return (proc, output).
+
+    ``timeout`` bounds the wait, not a timing: the first local run of a test session creates the
+    local engine's environment (pip installs) before any notebook starts. A failed wait stops the
+    process and closes its pipe, so nothing of it is left for a later test to find.
+    """
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperpack", *args],
         stdout=subprocess.PIPE,
@@ -97,13 +102,18 @@ def interrupt_run(
         text=True,
         cwd=ROOT,
     )
-    deadline = time.monotonic() + timeout
-    while not started(proc):
-        assert proc.poll() is None, f"paperpack exited early: {proc.communicate()[0]}"
-        assert time.monotonic() < deadline, "the run never started"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + timeout
+        while not started(proc):
+            assert proc.poll() is None, f"paperpack exited early: {proc.communicate()[0]}"
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
     return proc, output
 
 
