@@ -137,7 +137,7 @@ class Environment:
     def linked_out(self, name: str) -> bool:
         """Whether ``name`` (in the configuration folder) is a link out of the repository: never used, but refused
         by the build and the local engine rather than skipped."""
-        return any(p.code == "link-outside" and p.path == self.path(name) for p in self.problems)
+        return any(p.code == ProblemCode.LINK_OUTSIDE and p.path == self.path(name) for p in self.problems)
 
     @property
     def requirements_txt(self) -> str | None:
@@ -155,11 +155,11 @@ class Environment:
         Validate reports the same problems as findings (ENV002, ENV010) instead.
         """
         for p in self.problems:
-            if p.code == "link-outside" and p.path in ("binder", ".binder"):
+            if p.code == ProblemCode.LINK_OUTSIDE and p.path in ("binder", ".binder"):
                 raise EnvironmentFileError(
                     p.message, hint=f"replace the link {p.path} with the folder itself", path=p.path
                 )
-            if p.code == "binder-both":
+            if p.code == ProblemCode.BINDER_BOTH:
                 raise ConfigError(
                     f"{p.message}", hint="keep one of binder/ and .binder/ and delete the other", path=p.path
                 )
