@@ -309,6 +309,16 @@ def test_lock_without_a_date_or_requirements_says_how(tmp_path: Path, capsys: py
         plan_lock(tmp_path, AS_OF)
 
 
+def test_lock_as_of_off_says_which_date_to_give(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "requirements.txt").write_text("plots\n")
+    assert main(["lock", str(tmp_path), "--as-of", "off"]) == 0
+    assert capsys.readouterr().err == (
+        "--as-of off: nothing to lock; give --as-of YYYY-MM-DD, or leave --as-of out to pin the versions of the "
+        "repository's date\n"
+    )
+    assert (tmp_path / "requirements.txt").read_text() == "plots\n"
+
+
 def test_lock_refuses_a_requirements_file_that_is_a_link(index: PackageIndex, tmp_path: Path) -> None:
     outside = tmp_path / "outside.txt"
     outside.write_text("plots\n")

@@ -56,7 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     choice: AsOfChoice = args.as_of
     if choice.mode is AsOfMode.OFF:
-        print("--as-of off: nothing to lock", file=sys.stderr)
+        print(
+            "--as-of off: nothing to lock; give --as-of YYYY-MM-DD, or leave --as-of out to pin the versions of "
+            "the repository's date",
+            file=sys.stderr,
+        )
         return EXIT_OK
     repo = Repo.open(args.path)
     as_of = date_for(repo.root, repo.notebooks, repo.manifest.data if repo.manifest else None, choice.date)
