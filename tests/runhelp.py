@@ -1,4 +1,4 @@
-"""Helpers shared by the run tests (local and docker): repo hashes, interrupting a run."""
+"""Helpers shared by the run tests (local and docker): repo hashes, interrupting a run, an offline build."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paperpack.cli.main import main
 from paperpack.run.channel import Delivery, new_key, read_channel
 from paperpack.run.engines import RUNNER
 from paperpack.util.schemas import validator_for
@@ -35,6 +37,23 @@ def read_report(out: Path) -> dict[str, Any]:
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     validator_for("report").validate(report)
     return report
+
+
+@contextmanager
+def offline_build(repo: Path, tmp_path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``paperpack build REPO --engine docker --mode offline`` (report.json and outputs in ``tmp_path``): the
+    exit code and the report; the image it built and a dated image (``run.dated.run.image``) removed at the end."""
+    report_path = tmp_path / "report.json"
+    report: dict[str, Any] = {}
+    try:
+        args = ["build", str(repo), "--engine", "docker", "--mode", "offline"]
+        code = main([*args, "-o", str(report_path), "--out-dir", str(tmp_path / "out")])
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        yield code, report
+    finally:
+        dated = ((report.get("run") or {}).get("dated") or {}).get("run") or {}
+        for image in filter(None, [(report.get("build") or {}).get("image"), dated.get("image")]):
+            subprocess.run(["docker", "image", "rm", image], capture_output=True, check=False)
 
 
 def children(pid: int) -> list[int]:

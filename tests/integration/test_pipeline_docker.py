@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from paperpack.cli.main import main
 from paperpack.util.schemas import validator_for
 from tests.conftest import SAMPLE, snapshot
+from tests.runhelp import offline_build
 
 pytestmark = pytest.mark.docker
 
@@ -20,26 +18,8 @@ def test_sample_paper_verifies_end_to_end(docker: str, tmp_path: Path, capsys: p
     repo = tmp_path / "sample_paper"
     shutil.copytree(SAMPLE, repo, ignore=shutil.ignore_patterns("paperpack-out"))
     before = snapshot(repo)
-    report_path = tmp_path / "report.json"
-    image = None
-    try:
-        code = main(
-            [
-                "build",
-                str(repo),
-                "--engine",
-                "docker",
-                "--mode",
-                "offline",
-                "-o",
-                str(report_path),
-                "--out-dir",
-                str(tmp_path / "out"),
-            ]
-        )
+    with offline_build(repo, tmp_path) as (code, report):
         out = capsys.readouterr()
-        report = json.loads(report_path.read_text())
-        image = (report.get("build") or {}).get("image")
         assert code == 0, out.out[-3000:] + out.err[-3000:]
         assert list(validator_for("report").iter_errors(report)) == []
         assert report["summary"]["errors"] == 0
@@ -48,6 +28,3 @@ def test_sample_paper_verifies_end_to_end(docker: str, tmp_path: Path, capsys: p
         verdicts = [nb["verdict"] for nb in report["run"]["notebooks"]]
         assert verdicts == ["same", "same", "same"], report["run"]["notebooks"]
         assert snapshot(repo) == before
-    finally:
-        if image:
-            subprocess.run(["docker", "image", "rm", image], capture_output=True, check=False)

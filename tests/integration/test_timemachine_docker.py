@@ -8,52 +8,18 @@ it. Both images are removed at the end.
 
 from __future__ import annotations
 
-import json
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from paperpack.cli.main import main
 from paperpack.util.schemas import validator_for
 from tests.conftest import snapshot
 from tests.gitdate import commit_all
 from tests.pkgindex import PackageIndex
+from tests.runhelp import offline_build
 
 pytestmark = pytest.mark.docker
-
-
-@contextmanager
-def _built(repo: Path, tmp_path: Path) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
-    """``paperpack build --mode offline`` of ``repo``: (exit code, report, its dated run); both images removed."""
-    report_path = tmp_path / "report.json"
-    images: list[str] = []
-    try:
-        code = main(
-            [
-                "build",
-                str(repo),
-                "--engine",
-                "docker",
-                "--mode",
-                "offline",
-                "-o",
-                str(report_path),
-                "--out-dir",
-                str(tmp_path / "out"),
-            ]
-        )
-        report = json.loads(report_path.read_text())
-        images.append((report.get("build") or {}).get("image") or "")
-        dated = report["run"]["dated"] or {}
-        images.append(((dated.get("run") or {}).get("image")) or "")
-        yield code, report, dated
-    finally:
-        for image in filter(None, images):
-            subprocess.run(["docker", "image", "rm", image], capture_output=True, check=False)
 
 
 def test_dated_image_reproduces_the_numpy1_case(
@@ -63,10 +29,11 @@ def test_dated_image_reproduces_the_numpy1_case(
     repo = copy_case("timemachine-numpy1")
     commit_all(repo, "2023-06-15")
     before = snapshot(repo)
-    with _built(repo, tmp_path) as (code, report, dated):
+    with offline_build(repo, tmp_path) as (code, report):
         assert code == 1, "the declared image's verdict stays the primary one"
         assert list(validator_for("report").iter_errors(report)) == []
         assert [nb["verdict"] for nb in report["run"]["notebooks"]] == ["failed"]
+        dated = report["run"]["dated"]
         assert dated["outcome"] == "reproduced", dated
         assert dated["run"]["engine"] == "docker" and dated["run"]["image"] != report["build"]["image"]
         assert [nb["verdict"] for nb in dated["run"]["notebooks"]] == ["same"]
@@ -103,10 +70,11 @@ def test_dated_image_reproduces_what_the_offline_build_installs(
     before = snapshot(repo)
     with index:
         monkeypatch.setenv("PAPERPACK_PIP_INDEX_URL", index.url)
-        with _built(repo, tmp_path) as (code, report, dated):
+        with offline_build(repo, tmp_path) as (code, report):
             assert code == 1, "the declared image's verdict stays the primary one"
             assert list(validator_for("report").iter_errors(report)) == []
             assert [nb["verdict"] for nb in report["run"]["notebooks"]] == ["failed"]
+            dated = report["run"]["dated"]
             assert dated["drift"]["analysis.ipynb"]["kind"] == "numpy-abi"
             assert dated["outcome"] == "reproduced", dated
             assert dated["as_of"]["date"] == "2023-06-15" and dated["as_of"]["source"] == "git"
