@@ -145,3 +145,18 @@ def test_a_pipfile_is_pinned_in_its_own_lines(
     (tmp_path / "Pipfile.lock").write_text("{}")
     assert _lock(tmp_path) == 1
     assert "Pipfile.lock pins every version pipenv installs" in capsys.readouterr().err
+
+
+def test_the_environment_model_and_lock_read_a_pipfile_s_tables_alike(index: PackageIndex, tmp_path: Path) -> None:
+    """One reader of Pipfile entries (environment/files.py's): a table header with a comment is a header, and
+    an entry's line is looked for in its own table (a name in both tables has two lines)."""
+    text = '[packages]  # for the figures\nplots = "*"\n\n[dev-packages]\nplots = ">=3"\n'
+    (tmp_path / "Pipfile").write_text(text)
+    assert [(r.specifier, r.line) for r in detect(tmp_path).requirements if r.source == "Pipfile"] == [
+        ("", 2),
+        (">=3", 5),
+    ]
+    assert _lock(tmp_path, "--write") == 0
+    assert (tmp_path / "Pipfile").read_text() == (
+        '[packages]  # for the figures\nplots = "==3.7.1"\n\n[dev-packages]\nplots = "==3.7.1"\n'
+    )

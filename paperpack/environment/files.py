@@ -44,6 +44,8 @@ __all__ = [
     "parse_environment_yml",
     "Pipenv",
     "parse_pipfile",
+    "PipfileEntry",
+    "pipfile_entries",
     "SetupPy",
     "parse_setup_py",
     "PyProject",
@@ -480,12 +482,74 @@ def _toml(root: Path, rel: str) -> tuple[dict[str, Any] | None, EnvProblem | Non
         )
 
 
-def _line_of_key(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", re.IGNORECASE)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if pattern.match(line):
-            return number
+#: the tables of a Pipfile that pipenv installs (repo2docker installs both)
+PIPFILE_SECTIONS = ("packages", "dev-packages")
+#: keys of a Pipfile entry's table that install it from elsewhere than the package index (git, a path, a URL)
+_PIPFILE_NOT_INDEX = ("git", "path", "file", "editable", "ref")
+
+
+def pipfile_table_line(lines: list[str], section: str) -> int | None:
+    """The 0-based line of the ``[section]`` header in ``lines`` (a comment after it allowed)."""
+    header = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\]\s*(#.*)?$")
+    return next((i for i, raw in enumerate(lines) if header.match(raw)), None)
+
+
+def _key_line(lines: list[str], start: int, key: str) -> int | None:
+    """The 0-based line of ``key = …`` from ``start`` to the next table header."""
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    for i in range(start, len(lines)):
+        if lines[i].lstrip().startswith("["):
+            return None
+        if pattern.match(lines[i]):
+            return i
     return None
+
+
+@dataclass(frozen=True)
+class PipfileEntry:
+    """One entry of a Pipfile's ``[packages]`` or ``[dev-packages]``."""
+
+    section: str
+    name: str  #: as written
+    value: Any  #: what the TOML holds: a version (``"*"``, ``">=1.20"``) or a table
+    line: int | None  #: 0-based line of its key, looked for in its own table
+
+    @property
+    def version(self) -> str:
+        """The version as written (``*``, ``>=1.20``): the string, or the table's ``version`` key; ``*`` if none."""
+        if isinstance(self.value, dict):
+            return str(self.value.get("version", "*"))
+        return self.value if isinstance(self.value, str) else "*"
+
+    @property
+    def specifier(self) -> str:
+        """The PEP 440 specifier, "" for ``*``."""
+        version = self.version.strip()
+        return "" if version == "*" else version
+
+    @property
+    def from_index(self) -> bool:
+        """Whether pipenv installs it from the package index (not from git, a path or a URL)."""
+        return not (isinstance(self.value, dict) and any(k in self.value for k in _PIPFILE_NOT_INDEX))
+
+    @property
+    def requirement(self) -> str:
+        """The entry as pip reads it (``plots[fast]>=3``)."""
+        extras = self.value.get("extras") if isinstance(self.value, dict) else None
+        extra = f"[{','.join(extras)}]" if isinstance(extras, list) and extras else ""
+        return f"{self.name}{extra}{self.specifier}"
+
+
+def pipfile_entries(doc: dict[str, Any], text: str) -> list[PipfileEntry]:
+    """The entries of ``[packages]`` then ``[dev-packages]`` of the Pipfile ``text`` (parsed as ``doc``)."""
+    lines = text.splitlines()
+    out: list[PipfileEntry] = []
+    for section in PIPFILE_SECTIONS:
+        header = pipfile_table_line(lines, section)
+        for name, value in (doc.get(section) or {}).items():
+            line = None if header is None else _key_line(lines, header + 1, name)
+            out.append(PipfileEntry(section, name, value, line))
+    return out
 
 
 @dataclass(frozen=True)
@@ -530,24 +594,18 @@ def parse_pipfile(root: Path, rel: str, lock: str | None) -> Pipenv:
         if problem:
             return Pipenv(reqs, problems + [problem], python)
         assert doc is not None
-        for section in ("packages", "dev-packages"):
-            for name, value in (doc.get(section) or {}).items():
-                version = (
-                    value if isinstance(value, str) else (value.get("version", "*") if isinstance(value, dict) else "*")
+        for entry in pipfile_entries(doc, text):
+            reqs.append(
+                Requirement(
+                    canonicalize_name(entry.name),
+                    f"{entry.name} = {entry.value!r}",
+                    entry.specifier,
+                    entry.specifier.startswith("=="),
+                    rel,
+                    None if entry.line is None else entry.line + 1,
+                    "Pipfile",
                 )
-                spec = "" if version in ("*", "") else version
-                pinned = spec.startswith("==")
-                reqs.append(
-                    Requirement(
-                        canonicalize_name(name),
-                        f"{name} = {value!r}",
-                        spec,
-                        pinned,
-                        rel,
-                        _line_of_key(text, name),
-                        "Pipfile",
-                    )
-                )
+            )
         requires = doc.get("requires") or {}
         python = python or requires.get("python_version") or requires.get("python_full_version")
     return Pipenv(reqs, problems, python)

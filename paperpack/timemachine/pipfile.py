@@ -20,27 +20,17 @@ from typing import Any
 import tomllib
 from packaging.utils import canonicalize_name
 
+from ..environment.files import PipfileEntry, pipfile_entries, pipfile_table_line
 from ..errors import ConfigError
 from .pins import MARKER
 
-__all__ = ["PipfileEntry", "PipfileSection", "pipfile_section", "pin_pipfile"]
-
-_SECTIONS = ("packages", "dev-packages")
-_NOT_INDEX = ("git", "path", "file", "editable", "ref")
-
-
-@dataclass(frozen=True)
-class PipfileEntry:
-    line: int  #: 0-based
-    name: str  #: as written
-    requirement: str  #: as pip reads it (``numpy>=1.20``)
-    value: str  #: the version text written in the file (``*``, ``>=1.20``)
+__all__ = ["PipfileSection", "pipfile_section", "pin_pipfile"]
 
 
 @dataclass(frozen=True)
 class PipfileSection:
     text: str
-    entries: list[PipfileEntry]
+    entries: list[PipfileEntry]  #: the index entries to resolve, before any block a previous lock added
     last: int  #: 0-based line of [packages]' last entry (or its header): the block goes after it
     block: list[int]  #: lines of a block a previous lock added
 
@@ -49,18 +39,9 @@ class PipfileSection:
         return "".join(f"{e.requirement}\n" for e in self.entries)
 
 
-def _entry_line(lines: list[str], start: int, name: str) -> int | None:
-    key = re.compile(rf"^\s*[\"']?{re.escape(name)}[\"']?\s*=")
-    for i in range(start, len(lines)):
-        if lines[i].lstrip().startswith("["):
-            return None
-        if key.match(lines[i]):
-            return i
-    return None
-
-
 def pipfile_section(root: Path, rel: str, text: str) -> PipfileSection:
-    """The index entries of the Pipfile ``rel`` (read as ``text``), with their lines."""
+    """The index entries of the Pipfile ``rel`` (read as ``text``), with their lines
+    (:func:`~paperpack.environment.files.pipfile_entries`, as the environment model reads them)."""
     try:
         doc: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -73,31 +54,19 @@ def pipfile_section(root: Path, rel: str, text: str) -> PipfileSection:
     marker = next((i for i, raw in enumerate(lines) if raw.strip().startswith(MARKER)), None)
     block = [] if marker is None else [marker]
     entries: list[PipfileEntry] = []
-    last = -1
-    for section in _SECTIONS:
-        header = next((i for i, raw in enumerate(lines) if raw.strip() == f"[{section}]"), None)
-        if header is None:
+    header = pipfile_table_line(lines, "packages")
+    last = -1 if header is None else header
+    for entry in pipfile_entries(doc, text):
+        if entry.line is None:
             continue
-        if section == "packages":
-            last = header
-        for name, value in (doc.get(section) or {}).items():
-            line = _entry_line(lines, header + 1, name)
-            if line is None:
-                continue
-            if marker is not None and line > marker and section == "packages":
-                block.append(line)
-                continue
-            if section == "packages":
-                last = max(last, line)
-            if isinstance(value, dict) and any(k in value for k in _NOT_INDEX):
-                continue
-            version = (
-                value if isinstance(value, str) else str(value.get("version", "*")) if isinstance(value, dict) else "*"
-            )
-            extras = value.get("extras") if isinstance(value, dict) else None
-            extra = f"[{','.join(extras)}]" if isinstance(extras, list) and extras else ""
-            spec = "" if version.strip() in ("", "*") else version.strip()
-            entries.append(PipfileEntry(line, name, f"{name}{extra}{spec}", version))
+        packages = entry.section == "packages"
+        if packages and marker is not None and entry.line > marker:
+            block.append(entry.line)
+            continue
+        if packages:
+            last = max(last, entry.line)
+        if entry.from_index:
+            entries.append(entry)
     return PipfileSection(text, entries, last, sorted(block))
 
 
@@ -109,11 +78,11 @@ def pin_pipfile(section: PipfileSection, versions: dict[str, str], date: str) ->
     for entry in section.entries:
         canonical = canonicalize_name(entry.name)
         declared.add(canonical)
-        exact = entry.value.startswith(("==", "===")) and "*" not in entry.value and "," not in entry.value
-        if exact or canonical not in versions:
+        exact = entry.version.startswith(("==", "===")) and "*" not in entry.version and "," not in entry.version
+        if exact or canonical not in versions or entry.line is None:
             continue
         raw = lines[entry.line]
-        quoted = re.search(r"([\"'])" + re.escape(entry.value) + r"\1", raw[raw.index("=") + 1 :])
+        quoted = re.search(r"([\"'])" + re.escape(entry.version) + r"\1", raw[raw.index("=") + 1 :])
         if quoted is None:
             continue  # written another way (a multi-line table): left as it is
         at = raw.index("=") + 1 + quoted.start()
