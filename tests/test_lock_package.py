@@ -160,3 +160,14 @@ def test_the_environment_model_and_lock_read_a_pipfile_s_tables_alike(index: Pac
     assert (tmp_path / "Pipfile").read_text() == (
         '[packages]  # for the figures\nplots = "==3.7.1"\n\n[dev-packages]\nplots = "==3.7.1"\n'
     )
+
+
+def test_a_package_s_dependencies_that_do_not_resolve_name_its_file(
+    index: PackageIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "setup.py").write_text(SETUP)
+    assert main(["lock", str(tmp_path), "--as-of", "2020-01-01", "--python", "3.11"]) == 1
+    err = capsys.readouterr().err
+    assert "could not resolve setup.py as of 2020-01-01 for Python 3.11: no release of " in err
+    assert "choose a later date with --as-of" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["setup.py"]

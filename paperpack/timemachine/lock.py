@@ -94,8 +94,8 @@ def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bo
     if req is None and conda_file is None and env.buildpack == "PipfileBuildPack":
         return _pipfile_plan(root, env, as_of, python, offline)
     if req is None and conda_file is None and extra:  # setup.py / pyproject.toml: never rewritten
-        resolution = _resolved("", as_of, python, offline, root / "requirements.txt", root, extra)
         package = next(f for f in PACKAGE_FILES if f in env.files)
+        resolution = _resolved("", as_of, python, offline, root / package, root, extra)
         return LockPlan(root, root / "requirements.txt", "", resolution.text, resolution, package)
     if req is None and conda_file is None:
         raise DatedResolutionError(
