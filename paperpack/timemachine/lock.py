@@ -58,11 +58,10 @@ class LockPlan:
         return unified_diff(self.old, self.new, self.rel)
 
 
-def target_python(root: Path) -> str:
-    """The Python the repository asks for (runtime.txt …), else the one running paperpack ("3.11")."""
-    from ..environment import detect
-
-    asked = ".".join((detect(root).python_version or "").split(".")[:2])
+def target_python(root: Path, env: Environment | None = None) -> str:
+    """The Python the repository asks for (runtime.txt …), else the one running paperpack ("3.11").
+    ``env``: the repository's environment, when the caller has detected it already."""
+    asked = ".".join(((env or detect(root)).python_version or "").split(".")[:2])
     return asked if asked.count(".") == 1 else "%d.%d" % sys.version_info[:2]
 
 
@@ -90,7 +89,7 @@ def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bo
     if req is None and conda_file is None and linked is not None:
         conda_file = env.path(linked)  # refused below by the no-follow reader, never followed
     extra = package_requirements(env)
-    python = python or target_python(root)
+    python = python or target_python(root, env)
     if req is None and conda_file is None and env.buildpack == "PipfileBuildPack":
         return _pipfile_plan(root, env, as_of, python, offline)
     if req is None and conda_file is None and extra:  # setup.py / pyproject.toml: never rewritten
