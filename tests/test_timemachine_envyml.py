@@ -163,3 +163,4 @@ def test_an_environment_yml_is_not_dated_by_the_local_engine(index: PackageIndex
     assert dated is not None and dated.outcome is DatedOutcome.NOT_TRIED
     assert dated.reason.startswith("the local engine does not install environment.yml"), dated.reason
     assert "--engine docker --mode offline" in dated.reason
+    assert "`paperpack lock PATH --as-of 2023-06-15` shows the dated pins of its pip section" in dated.reason
