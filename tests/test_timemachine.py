@@ -305,8 +305,10 @@ def test_lock_without_a_date_or_requirements_says_how(tmp_path: Path, capsys: py
     err = capsys.readouterr().err
     assert "no date" in err and "--as-of YYYY-MM-DD" in err
     (tmp_path / "requirements.txt").unlink()
-    with pytest.raises(DatedResolutionError, match="no requirements.txt"):
+    with pytest.raises(DatedResolutionError, match="no requirements.txt") as raised:
         plan_lock(tmp_path, AS_OF)
+    assert "environment.yml, Pipfile, nor a setup.py" in raised.value.message
+    assert "the pip section of environment.yml, a Pipfile or a package's dependencies" in str(raised.value.hint)
 
 
 def test_lock_as_of_off_says_which_date_to_give(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

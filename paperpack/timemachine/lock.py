@@ -90,20 +90,20 @@ def plan_lock(root: Path, as_of: AsOf, *, python: str | None = None, offline: bo
         conda_file = env.path(linked)  # refused below by the no-follow reader, never followed
     extra = package_requirements(env)
     python = python or target_python(root, env)
-    if req is None and conda_file is None and env.buildpack == "PipfileBuildPack":
-        return _pipfile_plan(root, env, as_of, python, offline)
-    if req is None and conda_file is None and extra:  # setup.py / pyproject.toml: never rewritten
-        package = next(f for f in PACKAGE_FILES if f in env.files)
+    if req is None and conda_file is None:
+        if env.buildpack == "PipfileBuildPack":
+            return _pipfile_plan(root, env, as_of, python, offline)
+        if not extra:
+            raise DatedResolutionError(
+                f"{root} has no requirements.txt (in binder/, .binder/ or the root), environment.yml, Pipfile, "
+                "nor a setup.py or pyproject.toml with dependencies to pin",
+                hint="paperpack lock pins requirements.txt, the pip section of environment.yml, a Pipfile or a "
+                "package's dependencies; declare the dependencies there first",
+                path=root,
+            )
+        package = next(f for f in PACKAGE_FILES if f in env.files)  # setup.py / pyproject.toml: never rewritten
         resolution = _resolved("", as_of, python, offline, root / package, root, extra)
         return LockPlan(root, root / "requirements.txt", "", resolution.text, resolution, package)
-    if req is None and conda_file is None:
-        raise DatedResolutionError(
-            f"{root} has no requirements.txt (in binder/, .binder/ or the root), environment.yml, nor a setup.py "
-            "or pyproject.toml with dependencies to pin",
-            hint="paperpack lock pins requirements.txt, the pip section of environment.yml or a package's "
-            "dependencies; declare the dependencies there first",
-            path=root,
-        )
     if conda_file is not None:
         path = root / conda_file
         text = read_repo_text(root, conda_file)  # an EnvironmentFileError for a link out of the repository
