@@ -103,6 +103,7 @@ def test_what_is_not_dated_says_why(tmp_path: Path) -> None:
     assert isinstance(said, str) and said.startswith(
         "the repository declares its environment in a Pipfile, which the offline build does not install"
     )
+    assert said.endswith("; `paperpack lock PATH --as-of DATE --write` pins its entries as of a date")
 
 
 PIPFILE = """\

@@ -236,7 +236,8 @@ def dated_source(root: Path, env: Environment, *, packages: bool = True) -> Date
     if env.buildpack == "PipfileBuildPack":
         return (
             "the repository declares its environment in a Pipfile, which the offline build does not install "
-            "(repo2docker installs it with pipenv, in binder mode), so there is no dated image of it"
+            "(repo2docker installs it with pipenv, in binder mode), so there is no dated image of it; "
+            "`paperpack lock PATH --as-of DATE --write` pins its entries as of a date"
         )
     if extra:
         return DatedSource(SourceKind.PACKAGE, env.path("requirements.txt"), "", extra=extra)
