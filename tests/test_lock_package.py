@@ -172,3 +172,14 @@ def test_a_package_s_dependencies_that_do_not_resolve_name_its_file(
     assert "could not resolve setup.py as of 2020-01-01 for Python 3.11: no release of " in err
     assert "choose a later date with --as-of" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["setup.py"]
+
+
+def test_a_pipfile_that_does_not_resolve_says_where_its_python_is_stated(
+    index: PackageIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Pipfile").write_text(PIPFILE)
+    assert main(["lock", str(tmp_path), "--as-of", "2020-01-01"]) == 1
+    err = capsys.readouterr().err
+    assert "could not resolve Pipfile as of 2020-01-01 for Python 3.11: no release of " in err
+    assert 'in a Pipfile: `python_version = "X.Y"` under [requires]' in err
+    assert (tmp_path / "Pipfile").read_text() == PIPFILE

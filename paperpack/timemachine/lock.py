@@ -142,7 +142,8 @@ def _resolved(
         raise DatedResolutionError(
             f"could not resolve {rel} as of {as_of.date} for Python {python}: {resolution.reason}{note}",
             hint="choose a later date with --as-of, pin the package to a release that has a wheel for this "
-            "Python, or state an older Python in runtime.txt (in environment.yml: `- python=X.Y`)",
+            "Python, or state an older Python in runtime.txt (in environment.yml: `- python=X.Y`; in a Pipfile: "
+            '`python_version = "X.Y"` under [requires])',
             path=path,
         )
     return resolution
