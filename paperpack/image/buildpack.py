@@ -333,13 +333,6 @@ def pip_options(root: Path, files: list[str]) -> list[str]:
     return args
 
 
-def is_remote(line: str) -> bool:
-    """A requirement line that names a URL or VCS checkout (``-e git+https://…``, ``https://…/x.tar.gz``):
-    a third-party package downloaded like a named one, not a package of the repository."""
-    text = re.sub(r"^\s*(-e|--editable)(\s+|=)\s*", "", line)
-    return "://" in text.split(";")[0] and not text.lstrip().startswith("file:")
-
-
 def _pip_args(line: str) -> list[str]:
     """One requirement line as pip arguments (``-e URL`` is two)."""
     match = re.match(r"^\s*(-e|--editable)(?:\s+|=)\s*(.+)$", line)
@@ -514,8 +507,9 @@ class OfflineBuildPack(BuildPack):
         path, reads_repo = self._requirements()
         if path and reads_repo:
             reqs = parse_requirements_txt(self.root, path)
-            named += [r.raw for r in reqs.requirements] + [line for line in reqs.local if is_remote(line)]
-            packages += [local_package(self.root, line, path) for line in reqs.local if not is_remote(line)]
+            # its other "local" lines (``-e git+https://…``, a URL) are third-party packages, downloaded as named ones
+            named += [r.raw for r in reqs.requirements] + [ln for ln in reqs.local if not is_local_requirement(ln)]
+            packages += [local_package(self.root, ln, path) for ln in reqs.local if is_local_requirement(ln)]
         env_yml = self.plan.environment_yml or "environment.yml"
         packages += [local_package(self.root, r, env_yml) for r in self.plan.requirements if is_local_requirement(r)]
         if self.environment.installs_repo:  # repo2docker would run `pip install .`
