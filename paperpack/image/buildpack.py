@@ -45,6 +45,7 @@ from ..errors import ConfigError, EnvironmentFileError
 from ..repository.files import read_repo_bytes, read_repo_text, repo_has
 from ..util.docker import GUARD_LIMITS_ID, GUARD_OFFLINE_ID
 from ._r2d import BuildPack
+from .diagnose import GATE_NETWORK_UP, GATE_TIMEOUT
 from .environment import OfflinePlan, binder_dir, plan_offline
 
 __all__ = [
@@ -123,14 +124,14 @@ def _gate(secret: str, *, offline: bool) -> str:
     writes ``pids.max`` last) and, for an offline step, checks its network is down; else fails the step."""
     network = (
         ' && for i in /sys/class/net/*; do [ "${i##*/}" = lo ] || [ "$(cat "$i/operstate")" = down ] || '
-        '{ echo "paperpack: the network of this build step is still up ($i)" >&2; exit 1; }; done'
+        f'{{ echo "{GATE_NETWORK_UP} ($i)" >&2; exit 1; }}; done'
         if offline
         else ""
     )
     return (
         f'if [ -f /run/secrets/{secret} ]; then n=0; until [ "$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null '
-        f'|| echo max)" != max ]; do n=$((n+1)); if [ $n -gt 600 ]; then echo "paperpack: the build guard did '
-        f'not limit this step within 60 s" >&2; exit 1; fi; sleep 0.1; done{network}; fi && '
+        f'|| echo max)" != max ]; do n=$((n+1)); if [ $n -gt 600 ]; then echo "{GATE_TIMEOUT}" '
+        f">&2; exit 1; fi; sleep 0.1; done{network}; fi && "
     )
 
 
