@@ -242,7 +242,7 @@ def local_package(root: Path, line: str, source: str) -> LocalPackage:
     Raises :class:`ConfigError` for what an offline build cannot build without running code with
     network: a URL, a VCS checkout, a path outside the repository.
     """
-    text = re.sub(r"^\s*(-e|--editable)(\s+|=)\s*", "", line).split(";")[0].strip()
+    text = _unedited(line).split(";")[0].strip()
     text = re.sub(r"^[A-Za-z0-9._-]+(\[[^\]]*\])?\s*@\s*(?=file:)", "", text)
     if text.startswith("file:"):
         text = text[len("file:") :]
@@ -334,10 +334,14 @@ def pip_options(root: Path, files: list[str]) -> list[str]:
     return args
 
 
+def _unedited(line: str) -> str:
+    """A requirement line without its ``-e``/``--editable`` (:func:`is_editable` says whether it had one)."""
+    return re.sub(r"^\s*(-e|--editable)(\s+|=)\s*", "", line).strip()
+
+
 def _pip_args(line: str) -> list[str]:
     """One requirement line as pip arguments (``-e URL`` is two)."""
-    match = re.match(r"^\s*(-e|--editable)(?:\s+|=)\s*(.+)$", line)
-    return ["-e", match.group(2).strip()] if match else [line]
+    return ["-e", _unedited(line)] if is_editable(line) else [line]
 
 
 def backend_requirements(root: Path, pkg: LocalPackage) -> list[str]:
