@@ -299,7 +299,7 @@ class BuildGuard(BackgroundWatch):
         self.hits: list[LimitHit] = []
         self.problems: list[str] = []
         self.guarded = 0
-        self._ours: dict[str, str] = {}  # cgroup path under the controller → command line
+        self._ours: set[str] = set()  # cgroups (paths under the controller) of this build's steps, limited
         self._stopped: set[str] = set()  # cgroups of steps already stopped (they linger while dying)
         super().__init__("paperpack-build-guard")
 
@@ -323,13 +323,11 @@ class BuildGuard(BackgroundWatch):
 
     def _look(self) -> None:
         present = set(self._step_cgroups())
+        self._ours &= present
         for rel in list(self._ours):
-            if rel not in present:
-                del self._ours[rel]
-            else:
-                self._check(rel)
+            self._check(rel)
         self._stopped &= present
-        for rel in present - set(self._ours) - self._stopped:
+        for rel in present - self._ours - self._stopped:
             kind, pid = self._whose(rel)
             if kind is not None and pid is not None:
                 self._limit(rel, pid, offline=kind == GUARD_OFFLINE_ID)
@@ -358,7 +356,7 @@ class BuildGuard(BackgroundWatch):
 
     def _limit(self, rel: str, pid: int, *, offline: bool) -> None:
         command = self._command(rel)
-        self._ours[rel] = command
+        self._ours.add(rel)
         try:
             if offline:
                 self._network_down(pid)
@@ -405,7 +403,7 @@ class BuildGuard(BackgroundWatch):
         if kind is None:
             return
         command = self._command(rel)
-        del self._ours[rel]
+        self._ours.discard(rel)
         log.warning("build step %r went over the build's %s limit: stopping it", command[-120:], kind)
         self.hits.append(LimitHit(kind, command))
         self._stopped.add(rel)
