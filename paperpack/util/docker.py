@@ -333,29 +333,36 @@ class BuildGuard(BackgroundWatch):
                 self._limit(rel, pid, offline=kind == GUARD_OFFLINE_ID)
 
     def _whose(self, rel: str) -> tuple[str | None, int | None]:
-        """(secret id, a pid) when a process of this cgroup mounts this build's nonce."""
-        try:
-            pids = [int(p) for p in (_CGROUP_V1 / "pids" / rel / "cgroup.procs").read_text().split()]
-        except (OSError, ValueError):
+        """(secret id, its pid) when the cgroup's first process mounts this build's nonce.
+
+        The first process is enough: until the guard limits one of this build's steps, only its gate
+        runs (a shell, and the ``cat`` and ``sleep`` it starts, all in one mount namespace). So another
+        build's step costs one look at one process each time, however many processes it runs.
+        """
+        pid = self._first(rel)
+        if pid is None:
             return None, None
-        for pid in pids:
-            for kind in (GUARD_OFFLINE_ID, GUARD_LIMITS_ID):
-                if _read_small(Path(f"/proc/{pid}/root/run/secrets/{kind}")) == self.nonce:
-                    return kind, pid
+        for kind in (GUARD_OFFLINE_ID, GUARD_LIMITS_ID):
+            if _read_small(Path(f"/proc/{pid}/root/run/secrets/{kind}")) == self.nonce:
+                return kind, pid
         return None, None
 
     @staticmethod
-    def _command(rel: str) -> str:
-        """The command line of the step's first process (``runc init`` while it starts)."""
+    def _first(rel: str) -> int | None:
+        """The first process of the step's cgroup, if any is left."""
         try:
-            pid = (_CGROUP_V1 / "pids" / rel / "cgroup.procs").read_text().split()[0]
-        except (OSError, IndexError):
-            return "?"
-        raw = _read_small(Path(f"/proc/{pid}/cmdline"), 4096) or b""
-        return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+            return int((_CGROUP_V1 / "pids" / rel / "cgroup.procs").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    @staticmethod
+    def _cmdline(pid: int | None) -> str:
+        """A process's command line (``runc init`` while a step starts), ``?`` when it is gone."""
+        raw = _read_small(Path(f"/proc/{pid}/cmdline"), 4096) if pid is not None else None
+        return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip() if raw else "?"
 
     def _limit(self, rel: str, pid: int, *, offline: bool) -> None:
-        command = self._command(rel)
+        command = self._cmdline(pid)
         self._ours.add(rel)
         try:
             if offline:
@@ -402,7 +409,7 @@ class BuildGuard(BackgroundWatch):
         )
         if kind is None:
             return
-        command = self._command(rel)
+        command = self._cmdline(self._first(rel))
         self._ours.discard(rel)
         log.warning("build step %r went over the build's %s limit: stopping it", command[-120:], kind)
         self.hits.append(LimitHit(kind, command))
