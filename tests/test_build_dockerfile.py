@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from paperpack.errors import ConfigError
-from paperpack.image.buildpack import CA_PATH, JUPYTER_STACK, offline_buildpack
+from paperpack.image.buildpack import CA_PATH, JUPYTER_STACK, limited_step, offline_buildpack, offline_step
+from paperpack.image.diagnose import diagnose
 from tests.conftest import CASES
 
 BUILD_ARGS = {"NB_USER": "jovyan", "NB_UID": "1000"}
@@ -173,3 +174,27 @@ def test_the_build_time_limit_comes_from_the_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("PAPERPACK_BUILD_TIMEOUT", "ten minutes")
     with pytest.raises(ConfigError, match="PAPERPACK_BUILD_TIMEOUT='ten minutes' is not a positive number"):
         build_timeout()
+
+
+@pytest.mark.parametrize(
+    ("body", "said", "cause"),
+    [
+        (
+            limited_step("chmod +x postBuild && ./postBuild"),
+            "paperpack: the build guard did not limit this step within 60 s",
+            "the build guard did not limit this step within 60 s, so the step did not run",
+        ),
+        (
+            offline_step("pip wheel ."),
+            "paperpack: the network of this build step is still up (/sys/class/net/eth0)",
+            "the network of a step that runs the paper's package builds was still up, so the step did not run",
+        ),
+    ],
+)
+def test_a_step_its_gate_failed_is_diagnosed_as_the_guard_not_as_the_step(body: str, said: str, cause: str) -> None:
+    # what the gate prints (the words of a real failed step): nothing of the step ran, so no "postBuild failed"
+    lines = [f"#20 [stage-0 15/17] RUN {body}", f"#20 60.2 {said}", '#20 ERROR: process "/bin/sh -c …" exit code: 1']
+    d = diagnose(lines)
+    assert d.cause == cause
+    assert "docker info" in d.hint and "docs/build.md, 'Build limits'" in d.hint
+    assert said in d.tail

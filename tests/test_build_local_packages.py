@@ -175,3 +175,16 @@ def test_environment_yml_local_items_are_built_after_the_copy(tmp_path: Path, mo
     assert "-e" not in named.split("six==1.17.0")[1]  # the local item is not among the downloads
     assert df.index(named) < df.index("COPY --chown=1000:1000 src/ ") < df.index(editable)
     assert "id=paperpack-offline" in editable and "cacert" not in editable
+
+
+def test_a_named_file_url_line_is_a_local_line_refused_with_its_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ``name @ file:///…`` names files, not a download: validate and the local engine say so (is_local_requirement),
+    # so the offline build refuses it with its fix instead of a download step whose pip cannot find the file
+    line = "pkg @ file:///etc/pkg"
+    root = repo(tmp_path, {"setup.py": SETUP, "requirements.txt": f"-e .\n{line}\n"})
+    with pytest.raises(ConfigError) as info:
+        _buildpack(root, monkeypatch).local_packages()
+    assert info.value.message.startswith(f"requirements.txt: {line!r} is not a folder or file inside the repository")
+    assert "--mode binder" in info.value.hint

@@ -706,7 +706,9 @@ def build_image(
                     step=d.step,
                     log_tail=d.tail,
                     path=log_path,
-                    hint="see the build log; check that paperpack runs as root on a cgroup v1 host",
+                    hint="the guard limits each step before it runs and could not limit this one, for the "
+                    "reason above (the step did not run): rerun, and if it fails again report it with that "
+                    "reason and the output of `docker info` (docs/build.md, 'Build limits')",
                 ) from None
             if watchdog.fired:
                 raise BuildError(

@@ -45,6 +45,7 @@ from ..errors import ConfigError, EnvironmentFileError
 from ..repository.files import read_repo_bytes, read_repo_text, repo_has
 from ..util.docker import GUARD_LIMITS_ID, GUARD_OFFLINE_ID
 from ._r2d import BuildPack
+from .diagnose import GATE_NETWORK_UP, GATE_TIMEOUT
 from .environment import OfflinePlan, binder_dir, plan_offline
 
 __all__ = [
@@ -123,14 +124,14 @@ def _gate(secret: str, *, offline: bool) -> str:
     writes ``pids.max`` last) and, for an offline step, checks its network is down; else fails the step."""
     network = (
         ' && for i in /sys/class/net/*; do [ "${i##*/}" = lo ] || [ "$(cat "$i/operstate")" = down ] || '
-        '{ echo "paperpack: the network of this build step is still up ($i)" >&2; exit 1; }; done'
+        f'{{ echo "{GATE_NETWORK_UP} ($i)" >&2; exit 1; }}; done'
         if offline
         else ""
     )
     return (
         f'if [ -f /run/secrets/{secret} ]; then n=0; until [ "$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null '
-        f'|| echo max)" != max ]; do n=$((n+1)); if [ $n -gt 600 ]; then echo "paperpack: the build guard did '
-        f'not limit this step within 60 s" >&2; exit 1; fi; sleep 0.1; done{network}; fi && '
+        f'|| echo max)" != max ]; do n=$((n+1)); if [ $n -gt 600 ]; then echo "{GATE_TIMEOUT}" '
+        f">&2; exit 1; fi; sleep 0.1; done{network}; fi && "
     )
 
 
@@ -241,7 +242,7 @@ def local_package(root: Path, line: str, source: str) -> LocalPackage:
     Raises :class:`ConfigError` for what an offline build cannot build without running code with
     network: a URL, a VCS checkout, a path outside the repository.
     """
-    text = re.sub(r"^\s*(-e|--editable)(\s+|=)\s*", "", line).split(";")[0].strip()
+    text = _unedited(line).split(";")[0].strip()
     text = re.sub(r"^[A-Za-z0-9._-]+(\[[^\]]*\])?\s*@\s*(?=file:)", "", text)
     if text.startswith("file:"):
         text = text[len("file:") :]
@@ -333,17 +334,14 @@ def pip_options(root: Path, files: list[str]) -> list[str]:
     return args
 
 
-def is_remote(line: str) -> bool:
-    """A requirement line that names a URL or VCS checkout (``-e git+https://…``, ``https://…/x.tar.gz``):
-    a third-party package downloaded like a named one, not a package of the repository."""
-    text = re.sub(r"^\s*(-e|--editable)(\s+|=)\s*", "", line)
-    return "://" in text.split(";")[0] and not text.lstrip().startswith("file:")
+def _unedited(line: str) -> str:
+    """A requirement line without its ``-e``/``--editable`` (:func:`is_editable` says whether it had one)."""
+    return re.sub(r"^\s*(-e|--editable)(\s+|=)\s*", "", line).strip()
 
 
 def _pip_args(line: str) -> list[str]:
     """One requirement line as pip arguments (``-e URL`` is two)."""
-    match = re.match(r"^\s*(-e|--editable)(?:\s+|=)\s*(.+)$", line)
-    return ["-e", match.group(2).strip()] if match else [line]
+    return ["-e", _unedited(line)] if is_editable(line) else [line]
 
 
 def backend_requirements(root: Path, pkg: LocalPackage) -> list[str]:
@@ -514,8 +512,9 @@ class OfflineBuildPack(BuildPack):
         path, reads_repo = self._requirements()
         if path and reads_repo:
             reqs = parse_requirements_txt(self.root, path)
-            named += [r.raw for r in reqs.requirements] + [line for line in reqs.local if is_remote(line)]
-            packages += [local_package(self.root, line, path) for line in reqs.local if not is_remote(line)]
+            # its other "local" lines (``-e git+https://…``, a URL) are third-party packages, downloaded as named ones
+            named += [r.raw for r in reqs.requirements] + [ln for ln in reqs.local if not is_local_requirement(ln)]
+            packages += [local_package(self.root, ln, path) for ln in reqs.local if is_local_requirement(ln)]
         env_yml = self.plan.environment_yml or "environment.yml"
         packages += [local_package(self.root, r, env_yml) for r in self.plan.requirements if is_local_requirement(r)]
         if self.environment.installs_repo:  # repo2docker would run `pip install .`

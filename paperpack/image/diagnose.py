@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-__all__ = ["Diagnosis", "diagnose", "step_of"]
+__all__ = ["Diagnosis", "diagnose", "step_of", "GATE_TIMEOUT", "GATE_NETWORK_UP"]
+
+#: what a build step's gate (:mod:`paperpack.image.buildpack`) says when it fails the step before it runs
+GATE_TIMEOUT = "paperpack: the build guard did not limit this step within 60 s"
+GATE_NETWORK_UP = "paperpack: the network of this build step is still up"
 
 _STEP = re.compile(r"^#(\d+) \[(?:[^\]]*?\s)?(\d+/\d+)\] (.+)$")
 _INTERNAL = re.compile(r"^#(\d+) \[(internal|auth)\] (.+)$")
@@ -74,6 +78,16 @@ def _other_python(text: str, req: str, python: str | None, source: str | None, a
     return ""
 
 
+def _said(text: str) -> set[str]:
+    """The gate's messages the step printed (not its command line, which holds them too)."""
+    return {
+        gate
+        for m in re.finditer(r"^(#\d+ )?[\d.]+ (.*)$", text, re.M)
+        for gate in (GATE_TIMEOUT, GATE_NETWORK_UP)
+        if m.group(2).startswith(gate)
+    }
+
+
 def _hint(
     text: str,
     step: str,
@@ -82,6 +96,23 @@ def _hint(
     source: str | None = None,
     available: tuple[str, ...] = (),
 ) -> tuple[str, str]:
+    said = _said(text)
+    if GATE_TIMEOUT in said:  # before the step's own patterns: nothing of the step ran
+        return (
+            "the build guard did not limit this step within 60 s, so the step did not run",
+            "paperpack (as root, on cgroup v1) looks for each step it generates under "
+            "/sys/fs/cgroup/pids/buildkit/ and /sys/fs/cgroup/pids/*/buildkit/, where Docker's cgroupfs driver "
+            "puts it, and limits it before it runs: check that `docker info` shows 'Cgroup Driver: cgroupfs' and "
+            "read paperpack's warnings above; rerun, and if it fails again report it with the output of "
+            "`docker info` (docs/build.md, 'Build limits').",
+        )
+    if GATE_NETWORK_UP in said:
+        return (
+            "the network of a step that runs the paper's package builds was still up, so the step did not run",
+            "the build guard took the step's network down, but an interface (named above) was not down when "
+            "the step started: rerun, and if it fails again report it with that line and the output of "
+            "`docker info` (docs/build.md, 'Build limits').",
+        )
     py = f"Python {python}" if python else "this Python"
     deb = f"Debian {release}" if release else "the base image's Debian release"
     m = re.search(r"No matching distribution found for ([^\s]+)", text)

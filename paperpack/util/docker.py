@@ -299,7 +299,7 @@ class BuildGuard(BackgroundWatch):
         self.hits: list[LimitHit] = []
         self.problems: list[str] = []
         self.guarded = 0
-        self._ours: dict[str, str] = {}  # cgroup path under the controller → command line
+        self._ours: set[str] = set()  # cgroups (paths under the controller) of this build's steps, limited
         self._stopped: set[str] = set()  # cgroups of steps already stopped (they linger while dying)
         super().__init__("paperpack-build-guard")
 
@@ -323,42 +323,47 @@ class BuildGuard(BackgroundWatch):
 
     def _look(self) -> None:
         present = set(self._step_cgroups())
+        self._ours &= present
         for rel in list(self._ours):
-            if rel not in present:
-                del self._ours[rel]
-            else:
-                self._check(rel)
+            self._check(rel)
         self._stopped &= present
-        for rel in present - set(self._ours) - self._stopped:
+        for rel in present - self._ours - self._stopped:
             kind, pid = self._whose(rel)
             if kind is not None and pid is not None:
                 self._limit(rel, pid, offline=kind == GUARD_OFFLINE_ID)
 
     def _whose(self, rel: str) -> tuple[str | None, int | None]:
-        """(secret id, a pid) when a process of this cgroup mounts this build's nonce."""
-        try:
-            pids = [int(p) for p in (_CGROUP_V1 / "pids" / rel / "cgroup.procs").read_text().split()]
-        except (OSError, ValueError):
+        """(secret id, its pid) when the cgroup's first process mounts this build's nonce.
+
+        The first process is enough: until the guard limits one of this build's steps, only its gate
+        runs (a shell, and the ``cat`` and ``sleep`` it starts, all in one mount namespace). So another
+        build's step costs one look at one process each time, however many processes it runs.
+        """
+        pid = self._first(rel)
+        if pid is None:
             return None, None
-        for pid in pids:
-            for kind in (GUARD_OFFLINE_ID, GUARD_LIMITS_ID):
-                if _read_small(Path(f"/proc/{pid}/root/run/secrets/{kind}")) == self.nonce:
-                    return kind, pid
+        for kind in (GUARD_OFFLINE_ID, GUARD_LIMITS_ID):
+            if _read_small(Path(f"/proc/{pid}/root/run/secrets/{kind}")) == self.nonce:
+                return kind, pid
         return None, None
 
     @staticmethod
-    def _command(rel: str) -> str:
-        """The command line of the step's first process (``runc init`` while it starts)."""
+    def _first(rel: str) -> int | None:
+        """The first process of the step's cgroup, if any is left."""
         try:
-            pid = (_CGROUP_V1 / "pids" / rel / "cgroup.procs").read_text().split()[0]
-        except (OSError, IndexError):
-            return "?"
-        raw = _read_small(Path(f"/proc/{pid}/cmdline"), 4096) or b""
-        return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+            return int((_CGROUP_V1 / "pids" / rel / "cgroup.procs").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    @staticmethod
+    def _cmdline(pid: int | None) -> str:
+        """A process's command line (``runc init`` while a step starts), ``?`` when it is gone."""
+        raw = _read_small(Path(f"/proc/{pid}/cmdline"), 4096) if pid is not None else None
+        return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip() if raw else "?"
 
     def _limit(self, rel: str, pid: int, *, offline: bool) -> None:
-        command = self._command(rel)
-        self._ours[rel] = command
+        command = self._cmdline(pid)
+        self._ours.add(rel)
         try:
             if offline:
                 self._network_down(pid)
@@ -404,8 +409,8 @@ class BuildGuard(BackgroundWatch):
         )
         if kind is None:
             return
-        command = self._command(rel)
-        del self._ours[rel]
+        command = self._cmdline(self._first(rel))
+        self._ours.discard(rel)
         log.warning("build step %r went over the build's %s limit: stopping it", command[-120:], kind)
         self.hits.append(LimitHit(kind, command))
         self._stopped.add(rel)
