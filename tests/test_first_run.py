@@ -373,17 +373,10 @@ class User:
 def _installed_for_the_user(python: str, folder: Path) -> tuple[str, str]:
     """A venv in ``folder`` (made with ``python``, one the user may start) holding this checkout's
     paperpack, built and installed from ``folder / "wheels"`` only; its python and its site folder."""
-    venv, own = folder / "venv", folder / "own"
+    venv = folder / "venv"
     subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=300, capture_output=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(own), str(ROOT)],
-        check=True,
-        timeout=600,
-        capture_output=True,
-        env={**os.environ, **pip_from(folder / "wheels")},
-    )
-    subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *map(str, own.glob("*.whl"))],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(ROOT)],
         check=True,
         timeout=900,
         capture_output=True,
