@@ -621,6 +621,17 @@ def test_a_changed_number_in_a_figure_title_differs_and_is_named() -> None:
     assert "its text changed" in image_similarity(_titled_figure("fit, RMSE = 0.35"), reference).note
 
 
+def test_digits_swapped_or_inserted_in_a_figure_title_differ() -> None:
+    """Each digit of "0.13" has its shape a digit's width away in "0.31" (and so has each of "0.331"): a
+    glyph counts as moved only when the glyphs around it moved with it."""
+    from paperpack.compare.images import image_similarity
+
+    reference = _titled_figure("fit, RMSE = 0.31")
+    for title in ("fit, RMSE = 0.13", "fit, RMSE = 0.331"):
+        score = image_similarity(reference, _titled_figure(title))
+        assert "its text changed" in score.note and score.value < 0.78, (title, score)
+
+
 def test_the_same_text_in_another_font_or_placed_elsewhere_is_not_a_text_change() -> None:
     from PIL import ImageFont
 
@@ -873,8 +884,8 @@ def test_a_glyph_found_within_twelve_pixels_was_moved_not_replaced() -> None:
     ):
         there = Glyph(top=20 + dy, left=20 + dx, bottom=24 + dy, right=23 + dx, rows=(20 + dy,), cols=(20 + dx,))
         other = image(20 + dy, 20 + dx)
-        assert _moved(image(20, 20), other, glyph, [there]) is moved, (dy, dx)
-    assert not _moved(image(20, 20), image(20, 20), glyph, []), "no glyph in the other image"
+        assert _moved(image(20, 20), other, glyph, [glyph], [there]) is moved, (dy, dx)
+    assert not _moved(image(20, 20), image(20, 20), glyph, [glyph], []), "no glyph in the other image"
 
 
 def test_a_glyph_at_the_edge_of_the_image_is_compared_as_if_on_white() -> None:
