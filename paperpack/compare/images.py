@@ -241,10 +241,11 @@ def _moved(grey: np.ndarray, other: np.ndarray, glyph: Glyph, mine: list[Glyph],
     glyph the same, within ``MOVED`` pixels in ``other``, where a glyph of ``others`` starts: a label
     placed elsewhere, not another character. The glyph alone would not do: in "0.31" → "0.13" each
     digit has its shape a digit's width away, but its neighbours did not move with it."""
-    word = [
+    word = [glyph] + [  # the glyph first: where its shape is not, the rest is not compared
         g
         for g in mine
-        if g.top - WORD <= glyph.bottom
+        if g is not glyph
+        and g.top - WORD <= glyph.bottom
         and glyph.top - WORD <= g.bottom
         and g.left - WORD <= glyph.right
         and glyph.left - WORD <= g.right
