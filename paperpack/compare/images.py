@@ -19,8 +19,8 @@ points or arrows, often by a few percent of the plot. The steps:
 5. cut the difference into tiles of ``TILE`` pixels and score each tile by the share of its
    pixels that changed by more than ``LEVEL``; the similarity is 1 − the worst tile's share;
 6. other characters (a number in a title: "n = 240" → "n = 252", the data unchanged) change too
-   few pixels for a tile, so the glyphs are also compared one by one: when at least half of them
-   are drawn the same pixel for pixel (``SAME_TEXT``: the text was not re-rendered), a glyph whose
+   few pixels for a tile, so the glyphs are also compared one by one: when more than half of them
+   are drawn the same pixel for pixel (the median to ``SAME_TEXT``: the text was not re-rendered), a glyph whose
    blurred ink changed by more than ``TEXT_CHANGED`` (within ``REACH`` pixels) is another
    character unless its whole word lies a few pixels away (``MOVED``, ``WORD``), and the similarity is at most 1 − its change. Measured on the labelled set: changed
    digits 0.34–0.47, the most a re-placed legend or a JPEG re-encoding changed a glyph 0.18; a
@@ -59,7 +59,7 @@ GLYPH = 0.05  # a glyph: a piece of dark grey ink at most this share of the long
 INK_DARK = 170.0  # text ink: mean channel below this (0-255)
 INK_GREY = 48.0  # text ink: channels within this of each other (black and grey, not a colour)
 RERENDERED = 0.1  # the text was re-rendered when changes touch more than this share of glyph tiles
-SAME_TEXT = 0.1  # the text was not re-rendered when half its glyphs changed by at most this (pixel for pixel)
+SAME_TEXT = 0.1  # the text was not re-rendered when the median glyph changed by at most this (pixel for pixel)
 TEXT_CHANGED = 0.25  # a glyph whose blurred ink changed by more than this is another character
 REACH = 2  # glyphs are compared within this many pixels (a legend placed a fraction of a pixel elsewhere)
 MOVED = 12  # a changed glyph whose word lies within this many pixels in the other image was moved
@@ -262,8 +262,8 @@ def _moved(grey: np.ndarray, other: np.ndarray, glyph: Glyph, mine: list[Glyph],
 
 def _text_change(a: np.ndarray, b: np.ndarray, glyphs_a: list[Glyph], glyphs_b: list[Glyph]) -> tuple[float, int]:
     """The largest change of one glyph and how many glyphs (of the image with more) changed by more than
-    ``TEXT_CHANGED``, when the text was not re-rendered (at least half the glyphs unchanged to
-    ``SAME_TEXT``, pixel for pixel); else ``(0.0, 0)``.
+    ``TEXT_CHANGED``, when the text was not re-rendered (the median glyph, of both images, unchanged
+    to ``SAME_TEXT`` pixel for pixel: with two glyphs, one changed on each side, nothing is compared); else ``(0.0, 0)``.
 
     Same text re-rendered (another font, DPI or hinting) changes every glyph a little: no glyph can
     be told apart, and the text is left to the tiles. Other characters at one place of a text that is
