@@ -212,7 +212,10 @@ def _display(data: dict[str, Any]) -> Any:
 
 
 def _verdict(a: dict[str, Any], b: dict[str, Any]) -> str:
-    return str(compare_notebooks(_notebook(_display(a)), _notebook(_display(b))).verdict)
+    """The verdict word; a *same* also says why (the one cell was compared, not left out)."""
+    result = compare_notebooks(_notebook(_display(a)), _notebook(_display(b)))
+    assert result.verdict != "same" or result.message == "1 cell with the same results", result.message
+    return str(result.verdict)
 
 
 def _differs(a: dict[str, Any], b: dict[str, Any]) -> str:
@@ -329,7 +332,16 @@ def test_only_warnings_and_their_source_lines_leave_stderr() -> None:
 def _same(a: list[dict[str, Any]], b: list[dict[str, Any]], **options: Any) -> bool:
     from paperpack.compare import CompareOptions
 
-    return compare_notebooks(_notebook(_cell(a)), _notebook(_cell(b)), CompareOptions(**options)).verdict == "same"
+    result = compare_notebooks(_notebook(_cell(a)), _notebook(_cell(b)), CompareOptions(**options))
+    assert result.verdict != "same" or result.message == "1 cell with the same results", result.message
+    return result.verdict == "same"
+
+
+def _cell_differs(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> str:
+    """Why the one cell differs (its one difference's reason): what a *differs* verdict says beyond its word."""
+    result = compare_notebooks(_notebook(_cell(a)), _notebook(_cell(b)))
+    assert result.verdict == "differs" and [d.cell for d in result.differences] == [0], result.message
+    return result.differences[0].reason
 
 
 def _result(text: str) -> dict[str, Any]:
@@ -342,13 +354,22 @@ def _error(ename: str, evalue: str) -> dict[str, Any]:
 
 def test_a_cells_result_is_compared() -> None:
     assert _same([_result("42")], [_result("42")])
-    assert not _same([_result("42")], [_result("43")])
+    assert (
+        not _same([_result("42")], [_result("43")])
+        and _cell_differs([_result("42")], [_result("43")]) == "text/plain differs"
+    )
 
 
 def test_an_error_is_compared_by_its_name_and_value() -> None:
     assert _same([_error("KeyError", "'x'")], [_error("KeyError", "'x'")])
-    assert not _same([_error("KeyError", "'x'")], [_error("KeyError", "'y'")])
-    assert not _same([_error("KeyError", "'x'")], [_error("IndexError", "'x'")])
+    assert (
+        not _same([_error("KeyError", "'x'")], [_error("KeyError", "'y'")])
+        and _cell_differs([_error("KeyError", "'x'")], [_error("KeyError", "'y'")]) == "error differs"
+    )
+    assert (
+        not _same([_error("KeyError", "'x'")], [_error("IndexError", "'x'")])
+        and _cell_differs([_error("KeyError", "'x'")], [_error("IndexError", "'x'")]) == "error differs"
+    )
     assert _same([{"output_type": "error"}], [_error("", "")]), "a missing name or value is an empty one"
 
 
@@ -356,7 +377,11 @@ def test_streams_default_to_stdout_and_empty_text_and_are_joined() -> None:
     assert _same([{"output_type": "stream", "text": "x\n"}], [_stdout("x\n")])
     assert _same([{"output_type": "stream", "name": "stdout"}], [_stdout("")])
     assert _same([_stdout("a"), _stdout("b\n")], [_stdout("ab\n")]), "chunking differs from run to run"
-    assert not _same([_stdout("a\n"), _stderr("b\n")], [_stdout("a\n"), _stdout("b\n")])
+    assert (
+        not _same([_stdout("a\n"), _stderr("b\n")], [_stdout("a\n"), _stdout("b\n")])
+        and _cell_differs([_stdout("a\n"), _stderr("b\n")], [_stdout("a\n"), _stdout("b\n")])
+        == "the outputs are not of the same kinds"
+    )
 
 
 def test_warnings_of_every_stderr_chunk_and_the_outputs_after_them_count() -> None:
@@ -364,12 +389,18 @@ def test_warnings_of_every_stderr_chunk_and_the_outputs_after_them_count() -> No
     new = _notebook(_cell([_stderr(_warning("one")), _stderr(_warning("two")), _stdout("1\n")]))
     result = compare_notebooks(ref, new)
     assert result.verdict == "same-with-warnings" and [w.warning.message for w in result.new_warnings] == ["one", "two"]
-    assert not _same([_stdout("1\n")], [_stderr(_warning("one")), _stdout("2\n")]), "a warning hides nothing after it"
+    assert (
+        not _same([_stdout("1\n")], [_stderr(_warning("one")), _stdout("2\n")])
+        and _cell_differs([_stdout("1\n")], [_stderr(_warning("one")), _stdout("2\n")]) == "stream:stdout differs"
+    ), "a warning hides nothing after it"
 
 
 def test_every_output_of_a_cell_is_compared_not_only_the_last_display() -> None:
     display = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "b"}}
-    assert not _same([_stdout("a\n"), display], [_stdout("c\n"), display])
+    assert (
+        not _same([_stdout("a\n"), display], [_stdout("c\n"), display])
+        and _cell_differs([_stdout("a\n"), display], [_stdout("c\n"), display]) == "stream:stdout differs"
+    )
     assert _same([{"output_type": "display_data", "metadata": {}}], [{"output_type": "display_data", "metadata": {}}])
 
 
@@ -384,7 +415,10 @@ def test_a_widget_text_repr_is_skipped_only_in_its_own_output() -> None:
     }
     plain = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "mean 1.0"}}
     other = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "mean 2.0"}}
-    assert not _same([widget, plain], [widget, other])
+    assert (
+        not _same([widget, plain], [widget, other])
+        and _cell_differs([widget, plain], [widget, other]) == "text/plain differs"
+    )
 
 
 def test_the_run_folders_are_normalised_on_both_sides() -> None:
@@ -392,7 +426,11 @@ def test_the_run_folders_are_normalised_on_both_sides() -> None:
     assert _same(
         [_stdout("read /srv/run-a/work/data.csv\n")], [_stdout("read /srv/run-b/work/data.csv\n")], workdirs=folders
     )
-    assert not _same([_stdout("read /srv/run-a/work/data.csv\n")], [_stdout("read /srv/run-b/work/data.csv\n")])
+    assert (
+        not _same([_stdout("read /srv/run-a/work/data.csv\n")], [_stdout("read /srv/run-b/work/data.csv\n")])
+        and _cell_differs([_stdout("read /srv/run-a/work/data.csv\n")], [_stdout("read /srv/run-b/work/data.csv\n")])
+        == "stream:stdout differs"
+    )
 
 
 def test_a_cell_compared_alone_is_named_by_its_number() -> None:
@@ -419,14 +457,16 @@ def test_a_cell_the_author_never_ran_is_skipped_and_the_next_ones_compared() -> 
     new = {"cells": [_code(1, _stdout("anything\n")), _code(2, _stdout("2\n"))]}
     result = compare_notebooks(ref, new)
     assert result.verdict == "differs" and result.compared == 1
-    assert [d.cell for d in result.differences] == [1]
+    assert [(d.cell, d.reason) for d in result.differences] == [(1, "stream:stdout differs")]
 
 
 def test_a_cell_that_printed_nothing_and_now_prints_differs() -> None:
     ref = {"cells": [_code(1), _code(2, _stdout("1\n"))]}
     new = {"cells": [_code(1, _stdout("surprise\n")), _code(2, _stdout("1\n"))]}
     result = compare_notebooks(ref, new)
-    assert result.verdict == "differs" and [d.cell for d in result.differences] == [0], result.message
+    assert result.verdict == "differs" and [(d.cell, d.reason) for d in result.differences] == [
+        (0, "the outputs are not of the same kinds")
+    ], result.message
     quiet = compare_notebooks(ref, {"cells": [_code(1), _code(2, _stdout("1\n"))]})
     assert quiet.verdict == "same" and quiet.compared == 1, "no output on either side: nothing compared"
 
@@ -444,7 +484,9 @@ def test_untrusted_notebooks_missing_keys_are_judged_not_crashed_on() -> None:
     no_outputs_key = compare_notebooks(
         {"cells": [_code(1), _code(2, _stdout("1\n"))]}, {"cells": [_code(1, _stdout("x\n")), _code(2, _stdout("1\n"))]}
     )
-    assert no_outputs_key.verdict == "differs"
+    assert no_outputs_key.verdict == "differs" and [(d.cell, d.reason) for d in no_outputs_key.differences] == [
+        (0, "the outputs are not of the same kinds")
+    ]
 
 
 # --- normalisation ------------------------------------------------------------------------------
@@ -555,7 +597,9 @@ def test_outputs_of_other_kinds_are_named_as_such() -> None:
 def test_a_cell_that_lost_its_output_differs() -> None:
     ref = {"cells": [_code(1, _stdout("1\n")), _code(2, _stdout("2\n"))]}
     lost = compare_notebooks(ref, {"cells": [_code(1), _code(2, _stdout("2\n"))]})
-    assert lost.verdict == "differs" and [d.cell for d in lost.differences] == [0]
+    assert lost.verdict == "differs" and [(d.cell, d.reason) for d in lost.differences] == [
+        (0, "the outputs are not of the same kinds")
+    ]
     assert lost.compared == 2
 
 
@@ -570,6 +614,7 @@ def test_every_verdict_records_the_tolerances_used() -> None:
     no_outputs = compare_notebooks({"cells": [_code(1)]}, {"cells": [_code(1, _stdout("1\n"))]}, options)
     fewer_cells = compare_notebooks({"cells": [_code(1, _stdout("1\n"))]}, {}, options)
     assert (no_outputs.verdict, fewer_cells.verdict) == ("no-outputs", "differs")
+    assert fewer_cells.message == "the executed notebook has 0 code cells, the committed one 1", fewer_cells.message
     assert no_outputs.to_dict()["tolerances"]["rtol"] == fewer_cells.to_dict()["tolerances"]["rtol"] == 0.5
 
 
@@ -619,6 +664,17 @@ def test_a_changed_number_in_a_figure_title_differs_and_is_named() -> None:
     assert two.value < 0.6, "the similarity is 1 − the change of the most changed glyph"
     # the same, seen from the other side: a glyph of the re-executed figure that the committed one lacks
     assert "its text changed" in image_similarity(_titled_figure("fit, RMSE = 0.35"), reference).note
+
+
+def test_digits_swapped_or_inserted_in_a_figure_title_differ() -> None:
+    """Each digit of "0.13" has its shape a digit's width away in "0.31" (and so has each of "0.331"): a
+    glyph counts as moved only when the glyphs around it moved with it."""
+    from paperpack.compare.images import image_similarity
+
+    reference = _titled_figure("fit, RMSE = 0.31")
+    for title in ("fit, RMSE = 0.13", "fit, RMSE = 0.331"):
+        score = image_similarity(reference, _titled_figure(title))
+        assert "its text changed" in score.note and score.value < 0.78, (title, score)
 
 
 def test_the_same_text_in_another_font_or_placed_elsewhere_is_not_a_text_change() -> None:
@@ -873,8 +929,8 @@ def test_a_glyph_found_within_twelve_pixels_was_moved_not_replaced() -> None:
     ):
         there = Glyph(top=20 + dy, left=20 + dx, bottom=24 + dy, right=23 + dx, rows=(20 + dy,), cols=(20 + dx,))
         other = image(20 + dy, 20 + dx)
-        assert _moved(image(20, 20), other, glyph, [there]) is moved, (dy, dx)
-    assert not _moved(image(20, 20), image(20, 20), glyph, []), "no glyph in the other image"
+        assert _moved(image(20, 20), other, glyph, [glyph], [there]) is moved, (dy, dx)
+    assert not _moved(image(20, 20), image(20, 20), glyph, [glyph], []), "no glyph in the other image"
 
 
 def test_a_glyph_at_the_edge_of_the_image_is_compared_as_if_on_white() -> None:

@@ -62,6 +62,10 @@ def test_earlier_cells_are_compared_with_the_notebooks_tolerances(tmp_path: Path
     strict = _reproduced()
     judge(strict, PlannedNotebook(path="a.ipynb"), committed, executed)
     assert strict.verdict == "differs", strict.message
+    assert strict.message.endswith("but 1 cell before it differ: code cell 1 (In [1])"), strict.message
+    assert strict.comparison is not None and [d["reason"] for d in strict.comparison["differences"]] == [
+        "stream:stdout differs"
+    ]
 
 
 def test_a_run_without_a_failing_cell_is_left_alone(tmp_path: Path) -> None:
@@ -130,6 +134,7 @@ def test_a_run_to_the_end_is_compared_with_the_notebooks_tolerances(tmp_path: Pa
     judge(strict, PlannedNotebook(path="a.ipynb"), committed, executed)
     assert strict.verdict == "differs" and strict.status == "ok"
     assert strict.comparison is not None and [d["cell"] for d in strict.comparison["differences"]] == [0]
+    assert [d["reason"] for d in strict.comparison["differences"]] == ["stream:stdout differs"]
     assert strict.message == strict.comparison["message"]
 
 

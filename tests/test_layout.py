@@ -1,8 +1,6 @@
 """The module layout: stage packages in layers, and no import from a lower layer back up (issue 10).
 
-LANDS WITH THE MOVE: this file is written against the layout that /work/wt/relayout.py makes (see
-docs/architecture.md, "The layout"). Before the script has run it fails, on purpose (the old flat modules
-sit at the top of paperpack/); after it, it guards the layout.
+The layout is the one docs/architecture.md describes ("The layout"); this file guards it.
 
 The layers are read from the source with ``ast`` (every ``import`` and ``from … import``, also inside
 functions, relative ones resolved); imports under ``if TYPE_CHECKING:`` are annotations only and are left

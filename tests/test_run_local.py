@@ -42,6 +42,7 @@ def test_run_basic_local(copy_case, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert by_path["analysis/produce.ipynb"]["parameters"] == {"n": 5}
     differs = by_path["differs.ipynb"]["comparison"]
     assert [d["cell"] for d in differs["differences"]] == [0]  # cell 1 is within the notebook's rtol
+    assert differs["differences"][0]["reason"] == "stream:stdout differs", differs
     assert "-46" in differs["differences"][0]["diff"] and "+45" in differs["differences"][0]["diff"]
     label = printed["isolation"]
     assert label.startswith("local engine: no network," if probe().net else "local engine: network ON ("), label
@@ -67,6 +68,13 @@ def test_parameters_and_allow_differs(copy_case, tmp_path: Path) -> None:
     assert runs["analysis/produce.ipynb"].parameters == {"n": 2}
     assert "n=2" in runs["analysis/produce.ipynb"].message
     assert runs["analysis/consume.ipynb"].verdict == "differs"  # it read what produce wrote with n=2
+    produced, consumed = runs["analysis/produce.ipynb"].comparison, runs["analysis/consume.ipynb"].comparison
+    assert produced is not None and consumed is not None
+    assert [(d["cell"], d["reason"]) for d in produced["differences"]] == [
+        (1, "stream:stdout differs"),  # the squares printed
+        (2, "stream:stdout differs"),  # how many were written
+    ], produced
+    assert [(d["cell"], d["reason"]) for d in consumed["differences"]] == [(0, "stream:stdout differs")], consumed
     assert runs["empty.ipynb"].parameters == {"n": 2}
     kinds = {e.kind for e in events}
     assert {"queued", "start", "cell", "done", "finished"} <= kinds

@@ -19,10 +19,10 @@ points or arrows, often by a few percent of the plot. The steps:
 5. cut the difference into tiles of ``TILE`` pixels and score each tile by the share of its
    pixels that changed by more than ``LEVEL``; the similarity is 1 − the worst tile's share;
 6. other characters (a number in a title: "n = 240" → "n = 252", the data unchanged) change too
-   few pixels for a tile, so the glyphs are also compared one by one: when at least half of them
-   are drawn the same pixel for pixel (``SAME_TEXT``: the text was not re-rendered), a glyph whose
+   few pixels for a tile, so the glyphs are also compared one by one: when more than half of them
+   are drawn the same pixel for pixel (the median to ``SAME_TEXT``: the text was not re-rendered), a glyph whose
    blurred ink changed by more than ``TEXT_CHANGED`` (within ``REACH`` pixels) is another
-   character, and the similarity is at most 1 − its change. Measured on the labelled set: changed
+   character unless its whole word lies a few pixels away (``MOVED``, ``WORD``), and the similarity is at most 1 − its change. Measured on the labelled set: changed
    digits 0.34–0.47, the most a re-placed legend or a JPEG re-encoding changed a glyph 0.18; a
    font, DPI or version change redraws most glyphs (half of them change by 0.1 to 0.6), and then
    no glyph is compared alone (a number changed together with the font is not seen).
@@ -59,10 +59,11 @@ GLYPH = 0.05  # a glyph: a piece of dark grey ink at most this share of the long
 INK_DARK = 170.0  # text ink: mean channel below this (0-255)
 INK_GREY = 48.0  # text ink: channels within this of each other (black and grey, not a colour)
 RERENDERED = 0.1  # the text was re-rendered when changes touch more than this share of glyph tiles
-SAME_TEXT = 0.1  # the text was not re-rendered when half its glyphs changed by at most this (pixel for pixel)
+SAME_TEXT = 0.1  # the text was not re-rendered when the median glyph changed by at most this (pixel for pixel)
 TEXT_CHANGED = 0.25  # a glyph whose blurred ink changed by more than this is another character
 REACH = 2  # glyphs are compared within this many pixels (a legend placed a fraction of a pixel elsewhere)
-MOVED = 12  # a changed glyph whose shape lies within this many pixels in the other image was moved
+MOVED = 12  # a changed glyph whose word lies within this many pixels in the other image was moved
+WORD = 4  # glyphs this close to each other are one word, which moves as a whole
 MARGIN = MOVED + REACH + 2  # white padding around the images for the glyph comparisons
 
 
@@ -235,21 +236,34 @@ def _glyph_change(
     )
 
 
-def _moved(grey: np.ndarray, other: np.ndarray, glyph: Glyph, others: list[Glyph]) -> bool:
-    """Whether a glyph of the same shape lies within ``MOVED`` pixels in ``other`` (a label placed
-    elsewhere, not another character)."""
+def _moved(grey: np.ndarray, other: np.ndarray, glyph: Glyph, mine: list[Glyph], others: list[Glyph]) -> bool:
+    """Whether the glyph's word (it and the glyphs of ``mine`` within ``WORD`` pixels of it) lies, each
+    glyph the same, within ``MOVED`` pixels in ``other``, where a glyph of ``others`` starts: a label
+    placed elsewhere, not another character. The glyph alone would not do: in "0.31" → "0.13" each
+    digit has its shape a digit's width away, but its neighbours did not move with it."""
+    word = [glyph] + [  # the glyph first: where its shape is not, the rest is not compared
+        g
+        for g in mine
+        if g is not glyph
+        and g.top - WORD <= glyph.bottom
+        and glyph.top - WORD <= g.bottom
+        and g.left - WORD <= glyph.right
+        and glyph.left - WORD <= g.right
+    ]
     return any(
         abs(o.top - glyph.top) <= MOVED
         and abs(o.left - glyph.left) <= MOVED
-        and _glyph_change(grey, other, glyph, 1, (o.top - glyph.top, o.left - glyph.left)) <= TEXT_CHANGED
+        and all(
+            _glyph_change(grey, other, g, 1, (o.top - glyph.top, o.left - glyph.left)) <= TEXT_CHANGED for g in word
+        )
         for o in others
     )
 
 
 def _text_change(a: np.ndarray, b: np.ndarray, glyphs_a: list[Glyph], glyphs_b: list[Glyph]) -> tuple[float, int]:
     """The largest change of one glyph and how many glyphs (of the image with more) changed by more than
-    ``TEXT_CHANGED``, when the text was not re-rendered (at least half the glyphs unchanged to
-    ``SAME_TEXT``, pixel for pixel); else ``(0.0, 0)``.
+    ``TEXT_CHANGED``, when the text was not re-rendered (the median glyph, of both images, unchanged
+    to ``SAME_TEXT`` pixel for pixel: with two glyphs, one changed on each side, nothing is compared); else ``(0.0, 0)``.
 
     Same text re-rendered (another font, DPI or hinting) changes every glyph a little: no glyph can
     be told apart, and the text is left to the tiles. Other characters at one place of a text that is
@@ -272,8 +286,12 @@ def _text_change(a: np.ndarray, b: np.ndarray, glyphs_a: list[Glyph], glyphs_b: 
         return 0.0, 0
     soft_a, soft_b = (_box(grey[:, :, None], BLUR)[:, :, 0] for grey in (grey_a, grey_b))
     change_a, change_b = changes(soft_a, soft_b, REACH)
-    replaced_a = [c for c, g in zip(change_a, glyphs_a) if c > TEXT_CHANGED and not _moved(soft_a, soft_b, g, glyphs_b)]
-    replaced_b = [c for c, g in zip(change_b, glyphs_b) if c > TEXT_CHANGED and not _moved(soft_b, soft_a, g, glyphs_a)]
+    replaced_a = [
+        c for c, g in zip(change_a, glyphs_a) if c > TEXT_CHANGED and not _moved(soft_a, soft_b, g, glyphs_a, glyphs_b)
+    ]
+    replaced_b = [
+        c for c, g in zip(change_b, glyphs_b) if c > TEXT_CHANGED and not _moved(soft_b, soft_a, g, glyphs_b, glyphs_a)
+    ]
     return max(replaced_a + replaced_b, default=0.0), max(len(replaced_a), len(replaced_b))
 
 

@@ -1,6 +1,7 @@
 """Reports: one :class:`Report` model, several renderings (human, JSON, GitHub).
 
-JSON reports follow ``schemas/paperpack.report.v1.json`` and are written atomically.
+JSON reports follow ``schemas/paperpack.report.v1.json`` and are written atomically
+(:func:`paperpack.util.atomic.write_json_atomic`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from typing import Any
 
 from .._version import __version__
 from ..checks.findings import Findings
-from ..util.atomic import TEMP_NAME, sweep_temp_files, write_atomic, write_json_atomic
 
-__all__ = ["Report", "REPORT_VERSION", "write_atomic", "write_json_atomic", "sweep_temp_files", "TEMP_NAME"]
+__all__ = ["Report", "REPORT_VERSION"]
 
 REPORT_VERSION = 1
 

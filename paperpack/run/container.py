@@ -75,6 +75,29 @@ _live_volumes: set[str] = set()
 _live_lock = threading.Lock()
 
 
+def _labels() -> list[str]:
+    """``docker`` options that mark what a run makes, and whose it is (what sweeps and cleanups look for)."""
+    return ["--label", "paperpack.run=1", "--label", f"{OWNER_LABEL}={current_owner()}"]
+
+
+def _locked_down(name: str, user: str) -> list[str]:
+    """``docker run`` options every container of a run has: its name and labels, no network, ``user``,
+    no capabilities and no privilege gained (one list, so that no container is started without one)."""
+    return [
+        "--name",
+        name,
+        *_labels(),
+        "--network",
+        "none",
+        "--user",
+        user,
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+    ]
+
+
 def _docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([docker_cli(), *args], capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -119,20 +142,7 @@ def _lookup_user(image: str) -> Callable[[str], tuple[int, int] | None]:
             out = _docker(
                 "run",
                 "--rm",
-                "--name",
-                name,
-                "--label",
-                "paperpack.run=1",
-                "--label",
-                f"{OWNER_LABEL}={current_owner()}",
-                "--network",
-                "none",
-                "--user",
-                "65534:65534",
-                "--cap-drop",
-                "ALL",
-                "--security-opt",
-                "no-new-privileges",
+                *_locked_down(name, "65534:65534"),
                 "--entrypoint",
                 "id",
                 image,
@@ -336,10 +346,7 @@ class DockerEngine(Engine):
             "device=tmpfs",
             "--opt",
             f"o=size={size_bytes(str(session.limits.disk))},uid={uid},gid={gid},mode=0700",
-            "--label",
-            "paperpack.run=1",
-            "--label",
-            f"{OWNER_LABEL}={current_owner()}",
+            *_labels(),
             name,
         )
         if made.returncode != 0:
@@ -363,20 +370,7 @@ class DockerEngine(Engine):
         started = _docker(
             "run",
             "-d",
-            "--name",
-            name,
-            "--label",
-            "paperpack.run=1",
-            "--label",
-            f"{OWNER_LABEL}={current_owner()}",
-            "--network",
-            "none",
-            "--user",
-            self.user,
-            "--cap-drop",
-            "ALL",
-            "--security-opt",
-            "no-new-privileges",
+            *_locked_down(name, self.user),
             "--read-only",
             "--memory",
             "64m",
@@ -417,20 +411,7 @@ class DockerEngine(Engine):
             docker_cli(),
             "run",
             "-i",
-            "--name",
-            name,
-            "--label",
-            "paperpack.run=1",
-            "--label",
-            f"{OWNER_LABEL}={current_owner()}",
-            "--network",
-            "none",
-            "--user",
-            self.user,
-            "--cap-drop",
-            "ALL",
-            "--security-opt",
-            "no-new-privileges",
+            *_locked_down(name, self.user),
             "--memory",
             str(limits.memory),
             "--memory-swap",

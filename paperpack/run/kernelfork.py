@@ -22,6 +22,7 @@ paperpack here). Two halves:
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import os
 import select
@@ -302,7 +303,7 @@ class Template:
         self.forked = 0
         self._lock = threading.Lock()  # one request at a time
         self._changed = threading.Condition()
-        self._sent = 0  # requests sent; each carries its number as "id", and its answer the same
+        self._numbers = itertools.count(1)  # each request carries its number as "id", and its answer the same
         self._answers: dict[int, int | OSError] = {}  # by request number
         self._abandoned: set[int] = set()  # requests no longer waited for (timed out): their kernels are killed
         self._exits: dict[int, int] = {}
@@ -337,8 +338,7 @@ class Template:
     def fork(self, argv: list[str], cwd: str, env: dict[str, str]) -> ForkedKernel:
         """Fork a kernel running ``ipykernel_launcher ARGV`` (blocks a few milliseconds)."""
         with self._lock:
-            self._sent += 1
-            number = self._sent
+            number = next(self._numbers)
             request = memoryview((json.dumps({"id": number, "argv": argv, "cwd": cwd, "env": env}) + "\n").encode())
             while request:
                 request = request[os.write(self._req_w, request) :]
