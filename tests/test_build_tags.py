@@ -98,7 +98,7 @@ NOT_SHAPING = {
     "util/docker.py": "runs docker commands and inspects images (the base image id is hashed as a setting)",
     "image/diagnose.py": "reads the log of a failed build",
     "util/sizes.py": "size_bytes reads the build memory limit, which the build guard applies from the host",
-    "notebook/verdicts.py": "Word, the base of BuildMode's names: nothing of it reaches the Dockerfile",
+    "util/words.py": "Word, the base of BuildMode's names: nothing of it reaches the Dockerfile",
     "image/push.py": "pushes a built image",
     "image/export.py": "saves a built image",
     "_version.py": "hashed as paperpack's version",

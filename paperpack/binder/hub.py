@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 import requests
 
 from ..errors import BinderError
-from ..notebook.verdicts import Word
 from ..util.httpclient import user_agent
 from ..util.terminal import printable
+from ..util.words import Word
 from .launch import LaunchTarget
 
 __all__ = ["Phase", "BuildEvent", "BuildOutcome", "request_build", "events", "MAX_EVENT_BYTES", "SILENCE"]

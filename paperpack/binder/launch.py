@@ -24,8 +24,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
 from ..errors import UsageError
-from ..notebook.verdicts import Word
 from ..repository.manifest import BinderSettings
+from ..util.words import Word
 
 __all__ = [
     "DEFAULT_HUB",

@@ -22,9 +22,9 @@ from packaging.requirements import Requirement as PkgRequirement
 from packaging.utils import canonicalize_name
 
 from ..errors import EnvironmentFileError
-from ..notebook.verdicts import Word
 from ..repository.files import MAX_ENV_BYTES, read_repo_text
 from ..repository.manifest import yaml_line, yaml_problem
+from ..util.words import Word
 
 __all__ = [
     "Requirement",

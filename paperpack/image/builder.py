@@ -34,9 +34,9 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import BuildError, ConfigError, EngineError, UsageError
-from ..notebook.verdicts import Word
 from ..repository.repo import Repo
 from ..util import docker as engine
+from ..util.words import Word
 from .baseimage import RELEASES, base_image_tag, ensure_base_image, make_command, maker_problem
 from .diagnose import diagnose
 from .environment import OfflinePlan, check_environment_files, plan_offline

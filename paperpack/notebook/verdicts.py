@@ -7,16 +7,9 @@ equal, print and serialise (JSON) as their value.
 
 from __future__ import annotations
 
-from enum import Enum
+from ..util.words import Word
 
-__all__ = ["Word", "Verdict"]
-
-
-class Word(str, Enum):
-    """A closed vocabulary whose members are strings: equal to, printed and written (JSON) as their value."""
-
-    def __str__(self) -> str:
-        return str(self.value)
+__all__ = ["Verdict"]
 
 
 class Verdict(Word):

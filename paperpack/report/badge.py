@@ -23,10 +23,10 @@ from urllib.parse import quote, urlsplit
 
 from ..binder.launch import LaunchOptions, LaunchTarget, Provider, launch_target
 from ..errors import UsageError
-from ..notebook.verdicts import Word
 from ..repository.manifest import BinderSettings
 from ..repository.repo import DEFAULT_OUTPUT
 from ..util.atomic import write_atomic
+from ..util.words import Word
 from .paper import PaperClass, PaperVerdict
 
 if TYPE_CHECKING:

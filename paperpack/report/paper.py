@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..notebook.verdicts import Word
+from ..util.words import Word
 
 if TYPE_CHECKING:
     from ..run.results import NotebookRun, RunResult

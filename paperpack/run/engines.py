@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError, PaperpackError, UsageError
-from ..notebook.verdicts import Word
 from ..repository.repo import Repo
+from ..util.words import Word
 from .channel import EVENT_PREFIX as EVENT_BYTES
 from .channel import Delivery, new_key, read_channel
 from .plan import Limits, PlannedNotebook

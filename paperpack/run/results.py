@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..notebook.verdicts import Verdict, Word
+from ..notebook.verdicts import Verdict
+from ..util.words import Word
 
 if TYPE_CHECKING:
     from ..timemachine.rerun import DatedRun

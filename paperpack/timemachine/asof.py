@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..notebook.verdicts import Word
+from ..util.words import Word
 
 if TYPE_CHECKING:
     from ..doi.resolve import DoiResolver

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..notebook.verdicts import Word
 from ..run.causes import NUMPY_ABI, Failure, abi_package, clean_traceback
 from ..run.results import Status
 from ..util.terminal import strip_ansi
+from ..util.words import Word
 
 __all__ = ["DriftKind", "Drift", "classify", "failure_of", "RULES"]
 

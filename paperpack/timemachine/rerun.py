@@ -34,7 +34,7 @@ from typing import Any
 from ..environment import Environment, detect
 from ..errors import BuildError, EngineError
 from ..image.builder import BuildMode
-from ..notebook.verdicts import Verdict, Word
+from ..notebook.verdicts import Verdict
 from ..repository.repo import Repo
 from ..run.api import run_notebooks
 from ..run.engines import EngineName, EngineRegistry
@@ -43,6 +43,7 @@ from ..run.plan import Limits
 from ..run.results import NotebookRun, RunEvent, RunResult
 from ..run.runner import skip_entries
 from ..run.venv import choose_python
+from ..util.words import Word
 from .asof import AsOf, AsOfChoice, AsOfMode, repository_date
 from .drift import Drift, classify, failure_of
 from .resolve import DatedResolution, ResolutionStatus, resolve_as_of

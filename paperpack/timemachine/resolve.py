@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..environment.closure import ClosureStatus, resolve_closure
-from ..notebook.verdicts import Word
+from ..util.words import Word
 from .asof import AsOf, python_note
 from .pins import PinChange, named_requirements, own_lines, pin_changes, pin_text
 

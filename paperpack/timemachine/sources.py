@@ -35,8 +35,8 @@ from packaging.utils import canonicalize_name
 
 from ..environment import SUPPORTED_PYTHON, Environment
 from ..environment.conda import pypi_name
-from ..notebook.verdicts import Word
 from ..run.venv import requirements_file, requirements_text
+from ..util.words import Word
 
 __all__ = [
     "SourceKind",
