@@ -9,12 +9,12 @@ and holds nothing of any submission, so one submission never sees another's stat
 
 Lifetimes, so that nothing keeps running when a worker dies:
 
-- the server dies with its worker: ``PR_SET_PDEATHSIG`` (SIGKILL) set against the worker's
-  keeper thread (a thread that lives as long as the worker process), and it exits when its control
-  socket (the worker holds the other end) reaches end-of-file;
+- the server dies with its worker: it exits when its control socket reaches end-of-file, which the
+  kernel gives it when the worker process ends, however it ends (the worker holds the only other end:
+  the socket is not inherited by anything the worker starts, and each pipeline closes its copy);
 - each pipeline dies with the server: its own ``PR_SET_PDEATHSIG`` (SIGTERM: it stops its runs and
-  records ``interrupted``, as when the worker started it directly), checked against a race right after
-  the fork; it is a session leader, so stopping it kills its process group.
+  records ``interrupted``, as when the worker started it directly), checked against a race by
+  :func:`paperpack.batch.pipeline.serve`; it is a session leader, so stopping it kills its process group.
 
 The worker talks to the server over a ``SOCK_SEQPACKET`` socket pair: one message per pipeline,
 the request (JSON) with three descriptors (the output log, the pipe told when verification starts,
@@ -23,7 +23,6 @@ the reply socket). On the reply socket the server sends the pipeline's pid, then
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import json
 import logging
@@ -74,7 +73,6 @@ PRELOAD = (
 ENV_SWITCH = "PAPERPACK_BATCH_FORK"
 #: bytes of one request message (a submission and the batch's settings, as JSON)
 MAX_REQUEST = 1 << 20
-_PR_SET_PDEATHSIG = 1
 #: the server's command (``-c``, not ``-m``: paperpack.batch imports this module before runpy would run it)
 SERVE = "import sys; from paperpack.batch.forkserver import server; sys.exit(server())"
 
@@ -89,20 +87,9 @@ def enabled() -> bool:
     )
 
 
-def die_with_parent(sig: int) -> None:
-    """Ask the kernel for ``sig`` when the thread that started this process ends (Linux)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _threads() -> int:
     """Threads of this process (the kernel's count: also those started by C libraries)."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return threading.active_count()
+    return len(os.listdir("/proc/self/task"))
 
 
 # --- the server -------------------------------------------------------------------------------------------------
@@ -177,9 +164,6 @@ class _Server:
                 os.close(child.pidfd)
             reply.close()  # the worker sees end-of-file on it when the server dies, not when this does
             os.setsid()
-            die_with_parent(signal.SIGTERM)
-            if os.getppid() != server:  # the server died between the fork and the line above
-                os._exit(130)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(sink, 1)
@@ -189,6 +173,7 @@ class _Server:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             from .pipeline import serve
 
+            # serve() asks for SIGTERM when the server dies, and stops at once if it already has
             code = serve({**request, "started_fd": announce, "die_with": server})
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
@@ -214,12 +199,8 @@ class _Server:
 
 
 def server(argv: list[str] | None = None) -> int:
-    """The server's process (:data:`SERVE` ``FD WORKER_PID``): serve forks on the socket ``FD``."""
-    args = sys.argv[1:] if argv is None else argv
-    fd, worker = int(args[0]), int(args[1])
-    die_with_parent(signal.SIGKILL)
-    if os.getppid() != worker:  # the worker died before the line above
-        return 0
+    """The server's process (:data:`SERVE` ``FD``): serve forks on the socket ``FD``."""
+    fd = int((sys.argv[1:] if argv is None else argv)[0])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the batch's to handle
     for name in PRELOAD:
         try:
@@ -325,33 +306,18 @@ class ForkServer:
 
     def _start(self) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        started: list[Any] = []
-        ready = threading.Event()
-
-        def keep() -> (
-            None
-        ):  # PR_SET_PDEATHSIG fires when the *thread* that started the server ends: this one never does
-            try:
-                started.append(
-                    subprocess.Popen(
-                        [sys.executable, "-c", SERVE, str(theirs.fileno()), str(os.getpid())],
-                        stdin=subprocess.DEVNULL,
-                        pass_fds=(theirs.fileno(),),
-                        start_new_session=True,
-                    )
-                )
-            except BaseException as exc:  # noqa: BLE001 -- reported to the caller below
-                started.append(exc)
-            ready.set()
-            threading.Event().wait()
-
-        threading.Thread(target=keep, daemon=True, name="paperpack-batch-forkserver").start()
-        ready.wait()
-        theirs.close()
-        if isinstance(started[0], BaseException):
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", SERVE, str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+            )
+        except BaseException:
             ours.close()
-            raise started[0]
-        self._proc = started[0]
+            raise
+        finally:
+            theirs.close()
         return ours
 
     def spawn(self, request: dict[str, Any], sink: int, announce: int) -> Forked:
