@@ -78,12 +78,14 @@ SERVE = "import sys; from paperpack.batch.forkserver import server; sys.exit(ser
 
 
 def enabled() -> bool:
-    """Whether pipelines are forked from a server here: Linux (``PR_SET_PDEATHSIG``, pidfds), not switched off."""
+    """Whether pipelines are forked from a server here: Linux (``PR_SET_PDEATHSIG``, pidfds), not switched off,
+    and this worker's server could fork (else its tasks start fresh processes, saying so once)."""
     return (
         sys.platform.startswith("linux")
         and hasattr(os, "pidfd_open")
         and hasattr(socket, "send_fds")
         and os.environ.get(ENV_SWITCH, "1") != "0"
+        and not _SERVER.broken
     )
 
 
@@ -208,7 +210,11 @@ def server(argv: list[str] | None = None) -> int:
         except ImportError:
             pass
     if _threads() != 1:  # a fork copies one thread: a lock another held would stay locked in every pipeline
-        sys.stderr.write(f"paperpack fork server: {_threads()} threads after the imports; not forking from it\n")
+        sys.stderr.write(
+            f"paperpack fork server: {_threads()} threads after importing {', '.join(PRELOAD)} (a module started "
+            "one); forking from it is unsafe, so this worker starts each pipeline as a fresh process (~1 s more "
+            f"each). Set {ENV_SWITCH}=0 to do so without trying, and report it to paperpack's developers\n"
+        )
         return 3
     return _Server(socket.socket(fileno=fd)).run()
 
@@ -302,7 +308,7 @@ class ForkServer:
         self._lock = threading.Lock()
         self._control: socket.socket | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._broken = False  # a server that could not fork (threads after its imports): fresh processes instead
+        self.broken = False  # a server that could not fork (threads after its imports): fresh processes instead
 
     def _start(self) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -321,38 +327,33 @@ class ForkServer:
         return ours
 
     def spawn(self, request: dict[str, Any], sink: int, announce: int) -> Forked:
-        """Fork a pipeline for ``request``; its output to ``sink``, ``announce`` the pipe it writes when verifying."""
-        if self._broken:
-            raise OSError("this worker's fork server could not start pipelines")
-        message = json.dumps(request).encode()
-        for attempt in (1, 2):
+        """Fork a pipeline for ``request``; its output to ``sink``, ``announce`` the pipe it writes when verifying.
+
+        Raises OSError when the server cannot start it: the task then starts this one as a fresh process."""
+        with self._lock:
+            if self._control is None or (self._proc is not None and self._proc.poll() is not None):
+                if self._control is not None:  # it died: the next one starts afresh
+                    self._control.close()
+                self._control = self._start()
+            control = self._control
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            socket.send_fds(control, [json.dumps(request).encode()], [sink, announce, theirs.fileno()])
+        except OSError:  # it died since it was looked at: the next task starts a new one
+            ours.close()
             with self._lock:
-                if self._control is None or (self._proc is not None and self._proc.poll() is not None):
-                    if self._control is not None:
-                        self._control.close()
-                    self._control = self._start()
-                control = self._control
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            try:
-                socket.send_fds(control, [message], [sink, announce, theirs.fileno()])
-            except OSError:
-                ours.close()
-                with self._lock:
-                    if self._control is control:
-                        control.close()
-                        self._control = None
-                if attempt == 2:
-                    raise
-                continue
-            finally:
-                theirs.close()
-            try:
-                return Forked(ours)
-            except OSError:
-                ours.close()
-                self._broken = True
-                raise
-        raise AssertionError("unreachable")
+                if self._control is control:
+                    control.close()
+                    self._control = None
+            raise
+        finally:
+            theirs.close()
+        try:
+            return Forked(ours)
+        except OSError:
+            ours.close()
+            self.broken = True
+            raise
 
 
 _SERVER = ForkServer()
