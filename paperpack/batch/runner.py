@@ -228,7 +228,7 @@ def _stop_tasks(client: Any, batch_run: str, futures: list[Any]) -> None:
 
     log.warning("stopping %d unfinished submission(s) on the cluster", len(futures))
     try:
-        client.run(stop_pipelines, batch_run)
+        client.run(stop_pipelines, batch_run, on_error="ignore")  # a worker gone has nothing left to stop
         wait(futures, timeout=GRACE + 30)
     except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 -- the cluster gone, or a second Ctrl-C
         log.warning("did not see every task stop: %s", exc or type(exc).__name__)
