@@ -45,11 +45,8 @@ def stop(nanny: subprocess.Popen[str], out: Path) -> None:
     nanny.communicate()
 
 
-def parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[1])
-
-
-def test_a_daemonic_worker_forks_pipelines_from_its_server_and_a_killed_one_takes_both_along(tmp_path: Path) -> None:
+def start_worker(tmp_path: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], Path]:
+    """A "nanny" whose daemonic worker runs the task of a submission that verifies until tmp_path/gate exists."""
     sub = never_ending(tmp_path / "paper", tmp_path / "gate")
     out = tmp_path / "out"
     config = TaskConfig(out_dir=str(out), engine="local").to_dict()
@@ -58,7 +55,17 @@ def test_a_daemonic_worker_forks_pipelines_from_its_server_and_a_killed_one_take
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=env,
     )
+    return nanny, out
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[1])
+
+
+def test_a_daemonic_worker_forks_pipelines_from_its_server_and_a_killed_one_takes_both_along(tmp_path: Path) -> None:
+    nanny, out = start_worker(tmp_path)
     try:
         running = wait_for(
             "the submission verifying", lambda: (s := state(out, "slow")).get("status") == "verifying" and s, nanny
@@ -79,16 +86,7 @@ def test_a_daemonic_worker_forks_pipelines_from_its_server_and_a_killed_one_take
 
 
 def test_the_fork_server_can_be_switched_off(tmp_path: Path) -> None:
-    sub = never_ending(tmp_path / "paper", tmp_path / "gate")
-    out = tmp_path / "out"
-    config = TaskConfig(out_dir=str(out), engine="local").to_dict()
-    nanny = subprocess.Popen(
-        [sys.executable, "-c", WORKER, json.dumps(sub.to_dict()), json.dumps(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PAPERPACK_BATCH_FORK": "0"},
-    )
+    nanny, out = start_worker(tmp_path, env={**os.environ, "PAPERPACK_BATCH_FORK": "0"})
     try:
         running = wait_for(
             "the submission verifying", lambda: (s := state(out, "slow")).get("status") == "verifying" and s, nanny

@@ -9,12 +9,12 @@ and holds nothing of any submission, so one submission never sees another's stat
 
 Lifetimes, so that nothing keeps running when a worker dies:
 
-- the server dies with its worker: ``PR_SET_PDEATHSIG`` (SIGKILL) set against the worker's
-  keeper thread (a thread that lives as long as the worker process), and it exits when its control
-  socket (the worker holds the other end) reaches end-of-file;
+- the server dies with its worker: it exits when its control socket reaches end-of-file, which the
+  kernel gives it when the worker process ends, however it ends (the worker holds the only other end:
+  the socket is not inherited by anything the worker starts, and each pipeline closes its copy);
 - each pipeline dies with the server: its own ``PR_SET_PDEATHSIG`` (SIGTERM: it stops its runs and
-  records ``interrupted``, as when the worker started it directly), checked against a race right after
-  the fork; it is a session leader, so stopping it kills its process group.
+  records ``interrupted``, as when the worker started it directly), checked against a race by
+  :func:`paperpack.batch.pipeline.serve`; it is a session leader, so stopping it kills its process group.
 
 The worker talks to the server over a ``SOCK_SEQPACKET`` socket pair: one message per pipeline,
 the request (JSON) with three descriptors (the output log, the pipe told when verification starts,
@@ -23,7 +23,6 @@ the reply socket). On the reply socket the server sends the pipeline's pid, then
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import json
 import logging
@@ -74,35 +73,25 @@ PRELOAD = (
 ENV_SWITCH = "PAPERPACK_BATCH_FORK"
 #: bytes of one request message (a submission and the batch's settings, as JSON)
 MAX_REQUEST = 1 << 20
-_PR_SET_PDEATHSIG = 1
 #: the server's command (``-c``, not ``-m``: paperpack.batch imports this module before runpy would run it)
 SERVE = "import sys; from paperpack.batch.forkserver import server; sys.exit(server())"
 
 
 def enabled() -> bool:
-    """Whether pipelines are forked from a server here: Linux (``PR_SET_PDEATHSIG``, pidfds), not switched off."""
+    """Whether pipelines are forked from a server here: Linux (``PR_SET_PDEATHSIG``, pidfds), not switched off,
+    and this worker's server could fork (else its tasks start fresh processes, saying so once)."""
     return (
         sys.platform.startswith("linux")
         and hasattr(os, "pidfd_open")
         and hasattr(socket, "send_fds")
         and os.environ.get(ENV_SWITCH, "1") != "0"
+        and not _SERVER.broken
     )
-
-
-def die_with_parent(sig: int) -> None:
-    """Ask the kernel for ``sig`` when the thread that started this process ends (Linux)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _threads() -> int:
     """Threads of this process (the kernel's count: also those started by C libraries)."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return threading.active_count()
+    return len(os.listdir("/proc/self/task"))
 
 
 # --- the server -------------------------------------------------------------------------------------------------
@@ -177,9 +166,6 @@ class _Server:
                 os.close(child.pidfd)
             reply.close()  # the worker sees end-of-file on it when the server dies, not when this does
             os.setsid()
-            die_with_parent(signal.SIGTERM)
-            if os.getppid() != server:  # the server died between the fork and the line above
-                os._exit(130)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(sink, 1)
@@ -189,6 +175,7 @@ class _Server:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             from .pipeline import serve
 
+            # serve() asks for SIGTERM when the server dies, and stops at once if it already has
             code = serve({**request, "started_fd": announce, "die_with": server})
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
@@ -214,12 +201,8 @@ class _Server:
 
 
 def server(argv: list[str] | None = None) -> int:
-    """The server's process (:data:`SERVE` ``FD WORKER_PID``): serve forks on the socket ``FD``."""
-    args = sys.argv[1:] if argv is None else argv
-    fd, worker = int(args[0]), int(args[1])
-    die_with_parent(signal.SIGKILL)
-    if os.getppid() != worker:  # the worker died before the line above
-        return 0
+    """The server's process (:data:`SERVE` ``FD``): serve forks on the socket ``FD``."""
+    fd = int((sys.argv[1:] if argv is None else argv)[0])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the batch's to handle
     for name in PRELOAD:
         try:
@@ -227,7 +210,11 @@ def server(argv: list[str] | None = None) -> int:
         except ImportError:
             pass
     if _threads() != 1:  # a fork copies one thread: a lock another held would stay locked in every pipeline
-        sys.stderr.write(f"paperpack fork server: {_threads()} threads after the imports; not forking from it\n")
+        sys.stderr.write(
+            f"paperpack fork server: {_threads()} threads after importing {', '.join(PRELOAD)} (a module started "
+            "one); forking from it is unsafe, so this worker starts each pipeline as a fresh process (~1 s more "
+            f"each). Set {ENV_SWITCH}=0 to do so without trying, and report it to paperpack's developers\n"
+        )
         return 3
     return _Server(socket.socket(fileno=fd)).run()
 
@@ -321,72 +308,52 @@ class ForkServer:
         self._lock = threading.Lock()
         self._control: socket.socket | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._broken = False  # a server that could not fork (threads after its imports): fresh processes instead
+        self.broken = False  # a server that could not fork (threads after its imports): fresh processes instead
 
     def _start(self) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        started: list[Any] = []
-        ready = threading.Event()
-
-        def keep() -> (
-            None
-        ):  # PR_SET_PDEATHSIG fires when the *thread* that started the server ends: this one never does
-            try:
-                started.append(
-                    subprocess.Popen(
-                        [sys.executable, "-c", SERVE, str(theirs.fileno()), str(os.getpid())],
-                        stdin=subprocess.DEVNULL,
-                        pass_fds=(theirs.fileno(),),
-                        start_new_session=True,
-                    )
-                )
-            except BaseException as exc:  # noqa: BLE001 -- reported to the caller below
-                started.append(exc)
-            ready.set()
-            threading.Event().wait()
-
-        threading.Thread(target=keep, daemon=True, name="paperpack-batch-forkserver").start()
-        ready.wait()
-        theirs.close()
-        if isinstance(started[0], BaseException):
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", SERVE, str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+            )
+        except BaseException:
             ours.close()
-            raise started[0]
-        self._proc = started[0]
+            raise
+        finally:
+            theirs.close()
         return ours
 
     def spawn(self, request: dict[str, Any], sink: int, announce: int) -> Forked:
-        """Fork a pipeline for ``request``; its output to ``sink``, ``announce`` the pipe it writes when verifying."""
-        if self._broken:
-            raise OSError("this worker's fork server could not start pipelines")
-        message = json.dumps(request).encode()
-        for attempt in (1, 2):
+        """Fork a pipeline for ``request``; its output to ``sink``, ``announce`` the pipe it writes when verifying.
+
+        Raises OSError when the server cannot start it: the task then starts this one as a fresh process."""
+        with self._lock:
+            if self._control is None or (self._proc is not None and self._proc.poll() is not None):
+                if self._control is not None:  # it died: the next one starts afresh
+                    self._control.close()
+                self._control = self._start()
+            control = self._control
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            socket.send_fds(control, [json.dumps(request).encode()], [sink, announce, theirs.fileno()])
+        except OSError:  # it died since it was looked at: the next task starts a new one
+            ours.close()
             with self._lock:
-                if self._control is None or (self._proc is not None and self._proc.poll() is not None):
-                    if self._control is not None:
-                        self._control.close()
-                    self._control = self._start()
-                control = self._control
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            try:
-                socket.send_fds(control, [message], [sink, announce, theirs.fileno()])
-            except OSError:
-                ours.close()
-                with self._lock:
-                    if self._control is control:
-                        control.close()
-                        self._control = None
-                if attempt == 2:
-                    raise
-                continue
-            finally:
-                theirs.close()
-            try:
-                return Forked(ours)
-            except OSError:
-                ours.close()
-                self._broken = True
-                raise
-        raise AssertionError("unreachable")
+                if self._control is control:
+                    control.close()
+                    self._control = None
+            raise
+        finally:
+            theirs.close()
+        try:
+            return Forked(ours)
+        except OSError:
+            ours.close()
+            self.broken = True
+            raise
 
 
 _SERVER = ForkServer()

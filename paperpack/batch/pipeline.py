@@ -75,9 +75,9 @@ class TaskConfig:
     #: verifications at once on one machine, shared by every worker process there (the local cluster: --jobs);
     #: None: one per worker process (an existing cluster's workers, wherever they run)
     host_slots: int | None = None
-    #: the name of the ``distributed.Event`` the batch sets when it is stopped (Ctrl-C, SIGTERM): every task
-    #: running on the cluster then stops its pipeline (see paperpack.batch.task)
-    stop_event: str | None = None
+    #: the batch run's name: when the batch is stopped (Ctrl-C, SIGTERM), every worker stops the pipelines of
+    #: this run (see paperpack.batch.task.stop_pipelines)
+    batch_run: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -27,7 +27,7 @@ from .index import BatchEntry, collect, write_index
 from .pipeline import TaskConfig, deadline_for
 from .queue import Submission
 from .state import Failure, FailureKind, Layout, State, Status, SubmissionResult, read_state, write_state
-from .task import GRACE, Interrupted, run_task
+from .task import GRACE, Interrupted, run_task, stop_pipelines
 
 __all__ = ["BatchOptions", "BatchResult", "BatchInterrupted", "run_batch", "task_config", "DEFAULT_OUT"]
 
@@ -181,14 +181,15 @@ def _dispatch(
     notify: Callable[[BatchEntry], None],
     reused: set[str],
 ) -> None:
-    from distributed import Event, as_completed
+    from distributed import as_completed
 
     with connect(
         jobs=options.jobs, scheduler=options.scheduler, cluster=options.cluster, memory=options.memory
     ) as client:
         resources = task_resources(client)
         run = uuid.uuid4().hex[:8]
-        config = dataclasses.replace(config, stop_event=f"paperpack-batch-stop-{run}")
+        batch_run = f"paperpack-batch-{run}"
+        config = dataclasses.replace(config, batch_run=batch_run)
         futures: dict[Any, Submission] = {}
         for sub in pending:
             future = client.submit(
@@ -200,7 +201,6 @@ def _dispatch(
                 resources=resources,
             )
             futures[future] = sub
-        stop = Event(f"paperpack-batch-stop-{run}", client=client)
         try:
             for future in as_completed(list(futures)):
                 sub = futures.pop(future)
@@ -217,18 +217,18 @@ def _dispatch(
                     reused.add(sub.id)
                 notify(BatchEntry(sub, result.status, result, reused=sub.id in reused))
         except BaseException:
-            _stop_tasks(client, stop, list(futures))
+            _stop_tasks(client, batch_run, list(futures))
             raise
 
 
-def _stop_tasks(client: Any, stop: Any, futures: list[Any]) -> None:
+def _stop_tasks(client: Any, batch_run: str, futures: list[Any]) -> None:
     """Stop every task: the running ones stop their pipelines (see paperpack.batch.task) and record them as
     interrupted, those not started run nothing; wait for that (a second Ctrl-C stops waiting), then cancel."""
     from distributed import wait
 
     log.warning("stopping %d unfinished submission(s) on the cluster", len(futures))
     try:
-        stop.set()
+        client.run(stop_pipelines, batch_run, on_error="ignore")  # a worker gone has nothing left to stop
         wait(futures, timeout=GRACE + 30)
     except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 -- the cluster gone, or a second Ctrl-C
         log.warning("did not see every task stop: %s", exc or type(exc).__name__)

@@ -13,9 +13,12 @@ two tasks: while one verifies, the next is started, fetched and checked against 
 result, then waits for a slot. The pipeline says (a byte on a pipe) when its verification
 starts; the time limit counts from then.
 
-When the batch is stopped (Ctrl-C, SIGTERM), it sets a ``distributed.Event``: each running task
-stops its pipeline (SIGTERM: verify() stops its containers and kernels, the state says
-``interrupted``) and raises :class:`Interrupted`; a task that starts afterwards runs nothing.
+When the batch is stopped (Ctrl-C, SIGTERM), it runs :func:`stop_pipelines` on every worker
+(``client.run``; Dask cannot interrupt a running task's thread, so ``client.cancel`` alone would
+leave the pipeline running): each running pipeline of the batch is stopped (SIGTERM: verify() stops
+its containers and kernels, the state says ``interrupted``) and its task raises :class:`Interrupted`;
+a task that starts afterwards runs nothing. Nothing polls, and nothing is left waiting on the
+scheduler when the batch ends.
 """
 
 from __future__ import annotations
@@ -37,18 +40,22 @@ from .pipeline import EXIT_INTERRUPTED, TaskConfig
 from .queue import Submission
 from .state import Failure, FailureKind, Layout, State, Status, SubmissionResult, read_state, write_state
 
-__all__ = ["run_task", "slots", "Interrupted", "GRACE"]
+__all__ = ["run_task", "slots", "stop_pipelines", "Interrupted", "GRACE"]
 
 log = logging.getLogger(__name__)
 
 #: seconds a stopped pipeline gets to stop its runs before it is killed
 GRACE = 60.0
-#: seconds between two looks at the batch's stop event (each a round trip to the scheduler)
-WATCH = 1.0
 
 
 #: a running pipeline: forked by the worker's fork server, or a fresh process
 Pipeline = Union["forkserver.Forked", "subprocess.Popen[bytes]"]
+
+#: this worker process's running pipelines, by the batch run that started them (TaskConfig.batch_run) …
+_RUNNING: dict[str, set[Pipeline]] = {}
+#: … and the batch runs stopped (:func:`stop_pipelines`), both under :data:`_LOCK`
+_STOPPED: set[str] = set()
+_LOCK = threading.Lock()
 
 
 class Interrupted(RuntimeError):
@@ -140,34 +147,44 @@ def slots(layout: Layout, settings: TaskConfig) -> list[Path]:
     return [folder / f"{host}-{os.getpid()}.lock"]
 
 
-def _stop_event(name: str | None) -> Any:
-    """The batch's stop event (a ``distributed.Event``) when this runs as a task on a Dask worker, else ``None``."""
-    if name is None:
-        return None
-    try:
-        from distributed import Event, get_worker
+def stop_pipelines(batch_run: str) -> int:
+    """Stop this worker process's pipelines of ``batch_run`` (as Ctrl-C stops ``paperpack build``); its tasks
+    that start later run nothing. What the stopped batch runs on every worker (``client.run``, on the worker's
+    event loop: it only starts the stopping, :func:`_stop` waits up to :data:`GRACE` s). Returns how many."""
+    with _LOCK:
+        _STOPPED.add(batch_run)
+        running = list(_RUNNING.pop(batch_run, ()))
+    for proc in running:  # SIGTERM: it stops its runs and says interrupted; SIGKILL after GRACE
+        threading.Thread(target=_stop, args=(proc,), daemon=True, name="paperpack-batch-stop").start()
+    if running:
+        log.warning("the batch was stopped: stopping %d pipeline(s)", len(running))
+    return len(running)
 
-        get_worker()  # raises outside a worker: the task was called directly (tests, no cluster)
-    except (ImportError, ValueError):
-        return None
-    return Event(name)
+
+def _stopped(batch_run: str | None) -> bool:
+    with _LOCK:
+        return batch_run in _STOPPED
 
 
-def _watch(stop: Any, proc: Pipeline, finished: threading.Event, ident: str) -> None:
-    """Stop the pipeline (as Ctrl-C stops ``paperpack build``) when the batch sets its stop event.
+def _track(batch_run: str | None, proc: Pipeline) -> bool:
+    """Let :func:`stop_pipelines` find ``proc``; whether its batch run was stopped already (then nothing will)."""
+    if batch_run is None:
+        return False
+    with _LOCK:
+        if batch_run in _STOPPED:
+            return True
+        _RUNNING.setdefault(batch_run, set()).add(proc)
+        return False
 
-    Dask cannot interrupt a running task's thread, so ``client.cancel`` alone would leave the
-    pipeline running on the worker; this thread of the task looks at the event every :data:`WATCH` s.
-    """
-    while not finished.is_set():
-        try:
-            if stop.wait(timeout=WATCH):
-                log.warning("%s: the batch was stopped: stopping its pipeline", ident)
-                _stop(proc)  # SIGTERM: it stops its runs and says interrupted; SIGKILL after GRACE
-                return
-        except Exception as exc:  # noqa: BLE001 -- the scheduler gone: the batch can no longer stop this task
-            log.warning("%s: cannot watch the batch's stop event any more: %s", ident, exc)
-            return
+
+def _untrack(batch_run: str | None, proc: Pipeline) -> None:
+    if batch_run is None:
+        return
+    with _LOCK:
+        running = _RUNNING.get(batch_run, set())
+        running.discard(proc)
+        if not running:
+            _RUNNING.pop(batch_run, None)
 
 
 def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -180,8 +197,7 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
     layout = Layout(Path(settings.out_dir))
     output = layout.output_log(sub.id)
     output.parent.mkdir(parents=True, exist_ok=True)
-    stop = _stop_event(settings.stop_event)
-    if stop is not None and stop.is_set():  # started after the batch was stopped: nothing to stop, nothing run
+    if _stopped(settings.batch_run):  # started after the batch was stopped: nothing to stop, nothing run
         raise Interrupted(f"{sub.id}: the batch was stopped before it started")
     announced, announce = os.pipe()
     request = {
@@ -201,12 +217,9 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
             raise
         finally:
             os.close(announce)
-        finished = threading.Event()
-        if stop is not None:
-            threading.Thread(
-                target=_watch, args=(stop, proc, finished, sub.id), daemon=True, name=f"paperpack-batch-watch-{sub.id}"
-            ).start()
         try:
+            if _track(settings.batch_run, proc):  # stopped while it started
+                _stop(proc)
             with os.fdopen(announced, "rb") as verifying:
                 verifying.read(1)  # the verification starts (or the pipeline ended): the time limit starts now
             try:
@@ -220,7 +233,7 @@ def run_task(submission: dict[str, Any], config: dict[str, Any]) -> dict[str, An
             _stop(proc)
             raise
         finally:
-            finished.set()
+            _untrack(settings.batch_run, proc)
     state = read_state(layout, sub.id)
     if state is not None and state.status.final and state.result is not None and not timed_out:
         return state.result.to_dict()
