@@ -7,6 +7,10 @@ These call the batch's task directly (the function a Dask worker runs) with the 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +138,27 @@ def test_a_long_verification_never_holds_up_the_submission_fetched_behind_it_on_
             gate.touch()
         results = [slow.result(timeout=600), quick.result(timeout=600)]
     assert [r["verdict"] for r in results] == ["reproduced", "reproduced"]
+
+
+def test_a_fresh_pipeline_that_ignores_sigterm_is_killed_with_what_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the grace, SIGKILL goes to the fresh pipeline's whole session (its kernels, its containers' clients)."""
+    from paperpack.batch import task
+
+    monkeypatch.setattr(task, "GRACE", 0.5)
+    program = (
+        "import signal, subprocess, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "child = subprocess.Popen(['sleep', '300'])\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    proc.stdout.close()
+    task._stop(proc)
+    assert proc.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 30  # a bound on the reaping by init, not a timing
+    while alive(child):
+        assert time.monotonic() < deadline, f"the pipeline's child {child} outlived it"
+        time.sleep(0.05)

@@ -77,6 +77,11 @@ def _stop(proc: Pipeline) -> None:
     try:
         proc.wait(timeout=GRACE)
     except subprocess.TimeoutExpired:
+        if isinstance(proc, subprocess.Popen) and proc.poll() is None:  # a fresh process leads its own session:
+            try:  # its runs go with it, as a forked pipeline's kill() does for its group
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         proc.kill()
         proc.wait()
 
