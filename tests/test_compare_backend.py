@@ -30,6 +30,7 @@ def check_figures_came_back(run: NotebookRun, out: Path) -> None:
     streams = [o for cell in executed.cells for o in cell.outputs if o.output_type == "stream"]
     assert [o.name for o in streams] == ["stdout"], streams  # no "figure already exists" warnings
     assert run.verdict == "same", run.comparison
+    assert run.message == "3 cells with the same results", run.message  # the three figures were compared
 
 
 def test_figures_without_matplotlib_inline_come_back_local(copy_case, tmp_path: Path) -> None:
