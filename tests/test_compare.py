@@ -19,6 +19,7 @@ from PIL import Image
 
 from paperpack.cli.run import render_verdicts
 from paperpack.compare import CompareOptions, Verdict, compare_notebooks, image_similarity, normalise_text, texts_match
+from paperpack.compare.core import Comparison
 from paperpack.report.text import make_console
 from paperpack.run.results import NotebookRun, RunResult, Status
 
@@ -69,25 +70,20 @@ def test_no_stored_outputs() -> None:
 
 
 def test_injected_parameters_cell_is_not_compared() -> None:
-    assert compare_notebooks(_read("reference"), _read("with-injected")).verdict == "same"
+    _same(compare_notebooks(_read("reference"), _read("with-injected")), 7)
 
 
 def test_tolerances_come_from_options() -> None:
     loose = CompareOptions.from_manifest({"rtol": 0.1})
-    assert compare_notebooks(_read("reference"), _read("differs-number"), loose).verdict == "same"
+    _same(compare_notebooks(_read("reference"), _read("differs-number"), loose), 7)
     strict = compare_notebooks(_read("reference"), _read("differs-image"))
     assert strict.verdict == "differs" and strict.differences[0].reason.startswith("image/png looks different")
     loose_images = CompareOptions.from_manifest({"image_threshold": 0.0})
-    assert compare_notebooks(_read("reference"), _read("differs-image"), loose_images).verdict == "same"
-    assert (
-        compare_notebooks(_read("reference"), _read("differs-text"), CompareOptions(ignore_cells=[2])).verdict == "same"
-    )
-    assert (
-        compare_notebooks(
-            _read("reference"), _read("differs-text"), CompareOptions(ignore_patterns=[r"^(run|finished) at"])
-        ).verdict
-        == "same"
-    )
+    _same(compare_notebooks(_read("reference"), _read("differs-image"), loose_images), 7)
+    # the ignored cell is not counted among the compared ones
+    _same(compare_notebooks(_read("reference"), _read("differs-text"), CompareOptions(ignore_cells=[2])), 6)
+    ignored = CompareOptions(ignore_patterns=[r"^(run|finished) at"])
+    _same(compare_notebooks(_read("reference"), _read("differs-text"), ignored), 7)
 
 
 def test_cell_count_change_differs() -> None:
@@ -151,7 +147,7 @@ def test_rtol_and_atol_are_not_swapped() -> None:
 def test_image_threshold_one_accepts_identical_images() -> None:
     """Mutation: ``score <= image_threshold`` (then ``image_threshold: 1`` flags identical images)."""
     options = CompareOptions.from_manifest({"image_threshold": 1})
-    assert compare_notebooks(_read("reference"), _read("reference"), options).verdict == "same"
+    _same(compare_notebooks(_read("reference"), _read("reference"), options), 7)
 
 
 def test_timeit_lines_are_normalised() -> None:
@@ -259,7 +255,7 @@ def test_ignore_pattern_removes_only_what_it_matches() -> None:
             (0, "stream:stdout differs")
         ], pattern
     new.cells[0].outputs[0]["text"] = "took 9 s, result 42\n"
-    assert compare_notebooks(ref, new, CompareOptions(ignore_patterns=[r"took \d+ s"])).verdict == "same"
+    _same(compare_notebooks(ref, new, CompareOptions(ignore_patterns=[r"took \d+ s"])), 1)
     assert normalise_text("Elapsed 3 s\nok", ignore_patterns=[r"^Elapsed.*"]) == "ok"
 
 
@@ -298,7 +294,7 @@ def test_html_is_compared_without_its_styling() -> None:
         )
 
     old = table(".dataframe tbody tr th:only-of-type {vertical-align: middle}", "1.5")
-    assert compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.5")).verdict == "same"
+    _same(compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.5")), 1)
     changed = compare_notebooks(old, table(".dataframe thead th {text-align: right}", "1.6"))
     assert changed.verdict == "differs" and changed.differences[0].reason.startswith("text/html"), changed.message
 
@@ -313,3 +309,9 @@ def test_sixteen_bit_images_are_compared() -> None:
 
     assert image_similarity(png(slice(10, 20)), png(slice(10, 20)) + b"\n").value == 1.0
     assert image_similarity(png(slice(10, 20)), png(slice(25, 35))).value < 0.5
+
+
+def _same(result: Comparison, cells: int) -> None:
+    """*same*, and the cause: how many cells with outputs were compared."""
+    said = f"{cells} cell{'s' if cells != 1 else ''} with the same results"
+    assert (result.verdict, result.message) == ("same", said), [d.to_dict() for d in result.differences]
