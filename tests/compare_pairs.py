@@ -79,6 +79,21 @@ class Render:
     font: str = "DejaVu Sans"
     jpeg: bool = False
     legend_shift: float = 0.0  # the legend moved by this share of the axes (placement jitter)
+    edge_shift: float = 0.0  # each bar's edges moved by this many pixels, some left, some right (snapping)
+
+
+def _shift_edges(fig: Any, shift: float) -> None:
+    """Move each bar's (rectangle patch's) left and right edges by ``shift`` pixels, in a pattern that
+    differs from bar to bar: under half a pixel, each edge then snaps to its pixel or the next one, as
+    matplotlib 3.11 draws 3.10's bar chart (some bars a pixel wider, some narrower, some moved)."""
+    for ax in fig.axes:
+        low, high = ax.get_xlim()
+        per_pixel = (high - low) / ax.bbox.width
+        for i, patch in enumerate(ax.patches):
+            if hasattr(patch, "set_width"):
+                left, right = (1, -1)[i % 2] * shift, (1, 1, -1)[i % 3] * shift
+                patch.set_x(patch.get_x() + left * per_pixel)
+                patch.set_width(patch.get_width() + (right - left) * per_pixel)
 
 
 def _png(draw: Callable[[Any], None], render: Render) -> str:
@@ -94,6 +109,8 @@ def _png(draw: Callable[[Any], None], render: Render) -> str:
             legend = ax.get_legend()
             if legend is not None and render.legend_shift:
                 legend.set_bbox_to_anchor((-render.legend_shift, -render.legend_shift, 1, 1), ax.transAxes)
+        if render.edge_shift:
+            _shift_edges(fig, render.edge_shift)
         out = io.BytesIO()
         fig.savefig(out, format="png", bbox_inches="tight", metadata={"Software": None})
         plt.close(fig)
@@ -246,10 +263,16 @@ def _figure_output(png: str, repr_text: str = "<Figure size 640x480 with 1 Axes>
     return display({"image/png": png, "text/plain": repr_text})
 
 
+#: bar edges snapped to other pixels (issue 9, third round: matplotlib 3.10 → 3.11), for the figures of bars
+SNAPPED = {False: Render(edge_shift=0.45), True: Render(edge_shift=0.3)}
+SNAPPED_FIGURES = ("bars", "histogram")
+
+
 def image_pairs(held_out: bool = False) -> Iterator[Pair]:
     """Figure pairs; ``held_out``: the renders and changes kept aside to check the chosen constants."""
     base = Render()
     renders = HELD_OUT_RENDERS if held_out else NOISE_RENDERS
+    yield from _snapped_pairs(held_out)
     for family, figure in FIGURES.items():
         reference = _png(figure(0.0), base)
         for name, render in renders.items():
@@ -277,6 +300,20 @@ def image_pairs(held_out: bool = False) -> Iterator[Pair]:
                 [_figure_output(reference)],
                 [_figure_output(_png(figure(change), renders[rerender]))],
             )
+
+
+def _snapped_pairs(held_out: bool) -> Iterator[Pair]:
+    """Bar charts and histograms whose bar edges lie up to a pixel elsewhere (noise), and changed by 5 %
+    or more with their edges so (must differ)."""
+    for family in SNAPPED_FIGURES:
+        figure = FIGURES[family]
+        reference = [_figure_output(_png(figure(0.0), Render()))]
+        yield Pair(
+            f"{family}/edges-snapped", family, 0.0, reference, [_figure_output(_png(figure(0.0), SNAPPED[held_out]))]
+        )
+        for change in (0.07,) if held_out else (0.05, 0.1):
+            executed = [_figure_output(_png(figure(change), SNAPPED[held_out]))]
+            yield Pair(f"{family}/change-{change:g}-edges-snapped", family, change, reference, executed)
 
 
 def rerender_pairs() -> Iterator[Pair]:

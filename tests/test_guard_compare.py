@@ -1069,3 +1069,60 @@ def test_registration_searches_half_pixels_and_scales_up_to_three_percent_each_w
     assert fit(1.03, 0.0) == (1.03, 0.0)
     assert fit(0.97, 0.0) == (0.97, 0.0)
     assert fit(1.2, 0.0)[0] <= 1.03, "a scale beyond 3 % is not searched"
+
+
+# --- filled areas whose edges snapped to other pixels (issue 9, third round: matplotlib 3.10 → 3.11) ------
+
+
+def _bar_chart(bars: list[tuple[int, int, int]], line_column: int | None = None) -> Any:
+    """A framed 80 × 120 chart of navy bars ``(left, right, top)`` (columns inclusive, from the base row 70),
+    and a thin black vertical line at ``line_column``."""
+    import numpy as np
+
+    pixels = np.full((80, 120, 3), 255.0)
+    pixels[0, :] = pixels[-1, :] = pixels[:, 0] = pixels[:, -1] = 0.0
+    for left, right, top in bars:
+        pixels[top:70, left : right + 1] = (0.0, 0.0, 128.0)
+    if line_column is not None:
+        pixels[10:60, line_column] = 0.0
+    return pixels
+
+
+def test_bars_whose_edges_moved_a_pixel_are_the_same_and_two_pixels_differ() -> None:
+    """Each edge a pixel elsewhere, some bars wider, some narrower, some moved (not one shift for all,
+    which registration would undo): the same bars. One bar two pixels taller: changed."""
+    from PIL import Image
+
+    from paperpack.compare.images import compare_images
+
+    def image(bars: list[tuple[int, int, int]]) -> Image.Image:
+        return Image.fromarray(_bar_chart(bars).astype("uint8"))
+
+    reference = [(10, 16, 30), (30, 36, 20), (50, 56, 40), (70, 76, 25)]
+    snapped = [(9, 17, 30), (31, 36, 20), (51, 57, 40), (70, 75, 25)]
+    assert compare_images(image(reference), image(snapped)).value == 1.0
+    taller = [(9, 17, 30), (31, 36, 18), (51, 57, 40), (70, 75, 25)]
+    assert compare_images(image(reference), image(taller)).value < 0.78
+
+
+def test_only_fills_within_a_pixel_both_ways_explain_changes() -> None:
+    import numpy as np
+
+    from paperpack.compare.images import BLUR, _fills, _snapped
+
+    reference = _bar_chart([(10, 16, 30)], line_column=40)
+    assert _fills(reference) == {0x000080}, (
+        "the bar; not the frame or the line (no pixel all of whose neighbours are black)"
+    )
+    wider = _bar_chart([(10, 17, 30)], line_column=40)
+    explained = _snapped(reference, wider)
+    reach = 17 + 1 + BLUR // 2  # the column that moved, the blended pixel beside an edge, the blur
+    assert explained[50, 17 - BLUR // 2 : reach + 1].all() and not explained[50, reach + 1]
+    assert not explained[50, 13], "the bar's inside, where both images agree"
+    assert not explained[:, 30:].any(), "nothing far from the bar's edges"
+    moved_line = _bar_chart([(10, 17, 30)], line_column=41)
+    assert not _snapped(moved_line, reference)[:, 39:43].any(), "a line moved by a pixel is not a fill"
+    for further in ([(10, 18, 30)], [(10, 16, 28)], [(10, 16, 30), (60, 66, 50)]):
+        assert not _snapped(reference, _bar_chart(further, line_column=40)).any(), further
+        assert not _snapped(_bar_chart(further, line_column=40), reference).any(), further
+    assert not _snapped(reference, np.full_like(reference, 255.0)).any(), "a fill gone"

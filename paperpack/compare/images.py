@@ -16,9 +16,15 @@ points or arrows, often by a few percent of the plot. The steps:
    marks: connected pieces of achromatic ink no larger than ``GLYPH`` of the longer side) are
    found in both images, and when changes touch most tiles that hold glyphs (``RERENDERED``),
    the changes on glyphs are left out;
-5. cut the difference into tiles of ``TILE`` pixels and score each tile by the share of its
+5. filled areas (bars, histogram bins, contour bands: colours of at least ``FILL_AREA`` pixels
+   whose neighbours all have their colour) whose every pixel lies within ``SNAP`` pixel of that
+   colour in the other image, both ways, are the same shapes with edges snapped to other pixels
+   (matplotlib 3.11 puts each bar edge of 3.10's bar chart a pixel left or right): the changes along
+   their edges are left out. A bar 2 pixels taller, or a band that moved further anywhere, keeps
+   all of its changes (the whole colour counts, not the edge alone);
+6. cut the difference into tiles of ``TILE`` pixels and score each tile by the share of its
    pixels that changed by more than ``LEVEL``; the similarity is 1 − the worst tile's share;
-6. other characters (a number in a title: "n = 240" → "n = 252", the data unchanged) change too
+7. other characters (a number in a title: "n = 240" → "n = 252", the data unchanged) change too
    few pixels for a tile, so the glyphs are also compared one by one: when more than half of them
    are drawn the same pixel for pixel (the median to ``SAME_TEXT``: the text was not re-rendered), a glyph whose
    blurred ink changed by more than ``TEXT_CHANGED`` (within ``REACH`` pixels) is another
@@ -65,6 +71,9 @@ REACH = 2  # glyphs are compared within this many pixels (a legend placed a frac
 MOVED = 12  # a changed glyph whose word lies within this many pixels in the other image was moved
 WORD = 4  # glyphs this close to each other are one word, which moves as a whole
 MARGIN = MOVED + REACH + 2  # white padding around the images for the glyph comparisons
+FILL_TOLERANCE = 8.0  # a pixel has a fill's colour when each channel is within this of it
+FILL_AREA = 16  # a fill: a colour of at least this many flat pixels
+SNAP = 1  # a fill's edges may lie this many pixels elsewhere (pixel snapping of another renderer)
 
 
 @dataclass(frozen=True)
@@ -320,6 +329,50 @@ def _grow(mask: np.ndarray, r: int) -> np.ndarray:
     return grown
 
 
+def _fills(pixels: np.ndarray) -> set[int]:
+    """The colours (as ``0xRRGGBB``) of filled areas (bars, patches, contour bands): colours of at least
+    ``FILL_AREA`` pixels whose 8 neighbours have their exact colour, not background."""
+    import numpy as np
+
+    colours = _colour_keys(pixels)
+    padded = np.pad(colours, 1, mode="edge")
+    height, width = colours.shape
+    flat = np.ones(colours.shape, dtype=bool)
+    for dy in range(3):
+        for dx in range(3):
+            flat &= padded[dy : dy + height, dx : dx + width] == colours
+    found, counts = np.unique(colours[flat & ((255.0 - pixels).max(axis=2) > BACKGROUND)], return_counts=True)
+    return {int(colour) for colour in found[counts >= FILL_AREA]}
+
+
+def _colour_keys(pixels: np.ndarray) -> np.ndarray:
+    """Each pixel's colour as one integer, ``0xRRGGBB`` (channels rounded)."""
+    import numpy as np
+
+    rgb = np.rint(pixels).astype(np.int32)
+    return np.asarray(rgb[:, :, 0] * 65536 + rgb[:, :, 1] * 256 + rgb[:, :, 2])
+
+
+def _snapped(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where the two images differ only because a fill's edges lie up to ``SNAP`` pixels elsewhere: for each
+    fill colour of either image whose pixels, in each image, all lie within ``SNAP`` of that colour's
+    pixels in the other (each edge of each bar snapped to the pixel grid otherwise, the shapes the same),
+    the pixels within the blur's reach of where the two disagree on that colour or its edge (a pixel all
+    round, where antialiasing blends it). A pixel has a fill's colour when each channel is within
+    ``FILL_TOLERANCE`` of it."""
+    import numpy as np
+
+    explained = np.zeros(a.shape[:2], dtype=bool)
+    small_a, small_b = np.rint(a).astype(np.int16), np.rint(b).astype(np.int16)
+    for key in sorted(_fills(a) | _fills(b)):
+        colour = np.array([key // 65536, key // 256 % 256, key % 256], dtype=np.int16)
+        in_a, in_b = ((np.abs(p - colour) <= FILL_TOLERANCE).all(axis=2) for p in (small_a, small_b))
+        if (in_a & ~_grow(in_b, SNAP)).any() or (in_b & ~_grow(in_a, SNAP)).any():
+            continue
+        explained |= _grow(_grow(in_a | in_b, 1) & ~(in_a & in_b), BLUR // 2)
+    return explained
+
+
 def _working_size(width: int, height: int) -> tuple[int, int]:
     """The committed image's size scaled down (never up) to at most ``SIDE`` on the longer side, each
     side at least ``TILE``."""
@@ -347,6 +400,8 @@ def compare_images(first: Image.Image, second: Image.Image) -> ImageScore:
     if _text_rerendered(changed, text):
         changed &= ~text
         note += "; its text was re-rendered (another font or hinting): glyph shapes not compared"
+    if changed.any():
+        changed &= ~_snapped(pixels_a, pixels_b)
     score = max(0.0, 1.0 - _worst_tile(changed))
     worst_glyph, glyphs_changed = _text_change(pixels_a, pixels_b, glyphs_a, glyphs_b)
     if glyphs_changed:
