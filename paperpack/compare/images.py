@@ -31,7 +31,9 @@ points or arrows, often by a few percent of the plot. The steps:
    character unless its whole word lies a few pixels away (``MOVED``, ``WORD``), and the similarity is at most 1 − its change. Measured on the labelled set: changed
    digits 0.34–0.47, the most a re-placed legend or a JPEG re-encoding changed a glyph 0.18; a
    font, DPI or version change redraws most glyphs (half of them change by 0.1 to 0.6), and then
-   no glyph is compared alone (a number changed together with the font is not seen).
+   no glyph is compared alone (a number changed together with the font, or with the text hinting as
+   matplotlib 3.10 → 3.11 changed it, is not seen: redrawn in the other hinting, the same glyph changes
+   as much as another digit does; docs/run-and-compare.md gives the measures).
 
 A global mean hides a local change (a dense contourf + quiver plot whose arrows are 20 %
 shorter scored 0.964 with the mean SSIM used before); the worst tile does not. The constants
