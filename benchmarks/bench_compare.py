@@ -13,7 +13,8 @@ other re-renders and change sizes (``image_pairs(held_out=True)``; both hold bar
 histograms whose bar edges moved by under half a pixel, as matplotlib 3.11 snaps them), then on the pairs added in
 issue 9's second round: re-rendered text (fonts, DPI rounding), legend jitter and black-ink
 figures with changes seen through a font change and a title whose number changed
-(``rerender_pairs()``), and text reprs (``repr_pairs()``). A figure whose default size
+(``rerender_pairs()``), text redrawn in another hinting as matplotlib 3.11 changed it, with the
+title-number changes through it that are not seen (``hinting_pairs()``), and text reprs (``repr_pairs()``). A figure whose default size
 changed is counted apart: it may be *differs* when it says "the figure size changed".
 With ``--other-matplotlib VERSION`` (a venv with ``matplotlib==VERSION``, numpy and pillow is made
 under ``~/.cache/paperpack-bench/``, from the configured package index) or ``--other-python PYTHON``
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.compare
 from paperpack.compare import compare_notebooks  # noqa: E402
 from tests.compare_pairs import (  # noqa: E402
     Pair,
+    hinting_pairs,
     image_pairs,
     one_cell_notebook,
     repr_pairs,
@@ -131,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         "held-out renders and change sizes": list(image_pairs(held_out=True)),
         "held out (issue 9, second round): re-rendered text, DPI rounding, legend jitter, black ink": list(
             rerender_pairs()
+        ),
+        "held out (issue 9, third round): text hinting changed (matplotlib 3.10's, none), a title number with it": list(
+            hinting_pairs(title_numbers=True)
         ),
         "text reprs (issue 9, second round): set/dict order, float reprs, progress, timestamps, durations": list(
             repr_pairs()
