@@ -1115,14 +1115,36 @@ def test_only_fills_within_a_pixel_both_ways_explain_changes() -> None:
         "the bar; not the frame or the line (no pixel all of whose neighbours are black)"
     )
     wider = _bar_chart([(10, 17, 30)], line_column=40)
-    explained = _snapped(reference, wider)
+    everywhere = np.ones(reference.shape[:2], dtype=bool)
+    explained = _snapped(reference, wider, everywhere)
     reach = 17 + 1 + BLUR // 2  # the column that moved, the blended pixel beside an edge, the blur
     assert explained[50, 17 - BLUR // 2 : reach + 1].all() and not explained[50, reach + 1]
     assert not explained[50, 13], "the bar's inside, where both images agree"
     assert not explained[:, 30:].any(), "nothing far from the bar's edges"
     moved_line = _bar_chart([(10, 17, 30)], line_column=41)
-    assert not _snapped(moved_line, reference)[:, 39:43].any(), "a line moved by a pixel is not a fill"
+    assert not _snapped(moved_line, reference, everywhere)[:, 39:43].any(), "a line moved by a pixel is not a fill"
     for further in ([(10, 18, 30)], [(10, 16, 28)], [(10, 16, 30), (60, 66, 50)]):
-        assert not _snapped(reference, _bar_chart(further, line_column=40)).any(), further
-        assert not _snapped(_bar_chart(further, line_column=40), reference).any(), further
-    assert not _snapped(reference, np.full_like(reference, 255.0)).any(), "a fill gone"
+        assert not _snapped(reference, _bar_chart(further, line_column=40), everywhere).any(), further
+        assert not _snapped(_bar_chart(further, line_column=40), reference, everywhere).any(), further
+    assert not _snapped(reference, np.full_like(reference, 255.0), everywhere).any(), "a fill gone"
+    assert not _snapped(reference, wider, ~everywhere).any(), "no fill beside a change: none looked at"
+
+
+def test_only_the_fill_colours_most_often_beside_changes_are_looked_at() -> None:
+    """A heat map has a fill per cell: at most FILLS colours are checked, those with the most pixels beside
+    changed ones; the changes of the others stay."""
+    import numpy as np
+
+    from paperpack.compare.images import FILLS, _snapped
+
+    def chart(widen: int) -> Any:
+        pixels = np.full((40, 10 * (FILLS + 1) + 4, 3), 255.0)
+        for i in range(FILLS + 1):
+            top = 22 if i == 0 else 10  # the first bar is the smallest
+            colour = (i % 10 * 24, 40 + i // 10 * 60, 200)  # each 24 or 60 from the others
+            pixels[top:35, 10 * i + 2 : 10 * i + 8 + widen] = colour
+        return pixels
+
+    explained = _snapped(chart(0), chart(1), np.ones((40, 10 * (FILLS + 1) + 4), dtype=bool))
+    assert explained[30, 10 * 1 + 8] and explained[30, 10 * FILLS + 8], "the widened edges of the larger bars"
+    assert not explained[30, 8], "the smallest bar's colour is not looked at"

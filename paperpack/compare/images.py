@@ -76,6 +76,7 @@ MARGIN = MOVED + REACH + 2  # white padding around the images for the glyph comp
 FILL_TOLERANCE = 8.0  # a pixel has a fill's colour when each channel is within this of it
 FILL_AREA = 16  # a fill: a colour of at least this many flat pixels
 SNAP = 1  # a fill's edges may lie this many pixels elsewhere (pixel snapping of another renderer)
+FILLS = 32  # at most this many fill colours are looked at, those most often beside changed pixels
 
 
 @dataclass(frozen=True)
@@ -355,18 +356,23 @@ def _colour_keys(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(rgb[:, :, 0] * 65536 + rgb[:, :, 1] * 256 + rgb[:, :, 2])
 
 
-def _snapped(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _snapped(a: np.ndarray, b: np.ndarray, changed: np.ndarray) -> np.ndarray:
     """Where the two images differ only because a fill's edges lie up to ``SNAP`` pixels elsewhere: for each
     fill colour of either image whose pixels, in each image, all lie within ``SNAP`` of that colour's
     pixels in the other (each edge of each bar snapped to the pixel grid otherwise, the shapes the same),
     the pixels within the blur's reach of where the two disagree on that colour or its edge (a pixel all
     round, where antialiasing blends it). A pixel has a fill's colour when each channel is within
-    ``FILL_TOLERANCE`` of it."""
+    ``FILL_TOLERANCE`` of it. Only the ``FILLS`` fill colours found most often beside ``changed`` pixels
+    are looked at (a heat map has a fill per cell; the changes of the others stay)."""
     import numpy as np
 
     explained = np.zeros(a.shape[:2], dtype=bool)
+    near = _grow(changed, BLUR // 2 + 1)
+    beside, counts = np.unique(np.concatenate([_colour_keys(a)[near], _colour_keys(b)[near]]), return_counts=True)
+    fills = _fills(a) | _fills(b)
+    ranked = [int(key) for _, key in sorted(zip(-counts, beside)) if int(key) in fills][:FILLS]
     small_a, small_b = np.rint(a).astype(np.int16), np.rint(b).astype(np.int16)
-    for key in sorted(_fills(a) | _fills(b)):
+    for key in ranked:
         colour = np.array([key // 65536, key // 256 % 256, key % 256], dtype=np.int16)
         in_a, in_b = ((np.abs(p - colour) <= FILL_TOLERANCE).all(axis=2) for p in (small_a, small_b))
         if (in_a & ~_grow(in_b, SNAP)).any() or (in_b & ~_grow(in_a, SNAP)).any():
@@ -403,7 +409,7 @@ def compare_images(first: Image.Image, second: Image.Image) -> ImageScore:
         changed &= ~text
         note += "; its text was re-rendered (another font or hinting): glyph shapes not compared"
     if changed.any():
-        changed &= ~_snapped(pixels_a, pixels_b)
+        changed &= ~_snapped(pixels_a, pixels_b, changed)
     score = max(0.0, 1.0 - _worst_tile(changed))
     worst_glyph, glyphs_changed = _text_change(pixels_a, pixels_b, glyphs_a, glyphs_b)
     if glyphs_changed:
