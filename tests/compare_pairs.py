@@ -81,7 +81,7 @@ class Render:
     jpeg: bool = False
     legend_shift: float = 0.0  # the legend moved by this share of the axes (placement jitter)
     edge_shift: float = 0.0  # each bar's edges moved by this many pixels, some left, some right (snapping)
-    hinting: tuple[str, int | None] | None = None  # text.hinting and text.hinting_factor (None: the default)
+    hinting: str = ""  # text.hinting ("": the default)
 
 
 def _shift_edges(fig: Any, shift: float) -> None:
@@ -106,7 +106,7 @@ def _png(draw: Callable[[Any], None], render: Render) -> str:
 
     settings: dict[str, Any] = {"font.family": render.font}
     if render.hinting:
-        settings.update({"text.hinting": render.hinting[0], "text.hinting_factor": render.hinting[1]})
+        settings["text.hinting"] = render.hinting
     with plt.rc_context(settings):
         fig = plt.figure(figsize=render.size, dpi=render.dpi)
         draw(fig)
@@ -355,11 +355,9 @@ def rerender_pairs() -> Iterator[Pair]:
         )
 
 
-#: text hinting changed, as matplotlib 3.11 changed it (3.10: force_autohint, factor 8), and none at all
-HINTINGS: dict[str, Render] = {
-    "hinting-of-3.10": Render(hinting=("force_autohint", 8)),
-    "no-hinting": Render(hinting=("no_hinting", None)),
-}
+#: text hinting changed, as matplotlib 3.11 changed it (3.10: force_autohint, with a hinting factor of 8 that
+#: 3.11 deprecates), and none at all
+HINTINGS: dict[str, Render] = {"autohint": Render(hinting="force_autohint"), "no-hinting": Render(hinting="no_hinting")}
 
 
 def hinting_pairs(title_numbers: bool = False) -> Iterator[Pair]:
@@ -371,13 +369,13 @@ def hinting_pairs(title_numbers: bool = False) -> Iterator[Pair]:
         for name, render in HINTINGS.items():
             yield Pair(f"{family}/{name}", family, 0.0, reference, [_figure_output(_png(figure(0.0), render))])
         for change in (0.05, 0.1):
-            executed = [_figure_output(_png(figure(change), HINTINGS["hinting-of-3.10"]))]
-            yield Pair(f"{family}/change-{change:g}-hinting-of-3.10", family, change, reference, executed)
+            executed = [_figure_output(_png(figure(change), HINTINGS["autohint"]))]
+            yield Pair(f"{family}/change-{change:g}-autohint", family, change, reference, executed)
     if title_numbers:
         reference = [_figure_output(_png(_titled(0.0), Render()))]
         for change in (0.05, 0.2):
-            executed = [_figure_output(_png(_titled(change), HINTINGS["hinting-of-3.10"]))]
-            yield Pair(f"title/number-{change:g}-hinting-of-3.10", "title", change, reference, executed)
+            executed = [_figure_output(_png(_titled(change), HINTINGS["autohint"]))]
+            yield Pair(f"title/number-{change:g}-autohint", "title", change, reference, executed)
 
 
 #: the figures drawn by two matplotlib versions: the five families, black ink, and a title whose number changed
