@@ -98,3 +98,36 @@ def test_the_fork_server_can_be_switched_off(tmp_path: Path) -> None:
         stop(nanny, out)
     assert nanny.returncode == 0
     assert state(out, "slow")["status"] == "done"
+
+
+def _worker_and_server() -> tuple[int, int | None]:
+    """Run on a Dask worker: its pid, and its fork server's (None: not started)."""
+    from paperpack.batch import forkserver
+
+    server = forkserver._SERVER._proc
+    return os.getpid(), server.pid if server is not None and server.poll() is None else None
+
+
+def test_a_local_cluster_worker_starts_its_fork_server_with_no_task_and_a_killed_one_leaves_none(
+    tmp_path: Path,
+) -> None:
+    """The worker preload (paperpack/batch/preload.py): the server runs before any task, and it dies with its
+    worker however the worker ends — killed (the nanny starts another) or closed with the cluster."""
+    pytest.importorskip("distributed")
+    from paperpack.batch.cluster import connect
+
+    servers = []
+    with connect(jobs=1) as client:
+        ((_, (worker, server)),) = client.run(_worker_and_server).items()
+        assert server is not None, "no fork server started with the worker"
+        assert parent_of(server) == worker
+        assert "paperpack.batch.forkserver" in Path(f"/proc/{server}/cmdline").read_text()
+        servers.append(server)
+        os.kill(worker, signal.SIGKILL)
+        wait_for("the killed worker's fork server gone", lambda: not alive(server))
+        client.wait_for_workers(1)
+        wait_for("a new worker", lambda: worker not in [pid for pid, _ in client.run(_worker_and_server).values()])
+        ((_, (_, again)),) = client.run(_worker_and_server).items()
+        assert again is not None and again != server
+        servers.append(again)
+    wait_for("every fork server gone with the cluster", lambda: not any(alive(s) for s in servers))

@@ -23,13 +23,15 @@ from typing import Any
 
 from ..errors import UsageError
 
-__all__ = ["connect", "jobqueue_cluster", "task_resources", "CLUSTERS", "RESOURCE"]
+__all__ = ["connect", "jobqueue_cluster", "task_resources", "CLUSTERS", "RESOURCE", "PRELOAD"]
 
 log = logging.getLogger(__name__)
 
 CLUSTERS = ("slurm", "pbs")
 #: the worker resource that keeps one build per worker at a time
 RESOURCE = "docker"
+#: the worker preload that starts a worker's fork server as the worker starts (:mod:`paperpack.batch.preload`)
+PRELOAD = "paperpack.batch.preload"
 
 
 def _distributed() -> Any:
@@ -68,7 +70,7 @@ def jobqueue_cluster(
         "cores": 1,
         "processes": 1,
         "memory": memory or "4GB",
-        "worker_extra_args": ["--resources", f"{RESOURCE}=1"],
+        "worker_extra_args": ["--resources", f"{RESOURCE}=1", "--preload", PRELOAD],
         "job_name": "paperpack-batch",
     }
     if walltime:
@@ -114,6 +116,7 @@ def connect(
             dashboard_address="127.0.0.1:0",
             memory_limit=0,
             silence_logs=logging.ERROR,
+            preload=[PRELOAD],  # each worker starts its fork server as it starts (paperpack/batch/preload.py)
         ) as local,
         distributed.Client(local) as client,
     ):

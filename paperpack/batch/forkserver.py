@@ -38,7 +38,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ForkServer", "Forked", "PRELOAD", "server", "enabled"]
+__all__ = ["ForkServer", "Forked", "PRELOAD", "server", "enabled", "spawn", "warm"]
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,8 @@ class Forked:
 
 
 class ForkServer:
-    """This worker process's fork server, started on first use (and again if it died)."""
+    """This worker process's fork server, started as the worker starts (:meth:`warm`, from the worker preload
+    :mod:`paperpack.batch.preload`) or on first use, and again if it died."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -326,16 +327,35 @@ class ForkServer:
             theirs.close()
         return ours
 
+    def _running(self) -> socket.socket:
+        """The control socket of a running server: started now if there is none (or it died). Under the lock."""
+        if self._control is None or (self._proc is not None and self._proc.poll() is not None):
+            if self._control is not None:  # it died: the next one starts afresh
+                self._control.close()
+            self._control = self._start()
+        return self._control
+
+    def warm(self) -> bool:
+        """Start the server now, before any task (its imports overlap the worker's start-up); whether it runs.
+
+        Never raises: a server that cannot start is started again, or replaced by fresh processes, by the
+        first task (:meth:`spawn`), which says why."""
+        if not enabled():
+            return False
+        with self._lock:
+            try:
+                self._running()
+            except OSError as exc:
+                log.info("the fork server did not start with the worker (%s): the first task tries again", exc)
+                return False
+        return True
+
     def spawn(self, request: dict[str, Any], sink: int, announce: int) -> Forked:
         """Fork a pipeline for ``request``; its output to ``sink``, ``announce`` the pipe it writes when verifying.
 
         Raises OSError when the server cannot start it: the task then starts this one as a fresh process."""
         with self._lock:
-            if self._control is None or (self._proc is not None and self._proc.poll() is not None):
-                if self._control is not None:  # it died: the next one starts afresh
-                    self._control.close()
-                self._control = self._start()
-            control = self._control
+            control = self._running()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             socket.send_fds(control, [json.dumps(request).encode()], [sink, announce, theirs.fileno()])
@@ -362,3 +382,8 @@ _SERVER = ForkServer()
 def spawn(request: dict[str, Any], sink: int, announce: int) -> Forked:
     """Fork a pipeline from this worker process's fork server (see :class:`ForkServer`)."""
     return _SERVER.spawn(request, sink, announce)
+
+
+def warm() -> bool:
+    """Start this worker process's fork server now, if pipelines are forked here (see :meth:`ForkServer.warm`)."""
+    return _SERVER.warm()
