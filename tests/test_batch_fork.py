@@ -23,6 +23,9 @@ from test_batch_limits import never_ending
 
 pytestmark = pytest.mark.slow
 
+#: what paperpack.run.sandbox.probe() logs when it runs (once per process)
+PROBED = "local engine confinement:"
+
 WORKER = """
 import json, multiprocessing, sys
 from paperpack.batch.task import run_task
@@ -75,6 +78,8 @@ def test_a_daemonic_worker_forks_pipelines_from_its_server_and_a_killed_one_take
         assert server != worker and parent_of(server) == worker  # forked from the server the worker started
         assert "paperpack.batch.forkserver" in Path(f"/proc/{server}/cmdline").read_text()
         kernels = wait_for("the notebook's kernel", lambda: kernels_below(pipeline), nanny)
+        # the machine's confinement probe was done once by the server, before the fork: the pipeline did not probe
+        assert PROBED not in (out / ".batch" / "log" / "slow.out").read_text()
         os.kill(worker, signal.SIGKILL)
         wait_for("the server and the pipeline gone", lambda: not alive(server) and not alive(pipeline))
         wait_for("the kernel gone", lambda: not [p for p in kernels if alive(p)])
@@ -92,6 +97,8 @@ def test_the_fork_server_can_be_switched_off(tmp_path: Path) -> None:
             "the submission verifying", lambda: (s := state(out, "slow")).get("status") == "verifying" and s, nanny
         )
         assert parent_of(running["pid"]) == running["worker_pid"]  # a fresh process the worker started itself
+        wait_for("the notebook's kernel", lambda: kernels_below(running["pid"]), nanny)
+        assert PROBED in (out / ".batch" / "log" / "slow.out").read_text()  # which probes the machine itself
         (tmp_path / "gate").touch()
         nanny.wait(timeout=300)
     finally:
