@@ -81,3 +81,25 @@ def test_only_confident_numbers_at_the_same_place_are_compared() -> None:
     first = (_word("240", 0.5), _word("fit", 0.1), _word("1.5", 0.8), _word("3.0", 0.3), _word("7", 0.9))
     second = (_word("252", 0.51), _word("ht", 0.1), _word("15", 0.8), _word("8.0", 0.3, 60.0), _word("7", 0.2))
     assert [(a.text, b.text) for a, b in changed_numbers(first, second)] == [("240", "252")]
+
+
+def test_a_tesseract_that_hangs_is_stopped_at_the_timeout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from paperpack.compare import ocr
+
+    fake = tmp_path / "tesseract"
+    fake.write_text("#!/bin/sh\nexec sleep 600\n")  # never answers: only the timeout ends it
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    monkeypatch.setattr(ocr, "TIMEOUT", 0.5)
+    score = image_similarity(_png(_titled(0.0), Render()), _png(_titled(0.05), HINTINGS["autohint"]))
+    assert "the re-rendered text was not read: tesseract took more than 0.5 s" in score.note, score
+
+
+def test_doctor_names_tesseract_and_its_fix_when_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from paperpack.machine.doctor import _ocr_check
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    check = _ocr_check()
+    assert not check.ok and not check.required
+    assert check.fix == "sudo apt-get install tesseract-ocr tesseract-ocr-eng"
+    assert "re-rendered" in check.disables
