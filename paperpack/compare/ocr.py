@@ -42,6 +42,7 @@ SCALES = (2, 3)  # the figure is read upscaled this many times (glyphs of 8-12 p
 MAX_SIDE = 4000  # the upscaled image's longer side is at most this many pixels (a large figure is scaled less)
 TIMEOUT = 30.0  # seconds tesseract may take on one image
 CONFIDENT = 90.0  # a word is compared when read with at least this confidence (0-100) in both images
+WORD = 40  # characters kept of a word read (the figure is untrusted: its words go into the reason)
 OVERLAP = 0.5  # the two readings of a word are at the same place when their boxes overlap by this share
 
 
@@ -98,7 +99,14 @@ def _parse(tsv: str, width: int, height: int) -> tuple[Word, ...]:
         except ValueError:
             continue
         words.append(
-            Word(fields[11].strip(), confidence, left / width, top / height, (left + w) / width, (top + h) / height)
+            Word(
+                fields[11].strip()[:WORD],
+                confidence,
+                left / width,
+                top / height,
+                (left + w) / width,
+                (top + h) / height,
+            )
         )
     return tuple(words)
 
@@ -152,7 +160,7 @@ def _read_at(program: str, image: Image.Image, times: int) -> Reading:
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
         log.info("tesseract failed on a figure: %s", detail)
-        return Reading(problem=f"tesseract failed ({detail[-1] if detail else f'exit status {done.returncode}'})")
+        return Reading(problem=f"tesseract failed ({detail[-1][:200] if detail else f'exit status {done.returncode}'})")
     return Reading(_parse(done.stdout.decode("utf-8", "replace"), size[0], size[1]))
 
 
