@@ -14,7 +14,8 @@ histograms whose bar edges moved by under half a pixel, as matplotlib 3.11 snaps
 issue 9's second round: re-rendered text (fonts, DPI rounding), legend jitter and black-ink
 figures with changes seen through a font change and a title whose number changed
 (``rerender_pairs()``), text redrawn in another hinting as matplotlib 3.11 changed it, with the
-title-number changes through it that are not seen (``hinting_pairs()``), and text reprs (``repr_pairs()``). A figure whose default size
+title-number changes through it that only reading the text sees (``hinting_pairs()``; images.py step 8,
+Tesseract OCR: without ``tesseract`` on PATH they are missed), and text reprs (``repr_pairs()``). A figure whose default size
 changed is counted apart: it may be *differs* when it says "the figure size changed".
 With ``--other-matplotlib VERSION`` (a venv with ``matplotlib==VERSION``, numpy and pillow is made
 under ``~/.cache/paperpack-bench/``, from the configured package index) or ``--other-python PYTHON``
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -145,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         renders, version = other_renders(args.other_python)
         sets[f"held out: committed figures drawn by matplotlib {version}"] = list(version_pairs(renders, version))
     made = time.perf_counter() - start
+    if shutil.which("tesseract") is None:
+        print("tesseract is not installed: re-rendered text is not read (images.py step 8), title changes are missed")
     start = time.perf_counter()
     for title, pairs in sets.items():
         report(title, judge(pairs))

@@ -363,7 +363,8 @@ HINTINGS: dict[str, Render] = {"autohint": Render(hinting="force_autohint"), "no
 def hinting_pairs(title_numbers: bool = False) -> Iterator[Pair]:
     """Every glyph redrawn in another text hinting (issue 9, third round: what matplotlib 3.11 changed), the
     figure the same (noise) or changed by 5 and 10 % (must differ); with ``title_numbers``, also a number in
-    the title changed through the hinting change (not seen: a known limit, reported by the benchmark)."""
+    the title changed through the hinting change (seen only by reading the text, images.py step 8, which needs
+    tesseract-ocr: benchmark only; tests/test_compare_ocr.py tests it)."""
     for family, figure in dict(FIGURES, black=_black).items():
         reference = [_figure_output(_png(figure(0.0), Render()))]
         for name, render in HINTINGS.items():

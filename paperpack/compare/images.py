@@ -32,8 +32,14 @@ points or arrows, often by a few percent of the plot. The steps:
    digits 0.34–0.47, the most a re-placed legend or a JPEG re-encoding changed a glyph 0.18; a
    font, DPI or version change redraws most glyphs (half of them change by 0.1 to 0.6), and then
    no glyph is compared alone (a number changed together with the font, or with the text hinting as
-   matplotlib 3.10 → 3.11 changed it, is not seen: redrawn in the other hinting, the same glyph changes
-   as much as another digit does; docs/run-and-compare.md gives the measures).
+   matplotlib 3.10 → 3.11 changed it, is not seen glyph by glyph: redrawn in the other hinting, the same
+   glyph changes as much as another digit does; docs/run-and-compare.md gives the measures);
+8. so when the text was redrawn (step 7 compared no glyph) and the score is still above
+   ``READ_CHANGED``, both figures are read by Tesseract OCR (paperpack.compare.ocr: the ``tesseract``
+   program, upscaled 2 and 3 times, word boxes, only words read the same at both sizes) and a word
+   holding digits, read with confidence in both at the same place, whose digits differ is a changed
+   number: the similarity is at most ``READ_CHANGED`` and the reason names both readings ("its text
+   changed: '240' reads '252'"). Without ``tesseract`` the note says the re-rendered text was not read.
 
 A global mean hides a local change (a dense contourf + quiver plot whose arrows are 20 %
 shorter scored 0.964 with the mean SSIM used before); the worst tile does not. The constants
@@ -76,6 +82,7 @@ MARGIN = MOVED + REACH + 2  # white padding around the images for the glyph comp
 FILL_TOLERANCE = 8.0  # a pixel has a fill's colour when each channel is within this of it
 FILL_AREA = 16  # a fill: a colour of at least this many flat pixels
 SNAP = 1  # a fill's edges may lie this many pixels elsewhere (pixel snapping of another renderer)
+READ_CHANGED = 0.5  # the similarity at most of a figure whose redrawn text reads another number (OCR)
 FILLS = 32  # at most this many fill colours are looked at, those most often beside changed pixels
 
 
@@ -272,10 +279,11 @@ def _moved(grey: np.ndarray, other: np.ndarray, glyph: Glyph, mine: list[Glyph],
     )
 
 
-def _text_change(a: np.ndarray, b: np.ndarray, glyphs_a: list[Glyph], glyphs_b: list[Glyph]) -> tuple[float, int]:
-    """The largest change of one glyph and how many glyphs (of the image with more) changed by more than
-    ``TEXT_CHANGED``, when the text was not re-rendered (the median glyph, of both images, unchanged
-    to ``SAME_TEXT`` pixel for pixel: with two glyphs, one changed on each side, nothing is compared); else ``(0.0, 0)``.
+def _text_change(a: np.ndarray, b: np.ndarray, glyphs_a: list[Glyph], glyphs_b: list[Glyph]) -> tuple[float, int, bool]:
+    """The largest change of one glyph, how many glyphs (of the image with more) changed by more than
+    ``TEXT_CHANGED``, and whether the text was redrawn: when the text was not re-rendered (the median glyph,
+    of both images, unchanged to ``SAME_TEXT`` pixel for pixel: with two glyphs, one changed on each side,
+    nothing is compared); else ``(0.0, 0, True)`` (``(0.0, 0, False)`` without glyphs).
 
     Same text re-rendered (another font, DPI or hinting) changes every glyph a little: no glyph can
     be told apart, and the text is left to the tiles. Other characters at one place of a text that is
@@ -294,8 +302,10 @@ def _text_change(a: np.ndarray, b: np.ndarray, glyphs_a: list[Glyph], glyphs_b: 
         )
 
     exact_a, exact_b = changes(grey_a, grey_b, 1)
-    if not exact_a + exact_b or float(np.median(exact_a + exact_b)) > SAME_TEXT:
-        return 0.0, 0
+    if not exact_a + exact_b:
+        return 0.0, 0, False
+    if float(np.median(exact_a + exact_b)) > SAME_TEXT:
+        return 0.0, 0, True
     soft_a, soft_b = (_box(grey[:, :, None], BLUR)[:, :, 0] for grey in (grey_a, grey_b))
     change_a, change_b = changes(soft_a, soft_b, REACH)
     replaced_a = [
@@ -304,7 +314,24 @@ def _text_change(a: np.ndarray, b: np.ndarray, glyphs_a: list[Glyph], glyphs_b: 
     replaced_b = [
         c for c, g in zip(change_b, glyphs_b) if c > TEXT_CHANGED and not _moved(soft_b, soft_a, g, glyphs_b, glyphs_a)
     ]
-    return max(replaced_a + replaced_b, default=0.0), max(len(replaced_a), len(replaced_b))
+    return max(replaced_a + replaced_b, default=0.0), max(len(replaced_a), len(replaced_b)), False
+
+
+def _read_text(a: Image.Image, b: Image.Image, score: float, note: str) -> tuple[float, str]:
+    """The score and note once the numbers of both figures (their text redrawn) are read and compared
+    (paperpack.compare.ocr): a number that reads otherwise caps the score at ``READ_CHANGED``."""
+    from .ocr import changed_numbers, read_words
+
+    first = read_words(a)
+    second = read_words(b) if not first.problem else first
+    if first.problem or second.problem:
+        return score, note + f"; the re-rendered text was not read: {first.problem or second.problem}"
+    changed = changed_numbers(first.words, second.words)
+    if not changed:
+        return score, note
+    readings = ", ".join(f"'{old.text}' reads '{new.text}'" for old, new in changed[:3])
+    more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+    return min(score, READ_CHANGED), note + f"; its text changed: {readings}{more} (read by OCR)"
 
 
 def _text_rerendered(changed: np.ndarray, text: np.ndarray) -> bool:
@@ -411,7 +438,9 @@ def compare_images(first: Image.Image, second: Image.Image) -> ImageScore:
     if changed.any():
         changed &= ~_snapped(pixels_a, pixels_b, changed)
     score = max(0.0, 1.0 - _worst_tile(changed))
-    worst_glyph, glyphs_changed = _text_change(pixels_a, pixels_b, glyphs_a, glyphs_b)
+    worst_glyph, glyphs_changed, redrawn = _text_change(pixels_a, pixels_b, glyphs_a, glyphs_b)
+    if redrawn and score > READ_CHANGED:  # (a lower score already says more than a changed number would)
+        score, note = _read_text(a, b, score, note)
     if glyphs_changed:
         score = min(score, 1.0 - worst_glyph)
         plural = glyphs_changed > 1

@@ -44,6 +44,7 @@ class Group(enum.Enum):
     LOCAL = "local engine"
     NETWORK = "network"
     DISK = "disk"
+    COMPARE = "comparison"
 
 
 @dataclass(frozen=True)
@@ -299,9 +300,24 @@ def _cache_checks(cache: Path | None) -> list[Check]:
     return checks
 
 
+def _ocr_check() -> Check:
+    """Tesseract OCR, which reads the numbers of figures whose text was re-rendered (paperpack.compare.ocr)."""
+    from ..compare.ocr import tesseract_path
+
+    path = tesseract_path()
+    return Check(
+        "tesseract (OCR)",
+        Group.COMPARE,
+        path is not None,
+        path or "not on PATH",
+        "" if path else "a number changed in a figure whose text was re-rendered (another font or hinting) is not seen",
+        "" if path else "sudo apt-get install tesseract-ocr tesseract-ocr-eng",
+    )
+
+
 def diagnose(*, network: bool = False, cache: Path | None = None) -> Diagnosis:
     """Every check; the DOI services only with ``network`` (they are contacted)."""
-    checks = _docker_checks() + _local_checks()
+    checks = _docker_checks() + _local_checks() + [_ocr_check()]
     if network:
         checks += _network_checks()
     checks += _cache_checks(cache)

@@ -1,0 +1,105 @@
+"""The numbers of a figure whose text was re-rendered, read by Tesseract OCR (paperpack/compare/ocr.py).
+
+Rendered with matplotlib here, as tests/compare_pairs.py does: a title's number changed together with the
+text hinting (what matplotlib 3.10 → 3.11 changed) is seen; the same title redrawn otherwise is not a change;
+without tesseract on PATH the comparison goes on and says the text was not read.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paperpack.compare import compare_notebooks
+from paperpack.compare.images import image_similarity
+from tests.compare_pairs import HINTINGS, RERENDERS, Render, _figure_output, _png, _titled, one_cell_notebook
+
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed")
+
+
+def _verdict(reference: str, executed: str) -> tuple[str, str]:
+    result = compare_notebooks(
+        one_cell_notebook([_figure_output(reference)]), one_cell_notebook([_figure_output(executed)])
+    )
+    return str(result.verdict), (result.differences[0].reason if result.differences else "")
+
+
+@needs_tesseract
+def test_a_title_number_changed_with_the_hinting_differs_naming_both_readings() -> None:
+    reference = _png(_titled(0.0), Render())  # "fit of the decay, n = 240"
+    executed = _png(_titled(0.05), HINTINGS["autohint"])  # "… n = 252", every glyph redrawn
+    verdict, reason = _verdict(reference, executed)
+    assert verdict == "differs", reason
+    assert "'240' reads '252'" in reason, reason
+
+
+@needs_tesseract
+@pytest.mark.parametrize(
+    "render",
+    [HINTINGS["autohint"], HINTINGS["no-hinting"], RERENDERS["font-condensed"]],
+    ids=["autohint", "no-hinting", "font-condensed"],
+)
+def test_the_same_title_redrawn_in_another_hinting_or_font_is_the_same(render: Render) -> None:
+    verdict, reason = _verdict(_png(_titled(0.0), Render()), _png(_titled(0.0), render))
+    assert verdict == "same", reason
+
+
+def test_without_tesseract_the_text_is_not_read_and_the_note_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    reference = _png(_titled(0.0), Render())
+    executed = _png(_titled(0.05), HINTINGS["autohint"])
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract there
+    score = image_similarity(reference, executed)
+    assert score.value >= 0.78, score  # as before OCR: the change is not seen
+    assert "the re-rendered text was not read: install tesseract-ocr" in score.note, score
+
+
+def test_a_tesseract_that_fails_is_named_in_the_note_not_raised(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = tmp_path / "tesseract"
+    fake.write_text("#!/bin/sh\necho 'Error: no language data' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    score = image_similarity(_png(_titled(0.0), Render()), _png(_titled(0.05), HINTINGS["autohint"]))
+    assert "the re-rendered text was not read: tesseract failed (Error: no language data)" in score.note, score
+
+
+def _word(text: str, left: float, confidence: float = 96.0) -> Any:
+    from paperpack.compare.ocr import Word
+
+    return Word(text, confidence, left, 0.1, left + 0.05, 0.12)
+
+
+def test_only_confident_numbers_at_the_same_place_are_compared() -> None:
+    from paperpack.compare.ocr import changed_numbers
+
+    first = (_word("240", 0.5), _word("fit", 0.1), _word("1.5", 0.8), _word("3.0", 0.3), _word("7", 0.9))
+    second = (_word("252", 0.51), _word("ht", 0.1), _word("15", 0.8), _word("8.0", 0.3, 60.0), _word("7", 0.2))
+    assert [(a.text, b.text) for a, b in changed_numbers(first, second)] == [("240", "252")]
+
+
+def test_a_tesseract_that_hangs_is_stopped_at_the_timeout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from paperpack.compare import ocr
+
+    fake = tmp_path / "tesseract"
+    fake.write_text("#!/bin/sh\nexec sleep 600\n")  # never answers: only the timeout ends it
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    monkeypatch.setattr(ocr, "TIMEOUT", 0.5)
+    score = image_similarity(_png(_titled(0.0), Render()), _png(_titled(0.05), HINTINGS["autohint"]))
+    assert "the re-rendered text was not read: tesseract took more than 0.5 s" in score.note, score
+
+
+def test_doctor_names_tesseract_and_its_fix_when_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from paperpack.machine.doctor import _ocr_check
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    check = _ocr_check()
+    assert not check.ok and not check.required
+    assert check.fix == "sudo apt-get install tesseract-ocr tesseract-ocr-eng"
+    assert "re-rendered" in check.disables
