@@ -56,6 +56,31 @@ def test_without_tesseract_the_text_is_not_read_and_the_note_says_so(
     score = image_similarity(reference, executed)
     assert score.value >= 0.78, score  # as before OCR: the change is not seen
     assert "the re-rendered text was not read: install tesseract-ocr" in score.note, score
+    assert score.unread == "install tesseract-ocr (with tesseract-ocr-eng) to read it", score
+
+
+def test_a_same_notebook_says_which_figure_text_it_did_not_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A *same* never claims more than was checked: the verdict's message names the unread figure and the fix."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract there
+    result = compare_notebooks(
+        one_cell_notebook([_figure_output(_png(_titled(0.0), Render()))]),
+        one_cell_notebook([_figure_output(_png(_titled(0.05), HINTINGS["autohint"]))]),
+    )
+    assert str(result.verdict) == "same", result.message
+    assert result.message == (
+        "1 cell with the same results (the re-rendered text of the figure in code cell 1 (In [1]) was not read: "
+        "install tesseract-ocr (with tesseract-ocr-eng) to read it)"
+    ), result.message
+
+
+def test_a_same_notebook_whose_figures_were_read_claims_nothing_more() -> None:
+    result = compare_notebooks(
+        one_cell_notebook([_figure_output(_png(_titled(0.0), Render()))]),
+        one_cell_notebook([_figure_output(_png(_titled(0.0), Render()))]),
+    )
+    assert result.message == "1 cell with the same results", result.message
 
 
 def test_a_tesseract_that_fails_is_named_in_the_note_not_raised(

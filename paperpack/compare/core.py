@@ -202,12 +202,15 @@ def _short_diff(a: list[str], b: list[str]) -> str:
     return "\n".join(line[:200] for line in diff)
 
 
-def _item_reason(x: Item, y: Item, options: CompareOptions) -> str:
-    """Why two items of the same label differ, or "" when they are the same."""
+def _item_reason(x: Item, y: Item, options: CompareOptions, unread: list[str]) -> str:
+    """Why two items of the same label differ, or "" when they are the same (then what of them could not be
+    checked is added to ``unread``)."""
     if x.kind == "image":
         score = image_similarity(x.value, y.value)
         if score.value < options.image_threshold:
             return f"{x.label} looks different (similarity {score.value:.3f} < {options.image_threshold}{score.note})"
+        if score.unread:
+            unread.append(score.unread)
         return ""
     nx = normalise_text(x.value, options.ignore_patterns, options.workdirs)
     ny = normalise_text(y.value, options.ignore_patterns, options.workdirs)
@@ -217,12 +220,19 @@ def _item_reason(x: Item, y: Item, options: CompareOptions) -> str:
 
 
 def compare_cell(
-    index: int, ref: list[dict[str, Any]], new: list[dict[str, Any]], options: CompareOptions, where: str = ""
+    index: int,
+    ref: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    options: CompareOptions,
+    where: str = "",
+    unread: list[str] | None = None,
 ) -> tuple[CellDifference | None, list[NewWarning]]:
     """The cell's difference (None when the same) and the warnings only the re-execution printed.
 
-    ``where`` names the cell in messages (default: "cell N", 1-based).
+    ``where`` names the cell in messages (default: "cell N", 1-based). Why a figure's re-rendered text
+    could not be read is added to ``unread`` (a *same* that did not check it).
     """
+    unread = [] if unread is None else unread
     where = where or cell_name([], index)
     a, ref_warnings = output_items(ref)
     b, new_warnings = output_items(new)
@@ -236,7 +246,7 @@ def compare_cell(
         for x, y in zip(a, b):
             if x.label == "text/plain" and x.bundle in same_widgets:
                 continue  # a widget's text repr changes with ipywidgets; its state was compared
-            reason = _item_reason(x, y, options)
+            reason = _item_reason(x, y, options, unread)
             if reason:
                 break
             if x.label == WIDGET_TYPE:
@@ -272,6 +282,16 @@ def _warnings_text(found: list[NewWarning]) -> str:
     return f", with {len(found)} new warning{plural} ({shown}{more})"
 
 
+def _not_read_text(not_read: list[tuple[str, str]]) -> str:
+    """What a *same* did not check: the text of figures redrawn by another renderer, left unread."""
+    if not not_read:
+        return ""
+    cells = ", ".join(where for where, _ in not_read[:3]) + (
+        f" and {len(not_read) - 3} more" if len(not_read) > 3 else ""
+    )
+    return f" (the re-rendered text of the figure in {cells} was not read: {not_read[0][1]})"
+
+
 def compare_notebooks(reference: Any, executed: Any, options: CompareOptions | None = None) -> Comparison:
     """Compare ``executed`` with the committed ``reference`` (both nbformat v4 dicts)."""
     options = options or CompareOptions()
@@ -289,6 +309,7 @@ def compare_notebooks(reference: Any, executed: Any, options: CompareOptions | N
     cell_types = [str(c.get("cell_type", "")) for c in reference.get("cells", [])]
     differences: list[CellDifference] = []
     new_warnings: list[NewWarning] = []
+    not_read: list[tuple[str, str]] = []  # (cell, why): figures judged the same whose re-rendered text was not read
     compared = 0
     for (index, ref), (_, new) in zip(ref_cells, new_cells):
         if index in options.ignore_cells:
@@ -298,13 +319,11 @@ def compare_notebooks(reference: Any, executed: Any, options: CompareOptions | N
         if not ref.get("outputs") and not new.get("outputs"):
             continue  # no output on either side: nothing was compared
         compared += 1
-        found, fresh = compare_cell(
-            index,
-            ref.get("outputs", []),
-            new.get("outputs", []),
-            options,
-            cell_name(cell_types, index, ref.get("execution_count")),
-        )
+        where = cell_name(cell_types, index, ref.get("execution_count"))
+        unread: list[str] = []
+        found, fresh = compare_cell(index, ref.get("outputs", []), new.get("outputs", []), options, where, unread)
+        if unread and not found:
+            not_read.append((where, unread[0]))
         new_warnings += fresh
         if found:
             differences.append(found)
@@ -318,7 +337,7 @@ def compare_notebooks(reference: Any, executed: Any, options: CompareOptions | N
             new_warnings,
         )
     plural = "s" if compared != 1 else ""
-    message = f"{compared} cell{plural} with the same results"
+    message = f"{compared} cell{plural} with the same results" + _not_read_text(not_read)
     if new_warnings:
         return Comparison(
             Verdict.SAME_WITH_WARNINGS,

@@ -92,6 +92,7 @@ class ImageScore:
 
     value: float
     note: str = ""  # e.g. "; the figure size changed: 640x480 → 600x400"
+    unread: str = ""  # why the figure's re-rendered text was not read (no tesseract, …): what was not checked
 
 
 def decode_image(data: str | bytes) -> Image.Image | None:
@@ -317,21 +318,23 @@ def _text_change(a: np.ndarray, b: np.ndarray, glyphs_a: list[Glyph], glyphs_b: 
     return max(replaced_a + replaced_b, default=0.0), max(len(replaced_a), len(replaced_b)), False
 
 
-def _read_text(a: Image.Image, b: Image.Image, score: float, note: str) -> tuple[float, str]:
-    """The score and note once the numbers of both figures (their text redrawn) are read and compared
-    (paperpack.compare.ocr): a number that reads otherwise caps the score at ``READ_CHANGED``."""
+def _read_text(a: Image.Image, b: Image.Image, score: float, note: str) -> tuple[float, str, str]:
+    """The score, note and why the text was not read ("" when it was) once the numbers of both figures
+    (their text redrawn) are read and compared (paperpack.compare.ocr): a number that reads otherwise caps
+    the score at ``READ_CHANGED``."""
     from .ocr import changed_numbers, read_words
 
     first = read_words(a)
     second = read_words(b) if not first.problem else first
     if first.problem or second.problem:
-        return score, note + f"; the re-rendered text was not read: {first.problem or second.problem}"
+        problem = first.problem or second.problem
+        return score, note + f"; the re-rendered text was not read: {problem}", problem
     changed = changed_numbers(first.words, second.words)
     if not changed:
-        return score, note
+        return score, note, ""
     readings = ", ".join(f"'{old.text}' reads '{new.text}'" for old, new in changed[:3])
     more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-    return min(score, READ_CHANGED), note + f"; its text changed: {readings}{more} (read by OCR)"
+    return min(score, READ_CHANGED), note + f"; its text changed: {readings}{more} (read by OCR)", ""
 
 
 def _text_rerendered(changed: np.ndarray, text: np.ndarray) -> bool:
@@ -439,8 +442,9 @@ def compare_images(first: Image.Image, second: Image.Image) -> ImageScore:
         changed &= ~_snapped(pixels_a, pixels_b, changed)
     score = max(0.0, 1.0 - _worst_tile(changed))
     worst_glyph, glyphs_changed, redrawn = _text_change(pixels_a, pixels_b, glyphs_a, glyphs_b)
+    unread = ""
     if redrawn and score > READ_CHANGED:  # (a lower score already says more than a changed number would)
-        score, note = _read_text(a, b, score, note)
+        score, note, unread = _read_text(a, b, score, note)
     if glyphs_changed:
         score = min(score, 1.0 - worst_glyph)
         plural = glyphs_changed > 1
@@ -448,7 +452,7 @@ def compare_images(first: Image.Image, second: Image.Image) -> ImageScore:
             f"; its text changed: {glyphs_changed} character{'s' if plural else ''} of a title, label or number "
             f"{'differ' if plural else 'differs'} (the rest of the text is drawn the same)"
         )
-    return ImageScore(score, note)
+    return ImageScore(score, note, unread)
 
 
 def image_similarity(a: str | bytes, b: str | bytes) -> ImageScore:
