@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import re
+import resource
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.txt"
 GOAL = 85.0
+#: address space allowed to mutmut and each mutant's tests: a mutant that grows a list forever (a flood fill that
+#: never marks a pixel seen) then fails with MemoryError (killed) instead of taking the shared machine's memory
+MEMORY_LIMIT = 4 << 30
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Target:
 #: methods are named ``module.xǁClassǁmethod__mutmut_N``, functions ``module.x_function__mutmut_N``
 TARGETS = (
     Target("compare/", ("paperpack.compare.*",)),
+    Target("compare/images.py", ("paperpack.compare.images.*",)),
     Target("run/verdict.py", ("paperpack.run.verdict.*",)),
     Target("run/outcome.py", ("paperpack.run.outcome.*",)),
     Target(
@@ -109,9 +114,18 @@ _MUTMUT_KEEPING_LINKS = (
 )
 
 
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
 def mutmut(*args: str, check: bool = True) -> str:
     proc = subprocess.run(
-        [sys.executable, "-c", _MUTMUT_KEEPING_LINKS, *args], cwd=ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-c", _MUTMUT_KEEPING_LINKS, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=_limit_memory,
     )
     if check and proc.returncode != 0:
         sys.exit(

@@ -1,0 +1,502 @@
+"""Downloads, checksums and the cache of declared data, pinned on a real loopback HTTP server (paperpack/data/).
+
+Issue 16's mutation testing left these unpinned: a partial download is continued only with a validator of
+that very source and version (ETag or Last-Modified, and the total size), and only from a 206 answer whose
+``Content-Range`` continues it; anything else restarts from zero, so two versions are never spliced. Also
+the progress lines of a large download, the cache folder ``ensure_data`` is given, and ``data lock`` of a
+whole record's files. :class:`ScriptedServer` answers exactly what a test queues, for servers that
+misbehave in ways the DOI test server does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from threading import Lock, Thread
+
+import pytest
+
+from conftest_doi import doi_env, doi_server  # noqa: F401 - fixtures
+from doiserver import Action, DoiServer
+from paperpack.data import DataStore, data_status, ensure_data, fetch_data, lock_hashes
+from paperpack.data.download import RESUME_HINT, _Validator, download
+from paperpack.data.records import NETWORK_HINT, DataRecord, RecordFile, fetch_record, record_id_for
+from paperpack.errors import ChecksumError, DataError
+from paperpack.repository.repo import Repo
+from paperpack.util.httpclient import HttpClient, ServiceConfig
+from paperpack.util.sizes import human_size
+from test_data import paper
+
+OLD = bytes(range(256)) * 64  # 16 KiB
+NEW = bytes(reversed(range(256))) * 64  # another version of the same length
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- a server that answers what the test queues ---------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    length: bool = True  # send Content-Length (else the body ends when the connection closes)
+    announce: int | None = None  # the Content-Length to send, if not the body's (a connection cut short)
+
+
+class _Scripted(BaseHTTPRequestHandler):
+    server: _ScriptedHttp
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        with self.server.lock:
+            self.server.asked.append(dict(self.headers.items()))
+            answer = self.server.answers.pop(0)
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        if answer.length:
+            self.send_header("Content-Length", str(answer.announce or len(answer.body)))
+        else:
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+
+class _ScriptedHttp(ThreadingHTTPServer):
+    daemon_threads = True
+    answers: list[Answer]
+    asked: list[dict[str, str]]
+    lock: Lock
+
+
+class ScriptedServer:
+    """A loopback HTTP server answering each GET with the next queued :class:`Answer`."""
+
+    def __init__(self) -> None:
+        self._http = _ScriptedHttp(("127.0.0.1", 0), _Scripted)
+        self._http.answers, self._http.asked, self._http.lock = [], [], Lock()
+        self._thread = Thread(target=self._http.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        host, port = self._http.server_address[:2]
+        self.hostport = f"{host}:{port}"
+        self.url = f"http://{self.hostport}/f.bin"
+
+    def queue(self, *answers: Answer) -> None:
+        with self._http.lock:
+            self._http.answers.extend(answers)
+
+    def ranges(self) -> list[str | None]:
+        """The Range header of each request so far (None: a whole-file request)."""
+        with self._http.lock:
+            return [asked.get("Range") for asked in self._http.asked]
+
+    def close(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ScriptedServer]:
+    server = ScriptedServer()
+    monkeypatch.setenv("PAPERPACK_DATA_ALLOW", server.hostport)
+    monkeypatch.setenv("PAPERPACK_DATA_ALLOW_HTTP", "1")
+    monkeypatch.setenv("PAPERPACK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PAPERPACK_HTTP_TIMEOUT", "5")
+    monkeypatch.setenv("PAPERPACK_HTTP_RETRIES", "0")
+    yield server
+    server.close()
+
+
+def _partial(tmp_path: Path, url: str, kept: bytes, *, if_range: str = '"v1"', total: int | None = len(OLD)) -> Path:
+    """A partial download of ``kept`` bytes, with its validator, as an interrupted download leaves it."""
+    partial = tmp_path / "partial" / "f.part"
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_bytes(kept)
+    _Validator(url, if_range, total).save(partial)
+    return partial
+
+
+def _get(url: str, partial: Path) -> dict[str, str]:
+    client = HttpClient()
+    try:
+        return download(client, url, partial)
+    finally:
+        client.close()
+
+
+# -- a partial download continues only that very file ------------------------------------------------------
+
+
+def test_a_range_answer_without_content_range_restarts_the_download(
+    scripted: ScriptedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    partial = _partial(tmp_path, scripted.url, NEW[:1000])
+    scripted.queue(Answer(206, NEW[1000:], {"ETag": '"v1"'}), Answer(200, NEW, {"ETag": '"v1"'}))
+    with caplog.at_level(logging.INFO, logger="paperpack.data.download"):
+        assert _get(scripted.url, partial)["sha256"] == sha(NEW)
+    assert scripted.ranges() == ["bytes=1000-", None]
+    assert "the server answered a range without a valid Content-Range ('')" in caplog.text
+
+
+def test_a_range_answer_of_unknown_total_continues_the_download(scripted: ScriptedServer, tmp_path: Path) -> None:
+    partial = _partial(tmp_path, scripted.url, NEW[:1000])
+    scripted.queue(Answer(206, NEW[1000:], {"ETag": '"v1"', "Content-Range": f"bytes 1000-{len(NEW) - 1}/*"}))
+    assert _get(scripted.url, partial)["sha256"] == sha(NEW)
+    assert scripted.ranges() == ["bytes=1000-"]
+
+
+@pytest.mark.parametrize(
+    ("content_range", "total"),
+    [
+        (f"bytes 1000-{len(NEW) - 2}/{len(NEW)}", len(NEW)),  # not the rest of the file
+        (f"bytes 1000-{len(NEW) + 99}/{len(NEW) + 100}", len(NEW)),  # the file grew, its ETag the same
+    ],
+)
+def test_a_range_answer_that_does_not_end_the_known_file_restarts_the_download(
+    scripted: ScriptedServer, tmp_path: Path, content_range: str, total: int
+) -> None:
+    partial = _partial(tmp_path, scripted.url, OLD[:1000], total=total)
+    scripted.queue(
+        Answer(206, NEW[1000:], {"ETag": '"v1"', "Content-Range": content_range}), Answer(200, NEW, {"ETag": '"v1"'})
+    )
+    assert _get(scripted.url, partial)["sha256"] == sha(NEW)
+    assert scripted.ranges() == ["bytes=1000-", None]
+
+
+@pytest.mark.parametrize(
+    "validator",
+    [
+        "[1]",
+        '{"url": "http://127.0.0.1:1/another.bin", "if_range": "\\"v1\\"", "total": 16384}',
+        '{"url": "%s", "if_range": 5, "total": 16384}',
+        '{"url": "%s", "if_range": "", "total": 16384}',
+        '{"url": "%s", "if_range": "\\"v1\\"", "total": "16384"}',
+    ],
+)
+def test_a_partial_download_without_a_valid_validator_of_its_url_starts_again(
+    scripted: ScriptedServer, tmp_path: Path, validator: str
+) -> None:
+    partial = _partial(tmp_path, scripted.url, OLD[:1000])
+    _Validator.path(partial).write_text(validator.replace("%s", scripted.url), encoding="utf-8")
+    scripted.queue(Answer(200, NEW, {"ETag": '"v2"'}))
+    assert _get(scripted.url, partial)["sha256"] == sha(NEW)
+    assert scripted.ranges() == [None], "no range asked of a partial file whose version is unknown"
+
+
+def test_a_file_changed_behind_the_same_last_modified_check_is_downloaded_again(
+    doi_env: DoiServer, tmp_path: Path
+) -> None:
+    """No ETag, and a server that ignores If-Range: the new Last-Modified of its 206 says the file changed."""
+    url = doi_env.add_file("lm.bin", OLD * 8, etag=False, honour_if_range=False)
+    doi_env.script("/files/lm.bin", Action(cut=True))
+    partial = tmp_path / "partial" / "lm.part"
+    with pytest.raises(DataError, match="cut off"):
+        _get(url, partial)
+    assert 0 < partial.stat().st_size < len(OLD) * 8
+    doi_env.add_file("lm.bin", NEW * 8)  # same length, a later Last-Modified
+    assert _get(url, partial)["sha256"] == sha(NEW * 8)
+    assert doi_env.ranges()[-1] == "", "restarted from zero"
+
+
+def test_a_range_answer_without_a_validator_continues_the_download(doi_env: DoiServer, tmp_path: Path) -> None:
+    """The 206 carries no ETag (the server stopped sending it): nothing says the file changed, so it continues."""
+    url = doi_env.add_file("nv.bin", OLD * 8)
+    doi_env.script("/files/nv.bin", Action(cut=True))
+    partial = tmp_path / "partial" / "nv.part"
+    with pytest.raises(DataError, match="cut off"):
+        _get(url, partial)
+    kept = partial.stat().st_size
+    doi_env.add_file("nv.bin", OLD * 8, etag=False, honour_if_range=False)
+    doi_env.reset_counts()
+    assert _get(url, partial)["sha256"] == sha(OLD * 8)
+    assert doi_env.ranges() == [f"bytes={kept}-"], "one request, for the rest"
+
+
+def test_a_range_shorter_than_its_content_range_is_a_cut_off_download(scripted: ScriptedServer, tmp_path: Path) -> None:
+    """The total comes from Content-Range: a server sending less than the range it announced is cut off."""
+    partial = _partial(tmp_path, scripted.url, NEW[:1000])
+    rest = NEW[1000:6000]
+    scripted.queue(Answer(206, rest, {"ETag": '"v1"', "Content-Range": f"bytes 1000-{len(NEW) - 1}/{len(NEW)}"}))
+    with pytest.raises(DataError) as info:
+        _get(scripted.url, partial)
+    assert info.value.message == (
+        f"{scripted.url}: download of {scripted.url} was cut off after 6000 of {len(NEW)} bytes; "
+        "the partial file is kept"
+    )
+    assert partial.read_bytes() == NEW[:6000]
+
+
+def test_a_range_of_unknown_total_cut_short_says_the_total_from_its_length(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
+    partial = _partial(tmp_path, scripted.url, NEW[:1000])
+    headers = {"ETag": '"v1"', "Content-Range": f"bytes 1000-{len(NEW) - 1}/*"}
+    scripted.queue(Answer(206, NEW[1000:3000], headers, announce=len(NEW) - 1000))
+    with pytest.raises(DataError) as info:
+        _get(scripted.url, partial)
+    assert info.value.message == (
+        f"{scripted.url}: download of {scripted.url} was cut off after 1000 of {len(NEW)} bytes; "
+        "the partial file is kept"
+    )
+    assert info.value.hint == RESUME_HINT
+
+
+def test_a_cut_off_download_keeps_its_version_beside_it_and_only_when_it_has_one(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
+    import json
+
+    versioned, unversioned = tmp_path / "v.part", tmp_path / "u.part"
+    scripted.queue(
+        Answer(200, NEW[:2000], {"ETag": '"v1"'}, announce=len(NEW)),
+        Answer(200, NEW[:2000], {"ETag": 'W/"weak"'}, announce=len(NEW)),
+    )
+    for partial in (versioned, unversioned):
+        with pytest.raises(DataError, match=f"cut off after 0 of {len(NEW)} bytes"):
+            _get(scripted.url, partial)  # the first block is cut: none of it is written
+        assert partial.exists()
+    saved = json.loads(_Validator.path(versioned).read_text(encoding="utf-8"))
+    assert saved == {"url": scripted.url, "if_range": '"v1"', "total": len(NEW)}
+    assert not _Validator.path(unversioned).exists(), "a weak ETag and no Last-Modified: no version to resume"
+
+
+def test_a_download_that_cannot_connect_is_a_data_error_with_the_resume_hint(
+    scripted: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPERPACK_DATA_ALLOW", "127.0.0.1:9")  # the discard port: nothing listens
+    client = HttpClient()
+    try:
+        with pytest.raises(DataError) as info:
+            download(client, "http://127.0.0.1:9/x.bin", tmp_path / "x.part", label="d/x.bin")
+    finally:
+        client.close()
+    assert info.value.message.startswith("d/x.bin: cannot download http://127.0.0.1:9/x.bin: ")
+    assert info.value.hint == RESUME_HINT
+
+
+# -- ensure_data: the cache folder it is given, and the progress of a large download -----------------------
+
+
+def test_ensure_data_uses_the_cache_folder_it_is_given(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_record("5", {"obs.csv": OLD}, doi="10.5281/zenodo.5")
+    repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5281/zenodo.5\n    path: inputs\n")
+    mine = tmp_path / "mine"
+    [fetched] = ensure_data(repo, cache_dir=mine)
+    assert fetched.source == DataStore(mine / "data").blob(sha(OLD)) and fetched.source.read_bytes() == OLD
+    assert not (tmp_path / "cache" / "data" / "sha256").exists(), "nothing in the default cache"
+    doi_env.reset_counts()
+    assert ensure_data(repo, cache_dir=mine) == []
+    assert doi_env.count == 0, "the record's listing and its file are found in that cache: no network"
+
+
+QUARTER = 39 * 65536  # a quarter of the file is a whole number of 64 KiB blocks
+
+
+@pytest.mark.parametrize("length", [True, False])
+def test_a_large_download_says_how_far_it_is(scripted: ScriptedServer, tmp_path: Path, length: bool) -> None:
+    body = bytes(4 * QUARTER + 3)  # a total that 4 does not divide
+    scripted.queue(Answer(200, body, length=length))
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - url: {scripted.url}\n    files:\n      - path: big.bin\n        sha256: {sha(body)}\n",
+    )
+    said: list[str] = []
+    [fetched] = ensure_data(repo, progress=said.append)
+    assert fetched.state == "fetched"
+    total = len(body)
+    if length:  # a line at each quarter, and at the end
+        assert said == [f"fetching big.bin ({total} bytes)"] + [
+            f"big.bin: {human_size(done)} of {human_size(total)} ({100 * done // total}%)"
+            for done in (QUARTER, 2 * QUARTER, 3 * QUARTER, 4 * QUARTER, total)
+        ]
+    else:  # no size announced: a line at each 10 MB
+        assert said == ["fetching big.bin", f"big.bin: {human_size(153 * 65536)}"]
+
+
+# -- data status and lock ---------------------------------------------------------------------------------
+
+
+def test_status_names_the_committed_file_whose_hash_differs(doi_env: DoiServer, tmp_path: Path) -> None:
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - url: {doi_env.url}/files/x\n    files:\n      - path: d/obs.bin\n"
+        f"        sha256: {sha(OLD)}\n",
+        {"d/obs.bin": NEW},
+    )
+    [status] = data_status(repo)
+    assert (status.state, status.declared.path, status.source) == ("mismatch", "d/obs.bin", repo.root / "d/obs.bin")
+
+
+def test_lock_names_a_whole_records_file_only_when_its_name_is_not_its_file_name(
+    doi_env: DoiServer, tmp_path: Path
+) -> None:
+    doi_env.add_record("8", {"a.csv": OLD, "sub/c.csv": NEW}, doi="10.5281/zenodo.8")
+    repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5281/zenodo.8\n    path: ./\n")
+    assert [r.declared.path for r in fetch_data(repo)] == ["a.csv", "sub/c.csv"]
+    assert lock_hashes(Repo.open(repo.root)) == [("a.csv", sha(OLD)), ("sub/c.csv", sha(NEW))]
+    text = (repo.root / "paperpack.yml").read_text(encoding="utf-8")
+    assert text == (
+        "version: 1\ndata:\n  - doi: 10.5281/zenodo.8\n    files:\n"
+        f"      - path: a.csv\n        sha256: {sha(OLD)}\n"
+        f"      - path: sub/c.csv\n        name: sub/c.csv\n        sha256: {sha(NEW)}\n"
+    )
+
+
+def test_a_wrong_size_deletes_the_download(scripted: ScriptedServer, tmp_path: Path) -> None:
+    partial = tmp_path / "partial" / "s.part"
+    scripted.queue(Answer(200, NEW))
+    client = HttpClient()
+    try:
+        with pytest.raises(ChecksumError, match=f"has {len(NEW)} bytes, expected {len(NEW) + 1}"):
+            download(client, scripted.url, partial, size=len(NEW) + 1)
+    finally:
+        client.close()
+    assert not partial.exists()
+
+
+# -- a DOI's record: what is read of it, and what is said when it cannot be ---------------------------------
+
+
+def _record(scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, body: object, status: int = 200) -> DataRecord:
+    import json
+
+    monkeypatch.setenv("PAPERPACK_ZENODO_API", f"http://{scripted.hostport}/api")
+    scripted.queue(Answer(status, json.dumps(body).encode() if not isinstance(body, bytes) else body))
+    client = HttpClient()
+    try:
+        return fetch_record("10.5281/zenodo.4", client, ServiceConfig.from_env())
+    finally:
+        client.close()
+
+
+def test_a_records_files_are_read_with_their_names_links_checksums_and_sizes(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link = "http://127.0.0.1:1/"
+    files = [
+        {"key": "a.csv", "links": {"content": link + "a", "download": link + "x", "self": link + "y"}, "size": 3},
+        {"key": "b.csv", "links": {"content": link + "b", "self": link + "y"}, "size": "3", "checksum": "sha256:AB:CD"},
+        {"filename": "c.csv", "links": {"download": link + "c", "self": link + "y"}, "checksum": "MD5:EF"},
+        {"key": 7, "links": {"self": link + "7"}, "checksum": 5},
+        {"key": "", "filename": "", "links": {"self": link + "e"}},  # no name
+        {"links": {"self": link + "n"}},  # no name
+        {"key": "nolink.csv"},
+        {"key": "badlink.csv", "links": {"content": 5}},
+    ]
+    record = _record(scripted, monkeypatch, {"id": "4", "files": files})
+    assert (record.doi, record.record_id) == ("10.5281/zenodo.4", "4")
+    assert record.files == {
+        "a.csv": RecordFile("a.csv", link + "a", None, 3),
+        "b.csv": RecordFile("b.csv", link + "b", ("sha256", "ab:cd"), None),
+        "c.csv": RecordFile("c.csv", link + "c", ("md5", "ef"), None),
+        "7": RecordFile("7", link + "7", None, None),
+    }
+    [asked] = scripted._http.asked
+    assert asked["Accept"] == "application/json"
+
+
+def test_an_invenio_records_files_are_named_by_their_key_or_their_entry(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link = "http://127.0.0.1:1/"
+    entries = {"a.csv": {"links": {"content": link + "a"}}, "b": {"key": "b.csv", "links": {"content": link + "b"}}}
+    record = _record(scripted, monkeypatch, {"files": {"entries": entries}})
+    assert sorted(record.files) == ["a.csv", "b.csv"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message", "hint"),
+    [
+        (
+            404,
+            {},
+            "{api}/records/4 answered HTTP 404 for the record of 10.5281/zenodo.4",
+            "check the DOI, or give each file's `url:` in paperpack.yml",
+        ),
+        (
+            200,
+            b"<html>",
+            "{api}/records/4 did not answer JSON for the record of 10.5281/zenodo.4",
+            "check PAPERPACK_ZENODO_API (it must be the records API base, e.g. https://zenodo.org/api)",
+        ),
+        (
+            200,
+            [],
+            "{api}/records/4 answered a record of the wrong shape for 10.5281/zenodo.4: the record is a list, "
+            "not an object",
+            "check PAPERPACK_ZENODO_API (it must be a Zenodo-style records API, e.g. https://zenodo.org/api), "
+            "or give each file's `url:` in paperpack.yml",
+        ),
+    ],
+)
+def test_a_record_that_cannot_be_read_is_a_data_error_saying_why(
+    scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, status: int, body: object, message: str, hint: str
+) -> None:
+    with pytest.raises(DataError) as info:
+        _record(scripted, monkeypatch, body, status)
+    api = f"http://{scripted.hostport}/api"
+    assert (info.value.message, info.value.hint) == (message.format(api=api), hint)
+
+
+def test_a_doi_that_does_not_lead_to_a_record_is_a_data_error_saying_why(doi_env: DoiServer) -> None:
+    doi_env.add_doi("10.5061/dryad.land", url="{base}/landing/page")
+    doi_env.add_doi("10.5061/dryad.nourl", url="")
+    client = HttpClient()
+    config = ServiceConfig.from_env()
+    try:
+        with pytest.raises(DataError) as landing:
+            record_id_for("10.5061/dryad.land", client, config)
+        with pytest.raises(DataError) as nourl:
+            record_id_for("10.5061/dryad.nourl", client, config)
+        with pytest.raises(DataError) as unknown:
+            record_id_for("10.5061/dryad.none", client, config)
+    finally:
+        client.close()
+    not_a_record = "which is not a Zenodo-style record, so paperpack cannot list its files"
+    hint = "give each file's download `url:` (and `sha256:`) in paperpack.yml"
+    assert (landing.value.message, landing.value.hint) == (
+        f"10.5061/dryad.land lands on {doi_env.url}/landing/page, {not_a_record}",
+        hint,
+    )
+    assert (nourl.value.message, nourl.value.hint) == (f"10.5061/dryad.nourl lands on no URL, {not_a_record}", hint)
+    assert unknown.value.message == "10.5061/dryad.none: the DOI handle API does not know this DOI"
+    assert unknown.value.hint == "check the DOI under `data:` in paperpack.yml (`paperpack validate` says more)"
+
+
+def test_a_doi_that_cannot_be_resolved_is_a_data_error_with_the_network_hint(
+    monkeypatch: pytest.MonkeyPatch, scripted: ScriptedServer
+) -> None:
+    monkeypatch.setenv("PAPERPACK_DOI_RESOLVER", "http://127.0.0.1:9")  # the discard port: nothing listens
+    client = HttpClient()
+    try:
+        with pytest.raises(DataError) as info:
+            record_id_for("10.5061/dryad.any", client, ServiceConfig.from_env())
+    finally:
+        client.close()
+    assert info.value.message.startswith("cannot resolve 10.5061/dryad.any to find its files: ")
+    assert info.value.hint == NETWORK_HINT
+
+
+def test_a_file_missing_from_a_record_is_named_with_the_first_ten_it_has() -> None:
+    record = DataRecord(
+        "10.5281/zenodo.4", "4", {f"f{i:02}.csv": RecordFile(f"f{i:02}.csv", "u", None, None) for i in range(11)}
+    )
+    with pytest.raises(DataError) as info:
+        record.file("zzz")
+    listed = ", ".join(f"f{i:02}.csv" for i in range(10))
+    assert info.value.message == (
+        f"the record of 10.5281/zenodo.4 (record 4) has no file named 'zzz'. It has: {listed}"
+    )
+    assert info.value.hint == "set `name:` of the file in paperpack.yml to its name in the record"
+    with pytest.raises(DataError, match=r"has no file named 'a'\. It has: no files$"):
+        DataRecord("10.5281/zenodo.4", "4", {}).file("a")
