@@ -142,10 +142,106 @@ def test_a_range_answer_without_content_range_restarts_the_download(
 ) -> None:
     partial = _partial(tmp_path, scripted.url, NEW[:1000])
     scripted.queue(Answer(206, NEW[1000:], {"ETag": '"v1"'}), Answer(200, NEW, {"ETag": '"v1"'}))
+    seen: list[tuple[int, int | None]] = []
+    client = HttpClient()
+    try:
+        with caplog.at_level(logging.INFO, logger="paperpack.data.download"):
+            assert download(client, scripted.url, partial, progress=lambda *p: seen.append(p))["sha256"] == sha(NEW)
+    finally:
+        client.close()
+    assert scripted.ranges() == ["bytes=1000-", None]
+    assert seen[-1] == (len(NEW), len(NEW)), "the whole file again, counted from 0"
+    assert caplog.messages == [
+        f"{scripted.url}: the server answered a range without a valid Content-Range (''); "
+        "downloading it again from the start"
+    ]
+
+
+def test_a_range_request_answered_with_an_error_restarts_the_download(
+    scripted: ScriptedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    partial = _partial(tmp_path, scripted.url, NEW[:1000])
+    scripted.queue(Answer(416, b"", {"Content-Range": f"bytes */{len(NEW)}"}), Answer(200, NEW))
     with caplog.at_level(logging.INFO, logger="paperpack.data.download"):
         assert _get(scripted.url, partial)["sha256"] == sha(NEW)
-    assert scripted.ranges() == ["bytes=1000-", None]
-    assert "the server answered a range without a valid Content-Range ('')" in caplog.text
+    assert caplog.messages == [
+        f"{scripted.url}: the server answered HTTP 416 to the range request; downloading it again from the start"
+    ]
+
+
+def test_a_restart_that_cannot_connect_names_the_download(scripted: ScriptedServer, tmp_path: Path) -> None:
+    partial = _partial(tmp_path, scripted.url, NEW[:1000])
+    scripted.queue(Answer(206, NEW[1000:], {"ETag": '"v1"'}))  # and nothing for the restart: the server hangs up
+    client = HttpClient()
+    try:
+        with pytest.raises(DataError) as info:
+            download(client, scripted.url, partial, label="d/f.bin")
+    finally:
+        client.close()
+    assert info.value.message.startswith(f"d/f.bin: cannot download {scripted.url}: ")
+
+
+def test_a_partial_file_without_a_validator_is_not_continued_from_a_range_answer(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
+    partial = tmp_path / "partial" / "n.part"
+    partial.parent.mkdir()
+    partial.write_bytes(OLD[:1000])  # no validator beside it
+    scripted.queue(Answer(206, NEW, {"Content-Range": f"bytes 0-{len(NEW) - 1}/{len(NEW)}"}))
+    assert _get(scripted.url, partial)["sha256"] == sha(NEW)
+    assert scripted.ranges() == [None]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (Answer(404, b"not here"), "answered HTTP 404"),
+        (Answer(206, NEW, {"ETag": '"v1"'}), "answered HTTP 206"),  # a range nobody asked for, of unknown extent
+        (Answer(206, NEW[5:], {"Content-Range": f"bytes 5-{len(NEW) - 1}/{len(NEW)}"}), "answered HTTP 206"),
+    ],
+)
+def test_an_answer_that_is_not_the_file_is_a_data_error(
+    scripted: ScriptedServer, tmp_path: Path, answer: Answer, message: str
+) -> None:
+    partial = tmp_path / "a" / "b" / "f.part"
+    scripted.queue(answer)
+    with pytest.raises(DataError) as info:
+        _get(scripted.url, partial)
+    assert info.value.message == f"{scripted.url}: {scripted.url} {message}"
+    assert info.value.hint == "check the URL (or the DOI record); if the server is down, try again later"
+    assert not partial.exists()
+
+
+def test_a_download_cut_in_a_chunk_of_unknown_total_is_kept_for_resuming(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
+    scripted.queue(Answer(200, b"4000\r\n" + NEW[:100], {"Transfer-Encoding": "chunked"}, length=False))
+    with pytest.raises(DataError) as info:
+        _get(scripted.url, tmp_path / "c.part")
+    assert info.value.message == (
+        f"{scripted.url}: download of {scripted.url} was cut off after 0 of ? bytes; the partial file is kept"
+    )
+    assert info.value.hint == RESUME_HINT
+
+
+def test_a_wrong_hash_deletes_the_download_and_says_what_to_correct(scripted: ScriptedServer, tmp_path: Path) -> None:
+    partial = tmp_path / "h.part"
+    scripted.queue(Answer(200, NEW))
+    client = HttpClient()
+    try:
+        with pytest.raises(ChecksumError) as info:
+            download(client, scripted.url, partial, expected=("sha256", "0" * 64), label="d/h.bin")
+    finally:
+        client.close()
+    assert info.value.message == (
+        f"d/h.bin: sha256 of the download from {scripted.url} is {sha(NEW)}, expected {'0' * 64}; "
+        "the download was deleted"
+    )
+    assert info.value.hint == (
+        "the file changed on the server, or the hash in paperpack.yml (or the DOI record) is wrong; "
+        "if the new file is right, correct the hash"
+    )
+    assert not partial.exists()
 
 
 def test_a_range_answer_of_unknown_total_continues_the_download(scripted: ScriptedServer, tmp_path: Path) -> None:
@@ -233,6 +329,7 @@ def test_a_range_shorter_than_its_content_range_is_a_cut_off_download(scripted: 
         f"{scripted.url}: download of {scripted.url} was cut off after 6000 of {len(NEW)} bytes; "
         "the partial file is kept"
     )
+    assert info.value.hint == RESUME_HINT
     assert partial.read_bytes() == NEW[:6000]
 
 
@@ -268,6 +365,9 @@ def test_a_cut_off_download_keeps_its_version_beside_it_and_only_when_it_has_one
     saved = json.loads(_Validator.path(versioned).read_text(encoding="utf-8"))
     assert saved == {"url": scripted.url, "if_range": '"v1"', "total": len(NEW)}
     assert not _Validator.path(unversioned).exists(), "a weak ETag and no Last-Modified: no version to resume"
+    scripted.queue(Answer(200, NEW, {"ETag": '"v1"'}))
+    assert _get(scripted.url, versioned)["sha256"] == sha(NEW)
+    assert scripted.ranges()[-1] is None, "an empty partial file is not continued"
 
 
 def test_a_download_that_cannot_connect_is_a_data_error_with_the_resume_hint(
@@ -357,10 +457,15 @@ def test_a_wrong_size_deletes_the_download(scripted: ScriptedServer, tmp_path: P
     scripted.queue(Answer(200, NEW))
     client = HttpClient()
     try:
-        with pytest.raises(ChecksumError, match=f"has {len(NEW)} bytes, expected {len(NEW) + 1}"):
+        with pytest.raises(ChecksumError) as info:
             download(client, scripted.url, partial, size=len(NEW) + 1)
     finally:
         client.close()
+    assert info.value.message == (
+        f"{scripted.url}: the download from {scripted.url} has {len(NEW)} bytes, expected {len(NEW) + 1}; "
+        "the download was deleted"
+    )
+    assert info.value.hint == "correct `size:` in paperpack.yml, or check that the URL is the published file"
     assert not partial.exists()
 
 
