@@ -605,3 +605,58 @@ def test_a_file_missing_from_a_record_is_named_with_the_first_ten_it_has() -> No
     assert info.value.hint == "set `name:` of the file in paperpack.yml to its name in the record"
     with pytest.raises(DataError, match=r"has no file named 'a'\. It has: no files$"):
         DataRecord("10.5281/zenodo.4", "4", {}).file("a")
+
+
+# -- a file of a DOI's record: its declared hash and size against the record's -------------------------------
+
+
+def test_a_declared_hash_that_the_record_contradicts_is_refused_before_any_download(
+    doi_env: DoiServer, tmp_path: Path
+) -> None:
+    doi_env.add_record("6", {"obs.csv": OLD}, doi="10.5281/zenodo.6")
+    wrong = hashlib.md5(NEW).hexdigest()
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - doi: 10.5281/zenodo.6\n    files:\n      - path: obs.csv\n        md5: {wrong}\n",
+    )
+    with pytest.raises(ChecksumError) as info:
+        fetch_data(repo)
+    assert info.value.message == (
+        f"obs.csv: paperpack.yml declares md5 {wrong}, but the record of 10.5281/zenodo.6 says "
+        f"{hashlib.md5(OLD).hexdigest()} for obs.csv"
+    )
+    assert info.value.hint == "one of them is out of date: check the record and correct paperpack.yml"
+    assert "/files/6/obs.csv" not in doi_env.paths()
+
+
+def test_a_declared_sha256_beside_the_records_md5_is_no_contradiction(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_record("7", {"obs.csv": OLD}, doi="10.5281/zenodo.7")
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - doi: 10.5281/zenodo.7\n    files:\n      - path: obs.csv\n        sha256: {sha(OLD)}\n",
+    )
+    assert [r.state for r in fetch_data(repo)] == ["fetched"]
+
+
+def test_a_declared_size_overrules_the_records_and_the_records_is_checked(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_record("11", {"obs.csv": OLD}, doi="10.5281/zenodo.11")
+    declared = paper(
+        tmp_path / "d",
+        "version: 1\ndata:\n  - doi: 10.5281/zenodo.11\n    files:\n      - path: obs.csv\n        size: 10\n",
+    )
+    with pytest.raises(ChecksumError, match=f"has {len(OLD)} bytes, expected 10;"):
+        fetch_data(declared)
+    link = f"{doi_env.url}/files/11/obs.csv"
+    entry = {"key": "obs.csv", "size": 5, "links": {"self": link}}
+    doi_env.add_raw_record("12", {"files": [entry]}, doi="10.5281/zenodo.12")
+    listed = paper(tmp_path / "l", "version: 1\ndata:\n  - doi: 10.5281/zenodo.12\n    files:\n      - path: obs.csv\n")
+    with pytest.raises(ChecksumError, match=f"has {len(OLD)} bytes, expected 5;"):
+        fetch_data(listed)
+
+
+def test_a_file_with_neither_url_nor_doi_says_what_to_add(scripted: ScriptedServer, tmp_path: Path) -> None:
+    repo = paper(tmp_path, "version: 1\ndata:\n  - title: somewhere\n    files:\n      - path: x.csv\n")
+    with pytest.raises(DataError) as info:
+        fetch_data(repo)
+    assert info.value.message == "x.csv: paperpack.yml gives neither a `url:` nor a dataset `doi:` for it"
+    assert info.value.hint == "add the file's download `url:` or the dataset's `doi:`"
