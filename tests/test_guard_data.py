@@ -240,7 +240,8 @@ def test_lock_of_what_was_never_fetched_says_to_fetch_it_first(tmp_path: Path) -
 
 def test_lock_hashes_committed_files_after_pinned_ones_and_keeps_the_layout(tmp_path: Path) -> None:
     manifest = (
-        'version: 1\ntitle: "A paper"  # quoted\n'
+        'version: 1\ntitle: "A paper whose title runs past the eighty columns a YAML writer folds at by default"\n'
+        "run:\n  timeout: 60\ncompare:\n  ignore_patterns:\n  - today\n"
         "data:\n- url: http://127.0.0.1:1/x\n  files:\n"
         f"  - path: pinned.csv\n    sha256: {hashlib.sha256(b'p').hexdigest()}\n"
         "  - path: committed.csv\n"
@@ -261,3 +262,52 @@ def test_lock_keeps_a_flow_style_list_readable(tmp_path: Path) -> None:
         + hashlib.sha256(b"c").hexdigest()
         + "}]}]\n"
     )
+
+
+_IN_C_LOCALE = """
+import json, sys
+from pathlib import Path
+from paperpack.data import DataStore, lock_hashes
+from paperpack.data.download import _Validator
+from paperpack.repository.repo import Repo
+root = Path(sys.argv[1])
+written = lock_hashes(Repo.open(root / "paper"), cache_dir=root / "cache")
+store = DataStore.in_cache(root / "cache")
+partial = root / "f.part"
+print(json.dumps({
+    "written": written,
+    "listing": store.listing("10.5281/zenodo.321"),
+    "validator": _Validator.load(partial, "http://127.0.0.1:1/donn\\u00e9es.csv") is not None,
+}))
+"""
+
+
+def test_the_manifest_listings_and_validators_are_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    """A manifest, a record's listing and a partial download's validator are UTF-8 files: a process in the C
+    locale (ASCII; no UTF-8 mode) reads their non-ASCII names as well."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    manifest = (
+        "version: 1\n# les données\ndata:\n  - url: http://127.0.0.1:1/x\n    files:\n      - path: donnees.csv\n"
+    )
+    paper(tmp_path, manifest, {"donnees.csv": b"d"})
+    DataStore.in_cache(tmp_path / "cache").save_listing(DOI, [{"name": "données.csv"}])
+    from paperpack.data.download import _Validator
+
+    _Validator("http://127.0.0.1:1/données.csv", '"v1"', 1).save(tmp_path / "f.part")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LC_") and k not in ("LANG", "PYTHONUTF8")}
+    env.update(LC_ALL="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0", PYTHONIOENCODING="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", _IN_C_LOCALE, str(tmp_path)], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen == {
+        "written": [["donnees.csv", hashlib.sha256(b"d").hexdigest()]],
+        "listing": [{"name": "données.csv"}],
+        "validator": True,
+    }
+    assert (tmp_path / "paper" / "paperpack.yml").read_text(encoding="utf-8").startswith("version: 1\n# les données\n")
