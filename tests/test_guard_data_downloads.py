@@ -660,3 +660,37 @@ def test_a_file_with_neither_url_nor_doi_says_what_to_add(scripted: ScriptedServ
         fetch_data(repo)
     assert info.value.message == "x.csv: paperpack.yml gives neither a `url:` nor a dataset `doi:` for it"
     assert info.value.hint == "add the file's download `url:` or the dataset's `doi:`"
+
+
+def test_a_symbolic_link_at_a_declared_path_is_not_the_data_and_the_fetched_copy_is_read_only(
+    doi_env: DoiServer, tmp_path: Path
+) -> None:
+    import stat
+
+    url = doi_env.add_file("l.csv", OLD)
+    repo = paper(
+        tmp_path, f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: l.csv\n        sha256: {sha(OLD)}\n"
+    )
+    (tmp_path / "outside.csv").write_bytes(OLD)
+    (repo.root / "l.csv").symlink_to(tmp_path / "outside.csv")  # the right bytes, but not the repository's
+    [result] = fetch_data(repo)
+    assert result.state == "fetched" and result.source == DataStore(tmp_path / "cache" / "data").blob(sha(OLD))
+    assert stat.S_IMODE(result.source.stat().st_mode) == 0o444
+
+
+def test_a_download_that_cannot_be_moved_into_the_cache_says_so(doi_env: DoiServer, tmp_path: Path) -> None:
+    url = doi_env.add_file("m.csv", OLD)
+    repo = paper(
+        tmp_path, f"version: 1\ndata:\n  - url: {url}\n    files:\n      - path: m.csv\n        sha256: {sha(OLD)}\n"
+    )
+    store = DataStore(tmp_path / "cache" / "data")
+    store.root.mkdir(parents=True)
+    (store.root / "sha256").write_text("a file where the blobs' folder goes")
+    with pytest.raises(DataError) as info:
+        fetch_data(repo)
+    blob = store.blob(sha(OLD))
+    assert info.value.message == f"m.csv: cannot move the download into the cache at {blob}: File exists"
+    assert info.value.hint == (
+        "check that the cache folder is writable and not full, then run `paperpack data fetch` again"
+    )
+    assert info.value.path == blob
