@@ -311,3 +311,48 @@ def test_the_manifest_listings_and_validators_are_read_as_utf8_whatever_the_loca
         "validator": True,
     }
     assert (tmp_path / "paper" / "paperpack.yml").read_text(encoding="utf-8").startswith("version: 1\n# les données\n")
+
+
+def test_the_store_finds_a_file_by_its_declared_hash_not_by_its_url(tmp_path: Path) -> None:
+    """A blob fetched before from the same URL is not the file when the declared hash changed; a blob with the
+    declared hash is, whichever URL brought it."""
+    store = DataStore(tmp_path / "data")
+    old, new = hashlib.sha256(b"old").hexdigest(), hashlib.sha256(b"new").hexdigest()
+    for data, hexes in ((b"old", old), (b"new", new)):
+        store.blob(hexes).parent.mkdir(parents=True, exist_ok=True)
+        store.blob(hexes).write_bytes(data)
+    url = "http://127.0.0.1:1/obs.csv"
+    store.remember(old, key=f"url:{url}")  # the URL brought the old bytes
+    assert store.find(DeclaredFile(path="o.csv", dataset=0, index=0, url=url)) == old, "no hash: by the URL"
+    changed = DeclaredFile(path="o.csv", dataset=0, index=0, url=url, sha256=hashlib.sha256(b"newer").hexdigest())
+    assert store.find(changed) is None
+    elsewhere = DeclaredFile(path="o.csv", dataset=0, index=0, url="http://127.0.0.1:1/mirror", sha256=new)
+    assert store.find(elsewhere) == new
+
+
+def test_a_committed_file_is_the_data_unless_its_hash_differs(tmp_path: Path) -> None:
+    from paperpack.data import fetch_data
+    from paperpack.errors import ChecksumError
+
+    unpinned = paper(
+        tmp_path / "u",
+        "version: 1\ndata:\n  - url: http://127.0.0.1:1/x\n    files:\n      - path: d.csv\n",
+        {"d.csv": b"d"},
+    )
+    assert [r.state for r in fetch_data(unpinned, cache_dir=tmp_path / "cache")] == ["in-repo"], "no network asked"
+    wrong = "ab" * 32
+    pinned = paper(
+        tmp_path / "p",
+        f"version: 1\ndata:\n  - url: http://127.0.0.1:1/x\n    files:\n      - path: d.csv\n        sha256: {wrong}\n",
+        {"d.csv": b"d"},
+    )
+    with pytest.raises(ChecksumError) as info:
+        data_mounts(pinned, cache_dir=tmp_path / "cache")
+    assert (
+        info.value.message == f"d.csv: sha256 is {hashlib.sha256(b'd').hexdigest()}, but paperpack.yml declares {wrong}"
+    )
+    assert info.value.hint == (
+        "replace d.csv with the published file, or correct the hash in paperpack.yml "
+        "(`paperpack data lock` fills in missing hashes only)"
+    )
+    assert info.value.path == pinned.root / "d.csv"
