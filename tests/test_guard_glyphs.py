@@ -97,3 +97,25 @@ def test_registration_resamples_between_pixels() -> None:
     new[10:20, 26] = 128.0  # the same bar drawn half a pixel to the right
     moved = np.asarray(_register(ref, Image.fromarray(new.astype(np.uint8))))
     assert set(np.unique(moved)) - {0, 128, 255}, "interpolated grey levels"
+
+
+def test_each_steps_note_is_kept_when_a_character_also_changed() -> None:
+    """A small bitmap-font title with one digit changed: the changes touch enough glyph tiles to read as
+    re-rendered text, and the glyph-by-glyph step still finds the one other character; the reader gets both
+    notes, in the order of the steps."""
+    from PIL import Image, ImageDraw
+
+    from paperpack.compare.images import compare_images
+
+    def figure(title: str) -> Image.Image:
+        image = Image.new("RGB", (200, 60), "white")
+        draw = ImageDraw.Draw(image)
+        draw.text((10, 10), title, fill=(0, 0, 0))
+        draw.rectangle((10, 40, 190, 50), fill=(200, 30, 30))
+        return image
+
+    note = compare_images(figure("RMSE = 0.31"), figure("RMSE = 0.35")).note
+    assert note.startswith("; its text was re-rendered"), note
+    assert note.endswith(
+        "; its text changed: 1 character of a title, label or number differs (the rest of the text is drawn the same)"
+    )
