@@ -694,3 +694,99 @@ def test_a_download_that_cannot_be_moved_into_the_cache_says_so(doi_env: DoiServ
         "check that the cache folder is writable and not full, then run `paperpack data fetch` again"
     )
     assert info.value.path == blob
+
+
+# -- fetch_data: what it is given reaches the downloads ----------------------------------------------------
+
+
+def _tgz(members: dict[str, bytes]) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_fetch_data_passes_its_archive_limits_progress_and_client_on(
+    scripted: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paperpack.data.archive import ArchiveLimits
+    from paperpack.errors import UnsafeArchiveError
+
+    archive = _tgz({"a.txt": b"a", "b.txt": b"b"})
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - url: {scripted.url}\n    files:\n      - path: raw\n        extract: true\n"
+        f"        sha256: {sha(archive)}\n",
+    )
+    client = HttpClient()  # allowed to reach the scripted server; the environment no longer says so
+    monkeypatch.delenv("PAPERPACK_DATA_ALLOW")
+    scripted.queue(Answer(200, archive))
+    seen: list[tuple[str, int, int | None]] = []
+    try:
+        with pytest.raises(UnsafeArchiveError, match="member"):
+            fetch_data(repo, client=client, limits=ArchiveLimits(max_members=1), progress=lambda *p: seen.append(p))
+    finally:
+        client.close()
+    assert seen == [("raw", len(archive), len(archive))]
+
+
+def test_fetch_data_reads_the_listing_in_the_cache_folder_it_is_given(doi_env: DoiServer, tmp_path: Path) -> None:
+    doi_env.add_record("13", {"obs.csv": OLD}, doi="10.5281/zenodo.13")
+    repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5281/zenodo.13\n")
+    mine = tmp_path / "mine"
+    [first] = fetch_data(repo, cache_dir=mine)
+    doi_env.reset_counts()
+    [again] = fetch_data(repo, cache_dir=mine)
+    assert (again.state, again.sha256, again.source) == ("cached", sha(OLD), first.source)
+    assert doi_env.count == 0
+    assert stat_mode(first.source) == 0o444, "a cached file's mode is left as it is"
+
+
+def stat_mode(path: Path | None) -> int:
+    import stat
+
+    assert path is not None
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_committed_file_is_mounted_from_the_repository(doi_env: DoiServer, tmp_path: Path) -> None:
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - url: {doi_env.url}/files/x\n    files:\n      - path: c.csv\n",
+        {"c.csv": b"c"},
+    )
+    [result] = fetch_data(repo)
+    assert (result.state, result.source) == ("in-repo", repo.root / "c.csv")
+
+
+@pytest.mark.parametrize(
+    ("files", "message", "hint"),
+    [
+        (
+            [],
+            "the record of 10.5281/zenodo.14 (record 14) lists no files",
+            "check the DOI, or declare the files under `files:` with their `url:`",
+        ),
+        (
+            [{"key": "../x.csv", "links": {"self": "http://127.0.0.1:1/x"}}],
+            "the record of 10.5281/zenodo.14 has a file named '../x.csv', which is not a plain relative name",
+            "declare the files you need under `files:` with a `path:` and `name:` each",
+        ),
+    ],
+)
+def test_a_whole_record_that_cannot_be_listed_says_why(
+    doi_env: DoiServer, tmp_path: Path, files: list[object], message: str, hint: str
+) -> None:
+    doi_env.add_raw_record("14", {"files": files}, doi="10.5281/zenodo.14")
+    repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5281/zenodo.14\n")
+    with pytest.raises(DataError) as info:
+        fetch_data(repo)
+    assert (info.value.message, info.value.hint) == (message, hint)
+    if not files:
+        assert info.value.path == repo.root / "paperpack.yml"
