@@ -356,3 +356,30 @@ def test_a_committed_file_is_the_data_unless_its_hash_differs(tmp_path: Path) ->
         "(`paperpack data lock` fills in missing hashes only)"
     )
     assert info.value.path == pinned.root / "d.csv"
+
+
+def test_each_declared_file_keeps_its_source_hash_size_and_line(tmp_path: Path) -> None:
+    manifest = (
+        "version: 1\ndata:\n"
+        f"  - doi: {DOI}\n"  # a whole record first: the datasets after it are read too
+        "  - url: http://127.0.0.1:1/dataset\n    files:\n"
+        f"      - path: own.csv\n        url: http://127.0.0.1:1/own\n        md5: {MD5}\n        size: 12\n"
+        f"  - doi: {DOI}\n    url: http://127.0.0.1:1/landing\n    files:\n      - path: rec.csv\n"
+    )
+    repo = paper(tmp_path, manifest)
+    store = DataStore.in_cache(tmp_path / "cache")
+    record, own, rec = declared_files(repo, store)
+    assert record.unlisted
+    assert (own.url, own.md5, own.size, own.line) == ("http://127.0.0.1:1/own", MD5, 12, 6)
+    assert (rec.url, rec.doi, rec.line) == (None, DOI, 13), "a DOI's file is found through the record"
+
+
+def test_the_store_is_made_or_its_folder_named(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    store = DataStore(tmp_path / "a-file" / "data")
+    with pytest.raises(DataError) as info:
+        store.prepare()
+    assert info.value.path == tmp_path / "a-file" / "data"
+    ready = DataStore(tmp_path / "data")
+    ready.prepare()
+    assert sorted(p.name for p in ready.root.iterdir()) == ["locks", "partial"]
