@@ -790,3 +790,15 @@ def test_a_whole_record_that_cannot_be_listed_says_why(
     assert (info.value.message, info.value.hint) == (message, hint)
     if not files:
         assert info.value.path == repo.root / "paperpack.yml"
+
+
+def test_an_unasked_range_answer_of_another_size_than_declared_is_not_the_file(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
+    scripted.queue(Answer(206, NEW, {"Content-Range": f"bytes 0-{len(NEW) - 1}/{len(NEW)}"}))
+    client = HttpClient()
+    try:
+        with pytest.raises(DataError, match="answered HTTP 206$"):
+            download(client, scripted.url, tmp_path / "s.part", size=len(NEW) + 5)
+    finally:
+        client.close()
