@@ -802,3 +802,17 @@ def test_an_unasked_range_answer_of_another_size_than_declared_is_not_the_file(
             download(client, scripted.url, tmp_path / "s.part", size=len(NEW) + 5)
     finally:
         client.close()
+
+
+def test_a_download_of_exactly_the_progress_size_says_how_far_it_is(scripted: ScriptedServer, tmp_path: Path) -> None:
+    from paperpack.data.fetch import PROGRESS_FROM
+
+    body = bytes(PROGRESS_FROM)
+    scripted.queue(Answer(200, body))
+    repo = paper(
+        tmp_path,
+        f"version: 1\ndata:\n  - url: {scripted.url}\n    files:\n      - path: big.bin\n        sha256: {sha(body)}\n",
+    )
+    said: list[str] = []
+    ensure_data(repo, progress=said.append)
+    assert len(said) == 5 and said[-1].endswith("(100%)"), said  # the first line, then each quarter
