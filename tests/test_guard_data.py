@@ -363,14 +363,14 @@ def test_each_declared_file_keeps_its_source_hash_size_and_line(tmp_path: Path) 
         "version: 1\ndata:\n"
         f"  - doi: {DOI}\n"  # a whole record first: the datasets after it are read too
         "  - url: http://127.0.0.1:1/dataset\n    files:\n"
-        f"      - path: own.csv\n        url: http://127.0.0.1:1/own\n        md5: {MD5}\n        size: 12\n"
+        f"      - url: http://127.0.0.1:1/own\n        path: own.csv\n        md5: {MD5}\n        size: 12\n"
         f"  - doi: {DOI}\n    url: http://127.0.0.1:1/landing\n    files:\n      - path: rec.csv\n"
     )
     repo = paper(tmp_path, manifest)
     store = DataStore.in_cache(tmp_path / "cache")
     record, own, rec = declared_files(repo, store)
     assert record.unlisted
-    assert (own.url, own.md5, own.size, own.line) == ("http://127.0.0.1:1/own", MD5, 12, 6)
+    assert (own.url, own.md5, own.size, own.line) == ("http://127.0.0.1:1/own", MD5, 12, 7)
     assert (rec.url, rec.doi, rec.line) == (None, DOI, 13), "a DOI's file is found through the record"
 
 
