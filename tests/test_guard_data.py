@@ -383,3 +383,19 @@ def test_the_store_is_made_or_its_folder_named(tmp_path: Path) -> None:
     ready = DataStore(tmp_path / "data")
     ready.prepare()
     assert sorted(p.name for p in ready.root.iterdir()) == ["locks", "partial"]
+
+
+def test_lock_names_a_record_file_in_a_sub_folder_of_the_records_folder() -> None:
+    from paperpack.data.lock import _pin_record_file
+
+    dataset = {"doi": DOI, "path": "inputs"}
+    declared = DeclaredFile(path="inputs/sub/c.csv", dataset=0, index=-1, doi=DOI, name="sub/c.csv")
+    _pin_record_file(dataset, declared, "ab" * 32)
+    assert dataset == {"doi": DOI, "files": [{"path": "inputs/sub/c.csv", "name": "sub/c.csv", "sha256": "ab" * 32}]}
+
+
+def test_an_invenio_entry_that_is_not_an_object_is_a_record_of_the_wrong_shape() -> None:
+    from paperpack.data.records import _entries
+
+    with pytest.raises(DataError, match=r"`files.entries\['x'\]` is a list, not an object"):
+        _entries({"files": {"entries": {"x": [1]}}}, "http://127.0.0.1:1/api/records/1", DOI)
