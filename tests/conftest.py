@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).resolve().parent / "cases"
 SAMPLE = ROOT / "sample_paper"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests send Ctrl-C (SIGINT) to the paperpack processes they start and expect them to stop. A test run
+    started in the background by a shell without job control (``cmd &``, ``nohup``, some CI runners) has
+    SIGINT *ignored*, every child inherits that (POSIX), and Python then keeps ignoring it (as a background
+    job should): those tests would wait for a Ctrl-C that never arrives. Give the run (and so every process
+    it starts: a handled signal is reset to the default at exec) the usual Ctrl-C."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 #: A loopback port nothing listens on: tests that do not start their own DOI server must
