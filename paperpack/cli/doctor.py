@@ -15,8 +15,9 @@ DESCRIPTION = """\
 Check this machine: the Docker client and daemon, rootless mode, the buildx plugin, the
 offline base images (and whether they can be made: debootstrap, root, a Debian mirror),
 what the local engine can confine (network namespaces, read-only caches, a pids cgroup),
-the Pythons on PATH, and the size of paperpack's caches. With --network, also whether the
-DOI services answer (PAPERPACK_DOI_RESOLVER, PAPERPACK_DATACITE_API, … name them).
+the Pythons on PATH, tesseract (reads the numbers of re-rendered figures when comparing), and
+the size of paperpack's caches. With --network, also whether the DOI services answer
+(PAPERPACK_DOI_RESOLVER, PAPERPACK_DATACITE_API, … name them).
 
 For each missing piece: what it disables, and the command that fixes it.
 
