@@ -1150,3 +1150,26 @@ def test_only_the_fill_colours_most_often_beside_changes_are_looked_at() -> None
     explained = _snapped(chart(0), chart(1), np.ones((40, 10 * (FILLS + 1) + 4), dtype=bool))
     assert explained[30, 10 * 1 + 8] and explained[30, 10 * FILLS + 8], "the widened edges of the larger bars"
     assert not explained[30, 8], "the smallest bar's colour is not looked at"
+
+
+def test_what_counts_as_a_fill_at_each_bound() -> None:
+    """A fill: at least FILL_AREA pixels whose 8 neighbours have their colour (the image's border counts as
+    the colour beside it), and a colour more than BACKGROUND away from white."""
+    import numpy as np
+
+    from paperpack.compare.images import BACKGROUND, FILL_AREA, _fills
+
+    side = int(FILL_AREA**0.5)
+    assert side * side == FILL_AREA
+    exactly = np.full((side + 2 + 10, side + 2 + 10, 3), 255.0)
+    exactly[5 : 5 + side + 2, 5 : 5 + side + 2] = (200.0, 40.0, 40.0)  # FILL_AREA pixels inside its rim
+    assert _fills(exactly) == {200 * 65536 + 40 * 256 + 40}, "a fill of exactly FILL_AREA flat pixels"
+    one_short = np.full_like(exactly, 255.0)
+    one_short[5 : 5 + side + 2, 5 : 5 + side + 1] = (200.0, 40.0, 40.0)
+    assert _fills(one_short) == set(), "one column fewer: not a fill"
+    whole = np.full((side, side, 3), (200.0, 40.0, 40.0))
+    assert _fills(whole) == {200 * 65536 + 40 * 256 + 40}, "a fill up to the border: beyond it is more of it"
+    pale = np.full((20, 20, 3), 255.0 - BACKGROUND)
+    assert _fills(pale) == set(), "exactly BACKGROUND from white is background"
+    grey = np.full((20, 20, 3), 255.0 - BACKGROUND - 1)
+    assert _fills(grey) == {int(255 - BACKGROUND - 1) * 65793}, "one step darker is a fill"
