@@ -1173,3 +1173,21 @@ def test_what_counts_as_a_fill_at_each_bound() -> None:
     assert _fills(pale) == set(), "exactly BACKGROUND from white is background"
     grey = np.full((20, 20, 3), 255.0 - BACKGROUND - 1)
     assert _fills(grey) == {int(255 - BACKGROUND - 1) * 65793}, "one step darker is a fill"
+
+
+def test_a_fill_that_moved_further_does_not_stop_the_others_being_excused() -> None:
+    """Each fill colour is judged on its own: a navy bar two pixels taller keeps its changes, and a red bar
+    whose edge snapped a pixel elsewhere is still excused after it (the navy one, with more changed pixels
+    beside it, is looked at first)."""
+    import numpy as np
+
+    from paperpack.compare.images import _snapped
+
+    reference = _bar_chart([(10, 40, 30)])
+    reference[40:70, 70:80] = (200.0, 0.0, 0.0)
+    changed = _bar_chart([(10, 40, 28)])
+    changed[40:70, 70:81] = (200.0, 0.0, 0.0)  # its right edge a pixel further right
+    everywhere = np.ones(reference.shape[:2], dtype=bool)
+    explained = _snapped(reference, changed, everywhere)
+    assert not explained[25:35, 10:41].any(), "the navy bar moved two pixels: nothing of it excused"
+    assert explained[55, 80], "the red bar's snapped edge is excused"
