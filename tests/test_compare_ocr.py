@@ -92,6 +92,7 @@ def test_a_tesseract_that_fails_is_named_in_the_note_not_raised(
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     score = image_similarity(_png(_titled(0.0), Render()), _png(_titled(0.05), HINTINGS["autohint"]))
     assert "the re-rendered text was not read: tesseract failed (Error: no language data)" in score.note, score
+    assert "check that `tesseract --list-langs` lists eng" in score.note, "the fix, not only the failure"
 
 
 def _word(text: str, left: float, confidence: float = 96.0) -> Any:
@@ -118,6 +119,7 @@ def test_a_tesseract_that_hangs_is_stopped_at_the_timeout(monkeypatch: pytest.Mo
     monkeypatch.setattr(ocr, "TIMEOUT", 0.5)
     score = image_similarity(_png(_titled(0.0), Render()), _png(_titled(0.05), HINTINGS["autohint"]))
     assert "the re-rendered text was not read: tesseract took more than 0.5 s" in score.note, score
+    assert "rerun to read it" in score.note, score
 
 
 def test_doctor_names_tesseract_and_its_fix_when_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -154,13 +154,22 @@ def _read_at(program: str, image: Image.Image, times: int) -> Reading:
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return Reading(problem=f"tesseract took more than {TIMEOUT:g} s")
+            return Reading(
+                problem=f"tesseract took more than {TIMEOUT:g} s (a very large figure, or a busy machine: rerun to read it)"
+            )
         except OSError as error:
-            return Reading(problem=f"tesseract could not be started ({error.strerror or error})")
+            return Reading(
+                problem=f"tesseract could not be started ({error.strerror or error}): reinstall it "
+                "(apt-get install --reinstall tesseract-ocr tesseract-ocr-eng)"
+            )
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
         log.info("tesseract failed on a figure: %s", detail)
-        return Reading(problem=f"tesseract failed ({detail[-1][:200] if detail else f'exit status {done.returncode}'})")
+        said = detail[-1][:200] if detail else f"exit status {done.returncode}"
+        return Reading(
+            problem=f"tesseract failed ({said}): check that `tesseract --list-langs` lists eng "
+            "(apt-get install tesseract-ocr-eng)"
+        )
     return Reading(_parse(done.stdout.decode("utf-8", "replace"), size[0], size[1]))
 
 
