@@ -67,6 +67,7 @@ def test_short_diff_shows_normalised_lines() -> None:
 def test_no_stored_outputs() -> None:
     result = compare_notebooks(_read("no-outputs"), _read("reference"))
     assert result.verdict == "no-outputs"
+    assert result.message == "the committed notebook stores no outputs to compare with", result.message
 
 
 def test_injected_parameters_cell_is_not_compared() -> None:

@@ -6,7 +6,10 @@ Each test is a small pair of notebooks and the verdict or message an editor read
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from paperpack.compare import compare_notebooks
 from tests.test_compare import _cell, _notebook
@@ -982,7 +985,9 @@ def test_a_wide_figure_one_pixel_taller_keeps_its_shape_and_a_one_pixel_line_its
     assert image_similarity(line(60, 20), line(70, 30)).note == "", "both crop to the same 40 × 1 line"
 
 
-def test_a_resampled_figure_says_its_size_changed_and_its_text_was_re_rendered() -> None:
+def test_a_resampled_figure_says_its_size_changed_and_its_text_was_re_rendered(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import base64
     import io
 
@@ -994,12 +999,18 @@ def test_a_resampled_figure_says_its_size_changed_and_its_text_was_re_rendered()
     other_font = _titled_figure("fit, RMSE = 0.31", ImageFont.load_default_imagefont())
     image = Image.open(io.BytesIO(base64.b64decode(other_font)))
     squeezed = _png(image.resize((320, 200), Image.Resampling.LANCZOS))
-    note = image_similarity(reference, squeezed).note  # then, without tesseract: "the re-rendered text was not read"
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract: the same note on every machine (OCR: test_compare_ocr)
+    note = image_similarity(reference, squeezed).note
     assert note.startswith(
         "; the figure size changed: 320x240 → 320x200; its text was re-rendered (another font or hinting): "
         "glyph shapes not compared"
     ), note
     assert "its text changed" not in note, note
+    assert note == (
+        "; the figure size changed: 320x240 → 320x200; its text was re-rendered (another font or hinting): "
+        "glyph shapes not compared; the re-rendered text was not read: install tesseract-ocr (with "
+        "tesseract-ocr-eng) to read it"
+    ), note
 
 
 def test_a_difference_of_exactly_the_level_after_the_blur_is_no_change() -> None:

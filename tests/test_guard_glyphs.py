@@ -21,6 +21,18 @@ def test_a_piece_as_wide_as_the_glyph_limit_is_not_a_glyph() -> None:
     pixels[30 : 30 + limit + 1, 80] = 0.0  # bottom - top == limit
     assert [(g.top, g.left, g.right) for g in _glyphs(pixels)] == [(60, 10, 10 + limit - 1)]
 
+    # the limit is of the *longer* side, with a floor of 4 px (numbers written out, not the formula again)
+    assert GLYPH == 0.05, "the cases below assume a limit of 5 px on a 100-px longer side"
+    wide = np.full((60, 100, 3), 255.0)
+    wide[20, 10:16] = 0.0  # right - left == 5: not a glyph
+    wide[40, 10:15] = 0.0  # right - left == 4: a glyph
+    wide[5:11, 80] = 0.0  # bottom - top == 5: not a glyph
+    assert [(g.top, g.left, g.right) for g in _glyphs(wide)] == [(40, 10, 14)]
+    small = np.full((40, 40, 3), 255.0)  # round(0.05 * 40) = 2: the floor of 4 applies
+    small[10, 5:10] = 0.0  # right - left == 4: not a glyph
+    small[30, 5:9] = 0.0  # right - left == 3: a glyph
+    assert [(g.top, g.left, g.right) for g in _glyphs(small)] == [(30, 5, 8)]
+
 
 def _glyph_at(top: int, left: int) -> object:
     from paperpack.compare.images import Glyph
