@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Lock, Thread
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ from paperpack.errors import ChecksumError, DataError
 from paperpack.repository.repo import Repo
 from paperpack.util.httpclient import HttpClient, ServiceConfig
 from paperpack.util.sizes import human_size
-from test_data import paper
+from test_data import _tar, paper
 
 OLD = bytes(range(256)) * 64  # 16 KiB
 NEW = bytes(reversed(range(256))) * 64  # another version of the same length
@@ -126,12 +127,10 @@ def _partial(tmp_path: Path, url: str, kept: bytes, *, if_range: str = '"v1"', t
     return partial
 
 
-def _get(url: str, partial: Path) -> dict[str, str]:
-    client = HttpClient()
-    try:
-        return download(client, url, partial)
-    finally:
-        client.close()
+def _get(url: str, partial: Path, **options: Any) -> dict[str, str]:
+    """``download`` with a client of its own (``options``: download's keyword arguments)."""
+    with HttpClient() as client:
+        return download(client, url, partial, **options)
 
 
 # -- a partial download continues only that very file ------------------------------------------------------
@@ -143,12 +142,8 @@ def test_a_range_answer_without_content_range_restarts_the_download(
     partial = _partial(tmp_path, scripted.url, NEW[:1000])
     scripted.queue(Answer(206, NEW[1000:], {"ETag": '"v1"'}), Answer(200, NEW, {"ETag": '"v1"'}))
     seen: list[tuple[int, int | None]] = []
-    client = HttpClient()
-    try:
-        with caplog.at_level(logging.INFO, logger="paperpack.data.download"):
-            assert download(client, scripted.url, partial, progress=lambda *p: seen.append(p))["sha256"] == sha(NEW)
-    finally:
-        client.close()
+    with caplog.at_level(logging.INFO, logger="paperpack.data.download"):
+        assert _get(scripted.url, partial, progress=lambda *p: seen.append(p))["sha256"] == sha(NEW)
     assert scripted.ranges() == ["bytes=1000-", None]
     assert seen[-1] == (len(NEW), len(NEW)), "the whole file again, counted from 0"
     assert caplog.messages == [
@@ -172,12 +167,8 @@ def test_a_range_request_answered_with_an_error_restarts_the_download(
 def test_a_restart_that_cannot_connect_names_the_download(scripted: ScriptedServer, tmp_path: Path) -> None:
     partial = _partial(tmp_path, scripted.url, NEW[:1000])
     scripted.queue(Answer(206, NEW[1000:], {"ETag": '"v1"'}))  # and nothing for the restart: the server hangs up
-    client = HttpClient()
-    try:
-        with pytest.raises(DataError) as info:
-            download(client, scripted.url, partial, label="d/f.bin")
-    finally:
-        client.close()
+    with pytest.raises(DataError) as info:
+        _get(scripted.url, partial, label="d/f.bin")
     assert info.value.message.startswith(f"d/f.bin: cannot download {scripted.url}: ")
 
 
@@ -227,12 +218,8 @@ def test_a_download_cut_in_a_chunk_of_unknown_total_is_kept_for_resuming(
 def test_a_wrong_hash_deletes_the_download_and_says_what_to_correct(scripted: ScriptedServer, tmp_path: Path) -> None:
     partial = tmp_path / "h.part"
     scripted.queue(Answer(200, NEW))
-    client = HttpClient()
-    try:
-        with pytest.raises(ChecksumError) as info:
-            download(client, scripted.url, partial, expected=("sha256", "0" * 64), label="d/h.bin")
-    finally:
-        client.close()
+    with pytest.raises(ChecksumError) as info:
+        _get(scripted.url, partial, expected=("sha256", "0" * 64), label="d/h.bin")
     assert info.value.message == (
         f"d/h.bin: sha256 of the download from {scripted.url} is {sha(NEW)}, expected {'0' * 64}; "
         "the download was deleted"
@@ -299,9 +286,12 @@ def test_a_file_changed_behind_the_same_last_modified_check_is_downloaded_again(
     with pytest.raises(DataError, match="cut off"):
         _get(url, partial)
     assert 0 < partial.stat().st_size < len(OLD) * 8
+    kept = partial.stat().st_size
     doi_env.add_file("lm.bin", NEW * 8)  # same length, a later Last-Modified
+    doi_env.reset_counts()
     assert _get(url, partial)["sha256"] == sha(NEW * 8)
     assert doi_env.ranges()[-1] == "", "restarted from zero"
+    assert doi_env.ranges() == [f"bytes={kept}-", ""], "asked for the rest, then restarted from zero"
 
 
 def test_a_range_answer_without_a_validator_continues_the_download(doi_env: DoiServer, tmp_path: Path) -> None:
@@ -318,34 +308,28 @@ def test_a_range_answer_without_a_validator_continues_the_download(doi_env: DoiS
     assert doi_env.ranges() == [f"bytes={kept}-"], "one request, for the rest"
 
 
-def test_a_range_shorter_than_its_content_range_is_a_cut_off_download(scripted: ScriptedServer, tmp_path: Path) -> None:
-    """The total comes from Content-Range: a server sending less than the range it announced is cut off."""
-    partial = _partial(tmp_path, scripted.url, NEW[:1000])
-    rest = NEW[1000:6000]
-    scripted.queue(Answer(206, rest, {"ETag": '"v1"', "Content-Range": f"bytes 1000-{len(NEW) - 1}/{len(NEW)}"}))
-    with pytest.raises(DataError) as info:
-        _get(scripted.url, partial)
-    assert info.value.message == (
-        f"{scripted.url}: download of {scripted.url} was cut off after 6000 of {len(NEW)} bytes; "
-        "the partial file is kept"
-    )
-    assert info.value.hint == RESUME_HINT
-    assert partial.read_bytes() == NEW[:6000]
-
-
-def test_a_range_of_unknown_total_cut_short_says_the_total_from_its_length(
-    scripted: ScriptedServer, tmp_path: Path
+@pytest.mark.parametrize(
+    ("sent", "total", "announce", "done"),
+    [
+        (5000, str(len(NEW)), None, 6000),  # less than its Content-Range announced: the total from Content-Range
+        (2000, "*", len(NEW) - 1000, 1000),  # unknown total: from the length; the cut first block not written
+    ],
+    ids=["shorter-than-its-content-range", "unknown-total"],
+)
+def test_a_range_cut_short_is_a_cut_off_download_kept_for_resuming(
+    scripted: ScriptedServer, tmp_path: Path, sent: int, total: str, announce: int | None, done: int
 ) -> None:
     partial = _partial(tmp_path, scripted.url, NEW[:1000])
-    headers = {"ETag": '"v1"', "Content-Range": f"bytes 1000-{len(NEW) - 1}/*"}
-    scripted.queue(Answer(206, NEW[1000:3000], headers, announce=len(NEW) - 1000))
+    headers = {"ETag": '"v1"', "Content-Range": f"bytes 1000-{len(NEW) - 1}/{total}"}
+    scripted.queue(Answer(206, NEW[1000 : 1000 + sent], headers, announce=announce))
     with pytest.raises(DataError) as info:
         _get(scripted.url, partial)
     assert info.value.message == (
-        f"{scripted.url}: download of {scripted.url} was cut off after 1000 of {len(NEW)} bytes; "
+        f"{scripted.url}: download of {scripted.url} was cut off after {done} of {len(NEW)} bytes; "
         "the partial file is kept"
     )
     assert info.value.hint == RESUME_HINT
+    assert partial.read_bytes() == NEW[:done]
 
 
 def test_a_cut_off_download_keeps_its_version_beside_it_and_only_when_it_has_one(
@@ -374,12 +358,8 @@ def test_a_download_that_cannot_connect_is_a_data_error_with_the_resume_hint(
     scripted: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PAPERPACK_DATA_ALLOW", "127.0.0.1:9")  # the discard port: nothing listens
-    client = HttpClient()
-    try:
-        with pytest.raises(DataError) as info:
-            download(client, "http://127.0.0.1:9/x.bin", tmp_path / "x.part", label="d/x.bin")
-    finally:
-        client.close()
+    with pytest.raises(DataError) as info:
+        _get("http://127.0.0.1:9/x.bin", tmp_path / "x.part", label="d/x.bin")
     assert info.value.message.startswith("d/x.bin: cannot download http://127.0.0.1:9/x.bin: ")
     assert info.value.hint == RESUME_HINT
 
@@ -416,8 +396,8 @@ def test_a_large_download_says_how_far_it_is(scripted: ScriptedServer, tmp_path:
     total = len(body)
     if length:  # a line at each quarter, and at the end
         assert said == [f"fetching big.bin ({total} bytes)"] + [
-            f"big.bin: {human_size(done)} of {human_size(total)} ({100 * done // total}%)"
-            for done in (QUARTER, 2 * QUARTER, 3 * QUARTER, 4 * QUARTER, total)
+            f"big.bin: {human_size(done)} of {human_size(total)} ({percent}%)"
+            for done, percent in zip((QUARTER, 2 * QUARTER, 3 * QUARTER, 4 * QUARTER, total), (24, 49, 74, 99, 100))
         ]
     else:  # no size announced: a line at each 10 MB
         assert said == ["fetching big.bin", f"big.bin: {human_size(153 * 65536)}"]
@@ -455,12 +435,8 @@ def test_lock_names_a_whole_records_file_only_when_its_name_is_not_its_file_name
 def test_a_wrong_size_deletes_the_download(scripted: ScriptedServer, tmp_path: Path) -> None:
     partial = tmp_path / "partial" / "s.part"
     scripted.queue(Answer(200, NEW))
-    client = HttpClient()
-    try:
-        with pytest.raises(ChecksumError) as info:
-            download(client, scripted.url, partial, size=len(NEW) + 1)
-    finally:
-        client.close()
+    with pytest.raises(ChecksumError) as info:
+        _get(scripted.url, partial, size=len(NEW) + 1)
     assert info.value.message == (
         f"{scripted.url}: the download from {scripted.url} has {len(NEW)} bytes, expected {len(NEW) + 1}; "
         "the download was deleted"
@@ -477,11 +453,8 @@ def _record(scripted: ScriptedServer, monkeypatch: pytest.MonkeyPatch, body: obj
 
     monkeypatch.setenv("PAPERPACK_ZENODO_API", f"http://{scripted.hostport}/api")
     scripted.queue(Answer(status, json.dumps(body).encode() if not isinstance(body, bytes) else body))
-    client = HttpClient()
-    try:
+    with HttpClient() as client:
         return fetch_record("10.5281/zenodo.4", client, ServiceConfig.from_env())
-    finally:
-        client.close()
 
 
 def test_a_records_files_are_read_with_their_names_links_checksums_and_sizes(
@@ -699,26 +672,13 @@ def test_a_download_that_cannot_be_moved_into_the_cache_says_so(doi_env: DoiServ
 # -- fetch_data: what it is given reaches the downloads ----------------------------------------------------
 
 
-def _tgz(members: dict[str, bytes]) -> bytes:
-    import io
-    import tarfile
-
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def test_fetch_data_passes_its_archive_limits_progress_and_client_on(
     scripted: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from paperpack.data.archive import ArchiveLimits
     from paperpack.errors import UnsafeArchiveError
 
-    archive = _tgz({"a.txt": b"a", "b.txt": b"b"})
+    archive = _tar({"a.txt": b"a", "b.txt": b"b"})
     repo = paper(
         tmp_path,
         f"version: 1\ndata:\n  - url: {scripted.url}\n    files:\n      - path: raw\n        extract: true\n"
@@ -766,30 +726,31 @@ def test_a_committed_file_is_mounted_from_the_repository(doi_env: DoiServer, tmp
 
 
 @pytest.mark.parametrize(
-    ("files", "message", "hint"),
+    ("files", "message", "hint", "at_manifest"),
     [
         (
             [],
             "the record of 10.5281/zenodo.14 (record 14) lists no files",
             "check the DOI, or declare the files under `files:` with their `url:`",
+            True,
         ),
         (
             [{"key": "../x.csv", "links": {"self": "http://127.0.0.1:1/x"}}],
             "the record of 10.5281/zenodo.14 has a file named '../x.csv', which is not a plain relative name",
             "declare the files you need under `files:` with a `path:` and `name:` each",
+            False,
         ),
     ],
 )
 def test_a_whole_record_that_cannot_be_listed_says_why(
-    doi_env: DoiServer, tmp_path: Path, files: list[object], message: str, hint: str
+    doi_env: DoiServer, tmp_path: Path, files: list[object], message: str, hint: str, at_manifest: bool
 ) -> None:
     doi_env.add_raw_record("14", {"files": files}, doi="10.5281/zenodo.14")
     repo = paper(tmp_path, "version: 1\ndata:\n  - doi: 10.5281/zenodo.14\n")
     with pytest.raises(DataError) as info:
         fetch_data(repo)
     assert (info.value.message, info.value.hint) == (message, hint)
-    if not files:
-        assert info.value.path == repo.root / "paperpack.yml"
+    assert (info.value.path == repo.root / "paperpack.yml") is at_manifest, info.value.path
 
 
 def test_an_unasked_range_answer_of_another_size_than_declared_is_not_the_file(
