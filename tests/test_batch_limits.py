@@ -6,11 +6,13 @@ These call the batch's task directly (the function a Dask worker runs) with the 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from paperpack.batch.pipeline import TaskConfig
 from paperpack.batch.state import Layout, read_state
 from paperpack.batch.task import run_task
 from test_batch import git, git_paper, notebook, paper
-from test_batch_dask import alive, events
+from test_batch_dask import alive, events, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +104,10 @@ def test_a_worker_verifies_one_submission_at_a_time_and_fetches_the_next_meanwhi
         gate.touch()
         results = [slow.result(timeout=600), quick.result(timeout=600)]
     assert [r["verdict"] for r in results] == ["reproduced", "reproduced"]
+    for result in results:  # reproduced because every notebook gave the same results
+        assert result["notebooks"] and all(nb["verdict"] == "same" for nb in result["notebooks"]), result["notebooks"]
+        for nb in result["notebooks"]:
+            assert re.fullmatch(r"\d+ cells? with the same results", nb["message"]), nb
     first_done = next(e["time"] for e in events(out, "slow") if e["event"] == "done")
     second_fetching = next(e["time"] for e in events(out, "quick") if e["event"] == "fetching")
     second_verifying = next(e["time"] for e in events(out, "quick") if e["event"] == "verifying")
@@ -138,6 +144,10 @@ def test_a_long_verification_never_holds_up_the_submission_fetched_behind_it_on_
             gate.touch()
         results = [slow.result(timeout=600), quick.result(timeout=600)]
     assert [r["verdict"] for r in results] == ["reproduced", "reproduced"]
+    for result in results:  # reproduced because every notebook gave the same results
+        assert result["notebooks"] and all(nb["verdict"] == "same" for nb in result["notebooks"]), result["notebooks"]
+        for nb in result["notebooks"]:
+            assert re.fullmatch(r"\d+ cells? with the same results", nb["message"]), nb
 
 
 def test_a_fresh_pipeline_that_ignores_sigterm_is_killed_with_what_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,12 +163,16 @@ def test_a_fresh_pipeline_that_ignores_sigterm_is_killed_with_what_it_started(mo
         "time.sleep(300)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, text=True, start_new_session=True)
-    assert proc.stdout is not None
-    child = int(proc.stdout.readline())
-    proc.stdout.close()
-    task._stop(proc)
-    assert proc.returncode == -signal.SIGKILL
-    deadline = time.monotonic() + 30  # a bound on the reaping by init, not a timing
-    while alive(child):
-        assert time.monotonic() < deadline, f"the pipeline's child {child} outlived it"
-        time.sleep(0.05)
+    try:
+        assert proc.stdout is not None
+        child = int(proc.stdout.readline())
+        proc.stdout.close()
+        task._stop(proc)
+        assert proc.returncode == -signal.SIGKILL
+        wait_for(f"the pipeline's child {child} gone with it", lambda: not alive(child))  # reaped by init
+    finally:  # the test failed: leave nothing of it running (its session is its process group)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -40,6 +41,9 @@ def test_run_basic_local(copy_case, tmp_path: Path, capsys: pytest.CaptureFixtur
     }
     by_path = {nb["path"]: nb for nb in printed["notebooks"]}
     assert by_path["analysis/produce.ipynb"]["parameters"] == {"n": 5}
+    for same in ("analysis/produce.ipynb", "analysis/consume.ipynb", "independent.ipynb"):  # why each is what it is
+        assert re.match(r"\d+ cells? with the same results", by_path[same]["message"]), by_path[same]
+    assert by_path["empty.ipynb"]["message"] == "the committed notebook stores no outputs to compare with"
     differs = by_path["differs.ipynb"]["comparison"]
     assert [d["cell"] for d in differs["differences"]] == [0]  # cell 1 is within the notebook's rtol
     assert differs["differences"][0]["reason"] == "stream:stdout differs", differs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -27,4 +28,6 @@ def test_sample_paper_verifies_end_to_end(docker: str, tmp_path: Path, capsys: p
         assert report["run"]["engine"] == "docker"
         verdicts = [nb["verdict"] for nb in report["run"]["notebooks"]]
         assert verdicts == ["same", "same", "same"], report["run"]["notebooks"]
+        for nb in report["run"]["notebooks"]:  # same because each compared its cells
+            assert re.match(r"\d+ cells? with the same results", nb["message"]), nb
         assert snapshot(repo) == before

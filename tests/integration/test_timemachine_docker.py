@@ -8,6 +8,7 @@ it. Both images are removed at the end.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -33,10 +34,14 @@ def test_dated_image_reproduces_the_numpy1_case(
         assert code == 1, "the declared image's verdict stays the primary one"
         assert list(validator_for("report").iter_errors(report)) == []
         assert [nb["verdict"] for nb in report["run"]["notebooks"]] == ["failed"]
+        failed = report["run"]["notebooks"][0]
+        assert failed["error"]["cause"]["id"] == "numpy-abi", failed["message"]  # why it failed
         dated = report["run"]["dated"]
         assert dated["outcome"] == "reproduced", dated
         assert dated["run"]["engine"] == "docker" and dated["run"]["image"] != report["build"]["image"]
         assert [nb["verdict"] for nb in dated["run"]["notebooks"]] == ["same"]
+        same = dated["run"]["notebooks"][0]
+        assert re.match(r"\d+ cells? with the same results", same["message"]), same  # why it is the same
         numpy = next(c for c in dated["changes"] if c["name"] == "numpy")
         assert numpy["dated"].startswith("1.") and dated["python"] == "3.11"
         assert snapshot(repo) == before, "the repository must not change"
@@ -47,6 +52,10 @@ FIXES = {
     "of environment.yml: numpy=1.24.3",
     "timemachine-package": "paperpack lock PATH --as-of 2023-06-15 (it prints the pins to commit as requirements.txt)",
 }
+
+#: why the declared image fails: NumPy 2 under a pandas built for NumPy 1, which for environment.yml is
+#: paperpack's translation to PyPI packages (conda's solver would have kept numpy<2)
+CAUSES = {"timemachine-envyml": "environment-translation", "timemachine-package": "numpy-abi"}
 
 
 @pytest.mark.parametrize("case", sorted(FIXES))
@@ -74,6 +83,8 @@ def test_dated_image_reproduces_what_the_offline_build_installs(
             assert code == 1, "the declared image's verdict stays the primary one"
             assert list(validator_for("report").iter_errors(report)) == []
             assert [nb["verdict"] for nb in report["run"]["notebooks"]] == ["failed"]
+            failed = report["run"]["notebooks"][0]
+            assert failed["error"]["cause"]["id"] == CAUSES[case], failed["message"]  # why it failed
             dated = report["run"]["dated"]
             assert dated["drift"]["analysis.ipynb"]["kind"] == "numpy-abi"
             assert dated["outcome"] == "reproduced", dated
@@ -81,6 +92,8 @@ def test_dated_image_reproduces_what_the_offline_build_installs(
             assert dated["changes"] == [{"name": "numpy", "declared": "", "today": "2.3.5", "dated": "1.24.3"}]
             assert dated["run"]["engine"] == "docker" and dated["run"]["image"] != report["build"]["image"]
             assert [nb["verdict"] for nb in dated["run"]["notebooks"]] == ["same"]
+            same = dated["run"]["notebooks"][0]
+            assert re.match(r"\d+ cells? with the same results", same["message"]), same  # why it is the same
             assert dated["verdict"] == (
                 "not reproduced as declared; reproduced with dependencies as of 2023-06-15 (numpy 2.3.5 → 1.24.3)"
             )
