@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,6 +85,15 @@ def test_a_finished_submission_is_reused_until_its_revision_changes(tmp_path: Pa
     assert [e["event"] for e in events(out, "tracked")][-3:] == ["fetching", "verifying", "done"]
 
 
+def _every_notebook_same(results: list[dict[str, Any]]) -> None:
+    """Reproduced because every notebook gave the same results: the cause, not only the verdict word."""
+    for result in results:
+        notebooks = result["notebooks"]
+        assert isinstance(notebooks, list) and notebooks, result
+        for nb in notebooks:
+            assert nb["verdict"] == "same" and re.fullmatch(r"\d+ cells? with the same results", nb["message"]), nb
+
+
 def test_a_worker_verifies_one_submission_at_a_time_and_fetches_the_next_meanwhile(tmp_path: Path) -> None:
     """Two tasks in one worker process (two threads, as the local cluster's): the second is fetched while the
     first verifies, and verifies only after the first is done."""
@@ -104,10 +114,7 @@ def test_a_worker_verifies_one_submission_at_a_time_and_fetches_the_next_meanwhi
         gate.touch()
         results = [slow.result(timeout=600), quick.result(timeout=600)]
     assert [r["verdict"] for r in results] == ["reproduced", "reproduced"]
-    for result in results:  # reproduced because every notebook gave the same results
-        assert result["notebooks"] and all(nb["verdict"] == "same" for nb in result["notebooks"]), result["notebooks"]
-        for nb in result["notebooks"]:
-            assert re.fullmatch(r"\d+ cells? with the same results", nb["message"]), nb
+    _every_notebook_same(results)
     first_done = next(e["time"] for e in events(out, "slow") if e["event"] == "done")
     second_fetching = next(e["time"] for e in events(out, "quick") if e["event"] == "fetching")
     second_verifying = next(e["time"] for e in events(out, "quick") if e["event"] == "verifying")
@@ -144,10 +151,7 @@ def test_a_long_verification_never_holds_up_the_submission_fetched_behind_it_on_
             gate.touch()
         results = [slow.result(timeout=600), quick.result(timeout=600)]
     assert [r["verdict"] for r in results] == ["reproduced", "reproduced"]
-    for result in results:  # reproduced because every notebook gave the same results
-        assert result["notebooks"] and all(nb["verdict"] == "same" for nb in result["notebooks"]), result["notebooks"]
-        for nb in result["notebooks"]:
-            assert re.fullmatch(r"\d+ cells? with the same results", nb["message"]), nb
+    _every_notebook_same(results)
 
 
 def test_a_fresh_pipeline_that_ignores_sigterm_is_killed_with_what_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
