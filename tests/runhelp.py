@@ -131,7 +131,9 @@ def interrupt_run(
         output, _ = proc.communicate(timeout=60)
     except BaseException:
         proc.kill()
-        proc.communicate()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()  # already closed when the early-exit message read it
         raise
     return proc, output
 

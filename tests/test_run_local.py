@@ -164,11 +164,12 @@ def test_interrupt_local(copy_case, tmp_path: Path) -> None:
         if len(forked or kernels) < 2:
             return False
         seen["pids"] = runners + kernels + forked
+        # The template may already hold a spare kernel, idle, for the third notebook: two asleep is enough.
         asleep = [sleeping(pid) for pid in forked or kernels]
         if None in asleep:  # /proc does not say: give the kernels time to reach the long cell
             time.sleep(2)
             return True
-        return all(asleep)  # both kernels are in the long cell's time.sleep
+        return asleep.count(True) >= 2  # two kernels are in the long cell's time.sleep
 
     proc, output = interrupt_run(["run", str(repo), "--engine", "local", "-o", str(out), "--jobs", "2"], started)
     assert proc.returncode == 130, output
