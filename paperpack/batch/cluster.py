@@ -84,9 +84,16 @@ def jobqueue_cluster(
 
 @contextlib.contextmanager
 def connect(
-    *, jobs: int = 1, scheduler: str | None = None, cluster: str | None = None, memory: str | None = None
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    memory: str | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> Iterator[Any]:
-    """A ``distributed.Client`` for the batch; what was started here is stopped on leaving."""
+    """A ``distributed.Client`` for the batch; what was started here is stopped on leaving.
+
+    ``worker_env``: set in the local cluster's workers (the batch's fork-server zygote's address)."""
     distributed = _distributed()
     import dask  # installed with distributed
 
@@ -121,6 +128,7 @@ def connect(
             memory_limit=0,
             silence_logs=logging.ERROR,
             preload=[PRELOAD],  # each worker starts its fork server as it starts (paperpack/batch/preload.py)
+            env=worker_env or {},
         ) as local,
         distributed.Client(local) as client,
     ):

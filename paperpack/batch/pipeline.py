@@ -393,7 +393,8 @@ def serve(request: dict[str, Any]) -> int:
     signal.signal(signal.SIGINT, _stop)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if request.get("die_with"):
-        log.info("pipeline %d forked from the worker's fork server %d", os.getpid(), request["die_with"])
+        zygote = f", itself forked from the batch's zygote {request['zygote']}" if request.get("zygote") else ""
+        log.info("pipeline %d forked from the worker's fork server %d%s", os.getpid(), request["die_with"], zygote)
     return run_submission(
         Submission.from_dict(request["submission"]),
         TaskConfig(**request["config"]),
