@@ -203,3 +203,20 @@ def test_a_zygote_forked_server_dies_with_its_worker_and_the_zygote_with_the_bat
         assert alive(zygote.process.pid)
     assert zygote.process.returncode is not None
     assert not Path(zygote.folder).exists()
+
+
+#: evaluated on a worker by the built-in eval: a function of this file would import the file there, and with it
+#: fetching (test_batch)
+BATCH_MODULES = (
+    "sorted(m for m in __import__('sys').modules if m in ('paperpack.batch.runner', 'paperpack.batch.fetch'))"
+)
+
+
+def test_a_worker_imports_only_what_its_tasks_need() -> None:
+    """The preload imports the task's module (paperpack.batch.task) as the worker starts: not the batch's own side
+    (the runner, Dask's client side, fetching — its pipelines fetch, forked from a server that imported it)."""
+    pytest.importorskip("distributed")
+    from paperpack.batch.cluster import connect
+
+    with connect(jobs=1) as client:
+        assert list(client.run(eval, BATCH_MODULES).values()) == [[]]

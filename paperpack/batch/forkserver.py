@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 #: what a pipeline imports, done once in the server (the stages verify() imports when it reaches them)
 PRELOAD = (
     "paperpack.batch.pipeline",
+    "paperpack.batch.fetch",
     "paperpack.verify",
     "paperpack.validate",
     "paperpack.checks",

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..errors import BuildError, ConfigError, EngineError, FetchError, PaperpackError, UnsafeArchiveError
-from .fetch import fetch
 from .queue import Submission
 from .state import (
     Failure,
@@ -294,6 +293,8 @@ def _locked(
     write_state(layout, state)
     started = time.monotonic()
     try:
+        from .fetch import fetch  # here, not at the top: a worker imports this module for TaskConfig alone
+
         try:
             fetched = fetch(sub, work / "src")
         except PaperpackError as exc:
