@@ -220,3 +220,28 @@ def test_a_worker_imports_only_what_its_tasks_need() -> None:
 
     with connect(jobs=1) as client:
         assert list(client.run(eval, BATCH_MODULES).values()) == [[]]
+
+
+#: a batch's process, in a fresh interpreter (multiprocessing's fork server is started once per process): the local
+#: cluster started as run_batch starts it; prints what each worker's parent process runs
+EARLY = """
+import sys
+from paperpack.batch.cluster import connect, start_local_early
+
+if __name__ == "__main__":
+    start_local_early()
+    with connect(jobs=1) as client:
+        parent = "open('/proc/%d/cmdline' % __import__('os').getppid()).read()"
+        print(list(client.run(eval, parent).values()))
+"""
+
+
+def test_the_local_workers_fork_server_starts_early_with_the_worker_preload(tmp_path: Path) -> None:
+    """run_batch starts multiprocessing's fork server before the cluster (its imports overlap the batch's own): the
+    workers are forked from a server that imported distributed and the worker preload already."""
+    pytest.importorskip("distributed")
+    script = tmp_path / "batch.py"
+    script.write_text(EARLY)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True)
+    (cmdline,) = eval(done.stdout.strip().splitlines()[-1])
+    assert "multiprocessing.forkserver" in cmdline and "paperpack.batch.preload" in cmdline

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .cluster import connect, task_resources
+from .cluster import connect, start_local_early, task_resources
 from .fetch import quick_revision
 from .forkserver import start_zygote
 from .index import BatchEntry, collect, write_index
@@ -149,6 +149,8 @@ def run_batch(
         zygote = start_zygote() if config.host_slots else None
         if zygote is not None:
             stack.enter_context(zygote)
+        if config.host_slots:
+            start_local_early()
         return _run(submissions, options, layout, config, notify, zygote.env() if zygote else None)
 
 
