@@ -17,7 +17,9 @@ average before and after is printed: on a shared machine, read the ratio with it
     .venv/bin/python benchmarks/bench_batch.py [--repeat 3] [--engine local] [--fresh]
 
 ``--fresh`` also times the batch with each pipeline a fresh process (``PAPERPACK_BATCH_FORK=0``, no
-fork server), in the same runs.
+fork server), in the same runs. ``--baseline DIR`` also times the batch of another paperpack source tree
+(``PYTHONPATH=DIR``: e.g. ``git worktree add /tmp/base main``), in the same runs: two versions compared
+in the same conditions. Each run prints the 1-minute load average as each side started.
 """
 
 from __future__ import annotations
@@ -63,8 +65,10 @@ def shell_loop(subs: list[Path], out: Path, engine: str) -> float:
     return time.perf_counter() - start
 
 
-def batch(queue: Path, out: Path, engine: str, jobs: int, *, fork: bool = True) -> float:
+def batch(queue: Path, out: Path, engine: str, jobs: int, *, fork: bool = True, source: Path | None = None) -> float:
     env = {**os.environ, "PAPERPACK_BATCH_FORK": "1" if fork else "0"}
+    if source is not None:  # another version of paperpack (its workers and pipelines inherit the path)
+        env["PYTHONPATH"] = str(source)
     start = time.perf_counter()
     done = subprocess.run(
         [
@@ -101,6 +105,12 @@ def main() -> int:
         action="store_true",
         help="also time the batch with a fresh process per pipeline (PAPERPACK_BATCH_FORK=0)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also time the batch of the paperpack source tree DIR (PYTHONPATH=DIR), e.g. a worktree of main",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="paperpack-bench-batch-"))
     try:
@@ -125,14 +135,22 @@ def main() -> int:
             capture_output=True,
         )
         load_before = os.getloadavg()
-        loops, batches, freshes = [], [], []
+        loops, batches, freshes, bases = [], [], [], []
         for r in range(args.repeat):
+            load = os.getloadavg()[0]
             loops.append(shell_loop(subs, work / f"loop{r}", args.engine))
+            line = f"  run {r + 1}: loop {loops[-1]:.1f} s (load {load:.1f})"
+            load = os.getloadavg()[0]
             batches.append(batch(queue, work / f"batch{r}", args.engine, args.jobs))
-            line = f"  run {r + 1}: loop {loops[-1]:.1f} s, batch {batches[-1]:.1f} s"
+            line += f", batch {batches[-1]:.1f} s (load {load:.1f}), ratio {loops[-1] / batches[-1]:.2f}x"
             if args.fresh:
+                load = os.getloadavg()[0]
                 freshes.append(batch(queue, work / f"fresh{r}", args.engine, args.jobs, fork=False))
-                line += f", batch without the fork server {freshes[-1]:.1f} s"
+                line += f", batch without the fork server {freshes[-1]:.1f} s (load {load:.1f})"
+            if args.baseline:
+                load = os.getloadavg()[0]
+                bases.append(batch(queue, work / f"base{r}", args.engine, args.jobs, source=args.baseline))
+                line += f", baseline batch {bases[-1]:.1f} s (load {load:.1f})"
             print(line, flush=True)
         load_after = os.getloadavg()
         loop, fast = statistics.median(loops), statistics.median(batches)
@@ -148,6 +166,9 @@ def main() -> int:
         if freshes:
             fresh = statistics.median(freshes)
             print(f"batch, a fresh process each   : median {fresh:.1f} s, ratio {loop / fresh:.2f}x")
+        if bases:
+            base = statistics.median(bases)
+            print(f"baseline batch ({args.baseline}): median {base:.1f} s, ratio {loop / base:.2f}x")
         print(
             f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, "
             f"after {load_after[0]:.2f} {load_after[1]:.2f} (1 and 5 min)"

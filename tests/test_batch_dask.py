@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -283,6 +284,14 @@ def test_a_killed_batch_resumes_without_redoing_finished_submissions(tmp_path: P
             batch,
         )
         before = state(out, "gated")
+        forked = re.search(
+            r"fork server (\d+), itself forked from the batch's zygote (\d+)",
+            (out / ".batch" / "log" / "gated.out").read_text(),
+        )
+        assert forked, "the gated pipeline not forked from a server of the batch's zygote"
+        server, zygote = int(forked.group(1)), int(forked.group(2))
+        zygote_folder = Path(Path(f"/proc/{zygote}/cmdline").read_text().split("\0")[-2])
+        assert zygote_folder.is_dir()
         os.kill(batch.pid, signal.SIGKILL)
         batch.wait()
     finally:
@@ -294,6 +303,11 @@ def test_a_killed_batch_resumes_without_redoing_finished_submissions(tmp_path: P
     # nothing left running: the local cluster's workers and the gated pipeline die with the batch
     wait_for(
         "the worker and the pipeline to stop", lambda: not alive(before["pid"]) and not alive(before["worker_pid"])
+    )
+    # and the worker's fork server, and the batch's zygote, which removed its socket's folder
+    wait_for(
+        "the server and the zygote to stop",
+        lambda: not alive(server) and not alive(zygote) and not zygote_folder.exists(),
     )
     logged = {i: len(events(out, i)) for i in ("tagged", "zipped")}
     (out / "gated" / "stale.txt").write_text("left by the killed run")

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import UsageError
 
-__all__ = ["connect", "jobqueue_cluster", "task_resources", "CLUSTERS", "RESOURCE", "PRELOAD"]
+__all__ = ["connect", "jobqueue_cluster", "start_local_early", "task_resources", "CLUSTERS", "RESOURCE", "PRELOAD"]
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,16 @@ def jobqueue_cluster(
 
 @contextlib.contextmanager
 def connect(
-    *, jobs: int = 1, scheduler: str | None = None, cluster: str | None = None, memory: str | None = None
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    memory: str | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> Iterator[Any]:
-    """A ``distributed.Client`` for the batch; what was started here is stopped on leaving."""
+    """A ``distributed.Client`` for the batch; what was started here is stopped on leaving.
+
+    ``worker_env``: set in the local cluster's workers (the batch's fork-server zygote's address)."""
     distributed = _distributed()
     import dask  # installed with distributed
 
@@ -121,10 +128,28 @@ def connect(
             memory_limit=0,
             silence_logs=logging.ERROR,
             preload=[PRELOAD],  # each worker starts its fork server as it starts (paperpack/batch/preload.py)
+            env=worker_env or {},
         ) as local,
         distributed.Client(local) as client,
     ):
         yield client
+
+
+def start_local_early() -> None:
+    """Start now what the local cluster's workers are forked from (multiprocessing's fork server, importing
+    ``distributed`` and the worker preload), so that its imports overlap the batch's own (``distributed`` in this
+    process) instead of following them. Nothing else is started: the cluster itself starts in :func:`connect`
+    (which uses this server), and the server exits with this process."""
+    if _start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["distributed", PRELOAD])  # distributed's own choice would import it too
+    try:
+        forkserver.ensure_running()
+    except OSError as exc:  # the cluster starts it (or says why it cannot) in connect()
+        log.info("multiprocessing's fork server did not start early: %s", exc)
 
 
 def _start_method() -> str:

@@ -29,22 +29,26 @@ import logging
 import os
 import select
 import selectors
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ForkServer", "Forked", "PRELOAD", "server", "enabled", "spawn", "warm"]
+__all__ = ["ForkServer", "Forked", "PRELOAD", "Zygote", "ZYGOTE_ENV", "server", "zygote", "enabled", "spawn", "warm"]
 
 log = logging.getLogger(__name__)
 
 #: what a pipeline imports, done once in the server (the stages verify() imports when it reaches them)
 PRELOAD = (
     "paperpack.batch.pipeline",
+    "paperpack.batch.fetch",
     "paperpack.verify",
     "paperpack.validate",
     "paperpack.checks",
@@ -75,6 +79,12 @@ ENV_SWITCH = "PAPERPACK_BATCH_FORK"
 MAX_REQUEST = 1 << 20
 #: the server's command (``-c``, not ``-m``: paperpack.batch imports this module before runpy would run it)
 SERVE = "import sys; from paperpack.batch.forkserver import server; sys.exit(server())"
+#: the zygote's command (:func:`zygote`)
+ZYGOTE = "import sys; from paperpack.batch.forkserver import zygote; sys.exit(zygote())"
+#: set in a local cluster's workers: the batch's zygote socket, from which a worker's server is forked
+ZYGOTE_ENV = "PAPERPACK_BATCH_ZYGOTE"
+#: seconds a worker waits for the zygote to fork its server (it may still be importing) before starting its own
+ZYGOTE_TIMEOUT = 120.0
 
 
 def enabled() -> bool:
@@ -215,9 +225,8 @@ def _warm_caches() -> None:
         sys.stderr.write(f"paperpack fork server: the local engine's probe failed here ({exc}); each pipeline probes\n")
 
 
-def server(argv: list[str] | None = None) -> int:
-    """The server's process (:data:`SERVE` ``FD``): serve forks on the socket ``FD``."""
-    fd = int((sys.argv[1:] if argv is None else argv)[0])
+def _preloaded() -> bool:
+    """Import :data:`PRELOAD` and warm the caches; whether this process may fork (one thread), saying why not."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the batch's to handle
     for name in PRELOAD:
         try:
@@ -231,11 +240,174 @@ def server(argv: list[str] | None = None) -> int:
             "one); forking from it is unsafe, so this worker starts each pipeline as a fresh process (~1 s more "
             f"each). Set {ENV_SWITCH}=0 to do so without trying, and report it to paperpack's developers\n"
         )
+        return False
+    return True
+
+
+def server(argv: list[str] | None = None) -> int:
+    """The server's process (:data:`SERVE` ``FD``): serve forks on the socket ``FD``."""
+    fd = int((sys.argv[1:] if argv is None else argv)[0])
+    if not _preloaded():
         return 3
     return _Server(socket.socket(fileno=fd)).run()
 
 
+# --- the zygote: one pre-loaded process per batch, from which each local worker's server is forked ------------
+
+
+def zygote(argv: list[str] | None = None) -> int:
+    """The zygote's process (:data:`ZYGOTE` ``LISTEN_FD CONTROL_FD FOLDER``): import :data:`PRELOAD` once, then
+    fork one server per worker that asks on the listening socket; at end-of-file on ``CONTROL_FD`` (the batch has
+    ended, however it ended) remove ``FOLDER`` (the socket's) and exit."""
+    args = sys.argv[1:] if argv is None else argv
+    listener, control_fd, folder = socket.socket(fileno=int(args[0])), int(args[1]), args[2]
+    try:
+        return _zygote(listener, control_fd)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _zygote(listener: socket.socket, control_fd: int) -> int:
+    if not _preloaded():
+        return 3  # the workers' requests are refused with the listening socket closed: each starts its own server
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    selector.register(control_fd, selectors.EVENT_READ)
+    children: dict[int, int] = {}  # pid by pidfd, to reap each server when it ends
+    while True:
+        for key, _ in selector.select():
+            if key.fd == control_fd:
+                if not os.read(control_fd, 1):
+                    return 0  # the batch has ended: the servers forked already live on with their workers
+            elif key.fileobj is listener:
+                _fork_server(listener, selector, control_fd, children)
+            else:
+                selector.unregister(key.fd)
+                os.waitpid(children.pop(key.fd), 0)
+                os.close(key.fd)
+
+
+def _fork_server(
+    listener: socket.socket, selector: selectors.BaseSelector, control_fd: int, children: dict[int, int]
+) -> None:
+    """Accept one worker's request (its end of a fresh socket pair, as a descriptor) and fork its server."""
+    try:
+        conn, _ = listener.accept()
+    except OSError:
+        return
+    with conn:
+        conn.settimeout(10)  # a worker sends its request at once: one that does not never holds up the others
+        uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
+        try:
+            _, fds, _, _ = socket.recv_fds(conn, 64, 1)
+        except OSError:
+            return
+        if uid != os.getuid() or len(fds) != 1:  # only this user's processes (the folder is private too)
+            for fd in fds:
+                os.close(fd)
+            return
+        (fd,) = fds
+        pid = os.fork()
+        if pid == 0:  # the worker's server: nothing of the zygote's, nor of another worker's
+            code = 1
+            try:
+                for pidfd in children:
+                    os.close(pidfd)
+                selector.close()
+                listener.close()
+                conn.close()
+                os.close(control_fd)
+                os.setsid()
+                code = _Server(socket.socket(fileno=fd)).run()
+            finally:
+                os._exit(code)
+        os.close(fd)  # the worker holds the only other end: the server sees end-of-file when the worker ends
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:  # ended already (reaped below by a blocking wait)
+            os.waitpid(pid, 0)
+        else:
+            children[pidfd] = pid
+            selector.register(pidfd, selectors.EVENT_READ)
+        try:
+            conn.sendall(json.dumps({"pid": pid, "zygote": os.getpid()}).encode())
+        except OSError:
+            pass
+
+
+class Zygote:
+    """The batch's zygote (the local cluster's): started before the cluster, so that the imports its workers'
+    servers need are done once, while the cluster starts, and each worker's server is a fork of it, ready at once.
+
+    :meth:`env` is what the workers need to find it (:data:`ZYGOTE_ENV`: a socket in a private folder).
+    """
+
+    def __init__(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="paperpack-batch-")  # 0700: only this user reaches the socket
+        self.address = os.path.join(self.folder, "zygote")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        control_r, self._control = os.pipe()
+        try:
+            listener.bind(self.address)
+            listener.listen(64)
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", ZYGOTE, str(listener.fileno()), str(control_r), self.folder],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(listener.fileno(), control_r),
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(self._control)
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+        finally:
+            listener.close()
+            os.close(control_r)
+
+    def env(self) -> dict[str, str]:
+        return {ZYGOTE_ENV: self.address}
+
+    def close(self) -> None:
+        """Stop it (end-of-file on its control pipe); the servers it forked end with their workers."""
+        try:
+            os.close(self._control)
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=1)  # at once when idle; still importing (nothing was pending): killed
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> Zygote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_zygote() -> Zygote | None:
+    """The batch's zygote, if pipelines are forked here (see :func:`enabled`); None if it cannot start."""
+    if not enabled():
+        return None
+    try:
+        return Zygote()
+    except OSError as exc:
+        log.info("no fork-server zygote (%s): each worker starts its own server", exc)
+        return None
+
+
 # --- the worker's side ------------------------------------------------------------------------------------------
+
+
+def _pidfd_pid(pidfd: int) -> int | None:
+    """The pid a pidfd refers to (``Pid:`` in its fdinfo), None once it has ended."""
+    for line in open(f"/proc/self/fdinfo/{pidfd}", encoding="ascii"):
+        if line.startswith("Pid:"):
+            pid = int(line.split()[1])
+            return pid if pid > 0 else None
+    return None
 
 
 def _ended(pidfd: int) -> bool:
@@ -324,10 +496,25 @@ class ForkServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._control: socket.socket | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None  # a server of this worker's own
+        self._pidfd: int | None = None  # a server forked by the batch's zygote
+        self._pending: socket.socket | None = None  # the zygote's answer, not yet read
+        self.zygote: int | None = None  # the pid of the zygote that forked the running server
         self.broken = False  # a server that could not fork (threads after its imports): fresh processes instead
 
     def _start(self) -> socket.socket:
+        """A new server: forked from the batch's zygote when there is one (a local cluster's worker), else a fresh
+        process of its own. Returns the control socket (the zygote's answer is awaited on first use)."""
+        self._proc, self.zygote = None, None
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+        address = os.environ.get(ZYGOTE_ENV)
+        if address:
+            try:
+                return self._from_zygote(address)
+            except OSError as exc:
+                log.info("the batch's fork-server zygote did not answer (%s): starting a server of this worker's", exc)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._proc = subprocess.Popen(
@@ -343,13 +530,70 @@ class ForkServer:
             theirs.close()
         return ours
 
+    def _from_zygote(self, address: str) -> socket.socket:
+        """Ask the zygote at ``address`` to fork this worker's server, holding the other end of its control socket.
+
+        Does not wait for the fork (the zygote may still be importing): :meth:`_settle` does, on first use."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.settimeout(ZYGOTE_TIMEOUT)
+            conn.connect(address)
+            socket.send_fds(conn, [b"server"], [theirs.fileno()])
+        except BaseException:
+            conn.close()
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._pending = conn
+        return ours
+
+    def _settle(self) -> None:
+        """Wait for the zygote's answer: the server's pid, watched through a pidfd. Under the lock."""
+        conn, self._pending = self._pending, None
+        if conn is None:
+            return
+        with conn:
+            reply = conn.recv(4096)
+        if not reply:
+            raise OSError("the batch's fork-server zygote stopped before it forked this worker's server")
+        answer = json.loads(reply)
+        self._pidfd = os.pidfd_open(int(answer["pid"]))
+        self.zygote = int(answer["zygote"])
+
+    def _alive(self) -> bool:
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return self._pidfd is not None and not _ended(self._pidfd)
+
     def _running(self) -> socket.socket:
         """The control socket of a running server: started now if there is none (or it died). Under the lock."""
-        if self._control is None or (self._proc is not None and self._proc.poll() is not None):
+        if self._control is not None and self._pending is not None:
+            try:
+                self._settle()
+            except OSError as exc:
+                log.info("no fork server from the batch's zygote (%s): starting a server of this worker's", exc)
+                os.environ.pop(ZYGOTE_ENV, None)  # not asked again: this worker starts its own from now on
+        if self._control is None or not self._alive():
             if self._control is not None:  # it died: the next one starts afresh
                 self._control.close()
             self._control = self._start()
         return self._control
+
+    @property
+    def pid(self) -> int | None:
+        """The running server's pid (None: none runs)."""
+        with self._lock:
+            if self._control is None:
+                return None
+            try:
+                self._settle()
+            except OSError:
+                return None
+            if self._proc is not None:
+                return self._proc.pid if self._proc.poll() is None else None
+            return _pidfd_pid(self._pidfd) if self._pidfd is not None else None
 
     def warm(self) -> bool:
         """Start the server now, before any task (its imports overlap the worker's start-up); whether it runs.
@@ -372,6 +616,8 @@ class ForkServer:
         Raises OSError when the server cannot start it: the task then starts this one as a fresh process."""
         with self._lock:
             control = self._running()
+            if self.zygote is not None:
+                request = {**request, "zygote": self.zygote}
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             socket.send_fds(control, [json.dumps(request).encode()], [sink, announce, theirs.fileno()])

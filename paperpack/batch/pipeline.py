@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..errors import BuildError, ConfigError, EngineError, FetchError, PaperpackError, UnsafeArchiveError
-from .fetch import fetch
 from .queue import Submission
 from .state import (
     Failure,
@@ -294,6 +293,8 @@ def _locked(
     write_state(layout, state)
     started = time.monotonic()
     try:
+        from .fetch import fetch  # here, not at the top: a worker imports this module for TaskConfig alone
+
         try:
             fetched = fetch(sub, work / "src")
         except PaperpackError as exc:
@@ -393,7 +394,8 @@ def serve(request: dict[str, Any]) -> int:
     signal.signal(signal.SIGINT, _stop)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if request.get("die_with"):
-        log.info("pipeline %d forked from the worker's fork server %d", os.getpid(), request["die_with"])
+        zygote = f", itself forked from the batch's zygote {request['zygote']}" if request.get("zygote") else ""
+        log.info("pipeline %d forked from the worker's fork server %d%s", os.getpid(), request["die_with"], zygote)
     return run_submission(
         Submission.from_dict(request["submission"]),
         TaskConfig(**request["config"]),

@@ -11,6 +11,7 @@ cancelled, the index is written, and :class:`BatchInterrupted` is raised.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .cluster import connect, task_resources
+from .cluster import connect, start_local_early, task_resources
 from .fetch import quick_revision
+from .forkserver import start_zygote
 from .index import BatchEntry, collect, write_index
 from .pipeline import TaskConfig, deadline_for
 from .queue import Submission
@@ -141,6 +143,25 @@ def run_batch(
     layout = Layout(_check_out(options.out_dir))
     notify = on_result or (lambda entry: None)
     config = task_config(options, layout)
+    with contextlib.ExitStack() as stack:
+        # the local cluster's workers fork their servers from one zygote, started first: its imports overlap the
+        # earlier results' checks and the cluster's start-up (paperpack/batch/forkserver.py)
+        zygote = start_zygote() if config.host_slots else None
+        if zygote is not None:
+            stack.enter_context(zygote)
+        if config.host_slots:
+            start_local_early()
+        return _run(submissions, options, layout, config, notify, zygote.env() if zygote else None)
+
+
+def _run(
+    submissions: list[Submission],
+    options: BatchOptions,
+    layout: Layout,
+    config: TaskConfig,
+    notify: Callable[[BatchEntry], None],
+    worker_env: dict[str, str] | None,
+) -> BatchResult:
     reused: set[str] = set()
     pending: list[Submission] = []
     for sub in submissions:
@@ -155,7 +176,7 @@ def run_batch(
     interrupted = False
     if pending:
         try:
-            _dispatch(pending, config, options, layout, notify, reused)
+            _dispatch(pending, config, options, layout, notify, reused, worker_env)
         except KeyboardInterrupt:
             interrupted = True
     entries = collect(layout, submissions, reused)
@@ -181,12 +202,17 @@ def _dispatch(
     layout: Layout,
     notify: Callable[[BatchEntry], None],
     reused: set[str],
+    worker_env: dict[str, str] | None = None,
 ) -> None:
     from distributed import as_completed
 
     connecting = time.monotonic()
     with connect(
-        jobs=options.jobs, scheduler=options.scheduler, cluster=options.cluster, memory=options.memory
+        jobs=options.jobs,
+        scheduler=options.scheduler,
+        cluster=options.cluster,
+        memory=options.memory,
+        worker_env=worker_env,
     ) as client:
         log.info("the Dask cluster answered in %.1f s", time.monotonic() - connecting)
         resources = task_resources(client)
