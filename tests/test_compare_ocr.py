@@ -137,3 +137,119 @@ def test_doctor_names_tesseract_and_its_fix_when_missing(monkeypatch: pytest.Mon
     assert not check.ok and not check.required
     assert check.fix == "sudo apt-get install tesseract-ocr tesseract-ocr-eng"
     assert "re-rendered" in check.disables
+
+
+# --- the readings named in the note, from a scripted tesseract (issue 16: _read_text's survivors) ------------
+
+#: a stand-in for the tesseract program: it answers each figure (len(SCALES) calls each, in order) as planned,
+#: words as tesseract's TSV with boxes in pixels of the image it was given, and records each call
+_SCRIPTED_TESSERACT = """#!{python}
+import json, os, sys
+from pathlib import Path
+from PIL import Image
+
+state = Path({state!r})
+calls = state / "calls.jsonl"
+done = calls.read_text().splitlines() if calls.exists() else []
+width, height = Image.open(sys.argv[1]).size
+with calls.open("a") as out:
+    out.write(json.dumps({{"argv": sys.argv[2:], "env": dict(os.environ), "size": [width, height]}}) + "\\n")
+plan = json.loads((state / "plan.json").read_text())
+figure = plan[len(done) // {scales}]
+if isinstance(figure, str):
+    sys.stderr.write("Tesseract Open Source OCR Engine\\n" + figure + "\\n")
+    sys.exit(1)
+print("level\\tpage_num\\tblock_num\\tpar_num\\tline_num\\tword_num\\tleft\\ttop\\twidth\\theight\\tconf\\ttext")
+for i, (text, left) in enumerate(figure):
+    box = (left * width, 0.1 * height, 0.05 * width, 0.02 * height)
+    print("\\t".join(["5", "1", "1", "1", "1", str(i + 1), *(f"{{v:.0f}}" for v in box), "96.5", text]))
+"""
+
+
+@pytest.fixture(scope="module")
+def redrawn_pair() -> tuple[str, str]:
+    """The same titled figure in two hintings, every glyph redrawn: its text is read."""
+    return _png(_titled(0.0), Render()), _png(_titled(0.05), HINTINGS["autohint"])
+
+
+@pytest.fixture
+def scripted_tesseract(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """``plan(figure, ...)``: each figure's words ``[(text, left share), ...]``, or a failure's last stderr line;
+    returns the file where each call is recorded (one JSON line: arguments, environment, image size)."""
+    import json
+    import sys
+
+    from paperpack.compare.ocr import SCALES
+
+    program = tmp_path / "tesseract"
+    program.write_text(_SCRIPTED_TESSERACT.format(python=sys.executable, state=str(tmp_path), scales=len(SCALES)))
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+
+    def plan(*figures: Any) -> Path:
+        (tmp_path / "plan.json").write_text(json.dumps(figures))
+        calls = tmp_path / "calls.jsonl"
+        calls.unlink(missing_ok=True)  # a new comparison: its figures' calls counted from the first
+        return calls
+
+    return plan
+
+
+_OLD = [("0.5", 0.1), ("1.5", 0.3), ("2.5", 0.5), ("3.5", 0.7)]
+_NEW = [("0.7", 0.1), ("1.7", 0.3), ("2.7", 0.5), ("3.7", 0.7)]
+
+
+def test_three_changed_numbers_are_each_named_and_cap_the_score(
+    redrawn_pair: tuple[str, str], scripted_tesseract: Any
+) -> None:
+    from paperpack.compare.images import READ_CHANGED
+
+    scripted_tesseract(_OLD[:3], _NEW[:3])
+    score = image_similarity(*redrawn_pair)
+    assert score.note.endswith(
+        "; its text changed: '0.5' reads '0.7', '1.5' reads '1.7', '2.5' reads '2.7' (read by OCR)"
+    ), score
+    assert (score.value, score.unread) == (READ_CHANGED, ""), "read, and what it read changed"
+
+
+def test_a_fourth_changed_number_is_counted_not_named(redrawn_pair: tuple[str, str], scripted_tesseract: Any) -> None:
+    scripted_tesseract(_OLD, _NEW)
+    score = image_similarity(*redrawn_pair)
+    assert score.note.endswith(
+        "; its text changed: '0.5' reads '0.7', '1.5' reads '1.7', '2.5' reads '2.7' and 1 more (read by OCR)"
+    ), score
+    scripted_tesseract(_OLD + [("4.5", 0.85)], _NEW + [("4.7", 0.85)])
+    assert image_similarity(*redrawn_pair).note.endswith("'2.5' reads '2.7' and 2 more (read by OCR)")
+
+
+def test_numbers_read_the_same_leave_the_score_and_note_alone(
+    redrawn_pair: tuple[str, str], scripted_tesseract: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    scripted_tesseract(_OLD, _OLD)
+    read = image_similarity(*redrawn_pair)
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    unread = image_similarity(*redrawn_pair)  # the same comparison, its text not read
+    assert read.value == unread.value > 0.5, (read, unread)
+    assert read.note + "; the re-rendered text was not read: " + unread.unread == unread.note
+    assert read.unread == "", "nothing left unread"
+
+
+def test_a_second_figure_that_could_not_be_read_is_named_as_unread(
+    redrawn_pair: tuple[str, str], scripted_tesseract: Any
+) -> None:
+    scripted_tesseract(_OLD, "Error: cannot read the image")
+    score = image_similarity(*redrawn_pair)
+    assert score.unread.startswith("tesseract failed (Error: cannot read the image): check that"), score
+    assert score.note.endswith("; the re-rendered text was not read: " + score.unread), score
+
+
+def test_a_first_figure_that_could_not_be_read_is_not_followed_by_reading_the_second(
+    redrawn_pair: tuple[str, str], scripted_tesseract: Any
+) -> None:
+    """Each failed reading may have cost a timeout (30 s): the second figure is not read for nothing."""
+    from paperpack.compare.ocr import SCALES
+
+    calls = scripted_tesseract("Error: cannot read the image", _OLD)
+    score = image_similarity(*redrawn_pair)
+    assert score.unread.startswith("tesseract failed (Error: cannot read the image)"), score
+    assert len(calls.read_text().splitlines()) == len(SCALES), "the first figure only, at each size"
