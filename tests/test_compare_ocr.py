@@ -144,16 +144,19 @@ def test_doctor_names_tesseract_and_its_fix_when_missing(monkeypatch: pytest.Mon
 #: a stand-in for the tesseract program: it answers each figure (len(SCALES) calls each, in order) as planned,
 #: words as tesseract's TSV with boxes in pixels of the image it was given, and records each call
 _SCRIPTED_TESSERACT = """#!{python}
-import json, os, sys
+import hashlib, json, os, sys
 from pathlib import Path
 from PIL import Image
 
 state = Path({state!r})
 calls = state / "calls.jsonl"
 done = calls.read_text().splitlines() if calls.exists() else []
-width, height = Image.open(sys.argv[1]).size
+image = Image.open(sys.argv[1])
+width, height = image.size
+seen = {{"argv": sys.argv[2:], "env": dict(os.environ), "size": [width, height], "mode": image.mode}}
+seen["pixels"] = hashlib.sha256(image.tobytes()).hexdigest()
 with calls.open("a") as out:
-    out.write(json.dumps({{"argv": sys.argv[2:], "env": dict(os.environ), "size": [width, height]}}) + "\\n")
+    out.write(json.dumps(seen) + "\\n")
 plan = json.loads((state / "plan.json").read_text())
 figure = plan[len(done) // {scales}]
 if isinstance(figure, str):
@@ -253,3 +256,88 @@ def test_a_first_figure_that_could_not_be_read_is_not_followed_by_reading_the_se
     score = image_similarity(*redrawn_pair)
     assert score.unread.startswith("tesseract failed (Error: cannot read the image)"), score
     assert len(calls.read_text().splitlines()) == len(SCALES), "the first figure only, at each size"
+
+
+def test_a_figure_is_read_upscaled_in_grey_with_lanczos_and_at_most_max_side_pixels_long(
+    scripted_tesseract: Any,
+) -> None:
+    """Twice and three times its size; a long figure's longer side is cut to MAX_SIDE (4000), whichever side it
+    is, and its shorter side never to nothing (one pixel wide stays one pixel wide)."""
+    import hashlib
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from paperpack.compare.ocr import MAX_SIDE, SCALES, read_words
+
+    assert (MAX_SIDE, SCALES) == (4000, (2, 3))
+    for size, read in (
+        ((300, 200), [[600, 400], [900, 600]]),
+        ((2500, 100), [[4000, 160], [4000, 160]]),
+        ((100, 2500), [[160, 4000], [160, 4000]]),
+        ((1, 5000), [[1, 4000], [1, 4000]]),
+        ((5000, 1), [[4000, 1], [4000, 1]]),
+    ):
+        calls = scripted_tesseract([])
+        assert read_words(Image.new("RGB", size, "white")).words == ()
+        assert [json.loads(line)["size"] for line in calls.read_text().splitlines()] == read, size
+    noise = Image.fromarray(np.random.default_rng(3).integers(0, 256, (30, 40, 3), dtype=np.uint8))
+    calls = scripted_tesseract([])
+    read_words(noise)
+    seen = [json.loads(line) for line in calls.read_text().splitlines()]
+    grey = noise.convert("L")
+    assert [call["mode"] for call in seen] == ["L", "L"]
+    assert [call["pixels"] for call in seen] == [
+        hashlib.sha256(grey.resize((40 * k, 30 * k), Image.Resampling.LANCZOS).tobytes()).hexdigest() for k in SCALES
+    ], "what tesseract is given: the grey figure upscaled with Lanczos"
+
+
+def test_the_words_are_the_level_five_rows_with_text_of_tesseracts_tsv() -> None:
+    """Boxes in shares of the image read; the page, block, paragraph and line rows, a word without text and a
+    row whose numbers do not parse are left out, and the words after them kept."""
+    from paperpack.compare.ocr import Word, _parse
+
+    def row(level: int, box: str, confidence: str, text: str) -> str:
+        return "\t".join([str(level), "1", "1", "1", "1", "1", *box.split(), confidence, text])
+
+    tsv = "\n".join(
+        [
+            "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext",
+            row(1, "0 0 200 100", "-1", ""),
+            row(4, "10 10 60 10", "-1", "n=240"),  # a line's row, were it to carry its text
+            row(5, "10 10 20 10", "96.5", "240"),
+            row(5, "40 10 20 10", "95", " "),
+            row(5, "x 10 20 10", "96", "241"),
+            row(5, "100 50 50 20", "91", "fit"),
+        ]
+    )
+    assert _parse(tsv, 200, 100) == (
+        Word("240", 96.5, 0.05, 0.1, 0.15, 0.2),
+        Word("fit", 91.0, 0.5, 0.5, 0.75, 0.7),
+    )
+
+
+def _box(text: str, left: float, right: float, confidence: float = 96.0, top: float = 0.25) -> Any:
+    from paperpack.compare.ocr import Word
+
+    return Word(text, confidence, left, top, right, 0.5)
+
+
+def test_numbers_are_compared_at_exactly_the_confidence_and_overlap_bounds() -> None:
+    from paperpack.compare.ocr import CONFIDENT, OVERLAP, changed_numbers
+
+    old, new = _box("240", 0.25, 0.625), _box("252", 0.375, 0.75)  # overlapping by 0.25 of 0.5: exactly OVERLAP
+    assert old.overlap(new) == OVERLAP
+    assert changed_numbers((old,), (new,)) == [(old, new)]
+    sure = _box("1.5", 0.0, 0.1, CONFIDENT), _box("1.7", 0.0, 0.1, CONFIDENT)
+    assert changed_numbers(sure[:1], sure[1:]) == [sure], "read with exactly CONFIDENT: compared"
+    assert changed_numbers((old,), ()) == [], "no number in the other figure"
+
+
+def test_the_overlap_of_boxes_that_do_not_meet_is_none() -> None:
+    """From 0 to 1: boxes apart one way (though level the other), or of no width or height, share nothing."""
+    assert _box("1", 0.1, 0.15).overlap(_box("2", 0.5, 0.55)) == 0.0
+    assert _box("1", 0.5, 0.5).overlap(_box("2", 0.5, 0.5)) == 0.0, "no width"
+    assert _box("1", 0.1, 0.2, top=0.5).overlap(_box("2", 0.1, 0.2, top=0.5)) == 0.0, "no height"
+    assert _box("1", 0.1, 0.2).overlap(_box("2", 0.1, 0.2)) == 1.0

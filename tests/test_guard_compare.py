@@ -569,6 +569,8 @@ def test_a_changed_figure_shape_is_named_and_a_rescaled_figure_is_not() -> None:
     assert reshaped.note == "; the figure size changed: 120x80 → 120x160", reshaped.note
     wide = image_similarity(_png(_drawing(160, 80)), _png(_drawing(120, 80)))
     assert wide.note == "; the figure size changed: 160x80 → 120x80", wide.note
+    exactly = image_similarity(_png(_drawing(104, 24)), _png(_drawing(99, 24)))  # drawn: 100 x 20 → 95 x 20
+    assert "size changed" not in exactly.note, "a shape changed by exactly ASPECT (5 %) is the same shape"
 
 
 def test_an_output_that_is_not_an_image_says_so() -> None:
@@ -1275,6 +1277,18 @@ def test_text_changed_by_exactly_a_tenth_pixel_for_pixel_is_not_re_rendered() ->
         assert _text_change(a, b, _glyphs(a), _glyphs(b)) == (0.0, 0, redrawn), grey
 
 
+def _same_dots() -> tuple[Any, Any]:
+    """Two 80 × 80 images holding the same 14 glyphs (3 × 3 dots) far below row 20: the median glyph unchanged."""
+    import numpy as np
+
+    a, b = np.full((80, 80, 3), 255.0), np.full((80, 80, 3), 255.0)
+    for image in (a, b):
+        for top in (50, 65):
+            for left in range(10, 80, 10):
+                image[top : top + 3, left : left + 3] = 3.0
+    return a, b
+
+
 def test_a_glyph_changed_by_exactly_text_changed_is_the_same_character() -> None:
     """A glyph is another character when its blurred ink changed by more than TEXT_CHANGED (a quarter). Every
     grey here is 3 modulo 9, as white's 255 is: each 3 × 3 blur window sums to a multiple of 9, so the blurred
@@ -1284,11 +1298,7 @@ def test_a_glyph_changed_by_exactly_text_changed_is_the_same_character() -> None
 
     from paperpack.compare.images import BLUR, MARGIN, REACH, TEXT_CHANGED, _box, _glyph_change, _glyphs, _text_change
 
-    a, b = np.full((80, 80, 3), 255.0), np.full((80, 80, 3), 255.0)
-    for image in (a, b):  # the rest of the text drawn the same (the median glyph unchanged)
-        for top in (50, 65):
-            for left in range(10, 80, 10):
-                image[top : top + 5, left : left + 3] = 3.0
+    a, b = _same_dots()
     a[20, 20], a[20, 22], a[20, 23] = 3.0, 165.0, 93.0
     b[19, 21], b[19, 22] = 165.0, 93.0
     soft_a, soft_b = (
@@ -1328,3 +1338,16 @@ def test_a_redrawn_figure_scored_at_most_read_changed_is_not_read_by_ocr(monkeyp
     monkeypatch.setattr(ocr, "tesseract_path", lambda: None)
     score = compare_images(reference, figure(11, hollow=True))
     assert score.value > READ_CHANGED and score.unread.startswith("install tesseract-ocr"), score
+
+
+def test_a_glyph_found_elsewhere_changed_by_exactly_text_changed_was_moved() -> None:
+    """A dot moved 8 pixels and redrawn lighter: blurred, its ink per pixel went from 28 to 21 (grey 3 → 66, both
+    3 modulo 9: exact), a change of exactly a quarter where it now is: moved, not replaced. Grey 75 (ink 20) is
+    more than a quarter: another character."""
+    from paperpack.compare.images import _glyphs, _text_change
+
+    for grey, change in ((66.0, (0.0, 0, False)), (75.0, (1.0, 1, False))):
+        a, b = _same_dots()
+        a[20, 20], b[20, 28] = 3.0, grey
+        assert _text_change(a, b, _glyphs(a), _glyphs(b)) == change, grey
+        assert _text_change(b, a, _glyphs(b), _glyphs(a)) == change, (grey, "the other way round")
