@@ -153,7 +153,8 @@ calls = state / "calls.jsonl"
 done = calls.read_text().splitlines() if calls.exists() else []
 image = Image.open(sys.argv[1])
 width, height = image.size
-seen = {{"argv": sys.argv[2:], "env": dict(os.environ), "size": [width, height], "mode": image.mode}}
+seen = {{"image": sys.argv[1], "argv": sys.argv[2:], "env": dict(os.environ), "size": [width, height]}}
+seen["mode"] = image.mode
 seen["pixels"] = hashlib.sha256(image.tobytes()).hexdigest()
 with calls.open("a") as out:
     out.write(json.dumps(seen) + "\\n")
@@ -341,3 +342,35 @@ def test_the_overlap_of_boxes_that_do_not_meet_is_none() -> None:
     assert _box("1", 0.5, 0.5).overlap(_box("2", 0.5, 0.5)) == 0.0, "no width"
     assert _box("1", 0.1, 0.2, top=0.5).overlap(_box("2", 0.1, 0.2, top=0.5)) == 0.0, "no height"
     assert _box("1", 0.1, 0.2).overlap(_box("2", 0.1, 0.2)) == 1.0
+
+
+def test_tesseract_reads_a_png_in_a_private_folder_removed_after_with_only_path_one_thread_and_c(
+    scripted_tesseract: Any, tmp_path: Path
+) -> None:
+    import json
+
+    from PIL import Image
+
+    from paperpack.compare.ocr import read_words
+
+    calls = scripted_tesseract([])
+    read_words(Image.new("RGB", (30, 20), "white"))
+    for call in (json.loads(line) for line in calls.read_text().splitlines()):
+        image = Path(call["image"])
+        assert image.name == "figure.png" and image.parent.name.startswith("paperpack-ocr-"), image
+        assert not image.parent.exists(), "the folder is removed once read"
+        assert call["argv"] == ["stdout", "-l", "eng", "--psm", "11", "tsv"]
+        assert call["env"] == {"PATH": f"{tmp_path}:/usr/bin:/bin", "OMP_THREAD_LIMIT": "1", "LC_ALL": "C"}
+
+
+def test_without_path_tesseract_is_found_in_the_default_places_and_runs(
+    tesseract: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job started with no PATH at all (a bare service): the program is looked for where the system looks by
+    default, and run with an empty PATH rather than none."""
+    from PIL import Image
+
+    from paperpack.compare.ocr import Reading, read_words
+
+    monkeypatch.delenv("PATH")
+    assert read_words(Image.new("RGB", (40, 20), "white")) == Reading(())
