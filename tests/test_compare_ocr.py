@@ -120,7 +120,9 @@ def test_a_tesseract_that_hangs_is_stopped_at_the_timeout(monkeypatch: pytest.Mo
     from paperpack.compare import ocr
 
     fake = tmp_path / "tesseract"
-    fake.write_text("#!/bin/sh\nexec sleep 600\n")  # never answers: only the timeout ends it
+    # never answers in time: only the timeout ends it (a mutant without the timeout waits 10 s, not minutes:
+    # mutmut's limit is CPU time, which a sleeping process does not use)
+    fake.write_text("#!/bin/sh\nexec sleep 10\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     monkeypatch.setattr(ocr, "TIMEOUT", 0.5)
