@@ -162,13 +162,16 @@ with calls.open("a") as out:
     out.write(json.dumps(seen) + "\\n")
 plan = json.loads((state / "plan.json").read_text())
 figure = plan[len(done) // {scales}]
+if isinstance(figure, dict):  # read otherwise at each size
+    figure = figure["each"][len(done) % {scales}]
 if isinstance(figure, str):
     sys.stderr.write("Tesseract Open Source OCR Engine\\n" + figure + "\\n")
     sys.exit(1)
 print("level\\tpage_num\\tblock_num\\tpar_num\\tline_num\\tword_num\\tleft\\ttop\\twidth\\theight\\tconf\\ttext")
-for i, (text, left) in enumerate(figure):
-    box = (left * width, 0.1 * height, 0.05 * width, 0.02 * height)
-    print("\\t".join(["5", "1", "1", "1", "1", str(i + 1), *(f"{{v:.0f}}" for v in box), "96.5", text]))
+for i, (text, left, *more) in enumerate(figure):
+    confidence, top, across, tall = more or (96.5, 0.1, 0.05, 0.02)
+    box = (left * width, top * height, across * width, tall * height)
+    print("\\t".join(["5", "1", "1", "1", "1", str(i + 1), *(f"{{v:.0f}}" for v in box), str(confidence), text]))
 """
 
 
@@ -180,7 +183,8 @@ def redrawn_pair() -> tuple[str, str]:
 
 @pytest.fixture
 def scripted_tesseract(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """``plan(figure, ...)``: each figure's words ``[(text, left share), ...]``, or a failure's last stderr line;
+    """``plan(figure, ...)``: each figure's words ``[(text, left share[, confidence, top, width, height]), ...]``
+    (``{"each": [words, words]}``: other words at each scale), or a failure's last stderr line;
     returns the file where each call is recorded (one JSON line: arguments, environment, image size)."""
     import json
     import sys
@@ -376,3 +380,92 @@ def test_without_path_tesseract_is_found_in_the_default_places_and_runs(
 
     monkeypatch.delenv("PATH")
     assert read_words(Image.new("RGB", (40, 20), "white")) == Reading(())
+
+
+def test_the_words_kept_are_read_the_same_at_the_same_place_at_each_size_with_the_lower_confidence(
+    scripted_tesseract: Any,
+) -> None:
+    """A digit read "6" at one size and "0" at the other, or a word read at another place, is left out; a word
+    whose boxes overlap by exactly OVERLAP is at the same place. Boxes in shares of the figure, whatever its
+    shape."""
+    from PIL import Image
+
+    from paperpack.compare.ocr import Word, read_words
+
+    wide = (0.25, 0.375, 0.25)  # top, width, height: whole pixels at both sizes of a 40 x 20 figure
+    scripted_tesseract(
+        {
+            "each": [
+                [("0.5", 0.0, 91.0, *wide), ("6", 0.25, 97.0, *wide), ("7", 0.25, 97.0, 0.5, 0.375, 0.25)],
+                [("0.5", 0.0, 97.0, *wide), ("0", 0.25, 97.0, *wide), ("7", 0.375, 93.0, 0.5, 0.375, 0.25)],
+            ]
+        }
+    )
+    assert read_words(Image.new("RGB", (40, 20), "white")).words == (
+        Word("0.5", 91.0, 0.0, 0.25, 0.375, 0.5),
+        Word("7", 93.0, 0.375, 0.5, 0.75, 0.75),
+    )
+
+
+def _fake_tesseract(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, script: str) -> None:
+    fake = tmp_path / "tesseract"
+    fake.write_text(script)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+
+
+def test_a_failed_reading_names_the_last_line_tesseract_said_or_its_exit_status_and_logs_all(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from PIL import Image
+
+    from paperpack.compare.ocr import read_words
+
+    figure = Image.new("RGB", (40, 20), "white")
+    _fake_tesseract(monkeypatch, tmp_path, "#!/bin/sh\nprintf 'Tesseract\\nbad \\377 byte\\n' >&2\nexit 1\n")
+    with caplog.at_level(logging.INFO, logger="paperpack.compare.ocr"):
+        reading = read_words(figure)
+    assert reading.problem == (
+        "tesseract failed (bad \ufffd byte): check that `tesseract --list-langs` lists eng "
+        "(apt-get install tesseract-ocr-eng)"
+    )
+    assert "tesseract failed on a figure: ['Tesseract', 'bad \ufffd byte']" in caplog.messages
+    _fake_tesseract(monkeypatch, tmp_path, "#!/bin/sh\nexit 3\n")
+    assert read_words(figure).problem.startswith("tesseract failed (exit status 3): check that")
+    _fake_tesseract(monkeypatch, tmp_path, "#!/bin/sh\nprintf '%0300d' 0 >&2\nexit 1\n")
+    assert read_words(figure).problem.startswith(f"tesseract failed ({'0' * 200}): check"), "cut at 200"
+
+
+def test_a_tesseract_that_cannot_be_started_is_named_with_its_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from paperpack.compare.ocr import read_words
+
+    _fake_tesseract(monkeypatch, tmp_path, "#!/nonexistent/interpreter\n")
+    assert read_words(Image.new("RGB", (40, 20), "white")).problem == (
+        "tesseract could not be started (No such file or directory): reinstall it "
+        "(apt-get install --reinstall tesseract-ocr tesseract-ocr-eng)"
+    )
+
+
+def test_a_word_tesseract_wrote_in_bytes_that_are_not_utf8_is_kept_with_a_replacement_character(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sys
+
+    from PIL import Image
+
+    from paperpack.compare.ocr import read_words
+
+    answer = 'b"header\\n5\\t1\\t1\\t1\\t1\\t1\\t0\\t0\\t%d\\t%d\\t96\\t24\\xff0\\n" % (w // 2, h // 2)'
+    _fake_tesseract(
+        monkeypatch,
+        tmp_path,
+        f"#!{sys.executable}\nimport sys\nfrom PIL import Image\nw, h = Image.open(sys.argv[1]).size\n"
+        f"sys.stdout.buffer.write({answer})\n",
+    )
+    assert [w.text for w in read_words(Image.new("RGB", (40, 20), "white")).words] == ["24\ufffd0"]
