@@ -49,6 +49,7 @@ class Target:
 TARGETS = (
     Target("compare/", ("paperpack.compare.*",)),
     Target("compare/images.py", ("paperpack.compare.images.*",)),
+    Target("compare/ocr.py", ("paperpack.compare.ocr.*",)),
     Target("run/verdict.py", ("paperpack.run.verdict.*",)),
     Target("run/outcome.py", ("paperpack.run.outcome.*",)),
     Target(

@@ -569,6 +569,8 @@ def test_a_changed_figure_shape_is_named_and_a_rescaled_figure_is_not() -> None:
     assert reshaped.note == "; the figure size changed: 120x80 → 120x160", reshaped.note
     wide = image_similarity(_png(_drawing(160, 80)), _png(_drawing(120, 80)))
     assert wide.note == "; the figure size changed: 160x80 → 120x80", wide.note
+    exactly = image_similarity(_png(_drawing(104, 24)), _png(_drawing(99, 24)))  # drawn: 100 x 20 → 95 x 20
+    assert "size changed" not in exactly.note, "a shape changed by exactly ASPECT (5 %) is the same shape"
 
 
 def test_an_output_that_is_not_an_image_says_so() -> None:
@@ -1106,14 +1108,14 @@ def test_bars_whose_edges_moved_a_pixel_are_the_same_and_two_pixels_differ() -> 
     which registration would undo): the same bars. One bar two pixels taller: changed."""
     from PIL import Image
 
-    from paperpack.compare.images import compare_images
+    from paperpack.compare.images import ImageScore, compare_images
 
     def image(bars: list[tuple[int, int, int]]) -> Image.Image:
         return Image.fromarray(_bar_chart(bars).astype("uint8"))
 
     reference = [(10, 16, 30), (30, 36, 20), (50, 56, 40), (70, 76, 25)]
     snapped = [(9, 17, 30), (31, 36, 20), (51, 57, 40), (70, 75, 25)]
-    assert compare_images(image(reference), image(snapped)).value == 1.0
+    assert compare_images(image(reference), image(snapped)) == ImageScore(1.0), "no note, nothing left unread"
     taller = [(9, 17, 30), (31, 36, 18), (51, 57, 40), (70, 75, 25)]
     assert compare_images(image(reference), image(taller)).value < 0.78
 
@@ -1202,3 +1204,150 @@ def test_a_fill_that_moved_further_does_not_stop_the_others_being_excused() -> N
     explained = _snapped(reference, changed, everywhere)
     assert not explained[25:35, 10:41].any(), "the navy bar moved two pixels: nothing of it excused"
     assert explained[55, 80], "the red bar's snapped edge is excused"
+
+
+def test_fill_colours_within_two_pixels_of_a_change_are_looked_at_and_no_further() -> None:
+    """A change is explained by a fill whose colour lies within the blur's reach and a pixel of it
+    (BLUR // 2 + 1 = 2 pixels): a fill three pixels away is not looked at."""
+    import numpy as np
+
+    from paperpack.compare.images import BLUR, _snapped
+
+    reference, wider = _bar_chart([(10, 16, 30)]), _bar_chart([(10, 17, 30)])  # the wider bar's edge: column 17
+    reach = BLUR // 2 + 1
+    for column, looked_at in ((17 + reach, True), (17 + reach + 1, False)):
+        changed = np.zeros(reference.shape[:2], dtype=bool)
+        changed[50, column] = True  # white in both images
+        assert bool(_snapped(reference, wider, changed).any()) is looked_at, column
+
+
+def test_a_fill_in_one_image_only_is_still_looked_at() -> None:
+    """A bar four pixels wide narrowed a pixel on each side has no pixel left whose neighbours all share its
+    colour: a fill in the committed image only, still excused (and the other way round)."""
+    from paperpack.compare.images import _fills, _snapped
+
+    wide, narrow = _bar_chart([(10, 13, 30)]), _bar_chart([(11, 12, 30)])
+    assert _fills(wide) == {0x000080} and _fills(narrow) == set()
+    everywhere = wide[:, :, 0] < 1000
+    for a, b in ((wide, narrow), (narrow, wide)):
+        explained = _snapped(a, b, everywhere)
+        assert explained[50, 10] and explained[50, 13], "both edges that snapped"
+
+
+def test_a_pixel_within_the_fill_tolerance_of_its_colour_is_part_of_the_fill() -> None:
+    """Each channel within FILL_TOLERANCE (8) of the fill's colour is that colour: a red bar grown by two
+    columns 8 redder moved two pixels (not excused); 9 redder, they are another colour, and the bar snapped."""
+    import numpy as np
+
+    from paperpack.compare.images import FILL_TOLERANCE, _snapped
+
+    reference = _bar_chart([])
+    reference[40:70, 70:80] = (200.0, 0.0, 0.0)
+    everywhere = np.ones(reference.shape[:2], dtype=bool)
+    for redder, excused in ((FILL_TOLERANCE, False), (FILL_TOLERANCE + 1, True)):
+        changed = reference.copy()
+        changed[40:70, 80:82] = (200.0 + redder, 0.0, 0.0)
+        assert bool(_snapped(reference, changed, everywhere)[55, 80]) is excused, redder
+
+
+def test_the_text_change_of_figures_without_glyphs_or_with_the_same_text_is_none() -> None:
+    """``(largest glyph change, glyphs changed, redrawn)``: no glyph, nothing to compare nor to read by OCR."""
+    import numpy as np
+
+    from paperpack.compare.images import _glyphs, _text_change
+
+    reference, wider = _bar_chart([(10, 16, 30)]), _bar_chart([(10, 17, 30)])
+    assert _glyphs(reference) == _glyphs(wider) == []
+    assert _text_change(reference, wider, [], []) == (0.0, 0, False)
+    texts = np.full((60, 60, 3), 255.0)
+    texts[20:25, 20:23] = texts[20:25, 30:33] = 0.0
+    assert _text_change(texts, texts.copy(), _glyphs(texts), _glyphs(texts)) == (0.0, 0, False)
+
+
+def test_text_changed_by_exactly_a_tenth_pixel_for_pixel_is_not_re_rendered() -> None:
+    """The text was redrawn when the median glyph changed by more than SAME_TEXT (0.1) of its ink: a glyph of
+    two black pixels, one of them grey 51 (51 / 510 of the ink), was not; grey 52 was."""
+    from paperpack.compare.images import SAME_TEXT, _glyphs, _text_change
+
+    assert SAME_TEXT == 51 / 510
+    for grey, redrawn in ((51.0, False), (52.0, True)):
+        a, b = _bar_chart([]), _bar_chart([])
+        a[20, 20:22] = b[20, 20:22] = 0.0
+        b[20, 21] = grey
+        assert _text_change(a, b, _glyphs(a), _glyphs(b)) == (0.0, 0, redrawn), grey
+
+
+def _same_dots() -> tuple[Any, Any]:
+    """Two 80 × 80 images holding the same 14 glyphs (3 × 3 dots) far below row 20: the median glyph unchanged."""
+    import numpy as np
+
+    a, b = np.full((80, 80, 3), 255.0), np.full((80, 80, 3), 255.0)
+    for image in (a, b):
+        for top in (50, 65):
+            for left in range(10, 80, 10):
+                image[top : top + 3, left : left + 3] = 3.0
+    return a, b
+
+
+def test_a_glyph_changed_by_exactly_text_changed_is_the_same_character() -> None:
+    """A glyph is another character when its blurred ink changed by more than TEXT_CHANGED (a quarter). Every
+    grey here is 3 modulo 9, as white's 255 is: each 3 × 3 blur window sums to a multiple of 9, so the blurred
+    pixels and the change are exact. A grey dash moved a pixel up-left and the dot beside it gone: the dash
+    changed by exactly a quarter at its best shift, and its word (the dot with it) was not moved, not found."""
+    import numpy as np
+
+    from paperpack.compare.images import BLUR, MARGIN, REACH, TEXT_CHANGED, _box, _glyph_change, _glyphs, _text_change
+
+    a, b = _same_dots()
+    a[20, 20], a[20, 22], a[20, 23] = 3.0, 165.0, 93.0
+    b[19, 21], b[19, 22] = 165.0, 93.0
+    soft_a, soft_b = (
+        _box(np.pad(p.mean(axis=2), MARGIN, constant_values=255.0)[:, :, None], BLUR)[:, :, 0] for p in (a, b)
+    )
+    dash = next(g for g in _glyphs(a) if (g.top, g.left) == (20, 22))
+    assert _glyph_change(soft_a, soft_b, dash, REACH) == TEXT_CHANGED
+    assert _text_change(a, b, _glyphs(a), _glyphs(b)) == (0.0, 0, False)
+    assert _text_change(b, a, _glyphs(b), _glyphs(a)) == (0.0, 0, False), "and the other way round"
+
+
+def test_a_redrawn_figure_scored_at_most_read_changed_is_not_read_by_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its text redrawn (each glyph hollowed), a red patch 8 × 12 leaves exactly READ_CHANGED (half a tile
+    unchanged): a lower score than a changed number would give, so the text is not read. 8 × 11, it is."""
+    import numpy as np
+    from PIL import Image
+
+    from paperpack.compare import ocr
+    from paperpack.compare.images import READ_CHANGED, compare_images
+
+    def figure(patch_width: int, hollow: bool) -> Image.Image:
+        pixels = np.full((120, 160, 3), 255.0)
+        pixels[0, :] = pixels[-1, :] = pixels[:, 0] = pixels[:, -1] = 0.0
+        for left in range(90, 150, 6):
+            for top in (20, 40, 60, 80):
+                pixels[top : top + 5, left : left + 3] = 0.0
+                if hollow:
+                    pixels[top + 1 : top + 4, left + 1] = 255.0
+        pixels[41:49, 41 : 41 + patch_width] = (255.0, 0.0, 0.0)
+        return Image.fromarray(pixels.astype("uint8"))
+
+    reference = figure(0, hollow=False)
+    monkeypatch.setattr(ocr, "tesseract_path", lambda: pytest.fail("a score of READ_CHANGED needs no OCR"))
+    score = compare_images(reference, figure(12, hollow=True))
+    assert (score.value, score.unread) == (READ_CHANGED, ""), score
+    assert score.note == "; its text was re-rendered (another font or hinting): glyph shapes not compared"
+    monkeypatch.setattr(ocr, "tesseract_path", lambda: None)
+    score = compare_images(reference, figure(11, hollow=True))
+    assert score.value > READ_CHANGED and score.unread.startswith("install tesseract-ocr"), score
+
+
+def test_a_glyph_found_elsewhere_changed_by_exactly_text_changed_was_moved() -> None:
+    """A dot moved 8 pixels and redrawn lighter: blurred, its ink per pixel went from 28 to 21 (grey 3 → 66, both
+    3 modulo 9: exact), a change of exactly a quarter where it now is: moved, not replaced. Grey 75 (ink 20) is
+    more than a quarter: another character."""
+    from paperpack.compare.images import _glyphs, _text_change
+
+    for grey, change in ((66.0, (0.0, 0, False)), (75.0, (1.0, 1, False))):
+        a, b = _same_dots()
+        a[20, 20], b[20, 28] = 3.0, grey
+        assert _text_change(a, b, _glyphs(a), _glyphs(b)) == change, grey
+        assert _text_change(b, a, _glyphs(b), _glyphs(a)) == change, (grey, "the other way round")
