@@ -222,3 +222,22 @@ def test_the_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
         with pytest.raises(ConfigError, match="is not a positive number") as info:
             ArchiveLimits.from_env({"PAPERPACK_ARCHIVE_MAX_BYTES": wrong})
         assert info.value.hint == ("set PAPERPACK_ARCHIVE_MAX_BYTES to a positive number, or unset it for the default")
+
+
+@pytest.mark.parametrize(
+    ("members", "error"),
+    [
+        ([("a.txt", "file", "x"), ("../evil.txt", "file", "x")], UnsafeArchiveError),  # refused after a member
+        ([("a", "file", "x"), ("a/b", "file", "y")], UnsafeArchiveError),  # a file and a folder at one path
+        ([("a.txt", "file", "x"), ("x" * 300, "file", "x")], DataError),  # a name the file system refuses
+    ],
+)
+def test_an_extraction_that_fails_leaves_nothing_beside_the_target(
+    tmp_path: Path, members: list[tuple[str, str, str]], error: type[Exception]
+) -> None:
+    """No half-unpacked temporary folder stays in the cache's extracted/ folder after an error."""
+    archive = make_tar(tmp_path / "a.tar.gz", members)
+    dest = tmp_path / "extracted" / "out"
+    with pytest.raises(error):
+        extract_archive(archive, dest)
+    assert list(dest.parent.iterdir()) == []

@@ -271,7 +271,7 @@ from paperpack.data import DataStore, lock_hashes
 from paperpack.data.download import _Validator
 from paperpack.repository.repo import Repo
 root = Path(sys.argv[1])
-written = lock_hashes(Repo.open(root / "paper"), cache_dir=root / "cache")
+written = lock_hashes(Repo.open(root / sys.argv[2] / "paper"), cache_dir=root / "cache")
 store = DataStore.in_cache(root / "cache")
 partial = root / "f.part"
 print(json.dumps({
@@ -284,33 +284,50 @@ print(json.dumps({
 
 def test_the_manifest_listings_and_validators_are_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
     """A manifest, a record's listing and a partial download's validator are UTF-8 files: a process in the C
-    locale (ASCII; no UTF-8 mode) reads their non-ASCII names as well."""
+    locale (ASCII; no UTF-8 mode) reads their non-ASCII names as this one does, and locks the same manifest.
+
+    This process reads them too, so that mutmut, which sees only the functions a test reaches in its own
+    process, runs this test for each mutant of them (the child process inherits the mutant under test)."""
     import json
     import os
     import subprocess
     import sys
 
+    from paperpack.data.download import _Validator
+
     manifest = (
         "version: 1\n# les données\ndata:\n  - url: http://127.0.0.1:1/x\n    files:\n      - path: donnees.csv\n"
     )
-    paper(tmp_path, manifest, {"donnees.csv": b"d"})
-    DataStore.in_cache(tmp_path / "cache").save_listing(DOI, [{"name": "données.csv"}])
-    from paperpack.data.download import _Validator
-
-    _Validator("http://127.0.0.1:1/données.csv", '"v1"', 1).save(tmp_path / "f.part")
+    for copy in ("c", "here"):
+        paper(tmp_path / copy, manifest, {"donnees.csv": b"d"})
+    store = DataStore.in_cache(tmp_path / "cache")
+    store.save_listing(DOI, [{"name": "données.csv"}])
+    url = "http://127.0.0.1:1/données.csv"
+    _Validator(url, '"v1"', 1).save(tmp_path / "f.part")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LC_") and k not in ("LANG", "PYTHONUTF8")}
     env.update(LC_ALL="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0", PYTHONIOENCODING="utf-8")
     done = subprocess.run(
-        [sys.executable, "-c", _IN_C_LOCALE, str(tmp_path)], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", _IN_C_LOCALE, str(tmp_path), "c"], env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout)
-    assert seen == {
-        "written": [["donnees.csv", hashlib.sha256(b"d").hexdigest()]],
-        "listing": [{"name": "données.csv"}],
-        "validator": True,
+    here = {
+        "written": [
+            list(pair) for pair in lock_hashes(Repo.open(tmp_path / "here" / "paper"), cache_dir=tmp_path / "cache")
+        ],
+        "listing": store.listing(DOI),
+        "validator": _Validator.load(tmp_path / "f.part", url) is not None,
     }
-    assert (tmp_path / "paper" / "paperpack.yml").read_text(encoding="utf-8").startswith("version: 1\n# les données\n")
+    assert (
+        json.loads(done.stdout)
+        == here
+        == {
+            "written": [["donnees.csv", hashlib.sha256(b"d").hexdigest()]],
+            "listing": [{"name": "données.csv"}],
+            "validator": True,
+        }
+    )
+    locked = [(tmp_path / copy / "paper" / "paperpack.yml").read_text(encoding="utf-8") for copy in ("c", "here")]
+    assert locked[0] == locked[1] == manifest + f"        sha256: {hashlib.sha256(b'd').hexdigest()}\n"
 
 
 def test_the_store_finds_a_file_by_its_declared_hash_not_by_its_url(tmp_path: Path) -> None:
