@@ -241,3 +241,17 @@ def test_an_extraction_that_fails_leaves_nothing_beside_the_target(
     with pytest.raises(error):
         extract_archive(archive, dest)
     assert list(dest.parent.iterdir()) == []
+
+
+def test_the_ratio_of_a_zip_is_over_exactly_the_packed_bytes_of_its_members(tmp_path: Path) -> None:
+    """Unpacked bytes over the packed bytes of the members opened so far: a limit half a packed byte either side
+    of the archive's own ratio decides (a count off by one byte would let this bomb through)."""
+    text = b"".join(f"{i:07d},{i % 97}\n".encode() for i in range(200_000))  # 2.4 MB, packs about 5 times
+    archive = make_zip(tmp_path / "a.zip", [("a.csv", "file", text)])
+    with zipfile.ZipFile(archive) as zf:
+        packed = zf.getinfo("a.csv").compress_size
+    assert len(text) > 1 << 20 and 0 < packed < archive.stat().st_size
+    with pytest.raises(UnsafeArchiveError, match="a compression bomb"):
+        extract_archive(archive, tmp_path / "no", limits=ArchiveLimits(max_ratio=len(text) / (packed + 0.5)))
+    loose = ArchiveLimits(max_ratio=len(text) / (packed - 0.5))
+    assert (extract_archive(archive, tmp_path / "ok", limits=loose) / "a.csv").read_bytes() == text
