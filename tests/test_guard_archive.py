@@ -255,3 +255,41 @@ def test_the_ratio_of_a_zip_is_over_exactly_the_packed_bytes_of_its_members(tmp_
         extract_archive(archive, tmp_path / "no", limits=ArchiveLimits(max_ratio=len(text) / (packed + 0.5)))
     loose = ArchiveLimits(max_ratio=len(text) / (packed - 0.5))
     assert (extract_archive(archive, tmp_path / "ok", limits=loose) / "a.csv").read_bytes() == text
+
+
+def _bzip2(path: Path) -> Path:
+    """A tar.bz2 (or .zip) of three random members in 100 kB bzip2 blocks, one late block damaged."""
+    import io
+    import random
+    import tarfile
+
+    members = {f"m{i}.bin": random.Random(i).randbytes(300_000) for i in range(3)}
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_BZIP2, compresslevel=1) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+    else:
+        with tarfile.open(path, "w:bz2", compresslevel=1) as tf:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) * 9 // 10 : len(raw) * 9 // 10 + 64] = bytes(64)  # inside the last member's packed bytes
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("name", ["a.tar.bz2", "a.zip"])
+def test_damaged_bzip2_data_is_a_damaged_archive_not_a_cache_folder_problem(tmp_path: Path, name: str) -> None:
+    """bz2 reports damaged data as a bare OSError: it must not read as a cache folder that is full or read-only."""
+    archive = _bzip2(tmp_path / name)
+    dest = tmp_path / "extracted" / "out"
+    with pytest.raises(DataError) as info:
+        extract_archive(archive, dest, label="inputs/" + name)
+    assert str(info.value) == f"inputs/{name}: the archive is damaged: Invalid data stream"
+    assert (info.value.hint, info.value.path) == (
+        "delete it from the cache and fetch again (`paperpack data fetch`)",
+        archive,
+    )
+    assert list(dest.parent.iterdir()) == []

@@ -264,6 +264,24 @@ def test_lock_keeps_a_flow_style_list_readable(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        # lists after a blank line: the author's indent under the key (0 here) is kept
+        "version: 1\ndata:\n\n- url: http://127.0.0.1:1/x\n  files:\n\n  - path: c.csv\n",
+        # no key spelled plainly before a list (quoted keys): the usual indent, 2
+        '"version": 1\n"data":\n  - "url": http://127.0.0.1:1/x\n    "files":\n      - "path": c.csv\n',
+    ],
+    ids=["blank-lines", "quoted-keys"],
+)
+def test_lock_keeps_the_indent_of_lists_after_blank_lines_and_under_quoted_keys(tmp_path: Path, manifest: str) -> None:
+    repo = paper(tmp_path, manifest, {"c.csv": b"c"})
+    lock_hashes(repo, cache_dir=tmp_path / "cache")
+    indent = manifest.splitlines()[-1].index("-") + 2
+    expected = manifest + " " * indent + f"sha256: {hashlib.sha256(b'c').hexdigest()}\n"
+    assert (repo.root / "paperpack.yml").read_text(encoding="utf-8") == expected
+
+
 _IN_C_LOCALE = """
 import json, sys
 from pathlib import Path
@@ -416,3 +434,14 @@ def test_an_invenio_entry_that_is_not_an_object_is_a_record_of_the_wrong_shape()
 
     with pytest.raises(DataError, match=r"`files.entries\['x'\]` is a list, not an object"):
         _entries({"files": {"entries": {"x": [1]}}}, "http://127.0.0.1:1/api/records/1", DOI)
+
+
+def test_the_declared_files_of_a_record_are_read_from_the_users_cache_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a store given, the listing is the one `paperpack data fetch` kept in the cache the user set."""
+    monkeypatch.setenv("PAPERPACK_CACHE_DIR", str(tmp_path / "users-cache"))
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - doi: {DOI}\n    path: inputs\n")
+    DataStore.in_cache(tmp_path / "users-cache").save_listing(DOI, [{"name": "a.csv"}])
+    assert DataStore().root == tmp_path / "users-cache" / "data"
+    assert [d.path for d in declared_files(repo)] == ["inputs/a.csv"]
