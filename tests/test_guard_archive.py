@@ -163,11 +163,13 @@ def test_a_hard_link_to_itself_spelled_otherwise_keeps_the_file(tmp_path: Path, 
 def test_a_damaged_archive_is_refused_with_what_to_do(tmp_path: Path) -> None:
     archive = make_zip(tmp_path / "a.zip", [("a.txt", "file", "some text that deflate packs " * 40)])
     raw = bytearray(archive.read_bytes())
-    raw[60:80] = b"\xff" * 20  # inside the member's packed bytes; the directory at the end stays readable
+    raw[60:80] = b"\xff" * 20  # the end of the packed member (bytes 35-77) and the start of the directory
     archive.write_bytes(bytes(raw))
+    with pytest.raises(zipfile.BadZipFile) as reading, zipfile.ZipFile(archive) as zf:
+        zf.read("a.txt")
     with pytest.raises(DataError) as info:
         extract_archive(archive, tmp_path / "out", label="inputs/a.zip")
-    assert str(info.value).startswith("inputs/a.zip: the archive is damaged: "), str(info.value)
+    assert str(info.value) == f"inputs/a.zip: the archive is damaged: {reading.value}", "with the reader's own cause"
     assert (info.value.hint, info.value.path) == (
         "delete it from the cache and fetch again (`paperpack data fetch`)",
         archive,
