@@ -300,7 +300,7 @@ print(json.dumps({
 """
 
 
-def test_the_manifest_listings_and_validators_are_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+def test_a_c_locale_process_reads_manifests_listings_and_validators_as_this_one(tmp_path: Path) -> None:
     """A manifest, a record's listing and a partial download's validator are UTF-8 files: a process in the C
     locale (ASCII; no UTF-8 mode) reads their non-ASCII names as this one does, and locks the same manifest.
 
