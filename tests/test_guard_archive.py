@@ -163,11 +163,13 @@ def test_a_hard_link_to_itself_spelled_otherwise_keeps_the_file(tmp_path: Path, 
 def test_a_damaged_archive_is_refused_with_what_to_do(tmp_path: Path) -> None:
     archive = make_zip(tmp_path / "a.zip", [("a.txt", "file", "some text that deflate packs " * 40)])
     raw = bytearray(archive.read_bytes())
-    raw[60:80] = b"\xff" * 20  # inside the member's packed bytes; the directory at the end stays readable
+    raw[60:80] = b"\xff" * 20  # the end of the packed member (bytes 35-77) and the start of the directory
     archive.write_bytes(bytes(raw))
+    with pytest.raises(zipfile.BadZipFile) as reading, zipfile.ZipFile(archive) as zf:
+        zf.read("a.txt")
     with pytest.raises(DataError) as info:
         extract_archive(archive, tmp_path / "out", label="inputs/a.zip")
-    assert str(info.value).startswith("inputs/a.zip: the archive is damaged: "), str(info.value)
+    assert str(info.value) == f"inputs/a.zip: the archive is damaged: {reading.value}", "with the reader's own cause"
     assert (info.value.hint, info.value.path) == (
         "delete it from the cache and fetch again (`paperpack data fetch`)",
         archive,
@@ -222,3 +224,74 @@ def test_the_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
         with pytest.raises(ConfigError, match="is not a positive number") as info:
             ArchiveLimits.from_env({"PAPERPACK_ARCHIVE_MAX_BYTES": wrong})
         assert info.value.hint == ("set PAPERPACK_ARCHIVE_MAX_BYTES to a positive number, or unset it for the default")
+
+
+@pytest.mark.parametrize(
+    ("members", "error"),
+    [
+        ([("a.txt", "file", "x"), ("../evil.txt", "file", "x")], UnsafeArchiveError),  # refused after a member
+        ([("a", "file", "x"), ("a/b", "file", "y")], UnsafeArchiveError),  # a file and a folder at one path
+        ([("a.txt", "file", "x"), ("x" * 300, "file", "x")], DataError),  # a name the file system refuses
+    ],
+)
+def test_an_extraction_that_fails_leaves_nothing_beside_the_target(
+    tmp_path: Path, members: list[tuple[str, str, str]], error: type[Exception]
+) -> None:
+    """No half-unpacked temporary folder stays in the cache's extracted/ folder after an error."""
+    archive = make_tar(tmp_path / "a.tar.gz", members)
+    dest = tmp_path / "extracted" / "out"
+    with pytest.raises(error):
+        extract_archive(archive, dest)
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_the_ratio_of_a_zip_is_over_exactly_the_packed_bytes_of_its_members(tmp_path: Path) -> None:
+    """Unpacked bytes over the packed bytes of the members opened so far: a limit half a packed byte either side
+    of the archive's own ratio decides (a count off by one byte would let this bomb through)."""
+    text = b"".join(f"{i:07d},{i % 97}\n".encode() for i in range(200_000))  # 2.4 MB, packs about 5 times
+    archive = make_zip(tmp_path / "a.zip", [("a.csv", "file", text)])
+    with zipfile.ZipFile(archive) as zf:
+        packed = zf.getinfo("a.csv").compress_size
+    assert len(text) > 1 << 20 and 0 < packed < archive.stat().st_size
+    with pytest.raises(UnsafeArchiveError, match="a compression bomb"):
+        extract_archive(archive, tmp_path / "no", limits=ArchiveLimits(max_ratio=len(text) / (packed + 0.5)))
+    loose = ArchiveLimits(max_ratio=len(text) / (packed - 0.5))
+    assert (extract_archive(archive, tmp_path / "ok", limits=loose) / "a.csv").read_bytes() == text
+
+
+def _bzip2(path: Path) -> Path:
+    """A tar.bz2 (or .zip) of three random members in 100 kB bzip2 blocks, one late block damaged."""
+    import io
+    import random
+    import tarfile
+
+    members = {f"m{i}.bin": random.Random(i).randbytes(300_000) for i in range(3)}
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_BZIP2, compresslevel=1) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+    else:
+        with tarfile.open(path, "w:bz2", compresslevel=1) as tf:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) * 9 // 10 : len(raw) * 9 // 10 + 64] = bytes(64)  # inside the last member's packed bytes
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("name", ["a.tar.bz2", "a.zip"])
+def test_damaged_bzip2_data_is_a_damaged_archive_not_a_cache_folder_problem(tmp_path: Path, name: str) -> None:
+    """bz2 reports damaged data as a bare OSError: it must not read as a cache folder that is full or read-only."""
+    archive = _bzip2(tmp_path / name)
+    dest = tmp_path / "extracted" / "out"
+    with pytest.raises(DataError) as info:
+        extract_archive(archive, dest, label="inputs/" + name)
+    assert str(info.value) == f"inputs/{name}: the archive is damaged: Invalid data stream"
+    assert (info.value.hint, info.value.path) == (
+        "delete it from the cache and fetch again (`paperpack data fetch`)",
+        archive,
+    )
+    assert list(dest.parent.iterdir()) == []

@@ -264,6 +264,24 @@ def test_lock_keeps_a_flow_style_list_readable(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        # lists after a blank line: the author's indent under the key (0 here) is kept
+        "version: 1\ndata:\n\n- url: http://127.0.0.1:1/x\n  files:\n\n  - path: c.csv\n",
+        # no key spelled plainly before a list (quoted keys): the usual indent, 2
+        '"version": 1\n"data":\n  - "url": http://127.0.0.1:1/x\n    "files":\n      - "path": c.csv\n',
+    ],
+    ids=["blank-lines", "quoted-keys"],
+)
+def test_lock_keeps_the_indent_of_lists_after_blank_lines_and_under_quoted_keys(tmp_path: Path, manifest: str) -> None:
+    repo = paper(tmp_path, manifest, {"c.csv": b"c"})
+    lock_hashes(repo, cache_dir=tmp_path / "cache")
+    indent = manifest.splitlines()[-1].index("-") + 2
+    expected = manifest + " " * indent + f"sha256: {hashlib.sha256(b'c').hexdigest()}\n"
+    assert (repo.root / "paperpack.yml").read_text(encoding="utf-8") == expected
+
+
 _IN_C_LOCALE = """
 import json, sys
 from pathlib import Path
@@ -271,7 +289,7 @@ from paperpack.data import DataStore, lock_hashes
 from paperpack.data.download import _Validator
 from paperpack.repository.repo import Repo
 root = Path(sys.argv[1])
-written = lock_hashes(Repo.open(root / "paper"), cache_dir=root / "cache")
+written = lock_hashes(Repo.open(root / sys.argv[2] / "paper"), cache_dir=root / "cache")
 store = DataStore.in_cache(root / "cache")
 partial = root / "f.part"
 print(json.dumps({
@@ -282,35 +300,52 @@ print(json.dumps({
 """
 
 
-def test_the_manifest_listings_and_validators_are_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+def test_a_c_locale_process_reads_manifests_listings_and_validators_as_this_one(tmp_path: Path) -> None:
     """A manifest, a record's listing and a partial download's validator are UTF-8 files: a process in the C
-    locale (ASCII; no UTF-8 mode) reads their non-ASCII names as well."""
+    locale (ASCII; no UTF-8 mode) reads their non-ASCII names as this one does, and locks the same manifest.
+
+    This process reads them too, so that mutmut, which sees only the functions a test reaches in its own
+    process, runs this test for each mutant of them (the child process inherits the mutant under test)."""
     import json
     import os
     import subprocess
     import sys
 
+    from paperpack.data.download import _Validator
+
     manifest = (
         "version: 1\n# les données\ndata:\n  - url: http://127.0.0.1:1/x\n    files:\n      - path: donnees.csv\n"
     )
-    paper(tmp_path, manifest, {"donnees.csv": b"d"})
-    DataStore.in_cache(tmp_path / "cache").save_listing(DOI, [{"name": "données.csv"}])
-    from paperpack.data.download import _Validator
-
-    _Validator("http://127.0.0.1:1/données.csv", '"v1"', 1).save(tmp_path / "f.part")
+    for copy in ("c", "here"):
+        paper(tmp_path / copy, manifest, {"donnees.csv": b"d"})
+    store = DataStore.in_cache(tmp_path / "cache")
+    store.save_listing(DOI, [{"name": "données.csv"}])
+    url = "http://127.0.0.1:1/données.csv"
+    _Validator(url, '"v1"', 1).save(tmp_path / "f.part")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LC_") and k not in ("LANG", "PYTHONUTF8")}
     env.update(LC_ALL="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0", PYTHONIOENCODING="utf-8")
     done = subprocess.run(
-        [sys.executable, "-c", _IN_C_LOCALE, str(tmp_path)], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", _IN_C_LOCALE, str(tmp_path), "c"], env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout)
-    assert seen == {
-        "written": [["donnees.csv", hashlib.sha256(b"d").hexdigest()]],
-        "listing": [{"name": "données.csv"}],
-        "validator": True,
+    here = {
+        "written": [
+            list(pair) for pair in lock_hashes(Repo.open(tmp_path / "here" / "paper"), cache_dir=tmp_path / "cache")
+        ],
+        "listing": store.listing(DOI),
+        "validator": _Validator.load(tmp_path / "f.part", url) is not None,
     }
-    assert (tmp_path / "paper" / "paperpack.yml").read_text(encoding="utf-8").startswith("version: 1\n# les données\n")
+    assert (
+        json.loads(done.stdout)
+        == here
+        == {
+            "written": [["donnees.csv", hashlib.sha256(b"d").hexdigest()]],
+            "listing": [{"name": "données.csv"}],
+            "validator": True,
+        }
+    )
+    locked = [(tmp_path / copy / "paper" / "paperpack.yml").read_text(encoding="utf-8") for copy in ("c", "here")]
+    assert locked[0] == locked[1] == manifest + f"        sha256: {hashlib.sha256(b'd').hexdigest()}\n"
 
 
 def test_the_store_finds_a_file_by_its_declared_hash_not_by_its_url(tmp_path: Path) -> None:
@@ -399,3 +434,14 @@ def test_an_invenio_entry_that_is_not_an_object_is_a_record_of_the_wrong_shape()
 
     with pytest.raises(DataError, match=r"`files.entries\['x'\]` is a list, not an object"):
         _entries({"files": {"entries": {"x": [1]}}}, "http://127.0.0.1:1/api/records/1", DOI)
+
+
+def test_the_declared_files_of_a_record_are_read_from_the_users_cache_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a store given, the listing is the one `paperpack data fetch` kept in the cache the user set."""
+    monkeypatch.setenv("PAPERPACK_CACHE_DIR", str(tmp_path / "users-cache"))
+    repo = paper(tmp_path, f"version: 1\ndata:\n  - doi: {DOI}\n    path: inputs\n")
+    DataStore.in_cache(tmp_path / "users-cache").save_listing(DOI, [{"name": "a.csv"}])
+    assert DataStore().root == tmp_path / "users-cache" / "data"
+    assert [d.path for d in declared_files(repo)] == ["inputs/a.csv"]

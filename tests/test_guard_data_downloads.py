@@ -294,6 +294,20 @@ def test_a_file_changed_behind_the_same_last_modified_check_is_downloaded_again(
     assert doi_env.ranges() == [f"bytes={kept}-", ""], "asked for the rest, then restarted from zero"
 
 
+def test_a_validator_left_without_its_partial_file_asks_for_the_whole_file(
+    scripted: ScriptedServer, tmp_path: Path
+) -> None:
+    """A fetch killed after writing the version of its download and before its first byte leaves the validator
+    alone: the next download asks for the whole file, not for a range after a byte it does not have."""
+    partial = tmp_path / "partial" / "v.part"
+    partial.parent.mkdir()
+    _Validator(scripted.url, '"v1"', len(NEW)).save(partial)
+    scripted.queue(Answer(200, NEW, {"ETag": '"v1"'}))
+    assert _get(scripted.url, partial, expected=("sha256", sha(NEW)))["sha256"] == sha(NEW)
+    assert scripted.ranges() == [None]
+    assert partial.read_bytes() == NEW
+
+
 def test_a_range_answer_without_a_validator_continues_the_download(doi_env: DoiServer, tmp_path: Path) -> None:
     """The 206 carries no ETag (the server stopped sending it): nothing says the file changed, so it continues."""
     url = doi_env.add_file("nv.bin", OLD * 8)
@@ -346,7 +360,7 @@ def test_a_cut_off_download_keeps_its_version_beside_it_and_only_when_it_has_one
         with pytest.raises(DataError, match=f"cut off after 0 of {len(NEW)} bytes"):
             _get(scripted.url, partial)  # the first block is cut: none of it is written
         assert partial.exists()
-    saved = json.loads(_Validator.path(versioned).read_text(encoding="utf-8"))
+    saved = json.loads((tmp_path / "v.part.json").read_text(encoding="utf-8"))  # docs/dois-and-data.md: …part.json
     assert saved == {"url": scripted.url, "if_range": '"v1"', "total": len(NEW)}
     assert not _Validator.path(unversioned).exists(), "a weak ETag and no Last-Modified: no version to resume"
     scripted.queue(Answer(200, NEW, {"ETag": '"v1"'}))

@@ -237,6 +237,14 @@ def open_up(root: Path) -> None:
                 os.chmod(path, 0o755 if os.stat(path).st_mode & 0o100 else 0o644)
 
 
+def _damaged(label: str, archive: Path, exc: BaseException) -> DataError:
+    return DataError(
+        f"{label}: the archive is damaged: {exc}",
+        hint="delete it from the cache and fetch again (`paperpack data fetch`)",
+        path=archive,
+    )
+
+
 def extract_archive(
     archive: Path, dest: Path, *, limits: ArchiveLimits | None = None, label: str | None = None
 ) -> Path:
@@ -263,12 +271,10 @@ def extract_archive(
         try:
             extract(archive, writer)
         except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as exc:
-            raise DataError(
-                f"{label}: the archive is damaged: {exc}",
-                hint="delete it from the cache and fetch again (`paperpack data fetch`)",
-                path=archive,
-            ) from None
+            raise _damaged(label, archive, exc) from None
         except OSError as exc:  # e.g. a file `a` then a member `a/b`, or a folder where a file should go
+            if exc.errno is None:  # bz2 (in a tar or a zip) says "Invalid data stream" so: the data, not the disk
+                raise _damaged(label, archive, exc) from None
             if exc.errno in (errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
                 raise writer.refuse(
                     f"member {writer.current!r} cannot be extracted: {exc.strerror} (the archive holds both a file "

@@ -19,8 +19,12 @@ from .store import DataStore
 
 
 def _list_offset(text: str) -> int:
-    """How far the author indents ``- `` under its key (0 or 2, usually), so a rewrite keeps the layout."""
-    m = re.search(r"^( *)[\w-]+:[ \t]*(?:#.*)?\n(?:[ \t]*#.*\n)*( *)- ", text, re.MULTILINE)
+    """How far the author indents ``- `` under its key (0 or 2, usually), so a rewrite keeps the layout.
+
+    Comments and blank lines may come between the key and its list; without any key followed by a block list
+    (quoted keys, or only flow lists), the usual 2.
+    """
+    m = re.search(r"^( *)[\w-]+:[ \t]*(?:#.*)?\n(?:[ \t]*(?:#.*)?\n)*( *)- ", text, re.MULTILINE)
     return max(0, len(m.group(2)) - len(m.group(1))) if m else 2
 
 
