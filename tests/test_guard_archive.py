@@ -6,6 +6,7 @@ execute it, never because others could), every folder 0755, and links are left a
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import stat
@@ -295,3 +296,37 @@ def test_damaged_bzip2_data_is_a_damaged_archive_not_a_cache_folder_problem(tmp_
         archive,
     )
     assert list(dest.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["a.tar", "a.tar.gz"])
+def test_a_damaged_member_header_after_the_first_is_a_damaged_archive_not_a_shorter_one(
+    tmp_path: Path, name: str
+) -> None:
+    """tarfile stops at a damaged header after the first member as if the archive ended: nothing may pass as whole."""
+    packed = make_tar(tmp_path / "packed.tar.gz", [("a.txt", "file", "first"), ("b.txt", "file", "second")])
+    raw = bytearray(gzip.decompress(packed.read_bytes()))
+    second = 1024  # a.txt's header block and its one data block come first
+    assert raw[second : second + 5] == b"b.txt"
+    raw[second + 148 : second + 156] = b"0000000\0"  # b.txt's header checksum, now wrong
+    archive = tmp_path / name
+    archive.write_bytes(gzip.compress(bytes(raw)) if name.endswith(".gz") else bytes(raw))
+    dest = tmp_path / "extracted" / "out"
+    with pytest.raises(DataError) as info:
+        extract_archive(archive, dest, label="inputs/" + name)
+    assert str(info.value) == (
+        f"inputs/{name}: the archive is damaged: unreadable member header at byte 1024: bad checksum; "
+        "the members after it are lost"
+    )
+    assert info.value.hint == "delete it from the cache and fetch again (`paperpack data fetch`)"
+    assert list(dest.parent.iterdir()) == [], "nothing half-unpacked is left"
+
+
+def test_an_archive_that_ends_without_its_end_marker_still_unpacks(tmp_path: Path) -> None:
+    """The end of the data where a header would be is an end, as tar itself reads it: only a damaged header is damage."""
+    packed = make_tar(tmp_path / "packed.tar.gz", [("a.txt", "file", "first"), ("b.txt", "file", "second")])
+    archive = tmp_path / "short.tar"
+    archive.write_bytes(
+        gzip.decompress(packed.read_bytes())[: 4 * 512]
+    )  # both members, without the zero blocks that end a tar
+    out = extract_archive(archive, tmp_path / "out")
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]

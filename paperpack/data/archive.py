@@ -199,8 +199,31 @@ def _extract_zip(archive: Path, writer: _Writer) -> None:
                     writer.file(rel, src, mode)
 
 
+#: tarfile's header errors that mean damage (a bad checksum or field, a cut block), not the end of the archive
+#: (its ``EOFHeaderError``, ``EmptyHeaderError``); tarfile does not export them
+_HEADER_DAMAGE: tuple[type[Exception], ...] = tuple(
+    getattr(tarfile, name) for name in ("InvalidHeaderError", "TruncatedHeaderError")
+)
+
+
+class _HeaderRecorder(tarfile.TarInfo):
+    """A TarInfo that notes on its TarFile a member header that could not be read.
+
+    After the first member, tarfile stops at such a header without a word, as if the archive ended there: a damaged
+    archive would unpack as a shorter one. :func:`_extract_tar` turns the note into the damage it is.
+    """
+
+    @classmethod
+    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> _HeaderRecorder:
+        try:
+            return super().fromtarfile(tarfile_)
+        except _HEADER_DAMAGE as exc:
+            tarfile_.paperpack_damage = f"member header at byte {tarfile_.offset}: {exc}"  # type: ignore[attr-defined]
+            raise
+
+
 def _extract_tar(archive: Path, writer: _Writer) -> None:
-    with open(archive, "rb") as raw, tarfile.open(fileobj=raw, mode="r:*") as tf:
+    with open(archive, "rb") as raw, tarfile.open(fileobj=raw, mode="r:*", tarinfo=_HeaderRecorder) as tf:
         writer.consumed = raw.tell  # packed bytes read so far, whatever the compression (gz, bz2, xz, none)
         for member in tf:
             rel = writer.member_path(member.name)
@@ -217,6 +240,9 @@ def _extract_tar(archive: Path, writer: _Writer) -> None:
                     writer.file(rel, src, member.mode)
             else:
                 raise writer.refuse(f"member {member.name!r} is a device or FIFO, which data archives never need")
+        damage = getattr(tf, "paperpack_damage", None)
+        if damage is not None:  # the members after it were never read: the archive stops being readable there
+            raise tarfile.ReadError(f"unreadable {damage}; the members after it are lost")
 
 
 def open_up(root: Path) -> None:
