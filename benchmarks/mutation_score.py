@@ -50,6 +50,10 @@ TARGETS = (
     Target("compare/", ("paperpack.compare.*",)),
     Target("compare/images.py", ("paperpack.compare.images.*",)),
     Target("compare/ocr.py", ("paperpack.compare.ocr.*",)),
+    Target(
+        "compare/text (core, normalize, numbers, rich, stderr)",
+        tuple(f"paperpack.compare.{name}.*" for name in ("core", "normalize", "numbers", "rich", "stderr")),
+    ),
     Target("run/verdict.py", ("paperpack.run.verdict.*",)),
     Target("run/outcome.py", ("paperpack.run.outcome.*",)),
     Target(
