@@ -14,8 +14,10 @@ import re
 import shutil
 import subprocess
 import tarfile
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -200,6 +202,11 @@ def test_unchanged_repo_is_reused_without_docker_build(
     assert main(["build", str(root), "--offline", "--no-run", "-q", "-o", str(report)]) == 0
     assert json.loads(report.read_text())["build"]["image"] == result.image
     monkeypatch.delenv("PAPERPACK_DOCKER")
+    # the creation time label counts seconds: with every layer cached, the first build and this one can fall in one
+    # second and give the same image; wait for the clock to pass it (a condition, not a timing)
+    created = result.labels["org.opencontainers.image.created"]
+    while datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") <= created:
+        time.sleep(0.05)
     forced = build_image(Repo.open(root), mode="offline", force=True)  # --force: built again, same tag
     assert not forced.reused and forced.image == result.image
     assert forced.image_id != result.image_id  # a new creation time label
