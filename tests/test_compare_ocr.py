@@ -469,3 +469,44 @@ def test_a_word_tesseract_wrote_in_bytes_that_are_not_utf8_is_kept_with_a_replac
         f"sys.stdout.buffer.write({answer})\n",
     )
     assert [w.text for w in read_words(Image.new("RGB", (40, 20), "white")).words] == ["24\ufffd0"]
+
+
+@pytest.mark.parametrize(
+    ("cells", "named"),
+    [
+        (3, "code cell 1, code cell 2, code cell 3"),
+        (4, "code cell 1, code cell 2, code cell 3 and 1 more"),
+        (6, "code cell 1, code cell 2, code cell 3 and 3 more"),
+    ],
+)
+def test_a_same_names_the_first_three_unread_figures_and_counts_the_rest(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cells: int, named: str
+) -> None:
+    """Every unread figure is accounted for: three named (a verdict line stays short), the rest counted."""
+    from tests.test_compare import _cell, _notebook
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract there
+    reference = _figure_output(_png(_titled(0.0), Render()))
+    executed = _figure_output(_png(_titled(0.05), HINTINGS["autohint"]))
+    result = compare_notebooks(
+        _notebook(*(_cell([reference], None) for _ in range(cells))),
+        _notebook(*(_cell([executed], None) for _ in range(cells))),
+    )
+    assert str(result.verdict) == "same", result.message
+    assert result.message == (
+        f"{cells} cells with the same results (the re-rendered text of the figure in {named} was not read: "
+        "install tesseract-ocr (with tesseract-ocr-eng) to read it)"
+    ), result.message
+
+
+def test_a_cell_compared_without_a_list_for_unread_text_still_judges_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """compare_cell's ``unread`` is optional: without it, an unread figure is the same, not a crash."""
+    from paperpack.compare import CompareOptions
+    from paperpack.compare.core import compare_cell
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract there
+    reference = _figure_output(_png(_titled(0.0), Render()))
+    executed = _figure_output(_png(_titled(0.05), HINTINGS["autohint"]))
+    assert compare_cell(0, [reference], [executed], CompareOptions()) == (None, [])

@@ -262,6 +262,15 @@ def test_a_widget_is_compared_by_its_view_without_model_id_and_text_repr() -> No
         )
         == "same"
     )
+    nested = {"model_id": "m", "version_major": 2, "state": {"value": 1}, "layout": {"width": "50%"}}
+    nested_reordered = {"layout": {"width": "50%"}, "state": {"value": 1}, "version_major": 2, "model_id": "m"}
+    assert (
+        _verdict(
+            {"application/vnd.jupyter.widget-view+json": nested, "text/plain": "x"},
+            {"application/vnd.jupyter.widget-view+json": nested_reordered, "text/plain": "x"},
+        )
+        == "same"
+    ), "a view holding objects is compared by content, in any key order"
     broken = {"application/vnd.jupyter.widget-view+json": "not a view", "text/plain": "x"}
     assert _verdict(broken, broken) == "same", "an untrusted view that is not an object is judged, not crashed on"
     assert "widget" in _differs(widget("a" * 32, 2, "IntSlider(value=1)"), widget("a" * 32, 3, "IntSlider(value=1)"))
@@ -1351,3 +1360,37 @@ def test_a_glyph_found_elsewhere_changed_by_exactly_text_changed_was_moved() -> 
         a[20, 20], b[20, 28] = 3.0, grey
         assert _text_change(a, b, _glyphs(a), _glyphs(b)) == change, grey
         assert _text_change(b, a, _glyphs(b), _glyphs(a)) == change, (grey, "the other way round")
+
+
+# --- set and dict reprs: printed in any order, shown sorted by key ---------------------------------
+
+
+def test_a_dicts_items_are_shown_sorted_by_key_whatever_follows_the_key() -> None:
+    """Sorted by the key (the text before the first colon), not by the whole item nor by the value:
+    'x' before 'x1' although ':' sorts after '1', and 10 after 1 whatever 1's value holds."""
+    from paperpack.compare.normalize import normalise_text
+
+    assert normalise_text("{'x1': 1, 'x': 2}") == "{'x': 2, 'x1': 1}"
+    assert normalise_text("{10: 3, 1: 'a:b'}") == "{1: 'a:b', 10: 3}"
+    assert normalise_text("{'b', 'a', 'c'}") == "{'a', 'b', 'c'}", "a set's items have no key: sorted by their text"
+    result = compare_notebooks(
+        _notebook(_cell([_stdout("{'x1': 1, 'x': 2}\n")])), _notebook(_cell([_stdout("{'x': 2, 'x1': 3}\n")]))
+    )
+    diff = result.differences[0].diff
+    assert "-{'x': 2, 'x1': 1}" in diff and "+{'x': 2, 'x1': 3}" in diff, diff
+
+
+def test_a_dict_repr_of_up_to_4000_characters_is_sorted_and_a_longer_one_left_as_printed() -> None:
+    from paperpack.compare.normalize import normalise_text
+
+    def repr_of(length: int) -> str:
+        """A dict repr whose text between the braces is ``length`` characters, its items out of order."""
+        head = "'b': 1, 'a': "
+        return "{" + head + "'" + "v" * (length - len(head) - 2) + "'}"
+
+    for length in (3999, 4000):
+        text = repr_of(length)
+        assert len(text) == length + 2
+        assert normalise_text(text).startswith("{'a': 'vvv"), length
+    longest = repr_of(4001)
+    assert normalise_text(longest) == longest, "left as printed, braces and all"
