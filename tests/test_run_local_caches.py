@@ -10,12 +10,15 @@ what each attempt came to as JSON, and the test checks the caches afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import shutil
 import socket
 import socketserver
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +33,15 @@ from paperpack.repository.repo import Repo
 from paperpack.run import run_notebooks
 from paperpack.run.local import venv_dir
 from paperpack.run.plan import Limits
-from paperpack.run.sandbox import CONFINE, USERNS_NET, Confinement, probe
+from paperpack.run.sandbox import (
+    CONFINE,
+    DOCKER_SOCKETS,
+    USERNS_NET,
+    Confinement,
+    control_folders,
+    hidden_paths,
+    probe,
+)
 from tests.conftest import require
 
 pytestmark = pytest.mark.slow
@@ -181,19 +192,28 @@ class _Hello(socketserver.BaseRequestHandler):
         self.request.sendall(b"daemon here")
 
 
-@pytest.fixture
-def fake_daemon(tmp_path: Path) -> Iterator[Path]:
-    """A unix socket server answering "daemon here", standing in for the Docker daemon's socket."""
-    path = tmp_path / "docker.sock"
+@contextlib.contextmanager
+def _answering(path: Path) -> Iterator[Path]:
+    """A unix socket server at ``path`` answering "daemon here"."""
     server = _Daemon(str(path), _Hello)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
+        with socket.socket(socket.AF_UNIX) as sock:  # it answers: a notebook's failure is the engine's doing
+            sock.connect(str(path))
+            assert sock.recv(16) == b"daemon here"
         yield path
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def fake_daemon(tmp_path: Path) -> Iterator[Path]:
+    """A unix socket server answering "daemon here", standing in for the Docker daemon's socket."""
+    with _answering(tmp_path / "docker.sock") as path:
+        yield path
 
 
 def test_notebook_cannot_reach_the_docker_socket(
@@ -202,17 +222,50 @@ def test_notebook_cannot_reach_the_docker_socket(
     caps = probe()
     require(caps.fs, f"no mount namespace for the local engine here: {caps.fs_note}")
     monkeypatch.setenv("DOCKER_HOST", f"unix://{fake_daemon}")
-    with socket.socket(socket.AF_UNIX) as sock:  # the stand-in answers: the notebook's failure is the engine's doing
-        sock.connect(str(fake_daemon))
-        assert sock.recv(16) == b"daemon here"
-    repo = Repo.open(_repo(tmp_path / "paper", SOCKET.replace("PATH", repr(str(fake_daemon)))))
+    _cannot_reach(fake_daemon, tmp_path, "ECONNREFUSED")
+
+
+def _cannot_reach(path: Path, tmp_path: Path, error: str) -> None:
+    """A notebook run by the local engine tries the socket ``path`` (directly, after an unmount, through other
+    processes' roots): each try fails, with ``error`` where it looks directly."""
+    repo = Repo.open(_repo(tmp_path / "paper", SOCKET.replace("PATH", repr(str(path)))))
     result = run_notebooks(repo, engine="local", out_dir=tmp_path / "out", jobs=1)
     [run] = result.notebooks
     assert run.status == "ok", run.message
     seen = _printed(tmp_path / "out")
-    assert seen["connect"] == "ECONNREFUSED" and seen["after"] == "ECONNREFUSED", seen
+    assert seen["connect"] == error and seen["after"] == error, seen
     assert seen["unmount"] in {"EINVAL", "EPERM"}, seen
     assert set(seen["procs"]) <= {"ECONNREFUSED", "EACCES", "ENOENT"}, seen  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "name"), [("paperpack-batch-", "zygote"), ("pymp-", "listener-1")], ids=["zygote", "multiprocessing"]
+)
+def test_notebook_cannot_reach_the_host_sides_control_sockets(tmp_path: Path, prefix: str, name: str) -> None:
+    """A batch's zygote and multiprocessing's fork server (Dask's local workers) listen in folders of the
+    temporary directory and check only the caller's uid, which the notebook's user namespace maps back to
+    this user: connecting would start a pipeline or any code outside the confinement. Stand-ins answer in
+    folders named as theirs (their folder is what is covered, whatever serves in it)."""
+    caps = probe()
+    require(caps.fs, f"no mount namespace for the local engine here: {caps.fs_note}")
+    folder = Path(tempfile.mkdtemp(prefix=prefix))  # where the real ones are: the temporary directory, mode 0700
+    try:
+        with _answering(folder / name) as path:
+            _cannot_reach(path, tmp_path, "ENOENT")  # the folder is covered: the socket is not there
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_only_this_users_real_folders_of_control_sockets_are_covered(tmp_path: Path) -> None:
+    """Never a link (covering its target would hide something else) nor a file of that name."""
+    for name in ("paperpack-batch-abc", "pymp-x1"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "pymp-file").write_text("")
+    (tmp_path / "pymp-link").symlink_to(tmp_path / "pymp-x1")
+    (tmp_path / "paperpack-batch-link").symlink_to("/etc")
+    (tmp_path / "other-pymp-x").mkdir()
+    assert control_folders(tmp_path) == [tmp_path / "paperpack-batch-abc", tmp_path / "pymp-x1"]
+    assert [str(p) for p in hidden_paths({})] == [*DOCKER_SOCKETS, *map(str, control_folders())]
 
 
 REMOUNT = (

@@ -22,11 +22,14 @@ become, for the runner and every kernel it starts (inherited):
   stays on, and the label says so;
 - paperpack's caches and the Docker socket: in that user namespace's own mount namespace,
   the caches other papers reuse (the local environments, the data cache) are bind-mounted
-  read-only and the Docker daemon's sockets (:func:`docker_sockets`) are covered, then a
-  nested user + mount namespace locks those mounts (:mod:`paperpack.run.confine`), so
-  notebook code cannot write into a cached environment or data file, nor start
-  containers through the daemon (which would be root on the host). Without a user
-  namespace they stay writable and reachable, and the label says so.
+  read-only and the Docker daemon's sockets (:func:`docker_sockets`) are covered, and so
+  are the folders of paperpack's own control sockets (:func:`control_folders`: a batch's
+  zygote, multiprocessing's fork server — either runs code outside the confinement for
+  whoever connects), then a nested user + mount namespace locks those mounts
+  (:mod:`paperpack.run.confine`), so notebook code cannot write into a cached environment
+  or data file, nor start containers through the daemon (which would be root on the
+  host), nor have a pipeline or process started outside. Without a user namespace they
+  stay writable and reachable, and the label says so.
 
 These are guards against accidents (a notebook that downloads, forks or allocates too
 much), not a security boundary: notebook code runs as you and can read your files, and
@@ -47,6 +50,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -59,7 +63,17 @@ from types import TracebackType
 
 from .plan import Limits
 
-__all__ = ["Capabilities", "Confinement", "probe", "memory_bytes", "docker_sockets", "CONFINE", "NOFILE"]
+__all__ = [
+    "Capabilities",
+    "Confinement",
+    "probe",
+    "memory_bytes",
+    "docker_sockets",
+    "control_folders",
+    "hidden_paths",
+    "CONFINE",
+    "NOFILE",
+]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +105,32 @@ def docker_sockets(environ: Mapping[str, str] | None = None) -> list[Path]:
     if env.get("XDG_RUNTIME_DIR"):
         found.append(Path(env["XDG_RUNTIME_DIR"]) / "docker.sock")
     return found
+
+
+#: folders of the temporary directory that hold host-side control sockets: a batch's zygote
+#: (:mod:`paperpack.batch.forkserver`) and multiprocessing's fork server (Dask's local workers); both
+#: check only the caller's uid, which a notebook's user namespace maps back to this user's
+CONTROL_FOLDERS = ("paperpack-batch-*", "pymp-*")
+
+
+def control_folders(tmp: str | Path | None = None) -> list[Path]:
+    """This user's folders of control sockets in the temporary directory: real folders only, never a link."""
+    base = Path(tmp if tmp is not None else tempfile.gettempdir())
+    found = []
+    for pattern in CONTROL_FOLDERS:
+        for path in sorted(base.glob(pattern)):
+            try:
+                info = path.lstat()
+            except OSError:  # gone meanwhile
+                continue
+            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
+                found.append(path)
+    return found
+
+
+def hidden_paths(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """What a notebook must not reach: the Docker daemon's sockets and paperpack's own control sockets."""
+    return docker_sockets(environ) + control_folders()
 
 
 def _launch_ok(cmd: list[str]) -> tuple[bool, str]:
@@ -246,7 +286,7 @@ class Confinement:
     """The confinement of one batch: the launch command, and its pids cgroup while it runs.
 
     ``readonly``: paths notebook code must not change (paperpack's caches); ``hidden``:
-    sockets it must not reach (default :func:`docker_sockets`). Both only where
+    sockets it must not reach (default :func:`hidden_paths`). Both only where
     ``caps.fs``; the label says so otherwise.
     """
 
@@ -262,7 +302,7 @@ class Confinement:
     ) -> None:
         self.caps = caps or probe()
         self.readonly = [str(p) for p in readonly]
-        self.hidden = [str(p) for p in (docker_sockets() if hidden is None else hidden)]
+        self.hidden = [str(p) for p in (hidden_paths() if hidden is None else hidden)]
         self.limits = limits
         available = len(os.sched_getaffinity(0))
         self.cores = max(1, min(math.ceil(float(limits.cpus or 1)), available))
