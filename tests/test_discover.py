@@ -254,3 +254,55 @@ def test_symlink_leading_outside_is_not_read(tmp_path: Path) -> None:
     env = detect(repo)
     assert env.requirements == [] and env.files == []
     assert [(p.code, p.path) for p in env.problems] == [("link-outside", "requirements.txt")]
+
+
+@pytest.mark.parametrize(
+    ("pipfile", "section", "kind", "line"),
+    [
+        ('packages = ["numpy"]\n', "packages", "an array", 1),
+        ('# tools\n"dev-packages" = "pytest"\n', "dev-packages", "a string", 2),
+        ("[packages]\nnumpy = '*'\n[foo]\nrequires = 3\n", None, None, None),  # a key named so in another table
+        ("requires = 3.11\n[packages]\nnumpy = '*'\n", "requires", "a number", 1),
+    ],
+)
+def test_a_pipfile_table_of_another_shape_is_named_not_crashed_on(
+    tmp_path: Path, pipfile: str, section: str | None, kind: str | None, line: int | None
+) -> None:
+    """An untrusted Pipfile whose tables are arrays or strings: a finding with its line, never a traceback."""
+    from paperpack import validate
+
+    (tmp_path / "Pipfile").write_text(pipfile)
+    env = detect(tmp_path)
+    toml = [(p.path, p.line, p.message) for p in env.problems if p.code == "toml-invalid"]
+    if section is None:
+        assert toml == [] and [r.name for r in env.requirements] == ["numpy"], toml
+        return
+    assert [(path, at) for path, at, _ in toml] == [("Pipfile", line)], toml
+    assert toml[0][2].startswith(f"[{section}] is {kind}, not a table"), toml
+    findings = [f for f in validate(tmp_path, offline=True).findings if f.path == "Pipfile"]
+    assert any(f.line == line and f"[{section}] is {kind}" in f.message for f in findings), findings
+
+
+def test_odd_values_in_a_pipfile_and_its_lock_are_read_as_far_as_they_go(tmp_path: Path) -> None:
+    (tmp_path / "Pipfile").write_text(
+        "[packages]\nplots = {version = '>=3', extras = [1, 'fast']}\n[requires]\npython_version = 3.11\n"
+    )
+    pipenv = parse_pipfile(tmp_path, "Pipfile", None)
+    assert [r.name for r in pipenv.requirements] == ["plots"] and pipenv.python == "3.11", pipenv
+    from paperpack.environment.files import PipfileEntry
+
+    assert PipfileEntry("packages", "plots", {"version": ">=3", "extras": [1, "fast"]}, 1).requirement == (
+        "plots[1,fast]>=3"
+    )
+    for lock, read, python in (
+        ({"default": ["numpy"], "_meta": []}, [("plots", "Pipfile", False)], "3.11"),  # nothing read: the Pipfile
+        ({"default": {"numpy": {"version": 2}}, "_meta": {"requires": []}}, [("numpy", "Pipfile.lock", False)], None),
+    ):
+        (tmp_path / "Pipfile.lock").write_text(json.dumps(lock))
+        pipenv = parse_pipfile(tmp_path, "Pipfile", "Pipfile.lock")
+        assert [(r.name, r.source, r.pinned) for r in pipenv.requirements] == read, (lock, pipenv)
+        assert pipenv.problems == [] and pipenv.python == python, pipenv
+    (tmp_path / "Pipfile.lock").write_text("[]")
+    pipenv = parse_pipfile(tmp_path, "Pipfile", "Pipfile.lock")
+    assert [(p.code, p.path, p.line) for p in pipenv.problems] == [("json-invalid", "Pipfile.lock", 1)], pipenv
+    assert "the file is an array, not the JSON object pipenv writes" in pipenv.problems[0].message

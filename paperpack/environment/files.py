@@ -536,7 +536,7 @@ class PipfileEntry:
     def requirement(self) -> str:
         """The entry as pip reads it (``plots[fast]>=3``)."""
         extras = self.value.get("extras") if isinstance(self.value, dict) else None
-        extra = f"[{','.join(extras)}]" if isinstance(extras, list) and extras else ""
+        extra = f"[{','.join(map(str, extras))}]" if isinstance(extras, list) and extras else ""
         return f"{self.name}{extra}{self.specifier}"
 
 
@@ -546,10 +546,54 @@ def pipfile_entries(doc: dict[str, Any], text: str) -> list[PipfileEntry]:
     out: list[PipfileEntry] = []
     for section in PIPFILE_SECTIONS:
         header = pipfile_table_line(lines, section)
-        for name, value in (doc.get(section) or {}).items():
+        table = doc.get(section)
+        for name, value in (table if isinstance(table, dict) else {}).items():  # another shape: pipfile_problems
             line = None if header is None else _key_line(lines, header + 1, name)
             out.append(PipfileEntry(section, name, value, line))
     return out
+
+
+def _kind(value: Any) -> str:
+    """A TOML or JSON value's kind, in the words of those formats."""
+    return {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def pipfile_problems(doc: dict[str, Any], text: str, rel: str) -> list[EnvProblem]:
+    """A Pipfile's tables of another shape than pipenv reads (``packages = ["numpy"]``): named, never crashed on."""
+    lines = text.splitlines()
+    problems = []
+    for section in (*PIPFILE_SECTIONS, "requires"):
+        value = doc.get(section)
+        if value is not None and not isinstance(value, dict):
+            line = next(
+                (n for n, raw in enumerate(lines, 1) if re.match(rf"\s*[\"']?{re.escape(section)}[\"']?\s*=", raw)),
+                None,
+            )
+            example = 'python_version = "3.11"' if section == "requires" else 'numpy = ">=1.24"'
+            problems.append(
+                EnvProblem(
+                    ProblemCode.TOML_INVALID,
+                    rel,
+                    f"[{section}] is {_kind(value)}, not a table: pipenv and repo2docker cannot read it; write it as "
+                    f"a table, one entry a line ([{section}] then {example})",
+                    line,
+                )
+            )
+    return problems
+
+
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """``data[key]`` when it is a table (a dict), else empty: what an untrusted file holds there is not trusted."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _python_version(requires: dict[str, Any]) -> str | None:
+    """``python_version`` or ``python_full_version`` of a Pipfile's ``[requires]`` (or a lock's), as text."""
+    value = requires.get("python_version") or requires.get("python_full_version")
+    return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)
@@ -571,10 +615,14 @@ def parse_pipfile(root: Path, rel: str, lock: str | None) -> Pipenv:
             return Pipenv(
                 [], [EnvProblem(ProblemCode.JSON_INVALID, lock, f"not valid JSON: {exc.msg}", exc.lineno)], None
             )
+        if not isinstance(data, dict):
+            message = f"the file is {_kind(data)}, not the JSON object pipenv writes; run `pipenv lock` again"
+            return Pipenv([], [EnvProblem(ProblemCode.JSON_INVALID, lock, message, 1)], None)
         text = read_text(root, lock) or ""
         for section in ("default", "develop"):
-            for name, info in (data.get(section) or {}).items():
+            for name, info in _table(data, section).items():
                 version = info.get("version", "") if isinstance(info, dict) else ""
+                version = version if isinstance(version, str) else ""
                 line = next((n for n, t in enumerate(text.splitlines(), 1) if t.strip().startswith(f'"{name}"')), None)
                 reqs.append(
                     Requirement(
@@ -587,13 +635,13 @@ def parse_pipfile(root: Path, rel: str, lock: str | None) -> Pipenv:
                         "Pipfile.lock",
                     )
                 )
-        requires = (data.get("_meta") or {}).get("requires") or {}
-        python = requires.get("python_version") or requires.get("python_full_version")
+        python = _python_version(_table(_table(data, "_meta"), "requires"))
     if rel and (lock is None or not reqs):
         doc, problem, text = _toml(root, rel)
         if problem:
             return Pipenv(reqs, problems + [problem], python)
         assert doc is not None
+        problems += pipfile_problems(doc, text, rel)
         for entry in pipfile_entries(doc, text):
             reqs.append(
                 Requirement(
@@ -606,8 +654,7 @@ def parse_pipfile(root: Path, rel: str, lock: str | None) -> Pipenv:
                     "Pipfile",
                 )
             )
-        requires = doc.get("requires") or {}
-        python = python or requires.get("python_version") or requires.get("python_full_version")
+        python = python or _python_version(_table(doc, "requires"))
     return Pipenv(reqs, problems, python)
 
 
