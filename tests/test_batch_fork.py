@@ -205,6 +205,28 @@ def test_a_zygote_forked_server_dies_with_its_worker_and_the_zygote_with_the_bat
     assert not Path(zygote.folder).exists()
 
 
+def test_a_zygote_closed_while_starting_finishes_its_probe_and_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch with nothing to run (every submission reused) ends while its zygote still imports and probes the
+    machine: the zygote ends by itself once started (exit 0), not killed half-way, which left the probe's folder
+    (and, as root, its cgroup) behind."""
+    from paperpack.batch.forkserver import start_zygote
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the zygote's probe makes its scratch folder
+    slow = tmp_path / "slow"  # a loaded machine's start-up, made certain: 2 s before the zygote's imports begin
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text("import time\ntime.sleep(2)\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(slow), os.environ.get("PYTHONPATH")])))
+    zygote = start_zygote()
+    assert zygote is not None
+    with zygote:
+        pass  # closed at once
+    assert zygote.process.returncode == 0, "the zygote was killed instead of ending by itself"
+    assert list(tmp_path.glob("paperpack-probe-*")) == []
+    assert not Path(zygote.folder).exists()
+
+
 #: evaluated on a worker by the built-in eval: a function of this file would import the file there, and with it
 #: fetching (test_batch)
 BATCH_MODULES = (

@@ -85,6 +85,8 @@ ZYGOTE = "import sys; from paperpack.batch.forkserver import zygote; sys.exit(zy
 ZYGOTE_ENV = "PAPERPACK_BATCH_ZYGOTE"
 #: seconds a worker waits for the zygote to fork its server (it may still be importing) before starting its own
 ZYGOTE_TIMEOUT = 120.0
+#: seconds a batch waits, as it ends, for its zygote to finish starting (its imports and the machine's probe)
+CLOSE_TIMEOUT = 60.0
 
 
 def enabled() -> bool:
@@ -374,7 +376,9 @@ class Zygote:
         except OSError:
             pass
         try:
-            self.process.wait(timeout=1)  # at once when idle; still importing (nothing was pending): killed
+            # at once when idle; still starting (the batch had nothing to run) it ends when its imports and probe are
+            # done: a kill then would leave the probe's folder and cgroup behind (a few seconds, bounded)
+            self.process.wait(timeout=CLOSE_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
