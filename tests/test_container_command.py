@@ -235,3 +235,37 @@ def test_messages_name_the_disk_limit() -> None:
         False,
     )
     assert "working copy does not fit in the disk limit (64m)" in copy.message
+
+
+def test_the_holder_of_the_working_copy_is_locked_down_with_room_for_runcs_init(
+    command: tuple[list[str], DockerEngine], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The idle container that keeps the working copy's volume mounted runs the image's python3: no network, no
+    capabilities, read-only, small limits; its process limit leaves runc's init its threads (4 was once refused)."""
+    import subprocess
+
+    from paperpack.run import container
+
+    seen: list[tuple[str, ...]] = []
+
+    def docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        seen.append(args)
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr(container, "_docker", docker)
+    engine = command[1]
+    session = Session(repo=Repo.open(tmp_path / "repo"), work_dir=tmp_path / "w", limits=Limits(), jobs=1, image="i:t")
+    name = engine.hold(session, "paperpack-work-0123456789ab")
+    [args] = seen
+    flags = list(args[2:])
+    at = flags.index("--entrypoint")
+    assert flags[at + 1] == "python3", flags  # the image's Python, idle
+    del flags[at : at + 2]
+    pairs, rest = _parse(["docker", "run", *flags])
+    values = {flag: [v for f, v in pairs if f == flag] for flag in KNOWN_FLAGS}
+    assert args[:2] == ("run", "-d") and values["--name"] == [name] and name.startswith("paperpack-run-hold-")
+    assert values["--network"] == ["none"] and values["--cap-drop"] == ["ALL"] and ("--read-only", None) in pairs
+    assert values["--memory"] == ["64m"] and values["--memory-swap"] == ["64m"] and values["--cpus"] == ["0.1"]
+    assert values["--pids-limit"] == [str(container.HOLD_PIDS)] and 16 <= container.HOLD_PIDS <= 64
+    assert values["--mount"] == [f"type=volume,src=paperpack-work-0123456789ab,dst={IN_WORK}"]
+    assert rest == ["i:t", "-c", "import signal; signal.pause()"]

@@ -61,6 +61,11 @@ log = logging.getLogger(__name__)
 
 DOCKER_LABEL = "container: no network, non-root, read-only sources, memory/process/CPU/disk limits"
 CONTAINER_PREFIX = "paperpack-run-"
+#: the process limit of the container that holds the working copy mounted (an idle python3): it counts runc's
+#: init, whose Go runtime starts threads inside the container's cgroup before the python3 starts; at 4 the
+#: kernel refused one ("fork rejected by pids controller", the start failing with "cannot start a stopped
+#: process") once in a loaded full run
+HOLD_PIDS = 32
 VOLUME_PREFIX = "paperpack-work-"
 #: version-control metadata, hidden from notebooks wherever it is in the repository
 VCS_NAMES = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".pijul", ".fslckout", "_FOSSIL_"})
@@ -377,7 +382,7 @@ class DockerEngine(Engine):
             "--memory-swap",
             "64m",
             "--pids-limit",
-            "4",
+            str(HOLD_PIDS),
             "--cpus",
             "0.1",
             "--mount",
