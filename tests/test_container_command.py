@@ -114,6 +114,7 @@ def test_every_isolation_flag_and_limit(command: tuple[list[str], DockerEngine])
     pairs, rest = _parse(command[0])
     assert rest[:2] == ["some/image:tag", "python3"]
     values = {flag: [v for f, v in pairs if f == flag] for flag in KNOWN_FLAGS}
+    assert values["--name"] == ["paperpack-run-test"], "the name the run stops and removes it by"
     assert values["--network"] == ["none"]
     assert values["--cap-drop"] == ["ALL"]
     assert values["--security-opt"] == ["no-new-privileges"]
