@@ -259,7 +259,7 @@ def test_symlink_leading_outside_is_not_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("pipfile", "section", "kind", "line"),
     [
-        ('packages = ["numpy"]\n', "packages", "an array", 1),
+        ('packages = ["numpy"]\n', "packages", "a list", 1),
         ('# tools\n"dev-packages" = "pytest"\n', "dev-packages", "a string", 2),
         ("[packages]\nnumpy = '*'\n[foo]\nrequires = 3\n", None, None, None),  # a key named so in another table
         ("requires = 3.11\n[packages]\nnumpy = '*'\n", "requires", "a number", 1),
@@ -285,7 +285,7 @@ def test_a_pipfile_table_of_another_shape_is_named_not_crashed_on(
 
 def test_odd_values_in_a_pipfile_and_its_lock_are_read_as_far_as_they_go(tmp_path: Path) -> None:
     (tmp_path / "Pipfile").write_text(
-        "[packages]\nplots = {version = '>=3', extras = [1, 'fast']}\n[requires]\npython_version = 3.11\n"
+        "[packages]\nplots = {version = '>=3', extras = [1, 'fast']}\n[requires]\npython_version = '3.11'\n"
     )
     pipenv = parse_pipfile(tmp_path, "Pipfile", None)
     assert [r.name for r in pipenv.requirements] == ["plots"] and pipenv.python == "3.11", pipenv
@@ -305,4 +305,14 @@ def test_odd_values_in_a_pipfile_and_its_lock_are_read_as_far_as_they_go(tmp_pat
     (tmp_path / "Pipfile.lock").write_text("[]")
     pipenv = parse_pipfile(tmp_path, "Pipfile", "Pipfile.lock")
     assert [(p.code, p.path, p.line) for p in pipenv.problems] == [("json-invalid", "Pipfile.lock", 1)], pipenv
-    assert "the file is an array, not the JSON object pipenv writes" in pipenv.problems[0].message
+    assert "the file is a list, not the JSON object pipenv writes" in pipenv.problems[0].message
+
+
+@pytest.mark.parametrize("written", ["3.10", "3.11", "3"])
+def test_a_python_version_written_as_a_number_is_named_not_misread(tmp_path: Path, written: str) -> None:
+    """TOML reads ``python_version = 3.10`` as the number 3.1: never taken as the paper's Python, a finding instead."""
+    (tmp_path / "Pipfile").write_text(f"[packages]\nnumpy = '*'\n\n[requires]\npython_version = {written}  # ours\n")
+    pipenv = parse_pipfile(tmp_path, "Pipfile", None)
+    assert pipenv.python is None, pipenv
+    assert [(p.code, p.path, p.line) for p in pipenv.problems] == [("toml-invalid", "Pipfile", 5)], pipenv
+    assert pipenv.problems[0].message.endswith(f'write it as a string: python_version = "{written}"'), pipenv

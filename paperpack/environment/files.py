@@ -23,7 +23,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import EnvironmentFileError
 from ..repository.files import MAX_ENV_BYTES, read_repo_text
-from ..repository.manifest import yaml_line, yaml_problem
+from ..repository.manifest import kind_words, yaml_line, yaml_problem
 from ..util.words import Word
 
 __all__ = [
@@ -484,6 +484,8 @@ def _toml(root: Path, rel: str) -> tuple[dict[str, Any] | None, EnvProblem | Non
 
 #: the tables of a Pipfile that pipenv installs (repo2docker installs both)
 PIPFILE_SECTIONS = ("packages", "dev-packages")
+#: the keys of ``[requires]`` that name the Python, in the order pipenv reads them
+PIPFILE_PYTHON_KEYS = ("python_version", "python_full_version")
 #: keys of a Pipfile entry's table that install it from elsewhere than the package index (git, a path, a URL)
 _PIPFILE_NOT_INDEX = ("git", "path", "file", "editable", "ref")
 
@@ -553,34 +555,34 @@ def pipfile_entries(doc: dict[str, Any], text: str) -> list[PipfileEntry]:
     return out
 
 
-def _kind(value: Any) -> str:
-    """A TOML or JSON value's kind, in the words of those formats."""
-    return {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
-        type(value), type(value).__name__
-    )
+def _line(found: int | None) -> int | None:
+    return None if found is None else found + 1
 
 
 def pipfile_problems(doc: dict[str, Any], text: str, rel: str) -> list[EnvProblem]:
-    """A Pipfile's tables of another shape than pipenv reads (``packages = ["numpy"]``): named, never crashed on."""
+    """What in a Pipfile pipenv cannot read, named, never crashed on: a table of another shape
+    (``packages = ["numpy"]``), a Python version written as a number (``python_version = 3.10``, read as 3.1)."""
     lines = text.splitlines()
     problems = []
     for section in (*PIPFILE_SECTIONS, "requires"):
         value = doc.get(section)
         if value is not None and not isinstance(value, dict):
-            line = next(
-                (n for n, raw in enumerate(lines, 1) if re.match(rf"\s*[\"']?{re.escape(section)}[\"']?\s*=", raw)),
-                None,
-            )
             example = 'python_version = "3.11"' if section == "requires" else 'numpy = ">=1.24"'
-            problems.append(
-                EnvProblem(
-                    ProblemCode.TOML_INVALID,
-                    rel,
-                    f"[{section}] is {_kind(value)}, not a table: pipenv and repo2docker cannot read it; write it as "
-                    f"a table, one entry a line ([{section}] then {example})",
-                    line,
-                )
+            message = (
+                f"[{section}] is {kind_words(value)}, not a table: pipenv and repo2docker cannot read it; write it "
+                f"as a table, one entry a line ([{section}] then {example})"
             )
+            problems.append(EnvProblem(ProblemCode.TOML_INVALID, rel, message, _line(_key_line(lines, 0, section))))
+    header = pipfile_table_line(lines, "requires")
+    for key, value in _table(doc, "requires").items():
+        if key in PIPFILE_PYTHON_KEYS and not isinstance(value, str):
+            line = None if header is None else _key_line(lines, header + 1, key)
+            written = lines[line].split("=", 1)[1].split("#", 1)[0].strip() if line is not None else str(value)
+            message = (
+                f"[requires] {key} is {kind_words(value)} ({written}), which pipenv does not read (TOML reads 3.10 "
+                f'as 3.1): write it as a string: {key} = "{written}"'
+            )
+            problems.append(EnvProblem(ProblemCode.TOML_INVALID, rel, message, _line(line)))
     return problems
 
 
@@ -591,9 +593,10 @@ def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _python_version(requires: dict[str, Any]) -> str | None:
-    """``python_version`` or ``python_full_version`` of a Pipfile's ``[requires]`` (or a lock's), as text."""
-    value = requires.get("python_version") or requires.get("python_full_version")
-    return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+    """``python_version`` or ``python_full_version`` of a Pipfile's ``[requires]`` (or a lock's); only a string
+    (a number is not what was written: 3.10 reads as 3.1), else None and :func:`pipfile_problems` says so."""
+    found = [requires.get(key) for key in PIPFILE_PYTHON_KEYS]
+    return next((value for value in found if isinstance(value, str) and value), None)
 
 
 @dataclass(frozen=True)
@@ -609,21 +612,22 @@ def parse_pipfile(root: Path, rel: str, lock: str | None) -> Pipenv:
     reqs: list[Requirement] = []
     python: str | None = None
     if lock is not None:
+        text = read_text(root, lock) or ""
         try:
-            data = json.loads(read_text(root, lock) or "")
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             return Pipenv(
                 [], [EnvProblem(ProblemCode.JSON_INVALID, lock, f"not valid JSON: {exc.msg}", exc.lineno)], None
             )
         if not isinstance(data, dict):
-            message = f"the file is {_kind(data)}, not the JSON object pipenv writes; run `pipenv lock` again"
+            message = f"the file is {kind_words(data)}, not the JSON object pipenv writes; run `pipenv lock` again"
             return Pipenv([], [EnvProblem(ProblemCode.JSON_INVALID, lock, message, 1)], None)
-        text = read_text(root, lock) or ""
+        lines = text.splitlines()
         for section in ("default", "develop"):
             for name, info in _table(data, section).items():
                 version = info.get("version", "") if isinstance(info, dict) else ""
                 version = version if isinstance(version, str) else ""
-                line = next((n for n, t in enumerate(text.splitlines(), 1) if t.strip().startswith(f'"{name}"')), None)
+                line = next((n for n, t in enumerate(lines, 1) if t.strip().startswith(f'"{name}"')), None)
                 reqs.append(
                     Requirement(
                         canonicalize_name(name),

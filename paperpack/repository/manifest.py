@@ -549,6 +549,11 @@ def _kind(value: Any) -> str:
     return "NoneType" if value is None else type(value).__name__
 
 
+def kind_words(value: Any) -> str:
+    """What a parsed value is, in an editor's words: "a list", "a number", "true or false"…"""
+    return _a(_kind(value))
+
+
 def _a(t: Any) -> str:
     names = {
         "str": "a string",
